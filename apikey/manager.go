@@ -1,0 +1,596 @@
+package apikey
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"hash"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keygate/keygate"
+)
+
+// Config configures a [Manager]. The zero value is usable: an in-memory
+// store, the "bk" prefix, plain SHA-256 hashes and the system clock.
+type Config struct {
+	// Store keeps the records. Nil means a new [MemoryStore].
+	Store Store
+	// Prefix starts every key: 1 to 12 lowercase letters. Empty means
+	// [DefaultPrefix].
+	Prefix string
+	// Pepper, when set (at least 32 bytes), makes the stored hashes
+	// HMAC-SHA256 under it instead of SHA-256, so that a stolen database
+	// alone does not let anyone test guesses. Keep it outside the store.
+	// Changing it invalidates every key.
+	Pepper []byte
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// LastUsedInterval is how often last-used times, collected in memory
+	// on the request path, are written to the store. Zero means one
+	// minute. Call [Manager.FlushUsage] before shutting down.
+	LastUsedInterval time.Duration
+}
+
+// Manager mints, verifies and manages API keys on top of a [Store]. It is
+// safe for concurrent use.
+type Manager struct {
+	store    Store
+	prefix   string
+	now      func() time.Time
+	hmacPool *sync.Pool // nil without a pepper
+	usage    usageTracker
+}
+
+// maxPreviousHashes bounds how many replaced secrets a key keeps during
+// overlapping rotation grace periods.
+const maxPreviousHashes = 4
+
+// maxUpdateRetries bounds the compare-and-swap retries of one management
+// call under contention.
+const maxUpdateRetries = 16
+
+// NewManager returns a Manager for cfg. It fails if cfg is invalid.
+func NewManager(cfg Config) (*Manager, error) {
+	m := &Manager{store: cfg.Store, prefix: cfg.Prefix, now: cfg.Now}
+	if m.store == nil {
+		m.store = NewMemoryStore()
+	}
+	if m.prefix == "" {
+		m.prefix = DefaultPrefix
+	}
+	if !validPrefix(m.prefix) {
+		return nil, fmt.Errorf("%w: prefix must be 1 to %d lowercase letters", ErrInvalidParams, MaxPrefixLen)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if cfg.Pepper != nil {
+		if len(cfg.Pepper) < 32 {
+			return nil, fmt.Errorf("%w: pepper must be at least 32 bytes", ErrInvalidParams)
+		}
+		pepper := append([]byte(nil), cfg.Pepper...)
+		m.hmacPool = &sync.Pool{New: func() any { return hmac.New(sha256.New, pepper) }}
+	}
+	m.usage.interval = cfg.LastUsedInterval
+	if m.usage.interval <= 0 {
+		m.usage.interval = time.Minute
+	}
+	m.usage.pending = make(map[string]time.Time)
+	return m, nil
+}
+
+func validPrefix(p string) bool {
+	if p == "" || len(p) > MaxPrefixLen {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 'a' || p[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// Prefix returns the prefix of the keys this manager mints and accepts.
+func (m *Manager) Prefix() string { return m.prefix }
+
+// hash returns the stored form of a full key string.
+func (m *Manager) hash(key string) [32]byte {
+	if m.hmacPool == nil {
+		return sha256.Sum256([]byte(key))
+	}
+	h := m.hmacPool.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(key))
+	var sum [32]byte
+	h.Sum(sum[:0])
+	m.hmacPool.Put(h)
+	return sum
+}
+
+// CreateParams describes a new key.
+type CreateParams struct {
+	// Account owns the key: 1 to 128 characters of A-Z a-z 0-9 and
+	// "_-.:". Required.
+	Account string
+	// Mode is test or live. Live keys start in [StatusPendingReview].
+	Mode keygate.Mode
+	// Kind is publishable or secret. [Manager.CreatePair] ignores it.
+	Kind keygate.Kind
+	// Name is a label for people: at most 200 bytes of UTF-8 text.
+	Name string
+	// Stores the key may act for (same syntax as Account).
+	Stores []string
+	// Package is the account's tier, such as "GO".
+	Package string
+	// Permissions granted to the key, such as "products:read".
+	Permissions []string
+	// AllowedIPs are addresses or CIDR prefixes the key may be used from.
+	AllowedIPs []string
+	// Expires, when set, must be in the future.
+	Expires time.Time
+}
+
+// Create mints a new key and stores its hash. The returned Key is the only
+// time the plaintext exists: hand it to its owner.
+func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, error) {
+	if !p.Kind.Valid() {
+		return Key{}, Record{}, fmt.Errorf("%w: kind must be %q or %q", ErrInvalidParams, keygate.KindPublishable, keygate.KindSecret)
+	}
+	if err := m.validate(p); err != nil {
+		return Key{}, Record{}, err
+	}
+	now := m.now()
+	status := StatusActive
+	if p.Mode == keygate.ModeLive {
+		status = StatusPendingReview
+	}
+	for attempt := 0; ; attempt++ {
+		key := mint(m.prefix, p.Mode, p.Kind, newKeyID())
+		rec := Record{
+			ID:          key.ID(),
+			Account:     p.Account,
+			Mode:        p.Mode,
+			Kind:        p.Kind,
+			Name:        p.Name,
+			Status:      status,
+			Hashes:      []Hash{{Sum: m.hash(key.Reveal())}},
+			Stores:      cloneSlice(p.Stores),
+			Package:     p.Package,
+			Permissions: cloneSlice(p.Permissions),
+			AllowedIPs:  cloneSlice(p.AllowedIPs),
+			Created:     now,
+			Expires:     p.Expires,
+		}
+		stored, err := m.store.Create(ctx, rec)
+		if errors.Is(err, ErrDuplicate) && attempt < 3 {
+			continue // a 95-bit ID collision: vanishingly rare, but handled
+		}
+		if err != nil {
+			return Key{}, Record{}, fmt.Errorf("apikey: create: %w", err)
+		}
+		return key, stored.clone(), nil
+	}
+}
+
+// CreatePair creates an account's publishable and secret keys for one mode,
+// with the same metadata (p.Kind is ignored).
+func (m *Manager) CreatePair(ctx context.Context, p CreateParams) (publishable, secret Key, err error) {
+	p.Kind = keygate.KindPublishable
+	publishable, _, err = m.Create(ctx, p)
+	if err != nil {
+		return Key{}, Key{}, err
+	}
+	p.Kind = keygate.KindSecret
+	secret, _, err = m.Create(ctx, p)
+	if err != nil {
+		// Do not leave half a pair behind.
+		if _, rerr := m.Revoke(ctx, publishable.ID()); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return Key{}, Key{}, err
+	}
+	return publishable, secret, nil
+}
+
+// Get returns the record of the key with that ID.
+func (m *Manager) Get(ctx context.Context, id string) (Record, error) {
+	rec, err := m.store.Get(ctx, id)
+	if err != nil {
+		return Record{}, fmt.Errorf("apikey: get: %w", err)
+	}
+	return rec.clone(), nil
+}
+
+// List returns the keys that match f, oldest first.
+func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
+	if !validIdent(f.Account) {
+		return nil, fmt.Errorf("%w: invalid account", ErrInvalidParams)
+	}
+	if f.Mode != "" && !f.Mode.Valid() {
+		return nil, fmt.Errorf("%w: mode must be %q or %q", ErrInvalidParams, keygate.ModeTest, keygate.ModeLive)
+	}
+	recs, err := m.store.List(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("apikey: list: %w", err)
+	}
+	for i := range recs {
+		recs[i] = recs[i].clone()
+	}
+	return recs, nil
+}
+
+// Rotate gives the key a new secret and returns it, like Stripe's "roll
+// key". The key keeps its ID and settings. The replaced secret stays valid
+// for grace (zero: it stops working at once); secrets replaced by earlier
+// rotations keep their own grace periods, up to four at a time.
+func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (Key, Record, error) {
+	if grace < 0 {
+		return Key{}, Record{}, fmt.Errorf("%w: negative grace period", ErrInvalidParams)
+	}
+	var key Key
+	rec, err := m.update(ctx, id, func(r *Record) error {
+		if r.Status == StatusRevoked {
+			return ErrRevoked
+		}
+		now := m.now()
+		key = mint(m.prefix, r.Mode, r.Kind, r.ID)
+		hashes := []Hash{{Sum: m.hash(key.Reveal())}}
+		for _, h := range r.Hashes {
+			if h.NotAfter.IsZero() {
+				if grace == 0 {
+					continue
+				}
+				h.NotAfter = now.Add(grace)
+			}
+			if now.Before(h.NotAfter) && len(hashes) <= maxPreviousHashes {
+				hashes = append(hashes, h)
+			}
+		}
+		r.Hashes = hashes
+		r.RotatedAt = now
+		return nil
+	})
+	if err != nil {
+		return Key{}, Record{}, fmt.Errorf("apikey: rotate: %w", err)
+	}
+	return key, rec, nil
+}
+
+// Revoke makes the key invalid from the very next verification in this
+// process (and, with a shared store, in every process that reads it; see the
+// store's documentation for caching bounds). Revoking twice is not an error.
+func (m *Manager) Revoke(ctx context.Context, id string) (Record, error) {
+	rec, err := m.update(ctx, id, func(r *Record) error {
+		if r.Status != StatusRevoked {
+			r.Status = StatusRevoked
+			r.RevokedAt = m.now()
+		}
+		return nil
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("apikey: revoke: %w", err)
+	}
+	return rec, nil
+}
+
+// Disable stops the key from authenticating until [Manager.Enable].
+func (m *Manager) Disable(ctx context.Context, id string) (Record, error) {
+	return m.setDisabled(ctx, id, true)
+}
+
+// Enable undoes [Manager.Disable]. It does not approve a pending key.
+func (m *Manager) Enable(ctx context.Context, id string) (Record, error) {
+	return m.setDisabled(ctx, id, false)
+}
+
+func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Record, error) {
+	rec, err := m.update(ctx, id, func(r *Record) error {
+		if r.Status == StatusRevoked {
+			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
+		}
+		r.Disabled = disabled
+		return nil
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("apikey: set disabled: %w", err)
+	}
+	return rec, nil
+}
+
+// Approve activates a live key pending review and records who approved it
+// and when. Approving an active key again is an error, so that the record
+// keeps its first approver.
+func (m *Manager) Approve(ctx context.Context, id, approver string) (Record, error) {
+	if approver == "" || len(approver) > 200 || !utf8.ValidString(approver) || hasControl(approver) {
+		return Record{}, fmt.Errorf("%w: approver must be 1 to 200 bytes of text", ErrInvalidParams)
+	}
+	rec, err := m.update(ctx, id, func(r *Record) error {
+		if r.Status != StatusPendingReview {
+			return fmt.Errorf("%w: only a key pending review can be approved", ErrInvalidState)
+		}
+		r.Status = StatusActive
+		r.ApprovedBy = approver
+		r.ApprovedAt = m.now()
+		return nil
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("apikey: approve: %w", err)
+	}
+	return rec, nil
+}
+
+// Changes lists the metadata [Manager.Update] sets; nil fields are left as
+// they are.
+type Changes struct {
+	Name        *string
+	Stores      *[]string
+	Package     *string
+	Permissions *[]string
+	AllowedIPs  *[]string
+	// Expires sets the expiry time; a pointer to the zero time removes it.
+	Expires *time.Time
+}
+
+// Update changes a key's metadata atomically.
+func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, error) {
+	rec, err := m.update(ctx, id, func(r *Record) error {
+		if r.Status == StatusRevoked {
+			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
+		}
+		p := CreateParams{Account: r.Account, Mode: r.Mode, Name: r.Name, Stores: r.Stores,
+			Package: r.Package, Permissions: r.Permissions, AllowedIPs: r.AllowedIPs}
+		if c.Name != nil {
+			p.Name = *c.Name
+		}
+		if c.Stores != nil {
+			p.Stores = *c.Stores
+		}
+		if c.Package != nil {
+			p.Package = *c.Package
+		}
+		if c.Permissions != nil {
+			p.Permissions = *c.Permissions
+		}
+		if c.AllowedIPs != nil {
+			p.AllowedIPs = *c.AllowedIPs
+		}
+		if c.Expires != nil {
+			p.Expires = *c.Expires
+		}
+		if err := m.validate(p); err != nil {
+			return err
+		}
+		r.Name, r.Stores, r.Package, r.Permissions, r.AllowedIPs = p.Name, p.Stores, p.Package, p.Permissions, p.AllowedIPs
+		if c.Expires != nil {
+			r.Expires = p.Expires
+		}
+		return nil
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("apikey: update: %w", err)
+	}
+	return rec, nil
+}
+
+// update applies change to a fresh copy of the record and stores it with a
+// compare-and-swap, retrying when another writer got there first.
+func (m *Manager) update(ctx context.Context, id string, change func(*Record) error) (Record, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := m.store.Get(ctx, id)
+		if err != nil {
+			return Record{}, err
+		}
+		next := cur.clone()
+		if err := change(&next); err != nil {
+			return Record{}, err
+		}
+		stored, err := m.store.Update(ctx, next)
+		if errors.Is(err, ErrConflict) && attempt < maxUpdateRetries {
+			continue
+		}
+		if err != nil {
+			return Record{}, err
+		}
+		return stored.clone(), nil
+	}
+}
+
+// validate checks everything in p but Kind.
+func (m *Manager) validate(p CreateParams) error {
+	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
+	switch {
+	case !validIdent(p.Account):
+		return bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+	case !p.Mode.Valid():
+		return bad("mode must be test or live")
+	case len(p.Name) > 200 || !utf8.ValidString(p.Name) || hasControl(p.Name):
+		return bad("name must be at most 200 bytes of text without control characters")
+	case p.Package != "" && !validIdent(p.Package):
+		return bad("package must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+	case !p.Expires.IsZero() && !p.Expires.After(m.now()):
+		return bad("expiry time must be in the future")
+	}
+	for _, s := range p.Stores {
+		if !validIdent(s) {
+			return bad("each store must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+		}
+	}
+	for _, s := range p.Permissions {
+		if s == "" || len(s) > 256 || !printableASCII(s) {
+			return bad("each permission must be 1 to 256 printable ASCII characters without spaces")
+		}
+	}
+	for _, s := range p.AllowedIPs {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			if _, err := netip.ParseAddr(s); err != nil {
+				return bad("each allowed IP must be an address or a CIDR prefix")
+			}
+		}
+	}
+	return nil
+}
+
+// validIdent reports whether s is an identifier as accounts, stores and
+// packages use them: 1 to 128 characters of A-Z a-z 0-9 and "_-.:".
+func validIdent(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidStoreID reports whether s is acceptable as a store ID (and as an
+// account or package name).
+func ValidStoreID(s string) bool { return validIdent(s) }
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return true
+		}
+	}
+	return false
+}
+
+// Verify checks a presented key: anatomy and checksum, prefix, then the
+// store lookup and a constant-time comparison of hashes, then state. It
+// returns the key's record (read-only: it may share memory with the store)
+// or an error wrapping one of [ErrMalformed], [ErrInvalidKey],
+// [ErrRevoked], [ErrExpired], [ErrDisabled], [ErrPendingReview], or the
+// store's error.
+//
+// State is reported only after the secret matched, so a caller without the
+// key cannot learn whether its ID exists or what state it is in.
+func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
+	info, err := Parse(key)
+	if err != nil {
+		return Record{}, err
+	}
+	if info.Prefix != m.prefix {
+		return Record{}, errWrongPrefix
+	}
+	sum := m.hash(key)
+	rec, err := m.store.Get(ctx, info.ID)
+	if errors.Is(err, ErrNotFound) {
+		return Record{}, ErrInvalidKey
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("apikey: verify: %w", err)
+	}
+	now := m.now()
+	match := 0
+	for _, h := range rec.Hashes {
+		if h.NotAfter.IsZero() || now.Before(h.NotAfter) {
+			match |= subtle.ConstantTimeCompare(h.Sum[:], sum[:])
+		}
+	}
+	if match != 1 || rec.Mode != info.Mode || rec.Kind != info.Kind {
+		return Record{}, ErrInvalidKey
+	}
+	switch {
+	case rec.Status == StatusRevoked:
+		return Record{}, ErrRevoked
+	case !rec.Expires.IsZero() && !now.Before(rec.Expires):
+		return Record{}, ErrExpired
+	case rec.Disabled:
+		return Record{}, ErrDisabled
+	case rec.Status != StatusActive:
+		return Record{}, ErrPendingReview
+	}
+	if m.usage.record(rec.ID, now) {
+		go m.flushInBackground()
+	}
+	return rec, nil
+}
+
+// FlushUsage writes the last-used times collected since the previous flush
+// to the store. Verify triggers it in the background every
+// [Config.LastUsedInterval]; call it yourself before shutting down.
+func (m *Manager) FlushUsage(ctx context.Context) error {
+	pending := m.usage.take()
+	var errs []error
+	for id, t := range pending {
+		if err := m.store.Touch(ctx, id, t); err != nil && !errors.Is(err, ErrNotFound) {
+			errs = append(errs, fmt.Errorf("apikey: touch %s: %w", id, err))
+			m.usage.restore(id, t)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) flushInBackground() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = m.FlushUsage(ctx) // a failed write is kept and retried at the next flush
+	m.usage.flushing.Store(false)
+}
+
+// usageTracker collects last-used times in memory so that the request path
+// never waits for a store write.
+type usageTracker struct {
+	interval  time.Duration
+	mu        sync.Mutex
+	pending   map[string]time.Time
+	lastFlush time.Time
+	flushing  atomic.Bool
+}
+
+// record notes that id was used at now, and reports whether the caller
+// should start a background flush.
+func (u *usageTracker) record(id string, now time.Time) (flush bool) {
+	u.mu.Lock()
+	if prev, ok := u.pending[id]; !ok || now.After(prev) {
+		u.pending[id] = now
+	}
+	if u.lastFlush.IsZero() {
+		u.lastFlush = now
+	}
+	if now.Sub(u.lastFlush) >= u.interval && !u.flushing.Load() {
+		u.lastFlush = now
+		u.flushing.Store(true)
+		flush = true
+	}
+	u.mu.Unlock()
+	return flush
+}
+
+// take returns the pending times and starts a new collection.
+func (u *usageTracker) take() map[string]time.Time {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p := u.pending
+	u.pending = make(map[string]time.Time, len(p))
+	return p
+}
+
+// restore puts back a time whose write failed, unless a later one arrived.
+func (u *usageTracker) restore(id string, t time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if prev, ok := u.pending[id]; !ok || t.After(prev) {
+		u.pending[id] = t
+	}
+}

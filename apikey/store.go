@@ -1,0 +1,165 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keygate/keygate"
+)
+
+// Errors returned by this package. Test for them with [errors.Is]: the
+// returned errors may wrap them with context (never with any part of a key).
+var (
+	// ErrNotFound: no record has that key ID. Store methods return errors
+	// that wrap it.
+	ErrNotFound = errors.New("apikey: not found")
+	// ErrDuplicate: a record with that key ID already exists.
+	ErrDuplicate = errors.New("apikey: duplicate key ID")
+	// ErrConflict: the record changed since it was read (its Version
+	// differs); read it again and retry.
+	ErrConflict = errors.New("apikey: record changed concurrently")
+
+	// ErrMalformed: the string is not a well-formed key (layout, alphabet,
+	// length or checksum), or it has another prefix than the manager's.
+	ErrMalformed = errors.New("apikey: malformed key")
+	// ErrInvalidKey: the key is well formed but unknown, or its secret does
+	// not match. The two are deliberately indistinguishable.
+	ErrInvalidKey = errors.New("apikey: invalid key")
+	// ErrRevoked: the key was revoked.
+	ErrRevoked = errors.New("apikey: key revoked")
+	// ErrExpired: the key's expiry time has passed.
+	ErrExpired = errors.New("apikey: key expired")
+	// ErrDisabled: the key is disabled.
+	ErrDisabled = errors.New("apikey: key disabled")
+	// ErrPendingReview: the live key has not been approved yet.
+	ErrPendingReview = errors.New("apikey: key pending review")
+
+	// ErrInvalidParams: a management call got an invalid argument; the
+	// error says which.
+	ErrInvalidParams = errors.New("apikey: invalid parameters")
+	// ErrInvalidState: the operation does not apply to the key in its
+	// current state, for example approving a revoked key.
+	ErrInvalidState = errors.New("apikey: operation not allowed in the key's state")
+)
+
+// Status is the review and revocation state of a key. Disabling is separate
+// (see [Record.Disabled]) so that enabling returns a key to where it was.
+type Status string
+
+// The statuses.
+const (
+	// StatusPendingReview: a new live key, which authenticates only after
+	// [Manager.Approve].
+	StatusPendingReview Status = "pending_review"
+	// StatusActive: the key authenticates (unless disabled or expired).
+	StatusActive Status = "active"
+	// StatusRevoked: the key never authenticates again. Revocation is
+	// final.
+	StatusRevoked Status = "revoked"
+)
+
+// Hash is one accepted secret of a key: the SHA-256 (or, with a pepper,
+// HMAC-SHA256) of the full key string. A key has one current hash and,
+// during a rotation's grace period, the hashes it replaced.
+type Hash struct {
+	Sum [32]byte
+	// NotAfter ends the validity of a replaced secret; zero for the current
+	// one.
+	NotAfter time.Time
+}
+
+// Record is what a [Store] keeps about a key: its hashes and metadata, never
+// the plaintext.
+type Record struct {
+	ID      string
+	Account string
+	Mode    keygate.Mode
+	Kind    keygate.Kind
+	Name    string
+
+	Status   Status
+	Disabled bool
+	Hashes   []Hash
+
+	// Stores, Package, Permissions and AllowedIPs are carried into the
+	// Principal; their enforcement belongs to the access-control layer.
+	Stores      []string
+	Package     string
+	Permissions []string
+	AllowedIPs  []string
+
+	Created    time.Time
+	Expires    time.Time // zero: never
+	LastUsed   time.Time // updated in batches; see Config.LastUsedInterval
+	ApprovedBy string
+	ApprovedAt time.Time
+	RevokedAt  time.Time
+	RotatedAt  time.Time
+
+	// Version counts the record's updates; [Store.Update] uses it for
+	// compare-and-swap. Create stores version 1.
+	Version int64
+}
+
+// clone returns a copy of r that shares no memory with it.
+func (r Record) clone() Record {
+	r.Hashes = cloneSlice(r.Hashes)
+	r.Stores = cloneSlice(r.Stores)
+	r.Permissions = cloneSlice(r.Permissions)
+	r.AllowedIPs = cloneSlice(r.AllowedIPs)
+	return r
+}
+
+func cloneSlice[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append(make([]T, 0, len(s)), s...)
+}
+
+// ListFilter selects the records [Store.List] returns.
+type ListFilter struct {
+	// Account is required.
+	Account string
+	// Mode, when set, keeps only keys of that mode.
+	Mode keygate.Mode
+}
+
+// Store keeps key records. Implementations must be safe for concurrent use,
+// and every method must honour ctx (return ctx.Err(), wrapped or not, once
+// it is done).
+//
+// Atomicity is part of the contract, so that SQL and Redis backends can
+// implement it in the backend: Create must refuse a duplicate ID even when
+// two calls race, Update is a compare-and-swap on Version, and Touch only
+// ever moves LastUsed forward.
+//
+// A Store must not keep references to the slices it is given. Records it
+// returns may share memory with each other and with its internal state, so
+// callers must treat them as read-only ([Manager] hands out copies).
+//
+// Run the conformance suite in package apikeytest against every
+// implementation.
+type Store interface {
+	// Create stores rec, whose Version is ignored, with Version 1 and
+	// returns the stored record. It returns an error wrapping
+	// [ErrDuplicate] if a record with rec.ID exists.
+	Create(ctx context.Context, rec Record) (Record, error)
+	// Get returns the record with that ID, or an error wrapping
+	// [ErrNotFound].
+	Get(ctx context.Context, id string) (Record, error)
+	// List returns the records that match f, oldest first (by Created,
+	// then ID).
+	List(ctx context.Context, f ListFilter) ([]Record, error)
+	// Update replaces the stored record with rec if the stored Version
+	// equals rec.Version, stores it with Version+1 and returns it. It
+	// returns an error wrapping [ErrConflict] if the versions differ and
+	// [ErrNotFound] if there is no such record. LastUsed is kept as
+	// stored: only Touch changes it.
+	Update(ctx context.Context, rec Record) (Record, error)
+	// Touch sets LastUsed to t if t is later than the stored value,
+	// without changing Version. It returns an error wrapping
+	// [ErrNotFound] if there is no such record.
+	Touch(ctx context.Context, id string, t time.Time) error
+}

@@ -1,0 +1,105 @@
+// Package keygate holds the caller identity that every keygate package shares:
+// the [Principal] that an authenticating middleware puts in a request's
+// context, and the small vocabulary it is made of ([Method], [Mode], [Kind]).
+//
+// It imports only the standard library, so that the mechanism packages
+// (apikey, jwt, hmac, ipbind, audit) can all depend on it without depending on
+// each other. The middleware package composes them; see its documentation for
+// wrapping an [net/http.Handler].
+//
+// A handler behind the middleware reads the caller like this:
+//
+//	func whoami(w http.ResponseWriter, r *http.Request) {
+//		p, ok := keygate.FromContext(r.Context())
+//		if !ok {
+//			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+//			return
+//		}
+//		fmt.Fprintf(w, "account %s in %s mode\n", p.Account, p.Mode)
+//	}
+package keygate
+
+import "context"
+
+// Method names the mechanism that authenticated a request.
+type Method string
+
+// The authentication methods.
+const (
+	MethodAPIKey Method = "api_key" // an API key in Authorization: Bearer
+	MethodJWT    Method = "jwt"     // a signed access token
+	MethodHMAC   Method = "hmac"    // an HMAC-signed request
+)
+
+// Mode separates test traffic from live traffic. A credential belongs to
+// exactly one mode, and a route that requires one mode never admits the other.
+type Mode string
+
+// The modes.
+const (
+	ModeTest Mode = "test"
+	ModeLive Mode = "live"
+)
+
+// Valid reports whether m is [ModeTest] or [ModeLive].
+func (m Mode) Valid() bool { return m == ModeTest || m == ModeLive }
+
+// Kind tells a publishable key from a secret one, in the style of Stripe.
+// A publishable key identifies an account and is safe to embed in client
+// code; only routes explicitly marked as publishable accept it. A secret key
+// gets the access its settings allow.
+type Kind string
+
+// The kinds of credential.
+const (
+	KindPublishable Kind = "pk"
+	KindSecret      Kind = "sk"
+)
+
+// Valid reports whether k is [KindPublishable] or [KindSecret].
+func (k Kind) Valid() bool { return k == KindPublishable || k == KindSecret }
+
+// Principal is the authenticated caller of one request. The middleware builds
+// it once the credential is verified; handlers read it with [FromContext].
+//
+// Its slices may share memory with the credential store's records: treat them
+// as read-only and copy them before modifying.
+type Principal struct {
+	// Method is the mechanism that authenticated the request.
+	Method Method `json:"method"`
+	// KeyID is the public identifier of the credential (an API key's ID, a
+	// token's key ID or an HMAC keyid). It is safe to log; it is never the
+	// secret.
+	KeyID string `json:"key_id"`
+	// Account owns the credential.
+	Account string `json:"account"`
+	// Mode is the credential's mode.
+	Mode Mode `json:"mode"`
+	// Kind is publishable or secret.
+	Kind Kind `json:"kind"`
+	// Package is the account's service tier, for example "GO".
+	Package string `json:"package,omitempty"`
+	// Permissions are the rights granted to the credential.
+	Permissions []string `json:"permissions,omitempty"`
+	// Stores are the stores the credential may act for.
+	Stores []string `json:"stores,omitempty"`
+	// Store is the store selected for this request (by the X-Store-Id header,
+	// or the credential's only store), or empty when none is selected.
+	Store string `json:"store"`
+}
+
+// contextKey is unexported so that no other package can read or overwrite
+// the Principal by accident.
+type contextKey struct{}
+
+// NewContext returns a copy of ctx that carries p.
+func NewContext(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, contextKey{}, p)
+}
+
+// FromContext returns the Principal stored in ctx by [NewContext], and
+// whether there was one.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(contextKey{}).(Principal)
+	return p, ok
+}

@@ -1,0 +1,136 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/keygate/keygate/apikey"
+)
+
+// Errors the Authenticator returns from [Authenticator.Check], besides
+// those of package apikey and the store. Test for them with [errors.Is].
+var (
+	// ErrNoCredentials: the request carries no credentials the
+	// Authenticator understands (no Authorization header, or another
+	// scheme than Bearer). 401 with a bare challenge, as RFC 6750 §3.1 asks.
+	ErrNoCredentials = errors.New("middleware: no credentials")
+	// ErrInvalidRequest: the request is malformed (RFC 6750
+	// "invalid_request"): 400.
+	ErrInvalidRequest = errors.New("middleware: invalid request")
+	// ErrInvalidToken: the credential is malformed, unknown, revoked,
+	// expired, disabled or not yet approved (RFC 6750 "invalid_token"): 401.
+	// Errors from package apikey map to it too.
+	ErrInvalidToken = errors.New("middleware: invalid token")
+	// ErrInsufficientScope: the credential is valid but may not use this
+	// route (RFC 6750 "insufficient_scope"): 403.
+	ErrInsufficientScope = errors.New("middleware: insufficient scope")
+)
+
+// The specific failures. Each wraps one of the sentinels above and has its
+// own fixed description in the failure table.
+var (
+	errMultipleAuthorization = fmt.Errorf("%w: more than one Authorization header", ErrInvalidRequest)
+	errAuthorizationTooLarge = fmt.Errorf("%w: Authorization header too large", ErrInvalidRequest)
+	errEmptyBearer           = fmt.Errorf("%w: empty bearer token", ErrInvalidRequest)
+	errCredentialsInQuery    = fmt.Errorf("%w: credentials in the query string", ErrInvalidRequest)
+	errStoreHeader           = fmt.Errorf("%w: malformed store header", ErrInvalidRequest)
+	errBearerSyntax          = fmt.Errorf("%w: bearer token syntax", ErrInvalidToken)
+	errPublishable           = fmt.Errorf("%w: publishable key on a secret route", ErrInsufficientScope)
+	errLiveRequired          = fmt.Errorf("%w: live mode required", ErrInsufficientScope)
+	errTestRequired          = fmt.Errorf("%w: test mode required", ErrInsufficientScope)
+	errStoreForbidden        = fmt.Errorf("%w: store not allowed", ErrInsufficientScope)
+)
+
+// Failure is the HTTP meaning of an error: what [Classify] maps it to and
+// what the default error handler writes.
+type Failure struct {
+	// Status is the HTTP status code.
+	Status int
+	// Code is the RFC 6750 error code ("invalid_request", "invalid_token",
+	// "insufficient_scope"), "unauthorized" when no credentials were sent
+	// (the challenge then carries no code), or "temporarily_unavailable"
+	// when the credential could not be checked.
+	Code string
+	// Description is a fixed, human-readable sentence. It never contains
+	// request data.
+	Description string
+}
+
+// failures maps errors to responses, most specific first. Descriptions are
+// fixed strings: no error's text ever reaches the client.
+var failures = []struct {
+	err error
+	Failure
+}{
+	{ErrNoCredentials, Failure{http.StatusUnauthorized, "unauthorized", "authentication required: send an API key as Authorization: Bearer <key>"}},
+	{errMultipleAuthorization, Failure{http.StatusBadRequest, "invalid_request", "send exactly one Authorization header"}},
+	{errAuthorizationTooLarge, Failure{http.StatusBadRequest, "invalid_request", "the Authorization header is too large"}},
+	{errEmptyBearer, Failure{http.StatusBadRequest, "invalid_request", "the bearer token is empty"}},
+	{errCredentialsInQuery, Failure{http.StatusBadRequest, "invalid_request", "credentials are not accepted in the URL query; send Authorization: Bearer <key>"}},
+	{errStoreHeader, Failure{http.StatusBadRequest, "invalid_request", "the store header must appear once and hold a valid store ID"}},
+	{ErrInvalidRequest, Failure{http.StatusBadRequest, "invalid_request", "the request is malformed"}},
+	{apikey.ErrRevoked, Failure{http.StatusUnauthorized, "invalid_token", "the API key has been revoked"}},
+	{apikey.ErrExpired, Failure{http.StatusUnauthorized, "invalid_token", "the API key has expired"}},
+	{apikey.ErrDisabled, Failure{http.StatusUnauthorized, "invalid_token", "the API key is disabled"}},
+	{apikey.ErrPendingReview, Failure{http.StatusUnauthorized, "invalid_token", "the API key is awaiting review"}},
+	{apikey.ErrMalformed, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
+	{apikey.ErrInvalidKey, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
+	{ErrInvalidToken, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
+	{errPublishable, Failure{http.StatusForbidden, "insufficient_scope", "this route does not accept publishable keys"}},
+	{errLiveRequired, Failure{http.StatusForbidden, "insufficient_scope", "this route requires a live-mode key"}},
+	{errTestRequired, Failure{http.StatusForbidden, "insufficient_scope", "this route requires a test-mode key"}},
+	{errStoreForbidden, Failure{http.StatusForbidden, "insufficient_scope", "the selected store is not allowed for this key"}},
+	{ErrInsufficientScope, Failure{http.StatusForbidden, "insufficient_scope", "the key may not use this route"}},
+}
+
+// unavailable is the failure for every error the table does not know: a
+// store that is down, a cancelled context. It fails closed, without
+// revealing the cause.
+var unavailable = Failure{http.StatusServiceUnavailable, "temporarily_unavailable", "credentials cannot be checked right now; retry later"}
+
+// Classify maps an error from [Authenticator.Check] to its HTTP failure,
+// using [errors.Is]. Unknown errors (a store that is down, say) map to 503
+// "temporarily_unavailable": the request fails closed.
+func Classify(err error) Failure {
+	for _, f := range failures {
+		if errors.Is(err, f.err) {
+			return f.Failure
+		}
+	}
+	return unavailable
+}
+
+// errorBody is the JSON body of every failure.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// Write sends f as an RFC 6750 response: the WWW-Authenticate challenge for
+// realm (on 400, 401 and 403), Cache-Control: no-store, and the JSON body
+// {"error": ..., "error_description": ...}.
+func (f Failure) Write(w http.ResponseWriter, realm string) {
+	h := w.Header()
+	switch {
+	case f.Status == http.StatusUnauthorized && f.Code == "unauthorized":
+		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+	case f.Status == http.StatusBadRequest || f.Status == http.StatusUnauthorized || f.Status == http.StatusForbidden:
+		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="`+f.Code+`", error_description="`+f.Description+`"`)
+	case f.Status == http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(f.Status)
+	body, _ := json.Marshal(errorBody{f.Code, f.Description}) // two strings cannot fail
+	w.Write(append(body, '\n'))
+}
+
+// ErrorHandler writes the response for a request that failed
+// authentication or authorization. err is what [Authenticator.Check]
+// returned; map it with [Classify] and never write err.Error() to the
+// client.
+type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)

@@ -1,0 +1,290 @@
+// Package middleware composes keygate's mechanisms into net/http middleware:
+// it authenticates each request, applies the route's rules, and hands the
+// [keygate.Principal] to the wrapped handler through the request context.
+//
+// Every middleware has the standard shape func(http.Handler) http.Handler,
+// so it works with [net/http.ServeMux], chi and any router built on
+// net/http:
+//
+//	auth, err := middleware.New(middleware.Config{APIKeys: keys})
+//	...
+//	mux.Handle("POST /v1/orders", auth.Handler(orders))  // secret keys
+//	mux.Handle("GET /v1/products", auth.Require(middleware.Rule{Publishable: true})(products))
+//	mux.Handle("POST /v1/payouts", auth.Require(middleware.Rule{Mode: keygate.ModeLive})(payouts))
+//
+// Failures are answered in the style of RFC 6750: 401 with a
+// WWW-Authenticate challenge for missing or invalid credentials, 403
+// insufficient_scope for a credential that may not use the route, 400
+// invalid_request for a malformed request, and 503 when the credential
+// store cannot be reached (fail closed). The body is always JSON
+// {"error": "...", "error_description": "..."}. See [Classify].
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strings"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apikey"
+)
+
+// KeyVerifier verifies API keys. [*apikey.Manager] implements it.
+type KeyVerifier interface {
+	// Verify returns the record of a valid key, or an error that wraps one
+	// of package apikey's sentinel errors (or a store error).
+	Verify(ctx context.Context, key string) (apikey.Record, error)
+}
+
+// Config configures an [Authenticator].
+type Config struct {
+	// APIKeys verifies API keys presented as Authorization: Bearer <key>.
+	// Required.
+	APIKeys KeyVerifier
+	// KeyPrefix is the prefix of the API keys, used to refuse keys that
+	// appear in a URL query. Empty means [apikey.DefaultPrefix].
+	KeyPrefix string
+	// Realm is the realm of the WWW-Authenticate challenge. Empty means
+	// "keygate".
+	Realm string
+	// StoreHeader names the header that selects one of the credential's
+	// stores. Empty means "X-Store-Id".
+	StoreHeader string
+	// ErrorHandler writes failures. Nil means the RFC 6750 JSON response of
+	// [Failure.Write].
+	ErrorHandler ErrorHandler
+}
+
+// MaxAuthorizationLen is the longest Authorization header the
+// Authenticator reads; a longer one is refused before any parsing.
+const MaxAuthorizationLen = 8 << 10
+
+// Rule states what a route requires of its caller. The zero Rule admits
+// any valid secret key, test or live.
+type Rule struct {
+	// Publishable admits publishable keys as well as secret ones. Routes
+	// must opt in: publishable keys are meant for client code.
+	Publishable bool
+	// Mode, when set, admits only credentials of that mode.
+	Mode keygate.Mode
+}
+
+// Authenticator checks credentials and route rules. Create it with [New];
+// it is safe for concurrent use.
+type Authenticator struct {
+	keys        KeyVerifier
+	realm       string
+	storeHeader string // canonical form
+	onError     ErrorHandler
+	// queryNeedles are the key beginnings that mark a URL query as
+	// carrying a key, such as "bk_test_sk_".
+	queryNeedles []string
+}
+
+// New returns an Authenticator for cfg.
+func New(cfg Config) (*Authenticator, error) {
+	if cfg.APIKeys == nil {
+		return nil, fmt.Errorf("middleware: Config.APIKeys is required")
+	}
+	a := &Authenticator{keys: cfg.APIKeys, realm: cfg.Realm, onError: cfg.ErrorHandler}
+	if a.realm == "" {
+		a.realm = "keygate"
+	}
+	for i := 0; i < len(a.realm); i++ {
+		if c := a.realm[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return nil, fmt.Errorf("middleware: Config.Realm must be printable ASCII without quotes or backslashes")
+		}
+	}
+	a.storeHeader = "X-Store-Id"
+	if cfg.StoreHeader != "" {
+		a.storeHeader = textproto.CanonicalMIMEHeaderKey(cfg.StoreHeader)
+	}
+	if a.onError == nil {
+		a.onError = func(w http.ResponseWriter, _ *http.Request, err error) { Classify(err).Write(w, a.realm) }
+	}
+	prefix := cfg.KeyPrefix
+	if prefix == "" {
+		prefix = apikey.DefaultPrefix
+	}
+	for _, mode := range []keygate.Mode{keygate.ModeTest, keygate.ModeLive} {
+		for _, kind := range []keygate.Kind{keygate.KindPublishable, keygate.KindSecret} {
+			a.queryNeedles = append(a.queryNeedles, prefix+"_"+string(mode)+"_"+string(kind)+"_")
+		}
+	}
+	return a, nil
+}
+
+// Handler authenticates requests with the zero [Rule] (secret keys of
+// either mode) before calling next. It has the standard middleware shape.
+func (a *Authenticator) Handler(next http.Handler) http.Handler {
+	return a.Require(Rule{})(next)
+}
+
+// Require returns middleware that authenticates each request and checks it
+// against rule. On success next gets the [keygate.Principal] in the request
+// context; on failure the error handler answers and next is not called.
+func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, err := a.Check(r, rule)
+			if err != nil {
+				a.onError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(keygate.NewContext(r.Context(), p)))
+		})
+	}
+}
+
+// Check authenticates r and checks it against rule, without writing
+// anything: for callers that are not middleware chains. It returns the
+// Principal, or an error to map with [Classify].
+func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, error) {
+	if err := a.refuseQueryCredentials(r.URL.RawQuery); err != nil {
+		return keygate.Principal{}, err
+	}
+	token, err := bearerToken(r.Header)
+	if err != nil {
+		return keygate.Principal{}, err
+	}
+	rec, err := a.keys.Verify(r.Context(), token)
+	if err != nil {
+		return keygate.Principal{}, err
+	}
+	p := keygate.Principal{
+		Method:      keygate.MethodAPIKey,
+		KeyID:       rec.ID,
+		Account:     rec.Account,
+		Mode:        rec.Mode,
+		Kind:        rec.Kind,
+		Package:     rec.Package,
+		Permissions: rec.Permissions,
+		Stores:      rec.Stores,
+	}
+	switch {
+	case p.Kind == keygate.KindPublishable && !rule.Publishable:
+		return keygate.Principal{}, errPublishable
+	case rule.Mode == keygate.ModeLive && p.Mode != keygate.ModeLive:
+		return keygate.Principal{}, errLiveRequired
+	case rule.Mode == keygate.ModeTest && p.Mode != keygate.ModeTest:
+		return keygate.Principal{}, errTestRequired
+	case rule.Mode != "" && !rule.Mode.Valid():
+		return keygate.Principal{}, ErrInsufficientScope // a misconfigured rule admits nobody
+	}
+	if p.Store, err = a.selectStore(r.Header, p.Stores); err != nil {
+		return keygate.Principal{}, err
+	}
+	return p, nil
+}
+
+// bearerToken extracts the token of an RFC 6750 "Authorization: Bearer"
+// header: exactly one header, at most MaxAuthorizationLen bytes, the scheme
+// case-insensitively, one or more spaces, then a b64token.
+func bearerToken(h http.Header) (string, error) {
+	values := h["Authorization"]
+	switch len(values) {
+	case 0:
+		return "", ErrNoCredentials
+	case 1:
+	default:
+		return "", errMultipleAuthorization
+	}
+	v := values[0]
+	if len(v) > MaxAuthorizationLen {
+		return "", errAuthorizationTooLarge
+	}
+	const scheme = "Bearer"
+	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
+		return "", ErrNoCredentials // another scheme, such as Basic
+	}
+	rest := v[len(scheme):]
+	if rest != "" && rest[0] != ' ' {
+		return "", ErrNoCredentials // "Bearerx ..." is another scheme
+	}
+	token := strings.TrimLeft(rest, " ")
+	if token == "" {
+		return "", errEmptyBearer
+	}
+	if !isB64Token(token) {
+		return "", errBearerSyntax
+	}
+	return token, nil
+}
+
+// isB64Token reports whether s matches RFC 6750's
+// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// credentialParams are query parameters that clients use for credentials;
+// keygate never reads them, and refuses requests that send them so that
+// keys do not end up in access logs and browser histories.
+var credentialParams = []string{"access_token", "api_key", "apikey"}
+
+// refuseQueryCredentials reports errCredentialsInQuery if the raw query has
+// a credential parameter or a value that looks like an API key.
+func (a *Authenticator) refuseQueryCredentials(rawQuery string) error {
+	if rawQuery == "" {
+		return nil
+	}
+	for _, needle := range a.queryNeedles {
+		if strings.Contains(rawQuery, needle) {
+			return errCredentialsInQuery
+		}
+	}
+	for q := rawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		name, _, _ := strings.Cut(pair, "=")
+		for _, p := range credentialParams {
+			if strings.EqualFold(name, p) {
+				return errCredentialsInQuery
+			}
+		}
+	}
+	return nil
+}
+
+// selectStore returns the store named by the store header, which must be
+// one of stores, or the only store when the header is absent.
+func (a *Authenticator) selectStore(h http.Header, stores []string) (string, error) {
+	values := h[a.storeHeader]
+	switch len(values) {
+	case 0:
+		if len(stores) == 1 {
+			return stores[0], nil
+		}
+		return "", nil
+	case 1:
+	default:
+		return "", errStoreHeader
+	}
+	store := values[0]
+	if !apikey.ValidStoreID(store) {
+		return "", errStoreHeader
+	}
+	if !slices.Contains(stores, store) {
+		return "", errStoreForbidden
+	}
+	return store, nil
+}
