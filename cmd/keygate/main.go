@@ -1,0 +1,223 @@
+// Command keygate runs keygate's reference server.
+//
+// Usage:
+//
+//	keygate serve [--addr 127.0.0.1:8080]
+//
+// serve keeps its keys in memory. On start it mints a test-mode key pair for
+// the account "acct_demo" and prints both keys, then serves:
+//
+//	GET /healthz    public: {"status":"ok"}
+//	GET /v1/whoami  secret or publishable key: the caller's keygate.Principal
+//
+// It stops gracefully on SIGINT or SIGTERM: in-flight requests get up to ten
+// seconds to finish, then the last-used times are flushed and it exits 0.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/middleware"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// once the server is asked to stop.
+const shutdownTimeout = 10 * time.Second
+
+const usage = `usage: keygate <command> [flags]
+
+commands:
+  serve    run the reference server (keys in memory; a test key pair is printed on start)
+
+Run "keygate <command> -h" for the flags of a command.
+`
+
+// errUsage reports a command line that could not be understood; the usage
+// has already been printed.
+var errUsage = errors.New("usage error")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "keygate:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode maps run's result to the process exit status: 0 on success, 2
+// for a usage error, 1 otherwise.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		return 1
+	}
+}
+
+// run executes the command line args (without the program name) until it
+// is done or ctx is cancelled.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "keygate: unknown command %q\n\n%s", args[0], usage)
+		return errUsage
+	}
+}
+
+// serve runs the reference server until ctx is cancelled, then shuts it
+// down gracefully.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: keygate serve [flags]\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on (host:port; port 0 picks a free one)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "keygate serve: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+
+	keys, err := apikey.NewManager(apikey.Config{})
+	if err != nil {
+		return err
+	}
+	auth, err := middleware.New(middleware.Config{APIKeys: keys, KeyPrefix: keys.Prefix()})
+	if err != nil {
+		return err
+	}
+
+	// Listen before printing anything, so that a busy port fails before
+	// keys are shown and ":0" reports the port actually chosen.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // after a successful Serve this is a harmless no-op
+
+	pk, sk, err := keys.CreatePair(ctx, apikey.CreateParams{
+		Account: "acct_demo",
+		Mode:    keygate.ModeTest,
+		Name:    "demo",
+		Package: "GO",
+		Stores:  []string{"store_1", "store_2"},
+	})
+	if err != nil {
+		return err
+	}
+	// The only place keys are ever printed.
+	fmt.Fprintf(stdout, "test secret key: %s\n", sk.Reveal())
+	fmt.Fprintf(stdout, "test publishable key: %s\n", pk.Reveal())
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+
+	srv := newServer(newHandler(auth), log.New(stderr, "keygate: http: ", log.LstdFlags))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	fmt.Fprintln(stderr, "keygate: shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close()
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("serve: %w", err))
+	}
+	if err := keys.FlushUsage(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// newServer returns the HTTP server for h, with timeouts that keep slow or
+// idle clients from holding connections open.
+func newServer(h http.Handler, errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errorLog,
+	}
+}
+
+// newHandler returns the reference server's routes.
+func newHandler(auth *middleware.Authenticator) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /v1/whoami", auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(whoami)))
+	return mux
+}
+
+// whoami answers with the authenticated caller.
+func whoami(w http.ResponseWriter, r *http.Request) {
+	p, ok := keygate.FromContext(r.Context())
+	if !ok {
+		// Unreachable behind the middleware; fail closed all the same.
+		middleware.Classify(middleware.ErrNoCredentials).Write(w, "keygate")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// writeJSON sends v as a JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":"internal_error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}

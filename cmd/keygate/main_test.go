@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	secretLine      = regexp.MustCompile(`^test secret key: (bk_test_sk_[0-9A-Za-z]{65})$`)
+	publishableLine = regexp.MustCompile(`^test publishable key: (bk_test_pk_[0-9A-Za-z]{65})$`)
+	listeningLine   = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[0-9]+)$`)
+)
+
+// banner is what serve prints on start.
+type banner struct {
+	secret, publishable, url string
+}
+
+// readBanner reads serve's three start lines from r, within a time limit,
+// then keeps draining r in the background.
+func readBanner(t *testing.T, r io.Reader) banner {
+	t.Helper()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	next := func() string {
+		select {
+		case line, ok := <-lines:
+			require.True(t, ok, "stdout closed before the banner was complete")
+			return line
+		case <-time.After(20 * time.Second):
+			require.FailNow(t, "timed out waiting for the server's banner")
+			return ""
+		}
+	}
+	var b banner
+	m := secretLine.FindStringSubmatch(next())
+	require.NotNil(t, m, "first line must be the test secret key")
+	b.secret = m[1]
+	m = publishableLine.FindStringSubmatch(next())
+	require.NotNil(t, m, "second line must be the test publishable key")
+	b.publishable = m[1]
+	m = listeningLine.FindStringSubmatch(next())
+	require.NotNil(t, m, "third line must be the listening address")
+	b.url = m[1]
+	go func() {
+		for range lines { // anything later is drained, never blocking the writer
+		}
+	}()
+	return b
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// response is what the tests keep of an HTTP response.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// get sends GET url with the given headers (name, value pairs) and returns
+// the response, checking that no key leaked into it.
+func get(t *testing.T, url string, b banner, headers ...string) response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+
+	for _, key := range []string{b.secret, b.publishable} {
+		require.NotContains(t, string(body), key, "a key leaked into a response body")
+		for name, values := range resp.Header {
+			for _, v := range values {
+				require.NotContains(t, v, key, "a key leaked into response header %s", name)
+			}
+		}
+	}
+	return response{resp.StatusCode, resp.Header, body}
+}
+
+// decode parses a JSON object body.
+func decode(t *testing.T, r response) map[string]any {
+	t.Helper()
+	require.Equal(t, "application/json", r.header.Get("Content-Type"))
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), "body: %s", r.body)
+	return m
+}
+
+// requireAuthFailure checks an RFC 6750 failure response.
+func requireAuthFailure(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	require.Equal(t, status, r.status, "body: %s", r.body)
+	require.NotEmpty(t, r.header.Get("WWW-Authenticate"))
+	body := decode(t, r)
+	require.Equal(t, code, body["error"])
+	require.NotEmpty(t, body["error_description"])
+}
+
+// alterBody changes one character of the key's body, keeping it base62.
+func alterBody(key string) string {
+	i := len("bk_test_sk_") + 20 // inside the secret
+	c := byte('a')
+	if key[i] == 'a' {
+		c = 'b'
+	}
+	return key[:i] + string(c) + key[i+1:]
+}
+
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdoutR, stdoutW := io.Pipe()
+	defer stdoutR.Close()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, stdoutW, &stderr)
+		stdoutW.CloseWithError(err)
+		done <- err
+	}()
+	b := readBanner(t, stdoutR)
+	require.NotEqual(t, b.secret, b.publishable)
+
+	t.Run("healthz", func(t *testing.T) {
+		r := get(t, b.url+"/healthz", b)
+		require.Equal(t, http.StatusOK, r.status)
+		require.Equal(t, map[string]any{"status": "ok"}, decode(t, r))
+	})
+
+	t.Run("whoami with the secret key", func(t *testing.T) {
+		r := get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+b.secret)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		p := decode(t, r)
+		require.Equal(t, "test", p["mode"])
+		require.Equal(t, "api_key", p["method"])
+		require.Equal(t, "sk", p["kind"])
+		require.Equal(t, "acct_demo", p["account"])
+		require.Equal(t, "GO", p["package"])
+		require.Equal(t, []any{"store_1", "store_2"}, p["stores"])
+		require.Equal(t, "", p["store"])
+		require.Len(t, p["key_id"], 16)
+		require.Contains(t, b.secret, p["key_id"])
+	})
+
+	t.Run("whoami with the publishable key", func(t *testing.T) {
+		r := get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+b.publishable)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		p := decode(t, r)
+		require.Equal(t, "pk", p["kind"])
+		require.Equal(t, "test", p["mode"])
+	})
+
+	t.Run("whoami without a key", func(t *testing.T) {
+		r := get(t, b.url+"/v1/whoami", b)
+		requireAuthFailure(t, r, http.StatusUnauthorized, "unauthorized")
+	})
+
+	t.Run("whoami with an altered key", func(t *testing.T) {
+		altered := alterBody(b.secret)
+		require.NotEqual(t, b.secret, altered)
+		r := get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+altered)
+		requireAuthFailure(t, r, http.StatusUnauthorized, "invalid_token")
+		require.NotContains(t, string(r.body), altered)
+	})
+
+	t.Run("whoami selecting an allowed store", func(t *testing.T) {
+		r := get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+b.secret, "X-Store-Id", "store_2")
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		require.Equal(t, "store_2", decode(t, r)["store"])
+	})
+
+	t.Run("whoami selecting another store", func(t *testing.T) {
+		r := get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+b.secret, "X-Store-Id", "other")
+		requireAuthFailure(t, r, http.StatusForbidden, "insufficient_scope")
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		require.FailNow(t, "run did not return after the context was cancelled")
+	}
+	for _, key := range []string{b.secret, b.publishable} {
+		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"serve", "--no-such-flag"}, {"serve", "extra"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		require.ErrorIs(t, err, errUsage, "args %q", args)
+		require.Equal(t, 2, exitCode(err))
+		require.Contains(t, stderr.String(), "usage: keygate", "args %q", args)
+		require.Empty(t, stdout.String(), "args %q", args)
+	}
+	require.Equal(t, 0, exitCode(nil))
+	require.Equal(t, 1, exitCode(errors.New("boom")))
+}
+
+func TestServeListenError(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:-1"}, &stdout, &stderr)
+	require.Error(t, err)
+	require.Equal(t, 1, exitCode(err))
+	require.Empty(t, stdout.String(), "no key may be printed when the server cannot start")
+}
+
+// TestBinarySIGINT builds the command, runs it as a separate process and
+// checks that SIGINT stops it cleanly with exit status 0.
+func TestBinarySIGINT(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGINT cannot be sent to a process on Windows")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not in PATH")
+	}
+	bin := filepath.Join(t.TempDir(), "keygate")
+	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancelBuild()
+	out, err := exec.CommandContext(buildCtx, goTool, "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	runCtx, cancelRun := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelRun()
+	cmd := exec.CommandContext(runCtx, bin, "serve", "--addr", "127.0.0.1:0")
+	stdoutR, stdoutW := io.Pipe()
+	cmd.Stdout = stdoutW
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		waitErr = cmd.Wait()
+		stdoutW.Close()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // fails harmlessly once the process has exited
+		stdoutR.Close()        // unblocks the copy of its output, if nobody reads it
+		<-exited
+	})
+	b := readBanner(t, stdoutR)
+
+	r := get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+b.secret)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.Equal(t, "test", decode(t, r)["mode"])
+
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	select {
+	case <-exited:
+		require.NoError(t, waitErr, "stderr: %s", stderr.String())
+		require.Equal(t, 0, cmd.ProcessState.ExitCode())
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "keygate did not exit within 10 s of SIGINT", "stderr: %s", stderr.String())
+	}
+	require.Contains(t, stderr.String(), "shutting down")
+	for _, key := range []string{b.secret, b.publishable} {
+		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
+	}
+}
