@@ -4,25 +4,25 @@
 //
 // A key reads <prefix>_<mode>_<kind>_<body>, for example
 //
-//	bk_test_sk_4fT9kQ2mZx7LbN3wV8cR1yH6pJ0sD5gE2aK9uQ4tL7nB3xM8zW1fY6rC0vS5hG2jN4Nf1Qz
+//		bk_test_sk_4fT9kQ2mZx7LbN3wV8cR1yH6pJ0sD5gE2aK9uQ4tL7nB3xM8zW1fY6rC0vS5hG2jN4Nf1Qz
 //
-//   - prefix: "bk" by default ([Config.Prefix]: 1 to 12 lowercase letters);
-//   - mode: "test" or "live" ([keygate.Mode]); test and live keys never
-//     stand in for each other;
-//   - kind: "pk" (publishable: identifies an account, safe in client code,
-//     accepted only by routes marked as publishable) or "sk" (secret);
-//   - body: 65 base62 characters (0-9, A-Z, a-z, so that a double-click
-//     selects the whole key): a 16-character public key ID, a 43-character
-//     secret (256 bits from crypto/rand) and a 6-character checksum, the
-//     CRC32 of everything before it, in the style of GitHub's tokens.
+//	  - prefix: "bk" by default ([Config.Prefix]: 1 to 12 lowercase letters);
+//	  - mode: "test" or "live" ([keygate.Mode]); test and live keys never
+//	    stand in for each other;
+//	  - kind: "pk" (publishable: identifies an account, safe in client code,
+//	    accepted only by routes marked as publishable) or "sk" (secret);
+//	  - body: 65 base62 characters (0-9, A-Z, a-z, so that a double-click
+//	    selects the whole key): a 16-character public key ID, a 43-character
+//	    secret (256 bits from crypto/rand) and a 6-character checksum, the
+//	    CRC32 of everything before it, in the style of GitHub's tokens.
 //
 // The checksum lets [Parse] reject typos and garbage before any store
 // lookup. Secret scanners can match keys with [ScannerPattern].
 //
 // # Storage
 //
-// Only a hash of the full key is stored: SHA-256, or HMAC-SHA256 under a
-// server-side pepper ([Config.Pepper]). [Manager.Verify] finds the record by
+// Only a hash of the key's secret part is stored: SHA-256, or HMAC-SHA256
+// under a server-side pepper ([Config.Pepper]). [Manager.Verify] finds the record by
 // key ID and compares hashes in constant time. The plaintext exists once, in
 // the [Key] that [Manager.Create] or [Manager.Rotate] returns; a Key
 // redacts itself in fmt, log/slog and encoding/json.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"unsafe"
 
 	"github.com/keygate/keygate"
 )
@@ -135,10 +136,14 @@ func Parse(key string) (Info, error) {
 	if len(body) != BodyLen {
 		return Info{}, errBodyLen
 	}
+	// Digits are below 64 and the marker for a foreign byte is 0xff, so
+	// OR-ing them all shows bit 7 exactly when one byte is foreign.
+	var digits byte
 	for i := 0; i < len(body); i++ {
-		if base62Value[body[i]] == 0xff {
-			return Info{}, errAlphabet
-		}
+		digits |= base62Value[body[i]]
+	}
+	if digits&0x80 != 0 {
+		return Info{}, errAlphabet
 	}
 	signed := key[:len(key)-ChecksumLen]
 	if decodeChecksum(key[len(key)-ChecksumLen:]) != uint64(checksum(signed)) {
@@ -152,7 +157,15 @@ func Parse(key string) (Info, error) {
 // checksum is the CRC32 (IEEE) of everything before the checksum, as in
 // GitHub's token format.
 func checksum(signed string) uint32 {
-	return crc32.Update(0, crc32.IEEETable, []byte(signed))
+	return crc32.ChecksumIEEE(readOnlyBytes(signed))
+}
+
+// readOnlyBytes returns the bytes of s without copying them, for the hash
+// and checksum functions of the standard library, which only read their
+// input: a []byte(s) conversion would cost an allocation per request. The
+// result must never be written to.
+func readOnlyBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // encodeChecksum writes c as ChecksumLen base62 digits, most significant

@@ -82,7 +82,6 @@ func NewManager(cfg Config) (*Manager, error) {
 	if m.usage.interval <= 0 {
 		m.usage.interval = time.Minute
 	}
-	m.usage.pending = make(map[string]time.Time)
 	return m, nil
 }
 
@@ -101,14 +100,18 @@ func validPrefix(p string) bool {
 // Prefix returns the prefix of the keys this manager mints and accepts.
 func (m *Manager) Prefix() string { return m.prefix }
 
-// hash returns the stored form of a full key string.
+// hash returns the stored form of a well-formed key: the hash of its
+// secret part. (Hashing 43 bytes takes one SHA-256 block; the whole key
+// would take two. The rest of the key is bound to the record otherwise: the
+// ID by the lookup, the prefix, mode and kind by comparison.)
 func (m *Manager) hash(key string) [32]byte {
+	secret := key[len(key)-ChecksumLen-SecretLen : len(key)-ChecksumLen]
 	if m.hmacPool == nil {
-		return sha256.Sum256([]byte(key))
+		return sha256.Sum256(readOnlyBytes(secret))
 	}
 	h := m.hmacPool.Get().(hash.Hash)
 	h.Reset()
-	h.Write([]byte(key))
+	h.Write(readOnlyBytes(secret))
 	var sum [32]byte
 	h.Sum(sum[:0])
 	m.hmacPool.Put(h)
@@ -533,7 +536,10 @@ func (m *Manager) FlushUsage(ctx context.Context) error {
 	pending := m.usage.take()
 	var errs []error
 	for id, t := range pending {
-		if err := m.store.Touch(ctx, id, t); err != nil && !errors.Is(err, ErrNotFound) {
+		switch err := m.store.Touch(ctx, id, t); {
+		case errors.Is(err, ErrNotFound):
+			m.usage.forget(id)
+		case err != nil:
 			errs = append(errs, fmt.Errorf("apikey: touch %s: %w", id, err))
 			m.usage.restore(id, t)
 		}
@@ -549,48 +555,66 @@ func (m *Manager) flushInBackground() {
 }
 
 // usageTracker collects last-used times in memory so that the request path
-// never waits for a store write.
+// never waits for a store write. Times are kept to the second: a key used
+// many times within one second costs one atomic load per request.
 type usageTracker struct {
 	interval  time.Duration
-	mu        sync.Mutex
-	pending   map[string]time.Time
-	lastFlush time.Time
+	seen      sync.Map // key ID → *atomic.Int64: Unix nanoseconds, 0 once flushed
+	nextFlush atomic.Int64
 	flushing  atomic.Bool
 }
 
 // record notes that id was used at now, and reports whether the caller
 // should start a background flush.
 func (u *usageTracker) record(id string, now time.Time) (flush bool) {
-	u.mu.Lock()
-	if prev, ok := u.pending[id]; !ok || now.After(prev) {
-		u.pending[id] = now
+	n := now.UnixNano()
+	v, ok := u.seen.Load(id)
+	if !ok {
+		v, _ = u.seen.LoadOrStore(id, new(atomic.Int64))
 	}
-	if u.lastFlush.IsZero() {
-		u.lastFlush = now
+	last := v.(*atomic.Int64)
+	for {
+		old := last.Load()
+		if n-old < int64(time.Second) || last.CompareAndSwap(old, n) {
+			break
+		}
 	}
-	if now.Sub(u.lastFlush) >= u.interval && !u.flushing.Load() {
-		u.lastFlush = now
-		u.flushing.Store(true)
-		flush = true
+	next := u.nextFlush.Load()
+	if next == 0 {
+		u.nextFlush.CompareAndSwap(0, n+int64(u.interval))
+		return false
 	}
-	u.mu.Unlock()
-	return flush
+	if n >= next && u.flushing.CompareAndSwap(false, true) {
+		u.nextFlush.Store(n + int64(u.interval))
+		return true
+	}
+	return false
 }
 
-// take returns the pending times and starts a new collection.
+// take returns the times noted since the previous take.
 func (u *usageTracker) take() map[string]time.Time {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	p := u.pending
-	u.pending = make(map[string]time.Time, len(p))
-	return p
+	pending := make(map[string]time.Time)
+	u.seen.Range(func(k, v any) bool {
+		if n := v.(*atomic.Int64).Swap(0); n != 0 {
+			pending[k.(string)] = time.Unix(0, n).UTC()
+		}
+		return true
+	})
+	return pending
 }
 
 // restore puts back a time whose write failed, unless a later one arrived.
 func (u *usageTracker) restore(id string, t time.Time) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if prev, ok := u.pending[id]; !ok || t.After(prev) {
-		u.pending[id] = t
+	v, _ := u.seen.LoadOrStore(id, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	n := t.UnixNano()
+	for {
+		old := last.Load()
+		if old >= n || last.CompareAndSwap(old, n) {
+			return
+		}
 	}
 }
+
+// forget drops a key that no longer exists.
+func (u *usageTracker) forget(id string) { u.seen.Delete(id) }

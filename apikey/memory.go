@@ -10,16 +10,16 @@ import (
 )
 
 // MemoryStore is the embedded in-memory [Store]: safe for concurrent use,
-// lost when the process ends. The zero value is not usable; call
-// [NewMemoryStore].
+// lost when the process ends. Reads take no lock; writes are serialised.
+// The zero value is not usable; call [NewMemoryStore].
 type MemoryStore struct {
-	mu   sync.RWMutex
-	recs map[string]*Record
+	mu   sync.Mutex // serialises writers; readers use recs alone
+	recs sync.Map   // ID → *Record, never modified once stored
 }
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{recs: make(map[string]*Record)}
+	return &MemoryStore{}
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -31,12 +31,9 @@ func (s *MemoryStore) Create(ctx context.Context, rec Record) (Record, error) {
 	}
 	rec = rec.clone()
 	rec.Version = 1
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.recs[rec.ID]; ok {
+	if _, loaded := s.recs.LoadOrStore(rec.ID, &rec); loaded {
 		return Record{}, fmt.Errorf("%w: %s", ErrDuplicate, rec.ID)
 	}
-	s.recs[rec.ID] = &rec
 	return rec, nil
 }
 
@@ -46,17 +43,11 @@ func (s *MemoryStore) Get(ctx context.Context, id string) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
-	s.mu.RLock()
-	r, ok := s.recs[id]
-	var rec Record
-	if ok {
-		rec = *r
-	}
-	s.mu.RUnlock()
+	r, ok := s.recs.Load(id)
 	if !ok {
 		return Record{}, ErrNotFound
 	}
-	return rec, nil
+	return *r.(*Record), nil
 }
 
 // List implements [Store].
@@ -64,14 +55,13 @@ func (s *MemoryStore) List(ctx context.Context, f ListFilter) ([]Record, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
 	var out []Record
-	for _, r := range s.recs {
-		if r.Account == f.Account && (f.Mode == "" || r.Mode == f.Mode) {
+	s.recs.Range(func(_, v any) bool {
+		if r := v.(*Record); r.Account == f.Account && (f.Mode == "" || r.Mode == f.Mode) {
 			out = append(out, *r)
 		}
-	}
-	s.mu.RUnlock()
+		return true
+	})
 	slices.SortFunc(out, func(a, b Record) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
 			return c
@@ -89,17 +79,18 @@ func (s *MemoryStore) Update(ctx context.Context, rec Record) (Record, error) {
 	rec = rec.clone()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, ok := s.recs[rec.ID]
-	switch {
-	case !ok:
+	v, ok := s.recs.Load(rec.ID)
+	if !ok {
 		return Record{}, fmt.Errorf("%w: %s", ErrNotFound, rec.ID)
-	case cur.Version != rec.Version:
+	}
+	cur := v.(*Record)
+	if cur.Version != rec.Version {
 		return Record{}, fmt.Errorf("%w: %s", ErrConflict, rec.ID)
 	}
 	rec.Version++
 	rec.LastUsed = cur.LastUsed
-	// Replace, never modify: readers may hold the old record's slices.
-	s.recs[rec.ID] = &rec
+	// Replace, never modify: readers may hold the old record.
+	s.recs.Store(rec.ID, &rec)
 	return rec, nil
 }
 
@@ -110,14 +101,14 @@ func (s *MemoryStore) Touch(ctx context.Context, id string, t time.Time) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, ok := s.recs[id]
+	v, ok := s.recs.Load(id)
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	if t.After(cur.LastUsed) {
+	if cur := v.(*Record); t.After(cur.LastUsed) {
 		next := *cur
 		next.LastUsed = t
-		s.recs[id] = &next
+		s.recs.Store(id, &next)
 	}
 	return nil
 }

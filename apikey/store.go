@@ -60,7 +60,7 @@ const (
 )
 
 // Hash is one accepted secret of a key: the SHA-256 (or, with a pepper,
-// HMAC-SHA256) of the full key string. A key has one current hash and,
+// HMAC-SHA256) of the key's 43-character secret part. A key has one current hash and,
 // during a rotation's grace period, the hashes it replaced.
 type Hash struct {
 	Sum [32]byte

@@ -1,0 +1,92 @@
+package apikey_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/apikey"
+)
+
+// BenchmarkVerify measures a successful verification: parse and checksum,
+// SHA-256, store lookup, constant-time compare, state checks and the
+// last-used note.
+func BenchmarkVerify(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		pepper []byte
+	}{{"sha256", nil}, {"hmac-pepper", []byte(strings.Repeat("p", 32))}} {
+		b.Run(bc.name, func(b *testing.B) {
+			m, err := apikey.NewManager(apikey.Config{Pepper: bc.pepper})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			// Some other keys, so that the lookup is not in a map of one.
+			for i := 0; i < 1000; i++ {
+				if _, _, err := m.Create(ctx, params); err != nil {
+					b.Fatal(err)
+				}
+			}
+			k, _, err := m.Create(ctx, params)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := k.Reveal()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Verify(ctx, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyParallel is BenchmarkVerify from every core at once.
+func BenchmarkVerifyParallel(b *testing.B) {
+	m, err := apikey.NewManager(apikey.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	k, _, err := m.Create(ctx, params)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := k.Reveal()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := m.Verify(ctx, s); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkRejectGarbage measures refusing a key with a bad checksum, which
+// never reaches the store.
+func BenchmarkRejectGarbage(b *testing.B) {
+	m, err := apikey.NewManager(apikey.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, _, err := m.Create(context.Background(), params)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := k.Reveal()
+	bad := s[:len(s)-1] + "0"
+	if bad == s {
+		bad = s[:len(s)-1] + "1"
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Verify(ctx, bad); err == nil {
+			b.Fatal("accepted a key with a bad checksum")
+		}
+	}
+}
