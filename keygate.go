@@ -92,14 +92,35 @@ type Principal struct {
 // the Principal by accident.
 type contextKey struct{}
 
+// principalContext carries a Principal. It does what context.WithValue
+// does, in one allocation instead of two (WithValue would also box the
+// Principal), because it is made on every authenticated request.
+// Cancellation and deadlines come from the embedded parent.
+type principalContext struct {
+	context.Context
+	p Principal
+}
+
+// Value returns a pointer to the Principal for contextKey, and asks the
+// parent for every other key.
+func (c *principalContext) Value(key any) any {
+	if key == (contextKey{}) {
+		return &c.p
+	}
+	return c.Context.Value(key)
+}
+
 // NewContext returns a copy of ctx that carries p.
 func NewContext(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, contextKey{}, p)
+	return &principalContext{Context: ctx, p: p}
 }
 
 // FromContext returns the Principal stored in ctx by [NewContext], and
 // whether there was one.
 func FromContext(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(contextKey{}).(Principal)
-	return p, ok
+	p, ok := ctx.Value(contextKey{}).(*Principal)
+	if !ok {
+		return Principal{}, false
+	}
+	return *p, true
 }

@@ -36,7 +36,6 @@ var (
 	errEmptyBearer           = fmt.Errorf("%w: empty bearer token", ErrInvalidRequest)
 	errCredentialsInQuery    = fmt.Errorf("%w: credentials in the query string", ErrInvalidRequest)
 	errStoreHeader           = fmt.Errorf("%w: malformed store header", ErrInvalidRequest)
-	errBearerSyntax          = fmt.Errorf("%w: bearer token syntax", ErrInvalidToken)
 	errPublishable           = fmt.Errorf("%w: publishable key on a secret route", ErrInsufficientScope)
 	errLiveRequired          = fmt.Errorf("%w: live mode required", ErrInsufficientScope)
 	errTestRequired          = fmt.Errorf("%w: test mode required", ErrInsufficientScope)
@@ -125,8 +124,9 @@ func (f Failure) Write(w http.ResponseWriter, realm string) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(f.Status)
-	body, _ := json.Marshal(errorBody{f.Code, f.Description}) // two strings cannot fail
-	w.Write(append(body, '\n'))
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "<key>" stays readable
+	enc.Encode(errorBody{f.Code, f.Description})
 }
 
 // ErrorHandler writes the response for a request that failed

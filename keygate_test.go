@@ -1,0 +1,61 @@
+package keygate_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keygate/keygate"
+)
+
+type otherKey struct{}
+
+func TestContextRoundTrip(t *testing.T) {
+	_, ok := keygate.FromContext(context.Background())
+	assert.False(t, ok)
+
+	parent, cancel := context.WithTimeout(context.WithValue(context.Background(), otherKey{}, "kept"), time.Hour)
+	p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: "k1", Account: "a1", Mode: keygate.ModeTest,
+		Kind: keygate.KindSecret, Stores: []string{"s1"}, Store: "s1"}
+	ctx := keygate.NewContext(parent, p)
+
+	got, ok := keygate.FromContext(ctx)
+	require.True(t, ok)
+	assert.Equal(t, p, got)
+	got.Account = "changed"
+	again, _ := keygate.FromContext(ctx)
+	assert.Equal(t, "a1", again.Account, "FromContext returns a copy")
+
+	assert.Equal(t, "kept", ctx.Value(otherKey{}), "other values pass through")
+	_, hasDeadline := ctx.Deadline()
+	assert.True(t, hasDeadline)
+
+	// Cancellation flows from the parent, also to contexts derived later.
+	child, stop := context.WithCancel(ctx)
+	defer stop()
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancelling the parent did not reach the derived context")
+	}
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+
+	// A nested Principal shadows the outer one.
+	inner := keygate.NewContext(ctx, keygate.Principal{Account: "a2"})
+	got, _ = keygate.FromContext(inner)
+	assert.Equal(t, "a2", got.Account)
+}
+
+func TestModeAndKindValid(t *testing.T) {
+	assert.True(t, keygate.ModeTest.Valid())
+	assert.True(t, keygate.ModeLive.Valid())
+	assert.False(t, keygate.Mode("LIVE").Valid())
+	assert.False(t, keygate.Mode("").Valid())
+	assert.True(t, keygate.KindPublishable.Valid())
+	assert.True(t, keygate.KindSecret.Valid())
+	assert.False(t, keygate.Kind("rk").Valid())
+}
