@@ -90,3 +90,22 @@ func BenchmarkRejectGarbage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParse measures the anatomy and checksum check alone.
+func BenchmarkParse(b *testing.B) {
+	m, err := apikey.NewManager(apikey.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, _, err := m.Create(context.Background(), params)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := k.Reveal()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := apikey.Parse(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

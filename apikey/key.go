@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
@@ -136,13 +137,7 @@ func Parse(key string) (Info, error) {
 	if len(body) != BodyLen {
 		return Info{}, errBodyLen
 	}
-	// Digits are below 64 and the marker for a foreign byte is 0xff, so
-	// OR-ing them all shows bit 7 exactly when one byte is foreign.
-	var digits byte
-	for i := 0; i < len(body); i++ {
-		digits |= base62Value[body[i]]
-	}
-	if digits&0x80 != 0 {
+	if !isBase62(body) {
 		return Info{}, errAlphabet
 	}
 	signed := key[:len(key)-ChecksumLen]
@@ -152,6 +147,41 @@ func Parse(key string) (Info, error) {
 	info.Prefix = key[:p]
 	info.ID = body[:IDLen]
 	return info, nil
+}
+
+// isBase62 reports whether every byte of s is in the base62 alphabet. It
+// tests eight bytes at a time (SWAR): for bytes below 0x80, setting bit 7
+// and subtracting lo leaves bit 7 set exactly in the bytes >= lo, with no
+// borrow between bytes; a byte is a digit or letter when it is >= the start
+// of one of the three ranges and not >= the end of it.
+func isBase62(s string) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	geq := func(x uint64, lo byte) uint64 { return ((x | high) - ones*uint64(lo)) & high }
+	inRanges := func(x uint64) bool {
+		if x&high != 0 {
+			return false
+		}
+		ok := geq(x, '0') &^ geq(x, '9'+1)
+		ok |= geq(x, 'A') &^ geq(x, 'Z'+1)
+		ok |= geq(x, 'a') &^ geq(x, 'z'+1)
+		return ok == high
+	}
+	b := readOnlyBytes(s)
+	for len(b) >= 8 {
+		if !inRanges(binary.LittleEndian.Uint64(b)) {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if base62Value[c] == 0xff {
+			return false
+		}
+	}
+	return true
 }
 
 // checksum is the CRC32 (IEEE) of everything before the checksum, as in

@@ -128,6 +128,22 @@ func nextBase62(c byte) byte {
 	return base62[(i+1)%len(base62)]
 }
 
+func TestIsBase62(t *testing.T) {
+	// Every byte value, at every position of a 16-byte word pair and in the
+	// tail, against the table.
+	for c := 0; c < 256; c++ {
+		want := strings.IndexByte(base62, byte(c)) >= 0
+		for pos := 0; pos < 19; pos++ {
+			b := []byte(strings.Repeat("Az09", 5)[:19])
+			b[pos] = byte(c)
+			if got := isBase62(string(b)); got != want {
+				t.Fatalf("byte %#x at %d: got %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+	assert.True(t, isBase62(""))
+}
+
 func TestChecksumIsCRC32(t *testing.T) {
 	for _, s := range []string{"", "a", valid, strings.Repeat("xyz", 100), "\x00\xff"} {
 		assert.Equal(t, crc32.ChecksumIEEE([]byte(s)), checksum(s))
