@@ -40,7 +40,12 @@ if [ -n "$unformatted" ]; then
 fi
 echo "ok"
 
+passed=0
+skipped=0
 for mod in "${modules[@]}"; do
+	step "go mod tidy -diff ($mod)"
+	(cd "$mod" && go mod tidy -diff)
+
 	step "go vet ($mod)"
 	(cd "$mod" && go vet ./...)
 
@@ -48,7 +53,34 @@ for mod in "${modules[@]}"; do
 	(cd "$mod" && go run "$STATICCHECK" ./...)
 
 	step "go test -race ($mod)"
-	(cd "$mod" && go test -race -count=1 ./...)
+	log=$(mktemp)
+	if ! (cd "$mod" && go test -race -count=1 -v ./...) >"$log" 2>&1; then
+		cat "$log"
+		rm -f "$log"
+		echo "tests: go test failed in $mod" >&2
+		exit 1
+	fi
+	grep -E '^(ok|\?|FAIL)\s' "$log" || true
+	passed=$((passed + $(grep -cE '^\s*--- PASS' "$log" || true)))
+	skipped=$((skipped + $(grep -cE '^\s*--- SKIP' "$log" || true)))
+	grep -E '^\s*--- SKIP' -A1 "$log" || true
+	rm -f "$log"
 done
 
+# A short run of every fuzz target (their seed corpora already ran as unit
+# tests above). FUZZTIME=0 skips this.
+fuzztime=${FUZZTIME:-5s}
+if [ "$fuzztime" != 0 ]; then
+	for mod in "${modules[@]}"; do
+		while IFS= read -r file; do
+			pkg=$(dirname "$file")
+			for target in $(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$file" | cut -d' ' -f2); do
+				step "fuzz $target ($mod/${pkg#./}, $fuzztime)"
+				(cd "$mod" && go test -run='^$' -fuzz="^$target\$" -fuzztime="$fuzztime" "$pkg")
+			done
+		done < <(cd "$mod" && grep -rlE --include='*_test.go' '^func Fuzz' . | LC_ALL=C sort)
+	done
+fi
+
 step "all checks passed"
+echo "tests: $passed passed, 0 failed, $skipped skipped"
