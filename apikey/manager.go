@@ -30,12 +30,12 @@ type Config struct {
 	// alone does not let anyone test guesses. Keep it outside the store.
 	// Changing it invalidates every key.
 	Pepper []byte
-	// Now is the clock. Nil means the system clock (read through a cheaper
-	// path than time.Now that follows it to within a second).
+	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 	// LastUsedInterval is how often last-used times, collected in memory
 	// on the request path, are written to the store. Zero means one
-	// minute. Call [Manager.FlushUsage] before shutting down.
+	// minute; at most a day. Call [Manager.FlushUsage] before shutting
+	// down.
 	LastUsedInterval time.Duration
 }
 
@@ -52,6 +52,9 @@ type Manager struct {
 // maxPreviousHashes bounds how many replaced secrets a key keeps during
 // overlapping rotation grace periods.
 const maxPreviousHashes = 4
+
+// maxLastUsedInterval bounds Config.LastUsedInterval.
+const maxLastUsedInterval = 24 * time.Hour
 
 // maxUpdateRetries bounds the compare-and-swap retries of one management
 // call under contention.
@@ -70,7 +73,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("%w: prefix must be 1 to %d lowercase letters", ErrInvalidParams, MaxPrefixLen)
 	}
 	if m.now == nil {
-		m.now = new(wallClock).Now
+		m.now = time.Now
 	}
 	if cfg.Pepper != nil {
 		if len(cfg.Pepper) < 32 {
@@ -83,6 +86,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if m.usage.interval <= 0 {
 		m.usage.interval = time.Minute
 	}
+	m.usage.interval = min(m.usage.interval, maxLastUsedInterval)
 	return m, nil
 }
 
@@ -243,6 +247,9 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (K
 	rec, err := m.update(ctx, id, func(r *Record) error {
 		if r.Status == StatusRevoked {
 			return ErrRevoked
+		}
+		if len(r.ID) != IDLen || !isBase62(r.ID) || !r.Mode.Valid() || !r.Kind.Valid() {
+			return fmt.Errorf("%w: the stored record is not a key minted by this package", ErrInvalidState)
 		}
 		now := m.now()
 		key = mint(m.prefix, r.Mode, r.Kind, r.ID)
@@ -481,10 +488,12 @@ func hasControl(s string) bool {
 
 // Verify checks a presented key: anatomy and checksum, prefix, then the
 // store lookup and a constant-time comparison of hashes, then state. It
-// returns the key's record (read-only: it may share memory with the store)
-// or an error wrapping one of [ErrMalformed], [ErrInvalidKey],
-// [ErrRevoked], [ErrExpired], [ErrDisabled], [ErrPendingReview], or the
-// store's error.
+// returns the key's record or an error wrapping one of [ErrMalformed],
+// [ErrInvalidKey], [ErrRevoked], [ErrExpired], [ErrDisabled],
+// [ErrPendingReview], or the store's error.
+//
+// The returned record has no Hashes; its Stores, Permissions and AllowedIPs
+// are the caller's own copies (made in one allocation).
 //
 // State is reported only after the secret matched, so a caller without the
 // key cannot learn whether its ID exists or what state it is in.
@@ -499,6 +508,9 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 	sum := m.hash(key)
 	rec, err := m.store.Get(ctx, info.ID)
 	if errors.Is(err, ErrNotFound) {
+		// Compare anyway, so that an unknown ID costs what a wrong secret
+		// costs.
+		subtle.ConstantTimeCompare(sum[:], unknownSum[:])
 		return Record{}, ErrInvalidKey
 	}
 	if err != nil {
@@ -527,13 +539,44 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 	if m.usage.record(rec.ID, now) {
 		go m.flushInBackground()
 	}
+	rec.Hashes = nil
+	rec.Stores, rec.Permissions, rec.AllowedIPs = cloneStrings3(rec.Stores, rec.Permissions, rec.AllowedIPs)
 	return rec, nil
+}
+
+// unknownSum stands in for a stored hash when the key ID is unknown.
+var unknownSum [32]byte
+
+// cloneStrings3 copies three string slices into one new backing array, each
+// result capped so that appending to one cannot overwrite the next. Nil
+// stays nil.
+func cloneStrings3(a, b, c []string) ([]string, []string, []string) {
+	n := len(a) + len(b) + len(c)
+	if n == 0 {
+		return a, b, c
+	}
+	buf := make([]string, 0, n)
+	part := func(s []string) []string {
+		if s == nil {
+			return nil
+		}
+		start := len(buf)
+		buf = append(buf, s...)
+		return buf[start:len(buf):len(buf)]
+	}
+	return part(a), part(b), part(c)
 }
 
 // FlushUsage writes the last-used times collected since the previous flush
 // to the store. Verify triggers it in the background every
-// [Config.LastUsedInterval]; call it yourself before shutting down.
+// [Config.LastUsedInterval]; call it yourself before shutting down. It
+// waits for a background flush that is under way, so that when it returns
+// every time collected before the call has been written (or, if the store
+// failed, kept for the next flush).
 func (m *Manager) FlushUsage(ctx context.Context) error {
+	// One flush at a time: a shutdown flush waits for a background one.
+	m.usage.flushMu.Lock()
+	defer m.usage.flushMu.Unlock()
 	pending := m.usage.take()
 	var errs []error
 	for id, t := range pending {
@@ -560,7 +603,8 @@ func (m *Manager) flushInBackground() {
 // many times within one second costs one atomic load per request.
 type usageTracker struct {
 	interval  time.Duration
-	seen      sync.Map // key ID → *atomic.Int64: Unix nanoseconds, 0 once flushed
+	flushMu   sync.Mutex // held by a flush
+	seen      sync.Map   // key ID → *atomic.Int64: Unix nanoseconds, 0 once flushed
 	nextFlush atomic.Int64
 	flushing  atomic.Bool
 }
@@ -619,22 +663,3 @@ func (u *usageTracker) restore(id string, t time.Time) {
 
 // forget drops a key that no longer exists.
 func (u *usageTracker) forget(id string) { u.seen.Delete(id) }
-
-// wallClock is the default clock. time.Now reads both the wall and the
-// monotonic clock; wallClock reads only the monotonic one and adds the
-// elapsed time to a wall-clock anchor taken less than a second earlier.
-// That halves the cost of the clock on the request path, and a step of the
-// system clock is followed within a second.
-type wallClock struct{ anchor atomic.Pointer[time.Time] }
-
-// Now returns the current time.
-func (c *wallClock) Now() time.Time {
-	if a := c.anchor.Load(); a != nil {
-		if d := time.Since(*a); 0 <= d && d < time.Second {
-			return a.Add(d)
-		}
-	}
-	t := time.Now()
-	c.anchor.Store(&t)
-	return t
-}

@@ -158,8 +158,10 @@ type Store interface {
 	// [ErrNotFound] if there is no such record. LastUsed is kept as
 	// stored: only Touch changes it.
 	Update(ctx context.Context, rec Record) (Record, error)
-	// Touch sets LastUsed to t if t is later than the stored value,
-	// without changing Version. It returns an error wrapping
+	// Touch sets LastUsed to t if t is later than the stored value. It
+	// changes nothing else, not even Version, and is atomic with Update: a
+	// Touch racing an Update (a revocation, say) must never write back
+	// fields read before that Update. It returns an error wrapping
 	// [ErrNotFound] if there is no such record.
 	Touch(ctx context.Context, id string, t time.Time) error
 }

@@ -40,6 +40,7 @@ var (
 	errLiveRequired          = fmt.Errorf("%w: live mode required", ErrInsufficientScope)
 	errTestRequired          = fmt.Errorf("%w: test mode required", ErrInsufficientScope)
 	errStoreForbidden        = fmt.Errorf("%w: store not allowed", ErrInsufficientScope)
+	errNotConfigured         = errors.New("middleware: Authenticator not created with New")
 )
 
 // Failure is the HTTP meaning of an error: what [Classify] maps it to and

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -35,7 +36,9 @@ import (
 // KeyVerifier verifies API keys. [*apikey.Manager] implements it.
 type KeyVerifier interface {
 	// Verify returns the record of a valid key, or an error that wraps one
-	// of package apikey's sentinel errors (or a store error).
+	// of package apikey's sentinel errors (or a store error). The record's
+	// Stores and Permissions become the Principal's, so they must not be
+	// shared with the store.
 	Verify(ctx context.Context, key string) (apikey.Record, error)
 }
 
@@ -45,7 +48,8 @@ type Config struct {
 	// Required.
 	APIKeys KeyVerifier
 	// KeyPrefix is the prefix of the API keys, used to refuse keys that
-	// appear in a URL query. Empty means [apikey.DefaultPrefix].
+	// appear in a URL query. Empty means the verifier's own (its Prefix
+	// method, as [*apikey.Manager] has), else [apikey.DefaultPrefix].
 	KeyPrefix string
 	// Realm is the realm of the WWW-Authenticate challenge. Empty means
 	// "keygate".
@@ -106,6 +110,9 @@ func New(cfg Config) (*Authenticator, error) {
 		a.onError = func(w http.ResponseWriter, _ *http.Request, err error) { Classify(err).Write(w, a.realm) }
 	}
 	prefix := cfg.KeyPrefix
+	if p, ok := cfg.APIKeys.(interface{ Prefix() string }); ok && prefix == "" {
+		prefix = p.Prefix()
+	}
 	if prefix == "" {
 		prefix = apikey.DefaultPrefix
 	}
@@ -143,8 +150,13 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 // anything: for callers that are not middleware chains. It returns the
 // Principal, or an error to map with [Classify].
 func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, error) {
-	if err := a.refuseQueryCredentials(r.URL.RawQuery); err != nil {
-		return keygate.Principal{}, err
+	if a.keys == nil {
+		return keygate.Principal{}, errNotConfigured // a zero Authenticator fails closed
+	}
+	if r.URL != nil {
+		if err := a.refuseQueryCredentials(r.URL.RawQuery); err != nil {
+			return keygate.Principal{}, err
+		}
 	}
 	token, err := bearerToken(r.Header)
 	if err != nil {
@@ -165,7 +177,9 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 		Stores:      rec.Stores,
 	}
 	switch {
-	case p.Kind == keygate.KindPublishable && !rule.Publishable:
+	case !p.Mode.Valid() || !p.Kind.Valid():
+		return keygate.Principal{}, ErrInvalidToken // a verifier's record keygate cannot interpret
+	case p.Kind != keygate.KindSecret && !rule.Publishable:
 		return keygate.Principal{}, errPublishable
 	case rule.Mode == keygate.ModeLive && p.Mode != keygate.ModeLive:
 		return keygate.Principal{}, errLiveRequired
@@ -220,20 +234,36 @@ func bearerToken(h http.Header) (string, error) {
 var credentialParams = []string{"access_token", "api_key", "apikey"}
 
 // refuseQueryCredentials reports errCredentialsInQuery if the raw query has
-// a credential parameter or a value that looks like an API key.
+// a credential parameter or a value that looks like an API key, also when
+// percent-encoded.
 func (a *Authenticator) refuseQueryCredentials(rawQuery string) error {
 	if rawQuery == "" {
 		return nil
 	}
+	if strings.IndexByte(rawQuery, '%') >= 0 || strings.IndexByte(rawQuery, '+') >= 0 {
+		if unescaped, err := url.QueryUnescape(rawQuery); err == nil {
+			// Decoding may turn %26 into a separator; that only makes
+			// the check stricter.
+			if err := a.scanQuery(unescaped); err != nil {
+				return err
+			}
+		}
+	}
+	return a.scanQuery(rawQuery)
+}
+
+// scanQuery is refuseQueryCredentials on one form of the query.
+func (a *Authenticator) scanQuery(query string) error {
 	for _, needle := range a.queryNeedles {
-		if strings.Contains(rawQuery, needle) {
+		if strings.Contains(query, needle) {
 			return errCredentialsInQuery
 		}
 	}
-	for q := rawQuery; q != ""; {
+	for q := query; q != ""; {
 		var pair string
 		pair, q, _ = strings.Cut(q, "&")
 		name, _, _ := strings.Cut(pair, "=")
+		name = strings.TrimSpace(name)
 		for _, p := range credentialParams {
 			if strings.EqualFold(name, p) {
 				return errCredentialsInQuery

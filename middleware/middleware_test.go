@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -161,6 +162,9 @@ func TestMiddleware(t *testing.T) {
 		{"key value in the query", "/secret?q=" + f.testSK, nil, 400, "invalid_request", `error="invalid_request"`, ""},
 		{"access_token in the query", "/secret?ACCESS_TOKEN=x", bearer(f.testSK), 400, "invalid_request", `error="invalid_request"`, ""},
 		{"harmless query", "/secret?page=2&key_id=abc", bearer(f.testSK), 200, "", "", "store_1"},
+		{"percent-encoded parameter name", "/secret?access%5Ftoken=x", bearer(f.testSK), 400, "invalid_request", `error="invalid_request"`, ""},
+		{"percent-encoded key", "/secret?q=" + strings.ReplaceAll(f.testSK, "_", "%5F"), bearer(f.testSK), 400, "invalid_request", `error="invalid_request"`, ""},
+		{"harmless encoded query", "/secret?q=a%20b+c", bearer(f.testSK), 200, "", "", "store_1"},
 		{"publishable on a secret route", "/secret", bearer(f.testPK), 403, "insufficient_scope", `error="insufficient_scope"`, ""},
 		{"publishable on a publishable route", "/public", bearer(f.testPK), 200, "", "", "store_1"},
 		{"secret on a publishable route", "/public", bearer(f.testSK), 200, "", "", "store_1"},
@@ -224,6 +228,20 @@ func TestMiddleware(t *testing.T) {
 	}
 }
 
+// reseal replaces a key's checksum with the right one, as a forger can:
+// the checksum is no secret.
+func reseal(key string) string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	signed := key[:len(key)-apikey.ChecksumLen]
+	c := uint64(crc32.ChecksumIEEE([]byte(signed)))
+	sum := make([]byte, apikey.ChecksumLen)
+	for i := len(sum) - 1; i >= 0; i-- {
+		sum[i] = alphabet[c%62]
+		c /= 62
+	}
+	return signed + string(sum)
+}
+
 func TestUnknownAndRevokedLookAlikeToStrangers(t *testing.T) {
 	// A caller who does not hold the key cannot tell an unknown ID from a
 	// revoked key: same status, same body, same challenge.
@@ -232,10 +250,12 @@ func TestUnknownAndRevokedLookAlikeToStrangers(t *testing.T) {
 	require.NoError(t, err)
 	unknown, _, err := stranger.Create(context.Background(), apikey.CreateParams{Account: "acct_x", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
 	require.NoError(t, err)
-	// A key string with the revoked key's ID but another secret.
-	wrongSecret := f.revoked[:len("bk_test_sk_")+apikey.IDLen] + unknown.Reveal()[len("bk_test_sk_")+apikey.IDLen:]
-	_, err = apikey.Parse(wrongSecret)
-	require.ErrorIs(t, err, apikey.ErrMalformed, "the checksum covers the ID, so the splice is caught early")
+	// The revoked key's ID with another secret and a valid checksum.
+	idEnd := len("bk_test_sk_") + apikey.IDLen
+	wrongSecret := reseal(f.revoked[:idEnd] + unknown.Reveal()[idEnd:])
+	info, err := apikey.Parse(wrongSecret)
+	require.NoError(t, err, "the forgery is well formed")
+	require.Equal(t, f.revokedID, info.ID)
 
 	answer := func(key string) (int, string, string) {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -248,6 +268,74 @@ func TestUnknownAndRevokedLookAlikeToStrangers(t *testing.T) {
 	s2, b2, c2 := answer(wrongSecret)
 	assert.Equal(t, 401, s1)
 	assert.Equal(t, []any{s1, b1, c1}, []any{s2, b2, c2})
+	s3, b3, _ := answer(f.revoked) // the holder of the revoked key learns why
+	assert.Equal(t, 401, s3)
+	assert.Contains(t, b3, "revoked")
+	assert.NotContains(t, b1, "revoked")
+}
+
+func TestPrincipalIsTheRequestsOwn(t *testing.T) {
+	// A handler that scribbles on its Principal changes nothing stored.
+	f := newFixture(t)
+	scribbler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := keygate.FromContext(r.Context())
+		p.Stores[0] = "victim_store"
+		p.Permissions[0] = "admin"
+		_ = append(p.Stores, "appended")
+	})
+	h := f.auth.Handler(scribbler)
+	for i := 0; i < 2; i++ {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Authorization", "Bearer "+f.testSK)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+f.testSK)
+	req.Header.Set("X-Store-Id", "victim_store")
+	_, err := f.auth.Check(req, middleware.Rule{})
+	assert.ErrorIs(t, err, middleware.ErrInsufficientScope)
+	req.Header.Del("X-Store-Id")
+	p, err := f.auth.Check(req, middleware.Rule{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"store_1"}, p.Stores)
+	assert.Equal(t, []string{"products:read"}, p.Permissions)
+}
+
+// verifierFunc adapts a function to middleware.KeyVerifier: for records
+// that apikey.Manager never returns.
+type verifierFunc func(context.Context, string) (apikey.Record, error)
+
+func (f verifierFunc) Verify(ctx context.Context, key string) (apikey.Record, error) {
+	return f(ctx, key)
+}
+
+func TestUninterpretableRecordsFailClosed(t *testing.T) {
+	for _, rec := range []apikey.Record{
+		{ID: "k", Account: "a", Mode: keygate.ModeTest, Kind: ""},
+		{ID: "k", Account: "a", Mode: keygate.ModeTest, Kind: "rk"},
+		{ID: "k", Account: "a", Mode: "", Kind: keygate.KindSecret},
+	} {
+		auth, err := middleware.New(middleware.Config{APIKeys: verifierFunc(func(context.Context, string) (apikey.Record, error) { return rec, nil })})
+		require.NoError(t, err)
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Authorization", "Bearer anything")
+		_, err = auth.Check(req, middleware.Rule{})
+		assert.ErrorIs(t, err, middleware.ErrInvalidToken, "%+v", rec)
+	}
+}
+
+func TestMisuseFailsClosed(t *testing.T) {
+	var zero middleware.Authenticator
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	_, err := zero.Check(req, middleware.Rule{})
+	assert.Equal(t, http.StatusServiceUnavailable, middleware.Classify(err).Status)
+
+	f := newFixture(t)
+	noURL := &http.Request{Header: http.Header{"Authorization": {"Bearer " + f.testSK}}}
+	p, err := f.auth.Check(noURL.WithContext(context.Background()), middleware.Rule{})
+	require.NoError(t, err)
+	assert.Equal(t, "acct_1", p.Account)
 }
 
 func TestStoreDownFailsClosed(t *testing.T) {
@@ -324,7 +412,7 @@ func TestCustomStoreHeaderAndPrefix(t *testing.T) {
 	require.NoError(t, err)
 	k, _, err := keys.Create(context.Background(), apikey.CreateParams{Account: "a", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Stores: []string{"s1", "s2"}})
 	require.NoError(t, err)
-	auth, err := middleware.New(middleware.Config{APIKeys: keys, KeyPrefix: "acme", StoreHeader: "x-shop"})
+	auth, err := middleware.New(middleware.Config{APIKeys: keys, StoreHeader: "x-shop"}) // prefix from the manager
 	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.Header.Set("Authorization", "Bearer "+k.Reveal())

@@ -39,6 +39,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"CancelledContext", testCancelled},
 		{"ConcurrentCreateSameID", testConcurrentCreate},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"TouchNeverUndoesUpdate", testTouchRacingUpdate},
+		{"ListTieBreakByID", testListTieBreak},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,6 +312,85 @@ func testCancelled(t *testing.T, s apikey.Store) {
 	got, err := s.Get(ctx(t), rec.ID)
 	if err != nil || got.Version != 1 {
 		t.Fatalf("a cancelled Update must not apply: version %d, err %v", got.Version, err)
+	}
+	recs, err := s.List(ctx(t), apikey.ListFilter{Account: "acct_1"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("a cancelled Create must store nothing: %d records, err %v", len(recs), err)
+	}
+}
+
+// testTouchRacingUpdate runs Touch in a loop while the record is revoked:
+// the revocation must stick.
+func testTouchRacingUpdate(t *testing.T, s apikey.Store) {
+	for round := 0; round < 20; round++ {
+		rec := mustCreate(t, s, sample("acct_1", keygate.ModeTest))
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := s.Touch(ctx(t), rec.ID, base.Add(time.Duration(i*4+w)*time.Millisecond)); err != nil {
+						t.Errorf("Touch: %v", err)
+						return
+					}
+				}
+			}(w)
+		}
+		revoked := rec
+		revoked.Status = apikey.StatusRevoked
+		revoked.RevokedAt = base
+		for {
+			_, err := s.Update(ctx(t), revoked)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, apikey.ErrConflict) {
+				t.Fatalf("Update: %v", err)
+			}
+			cur, err := s.Get(ctx(t), rec.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			revoked.Version = cur.Version
+		}
+		close(stop)
+		wg.Wait()
+		got, err := s.Get(ctx(t), rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != apikey.StatusRevoked {
+			t.Fatalf("round %d: a racing Touch undid the revocation: status %q", round, got.Status)
+		}
+	}
+}
+
+func testListTieBreak(t *testing.T, s apikey.Store) {
+	var want []string
+	for _, id := range []string{"tieC000000000000", "tieA000000000000", "tieB000000000000"} {
+		r := sample("acct_tie", keygate.ModeTest)
+		r.ID = id
+		r.Created = base
+		mustCreate(t, s, r)
+	}
+	want = []string{"tieA000000000000", "tieB000000000000", "tieC000000000000"}
+	recs, err := s.List(ctx(t), apikey.ListFilter{Account: "acct_tie"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.ID)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("records created at the same time: got %v, want %v (by ID)", got, want)
 	}
 }
 
