@@ -10,8 +10,9 @@
 //	GET /healthz    public: {"status":"ok"}
 //	GET /v1/whoami  secret or publishable key: the caller's keygate.Principal
 //
-// It stops gracefully on SIGINT or SIGTERM: in-flight requests get up to ten
-// seconds to finish, then the last-used times are flushed and it exits 0.
+// It stops gracefully on SIGINT or SIGTERM: it stops accepting connections,
+// in-flight requests (including ones whose headers are still arriving) get up
+// to ten seconds to finish, then the last-used times are flushed and it exits 0.
 package main
 
 import (
@@ -26,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -147,6 +149,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 
 	srv := newServer(newHandler(auth), log.New(stderr, "keygate: http: ", log.LstdFlags))
+	var conns connTracker
+	srv.ConnState = conns.track
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -160,17 +164,67 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	var errs []error
+	// Shutdown alone would drop a request whose headers are still arriving
+	// when it starts: net/http closes such a connection without answering.
+	// So first stop accepting, answer every connection that may be in the
+	// middle of a request and close it after its response, and only then
+	// shut down what is left.
+	srv.SetKeepAlivesEnabled(false) // also closes the idle connections
+	ln.Close()
+	if err := <-serveErr; !errors.Is(err, net.ErrClosed) {
+		errs = append(errs, fmt.Errorf("serve: %w", err))
+	}
+	conns.wait(shutdownCtx) // bounded by ReadHeaderTimeout for silent new connections
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		srv.Close()
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
-	}
-	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
-		errs = append(errs, fmt.Errorf("serve: %w", err))
 	}
 	if err := keys.FlushUsage(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// connTracker keeps the server's connections that may be in the middle of a
+// request: new ones (a request may be arriving) and active ones.
+type connTracker struct {
+	mu   sync.Mutex
+	busy map[net.Conn]struct{}
+}
+
+// track is an http.Server ConnState hook.
+func (t *connTracker) track(c net.Conn, state http.ConnState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch state {
+	case http.StateNew, http.StateActive:
+		if t.busy == nil {
+			t.busy = make(map[net.Conn]struct{})
+		}
+		t.busy[c] = struct{}{}
+	default:
+		delete(t.busy, c)
+	}
+}
+
+// wait returns once no connection is in the middle of a request, or ctx is
+// done.
+func (t *connTracker) wait(ctx context.Context) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		t.mu.Lock()
+		n := len(t.busy)
+		t.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // newServer returns the HTTP server for h, with timeouts that keep slow or

@@ -7,13 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,22 +258,46 @@ func TestServeListenError(t *testing.T) {
 	require.Empty(t, stdout.String(), "no key may be printed when the server cannot start")
 }
 
-// TestBinarySIGINT builds the command, runs it as a separate process and
-// checks that SIGINT stops it cleanly with exit status 0.
-func TestBinarySIGINT(t *testing.T) {
+// TestBinarySignals builds the command once and, for each of SIGINT and
+// SIGTERM, runs it as a separate process and checks that the signal stops it
+// cleanly with exit status 0, and that a request in flight when the signal
+// arrives still completes with 200.
+func TestBinarySignals(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("SIGINT cannot be sent to a process on Windows")
+		t.Skip("SIGINT and SIGTERM cannot be sent to a process on Windows")
 	}
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		name string
+		sig  os.Signal
+	}{
+		{"SIGINT", os.Interrupt},
+		{"SIGTERM", syscall.SIGTERM},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSignal(t, bin, tc.sig) })
+	}
+}
+
+// buildBinary builds the command into a temporary directory and returns the
+// path of the executable.
+func buildBinary(t *testing.T) string {
+	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("the go command is not in PATH")
 	}
 	bin := filepath.Join(t.TempDir(), "keygate")
-	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancelBuild()
-	out, err := exec.CommandContext(buildCtx, goTool, "build", "-o", bin, ".").CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
 
+// testSignal runs the binary bin, starts a request, sends sig once the
+// request is under way, lets the request finish while the server shuts
+// down, and checks the response and the exit status.
+func testSignal(t *testing.T, bin string, sig os.Signal) {
 	runCtx, cancelRun := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelRun()
 	cmd := exec.CommandContext(runCtx, bin, "serve", "--addr", "127.0.0.1:0")
@@ -292,18 +319,63 @@ func TestBinarySIGINT(t *testing.T) {
 		<-exited
 	})
 	b := readBanner(t, stdoutR)
+	hostPort := strings.TrimPrefix(b.url, "http://") // 127.0.0.1:port, as readBanner checked
 
+	// Start a request and stop halfway through its headers.
+	dialer := net.Dialer{Timeout: 10 * time.Second}
+	conn, err := dialer.Dial("tcp", hostPort)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+	_, err = io.WriteString(conn, "GET /v1/whoami HTTP/1.1\r\nHost: x\r\n")
+	require.NoError(t, err)
+
+	// A complete request on a second connection. The listener hands out
+	// connections in the order they were established, so once this one has
+	// been answered the server has accepted the first one too: the signal
+	// cannot close it in the listener's backlog.
 	r := get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+b.secret)
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	require.Equal(t, "test", decode(t, r)["mode"])
 
-	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, cmd.Process.Signal(sig))
+	exitDeadline := time.After(10 * time.Second)
+
+	// Wait until the shutdown has begun: the server has said so and no
+	// longer accepts connections.
+	require.Eventually(t, func() bool {
+		if !strings.Contains(stderr.String(), "shutting down") {
+			return false
+		}
+		c, err := net.DialTimeout("tcp", hostPort, time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "shutdown did not begin after %v; stderr: %s", sig, stderr.String())
+	time.Sleep(200 * time.Millisecond)
+
+	// Finish the request and read its response.
+	_, err = io.WriteString(conn, "Authorization: Bearer "+b.secret+"\r\nConnection: close\r\n\r\n")
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "the request in flight got no response; stderr: %s", stderr.String())
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
+	require.Contains(t, string(body), `"mode":"test"`)
+	for _, key := range []string{b.secret, b.publishable} {
+		require.NotContains(t, string(body), key, "a key leaked into a response body")
+	}
+
 	select {
 	case <-exited:
 		require.NoError(t, waitErr, "stderr: %s", stderr.String())
 		require.Equal(t, 0, cmd.ProcessState.ExitCode())
-	case <-time.After(10 * time.Second):
-		require.FailNow(t, "keygate did not exit within 10 s of SIGINT", "stderr: %s", stderr.String())
+	case <-exitDeadline:
+		require.FailNow(t, "keygate did not exit within 10 s of the signal", "%v; stderr: %s", sig, stderr.String())
 	}
 	require.Contains(t, stderr.String(), "shutting down")
 	for _, key := range []string{b.secret, b.publishable} {
