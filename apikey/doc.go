@@ -4,17 +4,20 @@
 //
 // A key reads <prefix>_<mode>_<kind>_<body>, for example
 //
-//		bk_test_sk_4fT9kQ2mZx7LbN3wV8cR1yH6pJ0sD5gE2aK9uQ4tL7nB3xM8zW1fY6rC0vS5hG2jN4Nf1Qz
+//	bk_test_sk_0jPS8MolTrPGFJpht2Hj6l5maTZnG4HvpzqJgmrnOwgpGQ312ywnRYwDjET3hnoEm
 //
-//	  - prefix: "bk" by default ([Config.Prefix]: 1 to 12 lowercase letters);
-//	  - mode: "test" or "live" ([keygate.Mode]); test and live keys never
-//	    stand in for each other;
-//	  - kind: "pk" (publishable: identifies an account, safe in client code,
-//	    accepted only by routes marked as publishable) or "sk" (secret);
-//	  - body: 65 base62 characters (0-9, A-Z, a-z, so that a double-click
-//	    selects the whole key): a 16-character public key ID, a 43-character
-//	    secret (256 bits from crypto/rand) and a 6-character checksum, the
-//	    CRC32 of everything before it, in the style of GitHub's tokens.
+// (a well-formed test key that no system knows; its key ID is
+// 0jPS8MolTrPGFJph and its checksum 3hnoEm). The parts:
+//
+//   - prefix: "bk" by default ([Config.Prefix]: 1 to 12 lowercase letters);
+//   - mode: "test" or "live" ([keygate.Mode]); test and live keys never
+//     stand in for each other;
+//   - kind: "pk" (publishable: identifies an account, safe in client code,
+//     accepted only by routes marked as publishable) or "sk" (secret);
+//   - body: 65 base62 characters (0-9, A-Z, a-z, so that a double-click
+//     selects the whole key): a 16-character public key ID, a 43-character
+//     secret (256 bits from crypto/rand) and a 6-character checksum, the
+//     CRC32 of everything before it, in the style of GitHub's tokens.
 //
 // The checksum lets [Parse] reject typos and garbage before any store
 // lookup. Secret scanners can match keys with [ScannerPattern].

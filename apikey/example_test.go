@@ -75,6 +75,12 @@ func ExampleManager_Rotate() {
 	// Output: true true <nil>
 }
 
+func ExampleParse_documented() {
+	info, err := apikey.Parse("bk_test_sk_0jPS8MolTrPGFJpht2Hj6l5maTZnG4HvpzqJgmrnOwgpGQ312ywnRYwDjET3hnoEm")
+	fmt.Println(info.Prefix, info.Mode, info.Kind, info.ID, err)
+	// Output: bk test sk 0jPS8MolTrPGFJph <nil>
+}
+
 func ExampleParse() {
 	info, err := apikey.Parse("bk_live_pk_" + strings.Repeat("0", apikey.BodyLen))
 	fmt.Println(info == apikey.Info{}, errors.Is(err, apikey.ErrMalformed)) // all zeros: bad checksum
