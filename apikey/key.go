@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
-	"unsafe"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/strbytes"
 )
 
 // The anatomy of a key: <prefix>_<mode>_<kind>_<body>, where body is the key
@@ -169,7 +169,7 @@ func isBase62(s string) bool {
 		ok |= geq(x, 'a') &^ geq(x, 'z'+1)
 		return ok == high
 	}
-	b := readOnlyBytes(s)
+	b := strbytes.View(s)
 	for len(b) >= 8 {
 		if !inRanges(binary.LittleEndian.Uint64(b)) {
 			return false
@@ -187,15 +187,7 @@ func isBase62(s string) bool {
 // checksum is the CRC32 (IEEE) of everything before the checksum, as in
 // GitHub's token format.
 func checksum(signed string) uint32 {
-	return crc32.ChecksumIEEE(readOnlyBytes(signed))
-}
-
-// readOnlyBytes returns the bytes of s without copying them, for the hash
-// and checksum functions of the standard library, which only read their
-// input: a []byte(s) conversion would cost an allocation per request. The
-// result must never be written to.
-func readOnlyBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
+	return crc32.ChecksumIEEE(strbytes.View(signed))
 }
 
 // encodeChecksum writes c as ChecksumLen base62 digits, most significant

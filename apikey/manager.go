@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/strbytes"
 )
 
 // Config configures a [Manager]. The zero value is usable: an in-memory
@@ -112,11 +113,11 @@ func (m *Manager) Prefix() string { return m.prefix }
 func (m *Manager) hash(key string) [32]byte {
 	secret := key[len(key)-ChecksumLen-SecretLen : len(key)-ChecksumLen]
 	if m.hmacPool == nil {
-		return sha256.Sum256(readOnlyBytes(secret))
+		return sha256.Sum256(strbytes.View(secret))
 	}
 	h := m.hmacPool.Get().(hash.Hash)
 	h.Reset()
-	h.Write(readOnlyBytes(secret))
+	h.Write(strbytes.View(secret))
 	var sum [32]byte
 	h.Sum(sum[:0])
 	m.hmacPool.Put(h)

@@ -1,0 +1,143 @@
+package jwt
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/keygate/keygate"
+)
+
+// Claims are the claims of an access token: the RFC 9068 profile (iss,
+// sub, aud, exp, iat, jti, client_id, scope) plus keygate's own, named with
+// a "kg_" prefix, which carry what an API key carries. nbf is honoured when
+// present.
+type Claims struct {
+	Issuer    string    // iss
+	Subject   string    // sub: the account, or the user of a password grant
+	Audience  []string  // aud
+	ExpiresAt time.Time // exp
+	IssuedAt  time.Time // iat
+	NotBefore time.Time // nbf; zero when absent
+	ID        string    // jti
+	ClientID  string    // client_id: the key ID of the client that obtained the token
+	Scope     string    // scope: space-separated
+
+	Account     string       // kg_account
+	Mode        keygate.Mode // kg_mode
+	Package     string       // kg_package
+	Permissions []string     // kg_permissions
+	Stores      []string     // kg_stores
+	AllowedIPs  []string     // kg_allowed_ips
+}
+
+// wireClaims is the JSON form of Claims.
+type wireClaims struct {
+	Iss         string       `json:"iss,omitempty"`
+	Sub         string       `json:"sub,omitempty"`
+	Aud         audience     `json:"aud,omitempty"`
+	Exp         *numericDate `json:"exp,omitempty"`
+	Iat         *numericDate `json:"iat,omitempty"`
+	Nbf         *numericDate `json:"nbf,omitempty"`
+	Jti         string       `json:"jti,omitempty"`
+	ClientID    string       `json:"client_id,omitempty"`
+	Scope       string       `json:"scope,omitempty"`
+	Account     string       `json:"kg_account,omitempty"`
+	Mode        keygate.Mode `json:"kg_mode,omitempty"`
+	Package     string       `json:"kg_package,omitempty"`
+	Permissions []string     `json:"kg_permissions,omitempty"`
+	Stores      []string     `json:"kg_stores,omitempty"`
+	AllowedIPs  []string     `json:"kg_allowed_ips,omitempty"`
+}
+
+func (c Claims) wire() wireClaims {
+	date := func(t time.Time) *numericDate {
+		if t.IsZero() {
+			return nil
+		}
+		d := numericDate(t.Unix())
+		return &d
+	}
+	return wireClaims{
+		Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience,
+		Exp: date(c.ExpiresAt), Iat: date(c.IssuedAt), Nbf: date(c.NotBefore),
+		Jti: c.ID, ClientID: c.ClientID, Scope: c.Scope,
+		Account: c.Account, Mode: c.Mode, Package: c.Package,
+		Permissions: c.Permissions, Stores: c.Stores, AllowedIPs: c.AllowedIPs,
+	}
+}
+
+func (w wireClaims) claims() Claims {
+	return Claims{
+		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud,
+		ExpiresAt: w.Exp.time(), IssuedAt: w.Iat.time(), NotBefore: w.Nbf.time(),
+		ID: w.Jti, ClientID: w.ClientID, Scope: w.Scope,
+		Account: w.Account, Mode: w.Mode, Package: w.Package,
+		Permissions: w.Permissions, Stores: w.Stores, AllowedIPs: w.AllowedIPs,
+	}
+}
+
+// maxNumericDate is 9999-12-31T23:59:59Z: later dates are refused.
+const maxNumericDate = 253402300799
+
+// numericDate is RFC 7519's NumericDate: seconds since the epoch, as a JSON
+// number. Strings, null, negative values and dates after the year 9999 are
+// refused; a fraction is truncated to the second.
+type numericDate float64
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || !(b[0] >= '0' && b[0] <= '9') {
+		return errJSON // a string, null, a boolean, a negative number
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsInf(v, 0) || v > maxNumericDate {
+		return errJSON
+	}
+	*d = numericDate(v)
+	return nil
+}
+
+func (d numericDate) MarshalJSON() ([]byte, error) {
+	return strconv.AppendInt(nil, int64(d), 10), nil
+}
+
+func (d *numericDate) time() time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return time.Unix(int64(*d), 0).UTC()
+}
+
+// audience is "aud": a string or an array of strings (RFC 7519 §4.1.3).
+// It is written as a string when it has one value.
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return errJSON
+		}
+		*a = audience{s}
+		return nil
+	}
+	if len(b) == 0 || b[0] != '[' {
+		return errJSON
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return errJSON
+	}
+	*a = list
+	return nil
+}
+
+func (a audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}

@@ -1,0 +1,91 @@
+package jwt
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Denylist stores revocations of access tokens: single tokens by jti, until
+// they would have expired anyway, and whole subjects ("every token issued
+// before T is invalid": log out everywhere). Implementations must be safe
+// for concurrent use and honour ctx. Run the conformance suite in package
+// jwttest against every implementation.
+type Denylist interface {
+	// RevokeToken denies the token with this jti until until, its
+	// expiry; the entry may be forgotten after that.
+	RevokeToken(ctx context.Context, jti string, until time.Time) error
+	// RevokeSubject invalidates every token of subject issued before
+	// before. A later cut-off replaces an earlier one; an earlier one
+	// never replaces a later one.
+	RevokeSubject(ctx context.Context, subject string, before time.Time) error
+	// IsRevoked reports whether a token with this jti, subject and
+	// issue time has been revoked, in one call (one round trip for a
+	// remote store).
+	IsRevoked(ctx context.Context, jti, subject string, issuedAt time.Time) (bool, error)
+}
+
+// MemoryDenylist is the in-memory [Denylist]. The zero value is not usable;
+// call [NewMemoryDenylist].
+type MemoryDenylist struct {
+	mu       sync.RWMutex
+	tokens   map[string]time.Time // jti → until
+	subjects map[string]time.Time // subject → cut-off
+	now      func() time.Time
+	sweeps   int
+}
+
+// NewMemoryDenylist returns an empty MemoryDenylist.
+func NewMemoryDenylist() *MemoryDenylist {
+	return &MemoryDenylist{tokens: map[string]time.Time{}, subjects: map[string]time.Time{}, now: time.Now}
+}
+
+// RevokeToken implements [Denylist].
+func (d *MemoryDenylist) RevokeToken(ctx context.Context, jti string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if until.After(d.tokens[jti]) {
+		d.tokens[jti] = until
+	}
+	// Every so often, forget entries whose tokens have expired.
+	if d.sweeps++; d.sweeps >= 1024 {
+		d.sweeps = 0
+		now := d.now()
+		for id, u := range d.tokens {
+			if now.After(u) {
+				delete(d.tokens, id)
+			}
+		}
+	}
+	return nil
+}
+
+// RevokeSubject implements [Denylist].
+func (d *MemoryDenylist) RevokeSubject(ctx context.Context, subject string, before time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if before.After(d.subjects[subject]) {
+		d.subjects[subject] = before
+	}
+	return nil
+}
+
+// IsRevoked implements [Denylist].
+func (d *MemoryDenylist) IsRevoked(ctx context.Context, jti, subject string, issuedAt time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if _, ok := d.tokens[jti]; ok {
+		return true, nil
+	}
+	cut, ok := d.subjects[subject]
+	return ok && issuedAt.Before(cut), nil
+}
