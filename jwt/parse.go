@@ -136,8 +136,8 @@ func decodeJSONObject(data []byte, v any) error {
 // their escapes), nesting, and which strings are member names.
 func hasDuplicateNames(data []byte) bool {
 	type object struct{ names []string }
-	var stack []object   // one per open object
-	var isObject []bool  // one per open container: object or array
+	var stack []object  // one per open object
+	var isObject []bool // one per open container: object or array
 	expectName := false // the next string in the current object is a name
 	for i := 0; i < len(data); i++ {
 		switch c := data[i]; c {
