@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"hash/maphash"
 	"strings"
+	"sync/atomic"
 
 	"github.com/keygate/keygate/internal/strbytes"
 )
@@ -68,21 +70,10 @@ func parse(token string) (parsed, error) {
 	if !ok || strings.IndexByte(sig, '.') >= 0 || h == "" || payload == "" || sig == "" {
 		return parsed{}, errSegments
 	}
-	headerJSON, err := decodeSegment(h)
-	if err != nil {
-		return parsed{}, err
-	}
 	var p parsed
-	if err := decodeJSONObject(headerJSON, &p.header); err != nil {
+	var err error
+	if p.header, err = decodeHeader(h); err != nil {
 		return parsed{}, err
-	}
-	switch {
-	case p.header.Crit != nil:
-		return parsed{}, errCrit
-	case p.header.JWK != nil, p.header.JKU != nil, p.header.X5U != nil, p.header.X5C != nil:
-		return parsed{}, errEmbeddedKey
-	case p.header.B64 != nil, p.header.Zip != nil:
-		return parsed{}, errUnsupportedParam
 	}
 	if p.signature, err = decodeSegment(sig); err != nil {
 		return parsed{}, err
@@ -90,6 +81,49 @@ func parse(token string) (parsed, error) {
 	p.signingInput = token[:len(h)+1+len(payload)]
 	p.payload = payload
 	return p, nil
+}
+
+// decodeHeader decodes and checks a header segment. Every token signed by
+// one key carries the same header bytes, so decoded headers are kept in a
+// small direct-mapped cache keyed by the exact segment: a hit skips the
+// base64 and JSON work, and a miss (or junk pushing entries out) costs only
+// that work.
+func decodeHeader(segment string) (header, error) {
+	slot := &headerCache.slots[maphash.String(headerCache.seed, segment)%uint64(len(headerCache.slots))]
+	if e := slot.Load(); e != nil && e.segment == segment {
+		return e.header, nil
+	}
+	headerJSON, err := decodeSegment(segment)
+	if err != nil {
+		return header{}, err
+	}
+	var h header
+	if err := decodeJSONObject(headerJSON, &h); err != nil {
+		return header{}, err
+	}
+	switch {
+	case h.Crit != nil:
+		return header{}, errCrit
+	case h.JWK != nil, h.JKU != nil, h.X5U != nil, h.X5C != nil:
+		return header{}, errEmbeddedKey
+	case h.B64 != nil, h.Zip != nil:
+		return header{}, errUnsupportedParam
+	}
+	slot.Store(&headerCacheEntry{segment: segment, header: h})
+	return h, nil
+}
+
+// headerCache holds recently decoded, accepted headers.
+var headerCache struct {
+	seed  maphash.Seed
+	slots [64]atomic.Pointer[headerCacheEntry]
+}
+
+func init() { headerCache.seed = maphash.MakeSeed() }
+
+type headerCacheEntry struct {
+	segment string
+	header  header
 }
 
 // tokenByte marks the bytes a compact JWS may contain.
@@ -114,14 +148,16 @@ func decodeSegment(s string) ([]byte, error) {
 // duplicate member names at any depth, into v.
 func decodeJSONObject(data []byte, v any) error {
 	data = bytes.TrimLeft(data, " \t\r\n")
-	if len(data) == 0 || data[0] != '{' || !json.Valid(data) {
+	if len(data) == 0 || data[0] != '{' {
+		return errJSON
+	}
+	// Unmarshal validates the whole document before it decodes anything,
+	// so hasDuplicateNames only ever sees valid JSON.
+	if err := json.Unmarshal(data, v); err != nil {
 		return errJSON
 	}
 	if hasDuplicateNames(data) {
 		return errDuplicateName
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return errJSON
 	}
 	return nil
 }
@@ -132,31 +168,36 @@ func decodeJSONObject(data []byte, v any) error {
 // silently, which lets a token say one thing to keygate and another to a
 // different parser; RFC 7515 §5.2 allows refusing them, and keygate does.
 //
-// It is a scanner over already-validated JSON: it tracks strings (with
-// their escapes), nesting, and which strings are member names.
+// It scans already-validated JSON: strings (with their escapes), nesting,
+// and which strings are member names. The names of the open objects are
+// kept in one list, each object owning the tail from its start; for the
+// small objects of a token this allocates nothing.
 func hasDuplicateNames(data []byte) bool {
-	type object struct{ names []string }
-	var stack []object  // one per open object
-	var isObject []bool // one per open container: object or array
-	expectName := false // the next string in the current object is a name
+	var namesBuf [32][]byte
+	var startsBuf, kindsBuf [8]int
+	names := namesBuf[:0]   // names of the open objects, innermost last
+	starts := startsBuf[:0] // for each open object, its first name in names
+	kinds := kindsBuf[:0]   // for each open container: 1 object, 0 array
+	expectName := false     // the next string is a member name
 	for i := 0; i < len(data); i++ {
-		switch c := data[i]; c {
+		switch data[i] {
 		case '{':
-			stack = append(stack, object{})
-			isObject = append(isObject, true)
+			starts = append(starts, len(names))
+			kinds = append(kinds, 1)
 			expectName = true
 		case '[':
-			isObject = append(isObject, false)
+			kinds = append(kinds, 0)
 			expectName = false
 		case '}':
-			stack = stack[:len(stack)-1]
-			isObject = isObject[:len(isObject)-1]
+			names = names[:starts[len(starts)-1]]
+			starts = starts[:len(starts)-1]
+			kinds = kinds[:len(kinds)-1]
 			expectName = false
 		case ']':
-			isObject = isObject[:len(isObject)-1]
+			kinds = kinds[:len(kinds)-1]
 			expectName = false
 		case ',':
-			expectName = len(isObject) > 0 && isObject[len(isObject)-1]
+			expectName = len(kinds) > 0 && kinds[len(kinds)-1] == 1
 		case '"':
 			start := i
 			escaped := false
@@ -170,19 +211,20 @@ func hasDuplicateNames(data []byte) bool {
 				continue
 			}
 			expectName = false
-			name := string(data[start+1 : i])
+			name := data[start+1 : i]
 			if escaped {
-				if err := json.Unmarshal(data[start:i+1], &name); err != nil {
+				var s string
+				if err := json.Unmarshal(data[start:i+1], &s); err != nil {
 					return true // cannot happen for valid JSON; refuse anyway
 				}
+				name = []byte(s)
 			}
-			top := &stack[len(stack)-1]
-			for _, n := range top.names {
-				if n == name {
+			for _, n := range names[starts[len(starts)-1]:] {
+				if bytes.Equal(n, name) {
 					return true
 				}
 			}
-			top.names = append(top.names, name)
+			names = append(names, name)
 		}
 	}
 	return false

@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -27,11 +28,15 @@ type VerifierConfig struct {
 	Now func() time.Time
 	// Denylist holds revocations. Nil means a new [MemoryDenylist].
 	Denylist Denylist
+	// CacheSize bounds the cache of verified tokens (see [Verifier.Verify]).
+	// Zero means [DefaultCacheSize]; negative disables the cache.
+	CacheSize int
 }
 
 // Verifier verifies access tokens strictly. It is safe for concurrent use.
 type Verifier struct {
-	cfg VerifierConfig
+	cfg   VerifierConfig
+	cache *tokenCache // nil when disabled
 }
 
 // NewVerifier returns a Verifier for cfg.
@@ -54,7 +59,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Denylist == nil {
 		cfg.Denylist = NewMemoryDenylist()
 	}
-	return &Verifier{cfg: cfg}, nil
+	v := &Verifier{cfg: cfg}
+	if cfg.CacheSize >= 0 {
+		v.cache = newTokenCache(cmp.Or(cfg.CacheSize, DefaultCacheSize))
+	}
+	return v, nil
 }
 
 // Denylist returns the verifier's revocation store.
@@ -65,8 +74,27 @@ func (v *Verifier) Denylist() Denylist { return v.cfg.Denylist }
 // named by kid and its pinned algorithm, the signature, the type, then the
 // claims (exp required; exp, nbf and iat within the leeway; iss; aud; sub
 // and jti present), then revocation. Errors never contain the token.
+//
+// A token that passed is remembered in a bounded cache keyed by a hash of
+// the token. When it comes again, only its expiry (with the leeway), its key
+// (a retired key's tokens stop at once) and the denylist (revocation takes
+// effect at once) are checked again.
+//
+// The returned claims may share their slices with the cache: treat them as
+// read-only.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
-	payload, err := v.verifySignature(token, TypeAccessToken)
+	if v.cache != nil {
+		if e, ok := v.cache.get(token); ok {
+			if _, ok := v.cfg.Keys.Lookup(e.kid); !ok {
+				return Claims{}, ErrUnknownKey
+			}
+			if expired(e.claims, v.cfg.Now(), v.cfg.Leeway) {
+				return Claims{}, ErrExpired
+			}
+			return e.claims, v.checkRevoked(ctx, e.claims)
+		}
+	}
+	payload, kid, err := v.verifySignature(token, TypeAccessToken)
 	if err != nil {
 		return Claims{}, err
 	}
@@ -78,34 +106,46 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if err := v.checkClaims(w, c); err != nil {
 		return Claims{}, err
 	}
-	revoked, err := v.cfg.Denylist.IsRevoked(ctx, c.ID, c.Subject, c.IssuedAt)
-	if err != nil {
-		return Claims{}, fmt.Errorf("jwt: revocation check: %w", err)
+	if err := v.checkRevoked(ctx, c); err != nil {
+		return Claims{}, err
 	}
-	if revoked {
-		return Claims{}, ErrRevoked
+	if v.cache != nil {
+		v.cache.put(token, kid, c)
 	}
 	return c, nil
 }
 
+// checkRevoked asks the denylist about c.
+func (v *Verifier) checkRevoked(ctx context.Context, c Claims) error {
+	revoked, err := v.cfg.Denylist.IsRevoked(ctx, c.ID, c.Subject, c.IssuedAt)
+	if err != nil {
+		return fmt.Errorf("jwt: revocation check: %w", err)
+	}
+	if revoked {
+		return ErrRevoked
+	}
+	return nil
+}
+
 // verifySignature runs every check up to the signature and the type, and
-// returns the decoded payload.
-func (v *Verifier) verifySignature(token, typ string) ([]byte, error) {
+// returns the decoded payload and the key ID.
+func (v *Verifier) verifySignature(token, typ string) ([]byte, string, error) {
 	p, err := parse(token)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	key, ok := v.cfg.Keys.Lookup(p.header.Kid)
 	if !ok {
-		return nil, ErrUnknownKey
+		return nil, "", ErrUnknownKey
 	}
 	if err := checkSignature(p, key); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !typeIs(p.header.Typ, typ) {
-		return nil, ErrType
+		return nil, "", ErrType
 	}
-	return decodeSegment(p.payload)
+	payload, err := decodeSegment(p.payload)
+	return payload, key.id, err
 }
 
 // checkSignature checks the header's alg against the key's pinned one, then
