@@ -67,15 +67,24 @@ func (k Kind) Valid() bool { return k == KindPublishable || k == KindSecret }
 type Principal struct {
 	// Method is the mechanism that authenticated the request.
 	Method Method `json:"method"`
-	// KeyID is the public identifier of the credential (an API key's ID, a
-	// token's key ID or an HMAC keyid). It is safe to log; it is never the
+	// KeyID is the public identifier of the API key behind the request:
+	// the key itself, or for an access token the client's key (the token's
+	// client_id), or an HMAC keyid. It is safe to log; it is never the
 	// secret.
 	KeyID string `json:"key_id"`
+	// TokenID is an access token's jti; empty for other methods.
+	TokenID string `json:"token_id,omitempty"`
+	// Subject is an access token's sub: the account, or the user of a
+	// password grant; empty for other methods.
+	Subject string `json:"subject,omitempty"`
+	// Scope is an access token's space-separated scope.
+	Scope string `json:"scope,omitempty"`
 	// Account owns the credential.
 	Account string `json:"account"`
 	// Mode is the credential's mode.
 	Mode Mode `json:"mode"`
-	// Kind is publishable or secret.
+	// Kind is publishable or secret, for API keys; empty for access
+	// tokens.
 	Kind Kind `json:"kind"`
 	// Package is the account's service tier, for example "GO".
 	Package string `json:"package,omitempty"`

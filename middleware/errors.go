@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/jwt"
 )
 
 // Errors the Authenticator returns from [Authenticator.Check], besides
@@ -21,7 +22,7 @@ var (
 	ErrInvalidRequest = errors.New("middleware: invalid request")
 	// ErrInvalidToken: the credential is malformed, unknown, revoked,
 	// expired, disabled or not yet approved (RFC 6750 "invalid_token"): 401.
-	// Errors from package apikey map to it too.
+	// The errors of packages apikey and jwt map to it too.
 	ErrInvalidToken = errors.New("middleware: invalid token")
 	// ErrInsufficientScope: the credential is valid but may not use this
 	// route (RFC 6750 "insufficient_scope"): 403.
@@ -64,7 +65,7 @@ var failures = []struct {
 	err error
 	Failure
 }{
-	{ErrNoCredentials, Failure{http.StatusUnauthorized, "unauthorized", "authentication required: send an API key as Authorization: Bearer <key>"}},
+	{ErrNoCredentials, Failure{http.StatusUnauthorized, "unauthorized", "authentication required: send Authorization: Bearer <API key or access token>"}},
 	{errMultipleAuthorization, Failure{http.StatusBadRequest, "invalid_request", "send exactly one Authorization header"}},
 	{errAuthorizationTooLarge, Failure{http.StatusBadRequest, "invalid_request", "the Authorization header is too large"}},
 	{errEmptyBearer, Failure{http.StatusBadRequest, "invalid_request", "the bearer token is empty"}},
@@ -77,7 +78,19 @@ var failures = []struct {
 	{apikey.ErrPendingReview, Failure{http.StatusUnauthorized, "invalid_token", "the API key is awaiting review"}},
 	{apikey.ErrMalformed, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
 	{apikey.ErrInvalidKey, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
-	{ErrInvalidToken, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
+	{jwt.ErrExpired, Failure{http.StatusUnauthorized, "invalid_token", "the access token has expired"}},
+	{jwt.ErrRevoked, Failure{http.StatusUnauthorized, "invalid_token", "the access token has been revoked"}},
+	{jwt.ErrNotYetValid, Failure{http.StatusUnauthorized, "invalid_token", "the access token is not valid yet"}},
+	{jwt.ErrMalformed, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
+	{jwt.ErrUnsupportedHeader, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
+	{jwt.ErrUnknownKey, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
+	{jwt.ErrAlgorithm, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
+	{jwt.ErrSignature, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
+	{jwt.ErrType, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
+	{jwt.ErrMissingClaim, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
+	{jwt.ErrIssuer, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
+	{jwt.ErrAudience, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
+	{ErrInvalidToken, Failure{http.StatusUnauthorized, "invalid_token", "the credential is invalid"}},
 	{errPublishable, Failure{http.StatusForbidden, "insufficient_scope", "this route does not accept publishable keys"}},
 	{errLiveRequired, Failure{http.StatusForbidden, "insufficient_scope", "this route requires a live-mode key"}},
 	{errTestRequired, Failure{http.StatusForbidden, "insufficient_scope", "this route requires a test-mode key"}},

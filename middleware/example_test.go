@@ -56,7 +56,7 @@ func ExampleAuthenticator_Require() {
 	//   WWW-Authenticate: Bearer realm="keygate", error="insufficient_scope", error_description="this route does not accept publishable keys"
 	// 403 {"error":"insufficient_scope","error_description":"this route requires a live-mode key"}
 	//   WWW-Authenticate: Bearer realm="keygate", error="insufficient_scope", error_description="this route requires a live-mode key"
-	// 401 {"error":"unauthorized","error_description":"authentication required: send an API key as Authorization: Bearer <key>"}
+	// 401 {"error":"unauthorized","error_description":"authentication required: send Authorization: Bearer <API key or access token>"}
 	//   WWW-Authenticate: Bearer realm="keygate"
 }
 

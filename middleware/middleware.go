@@ -31,6 +31,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/jwt"
 )
 
 // KeyVerifier verifies API keys. [*apikey.Manager] implements it.
@@ -42,11 +43,24 @@ type KeyVerifier interface {
 	Verify(ctx context.Context, key string) (apikey.Record, error)
 }
 
-// Config configures an [Authenticator].
+// TokenVerifier verifies access tokens (JWTs). [*jwt.Verifier] implements
+// it.
+type TokenVerifier interface {
+	// Verify returns the claims of a valid access token, or an error that
+	// wraps one of package jwt's sentinel errors (or a store error). The
+	// claims' slices may be shared: the Authenticator copies them.
+	Verify(ctx context.Context, token string) (jwt.Claims, error)
+}
+
+// Config configures an [Authenticator]. At least one of APIKeys and Tokens
+// is required.
 type Config struct {
 	// APIKeys verifies API keys presented as Authorization: Bearer <key>.
-	// Required.
 	APIKeys KeyVerifier
+	// Tokens verifies access tokens presented as Authorization: Bearer
+	// <jwt>. A bearer credential with two dots is taken for a token, any
+	// other for an API key.
+	Tokens TokenVerifier
 	// KeyPrefix is the prefix of the API keys, used to refuse keys that
 	// appear in a URL query. Empty means the verifier's own (its Prefix
 	// method, as [*apikey.Manager] has), else [apikey.DefaultPrefix].
@@ -80,6 +94,7 @@ type Rule struct {
 // it is safe for concurrent use.
 type Authenticator struct {
 	keys        KeyVerifier
+	tokens      TokenVerifier
 	realm       string
 	storeHeader string // canonical form
 	onError     ErrorHandler
@@ -90,10 +105,10 @@ type Authenticator struct {
 
 // New returns an Authenticator for cfg.
 func New(cfg Config) (*Authenticator, error) {
-	if cfg.APIKeys == nil {
-		return nil, fmt.Errorf("middleware: Config.APIKeys is required")
+	if cfg.APIKeys == nil && cfg.Tokens == nil {
+		return nil, fmt.Errorf("middleware: Config.APIKeys or Config.Tokens is required")
 	}
-	a := &Authenticator{keys: cfg.APIKeys, realm: cfg.Realm, onError: cfg.ErrorHandler}
+	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	if a.realm == "" {
 		a.realm = "keygate"
 	}
@@ -150,7 +165,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 // anything: for callers that are not middleware chains. It returns the
 // Principal, or an error to map with [Classify].
 func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, error) {
-	if a.keys == nil {
+	if a.keys == nil && a.tokens == nil {
 		return keygate.Principal{}, errNotConfigured // a zero Authenticator fails closed
 	}
 	if r.URL != nil {
@@ -162,24 +177,16 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 	if err != nil {
 		return keygate.Principal{}, err
 	}
-	rec, err := a.keys.Verify(r.Context(), token)
+	p, err := a.authenticate(r.Context(), token)
 	if err != nil {
 		return keygate.Principal{}, err
 	}
-	p := keygate.Principal{
-		Method:      keygate.MethodAPIKey,
-		KeyID:       rec.ID,
-		Account:     rec.Account,
-		Mode:        rec.Mode,
-		Kind:        rec.Kind,
-		Package:     rec.Package,
-		Permissions: rec.Permissions,
-		Stores:      rec.Stores,
-	}
 	switch {
-	case !p.Mode.Valid() || !p.Kind.Valid():
-		return keygate.Principal{}, ErrInvalidToken // a verifier's record keygate cannot interpret
-	case p.Kind != keygate.KindSecret && !rule.Publishable:
+	case !p.Mode.Valid():
+		return keygate.Principal{}, ErrInvalidToken // a credential keygate cannot interpret
+	case p.Method == keygate.MethodAPIKey && !p.Kind.Valid():
+		return keygate.Principal{}, ErrInvalidToken
+	case p.Method == keygate.MethodAPIKey && p.Kind != keygate.KindSecret && !rule.Publishable:
 		return keygate.Principal{}, errPublishable
 	case rule.Mode == keygate.ModeLive && p.Mode != keygate.ModeLive:
 		return keygate.Principal{}, errLiveRequired
@@ -192,6 +199,59 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 		return keygate.Principal{}, err
 	}
 	return p, nil
+}
+
+// authenticate verifies a bearer credential: an access token if it has the
+// two dots of a compact JWS and tokens are configured, else an API key.
+func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, error) {
+	if a.tokens != nil && strings.Count(token, ".") == 2 {
+		c, err := a.tokens.Verify(ctx, token)
+		if err != nil {
+			return keygate.Principal{}, err
+		}
+		p := keygate.Principal{
+			Method:  keygate.MethodJWT,
+			KeyID:   c.ClientID,
+			TokenID: c.ID,
+			Subject: c.Subject,
+			Scope:   c.Scope,
+			Account: c.Account,
+			Mode:    c.Mode,
+			Package: c.Package,
+		}
+		// The claims may be shared with the verifier's cache; the request
+		// gets its own copies.
+		p.Permissions, p.Stores = cloneStrings2(c.Permissions, c.Stores)
+		return p, nil
+	}
+	if a.keys == nil {
+		return keygate.Principal{}, ErrInvalidToken
+	}
+	rec, err := a.keys.Verify(ctx, token)
+	if err != nil {
+		return keygate.Principal{}, err
+	}
+	return keygate.Principal{
+		Method:      keygate.MethodAPIKey,
+		KeyID:       rec.ID,
+		Account:     rec.Account,
+		Mode:        rec.Mode,
+		Kind:        rec.Kind,
+		Package:     rec.Package,
+		Permissions: rec.Permissions,
+		Stores:      rec.Stores,
+	}, nil
+}
+
+// cloneStrings2 copies two string slices into one new backing array, each
+// result capped so that appending to one cannot overwrite the other.
+func cloneStrings2(a, b []string) ([]string, []string) {
+	if len(a)+len(b) == 0 {
+		return a, b
+	}
+	buf := make([]string, 0, len(a)+len(b))
+	buf = append(append(buf, a...), b...)
+	return buf[:len(a):len(a)], buf[len(a):]
 }
 
 // bearerToken extracts the token of an RFC 6750 "Authorization: Bearer"
