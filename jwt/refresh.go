@@ -1,0 +1,607 @@
+package jwt
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/keygate/keygate"
+)
+
+// Opaque tokens: refresh and one-time tokens are not JWTs but random
+// strings, of which stores keep only the SHA-256. Their prefixes tell them
+// apart from each other, from access tokens (which always start with
+// "eyJ") and from API keys, so that no kind of token passes as another.
+const (
+	// RefreshTokenPrefix starts every refresh token.
+	RefreshTokenPrefix = "kgrt_"
+	// OneTimeTokenPrefix starts every one-time token.
+	OneTimeTokenPrefix = "kgot_"
+	// OpaqueSecretLen is the length of the random part of an opaque token:
+	// 32 bytes from crypto/rand in unpadded base64url.
+	OpaqueSecretLen = 43
+	// RefreshTokenLen is the length of a refresh token.
+	RefreshTokenLen = len(RefreshTokenPrefix) + OpaqueSecretLen
+	// OneTimeTokenLen is the length of a one-time token.
+	OneTimeTokenLen = len(OneTimeTokenPrefix) + OpaqueSecretLen
+)
+
+// newOpaqueToken returns a new token with prefix and its SHA-256.
+func newOpaqueToken(prefix string) (string, [32]byte, error) {
+	var secret [32]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return "", [32]byte{}, fmt.Errorf("jwt: random token: %w", err)
+	}
+	tok := prefix + base64.RawURLEncoding.EncodeToString(secret[:])
+	return tok, sha256.Sum256([]byte(tok)), nil
+}
+
+// hashOpaque returns the SHA-256 of token if it is a well-formed token with
+// prefix: the prefix followed by exactly OpaqueSecretLen base64url
+// characters. Anything else is refused before any store lookup.
+func hashOpaque(token, prefix string) ([32]byte, bool) {
+	if len(token) != len(prefix)+OpaqueSecretLen || token[:len(prefix)] != prefix {
+		return [32]byte{}, false
+	}
+	for i := len(prefix); i < len(token); i++ {
+		switch c := token[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return [32]byte{}, false
+		}
+	}
+	return sha256.Sum256([]byte(token)), true
+}
+
+// sameHash compares two token hashes in constant time.
+func sameHash(a, b [32]byte) bool {
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// Refresh token defaults.
+const (
+	// DefaultRefreshIdleTimeout is [RefreshConfig.IdleTimeout] when zero:
+	// a session ends after 14 days without a refresh.
+	DefaultRefreshIdleTimeout = 14 * 24 * time.Hour
+	// DefaultRefreshAbsoluteLifetime is [RefreshConfig.AbsoluteLifetime]
+	// when zero: a session ends 90 days after sign-in, refreshed or not.
+	DefaultRefreshAbsoluteLifetime = 90 * 24 * time.Hour
+)
+
+// RefreshStatus is the state of one refresh token.
+type RefreshStatus string
+
+// The refresh token statuses.
+const (
+	// RefreshActive: the token can be exchanged, once.
+	RefreshActive RefreshStatus = "active"
+	// RefreshRotated: the token has been exchanged for the next one of
+	// its family. Presenting it again is reuse.
+	RefreshRotated RefreshStatus = "rotated"
+	// RefreshRevoked: the token's family has been revoked. Revocation
+	// is final.
+	RefreshRevoked RefreshStatus = "revoked"
+)
+
+// RefreshRecord is what a [RefreshStore] keeps about one refresh token: its
+// hash, never the token, and what is needed to mint the next access token.
+//
+// The tokens rotated from one grant form a family, which shares Family,
+// AbsoluteExpiresAt and the grant's fields, and is revoked as a whole.
+type RefreshRecord struct {
+	// Hash is the SHA-256 of the whole token; it identifies the record.
+	Hash [32]byte
+	// Family is a random ID shared by every token rotated from one grant.
+	Family string
+	// ClientID is the key ID of the API key of the client the token was
+	// issued to. Only that client may exchange or revoke it.
+	ClientID string
+	// Subject is the sub of the access tokens: the account, or the user
+	// of a password grant.
+	Subject string
+	// Account, Mode, Scope, Package, Permissions, Stores and AllowedIPs
+	// are the grant, copied into every access token minted from the
+	// family (see [RefreshRecord.AccessClaims]).
+	Account     string
+	Mode        keygate.Mode
+	Scope       string
+	Package     string
+	Permissions []string
+	Stores      []string
+	AllowedIPs  []string
+
+	// IssuedAt is when this token was issued.
+	IssuedAt time.Time
+	// IdleExpiresAt ends this token if it is not exchanged before: each
+	// rotation moves it forward, up to AbsoluteExpiresAt.
+	IdleExpiresAt time.Time
+	// AbsoluteExpiresAt ends the whole family; rotation never moves it.
+	AbsoluteExpiresAt time.Time
+
+	// Status is active, rotated or revoked.
+	Status RefreshStatus
+	// RotatedAt is when the token was exchanged; zero if it never was. It
+	// is kept when the family is revoked afterwards: a token that was
+	// rotated is reused whenever it is presented again.
+	RotatedAt time.Time
+	// RevokedAt is when the family was revoked; zero while it is not.
+	RevokedAt time.Time
+}
+
+// Active reports whether the token can still be exchanged at now: it is
+// active and neither its idle timeout nor its family's absolute lifetime
+// has passed. Introspection (RFC 7662) reports this as "active".
+func (r RefreshRecord) Active(now time.Time) bool {
+	return r.Status == RefreshActive && now.Before(r.IdleExpiresAt) && now.Before(r.AbsoluteExpiresAt)
+}
+
+// AccessClaims returns the claims of an access token for the grant: sub,
+// client_id, scope and keygate's claims. The caller may narrow Scope (RFC
+// 6749 §6) before passing them to [Issuer.Issue], which sets the rest. The
+// slices are copies.
+func (r RefreshRecord) AccessClaims() Claims {
+	return Claims{
+		Subject:     r.Subject,
+		ClientID:    r.ClientID,
+		Scope:       r.Scope,
+		Account:     r.Account,
+		Mode:        r.Mode,
+		Package:     r.Package,
+		Permissions: slices.Clone(r.Permissions),
+		Stores:      slices.Clone(r.Stores),
+		AllowedIPs:  slices.Clone(r.AllowedIPs),
+	}
+}
+
+// clone returns a copy of r that shares no memory with it.
+func (r RefreshRecord) clone() RefreshRecord {
+	r.Permissions = slices.Clone(r.Permissions)
+	r.Stores = slices.Clone(r.Stores)
+	r.AllowedIPs = slices.Clone(r.AllowedIPs)
+	return r
+}
+
+// RefreshStore keeps refresh token records. Implementations must be safe for
+// concurrent use and honour ctx (return ctx.Err(), wrapped or not, once it
+// is done, without changing anything). They must not keep references to the
+// slices they are given, and the records they return must share no memory
+// with their state.
+//
+// Atomicity is part of the contract, so that SQL backends (a transaction
+// that locks the old row, SELECT ... FOR UPDATE) and Redis backends (a Lua
+// script) implement it in the backend: Rotate decides and applies its
+// outcome in one step, so that of two Rotate calls for one token exactly one
+// succeeds; and once RevokeFamily has returned, no token of the family is
+// active, even one stored by a Rotate racing it.
+//
+// Run the conformance suite in package jwttest against every
+// implementation.
+type RefreshStore interface {
+	// Create stores rec, the first token of a new family. It returns an
+	// error wrapping [ErrTokenExists] if a record with rec.Hash exists.
+	Create(ctx context.Context, rec RefreshRecord) error
+	// Get returns the record with this hash, whatever its status, or an
+	// error wrapping [ErrTokenNotFound].
+	Get(ctx context.Context, hash [32]byte) (RefreshRecord, error)
+	// Rotate exchanges the token with hash old for next, the next token of
+	// its family, atomically:
+	//   - old is active: it becomes rotated with RotatedAt = now, next is
+	//     stored as given, and Rotate returns old's updated record;
+	//   - old was rotated before (RotatedAt is set, whether the family has
+	//     been revoked since or not): this is reuse. The whole family,
+	//     the tokens issued in exchange included, is revoked as by
+	//     RevokeFamily(ctx, family, now), next is not stored, and Rotate
+	//     returns old's updated record with an error wrapping
+	//     [ErrRefreshReuse];
+	//   - old is revoked and was never rotated: next is not stored, and
+	//     Rotate returns old's record with an error wrapping
+	//     [ErrRefreshRevoked];
+	//   - there is no record with hash old: an error wrapping
+	//     [ErrTokenNotFound].
+	// If next.Hash is taken, Rotate changes nothing and returns an error
+	// wrapping [ErrTokenExists]. Rotate does not check expiry times.
+	Rotate(ctx context.Context, old [32]byte, next RefreshRecord, now time.Time) (RefreshRecord, error)
+	// RevokeFamily revokes every token of the family: each one not yet
+	// revoked gets Status revoked and RevokedAt = at; RotatedAt is kept.
+	// Revoking an unknown or already revoked family is not an error.
+	RevokeFamily(ctx context.Context, family string, at time.Time) error
+}
+
+// MemoryRefreshStore is the in-memory [RefreshStore]: safe for concurrent
+// use, lost when the process ends. It forgets a family once its absolute
+// lifetime has passed (measured against the IssuedAt of the records it is
+// given, so that it follows the caller's clock). The zero value is not
+// usable; call [NewMemoryRefreshStore].
+type MemoryRefreshStore struct {
+	mu       sync.Mutex
+	recs     map[[32]byte]*RefreshRecord
+	families map[string][][32]byte
+	writes   int
+}
+
+// NewMemoryRefreshStore returns an empty MemoryRefreshStore.
+func NewMemoryRefreshStore() *MemoryRefreshStore {
+	return &MemoryRefreshStore{recs: map[[32]byte]*RefreshRecord{}, families: map[string][][32]byte{}}
+}
+
+var _ RefreshStore = (*MemoryRefreshStore)(nil)
+
+// sweepEvery is how many writes a memory store takes between two sweeps of
+// expired records.
+const sweepEvery = 1024
+
+// Create implements [RefreshStore].
+func (s *MemoryRefreshStore) Create(ctx context.Context, rec RefreshRecord) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.recs[rec.Hash]; ok {
+		return ErrTokenExists
+	}
+	s.insert(rec)
+	return nil
+}
+
+// Get implements [RefreshStore].
+func (s *MemoryRefreshStore) Get(ctx context.Context, hash [32]byte) (RefreshRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return RefreshRecord{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recs[hash]
+	if !ok {
+		return RefreshRecord{}, ErrTokenNotFound
+	}
+	return r.clone(), nil
+}
+
+// Rotate implements [RefreshStore].
+func (s *MemoryRefreshStore) Rotate(ctx context.Context, old [32]byte, next RefreshRecord, now time.Time) (RefreshRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return RefreshRecord{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.recs[old]
+	switch {
+	case !ok:
+		return RefreshRecord{}, ErrTokenNotFound
+	case cur.Status == RefreshRotated || !cur.RotatedAt.IsZero():
+		s.revokeFamily(cur.Family, now)
+		return cur.clone(), ErrRefreshReuse
+	case cur.Status != RefreshActive:
+		s.revokeFamily(cur.Family, now)
+		return cur.clone(), ErrRefreshRevoked
+	}
+	if _, taken := s.recs[next.Hash]; taken {
+		return RefreshRecord{}, ErrTokenExists
+	}
+	cur.Status = RefreshRotated
+	cur.RotatedAt = now
+	s.insert(next)
+	return cur.clone(), nil
+}
+
+// RevokeFamily implements [RefreshStore].
+func (s *MemoryRefreshStore) RevokeFamily(ctx context.Context, family string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revokeFamily(family, at)
+	return nil
+}
+
+// revokeFamily revokes the family; s.mu is held.
+func (s *MemoryRefreshStore) revokeFamily(family string, at time.Time) {
+	for _, h := range s.families[family] {
+		if r := s.recs[h]; r.Status != RefreshRevoked {
+			r.Status = RefreshRevoked
+			r.RevokedAt = at
+		}
+	}
+}
+
+// insert stores a copy of rec and, every so often, forgets the families
+// whose absolute lifetime ended before rec was issued; s.mu is held.
+func (s *MemoryRefreshStore) insert(rec RefreshRecord) {
+	rec = rec.clone()
+	s.recs[rec.Hash] = &rec
+	s.families[rec.Family] = append(s.families[rec.Family], rec.Hash)
+	if s.writes++; s.writes < sweepEvery {
+		return
+	}
+	s.writes = 0
+	for fam, hashes := range s.families {
+		if s.recs[hashes[0]].AbsoluteExpiresAt.Before(rec.IssuedAt) {
+			for _, h := range hashes {
+				delete(s.recs, h)
+			}
+			delete(s.families, fam)
+		}
+	}
+}
+
+// RefreshConfig configures [RefreshTokens]. The zero value is usable: an
+// in-memory store, the default lifetimes and the system clock.
+type RefreshConfig struct {
+	// Store keeps the records. Nil means a new [MemoryRefreshStore].
+	Store RefreshStore
+	// IdleTimeout ends a session that is not refreshed for that long:
+	// each refresh moves the deadline forward (a sliding session), up to
+	// the absolute lifetime. Zero means [DefaultRefreshIdleTimeout].
+	IdleTimeout time.Duration
+	// AbsoluteLifetime ends a session that long after its grant, however
+	// often it is refreshed. Zero means [DefaultRefreshAbsoluteLifetime].
+	AbsoluteLifetime time.Duration
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// OnReuse, when set, is called after a reused refresh token has
+	// caused its family to be revoked, for the audit log. It runs on the
+	// refreshing request's goroutine, so it must not block for long.
+	OnReuse func(ctx context.Context, ev ReuseEvent)
+}
+
+// ReuseEvent describes the reuse of a rotated refresh token: a sign that
+// the token was stolen, after which its whole family was revoked (RFC 9700
+// §4.14.2). It never contains a token or a hash of one.
+type ReuseEvent struct {
+	// Family is the revoked family.
+	Family string
+	// ClientID is the client the family was issued to (and that presented
+	// the token: a token presented by another client is refused before
+	// reuse detection).
+	ClientID string
+	// Subject and Account are the grant's.
+	Subject string
+	Account string
+	// Mode is the grant's mode.
+	Mode keygate.Mode
+	// At is when the reuse was detected.
+	At time.Time
+}
+
+// RefreshGrant is what a new family of refresh tokens carries: the client
+// it is issued to and what its access tokens grant.
+type RefreshGrant struct {
+	// ClientID is the key ID of the client's API key. Required.
+	ClientID string
+	// Subject is the sub of the access tokens. Required.
+	Subject string
+	// Account owns the grant. Required.
+	Account string
+	// Mode is test or live. Required.
+	Mode keygate.Mode
+	// Scope, Package, Permissions, Stores and AllowedIPs are copied into
+	// each access token.
+	Scope       string
+	Package     string
+	Permissions []string
+	Stores      []string
+	AllowedIPs  []string
+}
+
+// RefreshTokens issues, rotates and revokes refresh tokens (RFC 6749 §6)
+// with rotation on every use and reuse detection (RFC 9700 §4.14.2). It is
+// safe for concurrent use.
+//
+// A refresh token is "kgrt_" followed by 43 base64url characters (256 bits
+// from crypto/rand); the store keeps only its SHA-256.
+//
+// Concurrent refreshes: there is no grace window. When two requests
+// exchange the same token at the same time, exactly one wins; the other is
+// treated as reuse and revokes the family, including the token the winner
+// just received, so both clients must sign in again. This is RFC 9700's
+// safe default: a legitimate client serialises its refreshes, and a window
+// in which a rotated token still works is a window for a thief.
+type RefreshTokens struct {
+	store    RefreshStore
+	idle     time.Duration
+	absolute time.Duration
+	now      func() time.Time
+	onReuse  func(context.Context, ReuseEvent)
+}
+
+// NewRefreshTokens returns a RefreshTokens for cfg. It fails, with an error
+// wrapping [ErrInvalidConfig], if a duration is negative.
+func NewRefreshTokens(cfg RefreshConfig) (*RefreshTokens, error) {
+	if cfg.IdleTimeout < 0 || cfg.AbsoluteLifetime < 0 {
+		return nil, fmt.Errorf("%w: negative refresh token lifetime", ErrInvalidConfig)
+	}
+	rt := &RefreshTokens{store: cfg.Store, idle: cfg.IdleTimeout, absolute: cfg.AbsoluteLifetime, now: cfg.Now, onReuse: cfg.OnReuse}
+	if rt.store == nil {
+		rt.store = NewMemoryRefreshStore()
+	}
+	if rt.idle == 0 {
+		rt.idle = DefaultRefreshIdleTimeout
+	}
+	if rt.absolute == 0 {
+		rt.absolute = DefaultRefreshAbsoluteLifetime
+	}
+	if rt.now == nil {
+		rt.now = time.Now
+	}
+	return rt, nil
+}
+
+// Store returns the store of the refresh tokens.
+func (rt *RefreshTokens) Store() RefreshStore { return rt.store }
+
+// Issue starts a new family for g and returns its first token and record.
+// The token is returned only here: it is not stored.
+func (rt *RefreshTokens) Issue(ctx context.Context, g RefreshGrant) (string, RefreshRecord, error) {
+	switch {
+	case g.ClientID == "" || g.Subject == "" || g.Account == "":
+		return "", RefreshRecord{}, fmt.Errorf("%w: a refresh grant needs a client ID, a subject and an account", ErrInvalidParams)
+	case !g.Mode.Valid():
+		return "", RefreshRecord{}, fmt.Errorf("%w: a refresh grant needs mode test or live", ErrInvalidParams)
+	}
+	tok, hash, err := newOpaqueToken(RefreshTokenPrefix)
+	if err != nil {
+		return "", RefreshRecord{}, err
+	}
+	now := rt.now()
+	rec := RefreshRecord{
+		Hash:              hash,
+		Family:            rand.Text(),
+		ClientID:          g.ClientID,
+		Subject:           g.Subject,
+		Account:           g.Account,
+		Mode:              g.Mode,
+		Scope:             g.Scope,
+		Package:           g.Package,
+		Permissions:       slices.Clone(g.Permissions),
+		Stores:            slices.Clone(g.Stores),
+		AllowedIPs:        slices.Clone(g.AllowedIPs),
+		IssuedAt:          now,
+		AbsoluteExpiresAt: now.Add(rt.absolute),
+		Status:            RefreshActive,
+	}
+	rec.IdleExpiresAt = rt.idleDeadline(now, rec.AbsoluteExpiresAt)
+	if err := rt.store.Create(ctx, rec); err != nil {
+		return "", RefreshRecord{}, fmt.Errorf("jwt: store refresh token: %w", err)
+	}
+	return tok, rec.clone(), nil
+}
+
+// idleDeadline is min(now+idle, absolute).
+func (rt *RefreshTokens) idleDeadline(now, absolute time.Time) time.Time {
+	if d := now.Add(rt.idle); d.Before(absolute) {
+		return d
+	}
+	return absolute
+}
+
+// lookup returns the record of a well-formed, known token.
+func (rt *RefreshTokens) lookup(ctx context.Context, token string) (RefreshRecord, error) {
+	hash, ok := hashOpaque(token, RefreshTokenPrefix)
+	if !ok {
+		return RefreshRecord{}, fmt.Errorf("%w: malformed", ErrRefreshInvalid)
+	}
+	rec, err := rt.store.Get(ctx, hash)
+	switch {
+	case errors.Is(err, ErrTokenNotFound):
+		return RefreshRecord{}, fmt.Errorf("%w: unknown", ErrRefreshInvalid)
+	case err != nil:
+		return RefreshRecord{}, fmt.Errorf("jwt: read refresh token: %w", err)
+	case !sameHash(rec.Hash, hash):
+		// A store that returns another record than asked for is broken;
+		// never let it hand out someone else's grant.
+		return RefreshRecord{}, fmt.Errorf("%w: unknown", ErrRefreshInvalid)
+	}
+	return rec, nil
+}
+
+// Lookup returns the record of token, whatever its status and expiry, for
+// introspection (RFC 7662: see [RefreshRecord.Active]). It returns an error
+// wrapping [ErrRefreshInvalid] if the token is malformed or unknown.
+func (rt *RefreshTokens) Lookup(ctx context.Context, token string) (RefreshRecord, error) {
+	return rt.lookup(ctx, token)
+}
+
+// Rotate exchanges token, presented by the client clientID, for the next
+// token of its family (the refresh_token grant), and returns the new token
+// and its record, from which the caller mints the access token (see
+// [RefreshRecord.AccessClaims]). The new token keeps the grant, its scope
+// included (RFC 6749 §6), and the family's absolute deadline; its idle
+// deadline is min(now+IdleTimeout, AbsoluteExpiresAt): each refresh slides
+// the session.
+//
+// Every error wraps [ErrRefreshInvalid] (invalid_grant), except store
+// failures and a cancelled ctx. In order:
+//   - malformed or unknown token: ErrRefreshInvalid;
+//   - token issued to another client: [ErrRefreshClient], and nothing
+//     changes (a client cannot affect another client's session);
+//   - token already rotated: [ErrRefreshReuse]. The family is revoked,
+//     whatever the token's own expiry, and OnReuse is called;
+//   - family revoked: [ErrRefreshRevoked];
+//   - idle timeout or absolute lifetime passed: [ErrRefreshExpired].
+//
+// See [RefreshTokens] for two concurrent refreshes with one token.
+func (rt *RefreshTokens) Rotate(ctx context.Context, token, clientID string) (string, RefreshRecord, error) {
+	rec, err := rt.lookup(ctx, token)
+	if err != nil {
+		return "", RefreshRecord{}, err
+	}
+	if rec.ClientID != clientID {
+		return "", RefreshRecord{}, ErrRefreshClient
+	}
+	now := rt.now()
+	if rec.Status == RefreshActive && (!now.Before(rec.IdleExpiresAt) || !now.Before(rec.AbsoluteExpiresAt)) {
+		return "", RefreshRecord{}, ErrRefreshExpired
+	}
+	// A rotated or revoked token goes to the store too, which detects
+	// reuse and revokes the family atomically.
+	tok, hash, err := newOpaqueToken(RefreshTokenPrefix)
+	if err != nil {
+		return "", RefreshRecord{}, err
+	}
+	next := rec.clone()
+	next.Hash = hash
+	next.IssuedAt = now
+	next.IdleExpiresAt = rt.idleDeadline(now, rec.AbsoluteExpiresAt)
+	next.Status = RefreshActive
+	next.RotatedAt = time.Time{}
+	next.RevokedAt = time.Time{}
+	old, err := rt.store.Rotate(ctx, rec.Hash, next, now)
+	switch {
+	case errors.Is(err, ErrRefreshReuse):
+		if rt.onReuse != nil {
+			rt.onReuse(ctx, ReuseEvent{
+				Family: old.Family, ClientID: old.ClientID, Subject: old.Subject,
+				Account: old.Account, Mode: old.Mode, At: now,
+			})
+		}
+		return "", RefreshRecord{}, ErrRefreshReuse
+	case errors.Is(err, ErrRefreshRevoked):
+		return "", RefreshRecord{}, ErrRefreshRevoked
+	case errors.Is(err, ErrTokenNotFound):
+		// Forgotten between Get and Rotate.
+		return "", RefreshRecord{}, fmt.Errorf("%w: unknown", ErrRefreshInvalid)
+	case err != nil:
+		return "", RefreshRecord{}, fmt.Errorf("jwt: rotate refresh token: %w", err)
+	}
+	return tok, next, nil
+}
+
+// Revoke revokes the family of token on behalf of the client clientID
+// (RFC 7009): the token, every token rotated from the same grant and every
+// token issued in exchange can no longer be used. It works with any token of
+// the family, including one already rotated, and is idempotent.
+//
+// A malformed or unknown token is not an error (RFC 7009 §2.2: the client
+// cannot do anything about it, and the token is not usable anyway). A token
+// issued to another client is refused with [ErrRefreshClient] and changes
+// nothing (RFC 7009 §2.1: "the authorization server ... verifies whether
+// the token was issued to the client making the revocation request. If
+// this validation fails, the request is refused"); an endpoint may answer
+// that as unauthorized_client, as ory/fosite does.
+//
+// Access tokens already minted from the family stay valid until they
+// expire; to cut them off too, revoke the subject in the [Denylist].
+func (rt *RefreshTokens) Revoke(ctx context.Context, token, clientID string) error {
+	rec, err := rt.lookup(ctx, token)
+	switch {
+	case errors.Is(err, ErrRefreshInvalid):
+		return nil
+	case err != nil:
+		return err
+	case rec.ClientID != clientID:
+		return ErrRefreshClient
+	}
+	if err := rt.store.RevokeFamily(ctx, rec.Family, rt.now()); err != nil {
+		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
+	}
+	return nil
+}
