@@ -527,15 +527,8 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 	if match != 1 || rec.Mode != info.Mode || rec.Kind != info.Kind {
 		return Record{}, ErrInvalidKey
 	}
-	switch {
-	case rec.Status == StatusRevoked:
-		return Record{}, ErrRevoked
-	case !rec.Expires.IsZero() && !now.Before(rec.Expires):
-		return Record{}, ErrExpired
-	case rec.Disabled:
-		return Record{}, ErrDisabled
-	case rec.Status != StatusActive:
-		return Record{}, ErrPendingReview
+	if err := rec.Usable(now); err != nil {
+		return Record{}, err
 	}
 	if m.usage.record(rec.ID, now) {
 		go m.flushInBackground()

@@ -102,6 +102,24 @@ type Record struct {
 	Version int64
 }
 
+// Usable reports whether the key may authenticate at now: nil, or
+// [ErrRevoked], [ErrExpired], [ErrDisabled] or [ErrPendingReview], in that
+// order. It says nothing about the secret: [Manager.Verify] checks that
+// first. OAuth uses it for public clients, which present only a key ID.
+func (r Record) Usable(now time.Time) error {
+	switch {
+	case r.Status == StatusRevoked:
+		return ErrRevoked
+	case !r.Expires.IsZero() && !now.Before(r.Expires):
+		return ErrExpired
+	case r.Disabled:
+		return ErrDisabled
+	case r.Status != StatusActive:
+		return ErrPendingReview
+	}
+	return nil
+}
+
 // clone returns a copy of r that shares no memory with it.
 func (r Record) clone() Record {
 	r.Hashes = cloneSlice(r.Hashes)
