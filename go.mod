@@ -6,6 +6,7 @@ require (
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/lestrrat-go/jwx/v3 v3.3.0
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/crypto v0.55.0
 )
 
 require (
