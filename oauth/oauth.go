@@ -1,0 +1,603 @@
+// Package oauth serves keygate's OAuth 2.0 endpoints, each an http.Handler:
+// the token endpoint (RFC 6749: client_credentials, password and
+// refresh_token grants), token revocation (RFC 7009) and token
+// introspection (RFC 7662). It composes package apikey (clients are API
+// keys) with package jwt (access and refresh tokens).
+//
+// # Clients
+//
+// The same rules hold on every endpoint. client_id is an API key's key ID,
+// exactly the key_id that /v1/whoami shows for it.
+//   - A secret key's ID is a confidential client. It authenticates with
+//     client_secret = the whole secret key, by HTTP Basic (RFC 6749 §2.3.1,
+//     form-encoded) or in the form body, never both. It may use every grant,
+//     revoke its tokens and introspect tokens (a resource server).
+//   - A publishable key's ID is a public client (a mobile app, a terminal).
+//     It sends client_id without any secret and may use only the password
+//     and refresh_token grants, and revoke its own tokens.
+//
+// Unknown, revoked, disabled, expired or unapproved client keys, and wrong
+// secrets, all give invalid_client (401 with a WWW-Authenticate challenge).
+//
+// # Scope
+//
+// A scope token is a permission of the client's key, such as
+// "products:read". An optional scope parameter narrows the grant to those
+// permissions and never widens it: asking for one the key does not have is
+// invalid_scope. Without it, the token gets all of the key's permissions.
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/jwt"
+)
+
+// Clients finds and authenticates clients. [*apikey.Manager] implements
+// it.
+type Clients interface {
+	// Get returns the record of the key with that ID.
+	Get(ctx context.Context, id string) (apikey.Record, error)
+	// Verify checks a whole key and returns its record.
+	Verify(ctx context.Context, key string) (apikey.Record, error)
+}
+
+// User is a resource owner that the password grant authenticated.
+type User struct {
+	// Subject is the sub of the user's tokens. Required.
+	Subject string
+	// Account the user belongs to; it must be the client's account.
+	Account string
+}
+
+// Users authenticates resource owners for the password grant.
+type Users interface {
+	// Authenticate returns the user with that name and password, or an
+	// error wrapping [ErrBadCredentials] (or a store error).
+	Authenticate(ctx context.Context, username, password string) (User, error)
+}
+
+// ErrBadCredentials is what [Users] return for an unknown user or a wrong
+// password; the token endpoint answers it with invalid_grant.
+var ErrBadCredentials = errors.New("oauth: bad user credentials")
+
+// Config configures a [Server].
+type Config struct {
+	// Clients authenticates clients. Required.
+	Clients Clients
+	// Issuer signs access tokens. Required.
+	Issuer *jwt.Issuer
+	// Verifier checks access tokens for revocation and introspection.
+	// Required.
+	Verifier *jwt.Verifier
+	// Refresh issues and rotates refresh tokens. Nil disables refresh
+	// tokens (and the refresh_token grant).
+	Refresh *jwt.RefreshTokens
+	// Users enables the password grant. Nil disables it.
+	Users Users
+	// Realm is the realm of the WWW-Authenticate challenge. Empty means
+	// "keygate".
+	Realm string
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Server holds the OAuth 2.0 endpoints. Create it with [NewServer].
+type Server struct {
+	cfg Config
+}
+
+// NewServer returns a Server for cfg.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Clients == nil || cfg.Issuer == nil || cfg.Verifier == nil {
+		return nil, errors.New("oauth: Config.Clients, Issuer and Verifier are required")
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "keygate"
+	}
+	if strings.ContainsAny(cfg.Realm, "\"\\\r\n") {
+		return nil, errors.New("oauth: Config.Realm must not contain quotes, backslashes or line breaks")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Server{cfg: cfg}, nil
+}
+
+// maxFormBytes bounds a request body.
+const maxFormBytes = 16 << 10
+
+// oauthError is an RFC 6749 §5.2 error response.
+type oauthError struct {
+	status      int
+	code        string
+	description string
+	basic       bool // the client used HTTP Basic: challenge with Basic
+	cause       error
+}
+
+func (e *oauthError) Error() string { return "oauth: " + e.code + ": " + e.description }
+func (e *oauthError) Unwrap() error { return e.cause }
+
+func invalidRequest(desc string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: desc}
+}
+
+func invalidGrant(desc string, cause error) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", description: desc, cause: cause}
+}
+
+var (
+	errInvalidClient = &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed"}
+	errUnauthorized  = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: "this client may not use this grant type"}
+	errUnavailable   = &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the server cannot handle the request right now; retry later"}
+)
+
+// writeError answers with err, which must be an *oauthError; anything else
+// is answered as temporarily_unavailable, never with its text.
+func (s *Server) writeError(w http.ResponseWriter, err error) {
+	var e *oauthError
+	if !errors.As(err, &e) {
+		e = errUnavailable
+	}
+	h := w.Header()
+	if e.status == http.StatusUnauthorized {
+		if e.basic {
+			h.Set("WWW-Authenticate", `Basic realm="`+s.cfg.Realm+`"`)
+		} else {
+			h.Set("WWW-Authenticate", `Bearer realm="`+s.cfg.Realm+`", error="invalid_client"`)
+		}
+	}
+	if e.status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	writeJSON(w, e.status, map[string]string{"error": e.code, "error_description": e.description})
+}
+
+// writeJSON sends v with the headers every OAuth response needs.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// readForm parses a POST body of application/x-www-form-urlencoded
+// parameters, refusing repeated parameters (RFC 6749 §3.2) and parameters
+// in the query string.
+func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if r.Method != http.MethodPost {
+		return nil, invalidRequest("use POST")
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.EqualFold(strings.TrimSpace(strings.Split(ct, ";")[0]), "application/x-www-form-urlencoded") {
+		return nil, invalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	if r.URL.RawQuery != "" {
+		return nil, invalidRequest("parameters belong in the body, not the URL")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return nil, invalidRequest("the body is not a valid form")
+	}
+	for name, values := range r.PostForm {
+		if len(values) > 1 {
+			return nil, invalidRequest("the parameter " + safeName(name) + " is repeated")
+		}
+	}
+	return r.PostForm, nil
+}
+
+// safeName returns a parameter name for an error description, or a
+// placeholder when it is not plain ASCII.
+func safeName(name string) string {
+	if len(name) > 40 {
+		return "(a long name)"
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return "(a name)"
+		}
+	}
+	return name
+}
+
+// client is an authenticated client.
+type client struct {
+	rec          apikey.Record
+	confidential bool
+}
+
+// authenticateClient applies the client rules of the package documentation.
+func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, error) {
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		// RFC 6749 §2.3.1: both are form-encoded inside Basic.
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return client{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", basic: true}
+		}
+		if form.Has("client_secret") || (form.Has("client_id") && form.Get("client_id") != id) {
+			return client{}, invalidRequest("use one client authentication method")
+		}
+	} else {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	fail := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", basic: basic}
+	if id == "" {
+		return client{}, fail
+	}
+	rec, err := s.cfg.Clients.Get(r.Context(), id)
+	switch {
+	case errors.Is(err, apikey.ErrNotFound):
+		return client{}, fail
+	case err != nil:
+		return client{}, err
+	}
+	switch rec.Kind {
+	case keygate.KindSecret:
+		if secret == "" {
+			return client{}, fail
+		}
+		verified, err := s.cfg.Clients.Verify(r.Context(), secret)
+		if err != nil {
+			if isKeyRejection(err) {
+				fail.cause = err
+				return client{}, fail
+			}
+			return client{}, err
+		}
+		if verified.ID != rec.ID {
+			return client{}, fail // a valid key, but not this client's
+		}
+		return client{rec: verified, confidential: true}, nil
+	case keygate.KindPublishable:
+		if secret != "" {
+			return client{}, fail // a public client has no secret to send
+		}
+		if err := rec.Usable(s.cfg.Now()); err != nil {
+			fail.cause = err
+			return client{}, fail
+		}
+		return client{rec: rec}, nil
+	}
+	return client{}, fail
+}
+
+// isKeyRejection reports whether err says the key is bad (as opposed to a
+// store failure).
+func isKeyRejection(err error) bool {
+	for _, e := range []error{apikey.ErrMalformed, apikey.ErrInvalidKey, apikey.ErrRevoked, apikey.ErrExpired, apikey.ErrDisabled, apikey.ErrPendingReview} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// grantedPermissions applies an optional scope to the key's permissions:
+// it narrows, never widens.
+func grantedPermissions(keyPerms []string, scope string) ([]string, error) {
+	if scope == "" {
+		return slices.Clone(keyPerms), nil
+	}
+	var out []string
+	for _, tok := range strings.Split(scope, " ") {
+		if tok == "" || !validScopeToken(tok) {
+			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", description: "the scope is malformed"}
+		}
+		if !slices.Contains(keyPerms, tok) {
+			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", description: "the scope asks for more than the client holds"}
+		}
+		if !slices.Contains(out, tok) {
+			out = append(out, tok)
+		}
+	}
+	return out, nil
+}
+
+// validScopeToken checks RFC 6749 §3.3: 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenResponse is RFC 6749 §5.1.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// TokenHandler serves the token endpoint (POST /oauth/token).
+func (s *Server) TokenHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := s.token(w, r)
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+	})
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, error) {
+	form, err := readForm(w, r)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	grant := form.Get("grant_type")
+	if grant == "" {
+		return tokenResponse{}, invalidRequest("grant_type is required")
+	}
+	if !slices.Contains([]string{"client_credentials", "password", "refresh_token"}, grant) {
+		return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", description: "supported: client_credentials, password, refresh_token"}
+	}
+	c, err := s.authenticateClient(r, form)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	switch grant {
+	case "client_credentials":
+		if !c.confidential {
+			return tokenResponse{}, errUnauthorized
+		}
+		perms, err := grantedPermissions(c.rec.Permissions, form.Get("scope"))
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		// RFC 6749 §4.4.3: no refresh token for client credentials.
+		return s.issue(r.Context(), c, c.rec.Account, perms, false)
+	case "password":
+		if s.cfg.Users == nil {
+			return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", description: "the password grant is not enabled"}
+		}
+		username, password := form.Get("username"), form.Get("password")
+		if username == "" || password == "" {
+			return tokenResponse{}, invalidRequest("username and password are required")
+		}
+		perms, err := grantedPermissions(c.rec.Permissions, form.Get("scope"))
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		user, err := s.cfg.Users.Authenticate(r.Context(), username, password)
+		if errors.Is(err, ErrBadCredentials) {
+			return tokenResponse{}, invalidGrant("the user name or password is wrong", err)
+		}
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		if user.Subject == "" || user.Account != c.rec.Account {
+			return tokenResponse{}, invalidGrant("the user name or password is wrong", nil)
+		}
+		return s.issue(r.Context(), c, user.Subject, perms, true)
+	default: // refresh_token
+		return s.refresh(r.Context(), c, form)
+	}
+}
+
+// issue mints an access token (and a refresh token family when asked and
+// enabled) for the client c on behalf of subject.
+func (s *Server) issue(ctx context.Context, c client, subject string, perms []string, withRefresh bool) (tokenResponse, error) {
+	claims := jwt.Claims{
+		Subject:     subject,
+		ClientID:    c.rec.ID,
+		Scope:       strings.Join(perms, " "),
+		Account:     c.rec.Account,
+		Mode:        c.rec.Mode,
+		Package:     c.rec.Package,
+		Permissions: perms,
+		Stores:      c.rec.Stores,
+		AllowedIPs:  c.rec.AllowedIPs,
+	}
+	resp, err := s.access(claims)
+	if err != nil || !withRefresh || s.cfg.Refresh == nil {
+		return resp, err
+	}
+	resp.RefreshToken, _, err = s.cfg.Refresh.Issue(ctx, jwt.RefreshGrant{
+		ClientID: c.rec.ID, Subject: subject, Account: c.rec.Account, Mode: c.rec.Mode,
+		Scope: claims.Scope, Package: c.rec.Package, Permissions: perms, Stores: c.rec.Stores, AllowedIPs: c.rec.AllowedIPs,
+	})
+	if err != nil {
+		return tokenResponse{}, fmt.Errorf("oauth: refresh token: %w", err)
+	}
+	return resp, nil
+}
+
+// access signs an access token for claims.
+func (s *Server) access(claims jwt.Claims) (tokenResponse, error) {
+	tok, issued, err := s.cfg.Issuer.Issue(claims)
+	if err != nil {
+		return tokenResponse{}, fmt.Errorf("oauth: sign: %w", err)
+	}
+	return tokenResponse{
+		AccessToken: tok,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(issued.ExpiresAt.Sub(issued.IssuedAt) / time.Second),
+		Scope:       issued.Scope,
+	}, nil
+}
+
+// refresh runs the refresh_token grant: the token is rotated, the new
+// access token carries the grant's scope, narrowed again if asked.
+func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenResponse, error) {
+	if s.cfg.Refresh == nil {
+		return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", description: "refresh tokens are not enabled"}
+	}
+	old := form.Get("refresh_token")
+	if old == "" {
+		return tokenResponse{}, invalidRequest("refresh_token is required")
+	}
+	next, rec, err := s.cfg.Refresh.Rotate(ctx, old, c.rec.ID)
+	if errors.Is(err, jwt.ErrRefreshInvalid) {
+		return tokenResponse{}, invalidGrant("the refresh token is invalid, expired or revoked", err)
+	}
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	claims := rec.AccessClaims()
+	if scope := form.Get("scope"); scope != "" {
+		perms, err := grantedPermissions(claims.Permissions, scope)
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		claims.Permissions, claims.Scope = perms, strings.Join(perms, " ")
+	}
+	resp, err := s.access(claims)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	resp.RefreshToken = next
+	return resp, nil
+}
+
+// RevocationHandler serves RFC 7009 token revocation (POST /oauth/revoke).
+// A client may revoke only its own tokens. As the RFC asks, an invalid or
+// unknown token is answered 200 as if revoked; another client's token is
+// refused with unauthorized_client and stays valid.
+func (s *Server) RevocationHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.revoke(w, r); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
+	form, err := readForm(w, r)
+	if err != nil {
+		return err
+	}
+	c, err := s.authenticateClient(r, form)
+	if err != nil {
+		return err
+	}
+	token := form.Get("token")
+	if token == "" {
+		return invalidRequest("token is required")
+	}
+	notYours := &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: "the token was not issued to this client"}
+	if strings.HasPrefix(token, jwt.RefreshTokenPrefix) {
+		if s.cfg.Refresh == nil {
+			return nil
+		}
+		err := s.cfg.Refresh.Revoke(r.Context(), token, c.rec.ID)
+		if errors.Is(err, jwt.ErrRefreshClient) {
+			return notYours
+		}
+		return err
+	}
+	claims, err := s.cfg.Verifier.Verify(r.Context(), token)
+	if err != nil {
+		if isTokenRejection(err) {
+			return nil // invalid, expired or already revoked: nothing to do
+		}
+		return err
+	}
+	if claims.ClientID != c.rec.ID {
+		return notYours
+	}
+	return s.cfg.Verifier.Denylist().RevokeToken(r.Context(), claims.ID, claims.ExpiresAt)
+}
+
+// isTokenRejection reports whether err says the token is bad (as opposed
+// to a store failure).
+func isTokenRejection(err error) bool {
+	for _, e := range []error{jwt.ErrMalformed, jwt.ErrUnsupportedHeader, jwt.ErrUnknownKey, jwt.ErrAlgorithm, jwt.ErrSignature,
+		jwt.ErrType, jwt.ErrMissingClaim, jwt.ErrExpired, jwt.ErrNotYetValid, jwt.ErrIssuer, jwt.ErrAudience, jwt.ErrRevoked} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// introspection is RFC 7662 §2.2.
+type introspection struct {
+	Active      bool     `json:"active"`
+	Scope       string   `json:"scope,omitempty"`
+	ClientID    string   `json:"client_id,omitempty"`
+	TokenType   string   `json:"token_type,omitempty"`
+	Exp         int64    `json:"exp,omitempty"`
+	Iat         int64    `json:"iat,omitempty"`
+	Sub         string   `json:"sub,omitempty"`
+	Aud         []string `json:"aud,omitempty"`
+	Iss         string   `json:"iss,omitempty"`
+	Jti         string   `json:"jti,omitempty"`
+	Account     string   `json:"kg_account,omitempty"`
+	Mode        string   `json:"kg_mode,omitempty"`
+	Package     string   `json:"kg_package,omitempty"`
+	Permissions []string `json:"kg_permissions,omitempty"`
+	Stores      []string `json:"kg_stores,omitempty"`
+}
+
+// IntrospectionHandler serves RFC 7662 token introspection (POST
+// /oauth/introspect) for confidential clients (resource servers). Access
+// tokens are introspected; anything else, or a token that fails any check,
+// is {"active": false}.
+func (s *Server) IntrospectionHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := s.introspect(w, r)
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+	})
+}
+
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspection, error) {
+	form, err := readForm(w, r)
+	if err != nil {
+		return introspection{}, err
+	}
+	c, err := s.authenticateClient(r, form)
+	if err != nil {
+		return introspection{}, err
+	}
+	if !c.confidential {
+		return introspection{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "only confidential clients may introspect"}
+	}
+	token := form.Get("token")
+	if token == "" {
+		return introspection{}, invalidRequest("token is required")
+	}
+	claims, err := s.cfg.Verifier.Verify(r.Context(), token)
+	if err != nil {
+		if isTokenRejection(err) {
+			return introspection{Active: false}, nil
+		}
+		return introspection{}, err
+	}
+	return introspection{
+		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, TokenType: "Bearer",
+		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), Sub: claims.Subject, Aud: claims.Audience,
+		Iss: claims.Issuer, Jti: claims.ID, Account: claims.Account, Mode: string(claims.Mode),
+		Package: claims.Package, Permissions: claims.Permissions, Stores: claims.Stores,
+	}, nil
+}
