@@ -2,13 +2,20 @@
 //
 // Usage:
 //
-//	keygate serve [--addr 127.0.0.1:8080]
+//	keygate serve [--addr 127.0.0.1:8080] [--access-token-ttl 15m] [--issuer URL] [--audience keygate]
 //
-// serve keeps its keys in memory. On start it mints a test-mode key pair for
-// the account "acct_demo" and prints both keys, then serves:
+// serve keeps everything in memory. On start it creates the test-mode
+// account "acct_demo" (package GO, stores store_1 and store_2, permissions
+// products:read, products:write and stores:read) with a secret and a
+// publishable key, and a user "demo" with a random password for the
+// password grant, prints them, then serves:
 //
-//	GET /healthz    public: {"status":"ok"}
-//	GET /v1/whoami  secret or publishable key: the caller's keygate.Principal
+//	GET  /healthz                public: {"status":"ok"}
+//	GET  /v1/whoami              an API key (secret or publishable) or an access token: the caller's keygate.Principal
+//	POST /oauth/token            RFC 6749: client_credentials, password, refresh_token
+//	POST /oauth/revoke           RFC 7009
+//	POST /oauth/introspect       RFC 7662
+//	GET  /.well-known/jwks.json  the public key that signs access tokens (RS256, made at start)
 //
 // It stops gracefully on SIGINT or SIGTERM: it stops accepting connections,
 // in-flight requests (including ones whose headers are still arriving) get up
@@ -32,7 +39,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -103,7 +110,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(fs.Output(), "usage: keygate serve [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	addr := fs.String("addr", "127.0.0.1:8080", "`address` to listen on (host:port; port 0 picks a free one)")
+	var opts options
+	fs.StringVar(&opts.addr, "addr", "127.0.0.1:8080", "`address` to listen on (host:port; port 0 picks a free one)")
+	fs.DurationVar(&opts.accessTokenTTL, "access-token-ttl", jwt.DefaultAccessTTL, "lifetime of access tokens")
+	fs.StringVar(&opts.issuer, "issuer", "", "the `iss` of access tokens (default http://<listening address>)")
+	fs.StringVar(&opts.audience, "audience", "keygate", "the `aud` of access tokens")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -116,39 +127,34 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 
-	keys, err := apikey.NewManager(apikey.Config{})
-	if err != nil {
-		return err
-	}
-	auth, err := middleware.New(middleware.Config{APIKeys: keys, KeyPrefix: keys.Prefix()})
-	if err != nil {
-		return err
+	if opts.accessTokenTTL <= 0 {
+		fmt.Fprintln(stderr, "keygate serve: --access-token-ttl must be positive")
+		return errUsage
 	}
 
 	// Listen before printing anything, so that a busy port fails before
 	// keys are shown and ":0" reports the port actually chosen.
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", opts.addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close() // after a successful Serve this is a harmless no-op
+	if opts.issuer == "" {
+		opts.issuer = "http://" + ln.Addr().String()
+	}
 
-	pk, sk, err := keys.CreatePair(ctx, apikey.CreateParams{
-		Account: "acct_demo",
-		Mode:    keygate.ModeTest,
-		Name:    "demo",
-		Package: "GO",
-		Stores:  []string{"store_1", "store_2"},
-	})
+	a, d, err := newApp(ctx, opts, stderr)
 	if err != nil {
 		return err
 	}
-	// The only place keys are ever printed.
-	fmt.Fprintf(stdout, "test secret key: %s\n", sk.Reveal())
-	fmt.Fprintf(stdout, "test publishable key: %s\n", pk.Reveal())
+	// The only place secrets are ever printed.
+	fmt.Fprintf(stdout, "test secret key: %s\n", d.secret.Reveal())
+	fmt.Fprintf(stdout, "test publishable key: %s\n", d.publishable.Reveal())
+	fmt.Fprintf(stdout, "test user: %s / %s\n", d.user, d.password)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	keys := a.keys
 
-	srv := newServer(newHandler(auth), log.New(stderr, "keygate: http: ", log.LstdFlags))
+	srv := newServer(a.handler, log.New(stderr, "keygate: http: ", log.LstdFlags))
 	var conns connTracker
 	srv.ConnState = conns.track
 	serveErr := make(chan error, 1)
@@ -239,16 +245,6 @@ func newServer(h http.Handler, errorLog *log.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errorLog,
 	}
-}
-
-// newHandler returns the reference server's routes.
-func newHandler(auth *middleware.Authenticator) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle("GET /v1/whoami", auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(whoami)))
-	return mux
 }
 
 // whoami answers with the authenticated caller.

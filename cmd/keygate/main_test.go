@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,15 +27,16 @@ import (
 var (
 	secretLine      = regexp.MustCompile(`^test secret key: (bk_test_sk_[0-9A-Za-z]{65})$`)
 	publishableLine = regexp.MustCompile(`^test publishable key: (bk_test_pk_[0-9A-Za-z]{65})$`)
+	userLine        = regexp.MustCompile(`^test user: (demo) / ([A-Z2-7]{26})$`)
 	listeningLine   = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[0-9]+)$`)
 )
 
 // banner is what serve prints on start.
 type banner struct {
-	secret, publishable, url string
+	secret, publishable, user, password, url string
 }
 
-// readBanner reads serve's three start lines from r, within a time limit,
+// readBanner reads serve's four start lines from r, within a time limit,
 // then keeps draining r in the background.
 func readBanner(t *testing.T, r io.Reader) banner {
 	t.Helper()
@@ -63,8 +65,11 @@ func readBanner(t *testing.T, r io.Reader) banner {
 	m = publishableLine.FindStringSubmatch(next())
 	require.NotNil(t, m, "second line must be the test publishable key")
 	b.publishable = m[1]
+	m = userLine.FindStringSubmatch(next())
+	require.NotNil(t, m, "third line must be the test user")
+	b.user, b.password = m[1], m[2]
 	m = listeningLine.FindStringSubmatch(next())
-	require.NotNil(t, m, "third line must be the listening address")
+	require.NotNil(t, m, "fourth line must be the listening address")
 	b.url = m[1]
 	go func() {
 		for range lines { // anything later is drained, never blocking the writer
@@ -117,7 +122,7 @@ func get(t *testing.T, url string, b banner, headers ...string) response {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 
-	for _, key := range []string{b.secret, b.publishable} {
+	for _, key := range []string{b.secret, b.publishable, b.password} {
 		require.NotContains(t, string(body), key, "a key leaked into a response body")
 		for name, values := range resp.Header {
 			for _, v := range values {
@@ -225,6 +230,68 @@ func TestServe(t *testing.T) {
 		requireAuthFailure(t, r, http.StatusForbidden, "insufficient_scope")
 	})
 
+	keyID := func(key string) string { return key[len("bk_test_sk_") : len("bk_test_sk_")+16] }
+
+	t.Run("client credentials token opens whoami", func(t *testing.T) {
+		r := postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, keyID(b.secret), b.secret)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		require.Equal(t, "no-store", r.header.Get("Cache-Control"))
+		tok := decode(t, r)
+		require.Equal(t, "Bearer", tok["token_type"])
+		require.EqualValues(t, 900, tok["expires_in"])
+		require.Nil(t, tok["refresh_token"], "no refresh token for client credentials")
+		w := get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+tok["access_token"].(string))
+		require.Equal(t, http.StatusOK, w.status, "body: %s", w.body)
+		p := decode(t, w)
+		require.Equal(t, "jwt", p["method"])
+		require.Equal(t, keyID(b.secret), p["key_id"])
+		require.Equal(t, "test", p["mode"])
+		require.Equal(t, "acct_demo", p["subject"])
+	})
+
+	t.Run("password grant through the public client, then refresh once", func(t *testing.T) {
+		r := postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"password"}, "client_id": {keyID(b.publishable)},
+			"username": {b.user}, "password": {b.password}, "scope": {"products:read"}}, "", "")
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		first := decode(t, r)
+		require.Equal(t, "products:read", first["scope"])
+		rt := first["refresh_token"].(string)
+		w := get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+first["access_token"].(string))
+		require.Equal(t, http.StatusOK, w.status)
+		require.Equal(t, "user_demo", decode(t, w)["subject"])
+
+		refresh := func(token string) response {
+			return postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {keyID(b.publishable)}, "refresh_token": {token}}, "", "")
+		}
+		r = refresh(rt)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		second := decode(t, r)["refresh_token"].(string)
+		require.NotEqual(t, rt, second)
+		r = refresh(rt) // reuse of the rotated token
+		require.Equal(t, http.StatusBadRequest, r.status)
+		require.Equal(t, "invalid_grant", decode(t, r)["error"])
+		r = refresh(second) // the family is revoked
+		require.Equal(t, http.StatusBadRequest, r.status)
+		require.Equal(t, "invalid_grant", decode(t, r)["error"])
+
+		r = postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"password"}, "client_id": {keyID(b.publishable)},
+			"username": {b.user}, "password": {"Hunter2-not-it"}}, "", "")
+		require.Equal(t, http.StatusBadRequest, r.status)
+		require.Equal(t, "invalid_grant", decode(t, r)["error"])
+	})
+
+	t.Run("jwks publishes one RS256 public key", func(t *testing.T) {
+		r := get(t, b.url+"/.well-known/jwks.json", b)
+		require.Equal(t, http.StatusOK, r.status)
+		var set struct {
+			Keys []map[string]any `json:"keys"`
+		}
+		require.NoError(t, json.Unmarshal(r.body, &set))
+		require.Len(t, set.Keys, 1)
+		require.Equal(t, "RS256", set.Keys[0]["alg"])
+		require.Nil(t, set.Keys[0]["d"], "no private part")
+	})
+
 	cancel()
 	select {
 	case err := <-done:
@@ -232,9 +299,36 @@ func TestServe(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		require.FailNow(t, "run did not return after the context was cancelled")
 	}
-	for _, key := range []string{b.secret, b.publishable} {
+	require.Contains(t, stderr.String(), "refresh token reuse detected")
+	for _, key := range []string{b.secret, b.publishable, b.password} {
 		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
 	}
+}
+
+// postForm posts a form, with HTTP Basic client authentication when id is
+// set, and returns the response, checking that no secret leaked into it.
+func postForm(t *testing.T, target string, form url.Values, id, secret string) response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if id != "" {
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	if secret != "" {
+		require.NotContains(t, string(body), secret)
+	}
+	if pw := form.Get("password"); pw != "" {
+		require.NotContains(t, string(body), pw)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: body}
 }
 
 func TestUsage(t *testing.T) {
@@ -366,7 +460,7 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
 	require.Contains(t, string(body), `"mode":"test"`)
-	for _, key := range []string{b.secret, b.publishable} {
+	for _, key := range []string{b.secret, b.publishable, b.password} {
 		require.NotContains(t, string(body), key, "a key leaked into a response body")
 	}
 
@@ -378,7 +472,7 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 		require.FailNow(t, "keygate did not exit within 10 s of the signal", "%v; stderr: %s", sig, stderr.String())
 	}
 	require.Contains(t, stderr.String(), "shutting down")
-	for _, key := range []string{b.secret, b.publishable} {
+	for _, key := range []string{b.secret, b.publishable, b.password} {
 		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
 	}
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/jwt"
+	"github.com/keygate/keygate/middleware"
+	"github.com/keygate/keygate/oauth"
+	"github.com/keygate/keygate/password"
+)
+
+// options are serve's settings, from its flags.
+type options struct {
+	addr           string
+	accessTokenTTL time.Duration
+	issuer         string // empty: http://<listening address>
+	audience       string
+}
+
+// app is the reference server's components, on the in-memory stores.
+type app struct {
+	keys    *apikey.Manager
+	jwks    *jwt.KeySet
+	auth    *middleware.Authenticator
+	oauth   *oauth.Server
+	handler http.Handler
+}
+
+// demo is what serve prints on start: the demo account's keys and user.
+type demo struct {
+	secret, publishable apikey.Key
+	user, password      string
+}
+
+// demoPermissions are the demo keys' permissions, the scope tokens a
+// client may ask for.
+var demoPermissions = []string{"products:read", "products:write", "stores:read"}
+
+// newApp builds the server for opts and creates the demo account. stderr
+// receives operational messages, never a secret.
+func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, error) {
+	a := &app{}
+	var err error
+	if a.keys, err = apikey.NewManager(apikey.Config{}); err != nil {
+		return nil, demo{}, err
+	}
+	signing, err := jwt.GenerateKey("kg-"+rand.Text()[:8], jwt.RS256)
+	if err != nil {
+		return nil, demo{}, err
+	}
+	if a.jwks, err = jwt.NewKeySet(signing); err != nil {
+		return nil, demo{}, err
+	}
+	issuer, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: a.jwks, Issuer: opts.issuer, Audience: opts.audience, AccessTTL: opts.accessTokenTTL})
+	if err != nil {
+		return nil, demo{}, err
+	}
+	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: a.jwks, Issuer: opts.issuer, Audience: opts.audience})
+	if err != nil {
+		return nil, demo{}, err
+	}
+	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{
+		Store: jwt.NewMemoryRefreshStore(),
+		OnReuse: func(_ context.Context, e jwt.ReuseEvent) {
+			// The audit log will record this; until then, stderr.
+			fmt.Fprintf(stderr, "keygate: refresh token reuse detected: client %s, subject %s; the session is revoked\n", e.ClientID, e.Subject)
+		},
+	})
+	if err != nil {
+		return nil, demo{}, err
+	}
+	users, err := oauth.NewMemoryUsers(password.Params{})
+	if err != nil {
+		return nil, demo{}, err
+	}
+	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: users}); err != nil {
+		return nil, demo{}, err
+	}
+	if a.auth, err = middleware.New(middleware.Config{APIKeys: a.keys, Tokens: verifier}); err != nil {
+		return nil, demo{}, err
+	}
+
+	var d demo
+	d.publishable, d.secret, err = a.keys.CreatePair(ctx, apikey.CreateParams{
+		Account:     "acct_demo",
+		Mode:        keygate.ModeTest,
+		Name:        "demo",
+		Package:     "GO",
+		Stores:      []string{"store_1", "store_2"},
+		Permissions: demoPermissions,
+	})
+	if err != nil {
+		return nil, demo{}, err
+	}
+	d.user, d.password = "demo", rand.Text()
+	if err := users.Add(d.user, d.password, oauth.User{Subject: "user_demo", Account: "acct_demo"}); err != nil {
+		return nil, demo{}, err
+	}
+	a.handler = a.routes()
+	return a, d, nil
+}
+
+// routes returns the reference server's routes.
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /v1/whoami", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(whoami)))
+	mux.Handle("POST /oauth/token", a.oauth.TokenHandler())
+	mux.Handle("POST /oauth/revoke", a.oauth.RevocationHandler())
+	mux.Handle("POST /oauth/introspect", a.oauth.IntrospectionHandler())
+	mux.Handle("GET /.well-known/jwks.json", a.jwks)
+	return mux
+}
