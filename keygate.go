@@ -29,6 +29,9 @@ const (
 	MethodAPIKey Method = "api_key" // an API key in Authorization: Bearer
 	MethodJWT    Method = "jwt"     // a signed access token
 	MethodHMAC   Method = "hmac"    // an HMAC-signed request
+	// MethodOneTime is a one-time token, accepted only by the route of its
+	// purpose.
+	MethodOneTime Method = "one_time"
 )
 
 // Mode separates test traffic from live traffic. A credential belongs to

@@ -42,6 +42,10 @@ var (
 	errTestRequired          = fmt.Errorf("%w: test mode required", ErrInsufficientScope)
 	errStoreForbidden        = fmt.Errorf("%w: store not allowed", ErrInsufficientScope)
 	errNotConfigured         = errors.New("middleware: Authenticator not created with New")
+	errOneTimeRequired       = fmt.Errorf("%w: this route needs a one-time token", ErrInvalidToken)
+	errOneTimeElsewhere      = fmt.Errorf("%w: a one-time token on another route", ErrInvalidToken)
+	errBodyTooLarge          = fmt.Errorf("%w: body too large for a one-time token", ErrInvalidRequest)
+	errBodyUnreadable        = fmt.Errorf("%w: body unreadable", ErrInvalidRequest)
 )
 
 // Failure is the HTTP meaning of an error: what [Classify] maps it to and
@@ -71,6 +75,8 @@ var failures = []struct {
 	{errEmptyBearer, Failure{http.StatusBadRequest, "invalid_request", "the bearer token is empty"}},
 	{errCredentialsInQuery, Failure{http.StatusBadRequest, "invalid_request", "credentials are not accepted in the URL query; send Authorization: Bearer <key>"}},
 	{errStoreHeader, Failure{http.StatusBadRequest, "invalid_request", "the store header must appear once and hold a valid store ID"}},
+	{errBodyTooLarge, Failure{http.StatusBadRequest, "invalid_request", "the body is too large for a one-time token route"}},
+	{errBodyUnreadable, Failure{http.StatusBadRequest, "invalid_request", "the body could not be read"}},
 	{ErrInvalidRequest, Failure{http.StatusBadRequest, "invalid_request", "the request is malformed"}},
 	{apikey.ErrRevoked, Failure{http.StatusUnauthorized, "invalid_token", "the API key has been revoked"}},
 	{apikey.ErrExpired, Failure{http.StatusUnauthorized, "invalid_token", "the API key has expired"}},
@@ -78,6 +84,10 @@ var failures = []struct {
 	{apikey.ErrPendingReview, Failure{http.StatusUnauthorized, "invalid_token", "the API key is awaiting review"}},
 	{apikey.ErrMalformed, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
 	{apikey.ErrInvalidKey, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
+	{errOneTimeRequired, Failure{http.StatusUnauthorized, "invalid_token", "this route accepts only a one-time token of its purpose"}},
+	{errOneTimeElsewhere, Failure{http.StatusUnauthorized, "invalid_token", "a one-time token is accepted only by the route of its purpose"}},
+	{jwt.ErrOneTimeExpired, Failure{http.StatusUnauthorized, "invalid_token", "the one-time token has expired"}},
+	{jwt.ErrOneTimeInvalid, Failure{http.StatusUnauthorized, "invalid_token", "the one-time token is invalid, used, or not for this request"}},
 	{jwt.ErrExpired, Failure{http.StatusUnauthorized, "invalid_token", "the access token has expired"}},
 	{jwt.ErrRevoked, Failure{http.StatusUnauthorized, "invalid_token", "the access token has been revoked"}},
 	{jwt.ErrNotYetValid, Failure{http.StatusUnauthorized, "invalid_token", "the access token is not valid yet"}},

@@ -21,8 +21,10 @@
 package middleware
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -52,6 +54,15 @@ type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (jwt.Claims, error)
 }
 
+// OneTimeRedeemer consumes one-time tokens. [*jwt.OneTimeTokens]
+// implements it.
+type OneTimeRedeemer interface {
+	// Redeem consumes token for the request u describes and returns who
+	// obtained it, or an error wrapping [jwt.ErrOneTimeInvalid] (or a store
+	// error).
+	Redeem(ctx context.Context, token string, u jwt.Use) (jwt.OneTimeRecord, error)
+}
+
 // Config configures an [Authenticator]. At least one of APIKeys and Tokens
 // is required.
 type Config struct {
@@ -61,6 +72,9 @@ type Config struct {
 	// <jwt>. A bearer credential with two dots is taken for a token, any
 	// other for an API key.
 	Tokens TokenVerifier
+	// OneTime redeems one-time tokens on the routes whose [Rule] names a
+	// OneTime purpose. Nil means no route accepts them.
+	OneTime OneTimeRedeemer
 	// KeyPrefix is the prefix of the API keys, used to refuse keys that
 	// appear in a URL query. Empty means the verifier's own (its Prefix
 	// method, as [*apikey.Manager] has), else [apikey.DefaultPrefix].
@@ -88,13 +102,27 @@ type Rule struct {
 	Publishable bool
 	// Mode, when set, admits only credentials of that mode.
 	Mode keygate.Mode
+	// OneTime, when set, makes this the route of that one-time token
+	// purpose (such as "checkout:confirm"): it accepts only a one-time
+	// token of the purpose, redeemed (and so used up) with the request's
+	// method, path, entity and body, and no other credential. Every route
+	// without it refuses one-time tokens.
+	OneTime string
+	// EntityPathValue names the path value (r.PathValue) that holds the
+	// entity ID a one-time token may be bound to.
+	EntityPathValue string
 }
+
+// MaxOneTimeBody bounds the request body read to check a one-time token's
+// body binding.
+const MaxOneTimeBody = 1 << 20
 
 // Authenticator checks credentials and route rules. Create it with [New];
 // it is safe for concurrent use.
 type Authenticator struct {
 	keys        KeyVerifier
 	tokens      TokenVerifier
+	oneTime     OneTimeRedeemer
 	realm       string
 	storeHeader string // canonical form
 	onError     ErrorHandler
@@ -108,7 +136,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.APIKeys == nil && cfg.Tokens == nil {
 		return nil, fmt.Errorf("middleware: Config.APIKeys or Config.Tokens is required")
 	}
-	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, realm: cfg.Realm, onError: cfg.ErrorHandler}
+	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	if a.realm == "" {
 		a.realm = "keygate"
 	}
@@ -177,7 +205,12 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 	if err != nil {
 		return keygate.Principal{}, err
 	}
-	p, err := a.authenticate(r.Context(), token)
+	var p keygate.Principal
+	if rule.OneTime != "" {
+		p, err = a.redeem(r, token, rule)
+	} else {
+		p, err = a.authenticate(r.Context(), token)
+	}
 	if err != nil {
 		return keygate.Principal{}, err
 	}
@@ -195,15 +228,53 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 	case rule.Mode != "" && !rule.Mode.Valid():
 		return keygate.Principal{}, ErrInsufficientScope // a misconfigured rule admits nobody
 	}
+	if p.Method == keygate.MethodOneTime {
+		return p, nil // a one-time token acts for its account, without stores
+	}
 	if p.Store, err = a.selectStore(r.Header, p.Stores); err != nil {
 		return keygate.Principal{}, err
 	}
 	return p, nil
 }
 
+// redeem consumes the one-time token of a one-time route.
+func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygate.Principal, error) {
+	if a.oneTime == nil || !strings.HasPrefix(token, jwt.OneTimeTokenPrefix) {
+		return keygate.Principal{}, errOneTimeRequired
+	}
+	var body []byte
+	if r.Body != nil && r.Body != http.NoBody {
+		var err error
+		body, err = io.ReadAll(io.LimitReader(r.Body, MaxOneTimeBody+1))
+		r.Body.Close()
+		if err != nil {
+			return keygate.Principal{}, errBodyUnreadable
+		}
+		if len(body) > MaxOneTimeBody {
+			return keygate.Principal{}, errBodyTooLarge
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body)) // the handler reads it again
+	}
+	use := jwt.Use{Purpose: rule.OneTime, Method: r.Method, Body: body}
+	if r.URL != nil {
+		use.Path = r.URL.Path
+	}
+	if rule.EntityPathValue != "" {
+		use.EntityID = r.PathValue(rule.EntityPathValue)
+	}
+	rec, err := a.oneTime.Redeem(r.Context(), token, use)
+	if err != nil {
+		return keygate.Principal{}, err
+	}
+	return keygate.Principal{Method: keygate.MethodOneTime, KeyID: rec.KeyID, Subject: rec.Subject, Account: rec.Account, Mode: rec.Mode}, nil
+}
+
 // authenticate verifies a bearer credential: an access token if it has the
 // two dots of a compact JWS and tokens are configured, else an API key.
 func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, error) {
+	if strings.HasPrefix(token, jwt.OneTimeTokenPrefix) {
+		return keygate.Principal{}, errOneTimeElsewhere
+	}
 	if a.tokens != nil && strings.Count(token, ".") == 2 {
 		c, err := a.tokens.Verify(ctx, token)
 		if err != nil {
