@@ -29,6 +29,26 @@
 //     without the expected audience;
 //   - a revoked jti or subject ([Denylist]).
 //
+// # Refresh and one-time tokens
+//
+// Both are opaque (a prefix and 256 random bits), stored only as SHA-256,
+// and kept in small stores with atomic operations ([RefreshStore],
+// [OneTimeStore]; in-memory defaults; conformance suites in package
+// jwttest).
+//
+// [RefreshTokens] rotates a refresh token on every use. A rotated token
+// presented again revokes its whole family, including the token issued in
+// exchange, and reports a [ReuseEvent] for the audit log (RFC 9700
+// §4.14.2); there is no grace window, so of two concurrent refreshes with
+// one token, one wins and the other counts as reuse. Each refresh slides an
+// idle timeout within an absolute lifetime.
+//
+// [OneTimeTokens] issues short-lived tokens bound to a purpose, the caller
+// that obtained them and optionally a method, path, entity and body. A
+// token is consumed atomically before it is checked, so of concurrent
+// uses exactly one succeeds, and a token that reaches the wrong route is
+// burnt.
+//
 // # Why the standard library verifies
 //
 // Tokens are signed through github.com/lestrrat-go/jwx/v3, which also builds
