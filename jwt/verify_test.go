@@ -826,4 +826,3 @@ func TestVerifySignatureOnly(t *testing.T) {
 		}
 	}
 }
-
