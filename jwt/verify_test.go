@@ -826,3 +826,40 @@ func TestVerifySignatureOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationOutlivesLeeway: a token revoked until its exp (as the
+// OAuth revocation endpoint does) stays refused while the verifier would
+// still accept it, that is up to exp + leeway, also after the denylist has
+// swept its expired entries.
+func TestRevocationOutlivesLeeway(t *testing.T) {
+	ctx := context.Background()
+	for _, cache := range []int{-1, 0} {
+		t.Run(fmt.Sprintf("cache %d", cache), func(t *testing.T) {
+			e := newEnv(t, HS256)
+			clock := newClock(testNow)
+			den := NewMemoryDenylist()
+			den.now = clock.now
+			iss, err := NewIssuer(IssuerConfig{Keys: e.keys, Issuer: testIssuer, Audience: testAudience, Now: clock.now})
+			require.NoError(t, err)
+			v, err := NewVerifier(VerifierConfig{Keys: e.keys, Issuer: testIssuer, Audience: testAudience, Now: clock.now, Denylist: den, CacheSize: cache})
+			require.NoError(t, err)
+			tok, c, err := iss.Issue(Claims{Subject: testSubject})
+			require.NoError(t, err)
+			_, err = v.Verify(ctx, tok)
+			require.NoError(t, err)
+			require.NoError(t, den.RevokeToken(ctx, c.ID, c.ExpiresAt))
+
+			// Past exp, within the leeway: the token is still acceptable
+			// to the verifier, so its revocation must hold, even after
+			// other revocations trigger a sweep.
+			clock.set(c.ExpiresAt.Add(DefaultLeeway / 2))
+			_, err = v.Verify(ctx, tok)
+			assertOnly(t, err, ErrRevoked)
+			for i := range 1100 {
+				require.NoError(t, den.RevokeToken(ctx, "other-"+itoa(int64(i)), clock.now().Add(time.Hour)))
+			}
+			_, err = v.Verify(ctx, tok)
+			assertOnly(t, err, ErrRevoked)
+		})
+	}
+}
