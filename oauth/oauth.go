@@ -138,9 +138,8 @@ func invalidGrant(desc string, cause error) *oauthError {
 }
 
 var (
-	errInvalidClient = &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed"}
-	errUnauthorized  = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: "this client may not use this grant type"}
-	errUnavailable   = &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the server cannot handle the request right now; retry later"}
+	errUnauthorized = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: "this client may not use this grant type"}
+	errUnavailable  = &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the server cannot handle the request right now; retry later"}
 )
 
 // writeError answers with err, which must be an *oauthError; anything else
@@ -225,6 +224,10 @@ type client struct {
 // authenticateClient applies the client rules of the package documentation.
 func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, error) {
 	id, secret, basic := r.BasicAuth()
+	if !basic && usesBasic(r) {
+		// RFC 6749 §5.2: the client chose Basic; never fall back to the body.
+		return client{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", basic: true}
+	}
 	if basic {
 		// RFC 6749 §2.3.1: both are form-encoded inside Basic.
 		var err1, err2 error
@@ -278,6 +281,13 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 		return client{rec: rec}, nil
 	}
 	return client{}, fail
+}
+
+// usesBasic reports whether r has an Authorization header with the Basic
+// scheme, well-formed or not.
+func usesBasic(r *http.Request) bool {
+	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.EqualFold(scheme, "Basic")
 }
 
 // isKeyRejection reports whether err says the key is bad (as opposed to a
@@ -450,6 +460,16 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 	if old == "" {
 		return tokenResponse{}, invalidRequest("refresh_token is required")
 	}
+	if scope := form.Get("scope"); scope != "" {
+		// Check the scope before rotating: a refused request must not
+		// consume the token (a family's permissions never change). A
+		// token that is not active goes on to Rotate: reuse detection first.
+		if rec, err := s.cfg.Refresh.Lookup(ctx, old); err == nil && rec.ClientID == c.rec.ID && rec.Status == jwt.RefreshActive {
+			if _, err := grantedPermissions(rec.Permissions, scope); err != nil {
+				return tokenResponse{}, err
+			}
+		}
+	}
 	next, rec, err := s.cfg.Refresh.Rotate(ctx, old, c.rec.ID)
 	if errors.Is(err, jwt.ErrRefreshInvalid) {
 		return tokenResponse{}, invalidGrant("the refresh token is invalid, expired or revoked", err)
@@ -558,8 +578,9 @@ type introspection struct {
 
 // IntrospectionHandler serves RFC 7662 token introspection (POST
 // /oauth/introspect) for confidential clients (resource servers). Access
-// tokens are introspected; anything else, or a token that fails any check,
-// is {"active": false}.
+// and refresh tokens of the caller's own account are described; a token of
+// another account, anything else, or a token that fails any check, is
+// {"active": false}.
 func (s *Server) IntrospectionHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := s.introspect(w, r)
@@ -581,11 +602,14 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		return introspection{}, err
 	}
 	if !c.confidential {
-		return introspection{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "only confidential clients may introspect"}
+		return introspection{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "only confidential clients may introspect", basic: usesBasic(r)}
 	}
 	token := form.Get("token")
 	if token == "" {
 		return introspection{}, invalidRequest("token is required")
+	}
+	if strings.HasPrefix(token, jwt.RefreshTokenPrefix) {
+		return s.introspectRefresh(r.Context(), c, token)
 	}
 	claims, err := s.cfg.Verifier.Verify(r.Context(), token)
 	if err != nil {
@@ -594,10 +618,37 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		}
 		return introspection{}, err
 	}
+	if claims.Account != c.rec.Account {
+		// RFC 7662 §2.2: a token the caller may not know about is inactive
+		// to it. A resource server sees only its own account's tokens.
+		return introspection{Active: false}, nil
+	}
 	return introspection{
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, TokenType: "Bearer",
 		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), Sub: claims.Subject, Aud: claims.Audience,
 		Iss: claims.Issuer, Jti: claims.ID, Account: claims.Account, Mode: string(claims.Mode),
 		Package: claims.Package, Permissions: claims.Permissions, Stores: claims.Stores,
+	}, nil
+}
+
+// introspectRefresh describes a refresh token of the caller's account.
+func (s *Server) introspectRefresh(ctx context.Context, c client, token string) (introspection, error) {
+	if s.cfg.Refresh == nil {
+		return introspection{Active: false}, nil
+	}
+	rec, err := s.cfg.Refresh.Lookup(ctx, token)
+	if errors.Is(err, jwt.ErrRefreshInvalid) {
+		return introspection{Active: false}, nil
+	}
+	if err != nil {
+		return introspection{}, err
+	}
+	if rec.Account != c.rec.Account || !rec.Active(s.cfg.Now()) {
+		return introspection{Active: false}, nil
+	}
+	return introspection{
+		Active: true, Scope: rec.Scope, ClientID: rec.ClientID, TokenType: "refresh_token",
+		Exp: rec.IdleExpiresAt.Unix(), Iat: rec.IssuedAt.Unix(), Sub: rec.Subject,
+		Account: rec.Account, Mode: string(rec.Mode), Package: rec.Package, Permissions: rec.Permissions, Stores: rec.Stores,
 	}, nil
 }

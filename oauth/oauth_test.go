@@ -1239,12 +1239,12 @@ func TestIntrospection(t *testing.T) {
 	t.Run("inactive", func(t *testing.T) {
 		_, r := f.signIn(t)
 		for name, token := range map[string]string{
-			"garbage":         "garbage",
-			"refresh token":   r,
-			"API key":         f.sk2.Reveal(),
-			"JWT-looking":     "eyJhbGciOiJIUzI1NiJ9.e30.sig",
-			"tampered":        tampered(tok),
-			"signed by a foe": foreignToken(t),
+			"garbage":               "garbage",
+			"unknown refresh token": "kgrt_" + r[len("kgrt_")+1:] + "A",
+			"API key":               f.sk2.Reveal(),
+			"JWT-looking":           "eyJhbGciOiJIUzI1NiJ9.e30.sig",
+			"tampered":              tampered(tok),
+			"signed by a foe":       foreignToken(t),
 		} {
 			t.Run(name, func(t *testing.T) { requireInactive(t, f.introspect(t, token, req{basic: basicOf(f.sk)})) })
 		}
