@@ -252,7 +252,8 @@ func mint(prefix string, mode keygate.Mode, kind keygate.Kind, id string) Key {
 	b = b[:secretAt+SecretLen+ChecksumLen]
 	randomBase62(b[secretAt : secretAt+SecretLen])
 	encodeChecksum(b[secretAt+SecretLen:], checksum(string(b[:secretAt+SecretLen])))
-	return Key{&plaintext{s: string(b), info: Info{Prefix: prefix, Mode: mode, Kind: kind, ID: id}}}
+	plain := string(b)
+	return Key{info: Info{Prefix: prefix, Mode: mode, Kind: kind, ID: id}, plaintext: func() string { return plain }}
 }
 
 // Key holds a plaintext API key, as returned once by [Manager.Create] and
@@ -262,41 +263,35 @@ func mint(prefix string, mode keygate.Mode, kind keygate.Kind, id string) Key {
 // A Key redacts itself wherever it could leak by accident: fmt verbs (%v,
 // %+v, %#v, %s, %q, %x, ...), log/slog, and encoding/json all show only the
 // public part, such as "bk_test_sk_4fT9kQ2mZx7LbN3w[REDACTED]". The plaintext
-// sits behind a pointer, so even a Key inside an unexported struct field,
-// printed by reflection, shows an address rather than the secret.
-type Key struct{ p *plaintext }
-
-type plaintext struct {
-	s    string
-	info Info
+// is held by a function value, so even a Key inside an unexported struct
+// field, which fmt prints by reflection without calling its methods, shows
+// only a code address.
+type Key struct {
+	info      Info
+	plaintext func() string
 }
 
 // Reveal returns the full plaintext key. Call it only to hand the key to its
 // owner.
 func (k Key) Reveal() string {
-	if k.p == nil {
+	if k.plaintext == nil {
 		return ""
 	}
-	return k.p.s
+	return k.plaintext()
 }
 
 // Info returns the public part of the key.
-func (k Key) Info() Info {
-	if k.p == nil {
-		return Info{}
-	}
-	return k.p.info
-}
+func (k Key) Info() Info { return k.info }
 
 // ID returns the public key ID.
 func (k Key) ID() string { return k.Info().ID }
 
 // String returns the redacted form of the key.
 func (k Key) String() string {
-	if k.p == nil {
+	if k.plaintext == nil {
 		return ""
 	}
-	i := k.p.info
+	i := k.info
 	return i.Prefix + "_" + string(i.Mode) + "_" + string(i.Kind) + "_" + i.ID + "[REDACTED]"
 }
 

@@ -177,7 +177,15 @@ func TestKeyRedactsItself(t *testing.T) {
 		fmt.Sprint(k), fmt.Sprintf("%v %+v %#v %s %q %x %X %d", k, k, k, k, k, k, k, k),
 		fmt.Sprintf("%v %+v %#v", c, c, c), fmt.Sprintf("%v %+v", &c, []Key{k}),
 		fmt.Sprint(map[string]Key{"k": k}), k.String(), k.GoString(),
+
 		logs.String(), string(j), fmt.Sprintf("%v", errors.New(k.String())),
+	}
+	// fmt prints an unexported field by reflection, without its methods,
+	// and a wrong verb through a fallback: try them all.
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t"} {
+		for _, v := range []any{c, &c, []carrier{c}, map[string]carrier{"c": c}, struct{ k Key }{k}} {
+			outputs = append(outputs, fmt.Sprintf(verb, v))
+		}
 	}
 	for _, out := range outputs {
 		assert.NotContains(t, out, secret)

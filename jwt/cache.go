@@ -17,8 +17,10 @@ const cacheShards = 16
 // that a token presented again costs two hashes and a few map lookups
 // instead of parsing and cryptography. It is keyed by a hash of the token
 // and never stores the token itself. A hit is still checked against the
-// clock (exp, with the same leeway), the key set (a retired key's tokens
-// stop at once) and the denylist (revocation takes effect at once).
+// clock (exp, with the same leeway), the key set (the key that verified it
+// must still be there: a retired key's tokens stop at once, and a new key
+// under an old kid verifies afresh) and the denylist (revocation takes
+// effect at once).
 type tokenCache struct {
 	seed, check maphash.Seed // two independent random seeds: 128 bits to match
 	perShard    int
@@ -32,7 +34,7 @@ type cacheShard struct {
 
 type cacheEntry struct {
 	check  uint64 // the token's hash under the second seed
-	kid    string
+	key    *Key   // the key that verified the signature
 	claims Claims // read-only: callers copy what they hand out
 }
 
@@ -59,7 +61,7 @@ func (c *tokenCache) get(token string) (cacheEntry, bool) {
 
 // put remembers a verified token, evicting an arbitrary entry of its shard
 // when the shard is full.
-func (c *tokenCache) put(token, kid string, claims Claims) {
+func (c *tokenCache) put(token string, key *Key, claims Claims) {
 	h := maphash.String(c.seed, token)
 	s := &c.shards[h%cacheShards]
 	s.mu.Lock()
@@ -70,7 +72,7 @@ func (c *tokenCache) put(token, kid string, claims Claims) {
 			break
 		}
 	}
-	s.entries[h] = cacheEntry{check: maphash.String(c.check, token), kid: kid, claims: claims}
+	s.entries[h] = cacheEntry{check: maphash.String(c.check, token), key: key, claims: claims}
 }
 
 // expired reports whether claims have expired at now, with leeway, as

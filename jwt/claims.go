@@ -38,9 +38,9 @@ type wireClaims struct {
 	Iss         string       `json:"iss,omitempty"`
 	Sub         string       `json:"sub,omitempty"`
 	Aud         audience     `json:"aud,omitempty"`
-	Exp         *numericDate `json:"exp,omitempty"`
-	Iat         *numericDate `json:"iat,omitempty"`
-	Nbf         *numericDate `json:"nbf,omitempty"`
+	Exp         numericDate  `json:"exp,omitzero"`
+	Iat         numericDate  `json:"iat,omitzero"`
+	Nbf         numericDate  `json:"nbf,omitzero"`
 	Jti         string       `json:"jti,omitempty"`
 	ClientID    string       `json:"client_id,omitempty"`
 	Scope       string       `json:"scope,omitempty"`
@@ -53,12 +53,11 @@ type wireClaims struct {
 }
 
 func (c Claims) wire() wireClaims {
-	date := func(t time.Time) *numericDate {
+	date := func(t time.Time) numericDate {
 		if t.IsZero() {
-			return nil
+			return numericDate{}
 		}
-		d := numericDate(t.Unix())
-		return &d
+		return numericDate{set: true, sec: t.Unix()}
 	}
 	return wireClaims{
 		Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience,
@@ -84,9 +83,15 @@ const maxNumericDate = 253402300799
 
 // numericDate is RFC 7519's NumericDate: seconds since the epoch, as a JSON
 // number. Strings, null, negative values and dates after the year 9999 are
-// refused; a fraction is truncated to the second.
-type numericDate float64
+// refused; a fraction is truncated to the second. The zero value means the
+// claim is absent (null is not absence: it is refused).
+type numericDate struct {
+	set bool
+	sec int64
+}
 
+// UnmarshalJSON is called for null too, since numericDate is not a
+// pointer: null is refused like any other non-number.
 func (d *numericDate) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || !(b[0] >= '0' && b[0] <= '9') {
 		return errJSON // a string, null, a boolean, a negative number
@@ -95,19 +100,23 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 	if err != nil || math.IsInf(v, 0) || v > maxNumericDate {
 		return errJSON
 	}
-	*d = numericDate(v)
+	*d = numericDate{set: true, sec: int64(v)}
 	return nil
 }
 
+// MarshalJSON writes the date as an integer.
 func (d numericDate) MarshalJSON() ([]byte, error) {
-	return strconv.AppendInt(nil, int64(d), 10), nil
+	return strconv.AppendInt(nil, d.sec, 10), nil
 }
 
-func (d *numericDate) time() time.Time {
-	if d == nil {
+// IsZero reports an absent date, for omitzero.
+func (d numericDate) IsZero() bool { return !d.set }
+
+func (d numericDate) time() time.Time {
+	if !d.set {
 		return time.Time{}
 	}
-	return time.Unix(int64(*d), 0).UTC()
+	return time.Unix(d.sec, 0).UTC()
 }
 
 // audience is "aud": a string or an array of strings (RFC 7519 §4.1.3).

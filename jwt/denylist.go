@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// RevocationMargin is how long past its until a revoked jti must stay
+// denied: a token is still acceptable for the verifier's leeway after its
+// exp, so a revocation has to outlive that. A [Verifier]'s leeway may not
+// exceed it.
+const RevocationMargin = 5 * time.Minute
+
 // Denylist stores revocations of access tokens: single tokens by jti, until
 // they would have expired anyway, and whole subjects ("every token issued
 // before T is invalid": log out everywhere). Implementations must be safe
@@ -13,7 +19,7 @@ import (
 // jwttest against every implementation.
 type Denylist interface {
 	// RevokeToken denies the token with this jti until until, its
-	// expiry; the entry may be forgotten after that.
+	// expiry; the entry may be forgotten RevocationMargin after that.
 	RevokeToken(ctx context.Context, jti string, until time.Time) error
 	// RevokeSubject invalidates every token of subject issued before
 	// before. A later cut-off replaces an earlier one; an earlier one
@@ -50,12 +56,13 @@ func (d *MemoryDenylist) RevokeToken(ctx context.Context, jti string, until time
 	if until.After(d.tokens[jti]) {
 		d.tokens[jti] = until
 	}
-	// Every so often, forget entries whose tokens have expired.
+	// Every so often, forget entries whose tokens have expired, past the
+	// margin.
 	if d.sweeps++; d.sweeps >= 1024 {
 		d.sweeps = 0
 		now := d.now()
 		for id, u := range d.tokens {
-			if now.After(u) {
+			if now.After(u.Add(RevocationMargin)) {
 				delete(d.tokens, id)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"log/slog"
@@ -44,10 +45,26 @@ const (
 type Key struct {
 	id     string
 	alg    Algorithm
-	secret []byte           // HS256
-	signer crypto.Signer    // RS256, ES256, EdDSA; nil for a verifying key
 	public crypto.PublicKey // RS256, ES256, EdDSA
-	macs   *sync.Pool       // HS256: reusable HMAC states
+	// private holds the secret material behind a function value: fmt prints
+	// a struct in an unexported field by reflection, without calling
+	// Format, and a function prints as a code address, never as its data.
+	private func() *privateKey
+}
+
+// privateKey is a key's secret material.
+type privateKey struct {
+	secret []byte        // HS256
+	signer crypto.Signer // RS256, ES256, EdDSA; nil for a verifying key
+	macs   *sync.Pool    // HS256: reusable HMAC states
+}
+
+// material returns the key's secret material (empty for a verifying key).
+func (k *Key) material() *privateKey {
+	if k.private == nil {
+		return &privateKey{}
+	}
+	return k.private()
 }
 
 // NewHMACKey returns an HS256 key. The secret must be at least 32 bytes
@@ -60,7 +77,8 @@ func NewHMACKey(id string, secret []byte) (*Key, error) {
 		return nil, fmt.Errorf("%w: HMAC secret of %d bytes; at least %d required", ErrWeakKey, len(secret), MinHMACSecretLen)
 	}
 	s := append([]byte(nil), secret...)
-	return &Key{id: id, alg: HS256, secret: s, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, s) }}}, nil
+	priv := &privateKey{secret: s, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, s) }}}
+	return &Key{id: id, alg: HS256, private: func() *privateKey { return priv }}, nil
 }
 
 // NewSigningKey returns a key that signs with priv: an *rsa.PrivateKey
@@ -71,7 +89,8 @@ func NewSigningKey(id string, priv crypto.Signer) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.signer = priv
+	material := &privateKey{signer: priv}
+	k.private = func() *privateKey { return material }
 	return k, nil
 }
 
@@ -154,7 +173,10 @@ func (k *Key) ID() string { return k.id }
 func (k *Key) Algorithm() Algorithm { return k.alg }
 
 // CanSign reports whether the key holds private material.
-func (k *Key) CanSign() bool { return k.secret != nil || k.signer != nil }
+func (k *Key) CanSign() bool {
+	m := k.material()
+	return m.secret != nil || m.signer != nil
+}
 
 // String describes the key without any secret.
 func (k *Key) String() string { return "jwt.Key(kid=" + k.id + ", alg=" + string(k.alg) + ")" }
@@ -162,15 +184,24 @@ func (k *Key) String() string { return "jwt.Key(kid=" + k.id + ", alg=" + string
 // Format writes the description of [Key.String] for every verb.
 func (k *Key) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
+// MarshalJSON encodes only the key ID and algorithm, never key material
+// (publish public keys with [KeySet.JWKS]).
+func (k *Key) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID  string    `json:"kid"`
+		Alg Algorithm `json:"alg"`
+	}{k.id, k.alg})
+}
+
 // LogValue describes the key for log/slog.
 func (k *Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // signingKey returns the raw key that jwx signs with.
 func (k *Key) signingKey() any {
 	if k.alg == HS256 {
-		return k.secret
+		return k.material().secret
 	}
-	return k.signer
+	return k.material().signer
 }
 
 // verify checks sig over input with the key's own algorithm, using the
@@ -178,12 +209,13 @@ func (k *Key) signingKey() any {
 func (k *Key) verify(input string, sig []byte) bool {
 	switch k.alg {
 	case HS256:
-		h := k.macs.Get().(hash.Hash)
+		macs := k.private().macs
+		h := macs.Get().(hash.Hash)
 		h.Reset()
 		h.Write(strbytes.View(input))
 		var buf [sha256.Size]byte
 		ok := hmac.Equal(h.Sum(buf[:0]), sig)
-		k.macs.Put(h)
+		macs.Put(h)
 		return ok
 	case RS256:
 		digest := sha256.Sum256(strbytes.View(input))

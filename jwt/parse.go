@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"hash/maphash"
+	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/keygate/keygate/internal/strbytes"
@@ -152,11 +154,45 @@ func decodeJSONObject(data []byte, v any) error {
 		return errJSON
 	}
 	// Unmarshal validates the whole document before it decodes anything,
-	// so hasDuplicateNames only ever sees valid JSON.
+	// so checkNames only ever sees valid JSON.
 	if err := json.Unmarshal(data, v); err != nil {
 		return errJSON
 	}
-	if hasDuplicateNames(data) {
+	return checkNames(data, knownNames(v))
+}
+
+// knownNames returns the JSON member names of the struct v points to.
+func knownNames(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	if names, ok := namesByType.Load(t); ok {
+		return names.([]string)
+	}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	namesByType.Store(t, names)
+	return names
+}
+
+var namesByType sync.Map // reflect.Type → []string
+
+// checkNames refuses what encoding/json would silently accept: duplicate
+// member names at any depth (see hasDuplicateNames), and top-level names
+// that differ from a known name only in case, such as "EXP" or "Kid",
+// which encoding/json matches case-insensitively to the known one, while
+// other JWT libraries read them as unknown claims.
+func checkNames(data []byte, known []string) error {
+	if hasDuplicateNames(data, func(name []byte) bool {
+		for _, k := range known {
+			if string(name) != k && strings.EqualFold(string(name), k) {
+				return true
+			}
+		}
+		return false
+	}) {
 		return errDuplicateName
 	}
 	return nil
@@ -172,7 +208,10 @@ func decodeJSONObject(data []byte, v any) error {
 // and which strings are member names. The names of the open objects are
 // kept in one list, each object owning the tail from its start; for the
 // small objects of a token this allocates nothing.
-func hasDuplicateNames(data []byte) bool {
+//
+// refuseTop, when not nil, is asked about every member name of the
+// top-level object, and a true answer counts as a duplicate.
+func hasDuplicateNames(data []byte, refuseTop func(name []byte) bool) bool {
 	var namesBuf [32][]byte
 	var startsBuf, kindsBuf [8]int
 	names := namesBuf[:0]   // names of the open objects, innermost last
@@ -218,6 +257,9 @@ func hasDuplicateNames(data []byte) bool {
 					return true // cannot happen for valid JSON; refuse anyway
 				}
 				name = []byte(s)
+			}
+			if len(starts) == 1 && refuseTop != nil && refuseTop(name) {
+				return true
 			}
 			for _, n := range names[starts[len(starts)-1]:] {
 				if bytes.Equal(n, name) {

@@ -22,7 +22,7 @@ type VerifierConfig struct {
 	// Audience must be in the token's "aud". Required.
 	Audience string
 	// Leeway is the clock skew allowed. Zero means 30 seconds; negative
-	// means none.
+	// means none; at most [RevocationMargin].
 	Leeway time.Duration
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
@@ -46,6 +46,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return nil, fmt.Errorf("%w: VerifierConfig.Keys is required", ErrInvalidConfig)
 	case cfg.Issuer == "" || cfg.Audience == "":
 		return nil, fmt.Errorf("%w: VerifierConfig.Issuer and Audience are required", ErrInvalidConfig)
+	case cfg.Leeway > RevocationMargin:
+		return nil, fmt.Errorf("%w: Leeway over %v would outlive revocations", ErrInvalidConfig, RevocationMargin)
 	}
 	switch {
 	case cfg.Leeway == 0:
@@ -77,24 +79,36 @@ func (v *Verifier) Denylist() Denylist { return v.cfg.Denylist }
 //
 // A token that passed is remembered in a bounded cache keyed by a hash of
 // the token. When it comes again, only its expiry (with the leeway), its key
-// (a retired key's tokens stop at once) and the denylist (revocation takes
-// effect at once) are checked again.
+// (a retired key's tokens stop at once; a new key under the old kid verifies
+// afresh) and the denylist (revocation takes effect at once) are checked
+// again.
 //
 // The returned claims may share their slices with the cache: treat them as
 // read-only.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if v.cache != nil {
 		if e, ok := v.cache.get(token); ok {
-			if _, ok := v.cfg.Keys.Lookup(e.kid); !ok {
-				return Claims{}, ErrUnknownKey
+			// The very key that verified the token must still be in the
+			// set: a retired key, or another key that took its kid, no
+			// longer vouches for it.
+			if k, ok := v.cfg.Keys.Lookup(e.key.id); !ok || k != e.key {
+				return v.verifyUncached(ctx, token)
 			}
 			if expired(e.claims, v.cfg.Now(), v.cfg.Leeway) {
 				return Claims{}, ErrExpired
 			}
-			return e.claims, v.checkRevoked(ctx, e.claims)
+			if err := v.checkRevoked(ctx, e.claims); err != nil {
+				return Claims{}, err
+			}
+			return e.claims, nil
 		}
 	}
-	payload, kid, err := v.verifySignature(token, TypeAccessToken)
+	return v.verifyUncached(ctx, token)
+}
+
+// verifyUncached runs every check and caches a token that passes.
+func (v *Verifier) verifyUncached(ctx context.Context, token string) (Claims, error) {
+	payload, key, err := v.verifySignature(token, TypeAccessToken)
 	if err != nil {
 		return Claims{}, err
 	}
@@ -110,7 +124,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		return Claims{}, err
 	}
 	if v.cache != nil {
-		v.cache.put(token, kid, c)
+		v.cache.put(token, key, c)
 	}
 	return c, nil
 }
@@ -128,24 +142,24 @@ func (v *Verifier) checkRevoked(ctx context.Context, c Claims) error {
 }
 
 // verifySignature runs every check up to the signature and the type, and
-// returns the decoded payload and the key ID.
-func (v *Verifier) verifySignature(token, typ string) ([]byte, string, error) {
+// returns the decoded payload and the key that verified it.
+func (v *Verifier) verifySignature(token, typ string) ([]byte, *Key, error) {
 	p, err := parse(token)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	key, ok := v.cfg.Keys.Lookup(p.header.Kid)
 	if !ok {
-		return nil, "", ErrUnknownKey
+		return nil, nil, ErrUnknownKey
 	}
 	if err := checkSignature(p, key); err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	if !typeIs(p.header.Typ, typ) {
-		return nil, "", ErrType
+		return nil, nil, ErrType
 	}
 	payload, err := decodeSegment(p.payload)
-	return payload, key.id, err
+	return payload, key, err
 }
 
 // checkSignature checks the header's alg against the key's pinned one, then
@@ -175,17 +189,21 @@ func (v *Verifier) checkClaims(w wireClaims, c Claims) error {
 	now := v.cfg.Now()
 	leeway := v.cfg.Leeway
 	switch {
-	case w.Exp == nil:
+	case !w.Exp.set:
 		return fmt.Errorf("%w: exp", ErrMissingClaim)
-	case w.Iat == nil:
+	case !w.Iat.set:
 		return fmt.Errorf("%w: iat", ErrMissingClaim)
 	case c.ID == "":
 		return fmt.Errorf("%w: jti", ErrMissingClaim)
 	case c.Subject == "":
 		return fmt.Errorf("%w: sub", ErrMissingClaim)
+	case c.Issuer == "":
+		return fmt.Errorf("%w: iss", ErrMissingClaim)
+	case c.Audience == nil:
+		return fmt.Errorf("%w: aud", ErrMissingClaim)
 	case !now.Before(c.ExpiresAt.Add(leeway)):
 		return ErrExpired
-	case w.Nbf != nil && now.Add(leeway).Before(c.NotBefore):
+	case w.Nbf.set && now.Add(leeway).Before(c.NotBefore):
 		return ErrNotYetValid
 	case now.Add(leeway).Before(c.IssuedAt):
 		return ErrNotYetValid
