@@ -154,49 +154,73 @@ func decodeJSONObject(data []byte, v any) error {
 		return errJSON
 	}
 	// Unmarshal validates the whole document before it decodes anything,
-	// so checkNames only ever sees valid JSON.
+	// so hasDuplicateNames only ever sees valid JSON.
 	if err := json.Unmarshal(data, v); err != nil {
 		return errJSON
 	}
-	return checkNames(data, knownNames(v))
-}
-
-// knownNames returns the JSON member names of the struct v points to.
-func knownNames(v any) []string {
-	t := reflect.TypeOf(v).Elem()
-	if names, ok := namesByType.Load(t); ok {
-		return names.([]string)
-	}
-	var names []string
-	for i := 0; i < t.NumField(); i++ {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-			names = append(names, name)
-		}
-	}
-	namesByType.Store(t, names)
-	return names
-}
-
-var namesByType sync.Map // reflect.Type → []string
-
-// checkNames refuses what encoding/json would silently accept: duplicate
-// member names at any depth (see hasDuplicateNames), and top-level names
-// that differ from a known name only in case, such as "EXP" or "Kid",
-// which encoding/json matches case-insensitively to the known one, while
-// other JWT libraries read them as unknown claims.
-func checkNames(data []byte, known []string) error {
-	if hasDuplicateNames(data, func(name []byte) bool {
-		for _, k := range known {
-			if string(name) != k && strings.EqualFold(string(name), k) {
-				return true
-			}
-		}
-		return false
-	}) {
+	if hasDuplicateNames(data, memberNamesOf(v)) {
 		return errDuplicateName
 	}
 	return nil
 }
+
+// memberNames are the JSON member names of a struct type, to refuse what
+// encoding/json would silently accept: a top-level name that differs from
+// a known one only in case, such as "EXP" or "Kid". encoding/json matches
+// it to the known member (the last one winning over a correctly spelled
+// one), while other JWT libraries read it as an unknown member.
+type memberNames struct {
+	known  []string
+	folded map[string]string // ASCII lower case → known name
+}
+
+// clashes reports whether name differs from a known name only in case.
+func (m *memberNames) clashes(name []byte) bool {
+	var buf [64]byte
+	if len(name) <= len(buf) {
+		lower, ascii := buf[:len(name)], true
+		for i, c := range name {
+			if c >= 0x80 {
+				ascii = false
+				break
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			lower[i] = c
+		}
+		if ascii {
+			known, ok := m.folded[string(lower)]
+			return ok && known != string(name)
+		}
+	}
+	// Non-ASCII: encoding/json also folds the Kelvin sign and the long s.
+	for _, k := range m.known {
+		if string(name) != k && strings.EqualFold(string(name), k) {
+			return true
+		}
+	}
+	return false
+}
+
+// memberNamesOf returns the member names of the struct v points to.
+func memberNamesOf(v any) *memberNames {
+	t := reflect.TypeOf(v).Elem()
+	if m, ok := namesByType.Load(t); ok {
+		return m.(*memberNames)
+	}
+	m := &memberNames{folded: map[string]string{}}
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			m.known = append(m.known, name)
+			m.folded[strings.ToLower(name)] = name
+		}
+	}
+	namesByType.Store(t, m)
+	return m
+}
+
+var namesByType sync.Map // reflect.Type → *memberNames
 
 // hasDuplicateNames reports whether any object in data, which must be valid
 // JSON, has two members with the same name (after unescaping, so "a" and
@@ -209,9 +233,9 @@ func checkNames(data []byte, known []string) error {
 // kept in one list, each object owning the tail from its start; for the
 // small objects of a token this allocates nothing.
 //
-// refuseTop, when not nil, is asked about every member name of the
-// top-level object, and a true answer counts as a duplicate.
-func hasDuplicateNames(data []byte, refuseTop func(name []byte) bool) bool {
+// top, when not nil, also refuses top-level names that clash in case with
+// its known names.
+func hasDuplicateNames(data []byte, top *memberNames) bool {
 	var namesBuf [32][]byte
 	var startsBuf, kindsBuf [8]int
 	names := namesBuf[:0]   // names of the open objects, innermost last
@@ -258,7 +282,7 @@ func hasDuplicateNames(data []byte, refuseTop func(name []byte) bool) bool {
 				}
 				name = []byte(s)
 			}
-			if len(starts) == 1 && refuseTop != nil && refuseTop(name) {
+			if len(starts) == 1 && top != nil && top.clashes(name) {
 				return true
 			}
 			for _, n := range names[starts[len(starts)-1]:] {

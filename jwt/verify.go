@@ -112,8 +112,8 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (Claims, er
 	if err != nil {
 		return Claims{}, err
 	}
-	var w wireClaims
-	if err := decodeJSONObject(payload, &w); err != nil {
+	w, err := decodeClaims(payload)
+	if err != nil {
 		return Claims{}, err
 	}
 	c := w.claims()

@@ -1,0 +1,62 @@
+package jwt
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+var claimsSeeds = []string{
+	`{"iss":"https://issuer.example","sub":"acct_1","aud":"api","exp":1700000600,"iat":1699999940,"jti":"J1","client_id":"c","scope":"a b","kg_account":"acct_1","kg_mode":"test","kg_package":"GO","kg_permissions":["products:read","offers:write"],"kg_stores":["s1"],"kg_allowed_ips":["10.0.0.0/8"]}`,
+	` { "sub" : "a\u00e9\n" , "aud" : [ "x" , "api" ] , "exp" : 1.5e9 , "nested" : { "a" : [ 1 , { "b" : null } ] } , "x" : true } `,
+	`{"sub":null,"kg_permissions":null,"kg_stores":["a",null,"b"],"aud":["a","b"]}`,
+	`{"\u0073ub":"escaped name","kg_mode":"li\u0076e","scope":"\ud83d\ude00"}`,
+	`{"sub":"\xff\xfe invalid utf-8","kg_permissions":["\xff"]}`,
+	`{"exp":null}`, `{"exp":"1"}`, `{"exp":-1}`, `{"aud":null}`, `{"aud":5}`, `{"sub":5}`, `{"kg_stores":"s"}`,
+	`{"kg_stores":[1]}`, `{"sub":"a","sub":"b"}`, `{"SUB":"a"}`, `{"a":{"b":1,"b":2}}`, `{}`, `[]`, `{"sub":"a"`, `{"sub":"a"}x`,
+	`{"iat":1e400}`, `{"nbf":0}`, `{"exp":253402300800}`, `{"kg_permissions":[]}`, `{"unknown":[[[]]],"sub":"s"}`,
+}
+
+// reference decodes claims the slow way: encoding/json plus keygate's
+// checks.
+func reference(data []byte) (wireClaims, error) {
+	var w wireClaims
+	err := decodeJSONObject(data, &w)
+	return w, err
+}
+
+func TestDecodeClaimsMatchesEncodingJSON(t *testing.T) {
+	for _, s := range claimsSeeds {
+		checkDecodeClaims(t, []byte(s))
+	}
+}
+
+func checkDecodeClaims(t *testing.T, data []byte) {
+	t.Helper()
+	got, gotErr := decodeClaims(data)
+	want, wantErr := reference(data)
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("decodeClaims(%q): error %v, encoding/json: %v", data, gotErr, wantErr)
+	}
+	if gotErr != nil {
+		if !errors.Is(gotErr, ErrMalformed) {
+			t.Fatalf("decodeClaims(%q): %v does not wrap ErrMalformed", data, gotErr)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		t.Fatalf("decodeClaims(%q)\n got %s %+v\nwant %s %+v", data, g, got, w, want)
+	}
+}
+
+func FuzzDecodeClaims(f *testing.F) {
+	for _, s := range claimsSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecodeClaims(t, data)
+	})
+}
