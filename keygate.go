@@ -86,8 +86,10 @@ type Principal struct {
 	Account string `json:"account"`
 	// Mode is the credential's mode.
 	Mode Mode `json:"mode"`
-	// Kind is publishable or secret, for API keys; empty for access
-	// tokens.
+	// Kind is publishable or secret: the API key's, or for an access
+	// token the kind of the client key that obtained it (publishable for a
+	// public client). Routes admit publishable credentials only when they
+	// opt in.
 	Kind Kind `json:"kind"`
 	// Package is the account's service tier, for example "GO".
 	Package string `json:"package,omitempty"`

@@ -25,8 +25,13 @@ type Claims struct {
 	ClientID  string    // client_id: the key ID of the client that obtained the token
 	Scope     string    // scope: space-separated
 
-	Account     string       // kg_account
-	Mode        keygate.Mode // kg_mode
+	Account string       // kg_account
+	Mode    keygate.Mode // kg_mode
+	// ClientKind is the kind of the client's key: secret for a
+	// confidential client, publishable for a public one. A token of a
+	// public client reaches only routes that accept publishable
+	// credentials, as the key itself would.
+	ClientKind  keygate.Kind // kg_client_kind
 	Package     string       // kg_package
 	Permissions []string     // kg_permissions
 	Stores      []string     // kg_stores
@@ -46,6 +51,7 @@ type wireClaims struct {
 	Scope       string       `json:"scope,omitempty"`
 	Account     string       `json:"kg_account,omitempty"`
 	Mode        keygate.Mode `json:"kg_mode,omitempty"`
+	ClientKind  keygate.Kind `json:"kg_client_kind,omitempty"`
 	Package     string       `json:"kg_package,omitempty"`
 	Permissions []string     `json:"kg_permissions,omitempty"`
 	Stores      []string     `json:"kg_stores,omitempty"`
@@ -63,7 +69,7 @@ func (c Claims) wire() wireClaims {
 		Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience,
 		Exp: date(c.ExpiresAt), Iat: date(c.IssuedAt), Nbf: date(c.NotBefore),
 		Jti: c.ID, ClientID: c.ClientID, Scope: c.Scope,
-		Account: c.Account, Mode: c.Mode, Package: c.Package,
+		Account: c.Account, Mode: c.Mode, ClientKind: c.ClientKind, Package: c.Package,
 		Permissions: c.Permissions, Stores: c.Stores, AllowedIPs: c.AllowedIPs,
 	}
 }
@@ -73,7 +79,7 @@ func (w wireClaims) claims() Claims {
 		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud,
 		ExpiresAt: w.Exp.time(), IssuedAt: w.Iat.time(), NotBefore: w.Nbf.time(),
 		ID: w.Jti, ClientID: w.ClientID, Scope: w.Scope,
-		Account: w.Account, Mode: w.Mode, Package: w.Package,
+		Account: w.Account, Mode: w.Mode, ClientKind: w.ClientKind, Package: w.Package,
 		Permissions: w.Permissions, Stores: w.Stores, AllowedIPs: w.AllowedIPs,
 	}
 }

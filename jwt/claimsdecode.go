@@ -96,6 +96,10 @@ func (w *wireClaims) set(rawName, value []byte) (known bool, err error) {
 		var m string
 		m, err = decodeString(value, string(w.Mode))
 		w.Mode = keygate.Mode(m)
+	case "kg_client_kind":
+		var k string
+		k, err = decodeString(value, string(w.ClientKind))
+		w.ClientKind = keygate.Kind(k)
 	case "aud":
 		err = w.Aud.UnmarshalJSON(value)
 	case "exp":

@@ -101,7 +101,7 @@ var failures = []struct {
 	{jwt.ErrIssuer, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
 	{jwt.ErrAudience, Failure{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}},
 	{ErrInvalidToken, Failure{http.StatusUnauthorized, "invalid_token", "the credential is invalid"}},
-	{errPublishable, Failure{http.StatusForbidden, "insufficient_scope", "this route does not accept publishable keys"}},
+	{errPublishable, Failure{http.StatusForbidden, "insufficient_scope", "this route does not accept publishable keys or tokens of public clients"}},
 	{errLiveRequired, Failure{http.StatusForbidden, "insufficient_scope", "this route requires a live-mode key"}},
 	{errTestRequired, Failure{http.StatusForbidden, "insufficient_scope", "this route requires a test-mode key"}},
 	{errStoreForbidden, Failure{http.StatusForbidden, "insufficient_scope", "the selected store is not allowed for this key"}},

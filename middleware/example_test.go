@@ -52,8 +52,8 @@ func ExampleAuthenticator_Require() {
 	// Output:
 	// 200 hello acct_42 (test, sk, store store_1)
 	// 200 hello acct_42 (test, pk, store store_1)
-	// 403 {"error":"insufficient_scope","error_description":"this route does not accept publishable keys"}
-	//   WWW-Authenticate: Bearer realm="keygate", error="insufficient_scope", error_description="this route does not accept publishable keys"
+	// 403 {"error":"insufficient_scope","error_description":"this route does not accept publishable keys or tokens of public clients"}
+	//   WWW-Authenticate: Bearer realm="keygate", error="insufficient_scope", error_description="this route does not accept publishable keys or tokens of public clients"
 	// 403 {"error":"insufficient_scope","error_description":"this route requires a live-mode key"}
 	//   WWW-Authenticate: Bearer realm="keygate", error="insufficient_scope", error_description="this route requires a live-mode key"
 	// 401 {"error":"unauthorized","error_description":"authentication required: send Authorization: Bearer <API key or access token>"}

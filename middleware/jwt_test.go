@@ -60,10 +60,43 @@ func newTokenFixture(t testing.TB, alg jwt.Algorithm, cacheSize int) *tokenFixtu
 
 func (f *tokenFixture) token(t testing.TB, mode keygate.Mode) string {
 	t.Helper()
+	return f.tokenOf(t, mode, keygate.KindSecret)
+}
+
+// tokenOf issues a token as obtained by a client key of that kind.
+func (f *tokenFixture) tokenOf(t testing.TB, mode keygate.Mode, kind keygate.Kind) string {
+	t.Helper()
 	tok, _, err := f.issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read",
-		Account: "acct_1", Mode: mode, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
+		Account: "acct_1", Mode: mode, ClientKind: kind, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
 	require.NoError(t, err)
 	return tok
+}
+
+func TestPublicClientTokensStayOnPublishableRoutes(t *testing.T) {
+	f := newTokenFixture(t, jwt.HS256, 0)
+	secretOnly := f.auth.Handler(principalJSON)
+	publishable := f.auth.Require(middleware.Rule{Publishable: true})(principalJSON)
+	for _, tc := range []struct {
+		kind               keygate.Kind
+		secret, publicCode int
+	}{
+		{keygate.KindSecret, 200, 200},
+		{keygate.KindPublishable, 403, 200}, // a public client's token, as its publishable key
+		{"", 403, 200},                      // a token that does not say fails closed
+		{"xx", 403, 200},
+	} {
+		tok := f.tokenOf(t, keygate.ModeTest, tc.kind)
+		for _, route := range []struct {
+			h    http.Handler
+			want int
+		}{{secretOnly, tc.secret}, {publishable, tc.publicCode}} {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			route.h.ServeHTTP(rec, req)
+			assert.Equal(t, route.want, rec.Code, "client kind %q", tc.kind)
+		}
+	}
 }
 
 func TestMiddlewareAcceptsAccessTokens(t *testing.T) {
@@ -188,7 +221,7 @@ func BenchmarkGolangJWTMiddleware(b *testing.B) {
 	issuer, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: keys, Issuer: "https://keygate.test", Audience: "api"})
 	require.NoError(b, err)
 	tok, _, err := issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read",
-		Account: "acct_1", Mode: keygate.ModeTest, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
+		Account: "acct_1", Mode: keygate.ModeTest, ClientKind: keygate.KindSecret, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
 	require.NoError(b, err)
 	parser := golangjwt.NewParser(golangjwt.WithValidMethods([]string{"HS256"}), golangjwt.WithIssuer("https://keygate.test"),
 		golangjwt.WithAudience("api"), golangjwt.WithExpirationRequired())

@@ -219,7 +219,9 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 		return keygate.Principal{}, ErrInvalidToken // a credential keygate cannot interpret
 	case p.Method == keygate.MethodAPIKey && !p.Kind.Valid():
 		return keygate.Principal{}, ErrInvalidToken
-	case p.Method == keygate.MethodAPIKey && p.Kind != keygate.KindSecret && !rule.Publishable:
+	case p.Method != keygate.MethodOneTime && p.Kind != keygate.KindSecret && !rule.Publishable:
+		// A publishable key, or a token obtained through a public client
+		// (or one that does not say), reaches only routes that opt in.
 		return keygate.Principal{}, errPublishable
 	case rule.Mode == keygate.ModeLive && p.Mode != keygate.ModeLive:
 		return keygate.Principal{}, errLiveRequired
@@ -288,6 +290,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 			Scope:   c.Scope,
 			Account: c.Account,
 			Mode:    c.Mode,
+			Kind:    c.ClientKind,
 			Package: c.Package,
 		}
 		// The claims may be shared with the verifier's cache; the request

@@ -61,7 +61,7 @@ func ExampleNewServer() {
 	}
 	// Tiny Argon2id parameters keep the example fast; in production pass
 	// the zero password.Params, which mean password.DefaultParams.
-	users, err := oauth.NewMemoryUsers(password.Params{Memory: 64, Time: 1, Threads: 1})
+	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: password.Params{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -165,9 +165,9 @@ func Example_clientCredentials() {
 		tokenRequests.Add(1)
 		server.TokenHandler().ServeHTTP(w, r)
 	})
-	mux.Handle("GET /v1/whoami", auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /v1/whoami", auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := keygate.FromContext(r.Context())
-		fmt.Fprintln(w, p.Method, p.Subject, p.Scope)
+		fmt.Fprintln(w, p.Method, p.Account, p.Kind, p.Scope)
 	})))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -192,8 +192,8 @@ func Example_clientCredentials() {
 	fmt.Println("token requests:", tokenRequests.Load())
 
 	// Output:
-	// 200 jwt acct_example products:read
-	// 200 jwt acct_example products:read
-	// 200 jwt acct_example products:read
+	// 200 jwt acct_example sk products:read
+	// 200 jwt acct_example sk products:read
+	// 200 jwt acct_example sk products:read
 	// token requests: 1
 }

@@ -52,7 +52,7 @@ func TestInteropClientCredentials(t *testing.T) {
 		p := f.whoamiVia(t, client)
 		assert.Equal(t, keygate.MethodJWT, p.Method)
 		assert.Equal(t, f.sk.ID(), p.KeyID)
-		assert.Equal(t, testAccount, p.Subject)
+		assert.Equal(t, f.sk.ID(), p.Subject)
 		assert.Equal(t, testAccount, p.Account)
 		assert.Equal(t, strings.Join(testPerms, " "), p.Scope)
 		if i == 0 {

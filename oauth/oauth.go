@@ -71,6 +71,10 @@ type Users interface {
 // password; the token endpoint answers it with invalid_grant.
 var ErrBadCredentials = errors.New("oauth: bad user credentials")
 
+// ErrBusy is what [Users] return when too many password checks are under
+// way; the token endpoint answers 503 temporarily_unavailable.
+var ErrBusy = errors.New("oauth: too many password checks at once")
+
 // Config configures a [Server].
 type Config struct {
 	// Clients authenticates clients. Required.
@@ -122,7 +126,6 @@ type oauthError struct {
 	status      int
 	code        string
 	description string
-	basic       bool // the client used HTTP Basic: challenge with Basic
 	cause       error
 }
 
@@ -151,11 +154,8 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 	}
 	h := w.Header()
 	if e.status == http.StatusUnauthorized {
-		if e.basic {
-			h.Set("WWW-Authenticate", `Basic realm="`+s.cfg.Realm+`"`)
-		} else {
-			h.Set("WWW-Authenticate", `Bearer realm="`+s.cfg.Realm+`", error="invalid_client"`)
-		}
+		// The scheme the endpoints accept for client authentication.
+		h.Set("WWW-Authenticate", `Basic realm="`+s.cfg.Realm+`"`)
 	}
 	if e.status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
@@ -226,7 +226,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 	id, secret, basic := r.BasicAuth()
 	if !basic && usesBasic(r) {
 		// RFC 6749 §5.2: the client chose Basic; never fall back to the body.
-		return client{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", basic: true}
+		return client{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed"}
 	}
 	if basic {
 		// RFC 6749 §2.3.1: both are form-encoded inside Basic.
@@ -234,7 +234,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 		id, err1 = url.QueryUnescape(id)
 		secret, err2 = url.QueryUnescape(secret)
 		if err1 != nil || err2 != nil {
-			return client{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", basic: true}
+			return client{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed"}
 		}
 		if form.Has("client_secret") || (form.Has("client_id") && form.Get("client_id") != id) {
 			return client{}, invalidRequest("use one client authentication method")
@@ -242,7 +242,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 	} else {
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	fail := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", basic: basic}
+	fail := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed"}
 	if id == "" {
 		return client{}, fail
 	}
@@ -378,8 +378,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, e
 		if err != nil {
 			return tokenResponse{}, err
 		}
+		// RFC 9068 §2.2: with no resource owner, sub names the client.
 		// RFC 6749 §4.4.3: no refresh token for client credentials.
-		return s.issue(r.Context(), c, c.rec.Account, perms, false)
+		return s.issue(r.Context(), c, c.rec.ID, perms, false)
 	case "password":
 		if s.cfg.Users == nil {
 			return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", description: "the password grant is not enabled"}
@@ -393,6 +394,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, e
 			return tokenResponse{}, err
 		}
 		user, err := s.cfg.Users.Authenticate(r.Context(), username, password)
+		if errors.Is(err, ErrBusy) {
+			return tokenResponse{}, errUnavailable
+		}
 		if errors.Is(err, ErrBadCredentials) {
 			return tokenResponse{}, invalidGrant("the user name or password is wrong", err)
 		}
@@ -417,6 +421,7 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 		Scope:       strings.Join(perms, " "),
 		Account:     c.rec.Account,
 		Mode:        c.rec.Mode,
+		ClientKind:  c.rec.Kind,
 		Package:     c.rec.Package,
 		Permissions: perms,
 		Stores:      c.rec.Stores,
@@ -477,7 +482,15 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 	if err != nil {
 		return tokenResponse{}, err
 	}
+	// The key may have lost permissions or stores since the grant: a
+	// refreshed token never carries more than the client key holds now,
+	// and takes its package and allowed IPs as they are now.
 	claims := rec.AccessClaims()
+	claims.ClientKind = c.rec.Kind
+	claims.Package, claims.AllowedIPs = c.rec.Package, slices.Clone(c.rec.AllowedIPs)
+	claims.Permissions = intersect(claims.Permissions, c.rec.Permissions)
+	claims.Stores = intersect(claims.Stores, c.rec.Stores)
+	claims.Scope = strings.Join(claims.Permissions, " ")
 	if scope := form.Get("scope"); scope != "" {
 		perms, err := grantedPermissions(claims.Permissions, scope)
 		if err != nil {
@@ -491,6 +504,17 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 	}
 	resp.RefreshToken = next
 	return resp, nil
+}
+
+// intersect returns the elements of a that are also in b, in a's order.
+func intersect(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // RevocationHandler serves RFC 7009 token revocation (POST /oauth/revoke).
@@ -602,7 +626,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		return introspection{}, err
 	}
 	if !c.confidential {
-		return introspection{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "only confidential clients may introspect", basic: usesBasic(r)}
+		return introspection{}, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "only confidential clients may introspect"}
 	}
 	token := form.Get("token")
 	if token == "" {
@@ -618,9 +642,10 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		}
 		return introspection{}, err
 	}
-	if claims.Account != c.rec.Account {
+	if claims.Account != c.rec.Account || claims.Mode != c.rec.Mode {
 		// RFC 7662 §2.2: a token the caller may not know about is inactive
-		// to it. A resource server sees only its own account's tokens.
+		// to it. A resource server sees only its own account's tokens, of
+		// its own mode.
 		return introspection{Active: false}, nil
 	}
 	return introspection{
@@ -643,7 +668,7 @@ func (s *Server) introspectRefresh(ctx context.Context, c client, token string) 
 	if err != nil {
 		return introspection{}, err
 	}
-	if rec.Account != c.rec.Account || !rec.Active(s.cfg.Now()) {
+	if rec.Account != c.rec.Account || rec.Mode != c.rec.Mode || !rec.Active(s.cfg.Now()) {
 		return introspection{Active: false}, nil
 	}
 	return introspection{

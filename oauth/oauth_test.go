@@ -145,7 +145,7 @@ func newFixture(t testing.TB, opts options) *fixture {
 		require.NoError(t, err)
 		cfg.Refresh = f.refresh
 	}
-	f.users, err = oauth.NewMemoryUsers(fastHash)
+	f.users, err = oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: fastHash})
 	require.NoError(t, err)
 	require.NoError(t, f.users.Add("alice", alicePassword, oauth.User{Subject: aliceSubject, Account: testAccount}))
 	require.NoError(t, f.users.Add("mallory", malloryPassword, oauth.User{Subject: "user_mallory", Account: otherAccount}))
@@ -164,7 +164,8 @@ func newFixture(t testing.TB, opts options) *fixture {
 	mux.Handle("/oauth/token", f.server.TokenHandler())
 	mux.Handle("/oauth/revoke", f.server.RevocationHandler())
 	mux.Handle("/oauth/introspect", f.server.IntrospectionHandler())
-	mux.Handle("/v1/whoami", auth.Handler(http.HandlerFunc(whoami)))
+	mux.Handle("/v1/whoami", auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(whoami)))
+	mux.Handle("/v1/secret-only", auth.Handler(http.HandlerFunc(whoami)))
 	f.srv = httptest.NewServer(f.audit(mux))
 	t.Cleanup(func() {
 		f.srv.Close() // waits for the handlers, and so for their audits
@@ -551,7 +552,8 @@ func TestClientCredentials(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := f.do(t, tc.rq)
 			claims := f.requireTokenResponse(t, resp, allScope, false)
-			assert.Equal(t, testAccount, claims.Subject, "sub is the account")
+			assert.Equal(t, f.sk.ID(), claims.Subject, "sub names the client (RFC 9068 §2.2)")
+			assert.Equal(t, keygate.KindSecret, claims.ClientKind)
 			assert.Equal(t, f.sk.ID(), claims.ClientID)
 			assert.Equal(t, testAccount, claims.Account)
 			assert.Equal(t, keygate.ModeTest, claims.Mode)
@@ -570,14 +572,15 @@ func TestClientCredentials(t *testing.T) {
 				assert.Contains(t, raw, name)
 			}
 			assert.Equal(t, f.sk.ID(), raw["client_id"])
-			assert.Equal(t, testAccount, raw["sub"])
+			assert.Equal(t, f.sk.ID(), raw["sub"])
 			assert.Equal(t, testAccount, raw["kg_account"])
 
 			status, p := f.whoamiWith(t, resp.str("access_token"))
 			require.Equal(t, http.StatusOK, status)
 			assert.Equal(t, keygate.MethodJWT, p.Method)
 			assert.Equal(t, f.sk.ID(), p.KeyID)
-			assert.Equal(t, testAccount, p.Subject)
+			assert.Equal(t, f.sk.ID(), p.Subject)
+			assert.Equal(t, keygate.KindSecret, p.Kind)
 			assert.Equal(t, claims.ID, p.TokenID)
 		})
 	}

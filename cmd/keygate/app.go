@@ -13,7 +13,6 @@ import (
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/oauth"
-	"github.com/keygate/keygate/password"
 )
 
 // options are serve's settings, from its flags.
@@ -76,7 +75,7 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	if err != nil {
 		return nil, demo{}, err
 	}
-	users, err := oauth.NewMemoryUsers(password.Params{})
+	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{})
 	if err != nil {
 		return nil, demo{}, err
 	}

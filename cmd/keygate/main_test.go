@@ -246,7 +246,8 @@ func TestServe(t *testing.T) {
 		require.Equal(t, "jwt", p["method"])
 		require.Equal(t, keyID(b.secret), p["key_id"])
 		require.Equal(t, "test", p["mode"])
-		require.Equal(t, "acct_demo", p["subject"])
+		require.Equal(t, keyID(b.secret), p["subject"], "RFC 9068: sub names the client")
+		require.Equal(t, "sk", p["kind"])
 	})
 
 	t.Run("password grant through the public client, then refresh once", func(t *testing.T) {
