@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/jwt"
 )
 
@@ -46,6 +47,8 @@ var (
 	errOneTimeElsewhere      = fmt.Errorf("%w: a one-time token on another route", ErrInvalidToken)
 	errBodyTooLarge          = fmt.Errorf("%w: body too large for a one-time token", ErrInvalidRequest)
 	errBodyUnreadable        = fmt.Errorf("%w: body unreadable", ErrInvalidRequest)
+	errSignaturesOff         = fmt.Errorf("%w: signed requests are not accepted", ErrInvalidToken)
+	errTwoCredentials        = fmt.Errorf("%w: a signature and an Authorization header", ErrInvalidRequest)
 )
 
 // Failure is the HTTP meaning of an error: what [Classify] maps it to and
@@ -77,7 +80,17 @@ var failures = []struct {
 	{errStoreHeader, Failure{http.StatusBadRequest, "invalid_request", "the store header must appear once and hold a valid store ID"}},
 	{errBodyTooLarge, Failure{http.StatusBadRequest, "invalid_request", "the body is too large for a one-time token route"}},
 	{errBodyUnreadable, Failure{http.StatusBadRequest, "invalid_request", "the body could not be read"}},
+	{errTwoCredentials, Failure{http.StatusBadRequest, "invalid_request", "send either a signature or an Authorization header, not both"}},
 	{ErrInvalidRequest, Failure{http.StatusBadRequest, "invalid_request", "the request is malformed"}},
+	{hmac.ErrBodyTooLarge, Failure{http.StatusRequestEntityTooLarge, "body_too_large", "the body is over the limit for signed requests"}},
+	{hmac.ErrMalformed, Failure{http.StatusUnauthorized, "malformed_signature", "the signature fields are malformed"}},
+	{hmac.ErrNonCanonical, Failure{http.StatusUnauthorized, "non_canonical", "the request path is not in canonical form"}},
+	{hmac.ErrMissingComponent, Failure{http.StatusUnauthorized, "missing_component", "the signature does not cover every required component"}},
+	{hmac.ErrStale, Failure{http.StatusUnauthorized, "expired", "the signature is outside its time window"}},
+	{hmac.ErrInvalidSignature, Failure{http.StatusUnauthorized, "invalid_signature", "the signature is invalid"}},
+	{hmac.ErrDigest, Failure{http.StatusUnauthorized, "invalid_digest", "the body does not match its Content-Digest"}},
+	{hmac.ErrReplayed, Failure{http.StatusUnauthorized, "replayed", "this request was already accepted"}},
+	{errSignaturesOff, Failure{http.StatusUnauthorized, "invalid_signature", "signed requests are not accepted here"}},
 	{apikey.ErrRevoked, Failure{http.StatusUnauthorized, "invalid_token", "the API key has been revoked"}},
 	{apikey.ErrExpired, Failure{http.StatusUnauthorized, "invalid_token", "the API key has expired"}},
 	{apikey.ErrDisabled, Failure{http.StatusUnauthorized, "invalid_token", "the API key is disabled"}},
@@ -139,6 +152,10 @@ func (f Failure) Write(w http.ResponseWriter, realm string) {
 	switch {
 	case f.Status == http.StatusUnauthorized && f.Code == "unauthorized":
 		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+	case f.Status == http.StatusUnauthorized && !rfc6750Code(f.Code):
+		// A signed request's failure: the code is in the body; the
+		// challenge names the realm only.
+		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
 	case f.Status == http.StatusBadRequest || f.Status == http.StatusUnauthorized || f.Status == http.StatusForbidden:
 		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="`+f.Code+`", error_description="`+f.Description+`"`)
 	case f.Status == http.StatusServiceUnavailable:
@@ -158,3 +175,8 @@ func (f Failure) Write(w http.ResponseWriter, realm string) {
 // returned; map it with [Classify] and never write err.Error() to the
 // client.
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+// rfc6750Code reports whether code is one of RFC 6750's error codes.
+func rfc6750Code(code string) bool {
+	return code == "invalid_request" || code == "invalid_token" || code == "insufficient_scope"
+}

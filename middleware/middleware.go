@@ -33,6 +33,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/jwt"
 )
 
@@ -63,8 +64,17 @@ type OneTimeRedeemer interface {
 	Redeem(ctx context.Context, token string, u jwt.Use) (jwt.OneTimeRecord, error)
 }
 
-// Config configures an [Authenticator]. At least one of APIKeys and Tokens
-// is required.
+// RequestVerifier verifies signed requests (HMAC, RFC 9421 profile v3).
+// [*hmac.Verifier] implements it.
+type RequestVerifier interface {
+	// Verify checks r's signature, leaves the verified body in r.Body and
+	// returns the credential, or an error wrapping one of package hmac's
+	// sentinel errors (or a store error).
+	Verify(r *http.Request) (hmac.Active, error)
+}
+
+// Config configures an [Authenticator]. At least one of APIKeys, Tokens
+// and Signatures is required.
 type Config struct {
 	// APIKeys verifies API keys presented as Authorization: Bearer <key>.
 	APIKeys KeyVerifier
@@ -75,6 +85,10 @@ type Config struct {
 	// OneTime redeems one-time tokens on the routes whose [Rule] names a
 	// OneTime purpose. Nil means no route accepts them.
 	OneTime OneTimeRedeemer
+	// Signatures verifies HMAC-signed requests: a request with
+	// Signature-Input or Signature headers is checked only as a signed
+	// request, and must not also carry an Authorization header.
+	Signatures RequestVerifier
 	// KeyPrefix is the prefix of the API keys, used to refuse keys that
 	// appear in a URL query. Empty means the verifier's own (its Prefix
 	// method, as [*apikey.Manager] has), else [apikey.DefaultPrefix].
@@ -123,6 +137,7 @@ type Authenticator struct {
 	keys        KeyVerifier
 	tokens      TokenVerifier
 	oneTime     OneTimeRedeemer
+	signatures  RequestVerifier
 	realm       string
 	storeHeader string // canonical form
 	onError     ErrorHandler
@@ -133,10 +148,10 @@ type Authenticator struct {
 
 // New returns an Authenticator for cfg.
 func New(cfg Config) (*Authenticator, error) {
-	if cfg.APIKeys == nil && cfg.Tokens == nil {
-		return nil, fmt.Errorf("middleware: Config.APIKeys or Config.Tokens is required")
+	if cfg.APIKeys == nil && cfg.Tokens == nil && cfg.Signatures == nil {
+		return nil, fmt.Errorf("middleware: Config.APIKeys, Tokens or Signatures is required")
 	}
-	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, realm: cfg.Realm, onError: cfg.ErrorHandler}
+	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	if a.realm == "" {
 		a.realm = "keygate"
 	}
@@ -193,7 +208,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 // anything: for callers that are not middleware chains. It returns the
 // Principal, or an error to map with [Classify].
 func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, error) {
-	if a.keys == nil && a.tokens == nil {
+	if a.keys == nil && a.tokens == nil && a.signatures == nil {
 		return keygate.Principal{}, errNotConfigured // a zero Authenticator fails closed
 	}
 	if r.URL != nil {
@@ -201,19 +216,54 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 			return keygate.Principal{}, err
 		}
 	}
+	var p keygate.Principal
+	var err error
+	if len(r.Header["Signature-Input"]) > 0 || len(r.Header["Signature"]) > 0 {
+		p, err = a.verifySigned(r, rule)
+	} else {
+		p, err = a.authenticateBearer(r, rule)
+	}
+	if err != nil {
+		return keygate.Principal{}, err
+	}
+	return a.applyRule(r, rule, p)
+}
+
+// authenticateBearer checks the Authorization: Bearer credential.
+func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, error) {
 	token, err := bearerToken(r.Header)
 	if err != nil {
 		return keygate.Principal{}, err
 	}
-	var p keygate.Principal
 	if rule.OneTime != "" {
-		p, err = a.redeem(r, token, rule)
-	} else {
-		p, err = a.authenticate(r.Context(), token)
+		return a.redeem(r, token, rule)
 	}
+	return a.authenticate(r.Context(), token)
+}
+
+// verifySigned checks an HMAC-signed request.
+func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Principal, error) {
+	switch {
+	case a.signatures == nil:
+		return keygate.Principal{}, errSignaturesOff
+	case len(r.Header["Authorization"]) > 0:
+		return keygate.Principal{}, errTwoCredentials
+	case rule.OneTime != "":
+		return keygate.Principal{}, errOneTimeRequired
+	}
+	c, err := a.signatures.Verify(r)
 	if err != nil {
 		return keygate.Principal{}, err
 	}
+	p := keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Account: c.Account, Mode: c.Mode, Kind: keygate.KindSecret, Package: c.Package}
+	p.Permissions, p.Stores = cloneStrings2(c.Permissions, c.Stores)
+	return p, nil
+}
+
+// applyRule checks an authenticated Principal against the route's rule and
+// selects its store.
+func (a *Authenticator) applyRule(r *http.Request, rule Rule, p keygate.Principal) (keygate.Principal, error) {
+	var err error
 	switch {
 	case !p.Mode.Valid():
 		return keygate.Principal{}, ErrInvalidToken // a credential keygate cannot interpret

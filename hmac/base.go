@@ -1,0 +1,263 @@
+package hmac
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/dunglas/httpsfv"
+)
+
+// Algorithm is the only signature algorithm of the v3 profile.
+const Algorithm = "hmac-sha256"
+
+// Errors about signatures; test with errors.Is. Each has a reason code
+// (see [Reason]) for the response and the audit log.
+var (
+	// ErrNoSignature: the request has neither Signature-Input nor Signature.
+	ErrNoSignature = errors.New("hmac: request not signed")
+	// ErrMalformed: Signature-Input, Signature or Content-Digest is not a
+	// structured field of the v3 profile's shape.
+	ErrMalformed = errors.New("hmac: malformed signature fields")
+	// ErrMissingComponent: the signature leaves out a component the
+	// profile requires, or covers one the request does not have.
+	ErrMissingComponent = errors.New("hmac: required component not covered")
+	// ErrNonCanonical: the request target is not in canonical form (dot
+	// segments, empty segments, escaped slashes, escapes that need none):
+	// the path that would be routed could differ from the path signed.
+	ErrNonCanonical = errors.New("hmac: request path not canonical")
+	// ErrStale: created is outside the allowed skew, or expires has
+	// passed.
+	ErrStale = errors.New("hmac: signature outside its time window")
+	// ErrInvalidSignature: the MAC does not verify (or the key ID is
+	// unknown, revoked, expired or disabled: the response is the same).
+	ErrInvalidSignature = errors.New("hmac: invalid signature")
+	// ErrDigest: Content-Digest does not match the body.
+	ErrDigest = errors.New("hmac: content digest mismatch")
+	// ErrReplayed: the nonce was already used with this key ID.
+	ErrReplayed = errors.New("hmac: replayed request")
+	// ErrBodyTooLarge: the body is over the verifier's limit (413).
+	ErrBodyTooLarge = errors.New("hmac: body too large")
+)
+
+// malformed wraps ErrMalformed with a fixed reason.
+func malformed(reason string) error { return fmt.Errorf("%w: %s", ErrMalformed, reason) }
+
+// signatureInput is the one signature of a request, as declared by its
+// Signature-Input member.
+type signatureInput struct {
+	label      string
+	components []string // component identifiers, in order
+	created    int64
+	expires    int64 // 0: none
+	nonce      string
+	keyID      string
+	alg        string // "" when absent
+	params     string // the serialized inner list: the @signature-params value
+}
+
+// maxFieldLen bounds each signature field a verifier parses.
+const maxFieldLen = 4 << 10
+
+// parseSignature reads the request's one signature: its Signature-Input
+// member and the MAC of the same label in Signature.
+func parseSignature(h http.Header) (signatureInput, []byte, error) {
+	inputs, sigs := h.Values("Signature-Input"), h.Values("Signature")
+	if len(inputs) == 0 && len(sigs) == 0 {
+		return signatureInput{}, nil, ErrNoSignature
+	}
+	if len(inputs) == 0 || len(sigs) == 0 {
+		return signatureInput{}, nil, malformed("Signature-Input and Signature go together")
+	}
+	for _, v := range append(slices.Clone(inputs), sigs...) {
+		if len(v) > maxFieldLen {
+			return signatureInput{}, nil, malformed("signature field too long")
+		}
+	}
+	in, err := httpsfv.UnmarshalDictionary(inputs)
+	if err != nil {
+		return signatureInput{}, nil, malformed("Signature-Input is not a dictionary")
+	}
+	labels := in.Names()
+	if len(labels) != 1 {
+		return signatureInput{}, nil, malformed("exactly one signature is accepted")
+	}
+	si := signatureInput{label: labels[0]}
+	m, _ := in.Get(si.label)
+	list, ok := m.(httpsfv.InnerList)
+	if !ok {
+		return signatureInput{}, nil, malformed("Signature-Input member is not an inner list")
+	}
+	for _, item := range list.Items {
+		name, ok := item.Value.(string)
+		if !ok || name == "" || len(item.Params.Names()) > 0 {
+			return signatureInput{}, nil, malformed("components are plain strings without parameters")
+		}
+		if slices.Contains(si.components, name) {
+			return signatureInput{}, nil, malformed("a component is listed twice")
+		}
+		si.components = append(si.components, name)
+	}
+	for _, name := range list.Params.Names() {
+		v, _ := list.Params.Get(name)
+		var ok bool
+		switch name {
+		case "created":
+			si.created, ok = v.(int64)
+		case "expires":
+			si.expires, ok = v.(int64)
+			ok = ok && si.expires > 0
+		case "nonce":
+			si.nonce, ok = v.(string)
+			ok = ok && si.nonce != "" && len(si.nonce) <= 128
+		case "keyid":
+			si.keyID, ok = v.(string)
+			ok = ok && si.keyID != "" && len(si.keyID) <= 128
+		case "alg":
+			si.alg, ok = v.(string)
+		default:
+			ok = true // tag and others: covered by the MAC, otherwise ignored
+		}
+		if !ok {
+			return signatureInput{}, nil, malformed("a signature parameter has the wrong type")
+		}
+	}
+	if si.params, err = httpsfv.Marshal(httpsfv.List{list}); err != nil {
+		return signatureInput{}, nil, malformed("Signature-Input cannot be serialized")
+	}
+
+	sd, err := httpsfv.UnmarshalDictionary(sigs)
+	if err != nil {
+		return signatureInput{}, nil, malformed("Signature is not a dictionary")
+	}
+	sm, ok := sd.Get(si.label)
+	if !ok || len(sd.Names()) != 1 {
+		return signatureInput{}, nil, malformed("Signature must hold exactly the declared label")
+	}
+	item, ok := sm.(httpsfv.Item)
+	mac, isBytes := item.Value.([]byte)
+	if !ok || !isBytes {
+		return signatureInput{}, nil, malformed("Signature member is not a byte sequence")
+	}
+	return si, mac, nil
+}
+
+// checkProfile applies the v3 profile's parameter rules to a parsed
+// signature (parseSignature itself reads any RFC 9421 signature).
+func checkProfile(si signatureInput) error {
+	switch {
+	case si.created == 0 || si.nonce == "" || si.keyID == "":
+		return malformed("created, nonce and keyid are required")
+	case si.created < 0 || si.created > 1e11:
+		return malformed("created must be Unix seconds")
+	case si.alg != "" && si.alg != Algorithm:
+		return malformed("alg must be hmac-sha256")
+	}
+	return nil
+}
+
+// signatureBase builds the RFC 9421 §2.5 signature base of r for si: one
+// line per covered component, then @signature-params, joined by LF.
+func signatureBase(r *http.Request, si signatureInput) (string, error) {
+	var b strings.Builder
+	for _, name := range si.components {
+		value, err := componentValue(r, name)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(`"`)
+		b.WriteString(name)
+		b.WriteString(`": `)
+		b.WriteString(value)
+		b.WriteString("\n")
+	}
+	b.WriteString(`"@signature-params": `)
+	b.WriteString(si.params)
+	return b.String(), nil
+}
+
+// componentValue derives one component's value (RFC 9421 §2.1, §2.2).
+func componentValue(r *http.Request, name string) (string, error) {
+	switch name {
+	case "@method":
+		return r.Method, nil
+	case "@authority":
+		return authority(r), nil
+	case "@path":
+		return escapedPath(r.URL), nil
+	case "@query":
+		return "?" + r.URL.RawQuery, nil
+	case "@scheme":
+		if r.TLS != nil || r.URL.Scheme == "https" {
+			return "https", nil
+		}
+		return "http", nil
+	}
+	if strings.HasPrefix(name, "@") {
+		return "", malformed("unsupported derived component")
+	}
+	if name != strings.ToLower(name) || strings.ContainsAny(name, " \t\r\n:\"") {
+		return "", malformed("field names are lower case tokens")
+	}
+	if name == "host" {
+		return authority(r), nil
+	}
+	values := r.Header.Values(name)
+	switch len(values) {
+	case 0:
+		return "", fmt.Errorf("%w: a covered header is absent", ErrMissingComponent)
+	case 1:
+		return strings.TrimSpace(values[0]), nil
+	default:
+		// RFC 9421 would join them; a header sent twice is how an unsigned
+		// value gets next to a signed one, so v3 refuses it.
+		return "", malformed("a covered header is sent more than once")
+	}
+}
+
+// authority is the request's host, lower case, without a default port.
+func authority(r *http.Request) string {
+	host := r.Host
+	if host == "" && r.URL != nil {
+		host = r.URL.Host
+	}
+	host = strings.ToLower(host)
+	tls := r.TLS != nil || (r.URL != nil && r.URL.Scheme == "https")
+	if tls {
+		host = strings.TrimSuffix(host, ":443")
+	} else {
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return host
+}
+
+// escapedPath is the path as sent, "/" when empty.
+func escapedPath(u *url.URL) string {
+	p := u.EscapedPath()
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// canonicalTarget reports whether u's path is in the one form that is both
+// signed and routed: no dot segments, no empty segments, no escape that
+// changes what a segment means (such as %2F) or that needs none.
+func canonicalTarget(u *url.URL) bool {
+	if u.RawPath != "" {
+		return false // an escape that the default encoding would not use
+	}
+	p := u.Path
+	if p == "" {
+		return true
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && p != "/" {
+		clean += "/"
+	}
+	return clean == p
+}

@@ -1,0 +1,57 @@
+package hmac
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keygate/keygate"
+)
+
+// Active is what the verifier needs of a credential: who it is and the
+// secrets that may have signed a request now (the current one and, during
+// a rotation, the ones it replaces). Secrets are plaintext: keep an Active
+// in memory only, never log it.
+type Active struct {
+	KeyID       string
+	Account     string
+	Mode        keygate.Mode
+	Package     string
+	Permissions []string
+	Stores      []string
+	AllowedIPs  []string
+	// Secrets are the 64-byte shared secrets that verify, current first.
+	Secrets [][]byte
+}
+
+// CredentialSource finds the active secrets of a key ID. [*Manager]
+// implements it.
+type CredentialSource interface {
+	// Lookup returns the active credential with that key ID, or an error
+	// wrapping [ErrUnknownKey] (unknown), [ErrRevoked], [ErrExpired] or
+	// [ErrDisabled] — or a store error.
+	Lookup(ctx context.Context, keyID string) (Active, error)
+}
+
+// NonceStore remembers the nonces of accepted requests, per key ID, so that
+// a replay is refused. Implementations must be safe for concurrent use and
+// make Claim atomic (also across instances for a shared store: SET NX PX,
+// INSERT ... ON CONFLICT DO NOTHING). Run the conformance suite in package
+// hmactest against every implementation.
+type NonceStore interface {
+	// Claim records nonce for keyID until expires and reports true, or
+	// reports false if it is already recorded and not expired (a replay).
+	Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error)
+}
+
+// Errors about credentials; test with errors.Is.
+var (
+	// ErrUnknownKey: no credential has that key ID.
+	ErrUnknownKey = errors.New("hmac: unknown key ID")
+	// ErrRevoked: the credential was revoked.
+	ErrRevoked = errors.New("hmac: credential revoked")
+	// ErrExpired: the credential's expiry time has passed.
+	ErrExpired = errors.New("hmac: credential expired")
+	// ErrDisabled: the credential is disabled.
+	ErrDisabled = errors.New("hmac: credential disabled")
+)

@@ -1,0 +1,310 @@
+package hmac
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/dunglas/httpsfv"
+)
+
+// Defaults of [VerifierConfig].
+const (
+	DefaultSkew        = 300 * time.Second
+	DefaultMaxBody     = 1 << 20
+	DefaultStoreHeader = "X-Store-Id"
+)
+
+// VerifierConfig configures a [Verifier].
+type VerifierConfig struct {
+	// Credentials finds the secrets of a key ID. Required.
+	Credentials CredentialSource
+	// Nonces remembers accepted nonces. Nil means a new
+	// [MemoryNonceStore] with its defaults.
+	Nonces NonceStore
+	// Skew is how far created may be from the server clock, either way.
+	// Zero means 300 seconds. Nonces are kept for twice as long.
+	Skew time.Duration
+	// MaxBody bounds the body read to check Content-Digest; a larger body
+	// is refused with [ErrBodyTooLarge] before any MAC work. Zero means
+	// 1 MiB.
+	MaxBody int64
+	// RequiredHeaders must be covered whenever the request carries them,
+	// beside Content-Type: headers a handler trusts, such as the store
+	// header. Nil means {"X-Store-Id"}.
+	RequiredHeaders []string
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks v3 signatures on incoming requests. It is safe for
+// concurrent use.
+type Verifier struct {
+	cfg      VerifierConfig
+	required []string // lower-case header names
+}
+
+// NewVerifier returns a Verifier for cfg.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	if cfg.Credentials == nil {
+		return nil, errors.New("hmac: VerifierConfig.Credentials is required")
+	}
+	if cfg.Skew <= 0 {
+		cfg.Skew = DefaultSkew
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Nonces == nil {
+		cfg.Nonces = NewMemoryNonceStore(MemoryNonceConfig{})
+	}
+	if cfg.RequiredHeaders == nil {
+		cfg.RequiredHeaders = []string{DefaultStoreHeader}
+	}
+	v := &Verifier{cfg: cfg, required: []string{"content-type"}}
+	for _, h := range cfg.RequiredHeaders {
+		v.required = append(v.required, lower(h))
+	}
+	return v, nil
+}
+
+// MaxBody returns the verifier's body limit.
+func (v *Verifier) MaxBody() int64 { return v.cfg.MaxBody }
+
+// dummySecret stands in for the secret of an unknown key ID, so that the
+// MAC is computed either way.
+var dummySecret = make([]byte, 64)
+
+// Verify checks the v3 signature of r and returns the credential that
+// signed it. On success r.Body holds exactly the verified bytes, for the
+// handler. In order it refuses:
+//   - a request without signature fields ([ErrNoSignature]), or with fields
+//     that are not of the profile's shape ([ErrMalformed]);
+//   - a non-canonical path ([ErrNonCanonical]);
+//   - a signature that does not cover @method, @authority, @path, @query,
+//     content-digest (with a body), content-type and the required headers
+//     (when present) ([ErrMissingComponent]);
+//   - created outside the skew, or expires passed ([ErrStale]);
+//   - a body over the limit ([ErrBodyTooLarge]), before any MAC work;
+//   - a bad MAC, or an unknown, revoked, expired or disabled key ID, at
+//     the same cost and with the same error ([ErrInvalidSignature]; the
+//     cause is wrapped for the audit log);
+//   - a Content-Digest that does not match the body ([ErrDigest]);
+//   - a nonce already used with that key ID ([ErrReplayed]). The nonce is
+//     recorded only now, after the MAC verified, so bad requests cannot
+//     fill the store.
+func (v *Verifier) Verify(r *http.Request) (Active, error) {
+	si, mac, err := parseSignature(r.Header)
+	if err != nil {
+		return Active{}, err
+	}
+	if err := checkProfile(si); err != nil {
+		return Active{}, err
+	}
+	if !canonicalTarget(r.URL) {
+		return Active{}, ErrNonCanonical
+	}
+	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+	if err := v.checkCoverage(r, si, hasBody); err != nil {
+		return Active{}, err
+	}
+	now := v.cfg.Now()
+	if d := now.Sub(time.Unix(si.created, 0)); d > v.cfg.Skew || d < -v.cfg.Skew {
+		return Active{}, fmt.Errorf("%w: created", ErrStale)
+	}
+	if si.expires != 0 && now.Unix() >= si.expires {
+		return Active{}, fmt.Errorf("%w: expires", ErrStale)
+	}
+	body, err := v.readBody(r)
+	if err != nil {
+		return Active{}, err
+	}
+	if len(body) > 0 && !slices.Contains(si.components, "content-digest") {
+		return Active{}, fmt.Errorf("%w: content-digest", ErrMissingComponent)
+	}
+	base, err := signatureBase(r, si)
+	if err != nil {
+		return Active{}, err
+	}
+
+	cred, lookupErr := v.cfg.Credentials.Lookup(r.Context(), si.keyID)
+	secrets := cred.Secrets
+	if lookupErr != nil {
+		if !isCredentialRejection(lookupErr) {
+			return Active{}, fmt.Errorf("hmac: credential lookup: %w", lookupErr)
+		}
+		secrets = [][]byte{dummySecret}
+	}
+	ok := false
+	for _, secret := range secrets {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(base))
+		ok = hmac.Equal(m.Sum(nil), mac) || ok
+	}
+	if lookupErr != nil {
+		return Active{}, errors.Join(ErrInvalidSignature, lookupErr)
+	}
+	if !ok {
+		return Active{}, ErrInvalidSignature
+	}
+
+	if slices.Contains(si.components, "content-digest") {
+		if err := checkDigest(r.Header.Values("Content-Digest"), body); err != nil {
+			return Active{}, err
+		}
+	}
+	fresh, err := v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, now.Add(2*v.cfg.Skew))
+	if err != nil {
+		return Active{}, fmt.Errorf("hmac: nonce store: %w", err)
+	}
+	if !fresh {
+		return Active{}, ErrReplayed
+	}
+	return cred, nil
+}
+
+// checkCoverage applies the profile's required components.
+func (v *Verifier) checkCoverage(r *http.Request, si signatureInput, hasBody bool) error {
+	required := []string{"@method", "@authority", "@path", "@query"}
+	if hasBody {
+		required = append(required, "content-digest")
+	}
+	for _, h := range v.required {
+		if len(r.Header.Values(h)) > 0 {
+			required = append(required, h)
+		}
+	}
+	for _, c := range required {
+		if !slices.Contains(si.components, c) {
+			return fmt.Errorf("%w: %s", ErrMissingComponent, c)
+		}
+	}
+	return nil
+}
+
+// readBody reads r's body up to the limit and puts the bytes back.
+func (v *Verifier) readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > v.cfg.MaxBody {
+		return nil, ErrBodyTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, v.cfg.MaxBody+1))
+	r.Body.Close()
+	if err != nil {
+		return nil, malformed("the body cannot be read")
+	}
+	if int64(len(body)) > v.cfg.MaxBody {
+		return nil, ErrBodyTooLarge
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
+
+// checkDigest checks an RFC 9530 Content-Digest against body: sha-256 is
+// required, sha-512 is checked when present, others are ignored.
+func checkDigest(values []string, body []byte) error {
+	if len(values) == 0 {
+		return fmt.Errorf("%w: content-digest", ErrMissingComponent)
+	}
+	d, err := httpsfv.UnmarshalDictionary(values)
+	if err != nil {
+		return malformed("Content-Digest is not a dictionary")
+	}
+	want := map[string][]byte{}
+	s256 := sha256.Sum256(body)
+	want["sha-256"] = s256[:]
+	s512 := sha512.Sum512(body)
+	want["sha-512"] = s512[:]
+	seen256 := false
+	for _, alg := range d.Names() {
+		m, _ := d.Get(alg)
+		expected, known := want[alg]
+		if !known {
+			continue
+		}
+		item, ok := m.(httpsfv.Item)
+		got, isBytes := item.Value.([]byte)
+		if !ok || !isBytes {
+			return malformed("Content-Digest member is not a byte sequence")
+		}
+		if !hmac.Equal(got, expected) {
+			return ErrDigest
+		}
+		seen256 = seen256 || alg == "sha-256"
+	}
+	if !seen256 {
+		return malformed("Content-Digest needs sha-256")
+	}
+	return nil
+}
+
+// isCredentialRejection reports whether err says the key ID cannot sign
+// (as opposed to a store failure).
+func isCredentialRejection(err error) bool {
+	return errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrExpired) || errors.Is(err, ErrDisabled)
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Reason returns the reason code of a verification error, for responses
+// and the audit log: "unsigned", "malformed_signature", "non_canonical",
+// "missing_component", "expired", "invalid_signature", "unknown_key",
+// "invalid_digest", "replayed", "body_too_large", or "unavailable" for a
+// store failure. Responses use [ResponseReason], which does not tell an
+// unknown key from a bad MAC.
+func Reason(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrNoSignature):
+		return "unsigned"
+	case errors.Is(err, ErrMalformed):
+		return "malformed_signature"
+	case errors.Is(err, ErrNonCanonical):
+		return "non_canonical"
+	case errors.Is(err, ErrMissingComponent):
+		return "missing_component"
+	case errors.Is(err, ErrStale):
+		return "expired"
+	case errors.Is(err, ErrInvalidSignature) && isCredentialRejection(err):
+		return "unknown_key"
+	case errors.Is(err, ErrInvalidSignature):
+		return "invalid_signature"
+	case errors.Is(err, ErrDigest):
+		return "invalid_digest"
+	case errors.Is(err, ErrReplayed):
+		return "replayed"
+	case errors.Is(err, ErrBodyTooLarge):
+		return "body_too_large"
+	}
+	return "unavailable"
+}
+
+// ResponseReason is [Reason] as a client may see it: an unknown, revoked,
+// expired or disabled key ID reads as "invalid_signature".
+func ResponseReason(err error) string {
+	if r := Reason(err); r != "unknown_key" {
+		return r
+	}
+	return "invalid_signature"
+}
