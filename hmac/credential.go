@@ -1,0 +1,704 @@
+package hmac
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keygate/keygate"
+)
+
+// Errors about managing credentials, beside [ErrUnknownKey], [ErrRevoked],
+// [ErrExpired], [ErrDisabled] and [ErrUnseal]. Test for them with
+// [errors.Is]: the returned errors may wrap them with context (a key ID,
+// never a secret).
+var (
+	// ErrKeyIDExists: a credential with that key ID already exists.
+	ErrKeyIDExists = errors.New("hmac: duplicate key ID")
+	// ErrConflict: the credential changed since it was read (its Version
+	// differs); read it again and retry.
+	ErrConflict = errors.New("hmac: credential changed concurrently")
+	// ErrInvalidParams: a management call or a [Config] got an invalid
+	// argument; the error says which.
+	ErrInvalidParams = errors.New("hmac: invalid parameters")
+	// ErrInvalidState: the operation does not apply to the credential in
+	// its current state, for example enabling a revoked one.
+	ErrInvalidState = errors.New("hmac: operation not allowed in the credential's state")
+)
+
+// The anatomy of key IDs and secrets.
+const (
+	// KeyIDPrefix starts every key ID that [Manager.Create] mints.
+	KeyIDPrefix = "hk_"
+	// KeyIDLen is the length of a minted key ID: [KeyIDPrefix] and 16
+	// random base62 characters (about 95 bits). A key ID is public: it is
+	// the keyid of a signature and names the credential in logs.
+	KeyIDLen = len(KeyIDPrefix) + 16
+	// SecretLen is the length of a shared secret: 64 bytes from
+	// crypto/rand, the block size of SHA-256 (RFC 2104's recommended
+	// maximum for an HMAC key).
+	SecretLen = 64
+	// MaxKeyIDLen bounds the key IDs [Manager.Lookup] takes to the store;
+	// longer ones are unknown without a lookup.
+	MaxKeyIDLen = 256
+)
+
+// maxReplacedSecrets bounds how many replaced secrets a credential keeps
+// during overlapping rotation grace periods, beside the current one.
+const maxReplacedSecrets = 4
+
+// credentialUpdateRetries bounds the compare-and-swap retries of one
+// management call under contention.
+const credentialUpdateRetries = 16
+
+// Status is the revocation state of a credential. Disabling is separate
+// (see [Credential.Disabled]) so that enabling returns a credential to
+// where it was. There is no review state: unlike a live API key, a live
+// HMAC credential signs from the moment it is created.
+type Status string
+
+// The statuses.
+const (
+	// StatusActive: the credential verifies (unless disabled or expired).
+	StatusActive Status = "active"
+	// StatusRevoked: the credential never verifies again. Revocation is
+	// final.
+	StatusRevoked Status = "revoked"
+)
+
+// StoredSecret is one accepted secret of a credential in its stored form:
+// sealed with AES-256-GCM under the master key, never in plaintext. A
+// credential has one current secret and, during a rotation's grace period,
+// the secrets it replaced.
+type StoredSecret struct {
+	// Sealed is version (1 byte) || nonce (12) || ciphertext || tag (16),
+	// authenticated together with the credential's key ID.
+	Sealed []byte
+	// NotAfter ends the validity of a replaced secret; zero for the
+	// current one.
+	NotAfter time.Time
+}
+
+// Credential is what a [CredentialStore] keeps about an HMAC credential:
+// its sealed secrets and metadata.
+type Credential struct {
+	// KeyID is the public identifier, the keyid of the signatures.
+	KeyID   string
+	Account string
+	Mode    keygate.Mode
+	Name    string
+
+	// Package, Permissions, Stores and AllowedIPs are carried into the
+	// Principal; their enforcement belongs to the access-control layer.
+	Package     string
+	Permissions []string
+	Stores      []string
+	AllowedIPs  []string
+
+	// Secrets are the sealed secrets, current first.
+	Secrets []StoredSecret
+
+	Status   Status
+	Disabled bool
+
+	Created   time.Time
+	Expires   time.Time // zero: never
+	RevokedAt time.Time
+	RotatedAt time.Time
+
+	// Version counts the credential's updates; [CredentialStore.Update]
+	// uses it for compare-and-swap. Create stores version 1.
+	Version int64
+}
+
+// Usable reports whether the credential may verify a request at now: nil,
+// or [ErrRevoked], [ErrExpired] or [ErrDisabled], in that order.
+func (c Credential) Usable(now time.Time) error {
+	switch {
+	case c.Status == StatusRevoked:
+		return ErrRevoked
+	case !c.Expires.IsZero() && !now.Before(c.Expires):
+		return ErrExpired
+	case c.Disabled:
+		return ErrDisabled
+	case c.Status != StatusActive:
+		// An unknown status (a newer schema, a corrupted row) never
+		// verifies.
+		return ErrRevoked
+	}
+	return nil
+}
+
+// clone returns a copy of c that shares no memory with it: the string
+// slices in one allocation, the sealed bytes in another.
+func (c Credential) clone() Credential {
+	n := len(c.Permissions) + len(c.Stores) + len(c.AllowedIPs)
+	if n > 0 {
+		buf := make([]string, 0, n)
+		part := func(s []string) []string {
+			if s == nil {
+				return nil
+			}
+			start := len(buf)
+			buf = append(buf, s...)
+			return buf[start:len(buf):len(buf)]
+		}
+		c.Permissions, c.Stores, c.AllowedIPs = part(c.Permissions), part(c.Stores), part(c.AllowedIPs)
+	}
+	if c.Secrets != nil {
+		size := 0
+		for _, s := range c.Secrets {
+			size += len(s.Sealed)
+		}
+		bytes := make([]byte, 0, size)
+		secrets := make([]StoredSecret, len(c.Secrets))
+		for i, s := range c.Secrets {
+			if s.Sealed != nil {
+				start := len(bytes)
+				bytes = append(bytes, s.Sealed...)
+				s.Sealed = bytes[start:len(bytes):len(bytes)]
+			}
+			secrets[i] = s
+		}
+		c.Secrets = secrets
+	}
+	return c
+}
+
+// ListFilter selects the credentials [CredentialStore.List] returns.
+type ListFilter struct {
+	// Account is required.
+	Account string
+	// Mode, when set, keeps only credentials of that mode.
+	Mode keygate.Mode
+}
+
+// CredentialStore keeps HMAC credentials. Implementations must be safe for
+// concurrent use, and every method must honour ctx (return ctx.Err(),
+// wrapped or not, once it is done).
+//
+// Atomicity is part of the contract, so that SQL and Redis backends can
+// implement it in the backend: Create must refuse a duplicate key ID even
+// when two calls race, and Update is a compare-and-swap on Version. Key IDs
+// compare byte for byte (a case-insensitive collation would let one
+// credential answer to several key IDs).
+//
+// A store only ever sees sealed secrets. It must not keep references to the
+// slices it is given, and the records it returns are the caller's own: it
+// copies slices in and out.
+//
+// Run the conformance suite hmactest.TestCredentialStore against every
+// implementation.
+type CredentialStore interface {
+	// Create stores c, whose Version is ignored, with Version 1 and
+	// returns the stored credential. It returns an error wrapping
+	// [ErrKeyIDExists] if a credential with c.KeyID exists.
+	Create(ctx context.Context, c Credential) (Credential, error)
+	// Get returns the credential with that key ID, or an error wrapping
+	// [ErrUnknownKey].
+	Get(ctx context.Context, keyID string) (Credential, error)
+	// List returns the credentials that match f, oldest first (by
+	// Created, then KeyID).
+	List(ctx context.Context, f ListFilter) ([]Credential, error)
+	// Update replaces the stored credential with c if the stored Version
+	// equals c.Version, stores it with Version+1 and returns it. It
+	// returns an error wrapping [ErrConflict] if the versions differ and
+	// [ErrUnknownKey] if there is no such credential.
+	Update(ctx context.Context, c Credential) (Credential, error)
+}
+
+// Secret holds a plaintext shared secret, as returned once by
+// [Manager.Create] and [Manager.Rotate]. Hand it to its owner with
+// [Secret.Base64] (or [Secret.Reveal]) and then drop it: keygate keeps it
+// only sealed.
+//
+// A Secret redacts itself wherever it could leak by accident: fmt verbs
+// (%v, %+v, %#v, %s, %q, %x, ...), log/slog and encoding/json all show only
+// the key ID, as in "hk_4fT9kQ2mZx7LbN3w[REDACTED]". The plaintext is held
+// by a function value, so even a Secret inside an unexported struct field,
+// which fmt prints by reflection without calling its methods, shows only a
+// code address.
+type Secret struct {
+	keyID     string
+	plaintext func() []byte
+}
+
+// newSecret draws a fresh SecretLen-byte secret for keyID.
+func newSecret(keyID string) Secret {
+	b := make([]byte, SecretLen)
+	rand.Read(b) // never fails: see crypto/rand.Read
+	return Secret{keyID: keyID, plaintext: func() []byte { return b }}
+}
+
+// KeyID returns the key ID of the credential the secret belongs to.
+func (s Secret) KeyID() string { return s.keyID }
+
+// Reveal returns a copy of the 64 secret bytes (nil for the zero Secret).
+// Call it only to hand the secret to its owner or to sign with it.
+func (s Secret) Reveal() []byte {
+	if s.plaintext == nil {
+		return nil
+	}
+	return append([]byte(nil), s.plaintext()...)
+}
+
+// Base64 returns the secret in standard base64 with padding (88
+// characters), the form in which it is shown to its owner and passed to
+// clients such as keygate sign. It returns "" for the zero Secret.
+func (s Secret) Base64() string {
+	if s.plaintext == nil {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(s.plaintext())
+}
+
+// String returns the redacted form of the secret: its key ID followed by
+// "[REDACTED]".
+func (s Secret) String() string {
+	if s.plaintext == nil {
+		return ""
+	}
+	return s.keyID + "[REDACTED]"
+}
+
+// GoString returns the redacted form of the secret, for %#v.
+func (s Secret) GoString() string { return "hmac.Secret(" + s.String() + ")" }
+
+// Format writes the redacted form of the secret for every verb.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		fmt.Fprint(f, s.GoString())
+		return
+	}
+	fmt.Fprint(f, s.String())
+}
+
+// LogValue returns the redacted form of the secret for log/slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON encodes the redacted form of the secret. To send the
+// plaintext, marshal [Secret.Base64] explicitly.
+func (s Secret) MarshalJSON() ([]byte, error) {
+	return fmt.Appendf(nil, "%q", s.String()), nil
+}
+
+// Config configures a [Manager].
+type Config struct {
+	// Store keeps the credentials. Nil means a new
+	// [MemoryCredentialStore].
+	Store CredentialStore
+	// MasterKey seals the secrets at rest with AES-256-GCM: exactly
+	// MasterKeyLen (32) random bytes, required, kept outside the store
+	// (an environment variable, a secrets manager, a KMS). NewManager
+	// copies it. Changing it makes every stored secret unreadable
+	// ([ErrUnseal]).
+	MasterKey []byte
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Manager mints, looks up and manages HMAC credentials on top of a
+// [CredentialStore]. It is safe for concurrent use, and it implements
+// [CredentialSource] for the verifier.
+//
+// A credential belongs to an account and a mode, has a public key ID
+// ("hk_" and 16 base62 characters) and a 64-byte random secret that is
+// shown once, at creation or rotation, and stored only sealed under the
+// master key. Revocation, expiry, disabling and rotation with a grace
+// period work as for API keys; there is no review state (a live credential
+// is active from creation), and no last-used time.
+type Manager struct {
+	store  CredentialStore
+	sealer sealer
+	now    func() time.Time
+	// decoy is a sealed secret that Lookup opens when it has no secret to
+	// open, so that an unknown or unusable credential costs what a usable
+	// one costs.
+	decoy []byte
+}
+
+// NewManager returns a Manager for cfg. It fails, with an error wrapping
+// [ErrInvalidParams], if the master key is missing or not 32 bytes long.
+func NewManager(cfg Config) (*Manager, error) {
+	s, err := newSealer(cfg.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{store: cfg.Store, sealer: s, now: cfg.Now}
+	if m.store == nil {
+		m.store = NewMemoryCredentialStore()
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	decoy := newSecret("")
+	m.decoy = s.seal("", decoy.plaintext())
+	return m, nil
+}
+
+// CreateParams describes a new credential.
+type CreateParams struct {
+	// Account owns the credential: 1 to 128 characters of A-Z a-z 0-9 and
+	// "_-.:". Required.
+	Account string
+	// Mode is test or live. Required.
+	Mode keygate.Mode
+	// Name is a label for people: at most 200 bytes of UTF-8 text.
+	Name string
+	// Package is the account's tier, such as "GO" (same syntax as
+	// Account).
+	Package string
+	// Permissions granted to the credential, such as "products:read".
+	Permissions []string
+	// Stores the credential may act for (same syntax as Account).
+	Stores []string
+	// AllowedIPs are addresses or CIDR prefixes the credential may be used
+	// from.
+	AllowedIPs []string
+	// Expires, when set, must be in the future.
+	Expires time.Time
+}
+
+// Create mints a credential with a fresh key ID and secret and stores it
+// with the secret sealed. The returned Secret is the only time the
+// plaintext leaves the manager: hand it to its owner. The credential is
+// active at once, in either mode.
+func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credential, error) {
+	now := m.now()
+	if err := p.validate(now); err != nil {
+		return Secret{}, Credential{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		keyID := randomKeyID()
+		secret := newSecret(keyID)
+		c := Credential{
+			KeyID:       keyID,
+			Account:     p.Account,
+			Mode:        p.Mode,
+			Name:        p.Name,
+			Package:     p.Package,
+			Permissions: p.Permissions,
+			Stores:      p.Stores,
+			AllowedIPs:  p.AllowedIPs,
+			Secrets:     []StoredSecret{{Sealed: m.sealer.seal(keyID, secret.plaintext())}},
+			Status:      StatusActive,
+			Created:     now,
+			Expires:     p.Expires,
+		}
+		stored, err := m.store.Create(ctx, c)
+		if errors.Is(err, ErrKeyIDExists) && attempt < 3 {
+			continue // a 95-bit collision: vanishingly rare, but handled
+		}
+		if err != nil {
+			return Secret{}, Credential{}, fmt.Errorf("hmac: create: %w", err)
+		}
+		return secret, stored, nil
+	}
+}
+
+// Get returns the credential with that key ID, or an error wrapping
+// [ErrUnknownKey].
+func (m *Manager) Get(ctx context.Context, keyID string) (Credential, error) {
+	c, err := m.store.Get(ctx, keyID)
+	if err != nil {
+		return Credential{}, fmt.Errorf("hmac: get: %w", err)
+	}
+	return c, nil
+}
+
+// List returns the credentials that match f, oldest first.
+func (m *Manager) List(ctx context.Context, f ListFilter) ([]Credential, error) {
+	if !validCredentialIdent(f.Account) {
+		return nil, fmt.Errorf("%w: invalid account", ErrInvalidParams)
+	}
+	if f.Mode != "" && !f.Mode.Valid() {
+		return nil, fmt.Errorf("%w: mode must be %q or %q", ErrInvalidParams, keygate.ModeTest, keygate.ModeLive)
+	}
+	cs, err := m.store.List(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("hmac: list: %w", err)
+	}
+	return cs, nil
+}
+
+// Rotate gives the credential a new secret and returns it. The credential
+// keeps its key ID and settings. The replaced secret stays valid for grace
+// (zero: it stops verifying at once); secrets replaced by earlier
+// rotations keep their own grace periods, up to four at a time beside the
+// current one (the oldest are dropped first). A revoked credential cannot
+// be rotated ([ErrRevoked]).
+func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration) (Secret, Credential, error) {
+	if grace < 0 {
+		return Secret{}, Credential{}, fmt.Errorf("%w: negative grace period", ErrInvalidParams)
+	}
+	var secret Secret
+	c, err := m.update(ctx, keyID, func(c *Credential) error {
+		if c.Status == StatusRevoked {
+			return ErrRevoked
+		}
+		now := m.now()
+		secret = newSecret(c.KeyID)
+		secrets := []StoredSecret{{Sealed: m.sealer.seal(c.KeyID, secret.plaintext())}}
+		for _, s := range c.Secrets {
+			if s.NotAfter.IsZero() {
+				if grace == 0 {
+					continue
+				}
+				s.NotAfter = now.Add(grace)
+			}
+			if now.Before(s.NotAfter) && len(secrets) <= maxReplacedSecrets {
+				secrets = append(secrets, s)
+			}
+		}
+		c.Secrets = secrets
+		c.RotatedAt = now
+		return nil
+	})
+	if err != nil {
+		return Secret{}, Credential{}, fmt.Errorf("hmac: rotate: %w", err)
+	}
+	return secret, c, nil
+}
+
+// Revoke makes the credential invalid from the very next lookup in this
+// process (and, with a shared store, in every process that reads it).
+// Revocation is final, so it also erases the sealed secrets. Revoking twice
+// is not an error.
+func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) {
+	c, err := m.update(ctx, keyID, func(c *Credential) error {
+		if c.Status != StatusRevoked {
+			c.Status = StatusRevoked
+			c.RevokedAt = m.now()
+		}
+		c.Secrets = nil
+		return nil
+	})
+	if err != nil {
+		return Credential{}, fmt.Errorf("hmac: revoke: %w", err)
+	}
+	return c, nil
+}
+
+// Disable stops the credential from verifying until [Manager.Enable]. A
+// revoked credential cannot be disabled or enabled ([ErrInvalidState]).
+func (m *Manager) Disable(ctx context.Context, keyID string) (Credential, error) {
+	return m.setDisabled(ctx, keyID, true)
+}
+
+// Enable undoes [Manager.Disable].
+func (m *Manager) Enable(ctx context.Context, keyID string) (Credential, error) {
+	return m.setDisabled(ctx, keyID, false)
+}
+
+func (m *Manager) setDisabled(ctx context.Context, keyID string, disabled bool) (Credential, error) {
+	c, err := m.update(ctx, keyID, func(c *Credential) error {
+		if c.Status == StatusRevoked {
+			return fmt.Errorf("%w: the credential is revoked", ErrInvalidState)
+		}
+		c.Disabled = disabled
+		return nil
+	})
+	if err != nil {
+		return Credential{}, fmt.Errorf("hmac: set disabled: %w", err)
+	}
+	return c, nil
+}
+
+// update applies change to a fresh copy of the credential and stores it
+// with a compare-and-swap, retrying when another writer got there first.
+func (m *Manager) update(ctx context.Context, keyID string, change func(*Credential) error) (Credential, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := m.store.Get(ctx, keyID)
+		if err != nil {
+			return Credential{}, err
+		}
+		if err := change(&cur); err != nil {
+			return Credential{}, err
+		}
+		stored, err := m.store.Update(ctx, cur)
+		if errors.Is(err, ErrConflict) && attempt < credentialUpdateRetries {
+			continue
+		}
+		if err != nil {
+			return Credential{}, err
+		}
+		return stored, nil
+	}
+}
+
+var _ CredentialSource = (*Manager)(nil)
+
+// Lookup implements [CredentialSource]: it returns the credential's
+// identity and its plaintext secrets that verify now, current first. It
+// returns [ErrUnknownKey] for an unknown key ID (or an empty one, or one
+// longer than MaxKeyIDLen, without asking the store), [ErrRevoked],
+// [ErrExpired] or [ErrDisabled] for a credential that may not sign, an
+// error wrapping [ErrUnseal] if a secret does not open under the master
+// key, or the store's error.
+//
+// Each call opens the secrets afresh; nothing plaintext is cached. An
+// unknown or unusable credential costs one decryption too, like a usable
+// one with one secret, so that the time Lookup takes says little about
+// which it was.
+func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
+	if keyID == "" || len(keyID) > MaxKeyIDLen {
+		return Active{}, ErrUnknownKey
+	}
+	c, err := m.store.Get(ctx, keyID)
+	switch {
+	case errors.Is(err, ErrUnknownKey):
+		m.openDecoy()
+		return Active{}, ErrUnknownKey
+	case err != nil:
+		return Active{}, fmt.Errorf("hmac: lookup: %w", err)
+	case c.KeyID != keyID:
+		// A store that matched another spelling of the key ID.
+		m.openDecoy()
+		return Active{}, ErrUnknownKey
+	}
+	now := m.now()
+	if err := c.Usable(now); err != nil {
+		m.openDecoy()
+		return Active{}, err
+	}
+	secrets := make([][]byte, 0, len(c.Secrets))
+	current := 0
+	for _, s := range c.Secrets {
+		isCurrent := s.NotAfter.IsZero()
+		if !isCurrent && !now.Before(s.NotAfter) {
+			continue
+		}
+		plain, err := m.sealer.open(keyID, s.Sealed)
+		if err != nil {
+			return Active{}, fmt.Errorf("hmac: lookup %s: %w", keyID, err)
+		}
+		secrets = append(secrets, plain)
+		if isCurrent {
+			// Keep current secrets first, whatever the stored order.
+			copy(secrets[current+1:], secrets[current:len(secrets)-1])
+			secrets[current] = plain
+			current++
+		}
+	}
+	if len(secrets) == 0 {
+		return Active{}, fmt.Errorf("hmac: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
+	}
+	return Active{
+		KeyID:       c.KeyID,
+		Account:     c.Account,
+		Mode:        c.Mode,
+		Package:     c.Package,
+		Permissions: c.Permissions,
+		Stores:      c.Stores,
+		AllowedIPs:  c.AllowedIPs,
+		Secrets:     secrets,
+	}, nil
+}
+
+// openDecoy spends the time of one Lookup decryption.
+func (m *Manager) openDecoy() {
+	_, _ = m.sealer.open("", m.decoy)
+}
+
+// validate checks p against the clock reading now.
+func (p CreateParams) validate(now time.Time) error {
+	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
+	switch {
+	case !validCredentialIdent(p.Account):
+		return bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+	case !p.Mode.Valid():
+		return bad("mode must be test or live")
+	case len(p.Name) > 200 || !utf8.ValidString(p.Name) || hasControlRune(p.Name):
+		return bad("name must be at most 200 bytes of text without control characters")
+	case p.Package != "" && !validCredentialIdent(p.Package):
+		return bad("package must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+	case !p.Expires.IsZero() && !p.Expires.After(now):
+		return bad("expiry time must be in the future")
+	}
+	for _, s := range p.Stores {
+		if !validCredentialIdent(s) {
+			return bad("each store must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+		}
+	}
+	for _, s := range p.Permissions {
+		if s == "" || len(s) > 256 || !printableNoSpace(s) {
+			return bad("each permission must be 1 to 256 printable ASCII characters without spaces")
+		}
+	}
+	for _, s := range p.AllowedIPs {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			if _, err := netip.ParseAddr(s); err != nil {
+				return bad("each allowed IP must be an address or a CIDR prefix")
+			}
+		}
+	}
+	return nil
+}
+
+// validCredentialIdent reports whether s is an identifier as accounts,
+// stores and packages use them: 1 to 128 characters of A-Z a-z 0-9 and
+// "_-.:" (the same rule as package apikey's).
+func validCredentialIdent(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// printableNoSpace reports whether s is printable ASCII without spaces.
+func printableNoSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// hasControlRune reports whether s contains a C0 or C1 control character.
+func hasControlRune(s string) bool {
+	for _, r := range s {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyIDAlphabet is the base62 alphabet of minted key IDs.
+const keyIDAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomKeyID returns a fresh key ID: KeyIDPrefix and 16 characters drawn
+// uniformly from the base62 alphabet with crypto/rand (rejection sampling:
+// bytes of 248 and above are dropped).
+func randomKeyID() string {
+	id := make([]byte, KeyIDLen)
+	n := copy(id, KeyIDPrefix)
+	var buf [32]byte
+	for n < len(id) {
+		rand.Read(buf[:]) // never fails: see crypto/rand.Read
+		for _, b := range buf {
+			if b >= 248 {
+				continue
+			}
+			id[n] = keyIDAlphabet[b%62]
+			n++
+			if n == len(id) {
+				break
+			}
+		}
+	}
+	return string(id)
+}

@@ -1,0 +1,92 @@
+package hmac
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// MemoryCredentialStore is the embedded in-memory [CredentialStore]: safe
+// for concurrent use, lost when the process ends. It holds the secrets
+// sealed, like any other store. Reads take no lock; writes are serialised.
+// The zero value is not usable; call [NewMemoryCredentialStore].
+type MemoryCredentialStore struct {
+	mu    sync.Mutex // serialises writers; readers use creds alone
+	creds sync.Map   // key ID → *Credential, never modified once stored
+}
+
+// NewMemoryCredentialStore returns an empty MemoryCredentialStore.
+func NewMemoryCredentialStore() *MemoryCredentialStore {
+	return &MemoryCredentialStore{}
+}
+
+var _ CredentialStore = (*MemoryCredentialStore)(nil)
+
+// Create implements [CredentialStore].
+func (s *MemoryCredentialStore) Create(ctx context.Context, c Credential) (Credential, error) {
+	if err := ctx.Err(); err != nil {
+		return Credential{}, err
+	}
+	c = c.clone()
+	c.Version = 1
+	if _, loaded := s.creds.LoadOrStore(c.KeyID, &c); loaded {
+		return Credential{}, fmt.Errorf("%w: %s", ErrKeyIDExists, c.KeyID)
+	}
+	return c.clone(), nil
+}
+
+// Get implements [CredentialStore].
+func (s *MemoryCredentialStore) Get(ctx context.Context, keyID string) (Credential, error) {
+	if err := ctx.Err(); err != nil {
+		return Credential{}, err
+	}
+	v, ok := s.creds.Load(keyID)
+	if !ok {
+		return Credential{}, fmt.Errorf("%w: %s", ErrUnknownKey, keyID)
+	}
+	return v.(*Credential).clone(), nil
+}
+
+// List implements [CredentialStore].
+func (s *MemoryCredentialStore) List(ctx context.Context, f ListFilter) ([]Credential, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []Credential
+	s.creds.Range(func(_, v any) bool {
+		if c := v.(*Credential); c.Account == f.Account && (f.Mode == "" || c.Mode == f.Mode) {
+			out = append(out, c.clone())
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b Credential) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.KeyID, b.KeyID)
+	})
+	return out, nil
+}
+
+// Update implements [CredentialStore].
+func (s *MemoryCredentialStore) Update(ctx context.Context, c Credential) (Credential, error) {
+	if err := ctx.Err(); err != nil {
+		return Credential{}, err
+	}
+	c = c.clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.creds.Load(c.KeyID)
+	if !ok {
+		return Credential{}, fmt.Errorf("%w: %s", ErrUnknownKey, c.KeyID)
+	}
+	if cur := v.(*Credential); cur.Version != c.Version {
+		return Credential{}, fmt.Errorf("%w: %s", ErrConflict, c.KeyID)
+	}
+	c.Version++
+	// Replace, never modify: readers may hold the old record.
+	s.creds.Store(c.KeyID, &c)
+	return c.clone(), nil
+}
