@@ -26,5 +26,5 @@
 //
 // [Verifier] checks incoming requests (the middleware package composes
 // it); [Signer] and [Transport] sign outgoing ones. Credentials ([Manager],
-// [Store]) keep the secrets sealed with AES-256-GCM under a master key.
+// [CredentialStore]) keep the secrets sealed with AES-256-GCM under a master key.
 package hmac

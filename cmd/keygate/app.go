@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/oauth"
@@ -26,6 +29,7 @@ type options struct {
 // app is the reference server's components, on the in-memory stores.
 type app struct {
 	keys    *apikey.Manager
+	hmacs   *hmac.Manager
 	jwks    *jwt.KeySet
 	auth    *middleware.Authenticator
 	oauth   *oauth.Server
@@ -36,6 +40,7 @@ type app struct {
 type demo struct {
 	secret, publishable apikey.Key
 	user, password      string
+	hmacSecret          hmac.Secret
 }
 
 // demoPermissions are the demo keys' permissions, the scope tokens a
@@ -82,7 +87,17 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: users}); err != nil {
 		return nil, demo{}, err
 	}
-	if a.auth, err = middleware.New(middleware.Config{APIKeys: a.keys, Tokens: verifier}); err != nil {
+	// HMAC secrets are sealed under a master key; in memory, a fresh one.
+	masterKey := make([]byte, hmac.MasterKeyLen)
+	rand.Read(masterKey)
+	if a.hmacs, err = hmac.NewManager(hmac.Config{MasterKey: masterKey}); err != nil {
+		return nil, demo{}, err
+	}
+	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Credentials: a.hmacs})
+	if err != nil {
+		return nil, demo{}, err
+	}
+	if a.auth, err = middleware.New(middleware.Config{APIKeys: a.keys, Tokens: verifier, Signatures: signatures}); err != nil {
 		return nil, demo{}, err
 	}
 
@@ -96,6 +111,12 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 		Permissions: demoPermissions,
 	})
 	if err != nil {
+		return nil, demo{}, err
+	}
+	if d.hmacSecret, _, err = a.hmacs.Create(ctx, hmac.CreateParams{
+		Account: "acct_demo", Mode: keygate.ModeTest, Name: "demo", Package: "GO",
+		Stores: []string{"store_1", "store_2"}, Permissions: demoPermissions,
+	}); err != nil {
 		return nil, demo{}, err
 	}
 	d.user, d.password = "demo", rand.Text()
@@ -113,9 +134,23 @@ func (a *app) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /v1/whoami", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(whoami)))
+	mux.Handle("POST /v1/echo", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(echo)))
 	mux.Handle("POST /oauth/token", a.oauth.TokenHandler())
 	mux.Handle("POST /oauth/revoke", a.oauth.RevocationHandler())
 	mux.Handle("POST /oauth/introspect", a.oauth.IntrospectionHandler())
 	mux.Handle("GET /.well-known/jwks.json", a.jwks)
 	return mux
+}
+
+// echo answers with the caller and the SHA-256 of the body the handler
+// received, so that a test can see what reached the handler.
+func echo(w http.ResponseWriter, r *http.Request) {
+	p, _ := keygate.FromContext(r.Context())
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, hmac.DefaultMaxBody))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body_too_large", "error_description": "the body is over 1 MiB"})
+		return
+	}
+	sum := sha256.Sum256(body)
+	writeJSON(w, http.StatusOK, map[string]any{"principal": p, "body_sha256": hex.EncodeToString(sum[:])})
 }

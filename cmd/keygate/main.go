@@ -8,10 +8,12 @@
 // account "acct_demo" (package GO, stores store_1 and store_2, permissions
 // products:read, products:write and stores:read) with a secret and a
 // publishable key, and a user "demo" with a random password for the
-// password grant, prints them, then serves:
+// password grant, and an HMAC credential (test hmac key id / test hmac
+// secret, base64) for signed requests, prints them, then serves:
 //
 //	GET  /healthz                public: {"status":"ok"}
-//	GET  /v1/whoami              an API key (secret or publishable) or an access token: the caller's keygate.Principal
+//	GET  /v1/whoami              an API key (secret or publishable), an access token or an HMAC signature: the caller's keygate.Principal
+//	POST /v1/echo                any of those: {"principal": ..., "body_sha256": hex SHA-256 of the body the handler got}
 //	POST /oauth/token            RFC 6749: client_credentials, password, refresh_token
 //	POST /oauth/revoke           RFC 7009
 //	POST /oauth/introspect       RFC 7662
@@ -151,6 +153,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "test secret key: %s\n", d.secret.Reveal())
 	fmt.Fprintf(stdout, "test publishable key: %s\n", d.publishable.Reveal())
 	fmt.Fprintf(stdout, "test user: %s / %s\n", d.user, d.password)
+	fmt.Fprintf(stdout, "test hmac key id: %s\n", d.hmacSecret.KeyID())
+	fmt.Fprintf(stdout, "test hmac secret: %s\n", d.hmacSecret.Base64())
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	keys := a.keys
 

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -22,21 +25,25 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/keygate/keygate/hmac"
 )
 
 var (
 	secretLine      = regexp.MustCompile(`^test secret key: (bk_test_sk_[0-9A-Za-z]{65})$`)
 	publishableLine = regexp.MustCompile(`^test publishable key: (bk_test_pk_[0-9A-Za-z]{65})$`)
 	userLine        = regexp.MustCompile(`^test user: (demo) / ([A-Z2-7]{26})$`)
+	hmacIDLine      = regexp.MustCompile(`^test hmac key id: (hk_[0-9A-Za-z]{16})$`)
+	hmacSecretLine  = regexp.MustCompile(`^test hmac secret: ([A-Za-z0-9+/]{86}==)$`)
 	listeningLine   = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[0-9]+)$`)
 )
 
 // banner is what serve prints on start.
 type banner struct {
-	secret, publishable, user, password, url string
+	secret, publishable, user, password, hmacID, hmacSecret, url string
 }
 
-// readBanner reads serve's four start lines from r, within a time limit,
+// readBanner reads serve's six start lines from r, within a time limit,
 // then keeps draining r in the background.
 func readBanner(t *testing.T, r io.Reader) banner {
 	t.Helper()
@@ -68,8 +75,14 @@ func readBanner(t *testing.T, r io.Reader) banner {
 	m = userLine.FindStringSubmatch(next())
 	require.NotNil(t, m, "third line must be the test user")
 	b.user, b.password = m[1], m[2]
+	m = hmacIDLine.FindStringSubmatch(next())
+	require.NotNil(t, m, "fourth line must be the test HMAC key ID")
+	b.hmacID = m[1]
+	m = hmacSecretLine.FindStringSubmatch(next())
+	require.NotNil(t, m, "fifth line must be the test HMAC secret")
+	b.hmacSecret = m[1]
 	m = listeningLine.FindStringSubmatch(next())
-	require.NotNil(t, m, "fourth line must be the listening address")
+	require.NotNil(t, m, "sixth line must be the listening address")
 	b.url = m[1]
 	go func() {
 		for range lines { // anything later is drained, never blocking the writer
@@ -122,7 +135,7 @@ func get(t *testing.T, url string, b banner, headers ...string) response {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 
-	for _, key := range []string{b.secret, b.publishable, b.password} {
+	for _, key := range []string{b.secret, b.publishable, b.password, b.hmacSecret} {
 		require.NotContains(t, string(body), key, "a key leaked into a response body")
 		for name, values := range resp.Header {
 			for _, v := range values {
@@ -281,6 +294,58 @@ func TestServe(t *testing.T) {
 		require.Equal(t, "invalid_grant", decode(t, r)["error"])
 	})
 
+	t.Run("signed requests: echo, whoami, replay, tampering, body limit", func(t *testing.T) {
+		secret, err := base64.StdEncoding.DecodeString(b.hmacSecret)
+		require.NoError(t, err)
+		signer := &hmac.Signer{KeyID: b.hmacID, Secret: secret}
+		body := []byte(`{"order":"o_1","total":42}`)
+		send := func(req *http.Request) response {
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			out, err := io.ReadAll(res.Body)
+			require.NoError(t, err)
+			require.NotContains(t, string(out), b.hmacSecret)
+			return response{status: res.StatusCode, header: res.Header, body: out}
+		}
+		signed := func(method, path string, body []byte) *http.Request {
+			req, err := http.NewRequest(method, b.url+path, bytes.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			require.NoError(t, signer.Sign(req, body))
+			return req
+		}
+		req := signed(http.MethodPost, "/v1/echo", body)
+		r := send(req)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		out := decode(t, r)
+		sum := sha256.Sum256(body)
+		require.Equal(t, hex.EncodeToString(sum[:]), out["body_sha256"])
+		require.Equal(t, "hmac", out["principal"].(map[string]any)["method"])
+		require.Equal(t, b.hmacID, out["principal"].(map[string]any)["key_id"])
+
+		replay, err := http.NewRequest(http.MethodPost, b.url+"/v1/echo", bytes.NewReader(body))
+		require.NoError(t, err)
+		replay.Header = req.Header.Clone()
+		r = send(replay)
+		require.Equal(t, http.StatusUnauthorized, r.status)
+		require.Equal(t, "replayed", decode(t, r)["error"])
+
+		tampered := signed(http.MethodPost, "/v1/echo", body)
+		tampered.Body = io.NopCloser(bytes.NewReader([]byte(`{"order":"o_1","total":1}`)))
+		tampered.ContentLength = int64(len(`{"order":"o_1","total":1}`))
+		r = send(tampered)
+		require.Equal(t, http.StatusUnauthorized, r.status)
+
+		w := send(signed(http.MethodGet, "/v1/whoami", nil))
+		require.Equal(t, http.StatusOK, w.status, "body: %s", w.body)
+		require.Equal(t, "hmac", decode(t, w)["method"])
+
+		limit := bytes.Repeat([]byte("a"), hmac.DefaultMaxBody)
+		require.Equal(t, http.StatusOK, send(signed(http.MethodPost, "/v1/echo", limit)).status, "exactly 1 MiB")
+		require.Equal(t, http.StatusRequestEntityTooLarge, send(signed(http.MethodPost, "/v1/echo", append(limit, 'a'))).status, "one byte more")
+	})
+
 	t.Run("jwks publishes one RS256 public key", func(t *testing.T) {
 		r := get(t, b.url+"/.well-known/jwks.json", b)
 		require.Equal(t, http.StatusOK, r.status)
@@ -301,7 +366,7 @@ func TestServe(t *testing.T) {
 		require.FailNow(t, "run did not return after the context was cancelled")
 	}
 	require.Contains(t, stderr.String(), "refresh token reuse detected")
-	for _, key := range []string{b.secret, b.publishable, b.password} {
+	for _, key := range []string{b.secret, b.publishable, b.password, b.hmacSecret} {
 		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
 	}
 }
@@ -461,7 +526,7 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
 	require.Contains(t, string(body), `"mode":"test"`)
-	for _, key := range []string{b.secret, b.publishable, b.password} {
+	for _, key := range []string{b.secret, b.publishable, b.password, b.hmacSecret} {
 		require.NotContains(t, string(body), key, "a key leaked into a response body")
 	}
 
@@ -473,7 +538,7 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 		require.FailNow(t, "keygate did not exit within 10 s of the signal", "%v; stderr: %s", sig, stderr.String())
 	}
 	require.Contains(t, stderr.String(), "shutting down")
-	for _, key := range []string{b.secret, b.publishable, b.password} {
+	for _, key := range []string{b.secret, b.publishable, b.password, b.hmacSecret} {
 		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
 	}
 }
