@@ -1,0 +1,310 @@
+package hmac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxNonces is [MemoryNonceConfig.MaxEntries] when zero.
+const DefaultMaxNonces = 1 << 20
+
+// ErrNonceStoreFull: the nonce store holds as many unexpired nonces as it
+// may, so it cannot record another one. The request must be refused (503),
+// never accepted unrecorded: its nonce could not be checked against later
+// replays. Test with errors.Is.
+var ErrNonceStoreFull = errors.New("hmac: nonce store full")
+
+// MemoryNonceConfig configures [NewMemoryNonceStore]. The zero value is
+// usable.
+type MemoryNonceConfig struct {
+	// MaxEntries bounds the number of nonces recorded at once. Zero or
+	// less means [DefaultMaxNonces].
+	MaxEntries int
+	// Now is the clock that decides which nonces have expired. Nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// MemoryNonceStore is the in-memory [NonceStore]: safe for concurrent use,
+// lost when the process ends, private to the process (several instances
+// behind one load balancer need a shared store instead).
+//
+// A nonce is recorded per key ID: the same nonce under two key IDs is two
+// entries. Claim is atomic: of any number of concurrent calls for one key
+// ID and nonce, exactly one reports true until the recorded expiry passes.
+//
+// Layout. An entry is identified by a 128-bit keyed hash of the key ID and
+// the nonce (two [maphash.Comparable] hashes of the pair, under two random
+// seeds made when the store is), not by the strings: an entry takes the
+// same room, 60 to 100 bytes, whatever the length of the nonce, holds no
+// pointer for the garbage collector to follow, and Claim allocates nothing
+// but the amortised growth of a map, queue or heap. Two pairs share an entry only
+// by a collision of the hash, about n²/2¹²⁹ likely among n entries, and
+// could not be aimed at without the seeds; a collision could only make a
+// new nonce look like a replay and be refused, never let a replay through.
+// Entries are spread over 64 shards by the hash; each shard has its own
+// mutex, a map from the entry to its expiry, and the same entries ordered
+// by expiry (below). Claim locks one shard only.
+//
+// Eviction. Every Claim first removes from its shard, map included, every
+// entry whose expiry is not after now, so a shard never holds an expired
+// entry past its next Claim; because shards are chosen by hash, steady
+// traffic reaches every shard. The order by expiry is kept in two parts: a
+// FIFO queue takes each entry that expires no earlier than the last one
+// queued, and a binary min-heap takes the others. The verifier's expiries
+// are its clock plus a constant, so nearly all entries go to the queue: an
+// insert is an append, an eviction a read at the queue's head, both O(1)
+// and in sequential memory (a heap alone cost a quarter of the time of a
+// Claim at a million entries). Any order of expiries is still handled
+// exactly, in O(log n) for those in the heap. Checking costs two
+// comparisons when nothing has expired. The queue is compacted when its
+// head passes the middle, and when a shard's entries fall to a quarter of
+// its peak, its map, queue and heap are rebuilt at the smaller size (Go
+// maps never shrink), so memory follows the live entries rather than the
+// largest burst; both are amortised O(1) per entry.
+//
+// Bound. At most MaxEntries nonces are recorded at once (a global count,
+// reserved atomically before an insert). When a Claim finds the count at
+// MaxEntries it sweeps every shard of expired entries and tries again; if
+// all MaxEntries entries are still unexpired it records nothing and returns
+// an error wrapping [ErrNonceStoreFull]. The store never evicts an
+// unexpired entry and never reports true for a nonce it did not record.
+// A replay of a recorded nonce still reports false when the store is full.
+//
+// Memory is therefore at most about MaxEntries × 100 bytes (100 MiB for
+// the default), plus the room left by the largest burst until it is
+// evicted. The bound also caps the rate of accepted requests: with the
+// verifier's default skew (nonces kept 600 s), 1<<20 entries allow about
+// 1,700 requests per second sustained; size MaxEntries for the peak rate
+// times the time nonces are kept.
+//
+// The zero value is not usable; call [NewMemoryNonceStore].
+type MemoryNonceStore struct {
+	now    func() time.Time
+	max    int64
+	count  atomic.Int64 // entries recorded, expired or not, over all shards
+	seeds  [2]maphash.Seed
+	shards [nonceShards]nonceShard
+}
+
+// nonceShards is the number of shards of a MemoryNonceStore, a power of two.
+const nonceShards = 64
+
+// nonceShrinkMin is the peak size below which a shard is never rebuilt.
+const nonceShrinkMin = 1024
+
+type nonceShard struct {
+	mu sync.Mutex
+	m  map[nonceKey]int64 // entry → expiry, Unix nanoseconds
+	// The entries of m are those of queue[head:] and heap.
+	queue []nonceEntry // exp never decreasing
+	head  int
+	heap  []nonceEntry // min-heap by exp
+	peak  int          // largest len(m) since the last rebuild
+	_     [48]byte     // pad to 128 bytes: shards on distinct cache lines
+}
+
+// nonceKey is the 128-bit keyed hash of a key ID and nonce.
+type nonceKey [2]uint64
+
+type nonceEntry struct {
+	exp int64
+	key nonceKey
+}
+
+// nonceID is what is hashed: comparable, so hashed by content, field by
+// field (never ambiguous as a concatenation would be).
+type nonceID struct{ keyID, nonce string }
+
+// NewMemoryNonceStore returns an empty MemoryNonceStore.
+func NewMemoryNonceStore(cfg MemoryNonceConfig) *MemoryNonceStore {
+	s := &MemoryNonceStore{now: cfg.Now, max: int64(cfg.MaxEntries),
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.max <= 0 {
+		s.max = DefaultMaxNonces
+	}
+	for i := range s.shards {
+		s.shards[i].m = make(map[nonceKey]int64)
+	}
+	return s
+}
+
+var _ NonceStore = (*MemoryNonceStore)(nil)
+
+// Claim implements [NonceStore]. It returns an error, and records nothing,
+// if ctx is done (wrapping ctx.Err()), if expires is not after the store's
+// clock (a nonce that would be forgotten at once protects nothing), or,
+// wrapping [ErrNonceStoreFull], if the nonce is new and MaxEntries
+// unexpired nonces are recorded. A nonce recorded and not expired is
+// reported as a replay (false, nil), also when the store is full.
+func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("hmac: nonce store: %w", err)
+	}
+	now := s.now()
+	exp, t := nonceNanos(expires), nonceNanos(now)
+	if exp <= t {
+		return false, fmt.Errorf("hmac: nonce store: expiry %v is not after now (%v)", expires, now)
+	}
+	id := nonceID{keyID, nonce}
+	k := nonceKey{maphash.Comparable(s.seeds[0], id), maphash.Comparable(s.seeds[1], id)}
+	sh := &s.shards[k[0]%nonceShards]
+
+	sh.mu.Lock()
+	s.sweep(sh, t)
+	if _, ok := sh.m[k]; ok {
+		sh.mu.Unlock()
+		return false, nil
+	}
+	if s.count.Add(1) > s.max {
+		s.count.Add(-1)
+		// Full, counting entries that may have expired in other shards:
+		// sweep them all (without holding this shard) and try once more.
+		sh.mu.Unlock()
+		s.sweepAll(t)
+		sh.mu.Lock()
+		s.sweep(sh, t)
+		if _, ok := sh.m[k]; ok {
+			sh.mu.Unlock()
+			return false, nil
+		}
+		if s.count.Add(1) > s.max {
+			s.count.Add(-1)
+			sh.mu.Unlock()
+			return false, fmt.Errorf("%w: %d unexpired nonces recorded", ErrNonceStoreFull, s.max)
+		}
+	}
+	sh.m[k] = exp
+	if e := (nonceEntry{exp: exp, key: k}); sh.head == len(sh.queue) || exp >= sh.queue[len(sh.queue)-1].exp {
+		sh.queue = append(sh.queue, e)
+	} else {
+		sh.push(e)
+	}
+	if n := len(sh.m); n > sh.peak {
+		sh.peak = n
+	}
+	sh.mu.Unlock()
+	return true, nil
+}
+
+// sweep removes sh's entries that expire at or before now. sh.mu is held.
+func (s *MemoryNonceStore) sweep(sh *nonceShard, now int64) {
+	n := 0
+	for sh.head < len(sh.queue) && sh.queue[sh.head].exp <= now {
+		delete(sh.m, sh.queue[sh.head].key)
+		sh.head++
+		n++
+	}
+	for len(sh.heap) > 0 && sh.heap[0].exp <= now {
+		delete(sh.m, sh.pop().key)
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	s.count.Add(-int64(n))
+	if sh.peak >= nonceShrinkMin && len(sh.m) < sh.peak/4 {
+		sh.rebuild()
+	} else if sh.head >= len(sh.queue)/2 {
+		// Compact: the copy moves fewer entries than were popped since
+		// the last one.
+		sh.queue = sh.queue[:copy(sh.queue, sh.queue[sh.head:])]
+		sh.head = 0
+	}
+}
+
+// sweepAll sweeps every shard, one at a time.
+func (s *MemoryNonceStore) sweepAll(now int64) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		s.sweep(sh, now)
+		sh.mu.Unlock()
+	}
+}
+
+// rebuild copies sh's entries into a map, queue and heap sized for them,
+// letting the oversized ones go. The order of the queue and heap is kept.
+func (sh *nonceShard) rebuild() {
+	m := make(map[nonceKey]int64, 2*len(sh.m))
+	for k, v := range sh.m {
+		m[k] = v
+	}
+	q := sh.queue[sh.head:]
+	sh.queue = append(make([]nonceEntry, 0, 2*len(q)), q...)
+	sh.head = 0
+	sh.heap = append(make([]nonceEntry, 0, 2*len(sh.heap)), sh.heap...)
+	sh.m, sh.peak = m, len(m)
+}
+
+func (sh *nonceShard) push(e nonceEntry) {
+	h := append(sh.heap, e)
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].exp <= e.exp {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = e
+	sh.heap = h
+}
+
+func (sh *nonceShard) pop() nonceEntry {
+	h := sh.heap
+	top := h[0]
+	n := len(h) - 1
+	last := h[n]
+	h = h[:n]
+	if n > 0 {
+		i := 0
+		for {
+			c := 2*i + 1
+			if c >= n {
+				break
+			}
+			if r := c + 1; r < n && h[r].exp < h[c].exp {
+				c = r
+			}
+			if last.exp <= h[c].exp {
+				break
+			}
+			h[i] = h[c]
+			i = c
+		}
+		h[i] = last
+	}
+	sh.heap = h
+	return top
+}
+
+// nonceNanos is t in Unix nanoseconds, clamped to the int64 range (where
+// t.UnixNano is undefined).
+func nonceNanos(t time.Time) int64 {
+	const limit = math.MaxInt64/int64(time.Second) - 1
+	switch s := t.Unix(); {
+	case s > limit:
+		return math.MaxInt64
+	case s < -limit:
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+// Len returns the number of nonces recorded, counting those that have
+// expired but are not yet evicted: the number that MaxEntries bounds. It
+// is meant for monitoring (how close the store is to refusing requests).
+func (s *MemoryNonceStore) Len() int {
+	return int(s.count.Load())
+}
