@@ -53,6 +53,7 @@ const usage = `usage: keygate <command> [flags]
 
 commands:
   serve    run the reference server (keys in memory; a test key pair is printed on start)
+  sign     sign a request with an HMAC credential and send it, or print its signature headers
 
 Run "keygate <command> -h" for the flags of a command.
 `
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "sign":
+		return sign(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
