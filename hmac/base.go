@@ -244,20 +244,55 @@ func escapedPath(u *url.URL) string {
 	return p
 }
 
-// canonicalTarget reports whether u's path is in the one form that is both
-// signed and routed: no dot segments, no empty segments, no escape that
-// changes what a segment means (such as %2F) or that needs none.
+// canonicalTarget reports whether u's path is in a form whose routing
+// cannot differ from what was signed: no dot segments and no empty
+// segments (which a router cleans or redirects), and no percent-escape of
+// a slash, a dot, a percent sign or an unreserved character (which decode
+// into a different path or segment structure than the bytes signed).
+// Escapes of other characters, and unescaped sub-delimiters such as "!",
+// are fine: the signature covers the path exactly as sent.
 func canonicalTarget(u *url.URL) bool {
-	if u.RawPath != "" {
-		return false // an escape that the default encoding would not use
-	}
 	p := u.Path
-	if p == "" {
-		return true
+	if p != "" {
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && p != "/" {
+			clean += "/"
+		}
+		if clean != p {
+			return false
+		}
 	}
-	clean := path.Clean(p)
-	if strings.HasSuffix(p, "/") && p != "/" {
-		clean += "/"
+	raw := u.EscapedPath()
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '%' {
+			continue
+		}
+		if i+2 >= len(raw) {
+			return false
+		}
+		c, ok := unhex(raw[i+1], raw[i+2])
+		if !ok || c == '/' || c == '.' || c == '%' || c == '-' || c == '_' || c == '~' ||
+			'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			return false
+		}
+		i += 2
 	}
-	return clean == p
+	return true
+}
+
+func unhex(a, b byte) (byte, bool) {
+	v := func(c byte) (byte, bool) {
+		switch {
+		case '0' <= c && c <= '9':
+			return c - '0', true
+		case 'a' <= c && c <= 'f':
+			return c - 'a' + 10, true
+		case 'A' <= c && c <= 'F':
+			return c - 'A' + 10, true
+		}
+		return 0, false
+	}
+	hi, ok1 := v(a)
+	lo, ok2 := v(b)
+	return hi<<4 | lo, ok1 && ok2
 }

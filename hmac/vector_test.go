@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +113,29 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	require.Equal(t, 200, res.StatusCode, body)
 	assert.Equal(t, "acct_1", body)
 	assert.Equal(t, `{"total":42}`, string(got), "the handler reads the verified body")
+}
+
+func TestCanonicalTarget(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"/":                true,
+		"/v1/orders":       true,
+		"/v1/orders/":      true,
+		"/a!b/c*d/(e)/f'g": true,
+		"/a%20b":           true,
+		"/caf%C3%A9":       true,
+		"/a/../b":          false,
+		"/a/./b":           false,
+		"//a":              false,
+		"/a//b":            false,
+		"/a%2Fb":           false,
+		"/a%2fb":           false,
+		"/a%2E%2E/b":       false,
+		"/%41":             false,
+		"/a%25b":           false,
+		"/a%7eb":           false,
+	} {
+		u, err := url.ParseRequestURI(raw)
+		require.NoError(t, err, raw)
+		assert.Equal(t, want, canonicalTarget(u), raw)
+	}
 }

@@ -66,7 +66,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Nonces == nil {
-		cfg.Nonces = NewMemoryNonceStore(MemoryNonceConfig{})
+		cfg.Nonces = NewMemoryNonceStore(MemoryNonceConfig{Now: cfg.Now})
 	}
 	if cfg.RequiredHeaders == nil {
 		cfg.RequiredHeaders = []string{DefaultStoreHeader}
