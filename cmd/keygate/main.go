@@ -1,8 +1,14 @@
-// Command keygate runs keygate's reference server.
+// Command keygate runs keygate's reference server and signs requests.
 //
 // Usage:
 //
 //	keygate serve [--addr 127.0.0.1:8080] [--access-token-ttl 15m] [--issuer URL] [--audience keygate]
+//	keygate sign [-X METHOD] [-H 'Name: value']... [-d BODY | -d @FILE | -d @-] [--key-id ID] [--secret SECRET] [--print] URL
+//
+// sign signs a request with an HMAC credential (profile v3; the key ID and
+// base64 secret fall back to KEYGATE_HMAC_KEY_ID and KEYGATE_HMAC_SECRET)
+// and sends it, printing the response body, or with --print only prints
+// the signature headers to add.
 //
 // serve keeps everything in memory. On start it creates the test-mode
 // account "acct_demo" (package GO, stores store_1 and store_2, permissions
