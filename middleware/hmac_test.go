@@ -990,10 +990,16 @@ func TestHMACNeverServerError(t *testing.T) {
 
 // TestHMACStoreHeaderOfTheMiddleware: the middleware selects the store by
 // its Config.StoreHeader; a signed request must cover that header too, or
-// a proxy (or anyone on the path) can switch the store of a signed request.
-// The verifier's RequiredHeaders default to X-Store-Id and nothing ties the
-// two settings together.
+// anyone on the path can switch the store of a signed request. The
+// verifier's RequiredHeaders default to X-Store-Id and nothing ties the two
+// settings together. Either fix passes: New refuses the configuration, or
+// the request is refused.
 func TestHMACStoreHeaderOfTheMiddleware(t *testing.T) {
+	v, err := khmac.NewVerifier(khmac.VerifierConfig{Credentials: hmCreds()})
+	require.NoError(t, err)
+	if _, err := middleware.New(middleware.Config{Signatures: v, StoreHeader: "X-Tenant"}); err != nil {
+		return // refused at start-up: the store header would not be signed
+	}
 	s := newHMServer(t, khmac.VerifierConfig{}, middleware.Config{StoreHeader: "X-Tenant"})
 	w := s.postWire()
 	w.sign(t, specFor(w))
@@ -1002,6 +1008,17 @@ func TestHMACStoreHeaderOfTheMiddleware(t *testing.T) {
 	r := s.send(t, w)
 	assert.Equal(t, 401, r.status, "an unsigned store header must not select the store; got Principal.Store=%q", r.reply.Principal.Store)
 	assert.Equal(t, before, s.calls.Load(), "the handler must not be reached")
+
+	// Covered, it selects the store.
+	s = newHMServer(t, khmac.VerifierConfig{RequiredHeaders: []string{"X-Tenant"}}, middleware.Config{StoreHeader: "X-Tenant"})
+	w = s.postWire()
+	w.set("X-Tenant", "store_2")
+	sp := specFor(w)
+	sp.components = append(sp.components, "x-tenant")
+	w.sign(t, sp)
+	r = s.send(t, w)
+	require.Equal(t, 200, r.status, "%s", r.body)
+	assert.Equal(t, "store_2", r.reply.Principal.Store)
 }
 
 // hmResettableNonces is an in-memory nonce store that a benchmark can
