@@ -119,6 +119,7 @@ func parseSignature(h http.Header) (signatureInput, []byte, error) {
 			ok = ok && si.keyID != "" && len(si.keyID) <= 128
 		case "alg":
 			si.alg, ok = v.(string)
+			ok = ok && si.alg != "" // present means checked
 		default:
 			ok = true // tag and others: covered by the MAC, otherwise ignored
 		}

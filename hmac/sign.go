@@ -59,14 +59,14 @@ func (s *Signer) Sign(r *http.Request, body []byte) error {
 		h.Set("Content-Digest", v)
 		components = append(components, "content-digest")
 	}
-	if h.Get("Content-Type") != "" {
+	if len(h.Values("Content-Type")) > 0 { // even empty: the verifier requires what is present
 		components = append(components, "content-type")
 	}
 	store := DefaultStoreHeader
 	if s.StoreHeader != "" {
 		store = s.StoreHeader
 	}
-	if h.Get(store) != "" {
+	if len(h.Values(store)) > 0 {
 		components = append(components, lower(textproto.CanonicalMIMEHeaderKey(store)))
 	}
 	items := make([]httpsfv.Item, len(components))

@@ -78,6 +78,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	return v, nil
 }
 
+// RequiresHeader reports whether a signature must cover the header name
+// whenever a request carries it (Content-Type and RequiredHeaders).
+func (v *Verifier) RequiresHeader(name string) bool { return slices.Contains(v.required, lower(name)) }
+
 // MaxBody returns the verifier's body limit.
 func (v *Verifier) MaxBody() int64 { return v.cfg.MaxBody }
 
@@ -200,11 +204,15 @@ func (v *Verifier) readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > v.cfg.MaxBody {
 		return nil, ErrBodyTooLarge
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, v.cfg.MaxBody+1))
+	// Size the buffer from Content-Length when it is known (it is bounded
+	// by MaxBody above), so that reading does not grow it repeatedly.
+	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+1))
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, v.cfg.MaxBody+1))
 	r.Body.Close()
 	if err != nil {
 		return nil, malformed("the body cannot be read")
 	}
+	body := buf.Bytes()
 	if int64(len(body)) > v.cfg.MaxBody {
 		return nil, ErrBodyTooLarge
 	}
@@ -222,17 +230,19 @@ func checkDigest(values []string, body []byte) error {
 	if err != nil {
 		return malformed("Content-Digest is not a dictionary")
 	}
-	want := map[string][]byte{}
-	s256 := sha256.Sum256(body)
-	want["sha-256"] = s256[:]
-	s512 := sha512.Sum512(body)
-	want["sha-512"] = s512[:]
 	seen256 := false
 	for _, alg := range d.Names() {
 		m, _ := d.Get(alg)
-		expected, known := want[alg]
-		if !known {
-			continue
+		var expected []byte
+		switch alg {
+		case "sha-256":
+			sum := sha256.Sum256(body)
+			expected = sum[:]
+		case "sha-512":
+			sum := sha512.Sum512(body)
+			expected = sum[:]
+		default:
+			continue // an algorithm v3 does not check
 		}
 		item, ok := m.(httpsfv.Item)
 		got, isBytes := item.Value.([]byte)

@@ -164,6 +164,11 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.StoreHeader != "" {
 		a.storeHeader = textproto.CanonicalMIMEHeaderKey(cfg.StoreHeader)
 	}
+	// A signed request's store header must be signed: otherwise an
+	// unsigned one could switch the store of a signed request.
+	if rv, ok := cfg.Signatures.(interface{ RequiresHeader(string) bool }); ok && !rv.RequiresHeader(a.storeHeader) {
+		return nil, fmt.Errorf("middleware: the store header %s must be among hmac.VerifierConfig.RequiredHeaders", a.storeHeader)
+	}
 	if a.onError == nil {
 		a.onError = func(w http.ResponseWriter, _ *http.Request, err error) { Classify(err).Write(w, a.realm) }
 	}
