@@ -104,7 +104,7 @@ func TestAttackAlgMustBeHMACSHA256(t *testing.T) {
 		r := atkRequest(t, `{"a":1}`, "n", func(e *fieldEdit) {
 			e.resign(t, comps+`;created=1767225600;nonce="n";keyid="k1"`+alg, atkSecret)
 		})
-		_, err := atkVerifier(t, VerifierConfig{}).Verify(r)
+		_, err := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority}).Verify(r)
 		if ok {
 			assert.NoError(t, err, alg)
 		} else {
@@ -119,7 +119,7 @@ func TestAttackAlgMustBeHMACSHA256(t *testing.T) {
 func TestAttackSignerEmptyHeader(t *testing.T) {
 	for _, h := range []string{"Content-Type", "X-Store-Id"} {
 		t.Run(h, func(t *testing.T) {
-			v := atkVerifier(t, VerifierConfig{Now: time.Now})
+			v := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority, Now: time.Now})
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if _, err := v.Verify(r); err != nil {
 					http.Error(w, Reason(err), http.StatusUnauthorized)
@@ -143,7 +143,7 @@ func TestAttackSignerEmptyHeader(t *testing.T) {
 // nonce store, the default store uses the same clock, so a valid request
 // is accepted (and a replay refused) whatever the wall clock says.
 func TestAttackDefaultNoncesFollowTheClock(t *testing.T) {
-	v, err := NewVerifier(VerifierConfig{Credentials: atkCreds(), Now: atkClock})
+	v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: atkCreds(), Now: atkClock})
 	require.NoError(t, err)
 	_, err = v.Verify(atkRequest(t, `{"a":1}`, "n1", nil))
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func TestAttackDefaultNoncesFollowTheClock(t *testing.T) {
 // TestAttackNonceOnlyAfterEverything: a request refused for its MAC or its
 // digest does not use up its nonce.
 func TestAttackNonceOnlyAfterEverything(t *testing.T) {
-	v := atkVerifier(t, VerifierConfig{})
+	v := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority})
 	bad := atkRequest(t, `{"a":1}`, "n-mac", nil)
 	bad.Header.Set("Signature", "sig1=:"+b64std(make([]byte, 32))+":")
 	_, err := v.Verify(bad)
@@ -185,12 +185,12 @@ func (atkFailing) Claim(context.Context, string, string, time.Time) (bool, error
 // TestAttackStoresDown: a store failure is neither an acceptance nor a
 // refusal of the credential: it is "unavailable" (503 in the middleware).
 func TestAttackStoresDown(t *testing.T) {
-	_, err := atkVerifier(t, VerifierConfig{Credentials: atkFailing{}}).Verify(atkRequest(t, `{}`, "n", nil))
+	_, err := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority, Credentials: atkFailing{}}).Verify(atkRequest(t, `{}`, "n", nil))
 	assert.ErrorIs(t, err, errAtkDown)
 	assert.NotErrorIs(t, err, ErrInvalidSignature)
 	assert.Equal(t, "unavailable", Reason(err))
 
-	_, err = atkVerifier(t, VerifierConfig{Nonces: atkFailing{}}).Verify(atkRequest(t, `{}`, "n", nil))
+	_, err = atkVerifier(t, VerifierConfig{Authorities: AnyAuthority, Nonces: atkFailing{}}).Verify(atkRequest(t, `{}`, "n", nil))
 	assert.ErrorIs(t, err, errAtkDown)
 	assert.Equal(t, "unavailable", Reason(err))
 }
@@ -199,7 +199,7 @@ func TestAttackStoresDown(t *testing.T) {
 func TestAttackRotation(t *testing.T) {
 	old, cur := bytes.Repeat([]byte{1}, 64), atkSecret
 	creds := staticCredentials{"k1": {KeyID: "k1", Account: "a", Mode: keygate.ModeTest, Secrets: [][]byte{cur, old}}}
-	v := atkVerifier(t, VerifierConfig{Credentials: creds})
+	v := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority, Credentials: creds})
 	for i, secret := range [][]byte{cur, old, bytes.Repeat([]byte{2}, 64)} {
 		r := atkRequest(t, `{}`, "n", func(e *fieldEdit) {
 			e.resign(t, `("@method" "@authority" "@path" "@query" "content-digest" "content-type");created=1767225600;nonce="rot`+strconv.Itoa(i)+`";keyid="k1"`, secret)
@@ -219,7 +219,7 @@ func TestAttackRotation(t *testing.T) {
 func TestAttackVerifyLeavesHeaders(t *testing.T) {
 	r := atkRequest(t, `{"a":1}`, "n", nil)
 	before := r.Header.Clone()
-	_, err := atkVerifier(t, VerifierConfig{}).Verify(r)
+	_, err := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority}).Verify(r)
 	require.NoError(t, err)
 	assert.Equal(t, before, r.Header)
 	b, _ := io.ReadAll(r.Body)
@@ -246,7 +246,7 @@ func (e *atkErrReader) Read(p []byte) (int, error) {
 func TestAttackBodyUnreadable(t *testing.T) {
 	r := atkRequest(t, `{{{{`, "n", nil)
 	r.Body = io.NopCloser(&atkErrReader{n: 4})
-	_, err := atkVerifier(t, VerifierConfig{}).Verify(r)
+	_, err := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority}).Verify(r)
 	require.Error(t, err)
 	assert.NotEqual(t, "unavailable", Reason(err))
 }
@@ -254,7 +254,7 @@ func TestAttackBodyUnreadable(t *testing.T) {
 // TestAttackTransportRedirect: a redirect is signed again, for its own
 // target, with a new nonce; the caller's request is never modified.
 func TestAttackTransportRedirect(t *testing.T) {
-	v := atkVerifier(t, VerifierConfig{Now: time.Now})
+	v := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority, Now: time.Now})
 	var nonces []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		si, _, _ := parseSignature(r.Header)
@@ -290,7 +290,7 @@ func TestAttackTransportRedirect(t *testing.T) {
 // TestAttackUnknownKeyIsABadMAC: the caller cannot tell an unknown key ID
 // from a bad MAC by the error's response reason.
 func TestAttackUnknownKeyIsABadMAC(t *testing.T) {
-	v := atkVerifier(t, VerifierConfig{})
+	v := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority})
 	unknown := atkRequest(t, `{}`, "n1", func(e *fieldEdit) {
 		e.resign(t, `("@method" "@authority" "@path" "@query" "content-digest" "content-type");created=1767225600;nonce="n1";keyid="nobody"`, atkSecret)
 	})
@@ -322,7 +322,7 @@ func benchVerify(b *testing.B, body []byte, build func(i int) *http.Request, wan
 	const batch = 4096
 	nonces := &atkNonces{}
 	nonces.reset()
-	v := atkVerifier(b, VerifierConfig{Nonces: nonces})
+	v := atkVerifier(b, VerifierConfig{Authorities: AnyAuthority, Nonces: nonces})
 	reqs := make([]*http.Request, batch)
 	for i := range reqs {
 		reqs[i] = build(i)

@@ -30,6 +30,9 @@ var (
 	// segments, empty segments, escaped slashes, escapes that need none):
 	// the path that would be routed could differ from the path signed.
 	ErrNonCanonical = errors.New("hmac: request path not canonical")
+	// ErrMisdirected: the request's authority is not one the verifier
+	// answers to: a request signed for another host.
+	ErrMisdirected = errors.New("hmac: request signed for another authority")
 	// ErrStale: created is outside the allowed skew, or expires has
 	// passed.
 	ErrStale = errors.New("hmac: signature outside its time window")

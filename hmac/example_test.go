@@ -54,6 +54,7 @@ func ExampleSigner_Sign() {
 // on the server with a Verifier: a replay is refused.
 func ExampleTransport() {
 	v, _ := hmac.NewVerifier(hmac.VerifierConfig{
+		Authorities: hmac.AnyAuthority,
 		Credentials: oneCredential{KeyID: "hk_test_123", Account: "acct_42", Mode: keygate.ModeTest, Secrets: [][]byte{exampleSecret}},
 	})
 	var last *http.Request
@@ -100,6 +101,7 @@ func ExampleTransport() {
 // a bad MAC.
 func ExampleReason() {
 	v, _ := hmac.NewVerifier(hmac.VerifierConfig{
+		Authorities: hmac.AnyAuthority,
 		Credentials: oneCredential{KeyID: "hk_test_123", Account: "acct_42", Mode: keygate.ModeTest, Secrets: [][]byte{exampleSecret}},
 	})
 	sign := func(keyID string, secret []byte, target string) *http.Request {

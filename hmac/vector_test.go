@@ -58,7 +58,7 @@ func TestRFC9421B25(t *testing.T) {
 
 	// The v3 server policy refuses it: it leaves out required components
 	// (and has no nonce).
-	v, err := NewVerifier(VerifierConfig{Credentials: staticCredentials{}, Now: func() time.Time { return time.Unix(1618884473, 0) }})
+	v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: staticCredentials{}, Now: func() time.Time { return time.Unix(1618884473, 0) }})
 	require.NoError(t, err)
 	_, err = v.Verify(rfcRequest())
 	assert.ErrorIs(t, err, ErrMalformed, "no nonce")
@@ -85,7 +85,7 @@ func (s staticCredentials) Lookup(_ context.Context, keyID string) (Active, erro
 func TestSignVerifyRoundTrip(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 64))
 	creds := staticCredentials{"k1": {KeyID: "k1", Account: "acct_1", Mode: keygate.ModeTest, Secrets: [][]byte{secret}}}
-	v, err := NewVerifier(VerifierConfig{Credentials: creds})
+	v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: creds})
 	require.NoError(t, err)
 	var got []byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -137,5 +137,32 @@ func TestCanonicalTarget(t *testing.T) {
 		u, err := url.ParseRequestURI(raw)
 		require.NoError(t, err, raw)
 		assert.Equal(t, want, canonicalTarget(u), raw)
+	}
+}
+
+func TestAuthoritiesAreEnforced(t *testing.T) {
+	secret := []byte(strings.Repeat("s", 64))
+	creds := staticCredentials{"k1": {KeyID: "k1", Account: "acct_1", Mode: keygate.ModeTest, Secrets: [][]byte{secret}}}
+	_, err := NewVerifier(VerifierConfig{Credentials: creds})
+	require.Error(t, err, "Authorities is required")
+	v, err := NewVerifier(VerifierConfig{Credentials: creds, Authorities: []string{"api.example", "api.example:8443"}})
+	require.NoError(t, err)
+	signer := &Signer{KeyID: "k1", Secret: secret}
+	for target, want := range map[string]error{
+		"http://api.example/v1/x":       nil,
+		"http://API.example:80/v1/x":    nil, // normalized: lower case, default port dropped
+		"https://api.example:8443/v1/x": nil,
+		"http://other.example/v1/x":     ErrMisdirected,
+		"http://api.example:8080/v1/x":  ErrMisdirected,
+	} {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		require.NoError(t, signer.Sign(req, nil))
+		_, err := v.Verify(req)
+		if want == nil {
+			assert.NoError(t, err, target)
+		} else {
+			assert.ErrorIs(t, err, want, target)
+			assert.Equal(t, "wrong_authority", Reason(err))
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dunglas/httpsfv"
@@ -22,8 +23,18 @@ const (
 	DefaultStoreHeader = "X-Store-Id"
 )
 
+// AnyAuthority, as [VerifierConfig.Authorities], accepts a signature for
+// any host. Use it only when no other service shares the credentials: a
+// request signed for another service could otherwise be replayed here once.
+var AnyAuthority = []string{"*"}
+
 // VerifierConfig configures a [Verifier].
 type VerifierConfig struct {
+	// Authorities are the hosts this server answers to, as clients sign
+	// them: host[:port], lower case, without the default port (the
+	// @authority rule of SPEC.md). A signature made for any other authority
+	// is refused ([ErrMisdirected]). Required; see [AnyAuthority].
+	Authorities []string
 	// Credentials finds the secrets of a key ID. Required.
 	Credentials CredentialSource
 	// Nonces remembers accepted nonces. Nil means a new
@@ -47,14 +58,19 @@ type VerifierConfig struct {
 // Verifier checks v3 signatures on incoming requests. It is safe for
 // concurrent use.
 type Verifier struct {
-	cfg      VerifierConfig
-	required []string // lower-case header names
+	cfg         VerifierConfig
+	required    []string // lower-case header names
+	authorities map[string]bool
+	anyHost     bool
 }
 
 // NewVerifier returns a Verifier for cfg.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Credentials == nil {
 		return nil, errors.New("hmac: VerifierConfig.Credentials is required")
+	}
+	if len(cfg.Authorities) == 0 {
+		return nil, errors.New("hmac: VerifierConfig.Authorities is required (hmac.AnyAuthority accepts any host)")
 	}
 	if cfg.Skew <= 0 {
 		cfg.Skew = DefaultSkew
@@ -71,7 +87,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.RequiredHeaders == nil {
 		cfg.RequiredHeaders = []string{DefaultStoreHeader}
 	}
-	v := &Verifier{cfg: cfg, required: []string{"content-type"}}
+	v := &Verifier{cfg: cfg, required: []string{"content-type"}, authorities: map[string]bool{}}
+	for _, a := range cfg.Authorities {
+		if a == "*" {
+			v.anyHost = true
+		}
+		v.authorities[strings.ToLower(a)] = true
+	}
 	for _, h := range cfg.RequiredHeaders {
 		v.required = append(v.required, lower(h))
 	}
@@ -117,6 +139,9 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	}
 	if !canonicalTarget(r.URL) {
 		return Active{}, ErrNonCanonical
+	}
+	if a := authority(r); a == "" || !v.anyHost && !v.authorities[a] {
+		return Active{}, ErrMisdirected
 	}
 	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 	if err := v.checkCoverage(r, si, hasBody); err != nil {
@@ -167,7 +192,10 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 			return Active{}, err
 		}
 	}
-	fresh, err := v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, now.Add(2*v.cfg.Skew))
+	// A signature stays acceptable until created+skew, at most now+2*skew;
+	// the nonce is kept a second longer, so no boundary instant lets it
+	// through twice.
+	fresh, err := v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, now.Add(2*v.cfg.Skew+time.Second))
 	if err != nil {
 		return Active{}, fmt.Errorf("hmac: nonce store: %w", err)
 	}
@@ -204,9 +232,10 @@ func (v *Verifier) readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > v.cfg.MaxBody {
 		return nil, ErrBodyTooLarge
 	}
-	// Size the buffer from Content-Length when it is known (it is bounded
-	// by MaxBody above), so that reading does not grow it repeatedly.
-	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+1))
+	// Size the buffer from Content-Length when it is known, up to 64 KiB:
+	// reading then rarely grows it, and a client that announces a large
+	// body it does not send cannot make the server reserve it.
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), 64<<10)+1))
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, v.cfg.MaxBody+1))
 	r.Body.Close()
 	if err != nil {
@@ -292,6 +321,8 @@ func Reason(err error) string {
 		return "malformed_signature"
 	case errors.Is(err, ErrNonCanonical):
 		return "non_canonical"
+	case errors.Is(err, ErrMisdirected):
+		return "wrong_authority"
 	case errors.Is(err, ErrMissingComponent):
 		return "missing_component"
 	case errors.Is(err, ErrStale):

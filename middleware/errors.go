@@ -84,6 +84,7 @@ var failures = []struct {
 	{ErrInvalidRequest, Failure{http.StatusBadRequest, "invalid_request", "the request is malformed"}},
 	{hmac.ErrBodyTooLarge, Failure{http.StatusRequestEntityTooLarge, "body_too_large", "the body is over the limit for signed requests"}},
 	{hmac.ErrMalformed, Failure{http.StatusUnauthorized, "malformed_signature", "the signature fields are malformed"}},
+	{hmac.ErrMisdirected, Failure{http.StatusUnauthorized, "wrong_authority", "the request was signed for another host"}},
 	{hmac.ErrNonCanonical, Failure{http.StatusUnauthorized, "non_canonical", "the request path is not in canonical form"}},
 	{hmac.ErrMissingComponent, Failure{http.StatusUnauthorized, "missing_component", "the signature does not cover every required component"}},
 	{hmac.ErrStale, Failure{http.StatusUnauthorized, "expired", "the signature is outside its time window"}},

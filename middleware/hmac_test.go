@@ -392,7 +392,7 @@ func hexSHA256(b []byte) string {
 }
 
 func TestHMACValidRequests(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{}, middleware.Config{})
+	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
 	t.Run("GET without a body needs no content-digest", func(t *testing.T) {
 		w := s.getWire()
 		base := w.sign(t, specFor(w))
@@ -791,7 +791,7 @@ func digestCase(value string) func(*testing.T, *hmServer) *wire {
 }
 
 func TestHMACRefusals(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{}, middleware.Config{})
+	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
 	for _, tc := range hmRefusals() {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.calls.Load()
@@ -807,7 +807,7 @@ func TestHMACRefusals(t *testing.T) {
 
 // TestHMACReplays: an accepted request is accepted once.
 func TestHMACReplays(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{}, middleware.Config{})
+	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
 	t.Run("the same bytes twice", func(t *testing.T) {
 		w := s.postWire()
 		w.sign(t, specFor(w))
@@ -896,7 +896,7 @@ func TestHMACReplays(t *testing.T) {
 // disabled key ID gets the same response as a bad MAC: status, body and
 // challenge.
 func TestHMACUnknownKeyLooksLikeBadMAC(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{}, middleware.Config{})
+	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
 	send := func(keyID string, secret []byte) hmResponse {
 		w := s.postWire()
 		sp := specFor(w)
@@ -921,7 +921,7 @@ func TestHMACUnknownKeyLooksLikeBadMAC(t *testing.T) {
 // TestHMACBodyLimit: exactly the limit is accepted, one byte more is 413
 // (declared or chunked), before the handler.
 func TestHMACBodyLimit(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{}, middleware.Config{})
+	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
 	require.EqualValues(t, 1<<20, s.verifier.MaxBody(), "the default limit is 1 MiB")
 	body := func(n int) []byte { return bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n] }
 	for _, chunked := range []bool{false, true} {
@@ -956,7 +956,7 @@ func TestHMACBodyLimit(t *testing.T) {
 		assert.Equal(t, 413, r.status, "the limit applies before any MAC work")
 	})
 	t.Run("a configured limit", func(t *testing.T) {
-		s := newHMServer(t, khmac.VerifierConfig{MaxBody: 100}, middleware.Config{})
+		s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority, MaxBody: 100}, middleware.Config{})
 		for n, status := range map[int]int{100: 200, 101: 413} {
 			w := s.postWire()
 			w.body = body(n)
@@ -969,7 +969,7 @@ func TestHMACBodyLimit(t *testing.T) {
 
 // TestHMACNeverServerError: no bad input gives a 5xx.
 func TestHMACNeverServerError(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{}, middleware.Config{})
+	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
 	inputs := []string{"", " ", ",", "=", "sig1", "sig1=", "sig1=()", "sig1=();created=1", "sig1=(\"\")", "sig1=:", "sig1=?0", "a=1, a=2",
 		"sig1=(\"@method\");created=99999999999999999", "sig1=(\"@method\");created=-999999999999999", "sig1=(\"@method\");created=1;nonce=\"a\";keyid=\"\"",
 		"\"sig1\"=()", "sig1=(\"@method\" \"@method\")", "sig1=(\"@query-param\";name=\"a\")", "sig1=(\"@status\")", "sig1=((\"a\"))", "x=(\"@method\" \"@authority\" \"@path\" \"@query\");created=1;nonce=\"n\";keyid=\"k1\""}
@@ -995,12 +995,12 @@ func TestHMACNeverServerError(t *testing.T) {
 // settings together. Either fix passes: New refuses the configuration, or
 // the request is refused.
 func TestHMACStoreHeaderOfTheMiddleware(t *testing.T) {
-	v, err := khmac.NewVerifier(khmac.VerifierConfig{Credentials: hmCreds()})
+	v, err := khmac.NewVerifier(khmac.VerifierConfig{Authorities: khmac.AnyAuthority, Credentials: hmCreds()})
 	require.NoError(t, err)
 	if _, err := middleware.New(middleware.Config{Signatures: v, StoreHeader: "X-Tenant"}); err != nil {
 		return // refused at start-up: the store header would not be signed
 	}
-	s := newHMServer(t, khmac.VerifierConfig{}, middleware.Config{StoreHeader: "X-Tenant"})
+	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{StoreHeader: "X-Tenant"})
 	w := s.postWire()
 	w.sign(t, specFor(w))
 	w.set("X-Tenant", "store_2") // not signed
@@ -1010,7 +1010,7 @@ func TestHMACStoreHeaderOfTheMiddleware(t *testing.T) {
 	assert.Equal(t, before, s.calls.Load(), "the handler must not be reached")
 
 	// Covered, it selects the store.
-	s = newHMServer(t, khmac.VerifierConfig{RequiredHeaders: []string{"X-Tenant"}}, middleware.Config{StoreHeader: "X-Tenant"})
+	s = newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority, RequiredHeaders: []string{"X-Tenant"}}, middleware.Config{StoreHeader: "X-Tenant"})
 	w = s.postWire()
 	w.set("X-Tenant", "store_2")
 	sp := specFor(w)
@@ -1045,7 +1045,7 @@ func (n *hmResettableNonces) Claim(ctx context.Context, keyID, nonce string, exp
 func BenchmarkHMACMiddleware(b *testing.B) {
 	nonces := &hmResettableNonces{}
 	nonces.reset()
-	v, err := khmac.NewVerifier(khmac.VerifierConfig{Credentials: hmCreds(), Nonces: nonces})
+	v, err := khmac.NewVerifier(khmac.VerifierConfig{Authorities: khmac.AnyAuthority, Credentials: hmCreds(), Nonces: nonces})
 	require.NoError(b, err)
 	auth, err := middleware.New(middleware.Config{Signatures: v})
 	require.NoError(b, err)

@@ -24,6 +24,7 @@ type options struct {
 	accessTokenTTL time.Duration
 	issuer         string // empty: http://<listening address>
 	audience       string
+	authorities    []string // the host[:port] forms clients sign (set from the listening address)
 }
 
 // app is the reference server's components, on the in-memory stores.
@@ -93,7 +94,7 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	if a.hmacs, err = hmac.NewManager(hmac.Config{MasterKey: masterKey}); err != nil {
 		return nil, demo{}, err
 	}
-	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Credentials: a.hmacs})
+	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Credentials: a.hmacs, Authorities: opts.authorities})
 	if err != nil {
 		return nil, demo{}, err
 	}

@@ -153,6 +153,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.issuer == "" {
 		opts.issuer = "http://" + ln.Addr().String()
 	}
+	// Signed requests must name this server: its address, and localhost
+	// on the same port.
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	opts.authorities = []string{ln.Addr().String(), "localhost:" + port}
+	if host, _, err := net.SplitHostPort(opts.addr); err == nil && host != "" {
+		opts.authorities = append(opts.authorities, net.JoinHostPort(host, port))
+	}
 
 	a, d, err := newApp(ctx, opts, stderr)
 	if err != nil {

@@ -337,6 +337,15 @@ func TestServe(t *testing.T) {
 		r = send(tampered)
 		require.Equal(t, http.StatusUnauthorized, r.status)
 
+		// A request signed for another host, sent here: refused.
+		elsewhere, err := http.NewRequest(http.MethodPost, b.url+"/v1/echo", bytes.NewReader(body))
+		require.NoError(t, err)
+		elsewhere.Host = "thirdparty.example"
+		require.NoError(t, signer.Sign(elsewhere, body))
+		r = send(elsewhere)
+		require.Equal(t, http.StatusUnauthorized, r.status)
+		require.Equal(t, "wrong_authority", decode(t, r)["error"])
+
 		w := send(signed(http.MethodGet, "/v1/whoami", nil))
 		require.Equal(t, http.StatusOK, w.status, "body: %s", w.body)
 		require.Equal(t, "hmac", decode(t, w)["method"])

@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,9 +43,12 @@ var stdin io.Reader = os.Stdin
 // ever contains the secret.
 func sign(ctx context.Context, args []string, in io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package quotes a bad value in its error, and a misplaced
+	// secret would be quoted: its messages go nowhere, and a fixed one is
+	// printed instead.
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), signSynopsis+`
+		fmt.Fprint(stderr, signSynopsis+`
 Signs a request with an HMAC credential (keygate's v3 profile of RFC 9421:
 Content-Digest, Signature-Input and Signature), sends it and prints the
 response body. The exit status is 0 for a 2xx response, 1 otherwise.
@@ -62,7 +66,9 @@ as "keygate serve" prints them ("test hmac key id", "test hmac secret").
 
 flags:
 `)
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	var (
 		method    string
@@ -85,8 +91,10 @@ flags:
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil
+				return nil // the flag package has shown fs.Usage
 			}
+			fmt.Fprintln(stderr, "keygate sign:", withoutQuotedValues(err.Error()))
+			fs.Usage()
 			return errUsage
 		}
 		remaining := fs.Args()
@@ -326,4 +334,24 @@ func printableASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// withoutQuotedValues drops the quoted values from a flag package error
+// ("invalid value \"...\" for flag -H: ..."), which could be a misplaced
+// secret, keeping the rest of the message.
+func withoutQuotedValues(msg string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, `value "`)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		b.WriteString(msg[:i+len("value")])
+		quoted, err := strconv.QuotedPrefix(msg[i+len("value "):])
+		if err != nil {
+			return b.String() // cannot find its end: drop the rest
+		}
+		msg = msg[i+len("value ")+len(quoted):]
+	}
 }

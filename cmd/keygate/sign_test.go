@@ -44,7 +44,7 @@ func newSignServer(t *testing.T) *signServer {
 	require.NoError(t, err)
 	secret, _, err := creds.Create(context.Background(), hmac.CreateParams{Account: "acct_sign", Mode: keygate.ModeTest})
 	require.NoError(t, err)
-	verifier, err := hmac.NewVerifier(hmac.VerifierConfig{Credentials: creds})
+	verifier, err := hmac.NewVerifier(hmac.VerifierConfig{Authorities: hmac.AnyAuthority, Credentials: creds})
 	require.NoError(t, err)
 
 	s := &signServer{keyID: secret.KeyID(), secret: secret.Base64()}
@@ -474,4 +474,19 @@ func TestSignAgainstServe(t *testing.T) {
 		require.FailNow(t, "run did not return after the context was cancelled")
 	}
 	require.NotContains(t, stderr.String(), b.hmacSecret)
+}
+
+func TestSignNeverEchoesAMisplacedSecret(t *testing.T) {
+	secret := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 64))
+	for _, args := range [][]string{
+		{"sign", "-H", "--secret=" + secret, "http://127.0.0.1:1/"},
+		{"sign", "--print=" + secret, "http://127.0.0.1:1/"},
+		{"sign", "-d", "x", "-d", secret, "http://127.0.0.1:1/"},
+		{"sign", "-H", secret, "http://127.0.0.1:1/"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		require.Error(t, err, "%v", args)
+		require.NotContains(t, stderr.String()+stdout.String()+err.Error(), secret, "%v", args)
+	}
 }
