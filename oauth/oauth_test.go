@@ -652,7 +652,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"wrong secret (replaced by a rotation)", req{form: cc(), basic: []string{f.staleID, f.staleSecret}}, 401, "invalid_client", basicRealm},
 		{"wrong secret in the body", req{form: cc("client_id", f.staleID, "client_secret", f.staleSecret)}, 401, "invalid_client", ""},
 		{"malformed secret", req{form: cc(), basic: []string{f.sk.ID(), "not-a-key"}}, 401, "invalid_client", basicRealm},
-		{"secret with a typo", req{form: cc(), basic: []string{f.sk.ID(), f.sk.Reveal()[:len(f.sk.Reveal())-1] + "x"}}, 401, "invalid_client", basicRealm},
+		{"secret with a typo", req{form: cc(), basic: []string{f.sk.ID(), typo(f.sk.Reveal())}}, 401, "invalid_client", basicRealm},
 		{"another key's secret", req{form: cc(), basic: []string{f.sk.ID(), f.sk2.Reveal()}}, 401, "invalid_client", basicRealm},
 		{"another account's secret", req{form: cc(), basic: []string{f.sk.ID(), f.otherSK.Reveal()}}, 401, "invalid_client", basicRealm},
 		{"the client's publishable key as secret", req{form: cc(), basic: []string{f.sk.ID(), f.pk.Reveal()}}, 401, "invalid_client", basicRealm},
@@ -1432,4 +1432,13 @@ func TestAuditCatchesLeaks(t *testing.T) {
 	assert.Contains(t, got[2], "returns refresh token #0 again")
 	assert.Contains(t, got[3], "appears 2 times")
 	assert.Contains(t, got[4], "status 500")
+}
+
+// typo changes the last character of s to another one.
+func typo(s string) string {
+	c := "x"
+	if strings.HasSuffix(s, c) {
+		c = "y"
+	}
+	return s[:len(s)-1] + c
 }
