@@ -1,0 +1,193 @@
+package ipbind
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseRulesRefuses(t *testing.T) {
+	for _, bad := range []string{"", " ", "010.0.0.1", "10.1.2.3/8", "fe80::1%eth0", "10.0.0.0/33", "2001:db8::/129", "garbage", "192.0.2.1-192.0.2.9", "*"} {
+		_, err := ParseRules([]string{bad}, nil)
+		assert.ErrorIs(t, err, ErrInvalidRule, "allow %q", bad)
+		_, err = ParseRules(nil, []string{bad})
+		assert.ErrorIs(t, err, ErrInvalidRule, "deny %q", bad)
+	}
+}
+
+func TestParseRulesNormalises(t *testing.T) {
+	r, err := ParseRules([]string{"192.0.2.1", " 2001:db8::/32 ", "::ffff:198.51.100.0/120"}, []string{"::ffff:192.0.2.7"})
+	require.NoError(t, err)
+	assert.Equal(t, []netip.Prefix{
+		netip.MustParsePrefix("192.0.2.1/32"),
+		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("198.51.100.0/24"),
+	}, r.Allow())
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("192.0.2.7/32")}, r.Deny())
+}
+
+func TestRulesCheck(t *testing.T) {
+	type probe struct {
+		ip    string // "" for an unknown client
+		known bool
+		want  error
+	}
+	for _, tc := range []struct {
+		name        string
+		allow, deny []string
+		probes      []probe
+	}{
+		{
+			name: "no rules allow everything, even unknown",
+			probes: []probe{
+				{"192.0.2.1", true, nil},
+				{"2001:db8::1", true, nil},
+				{"", false, nil},
+				{"192.0.2.1", false, nil},
+			},
+		},
+		{
+			name:  "allow list",
+			allow: []string{"192.0.2.0/24", "2001:db8::/32", "198.51.100.7"},
+			probes: []probe{
+				{"192.0.2.1", true, nil},
+				{"198.51.100.7", true, nil},
+				{"198.51.100.8", true, ErrIPNotAllowed},
+				{"2001:db8:1::1", true, nil},
+				{"2001:db9::1", true, ErrIPNotAllowed},
+				{"", false, ErrIPUnknown},
+				{"192.0.2.1", false, ErrIPUnknown},
+			},
+		},
+		{
+			name: "deny list alone allows the rest",
+			deny: []string{"203.0.113.0/24", "2001:db8:bad::/48"},
+			probes: []probe{
+				{"203.0.113.9", true, ErrIPDenied},
+				{"2001:db8:bad::1", true, ErrIPDenied},
+				{"192.0.2.1", true, nil},
+				{"2001:db8::1", true, nil},
+				{"", false, ErrIPUnknown},
+			},
+		},
+		{
+			name:  "deny wins over allow",
+			allow: []string{"10.0.0.0/8"},
+			deny:  []string{"10.1.0.0/16", "10.2.3.4"},
+			probes: []probe{
+				{"10.0.0.1", true, nil},
+				{"10.1.2.3", true, ErrIPDenied},
+				{"10.2.3.4", true, ErrIPDenied},
+				{"10.2.3.5", true, nil},
+				{"11.0.0.1", true, ErrIPNotAllowed},
+			},
+		},
+		{
+			name:  "ipv4 entry matches its mapped form",
+			allow: []string{"192.0.2.1"},
+			deny:  []string{"198.51.100.0/24"},
+			probes: []probe{
+				{"::ffff:192.0.2.1", true, nil},
+				{"::ffff:198.51.100.5", true, ErrIPDenied},
+				{"::ffff:192.0.2.2", true, ErrIPNotAllowed},
+			},
+		},
+		{
+			name:  "mapped entry matches ipv4",
+			allow: []string{"::ffff:192.0.2.0/120"},
+			probes: []probe{
+				{"192.0.2.200", true, nil},
+				{"::ffff:192.0.2.200", true, nil},
+				{"192.0.3.1", true, ErrIPNotAllowed},
+			},
+		},
+		{
+			name:  "ipv6 /0 does not match ipv4",
+			allow: []string{"::/0"},
+			probes: []probe{
+				{"2001:db8::1", true, nil},
+				{"192.0.2.1", true, ErrIPNotAllowed},
+				{"::ffff:192.0.2.1", true, ErrIPNotAllowed},
+			},
+		},
+		{
+			name:  "everything",
+			allow: []string{"0.0.0.0/0", "::/0"},
+			probes: []probe{
+				{"192.0.2.1", true, nil},
+				{"2001:db8::1", true, nil},
+				{"", false, ErrIPUnknown},
+			},
+		},
+		{
+			name:  "zone on the client is ignored",
+			allow: []string{"fe80::/10"},
+			probes: []probe{
+				{"fe80::1%eth0", true, nil},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := ParseRules(tc.allow, tc.deny)
+			require.NoError(t, err)
+			assert.Equal(t, len(tc.allow)+len(tc.deny) == 0, r.Empty())
+			for _, p := range tc.probes {
+				var ip netip.Addr
+				if p.ip != "" {
+					ip = netip.MustParseAddr(p.ip)
+				}
+				err := r.Check(ip, p.known)
+				if p.want == nil {
+					assert.NoError(t, err, "%s known=%v", p.ip, p.known)
+					continue
+				}
+				assert.Equal(t, p.want, err, "%s known=%v", p.ip, p.known)
+				assert.ErrorIs(t, err, ErrIPForbidden)
+			}
+		})
+	}
+}
+
+func TestForbiddenError(t *testing.T) {
+	for err, reason := range map[error]string{ErrIPUnknown: ReasonIPUnknown, ErrIPDenied: ReasonIPDenied, ErrIPNotAllowed: ReasonIPNotAllowed} {
+		var fe *ForbiddenError
+		require.True(t, errors.As(err, &fe))
+		assert.Equal(t, reason, fe.Reason)
+		assert.ErrorIs(t, err, ErrIPForbidden)
+		assert.Contains(t, err.Error(), reason)
+	}
+	assert.NotErrorIs(t, ErrIPDenied, ErrIPNotAllowed)
+}
+
+func TestAnchor(t *testing.T) {
+	r, err := Anchor(netip.MustParseAddr("::ffff:192.0.2.1"))
+	require.NoError(t, err)
+	assert.NoError(t, r.Check(netip.MustParseAddr("192.0.2.1"), true))
+	assert.ErrorIs(t, r.Check(netip.MustParseAddr("192.0.2.2"), true), ErrIPNotAllowed)
+	assert.ErrorIs(t, r.Check(netip.Addr{}, false), ErrIPUnknown)
+
+	r, err = Anchor(netip.MustParseAddr("fe80::1%eth0"))
+	require.NoError(t, err)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("fe80::1/128")}, r.Allow())
+
+	_, err = Anchor(netip.Addr{})
+	assert.ErrorIs(t, err, ErrInvalidRule)
+}
+
+func TestRulesCheckDoesNotAllocate(t *testing.T) {
+	r, err := ParseRules([]string{"10.0.0.0/8", "2001:db8::/32"}, []string{"10.9.0.0/16"})
+	require.NoError(t, err)
+	for _, ip := range []netip.Addr{
+		netip.MustParseAddr("10.1.2.3"),
+		netip.MustParseAddr("10.9.2.3"),
+		netip.MustParseAddr("192.0.2.1"),
+		netip.MustParseAddr("::ffff:10.1.2.3"),
+		netip.MustParseAddr("fe80::1%eth0"),
+		{},
+	} {
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = r.Check(ip, ip.IsValid()) }), ip)
+	}
+}
