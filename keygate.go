@@ -19,7 +19,10 @@
 //	}
 package keygate
 
-import "context"
+import (
+	"context"
+	"net/netip"
+)
 
 // Method names the mechanism that authenticated a request.
 type Method string
@@ -97,6 +100,9 @@ type Principal struct {
 	Permissions []string `json:"permissions,omitempty"`
 	// Stores are the stores the credential may act for.
 	Stores []string `json:"stores,omitempty"`
+	// ClientIP is the caller's address as resolved by the middleware
+	// (through trusted proxies only); the zero Addr when unknown.
+	ClientIP netip.Addr `json:"client_ip,omitzero"`
 	// Store is the store selected for this request (by the X-Store-Id header,
 	// or the credential's only store), or empty when none is selected.
 	Store string `json:"store"`

@@ -91,6 +91,11 @@ var failures = []struct {
 	{hmac.ErrInvalidSignature, Failure{http.StatusUnauthorized, "invalid_signature", "the signature is invalid"}},
 	{hmac.ErrDigest, Failure{http.StatusUnauthorized, "invalid_digest", "the body does not match its Content-Digest"}},
 	{hmac.ErrReplayed, Failure{http.StatusUnauthorized, "replayed", "this request was already accepted"}},
+	{errRateLimited, Failure{http.StatusTooManyRequests, "rate_limited", "too many requests; retry after the time in Retry-After"}},
+	{errTooManyFails, Failure{http.StatusTooManyRequests, "too_many_failures", "too many failed authentications from this address; retry after the time in Retry-After"}},
+	{errIPForbidden, Failure{http.StatusForbidden, "ip_forbidden", "the credential may not be used from this address"}},
+	{errGeoForbidden, Failure{http.StatusForbidden, "geo_forbidden", "the credential may not be used from this country"}},
+	{errTierForbidden, Failure{http.StatusForbidden, "insufficient_scope", "the credential's package or permissions do not include this route"}},
 	{errSignaturesOff, Failure{http.StatusUnauthorized, "invalid_signature", "signed requests are not accepted here"}},
 	{apikey.ErrRevoked, Failure{http.StatusUnauthorized, "invalid_token", "the API key has been revoked"}},
 	{apikey.ErrExpired, Failure{http.StatusUnauthorized, "invalid_token", "the API key has expired"}},
@@ -157,6 +162,8 @@ func (f Failure) Write(w http.ResponseWriter, realm string) {
 		// A signed request's failure: the code is in the body; the
 		// challenge names the realm only.
 		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+	case !rfc6750Code(f.Code):
+		// 403 ip_forbidden, 429 and the like: the code is in the body.
 	case f.Status == http.StatusBadRequest || f.Status == http.StatusUnauthorized || f.Status == http.StatusForbidden:
 		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="`+f.Code+`", error_description="`+f.Description+`"`)
 	case f.Status == http.StatusServiceUnavailable:

@@ -26,15 +26,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/jwt"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // KeyVerifier verifies API keys. [*apikey.Manager] implements it.
@@ -85,6 +89,9 @@ type Config struct {
 	// OneTime redeems one-time tokens on the routes whose [Rule] names a
 	// OneTime purpose. Nil means no route accepts them.
 	OneTime OneTimeRedeemer
+	// Access configures client IPs, IP and country rules, packages and
+	// rate limits.
+	Access AccessConfig
 	// Signatures verifies HMAC-signed requests: a request with
 	// Signature-Input or Signature headers is checked only as a signed
 	// request, and must not also carry an Authorization header.
@@ -123,8 +130,15 @@ type Rule struct {
 	// without it refuses one-time tokens.
 	OneTime string
 	// EntityPathValue names the path value (r.PathValue) that holds the
-	// entity ID a one-time token may be bound to.
+	// entity ID a one-time token may be bound to, and that a Permission's
+	// "{entity}" part is checked against (by default: the selected store).
 	EntityPathValue string
+	// Permission, such as "offers:write" or "stores:read:{entity}", must
+	// be granted to the credential (package access).
+	Permission string
+	// Tier, such as "GO", must be reached by the credential's package in
+	// AccessConfig.Tiers.
+	Tier string
 }
 
 // MaxOneTimeBody bounds the request body read to check a one-time token's
@@ -138,6 +152,7 @@ type Authenticator struct {
 	tokens      TokenVerifier
 	oneTime     OneTimeRedeemer
 	signatures  RequestVerifier
+	access      *accessState
 	realm       string
 	storeHeader string // canonical form
 	onError     ErrorHandler
@@ -152,6 +167,10 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, fmt.Errorf("middleware: Config.APIKeys, Tokens or Signatures is required")
 	}
 	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, realm: cfg.Realm, onError: cfg.ErrorHandler}
+	var err error
+	if a.access, err = newAccessState(cfg.Access); err != nil {
+		return nil, err
+	}
 	if a.realm == "" {
 		a.realm = "keygate"
 	}
@@ -196,11 +215,39 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 // Require returns middleware that authenticates each request and checks it
 // against rule. On success next gets the [keygate.Principal] in the request
 // context; on failure the error handler answers and next is not called.
+//
+// Beside Check's work, it bounds failed authentications per client IP
+// (429 once over) and applies the caller's rate limit (429 with
+// Retry-After once over; the RateLimit headers on every limited response).
+// A rule that cannot be compiled (an unknown tier, a malformed
+// permission) makes Require panic: it is a programming error, found at
+// start-up.
 func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
+	c, err := a.compile(rule)
+	if err != nil {
+		panic(err)
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, err := a.Check(r, rule)
+			ip, known := a.access.clientIP(r)
+			if a.access.failures != nil && known {
+				if blocked, d, err := a.access.failures.Blocked(r.Context(), ip.String()); blocked || err != nil {
+					if err == nil {
+						w.Header().Set("Retry-After", retryAfter(d))
+						err = errTooManyFails
+					}
+					a.onError(w, r, err)
+					return
+				}
+			}
+			p, err := a.check(r, c, ip, known)
+			if err == nil {
+				err = a.access.rateLimit(r.Context(), w, p)
+			}
 			if err != nil {
+				if a.access.failures != nil && known && Classify(err).Status == http.StatusUnauthorized {
+					a.access.failures.Failed(r.Context(), ip.String()) // best effort: a store error here changes no answer
+				}
 				a.onError(w, r, err)
 				return
 			}
@@ -209,10 +256,34 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	}
 }
 
+// retryAfter formats a decision's wait in whole seconds, at least 1.
+func retryAfter(d ratelimit.Decision) string {
+	s := int64((d.RetryAfter + time.Second - 1) / time.Second)
+	return strconv.FormatInt(max(s, 1), 10)
+}
+
 // Check authenticates r and checks it against rule, without writing
 // anything: for callers that are not middleware chains. It returns the
 // Principal, or an error to map with [Classify].
+//
+// Check resolves the client IP and applies the IP, country, package and
+// permission rules, but neither counts failures nor applies rate limits
+// (see [Authenticator.Require]).
 func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, error) {
+	if a.access == nil {
+		return keygate.Principal{}, errNotConfigured // a zero Authenticator fails closed
+	}
+	c, err := a.compile(rule)
+	if err != nil {
+		return keygate.Principal{}, fmt.Errorf("%w: %w", ErrInsufficientScope, err) // a misconfigured rule admits nobody
+	}
+	ip, known := a.access.clientIP(r)
+	return a.check(r, c, ip, known)
+}
+
+// check is Check with the rule compiled and the client IP resolved.
+func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, known bool) (keygate.Principal, error) {
+	rule := c.Rule
 	if a.keys == nil && a.tokens == nil && a.signatures == nil {
 		return keygate.Principal{}, errNotConfigured // a zero Authenticator fails closed
 	}
@@ -222,47 +293,62 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 		}
 	}
 	var p keygate.Principal
+	var allowedIPs []string
 	var err error
 	if len(r.Header["Signature-Input"]) > 0 || len(r.Header["Signature"]) > 0 {
-		p, err = a.verifySigned(r, rule)
+		p, allowedIPs, err = a.verifySigned(r, rule)
 	} else {
-		p, err = a.authenticateBearer(r, rule)
+		p, allowedIPs, err = a.authenticateBearer(r, rule)
 	}
 	if err != nil {
 		return keygate.Principal{}, err
 	}
-	return a.applyRule(r, rule, p)
+	if p, err = a.applyRule(r, rule, p); err != nil {
+		return keygate.Principal{}, err
+	}
+	if known {
+		p.ClientIP = ip
+	}
+	kr := a.access.rulesFor(p, allowedIPs)
+	if err := a.access.checkOrigin(kr, ip, known); err != nil {
+		return keygate.Principal{}, err
+	}
+	if err := c.checkRequirement(r, p, kr); err != nil {
+		return keygate.Principal{}, err
+	}
+	return p, nil
 }
 
 // authenticateBearer checks the Authorization: Bearer credential.
-func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, error) {
+func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, []string, error) {
 	token, err := bearerToken(r.Header)
 	if err != nil {
-		return keygate.Principal{}, err
+		return keygate.Principal{}, nil, err
 	}
 	if rule.OneTime != "" {
-		return a.redeem(r, token, rule)
+		p, err := a.redeem(r, token, rule)
+		return p, nil, err
 	}
 	return a.authenticate(r.Context(), token)
 }
 
 // verifySigned checks an HMAC-signed request.
-func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Principal, error) {
+func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Principal, []string, error) {
 	switch {
 	case a.signatures == nil:
-		return keygate.Principal{}, errSignaturesOff
+		return keygate.Principal{}, nil, errSignaturesOff
 	case len(r.Header["Authorization"]) > 0:
-		return keygate.Principal{}, errTwoCredentials
+		return keygate.Principal{}, nil, errTwoCredentials
 	case rule.OneTime != "":
-		return keygate.Principal{}, errOneTimeRequired
+		return keygate.Principal{}, nil, errOneTimeRequired
 	}
 	c, err := a.signatures.Verify(r)
 	if err != nil {
-		return keygate.Principal{}, err
+		return keygate.Principal{}, nil, err
 	}
 	p := keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Account: c.Account, Mode: c.Mode, Kind: keygate.KindSecret, Package: c.Package}
 	p.Permissions, p.Stores = cloneStrings2(c.Permissions, c.Stores)
-	return p, nil
+	return p, c.AllowedIPs, nil
 }
 
 // applyRule checks an authenticated Principal against the route's rule and
@@ -328,14 +414,14 @@ func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygat
 
 // authenticate verifies a bearer credential: an access token if it has the
 // two dots of a compact JWS and tokens are configured, else an API key.
-func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, error) {
+func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, []string, error) {
 	if strings.HasPrefix(token, jwt.OneTimeTokenPrefix) {
-		return keygate.Principal{}, errOneTimeElsewhere
+		return keygate.Principal{}, nil, errOneTimeElsewhere
 	}
 	if a.tokens != nil && strings.Count(token, ".") == 2 {
 		c, err := a.tokens.Verify(ctx, token)
 		if err != nil {
-			return keygate.Principal{}, err
+			return keygate.Principal{}, nil, err
 		}
 		p := keygate.Principal{
 			Method:  keygate.MethodJWT,
@@ -351,14 +437,14 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		// The claims may be shared with the verifier's cache; the request
 		// gets its own copies.
 		p.Permissions, p.Stores = cloneStrings2(c.Permissions, c.Stores)
-		return p, nil
+		return p, c.AllowedIPs, nil
 	}
 	if a.keys == nil {
-		return keygate.Principal{}, ErrInvalidToken
+		return keygate.Principal{}, nil, ErrInvalidToken
 	}
 	rec, err := a.keys.Verify(ctx, token)
 	if err != nil {
-		return keygate.Principal{}, err
+		return keygate.Principal{}, nil, err
 	}
 	return keygate.Principal{
 		Method:      keygate.MethodAPIKey,
@@ -369,7 +455,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		Package:     rec.Package,
 		Permissions: rec.Permissions,
 		Stores:      rec.Stores,
-	}, nil
+	}, rec.AllowedIPs, nil
 }
 
 // cloneStrings2 copies two string slices into one new backing array, each

@@ -1,0 +1,208 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/geo"
+	"github.com/keygate/keygate/ipbind"
+	"github.com/keygate/keygate/ratelimit"
+)
+
+// AccessConfig is the access-control part of [Config]: where a caller may
+// call from, what it may do, and how often.
+type AccessConfig struct {
+	// ClientIP resolves the client's address, reading forwarding headers
+	// only from trusted proxies. Nil means the peer address alone.
+	ClientIP *ipbind.Resolver
+	// Countries restricts the countries every credential may be used
+	// from, looked up through Geo. An empty set allows every country (and
+	// needs no Geo).
+	Countries geo.Rules
+	// Geo resolves client addresses to countries.
+	Geo geo.Resolver
+	// Tiers orders the service's packages; a Rule's Tier is checked
+	// against the credential's package. Required for rules with a Tier.
+	Tiers *access.Tiers
+	// Limiter counts requests for the rate limits. Nil means a new
+	// in-memory limiter.
+	Limiter ratelimit.Limiter
+	// RateLimit chooses the policy of an authenticated caller. Nil means
+	// no limit: set one (for example by package, with test mode unlimited
+	// or capped) to enable rate limiting.
+	RateLimit func(keygate.Principal) ratelimit.Policy
+	// RateLimitByAccount counts per account instead of per credential.
+	RateLimitByAccount bool
+	// AuthFailures bounds failed authentications per client IP. The zero
+	// Policy means 100 per minute; a negative Limit disables it.
+	AuthFailures ratelimit.Policy
+}
+
+// errors of the access checks; each wraps a public sentinel.
+var (
+	errRateLimited   = errors.New("middleware: rate limited")
+	errTooManyFails  = errors.New("middleware: too many failed authentications")
+	errIPForbidden   = fmt.Errorf("%w: client IP", ErrForbidden)
+	errGeoForbidden  = fmt.Errorf("%w: country", ErrForbidden)
+	errTierForbidden = fmt.Errorf("%w: package", ErrInsufficientScope)
+)
+
+// ErrForbidden: the credential is valid but may not be used from where the
+// request comes from (its IP binding or the country rules): 403 with the
+// reason code ip_forbidden or geo_forbidden.
+var ErrForbidden = errors.New("middleware: forbidden from this origin")
+
+// accessState is what New prepares from AccessConfig.
+type accessState struct {
+	cfg      AccessConfig
+	limiter  ratelimit.Limiter
+	failures *ratelimit.FailureLimiter
+	perKey   sync.Map // key ID → *keyRules: parsed grants and IP rules, reused while unchanged
+}
+
+func newAccessState(cfg AccessConfig) (*accessState, error) {
+	s := &accessState{cfg: cfg, limiter: cfg.Limiter}
+	if s.limiter == nil {
+		s.limiter = ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{})
+	}
+	if !cfg.Countries.Empty() && cfg.Geo == nil {
+		return nil, errors.New("middleware: AccessConfig.Countries needs a Geo resolver")
+	}
+	if cfg.AuthFailures.Limit >= 0 {
+		policy := cfg.AuthFailures
+		if policy == (ratelimit.Policy{}) {
+			policy = ratelimit.DefaultFailurePolicy
+		}
+		peeker, ok := s.limiter.(ratelimit.Peeker)
+		if !ok {
+			return nil, errors.New("middleware: AccessConfig.Limiter must implement ratelimit.Peeker to bound failed authentications")
+		}
+		if err := policy.Validate(); err != nil {
+			return nil, fmt.Errorf("middleware: AccessConfig.AuthFailures: %w", err)
+		}
+		s.failures = ratelimit.NewFailureLimiter(peeker, policy)
+	}
+	return s, nil
+}
+
+// clientIP resolves the caller's address.
+func (s *accessState) clientIP(r *http.Request) (netip.Addr, bool) {
+	if s.cfg.ClientIP != nil {
+		return s.cfg.ClientIP.ClientIP(r)
+	}
+	return ipbind.RemoteIP(r)
+}
+
+// keyRules are a credential's parsed permissions and IP rules, cached by
+// key ID and rebuilt when the credential's lists change.
+type keyRules struct {
+	perms, ips []string
+	grants     access.Grants
+	ipRules    ipbind.Rules
+}
+
+// rulesFor returns the parsed permissions and IP rules of p (allowed IPs
+// from its credential). A malformed list grants nothing and admits no IP.
+func (s *accessState) rulesFor(p keygate.Principal, allowedIPs []string) *keyRules {
+	if v, ok := s.perKey.Load(p.KeyID); ok {
+		kr := v.(*keyRules)
+		if slices.Equal(kr.perms, p.Permissions) && slices.Equal(kr.ips, allowedIPs) {
+			return kr
+		}
+	}
+	kr := &keyRules{perms: slices.Clone(p.Permissions), ips: slices.Clone(allowedIPs)}
+	kr.grants, _ = access.NewGrants(p.Permissions, nil, nil) // on error: the zero Grants allow nothing
+	rules, err := ipbind.ParseRules(allowedIPs, nil)
+	if err != nil {
+		rules, _ = ipbind.ParseRules([]string{"0.0.0.0/32"}, []string{"0.0.0.0/0", "::/0"}) // admit nobody
+	}
+	kr.ipRules = rules
+	s.perKey.Store(p.KeyID, kr)
+	return kr
+}
+
+// checkOrigin applies the credential's IP binding and the country rules.
+func (s *accessState) checkOrigin(kr *keyRules, ip netip.Addr, known bool) error {
+	if err := kr.ipRules.Check(ip, known); err != nil {
+		return fmt.Errorf("%w: %w", errIPForbidden, err)
+	}
+	if !s.cfg.Countries.Empty() {
+		if !known {
+			return errGeoForbidden
+		}
+		if err := s.cfg.Countries.CheckAddr(s.cfg.Geo, ip); err != nil {
+			if errors.Is(err, geo.ErrGeoForbidden) {
+				return fmt.Errorf("%w: %w", errGeoForbidden, err)
+			}
+			return fmt.Errorf("middleware: country lookup: %w", err)
+		}
+	}
+	return nil
+}
+
+// compiledRule is a Rule with its requirement parsed once.
+type compiledRule struct {
+	Rule
+	req access.CompiledRequirement
+	has bool // whether the rule has a permission or tier requirement
+}
+
+func (a *Authenticator) compile(rule Rule) (compiledRule, error) {
+	c := compiledRule{Rule: rule}
+	if rule.Permission == "" && rule.Tier == "" {
+		return c, nil
+	}
+	req, err := access.ParseRequirement(rule.Permission, rule.Tier, a.access.cfg.Tiers)
+	if err != nil {
+		return compiledRule{}, fmt.Errorf("middleware: rule %q/%q: %w", rule.Permission, rule.Tier, err)
+	}
+	c.req, c.has = req, true
+	return c, nil
+}
+
+// checkRequirement applies the rule's permission and tier to p.
+func (c compiledRule) checkRequirement(r *http.Request, p keygate.Principal, kr *keyRules) error {
+	if !c.has {
+		return nil
+	}
+	entity := p.Store
+	if c.EntityPathValue != "" {
+		entity = r.PathValue(c.EntityPathValue)
+	}
+	if err := c.req.Check(p.Package, kr.grants, entity); err != nil {
+		return fmt.Errorf("%w: %w", errTierForbidden, err)
+	}
+	return nil
+}
+
+// rateLimit counts an authenticated request and sets the RateLimit
+// headers. It returns errRateLimited (429) when over the policy.
+func (s *accessState) rateLimit(ctx context.Context, w http.ResponseWriter, p keygate.Principal) error {
+	if s.cfg.RateLimit == nil {
+		return nil
+	}
+	policy := s.cfg.RateLimit(p)
+	if policy.Unlimited() {
+		return nil
+	}
+	key := "key:" + p.KeyID
+	if s.cfg.RateLimitByAccount {
+		key = "account:" + p.Account
+	}
+	d, err := s.limiter.Allow(ctx, key, policy)
+	if err != nil {
+		return fmt.Errorf("middleware: rate limiter: %w", err)
+	}
+	ratelimit.SetHeaders(w.Header(), policy, d)
+	if !d.Allowed {
+		return errRateLimited
+	}
+	return nil
+}
