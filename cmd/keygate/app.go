@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/oauth"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // options are serve's settings, from its flags.
@@ -25,10 +27,12 @@ type options struct {
 	issuer         string // empty: http://<listening address>
 	audience       string
 	authorities    []string // the host[:port] forms clients sign (set from the listening address)
+	demoRateLimit  ratelimit.Policy
 }
 
 // app is the reference server's components, on the in-memory stores.
 type app struct {
+	oneTime *jwt.OneTimeTokens
 	keys    *apikey.Manager
 	hmacs   *hmac.Manager
 	jwks    *jwt.KeySet
@@ -40,13 +44,22 @@ type app struct {
 // demo is what serve prints on start: the demo account's keys and user.
 type demo struct {
 	secret, publishable apikey.Key
+	primeSecret         apikey.Key
 	user, password      string
 	hmacSecret          hmac.Secret
 }
 
-// demoPermissions are the demo keys' permissions, the scope tokens a
-// client may ask for.
-var demoPermissions = []string{"products:read", "products:write", "stores:read"}
+// demoTiers are the brief's packages, DISCOVER < ASSIST < GO < GROW < PRIME.
+var demoTiers = access.RetailTiers()
+
+// demoPermissions are the demo keys' permissions (and the scope tokens a
+// client may ask for): every permission of the retail tiers, so that the
+// account's package decides which routes a key reaches.
+var demoPermissions = demoTiers.Permissions(access.TierPrime)
+
+// primeAccount is the demo account with the PRIME package and the demo
+// rate limit.
+const primeAccount = "acct_prime"
 
 // newApp builds the server for opts and creates the demo account. stderr
 // receives operational messages, never a secret.
@@ -98,7 +111,24 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	if err != nil {
 		return nil, demo{}, err
 	}
-	if a.auth, err = middleware.New(middleware.Config{APIKeys: a.keys, Tokens: verifier, Signatures: signatures}); err != nil {
+	if a.oneTime, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: jwt.NewMemoryOneTimeStore()}); err != nil {
+		return nil, demo{}, err
+	}
+	limit := opts.demoRateLimit
+	if a.auth, err = middleware.New(middleware.Config{
+		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime,
+		Access: middleware.AccessConfig{
+			Tiers: demoTiers,
+			// Test mode is unlimited, except for the PRIME demo account,
+			// which has a live-like limit to show 429s.
+			RateLimit: func(p keygate.Principal) ratelimit.Policy {
+				if p.Account == primeAccount {
+					return limit
+				}
+				return ratelimit.Policy{}
+			},
+		},
+	}); err != nil {
 		return nil, demo{}, err
 	}
 
@@ -112,6 +142,12 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 		Permissions: demoPermissions,
 	})
 	if err != nil {
+		return nil, demo{}, err
+	}
+	if d.primeSecret, _, err = a.keys.Create(ctx, apikey.CreateParams{
+		Account: primeAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "prime demo", Package: access.TierPrime,
+		Stores: []string{"store_1"}, Permissions: demoPermissions,
+	}); err != nil {
 		return nil, demo{}, err
 	}
 	if d.hmacSecret, _, err = a.hmacs.Create(ctx, hmac.CreateParams{
@@ -134,6 +170,18 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	// The retail demo: every route with the package and permission the
+	// brief's table implies, in one place.
+	a.auth.Mount(mux, []middleware.Route{
+		{Pattern: "GET /v1/stores", Rule: middleware.Rule{Permission: "stores:read", Tier: access.TierDiscover}, Handler: demoRoute("stores")},
+		{Pattern: "GET /v1/products", Rule: middleware.Rule{Permission: "products:read", Tier: access.TierDiscover, Publishable: true}, Handler: demoRoute("products")},
+		{Pattern: "POST /v1/products", Rule: middleware.Rule{Permission: "products:write", Tier: access.TierDiscover}, Handler: demoRoute("product created")},
+		{Pattern: "POST /v1/chat/messages", Rule: middleware.Rule{Permission: "chat:write", Tier: access.TierAssist}, Handler: demoRoute("message sent")},
+		{Pattern: "POST /v1/offers", Rule: middleware.Rule{Permission: "offers:write", Tier: access.TierGo}, Handler: demoRoute("offer created")},
+		{Pattern: "POST /v1/checkout/start", Rule: middleware.Rule{Permission: "checkout:start", Tier: access.TierGrow}, Handler: http.HandlerFunc(a.checkoutStart)},
+		{Pattern: "POST /v1/checkout/confirm", Rule: middleware.Rule{OneTime: "checkout:confirm"}, Handler: demoRoute("checkout confirmed")},
+		{Pattern: "GET /v1/analytics/export", Rule: middleware.Rule{Permission: "analytics:export", Tier: access.TierPrime}, Handler: demoRoute("analytics export")},
+	})
 	mux.Handle("GET /v1/whoami", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(whoami)))
 	mux.Handle("POST /v1/echo", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(echo)))
 	mux.Handle("POST /oauth/token", a.oauth.TokenHandler())
@@ -154,4 +202,27 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.Sum256(body)
 	writeJSON(w, http.StatusOK, map[string]any{"principal": p, "body_sha256": hex.EncodeToString(sum[:])})
+}
+
+// demoRoute answers a demo route with what it did and for whom.
+func demoRoute(what string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := keygate.FromContext(r.Context())
+		writeJSON(w, http.StatusOK, map[string]any{"ok": what, "account": p.Account, "package": p.Package})
+	})
+}
+
+// checkoutStart issues the one-time token that POST /v1/checkout/confirm
+// takes, bound to the caller's account and to that route.
+func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
+	p, _ := keygate.FromContext(r.Context())
+	token, ttl, err := a.oneTime.Issue(r.Context(), jwt.OneTimeParams{
+		Purpose: "checkout:confirm", Account: p.Account, KeyID: p.KeyID, Subject: p.Subject, Mode: p.Mode,
+		Method: http.MethodPost, Path: "/v1/checkout/confirm",
+	})
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": "the one-time token could not be issued"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"one_time_token": token, "expires_in": int(ttl / time.Second)})
 }

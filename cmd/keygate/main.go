@@ -49,6 +49,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -126,6 +127,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&opts.accessTokenTTL, "access-token-ttl", jwt.DefaultAccessTTL, "lifetime of access tokens")
 	fs.StringVar(&opts.issuer, "issuer", "", "the `iss` of access tokens (default http://<listening address>)")
 	fs.StringVar(&opts.audience, "audience", "keygate", "the `aud` of access tokens")
+	opts.demoRateLimit = ratelimit.Policy{Name: "demo", Limit: 20, Window: 10 * time.Second}
+	fs.Var(&opts.demoRateLimit, "demo-rate-limit", "rate `limit` of the PRIME demo account, as requests/window")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -171,6 +174,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "test user: %s / %s\n", d.user, d.password)
 	fmt.Fprintf(stdout, "test hmac key id: %s\n", d.hmacSecret.KeyID())
 	fmt.Fprintf(stdout, "test hmac secret: %s\n", d.hmacSecret.Base64())
+	fmt.Fprintf(stdout, "test prime secret key: %s\n", d.primeSecret.Reveal())
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	keys := a.keys
 
