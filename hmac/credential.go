@@ -632,13 +632,22 @@ func (p CreateParams) validate(now time.Time) error {
 		}
 	}
 	for _, s := range p.AllowedIPs {
-		if _, err := netip.ParsePrefix(s); err != nil {
-			if _, err := netip.ParseAddr(s); err != nil {
-				return bad("each allowed IP must be an address or a CIDR prefix")
-			}
+		if !validIPRule(s) {
+			return bad("each allowed IP must be an address or a CIDR prefix, without host bits or a zone")
 		}
 	}
 	return nil
+}
+
+// validIPRule accepts what the IP binding can enforce: an address or a
+// prefix, no zone, no host bits past the prefix (the rule of package
+// apikey's).
+func validIPRule(s string) bool {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Addr().Zone() == "" && p.Masked() == p
+	}
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }
 
 // validCredentialIdent reports whether s is an identifier as accounts,

@@ -24,7 +24,8 @@ type AccessConfig struct {
 	ClientIP *ipbind.Resolver
 	// Countries restricts the countries every credential may be used
 	// from, looked up through Geo. An empty set allows every country (and
-	// needs no Geo).
+	// needs no Geo). When a rule exists, a client whose IP is unknown is
+	// refused (AllowUnknown covers only known addresses without a country).
 	Countries geo.Rules
 	// Geo resolves client addresses to countries.
 	Geo geo.Resolver
@@ -98,6 +99,25 @@ func (s *accessState) clientIP(r *http.Request) (netip.Addr, bool) {
 		return s.cfg.ClientIP.ClientIP(r)
 	}
 	return ipbind.RemoteIP(r)
+}
+
+// failureKey is what failed authentications are counted under: the client
+// IP, or, when it is unknown, the TCP peer, so that making one's address
+// unknown (disagreeing forwarding headers, say) does not escape the limit.
+func (s *accessState) failureKey(r *http.Request, ip netip.Addr, known bool) string {
+	if known {
+		return ip.String()
+	}
+	if peer, ok := ipbind.RemoteIP(r); ok {
+		return "peer:" + peer.String()
+	}
+	return "unknown"
+}
+
+// countsAsFailure reports whether err is a presented credential that was
+// refused: a request without credentials is not a guess.
+func countsAsFailure(err error) bool {
+	return Classify(err).Status == http.StatusUnauthorized && !errors.Is(err, ErrNoCredentials)
 }
 
 // keyRules are a credential's parsed permissions and IP rules, cached by

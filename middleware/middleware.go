@@ -230,8 +230,10 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ip, known := a.access.clientIP(r)
-			if a.access.failures != nil && known {
-				if blocked, d, err := a.access.failures.Blocked(r.Context(), ip.String()); blocked || err != nil {
+			var failureKey string
+			if a.access.failures != nil {
+				failureKey = a.access.failureKey(r, ip, known)
+				if blocked, d, err := a.access.failures.Blocked(r.Context(), failureKey); blocked || err != nil {
 					if err == nil {
 						w.Header().Set("Retry-After", retryAfter(d))
 						err = errTooManyFails
@@ -245,8 +247,8 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 				err = a.access.rateLimit(r.Context(), w, p)
 			}
 			if err != nil {
-				if a.access.failures != nil && known && Classify(err).Status == http.StatusUnauthorized {
-					a.access.failures.Failed(r.Context(), ip.String()) // best effort: a store error here changes no answer
+				if a.access.failures != nil && countsAsFailure(err) {
+					a.access.failures.Failed(r.Context(), failureKey) // best effort: a store error here changes no answer
 				}
 				a.onError(w, r, err)
 				return
