@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -40,6 +41,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
 )
 
@@ -94,6 +96,16 @@ type Config struct {
 	Realm string
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// ClientIP resolves the caller's address (trusted proxies). Nil means
+	// the peer address. A client key bound to IPs (its AllowedIPs) can
+	// obtain tokens only from those addresses.
+	ClientIP *ipbind.Resolver
+	// AnchorToClientIP binds every access token to the address of the
+	// client that obtained it (the brief's "IP anchoring"): the token's
+	// kg_allowed_ips is that one address, so the middleware refuses it
+	// from anywhere else. A refreshed token is anchored to the address
+	// that refreshed it.
+	AnchorToClientIP bool
 }
 
 // Server holds the OAuth 2.0 endpoints. Create it with [NewServer].
@@ -219,6 +231,7 @@ func safeName(name string) string {
 type client struct {
 	rec          apikey.Record
 	confidential bool
+	anchor       []string // the client's address when tokens are anchored
 }
 
 // authenticateClient applies the client rules of the package documentation.
@@ -288,6 +301,31 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 func usesBasic(r *http.Request) bool {
 	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	return strings.EqualFold(scheme, "Basic")
+}
+
+// checkOrigin applies the client key's IP binding to the caller's address
+// and, when tokens are anchored, records that address in c.
+func (s *Server) checkOrigin(r *http.Request, c *client) error {
+	var ip netip.Addr
+	var known bool
+	if s.cfg.ClientIP != nil {
+		ip, known = s.cfg.ClientIP.ClientIP(r)
+	} else {
+		ip, known = ipbind.RemoteIP(r)
+	}
+	if len(c.rec.AllowedIPs) > 0 {
+		rules, err := ipbind.ParseRules(c.rec.AllowedIPs, nil)
+		if err != nil || rules.Check(ip, known) != nil {
+			return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed"}
+		}
+	}
+	if s.cfg.AnchorToClientIP {
+		if !known {
+			return invalidRequest("the client address cannot be determined, and tokens are bound to it")
+		}
+		c.anchor = []string{ip.String()}
+	}
+	return nil
 }
 
 // isKeyRejection reports whether err says the key is bad (as opposed to a
@@ -369,6 +407,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, e
 	if err != nil {
 		return tokenResponse{}, err
 	}
+	if err := s.checkOrigin(r, &c); err != nil {
+		return tokenResponse{}, err
+	}
 	switch grant {
 	case "client_credentials":
 		if !c.confidential {
@@ -426,6 +467,9 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 		Permissions: perms,
 		Stores:      c.rec.Stores,
 		AllowedIPs:  c.rec.AllowedIPs,
+	}
+	if c.anchor != nil {
+		claims.AllowedIPs = c.anchor
 	}
 	resp, err := s.access(claims)
 	if err != nil || !withRefresh || s.cfg.Refresh == nil {
@@ -491,6 +535,9 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 	claims.Permissions = intersect(claims.Permissions, c.rec.Permissions)
 	claims.Stores = intersect(claims.Stores, c.rec.Stores)
 	claims.Scope = strings.Join(claims.Permissions, " ")
+	if c.anchor != nil {
+		claims.AllowedIPs = c.anchor
+	}
 	if scope := form.Get("scope"); scope != "" {
 		perms, err := grantedPermissions(claims.Permissions, scope)
 		if err != nil {
