@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
@@ -65,7 +67,12 @@ type accessState struct {
 	cfg      AccessConfig
 	limiter  ratelimit.Limiter
 	failures *ratelimit.FailureLimiter
-	perKey   sync.Map // key ID → *keyRules: parsed grants and IP rules, reused while unchanged
+	// failureWindow and lastFailure let a request skip the failure check
+	// when no authentication failed within a window: no address can be
+	// blocked then, and normal traffic pays nothing for the limit.
+	failureWindow time.Duration
+	lastFailure   atomic.Int64 // Unix nanoseconds
+	perKey        sync.Map     // key ID → *keyRules: parsed grants and IP rules, reused while unchanged
 }
 
 func newAccessState(cfg AccessConfig) (*accessState, error) {
@@ -89,6 +96,7 @@ func newAccessState(cfg AccessConfig) (*accessState, error) {
 			return nil, fmt.Errorf("middleware: AccessConfig.AuthFailures: %w", err)
 		}
 		s.failures = ratelimit.NewFailureLimiter(peeker, policy)
+		s.failureWindow = policy.Window
 	}
 	return s, nil
 }
@@ -112,6 +120,19 @@ func (s *accessState) failureKey(r *http.Request, ip netip.Addr, known bool) str
 		return "peer:" + peer.String()
 	}
 	return "unknown"
+}
+
+// mayBeBlocked reports whether any address could be over the failure
+// limit: some authentication failed within the last window.
+func (s *accessState) mayBeBlocked() bool {
+	last := s.lastFailure.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) <= s.failureWindow
+}
+
+// failed counts a failed authentication under key.
+func (s *accessState) failed(ctx context.Context, key string) {
+	s.lastFailure.Store(time.Now().UnixNano())
+	s.failures.Failed(ctx, key) // best effort: a store error here changes no answer
 }
 
 // countsAsFailure reports whether err is a presented credential that was

@@ -230,10 +230,8 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ip, known := a.access.clientIP(r)
-			var failureKey string
-			if a.access.failures != nil {
-				failureKey = a.access.failureKey(r, ip, known)
-				if blocked, d, err := a.access.failures.Blocked(r.Context(), failureKey); blocked || err != nil {
+			if a.access.failures != nil && a.access.mayBeBlocked() {
+				if blocked, d, err := a.access.failures.Blocked(r.Context(), a.access.failureKey(r, ip, known)); blocked || err != nil {
 					if err == nil {
 						w.Header().Set("Retry-After", retryAfter(d))
 						err = errTooManyFails
@@ -248,7 +246,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			}
 			if err != nil {
 				if a.access.failures != nil && countsAsFailure(err) {
-					a.access.failures.Failed(r.Context(), failureKey) // best effort: a store error here changes no answer
+					a.access.failed(r.Context(), a.access.failureKey(r, ip, known))
 				}
 				a.onError(w, r, err)
 				return
