@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,6 +144,12 @@ type CreateParams struct {
 	Permissions []string
 	// AllowedIPs are addresses or CIDR prefixes the key may be used from.
 	AllowedIPs []string
+	// DeniedIPs are addresses or CIDR prefixes it may never be used from.
+	DeniedIPs []string
+	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes
+	// (upper case) of the countries it may, or may never, be used from.
+	AllowedCountries []string
+	DeniedCountries  []string
 	// Expires, when set, must be in the future.
 	Expires time.Time
 }
@@ -164,19 +171,22 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 	for attempt := 0; ; attempt++ {
 		key := mint(m.prefix, p.Mode, p.Kind, newKeyID())
 		rec := Record{
-			ID:          key.ID(),
-			Account:     p.Account,
-			Mode:        p.Mode,
-			Kind:        p.Kind,
-			Name:        p.Name,
-			Status:      status,
-			Hashes:      []Hash{{Sum: m.hash(key.Reveal())}},
-			Stores:      cloneSlice(p.Stores),
-			Package:     p.Package,
-			Permissions: cloneSlice(p.Permissions),
-			AllowedIPs:  cloneSlice(p.AllowedIPs),
-			Created:     now,
-			Expires:     p.Expires,
+			ID:               key.ID(),
+			Account:          p.Account,
+			Mode:             p.Mode,
+			Kind:             p.Kind,
+			Name:             p.Name,
+			Status:           status,
+			Hashes:           []Hash{{Sum: m.hash(key.Reveal())}},
+			Stores:           cloneSlice(p.Stores),
+			Package:          p.Package,
+			Permissions:      cloneSlice(p.Permissions),
+			AllowedIPs:       cloneSlice(p.AllowedIPs),
+			DeniedIPs:        cloneSlice(p.DeniedIPs),
+			AllowedCountries: cloneSlice(p.AllowedCountries),
+			DeniedCountries:  cloneSlice(p.DeniedCountries),
+			Created:          now,
+			Expires:          p.Expires,
 		}
 		stored, err := m.store.Create(ctx, rec)
 		if errors.Is(err, ErrDuplicate) && attempt < 3 {
@@ -347,6 +357,10 @@ type Changes struct {
 	Package     *string
 	Permissions *[]string
 	AllowedIPs  *[]string
+	DeniedIPs   *[]string
+	// AllowedCountries and DeniedCountries replace the country rules.
+	AllowedCountries *[]string
+	DeniedCountries  *[]string
 	// Expires sets the expiry time; a pointer to the zero time removes it.
 	Expires *time.Time
 }
@@ -358,7 +372,8 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
 		}
 		p := CreateParams{Account: r.Account, Mode: r.Mode, Name: r.Name, Stores: r.Stores,
-			Package: r.Package, Permissions: r.Permissions, AllowedIPs: r.AllowedIPs}
+			Package: r.Package, Permissions: r.Permissions, AllowedIPs: r.AllowedIPs, DeniedIPs: r.DeniedIPs,
+			AllowedCountries: r.AllowedCountries, DeniedCountries: r.DeniedCountries}
 		if c.Name != nil {
 			p.Name = *c.Name
 		}
@@ -374,6 +389,15 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 		if c.AllowedIPs != nil {
 			p.AllowedIPs = *c.AllowedIPs
 		}
+		if c.DeniedIPs != nil {
+			p.DeniedIPs = *c.DeniedIPs
+		}
+		if c.AllowedCountries != nil {
+			p.AllowedCountries = *c.AllowedCountries
+		}
+		if c.DeniedCountries != nil {
+			p.DeniedCountries = *c.DeniedCountries
+		}
 		if c.Expires != nil {
 			p.Expires = *c.Expires
 		}
@@ -381,6 +405,7 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 			return err
 		}
 		r.Name, r.Stores, r.Package, r.Permissions, r.AllowedIPs = p.Name, p.Stores, p.Package, p.Permissions, p.AllowedIPs
+		r.DeniedIPs, r.AllowedCountries, r.DeniedCountries = p.DeniedIPs, p.AllowedCountries, p.DeniedCountries
 		if c.Expires != nil {
 			r.Expires = p.Expires
 		}
@@ -440,9 +465,14 @@ func (m *Manager) validate(p CreateParams) error {
 			return bad("each permission must be 1 to 256 printable ASCII characters without spaces")
 		}
 	}
-	for _, s := range p.AllowedIPs {
+	for _, s := range append(slices.Clone(p.AllowedIPs), p.DeniedIPs...) {
 		if !validIPRule(s) {
-			return bad("each allowed IP must be an address or a CIDR prefix, without host bits or a zone")
+			return bad("each allowed or denied IP must be an address or a CIDR prefix, without host bits or a zone")
+		}
+	}
+	for _, c := range append(slices.Clone(p.AllowedCountries), p.DeniedCountries...) {
+		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
+			return bad("each country must be an ISO 3166-1 alpha-2 code in upper case")
 		}
 	}
 	return nil
@@ -543,6 +573,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 	}
 	rec.Hashes = nil
 	rec.Stores, rec.Permissions, rec.AllowedIPs = cloneStrings3(rec.Stores, rec.Permissions, rec.AllowedIPs)
+	rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries = cloneStrings3(rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries)
 	return rec, nil
 }
 

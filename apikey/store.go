@@ -82,12 +82,19 @@ type Record struct {
 	Disabled bool
 	Hashes   []Hash
 
-	// Stores, Package, Permissions and AllowedIPs are carried into the
-	// Principal; their enforcement belongs to the access-control layer.
+	// Stores, Package, Permissions and the origin rules (AllowedIPs,
+	// DeniedIPs, AllowedCountries, DeniedCountries) are enforced by the
+	// access-control layer (package middleware).
 	Stores      []string
 	Package     string
 	Permissions []string
 	AllowedIPs  []string
+	// DeniedIPs are addresses or CIDR prefixes the key may never be used
+	// from; they win over AllowedIPs.
+	DeniedIPs []string
+	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes.
+	AllowedCountries []string
+	DeniedCountries  []string
 
 	Created    time.Time
 	Expires    time.Time // zero: never
@@ -126,6 +133,9 @@ func (r Record) clone() Record {
 	r.Stores = cloneSlice(r.Stores)
 	r.Permissions = cloneSlice(r.Permissions)
 	r.AllowedIPs = cloneSlice(r.AllowedIPs)
+	r.DeniedIPs = cloneSlice(r.DeniedIPs)
+	r.AllowedCountries = cloneSlice(r.AllowedCountries)
+	r.DeniedCountries = cloneSlice(r.DeniedCountries)
 	return r
 }
 

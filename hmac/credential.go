@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -100,6 +101,11 @@ type Credential struct {
 	Permissions []string
 	Stores      []string
 	AllowedIPs  []string
+	// DeniedIPs, AllowedCountries and DeniedCountries complete the origin
+	// rules, as on API keys.
+	DeniedIPs        []string
+	AllowedCountries []string
+	DeniedCountries  []string
 
 	// Secrets are the sealed secrets, current first.
 	Secrets []StoredSecret
@@ -138,7 +144,7 @@ func (c Credential) Usable(now time.Time) error {
 // clone returns a copy of c that shares no memory with it: the string
 // slices in one allocation, the sealed bytes in another.
 func (c Credential) clone() Credential {
-	n := len(c.Permissions) + len(c.Stores) + len(c.AllowedIPs)
+	n := len(c.Permissions) + len(c.Stores) + len(c.AllowedIPs) + len(c.DeniedIPs) + len(c.AllowedCountries) + len(c.DeniedCountries)
 	if n > 0 {
 		buf := make([]string, 0, n)
 		part := func(s []string) []string {
@@ -150,6 +156,7 @@ func (c Credential) clone() Credential {
 			return buf[start:len(buf):len(buf)]
 		}
 		c.Permissions, c.Stores, c.AllowedIPs = part(c.Permissions), part(c.Stores), part(c.AllowedIPs)
+		c.DeniedIPs, c.AllowedCountries, c.DeniedCountries = part(c.DeniedIPs), part(c.AllowedCountries), part(c.DeniedCountries)
 	}
 	if c.Secrets != nil {
 		size := 0
@@ -361,6 +368,11 @@ type CreateParams struct {
 	// AllowedIPs are addresses or CIDR prefixes the credential may be used
 	// from.
 	AllowedIPs []string
+	// DeniedIPs are addresses or CIDR prefixes it may never be used from.
+	DeniedIPs []string
+	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes.
+	AllowedCountries []string
+	DeniedCountries  []string
 	// Expires, when set, must be in the future.
 	Expires time.Time
 }
@@ -378,18 +390,21 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 		keyID := randomKeyID()
 		secret := newSecret(keyID)
 		c := Credential{
-			KeyID:       keyID,
-			Account:     p.Account,
-			Mode:        p.Mode,
-			Name:        p.Name,
-			Package:     p.Package,
-			Permissions: p.Permissions,
-			Stores:      p.Stores,
-			AllowedIPs:  p.AllowedIPs,
-			Secrets:     []StoredSecret{{Sealed: m.sealer.seal(keyID, secret.plaintext())}},
-			Status:      StatusActive,
-			Created:     now,
-			Expires:     p.Expires,
+			KeyID:            keyID,
+			Account:          p.Account,
+			Mode:             p.Mode,
+			Name:             p.Name,
+			Package:          p.Package,
+			Permissions:      p.Permissions,
+			Stores:           p.Stores,
+			AllowedIPs:       p.AllowedIPs,
+			DeniedIPs:        p.DeniedIPs,
+			AllowedCountries: p.AllowedCountries,
+			DeniedCountries:  p.DeniedCountries,
+			Secrets:          []StoredSecret{{Sealed: m.sealer.seal(keyID, secret.plaintext())}},
+			Status:           StatusActive,
+			Created:          now,
+			Expires:          p.Expires,
 		}
 		stored, err := m.store.Create(ctx, c)
 		if errors.Is(err, ErrKeyIDExists) && attempt < 3 {
@@ -590,14 +605,17 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 		return Active{}, fmt.Errorf("hmac: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
 	}
 	return Active{
-		KeyID:       c.KeyID,
-		Account:     c.Account,
-		Mode:        c.Mode,
-		Package:     c.Package,
-		Permissions: c.Permissions,
-		Stores:      c.Stores,
-		AllowedIPs:  c.AllowedIPs,
-		Secrets:     secrets,
+		KeyID:            c.KeyID,
+		Account:          c.Account,
+		Mode:             c.Mode,
+		Package:          c.Package,
+		Permissions:      c.Permissions,
+		Stores:           c.Stores,
+		AllowedIPs:       c.AllowedIPs,
+		DeniedIPs:        c.DeniedIPs,
+		AllowedCountries: c.AllowedCountries,
+		DeniedCountries:  c.DeniedCountries,
+		Secrets:          secrets,
 	}, nil
 }
 
@@ -631,9 +649,14 @@ func (p CreateParams) validate(now time.Time) error {
 			return bad("each permission must be 1 to 256 printable ASCII characters without spaces")
 		}
 	}
-	for _, s := range p.AllowedIPs {
+	for _, s := range append(slices.Clone(p.AllowedIPs), p.DeniedIPs...) {
 		if !validIPRule(s) {
-			return bad("each allowed IP must be an address or a CIDR prefix, without host bits or a zone")
+			return bad("each allowed or denied IP must be an address or a CIDR prefix, without host bits or a zone")
+		}
+	}
+	for _, c := range append(slices.Clone(p.AllowedCountries), p.DeniedCountries...) {
+		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
+			return bad("each country must be an ISO 3166-1 alpha-2 code in upper case")
 		}
 	}
 	return nil

@@ -20,6 +20,10 @@ type Active struct {
 	Permissions []string
 	Stores      []string
 	AllowedIPs  []string
+	DeniedIPs   []string
+	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes.
+	AllowedCountries []string
+	DeniedCountries  []string
 	// Secrets are the 64-byte shared secrets that verify, current first.
 	Secrets [][]byte
 }

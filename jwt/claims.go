@@ -36,26 +36,33 @@ type Claims struct {
 	Permissions []string     // kg_permissions
 	Stores      []string     // kg_stores
 	AllowedIPs  []string     // kg_allowed_ips
+	DeniedIPs   []string     // kg_denied_ips
+	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes.
+	AllowedCountries []string // kg_allowed_countries
+	DeniedCountries  []string // kg_denied_countries
 }
 
 // wireClaims is the JSON form of Claims.
 type wireClaims struct {
-	Iss         string       `json:"iss,omitempty"`
-	Sub         string       `json:"sub,omitempty"`
-	Aud         audience     `json:"aud,omitempty"`
-	Exp         numericDate  `json:"exp,omitzero"`
-	Iat         numericDate  `json:"iat,omitzero"`
-	Nbf         numericDate  `json:"nbf,omitzero"`
-	Jti         string       `json:"jti,omitempty"`
-	ClientID    string       `json:"client_id,omitempty"`
-	Scope       string       `json:"scope,omitempty"`
-	Account     string       `json:"kg_account,omitempty"`
-	Mode        keygate.Mode `json:"kg_mode,omitempty"`
-	ClientKind  keygate.Kind `json:"kg_client_kind,omitempty"`
-	Package     string       `json:"kg_package,omitempty"`
-	Permissions []string     `json:"kg_permissions,omitempty"`
-	Stores      []string     `json:"kg_stores,omitempty"`
-	AllowedIPs  []string     `json:"kg_allowed_ips,omitempty"`
+	Iss              string       `json:"iss,omitempty"`
+	Sub              string       `json:"sub,omitempty"`
+	Aud              audience     `json:"aud,omitempty"`
+	Exp              numericDate  `json:"exp,omitzero"`
+	Iat              numericDate  `json:"iat,omitzero"`
+	Nbf              numericDate  `json:"nbf,omitzero"`
+	Jti              string       `json:"jti,omitempty"`
+	ClientID         string       `json:"client_id,omitempty"`
+	Scope            string       `json:"scope,omitempty"`
+	Account          string       `json:"kg_account,omitempty"`
+	Mode             keygate.Mode `json:"kg_mode,omitempty"`
+	ClientKind       keygate.Kind `json:"kg_client_kind,omitempty"`
+	Package          string       `json:"kg_package,omitempty"`
+	Permissions      []string     `json:"kg_permissions,omitempty"`
+	Stores           []string     `json:"kg_stores,omitempty"`
+	AllowedIPs       []string     `json:"kg_allowed_ips,omitempty"`
+	DeniedIPs        []string     `json:"kg_denied_ips,omitempty"`
+	AllowedCountries []string     `json:"kg_allowed_countries,omitempty"`
+	DeniedCountries  []string     `json:"kg_denied_countries,omitempty"`
 }
 
 func (c Claims) wire() wireClaims {
@@ -71,6 +78,7 @@ func (c Claims) wire() wireClaims {
 		Jti: c.ID, ClientID: c.ClientID, Scope: c.Scope,
 		Account: c.Account, Mode: c.Mode, ClientKind: c.ClientKind, Package: c.Package,
 		Permissions: c.Permissions, Stores: c.Stores, AllowedIPs: c.AllowedIPs,
+		DeniedIPs: c.DeniedIPs, AllowedCountries: c.AllowedCountries, DeniedCountries: c.DeniedCountries,
 	}
 }
 
@@ -81,6 +89,7 @@ func (w wireClaims) claims() Claims {
 		ID: w.Jti, ClientID: w.ClientID, Scope: w.Scope,
 		Account: w.Account, Mode: w.Mode, ClientKind: w.ClientKind, Package: w.Package,
 		Permissions: w.Permissions, Stores: w.Stores, AllowedIPs: w.AllowedIPs,
+		DeniedIPs: w.DeniedIPs, AllowedCountries: w.AllowedCountries, DeniedCountries: w.DeniedCountries,
 	}
 }
 

@@ -114,6 +114,12 @@ func (w *wireClaims) set(rawName, value []byte) (known bool, err error) {
 		w.Stores, err = decodeStrings(value, w.Stores)
 	case "kg_allowed_ips":
 		w.AllowedIPs, err = decodeStrings(value, w.AllowedIPs)
+	case "kg_denied_ips":
+		w.DeniedIPs, err = decodeStrings(value, w.DeniedIPs)
+	case "kg_allowed_countries":
+		w.AllowedCountries, err = decodeStrings(value, w.AllowedCountries)
+	case "kg_denied_countries":
+		w.DeniedCountries, err = decodeStrings(value, w.DeniedCountries)
 	default:
 		// An unknown member is ignored, as json.Unmarshal ignores it.
 		return false, nil

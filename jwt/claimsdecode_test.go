@@ -15,6 +15,7 @@ var claimsSeeds = []string{
 	`{"sub":"\xff\xfe invalid utf-8","kg_permissions":["\xff"]}`,
 	`{"exp":null}`, `{"exp":"1"}`, `{"exp":-1}`, `{"aud":null}`, `{"aud":5}`, `{"sub":5}`, `{"kg_stores":"s"}`,
 	`{"kg_stores":[1]}`, `{"sub":"a","sub":"b"}`, `{"SUB":"a"}`, `{"a":{"b":1,"b":2}}`, `{}`, `[]`, `{"sub":"a"`, `{"sub":"a"}x`,
+	`{"kg_denied_ips":["10.0.0.0/8"],"kg_allowed_countries":["SE","NO"],"kg_denied_countries":null}`, `{"kg_denied_countries":"SE"}`,
 	`{"iat":1e400}`, `{"nbf":0}`, `{"exp":253402300800}`, `{"kg_permissions":[]}`, `{"unknown":[[[]]],"sub":"s"}`,
 }
 

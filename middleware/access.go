@@ -141,44 +141,67 @@ func countsAsFailure(err error) bool {
 	return Classify(err).Status == http.StatusUnauthorized && !errors.Is(err, ErrNoCredentials)
 }
 
-// keyRules are a credential's parsed permissions and IP rules, cached by
-// key ID and rebuilt when the credential's lists change.
+// origin is a credential's origin rules: IP and country allow and deny
+// lists.
+type origin struct {
+	allowIPs, denyIPs, allowCountries, denyCountries []string
+}
+
+func (o origin) equal(p origin) bool {
+	return slices.Equal(o.allowIPs, p.allowIPs) && slices.Equal(o.denyIPs, p.denyIPs) &&
+		slices.Equal(o.allowCountries, p.allowCountries) && slices.Equal(o.denyCountries, p.denyCountries)
+}
+
+func (o origin) clone() origin {
+	return origin{slices.Clone(o.allowIPs), slices.Clone(o.denyIPs), slices.Clone(o.allowCountries), slices.Clone(o.denyCountries)}
+}
+
+// keyRules are a credential's parsed permissions and origin rules, cached
+// by key ID and rebuilt when the credential's lists change.
 type keyRules struct {
-	perms, ips []string
-	grants     access.Grants
-	ipRules    ipbind.Rules
+	perms     []string
+	origin    origin
+	grants    access.Grants
+	ipRules   ipbind.Rules
+	countries geo.Rules
+	badOrigin bool // a list did not parse: admit nobody
 }
 
 // rulesFor returns the parsed permissions and IP rules of p (allowed IPs
 // from its credential). A malformed list grants nothing and admits no IP.
-func (s *accessState) rulesFor(p keygate.Principal, allowedIPs []string) *keyRules {
+func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 	if v, ok := s.perKey.Load(p.KeyID); ok {
 		kr := v.(*keyRules)
-		if slices.Equal(kr.perms, p.Permissions) && slices.Equal(kr.ips, allowedIPs) {
+		if slices.Equal(kr.perms, p.Permissions) && kr.origin.equal(o) {
 			return kr
 		}
 	}
-	kr := &keyRules{perms: slices.Clone(p.Permissions), ips: slices.Clone(allowedIPs)}
+	kr := &keyRules{perms: slices.Clone(p.Permissions), origin: o.clone()}
 	kr.grants, _ = access.NewGrants(p.Permissions, nil, nil) // on error: the zero Grants allow nothing
-	rules, err := ipbind.ParseRules(allowedIPs, nil)
-	if err != nil {
-		rules, _ = ipbind.ParseRules([]string{"0.0.0.0/32"}, []string{"0.0.0.0/0", "::/0"}) // admit nobody
-	}
-	kr.ipRules = rules
+	var err1, err2 error
+	kr.ipRules, err1 = ipbind.ParseRules(o.allowIPs, o.denyIPs)
+	kr.countries, err2 = geo.ParseRules(geo.RulesConfig{Allow: o.allowCountries, Deny: o.denyCountries})
+	kr.badOrigin = err1 != nil || err2 != nil
 	s.perKey.Store(p.KeyID, kr)
 	return kr
 }
 
 // checkOrigin applies the credential's IP binding and the country rules.
 func (s *accessState) checkOrigin(kr *keyRules, ip netip.Addr, known bool) error {
+	if kr.badOrigin {
+		return errIPForbidden // a list that cannot be enforced admits nobody
+	}
 	if err := kr.ipRules.Check(ip, known); err != nil {
 		return fmt.Errorf("%w: %w", errIPForbidden, err)
 	}
-	if !s.cfg.Countries.Empty() {
-		if !known {
-			return errGeoForbidden
+	for _, rules := range []geo.Rules{s.cfg.Countries, kr.countries} {
+		if rules.Empty() {
+			continue
 		}
-		if err := s.cfg.Countries.CheckAddr(s.cfg.Geo, ip); err != nil {
+		if !known || s.cfg.Geo == nil {
+			return errGeoForbidden // no way to know the country: refuse
+		}
+		if err := rules.CheckAddr(s.cfg.Geo, ip); err != nil {
 			if errors.Is(err, geo.ErrGeoForbidden) {
 				return fmt.Errorf("%w: %w", errGeoForbidden, err)
 			}

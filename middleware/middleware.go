@@ -293,12 +293,12 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 		}
 	}
 	var p keygate.Principal
-	var allowedIPs []string
+	var o origin
 	var err error
 	if len(r.Header["Signature-Input"]) > 0 || len(r.Header["Signature"]) > 0 {
-		p, allowedIPs, err = a.verifySigned(r, rule)
+		p, o, err = a.verifySigned(r, rule)
 	} else {
-		p, allowedIPs, err = a.authenticateBearer(r, rule)
+		p, o, err = a.authenticateBearer(r, rule)
 	}
 	if err != nil {
 		return keygate.Principal{}, err
@@ -309,7 +309,7 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 	if known {
 		p.ClientIP = ip
 	}
-	kr := a.access.rulesFor(p, allowedIPs)
+	kr := a.access.rulesFor(p, o)
 	if err := a.access.checkOrigin(kr, ip, known); err != nil {
 		return keygate.Principal{}, err
 	}
@@ -320,35 +320,35 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 }
 
 // authenticateBearer checks the Authorization: Bearer credential.
-func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, []string, error) {
+func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, origin, error) {
 	token, err := bearerToken(r.Header)
 	if err != nil {
-		return keygate.Principal{}, nil, err
+		return keygate.Principal{}, origin{}, err
 	}
 	if rule.OneTime != "" {
 		p, err := a.redeem(r, token, rule)
-		return p, nil, err
+		return p, origin{}, err
 	}
 	return a.authenticate(r.Context(), token)
 }
 
 // verifySigned checks an HMAC-signed request.
-func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Principal, []string, error) {
+func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Principal, origin, error) {
 	switch {
 	case a.signatures == nil:
-		return keygate.Principal{}, nil, errSignaturesOff
+		return keygate.Principal{}, origin{}, errSignaturesOff
 	case len(r.Header["Authorization"]) > 0:
-		return keygate.Principal{}, nil, errTwoCredentials
+		return keygate.Principal{}, origin{}, errTwoCredentials
 	case rule.OneTime != "":
-		return keygate.Principal{}, nil, errOneTimeRequired
+		return keygate.Principal{}, origin{}, errOneTimeRequired
 	}
 	c, err := a.signatures.Verify(r)
 	if err != nil {
-		return keygate.Principal{}, nil, err
+		return keygate.Principal{}, origin{}, err
 	}
 	p := keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Account: c.Account, Mode: c.Mode, Kind: keygate.KindSecret, Package: c.Package}
 	p.Permissions, p.Stores = cloneStrings2(c.Permissions, c.Stores)
-	return p, c.AllowedIPs, nil
+	return p, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries}, nil
 }
 
 // applyRule checks an authenticated Principal against the route's rule and
@@ -414,14 +414,14 @@ func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygat
 
 // authenticate verifies a bearer credential: an access token if it has the
 // two dots of a compact JWS and tokens are configured, else an API key.
-func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, []string, error) {
+func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, origin, error) {
 	if strings.HasPrefix(token, jwt.OneTimeTokenPrefix) {
-		return keygate.Principal{}, nil, errOneTimeElsewhere
+		return keygate.Principal{}, origin{}, errOneTimeElsewhere
 	}
 	if a.tokens != nil && strings.Count(token, ".") == 2 {
 		c, err := a.tokens.Verify(ctx, token)
 		if err != nil {
-			return keygate.Principal{}, nil, err
+			return keygate.Principal{}, origin{}, err
 		}
 		p := keygate.Principal{
 			Method:  keygate.MethodJWT,
@@ -437,14 +437,14 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		// The claims may be shared with the verifier's cache; the request
 		// gets its own copies.
 		p.Permissions, p.Stores = cloneStrings2(c.Permissions, c.Stores)
-		return p, c.AllowedIPs, nil
+		return p, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries}, nil
 	}
 	if a.keys == nil {
-		return keygate.Principal{}, nil, ErrInvalidToken
+		return keygate.Principal{}, origin{}, ErrInvalidToken
 	}
 	rec, err := a.keys.Verify(ctx, token)
 	if err != nil {
-		return keygate.Principal{}, nil, err
+		return keygate.Principal{}, origin{}, err
 	}
 	return keygate.Principal{
 		Method:      keygate.MethodAPIKey,
@@ -455,7 +455,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		Package:     rec.Package,
 		Permissions: rec.Permissions,
 		Stores:      rec.Stores,
-	}, rec.AllowedIPs, nil
+	}, origin{rec.AllowedIPs, rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries}, nil
 }
 
 // cloneStrings2 copies two string slices into one new backing array, each

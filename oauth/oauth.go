@@ -457,16 +457,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, e
 // enabled) for the client c on behalf of subject.
 func (s *Server) issue(ctx context.Context, c client, subject string, perms []string, withRefresh bool) (tokenResponse, error) {
 	claims := jwt.Claims{
-		Subject:     subject,
-		ClientID:    c.rec.ID,
-		Scope:       strings.Join(perms, " "),
-		Account:     c.rec.Account,
-		Mode:        c.rec.Mode,
-		ClientKind:  c.rec.Kind,
-		Package:     c.rec.Package,
-		Permissions: perms,
-		Stores:      c.rec.Stores,
-		AllowedIPs:  c.rec.AllowedIPs,
+		Subject:          subject,
+		ClientID:         c.rec.ID,
+		Scope:            strings.Join(perms, " "),
+		Account:          c.rec.Account,
+		Mode:             c.rec.Mode,
+		ClientKind:       c.rec.Kind,
+		Package:          c.rec.Package,
+		Permissions:      perms,
+		Stores:           c.rec.Stores,
+		AllowedIPs:       c.rec.AllowedIPs,
+		DeniedIPs:        c.rec.DeniedIPs,
+		AllowedCountries: c.rec.AllowedCountries,
+		DeniedCountries:  c.rec.DeniedCountries,
 	}
 	if c.anchor != nil {
 		claims.AllowedIPs = c.anchor
@@ -532,6 +535,8 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 	claims := rec.AccessClaims()
 	claims.ClientKind = c.rec.Kind
 	claims.Package, claims.AllowedIPs = c.rec.Package, slices.Clone(c.rec.AllowedIPs)
+	claims.DeniedIPs = slices.Clone(c.rec.DeniedIPs)
+	claims.AllowedCountries, claims.DeniedCountries = slices.Clone(c.rec.AllowedCountries), slices.Clone(c.rec.DeniedCountries)
 	claims.Permissions = intersect(claims.Permissions, c.rec.Permissions)
 	claims.Stores = intersect(claims.Stores, c.rec.Stores)
 	claims.Scope = strings.Join(claims.Permissions, " ")
