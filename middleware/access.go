@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,10 @@ type AccessConfig struct {
 	// Tiers orders the service's packages; a Rule's Tier is checked
 	// against the credential's package. Required for rules with a Tier.
 	Tiers *access.Tiers
+	// Roles names sets of permissions. A credential's permission entry
+	// "@name" grants role name's permissions (an unknown role makes the
+	// whole list grant nothing: default deny).
+	Roles access.Roles
 	// Limiter counts requests for the rate limits. Nil means a new
 	// in-memory limiter.
 	Limiter ratelimit.Limiter
@@ -177,7 +182,15 @@ func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 		}
 	}
 	kr := &keyRules{perms: slices.Clone(p.Permissions), origin: o.clone()}
-	kr.grants, _ = access.NewGrants(p.Permissions, nil, nil) // on error: the zero Grants allow nothing
+	var perms, roles []string
+	for _, e := range p.Permissions {
+		if name, ok := strings.CutPrefix(e, "@"); ok {
+			roles = append(roles, name)
+		} else {
+			perms = append(perms, e)
+		}
+	}
+	kr.grants, _ = access.NewGrants(perms, roles, s.cfg.Roles) // on error: the zero Grants allow nothing
 	var err1, err2 error
 	kr.ipRules, err1 = ipbind.ParseRules(o.allowIPs, o.denyIPs)
 	kr.countries, err2 = geo.ParseRules(geo.RulesConfig{Allow: o.allowCountries, Deny: o.denyCountries})

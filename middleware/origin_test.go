@@ -88,3 +88,18 @@ func TestTokenOriginRules(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, serve(h, areq{remote: "192.0.2.1:1", key: tok}).Code)
 	assert.Equal(t, http.StatusOK, serve(h, areq{remote: "198.51.100.1:1", key: tok}).Code)
 }
+
+func TestRolesOnCredentials(t *testing.T) {
+	m := newKeyManager(t)
+	cashier := mkKey(t, m, apikey.CreateParams{Permissions: []string{"@cashier"}})
+	unknownRole := mkKey(t, m, apikey.CreateParams{Permissions: []string{"@cashier", "@ghost"}})
+	auth := newAccessAuth(t, m, middleware.AccessConfig{Roles: map[string][]string{"cashier": {"checkout:start", "products:read"}}})
+	mux := http.NewServeMux()
+	auth.Mount(mux, []middleware.Route{
+		{Pattern: "POST /v1/checkout/start", Rule: middleware.Rule{Permission: "checkout:start"}, Handler: principalJSON},
+		{Pattern: "POST /v1/offers", Rule: middleware.Rule{Permission: "offers:write"}, Handler: principalJSON},
+	})
+	assert.Equal(t, http.StatusOK, serve(mux, areq{method: "POST", path: "/v1/checkout/start", remote: "192.0.2.1:1", key: cashier}).Code)
+	assert.Equal(t, http.StatusForbidden, serve(mux, areq{method: "POST", path: "/v1/offers", remote: "192.0.2.1:1", key: cashier}).Code)
+	assert.Equal(t, http.StatusForbidden, serve(mux, areq{method: "POST", path: "/v1/checkout/start", remote: "192.0.2.1:1", key: unknownRole}).Code, "an unknown role voids the list")
+}
