@@ -8,15 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/strbytes"
+	"github.com/keygate/keygate/internal/validate"
 )
 
 // Config configures a [Manager]. The zero value is usable: an in-memory
@@ -331,7 +329,7 @@ func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Re
 // and when. Approving an active key again is an error, so that the record
 // keeps its first approver.
 func (m *Manager) Approve(ctx context.Context, id, approver string) (Record, error) {
-	if approver == "" || len(approver) > 200 || !utf8.ValidString(approver) || hasControl(approver) {
+	if approver == "" || !validate.Text(approver, 200) {
 		return Record{}, fmt.Errorf("%w: approver must be 1 to 200 bytes of text", ErrInvalidParams)
 	}
 	rec, err := m.update(ctx, id, func(r *Record) error {
@@ -444,86 +442,28 @@ func (m *Manager) update(ctx context.Context, id string, change func(*Record) er
 func (m *Manager) validate(p CreateParams) error {
 	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
 	switch {
-	case !validIdent(p.Account):
-		return bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
 	case !p.Mode.Valid():
 		return bad("mode must be test or live")
-	case len(p.Name) > 200 || !utf8.ValidString(p.Name) || hasControl(p.Name):
-		return bad("name must be at most 200 bytes of text without control characters")
-	case p.Package != "" && !validIdent(p.Package):
-		return bad("package must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
 	case !p.Expires.IsZero() && !p.Expires.After(m.now()):
 		return bad("expiry time must be in the future")
 	}
-	for _, s := range p.Stores {
-		if !validIdent(s) {
-			return bad("each store must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-		}
-	}
-	for _, s := range p.Permissions {
-		if s == "" || len(s) > 256 || !printableASCII(s) {
-			return bad("each permission must be 1 to 256 printable ASCII characters without spaces")
-		}
-	}
-	for _, s := range append(slices.Clone(p.AllowedIPs), p.DeniedIPs...) {
-		if !validIPRule(s) {
-			return bad("each allowed or denied IP must be an address or a CIDR prefix, without host bits or a zone")
-		}
-	}
-	for _, c := range append(slices.Clone(p.AllowedCountries), p.DeniedCountries...) {
-		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
-			return bad("each country must be an ISO 3166-1 alpha-2 code in upper case")
-		}
+	why := validate.Grant{
+		Account: p.Account, Name: p.Name, Package: p.Package, Stores: p.Stores, Permissions: p.Permissions,
+		AllowedIPs: p.AllowedIPs, DeniedIPs: p.DeniedIPs, AllowedCountries: p.AllowedCountries, DeniedCountries: p.DeniedCountries,
+	}.Problem()
+	if why != "" {
+		return bad(why)
 	}
 	return nil
 }
 
-// validIPRule accepts what the IP binding can enforce (package ipbind's
-// rules): an address or a prefix, no zone, no host bits past the prefix.
-func validIPRule(s string) bool {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Addr().Zone() == "" && p.Masked() == p
-	}
-	a, err := netip.ParseAddr(s)
-	return err == nil && a.Zone() == ""
-}
-
 // validIdent reports whether s is an identifier as accounts, stores and
 // packages use them: 1 to 128 characters of A-Z a-z 0-9 and "_-.:".
-func validIdent(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
+func validIdent(s string) bool { return validate.Ident(s) }
 
 // ValidStoreID reports whether s is acceptable as a store ID (and as an
 // account or package name).
-func ValidStoreID(s string) bool { return validIdent(s) }
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func hasControl(s string) bool {
-	for _, r := range s {
-		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return true
-		}
-	}
-	return false
-}
+func ValidStoreID(s string) bool { return validate.Ident(s) }
 
 // Verify checks a presented key: anatomy and checksum, prefix, then the
 // store lookup and a constant-time comparison of hashes, then state. It

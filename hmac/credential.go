@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
-	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/validate"
 )
 
 // Errors about managing credentials, beside [ErrUnknownKey], [ErrRevoked],
@@ -429,7 +427,7 @@ func (m *Manager) Get(ctx context.Context, keyID string) (Credential, error) {
 
 // List returns the credentials that match f, oldest first.
 func (m *Manager) List(ctx context.Context, f ListFilter) ([]Credential, error) {
-	if !validCredentialIdent(f.Account) {
+	if !validate.Ident(f.Account) {
 		return nil, fmt.Errorf("%w: invalid account", ErrInvalidParams)
 	}
 	if f.Mode != "" && !f.Mode.Valid() {
@@ -628,85 +626,19 @@ func (m *Manager) openDecoy() {
 func (p CreateParams) validate(now time.Time) error {
 	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
 	switch {
-	case !validCredentialIdent(p.Account):
-		return bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
 	case !p.Mode.Valid():
 		return bad("mode must be test or live")
-	case len(p.Name) > 200 || !utf8.ValidString(p.Name) || hasControlRune(p.Name):
-		return bad("name must be at most 200 bytes of text without control characters")
-	case p.Package != "" && !validCredentialIdent(p.Package):
-		return bad("package must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
 	case !p.Expires.IsZero() && !p.Expires.After(now):
 		return bad("expiry time must be in the future")
 	}
-	for _, s := range p.Stores {
-		if !validCredentialIdent(s) {
-			return bad("each store must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-		}
-	}
-	for _, s := range p.Permissions {
-		if s == "" || len(s) > 256 || !printableNoSpace(s) {
-			return bad("each permission must be 1 to 256 printable ASCII characters without spaces")
-		}
-	}
-	for _, s := range append(slices.Clone(p.AllowedIPs), p.DeniedIPs...) {
-		if !validIPRule(s) {
-			return bad("each allowed or denied IP must be an address or a CIDR prefix, without host bits or a zone")
-		}
-	}
-	for _, c := range append(slices.Clone(p.AllowedCountries), p.DeniedCountries...) {
-		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
-			return bad("each country must be an ISO 3166-1 alpha-2 code in upper case")
-		}
+	why := validate.Grant{
+		Account: p.Account, Name: p.Name, Package: p.Package, Stores: p.Stores, Permissions: p.Permissions,
+		AllowedIPs: p.AllowedIPs, DeniedIPs: p.DeniedIPs, AllowedCountries: p.AllowedCountries, DeniedCountries: p.DeniedCountries,
+	}.Problem()
+	if why != "" {
+		return bad(why)
 	}
 	return nil
-}
-
-// validIPRule accepts what the IP binding can enforce: an address or a
-// prefix, no zone, no host bits past the prefix (the rule of package
-// apikey's).
-func validIPRule(s string) bool {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Addr().Zone() == "" && p.Masked() == p
-	}
-	a, err := netip.ParseAddr(s)
-	return err == nil && a.Zone() == ""
-}
-
-// validCredentialIdent reports whether s is an identifier as accounts,
-// stores and packages use them: 1 to 128 characters of A-Z a-z 0-9 and
-// "_-.:" (the same rule as package apikey's).
-func validCredentialIdent(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
-
-// printableNoSpace reports whether s is printable ASCII without spaces.
-func printableNoSpace(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// hasControlRune reports whether s contains a C0 or C1 control character.
-func hasControlRune(s string) bool {
-	for _, r := range s {
-		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return true
-		}
-	}
-	return false
 }
 
 // keyIDAlphabet is the base62 alphabet of minted key IDs.
