@@ -1,0 +1,261 @@
+package audit
+
+import (
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// Redacted replaces a secret value.
+const Redacted = "[REDACTED]"
+
+// DefaultMaxField caps the length of a free-text field, in bytes.
+const DefaultMaxField = 1024
+
+// DefaultRecordHeaders are the request headers recorded by default. The
+// user agent has its own field.
+var DefaultRecordHeaders = []string{
+	"Content-Type", "Content-Length", "X-Request-Id", "X-Store-Id",
+	"X-Forwarded-For", "Forwarded",
+}
+
+// secretHeaders are always redacted.
+var secretHeaders = []string{
+	"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
+	"Signature", "Signature-Input", "X-Api-Key",
+}
+
+// secretHeaderWords redact any header whose lower-case name contains one.
+var secretHeaderWords = []string{"token", "secret", "password", "api-key", "apikey"}
+
+// secretParams are query parameter names (lower case) always redacted.
+var secretParams = map[string]bool{
+	"access_token": true, "api_key": true, "apikey": true, "key": true,
+	"token": true, "secret": true, "password": true, "client_secret": true,
+	"signature": true, "sig": true, "code": true, "code_verifier": true,
+	"client_assertion": true, "assertion": true, "pwd": true, "passwd": true,
+}
+
+// secretParamWords redact any query parameter whose lower-case name
+// contains one.
+var secretParamWords = []string{"token", "secret", "password", "key", "signature", "credential"}
+
+// RedactorConfig configures a [Redactor].
+type RedactorConfig struct {
+	// Headers are extra header names whose values are redacted (any case).
+	Headers []string
+	// RecordHeaders are the headers recorded at all (any case); nil means
+	// [DefaultRecordHeaders].
+	RecordHeaders []string
+	// MaxField caps a free-text field in bytes (default 1024).
+	MaxField int
+}
+
+// Redactor removes secrets from what the middleware records and escapes
+// free text. Its methods are safe for concurrent use; a nil *Redactor
+// uses the defaults.
+type Redactor struct {
+	record []string        // canonical names, in order
+	redact map[string]bool // canonical names
+	max    int
+}
+
+var defaultRedactor = NewRedactor(RedactorConfig{})
+
+// NewRedactor returns a Redactor.
+func NewRedactor(cfg RedactorConfig) *Redactor {
+	r := &Redactor{redact: map[string]bool{}, max: cfg.MaxField}
+	if r.max <= 0 {
+		r.max = DefaultMaxField
+	}
+	rec := cfg.RecordHeaders
+	if rec == nil {
+		rec = DefaultRecordHeaders
+	}
+	seen := map[string]bool{}
+	for _, h := range rec {
+		h = textproto.CanonicalMIMEHeaderKey(h)
+		if !seen[h] {
+			seen[h] = true
+			r.record = append(r.record, h)
+		}
+	}
+	for _, h := range append(append([]string(nil), secretHeaders...), cfg.Headers...) {
+		r.redact[textproto.CanonicalMIMEHeaderKey(h)] = true
+	}
+	return r
+}
+
+// secretHeader reports whether the values of header name (canonical) are
+// redacted.
+func (r *Redactor) secretHeader(name string) bool {
+	if r.redact[name] {
+		return true
+	}
+	lower := strings.ToLower(name)
+	for _, w := range secretHeaderWords {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// Headers returns the recorded headers present in h, keyed by canonical
+// name, several values joined by ", ". Secret-bearing headers — the
+// Authorization, Proxy-Authorization, Cookie, Set-Cookie, Signature,
+// Signature-Input and X-Api-Key headers, the configured extra ones, and any
+// whose name contains "token", "secret", "password" or "api-key" — have the
+// value [Redacted]; the others are escaped and capped like [Redactor.Field].
+// It returns nil if none is present.
+func (r *Redactor) Headers(h http.Header) map[string]string {
+	if r == nil {
+		r = defaultRedactor
+	}
+	var out map[string]string
+	for _, name := range r.record {
+		vs := h.Values(name)
+		if len(vs) == 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string)
+		}
+		if r.secretHeader(name) {
+			out[name] = Redacted
+			continue
+		}
+		out[name] = r.Field(strings.Join(vs, ", "))
+	}
+	return out
+}
+
+// SecretParam reports whether a query parameter called name carries a
+// secret: access_token, api_key, apikey, key, token, secret, password,
+// client_secret, signature, sig, code, code_verifier, assertion,
+// client_assertion, pwd, passwd, or any name containing "token", "secret",
+// "password", "key", "signature" or "credential" (any case).
+func SecretParam(name string) bool {
+	name = strings.ToLower(name)
+	if secretParams[name] {
+		return true
+	}
+	for _, w := range secretParamWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// Path returns u's escaped path and query, with the value of every
+// secret-bearing query parameter (see [SecretParam]) replaced by
+// "REDACTED", escaped and capped like [Redactor.Field]. The order and
+// spelling of the other parameters are kept.
+func (r *Redactor) Path(u *url.URL) string {
+	if r == nil {
+		r = defaultRedactor
+	}
+	if u == nil {
+		return ""
+	}
+	p := u.EscapedPath()
+	if u.RawQuery == "" && !u.ForceQuery {
+		return r.Field(p)
+	}
+	var b strings.Builder
+	b.WriteString(p)
+	b.WriteByte('?')
+	for i, kv := range strings.Split(u.RawQuery, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		name, _, hasValue := strings.Cut(kv, "=")
+		un, err := url.QueryUnescape(name)
+		if err != nil {
+			un = name
+		}
+		if hasValue && SecretParam(un) {
+			b.WriteString(name)
+			b.WriteString("=REDACTED")
+			continue
+		}
+		b.WriteString(kv)
+	}
+	return r.Field(b.String())
+}
+
+// Field escapes s for a log: backslash, CR, LF and tab become \\, \r, \n
+// and \t; other control characters (C0, DEL, C1), the Unicode line and
+// paragraph separators and bidirectional controls become \u00XX or
+// \uXXXX; invalid UTF-8 becomes \ufffd. The result is capped at MaxField
+// bytes (default 1024), a cut marked by "...". The middleware passes every
+// free-text field it records through it.
+func (r *Redactor) Field(s string) string {
+	if r == nil {
+		r = defaultRedactor
+	}
+	if len(s) <= r.max && clean(s) {
+		return s
+	}
+	const hex = "0123456789abcdef"
+	var b strings.Builder
+	limit := r.max - len("...")
+	for i := 0; i < len(s); {
+		c, size := utf8.DecodeRuneInString(s[i:])
+		var esc string
+		switch {
+		case c == '\\':
+			esc = `\\`
+		case c == '\n':
+			esc = `\n`
+		case c == '\r':
+			esc = `\r`
+		case c == '\t':
+			esc = `\t`
+		case c == utf8.RuneError && size == 1:
+			esc = `\ufffd`
+		case needsEscape(c):
+			esc = string([]byte{'\\', 'u', hex[c>>12&0xf], hex[c>>8&0xf], hex[c>>4&0xf], hex[c&0xf]})
+		default:
+			esc = s[i : i+size]
+		}
+		if b.Len()+len(esc) > limit {
+			// Does the rest fit without the marker?
+			if rest := s[i:]; b.Len()+len(rest) <= r.max && clean(rest) {
+				b.WriteString(rest)
+				return b.String()
+			}
+			b.WriteString("...")
+			return b.String()
+		}
+		b.WriteString(esc)
+		i += size
+	}
+	return b.String()
+}
+
+// clean reports whether s needs no escaping.
+func clean(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '\\' {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == '\\' || (r == utf8.RuneError && size == 1) || needsEscape(r) || r == '\n' || r == '\r' || r == '\t' {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+func needsEscape(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) ||
+		r == 0x2028 || r == 0x2029 || // line and paragraph separators
+		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) // bidi controls
+}

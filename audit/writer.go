@@ -1,0 +1,331 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Policy says what [Writer.Emit] does when the queue is full.
+type Policy int
+
+const (
+	// Block waits for room in the queue (or for ctx, or for Close). It is
+	// the default, and the policy for management and security events:
+	// under Block nothing is ever dropped.
+	Block Policy = iota
+	// Drop never waits: when the queue is full the event is discarded,
+	// counted in [Stats].Dropped, and Emit returns [ErrDropped]. The next
+	// batch the Writer writes starts with a gap marker, an Event whose Gap
+	// field holds the number of events dropped since the previous marker,
+	// so the loss is recorded in the log itself. A service may choose it
+	// for request events.
+	Drop
+)
+
+// String returns "block" or "drop".
+func (p Policy) String() string {
+	switch p {
+	case Block:
+		return "block"
+	case Drop:
+		return "drop"
+	}
+	return fmt.Sprintf("Policy(%d)", int(p))
+}
+
+// Errors returned by [Writer.Emit].
+var (
+	// ErrClosed: the Writer is closed (or closing); the event was not
+	// emitted.
+	ErrClosed = errors.New("audit: writer closed")
+	// ErrDropped: under [Drop] the queue was full; the event was dropped
+	// and counted.
+	ErrDropped = errors.New("audit: queue full, event dropped")
+)
+
+// Defaults for [WriterConfig].
+const (
+	DefaultQueueSize     = 4096
+	DefaultBatchSize     = 256
+	DefaultFlushInterval = 200 * time.Millisecond
+)
+
+// Bounds of the retry backoff for a failing sink.
+const (
+	retryMin = 10 * time.Millisecond
+	retryMax = 2 * time.Second
+)
+
+// WriterConfig configures a [Writer]. Zero fields take their defaults.
+type WriterConfig struct {
+	// Sinks receive every batch, in order. A batch is written to the
+	// sinks one after the other; a sink that fails is retried, with
+	// exponential backoff from 10ms up to 2s, until it succeeds or Close's
+	// context ends.
+	Sinks []Sink
+	// QueueSize bounds the events waiting to be written (default 4096).
+	QueueSize int
+	// BatchSize caps a batch (default 256).
+	BatchSize int
+	// FlushInterval is the longest an event waits in the queue for its
+	// batch to fill before the batch is written anyway (default 200ms).
+	FlushInterval time.Duration
+	// OnError, if set, is called (from the Writer's goroutine) with every
+	// error a sink returns, before the batch is retried. sink is the
+	// index in Sinks.
+	OnError func(sink int, err error)
+}
+
+// Stats are a [Writer]'s counters. After a successful [Writer.Close],
+// Emitted == Written + Dropped, and Dropped is 0 if every event was emitted
+// under [Block].
+type Stats struct {
+	// Emitted counts the events Emit accepted or dropped (not those it
+	// refused with ErrClosed or a ctx error). Gap markers are not counted.
+	Emitted uint64
+	// Written counts the events delivered to every sink.
+	Written uint64
+	// Dropped counts the events dropped under [Drop], plus the events
+	// still undelivered when Close gave up because its ctx ended.
+	Dropped uint64
+}
+
+// Writer is an asynchronous, batching front for [Sink]s: Emit puts an
+// event into a bounded queue and a background goroutine writes batches of
+// events to every sink, in order.
+//
+// Memory is bounded: at most QueueSize events are queued, plus the one
+// batch (at most BatchSize events and a gap marker) being written.
+type Writer struct {
+	sinks   []Sink
+	batch   int
+	flush   time.Duration
+	onError func(int, error)
+
+	queue chan Event
+
+	// mu guards closed; Emit holds it shared while it sends, so that Close,
+	// holding it exclusively, knows no Emit is in flight before it closes
+	// the queue.
+	mu      sync.RWMutex
+	closed  bool
+	closing chan struct{} // closed when Close starts: wakes blocked Emits
+
+	abort     context.CancelFunc // cancels sink writes when Close's ctx ends
+	sinkCtx   context.Context
+	done      chan struct{} // closed when the goroutine has exited
+	closeOnce sync.Once
+
+	emitted, written, dropped atomic.Uint64
+	gap                       atomic.Uint64 // drops not yet reported by a marker
+	abandoned                 atomic.Uint64 // events given up on by Close
+}
+
+// NewWriter starts a Writer. Close it to flush and stop it.
+func NewWriter(cfg WriterConfig) *Writer {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{
+		sinks:   append([]Sink(nil), cfg.Sinks...),
+		batch:   cfg.BatchSize,
+		flush:   cfg.FlushInterval,
+		onError: cfg.OnError,
+		queue:   make(chan Event, cfg.QueueSize),
+		closing: make(chan struct{}),
+		abort:   cancel,
+		sinkCtx: ctx,
+		done:    make(chan struct{}),
+	}
+	go w.run()
+	return w
+}
+
+// Emit queues e. Under [Block] it waits for room, for ctx (returning
+// ctx.Err()), or for Close (returning [ErrClosed]); under [Drop] it never
+// waits and returns [ErrDropped] if the queue is full. After Close it
+// returns ErrClosed. Emit is safe for concurrent use.
+func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return ErrClosed
+	}
+	e.Seq = 0 // the sinks number events
+	e.Gap = 0 // only the Writer writes gap markers
+	if p == Drop {
+		w.emitted.Add(1)
+		select {
+		case w.queue <- e:
+			return nil
+		default:
+			w.dropped.Add(1)
+			w.gap.Add(1)
+			return ErrDropped
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Count first so that Written never runs ahead of Emitted.
+	w.emitted.Add(1)
+	select {
+	case w.queue <- e:
+		return nil
+	case <-ctx.Done():
+		w.emitted.Add(^uint64(0))
+		return ctx.Err()
+	case <-w.closing:
+		w.emitted.Add(^uint64(0))
+		return ErrClosed
+	}
+}
+
+// Stats returns the counters.
+func (w *Writer) Stats() Stats {
+	// Load Written and Dropped before Emitted so that a snapshot taken
+	// while events flow never shows more written than emitted.
+	wr, dr := w.written.Load(), w.dropped.Load()
+	return Stats{Emitted: w.emitted.Load(), Written: wr, Dropped: dr}
+}
+
+// Close stops accepting events, writes everything queued to every sink and
+// stops the Writer. If ctx ends first, Close cancels the sink writes in
+// progress, counts the undelivered events as Dropped and returns an error
+// wrapping ctx.Err(). Close may be called more than once; every call waits
+// for the same shutdown.
+func (w *Writer) Close(ctx context.Context) error {
+	w.closeOnce.Do(func() {
+		close(w.closing) // wake Emits blocked on a full queue
+		w.mu.Lock()
+		w.closed = true
+		close(w.queue) // no Emit is in flight: safe
+		w.mu.Unlock()
+	})
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		w.abort()
+		<-w.done // sinks honour ctx; the goroutine exits promptly
+		return fmt.Errorf("audit: close: %w (%d events undelivered)", ctx.Err(), w.undelivered())
+	}
+}
+
+// Shutdown is Close, named like [net/http.Server.Shutdown].
+func (w *Writer) Shutdown(ctx context.Context) error { return w.Close(ctx) }
+
+func (w *Writer) undelivered() uint64 { return w.abandoned.Load() }
+
+// run is the Writer's goroutine: it assembles batches and writes them.
+func (w *Writer) run() {
+	defer close(w.done)
+	defer w.abort()
+	batch := make([]Event, 0, w.batch+1)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		e, ok := <-w.queue
+		if !ok {
+			// Closed and drained: report drops that no batch carried.
+			if w.gap.Load() > 0 {
+				w.write(batch[:0])
+			}
+			return
+		}
+		batch = append(batch[:0], e)
+		timer.Reset(w.flush)
+		open := true
+	fill:
+		for len(batch) < w.batch {
+			select {
+			case e, ok := <-w.queue:
+				if !ok {
+					open = false
+					break fill
+				}
+				batch = append(batch, e)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		if !w.write(batch) {
+			w.discard()
+			return
+		}
+		if !open {
+			if w.gap.Load() > 0 {
+				w.write(batch[:0])
+			}
+			return
+		}
+	}
+}
+
+// write delivers events, preceded by a gap marker if events were dropped,
+// to every sink. It reports false if it gave up because Close's ctx ended;
+// the events are then counted as dropped.
+func (w *Writer) write(events []Event) bool {
+	out := events
+	var gap uint64
+	if n := w.gap.Swap(0); n > 0 {
+		gap = n
+		out = make([]Event, 0, len(events)+1)
+		out = append(out, Event{Time: time.Now().UTC(), Gap: n})
+		out = append(out, events...)
+	}
+	buf := make([]Event, len(out))
+	for i, s := range w.sinks {
+		backoff := retryMin
+		for {
+			copy(buf, out) // each sink numbers its own copy
+			err := s.Write(w.sinkCtx, buf)
+			if err == nil {
+				break
+			}
+			if w.onError != nil {
+				w.onError(i, err)
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-w.sinkCtx.Done():
+				t.Stop()
+				w.lost(uint64(len(events)))
+				if gap > 0 {
+					w.gap.Add(gap) // never written: still unreported
+				}
+				return false
+			}
+			backoff = min(2*backoff, retryMax)
+		}
+	}
+	w.written.Add(uint64(len(events)))
+	return true
+}
+
+// discard counts what remains in the (closed) queue as dropped.
+func (w *Writer) discard() {
+	var n uint64
+	for range w.queue {
+		n++
+	}
+	w.lost(n)
+}
+
+func (w *Writer) lost(n uint64) {
+	w.abandoned.Add(n)
+	w.dropped.Add(n)
+}
