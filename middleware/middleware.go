@@ -92,6 +92,8 @@ type Config struct {
 	// Access configures client IPs, IP and country rules, packages and
 	// rate limits.
 	Access AccessConfig
+	// Audit configures the request events of [Authenticator.Audit].
+	Audit AuditConfig
 	// Signatures verifies HMAC-signed requests: a request with
 	// Signature-Input or Signature headers is checked only as a signed
 	// request, and must not also carry an Authorization header.
@@ -153,6 +155,7 @@ type Authenticator struct {
 	oneTime     OneTimeRedeemer
 	signatures  RequestVerifier
 	access      *accessState
+	auditCfg    AuditConfig
 	realm       string
 	storeHeader string // canonical form
 	onError     ErrorHandler
@@ -171,6 +174,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.access, err = newAccessState(cfg.Access); err != nil {
 		return nil, err
 	}
+	a.auditCfg = cfg.Audit
 	if a.realm == "" {
 		a.realm = "keygate"
 	}
@@ -236,14 +240,20 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 						w.Header().Set("Retry-After", retryAfter(d))
 						err = errTooManyFails
 					}
+					recordOutcome(r, keygate.Principal{ClientIP: ip}, false, err)
 					a.onError(w, r, err)
 					return
 				}
 			}
 			p, err := a.check(r, c, ip, known)
+			authed := err == nil
 			if err == nil {
 				err = a.access.rateLimit(r.Context(), w, p)
 			}
+			if !authed && known {
+				p.ClientIP = ip
+			}
+			recordOutcome(r, p, authed, err)
 			if err != nil {
 				if a.access.failures != nil && countsAsFailure(err) {
 					a.access.failed(r.Context(), a.access.failureKey(r, ip, known))

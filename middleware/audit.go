@@ -1,0 +1,182 @@
+package middleware
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/ipbind"
+)
+
+// AuditConfig configures the request events of [Authenticator.Audit].
+type AuditConfig struct {
+	// Writer receives one event per request. Nil disables auditing.
+	Writer *audit.Writer
+	// Redactor decides which headers are recorded and redacts secrets
+	// from headers and query parameters. Nil means audit's defaults.
+	Redactor *audit.Redactor
+	// Policy is how request events wait for room in the writer: Block
+	// (the default: never lost) or Drop (counted, with a gap marker).
+	Policy audit.Policy
+	// TrustRequestID honours an incoming X-Request-Id (1 to 128
+	// printable characters); otherwise one is generated. Either way the
+	// response carries it.
+	TrustRequestID bool
+}
+
+// auditSlot is where Require leaves its outcome for Audit to record.
+type auditSlot struct {
+	principal keygate.Principal
+	authed    bool
+	reason    string
+	ip        string
+}
+
+type auditSlotKey struct{}
+
+// Audit wraps a whole handler (a mux, say) so that every request through
+// it is recorded: request ID (also set as the X-Request-Id response
+// header), time, client IP, method, redacted path, matched route, status,
+// latency, response bytes, user agent, recorded headers (redacted), and,
+// for routes behind [Authenticator.Require], the caller's public
+// identifiers and the decision and reason. Routes without authentication
+// (an OAuth endpoint, say) are recorded as allowed below status 400 and
+// denied with reason "http_<status>" otherwise. Without an audit writer it
+// returns next unchanged.
+func (a *Authenticator) Audit(next http.Handler) http.Handler {
+	cfg := a.auditCfg
+	if cfg.Writer == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !cfg.TrustRequestID || !validRequestID(id) {
+			id = rand.Text()
+		}
+		w.Header().Set("X-Request-Id", id)
+		slot := &auditSlot{}
+		r2 := r.WithContext(context.WithValue(r.Context(), auditSlotKey{}, slot))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r2)
+
+		e := audit.Event{
+			Time:      start.UTC(),
+			RequestID: id,
+			Method:    cfg.Redactor.Field(r.Method),
+			Path:      cfg.Redactor.Path(r.URL),
+			Route:     cfg.Redactor.Field(r2.Pattern),
+			Status:    rec.status,
+			LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
+			Bytes:     rec.bytes,
+			UserAgent: cfg.Redactor.Field(r.UserAgent()),
+			Headers:   cfg.Redactor.Headers(r.Header),
+			IP:        slot.ip,
+		}
+		if e.IP == "" {
+			if ip, ok := a.access.clientIP(r); ok {
+				e.IP = ip.String()
+			} else if peer, ok := ipbind.RemoteIP(r); ok {
+				e.IP = peer.String()
+			}
+		}
+		switch {
+		case slot.authed:
+			p := slot.principal
+			e.AuthMethod, e.KeyID, e.TokenID = string(p.Method), p.KeyID, p.TokenID
+			e.Account, e.Mode, e.Store = p.Account, string(p.Mode), p.Store
+			e.Decision, e.Reason = audit.Allow, "ok"
+			if slot.reason != "" { // authenticated, then rate limited
+				e.Decision, e.Reason = audit.Deny, slot.reason
+			}
+		case slot.reason != "":
+			e.Decision, e.Reason = audit.Deny, slot.reason
+		case rec.status < 400:
+			e.Decision, e.Reason = audit.Allow, "ok"
+		default:
+			e.Decision, e.Reason = audit.Deny, "http_"+itoa(rec.status)
+		}
+		_ = cfg.Writer.Emit(r.Context(), e, cfg.Policy) // Drop counts its loss; Block waits or ends with the request
+	})
+}
+
+// recordOutcome leaves Require's outcome for Audit, when the request is
+// audited.
+func recordOutcome(r *http.Request, p keygate.Principal, authed bool, err error) {
+	slot, ok := r.Context().Value(auditSlotKey{}).(*auditSlot)
+	if !ok {
+		return
+	}
+	slot.principal, slot.authed = p, authed
+	if err != nil {
+		slot.reason = auditReason(err)
+	}
+	if p.ClientIP.IsValid() {
+		slot.ip = p.ClientIP.String()
+	}
+}
+
+// auditReason is the reason code of a failure for the audit log: the
+// response's code, except that a signature from an unknown key is told
+// apart from a bad MAC (the client sees both as invalid_signature).
+func auditReason(err error) string {
+	if r := hmac.Reason(err); r == "unknown_key" {
+		return r
+	}
+	return Classify(err).Code
+}
+
+// statusRecorder remembers the status and the body size of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.status, s.wroteHeader = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wroteHeader = true
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [12]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
