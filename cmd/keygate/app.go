@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -28,10 +30,13 @@ type options struct {
 	audience       string
 	authorities    []string // the host[:port] forms clients sign (set from the listening address)
 	demoRateLimit  ratelimit.Policy
+	auditFile      string // empty: audit events in memory only
 }
 
 // app is the reference server's components, on the in-memory stores.
 type app struct {
+	audit   *audit.Writer
+	sink    audit.Sink // closed after the writer
 	oneTime *jwt.OneTimeTokens
 	keys    *apikey.Manager
 	hmacs   *hmac.Manager
@@ -66,6 +71,14 @@ const primeAccount = "acct_prime"
 func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, error) {
 	a := &app{}
 	var err error
+	if opts.auditFile != "" {
+		if a.sink, err = audit.OpenFile(audit.FileConfig{Path: opts.auditFile}); err != nil {
+			return nil, demo{}, err
+		}
+	} else {
+		a.sink = audit.NewMemorySink(10000)
+	}
+	a.audit = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{a.sink}})
 	if a.keys, err = apikey.NewManager(apikey.Config{}); err != nil {
 		return nil, demo{}, err
 	}
@@ -86,9 +99,11 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	}
 	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{
 		Store: jwt.NewMemoryRefreshStore(),
-		OnReuse: func(_ context.Context, e jwt.ReuseEvent) {
-			// The audit log will record this; until then, stderr.
+		OnReuse: func(ctx context.Context, e jwt.ReuseEvent) {
 			fmt.Fprintf(stderr, "keygate: refresh token reuse detected: client %s, subject %s; the session is revoked\n", e.ClientID, e.Subject)
+			// A security event: it waits for room rather than being dropped.
+			_ = a.audit.Emit(ctx, audit.Event{Time: e.At.UTC(), Action: "refresh.reuse_detected", Actor: "keygate",
+				KeyID: e.ClientID, Account: e.Account, Mode: string(e.Mode), Decision: audit.Deny, Reason: "refresh_reuse"}, audit.Block)
 		},
 	})
 	if err != nil {
@@ -117,6 +132,7 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	limit := opts.demoRateLimit
 	if a.auth, err = middleware.New(middleware.Config{
 		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime,
+		Audit: middleware.AuditConfig{Writer: a.audit},
 		Access: middleware.AccessConfig{
 			Tiers: demoTiers,
 			// Test mode is unlimited, except for the PRIME demo account,
@@ -166,10 +182,13 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 
 // routes returns the reference server's routes.
 func (a *app) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	// Every request but the health check is audited.
+	outer := http.NewServeMux()
+	outer.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	mux := http.NewServeMux()
+	outer.Handle("/", a.auth.Audit(mux))
 	// The retail demo: every route with the package and permission the
 	// brief's table implies, in one place.
 	a.auth.Mount(mux, []middleware.Route{
@@ -188,7 +207,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("POST /oauth/revoke", a.oauth.RevocationHandler())
 	mux.Handle("POST /oauth/introspect", a.oauth.IntrospectionHandler())
 	mux.Handle("GET /.well-known/jwks.json", a.jwks)
-	return mux
+	return outer
 }
 
 // echo answers with the caller and the SHA-256 of the body the handler
@@ -225,4 +244,13 @@ func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"one_time_token": token, "expires_in": int(ttl / time.Second)})
+}
+
+// close flushes the audit events and closes their sink.
+func (a *app) close(ctx context.Context) error {
+	err := a.audit.Close(ctx)
+	if c, ok := a.sink.(interface{ Close() error }); ok {
+		err = errors.Join(err, c.Close())
+	}
+	return err
 }

@@ -129,6 +129,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&opts.audience, "audience", "keygate", "the `aud` of access tokens")
 	opts.demoRateLimit = ratelimit.Policy{Name: "demo", Limit: 20, Window: 10 * time.Second}
 	fs.Var(&opts.demoRateLimit, "demo-rate-limit", "rate `limit` of the PRIME demo account, as requests/window")
+	fs.StringVar(&opts.auditFile, "audit-file", "", "append audit events as JSON Lines to this `file` (default: in memory only)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -208,6 +209,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		srv.Close()
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	if err := a.close(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("audit: %w", err))
 	}
 	if err := keys.FlushUsage(shutdownCtx); err != nil {
 		errs = append(errs, err)

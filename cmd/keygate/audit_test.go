@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestServeAuditFile sends a burst of mixed requests (valid, invalid,
+// forbidden, rate-limited, OAuth) to keygate serve --audit-file and checks
+// that the file holds exactly one parseable line per audited request, with
+// the required fields and no secret.
+func TestServeAuditFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdoutR, stdoutW := io.Pipe()
+	defer stdoutR.Close()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--audit-file", path, "--demo-rate-limit", "3/10m"}, stdoutW, &stderr)
+		stdoutW.CloseWithError(err)
+		done <- err
+	}()
+	b := readBanner(t, stdoutR)
+	client := &http.Client{Timeout: 10 * time.Second}
+	send := func(method, p, key string) int {
+		req, err := http.NewRequest(method, b.url+p, strings.NewReader("grant_type=client_credentials"))
+		require.NoError(t, err)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := client.Do(req)
+		require.NoError(t, err)
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	audited := 0
+	statuses := map[int]int{}
+	for _, c := range []struct{ method, path, key string }{
+		{"GET", "/v1/whoami", b.secret},
+		{"GET", "/v1/whoami", b.secret[:len(b.secret)-2] + "zz"},
+		{"GET", "/v1/whoami", ""},
+		{"POST", "/v1/products", b.publishable},
+		{"GET", "/v1/stores", b.prime},
+		{"GET", "/v1/stores", b.prime},
+		{"GET", "/v1/stores", b.prime},
+		{"GET", "/v1/stores", b.prime}, // the 4th of 3: 429
+		{"POST", "/oauth/token", ""},
+		{"GET", "/v1/stores?token=" + "SECRETQUERYVALUE", b.secret},
+	} {
+		statuses[send(c.method, c.path, c.key)]++
+		audited++
+	}
+	send("GET", "/healthz", "") // not audited
+	assert.Equal(t, 1, statuses[http.StatusTooManyRequests])
+	assert.Positive(t, statuses[http.StatusForbidden])
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		require.FailNow(t, "run did not return")
+	}
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for _, secret := range []string{b.secret, b.publishable, b.prime, b.password, b.hmacSecret, "SECRETQUERYVALUE"} {
+		assert.NotContains(t, string(raw), secret)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	lines := 0
+	for sc.Scan() {
+		var e map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &e), sc.Text())
+		for _, field := range []string{"time", "ip", "method", "path", "status", "decision", "reason"} {
+			assert.Contains(t, e, field, sc.Text())
+		}
+		lines++
+	}
+	assert.Equal(t, audited, lines, "exactly one line per audited request")
+}
