@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/cas"
 	"github.com/keygate/keygate/internal/strbytes"
 	"github.com/keygate/keygate/internal/validate"
 )
@@ -418,24 +419,19 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 // update applies change to a fresh copy of the record and stores it with a
 // compare-and-swap, retrying when another writer got there first.
 func (m *Manager) update(ctx context.Context, id string, change func(*Record) error) (Record, error) {
-	for attempt := 0; ; attempt++ {
-		cur, err := m.store.Get(ctx, id)
-		if err != nil {
-			return Record{}, err
-		}
-		next := cur.clone()
-		if err := change(&next); err != nil {
-			return Record{}, err
-		}
-		stored, err := m.store.Update(ctx, next)
-		if errors.Is(err, ErrConflict) && attempt < maxUpdateRetries {
-			continue
-		}
-		if err != nil {
-			return Record{}, err
-		}
-		return stored.clone(), nil
+	stored, err := cas.Update(
+		func() (Record, error) {
+			cur, err := m.store.Get(ctx, id)
+			return cur.clone(), err // the store's record may share memory: change a copy
+		},
+		change,
+		func(r Record) (Record, error) { return m.store.Update(ctx, r) },
+		func(err error) bool { return errors.Is(err, ErrConflict) },
+		maxUpdateRetries)
+	if err != nil {
+		return Record{}, err
 	}
+	return stored.clone(), nil
 }
 
 // validate checks everything in p but Kind.

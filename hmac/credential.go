@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/cas"
 	"github.com/keygate/keygate/internal/validate"
 )
 
@@ -526,23 +527,12 @@ func (m *Manager) setDisabled(ctx context.Context, keyID string, disabled bool) 
 // update applies change to a fresh copy of the credential and stores it
 // with a compare-and-swap, retrying when another writer got there first.
 func (m *Manager) update(ctx context.Context, keyID string, change func(*Credential) error) (Credential, error) {
-	for attempt := 0; ; attempt++ {
-		cur, err := m.store.Get(ctx, keyID)
-		if err != nil {
-			return Credential{}, err
-		}
-		if err := change(&cur); err != nil {
-			return Credential{}, err
-		}
-		stored, err := m.store.Update(ctx, cur)
-		if errors.Is(err, ErrConflict) && attempt < credentialUpdateRetries {
-			continue
-		}
-		if err != nil {
-			return Credential{}, err
-		}
-		return stored, nil
-	}
+	return cas.Update(
+		func() (Credential, error) { return m.store.Get(ctx, keyID) },
+		change,
+		func(c Credential) (Credential, error) { return m.store.Update(ctx, c) },
+		func(err error) bool { return errors.Is(err, ErrConflict) },
+		credentialUpdateRetries)
 }
 
 var _ CredentialSource = (*Manager)(nil)
