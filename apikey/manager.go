@@ -14,6 +14,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/cas"
+	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/internal/strbytes"
 	"github.com/keygate/keygate/internal/validate"
 )
@@ -508,33 +509,12 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		go m.flushInBackground()
 	}
 	rec.Hashes = nil
-	rec.Stores, rec.Permissions, rec.AllowedIPs = cloneStrings3(rec.Stores, rec.Permissions, rec.AllowedIPs)
-	rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries = cloneStrings3(rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries)
+	clone.Strings(&rec.Stores, &rec.Permissions, &rec.AllowedIPs, &rec.DeniedIPs, &rec.AllowedCountries, &rec.DeniedCountries)
 	return rec, nil
 }
 
 // unknownSum stands in for a stored hash when the key ID is unknown.
 var unknownSum [32]byte
-
-// cloneStrings3 copies three string slices into one new backing array, each
-// result capped so that appending to one cannot overwrite the next. Nil
-// stays nil.
-func cloneStrings3(a, b, c []string) ([]string, []string, []string) {
-	n := len(a) + len(b) + len(c)
-	if n == 0 {
-		return a, b, c
-	}
-	buf := make([]string, 0, n)
-	part := func(s []string) []string {
-		if s == nil {
-			return nil
-		}
-		start := len(buf)
-		buf = append(buf, s...)
-		return buf[start:len(buf):len(buf)]
-	}
-	return part(a), part(b), part(c)
-}
 
 // FlushUsage writes the last-used times collected since the previous flush
 // to the store. Verify triggers it in the background every

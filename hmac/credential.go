@@ -11,6 +11,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/cas"
+	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/internal/validate"
 )
 
@@ -143,20 +144,7 @@ func (c Credential) Usable(now time.Time) error {
 // clone returns a copy of c that shares no memory with it: the string
 // slices in one allocation, the sealed bytes in another.
 func (c Credential) clone() Credential {
-	n := len(c.Permissions) + len(c.Stores) + len(c.AllowedIPs) + len(c.DeniedIPs) + len(c.AllowedCountries) + len(c.DeniedCountries)
-	if n > 0 {
-		buf := make([]string, 0, n)
-		part := func(s []string) []string {
-			if s == nil {
-				return nil
-			}
-			start := len(buf)
-			buf = append(buf, s...)
-			return buf[start:len(buf):len(buf)]
-		}
-		c.Permissions, c.Stores, c.AllowedIPs = part(c.Permissions), part(c.Stores), part(c.AllowedIPs)
-		c.DeniedIPs, c.AllowedCountries, c.DeniedCountries = part(c.DeniedIPs), part(c.AllowedCountries), part(c.DeniedCountries)
-	}
+	clone.Strings(&c.Permissions, &c.Stores, &c.AllowedIPs, &c.DeniedIPs, &c.AllowedCountries, &c.DeniedCountries)
 	if c.Secrets != nil {
 		size := 0
 		for _, s := range c.Secrets {

@@ -37,6 +37,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/ratelimit"
 )
@@ -357,7 +358,8 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 		return keygate.Principal{}, origin{}, err
 	}
 	p := keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Account: c.Account, Mode: c.Mode, Kind: keygate.KindSecret, Package: c.Package}
-	p.Permissions, p.Stores = cloneStrings2(c.Permissions, c.Stores)
+	p.Permissions, p.Stores = c.Permissions, c.Stores
+	clone.Strings(&p.Permissions, &p.Stores)
 	return p, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries}, nil
 }
 
@@ -446,7 +448,8 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		}
 		// The claims may be shared with the verifier's cache; the request
 		// gets its own copies.
-		p.Permissions, p.Stores = cloneStrings2(c.Permissions, c.Stores)
+		p.Permissions, p.Stores = c.Permissions, c.Stores
+		clone.Strings(&p.Permissions, &p.Stores)
 		return p, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries}, nil
 	}
 	if a.keys == nil {
@@ -466,17 +469,6 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		Permissions: rec.Permissions,
 		Stores:      rec.Stores,
 	}, origin{rec.AllowedIPs, rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries}, nil
-}
-
-// cloneStrings2 copies two string slices into one new backing array, each
-// result capped so that appending to one cannot overwrite the other.
-func cloneStrings2(a, b []string) ([]string, []string) {
-	if len(a)+len(b) == 0 {
-		return a, b
-	}
-	buf := make([]string, 0, len(a)+len(b))
-	buf = append(append(buf, a...), b...)
-	return buf[:len(a):len(a)], buf[len(a):]
 }
 
 // bearerToken extracts the token of an RFC 6750 "Authorization: Bearer"
