@@ -241,7 +241,9 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 						w.Header().Set("Retry-After", retryAfter(d))
 						err = errTooManyFails
 					}
-					recordOutcome(r, keygate.Principal{ClientIP: ip}, false, err)
+					if a.auditCfg.Writer != nil {
+						recordOutcome(r, keygate.Principal{ClientIP: ip}, false, err)
+					}
 					a.onError(w, r, err)
 					return
 				}
@@ -254,7 +256,9 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			if !authed && known {
 				p.ClientIP = ip
 			}
-			recordOutcome(r, p, authed, err)
+			if a.auditCfg.Writer != nil {
+				recordOutcome(r, p, authed, err)
+			}
 			if err != nil {
 				if a.access.failures != nil && countsAsFailure(err) {
 					a.access.failed(r.Context(), a.access.failureKey(r, ip, known))
