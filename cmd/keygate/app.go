@@ -31,6 +31,7 @@ type options struct {
 	authorities    []string // the host[:port] forms clients sign (set from the listening address)
 	demoRateLimit  ratelimit.Policy
 	auditFile      string // empty: audit events in memory only
+	noAudit        bool   // no audit events at all (for load comparisons)
 }
 
 // app is the reference server's components, on the in-memory stores.
@@ -71,14 +72,19 @@ const primeAccount = "acct_prime"
 func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, error) {
 	a := &app{}
 	var err error
-	if opts.auditFile != "" {
+	switch {
+	case opts.noAudit:
+		// no writer: the middleware skips auditing entirely
+	case opts.auditFile != "":
 		if a.sink, err = audit.OpenFile(audit.FileConfig{Path: opts.auditFile}); err != nil {
 			return nil, demo{}, err
 		}
-	} else {
+	default:
 		a.sink = audit.NewMemorySink(10000)
 	}
-	a.audit = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{a.sink}})
+	if a.sink != nil {
+		a.audit = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{a.sink}})
+	}
 	if a.keys, err = apikey.NewManager(apikey.Config{}); err != nil {
 		return nil, demo{}, err
 	}
@@ -101,6 +107,9 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 		Store: jwt.NewMemoryRefreshStore(),
 		OnReuse: func(ctx context.Context, e jwt.ReuseEvent) {
 			fmt.Fprintf(stderr, "keygate: refresh token reuse detected: client %s, subject %s; the session is revoked\n", e.ClientID, e.Subject)
+			if a.audit == nil {
+				return
+			}
 			// A security event: it waits for room rather than being dropped.
 			_ = a.audit.Emit(ctx, audit.Event{Time: e.At.UTC(), Action: "refresh.reuse_detected", Actor: "keygate",
 				KeyID: e.ClientID, Account: e.Account, Mode: string(e.Mode), Decision: audit.Deny, Reason: "refresh_reuse"}, audit.Block)
@@ -248,6 +257,9 @@ func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
 
 // close flushes the audit events and closes their sink.
 func (a *app) close(ctx context.Context) error {
+	if a.audit == nil {
+		return nil
+	}
 	err := a.audit.Close(ctx)
 	if c, ok := a.sink.(interface{ Close() error }); ok {
 		err = errors.Join(err, c.Close())

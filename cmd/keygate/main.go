@@ -130,6 +130,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts.demoRateLimit = ratelimit.Policy{Name: "demo", Limit: 20, Window: 10 * time.Second}
 	fs.Var(&opts.demoRateLimit, "demo-rate-limit", "rate `limit` of the PRIME demo account, as requests/window")
 	fs.StringVar(&opts.auditFile, "audit-file", "", "append audit events as JSON Lines to this `file` (default: in memory only)")
+	fs.BoolVar(&opts.noAudit, "no-audit", false, "record no audit events at all (to measure what auditing costs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -142,6 +143,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 
+	if opts.noAudit && opts.auditFile != "" {
+		fmt.Fprintln(stderr, "keygate serve: --no-audit and --audit-file exclude each other")
+		return errUsage
+	}
 	if opts.accessTokenTTL <= 0 {
 		fmt.Fprintln(stderr, "keygate serve: --access-token-ttl must be positive")
 		return errUsage
