@@ -14,8 +14,12 @@ import (
 
 // AuditConfig configures the request events of [Authenticator.Audit].
 type AuditConfig struct {
-	// Writer receives one event per request. Nil disables auditing.
+	// Writer receives one event per request. Nil records no events.
 	Writer *audit.Writer
+	// Metrics observes every request's outcome and latency, with or
+	// without a Writer. Nil observes nothing. With neither Writer nor
+	// Metrics, [Authenticator.Audit] does nothing.
+	Metrics audit.Metrics
 	// Redactor decides which headers are recorded and redacts secrets
 	// from headers and query parameters. Nil means audit's defaults.
 	Redactor *audit.Redactor
@@ -38,6 +42,18 @@ type auditSlot struct {
 
 type auditSlotKey struct{}
 
+// auditedRequest is Audit's per-request state, in one allocation.
+type auditedRequest struct {
+	rec  statusRecorder
+	slot auditSlot
+}
+
+// auditing reports whether Audit records anything (events, metrics or
+// both), and so whether Require must leave its outcome for it.
+func (a *Authenticator) auditing() bool {
+	return a.auditCfg.Writer != nil || a.auditCfg.Metrics != nil
+}
+
 // Audit wraps a whole handler (a mux, say) so that every request through
 // it is recorded: request ID (also set as the X-Request-Id response
 // header), time, client IP, method, redacted path, matched route, status,
@@ -45,24 +61,48 @@ type auditSlotKey struct{}
 // for routes behind [Authenticator.Require], the caller's public
 // identifiers and the decision and reason. Routes without authentication
 // (an OAuth endpoint, say) are recorded as allowed below status 400 and
-// denied with reason "http_<status>" otherwise. Without an audit writer it
-// returns next unchanged.
+// denied with reason "http_<status>" otherwise.
+//
+// With [AuditConfig.Metrics] set, every request's auth method, decision,
+// reason, route, status and latency are also passed to it, once the
+// response is written and before the event is emitted. With Metrics alone
+// (no Writer) no event is built and no request ID is set. With neither,
+// Audit returns next unchanged.
 func (a *Authenticator) Audit(next http.Handler) http.Handler {
 	cfg := a.auditCfg
-	if cfg.Writer == nil {
+	if cfg.Writer == nil && cfg.Metrics == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if !cfg.TrustRequestID || !validRequestID(id) {
-			id = rand.Text()
+		var id string
+		if cfg.Writer != nil {
+			id = r.Header.Get("X-Request-Id")
+			if !cfg.TrustRequestID || !validRequestID(id) {
+				id = rand.Text()
+			}
+			w.Header().Set("X-Request-Id", id)
 		}
-		w.Header().Set("X-Request-Id", id)
-		slot := &auditSlot{}
+		ar := &auditedRequest{rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
+		slot, rec := &ar.slot, &ar.rec
 		r2 := r.WithContext(context.WithValue(r.Context(), auditSlotKey{}, slot))
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r2)
+		latency := time.Since(start)
+
+		method, decision, reason := slot.outcome(rec.status)
+		if cfg.Metrics != nil {
+			cfg.Metrics.ObserveRequest(audit.RequestMetric{
+				AuthMethod: method,
+				Decision:   decision,
+				Reason:     reason,
+				Route:      r2.Pattern,
+				Status:     rec.status,
+				Latency:    latency,
+			})
+		}
+		if cfg.Writer == nil {
+			return
+		}
 
 		e := audit.Event{
 			Time:      start.UTC(),
@@ -71,11 +111,13 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 			Path:      cfg.Redactor.Path(r.URL),
 			Route:     cfg.Redactor.Field(r2.Pattern),
 			Status:    rec.status,
-			LatencyMS: float64(time.Since(start).Microseconds()) / 1000,
+			LatencyMS: float64(latency.Microseconds()) / 1000,
 			Bytes:     rec.bytes,
 			UserAgent: cfg.Redactor.Field(r.UserAgent()),
 			Headers:   cfg.Redactor.Headers(r.Header),
 			IP:        slot.ip,
+			Decision:  decision,
+			Reason:    reason,
 		}
 		if e.IP == "" {
 			if ip, ok := a.access.clientIP(r); ok {
@@ -84,24 +126,31 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 				e.IP = peer.String()
 			}
 		}
-		switch {
-		case slot.authed:
+		if slot.authed {
 			p := slot.principal
-			e.AuthMethod, e.KeyID, e.TokenID = string(p.Method), p.KeyID, p.TokenID
+			e.AuthMethod, e.KeyID, e.TokenID = method, p.KeyID, p.TokenID
 			e.Account, e.Mode, e.Store = p.Account, string(p.Mode), p.Store
-			e.Decision, e.Reason = audit.Allow, "ok"
-			if slot.reason != "" { // authenticated, then rate limited
-				e.Decision, e.Reason = audit.Deny, slot.reason
-			}
-		case slot.reason != "":
-			e.Decision, e.Reason = audit.Deny, slot.reason
-		case rec.status < 400:
-			e.Decision, e.Reason = audit.Allow, "ok"
-		default:
-			e.Decision, e.Reason = audit.Deny, "http_"+itoa(rec.status)
 		}
 		_ = cfg.Writer.Emit(r.Context(), e, cfg.Policy) // Drop counts its loss; Block waits or ends with the request
 	})
+}
+
+// outcome is the auth method, decision and reason of a request that got
+// status, after Require (if it ran) left its outcome in s.
+func (s *auditSlot) outcome(status int) (method string, d audit.Decision, reason string) {
+	if s.authed {
+		method = string(s.principal.Method)
+	}
+	switch {
+	case s.reason != "": // refused, or authenticated then rate limited
+		return method, audit.Deny, s.reason
+	case s.authed:
+		return method, audit.Allow, "ok"
+	case status < 400:
+		return "", audit.Allow, "ok"
+	default:
+		return "", audit.Deny, "http_" + itoa(status)
+	}
 }
 
 // recordOutcome leaves Require's outcome for Audit, when the request is

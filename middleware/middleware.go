@@ -241,7 +241,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 						w.Header().Set("Retry-After", retryAfter(d))
 						err = errTooManyFails
 					}
-					if a.auditCfg.Writer != nil {
+					if a.auditing() {
 						recordOutcome(r, keygate.Principal{ClientIP: ip}, false, err)
 					}
 					a.onError(w, r, err)
@@ -256,7 +256,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			if !authed && known {
 				p.ClientIP = ip
 			}
-			if a.auditCfg.Writer != nil {
+			if a.auditing() {
 				recordOutcome(r, p, authed, err)
 			}
 			if err != nil {
