@@ -200,28 +200,44 @@ func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 }
 
 // checkOrigin applies the credential's IP binding and the country rules.
-func (s *accessState) checkOrigin(kr *keyRules, ip netip.Addr, known bool) error {
+// When a rule needed the client's country, it is looked up once and
+// returned (empty if unknown), whatever the outcome, for the audit event.
+func (s *accessState) checkOrigin(kr *keyRules, ip netip.Addr, known bool) (country string, err error) {
 	if kr.badOrigin {
-		return errIPForbidden // a list that cannot be enforced admits nobody
+		return "", errIPForbidden // a list that cannot be enforced admits nobody
 	}
 	if err := kr.ipRules.Check(ip, known); err != nil {
-		return fmt.Errorf("%w: %w", errIPForbidden, err)
+		return "", fmt.Errorf("%w: %w", errIPForbidden, err)
 	}
+	var found, looked bool
 	for _, rules := range []geo.Rules{s.cfg.Countries, kr.countries} {
 		if rules.Empty() {
 			continue
 		}
 		if !known || s.cfg.Geo == nil {
-			return errGeoForbidden // no way to know the country: refuse
+			return "", errGeoForbidden // no way to know the country: refuse
 		}
-		if err := rules.CheckAddr(s.cfg.Geo, ip); err != nil {
-			if errors.Is(err, geo.ErrGeoForbidden) {
-				return fmt.Errorf("%w: %w", errGeoForbidden, err)
+		if !looked {
+			code, ok, err := s.cfg.Geo.Country(ip)
+			if err != nil {
+				return "", fmt.Errorf("middleware: country lookup: %w", err)
 			}
-			return fmt.Errorf("middleware: country lookup: %w", err)
+			looked, found = true, ok && countryCode(code)
+			if found {
+				country = code
+			}
+		}
+		if err := rules.Check(country, found); err != nil {
+			return country, fmt.Errorf("%w: %w", errGeoForbidden, err)
 		}
 	}
-	return nil
+	return country, nil
+}
+
+// countryCode reports whether code is two upper-case ASCII letters, as
+// [geo.Resolver] promises; anything else counts as an unknown country.
+func countryCode(code string) bool {
+	return len(code) == 2 && 'A' <= code[0] && code[0] <= 'Z' && 'A' <= code[1] && code[1] <= 'Z'
 }
 
 // compiledRule is a Rule with its requirement parsed once.

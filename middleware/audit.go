@@ -38,6 +38,7 @@ type auditSlot struct {
 	authed    bool
 	reason    string
 	ip        string
+	country   string // the client's country, when a country rule looked it up
 }
 
 type auditSlotKey struct{}
@@ -61,7 +62,8 @@ func (a *Authenticator) auditing() bool {
 // for routes behind [Authenticator.Require], the caller's public
 // identifiers and the decision and reason. Routes without authentication
 // (an OAuth endpoint, say) are recorded as allowed below status 400 and
-// denied with reason "http_<status>" otherwise.
+// denied with reason "http_<status>" otherwise. When a country rule looked
+// the client's address up, the event also holds its country.
 //
 // With [AuditConfig.Metrics] set, every request's auth method, decision,
 // reason, route, status and latency are also passed to it, once the
@@ -116,6 +118,7 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 			UserAgent: cfg.Redactor.Field(r.UserAgent()),
 			Headers:   cfg.Redactor.Headers(r.Header),
 			IP:        slot.ip,
+			Country:   slot.country,
 			Decision:  decision,
 			Reason:    reason,
 		}
@@ -154,13 +157,14 @@ func (s *auditSlot) outcome(status int) (method string, d audit.Decision, reason
 }
 
 // recordOutcome leaves Require's outcome for Audit, when the request is
-// audited.
-func recordOutcome(r *http.Request, p keygate.Principal, authed bool, err error) {
+// audited. country is the client's country if a country rule looked it
+// up, else empty.
+func recordOutcome(r *http.Request, p keygate.Principal, authed bool, country string, err error) {
 	slot, ok := r.Context().Value(auditSlotKey{}).(*auditSlot)
 	if !ok {
 		return
 	}
-	slot.principal, slot.authed = p, authed
+	slot.principal, slot.authed, slot.country = p, authed, country
 	if err != nil {
 		slot.reason = auditReason(err)
 	}

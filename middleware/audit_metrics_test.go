@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/geo"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
 )
@@ -49,6 +51,17 @@ func (m *recordedMetrics) all() []audit.RequestMetric {
 type countedMetrics struct{ n atomic.Int64 }
 
 func (m *countedMetrics) ObserveRequest(audit.RequestMetric) { m.n.Add(1) }
+
+// countingResolver counts the lookups of the resolver it wraps.
+type countingResolver struct {
+	geo.Resolver
+	n atomic.Int64
+}
+
+func (c *countingResolver) Country(ip netip.Addr) (string, bool, error) {
+	c.n.Add(1)
+	return c.Resolver.Country(ip)
+}
 
 // metricsFixture is a mux of one authenticated and one public route
 // behind Audit, with keys for each outcome.
@@ -203,4 +216,75 @@ func TestAuditMetricsAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, req) })
 	assert.LessOrEqual(t, allocs, 3.0)
 	assert.Equal(t, int64(101), metrics.n.Load()) // AllocsPerRun warms up once
+}
+
+func TestAuditCountry(t *testing.T) {
+	m := newKeyManager(t)
+	onlySE := mkKey(t, m, apikey.CreateParams{AllowedCountries: []string{"SE"}})
+	notUS := mkKey(t, m, apikey.CreateParams{DeniedCountries: []string{"US"}})
+	anywhere := mkKey(t, m, apikey.CreateParams{})
+	res := &countingResolver{Resolver: geoDB(t)}
+	sink := audit.NewMemorySink(100)
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{sink}, FlushInterval: time.Millisecond})
+	auth, err := middleware.New(middleware.Config{
+		APIKeys: m,
+		Access:  middleware.AccessConfig{Geo: res},
+		Audit:   middleware.AuditConfig{Writer: w},
+	})
+	require.NoError(t, err)
+	h := auth.Audit(auth.Handler(principalJSON))
+
+	tests := []struct {
+		name, key, remote string
+		status            int
+		reason, country   string
+		lookups           int64
+	}{
+		{"allowed country", onlySE, "89.160.20.112:1", 200, "ok", "SE", 1},
+		{"country not allowed", onlySE, "216.160.83.57:1", 403, "geo_forbidden", "US", 1},
+		{"denied country", notUS, "216.160.83.57:1", 403, "geo_forbidden", "US", 1},
+		{"IPv6", notUS, "[2a02:ec0::1]:1", 200, "ok", "DE", 1},
+		{"record without a country", onlySE, "1.2.3.4:1", 403, "geo_forbidden", "", 1},
+		{"address outside the database", onlySE, "81.2.70.1:1", 403, "geo_forbidden", "", 1},
+		{"no country rule: no lookup", anywhere, "89.160.20.112:1", 200, "ok", "", 0},
+		{"invalid key: no lookup", corrupt(onlySE), "89.160.20.112:1", 401, "invalid_token", "", 0},
+	}
+	for _, tt := range tests {
+		before := res.n.Load()
+		rec := serve(h, areq{remote: tt.remote, key: tt.key})
+		require.Equal(t, tt.status, rec.Code, tt.name)
+		assert.Equal(t, tt.lookups, res.n.Load()-before, "%s: lookups", tt.name)
+	}
+	require.NoError(t, w.Close(context.Background()))
+	events := sink.Events()
+	require.Len(t, events, len(tests))
+	for i, e := range events {
+		assert.Equal(t, tests[i].reason, e.Reason, tests[i].name)
+		assert.Equal(t, tests[i].country, e.Country, tests[i].name)
+	}
+}
+
+// TestAuditCountryOneLookup: service-wide and per-credential country rules
+// share one lookup.
+func TestAuditCountryOneLookup(t *testing.T) {
+	m := newKeyManager(t)
+	notUS := mkKey(t, m, apikey.CreateParams{DeniedCountries: []string{"US"}})
+	europe, err := geo.ParseRules(geo.RulesConfig{Allow: []string{"SE", "DE"}})
+	require.NoError(t, err)
+	res := &countingResolver{Resolver: geoDB(t)}
+	sink := audit.NewMemorySink(10)
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{sink}, FlushInterval: time.Millisecond})
+	auth, err := middleware.New(middleware.Config{
+		APIKeys: m,
+		Access:  middleware.AccessConfig{Geo: res, Countries: europe},
+		Audit:   middleware.AuditConfig{Writer: w},
+	})
+	require.NoError(t, err)
+	h := auth.Audit(auth.Handler(principalJSON))
+	assert.Equal(t, http.StatusOK, serve(h, areq{remote: "89.160.20.112:1", key: notUS}).Code)
+	assert.Equal(t, int64(1), res.n.Load())
+	require.NoError(t, w.Close(context.Background()))
+	events := sink.Events()
+	require.Len(t, events, 1)
+	assert.Equal(t, "SE", events[0].Country)
 }

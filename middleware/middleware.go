@@ -242,13 +242,13 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 						err = errTooManyFails
 					}
 					if a.auditing() {
-						recordOutcome(r, keygate.Principal{ClientIP: ip}, false, err)
+						recordOutcome(r, keygate.Principal{ClientIP: ip}, false, "", err)
 					}
 					a.onError(w, r, err)
 					return
 				}
 			}
-			p, err := a.check(r, c, ip, known)
+			p, country, err := a.check(r, c, ip, known)
 			authed := err == nil
 			if err == nil {
 				err = a.access.rateLimit(r.Context(), w, p)
@@ -257,7 +257,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 				p.ClientIP = ip
 			}
 			if a.auditing() {
-				recordOutcome(r, p, authed, err)
+				recordOutcome(r, p, authed, country, err)
 			}
 			if err != nil {
 				if a.access.failures != nil && countsAsFailure(err) {
@@ -293,45 +293,46 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 		return keygate.Principal{}, fmt.Errorf("%w: %w", ErrInsufficientScope, err) // a misconfigured rule admits nobody
 	}
 	ip, known := a.access.clientIP(r)
-	return a.check(r, c, ip, known)
+	p, _, err := a.check(r, c, ip, known)
+	return p, err
 }
 
-// check is Check with the rule compiled and the client IP resolved.
-func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, known bool) (keygate.Principal, error) {
+// check is Check with the rule compiled and the client IP resolved. It
+// also returns the client's country when a country rule looked it up (for
+// the audit event), whatever the outcome.
+func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, known bool) (p keygate.Principal, country string, err error) {
 	rule := c.Rule
 	if a.keys == nil && a.tokens == nil && a.signatures == nil {
-		return keygate.Principal{}, errNotConfigured // a zero Authenticator fails closed
+		return keygate.Principal{}, "", errNotConfigured // a zero Authenticator fails closed
 	}
 	if r.URL != nil {
 		if err := a.refuseQueryCredentials(r.URL.RawQuery); err != nil {
-			return keygate.Principal{}, err
+			return keygate.Principal{}, "", err
 		}
 	}
-	var p keygate.Principal
 	var o origin
-	var err error
 	if len(r.Header["Signature-Input"]) > 0 || len(r.Header["Signature"]) > 0 {
 		p, o, err = a.verifySigned(r, rule)
 	} else {
 		p, o, err = a.authenticateBearer(r, rule)
 	}
 	if err != nil {
-		return keygate.Principal{}, err
+		return keygate.Principal{}, "", err
 	}
 	if p, err = a.applyRule(r, rule, p); err != nil {
-		return keygate.Principal{}, err
+		return keygate.Principal{}, "", err
 	}
 	if known {
 		p.ClientIP = ip
 	}
 	kr := a.access.rulesFor(p, o)
-	if err := a.access.checkOrigin(kr, ip, known); err != nil {
-		return keygate.Principal{}, err
+	if country, err = a.access.checkOrigin(kr, ip, known); err != nil {
+		return keygate.Principal{}, country, err
 	}
 	if err := c.checkRequirement(r, p, kr); err != nil {
-		return keygate.Principal{}, err
+		return keygate.Principal{}, country, err
 	}
-	return p, nil
+	return p, country, nil
 }
 
 // authenticateBearer checks the Authorization: Bearer credential.
