@@ -39,6 +39,12 @@ type Config struct {
 	// minute; at most a day. Call [Manager.FlushUsage] before shutting
 	// down.
 	LastUsedInterval time.Duration
+	// OnChange, when set, is told of every management action that changed
+	// a key (created, rotated, revoked, approved, disabled, enabled,
+	// updated), after it is stored, with the actor taken from the context
+	// (see [keygate.WithActor]; Approve names its approver). Actions that
+	// change nothing, such as revoking a revoked key, are not reported.
+	OnChange keygate.ChangeFunc
 }
 
 // Manager mints, verifies and manages API keys on top of a [Store]. It is
@@ -49,6 +55,7 @@ type Manager struct {
 	now      func() time.Time
 	hmacPool *sync.Pool // nil without a pepper
 	usage    usageTracker
+	onChange keygate.ChangeFunc
 }
 
 // maxPreviousHashes bounds how many replaced secrets a key keeps during
@@ -64,7 +71,7 @@ const maxUpdateRetries = 16
 
 // NewManager returns a Manager for cfg. It fails if cfg is invalid.
 func NewManager(cfg Config) (*Manager, error) {
-	m := &Manager{store: cfg.Store, prefix: cfg.Prefix, now: cfg.Now}
+	m := &Manager{store: cfg.Store, prefix: cfg.Prefix, now: cfg.Now, onChange: cfg.OnChange}
 	if m.store == nil {
 		m.store = NewMemoryStore()
 	}
@@ -195,6 +202,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 		if err != nil {
 			return Key{}, Record{}, fmt.Errorf("apikey: create: %w", err)
 		}
+		m.report(ctx, keygate.ActionKeyCreated, stored, "")
 		return key, stored.clone(), nil
 	}
 }
@@ -283,6 +291,7 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (K
 	if err != nil {
 		return Key{}, Record{}, fmt.Errorf("apikey: rotate: %w", err)
 	}
+	m.report(ctx, keygate.ActionKeyRotated, rec, "")
 	return key, rec, nil
 }
 
@@ -290,8 +299,10 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (K
 // process (and, with a shared store, in every process that reads it; see the
 // store's documentation for caching bounds). Revoking twice is not an error.
 func (m *Manager) Revoke(ctx context.Context, id string) (Record, error) {
+	changed := false
 	rec, err := m.update(ctx, id, func(r *Record) error {
-		if r.Status != StatusRevoked {
+		changed = r.Status != StatusRevoked
+		if changed {
 			r.Status = StatusRevoked
 			r.RevokedAt = m.now()
 		}
@@ -299,6 +310,9 @@ func (m *Manager) Revoke(ctx context.Context, id string) (Record, error) {
 	})
 	if err != nil {
 		return Record{}, fmt.Errorf("apikey: revoke: %w", err)
+	}
+	if changed {
+		m.report(ctx, keygate.ActionKeyRevoked, rec, "")
 	}
 	return rec, nil
 }
@@ -314,15 +328,24 @@ func (m *Manager) Enable(ctx context.Context, id string) (Record, error) {
 }
 
 func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Record, error) {
+	changed := false
 	rec, err := m.update(ctx, id, func(r *Record) error {
 		if r.Status == StatusRevoked {
 			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
 		}
+		changed = r.Disabled != disabled
 		r.Disabled = disabled
 		return nil
 	})
 	if err != nil {
 		return Record{}, fmt.Errorf("apikey: set disabled: %w", err)
+	}
+	if changed {
+		action := keygate.ActionKeyEnabled
+		if disabled {
+			action = keygate.ActionKeyDisabled
+		}
+		m.report(ctx, action, rec, "")
 	}
 	return rec, nil
 }
@@ -346,6 +369,7 @@ func (m *Manager) Approve(ctx context.Context, id, approver string) (Record, err
 	if err != nil {
 		return Record{}, fmt.Errorf("apikey: approve: %w", err)
 	}
+	m.report(ctx, keygate.ActionKeyApproved, rec, approver)
 	return rec, nil
 }
 
@@ -414,7 +438,21 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 	if err != nil {
 		return Record{}, fmt.Errorf("apikey: update: %w", err)
 	}
+	m.report(ctx, keygate.ActionKeyUpdated, rec, "")
 	return rec, nil
+}
+
+// report tells Config.OnChange about a stored change to rec. An empty
+// actor means the context's.
+func (m *Manager) report(ctx context.Context, action keygate.Action, rec Record, actor string) {
+	if m.onChange == nil {
+		return
+	}
+	if actor == "" {
+		actor = keygate.ActorFromContext(ctx)
+	}
+	m.onChange(ctx, keygate.Change{Action: action, Time: m.now(), Actor: actor,
+		KeyID: rec.ID, Account: rec.Account, Mode: rec.Mode})
 }
 
 // update applies change to a fresh copy of the record and stores it with a

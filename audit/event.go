@@ -47,6 +47,7 @@ type Event struct {
 	AuthMethod string            `json:"auth_method,omitempty"`
 	KeyID      string            `json:"key_id,omitempty"`
 	TokenID    string            `json:"token_id,omitempty"`
+	Subject    string            `json:"subject,omitempty"`
 	Account    string            `json:"account,omitempty"`
 	Mode       string            `json:"mode,omitempty"`
 	Store      string            `json:"store,omitempty"`

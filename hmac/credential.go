@@ -295,6 +295,12 @@ type Config struct {
 	MasterKey []byte
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// OnChange, when set, is told of every management action that changed
+	// a credential (created, rotated, revoked, disabled, enabled), after
+	// it is stored, with the actor taken from the context (see
+	// [keygate.WithActor]). Actions that change nothing, such as revoking
+	// a revoked credential, are not reported.
+	OnChange keygate.ChangeFunc
 }
 
 // Manager mints, looks up and manages HMAC credentials on top of a
@@ -308,9 +314,10 @@ type Config struct {
 // period work as for API keys; there is no review state (a live credential
 // is active from creation), and no last-used time.
 type Manager struct {
-	store  CredentialStore
-	sealer sealer
-	now    func() time.Time
+	store    CredentialStore
+	sealer   sealer
+	now      func() time.Time
+	onChange keygate.ChangeFunc
 	// decoy is a sealed secret that Lookup opens when it has no secret to
 	// open, so that an unknown or unusable credential costs what a usable
 	// one costs.
@@ -324,7 +331,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{store: cfg.Store, sealer: s, now: cfg.Now}
+	m := &Manager{store: cfg.Store, sealer: s, now: cfg.Now, onChange: cfg.OnChange}
 	if m.store == nil {
 		m.store = NewMemoryCredentialStore()
 	}
@@ -400,6 +407,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 		if err != nil {
 			return Secret{}, Credential{}, fmt.Errorf("hmac: create: %w", err)
 		}
+		m.report(ctx, keygate.ActionHMACCreated, stored)
 		return secret, stored, nil
 	}
 }
@@ -465,6 +473,7 @@ func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration)
 	if err != nil {
 		return Secret{}, Credential{}, fmt.Errorf("hmac: rotate: %w", err)
 	}
+	m.report(ctx, keygate.ActionHMACRotated, c)
 	return secret, c, nil
 }
 
@@ -473,8 +482,10 @@ func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration)
 // Revocation is final, so it also erases the sealed secrets. Revoking twice
 // is not an error.
 func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) {
+	changed := false
 	c, err := m.update(ctx, keyID, func(c *Credential) error {
-		if c.Status != StatusRevoked {
+		changed = c.Status != StatusRevoked
+		if changed {
 			c.Status = StatusRevoked
 			c.RevokedAt = m.now()
 		}
@@ -483,6 +494,9 @@ func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) 
 	})
 	if err != nil {
 		return Credential{}, fmt.Errorf("hmac: revoke: %w", err)
+	}
+	if changed {
+		m.report(ctx, keygate.ActionHMACRevoked, c)
 	}
 	return c, nil
 }
@@ -499,17 +513,35 @@ func (m *Manager) Enable(ctx context.Context, keyID string) (Credential, error) 
 }
 
 func (m *Manager) setDisabled(ctx context.Context, keyID string, disabled bool) (Credential, error) {
+	changed := false
 	c, err := m.update(ctx, keyID, func(c *Credential) error {
 		if c.Status == StatusRevoked {
 			return fmt.Errorf("%w: the credential is revoked", ErrInvalidState)
 		}
+		changed = c.Disabled != disabled
 		c.Disabled = disabled
 		return nil
 	})
 	if err != nil {
 		return Credential{}, fmt.Errorf("hmac: set disabled: %w", err)
 	}
+	if changed {
+		action := keygate.ActionHMACEnabled
+		if disabled {
+			action = keygate.ActionHMACDisabled
+		}
+		m.report(ctx, action, c)
+	}
 	return c, nil
+}
+
+// report tells Config.OnChange about a stored change to c.
+func (m *Manager) report(ctx context.Context, action keygate.Action, c Credential) {
+	if m.onChange == nil {
+		return
+	}
+	m.onChange(ctx, keygate.Change{Action: action, Time: m.now(), Actor: keygate.ActorFromContext(ctx),
+		KeyID: c.KeyID, Account: c.Account, Mode: c.Mode})
 }
 
 // update applies change to a fresh copy of the credential and stores it

@@ -38,9 +38,9 @@
 //
 // [RefreshTokens] rotates a refresh token on every use. A rotated token
 // presented again revokes its whole family, including the token issued in
-// exchange, and reports a [ReuseEvent] for the audit log (RFC 9700
-// §4.14.2); there is no grace window, so of two concurrent refreshes with
-// one token, one wins and the other counts as reuse. Each refresh slides an
+// exchange, and reports a [keygate.ActionRefreshReuse] change for the audit
+// log (RFC 9700 §4.14.2); there is no grace window, so of two concurrent
+// refreshes with one token, one wins and the other counts as reuse. Each refresh slides an
 // idle timeout within an absolute lifetime.
 //
 // [OneTimeTokens] issues short-lived tokens bound to a purpose, the caller

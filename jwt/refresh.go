@@ -347,29 +347,15 @@ type RefreshConfig struct {
 	AbsoluteLifetime time.Duration
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
-	// OnReuse, when set, is called after a reused refresh token has
-	// caused its family to be revoked, for the audit log. It runs on the
-	// refreshing request's goroutine, so it must not block for long.
-	OnReuse func(ctx context.Context, ev ReuseEvent)
-}
-
-// ReuseEvent describes the reuse of a rotated refresh token: a sign that
-// the token was stolen, after which its whole family was revoked (RFC 9700
-// §4.14.2). It never contains a token or a hash of one.
-type ReuseEvent struct {
-	// Family is the revoked family.
-	Family string
-	// ClientID is the client the family was issued to (and that presented
-	// the token: a token presented by another client is refused before
-	// reuse detection).
-	ClientID string
-	// Subject and Account are the grant's.
-	Subject string
-	Account string
-	// Mode is the grant's mode.
-	Mode keygate.Mode
-	// At is when the reuse was detected.
-	At time.Time
+	// OnChange, when set, is told of two management actions, after they
+	// are stored: [keygate.ActionRefreshReuse], a security event (a
+	// rotated token was presented again and its family was revoked; the
+	// actor is the client that presented it), and
+	// [keygate.ActionRefreshRevoked] (Revoke; the actor is the revoking
+	// client). Change.TokenID is the family's ID; no token or hash of one
+	// is ever reported. It runs on the request's goroutine, so it must
+	// not block for long.
+	OnChange keygate.ChangeFunc
 }
 
 // RefreshGrant is what a new family of refresh tokens carries: the client
@@ -410,7 +396,7 @@ type RefreshTokens struct {
 	idle     time.Duration
 	absolute time.Duration
 	now      func() time.Time
-	onReuse  func(context.Context, ReuseEvent)
+	onChange keygate.ChangeFunc
 }
 
 // NewRefreshTokens returns a RefreshTokens for cfg. It fails, with an error
@@ -419,7 +405,7 @@ func NewRefreshTokens(cfg RefreshConfig) (*RefreshTokens, error) {
 	if cfg.IdleTimeout < 0 || cfg.AbsoluteLifetime < 0 {
 		return nil, fmt.Errorf("%w: negative refresh token lifetime", ErrInvalidConfig)
 	}
-	rt := &RefreshTokens{store: cfg.Store, idle: cfg.IdleTimeout, absolute: cfg.AbsoluteLifetime, now: cfg.Now, onReuse: cfg.OnReuse}
+	rt := &RefreshTokens{store: cfg.Store, idle: cfg.IdleTimeout, absolute: cfg.AbsoluteLifetime, now: cfg.Now, onChange: cfg.OnChange}
 	if rt.store == nil {
 		rt.store = NewMemoryRefreshStore()
 	}
@@ -557,12 +543,7 @@ func (rt *RefreshTokens) Rotate(ctx context.Context, token, clientID string) (st
 	old, err := rt.store.Rotate(ctx, rec.Hash, next, now)
 	switch {
 	case errors.Is(err, ErrRefreshReuse):
-		if rt.onReuse != nil {
-			rt.onReuse(ctx, ReuseEvent{
-				Family: old.Family, ClientID: old.ClientID, Subject: old.Subject,
-				Account: old.Account, Mode: old.Mode, At: now,
-			})
-		}
+		rt.report(ctx, keygate.ActionRefreshReuse, old, now)
 		return "", RefreshRecord{}, ErrRefreshReuse
 	case errors.Is(err, ErrRefreshRevoked):
 		return "", RefreshRecord{}, ErrRefreshRevoked
@@ -600,8 +581,22 @@ func (rt *RefreshTokens) Revoke(ctx context.Context, token, clientID string) err
 	case rec.ClientID != clientID:
 		return ErrRefreshClient
 	}
-	if err := rt.store.RevokeFamily(ctx, rec.Family, rt.now()); err != nil {
+	now := rt.now()
+	if err := rt.store.RevokeFamily(ctx, rec.Family, now); err != nil {
 		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
 	}
+	if rec.Status != RefreshRevoked {
+		rt.report(ctx, keygate.ActionRefreshRevoked, rec, now)
+	}
 	return nil
+}
+
+// report tells RefreshConfig.OnChange about an action on rec's family,
+// done by rec's client.
+func (rt *RefreshTokens) report(ctx context.Context, action keygate.Action, rec RefreshRecord, at time.Time) {
+	if rt.onChange == nil {
+		return
+	}
+	rt.onChange(ctx, keygate.Change{Action: action, Time: at, Actor: rec.ClientID, KeyID: rec.ClientID,
+		TokenID: rec.Family, Subject: rec.Subject, Account: rec.Account, Mode: rec.Mode})
 }

@@ -92,7 +92,7 @@ type refreshEnv struct {
 	store  *countingRefreshStore
 	rt     *jwt.RefreshTokens
 	mu     sync.Mutex
-	events []jwt.ReuseEvent
+	events []keygate.Change
 }
 
 const (
@@ -108,7 +108,7 @@ func newRefreshEnv(t *testing.T) *refreshEnv {
 		IdleTimeout:      testIdle,
 		AbsoluteLifetime: testAbsolute,
 		Now:              e.clock.Now,
-		OnReuse: func(_ context.Context, ev jwt.ReuseEvent) {
+		OnChange: func(_ context.Context, ev keygate.Change) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			e.events = append(e.events, ev)
@@ -133,10 +133,11 @@ func (e *refreshEnv) rotate(t *testing.T, tok string) (string, jwt.RefreshRecord
 	return next, rec
 }
 
-func (e *refreshEnv) reuseEvents() []jwt.ReuseEvent {
+// changes returns the changes reported so far.
+func (e *refreshEnv) changes() []keygate.Change {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]jwt.ReuseEvent(nil), e.events...)
+	return append([]keygate.Change(nil), e.events...)
 }
 
 var refreshTokenRE = regexp.MustCompile(`^kgrt_[A-Za-z0-9_-]{43}$`)
@@ -270,7 +271,7 @@ func TestRefreshLifetimes(t *testing.T) {
 					require.NoError(t, err)
 					assert.Equal(t, jwt.RefreshActive, cur.Status)
 					assert.False(t, cur.Active(now))
-					assert.Empty(t, e.reuseEvents())
+					assert.Empty(t, e.changes())
 					return
 				}
 				require.NoError(t, err, "step %d", i)
@@ -325,13 +326,13 @@ func TestRefreshClientBinding(t *testing.T) {
 	// The refused attempts changed nothing: the owner still refreshes, and
 	// no reuse was recorded.
 	e.rotate(t, tok)
-	assert.Empty(t, e.reuseEvents())
+	assert.Empty(t, e.changes())
 
 	// Another client presenting a rotated token is refused before reuse
 	// detection, and cannot revoke the owner's session that way.
 	_, _, err := e.rt.Rotate(context.Background(), tok, clientB)
 	require.ErrorIs(t, err, jwt.ErrRefreshClient)
-	assert.Empty(t, e.reuseEvents())
+	assert.Empty(t, e.changes())
 }
 
 func TestRefreshReuse(t *testing.T) {
@@ -347,11 +348,11 @@ func TestRefreshReuse(t *testing.T) {
 	require.ErrorIs(t, err, jwt.ErrRefreshInvalid)
 	assert.Empty(t, next)
 
-	events := e.reuseEvents()
+	events := e.changes()
 	require.Len(t, events, 1)
-	assert.Equal(t, jwt.ReuseEvent{
-		Family: recA.Family, ClientID: clientA, Subject: "user_1", Account: "acct_1",
-		Mode: keygate.ModeTest, At: reusedAt,
+	assert.Equal(t, keygate.Change{
+		Action: keygate.ActionRefreshReuse, Time: reusedAt, Actor: clientA, KeyID: clientA,
+		TokenID: recA.Family, Subject: "user_1", Account: "acct_1", Mode: keygate.ModeTest,
 	}, events[0])
 	dump := fmt.Sprintf("%v %+v %#v", events[0], events[0], events[0])
 	for _, tok := range []string{a, b} {
@@ -370,12 +371,12 @@ func TestRefreshReuse(t *testing.T) {
 		assert.Equal(t, reusedAt, rec.RevokedAt)
 		assert.False(t, rec.Active(e.clock.Now()))
 	}
-	assert.Len(t, e.reuseEvents(), 1, "presenting a revoked, never used token is no reuse event")
+	assert.Len(t, e.changes(), 1, "presenting a revoked, never used token is no reuse event")
 
 	// Every further presentation of the rotated token is reported again.
 	_, _, err = e.rt.Rotate(context.Background(), a, clientA)
 	require.ErrorIs(t, err, jwt.ErrRefreshReuse)
-	assert.Len(t, e.reuseEvents(), 2)
+	assert.Len(t, e.changes(), 2)
 }
 
 // TestRefreshReuseOfExpiredToken presents a rotated token after its own
@@ -391,7 +392,7 @@ func TestRefreshReuseOfExpiredToken(t *testing.T) {
 
 	_, _, err := e.rt.Rotate(context.Background(), a, clientA)
 	require.ErrorIs(t, err, jwt.ErrRefreshReuse)
-	assert.Len(t, e.reuseEvents(), 1)
+	assert.Len(t, e.changes(), 1)
 	_, _, err = e.rt.Rotate(context.Background(), c, clientA)
 	require.ErrorIs(t, err, jwt.ErrRefreshRevoked, "the current token dies with its family")
 }
@@ -427,7 +428,7 @@ func TestRefreshConcurrentRotate(t *testing.T) {
 		require.ErrorIs(t, err, jwt.ErrRefreshReuse)
 	}
 	require.NotEmpty(t, winner, "no concurrent refresh succeeded")
-	assert.Len(t, e.reuseEvents(), racers-1)
+	assert.Len(t, e.changes(), racers-1)
 	_, _, err := e.rt.Rotate(context.Background(), winner, clientA)
 	require.ErrorIs(t, err, jwt.ErrRefreshRevoked)
 }
@@ -451,7 +452,12 @@ func TestRefreshRevoke(t *testing.T) {
 		_, _, err := e.rt.Rotate(ctx, c, clientA)
 		require.ErrorIs(t, err, jwt.ErrRefreshRevoked)
 		require.NoError(t, e.rt.Revoke(ctx, c, clientA), "revocation is idempotent")
-		assert.Empty(t, e.reuseEvents())
+		rec, err := e.rt.Lookup(ctx, a)
+		require.NoError(t, err)
+		assert.Equal(t, []keygate.Change{{
+			Action: keygate.ActionRefreshRevoked, Time: e.clock.Now(), Actor: clientA, KeyID: clientA,
+			TokenID: rec.Family, Subject: "user_1", Account: "acct_1", Mode: keygate.ModeTest,
+		}}, e.changes(), "one report, and none for revoking again")
 	})
 	t.Run("another client is refused and changes nothing", func(t *testing.T) {
 		e := newRefreshEnv(t)
@@ -460,6 +466,7 @@ func TestRefreshRevoke(t *testing.T) {
 		rec, err := e.rt.Lookup(ctx, a)
 		require.NoError(t, err)
 		assert.Equal(t, jwt.RefreshActive, rec.Status)
+		assert.Empty(t, e.changes())
 		e.rotate(t, a)
 	})
 	t.Run("invalid tokens are no error", func(t *testing.T) {

@@ -220,7 +220,7 @@ func TestInteropPasswordAndRefresh(t *testing.T) {
 	_, err = conf.TokenSource(ctx, &stale).Token()
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, "invalid_grant", re.ErrorCode)
-	require.NotEmpty(t, f.reuseEvents())
+	require.NotEmpty(t, f.changesOf(keygate.ActionRefreshReuse))
 
 	t.Run("scopes", func(t *testing.T) {
 		conf := conf

@@ -106,6 +106,11 @@ type Config struct {
 	// from anywhere else. A refreshed token is anchored to the address
 	// that refreshed it.
 	AnchorToClientIP bool
+	// OnChange, when set, is told of each access token revoked at the
+	// revocation endpoint ([keygate.ActionTokenRevoked], with the jti and
+	// the revoking client as actor). Refresh-token revocations are
+	// reported by Refresh's own RefreshConfig.OnChange.
+	OnChange keygate.ChangeFunc
 }
 
 // Server holds the OAuth 2.0 endpoints. Create it with [NewServer].
@@ -618,7 +623,15 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if claims.ClientID != c.rec.ID {
 		return notYours
 	}
-	return s.cfg.Verifier.Denylist().RevokeToken(r.Context(), claims.ID, claims.ExpiresAt)
+	if err := s.cfg.Verifier.Denylist().RevokeToken(r.Context(), claims.ID, claims.ExpiresAt); err != nil {
+		return err
+	}
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange(r.Context(), keygate.Change{Action: keygate.ActionTokenRevoked, Time: s.cfg.Now(),
+			Actor: c.rec.ID, KeyID: c.rec.ID, TokenID: claims.ID, Subject: claims.Subject,
+			Account: claims.Account, Mode: claims.Mode})
+	}
+	return nil
 }
 
 // isTokenRejection reports whether err says the token is bad (as opposed

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -84,8 +83,8 @@ type fixture struct {
 	secrets    map[string]string // label → text no response may contain
 	refreshed  []string          // every refresh token returned so far
 	violations []string
-	hits       map[string]int // requests per path
-	reuse      []jwt.ReuseEvent
+	hits       map[string]int   // requests per path
+	changes    []keygate.Change // reported by OnChange
 }
 
 func newFixture(t testing.TB, opts options) *fixture {
@@ -139,9 +138,9 @@ func newFixture(t testing.TB, opts options) *fixture {
 	f.verifier, err = jwt.NewVerifier(jwt.VerifierConfig{Keys: f.keySet, Issuer: testIssuer, Audience: testAudience, Now: f.now})
 	require.NoError(t, err)
 
-	cfg := oauth.Config{Clients: f.keys, Issuer: f.issuer, Verifier: f.verifier, Now: f.now}
+	cfg := oauth.Config{Clients: f.keys, Issuer: f.issuer, Verifier: f.verifier, Now: f.now, OnChange: f.onChange}
 	if !opts.noRefresh {
-		f.refresh, err = jwt.NewRefreshTokens(jwt.RefreshConfig{Now: f.now, OnReuse: f.onReuse})
+		f.refresh, err = jwt.NewRefreshTokens(jwt.RefreshConfig{Now: f.now, OnChange: f.onChange})
 		require.NoError(t, err)
 		cfg.Refresh = f.refresh
 	}
@@ -184,16 +183,23 @@ func (f *fixture) now() time.Time { return time.Now().Add(time.Duration(f.offset
 
 func (f *fixture) advance(d time.Duration) { f.offset.Add(int64(d)) }
 
-func (f *fixture) onReuse(_ context.Context, ev jwt.ReuseEvent) {
+func (f *fixture) onChange(_ context.Context, c keygate.Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.reuse = append(f.reuse, ev)
+	f.changes = append(f.changes, c)
 }
 
-func (f *fixture) reuseEvents() []jwt.ReuseEvent {
+// changesOf returns the changes with that action reported so far.
+func (f *fixture) changesOf(action keygate.Action) []keygate.Change {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.reuse)
+	var out []keygate.Change
+	for _, c := range f.changes {
+		if c.Action == action {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (f *fixture) tokenHits() int {
@@ -862,7 +868,7 @@ func TestRefreshRotation(t *testing.T) {
 	f.requireTokenResponse(t, resp, allScope, true)
 	r3 := resp.str("refresh_token")
 	assert.NotEqual(t, r2, r3)
-	assert.Empty(t, f.reuseEvents())
+	assert.Empty(t, f.changesOf(keygate.ActionRefreshReuse))
 
 	// The access tokens stay valid: rotating the refresh token does not
 	// revoke them.
@@ -887,15 +893,16 @@ func TestRefreshReuseKillsFamily(t *testing.T) {
 	// And it stays dead.
 	requireError(t, f.refreshGrant(t, f.pk.ID(), r1, ""), http.StatusBadRequest, "invalid_grant")
 
-	events := f.reuseEvents()
-	require.NotEmpty(t, events, "OnReuse is called")
+	events := f.changesOf(keygate.ActionRefreshReuse)
+	require.NotEmpty(t, events, "OnChange is told of the reuse")
 	ev := events[0]
-	assert.NotEmpty(t, ev.Family)
-	assert.Equal(t, f.pk.ID(), ev.ClientID)
+	assert.NotEmpty(t, ev.TokenID, "the family")
+	assert.Equal(t, f.pk.ID(), ev.KeyID)
+	assert.Equal(t, f.pk.ID(), ev.Actor)
 	assert.Equal(t, aliceSubject, ev.Subject)
 	assert.Equal(t, testAccount, ev.Account)
 	assert.Equal(t, keygate.ModeTest, ev.Mode)
-	assert.False(t, ev.At.IsZero())
+	assert.False(t, ev.Time.IsZero())
 	text := fmt.Sprintf("%#v %+v", events, events)
 	for _, tok := range []string{r1, r2} {
 		sum := sha256.Sum256([]byte(tok))
@@ -920,7 +927,7 @@ func TestRefreshByAnotherClient(t *testing.T) {
 		resp := f.do(t, req{form: form("grant_type", "refresh_token", "refresh_token", r), basic: basicOf(k)})
 		requireError(t, resp, http.StatusBadRequest, "invalid_grant")
 	}
-	assert.Empty(t, f.reuseEvents(), "a foreign client's attempt is not reuse")
+	assert.Empty(t, f.changesOf(keygate.ActionRefreshReuse), "a foreign client's attempt is not reuse")
 
 	// The owner's token still works.
 	resp := f.refreshGrant(t, f.pk.ID(), r, "")
@@ -975,7 +982,7 @@ func TestRefreshInvalidScopeKeepsSession(t *testing.T) {
 			requireError(t, f.refreshGrant(t, f.pk.ID(), r, scope), http.StatusBadRequest, "invalid_scope")
 			resp := f.refreshGrant(t, f.pk.ID(), r, "products:read")
 			f.requireTokenResponse(t, resp, "products:read", true)
-			assert.Empty(t, f.reuseEvents(), "the refused request must not count as a use of the token")
+			assert.Empty(t, f.changesOf(keygate.ActionRefreshReuse), "the refused request must not count as a use of the token")
 		})
 	}
 }
@@ -993,7 +1000,7 @@ func TestRefreshReuseWithInvalidScope(t *testing.T) {
 	resp = f.refreshGrant(t, f.pk.ID(), r1, "admin:all")
 	require.Equal(t, http.StatusBadRequest, resp.status, resp.body)
 	requireError(t, f.refreshGrant(t, f.pk.ID(), r2, ""), http.StatusBadRequest, "invalid_grant")
-	assert.Len(t, f.reuseEvents(), 1)
+	assert.Len(t, f.changesOf(keygate.ActionRefreshReuse), 1)
 }
 
 func TestRefreshErrors(t *testing.T) {
@@ -1086,9 +1093,18 @@ func TestRevokeAccessToken(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 
 	// Its own client may.
+	claims, err := f.verifier.Verify(t.Context(), tok)
+	require.NoError(t, err)
+	assert.Empty(t, f.changesOf(keygate.ActionTokenRevoked), "refused revocations report nothing")
 	requireRevoked(t, f.revoke(t, tok, req{basic: basicOf(f.sk)}))
 	_, err = f.verifier.Verify(t.Context(), tok)
 	require.ErrorIs(t, err, jwt.ErrRevoked)
+	revoked := f.changesOf(keygate.ActionTokenRevoked)
+	require.Len(t, revoked, 1)
+	assert.WithinDuration(t, f.now(), revoked[0].Time, time.Minute)
+	revoked[0].Time = time.Time{}
+	assert.Equal(t, keygate.Change{Action: keygate.ActionTokenRevoked, Actor: f.sk.ID(), KeyID: f.sk.ID(),
+		TokenID: claims.ID, Subject: claims.Subject, Account: claims.Account, Mode: claims.Mode}, revoked[0])
 	status, _ = f.whoamiWith(t, tok)
 	assert.Equal(t, http.StatusUnauthorized, status)
 
@@ -1122,6 +1138,10 @@ func TestRevokeRefreshToken(t *testing.T) {
 		_, r := f.signIn(t)
 		requireRevoked(t, f.revoke(t, r, req{form: form("client_id", f.pk.ID(), "token_type_hint", "refresh_token")}))
 		requireError(t, f.refreshGrant(t, f.pk.ID(), r, ""), http.StatusBadRequest, "invalid_grant")
+		revoked := f.changesOf(keygate.ActionRefreshRevoked)
+		require.Len(t, revoked, 1)
+		assert.Equal(t, f.pk.ID(), revoked[0].Actor)
+		assert.NotEmpty(t, revoked[0].TokenID, "the family")
 	})
 	t.Run("a rotated token kills the family", func(t *testing.T) {
 		_, r1 := f.signIn(t)

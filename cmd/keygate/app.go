@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/keygate/keygate"
@@ -45,6 +46,8 @@ type app struct {
 	auth    *middleware.Authenticator
 	oauth   *oauth.Server
 	handler http.Handler
+	stderr  io.Writer   // operational messages, never a secret
+	serving atomic.Bool // set when the demo bootstrap is done
 }
 
 // demo is what serve prints on start: the demo account's keys and user.
@@ -85,7 +88,8 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	if a.sink != nil {
 		a.audit = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{a.sink}})
 	}
-	if a.keys, err = apikey.NewManager(apikey.Config{}); err != nil {
+	a.stderr = stderr
+	if a.keys, err = apikey.NewManager(apikey.Config{OnChange: a.recordChange}); err != nil {
 		return nil, demo{}, err
 	}
 	signing, err := jwt.GenerateKey("kg-"+rand.Text()[:8], jwt.RS256)
@@ -104,16 +108,8 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 		return nil, demo{}, err
 	}
 	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{
-		Store: jwt.NewMemoryRefreshStore(),
-		OnReuse: func(ctx context.Context, e jwt.ReuseEvent) {
-			fmt.Fprintf(stderr, "keygate: refresh token reuse detected: client %s, subject %s; the session is revoked\n", e.ClientID, e.Subject)
-			if a.audit == nil {
-				return
-			}
-			// A security event: it waits for room rather than being dropped.
-			_ = a.audit.Emit(ctx, audit.Event{Time: e.At.UTC(), Action: "refresh.reuse_detected", Actor: "keygate",
-				KeyID: e.ClientID, Account: e.Account, Mode: string(e.Mode), Decision: audit.Deny, Reason: "refresh_reuse"}, audit.Block)
-		},
+		Store:    jwt.NewMemoryRefreshStore(),
+		OnChange: a.recordChange,
 	})
 	if err != nil {
 		return nil, demo{}, err
@@ -122,13 +118,13 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	if err != nil {
 		return nil, demo{}, err
 	}
-	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: users}); err != nil {
+	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: users, OnChange: a.recordChange}); err != nil {
 		return nil, demo{}, err
 	}
 	// HMAC secrets are sealed under a master key; in memory, a fresh one.
 	masterKey := make([]byte, hmac.MasterKeyLen)
 	rand.Read(masterKey)
-	if a.hmacs, err = hmac.NewManager(hmac.Config{MasterKey: masterKey}); err != nil {
+	if a.hmacs, err = hmac.NewManager(hmac.Config{MasterKey: masterKey, OnChange: a.recordChange}); err != nil {
 		return nil, demo{}, err
 	}
 	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Credentials: a.hmacs, Authorities: opts.authorities})
@@ -186,7 +182,24 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 		return nil, demo{}, err
 	}
 	a.handler = a.routes()
+	a.serving.Store(true)
 	return a, d, nil
+}
+
+// recordChange writes management actions to the audit log once the server
+// is built: the demo keys minted at start are printed, not audited, so
+// that the log holds what happened while serving. A reused refresh token
+// is also reported on stderr.
+func (a *app) recordChange(ctx context.Context, c keygate.Change) {
+	if !a.serving.Load() {
+		return
+	}
+	if c.Action == keygate.ActionRefreshReuse {
+		fmt.Fprintf(a.stderr, "keygate: refresh token reuse detected: client %s, subject %s; the session is revoked\n", c.KeyID, c.Subject)
+	}
+	if a.audit != nil {
+		a.audit.RecordChange(ctx, c)
+	}
 }
 
 // routes returns the reference server's routes.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keygate/keygate/audit"
 )
 
 // TestServeAuditFile sends a burst of mixed requests (valid, invalid,
@@ -92,4 +95,75 @@ func TestServeAuditFile(t *testing.T) {
 		lines++
 	}
 	assert.Equal(t, audited, lines, "exactly one line per audited request")
+}
+
+// TestServeAuditsManagementActions checks that management actions taken
+// while serving (here through the OAuth endpoints: a refresh token
+// replayed, an access token revoked) are in the audit file, with their
+// actor, and that the demo keys minted at start are not.
+func TestServeAuditsManagementActions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdoutR, stdoutW := io.Pipe()
+	defer stdoutR.Close()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--audit-file", path}, stdoutW, &stderr)
+		stdoutW.CloseWithError(err)
+		done <- err
+	}()
+	b := readBanner(t, stdoutR)
+
+	// A refresh token used twice revokes its family.
+	pk := keyID(b.publishable)
+	r := postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"password"}, "client_id": {pk},
+		"username": {b.user}, "password": {b.password}}, "", "")
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	first := decode(t, r)["refresh_token"].(string)
+	for range 2 {
+		postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {pk}, "refresh_token": {first}}, "", "")
+	}
+	// A client revokes its access token.
+	sk := keyID(b.secret)
+	r = postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, sk, b.secret)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	access := decode(t, r)["access_token"].(string)
+	r = postForm(t, b.url+"/oauth/revoke", url.Values{"token": {access}}, sk, b.secret)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		require.FailNow(t, "run did not return")
+	}
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for _, secret := range []string{b.secret, b.publishable, b.password, first, access} {
+		assert.NotContains(t, string(raw), secret)
+	}
+	actions := map[string]audit.Event{}
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	for sc.Scan() {
+		var e audit.Event
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &e), sc.Text())
+		if e.Action != "" {
+			require.NotContains(t, actions, e.Action, "one event per action")
+			actions[e.Action] = e
+		}
+	}
+	require.Len(t, actions, 2, "the demo keys minted at start are not audited: %v", actions)
+	reuse := actions["refresh.reuse_detected"]
+	assert.Equal(t, pk, reuse.Actor)
+	assert.Equal(t, "user_demo", reuse.Subject)
+	assert.NotEmpty(t, reuse.TokenID, "the family")
+	assert.Equal(t, audit.Deny, reuse.Decision)
+	revoked := actions["token.revoked"]
+	assert.Equal(t, sk, revoked.Actor)
+	assert.Equal(t, sk, revoked.KeyID)
+	assert.NotEmpty(t, revoked.TokenID, "the jti")
+	assert.Equal(t, "acct_demo", revoked.Account)
 }

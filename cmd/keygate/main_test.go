@@ -247,7 +247,6 @@ func TestServe(t *testing.T) {
 		requireAuthFailure(t, r, http.StatusForbidden, "insufficient_scope")
 	})
 
-	keyID := func(key string) string { return key[len("bk_test_sk_") : len("bk_test_sk_")+16] }
 
 	t.Run("client credentials token opens whoami", func(t *testing.T) {
 		r := postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, keyID(b.secret), b.secret)
@@ -555,3 +554,7 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
 	}
 }
+
+// keyID returns the public ID of a demo key ("bk_test_sk_" or "bk_test_pk_"
+// and 16 characters).
+func keyID(key string) string { return key[len("bk_test_sk_") : len("bk_test_sk_")+16] }
