@@ -247,7 +247,6 @@ func TestServe(t *testing.T) {
 		requireAuthFailure(t, r, http.StatusForbidden, "insufficient_scope")
 	})
 
-
 	t.Run("client credentials token opens whoami", func(t *testing.T) {
 		r := postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, keyID(b.secret), b.secret)
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
