@@ -12,10 +12,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/auditprom"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -46,8 +50,11 @@ type app struct {
 	auth    *middleware.Authenticator
 	oauth   *oauth.Server
 	handler http.Handler
-	stderr  io.Writer   // operational messages, never a secret
-	serving atomic.Bool // set when the demo bootstrap is done
+	stderr  io.Writer // operational messages, never a secret
+	// metrics and its registry serve GET /metrics; nil with --no-audit.
+	metrics         *auditprom.Metrics
+	metricsRegistry *prometheus.Registry
+	serving         atomic.Bool // set when the demo bootstrap is done
 }
 
 // demo is what serve prints on start: the demo account's keys and user.
@@ -87,6 +94,16 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	}
 	if a.sink != nil {
 		a.audit = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{a.sink}})
+		// Request decisions and latency, and the audit writer's counters,
+		// for GET /metrics. --no-audit turns them off too, so that it
+		// measures the request path with no bookkeeping at all.
+		a.metricsRegistry = prometheus.NewRegistry()
+		if a.metrics, err = auditprom.New(auditprom.Config{Registerer: a.metricsRegistry}); err != nil {
+			return nil, demo{}, err
+		}
+		if err := a.metrics.WatchWriter(a.audit); err != nil {
+			return nil, demo{}, err
+		}
 	}
 	a.stderr = stderr
 	if a.keys, err = apikey.NewManager(apikey.Config{OnChange: a.recordChange}); err != nil {
@@ -137,7 +154,7 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	limit := opts.demoRateLimit
 	if a.auth, err = middleware.New(middleware.Config{
 		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime,
-		Audit: middleware.AuditConfig{Writer: a.audit},
+		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil()},
 		Access: middleware.AccessConfig{
 			Tiers: demoTiers,
 			// Test mode is unlimited, except for the PRIME demo account,
@@ -186,6 +203,15 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	return a, d, nil
 }
 
+// metricsOrNil returns a.metrics as an audit.Metrics: nil when there are
+// none (a nil *auditprom.Metrics in the interface would not be nil).
+func (a *app) metricsOrNil() audit.Metrics {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics
+}
+
 // recordChange writes management actions to the audit log once the server
 // is built: the demo keys minted at start are printed, not audited, so
 // that the log holds what happened while serving. A reused refresh token
@@ -209,6 +235,10 @@ func (a *app) routes() http.Handler {
 	outer.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	if a.metricsRegistry != nil {
+		// Outside Audit: scrapes are neither audited nor counted.
+		outer.Handle("GET /metrics", promhttp.HandlerFor(a.metricsRegistry, promhttp.HandlerOpts{}))
+	}
 	mux := http.NewServeMux()
 	outer.Handle("/", a.auth.Audit(mux))
 	// The retail demo: every route with the package and permission the

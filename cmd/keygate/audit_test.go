@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,37 @@ func TestServeAuditFile(t *testing.T) {
 	send("GET", "/healthz", "") // not audited
 	assert.Equal(t, 1, statuses[http.StatusTooManyRequests])
 	assert.Positive(t, statuses[http.StatusForbidden])
+
+	// /metrics counts the same requests by decision (and is not counted).
+	var counted float64
+	for range 2 {
+		res, err := client.Get(b.url + "/metrics")
+		require.NoError(t, err)
+		raw, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		metrics := string(raw)
+		for _, series := range []string{
+			`keygate_requests_total{auth_method="api_key",decision="allow",reason="ok"} 5` + "\n",
+			`keygate_requests_total{auth_method="api_key",decision="deny",reason="rate_limited"} 1` + "\n",
+			`keygate_requests_total{auth_method="none",decision="deny",reason="invalid_token"} 1` + "\n",
+			`keygate_request_duration_seconds_count{auth_method="api_key",decision="allow"} 5` + "\n",
+		} {
+			if !strings.Contains(metrics, series) {
+				assert.Failf(t, "series missing from /metrics", "%s", series) // not the whole page: it is long
+			}
+		}
+		counted = 0
+		for _, line := range strings.Split(metrics, "\n") {
+			if strings.HasPrefix(line, "keygate_requests_total{") {
+				v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+				require.NoError(t, err)
+				counted += v
+			}
+		}
+	}
+	assert.Equal(t, float64(audited), counted, "every audited request is counted once")
 
 	cancel()
 	select {
