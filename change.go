@@ -19,6 +19,9 @@ const (
 	ActionKeyEnabled  Action = "key.enabled"  // a suspended API key was re-enabled
 	ActionKeyUpdated  Action = "key.updated"  // an API key's metadata changed
 
+	ActionAccountCreated Action = "account.created" // an account was created
+	ActionAccountUpdated Action = "account.updated" // an account's name or package changed
+
 	ActionHMACCreated  Action = "hmac.created"  // an HMAC credential was minted
 	ActionHMACRotated  Action = "hmac.rotated"  // an HMAC credential got a new secret
 	ActionHMACRevoked  Action = "hmac.revoked"  // an HMAC credential was revoked for good
