@@ -61,6 +61,7 @@ type app struct {
 type demo struct {
 	secret, publishable apikey.Key
 	primeSecret         apikey.Key
+	admin               apikey.Key // every admin permission, for /admin/v1 and the CLI
 	user, password      string
 	hmacSecret          hmac.Secret
 }
@@ -76,6 +77,13 @@ var demoPermissions = demoTiers.Permissions(access.TierPrime)
 // primeAccount is the demo account with the PRIME package and the demo
 // rate limit.
 const primeAccount = "acct_prime"
+
+// adminAccount owns the admin key the server prints at start.
+const adminAccount = "acct_admin"
+
+// adminPermissions are the admin key's: read, write and review (approve
+// live keys) through the admin API.
+var adminPermissions = []string{"admin:read", "admin:write", "admin:review"}
 
 // newApp builds the server for opts and creates the demo account. stderr
 // receives operational messages, never a secret.
@@ -191,6 +199,12 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	if d.hmacSecret, _, err = a.hmacs.Create(ctx, hmac.CreateParams{
 		Account: "acct_demo", Mode: keygate.ModeTest, Name: "demo", Package: "GO",
 		Stores: []string{"store_1", "store_2"}, Permissions: demoPermissions,
+	}); err != nil {
+		return nil, demo{}, err
+	}
+	if d.admin, _, err = a.keys.Create(ctx, apikey.CreateParams{
+		Account: adminAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "admin (keygate serve)",
+		Permissions: adminPermissions,
 	}); err != nil {
 		return nil, demo{}, err
 	}

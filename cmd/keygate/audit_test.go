@@ -113,7 +113,7 @@ func TestServeAuditFile(t *testing.T) {
 	}
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
-	for _, secret := range []string{b.secret, b.publishable, b.prime, b.password, b.hmacSecret, "SECRETQUERYVALUE"} {
+	for _, secret := range []string{b.secret, b.publishable, b.prime, b.admin, b.password, b.hmacSecret, "SECRETQUERYVALUE"} {
 		assert.NotContains(t, string(raw), secret)
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))

@@ -181,6 +181,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "test hmac key id: %s\n", d.hmacSecret.KeyID())
 	fmt.Fprintf(stdout, "test hmac secret: %s\n", d.hmacSecret.Base64())
 	fmt.Fprintf(stdout, "test prime secret key: %s\n", d.primeSecret.Reveal())
+	fmt.Fprintf(stdout, "admin key: %s\n", d.admin.Reveal())
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	keys := a.keys
 
