@@ -202,8 +202,11 @@ run_one() {
 	url=$(sed -n 's/^listening on //p' "$out")
 	key=$(sed -n 's/^test secret key: //p' "$out")
 	[[ $key =~ ^[a-z]+_test_sk_[0-9A-Za-z]+$ ]] || die "$name: no test secret key in the server's output"
-	# Every secret the server printed, for the grep of the audit file.
-	sed -n 's/^test \(secret key\|publishable key\|hmac secret\|prime secret key\): //p; s/^test user: [^ ]* \/ //p' "$out" >"$tmp/secrets"
+	# Every secret the server printed, for the grep of the audit file: the
+	# value of each "label: value" line of the banner but the public key
+	# IDs, and the password of "test user: NAME / PASSWORD".
+	sed -n '/^listening on /q; /key id: /d; s/^test user: [^ ]* \/ //p; t
+		s/^[a-z][a-z ]*: //p' "$out" >"$tmp/secrets"
 	[ "$(wc -l <"$tmp/secrets")" -ge 4 ] || die "$name: the server printed fewer secrets than expected"
 
 	# Is there a /metrics with the request counter? (Probe before the load:
