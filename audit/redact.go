@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -51,15 +52,30 @@ type RedactorConfig struct {
 	RecordHeaders []string
 	// MaxField caps a free-text field in bytes (default 1024).
 	MaxField int
+	// SecretPrefixes start credentials that are replaced by [Redacted]
+	// wherever they appear in free text (a path segment, any query value,
+	// a recorded header, the user agent): an API key prefix such as
+	// "bk_live_sk_", "kgrt_" for refresh tokens. The credential runs from
+	// the prefix to the first character outside A-Z, a-z, 0-9, "-", "_",
+	// "." and "~". [DefaultSecretPrefixes] are always included. The
+	// middleware adds its own key and token prefixes when it builds its
+	// default Redactor.
+	SecretPrefixes []string
 }
+
+// DefaultSecretPrefixes are credential prefixes every Redactor scrubs from
+// free text: "eyJ", how a JWT (or any base64url-encoded JSON object)
+// starts.
+var DefaultSecretPrefixes = []string{"eyJ"}
 
 // Redactor removes secrets from what the middleware records and escapes
 // free text. Its methods are safe for concurrent use; a nil *Redactor
 // uses the defaults.
 type Redactor struct {
-	record []string        // canonical names, in order
-	redact map[string]bool // canonical names
-	max    int
+	record   []string        // canonical names, in order
+	redact   map[string]bool // canonical names
+	max      int
+	prefixes []string // credential prefixes scrubbed from free text
 }
 
 var defaultRedactor = NewRedactor(RedactorConfig{})
@@ -85,7 +101,64 @@ func NewRedactor(cfg RedactorConfig) *Redactor {
 	for _, h := range append(append([]string(nil), secretHeaders...), cfg.Headers...) {
 		r.redact[textproto.CanonicalMIMEHeaderKey(h)] = true
 	}
+	for _, p := range append(append([]string(nil), DefaultSecretPrefixes...), cfg.SecretPrefixes...) {
+		if p != "" && !slices.Contains(r.prefixes, p) {
+			r.prefixes = append(r.prefixes, p)
+		}
+	}
 	return r
+}
+
+// scrub replaces every credential that starts with one of r's prefixes by
+// [Redacted].
+func (r *Redactor) scrub(s string) string {
+	for _, p := range r.prefixes {
+		if !strings.Contains(s, p) {
+			continue
+		}
+		var b strings.Builder
+		for {
+			i := strings.Index(s, p)
+			if i < 0 {
+				break
+			}
+			end := i + len(p)
+			for end < len(s) && credentialChar(s[end]) {
+				end++
+			}
+			b.WriteString(s[:i])
+			b.WriteString(Redacted)
+			s = s[end:]
+		}
+		b.WriteString(s)
+		s = b.String()
+	}
+	return s
+}
+
+// hasSecret reports whether s holds a credential with one of r's prefixes.
+func (r *Redactor) hasSecret(s string) bool {
+	for _, p := range r.prefixes {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// queryUnescape decodes a query value, or returns it as it is if it is
+// not well-formed.
+func queryUnescape(v string) string {
+	if u, err := url.QueryUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
+// credentialChar reports whether c may be part of a credential: the
+// unreserved characters of RFC 3986.
+func credentialChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~'
 }
 
 // secretHeader reports whether the values of header name (canonical) are
@@ -162,6 +235,10 @@ func (r *Redactor) Path(u *url.URL) string {
 		return ""
 	}
 	p := u.EscapedPath()
+	if r.hasSecret(u.Path) {
+		// Percent-encoding must not hide a credential from the scrubbing.
+		p = (&url.URL{Path: r.scrub(u.Path)}).EscapedPath()
+	}
 	if u.RawQuery == "" && !u.ForceQuery {
 		return r.Field(p)
 	}
@@ -177,7 +254,7 @@ func (r *Redactor) Path(u *url.URL) string {
 		if err != nil {
 			un = name
 		}
-		if hasValue && SecretParam(un) {
+		if hasValue && (SecretParam(un) || r.hasSecret(queryUnescape(kv[len(name)+1:]))) {
 			b.WriteString(name)
 			b.WriteString("=REDACTED")
 			continue
@@ -187,9 +264,11 @@ func (r *Redactor) Path(u *url.URL) string {
 	return r.Field(b.String())
 }
 
-// Field escapes s for a log: backslash, CR, LF and tab become \\, \r, \n
-// and \t; other control characters (C0, DEL, C1), the Unicode line and
-// paragraph separators and bidirectional controls become \u00XX or
+// Field escapes s for a log, after replacing every credential that starts
+// with one of the secret prefixes (see RedactorConfig.SecretPrefixes) by
+// [Redacted]: backslash, CR, LF and tab become \\, \r, \n and \t; other
+// control characters (C0, DEL, C1), the Unicode line and paragraph
+// separators and bidirectional controls become \u00XX or
 // \uXXXX; invalid UTF-8 becomes \ufffd. The result is capped at MaxField
 // bytes (default 1024), a cut marked by "...". The middleware passes every
 // free-text field it records through it.
@@ -197,6 +276,7 @@ func (r *Redactor) Field(s string) string {
 	if r == nil {
 		r = defaultRedactor
 	}
+	s = r.scrub(s)
 	if len(s) <= r.max && clean(s) {
 		return s
 	}

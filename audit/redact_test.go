@@ -8,6 +8,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/keygate/keygate/audit"
 )
 
@@ -207,4 +210,35 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+func TestRedactorScrubsSecretPrefixes(t *testing.T) {
+	r := audit.NewRedactor(audit.RedactorConfig{SecretPrefixes: []string{"bk_test_sk_", "kgrt_"}})
+	key := "bk_test_sk_" + strings.Repeat("A1b2", 16)
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	for _, tc := range []struct{ name, in, want string }{
+		{"alone", key, audit.Redacted},
+		{"inside text", "client " + key + " v2", "client " + audit.Redacted + " v2"},
+		{"twice", key + "," + key, audit.Redacted + "," + audit.Redacted},
+		{"a JWT, by default", "Bearer " + jwt, "Bearer " + audit.Redacted},
+		{"refresh token", "x=kgrt_abc-DEF_123.~;y", "x=" + audit.Redacted + ";y"},
+		{"nothing to scrub", "bk_test_pk_only a publishable prefix", "bk_test_pk_only a publishable prefix"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, r.Field(tc.in))
+		})
+	}
+	for _, target := range []string{
+		"/v1/echo/" + key,
+		"/v1/echo/" + strings.ReplaceAll(key, "_", "%5F"),
+		"/v1/orders?q=" + key,
+		"/v1/orders?q=" + strings.ReplaceAll(key, "_", "%5F"),
+		"/v1/orders?q=" + url.QueryEscape("x "+key),
+	} {
+		u, err := url.Parse(target)
+		require.NoError(t, err)
+		got := r.Path(u)
+		assert.NotContains(t, got, key[len("bk_test_sk_"):], target)
+		assert.True(t, strings.Contains(got, audit.Redacted) || strings.Contains(got, "REDACTED"), got)
+	}
 }

@@ -21,7 +21,10 @@ type AuditConfig struct {
 	// Metrics, [Authenticator.Audit] does nothing.
 	Metrics audit.Metrics
 	// Redactor decides which headers are recorded and redacts secrets
-	// from headers and query parameters. Nil means audit's defaults.
+	// from headers and query parameters. Nil means audit's defaults plus
+	// this Authenticator's API key prefixes and the refresh and one-time
+	// token prefixes as SecretPrefixes; a Redactor of your own should list
+	// them too.
 	Redactor *audit.Redactor
 	// Policy is how request events wait for room in the writer: Block
 	// (the default: never lost) or Drop (counted, with a gap marker).
@@ -80,7 +83,7 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 		var id string
 		if cfg.Writer != nil {
 			id = r.Header.Get("X-Request-Id")
-			if !cfg.TrustRequestID || !validRequestID(id) {
+			if !cfg.TrustRequestID || !validRequestID(id) || cfg.Redactor.Field(id) != id { // never a credential as the ID
 				id = rand.Text()
 			}
 			w.Header().Set("X-Request-Id", id)
@@ -134,7 +137,9 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 			e.AuthMethod, e.KeyID, e.TokenID = method, p.KeyID, p.TokenID
 			e.Account, e.Mode, e.Store = p.Account, string(p.Mode), p.Store
 		}
-		_ = cfg.Writer.Emit(r.Context(), e, cfg.Policy) // Drop counts its loss; Block waits or ends with the request
+		// Drop counts its loss. Block waits for room even when the client
+		// has gone: the request happened and is recorded.
+		_ = cfg.Writer.Emit(context.WithoutCancel(r.Context()), e, cfg.Policy)
 	})
 }
 

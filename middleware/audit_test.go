@@ -113,3 +113,41 @@ func TestAuditRecordsEveryRequest(t *testing.T) {
 	assert.Positive(t, events[0].Bytes)
 	assert.NotContains(t, events[0].Path, "SECRETVALUE")
 }
+
+// TestAuditClientGone checks that a request whose client disconnects
+// before the response is still recorded, under the blocking policy: the
+// request happened, even though its context is cancelled by then.
+func TestAuditClientGone(t *testing.T) {
+	m := newKeyManager(t)
+	sk := mkKey(t, m, apikey.CreateParams{})
+	sink := audit.NewMemorySink(10)
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{sink}, FlushInterval: time.Millisecond})
+	auth, err := middleware.New(middleware.Config{APIKeys: m, Audit: middleware.AuditConfig{Writer: w}})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	started := make(chan struct{})
+	auth.Mount(mux, []middleware.Route{{Pattern: "GET /v1/slow", Handler: http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done() // returns only once the client has gone
+	})}})
+	srv := httptest.NewServer(auth.Audit(mux))
+	defer srv.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v1/slow", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+sk)
+	go func() {
+		<-started
+		cancel()
+	}()
+	_, err = http.DefaultClient.Do(req)
+	require.Error(t, err)
+	require.Eventually(t, func() bool { return w.Stats().Emitted == 1 }, 10*time.Second, time.Millisecond,
+		"the request of a client that went away is recorded")
+	require.NoError(t, w.Close(context.Background()))
+	events := sink.Events()
+	require.Len(t, events, 1)
+	assert.Equal(t, "/v1/slow", events[0].Path)
+	assert.Equal(t, audit.Allow, events[0].Decision, "authenticated and handled")
+}

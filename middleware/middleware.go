@@ -36,6 +36,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/jwt"
@@ -207,6 +208,13 @@ func New(cfg Config) (*Authenticator, error) {
 		for _, kind := range []keygate.Kind{keygate.KindPublishable, keygate.KindSecret} {
 			a.queryNeedles = append(a.queryNeedles, prefix+"_"+string(mode)+"_"+string(kind)+"_")
 		}
+	}
+	if a.auditCfg.Redactor == nil {
+		// Scrub this Authenticator's keys and tokens from every free-text
+		// field, wherever a client put them.
+		a.auditCfg.Redactor = audit.NewRedactor(audit.RedactorConfig{
+			SecretPrefixes: append(slices.Clone(a.queryNeedles), jwt.RefreshTokenPrefix, jwt.OneTimeTokenPrefix),
+		})
 	}
 	return a, nil
 }
