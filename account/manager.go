@@ -1,0 +1,254 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/cas"
+	"github.com/keygate/keygate/internal/validate"
+)
+
+// Config configures a [Manager]. The zero value is usable: an in-memory
+// store and the system clock.
+type Config struct {
+	// Store keeps the accounts. Nil means a new [MemoryStore].
+	Store Store
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// OnChange, when set, is told of every account created
+	// ([keygate.ActionAccountCreated]) and changed
+	// ([keygate.ActionAccountUpdated]), after it is stored, with
+	// Change.Account the account's ID and the actor taken from the
+	// context (see [keygate.WithActor]). An update that changes nothing
+	// is not reported.
+	OnChange keygate.ChangeFunc
+}
+
+// Manager creates, reads, lists and updates accounts on top of a [Store].
+// It is safe for concurrent use.
+type Manager struct {
+	store    Store
+	now      func() time.Time
+	onChange keygate.ChangeFunc
+}
+
+// maxUpdateRetries bounds the compare-and-swap retries of one Update under
+// contention.
+const maxUpdateRetries = 16
+
+// NewManager returns a Manager for cfg. Every Config is valid today; the
+// error is there for settings to come.
+func NewManager(cfg Config) (*Manager, error) {
+	m := &Manager{store: cfg.Store, now: cfg.Now, onChange: cfg.OnChange}
+	if m.store == nil {
+		m.store = NewMemoryStore()
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	return m, nil
+}
+
+// CreateParams describes a new account.
+type CreateParams struct {
+	// ID, when set, is the account's ID: 1 to 128 characters of A-Z a-z
+	// 0-9 and "_-.:", such as an ID from another system. Empty means a
+	// generated one: IDPrefix and 16 random base62 characters.
+	ID string
+	// Name is a label for people: 1 to MaxNameLen bytes of UTF-8 text
+	// without control characters. Required.
+	Name string
+	// Package is the account's tier, such as "GO" (same syntax as ID), or
+	// empty.
+	Package string
+}
+
+// Create stores a new account, created and updated now, and returns it. It
+// returns an error wrapping [ErrInvalidParams] if p is invalid, or
+// [ErrDuplicate] if p.ID is taken.
+func (m *Manager) Create(ctx context.Context, p CreateParams) (Account, error) {
+	if p.ID != "" && !validate.Ident(p.ID) {
+		return Account{}, fmt.Errorf("%w: ID must be %s", ErrInvalidParams, identSyntax)
+	}
+	if err := checkName(p.Name); err != nil {
+		return Account{}, err
+	}
+	if err := checkPackage(p.Package); err != nil {
+		return Account{}, err
+	}
+	now := m.now()
+	for attempt := 0; ; attempt++ {
+		a := Account{ID: p.ID, Name: p.Name, Package: p.Package, Created: now, Updated: now}
+		if a.ID == "" {
+			a.ID = newID()
+		}
+		stored, err := m.store.Create(ctx, a)
+		if errors.Is(err, ErrDuplicate) && p.ID == "" && attempt < 3 {
+			continue // a 95-bit collision: vanishingly rare, but handled
+		}
+		if err != nil {
+			return Account{}, fmt.Errorf("account: create: %w", err)
+		}
+		m.report(ctx, keygate.ActionAccountCreated, stored)
+		return stored, nil
+	}
+}
+
+// Get returns the account with that ID, or an error wrapping
+// [ErrNotFound]. An ID that no account could have is not found without
+// asking the store.
+func (m *Manager) Get(ctx context.Context, id string) (Account, error) {
+	if !validate.Ident(id) {
+		return Account{}, fmt.Errorf("account: get: %w", ErrNotFound)
+	}
+	a, err := m.store.Get(ctx, id)
+	if err != nil {
+		return Account{}, fmt.Errorf("account: get: %w", err)
+	}
+	return a, nil
+}
+
+// List returns the accounts after f's position, oldest first (by Created,
+// then ID), at most f.Limit of them when it is positive; see [ListFilter].
+// It returns an error wrapping [ErrInvalidParams] for a negative Limit or
+// an AfterID that no account could have.
+func (m *Manager) List(ctx context.Context, f ListFilter) ([]Account, error) {
+	if err := checkFilter(f); err != nil {
+		return nil, err
+	}
+	as, err := m.store.List(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("account: list: %w", err)
+	}
+	return as, nil
+}
+
+// checkFilter validates a list filter.
+func checkFilter(f ListFilter) error {
+	switch {
+	case f.Limit < 0:
+		return fmt.Errorf("%w: limit must not be negative", ErrInvalidParams)
+	case f.AfterID != "" && !validate.Ident(f.AfterID):
+		return fmt.Errorf("%w: after ID must be %s", ErrInvalidParams, identSyntax)
+	}
+	return nil
+}
+
+// Changes lists what [Manager.Update] sets; nil fields are left as they
+// are.
+type Changes struct {
+	// Name, when set, renames the account (1 to MaxNameLen bytes of
+	// text).
+	Name *string
+	// Package, when set, moves the account to that tier; a pointer to ""
+	// removes it.
+	Package *string
+}
+
+// errUnchanged ends an update that would change nothing.
+var errUnchanged = errors.New("account: unchanged")
+
+// Update applies c to the account atomically (a compare-and-swap, retried
+// when another writer got there first), sets Updated, and returns the
+// account. Changes that set what is already there store nothing and return
+// the account as it is. It returns an error wrapping [ErrInvalidParams],
+// [ErrNotFound], or [ErrConflict] after too many concurrent writers.
+func (m *Manager) Update(ctx context.Context, id string, c Changes) (Account, error) {
+	if c.Name != nil {
+		if err := checkName(*c.Name); err != nil {
+			return Account{}, err
+		}
+	}
+	if c.Package != nil {
+		if err := checkPackage(*c.Package); err != nil {
+			return Account{}, err
+		}
+	}
+	if !validate.Ident(id) {
+		return Account{}, fmt.Errorf("account: update: %w", ErrNotFound)
+	}
+	var current Account
+	a, err := cas.Update(
+		func() (Account, error) { return m.store.Get(ctx, id) },
+		func(a *Account) error {
+			changed := false
+			if c.Name != nil && *c.Name != a.Name {
+				a.Name, changed = *c.Name, true
+			}
+			if c.Package != nil && *c.Package != a.Package {
+				a.Package, changed = *c.Package, true
+			}
+			if !changed {
+				current = *a
+				return errUnchanged
+			}
+			a.Updated = m.now()
+			return nil
+		},
+		func(a Account) (Account, error) { return m.store.Update(ctx, a) },
+		func(err error) bool { return errors.Is(err, ErrConflict) },
+		maxUpdateRetries)
+	switch {
+	case errors.Is(err, errUnchanged):
+		return current, nil
+	case err != nil:
+		return Account{}, fmt.Errorf("account: update: %w", err)
+	}
+	m.report(ctx, keygate.ActionAccountUpdated, a)
+	return a, nil
+}
+
+// report tells Config.OnChange about a stored change to a.
+func (m *Manager) report(ctx context.Context, action keygate.Action, a Account) {
+	if m.onChange == nil {
+		return
+	}
+	m.onChange(ctx, keygate.Change{Action: action, Time: m.now(), Actor: keygate.ActorFromContext(ctx), Account: a.ID})
+}
+
+// identSyntax describes validate.Ident for error messages.
+const identSyntax = "1 to 128 characters of A-Z a-z 0-9 _ - . :"
+
+func checkName(name string) error {
+	if name == "" || !validate.Text(name, MaxNameLen) {
+		return fmt.Errorf("%w: name must be 1 to %d bytes of text without control characters", ErrInvalidParams, MaxNameLen)
+	}
+	return nil
+}
+
+func checkPackage(pkg string) error {
+	if pkg != "" && !validate.Ident(pkg) {
+		return fmt.Errorf("%w: package must be %s", ErrInvalidParams, identSyntax)
+	}
+	return nil
+}
+
+// idAlphabet is the base62 alphabet of generated IDs.
+const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// newID returns a fresh account ID: IDPrefix and 16 characters drawn
+// uniformly from the base62 alphabet with crypto/rand (rejection sampling:
+// bytes of 248 and above are dropped).
+func newID() string {
+	id := make([]byte, IDLen)
+	n := copy(id, IDPrefix)
+	var buf [32]byte
+	for n < len(id) {
+		rand.Read(buf[:]) // never fails: see crypto/rand.Read
+		for _, b := range buf {
+			if b >= 248 {
+				continue
+			}
+			id[n] = idAlphabet[b%62]
+			n++
+			if n == len(id) {
+				break
+			}
+		}
+	}
+	return string(id)
+}
