@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/cas"
@@ -162,7 +164,9 @@ type CreateParams struct {
 }
 
 // Create mints a new key and stores its hash. The returned Key is the only
-// time the plaintext exists: hand it to its owner.
+// time the plaintext exists: hand it to its owner. The record names the
+// context's actor as CreatedBy and keeps the key's last four characters as
+// its Hint.
 func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, error) {
 	if !p.Kind.Valid() {
 		return Key{}, Record{}, fmt.Errorf("%w: kind must be %q or %q", ErrInvalidParams, keygate.KindPublishable, keygate.KindSecret)
@@ -175,6 +179,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 	if p.Mode == keygate.ModeLive {
 		status = StatusPendingReview
 	}
+	createdBy := actorText(keygate.ActorFromContext(ctx))
 	for attempt := 0; ; attempt++ {
 		key := mint(m.prefix, p.Mode, p.Kind, newKeyID())
 		rec := Record{
@@ -183,6 +188,8 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 			Mode:             p.Mode,
 			Kind:             p.Kind,
 			Name:             p.Name,
+			CreatedBy:        createdBy,
+			Hint:             hint(key),
 			Status:           status,
 			Hashes:           []Hash{{Sum: m.hash(key.Reveal())}},
 			Stores:           cloneSlice(p.Stores),
@@ -236,13 +243,24 @@ func (m *Manager) Get(ctx context.Context, id string) (Record, error) {
 	return rec.clone(), nil
 }
 
-// List returns the keys that match f, oldest first.
+// List returns the keys that match f, oldest first (by Created, then ID),
+// at most f.Limit of them when it is positive; see [ListFilter]. It
+// returns an error wrapping [ErrInvalidParams] if f has an invalid
+// account, mode or status, an AfterID that is not 1 to 128 characters of
+// A-Z a-z 0-9 and "_-.:" (as every key ID is), or a negative limit.
 func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
-	if !validIdent(f.Account) {
-		return nil, fmt.Errorf("%w: invalid account", ErrInvalidParams)
-	}
-	if f.Mode != "" && !f.Mode.Valid() {
+	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
+	switch {
+	case f.Account != "" && !validIdent(f.Account):
+		return nil, bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+	case f.Mode != "" && !f.Mode.Valid():
 		return nil, fmt.Errorf("%w: mode must be %q or %q", ErrInvalidParams, keygate.ModeTest, keygate.ModeLive)
+	case f.Status != "" && !f.Status.Valid():
+		return nil, fmt.Errorf("%w: status must be %q, %q or %q", ErrInvalidParams, StatusPendingReview, StatusActive, StatusRevoked)
+	case f.AfterID != "" && !validIdent(f.AfterID):
+		return nil, bad("after ID must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+	case f.Limit < 0:
+		return nil, bad("limit must not be negative")
 	}
 	recs, err := m.store.List(ctx, f)
 	if err != nil {
@@ -255,9 +273,10 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
 }
 
 // Rotate gives the key a new secret and returns it, like Stripe's "roll
-// key". The key keeps its ID and settings. The replaced secret stays valid
-// for grace (zero: it stops working at once); secrets replaced by earlier
-// rotations keep their own grace periods, up to four at a time.
+// key". The key keeps its ID and settings; its Hint becomes the new key's.
+// The replaced secret stays valid for grace (zero: it stops working at
+// once); secrets replaced by earlier rotations keep their own grace
+// periods, up to four at a time.
 func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (Key, Record, error) {
 	if grace < 0 {
 		return Key{}, Record{}, fmt.Errorf("%w: negative grace period", ErrInvalidParams)
@@ -285,6 +304,7 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (K
 			}
 		}
 		r.Hashes = hashes
+		r.Hint = hint(key)
 		r.RotatedAt = now
 		return nil
 	})
@@ -490,6 +510,39 @@ func (m *Manager) validate(p CreateParams) error {
 		return bad(why)
 	}
 	return nil
+}
+
+// HintLen is the length of [Record.Hint].
+const HintLen = 4
+
+// hint returns the last HintLen characters of key: the tail of its
+// checksum.
+func hint(key Key) string {
+	k := key.Reveal()
+	return k[len(k)-HintLen:]
+}
+
+// maxActorLen bounds [Record.CreatedBy].
+const maxActorLen = 200
+
+// actorText returns actor as at most maxActorLen bytes of text: invalid
+// UTF-8 and control characters become U+FFFD, and a longer actor is cut at
+// a character boundary.
+func actorText(actor string) string {
+	if validate.Text(actor, maxActorLen) {
+		return actor
+	}
+	var b strings.Builder
+	for _, r := range actor { // invalid bytes come as utf8.RuneError, U+FFFD
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			r = utf8.RuneError
+		}
+		if b.Len()+utf8.RuneLen(r) > maxActorLen {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // validIdent reports whether s is an identifier as accounts, stores and

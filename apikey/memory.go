@@ -11,6 +11,8 @@ import (
 
 // MemoryStore is the embedded in-memory [Store]: safe for concurrent use,
 // lost when the process ends. Reads take no lock; writes are serialised.
+// Like a database, it keeps Created without its monotonic clock reading, so
+// that List orders by wall-clock time, as its positions do.
 // The zero value is not usable; call [NewMemoryStore].
 type MemoryStore struct {
 	mu   sync.Mutex // serialises writers; readers use recs alone
@@ -30,6 +32,7 @@ func (s *MemoryStore) Create(ctx context.Context, rec Record) (Record, error) {
 		return Record{}, err
 	}
 	rec = rec.clone()
+	rec.Created = rec.Created.Round(0) // see MemoryStore
 	rec.Version = 1
 	if _, loaded := s.recs.LoadOrStore(rec.ID, &rec); loaded {
 		return Record{}, fmt.Errorf("%w: %s", ErrDuplicate, rec.ID)
@@ -50,14 +53,15 @@ func (s *MemoryStore) Get(ctx context.Context, id string) (Record, error) {
 	return *r.(*Record), nil
 }
 
-// List implements [Store].
+// List implements [Store]. It sorts the matching records on each call: fine
+// for the numbers an in-memory store holds.
 func (s *MemoryStore) List(ctx context.Context, f ListFilter) ([]Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var out []Record
 	s.recs.Range(func(_, v any) bool {
-		if r := v.(*Record); r.Account == f.Account && (f.Mode == "" || r.Mode == f.Mode) {
+		if r := v.(*Record); f.matches(r) {
 			out = append(out, *r)
 		}
 		return true
@@ -68,6 +72,9 @@ func (s *MemoryStore) List(ctx context.Context, f ListFilter) ([]Record, error) 
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit:f.Limit]
+	}
 	return out, nil
 }
 
@@ -77,6 +84,7 @@ func (s *MemoryStore) Update(ctx context.Context, rec Record) (Record, error) {
 		return Record{}, err
 	}
 	rec = rec.clone()
+	rec.Created = rec.Created.Round(0) // see MemoryStore
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.recs.Load(rec.ID)

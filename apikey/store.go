@@ -59,6 +59,11 @@ const (
 	StatusRevoked Status = "revoked"
 )
 
+// Valid reports whether s is one of the statuses.
+func (s Status) Valid() bool {
+	return s == StatusPendingReview || s == StatusActive || s == StatusRevoked
+}
+
 // Hash is one accepted secret of a key: the SHA-256 (or, with a pepper,
 // HMAC-SHA256) of the key's 43-character secret part. A key has one current hash and,
 // during a rotation's grace period, the hashes it replaced.
@@ -70,13 +75,25 @@ type Hash struct {
 }
 
 // Record is what a [Store] keeps about a key: its hashes and metadata, never
-// the plaintext.
+// the plaintext (its Hint is the public tail of the checksum).
 type Record struct {
 	ID      string
 	Account string
 	Mode    keygate.Mode
 	Kind    keygate.Kind
 	Name    string
+	// CreatedBy is who created the key: [keygate.ActorFromContext] of
+	// [Manager.Create]'s context, or empty when nobody was known. It is
+	// at most 200 bytes of text: an actor that is not has its invalid
+	// bytes and control characters replaced by U+FFFD and is cut to 200
+	// bytes.
+	CreatedBy string
+	// Hint is the last four characters of the current key, for people to
+	// tell keys apart ("…4242"), set by [Manager.Create] and
+	// [Manager.Rotate]. It is public: those characters are the tail of
+	// the checksum, never part of the secret, and say nothing useful about
+	// it. Empty for a record that no Manager minted.
+	Hint string
 
 	Status   Status
 	Disabled bool
@@ -146,12 +163,47 @@ func cloneSlice[T any](s []T) []T {
 	return append(make([]T, 0, len(s)), s...)
 }
 
-// ListFilter selects the records [Store.List] returns.
+// ListFilter selects the records [Store.List] returns, in the order
+// (Created, ID), oldest first, one page at a time.
 type ListFilter struct {
-	// Account is required.
+	// Account, when set, keeps only that account's keys; empty means the
+	// keys of every account.
 	Account string
 	// Mode, when set, keeps only keys of that mode.
 	Mode keygate.Mode
+	// Status, when set, keeps only keys in that status. (Disabled keys
+	// keep their status: see [Record.Disabled].)
+	Status Status
+	// AfterCreated and AfterID are a position in the order: only the
+	// matching records after it are returned, (Created, ID) >
+	// (AfterCreated, AfterID). To fetch the next page, pass the Created
+	// and ID of the last record of the previous one. The position need
+	// not be a record that exists or matches; with an empty AfterID it
+	// means "created at AfterCreated or later". Both zero: from the
+	// start.
+	AfterCreated time.Time
+	AfterID      string
+	// Limit, when positive, returns at most that many records: the first
+	// matching ones after the position. Zero means no limit;
+	// [Manager.List] refuses a negative one.
+	Limit int
+}
+
+// matches reports whether r passes f's account, mode and status filters
+// and comes after its position.
+func (f ListFilter) matches(r *Record) bool {
+	switch {
+	case f.Account != "" && r.Account != f.Account,
+		f.Mode != "" && r.Mode != f.Mode,
+		f.Status != "" && r.Status != f.Status:
+		return false
+	case f.AfterCreated.IsZero() && f.AfterID == "":
+		return true
+	}
+	if c := r.Created.Compare(f.AfterCreated); c != 0 {
+		return c > 0
+	}
+	return r.ID > f.AfterID
 }
 
 // Store keeps key records. Implementations must be safe for concurrent use,
@@ -177,8 +229,13 @@ type Store interface {
 	// Get returns the record with that ID, or an error wrapping
 	// [ErrNotFound].
 	Get(ctx context.Context, id string) (Record, error)
-	// List returns the records that match f, oldest first (by Created,
-	// then ID).
+	// List returns the records that match f's account, mode and status
+	// and come after its position, oldest first (by Created, then ID), at
+	// most f.Limit of them when it is positive. Paging through with the
+	// last record of each page as the next position returns every
+	// matching record that exists throughout exactly once. (A SQL backend
+	// implements it as WHERE ... AND (created, id) > ($1, $2) ORDER BY
+	// created, id LIMIT $3, with an index on (created, id).)
 	List(ctx context.Context, f ListFilter) ([]Record, error)
 	// Update replaces the stored record with rec if the stored Version
 	// equals rec.Version, stores it with Version+1 and returns it. It

@@ -7,9 +7,11 @@
 package apikeytest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +43,10 @@ func TestStore(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"TouchNeverUndoesUpdate", testTouchRacingUpdate},
 		{"ListTieBreakByID", testListTieBreak},
+		{"ListEveryAccount", testListEveryAccount},
+		{"ListFilters", testListFilters},
+		{"ListPagination", testListPagination},
+		{"ListAfterPosition", testListAfter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +70,8 @@ func sample(account string, mode keygate.Mode) apikey.Record {
 		Mode:        mode,
 		Kind:        keygate.KindSecret,
 		Name:        "sample key",
+		CreatedBy:   "admin@example.com – café",
+		Hint:        "Zz42",
 		Status:      apikey.StatusActive,
 		Hashes:      []apikey.Hash{{Sum: [32]byte{1, 2, 3}}, {Sum: [32]byte{4, 5, 6}, NotAfter: base.Add(time.Hour)}},
 		Stores:      []string{"store_1", "store_2"},
@@ -458,5 +466,178 @@ func testConcurrentUpdates(t *testing.T, s apikey.Store) {
 	if want := len(rec.Permissions) + workers*each; len(got.Permissions) != want || got.Version != int64(1+workers*each) {
 		t.Fatalf("after %d concurrent updates: %d permissions (want %d), version %d (want %d)",
 			workers*each, len(got.Permissions), want, got.Version, 1+workers*each)
+	}
+}
+
+// populate creates keys of three accounts, both modes and the three
+// statuses, whose order differs from their creation order, several of them
+// created at the same instant, and returns them as created.
+func populate(t *testing.T, s apikey.Store) []apikey.Record {
+	t.Helper()
+	const n = 17
+	statuses := []apikey.Status{apikey.StatusActive, apikey.StatusPendingReview, apikey.StatusActive, apikey.StatusRevoked}
+	var out []apikey.Record
+	for i := range n {
+		r := sample([]string{"acct_a", "acct_b", "acct_c"}[i%3], []keygate.Mode{keygate.ModeTest, keygate.ModeLive}[i%2])
+		// Three instants, in the opposite order of the IDs; within one,
+		// IDs in an order unrelated to creation.
+		r.Created = base.Add(time.Duration(3-i%3) * time.Hour)
+		r.ID = fmt.Sprintf("p%02d%013d", (i*7)%n, i)
+		r.Status = statuses[i%4]
+		mustCreate(t, s, r)
+		out = append(out, r)
+	}
+	return out
+}
+
+// expect returns the IDs of the records of recs that f selects, in the
+// order of List.
+func expect(recs []apikey.Record, f apikey.ListFilter) []string {
+	recs = slices.Clone(recs)
+	slices.SortFunc(recs, func(a, b apikey.Record) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	var out []string
+	for _, r := range recs {
+		switch {
+		case f.Account != "" && r.Account != f.Account,
+			f.Mode != "" && r.Mode != f.Mode,
+			f.Status != "" && r.Status != f.Status:
+			continue
+		case !f.AfterCreated.IsZero() || f.AfterID != "":
+			if o := r.Created.Compare(f.AfterCreated); o < 0 || o == 0 && r.ID <= f.AfterID {
+				continue
+			}
+		}
+		out = append(out, r.ID)
+		if f.Limit > 0 && len(out) == f.Limit {
+			break
+		}
+	}
+	return out
+}
+
+func list(t *testing.T, s apikey.Store, f apikey.ListFilter) []apikey.Record {
+	t.Helper()
+	recs, err := s.List(ctx(t), f)
+	if err != nil {
+		t.Fatalf("List(%+v): %v", f, err)
+	}
+	return recs
+}
+
+func ids(recs []apikey.Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// testListEveryAccount lists without an account: every key.
+func testListEveryAccount(t *testing.T, s apikey.Store) {
+	if recs := list(t, s, apikey.ListFilter{}); len(recs) != 0 {
+		t.Fatalf("an empty store lists %v", ids(recs))
+	}
+	created := populate(t, s)
+	got := list(t, s, apikey.ListFilter{})
+	if want := expect(created, apikey.ListFilter{}); fmt.Sprint(ids(got)) != fmt.Sprint(want) {
+		t.Fatalf("List without an account: got %v, want %v (every account, by Created, then ID)", ids(got), want)
+	}
+	// Listed records are complete.
+	for _, r := range got {
+		stored, err := s.Get(ctx(t), r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, stored, r)
+	}
+}
+
+// testListFilters checks each filter alone and combined.
+func testListFilters(t *testing.T, s apikey.Store) {
+	created := populate(t, s)
+	for _, f := range []apikey.ListFilter{
+		{Account: "acct_b"},
+		{Mode: keygate.ModeLive},
+		{Status: apikey.StatusRevoked},
+		{Status: apikey.StatusPendingReview},
+		{Status: apikey.StatusActive},
+		{Account: "acct_a", Mode: keygate.ModeTest},
+		{Account: "acct_c", Status: apikey.StatusActive},
+		{Mode: keygate.ModeLive, Status: apikey.StatusPendingReview},
+		{Account: "acct_a", Mode: keygate.ModeLive, Status: apikey.StatusActive},
+		{Account: "acct_none"},
+	} {
+		want := expect(created, f)
+		if got := ids(list(t, s, f)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("List(%+v): got %v, want %v", f, got, want)
+		}
+	}
+}
+
+// testListPagination pages through every filter with every page size and
+// checks that every matching record comes exactly once, in order, in full
+// pages.
+func testListPagination(t *testing.T, s apikey.Store) {
+	created := populate(t, s)
+	for _, base := range []apikey.ListFilter{
+		{},
+		{Account: "acct_a"},
+		{Mode: keygate.ModeTest},
+		{Status: apikey.StatusActive},
+		{Account: "acct_b", Mode: keygate.ModeLive, Status: apikey.StatusPendingReview},
+	} {
+		all := expect(created, base)
+		for limit := 1; limit <= len(all)+1; limit++ {
+			f := base
+			f.Limit = limit
+			var got []string
+			for pages := 0; ; pages++ {
+				if pages > len(all)+1 {
+					t.Fatalf("%+v: more than %d pages", f, len(all)+1)
+				}
+				page := list(t, s, f)
+				if want := min(limit, len(all)-len(got)); len(page) != want {
+					t.Fatalf("%+v, page %d: %d records, want %d", f, pages, len(page), want)
+				}
+				if len(page) == 0 {
+					break
+				}
+				got = append(got, ids(page)...)
+				last := page[len(page)-1]
+				f.AfterCreated, f.AfterID = last.Created, last.ID
+			}
+			if fmt.Sprint(got) != fmt.Sprint(all) {
+				t.Fatalf("%+v: the pages hold %v, want %v: every record once, in order", base, got, all)
+			}
+		}
+	}
+}
+
+// testListAfter checks positions that are not the last record of a page:
+// one no record has, one of a record the filter leaves out, and one with
+// only a time.
+func testListAfter(t *testing.T, s apikey.Store) {
+	created := populate(t, s)
+	at := base.Add(2 * time.Hour)
+	for _, f := range []apikey.ListFilter{
+		{AfterCreated: at, AfterID: "p05x"},
+		{AfterCreated: at, AfterID: "p05x", Account: "acct_c"},
+		{AfterCreated: at, AfterID: created[1].ID, Account: "acct_a"},
+		{AfterCreated: at},
+		{AfterCreated: at, Status: apikey.StatusRevoked},
+		{AfterCreated: at.Add(-time.Millisecond), AfterID: "zzz"},
+		{AfterCreated: at, AfterID: "zzz"},
+		{AfterCreated: at.Add(time.Hour), AfterID: "zzz"},
+		{AfterCreated: at, AfterID: "p05x", Limit: 2},
+	} {
+		want := expect(created, f)
+		if got := ids(list(t, s, f)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("List(%+v): got %v, want %v", f, got, want)
+		}
 	}
 }
