@@ -73,6 +73,9 @@ const (
 	StatusRevoked Status = "revoked"
 )
 
+// Valid reports whether s is one of the statuses.
+func (s Status) Valid() bool { return s == StatusActive || s == StatusRevoked }
+
 // StoredSecret is one accepted secret of a credential in its stored form:
 // sealed with AES-256-GCM under the master key, never in plaintext. A
 // credential has one current secret and, during a rotation's grace period,
@@ -165,12 +168,47 @@ func (c Credential) clone() Credential {
 	return c
 }
 
-// ListFilter selects the credentials [CredentialStore.List] returns.
+// ListFilter selects the credentials [CredentialStore.List] returns, in
+// the order (Created, KeyID), oldest first, one page at a time.
 type ListFilter struct {
-	// Account is required.
+	// Account, when set, keeps only that account's credentials; empty
+	// means the credentials of every account.
 	Account string
 	// Mode, when set, keeps only credentials of that mode.
 	Mode keygate.Mode
+	// Status, when set, keeps only credentials in that status. (Disabled
+	// credentials keep their status: see [Credential.Disabled].)
+	Status Status
+	// AfterCreated and AfterID are a position in the order: only the
+	// matching credentials after it are returned, (Created, KeyID) >
+	// (AfterCreated, AfterID). To fetch the next page, pass the Created
+	// and KeyID of the last credential of the previous one. The position
+	// need not be a credential that exists or matches; with an empty
+	// AfterID it means "created at AfterCreated or later". Both zero: from
+	// the start.
+	AfterCreated time.Time
+	AfterID      string
+	// Limit, when positive, returns at most that many credentials: the
+	// first matching ones after the position. Zero means no limit;
+	// [Manager.List] refuses a negative one.
+	Limit int
+}
+
+// matches reports whether c passes f's account, mode and status filters
+// and comes after its position.
+func (f ListFilter) matches(c *Credential) bool {
+	switch {
+	case f.Account != "" && c.Account != f.Account,
+		f.Mode != "" && c.Mode != f.Mode,
+		f.Status != "" && c.Status != f.Status:
+		return false
+	case f.AfterCreated.IsZero() && f.AfterID == "":
+		return true
+	}
+	if cmp := c.Created.Compare(f.AfterCreated); cmp != 0 {
+		return cmp > 0
+	}
+	return c.KeyID > f.AfterID
 }
 
 // CredentialStore keeps HMAC credentials. Implementations must be safe for
@@ -197,8 +235,14 @@ type CredentialStore interface {
 	// Get returns the credential with that key ID, or an error wrapping
 	// [ErrUnknownKey].
 	Get(ctx context.Context, keyID string) (Credential, error)
-	// List returns the credentials that match f, oldest first (by
-	// Created, then KeyID).
+	// List returns the credentials that match f's account, mode and
+	// status and come after its position, oldest first (by Created, then
+	// KeyID, byte for byte), at most f.Limit of them when it is positive.
+	// Paging through with the last credential of each page as the next
+	// position returns every matching credential that exists throughout
+	// exactly once. (A SQL backend implements it as WHERE ... AND
+	// (created, key_id) > ($1, $2) ORDER BY created, key_id LIMIT $3,
+	// with an index on (created, key_id) and a binary collation.)
 	List(ctx context.Context, f ListFilter) ([]Credential, error)
 	// Update replaces the stored credential with c if the stored Version
 	// equals c.Version, stores it with Version+1 and returns it. It
@@ -422,13 +466,25 @@ func (m *Manager) Get(ctx context.Context, keyID string) (Credential, error) {
 	return c, nil
 }
 
-// List returns the credentials that match f, oldest first.
+// List returns the credentials that match f, oldest first (by Created,
+// then KeyID), at most f.Limit of them when it is positive; see
+// [ListFilter]. It returns an error wrapping [ErrInvalidParams] if f has
+// an invalid account, mode or status, an AfterID that is not 1 to 128
+// characters of A-Z a-z 0-9 and "_-.:" (as every minted key ID is), or a
+// negative limit.
 func (m *Manager) List(ctx context.Context, f ListFilter) ([]Credential, error) {
-	if !validate.Ident(f.Account) {
-		return nil, fmt.Errorf("%w: invalid account", ErrInvalidParams)
-	}
-	if f.Mode != "" && !f.Mode.Valid() {
+	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
+	switch {
+	case f.Account != "" && !validate.Ident(f.Account):
+		return nil, bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+	case f.Mode != "" && !f.Mode.Valid():
 		return nil, fmt.Errorf("%w: mode must be %q or %q", ErrInvalidParams, keygate.ModeTest, keygate.ModeLive)
+	case f.Status != "" && !f.Status.Valid():
+		return nil, fmt.Errorf("%w: status must be %q or %q", ErrInvalidParams, StatusActive, StatusRevoked)
+	case f.AfterID != "" && !validate.Ident(f.AfterID):
+		return nil, bad("after ID must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
+	case f.Limit < 0:
+		return nil, bad("limit must not be negative")
 	}
 	cs, err := m.store.List(ctx, f)
 	if err != nil {

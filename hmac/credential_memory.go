@@ -11,6 +11,8 @@ import (
 // MemoryCredentialStore is the embedded in-memory [CredentialStore]: safe
 // for concurrent use, lost when the process ends. It holds the secrets
 // sealed, like any other store. Reads take no lock; writes are serialised.
+// Like a database, it keeps Created without its monotonic clock reading, so
+// that List orders by wall-clock time, as its positions do.
 // The zero value is not usable; call [NewMemoryCredentialStore].
 type MemoryCredentialStore struct {
 	mu    sync.Mutex // serialises writers; readers use creds alone
@@ -30,6 +32,7 @@ func (s *MemoryCredentialStore) Create(ctx context.Context, c Credential) (Crede
 		return Credential{}, err
 	}
 	c = c.clone()
+	c.Created = c.Created.Round(0) // see MemoryCredentialStore
 	c.Version = 1
 	if _, loaded := s.creds.LoadOrStore(c.KeyID, &c); loaded {
 		return Credential{}, fmt.Errorf("%w: %s", ErrKeyIDExists, c.KeyID)
@@ -49,24 +52,32 @@ func (s *MemoryCredentialStore) Get(ctx context.Context, keyID string) (Credenti
 	return v.(*Credential).clone(), nil
 }
 
-// List implements [CredentialStore].
+// List implements [CredentialStore]. It sorts the matching credentials on
+// each call: fine for the numbers an in-memory store holds.
 func (s *MemoryCredentialStore) List(ctx context.Context, f ListFilter) ([]Credential, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []Credential
+	var matched []*Credential
 	s.creds.Range(func(_, v any) bool {
-		if c := v.(*Credential); c.Account == f.Account && (f.Mode == "" || c.Mode == f.Mode) {
-			out = append(out, c.clone())
+		if c := v.(*Credential); f.matches(c) {
+			matched = append(matched, c)
 		}
 		return true
 	})
-	slices.SortFunc(out, func(a, b Credential) int {
+	slices.SortFunc(matched, func(a, b *Credential) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.KeyID, b.KeyID)
 	})
+	if f.Limit > 0 && len(matched) > f.Limit {
+		matched = matched[:f.Limit]
+	}
+	out := make([]Credential, len(matched))
+	for i, c := range matched {
+		out[i] = c.clone()
+	}
 	return out, nil
 }
 
@@ -76,6 +87,7 @@ func (s *MemoryCredentialStore) Update(ctx context.Context, c Credential) (Crede
 		return Credential{}, err
 	}
 	c = c.clone()
+	c.Created = c.Created.Round(0) // see MemoryCredentialStore
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.creds.Load(c.KeyID)

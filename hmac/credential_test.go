@@ -210,10 +210,17 @@ func TestManagerCreateInvalid(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, cs, "nothing stored")
 
-	_, err = e.m.List(context.Background(), hmac.ListFilter{})
-	assert.ErrorIs(t, err, hmac.ErrInvalidParams)
-	_, err = e.m.List(context.Background(), hmac.ListFilter{Account: "acct_1", Mode: "prod"})
-	assert.ErrorIs(t, err, hmac.ErrInvalidParams)
+	for _, f := range []hmac.ListFilter{
+		{Account: "acct 1"},
+		{Account: "acct_1", Mode: "prod"},
+		{Status: "disabled"},
+		{AfterID: "hk_x y"},
+		{AfterID: strings.Repeat("a", 129)},
+		{Limit: -1},
+	} {
+		_, err = e.m.List(context.Background(), f)
+		assert.ErrorIs(t, err, hmac.ErrInvalidParams, "%+v", f)
+	}
 	_, _, err = e.m.Rotate(context.Background(), "hk_x", -time.Second)
 	assert.ErrorIs(t, err, hmac.ErrInvalidParams)
 }
@@ -238,6 +245,38 @@ func TestManagerList(t *testing.T) {
 	all, err := e.m.List(context.Background(), hmac.ListFilter{Account: "acct_1"})
 	require.NoError(t, err)
 	assert.Len(t, all, 4)
+
+	// Every account, by status, one page at a time.
+	_, err = e.m.Revoke(context.Background(), want[1])
+	require.NoError(t, err)
+	everyone, err := e.m.List(context.Background(), hmac.ListFilter{})
+	require.NoError(t, err)
+	assert.Len(t, everyone, 5)
+	revoked, err := e.m.List(context.Background(), hmac.ListFilter{Status: hmac.StatusRevoked})
+	require.NoError(t, err)
+	require.Len(t, revoked, 1)
+	assert.Equal(t, want[1], revoked[0].KeyID)
+	var paged []string
+	f := hmac.ListFilter{Status: hmac.StatusActive, Limit: 2}
+	for {
+		page, err := e.m.List(context.Background(), f)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		assert.LessOrEqual(t, len(page), 2)
+		for _, c := range page {
+			paged = append(paged, c.KeyID)
+		}
+		f.AfterCreated, f.AfterID = page[len(page)-1].Created, page[len(page)-1].KeyID
+	}
+	var active []string
+	for _, c := range everyone {
+		if c.KeyID != want[1] {
+			active = append(active, c.KeyID)
+		}
+	}
+	assert.Equal(t, active, paged)
 }
 
 // TestManagerLifecycle runs scenarios on an injected clock. Each step sets

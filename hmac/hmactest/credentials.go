@@ -9,9 +9,11 @@
 package hmactest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +41,10 @@ func TestCredentialStore(t *testing.T, newStore func(t *testing.T) hmac.Credenti
 		{"KeyIDsAreExact", testCredExactKeyID},
 		{"ListFiltersAndOrders", testCredList},
 		{"ListTieBreakByKeyID", testCredListTieBreak},
+		{"ListEveryAccount", testCredListEveryAccount},
+		{"ListFilters", testCredListFilters},
+		{"ListPagination", testCredListPagination},
+		{"ListAfterPosition", testCredListAfter},
 		{"UpdateCompareAndSwap", testCredUpdateCAS},
 		{"UpdateMissing", testCredUpdateMissing},
 		{"Isolation", testCredIsolation},
@@ -438,5 +444,174 @@ func testCredConcurrentUpdates(t *testing.T, s hmac.CredentialStore) {
 			t.Fatalf("permission %q landed twice", p)
 		}
 		seen[p] = true
+	}
+}
+
+// credPopulate creates credentials of three accounts, both modes and both
+// statuses, whose order differs from their creation order, several of them
+// created at the same instant, and returns them as created.
+func credPopulate(t *testing.T, s hmac.CredentialStore) []hmac.Credential {
+	t.Helper()
+	const n = 17
+	var out []hmac.Credential
+	for i := range n {
+		c := credSample([]string{"acct_a", "acct_b", "acct_c"}[i%3], []keygate.Mode{keygate.ModeTest, keygate.ModeLive}[i%2])
+		// Three instants, in the opposite order of the key IDs; within
+		// one, key IDs in an order unrelated to creation.
+		c.Created = credBase.Add(time.Duration(3-i%3) * time.Hour)
+		c.KeyID = fmt.Sprintf("hk_p%02d_%d", (i*7)%n, i)
+		if i%4 == 1 {
+			c.Status, c.RevokedAt, c.Secrets = hmac.StatusRevoked, credBase.Add(5*time.Hour), nil
+		}
+		credCreate(t, s, c)
+		out = append(out, c)
+	}
+	return out
+}
+
+// credExpect returns the key IDs of the credentials of cs that f selects,
+// in the order of List.
+func credExpect(cs []hmac.Credential, f hmac.ListFilter) []string {
+	cs = slices.Clone(cs)
+	slices.SortFunc(cs, func(a, b hmac.Credential) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.KeyID, b.KeyID)
+	})
+	var out []string
+	for _, c := range cs {
+		switch {
+		case f.Account != "" && c.Account != f.Account,
+			f.Mode != "" && c.Mode != f.Mode,
+			f.Status != "" && c.Status != f.Status:
+			continue
+		case !f.AfterCreated.IsZero() || f.AfterID != "":
+			if o := c.Created.Compare(f.AfterCreated); o < 0 || o == 0 && c.KeyID <= f.AfterID {
+				continue
+			}
+		}
+		out = append(out, c.KeyID)
+		if f.Limit > 0 && len(out) == f.Limit {
+			break
+		}
+	}
+	return out
+}
+
+func credList(t *testing.T, s hmac.CredentialStore, f hmac.ListFilter) []hmac.Credential {
+	t.Helper()
+	cs, err := s.List(credCtx(t), f)
+	if err != nil {
+		t.Fatalf("List(%+v): %v", f, err)
+	}
+	return cs
+}
+
+func credKeyIDs(cs []hmac.Credential) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.KeyID)
+	}
+	return out
+}
+
+// testCredListEveryAccount lists without an account: every credential.
+func testCredListEveryAccount(t *testing.T, s hmac.CredentialStore) {
+	if cs := credList(t, s, hmac.ListFilter{}); len(cs) != 0 {
+		t.Fatalf("an empty store lists %v", credKeyIDs(cs))
+	}
+	created := credPopulate(t, s)
+	got := credList(t, s, hmac.ListFilter{})
+	if want := credExpect(created, hmac.ListFilter{}); fmt.Sprint(credKeyIDs(got)) != fmt.Sprint(want) {
+		t.Fatalf("List without an account: got %v, want %v (every account, by Created, then KeyID)", credKeyIDs(got), want)
+	}
+	// Listed credentials are complete.
+	for _, c := range got {
+		credEqual(t, credGet(t, s, c.KeyID), c)
+	}
+}
+
+// testCredListFilters checks each filter alone and combined.
+func testCredListFilters(t *testing.T, s hmac.CredentialStore) {
+	created := credPopulate(t, s)
+	for _, f := range []hmac.ListFilter{
+		{Account: "acct_b"},
+		{Mode: keygate.ModeLive},
+		{Status: hmac.StatusRevoked},
+		{Status: hmac.StatusActive},
+		{Account: "acct_a", Mode: keygate.ModeTest},
+		{Account: "acct_c", Status: hmac.StatusActive},
+		{Mode: keygate.ModeTest, Status: hmac.StatusRevoked},
+		{Account: "acct_a", Mode: keygate.ModeLive, Status: hmac.StatusActive},
+		{Account: "acct_none"},
+	} {
+		want := credExpect(created, f)
+		if got := credKeyIDs(credList(t, s, f)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("List(%+v): got %v, want %v", f, got, want)
+		}
+	}
+}
+
+// testCredListPagination pages through every filter with every page size
+// and checks that every matching credential comes exactly once, in order,
+// in full pages.
+func testCredListPagination(t *testing.T, s hmac.CredentialStore) {
+	created := credPopulate(t, s)
+	for _, base := range []hmac.ListFilter{
+		{},
+		{Account: "acct_a"},
+		{Mode: keygate.ModeTest},
+		{Status: hmac.StatusActive},
+		{Account: "acct_b", Mode: keygate.ModeLive, Status: hmac.StatusActive},
+	} {
+		all := credExpect(created, base)
+		for limit := 1; limit <= len(all)+1; limit++ {
+			f := base
+			f.Limit = limit
+			var got []string
+			for pages := 0; ; pages++ {
+				if pages > len(all)+1 {
+					t.Fatalf("%+v: more than %d pages", f, len(all)+1)
+				}
+				page := credList(t, s, f)
+				if want := min(limit, len(all)-len(got)); len(page) != want {
+					t.Fatalf("%+v, page %d: %d credentials, want %d", f, pages, len(page), want)
+				}
+				if len(page) == 0 {
+					break
+				}
+				got = append(got, credKeyIDs(page)...)
+				last := page[len(page)-1]
+				f.AfterCreated, f.AfterID = last.Created, last.KeyID
+			}
+			if fmt.Sprint(got) != fmt.Sprint(all) {
+				t.Fatalf("%+v: the pages hold %v, want %v: every credential once, in order", base, got, all)
+			}
+		}
+	}
+}
+
+// testCredListAfter checks positions that are not the last credential of a
+// page: one no credential has, one of a credential the filter leaves out,
+// and one with only a time.
+func testCredListAfter(t *testing.T, s hmac.CredentialStore) {
+	created := credPopulate(t, s)
+	at := credBase.Add(2 * time.Hour)
+	for _, f := range []hmac.ListFilter{
+		{AfterCreated: at, AfterID: "hk_p05_x"},
+		{AfterCreated: at, AfterID: "hk_p05_x", Account: "acct_c"},
+		{AfterCreated: at, AfterID: created[1].KeyID, Account: "acct_a"},
+		{AfterCreated: at},
+		{AfterCreated: at, Status: hmac.StatusRevoked},
+		{AfterCreated: at.Add(-time.Millisecond), AfterID: "hk_zzz"},
+		{AfterCreated: at, AfterID: "hk_zzz"},
+		{AfterCreated: at.Add(time.Hour), AfterID: "hk_zzz"},
+		{AfterCreated: at, AfterID: "hk_p05_x", Limit: 2},
+	} {
+		want := credExpect(created, f)
+		if got := credKeyIDs(credList(t, s, f)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("List(%+v): got %v, want %v", f, got, want)
+		}
 	}
 }

@@ -1,0 +1,112 @@
+package hmac_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/hmac/hmactest"
+)
+
+func TestStatusValid(t *testing.T) {
+	assert.True(t, hmac.StatusActive.Valid())
+	assert.True(t, hmac.StatusRevoked.Valid())
+	for _, s := range []hmac.Status{"", "disabled", "pending_review"} {
+		assert.False(t, s.Valid(), s)
+	}
+}
+
+// listBugStore is a MemoryCredentialStore whose List has a bug, to check
+// that the suite catches it.
+type listBugStore struct {
+	*hmac.MemoryCredentialStore
+	list func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error)
+}
+
+func (s listBugStore) List(ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
+	return s.list(s.MemoryCredentialStore, ctx, f)
+}
+
+type listFunc = func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error)
+
+// listBugs are the List bugs the suite must catch, with a test that
+// catches each.
+var listBugs = map[string]struct {
+	list   listFunc
+	failed string
+}{
+	"requires an account, as before": {func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
+		if f.Account == "" {
+			return nil, ctx.Err()
+		}
+		return s.List(ctx, f)
+	}, "ListEveryAccount"},
+	"ignores the status": {func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
+		f.Status = ""
+		return s.List(ctx, f)
+	}, "ListFilters"},
+	"ignores the limit": {func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
+		f.Limit = 0
+		return s.List(ctx, f)
+	}, "ListPagination"},
+	"ignores the position": {func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
+		f.AfterCreated, f.AfterID = time.Time{}, ""
+		return s.List(ctx, f)
+	}, "ListPagination"},
+	"compares only times to the position": {func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
+		if !f.AfterCreated.IsZero() {
+			f.AfterID = "\xff"
+		}
+		return s.List(ctx, f)
+	}, "ListPagination"},
+	"includes the position": {func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
+		if f.AfterID != "" {
+			f.AfterID = f.AfterID[:len(f.AfterID)-1]
+		}
+		return s.List(ctx, f)
+	}, "ListPagination"},
+	"looks the position up by key ID": {func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
+		after := f.AfterID
+		f.AfterCreated, f.AfterID, f.Limit = time.Time{}, "", 0
+		cs, err := s.List(ctx, f)
+		if i := slices.IndexFunc(cs, func(c hmac.Credential) bool { return c.KeyID == after }); i >= 0 {
+			cs = cs[i+1:]
+		}
+		return cs, err
+	}, "ListAfterPosition"},
+}
+
+// TestSuiteCatchesBrokenLists runs the suite, in a child process, against
+// stores with one List bug each, and checks that the right test fails.
+func TestSuiteCatchesBrokenLists(t *testing.T) {
+	if name := os.Getenv("HMACTEST_BROKEN"); name != "" {
+		hmactest.TestCredentialStore(t, func(*testing.T) hmac.CredentialStore {
+			return listBugStore{MemoryCredentialStore: hmac.NewMemoryCredentialStore(), list: listBugs[name].list}
+		})
+		return
+	}
+	if testing.Short() {
+		t.Skip("runs the suite in child processes")
+	}
+	for name, b := range listBugs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSuiteCatchesBrokenLists$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "HMACTEST_BROKEN="+name)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the suite passed a store that %s", name)
+			}
+			if want := "--- FAIL: TestSuiteCatchesBrokenLists/" + b.failed; !strings.Contains(string(out), want) {
+				t.Fatalf("a store that %s: want %q in the output:\n%s", name, want, out)
+			}
+		})
+	}
+}
