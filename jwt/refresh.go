@@ -351,9 +351,10 @@ type RefreshConfig struct {
 	// are stored: [keygate.ActionRefreshReuse], a security event (a
 	// rotated token was presented again and its family was revoked; the
 	// actor is the client that presented it), and
-	// [keygate.ActionRefreshRevoked] (Revoke; the actor is the revoking
-	// client). Change.TokenID is the family's ID; no token or hash of one
-	// is ever reported. It runs on the request's goroutine, so it must
+	// [keygate.ActionRefreshRevoked] (Revoke, where the actor is the
+	// revoking client, and RevokeFamily, where it is the context's).
+	// Change.TokenID is the family's ID; no token or hash of one is ever
+	// reported. It runs on the request's goroutine, so it must
 	// not block for long.
 	OnChange keygate.ChangeFunc
 }
@@ -587,6 +588,64 @@ func (rt *RefreshTokens) Revoke(ctx context.Context, token, clientID string) err
 	}
 	if rec.Status != RefreshRevoked {
 		rt.report(ctx, keygate.ActionRefreshRevoked, rec, now)
+	}
+	return nil
+}
+
+// ErrInvalidFamily: [RefreshTokens.RevokeFamily] got a string that is not
+// a refresh-token family ID. It wraps [ErrInvalidParams].
+var ErrInvalidFamily = fmt.Errorf("%w: invalid refresh-token family ID", ErrInvalidParams)
+
+// MaxFamilyLen bounds the family IDs [RefreshTokens.RevokeFamily] takes.
+// [RefreshTokens.Issue] makes 26-character ones.
+const MaxFamilyLen = 64
+
+// validFamily reports whether family is a family ID as Issue makes them:
+// random text in the RFC 4648 base32 alphabet (A-Z and 2-7; see
+// crypto/rand.Text), here 1 to MaxFamilyLen characters of it.
+func validFamily(family string) bool {
+	if family == "" || len(family) > MaxFamilyLen {
+		return false
+	}
+	for i := 0; i < len(family); i++ {
+		if c := family[i]; !('A' <= c && c <= 'Z' || '2' <= c && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// RevokeFamily revokes the refresh-token family with that ID
+// ([RefreshRecord.Family]), as an administrative action: unlike
+// [RefreshTokens.Revoke], it needs no token and checks no client. Every
+// token of the family, including the ones issued by a rotation racing the
+// revocation, can no longer be used. Revoking an unknown or already
+// revoked family is not an error.
+//
+// A family ID is what [RefreshTokens.Issue] makes: 1 to MaxFamilyLen
+// characters of A-Z and 2-7; anything else is refused with an error
+// wrapping [ErrInvalidFamily] (and so [ErrInvalidParams]), without asking
+// the store.
+//
+// It reports [keygate.ActionRefreshRevoked] through RefreshConfig.OnChange
+// with the actor from ctx ([keygate.ActorFromContext]) and the family as
+// Change.TokenID. The store does not say whether the family existed or was
+// revoked already, so every successful call is reported, and the report
+// names no client, subject or account.
+//
+// Access tokens already minted from the family stay valid until they
+// expire; to cut them off too, revoke the subject in the [Denylist].
+func (rt *RefreshTokens) RevokeFamily(ctx context.Context, family string) error {
+	if !validFamily(family) {
+		return ErrInvalidFamily
+	}
+	now := rt.now()
+	if err := rt.store.RevokeFamily(ctx, family, now); err != nil {
+		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
+	}
+	if rt.onChange != nil {
+		rt.onChange(ctx, keygate.Change{Action: keygate.ActionRefreshRevoked, Time: now,
+			Actor: keygate.ActorFromContext(ctx), TokenID: family})
 	}
 	return nil
 }

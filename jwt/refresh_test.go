@@ -70,6 +70,14 @@ func (s *countingRefreshStore) Rotate(ctx context.Context, old [32]byte, next jw
 	return s.RefreshStore.Rotate(ctx, old, next, now)
 }
 
+func (s *countingRefreshStore) RevokeFamily(ctx context.Context, family string, at time.Time) error {
+	s.calls.Add(1)
+	if s.err != nil {
+		return s.err
+	}
+	return s.RefreshStore.RevokeFamily(ctx, family, at)
+}
+
 const (
 	clientA = "clientA000000000"
 	clientB = "clientB000000000"
@@ -483,6 +491,87 @@ func TestRefreshRevoke(t *testing.T) {
 		err := e.rt.Revoke(ctx, a, clientA)
 		require.ErrorIs(t, err, boom)
 		assert.NotErrorIs(t, err, jwt.ErrRefreshInvalid)
+	})
+}
+
+func TestRefreshRevokeFamily(t *testing.T) {
+	admin := keygate.WithActor(context.Background(), "admin_1")
+	t.Run("revokes every token of the family, and only those", func(t *testing.T) {
+		e := newRefreshEnv(t)
+		a, rec := e.issue(t)
+		b, _ := e.rotate(t, a)
+		c, _ := e.rotate(t, b)
+		other, otherRec := e.issue(t)
+		require.NotEqual(t, rec.Family, otherRec.Family)
+		assert.Regexp(t, `^[A-Z2-7]{1,64}$`, rec.Family, "Issue makes what RevokeFamily takes")
+		e.clock.Advance(time.Minute)
+
+		require.NoError(t, e.rt.RevokeFamily(admin, rec.Family))
+		for _, tok := range []string{a, b, c} {
+			r, err := e.rt.Lookup(admin, tok)
+			require.NoError(t, err)
+			assert.Equal(t, jwt.RefreshRevoked, r.Status)
+			assert.Equal(t, e.clock.Now(), r.RevokedAt)
+		}
+		_, _, err := e.rt.Rotate(admin, c, clientA)
+		require.ErrorIs(t, err, jwt.ErrRefreshRevoked)
+		assert.Equal(t, []keygate.Change{{
+			Action: keygate.ActionRefreshRevoked, Time: e.clock.Now(), Actor: "admin_1", TokenID: rec.Family,
+		}}, e.changes(), "the administrator acts; no client is checked or named")
+		e.rotate(t, other) // another family is untouched
+	})
+	t.Run("unknown and revoked families are no error", func(t *testing.T) {
+		e := newRefreshEnv(t)
+		_, rec := e.issue(t)
+		require.NoError(t, e.rt.RevokeFamily(admin, rec.Family))
+		require.NoError(t, e.rt.RevokeFamily(admin, rec.Family), "idempotent")
+		require.NoError(t, e.rt.RevokeFamily(admin, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+		assert.Len(t, e.changes(), 3, "the store does not say whether anything changed: every call is reported")
+	})
+	t.Run("the actor of an authenticated context", func(t *testing.T) {
+		e := newRefreshEnv(t)
+		_, rec := e.issue(t)
+		caller := keygate.NewContext(context.Background(), keygate.Principal{KeyID: "bk_caller"})
+		require.NoError(t, e.rt.RevokeFamily(caller, rec.Family))
+		require.Len(t, e.changes(), 1)
+		assert.Equal(t, "bk_caller", e.changes()[0].Actor)
+	})
+	t.Run("invalid family IDs", func(t *testing.T) {
+		e := newRefreshEnv(t)
+		a, rec := e.issue(t)
+		calls := e.store.calls.Load()
+		for _, family := range []string{
+			"", strings.ToLower(rec.Family), rec.Family + "=", "ABC1", "ABC0", "ABC DEF", "ABC\n", strings.Repeat("A", jwt.MaxFamilyLen+1),
+			a, // a token is no family ID
+		} {
+			err := e.rt.RevokeFamily(admin, family)
+			require.ErrorIs(t, err, jwt.ErrInvalidFamily, "%q", family)
+			assert.ErrorIs(t, err, jwt.ErrInvalidParams)
+			assert.NotErrorIs(t, err, jwt.ErrRefreshInvalid, "no invalid_grant")
+			assert.Equal(t, jwt.ErrInvalidFamily.Error(), err.Error(), "the error does not repeat the input")
+		}
+		require.NoError(t, e.rt.RevokeFamily(admin, strings.Repeat("A", jwt.MaxFamilyLen)))
+		assert.Equal(t, calls+1, e.store.calls.Load(), "invalid IDs never reach the store")
+		e.rotate(t, a)
+	})
+	t.Run("store failure", func(t *testing.T) {
+		e := newRefreshEnv(t)
+		_, rec := e.issue(t)
+		boom := errors.New("store down")
+		e.store.err = boom
+		err := e.rt.RevokeFamily(admin, rec.Family)
+		require.ErrorIs(t, err, boom)
+		assert.NotErrorIs(t, err, jwt.ErrInvalidParams)
+		assert.Empty(t, e.changes())
+	})
+	t.Run("cancelled context", func(t *testing.T) {
+		e := newRefreshEnv(t)
+		a, rec := e.issue(t)
+		ctx, cancel := context.WithCancel(admin)
+		cancel()
+		require.ErrorIs(t, e.rt.RevokeFamily(ctx, rec.Family), context.Canceled)
+		assert.Empty(t, e.changes())
+		e.rotate(t, a) // untouched
 	})
 }
 
