@@ -189,14 +189,22 @@ func (s *FileSink) Write(ctx context.Context, batch []Event) error {
 
 	s.buf.Reset()
 	s.ends = s.ends[:0]
-	enc := json.NewEncoder(&s.buf)
-	enc.SetEscapeHTML(false)
+	var enc *json.Encoder // only for what appendJSON leaves to it
 	for i := range batch {
 		e := batch[i]
 		e.Seq = s.seq + uint64(i) + 1
 		e.Time = e.Time.UTC()
-		if err := enc.Encode(&e); err != nil { // Encode appends '\n'
-			return fmt.Errorf("audit: encoding event: %w", err)
+		line, ok := appendJSON(s.buf.AvailableBuffer(), &e)
+		if ok {
+			s.buf.Write(line)
+		} else {
+			if enc == nil {
+				enc = json.NewEncoder(&s.buf)
+				enc.SetEscapeHTML(false)
+			}
+			if err := enc.Encode(&e); err != nil { // Encode appends '\n'
+				return fmt.Errorf("audit: encoding event: %w", err)
+			}
 		}
 		s.ends = append(s.ends, s.buf.Len())
 	}

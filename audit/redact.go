@@ -189,7 +189,7 @@ func (r *Redactor) Headers(h http.Header) map[string]string {
 	}
 	var out map[string]string
 	for _, name := range r.record {
-		vs := h.Values(name)
+		vs := h[name] // name is canonical, like the keys net/http stores
 		if len(vs) == 0 {
 			continue
 		}

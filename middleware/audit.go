@@ -48,8 +48,19 @@ type auditSlotKey struct{}
 
 // auditedRequest is Audit's per-request state, in one allocation.
 type auditedRequest struct {
+	// Context is the request's: auditedRequest is the audited request's
+	// context too, holding the slot without another allocation.
+	context.Context
 	rec  statusRecorder
 	slot auditSlot
+}
+
+// Value returns the slot for auditSlotKey, else the parent's value.
+func (ar *auditedRequest) Value(key any) any {
+	if key == (auditSlotKey{}) {
+		return &ar.slot
+	}
+	return ar.Context.Value(key)
 }
 
 // auditing reports whether Audit records anything (events, metrics or
@@ -88,9 +99,9 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 			}
 			w.Header().Set("X-Request-Id", id)
 		}
-		ar := &auditedRequest{rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
+		ar := &auditedRequest{Context: r.Context(), rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
 		slot, rec := &ar.slot, &ar.rec
-		r2 := r.WithContext(context.WithValue(r.Context(), auditSlotKey{}, slot))
+		r2 := r.WithContext(ar)
 		next.ServeHTTP(rec, r2)
 		latency := time.Since(start)
 

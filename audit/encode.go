@@ -1,0 +1,169 @@
+package audit
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// appendJSON appends e's JSON form and a newline to b: byte for byte what
+// encoding/json's Encoder with SetEscapeHTML(false) writes for e, without
+// reflection (FuzzAppendJSON compares the two). It reports false for what
+// encoding/json refuses (a NaN or infinite latency, a time outside years
+// 0–9999), which the caller then encodes with encoding/json for its error.
+func appendJSON(b []byte, e *Event) ([]byte, bool) {
+	if math.IsNaN(e.LatencyMS) || math.IsInf(e.LatencyMS, 0) {
+		return b, false
+	}
+	if y := e.Time.Year(); y < 0 || y > 9999 {
+		return b, false
+	}
+	b = append(b, '{')
+	if e.Seq != 0 {
+		b = append(b, `"seq":`...)
+		b = strconv.AppendUint(b, e.Seq, 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"time":"`...)
+	b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	b = appendField(b, "request_id", e.RequestID)
+	b = appendField(b, "ip", e.IP)
+	b = appendField(b, "country", e.Country)
+	b = appendField(b, "method", e.Method)
+	b = appendField(b, "path", e.Path)
+	b = appendField(b, "route", e.Route)
+	if e.Status != 0 {
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(e.Status), 10)
+	}
+	if e.LatencyMS != 0 {
+		b = append(b, `,"latency_ms":`...)
+		b = appendFloat(b, e.LatencyMS)
+	}
+	if e.Bytes != 0 {
+		b = append(b, `,"bytes":`...)
+		b = strconv.AppendInt(b, e.Bytes, 10)
+	}
+	b = appendField(b, "user_agent", e.UserAgent)
+	if len(e.Headers) > 0 {
+		b = append(b, `,"headers":{`...)
+		names := make([]string, 0, len(e.Headers))
+		for name := range e.Headers {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for i, name := range names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, name)
+			b = append(b, ':')
+			b = appendString(b, e.Headers[name])
+		}
+		b = append(b, '}')
+	}
+	b = appendField(b, "auth_method", e.AuthMethod)
+	b = appendField(b, "key_id", e.KeyID)
+	b = appendField(b, "token_id", e.TokenID)
+	b = appendField(b, "subject", e.Subject)
+	b = appendField(b, "account", e.Account)
+	b = appendField(b, "mode", e.Mode)
+	b = appendField(b, "store", e.Store)
+	b = appendField(b, "decision", string(e.Decision))
+	b = appendField(b, "reason", e.Reason)
+	b = appendField(b, "action", e.Action)
+	b = appendField(b, "actor", e.Actor)
+	if e.Gap != 0 {
+		b = append(b, `,"gap":`...)
+		b = strconv.AppendUint(b, e.Gap, 10)
+	}
+	return append(b, '}', '\n'), true
+}
+
+// appendField appends ,"name":"value" unless value is empty (omitempty).
+func appendField(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendString(b, value)
+}
+
+// appendFloat formats f as encoding/json does.
+func appendFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json does
+// without HTML escaping: quotes, backslashes and control characters,
+// invalid UTF-8 as \ufffd, and U+2028 and U+2029.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

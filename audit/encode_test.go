@@ -1,0 +1,73 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+)
+
+// encodingJSON is the reference appendJSON must match.
+func encodingJSON(e *Event) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(e)
+	return buf.Bytes(), err
+}
+
+func checkAppendJSON(t *testing.T, e *Event) {
+	t.Helper()
+	want, err := encodingJSON(e)
+	got, ok := appendJSON(nil, e)
+	if err != nil {
+		if ok {
+			t.Fatalf("encoding/json refuses %+v (%v), appendJSON wrote %s", e, err, got)
+		}
+		return
+	}
+	if !ok {
+		// Left to encoding/json: allowed, but only for what it refuses.
+		t.Fatalf("appendJSON refused %+v, which encoding/json encodes as %s", e, want)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("appendJSON differs from encoding/json:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestAppendJSON(t *testing.T) {
+	at := time.Date(2026, 11, 22, 12, 30, 45, 123456000, time.UTC)
+	for _, e := range []Event{
+		{Time: at},
+		{Seq: 7, Time: at, RequestID: "r1", IP: "192.0.2.1", Country: "FR", Method: "GET", Path: "/v1/x?a=1&b=<2>", Route: "GET /v1/x",
+			Status: 200, LatencyMS: 0.123, Bytes: 42, UserAgent: "curl/8 \"q\" \\ \u2028 \x00 \x7f é \xff",
+			Headers: map[string]string{"X-Store-Id": "s1", "Content-Type": "application/json", "A": "\b\f\n\r\t"},
+			AuthMethod: "api_key", KeyID: "k", TokenID: "t", Subject: "s", Account: "a", Mode: "test", Store: "s1",
+			Decision: Allow, Reason: "ok", Action: "key.created", Actor: "bk", Gap: 3},
+		{Time: at.Add(-at.Sub(time.Time{})), LatencyMS: 1e-7},
+		{Time: at, LatencyMS: 1e21},
+		{Time: at, LatencyMS: -2.5e-9},
+		{Time: at, LatencyMS: 123456789.0125},
+		{Time: at, LatencyMS: math.NaN()},
+		{Time: at, LatencyMS: math.Inf(1)},
+		{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Time: at.In(time.FixedZone("X", 3600))},
+	} {
+		checkAppendJSON(t, &e)
+	}
+}
+
+// FuzzAppendJSON checks appendJSON against encoding/json, byte for byte.
+func FuzzAppendJSON(f *testing.F) {
+	f.Add(uint64(1), int64(1795000000123456789), "req", "/v1/x?a=<b>&c", "Mozilla \"x\" \\ \u2028", "k", "v\x01", 200, 0.25, int64(10), "key.created")
+	f.Add(uint64(0), int64(0), "", "", "\xff\xfe", "", "", 0, 1e-7, int64(0), "")
+	f.Fuzz(func(t *testing.T, seq uint64, nanos int64, id, path, ua, hname, hval string, status int, latency float64, n int64, action string) {
+		e := Event{Seq: seq, Time: time.Unix(0, nanos).UTC(), RequestID: id, Path: path, UserAgent: ua, Status: status,
+			LatencyMS: latency, Bytes: n, Action: action, Actor: hval, Reason: hname}
+		if hname != "" {
+			e.Headers = map[string]string{hname: hval, "X-" + hname: ua}
+		}
+		checkAppendJSON(t, &e)
+	})
+}
