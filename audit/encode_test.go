@@ -42,7 +42,7 @@ func TestAppendJSON(t *testing.T) {
 		{Time: at},
 		{Seq: 7, Time: at, RequestID: "r1", IP: "192.0.2.1", Country: "FR", Method: "GET", Path: "/v1/x?a=1&b=<2>", Route: "GET /v1/x",
 			Status: 200, LatencyMS: 0.123, Bytes: 42, UserAgent: "curl/8 \"q\" \\ \u2028 \x00 \x7f é \xff",
-			Headers: map[string]string{"X-Store-Id": "s1", "Content-Type": "application/json", "A": "\b\f\n\r\t"},
+			Headers:    map[string]string{"X-Store-Id": "s1", "Content-Type": "application/json", "A": "\b\f\n\r\t"},
 			AuthMethod: "api_key", KeyID: "k", TokenID: "t", Subject: "s", Account: "a", Mode: "test", Store: "s1",
 			Decision: Allow, Reason: "ok", Action: "key.created", Actor: "bk", Gap: 3},
 		{Time: at.Add(-at.Sub(time.Time{})), LatencyMS: 1e-7},
