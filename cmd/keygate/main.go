@@ -59,8 +59,17 @@ const shutdownTimeout = 10 * time.Second
 const usage = `usage: keygate <command> [flags]
 
 commands:
-  serve    run the reference server (keys in memory; a test key pair is printed on start)
-  sign     sign a request with an HMAC credential and send it, or print its signature headers
+  serve      run the reference server (keys in memory; a test key pair is printed on start)
+  sign       sign a request with an HMAC credential and send it, or print its signature headers
+  init       create the first admin key in an empty store
+  accounts   manage accounts through the admin API: create, list, show, update
+  keys       manage API keys through the admin API: create, list, show, rotate, revoke, approve, disable, enable
+  hmac-keys  manage HMAC credentials through the admin API: create, list, show, rotate, revoke
+  tokens     revoke access and refresh tokens through the admin API
+  audit      query the audit history through the admin API
+
+The admin API commands take --server URL (default $KEYGATE_URL, else http://127.0.0.1:8080),
+--admin-key KEY (default $KEYGATE_ADMIN_KEY) and --json, before or after their arguments.
 
 Run "keygate <command> -h" for the flags of a command.
 `
@@ -104,6 +113,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "sign":
 		return sign(ctx, args[1:], stdin, stdout, stderr)
+	case "init":
+		return cliInit(ctx, args[1:], stdout, stderr)
+	case "accounts":
+		return accountsGroup.run(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return keysGroup.run(ctx, args[1:], stdout, stderr)
+	case "hmac-keys":
+		return hmacGroup.run(ctx, args[1:], stdout, stderr)
+	case "tokens":
+		return tokensGroup.run(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return auditGroup.run(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

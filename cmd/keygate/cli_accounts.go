@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// accountsGroup is "keygate accounts": accounts through the admin API.
+var accountsGroup = &cliGroup{
+	name:    "accounts",
+	summary: "Manage accounts through the admin API. An account's package applies to all of its keys.",
+	commands: []cliSub{
+		{"create", "--name N [--package P] [--id ID]", accountsCreate},
+		{"list", "[--limit N] [--cursor C] [--all]", accountsList},
+		{"show", "ID", accountsShow},
+		{"update", "ID [--name N] [--package P]", accountsUpdate},
+	},
+}
+
+// accountView is an account as the admin API shows it.
+type accountView struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Package string `json:"package"`
+	Created string `json:"created"`
+	Updated string `json:"updated"`
+}
+
+// printAccountTable prints accounts as a table.
+func printAccountTable(w io.Writer, items []json.RawMessage) error {
+	accounts, err := decodeItems[accountView](items)
+	if err != nil {
+		return err
+	}
+	tw := newTable(w)
+	row(tw, "ID", "NAME", "PACKAGE", "CREATED", "UPDATED")
+	for _, a := range accounts {
+		row(tw, a.ID, a.Name, a.Package, shortTime(a.Created), shortTime(a.Updated))
+	}
+	return tw.Flush()
+}
+
+// printAccount prints a response that is one account.
+func (c *cliCommand) printAccount(r reply) error {
+	if c.jsonOut {
+		return c.printJSON(r.body)
+	}
+	a, err := decodeBody[accountView](r.body)
+	if err != nil {
+		return err
+	}
+	return details(c.stdout,
+		"id", a.ID,
+		"name", a.Name,
+		"package", a.Package,
+		"created", shortTime(a.Created),
+		"updated", shortTime(a.Updated),
+	)
+}
+
+// accountsCreate is "keygate accounts create".
+func accountsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCommand("accounts create", "accounts create --name N [--package P] [--id ID] [--idempotency-key K] [--json]",
+		"Creates an account, which API keys and HMAC credentials then belong to.", stdout, stderr)
+	var id, name, pkg string
+	c.fs.StringVar(&name, "name", "", "the account's `name` (required)")
+	c.fs.StringVar(&pkg, "package", "", "the account's `package` (tier), such as GO; it applies to all of its keys")
+	c.fs.StringVar(&id, "id", "", "the account's `ID` (default: a generated acct_...)")
+	c.idempotencyFlag()
+	if _, err := c.parse(args); err != nil {
+		return err
+	}
+	if name == "" {
+		return c.usageError("--name is required")
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	r, err := api.post(ctx, "/accounts", struct {
+		ID      string `json:"id,omitempty"`
+		Name    string `json:"name"`
+		Package string `json:"package,omitempty"`
+	}{id, name, pkg})
+	if err != nil {
+		return err
+	}
+	c.replayNote(r, "response")
+	return c.printAccount(r)
+}
+
+// accountsList is "keygate accounts list".
+func accountsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCommand("accounts list", "accounts list [--limit N] [--cursor C] [--all] [--json]",
+		"Lists accounts, oldest first.", stdout, stderr)
+	var o listOptions
+	o.flags(c.fs)
+	if _, err := c.parse(args); err != nil {
+		return err
+	}
+	if err := o.check(c); err != nil {
+		return err
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	items, next, err := api.list(ctx, "/accounts", nil, o)
+	if err != nil {
+		return err
+	}
+	return c.printList(items, next, "accounts", printAccountTable)
+}
+
+// accountsShow is "keygate accounts show".
+func accountsShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCommand("accounts show", "accounts show ID [--json]", "Shows one account.", stdout, stderr)
+	pos, err := c.parse(args, "ID")
+	if err != nil {
+		return err
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	r, err := api.get(ctx, "/accounts/"+pathID(pos[0]), nil)
+	if err != nil {
+		return err
+	}
+	return c.printAccount(r)
+}
+
+// accountsUpdate is "keygate accounts update".
+func accountsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCommand("accounts update", "accounts update ID [--name N] [--package P] [--json]",
+		"Renames an account or changes its package; a new package applies to every key and HMAC credential of the account.",
+		stdout, stderr)
+	var name, pkg string
+	c.fs.StringVar(&name, "name", "", "the account's new `name`")
+	c.fs.StringVar(&pkg, "package", "", "the account's new `package`")
+	pos, err := c.parse(args, "ID")
+	if err != nil {
+		return err
+	}
+	if name == "" && pkg == "" {
+		return c.usageError("nothing to change: pass --name or --package")
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	r, err := api.patch(ctx, "/accounts/"+pathID(pos[0]), struct {
+		Name    string `json:"name,omitempty"`
+		Package string `json:"package,omitempty"`
+	}{name, pkg})
+	if err != nil {
+		return err
+	}
+	if !c.jsonOut {
+		fmt.Fprintln(stdout, "Account updated.")
+		fmt.Fprintln(stdout)
+	}
+	return c.printAccount(r)
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/account"
+	"github.com/keygate/keygate/apikey"
+)
+
+// initActor is the actor of what keygate init creates (the key's
+// created_by).
+const initActor = "keygate init"
+
+// errNotEmpty is returned by initAdmin for a store that already holds
+// accounts or keys.
+var errNotEmpty = errors.New(`the store is not empty: init only creates the first admin key; create more with "keygate keys create" and an admin key`)
+
+// cliInit is "keygate init": the first admin key, in an empty store.
+func cliInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	err := runInit(ctx, args, stdout, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil // the help has been printed
+	case err != nil && !errors.Is(err, errUsage):
+		return fmt.Errorf("init: %w", err)
+	}
+	return err
+}
+
+// runInit does cliInit's work.
+func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := &cliCommand{
+		name:     "init",
+		synopsis: "init [--db memory] [--json]",
+		about: `Creates the first admin key in an empty store, for deployments that do not
+want the development bootstrap of "keygate serve": the account ` + adminAccount + ` and in
+it a test-mode secret key with ` + strings.Join(adminPermissions, ", ") + `.
+The key is printed once; use it as --admin-key or $` + envAdminKey + ` to create the
+real keys ("keygate keys create").
+
+Only the in-memory store exists so far, and it does not outlive the
+command: until the SQLite and PostgreSQL stores arrive, init is a dry run.`,
+		fs:     flag.NewFlagSet("init", flag.ContinueOnError),
+		stdout: stdout,
+		stderr: stderr,
+	}
+	c.fs.SetOutput(io.Discard)
+	c.fs.Usage = func() {}
+	db := "memory"
+	c.fs.StringVar(&db, "db", db, "the `store` to initialise; only memory for now (SQLite and PostgreSQL come with persistent storage)")
+	c.fs.BoolVar(&c.jsonOut, "json", false, `print {"id","account","permissions","key"} as JSON`)
+	if _, err := c.parse(args); err != nil {
+		return err
+	}
+	// The value is not echoed: a database URL can hold a password.
+	if db != "memory" {
+		return c.usageError("--db: only \"memory\" is supported until persistent storage (SQLite, PostgreSQL) is available")
+	}
+	accounts, err := account.NewManager(account.Config{})
+	if err != nil {
+		return err
+	}
+	keys, err := apikey.NewManager(apikey.Config{})
+	if err != nil {
+		return err
+	}
+	key, rec, err := initAdmin(ctx, accounts, keys)
+	if err != nil {
+		return err
+	}
+	if c.jsonOut {
+		out, err := json.MarshalIndent(map[string]any{
+			"id": rec.ID, "account": rec.Account, "mode": rec.Mode, "kind": rec.Kind,
+			"permissions": rec.Permissions, "key": key.Reveal(),
+		}, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", out)
+	} else {
+		if err := details(stdout,
+			"account", rec.Account,
+			"admin key id", rec.ID,
+			"permissions", joinList(rec.Permissions),
+		); err != nil {
+			return err
+		}
+		// The only place init prints a secret.
+		fmt.Fprintf(stdout, "admin key (shown once): %s\n", key.Reveal())
+	}
+	fmt.Fprintln(stderr, "keygate init: --db memory: the in-memory store does not outlive this command, so the key above works nowhere: this was a dry run. Persistent stores (SQLite, PostgreSQL) are not available yet; until then, use the admin key that \"keygate serve\" prints.")
+	return nil
+}
+
+// initAdmin creates, in empty stores, the admin account and in it a
+// test-mode secret key with every admin permission, and returns the key.
+// It refuses stores that already hold an account or a key.
+func initAdmin(ctx context.Context, accounts *account.Manager, keys *apikey.Manager) (apikey.Key, apikey.Record, error) {
+	ctx = keygate.WithActor(ctx, initActor)
+	existing, err := accounts.List(ctx, account.ListFilter{Limit: 1})
+	if err != nil {
+		return apikey.Key{}, apikey.Record{}, err
+	}
+	if len(existing) > 0 {
+		return apikey.Key{}, apikey.Record{}, errNotEmpty
+	}
+	existingKeys, err := keys.List(ctx, apikey.ListFilter{Limit: 1})
+	if err != nil {
+		return apikey.Key{}, apikey.Record{}, err
+	}
+	if len(existingKeys) > 0 {
+		return apikey.Key{}, apikey.Record{}, errNotEmpty
+	}
+	if _, err := accounts.Create(ctx, account.CreateParams{ID: adminAccount, Name: "admin"}); err != nil {
+		return apikey.Key{}, apikey.Record{}, err
+	}
+	return keys.Create(ctx, apikey.CreateParams{
+		Account: adminAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret,
+		Name: "admin (keygate init)", Permissions: adminPermissions,
+	})
+}
