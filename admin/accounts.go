@@ -1,0 +1,171 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/keygate/keygate/account"
+	"github.com/keygate/keygate/apikey"
+)
+
+type accountCreateRequest struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Package string `json:"package"`
+}
+
+func (h *Handler) createAccount(r *http.Request, body []byte) (result, error) {
+	var req accountCreateRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return result{}, err
+	}
+	fe := fieldErrors{}
+	checkIdent(fe, "id", req.ID, false)
+	if req.Name == "" {
+		fe.add("name", msgRequired)
+	}
+	checkName(fe, "name", req.Name)
+	checkIdent(fe, "package", req.Package, false)
+	if err := fe.err(); err != nil {
+		return result{}, err
+	}
+	a, err := h.cfg.Accounts.Create(r.Context(), account.CreateParams{ID: req.ID, Name: req.Name, Package: req.Package})
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: http.StatusCreated, body: accountJSON(a)}, nil
+}
+
+func (h *Handler) listAccounts(r *http.Request, _ []byte) (result, error) {
+	q, err := parseQuery(r, "limit", "cursor")
+	if err != nil {
+		return result{}, err
+	}
+	limit, after, err := pageParams(q, cursorAccounts)
+	if err != nil {
+		return result{}, err
+	}
+	as, err := h.cfg.Accounts.List(r.Context(), account.ListFilter{AfterCreated: after.created, AfterID: after.id, Limit: limit + 1})
+	if err != nil {
+		return result{}, err
+	}
+	out := List[Account]{Data: make([]Account, 0, min(len(as), limit))}
+	for i, a := range as {
+		if i == limit {
+			out.NextCursor = encodeCursor(cursor{kind: cursorAccounts, created: as[i-1].Created, id: as[i-1].ID})
+			break
+		}
+		out.Data = append(out.Data, accountJSON(a))
+	}
+	return result{status: http.StatusOK, body: out}, nil
+}
+
+// pageParams parses the limit and cursor parameters of a list.
+func pageParams(q map[string]string, kind byte) (int, cursor, error) {
+	s, ok := q["limit"]
+	limit, err := parseLimit(s, ok)
+	if err != nil {
+		return 0, cursor{}, err
+	}
+	var after cursor
+	if s, ok := q["cursor"]; ok {
+		if after, err = decodeCursor(s, kind); err != nil {
+			return 0, cursor{}, err
+		}
+	}
+	return limit, after, nil
+}
+
+func (h *Handler) getAccount(r *http.Request, _ []byte) (result, error) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		return result{}, notFound("no account has this ID")
+	}
+	if _, err := parseQuery(r); err != nil {
+		return result{}, err
+	}
+	a, err := h.cfg.Accounts.Get(r.Context(), id)
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: http.StatusOK, body: accountJSON(a)}, nil
+}
+
+type accountUpdateRequest struct {
+	Name    *string `json:"name"`
+	Package *string `json:"package"`
+}
+
+// updateAccount renames an account or moves it to another package. A
+// package change is then applied to every key of the account that is not
+// revoked, one key at a time: it is not atomic. If a store fails half-way,
+// the answer is 503 and some keys may still have the old package; the
+// same request, repeated, finishes the job (keys that already have the
+// package are left alone).
+func (h *Handler) updateAccount(r *http.Request, body []byte) (result, error) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		return result{}, notFound("no account has this ID")
+	}
+	var req accountUpdateRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return result{}, err
+	}
+	fe := fieldErrors{}
+	if req.Name != nil {
+		if *req.Name == "" {
+			fe.add("name", msgRequired)
+		}
+		checkName(fe, "name", *req.Name)
+	}
+	if req.Package != nil {
+		checkIdent(fe, "package", *req.Package, false)
+	}
+	if err := fe.err(); err != nil {
+		return result{}, err
+	}
+	ctx := r.Context()
+	a, err := h.cfg.Accounts.Update(ctx, id, account.Changes{Name: req.Name, Package: req.Package})
+	if err != nil {
+		return result{}, err
+	}
+	if req.Package != nil {
+		if err := h.applyPackage(r, a.ID, a.Package); err != nil {
+			return result{}, err
+		}
+	}
+	return result{status: http.StatusOK, body: accountJSON(a)}, nil
+}
+
+// errPartialPackage answers an account update whose package reached only
+// some of the account's keys.
+var errPartialPackage = newError(http.StatusServiceUnavailable, CodeTemporarilyUnavailable,
+	"the account was updated, but a store failed before every key got its new package; repeat the request")
+
+// applyPackage gives every key of the account that is not revoked the
+// package pkg. HMAC credentials keep theirs: package hmac has no update
+// call yet.
+func (h *Handler) applyPackage(r *http.Request, acct, pkg string) error {
+	ctx := r.Context()
+	f := apikey.ListFilter{Account: acct, Limit: MaxLimit}
+	for {
+		recs, err := h.cfg.Keys.List(ctx, f)
+		if err != nil {
+			return errPartialPackage
+		}
+		for _, rec := range recs {
+			if rec.Status == apikey.StatusRevoked || rec.Package == pkg {
+				continue
+			}
+			_, err := h.cfg.Keys.Update(ctx, rec.ID, apikey.Changes{Package: &pkg})
+			if err != nil && !errors.Is(err, apikey.ErrInvalidState) && !errors.Is(err, apikey.ErrNotFound) {
+				return errPartialPackage
+			}
+		}
+		if len(recs) < f.Limit {
+			return nil
+		}
+		last := recs[len(recs)-1]
+		f.AfterCreated, f.AfterID = last.Created, last.ID
+	}
+}

@@ -1,0 +1,367 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/account"
+	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/jwt"
+	"github.com/keygate/keygate/middleware"
+)
+
+// The permissions the admin routes require of their callers.
+const (
+	// PermissionRead is required by every GET route.
+	PermissionRead = "admin:read"
+	// PermissionWrite is required by every POST and PATCH route but
+	// approval.
+	PermissionWrite = "admin:write"
+	// PermissionReview is required by POST /keys/{id}/approve.
+	PermissionReview = "admin:review"
+)
+
+// DefaultAccessTokenTTL is Config.AccessTokenTTL when it is zero.
+const DefaultAccessTokenTTL = time.Hour
+
+// MaxGrace is the longest rotation grace period, in seconds: 30 days.
+const MaxGrace = 30 * 24 * 60 * 60
+
+// Config configures a [Handler].
+type Config struct {
+	// Prefix is where the service mounts the handler, such as
+	// "/admin/v1": the routes are Prefix+"/keys" and so on. Required: it
+	// starts with "/", does not end with "/", and holds only the
+	// characters A-Z a-z 0-9 - . _ ~ / (no empty, "." or ".." segment).
+	// Mount the handler with mux.Handle(Prefix+"/", h), without
+	// http.StripPrefix, so that the audit log records the admin routes.
+	Prefix string
+	// Auth authenticates and authorizes the callers: each route requires
+	// [PermissionRead], [PermissionWrite] or [PermissionReview] through
+	// Auth.Require. Required.
+	Auth *middleware.Authenticator
+	// Accounts manages the accounts. Required.
+	Accounts *account.Manager
+	// Keys manages the API keys. Required.
+	Keys *apikey.Manager
+	// HMAC manages the HMAC credentials. Nil: the /hmac-keys routes answer
+	// 404 not_found.
+	HMAC *hmac.Manager
+	// Denylist revokes access tokens by jti and by subject. Nil: such
+	// revocations answer 404 not_found.
+	Denylist jwt.Denylist
+	// Refresh revokes refresh-token families. Nil: such revocations answer
+	// 404 not_found.
+	Refresh *jwt.RefreshTokens
+	// AccessTokenTTL is the longest lifetime of the access tokens the
+	// service issues: a jti revoked now stays denied that long (and the
+	// denylist keeps it jwt.RevocationMargin more). Zero means
+	// [DefaultAccessTokenTTL].
+	AccessTokenTTL time.Duration
+	// Audit answers GET /audit. Nil: that route answers 404 not_found.
+	Audit audit.History
+	// Idempotency remembers responses by Idempotency-Key. Nil means a new
+	// [MemoryIdempotencyStore] with its defaults (24 hours, at most
+	// 10,000 entries).
+	Idempotency IdempotencyStore
+	// Roles defines the roles that the "roles" member of a create request
+	// may name; they are expanded into the credential's permissions.
+	Roles access.Roles
+	// SeparateReview refuses the approval of a key by the admin key (or
+	// subject) that created it: 403 separation_of_duties.
+	SeparateReview bool
+	// OnChange is told of the management actions the handler does
+	// itself: [keygate.ActionTokenRevoked] and
+	// [keygate.ActionSubjectRevoked], with the caller as actor. The
+	// managers report their own actions through their own OnChange.
+	OnChange keygate.ChangeFunc
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the admin API (see the package documentation). Create it
+// with [New]; it is safe for concurrent use.
+type Handler struct {
+	cfg     Config
+	idem    IdempotencyStore
+	mux     *http.ServeMux
+	routes  []route
+	openapi []byte
+}
+
+// route is one line of the route table.
+type route struct {
+	method string // GET, POST or PATCH
+	path   string // relative to the prefix, such as "/keys/{id}/rotate"
+	perm   string // the permission required; "" for a public route
+	serve  func(h *Handler, r *http.Request, body []byte) (result, error)
+}
+
+// result is what an endpoint answers.
+type result struct {
+	status int
+	body   any
+	// replay is what a replay of the response shows: body without its
+	// plaintext secrets. Nil means body.
+	replay any
+}
+
+// table is the route table of the admin API.
+var table = []route{
+	{"POST", "/accounts", PermissionWrite, (*Handler).createAccount},
+	{"GET", "/accounts", PermissionRead, (*Handler).listAccounts},
+	{"GET", "/accounts/{id}", PermissionRead, (*Handler).getAccount},
+	{"PATCH", "/accounts/{id}", PermissionWrite, (*Handler).updateAccount},
+	{"POST", "/keys", PermissionWrite, (*Handler).createKeys},
+	{"GET", "/keys", PermissionRead, (*Handler).listKeys},
+	{"GET", "/keys/{id}", PermissionRead, (*Handler).getKey},
+	{"PATCH", "/keys/{id}", PermissionWrite, (*Handler).updateKey},
+	{"POST", "/keys/{id}/rotate", PermissionWrite, (*Handler).rotateKey},
+	{"POST", "/keys/{id}/revoke", PermissionWrite, (*Handler).revokeKey},
+	{"POST", "/keys/{id}/disable", PermissionWrite, (*Handler).disableKey},
+	{"POST", "/keys/{id}/enable", PermissionWrite, (*Handler).enableKey},
+	{"POST", "/keys/{id}/approve", PermissionReview, (*Handler).approveKey},
+	{"POST", "/hmac-keys", PermissionWrite, (*Handler).createHMAC},
+	{"GET", "/hmac-keys", PermissionRead, (*Handler).listHMAC},
+	{"GET", "/hmac-keys/{id}", PermissionRead, (*Handler).getHMAC},
+	{"POST", "/hmac-keys/{id}/rotate", PermissionWrite, (*Handler).rotateHMAC},
+	{"POST", "/hmac-keys/{id}/revoke", PermissionWrite, (*Handler).revokeHMAC},
+	{"POST", "/tokens/revoke", PermissionWrite, (*Handler).revokeToken},
+	{"GET", "/audit", PermissionRead, (*Handler).queryAudit},
+	{"GET", "/openapi.json", "", (*Handler).serveOpenAPI},
+}
+
+// New returns a Handler for cfg. It fails if a required field is missing
+// or a field is invalid.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case !validPrefix(cfg.Prefix):
+		return nil, errors.New(`admin: Config.Prefix must start with "/", not end with "/", and hold only A-Z a-z 0-9 - . _ ~ / without empty, "." or ".." segments`)
+	case cfg.Auth == nil:
+		return nil, errors.New("admin: Config.Auth is required")
+	case cfg.Accounts == nil:
+		return nil, errors.New("admin: Config.Accounts is required")
+	case cfg.Keys == nil:
+		return nil, errors.New("admin: Config.Keys is required")
+	case cfg.AccessTokenTTL < 0:
+		return nil, errors.New("admin: Config.AccessTokenTTL must not be negative")
+	}
+	if err := cfg.Roles.Validate(); err != nil {
+		return nil, errors.New("admin: Config.Roles: " + err.Error())
+	}
+	if cfg.AccessTokenTTL == 0 {
+		cfg.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Handler{cfg: cfg, idem: cfg.Idempotency, mux: http.NewServeMux(), routes: table}
+	if h.idem == nil {
+		h.idem = NewMemoryIdempotencyStore(MemoryIdempotencyConfig{})
+	}
+	var err error
+	if h.openapi, err = openAPIDocument(cfg.Prefix); err != nil {
+		return nil, err
+	}
+	for _, rt := range h.routes {
+		var next http.Handler = h.endpoint(rt)
+		if rt.perm != "" {
+			next = cfg.Auth.Require(middleware.Rule{Permission: rt.perm})(next)
+		}
+		h.mux.Handle(rt.method+" "+cfg.Prefix+rt.path, next)
+	}
+	// Everything else: 404 or 405, as JSON.
+	h.mux.HandleFunc(cfg.Prefix+"/", h.unrouted)
+	h.mux.HandleFunc(cfg.Prefix, h.unrouted)
+	h.mux.HandleFunc("/", h.unrouted)
+	return h, nil
+}
+
+// validPrefix reports whether p is acceptable as Config.Prefix.
+func validPrefix(p string) bool {
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/", c) >= 0) {
+			return false
+		}
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// ServeHTTP serves the admin API. The routing ServeMux sets r.Pattern on
+// r itself, so that an enclosing [middleware.Authenticator.Audit] records
+// the admin route (such as "POST /admin/v1/keys/{id}/rotate").
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// unrouted answers a request no route matched: 405 with an Allow header
+// when the path has routes for other methods, else 404.
+func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
+	self := r.Pattern
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch} {
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != self && strings.HasPrefix(pattern, m+" ") {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "this route does not accept this method; see the Allow header"))
+		return
+	}
+	writeError(w, notFound("no such route"))
+}
+
+// endpoint wraps an endpoint function: it reads the body of POST and
+// PATCH requests, applies idempotency to POST requests, and writes the
+// result or the error.
+func (h *Handler) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		if rt.method == http.MethodPost || rt.method == http.MethodPatch {
+			if r.URL.RawQuery != "" {
+				writeError(w, invalidRequest("this route takes no query parameters"))
+				return
+			}
+			var err error
+			if body, err = readBody(w, r); err != nil {
+				writeError(w, classify(err))
+				return
+			}
+		}
+		if rt.method == http.MethodPost {
+			h.serveIdempotent(w, r, rt, body)
+			return
+		}
+		res, err := rt.serve(h, r, body)
+		if err != nil {
+			writeError(w, classify(err))
+			return
+		}
+		writeResult(w, res.status, res.body)
+	})
+}
+
+// serveIdempotent runs a POST endpoint, honouring its Idempotency-Key.
+func (h *Handler) serveIdempotent(w http.ResponseWriter, r *http.Request, rt route, body []byte) {
+	key, ok, err := idempotencyKey(r.Header)
+	if err != nil {
+		writeError(w, classify(err))
+		return
+	}
+	if !ok {
+		res, err := rt.serve(h, r, body)
+		if err != nil {
+			writeError(w, classify(err))
+			return
+		}
+		writeResult(w, res.status, res.body)
+		return
+	}
+	ctx := r.Context()
+	skey := scopedKey(caller(ctx), key)
+	fp := fingerprint(r, body)
+	prev, reserved, err := h.idem.Reserve(ctx, skey, fp)
+	switch {
+	case err != nil:
+		writeError(w, errUnavailable)
+		return
+	case !reserved && !equalBytes(prev.Fingerprint, fp):
+		writeError(w, errReused)
+		return
+	case !reserved && !prev.Done:
+		writeError(w, errInUse)
+		return
+	case !reserved:
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeRaw(w, prev.Status, prev.Body)
+		return
+	}
+	// Whatever happens below, a reservation that is not completed is
+	// released, so that the call may be retried.
+	completed := false
+	defer func() {
+		if !completed {
+			_ = h.idem.Release(context.WithoutCancel(ctx), skey)
+		}
+	}()
+	res, err := rt.serve(h, r, body)
+	if err != nil {
+		writeError(w, classify(err))
+		return
+	}
+	replay := res.replay
+	if replay == nil {
+		replay = res.body
+	}
+	stored, err := json.Marshal(replay)
+	if err == nil && res.status >= 200 && res.status < 300 {
+		completed = h.idem.Complete(context.WithoutCancel(ctx), skey, res.status, append(stored, '\n')) == nil
+	}
+	writeResult(w, res.status, res.body)
+}
+
+func equalBytes(a, b []byte) bool { return string(a) == string(b) }
+
+// caller names the authenticated caller: its key ID, else its subject.
+func caller(ctx context.Context) string {
+	p, _ := keygate.FromContext(ctx)
+	if p.KeyID != "" {
+		return p.KeyID
+	}
+	return p.Subject
+}
+
+// writeResult writes v as the JSON body of a response with status.
+func writeResult(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, errServer)
+		return
+	}
+	writeRaw(w, status, append(b, '\n'))
+}
+
+// writeRaw writes a JSON body with the headers every admin response has.
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// writeError writes e as an error response.
+func writeError(w http.ResponseWriter, e *Error) {
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		b = []byte(`{"error":"server_error","error_description":"an unexpected error occurred"}`)
+	}
+	writeRaw(w, e.Status, append(b, '\n'))
+}

@@ -1,0 +1,126 @@
+// Package admin serves keygate's key-management API: an [http.Handler]
+// for accounts, API keys, HMAC credentials, token revocation and the audit
+// history, composed from the managers of packages account, apikey, hmac,
+// jwt and audit, behind the middleware's authentication. A service mounts
+// it under a prefix of its choice (the reference server uses "/admin/v1"):
+//
+//	h, err := admin.New(admin.Config{Prefix: "/admin/v1", Auth: auth, Accounts: accounts, Keys: keys})
+//	...
+//	mux.Handle("/admin/v1/", h) // no http.StripPrefix: the audit log records the admin routes
+//	srv.Handler = auth.Audit(mux)
+//
+// # Routes
+//
+// Relative to the prefix; JSON in and out (request bodies at most 64 KiB,
+// one JSON object, unknown members refused); times in RFC 3339, UTC;
+// empty members omitted. GET routes require the permission admin:read,
+// POST and PATCH routes admin:write, and approval admin:review, of a
+// secret API key or an access token (401 and 403 are the middleware's
+// RFC 6750 answers).
+//
+//	POST  /accounts                {"id"?, "name", "package"?}                  201 Account
+//	GET   /accounts                ?limit&cursor                                200 {"data": [Account], "next_cursor"?}
+//	GET   /accounts/{id}                                                        200 Account
+//	PATCH /accounts/{id}           {"name"?, "package"?}                        200 Account
+//	POST  /keys                    {"account", "mode", "kind"?, "name"?, "stores"?, "permissions"?, "roles"?,
+//	                                "allowed_ips"?, "denied_ips"?, "allowed_countries"?, "denied_countries"?, "expires"?}
+//	                                                                            201 {"publishable"?: Key, "secret"?: Key}
+//	GET   /keys                    ?account&mode&status&limit&cursor            200 {"data": [Key], "next_cursor"?}
+//	GET   /keys/{id}                                                            200 Key
+//	PATCH /keys/{id}               {"name"?, "stores"?, "permissions"?, "allowed_ips"?, ..., "expires"? (null removes)}
+//	                                                                            200 Key
+//	POST  /keys/{id}/rotate        {"grace_seconds"?}                           200 Key with "key"
+//	POST  /keys/{id}/revoke                                                     200 Key
+//	POST  /keys/{id}/disable                                                    200 Key
+//	POST  /keys/{id}/enable                                                     200 Key
+//	POST  /keys/{id}/approve       (admin:review)                               200 Key
+//	POST  /hmac-keys               {"account", "mode", "name"?, ...}            201 HMACKey with "secret"
+//	GET   /hmac-keys               ?account&mode&limit&cursor                   200 {"data": [HMACKey], "next_cursor"?}
+//	GET   /hmac-keys/{id}                                                       200 HMACKey
+//	POST  /hmac-keys/{id}/rotate   {"grace_seconds"?}                           200 HMACKey with "secret"
+//	POST  /hmac-keys/{id}/revoke                                                200 HMACKey
+//	POST  /tokens/revoke           exactly one of {"jti"}, {"subject"}, {"family"}  200 {"revoked", "id"}
+//	GET   /audit                   ?key_id&account&mode&store&ip&decision&reason&action&since&until&limit&cursor
+//	                                                                            200 {"data": [audit.Event], "next_cursor"?}
+//	GET   /openapi.json            (no authentication)                          200 the OpenAPI 3.1 document
+//
+// The document served at /openapi.json, kept in this package as
+// openapi.json, describes every route with its schemas and statuses, and
+// the reference server's OAuth 2.0 endpoints.
+//
+// Secrets: the plaintext of an API key ("key") or HMAC secret ("secret")
+// is in the response of the call that creates or rotates it, and nowhere
+// else: not in any other response, not in a replay, not in an error, not in
+// the audit log.
+//
+// Semantics worth knowing:
+//   - POST /keys: the account must exist (else 400 validation_failed, field
+//     "account"); the keys get its package. "roles" are expanded with
+//     Config.Roles into permissions when the key is created. Live keys
+//     start pending review: approve them with POST /keys/{id}/approve,
+//     which records the caller's key ID as the approver. With
+//     Config.SeparateReview the admin key that created a key cannot
+//     approve it (403 separation_of_duties).
+//   - PATCH /accounts/{id} with a package also gives it to every key of
+//     the account that is not revoked, one key at a time (not atomically:
+//     on a store failure half-way it answers 503, and the same request,
+//     repeated, finishes the job). HMAC credentials keep their package:
+//     package hmac has no update call yet.
+//   - POST /tokens/revoke by jti denies the token for Config.AccessTokenTTL
+//     (it cannot be valid longer); by subject, every access token of the
+//     subject issued until now; by family, the refresh-token family (and,
+//     through rotation, every token issued from it).
+//   - Lists are ordered oldest first by (created, id), so a walk with
+//     next_cursor returns each item exactly once even while items are
+//     added; limit is 1 to 100 (default 20). The audit history is newest
+//     first, with the history's own cursor.
+//
+// # Errors
+//
+// Every error the handler writes itself is JSON:
+// {"error": code, "error_description": sentence, "fields": {member: problem}}
+// ("fields" only with validation_failed). Descriptions are fixed
+// sentences: no request input is echoed, no secret ever appears.
+//
+//	400 invalid_request           malformed JSON, not one JSON object, an unknown or repeated member, a bad query
+//	                              parameter (unknown, repeated or invalid), a bad cursor, a bad Idempotency-Key
+//	400 validation_failed         a member is missing, of the wrong type or invalid; "fields" names each
+//	403 separation_of_duties      approving a key the caller created, with Config.SeparateReview
+//	404 not_found                 no such route or resource; a feature that is not configured (HMAC, token
+//	                              revocation, audit)
+//	405 method_not_allowed        the path exists with other methods (Allow header)
+//	409 conflict                  the state forbids it: approve a key that is not pending review; rotate, disable,
+//	                              enable or update a revoked key; rotate a revoked HMAC credential; create an
+//	                              account whose ID exists
+//	409 idempotency_key_in_use    a call with this Idempotency-Key is still running
+//	413 request_too_large         a body over 64 KiB
+//	415 unsupported_media_type    a body that is not application/json
+//	422 idempotency_key_reused    the Idempotency-Key was used with another method, path or body
+//	500 server_error              an unexpected internal error (fixed message)
+//	503 temporarily_unavailable   a store failed (fail closed); Retry-After: 1
+//
+// # Idempotency
+//
+// Every POST honours an Idempotency-Key header (1 to 255 printable ASCII
+// characters), scoped to the caller's key ID (or token subject). A retry
+// with the same key, method, path and body within 24 hours gets the first
+// response's status and body again, with the header Idempotent-Replayed:
+// true, and creates nothing; the one-time "key" or "secret" is absent from
+// the replay (it is never stored). Only 2xx responses are remembered.
+// While the first call runs, a retry gets 409 idempotency_key_in_use; with
+// another method, path or body, 422 idempotency_key_reused. The responses
+// are kept by an [IdempotencyStore]: [MemoryIdempotencyStore] for a single
+// process; run admintest.TestIdempotencyStore against others.
+//
+// # Audit
+//
+// With the service's mux wrapped in [middleware.Authenticator.Audit], every
+// admin call yields one request event naming the caller (key_id) and the
+// admin route. Every state-changing call also yields management events
+// naming the actor (the caller's key ID, which the middleware put in the
+// request context; see [keygate.ActorFromContext]) and the target: the
+// managers report theirs through their own Config.OnChange (key.*,
+// hmac.*, account.*, refresh.family_revoked), and the handler reports
+// token.revoked and token.subject_revoked through [Config].OnChange. Wire
+// each to audit.Writer.RecordChange.
+package admin
