@@ -61,5 +61,9 @@ func decodeCursor(s string, kind byte) (cursor, error) {
 	if nsec >= 1e9 || !validate.Ident(id) {
 		return cursor{}, errBadCursor
 	}
-	return cursor{kind: kind, created: time.Unix(sec, int64(nsec)).UTC(), id: id}, nil
+	c := cursor{kind: kind, created: time.Unix(sec, int64(nsec)).UTC(), id: id}
+	if encodeCursor(c) != s { // the decoder skips line breaks: only the canonical form is a cursor
+		return cursor{}, errBadCursor
+	}
+	return c, nil
 }

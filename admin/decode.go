@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes bounds a request body: a longer one is refused with 413
@@ -55,7 +56,7 @@ func isJSON(h http.Header) bool {
 	return err == nil && mt == "application/json"
 }
 
-// decodeJSON decodes body, which must be exactly one JSON object, into v,
+// decodeJSON decodes body, which must be exactly one JSON object in UTF-8, into v,
 // a pointer to a struct whose fields all have json tags. An empty body is
 // the empty object. Member names must match the tags exactly (encoding/json
 // alone would accept "Mode" for "mode"), and may not repeat. A member
@@ -68,6 +69,9 @@ func decodeJSON(body []byte, v any) error {
 	}
 	if body[0] != '{' {
 		return invalidRequest("the request body must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return invalidRequest("the request body must be UTF-8")
 	}
 	if err := checkMembers(body, jsonNames(reflect.TypeOf(v).Elem())); err != nil {
 		return err
