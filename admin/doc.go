@@ -80,7 +80,9 @@
 // Every error the handler writes itself is JSON:
 // {"error": code, "error_description": sentence, "fields": {member: problem}}
 // ("fields" only with validation_failed). Descriptions are fixed
-// sentences: no request input is echoed, no secret ever appears.
+// sentences: no request input is echoed (but for the name of an unknown
+// member or query parameter, when it is a short plain identifier), and no
+// secret ever appears.
 //
 //	400 invalid_request           malformed JSON, not one JSON object, an unknown or repeated member, a bad query
 //	                              parameter (unknown, repeated or invalid), a bad cursor, a bad Idempotency-Key
@@ -102,7 +104,8 @@
 // # Idempotency
 //
 // Every POST honours an Idempotency-Key header (1 to 255 printable ASCII
-// characters), scoped to the caller's key ID (or token subject). A retry
+// characters), scoped to the caller's key ID (or token subject); POST and
+// PATCH routes take no query parameters, and GET routes only their own. A retry
 // with the same key, method, path and body within 24 hours gets the first
 // response's status and body again, with the header Idempotent-Replayed:
 // true, and creates nothing; the one-time "key" or "secret" is absent from
