@@ -17,6 +17,8 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/account"
+	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/auditprom"
@@ -41,16 +43,18 @@ type options struct {
 
 // app is the reference server's components, on the in-memory stores.
 type app struct {
-	audit   *audit.Writer
-	sink    audit.Sink // closed after the writer
-	oneTime *jwt.OneTimeTokens
-	keys    *apikey.Manager
-	hmacs   *hmac.Manager
-	jwks    *jwt.KeySet
-	auth    *middleware.Authenticator
-	oauth   *oauth.Server
-	handler http.Handler
-	stderr  io.Writer // operational messages, never a secret
+	audit    *audit.Writer
+	sink     audit.Sink // closed after the writer
+	oneTime  *jwt.OneTimeTokens
+	keys     *apikey.Manager
+	accounts *account.Manager
+	hmacs    *hmac.Manager
+	admin    *admin.Handler
+	jwks     *jwt.KeySet
+	auth     *middleware.Authenticator
+	oauth    *oauth.Server
+	handler  http.Handler
+	stderr   io.Writer // operational messages, never a secret
 	// metrics and its registry serve GET /metrics; nil with --no-audit.
 	metrics         *auditprom.Metrics
 	metricsRegistry *prometheus.Registry
@@ -178,6 +182,31 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 		return nil, demo{}, err
 	}
 
+	// The demo's accounts, so that the admin API can mint keys for them.
+	if a.accounts, err = account.NewManager(account.Config{OnChange: a.recordChange}); err != nil {
+		return nil, demo{}, err
+	}
+	for _, acct := range []account.CreateParams{
+		{ID: "acct_demo", Name: "Demo retailer", Package: "GO"},
+		{ID: primeAccount, Name: "Demo retailer on PRIME", Package: access.TierPrime},
+		{ID: adminAccount, Name: "keygate administrators"},
+	} {
+		if _, err := a.accounts.Create(ctx, acct); err != nil {
+			return nil, demo{}, err
+		}
+	}
+	var history audit.History
+	if h, ok := a.sink.(audit.History); ok {
+		history = h
+	}
+	if a.admin, err = admin.New(admin.Config{
+		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
+		Denylist: verifier.Denylist(), Refresh: refresh, AccessTokenTTL: opts.accessTokenTTL,
+		Audit: history, OnChange: a.recordChange,
+	}); err != nil {
+		return nil, demo{}, err
+	}
+
 	var d demo
 	d.publishable, d.secret, err = a.keys.CreatePair(ctx, apikey.CreateParams{
 		Account:     "acct_demo",
@@ -255,6 +284,8 @@ func (a *app) routes() http.Handler {
 	}
 	mux := http.NewServeMux()
 	outer.Handle("/", a.auth.Audit(mux))
+	// The admin API: its own routes, each behind an admin permission.
+	mux.Handle(adminPrefix+"/", a.admin)
 	// The retail demo: every route with the package and permission the
 	// brief's table implies, in one place.
 	a.auth.Mount(mux, []middleware.Route{
