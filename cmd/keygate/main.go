@@ -1,9 +1,20 @@
-// Command keygate runs keygate's reference server and signs requests.
+// Command keygate runs keygate's reference server, signs requests and
+// manages keys through the admin API.
 //
 // Usage:
 //
-//	keygate serve [--addr 127.0.0.1:8080] [--access-token-ttl 15m] [--issuer URL] [--audience keygate]
+//	keygate serve [--addr 127.0.0.1:8080] [--access-token-ttl 15m] [--issuer URL] [--audience keygate] [--audit-file FILE | --no-audit]
 //	keygate sign [-X METHOD] [-H 'Name: value']... [-d BODY | -d @FILE | -d @-] [--key-id ID] [--secret SECRET] [--print] URL
+//	keygate init [--db memory] [--json]
+//	keygate accounts create|list|show|update ...
+//	keygate keys create|list|show|rotate|revoke|approve|disable|enable ...
+//	keygate hmac-keys create|list|show|rotate|revoke ...
+//	keygate tokens revoke (--jti J | --subject S | --family F)
+//	keygate audit query [filters]
+//
+// The admin commands talk to the admin API (--server or KEYGATE_URL,
+// --admin-key or KEYGATE_ADMIN_KEY; --json for scripts); "keygate keys -h"
+// and the like list their flags.
 //
 // sign signs a request with an HMAC credential (profile v3; the key ID and
 // base64 secret fall back to KEYGATE_HMAC_KEY_ID and KEYGATE_HMAC_SECRET)
@@ -15,7 +26,8 @@
 // products:read, products:write and stores:read) with a secret and a
 // publishable key, and a user "demo" with a random password for the
 // password grant, and an HMAC credential (test hmac key id / test hmac
-// secret, base64) for signed requests, prints them, then serves:
+// secret, base64) for signed requests, and an admin key (admin:read,
+// admin:write, admin:review), prints them, then serves:
 //
 //	GET  /healthz                public: {"status":"ok"}
 //	GET  /v1/whoami              an API key (secret or publishable), an access token or an HMAC signature: the caller's keygate.Principal
@@ -24,6 +36,11 @@
 //	POST /oauth/revoke           RFC 7009
 //	POST /oauth/introspect       RFC 7662
 //	GET  /.well-known/jwks.json  the public key that signs access tokens (RS256, made at start)
+//	     /admin/v1/...           the admin API (package admin), with the admin key
+//	GET  /metrics                Prometheus metrics (not audited)
+//
+// Every request but /healthz and /metrics is audited, in memory or with
+// --audit-file as JSON Lines.
 //
 // It stops gracefully on SIGINT or SIGTERM: it stops accepting connections,
 // in-flight requests (including ones whose headers are still arriving) get up
