@@ -54,6 +54,10 @@ const (
 	DefaultFlushInterval = 200 * time.Millisecond
 )
 
+// linger is how long the Writer waits for more events when its queue is
+// empty and its batch is not full (within FlushInterval).
+const linger = 2 * time.Millisecond
+
 // Bounds of the retry backoff for a failing sink.
 const (
 	retryMin = 10 * time.Millisecond
@@ -181,6 +185,11 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	// Count first so that Written never runs ahead of Emitted.
 	w.emitted.Add(1)
 	select {
+	case w.queue <- e: // the common case, without a full select
+		return nil
+	default:
+	}
+	select {
 	case w.queue <- e:
 		return nil
 	case <-ctx.Done():
@@ -245,7 +254,7 @@ func (w *Writer) run() {
 			return
 		}
 		batch = append(batch[:0], e)
-		timer.Reset(w.flush)
+		deadline := time.Now().Add(w.flush)
 		open := true
 	fill:
 		for len(batch) < w.batch {
@@ -256,11 +265,19 @@ func (w *Writer) run() {
 					break fill
 				}
 				batch = append(batch, e)
-			case <-timer.C:
-				break fill
+				continue
+			default:
 			}
+			// The queue is empty: let events gather for a moment, rather
+			// than be woken by each one (under load, that is most of the
+			// cost of handing an event over).
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				break
+			}
+			timer.Reset(min(wait, linger))
+			<-timer.C
 		}
-		timer.Stop()
 		if !w.write(batch) {
 			w.discard()
 			return
