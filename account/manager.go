@@ -2,12 +2,12 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/base62"
 	"github.com/keygate/keygate/internal/cas"
 	"github.com/keygate/keygate/internal/validate"
 )
@@ -227,28 +227,6 @@ func checkPackage(pkg string) error {
 	return nil
 }
 
-// idAlphabet is the base62 alphabet of generated IDs.
-const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// newID returns a fresh account ID: IDPrefix and 16 characters drawn
-// uniformly from the base62 alphabet with crypto/rand (rejection sampling:
-// bytes of 248 and above are dropped).
-func newID() string {
-	id := make([]byte, IDLen)
-	n := copy(id, IDPrefix)
-	var buf [32]byte
-	for n < len(id) {
-		rand.Read(buf[:]) // never fails: see crypto/rand.Read
-		for _, b := range buf {
-			if b >= 248 {
-				continue
-			}
-			id[n] = idAlphabet[b%62]
-			n++
-			if n == len(id) {
-				break
-			}
-		}
-	}
-	return string(id)
-}
+// newID returns a fresh account ID: IDPrefix and 16 random base62
+// characters.
+func newID() string { return base62.ID(IDPrefix, IDLen-len(IDPrefix)) }

@@ -1,13 +1,13 @@
 package apikey
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/base62"
 	"github.com/keygate/keygate/internal/strbytes"
 )
 
@@ -39,16 +39,14 @@ const (
 // prefix, replace "bk" with it.
 const ScannerPattern = `\bbk_(?:test|live)_(?:pk|sk)_[0-9A-Za-z]{65}\b`
 
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
 // base62Value maps a byte to its base62 digit value, or 0xff when the byte
 // is not in the alphabet.
 var base62Value = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xff
 	}
-	for i := 0; i < len(base62); i++ {
-		t[base62[i]] = byte(i)
+	for i := 0; i < len(base62.Alphabet); i++ {
+		t[base62.Alphabet[i]] = byte(i)
 	}
 	return t
 }()
@@ -195,7 +193,7 @@ func checksum(signed string) uint32 {
 func encodeChecksum(dst []byte, c uint32) {
 	v := uint64(c)
 	for i := ChecksumLen - 1; i >= 0; i-- {
-		dst[i] = base62[v%62]
+		dst[i] = base62.Alphabet[v%62]
 		v /= 62
 	}
 }
@@ -210,31 +208,10 @@ func decodeChecksum(s string) uint64 {
 	return v
 }
 
-// randomBase62 fills dst with characters drawn uniformly from the base62
-// alphabet using crypto/rand (rejection sampling: bytes of 248 and above are
-// dropped so that every character is equally likely).
-func randomBase62(dst []byte) {
-	var buf [64]byte
-	n := 0
-	for n < len(dst) {
-		rand.Read(buf[:]) // never fails: see crypto/rand.Read
-		for _, b := range buf {
-			if b >= 248 {
-				continue
-			}
-			dst[n] = base62[b%62]
-			n++
-			if n == len(dst) {
-				return
-			}
-		}
-	}
-}
-
 // newKeyID returns a fresh random key ID.
 func newKeyID() string {
 	var id [IDLen]byte
-	randomBase62(id[:])
+	base62.Fill(id[:])
 	return string(id[:])
 }
 
@@ -250,7 +227,7 @@ func mint(prefix string, mode keygate.Mode, kind keygate.Kind, id string) Key {
 	b = append(b, id...)
 	secretAt := len(b)
 	b = b[:secretAt+SecretLen+ChecksumLen]
-	randomBase62(b[secretAt : secretAt+SecretLen])
+	base62.Fill(b[secretAt : secretAt+SecretLen])
 	encodeChecksum(b[secretAt+SecretLen:], checksum(string(b[:secretAt+SecretLen])))
 	plain := string(b)
 	return Key{info: Info{Prefix: prefix, Mode: mode, Kind: kind, ID: id}, plaintext: func() string { return plain }}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/base62"
 )
 
 func TestMintParseRoundTrip(t *testing.T) {
@@ -61,9 +62,9 @@ func TestSecretsAreDistinctAndUniform(t *testing.T) {
 	}
 	// Every base62 character appears, none far off its expected share
 	// (n*43/62 ≈ 1387; a bias from a plain modulo would show as ±25%).
-	for i := 0; i < len(base62); i++ {
-		c := counts[base62[i]]
-		assert.InDelta(t, float64(n*SecretLen)/62, float64(c), 250, "character %q", base62[i])
+	for i := 0; i < len(base62.Alphabet); i++ {
+		c := counts[base62.Alphabet[i]]
+		assert.InDelta(t, float64(n*SecretLen)/62, float64(c), 250, "character %q", base62.Alphabet[i])
 	}
 }
 
@@ -124,15 +125,15 @@ func TestParse(t *testing.T) {
 }
 
 func nextBase62(c byte) byte {
-	i := strings.IndexByte(base62, c)
-	return base62[(i+1)%len(base62)]
+	i := strings.IndexByte(base62.Alphabet, c)
+	return base62.Alphabet[(i+1)%len(base62.Alphabet)]
 }
 
 func TestIsBase62(t *testing.T) {
 	// Every byte value, at every position of a 16-byte word pair and in the
 	// tail, against the table.
 	for c := 0; c < 256; c++ {
-		want := strings.IndexByte(base62, byte(c)) >= 0
+		want := strings.IndexByte(base62.Alphabet, byte(c)) >= 0
 		for pos := 0; pos < 19; pos++ {
 			b := []byte(strings.Repeat("Az09", 5)[:19])
 			b[pos] = byte(c)

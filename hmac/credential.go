@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/base62"
 	"github.com/keygate/keygate/internal/cas"
 	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/internal/validate"
@@ -707,28 +708,6 @@ func (p CreateParams) validate(now time.Time) error {
 	return nil
 }
 
-// keyIDAlphabet is the base62 alphabet of minted key IDs.
-const keyIDAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// randomKeyID returns a fresh key ID: KeyIDPrefix and 16 characters drawn
-// uniformly from the base62 alphabet with crypto/rand (rejection sampling:
-// bytes of 248 and above are dropped).
-func randomKeyID() string {
-	id := make([]byte, KeyIDLen)
-	n := copy(id, KeyIDPrefix)
-	var buf [32]byte
-	for n < len(id) {
-		rand.Read(buf[:]) // never fails: see crypto/rand.Read
-		for _, b := range buf {
-			if b >= 248 {
-				continue
-			}
-			id[n] = keyIDAlphabet[b%62]
-			n++
-			if n == len(id) {
-				break
-			}
-		}
-	}
-	return string(id)
-}
+// randomKeyID returns a fresh key ID: KeyIDPrefix and 16 random base62
+// characters.
+func randomKeyID() string { return base62.ID(KeyIDPrefix, KeyIDLen-len(KeyIDPrefix)) }
