@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/apikey"
 )
@@ -94,6 +95,27 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := apikey.Parse(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyCachedStore is Verify through a CachedStore, every read
+// served from memory: the verification cost in front of a slow (SQL)
+// store, once the key is cached.
+func BenchmarkVerifyCachedStore(b *testing.B) {
+	m, err := apikey.NewManager(apikey.Config{Store: apikey.NewCachedStore(apikey.NewMemoryStore(), apikey.CacheConfig{TTL: time.Hour})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, _, err := m.Create(context.Background(), params)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Verify(ctx, k.Reveal()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,0 +1,97 @@
+// Package ttlcache is a small, bounded, concurrency-safe cache of values
+// by string key, each kept for a fixed time, with invalidation that cannot
+// be undone by a slow reader: the read-through caches of the credential
+// stores (apikey.CachedStore, hmac.CachedCredentialStore) are built on it.
+package ttlcache
+
+import (
+	"sync"
+	"time"
+)
+
+// Cache holds values for a TTL. The zero value is not usable: call [New].
+type Cache[V any] struct {
+	ttl time.Duration
+	max int
+	now func() time.Time
+
+	mu      sync.RWMutex
+	entries map[string]entry[V]
+	gen     uint64 // counts invalidations: see Gen and Put
+}
+
+type entry[V any] struct {
+	v       V
+	expires time.Time
+}
+
+// New returns a Cache keeping each value for ttl (> 0), with at most max
+// (> 0) entries, on the clock now (nil: time.Now).
+func New[V any](ttl time.Duration, max int, now func() time.Time) *Cache[V] {
+	if now == nil {
+		now = time.Now
+	}
+	return &Cache[V]{ttl: ttl, max: max, now: now, entries: make(map[string]entry[V])}
+}
+
+// Get returns the value cached for key, if it has not expired.
+func (c *Cache[V]) Get(key string) (V, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[key]
+	c.mu.RUnlock()
+	if !ok || !c.now().Before(e.expires) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// Gen returns the invalidation generation. A reader that misses takes it
+// before it reads the backing store and passes it to Put, which drops the
+// value if anything was invalidated in between: an invalidation is never
+// undone by a read that started before it.
+func (c *Cache[V]) Gen() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// Put caches v for key, unless an invalidation happened since gen (see
+// [Cache.Gen]). When the cache is full, an arbitrary entry makes room.
+func (c *Cache[V]) Put(key string, v V, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
+		for k := range c.entries { // map order is random: a random victim
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[key] = entry[V]{v: v, expires: c.now().Add(c.ttl)}
+}
+
+// Invalidate forgets key.
+func (c *Cache[V]) Invalidate(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.entries, key)
+}
+
+// InvalidateAll forgets every entry.
+func (c *Cache[V]) InvalidateAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.entries)
+}
+
+// Len returns the number of entries, expired ones included.
+func (c *Cache[V]) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
