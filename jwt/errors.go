@@ -46,6 +46,10 @@ var (
 	ErrInvalidKeyID = errors.New("jwt: invalid key ID")
 	// ErrInvalidConfig: a configuration that cannot work.
 	ErrInvalidConfig = errors.New("jwt: invalid configuration")
+	// ErrNoPrivateKey: the key only verifies; it has no secret to export.
+	ErrNoPrivateKey = errors.New("jwt: the key has no private part")
+	// ErrInvalidKeyData: data that [ParsePrivate] cannot read as a key.
+	ErrInvalidKeyData = errors.New("jwt: invalid key data")
 )
 
 // The specific forms of malformation, preallocated.
