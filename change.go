@@ -95,3 +95,27 @@ func ActorFromContext(ctx context.Context) string {
 	}
 	return ""
 }
+
+// Changes returns a ChangeFunc that passes each change to every non-nil fn,
+// in order: to the audit log and to a broadcast that tells the other
+// instances of a service to drop their cached copies, say. It returns nil
+// when there is none.
+func Changes(fns ...ChangeFunc) ChangeFunc {
+	var live []ChangeFunc
+	for _, fn := range fns {
+		if fn != nil {
+			live = append(live, fn)
+		}
+	}
+	switch len(live) {
+	case 0:
+		return nil
+	case 1:
+		return live[0]
+	}
+	return func(ctx context.Context, c Change) {
+		for _, fn := range live {
+			fn(ctx, c)
+		}
+	}
+}
