@@ -61,11 +61,11 @@ func ExampleNewServer() {
 	}
 	// Tiny Argon2id parameters keep the example fast; in production pass
 	// the zero password.Params, which mean password.DefaultParams.
-	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: password.Params{Memory: 64, Time: 1, Threads: 1}})
+	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Params: password.Params{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := users.Add("demo", "demo password", oauth.User{Subject: "user_demo", Account: "acct_example"}); err != nil {
+	if err := users.Add(context.Background(), "demo", "demo password", oauth.User{Subject: "user_demo", Account: "acct_example"}); err != nil {
 		log.Fatal(err)
 	}
 

@@ -39,11 +39,11 @@ func FuzzEndpoints(f *testing.F) {
 	issuer, _ := jwt.NewIssuer(jwt.IssuerConfig{Keys: set, Issuer: "https://kg.test", Audience: "api"})
 	verifier, _ := jwt.NewVerifier(jwt.VerifierConfig{Keys: set, Issuer: "https://kg.test", Audience: "api"})
 	refresh, _ := jwt.NewRefreshTokens(jwt.RefreshConfig{Store: jwt.NewMemoryRefreshStore()})
-	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: password.Params{Memory: 64, Time: 1, Threads: 1}})
+	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Params: password.Params{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		f.Fatal(err)
 	}
-	if err := users.Add("alice", "pw", oauth.User{Subject: "u1", Account: "acct_1"}); err != nil {
+	if err := users.Add(context.Background(), "alice", "pw", oauth.User{Subject: "u1", Account: "acct_1"}); err != nil {
 		f.Fatal(err)
 	}
 	srv, err := oauth.NewServer(oauth.Config{Clients: keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: users})

@@ -66,7 +66,7 @@ type fixture struct {
 	issuer   *jwt.Issuer
 	verifier *jwt.Verifier
 	refresh  *jwt.RefreshTokens
-	users    *oauth.MemoryUsers
+	users    *oauth.PasswordUsers
 	server   *oauth.Server
 	srv      *httptest.Server
 	offset   atomic.Int64 // added to the real clock, in nanoseconds
@@ -144,10 +144,10 @@ func newFixture(t testing.TB, opts options) *fixture {
 		require.NoError(t, err)
 		cfg.Refresh = f.refresh
 	}
-	f.users, err = oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: fastHash})
+	f.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Params: fastHash})
 	require.NoError(t, err)
-	require.NoError(t, f.users.Add("alice", alicePassword, oauth.User{Subject: aliceSubject, Account: testAccount}))
-	require.NoError(t, f.users.Add("mallory", malloryPassword, oauth.User{Subject: "user_mallory", Account: otherAccount}))
+	require.NoError(t, f.users.Add(context.Background(), "alice", alicePassword, oauth.User{Subject: aliceSubject, Account: testAccount}))
+	require.NoError(t, f.users.Add(context.Background(), "mallory", malloryPassword, oauth.User{Subject: "user_mallory", Account: otherAccount}))
 	f.secrets["alice's password"] = alicePassword
 	f.secrets["mallory's password"] = malloryPassword
 	if !opts.noUsers {

@@ -10,38 +10,119 @@ import (
 	"github.com/keygate/keygate/password"
 )
 
-// DefaultMaxConcurrentChecks bounds the password checks a [MemoryUsers]
-// runs at once when [MemoryUsers.MaxConcurrent] is zero. Each Argon2id
-// check with the default parameters takes 64 MiB, and the password grant is
-// open to anyone holding a (public) publishable key ID.
+// DefaultMaxConcurrentChecks bounds the password checks a [PasswordUsers]
+// runs at once when [PasswordUsersConfig.MaxConcurrent] is zero. Each
+// Argon2id check with the default parameters takes 64 MiB, and the password
+// grant is open to anyone holding a (public) publishable key ID.
 const DefaultMaxConcurrentChecks = 4
 
-// MemoryUsers is an in-memory [Users] that keeps Argon2id hashes of the
-// passwords (package password), never the passwords. It is safe for
-// concurrent use, runs at most a bounded number of password checks at once
-// (answering [ErrBusy] beyond), and never prints its users or hashes.
-type MemoryUsers struct {
+// ErrUnknownUser is what a [UserStore] returns for a name it does not
+// hold.
+var ErrUnknownUser = errors.New("oauth: unknown user")
+
+// UserRecord is a user as a [UserStore] keeps it: the Argon2id hash of the
+// password (a PHC string, package password), never the password.
+type UserRecord struct {
+	Username     string
+	PasswordHash string
+	User         User
+}
+
+// UserStore keeps the users of a [PasswordUsers]: in memory
+// ([MemoryUserStore]) or in a database shared by a service's instances.
+// Implementations must be safe for concurrent use and honour ctx.
+type UserStore interface {
+	// Put creates or replaces the user named u.Username.
+	Put(ctx context.Context, u UserRecord) error
+	// Get returns the user with that name, or an error wrapping
+	// [ErrUnknownUser].
+	Get(ctx context.Context, username string) (UserRecord, error)
+}
+
+// MemoryUserStore is the in-memory [UserStore]. It never prints its users
+// or their hashes.
+type MemoryUserStore struct {
+	// users is behind a function value so that fmt, printing the store
+	// by reflection, shows only a code address.
+	users func() *memoryUsers
+}
+
+type memoryUsers struct {
+	mu sync.RWMutex
+	m  map[string]UserRecord
+}
+
+// NewMemoryUserStore returns an empty MemoryUserStore.
+func NewMemoryUserStore() *MemoryUserStore {
+	mu := &memoryUsers{m: map[string]UserRecord{}}
+	return &MemoryUserStore{users: func() *memoryUsers { return mu }}
+}
+
+// Put implements [UserStore].
+func (s *MemoryUserStore) Put(ctx context.Context, u UserRecord) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	mu := s.users()
+	mu.mu.Lock()
+	defer mu.mu.Unlock()
+	mu.m[u.Username] = u
+	return nil
+}
+
+// Get implements [UserStore].
+func (s *MemoryUserStore) Get(ctx context.Context, username string) (UserRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return UserRecord{}, err
+	}
+	mu := s.users()
+	mu.mu.RLock()
+	defer mu.mu.RUnlock()
+	u, ok := mu.m[username]
+	if !ok {
+		return UserRecord{}, ErrUnknownUser
+	}
+	return u, nil
+}
+
+// String describes the store without its users.
+func (s *MemoryUserStore) String() string {
+	mu := s.users()
+	mu.mu.RLock()
+	defer mu.mu.RUnlock()
+	return fmt.Sprintf("oauth.MemoryUserStore(%d users)", len(mu.m))
+}
+
+// Format writes [MemoryUserStore.String] for every verb.
+func (s *MemoryUserStore) Format(f fmt.State, _ rune) { fmt.Fprint(f, s.String()) }
+
+// LogValue describes the store for log/slog.
+func (s *MemoryUserStore) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// PasswordUsers is a [Users] for the password grant over a [UserStore]
+// that keeps Argon2id hashes of the passwords (package password), never
+// the passwords. It is safe for concurrent use, runs at most a bounded
+// number of password checks at once (answering [ErrBusy] beyond), and never
+// prints its users or hashes.
+type PasswordUsers struct {
 	// state is behind a function value so that fmt, printing a
-	// MemoryUsers by reflection, shows only a code address.
+	// PasswordUsers by reflection, shows only a code address.
 	state func() *usersState
 }
 
 type usersState struct {
 	params password.Params
-	mu     sync.RWMutex
-	users  map[string]memoryUser
+	store  UserStore
 	dummy  string        // a hash to verify against for unknown names
 	slots  chan struct{} // one per password check under way
 }
 
-type memoryUser struct {
-	hash string
-	user User
-}
-
-// MemoryUsersConfig configures a [MemoryUsers].
-type MemoryUsersConfig struct {
-	// Params are the Argon2id costs. Zero means [password.DefaultParams].
+// PasswordUsersConfig configures a [PasswordUsers].
+type PasswordUsersConfig struct {
+	// Store keeps the users. Nil means a new [MemoryUserStore].
+	Store UserStore
+	// Params are the Argon2id costs of new hashes. Zero means
+	// [password.DefaultParams]. (A stored hash carries its own.)
 	Params password.Params
 	// MaxConcurrent bounds the password checks under way at once; beyond
 	// it Authenticate answers [ErrBusy]. Zero means
@@ -49,25 +130,29 @@ type MemoryUsersConfig struct {
 	MaxConcurrent int
 }
 
-// NewMemoryUsers returns an empty MemoryUsers.
-func NewMemoryUsers(cfg MemoryUsersConfig) (*MemoryUsers, error) {
-	params, maxConcurrent := cfg.Params, cfg.MaxConcurrent
+// NewPasswordUsers returns a PasswordUsers for cfg.
+func NewPasswordUsers(cfg PasswordUsersConfig) (*PasswordUsers, error) {
+	params, maxConcurrent, store := cfg.Params, cfg.MaxConcurrent, cfg.Store
 	if params == (password.Params{}) {
 		params = password.DefaultParams
 	}
 	if maxConcurrent <= 0 {
 		maxConcurrent = DefaultMaxConcurrentChecks
 	}
+	if store == nil {
+		store = NewMemoryUserStore()
+	}
 	dummy, err := password.Hash("unknown user", params)
 	if err != nil {
 		return nil, err
 	}
-	st := &usersState{params: params, users: map[string]memoryUser{}, dummy: dummy, slots: make(chan struct{}, maxConcurrent)}
-	return &MemoryUsers{state: func() *usersState { return st }}, nil
+	st := &usersState{params: params, store: store, dummy: dummy, slots: make(chan struct{}, maxConcurrent)}
+	return &PasswordUsers{state: func() *usersState { return st }}, nil
 }
 
-// Add creates or replaces the user named username.
-func (m *MemoryUsers) Add(username, pw string, u User) error {
+// Add creates or replaces the user named username, storing the hash of
+// pw.
+func (m *PasswordUsers) Add(ctx context.Context, username, pw string, u User) error {
 	if username == "" || u.Subject == "" || u.Account == "" {
 		return errors.New("oauth: a user needs a name, a subject and an account")
 	}
@@ -76,15 +161,16 @@ func (m *MemoryUsers) Add(username, pw string, u User) error {
 	if err != nil {
 		return fmt.Errorf("oauth: hash password: %w", err)
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.users[username] = memoryUser{hash: hash, user: u}
+	if err := st.store.Put(ctx, UserRecord{Username: username, PasswordHash: hash, User: u}); err != nil {
+		return fmt.Errorf("oauth: store user: %w", err)
+	}
 	return nil
 }
 
 // Authenticate implements [Users]. An unknown name costs the same hashing
-// as a wrong password, so that timing does not tell which names exist.
-func (m *MemoryUsers) Authenticate(ctx context.Context, username, pw string) (User, error) {
+// as a wrong password, so that timing does not tell which names exist. A
+// store failure is returned as it is (the token endpoint answers 503).
+func (m *PasswordUsers) Authenticate(ctx context.Context, username, pw string) (User, error) {
 	if err := ctx.Err(); err != nil {
 		return User{}, err
 	}
@@ -95,29 +181,26 @@ func (m *MemoryUsers) Authenticate(ctx context.Context, username, pw string) (Us
 	default:
 		return User{}, ErrBusy
 	}
-	st.mu.RLock()
-	u, ok := st.users[username]
-	st.mu.RUnlock()
-	hash := u.hash
-	if !ok {
+	rec, err := st.store.Get(ctx, username)
+	known := err == nil
+	if err != nil && !errors.Is(err, ErrUnknownUser) {
+		return User{}, fmt.Errorf("oauth: look up user: %w", err)
+	}
+	hash := rec.PasswordHash
+	if !known {
 		hash = st.dummy
 	}
-	if err := password.Verify(pw, hash); err != nil || !ok {
+	if err := password.Verify(pw, hash); err != nil || !known {
 		return User{}, ErrBadCredentials
 	}
-	return u.user, nil
+	return rec.User, nil
 }
 
-// String describes the store without its users.
-func (m *MemoryUsers) String() string {
-	st := m.state()
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	return fmt.Sprintf("oauth.MemoryUsers(%d users)", len(st.users))
-}
+// String describes the users without naming any.
+func (m *PasswordUsers) String() string { return "oauth.PasswordUsers" }
 
-// Format writes [MemoryUsers.String] for every verb.
-func (m *MemoryUsers) Format(f fmt.State, _ rune) { fmt.Fprint(f, m.String()) }
+// Format writes [PasswordUsers.String] for every verb.
+func (m *PasswordUsers) Format(f fmt.State, _ rune) { fmt.Fprint(f, m.String()) }
 
-// LogValue describes the store for log/slog.
-func (m *MemoryUsers) LogValue() slog.Value { return slog.StringValue(m.String()) }
+// LogValue describes the users for log/slog.
+func (m *PasswordUsers) LogValue() slog.Value { return slog.StringValue(m.String()) }

@@ -12,20 +12,24 @@ import (
 
 var cheap = password.Params{Memory: 64, Time: 1, Threads: 1}
 
-func TestMemoryUsersKeepsOnlyHashes(t *testing.T) {
-	users, err := NewMemoryUsers(MemoryUsersConfig{Params: cheap})
+func TestPasswordUsersKeepsOnlyHashes(t *testing.T) {
+	users, err := NewPasswordUsers(PasswordUsersConfig{Params: cheap})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := users.Add("dave", "dave's password", User{Subject: "u", Account: "a"}); err != nil {
+	if err := users.Add(context.Background(), "dave", "dave's password", User{Subject: "u", Account: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	st := users.state()
-	h := st.users["dave"].hash
+	rec, err := st.store.Get(context.Background(), "dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := rec.PasswordHash
 	if !strings.HasPrefix(h, fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$", cheap.Memory, cheap.Time, cheap.Threads)) || strings.Contains(h, "dave's password") {
 		t.Fatalf("stored %q", h)
 	}
-	def, err := NewMemoryUsers(MemoryUsersConfig{})
+	def, err := NewPasswordUsers(PasswordUsersConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +38,12 @@ func TestMemoryUsersKeepsOnlyHashes(t *testing.T) {
 	}
 }
 
-func TestMemoryUsersBoundsConcurrentChecks(t *testing.T) {
-	users, err := NewMemoryUsers(MemoryUsersConfig{Params: cheap, MaxConcurrent: 2})
+func TestPasswordUsersBoundsConcurrentChecks(t *testing.T) {
+	users, err := NewPasswordUsers(PasswordUsersConfig{Params: cheap, MaxConcurrent: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := users.Add("dave", "pw", User{Subject: "u", Account: "a"}); err != nil {
+	if err := users.Add(context.Background(), "dave", "pw", User{Subject: "u", Account: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	st := users.state()

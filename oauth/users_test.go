@@ -2,6 +2,7 @@ package oauth_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,12 +15,12 @@ import (
 	"github.com/keygate/keygate/password"
 )
 
-func TestMemoryUsers(t *testing.T) {
+func TestPasswordUsers(t *testing.T) {
 	ctx := t.Context()
-	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: fastHash})
+	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Params: fastHash})
 	require.NoError(t, err)
 	alice := oauth.User{Subject: aliceSubject, Account: testAccount}
-	require.NoError(t, users.Add("alice", alicePassword, alice))
+	require.NoError(t, users.Add(context.Background(), "alice", alicePassword, alice))
 
 	got, err := users.Authenticate(ctx, "alice", alicePassword)
 	require.NoError(t, err)
@@ -50,9 +51,9 @@ func TestMemoryUsers(t *testing.T) {
 	}
 }
 
-func TestMemoryUsersAdd(t *testing.T) {
+func TestPasswordUsersAdd(t *testing.T) {
 	ctx := t.Context()
-	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: fastHash})
+	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Params: fastHash})
 	require.NoError(t, err)
 
 	for name, tc := range map[string]struct {
@@ -64,12 +65,12 @@ func TestMemoryUsersAdd(t *testing.T) {
 		"no account": {"n", oauth.User{Subject: "s"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.Error(t, users.Add(tc.name, "pw", tc.user))
+			assert.Error(t, users.Add(context.Background(), tc.name, "pw", tc.user))
 		})
 	}
 	t.Run("password over MaxLen", func(t *testing.T) {
 		long := strings.Repeat("x", password.MaxLen+1)
-		err := users.Add("long", long, oauth.User{Subject: "s", Account: "a"})
+		err := users.Add(context.Background(), "long", long, oauth.User{Subject: "s", Account: "a"})
 		require.Error(t, err)
 		assert.NotContains(t, err.Error(), long)
 		_, err = users.Authenticate(ctx, "long", long)
@@ -77,8 +78,8 @@ func TestMemoryUsersAdd(t *testing.T) {
 	})
 
 	t.Run("replace", func(t *testing.T) {
-		require.NoError(t, users.Add("carol", "first password", oauth.User{Subject: "u1", Account: "a"}))
-		require.NoError(t, users.Add("carol", "second password", oauth.User{Subject: "u2", Account: "b"}))
+		require.NoError(t, users.Add(context.Background(), "carol", "first password", oauth.User{Subject: "u1", Account: "a"}))
+		require.NoError(t, users.Add(context.Background(), "carol", "second password", oauth.User{Subject: "u2", Account: "b"}))
 		_, err := users.Authenticate(ctx, "carol", "first password")
 		assert.ErrorIs(t, err, oauth.ErrBadCredentials)
 		u, err := users.Authenticate(ctx, "carol", "second password")
@@ -87,8 +88,8 @@ func TestMemoryUsersAdd(t *testing.T) {
 	})
 
 	t.Run("only hashes are kept", func(t *testing.T) {
-		require.NoError(t, users.Add("dave", "dave's distinctive password", oauth.User{Subject: "u3", Account: "a"}))
-		type holder struct{ u *oauth.MemoryUsers }
+		require.NoError(t, users.Add(context.Background(), "dave", "dave's distinctive password", oauth.User{Subject: "u3", Account: "a"}))
+		type holder struct{ u *oauth.PasswordUsers }
 		var dump string
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
 			dump += fmt.Sprintf(verb, users) + fmt.Sprintf(verb, holder{users})
@@ -99,22 +100,22 @@ func TestMemoryUsersAdd(t *testing.T) {
 	})
 }
 
-func TestMemoryUsersDefaultParams(t *testing.T) {
+func TestPasswordUsersDefaultParams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hashes with 64 MiB")
 	}
-	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: password.Params{}})
+	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Params: password.Params{}})
 	require.NoError(t, err)
-	require.NoError(t, users.Add("erin", "erin's password", oauth.User{Subject: "u", Account: "a"}))
+	require.NoError(t, users.Add(context.Background(), "erin", "erin's password", oauth.User{Subject: "u", Account: "a"}))
 	u, err := users.Authenticate(t.Context(), "erin", "erin's password")
 	require.NoError(t, err)
 	assert.Equal(t, "u", u.Subject)
 }
 
-func TestMemoryUsersContext(t *testing.T) {
-	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: fastHash})
+func TestPasswordUsersContext(t *testing.T) {
+	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Params: fastHash})
 	require.NoError(t, err)
-	require.NoError(t, users.Add("alice", alicePassword, oauth.User{Subject: aliceSubject, Account: testAccount}))
+	require.NoError(t, users.Add(context.Background(), "alice", alicePassword, oauth.User{Subject: aliceSubject, Account: testAccount}))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err = users.Authenticate(ctx, "alice", alicePassword)
@@ -122,18 +123,18 @@ func TestMemoryUsersContext(t *testing.T) {
 	assert.NotErrorIs(t, err, oauth.ErrBadCredentials, "a cancelled request is not a wrong password")
 }
 
-func TestMemoryUsersConcurrent(t *testing.T) {
+func TestPasswordUsersConcurrent(t *testing.T) {
 	ctx := t.Context()
 	// Room for every goroutine: this test is about races, not the bound.
-	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{Params: fastHash, MaxConcurrent: 8})
+	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Params: fastHash, MaxConcurrent: 8})
 	require.NoError(t, err)
-	require.NoError(t, users.Add("alice", alicePassword, oauth.User{Subject: aliceSubject, Account: testAccount}))
+	require.NoError(t, users.Add(context.Background(), "alice", alicePassword, oauth.User{Subject: aliceSubject, Account: testAccount}))
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := range 8 {
 		wg.Go(func() {
 			name := fmt.Sprintf("user%d", i)
-			if err := users.Add(name, "pw", oauth.User{Subject: name, Account: testAccount}); err != nil {
+			if err := users.Add(ctx, name, "pw", oauth.User{Subject: name, Account: testAccount}); err != nil {
 				errs <- err
 			}
 			for range 4 {
@@ -151,4 +152,34 @@ func TestMemoryUsersConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// failingUserStore fails every call, as a database that is down does.
+type failingUserStore struct{}
+
+func (failingUserStore) Put(context.Context, oauth.UserRecord) error { return errors.New("store down") }
+func (failingUserStore) Get(context.Context, string) (oauth.UserRecord, error) {
+	return oauth.UserRecord{}, errors.New("store down")
+}
+
+func TestPasswordUsersStoreFailure(t *testing.T) {
+	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: failingUserStore{}, Params: fastHash})
+	require.NoError(t, err)
+	require.Error(t, users.Add(t.Context(), "alice", alicePassword, oauth.User{Subject: "s", Account: "a"}))
+	_, err = users.Authenticate(t.Context(), "alice", alicePassword)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, oauth.ErrBadCredentials, "a store failure is not a wrong password: fail closed with 503, not invalid_grant")
+	assert.NotContains(t, err.Error(), alicePassword)
+}
+
+func TestMemoryUserStore(t *testing.T) {
+	s := oauth.NewMemoryUserStore()
+	_, err := s.Get(t.Context(), "nobody")
+	require.ErrorIs(t, err, oauth.ErrUnknownUser)
+	rec := oauth.UserRecord{Username: "u", PasswordHash: "$argon2id$secret-hash", User: oauth.User{Subject: "s", Account: "a"}}
+	require.NoError(t, s.Put(t.Context(), rec))
+	got, err := s.Get(t.Context(), "u")
+	require.NoError(t, err)
+	assert.Equal(t, rec, got)
+	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", s, s, s), "secret-hash")
 }

@@ -143,7 +143,7 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 	if err != nil {
 		return nil, demo{}, err
 	}
-	users, err := oauth.NewMemoryUsers(oauth.MemoryUsersConfig{})
+	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{})
 	if err != nil {
 		return nil, demo{}, err
 	}
@@ -238,7 +238,7 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 		return nil, demo{}, err
 	}
 	d.user, d.password = "demo", rand.Text()
-	if err := users.Add(d.user, d.password, oauth.User{Subject: "user_demo", Account: "acct_demo"}); err != nil {
+	if err := users.Add(ctx, d.user, d.password, oauth.User{Subject: "user_demo", Account: "acct_demo"}); err != nil {
 		return nil, demo{}, err
 	}
 	a.handler = a.routes()
