@@ -1,0 +1,65 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/keygate/keygate/sqlite"
+	"github.com/keygate/keygate/sqlstore"
+	"github.com/keygate/keygate/sqlstore/sqlstoretest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// openTemp opens a new database in a temporary directory, closed when the
+// test ends.
+func openTemp(t testing.TB) *sqlstore.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keygate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestStores(t *testing.T) {
+	sqlstoretest.TestStores(t, func(t *testing.T) *sqlstore.DB { return openTemp(t) })
+}
+
+func TestMigrations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	sqlstoretest.TestMigrations(t, func(ctx context.Context) (*sqlstore.DB, error) {
+		return sqlite.Open(ctx, path)
+	})
+}
+
+// TestPathNeedsEscaping opens files whose names hold the characters a
+// file: URI gives a meaning to.
+func TestPathNeedsEscaping(t *testing.T) {
+	for _, name := range []string{"a?b.db", "a#b.db", "a%20b.db", "a b.db"} {
+		path := filepath.Join(t.TempDir(), name)
+		db, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if matches, _ := filepath.Glob(path); len(matches) != 1 {
+			t.Fatalf("%q: the database is not at %s", name, path)
+		}
+	}
+}
