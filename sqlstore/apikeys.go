@@ -131,24 +131,11 @@ func (s apiKeyStore) Create(ctx context.Context, rec apikey.Record) (apikey.Reco
 	}
 	// What is stored, read back from the arguments: a copy that shares
 	// nothing with rec.
-	return stored(rec, 1, decTime(args[19].(int64)))
+	return scanAPIKey(argScanner(append(args, int64(1))))
 }
 
-// stored returns rec as the database now holds it, with version and
-// lastUsed, in memory of its own.
-func stored(rec apikey.Record, version int64, lastUsed time.Time) (apikey.Record, error) {
-	args, err := apiKeyArgs(&rec)
-	if err != nil {
-		return apikey.Record{}, err
-	}
-	args = append(args, version)
-	out, err := scanAPIKey(argScanner(args))
-	if err != nil {
-		return apikey.Record{}, err
-	}
-	out.LastUsed = lastUsed
-	return out, nil
-}
+// lastUsedArg is the index of last_used in apiKeyColumns.
+const lastUsedArg = 19
 
 // Get implements [apikey.Store].
 func (s apiKeyStore) Get(ctx context.Context, id string) (apikey.Record, error) {
@@ -171,7 +158,7 @@ func (s apiKeyStore) Get(ctx context.Context, id string) (apikey.Record, error) 
 
 // List implements [apikey.Store].
 func (s apiKeyStore) List(ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error) {
-	pos, args, err := position(f.AfterCreated, f.AfterID, "id")
+	pos, posArgs, err := position(f.AfterCreated, f.AfterID, "id")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", apikey.ErrInvalidParams, err)
 	}
@@ -179,6 +166,7 @@ func (s apiKeyStore) List(ctx context.Context, f apikey.ListFilter) ([]apikey.Re
 		return nil, err
 	}
 	var conds []string
+	var args []any
 	if f.Account != "" {
 		conds = append(conds, "account = ?")
 		args = append(args, f.Account)
@@ -192,9 +180,8 @@ func (s apiKeyStore) List(ctx context.Context, f apikey.ListFilter) ([]apikey.Re
 		args = append(args, string(f.Status))
 	}
 	if pos != "" {
-		// The position's arguments come first in args: move them last.
 		conds = append(conds, pos)
-		args = append(args[2:], args[:2]...)
+		args = append(args, posArgs...)
 	}
 	rows, err := s.d.query(ctx, "SELECT "+apiKeyColumns+" FROM api_keys"+where(conds)+" ORDER BY created, id"+limitClause(f.Limit), args...)
 	if err != nil {
@@ -225,8 +212,8 @@ func (s apiKeyStore) Update(ctx context.Context, rec apikey.Record) (apikey.Reco
 	if err := ctx.Err(); err != nil {
 		return apikey.Record{}, err
 	}
-	// Every column but id and last_used (args[0] and args[19]).
-	set := append(append(append([]any(nil), args[1:19]...), args[20:]...), rec.ID, rec.Version)
+	// Every column but id and last_used.
+	set := append(append(append([]any(nil), args[1:lastUsedArg]...), args[lastUsedArg+1:]...), rec.ID, rec.Version)
 	row, err := s.d.queryRow(ctx, `UPDATE api_keys SET account = ?, mode = ?, kind = ?, name = ?, created_by = ?, hint = ?,
 	status = ?, disabled = ?, hashes = ?, stores = ?, package = ?, permissions = ?, allowed_ips = ?, denied_ips = ?,
 	allowed_countries = ?, denied_countries = ?, created = ?, expires = ?, approved_by = ?, approved_at = ?,
@@ -245,7 +232,8 @@ WHERE id = ? AND version = ? RETURNING last_used`, set...)
 	case err != nil:
 		return apikey.Record{}, s.d.fail(ctx, "update API key", err)
 	}
-	return stored(rec, rec.Version+1, decTime(lastUsed))
+	args[lastUsedArg] = lastUsed
+	return scanAPIKey(argScanner(append(args, rec.Version+1)))
 }
 
 // Touch implements [apikey.Store]: one UPDATE that only moves last_used

@@ -18,6 +18,8 @@ import (
 	"github.com/keygate/keygate/account/accounttest"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/apikey/apikeytest"
+	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/hmac/hmactest"
 	"github.com/keygate/keygate/sqlstore"
 )
 
@@ -30,6 +32,9 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	})
 	t.Run("APIKeys", func(t *testing.T) {
 		apikeytest.TestStore(t, func(t *testing.T) apikey.Store { return newDB(t).APIKeys() })
+	})
+	t.Run("HMACCredentials", func(t *testing.T) {
+		hmactest.TestCredentialStore(t, func(t *testing.T) hmac.CredentialStore { return newDB(t).HMACCredentials() })
 	})
 }
 

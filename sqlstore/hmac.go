@@ -1,0 +1,226 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/hmac"
+)
+
+// credentialStore is the [hmac.CredentialStore] of a DB.
+type credentialStore struct{ d *DB }
+
+// HMACCredentials returns the DB's [hmac.CredentialStore]. The secrets it
+// stores are sealed by package hmac before they reach it; it stores them
+// as given.
+func (d *DB) HMACCredentials() hmac.CredentialStore { return credentialStore{d} }
+
+var _ hmac.CredentialStore = credentialStore{}
+
+const credentialColumns = "key_id, account, mode, name, package, permissions, stores, allowed_ips, denied_ips, " +
+	"allowed_countries, denied_countries, secrets, status, disabled, created, expires, revoked_at, rotated_at, version"
+
+// storedSecret is the JSON form of one hmac.StoredSecret.
+type storedSecret struct {
+	Sealed   []byte `json:"sealed"`
+	NotAfter int64  `json:"not_after"`
+}
+
+func encSecrets(ss []hmac.StoredSecret) (string, error) {
+	if ss == nil {
+		return "null", nil
+	}
+	out := make([]storedSecret, len(ss))
+	for i, s := range ss {
+		n, err := encTime(s.NotAfter)
+		if err != nil {
+			return "", err
+		}
+		out[i] = storedSecret{Sealed: s.Sealed, NotAfter: n}
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+func decSecrets(src string) ([]hmac.StoredSecret, error) {
+	var in []storedSecret
+	if err := json.Unmarshal([]byte(src), &in); err != nil {
+		return nil, errors.New("sqlstore: corrupt secrets column")
+	}
+	if in == nil {
+		return nil, nil
+	}
+	out := make([]hmac.StoredSecret, len(in))
+	for i, s := range in {
+		out[i] = hmac.StoredSecret{Sealed: s.Sealed, NotAfter: decTime(s.NotAfter)}
+	}
+	return out, nil
+}
+
+// credentialArgs returns the values of credentialColumns for c, version
+// aside, in their stored forms.
+func credentialArgs(c *hmac.Credential) ([]any, error) {
+	secrets, err := encSecrets(c.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	var ts times
+	args := []any{
+		c.KeyID, c.Account, string(c.Mode), c.Name, c.Package, encList(c.Permissions), encList(c.Stores),
+		encList(c.AllowedIPs), encList(c.DeniedIPs), encList(c.AllowedCountries), encList(c.DeniedCountries),
+		secrets, string(c.Status), c.Disabled,
+		ts.enc(c.Created), ts.enc(c.Expires), ts.enc(c.RevokedAt), ts.enc(c.RotatedAt),
+	}
+	return args, ts.err
+}
+
+func scanCredential(sc interface{ Scan(...any) error }) (hmac.Credential, error) {
+	var (
+		c                                                 hmac.Credential
+		mode, status, secrets                             string
+		perms, stores, allowIPs, denyIPs, allowCC, denyCC string
+		created, expires, revoked, rotated                int64
+	)
+	err := sc.Scan(&c.KeyID, &c.Account, &mode, &c.Name, &c.Package, &perms, &stores, &allowIPs, &denyIPs,
+		&allowCC, &denyCC, &secrets, &status, &c.Disabled, &created, &expires, &revoked, &rotated, &c.Version)
+	if err != nil {
+		return hmac.Credential{}, err
+	}
+	c.Mode, c.Status = keygate.Mode(mode), hmac.Status(status)
+	if c.Secrets, err = decSecrets(secrets); err != nil {
+		return hmac.Credential{}, err
+	}
+	var ld listDecoder
+	ld.dec(perms, &c.Permissions)
+	ld.dec(stores, &c.Stores)
+	ld.dec(allowIPs, &c.AllowedIPs)
+	ld.dec(denyIPs, &c.DeniedIPs)
+	ld.dec(allowCC, &c.AllowedCountries)
+	ld.dec(denyCC, &c.DeniedCountries)
+	if ld.err != nil {
+		return hmac.Credential{}, ld.err
+	}
+	c.Created, c.Expires, c.RevokedAt, c.RotatedAt = decTime(created), decTime(expires), decTime(revoked), decTime(rotated)
+	return c, nil
+}
+
+// Create implements [hmac.CredentialStore].
+func (s credentialStore) Create(ctx context.Context, c hmac.Credential) (hmac.Credential, error) {
+	args, err := credentialArgs(&c)
+	if err != nil {
+		return hmac.Credential{}, fmt.Errorf("%w: %w", hmac.ErrInvalidParams, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return hmac.Credential{}, err
+	}
+	res, err := s.d.exec(ctx, "INSERT INTO hmac_credentials ("+credentialColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (key_id) DO NOTHING", args...)
+	if err != nil {
+		return hmac.Credential{}, s.d.fail(ctx, "create HMAC credential", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return hmac.Credential{}, s.d.fail(ctx, "create HMAC credential", err)
+	} else if n == 0 {
+		return hmac.Credential{}, fmt.Errorf("%w: %s", hmac.ErrKeyIDExists, c.KeyID)
+	}
+	return scanCredential(argScanner(append(args, int64(1))))
+}
+
+// Get implements [hmac.CredentialStore].
+func (s credentialStore) Get(ctx context.Context, keyID string) (hmac.Credential, error) {
+	if err := ctx.Err(); err != nil {
+		return hmac.Credential{}, err
+	}
+	row, err := s.d.queryRow(ctx, "SELECT "+credentialColumns+" FROM hmac_credentials WHERE key_id = ?", keyID)
+	if err != nil {
+		return hmac.Credential{}, s.d.fail(ctx, "get HMAC credential", err)
+	}
+	c, err := scanCredential(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return hmac.Credential{}, fmt.Errorf("%w: %s", hmac.ErrUnknownKey, keyID)
+	case err != nil:
+		return hmac.Credential{}, s.d.fail(ctx, "get HMAC credential", err)
+	}
+	return c, nil
+}
+
+// List implements [hmac.CredentialStore].
+func (s credentialStore) List(ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
+	pos, posArgs, err := position(f.AfterCreated, f.AfterID, "key_id")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", hmac.ErrInvalidParams, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var conds []string
+	var args []any
+	if f.Account != "" {
+		conds = append(conds, "account = ?")
+		args = append(args, f.Account)
+	}
+	if f.Mode != "" {
+		conds = append(conds, "mode = ?")
+		args = append(args, string(f.Mode))
+	}
+	if f.Status != "" {
+		conds = append(conds, "status = ?")
+		args = append(args, string(f.Status))
+	}
+	if pos != "" {
+		conds = append(conds, pos)
+		args = append(args, posArgs...)
+	}
+	rows, err := s.d.query(ctx, "SELECT "+credentialColumns+" FROM hmac_credentials"+where(conds)+" ORDER BY created, key_id"+limitClause(f.Limit), args...)
+	if err != nil {
+		return nil, s.d.fail(ctx, "list HMAC credentials", err)
+	}
+	defer rows.Close()
+	var out []hmac.Credential
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, s.d.fail(ctx, "list HMAC credentials", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.fail(ctx, "list HMAC credentials", err)
+	}
+	return out, nil
+}
+
+// Update implements [hmac.CredentialStore]: one UPDATE ... WHERE version
+// = ?.
+func (s credentialStore) Update(ctx context.Context, c hmac.Credential) (hmac.Credential, error) {
+	args, err := credentialArgs(&c)
+	if err != nil {
+		return hmac.Credential{}, fmt.Errorf("%w: %w", hmac.ErrInvalidParams, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return hmac.Credential{}, err
+	}
+	set := append(append([]any(nil), args[1:]...), c.KeyID, c.Version)
+	res, err := s.d.exec(ctx, `UPDATE hmac_credentials SET account = ?, mode = ?, name = ?, package = ?, permissions = ?,
+	stores = ?, allowed_ips = ?, denied_ips = ?, allowed_countries = ?, denied_countries = ?, secrets = ?, status = ?,
+	disabled = ?, created = ?, expires = ?, revoked_at = ?, rotated_at = ?, version = version + 1
+WHERE key_id = ? AND version = ?`, set...)
+	if err != nil {
+		return hmac.Credential{}, s.d.fail(ctx, "update HMAC credential", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return hmac.Credential{}, s.d.fail(ctx, "update HMAC credential", err)
+	}
+	if n == 0 {
+		if _, err := s.Get(ctx, c.KeyID); err != nil {
+			return hmac.Credential{}, err
+		}
+		return hmac.Credential{}, fmt.Errorf("%w: %s", hmac.ErrConflict, c.KeyID)
+	}
+	return scanCredential(argScanner(append(args, c.Version+1)))
+}
