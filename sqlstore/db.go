@@ -171,8 +171,9 @@ func (t tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 }
 
 // commitErr wraps an error that fn returns to have its transaction
-// committed rather than rolled back, and then returned: a decision that
-// is an error for the caller but must be stored (a detected reuse).
+// committed rather than rolled back; inTx then returns the error it wraps:
+// a decision that is an error for the caller but must be stored (a
+// detected reuse).
 type commitErr struct{ err error }
 
 func (e commitErr) Error() string { return e.err.Error() }
@@ -224,7 +225,7 @@ func (d *DB) runTx(ctx context.Context, fn func(t tx) error) error {
 	if cerr := sqlTx.Commit(); cerr != nil {
 		return cerr
 	}
-	return err
+	return keep.err
 }
 
 // runSQLiteTx runs fn once in a BEGIN IMMEDIATE transaction, which takes
@@ -269,7 +270,7 @@ func (d *DB) runSQLiteTx(ctx context.Context, fn func(t tx) error) (err error) {
 		abort()
 		return cerr
 	}
-	return err
+	return keep.err
 }
 
 // fail wraps a database error for a store operation: the context's error

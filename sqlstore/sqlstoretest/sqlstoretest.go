@@ -20,6 +20,8 @@ import (
 	"github.com/keygate/keygate/apikey/apikeytest"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/hmac/hmactest"
+	"github.com/keygate/keygate/jwt"
+	"github.com/keygate/keygate/jwt/jwttest"
 	"github.com/keygate/keygate/sqlstore"
 )
 
@@ -35,6 +37,15 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	})
 	t.Run("HMACCredentials", func(t *testing.T) {
 		hmactest.TestCredentialStore(t, func(t *testing.T) hmac.CredentialStore { return newDB(t).HMACCredentials() })
+	})
+	t.Run("RefreshTokens", func(t *testing.T) {
+		jwttest.TestRefreshStore(t, func(t *testing.T) jwt.RefreshStore { return newDB(t).RefreshTokens() })
+	})
+	t.Run("Denylist", func(t *testing.T) {
+		jwttest.TestDenylist(t, func(t *testing.T) jwt.Denylist { return newDB(t).Denylist() })
+	})
+	t.Run("OneTimeTokens", func(t *testing.T) {
+		jwttest.TestOneTimeStore(t, func(t *testing.T) jwt.OneTimeStore { return newDB(t).OneTimeTokens() })
 	})
 }
 
