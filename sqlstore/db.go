@@ -43,6 +43,7 @@ type DB struct {
 	oneTimeWrites atomic.Uint64
 	refreshWrites atomic.Uint64
 	denyWrites    atomic.Uint64
+	idemWrites    atomic.Uint64
 }
 
 // sweepEvery is how many inserts a store takes between two deletions of

@@ -16,8 +16,12 @@ import (
 
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/account/accounttest"
+	"github.com/keygate/keygate/admin"
+	"github.com/keygate/keygate/admin/admintest"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/apikey/apikeytest"
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/audittest"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/hmac/hmactest"
 	"github.com/keygate/keygate/jwt"
@@ -46,6 +50,17 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	})
 	t.Run("OneTimeTokens", func(t *testing.T) {
 		jwttest.TestOneTimeStore(t, func(t *testing.T) jwt.OneTimeStore { return newDB(t).OneTimeTokens() })
+	})
+	t.Run("AuditSink", func(t *testing.T) {
+		audittest.TestSink(t, func(t *testing.T) audit.Sink { return newDB(t).Audit() })
+	})
+	t.Run("AuditHistory", func(t *testing.T) {
+		audittest.TestHistory(t, func(t *testing.T) audittest.HistorySink { return newDB(t).Audit() })
+	})
+	t.Run("Idempotency", func(t *testing.T) {
+		admintest.TestIdempotencyStore(t, func(t *testing.T) admin.IdempotencyStore {
+			return newDB(t).Idempotency(sqlstore.IdempotencyConfig{})
+		})
 	})
 }
 
