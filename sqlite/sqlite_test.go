@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -44,6 +45,29 @@ func TestMigrations(t *testing.T) {
 	sqlstoretest.TestMigrations(t, func(ctx context.Context) (*sqlstore.DB, error) {
 		return sqlite.Open(ctx, path)
 	})
+}
+
+func TestRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "restart.db")
+	sqlstoretest.TestRestart(t, func(ctx context.Context) (*sqlstore.DB, error) {
+		return sqlite.Open(ctx, path)
+	})
+}
+
+// BenchmarkAPIKeyGet is the lookup of an API key verification, among 1,000
+// and 100,000 stored keys.
+func BenchmarkAPIKeyGet(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		db := openTemp(b)
+		ids := sqlstoretest.PopulateAPIKeys(b, db, n)
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			sqlstoretest.BenchmarkAPIKeyGet(b, db, ids)
+		})
+	}
+}
+
+func BenchmarkOneTimeConsume(b *testing.B) {
+	sqlstoretest.BenchmarkOneTimeConsume(b, openTemp(b))
 }
 
 // TestPathNeedsEscaping opens files whose names hold the characters a

@@ -29,7 +29,9 @@ import (
 	"github.com/keygate/keygate/sqlstore"
 )
 
-// TestStores runs the conformance suite of every store of the DB. newDB
+// TestStores runs the conformance suite of every store of the DB, and
+// checks what the suites leave to each backend (storable times, empty
+// lists, idempotency lapses). newDB
 // must return a DB on an empty database for each call, and close it when
 // the test ends.
 func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
@@ -62,6 +64,7 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 			return newDB(t).Idempotency(sqlstore.IdempotencyConfig{})
 		})
 	})
+	t.Run("Edges", func(t *testing.T) { testEdges(t, newDB) })
 }
 
 // TestMigrations checks that opening one database again finds nothing

@@ -1,0 +1,279 @@
+package sqlstoretest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/account"
+	"github.com/keygate/keygate/admin"
+	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/jwt"
+	"github.com/keygate/keygate/sqlstore"
+)
+
+// testEdges checks what the conformance suites leave to each backend: the
+// range of storable times, empty lists, far-future denylist entries, and
+// the lapse and retention of idempotency keys.
+func testEdges(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	t.Run("TimeRange", func(t *testing.T) {
+		db := newDB(t)
+		for _, at := range []time.Time{
+			time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC),
+			time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
+		} {
+			a := account.Account{ID: "acct_far", Name: "far", Created: at, Updated: at}
+			_, err := db.Accounts().Create(ctx, a)
+			if !errors.Is(err, sqlstore.ErrTimeRange) || !errors.Is(err, account.ErrInvalidParams) {
+				t.Errorf("Create with Created %v: %v, want ErrTimeRange and ErrInvalidParams", at, err)
+			}
+		}
+		if _, err := db.Accounts().Get(ctx, "acct_far"); !errors.Is(err, account.ErrNotFound) {
+			t.Fatalf("a refused Create stored something: %v", err)
+		}
+		// The ends of the range and the zero time round-trip.
+		for i, at := range []time.Time{
+			time.Unix(0, -1<<63+1).UTC(), time.Unix(0, 1<<63-1).UTC(), {}, time.Unix(0, 0).UTC(), time.Unix(0, 1).UTC(),
+		} {
+			a := account.Account{ID: fmt.Sprintf("acct_edge%d", i), Name: "edge", Created: at, Updated: at}
+			if _, err := db.Accounts().Create(ctx, a); err != nil {
+				t.Fatalf("Create with Created %v: %v", at, err)
+			}
+			got, err := db.Accounts().Get(ctx, a.ID)
+			if err != nil || !got.Created.Equal(at) || got.Created.IsZero() != at.IsZero() {
+				t.Fatalf("Created %v came back as %v (%v)", at, got.Created, err)
+			}
+		}
+		// Ordered: zero first, then by time.
+		list, err := db.Accounts().List(ctx, account.ListFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, a := range list {
+			order = append(order, a.ID)
+		}
+		if want := "[acct_edge2 acct_edge0 acct_edge3 acct_edge4 acct_edge1]"; fmt.Sprint(order) != want {
+			t.Fatalf("List order %v, want %s", order, want)
+		}
+	})
+
+	t.Run("APIKeyWithoutLists", func(t *testing.T) {
+		db := newDB(t)
+		rec := apikey.Record{ID: "bare0000000000000", Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
+			Status: apikey.StatusActive, Created: time.Unix(100, 0).UTC()}
+		if _, err := db.APIKeys().Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.APIKeys().Get(ctx, rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Hashes != nil || got.Stores != nil || got.Permissions != nil || got.AllowedIPs != nil || got.Version != 1 {
+			t.Fatalf("a record without lists came back as %+v", got)
+		}
+		rec.Stores, rec.Version = []string{}, 1
+		upd, err := db.APIKeys().Update(ctx, rec)
+		if err != nil || upd.Stores == nil || len(upd.Stores) != 0 {
+			t.Fatalf("an empty list must stay empty, not nil: %#v, %v", upd.Stores, err)
+		}
+		if got, err := db.APIKeys().Get(ctx, rec.ID); err != nil || got.Stores == nil {
+			t.Fatalf("an empty list must stay empty, not nil: %#v, %v", got.Stores, err)
+		}
+	})
+
+	t.Run("DenylistFarFuture", func(t *testing.T) {
+		db := newDB(t)
+		// A JWT may expire as late as 9999: its denial must hold.
+		far := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+		if err := db.Denylist().RevokeToken(ctx, "jti-far", far); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Denylist().RevokeSubject(ctx, "sub-far", far); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			jti, sub string
+			iat      time.Time
+		}{{"jti-far", "x", time.Now()}, {"y", "sub-far", time.Now()}} {
+			if ok, err := db.Denylist().IsRevoked(ctx, c.jti, c.sub, c.iat); err != nil || !ok {
+				t.Fatalf("IsRevoked(%q, %q): %v, %v; want revoked", c.jti, c.sub, ok, err)
+			}
+		}
+	})
+
+	t.Run("IdempotencyLapseAndRetention", func(t *testing.T) {
+		db := newDB(t)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		s := db.Idempotency(sqlstore.IdempotencyConfig{Retention: time.Hour, LockTimeout: time.Minute, Now: func() time.Time { return now }})
+		fp := []byte("fingerprint")
+		reserve := func(key string) (admin.IdempotencyEntry, bool) {
+			t.Helper()
+			e, ok, err := s.Reserve(ctx, key, fp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e, ok
+		}
+		if _, ok := reserve("pending"); !ok {
+			t.Fatal("fresh key not reserved")
+		}
+		if _, ok := reserve("done"); !ok {
+			t.Fatal("fresh key not reserved")
+		}
+		if err := s.Complete(ctx, "done", 201, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(59 * time.Second)
+		if _, ok := reserve("pending"); ok {
+			t.Fatal("a reservation lapsed before its lock timeout")
+		}
+		now = now.Add(time.Second)
+		if _, ok := reserve("pending"); !ok {
+			t.Fatal("a reservation did not lapse after its lock timeout")
+		}
+		if e, ok := reserve("done"); ok || !e.Done {
+			t.Fatal("a completed entry lapsed like a pending one")
+		}
+		now = now.Add(time.Hour)
+		if _, ok := reserve("done"); !ok {
+			t.Fatal("a completed entry outlived its retention")
+		}
+	})
+}
+
+// TestRestart checks that what one DB wrote, another DB opened on the
+// same database after it closed finds, and that audit sequence numbers go
+// on from where they were. open opens the same database on each call.
+func TestRestart(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	write := func(db *sqlstore.DB, ids ...string) {
+		t.Helper()
+		var batch []audit.Event
+		for _, id := range ids {
+			batch = append(batch, audit.Event{Time: at, RequestID: id, Decision: audit.Allow})
+		}
+		if err := db.Audit().Write(ctx, batch); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+	}
+
+	first, err := open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(first, "a", "b", "c")
+	key := apikey.Record{ID: "restart000000000", Account: "acct_1", Mode: keygate.ModeLive, Kind: keygate.KindSecret,
+		Status: apikey.StatusActive, Hashes: []apikey.Hash{{Sum: sha256.Sum256([]byte("k"))}}, Created: at}
+	if _, err := first.APIKeys().Create(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.APIKeys().Get(ctx, key.ID); err == nil {
+		t.Fatal("Get on a closed DB succeeded")
+	}
+
+	second, err := open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	write(second, "d", "e")
+	p, err := second.Audit().Query(ctx, audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range p.Events {
+		got = append(got, fmt.Sprintf("%d:%s", e.Seq, e.RequestID))
+	}
+	if want := "[5:e 4:d 3:c 2:b 1:a]"; fmt.Sprint(got) != want {
+		t.Fatalf("after a restart the history is %v, want %s", got, want)
+	}
+	if rec, err := second.APIKeys().Get(ctx, key.ID); err != nil || rec.Hashes[0].Sum != key.Hashes[0].Sum {
+		t.Fatalf("the key did not survive the restart: %v", err)
+	}
+}
+
+// PopulateAPIKeys stores n API keys and returns their IDs, for
+// [BenchmarkAPIKeyGet].
+func PopulateAPIKeys(tb testing.TB, db *sqlstore.DB, n int) []string {
+	tb.Helper()
+	ctx := context.Background()
+	ids := make([]string, n)
+	const workers = 8
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := w; i < n; i += workers {
+				ids[i] = "bench" + rand.Text()[:11]
+				rec := apikey.Record{ID: ids[i], Account: "acct_bench", Mode: keygate.ModeLive, Kind: keygate.KindSecret,
+					Name: "bench", Status: apikey.StatusActive, Hashes: []apikey.Hash{{Sum: sha256.Sum256([]byte(ids[i]))}},
+					Permissions: []string{"products:read", "offers:write"}, Stores: []string{"store_1"},
+					Created: time.Now().UTC()}
+				if _, err := db.APIKeys().Create(ctx, rec); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// BenchmarkAPIKeyGet measures [apikey.Store.Get] by ID, the lookup of every
+// API key verification, over the keys ids (see [PopulateAPIKeys]).
+func BenchmarkAPIKeyGet(b *testing.B, db *sqlstore.DB, ids []string) {
+	ctx := context.Background()
+	s := db.APIKeys()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Get(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOneTimeConsume measures [jwt.OneTimeStore.Consume] of stored
+// tokens (b.N of them, stored before the timer starts).
+func BenchmarkOneTimeConsume(b *testing.B, db *sqlstore.DB) {
+	ctx := context.Background()
+	s := db.OneTimeTokens()
+	now := time.Now().UTC()
+	hashes := make([][32]byte, b.N)
+	for i := range hashes {
+		hashes[i] = sha256.Sum256([]byte(rand.Text()))
+		rec := jwt.OneTimeRecord{Hash: hashes[i], Purpose: "checkout:confirm", Account: "acct_bench", Mode: keygate.ModeLive,
+			Method: "POST", Path: "/v1/checkout", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.Put(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Consume(ctx, hashes[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
