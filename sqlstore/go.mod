@@ -2,7 +2,10 @@ module github.com/keygate/keygate/sqlstore
 
 go 1.25.0
 
-require github.com/keygate/keygate v0.0.0-00010101000000-000000000000
+require (
+	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
+	github.com/stretchr/testify v1.12.1
+)
 
 require (
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 // indirect
@@ -18,6 +21,7 @@ require (
 	github.com/oschwald/maxminddb-golang/v2 v2.6.0 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/valyala/fastjson v1.6.10 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )
 
