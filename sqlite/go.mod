@@ -3,6 +3,7 @@ module github.com/keygate/keygate/sqlite
 go 1.25.0
 
 require (
+	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
 	github.com/keygate/keygate/sqlstore v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
 	modernc.org/sqlite v1.59.0
@@ -14,7 +15,6 @@ require (
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/goccy/go-json v0.10.6 // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/keygate/keygate v0.0.0-00010101000000-000000000000 // indirect
 	github.com/lestrrat-go/blackmagic v1.0.4 // indirect
 	github.com/lestrrat-go/dsig v1.4.0 // indirect
 	github.com/lestrrat-go/dsig-secp256k1 v1.0.0 // indirect

@@ -5,7 +5,7 @@
 //	db, err := sqlite.Open(ctx, "keygate.db")
 //	if err != nil { ... }
 //	defer db.Close()
-//	keys := apikey.NewManager(apikey.Config{Store: db.APIKeys(), ...})
+//	keys, err := apikey.NewManager(apikey.Config{Store: db.APIKeys()})
 package sqlite
 
 import (
