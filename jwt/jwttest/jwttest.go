@@ -1,6 +1,6 @@
 // Package jwttest is the conformance suite for the stores of package jwt:
-// [jwt.Denylist], [jwt.RefreshStore] and [jwt.OneTimeStore]. Every backend
-// runs the suites of the stores it implements:
+// [jwt.Denylist], [jwt.RefreshStore], [jwt.OneTimeStore] and [jwt.KeyStore].
+// Every backend runs the suites of the stores it implements:
 //
 //	func TestRefreshStore(t *testing.T) {
 //		jwttest.TestRefreshStore(t, func(t *testing.T) jwt.RefreshStore { return newMyStore(t) })
