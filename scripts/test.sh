@@ -19,8 +19,34 @@ step() {
 	printf '\n==> %s\n' "$*"
 }
 
-# later issues: start Redis/PostgreSQL here (and Chromium for the browser
-# tests), export their addresses, and stop them on exit with a trap.
+# Redis and PostgreSQL for the storage backends' tests (scripts/services.sh,
+# which installs them when missing): started here unless already running,
+# their addresses exported, and stopped on exit if started here. Under
+# CI=true a server that cannot be installed or started fails the run;
+# elsewhere the run goes on without them and the tests that need one skip,
+# saying so. (Later issues: Chromium for the browser tests, likewise.)
+services_started=
+stop_services() {
+	if [ -n "$services_started" ]; then
+		./scripts/services.sh stop || true
+	fi
+}
+trap stop_services EXIT
+step "services"
+if ./scripts/services.sh status >/dev/null 2>&1; then
+	echo "Redis and PostgreSQL already running: left running"
+	eval "$(./scripts/services.sh env)"
+else
+	services_started=1
+	if ./scripts/services.sh start; then
+		eval "$(./scripts/services.sh env)"
+	elif [ "${CI:-}" = true ]; then
+		echo "tests: Redis and PostgreSQL could not be started, and CI=true needs them" >&2
+		exit 1
+	else
+		echo "warning: Redis and PostgreSQL could not be started: the tests that need them will skip" >&2
+	fi
+fi
 
 # Every module: each directory with a go.mod, outside vendor/ and testdata/.
 modules=()
