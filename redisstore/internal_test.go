@@ -1,0 +1,50 @@
+package redisstore
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestTTL(t *testing.T) {
+	tests := []struct {
+		in, want time.Duration
+	}{
+		{math.MinInt64, time.Millisecond},
+		{-time.Second, time.Millisecond},
+		{0, time.Millisecond},
+		{1, time.Millisecond},
+		{time.Millisecond, time.Millisecond},
+		{time.Millisecond + 1, 2 * time.Millisecond},
+		{1500 * time.Microsecond, 2 * time.Millisecond},
+		{time.Minute - 1, time.Minute},
+		{time.Minute, time.Minute},
+		{maxTTL - 1, maxTTL},
+		{maxTTL, maxTTL},
+		{math.MaxInt64, maxTTL},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, ttl(tt.in), "ttl(%d)", int64(tt.in))
+		assert.Equal(t, int64(tt.want/time.Millisecond), ttlMillis(tt.in), "ttlMillis(%d)", int64(tt.in))
+	}
+}
+
+func TestUnixNanos(t *testing.T) {
+	tests := []struct {
+		in   time.Time
+		want int64
+	}{
+		{time.Time{}, 0},
+		{time.Unix(-1, 0), 0},
+		{time.Unix(0, 0), 0},
+		{time.Unix(0, 1), 1},
+		{time.Unix(1763800000, 123456789), 1763800000123456789},
+		{time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()},
+		{time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), math.MaxInt64},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, unixNanos(tt.in), "unixNanos(%v)", tt.in)
+	}
+}

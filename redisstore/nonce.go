@@ -1,0 +1,73 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/keygate/keygate/hmac"
+)
+
+// NonceStore is the [hmac.NonceStore] in Redis: the nonces of accepted
+// requests, shared by every instance that uses the same Redis and prefix,
+// so that a request accepted by one is refused as a replay by all.
+//
+// Claim is one command, SET key 1 NX PX ttl: Redis records the nonce and
+// reports whether it was new in one atomic step, and forgets it after ttl,
+// the time from now ([Config.Now]) to expires, rounded up to the
+// millisecond. The key is the SHA-256 of the key ID (length-prefixed) and
+// the nonce, so that keys have a fixed size and no pair of values can be
+// confused with another.
+//
+// It is safe for concurrent use. Make one with [NewNonceStore].
+type NonceStore struct {
+	store
+}
+
+var _ hmac.NonceStore = (*NonceStore)(nil)
+
+// NewNonceStore returns a NonceStore for cfg. It fails, with an error
+// wrapping [ErrInvalidConfig], if cfg has no Client.
+func NewNonceStore(cfg Config) (*NonceStore, error) {
+	s, err := newStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &NonceStore{store: s}, nil
+}
+
+// Claim implements [hmac.NonceStore]. It returns an error, and records
+// nothing, if ctx is done (wrapping ctx.Err()) or if expires is not after
+// now; it returns an error, never true, if Redis does not answer.
+func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error) {
+	if err := checkCtx(ctx, "claim nonce"); err != nil {
+		return false, err
+	}
+	now := s.now()
+	d := expires.Sub(now)
+	if d <= 0 {
+		return false, fmt.Errorf("redisstore: claim nonce: expiry %v is not after now (%v)", expires, now)
+	}
+	// In whole milliseconds, go-redis sends the TTL as PX unchanged (or
+	// as EX when it is whole seconds).
+	ok, err := s.client.SetNX(ctx, s.nonceKey(keyID, nonce), "1", ttl(d)).Result()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: claim nonce: %w", err)
+	}
+	return ok, nil
+}
+
+// nonceKey is the key of keyID's nonce: the SHA-256 of the length of keyID
+// (a uvarint), keyID and nonce, in base64url.
+func (s *NonceStore) nonceKey(keyID, nonce string) string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(keyID)))])
+	h.Write([]byte(keyID))
+	h.Write([]byte(nonce))
+	var sum [sha256.Size]byte
+	return s.key("nonce:", base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])))
+}
