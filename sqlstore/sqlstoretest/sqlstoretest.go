@@ -53,6 +53,9 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	t.Run("OneTimeTokens", func(t *testing.T) {
 		jwttest.TestOneTimeStore(t, func(t *testing.T) jwt.OneTimeStore { return newDB(t).OneTimeTokens() })
 	})
+	t.Run("SigningKeys", func(t *testing.T) {
+		jwttest.TestKeyStore(t, func(t *testing.T) jwt.KeyStore { return newDB(t).SigningKeys() })
+	})
 	t.Run("AuditSink", func(t *testing.T) {
 		audittest.TestSink(t, func(t *testing.T) audit.Sink { return newDB(t).Audit() })
 	})
