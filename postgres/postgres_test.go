@@ -1,0 +1,341 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"go.uber.org/goleak"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/jwt"
+
+	"github.com/keygate/keygate/internal/servicetest"
+	"github.com/keygate/keygate/postgres"
+	"github.com/keygate/keygate/sqlstore"
+	"github.com/keygate/keygate/sqlstore/sqlstoretest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// schemaDSN creates a schema of its own for the test, dropped when it
+// ends, and returns the test database's DSN with that schema as the
+// search_path: tests are independent, and -count=1 reruns start afresh.
+func schemaDSN(t testing.TB) string {
+	t.Helper()
+	base := servicetest.PostgresURL(t)
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		t.Fatalf("%s: %v", servicetest.PostgresEnv, err)
+	}
+	admin := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { _ = admin.Close() })
+	schema := "kgtest_" + strings.ToLower(rand.Text()[:12])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("CREATE SCHEMA: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("DROP SCHEMA: %v", err)
+		}
+	})
+	return withParam(t, base, "search_path", schema)
+}
+
+// withParam returns the URL dsn with the query parameter key set.
+func withParam(t testing.TB, dsn, key, value string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("%s is not a URL: %v", servicetest.PostgresEnv, err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// openSchema opens a DB on a new, empty schema, closed when the test ends.
+func openSchema(t testing.TB) *sqlstore.DB {
+	t.Helper()
+	dsn := schemaDSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestStores(t *testing.T) {
+	sqlstoretest.TestStores(t, func(t *testing.T) *sqlstore.DB { return openSchema(t) })
+}
+
+func TestMigrations(t *testing.T) {
+	dsn := schemaDSN(t)
+	sqlstoretest.TestMigrations(t, func(ctx context.Context) (*sqlstore.DB, error) {
+		return postgres.Open(ctx, dsn)
+	})
+}
+
+func TestRestart(t *testing.T) {
+	dsn := schemaDSN(t)
+	sqlstoretest.TestRestart(t, func(ctx context.Context) (*sqlstore.DB, error) {
+		return postgres.Open(ctx, dsn)
+	})
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// TestOpenUnreachable: a database nobody answers for fails Open within
+// its context's deadline, with an error that holds no password.
+func TestOpenUnreachable(t *testing.T) {
+	for _, host := range []string{closedPort(t), "127.0.0.1:1"} {
+		dsn := "postgres://keygate:s3cret-pw@" + host + "/keygate?sslmode=disable"
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		start := time.Now()
+		db, err := postgres.Open(ctx, dsn)
+		cancel()
+		if err == nil {
+			_ = db.Close()
+			t.Fatalf("Open(%s) succeeded", host)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Open(%s) took %v, past its deadline", host, d)
+		}
+		if strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("the error holds the password: %v", err)
+		}
+	}
+	if _, err := postgres.Open(context.Background(), "postgres://%zz"); err == nil || strings.Contains(err.Error(), "%zz") {
+		t.Errorf("Open with a malformed DSN: %v", err)
+	}
+}
+
+// proxy forwards TCP connections from a loopback port to target, and can
+// cut every connection and refuse new ones (the database "goes away"),
+// then accept them again on the same port.
+type proxy struct {
+	t      testing.TB
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	l     net.Listener
+	conns map[net.Conn]bool
+	wg    sync.WaitGroup
+}
+
+func newProxy(t testing.TB, target string) *proxy {
+	p := &proxy{t: t, target: target, conns: map[net.Conn]bool{}}
+	p.start()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *proxy) start() {
+	addr := p.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.l, p.addr = l, l.Addr().String()
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.forward(c)
+			}()
+		}
+	}()
+}
+
+func (p *proxy) forward(c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.l == nil { // stopped meanwhile
+		p.mu.Unlock()
+		_ = c.Close()
+		_ = s.Close()
+		return
+	}
+	p.conns[c], p.conns[s] = true, true
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		_ = dst.Close()
+		_ = src.Close()
+		done <- struct{}{}
+	}
+	go pipe(c, s)
+	go pipe(s, c)
+	<-done
+	<-done
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, s)
+	p.mu.Unlock()
+}
+
+// stop closes the listener and every connection, and waits for the
+// forwarding goroutines.
+func (p *proxy) stop() {
+	p.mu.Lock()
+	if p.l != nil {
+		_ = p.l.Close()
+		p.l = nil
+	}
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// TestServerGoneAndBack: while the database is unreachable every store
+// call fails (none succeeds, none hangs past its deadline); once it is
+// back, calls succeed again on the same DB, without a restart.
+func TestServerGoneAndBack(t *testing.T) {
+	dsn := schemaDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, u.Host)
+	u.Host = p.addr
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := postgres.Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	now := time.Now().UTC()
+	key := apikey.Record{ID: "outage0000000000", Account: "acct_1", Mode: keygate.ModeLive, Kind: keygate.KindSecret,
+		Status: apikey.StatusActive, Created: now}
+	if _, err := db.APIKeys().Create(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.OneTimeRecord{Hash: [32]byte{1}, Purpose: "p", Account: "acct_1", Mode: keygate.ModeLive, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := db.OneTimeTokens().Put(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+
+	calls := map[string]func(ctx context.Context) error{
+		"APIKeys.Get":   func(ctx context.Context) error { _, err := db.APIKeys().Get(ctx, key.ID); return err },
+		"APIKeys.Touch": func(ctx context.Context) error { return db.APIKeys().Touch(ctx, key.ID, now) },
+		"Denylist.IsRevoked": func(ctx context.Context) error {
+			_, err := db.Denylist().IsRevoked(ctx, "jti", "sub", now)
+			return err
+		},
+		"OneTimeTokens.Consume": func(ctx context.Context) error { _, err := db.OneTimeTokens().Consume(ctx, tok.Hash); return err },
+		"Audit.Write": func(ctx context.Context) error {
+			return db.Audit().Write(ctx, []audit.Event{{Time: now, RequestID: "r"}})
+		},
+		"Idempotency.Reserve": func(ctx context.Context) error {
+			_, _, err := db.Idempotency(sqlstore.IdempotencyConfig{}).Reserve(ctx, "k", []byte("fp"))
+			return err
+		},
+	}
+
+	p.stop()
+	for name, call := range calls {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		start := time.Now()
+		err := call(cctx)
+		cancel()
+		if err == nil {
+			t.Errorf("%s succeeded with the database unreachable", name)
+		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Errorf("%s took %v with the database unreachable, past its deadline", name, d)
+		}
+	}
+
+	p.start()
+	for name, call := range calls {
+		var err error
+		for range 50 { // the pool may first try connections the outage broke
+			if err = call(ctx); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("%s still fails once the database is back: %v", name, err)
+		}
+	}
+	if _, err := db.OneTimeTokens().Consume(ctx, tok.Hash); !errors.Is(err, jwt.ErrTokenNotFound) {
+		t.Errorf("the token was consumed during the outage, or twice: %v", err)
+	}
+}
+
+// BenchmarkAPIKeyGet is the lookup of an API key verification, among 1,000
+// and 100,000 stored keys.
+func BenchmarkAPIKeyGet(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		db := openSchema(b)
+		ids := sqlstoretest.PopulateAPIKeys(b, db, n)
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			sqlstoretest.BenchmarkAPIKeyGet(b, db, ids)
+		})
+	}
+}
+
+func BenchmarkOneTimeConsume(b *testing.B) {
+	sqlstoretest.BenchmarkOneTimeConsume(b, openSchema(b))
+}
