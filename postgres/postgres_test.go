@@ -333,6 +333,9 @@ func BenchmarkAPIKeyGet(b *testing.B) {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			sqlstoretest.BenchmarkAPIKeyGet(b, db, ids)
 		})
+		b.Run(fmt.Sprintf("keys=%d/parallel", n), func(b *testing.B) {
+			sqlstoretest.BenchmarkAPIKeyGetParallel(b, db, ids)
+		})
 	}
 }
 

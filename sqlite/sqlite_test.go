@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/sqlite"
 	"github.com/keygate/keygate/sqlstore"
 	"github.com/keygate/keygate/sqlstore/sqlstoretest"
@@ -63,11 +66,57 @@ func BenchmarkAPIKeyGet(b *testing.B) {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			sqlstoretest.BenchmarkAPIKeyGet(b, db, ids)
 		})
+		b.Run(fmt.Sprintf("keys=%d/parallel", n), func(b *testing.B) {
+			sqlstoretest.BenchmarkAPIKeyGetParallel(b, db, ids)
+		})
 	}
 }
 
 func BenchmarkOneTimeConsume(b *testing.B) {
 	sqlstoretest.BenchmarkOneTimeConsume(b, openTemp(b))
+}
+
+// TestReadsBesideAWriter: while another process holds the file's write
+// lock, reads go on (WAL), through the read-only connections.
+func TestReadsBesideAWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked.db")
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	rec := apikey.Record{ID: "locked0000000000", Account: "acct_1", Mode: keygate.ModeLive, Kind: keygate.KindSecret,
+		Status: apikey.StatusActive, Created: time.Now()}
+	if _, err := db.APIKeys().Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+
+	other, err := sql.Open("sqlite", "file:"+path+"?_busy_timeout=100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = conn.ExecContext(ctx, "ROLLBACK") }()
+
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for range 20 {
+		if _, err := db.APIKeys().Get(rctx, rec.ID); err != nil {
+			t.Fatalf("Get while another connection holds the write lock: %v", err)
+		}
+		if _, err := db.Denylist().IsRevoked(rctx, "jti", "sub", time.Now()); err != nil {
+			t.Fatalf("IsRevoked while another connection holds the write lock: %v", err)
+		}
+	}
 }
 
 // TestPathNeedsEscaping opens files whose names hold the characters a

@@ -59,7 +59,7 @@ func (s accountStore) Get(ctx context.Context, id string) (account.Account, erro
 	if err := ctx.Err(); err != nil {
 		return account.Account{}, err
 	}
-	row, err := s.d.queryRow(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id = ?", id)
+	row, err := s.d.readRow(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id = ?", id)
 	if err != nil {
 		return account.Account{}, s.d.fail(ctx, "get account", err)
 	}

@@ -142,7 +142,7 @@ func (s apiKeyStore) Get(ctx context.Context, id string) (apikey.Record, error) 
 	if err := ctx.Err(); err != nil {
 		return apikey.Record{}, err
 	}
-	row, err := s.d.queryRow(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE id = ?", id)
+	row, err := s.d.readRow(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE id = ?", id)
 	if err != nil {
 		return apikey.Record{}, s.d.fail(ctx, "get API key", err)
 	}
@@ -254,7 +254,7 @@ func (s apiKeyStore) Touch(ctx context.Context, id string, t time.Time) error {
 		return s.d.fail(ctx, "touch API key", err)
 	} else if n == 0 {
 		// Nothing moved: an earlier time, or no such key.
-		row, err := s.d.queryRow(ctx, "SELECT 1 FROM api_keys WHERE id = ?", id)
+		row, err := s.d.readRow(ctx, "SELECT 1 FROM api_keys WHERE id = ?", id)
 		if err != nil {
 			return s.d.fail(ctx, "touch API key", err)
 		}

@@ -31,11 +31,12 @@ var (
 // [database/sql] database, in the schema [Open] migrates. It is safe for
 // concurrent use; the stores it returns share its connection pool.
 type DB struct {
-	db      *sql.DB
+	db      *sql.DB // writes, and reads when there is no read pool
+	read    *sql.DB // reads: db itself, or a pool of read-only connections
 	dialect Dialect
 
 	mu     sync.Mutex
-	stmts  map[string]*sql.Stmt // prepared statements by query, as rebound
+	stmts  map[stmtKey]*sql.Stmt
 	closed bool
 
 	// writes counts inserts per kind of swept record, so that every
@@ -62,13 +63,25 @@ const txAttempts = 8
 // by a newer version of this package (one with migrations this one does
 // not know) is refused.
 func Open(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
+	return OpenWithReader(ctx, db, nil, d)
+}
+
+// OpenWithReader is [Open] with a second pool, read, on the same database
+// for the statements that only read (Get, List, IsRevoked, audit
+// queries), so that they never wait for a writer: for SQLite, whose
+// writes go through a single connection while WAL lets any number of
+// readers run beside it. A nil read means db. Close closes both.
+func OpenWithReader(ctx context.Context, db, read *sql.DB, d Dialect) (*DB, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: Open: nil *sql.DB")
 	}
 	if !d.valid() {
 		return nil, fmt.Errorf("sqlstore: Open: unknown dialect %v", d)
 	}
-	s := &DB{db: db, dialect: d, stmts: make(map[string]*sql.Stmt)}
+	if read == nil {
+		read = db
+	}
+	s := &DB{db: db, read: read, dialect: d, stmts: make(map[stmtKey]*sql.Stmt)}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -102,50 +115,76 @@ func (d *DB) Close() error {
 	}
 	d.mu.Unlock()
 	errs = append(errs, d.db.Close())
+	if d.read != d.db {
+		errs = append(errs, d.read.Close())
+	}
 	return errors.Join(errs...)
 }
 
-// stmt returns the prepared statement for query (written with ?
-// placeholders), preparing it on first use.
-func (d *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+// stmtKey names a prepared statement: its query, with ? placeholders, and
+// its pool.
+type stmtKey struct {
+	query string
+	read  bool
+}
+
+// stmt returns the prepared statement for query on the write or the read
+// pool, preparing it on first use.
+func (d *DB) stmt(ctx context.Context, query string, read bool) (*sql.Stmt, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return nil, ErrClosed
 	}
-	if st, ok := d.stmts[query]; ok {
+	k := stmtKey{query, read}
+	if st, ok := d.stmts[k]; ok {
 		return st, nil
 	}
-	st, err := d.db.PrepareContext(ctx, d.dialect.rebind(query))
+	pool := d.db
+	if read {
+		pool = d.read
+	}
+	st, err := pool.PrepareContext(ctx, d.dialect.rebind(query))
 	if err != nil {
 		return nil, err
 	}
-	d.stmts[query] = st
+	d.stmts[k] = st
 	return st, nil
 }
 
 // exec runs a prepared statement outside a transaction.
 func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := d.stmt(ctx, query)
+	st, err := d.stmt(ctx, query, false)
 	if err != nil {
 		return nil, err
 	}
 	return st.ExecContext(ctx, args...)
 }
 
-// queryRow runs a prepared query outside a transaction.
+// queryRow runs a prepared statement that writes and returns a row
+// (UPDATE or DELETE ... RETURNING) outside a transaction.
 func (d *DB) queryRow(ctx context.Context, query string, args ...any) (*sql.Row, error) {
-	st, err := d.stmt(ctx, query)
+	st, err := d.stmt(ctx, query, false)
 	if err != nil {
 		return nil, err
 	}
 	return st.QueryRowContext(ctx, args...), nil
 }
 
-// query runs a query outside a transaction, unprepared: for the queries
-// whose text depends on their filters.
+// readRow runs a prepared SELECT of one row on the read pool. It sees
+// every write that has returned.
+func (d *DB) readRow(ctx context.Context, query string, args ...any) (*sql.Row, error) {
+	st, err := d.stmt(ctx, query, true)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryRowContext(ctx, args...), nil
+}
+
+// query runs a SELECT on the read pool, unprepared: for the queries whose
+// text depends on their filters.
 func (d *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return d.db.QueryContext(ctx, d.dialect.rebind(query), args...)
+	return d.read.QueryContext(ctx, d.dialect.rebind(query), args...)
 }
 
 // tx is what a transaction's statements run on; queries use ?

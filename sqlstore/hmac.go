@@ -134,7 +134,7 @@ func (s credentialStore) Get(ctx context.Context, keyID string) (hmac.Credential
 	if err := ctx.Err(); err != nil {
 		return hmac.Credential{}, err
 	}
-	row, err := s.d.queryRow(ctx, "SELECT "+credentialColumns+" FROM hmac_credentials WHERE key_id = ?", keyID)
+	row, err := s.d.readRow(ctx, "SELECT "+credentialColumns+" FROM hmac_credentials WHERE key_id = ?", keyID)
 	if err != nil {
 		return hmac.Credential{}, s.d.fail(ctx, "get HMAC credential", err)
 	}

@@ -86,7 +86,7 @@ func (s idempotencyStore) Reserve(ctx context.Context, key string, fingerprint [
 			}
 			return admin.IdempotencyEntry{}, true, nil
 		}
-		row, err := s.d.queryRow(ctx, "SELECT fingerprint, done, status, body FROM idempotency_keys WHERE idem_key = ?", key)
+		row, err := s.d.readRow(ctx, "SELECT fingerprint, done, status, body FROM idempotency_keys WHERE idem_key = ?", key)
 		if err != nil {
 			return admin.IdempotencyEntry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
 		}

@@ -122,7 +122,7 @@ func (s refreshStore) Get(ctx context.Context, hash [32]byte) (jwt.RefreshRecord
 	if err := ctx.Err(); err != nil {
 		return jwt.RefreshRecord{}, err
 	}
-	row, err := s.d.queryRow(ctx, "SELECT "+refreshColumns+" FROM refresh_tokens WHERE hash = ?", hash[:])
+	row, err := s.d.readRow(ctx, "SELECT "+refreshColumns+" FROM refresh_tokens WHERE hash = ?", hash[:])
 	if err != nil {
 		return jwt.RefreshRecord{}, s.d.fail(ctx, "get refresh token", err)
 	}
@@ -291,7 +291,7 @@ func (l denylist) IsRevoked(ctx context.Context, jti, subject string, issuedAt t
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	row, err := l.d.queryRow(ctx, `SELECT
+	row, err := l.d.readRow(ctx, `SELECT
 	EXISTS (SELECT 1 FROM denied_tokens WHERE jti = ?) OR
 	EXISTS (SELECT 1 FROM denied_subjects WHERE subject = ? AND cutoff > ?)`, jti, subject, clampTime(issuedAt))
 	if err != nil {

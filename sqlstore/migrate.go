@@ -150,7 +150,7 @@ func (d *DB) migrate(ctx context.Context) error {
 // SchemaVersion returns the version of the newest migration applied to the
 // database.
 func (d *DB) SchemaVersion(ctx context.Context) (int, error) {
-	row, err := d.queryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+	row, err := d.readRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
 	if err != nil {
 		return 0, d.fail(ctx, "schema version", err)
 	}

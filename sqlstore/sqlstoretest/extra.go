@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,6 +253,26 @@ func BenchmarkAPIKeyGet(b *testing.B, db *sqlstore.DB, ids []string) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkAPIKeyGetParallel is [BenchmarkAPIKeyGet] from GOMAXPROCS
+// goroutines at once (-cpu sets how many).
+func BenchmarkAPIKeyGetParallel(b *testing.B, db *sqlstore.DB, ids []string) {
+	ctx := context.Background()
+	s := db.APIKeys()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(1)) * 7919
+		for pb.Next() {
+			i++
+			if _, err := s.Get(ctx, ids[i%len(ids)]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkOneTimeConsume measures [jwt.OneTimeStore.Consume] of stored
