@@ -36,8 +36,10 @@ const (
 // Open connects to the PostgreSQL database that dsn names (a URL such as
 // postgres://user@host:5432/db?sslmode=verify-full, or key=value pairs, as
 // libpq takes them), applies keygate's migrations and returns its stores.
-// The schema lives in the connection's search_path (the dsn may set it:
-// ...&search_path=keygate).
+// The tables are created in the connection's search_path: give keygate a
+// schema of its own (CREATE SCHEMA keygate, then ...&search_path=keygate
+// in the dsn), as its table names (accounts, schema_migrations, ...) are
+// plain ones.
 //
 // Open fails, never succeeds half-way, when the database is unreachable
 // before ctx ends; so does every store call afterwards while it is, and
