@@ -103,7 +103,7 @@ for mod in "${modules[@]}"; do
 	grep -E '^(ok|\?|FAIL)\s' "$log" || true
 	passed=$((passed + $(grep -cE '^\s*--- PASS' "$log" || true)))
 	skipped=$((skipped + $(grep -cE '^\s*--- SKIP' "$log" || true)))
-	grep -E '^\s*--- SKIP' -A1 "$log" || true
+	grep -E '^\s*--- SKIP' -B1 "$log" || true
 	rm -f "$log"
 done
 
