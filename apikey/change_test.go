@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -100,5 +101,30 @@ func TestOnChange(t *testing.T) {
 	for _, k := range []apikey.Key{key, newKey, pk, sk} {
 		assert.NotContains(t, dump, k.Reveal())
 		assert.NotContains(t, dump, k.Reveal()[len(k.Reveal())-49:], "nor the secret part")
+	}
+}
+
+// TestRecordsHoldNoPlaintext: nothing a record holds shares memory with the
+// plaintext key (a substring would keep the whole key alive in the store).
+func TestRecordsHoldNoPlaintext(t *testing.T) {
+	m, _ := newManager(t, apikey.Config{})
+	key, rec, err := m.Create(context.Background(), params)
+	require.NoError(t, err)
+	rotated, rec2, err := m.Rotate(context.Background(), rec.ID, 0)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		key apikey.Key
+		rec apikey.Record
+	}{{key, rec}, {rotated, rec2}} {
+		plain := tc.key.Reveal()
+		start := uintptr(unsafe.Pointer(unsafe.StringData(plain)))
+		end := start + uintptr(len(plain))
+		for _, s := range []string{tc.rec.ID, tc.rec.Hint, tc.rec.Account, tc.rec.Name} {
+			if s == "" {
+				continue
+			}
+			p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+			assert.False(t, p >= start && p < end, "%q points into the plaintext key", s)
+		}
 	}
 }

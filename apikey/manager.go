@@ -516,10 +516,11 @@ func (m *Manager) validate(p CreateParams) error {
 const HintLen = 4
 
 // hint returns the last HintLen characters of key: the tail of its
-// checksum.
+// checksum. It is a copy: a substring would keep the whole plaintext key
+// in memory for as long as the record lives.
 func hint(key Key) string {
 	k := key.Reveal()
-	return k[len(k)-HintLen:]
+	return strings.Clone(k[len(k)-HintLen:])
 }
 
 // maxActorLen bounds [Record.CreatedBy].

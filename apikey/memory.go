@@ -16,7 +16,7 @@ import (
 // The zero value is not usable; call [NewMemoryStore].
 type MemoryStore struct {
 	mu   sync.Mutex // serialises writers; readers use recs alone
-	recs sync.Map   // ID → *Record, never modified once stored
+	recs sync.Map   // ID → *memRecord, never modified once stored
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -34,7 +34,7 @@ func (s *MemoryStore) Create(ctx context.Context, rec Record) (Record, error) {
 	rec = rec.clone()
 	rec.Created = rec.Created.Round(0) // see MemoryStore
 	rec.Version = 1
-	if _, loaded := s.recs.LoadOrStore(rec.ID, &rec); loaded {
+	if _, loaded := s.recs.LoadOrStore(rec.ID, pack(&rec)); loaded {
 		return Record{}, fmt.Errorf("%w: %s", ErrDuplicate, rec.ID)
 	}
 	return rec, nil
@@ -50,7 +50,7 @@ func (s *MemoryStore) Get(ctx context.Context, id string) (Record, error) {
 	if !ok {
 		return Record{}, ErrNotFound
 	}
-	return *r.(*Record), nil
+	return r.(*memRecord).record(), nil
 }
 
 // List implements [Store]. It sorts the matching records on each call: fine
@@ -61,8 +61,8 @@ func (s *MemoryStore) List(ctx context.Context, f ListFilter) ([]Record, error) 
 	}
 	var out []Record
 	s.recs.Range(func(_, v any) bool {
-		if r := v.(*Record); f.matches(r) {
-			out = append(out, *r)
+		if r := v.(*memRecord).record(); f.matches(&r) {
+			out = append(out, r)
 		}
 		return true
 	})
@@ -91,14 +91,14 @@ func (s *MemoryStore) Update(ctx context.Context, rec Record) (Record, error) {
 	if !ok {
 		return Record{}, fmt.Errorf("%w: %s", ErrNotFound, rec.ID)
 	}
-	cur := v.(*Record)
-	if cur.Version != rec.Version {
+	cur := v.(*memRecord)
+	if cur.version != rec.Version {
 		return Record{}, fmt.Errorf("%w: %s", ErrConflict, rec.ID)
 	}
 	rec.Version++
-	rec.LastUsed = cur.LastUsed
+	rec.LastUsed = unpackTime(cur.secs[lastUsedIdx], cur.nsecs[lastUsedIdx])
 	// Replace, never modify: readers may hold the old record.
-	s.recs.Store(rec.ID, &rec)
+	s.recs.Store(rec.ID, pack(&rec))
 	return rec, nil
 }
 
@@ -113,9 +113,9 @@ func (s *MemoryStore) Touch(ctx context.Context, id string, t time.Time) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	if cur := v.(*Record); t.After(cur.LastUsed) {
+	if cur := v.(*memRecord); t.After(unpackTime(cur.secs[lastUsedIdx], cur.nsecs[lastUsedIdx])) {
 		next := *cur
-		next.LastUsed = t
+		next.secs[lastUsedIdx], next.nsecs[lastUsedIdx] = packTime(t)
 		s.recs.Store(id, &next)
 	}
 	return nil
