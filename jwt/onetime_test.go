@@ -361,3 +361,26 @@ func TestMemoryOneTimeStoreSweep(t *testing.T) {
 	_, err = s.Consume(ctx, live.Hash)
 	require.NoError(t, err)
 }
+
+// BenchmarkMemoryOneTimeConsume stores and consumes one-time tokens in the
+// in-memory store: the store's part of a redemption (compare the SQL and
+// Redis stores' Consume benchmarks).
+func BenchmarkMemoryOneTimeConsume(b *testing.B) {
+	s := jwt.NewMemoryOneTimeStore()
+	ctx := context.Background()
+	now := time.Now()
+	rec := jwt.OneTimeRecord{Purpose: "checkout:confirm", Account: "acct_1", KeyID: "k", Mode: keygate.ModeTest,
+		IssuedAt: now, ExpiresAt: now.Add(time.Minute)}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		rec.Hash = sha256.Sum256([]byte(fmt.Sprint(i)))
+		if err := s.Put(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Consume(ctx, rec.Hash); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
