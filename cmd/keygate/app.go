@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,10 +25,13 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/auditprom"
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/internal/seal"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/oauth"
 	"github.com/keygate/keygate/ratelimit"
+	"github.com/keygate/keygate/redisstore"
+	"github.com/keygate/keygate/sqlstore"
 )
 
 // options are serve's settings, from its flags.
@@ -37,31 +42,41 @@ type options struct {
 	audience       string
 	authorities    []string // the host[:port] forms clients sign (set from the listening address)
 	demoRateLimit  ratelimit.Policy
-	auditFile      string // empty: audit events in memory only
+	auditFile      string // empty: audit events in the database (in memory with --db memory) only
 	noAudit        bool   // no audit events at all (for load comparisons)
+	store          storeOptions
 }
 
-// app is the reference server's components, on the in-memory stores.
+// app is the reference server's components, on the stores of a storage.
 type app struct {
 	audit    *audit.Writer
-	sink     audit.Sink // closed after the writer
+	fileSink *audit.FileSink // --audit-file, closed after the writer
+	memSink  *audit.MemorySink
 	oneTime  *jwt.OneTimeTokens
 	keys     *apikey.Manager
 	accounts *account.Manager
 	hmacs    *hmac.Manager
-	admin    *admin.Handler
-	jwks     *jwt.KeySet
-	auth     *middleware.Authenticator
-	oauth    *oauth.Server
-	handler  http.Handler
-	stderr   io.Writer // operational messages, never a secret
+	users    *oauth.PasswordUsers
+	// usersPersistent says whether users outlive the process (stored in
+	// the database).
+	usersPersistent bool
+	admin           *admin.Handler
+	jwks            *jwt.KeySet
+	auth            *middleware.Authenticator
+	oauth           *oauth.Server
+	handler         http.Handler
+	store           *storage
+	stderr          io.Writer // operational messages, never a secret
 	// metrics and its registry serve GET /metrics; nil with --no-audit.
 	metrics         *auditprom.Metrics
 	metricsRegistry *prometheus.Registry
 	serving         atomic.Bool // set when the demo bootstrap is done
+	// auditErrors rate-limits the messages about a failing audit sink.
+	auditErrors rateLimitedLog
 }
 
-// demo is what serve prints on start: the demo account's keys and user.
+// demo is what serve prints on its first start: the demo account's keys
+// and user.
 type demo struct {
 	secret, publishable apikey.Key
 	primeSecret         apikey.Key
@@ -78,6 +93,10 @@ var demoTiers = access.RetailTiers()
 // account's package decides which routes a key reaches.
 var demoPermissions = demoTiers.Permissions(access.TierPrime)
 
+// demoAccount is the demo retailer's account; creating it is the lock
+// that elects the one instance that creates the demo data.
+const demoAccount = "acct_demo"
+
 // primeAccount is the demo account with the PRIME package and the demo
 // rate limit.
 const primeAccount = "acct_prime"
@@ -89,86 +108,156 @@ const adminAccount = "acct_admin"
 // live keys) through the admin API.
 var adminPermissions = []string{"admin:read", "admin:write", "admin:review"}
 
-// newApp builds the server for opts and creates the demo account. stderr
-// receives operational messages, never a secret.
-func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, error) {
-	a := &app{}
+// dbAuditQueue bounds the audit events waiting in memory for the
+// database (while it is down, say): beyond it, request events are dropped,
+// counted, and recorded as a gap marker; management events wait.
+const dbAuditQueue = 32768
+
+// newApp builds the server for opts on the stores of st. stderr receives
+// operational messages, never a secret. The demo data is made or found by
+// bootstrap, which must be called next.
+func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (*app, error) {
+	a := &app{store: st, stderr: stderr}
 	var err error
-	switch {
-	case opts.noAudit:
-		// no writer: the middleware skips auditing entirely
-	case opts.auditFile != "":
-		if a.sink, err = audit.OpenFile(audit.FileConfig{Path: opts.auditFile}); err != nil {
-			return nil, demo{}, err
+	var sinks []audit.Sink
+	var history audit.History
+	requestPolicy := audit.Block
+	queue := 0
+	if !opts.noAudit {
+		if st.db != nil {
+			// The database keeps the history. While it is down, events
+			// wait in a bounded queue; request events beyond it are
+			// dropped (and counted) rather than holding requests.
+			sinks = append(sinks, st.db.Audit())
+			history = st.db.Audit()
+			requestPolicy, queue = audit.Drop, dbAuditQueue
 		}
-	default:
-		a.sink = audit.NewMemorySink(10000)
+		switch {
+		case opts.auditFile != "":
+			if a.fileSink, err = audit.OpenFile(audit.FileConfig{Path: opts.auditFile}); err != nil {
+				return nil, err
+			}
+			sinks = append(sinks, a.fileSink)
+			if history == nil {
+				history = a.fileSink
+			}
+		case st.db == nil:
+			a.memSink = audit.NewMemorySink(10000)
+			sinks = append(sinks, a.memSink)
+			history = a.memSink
+		}
 	}
-	if a.sink != nil {
-		a.audit = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{a.sink}})
+	if len(sinks) > 0 {
+		a.audit = audit.NewWriter(audit.WriterConfig{Sinks: sinks, QueueSize: queue, OnError: a.auditError})
 		// Request decisions and latency, and the audit writer's counters,
 		// for GET /metrics. --no-audit turns them off too, so that it
 		// measures the request path with no bookkeeping at all.
 		a.metricsRegistry = prometheus.NewRegistry()
 		if a.metrics, err = auditprom.New(auditprom.Config{Registerer: a.metricsRegistry}); err != nil {
-			return nil, demo{}, err
+			return nil, err
 		}
 		if err := a.metrics.WatchWriter(a.audit); err != nil {
-			return nil, demo{}, err
+			return nil, err
 		}
 	}
-	a.stderr = stderr
-	if a.keys, err = apikey.NewManager(apikey.Config{OnChange: a.recordChange}); err != nil {
-		return nil, demo{}, err
+	// Management actions go to the audit log and, with Redis, to the
+	// other instances, which drop their cached copies.
+	onChange := keygate.ChangeFunc(a.recordChange)
+	if st.inv != nil {
+		onChange = keygate.Changes(a.recordChange, st.inv.Publish)
 	}
-	signing, err := jwt.GenerateKey("kg-"+rand.Text()[:8], jwt.RS256)
-	if err != nil {
-		return nil, demo{}, err
+
+	keyConfig := apikey.Config{OnChange: onChange}
+	hmacConfig := hmac.Config{MasterKey: st.masterKey, OnChange: onChange}
+	var accountStore account.Store
+	var refreshStore jwt.RefreshStore = jwt.NewMemoryRefreshStore()
+	var denylist jwt.Denylist
+	var oneTimeStore jwt.OneTimeStore = jwt.NewMemoryOneTimeStore()
+	var idempotency admin.IdempotencyStore
+	if st.db != nil {
+		keyConfig.Store = st.keys
+		hmacConfig.Store = st.creds
+		accountStore = st.db.Accounts()
+		refreshStore = st.db.RefreshTokens()
+		denylist = st.db.Denylist()
+		oneTimeStore = st.db.OneTimeTokens()
+		idempotency = st.db.Idempotency(sqlstore.IdempotencyConfig{})
+		if a.jwks, err = jwt.LoadSharedKeys(ctx, jwt.SharedKeysConfig{Store: st.db.SigningKeys(), MasterKey: st.masterKey}); err != nil {
+			return nil, st.masterKeyError(err)
+		}
+	} else {
+		signing, err := jwt.GenerateKey("kg-"+rand.Text()[:8], jwt.RS256)
+		if err != nil {
+			return nil, err
+		}
+		if a.jwks, err = jwt.NewKeySet(signing); err != nil {
+			return nil, err
+		}
 	}
-	if a.jwks, err = jwt.NewKeySet(signing); err != nil {
-		return nil, demo{}, err
+	var nonces hmac.NonceStore
+	var limiter ratelimit.Limiter
+	if st.redis != nil {
+		// Redis holds what every instance must agree on at once: nonces
+		// (replays), one-time tokens, revoked access tokens and rate
+		// limits.
+		if nonces, err = redisstore.NewNonceStore(st.redisCfg); err != nil {
+			return nil, err
+		}
+		if oneTimeStore, err = redisstore.NewOneTimeStore(st.redisCfg); err != nil {
+			return nil, err
+		}
+		denyCfg := st.redisCfg
+		denyCfg.SubjectTTL = max(redisstore.DefaultSubjectTTL, opts.accessTokenTTL+jwt.RevocationMargin)
+		if denylist, err = redisstore.NewDenylist(denyCfg); err != nil {
+			return nil, err
+		}
+		if limiter, err = redisstore.NewLimiter(st.redisCfg); err != nil {
+			return nil, err
+		}
+	}
+
+	if a.keys, err = apikey.NewManager(keyConfig); err != nil {
+		return nil, err
 	}
 	issuer, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: a.jwks, Issuer: opts.issuer, Audience: opts.audience, AccessTTL: opts.accessTokenTTL})
 	if err != nil {
-		return nil, demo{}, err
+		return nil, err
 	}
-	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: a.jwks, Issuer: opts.issuer, Audience: opts.audience})
+	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: a.jwks, Issuer: opts.issuer, Audience: opts.audience, Denylist: denylist})
 	if err != nil {
-		return nil, demo{}, err
+		return nil, err
 	}
-	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{
-		Store:    jwt.NewMemoryRefreshStore(),
-		OnChange: a.recordChange,
-	})
+	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{Store: refreshStore, OnChange: onChange})
 	if err != nil {
-		return nil, demo{}, err
+		return nil, err
 	}
-	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{})
+	userStore, persistent := st.users()
+	a.usersPersistent = persistent
+	if a.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: userStore}); err != nil {
+		return nil, err
+	}
+	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: a.users, OnChange: onChange}); err != nil {
+		return nil, err
+	}
+	// HMAC secrets are sealed under the master key: the key file's (or
+	// $KEYGATE_MASTER_KEY's) with a database, a fresh one in memory.
+	if a.hmacs, err = hmac.NewManager(hmacConfig); err != nil {
+		return nil, err
+	}
+	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Credentials: a.hmacs, Authorities: opts.authorities, Nonces: nonces})
 	if err != nil {
-		return nil, demo{}, err
+		return nil, err
 	}
-	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: users, OnChange: a.recordChange}); err != nil {
-		return nil, demo{}, err
-	}
-	// HMAC secrets are sealed under a master key; in memory, a fresh one.
-	masterKey := make([]byte, hmac.MasterKeyLen)
-	rand.Read(masterKey)
-	if a.hmacs, err = hmac.NewManager(hmac.Config{MasterKey: masterKey, OnChange: a.recordChange}); err != nil {
-		return nil, demo{}, err
-	}
-	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Credentials: a.hmacs, Authorities: opts.authorities})
-	if err != nil {
-		return nil, demo{}, err
-	}
-	if a.oneTime, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: jwt.NewMemoryOneTimeStore()}); err != nil {
-		return nil, demo{}, err
+	if a.oneTime, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: oneTimeStore}); err != nil {
+		return nil, err
 	}
 	limit := opts.demoRateLimit
 	if a.auth, err = middleware.New(middleware.Config{
 		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime,
-		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil()},
+		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: requestPolicy},
 		Access: middleware.AccessConfig{
-			Tiers: demoTiers,
+			Tiers:   demoTiers,
+			Limiter: limiter,
 			// Test mode is unlimited, except for the PRIME demo account,
 			// which has a live-like limit to show 429s.
 			RateLimit: func(p keygate.Principal) ratelimit.Policy {
@@ -179,71 +268,97 @@ func newApp(ctx context.Context, opts options, stderr io.Writer) (*app, demo, er
 			},
 		},
 	}); err != nil {
-		return nil, demo{}, err
+		return nil, err
 	}
 
-	// The demo's accounts, so that the admin API can mint keys for them.
-	if a.accounts, err = account.NewManager(account.Config{OnChange: a.recordChange}); err != nil {
-		return nil, demo{}, err
-	}
-	for _, acct := range []account.CreateParams{
-		{ID: "acct_demo", Name: "Demo retailer", Package: "GO"},
-		{ID: primeAccount, Name: "Demo retailer on PRIME", Package: access.TierPrime},
-		{ID: adminAccount, Name: "keygate administrators"},
-	} {
-		if _, err := a.accounts.Create(ctx, acct); err != nil {
-			return nil, demo{}, err
-		}
-	}
-	var history audit.History
-	if h, ok := a.sink.(audit.History); ok {
-		history = h
+	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange}); err != nil {
+		return nil, err
 	}
 	if a.admin, err = admin.New(admin.Config{
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
 		Denylist: verifier.Denylist(), Refresh: refresh, AccessTokenTTL: opts.accessTokenTTL,
-		Audit: history, OnChange: a.recordChange,
+		Audit: history, Idempotency: idempotency, OnChange: onChange,
 	}); err != nil {
-		return nil, demo{}, err
-	}
-
-	var d demo
-	d.publishable, d.secret, err = a.keys.CreatePair(ctx, apikey.CreateParams{
-		Account:     "acct_demo",
-		Mode:        keygate.ModeTest,
-		Name:        "demo",
-		Package:     "GO",
-		Stores:      []string{"store_1", "store_2"},
-		Permissions: demoPermissions,
-	})
-	if err != nil {
-		return nil, demo{}, err
-	}
-	if d.primeSecret, _, err = a.keys.Create(ctx, apikey.CreateParams{
-		Account: primeAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "prime demo", Package: access.TierPrime,
-		Stores: []string{"store_1"}, Permissions: demoPermissions,
-	}); err != nil {
-		return nil, demo{}, err
-	}
-	if d.hmacSecret, _, err = a.hmacs.Create(ctx, hmac.CreateParams{
-		Account: "acct_demo", Mode: keygate.ModeTest, Name: "demo", Package: "GO",
-		Stores: []string{"store_1", "store_2"}, Permissions: demoPermissions,
-	}); err != nil {
-		return nil, demo{}, err
-	}
-	if d.admin, _, err = a.keys.Create(ctx, apikey.CreateParams{
-		Account: adminAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "admin (keygate serve)",
-		Permissions: adminPermissions,
-	}); err != nil {
-		return nil, demo{}, err
-	}
-	d.user, d.password = "demo", rand.Text()
-	if err := users.Add(ctx, d.user, d.password, oauth.User{Subject: "user_demo", Account: "acct_demo"}); err != nil {
-		return nil, demo{}, err
+		return nil, err
 	}
 	a.handler = a.routes()
-	a.serving.Store(true)
-	return a, d, nil
+	return a, nil
+}
+
+// masterKeyError explains a failure to load the shared signing keys: when
+// they do not open, the master key is not the one the database was
+// created with, which start must refuse rather than make new keys. A key
+// file this start created for a database that already had keys is
+// removed again, so that the next start does not take it for the real
+// one.
+func (s *storage) masterKeyError(err error) error {
+	if !errors.Is(err, seal.ErrOpen) {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	src := s.masterKeySource
+	if s.masterKeyCreated {
+		os.Remove(src.path)
+		return fmt.Errorf("%s holds keys sealed under a master key, but there was no master key file %s: "+
+			"give the one it was created with (--master-key-file or $%s)", s.name, src.path, envMasterKey)
+	}
+	return fmt.Errorf("the master key from %s does not open the keys in %s: it is not the master key the database was created with "+
+		"(give that one with --master-key-file or $%s; nothing was changed)", src, s.name, envMasterKey)
+}
+
+// startupNotes tells stderr where the keys live and what a restart
+// keeps, never a secret.
+func (a *app) startupNotes(created bool, stderr io.Writer) {
+	st := a.store
+	if st.db == nil {
+		return
+	}
+	if st.masterKeyCreated {
+		fmt.Fprintf(stderr, "keygate: created the master key file %s: keep it with the database, whose HMAC secrets and signing keys do not open without it\n", st.masterKeySource)
+	}
+	if created {
+		fmt.Fprintf(stderr, "keygate: created the demo keys in %s; they are shown only this once\n", st.name)
+	}
+	if !a.usersPersistent {
+		what := "the demo user (and its password above) lasts until this process stops"
+		if !created {
+			what = "the demo user of the first start is gone: the password grant has no users"
+		}
+		fmt.Fprintf(stderr, "keygate: password-grant users are kept in memory until the database stores them: %s\n", what)
+	}
+	switch {
+	case st.inv != nil:
+		fmt.Fprintf(stderr, "keygate: keys and credentials cached for %v; revocations reach other instances through Redis pub/sub\n", st.cacheTTL)
+	default:
+		fmt.Fprintf(stderr, "keygate: keys and credentials cached for %v: a revocation on another instance takes effect here within that time (--redis broadcasts it at once)\n", st.cacheTTL)
+	}
+}
+
+// rateLimitedLog writes a message at most once per interval.
+type rateLimitedLog struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// auditLogInterval is how often a failing audit sink is reported.
+const auditLogInterval = 10 * time.Second
+
+// allow reports whether a message may be written now.
+func (l *rateLimitedLog) allow(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < auditLogInterval {
+		return false
+	}
+	l.last = now
+	return true
+}
+
+// auditError reports a failing audit sink on stderr, at most every ten
+// seconds: the writer keeps the events and retries.
+func (a *app) auditError(sink int, err error) {
+	if a.auditErrors.allow(time.Now()) {
+		fmt.Fprintf(a.stderr, "keygate: audit: writing events failed (kept in memory and retried): %v\n", err)
+	}
 }
 
 // metricsOrNil returns a.metrics as an audit.Metrics: nil when there are
@@ -343,14 +458,14 @@ func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"one_time_token": token, "expires_in": int(ttl / time.Second)})
 }
 
-// close flushes the audit events and closes their sink.
+// close flushes the audit events and closes the audit file.
 func (a *app) close(ctx context.Context) error {
 	if a.audit == nil {
 		return nil
 	}
 	err := a.audit.Close(ctx)
-	if c, ok := a.sink.(interface{ Close() error }); ok {
-		err = errors.Join(err, c.Close())
+	if a.fileSink != nil {
+		err = errors.Join(err, a.fileSink.Close())
 	}
 	return err
 }

@@ -33,7 +33,7 @@ func TestServeAuditFile(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--audit-file", path, "--demo-rate-limit", "3/10m"}, stdoutW, &stderr)
+		err := run(ctx, []string{"serve", "--db", "memory", "--addr", "127.0.0.1:0", "--audit-file", path, "--demo-rate-limit", "3/10m"}, stdoutW, &stderr)
 		stdoutW.CloseWithError(err)
 		done <- err
 	}()
@@ -142,7 +142,7 @@ func TestServeAuditsManagementActions(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--audit-file", path}, stdoutW, &stderr)
+		err := run(ctx, []string{"serve", "--db", "memory", "--addr", "127.0.0.1:0", "--audit-file", path}, stdoutW, &stderr)
 		stdoutW.CloseWithError(err)
 		done <- err
 	}()

@@ -26,7 +26,7 @@ func startServe(t *testing.T) banner {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, stdoutW, &stderr)
+		err := run(ctx, []string{"serve", "--db", "memory", "--addr", "127.0.0.1:0"}, stdoutW, &stderr)
 		stdoutW.CloseWithError(err)
 		done <- err
 	}()
@@ -268,7 +268,7 @@ func TestCLIBinary(t *testing.T) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0")
+	srv := exec.CommandContext(ctx, bin, "serve", "--db", "memory", "--addr", "127.0.0.1:0")
 	stdoutR, stdoutW := io.Pipe()
 	srv.Stdout = stdoutW
 	srv.Stderr = io.Discard

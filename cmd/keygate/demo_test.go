@@ -24,7 +24,7 @@ func TestRetailDemo(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--demo-rate-limit", "20/10m"}, stdoutW, &stderr)
+		err := run(ctx, []string{"serve", "--db", "memory", "--addr", "127.0.0.1:0", "--demo-rate-limit", "20/10m"}, stdoutW, &stderr)
 		stdoutW.CloseWithError(err)
 		done <- err
 	}()

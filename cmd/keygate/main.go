@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	keygate serve [--addr 127.0.0.1:8080] [--access-token-ttl 15m] [--issuer URL] [--audience keygate] [--audit-file FILE | --no-audit]
+//	keygate serve [--db keygate.db | --db postgres://... | --db memory] [--master-key-file FILE] [--redis redis://...] [--addr 127.0.0.1:8080] [flags]
 //	keygate sign [-X METHOD] [-H 'Name: value']... [-d BODY | -d @FILE | -d @-] [--key-id ID] [--secret SECRET] [--print] URL
 //	keygate init [--db memory] [--json]
 //	keygate accounts create|list|show|update ...
@@ -21,13 +21,38 @@
 // and sends it, printing the response body, or with --print only prints
 // the signature headers to add.
 //
-// serve keeps everything in memory. On start it creates the test-mode
-// account "acct_demo" (package GO, stores store_1 and store_2, permissions
+// serve keeps its keys in a database: by default the SQLite file
+// keygate.db in the working directory (--db PATH), or PostgreSQL (--db
+// postgres://...), or nothing outlives the process (--db memory). On the
+// first start on an empty database it creates the test-mode account
+// "acct_demo" (package GO, stores store_1 and store_2, permissions
 // products:read, products:write and stores:read) with a secret and a
 // publishable key, and a user "demo" with a random password for the
 // password grant, and an HMAC credential (test hmac key id / test hmac
 // secret, base64) for signed requests, and an admin key (admin:read,
-// admin:write, admin:review), prints them, then serves:
+// admin:write, admin:review), and prints them; later starts reuse them and
+// print no secret, only "using the keys in keygate.db (shown when it was
+// created)". Several instances starting at once on one empty PostgreSQL
+// database create the data once.
+//
+// HMAC secrets and JWT signing keys are sealed under a master key: 32
+// random bytes in hex in the file --master-key-file (by default keygate.key
+// next to the SQLite file, or in the working directory for PostgreSQL),
+// created with mode 0600 on first use, or $KEYGATE_MASTER_KEY. Instances
+// sharing a database need the same master key; a master key that does not
+// open the database's keys stops the start, and nothing is changed.
+//
+// With a database, API keys and HMAC credentials are cached in memory for
+// --cache-ttl (2 s): without Redis, a revocation made through another
+// instance takes effect here within that time. --redis redis://... puts
+// HMAC nonces, one-time tokens, revoked access tokens and rate limits in
+// Redis, so that instances agree on replays, on one-time tokens, on
+// revocations and on limits, and broadcasts every key change to the other
+// instances' caches over pub/sub (well under a second). A store that cannot
+// be reached makes the requests that need it fail with 503 and a JSON
+// error; they succeed again once it is back, without a restart.
+//
+// Then it serves:
 //
 //	GET  /healthz                public: {"status":"ok"}
 //	GET  /v1/whoami              an API key (secret or publishable), an access token or an HMAC signature: the caller's keygate.Principal
@@ -35,12 +60,15 @@
 //	POST /oauth/token            RFC 6749: client_credentials, password, refresh_token
 //	POST /oauth/revoke           RFC 7009
 //	POST /oauth/introspect       RFC 7662
-//	GET  /.well-known/jwks.json  the public key that signs access tokens (RS256, made at start)
+//	GET  /.well-known/jwks.json  the public keys that verify access tokens (RS256; made on the first start, kept in the database)
 //	     /admin/v1/...           the admin API (package admin), with the admin key
 //	GET  /metrics                Prometheus metrics (not audited)
 //
-// Every request but /healthz and /metrics is audited, in memory or with
-// --audit-file as JSON Lines.
+// Every request but /healthz and /metrics is audited: to the database,
+// whose history the admin API queries (in memory with --db memory), and
+// with --audit-file also as JSON Lines. While the database is down, events
+// wait in a bounded queue (32768); request events beyond it are dropped,
+// counted and recorded as a gap, management events wait.
 //
 // It stops gracefully on SIGINT or SIGTERM: it stops accepting connections,
 // in-flight requests (including ones whose headers are still arriving) get up
@@ -64,9 +92,11 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
+	"github.com/keygate/keygate/redisstore"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -76,7 +106,7 @@ const shutdownTimeout = 10 * time.Second
 const usage = `usage: keygate <command> [flags]
 
 commands:
-  serve      run the reference server (keys in memory; a test key pair is printed on start)
+  serve      run the reference server (keys in keygate.db; test keys are printed on the first start)
   sign       sign a request with an HMAC credential and send it, or print its signature headers
   init       create the first admin key in an empty store
   accounts   manage accounts through the admin API: create, list, show, update
@@ -167,8 +197,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&opts.audience, "audience", "keygate", "the `aud` of access tokens")
 	opts.demoRateLimit = ratelimit.Policy{Name: "demo", Limit: 20, Window: 10 * time.Second}
 	fs.Var(&opts.demoRateLimit, "demo-rate-limit", "rate `limit` of the PRIME demo account, as requests/window")
-	fs.StringVar(&opts.auditFile, "audit-file", "", "append audit events as JSON Lines to this `file` (default: in memory only)")
+	fs.StringVar(&opts.auditFile, "audit-file", "", "append audit events as JSON Lines to this `file` too (default: the database only; in memory with --db memory)")
 	fs.BoolVar(&opts.noAudit, "no-audit", false, "record no audit events at all (to measure what auditing costs)")
+	fs.StringVar(&opts.store.db, "db", defaultDB, "where keys are kept (`store`): memory, a SQLite file, or a postgres:// URL")
+	fs.StringVar(&opts.store.masterKeyFile, "master-key-file", "", "`file` of the master key that seals HMAC secrets and signing keys, created on first use\n(default $"+envMasterKey+" if set, else "+masterKeyFileName+" next to the SQLite file, or in the working directory for PostgreSQL)")
+	fs.StringVar(&opts.store.redisURL, "redis", "", "redis:// `URL`: nonces, one-time tokens, revoked tokens and rate limits in Redis, shared by instances, and revocations broadcast to their caches")
+	fs.StringVar(&opts.store.redisPrefix, "redis-prefix", redisstore.DefaultPrefix, "`prefix` of every Redis key and of the invalidation channel")
+	fs.DurationVar(&opts.store.cacheTTL, "cache-ttl", apikey.DefaultCacheTTL, "how long a verified API key or HMAC credential is served from memory with a database:\nwithout --redis, the bound on how long a revocation on another instance goes unseen")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -189,6 +224,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "keygate serve: --access-token-ttl must be positive")
 		return errUsage
 	}
+	if opts.store.cacheTTL <= 0 {
+		fmt.Fprintln(stderr, "keygate serve: --cache-ttl must be positive")
+		return errUsage
+	}
+	if opts.store.db == "" {
+		fmt.Fprintln(stderr, "keygate serve: --db must not be empty")
+		return errUsage
+	}
+	opts.store.masterKeyEnv = os.Getenv(envMasterKey)
 
 	// Listen before printing anything, so that a busy port fails before
 	// keys are shown and ":0" reports the port actually chosen.
@@ -208,20 +252,37 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		opts.authorities = append(opts.authorities, net.JoinHostPort(host, port))
 	}
 
-	a, d, err := newApp(ctx, opts, stderr)
+	st, err := openStorage(ctx, opts.store, stderr)
 	if err != nil {
 		return err
 	}
-	// The only place secrets are ever printed.
-	fmt.Fprintf(stdout, "test secret key: %s\n", d.secret.Reveal())
-	fmt.Fprintf(stdout, "test publishable key: %s\n", d.publishable.Reveal())
-	fmt.Fprintf(stdout, "test user: %s / %s\n", d.user, d.password)
-	fmt.Fprintf(stdout, "test hmac key id: %s\n", d.hmacSecret.KeyID())
-	fmt.Fprintf(stdout, "test hmac secret: %s\n", d.hmacSecret.Base64())
-	fmt.Fprintf(stdout, "test prime secret key: %s\n", d.primeSecret.Reveal())
-	fmt.Fprintf(stdout, "admin key: %s\n", d.admin.Reveal())
+	defer st.close()
+	a, err := newApp(ctx, opts, st, stderr)
+	if err != nil {
+		return err
+	}
+	d, created, err := a.bootstrap(ctx)
+	if err != nil {
+		a.close(ctx)
+		return err
+	}
+	if created {
+		// The only place secrets are ever printed: on the first start on
+		// a store.
+		fmt.Fprintf(stdout, "test secret key: %s\n", d.secret.Reveal())
+		fmt.Fprintf(stdout, "test publishable key: %s\n", d.publishable.Reveal())
+		fmt.Fprintf(stdout, "test user: %s / %s\n", d.user, d.password)
+		fmt.Fprintf(stdout, "test hmac key id: %s\n", d.hmacSecret.KeyID())
+		fmt.Fprintf(stdout, "test hmac secret: %s\n", d.hmacSecret.Base64())
+		fmt.Fprintf(stdout, "test prime secret key: %s\n", d.primeSecret.Reveal())
+		fmt.Fprintf(stdout, "admin key: %s\n", d.admin.Reveal())
+	} else {
+		fmt.Fprintf(stdout, "using the keys in %s (shown when it was created)\n", st.name)
+	}
+	a.startupNotes(created, stderr)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	keys := a.keys
+	st.startInvalidations(ctx)
 
 	srv := newServer(a.handler, log.New(stderr, "keygate: http: ", log.LstdFlags))
 	var conns connTracker
@@ -258,6 +319,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		errs = append(errs, fmt.Errorf("audit: %w", err))
 	}
 	if err := keys.FlushUsage(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := st.close(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -191,7 +191,7 @@ func TestServe(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, stdoutW, &stderr)
+		err := run(ctx, []string{"serve", "--db", "memory", "--addr", "127.0.0.1:0"}, stdoutW, &stderr)
 		stdoutW.CloseWithError(err)
 		done <- err
 	}()
@@ -427,7 +427,7 @@ func TestUsage(t *testing.T) {
 
 func TestServeListenError(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:-1"}, &stdout, &stderr)
+	err := run(context.Background(), []string{"serve", "--db", "memory", "--addr", "127.0.0.1:-1"}, &stdout, &stderr)
 	require.Error(t, err)
 	require.Equal(t, 1, exitCode(err))
 	require.Empty(t, stdout.String(), "no key may be printed when the server cannot start")
@@ -475,7 +475,7 @@ func buildBinary(t *testing.T) string {
 func testSignal(t *testing.T, bin string, sig os.Signal) {
 	runCtx, cancelRun := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelRun()
-	cmd := exec.CommandContext(runCtx, bin, "serve", "--addr", "127.0.0.1:0")
+	cmd := exec.CommandContext(runCtx, bin, "serve", "--db", "memory", "--addr", "127.0.0.1:0")
 	stdoutR, stdoutW := io.Pipe()
 	cmd.Stdout = stdoutW
 	var stderr syncBuffer

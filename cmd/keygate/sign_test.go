@@ -438,7 +438,7 @@ func TestSignAgainstServe(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, stdoutW, &stderr)
+		err := run(ctx, []string{"serve", "--db", "memory", "--addr", "127.0.0.1:0"}, stdoutW, &stderr)
 		stdoutW.CloseWithError(err)
 		done <- err
 	}()
