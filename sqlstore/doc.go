@@ -1,7 +1,7 @@
 // Package sqlstore keeps keygate's records in a SQL database through
 // [database/sql]: accounts, API keys, HMAC credentials, refresh-token
 // families, the jti denylist, one-time tokens, sealed JWT signing keys,
-// audit events and the admin API's idempotency keys. It imports no driver: package
+// the password grant's users, audit events and the admin API's idempotency keys. It imports no driver: package
 // github.com/keygate/keygate/sqlite opens an embedded SQLite database and
 // package github.com/keygate/keygate/postgres a PostgreSQL one, each in
 // its own module, so that a program pulls only the driver it uses.

@@ -26,6 +26,8 @@ import (
 	"github.com/keygate/keygate/hmac/hmactest"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/jwt/jwttest"
+	"github.com/keygate/keygate/oauth"
+	"github.com/keygate/keygate/oauth/oauthtest"
 	"github.com/keygate/keygate/sqlstore"
 )
 
@@ -55,6 +57,9 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	})
 	t.Run("SigningKeys", func(t *testing.T) {
 		jwttest.TestKeyStore(t, func(t *testing.T) jwt.KeyStore { return newDB(t).SigningKeys() })
+	})
+	t.Run("Users", func(t *testing.T) {
+		oauthtest.TestUserStore(t, func(t *testing.T) oauth.UserStore { return newDB(t).Users() })
 	})
 	t.Run("AuditSink", func(t *testing.T) {
 		audittest.TestSink(t, func(t *testing.T) audit.Sink { return newDB(t).Audit() })
