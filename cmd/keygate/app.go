@@ -116,9 +116,13 @@ const dbAuditQueue = 32768
 // newApp builds the server for opts on the stores of st. stderr receives
 // operational messages, never a secret. The demo data is made or found by
 // bootstrap, which must be called next.
-func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (*app, error) {
+func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_ *app, err error) {
 	a := &app{store: st, stderr: stderr}
-	var err error
+	defer func() {
+		if err != nil {
+			a.close(context.WithoutCancel(ctx))
+		}
+	}()
 	var sinks []audit.Sink
 	var history audit.History
 	requestPolicy := audit.Block

@@ -13,6 +13,7 @@ require (
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1
 	github.com/yaronf/httpsign v0.5.2
+	go.uber.org/goleak v1.3.0
 )
 
 require (

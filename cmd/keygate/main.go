@@ -87,6 +87,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -199,6 +200,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&opts.demoRateLimit, "demo-rate-limit", "rate `limit` of the PRIME demo account, as requests/window")
 	fs.StringVar(&opts.auditFile, "audit-file", "", "append audit events as JSON Lines to this `file` too (default: the database only; in memory with --db memory)")
 	fs.BoolVar(&opts.noAudit, "no-audit", false, "record no audit events at all (to measure what auditing costs)")
+	var authorities authorityList
+	fs.Var(&authorities, "authority", "another `host[:port]` that signed requests may name, such as the name of a load balancer in front of several instances (repeatable)")
 	fs.StringVar(&opts.store.db, "db", defaultDB, "where keys are kept (`store`): memory, a SQLite file, or a postgres:// URL")
 	fs.StringVar(&opts.store.masterKeyFile, "master-key-file", "", "`file` of the master key that seals HMAC secrets and signing keys, created on first use\n(default $"+envMasterKey+" if set, else "+masterKeyFileName+" next to the SQLite file, or in the working directory for PostgreSQL)")
 	fs.StringVar(&opts.store.redisURL, "redis", "", "redis:// `URL`: nonces, one-time tokens, revoked tokens and rate limits in Redis, shared by instances, and revocations broadcast to their caches")
@@ -251,6 +254,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if host, _, err := net.SplitHostPort(opts.addr); err == nil && host != "" {
 		opts.authorities = append(opts.authorities, net.JoinHostPort(host, port))
 	}
+	opts.authorities = append(opts.authorities, authorities...)
 
 	st, err := openStorage(ctx, opts.store, stderr)
 	if err != nil {
@@ -325,6 +329,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// authorityList is the repeatable --authority flag: host[:port] forms,
+// kept in lower case as the HMAC verifier compares them.
+type authorityList []string
+
+// String implements flag.Value.
+func (l *authorityList) String() string { return strings.Join(*l, ",") }
+
+// Set implements flag.Value.
+func (l *authorityList) Set(s string) error {
+	if s == "" || strings.ContainsAny(s, "/ @?#") {
+		return errors.New("want host or host:port, without a scheme or a path")
+	}
+	*l = append(*l, strings.ToLower(s))
+	return nil
 }
 
 // connTracker keeps the server's connections that may be in the middle of a

@@ -93,8 +93,8 @@ type storage struct {
 
 // openStorage opens what o describes. stderr receives operational
 // messages.
-func openStorage(ctx context.Context, o storeOptions, stderr io.Writer) (s *storage, err error) {
-	s = &storage{}
+func openStorage(ctx context.Context, o storeOptions, stderr io.Writer) (_ *storage, err error) {
+	s := &storage{}
 	defer func() {
 		if err != nil {
 			s.close()
