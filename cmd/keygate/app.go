@@ -57,16 +57,13 @@ type app struct {
 	accounts *account.Manager
 	hmacs    *hmac.Manager
 	users    *oauth.PasswordUsers
-	// usersPersistent says whether users outlive the process (stored in
-	// the database).
-	usersPersistent bool
-	admin           *admin.Handler
-	jwks            *jwt.KeySet
-	auth            *middleware.Authenticator
-	oauth           *oauth.Server
-	handler         http.Handler
-	store           *storage
-	stderr          io.Writer // operational messages, never a secret
+	admin    *admin.Handler
+	jwks     *jwt.KeySet
+	auth     *middleware.Authenticator
+	oauth    *oauth.Server
+	handler  http.Handler
+	store    *storage
+	stderr   io.Writer // operational messages, never a secret
 	// metrics and its registry serve GET /metrics; nil with --no-audit.
 	metrics         *auditprom.Metrics
 	metricsRegistry *prometheus.Registry
@@ -235,9 +232,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	if err != nil {
 		return nil, err
 	}
-	userStore, persistent := st.users()
-	a.usersPersistent = persistent
-	if a.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: userStore}); err != nil {
+	if a.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: st.users()}); err != nil {
 		return nil, err
 	}
 	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: a.users, OnChange: onChange}); err != nil {
@@ -321,13 +316,6 @@ func (a *app) startupNotes(created bool, stderr io.Writer) {
 	}
 	if created {
 		fmt.Fprintf(stderr, "keygate: created the demo keys in %s; they are shown only this once\n", st.name)
-	}
-	if !a.usersPersistent {
-		what := "the demo user (and its password above) lasts until this process stops"
-		if !created {
-			what = "the demo user of the first start is gone: the password grant has no users"
-		}
-		fmt.Fprintf(stderr, "keygate: password-grant users are kept in memory until the database stores them: %s\n", what)
 	}
 	switch {
 	case st.inv != nil:

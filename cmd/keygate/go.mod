@@ -3,6 +3,7 @@ module github.com/keygate/keygate/cmd/keygate
 go 1.25.0
 
 require (
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
 	github.com/keygate/keygate/auditprom v0.0.0-00010101000000-000000000000
 	github.com/keygate/keygate/postgres v0.0.0-00010101000000-000000000000
@@ -26,7 +27,6 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/lestrrat-go/blackmagic v1.0.4 // indirect
 	github.com/lestrrat-go/dsig v1.4.0 // indirect

@@ -203,21 +203,13 @@ func postgresName(dsn string) string {
 	return "the PostgreSQL database " + strings.TrimPrefix(u.Path, "/") + " on " + u.Host
 }
 
-// userStorer is a DB that stores password-grant users (sqlstore's
-// DB.Users, once every backend has it).
-type userStorer interface {
-	Users() oauth.UserStore
-}
-
-// users returns the store of password-grant users: the database's when it
-// has one, else memory (persistent reports which).
-func (s *storage) users() (store oauth.UserStore, persistent bool) {
+// users returns the store of password-grant users: the database's, or
+// memory.
+func (s *storage) users() oauth.UserStore {
 	if s.db != nil {
-		if us, ok := any(s.db).(userStorer); ok {
-			return us.Users(), true
-		}
+		return s.db.Users()
 	}
-	return oauth.NewMemoryUserStore(), false
+	return oauth.NewMemoryUserStore()
 }
 
 // startInvalidations starts receiving the invalidations other instances

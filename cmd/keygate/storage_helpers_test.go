@@ -16,9 +16,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/keygate/keygate/hmac"
 )
+
+// verifyNoLeaks checks, once the test and its cleanups are done, that it
+// left no goroutine running.
+func verifyNoLeaks(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
 
 // usingLine is the line a later start prints instead of the keys.
 var usingLine = regexp.MustCompile(`^using the keys in (.+) \(shown when it was created\)$`)
@@ -291,8 +299,15 @@ func auditEvents(t *testing.T, c *http.Client, base, admin string, query url.Val
 // API and returns its ID and plaintext.
 func createKey(t *testing.T, c *http.Client, base, admin string) (id, key string) {
 	t.Helper()
+	return createKeyIn(t, c, base, admin, demoAccount)
+}
+
+// createKeyIn creates a test secret key in the account through base's
+// admin API and returns its ID and plaintext.
+func createKeyIn(t *testing.T, c *http.Client, base, admin, account string) (id, key string) {
+	t.Helper()
 	r := call(t, c, http.MethodPost, base+"/admin/v1/keys", map[string]any{
-		"account": demoAccount, "mode": "test", "kind": "sk", "name": "test", "permissions": []string{"products:read"},
+		"account": account, "mode": "test", "kind": "sk", "name": "test",
 	}, bearer(admin)...)
 	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
 	var pair struct {

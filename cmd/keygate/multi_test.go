@@ -1,0 +1,245 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// lbAuthority is the host that the multi-instance tests' clients sign, as
+// if a load balancer spread them over the instances.
+const lbAuthority = "keygate.test"
+
+// TestServeTwoInstances runs two instances of keygate serve in this
+// process, each with caches of its own, on one PostgreSQL database and
+// one Redis: started at once on the empty database, only one creates the
+// demo data; a key revoked through A is refused by B (the worst latency
+// over 20 rounds is logged); a signed request accepted by one is a replay
+// on the other; of 200 concurrent redemptions of a one-time token spread
+// over both, exactly one succeeds; a refresh token reused on B after its
+// rotation on A revokes the family on both; and a rate limit holds across
+// both. A third instance without Redis sees revocations within its cache
+// TTL.
+func TestServeTwoInstances(t *testing.T) {
+	verifyNoLeaks(t)
+	dsn := postgresDatabase(t)
+	redisURL, prefix := redisPrefix(t)
+	dir := t.TempDir()
+	const limit = 10
+	args := []string{
+		"--db", dsn, "--redis", redisURL, "--redis-prefix", prefix,
+		"--master-key-file", filepath.Join(dir, "keygate.key"),
+		// A cache TTL far beyond the latencies measured: only the
+		// broadcast can make B see a revocation that fast.
+		"--cache-ttl", "1m",
+		"--issuer", "http://" + lbAuthority, "--authority", lbAuthority,
+		"--demo-rate-limit", "10/1m",
+	}
+	// Both start at once on the empty database.
+	la, lb := launch(args...), launch(args...)
+	a, err := la.wait(t)
+	require.NoError(t, err)
+	b, err := lb.wait(t)
+	require.NoError(t, err)
+	require.NotEqual(t, a.created, b.created, "exactly one instance creates the demo data")
+	if b.created {
+		a, b = b, a
+	}
+	keys := a.keys
+	require.Equal(t, postgresName(dsn), b.using)
+	c := httpClient(t)
+
+	// Both serve the same keys, and a token from one verifies on the
+	// other.
+	for _, in := range []*instance{a, b} {
+		r := call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(keys.secret)...)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	}
+	require.Equal(t, call(t, c, http.MethodGet, a.url+"/.well-known/jwks.json", nil).body,
+		call(t, c, http.MethodGet, b.url+"/.well-known/jwks.json", nil).body)
+
+	t.Run("a key revoked on A is refused by B", func(t *testing.T) {
+		const rounds = 20
+		var worst, worstFromCall time.Duration
+		var total time.Duration
+		for range rounds {
+			id, key := createKey(t, c, a.url, keys.admin)
+			// B caches the key.
+			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(key)...).status)
+			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(key)...).status)
+			start := time.Now()
+			revokeKey(t, c, a.url, keys.admin, id)
+			revoked := time.Now()
+			require.Equal(t, http.StatusUnauthorized, call(t, c, http.MethodGet, a.url+"/v1/whoami", nil, bearer(key)...).status,
+				"A refuses the key it revoked at once")
+			for {
+				r := call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(key)...)
+				if r.status == http.StatusUnauthorized {
+					break
+				}
+				require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+				require.Less(t, time.Since(revoked), 5*time.Second, "B still accepts the key revoked on A")
+			}
+			d := time.Since(revoked)
+			worst, worstFromCall, total = max(worst, d), max(worstFromCall, time.Since(start)), total+d
+		}
+		t.Logf("revocation on A refused by B (cache TTL 1m, Redis pub/sub): worst %v after A's response (%v after the call began), mean %v, over %d rounds",
+			worst, worstFromCall, total/rounds, rounds)
+		assert.Less(t, worst, time.Second, "the documented bound with Redis")
+	})
+
+	t.Run("a signed request accepted by one instance is a replay on the other", func(t *testing.T) {
+		for _, pair := range [][2]*instance{{a, b}, {b, a}} {
+			req := signedRequest(t, keys, http.MethodGet, pair[0].url+"/v1/whoami", lbAuthority)
+			r := send(t, c, req)
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			replay := req.Clone(req.Context())
+			replay.URL = mustParse(t, pair[1].url+"/v1/whoami")
+			replay.Host = lbAuthority
+			r = send(t, c, replay)
+			require.Equal(t, http.StatusUnauthorized, r.status, "body: %s", r.body)
+			require.Equal(t, "replayed", jsonBody(t, r)["error"])
+		}
+	})
+
+	t.Run("a refresh token rotated on A and reused on B revokes the family on both", func(t *testing.T) {
+		r := passwordGrant(t, c, a.url, keys)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		first := jsonBody(t, r)["refresh_token"].(string)
+		r = refreshGrant(t, c, a.url, keys, first)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		second := jsonBody(t, r)["refresh_token"].(string)
+		r = refreshGrant(t, c, b.url, keys, first)
+		require.Equal(t, http.StatusBadRequest, r.status, "the reuse is refused: %s", r.body)
+		require.Equal(t, "invalid_grant", jsonBody(t, r)["error"])
+		for _, in := range []*instance{a, b} {
+			r = refreshGrant(t, c, in.url, keys, second)
+			require.Equal(t, http.StatusBadRequest, r.status, "the family is revoked: %s", r.body)
+			require.Equal(t, "invalid_grant", jsonBody(t, r)["error"])
+		}
+		require.Contains(t, b.stderr.String(), "refresh token reuse detected")
+	})
+
+	t.Run("a rate limit holds across both instances", func(t *testing.T) {
+		// A key of its own in the PRIME account, whose limit is 10 a
+		// minute.
+		_, key := createKeyIn(t, c, a.url, keys.admin, primeAccount)
+		const requests = 4 * limit
+		var allowed, limited atomic.Int32
+		var wg sync.WaitGroup
+		for i := range requests {
+			target := []*instance{a, b}[i%2].url + "/v1/whoami"
+			req := newRequest(t, http.MethodGet, target, nil, bearer(key)...)
+			wg.Go(func() {
+				res, err := c.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				res.Body.Close()
+				switch res.StatusCode {
+				case http.StatusOK:
+					allowed.Add(1)
+				case http.StatusTooManyRequests:
+					limited.Add(1)
+				default:
+					t.Errorf("status %d", res.StatusCode)
+				}
+			})
+		}
+		wg.Wait()
+		t.Logf("rate limit %d a minute across two instances: %d of %d requests allowed", limit, allowed.Load(), requests)
+		require.LessOrEqual(t, allowed.Load(), int32(limit))
+		require.Positive(t, allowed.Load())
+		require.EqualValues(t, requests, allowed.Load()+limited.Load())
+	})
+
+	t.Run("without Redis, a revocation reaches an instance within its cache TTL", func(t *testing.T) {
+		const ttl = 500 * time.Millisecond
+		noRedis := slices.Clone(args[:0])
+		for i := 0; i < len(args); i += 2 {
+			switch args[i] {
+			case "--redis", "--redis-prefix", "--cache-ttl":
+			default:
+				noRedis = append(noRedis, args[i], args[i+1])
+			}
+		}
+		d := startInstance(t, append(noRedis, "--cache-ttl", ttl.String())...)
+		require.False(t, d.created)
+		var worst time.Duration
+		for range 3 {
+			id, key := createKey(t, c, a.url, keys.admin)
+			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, d.url+"/v1/whoami", nil, bearer(key)...).status)
+			revokeKey(t, c, a.url, keys.admin, id)
+			revoked := time.Now()
+			for call(t, c, http.MethodGet, d.url+"/v1/whoami", nil, bearer(key)...).status != http.StatusUnauthorized {
+				require.Less(t, time.Since(revoked), 10*ttl, "the cache TTL bounds how long a revoked key works")
+				time.Sleep(5 * time.Millisecond)
+			}
+			worst = max(worst, time.Since(revoked))
+		}
+		t.Logf("revocation on A refused by an instance without Redis: worst %v (cache TTL %v)", worst, ttl)
+		d.stop(t)
+	})
+
+	// Last: the 199 refused redemptions are failed authentications, which
+	// block the client's address for a while (shared through Redis too).
+	t.Run("a one-time token redeemed 200 times at once on both: one success", func(t *testing.T) {
+		r := call(t, c, http.MethodPost, a.url+"/v1/checkout/start", nil, bearer(keys.prime)...)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		token := jsonBody(t, r)["one_time_token"].(string)
+		const consumers = 200
+		var ok, refused atomic.Int32
+		var others sync.Map
+		var wg sync.WaitGroup
+		startLine := make(chan struct{})
+		for i := range consumers {
+			target := []*instance{a, b}[i%2].url + "/v1/checkout/confirm"
+			req := newRequest(t, http.MethodPost, target, nil, bearer(token)...)
+			wg.Go(func() {
+				<-startLine
+				res, err := c.Do(req)
+				if err != nil {
+					others.Store(err.Error(), true)
+					return
+				}
+				res.Body.Close()
+				switch res.StatusCode {
+				case http.StatusOK:
+					ok.Add(1)
+				case http.StatusUnauthorized, http.StatusTooManyRequests:
+					refused.Add(1)
+				default:
+					others.Store(res.Status, true)
+				}
+			})
+		}
+		close(startLine)
+		wg.Wait()
+		others.Range(func(k, _ any) bool { t.Errorf("unexpected outcome: %v", k); return true })
+		require.EqualValues(t, 1, ok.Load(), "exactly one redemption succeeds")
+		require.EqualValues(t, consumers-1, refused.Load())
+	})
+
+	a.stop(t)
+	b.stop(t)
+	for _, in := range []*instance{a, b} {
+		in.requireNoSecrets(t, keys.secrets()...)
+	}
+}
+
+// mustParse parses a URL.
+func mustParse(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	return u
+}
