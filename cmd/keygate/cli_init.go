@@ -38,36 +38,49 @@ func cliInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := &cliCommand{
 		name:     "init",
-		synopsis: "init [--db memory] [--json]",
+		synopsis: "init [--db memory | --db FILE | --db postgres://...] [--json]",
 		about: `Creates the first admin key in an empty store, for deployments that do not
 want the development bootstrap of "keygate serve": the account ` + adminAccount + ` and in
 it a test-mode secret key with ` + strings.Join(adminPermissions, ", ") + `.
 The key is printed once; use it as --admin-key or $` + envAdminKey + ` to create the
-real keys ("keygate keys create").
+real keys ("keygate keys create") once "keygate serve --db" runs on the same
+database, which then creates no demo data.
 
-Only the in-memory store exists so far, and it does not outlive the
-command: until the SQLite and PostgreSQL stores arrive, init is a dry run.`,
+--db memory (the default) is a dry run: the store does not outlive the
+command.`,
 		fs:     flag.NewFlagSet("init", flag.ContinueOnError),
 		stdout: stdout,
 		stderr: stderr,
 	}
 	c.fs.SetOutput(io.Discard)
 	c.fs.Usage = func() {}
-	db := "memory"
-	c.fs.StringVar(&db, "db", db, "the `store` to initialise; only memory for now (SQLite and PostgreSQL come with persistent storage)")
+	db := dbMemory
+	c.fs.StringVar(&db, "db", db, "the `store` to initialise: memory (a dry run), a SQLite file, or a postgres:// URL")
 	c.fs.BoolVar(&c.jsonOut, "json", false, `print {"id","account","permissions","key"} as JSON`)
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	// The value is not echoed: a database URL can hold a password.
-	if db != "memory" {
-		return c.usageError("--db: only \"memory\" is supported until persistent storage (SQLite, PostgreSQL) is available")
+	if db == "" {
+		return c.usageError("--db must not be empty")
 	}
-	accounts, err := account.NewManager(account.Config{})
+	var accountCfg account.Config
+	var keyCfg apikey.Config
+	where := ""
+	if db != dbMemory {
+		openCtx, cancel := context.WithTimeout(ctx, openTimeout)
+		defer cancel()
+		d, name, err := openDB(openCtx, db)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		accountCfg.Store, keyCfg.Store, where = d.Accounts(), d.APIKeys(), name
+	}
+	accounts, err := account.NewManager(accountCfg)
 	if err != nil {
 		return err
 	}
-	keys, err := apikey.NewManager(apikey.Config{})
+	keys, err := apikey.NewManager(keyCfg)
 	if err != nil {
 		return err
 	}
@@ -95,7 +108,11 @@ command: until the SQLite and PostgreSQL stores arrive, init is a dry run.`,
 		// The only place init prints a secret.
 		fmt.Fprintf(stdout, "admin key (shown once): %s\n", key.Reveal())
 	}
-	fmt.Fprintln(stderr, "keygate init: --db memory: the in-memory store does not outlive this command, so the key above works nowhere: this was a dry run. Persistent stores (SQLite, PostgreSQL) are not available yet; until then, use the admin key that \"keygate serve\" prints.")
+	if where == "" {
+		fmt.Fprintln(stderr, "keygate init: --db memory: the in-memory store does not outlive this command, so the key above works nowhere: this was a dry run. Give --db the database of \"keygate serve\" (a SQLite file or a postgres:// URL).")
+	} else {
+		fmt.Fprintf(stderr, "keygate init: the admin key is stored in %s; \"keygate serve\" on it creates no demo data\n", where)
+	}
 	return nil
 }
 

@@ -110,6 +110,24 @@ func TestServeTwoInstances(t *testing.T) {
 		}
 	})
 
+	t.Run("an HMAC credential revoked on A is refused by B", func(t *testing.T) {
+		r := call(t, c, http.MethodPost, a.url+"/admin/v1/hmac-keys", map[string]any{
+			"account": demoAccount, "mode": "test", "name": "revoked across instances",
+		}, bearer(keys.admin)...)
+		require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+		created := jsonBody(t, r)
+		cred := banner{hmacID: created["id"].(string), hmacSecret: created["secret"].(string)}
+		r = send(t, c, signedRequest(t, cred, http.MethodGet, b.url+"/v1/whoami", lbAuthority))
+		require.Equal(t, http.StatusOK, r.status, "B caches the credential: %s", r.body)
+		r = call(t, c, http.MethodPost, a.url+"/admin/v1/hmac-keys/"+cred.hmacID+"/revoke", nil, bearer(keys.admin)...)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		revoked := time.Now()
+		require.Eventually(t, func() bool {
+			return send(t, c, signedRequest(t, cred, http.MethodGet, b.url+"/v1/whoami", lbAuthority)).status == http.StatusUnauthorized
+		}, time.Second, time.Millisecond, "B refuses the credential revoked on A (cache TTL 1m)")
+		t.Logf("HMAC revocation on A refused by B after %v", time.Since(revoked))
+	})
+
 	t.Run("a refresh token rotated on A and reused on B revokes the family on both", func(t *testing.T) {
 		r := passwordGrant(t, c, a.url, keys)
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)

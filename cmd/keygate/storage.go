@@ -112,18 +112,14 @@ func openStorage(ctx context.Context, o storeOptions, stderr io.Writer) (_ *stor
 		}
 		s.masterKey = make([]byte, hmac.MasterKeyLen)
 		rand.Read(s.masterKey)
-	case isPostgres(o.db):
-		s.name = postgresName(o.db)
-		if s.db, err = postgres.Open(openCtx, o.db); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
-		}
-		keyDir = "."
 	default:
-		s.name = o.db
-		if s.db, err = sqlite.Open(openCtx, o.db); err != nil {
+		if s.db, s.name, err = openDB(openCtx, o.db); err != nil {
 			return nil, err
 		}
-		keyDir = filepath.Dir(o.db)
+		keyDir = "."
+		if !isPostgres(o.db) {
+			keyDir = filepath.Dir(o.db)
+		}
 	}
 
 	if s.db != nil {
@@ -161,6 +157,25 @@ func openStorage(ctx context.Context, o storeOptions, stderr io.Writer) (_ *stor
 		}
 	}
 	return s, nil
+}
+
+// openDB opens the SQL database db names, a postgres:// URL or a SQLite
+// file, and returns it with its description for messages (never a
+// password).
+func openDB(ctx context.Context, db string) (*sqlstore.DB, string, error) {
+	if isPostgres(db) {
+		name := postgresName(db)
+		d, err := postgres.Open(ctx, db)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", name, err)
+		}
+		return d, name, nil
+	}
+	d, err := sqlite.Open(ctx, db)
+	if err != nil {
+		return nil, "", err
+	}
+	return d, db, nil
 }
 
 // openRedis connects to the Redis that rawURL names and checks that it

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInitThenServe prepares a database with "keygate init --db" and
+// serves it: serve creates no demo data, prints no key, and the admin key
+// init printed manages it.
+func TestInitThenServe(t *testing.T) {
+	verifyNoLeaks(t)
+	db := filepath.Join(t.TempDir(), "keygate.db")
+	stdout, stderr, err := runCLI(t, "init", "--db", db)
+	require.NoError(t, err, "stderr: %s", stderr)
+	m := regexp.MustCompile(`(?m)^admin key \(shown once\): (bk_test_sk_[0-9A-Za-z]{65})$`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, "stdout: %s", stdout)
+	adminKey := m[1]
+	assert.Contains(t, stderr, "the admin key is stored in "+db)
+	assert.NotContains(t, stderr, adminKey)
+
+	_, _, err = runCLI(t, "init", "--db", db)
+	require.ErrorIs(t, err, errNotEmpty, "a second init on the same database is refused")
+
+	in := startInstance(t, "--db", db)
+	require.False(t, in.created, "serve makes no demo data in a database that init prepared")
+	require.Equal(t, db, in.using)
+	c := httpClient(t)
+	r := call(t, c, http.MethodGet, in.url+"/admin/v1/accounts", nil, bearer(adminKey)...)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	accounts := jsonBody(t, r)["data"].([]any)
+	require.Len(t, accounts, 1)
+	require.Equal(t, adminAccount, accounts[0].(map[string]any)["id"])
+	_, key := createKeyIn(t, c, in.url, adminKey, adminAccount)
+	require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(key)...).status)
+	in.stop(t)
+	in.requireNoSecrets(t, adminKey, key)
+}
+
+// TestInitUnreachableDatabase checks that a database that cannot be
+// reached fails init without echoing the password of its URL.
+func TestInitUnreachableDatabase(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"init", "--db", "postgres://u:hunter2@127.0.0.1:1/keygate?connect_timeout=5"}, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Equal(t, 1, exitCode(err))
+	assert.NotContains(t, err.Error()+stdout.String()+stderr.String(), "hunter2")
+	assert.NotContains(t, stdout.String(), "admin key")
+}
