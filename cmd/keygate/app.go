@@ -51,7 +51,6 @@ type options struct {
 type app struct {
 	audit    *audit.Writer
 	fileSink *audit.FileSink // --audit-file, closed after the writer
-	memSink  *audit.MemorySink
 	oneTime  *jwt.OneTimeTokens
 	keys     *apikey.Manager
 	accounts *account.Manager
@@ -143,9 +142,9 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 				history = a.fileSink
 			}
 		case st.db == nil:
-			a.memSink = audit.NewMemorySink(10000)
-			sinks = append(sinks, a.memSink)
-			history = a.memSink
+			mem := audit.NewMemorySink(10000)
+			sinks = append(sinks, mem)
+			history = mem
 		}
 	}
 	if len(sinks) > 0 {

@@ -186,8 +186,10 @@ func openRedis(ctx context.Context, rawURL string) (redis.UniversalClient, error
 		return nil, errors.New("--redis: not a valid redis:// or rediss:// URL")
 	}
 	// Fail fast rather than hold requests: a Redis that is down makes
-	// the requests that need it answer 503 within about a second.
+	// the requests that need it answer 503 within about a second (the
+	// URL's dial_timeout, read_timeout, max_retries ... still apply).
 	opts.ContextTimeoutEnabled = true
+	opts.DialerRetries = 2
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = time.Second
 	}
