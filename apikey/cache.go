@@ -79,19 +79,12 @@ func (c *CachedStore) Get(ctx context.Context, id string) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
-	if rec, ok := c.cache.Get(id); ok {
-		return rec, nil
-	}
-	gen := c.cache.Gen()
-	rec, err := c.inner.Get(ctx, id)
-	if err != nil {
-		return Record{}, err
-	}
-	// The Store contract lets callers share the returned record: keep a
-	// copy of our own.
-	rec = rec.clone()
-	c.cache.Put(id, rec, gen)
-	return rec, nil
+	return c.cache.GetOrLoad(ctx, id, func(ctx context.Context, id string) (Record, error) {
+		rec, err := c.inner.Get(ctx, id)
+		// The Store contract lets callers share the returned record: keep
+		// a copy of our own.
+		return rec.clone(), err
+	})
 }
 
 // List implements [Store]; it is not cached.

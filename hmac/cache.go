@@ -70,16 +70,11 @@ func (c *CachedCredentialStore) Get(ctx context.Context, keyID string) (Credenti
 	if err := ctx.Err(); err != nil {
 		return Credential{}, err
 	}
-	if cred, ok := c.cache.Get(keyID); ok {
-		return cred.clone(), nil
-	}
-	gen := c.cache.Gen()
-	cred, err := c.inner.Get(ctx, keyID)
-	if err != nil {
-		return Credential{}, err
-	}
-	c.cache.Put(keyID, cred.clone(), gen)
-	return cred, nil
+	cred, err := c.cache.GetOrLoad(ctx, keyID, func(ctx context.Context, keyID string) (Credential, error) {
+		cred, err := c.inner.Get(ctx, keyID)
+		return cred.clone(), err
+	})
+	return cred.clone(), err // the caller may change its copy
 }
 
 // List implements [CredentialStore]; it is not cached.

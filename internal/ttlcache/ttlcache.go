@@ -5,6 +5,7 @@
 package ttlcache
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -71,6 +72,23 @@ func (c *Cache[V]) Put(key string, v V, gen uint64) {
 		}
 	}
 	c.entries[key] = entry[V]{v: v, expires: c.now().Add(c.ttl)}
+}
+
+// GetOrLoad returns the value cached for key, or else load's, which it
+// caches unless an invalidation happened while load ran (see [Cache.Gen]).
+// A load error is returned and nothing is cached.
+func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load func(context.Context, string) (V, error)) (V, error) {
+	if v, ok := c.Get(key); ok {
+		return v, nil
+	}
+	gen := c.Gen()
+	v, err := load(ctx, key)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	c.Put(key, v, gen)
+	return v, nil
 }
 
 // Invalidate forgets key.

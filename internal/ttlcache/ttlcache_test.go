@@ -1,6 +1,8 @@
 package ttlcache_test
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
@@ -83,4 +85,35 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.LessOrEqual(t, c.Len(), 100)
+}
+
+func TestGetOrLoad(t *testing.T) {
+	c := ttlcache.New[string](time.Minute, 10, nil)
+	loads := 0
+	load := func(_ context.Context, key string) (string, error) {
+		loads++
+		if key == "bad" {
+			return "", errors.New("down")
+		}
+		return "v:" + key, nil
+	}
+	for range 3 {
+		v, err := c.GetOrLoad(context.Background(), "k", load)
+		assert.NoError(t, err)
+		assert.Equal(t, "v:k", v)
+	}
+	assert.Equal(t, 1, loads, "loaded once, then cached")
+	_, err := c.GetOrLoad(context.Background(), "bad", load)
+	assert.Error(t, err)
+	_, ok := c.Get("bad")
+	assert.False(t, ok, "an error is not cached")
+
+	// An invalidation while loading: the loaded value is not kept.
+	_, err = c.GetOrLoad(context.Background(), "x", func(ctx context.Context, key string) (string, error) {
+		c.Invalidate(key)
+		return "stale", nil
+	})
+	assert.NoError(t, err)
+	_, ok = c.Get("x")
+	assert.False(t, ok)
 }
