@@ -6,8 +6,8 @@
 #   DURATION=30s THREADS=1 CONNECTIONS=16 ROUNDS=3 ./scripts/load-audit.sh
 #
 # It builds keygate, then for each configuration — audit off (--no-audit),
-# in-memory audit (the default) and file audit (--audit-file, blocking
-# policy) — starts `keygate serve` on 127.0.0.1 (a free port), runs wrk
+# in-memory audit and file audit (--audit-file, blocking policy), all with
+# --db memory — starts `keygate serve` on 127.0.0.1 (a free port), runs wrk
 # against GET /v1/whoami with the printed test secret key, and stops the
 # server with SIGTERM (which flushes the audit writer). It then checks the
 # audit file: every line parses as JSON, no line holds a secret the server
@@ -193,7 +193,7 @@ run_one() {
 	echo "==> round $round/$ROUNDS, $name: keygate serve ${flags[*]/#$tmp/\$tmp}"
 	rm -f "$tmp/audit.jsonl"
 	out=$tmp/serve-$name.out # holds the printed keys: never shown
-	"$tmp/keygate" serve --addr 127.0.0.1:0 "${flags[@]}" >"$out" 2>"$tmp/serve-$name.err" &
+	"$tmp/keygate" serve --db memory --addr 127.0.0.1:0 "${flags[@]}" >"$out" 2>"$tmp/serve-$name.err" &
 	server_pid=$!
 	if ! wait_for "$out" '^listening on http://127\.0\.0\.1:[0-9]*$' "$server_pid"; then
 		cat "$tmp/serve-$name.err" >&2
