@@ -96,7 +96,7 @@ func (s *MemoryStore) Update(ctx context.Context, rec Record) (Record, error) {
 		return Record{}, fmt.Errorf("%w: %s", ErrConflict, rec.ID)
 	}
 	rec.Version++
-	rec.LastUsed = unpackTime(cur.secs[lastUsedIdx], cur.nsecs[lastUsedIdx])
+	rec.LastUsed = cur.lastUsed()
 	// Replace, never modify: readers may hold the old record.
 	s.recs.Store(rec.ID, pack(&rec))
 	return rec, nil
@@ -113,10 +113,10 @@ func (s *MemoryStore) Touch(ctx context.Context, id string, t time.Time) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	if cur := v.(*memRecord); t.After(unpackTime(cur.secs[lastUsedIdx], cur.nsecs[lastUsedIdx])) {
-		next := *cur
-		next.secs[lastUsedIdx], next.nsecs[lastUsedIdx] = packTime(t)
-		s.recs.Store(id, &next)
+	if cur := v.(*memRecord); t.After(cur.lastUsed()) {
+		next := cur.record()
+		next.LastUsed = t
+		s.recs.Store(id, pack(&next))
 	}
 	return nil
 }

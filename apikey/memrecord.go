@@ -1,44 +1,86 @@
 package apikey
 
 import (
+	"math"
 	"time"
 
 	"github.com/keygate/keygate"
 )
 
 // memRecord is how a [MemoryStore] keeps a record: the same data as a
-// Record in less memory (times as seconds and nanoseconds, the rarely used
-// IP and country rules behind one pointer), so that a store of a million
-// keys stays small. The Record form is rebuilt on every read, sharing the
-// slices, which the store never modifies in place.
+// Record in about half the memory, so that a store of a million keys stays
+// small. Times are Unix nanoseconds, mode, kind and status one byte each,
+// and what is rare (IP and country rules, values outside those the
+// package mints, times outside the years 1678 to 2262) sits behind one
+// pointer. The Record form is rebuilt on every read, sharing the slices,
+// which the store never modifies in place.
 type memRecord struct {
 	id, account, name, pkg string
 	approvedBy, createdBy  string
 	hint                   string
-	mode                   keygate.Mode
-	kind                   keygate.Kind
-	status                 Status
+	mode, kind, status     uint8 // codes in modes, kinds and statuses; 0: in extra
 	disabled               bool
 	hashes                 []Hash
 	stores, permissions    []string
-	rules                  *memRules // nil when there are none
-	secs                   [6]int64  // Created, Expires, LastUsed, ApprovedAt, RevokedAt, RotatedAt
-	nsecs                  [6]int32
+	extra                  *memExtra // nil when there is nothing rare
+	times                  [6]int64  // Created, Expires, LastUsed, ApprovedAt, RevokedAt, RotatedAt
 	version                int64
 }
 
-// memRules are a record's IP and country rules.
-type memRules struct {
+// memExtra is the rare part of a memRecord.
+type memExtra struct {
 	allowedIPs, deniedIPs             []string
 	allowedCountries, deniedCountries []string
+	mode                              keygate.Mode
+	kind                              keygate.Kind
+	status                            Status
+	times                             *[6]time.Time // when one is out of the nanosecond range
 }
 
-// lastUsedIdx is LastUsed's index in memRecord's times.
-const lastUsedIdx = 2
+// The values the one-byte codes stand for; code 0 means "in memExtra".
+var (
+	modes    = [...]keygate.Mode{1: "", 2: keygate.ModeTest, 3: keygate.ModeLive}
+	kinds    = [...]keygate.Kind{1: "", 2: keygate.KindPublishable, 3: keygate.KindSecret}
+	statuses = [...]Status{1: "", 2: StatusActive, 3: StatusPendingReview, 4: StatusRevoked}
+)
 
-func packTime(t time.Time) (int64, int32) { return t.Unix(), int32(t.Nanosecond()) }
+// code returns v's index in table, or 0.
+func code[T comparable](table []T, v T) uint8 {
+	for i := 1; i < len(table); i++ {
+		if table[i] == v {
+			return uint8(i)
+		}
+	}
+	return 0
+}
 
-func unpackTime(sec int64, nsec int32) time.Time { return time.Unix(sec, int64(nsec)).UTC() }
+// zeroNanos stands for the zero time.
+const zeroNanos = math.MinInt64
+
+// The times Unix nanoseconds hold (zeroNanos aside).
+var (
+	minNanoTime = time.Unix(0, math.MinInt64+1)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+// nanos returns t as Unix nanoseconds, or false if they cannot hold it.
+func nanos(t time.Time) (int64, bool) {
+	if t.IsZero() {
+		return zeroNanos, true
+	}
+	if t.Before(minNanoTime) || t.After(maxNanoTime) {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
+// fromNanos is the inverse of nanos.
+func fromNanos(n int64) time.Time {
+	if n == zeroNanos {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
 
 // pack returns the memRecord of r, whose slices it shares: pass it a
 // record the store owns (a clone).
@@ -46,14 +88,32 @@ func pack(r *Record) *memRecord {
 	m := &memRecord{
 		id: r.ID, account: r.Account, name: r.Name, pkg: r.Package,
 		approvedBy: r.ApprovedBy, createdBy: r.CreatedBy, hint: r.Hint,
-		mode: r.Mode, kind: r.Kind, status: r.Status, disabled: r.Disabled,
-		hashes: r.Hashes, stores: r.Stores, permissions: r.Permissions, version: r.Version,
+		mode: code(modes[:], r.Mode), kind: code(kinds[:], r.Kind), status: code(statuses[:], r.Status),
+		disabled: r.Disabled, hashes: r.Hashes, stores: r.Stores, permissions: r.Permissions, version: r.Version,
 	}
+	var x memExtra
+	rare := false
 	if r.AllowedIPs != nil || r.DeniedIPs != nil || r.AllowedCountries != nil || r.DeniedCountries != nil {
-		m.rules = &memRules{r.AllowedIPs, r.DeniedIPs, r.AllowedCountries, r.DeniedCountries}
+		x.allowedIPs, x.deniedIPs, x.allowedCountries, x.deniedCountries = r.AllowedIPs, r.DeniedIPs, r.AllowedCountries, r.DeniedCountries
+		rare = true
 	}
-	for i, t := range [6]time.Time{r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt} {
-		m.secs[i], m.nsecs[i] = packTime(t)
+	if m.mode == 0 || m.kind == 0 || m.status == 0 {
+		x.mode, x.kind, x.status = r.Mode, r.Kind, r.Status
+		rare = true
+	}
+	times := [6]time.Time{r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt}
+	for i, t := range times {
+		n, ok := nanos(t)
+		if !ok {
+			all := times // allocated only on this rare path
+			x.times = &all
+			rare = true
+			break
+		}
+		m.times[i] = n
+	}
+	if rare {
+		m.extra = &x
 	}
 	return m
 }
@@ -63,16 +123,29 @@ func (m *memRecord) record() Record {
 	r := Record{
 		ID: m.id, Account: m.account, Name: m.name, Package: m.pkg,
 		ApprovedBy: m.approvedBy, CreatedBy: m.createdBy, Hint: m.hint,
-		Mode: m.mode, Kind: m.kind, Status: m.status, Disabled: m.disabled,
+		Mode: modes[m.mode], Kind: kinds[m.kind], Status: statuses[m.status], Disabled: m.disabled,
 		Hashes: m.hashes, Stores: m.stores, Permissions: m.permissions, Version: m.version,
 	}
-	if m.rules != nil {
-		r.AllowedIPs, r.DeniedIPs = m.rules.allowedIPs, m.rules.deniedIPs
-		r.AllowedCountries, r.DeniedCountries = m.rules.allowedCountries, m.rules.deniedCountries
+	if x := m.extra; x != nil {
+		r.AllowedIPs, r.DeniedIPs = x.allowedIPs, x.deniedIPs
+		r.AllowedCountries, r.DeniedCountries = x.allowedCountries, x.deniedCountries
+		if m.mode == 0 || m.kind == 0 || m.status == 0 {
+			r.Mode, r.Kind, r.Status = x.mode, x.kind, x.status
+		}
+		if x.times != nil {
+			r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt = x.times[0], x.times[1], x.times[2], x.times[3], x.times[4], x.times[5]
+			return r
+		}
 	}
-	times := [6]*time.Time{&r.Created, &r.Expires, &r.LastUsed, &r.ApprovedAt, &r.RevokedAt, &r.RotatedAt}
-	for i, p := range times {
-		*p = unpackTime(m.secs[i], m.nsecs[i])
-	}
+	r.Created, r.Expires, r.LastUsed = fromNanos(m.times[0]), fromNanos(m.times[1]), fromNanos(m.times[2])
+	r.ApprovedAt, r.RevokedAt, r.RotatedAt = fromNanos(m.times[3]), fromNanos(m.times[4]), fromNanos(m.times[5])
 	return r
+}
+
+// lastUsed returns the record's LastUsed.
+func (m *memRecord) lastUsed() time.Time {
+	if m.extra != nil && m.extra.times != nil {
+		return m.extra.times[2]
+	}
+	return fromNanos(m.times[2])
 }

@@ -1,0 +1,57 @@
+package apikey
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/keygate/keygate"
+)
+
+// TestMemRecordRoundTrip: a record comes back from its compact form as it
+// went in, for the common case and for every rare one (rules, values the
+// package does not mint, times outside the nanosecond range, the zero time).
+func TestMemRecordRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 22, 12, 0, 0, 123456789, time.FixedZone("X", 3600))
+	base := Record{
+		ID: "id", Account: "acct", Name: "n", Package: "GO", ApprovedBy: "a", CreatedBy: "c", Hint: "abcd",
+		Mode: keygate.ModeLive, Kind: keygate.KindSecret, Status: StatusActive, Disabled: true,
+		Hashes: []Hash{{Sum: [32]byte{1}, NotAfter: at}}, Stores: []string{"s"}, Permissions: []string{"p"},
+		Created: at, Expires: at.Add(time.Hour), LastUsed: at.Add(time.Minute), ApprovedAt: at, RotatedAt: at, Version: 7,
+	}
+	variants := map[string]func(r *Record){
+		"common":      func(*Record) {},
+		"rules":       func(r *Record) { r.AllowedIPs, r.DeniedCountries = []string{"192.0.2.0/24"}, []string{"KP"} },
+		"empty rules": func(r *Record) { r.DeniedIPs = []string{} },
+		"odd status":  func(r *Record) { r.Status = "weird" },
+		"empty mode":  func(r *Record) { r.Mode = "" },
+		"odd kind":    func(r *Record) { r.Kind = "xx" },
+		"year 3000":   func(r *Record) { r.Expires = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"year 1500":   func(r *Record) { r.RevokedAt = time.Date(1500, 1, 1, 0, 0, 0, 1, time.UTC) },
+		"all zero times": func(r *Record) {
+			r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RotatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		},
+		"the Unix epoch": func(r *Record) { r.Created = time.Unix(0, 0) },
+		"every rare at once": func(r *Record) {
+			r.Status, r.AllowedIPs, r.Expires = "x", []string{"::1"}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+		},
+	}
+	for name, change := range variants {
+		t.Run(name, func(t *testing.T) {
+			want := base
+			change(&want)
+			got := pack(&want).record()
+			wt := []time.Time{want.Created, want.Expires, want.LastUsed, want.ApprovedAt, want.RevokedAt, want.RotatedAt}
+			gt := []time.Time{got.Created, got.Expires, got.LastUsed, got.ApprovedAt, got.RevokedAt, got.RotatedAt}
+			for i := range wt {
+				assert.True(t, wt[i].Equal(gt[i]), "time %d: want %v, got %v", i, wt[i], gt[i])
+				assert.Equal(t, wt[i].IsZero(), gt[i].IsZero(), "time %d zero-ness", i)
+			}
+			want.Created, want.Expires, want.LastUsed, want.ApprovedAt, want.RevokedAt, want.RotatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+			got.Created, got.Expires, got.LastUsed, got.ApprovedAt, got.RevokedAt, got.RotatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+			assert.Equal(t, fmt.Sprintf("%#v", want), fmt.Sprintf("%#v", got))
+		})
+	}
+}
