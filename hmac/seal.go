@@ -20,12 +20,7 @@ var ErrUnseal = errors.New("hmac: cannot open sealed secret")
 // nonce per seal, and additional authenticated data naming the format and
 // the key ID, so that a sealed secret copied to another credential does not
 // open there).
-const (
-	sealLabel = "keygate hmac secret v1\x00"
-	// sealOverhead is what sealing adds to a secret: version, nonce and
-	// tag.
-	sealOverhead = seal.Overhead
-)
+const sealLabel = "keygate hmac secret v1\x00"
 
 // sealer seals and opens secrets under the master key.
 type sealer struct{ s seal.Sealer }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keygate/keygate/internal/seal"
 )
 
 func sealTestSealer(t *testing.T, b byte) sealer {
@@ -21,7 +23,7 @@ func TestSealRoundTrip(t *testing.T) {
 	s := sealTestSealer(t, 1)
 	secret := newSecret("hk_A").Reveal()
 	sealed := s.seal("hk_A", secret)
-	assert.Len(t, sealed, SecretLen+sealOverhead)
+	assert.Len(t, sealed, SecretLen+seal.Overhead)
 	assert.Equal(t, byte(1), sealed[0], "version")
 	opened, err := s.open("hk_A", sealed)
 	require.NoError(t, err)
