@@ -105,6 +105,7 @@ func slogAttrs(attrs []slog.Attr, e *Event, seq uint64) []slog.Attr {
 	str("auth_method", e.AuthMethod)
 	str("key_id", e.KeyID)
 	str("token_id", e.TokenID)
+	str("subject", e.Subject)
 	str("account", e.Account)
 	str("mode", e.Mode)
 	str("store", e.Store)

@@ -16,7 +16,7 @@ func TestSlogSink(t *testing.T) {
 	allow := fileTestEvent(1)
 	deny := fileTestEvent(3)
 	deny.UserAgent = "evil\r\nX-Injected: 1"
-	mgmt := Event{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Action: "key.revoked", Actor: "admin", KeyID: "k1"}
+	mgmt := Event{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Action: "token.subject_revoked", Actor: "admin", KeyID: "k1", Subject: "user-7"}
 	if err := s.Write(context.Background(), []Event{allow, deny}); err != nil {
 		t.Fatal(err)
 	}
