@@ -72,19 +72,29 @@ var DefaultSecretPrefixes = []string{"eyJ"}
 // free text. Its methods are safe for concurrent use; a nil *Redactor
 // uses the defaults.
 type Redactor struct {
-	record   []string        // canonical names, in order
-	redact   map[string]bool // canonical names
+	record   []recordedHeader // in order
 	max      int
 	prefixes []string // credential prefixes scrubbed from free text
+}
+
+// recordedHeader is a header a Redactor records, and whether its values
+// are redacted: decided once, in NewRedactor, not per request.
+type recordedHeader struct {
+	name   string // canonical
+	secret bool
 }
 
 var defaultRedactor = NewRedactor(RedactorConfig{})
 
 // NewRedactor returns a Redactor.
 func NewRedactor(cfg RedactorConfig) *Redactor {
-	r := &Redactor{redact: map[string]bool{}, max: cfg.MaxField}
+	r := &Redactor{max: cfg.MaxField}
 	if r.max <= 0 {
 		r.max = DefaultMaxField
+	}
+	redact := map[string]bool{} // canonical names
+	for _, h := range append(append([]string(nil), secretHeaders...), cfg.Headers...) {
+		redact[textproto.CanonicalMIMEHeaderKey(h)] = true
 	}
 	rec := cfg.RecordHeaders
 	if rec == nil {
@@ -95,11 +105,8 @@ func NewRedactor(cfg RedactorConfig) *Redactor {
 		h = textproto.CanonicalMIMEHeaderKey(h)
 		if !seen[h] {
 			seen[h] = true
-			r.record = append(r.record, h)
+			r.record = append(r.record, recordedHeader{name: h, secret: secretHeader(redact, h)})
 		}
-	}
-	for _, h := range append(append([]string(nil), secretHeaders...), cfg.Headers...) {
-		r.redact[textproto.CanonicalMIMEHeaderKey(h)] = true
 	}
 	for _, p := range append(append([]string(nil), DefaultSecretPrefixes...), cfg.SecretPrefixes...) {
 		if p != "" && !slices.Contains(r.prefixes, p) {
@@ -162,9 +169,9 @@ func credentialChar(c byte) bool {
 }
 
 // secretHeader reports whether the values of header name (canonical) are
-// redacted.
-func (r *Redactor) secretHeader(name string) bool {
-	if r.redact[name] {
+// redacted, given the canonical names always redacted.
+func secretHeader(redact map[string]bool, name string) bool {
+	if redact[name] {
 		return true
 	}
 	lower := strings.ToLower(name)
@@ -188,19 +195,19 @@ func (r *Redactor) Headers(h http.Header) map[string]string {
 		r = defaultRedactor
 	}
 	var out map[string]string
-	for _, name := range r.record {
-		vs := h[name] // name is canonical, like the keys net/http stores
+	for _, rh := range r.record {
+		vs := h[rh.name] // the name is canonical, like the keys net/http stores
 		if len(vs) == 0 {
 			continue
 		}
 		if out == nil {
 			out = make(map[string]string)
 		}
-		if r.secretHeader(name) {
-			out[name] = Redacted
+		if rh.secret {
+			out[rh.name] = Redacted
 			continue
 		}
-		out[name] = r.Field(strings.Join(vs, ", "))
+		out[rh.name] = r.Field(strings.Join(vs, ", "))
 	}
 	return out
 }
@@ -250,11 +257,7 @@ func (r *Redactor) Path(u *url.URL) string {
 			b.WriteByte('&')
 		}
 		name, _, hasValue := strings.Cut(kv, "=")
-		un, err := url.QueryUnescape(name)
-		if err != nil {
-			un = name
-		}
-		if hasValue && (SecretParam(un) || r.hasSecret(queryUnescape(kv[len(name)+1:]))) {
+		if hasValue && (SecretParam(queryUnescape(name)) || r.hasSecret(queryUnescape(kv[len(name)+1:]))) {
 			b.WriteString(name)
 			b.WriteString("=REDACTED")
 			continue
