@@ -4,11 +4,14 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/internal/validate"
 	"github.com/keygate/keygate/ipbind"
 )
 
@@ -40,8 +43,8 @@ type auditSlot struct {
 	principal keygate.Principal
 	authed    bool
 	reason    string
-	ip        string
-	country   string // the client's country, when a country rule looked it up
+	ip        netip.Addr // formatted only for an event, not for metrics alone
+	country   string     // the client's country, when a country rule looked it up
 }
 
 type auditSlotKey struct{}
@@ -131,17 +134,16 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 			Bytes:     rec.bytes,
 			UserAgent: cfg.Redactor.Field(r.UserAgent()),
 			Headers:   cfg.Redactor.Headers(r.Header),
-			IP:        slot.ip,
 			Country:   slot.country,
 			Decision:  decision,
 			Reason:    reason,
 		}
-		if e.IP == "" {
-			if ip, ok := a.access.clientIP(r); ok {
-				e.IP = ip.String()
-			} else if peer, ok := ipbind.RemoteIP(r); ok {
-				e.IP = peer.String()
-			}
+		if slot.ip.IsValid() {
+			e.IP = slot.ip.String()
+		} else if ip, ok := a.access.clientIP(r); ok {
+			e.IP = ip.String()
+		} else if peer, ok := ipbind.RemoteIP(r); ok {
+			e.IP = peer.String()
 		}
 		if slot.authed {
 			p := slot.principal
@@ -168,7 +170,7 @@ func (s *auditSlot) outcome(status int) (method string, d audit.Decision, reason
 	case status < 400:
 		return "", audit.Allow, "ok"
 	default:
-		return "", audit.Deny, "http_" + itoa(status)
+		return "", audit.Deny, "http_" + strconv.Itoa(status)
 	}
 }
 
@@ -185,7 +187,7 @@ func recordOutcome(r *http.Request, p keygate.Principal, authed bool, country st
 		slot.reason = auditReason(err)
 	}
 	if p.ClientIP.IsValid() {
-		slot.ip = p.ClientIP.String()
+		slot.ip = p.ClientIP
 	}
 }
 
@@ -224,30 +226,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// validRequestID reports whether an incoming X-Request-Id may be kept: 1
+// to 128 printable ASCII characters without spaces.
 func validRequestID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] <= ' ' || id[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [12]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return id != "" && len(id) <= 128 && validate.PrintableNoSpace(id)
 }
 
 // newRequestID returns 26 characters of base32 (the shape of rand.Text)
