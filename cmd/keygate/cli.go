@@ -592,6 +592,63 @@ func (c *cliCommand) printJSON(body []byte) error {
 	return err
 }
 
+// printOne prints a response that is one resource: its JSON with --json,
+// else show's rendering of it.
+func printOne[T any](c *cliCommand, r reply, show func(io.Writer, *T) error) error {
+	if c.jsonOut {
+		return c.printJSON(r.body)
+	}
+	v, err := decodeBody[T](r.body)
+	if err != nil {
+		return err
+	}
+	return show(c.stdout, &v)
+}
+
+// showCommand returns the command "keygate <name> ID" (such as "keys
+// show"): a GET of path/{id}, its response printed by print.
+func showCommand(name, about, path string, print func(*cliCommand, reply) error) func(context.Context, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		c := newCommand(name, name+" ID [--json]", about, stdout, stderr)
+		pos, err := c.parse(args, "ID")
+		if err != nil {
+			return err
+		}
+		api, err := c.client()
+		if err != nil {
+			return err
+		}
+		r, err := api.get(ctx, path+"/"+pathID(pos[0]), nil)
+		if err != nil {
+			return err
+		}
+		return print(c, r)
+	}
+}
+
+// actionCommand returns the command "keygate <name> ID" (such as "keys
+// revoke"): a POST without parameters to path/{id}/action, its response
+// printed by print.
+func actionCommand(name, about, path, action string, print func(*cliCommand, reply) error) func(context.Context, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		c := newCommand(name, name+" ID [--idempotency-key K] [--json]", about, stdout, stderr)
+		c.idempotencyFlag()
+		pos, err := c.parse(args, "ID")
+		if err != nil {
+			return err
+		}
+		api, err := c.client()
+		if err != nil {
+			return err
+		}
+		r, err := api.post(ctx, path+"/"+pathID(pos[0])+"/"+action, nil)
+		if err != nil {
+			return err
+		}
+		return print(c, r)
+	}
+}
+
 // decodeItems decodes a list's items into T.
 func decodeItems[T any](items []json.RawMessage) ([]T, error) {
 	out := make([]T, len(items))

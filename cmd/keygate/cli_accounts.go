@@ -44,14 +44,12 @@ func printAccountTable(w io.Writer, items []json.RawMessage) error {
 
 // printAccount prints a response that is one account.
 func (c *cliCommand) printAccount(r reply) error {
-	if c.jsonOut {
-		return c.printJSON(r.body)
-	}
-	a, err := decodeBody[accountView](r.body)
-	if err != nil {
-		return err
-	}
-	return details(c.stdout,
+	return printOne(c, r, printAccountDetails)
+}
+
+// printAccountDetails prints one account, a field a line.
+func printAccountDetails(w io.Writer, a *accountView) error {
+	return details(w,
 		"id", a.ID,
 		"name", a.Name,
 		"package", a.Package,
@@ -115,22 +113,7 @@ func accountsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // accountsShow is "keygate accounts show".
-func accountsShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := newCommand("accounts show", "accounts show ID [--json]", "Shows one account.", stdout, stderr)
-	pos, err := c.parse(args, "ID")
-	if err != nil {
-		return err
-	}
-	api, err := c.client()
-	if err != nil {
-		return err
-	}
-	r, err := api.get(ctx, "/accounts/"+pathID(pos[0]), nil)
-	if err != nil {
-		return err
-	}
-	return c.printAccount(r)
-}
+var accountsShow = showCommand("accounts show", "Shows one account.", "/accounts", (*cliCommand).printAccount)
 
 // accountsUpdate is "keygate accounts update".
 func accountsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -187,33 +187,11 @@ func hmacList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // hmacShow is "keygate hmac-keys show".
-func hmacShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := newCommand("hmac-keys show", "hmac-keys show ID [--json]", "Shows one HMAC credential, without its secret.", stdout, stderr)
-	pos, err := c.parse(args, "ID")
-	if err != nil {
-		return err
-	}
-	api, err := c.client()
-	if err != nil {
-		return err
-	}
-	r, err := api.get(ctx, "/hmac-keys/"+pathID(pos[0]), nil)
-	if err != nil {
-		return err
-	}
-	return c.printHMAC(r)
-}
+var hmacShow = showCommand("hmac-keys show", "Shows one HMAC credential, without its secret.", "/hmac-keys", (*cliCommand).printHMAC)
 
 // printHMAC prints a response that is one credential without a secret.
 func (c *cliCommand) printHMAC(r reply) error {
-	if c.jsonOut {
-		return c.printJSON(r.body)
-	}
-	h, err := decodeBody[hmacView](r.body)
-	if err != nil {
-		return err
-	}
-	return printHMACDetails(c.stdout, &h)
+	return printOne(c, r, printHMACDetails)
 }
 
 // hmacRotate is "keygate hmac-keys rotate".
@@ -245,26 +223,12 @@ its key ID; the previous secret stops working at once, or after --grace.`,
 }
 
 // hmacRevoke is "keygate hmac-keys revoke".
-func hmacRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := newCommand("hmac-keys revoke", "hmac-keys revoke ID [--idempotency-key K] [--json]",
-		"Revokes the credential at once: the very next request signed with it is refused. Revocation is final.",
-		stdout, stderr)
-	c.idempotencyFlag()
-	pos, err := c.parse(args, "ID")
-	if err != nil {
-		return err
-	}
-	api, err := c.client()
-	if err != nil {
-		return err
-	}
-	r, err := api.post(ctx, "/hmac-keys/"+pathID(pos[0])+"/revoke", nil)
-	if err != nil {
-		return err
-	}
-	if !c.jsonOut {
-		fmt.Fprintln(stdout, "HMAC credential revoked.")
-		fmt.Fprintln(stdout)
-	}
-	return c.printHMAC(r)
-}
+var hmacRevoke = actionCommand("hmac-keys revoke",
+	"Revokes the credential at once: the very next request signed with it is refused. Revocation is final.",
+	"/hmac-keys", "revoke", func(c *cliCommand, r reply) error {
+		if !c.jsonOut {
+			fmt.Fprintln(c.stdout, "HMAC credential revoked.")
+			fmt.Fprintln(c.stdout)
+		}
+		return c.printHMAC(r)
+	})

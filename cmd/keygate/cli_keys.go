@@ -312,35 +312,9 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // keysShow is "keygate keys show".
-func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := newCommand("keys show", "keys show ID [--json]",
-		"Shows one API key, without its secret.", stdout, stderr)
-	pos, err := c.parse(args, "ID")
-	if err != nil {
-		return err
-	}
-	api, err := c.client()
-	if err != nil {
-		return err
-	}
-	r, err := api.get(ctx, "/keys/"+pathID(pos[0]), nil)
-	if err != nil {
-		return err
-	}
-	return c.printKey(r)
-}
-
-// printKey prints a response that is one key.
-func (c *cliCommand) printKey(r reply) error {
-	if c.jsonOut {
-		return c.printJSON(r.body)
-	}
-	k, err := decodeBody[keyView](r.body)
-	if err != nil {
-		return err
-	}
-	return printKeyDetails(c.stdout, &k)
-}
+var keysShow = showCommand("keys show", "Shows one API key, without its secret.", "/keys", func(c *cliCommand, r reply) error {
+	return printOne(c, r, printKeyDetails)
+})
 
 // keysRotate is "keygate keys rotate".
 func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -393,29 +367,10 @@ settings; the previous secret stops working at once, or after --grace.`,
 // keysAction returns the command "keygate keys <action> ID", a POST to
 // /keys/{id}/<action> that answers with the key.
 func keysAction(action, done, about string) func(context.Context, []string, io.Writer, io.Writer) error {
-	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		c := newCommand("keys "+action, "keys "+action+" ID [--idempotency-key K] [--json]", about, stdout, stderr)
-		c.idempotencyFlag()
-		pos, err := c.parse(args, "ID")
-		if err != nil {
-			return err
-		}
-		api, err := c.client()
-		if err != nil {
-			return err
-		}
-		r, err := api.post(ctx, "/keys/"+pathID(pos[0])+"/"+action, nil)
-		if err != nil {
-			return err
-		}
-		if c.jsonOut {
-			return c.printJSON(r.body)
-		}
-		k, err := decodeBody[keyView](r.body)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "Key %s %s.\n\n", oneLine(k.ID), done)
-		return printKeyDetails(stdout, &k)
-	}
+	return actionCommand("keys "+action, about, "/keys", action, func(c *cliCommand, r reply) error {
+		return printOne(c, r, func(w io.Writer, k *keyView) error {
+			fmt.Fprintf(w, "Key %s %s.\n\n", oneLine(k.ID), done)
+			return printKeyDetails(w, k)
+		})
+	})
 }
