@@ -2,8 +2,6 @@ package apikey_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/apikey/apikeytest"
+	"github.com/keygate/keygate/internal/listtest"
 )
 
 func TestCreatedByAndHint(t *testing.T) {
@@ -176,12 +175,15 @@ func (s listBugStore) List(ctx context.Context, f apikey.ListFilter) ([]apikey.R
 	return s.list(s.MemoryStore, ctx, f)
 }
 
-// listBugs are the List bugs the suite must catch, with a test that
-// catches each.
-var listBugs = map[string]struct {
+// listBug is a List bug, with the test of the suite that catches it.
+type listBug struct {
 	list   func(s *apikey.MemoryStore, ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error)
 	failed string
-}{
+}
+
+// listBugs are the List bugs the suite must catch, with a test that
+// catches each.
+var listBugs = map[string]listBug{
 	"requires an account, as before": {func(s *apikey.MemoryStore, ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error) {
 		if f.Account == "" {
 			return nil, ctx.Err()
@@ -217,27 +219,9 @@ var listBugs = map[string]struct {
 // TestSuiteCatchesBrokenLists runs the suite, in a child process, against
 // stores with one List bug each, and checks that the right test fails.
 func TestSuiteCatchesBrokenLists(t *testing.T) {
-	if name := os.Getenv("APIKEYTEST_BROKEN"); name != "" {
+	listtest.CatchesBugs(t, "APIKEYTEST_BROKEN", listBugs, func(b listBug) string { return b.failed }, func(b listBug) {
 		apikeytest.TestStore(t, func(*testing.T) apikey.Store {
-			return listBugStore{MemoryStore: apikey.NewMemoryStore(), list: listBugs[name].list}
+			return listBugStore{MemoryStore: apikey.NewMemoryStore(), list: b.list}
 		})
-		return
-	}
-	if testing.Short() {
-		t.Skip("runs the suite in child processes")
-	}
-	for name, b := range listBugs {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSuiteCatchesBrokenLists$", "-test.count=1")
-			cmd.Env = append(os.Environ(), "APIKEYTEST_BROKEN="+name)
-			out, err := cmd.CombinedOutput()
-			if err == nil {
-				t.Fatalf("the suite passed a store that %s", name)
-			}
-			if want := "--- FAIL: TestSuiteCatchesBrokenLists/" + b.failed; !strings.Contains(string(out), want) {
-				t.Fatalf("a store that %s: want %q in the output:\n%s", name, want, out)
-			}
-		})
-	}
+	})
 }

@@ -2,10 +2,7 @@ package hmac_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +10,7 @@ import (
 
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/hmac/hmactest"
+	"github.com/keygate/keygate/internal/listtest"
 )
 
 func TestStatusValid(t *testing.T) {
@@ -36,12 +34,15 @@ func (s listBugStore) List(ctx context.Context, f hmac.ListFilter) ([]hmac.Crede
 
 type listFunc = func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error)
 
-// listBugs are the List bugs the suite must catch, with a test that
-// catches each.
-var listBugs = map[string]struct {
+// listBug is a List bug, with the test of the suite that catches it.
+type listBug struct {
 	list   listFunc
 	failed string
-}{
+}
+
+// listBugs are the List bugs the suite must catch, with a test that
+// catches each.
+var listBugs = map[string]listBug{
 	"requires an account, as before": {func(s *hmac.MemoryCredentialStore, ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
 		if f.Account == "" {
 			return nil, ctx.Err()
@@ -86,27 +87,9 @@ var listBugs = map[string]struct {
 // TestSuiteCatchesBrokenLists runs the suite, in a child process, against
 // stores with one List bug each, and checks that the right test fails.
 func TestSuiteCatchesBrokenLists(t *testing.T) {
-	if name := os.Getenv("HMACTEST_BROKEN"); name != "" {
+	listtest.CatchesBugs(t, "HMACTEST_BROKEN", listBugs, func(b listBug) string { return b.failed }, func(b listBug) {
 		hmactest.TestCredentialStore(t, func(*testing.T) hmac.CredentialStore {
-			return listBugStore{MemoryCredentialStore: hmac.NewMemoryCredentialStore(), list: listBugs[name].list}
+			return listBugStore{MemoryCredentialStore: hmac.NewMemoryCredentialStore(), list: b.list}
 		})
-		return
-	}
-	if testing.Short() {
-		t.Skip("runs the suite in child processes")
-	}
-	for name, b := range listBugs {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSuiteCatchesBrokenLists$", "-test.count=1")
-			cmd.Env = append(os.Environ(), "HMACTEST_BROKEN="+name)
-			out, err := cmd.CombinedOutput()
-			if err == nil {
-				t.Fatalf("the suite passed a store that %s", name)
-			}
-			if want := "--- FAIL: TestSuiteCatchesBrokenLists/" + b.failed; !strings.Contains(string(out), want) {
-				t.Fatalf("a store that %s: want %q in the output:\n%s", name, want, out)
-			}
-		})
-	}
+	})
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/internal/listtest"
 )
 
 // TestStore runs the conformance suite against stores made by newStore,
@@ -591,30 +592,14 @@ func testListPagination(t *testing.T, s apikey.Store) {
 		{Status: apikey.StatusActive},
 		{Account: "acct_b", Mode: keygate.ModeLive, Status: apikey.StatusPendingReview},
 	} {
-		all := expect(created, base)
-		for limit := 1; limit <= len(all)+1; limit++ {
-			f := base
-			f.Limit = limit
-			var got []string
-			for pages := 0; ; pages++ {
-				if pages > len(all)+1 {
-					t.Fatalf("%+v: more than %d pages", f, len(all)+1)
-				}
-				page := list(t, s, f)
-				if want := min(limit, len(all)-len(got)); len(page) != want {
-					t.Fatalf("%+v, page %d: %d records, want %d", f, pages, len(page), want)
-				}
-				if len(page) == 0 {
-					break
-				}
-				got = append(got, ids(page)...)
-				last := page[len(page)-1]
+		listtest.Pages(t, base, expect(created, base), "records",
+			func(f apikey.ListFilter) []apikey.Record { return list(t, s, f) },
+			func(f apikey.ListFilter, n int) apikey.ListFilter { f.Limit = n; return f },
+			func(f apikey.ListFilter, last apikey.Record) apikey.ListFilter {
 				f.AfterCreated, f.AfterID = last.Created, last.ID
-			}
-			if fmt.Sprint(got) != fmt.Sprint(all) {
-				t.Fatalf("%+v: the pages hold %v, want %v: every record once, in order", base, got, all)
-			}
-		}
+				return f
+			},
+			func(r apikey.Record) string { return r.ID })
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/internal/listtest"
 )
 
 // TestCredentialStore runs the conformance suite for [hmac.CredentialStore]
@@ -565,30 +566,14 @@ func testCredListPagination(t *testing.T, s hmac.CredentialStore) {
 		{Status: hmac.StatusActive},
 		{Account: "acct_b", Mode: keygate.ModeLive, Status: hmac.StatusActive},
 	} {
-		all := credExpect(created, base)
-		for limit := 1; limit <= len(all)+1; limit++ {
-			f := base
-			f.Limit = limit
-			var got []string
-			for pages := 0; ; pages++ {
-				if pages > len(all)+1 {
-					t.Fatalf("%+v: more than %d pages", f, len(all)+1)
-				}
-				page := credList(t, s, f)
-				if want := min(limit, len(all)-len(got)); len(page) != want {
-					t.Fatalf("%+v, page %d: %d credentials, want %d", f, pages, len(page), want)
-				}
-				if len(page) == 0 {
-					break
-				}
-				got = append(got, credKeyIDs(page)...)
-				last := page[len(page)-1]
+		listtest.Pages(t, base, credExpect(created, base), "credentials",
+			func(f hmac.ListFilter) []hmac.Credential { return credList(t, s, f) },
+			func(f hmac.ListFilter, n int) hmac.ListFilter { f.Limit = n; return f },
+			func(f hmac.ListFilter, last hmac.Credential) hmac.ListFilter {
 				f.AfterCreated, f.AfterID = last.Created, last.KeyID
-			}
-			if fmt.Sprint(got) != fmt.Sprint(all) {
-				t.Fatalf("%+v: the pages hold %v, want %v: every credential once, in order", base, got, all)
-			}
-		}
+				return f
+			},
+			func(c hmac.Credential) string { return c.KeyID })
 	}
 }
 
