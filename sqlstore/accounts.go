@@ -19,7 +19,7 @@ var _ account.Store = accountStore{}
 
 const accountColumns = "id, name, package, created, updated, version"
 
-func scanAccount(sc interface{ Scan(...any) error }) (account.Account, error) {
+func scanAccount(sc scanner) (account.Account, error) {
 	var a account.Account
 	var created, updated int64
 	if err := sc.Scan(&a.ID, &a.Name, &a.Package, &created, &updated, &a.Version); err != nil {
@@ -105,32 +105,12 @@ func (s accountStore) Update(ctx context.Context, a account.Account) (account.Ac
 
 // List implements [account.Store].
 func (s accountStore) List(ctx context.Context, f account.ListFilter) ([]account.Account, error) {
-	pos, args, err := position(f.AfterCreated, f.AfterID, "id")
+	q, args, err := listQuery("accounts", accountColumns, "id", listFilter{afterCreated: f.AfterCreated, afterID: f.AfterID, limit: f.Limit})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", account.ErrInvalidParams, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var conds []string
-	if pos != "" {
-		conds = append(conds, pos)
-	}
-	rows, err := s.d.query(ctx, "SELECT "+accountColumns+" FROM accounts"+where(conds)+" ORDER BY created, id"+limitClause(f.Limit), args...)
-	if err != nil {
-		return nil, s.d.fail(ctx, "list accounts", err)
-	}
-	defer rows.Close()
-	var out []account.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, s.d.fail(ctx, "list accounts", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.d.fail(ctx, "list accounts", err)
-	}
-	return out, nil
+	return collect(ctx, s.d, "list accounts", q, args, scanAccount)
 }

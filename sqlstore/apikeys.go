@@ -78,7 +78,7 @@ func apiKeyArgs(rec *apikey.Record) ([]any, error) {
 	return args, ts.err
 }
 
-func scanAPIKey(sc interface{ Scan(...any) error }) (apikey.Record, error) {
+func scanAPIKey(sc scanner) (apikey.Record, error) {
 	var (
 		r                                                   apikey.Record
 		mode, kind, status                                  string
@@ -158,48 +158,17 @@ func (s apiKeyStore) Get(ctx context.Context, id string) (apikey.Record, error) 
 
 // List implements [apikey.Store].
 func (s apiKeyStore) List(ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error) {
-	pos, posArgs, err := position(f.AfterCreated, f.AfterID, "id")
+	q, args, err := listQuery("api_keys", apiKeyColumns, "id", listFilter{
+		account: f.Account, mode: string(f.Mode), status: string(f.Status),
+		afterCreated: f.AfterCreated, afterID: f.AfterID, limit: f.Limit,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", apikey.ErrInvalidParams, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var conds []string
-	var args []any
-	if f.Account != "" {
-		conds = append(conds, "account = ?")
-		args = append(args, f.Account)
-	}
-	if f.Mode != "" {
-		conds = append(conds, "mode = ?")
-		args = append(args, string(f.Mode))
-	}
-	if f.Status != "" {
-		conds = append(conds, "status = ?")
-		args = append(args, string(f.Status))
-	}
-	if pos != "" {
-		conds = append(conds, pos)
-		args = append(args, posArgs...)
-	}
-	rows, err := s.d.query(ctx, "SELECT "+apiKeyColumns+" FROM api_keys"+where(conds)+" ORDER BY created, id"+limitClause(f.Limit), args...)
-	if err != nil {
-		return nil, s.d.fail(ctx, "list API keys", err)
-	}
-	defer rows.Close()
-	var out []apikey.Record
-	for rows.Next() {
-		r, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, s.d.fail(ctx, "list API keys", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.d.fail(ctx, "list API keys", err)
-	}
-	return out, nil
+	return collect(ctx, s.d, "list API keys", q, args, scanAPIKey)
 }
 
 // Update implements [apikey.Store]: one UPDATE ... WHERE version = ?

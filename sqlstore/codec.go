@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -33,17 +34,64 @@ func (ld *listDecoder) dec(src string, dst *[]string) {
 	}
 }
 
-// position is the WHERE clause of a keyset position (created, id) > (?, ?)
-// and its arguments, or nothing when both are zero.
-func position(afterCreated time.Time, afterID, idColumn string) (string, []any, error) {
-	if afterCreated.IsZero() && afterID == "" {
-		return "", nil, nil
+// scanner is what the scan functions read a row from: a *sql.Row, a
+// *sql.Rows or an argScanner.
+type scanner = interface{ Scan(dest ...any) error }
+
+// listFilter is what the stores' List filters share: equality on account,
+// mode and status (each ignored when empty), a keyset position after
+// (afterCreated, afterID) and a limit (none when not positive).
+type listFilter struct {
+	account, mode, status string
+	afterCreated          time.Time
+	afterID               string
+	limit                 int
+}
+
+// listQuery returns the SELECT of columns from table that lists the rows
+// matching f in (created, idColumn) order, and its arguments. It fails,
+// with an error wrapping [ErrTimeRange], only for an unstorable
+// afterCreated.
+func listQuery(table, columns, idColumn string, f listFilter) (string, []any, error) {
+	var conds []string
+	var args []any
+	for _, c := range [...]struct{ col, val string }{{"account", f.account}, {"mode", f.mode}, {"status", f.status}} {
+		if c.val != "" {
+			conds = append(conds, c.col+" = ?")
+			args = append(args, c.val)
+		}
 	}
-	at, err := encTime(afterCreated)
+	if !f.afterCreated.IsZero() || f.afterID != "" {
+		at, err := encTime(f.afterCreated)
+		if err != nil {
+			return "", nil, err
+		}
+		conds = append(conds, "(created, "+idColumn+") > (?, ?)")
+		args = append(args, at, f.afterID)
+	}
+	return "SELECT " + columns + " FROM " + table + where(conds) + " ORDER BY created, " + idColumn + limitClause(f.limit), args, nil
+}
+
+// collect runs query on the read pool and scans each row it returns; op
+// names the store operation in errors. No rows is a nil slice.
+func collect[T any](ctx context.Context, d *DB, op, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := d.query(ctx, query, args...)
 	if err != nil {
-		return "", nil, err
+		return nil, d.fail(ctx, op, err)
 	}
-	return "(created, " + idColumn + ") > (?, ?)", []any{at, afterID}, nil
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, d.fail(ctx, op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, d.fail(ctx, op, err)
+	}
+	return out, nil
 }
 
 // where joins conditions with AND into a WHERE clause.

@@ -78,7 +78,7 @@ func credentialArgs(c *hmac.Credential) ([]any, error) {
 	return args, ts.err
 }
 
-func scanCredential(sc interface{ Scan(...any) error }) (hmac.Credential, error) {
+func scanCredential(sc scanner) (hmac.Credential, error) {
 	var (
 		c                                                 hmac.Credential
 		mode, status, secrets                             string
@@ -150,48 +150,17 @@ func (s credentialStore) Get(ctx context.Context, keyID string) (hmac.Credential
 
 // List implements [hmac.CredentialStore].
 func (s credentialStore) List(ctx context.Context, f hmac.ListFilter) ([]hmac.Credential, error) {
-	pos, posArgs, err := position(f.AfterCreated, f.AfterID, "key_id")
+	q, args, err := listQuery("hmac_credentials", credentialColumns, "key_id", listFilter{
+		account: f.Account, mode: string(f.Mode), status: string(f.Status),
+		afterCreated: f.AfterCreated, afterID: f.AfterID, limit: f.Limit,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", hmac.ErrInvalidParams, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var conds []string
-	var args []any
-	if f.Account != "" {
-		conds = append(conds, "account = ?")
-		args = append(args, f.Account)
-	}
-	if f.Mode != "" {
-		conds = append(conds, "mode = ?")
-		args = append(args, string(f.Mode))
-	}
-	if f.Status != "" {
-		conds = append(conds, "status = ?")
-		args = append(args, string(f.Status))
-	}
-	if pos != "" {
-		conds = append(conds, pos)
-		args = append(args, posArgs...)
-	}
-	rows, err := s.d.query(ctx, "SELECT "+credentialColumns+" FROM hmac_credentials"+where(conds)+" ORDER BY created, key_id"+limitClause(f.Limit), args...)
-	if err != nil {
-		return nil, s.d.fail(ctx, "list HMAC credentials", err)
-	}
-	defer rows.Close()
-	var out []hmac.Credential
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, s.d.fail(ctx, "list HMAC credentials", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.d.fail(ctx, "list HMAC credentials", err)
-	}
-	return out, nil
+	return collect(ctx, s.d, "list HMAC credentials", q, args, scanCredential)
 }
 
 // Update implements [hmac.CredentialStore]: one UPDATE ... WHERE version

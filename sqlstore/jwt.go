@@ -40,7 +40,7 @@ func refreshArgs(r *jwt.RefreshRecord) ([]any, error) {
 	return args, ts.err
 }
 
-func scanRefresh(sc interface{ Scan(...any) error }) (jwt.RefreshRecord, error) {
+func scanRefresh(sc scanner) (jwt.RefreshRecord, error) {
 	var (
 		r                             jwt.RefreshRecord
 		hash                          []byte

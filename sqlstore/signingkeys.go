@@ -49,23 +49,12 @@ func (s signingKeyStore) List(ctx context.Context) ([]jwt.StoredKey, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := s.d.query(ctx, "SELECT id, sealed, created FROM jwt_signing_keys ORDER BY created, id")
-	if err != nil {
-		return nil, s.d.fail(ctx, "list signing keys", err)
-	}
-	defer rows.Close()
-	var out []jwt.StoredKey
-	for rows.Next() {
-		var k jwt.StoredKey
-		var created int64
-		if err := rows.Scan(&k.ID, &k.Sealed, &created); err != nil {
-			return nil, s.d.fail(ctx, "list signing keys", err)
-		}
-		k.Created = decTime(created)
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.d.fail(ctx, "list signing keys", err)
-	}
-	return out, nil
+	return collect(ctx, s.d, "list signing keys", "SELECT id, sealed, created FROM jwt_signing_keys ORDER BY created, id", nil,
+		func(sc scanner) (jwt.StoredKey, error) {
+			var k jwt.StoredKey
+			var created int64
+			err := sc.Scan(&k.ID, &k.Sealed, &created)
+			k.Created = decTime(created)
+			return k, err
+		})
 }
