@@ -3,6 +3,7 @@ package ipbind
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -190,4 +191,57 @@ func TestRulesCheckDoesNotAllocate(t *testing.T) {
 	} {
 		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = r.Check(ip, ip.IsValid()) }), ip)
 	}
+}
+
+// FuzzParseRules checks that ParseRules either refuses an entry with
+// ErrInvalidRule or keeps it in canonical form (no host bits, no zone,
+// IPv4-mapped as IPv4, its own String parsing back to it), and that Check
+// agrees with a direct reading of the rules: deny wins, then a non-empty
+// allow list must match.
+func FuzzParseRules(f *testing.F) {
+	f.Add("192.0.2.0/24\n2001:db8::1", "192.0.2.7", "192.0.2.9")
+	f.Add("::ffff:192.0.2.0/120", " 10.0.0.0/8 ", "::ffff:192.0.2.1")
+	f.Add("::/0", "", "fe80::1%eth0")
+	f.Add("::ffff:0:0/80", "0.0.0.0/0", "203.0.113.1")
+	f.Add("010.0.0.1", "10.1.2.3/8", "10.0.0.1")
+	f.Fuzz(func(t *testing.T, allow, deny, client string) {
+		r, err := ParseRules(strings.Split(allow, "\n"), strings.Split(deny, "\n"))
+		if err != nil {
+			if !errors.Is(err, ErrInvalidRule) {
+				t.Fatalf("ParseRules error %v does not wrap ErrInvalidRule", err)
+			}
+			return
+		}
+		for _, p := range append(r.Allow(), r.Deny()...) {
+			if !p.IsValid() || p != p.Masked() || p.Addr().Zone() != "" || (p.Addr().Is4In6() && p.Bits() >= 96) {
+				t.Fatalf("kept a prefix that is not canonical: %#v", p)
+			}
+			if q, err := parsePrefix(p.String()); err != nil || q != p {
+				t.Fatalf("%v does not parse back to itself: %v, %v", p, q, err)
+			}
+		}
+		ip, err := netip.ParseAddr(client)
+		if err != nil {
+			return
+		}
+		contains := func(list []netip.Prefix) bool {
+			for _, p := range list {
+				if p.Contains(normalize(ip)) {
+					return true
+				}
+			}
+			return false
+		}
+		var want error
+		switch {
+		case r.Empty():
+		case contains(r.Deny()):
+			want = ErrIPDenied
+		case len(r.Allow()) > 0 && !contains(r.Allow()):
+			want = ErrIPNotAllowed
+		}
+		if got := r.Check(ip, true); got != want {
+			t.Fatalf("Check(%v): got %v, want %v", ip, got, want)
+		}
+	})
 }
