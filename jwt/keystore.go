@@ -143,7 +143,9 @@ func LoadSharedKeys(ctx context.Context, cfg SharedKeysConfig) (*KeySet, error) 
 		if err != nil {
 			return nil, err
 		}
-		err = cfg.Store.Add(ctx, StoredKey{ID: k.ID(), Sealed: sealer.Seal(k.ID(), data), Created: cfg.Now()})
+		sealed := sealer.Seal(k.ID(), data)
+		clear(data) // the plaintext private key: not kept until the collector runs
+		err = cfg.Store.Add(ctx, StoredKey{ID: k.ID(), Sealed: sealed, Created: cfg.Now()})
 		if err != nil && !errors.Is(err, ErrDuplicateKey) {
 			return nil, fmt.Errorf("jwt: add signing key: %w", err)
 		}
@@ -161,7 +163,8 @@ func LoadSharedKeys(ctx context.Context, cfg SharedKeysConfig) (*KeySet, error) 
 		if err != nil {
 			return nil, fmt.Errorf("jwt: signing key %q does not open under this master key: %w", sk.ID, err)
 		}
-		k, err := ParsePrivate(data)
+		k, err := ParsePrivate(data) // copies what it keeps
+		clear(data)
 		if err != nil {
 			return nil, fmt.Errorf("jwt: signing key %q: %w", sk.ID, err)
 		}
