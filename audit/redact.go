@@ -153,13 +153,40 @@ func (r *Redactor) hasSecret(s string) bool {
 	return false
 }
 
-// queryUnescape decodes a query value, or returns it as it is if it is
-// not well-formed.
+// queryUnescape decodes a query name or value. One that is not
+// well-formed is decoded leniently, every valid escape but not the stray
+// "%": a malformed escape must not hide a credential from the scrubbing.
 func queryUnescape(v string) string {
 	if u, err := url.QueryUnescape(v); err == nil {
 		return u
 	}
-	return v
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '%' && i+2 < len(v) && isHex(v[i+1]) && isHex(v[i+2]):
+			b.WriteByte(unhex(v[i+1])<<4 | unhex(v[i+2]))
+			i += 2
+		case c == '+':
+			b.WriteByte(' ')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // credentialChar reports whether c may be part of a credential: the
@@ -256,13 +283,22 @@ func (r *Redactor) Path(u *url.URL) string {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		name, _, hasValue := strings.Cut(kv, "=")
-		if hasValue && (SecretParam(queryUnescape(name)) || r.hasSecret(queryUnescape(kv[len(name)+1:]))) {
-			b.WriteString(name)
-			b.WriteString("=REDACTED")
+		rawName, value, hasValue := strings.Cut(kv, "=")
+		name := queryUnescape(rawName)
+		if r.hasSecret(name) {
+			// A credential as a parameter's name: percent-encoding must not
+			// hide it from the scrubbing either.
+			rawName = url.QueryEscape(r.scrub(name))
+		}
+		b.WriteString(rawName)
+		if !hasValue {
 			continue
 		}
-		b.WriteString(kv)
+		b.WriteByte('=')
+		if SecretParam(name) || r.hasSecret(queryUnescape(value)) {
+			value = "REDACTED"
+		}
+		b.WriteString(value)
 	}
 	return r.Field(b.String())
 }

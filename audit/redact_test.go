@@ -116,6 +116,12 @@ func TestRedactPath(t *testing.T) {
 		{"/v1/x?token", "/v1/x?token"},
 		{"/v1/x?token=", "/v1/x?token=REDACTED"},
 		{"/v1/a%2Fb?q=1", "/v1/a%2Fb?q=1"},
+		// A credential as a parameter's name, percent-encoded or not, with
+		// or without a value.
+		{"/v1/x?%65yJhbGciOiJIUzI1NiJ9.e30.sig", "/v1/x?%5BREDACTED%5D"},
+		{"/v1/x?%65yJhbGciOiJIUzI1NiJ9=1&q=2", "/v1/x?%5BREDACTED%5D=1&q=2"},
+		{"/v1/x?eyJhbGciOiJIUzI1NiJ9.e30.sig", "/v1/x?%5BREDACTED%5D"},
+		{"/v1/x?a=%=%65yJhbGci", "/v1/x?a=REDACTED"}, // a stray "%" hides nothing
 	}
 	for _, c := range cases {
 		u, err := url.Parse(c.in)
