@@ -48,3 +48,12 @@ func TestUnixNanos(t *testing.T) {
 		assert.Equal(t, tt.want, unixNanos(tt.in), "unixNanos(%v)", tt.in)
 	}
 }
+
+// TestNonceKey pins the nonce key's format: instances of different
+// versions sharing a Redis must name a nonce alike, or a replay could
+// slip between them during a rolling upgrade.
+func TestNonceKey(t *testing.T) {
+	s := &NonceStore{store: store{prefix: "p:"}}
+	assert.Equal(t, "p:nonce:Yw0I_iGTyaDQBjwE8Lr96-6Enjj_KHkNimH-MaZOejk", s.nonceKey("key_1", "n1"))
+	assert.NotEqual(t, s.nonceKey("key_1", "n1"), s.nonceKey("key_1n", "1"))
+}

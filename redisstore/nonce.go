@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/internal/strbytes"
 )
 
 // NonceStore is the [hmac.NonceStore] in Redis: the nonces of accepted
@@ -66,8 +67,13 @@ func (s *NonceStore) nonceKey(keyID, nonce string) string {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
 	h.Write(n[:binary.PutUvarint(n[:], uint64(len(keyID)))])
-	h.Write([]byte(keyID))
-	h.Write([]byte(nonce))
+	h.Write(strbytes.View(keyID))
+	h.Write(strbytes.View(nonce))
 	var sum [sha256.Size]byte
-	return s.key("nonce:", base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])))
+	var enc [nonceKeyLen]byte
+	base64.RawURLEncoding.Encode(enc[:], h.Sum(sum[:0]))
+	return s.key("nonce:", string(enc[:]))
 }
+
+// nonceKeyLen is the length of a nonce key's hash, in base64url.
+const nonceKeyLen = (sha256.Size*8 + 5) / 6
