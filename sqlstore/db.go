@@ -129,15 +129,21 @@ type stmtKey struct {
 }
 
 // stmt returns the prepared statement for query on the write or the read
-// pool, preparing it on first use.
+// pool, preparing it on first use. It prepares outside the lock, so that a
+// slow or unreachable database holds up only the callers of that
+// statement, each within its own ctx, never the lookups of every other
+// statement; of two callers preparing one statement at once, one keeps
+// its statement and the other closes its own.
 func (d *DB) stmt(ctx context.Context, query string, read bool) (*sql.Stmt, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil, ErrClosed
-	}
 	k := stmtKey{query, read}
-	if st, ok := d.stmts[k]; ok {
+	d.mu.Lock()
+	st, ok := d.stmts[k]
+	closed := d.closed
+	d.mu.Unlock()
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case ok:
 		return st, nil
 	}
 	pool := d.db
@@ -147,6 +153,16 @@ func (d *DB) stmt(ctx context.Context, query string, read bool) (*sql.Stmt, erro
 	st, err := pool.PrepareContext(ctx, d.dialect.rebind(query))
 	if err != nil {
 		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		_ = st.Close()
+		return nil, ErrClosed
+	}
+	if prev, ok := d.stmts[k]; ok {
+		_ = st.Close()
+		return prev, nil
 	}
 	d.stmts[k] = st
 	return st, nil

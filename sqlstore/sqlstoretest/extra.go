@@ -26,6 +26,23 @@ func testEdges(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
+	t.Run("ConcurrentFirstUse", func(t *testing.T) {
+		// Callers preparing one statement at once all get a working one.
+		db := newDB(t)
+		errs := make(chan error, 16)
+		for range cap(errs) {
+			go func() {
+				_, err := db.APIKeys().Get(ctx, "key_missing")
+				errs <- err
+			}()
+		}
+		for range cap(errs) {
+			if err := <-errs; !errors.Is(err, apikey.ErrNotFound) {
+				t.Errorf("concurrent first Get: %v, want ErrNotFound", err)
+			}
+		}
+	})
+
 	t.Run("TimeRange", func(t *testing.T) {
 		db := newDB(t)
 		for _, at := range []time.Time{
