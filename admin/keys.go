@@ -230,15 +230,17 @@ func (h *Handler) updateKey(r *http.Request, body []byte) (result, error) {
 	if req.Permissions != nil {
 		checkPermissions(fe, *req.Permissions)
 	}
-	for field, list := range map[string]*[]string{"allowed_ips": req.AllowedIPs, "denied_ips": req.DeniedIPs} {
-		if list != nil {
-			checkIPs(fe, field, *list)
-		}
+	if req.AllowedIPs != nil {
+		checkIPs(fe, "allowed_ips", *req.AllowedIPs)
 	}
-	for field, list := range map[string]*[]string{"allowed_countries": req.AllowedCountries, "denied_countries": req.DeniedCountries} {
-		if list != nil {
-			checkCountries(fe, field, *list)
-		}
+	if req.DeniedIPs != nil {
+		checkIPs(fe, "denied_ips", *req.DeniedIPs)
+	}
+	if req.AllowedCountries != nil {
+		checkCountries(fe, "allowed_countries", *req.AllowedCountries)
+	}
+	if req.DeniedCountries != nil {
+		checkCountries(fe, "denied_countries", *req.DeniedCountries)
 	}
 	if t, ok := h.parseExpires(fe, req.Expires); ok {
 		c.Expires = &t
