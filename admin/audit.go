@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/internal/validate"
 )
@@ -43,7 +44,7 @@ func (h *Handler) queryAudit(r *http.Request, _ []byte) (result, error) {
 		}
 	}
 	if v, ok := q["mode"]; ok {
-		if v != "test" && v != "live" {
+		if !keygate.Mode(v).Valid() {
 			return result{}, invalidRequest("mode " + msgMode)
 		}
 		aq.Mode = v
