@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -288,7 +289,7 @@ func (h *Handler) serveIdempotent(w http.ResponseWriter, r *http.Request, rt rou
 	case err != nil:
 		writeError(w, errUnavailable)
 		return
-	case !reserved && !equalBytes(prev.Fingerprint, fp):
+	case !reserved && !bytes.Equal(prev.Fingerprint, fp):
 		writeError(w, errReused)
 		return
 	case !reserved && !prev.Done:
@@ -322,8 +323,6 @@ func (h *Handler) serveIdempotent(w http.ResponseWriter, r *http.Request, rt rou
 	}
 	writeResult(w, res.status, res.body)
 }
-
-func equalBytes(a, b []byte) bool { return string(a) == string(b) }
 
 // caller names the authenticated caller: its key ID, else its subject.
 func caller(ctx context.Context) string {
