@@ -286,12 +286,11 @@ func (h *Handler) rotateKey(r *http.Request, body []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	res := h.key(rec, http.StatusOK)
-	res.replay = res.body
-	shown := *res.body.(*Key)
+	// The plaintext is in the response only, never in the replay.
+	j := keyJSON(rec, h.cfg.Keys.Prefix())
+	shown := *j
 	shown.Key = key.Reveal()
-	res.body = &shown
-	return res, nil
+	return result{status: http.StatusOK, body: &shown, replay: j}, nil
 }
 
 type emptyRequest struct{}
