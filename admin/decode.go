@@ -63,7 +63,7 @@ func isJSON(h http.Header) bool {
 // whose value has the wrong JSON type is a field error; every other
 // failure is invalid_request.
 func decodeJSON(body []byte, v any) error {
-	body = bytes.TrimSpace(body)
+	body = bytes.Trim(body, " \t\r\n") // JSON's whitespace only: bytes.TrimSpace also drops \f, \v and Unicode spaces
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
