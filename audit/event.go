@@ -24,6 +24,13 @@ const (
 
 // Event is one audit record. Its JSON form has stable field names (the
 // schema in the README); empty fields are omitted.
+//
+// In a request event, AuthMethod, KeyID, TokenID, Account, Mode and Store
+// name the caller once its credential verified, also when a later step
+// refused the request: AuthMethod set with Decision Deny means
+// "authenticated, then refused" (a permission, an IP or country rule, a
+// rate limit); empty with Deny, "not authenticated". In a management event
+// they name what was acted on.
 type Event struct {
 	// Seq is the sequence number the sink gave the event: consecutive per
 	// sink, so that a reader can prove there are no gaps. Zero until

@@ -7,8 +7,9 @@ import "time"
 // metric label; it carries no identifier of the caller.
 type RequestMetric struct {
 	// AuthMethod is how the caller authenticated: "api_key", "jwt",
-	// "hmac" or "one_time"; empty when the request was not authenticated
-	// (a refused credential, a public route).
+	// "hmac" or "one_time", also when a later step refused the request
+	// (Decision Deny: a permission, an IP rule, a rate limit); empty when
+	// no credential verified (none, a refused credential, a public route).
 	AuthMethod string
 	// Decision is Allow or Deny.
 	Decision Decision

@@ -77,7 +77,9 @@ func (a *Authenticator) auditing() bool {
 // header), time, client IP, method, redacted path, matched route, status,
 // latency, response bytes, user agent, recorded headers (redacted), and,
 // for routes behind [Authenticator.Require], the caller's public
-// identifiers and the decision and reason. Routes without authentication
+// identifiers and the decision and reason. The caller is named whenever
+// its credential verified, also when the rule, an IP or country rule or
+// the rate limit then refused it (decision deny with an auth method). Routes without authentication
 // (an OAuth endpoint, say) are recorded as allowed below status 400 and
 // denied with reason "http_<status>" otherwise. When a country rule looked
 // the client's address up, the event also holds its country.

@@ -23,6 +23,7 @@ package middleware
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -257,11 +258,14 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 				}
 			}
 			p, country, err := a.check(r, c, ip, known)
-			authed := err == nil
+			// check names the caller once its credential verified, also
+			// when a later step refused it: for the audit event only, as
+			// next is never called on an error.
+			authed := p.Method != ""
 			if err == nil {
 				err = a.access.rateLimit(r.Context(), w, p)
 			}
-			if !authed && known {
+			if err != nil && known {
 				p.ClientIP = ip
 			}
 			if a.auditing() {
@@ -302,12 +306,23 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 	}
 	ip, known := a.access.clientIP(r)
 	p, _, err := a.check(r, c, ip, known)
-	return p, err
+	if err != nil {
+		return keygate.Principal{}, err // the refused caller is only for Require's audit event
+	}
+	return p, nil
 }
 
 // check is Check with the rule compiled and the client IP resolved. It
 // also returns the client's country when a country rule looked it up (for
 // the audit event), whatever the outcome.
+//
+// When the credential verified but a later step refused the request (the
+// route's kind, mode or store, the IP, country, package or permission
+// rules), check returns the error with the caller's public identifiers
+// (see [refusedCaller]), so that the refusal's audit event names who was
+// refused; before the credential verified, it returns the zero Principal.
+// On an error the Principal is for the audit event only, never for a
+// handler.
 func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, known bool) (p keygate.Principal, country string, err error) {
 	rule := c.Rule
 	if a.keys == nil && a.tokens == nil && a.signatures == nil {
@@ -327,20 +342,49 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 	if err != nil {
 		return keygate.Principal{}, "", err
 	}
+	authenticated := p
 	if p, err = a.applyRule(r, rule, p); err != nil {
-		return keygate.Principal{}, "", err
+		return a.refusedCaller(r, authenticated, err), "", err
 	}
 	if known {
 		p.ClientIP = ip
 	}
 	kr := a.access.rulesFor(p, o)
 	if country, err = a.access.checkOrigin(kr, ip, known); err != nil {
-		return keygate.Principal{}, country, err
+		return a.refusedCaller(r, p, err), country, err
 	}
 	if err := c.checkRequirement(r, p, kr); err != nil {
-		return keygate.Principal{}, country, err
+		return a.refusedCaller(r, p, err), country, err
 	}
 	return p, country, nil
+}
+
+// refusedCaller is who was refused, for the audit event of a request whose
+// credential verified (p) but that err then refused: the method, key,
+// token, subject, account, mode, kind and package, and the store the
+// request selected (when the credential may not use it, the store it
+// asked for), without the permissions or stores the credential holds. A
+// credential keygate cannot interpret (ErrInvalidToken) is no caller: the
+// zero Principal.
+func (a *Authenticator) refusedCaller(r *http.Request, p keygate.Principal, err error) keygate.Principal {
+	if errors.Is(err, ErrInvalidToken) {
+		return keygate.Principal{}
+	}
+	who := keygate.Principal{
+		Method: p.Method, KeyID: p.KeyID, TokenID: p.TokenID, Subject: p.Subject,
+		Account: p.Account, Mode: p.Mode, Kind: p.Kind, Package: p.Package, Store: p.Store,
+	}
+	if who.Store == "" && p.Method != keygate.MethodOneTime {
+		// Refused before the store was selected (or by the selection).
+		store, err := a.selectStore(r.Header, p.Stores)
+		switch {
+		case err == nil:
+			who.Store = store
+		case errors.Is(err, errStoreForbidden):
+			who.Store = r.Header.Get(a.storeHeader) // a valid store ID, not one of the credential's
+		}
+	}
+	return who
 }
 
 // authenticateBearer checks the Authorization: Bearer credential.
