@@ -1,8 +1,11 @@
 package middleware
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -72,6 +75,31 @@ func (a *Authenticator) auditing() bool {
 	return a.auditCfg.Writer != nil || a.auditCfg.Metrics != nil
 }
 
+// auditOutside returns checked as a handler that, when auditing is on and
+// the request is not audited yet (Require outside Audit, or without it),
+// runs inside Audit, so that Require's outcome reaches an audit slot
+// whichever order a service wraps them in: an inner Audit finds the slot
+// and records nothing more.
+func (a *Authenticator) auditOutside(checked http.HandlerFunc) http.Handler {
+	if !a.auditing() {
+		return checked
+	}
+	audited := a.Audit(checked)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if alreadyAudited(r) {
+			checked(w, r)
+			return
+		}
+		audited.ServeHTTP(w, r)
+	})
+}
+
+// audited_ reports whether r is inside Audit already.
+func alreadyAudited(r *http.Request) bool {
+	_, ok := r.Context().Value(auditSlotKey{}).(*auditSlot)
+	return ok
+}
+
 // Audit wraps a whole handler (a mux, say) so that every request through
 // it is recorded: request ID (also set as the X-Request-Id response
 // header), time, client IP, method, redacted path, matched route, status,
@@ -84,6 +112,10 @@ func (a *Authenticator) auditing() bool {
 // denied with reason "http_<status>" otherwise. When a country rule looked
 // the client's address up, the event also holds its country.
 //
+// Audit may wrap [Authenticator.Require] or be wrapped by it, and may be
+// nested: a request already inside an Audit (of any Authenticator) is
+// recorded once, by the outermost.
+//
 // With [AuditConfig.Metrics] set, every request's auth method, decision,
 // reason, route, status and latency are also passed to it, once the
 // response is written and before the event is emitted. With Metrics alone
@@ -95,6 +127,10 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if alreadyAudited(r) {
+			next.ServeHTTP(w, r) // the outer Audit records the request
+			return
+		}
 		start := time.Now()
 		var id string
 		if cfg.Writer != nil {
@@ -227,6 +263,28 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush implements http.Flusher for handlers that assert it (streaming
+// responses): it flushes the underlying writer, when that can.
+func (s *statusRecorder) Flush() {
+	s.wroteHeader = true // a flush sends the header, with the status so far
+	_ = http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker for handlers that assert it: it hijacks
+// the underlying connection, or fails with http.ErrNotSupported.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(s.ResponseWriter).Hijack()
+}
+
+// ReadFrom implements io.ReaderFrom, so that io.Copy to the response keeps
+// the underlying writer's fast path, and counts the bytes.
+func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	s.wroteHeader = true
+	n, err := io.Copy(s.ResponseWriter, src)
+	s.bytes += n
+	return n, err
+}
 
 // validRequestID reports whether an incoming X-Request-Id may be kept: 1
 // to 128 printable ASCII characters without spaces.

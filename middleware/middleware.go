@@ -236,13 +236,18 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 // A rule that cannot be compiled (an unknown tier, a malformed
 // permission) makes Require panic: it is a programming error, found at
 // start-up.
+//
+// When auditing is configured ([AuditConfig]) and the request is not
+// already inside [Authenticator.Audit], Require audits it itself, so that
+// Audit(Require(rule)(h)) and Require(rule)(Audit(h)) record the same
+// single event, and a route behind Require alone is audited too.
 func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	c, err := a.compile(rule)
 	if err != nil {
 		panic(err)
 	}
 	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return a.auditOutside(func(w http.ResponseWriter, r *http.Request) {
 			ip, known := a.access.clientIP(r)
 			if a.access.failures != nil && a.access.mayBeBlocked() {
 				if blocked, d, err := a.access.failures.Blocked(r.Context(), a.access.failureKey(r, ip, known)); blocked || err != nil {
