@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,7 +65,6 @@ type app struct {
 	// metrics and its registry serve GET /metrics; nil with --no-audit.
 	metrics         *auditprom.Metrics
 	metricsRegistry *prometheus.Registry
-	serving         atomic.Bool // set when the demo bootstrap is done
 	// auditErrors rate-limits the messages about a failing audit sink.
 	auditErrors rateLimitedLog
 }
@@ -361,14 +359,11 @@ func (a *app) metricsOrNil() audit.Metrics {
 	return a.metrics
 }
 
-// recordChange writes management actions to the audit log once the server
-// is built: the demo keys minted at start are printed, not audited, so
-// that the log holds what happened while serving. A reused refresh token
-// is also reported on stderr.
+// recordChange writes management actions to the audit log, from the
+// start: the demo data's accounts, keys and credential are created by the
+// actor "system" (systemActor), so that every key's history starts with
+// its creation. A reused refresh token is also reported on stderr.
 func (a *app) recordChange(ctx context.Context, c keygate.Change) {
-	if !a.serving.Load() {
-		return
-	}
 	if c.Action == keygate.ActionRefreshReuse {
 		fmt.Fprintf(a.stderr, "keygate: refresh token reuse detected: client %s, subject %s; the session is revoked\n", c.KeyID, c.Subject)
 	}

@@ -121,18 +121,21 @@ func TestServeAuditFile(t *testing.T) {
 	for sc.Scan() {
 		var e map[string]any
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &e), sc.Text())
+		if e["action"] != nil {
+			continue // a management event (the demo data's creation)
+		}
 		for _, field := range []string{"time", "ip", "method", "path", "status", "decision", "reason"} {
 			assert.Contains(t, e, field, sc.Text())
 		}
 		lines++
 	}
-	assert.Equal(t, audited, lines, "exactly one line per audited request")
+	assert.Equal(t, audited, lines, "exactly one request event per audited request")
 }
 
 // TestServeAuditsManagementActions checks that management actions taken
 // while serving (here through the OAuth endpoints: a refresh token
 // replayed, an access token revoked) are in the audit file, with their
-// actor, and that the demo keys minted at start are not.
+// actor, after the demo data's creation by the actor "system".
 func TestServeAuditsManagementActions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -178,16 +181,23 @@ func TestServeAuditsManagementActions(t *testing.T) {
 		assert.NotContains(t, string(raw), secret)
 	}
 	actions := map[string]audit.Event{}
+	startup := map[string]int{}
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	for sc.Scan() {
 		var e audit.Event
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &e), sc.Text())
-		if e.Action != "" {
+		switch {
+		case e.Action == "":
+		case e.Actor == systemActor:
+			startup[e.Action]++
+		default:
 			require.NotContains(t, actions, e.Action, "one event per action")
 			actions[e.Action] = e
 		}
 	}
-	require.Len(t, actions, 2, "the demo keys minted at start are not audited: %v", actions)
+	assert.Equal(t, map[string]int{"account.created": 3, "key.created": 4, "hmac.created": 1}, startup,
+		"the demo data's creation, by the actor system")
+	require.Len(t, actions, 2, "%v", actions)
 	reuse := actions["refresh.reuse_detected"]
 	assert.Equal(t, pk, reuse.Actor)
 	assert.Equal(t, "user_demo", reuse.Subject)
@@ -198,4 +208,46 @@ func TestServeAuditsManagementActions(t *testing.T) {
 	assert.Equal(t, sk, revoked.KeyID)
 	assert.NotEmpty(t, revoked.TokenID, "the jti")
 	assert.Equal(t, "acct_demo", revoked.Account)
+}
+
+// TestServeAuditsStartupCreations checks that a fresh serve's demo data
+// starts the audit history: one account.created, key.created or
+// hmac.created event per account, key and credential, by the actor
+// "system", without a secret, each first in its key's history.
+func TestServeAuditsStartupCreations(t *testing.T) {
+	in := startInstance(t, "--db", "memory")
+	b := in.keys
+	c := httpClient(t)
+	// The writer is asynchronous: wait for the last creation, acct_admin's.
+	require.Eventually(t, func() bool {
+		return len(auditEvents(t, c, in.url, b.admin, url.Values{"account": {adminAccount}, "action": {"account.created"}})) == 1
+	}, 10*time.Second, 20*time.Millisecond, "the demo data's creation reaches the audit history")
+	r := call(t, c, http.MethodGet, in.url+"/admin/v1/audit?limit=100", nil, bearer(b.admin)...)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	for _, secret := range b.secrets() {
+		require.NotContains(t, string(r.body), secret, "no secret in the audit history")
+	}
+	want := map[string]string{ // key or credential ID -> action
+		keyID(b.secret): "key.created", keyID(b.publishable): "key.created", keyID(b.prime): "key.created",
+		keyID(b.admin): "key.created", b.hmacID: "hmac.created",
+	}
+	for id, action := range want {
+		events := auditEvents(t, c, in.url, b.admin, url.Values{"key_id": {id}})
+		require.NotEmpty(t, events, "%s has a history", id)
+		first := events[len(events)-1] // newest first
+		assert.Equal(t, action, first["action"], "%s: its history starts with its creation", id)
+		assert.Equal(t, systemActor, first["actor"], id)
+		assert.Equal(t, "test", first["mode"], id)
+		assert.NotEmpty(t, first["account"], id)
+	}
+	accounts := map[string]any{}
+	for _, e := range auditEvents(t, c, in.url, b.admin, url.Values{"action": {"account.created"}}) {
+		assert.Equal(t, systemActor, e["actor"])
+		accounts[e["account"].(string)] = e
+	}
+	assert.Len(t, accounts, 3)
+	for _, id := range []string{demoAccount, primeAccount, adminAccount} {
+		assert.Contains(t, accounts, id)
+	}
+	in.stop(t)
 }

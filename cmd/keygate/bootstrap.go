@@ -15,6 +15,11 @@ import (
 	"github.com/keygate/keygate/oauth"
 )
 
+// systemActor is the actor of the management events of what keygate
+// creates on its own, at start-up: serve's demo data and "keygate init"'s
+// admin key (also the key's created_by).
+const systemActor = "system"
+
 // bootstrapWait bounds how long a start waits for another instance that
 // is creating the demo data in the same database.
 const bootstrapWait = 30 * time.Second
@@ -36,8 +41,10 @@ var errBootstrapIncomplete = errors.New("the demo data is incomplete")
 // until acct_admin (made last) exists. A database that already holds
 // accounts but not acct_demo (one that "keygate init" prepared, say) gets
 // no demo data.
+//
+// What it creates is audited as management events of the actor "system".
 func (a *app) bootstrap(ctx context.Context) (d demo, created bool, err error) {
-	defer a.serving.Store(true)
+	ctx = keygate.WithActor(ctx, systemActor)
 	if a.store.db != nil {
 		existing, err := a.accounts.List(ctx, account.ListFilter{Limit: 1})
 		if err != nil {

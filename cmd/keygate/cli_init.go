@@ -8,15 +8,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/audit"
 )
-
-// initActor is the actor of what keygate init creates (the key's
-// created_by).
-const initActor = "keygate init"
 
 // errNotEmpty is returned by initAdmin for a store that already holds
 // accounts or keys.
@@ -65,6 +63,7 @@ command.`,
 	}
 	var accountCfg account.Config
 	var keyCfg apikey.Config
+	var events *audit.Writer // the database's audit history; none for a dry run
 	where := ""
 	if db != dbMemory {
 		openCtx, cancel := context.WithTimeout(ctx, openTimeout)
@@ -75,6 +74,11 @@ command.`,
 		}
 		defer d.Close()
 		accountCfg.Store, keyCfg.Store, where = d.Accounts(), d.APIKeys(), name
+		// The account and the key start their audit history, as
+		// management events of the actor "system".
+		events = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{d.Audit()}})
+		accountCfg.OnChange, keyCfg.OnChange = events.RecordChange, events.RecordChange
+		defer closeEvents(events) // on an early return; a no-op after the Close below
 	}
 	accounts, err := account.NewManager(accountCfg)
 	if err != nil {
@@ -87,6 +91,16 @@ command.`,
 	key, rec, err := initAdmin(ctx, accounts, keys)
 	if err != nil {
 		return err
+	}
+	var auditErr error
+	if events != nil {
+		// Written before the database closes. The key exists either way,
+		// so it is printed even if its events could not be written.
+		closeCtx, cancel := context.WithTimeout(ctx, openTimeout)
+		if err := events.Close(closeCtx); err != nil {
+			auditErr = fmt.Errorf("the admin key was created, but its audit events were not written: %w", err)
+		}
+		cancel()
 	}
 	if c.jsonOut {
 		out, err := json.MarshalIndent(map[string]any{
@@ -113,14 +127,23 @@ command.`,
 	} else {
 		fmt.Fprintf(stderr, "keygate init: the admin key is stored in %s; \"keygate serve\" on it creates no demo data\n", where)
 	}
-	return nil
+	return auditErr
+}
+
+// closeEvents flushes w for at most a second: the close of an early
+// return, whose events (if any) matter less than the error being
+// reported.
+func closeEvents(w *audit.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = w.Close(ctx)
 }
 
 // initAdmin creates, in empty stores, the admin account and in it a
 // test-mode secret key with every admin permission, and returns the key.
 // It refuses stores that already hold an account or a key.
 func initAdmin(ctx context.Context, accounts *account.Manager, keys *apikey.Manager) (apikey.Key, apikey.Record, error) {
-	ctx = keygate.WithActor(ctx, initActor)
+	ctx = keygate.WithActor(ctx, systemActor)
 	existing, err := accounts.List(ctx, account.ListFilter{Limit: 1})
 	if err != nil {
 		return apikey.Key{}, apikey.Record{}, err

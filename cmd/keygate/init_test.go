@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -39,6 +40,22 @@ func TestInitThenServe(t *testing.T) {
 	accounts := jsonBody(t, r)["data"].([]any)
 	require.Len(t, accounts, 1)
 	require.Equal(t, adminAccount, accounts[0].(map[string]any)["id"])
+	// What init created starts the audit history, by the actor "system".
+	created := map[string]map[string]any{}
+	for _, action := range []string{"account.created", "key.created"} {
+		for _, e := range auditEvents(t, c, in.url, adminKey, url.Values{"action": {action}}) {
+			created[action] = e
+		}
+	}
+	require.Len(t, created, 2, "init's account and key are audited: %v", created)
+	assert.Equal(t, systemActor, created["account.created"]["actor"])
+	assert.Equal(t, adminAccount, created["account.created"]["account"])
+	assert.Equal(t, systemActor, created["key.created"]["actor"])
+	assert.Equal(t, keyID(adminKey), created["key.created"]["key_id"])
+	history := auditEvents(t, c, in.url, adminKey, url.Values{"key_id": {keyID(adminKey)}})
+	require.NotEmpty(t, history)
+	assert.Equal(t, "key.created", history[len(history)-1]["action"], "the key's history starts with its creation")
+
 	_, key := createKeyIn(t, c, in.url, adminKey, adminAccount)
 	require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(key)...).status)
 	in.stop(t)
