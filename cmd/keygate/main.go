@@ -87,6 +87,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -390,10 +391,11 @@ func (t *connTracker) wait(ctx context.Context) {
 }
 
 // newServer returns the HTTP server for h, with timeouts that keep slow or
-// idle clients from holding connections open.
+// idle clients from holding connections open, closing the connection after
+// each chunked request (closeAfterChunked).
 func newServer(h http.Handler, errorLog *log.Logger) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           closeAfterChunked(h),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -401,6 +403,28 @@ func newServer(h http.Handler, errorLog *log.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errorLog,
 	}
+}
+
+// closeAfterChunked answers each request with a chunked body with
+// Connection: close, so that the connection closes after the response.
+//
+// A request with both Content-Length and Transfer-Encoding: chunked may be
+// a request-smuggling attempt; RFC 9112 §6.1 asks a server that processes
+// it to close the connection afterwards. net/http reads such a body as
+// chunked and deletes the Content-Length header (transfer.go, fixLength),
+// leaving no trace of it in the *http.Request: a handler cannot tell it
+// from a plain chunked request without parsing the request bytes itself.
+// So every chunked request closes its connection; that costs a new
+// connection only to clients that stream request bodies, and a proxy in
+// front may refuse such requests outright (see the README's deployment
+// notes).
+func closeAfterChunked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slices.Contains(r.TransferEncoding, "chunked") {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // whoami answers with the authenticated caller.
