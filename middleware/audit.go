@@ -94,7 +94,7 @@ func (a *Authenticator) auditOutside(checked http.HandlerFunc) http.Handler {
 	})
 }
 
-// audited_ reports whether r is inside Audit already.
+// alreadyAudited reports whether r is inside Audit already.
 func alreadyAudited(r *http.Request) bool {
 	_, ok := r.Context().Value(auditSlotKey{}).(*auditSlot)
 	return ok
@@ -107,9 +107,10 @@ func alreadyAudited(r *http.Request) bool {
 // for routes behind [Authenticator.Require], the caller's public
 // identifiers and the decision and reason. The caller is named whenever
 // its credential verified, also when the rule, an IP or country rule or
-// the rate limit then refused it (decision deny with an auth method). Routes without authentication
-// (an OAuth endpoint, say) are recorded as allowed below status 400 and
-// denied with reason "http_<status>" otherwise. When a country rule looked
+// the rate limit then refused it (decision deny with an auth method).
+// Routes without authentication (an OAuth endpoint, say) are recorded as
+// allowed below status 400 and denied with reason "http_<status>"
+// otherwise. When a country rule looked
 // the client's address up, the event also holds its country.
 //
 // Audit may wrap [Authenticator.Require] or be wrapped by it, and may be

@@ -349,30 +349,30 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 	}
 	authenticated := p
 	if p, err = a.applyRule(r, rule, p); err != nil {
-		return a.refusedCaller(r, authenticated, err), "", err
+		return a.refusedCaller(r, authenticated), "", err
 	}
 	if known {
 		p.ClientIP = ip
 	}
 	kr := a.access.rulesFor(p, o)
 	if country, err = a.access.checkOrigin(kr, ip, known); err != nil {
-		return a.refusedCaller(r, p, err), country, err
+		return a.refusedCaller(r, p), country, err
 	}
 	if err := c.checkRequirement(r, p, kr); err != nil {
-		return a.refusedCaller(r, p, err), country, err
+		return a.refusedCaller(r, p), country, err
 	}
 	return p, country, nil
 }
 
 // refusedCaller is who was refused, for the audit event of a request whose
-// credential verified (p) but that err then refused: the method, key,
+// credential verified (p) but that a later step refused: the method, key,
 // token, subject, account, mode, kind and package, and the store the
 // request selected (when the credential may not use it, the store it
 // asked for), without the permissions or stores the credential holds. A
-// credential keygate cannot interpret (ErrInvalidToken) is no caller: the
-// zero Principal.
-func (a *Authenticator) refusedCaller(r *http.Request, p keygate.Principal, err error) keygate.Principal {
-	if errors.Is(err, ErrInvalidToken) {
+// credential keygate cannot interpret (an invalid mode or key kind) is no
+// caller: the zero Principal.
+func (a *Authenticator) refusedCaller(r *http.Request, p keygate.Principal) keygate.Principal {
+	if p.Method == "" || !p.Mode.Valid() || p.Method == keygate.MethodAPIKey && !p.Kind.Valid() {
 		return keygate.Principal{}
 	}
 	who := keygate.Principal{
