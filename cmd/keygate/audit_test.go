@@ -118,6 +118,7 @@ func TestServeAuditFile(t *testing.T) {
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	lines := 0
+	refused := map[string]map[string]any{} // by reason
 	for sc.Scan() {
 		var e map[string]any
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &e), sc.Text())
@@ -127,8 +128,24 @@ func TestServeAuditFile(t *testing.T) {
 		for _, field := range []string{"time", "ip", "method", "path", "status", "decision", "reason"} {
 			assert.Contains(t, e, field, sc.Text())
 		}
+		switch e["status"] {
+		case float64(http.StatusForbidden), float64(http.StatusTooManyRequests):
+			refused[e["reason"].(string)] = e
+		}
 		lines++
 	}
+	// Refused after authentication: the caller is named.
+	scope, limited := refused["insufficient_scope"], refused["rate_limited"]
+	require.NotNil(t, scope, "the publishable key on a secret route")
+	assert.Equal(t, "api_key", scope["auth_method"])
+	assert.Equal(t, keyID(b.publishable), scope["key_id"])
+	assert.Equal(t, "acct_demo", scope["account"])
+	assert.Equal(t, "test", scope["mode"])
+	assert.Equal(t, "deny", scope["decision"])
+	require.NotNil(t, limited, "the prime key over its limit")
+	assert.Equal(t, keyID(b.prime), limited["key_id"])
+	assert.Equal(t, "acct_prime", limited["account"])
+	assert.Equal(t, "store_1", limited["store"])
 	assert.Equal(t, audited, lines, "exactly one request event per audited request")
 }
 
