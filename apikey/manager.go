@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,6 +190,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 			Kind:             p.Kind,
 			Name:             p.Name,
 			CreatedBy:        createdBy,
+			PermissionsSetBy: createdBy,
 			Hint:             hint(key),
 			Status:           status,
 			Hashes:           []Hash{{Sum: m.hash(key.Reveal())}},
@@ -409,8 +411,10 @@ type Changes struct {
 	Expires *time.Time
 }
 
-// Update changes a key's metadata atomically.
+// Update changes a key's metadata atomically. A change of its Package
+// or Permissions records the context's actor as PermissionsSetBy.
 func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, error) {
+	setBy := actorText(keygate.ActorFromContext(ctx))
 	rec, err := m.update(ctx, id, func(r *Record) error {
 		if r.Status == StatusRevoked {
 			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
@@ -447,6 +451,9 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 		}
 		if err := m.validate(p); err != nil {
 			return err
+		}
+		if p.Package != r.Package || !slices.Equal(p.Permissions, r.Permissions) {
+			r.PermissionsSetBy = setBy
 		}
 		r.Name, r.Stores, r.Package, r.Permissions, r.AllowedIPs = p.Name, p.Stores, p.Package, p.Permissions, p.AllowedIPs
 		r.DeniedIPs, r.AllowedCountries, r.DeniedCountries = p.DeniedIPs, p.AllowedCountries, p.DeniedCountries
