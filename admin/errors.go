@@ -166,6 +166,8 @@ func classify(err error) *Error {
 		return notFound("no refresh-token family has this ID")
 	case errors.Is(err, account.ErrDuplicate):
 		return conflict("an account with this ID already exists")
+	case errors.Is(err, apikey.ErrSameActor):
+		return errSeparation
 	case errors.Is(err, apikey.ErrRevoked), errors.Is(err, hmac.ErrRevoked):
 		return conflict("the credential is revoked")
 	case errors.Is(err, apikey.ErrInvalidState), errors.Is(err, hmac.ErrInvalidState):

@@ -375,17 +375,12 @@ func (h *Handler) approveKey(r *http.Request, body []byte) (result, error) {
 		if isSelf(ctx, id) {
 			return apikey.Record{}, errSelf
 		}
-		if h.cfg.SeparateReview {
-			rec, err := h.cfg.Keys.Get(ctx, id)
-			if err != nil {
-				return apikey.Record{}, err
-			}
-			if who != "" && (rec.CreatedBy == who || rec.PermissionsSetBy == who) {
-				return apikey.Record{}, errSeparation
-			}
-		}
 		if who == "" {
 			return apikey.Record{}, errServer // Require always names the caller
+		}
+		if h.cfg.SeparateReview {
+			// Checked atomically with the approval.
+			return h.cfg.Keys.ApproveSeparately(ctx, id, who)
 		}
 		return h.cfg.Keys.Approve(ctx, id, who)
 	})

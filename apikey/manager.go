@@ -376,12 +376,29 @@ func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Re
 // and when. Approving an active key again is an error, so that the record
 // keeps its first approver.
 func (m *Manager) Approve(ctx context.Context, id, approver string) (Record, error) {
+	return m.approve(ctx, id, approver, false)
+}
+
+// ApproveSeparately is [Manager.Approve] for a service that separates
+// duties: it also refuses an approver that created the key or last set its
+// permissions or package ([Record.CreatedBy], [Record.PermissionsSetBy]),
+// with an error wrapping [ErrSameActor], atomically with the approval (a
+// concurrent update that makes the approver the key's PermissionsSetBy
+// cannot slip in between).
+func (m *Manager) ApproveSeparately(ctx context.Context, id, approver string) (Record, error) {
+	return m.approve(ctx, id, approver, true)
+}
+
+func (m *Manager) approve(ctx context.Context, id, approver string, separate bool) (Record, error) {
 	if approver == "" || !validate.Text(approver, 200) {
 		return Record{}, fmt.Errorf("%w: approver must be 1 to 200 bytes of text", ErrInvalidParams)
 	}
 	rec, err := m.update(ctx, id, func(r *Record) error {
 		if r.Status != StatusPendingReview {
 			return fmt.Errorf("%w: only a key pending review can be approved", ErrInvalidState)
+		}
+		if separate && (r.CreatedBy == approver || r.PermissionsSetBy == approver) {
+			return ErrSameActor
 		}
 		r.Status = StatusActive
 		r.ApprovedBy = approver

@@ -43,3 +43,34 @@ func TestPermissionsSetBy(t *testing.T) {
 		assert.Equal(t, s.want, got.PermissionsSetBy, "step %d, stored", i)
 	}
 }
+
+// TestApproveSeparately: neither the creator nor whoever last set the
+// permissions may approve; anyone else may, and Approve does not check.
+func TestApproveSeparately(t *testing.T) {
+	m, _ := newManager(t, apikey.Config{})
+	as := func(actor string) context.Context { return keygate.WithActor(context.Background(), actor) }
+	p := params
+	p.Mode = keygate.ModeLive
+	_, rec, err := m.Create(as("alice"), p)
+	require.NoError(t, err)
+	wider := []string{"products:read", "orders:read"}
+	_, err = m.Update(as("bob"), rec.ID, apikey.Changes{Permissions: &wider})
+	require.NoError(t, err)
+	for _, who := range []string{"alice", "bob"} {
+		_, err := m.ApproveSeparately(context.Background(), rec.ID, who)
+		require.ErrorIs(t, err, apikey.ErrSameActor, who)
+	}
+	got, err := m.Get(context.Background(), rec.ID)
+	require.NoError(t, err)
+	assert.Equal(t, apikey.StatusPendingReview, got.Status)
+	got, err = m.ApproveSeparately(context.Background(), rec.ID, "carol")
+	require.NoError(t, err)
+	assert.Equal(t, apikey.StatusActive, got.Status)
+	assert.Equal(t, "carol", got.ApprovedBy)
+
+	_, rec, err = m.Create(as("alice"), p)
+	require.NoError(t, err)
+	got, err = m.Approve(context.Background(), rec.ID, "alice")
+	require.NoError(t, err, "Approve leaves separation to its caller")
+	assert.Equal(t, apikey.StatusActive, got.Status)
+}

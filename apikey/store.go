@@ -41,6 +41,9 @@ var (
 	// ErrInvalidState: the operation does not apply to the key in its
 	// current state, for example approving a revoked key.
 	ErrInvalidState = errors.New("apikey: operation not allowed in the key's state")
+	// ErrSameActor: [Manager.ApproveSeparately] was asked to approve a key
+	// by whoever created it or last set its permissions or package.
+	ErrSameActor = errors.New("apikey: the approver created the key or last set its permissions")
 )
 
 // Status is the review and revocation state of a key. Disabling is separate
