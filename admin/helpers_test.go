@@ -116,11 +116,14 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: ks, Issuer: "https://issuer.test", Audience: "keygate", Now: e.clock.Now, Denylist: e.deny})
 	require.NoError(t, err)
 
+	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Authorities: hmac.AnyAuthority, Credentials: e.hmac, Now: e.clock.Now})
+	require.NoError(t, err)
 	auth, err := middleware.New(middleware.Config{
-		APIKeys: e.keys,
-		Tokens:  verifier,
-		Access:  middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles},
-		Audit:   middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
+		APIKeys:    e.keys,
+		Tokens:     verifier,
+		Signatures: signatures,
+		Access:     middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles},
+		Audit:      middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
 	})
 	require.NoError(t, err)
 

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -355,4 +356,64 @@ func TestTokenCountsAsItsClientKey(t *testing.T) {
 	r = e.post(tok, "/keys", `{"account":"acct_t","mode":"test","permissions":["admin:read"]}`)
 	mustStatus(t, r, http.StatusForbidden)
 	assert.Equal(t, admin.CodeInsufficientScope, errorCode(t, r))
+}
+
+// TestHMACCallerGrantsOnlyWhatItHolds: a caller signing with an HMAC
+// credential is held to the same rules, and the refusals are audited
+// under its key ID.
+func TestHMACCallerGrantsOnlyWhatItHolds(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	secret, c, err := e.hmac.Create(keygate.WithActor(context.Background(), "keygate init"),
+		hmac.CreateParams{Account: "acct_admin", Mode: keygate.ModeTest, Permissions: []string{admin.PermissionWrite, "orders:read"}})
+	require.NoError(t, err)
+	signer := &hmac.Signer{KeyID: c.KeyID, Secret: secret.Reveal(), Now: e.clock.Now}
+	send := func(method, path, body string) response {
+		t.Helper()
+		r, err := http.NewRequest(method, e.server.URL+prefix+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		require.NoError(t, signer.Sign(r, []byte(body)))
+		res, err := e.server.Client().Do(r)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var out response
+		out.status, out.header = res.StatusCode, res.Header
+		out.body = must(io.ReadAll(res.Body))
+		return out
+	}
+	e.createAccount("acct_h", "")
+	mustStatus(t, send("POST", "/keys", `{"account":"acct_h","mode":"test","permissions":["orders:read"]}`), http.StatusCreated)
+	denied := map[string]string{}
+	for _, c := range []struct{ method, path, body, code string }{
+		{"POST", "/keys", `{"account":"acct_h","mode":"test","permissions":["orders:*"]}`, admin.CodeInsufficientScope},
+		{"POST", "/hmac-keys", `{"account":"acct_h","mode":"test","permissions":["*:*"]}`, admin.CodeInsufficientScope},
+		{"POST", "/hmac-keys/" + c.KeyID + "/rotate", "", admin.CodeSelfModification},
+	} {
+		r := send(c.method, c.path, c.body)
+		mustStatus(t, r, http.StatusForbidden)
+		assert.Equal(t, c.code, errorCode(t, r))
+		denied[r.header.Get("X-Request-Id")] = c.code
+	}
+	// Revoking itself is allowed.
+	mustStatus(t, send("POST", "/hmac-keys/"+c.KeyID+"/revoke", ""), http.StatusOK)
+	found := 0
+	for _, ev := range e.events() {
+		if code, ok := denied[ev.RequestID]; ok {
+			found++
+			assert.Equal(t, audit.Deny, ev.Decision)
+			assert.Equal(t, code, ev.Reason)
+			assert.Equal(t, c.KeyID, ev.KeyID)
+			assert.Equal(t, "hmac", ev.AuthMethod)
+		}
+	}
+	assert.Equal(t, len(denied), found)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
