@@ -47,6 +47,7 @@ type keyView struct {
 	DeniedCountries  []string `json:"denied_countries"`
 	Created          string   `json:"created"`
 	CreatedBy        string   `json:"created_by"`
+	PermissionsSetBy string   `json:"permissions_set_by"`
 	Expires          string   `json:"expires"`
 	LastUsed         string   `json:"last_used"`
 	ApprovedBy       string   `json:"approved_by"`
@@ -103,6 +104,7 @@ func printKeyDetails(w io.Writer, k *keyView) error {
 		"denied countries", joinList(k.DeniedCountries),
 		"created", shortTime(k.Created),
 		"created by", k.CreatedBy,
+		"permissions set by", k.PermissionsSetBy,
 		"expires", shortTime(k.Expires),
 		"last used", shortTime(k.LastUsed),
 		"approved by", k.ApprovedBy,
