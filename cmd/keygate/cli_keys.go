@@ -269,7 +269,7 @@ ever shown. Live keys start pending review ("keygate keys approve ID").`,
 	}
 	for _, k := range keys {
 		if k.Status == "pending_review" {
-			fmt.Fprintf(stderr, "keygate %s: key %s is pending review: it works once approved with \"keygate keys approve %s\" (admin:review)\n", c.name, oneLine(k.ID), oneLine(k.ID))
+			fmt.Fprintf(stderr, "keygate %s: key %s is pending review: it works once approved with \"keygate keys approve %s\" (admin:review, and on a server that separates review, not by the key that created it)\n", c.name, oneLine(k.ID), oneLine(k.ID))
 		}
 	}
 	return nil
