@@ -96,6 +96,19 @@ func (g Grants) Allows(required Permission) bool {
 	return false
 }
 
+// Includes reports whether some granted permission includes requested,
+// which may hold wildcards (see [Permission.Includes]): whether the holder
+// of g may give requested to another credential. On a concrete requested
+// permission it agrees with [Grants.Allows]. It allocates nothing.
+func (g Grants) Includes(requested Permission) bool {
+	for i := range g.perms {
+		if g.perms[i].Includes(requested) {
+			return true
+		}
+	}
+	return false
+}
+
 // Permissions returns the granted permissions, roles expanded, in the order
 // they were first seen, for audit logs and introspection.
 func (g Grants) Permissions() []string {

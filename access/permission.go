@@ -187,3 +187,33 @@ func (granted Permission) Covers(required Permission) bool {
 	}
 	return granted.Entity == "" || granted.Entity == Wildcard || granted.Entity == required.Entity
 }
+
+// Includes reports whether the granted permission includes the requested
+// one, which may hold wildcards: whether whoever holds granted may give
+// requested to another credential. Each requested part must be granted
+// as [Wildcard] or equal: a requested wildcard part is included only by a
+// granted wildcard ("orders:*" includes "orders:read" and "orders:*", not
+// "*:*"; "orders:read" does not include "orders:*"). A requested
+// permission without entity, or with the [Wildcard] entity, is about
+// every entity, so only a grant without entity or with the wildcard
+// entity includes it; a concrete requested entity is included by those
+// and by the same entity. A requested permission with an empty module or
+// action is included by nothing, and an empty granted part matches
+// nothing. On a [Permission.Concrete] requested permission, Includes
+// agrees with [Permission.Covers]. It allocates nothing.
+func (granted Permission) Includes(requested Permission) bool {
+	if requested.Module == "" || requested.Action == "" {
+		return false
+	}
+	if granted.Module != Wildcard && granted.Module != requested.Module {
+		return false
+	}
+	if granted.Action != Wildcard && granted.Action != requested.Action {
+		return false
+	}
+	switch granted.Entity {
+	case "", Wildcard:
+		return true
+	}
+	return requested.Entity != "" && requested.Entity != Wildcard && granted.Entity == requested.Entity
+}

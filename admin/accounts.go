@@ -125,6 +125,12 @@ func (h *Handler) updateAccount(r *http.Request, body []byte) (result, error) {
 		return result{}, err
 	}
 	ctx := r.Context()
+	if req.Package != nil {
+		// The account's standard keys get the package's permissions.
+		if err := h.checkPackage(ctx, *req.Package); err != nil {
+			return result{}, err
+		}
+	}
 	a, err := h.cfg.Accounts.Update(ctx, id, account.Changes{Name: req.Name, Package: req.Package})
 	if err != nil {
 		return result{}, err

@@ -77,8 +77,15 @@ type Config struct {
 	// may name; they are expanded into the credential's permissions.
 	Roles access.Roles
 	// SeparateReview refuses the approval of a key by the admin key (or
-	// subject) that created it: 403 separation_of_duties.
+	// subject) that created it or last set its permissions or package
+	// (apikey.Record's PermissionsSetBy): 403 separation_of_duties.
 	SeparateReview bool
+	// Tiers are the service's packages: a credential created without
+	// permissions (a standard key) may do what its account's package
+	// grants, so creating one, or moving an account to a package, requires
+	// the caller to hold the package's permissions. Nil: no package is
+	// known, and a standard key grants nothing.
+	Tiers *access.Tiers
 	// OnChange is told of the management actions the handler does
 	// itself: [keygate.ActionTokenRevoked] and
 	// [keygate.ActionSubjectRevoked], with the caller as actor. The
@@ -248,7 +255,7 @@ func (h *Handler) endpoint(rt route) http.Handler {
 			}
 			var err error
 			if body, err = readBody(w, r); err != nil {
-				writeError(w, classify(err))
+				refuse(w, r, classify(err))
 				return
 			}
 		}
@@ -258,7 +265,7 @@ func (h *Handler) endpoint(rt route) http.Handler {
 		}
 		res, err := rt.serve(h, r, body)
 		if err != nil {
-			writeError(w, classify(err))
+			refuse(w, r, classify(err))
 			return
 		}
 		writeResult(w, res.status, res.body)
@@ -269,13 +276,13 @@ func (h *Handler) endpoint(rt route) http.Handler {
 func (h *Handler) serveIdempotent(w http.ResponseWriter, r *http.Request, rt route, body []byte) {
 	key, ok, err := idempotencyKey(r.Header)
 	if err != nil {
-		writeError(w, classify(err))
+		refuse(w, r, classify(err))
 		return
 	}
 	if !ok {
 		res, err := rt.serve(h, r, body)
 		if err != nil {
-			writeError(w, classify(err))
+			refuse(w, r, classify(err))
 			return
 		}
 		writeResult(w, res.status, res.body)
@@ -310,7 +317,7 @@ func (h *Handler) serveIdempotent(w http.ResponseWriter, r *http.Request, rt rou
 	}()
 	res, err := rt.serve(h, r, body)
 	if err != nil {
-		writeError(w, classify(err))
+		refuse(w, r, classify(err))
 		return
 	}
 	replay := res.replay
@@ -351,6 +358,16 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(body)
+}
+
+// refuse writes e as the response to r. A 403 is also told to an
+// enclosing [middleware.Authenticator.Audit], so that the request event
+// records a denial with e's code as the reason, beside the caller.
+func refuse(w http.ResponseWriter, r *http.Request, e *Error) {
+	if e.Status == http.StatusForbidden {
+		middleware.RefuseRequest(r.Context(), e.Code)
+	}
+	writeError(w, e)
 }
 
 // writeError writes e as an error response.

@@ -53,14 +53,42 @@
 // else: not in any other response, not in a replay, not in an error, not in
 // the audit log.
 //
+// A caller grants only what it holds. Its effective permissions are what
+// the middleware enforces for it ([middleware.Authenticator.Grants]: for
+// an access token, the token's). Then:
+//   - the permissions given to a key or HMAC credential at creation or by
+//     PATCH, "roles" expanded, must each be included in them, with the
+//     wildcard rules of [access.Permission.Includes]: a wildcard such as
+//     "orders:*" or "*:*" is given only by a caller holding the same
+//     wildcard or a wider one. A credential created (or PATCHed) without
+//     permissions is a standard key, which may do what its package grants
+//     (Config.Tiers): the caller must hold the package's permissions, and
+//     so must a caller moving an account to a package (PATCH
+//     /accounts/{id}). Otherwise 403 insufficient_scope, whose "fields"
+//     names the member ("permissions", "roles" or "package") and the
+//     permission the caller lacks.
+//   - Rotating a key or HMAC credential reveals a new secret, and PATCH
+//     changes what a key may do: both require the caller to hold every
+//     permission the credential has (for a standard key, its package's);
+//     otherwise 403 insufficient_scope naming "id". Revoking, disabling
+//     and enabling do not.
+//   - No credential changes itself: a key or HMAC credential (or an access
+//     token, which counts as the client key that obtained it) may not
+//     update, rotate, disable, enable or approve itself: 403
+//     self_modification. Revoking itself is allowed.
+//   - Each such refusal is recorded by an enclosing
+//     [middleware.Authenticator.Audit] as a denial with the error code as
+//     reason, naming the caller ([middleware.RefuseRequest]).
+//
 // Semantics worth knowing:
 //   - POST /keys: the account must exist (else 400 validation_failed, field
 //     "account"); the keys get its package. "roles" are expanded with
 //     Config.Roles into permissions when the key is created. Live keys
 //     start pending review: approve them with POST /keys/{id}/approve,
 //     which records the caller's key ID as the approver. With
-//     Config.SeparateReview the admin key that created a key cannot
-//     approve it (403 separation_of_duties).
+//     Config.SeparateReview neither the admin key that created a key nor
+//     the one that last set its permissions or package (the key's
+//     permissions_set_by) can approve it (403 separation_of_duties).
 //   - PATCH /accounts/{id} with a package also gives it to every key of
 //     the account that is not revoked, one key at a time (not atomically:
 //     on a store failure half-way it answers 503, and the same request,
@@ -79,15 +107,20 @@
 //
 // Every error the handler writes itself is JSON:
 // {"error": code, "error_description": sentence, "fields": {member: problem}}
-// ("fields" only with validation_failed). Descriptions are fixed
-// sentences: no request input is echoed (but for the name of an unknown
-// member or query parameter, when it is a short plain identifier), and no
-// secret ever appears.
+// ("fields" only with validation_failed and insufficient_scope).
+// Descriptions are fixed sentences: no request input is echoed (but for the
+// name of an unknown member or query parameter, when it is a short plain
+// identifier, and a permission the caller does not hold, once parsed), and
+// no secret ever appears.
 //
 //	400 invalid_request           malformed JSON, not one JSON object, an unknown or repeated member, a bad query
 //	                              parameter (unknown, repeated or invalid), a bad cursor, a bad Idempotency-Key
 //	400 validation_failed         a member is missing, of the wrong type or invalid; "fields" names each
-//	403 separation_of_duties      approving a key the caller created, with Config.SeparateReview
+//	403 insufficient_scope        with "fields": the call would give (or rotate or update a credential holding) a
+//	                              permission the caller does not hold; without: the middleware's, for a caller
+//	                              without the route's admin permission
+//	403 self_modification         a credential updating, rotating, disabling, enabling or approving itself
+//	403 separation_of_duties      approving a key the caller created or last widened, with Config.SeparateReview
 //	404 not_found                 no such route or resource; a feature that is not configured (HMAC, token
 //	                              revocation, audit)
 //	405 method_not_allowed        the path exists with other methods (Allow header)

@@ -13,8 +13,8 @@ import (
 )
 
 // The error codes of the admin API: the "error" member of every error
-// response the handler writes itself. (401 and 403 insufficient_scope, and
-// 429, come from the middleware, with its RFC 6750 codes.)
+// response the handler writes itself. (401, 403 insufficient_scope without
+// "fields", and 429, come from the middleware, with its RFC 6750 codes.)
 const (
 	// CodeInvalidRequest (400): malformed JSON, a body that is not one JSON
 	// object, an unknown or repeated member, a bad query parameter or
@@ -24,8 +24,20 @@ const (
 	// acceptable; the response's "fields" names each.
 	CodeValidationFailed = "validation_failed"
 	// CodeSeparationOfDuties (403): with Config.SeparateReview, the caller
-	// tried to approve a key it created.
+	// tried to approve a key it created or whose permissions or package it
+	// last set.
 	CodeSeparationOfDuties = "separation_of_duties"
+	// CodeInsufficientScope (403): the call would give a credential a
+	// permission the caller does not hold itself (at creation, update or
+	// rotation, or through an account's package); the response's "fields"
+	// names the member and the permission. (The middleware's 403
+	// insufficient_scope, for a caller without the route's permission,
+	// has no "fields".)
+	CodeInsufficientScope = "insufficient_scope"
+	// CodeSelfModification (403): a credential tried to update, rotate,
+	// disable, enable or approve itself (revoking itself is allowed). An
+	// access token counts as the client key that obtained it.
+	CodeSelfModification = "self_modification"
 	// CodeNotFound (404): no such route, no such resource, or a feature
 	// the service did not configure (HMAC credentials, token revocation,
 	// the audit history).
@@ -72,8 +84,9 @@ type Error struct {
 	Code string `json:"error"`
 	// Description is a sentence for people.
 	Description string `json:"error_description"`
-	// Fields maps a request's JSON member (or query parameter) to what is
-	// wrong with it; only for [CodeValidationFailed].
+	// Fields maps a request's JSON member (or query parameter, or "id" for
+	// the credential a route names) to what is wrong with it; only for
+	// [CodeValidationFailed] and [CodeInsufficientScope].
 	Fields map[string]string `json:"fields,omitempty"`
 }
 
@@ -106,7 +119,7 @@ var (
 	errReused = newError(http.StatusUnprocessableEntity, CodeIdempotencyKeyReused,
 		"this Idempotency-Key was used for a different request (method, path or body)")
 	errSeparation = newError(http.StatusForbidden, CodeSeparationOfDuties,
-		"a key cannot be approved by the admin key that created it")
+		"a key cannot be approved by the admin credential that created it or last set its permissions or package")
 )
 
 // fieldErrors collects validation failures by JSON member name, the first
@@ -153,6 +166,8 @@ func classify(err error) *Error {
 		return notFound("no refresh-token family has this ID")
 	case errors.Is(err, account.ErrDuplicate):
 		return conflict("an account with this ID already exists")
+	case errors.Is(err, apikey.ErrSameActor):
+		return errSeparation
 	case errors.Is(err, apikey.ErrRevoked), errors.Is(err, hmac.ErrRevoked):
 		return conflict("the credential is revoked")
 	case errors.Is(err, apikey.ErrInvalidState), errors.Is(err, hmac.ErrInvalidState):

@@ -51,6 +51,7 @@ type envOptions struct {
 	separateReview bool
 	noOptional     bool // no HMAC, denylist, refresh tokens or audit history
 	idempotency    admin.IdempotencyStore
+	tiers          *access.Tiers // Config.Tiers
 }
 
 // env is an admin API behind a real Authenticator, with real managers on
@@ -71,8 +72,8 @@ type env struct {
 	server   *httptest.Server
 	outer    http.Handler // what the server serves
 
-	// Admin keys: every admin permission; write only; read only; review
-	// only. Their IDs name them in audit events.
+	// Admin keys: every permission ("*:*"); write only; read only;
+	// review only. Their IDs name them in audit events.
 	adminKey, writeKey, readKey, reviewKey string
 	adminID, writeID, readID, reviewID     string
 	mu                                     sync.Mutex
@@ -88,7 +89,8 @@ type call struct {
 	body            []byte
 }
 
-var testRoles = access.Roles{"cashier": {"orders:read", "orders:write"}, "viewer": {"products:read"}}
+var testRoles = access.Roles{"cashier": {"orders:read", "orders:write"}, "viewer": {"products:read"},
+	"manager": {"orders:*", "analytics:export"}}
 
 func newEnv(t testing.TB, opts envOptions) *env {
 	t.Helper()
@@ -114,18 +116,21 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: ks, Issuer: "https://issuer.test", Audience: "keygate", Now: e.clock.Now, Denylist: e.deny})
 	require.NoError(t, err)
 
+	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Authorities: hmac.AnyAuthority, Credentials: e.hmac, Now: e.clock.Now})
+	require.NoError(t, err)
 	auth, err := middleware.New(middleware.Config{
-		APIKeys: e.keys,
-		Tokens:  verifier,
-		Access:  middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles},
-		Audit:   middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
+		APIKeys:    e.keys,
+		Tokens:     verifier,
+		Signatures: signatures,
+		Access:     middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles},
+		Audit:      middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
 	})
 	require.NoError(t, err)
 
 	cfg := admin.Config{
 		Prefix: prefix, Auth: auth, Accounts: e.accounts, Keys: e.keys, HMAC: e.hmac,
 		Denylist: e.deny, Refresh: e.refresh, AccessTokenTTL: 15 * time.Minute, Audit: e.sink,
-		Idempotency: opts.idempotency, Roles: testRoles, SeparateReview: opts.separateReview,
+		Idempotency: opts.idempotency, Roles: testRoles, SeparateReview: opts.separateReview, Tiers: opts.tiers,
 		OnChange: e.writer.RecordChange, Now: e.clock.Now,
 	}
 	if opts.noOptional {
@@ -144,7 +149,9 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		e.secrets = append(e.secrets, k.Reveal())
 		return k.Reveal(), rec.ID
 	}
-	e.adminKey, e.adminID = mint(admin.PermissionRead, admin.PermissionWrite, admin.PermissionReview)
+	// The admin key holds everything, as "keygate init"'s does: a caller
+	// gives only what it holds.
+	e.adminKey, e.adminID = mint("*:*")
 	e.writeKey, e.writeID = mint(admin.PermissionWrite)
 	e.readKey, e.readID = mint(admin.PermissionRead)
 	e.reviewKey, e.reviewID = mint(admin.PermissionReview)

@@ -32,6 +32,9 @@ func (h *Handler) createHMAC(r *http.Request, body []byte) (result, error) {
 	if err := fe.err(); err != nil {
 		return result{}, err
 	}
+	if err := h.checkGives(r.Context(), req.Permissions, g.permissions, g.account.Package); err != nil {
+		return result{}, err
+	}
 	secret, c, err := h.cfg.HMAC.Create(r.Context(), hmac.CreateParams{
 		Account: g.account.ID, Mode: g.mode, Name: g.name, Package: g.account.Package, Permissions: g.permissions,
 		Stores: g.stores, AllowedIPs: g.allowedIPs, DeniedIPs: g.deniedIPs,
@@ -148,7 +151,21 @@ func (h *Handler) rotateHMAC(r *http.Request, body []byte) (result, error) {
 	if err := fe.err(); err != nil {
 		return result{}, err
 	}
-	secret, c, err := h.cfg.HMAC.Rotate(r.Context(), id, grace)
+	// A rotation reveals a new secret: only to a caller that holds
+	// everything the credential may do, and never to the credential
+	// itself.
+	ctx := r.Context()
+	if isSelf(ctx, id) {
+		return result{}, errSelf
+	}
+	cur, err := h.cfg.HMAC.Get(ctx, id)
+	if err != nil {
+		return result{}, err
+	}
+	if err := h.checkHolds(ctx, hmacPrincipal(cur)); err != nil {
+		return result{}, err
+	}
+	secret, c, err := h.cfg.HMAC.Rotate(ctx, id, grace)
 	if err != nil {
 		return result{}, err
 	}

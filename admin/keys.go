@@ -83,6 +83,9 @@ func (h *Handler) createKeys(r *http.Request, body []byte) (result, error) {
 	if err := fe.err(); err != nil {
 		return result{}, err
 	}
+	if err := h.checkGives(r.Context(), req.Permissions, g.permissions, g.account.Package); err != nil {
+		return result{}, err
+	}
 	p := apikey.CreateParams{
 		Account: g.account.ID, Mode: g.mode, Name: g.name, Stores: g.stores, Package: g.account.Package,
 		Permissions: g.permissions, AllowedIPs: g.allowedIPs, DeniedIPs: g.deniedIPs,
@@ -249,16 +252,28 @@ func (h *Handler) updateKey(r *http.Request, body []byte) (result, error) {
 		return result{}, err
 	}
 	ctx := r.Context()
-	var rec apikey.Record
+	if isSelf(ctx, id) {
+		return result{}, errSelf
+	}
+	// The caller must hold what the key may do, and what it will.
+	rec, err := h.cfg.Keys.Get(ctx, id)
+	if err != nil {
+		return result{}, err
+	}
+	if err := h.checkHolds(ctx, keyPrincipal(rec)); err != nil {
+		return result{}, err
+	}
+	if req.Permissions != nil {
+		if err := h.checkGives(ctx, *req.Permissions, *req.Permissions, rec.Package); err != nil {
+			return result{}, err
+		}
+	}
 	if c == (apikey.Changes{}) {
 		// Nothing to change: no update, no event.
-		if rec, err = h.cfg.Keys.Get(ctx, id); err == nil && rec.Status == apikey.StatusRevoked {
-			err = apikey.ErrRevoked
+		if rec.Status == apikey.StatusRevoked {
+			return result{}, apikey.ErrRevoked
 		}
-	} else {
-		rec, err = h.cfg.Keys.Update(ctx, id, c)
-	}
-	if err != nil {
+	} else if rec, err = h.cfg.Keys.Update(ctx, id, c); err != nil {
 		return result{}, err
 	}
 	return h.key(rec, http.StatusOK), nil
@@ -282,7 +297,20 @@ func (h *Handler) rotateKey(r *http.Request, body []byte) (result, error) {
 	if err := fe.err(); err != nil {
 		return result{}, err
 	}
-	key, rec, err := h.cfg.Keys.Rotate(r.Context(), id, grace)
+	// A rotation reveals a new secret: only to a caller that holds
+	// everything the key may do, and never to the key itself.
+	ctx := r.Context()
+	if isSelf(ctx, id) {
+		return result{}, errSelf
+	}
+	cur, err := h.cfg.Keys.Get(ctx, id)
+	if err != nil {
+		return result{}, err
+	}
+	if err := h.checkHolds(ctx, keyPrincipal(cur)); err != nil {
+		return result{}, err
+	}
+	key, rec, err := h.cfg.Keys.Rotate(ctx, id, grace)
 	if err != nil {
 		return result{}, err
 	}
@@ -320,34 +348,39 @@ func (h *Handler) revokeKey(r *http.Request, body []byte) (result, error) {
 
 func (h *Handler) disableKey(r *http.Request, body []byte) (result, error) {
 	return h.keyAction(r, body, func(r *http.Request, id string) (apikey.Record, error) {
+		if isSelf(r.Context(), id) {
+			return apikey.Record{}, errSelf
+		}
 		return h.cfg.Keys.Disable(r.Context(), id)
 	})
 }
 
 func (h *Handler) enableKey(r *http.Request, body []byte) (result, error) {
 	return h.keyAction(r, body, func(r *http.Request, id string) (apikey.Record, error) {
+		if isSelf(r.Context(), id) {
+			return apikey.Record{}, errSelf
+		}
 		return h.cfg.Keys.Enable(r.Context(), id)
 	})
 }
 
 // approveKey activates a live key pending review, recording the caller
 // (its key ID, or subject) as the approver. With Config.SeparateReview,
-// the caller that created the key may not approve it.
+// the caller that created the key, or last set its permissions or
+// package, may not approve it.
 func (h *Handler) approveKey(r *http.Request, body []byte) (result, error) {
 	return h.keyAction(r, body, func(r *http.Request, id string) (apikey.Record, error) {
 		ctx := r.Context()
 		who := caller(ctx)
-		if h.cfg.SeparateReview {
-			rec, err := h.cfg.Keys.Get(ctx, id)
-			if err != nil {
-				return apikey.Record{}, err
-			}
-			if rec.CreatedBy != "" && rec.CreatedBy == who {
-				return apikey.Record{}, errSeparation
-			}
+		if isSelf(ctx, id) {
+			return apikey.Record{}, errSelf
 		}
 		if who == "" {
 			return apikey.Record{}, errServer // Require always names the caller
+		}
+		if h.cfg.SeparateReview {
+			// Checked atomically with the approval.
+			return h.cfg.Keys.ApproveSeparately(ctx, id, who)
 		}
 		return h.cfg.Keys.Approve(ctx, id, who)
 	})

@@ -43,6 +43,7 @@ type Key struct {
 	DeniedCountries  []string  `json:"denied_countries,omitempty"`
 	Created          time.Time `json:"created,omitzero"`
 	CreatedBy        string    `json:"created_by,omitempty"`
+	PermissionsSetBy string    `json:"permissions_set_by,omitempty"`
 	Expires          time.Time `json:"expires,omitzero"`
 	LastUsed         time.Time `json:"last_used,omitzero"`
 	ApprovedBy       string    `json:"approved_by,omitempty"`
@@ -136,6 +137,7 @@ func keyJSON(rec apikey.Record, prefix string) *Key {
 		DeniedCountries:  rec.DeniedCountries,
 		Created:          utc(rec.Created),
 		CreatedBy:        rec.CreatedBy,
+		PermissionsSetBy: rec.PermissionsSetBy,
 		Expires:          utc(rec.Expires),
 		LastUsed:         utc(rec.LastUsed),
 		ApprovedBy:       rec.ApprovedBy,

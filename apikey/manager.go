@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,6 +190,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 			Kind:             p.Kind,
 			Name:             p.Name,
 			CreatedBy:        createdBy,
+			PermissionsSetBy: createdBy,
 			Hint:             hint(key),
 			Status:           status,
 			Hashes:           []Hash{{Sum: m.hash(key.Reveal())}},
@@ -374,12 +376,29 @@ func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Re
 // and when. Approving an active key again is an error, so that the record
 // keeps its first approver.
 func (m *Manager) Approve(ctx context.Context, id, approver string) (Record, error) {
+	return m.approve(ctx, id, approver, false)
+}
+
+// ApproveSeparately is [Manager.Approve] for a service that separates
+// duties: it also refuses an approver that created the key or last set its
+// permissions or package ([Record.CreatedBy], [Record.PermissionsSetBy]),
+// with an error wrapping [ErrSameActor], atomically with the approval (a
+// concurrent update that makes the approver the key's PermissionsSetBy
+// cannot slip in between).
+func (m *Manager) ApproveSeparately(ctx context.Context, id, approver string) (Record, error) {
+	return m.approve(ctx, id, approver, true)
+}
+
+func (m *Manager) approve(ctx context.Context, id, approver string, separate bool) (Record, error) {
 	if approver == "" || !validate.Text(approver, 200) {
 		return Record{}, fmt.Errorf("%w: approver must be 1 to 200 bytes of text", ErrInvalidParams)
 	}
 	rec, err := m.update(ctx, id, func(r *Record) error {
 		if r.Status != StatusPendingReview {
 			return fmt.Errorf("%w: only a key pending review can be approved", ErrInvalidState)
+		}
+		if separate && (r.CreatedBy == approver || r.PermissionsSetBy == approver) {
+			return ErrSameActor
 		}
 		r.Status = StatusActive
 		r.ApprovedBy = approver
@@ -409,8 +428,10 @@ type Changes struct {
 	Expires *time.Time
 }
 
-// Update changes a key's metadata atomically.
+// Update changes a key's metadata atomically. A change of its Package
+// or Permissions records the context's actor as PermissionsSetBy.
 func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, error) {
+	setBy := actorText(keygate.ActorFromContext(ctx))
 	rec, err := m.update(ctx, id, func(r *Record) error {
 		if r.Status == StatusRevoked {
 			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
@@ -447,6 +468,9 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 		}
 		if err := m.validate(p); err != nil {
 			return err
+		}
+		if p.Package != r.Package || !slices.Equal(p.Permissions, r.Permissions) {
+			r.PermissionsSetBy = setBy
 		}
 		r.Name, r.Stores, r.Package, r.Permissions, r.AllowedIPs = p.Name, p.Stores, p.Package, p.Permissions, p.AllowedIPs
 		r.DeniedIPs, r.AllowedCountries, r.DeniedCountries = p.DeniedIPs, p.AllowedCountries, p.DeniedCountries

@@ -11,8 +11,8 @@ import (
 // Record in about half the memory, so that a store of a million keys stays
 // small. Times are Unix nanoseconds, mode, kind and status one byte each,
 // and what is rare (IP and country rules, values outside those the
-// package mints, times outside the years 1678 to 2262) sits behind one
-// pointer. The Record form is rebuilt on every read, sharing the slices,
+// package mints, times outside the years 1678 to 2262, a PermissionsSetBy
+// other than CreatedBy) sits behind one pointer. The Record form is rebuilt on every read, sharing the slices,
 // which the store never modifies in place.
 type memRecord struct {
 	id, account, name, pkg string
@@ -35,6 +35,10 @@ type memExtra struct {
 	kind                              keygate.Kind
 	status                            Status
 	times                             *[6]time.Time // when one is out of the nanosecond range
+	// permissionsSetBy is Record.PermissionsSetBy when it differs from
+	// CreatedBy (ownSetBy is then true); otherwise it is CreatedBy.
+	permissionsSetBy string
+	ownSetBy         bool
 }
 
 // The values the one-byte codes stand for; code 0 means "in memExtra".
@@ -101,6 +105,10 @@ func pack(r *Record) *memRecord {
 		x.mode, x.kind, x.status = r.Mode, r.Kind, r.Status
 		rare = true
 	}
+	if r.PermissionsSetBy != r.CreatedBy {
+		x.permissionsSetBy, x.ownSetBy = r.PermissionsSetBy, true
+		rare = true
+	}
 	times := [6]time.Time{r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt}
 	for i, t := range times {
 		n, ok := nanos(t)
@@ -122,13 +130,16 @@ func pack(r *Record) *memRecord {
 func (m *memRecord) record() Record {
 	r := Record{
 		ID: m.id, Account: m.account, Name: m.name, Package: m.pkg,
-		ApprovedBy: m.approvedBy, CreatedBy: m.createdBy, Hint: m.hint,
+		ApprovedBy: m.approvedBy, CreatedBy: m.createdBy, PermissionsSetBy: m.createdBy, Hint: m.hint,
 		Mode: modes[m.mode], Kind: kinds[m.kind], Status: statuses[m.status], Disabled: m.disabled,
 		Hashes: m.hashes, Stores: m.stores, Permissions: m.permissions, Version: m.version,
 	}
 	if x := m.extra; x != nil {
 		r.AllowedIPs, r.DeniedIPs = x.allowedIPs, x.deniedIPs
 		r.AllowedCountries, r.DeniedCountries = x.allowedCountries, x.deniedCountries
+		if x.ownSetBy {
+			r.PermissionsSetBy = x.permissionsSetBy
+		}
 		if m.mode == 0 || m.kind == 0 || m.status == 0 {
 			r.Mode, r.Kind, r.Status = x.mode, x.kind, x.status
 		}

@@ -16,20 +16,23 @@ import (
 func TestMemRecordRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 22, 12, 0, 0, 123456789, time.FixedZone("X", 3600))
 	base := Record{
-		ID: "id", Account: "acct", Name: "n", Package: "GO", ApprovedBy: "a", CreatedBy: "c", Hint: "abcd",
+		ID: "id", Account: "acct", Name: "n", Package: "GO", ApprovedBy: "a", CreatedBy: "c", PermissionsSetBy: "c", Hint: "abcd",
 		Mode: keygate.ModeLive, Kind: keygate.KindSecret, Status: StatusActive, Disabled: true,
 		Hashes: []Hash{{Sum: [32]byte{1}, NotAfter: at}}, Stores: []string{"s"}, Permissions: []string{"p"},
 		Created: at, Expires: at.Add(time.Hour), LastUsed: at.Add(time.Minute), ApprovedAt: at, RotatedAt: at, Version: 7,
 	}
 	variants := map[string]func(r *Record){
-		"common":      func(*Record) {},
-		"rules":       func(r *Record) { r.AllowedIPs, r.DeniedCountries = []string{"192.0.2.0/24"}, []string{"KP"} },
-		"empty rules": func(r *Record) { r.DeniedIPs = []string{} },
-		"odd status":  func(r *Record) { r.Status = "weird" },
-		"empty mode":  func(r *Record) { r.Mode = "" },
-		"odd kind":    func(r *Record) { r.Kind = "xx" },
-		"year 3000":   func(r *Record) { r.Expires = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) },
-		"year 1500":   func(r *Record) { r.RevokedAt = time.Date(1500, 1, 1, 0, 0, 0, 1, time.UTC) },
+		"common":             func(*Record) {},
+		"rules":              func(r *Record) { r.AllowedIPs, r.DeniedCountries = []string{"192.0.2.0/24"}, []string{"KP"} },
+		"empty rules":        func(r *Record) { r.DeniedIPs = []string{} },
+		"set by another":     func(r *Record) { r.PermissionsSetBy = "other" },
+		"set by nobody":      func(r *Record) { r.PermissionsSetBy = "" },
+		"set by the creator": func(r *Record) { r.PermissionsSetBy = r.CreatedBy },
+		"odd status":         func(r *Record) { r.Status = "weird" },
+		"empty mode":         func(r *Record) { r.Mode = "" },
+		"odd kind":           func(r *Record) { r.Kind = "xx" },
+		"year 3000":          func(r *Record) { r.Expires = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"year 1500":          func(r *Record) { r.RevokedAt = time.Date(1500, 1, 1, 0, 0, 0, 1, time.UTC) },
 		"all zero times": func(r *Record) {
 			r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RotatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		},

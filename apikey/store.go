@@ -41,6 +41,9 @@ var (
 	// ErrInvalidState: the operation does not apply to the key in its
 	// current state, for example approving a revoked key.
 	ErrInvalidState = errors.New("apikey: operation not allowed in the key's state")
+	// ErrSameActor: [Manager.ApproveSeparately] was asked to approve a key
+	// by whoever created it or last set its permissions or package.
+	ErrSameActor = errors.New("apikey: the approver created the key or last set its permissions")
 )
 
 // Status is the review and revocation state of a key. Disabling is separate
@@ -88,6 +91,12 @@ type Record struct {
 	// bytes and control characters replaced by U+FFFD and is cut to 200
 	// bytes.
 	CreatedBy string
+	// PermissionsSetBy is who last set the key's Permissions or Package,
+	// which decide what it may do: [keygate.ActorFromContext] of
+	// [Manager.Create], then of the [Manager.Update] that changed either
+	// (in the same form as CreatedBy). The admin API's separation of
+	// duties refuses the approval of a key by whoever widened it.
+	PermissionsSetBy string
 	// Hint is the last four characters of the current key, for people to
 	// tell keys apart ("…4242"), set by [Manager.Create] and
 	// [Manager.Rotate]. It is public: those characters are the tail of

@@ -98,9 +98,16 @@ const primeAccount = "acct_prime"
 // adminAccount owns the admin key the server prints at start.
 const adminAccount = "acct_admin"
 
-// adminPermissions are the admin key's: read, write and review (approve
-// live keys) through the admin API.
-var adminPermissions = []string{"admin:read", "admin:write", "admin:review"}
+// adminPermissions are the admin key's: everything. The admin API lets a
+// caller give only the permissions it holds, so the key that creates the
+// service's keys holds them all: on its account's package (adminPackage,
+// the top one) every permission of the packages, and admin:* (read, write
+// and review), which no package includes.
+var adminPermissions = []string{"*:*"}
+
+// adminPackage is the package of the admin account: the top one, so that
+// the admin key may give every permission of every package.
+const adminPackage = access.TierPrime
 
 // dbAuditQueue bounds the audit events waiting in memory for the
 // database (while it is down, say): beyond it, request events are dropped,
@@ -274,6 +281,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
 		Denylist: verifier.Denylist(), Refresh: refresh, AccessTokenTTL: opts.accessTokenTTL,
 		Audit: history, Idempotency: idempotency, OnChange: onChange,
+		Tiers: demoTiers, SeparateReview: true,
 	}); err != nil {
 		return nil, err
 	}

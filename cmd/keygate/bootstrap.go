@@ -109,11 +109,11 @@ func (a *app) createDemo(ctx context.Context) (demo, error) {
 	}
 	if d.admin, _, err = a.keys.Create(ctx, apikey.CreateParams{
 		Account: adminAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "admin (keygate serve)",
-		Permissions: adminPermissions,
+		Package: adminPackage, Permissions: adminPermissions,
 	}); err != nil {
 		return demo{}, err
 	}
-	if err := a.createAccount(ctx, account.CreateParams{ID: adminAccount, Name: "keygate administrators"}); err != nil {
+	if err := a.createAccount(ctx, account.CreateParams{ID: adminAccount, Name: "keygate administrators", Package: adminPackage}); err != nil {
 		return demo{}, err
 	}
 	return d, nil

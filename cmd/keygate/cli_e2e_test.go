@@ -147,8 +147,20 @@ func testCLIEndToEnd(t *testing.T, b banner) {
 	cli.secrets = append(cli.secrets, live.Secret.Key)
 	require.Equal(t, http.StatusUnauthorized, whoamiStatus(t, b, live.Secret.Key))
 	assert.Contains(t, cli.ok("keys", "show", live.Secret.ID), "pending_review")
-	stdout = cli.ok("keys", "approve", live.Secret.ID)
+	// The server separates review: the admin key that created the key may
+	// not approve it; a second key, a reviewer's, may.
+	_, stderr, err := cli.run("keys", "approve", live.Secret.ID)
+	require.Error(t, err)
+	assert.Contains(t, stderr+errString(err), "separation_of_duties")
+	var reviewer struct{ Secret createdKey }
+	require.NoError(t, json.Unmarshal([]byte(cli.ok("keys", "create", "--account", "acct_admin", "--mode", "test", "--kind", "sk",
+		"--name", "reviewer", "--permissions", "admin:review", "--json")), &reviewer))
+	cli.secrets = append(cli.secrets, reviewer.Secret.Key)
+	rb := cli.b
+	rb.admin = reviewer.Secret.Key
+	stdout = (&adminCLI{t: t, b: rb, secrets: cli.secrets}).ok("keys", "approve", live.Secret.ID)
 	assert.Regexp(t, `(?m)^status: +active$`, stdout)
+	assert.Regexp(t, `(?m)^approved by: +`+reviewer.Secret.ID+`$`, stdout)
 	require.Equal(t, http.StatusOK, whoamiStatus(t, b, live.Secret.Key))
 
 	// Rotate with a grace period: both secrets work.
@@ -181,7 +193,7 @@ func testCLIEndToEnd(t *testing.T, b banner) {
 	for id := range ids {
 		assert.Contains(t, stdout, id)
 	}
-	stdout, stderr, err := cli.run("keys", "list", "--account", "acct_cli", "--limit", "1")
+	stdout, stderr, err = cli.run("keys", "list", "--account", "acct_cli", "--limit", "1")
 	require.NoError(t, err)
 	assert.Equal(t, 2, strings.Count(stdout, "\n"), "a header and one key")
 	assert.Contains(t, stderr, "--cursor ")

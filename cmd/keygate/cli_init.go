@@ -39,7 +39,8 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		synopsis: "init [--db memory | --db FILE | --db postgres://...] [--json]",
 		about: `Creates the first admin key in an empty store, for deployments that do not
 want the development bootstrap of "keygate serve": the account ` + adminAccount + ` and in
-it a test-mode secret key with ` + strings.Join(adminPermissions, ", ") + `.
+it (on the package ` + adminPackage + `) a test-mode secret key with ` + strings.Join(adminPermissions, ", ") + `:
+every permission, since a caller of the admin API gives only what it holds.
 The key is printed once; use it as --admin-key or $` + envAdminKey + ` to create the
 real keys ("keygate keys create") once "keygate serve --db" runs on the same
 database, which then creates no demo data.
@@ -140,7 +141,8 @@ func closeEvents(w *audit.Writer) {
 }
 
 // initAdmin creates, in empty stores, the admin account and in it a
-// test-mode secret key with every admin permission, and returns the key.
+// test-mode secret key with every permission (adminPermissions on the
+// package adminPackage), and returns the key.
 // It refuses stores that already hold an account or a key.
 func initAdmin(ctx context.Context, accounts *account.Manager, keys *apikey.Manager) (apikey.Key, apikey.Record, error) {
 	ctx = keygate.WithActor(ctx, systemActor)
@@ -158,11 +160,11 @@ func initAdmin(ctx context.Context, accounts *account.Manager, keys *apikey.Mana
 	if len(existingKeys) > 0 {
 		return apikey.Key{}, apikey.Record{}, errNotEmpty
 	}
-	if _, err := accounts.Create(ctx, account.CreateParams{ID: adminAccount, Name: "admin"}); err != nil {
+	if _, err := accounts.Create(ctx, account.CreateParams{ID: adminAccount, Name: "admin", Package: adminPackage}); err != nil {
 		return apikey.Key{}, apikey.Record{}, err
 	}
 	return keys.Create(ctx, apikey.CreateParams{
 		Account: adminAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-		Name: "admin (keygate init)", Permissions: adminPermissions,
+		Name: "admin (keygate init)", Package: adminPackage, Permissions: adminPermissions,
 	})
 }

@@ -47,6 +47,7 @@ type keyView struct {
 	DeniedCountries  []string `json:"denied_countries"`
 	Created          string   `json:"created"`
 	CreatedBy        string   `json:"created_by"`
+	PermissionsSetBy string   `json:"permissions_set_by"`
 	Expires          string   `json:"expires"`
 	LastUsed         string   `json:"last_used"`
 	ApprovedBy       string   `json:"approved_by"`
@@ -103,6 +104,7 @@ func printKeyDetails(w io.Writer, k *keyView) error {
 		"denied countries", joinList(k.DeniedCountries),
 		"created", shortTime(k.Created),
 		"created by", k.CreatedBy,
+		"permissions set by", k.PermissionsSetBy,
 		"expires", shortTime(k.Expires),
 		"last used", shortTime(k.LastUsed),
 		"approved by", k.ApprovedBy,
@@ -267,7 +269,7 @@ ever shown. Live keys start pending review ("keygate keys approve ID").`,
 	}
 	for _, k := range keys {
 		if k.Status == "pending_review" {
-			fmt.Fprintf(stderr, "keygate %s: key %s is pending review: it works once approved with \"keygate keys approve %s\" (admin:review)\n", c.name, oneLine(k.ID), oneLine(k.ID))
+			fmt.Fprintf(stderr, "keygate %s: key %s is pending review: it works once approved with \"keygate keys approve %s\" (admin:review, and on a server that separates review, not by the key that created it)\n", c.name, oneLine(k.ID), oneLine(k.ID))
 		}
 	}
 	return nil

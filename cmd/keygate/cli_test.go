@@ -640,7 +640,7 @@ func TestCLIInit(t *testing.T) {
 	require.NotNil(t, m, "stdout: %s", stdout)
 	assert.Equal(t, 1, strings.Count(stdout, m[1]))
 	assert.Contains(t, stdout, adminAccount)
-	assert.Contains(t, stdout, "admin:read,admin:write,admin:review")
+	assert.Contains(t, stdout, "*:*")
 	assert.Contains(t, stderr, "does not outlive this command")
 	assert.NotContains(t, stderr, m[1])
 
@@ -650,7 +650,7 @@ func TestCLIInit(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &out))
 	assert.Equal(t, adminAccount, out["account"])
 	assert.Regexp(t, `^bk_test_sk_`, out["key"])
-	assert.Equal(t, []any{"admin:read", "admin:write", "admin:review"}, out["permissions"])
+	assert.Equal(t, []any{"*:*"}, out["permissions"])
 }
 
 func TestInitAdmin(t *testing.T) {

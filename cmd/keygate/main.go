@@ -29,8 +29,10 @@
 // products:read, products:write and stores:read) with a secret and a
 // publishable key, and a user "demo" with a random password for the
 // password grant, and an HMAC credential (test hmac key id / test hmac
-// secret, base64) for signed requests, and an admin key (admin:read,
-// admin:write, admin:review), and prints them; later starts reuse them and
+// secret, base64) for signed requests, and an admin key ("*:*" on the
+// account acct_admin, package PRIME: every permission, admin:* included,
+// since a caller of the admin API gives only what it holds), and prints
+// them; later starts reuse them and
 // print no secret, only "using the keys in keygate.db (shown when it was
 // created)". Several instances starting at once on one empty PostgreSQL
 // database create the data once.

@@ -145,4 +145,5 @@ func TestMigrations(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, 
 	if _, err := again.Accounts().Create(ctx, a); !errors.Is(err, account.ErrDuplicate) {
 		t.Fatalf("Create through another DB on the same database: %v, want ErrDuplicate", err)
 	}
+	testPermissionsSetByUpgrade(t, ctx, again, open)
 }

@@ -1,0 +1,141 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/hmac"
+)
+
+// A caller grants only what it holds: the permissions a call gives to a
+// credential (at creation, update and rotation), and the package an
+// account is moved to, must be included in the caller's own effective
+// permissions, as the middleware enforces them ([middleware.Authenticator.Grants]),
+// with the wildcard rules of [access.Permission.Includes]. And no
+// credential changes itself: its permissions, status, expiry or origin
+// rules (revoking itself is allowed).
+
+// errSelf answers a call by a credential on itself.
+var errSelf = newError(http.StatusForbidden, CodeSelfModification,
+	"a credential cannot update, rotate, disable, enable or approve itself; use another admin credential")
+
+// insufficientScope is the error for a permission the caller does not
+// hold, naming it under field. A permission is echoed only once parsed:
+// it is then a short string of a strict syntax, never a secret.
+func insufficientScope(field, msg string) *Error {
+	e := newError(http.StatusForbidden, CodeInsufficientScope,
+		"the call would give permissions the caller does not hold; see fields")
+	e.Fields = map[string]string{field: msg}
+	return e
+}
+
+// callerGrants returns the effective permissions of the authenticated
+// caller: what the middleware enforces for it.
+func (h *Handler) callerGrants(ctx context.Context) access.Grants {
+	p, ok := keygate.FromContext(ctx)
+	if !ok {
+		return access.Grants{}
+	}
+	return h.cfg.Auth.Grants(p)
+}
+
+// isSelf reports whether the caller is the credential id: an API key or
+// HMAC credential calling with itself, or an access token obtained with
+// it (the Principal's KeyID is then the client key).
+func isSelf(ctx context.Context, id string) bool {
+	p, ok := keygate.FromContext(ctx)
+	return ok && p.KeyID != "" && p.KeyID == id
+}
+
+// notHeld returns the first permission of perms that held does not
+// include, and whether there is one. A string that does not parse is not
+// held (the handler validates permissions before; a stored "@role" entry
+// is expanded by the middleware, never given here).
+func notHeld(held access.Grants, perms []string) (string, bool) {
+	for _, s := range perms {
+		p, err := access.ParsePermission(s)
+		if err != nil || !held.Includes(p) {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// packagePermissions returns what the package pkg grants a credential
+// without explicit permissions (a standard key), or nil when the service
+// knows no such package (Config.Tiers nil, or an unknown name).
+func (h *Handler) packagePermissions(pkg string) []string {
+	return h.cfg.Tiers.Permissions(pkg)
+}
+
+// checkGives checks that the caller holds everything a new or updated
+// credential gets: its explicit permissions (direct ones under
+// "permissions", those the roles add under "roles"), or, when it has
+// none, its package's permissions. direct are the permissions the request
+// named, all those with the roles expanded.
+func (h *Handler) checkGives(ctx context.Context, direct, all []string, pkg string) error {
+	held := h.callerGrants(ctx)
+	if s, ok := notHeld(held, direct); ok {
+		return insufficientScope("permissions", s+" is not among the caller's own permissions")
+	}
+	if s, ok := notHeld(held, all); ok {
+		return insufficientScope("roles", "a role grants "+s+", which is not among the caller's own permissions")
+	}
+	if len(all) == 0 {
+		if s, ok := notHeld(held, h.packagePermissions(pkg)); ok {
+			return insufficientScope("permissions", "without permissions the credential gets its package's, such as "+
+				s+", which is not among the caller's own permissions")
+		}
+	}
+	return nil
+}
+
+// checkPackage checks that the caller holds every permission of the
+// package pkg, which an account is moved to: its standard keys get them.
+func (h *Handler) checkPackage(ctx context.Context, pkg string) error {
+	if s, ok := notHeld(h.callerGrants(ctx), h.packagePermissions(pkg)); ok {
+		return insufficientScope("package", "the package grants "+s+", which is not among the caller's own permissions")
+	}
+	return nil
+}
+
+// effective returns an upper bound of what the credential p may do: what
+// the middleware grants it, and for a credential without explicit
+// permissions also its package's permissions.
+func (h *Handler) effective(p keygate.Principal) []string {
+	perms := h.cfg.Auth.Grants(p).Permissions()
+	if len(p.Permissions) == 0 {
+		for _, s := range h.packagePermissions(p.Package) {
+			if !slices.Contains(perms, s) {
+				perms = append(perms, s)
+			}
+		}
+	}
+	return perms
+}
+
+// checkHolds checks that the caller holds everything the existing
+// credential p may do: to rotate it (which reveals a new secret) or
+// update it.
+func (h *Handler) checkHolds(ctx context.Context, p keygate.Principal) error {
+	if s, ok := notHeld(h.callerGrants(ctx), h.effective(p)); ok {
+		return insufficientScope("id", "the credential holds "+s+", which is not among the caller's own permissions")
+	}
+	return nil
+}
+
+// keyPrincipal describes the API key rec as the middleware would.
+func keyPrincipal(rec apikey.Record) keygate.Principal {
+	return keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Account: rec.Account, Mode: rec.Mode,
+		Kind: rec.Kind, Package: rec.Package, Permissions: rec.Permissions, Stores: rec.Stores}
+}
+
+// hmacPrincipal describes the HMAC credential c as the middleware would.
+func hmacPrincipal(c hmac.Credential) keygate.Principal {
+	return keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Account: c.Account, Mode: c.Mode,
+		Kind: keygate.KindSecret, Package: c.Package, Permissions: c.Permissions, Stores: c.Stores}
+}

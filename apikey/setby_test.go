@@ -1,0 +1,76 @@
+package apikey_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apikey"
+)
+
+// TestPermissionsSetBy: Create records its actor as who set the
+// permissions; an Update that changes the permissions or the package
+// records its own actor; other updates, and one that sets the same
+// permissions again, leave it.
+func TestPermissionsSetBy(t *testing.T) {
+	m, _ := newManager(t, apikey.Config{})
+	as := func(actor string) context.Context { return keygate.WithActor(context.Background(), actor) }
+	_, rec, err := m.Create(as("alice"), params)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", rec.PermissionsSetBy)
+
+	name, same, wider, pkg := "renamed", []string{"products:read"}, []string{"products:read", "orders:*"}, "PRIME"
+	steps := []struct {
+		actor string
+		c     apikey.Changes
+		want  string
+	}{
+		{"bob", apikey.Changes{Name: &name}, "alice"},
+		{"bob", apikey.Changes{Permissions: &same}, "alice"},
+		{"bob", apikey.Changes{Permissions: &wider}, "bob"},
+		{"carol", apikey.Changes{Package: &pkg}, "carol"},
+		{"dave", apikey.Changes{Package: &pkg, Name: &name}, "carol"},
+	}
+	for i, s := range steps {
+		rec, err = m.Update(as(s.actor), rec.ID, s.c)
+		require.NoError(t, err)
+		assert.Equal(t, s.want, rec.PermissionsSetBy, "step %d", i)
+		got, err := m.Get(context.Background(), rec.ID)
+		require.NoError(t, err)
+		assert.Equal(t, s.want, got.PermissionsSetBy, "step %d, stored", i)
+	}
+}
+
+// TestApproveSeparately: neither the creator nor whoever last set the
+// permissions may approve; anyone else may, and Approve does not check.
+func TestApproveSeparately(t *testing.T) {
+	m, _ := newManager(t, apikey.Config{})
+	as := func(actor string) context.Context { return keygate.WithActor(context.Background(), actor) }
+	p := params
+	p.Mode = keygate.ModeLive
+	_, rec, err := m.Create(as("alice"), p)
+	require.NoError(t, err)
+	wider := []string{"products:read", "orders:read"}
+	_, err = m.Update(as("bob"), rec.ID, apikey.Changes{Permissions: &wider})
+	require.NoError(t, err)
+	for _, who := range []string{"alice", "bob"} {
+		_, err := m.ApproveSeparately(context.Background(), rec.ID, who)
+		require.ErrorIs(t, err, apikey.ErrSameActor, who)
+	}
+	got, err := m.Get(context.Background(), rec.ID)
+	require.NoError(t, err)
+	assert.Equal(t, apikey.StatusPendingReview, got.Status)
+	got, err = m.ApproveSeparately(context.Background(), rec.ID, "carol")
+	require.NoError(t, err)
+	assert.Equal(t, apikey.StatusActive, got.Status)
+	assert.Equal(t, "carol", got.ApprovedBy)
+
+	_, rec, err = m.Create(as("alice"), p)
+	require.NoError(t, err)
+	got, err = m.Approve(context.Background(), rec.ID, "alice")
+	require.NoError(t, err, "Approve leaves separation to its caller")
+	assert.Equal(t, apikey.StatusActive, got.Status)
+}
