@@ -34,10 +34,22 @@ type AccessConfig struct {
 	Geo geo.Resolver
 	// Tiers orders the service's packages; a Rule's Tier is checked
 	// against the credential's package. Required for rules with a Tier.
+	//
+	// Tiers also decides what a credential holds ([access.Tiers.Effective]
+	// with the Principal's Package): a credential without permissions (a
+	// standard one) holds what its package includes, never an admin
+	// permission; one with permissions (a restricted one) holds them
+	// intersected with its package's, except the permissions that no
+	// package includes (admin:*), which its own list alone decides. A
+	// Rule's Permission is checked against these effective grants, and
+	// the Principal handed to the handler carries them in Permissions.
+	// Nil means no package includes anything: a credential holds exactly
+	// its own permissions, and one without any holds nothing.
 	Tiers *access.Tiers
 	// Roles names sets of permissions. A credential's permission entry
 	// "@name" grants role name's permissions (an unknown role makes the
-	// whole list grant nothing: default deny).
+	// whole list grant nothing: default deny). The Principal's
+	// Permissions list them expanded.
 	Roles access.Roles
 	// Limiter counts requests for the rate limits. Nil means a new
 	// in-memory limiter.
@@ -161,8 +173,9 @@ func (o origin) clone() origin {
 	return origin{slices.Clone(o.allowIPs), slices.Clone(o.denyIPs), slices.Clone(o.allowCountries), slices.Clone(o.denyCountries)}
 }
 
-// keyRules are a credential's parsed permissions and origin rules, cached
-// by key ID and rebuilt when the credential's lists change.
+// keyRules are a credential's effective grants and parsed origin rules,
+// cached by key ID and rebuilt when the credential's lists or its package
+// change.
 type keyRules struct {
 	perms     []string
 	origin    origin
@@ -170,18 +183,35 @@ type keyRules struct {
 	ipRules   ipbind.Rules
 	countries geo.Rules
 	badOrigin bool // a list did not parse: admit nobody
+
+	// perms is the credential's own list, as the Principal had it, and
+	// pkg the package the grants were computed for; grants are the
+	// effective grants of both, what a Rule's Permission is checked
+	// against.
+	pkg string
+	// effective is grants' canonical list, the Principal's Permissions
+	// once accepted: shared by the requests, read-only. Nil when empty.
+	// pristine is a private copy: a handler that wrote into its
+	// Principal's Permissions makes the entry stale, so that the next
+	// request gets a new one (no allocation while it matches).
+	effective, pristine []string
 }
 
-// rulesFor returns the parsed permissions and IP rules of p (allowed IPs
-// from its credential). A malformed list grants nothing and admits no IP.
+// rulesFor returns the effective grants and the origin rules of p (its
+// credential's permissions and package, and the origin lists o). A
+// malformed permission list grants nothing (the credential is still a
+// restricted one), and a malformed origin list admits no IP. A Principal
+// whose Permissions are already the effective list of the cached entry
+// (one the middleware accepted) gets that entry.
 func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 	if v, ok := s.perKey.Load(p.KeyID); ok {
 		kr := v.(*keyRules)
-		if slices.Equal(kr.perms, p.Permissions) && kr.origin.equal(o) {
+		if kr.pkg == p.Package && kr.origin.equal(o) && slices.Equal(kr.effective, kr.pristine) &&
+			(slices.Equal(kr.perms, p.Permissions) || len(p.Permissions) > 0 && slices.Equal(kr.pristine, p.Permissions)) {
 			return kr
 		}
 	}
-	kr := &keyRules{perms: slices.Clone(p.Permissions), origin: o.clone()}
+	kr := &keyRules{perms: slices.Clone(p.Permissions), pkg: p.Package, origin: o.clone()}
 	var perms, roles []string
 	for _, e := range p.Permissions {
 		if name, ok := strings.CutPrefix(e, "@"); ok {
@@ -190,7 +220,12 @@ func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 			perms = append(perms, e)
 		}
 	}
-	kr.grants, _ = access.NewGrants(perms, roles, s.cfg.Roles) // on error: the zero Grants allow nothing
+	explicit, _ := access.NewGrants(perms, roles, s.cfg.Roles) // on error: the zero Grants allow nothing
+	kr.grants = s.cfg.Tiers.Effective(p.Package, explicit, len(p.Permissions) == 0)
+	if kr.grants.Len() > 0 {
+		kr.effective = slices.Clip(kr.grants.Permissions())
+		kr.pristine = slices.Clone(kr.effective)
+	}
 	var err1, err2 error
 	kr.ipRules, err1 = ipbind.ParseRules(o.allowIPs, o.denyIPs)
 	kr.countries, err2 = geo.ParseRules(geo.RulesConfig{Allow: o.allowCountries, Deny: o.denyCountries})

@@ -334,6 +334,7 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 		p.ClientIP = ip
 	}
 	kr := a.access.rulesFor(p, o)
+	p.Permissions = kr.effective // what the credential holds with its package
 	if country, err = a.access.checkOrigin(kr, ip, known); err != nil {
 		return keygate.Principal{}, country, err
 	}
