@@ -1,6 +1,9 @@
 package access
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Effective returns what a credential of the package pkg effectively
 // holds, for [CompiledRequirement.Check] and for display
@@ -72,6 +75,29 @@ func (t *Tiers) Effective(pkg string, explicit Grants, standard bool) Grants {
 		}
 	}
 	return g
+}
+
+// RolePrefix marks a role in a credential's permission list: the entry
+// "@name" stands for the permissions of role name.
+const RolePrefix = "@"
+
+// ForCredential returns the effective grants of a credential of the
+// package pkg whose stored permission list is permissions: entries
+// starting with [RolePrefix] name roles of defs, the others are
+// permissions. An empty list makes a standard credential; a list that
+// does not parse (a malformed permission, an unknown role) makes a
+// restricted credential that holds nothing. See [Tiers.Effective].
+func (t *Tiers) ForCredential(pkg string, permissions []string, defs Roles) Grants {
+	var perms, roles []string
+	for _, e := range permissions {
+		if name, ok := strings.CutPrefix(e, RolePrefix); ok {
+			roles = append(roles, name)
+		} else {
+			perms = append(perms, e)
+		}
+	}
+	explicit, _ := NewGrants(perms, roles, defs) // on error: the zero Grants allow nothing
+	return t.Effective(pkg, explicit, len(permissions) == 0)
 }
 
 // allowsLimited is [Grants.Allows] for effective grants: perms never cover

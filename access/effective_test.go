@@ -245,3 +245,27 @@ func sameSet(a, b []string) bool {
 	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
 	return slices.Equal(a, b)
 }
+
+func TestForCredential(t *testing.T) {
+	retail := access.RetailTiers()
+	defs := access.Roles{"reporter": {"analytics:export", "reports:read"}}
+	for name, tc := range map[string]struct {
+		pkg   string
+		list  []string
+		tiers *access.Tiers
+		want  []string
+	}{
+		"standard":             {"GO", nil, retail, retail.Permissions("GO")},
+		"standard, empty list": {"GO", []string{}, retail, retail.Permissions("GO")},
+		"role expanded":        {"PRIME", []string{"@reporter", "stores:read"}, retail, []string{"stores:read", "analytics:export", "reports:read"}},
+		"role bounded":         {"GO", []string{"@reporter"}, retail, []string{"reports:read"}},
+		"unknown role":         {"PRIME", []string{"@nobody"}, retail, []string{}},
+		"malformed":            {"PRIME", []string{"stores:read", "Stores:read"}, retail, []string{}},
+		"no tiers":             {"PRIME", []string{"@reporter"}, nil, []string{"analytics:export", "reports:read"}},
+		"no tiers, standard":   {"PRIME", nil, nil, []string{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.tiers.ForCredential(tc.pkg, tc.list, defs).Permissions())
+		})
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,16 +211,7 @@ func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 		}
 	}
 	kr := &keyRules{perms: slices.Clone(p.Permissions), pkg: p.Package, origin: o.clone()}
-	var perms, roles []string
-	for _, e := range p.Permissions {
-		if name, ok := strings.CutPrefix(e, "@"); ok {
-			roles = append(roles, name)
-		} else {
-			perms = append(perms, e)
-		}
-	}
-	explicit, _ := access.NewGrants(perms, roles, s.cfg.Roles) // on error: the zero Grants allow nothing
-	kr.grants = s.cfg.Tiers.Effective(p.Package, explicit, len(p.Permissions) == 0)
+	kr.grants = s.cfg.Tiers.ForCredential(p.Package, p.Permissions, s.cfg.Roles)
 	if kr.grants.Len() > 0 {
 		kr.effective = slices.Clip(kr.grants.Permissions())
 		kr.pristine = slices.Clone(kr.effective)
