@@ -76,6 +76,13 @@ type Config struct {
 	// Roles defines the roles that the "roles" member of a create request
 	// may name; they are expanded into the credential's permissions.
 	Roles access.Roles
+	// Tiers are the service's packages, the middleware's
+	// AccessConfig.Tiers. When set, an account's package must be one of
+	// them (else 400 validation_failed on package), and keys and HMAC
+	// credentials show their effective_permissions with their package
+	// (see access.Tiers.Effective). Nil: any package of the right syntax,
+	// and a credential's effective permissions are its own.
+	Tiers *access.Tiers
 	// SeparateReview refuses the approval of a key by the admin key (or
 	// subject) that created it: 403 separation_of_duties.
 	SeparateReview bool

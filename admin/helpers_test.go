@@ -51,6 +51,7 @@ type envOptions struct {
 	separateReview bool
 	noOptional     bool // no HMAC, denylist, refresh tokens or audit history
 	idempotency    admin.IdempotencyStore
+	tiers          *access.Tiers // the packages, for the middleware and the handler
 }
 
 // env is an admin API behind a real Authenticator, with real managers on
@@ -117,7 +118,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	auth, err := middleware.New(middleware.Config{
 		APIKeys: e.keys,
 		Tokens:  verifier,
-		Access:  middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles},
+		Access:  middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles, Tiers: opts.tiers},
 		Audit:   middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
 	})
 	require.NoError(t, err)
@@ -126,7 +127,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		Prefix: prefix, Auth: auth, Accounts: e.accounts, Keys: e.keys, HMAC: e.hmac,
 		Denylist: e.deny, Refresh: e.refresh, AccessTokenTTL: 15 * time.Minute, Audit: e.sink,
 		Idempotency: opts.idempotency, Roles: testRoles, SeparateReview: opts.separateReview,
-		OnChange: e.writer.RecordChange, Now: e.clock.Now,
+		OnChange: e.writer.RecordChange, Now: e.clock.Now, Tiers: opts.tiers,
 	}
 	if opts.noOptional {
 		cfg.HMAC, cfg.Denylist, cfg.Refresh, cfg.Audit = nil, nil, nil, nil
