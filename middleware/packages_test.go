@@ -19,6 +19,8 @@ func packagesMux(auth *middleware.Authenticator) *http.ServeMux {
 	return demoMux(auth,
 		middleware.Route{Pattern: "GET /admin", Rule: middleware.Rule{Permission: "admin:read"}, Handler: principalJSON},
 		middleware.Route{Pattern: "GET /whoami", Handler: principalJSON},
+		// A permission without a tier: only the grants bound it.
+		middleware.Route{Pattern: "GET /v1/exports", Rule: middleware.Rule{Permission: "analytics:export"}, Handler: principalJSON},
 	)
 }
 
@@ -48,6 +50,9 @@ func TestPackagesBoundPermissions(t *testing.T) {
 		{"standard key of an unknown package", key("PLATINUM"), "/v1/stores", 403},
 		{"standard key without package", key(""), "/v1/stores", 403},
 		{"restricted: outside its GO package", key("GO", "analytics:export"), "/v1/analytics/export", 403},
+		{"restricted: outside its GO package, route without tier", key("GO", "analytics:export"), "/v1/exports", 403},
+		{"restricted: inside its PRIME package, route without tier", key("PRIME", "analytics:export"), "/v1/exports", 200},
+		{"operator on GO: route without tier", key("GO", "*:*"), "/v1/exports", 403},
 		{"restricted: inside its PRIME package", key("PRIME", "analytics:export"), "/v1/analytics/export", 200},
 		{"restricted: only what it names", key("PRIME", "analytics:export"), "/v1/stores", 403},
 		{"operator on PRIME: analytics", key("PRIME", "*:*"), "/v1/analytics/export", 200},

@@ -269,13 +269,13 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 		return nil, err
 	}
 
-	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange}); err != nil {
+	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange, Packages: demoTiers.Names()}); err != nil {
 		return nil, err
 	}
 	if a.admin, err = admin.New(admin.Config{
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
 		Denylist: verifier.Denylist(), Refresh: refresh, AccessTokenTTL: opts.accessTokenTTL,
-		Audit: history, Idempotency: idempotency, OnChange: onChange,
+		Audit: history, Idempotency: idempotency, OnChange: onChange, Tiers: demoTiers,
 	}); err != nil {
 		return nil, err
 	}

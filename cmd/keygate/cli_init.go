@@ -63,7 +63,7 @@ command.`,
 	if db == "" {
 		return c.usageError("--db must not be empty")
 	}
-	var accountCfg account.Config
+	accountCfg := account.Config{Packages: demoTiers.Names()}
 	var keyCfg apikey.Config
 	where := ""
 	if db != dbMemory {
