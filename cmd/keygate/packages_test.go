@@ -62,72 +62,83 @@ func statusOf(t *testing.T, b banner, key, path string) int {
 }
 
 // TestPackagesDecideWhatAKeyMayCall: the black-box checks of issue 12
-// section 7 against keygate serve.
+// section 7 against keygate serve, each a subtest of its own.
 func TestPackagesDecideWhatAKeyMayCall(t *testing.T) {
 	b := startServe(t)
 	const export = "/v1/analytics/export"
-
-	// An unknown package is refused, by the admin API and the CLI.
-	code, m := adminJSON(t, b, "POST", "/accounts", `{"name":"Shop","package":"PLATINUM"}`)
-	require.Equal(t, http.StatusBadRequest, code, "%v", m)
-	assert.Equal(t, "validation_failed", m["error"])
-	assert.Contains(t, m["fields"], "package")
 	cli := &adminCLI{t: t, b: b}
-	_, stderr, err := cli.run("accounts", "create", "--name", "Shop", "--package", "PLATINUM")
-	require.Error(t, err)
-	assert.Contains(t, errString(err)+stderr, "package")
-	cli.ok("accounts", "create", "--name", "Go shop", "--package", "GO", "--id", "acct_go")
-	_, stderr, err = cli.run("accounts", "update", "acct_go", "--package", "PLATINUM")
-	require.Error(t, err)
-	assert.Contains(t, errString(err)+stderr, "package")
-	code, m = adminJSON(t, b, "PATCH", "/accounts/acct_go", `{"package":"PLATINUM"}`)
-	require.Equal(t, http.StatusBadRequest, code, "%v", m)
-	assert.Contains(t, m["fields"], "package")
-
-	// A key created without permissions for a PRIME account reaches the
-	// PRIME route, and shows the package's permissions.
-	cli.ok("accounts", "create", "--name", "Prime shop", "--package", "PRIME", "--id", "acct_prime_shop")
-	primeKey := packageKey(t, b, "acct_prime_shop")
-	assert.Equal(t, http.StatusOK, statusOf(t, b, primeKey, export))
-	who := decode(t, get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+primeKey))
-	assert.ElementsMatch(t, toAny(demoTiers.Permissions("PRIME")), who["permissions"])
-
-	// A GO account's standard key: 403, then 200 once the account moves
-	// to PRIME.
-	goKey := packageKey(t, b, "acct_go")
-	assert.Equal(t, http.StatusOK, statusOf(t, b, goKey, "/v1/stores"))
-	assert.Equal(t, http.StatusForbidden, statusOf(t, b, goKey, export))
-	code, m = adminJSON(t, b, "PATCH", "/accounts/acct_go", `{"package":"PRIME"}`)
-	require.Equal(t, http.StatusOK, code, "%v", m)
-	assert.Equal(t, http.StatusOK, statusOf(t, b, goKey, export))
-
-	// A standard key never reaches an admin route.
-	for _, key := range []string{primeKey, goKey} {
-		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, "/admin/v1/keys"))
-		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, "/admin/v1/accounts"))
+	account := func(t *testing.T, id, pkg string) {
+		t.Helper()
+		body, err := json.Marshal(map[string]string{"id": id, "name": "Shop " + id, "package": pkg})
+		require.NoError(t, err)
+		code, m := adminJSON(t, b, "POST", "/accounts", string(body))
+		require.Equal(t, http.StatusCreated, code, "%v", m)
 	}
 
-	// A restricted key: its permissions intersected with its package's.
-	cli.ok("accounts", "create", "--name", "Go shop 2", "--package", "GO", "--id", "acct_go2")
-	restricted := packageKey(t, b, "acct_go2", "analytics:export", "stores:read")
-	assert.Equal(t, http.StatusForbidden, statusOf(t, b, restricted, export))
-	assert.Equal(t, http.StatusOK, statusOf(t, b, restricted, "/v1/stores"))
-	assert.Equal(t, http.StatusForbidden, statusOf(t, b, restricted, "/v1/products"), "only what it names")
-	who = decode(t, get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+restricted))
-	assert.Equal(t, []any{"stores:read"}, who["permissions"])
+	t.Run("unknown package refused by the admin API", func(t *testing.T) {
+		code, m := adminJSON(t, b, "POST", "/accounts", `{"name":"Shop","package":"PLATINUM"}`)
+		require.Equal(t, http.StatusBadRequest, code, "%v", m)
+		assert.Equal(t, "validation_failed", m["error"])
+		assert.Contains(t, m["fields"], "package")
+		account(t, "acct_platinum", "GO")
+		code, m = adminJSON(t, b, "PATCH", "/accounts/acct_platinum", `{"package":"PLATINUM"}`)
+		require.Equal(t, http.StatusBadRequest, code, "%v", m)
+		assert.Contains(t, m["fields"], "package")
+	})
 
-	// The admin API shows the effective permissions.
-	code, m = adminJSON(t, b, "GET", "/keys?account=acct_go2", "")
-	require.Equal(t, http.StatusOK, code, "%v", m)
-	data, _ := m["data"].([]any)
-	require.Len(t, data, 1)
-	assert.Equal(t, []any{"stores:read"}, data[0].(map[string]any)["effective_permissions"])
+	t.Run("unknown package refused by the CLI", func(t *testing.T) {
+		_, stderr, err := cli.run("accounts", "create", "--name", "Shop", "--package", "PLATINUM")
+		require.Error(t, err)
+		assert.Contains(t, errString(err)+stderr, "package")
+		cli.ok("accounts", "create", "--name", "Go shop", "--package", "GO", "--id", "acct_cli_go")
+		_, stderr, err = cli.run("accounts", "update", "acct_cli_go", "--package", "PLATINUM")
+		require.Error(t, err)
+		assert.Contains(t, errString(err)+stderr, "package")
+	})
 
-	// The demo keys behave as the README says: GO 403, PRIME 200.
-	assert.Equal(t, http.StatusForbidden, statusOf(t, b, b.secret, export))
-	assert.Equal(t, http.StatusOK, statusOf(t, b, b.prime, export))
-	// The admin key still administers.
-	assert.Equal(t, http.StatusOK, statusOf(t, b, b.admin, "/admin/v1/keys"))
+	t.Run("standard key of a PRIME account", func(t *testing.T) {
+		account(t, "acct_prime_shop", "PRIME")
+		key := packageKey(t, b, "acct_prime_shop")
+		assert.Equal(t, http.StatusOK, statusOf(t, b, key, export))
+		who := decode(t, get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+key))
+		assert.Equal(t, toAny(demoTiers.Permissions("PRIME")), who["permissions"])
+		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, "/admin/v1/keys"), "never an admin route")
+		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, "/admin/v1/accounts"), "never an admin route")
+	})
+
+	t.Run("standard key of a GO account moved to PRIME", func(t *testing.T) {
+		account(t, "acct_go", "GO")
+		key := packageKey(t, b, "acct_go")
+		assert.Equal(t, http.StatusOK, statusOf(t, b, key, "/v1/stores"))
+		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, export))
+		code, m := adminJSON(t, b, "PATCH", "/accounts/acct_go", `{"package":"PRIME"}`)
+		require.Equal(t, http.StatusOK, code, "%v", m)
+		assert.Equal(t, http.StatusOK, statusOf(t, b, key, export))
+		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, "/admin/v1/keys"), "never an admin route")
+	})
+
+	t.Run("restricted key bounded by its package", func(t *testing.T) {
+		account(t, "acct_go2", "GO")
+		key := packageKey(t, b, "acct_go2", "analytics:export", "stores:read")
+		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, export))
+		assert.Equal(t, http.StatusOK, statusOf(t, b, key, "/v1/stores"))
+		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, "/v1/products"), "only what it names")
+		who := decode(t, get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+key))
+		assert.Equal(t, []any{"stores:read"}, who["permissions"])
+		// The admin API shows the effective permissions.
+		code, m := adminJSON(t, b, "GET", "/keys?account=acct_go2", "")
+		require.Equal(t, http.StatusOK, code, "%v", m)
+		data, _ := m["data"].([]any)
+		require.Len(t, data, 1)
+		assert.Equal(t, []any{"stores:read"}, data[0].(map[string]any)["effective_permissions"])
+	})
+
+	t.Run("demo keys as the README says", func(t *testing.T) {
+		assert.Equal(t, http.StatusForbidden, statusOf(t, b, b.secret, export))
+		assert.Equal(t, http.StatusOK, statusOf(t, b, b.secret, "/v1/stores"))
+		assert.Equal(t, http.StatusOK, statusOf(t, b, b.prime, export))
+		assert.Equal(t, http.StatusOK, statusOf(t, b, b.admin, "/admin/v1/keys"), "the admin key still administers")
+	})
 }
 
 func toAny(s []string) []any {
