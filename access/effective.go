@@ -198,3 +198,43 @@ func addMostGeneral(list []Permission, p Permission) []Permission {
 	list[i] = p
 	return slices.DeleteFunc(list, func(q Permission) bool { return q != p && within(q, p) })
 }
+
+// includesLimited reports whether effective grants (from
+// [Tiers.Effective]) allow every permission that the granted permission q
+// covers, q possibly with wildcards: what a check that a caller grants
+// only what it holds needs when the caller's grants are effective ones.
+// For grants from [NewGrants] the answer is whether one granted
+// permission covers everything q does.
+//
+// The permissions q covers that some package includes must be covered by
+// perms (beyond never gives a packaged permission), and the others (every
+// admin permission among them) by beyond, perms giving none of them. Both
+// reduce to "one permission covers the whole part": a part with a
+// wildcard ranges over more values than a finite union names.
+func (g Grants) includesLimited(q Permission) bool {
+	if g.tiers == nil {
+		return slices.ContainsFunc(g.perms, func(p Permission) bool { return within(q, p) })
+	}
+	// The packaged part: q's meet with each permission of the top tier,
+	// admin permissions aside (no package includes them).
+	top := g.tiers.cumulative[len(g.tiers.cumulative)-1].perms
+	for _, t := range top {
+		x, ok := meet(q, t) // q's permissions that t includes
+		if !ok || x.Module == AdminModule {
+			continue
+		}
+		if !slices.ContainsFunc(g.perms, func(p Permission) bool { return within(x, p) }) {
+			return false
+		}
+	}
+	// The unpackaged part: a permission of q that no package includes is
+	// allowed only through beyond. With the "*" or the admin module, q
+	// covers admin permissions, which no package includes: beyond must
+	// cover q (a "*" module there covering q's other permissions too, as
+	// they are covered by perms only through an explicit "*" module,
+	// itself in beyond).
+	if q.Module != AdminModule && q.Module != Wildcard && slices.ContainsFunc(top, func(t Permission) bool { return within(q, t) }) {
+		return true // q is wholly packaged, and perms cover it
+	}
+	return slices.ContainsFunc(g.beyond, func(b Permission) bool { return within(q, b) })
+}
