@@ -11,6 +11,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
+	khmac "github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -156,4 +157,28 @@ func TestEffectivePermissionsScribbled(t *testing.T) {
 	serve(mux, areq{path: "/scribble", key: key})
 	assert.Equal(t, 403, serve(mux, areq{path: "/admin", key: key}).Code)
 	assert.Equal(t, tiers.Permissions("GO"), principalOf(t, serve(mux, areq{path: "/whoami", key: key})).Permissions)
+}
+
+// HMAC credentials follow the same rule.
+func TestPackagesBoundHMAC(t *testing.T) {
+	tiers := access.RetailTiers()
+	signed := http.Header{"Signature-Input": {`sig=("@method");keyid="hk_1"`}, "Signature": {"sig=:AAAA:"}}
+	for _, tc := range []struct {
+		name   string
+		pkg    string
+		perms  []string
+		status int
+	}{
+		{"standard PRIME", "PRIME", nil, 200},
+		{"standard GO", "GO", nil, 403},
+		{"restricted GO", "GO", []string{"analytics:export"}, 403},
+		{"restricted PRIME", "PRIME", []string{"analytics:export"}, 200},
+	} {
+		cred := khmac.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Package: tc.pkg, Permissions: tc.perms}
+		auth, err := middleware.New(middleware.Config{Signatures: stubSignatures{cred}, Access: middleware.AccessConfig{Tiers: tiers}})
+		require.NoError(t, err)
+		h := auth.Require(middleware.Rule{Permission: "analytics:export"})(principalJSON)
+		rec := serve(h, areq{remote: "192.0.2.1:1", header: signed})
+		assert.Equal(t, tc.status, rec.Code, tc.name)
+	}
 }
