@@ -200,13 +200,14 @@ type keyRules struct {
 // credential's permissions and package, and the origin lists o). A
 // malformed permission list grants nothing (the credential is still a
 // restricted one), and a malformed origin list admits no IP. A Principal
-// whose Permissions are already the effective list of the cached entry
-// (one the middleware accepted) gets that entry.
+// that this middleware accepted, whose Permissions are the very effective
+// list of the cached entry, gets that entry (its list is not taken for
+// the credential's own).
 func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 	if v, ok := s.perKey.Load(p.KeyID); ok {
 		kr := v.(*keyRules)
 		if kr.pkg == p.Package && kr.origin.equal(o) && slices.Equal(kr.effective, kr.pristine) &&
-			(slices.Equal(kr.perms, p.Permissions) || len(p.Permissions) > 0 && slices.Equal(kr.pristine, p.Permissions)) {
+			(slices.Equal(kr.perms, p.Permissions) || sameSlice(p.Permissions, kr.effective)) {
 			return kr
 		}
 	}
@@ -222,6 +223,12 @@ func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 	kr.badOrigin = err1 != nil || err2 != nil
 	s.perKey.Store(p.KeyID, kr)
 	return kr
+}
+
+// sameSlice reports whether a and b are the same non-empty slice (not
+// merely equal ones).
+func sameSlice(a, b []string) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // checkOrigin applies the credential's IP binding and the country rules.
