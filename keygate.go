@@ -96,7 +96,12 @@ type Principal struct {
 	Kind Kind `json:"kind"`
 	// Package is the account's service tier, for example "GO".
 	Package string `json:"package,omitempty"`
-	// Permissions are the rights granted to the credential.
+	// Permissions are the rights granted to the credential. Once the
+	// middleware accepted the request, they are its effective permissions
+	// with its Package (roles expanded; see package access, Tiers.Effective):
+	// the package's for a credential without permissions of its own, else
+	// its own bounded by the package. That list is shared by the
+	// credential's requests: read-only.
 	Permissions []string `json:"permissions,omitempty"`
 	// Stores are the stores the credential may act for.
 	Stores []string `json:"stores,omitempty"`

@@ -46,6 +46,15 @@
 // includes ([Tiers.Allows]). [RetailTiers] is the product brief's ready
 // example: DISCOVER < ASSIST < GO < GROW < PRIME.
 //
+// The package also bounds what a credential holds ([Tiers.Effective]): a
+// standard credential (one without permissions of its own) holds what its
+// package includes; a restricted one holds its own permissions
+// intersected with its package's, except the permissions that no package
+// includes, which its own grants alone decide. The module [AdminModule]
+// is reserved: no package ever includes an admin permission, so only a
+// credential's explicit grants give one (an operator key "*:*" holds its
+// package and admin:*).
+//
 // # Requirements
 //
 // A route declares a [Requirement]: a permission and/or a minimum tier.

@@ -95,3 +95,25 @@ func ExampleParseRequirement() {
 	// <nil>
 	// 403 insufficient_scope - permission not granted
 }
+
+// What credentials hold with their package: a standard key (no
+// permissions of its own) its package's, a restricted key its own bounded
+// by the package, and an operator key its package and admin:*.
+func ExampleTiers_Effective() {
+	tiers := access.RetailTiers()
+	export := access.MustParsePermission("analytics:export")
+	adminRead := access.MustParsePermission("admin:read")
+
+	standard := tiers.ForCredential("PRIME", nil, nil)
+	fmt.Println(standard.Allows(export), standard.Allows(adminRead))
+
+	restricted := tiers.ForCredential("GO", []string{"analytics:export", "offers:write"}, nil)
+	fmt.Println(restricted.Allows(export), restricted.Permissions())
+
+	operator := tiers.Effective("GO", access.MustNewGrants([]string{"*:*"}, nil, nil), false)
+	fmt.Println(operator.Allows(export), operator.Allows(adminRead))
+	// Output:
+	// true false
+	// false [offers:write]
+	// false true
+}

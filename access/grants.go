@@ -36,8 +36,17 @@ func (r Roles) Validate() error {
 
 // Grants is the set of permissions a key or token holds, its roles
 // expanded. The zero Grants allows nothing. A Grants is immutable.
+//
+// Grants from [NewGrants] are a credential's own (explicit) grants;
+// [Tiers.Effective] limits them by a package (see there), and
+// [Grants.Allows] answers for either kind.
 type Grants struct {
 	perms []Permission
+	// tiers is set on effective grants ([Tiers.Effective]): then perms
+	// never cover a permission of [AdminModule], and beyond counts only
+	// for permissions that no tier of tiers includes.
+	tiers  *Tiers
+	beyond []Permission
 }
 
 // NewGrants expands roles through defs and parses every permission, the
@@ -86,10 +95,19 @@ func MustNewGrants(perms []string, roles []string, defs Roles) Grants {
 }
 
 // Allows reports whether some granted permission covers required (see
-// [Permission.Covers]). It allocates nothing.
+// [Permission.Covers]); for effective grants, within the limits of
+// [Tiers.Effective]. It allocates nothing.
 func (g Grants) Allows(required Permission) bool {
-	for i := range g.perms {
-		if g.perms[i].Covers(required) {
+	if g.tiers != nil {
+		return g.allowsLimited(required)
+	}
+	return coversAny(g.perms, required)
+}
+
+// coversAny reports whether some permission of perms covers required.
+func coversAny(perms []Permission, required Permission) bool {
+	for i := range perms {
+		if perms[i].Covers(required) {
 			return true
 		}
 	}
@@ -99,8 +117,13 @@ func (g Grants) Allows(required Permission) bool {
 // Includes reports whether some granted permission includes requested,
 // which may hold wildcards (see [Permission.Includes]): whether the holder
 // of g may give requested to another credential. On a concrete requested
-// permission it agrees with [Grants.Allows]. It allocates nothing.
+// permission it agrees with [Grants.Allows]. On effective grants
+// ([Tiers.Effective]) it counts the package part and the unpackaged part
+// as Allows does. It allocates nothing.
 func (g Grants) Includes(requested Permission) bool {
+	if g.tiers != nil {
+		return g.includesLimited(requested)
+	}
 	for i := range g.perms {
 		if g.perms[i].Includes(requested) {
 			return true
@@ -110,14 +133,29 @@ func (g Grants) Includes(requested Permission) bool {
 }
 
 // Permissions returns the granted permissions, roles expanded, in the order
-// they were first seen, for audit logs and introspection.
+// they were first seen, for audit logs and introspection. For effective
+// grants it is the canonical list of [Tiers.Effective].
 func (g Grants) Permissions() []string {
-	out := make([]string, len(g.perms))
-	for i, p := range g.perms {
-		out[i] = p.String()
+	out := make([]string, 0, len(g.perms)+len(g.beyond))
+	for _, p := range g.perms {
+		out = append(out, p.String())
+	}
+	for _, p := range g.beyond {
+		if s := p.String(); !slices.Contains(out, s) {
+			out = append(out, s)
+		}
 	}
 	return out
 }
 
-// Len returns the number of distinct granted permissions.
-func (g Grants) Len() int { return len(g.perms) }
+// Len returns the number of distinct granted permissions (for effective
+// grants: of the list [Grants.Permissions] returns).
+func (g Grants) Len() int {
+	n := len(g.perms)
+	for _, p := range g.beyond {
+		if !slices.Contains(g.perms, p) {
+			n++
+		}
+	}
+	return n
+}

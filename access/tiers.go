@@ -5,6 +5,14 @@ import (
 	"slices"
 )
 
+// AdminModule is the module reserved for the operator permissions
+// (admin:read, admin:write, admin:review, ...). No package ever includes a
+// permission of this module: [NewTiers] refuses a tier that names one, and
+// [Tiers.Allows] answers false for one even when a tier grants the "*"
+// module. So a credential holds an admin permission only through its own
+// explicit grants (see [Tiers.Effective]), never through its package.
+const AdminModule = "admin"
+
 // Tier is one package tier: its name and the permissions it adds to the
 // tiers before it.
 type Tier struct {
@@ -13,7 +21,8 @@ type Tier struct {
 	Name string
 	// Permissions are the permissions this tier adds; it also includes
 	// everything the previous tiers grant. May be empty (a tier that
-	// differs only in its rate limit, say).
+	// differs only in its rate limit, say). None may be of [AdminModule];
+	// a "*" module covers every module but that one.
 	Permissions []string
 }
 
@@ -28,8 +37,9 @@ type Tiers struct {
 }
 
 // NewTiers builds a tier set from the tiers in ascending order. It refuses
-// an empty list, an invalid or repeated name and a malformed permission,
-// with an error wrapping [ErrInvalidConfig] (and [ErrMalformedPermission]).
+// an empty list, an invalid or repeated name, a malformed permission and a
+// permission of [AdminModule], with an error wrapping [ErrInvalidConfig]
+// (and [ErrMalformedPermission]).
 func NewTiers(ordered []Tier) (*Tiers, error) {
 	if len(ordered) == 0 {
 		return nil, fmt.Errorf("%w: no tiers", ErrInvalidConfig)
@@ -47,6 +57,9 @@ func NewTiers(ordered []Tier) (*Tiers, error) {
 			p, err := ParsePermission(s)
 			if err != nil {
 				return nil, fmt.Errorf("%w: tier %q: %w", ErrInvalidConfig, tier.Name, err)
+			}
+			if p.Module == AdminModule {
+				return nil, fmt.Errorf("%w: tier %q: the module %q is reserved for operators, never in a package", ErrInvalidConfig, tier.Name, AdminModule)
 			}
 			if !slices.Contains(acc, p) {
 				acc = append(acc, p)
@@ -107,11 +120,12 @@ func (t *Tiers) Reaches(pkg, tier string) bool {
 
 // Allows reports whether the package pkg includes the required permission,
 // its own and every lower tier's permissions counted (see
-// [Permission.Covers]). An unknown package allows nothing. It allocates
-// nothing.
+// [Permission.Covers]). An unknown package allows nothing, and no package
+// allows a permission of [AdminModule], not even through a "*" module. It
+// allocates nothing.
 func (t *Tiers) Allows(pkg string, required Permission) bool {
 	p, ok := t.rank(pkg)
-	return ok && t.cumulative[p].Allows(required)
+	return ok && required.Module != AdminModule && t.cumulative[p].Allows(required)
 }
 
 // Permissions returns everything the package pkg includes, lower tiers
@@ -126,9 +140,9 @@ func (t *Tiers) Permissions(pkg string) []string {
 
 // MinTier returns the lowest tier that includes the required permission,
 // so that a route table can derive a route's tier from its permission. It
-// returns false when no tier includes it.
+// returns false when no tier includes it (always for [AdminModule]).
 func (t *Tiers) MinTier(required Permission) (string, bool) {
-	if t == nil {
+	if t == nil || required.Module == AdminModule {
 		return "", false
 	}
 	for i, g := range t.cumulative {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate"
@@ -26,6 +28,12 @@ type Config struct {
 	// context (see [keygate.WithActor]). An update that changes nothing
 	// is not reported.
 	OnChange keygate.ChangeFunc
+	// Packages, when not nil, are the only packages an account may have
+	// (besides none, the empty package): the service's tiers, such as
+	// access.Tiers.Names. Create and Update refuse any other with an error
+	// wrapping [ErrInvalidParams] that names the package. Nil allows any
+	// package of the right syntax.
+	Packages []string
 }
 
 // Manager creates, reads, lists and updates accounts on top of a [Store].
@@ -34,6 +42,7 @@ type Manager struct {
 	store    Store
 	now      func() time.Time
 	onChange keygate.ChangeFunc
+	packages []string // nil: any
 }
 
 // maxUpdateRetries bounds the compare-and-swap retries of one Update under
@@ -43,7 +52,10 @@ const maxUpdateRetries = 16
 // NewManager returns a Manager for cfg. Every Config is valid today; the
 // error is there for settings to come.
 func NewManager(cfg Config) (*Manager, error) {
-	m := &Manager{store: cfg.Store, now: cfg.Now, onChange: cfg.OnChange}
+	m := &Manager{store: cfg.Store, now: cfg.Now, onChange: cfg.OnChange, packages: slices.Clone(cfg.Packages)}
+	if cfg.Packages != nil && m.packages == nil {
+		m.packages = []string{} // an empty list allows no package but none
+	}
 	if m.store == nil {
 		m.store = NewMemoryStore()
 	}
@@ -62,8 +74,8 @@ type CreateParams struct {
 	// Name is a label for people: 1 to MaxNameLen bytes of UTF-8 text
 	// without control characters. Required.
 	Name string
-	// Package is the account's tier, such as "GO" (same syntax as ID), or
-	// empty.
+	// Package is the account's tier, such as "GO" (same syntax as ID, and
+	// one of Config.Packages when set), or empty.
 	Package string
 }
 
@@ -77,7 +89,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Account, error) {
 	if err := checkName(p.Name); err != nil {
 		return Account{}, err
 	}
-	if err := checkPackage(p.Package); err != nil {
+	if err := m.checkPackage(p.Package); err != nil {
 		return Account{}, err
 	}
 	now := m.now()
@@ -144,8 +156,8 @@ type Changes struct {
 	// Name, when set, renames the account (1 to MaxNameLen bytes of
 	// text).
 	Name *string
-	// Package, when set, moves the account to that tier; a pointer to ""
-	// removes it.
+	// Package, when set, moves the account to that tier (one of
+	// Config.Packages when set); a pointer to "" removes it.
 	Package *string
 }
 
@@ -164,7 +176,7 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Account, er
 		}
 	}
 	if c.Package != nil {
-		if err := checkPackage(*c.Package); err != nil {
+		if err := m.checkPackage(*c.Package); err != nil {
 			return Account{}, err
 		}
 	}
@@ -220,9 +232,16 @@ func checkName(name string) error {
 	return nil
 }
 
-func checkPackage(pkg string) error {
-	if pkg != "" && !validate.Ident(pkg) {
+// checkPackage refuses a package of the wrong syntax, or one outside
+// Config.Packages when set.
+func (m *Manager) checkPackage(pkg string) error {
+	switch {
+	case pkg == "":
+		return nil
+	case !validate.Ident(pkg):
 		return fmt.Errorf("%w: package must be %s", ErrInvalidParams, identSyntax)
+	case m.packages != nil && !slices.Contains(m.packages, pkg):
+		return fmt.Errorf("%w: package must be one of the service's packages (%s)", ErrInvalidParams, strings.Join(m.packages, ", "))
 	}
 	return nil
 }

@@ -3,9 +3,11 @@ package admin
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/internal/validate"
 )
 
 type accountCreateRequest struct {
@@ -26,6 +28,7 @@ func (h *Handler) createAccount(r *http.Request, body []byte) (result, error) {
 	}
 	checkName(fe, "name", req.Name)
 	checkIdent(fe, "package", req.Package, false)
+	h.checkPackage(fe, req.Package)
 	if err := fe.err(); err != nil {
 		return result{}, err
 	}
@@ -34,6 +37,15 @@ func (h *Handler) createAccount(r *http.Request, body []byte) (result, error) {
 		return result{}, err
 	}
 	return result{status: http.StatusCreated, body: accountJSON(a)}, nil
+}
+
+// checkPackage refuses a package that Config.Tiers does not define, when
+// it is set; the empty package (none) is always allowed.
+func (h *Handler) checkPackage(fe fieldErrors, pkg string) {
+	if h.cfg.Tiers == nil || pkg == "" || !validate.Ident(pkg) || h.cfg.Tiers.Has(pkg) {
+		return // a bad syntax is checkIdent's
+	}
+	fe.add("package", "must be one of the service's packages: "+strings.Join(h.cfg.Tiers.Names(), ", "))
 }
 
 func (h *Handler) listAccounts(r *http.Request, _ []byte) (result, error) {
@@ -120,6 +132,7 @@ func (h *Handler) updateAccount(r *http.Request, body []byte) (result, error) {
 	}
 	if req.Package != nil {
 		checkIdent(fe, "package", *req.Package, false)
+		h.checkPackage(fe, *req.Package)
 	}
 	if err := fe.err(); err != nil {
 		return result{}, err
@@ -127,7 +140,7 @@ func (h *Handler) updateAccount(r *http.Request, body []byte) (result, error) {
 	ctx := r.Context()
 	if req.Package != nil {
 		// The account's standard keys get the package's permissions.
-		if err := h.checkPackage(ctx, *req.Package); err != nil {
+		if err := h.checkPackageHeld(ctx, *req.Package); err != nil {
 			return result{}, err
 		}
 	}

@@ -93,7 +93,13 @@
 //     the account that is not revoked, one key at a time (not atomically:
 //     on a store failure half-way it answers 503, and the same request,
 //     repeated, finishes the job). HMAC credentials keep their package:
-//     package hmac has no update call yet.
+//     package hmac has no update call yet. With Config.Tiers, a package
+//     that is not one of the tiers is refused (400 validation_failed,
+//     field "package"), on create too.
+//   - Keys and HMAC credentials show effective_permissions: what they
+//     hold with their package (access.Tiers.Effective with Config.Tiers):
+//     without permissions of their own, the package's; with permissions,
+//     those bounded by the package, plus the ones no package includes.
 //   - POST /tokens/revoke by jti denies the token for Config.AccessTokenTTL
 //     (it cannot be valid longer); by subject, every access token of the
 //     subject issued until now; by family, the refresh-token family (and,

@@ -51,7 +51,7 @@ type envOptions struct {
 	separateReview bool
 	noOptional     bool // no HMAC, denylist, refresh tokens or audit history
 	idempotency    admin.IdempotencyStore
-	tiers          *access.Tiers // Config.Tiers
+	tiers          *access.Tiers // the packages, for the middleware and the handler
 }
 
 // env is an admin API behind a real Authenticator, with real managers on
@@ -122,7 +122,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		APIKeys:    e.keys,
 		Tokens:     verifier,
 		Signatures: signatures,
-		Access:     middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles},
+		Access:     middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles, Tiers: opts.tiers},
 		Audit:      middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
 	})
 	require.NoError(t, err)
@@ -141,10 +141,16 @@ func newEnv(t testing.TB, opts envOptions) *env {
 
 	// The admin keys, made directly with the manager by "keygate init".
 	ctx := keygate.WithActor(context.Background(), "keygate init")
-	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_admin", Name: "Operators"})
+	// Its account is on the top package, as keygate init's is: an
+	// operator key holds what its package includes, plus admin:*.
+	var top string
+	if names := opts.tiers.Names(); len(names) > 0 {
+		top = names[len(names)-1]
+	}
+	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_admin", Name: "Operators", Package: top})
 	require.NoError(t, err)
 	mint := func(perms ...string) (string, string) {
-		k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_admin", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Permissions: perms})
+		k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_admin", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Package: top, Permissions: perms})
 		require.NoError(t, err)
 		e.secrets = append(e.secrets, k.Reveal())
 		return k.Reveal(), rec.ID

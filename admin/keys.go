@@ -100,7 +100,7 @@ func (h *Handler) createKeys(r *http.Request, body []byte) (result, error) {
 		if err != nil {
 			return nil, err
 		}
-		j := keyJSON(rec, prefix)
+		j := h.keyJSON(rec, prefix)
 		j.Key = key.Reveal()
 		return j, nil
 	}
@@ -164,7 +164,7 @@ func (h *Handler) listKeys(r *http.Request, _ []byte) (result, error) {
 			out.NextCursor = encodeCursor(cursor{kind: cursorKeys, created: recs[i-1].Created, id: recs[i-1].ID})
 			break
 		}
-		out.Data = append(out.Data, keyJSON(rec, prefix))
+		out.Data = append(out.Data, h.keyJSON(rec, prefix))
 	}
 	return result{status: http.StatusOK, body: out}, nil
 }
@@ -195,7 +195,7 @@ func (h *Handler) getKey(r *http.Request, _ []byte) (result, error) {
 }
 
 func (h *Handler) key(rec apikey.Record, status int) result {
-	return result{status: status, body: keyJSON(rec, h.cfg.Keys.Prefix())}
+	return result{status: status, body: h.keyJSON(rec, h.cfg.Keys.Prefix())}
 }
 
 type keyUpdateRequest struct {
@@ -315,7 +315,7 @@ func (h *Handler) rotateKey(r *http.Request, body []byte) (result, error) {
 		return result{}, err
 	}
 	// The plaintext is in the response only, never in the replay.
-	j := keyJSON(rec, h.cfg.Keys.Prefix())
+	j := h.keyJSON(rec, h.cfg.Keys.Prefix())
 	shown := *j
 	shown.Key = key.Reveal()
 	return result{status: http.StatusOK, body: &shown, replay: j}, nil

@@ -53,6 +53,11 @@ type Key struct {
 	// Key is the plaintext key: only in the responses of create and
 	// rotate, never stored, never replayed.
 	Key string `json:"key,omitempty"`
+
+	// EffectivePermissions are what the key holds with its package (see
+	// access.Tiers.Effective): its package's permissions when it has no
+	// permissions of its own, else those bounded by its package.
+	EffectivePermissions []string `json:"effective_permissions"`
 }
 
 // KeyPair is the response of POST /keys: the keys created, a
@@ -86,6 +91,10 @@ type HMACKey struct {
 	// Secret is the plaintext shared secret: only in the responses of
 	// create and rotate, never stored, never replayed.
 	Secret string `json:"secret,omitempty"`
+
+	// EffectivePermissions are what the credential holds with its
+	// package, as for a [Key].
+	EffectivePermissions []string `json:"effective_permissions"`
 }
 
 // TokenRevocation is the response of POST /tokens/revoke.
@@ -145,6 +154,27 @@ func keyJSON(rec apikey.Record, prefix string) *Key {
 		RevokedAt:        utc(rec.RevokedAt),
 		RotatedAt:        utc(rec.RotatedAt),
 	}
+}
+
+// effective returns what a credential of the package pkg with the stored
+// permission list perms holds, with Config.Tiers and Config.Roles: never
+// nil, so that the member is always there.
+func (h *Handler) effective(pkg string, perms []string) []string {
+	return h.cfg.Tiers.ForCredential(pkg, perms, h.cfg.Roles).Permissions()
+}
+
+// keyJSON is keyJSON with the key's effective permissions.
+func (h *Handler) keyJSON(rec apikey.Record, prefix string) *Key {
+	k := keyJSON(rec, prefix)
+	k.EffectivePermissions = h.effective(rec.Package, rec.Permissions)
+	return k
+}
+
+// hmacJSON is hmacJSON with the credential's effective permissions.
+func (h *Handler) hmacJSON(c hmac.Credential) *HMACKey {
+	k := hmacJSON(c)
+	k.EffectivePermissions = h.effective(c.Package, c.Permissions)
+	return k
 }
 
 func hmacJSON(c hmac.Credential) *HMACKey {

@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"net/http"
-	"slices"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
@@ -94,35 +93,20 @@ func (h *Handler) checkGives(ctx context.Context, direct, all []string, pkg stri
 	return nil
 }
 
-// checkPackage checks that the caller holds every permission of the
+// checkPackageHeld checks that the caller holds every permission of the
 // package pkg, which an account is moved to: its standard keys get them.
-func (h *Handler) checkPackage(ctx context.Context, pkg string) error {
+func (h *Handler) checkPackageHeld(ctx context.Context, pkg string) error {
 	if s, ok := notHeld(h.callerGrants(ctx), h.packagePermissions(pkg)); ok {
 		return insufficientScope("package", "the package grants "+s+", which is not among the caller's own permissions")
 	}
 	return nil
 }
 
-// effective returns an upper bound of what the credential p may do: what
-// the middleware grants it, and for a credential without explicit
-// permissions also its package's permissions.
-func (h *Handler) effective(p keygate.Principal) []string {
-	perms := h.cfg.Auth.Grants(p).Permissions()
-	if len(p.Permissions) == 0 {
-		for _, s := range h.packagePermissions(p.Package) {
-			if !slices.Contains(perms, s) {
-				perms = append(perms, s)
-			}
-		}
-	}
-	return perms
-}
-
 // checkHolds checks that the caller holds everything the existing
 // credential p may do: to rotate it (which reveals a new secret) or
 // update it.
 func (h *Handler) checkHolds(ctx context.Context, p keygate.Principal) error {
-	if s, ok := notHeld(h.callerGrants(ctx), h.effective(p)); ok {
+	if s, ok := notHeld(h.callerGrants(ctx), h.effective(p.Package, p.Permissions)); ok {
 		return insufficientScope("id", "the credential holds "+s+", which is not among the caller's own permissions")
 	}
 	return nil

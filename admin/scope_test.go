@@ -219,7 +219,7 @@ func TestEscalationsRefusedAndAudited(t *testing.T) {
 	r2Key, r2ID := e.mint(admin.PermissionReview)
 	// Targets: a powerful key, a powerful HMAC credential, a plain key.
 	_, strongID := e.mintOn("acct_go", keygate.ModeTest, "*:*")
-	strongHMAC := e.mintHMAC("acct_go", "analytics:export")
+	strongHMAC := e.mintHMAC("acct_prime", "analytics:export") // on PRIME: it holds analytics:export
 	_, plainID := e.mintOn("acct_go", keygate.ModeTest, "products:read")
 	_, ordersID := e.mintOn("acct_go", keygate.ModeTest, "orders:read")
 

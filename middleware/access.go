@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,10 +33,22 @@ type AccessConfig struct {
 	Geo geo.Resolver
 	// Tiers orders the service's packages; a Rule's Tier is checked
 	// against the credential's package. Required for rules with a Tier.
+	//
+	// Tiers also decides what a credential holds ([access.Tiers.Effective]
+	// with the Principal's Package): a credential without permissions (a
+	// standard one) holds what its package includes, never an admin
+	// permission; one with permissions (a restricted one) holds them
+	// intersected with its package's, except the permissions that no
+	// package includes (admin:*), which its own list alone decides. A
+	// Rule's Permission is checked against these effective grants, and
+	// the Principal handed to the handler carries them in Permissions.
+	// Nil means no package includes anything: a credential holds exactly
+	// its own permissions, and one without any holds nothing.
 	Tiers *access.Tiers
 	// Roles names sets of permissions. A credential's permission entry
 	// "@name" grants role name's permissions (an unknown role makes the
-	// whole list grant nothing: default deny).
+	// whole list grant nothing: default deny). The Principal's
+	// Permissions list them expanded.
 	Roles access.Roles
 	// Limiter counts requests for the rate limits. Nil means a new
 	// in-memory limiter.
@@ -161,8 +172,9 @@ func (o origin) clone() origin {
 	return origin{slices.Clone(o.allowIPs), slices.Clone(o.denyIPs), slices.Clone(o.allowCountries), slices.Clone(o.denyCountries)}
 }
 
-// keyRules are a credential's parsed permissions and origin rules, cached
-// by key ID and rebuilt when the credential's lists change.
+// keyRules are a credential's effective grants and parsed origin rules,
+// cached by key ID and rebuilt when the credential's lists or its package
+// change.
 type keyRules struct {
 	perms     []string
 	origin    origin
@@ -170,33 +182,53 @@ type keyRules struct {
 	ipRules   ipbind.Rules
 	countries geo.Rules
 	badOrigin bool // a list did not parse: admit nobody
+
+	// perms is the credential's own list, as the Principal had it, and
+	// pkg the package the grants were computed for; grants are the
+	// effective grants of both, what a Rule's Permission is checked
+	// against.
+	pkg string
+	// effective is grants' canonical list, the Principal's Permissions
+	// once accepted: shared by the requests, read-only. Nil when empty.
+	// pristine is a private copy: a handler that wrote into its
+	// Principal's Permissions makes the entry stale, so that the next
+	// request gets a new one (no allocation while it matches).
+	effective, pristine []string
 }
 
-// rulesFor returns the parsed permissions and IP rules of p (allowed IPs
-// from its credential). A malformed list grants nothing and admits no IP.
+// rulesFor returns the effective grants and the origin rules of p (its
+// credential's permissions and package, and the origin lists o). A
+// malformed permission list grants nothing (the credential is still a
+// restricted one), and a malformed origin list admits no IP. A Principal
+// that this middleware accepted, whose Permissions are the very effective
+// list of the cached entry, gets that entry (its list is not taken for
+// the credential's own).
 func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 	if v, ok := s.perKey.Load(p.KeyID); ok {
 		kr := v.(*keyRules)
-		if slices.Equal(kr.perms, p.Permissions) && kr.origin.equal(o) {
+		if kr.pkg == p.Package && kr.origin.equal(o) && slices.Equal(kr.effective, kr.pristine) &&
+			(slices.Equal(kr.perms, p.Permissions) || sameSlice(p.Permissions, kr.effective)) {
 			return kr
 		}
 	}
-	kr := &keyRules{perms: slices.Clone(p.Permissions), origin: o.clone()}
-	var perms, roles []string
-	for _, e := range p.Permissions {
-		if name, ok := strings.CutPrefix(e, "@"); ok {
-			roles = append(roles, name)
-		} else {
-			perms = append(perms, e)
-		}
+	kr := &keyRules{perms: slices.Clone(p.Permissions), pkg: p.Package, origin: o.clone()}
+	kr.grants = s.cfg.Tiers.ForCredential(p.Package, p.Permissions, s.cfg.Roles)
+	if kr.grants.Len() > 0 {
+		kr.effective = slices.Clip(kr.grants.Permissions())
+		kr.pristine = slices.Clone(kr.effective)
 	}
-	kr.grants, _ = access.NewGrants(perms, roles, s.cfg.Roles) // on error: the zero Grants allow nothing
 	var err1, err2 error
 	kr.ipRules, err1 = ipbind.ParseRules(o.allowIPs, o.denyIPs)
 	kr.countries, err2 = geo.ParseRules(geo.RulesConfig{Allow: o.allowCountries, Deny: o.denyCountries})
 	kr.badOrigin = err1 != nil || err2 != nil
 	s.perKey.Store(p.KeyID, kr)
 	return kr
+}
+
+// sameSlice reports whether a and b are the same non-empty slice (not
+// merely equal ones).
+func sameSlice(a, b []string) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // checkOrigin applies the credential's IP binding and the country rules.

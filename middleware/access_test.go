@@ -556,7 +556,8 @@ func TestAccessPermissions(t *testing.T) {
 	}{
 		{"permission held", []string{"offers:write"}, "POST", "/v1/offers", true},
 		{"permission missing", []string{"products:read", "offers:read"}, "POST", "/v1/offers", false},
-		{"no permissions", nil, "GET", "/v1/products", false},
+		{"no permissions: the package's", nil, "GET", "/v1/products", true},
+		{"no permissions: never admin", nil, "GET", "/admin", false},
 		{"module wildcard", []string{"offers:*"}, "POST", "/v1/offers", true},
 		{"full wildcard", []string{"*:*"}, "GET", "/v1/analytics/export", true},
 		{"Admin vs admin", []string{"Admin:read"}, "GET", "/admin", false},

@@ -355,6 +355,7 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 		p.ClientIP = ip
 	}
 	kr := a.access.rulesFor(p, o)
+	p.Permissions = kr.effective // what the credential holds with its package
 	if country, err = a.access.checkOrigin(kr, ip, known); err != nil {
 		return a.refusedCaller(r, p), country, err
 	}

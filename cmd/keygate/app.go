@@ -274,7 +274,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 		return nil, err
 	}
 
-	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange}); err != nil {
+	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange, Packages: demoTiers.Names()}); err != nil {
 		return nil, err
 	}
 	if a.admin, err = admin.New(admin.Config{

@@ -43,6 +43,10 @@ type hmacView struct {
 	RevokedAt        string   `json:"revoked_at"`
 	RotatedAt        string   `json:"rotated_at"`
 	Secret           string   `json:"secret"`
+
+	// EffectivePermissions are what the credential holds with its
+	// package.
+	EffectivePermissions []string `json:"effective_permissions"`
 }
 
 // state is the credential's status, with "(disabled)" when it is
@@ -79,6 +83,7 @@ func printHMACDetails(w io.Writer, h *hmacView) error {
 		"package", h.Package,
 		"stores", joinList(h.Stores),
 		"permissions", joinList(h.Permissions),
+		"effective permissions", joinList(h.EffectivePermissions),
 		"allowed ips", joinList(h.AllowedIPs),
 		"denied ips", joinList(h.DeniedIPs),
 		"allowed countries", joinList(h.AllowedCountries),

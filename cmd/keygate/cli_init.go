@@ -62,7 +62,7 @@ command.`,
 	if db == "" {
 		return c.usageError("--db must not be empty")
 	}
-	var accountCfg account.Config
+	accountCfg := account.Config{Packages: demoTiers.Names()}
 	var keyCfg apikey.Config
 	var events *audit.Writer // the database's audit history; none for a dry run
 	where := ""

@@ -55,6 +55,9 @@ type keyView struct {
 	RevokedAt        string   `json:"revoked_at"`
 	RotatedAt        string   `json:"rotated_at"`
 	Key              string   `json:"key"`
+
+	// EffectivePermissions are what the key holds with its package.
+	EffectivePermissions []string `json:"effective_permissions"`
 }
 
 // state is the key's status, with "(disabled)" when it is disabled.
@@ -98,6 +101,7 @@ func printKeyDetails(w io.Writer, k *keyView) error {
 		"package", k.Package,
 		"stores", joinList(k.Stores),
 		"permissions", joinList(k.Permissions),
+		"effective permissions", joinList(k.EffectivePermissions),
 		"allowed ips", joinList(k.AllowedIPs),
 		"denied ips", joinList(k.DeniedIPs),
 		"allowed countries", joinList(k.AllowedCountries),
