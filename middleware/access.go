@@ -45,9 +45,19 @@ type AccessConfig struct {
 	// RateLimit chooses the policy of an authenticated caller. Nil means
 	// no limit: set one (for example by package, with test mode unlimited
 	// or capped) to enable rate limiting.
+	//
+	// A policy is one budget per account: every API key, HMAC credential
+	// and access token of the account draws from it, on every instance
+	// that shares the Limiter. Budgets are kept per account and policy
+	// name, so a function that gives one account's credentials different
+	// policies (test and live mode, say) should name them differently;
+	// credentials of the same account under the same name share one
+	// budget. A caller without an account is counted per credential.
 	RateLimit func(keygate.Principal) ratelimit.Policy
-	// RateLimitByAccount counts per account instead of per credential.
-	RateLimitByAccount bool
+	// RateLimitPerCredential opts in to one budget per credential (key
+	// ID) instead of per account: an account with three credentials then
+	// gets three times its policy.
+	RateLimitPerCredential bool
 	// AuthFailures bounds failed authentications per client IP. The zero
 	// Policy means 100 per minute; a negative Limit disables it.
 	AuthFailures ratelimit.Policy
@@ -55,8 +65,8 @@ type AccessConfig struct {
 
 // errors of the access checks; each wraps a public sentinel.
 var (
-	errRateLimited   = errors.New("middleware: rate limited")
-	errTooManyFails  = errors.New("middleware: too many failed authentications")
+	errRateLimited   = fmt.Errorf("%w", ErrRateLimited)
+	errTooManyFails  = fmt.Errorf("%w", ErrTooManyFailures)
 	errIPForbidden   = fmt.Errorf("%w: client IP", ErrForbidden)
 	errGeoForbidden  = fmt.Errorf("%w: country", ErrForbidden)
 	errTierForbidden = fmt.Errorf("%w: package", ErrInsufficientScope)
@@ -275,8 +285,9 @@ func (c compiledRule) checkRequirement(r *http.Request, p keygate.Principal, kr 
 	return nil
 }
 
-// rateLimit counts an authenticated request and sets the RateLimit
-// headers. It returns errRateLimited (429) when over the policy.
+// rateLimit counts an authenticated request, under its account (see
+// AccessConfig.RateLimit), and sets the RateLimit headers. It returns
+// errRateLimited (429) when over the policy.
 func (s *accessState) rateLimit(ctx context.Context, w http.ResponseWriter, p keygate.Principal) error {
 	if s.cfg.RateLimit == nil {
 		return nil
@@ -285,9 +296,9 @@ func (s *accessState) rateLimit(ctx context.Context, w http.ResponseWriter, p ke
 	if policy.Unlimited() {
 		return nil
 	}
-	key := "key:" + p.KeyID
-	if s.cfg.RateLimitByAccount {
-		key = "account:" + p.Account
+	key := "rate:" + policy.Name + ":account:" + p.Account
+	if s.cfg.RateLimitPerCredential || p.Account == "" {
+		key = "rate:" + policy.Name + ":key:" + p.KeyID
 	}
 	d, err := s.limiter.Allow(ctx, key, policy)
 	if err != nil {
