@@ -84,9 +84,12 @@ type accessState struct {
 	failures *ratelimit.FailureLimiter
 	// failureWindow and lastFailure let a request skip the failure check
 	// when no authentication failed within a window: no address can be
-	// blocked then, and normal traffic pays nothing for the limit.
+	// blocked then, and normal traffic pays nothing for the limit. Only
+	// with an in-process limiter (localFailures): a shared one also holds
+	// the failures other instances counted.
 	failureWindow time.Duration
 	lastFailure   atomic.Int64 // Unix nanoseconds
+	localFailures bool
 	perKey        sync.Map     // key ID → *keyRules: parsed grants and IP rules, reused while unchanged
 }
 
@@ -112,6 +115,7 @@ func newAccessState(cfg AccessConfig) (*accessState, error) {
 		}
 		s.failures = ratelimit.NewFailureLimiter(peeker, policy)
 		s.failureWindow = policy.Window
+		_, s.localFailures = s.limiter.(*ratelimit.MemoryLimiter)
 	}
 	return s, nil
 }
@@ -138,8 +142,13 @@ func (s *accessState) failureKey(r *http.Request, ip netip.Addr, known bool) str
 }
 
 // mayBeBlocked reports whether any address could be over the failure
-// limit: some authentication failed within the last window.
+// limit: some authentication failed within the last window, or the
+// limiter is shared with other instances, whose failures this one does
+// not see.
 func (s *accessState) mayBeBlocked() bool {
+	if !s.localFailures {
+		return true
+	}
 	last := s.lastFailure.Load()
 	return last != 0 && time.Since(time.Unix(0, last)) <= s.failureWindow
 }

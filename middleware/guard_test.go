@@ -205,3 +205,25 @@ func TestRateLimitOneBudgetPerAccount(t *testing.T) {
 	// Another account has its own budget.
 	assert.Equal(t, http.StatusNoContent, serve(h, areq{remote: "192.0.2.1:1", key: other}).Code)
 }
+
+// sharedLimiter stands for a limiter that instances share (Redis): it is
+// not a *ratelimit.MemoryLimiter, so an instance cannot know from its own
+// failures whether an address is blocked.
+type sharedLimiter struct{ *ratelimit.MemoryLimiter }
+
+// An address blocked through one instance is blocked on another instance
+// on the same shared limiter, though that one never saw a failure.
+func TestFailuresBlockAcrossInstances(t *testing.T) {
+	clock := newAccessClock()
+	m := newKeyManager(t)
+	valid := mkKey(t, m, apikey.CreateParams{})
+	shared := sharedLimiter{ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now})}
+	ac := middleware.AccessConfig{Limiter: shared, AuthFailures: ratelimit.Policy{Limit: 3, Window: time.Minute}}
+	a, b := newAccessAuth(t, m, ac).Handler(bare), newAccessAuth(t, m, ac).Handler(bare)
+	for i := range 3 {
+		require.Equal(t, 401, serve(a, areq{remote: "198.51.100.1:1", key: badKey(valid, i)}).Code)
+	}
+	assertRefused(t, serve(a, areq{remote: "198.51.100.1:1", key: valid}), 429, "too_many_failures")
+	assertRefused(t, serve(b, areq{remote: "198.51.100.1:1", key: valid}), 429, "too_many_failures", "the other instance")
+	assert.Equal(t, http.StatusNoContent, serve(b, areq{remote: "198.51.100.2:1", key: valid}).Code)
+}
