@@ -40,7 +40,11 @@ type AccessConfig struct {
 	// whole list grant nothing: default deny).
 	Roles access.Roles
 	// Limiter counts requests for the rate limits. Nil means a new
-	// in-memory limiter.
+	// in-memory limiter. Another limiter than a *ratelimit.MemoryLimiter
+	// is taken to be shared between instances (Redis): each request then
+	// asks it whether the client address is over AuthFailures, since other
+	// instances count failures in it too. (A MemoryLimiter is taken to be
+	// this Authenticator's alone.)
 	Limiter ratelimit.Limiter
 	// RateLimit chooses the policy of an authenticated caller. Nil means
 	// no limit: set one (for example by package, with test mode unlimited
@@ -89,8 +93,11 @@ type accessState struct {
 	// the failures other instances counted.
 	failureWindow time.Duration
 	lastFailure   atomic.Int64 // Unix nanoseconds
-	localFailures bool
 	perKey        sync.Map     // key ID → *keyRules: parsed grants and IP rules, reused while unchanged
+
+	// localFailures: the limiter is this process's, so lastFailure sees
+	// every failure it holds.
+	localFailures bool
 }
 
 func newAccessState(cfg AccessConfig) (*accessState, error) {
