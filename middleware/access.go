@@ -51,14 +51,28 @@ type AccessConfig struct {
 	// Permissions list them expanded.
 	Roles access.Roles
 	// Limiter counts requests for the rate limits. Nil means a new
-	// in-memory limiter.
+	// in-memory limiter. Another limiter than a *ratelimit.MemoryLimiter
+	// is taken to be shared between instances (Redis): each request then
+	// asks it whether the client address is over AuthFailures, since other
+	// instances count failures in it too. (A MemoryLimiter is taken to be
+	// this Authenticator's alone.)
 	Limiter ratelimit.Limiter
 	// RateLimit chooses the policy of an authenticated caller. Nil means
 	// no limit: set one (for example by package, with test mode unlimited
 	// or capped) to enable rate limiting.
+	//
+	// A policy is one budget per account: every API key, HMAC credential
+	// and access token of the account draws from it, on every instance
+	// that shares the Limiter. Budgets are kept per account and policy
+	// name, so a function that gives one account's credentials different
+	// policies (test and live mode, say) should name them differently;
+	// credentials of the same account under the same name share one
+	// budget. A caller without an account is counted per credential.
 	RateLimit func(keygate.Principal) ratelimit.Policy
-	// RateLimitByAccount counts per account instead of per credential.
-	RateLimitByAccount bool
+	// RateLimitPerCredential opts in to one budget per credential (key
+	// ID) instead of per account: an account with three credentials then
+	// gets three times its policy.
+	RateLimitPerCredential bool
 	// AuthFailures bounds failed authentications per client IP. The zero
 	// Policy means 100 per minute; a negative Limit disables it.
 	AuthFailures ratelimit.Policy
@@ -66,8 +80,8 @@ type AccessConfig struct {
 
 // errors of the access checks; each wraps a public sentinel.
 var (
-	errRateLimited   = errors.New("middleware: rate limited")
-	errTooManyFails  = errors.New("middleware: too many failed authentications")
+	errRateLimited   = fmt.Errorf("%w", ErrRateLimited)
+	errTooManyFails  = fmt.Errorf("%w", ErrTooManyFailures)
 	errIPForbidden   = fmt.Errorf("%w: client IP", ErrForbidden)
 	errGeoForbidden  = fmt.Errorf("%w: country", ErrForbidden)
 	errTierForbidden = fmt.Errorf("%w: package", ErrInsufficientScope)
@@ -85,10 +99,16 @@ type accessState struct {
 	failures *ratelimit.FailureLimiter
 	// failureWindow and lastFailure let a request skip the failure check
 	// when no authentication failed within a window: no address can be
-	// blocked then, and normal traffic pays nothing for the limit.
+	// blocked then, and normal traffic pays nothing for the limit. Only
+	// with an in-process limiter (localFailures): a shared one also holds
+	// the failures other instances counted.
 	failureWindow time.Duration
 	lastFailure   atomic.Int64 // Unix nanoseconds
 	perKey        sync.Map     // key ID → *keyRules: parsed grants and IP rules, reused while unchanged
+
+	// localFailures: the limiter is this process's, so lastFailure sees
+	// every failure it holds.
+	localFailures bool
 }
 
 func newAccessState(cfg AccessConfig) (*accessState, error) {
@@ -113,6 +133,7 @@ func newAccessState(cfg AccessConfig) (*accessState, error) {
 		}
 		s.failures = ratelimit.NewFailureLimiter(peeker, policy)
 		s.failureWindow = policy.Window
+		_, s.localFailures = s.limiter.(*ratelimit.MemoryLimiter)
 	}
 	return s, nil
 }
@@ -139,8 +160,13 @@ func (s *accessState) failureKey(r *http.Request, ip netip.Addr, known bool) str
 }
 
 // mayBeBlocked reports whether any address could be over the failure
-// limit: some authentication failed within the last window.
+// limit: some authentication failed within the last window, or the
+// limiter is shared with other instances, whose failures this one does
+// not see.
 func (s *accessState) mayBeBlocked() bool {
+	if !s.localFailures {
+		return true
+	}
 	last := s.lastFailure.Load()
 	return last != 0 && time.Since(time.Unix(0, last)) <= s.failureWindow
 }
@@ -307,8 +333,9 @@ func (c compiledRule) checkRequirement(r *http.Request, p keygate.Principal, kr 
 	return nil
 }
 
-// rateLimit counts an authenticated request and sets the RateLimit
-// headers. It returns errRateLimited (429) when over the policy.
+// rateLimit counts an authenticated request, under its account (see
+// AccessConfig.RateLimit), and sets the RateLimit headers. It returns
+// errRateLimited (429) when over the policy.
 func (s *accessState) rateLimit(ctx context.Context, w http.ResponseWriter, p keygate.Principal) error {
 	if s.cfg.RateLimit == nil {
 		return nil
@@ -317,9 +344,9 @@ func (s *accessState) rateLimit(ctx context.Context, w http.ResponseWriter, p ke
 	if policy.Unlimited() {
 		return nil
 	}
-	key := "key:" + p.KeyID
-	if s.cfg.RateLimitByAccount {
-		key = "account:" + p.Account
+	key := "rate:" + policy.Name + ":account:" + p.Account
+	if s.cfg.RateLimitPerCredential || p.Account == "" {
+		key = "rate:" + policy.Name + ":key:" + p.KeyID
 	}
 	d, err := s.limiter.Allow(ctx, key, policy)
 	if err != nil {

@@ -691,9 +691,9 @@ func TestAccessRateLimitByAccount(t *testing.T) {
 			a2 := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_a", Package: access.TierPrime})
 			b := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_b", Package: access.TierPrime})
 			h := newAccessAuth(t, m, middleware.AccessConfig{
-				Limiter:            ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
-				RateLimit:          retailRateLimit,
-				RateLimitByAccount: byAccount,
+				Limiter:                ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
+				RateLimit:              retailRateLimit,
+				RateLimitPerCredential: !byAccount,
 			}).Handler(bare)
 			pass := func(key string, n int) int {
 				ok := 0
@@ -719,7 +719,7 @@ func TestAccessRateLimitConcurrent(t *testing.T) {
 	clock := newAccessClock() // frozen: exactly one burst is available
 	m := newKeyManager(t)
 	live := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: access.TierPrime})
-	other := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: access.TierPrime})
+	other := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: access.TierPrime, Account: "acct_2"})
 	var reached atomic.Int64
 	h := newAccessAuth(t, m, middleware.AccessConfig{
 		Limiter:   ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),

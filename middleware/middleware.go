@@ -31,9 +31,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
@@ -41,7 +39,6 @@ import (
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/jwt"
-	"github.com/keygate/keygate/ratelimit"
 )
 
 // KeyVerifier verifies API keys. [*apikey.Manager] implements it.
@@ -249,18 +246,16 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return a.auditOutside(func(w http.ResponseWriter, r *http.Request) {
 			ip, known := a.access.clientIP(r)
-			if a.access.failures != nil && a.access.mayBeBlocked() {
-				if blocked, d, err := a.access.failures.Blocked(r.Context(), a.access.failureKey(r, ip, known)); blocked || err != nil {
-					if err == nil {
-						w.Header().Set("Retry-After", retryAfter(d))
-						err = errTooManyFails
-					}
-					if a.auditing() {
-						recordOutcome(r, keygate.Principal{ClientIP: ip}, false, "", err)
-					}
-					a.onError(w, r, err)
-					return
+			if wait, blocked, err := a.access.blocked(r.Context(), a.access.failureKey(r, ip, known)); blocked {
+				if err == nil {
+					w.Header().Set("Retry-After", retryAfterSeconds(wait))
+					err = errTooManyFails
 				}
+				if a.auditing() {
+					recordOutcome(r, keygate.Principal{ClientIP: ip}, false, "", err)
+				}
+				a.onError(w, r, err)
+				return
 			}
 			p, country, err := a.check(r, c, ip, known)
 			// check names the caller once its credential verified, also
@@ -286,12 +281,6 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(keygate.NewContext(r.Context(), p)))
 		})
 	}
-}
-
-// retryAfter formats a decision's wait in whole seconds, at least 1.
-func retryAfter(d ratelimit.Decision) string {
-	s := int64((d.RetryAfter + time.Second - 1) / time.Second)
-	return strconv.FormatInt(max(s, 1), 10)
 }
 
 // Check authenticates r and checks it against rule, without writing

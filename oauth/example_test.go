@@ -69,7 +69,14 @@ func ExampleNewServer() {
 		log.Fatal(err)
 	}
 
-	server, err := oauth.NewServer(oauth.Config{Clients: keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: users})
+	// The Authenticator of the protected routes guards the endpoints too:
+	// one budget of failed authentications per client address, the
+	// client's rate limit and one origin check for both.
+	auth, err := middleware.New(middleware.Config{APIKeys: keys, Tokens: verifier})
+	if err != nil {
+		log.Fatal(err)
+	}
+	server, err := oauth.NewServer(oauth.Config{Clients: keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: users, Guard: auth})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,6 +18,54 @@
 //
 // Unknown, revoked, disabled, expired or unapproved client keys, and wrong
 // secrets, all give invalid_client (401 with a WWW-Authenticate challenge).
+// So does a client key used from where its origin rules (allowed and
+// denied IPs and countries, and the service's country rules) forbid it:
+// the check is the middleware's own ([middleware.Authenticator.CheckOrigin],
+// through [Config.Guard]), on every endpoint.
+//
+// # Throttling
+//
+// With [Config.Guard] set to the [*middleware.Authenticator] of the
+// protected routes, the endpoints are throttled as those routes are, on
+// the same state (and so, with a shared limiter, on every instance):
+//
+//   - Failures per client address. A wrong client secret or unknown client
+//     (invalid_client), a wrong password, and a refresh token that is not
+//     valid (invalid_grant) each count one failure against the address's
+//     budget, AccessConfig.AuthFailures (100 a minute by default), the
+//     same budget that wrong keys on the protected routes use. Once it is
+//     used up, every endpoint answers 429 {"error":"too_many_failures"}
+//     with Retry-After, before any key lookup or password hash; an
+//     address blocked on the protected routes is blocked here, and the
+//     other way round.
+//   - The client's rate limit. Each token request counts against the
+//     client key's rate-limit policy (AccessConfig.RateLimit), in its
+//     account's budget; over it: 429 {"error":"rate_limited"} with
+//     Retry-After and the RateLimit headers.
+//
+// Two bounds hold with or without a Guard:
+//
+//   - Failures per user name. Wrong passwords are also counted per user
+//     name, across addresses ([Config.UserFailures]: by default a burst of
+//     10, then one a minute; unknown names are counted alike, so the
+//     answer tells nothing about which names exist). Over it, the password
+//     grant answers 429 too_many_failures, with a Retry-After of at most
+//     one minute, before hashing. So that an attacker cannot lock a user
+//     out, the bound never applies from an address the user signed in
+//     from within [Config.KnownAddressTTL] (30 days; an IPv6 address
+//     counts with its /64), and it is short: it delays guesses rather than
+//     locking the account (OWASP's advice against lockout; the shape of
+//     Keycloak's temporary lockout, without its permanent one). A
+//     sustained attack from many addresses gets one guess a minute per
+//     user name, and can delay sign-ins of that user only from addresses
+//     it has not signed in from recently, each by at most a minute at a
+//     time. Guesses from an address the user recently used stay bounded
+//     by the per-address budget.
+//   - Password checks per client address. [PasswordUsers] runs a few
+//     Argon2id checks at once (4), of which one client address holds at
+//     most one (MaxPerClient): a client that sends many guesses at once
+//     gets 503 temporarily_unavailable for all but one, and the others'
+//     sign-ins still find a slot.
 //
 // # Scope
 //
@@ -29,6 +77,8 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +86,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +94,8 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
+	"github.com/keygate/keygate/middleware"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // Clients finds and authenticates clients. [*apikey.Manager] implements
@@ -111,11 +164,71 @@ type Config struct {
 	// the revoking client as actor). Refresh-token revocations are
 	// reported by Refresh's own RefreshConfig.OnChange.
 	OnChange keygate.ChangeFunc
+	// Guard throttles the endpoints and checks where a client key may be
+	// used from, as the middleware does on the protected routes: set it
+	// to the [*middleware.Authenticator] of those routes, so that both
+	// share one failure budget per client address, one rate limit per
+	// account and one origin check (see the package documentation). Its
+	// client-IP resolution is then used, and ClientIP is ignored.
+	//
+	// Nil keeps the endpoints unthrottled, as they were before Guard
+	// existed: no failure budget per address and no rate limit. The
+	// client key's origin rules are still applied, by the middleware's
+	// check with ClientIP and no country database: its allowed and denied
+	// IPs, and a key with country rules is refused (fail closed).
+	Guard Guard
+	// Limiter counts failed passwords per user name and remembers the
+	// addresses users signed in from (see the package documentation).
+	// Nil means a new in-memory limiter; instances of one service should
+	// share one (redisstore.Limiter, the middleware's).
+	Limiter ratelimit.Peeker
+	// UserFailures bounds failed passwords per user name, across
+	// addresses. The zero Policy means [DefaultUserFailurePolicy]; a
+	// negative Limit disables the bound.
+	UserFailures ratelimit.Policy
+	// KnownAddressTTL is how long an address a user signed in from stays
+	// exempt from UserFailures for that user. Zero means
+	// [DefaultKnownAddressTTL]; negative exempts no address.
+	KnownAddressTTL time.Duration
 }
+
+// Guard is what the endpoints need of the middleware: the failure budget
+// per client address, the rate limit and the origin check.
+// [*middleware.Authenticator] implements it; see its methods for the
+// contract. Errors of Allow and CheckOrigin that say no wrap
+// [middleware.ErrRateLimited] and [middleware.ErrForbidden]; any other
+// error is answered 503.
+type Guard interface {
+	// ClientIP returns r's client address and whether it is known.
+	ClientIP(r *http.Request) (netip.Addr, bool)
+	// Blocked reports whether r's client address is over its failure
+	// budget (blocked is true on error as well).
+	Blocked(r *http.Request) (retryAfter time.Duration, blocked bool, err error)
+	// Failed counts one failed authentication from r's client address.
+	Failed(r *http.Request)
+	// Allow counts a request of p against its rate limit and sets the
+	// RateLimit headers on w.
+	Allow(ctx context.Context, w http.ResponseWriter, p keygate.Principal) error
+	// CheckOrigin applies a credential's origin rules, and the service's
+	// country rules, to r's client address.
+	CheckOrigin(r *http.Request, o middleware.Origin) (country string, err error)
+}
+
+// DefaultUserFailurePolicy bounds failed passwords per user name when
+// [Config.UserFailures] is zero: 10 in a burst, then one a minute.
+var DefaultUserFailurePolicy = ratelimit.Policy{Name: "user-failures", Limit: 10, Window: 10 * time.Minute}
+
+// DefaultKnownAddressTTL is how long an address stays known for a user
+// after a sign-in from it, when [Config.KnownAddressTTL] is zero.
+const DefaultKnownAddressTTL = 30 * 24 * time.Hour
 
 // Server holds the OAuth 2.0 endpoints. Create it with [NewServer].
 type Server struct {
-	cfg Config
+	cfg          Config
+	guard        Guard
+	userFailures *ratelimit.FailureLimiter // nil: no bound per user name
+	limiter      ratelimit.Peeker
+	known        ratelimit.Policy // Limit 1 per KnownAddressTTL; unlimited: none
 }
 
 // NewServer returns a Server for cfg.
@@ -132,7 +245,40 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg}, nil
+	s := &Server{cfg: cfg, guard: cfg.Guard, limiter: cfg.Limiter}
+	if s.guard == nil {
+		// The middleware's origin check, unthrottled, as documented.
+		auth, err := middleware.New(middleware.Config{APIKeys: cfg.Clients, Access: middleware.AccessConfig{
+			ClientIP: cfg.ClientIP, AuthFailures: ratelimit.Policy{Limit: -1},
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("oauth: %w", err)
+		}
+		s.guard = auth
+	}
+	if s.limiter == nil {
+		s.limiter = ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{})
+	}
+	if cfg.UserFailures.Limit >= 0 {
+		policy := cfg.UserFailures
+		if policy == (ratelimit.Policy{}) {
+			policy = DefaultUserFailurePolicy
+		}
+		if policy.Name == "" {
+			policy.Name = DefaultUserFailurePolicy.Name
+		}
+		if err := policy.Validate(); err != nil {
+			return nil, fmt.Errorf("oauth: Config.UserFailures: %w", err)
+		}
+		s.userFailures = ratelimit.NewFailureLimiter(s.limiter, policy)
+	}
+	if ttl := cfg.KnownAddressTTL; ttl >= 0 {
+		if ttl == 0 {
+			ttl = DefaultKnownAddressTTL
+		}
+		s.known = ratelimit.Policy{Name: "user-known", Limit: 1, Window: ttl}
+	}
+	return s, nil
 }
 
 // maxFormBytes bounds a request body.
@@ -144,6 +290,7 @@ type oauthError struct {
 	code        string
 	description string
 	cause       error
+	retryAfter  time.Duration // for a 429 without its own Retry-After
 }
 
 func (e *oauthError) Error() string { return "oauth: " + e.code + ": " + e.description }
@@ -157,7 +304,19 @@ func invalidGrant(desc string, cause error) *oauthError {
 	return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", description: desc, cause: cause}
 }
 
+// tooManyFailures is the 429 of an address (or, with userDescription, a
+// user name) over its failure budget.
+func tooManyFailures(retryAfter time.Duration, description string) *oauthError {
+	return &oauthError{status: http.StatusTooManyRequests, code: "too_many_failures", description: description, retryAfter: max(retryAfter, time.Second)}
+}
+
+const (
+	addressDescription = "too many failed authentications from this address; retry after the time in Retry-After"
+	userDescription    = "too many failed sign-ins for this user name; retry after the time in Retry-After"
+)
+
 var (
+	errRateLimited  = &oauthError{status: http.StatusTooManyRequests, code: "rate_limited", description: "too many requests; retry after the time in Retry-After"}
 	errUnauthorized = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: "this client may not use this grant type"}
 	errUnavailable  = &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the server cannot handle the request right now; retry later"}
 )
@@ -176,6 +335,10 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 	}
 	if e.status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
+	}
+	if e.retryAfter > 0 {
+		secs := int64((e.retryAfter + time.Second - 1) / time.Second)
+		h.Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	}
 	writeJSON(w, e.status, map[string]string{"error": e.code, "error_description": e.description})
 }
@@ -308,29 +471,143 @@ func usesBasic(r *http.Request) bool {
 	return strings.EqualFold(scheme, "Basic")
 }
 
-// checkOrigin applies the client key's IP binding to the caller's address
-// and, when tokens are anchored, records that address in c.
+// guarded refuses a request from an address over its failure budget,
+// before any credential is looked at.
+func (s *Server) guarded(r *http.Request) error {
+	wait, blocked, err := s.guard.Blocked(r)
+	switch {
+	case err != nil:
+		return err // 503: fail closed
+	case blocked:
+		return tooManyFailures(wait, addressDescription)
+	}
+	return nil
+}
+
+// client authenticates the client, counting a failure against the
+// address's budget.
+func (s *Server) client(r *http.Request, form url.Values) (client, error) {
+	c, err := s.authenticateClient(r, form)
+	var e *oauthError
+	if errors.As(err, &e) && e.code == "invalid_client" {
+		s.guard.Failed(r)
+	}
+	return c, err
+}
+
+// checkOrigin applies the client key's origin rules (the middleware's
+// check, through the Guard) to the caller's address. A key that may not be
+// used from here is invalid_client, as a wrong secret is.
 func (s *Server) checkOrigin(r *http.Request, c *client) error {
-	var ip netip.Addr
-	var known bool
-	if s.cfg.ClientIP != nil {
-		ip, known = s.cfg.ClientIP.ClientIP(r)
-	} else {
-		ip, known = ipbind.RemoteIP(r)
-	}
-	if len(c.rec.AllowedIPs) > 0 {
-		rules, err := ipbind.ParseRules(c.rec.AllowedIPs, nil)
-		if err != nil || rules.Check(ip, known) != nil {
-			return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed"}
+	o := middleware.Origin{AllowedIPs: c.rec.AllowedIPs, DeniedIPs: c.rec.DeniedIPs, AllowedCountries: c.rec.AllowedCountries, DeniedCountries: c.rec.DeniedCountries}
+	if _, err := s.guard.CheckOrigin(r, o); err != nil {
+		if errors.Is(err, middleware.ErrForbidden) {
+			return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", cause: err}
 		}
+		return err
 	}
+	return nil
+}
+
+// anchor records the caller's address in c when tokens are anchored.
+func (s *Server) anchor(r *http.Request, c *client) error {
 	if s.cfg.AnchorToClientIP {
+		ip, known := s.guard.ClientIP(r)
 		if !known {
 			return invalidRequest("the client address cannot be determined, and tokens are bound to it")
 		}
 		c.anchor = []string{ip.String()}
 	}
 	return nil
+}
+
+// allow counts a token request against the client's rate limit, as a
+// request of its key.
+func (s *Server) allow(w http.ResponseWriter, r *http.Request, c client) error {
+	p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: c.rec.ID, Account: c.rec.Account, Mode: c.rec.Mode,
+		Kind: c.rec.Kind, Package: c.rec.Package, Permissions: slices.Clone(c.rec.Permissions), Stores: slices.Clone(c.rec.Stores)}
+	if ip, known := s.guard.ClientIP(r); known {
+		p.ClientIP = ip
+	}
+	err := s.guard.Allow(r.Context(), w, p)
+	if errors.Is(err, middleware.ErrRateLimited) {
+		return errRateLimited // Allow set Retry-After and the RateLimit headers
+	}
+	return err
+}
+
+// clientAddr is the address a request's password check is counted under:
+// the client's, else the TCP peer's, else the zero Addr.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	if ip, known := s.guard.ClientIP(r); known {
+		return ip
+	}
+	ip, _ := ipbind.RemoteIP(r)
+	return ip
+}
+
+// userKey is what a user name is counted under: a hash, so that names
+// are neither stored in the limiter nor of unbounded length.
+func userKey(username string) string {
+	sum := sha256.Sum256([]byte(username))
+	return hex.EncodeToString(sum[:16])
+}
+
+// userBlocked reports whether the user name is over its failure budget
+// for a sign-in from addr: never from an address the user recently signed
+// in from.
+func (s *Server) userBlocked(ctx context.Context, key string, addr netip.Addr) error {
+	if s.userFailures == nil || s.knownAddress(ctx, key, addr) {
+		return nil
+	}
+	blocked, d, err := s.userFailures.Blocked(ctx, key)
+	switch {
+	case err != nil:
+		return fmt.Errorf("oauth: user failure limiter: %w", err) // 503: fail closed
+	case blocked:
+		return tooManyFailures(d.RetryAfter, userDescription)
+	}
+	return nil
+}
+
+// knownKey is the limiter key marking addr as known for the user.
+func knownKey(userKey string, addr netip.Addr) string {
+	return "user-known:" + userKey + ":" + clientGroup(addr).String()
+}
+
+// knownAddress reports whether the user signed in from addr (its /64 for
+// IPv6) within KnownAddressTTL. The mark is a limiter key with a budget of
+// one per TTL, used up by the sign-in: it reads as "refused" for the TTL.
+func (s *Server) knownAddress(ctx context.Context, key string, addr netip.Addr) bool {
+	if s.known.Unlimited() || !addr.IsValid() {
+		return false
+	}
+	d, err := s.limiter.Peek(ctx, knownKey(key, addr), s.known)
+	return err == nil && !d.Allowed
+}
+
+// signedIn marks addr as known for the user (best effort).
+func (s *Server) signedIn(ctx context.Context, key string, addr netip.Addr) {
+	if s.known.Unlimited() || !addr.IsValid() {
+		return
+	}
+	s.limiter.Allow(ctx, knownKey(key, addr), s.known)
+}
+
+// userFailed counts a failed password for the user name (best effort).
+func (s *Server) userFailed(ctx context.Context, key string) {
+	if s.userFailures != nil {
+		s.userFailures.Failed(ctx, key)
+	}
+}
+
+// authenticateUser checks a password, fairly: with the client's address
+// when Users share their capacity by address.
+func (s *Server) authenticateUser(ctx context.Context, addr netip.Addr, username, password string) (User, error) {
+	if fu, ok := s.cfg.Users.(FairUsers); ok {
+		return fu.AuthenticateFrom(ctx, addr, username, password)
+	}
+	return s.cfg.Users.Authenticate(ctx, username, password)
 }
 
 // isKeyRejection reports whether err says the key is bad (as opposed to a
@@ -397,6 +674,9 @@ func (s *Server) TokenHandler() http.Handler {
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, error) {
+	if err := s.guarded(r); err != nil {
+		return tokenResponse{}, err
+	}
 	form, err := readForm(w, r)
 	if err != nil {
 		return tokenResponse{}, err
@@ -408,11 +688,17 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, e
 	if !slices.Contains([]string{"client_credentials", "password", "refresh_token"}, grant) {
 		return tokenResponse{}, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", description: "supported: client_credentials, password, refresh_token"}
 	}
-	c, err := s.authenticateClient(r, form)
+	c, err := s.client(r, form)
 	if err != nil {
 		return tokenResponse{}, err
 	}
 	if err := s.checkOrigin(r, &c); err != nil {
+		return tokenResponse{}, err
+	}
+	if err := s.anchor(r, &c); err != nil {
+		return tokenResponse{}, err
+	}
+	if err := s.allow(w, r, c); err != nil {
 		return tokenResponse{}, err
 	}
 	switch grant {
@@ -439,22 +725,34 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, e
 		if err != nil {
 			return tokenResponse{}, err
 		}
-		user, err := s.cfg.Users.Authenticate(r.Context(), username, password)
+		addr, key := s.clientAddr(r), userKey(username)
+		if err := s.userBlocked(r.Context(), key, addr); err != nil {
+			return tokenResponse{}, err
+		}
+		user, err := s.authenticateUser(r.Context(), addr, username, password)
 		if errors.Is(err, ErrBusy) {
 			return tokenResponse{}, errUnavailable
 		}
 		if errors.Is(err, ErrBadCredentials) {
+			s.guard.Failed(r)
+			s.userFailed(r.Context(), key)
 			return tokenResponse{}, invalidGrant("the user name or password is wrong", err)
 		}
 		if err != nil {
 			return tokenResponse{}, err
 		}
 		if user.Subject == "" || user.Account != c.rec.Account {
+			s.guard.Failed(r)
 			return tokenResponse{}, invalidGrant("the user name or password is wrong", nil)
 		}
+		s.signedIn(r.Context(), key, addr)
 		return s.issue(r.Context(), c, user.Subject, perms, true)
 	default: // refresh_token
-		return s.refresh(r.Context(), c, form)
+		resp, err := s.refresh(r.Context(), c, form)
+		if errors.Is(err, jwt.ErrRefreshInvalid) {
+			s.guard.Failed(r) // a refresh token that is not one is a guess too
+		}
+		return resp, err
 	}
 }
 
@@ -590,12 +888,18 @@ func (s *Server) RevocationHandler() http.Handler {
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
+	if err := s.guarded(r); err != nil {
+		return err
+	}
 	form, err := readForm(w, r)
 	if err != nil {
 		return err
 	}
-	c, err := s.authenticateClient(r, form)
+	c, err := s.client(r, form)
 	if err != nil {
+		return err
+	}
+	if err := s.checkOrigin(r, &c); err != nil {
 		return err
 	}
 	token := form.Get("token")
@@ -682,12 +986,18 @@ func (s *Server) IntrospectionHandler() http.Handler {
 }
 
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspection, error) {
+	if err := s.guarded(r); err != nil {
+		return introspection{}, err
+	}
 	form, err := readForm(w, r)
 	if err != nil {
 		return introspection{}, err
 	}
-	c, err := s.authenticateClient(r, form)
+	c, err := s.client(r, form)
 	if err != nil {
+		return introspection{}, err
+	}
+	if err := s.checkOrigin(r, &c); err != nil {
 		return introspection{}, err
 	}
 	if !c.confidential {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 
 	"github.com/keygate/keygate/password"
@@ -15,6 +16,25 @@ import (
 // Argon2id check with the default parameters takes 64 MiB, and the password
 // grant is open to anyone holding a (public) publishable key ID.
 const DefaultMaxConcurrentChecks = 4
+
+// DefaultMaxChecksPerClient bounds the password checks one client address
+// has under way at once when [PasswordUsersConfig.MaxPerClient] is zero:
+// one client cannot take more than one of the [DefaultMaxConcurrentChecks]
+// slots, so it cannot deny sign-ins to the others.
+const DefaultMaxChecksPerClient = 1
+
+// FairUsers is a [Users] that shares its capacity fairly between client
+// addresses. The token endpoint calls AuthenticateFrom, with the address
+// of the client that sent the request, when its Users implement it;
+// [*PasswordUsers] does.
+type FairUsers interface {
+	Users
+	// AuthenticateFrom is Authenticate for a request from client (the
+	// resolved client address, or the TCP peer's when that is unknown; the
+	// zero Addr when neither is). It answers [ErrBusy] when that client
+	// already has its share of the checks under way.
+	AuthenticateFrom(ctx context.Context, client netip.Addr, username, password string) (User, error)
+}
 
 // ErrUnknownUser is what a [UserStore] returns for a name it does not
 // hold.
@@ -104,6 +124,13 @@ func (s *MemoryUserStore) LogValue() slog.Value { return slog.StringValue(s.Stri
 // the passwords. It is safe for concurrent use, runs at most a bounded
 // number of password checks at once (answering [ErrBusy] beyond), and never
 // prints its users or hashes.
+//
+// The bound is shared fairly: through [PasswordUsers.AuthenticateFrom]
+// (which the token endpoint uses), one client address has at most
+// MaxPerClient checks under way (one by default) and is answered
+// [ErrBusy] beyond, whatever slots are free, so that a client holding many
+// guesses in flight delays only itself. An IPv6 address counts with its
+// /64, which one client usually holds whole.
 type PasswordUsers struct {
 	// state is behind a function value so that fmt, printing a
 	// PasswordUsers by reflection, shows only a code address.
@@ -115,6 +142,10 @@ type usersState struct {
 	store  UserStore
 	dummy  string        // a hash to verify against for unknown names
 	slots  chan struct{} // one per password check under way
+
+	perClient int
+	mu        sync.Mutex
+	held      map[netip.Addr]int // checks under way per client address (group)
 }
 
 // PasswordUsersConfig configures a [PasswordUsers].
@@ -128,6 +159,10 @@ type PasswordUsersConfig struct {
 	// it Authenticate answers [ErrBusy]. Zero means
 	// [DefaultMaxConcurrentChecks].
 	MaxConcurrent int
+	// MaxPerClient bounds the checks one client address has under way at
+	// once, through AuthenticateFrom. Zero means
+	// [DefaultMaxChecksPerClient].
+	MaxPerClient int
 }
 
 // NewPasswordUsers returns a PasswordUsers for cfg.
@@ -146,7 +181,12 @@ func NewPasswordUsers(cfg PasswordUsersConfig) (*PasswordUsers, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &usersState{params: params, store: store, dummy: dummy, slots: make(chan struct{}, maxConcurrent)}
+	perClient := cfg.MaxPerClient
+	if perClient <= 0 {
+		perClient = DefaultMaxChecksPerClient
+	}
+	st := &usersState{params: params, store: store, dummy: dummy, slots: make(chan struct{}, maxConcurrent),
+		perClient: perClient, held: map[netip.Addr]int{}}
 	return &PasswordUsers{state: func() *usersState { return st }}, nil
 }
 
@@ -170,17 +210,25 @@ func (m *PasswordUsers) Add(ctx context.Context, username, pw string, u User) er
 // Authenticate implements [Users]. An unknown name costs the same hashing
 // as a wrong password, so that timing does not tell which names exist. A
 // store failure is returned as it is (the token endpoint answers 503).
+// It is AuthenticateFrom without a client address: only the overall bound
+// applies.
 func (m *PasswordUsers) Authenticate(ctx context.Context, username, pw string) (User, error) {
+	return m.AuthenticateFrom(ctx, netip.Addr{}, username, pw)
+}
+
+// AuthenticateFrom implements [FairUsers]: Authenticate for a request
+// from client, which may have at most MaxPerClient checks under way. The
+// zero Addr is subject to the overall bound only.
+func (m *PasswordUsers) AuthenticateFrom(ctx context.Context, client netip.Addr, username, pw string) (User, error) {
 	if err := ctx.Err(); err != nil {
 		return User{}, err
 	}
 	st := m.state()
-	select {
-	case st.slots <- struct{}{}:
-		defer func() { <-st.slots }()
-	default:
+	group, ok := st.acquire(client)
+	if !ok {
 		return User{}, ErrBusy
 	}
+	defer st.release(group)
 	rec, err := st.store.Get(ctx, username)
 	known := err == nil
 	if err != nil && !errors.Is(err, ErrUnknownUser) {
@@ -194,6 +242,52 @@ func (m *PasswordUsers) Authenticate(ctx context.Context, username, pw string) (
 		return User{}, ErrBadCredentials
 	}
 	return rec.User, nil
+}
+
+// clientGroup is what a client address is counted under: an IPv4
+// address (also IPv4-mapped IPv6) alone, an IPv6 address with its /64.
+func clientGroup(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
+}
+
+// acquire takes a slot for a check from client, if the overall bound and
+// the client's share allow. It returns the group to release.
+func (st *usersState) acquire(client netip.Addr) (netip.Addr, bool) {
+	var group netip.Addr
+	if client.IsValid() {
+		group = clientGroup(client)
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.held[group] >= st.perClient {
+			return group, false
+		}
+	}
+	select {
+	case st.slots <- struct{}{}:
+	default:
+		return group, false
+	}
+	if group.IsValid() {
+		st.held[group]++
+	}
+	return group, true
+}
+
+// release frees the slot acquire took.
+func (st *usersState) release(group netip.Addr) {
+	if group.IsValid() {
+		st.mu.Lock()
+		if st.held[group]--; st.held[group] <= 0 {
+			delete(st.held, group)
+		}
+		st.mu.Unlock()
+	}
+	<-st.slots
 }
 
 // String describes the users without naming any.

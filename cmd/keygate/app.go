@@ -28,6 +28,7 @@ import (
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/oauth"
+	"github.com/keygate/keygate/password"
 	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/redisstore"
 	"github.com/keygate/keygate/sqlstore"
@@ -44,6 +45,12 @@ type options struct {
 	auditFile      string // empty: audit events in the database (in memory with --db memory) only
 	noAudit        bool   // no audit events at all (for load comparisons)
 	store          storeOptions
+	// limiterNow is the clock of the in-memory limiter (without Redis);
+	// nil means time.Now. Tests freeze it.
+	limiterNow func() time.Time
+	// passwordParams are the Argon2id costs of new password hashes; zero
+	// means password.DefaultParams. Tests make them cheap.
+	passwordParams password.Params
 }
 
 // app is the reference server's components, on the stores of a storage.
@@ -236,10 +243,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	if err != nil {
 		return nil, err
 	}
-	if a.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: st.users()}); err != nil {
-		return nil, err
-	}
-	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: a.users, OnChange: onChange}); err != nil {
+	if a.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: st.users(), Params: opts.passwordParams}); err != nil {
 		return nil, err
 	}
 	// HMAC secrets are sealed under the master key: the key file's (or
@@ -254,15 +258,24 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	if a.oneTime, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: oneTimeStore}); err != nil {
 		return nil, err
 	}
+	// One limiter for the rate limits, the failed authentications per
+	// address (the protected routes' and the OAuth endpoints') and the
+	// failed passwords per user name: Redis when instances share it.
+	sharedLimiter, ok := limiter.(ratelimit.Peeker)
+	if !ok {
+		sharedLimiter = ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: opts.limiterNow})
+	}
 	limit := opts.demoRateLimit
 	if a.auth, err = middleware.New(middleware.Config{
 		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime,
 		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: requestPolicy},
 		Access: middleware.AccessConfig{
 			Tiers:   demoTiers,
-			Limiter: limiter,
+			Limiter: sharedLimiter,
 			// Test mode is unlimited, except for the PRIME demo account,
-			// which has a live-like limit to show 429s.
+			// which has a live-like limit to show 429s: one budget for
+			// the whole account (its keys, HMAC credentials and tokens;
+			// the middleware counts per account).
 			RateLimit: func(p keygate.Principal) ratelimit.Policy {
 				if p.Account == primeAccount {
 					return limit
@@ -271,6 +284,13 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 			},
 		},
 	}); err != nil {
+		return nil, err
+	}
+	// The OAuth endpoints are guarded by the same Authenticator: one
+	// failure budget per address, the client's rate limit, one origin
+	// check.
+	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: a.users,
+		OnChange: onChange, Guard: a.auth, Limiter: sharedLimiter}); err != nil {
 		return nil, err
 	}
 
