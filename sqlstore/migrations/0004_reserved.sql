@@ -1,0 +1,3 @@
+-- A placeholder: the version that another branch of issue 12 takes
+-- (migrations must be numbered without gaps). The integrator drops this
+-- file when that branch's 0004 is merged.
