@@ -51,6 +51,7 @@ type envOptions struct {
 	separateReview bool
 	noOptional     bool // no HMAC, denylist, refresh tokens or audit history
 	idempotency    admin.IdempotencyStore
+	lookupAccounts bool // the Authenticator looks up accounts (middleware.Config.Accounts)
 }
 
 // env is an admin API behind a real Authenticator, with real managers on
@@ -114,11 +115,17 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: ks, Issuer: "https://issuer.test", Audience: "keygate", Now: e.clock.Now, Denylist: e.deny})
 	require.NoError(t, err)
 
+	var lookup account.Lookup
+	if opts.lookupAccounts {
+		lookup = e.accounts
+	}
 	auth, err := middleware.New(middleware.Config{
 		APIKeys: e.keys,
 		Tokens:  verifier,
 		Access:  middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles},
 		Audit:   middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
+
+		Accounts: lookup,
 	})
 	require.NoError(t, err)
 
