@@ -177,7 +177,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	if st.db != nil {
 		keyConfig.Store = st.keys
 		hmacConfig.Store = st.creds
-		accountStore = st.db.Accounts()
+		accountStore = st.accounts
 		refreshStore = st.db.RefreshTokens()
 		denylist = st.db.Denylist()
 		oneTimeStore = st.db.OneTimeTokens()
@@ -234,7 +234,13 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	if a.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: st.users()}); err != nil {
 		return nil, err
 	}
-	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: a.users, OnChange: onChange}); err != nil {
+	// Every request and every OAuth client looks up its account (through
+	// the cache, with a database): a disabled account's credentials are
+	// refused, and the account's package is the one that applies.
+	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange}); err != nil {
+		return nil, err
+	}
+	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: a.users, Accounts: a.accounts, OnChange: onChange}); err != nil {
 		return nil, err
 	}
 	// HMAC secrets are sealed under the master key: the key file's (or
@@ -251,7 +257,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	}
 	limit := opts.demoRateLimit
 	if a.auth, err = middleware.New(middleware.Config{
-		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime,
+		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime, Accounts: a.accounts,
 		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: requestPolicy},
 		Access: middleware.AccessConfig{
 			Tiers:   demoTiers,
@@ -269,9 +275,6 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 		return nil, err
 	}
 
-	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange}); err != nil {
-		return nil, err
-	}
 	if a.admin, err = admin.New(admin.Config{
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
 		Denylist: verifier.Denylist(), Refresh: refresh, AccessTokenTTL: opts.accessTokenTTL,
