@@ -321,9 +321,9 @@ func (a *app) startupNotes(created bool, stderr io.Writer) {
 	}
 	switch {
 	case st.inv != nil:
-		fmt.Fprintf(stderr, "keygate: keys and credentials cached for %v; revocations reach other instances through Redis pub/sub\n", st.cacheTTL)
+		fmt.Fprintf(stderr, "keygate: keys, credentials and accounts cached for %v; revocations reach other instances through Redis pub/sub\n", st.cacheTTL)
 	default:
-		fmt.Fprintf(stderr, "keygate: keys and credentials cached for %v: a revocation on another instance takes effect here within that time (--redis broadcasts it at once)\n", st.cacheTTL)
+		fmt.Fprintf(stderr, "keygate: keys, credentials and accounts cached for %v: a revocation on another instance takes effect here within that time (--redis broadcasts it at once)\n", st.cacheTTL)
 	}
 }
 
