@@ -121,3 +121,21 @@ func TestCachedStoreBounded(t *testing.T) {
 	_, err = c.Get(cancelled, "acct_1")
 	assert.ErrorIs(t, err, context.Canceled, "a cancelled context is refused even when cached")
 }
+
+// BenchmarkLookup is the per-request account lookup of the middleware:
+// Manager.Get through a CachedStore, the account cached.
+func BenchmarkLookup(b *testing.B) {
+	ctx := context.Background()
+	inner := account.NewMemoryStore()
+	_, err := inner.Create(ctx, account.Account{ID: "acct_1", Name: "Shop", Package: "GO"})
+	require.NoError(b, err)
+	m, err := account.NewManager(account.Config{Store: account.NewCachedStore(inner, account.CacheConfig{TTL: time.Hour})})
+	require.NoError(b, err)
+	var lookup account.Lookup = m
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := lookup.Get(ctx, "acct_1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
