@@ -62,6 +62,13 @@ func TestAccountDisable(t *testing.T) {
 			assert.Equal(t, tc.code, errorCode(t, r), "%s %s", tc.path, tc.body)
 		}
 	}
+	// A caller may not lock itself out.
+	r = e.post(e.writeKey, "/accounts/acct_admin/disable", "")
+	mustStatus(t, r, http.StatusConflict)
+	assert.Equal(t, "conflict", errorCode(t, r))
+	assert.False(t, e.getAccount("acct_admin").Disabled)
+	assert.Equal(t, http.StatusOK, e.whoami(e.adminKey))
+
 	r = e.send(req{method: "GET", path: "/accounts/acct_shop/disable", key: e.adminKey})
 	assert.Equal(t, http.StatusMethodNotAllowed, r.status)
 	assert.False(t, e.getAccount("acct_shop").Disabled, "no refused call changed the account")

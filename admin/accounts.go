@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 )
@@ -177,10 +178,20 @@ func (h *Handler) applyPackage(r *http.Request, acct, pkg string) error {
 
 // disableAccount suspends an account: with middleware.Config.Accounts
 // (and oauth.Config.Accounts) set, every credential of it is refused on
-// its next request. The body is empty or {}.
+// its next request. The body is empty or {}. A caller may not disable its
+// own account, which would lock it (and every other key of the account)
+// out with no way back through the API.
 func (h *Handler) disableAccount(r *http.Request, body []byte) (result, error) {
-	return h.accountAction(r, body, h.cfg.Accounts.Disable)
+	return h.accountAction(r, body, func(ctx context.Context, id string) (account.Account, error) {
+		if p, ok := keygate.FromContext(ctx); ok && p.Account == id {
+			return account.Account{}, errOwnAccount
+		}
+		return h.cfg.Accounts.Disable(ctx, id)
+	})
 }
+
+// errOwnAccount refuses a caller's disabling its own account.
+var errOwnAccount = conflict("a caller cannot disable its own account; use a key of another account")
 
 // enableAccount undoes disableAccount.
 func (h *Handler) enableAccount(r *http.Request, body []byte) (result, error) {
