@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -52,4 +53,38 @@ func TestCLIAccountsDisableEnable(t *testing.T) {
 
 	_, stderr, err := runCLI(t, append([]string{"accounts", "disable"}, auth...)...)
 	require.Error(t, err, stderr)
+}
+
+// TestCLIAccountsDisableEndToEnd disables the demo account through the
+// command line against keygate serve (in memory): its key, its signed
+// requests and its tokens are refused at once, the admin cannot disable
+// its own account, and enabling restores everything.
+func TestCLIAccountsDisableEndToEnd(t *testing.T) {
+	b := startServe(t)
+	cli := &adminCLI{t: t, b: b}
+	r := passwordGrant(t, http.DefaultClient, b.url, b)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	token := jsonBody(t, r)["access_token"].(string)
+	statuses := func() []int {
+		return []int{
+			whoamiStatus(t, b, b.secret),
+			whoamiStatus(t, b, b.publishable),
+			whoamiStatus(t, b, token),
+			send(t, http.DefaultClient, signedRequest(t, b, http.MethodGet, b.url+"/v1/whoami", "")).status,
+			whoamiStatus(t, b, b.prime), // another account
+		}
+	}
+	require.Equal(t, []int{200, 200, 200, 200, 200}, statuses())
+
+	assert.Regexp(t, `(?m)^status: +disabled$`, cli.ok("accounts", "disable", demoAccount))
+	assert.Equal(t, []int{401, 401, 401, 401, 200}, statuses(), "every credential of the account is refused at once")
+	r = passwordGrant(t, http.DefaultClient, b.url, b)
+	assert.Equal(t, http.StatusUnauthorized, r.status, "the token endpoint refuses the account's clients: %s", r.body)
+
+	_, _, err := cli.run("accounts", "disable", adminAccount)
+	require.Error(t, err, "the admin key may not disable its own account")
+	assert.Contains(t, err.Error(), "own account")
+
+	assert.Regexp(t, `(?m)^status: +active$`, cli.ok("accounts", "enable", demoAccount))
+	assert.Equal(t, []int{200, 200, 200, 200, 200}, statuses())
 }
