@@ -111,8 +111,8 @@ type Config struct {
 	// does not exist (invalid_client) on every endpoint, so that a
 	// disabled account obtains, refreshes, revokes and introspects no
 	// tokens; a lookup that fails answers 503. [*account.Manager]
-	// implements it, as does middleware.Config.Accounts. Nil means no
-	// lookup.
+	// implements it; give the same one as middleware.Config.Accounts. Nil
+	// means no lookup.
 	Accounts account.Lookup
 	// OnChange, when set, is told of each access token revoked at the
 	// revocation endpoint ([keygate.ActionTokenRevoked], with the jti and
