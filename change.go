@@ -19,8 +19,10 @@ const (
 	ActionKeyEnabled  Action = "key.enabled"  // a suspended API key was re-enabled
 	ActionKeyUpdated  Action = "key.updated"  // an API key's metadata changed
 
-	ActionAccountCreated Action = "account.created" // an account was created
-	ActionAccountUpdated Action = "account.updated" // an account's name or package changed
+	ActionAccountCreated  Action = "account.created"  // an account was created
+	ActionAccountUpdated  Action = "account.updated"  // an account's name or package changed
+	ActionAccountDisabled Action = "account.disabled" // an account was suspended: every credential of it is refused
+	ActionAccountEnabled  Action = "account.enabled"  // a suspended account was re-enabled
 
 	ActionHMACCreated  Action = "hmac.created"  // an HMAC credential was minted
 	ActionHMACRotated  Action = "hmac.rotated"  // an HMAC credential got a new secret

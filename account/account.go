@@ -2,11 +2,13 @@
 // credentials (their Account field), each with a name for people and a
 // package, the tier that access rules grant features by.
 //
-// An account holds no secret. [Manager] creates, reads, lists and renames
-// accounts on top of a [Store], with a compare-and-swap on every update,
-// and reports what it changes through [Config.OnChange]. [MemoryStore] is
-// the embedded store; every implementation must pass the conformance suite
-// in package accounttest.
+// An account holds no secret. [Manager] creates, reads, lists, renames,
+// disables and enables accounts on top of a [Store], with a
+// compare-and-swap on every update, and reports what it changes through
+// [Config.OnChange]. [MemoryStore] is the embedded store; every
+// implementation must pass the conformance suite in package accounttest.
+// [CachedStore] is a read-through cache in front of a slow store, for the
+// per-request [Lookup] of the middleware and the OAuth endpoints.
 package account
 
 import (
@@ -54,6 +56,11 @@ type Account struct {
 	// Package is the account's tier, such as "GO" (same syntax as ID), or
 	// empty.
 	Package string
+	// Disabled suspends the account: every credential of it (API keys,
+	// HMAC credentials, access and one-time tokens) is refused wherever
+	// the account is looked up per request ([Lookup]), until it is
+	// enabled again. See [Manager.Disable].
+	Disabled bool
 	// Created and Updated are when the account was created and last
 	// changed, on the manager's clock.
 	Created time.Time
@@ -110,6 +117,16 @@ type Store interface {
 	// Paging through with the last account of each page as the next
 	// position returns every account that exists throughout exactly once.
 	List(ctx context.Context, f ListFilter) ([]Account, error)
+}
+
+// Lookup finds an account by ID: what the middleware and the OAuth
+// endpoints ask on every request, to refuse the credentials of a disabled
+// account and to take the account's current package. [*Manager] and every
+// [Store] implement it; put a [CachedStore] in front of a slow store.
+type Lookup interface {
+	// Get returns the account with that ID, or an error wrapping
+	// [ErrNotFound] (or a store error).
+	Get(ctx context.Context, id string) (Account, error)
 }
 
 // after reports whether a comes after the position (t, id) in the order of

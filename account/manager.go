@@ -22,8 +22,10 @@ type Config struct {
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 	// OnChange, when set, is told of every account created
-	// ([keygate.ActionAccountCreated]) and changed
-	// ([keygate.ActionAccountUpdated]), after it is stored, with
+	// ([keygate.ActionAccountCreated]), changed
+	// ([keygate.ActionAccountUpdated]), disabled
+	// ([keygate.ActionAccountDisabled]) and enabled
+	// ([keygate.ActionAccountEnabled]), after it is stored, with
 	// Change.Account the account's ID and the actor taken from the
 	// context (see [keygate.WithActor]). An update that changes nothing
 	// is not reported.
@@ -36,8 +38,8 @@ type Config struct {
 	Packages []string
 }
 
-// Manager creates, reads, lists and updates accounts on top of a [Store].
-// It is safe for concurrent use.
+// Manager creates, reads, lists, updates, disables and enables accounts on
+// top of a [Store]. It is safe for concurrent use. It implements [Lookup].
 type Manager struct {
 	store    Store
 	now      func() time.Time
@@ -211,6 +213,55 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Account, er
 		return Account{}, fmt.Errorf("account: update: %w", err)
 	}
 	m.report(ctx, keygate.ActionAccountUpdated, a)
+	return a, nil
+}
+
+// Disable suspends the account atomically (a compare-and-swap, like
+// [Manager.Update]): every credential of it is then refused on its next
+// request wherever the account is looked up ([Lookup]), until [Manager.Enable].
+// Disabling a disabled account stores nothing, reports nothing and returns
+// it as it is. It returns an error wrapping [ErrNotFound], or [ErrConflict]
+// after too many concurrent writers.
+func (m *Manager) Disable(ctx context.Context, id string) (Account, error) {
+	return m.setDisabled(ctx, id, true)
+}
+
+// Enable undoes [Manager.Disable]. Enabling an account that is not
+// disabled stores nothing, reports nothing and returns it as it is.
+func (m *Manager) Enable(ctx context.Context, id string) (Account, error) {
+	return m.setDisabled(ctx, id, false)
+}
+
+func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Account, error) {
+	action, op := keygate.ActionAccountEnabled, "enable"
+	if disabled {
+		action, op = keygate.ActionAccountDisabled, "disable"
+	}
+	if !validate.Ident(id) {
+		return Account{}, fmt.Errorf("account: %s: %w", op, ErrNotFound)
+	}
+	var current Account
+	a, err := cas.Update(
+		func() (Account, error) { return m.store.Get(ctx, id) },
+		func(a *Account) error {
+			if a.Disabled == disabled {
+				current = *a
+				return errUnchanged
+			}
+			a.Disabled = disabled
+			a.Updated = m.now()
+			return nil
+		},
+		func(a Account) (Account, error) { return m.store.Update(ctx, a) },
+		func(err error) bool { return errors.Is(err, ErrConflict) },
+		maxUpdateRetries)
+	switch {
+	case errors.Is(err, errUnchanged):
+		return current, nil
+	case err != nil:
+		return Account{}, fmt.Errorf("account: %s: %w", op, err)
+	}
+	m.report(ctx, action, a)
 	return a, nil
 }
 

@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 
+	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/internal/validate"
@@ -164,6 +166,10 @@ var errPartialPackage = newError(http.StatusServiceUnavailable, CodeTemporarilyU
 // applyPackage gives every key of the account that is not revoked the
 // package pkg. HMAC credentials keep theirs: package hmac has no update
 // call yet.
+//
+// With middleware.Config.Accounts set, requests no longer depend on it:
+// the middleware takes every credential's package from its account on
+// each request. It keeps the stored records in step.
 func (h *Handler) applyPackage(r *http.Request, acct, pkg string) error {
 	ctx := r.Context()
 	f := apikey.ListFilter{Account: acct, Limit: MaxLimit}
@@ -187,4 +193,43 @@ func (h *Handler) applyPackage(r *http.Request, acct, pkg string) error {
 		last := recs[len(recs)-1]
 		f.AfterCreated, f.AfterID = last.Created, last.ID
 	}
+}
+
+// disableAccount suspends an account: with middleware.Config.Accounts
+// (and oauth.Config.Accounts) set, every credential of it is refused on
+// its next request. The body is empty or {}. A caller may not disable its
+// own account, which would lock it (and every other key of the account)
+// out with no way back through the API.
+func (h *Handler) disableAccount(r *http.Request, body []byte) (result, error) {
+	return h.accountAction(r, body, func(ctx context.Context, id string) (account.Account, error) {
+		if p, ok := keygate.FromContext(ctx); ok && p.Account == id {
+			return account.Account{}, errOwnAccount
+		}
+		return h.cfg.Accounts.Disable(ctx, id)
+	})
+}
+
+// errOwnAccount refuses a caller's disabling its own account.
+var errOwnAccount = conflict("a caller cannot disable its own account; use a key of another account")
+
+// enableAccount undoes disableAccount.
+func (h *Handler) enableAccount(r *http.Request, body []byte) (result, error) {
+	return h.accountAction(r, body, h.cfg.Accounts.Enable)
+}
+
+// accountAction serves the account routes that take no parameters: the
+// body is empty or {}.
+func (h *Handler) accountAction(r *http.Request, body []byte, do func(context.Context, string) (account.Account, error)) (result, error) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		return result{}, notFound("no account has this ID")
+	}
+	if err := decodeJSON(body, &emptyRequest{}); err != nil {
+		return result{}, err
+	}
+	a, err := do(r.Context(), id)
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: http.StatusOK, body: accountJSON(a)}, nil
 }

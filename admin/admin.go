@@ -133,6 +133,8 @@ var table = []route{
 	{"GET", "/accounts", PermissionRead, (*Handler).listAccounts},
 	{"GET", "/accounts/{id}", PermissionRead, (*Handler).getAccount},
 	{"PATCH", "/accounts/{id}", PermissionWrite, (*Handler).updateAccount},
+	{"POST", "/accounts/{id}/disable", PermissionWrite, (*Handler).disableAccount},
+	{"POST", "/accounts/{id}/enable", PermissionWrite, (*Handler).enableAccount},
 	{"POST", "/keys", PermissionWrite, (*Handler).createKeys},
 	{"GET", "/keys", PermissionRead, (*Handler).listKeys},
 	{"GET", "/keys/{id}", PermissionRead, (*Handler).getKey},

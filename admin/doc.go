@@ -22,6 +22,8 @@
 //	GET   /accounts                ?limit&cursor                                200 {"data": [Account], "next_cursor"?}
 //	GET   /accounts/{id}                                                        200 Account
 //	PATCH /accounts/{id}           {"name"?, "package"?}                        200 Account
+//	POST  /accounts/{id}/disable   (every credential of it is then refused)     200 Account
+//	POST  /accounts/{id}/enable                                                 200 Account
 //	POST  /keys                    {"account", "mode", "kind"?, "name"?, "stores"?, "permissions"?, "roles"?,
 //	                                "allowed_ips"?, "denied_ips"?, "allowed_countries"?, "denied_countries"?, "expires"?}
 //	                                                                            201 {"publishable"?: Key, "secret"?: Key}

@@ -64,7 +64,7 @@ func Example() {
 	call("POST", "/keys", `{"account":"acct_shop","mode":"tset"}`)
 	call("GET", "/accounts/acct_nope", "")
 	// Output:
-	// 201 {"id":"acct_shop","name":"Shop","package":"GO","created":"2030-01-02T03:04:05Z","updated":"2030-01-02T03:04:05Z"}
+	// 201 {"id":"acct_shop","name":"Shop","package":"GO","disabled":false,"created":"2030-01-02T03:04:05Z","updated":"2030-01-02T03:04:05Z"}
 	// 400 {"error":"validation_failed","error_description":"some fields are not valid; see fields","fields":{"mode":"must be \"test\" or \"live\""}}
 	// 404 {"error":"not_found","error_description":"no account has this ID"}
 }

@@ -52,6 +52,7 @@ type envOptions struct {
 	noOptional     bool // no HMAC, denylist, refresh tokens or audit history
 	idempotency    admin.IdempotencyStore
 	tiers          *access.Tiers // the packages, for the middleware and the handler
+	lookupAccounts bool          // the Authenticator looks up accounts (middleware.Config.Accounts)
 }
 
 // env is an admin API behind a real Authenticator, with real managers on
@@ -118,12 +119,17 @@ func newEnv(t testing.TB, opts envOptions) *env {
 
 	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Authorities: hmac.AnyAuthority, Credentials: e.hmac, Now: e.clock.Now})
 	require.NoError(t, err)
+	var lookup account.Lookup
+	if opts.lookupAccounts {
+		lookup = e.accounts
+	}
 	auth, err := middleware.New(middleware.Config{
 		APIKeys:    e.keys,
 		Tokens:     verifier,
 		Signatures: signatures,
 		Access:     middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles, Tiers: opts.tiers},
 		Audit:      middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
+		Accounts:   lookup,
 	})
 	require.NoError(t, err)
 

@@ -15,11 +15,13 @@ import (
 
 // Account is an account as the API shows it.
 type Account struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Package string    `json:"package,omitempty"`
-	Created time.Time `json:"created,omitzero"`
-	Updated time.Time `json:"updated,omitzero"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Package string `json:"package,omitempty"`
+	// Disabled: every credential of the account is refused.
+	Disabled bool      `json:"disabled"`
+	Created  time.Time `json:"created,omitzero"`
+	Updated  time.Time `json:"updated,omitzero"`
 }
 
 // Key is an API key as the API shows it: never its secret, except Key,
@@ -122,7 +124,7 @@ func utc(t time.Time) time.Time {
 }
 
 func accountJSON(a account.Account) Account {
-	return Account{ID: a.ID, Name: a.Name, Package: a.Package, Created: utc(a.Created), Updated: utc(a.Updated)}
+	return Account{ID: a.ID, Name: a.Name, Package: a.Package, Disabled: a.Disabled, Created: utc(a.Created), Updated: utc(a.Updated)}
 }
 
 // keyJSON shows rec; prefix is the manager's key prefix, such as "bk".

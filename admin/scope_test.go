@@ -72,6 +72,18 @@ var adminRoutes = []matrixCall{
 	{"GET", "/accounts", func(*env) (string, string) { return "/accounts", "" }, 200},
 	{"GET", "/accounts/{id}", func(*env) (string, string) { return "/accounts/acct_m", "" }, 200},
 	{"PATCH", "/accounts/{id}", func(*env) (string, string) { return "/accounts/acct_m", `{"name":"Renamed"}` }, 200},
+	{"POST", "/accounts/{id}/disable", func(e *env) (string, string) {
+		a, err := e.accounts.Create(context.Background(), account.CreateParams{Name: "To disable"})
+		require.NoError(e.t, err)
+		return "/accounts/" + a.ID + "/disable", ""
+	}, 200},
+	{"POST", "/accounts/{id}/enable", func(e *env) (string, string) {
+		a, err := e.accounts.Create(context.Background(), account.CreateParams{Name: "To enable"})
+		require.NoError(e.t, err)
+		_, err = e.accounts.Disable(context.Background(), a.ID)
+		require.NoError(e.t, err)
+		return "/accounts/" + a.ID + "/enable", ""
+	}, 200},
 	{"POST", "/keys", func(*env) (string, string) { return "/keys", `{"account":"acct_m","mode":"test"}` }, 201},
 	{"GET", "/keys", func(*env) (string, string) { return "/keys", "" }, 200},
 	{"GET", "/keys/{id}", func(e *env) (string, string) { _, id := e.mintOn("acct_m", "test"); return "/keys/" + id, "" }, 200},

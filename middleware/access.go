@@ -164,9 +164,12 @@ func (s *accessState) failureKey(r *http.Request, ip netip.Addr, known bool) str
 // limiter is shared with other instances, whose failures this one does
 // not see.
 func (s *accessState) mayBeBlocked() bool {
-	if !s.localFailures {
-		return true
-	}
+	return !s.localFailures || s.failedHere()
+}
+
+// failedHere reports whether an authentication failed on this instance
+// within the last window.
+func (s *accessState) failedHere() bool {
 	last := s.lastFailure.Load()
 	return last != 0 && time.Since(time.Unix(0, last)) <= s.failureWindow
 }

@@ -103,6 +103,8 @@ var failures = []struct {
 	{apikey.ErrPendingReview, Failure{http.StatusUnauthorized, "invalid_token", "the API key is awaiting review"}},
 	{apikey.ErrMalformed, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
 	{apikey.ErrInvalidKey, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
+	{errAccountDisabled, Failure{http.StatusUnauthorized, "invalid_token", "the account is disabled"}},
+	{errAccountUnknown, Failure{http.StatusUnauthorized, "invalid_token", "the credential's account does not exist"}},
 	{errOneTimeRequired, Failure{http.StatusUnauthorized, "invalid_token", "this route accepts only a one-time token of its purpose"}},
 	{errOneTimeElsewhere, Failure{http.StatusUnauthorized, "invalid_token", "a one-time token is accepted only by the route of its purpose"}},
 	{jwt.ErrOneTimeExpired, Failure{http.StatusUnauthorized, "invalid_token", "the one-time token has expired"}},

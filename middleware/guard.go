@@ -66,9 +66,12 @@ func (a *Authenticator) ClientIP(r *http.Request) (netip.Addr, bool) {
 // failed authentications, and if so how long until it may try again. It
 // counts nothing. An endpoint that checks credentials asks it first and,
 // when blocked, answers 429 too_many_failures with Retry-After, before
-// looking up any credential. On error (the limiter's store is down)
-// blocked is true as well: fail closed, with 503. With AuthFailures
-// disabled nothing is blocked.
+// looking up any credential. When the limiter's store is down, an
+// instance that saw a failed authentication within the policy's window
+// answers blocked with the error (fail closed, 503); one that saw none
+// goes by its own count, which blocks nothing, so that a shared limiter's
+// outage does not refuse every request. With AuthFailures disabled
+// nothing is blocked.
 func (a *Authenticator) Blocked(r *http.Request) (retryAfter time.Duration, blocked bool, err error) {
 	if a.access == nil {
 		return 0, true, errNotConfigured
@@ -135,6 +138,15 @@ func (s *accessState) blocked(ctx context.Context, key string) (time.Duration, b
 	}
 	blocked, d, err := s.failures.Blocked(ctx, key)
 	if err != nil {
+		if !s.failedHere() {
+			// A shared limiter that cannot be asked, on an instance
+			// that saw no failure within the window: no address can
+			// be over the limit by this instance's own count, so the
+			// request goes on to have its credential checked (as it
+			// would with an in-memory limiter), rather than every
+			// request failing while the shared store is down.
+			return 0, false, nil
+		}
 		return 0, true, fmt.Errorf("middleware: failure limiter: %w", err)
 	}
 	return d.RetryAfter, blocked, nil

@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/hmac"
@@ -111,6 +112,16 @@ type Config struct {
 	// ErrorHandler writes failures. Nil means the RFC 6750 JSON response of
 	// [Failure.Write].
 	ErrorHandler ErrorHandler
+	// Accounts, when set, looks up the caller's account on every request,
+	// after its credential is authenticated: the credentials of a
+	// disabled or unknown account are refused (401 invalid_token), and
+	// the Principal's Package is the account's current package, so that
+	// disabling an account or changing its package applies to every key,
+	// signed request and token of it on the next request. A lookup that
+	// fails answers 503. [*account.Manager] implements it; put an
+	// [account.CachedStore] in front of a slow store. Nil means no lookup:
+	// the package is the one the credential carries.
+	Accounts account.Lookup
 }
 
 // MaxAuthorizationLen is the longest Authorization header the
@@ -154,6 +165,7 @@ type Authenticator struct {
 	tokens      TokenVerifier
 	oneTime     OneTimeRedeemer
 	signatures  RequestVerifier
+	accounts    account.Lookup
 	access      *accessState
 	auditCfg    AuditConfig
 	realm       string
@@ -169,7 +181,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.APIKeys == nil && cfg.Tokens == nil && cfg.Signatures == nil {
 		return nil, fmt.Errorf("middleware: Config.APIKeys, Tokens or Signatures is required")
 	}
-	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, realm: cfg.Realm, onError: cfg.ErrorHandler}
+	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, accounts: cfg.Accounts, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	var err error
 	if a.access, err = newAccessState(cfg.Access); err != nil {
 		return nil, err
@@ -337,6 +349,9 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 		return keygate.Principal{}, "", err
 	}
 	authenticated := p
+	if p, err = a.checkAccount(r.Context(), p); err != nil {
+		return a.refusedCaller(r, authenticated), "", err
+	}
 	if p, err = a.applyRule(r, rule, p); err != nil {
 		return a.refusedCaller(r, authenticated), "", err
 	}

@@ -91,6 +91,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
@@ -159,6 +160,13 @@ type Config struct {
 	// from anywhere else. A refreshed token is anchored to the address
 	// that refreshed it.
 	AnchorToClientIP bool
+	// Accounts, when set, refuses clients whose account is disabled or
+	// does not exist (invalid_client) on every endpoint, so that a
+	// disabled account obtains, refreshes, revokes and introspects no
+	// tokens; a lookup that fails answers 503. [*account.Manager]
+	// implements it; give the same one as middleware.Config.Accounts. Nil
+	// means no lookup.
+	Accounts account.Lookup
 	// OnChange, when set, is told of each access token revoked at the
 	// revocation endpoint ([keygate.ActionTokenRevoked], with the jti and
 	// the revoking client as actor). Refresh-token revocations are
@@ -432,6 +440,9 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 	case errors.Is(err, apikey.ErrNotFound):
 		return client{}, fail
 	case err != nil:
+		return client{}, err
+	}
+	if err := s.checkAccount(r.Context(), rec.Account, fail); err != nil {
 		return client{}, err
 	}
 	switch rec.Kind {

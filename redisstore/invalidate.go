@@ -10,9 +10,10 @@ import (
 )
 
 // Invalidations broadcasts, over Redis pub/sub, the IDs of the credentials
-// that change on one instance of a service, so that every instance drops
-// its cached copy (apikey.CachedStore, hmac.CachedCredentialStore) at once
-// rather than when its cache entry expires:
+// and accounts that change on one instance of a service, so that every
+// instance drops its cached copy (apikey.CachedStore,
+// hmac.CachedCredentialStore, account.CachedStore) at once rather than when
+// its cache entry expires:
 //
 //	inv, _ := redisstore.NewInvalidations(cfg)
 //	keys := apikey.NewCachedStore(sqlKeys, apikey.CacheConfig{})
@@ -49,21 +50,31 @@ func NewInvalidations(cfg Config) (*Invalidations, error) {
 // management call that reported the change.
 const publishTimeout = time.Second
 
-// Publish tells every instance that the credential c.KeyID changed. Its
-// signature is keygate.ChangeFunc's, for the managers' OnChange. A change
-// without a key ID is not published. If Redis cannot be reached, the other
-// instances see the change when their cache entries expire (their TTL is
-// then the bound); Publish does not fail the management call.
+// Publish tells every instance that the credential c.KeyID changed, or,
+// for an account's change (its package, disabled or enabled), the account
+// c.Account. Its signature is keygate.ChangeFunc's, for the managers'
+// OnChange. Any other change without a key ID is not published. Receivers
+// get one ID without its kind: they drop it from every cache (credential
+// and account IDs that collided would only cost a read). If Redis cannot
+// be reached, the other instances see the change when their cache entries
+// expire (their TTL is then the bound); Publish does not fail the
+// management call.
 func (i *Invalidations) Publish(ctx context.Context, c keygate.Change) {
-	if c.KeyID == "" {
+	id := c.KeyID
+	switch c.Action {
+	case keygate.ActionAccountUpdated, keygate.ActionAccountDisabled, keygate.ActionAccountEnabled:
+		id = c.Account
+	}
+	if id == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
-	_ = i.client.Publish(ctx, i.channel, c.KeyID).Err()
+	_ = i.client.Publish(ctx, i.channel, id).Err()
 }
 
-// Run subscribes and calls drop with each published ID, and with "" (drop
+// Run subscribes and calls drop with each published ID (a credential's or
+// an account's), and with "" (drop
 // every cached entry) whenever the subscription is made or made again
 // after a lost connection, since what was published meanwhile is lost. It
 // returns nil when ctx ends; drop is never called after that.

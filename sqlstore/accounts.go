@@ -17,12 +17,12 @@ func (d *DB) Accounts() account.Store { return accountStore{d} }
 
 var _ account.Store = accountStore{}
 
-const accountColumns = "id, name, package, created, updated, version"
+const accountColumns = "id, name, package, disabled, created, updated, version"
 
 func scanAccount(sc scanner) (account.Account, error) {
 	var a account.Account
 	var created, updated int64
-	if err := sc.Scan(&a.ID, &a.Name, &a.Package, &created, &updated, &a.Version); err != nil {
+	if err := sc.Scan(&a.ID, &a.Name, &a.Package, &a.Disabled, &created, &updated, &a.Version); err != nil {
 		return account.Account{}, err
 	}
 	a.Created, a.Updated = decTime(created), decTime(updated)
@@ -39,8 +39,8 @@ func (s accountStore) Create(ctx context.Context, a account.Account) (account.Ac
 	if err := ctx.Err(); err != nil {
 		return account.Account{}, err
 	}
-	res, err := s.d.exec(ctx, "INSERT INTO accounts ("+accountColumns+") VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING",
-		a.ID, a.Name, a.Package, created, updated)
+	res, err := s.d.exec(ctx, "INSERT INTO accounts ("+accountColumns+") VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING",
+		a.ID, a.Name, a.Package, a.Disabled, created, updated)
 	if err != nil {
 		return account.Account{}, s.d.fail(ctx, "create account", err)
 	}
@@ -83,8 +83,8 @@ func (s accountStore) Update(ctx context.Context, a account.Account) (account.Ac
 	if err := ctx.Err(); err != nil {
 		return account.Account{}, err
 	}
-	res, err := s.d.exec(ctx, "UPDATE accounts SET name = ?, package = ?, created = ?, updated = ?, version = version + 1 WHERE id = ? AND version = ?",
-		a.Name, a.Package, created, updated, a.ID, a.Version)
+	res, err := s.d.exec(ctx, "UPDATE accounts SET name = ?, package = ?, disabled = ?, created = ?, updated = ?, version = version + 1 WHERE id = ? AND version = ?",
+		a.Name, a.Package, a.Disabled, created, updated, a.ID, a.Version)
 	if err != nil {
 		return account.Account{}, s.d.fail(ctx, "update account", err)
 	}

@@ -35,6 +35,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) account.Store) {
 		{"IDsAreExact", testExactID},
 		{"UpdateCompareAndSwap", testUpdateCAS},
 		{"UpdateMissing", testUpdateMissing},
+		{"Disabled", testDisabled},
 		{"ListOrder", testListOrder},
 		{"ListPagination", testListPagination},
 		{"ListAfterPosition", testListAfter},
@@ -214,6 +215,47 @@ func testUpdateCAS(t *testing.T, s account.Store) {
 	next.Version = 3
 	equal(t, next, cleared)
 	equal(t, next, mustGet(t, s, a.ID))
+}
+
+// testDisabled checks that Disabled is stored, by Create and by Update,
+// and cleared again.
+func testDisabled(t *testing.T, s account.Store) {
+	a := sample()
+	a.Disabled = true
+	created := mustCreate(t, s, a)
+	a.Version = 1
+	equal(t, a, created)
+	equal(t, a, mustGet(t, s, a.ID))
+
+	b := mustCreate(t, s, sample())
+	if b.Disabled {
+		t.Fatal("Create of an enabled account stored it disabled")
+	}
+	next := b
+	next.Disabled = true
+	next.Updated = base.Add(time.Hour)
+	disabled, err := s.Update(ctx(t), next)
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	next.Version = 2
+	equal(t, next, disabled)
+	equal(t, next, mustGet(t, s, b.ID))
+	listed := mustList(t, s, account.ListFilter{})
+	for _, l := range listed {
+		if !l.Disabled {
+			t.Errorf("List shows %s enabled; both accounts are disabled", l.ID)
+		}
+	}
+
+	next.Disabled = false
+	enabled, err := s.Update(ctx(t), next)
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	next.Version = 3
+	equal(t, next, enabled)
+	equal(t, next, mustGet(t, s, b.ID))
 }
 
 func testUpdateMissing(t *testing.T, s account.Store) {

@@ -189,7 +189,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	if st.db != nil {
 		keyConfig.Store = st.keys
 		hmacConfig.Store = st.creds
-		accountStore = st.db.Accounts()
+		accountStore = st.accounts
 		refreshStore = st.db.RefreshTokens()
 		denylist = st.db.Denylist()
 		oneTimeStore = st.db.OneTimeTokens()
@@ -246,6 +246,12 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	if a.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: st.users(), Params: opts.passwordParams}); err != nil {
 		return nil, err
 	}
+	// Every request and every OAuth client looks up its account (through
+	// the cache, with a database): a disabled account's credentials are
+	// refused, and the account's package is the one that applies.
+	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange, Packages: demoTiers.Names()}); err != nil {
+		return nil, err
+	}
 	// HMAC secrets are sealed under the master key: the key file's (or
 	// $KEYGATE_MASTER_KEY's) with a database, a fresh one in memory.
 	if a.hmacs, err = hmac.NewManager(hmacConfig); err != nil {
@@ -267,7 +273,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	}
 	limit := opts.demoRateLimit
 	if a.auth, err = middleware.New(middleware.Config{
-		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime,
+		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime, Accounts: a.accounts,
 		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: requestPolicy},
 		Access: middleware.AccessConfig{
 			Tiers:   demoTiers,
@@ -290,13 +296,10 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	// failure budget per address, the client's rate limit, one origin
 	// check.
 	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: a.users,
-		OnChange: onChange, Guard: a.auth, Limiter: sharedLimiter}); err != nil {
+		Accounts: a.accounts, OnChange: onChange, Guard: a.auth, Limiter: sharedLimiter}); err != nil {
 		return nil, err
 	}
 
-	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange, Packages: demoTiers.Names()}); err != nil {
-		return nil, err
-	}
 	if a.admin, err = admin.New(admin.Config{
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
 		Denylist: verifier.Denylist(), Refresh: refresh, AccessTokenTTL: opts.accessTokenTTL,
@@ -344,9 +347,9 @@ func (a *app) startupNotes(created bool, stderr io.Writer) {
 	}
 	switch {
 	case st.inv != nil:
-		fmt.Fprintf(stderr, "keygate: keys and credentials cached for %v; revocations reach other instances through Redis pub/sub\n", st.cacheTTL)
+		fmt.Fprintf(stderr, "keygate: keys, credentials and accounts cached for %v; revocations reach other instances through Redis pub/sub\n", st.cacheTTL)
 	default:
-		fmt.Fprintf(stderr, "keygate: keys and credentials cached for %v: a revocation on another instance takes effect here within that time (--redis broadcasts it at once)\n", st.cacheTTL)
+		fmt.Fprintf(stderr, "keygate: keys, credentials and accounts cached for %v: a revocation on another instance takes effect here within that time (--redis broadcasts it at once)\n", st.cacheTTL)
 	}
 }
 

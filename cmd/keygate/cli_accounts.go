@@ -16,6 +16,9 @@ var accountsGroup = &cliGroup{
 		{"list", "[--limit N] [--cursor C] [--all]", accountsList},
 		{"show", "ID", accountsShow},
 		{"update", "ID [--name N] [--package P]", accountsUpdate},
+		{"disable", "ID", accountsAction("disable", "disabled",
+			"Disables the account: every API key, HMAC credential and token of it is refused on its next request, until \"keygate accounts enable\".")},
+		{"enable", "ID", accountsAction("enable", "enabled", "Enables a disabled account again.")},
 	},
 }
 
@@ -24,8 +27,18 @@ type accountView struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
 	Package string `json:"package"`
-	Created string `json:"created"`
-	Updated string `json:"updated"`
+	// Disabled: every credential of the account is refused.
+	Disabled bool   `json:"disabled"`
+	Created  string `json:"created"`
+	Updated  string `json:"updated"`
+}
+
+// state is "disabled" for a disabled account, else "active".
+func (a *accountView) state() string {
+	if a.Disabled {
+		return "disabled"
+	}
+	return "active"
 }
 
 // printAccountTable prints accounts as a table.
@@ -53,6 +66,7 @@ func printAccountDetails(w io.Writer, a *accountView) error {
 		"id", a.ID,
 		"name", a.Name,
 		"package", a.Package,
+		"status", a.state(),
 		"created", shortTime(a.Created),
 		"updated", shortTime(a.Updated),
 	)
@@ -146,4 +160,15 @@ func accountsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stdout)
 	}
 	return c.printAccount(r)
+}
+
+// accountsAction returns the command "keygate accounts <action> ID", a
+// POST to /accounts/ID/<action>; done is what the account became.
+func accountsAction(action, done, about string) func(context.Context, []string, io.Writer, io.Writer) error {
+	return actionCommand("accounts "+action, about, "/accounts", action, func(c *cliCommand, r reply) error {
+		return printOne(c, r, func(w io.Writer, a *accountView) error {
+			fmt.Fprintf(w, "Account %s %s.\n\n", oneLine(a.ID), done)
+			return printAccountDetails(w, a)
+		})
+	})
 }

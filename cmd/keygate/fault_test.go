@@ -112,18 +112,20 @@ func TestServeStoreDown(t *testing.T) {
 		}{
 			{"an API key", get("/v1/whoami", bearer(key)...)},
 			{"an HMAC signature (its credential)", signed},
+			{"an access token (its account)", get("/v1/whoami", bearer(access)...)},
 			{"the password grant", func() response { return passwordGrant(t, c, in.url, keys) }},
 			{"the admin API", get("/admin/v1/keys", bearer(keys.admin)...)},
 		} {
 			r, took := timed(tc.fn)
 			requireUnavailable(t, r, took, tc.what)
 		}
-		// Access tokens need only Redis (the denylist): they still work,
-		// and their audit events wait for the database.
+		// Every credential needs its account, in the database, once the
+		// cache has expired: access tokens are refused too, and the audit
+		// events of the refusals wait for the database.
 		var outage []string
 		for range 3 {
 			r := call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(access)...)
-			require.Equal(t, http.StatusOK, r.status, "an access token: %s", r.body)
+			require.Equal(t, http.StatusServiceUnavailable, r.status, "an access token: %s", r.body)
 			require.NotEmpty(t, r.header.Get("X-Request-Id"))
 			outage = append(outage, r.header.Get("X-Request-Id"))
 		}
@@ -138,7 +140,7 @@ func TestServeStoreDown(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 		require.Eventually(t, func() bool {
 			written := map[string]bool{}
-			for _, e := range auditEvents(t, c, in.url, keys.admin, url.Values{"key_id": {keyID(keys.publishable)}, "limit": {"100"}}) {
+			for _, e := range auditEvents(t, c, in.url, keys.admin, url.Values{"reason": {"temporarily_unavailable"}, "limit": {"100"}}) {
 				if id, ok := e["request_id"].(string); ok {
 					written[id] = true
 				}

@@ -44,9 +44,9 @@
 // sharing a database need the same master key; a master key that does not
 // open the database's keys stops the start, and nothing is changed.
 //
-// With a database, API keys and HMAC credentials are cached in memory for
-// --cache-ttl (2 s): without Redis, a revocation made through another
-// instance takes effect here within that time. --redis redis://... puts
+// With a database, API keys, HMAC credentials and accounts are cached in
+// memory for --cache-ttl (2 s): without Redis, a revocation made through
+// another instance takes effect here within that time. --redis redis://... puts
 // HMAC nonces, one-time tokens, revoked access tokens and rate limits in
 // Redis, so that instances agree on replays, on one-time tokens, on
 // revocations and on limits, and broadcasts every key change to the other
@@ -209,7 +209,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&opts.store.masterKeyFile, "master-key-file", "", "`file` of the master key that seals HMAC secrets and signing keys, created on first use\n(default $"+envMasterKey+" if set, else "+masterKeyFileName+" next to the SQLite file, or in the working directory for PostgreSQL)")
 	fs.StringVar(&opts.store.redisURL, "redis", "", "redis:// `URL`: nonces, one-time tokens, revoked tokens and rate limits in Redis, shared by instances, and revocations broadcast to their caches")
 	fs.StringVar(&opts.store.redisPrefix, "redis-prefix", redisstore.DefaultPrefix, "`prefix` of every Redis key and of the invalidation channel")
-	fs.DurationVar(&opts.store.cacheTTL, "cache-ttl", apikey.DefaultCacheTTL, "how long a verified API key or HMAC credential is served from memory with a database:\nwithout --redis, the bound on how long a revocation on another instance goes unseen")
+	fs.DurationVar(&opts.store.cacheTTL, "cache-ttl", apikey.DefaultCacheTTL, "how long a verified API key or HMAC credential, and an account, is served from memory with a database:\nwithout --redis, the bound on how long a revocation (or a disabled account) on another instance goes unseen")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/oauth"
@@ -48,8 +49,8 @@ type storeOptions struct {
 	redisURL string
 	// redisPrefix starts every Redis key and the invalidation channel.
 	redisPrefix string
-	// cacheTTL is how long a verified API key or HMAC credential is
-	// served from memory with a SQL database.
+	// cacheTTL is how long a verified API key or HMAC credential, and an
+	// account, is served from memory with a SQL database.
 	cacheTTL time.Duration
 }
 
@@ -73,11 +74,12 @@ type storage struct {
 	masterKeySource  *masterKeySource
 	masterKeyCreated bool
 
-	// keys and creds are the caches in front of the SQL stores, for
-	// cacheTTL; nil in memory.
+	// keys, creds and accounts are the caches in front of the SQL
+	// stores, for cacheTTL; nil in memory.
 	cacheTTL time.Duration
 	keys     *apikey.CachedStore
 	creds    *hmac.CachedCredentialStore
+	accounts *account.CachedStore
 
 	// redis is the Redis client, nil without --redis; redisCfg configures
 	// the stores on it.
@@ -143,6 +145,7 @@ func openStorage(ctx context.Context, o storeOptions, stderr io.Writer) (_ *stor
 		s.cacheTTL = o.cacheTTL
 		s.keys = apikey.NewCachedStore(s.db.APIKeys(), apikey.CacheConfig{TTL: o.cacheTTL})
 		s.creds = hmac.NewCachedCredentialStore(s.db.HMACCredentials(), hmac.CacheConfig{TTL: o.cacheTTL})
+		s.accounts = account.NewCachedStore(s.db.Accounts(), account.CacheConfig{TTL: o.cacheTTL})
 	}
 
 	if o.redisURL != "" {
@@ -244,17 +247,20 @@ func (s *storage) startInvalidations(ctx context.Context) {
 	}()
 }
 
-// drop forgets the cached copy of the API key or HMAC credential id, or
-// every cached copy when id is "". The two kinds of IDs never collide
-// (HMAC key IDs start with "hk_"), so it drops id from both caches.
+// drop forgets the cached copy of the API key, HMAC credential or account
+// id, or every cached copy when id is "". The broadcast does not say which
+// kind id is, so it drops id from every cache: an account ID that equals
+// a key ID would only cost one read.
 func (s *storage) drop(id string) {
 	if id == "" {
 		s.keys.InvalidateAll()
 		s.creds.InvalidateAll()
+		s.accounts.InvalidateAll()
 		return
 	}
 	s.keys.Invalidate(id)
 	s.creds.Invalidate(id)
+	s.accounts.Invalidate(id)
 }
 
 // close stops the invalidation receiver and closes Redis and the

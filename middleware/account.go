@@ -1,0 +1,40 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/account"
+)
+
+// Errors of the per-request account lookup (Config.Accounts). Both wrap
+// ErrInvalidToken: 401 invalid_token, each with its own description.
+var (
+	errAccountDisabled = fmt.Errorf("%w: the account is disabled", ErrInvalidToken)
+	errAccountUnknown  = fmt.Errorf("%w: the credential's account does not exist", ErrInvalidToken)
+)
+
+// checkAccount looks up the account of an authenticated credential, when
+// Config.Accounts is set: a disabled or missing account refuses every
+// credential of it (API key, signed request, access or one-time token),
+// and the Principal's package is the account's current one, whatever the
+// credential recorded when it was made. A store failure fails closed
+// (503). Without Config.Accounts, p is returned as it is.
+func (a *Authenticator) checkAccount(ctx context.Context, p keygate.Principal) (keygate.Principal, error) {
+	if a.accounts == nil {
+		return p, nil
+	}
+	acct, err := a.accounts.Get(ctx, p.Account)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return keygate.Principal{}, errAccountUnknown
+	case err != nil:
+		return keygate.Principal{}, err // not in the failure table: 503
+	case acct.Disabled:
+		return keygate.Principal{}, errAccountDisabled
+	}
+	p.Package = acct.Package
+	return p, nil
+}
