@@ -91,6 +91,7 @@ var failures = []struct {
 	{hmac.ErrInvalidSignature, Failure{http.StatusUnauthorized, "invalid_signature", "the signature is invalid"}},
 	{hmac.ErrDigest, Failure{http.StatusUnauthorized, "invalid_digest", "the body does not match its Content-Digest"}},
 	{hmac.ErrReplayed, Failure{http.StatusUnauthorized, "replayed", "this request was already accepted"}},
+	{hmac.ErrNonceQuota, Failure{http.StatusTooManyRequests, "too_many_requests", "this credential has too many signed requests within the replay window; retry later"}},
 	{errRateLimited, Failure{http.StatusTooManyRequests, "rate_limited", "too many requests; retry after the time in Retry-After"}},
 	{errTooManyFails, Failure{http.StatusTooManyRequests, "too_many_failures", "too many failed authentications from this address; retry after the time in Retry-After"}},
 	{errIPForbidden, Failure{http.StatusForbidden, "ip_forbidden", "the credential may not be used from this address"}},
