@@ -25,6 +25,12 @@ func TestMemoryNonceStore(t *testing.T) {
 	})
 }
 
+func TestMemoryNonceStoreShare(t *testing.T) {
+	hmactest.TestNonceStoreShare(t, func(_ *testing.T, perKey int) hmac.NonceStore {
+		return hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxPerKey: perKey})
+	})
+}
+
 // nonceClock is an injectable clock, safe for concurrent use.
 type nonceClock struct{ ns atomic.Int64 }
 

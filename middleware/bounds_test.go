@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	khmac "github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -50,6 +51,9 @@ func TestClassifyQuotas(t *testing.T) {
 	f := middleware.Classify(wrapErr(khmac.ErrNonceQuota))
 	assert.Equal(t, middleware.Failure{Status: http.StatusTooManyRequests, Code: "too_many_requests",
 		Description: "this credential has too many signed requests within the replay window; retry later"}, f)
+	f = middleware.Classify(fmt.Errorf("jwt: store one-time token: %w", jwt.ErrOneTimeQuota))
+	assert.Equal(t, http.StatusTooManyRequests, f.Status)
+	assert.Equal(t, "too_many_requests", f.Code)
 }
 
 func wrapErr(err error) error { return fmt.Errorf("hmac: nonce store: %w", err) }

@@ -104,6 +104,7 @@ var failures = []struct {
 	{apikey.ErrPendingReview, Failure{http.StatusUnauthorized, "invalid_token", "the API key is awaiting review"}},
 	{apikey.ErrMalformed, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
 	{apikey.ErrInvalidKey, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
+	{jwt.ErrOneTimeQuota, Failure{http.StatusTooManyRequests, "too_many_requests", "this credential holds too many unredeemed one-time tokens; redeem them or wait for them to expire"}},
 	{errOneTimeRequired, Failure{http.StatusUnauthorized, "invalid_token", "this route accepts only a one-time token of its purpose"}},
 	{errOneTimeElsewhere, Failure{http.StatusUnauthorized, "invalid_token", "a one-time token is accepted only by the route of its purpose"}},
 	{jwt.ErrOneTimeExpired, Failure{http.StatusUnauthorized, "invalid_token", "the one-time token has expired"}},

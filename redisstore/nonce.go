@@ -23,6 +23,11 @@ import (
 // the nonce, so that keys have a fixed size and no pair of values can be
 // confused with another.
 //
+// Before it, a new nonce reserves a place among the key ID's nonces (a Lua
+// script on the key ID's sorted set): at most [Config.MaxNoncesPerKey]
+// unexpired nonces per key ID, so that one credential cannot fill Redis for
+// every other (see "Bounds per credential" in the package documentation).
+//
 // It is safe for concurrent use. Make one with [NewNonceStore].
 type NonceStore struct {
 	store
@@ -42,7 +47,10 @@ func NewNonceStore(cfg Config) (*NonceStore, error) {
 
 // Claim implements [hmac.NonceStore]. It returns an error, and records
 // nothing, if ctx is done (wrapping ctx.Err()) or if expires is not after
-// now; it returns an error, never true, if Redis does not answer.
+// now, or if the nonce is new and the key ID holds MaxNoncesPerKey
+// unexpired nonces (wrapping [hmac.ErrNonceQuota]); a replay is reported as
+// one (false, nil) also then. It returns an error, never true, if Redis
+// does not answer.
 func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error) {
 	if err := checkCtx(ctx, "claim nonce"); err != nil {
 		return false, err
@@ -52,27 +60,59 @@ func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires tim
 	if d <= 0 {
 		return false, fmt.Errorf("redisstore: claim nonce: expiry %v is not after now (%v)", expires, now)
 	}
+	h := nonceHash(keyID, nonce)
+	key := s.key("nonce:", h)
+	if s.maxNonces > 0 {
+		room, err := s.reserve(ctx, s.key("nonceq:", ownerHash(keyID)), h, expires, s.maxNonces)
+		if err != nil {
+			return false, fmt.Errorf("redisstore: claim nonce: %w", err)
+		}
+		if !room {
+			n, err := s.client.Exists(ctx, key).Result()
+			switch {
+			case err != nil:
+				return false, fmt.Errorf("redisstore: claim nonce: %w", err)
+			case n > 0:
+				return false, nil // a replay
+			}
+			return false, fmt.Errorf("redisstore: claim nonce: %w: %d unexpired nonces recorded for the key ID", hmac.ErrNonceQuota, s.maxNonces)
+		}
+	}
 	// In whole milliseconds, go-redis sends the TTL as PX unchanged (or
 	// as EX when it is whole seconds).
-	ok, err := s.client.SetNX(ctx, s.nonceKey(keyID, nonce), "1", ttl(d)).Result()
+	ok, err := s.client.SetNX(ctx, key, "1", ttl(d)).Result()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: claim nonce: %w", err)
 	}
 	return ok, nil
 }
 
-// nonceKey is the key of keyID's nonce: the SHA-256 of the length of keyID
-// (a uvarint), keyID and nonce, in base64url.
+// nonceKey is the key of keyID's nonce.
 func (s *NonceStore) nonceKey(keyID, nonce string) string {
+	return s.key("nonce:", nonceHash(keyID, nonce))
+}
+
+// nonceHash is the SHA-256 of the length of keyID (a uvarint), keyID and
+// nonce, in base64url.
+func nonceHash(keyID, nonce string) string {
+	return ownerHash(keyID, nonce)
+}
+
+// ownerHash is the SHA-256 of the length of first (a uvarint), first and
+// rest, in base64url: a fixed-size name for a pair of values that no other
+// pair shares. With rest empty it names first alone.
+func ownerHash(first string, rest ...string) string {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(keyID)))])
-	h.Write(strbytes.View(keyID))
-	h.Write(strbytes.View(nonce))
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(first)))])
+	h.Write(strbytes.View(first))
+	for _, r := range rest {
+		h.Write(strbytes.View(r))
+	}
 	var sum [sha256.Size]byte
 	var enc [nonceKeyLen]byte
 	base64.RawURLEncoding.Encode(enc[:], h.Sum(sum[:0]))
-	return s.key("nonce:", string(enc[:]))
+	return string(enc[:])
 }
 
 // nonceKeyLen is the length of a nonce key's hash, in base64url.
