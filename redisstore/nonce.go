@@ -10,6 +10,7 @@ import (
 
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/internal/strbytes"
+	"github.com/redis/go-redis/v9"
 )
 
 // NonceStore is the [hmac.NonceStore] in Redis: the nonces of accepted
@@ -23,10 +24,12 @@ import (
 // the nonce, so that keys have a fixed size and no pair of values can be
 // confused with another.
 //
-// Before it, a new nonce reserves a place among the key ID's nonces (a Lua
-// script on the key ID's sorted set): at most [Config.MaxNoncesPerKey]
-// unexpired nonces per key ID, so that one credential cannot fill Redis for
-// every other (see "Bounds per credential" in the package documentation).
+// With it, in the same pipeline (one round trip), a new nonce reserves a
+// place among the key ID's nonces (a Lua script on the key ID's sorted
+// set): at most [Config.MaxNoncesPerKey] unexpired nonces per key ID, so
+// that one credential cannot fill Redis for every other (see "Bounds per
+// credential" in the package documentation). A new nonce refused a place
+// is deleted again (a third command, on the refusal's path only).
 //
 // It is safe for concurrent use. Make one with [NewNonceStore].
 type NonceStore struct {
@@ -62,29 +65,43 @@ func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires tim
 	}
 	h := nonceHash(keyID, nonce)
 	key := s.key("nonce:", h)
-	if s.maxNonces > 0 {
-		room, err := s.reserve(ctx, s.key("nonceq:", ownerHash(keyID)), h, expires, s.maxNonces)
+	if s.maxNonces <= 0 {
+		// In whole milliseconds, go-redis sends the TTL as PX unchanged
+		// (or as EX when it is whole seconds).
+		ok, err := s.client.SetNX(ctx, key, "1", ttl(d)).Result()
 		if err != nil {
 			return false, fmt.Errorf("redisstore: claim nonce: %w", err)
 		}
-		if !room {
-			n, err := s.client.Exists(ctx, key).Result()
-			switch {
-			case err != nil:
-				return false, fmt.Errorf("redisstore: claim nonce: %w", err)
-			case n > 0:
-				return false, nil // a replay
-			}
-			return false, fmt.Errorf("redisstore: claim nonce: %w: %d unexpired nonces recorded for the key ID", hmac.ErrNonceQuota, s.maxNonces)
-		}
+		return ok, nil
 	}
-	// In whole milliseconds, go-redis sends the TTL as PX unchanged (or
-	// as EX when it is whole seconds).
-	ok, err := s.client.SetNX(ctx, key, "1", ttl(d)).Result()
+	// One round trip: the SET NX and the reservation in one pipeline.
+	// A replay is a replay whatever the reservation said (its member is
+	// the nonce's own hash, so it takes no second place); a new nonce
+	// without room is deleted again before the refusal.
+	var set *redis.BoolCmd
+	var room *redis.Cmd
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		set = p.SetNX(ctx, key, "1", ttl(d))
+		room = s.reserveCmd(ctx, p, s.key("nonceq:", ownerHash(keyID)), h, expires, s.maxNonces)
+		return nil
+	})
+	fresh, err := set.Result()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: claim nonce: %w", err)
 	}
-	return ok, nil
+	n, err := room.Int()
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("redisstore: claim nonce: %w", err)
+	case !fresh:
+		return false, nil // a replay
+	case n != 1:
+		if err := s.client.Del(ctx, key).Err(); err != nil {
+			return false, fmt.Errorf("redisstore: claim nonce: %w", err)
+		}
+		return false, fmt.Errorf("redisstore: claim nonce: %w: %d unexpired nonces recorded for the key ID", hmac.ErrNonceQuota, s.maxNonces)
+	}
+	return true, nil
 }
 
 // nonceKey is the key of keyID's nonce.

@@ -72,11 +72,13 @@
 // wrapping [jwt.ErrOneTimeQuota]). Each credential has a sorted set of its
 // entries scored by expiry (nonceq:, onetimeq:); a Lua script on that one
 // key drops the expired members, counts the others and reserves a place
-// atomically, before the entry itself is written (SET NX PX). So the
-// bound holds across instances; the set costs about as much memory again
-// as the entries it counts. A reservation whose write then fails, or whose
-// token is consumed while the set cannot be reached, keeps its place until
-// its expiry: an error can only make the bound stricter for a while.
+// atomically, next to the write of the entry itself (SET NX PX; for a
+// nonce in the same pipeline, and deleted again if refused a place). So
+// the bound holds across instances, and every command still touches one
+// key (Redis Cluster); the set costs about as much memory again as the
+// entries it counts. A reservation whose write then fails, or whose token
+// is consumed while the set cannot be reached, keeps its place until its
+// expiry: an error can only make the bound stricter for a while.
 //
 // # Clocks
 //
@@ -163,6 +165,15 @@ func (s store) reserve(ctx context.Context, key, member string, exp time.Time, m
 	n, err := reserveScript.Run(ctx, s.client, []string{key},
 		now.UnixMilli(), exp.UnixMilli(), max, member, ttlMillis(exp.Sub(now))).Int()
 	return n == 1, err
+}
+
+// reserveCmd queues reserveScript on p, as reserve runs it. In a pipeline
+// the script is sent whole (EVAL): EVALSHA's fallback on NOSCRIPT needs
+// the answer before the next command.
+func (s store) reserveCmd(ctx context.Context, p redis.Pipeliner, key, member string, exp time.Time, max int) *redis.Cmd {
+	now := s.now()
+	return reserveScript.Eval(ctx, p, []string{key},
+		now.UnixMilli(), exp.UnixMilli(), max, member, ttlMillis(exp.Sub(now)))
 }
 
 // store is what every store holds: the client, the key prefix and the
