@@ -104,7 +104,9 @@ type MemoryNonceConfig struct {
 // [ErrNonceQuota]: only that credential is refused, and the store can be
 // filled only by MaxEntries/MaxPerKey credentials together (64 with the
 // defaults), never by one. Replays are reported as replays whatever the
-// counts.
+// counts. Two key IDs share a count only by a collision of the keyed hash
+// (about k²/2⁶⁵ likely among k key IDs, and not to be aimed at without the
+// seed), which could only refuse them sooner, never accept a replay.
 //
 // Memory is therefore at most about MaxEntries × 110 bytes (110 MiB for
 // the default), plus the room left by the largest burst until it is
