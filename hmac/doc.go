@@ -23,6 +23,12 @@
 //     other needless escapes), so that the path signed is the path routed.
 //   - A nonce is accepted once per key ID within twice the skew; it is
 //     recorded only after the MAC verified.
+//   - One key ID holds a bounded share of the nonce store: with the
+//     in-memory [MemoryNonceStore], at most MaxPerKey unexpired nonces
+//     (MaxEntries/64 by default). A request over it is refused with
+//     [ErrNonceQuota] (429 too_many_requests in package middleware) and
+//     the other credentials keep their room; only a store full with
+//     every credential below its share gives [ErrNonceStoreFull] (503).
 //
 // [Verifier] checks incoming requests (the middleware package composes
 // it); [Signer] and [Transport] sign outgoing ones. Credentials ([Manager],

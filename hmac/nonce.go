@@ -14,6 +14,18 @@ import (
 // DefaultMaxNonces is [MemoryNonceConfig.MaxEntries] when zero.
 const DefaultMaxNonces = 1 << 20
 
+// DefaultNonceShare is the divisor of the default per-key share: when
+// [MemoryNonceConfig.MaxPerKey] is zero, one key ID may hold at most
+// MaxEntries/DefaultNonceShare nonces (16,384 for the default MaxEntries).
+const DefaultNonceShare = 64
+
+// ErrNonceQuota: the key ID already holds as many unexpired nonces as one
+// key ID may ([MemoryNonceConfig.MaxPerKey]), so its request cannot be
+// recorded. Only that credential is refused (429 Too Many Requests: it
+// sends signed requests faster than its share of the store allows); the
+// other key IDs keep their room. Test with errors.Is.
+var ErrNonceQuota = errors.New("hmac: the key ID's share of the nonce store is used up")
+
 // ErrNonceStoreFull: the nonce store holds as many unexpired nonces as it
 // may, so it cannot record another one. The request must be refused (503),
 // never accepted unrecorded: its nonce could not be checked against later
@@ -26,6 +38,13 @@ type MemoryNonceConfig struct {
 	// MaxEntries bounds the number of nonces recorded at once. Zero or
 	// less means [DefaultMaxNonces].
 	MaxEntries int
+	// MaxPerKey bounds the number of nonces recorded at once for one key
+	// ID, so that one credential cannot take the room of the others: a
+	// key ID at its share gets [ErrNonceQuota] while the others go on.
+	// Zero or less means MaxEntries/[DefaultNonceShare] (at least 1); a
+	// value above MaxEntries means MaxEntries (no share: one key ID may
+	// fill the store).
+	MaxPerKey int
 	// Now is the clock that decides which nonces have expired. Nil means
 	// time.Now.
 	Now func() time.Time
@@ -42,7 +61,7 @@ type MemoryNonceConfig struct {
 // Layout. An entry is identified by a 128-bit keyed hash of the key ID and
 // the nonce (two [maphash.Comparable] hashes of the pair, under two random
 // seeds made when the store is), not by the strings: an entry takes the
-// same room, 60 to 100 bytes, whatever the length of the nonce, holds no
+// same room, 70 to 110 bytes, whatever the length of the nonce, holds no
 // pointer for the garbage collector to follow, and Claim allocates nothing
 // but the amortised growth of a map, queue or heap. Two pairs share an entry only
 // by a collision of the hash, about n²/2¹²⁹ likely among n entries, and
@@ -77,20 +96,44 @@ type MemoryNonceConfig struct {
 // unexpired entry and never reports true for a nonce it did not record.
 // A replay of a recorded nonce still reports false when the store is full.
 //
-// Memory is therefore at most about MaxEntries × 100 bytes (100 MiB for
+// Share. At most MaxPerKey of those nonces belong to one key ID (a count
+// per key ID, kept under a 64-bit keyed hash of the key ID in 64 locked
+// shards of its own, reserved before the global count and released when
+// the entries are evicted). A new nonce of a key ID at its share is
+// refused, after the same sweep of every shard, with an error wrapping
+// [ErrNonceQuota]: only that credential is refused, and the store can be
+// filled only by MaxEntries/MaxPerKey credentials together (64 with the
+// defaults), never by one. Replays are reported as replays whatever the
+// counts. Two key IDs share a count only by a collision of the keyed hash
+// (about k²/2⁶⁵ likely among k key IDs, and not to be aimed at without the
+// seed), which could only refuse them sooner, never accept a replay.
+//
+// Memory is therefore at most about MaxEntries × 110 bytes (110 MiB for
 // the default), plus the room left by the largest burst until it is
-// evicted. The bound also caps the rate of accepted requests: with the
-// verifier's default skew (nonces kept 600 s), 1<<20 entries allow about
-// 1,700 requests per second sustained; size MaxEntries for the peak rate
-// times the time nonces are kept.
+// evicted. The bounds also cap the rate of accepted requests: with the
+// verifier's default skew (nonces kept 601 s), 1<<20 entries allow about
+// 1,700 requests per second sustained over all key IDs, and the default
+// share of 16,384 about 27 per second for one key ID; size MaxEntries for
+// the peak rate times the time nonces are kept, and MaxPerKey for the
+// busiest credential's.
 //
 // The zero value is not usable; call [NewMemoryNonceStore].
 type MemoryNonceStore struct {
 	now    func() time.Time
 	max    int64
+	perKey int32        // 0: no share, key IDs are not counted
 	count  atomic.Int64 // entries recorded, expired or not, over all shards
 	seeds  [2]maphash.Seed
 	shards [nonceShards]nonceShard
+	keys   [nonceShards]nonceKeyShard
+}
+
+// nonceKeyShard counts the entries, expired or not, of the key IDs whose
+// hash falls in it. A key ID with no entry has no count.
+type nonceKeyShard struct {
+	mu sync.Mutex
+	n  map[uint64]int32 // key ID hash → entries
+	_  [48]byte         // pad: shards on distinct cache lines
 }
 
 // nonceShards is the number of shards of a MemoryNonceStore, a power of two.
@@ -116,6 +159,7 @@ type nonceKey [2]uint64
 type nonceEntry struct {
 	exp int64
 	key nonceKey
+	kid uint64 // hash of the key ID, for its count
 }
 
 // nonceID is what is hashed: comparable, so hashed by content, field by
@@ -132,8 +176,17 @@ func NewMemoryNonceStore(cfg MemoryNonceConfig) *MemoryNonceStore {
 	if s.max <= 0 {
 		s.max = DefaultMaxNonces
 	}
+	switch per := int64(cfg.MaxPerKey); {
+	case per <= 0:
+		s.perKey = int32(max(1, s.max/DefaultNonceShare))
+	case per >= s.max || per > math.MaxInt32:
+		s.perKey = 0 // no share: nothing to count
+	default:
+		s.perKey = int32(per)
+	}
 	for i := range s.shards {
 		s.shards[i].m = make(map[nonceKey]int64)
+		s.keys[i].n = make(map[uint64]int32)
 	}
 	return s
 }
@@ -143,9 +196,11 @@ var _ NonceStore = (*MemoryNonceStore)(nil)
 // Claim implements [NonceStore]. It returns an error, and records nothing,
 // if ctx is done (wrapping ctx.Err()), if expires is not after the store's
 // clock (a nonce that would be forgotten at once protects nothing), or,
-// wrapping [ErrNonceStoreFull], if the nonce is new and MaxEntries
-// unexpired nonces are recorded. A nonce recorded and not expired is
-// reported as a replay (false, nil), also when the store is full.
+// if the nonce is new, wrapping [ErrNonceQuota] when MaxPerKey unexpired
+// nonces of keyID are recorded and wrapping [ErrNonceStoreFull] when
+// MaxEntries unexpired nonces are. A nonce recorded and not expired is
+// reported as a replay (false, nil), also when the store or the key ID's
+// share is full.
 func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("hmac: nonce store: %w", err)
@@ -157,6 +212,7 @@ func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expir
 	}
 	id := nonceID{keyID, nonce}
 	k := nonceKey{maphash.Comparable(s.seeds[0], id), maphash.Comparable(s.seeds[1], id)}
+	kid := maphash.String(s.seeds[0], keyID)
 	sh := &s.shards[k[0]%nonceShards]
 
 	sh.mu.Lock()
@@ -165,8 +221,7 @@ func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expir
 		sh.mu.Unlock()
 		return false, nil
 	}
-	if s.count.Add(1) > s.max {
-		s.count.Add(-1)
+	if err := s.reserve(kid); err != nil {
 		// Full, counting entries that may have expired in other shards:
 		// sweep them all (without holding this shard) and try once more.
 		sh.mu.Unlock()
@@ -177,14 +232,13 @@ func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expir
 			sh.mu.Unlock()
 			return false, nil
 		}
-		if s.count.Add(1) > s.max {
-			s.count.Add(-1)
+		if err := s.reserve(kid); err != nil {
 			sh.mu.Unlock()
-			return false, fmt.Errorf("%w: %d unexpired nonces recorded", ErrNonceStoreFull, s.max)
+			return false, err
 		}
 	}
 	sh.m[k] = exp
-	if e := (nonceEntry{exp: exp, key: k}); sh.head == len(sh.queue) || exp >= sh.queue[len(sh.queue)-1].exp {
+	if e := (nonceEntry{exp: exp, key: k, kid: kid}); sh.head == len(sh.queue) || exp >= sh.queue[len(sh.queue)-1].exp {
 		sh.queue = append(sh.queue, e)
 	} else {
 		sh.push(e)
@@ -196,21 +250,75 @@ func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expir
 	return true, nil
 }
 
-// sweep removes sh's entries that expire at or before now. sh.mu is held.
+// reserve counts one more entry for the key ID hashed to kid and in the
+// store, or counts nothing and returns an error wrapping [ErrNonceQuota]
+// (the key ID holds MaxPerKey entries) or [ErrNonceStoreFull] (the store
+// holds MaxEntries).
+func (s *MemoryNonceStore) reserve(kid uint64) error {
+	if s.perKey > 0 {
+		ks := &s.keys[kid%nonceShards]
+		ks.mu.Lock()
+		n := ks.n[kid]
+		if n >= s.perKey {
+			ks.mu.Unlock()
+			return fmt.Errorf("%w: %d unexpired nonces recorded for the key ID", ErrNonceQuota, s.perKey)
+		}
+		ks.n[kid] = n + 1
+		ks.mu.Unlock()
+	}
+	if s.count.Add(1) > s.max {
+		s.count.Add(-1)
+		s.release(kid, 1)
+		return fmt.Errorf("%w: %d unexpired nonces recorded", ErrNonceStoreFull, s.max)
+	}
+	return nil
+}
+
+// release uncounts n entries of the key ID hashed to kid (not of the
+// store), forgetting a count that reaches zero.
+func (s *MemoryNonceStore) release(kid uint64, n int32) {
+	if s.perKey == 0 {
+		return
+	}
+	ks := &s.keys[kid%nonceShards]
+	ks.mu.Lock()
+	if c := ks.n[kid] - n; c > 0 {
+		ks.n[kid] = c
+	} else {
+		delete(ks.n, kid)
+	}
+	ks.mu.Unlock()
+}
+
+// sweep removes sh's entries that expire at or before now. sh.mu is held
+// (the key ID counts are locked after it, never before).
 func (s *MemoryNonceStore) sweep(sh *nonceShard, now int64) {
 	n := 0
-	for sh.head < len(sh.queue) && sh.queue[sh.head].exp <= now {
-		delete(sh.m, sh.queue[sh.head].key)
-		sh.head++
+	// Consecutive evictions of one key ID, the common case, release its
+	// count once.
+	var run uint64
+	var runN int32
+	evict := func(e nonceEntry) {
+		delete(sh.m, e.key)
 		n++
+		if runN > 0 && e.kid != run {
+			s.release(run, runN)
+			runN = 0
+		}
+		run = e.kid
+		runN++
+	}
+	for sh.head < len(sh.queue) && sh.queue[sh.head].exp <= now {
+		evict(sh.queue[sh.head])
+		sh.head++
 	}
 	for len(sh.heap) > 0 && sh.heap[0].exp <= now {
-		delete(sh.m, sh.pop().key)
-		n++
+		evict(sh.pop())
 	}
 	if n == 0 {
 		return
 	}
+	s.release(run, runN)
 	s.count.Add(-int64(n))
 	if sh.peak >= nonceShrinkMin && len(sh.m) < sh.peak/4 {
 		sh.rebuild()
@@ -300,6 +408,18 @@ func nonceNanos(t time.Time) int64 {
 		return math.MinInt64
 	}
 	return t.UnixNano()
+}
+
+// LenKey returns the number of nonces recorded for keyID, counting those
+// that have expired but are not yet evicted: the number that MaxPerKey
+// bounds (always zero when the store has no share). It is meant for
+// monitoring.
+func (s *MemoryNonceStore) LenKey(keyID string) int {
+	kid := maphash.String(s.seeds[0], keyID)
+	ks := &s.keys[kid%nonceShards]
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return int(ks.n[kid])
 }
 
 // Len returns the number of nonces recorded, counting those that have

@@ -25,6 +25,12 @@ func TestMemoryNonceStore(t *testing.T) {
 	})
 }
 
+func TestMemoryNonceStoreShare(t *testing.T) {
+	hmactest.TestNonceStoreShare(t, func(_ *testing.T, perKey int) hmac.NonceStore {
+		return hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxPerKey: perKey})
+	})
+}
+
 // nonceClock is an injectable clock, safe for concurrent use.
 type nonceClock struct{ ns atomic.Int64 }
 
@@ -40,7 +46,9 @@ func (c *nonceClock) In(d time.Duration) time.Time { return c.Now().Add(d) }
 
 func newClockedNonces(max int) (*hmac.MemoryNonceStore, *nonceClock) {
 	c := newNonceClock()
-	return hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: max, Now: c.Now}), c
+	// No share (MaxPerKey above MaxEntries): these tests fill the store
+	// from one key ID.
+	return hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: max, MaxPerKey: 1 << 30, Now: c.Now}), c
 }
 
 // TestMemoryNonceStoreFull fills the store with unexpired nonces: the next
@@ -345,12 +353,15 @@ var benchNonces = sync.OnceValue(func() []string {
 // production, where every accepted nonce is eventually evicted). Each
 // goroutine has its own key ID and walks 2^20 nonces, more than it claims
 // in 100 ms, so every claim is new ("replays" reports any that was not).
+// The per-key-ID share is on (so counted) but as large as the store: one
+// goroutine claims more than the default share within 100 ms.
 func BenchmarkMemoryNonceClaim(b *testing.B) {
 	const ttl = 100 * time.Millisecond
 	nonces := benchNonces()
 	ctx := context.Background()
+	cfg := hmac.MemoryNonceConfig{MaxPerKey: hmac.DefaultMaxNonces - 1}
 	b.Run("serial", func(b *testing.B) {
-		s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{})
+		s := hmac.NewMemoryNonceStore(cfg)
 		b.ReportAllocs()
 		replays, i := 0, 0
 		for b.Loop() {
@@ -366,7 +377,7 @@ func BenchmarkMemoryNonceClaim(b *testing.B) {
 		b.ReportMetric(float64(replays), "replays")
 	})
 	b.Run("parallel", func(b *testing.B) {
-		s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{})
+		s := hmac.NewMemoryNonceStore(cfg)
 		var ids, replays atomic.Int64
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -400,4 +411,156 @@ func BenchmarkMemoryNonceClaim(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestMemoryNonceStoreOneKeyCannotFillIt is the regression test of issue
+// 12 §8 with the default share: one key ID claiming far more nonces than
+// the store holds leaves room for another key ID. (Before the share
+// existed, key_flood filled the store and key_other got ErrNonceStoreFull.)
+func TestMemoryNonceStoreOneKeyCannotFillIt(t *testing.T) {
+	ctx := context.Background()
+	const max = 640 // default share: 640/64 = 10
+	c := newNonceClock()
+	s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: max, Now: c.Now})
+	accepted := 0
+	for i := range 2 * max {
+		if ok, err := s.Claim(ctx, "key_flood", strconv.Itoa(i), c.In(time.Hour)); err == nil && ok {
+			accepted++
+		}
+	}
+	assert.Less(t, accepted, max, "one key ID filled the store")
+	for i := range 10 {
+		ok, err := s.Claim(ctx, "key_other", strconv.Itoa(i), c.In(time.Hour))
+		require.NoError(t, err, "another key ID's claim %d after one key ID flooded the store", i)
+		require.True(t, ok)
+	}
+}
+
+// TestMemoryNonceStorePerKeyShare: a key ID at its share is refused with
+// ErrNonceQuota (not ErrNonceStoreFull) while others still claim; replays
+// stay replays; the share frees as its nonces expire.
+func TestMemoryNonceStorePerKeyShare(t *testing.T) {
+	ctx := context.Background()
+	c := newNonceClock()
+	s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: 100, MaxPerKey: 10, Now: c.Now})
+	for i := range 10 {
+		ttl := time.Hour
+		if i < 3 {
+			ttl = time.Minute
+		}
+		ok, err := s.Claim(ctx, "key_a", strconv.Itoa(i), c.In(ttl))
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	assert.Equal(t, 10, s.LenKey("key_a"))
+	ok, err := s.Claim(ctx, "key_a", "one too many", c.In(time.Hour))
+	require.ErrorIs(t, err, hmac.ErrNonceQuota)
+	assert.NotErrorIs(t, err, hmac.ErrNonceStoreFull)
+	assert.False(t, ok)
+	ok, err = s.Claim(ctx, "key_a", "3", c.In(time.Hour))
+	require.NoError(t, err, "a replay at the share is a replay, not an error")
+	assert.False(t, ok)
+	for _, key := range []string{"key_b", "key_c"} {
+		for i := range 10 {
+			ok, err := s.Claim(ctx, key, strconv.Itoa(i), c.In(time.Hour))
+			require.NoError(t, err, "%s claim %d while key_a is at its share", key, i)
+			require.True(t, ok)
+		}
+	}
+	assert.Equal(t, 30, s.Len())
+	// The three short nonces expire: exactly three more for key_a. The
+	// sweep of every shard finds them wherever they are.
+	c.Advance(time.Minute)
+	for i := range 3 {
+		ok, err := s.Claim(ctx, "key_a", "later"+strconv.Itoa(i), c.In(time.Hour))
+		require.NoError(t, err, "claim %d after three of key_a's nonces expired", i)
+		require.True(t, ok)
+	}
+	_, err = s.Claim(ctx, "key_a", "later3", c.In(time.Hour))
+	require.ErrorIs(t, err, hmac.ErrNonceQuota)
+	assert.Equal(t, 10, s.LenKey("key_a"))
+	// Everything expires: key_a has its whole share again, and the sweep
+	// its first claim makes forgets every count.
+	c.Advance(time.Hour)
+	for i := range 10 {
+		ok, err := s.Claim(ctx, "key_a", "again"+strconv.Itoa(i), c.In(time.Hour))
+		require.NoError(t, err, "claim %d after everything expired", i)
+		require.True(t, ok)
+	}
+	assert.Equal(t, 10, s.LenKey("key_a"))
+	assert.Zero(t, s.LenKey("key_b"))
+	assert.Zero(t, s.LenKey("key_c"))
+	assert.Equal(t, 10, s.Len())
+}
+
+// TestMemoryNonceStoreShareAndFull: the store fills from several keys at
+// their share; then a key below its share gets ErrNonceStoreFull, a key at
+// it ErrNonceQuota.
+func TestMemoryNonceStoreShareAndFull(t *testing.T) {
+	ctx := context.Background()
+	c := newNonceClock()
+	s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: 25, MaxPerKey: 10, Now: c.Now})
+	claims := []struct {
+		key  string
+		n    int
+		want error
+	}{
+		{"key_a", 10, nil},
+		{"key_b", 10, nil},
+		{"key_c", 5, nil},
+		{"key_c", 1, hmac.ErrNonceStoreFull},
+		{"key_a", 1, hmac.ErrNonceQuota},
+	}
+	for _, cl := range claims {
+		for i := range cl.n {
+			ok, err := s.Claim(ctx, cl.key, fmt.Sprint(cl.want, i), c.In(time.Hour))
+			if cl.want != nil {
+				require.ErrorIs(t, err, cl.want, cl.key)
+				continue
+			}
+			require.NoError(t, err, cl.key)
+			require.True(t, ok)
+		}
+	}
+}
+
+// TestMemoryNonceStoreShareConcurrent races two key IDs: the flooding one
+// gets exactly its share, the other all its claims.
+func TestMemoryNonceStoreShareConcurrent(t *testing.T) {
+	const share, workers, per = 50, 20, 20
+	c := newNonceClock()
+	s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: 1000, MaxPerKey: share, Now: c.Now})
+	var flood, quota, other atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				ok, err := s.Claim(context.Background(), "key_flood", fmt.Sprint(w, "/", i), c.In(time.Hour))
+				switch {
+				case errors.Is(err, hmac.ErrNonceQuota):
+					quota.Add(1)
+				case err != nil || !ok:
+					t.Errorf("flood Claim: %v, %v", ok, err)
+				default:
+					flood.Add(1)
+				}
+				if i%10 == 0 {
+					ok, err := s.Claim(context.Background(), "key_other", fmt.Sprint(w, "/", i), c.In(time.Hour))
+					if err != nil || !ok {
+						t.Errorf("other Claim: %v, %v", ok, err)
+					} else {
+						other.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.EqualValues(t, share, flood.Load())
+	assert.EqualValues(t, workers*per-share, quota.Load())
+	assert.EqualValues(t, workers*per/10, other.Load())
+	assert.Equal(t, share, s.LenKey("key_flood"))
+	assert.Equal(t, share+workers*per/10, s.Len())
 }

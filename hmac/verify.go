@@ -38,7 +38,9 @@ type VerifierConfig struct {
 	// Credentials finds the secrets of a key ID. Required.
 	Credentials CredentialSource
 	// Nonces remembers accepted nonces. Nil means a new
-	// [MemoryNonceStore] with its defaults.
+	// [MemoryNonceStore] with its defaults (1<<20 nonces, of which one
+	// key ID may hold 1/64: a request over that share is refused with
+	// [ErrNonceQuota]).
 	Nonces NonceStore
 	// Skew is how far created may be from the server clock, either way.
 	// Zero means 300 seconds. Nonces are kept for twice as long.

@@ -41,13 +41,18 @@
 // exchange, and reports a [keygate.ActionRefreshReuse] change for the audit
 // log (RFC 9700 §4.14.2); there is no grace window, so of two concurrent
 // refreshes with one token, one wins and the other counts as reuse. Each refresh slides an
-// idle timeout within an absolute lifetime.
+// idle timeout within an absolute lifetime. One client and subject hold at
+// most [RefreshConfig.MaxFamilies] open families (100 by default): a new
+// sign-in beyond it revokes the oldest ([RefreshTokens.Issue] says why).
 //
 // [OneTimeTokens] issues short-lived tokens bound to a purpose, the caller
 // that obtained them and optionally a method, path, entity and body. A
 // token is consumed atomically before it is checked, so of concurrent
 // uses exactly one succeeds, and a token that reaches the wrong route is
-// burnt.
+// burnt. One credential (account and key ID) holds at most
+// [OneTimeConfig.MaxPerKey] outstanding tokens (1,000 by default); beyond
+// it Issue refuses with [ErrOneTimeQuota], and only that credential is
+// refused. Every [OneTimeStore] enforces the bound atomically.
 //
 // # Why the standard library verifies
 //

@@ -54,4 +54,12 @@ var (
 	// one-time token (method, path, entity ID or body); the error names
 	// which, never the values.
 	ErrOneTimeBinding = fmt.Errorf("%w: binding mismatch", ErrOneTimeInvalid)
+
+	// ErrOneTimeQuota: the credential (account and key ID) already holds
+	// as many outstanding one-time tokens (issued, neither redeemed nor
+	// expired) as [OneTimeConfig.MaxPerKey] allows, so
+	// [OneTimeTokens.Issue] issues no other until one is redeemed or
+	// expires. Only that credential is refused: answer 429 Too Many
+	// Requests. It does not wrap [ErrOneTimeInvalid].
+	ErrOneTimeQuota = errors.New("jwt: too many outstanding one-time tokens for the credential")
 )

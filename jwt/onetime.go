@@ -14,6 +14,13 @@ import (
 // DefaultOneTimeTTL is [OneTimeConfig.TTL] when zero.
 const DefaultOneTimeTTL = 60 * time.Second
 
+// DefaultOneTimePerKey is [OneTimeConfig.MaxPerKey] when zero: one
+// credential may hold 1,000 outstanding one-time tokens (about 300 KB in
+// the memory store), far more than a client redeeming its tokens within
+// the minute of their lifetime needs, and few enough that no credential
+// can make the store grow without bound.
+const DefaultOneTimePerKey = 1000
+
 // OneTimeRecord is what a [OneTimeStore] keeps about one one-time token:
 // its hash, never the token, its purpose, who obtained it and its optional
 // bindings. An empty binding (or a zero BodyHash) binds nothing.
@@ -54,11 +61,21 @@ type OneTimeRecord struct {
 //
 // Run the conformance suite in package jwttest against every
 // implementation.
+//
+// Put bounds what one credential may hold: the records of one owner (the
+// pair rec.Account, rec.KeyID) that have not expired are counted, and a Put
+// that would make them more than max is refused. The count and the insert
+// are one step, also between concurrent Puts on several instances (a lock
+// in the memory store, a Lua script in Redis, a transaction holding a
+// lock on the owner in SQL).
 type OneTimeStore interface {
 	// Put stores rec. It returns an error wrapping [ErrTokenExists] if a
-	// record with rec.Hash exists. The store may forget rec once
-	// rec.ExpiresAt has passed.
-	Put(ctx context.Context, rec OneTimeRecord) error
+	// record with rec.Hash exists, and, if max > 0, an error wrapping
+	// [ErrOneTimeQuota] if max records of rec's Account and KeyID are
+	// stored and not expired (ExpiresAt after rec.IssuedAt, or after the
+	// store's own clock); max <= 0 bounds nothing. The store may forget
+	// rec once rec.ExpiresAt has passed.
+	Put(ctx context.Context, rec OneTimeRecord, max int) error
 	// Consume removes the record with this hash and returns it, or returns
 	// an error wrapping [ErrTokenNotFound] if there is none (never stored,
 	// already consumed, or forgotten after expiry). It may return a record
@@ -69,23 +86,31 @@ type OneTimeStore interface {
 // MemoryOneTimeStore is the in-memory [OneTimeStore]: safe for concurrent
 // use, lost when the process ends. Every so often it forgets the records
 // that expired before the IssuedAt of the record being stored (so that it
-// follows the caller's clock). The zero value is not usable; call
-// [NewMemoryOneTimeStore].
+// follows the caller's clock). It also indexes the records by owner
+// (account and key ID): a bounded Put forgets the owner's records that have
+// expired by rec.IssuedAt and counts the others, in time proportional to
+// max. The zero value is not usable; call [NewMemoryOneTimeStore].
 type MemoryOneTimeStore struct {
 	mu     sync.Mutex
 	recs   map[[32]byte]OneTimeRecord
+	owners map[oneTimeOwner]map[[32]byte]struct{}
 	writes int
 }
 
+// oneTimeOwner is the credential a one-time record counts against.
+type oneTimeOwner struct{ account, keyID string }
+
+func ownerOf(rec OneTimeRecord) oneTimeOwner { return oneTimeOwner{rec.Account, rec.KeyID} }
+
 // NewMemoryOneTimeStore returns an empty MemoryOneTimeStore.
 func NewMemoryOneTimeStore() *MemoryOneTimeStore {
-	return &MemoryOneTimeStore{recs: map[[32]byte]OneTimeRecord{}}
+	return &MemoryOneTimeStore{recs: map[[32]byte]OneTimeRecord{}, owners: map[oneTimeOwner]map[[32]byte]struct{}{}}
 }
 
 var _ OneTimeStore = (*MemoryOneTimeStore)(nil)
 
 // Put implements [OneTimeStore].
-func (s *MemoryOneTimeStore) Put(ctx context.Context, rec OneTimeRecord) error {
+func (s *MemoryOneTimeStore) Put(ctx context.Context, rec OneTimeRecord, max int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -94,16 +119,60 @@ func (s *MemoryOneTimeStore) Put(ctx context.Context, rec OneTimeRecord) error {
 	if _, ok := s.recs[rec.Hash]; ok {
 		return ErrTokenExists
 	}
+	o := ownerOf(rec)
+	held := s.owners[o]
+	if max > 0 && len(held) >= max {
+		for h := range held {
+			if !s.recs[h].ExpiresAt.After(rec.IssuedAt) {
+				s.forget(h)
+			}
+		}
+		if held = s.owners[o]; len(held) >= max {
+			return fmt.Errorf("%w: %d outstanding", ErrOneTimeQuota, len(held))
+		}
+	}
 	if s.writes++; s.writes >= sweepEvery {
 		s.writes = 0
 		for h, r := range s.recs {
 			if r.ExpiresAt.Before(rec.IssuedAt) {
-				delete(s.recs, h)
+				s.forget(h)
 			}
 		}
+		held = s.owners[o]
 	}
+	if held == nil {
+		held = map[[32]byte]struct{}{}
+		s.owners[o] = held
+	}
+	held[rec.Hash] = struct{}{}
 	s.recs[rec.Hash] = rec
 	return nil
+}
+
+// forget removes the record with hash h from recs and its owner's index;
+// s.mu is held.
+func (s *MemoryOneTimeStore) forget(h [32]byte) {
+	rec, ok := s.recs[h]
+	if !ok {
+		return
+	}
+	delete(s.recs, h)
+	o := ownerOf(rec)
+	if held := s.owners[o]; held != nil {
+		delete(held, h)
+		if len(held) == 0 {
+			delete(s.owners, o)
+		}
+	}
+}
+
+// Outstanding returns the number of records of the account and key ID
+// that the store holds, counting those that have expired but are not yet
+// forgotten. It is meant for monitoring and tests.
+func (s *MemoryOneTimeStore) Outstanding(account, keyID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.owners[oneTimeOwner{account, keyID}])
 }
 
 // Consume implements [OneTimeStore].
@@ -117,7 +186,7 @@ func (s *MemoryOneTimeStore) Consume(ctx context.Context, hash [32]byte) (OneTim
 	if !ok {
 		return OneTimeRecord{}, ErrTokenNotFound
 	}
-	delete(s.recs, hash)
+	s.forget(hash)
 	return rec, nil
 }
 
@@ -129,6 +198,13 @@ type OneTimeConfig struct {
 	Store OneTimeStore
 	// TTL is the lifetime of a token. Zero means [DefaultOneTimeTTL].
 	TTL time.Duration
+	// MaxPerKey bounds the outstanding tokens (issued, neither redeemed
+	// nor expired) of one credential, that is of one account and key ID
+	// (of one account when the key ID is empty), in the store: Issue
+	// refuses another with an error wrapping [ErrOneTimeQuota]. Zero
+	// means [DefaultOneTimePerKey]. The store enforces it (see
+	// [OneTimeStore]), so it holds across instances sharing a store.
+	MaxPerKey int
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
@@ -179,18 +255,25 @@ type Use struct {
 // A one-time token is "kgot_" followed by 43 base64url characters (256 bits
 // from crypto/rand); the store keeps only its SHA-256.
 type OneTimeTokens struct {
-	store OneTimeStore
-	ttl   time.Duration
-	now   func() time.Time
+	store  OneTimeStore
+	ttl    time.Duration
+	perKey int
+	now    func() time.Time
 }
 
 // NewOneTimeTokens returns a OneTimeTokens for cfg. It fails, with an error
-// wrapping [ErrInvalidConfig], if TTL is negative.
+// wrapping [ErrInvalidConfig], if TTL or MaxPerKey is negative.
 func NewOneTimeTokens(cfg OneTimeConfig) (*OneTimeTokens, error) {
 	if cfg.TTL < 0 {
 		return nil, fmt.Errorf("%w: negative one-time token TTL", ErrInvalidConfig)
 	}
-	ot := &OneTimeTokens{store: cfg.Store, ttl: cfg.TTL, now: cfg.Now}
+	if cfg.MaxPerKey < 0 {
+		return nil, fmt.Errorf("%w: negative one-time token MaxPerKey", ErrInvalidConfig)
+	}
+	ot := &OneTimeTokens{store: cfg.Store, ttl: cfg.TTL, perKey: cfg.MaxPerKey, now: cfg.Now}
+	if ot.perKey == 0 {
+		ot.perKey = DefaultOneTimePerKey
+	}
 	if ot.store == nil {
 		ot.store = NewMemoryOneTimeStore()
 	}
@@ -208,7 +291,9 @@ func (ot *OneTimeTokens) Store() OneTimeStore { return ot.store }
 
 // Issue stores a new one-time token for p and returns it with its lifetime,
 // for an expires_in field. The token is returned only here: it is not
-// stored.
+// stored. If the credential (p.Account and p.KeyID) already holds
+// MaxPerKey outstanding tokens, Issue stores nothing and returns an error
+// wrapping [ErrOneTimeQuota].
 func (ot *OneTimeTokens) Issue(ctx context.Context, p OneTimeParams) (string, time.Duration, error) {
 	switch {
 	case p.Purpose == "" || p.Account == "":
@@ -232,7 +317,7 @@ func (ot *OneTimeTokens) Issue(ctx context.Context, p OneTimeParams) (string, ti
 	if p.Body != nil {
 		rec.BodyHash = sha256.Sum256(p.Body)
 	}
-	if err := ot.store.Put(ctx, rec); err != nil {
+	if err := ot.store.Put(ctx, rec, ot.perKey); err != nil {
 		return "", 0, fmt.Errorf("jwt: store one-time token: %w", err)
 	}
 	return tok, ot.ttl, nil

@@ -32,12 +32,12 @@ type countingOneTimeStore struct {
 	err   error
 }
 
-func (s *countingOneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord) error {
+func (s *countingOneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord, max int) error {
 	s.calls.Add(1)
 	if s.err != nil {
 		return s.err
 	}
-	return s.OneTimeStore.Put(ctx, rec)
+	return s.OneTimeStore.Put(ctx, rec, max)
 }
 
 func (s *countingOneTimeStore) Consume(ctx context.Context, h [32]byte) (jwt.OneTimeRecord, error) {
@@ -348,13 +348,13 @@ func TestMemoryOneTimeStoreSweep(t *testing.T) {
 	t0 := newClock().Now()
 	expired := jwt.OneTimeRecord{Hash: sha256.Sum256([]byte("expired")), IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)}
 	live := jwt.OneTimeRecord{Hash: sha256.Sum256([]byte("live")), IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	require.NoError(t, s.Put(ctx, expired))
-	require.NoError(t, s.Put(ctx, live))
+	require.NoError(t, s.Put(ctx, expired, 0))
+	require.NoError(t, s.Put(ctx, live, 0))
 	later := t0.Add(2 * time.Minute)
 	for i := 0; i < 1100; i++ {
 		require.NoError(t, s.Put(ctx, jwt.OneTimeRecord{
 			Hash: sha256.Sum256([]byte(fmt.Sprint("filler", i))), IssuedAt: later, ExpiresAt: later.Add(time.Minute),
-		}))
+		}, 0))
 	}
 	_, err := s.Consume(ctx, expired.Hash)
 	require.ErrorIs(t, err, jwt.ErrTokenNotFound, "an expired record is forgotten")
@@ -376,7 +376,7 @@ func BenchmarkMemoryOneTimeConsume(b *testing.B) {
 	for b.Loop() {
 		i++
 		rec.Hash = sha256.Sum256([]byte(fmt.Sprint(i)))
-		if err := s.Put(ctx, rec); err != nil {
+		if err := s.Put(ctx, rec, 0); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.Consume(ctx, rec.Hash); err != nil {

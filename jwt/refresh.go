@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +74,10 @@ const (
 	// DefaultRefreshAbsoluteLifetime is [RefreshConfig.AbsoluteLifetime]
 	// when zero: a session ends 90 days after sign-in, refreshed or not.
 	DefaultRefreshAbsoluteLifetime = 90 * 24 * time.Hour
+	// DefaultMaxRefreshFamilies is [RefreshConfig.MaxFamilies] when zero:
+	// one client and subject (one user of one application) hold at most
+	// 100 open sessions; signing in a 101st time ends the oldest.
+	DefaultMaxRefreshFamilies = 100
 )
 
 // RefreshStatus is the state of one refresh token.
@@ -212,6 +217,13 @@ type RefreshStore interface {
 	// revoked gets Status revoked and RevokedAt = at; RotatedAt is kept.
 	// Revoking an unknown or already revoked family is not an error.
 	RevokeFamily(ctx context.Context, family string, at time.Time) error
+	// OpenFamilies returns the families of the client clientID and the
+	// subject that are open at now: that hold a token that is active with
+	// its idle and absolute deadlines after now (see [RefreshRecord.Active]).
+	// They are ordered oldest first: by AbsoluteExpiresAt, then by family
+	// ID. [RefreshTokens.Issue] calls it to bound the families one client
+	// and subject hold.
+	OpenFamilies(ctx context.Context, clientID, subject string, now time.Time) ([]string, error)
 }
 
 // MemoryRefreshStore is the in-memory [RefreshStore]: safe for concurrent
@@ -223,12 +235,20 @@ type MemoryRefreshStore struct {
 	mu       sync.Mutex
 	recs     map[[32]byte]*RefreshRecord
 	families map[string][][32]byte
-	writes   int
+	// owners lists the families of each client and subject, in the
+	// order of their creation; OpenFamilies and the sweep drop the ones
+	// that can no longer be open.
+	owners map[refreshOwner][]string
+	writes int
 }
+
+// refreshOwner is the client and subject a family counts against.
+type refreshOwner struct{ clientID, subject string }
 
 // NewMemoryRefreshStore returns an empty MemoryRefreshStore.
 func NewMemoryRefreshStore() *MemoryRefreshStore {
-	return &MemoryRefreshStore{recs: map[[32]byte]*RefreshRecord{}, families: map[string][][32]byte{}}
+	return &MemoryRefreshStore{recs: map[[32]byte]*RefreshRecord{}, families: map[string][][32]byte{},
+		owners: map[refreshOwner][]string{}}
 }
 
 var _ RefreshStore = (*MemoryRefreshStore)(nil)
@@ -247,8 +267,55 @@ func (s *MemoryRefreshStore) Create(ctx context.Context, rec RefreshRecord) erro
 	if _, ok := s.recs[rec.Hash]; ok {
 		return ErrTokenExists
 	}
+	if _, ok := s.families[rec.Family]; !ok {
+		o := refreshOwner{rec.ClientID, rec.Subject}
+		s.owners[o] = append(s.owners[o], rec.Family)
+	}
 	s.insert(rec)
 	return nil
+}
+
+// OpenFamilies implements [RefreshStore], in time proportional to the
+// families of clientID and subject still indexed.
+func (s *MemoryRefreshStore) OpenFamilies(ctx context.Context, clientID, subject string, now time.Time) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := refreshOwner{clientID, subject}
+	var open []*RefreshRecord
+	kept := s.owners[o][:0]
+	for _, fam := range s.owners[o] {
+		hashes := s.families[fam]
+		if len(hashes) == 0 {
+			continue // forgotten by the sweep
+		}
+		last := s.recs[hashes[len(hashes)-1]] // the newest token
+		if last.Status == RefreshRevoked || !now.Before(last.AbsoluteExpiresAt) {
+			continue // never open again
+		}
+		kept = append(kept, fam)
+		if last.Active(now) {
+			open = append(open, last)
+		}
+	}
+	if len(kept) == 0 {
+		delete(s.owners, o)
+	} else {
+		s.owners[o] = kept
+	}
+	slices.SortFunc(open, func(a, b *RefreshRecord) int {
+		if c := a.AbsoluteExpiresAt.Compare(b.AbsoluteExpiresAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Family, b.Family)
+	})
+	fams := make([]string, len(open))
+	for i, r := range open {
+		fams[i] = r.Family
+	}
+	return fams, nil
 }
 
 // Get implements [RefreshStore].
@@ -323,12 +390,25 @@ func (s *MemoryRefreshStore) insert(rec RefreshRecord) {
 		return
 	}
 	s.writes = 0
+	swept := false
 	for fam, hashes := range s.families {
 		if s.recs[hashes[0]].AbsoluteExpiresAt.Before(rec.IssuedAt) {
 			for _, h := range hashes {
 				delete(s.recs, h)
 			}
 			delete(s.families, fam)
+			swept = true
+		}
+	}
+	if !swept {
+		return
+	}
+	for o, fams := range s.owners {
+		fams = slices.DeleteFunc(fams, func(f string) bool { _, ok := s.families[f]; return !ok })
+		if len(fams) == 0 {
+			delete(s.owners, o)
+		} else {
+			s.owners[o] = fams
 		}
 	}
 }
@@ -345,6 +425,13 @@ type RefreshConfig struct {
 	// AbsoluteLifetime ends a session that long after its grant, however
 	// often it is refreshed. Zero means [DefaultRefreshAbsoluteLifetime].
 	AbsoluteLifetime time.Duration
+	// MaxFamilies bounds the open families (sessions) of one client and
+	// subject: when Issue opens one more, it revokes the oldest open
+	// families of that client and subject, so that at most MaxFamilies
+	// stay open, and reports each through OnChange. Zero means
+	// [DefaultMaxRefreshFamilies]. See [RefreshTokens.Issue] for why the
+	// oldest is revoked rather than the new one refused.
+	MaxFamilies int
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 	// OnChange, when set, is told of two management actions, after they
@@ -352,7 +439,9 @@ type RefreshConfig struct {
 	// rotated token was presented again and its family was revoked; the
 	// actor is the client that presented it), and
 	// [keygate.ActionRefreshRevoked] (Revoke, where the actor is the
-	// revoking client, and RevokeFamily, where it is the context's).
+	// revoking client; RevokeFamily, where it is the context's; and Issue
+	// revoking the oldest families over MaxFamilies, where it is the
+	// client that signed in again).
 	// Change.TokenID is the family's ID; no token or hash of one is ever
 	// reported. It runs on the request's goroutine, so it must
 	// not block for long.
@@ -393,20 +482,28 @@ type RefreshGrant struct {
 // safe default: a legitimate client serialises its refreshes, and a window
 // in which a rotated token still works is a window for a thief.
 type RefreshTokens struct {
-	store    RefreshStore
-	idle     time.Duration
-	absolute time.Duration
-	now      func() time.Time
-	onChange keygate.ChangeFunc
+	store       RefreshStore
+	idle        time.Duration
+	absolute    time.Duration
+	maxFamilies int
+	now         func() time.Time
+	onChange    keygate.ChangeFunc
 }
 
 // NewRefreshTokens returns a RefreshTokens for cfg. It fails, with an error
-// wrapping [ErrInvalidConfig], if a duration is negative.
+// wrapping [ErrInvalidConfig], if a duration or MaxFamilies is negative.
 func NewRefreshTokens(cfg RefreshConfig) (*RefreshTokens, error) {
 	if cfg.IdleTimeout < 0 || cfg.AbsoluteLifetime < 0 {
 		return nil, fmt.Errorf("%w: negative refresh token lifetime", ErrInvalidConfig)
 	}
-	rt := &RefreshTokens{store: cfg.Store, idle: cfg.IdleTimeout, absolute: cfg.AbsoluteLifetime, now: cfg.Now, onChange: cfg.OnChange}
+	if cfg.MaxFamilies < 0 {
+		return nil, fmt.Errorf("%w: negative MaxFamilies", ErrInvalidConfig)
+	}
+	rt := &RefreshTokens{store: cfg.Store, idle: cfg.IdleTimeout, absolute: cfg.AbsoluteLifetime,
+		maxFamilies: cfg.MaxFamilies, now: cfg.Now, onChange: cfg.OnChange}
+	if rt.maxFamilies == 0 {
+		rt.maxFamilies = DefaultMaxRefreshFamilies
+	}
 	if rt.store == nil {
 		rt.store = NewMemoryRefreshStore()
 	}
@@ -427,6 +524,26 @@ func (rt *RefreshTokens) Store() RefreshStore { return rt.store }
 
 // Issue starts a new family for g and returns its first token and record.
 // The token is returned only here: it is not stored.
+//
+// Bound. One client and subject hold at most MaxFamilies open families.
+// Once the new family is stored, Issue asks the store for the open
+// families of g.ClientID and g.Subject and revokes the oldest of the
+// others until MaxFamilies remain, new one included, reporting each
+// through OnChange as [keygate.ActionRefreshRevoked]. Revoking the oldest
+// rather than refusing the new one is what identity providers do (Auth0
+// keeps 200 refresh tokens per user and application, revoking the oldest):
+// a user who signs in again on a new device is never locked out by
+// sessions forgotten on old ones, and the count stays bounded all the
+// same. The bound is per client and subject, not per client alone, so
+// that one user signing in over and over through a shared client can end
+// only that user's sessions, never those of the client's other users.
+// Issues racing for one client and subject each count the other's new
+// family, so they may revoke more than needed (with MaxFamilies 1, both
+// new families): the bound holds once they return, at the cost of a
+// sign-in to repeat.
+//
+// If the open families cannot be read or revoked, Issue returns an error
+// and no token (the new family stays stored, unusable, until it expires).
 func (rt *RefreshTokens) Issue(ctx context.Context, g RefreshGrant) (string, RefreshRecord, error) {
 	switch {
 	case g.ClientID == "" || g.Subject == "" || g.Account == "":
@@ -459,7 +576,29 @@ func (rt *RefreshTokens) Issue(ctx context.Context, g RefreshGrant) (string, Ref
 	if err := rt.store.Create(ctx, rec); err != nil {
 		return "", RefreshRecord{}, fmt.Errorf("jwt: store refresh token: %w", err)
 	}
+	if err := rt.bound(ctx, rec, now); err != nil {
+		return "", RefreshRecord{}, err
+	}
 	return tok, rec.clone(), nil
+}
+
+// bound revokes the oldest open families of rec's client and subject,
+// other than rec's, beyond MaxFamilies.
+func (rt *RefreshTokens) bound(ctx context.Context, rec RefreshRecord, now time.Time) error {
+	open, err := rt.store.OpenFamilies(ctx, rec.ClientID, rec.Subject, now)
+	if err != nil {
+		return fmt.Errorf("jwt: count refresh token families: %w", err)
+	}
+	open = slices.DeleteFunc(open, func(f string) bool { return f == rec.Family })
+	for _, fam := range open[:max(0, len(open)-(rt.maxFamilies-1))] {
+		if err := rt.store.RevokeFamily(ctx, fam, now); err != nil {
+			return fmt.Errorf("jwt: revoke refresh token family: %w", err)
+		}
+		old := rec
+		old.Family = fam
+		rt.report(ctx, keygate.ActionRefreshRevoked, old, now)
+	}
+	return nil
 }
 
 // idleDeadline is min(now+idle, absolute).

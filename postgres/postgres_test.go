@@ -271,7 +271,7 @@ func TestServerGoneAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := jwt.OneTimeRecord{Hash: [32]byte{1}, Purpose: "p", Account: "acct_1", Mode: keygate.ModeLive, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := db.OneTimeTokens().Put(ctx, tok); err != nil {
+	if err := db.OneTimeTokens().Put(ctx, tok, 0); err != nil {
 		t.Fatal(err)
 	}
 

@@ -21,6 +21,13 @@ func TestNonceStoreConformance(t *testing.T) {
 	})
 }
 
+func TestNonceStoreShareConformance(t *testing.T) {
+	c := newClient(t)
+	hmactest.TestNonceStoreShare(t, func(t *testing.T, perKey int) hmac.NonceStore {
+		return must[*NonceStore](t)(NewNonceStore(Config{Client: c, Prefix: prefix(t, c), MaxNoncesPerKey: perKey}))
+	})
+}
+
 func TestOneTimeStoreConformance(t *testing.T) {
 	c := newClient(t)
 	jwttest.TestOneTimeStore(t, func(t *testing.T) jwt.OneTimeStore {

@@ -27,6 +27,11 @@ import (
 // The key is the record's Hash (the SHA-256 of the token, never the
 // token); the value is the record as JSON.
 //
+// A bounded Put (max > 0) first reserves a place among the records of its
+// account and key ID (a Lua script on their sorted set), so that at most
+// max of them are unexpired, across every instance; Consume gives the place
+// back. See "Bounds per credential" in the package documentation.
+//
 // It is safe for concurrent use. Make one with [NewOneTimeStore].
 type OneTimeStore struct {
 	store
@@ -65,15 +70,31 @@ func (s *OneTimeStore) oneTimeKey(hash [32]byte) string {
 	return s.key("onetime:", base64.RawURLEncoding.EncodeToString(hash[:]))
 }
 
+// ownerKey is the key of the sorted set of rec's account and key ID.
+func (s *OneTimeStore) ownerKey(rec jwt.OneTimeRecord) string {
+	return s.key("onetimeq:", ownerHash(rec.Account, rec.KeyID))
+}
+
 // Put implements [jwt.OneTimeStore]. A record whose ExpiresAt has passed
-// is stored for a millisecond.
-func (s *OneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord) error {
+// is stored for a millisecond. Expiry for the bound is measured by
+// [Config.Now].
+func (s *OneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord, max int) error {
 	if err := checkCtx(ctx, "put one-time token"); err != nil {
 		return err
 	}
 	b, err := encodeOneTime(rec)
 	if err != nil {
 		return fmt.Errorf("redisstore: put one-time token: %w", err)
+	}
+	member := base64.RawURLEncoding.EncodeToString(rec.Hash[:])
+	if max > 0 {
+		room, err := s.reserve(ctx, s.ownerKey(rec), member, rec.ExpiresAt, max)
+		switch {
+		case err != nil:
+			return fmt.Errorf("redisstore: put one-time token: %w", err)
+		case !room:
+			return fmt.Errorf("redisstore: put one-time token: %w: %d outstanding", jwt.ErrOneTimeQuota, max)
+		}
 	}
 	ok, err := s.client.SetNX(ctx, s.oneTimeKey(rec.Hash), b, ttl(rec.ExpiresAt.Sub(s.now()))).Result()
 	switch {
@@ -107,6 +128,9 @@ func (s *OneTimeStore) Consume(ctx context.Context, hash [32]byte) (jwt.OneTimeR
 	if rec.Hash != hash {
 		return jwt.OneTimeRecord{}, errors.New("redisstore: consume one-time token: the stored record has another hash")
 	}
+	// Give the place back. Best effort: the record is consumed whatever
+	// happens here, and a place not given back is freed at its expiry.
+	_ = s.client.ZRem(ctx, s.ownerKey(rec), base64.RawURLEncoding.EncodeToString(hash[:])).Err()
 	return rec, nil
 }
 

@@ -8,7 +8,7 @@
 //
 // Every store takes a [redis.UniversalClient]: a *redis.Client, a
 // *redis.ClusterClient, a Sentinel failover client, or whatever
-// redis.NewUniversalClient returns. Each operation touches one key (or, for
+// redis.NewUniversalClient returns. Each command touches one key (or, for
 // [Denylist.IsRevoked], reads two keys in one pipeline), so it works
 // unchanged on Redis Cluster. Redis 6.2 or newer is needed (GETDEL).
 //
@@ -40,7 +40,12 @@
 // After the prefix:
 //
 //	nonce:<h>       an HMAC nonce; h is base64url(SHA-256(len(keyID) keyID nonce))
+//	nonceq:<k>      the nonces a key ID holds, a sorted set of h by expiry;
+//	                k is base64url(SHA-256(keyID))
 //	onetime:<h>     a one-time token's record; h is base64url of its SHA-256
+//	onetimeq:<o>    the one-time tokens an account and key ID hold, a sorted
+//	                set of h by expiry; o is base64url(SHA-256(len(account)
+//	                account keyID))
 //	deny:jti:<jti>  a revoked access token
 //	deny:sub:<sub>  a subject's revocation cut-off
 //	rate:<key>      a rate-limit key's theoretical arrival time
@@ -53,6 +58,27 @@
 // a nonce be replayed or a revoked token through: run these stores on a
 // Redis (or a database of their own) with maxmemory-policy noeviction,
 // where a full Redis refuses writes and the stores return errors.
+//
+// # Bounds per credential
+//
+// Redis has no fixed capacity the way the in-memory stores do, but its
+// memory is shared all the same: one credential claiming nonces or taking
+// one-time tokens without end would fill it (maxmemory with noeviction),
+// and then every tenant's writes fail. So [NonceStore] and [OneTimeStore]
+// bound what one credential holds, with the semantics of the in-memory
+// stores: [NonceStore] at most [Config.MaxNoncesPerKey] unexpired nonces per
+// key ID (an error wrapping [hmac.ErrNonceQuota] beyond it), [OneTimeStore]
+// at most the max its caller passes to Put per account and key ID (an error
+// wrapping [jwt.ErrOneTimeQuota]). Each credential has a sorted set of its
+// entries scored by expiry (nonceq:, onetimeq:); a Lua script on that one
+// key drops the expired members, counts the others and reserves a place
+// atomically, next to the write of the entry itself (SET NX PX; for a
+// nonce in the same pipeline, and deleted again if refused a place). So
+// the bound holds across instances, and every command still touches one
+// key (Redis Cluster); the set costs about as much memory again as the
+// entries it counts. A reservation whose write then fails, or whose token
+// is consumed while the set cannot be reached, keeps its place until its
+// expiry: an error can only make the bound stricter for a while.
 //
 // # Clocks
 //
@@ -106,14 +132,57 @@ type Config struct {
 	// not become acceptable again while it is unexpired. Zero means
 	// [DefaultSubjectTTL]; negative is an error.
 	SubjectTTL time.Duration
+	// MaxNoncesPerKey, used by [NonceStore] only, bounds the unexpired
+	// nonces of one key ID (see "Bounds per credential" above). Zero
+	// means [DefaultMaxNoncesPerKey]; negative means no bound.
+	MaxNoncesPerKey int
+}
+
+// DefaultMaxNoncesPerKey is [Config.MaxNoncesPerKey] when zero: the share
+// of one key ID in the in-memory nonce store with its defaults
+// (hmac.DefaultMaxNonces / hmac.DefaultNonceShare), about 27 signed
+// requests per second sustained with the verifier's default skew.
+const DefaultMaxNoncesPerKey = 1 << 14
+
+// reserveScript reserves a place in a credential's sorted set (KEYS[1])
+// for the member ARGV[4], which expires at ARGV[2] (Unix ms): it drops the
+// members expired at ARGV[1] (Unix ms), and returns 1 if the member is
+// there already or there are fewer than ARGV[3] members (then adding it,
+// and keeping the set at least ARGV[5] ms), else 0.
+var reserveScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+return 1
+`)
+
+// reserve runs reserveScript on key for member, expiring at exp, with at
+// most max members; it reports whether the place is taken.
+func (s store) reserve(ctx context.Context, key, member string, exp time.Time, max int) (bool, error) {
+	now := s.now()
+	n, err := reserveScript.Run(ctx, s.client, []string{key},
+		now.UnixMilli(), exp.UnixMilli(), max, member, ttlMillis(exp.Sub(now))).Int()
+	return n == 1, err
+}
+
+// reserveCmd queues reserveScript on p, as reserve runs it. In a pipeline
+// the script is sent whole (EVAL): EVALSHA's fallback on NOSCRIPT needs
+// the answer before the next command.
+func (s store) reserveCmd(ctx context.Context, p redis.Pipeliner, key, member string, exp time.Time, max int) *redis.Cmd {
+	now := s.now()
+	return reserveScript.Eval(ctx, p, []string{key},
+		now.UnixMilli(), exp.UnixMilli(), max, member, ttlMillis(exp.Sub(now)))
 }
 
 // store is what every store holds: the client, the key prefix and the
 // clock.
 type store struct {
-	client redis.UniversalClient
-	prefix string
-	now    func() time.Time
+	client    redis.UniversalClient
+	prefix    string
+	now       func() time.Time
+	maxNonces int // < 0: no bound
 }
 
 func newStore(cfg Config) (store, error) {
@@ -123,7 +192,10 @@ func newStore(cfg Config) (store, error) {
 	case cfg.SubjectTTL < 0:
 		return store{}, fmt.Errorf("%w: negative SubjectTTL", ErrInvalidConfig)
 	}
-	s := store{client: cfg.Client, prefix: cfg.Prefix, now: cfg.Now}
+	s := store{client: cfg.Client, prefix: cfg.Prefix, now: cfg.Now, maxNonces: cfg.MaxNoncesPerKey}
+	if s.maxNonces == 0 {
+		s.maxNonces = DefaultMaxNoncesPerKey
+	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}

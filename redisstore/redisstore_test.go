@@ -86,10 +86,10 @@ func TestPrefixIsolation(t *testing.T) {
 	assert.False(t, must[bool](t)(a.nonces.Claim(ctx, "key_1", nonce, exp)))
 
 	rec := sampleRecord(now)
-	require.NoError(t, a.onetime.Put(ctx, rec))
+	require.NoError(t, a.onetime.Put(ctx, rec, 0))
 	_, err := b.onetime.Consume(ctx, rec.Hash)
 	assert.ErrorIs(t, err, jwt.ErrTokenNotFound, "a token put under prefix A is found under B")
-	require.NoError(t, b.onetime.Put(ctx, rec), "the same hash under another prefix is another record")
+	require.NoError(t, b.onetime.Put(ctx, rec, 0), "the same hash under another prefix is another record")
 	_, err = a.onetime.Consume(ctx, rec.Hash)
 	assert.NoError(t, err)
 	_, err = b.onetime.Consume(ctx, rec.Hash)
@@ -115,7 +115,7 @@ func TestPrefixIsolation(t *testing.T) {
 		assert.NotEmpty(t, keys)
 		for _, k := range keys {
 			rest := strings.TrimPrefix(k, pf)
-			assert.Regexp(t, `^(nonce:[A-Za-z0-9_-]{43}|deny:(jti|sub):.+|rate:.+)$`, rest)
+			assert.Regexp(t, `^((nonce|nonceq|onetimeq):[A-Za-z0-9_-]{43}|deny:(jti|sub):.+|rate:.+)$`, rest)
 			assert.NotContains(t, k, nonce)
 			assert.NotContains(t, k, tokenHash)
 		}
@@ -178,12 +178,12 @@ func TestTTLs(t *testing.T) {
 	t.Run("one-time token", func(t *testing.T) {
 		rec := sampleRecord(fake)
 		rec.ExpiresAt = fake.Add(90 * time.Second)
-		require.NoError(t, s.onetime.Put(ctx, rec))
+		require.NoError(t, s.onetime.Put(ctx, rec, 0))
 		near(t, "one-time token", pttl(t, c, s.onetime.oneTimeKey(rec.Hash)), 90*time.Second)
 		// Already expired: kept a millisecond, and a duplicate is still refused.
 		old := sampleRecord(fake.Add(-time.Hour))
 		old.ExpiresAt = fake.Add(-time.Minute)
-		require.NoError(t, s.onetime.Put(ctx, old))
+		require.NoError(t, s.onetime.Put(ctx, old, 0))
 	})
 
 	t.Run("revoked token", func(t *testing.T) {
@@ -269,7 +269,7 @@ func TestMalformedEntries(t *testing.T) {
 
 	// A record filed under another hash is refused.
 	other := sampleRecord(time.Now())
-	require.NoError(t, s.onetime.Put(ctx, other))
+	require.NoError(t, s.onetime.Put(ctx, other, 0))
 	v := must[string](t)(c.Get(ctx, s.onetime.oneTimeKey(other.Hash)).Result())
 	require.NoError(t, c.Set(ctx, s.onetime.oneTimeKey(rec.Hash), v, time.Minute).Err())
 	_, err = s.onetime.Consume(ctx, rec.Hash)
@@ -304,7 +304,7 @@ func operations(s stores) map[string]func(context.Context) (bool, error) {
 			return s.nonces.Claim(ctx, "key_1", rand.Text(), time.Now().Add(time.Minute))
 		},
 		"Put": func(ctx context.Context) (bool, error) {
-			return false, s.onetime.Put(ctx, sampleRecord(time.Now()))
+			return false, s.onetime.Put(ctx, sampleRecord(time.Now()), 0)
 		},
 		"Consume": func(ctx context.Context) (bool, error) {
 			_, err := s.onetime.Consume(ctx, sha256.Sum256([]byte("token")))
@@ -440,7 +440,7 @@ func TestSharedAcrossClients(t *testing.T) {
 	}), "claims of one nonce on two instances")
 
 	rec := sampleRecord(time.Now())
-	require.NoError(t, a.onetime.Put(ctx, rec))
+	require.NoError(t, a.onetime.Put(ctx, rec, 0))
 	assert.Equal(t, int64(1), race(func(s stores) bool {
 		_, err := s.onetime.Consume(ctx, rec.Hash)
 		if err != nil {

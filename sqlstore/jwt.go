@@ -117,6 +117,39 @@ func (s refreshStore) sweep(ctx context.Context, issued int64) {
 	})
 }
 
+// OpenFamilies implements [jwt.RefreshStore]: one query over the
+// client's active tokens (a family has at most one). No index covers
+// client_id yet, so it reads the table: an index on refresh_tokens
+// (client_id, subject) would make it proportional to the client's tokens.
+func (s refreshStore) OpenFamilies(ctx context.Context, clientID, subject string, now time.Time) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	at, err := encTime(now)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.d.query(ctx, `SELECT family FROM refresh_tokens
+WHERE client_id = ? AND subject = ? AND status = ? AND idle_expires > ? AND absolute_expires > ?
+ORDER BY absolute_expires, family`, clientID, subject, string(jwt.RefreshActive), at, at)
+	if err != nil {
+		return nil, s.d.fail(ctx, "list refresh families", err)
+	}
+	defer rows.Close()
+	var fams []string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return nil, s.d.fail(ctx, "list refresh families", err)
+		}
+		fams = append(fams, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.fail(ctx, "list refresh families", err)
+	}
+	return fams, nil
+}
+
 // Get implements [jwt.RefreshStore].
 func (s refreshStore) Get(ctx context.Context, hash [32]byte) (jwt.RefreshRecord, error) {
 	if err := ctx.Err(); err != nil {
@@ -311,15 +344,63 @@ type oneTimeStore struct{ d *DB }
 // ON CONFLICT DO NOTHING and Consume a DELETE ... RETURNING, so that of
 // any number of concurrent consumers, in any number of processes, exactly
 // one gets the record. Every 1024th Put also deletes the records that
-// expired before the new one was issued.
+// expired before the new one was issued. A bounded Put (max > 0) counts
+// the owner's unexpired records and inserts in one transaction that holds
+// a lock on the owner (BEGIN IMMEDIATE on SQLite; on PostgreSQL a
+// transaction-level advisory lock on a hash of the account and key ID), so
+// that concurrent Puts of one owner, from any process, never exceed max.
+// The count reads the table, which holds only tokens of the last minute or
+// so (each lives for the TTL, and expired ones are swept).
 func (d *DB) OneTimeTokens() jwt.OneTimeStore { return oneTimeStore{d} }
 
 var _ jwt.OneTimeStore = oneTimeStore{}
 
 const oneTimeColumns = "hash, purpose, account, key_id, subject, mode, method, path, entity_id, body_hash, issued_at, expires_at"
 
+const oneTimeInsert = "INSERT INTO one_time_tokens (" + oneTimeColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING"
+
+// putBounded inserts the record with args unless max records of its owner
+// expire after issued, in one transaction holding the owner's lock.
+func (s oneTimeStore) putBounded(ctx context.Context, rec jwt.OneTimeRecord, issued int64, max int, args []any) error {
+	err := s.d.inTx(ctx, func(t tx) error {
+		if s.d.dialect == Postgres {
+			// Length-prefixed, so that no two owners share a lock name
+			// (a collision of the hash only serialises two owners).
+			owner := fmt.Sprintf("one_time:%d:%s:%s", len(rec.Account), rec.Account, rec.KeyID)
+			if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", owner); err != nil {
+				return err
+			}
+		}
+		var n int
+		if err := t.queryRow(ctx, "SELECT COUNT(*) FROM one_time_tokens WHERE account = ? AND key_id = ? AND expires_at > ?",
+			rec.Account, rec.KeyID, issued).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			return fmt.Errorf("%w: %d outstanding", jwt.ErrOneTimeQuota, n)
+		}
+		res, err := t.exec(ctx, oneTimeInsert, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return jwt.ErrTokenExists
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, jwt.ErrTokenExists), errors.Is(err, jwt.ErrOneTimeQuota):
+		return err
+	case err != nil:
+		return s.d.fail(ctx, "put one-time token", err)
+	}
+	return nil
+}
+
 // Put implements [jwt.OneTimeStore].
-func (s oneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord) error {
+func (s oneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord, max int) error {
 	var ts times
 	issued, expires := ts.enc(rec.IssuedAt), ts.enc(rec.ExpiresAt)
 	if ts.err != nil {
@@ -328,16 +409,22 @@ func (s oneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	res, err := s.d.exec(ctx, "INSERT INTO one_time_tokens ("+oneTimeColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
-		rec.Hash[:], rec.Purpose, rec.Account, rec.KeyID, rec.Subject, string(rec.Mode), rec.Method, rec.Path, rec.EntityID,
-		rec.BodyHash[:], issued, expires)
-	if err != nil {
-		return s.d.fail(ctx, "put one-time token", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.d.fail(ctx, "put one-time token", err)
-	} else if n == 0 {
-		return jwt.ErrTokenExists
+	args := []any{rec.Hash[:], rec.Purpose, rec.Account, rec.KeyID, rec.Subject, string(rec.Mode), rec.Method, rec.Path, rec.EntityID,
+		rec.BodyHash[:], issued, expires}
+	if max > 0 {
+		if err := s.putBounded(ctx, rec, issued, max, args); err != nil {
+			return err
+		}
+	} else {
+		res, err := s.d.exec(ctx, oneTimeInsert, args...)
+		if err != nil {
+			return s.d.fail(ctx, "put one-time token", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return s.d.fail(ctx, "put one-time token", err)
+		} else if n == 0 {
+			return jwt.ErrTokenExists
+		}
 	}
 	if s.d.oneTimeWrites.Add(1)%sweepEvery == 0 {
 		// Best effort: a failure leaves the records for the next sweep.

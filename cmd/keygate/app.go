@@ -468,6 +468,12 @@ func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
 		Purpose: "checkout:confirm", Account: p.Account, KeyID: p.KeyID, Subject: p.Subject, Mode: p.Mode,
 		Method: http.MethodPost, Path: "/v1/checkout/confirm",
 	})
+	if errors.Is(err, jwt.ErrOneTimeQuota) {
+		// This credential holds too many unredeemed tokens: it alone is
+		// refused, until some are redeemed or expire.
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too_many_requests", "error_description": "this credential holds too many unredeemed one-time tokens; redeem them or wait for them to expire"})
+		return
+	}
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": "the one-time token could not be issued"})
 		return

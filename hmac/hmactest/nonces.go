@@ -250,3 +250,110 @@ func testNonceCancelled(t *testing.T, s hmac.NonceStore) {
 	nonceWant(t, s, key, fresh, exp, true, "claim of a nonce first tried with a cancelled context")
 	nonceWant(t, s, key, old, exp, false, "replay of a nonce tried again with a cancelled context")
 }
+
+// TestNonceStoreShare runs the conformance suite of a [hmac.NonceStore]
+// that bounds the unexpired nonces of one key ID (a share, such as
+// [hmac.MemoryNonceConfig.MaxPerKey]): newStore must return an empty store
+// whose share is perKey and whose total room is far larger. A new nonce of
+// a key ID at its share is refused with an error wrapping
+// [hmac.ErrNonceQuota] and recorded nowhere; replays are still replays;
+// other key IDs are not affected; expired nonces leave the share.
+//
+//	func TestNonceStoreShare(t *testing.T) {
+//		hmactest.TestNonceStoreShare(t, func(t *testing.T, perKey int) hmac.NonceStore { return newMyStore(t, perKey) })
+//	}
+func TestNonceStoreShare(t *testing.T, newStore func(t *testing.T, perKey int) hmac.NonceStore) {
+	t.Helper()
+	const perKey = 5
+	tests := []struct {
+		name string
+		fn   func(*testing.T, hmac.NonceStore)
+	}{
+		{"OverTheShare", testNonceShare},
+		{"ShareExpiry", testNonceShareExpiry},
+		{"ShareConcurrent", testNonceShareConcurrent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, newStore(t, perKey))
+		})
+	}
+}
+
+// nonceWantQuota checks that a new nonce is refused with ErrNonceQuota.
+func nonceWantQuota(t *testing.T, s hmac.NonceStore, keyID, nonce string, expires time.Time, why string) {
+	t.Helper()
+	ok, err := s.Claim(nonceCtx(t), keyID, nonce, expires)
+	if !errors.Is(err, hmac.ErrNonceQuota) || ok {
+		t.Fatalf("%s: Claim(%q, %q) = %v, %v; want an error wrapping ErrNonceQuota", why, keyID, nonce, ok, err)
+	}
+}
+
+func testNonceShare(t *testing.T, s hmac.NonceStore) {
+	a, b := nonceRandom("key_"), nonceRandom("key_")
+	exp := time.Now().Add(time.Minute)
+	held := make([]string, 5)
+	for i := range held {
+		held[i] = nonceRandom("")
+		nonceWant(t, s, a, held[i], exp, true, "a nonce within the share")
+	}
+	refused := nonceRandom("")
+	nonceWantQuota(t, s, a, refused, exp, "a nonce over the share")
+	nonceWant(t, s, a, held[0], exp, false, "a replay at the share")
+	for range 5 {
+		nonceWant(t, s, b, nonceRandom(""), exp, true, "another key ID while the first is at its share")
+	}
+	// The same nonce under the key ID that has room is new there.
+	nonceWantQuota(t, s, b, refused, exp, "the second key ID at its share")
+	nonceWantQuota(t, s, a, refused, exp, "the refused nonce again: it was not recorded")
+}
+
+func testNonceShareExpiry(t *testing.T, s hmac.NonceStore) {
+	const ttl = 150 * time.Millisecond
+	key := nonceRandom("key_")
+	short := time.Now().Add(ttl)
+	for range 2 {
+		nonceWant(t, s, key, nonceRandom(""), short, true, "a short nonce")
+	}
+	long := time.Now().Add(time.Minute)
+	for range 3 {
+		nonceWant(t, s, key, nonceRandom(""), long, true, "a long nonce")
+	}
+	nonceWantQuota(t, s, key, nonceRandom(""), long, "over the share")
+	time.Sleep(time.Until(short.Add(100 * time.Millisecond)))
+	for range 2 {
+		nonceWant(t, s, key, nonceRandom(""), long, true, "a nonce once two expired")
+	}
+	nonceWantQuota(t, s, key, nonceRandom(""), long, "over the share again")
+}
+
+// testNonceShareConcurrent races 40 new nonces of one key ID: exactly the
+// share is recorded.
+func testNonceShareConcurrent(t *testing.T, s hmac.NonceStore) {
+	const claimers = 40
+	key, other := nonceRandom("key_"), nonceRandom("key_")
+	exp := time.Now().Add(time.Minute)
+	var won, quota, otherWon atomic.Int64
+	nonceRace(claimers, func(i int) {
+		ok, err := s.Claim(nonceCtx(t), key, nonceRandom(""), exp)
+		switch {
+		case errors.Is(err, hmac.ErrNonceQuota):
+			quota.Add(1)
+		case err != nil || !ok:
+			t.Errorf("Claim of a new nonce: %v, %v", ok, err)
+		default:
+			won.Add(1)
+		}
+		if i%10 == 0 {
+			if ok, err := s.Claim(nonceCtx(t), other, nonceRandom(""), exp); err != nil || !ok {
+				t.Errorf("Claim of another key ID: %v, %v", ok, err)
+			} else {
+				otherWon.Add(1)
+			}
+		}
+	})
+	if won.Load() != 5 || quota.Load() != claimers-5 || otherWon.Load() != claimers/10 {
+		t.Fatalf("%d concurrent claims with a share of 5: %d recorded, %d refused, %d of another key ID recorded; want 5, %d, %d",
+			claimers, won.Load(), quota.Load(), otherWon.Load(), claimers-5, claimers/10)
+	}
+}

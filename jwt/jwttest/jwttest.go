@@ -276,6 +276,7 @@ func TestRefreshStore(t *testing.T, newStore func(t *testing.T) jwt.RefreshStore
 		{"ConcurrentRotations", testRefreshConcurrentRotate},
 		{"RevokeFamilyRacingRotate", testRefreshRevokeRacingRotate},
 		{"CancelledContext", testRefreshCancelled},
+		{"OpenFamilies", testRefreshOpenFamilies},
 	}.run(t, newStore)
 }
 
@@ -670,6 +671,9 @@ func TestOneTimeStore(t *testing.T, newStore func(t *testing.T) jwt.OneTimeStore
 		{"ConcurrentConsume", testOneTimeConcurrent},
 		{"ConcurrentConsumeManyTokens", testOneTimeConcurrentMany},
 		{"CancelledContext", testOneTimeCancelled},
+		{"PerOwnerQuota", testOneTimeQuota},
+		{"PerOwnerQuotaExpiry", testOneTimeQuotaExpiry},
+		{"PerOwnerQuotaConcurrent", testOneTimeQuotaConcurrent},
 	}.run(t, newStore)
 }
 
@@ -704,7 +708,7 @@ func equalOneTime(t *testing.T, want, got jwt.OneTimeRecord) {
 
 func mustPut(t *testing.T, s jwt.OneTimeStore, r jwt.OneTimeRecord) {
 	t.Helper()
-	if err := s.Put(ctx(t), r); err != nil {
+	if err := s.Put(ctx(t), r, 0); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
 }
@@ -742,7 +746,7 @@ func testOneTimeDuplicate(t *testing.T, s jwt.OneTimeStore) {
 	mustPut(t, s, r)
 	dup := oneTimeSample()
 	dup.Hash = r.Hash
-	if err := s.Put(ctx(t), dup); !errors.Is(err, jwt.ErrTokenExists) {
+	if err := s.Put(ctx(t), dup, 0); !errors.Is(err, jwt.ErrTokenExists) {
 		t.Fatalf("duplicate Put: got %v, want ErrTokenExists", err)
 	}
 	got, err := s.Consume(ctx(t), r.Hash)
@@ -819,7 +823,7 @@ func testOneTimeCancelled(t *testing.T, s jwt.OneTimeStore) {
 	r, fresh := oneTimeSample(), oneTimeSample()
 	mustPut(t, s, r)
 	c := cancelled()
-	if err := s.Put(c, fresh); !errors.Is(err, context.Canceled) {
+	if err := s.Put(c, fresh, 1000); !errors.Is(err, context.Canceled) {
 		t.Errorf("Put with a cancelled context: got %v, want context.Canceled", err)
 	}
 	if _, err := s.Consume(c, r.Hash); !errors.Is(err, context.Canceled) {
@@ -830,5 +834,159 @@ func testOneTimeCancelled(t *testing.T, s jwt.OneTimeStore) {
 	}
 	if _, err := s.Consume(ctx(t), r.Hash); err != nil {
 		t.Errorf("a Consume with a cancelled context consumed the record: %v", err)
+	}
+}
+
+// oneTimeOwned is a sample record of account and keyID that expires ttl
+// from now.
+func oneTimeOwned(account, keyID string, ttl time.Duration) jwt.OneTimeRecord {
+	r := oneTimeSample()
+	r.Account, r.KeyID, r.ExpiresAt = account, keyID, r.IssuedAt.Add(ttl)
+	return r
+}
+
+// wantQuota checks that a bounded Put is refused with ErrOneTimeQuota and
+// stores nothing.
+func wantQuota(t *testing.T, s jwt.OneTimeStore, r jwt.OneTimeRecord, max int, why string) {
+	t.Helper()
+	if err := s.Put(ctx(t), r, max); !errors.Is(err, jwt.ErrOneTimeQuota) {
+		t.Fatalf("%s: Put got %v, want ErrOneTimeQuota", why, err)
+	}
+	if _, err := s.Consume(ctx(t), r.Hash); !errors.Is(err, jwt.ErrTokenNotFound) {
+		t.Fatalf("%s: the refused record was stored (Consume: %v)", why, err)
+	}
+}
+
+func mustPutMax(t *testing.T, s jwt.OneTimeStore, r jwt.OneTimeRecord, max int, why string) {
+	t.Helper()
+	if err := s.Put(ctx(t), r, max); err != nil {
+		t.Fatalf("%s: Put: %v", why, err)
+	}
+}
+
+// testOneTimeQuota: an owner (account and key ID) at max is refused while
+// other owners, another key ID of the same account included, still store;
+// a consumed record frees its place.
+func testOneTimeQuota(t *testing.T, s jwt.OneTimeStore) {
+	const max = 3
+	a, b := name("acct_"), name("acct_")
+	held := make([]jwt.OneTimeRecord, max)
+	for i := range held {
+		held[i] = oneTimeOwned(a, "key_1", time.Hour)
+		mustPutMax(t, s, held[i], max, "a record within the quota")
+	}
+	wantQuota(t, s, oneTimeOwned(a, "key_1", time.Hour), max, "one record over the quota")
+	mustPutMax(t, s, oneTimeOwned(a, "key_2", time.Hour), max, "another key ID of the account")
+	mustPutMax(t, s, oneTimeOwned(b, "key_1", time.Hour), max, "another account with the same key ID")
+	mustPutMax(t, s, oneTimeOwned(a, "", time.Hour), max, "the account without a key ID")
+	if _, err := s.Consume(ctx(t), held[0].Hash); err != nil {
+		t.Fatalf("Consume: %v", err)
+	}
+	mustPutMax(t, s, oneTimeOwned(a, "key_1", time.Hour), max, "a record after one was consumed")
+	wantQuota(t, s, oneTimeOwned(a, "key_1", time.Hour), max, "over the quota again")
+	for _, r := range held[1:] {
+		if _, err := s.Consume(ctx(t), r.Hash); err != nil {
+			t.Fatalf("a record within the quota was lost: %v", err)
+		}
+	}
+}
+
+// testOneTimeQuotaExpiry: records that have expired no longer count.
+func testOneTimeQuotaExpiry(t *testing.T, s jwt.OneTimeStore) {
+	const max, ttl = 2, 150 * time.Millisecond
+	a := name("acct_")
+	short := oneTimeOwned(a, "key_1", ttl)
+	mustPutMax(t, s, short, max, "a short record")
+	mustPutMax(t, s, oneTimeOwned(a, "key_1", time.Hour), max, "a long record")
+	wantQuota(t, s, oneTimeOwned(a, "key_1", time.Hour), max, "over the quota")
+	time.Sleep(time.Until(short.ExpiresAt.Add(200 * time.Millisecond)))
+	mustPutMax(t, s, oneTimeOwned(a, "key_1", time.Hour), max, "a record once the short one expired")
+	wantQuota(t, s, oneTimeOwned(a, "key_1", time.Hour), max, "over the quota again")
+}
+
+// testOneTimeQuotaConcurrent races many bounded Puts of one owner, and of
+// a second owner: exactly max of the first succeed, all of the second.
+func testOneTimeQuotaConcurrent(t *testing.T, s jwt.OneTimeStore) {
+	const max, puts = 10, 40
+	a, b := name("acct_"), name("acct_")
+	var won, refused, other atomic.Int64
+	race(puts, func(i int) {
+		err := s.Put(ctx(t), oneTimeOwned(a, "key_1", time.Hour), max)
+		switch {
+		case err == nil:
+			won.Add(1)
+		case errors.Is(err, jwt.ErrOneTimeQuota):
+			refused.Add(1)
+		default:
+			t.Errorf("Put: %v", err)
+		}
+		if i%4 == 0 {
+			if err := s.Put(ctx(t), oneTimeOwned(b, "key_1", time.Hour), max); err != nil {
+				t.Errorf("Put of another owner: %v", err)
+			} else {
+				other.Add(1)
+			}
+		}
+	})
+	if won.Load() != max || refused.Load() != puts-max || other.Load() != puts/4 {
+		t.Fatalf("%d concurrent Puts with max %d: %d stored, %d refused, %d of another owner stored; want %d, %d, %d",
+			puts, max, won.Load(), refused.Load(), other.Load(), max, puts-max, puts/4)
+	}
+}
+
+// testRefreshOpenFamilies: OpenFamilies lists the families of one client
+// and subject that hold an active token, oldest first, whatever their
+// rotations; revoked, idle and ended families, and other owners', are not
+// listed.
+func testRefreshOpenFamilies(t *testing.T, s jwt.RefreshStore) {
+	client, subject := name("client"), name("user")
+	at := refreshSample().IssuedAt
+	fam := func(absolute time.Duration, mut func(*jwt.RefreshRecord)) jwt.RefreshRecord {
+		r := refreshSample()
+		r.ClientID, r.Subject = client, subject
+		r.AbsoluteExpiresAt = at.Add(absolute)
+		if mut != nil {
+			mut(&r)
+		}
+		mustCreate(t, s, r)
+		return r
+	}
+	newest := fam(30*time.Hour, nil)
+	oldest := fam(10*time.Hour, nil)
+	rotated := fam(20*time.Hour, nil)
+	mustRotate(t, s, rotated, at.Add(time.Minute))
+	revoked := fam(15*time.Hour, nil)
+	if err := s.RevokeFamily(ctx(t), revoked.Family, at); err != nil {
+		t.Fatalf("RevokeFamily: %v", err)
+	}
+	fam(16*time.Hour, func(r *jwt.RefreshRecord) { r.IdleExpiresAt = at.Add(-time.Second) })
+	fam(17*time.Hour, func(r *jwt.RefreshRecord) { r.Subject = name("user") })
+	fam(18*time.Hour, func(r *jwt.RefreshRecord) { r.ClientID = name("client") })
+	// Two families that end at once are ordered by their IDs.
+	tieA := fam(25*time.Hour, func(r *jwt.RefreshRecord) { r.Family = "A" + name("fam") })
+	tieB := fam(25*time.Hour, func(r *jwt.RefreshRecord) { r.Family = "B" + name("fam") })
+
+	got, err := s.OpenFamilies(ctx(t), client, subject, at)
+	if err != nil {
+		t.Fatalf("OpenFamilies: %v", err)
+	}
+	want := []string{oldest.Family, rotated.Family, tieA.Family, tieB.Family, newest.Family}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("OpenFamilies:\n got %v\nwant %v", got, want)
+	}
+	// Later, the oldest family has ended.
+	got, err = s.OpenFamilies(ctx(t), client, subject, at.Add(10*time.Hour))
+	if err != nil {
+		t.Fatalf("OpenFamilies: %v", err)
+	}
+	if len(got) != 0 {
+		// Every idle deadline (an hour after issue) has passed too.
+		t.Fatalf("OpenFamilies ten hours later: %v, want none", got)
+	}
+	if got, err := s.OpenFamilies(ctx(t), name("client"), subject, at); err != nil || len(got) != 0 {
+		t.Fatalf("OpenFamilies of an unknown client: %v, %v", got, err)
+	}
+	if _, err := s.OpenFamilies(cancelled(), client, subject, at); !errors.Is(err, context.Canceled) {
+		t.Errorf("OpenFamilies with a cancelled context: %v, want context.Canceled", err)
 	}
 }

@@ -303,7 +303,7 @@ func BenchmarkOneTimeConsume(b *testing.B, db *sqlstore.DB) {
 		hashes[i] = sha256.Sum256([]byte(rand.Text()))
 		rec := jwt.OneTimeRecord{Hash: hashes[i], Purpose: "checkout:confirm", Account: "acct_bench", Mode: keygate.ModeLive,
 			Method: "POST", Path: "/v1/checkout", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := s.Put(ctx, rec); err != nil {
+		if err := s.Put(ctx, rec, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
