@@ -35,6 +35,9 @@ type memExtra struct {
 	kind                              keygate.Kind
 	status                            Status
 	times                             *[6]time.Time // when one is out of the nanosecond range
+	// tokensNotBefore is Record.TokensNotBefore: set only once a key was
+	// rotated without grace, disabled or revoked, so it is rare.
+	tokensNotBefore time.Time
 }
 
 // The values the one-byte codes stand for; code 0 means "in memExtra".
@@ -101,6 +104,10 @@ func pack(r *Record) *memRecord {
 		x.mode, x.kind, x.status = r.Mode, r.Kind, r.Status
 		rare = true
 	}
+	if !r.TokensNotBefore.IsZero() {
+		x.tokensNotBefore = r.TokensNotBefore
+		rare = true
+	}
 	times := [6]time.Time{r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt}
 	for i, t := range times {
 		n, ok := nanos(t)
@@ -132,6 +139,7 @@ func (m *memRecord) record() Record {
 		if m.mode == 0 || m.kind == 0 || m.status == 0 {
 			r.Mode, r.Kind, r.Status = x.mode, x.kind, x.status
 		}
+		r.TokensNotBefore = x.tokensNotBefore
 		if x.times != nil {
 			r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt = x.times[0], x.times[1], x.times[2], x.times[3], x.times[4], x.times[5]
 			return r
