@@ -103,6 +103,7 @@ var failures = []struct {
 	{apikey.ErrPendingReview, Failure{http.StatusUnauthorized, "invalid_token", "the API key is awaiting review"}},
 	{apikey.ErrMalformed, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
 	{apikey.ErrInvalidKey, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
+	{ErrClientInvalid, Failure{http.StatusUnauthorized, "invalid_token", "the key that obtained this token is no longer valid"}},
 	{errOneTimeRequired, Failure{http.StatusUnauthorized, "invalid_token", "this route accepts only a one-time token of its purpose"}},
 	{errOneTimeElsewhere, Failure{http.StatusUnauthorized, "invalid_token", "a one-time token is accepted only by the route of its purpose"}},
 	{jwt.ErrOneTimeExpired, Failure{http.StatusUnauthorized, "invalid_token", "the one-time token has expired"}},
