@@ -43,6 +43,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
+	"github.com/keygate/keygate/middleware"
 )
 
 // Clients finds and authenticates clients. [*apikey.Manager] implements
@@ -527,6 +528,13 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 			}
 		}
 	}
+	if !c.rec.TokensNotBefore.IsZero() {
+		// The key was rotated without grace (or disabled) since: the
+		// families it obtained before end with the old secret.
+		if prev, err := s.cfg.Refresh.Lookup(ctx, old); err == nil && prev.ClientID == c.rec.ID && c.rec.CutOff(prev.IssuedAt) {
+			return tokenResponse{}, invalidGrant("the refresh token is invalid, expired or revoked", jwt.ErrRefreshRevoked)
+		}
+	}
 	next, rec, err := s.cfg.Refresh.Rotate(ctx, old, c.rec.ID)
 	if errors.Is(err, jwt.ErrRefreshInvalid) {
 		return tokenResponse{}, invalidGrant("the refresh token is invalid, expired or revoked", err)
@@ -707,6 +715,13 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		}
 		return introspection{}, err
 	}
+	// The middleware's rule: a token is only as good as its client key.
+	if _, err := middleware.CheckTokenClient(r.Context(), s.cfg.Clients, claims, s.cfg.Now()); err != nil {
+		if errors.Is(err, middleware.ErrClientInvalid) {
+			return introspection{Active: false}, nil
+		}
+		return introspection{}, err
+	}
 	if claims.Account != c.rec.Account || claims.Mode != c.rec.Mode {
 		// RFC 7662 §2.2: a token the caller may not know about is inactive
 		// to it. A resource server sees only its own account's tokens, of
@@ -735,6 +750,12 @@ func (s *Server) introspectRefresh(ctx context.Context, c client, token string) 
 	}
 	if rec.Account != c.rec.Account || rec.Mode != c.rec.Mode || !rec.Active(s.cfg.Now()) {
 		return introspection{Active: false}, nil
+	}
+	if _, err := middleware.CheckTokenClient(ctx, s.cfg.Clients, jwt.Claims{ClientID: rec.ClientID, IssuedAt: rec.IssuedAt}, s.cfg.Now()); err != nil {
+		if errors.Is(err, middleware.ErrClientInvalid) {
+			return introspection{Active: false}, nil
+		}
+		return introspection{}, err
 	}
 	return introspection{
 		Active: true, Scope: rec.Scope, ClientID: rec.ClientID, TokenType: "refresh_token",
