@@ -56,3 +56,37 @@ func TestRotationWithoutGraceEndsRefreshFamilies(t *testing.T) {
 	resp = f.refreshGrant(t, f.pk.ID(), after, "")
 	assert.Equal(t, http.StatusOK, resp.status, "a family obtained after the rotation: %s", resp.body)
 }
+
+// TestRevokedFamilyTakesItsAccessTokens: revoking a refresh token (RFC
+// 7009) or reusing a rotated one ends the access tokens of its family at
+// once (RFC 9700 §4.14.2), and only those. Today's code let them run
+// until they expired.
+func TestRevokedFamilyTakesItsAccessTokens(t *testing.T) {
+	t.Run("revocation", func(t *testing.T) {
+		f := newFixture(t, options{})
+		access, rt := f.signIn(t)
+		otherAccess, _ := f.signIn(t)
+		code, _ := f.whoamiWith(t, access)
+		require.Equal(t, http.StatusOK, code)
+		requireRevoked(t, f.revoke(t, rt, req{form: form("client_id", f.pk.ID())}))
+		code, _ = f.whoamiWith(t, access)
+		assert.Equal(t, http.StatusUnauthorized, code, "the family's access token")
+		code, _ = f.whoamiWith(t, otherAccess)
+		assert.Equal(t, http.StatusOK, code, "another family's")
+		requireInactive(t, f.introspect(t, access, req{basic: basicOf(f.sk)}))
+	})
+	t.Run("reuse", func(t *testing.T) {
+		f := newFixture(t, options{})
+		first, rt := f.signIn(t)
+		resp := f.refreshGrant(t, f.pk.ID(), rt, "")
+		require.Equal(t, http.StatusOK, resp.status, resp.body)
+		second := resp.str("access_token")
+		code, _ := f.whoamiWith(t, second)
+		require.Equal(t, http.StatusOK, code)
+		requireError(t, f.refreshGrant(t, f.pk.ID(), rt, ""), http.StatusBadRequest, "invalid_grant") // reuse
+		for _, tok := range []string{first, second} {
+			code, _ := f.whoamiWith(t, tok)
+			assert.Equal(t, http.StatusUnauthorized, code)
+		}
+	})
+}

@@ -480,17 +480,24 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 	if c.anchor != nil {
 		claims.AllowedIPs = c.anchor
 	}
-	resp, err := s.access(claims)
-	if err != nil || !withRefresh || s.cfg.Refresh == nil {
-		return resp, err
+	if !withRefresh || s.cfg.Refresh == nil {
+		return s.access(claims)
 	}
-	resp.RefreshToken, _, err = s.cfg.Refresh.Issue(ctx, jwt.RefreshGrant{
+	// The family first, so that its first access token carries its ID
+	// (sid) and is revoked with it.
+	refresh, fam, err := s.cfg.Refresh.Issue(ctx, jwt.RefreshGrant{
 		ClientID: c.rec.ID, Subject: subject, Account: c.rec.Account, Mode: c.rec.Mode,
 		Scope: claims.Scope, Package: c.rec.Package, Permissions: perms, Stores: c.rec.Stores, AllowedIPs: c.rec.AllowedIPs,
 	})
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("oauth: refresh token: %w", err)
 	}
+	claims.Session = fam.Family
+	resp, err := s.access(claims)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	resp.RefreshToken = refresh
 	return resp, nil
 }
 
