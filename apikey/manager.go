@@ -243,6 +243,19 @@ func (m *Manager) Get(ctx context.Context, id string) (Record, error) {
 	return rec.clone(), nil
 }
 
+// Lookup returns the record of the key with that ID as the store holds it,
+// without copying it: the lookup of the key that obtained a token, on
+// every request that presents the token (see middleware.ClientKeys). The
+// record may share memory with the store: treat it as read-only. Use
+// [Manager.Get] for a record of your own.
+func (m *Manager) Lookup(ctx context.Context, id string) (Record, error) {
+	rec, err := m.store.Get(ctx, id)
+	if err != nil {
+		return Record{}, fmt.Errorf("apikey: lookup: %w", err)
+	}
+	return rec, nil
+}
+
 // List returns the keys that match f, oldest first (by Created, then ID),
 // at most f.Limit of them when it is positive; see [ListFilter]. It
 // returns an error wrapping [ErrInvalidParams] if f has an invalid

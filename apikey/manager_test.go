@@ -541,4 +541,10 @@ func TestTokenCutOff(t *testing.T) {
 	got, err := m.Get(ctx, rec.ID)
 	require.NoError(t, err)
 	assert.True(t, got.TokensNotBefore.Equal(revoked), "the store keeps it")
+	looked, err := m.Lookup(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.Equal(t, got.Status, looked.Status)
+	assert.True(t, looked.TokensNotBefore.Equal(revoked), "Lookup reads the same record")
+	_, err = m.Lookup(ctx, "unknown")
+	assert.ErrorIs(t, err, apikey.ErrNotFound)
 }

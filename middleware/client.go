@@ -20,9 +20,18 @@ import (
 // implements it; behind an [apikey.CachedStore] a lookup is a map lookup,
 // and a revocation reaches every instance as fast as the key's own.
 type ClientKeys interface {
-	// Get returns the key's record, or an error wrapping
-	// [apikey.ErrNotFound] (or a store error).
-	Get(ctx context.Context, id string) (apikey.Record, error)
+	// Lookup returns the key's record, or an error wrapping
+	// [apikey.ErrNotFound] (or a store error). The record is only read.
+	Lookup(ctx context.Context, id string) (apikey.Record, error)
+}
+
+// ClientKeysFunc adapts a function, such as an [apikey.Store]'s or
+// [*apikey.Manager]'s Get, to [ClientKeys].
+type ClientKeysFunc func(ctx context.Context, id string) (apikey.Record, error)
+
+// Lookup calls f.
+func (f ClientKeysFunc) Lookup(ctx context.Context, id string) (apikey.Record, error) {
+	return f(ctx, id)
 }
 
 // ClientCredentials finds the HMAC credential that obtained a one-time
@@ -53,7 +62,7 @@ func CheckTokenClient(ctx context.Context, keys ClientKeys, c jwt.Claims, now ti
 	if c.ClientID == "" {
 		return apikey.Record{}, ErrClientInvalid
 	}
-	rec, err := keys.Get(ctx, c.ClientID)
+	rec, err := keys.Lookup(ctx, c.ClientID)
 	switch {
 	case errors.Is(err, apikey.ErrNotFound):
 		return apikey.Record{}, ErrClientInvalid

@@ -723,7 +723,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		return introspection{}, err
 	}
 	// The middleware's rule: a token is only as good as its client key.
-	if _, err := middleware.CheckTokenClient(r.Context(), s.cfg.Clients, claims, s.cfg.Now()); err != nil {
+	if _, err := middleware.CheckTokenClient(r.Context(), middleware.ClientKeysFunc(s.cfg.Clients.Get), claims, s.cfg.Now()); err != nil {
 		if errors.Is(err, middleware.ErrClientInvalid) {
 			return introspection{Active: false}, nil
 		}
@@ -758,7 +758,7 @@ func (s *Server) introspectRefresh(ctx context.Context, c client, token string) 
 	if rec.Account != c.rec.Account || rec.Mode != c.rec.Mode || !rec.Active(s.cfg.Now()) {
 		return introspection{Active: false}, nil
 	}
-	if _, err := middleware.CheckTokenClient(ctx, s.cfg.Clients, jwt.Claims{ClientID: rec.ClientID, IssuedAt: rec.IssuedAt}, s.cfg.Now()); err != nil {
+	if _, err := middleware.CheckTokenClient(ctx, middleware.ClientKeysFunc(s.cfg.Clients.Get), jwt.Claims{ClientID: rec.ClientID, IssuedAt: rec.IssuedAt}, s.cfg.Now()); err != nil {
 		if errors.Is(err, middleware.ErrClientInvalid) {
 			return introspection{Active: false}, nil
 		}
