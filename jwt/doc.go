@@ -27,7 +27,12 @@
 //     in range; exp passed, or nbf or iat in the future, beyond the leeway
 //     (30 s by default, with an injectable clock); a wrong iss; an aud
 //     without the expected audience;
-//   - a revoked jti or subject ([Denylist]).
+//   - a revoked jti, session (sid: a revoked refresh-token family) or
+//     subject ([Denylist]).
+//
+// Whether the key that obtained a token is still valid is not the
+// verifier's concern: package middleware checks it on every request and
+// at introspection (middleware.CheckTokenClient).
 //
 // # Refresh and one-time tokens
 //
@@ -41,7 +46,9 @@
 // exchange, and reports a [keygate.ActionRefreshReuse] change for the audit
 // log (RFC 9700 §4.14.2); there is no grace window, so of two concurrent
 // refreshes with one token, one wins and the other counts as reuse. Each refresh slides an
-// idle timeout within an absolute lifetime.
+// idle timeout within an absolute lifetime. With [RefreshConfig.Denylist],
+// a family that is revoked, or whose reuse is detected, takes its access
+// tokens with it: they carry the family's ID as sid ([Claims.Session]).
 //
 // [OneTimeTokens] issues short-lived tokens bound to a purpose, the caller
 // that obtained them and optionally a method, path, entity and body. A
