@@ -114,16 +114,18 @@ func TestServeStoreDown(t *testing.T) {
 			{"an HMAC signature (its credential)", signed},
 			{"the password grant", func() response { return passwordGrant(t, c, in.url, keys) }},
 			{"the admin API", get("/admin/v1/keys", bearer(keys.admin)...)},
+			// An access token is only as good as its client key, which
+			// cannot be checked either: it fails closed too.
+			{"an access token (its client key)", get("/v1/whoami", bearer(access)...)},
 		} {
 			r, took := timed(tc.fn)
 			requireUnavailable(t, r, took, tc.what)
 		}
-		// Access tokens need only Redis (the denylist): they still work,
-		// and their audit events wait for the database.
+		// The refusals' audit events wait for the database.
 		var outage []string
 		for range 3 {
 			r := call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(access)...)
-			require.Equal(t, http.StatusOK, r.status, "an access token: %s", r.body)
+			require.Equal(t, http.StatusServiceUnavailable, r.status, "an access token: %s", r.body)
 			require.NotEmpty(t, r.header.Get("X-Request-Id"))
 			outage = append(outage, r.header.Get("X-Request-Id"))
 		}
@@ -134,11 +136,13 @@ func TestServeStoreDown(t *testing.T) {
 		}, 10*time.Second, 50*time.Millisecond, "API keys work again once the database is back")
 		r := signed()
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		r = call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(access)...)
+		require.Equal(t, http.StatusOK, r.status, "the access token works again: %s", r.body)
 		r = passwordGrant(t, c, in.url, keys)
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 		require.Eventually(t, func() bool {
 			written := map[string]bool{}
-			for _, e := range auditEvents(t, c, in.url, keys.admin, url.Values{"key_id": {keyID(keys.publishable)}, "limit": {"100"}}) {
+			for _, e := range auditEvents(t, c, in.url, keys.admin, url.Values{"decision": {"deny"}, "limit": {"100"}}) {
 				if id, ok := e["request_id"].(string); ok {
 					written[id] = true
 				}
