@@ -44,8 +44,9 @@ type ClientCredentials interface {
 
 // ErrClientInvalid: the token is well-formed and unexpired, but the
 // credential that obtained it is no longer valid: revoked, disabled,
-// expired, awaiting review, gone, or rotated without grace after the token
-// was issued (see [apikey.Record.CutOff]). It wraps [ErrInvalidToken]: 401
+// expired, awaiting review, gone, rotated without grace after the token
+// was issued (see [apikey.Record.CutOff]), or no longer holding any of the
+// token's permissions. It wraps [ErrInvalidToken]: 401
 // invalid_token.
 var ErrClientInvalid = fmt.Errorf("%w: the credential that obtained the token is no longer valid", ErrInvalidToken)
 
@@ -58,6 +59,8 @@ var ErrClientInvalid = fmt.Errorf("%w: the credential that obtained the token is
 // access token when Config.ClientKeys is set, and token introspection
 // (package oauth) applies it too, so that a token is never accepted or
 // reported active after its key was revoked.
+//
+// A token without client_id is refused.
 func CheckTokenClient(ctx context.Context, keys ClientKeys, c jwt.Claims, now time.Time) (apikey.Record, error) {
 	if c.ClientID == "" {
 		return apikey.Record{}, ErrClientInvalid
@@ -103,20 +106,30 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 // narrowToClient applies the client key's current state to the Principal
 // and origin of one of its access tokens: its permissions and stores are
 // the token's that the key still holds (exact strings, as the refresh
-// grant narrows them; a key without permissions, a standard key, leaves
-// the token's as they are), and the key's current origin rules apply as
-// well as the token's own (the allowed addresses and countries are those
-// both admit, the denied ones those either denies). It allocates only when
-// something was narrowed.
-func narrowToClient(p *keygate.Principal, o *origin, rec apikey.Record) {
-	if len(rec.Permissions) > 0 {
-		p.Permissions = intersectStrings(p.Permissions, rec.Permissions)
+// grant narrows them), and the key's current origin rules apply as well
+// as the token's own (the allowed addresses and countries are those both
+// admit, the denied ones those either denies). Empty permissions mean a
+// standard credential, whose rights come from its package: a key without
+// permissions leaves the token's as they are, a token without permissions
+// takes its key's, and a token none of whose permissions its key still
+// holds is refused with [ErrClientInvalid] (never turned into a standard
+// one). It allocates only when something was narrowed.
+func narrowToClient(p *keygate.Principal, o *origin, rec apikey.Record) error {
+	switch {
+	case len(rec.Permissions) == 0:
+	case len(p.Permissions) == 0:
+		p.Permissions = slices.Clone(rec.Permissions)
+	default:
+		if p.Permissions = intersectStrings(p.Permissions, rec.Permissions); len(p.Permissions) == 0 {
+			return ErrClientInvalid
+		}
 	}
 	p.Stores = intersectStrings(p.Stores, rec.Stores)
 	o.allowIPs = intersectAllowedIPs(o.allowIPs, rec.AllowedIPs)
 	o.denyIPs = union(o.denyIPs, rec.DeniedIPs)
 	o.allowCountries = intersectAllowed(o.allowCountries, rec.AllowedCountries)
 	o.denyCountries = union(o.denyCountries, rec.DeniedCountries)
+	return nil
 }
 
 // admitsNobody is an allow-list entry that no parser accepts: a list that

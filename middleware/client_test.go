@@ -164,18 +164,35 @@ func TestTokenNarrowedToItsKey(t *testing.T) {
 	assert.Equal(t, []string{"store_1", "store_2"}, p.Stores)
 
 	// The key lost products:read: the token lost it too.
-	set(func(r *apikey.Record) { r.Permissions = []string{"orders:read"} })
+	set(func(r *apikey.Record) { r.Permissions = []string{"orders:read", "offers:write"} })
 	rec, _ = do(guarded, "store_1", "")
-	assert.Equal(t, 403, rec.Code, rec.Body.String())
+	assert.Equal(t, 401, rec.Code, "no permission left is not a standard token: %s", rec.Body.String())
+	rec, _ = do(open, "store_1", "")
+	assert.Equal(t, 401, rec.Code, rec.Body.String())
+	set(func(r *apikey.Record) { r.Permissions = []string{"orders:read", "products:read"} })
 	rec, p = do(open, "store_1", "")
 	require.Equal(t, 200, rec.Code, rec.Body.String())
-	assert.Empty(t, p.Permissions)
+	assert.Equal(t, []string{"products:read"}, p.Permissions, "what is left of the token's")
 
 	// A standard key (no permissions of its own) keeps the token's.
 	set(func(r *apikey.Record) { r.Permissions = nil })
 	rec, p = do(guarded, "store_1", "")
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	assert.Equal(t, []string{"products:read"}, p.Permissions)
+
+	// A standard token (issued without permissions) takes its key's
+	// restriction.
+	standard, _, err := f.issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: clientID, Account: "acct_1", Mode: keygate.ModeTest,
+		ClientKind: keygate.KindSecret, Stores: []string{"store_1"}})
+	require.NoError(t, err)
+	set(func(r *apikey.Record) { r.Permissions = []string{"orders:read"} })
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+standard)
+	w := httptest.NewRecorder()
+	open.ServeHTTP(w, req)
+	require.Equal(t, 200, w.Code, w.Body.String())
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
+	assert.Equal(t, []string{"orders:read"}, p.Permissions)
 
 	// The key lost store_2.
 	set(func(r *apikey.Record) { r.Stores = []string{"store_1"} })

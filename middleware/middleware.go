@@ -487,7 +487,9 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 			if err != nil {
 				return keygate.Principal{}, origin{}, err
 			}
-			narrowToClient(&p, &o, rec)
+			if err := narrowToClient(&p, &o, rec); err != nil {
+				return keygate.Principal{}, origin{}, err
+			}
 		}
 		return p, o, nil
 	}
