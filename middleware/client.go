@@ -79,7 +79,8 @@ func CheckTokenClient(ctx context.Context, keys ClientKeys, c jwt.Claims, now ti
 
 // checkOneTimeClient refuses a one-time token whose credential is no
 // longer usable: an HMAC credential (a key ID with [hmac.KeyIDPrefix])
-// through Config.ClientCredentials, any other through Config.ClientKeys.
+// through Config.ClientCredentials ([hmac.Credential.Usable]), any other
+// through Config.ClientKeys ([CheckTokenClient], the cut-off included).
 // A credential kind the Authenticator cannot look up is not checked.
 func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeRecord) error {
 	switch {
