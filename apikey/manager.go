@@ -245,6 +245,19 @@ func (m *Manager) Get(ctx context.Context, id string) (Record, error) {
 	return rec.clone(), nil
 }
 
+// Lookup returns the record of the key with that ID as the store holds it,
+// without copying it: the lookup of the key that obtained a token, on
+// every request that presents the token (see middleware.ClientKeys). The
+// record may share memory with the store: treat it as read-only. Use
+// [Manager.Get] for a record of your own.
+func (m *Manager) Lookup(ctx context.Context, id string) (Record, error) {
+	rec, err := m.store.Get(ctx, id)
+	if err != nil {
+		return Record{}, fmt.Errorf("apikey: lookup: %w", err)
+	}
+	return rec, nil
+}
+
 // List returns the keys that match f, oldest first (by Created, then ID),
 // at most f.Limit of them when it is positive; see [ListFilter]. It
 // returns an error wrapping [ErrInvalidParams] if f has an invalid
@@ -278,7 +291,9 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
 // key". The key keeps its ID and settings; its Hint becomes the new key's.
 // The replaced secret stays valid for grace (zero: it stops working at
 // once); secrets replaced by earlier rotations keep their own grace
-// periods, up to four at a time.
+// periods, up to four at a time. A rotation without grace also sets
+// [Record.TokensNotBefore] to now: the tokens the key obtained so far
+// stop working with the old secret.
 func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (Key, Record, error) {
 	if grace < 0 {
 		return Key{}, Record{}, fmt.Errorf("%w: negative grace period", ErrInvalidParams)
@@ -308,6 +323,10 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (K
 		r.Hashes = hashes
 		r.Hint = hint(key)
 		r.RotatedAt = now
+		if grace == 0 {
+			// No grace: whatever the replaced secret obtained goes with it.
+			r.TokensNotBefore = now
+		}
 		return nil
 	})
 	if err != nil {
@@ -327,6 +346,7 @@ func (m *Manager) Revoke(ctx context.Context, id string) (Record, error) {
 		if changed {
 			r.Status = StatusRevoked
 			r.RevokedAt = m.now()
+			r.TokensNotBefore = r.RevokedAt
 		}
 		return nil
 	})
@@ -339,7 +359,9 @@ func (m *Manager) Revoke(ctx context.Context, id string) (Record, error) {
 	return rec, nil
 }
 
-// Disable stops the key from authenticating until [Manager.Enable].
+// Disable stops the key from authenticating until [Manager.Enable]. It
+// sets [Record.TokensNotBefore] to now: the tokens the key obtained so far
+// stay refused after Enable.
 func (m *Manager) Disable(ctx context.Context, id string) (Record, error) {
 	return m.setDisabled(ctx, id, true)
 }
@@ -357,6 +379,11 @@ func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Re
 		}
 		changed = r.Disabled != disabled
 		r.Disabled = disabled
+		if changed && disabled {
+			// Enabling the key again does not bring back the tokens
+			// it obtained before.
+			r.TokensNotBefore = m.now()
+		}
 		return nil
 	})
 	if err != nil {

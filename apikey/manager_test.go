@@ -495,3 +495,56 @@ func TestConcurrentCreateVerifyRevoke(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, m.FlushUsage(ctx))
 }
+
+// TestTokenCutOff: rotating without grace, disabling and revoking set the
+// token cut-off, so that the tokens the key obtained go with the old
+// secret; a rotation with grace and Enable leave it as it was. CutOff
+// compares whole seconds, the iat's resolution: a token of the cut-off's
+// second is cut off.
+func TestTokenCutOff(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t, apikey.Config{})
+	_, rec, err := m.Create(ctx, params)
+	require.NoError(t, err)
+	assert.True(t, rec.TokensNotBefore.IsZero(), "a new key has no cut-off")
+	assert.False(t, rec.CutOff(c.Now()))
+
+	c.Advance(time.Minute)
+	_, rec, err = m.Rotate(ctx, rec.ID, time.Hour)
+	require.NoError(t, err)
+	assert.True(t, rec.TokensNotBefore.IsZero(), "a rotation with grace keeps the tokens")
+
+	c.Advance(time.Minute)
+	rotated := c.Now()
+	_, rec, err = m.Rotate(ctx, rec.ID, 0)
+	require.NoError(t, err)
+	assert.True(t, rec.TokensNotBefore.Equal(rotated), "a rotation without grace sets the cut-off")
+	assert.True(t, rec.CutOff(rotated.Add(-time.Second)))
+	assert.True(t, rec.CutOff(rotated.Add(999*time.Millisecond)), "the cut-off's second is cut off")
+	assert.False(t, rec.CutOff(rotated.Add(time.Second)))
+
+	c.Advance(time.Minute)
+	disabled := c.Now()
+	rec, err = m.Disable(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.True(t, rec.TokensNotBefore.Equal(disabled), "Disable sets the cut-off")
+	c.Advance(time.Minute)
+	rec, err = m.Enable(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.True(t, rec.TokensNotBefore.Equal(disabled), "Enable keeps it: old tokens stay refused")
+
+	c.Advance(time.Minute)
+	revoked := c.Now()
+	rec, err = m.Revoke(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.True(t, rec.TokensNotBefore.Equal(revoked), "Revoke sets the cut-off")
+	got, err := m.Get(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.True(t, got.TokensNotBefore.Equal(revoked), "the store keeps it")
+	looked, err := m.Lookup(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.Equal(t, got.Status, looked.Status)
+	assert.True(t, looked.TokensNotBefore.Equal(revoked), "Lookup reads the same record")
+	_, err = m.Lookup(ctx, "unknown")
+	assert.ErrorIs(t, err, apikey.ErrNotFound)
+}

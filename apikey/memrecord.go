@@ -39,6 +39,9 @@ type memExtra struct {
 	// CreatedBy (ownSetBy is then true); otherwise it is CreatedBy.
 	permissionsSetBy string
 	ownSetBy         bool
+	// tokensNotBefore is Record.TokensNotBefore: set only once a key was
+	// rotated without grace, disabled or revoked, so it is rare.
+	tokensNotBefore time.Time
 }
 
 // The values the one-byte codes stand for; code 0 means "in memExtra".
@@ -109,6 +112,10 @@ func pack(r *Record) *memRecord {
 		x.permissionsSetBy, x.ownSetBy = r.PermissionsSetBy, true
 		rare = true
 	}
+	if !r.TokensNotBefore.IsZero() {
+		x.tokensNotBefore = r.TokensNotBefore
+		rare = true
+	}
 	times := [6]time.Time{r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt}
 	for i, t := range times {
 		n, ok := nanos(t)
@@ -143,6 +150,7 @@ func (m *memRecord) record() Record {
 		if m.mode == 0 || m.kind == 0 || m.status == 0 {
 			r.Mode, r.Kind, r.Status = x.mode, x.kind, x.status
 		}
+		r.TokensNotBefore = x.tokensNotBefore
 		if x.times != nil {
 			r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt = x.times[0], x.times[1], x.times[2], x.times[3], x.times[4], x.times[5]
 			return r

@@ -36,6 +36,7 @@ func TestMemRecordRoundTrip(t *testing.T) {
 		"all zero times": func(r *Record) {
 			r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RotatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		},
+		"token cut-off":  func(r *Record) { r.TokensNotBefore = at },
 		"the Unix epoch": func(r *Record) { r.Created = time.Unix(0, 0) },
 		"every rare at once": func(r *Record) {
 			r.Status, r.AllowedIPs, r.Expires = "x", []string{"::1"}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)

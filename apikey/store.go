@@ -129,6 +129,12 @@ type Record struct {
 	ApprovedAt time.Time
 	RevokedAt  time.Time
 	RotatedAt  time.Time
+	// TokensNotBefore is the key's token cut-off: every token the key
+	// obtained at or before it (access tokens compared by their iat
+	// second, refresh tokens by their issue time) is refused. Rotating
+	// without grace, disabling and revoking set it to now; zero means no
+	// cut-off.
+	TokensNotBefore time.Time
 
 	// Version counts the record's updates; [Store.Update] uses it for
 	// compare-and-swap. Create stores version 1.
@@ -151,6 +157,16 @@ func (r Record) Usable(now time.Time) error {
 		return ErrPendingReview
 	}
 	return nil
+}
+
+// CutOff reports whether a token the key obtained at issuedAt has been cut
+// off by [Record.TokensNotBefore]. The comparison is in whole seconds, the
+// resolution of a JWT's iat: a token issued in the very second of the
+// cut-off is cut off too (it may have been obtained just before it), so a
+// client that obtains a token in the second after a rotation without
+// grace may have to obtain it again.
+func (r Record) CutOff(issuedAt time.Time) bool {
+	return !r.TokensNotBefore.IsZero() && issuedAt.Unix() <= r.TokensNotBefore.Unix()
 }
 
 // clone returns a copy of r that shares no memory with it.

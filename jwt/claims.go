@@ -24,6 +24,11 @@ type Claims struct {
 	ID        string    // jti
 	ClientID  string    // client_id: the key ID of the client that obtained the token
 	Scope     string    // scope: space-separated
+	// Session is the ID of the refresh-token family the token was minted
+	// with or from ([RefreshRecord.Family]); empty for a token without
+	// one. Revoking the family revokes the session in the [Denylist],
+	// and with it the family's access tokens.
+	Session string // sid
 
 	Account string       // kg_account
 	Mode    keygate.Mode // kg_mode
@@ -53,6 +58,7 @@ type wireClaims struct {
 	Jti              string       `json:"jti,omitempty"`
 	ClientID         string       `json:"client_id,omitempty"`
 	Scope            string       `json:"scope,omitempty"`
+	Sid              string       `json:"sid,omitempty"`
 	Account          string       `json:"kg_account,omitempty"`
 	Mode             keygate.Mode `json:"kg_mode,omitempty"`
 	ClientKind       keygate.Kind `json:"kg_client_kind,omitempty"`
@@ -75,7 +81,7 @@ func (c Claims) wire() wireClaims {
 	return wireClaims{
 		Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience,
 		Exp: date(c.ExpiresAt), Iat: date(c.IssuedAt), Nbf: date(c.NotBefore),
-		Jti: c.ID, ClientID: c.ClientID, Scope: c.Scope,
+		Jti: c.ID, ClientID: c.ClientID, Scope: c.Scope, Sid: c.Session,
 		Account: c.Account, Mode: c.Mode, ClientKind: c.ClientKind, Package: c.Package,
 		Permissions: c.Permissions, Stores: c.Stores, AllowedIPs: c.AllowedIPs,
 		DeniedIPs: c.DeniedIPs, AllowedCountries: c.AllowedCountries, DeniedCountries: c.DeniedCountries,
@@ -86,7 +92,7 @@ func (w wireClaims) claims() Claims {
 	return Claims{
 		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud,
 		ExpiresAt: w.Exp.time(), IssuedAt: w.Iat.time(), NotBefore: w.Nbf.time(),
-		ID: w.Jti, ClientID: w.ClientID, Scope: w.Scope,
+		ID: w.Jti, ClientID: w.ClientID, Scope: w.Scope, Session: w.Sid,
 		Account: w.Account, Mode: w.Mode, ClientKind: w.ClientKind, Package: w.Package,
 		Permissions: w.Permissions, Stores: w.Stores, AllowedIPs: w.AllowedIPs,
 		DeniedIPs: w.DeniedIPs, AllowedCountries: w.AllowedCountries, DeniedCountries: w.DeniedCountries,

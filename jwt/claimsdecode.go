@@ -88,6 +88,8 @@ func (w *wireClaims) set(rawName, value []byte) (known bool, err error) {
 		w.ClientID, err = decodeString(value, w.ClientID)
 	case "scope":
 		w.Scope, err = decodeString(value, w.Scope)
+	case "sid":
+		w.Sid, err = decodeString(value, w.Sid)
 	case "kg_account":
 		w.Account, err = decodeString(value, w.Account)
 	case "kg_package":

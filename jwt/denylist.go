@@ -13,8 +13,10 @@ import (
 const RevocationMargin = 5 * time.Minute
 
 // Denylist stores revocations of access tokens: single tokens by jti, until
-// they would have expired anyway, and whole subjects ("every token issued
-// before T is invalid": log out everywhere). Implementations must be safe
+// they would have expired anyway, whole sessions by sid (the refresh-token
+// family the tokens were minted with or from, see [Claims.Session]), and
+// whole subjects ("every token issued before T is invalid": log out
+// everywhere). Implementations must be safe
 // for concurrent use and honour ctx. Run the conformance suite in package
 // jwttest against every implementation.
 type Denylist interface {
@@ -25,10 +27,16 @@ type Denylist interface {
 	// before. A later cut-off replaces an earlier one; an earlier one
 	// never replaces a later one.
 	RevokeSubject(ctx context.Context, subject string, before time.Time) error
-	// IsRevoked reports whether a token with this jti, subject and
+	// RevokeSession denies every token whose sid is session until until,
+	// when the last of them would have expired; the entry may be
+	// forgotten RevocationMargin after that. A later until replaces an
+	// earlier one, never the reverse.
+	RevokeSession(ctx context.Context, session string, until time.Time) error
+	// IsRevoked reports whether a token with this jti, subject, session
+	// (its sid; empty when it has none, which no revocation matches) and
 	// issue time has been revoked, in one call (one round trip for a
 	// remote store).
-	IsRevoked(ctx context.Context, jti, subject string, issuedAt time.Time) (bool, error)
+	IsRevoked(ctx context.Context, jti, subject, session string, issuedAt time.Time) (bool, error)
 }
 
 // MemoryDenylist is the in-memory [Denylist]. The zero value is not usable;
@@ -36,6 +44,7 @@ type Denylist interface {
 type MemoryDenylist struct {
 	mu       sync.RWMutex
 	tokens   map[string]time.Time // jti → until
+	sessions map[string]time.Time // sid → until
 	subjects map[string]time.Time // subject → cut-off
 	now      func() time.Time
 	sweeps   int
@@ -43,7 +52,7 @@ type MemoryDenylist struct {
 
 // NewMemoryDenylist returns an empty MemoryDenylist.
 func NewMemoryDenylist() *MemoryDenylist {
-	return &MemoryDenylist{tokens: map[string]time.Time{}, subjects: map[string]time.Time{}, now: time.Now}
+	return &MemoryDenylist{tokens: map[string]time.Time{}, sessions: map[string]time.Time{}, subjects: map[string]time.Time{}, now: time.Now}
 }
 
 // RevokeToken implements [Denylist].
@@ -61,12 +70,28 @@ func (d *MemoryDenylist) RevokeToken(ctx context.Context, jti string, until time
 	if d.sweeps++; d.sweeps >= 1024 {
 		d.sweeps = 0
 		now := d.now()
-		for id, u := range d.tokens {
-			if now.After(u.Add(RevocationMargin)) {
-				delete(d.tokens, id)
+		for _, m := range []map[string]time.Time{d.tokens, d.sessions} {
+			for id, u := range m {
+				if now.After(u.Add(RevocationMargin)) {
+					delete(m, id)
+				}
 			}
 		}
 	}
+	return nil
+}
+
+// RevokeSession implements [Denylist].
+func (d *MemoryDenylist) RevokeSession(ctx context.Context, session string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if until.After(d.sessions[session]) {
+		d.sessions[session] = until
+	}
+	d.sweeps++ // swept with the tokens
 	return nil
 }
 
@@ -84,13 +109,16 @@ func (d *MemoryDenylist) RevokeSubject(ctx context.Context, subject string, befo
 }
 
 // IsRevoked implements [Denylist].
-func (d *MemoryDenylist) IsRevoked(ctx context.Context, jti, subject string, issuedAt time.Time) (bool, error) {
+func (d *MemoryDenylist) IsRevoked(ctx context.Context, jti, subject, session string, issuedAt time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if _, ok := d.tokens[jti]; ok {
+		return true, nil
+	}
+	if _, ok := d.sessions[session]; ok && session != "" {
 		return true, nil
 	}
 	cut, ok := d.subjects[subject]

@@ -27,7 +27,12 @@
 //     in range; exp passed, or nbf or iat in the future, beyond the leeway
 //     (30 s by default, with an injectable clock); a wrong iss; an aud
 //     without the expected audience;
-//   - a revoked jti or subject ([Denylist]).
+//   - a revoked jti, session (sid: a revoked refresh-token family) or
+//     subject ([Denylist]).
+//
+// Whether the key that obtained a token is still valid is not the
+// verifier's concern: package middleware checks it on every request and
+// at introspection (middleware.CheckTokenClient).
 //
 // # Refresh and one-time tokens
 //
@@ -44,6 +49,9 @@
 // idle timeout within an absolute lifetime. One client and subject hold at
 // most [RefreshConfig.MaxFamilies] open families (100 by default): a new
 // sign-in beyond it revokes the oldest ([RefreshTokens.Issue] says why).
+// With [RefreshConfig.Denylist], a family that is revoked, or whose reuse
+// is detected, takes its access tokens with it: they carry the family's ID
+// as sid ([Claims.Session]).
 //
 // [OneTimeTokens] issues short-lived tokens bound to a purpose, the caller
 // that obtained them and optionally a method, path, entity and body. A

@@ -148,7 +148,7 @@ func (r RefreshRecord) Active(now time.Time) bool {
 }
 
 // AccessClaims returns the claims of an access token for the grant: sub,
-// client_id, scope and keygate's claims. The caller may narrow Scope (RFC
+// client_id, scope, sid (the family) and keygate's claims. The caller may narrow Scope (RFC
 // 6749 §6) before passing them to [Issuer.Issue], which sets the rest. The
 // slices are copies.
 func (r RefreshRecord) AccessClaims() Claims {
@@ -156,6 +156,7 @@ func (r RefreshRecord) AccessClaims() Claims {
 		Subject:     r.Subject,
 		ClientID:    r.ClientID,
 		Scope:       r.Scope,
+		Session:     r.Family,
 		Account:     r.Account,
 		Mode:        r.Mode,
 		Package:     r.Package,
@@ -446,6 +447,14 @@ type RefreshConfig struct {
 	// reported. It runs on the request's goroutine, so it must
 	// not block for long.
 	OnChange keygate.ChangeFunc
+	// Denylist, when set, takes the access tokens of a family with it
+	// (RFC 9700 §4.14.2): when the family is revoked (Revoke,
+	// RevokeFamily) or its reuse is detected, its ID is revoked as a
+	// session ([Denylist.RevokeSession]), so that the verifier refuses
+	// every access token whose sid names it ([Claims.Session],
+	// [RefreshRecord.AccessClaims]). Use the verifier's denylist. Nil
+	// means access tokens outlive their family.
+	Denylist Denylist
 }
 
 // RefreshGrant is what a new family of refresh tokens carries: the client
@@ -488,6 +497,7 @@ type RefreshTokens struct {
 	maxFamilies int
 	now         func() time.Time
 	onChange    keygate.ChangeFunc
+	denylist    Denylist
 }
 
 // NewRefreshTokens returns a RefreshTokens for cfg. It fails, with an error
@@ -500,7 +510,7 @@ func NewRefreshTokens(cfg RefreshConfig) (*RefreshTokens, error) {
 		return nil, fmt.Errorf("%w: negative MaxFamilies", ErrInvalidConfig)
 	}
 	rt := &RefreshTokens{store: cfg.Store, idle: cfg.IdleTimeout, absolute: cfg.AbsoluteLifetime,
-		maxFamilies: cfg.MaxFamilies, now: cfg.Now, onChange: cfg.OnChange}
+		maxFamilies: cfg.MaxFamilies, now: cfg.Now, onChange: cfg.OnChange, denylist: cfg.Denylist}
 	if rt.maxFamilies == 0 {
 		rt.maxFamilies = DefaultMaxRefreshFamilies
 	}
@@ -594,6 +604,9 @@ func (rt *RefreshTokens) bound(ctx context.Context, rec RefreshRecord, now time.
 		if err := rt.store.RevokeFamily(ctx, fam, now); err != nil {
 			return fmt.Errorf("jwt: revoke refresh token family: %w", err)
 		}
+		if err := rt.revokeSession(ctx, fam, now); err != nil {
+			return err
+		}
 		old := rec
 		old.Family = fam
 		rt.report(ctx, keygate.ActionRefreshRevoked, old, now)
@@ -650,7 +663,8 @@ func (rt *RefreshTokens) Lookup(ctx context.Context, token string) (RefreshRecor
 //   - token issued to another client: [ErrRefreshClient], and nothing
 //     changes (a client cannot affect another client's session);
 //   - token already rotated: [ErrRefreshReuse]. The family is revoked,
-//     whatever the token's own expiry, and OnReuse is called;
+//     whatever the token's own expiry, its access tokens with it (with
+//     RefreshConfig.Denylist), and OnChange is told;
 //   - family revoked: [ErrRefreshRevoked];
 //   - idle timeout or absolute lifetime passed: [ErrRefreshExpired].
 //
@@ -684,6 +698,9 @@ func (rt *RefreshTokens) Rotate(ctx context.Context, token, clientID string) (st
 	switch {
 	case errors.Is(err, ErrRefreshReuse):
 		rt.report(ctx, keygate.ActionRefreshReuse, old, now)
+		if err := rt.revokeSession(ctx, old.Family, now); err != nil {
+			return "", RefreshRecord{}, err
+		}
 		return "", RefreshRecord{}, ErrRefreshReuse
 	case errors.Is(err, ErrRefreshRevoked):
 		return "", RefreshRecord{}, ErrRefreshRevoked
@@ -709,8 +726,9 @@ func (rt *RefreshTokens) Rotate(ctx context.Context, token, clientID string) (st
 // this validation fails, the request is refused"); an endpoint may answer
 // that as unauthorized_client, as ory/fosite does.
 //
-// Access tokens already minted from the family stay valid until they
-// expire; to cut them off too, revoke the subject in the [Denylist].
+// With RefreshConfig.Denylist, the access tokens minted with or from the
+// family (their sid) are revoked too; without it they stay valid until
+// they expire.
 func (rt *RefreshTokens) Revoke(ctx context.Context, token, clientID string) error {
 	rec, err := rt.lookup(ctx, token)
 	switch {
@@ -724,6 +742,9 @@ func (rt *RefreshTokens) Revoke(ctx context.Context, token, clientID string) err
 	now := rt.now()
 	if err := rt.store.RevokeFamily(ctx, rec.Family, now); err != nil {
 		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
+	}
+	if err := rt.revokeSession(ctx, rec.Family, now); err != nil {
+		return err
 	}
 	if rec.Status != RefreshRevoked {
 		rt.report(ctx, keygate.ActionRefreshRevoked, rec, now)
@@ -772,8 +793,9 @@ func validFamily(family string) bool {
 // revoked already, so every successful call is reported, and the report
 // names no client, subject or account.
 //
-// Access tokens already minted from the family stay valid until they
-// expire; to cut them off too, revoke the subject in the [Denylist].
+// With RefreshConfig.Denylist, the access tokens minted with or from the
+// family (their sid) are revoked too; without it they stay valid until
+// they expire.
 func (rt *RefreshTokens) RevokeFamily(ctx context.Context, family string) error {
 	if !validFamily(family) {
 		return ErrInvalidFamily
@@ -782,9 +804,27 @@ func (rt *RefreshTokens) RevokeFamily(ctx context.Context, family string) error 
 	if err := rt.store.RevokeFamily(ctx, family, now); err != nil {
 		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
 	}
+	if err := rt.revokeSession(ctx, family, now); err != nil {
+		return err
+	}
 	if rt.onChange != nil {
 		rt.onChange(ctx, keygate.Change{Action: keygate.ActionRefreshRevoked, Time: now,
 			Actor: keygate.ActorFromContext(ctx), TokenID: family})
+	}
+	return nil
+}
+
+// revokeSession revokes the family's access tokens in RefreshConfig's
+// Denylist, if any. They were minted at the latest now (the family can no
+// longer mint any), and no access token lives longer than the family's
+// absolute lifetime, so the entry lasts that long past now: an upper bound
+// that needs no knowledge of the access tokens' lifetime.
+func (rt *RefreshTokens) revokeSession(ctx context.Context, family string, now time.Time) error {
+	if rt.denylist == nil {
+		return nil
+	}
+	if err := rt.denylist.RevokeSession(ctx, family, now.Add(rt.absolute)); err != nil {
+		return fmt.Errorf("jwt: revoke the family's access tokens: %w", err)
 	}
 	return nil
 }

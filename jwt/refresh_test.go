@@ -679,7 +679,7 @@ func TestRefreshAccessClaims(t *testing.T) {
 	_, rec := e.issue(t)
 	c := rec.AccessClaims()
 	assert.Equal(t, jwt.Claims{
-		Subject: "user_1", ClientID: clientA, Scope: testGrant.Scope, Account: "acct_1", Mode: keygate.ModeTest,
+		Subject: "user_1", ClientID: clientA, Scope: testGrant.Scope, Session: rec.Family, Account: "acct_1", Mode: keygate.ModeTest,
 		Package: "GO", Permissions: testGrant.Permissions, Stores: testGrant.Stores, AllowedIPs: testGrant.AllowedIPs,
 	}, c)
 	c.Permissions[0] = "mutated"

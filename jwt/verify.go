@@ -131,7 +131,7 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (Claims, er
 
 // checkRevoked asks the denylist about c.
 func (v *Verifier) checkRevoked(ctx context.Context, c Claims) error {
-	revoked, err := v.cfg.Denylist.IsRevoked(ctx, c.ID, c.Subject, c.IssuedAt)
+	revoked, err := v.cfg.Denylist.IsRevoked(ctx, c.ID, c.Subject, c.Session, c.IssuedAt)
 	if err != nil {
 		return fmt.Errorf("jwt: revocation check: %w", err)
 	}

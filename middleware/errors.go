@@ -107,6 +107,7 @@ var failures = []struct {
 	{errAccountDisabled, Failure{http.StatusUnauthorized, "invalid_token", "the account is disabled"}},
 	{errAccountUnknown, Failure{http.StatusUnauthorized, "invalid_token", "the credential's account does not exist"}},
 	{jwt.ErrOneTimeQuota, Failure{http.StatusTooManyRequests, "too_many_requests", "this credential holds too many unredeemed one-time tokens; redeem them or wait for them to expire"}},
+	{ErrClientInvalid, Failure{http.StatusUnauthorized, "invalid_token", "the key that obtained this token is no longer valid"}},
 	{errOneTimeRequired, Failure{http.StatusUnauthorized, "invalid_token", "this route accepts only a one-time token of its purpose"}},
 	{errOneTimeElsewhere, Failure{http.StatusUnauthorized, "invalid_token", "a one-time token is accepted only by the route of its purpose"}},
 	{jwt.ErrOneTimeExpired, Failure{http.StatusUnauthorized, "invalid_token", "the one-time token has expired"}},

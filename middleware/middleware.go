@@ -32,6 +32,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
@@ -90,6 +91,18 @@ type Config struct {
 	// OneTime redeems one-time tokens on the routes whose [Rule] names a
 	// OneTime purpose. Nil means no route accepts them.
 	OneTime OneTimeRedeemer
+	// ClientKeys finds the API key that obtained an access token or a
+	// one-time token. When set, a token is refused (401 invalid_token,
+	// [ErrClientInvalid]) once its key is revoked, disabled, expired or
+	// rotated without grace (see [CheckTokenClient]), and an access token
+	// never carries more than its key holds now: its permissions and
+	// stores are narrowed to the key's and the key's origin rules apply
+	// too. Nil means tokens are trusted for their whole lifetime.
+	ClientKeys ClientKeys
+	// ClientCredentials finds the HMAC credential that obtained a
+	// one-time token; when set, the token is refused once the credential
+	// is no longer usable.
+	ClientCredentials ClientCredentials
 	// Access configures client IPs, IP and country rules, packages and
 	// rate limits.
 	Access AccessConfig
@@ -166,6 +179,8 @@ type Authenticator struct {
 	oneTime     OneTimeRedeemer
 	signatures  RequestVerifier
 	accounts    account.Lookup
+	clientKeys  ClientKeys
+	clientCreds ClientCredentials
 	access      *accessState
 	auditCfg    AuditConfig
 	realm       string
@@ -182,6 +197,7 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, fmt.Errorf("middleware: Config.APIKeys, Tokens or Signatures is required")
 	}
 	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, accounts: cfg.Accounts, realm: cfg.Realm, onError: cfg.ErrorHandler}
+	a.clientKeys, a.clientCreds = cfg.ClientKeys, cfg.ClientCredentials
 	var err error
 	if a.access, err = newAccessState(cfg.Access); err != nil {
 		return nil, err
@@ -488,6 +504,9 @@ func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygat
 	if err != nil {
 		return keygate.Principal{}, err
 	}
+	if err := a.checkOneTimeClient(r.Context(), rec); err != nil {
+		return keygate.Principal{}, err
+	}
 	return keygate.Principal{Method: keygate.MethodOneTime, KeyID: rec.KeyID, Subject: rec.Subject, Account: rec.Account, Mode: rec.Mode}, nil
 }
 
@@ -517,7 +536,17 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		// gets its own copies.
 		p.Permissions, p.Stores = c.Permissions, c.Stores
 		clone.Strings(&p.Permissions, &p.Stores)
-		return p, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries}, nil
+		o := origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries}
+		if a.clientKeys != nil {
+			rec, err := CheckTokenClient(ctx, a.clientKeys, c, time.Now())
+			if err != nil {
+				return keygate.Principal{}, origin{}, err
+			}
+			if err := narrowToClient(&p, &o, rec); err != nil {
+				return keygate.Principal{}, origin{}, err
+			}
+		}
+		return p, o, nil
 	}
 	if a.keys == nil {
 		return keygate.Principal{}, origin{}, ErrInvalidToken

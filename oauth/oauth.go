@@ -788,17 +788,24 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 	if c.anchor != nil {
 		claims.AllowedIPs = c.anchor
 	}
-	resp, err := s.access(claims)
-	if err != nil || !withRefresh || s.cfg.Refresh == nil {
-		return resp, err
+	if !withRefresh || s.cfg.Refresh == nil {
+		return s.access(claims)
 	}
-	resp.RefreshToken, _, err = s.cfg.Refresh.Issue(ctx, jwt.RefreshGrant{
+	// The family first, so that its first access token carries its ID
+	// (sid) and is revoked with it.
+	refresh, fam, err := s.cfg.Refresh.Issue(ctx, jwt.RefreshGrant{
 		ClientID: c.rec.ID, Subject: subject, Account: c.rec.Account, Mode: c.rec.Mode,
 		Scope: claims.Scope, Package: c.rec.Package, Permissions: perms, Stores: c.rec.Stores, AllowedIPs: c.rec.AllowedIPs,
 	})
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("oauth: refresh token: %w", err)
 	}
+	claims.Session = fam.Family
+	resp, err := s.access(claims)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	resp.RefreshToken = refresh
 	return resp, nil
 }
 
@@ -834,6 +841,13 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 			if _, err := grantedPermissions(rec.Permissions, scope); err != nil {
 				return tokenResponse{}, err
 			}
+		}
+	}
+	if !c.rec.TokensNotBefore.IsZero() {
+		// The key was rotated without grace (or disabled) since: the
+		// families it obtained before end with the old secret.
+		if prev, err := s.cfg.Refresh.Lookup(ctx, old); err == nil && prev.ClientID == c.rec.ID && c.rec.CutOff(prev.IssuedAt) {
+			return tokenResponse{}, invalidGrant("the refresh token is invalid, expired or revoked", jwt.ErrRefreshRevoked)
 		}
 	}
 	next, rec, err := s.cfg.Refresh.Rotate(ctx, old, c.rec.ID)
@@ -1028,6 +1042,13 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		}
 		return introspection{}, err
 	}
+	// The middleware's rule: a token is only as good as its client key.
+	if _, err := middleware.CheckTokenClient(r.Context(), middleware.ClientKeysFunc(s.cfg.Clients.Get), claims, s.cfg.Now()); err != nil {
+		if errors.Is(err, middleware.ErrClientInvalid) {
+			return introspection{Active: false}, nil
+		}
+		return introspection{}, err
+	}
 	if claims.Account != c.rec.Account || claims.Mode != c.rec.Mode {
 		// RFC 7662 §2.2: a token the caller may not know about is inactive
 		// to it. A resource server sees only its own account's tokens, of
@@ -1056,6 +1077,12 @@ func (s *Server) introspectRefresh(ctx context.Context, c client, token string) 
 	}
 	if rec.Account != c.rec.Account || rec.Mode != c.rec.Mode || !rec.Active(s.cfg.Now()) {
 		return introspection{Active: false}, nil
+	}
+	if _, err := middleware.CheckTokenClient(ctx, middleware.ClientKeysFunc(s.cfg.Clients.Get), jwt.Claims{ClientID: rec.ClientID, IssuedAt: rec.IssuedAt}, s.cfg.Now()); err != nil {
+		if errors.Is(err, middleware.ErrClientInvalid) {
+			return introspection{Active: false}, nil
+		}
+		return introspection{}, err
 	}
 	return introspection{
 		Active: true, Scope: rec.Scope, ClientID: rec.ClientID, TokenType: "refresh_token",

@@ -140,7 +140,7 @@ func newFixture(t testing.TB, opts options) *fixture {
 
 	cfg := oauth.Config{Clients: f.keys, Issuer: f.issuer, Verifier: f.verifier, Now: f.now, OnChange: f.onChange}
 	if !opts.noRefresh {
-		f.refresh, err = jwt.NewRefreshTokens(jwt.RefreshConfig{Now: f.now, OnChange: f.onChange})
+		f.refresh, err = jwt.NewRefreshTokens(jwt.RefreshConfig{Now: f.now, OnChange: f.onChange, Denylist: f.verifier.Denylist()})
 		require.NoError(t, err)
 		cfg.Refresh = f.refresh
 	}
@@ -156,7 +156,7 @@ func newFixture(t testing.TB, opts options) *fixture {
 	f.server, err = oauth.NewServer(cfg)
 	require.NoError(t, err)
 
-	auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Tokens: f.verifier})
+	auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Tokens: f.verifier, ClientKeys: f.keys})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	// Registered without a method, so that the handlers answer GET too.

@@ -279,7 +279,7 @@ func TestServerGoneAndBack(t *testing.T) {
 		"APIKeys.Get":   func(ctx context.Context) error { _, err := db.APIKeys().Get(ctx, key.ID); return err },
 		"APIKeys.Touch": func(ctx context.Context) error { return db.APIKeys().Touch(ctx, key.ID, now) },
 		"Denylist.IsRevoked": func(ctx context.Context) error {
-			_, err := db.Denylist().IsRevoked(ctx, "jti", "sub", now)
+			_, err := db.Denylist().IsRevoked(ctx, "jti", "sub", "", now)
 			return err
 		},
 		"OneTimeTokens.Consume": func(ctx context.Context) error { _, err := db.OneTimeTokens().Consume(ctx, tok.Hash); return err },

@@ -86,7 +86,7 @@ func BenchmarkDenylistIsRevoked(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if revoked, err := d.IsRevoked(ctx, "jti_1", "sub_1", now); err != nil || revoked {
+		if revoked, err := d.IsRevoked(ctx, "jti_1", "sub_1", "", now); err != nil || revoked {
 			b.Fatal(revoked, err)
 		}
 	}

@@ -16,10 +16,11 @@ import (
 //
 // A revoked token is a key per jti, kept until [jwt.RevocationMargin] past
 // the token's expiry; revoking it again only ever lengthens that. A
-// subject's cut-off is a key per subject holding the time in Unix
+// revoked session (a refresh-token family, the sid of its access tokens)
+// is kept the same way. A subject's cut-off is a key per subject holding the time in Unix
 // nanoseconds, kept for [Config.SubjectTTL] past the cut-off; a Lua script
 // replaces it only with a later one, so concurrent revocations end at the
-// latest, whatever their order. IsRevoked reads both keys in one pipeline:
+// latest, whatever their order. IsRevoked reads the keys in one pipeline:
 // one round trip (on Redis Cluster, one per node, in parallel).
 //
 // It is safe for concurrent use. Make one with [NewDenylist].
@@ -112,16 +113,37 @@ func (d *Denylist) RevokeSubject(ctx context.Context, subject string, before tim
 	return nil
 }
 
-// IsRevoked implements [jwt.Denylist]. It returns an error, never false,
-// when Redis does not answer.
-func (d *Denylist) IsRevoked(ctx context.Context, jti, subject string, issuedAt time.Time) (bool, error) {
+// RevokeSession implements [jwt.Denylist]: a key per session, kept until
+// until+[jwt.RevocationMargin] by [Config.Now] and only ever lengthened,
+// as RevokeToken's; when that has already passed, nothing is stored.
+func (d *Denylist) RevokeSession(ctx context.Context, session string, until time.Time) error {
+	if err := checkCtx(ctx, "revoke session"); err != nil {
+		return err
+	}
+	keep := until.Add(jwt.RevocationMargin).Sub(d.now())
+	if keep <= 0 {
+		return nil
+	}
+	if err := revokeTokenScript.Run(ctx, d.client, []string{d.key("deny:sid:", session)}, ttlMillis(keep)).Err(); err != nil {
+		return fmt.Errorf("redisstore: revoke session: %w", err)
+	}
+	return nil
+}
+
+// IsRevoked implements [jwt.Denylist]: the jti's, the session's and the
+// subject's keys in one pipeline, one round trip. It returns an error,
+// never false, when Redis does not answer.
+func (d *Denylist) IsRevoked(ctx context.Context, jti, subject, session string, issuedAt time.Time) (bool, error) {
 	if err := checkCtx(ctx, "check revocation"); err != nil {
 		return false, err
 	}
-	var token *redis.IntCmd
+	var token, sid *redis.IntCmd
 	var cut *redis.StringCmd
 	_, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		token = p.Exists(ctx, d.key("deny:jti:", jti))
+		if session != "" {
+			sid = p.Exists(ctx, d.key("deny:sid:", session))
+		}
 		cut = p.Get(ctx, d.key("deny:sub:", subject))
 		return nil
 	})
@@ -134,6 +156,15 @@ func (d *Denylist) IsRevoked(ctx context.Context, jti, subject string, issuedAt 
 	}
 	if n > 0 {
 		return true, nil
+	}
+	if sid != nil {
+		n, err := sid.Result()
+		if err != nil {
+			return false, fmt.Errorf("redisstore: check revocation: %w", err)
+		}
+		if n > 0 {
+			return true, nil
+		}
 	}
 	v, err := cut.Result()
 	switch {

@@ -97,9 +97,9 @@ func TestPrefixIsolation(t *testing.T) {
 
 	require.NoError(t, a.deny.RevokeToken(ctx, "jti_1", now.Add(time.Hour)))
 	require.NoError(t, a.deny.RevokeSubject(ctx, "sub_1", now))
-	assert.True(t, must[bool](t)(a.deny.IsRevoked(ctx, "jti_1", "sub_2", now)))
-	assert.True(t, must[bool](t)(a.deny.IsRevoked(ctx, "jti_2", "sub_1", now.Add(-time.Second))))
-	assert.False(t, must[bool](t)(b.deny.IsRevoked(ctx, "jti_1", "sub_1", now.Add(-time.Second))), "a revocation under prefix A applies under B")
+	assert.True(t, must[bool](t)(a.deny.IsRevoked(ctx, "jti_1", "sub_2", "", now)))
+	assert.True(t, must[bool](t)(a.deny.IsRevoked(ctx, "jti_2", "sub_1", "", now.Add(-time.Second))))
+	assert.False(t, must[bool](t)(b.deny.IsRevoked(ctx, "jti_1", "sub_1", "", now.Add(-time.Second))), "a revocation under prefix A applies under B")
 
 	p := ratelimit.Policy{Limit: 2, Window: time.Hour}
 	for range 2 {
@@ -249,8 +249,8 @@ func TestSubjectCutOffNanoseconds(t *testing.T) {
 		require.NoError(t, d.RevokeSubject(ctx, "sub", cut.Add(step)))
 	}
 	cut = cut.Add(1)
-	assert.True(t, must[bool](t)(d.IsRevoked(ctx, "jti", "sub", cut.Add(-1))))
-	assert.False(t, must[bool](t)(d.IsRevoked(ctx, "jti", "sub", cut)))
+	assert.True(t, must[bool](t)(d.IsRevoked(ctx, "jti", "sub", "", cut.Add(-1))))
+	assert.False(t, must[bool](t)(d.IsRevoked(ctx, "jti", "sub", "", cut)))
 }
 
 // TestMalformedEntries checks that a value the stores did not write (or a
@@ -277,7 +277,7 @@ func TestMalformedEntries(t *testing.T) {
 	assert.NotErrorIs(t, err, jwt.ErrTokenNotFound)
 
 	require.NoError(t, c.Set(ctx, s.deny.key("deny:sub:", "sub"), "yesterday", time.Minute).Err())
-	revoked, err := s.deny.IsRevoked(ctx, "jti", "sub", time.Now())
+	revoked, err := s.deny.IsRevoked(ctx, "jti", "sub", "", time.Now())
 	assert.Error(t, err)
 	assert.False(t, revoked)
 
@@ -323,7 +323,7 @@ func operations(s stores) map[string]func(context.Context) (bool, error) {
 			// An error comes with false, which the caller must not
 			// take for "not revoked": only a false without an error
 			// grants access.
-			revoked, err := s.deny.IsRevoked(ctx, "jti", "sub", time.Now())
+			revoked, err := s.deny.IsRevoked(ctx, "jti", "sub", "", time.Now())
 			return !revoked && err == nil, err
 		},
 		"Allow": func(ctx context.Context) (bool, error) {
@@ -457,5 +457,5 @@ func TestSharedAcrossClients(t *testing.T) {
 	}), "requests allowed on two instances")
 
 	require.NoError(t, a.deny.RevokeToken(ctx, "jti_1", time.Now().Add(time.Hour)))
-	assert.True(t, must[bool](t)(b.deny.IsRevoked(ctx, "jti_1", "sub", time.Now())))
+	assert.True(t, must[bool](t)(b.deny.IsRevoked(ctx, "jti_1", "sub", "", time.Now())))
 }

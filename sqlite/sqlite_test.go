@@ -113,7 +113,7 @@ func TestReadsBesideAWriter(t *testing.T) {
 		if _, err := db.APIKeys().Get(rctx, rec.ID); err != nil {
 			t.Fatalf("Get while another connection holds the write lock: %v", err)
 		}
-		if _, err := db.Denylist().IsRevoked(rctx, "jti", "sub", time.Now()); err != nil {
+		if _, err := db.Denylist().IsRevoked(rctx, "jti", "sub", "", time.Now()); err != nil {
 			t.Fatalf("IsRevoked while another connection holds the write lock: %v", err)
 		}
 	}

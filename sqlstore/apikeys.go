@@ -23,7 +23,7 @@ var _ apikey.Store = apiKeyStore{}
 
 const apiKeyColumns = "id, account, mode, kind, name, created_by, hint, status, disabled, hashes, " +
 	"stores, package, permissions, allowed_ips, denied_ips, allowed_countries, denied_countries, " +
-	"created, expires, last_used, approved_by, approved_at, revoked_at, rotated_at, permissions_set_by, version"
+	"created, expires, last_used, approved_by, approved_at, revoked_at, rotated_at, permissions_set_by, tokens_not_before, version"
 
 // hashLen is the stored size of one apikey.Hash: its sum and NotAfter.
 const hashLen = 32 + 8
@@ -73,7 +73,7 @@ func apiKeyArgs(rec *apikey.Record) ([]any, error) {
 		encList(rec.Stores), rec.Package, encList(rec.Permissions), encList(rec.AllowedIPs),
 		encList(rec.DeniedIPs), encList(rec.AllowedCountries), encList(rec.DeniedCountries),
 		ts.enc(rec.Created), ts.enc(rec.Expires), ts.enc(rec.LastUsed), rec.ApprovedBy,
-		ts.enc(rec.ApprovedAt), ts.enc(rec.RevokedAt), ts.enc(rec.RotatedAt), rec.PermissionsSetBy,
+		ts.enc(rec.ApprovedAt), ts.enc(rec.RevokedAt), ts.enc(rec.RotatedAt), rec.PermissionsSetBy, ts.enc(rec.TokensNotBefore),
 	}
 	return args, ts.err
 }
@@ -85,10 +85,11 @@ func scanAPIKey(sc scanner) (apikey.Record, error) {
 		hashes                                              []byte
 		stores, perms, allowIPs, denyIPs, allowCC, denyCC   string
 		created, expires, lastUsed, approved, revoked, rotd int64
+		notBefore                                           int64
 	)
 	err := sc.Scan(&r.ID, &r.Account, &mode, &kind, &r.Name, &r.CreatedBy, &r.Hint, &status, &r.Disabled, &hashes,
 		&stores, &r.Package, &perms, &allowIPs, &denyIPs, &allowCC, &denyCC,
-		&created, &expires, &lastUsed, &r.ApprovedBy, &approved, &revoked, &rotd, &r.PermissionsSetBy, &r.Version)
+		&created, &expires, &lastUsed, &r.ApprovedBy, &approved, &revoked, &rotd, &r.PermissionsSetBy, &notBefore, &r.Version)
 	if err != nil {
 		return apikey.Record{}, err
 	}
@@ -108,6 +109,7 @@ func scanAPIKey(sc scanner) (apikey.Record, error) {
 	}
 	r.Created, r.Expires, r.LastUsed = decTime(created), decTime(expires), decTime(lastUsed)
 	r.ApprovedAt, r.RevokedAt, r.RotatedAt = decTime(approved), decTime(revoked), decTime(rotd)
+	r.TokensNotBefore = decTime(notBefore)
 	return r, nil
 }
 
@@ -120,7 +122,7 @@ func (s apiKeyStore) Create(ctx context.Context, rec apikey.Record) (apikey.Reco
 	if err := ctx.Err(); err != nil {
 		return apikey.Record{}, err
 	}
-	res, err := s.d.exec(ctx, "INSERT INTO api_keys ("+apiKeyColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING", args...)
+	res, err := s.d.exec(ctx, "INSERT INTO api_keys ("+apiKeyColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING", args...)
 	if err != nil {
 		return apikey.Record{}, s.d.fail(ctx, "create API key", err)
 	}
@@ -186,7 +188,7 @@ func (s apiKeyStore) Update(ctx context.Context, rec apikey.Record) (apikey.Reco
 	row, err := s.d.queryRow(ctx, `UPDATE api_keys SET account = ?, mode = ?, kind = ?, name = ?, created_by = ?, hint = ?,
 	status = ?, disabled = ?, hashes = ?, stores = ?, package = ?, permissions = ?, allowed_ips = ?, denied_ips = ?,
 	allowed_countries = ?, denied_countries = ?, created = ?, expires = ?, approved_by = ?, approved_at = ?,
-	revoked_at = ?, rotated_at = ?, permissions_set_by = ?, version = version + 1
+	revoked_at = ?, rotated_at = ?, permissions_set_by = ?, tokens_not_before = ?, version = version + 1
 WHERE id = ? AND version = ? RETURNING last_used`, set...)
 	if err != nil {
 		return apikey.Record{}, s.d.fail(ctx, "update API key", err)

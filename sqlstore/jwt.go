@@ -319,14 +319,32 @@ ON CONFLICT (subject) DO UPDATE SET cutoff = excluded.cutoff WHERE excluded.cuto
 	return nil
 }
 
+// RevokeSession implements [jwt.Denylist]: an upsert that only moves the
+// entry's end later. Every 1024th also deletes the sessions whose entries
+// expired more than [jwt.RevocationMargin] ago.
+func (l denylist) RevokeSession(ctx context.Context, session string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := l.d.exec(ctx, `INSERT INTO denied_sessions (sid, until) VALUES (?, ?)
+ON CONFLICT (sid) DO UPDATE SET until = excluded.until WHERE excluded.until > denied_sessions.until`, session, clampTime(until)); err != nil {
+		return l.d.fail(ctx, "revoke session", err)
+	}
+	if l.d.denyWrites.Add(1)%sweepEvery == 0 {
+		_, _ = l.d.exec(ctx, "DELETE FROM denied_sessions WHERE until < ?", clampTime(time.Now().Add(-jwt.RevocationMargin)))
+	}
+	return nil
+}
+
 // IsRevoked implements [jwt.Denylist], in one query.
-func (l denylist) IsRevoked(ctx context.Context, jti, subject string, issuedAt time.Time) (bool, error) {
+func (l denylist) IsRevoked(ctx context.Context, jti, subject, session string, issuedAt time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
 	row, err := l.d.readRow(ctx, `SELECT
 	EXISTS (SELECT 1 FROM denied_tokens WHERE jti = ?) OR
-	EXISTS (SELECT 1 FROM denied_subjects WHERE subject = ? AND cutoff > ?)`, jti, subject, clampTime(issuedAt))
+	EXISTS (SELECT 1 FROM denied_sessions WHERE sid = ? AND sid <> '') OR
+	EXISTS (SELECT 1 FROM denied_subjects WHERE subject = ? AND cutoff > ?)`, jti, session, subject, clampTime(issuedAt))
 	if err != nil {
 		return false, l.d.fail(ctx, "check revocation", err)
 	}

@@ -84,6 +84,8 @@ func sample(account string, mode keygate.Mode) apikey.Record {
 		Expires:          base.Add(48 * time.Hour),
 		ApprovedBy:       "reviewer",
 		ApprovedAt:       base.Add(time.Minute),
+		// TokensNotBefore round-trips like every other time.
+		TokensNotBefore: base.Add(2 * time.Minute),
 	}
 }
 
@@ -97,7 +99,7 @@ func ctx(t *testing.T) context.Context {
 func equal(t *testing.T, want, got apikey.Record) {
 	t.Helper()
 	times := func(r *apikey.Record) []*time.Time {
-		return []*time.Time{&r.Created, &r.Expires, &r.LastUsed, &r.ApprovedAt, &r.RevokedAt, &r.RotatedAt}
+		return []*time.Time{&r.Created, &r.Expires, &r.LastUsed, &r.ApprovedAt, &r.RevokedAt, &r.RotatedAt, &r.TokensNotBefore}
 	}
 	wt, gt := times(&want), times(&got)
 	for i := range wt {
@@ -206,6 +208,7 @@ func testUpdateCAS(t *testing.T, s apikey.Store) {
 	next.Name = "renamed"
 	next.Status = apikey.StatusRevoked
 	next.RevokedAt = base.Add(time.Hour)
+	next.TokensNotBefore = base.Add(time.Hour)
 	updated, err := s.Update(ctx(t), next)
 	if err != nil {
 		t.Fatalf("Update: %v", err)

@@ -239,7 +239,8 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	if err != nil {
 		return nil, err
 	}
-	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{Store: refreshStore, OnChange: onChange})
+	// A revoked or reused family takes its access tokens with it.
+	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{Store: refreshStore, OnChange: onChange, Denylist: verifier.Denylist()})
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +275,9 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	limit := opts.demoRateLimit
 	if a.auth, err = middleware.New(middleware.Config{
 		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime, Accounts: a.accounts,
+		// A token is only as good as the key (or HMAC credential) that
+		// obtained it: read through the same cache as the keys.
+		ClientKeys: a.keys, ClientCredentials: a.hmacs,
 		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: requestPolicy},
 		Access: middleware.AccessConfig{
 			Tiers:   demoTiers,

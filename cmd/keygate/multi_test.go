@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -23,7 +25,9 @@ const lbAuthority = "keygate.test"
 // process, each with caches of its own, on one PostgreSQL database and
 // one Redis: started at once on the empty database, only one creates the
 // demo data; a key revoked through A is refused by B (the worst latency
-// over 20 rounds is logged); a signed request accepted by one is a replay
+// over 20 rounds is logged), and so are the access tokens it obtained on B
+// once A revokes, disables or rotates it without grace (likewise
+// measured); a signed request accepted by one is a replay
 // on the other; of 200 concurrent redemptions of a one-time token spread
 // over both, exactly one succeeds; a refresh token reused on B after its
 // rotation on A revokes the family on both; and a rate limit holds across
@@ -97,6 +101,73 @@ func TestServeTwoInstances(t *testing.T) {
 		assert.Less(t, worst, 2*time.Second, "the documented bound with Redis is well under a second; this one is generous, for loaded machines")
 	})
 
+	// The tokens a key obtained go with it: a token obtained on B from a
+	// key that A revokes, disables or rotates without grace is refused by
+	// B as soon as B hears of the change (Redis pub/sub, cache TTL 1m).
+	t.Run("the access tokens of a key revoked, disabled or rotated on A are refused by B", func(t *testing.T) {
+		const rounds = 20
+		for i, action := range []struct {
+			name string
+			do   func(id string)
+		}{
+			{"revoke", func(id string) { revokeKey(t, c, a.url, keys.admin, id) }},
+			{"disable", func(id string) {
+				r := call(t, c, http.MethodPost, a.url+"/admin/v1/keys/"+id+"/disable", nil, bearer(keys.admin)...)
+				require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			}},
+			{"rotate without grace", func(id string) {
+				r := call(t, c, http.MethodPost, a.url+"/admin/v1/keys/"+id+"/rotate", map[string]any{"grace_seconds": 0}, bearer(keys.admin)...)
+				require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			}},
+		} {
+			// Each action's refusals come from an address of their own
+			// (127.0.0.0/8 is all loopback), so that they stay under the
+			// failed-authentication limit, 100 a minute per address.
+			from := clientFrom(t, fmt.Sprintf("127.0.0.%d", 11+i))
+			var worst, total time.Duration
+			for range rounds {
+				id, key := createKey(t, c, a.url, keys.admin)
+				r := postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id, key)
+				require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+				token := jsonBody(t, r)["access_token"].(string)
+				// B caches the key.
+				for range 2 {
+					r := call(t, from, http.MethodGet, b.url+"/v1/whoami", nil, bearer(token)...)
+					require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+				}
+				action.do(id)
+				changed := time.Now()
+				r = call(t, from, http.MethodGet, a.url+"/v1/whoami", nil, bearer(token)...)
+				require.Equal(t, http.StatusUnauthorized, r.status, "A refuses the token at once: %s", r.body)
+				for {
+					r := call(t, from, http.MethodGet, b.url+"/v1/whoami", nil, bearer(token)...)
+					if r.status == http.StatusUnauthorized {
+						require.Equal(t, "invalid_token", jsonBody(t, r)["error"])
+						break
+					}
+					require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+					require.Less(t, time.Since(changed), 5*time.Second, "B still accepts the token of a key changed on A (%s)", action.name)
+				}
+				d := time.Since(changed)
+				worst, total = max(worst, d), total+d
+			}
+			t.Logf("access token refused by B after its key was changed on A (%s; cache TTL 1m, Redis pub/sub): worst %v, mean %v, over %d rounds",
+				action.name, worst, total/rounds, rounds)
+			assert.Less(t, worst, 2*time.Second, "the bound with Redis is well under a second; this one is generous, for loaded machines")
+		}
+		// A rotation with grace keeps the tokens.
+		id, key := createKey(t, c, a.url, keys.admin)
+		r := postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id, key)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		token := jsonBody(t, r)["access_token"].(string)
+		r = call(t, c, http.MethodPost, a.url+"/admin/v1/keys/"+id+"/rotate", map[string]any{"grace_seconds": 3600}, bearer(keys.admin)...)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		for _, in := range []*instance{a, b} {
+			r := call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(token)...)
+			require.Equal(t, http.StatusOK, r.status, "a rotation with grace keeps the token: %s", r.body)
+		}
+	})
+
 	t.Run("a signed request accepted by one instance is a replay on the other", func(t *testing.T) {
 		for _, pair := range [][2]*instance{{a, b}, {b, a}} {
 			req := signedRequest(t, keys, http.MethodGet, pair[0].url+"/v1/whoami", lbAuthority)
@@ -133,9 +204,14 @@ func TestServeTwoInstances(t *testing.T) {
 		r := passwordGrant(t, c, a.url, keys)
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 		first := jsonBody(t, r)["refresh_token"].(string)
+		firstAccess := jsonBody(t, r)["access_token"].(string)
 		r = refreshGrant(t, c, a.url, keys, first)
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 		second := jsonBody(t, r)["refresh_token"].(string)
+		secondAccess := jsonBody(t, r)["access_token"].(string)
+		for _, in := range []*instance{a, b} {
+			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(secondAccess)...).status)
+		}
 		r = refreshGrant(t, c, b.url, keys, first)
 		require.Equal(t, http.StatusBadRequest, r.status, "the reuse is refused: %s", r.body)
 		require.Equal(t, "invalid_grant", jsonBody(t, r)["error"])
@@ -143,6 +219,13 @@ func TestServeTwoInstances(t *testing.T) {
 			r = refreshGrant(t, c, in.url, keys, second)
 			require.Equal(t, http.StatusBadRequest, r.status, "the family is revoked: %s", r.body)
 			require.Equal(t, "invalid_grant", jsonBody(t, r)["error"])
+		}
+		// The family's access tokens go with it, on both (RFC 9700 §4.14.2).
+		for _, in := range []*instance{a, b} {
+			for _, tok := range []string{firstAccess, secondAccess} {
+				r := call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(tok)...)
+				require.Equal(t, http.StatusUnauthorized, r.status, "an access token of the reused family: %s", r.body)
+			}
 		}
 		require.Contains(t, b.stderr.String(), "refresh token reuse detected")
 	})
@@ -264,6 +347,16 @@ func TestServeTwoInstances(t *testing.T) {
 	for _, in := range []*instance{a, b} {
 		in.requireNoSecrets(t, keys.secrets()...)
 	}
+}
+
+// clientFrom returns an HTTP client whose connections come from the
+// loopback address ip.
+func clientFrom(t *testing.T, ip string) *http.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	tr := &http.Transport{Proxy: nil, DialContext: d.DialContext, MaxIdleConnsPerHost: 8}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 15 * time.Second}
 }
 
 // mustParse parses a URL.

@@ -92,6 +92,7 @@ func TestDenylist(t *testing.T, newDenylist func(t *testing.T) jwt.Denylist) {
 		{"SubjectCutOff", testSubjectCutOff},
 		{"SubjectCutOffMonotonic", testSubjectMonotonic},
 		{"TokenAndSubjectInOneCall", testTokenAndSubject},
+		{"RevokeSession", testRevokeSession},
 		{"CancelledContext", testDenylistCancelled},
 		{"Concurrent", testDenylistConcurrent},
 	}.run(t, newDenylist)
@@ -99,7 +100,12 @@ func TestDenylist(t *testing.T, newDenylist func(t *testing.T) jwt.Denylist) {
 
 func isRevoked(t *testing.T, d jwt.Denylist, jti, subject string, iat time.Time) bool {
 	t.Helper()
-	ok, err := d.IsRevoked(ctx(t), jti, subject, iat)
+	return isRevokedIn(t, d, jti, subject, "", iat)
+}
+
+func isRevokedIn(t *testing.T, d jwt.Denylist, jti, subject, session string, iat time.Time) bool {
+	t.Helper()
+	ok, err := d.IsRevoked(ctx(t), jti, subject, session, iat)
 	if err != nil {
 		t.Fatalf("IsRevoked: %v", err)
 	}
@@ -202,19 +208,55 @@ func testTokenAndSubject(t *testing.T, d jwt.Denylist) {
 	}
 }
 
+// testRevokeSession: a revoked session denies every token that names it,
+// whatever its jti, subject and issue time, and only those; a token
+// without a session is never denied by one; revoking again with an
+// earlier until keeps it denied; an entry whose until has passed (within
+// RevocationMargin) still denies.
+func testRevokeSession(t *testing.T, d jwt.Denylist) {
+	sid, other, sub, iat := name("sid"), name("sid"), name("sub"), now()
+	if isRevokedIn(t, d, name("jti"), sub, sid, iat) {
+		t.Fatal("an empty denylist revokes a session")
+	}
+	for _, until := range []time.Time{iat.Add(2 * time.Hour), iat.Add(time.Hour)} {
+		if err := d.RevokeSession(ctx(t), sid, until); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+	}
+	if !isRevokedIn(t, d, name("jti"), sub, sid, iat) {
+		t.Error("a token of a revoked session is not revoked")
+	}
+	if !isRevokedIn(t, d, name("jti"), name("sub"), sid, iat.Add(time.Hour)) {
+		t.Error("a revoked session must deny its tokens whatever their subject and issue time")
+	}
+	if isRevokedIn(t, d, name("jti"), sub, other, iat) {
+		t.Error("revoking one session revoked another")
+	}
+	if isRevokedIn(t, d, name("jti"), sub, "", iat) {
+		t.Error("a token without a session was revoked by a session's revocation")
+	}
+	if err := d.RevokeSession(ctx(t), other, iat.Add(-time.Minute)); err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	if !isRevokedIn(t, d, name("jti"), sub, other, iat) {
+		t.Error("a session revoked until a moment that just passed must stay denied for RevocationMargin")
+	}
+}
+
 func testDenylistCancelled(t *testing.T, d jwt.Denylist) {
 	jti, sub, iat := name("jti"), name("sub"), now()
 	c := cancelled()
 	checks := map[string]error{}
 	checks["RevokeToken"] = d.RevokeToken(c, jti, iat.Add(time.Hour))
 	checks["RevokeSubject"] = d.RevokeSubject(c, sub, iat.Add(time.Hour))
-	_, checks["IsRevoked"] = d.IsRevoked(c, jti, sub, iat)
+	checks["RevokeSession"] = d.RevokeSession(c, sub, iat.Add(time.Hour))
+	_, checks["IsRevoked"] = d.IsRevoked(c, jti, sub, sub, iat)
 	for op, err := range checks {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s with a cancelled context: got %v, want context.Canceled", op, err)
 		}
 	}
-	if isRevoked(t, d, jti, sub, iat) {
+	if isRevokedIn(t, d, jti, sub, sub, iat) {
 		t.Error("a revocation with a cancelled context was applied")
 	}
 }
@@ -239,7 +281,7 @@ func testDenylistConcurrent(t *testing.T, d jwt.Denylist) {
 				t.Errorf("RevokeSubject: %v", err)
 				return
 			}
-			if _, err := d.IsRevoked(ctx(t), jti, sub, t0); err != nil {
+			if _, err := d.IsRevoked(ctx(t), jti, sub, "", t0); err != nil {
 				t.Errorf("IsRevoked: %v", err)
 				return
 			}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestServeTokensFollowTheirKey: against keygate serve, an access token is
+// refused on the very next request once the key that obtained it is
+// revoked, disabled or rotated without grace (and kept by a rotation with
+// grace), and introspection reports it inactive. Today's keygate accepted
+// such a token for its whole lifetime (15 minutes).
+func TestServeTokensFollowTheirKey(t *testing.T) {
+	dir := t.TempDir()
+	in := startInstance(t, "--db", filepath.Join(dir, "keygate.db"), "--master-key-file", filepath.Join(dir, "keygate.key"))
+	require.True(t, in.created)
+	keys := in.keys
+	c := httpClient(t)
+	for _, tc := range []struct {
+		name, path string
+		body       any
+		want       int
+	}{
+		{"revoke", "/revoke", nil, http.StatusUnauthorized},
+		{"disable", "/disable", nil, http.StatusUnauthorized},
+		{"rotate without grace", "/rotate", map[string]any{"grace_seconds": 0}, http.StatusUnauthorized},
+		{"rotate with grace", "/rotate", map[string]any{"grace_seconds": 3600}, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, key := createKey(t, c, in.url, keys.admin)
+			r := postForm(t, in.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id, key)
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			token := jsonBody(t, r)["access_token"].(string)
+			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(token)...).status)
+			introspect := func() any {
+				r := postForm(t, in.url+"/oauth/introspect", url.Values{"token": {token}}, keyID(keys.secret), keys.secret)
+				require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+				return jsonBody(t, r)["active"]
+			}
+			require.Equal(t, true, introspect())
+
+			r = call(t, c, http.MethodPost, in.url+"/admin/v1/keys/"+id+tc.path, tc.body, bearer(keys.admin)...)
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			r = call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(token)...)
+			require.Equal(t, tc.want, r.status, "body: %s", r.body)
+			if tc.want == http.StatusUnauthorized {
+				require.Equal(t, "invalid_token", jsonBody(t, r)["error"])
+				require.Equal(t, false, introspect())
+			}
+		})
+	}
+	in.stop(t)
+}

@@ -1,0 +1,259 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/jwt"
+)
+
+// ClientKeys finds the API key that obtained a token, by its key ID (an
+// access token's client_id, a one-time token's KeyID). [*apikey.Manager]
+// implements it; behind an [apikey.CachedStore] a lookup is a map lookup,
+// and a revocation reaches every instance as fast as the key's own.
+type ClientKeys interface {
+	// Lookup returns the key's record, or an error wrapping
+	// [apikey.ErrNotFound] (or a store error). The record is only read.
+	Lookup(ctx context.Context, id string) (apikey.Record, error)
+}
+
+// ClientKeysFunc adapts a function, such as an [apikey.Store]'s or
+// [*apikey.Manager]'s Get, to [ClientKeys].
+type ClientKeysFunc func(ctx context.Context, id string) (apikey.Record, error)
+
+// Lookup calls f.
+func (f ClientKeysFunc) Lookup(ctx context.Context, id string) (apikey.Record, error) {
+	return f(ctx, id)
+}
+
+// ClientCredentials finds the HMAC credential that obtained a one-time
+// token. [*hmac.Manager] implements it.
+type ClientCredentials interface {
+	// Get returns the credential, or an error wrapping
+	// [hmac.ErrUnknownKey] (or a store error).
+	Get(ctx context.Context, keyID string) (hmac.Credential, error)
+}
+
+// ErrClientInvalid: the token is well-formed and unexpired, but the
+// credential that obtained it is no longer valid: revoked, disabled,
+// expired, awaiting review, gone, rotated without grace after the token
+// was issued (see [apikey.Record.CutOff]), or no longer holding any of the
+// token's permissions. It wraps [ErrInvalidToken]: 401
+// invalid_token.
+var ErrClientInvalid = fmt.Errorf("%w: the credential that obtained the token is no longer valid", ErrInvalidToken)
+
+// CheckTokenClient is the one rule that ties an access token to the API
+// key that obtained it (claims.ClientID): the key must exist, be usable at
+// now ([apikey.Record.Usable]) and not have cut the token off
+// ([apikey.Record.CutOff] with the token's iat). It returns the key's
+// current record, or an error wrapping [ErrClientInvalid] (or a store
+// error, which must fail closed). The [Authenticator] applies it to every
+// access token when Config.ClientKeys is set, and token introspection
+// (package oauth) applies it too, so that a token is never accepted or
+// reported active after its key was revoked.
+//
+// A token without client_id is refused.
+func CheckTokenClient(ctx context.Context, keys ClientKeys, c jwt.Claims, now time.Time) (apikey.Record, error) {
+	if c.ClientID == "" {
+		return apikey.Record{}, ErrClientInvalid
+	}
+	rec, err := keys.Lookup(ctx, c.ClientID)
+	switch {
+	case errors.Is(err, apikey.ErrNotFound):
+		return apikey.Record{}, ErrClientInvalid
+	case err != nil:
+		return apikey.Record{}, fmt.Errorf("middleware: look up the token's client key: %w", err)
+	case rec.ID != c.ClientID || rec.Usable(now) != nil || rec.CutOff(c.IssuedAt):
+		return apikey.Record{}, ErrClientInvalid
+	}
+	return rec, nil
+}
+
+// checkOneTimeClient refuses a one-time token whose credential is no
+// longer usable: an HMAC credential (a key ID with [hmac.KeyIDPrefix])
+// through Config.ClientCredentials ([hmac.Credential.Usable]), any other
+// through Config.ClientKeys ([CheckTokenClient], the cut-off included).
+// A credential kind the Authenticator cannot look up is not checked.
+func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeRecord) error {
+	switch {
+	case rec.KeyID == "":
+		return nil // obtained by no credential the issuer named
+	case strings.HasPrefix(rec.KeyID, hmac.KeyIDPrefix) && a.clientCreds != nil:
+		c, err := a.clientCreds.Get(ctx, rec.KeyID)
+		switch {
+		case errors.Is(err, hmac.ErrUnknownKey):
+			return ErrClientInvalid
+		case err != nil:
+			return fmt.Errorf("middleware: look up the one-time token's credential: %w", err)
+		case c.KeyID != rec.KeyID || c.Usable(time.Now()) != nil:
+			return ErrClientInvalid
+		}
+		return nil
+	case !strings.HasPrefix(rec.KeyID, hmac.KeyIDPrefix) && a.clientKeys != nil:
+		_, err := CheckTokenClient(ctx, a.clientKeys, jwt.Claims{ClientID: rec.KeyID, IssuedAt: rec.IssuedAt}, time.Now())
+		return err
+	}
+	return nil
+}
+
+// narrowToClient applies the client key's current state to the Principal
+// and origin of one of its access tokens: its permissions and stores are
+// the token's that the key still holds (exact strings, as the refresh
+// grant narrows them), and the key's current origin rules apply as well
+// as the token's own (the allowed addresses and countries are those both
+// admit, the denied ones those either denies). Empty permissions mean a
+// standard credential, whose rights come from its package: a key without
+// permissions leaves the token's as they are, a token without permissions
+// takes its key's, and a token none of whose permissions its key still
+// holds is refused with [ErrClientInvalid] (never turned into a standard
+// one). It allocates only when something was narrowed.
+func narrowToClient(p *keygate.Principal, o *origin, rec apikey.Record) error {
+	switch {
+	case len(rec.Permissions) == 0:
+	case len(p.Permissions) == 0:
+		p.Permissions = slices.Clone(rec.Permissions)
+	default:
+		if p.Permissions = intersectStrings(p.Permissions, rec.Permissions); len(p.Permissions) == 0 {
+			return ErrClientInvalid
+		}
+	}
+	p.Stores = intersectStrings(p.Stores, rec.Stores)
+	o.allowIPs = intersectAllowedIPs(o.allowIPs, rec.AllowedIPs)
+	o.denyIPs = union(o.denyIPs, rec.DeniedIPs)
+	o.allowCountries = intersectAllowed(o.allowCountries, rec.AllowedCountries)
+	o.denyCountries = union(o.denyCountries, rec.DeniedCountries)
+	return nil
+}
+
+// admitsNobody is an allow-list entry that no parser accepts: a list that
+// holds it makes the credential's origin rules unenforceable, and the
+// Authenticator then refuses every address (fail closed). It stands for
+// "the token's and the key's lists have nothing in common".
+const admitsNobody = "!none"
+
+// intersectStrings returns the elements of a that are also in b, in a's
+// order: a itself when nothing is dropped, a new slice otherwise.
+func intersectStrings(a, b []string) []string {
+	drop := 0
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			drop++
+		}
+	}
+	if drop == 0 {
+		return a
+	}
+	out := make([]string, 0, len(a)-drop)
+	for _, s := range a {
+		if slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// intersectAllowed intersects two allow lists of countries, where an
+// empty list allows everything.
+func intersectAllowed(a, b []string) []string {
+	switch {
+	case len(b) == 0:
+		return a
+	case len(a) == 0:
+		return b
+	}
+	if out := intersectStrings(a, b); len(out) > 0 {
+		return out
+	}
+	return []string{admitsNobody}
+}
+
+// union returns a and the elements of b it lacks: a itself when it has
+// them all.
+func union(a, b []string) []string {
+	var out []string
+	for _, s := range b {
+		if !slices.Contains(a, s) && !slices.Contains(out, s) {
+			if out == nil {
+				out = slices.Clip(slices.Clone(a))
+			}
+			out = append(out, s)
+		}
+	}
+	if out == nil {
+		return a
+	}
+	return out
+}
+
+// intersectAllowedIPs intersects two allow lists of addresses and CIDR
+// prefixes, where an empty list allows everything. Two prefixes are
+// either disjoint or one holds the other, so the addresses both lists
+// admit are exactly the narrower prefix of each overlapping pair. An
+// entry that does not parse makes the result admit nobody.
+func intersectAllowedIPs(a, b []string) []string {
+	switch {
+	case len(b) == 0 || slices.Equal(a, b):
+		return a
+	case len(a) == 0:
+		return b
+	}
+	var out []string
+	for _, x := range a {
+		px, okx := parsePrefix(x)
+		if !okx {
+			return []string{admitsNobody}
+		}
+		for _, y := range b {
+			py, oky := parsePrefix(y)
+			switch {
+			case !oky:
+				return []string{admitsNobody}
+			case !px.Overlaps(py):
+			case px.Bits() >= py.Bits():
+				out = appendNew(out, x)
+			default:
+				out = appendNew(out, y)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return []string{admitsNobody}
+	}
+	return out
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// parsePrefix parses an address or a CIDR prefix as ipbind's rules do;
+// an IPv4-mapped IPv6 address counts as IPv4.
+func parsePrefix(s string) (netip.Prefix, bool) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, false
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
+}
