@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Roles maps a role name to the permissions the role grants. Role names
@@ -158,4 +159,33 @@ func (g Grants) Len() int {
 		}
 	}
 	return n
+}
+
+// ListIncludes reports whether a stored permission list includes p, a
+// permission that may hold wildcards, as [Grants.Includes] decides it for
+// list's permissions: p itself is in list, or some permission of list
+// covers all of p. A "@role" entry of list includes only the same entry,
+// and an entry that does not parse includes nothing (fail closed). It is
+// for narrowing one stored list by another (a token's permissions by its
+// client key's), where the roles are not at hand; it allocates nothing.
+func ListIncludes(list []string, p string) bool {
+	if slices.Contains(list, p) {
+		return true
+	}
+	if strings.HasPrefix(p, RolePrefix) {
+		return false
+	}
+	q, err := ParsePermission(p)
+	if err != nil {
+		return false
+	}
+	for _, s := range list {
+		if strings.HasPrefix(s, RolePrefix) {
+			continue
+		}
+		if g, err := ParsePermission(s); err == nil && g.Includes(q) {
+			return true
+		}
+	}
+	return false
 }

@@ -104,3 +104,31 @@ func TestNewGrantsDefaultDeny(t *testing.T) {
 	assert.False(t, g.Allows(access.MustParsePermission("products:read")))
 	assert.Empty(t, g.Permissions())
 }
+
+func TestListIncludes(t *testing.T) {
+	for _, tc := range []struct {
+		list []string
+		p    string
+		want bool
+	}{
+		{[]string{"orders:read"}, "orders:read", true},
+		{[]string{"orders:*"}, "orders:read", true},
+		{[]string{"orders:*"}, "orders:*", true},
+		{[]string{"orders:read"}, "orders:*", false},
+		{[]string{"*:*"}, "analytics:export", true},
+		{[]string{"*:read"}, "orders:write", false},
+		{[]string{"stores:read:store_1"}, "stores:read", false},
+		{[]string{"stores:read"}, "stores:read:store_1", true},
+		{[]string{"@cashier"}, "@cashier", true},
+		{[]string{"@cashier"}, "orders:read", false},
+		{[]string{"*:*"}, "@cashier", false},
+		{[]string{"Bad:perm", "orders:read"}, "orders:read", true},
+		{[]string{"Bad:perm"}, "orders:read", false},
+		{nil, "orders:read", false},
+		{[]string{"*:*"}, "not a permission", false},
+	} {
+		if got := access.ListIncludes(tc.list, tc.p); got != tc.want {
+			t.Errorf("ListIncludes(%q, %q) = %v, want %v", tc.list, tc.p, got, tc.want)
+		}
+	}
+}

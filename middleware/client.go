@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/jwt"
@@ -106,7 +107,7 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 
 // narrowToClient applies the client key's current state to the Principal
 // and origin of one of its access tokens: its permissions and stores are
-// the token's that the key still holds (exact strings, as the refresh
+// the token's that the key still holds ([NarrowToKey], as the refresh
 // grant narrows them), and the key's current origin rules apply as well
 // as the token's own (the allowed addresses and countries are those both
 // admit, the denied ones those either denies). Empty permissions mean a
@@ -116,14 +117,9 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 // holds is refused with [ErrClientInvalid] (never turned into a standard
 // one). It allocates only when something was narrowed.
 func narrowToClient(p *keygate.Principal, o *origin, rec apikey.Record) error {
-	switch {
-	case len(rec.Permissions) == 0:
-	case len(p.Permissions) == 0:
-		p.Permissions = slices.Clone(rec.Permissions)
-	default:
-		if p.Permissions = intersectStrings(p.Permissions, rec.Permissions); len(p.Permissions) == 0 {
-			return ErrClientInvalid
-		}
+	var err error
+	if p.Permissions, err = NarrowToKey(p.Permissions, rec.Permissions); err != nil {
+		return err
 	}
 	p.Stores = intersectStrings(p.Stores, rec.Stores)
 	o.allowIPs = intersectAllowedIPs(o.allowIPs, rec.AllowedIPs)
@@ -138,6 +134,51 @@ func narrowToClient(p *keygate.Principal, o *origin, rec apikey.Record) error {
 // Authenticator then refuses every address (fail closed). It stands for
 // "the token's and the key's lists have nothing in common".
 const admitsNobody = "!none"
+
+// NarrowToKey returns the permissions of a token (an access token, or a
+// refresh family's) that its client key, whose stored permission list is
+// now keyPerms, still grants: the middleware applies it to every access
+// token, and the token endpoint to every refresh. Empty permissions mean a
+// standard credential, whose rights come from its package:
+//
+//   - a key without permissions leaves the token's as they are (its
+//     package bounds them);
+//   - a token without permissions takes its key's list;
+//   - otherwise each of the token's permissions stays when the key's list
+//     holds it or includes it ([access.ListIncludes]: "orders:read" stays
+//     under a key's "orders:*"), and a token none of whose permissions the
+//     key still holds is refused with [ErrClientInvalid], never turned
+//     into a standard one.
+//
+// It returns tokenPerms itself when nothing is dropped, and allocates
+// only when something is.
+func NarrowToKey(tokenPerms, keyPerms []string) ([]string, error) {
+	switch {
+	case len(keyPerms) == 0:
+		return tokenPerms, nil
+	case len(tokenPerms) == 0:
+		return slices.Clone(keyPerms), nil
+	}
+	drop := 0
+	for _, t := range tokenPerms {
+		if !access.ListIncludes(keyPerms, t) {
+			drop++
+		}
+	}
+	if drop == 0 {
+		return tokenPerms, nil
+	}
+	if drop == len(tokenPerms) {
+		return nil, ErrClientInvalid
+	}
+	out := make([]string, 0, len(tokenPerms)-drop)
+	for _, t := range tokenPerms {
+		if access.ListIncludes(keyPerms, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
 
 // intersectStrings returns the elements of a that are also in b, in a's
 // order: a itself when nothing is dropped, a new slice otherwise.

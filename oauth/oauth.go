@@ -69,10 +69,19 @@
 //
 // # Scope
 //
-// A scope token is a permission of the client's key, such as
-// "products:read". An optional scope parameter narrows the grant to those
-// permissions and never widens it: asking for one the key does not have is
-// invalid_scope. Without it, the token gets all of the key's permissions.
+// A scope token is a permission, such as "products:read" or "orders:*".
+// An optional scope parameter narrows the grant to those permissions and
+// never widens it: each must be among what the client key effectively
+// holds now, as the middleware enforces it (its account's package and its
+// roles applied, with the wildcard rules of package access: a key holding
+// "orders:*" may ask for "orders:read", not the reverse), and within the
+// key's own list when it has one; otherwise invalid_scope. A standard key
+// (one without permissions) may ask for permissions of its package.
+// Without a scope, the token gets the key's permissions (none for a
+// standard key: the token is standard too, and its package bounds it).
+// A refreshed token never holds more than its key holds at the refresh;
+// a family none of whose permissions the key still holds is refused
+// (invalid_grant).
 package oauth
 
 import (
@@ -91,6 +100,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/ipbind"
@@ -220,6 +230,10 @@ type Guard interface {
 	// CheckOrigin applies a credential's origin rules, and the service's
 	// country rules, to r's client address.
 	CheckOrigin(r *http.Request, o middleware.Origin) (country string, err error)
+	// Grants returns what the credential p effectively holds, as the
+	// middleware enforces it (its package and roles applied): the scope
+	// a client asks for must be among it.
+	Grants(p keygate.Principal) access.Grants
 }
 
 // DefaultUserFailurePolicy bounds failed passwords per user name when
@@ -632,25 +646,50 @@ func isKeyRejection(err error) bool {
 	return false
 }
 
-// grantedPermissions applies an optional scope to the key's permissions:
-// it narrows, never widens.
-func grantedPermissions(keyPerms []string, scope string) ([]string, error) {
+// grantedPermissions applies an optional scope to base, the permissions
+// a token gets without one: the client key's stored list, or a refresh
+// family's (empty: a standard credential's, whose package bounds it). A
+// scope narrows and never widens: each of its tokens must be included in
+// held, what the client key effectively holds now (its package and roles
+// applied, as the middleware enforces them; with the wildcard rules of
+// [access.Grants.Includes]), and, when base is not empty, in base too
+// ([access.ListIncludes]). A "@role" token is accepted only when base
+// names that very role. The granted list is the scope's tokens, without
+// repeats.
+func grantedPermissions(held access.Grants, base []string, scope string) ([]string, error) {
 	if scope == "" {
-		return slices.Clone(keyPerms), nil
+		return slices.Clone(base), nil
 	}
+	beyond := &oauthError{status: http.StatusBadRequest, code: "invalid_scope", description: "the scope asks for more than the client holds"}
 	var out []string
 	for _, tok := range strings.Split(scope, " ") {
 		if tok == "" || !validScopeToken(tok) {
 			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", description: "the scope is malformed"}
 		}
-		if !slices.Contains(keyPerms, tok) {
-			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", description: "the scope asks for more than the client holds"}
+		if strings.HasPrefix(tok, access.RolePrefix) {
+			if !slices.Contains(base, tok) {
+				return nil, beyond
+			}
+		} else {
+			p, err := access.ParsePermission(tok)
+			if err != nil {
+				return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", description: "the scope is malformed"}
+			}
+			if !held.Includes(p) || (len(base) > 0 && !access.ListIncludes(base, tok)) {
+				return nil, beyond
+			}
 		}
 		if !slices.Contains(out, tok) {
 			out = append(out, tok)
 		}
 	}
 	return out, nil
+}
+
+// held returns what the client key of c effectively holds now.
+func (s *Server) held(c client) access.Grants {
+	return s.guard.Grants(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: c.rec.ID, Account: c.rec.Account,
+		Mode: c.rec.Mode, Kind: c.rec.Kind, Package: c.rec.Package, Permissions: c.rec.Permissions, Stores: c.rec.Stores})
 }
 
 // validScopeToken checks RFC 6749 §3.3: 1*( %x21 / %x23-5B / %x5D-7E ).
@@ -717,7 +756,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, e
 		if !c.confidential {
 			return tokenResponse{}, errUnauthorized
 		}
-		perms, err := grantedPermissions(c.rec.Permissions, form.Get("scope"))
+		perms, err := grantedPermissions(s.held(c), c.rec.Permissions, form.Get("scope"))
 		if err != nil {
 			return tokenResponse{}, err
 		}
@@ -732,7 +771,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, e
 		if username == "" || password == "" {
 			return tokenResponse{}, invalidRequest("username and password are required")
 		}
-		perms, err := grantedPermissions(c.rec.Permissions, form.Get("scope"))
+		perms, err := grantedPermissions(s.held(c), c.rec.Permissions, form.Get("scope"))
 		if err != nil {
 			return tokenResponse{}, err
 		}
@@ -838,7 +877,11 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 		// consume the token (a family's permissions never change). A
 		// token that is not active goes on to Rotate: reuse detection first.
 		if rec, err := s.cfg.Refresh.Lookup(ctx, old); err == nil && rec.ClientID == c.rec.ID && rec.Status == jwt.RefreshActive {
-			if _, err := grantedPermissions(rec.Permissions, scope); err != nil {
+			base, err := middleware.NarrowToKey(rec.Permissions, c.rec.Permissions)
+			if err != nil {
+				return tokenResponse{}, invalidGrant("the client key no longer holds any of the grant's permissions", err)
+			}
+			if _, err := grantedPermissions(s.held(c), base, scope); err != nil {
 				return tokenResponse{}, err
 			}
 		}
@@ -865,14 +908,19 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 	claims.Package, claims.AllowedIPs = c.rec.Package, slices.Clone(c.rec.AllowedIPs)
 	claims.DeniedIPs = slices.Clone(c.rec.DeniedIPs)
 	claims.AllowedCountries, claims.DeniedCountries = slices.Clone(c.rec.AllowedCountries), slices.Clone(c.rec.DeniedCountries)
-	claims.Permissions = intersect(claims.Permissions, c.rec.Permissions)
+	if claims.Permissions, err = middleware.NarrowToKey(claims.Permissions, c.rec.Permissions); err != nil {
+		// None of the family's permissions is the key's any more: the
+		// token would otherwise pass for a standard one, with the whole
+		// package.
+		return tokenResponse{}, invalidGrant("the client key no longer holds any of the grant's permissions", err)
+	}
 	claims.Stores = intersect(claims.Stores, c.rec.Stores)
 	claims.Scope = strings.Join(claims.Permissions, " ")
 	if c.anchor != nil {
 		claims.AllowedIPs = c.anchor
 	}
 	if scope := form.Get("scope"); scope != "" {
-		perms, err := grantedPermissions(claims.Permissions, scope)
+		perms, err := grantedPermissions(s.held(c), claims.Permissions, scope)
 		if err != nil {
 			return tokenResponse{}, err
 		}
