@@ -160,7 +160,13 @@ func TestAuditResponseWriterInterfaces(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Equal(t, body, rec.Body.String())
 
-	srv := httptest.NewServer(h)
+	// The client may read the hijacked response before the handler (and
+	// so Audit, which emits the event after it) has returned: wait for it.
+	served := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(served)
+		h.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/hijack", nil)
 	require.NoError(t, err)
@@ -169,6 +175,7 @@ func TestAuditResponseWriterInterfaces(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	assert.Equal(t, http.StatusNoContent, res.StatusCode)
+	<-served
 
 	require.NoError(t, w.Close(context.Background()))
 	events := sink.Events()

@@ -1,6 +1,10 @@
 package middleware
 
-import "context"
+import (
+	"context"
+
+	"github.com/keygate/keygate"
+)
 
 // RefuseRequest tells an enclosing [Authenticator.Audit] that the handler
 // refused a request that [Authenticator.Require] had let through, for
@@ -31,4 +35,22 @@ func reasonCode(s string) bool {
 		}
 	}
 	return true
+}
+
+// RecordCaller tells an enclosing [Authenticator.Audit] who the caller of
+// a request is, for endpoints outside [Authenticator.Require] that
+// authenticate a credential themselves (the OAuth endpoints authenticate
+// their client): the request event names p's public identifiers (method,
+// key ID, account, mode), and, with [RefuseRequest], a refusal after the
+// credential verified names who was refused. Without Audit it does
+// nothing.
+func RecordCaller(ctx context.Context, p keygate.Principal) {
+	slot, ok := ctx.Value(auditSlotKey{}).(*auditSlot)
+	if !ok {
+		return
+	}
+	slot.principal, slot.authed = p, true
+	if p.ClientIP.IsValid() {
+		slot.ip = p.ClientIP
+	}
 }

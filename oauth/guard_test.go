@@ -89,6 +89,7 @@ type guardEnv struct {
 
 type guardOptions struct {
 	access    middleware.AccessConfig
+	audit     middleware.AuditConfig
 	noGuard   bool
 	oauthConf func(*oauth.Config)
 }
@@ -120,7 +121,7 @@ func newGuardEnv(t *testing.T, o guardOptions) *guardEnv {
 	limiter := ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: e.clock.Now})
 	ac := o.access
 	ac.Limiter = limiter
-	e.auth, err = middleware.New(middleware.Config{APIKeys: e.keys, Tokens: verifier, Access: ac})
+	e.auth, err = middleware.New(middleware.Config{APIKeys: e.keys, Tokens: verifier, Access: ac, Audit: o.audit})
 	require.NoError(t, err)
 	cfg := oauth.Config{Clients: e.clients, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: e.users, Limiter: limiter}
 	if !o.noGuard {

@@ -345,11 +345,13 @@ var (
 
 // writeError answers with err, which must be an *oauthError; anything else
 // is answered as temporarily_unavailable, never with its text.
-func (s *Server) writeError(w http.ResponseWriter, err error) {
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *oauthError
 	if !errors.As(err, &e) {
 		e = errUnavailable
 	}
+	// The audit event says why (and, once the client authenticated, who).
+	middleware.RefuseRequest(r.Context(), e.code)
 	h := w.Header()
 	if e.status == http.StatusUnauthorized {
 		// The scheme the endpoints accept for client authentication.
@@ -516,6 +518,12 @@ func (s *Server) client(r *http.Request, form url.Values) (client, error) {
 	var e *oauthError
 	if errors.As(err, &e) && e.code == "invalid_client" {
 		s.guard.Failed(r)
+	}
+	if err == nil {
+		// The audit event names the client, whatever happens next.
+		p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: c.rec.ID, Account: c.rec.Account, Mode: c.rec.Mode, Kind: c.rec.Kind}
+		p.ClientIP, _ = s.guard.ClientIP(r)
+		middleware.RecordCaller(r.Context(), p)
 	}
 	return c, err
 }
@@ -716,7 +724,7 @@ func (s *Server) TokenHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := s.token(w, r)
 		if err != nil {
-			s.writeError(w, err)
+			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
@@ -952,7 +960,7 @@ func intersect(a, b []string) []string {
 func (s *Server) RevocationHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.revoke(w, r); err != nil {
-			s.writeError(w, err)
+			s.writeError(w, r, err)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -1051,7 +1059,7 @@ func (s *Server) IntrospectionHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := s.introspect(w, r)
 		if err != nil {
-			s.writeError(w, err)
+			s.writeError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
