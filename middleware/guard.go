@@ -77,7 +77,7 @@ func (a *Authenticator) Blocked(r *http.Request) (retryAfter time.Duration, bloc
 		return 0, true, errNotConfigured
 	}
 	ip, known := a.access.clientIP(r)
-	return a.access.blocked(r.Context(), a.access.failureKey(r, ip, known))
+	return a.access.blocked(r, ip, known)
 }
 
 // Failed counts one failed authentication (a wrong key, secret, password
@@ -131,12 +131,14 @@ func parseOrigin(o origin) *keyRules {
 	return kr
 }
 
-// blocked is Blocked for a failure key.
-func (s *accessState) blocked(ctx context.Context, key string) (time.Duration, bool, error) {
+// blocked is Blocked for r from the client address ip. The failure key
+// is formatted only when the limiter is asked: a request on an instance
+// that saw no failure lately, with an in-memory limiter, pays nothing.
+func (s *accessState) blocked(r *http.Request, ip netip.Addr, known bool) (time.Duration, bool, error) {
 	if s.failures == nil || !s.mayBeBlocked() {
 		return 0, false, nil
 	}
-	blocked, d, err := s.failures.Blocked(ctx, key)
+	blocked, d, err := s.failures.Blocked(r.Context(), s.failureKey(r, ip, known))
 	if err != nil {
 		if !s.failedHere() {
 			// A shared limiter that cannot be asked, on an instance

@@ -274,7 +274,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return a.auditOutside(func(w http.ResponseWriter, r *http.Request) {
 			ip, known := a.access.clientIP(r)
-			if wait, blocked, err := a.access.blocked(r.Context(), a.access.failureKey(r, ip, known)); blocked {
+			if wait, blocked, err := a.access.blocked(r, ip, known); blocked {
 				if err == nil {
 					w.Header().Set("Retry-After", retryAfterSeconds(wait))
 					err = errTooManyFails
