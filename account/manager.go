@@ -182,38 +182,16 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Account, er
 			return Account{}, err
 		}
 	}
-	if !validate.Ident(id) {
-		return Account{}, fmt.Errorf("account: update: %w", ErrNotFound)
-	}
-	var current Account
-	a, err := cas.Update(
-		func() (Account, error) { return m.store.Get(ctx, id) },
-		func(a *Account) error {
-			changed := false
-			if c.Name != nil && *c.Name != a.Name {
-				a.Name, changed = *c.Name, true
-			}
-			if c.Package != nil && *c.Package != a.Package {
-				a.Package, changed = *c.Package, true
-			}
-			if !changed {
-				current = *a
-				return errUnchanged
-			}
-			a.Updated = m.now()
-			return nil
-		},
-		func(a Account) (Account, error) { return m.store.Update(ctx, a) },
-		func(err error) bool { return errors.Is(err, ErrConflict) },
-		maxUpdateRetries)
-	switch {
-	case errors.Is(err, errUnchanged):
-		return current, nil
-	case err != nil:
-		return Account{}, fmt.Errorf("account: update: %w", err)
-	}
-	m.report(ctx, keygate.ActionAccountUpdated, a)
-	return a, nil
+	return m.change(ctx, id, "update", keygate.ActionAccountUpdated, func(a *Account) bool {
+		changed := false
+		if c.Name != nil && *c.Name != a.Name {
+			a.Name, changed = *c.Name, true
+		}
+		if c.Package != nil && *c.Package != a.Package {
+			a.Package, changed = *c.Package, true
+		}
+		return changed
+	})
 }
 
 // Disable suspends the account atomically (a compare-and-swap, like
@@ -237,6 +215,21 @@ func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Ac
 	if disabled {
 		action, op = keygate.ActionAccountDisabled, "disable"
 	}
+	return m.change(ctx, id, op, action, func(a *Account) bool {
+		if a.Disabled == disabled {
+			return false
+		}
+		a.Disabled = disabled
+		return true
+	})
+}
+
+// change applies mutate to the account id atomically (a compare-and-swap,
+// retried when another writer got there first), sets Updated, stores it
+// and reports action. When mutate reports no change, nothing is stored
+// or reported, and the account is returned as it is. op names the call in
+// errors.
+func (m *Manager) change(ctx context.Context, id, op string, action keygate.Action, mutate func(*Account) bool) (Account, error) {
 	if !validate.Ident(id) {
 		return Account{}, fmt.Errorf("account: %s: %w", op, ErrNotFound)
 	}
@@ -244,11 +237,10 @@ func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Ac
 	a, err := cas.Update(
 		func() (Account, error) { return m.store.Get(ctx, id) },
 		func(a *Account) error {
-			if a.Disabled == disabled {
+			if !mutate(a) {
 				current = *a
 				return errUnchanged
 			}
-			a.Disabled = disabled
 			a.Updated = m.now()
 			return nil
 		},
