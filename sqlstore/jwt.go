@@ -292,16 +292,24 @@ var _ jwt.Denylist = denylist{}
 // RevokeToken implements [jwt.Denylist]: an upsert that only moves the
 // entry's end later.
 func (l denylist) RevokeToken(ctx context.Context, jti string, until time.Time) error {
+	return l.revokeUntil(ctx, "denied_tokens", "jti", jti, until, "revoke token")
+}
+
+// revokeUntil upserts the entry id (in column idColumn of table, both
+// constants) until until, only ever moving its end later; every 1024th
+// write also deletes the table's entries that expired more than
+// [jwt.RevocationMargin] ago. op names the call in errors.
+func (l denylist) revokeUntil(ctx context.Context, table, idColumn, id string, until time.Time, op string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := l.d.exec(ctx, `INSERT INTO denied_tokens (jti, until) VALUES (?, ?)
-ON CONFLICT (jti) DO UPDATE SET until = excluded.until WHERE excluded.until > denied_tokens.until`, jti, clampTime(until)); err != nil {
-		return l.d.fail(ctx, "revoke token", err)
+	if _, err := l.d.exec(ctx, `INSERT INTO `+table+` (`+idColumn+`, until) VALUES (?, ?)
+ON CONFLICT (`+idColumn+`) DO UPDATE SET until = excluded.until WHERE excluded.until > `+table+`.until`, id, clampTime(until)); err != nil {
+		return l.d.fail(ctx, op, err)
 	}
 	if l.d.denyWrites.Add(1)%sweepEvery == 0 {
 		// Best effort: a failure leaves the entries for the next sweep.
-		_, _ = l.d.exec(ctx, "DELETE FROM denied_tokens WHERE until < ?", clampTime(time.Now().Add(-jwt.RevocationMargin)))
+		_, _ = l.d.exec(ctx, "DELETE FROM "+table+" WHERE until < ?", clampTime(time.Now().Add(-jwt.RevocationMargin)))
 	}
 	return nil
 }
@@ -323,17 +331,7 @@ ON CONFLICT (subject) DO UPDATE SET cutoff = excluded.cutoff WHERE excluded.cuto
 // entry's end later. Every 1024th also deletes the sessions whose entries
 // expired more than [jwt.RevocationMargin] ago.
 func (l denylist) RevokeSession(ctx context.Context, session string, until time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if _, err := l.d.exec(ctx, `INSERT INTO denied_sessions (sid, until) VALUES (?, ?)
-ON CONFLICT (sid) DO UPDATE SET until = excluded.until WHERE excluded.until > denied_sessions.until`, session, clampTime(until)); err != nil {
-		return l.d.fail(ctx, "revoke session", err)
-	}
-	if l.d.denyWrites.Add(1)%sweepEvery == 0 {
-		_, _ = l.d.exec(ctx, "DELETE FROM denied_sessions WHERE until < ?", clampTime(time.Now().Add(-jwt.RevocationMargin)))
-	}
-	return nil
+	return l.revokeUntil(ctx, "denied_sessions", "sid", session, until, "revoke session")
 }
 
 // IsRevoked implements [jwt.Denylist], in one query.
