@@ -238,3 +238,17 @@ func (g Grants) includesLimited(q Permission) bool {
 	}
 	return slices.ContainsFunc(g.beyond, func(b Permission) bool { return within(q, b) })
 }
+
+// Packaged reports whether some package of t includes everything the
+// permission p covers, so that a standard credential (which holds exactly
+// its package) could hold it: never for [AdminModule], for a "*" module
+// (which covers admin permissions too), or with a nil *Tiers. A token of a
+// key that became standard keeps only its packaged permissions. It
+// allocates nothing.
+func (t *Tiers) Packaged(p Permission) bool {
+	if t == nil || len(t.cumulative) == 0 || p.Module == AdminModule || p.Module == Wildcard {
+		return false
+	}
+	top := t.cumulative[len(t.cumulative)-1].perms
+	return slices.ContainsFunc(top, func(g Permission) bool { return within(p, g) })
+}

@@ -269,3 +269,27 @@ func TestForCredential(t *testing.T) {
 		})
 	}
 }
+
+func TestPackaged(t *testing.T) {
+	tiers := access.RetailTiers()
+	for _, tc := range []struct {
+		perm string
+		want bool
+	}{
+		{"analytics:export", true},
+		{"stores:read", true},
+		{"stores:read:store_1", true},
+		{"offers:*", false}, // wider than offers:read and offers:write
+		{"admin:read", false},
+		{"*:*", false},
+		{"orders:read", false}, // in no package
+	} {
+		if got := tiers.Packaged(access.MustParsePermission(tc.perm)); got != tc.want {
+			t.Errorf("Packaged(%s) = %v, want %v", tc.perm, got, tc.want)
+		}
+	}
+	var none *access.Tiers
+	if none.Packaged(access.MustParsePermission("stores:read")) {
+		t.Error("a nil *Tiers packages nothing")
+	}
+}

@@ -116,9 +116,9 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 // takes its key's, and a token none of whose permissions its key still
 // holds is refused with [ErrClientInvalid] (never turned into a standard
 // one). It allocates only when something was narrowed.
-func narrowToClient(p *keygate.Principal, o *origin, rec apikey.Record) error {
+func (a *Authenticator) narrowToClient(p *keygate.Principal, o *origin, rec apikey.Record) error {
 	var err error
-	if p.Permissions, err = NarrowToKey(p.Permissions, rec.Permissions); err != nil {
+	if p.Permissions, err = a.narrowToKey(p.Permissions, rec.Permissions); err != nil {
 		return err
 	}
 	p.Stores = intersectStrings(p.Stores, rec.Stores)
@@ -137,31 +137,46 @@ const admitsNobody = "!none"
 
 // NarrowToKey returns the permissions of a token (an access token, or a
 // refresh family's) that its client key, whose stored permission list is
-// now keyPerms, still grants: the middleware applies it to every access
+// now keyPerms, still grants: the Authenticator applies it to every access
 // token, and the token endpoint to every refresh. Empty permissions mean a
-// standard credential, whose rights come from its package:
+// standard credential, which holds exactly its package:
 //
-//   - a key without permissions leaves the token's as they are (its
-//     package bounds them);
-//   - a token without permissions takes its key's list;
+//   - a token without permissions is standard if its key is, and takes
+//     its key's list otherwise;
+//   - a standard key keeps only the token's permissions that a package
+//     could include ([access.Tiers.Packaged], with AccessConfig.Tiers:
+//     never an admin permission, a "*" module or a role), which the
+//     account's package then bounds;
 //   - otherwise each of the token's permissions stays when the key's list
 //     holds it or includes it ([access.ListIncludes]: "orders:read" stays
-//     under a key's "orders:*"), and a token none of whose permissions the
-//     key still holds is refused with [ErrClientInvalid], never turned
-//     into a standard one.
+//     under a key's "orders:*").
 //
-// It returns tokenPerms itself when nothing is dropped, and allocates
-// only when something is.
-func NarrowToKey(tokenPerms, keyPerms []string) ([]string, error) {
-	switch {
-	case len(keyPerms) == 0:
-		return tokenPerms, nil
-	case len(tokenPerms) == 0:
-		return slices.Clone(keyPerms), nil
+// A token none of whose permissions the key still holds is refused with
+// [ErrClientInvalid], never turned into a standard one. It returns
+// tokenPerms itself when nothing is dropped, and allocates only when
+// something is.
+func (a *Authenticator) NarrowToKey(tokenPerms, keyPerms []string) ([]string, error) {
+	if a.access == nil {
+		return nil, errNotConfigured
+	}
+	return a.narrowToKey(tokenPerms, keyPerms)
+}
+
+func (a *Authenticator) narrowToKey(tokenPerms, keyPerms []string) ([]string, error) {
+	if len(tokenPerms) == 0 {
+		return slices.Clone(keyPerms), nil // nil for a standard key
+	}
+	held := func(t string) bool { return access.ListIncludes(keyPerms, t) }
+	if len(keyPerms) == 0 {
+		tiers := a.access.cfg.Tiers
+		held = func(t string) bool {
+			p, err := access.ParsePermission(t) // a "@role" does not parse: dropped
+			return err == nil && tiers.Packaged(p)
+		}
 	}
 	drop := 0
 	for _, t := range tokenPerms {
-		if !access.ListIncludes(keyPerms, t) {
+		if !held(t) {
 			drop++
 		}
 	}
@@ -173,7 +188,7 @@ func NarrowToKey(tokenPerms, keyPerms []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(tokenPerms)-drop)
 	for _, t := range tokenPerms {
-		if access.ListIncludes(keyPerms, t) {
+		if held(t) {
 			out = append(out, t)
 		}
 	}

@@ -174,11 +174,13 @@ func TestTokenNarrowedToItsKey(t *testing.T) {
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	assert.Equal(t, []string{"products:read"}, p.Permissions, "what is left of the token's")
 
-	// A standard key (no permissions of its own) keeps the token's.
+	// A standard key (no permissions of its own) holds exactly its
+	// package, and without Tiers no package includes anything: the token
+	// keeps none of its permissions and is refused (TestNarrowToKey has
+	// the packaged ones kept).
 	set(func(r *apikey.Record) { r.Permissions = nil })
-	rec, p = do(guarded, "store_1", "")
-	require.Equal(t, 200, rec.Code, rec.Body.String())
-	assert.Equal(t, []string{"products:read"}, p.Permissions)
+	rec, _ = do(guarded, "store_1", "")
+	assert.Equal(t, 401, rec.Code, rec.Body.String())
 
 	// A standard token (issued without permissions) takes its key's
 	// restriction.

@@ -542,7 +542,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 			if err != nil {
 				return keygate.Principal{}, origin{}, err
 			}
-			if err := narrowToClient(&p, &o, rec); err != nil {
+			if err := a.narrowToClient(&p, &o, rec); err != nil {
 				return keygate.Principal{}, origin{}, err
 			}
 		}

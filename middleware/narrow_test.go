@@ -6,17 +6,29 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/middleware"
 )
 
 func TestNarrowToKey(t *testing.T) {
+	keys, err := apikey.NewManager(apikey.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := middleware.New(middleware.Config{APIKeys: keys, Access: middleware.AccessConfig{Tiers: access.RetailTiers()}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name        string
 		token, key  []string
 		want        []string
 		refusedWith error
 	}{
-		{"standard key: the token's stay", []string{"orders:read"}, nil, []string{"orders:read"}, nil},
+		{"standard key: the token's packaged ones stay", []string{"offers:write", "stores:read:store_1"}, nil, []string{"offers:write", "stores:read:store_1"}, nil},
+		{"standard key: admin and unpackaged ones go", []string{"offers:write", "admin:write", "orders:read", "*:*", "@cashier"}, nil, []string{"offers:write"}, nil},
+		{"standard key: nothing packaged left, refused", []string{"admin:write"}, nil, nil, middleware.ErrClientInvalid},
 		{"standard token of a restricted key: the key's", nil, []string{"orders:read"}, []string{"orders:read"}, nil},
 		{"both standard", nil, nil, nil, nil},
 		{"all held", []string{"orders:read", "offers:write"}, []string{"offers:write", "orders:read"}, []string{"orders:read", "offers:write"}, nil},
@@ -26,7 +38,7 @@ func TestNarrowToKey(t *testing.T) {
 		{"none held: refused, not standard", []string{"analytics:export"}, []string{"orders:read"}, nil, middleware.ErrClientInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := middleware.NarrowToKey(tc.token, tc.key)
+			got, err := auth.NarrowToKey(tc.token, tc.key)
 			if tc.refusedWith != nil {
 				assert.True(t, errors.Is(err, tc.refusedWith), "err = %v", err)
 				assert.True(t, errors.Is(err, middleware.ErrInvalidToken), "a 401 invalid_token")
@@ -37,6 +49,6 @@ func TestNarrowToKey(t *testing.T) {
 		})
 	}
 	token := []string{"orders:read"}
-	got, _ := middleware.NarrowToKey(token, []string{"orders:*"})
+	got, _ := auth.NarrowToKey(token, []string{"orders:*"})
 	assert.Same(t, &token[0], &got[0], "nothing dropped: the token's own slice, no allocation")
 }

@@ -234,6 +234,10 @@ type Guard interface {
 	// middleware enforces it (its package and roles applied): the scope
 	// a client asks for must be among it.
 	Grants(p keygate.Principal) access.Grants
+	// NarrowToKey returns the permissions of a token that its client key,
+	// holding keyPerms now, still grants, or an error when it grants none
+	// of them.
+	NarrowToKey(tokenPerms, keyPerms []string) ([]string, error)
 }
 
 // DefaultUserFailurePolicy bounds failed passwords per user name when
@@ -885,7 +889,7 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 		// consume the token (a family's permissions never change). A
 		// token that is not active goes on to Rotate: reuse detection first.
 		if rec, err := s.cfg.Refresh.Lookup(ctx, old); err == nil && rec.ClientID == c.rec.ID && rec.Status == jwt.RefreshActive {
-			base, err := middleware.NarrowToKey(rec.Permissions, c.rec.Permissions)
+			base, err := s.guard.NarrowToKey(rec.Permissions, c.rec.Permissions)
 			if err != nil {
 				return tokenResponse{}, invalidGrant("the client key no longer holds any of the grant's permissions", err)
 			}
@@ -916,7 +920,7 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 	claims.Package, claims.AllowedIPs = c.rec.Package, slices.Clone(c.rec.AllowedIPs)
 	claims.DeniedIPs = slices.Clone(c.rec.DeniedIPs)
 	claims.AllowedCountries, claims.DeniedCountries = slices.Clone(c.rec.AllowedCountries), slices.Clone(c.rec.DeniedCountries)
-	if claims.Permissions, err = middleware.NarrowToKey(claims.Permissions, c.rec.Permissions); err != nil {
+	if claims.Permissions, err = s.guard.NarrowToKey(claims.Permissions, c.rec.Permissions); err != nil {
 		// None of the family's permissions is the key's any more: the
 		// token would otherwise pass for a standard one, with the whole
 		// package.

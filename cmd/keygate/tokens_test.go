@@ -55,3 +55,35 @@ func TestServeTokensFollowTheirKey(t *testing.T) {
 	}
 	in.stop(t)
 }
+
+// TestServeTokenOfKeyTurnedStandard: a key holding admin:write obtains an
+// access token, then is made a standard key (no permissions: its
+// package's, never an admin one). Its token loses admin:write on the next
+// request: minting a key with it is refused. The token used to keep every
+// permission it was issued with, admin ones included.
+func TestServeTokenOfKeyTurnedStandard(t *testing.T) {
+	in := startInstance(t, "--db", "memory")
+	require.True(t, in.created)
+	c := httpClient(t)
+	r := call(t, c, http.MethodPost, in.url+"/admin/v1/keys", map[string]any{
+		"account": "acct_admin", "mode": "test", "kind": "sk", "permissions": []string{"admin:write", "products:read"},
+	}, bearer(in.keys.admin)...)
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	secret := jsonBody(t, r)["secret"].(map[string]any)
+	id, key := secret["id"].(string), secret["key"].(string)
+	r = postForm(t, in.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id, key)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	token := jsonBody(t, r)["access_token"].(string)
+	mint := map[string]any{"account": "acct_admin", "mode": "test", "kind": "sk", "permissions": []string{"products:read"}}
+	r = call(t, c, http.MethodPost, in.url+"/admin/v1/keys", mint, bearer(token)...)
+	require.Equal(t, http.StatusCreated, r.status, "the token holds admin:write: %s", r.body)
+
+	r = call(t, c, http.MethodPatch, in.url+"/admin/v1/keys/"+id, map[string]any{"permissions": []string{}}, bearer(in.keys.admin)...)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	r = call(t, c, http.MethodPost, in.url+"/admin/v1/keys", mint, bearer(token)...)
+	require.Equal(t, http.StatusForbidden, r.status, "a standard key's token holds no admin permission: %s", r.body)
+	r = call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(token)...)
+	require.Equal(t, http.StatusOK, r.status, "it keeps what its package includes: %s", r.body)
+	require.NotContains(t, jsonBody(t, r)["permissions"], "admin:write")
+	in.stop(t)
+}
