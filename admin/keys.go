@@ -264,7 +264,11 @@ func (h *Handler) updateKey(r *http.Request, body []byte) (result, error) {
 		return result{}, err
 	}
 	if req.Permissions != nil {
-		if err := h.checkGives(ctx, *req.Permissions, *req.Permissions, rec.Package); err != nil {
+		pkg, err := h.currentPackage(ctx, rec.Account, rec.Package)
+		if err != nil {
+			return result{}, err
+		}
+		if err := h.checkGives(ctx, *req.Permissions, *req.Permissions, pkg); err != nil {
 			return result{}, err
 		}
 	}
@@ -357,10 +361,22 @@ func (h *Handler) disableKey(r *http.Request, body []byte) (result, error) {
 
 func (h *Handler) enableKey(r *http.Request, body []byte) (result, error) {
 	return h.keyAction(r, body, func(r *http.Request, id string) (apikey.Record, error) {
-		if isSelf(r.Context(), id) {
+		ctx := r.Context()
+		if isSelf(ctx, id) {
 			return apikey.Record{}, errSelf
 		}
-		return h.cfg.Keys.Enable(r.Context(), id)
+		// Enabling gives a key its rights back: the caller must hold
+		// them, or a disabled (say, compromised) key of a more powerful
+		// caller could be restored. Disabling and revoking need no such
+		// check: anyone who may write may stop a key.
+		rec, err := h.cfg.Keys.Get(ctx, id)
+		if err != nil {
+			return apikey.Record{}, err
+		}
+		if err := h.checkHolds(ctx, keyPrincipal(rec)); err != nil {
+			return apikey.Record{}, err
+		}
+		return h.cfg.Keys.Enable(ctx, id)
 	})
 }
 

@@ -2,10 +2,12 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
 )
@@ -106,10 +108,30 @@ func (h *Handler) checkPackageHeld(ctx context.Context, pkg string) error {
 // credential p may do: to rotate it (which reveals a new secret) or
 // update it.
 func (h *Handler) checkHolds(ctx context.Context, p keygate.Principal) error {
-	if s, ok := notHeld(h.callerGrants(ctx), h.effective(p.Package, p.Permissions)); ok {
+	pkg, err := h.currentPackage(ctx, p.Account, p.Package)
+	if err != nil {
+		return err
+	}
+	if s, ok := notHeld(h.callerGrants(ctx), h.effective(pkg, p.Permissions)); ok {
 		return insufficientScope("id", "the credential holds "+s+", which is not among the caller's own permissions")
 	}
 	return nil
+}
+
+// currentPackage returns the package that applies to a credential of the
+// account acct now: the account's (the middleware takes it from the
+// account on every request; a credential's stored copy can be stale, an
+// HMAC credential's always is after a package change), or stored when the
+// account is gone.
+func (h *Handler) currentPackage(ctx context.Context, acct, stored string) (string, error) {
+	a, err := h.cfg.Accounts.Get(ctx, acct)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return stored, nil
+	case err != nil:
+		return "", err
+	}
+	return a.Package, nil
 }
 
 // keyPrincipal describes the API key rec as the middleware would.

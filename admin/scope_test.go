@@ -257,7 +257,22 @@ func TestEscalationsRefusedAndAudited(t *testing.T) {
 	var own admin.KeyPair
 	r.decode(t, &own)
 
+	// A powerful key someone disabled; an HMAC credential whose account
+	// moved up to PRIME after it was created (its stored package stays
+	// GO: what applies is the account's).
+	_, disabledStrongID := e.mintOn("acct_go", keygate.ModeTest, "*:*")
+	_, err := e.keys.Disable(ctx, disabledStrongID)
+	require.NoError(t, err)
+	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_up", Name: "Moving up", Package: access.TierGo})
+	require.NoError(t, err)
+	movedHMAC := e.mintHMAC("acct_up")
+	mustStatus(t, e.patch(e.adminKey, "/accounts/acct_up", `{"package":"PRIME"}`), http.StatusOK)
+
 	refusals := []refusal{
+		{name: "enable a more powerful key", key: wKey, id: wID, method: "POST", path: "/keys/" + disabledStrongID + "/enable",
+			code: "insufficient_scope", field: "id", permSeen: "*:*", otherwise: 200},
+		{name: "HMAC rotate a credential whose account moved up", key: wKey, id: wID, method: "POST", path: "/hmac-keys/" + movedHMAC + "/rotate",
+			code: "insufficient_scope", field: "id", permSeen: "checkout:start", otherwise: 200},
 		{name: "create a key with more than held", key: wKey, id: wID, method: "POST", path: "/keys",
 			body: `{"account":"acct_go","mode":"test","permissions":["*:*"]}`, code: "insufficient_scope", field: "permissions", permSeen: "*:*", otherwise: 201},
 		{name: "create a key with a wildcard wider than held", key: wKey, id: wID, method: "POST", path: "/keys",
