@@ -455,8 +455,13 @@ type Changes struct {
 	Expires *time.Time
 }
 
-// Update changes a key's metadata atomically. A change of its Package
-// or Permissions records the context's actor as PermissionsSetBy.
+// Update changes a key's metadata atomically. A change that may widen
+// what the key holds (another package, a permission it did not list, or a
+// move between no permissions and some) records the context's actor as
+// PermissionsSetBy; narrowing to some of its permissions keeps the
+// previous one, so that a narrowing never hides who widened the key from
+// separation of duties. A new expiry for a key that has expired revives
+// the key but not the tokens it obtained (TokensNotBefore).
 func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, error) {
 	setBy := actorText(keygate.ActorFromContext(ctx))
 	rec, err := m.update(ctx, id, func(r *Record) error {
@@ -496,8 +501,14 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 		if err := m.validate(p); err != nil {
 			return err
 		}
-		if p.Package != r.Package || !slices.Equal(p.Permissions, r.Permissions) {
+		if widens(r.Package, r.Permissions, p.Package, p.Permissions) {
 			r.PermissionsSetBy = setBy
+		}
+		if now := m.now(); c.Expires != nil && !r.Expires.IsZero() && !now.Before(r.Expires) && now.After(r.TokensNotBefore) {
+			// The key had expired, and with it the tokens it obtained:
+			// a new expiry revives the key, never those tokens (as
+			// enabling a disabled key does not).
+			r.TokensNotBefore = now
 		}
 		r.Name, r.Stores, r.Package, r.Permissions, r.AllowedIPs = p.Name, p.Stores, p.Package, p.Permissions, p.AllowedIPs
 		r.DeniedIPs, r.AllowedCountries, r.DeniedCountries = p.DeniedIPs, p.AllowedCountries, p.DeniedCountries
@@ -511,6 +522,23 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 	}
 	m.report(ctx, keygate.ActionKeyUpdated, rec, "")
 	return rec, nil
+}
+
+// widens reports whether moving a key from package and permissions
+// (oldPkg, oldPerms) to (newPkg, newPerms) may give it something it did
+// not hold: another package, a permission it did not list, or a move
+// between a standard key (no permissions: its package's) and a
+// restricted one.
+func widens(oldPkg string, oldPerms []string, newPkg string, newPerms []string) bool {
+	if newPkg != oldPkg || (len(oldPerms) == 0) != (len(newPerms) == 0) {
+		return true
+	}
+	for _, p := range newPerms {
+		if !slices.Contains(oldPerms, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // report tells Config.OnChange about a stored change to rec. An empty

@@ -548,3 +548,29 @@ func TestTokenCutOff(t *testing.T) {
 	_, err = m.Lookup(ctx, "unknown")
 	assert.ErrorIs(t, err, apikey.ErrNotFound)
 }
+
+// TestExpiredKeyRevivedWithoutItsTokens: a new expiry for a key that has
+// expired revives the key, not the tokens it obtained before.
+func TestExpiredKeyRevivedWithoutItsTokens(t *testing.T) {
+	ctx := context.Background()
+	m, c := newManager(t, apikey.Config{})
+	p := params
+	p.Expires = c.Now().Add(time.Hour)
+	_, rec, err := m.Create(ctx, p)
+	require.NoError(t, err)
+	issued := c.Now()
+
+	later := c.Now().Add(2 * time.Hour)
+	rec, err = m.Update(ctx, rec.ID, apikey.Changes{Expires: &later})
+	require.NoError(t, err)
+	assert.True(t, rec.TokensNotBefore.IsZero(), "extending a live key's expiry keeps its tokens")
+
+	c.Advance(3 * time.Hour) // expired
+	require.ErrorIs(t, rec.Usable(c.Now()), apikey.ErrExpired)
+	never := time.Time{}
+	rec, err = m.Update(ctx, rec.ID, apikey.Changes{Expires: &never})
+	require.NoError(t, err)
+	require.NoError(t, rec.Usable(c.Now()), "the key lives again")
+	assert.True(t, rec.CutOff(issued), "its old tokens do not")
+	assert.False(t, rec.CutOff(c.Now().Add(time.Second)), "new ones do")
+}

@@ -33,6 +33,11 @@ func TestPermissionsSetBy(t *testing.T) {
 		{"bob", apikey.Changes{Permissions: &wider}, "bob"},
 		{"carol", apikey.Changes{Package: &pkg}, "carol"},
 		{"dave", apikey.Changes{Package: &pkg, Name: &name}, "carol"},
+		// Narrowing to some of its permissions does not launder who
+		// widened it.
+		{"erin", apikey.Changes{Permissions: &same}, "carol"},
+		{"frank", apikey.Changes{Permissions: &[]string{}}, "frank"}, // standard: its package's
+		{"grace", apikey.Changes{Permissions: &same}, "grace"},       // back to restricted
 	}
 	for i, s := range steps {
 		rec, err = m.Update(as(s.actor), rec.ID, s.c)
