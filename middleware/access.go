@@ -149,14 +149,27 @@ func (s *accessState) clientIP(r *http.Request) (netip.Addr, bool) {
 // failureKey is what failed authentications are counted under: the client
 // IP, or, when it is unknown, the TCP peer, so that making one's address
 // unknown (disagreeing forwarding headers, say) does not escape the limit.
+// An IPv6 address counts with its /64, which one client holds whole:
+// otherwise it could guess from 2^64 addresses, each with its own budget.
 func (s *accessState) failureKey(r *http.Request, ip netip.Addr, known bool) string {
 	if known {
-		return ip.String()
+		return addrKey(ip)
 	}
 	if peer, ok := ipbind.RemoteIP(r); ok {
-		return "peer:" + peer.String()
+		return "peer:" + addrKey(peer)
 	}
 	return "unknown"
+}
+
+// addrKey is an address as one client's: an IPv4 address itself, an IPv6
+// address its /64 prefix.
+func addrKey(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 // mayBeBlocked reports whether any address could be over the failure

@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -226,4 +227,26 @@ func TestFailuresBlockAcrossInstances(t *testing.T) {
 	assertRefused(t, serve(a, areq{remote: "198.51.100.1:1", key: valid}), 429, "too_many_failures")
 	assertRefused(t, serve(b, areq{remote: "198.51.100.1:1", key: valid}), 429, "too_many_failures", "the other instance")
 	assert.Equal(t, http.StatusNoContent, serve(b, areq{remote: "198.51.100.2:1", key: valid}).Code)
+}
+
+// TestFailuresCountPerIPv6Prefix: the addresses of one IPv6 /64 share one
+// budget of failed authentications (one client holds the whole prefix);
+// another /64 has its own.
+func TestFailuresCountPerIPv6Prefix(t *testing.T) {
+	clock := newAccessClock()
+	m := newKeyManager(t)
+	valid := mkKey(t, m, apikey.CreateParams{})
+	auth := newAccessAuth(t, m, middleware.AccessConfig{
+		Limiter:      ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
+		AuthFailures: ratelimit.Policy{Limit: 3, Window: time.Minute},
+	})
+	h := auth.Handler(bare)
+	for i := range 3 {
+		remote := fmt.Sprintf("[2001:db8:1:2::%x]:1000", i+1) // a new address each time
+		assert.Equal(t, 401, serve(h, areq{remote: remote, key: badKey(valid, i)}).Code)
+	}
+	rec := serve(h, areq{remote: "[2001:db8:1:2:ffff::9]:1000", key: valid})
+	assertRefused(t, rec, 429, "too_many_failures", "another address of the same /64")
+	assert.Equal(t, 204, serve(h, areq{remote: "[2001:db8:1:3::1]:1000", key: valid}).Code, "another /64")
+	assert.Equal(t, 204, serve(h, areq{remote: "198.51.100.7:1000", key: valid}).Code, "IPv4 as before")
 }
