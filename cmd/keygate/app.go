@@ -475,10 +475,12 @@ func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, jwt.ErrOneTimeQuota) {
 		// This credential holds too many unredeemed tokens: it alone is
 		// refused, until some are redeemed or expire.
+		middleware.RefuseRequest(r.Context(), "too_many_requests")
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too_many_requests", "error_description": "this credential holds too many unredeemed one-time tokens; redeem them or wait for them to expire"})
 		return
 	}
 	if err != nil {
+		middleware.RefuseRequest(r.Context(), "temporarily_unavailable")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": "the one-time token could not be issued"})
 		return
 	}
