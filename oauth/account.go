@@ -32,3 +32,21 @@ func (s *Server) checkAccount(ctx context.Context, id string, fail *oauthError) 
 // errAccountDisabled is the cause of an invalid_client answer to a client
 // whose account is disabled.
 var errAccountDisabled = errors.New("oauth: the client's account is disabled")
+
+// currentPackage is the package that applies to a credential of the
+// account acct now: the account's, with Config.Accounts (the middleware
+// takes it from there on every request), else stored, the credential's
+// copy.
+func (s *Server) currentPackage(ctx context.Context, acct, stored string) (string, error) {
+	if s.cfg.Accounts == nil {
+		return stored, nil
+	}
+	a, err := s.cfg.Accounts.Get(ctx, acct)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return stored, nil
+	case err != nil:
+		return "", err
+	}
+	return a.Package, nil
+}

@@ -1103,7 +1103,8 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		return introspection{}, err
 	}
 	// The middleware's rule: a token is only as good as its client key.
-	if _, err := middleware.CheckTokenClient(r.Context(), middleware.ClientKeysFunc(s.cfg.Clients.Get), claims, s.cfg.Now()); err != nil {
+	key, err := middleware.CheckTokenClient(r.Context(), middleware.ClientKeysFunc(s.cfg.Clients.Get), claims, s.cfg.Now())
+	if err != nil {
 		if errors.Is(err, middleware.ErrClientInvalid) {
 			return introspection{Active: false}, nil
 		}
@@ -1115,11 +1116,25 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		// its own mode.
 		return introspection{Active: false}, nil
 	}
+	// What the token holds now, as the middleware would take it: narrowed
+	// to its key, with its account's current package.
+	perms, err := s.guard.NarrowToKey(claims.Permissions, key.Permissions)
+	if err != nil {
+		return introspection{Active: false}, nil
+	}
+	scope := claims.Scope
+	if len(perms) != len(claims.Permissions) {
+		scope = strings.Join(perms, " ")
+	}
+	pkg, err := s.currentPackage(r.Context(), claims.Account, key.Package)
+	if err != nil {
+		return introspection{}, err
+	}
 	return introspection{
-		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, TokenType: "Bearer",
+		Active: true, Scope: scope, ClientID: claims.ClientID, TokenType: "Bearer",
 		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), Sub: claims.Subject, Aud: claims.Audience,
 		Iss: claims.Issuer, Jti: claims.ID, Account: claims.Account, Mode: string(claims.Mode),
-		Package: claims.Package, Permissions: claims.Permissions, Stores: claims.Stores,
+		Package: pkg, Permissions: perms, Stores: intersect(claims.Stores, key.Stores),
 	}, nil
 }
 

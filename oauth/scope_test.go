@@ -110,3 +110,35 @@ func TestRefreshNeverWidensToStandard(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, r.Code, r.Body.String())
 	assert.Equal(t, "invalid_grant", oauthCode(t, r))
 }
+
+// TestIntrospectionNarrowedToKey: introspection describes what a token
+// holds now, as the middleware would take it: its permissions narrowed to
+// its key's current ones.
+func TestIntrospectionNarrowedToKey(t *testing.T) {
+	e := newGuardEnv(t, guardOptions{access: middleware.AccessConfig{Tiers: access.RetailTiers()}})
+	ctx := context.Background()
+	k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: testAccount, Mode: keygate.ModeTest,
+		Kind: keygate.KindSecret, Package: access.TierGo, Permissions: []string{"products:read", "products:write"}})
+	require.NoError(t, err)
+	r := post(e.token, "192.0.2.12:1234", clientCredentials(), k.ID(), k.Reveal())
+	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &tok))
+
+	narrower := []string{"products:read"}
+	_, err = e.keys.Update(ctx, rec.ID, apikey.Changes{Permissions: &narrower})
+	require.NoError(t, err)
+	r = post(e.introspect, "192.0.2.12:1234", url.Values{"token": {tok.AccessToken}}, e.sk.ID(), e.sk.Reveal())
+	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	var got struct {
+		Active      bool     `json:"active"`
+		Scope       string   `json:"scope"`
+		Permissions []string `json:"kg_permissions"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &got))
+	assert.True(t, got.Active)
+	assert.Equal(t, "products:read", got.Scope)
+	assert.Equal(t, []string{"products:read"}, got.Permissions)
+}
