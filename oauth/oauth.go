@@ -193,7 +193,10 @@ type Config struct {
 	// existed: no failure budget per address and no rate limit. The
 	// client key's origin rules are still applied, by the middleware's
 	// check with ClientIP and no country database: its allowed and denied
-	// IPs, and a key with country rules is refused (fail closed).
+	// IPs, and a key with country rules is refused (fail closed). Nor
+	// does it know the service's packages and roles: a scope is then held
+	// only through a key's own permissions, and a standard key (whose
+	// rights are its package's) may ask for none.
 	Guard Guard
 	// Limiter counts failed passwords per user name and remembers the
 	// addresses users signed in from (see the package documentation).
