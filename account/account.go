@@ -15,6 +15,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/keygate/keygate/internal/cutoff"
 )
 
 // Errors returned by this package. Test for them with [errors.Is]: the
@@ -61,6 +63,12 @@ type Account struct {
 	// the account is looked up per request ([Lookup]), until it is
 	// enabled again. See [Manager.Disable].
 	Disabled bool
+	// TokensNotBefore is the account's token cut-off: every access token,
+	// one-time token and refresh-token family of the account issued at or
+	// before it is refused ([Account.CutOff]), even once the account is
+	// enabled again. [Manager.Disable] sets it to now; zero means no
+	// cut-off.
+	TokensNotBefore time.Time
 	// Created and Updated are when the account was created and last
 	// changed, on the manager's clock.
 	Created time.Time
@@ -68,6 +76,15 @@ type Account struct {
 	// Version counts the account's updates; [Store.Update] uses it for
 	// compare-and-swap. Create stores version 1.
 	Version int64
+}
+
+// CutOff reports whether a token of the account issued at issuedAt has
+// been cut off by [Account.TokensNotBefore]. The comparison is in whole
+// seconds, the resolution of a JWT's iat, as for API keys
+// (apikey.Record.CutOff): a token issued in the very second of the
+// cut-off is cut off too.
+func (a Account) CutOff(issuedAt time.Time) bool {
+	return cutoff.Applies(a.TokensNotBefore, issuedAt)
 }
 
 // ListFilter selects the accounts [Store.List] returns, in the order
