@@ -5,8 +5,11 @@
 // An account holds no secret. [Manager] creates, reads, lists, renames,
 // disables and enables accounts on top of a [Store], with a
 // compare-and-swap on every update, and reports what it changes through
-// [Config.OnChange]. [MemoryStore] is the embedded store; every
-// implementation must pass the conformance suite in package accounttest.
+// [Config.OnChange]. Disabling an account also cuts off the tokens its
+// credentials obtained so far ([Account.TokensNotBefore]): enabling it
+// again brings back its keys and credentials, not those tokens.
+// [MemoryStore] is the embedded store; every implementation must pass the
+// conformance suite in package accounttest.
 // [CachedStore] is a read-through cache in front of a slow store, for the
 // per-request [Lookup] of the middleware and the OAuth endpoints.
 package account

@@ -101,7 +101,8 @@ type Config struct {
 	ClientKeys ClientKeys
 	// ClientCredentials finds the HMAC credential that obtained a
 	// one-time token; when set, the token is refused once the credential
-	// is no longer usable.
+	// is no longer usable or has cut it off (rotated without grace,
+	// disabled even if enabled again: see [hmac.Credential.CutOff]).
 	ClientCredentials ClientCredentials
 	// Access configures client IPs, IP and country rules, packages and
 	// rate limits.
@@ -130,8 +131,10 @@ type Config struct {
 	// disabled or unknown account are refused (401 invalid_token), and
 	// the Principal's Package is the account's current package, so that
 	// disabling an account or changing its package applies to every key,
-	// signed request and token of it on the next request. A lookup that
-	// fails answers 503. [*account.Manager] implements it; put an
+	// signed request and token of it on the next request. The access and
+	// one-time tokens issued at or before the account's cut-off (its last
+	// disable, see [account.Account.CutOff]) stay refused once it is
+	// enabled again. A lookup that fails answers 503. [*account.Manager] implements it; put an
 	// [account.CachedStore] in front of a slow store. Nil means no lookup:
 	// the package is the one the credential carries.
 	Accounts account.Lookup
