@@ -68,6 +68,7 @@ func TestCLIAccountsDisableEndToEnd(t *testing.T) {
 	r := passwordGrant(t, http.DefaultClient, b.url, b)
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	token := jsonBody(t, r)["access_token"].(string)
+	refresh := jsonBody(t, r)["refresh_token"].(string)
 	statuses := func() []int {
 		return []int{
 			whoamiStatus(t, b, b.secret),
@@ -91,6 +92,9 @@ func TestCLIAccountsDisableEndToEnd(t *testing.T) {
 	disabled := time.Now()
 	assert.Regexp(t, `(?m)^status: +active$`, cli.ok("accounts", "enable", demoAccount))
 	assert.Equal(t, []int{200, 200, 401, 200, 200}, statuses(), "the access token obtained before the disable stays refused")
+	r = refreshGrant(t, http.DefaultClient, b.url, b, refresh)
+	assert.Equal(t, http.StatusBadRequest, r.status, "the refresh family obtained before the disable ends: %s", r.body)
+	assert.Equal(t, "invalid_grant", jsonBody(t, r)["error"])
 
 	// The cut-off has the resolution of iat, one second: a token issued
 	// in the second of the disable is refused too.
@@ -99,4 +103,6 @@ func TestCLIAccountsDisableEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	token = jsonBody(t, r)["access_token"].(string)
 	assert.Equal(t, []int{200, 200, 200, 200, 200}, statuses(), "a token obtained after the enable works")
+	r = refreshGrant(t, http.DefaultClient, b.url, b, jsonBody(t, r)["refresh_token"].(string))
+	assert.Equal(t, http.StatusOK, r.status, "and so does its refresh token: %s", r.body)
 }
