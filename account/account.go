@@ -5,8 +5,11 @@
 // An account holds no secret. [Manager] creates, reads, lists, renames,
 // disables and enables accounts on top of a [Store], with a
 // compare-and-swap on every update, and reports what it changes through
-// [Config.OnChange]. [MemoryStore] is the embedded store; every
-// implementation must pass the conformance suite in package accounttest.
+// [Config.OnChange]. Disabling an account also cuts off the tokens its
+// credentials obtained so far ([Account.TokensNotBefore]): enabling it
+// again brings back its keys and credentials, not those tokens.
+// [MemoryStore] is the embedded store; every implementation must pass the
+// conformance suite in package accounttest.
 // [CachedStore] is a read-through cache in front of a slow store, for the
 // per-request [Lookup] of the middleware and the OAuth endpoints.
 package account
@@ -15,6 +18,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/keygate/keygate/internal/cutoff"
 )
 
 // Errors returned by this package. Test for them with [errors.Is]: the
@@ -61,6 +66,12 @@ type Account struct {
 	// the account is looked up per request ([Lookup]), until it is
 	// enabled again. See [Manager.Disable].
 	Disabled bool
+	// TokensNotBefore is the account's token cut-off: every access token,
+	// one-time token and refresh-token family of the account issued at or
+	// before it is refused ([Account.CutOff]), even once the account is
+	// enabled again. [Manager.Disable] sets it to now; zero means no
+	// cut-off.
+	TokensNotBefore time.Time
 	// Created and Updated are when the account was created and last
 	// changed, on the manager's clock.
 	Created time.Time
@@ -68,6 +79,15 @@ type Account struct {
 	// Version counts the account's updates; [Store.Update] uses it for
 	// compare-and-swap. Create stores version 1.
 	Version int64
+}
+
+// CutOff reports whether a token of the account issued at issuedAt has
+// been cut off by [Account.TokensNotBefore]. The comparison is in whole
+// seconds, the resolution of a JWT's iat, as for API keys
+// (apikey.Record.CutOff): a token issued in the very second of the
+// cut-off is cut off too.
+func (a Account) CutOff(issuedAt time.Time) bool {
+	return cutoff.Applies(a.TokensNotBefore, issuedAt)
 }
 
 // ListFilter selects the accounts [Store.List] returns, in the order

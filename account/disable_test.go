@@ -23,7 +23,7 @@ func TestDisableEnable(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	d, err := e.m.Disable(ctx, a.ID)
 	require.NoError(t, err)
-	assert.Equal(t, account.Account{ID: a.ID, Name: "Shop", Package: "GO", Disabled: true, Created: a.Created, Updated: e.clock.Now(), Version: 2}, d)
+	assert.Equal(t, account.Account{ID: a.ID, Name: "Shop", Package: "GO", Disabled: true, TokensNotBefore: e.clock.Now(), Created: a.Created, Updated: e.clock.Now(), Version: 2}, d)
 	assert.Equal(t, []keygate.Change{{Action: keygate.ActionAccountDisabled, Time: e.clock.Now(), Actor: "admin_1", Account: a.ID}}, e.log.take())
 	got, err := e.m.Get(ctx, a.ID)
 	require.NoError(t, err)
@@ -96,3 +96,49 @@ var (
 	_ account.Lookup = (*account.MemoryStore)(nil)
 	_ account.Lookup = (*account.CachedStore)(nil)
 )
+
+// TestDisableCutsTokensOff: Disable sets the account's token cut-off to
+// now, Enable leaves it where it is (the tokens obtained before the
+// disable stay refused), and a later Disable moves it on. CutOff compares
+// whole seconds, the cut-off's own second included.
+func TestDisableCutsTokensOff(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a, err := e.m.Create(ctx, account.CreateParams{Name: "Shop", Package: "GO"})
+	require.NoError(t, err)
+	assert.True(t, a.TokensNotBefore.IsZero(), "a new account cuts nothing off")
+	assert.False(t, a.CutOff(e.clock.Now().Add(-time.Hour)))
+
+	e.clock.Advance(time.Hour)
+	disabledAt := e.clock.Now()
+	d, err := e.m.Disable(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, disabledAt, d.TokensNotBefore)
+
+	e.clock.Advance(time.Hour)
+	en, err := e.m.Enable(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, disabledAt, en.TokensNotBefore, "Enable does not bring the old tokens back")
+	for _, tc := range []struct {
+		name   string
+		issued time.Time
+		want   bool
+	}{
+		{"issued an hour before the disable", disabledAt.Add(-time.Hour), true},
+		{"issued in the second of the disable", disabledAt.Add(999 * time.Millisecond), true},
+		{"issued the second after", disabledAt.Add(time.Second), false},
+		{"issued after the enable", e.clock.Now(), false},
+	} {
+		assert.Equal(t, tc.want, en.CutOff(tc.issued), tc.name)
+	}
+
+	// An update other than a disable leaves the cut-off alone.
+	u, err := e.m.Update(ctx, a.ID, account.Changes{Name: ptr("Renamed")})
+	require.NoError(t, err)
+	assert.Equal(t, disabledAt, u.TokensNotBefore)
+
+	e.clock.Advance(time.Hour)
+	again, err := e.m.Disable(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, e.clock.Now(), again.TokensNotBefore, "a second disable moves the cut-off on")
+}

@@ -197,6 +197,9 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Account, er
 // Disable suspends the account atomically (a compare-and-swap, like
 // [Manager.Update]): every credential of it is then refused on its next
 // request wherever the account is looked up ([Lookup]), until [Manager.Enable].
+// It also sets [Account.TokensNotBefore] to now: the access tokens,
+// one-time tokens and refresh-token families the account's credentials
+// obtained so far stay refused after Enable, as a disabled API key's do.
 // Disabling a disabled account stores nothing, reports nothing and returns
 // it as it is. It returns an error wrapping [ErrNotFound], or [ErrConflict]
 // after too many concurrent writers.
@@ -204,8 +207,9 @@ func (m *Manager) Disable(ctx context.Context, id string) (Account, error) {
 	return m.setDisabled(ctx, id, true)
 }
 
-// Enable undoes [Manager.Disable]. Enabling an account that is not
-// disabled stores nothing, reports nothing and returns it as it is.
+// Enable undoes [Manager.Disable], but for the tokens it cut off: their
+// credentials obtain new ones. Enabling an account that is not disabled
+// stores nothing, reports nothing and returns it as it is.
 func (m *Manager) Enable(ctx context.Context, id string) (Account, error) {
 	return m.setDisabled(ctx, id, false)
 }
@@ -220,6 +224,11 @@ func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Ac
 			return false
 		}
 		a.Disabled = disabled
+		if disabled {
+			// Enabling the account again does not bring back the
+			// tokens its credentials obtained before.
+			a.TokensNotBefore = m.now()
+		}
 		return true
 	})
 }

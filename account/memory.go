@@ -28,6 +28,7 @@ var _ Store = (*MemoryStore)(nil)
 func wall(a Account) Account {
 	a.Created = a.Created.Round(0)
 	a.Updated = a.Updated.Round(0)
+	a.TokensNotBefore = a.TokensNotBefore.Round(0)
 	return a
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/cutoff"
 )
 
 // Errors returned by this package. Test for them with [errors.Is]: the
@@ -164,9 +165,10 @@ func (r Record) Usable(now time.Time) error {
 // resolution of a JWT's iat: a token issued in the very second of the
 // cut-off is cut off too (it may have been obtained just before it), so a
 // client that obtains a token in the second after a rotation without
-// grace may have to obtain it again.
+// grace may have to obtain it again. Accounts and HMAC credentials apply
+// the same rule.
 func (r Record) CutOff(issuedAt time.Time) bool {
-	return !r.TokensNotBefore.IsZero() && issuedAt.Unix() <= r.TokensNotBefore.Unix()
+	return cutoff.Applies(r.TokensNotBefore, issuedAt)
 }
 
 // clone returns a copy of r that shares no memory with it.

@@ -13,6 +13,7 @@ import (
 	"github.com/keygate/keygate/internal/base62"
 	"github.com/keygate/keygate/internal/cas"
 	"github.com/keygate/keygate/internal/clone"
+	"github.com/keygate/keygate/internal/cutoff"
 	"github.com/keygate/keygate/internal/validate"
 )
 
@@ -121,6 +122,11 @@ type Credential struct {
 	Expires   time.Time // zero: never
 	RevokedAt time.Time
 	RotatedAt time.Time
+	// TokensNotBefore is the credential's token cut-off: every one-time
+	// token the credential obtained at or before it is refused
+	// ([Credential.CutOff]). Rotating without grace, disabling and
+	// revoking set it to now; zero means no cut-off.
+	TokensNotBefore time.Time
 
 	// Version counts the credential's updates; [CredentialStore.Update]
 	// uses it for compare-and-swap. Create stores version 1.
@@ -143,6 +149,15 @@ func (c Credential) Usable(now time.Time) error {
 		return ErrRevoked
 	}
 	return nil
+}
+
+// CutOff reports whether a token the credential obtained at issuedAt has
+// been cut off by [Credential.TokensNotBefore]. The comparison is in whole
+// seconds, as for API keys (apikey.Record.CutOff): a token issued in the
+// very second of the cut-off is cut off too (it may have been obtained
+// just before it).
+func (c Credential) CutOff(issuedAt time.Time) bool {
+	return cutoff.Applies(c.TokensNotBefore, issuedAt)
 }
 
 // clone returns a copy of c that shares no memory with it: the string
@@ -498,8 +513,10 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]Credential, error) 
 // keeps its key ID and settings. The replaced secret stays valid for grace
 // (zero: it stops verifying at once); secrets replaced by earlier
 // rotations keep their own grace periods, up to four at a time beside the
-// current one (the oldest are dropped first). A revoked credential cannot
-// be rotated ([ErrRevoked]).
+// current one (the oldest are dropped first). A rotation without grace
+// also sets [Credential.TokensNotBefore] to now: the one-time tokens the
+// credential obtained so far go with the old secret. A revoked credential
+// cannot be rotated ([ErrRevoked]).
 func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration) (Secret, Credential, error) {
 	if grace < 0 {
 		return Secret{}, Credential{}, fmt.Errorf("%w: negative grace period", ErrInvalidParams)
@@ -525,6 +542,10 @@ func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration)
 		}
 		c.Secrets = secrets
 		c.RotatedAt = now
+		if grace == 0 {
+			// No grace: whatever the replaced secret obtained goes with it.
+			c.TokensNotBefore = now
+		}
 		return nil
 	})
 	if err != nil {
@@ -545,6 +566,7 @@ func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) 
 		if changed {
 			c.Status = StatusRevoked
 			c.RevokedAt = m.now()
+			c.TokensNotBefore = c.RevokedAt
 		}
 		c.Secrets = nil
 		return nil
@@ -558,8 +580,10 @@ func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) 
 	return c, nil
 }
 
-// Disable stops the credential from verifying until [Manager.Enable]. A
-// revoked credential cannot be disabled or enabled ([ErrInvalidState]).
+// Disable stops the credential from verifying until [Manager.Enable]. It
+// sets [Credential.TokensNotBefore] to now: the one-time tokens the
+// credential obtained so far stay refused after Enable. A revoked
+// credential cannot be disabled or enabled ([ErrInvalidState]).
 func (m *Manager) Disable(ctx context.Context, keyID string) (Credential, error) {
 	return m.setDisabled(ctx, keyID, true)
 }
@@ -577,6 +601,11 @@ func (m *Manager) setDisabled(ctx context.Context, keyID string, disabled bool) 
 		}
 		changed = c.Disabled != disabled
 		c.Disabled = disabled
+		if changed && disabled {
+			// Enabling the credential again does not bring back the
+			// tokens it obtained before.
+			c.TokensNotBefore = m.now()
+		}
 		return nil
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,8 +40,10 @@ func (s *flakyAccounts) Get(ctx context.Context, id string) (account.Account, er
 
 // accountFixture has one credential of each type for the account acct_1
 // (package GO), and an Authenticator that looks up accounts (auth) and
-// one that does not (plain).
+// one that does not (plain). The accounts and the tokens share a settable
+// clock, which stands still until a test advances it.
 type accountFixture struct {
+	clock       *accessClock
 	accounts    *account.Manager
 	store       *flakyAccounts
 	keys        *apikey.Manager
@@ -56,9 +59,9 @@ type accountFixture struct {
 func newAccountFixture(t *testing.T) *accountFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &accountFixture{store: &flakyAccounts{Store: account.NewMemoryStore()}}
+	f := &accountFixture{clock: newAccessClock(), store: &flakyAccounts{Store: account.NewMemoryStore()}}
 	var err error
-	f.accounts, err = account.NewManager(account.Config{Store: f.store})
+	f.accounts, err = account.NewManager(account.Config{Store: f.store, Now: f.clock.Now})
 	require.NoError(t, err)
 	_, err = f.accounts.Create(ctx, account.CreateParams{ID: "acct_1", Name: "Shop", Package: access.TierGo})
 	require.NoError(t, err)
@@ -83,16 +86,16 @@ func newAccountFixture(t *testing.T) *accountFixture {
 	require.NoError(t, err)
 	jwks, err := jwt.NewKeySet(signing)
 	require.NoError(t, err)
-	f.issuer, err = jwt.NewIssuer(jwt.IssuerConfig{Keys: jwks, Issuer: "https://keygate.test", Audience: "api"})
+	f.issuer, err = jwt.NewIssuer(jwt.IssuerConfig{Keys: jwks, Issuer: "https://keygate.test", Audience: "api", Now: f.clock.Now})
 	require.NoError(t, err)
-	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: jwks, Issuer: "https://keygate.test", Audience: "api"})
+	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: jwks, Issuer: "https://keygate.test", Audience: "api", Now: f.clock.Now})
 	require.NoError(t, err)
 	f.tokenClaims = jwt.Claims{Subject: "user_1", ClientID: "0jPS8MolTrPGFJph", Account: "acct_1", Mode: keygate.ModeTest,
 		ClientKind: keygate.KindSecret, Package: access.TierGo, Permissions: []string{"*:*"}, Stores: []string{"store_1"}}
 	f.token, _, err = f.issuer.Issue(f.tokenClaims)
 	require.NoError(t, err)
 
-	f.oneTime, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: jwt.NewMemoryOneTimeStore()})
+	f.oneTime, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: jwt.NewMemoryOneTimeStore(), Now: f.clock.Now})
 	require.NoError(t, err)
 
 	cfg := middleware.Config{APIKeys: f.keys, Tokens: verifier, Signatures: signatures, OneTime: f.oneTime,
@@ -103,6 +106,14 @@ func newAccountFixture(t *testing.T) *accountFixture {
 	f.auth, err = middleware.New(cfg)
 	require.NoError(t, err)
 	return f
+}
+
+// reissue replaces the fixture's access token by one issued now.
+func (f *accountFixture) reissue(t *testing.T) {
+	t.Helper()
+	var err error
+	f.token, _, err = f.issuer.Issue(f.tokenClaims)
+	require.NoError(t, err)
 }
 
 // routes mounts, for auth: /whoami (any secret credential, echoes the
@@ -210,8 +221,13 @@ func TestDisabledAccountRefusesEveryCredential(t *testing.T) {
 		}
 	}
 
+	f.clock.advance(time.Minute)
 	_, err = f.accounts.Enable(ctx, "acct_1")
 	require.NoError(t, err)
+	// The tokens obtained before the disable stay refused (see
+	// TestAccountDisableCutsTokensOff); the credentials and new tokens
+	// work again.
+	f.reissue(t)
 	for name, req := range requests() {
 		rec := acctServe(h, req())
 		assert.Equal(t, http.StatusOK, rec.Code, "%s after the account is enabled again: %s", name, rec.Body)
@@ -304,4 +320,64 @@ func TestAccountPackageAppliesOnNextRequest(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, rec.Code, c.name)
 	}
 	assert.True(t, strings.HasPrefix(f.token, "ey"), "the token itself never changed")
+}
+
+// TestAccountDisableCutsTokensOff: disabling an account and enabling it
+// again does not bring back the tokens obtained before, as for a key's
+// disable: an access token and a one-time token issued before the
+// disable (or in its very second: iat has whole seconds) stay refused
+// after the enable, while the account's API key, its signed requests and
+// the tokens issued since work. Before the account cut-off, both old
+// tokens were accepted again after the enable.
+func TestAccountDisableCutsTokensOff(t *testing.T) {
+	f := newAccountFixture(t)
+	h := f.routes(f.auth)
+	ctx := context.Background()
+	oldToken := f.token
+	oldOneTime := f.oneTimeRequest(t) // issued, not yet redeemed
+
+	f.clock.advance(10 * time.Second) // one-time tokens live 60 seconds
+	_, err := f.accounts.Disable(ctx, "acct_1")
+	require.NoError(t, err)
+	f.clock.advance(500 * time.Millisecond)
+	sameSecond := f.oneTimeRequest(t) // issued in the second of the disable
+	f.reissue(t)
+	sameSecondToken := f.token
+	f.clock.advance(10 * time.Second)
+	_, err = f.accounts.Enable(ctx, "acct_1")
+	require.NoError(t, err)
+
+	bearer := func(tok string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/whoami", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+	}{
+		{"access token issued before the disable", bearer(oldToken)},
+		{"access token issued in the second of the disable", bearer(sameSecondToken)},
+		{"one-time token issued before the disable", oldOneTime},
+		{"one-time token issued in the second of the disable", sameSecond},
+	} {
+		rec := acctServe(h, tc.req)
+		require.Equal(t, http.StatusUnauthorized, rec.Code, "%s: %s", tc.name, rec.Body)
+		code, desc := acctFailure(t, rec)
+		assert.Equal(t, "invalid_token", code, tc.name)
+		assert.Equal(t, "the token was issued before its account was disabled", desc, tc.name)
+	}
+
+	// What the account's credentials obtain now works, and so do they.
+	f.reissue(t)
+	for _, c := range accountCredentials {
+		rec := acctServe(h, c.request(t, f, http.MethodGet, "/whoami"))
+		assert.Equal(t, http.StatusOK, rec.Code, "%s after the enable: %s", c.name, rec.Body)
+	}
+	rec := acctServe(h, f.oneTimeRequest(t))
+	assert.Equal(t, http.StatusOK, rec.Code, "a one-time token issued after the enable: %s", rec.Body)
+
+	// Without Config.Accounts, nothing is looked up.
+	rec = acctServe(f.routes(f.plain), bearer(oldToken))
+	assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 }

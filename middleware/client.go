@@ -45,9 +45,10 @@ type ClientCredentials interface {
 
 // ErrClientInvalid: the token is well-formed and unexpired, but the
 // credential that obtained it is no longer valid: revoked, disabled,
-// expired, awaiting review, gone, rotated without grace after the token
-// was issued (see [apikey.Record.CutOff]), or no longer holding any of the
-// token's permissions. It wraps [ErrInvalidToken]: 401
+// expired, awaiting review, gone, rotated without grace or disabled after
+// the token was issued (see [apikey.Record.CutOff] and
+// [hmac.Credential.CutOff]), or no longer holding any of the token's
+// permissions. It wraps [ErrInvalidToken]: 401
 // invalid_token.
 var ErrClientInvalid = fmt.Errorf("%w: the credential that obtained the token is no longer valid", ErrInvalidToken)
 
@@ -80,8 +81,10 @@ func CheckTokenClient(ctx context.Context, keys ClientKeys, c jwt.Claims, now ti
 
 // checkOneTimeClient refuses a one-time token whose credential is no
 // longer usable: an HMAC credential (a key ID with [hmac.KeyIDPrefix])
-// through Config.ClientCredentials ([hmac.Credential.Usable]), any other
-// through Config.ClientKeys ([CheckTokenClient], the cut-off included).
+// through Config.ClientCredentials ([hmac.Credential.Usable], and its
+// cut-off: [hmac.Credential.CutOff] with the token's issue time), any
+// other through Config.ClientKeys ([CheckTokenClient], the cut-off
+// included).
 // A credential kind the Authenticator cannot look up is not checked.
 func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeRecord) error {
 	switch {
@@ -94,7 +97,7 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 			return ErrClientInvalid
 		case err != nil:
 			return fmt.Errorf("middleware: look up the one-time token's credential: %w", err)
-		case c.KeyID != rec.KeyID || c.Usable(time.Now()) != nil:
+		case c.KeyID != rec.KeyID || c.Usable(time.Now()) != nil || c.CutOff(rec.IssuedAt):
 			return ErrClientInvalid
 		}
 		return nil

@@ -106,6 +106,7 @@ var failures = []struct {
 	{apikey.ErrInvalidKey, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
 	{errAccountDisabled, Failure{http.StatusUnauthorized, "invalid_token", "the account is disabled"}},
 	{errAccountUnknown, Failure{http.StatusUnauthorized, "invalid_token", "the credential's account does not exist"}},
+	{errAccountCutOff, Failure{http.StatusUnauthorized, "invalid_token", "the token was issued before its account was disabled"}},
 	{jwt.ErrOneTimeQuota, Failure{http.StatusTooManyRequests, "too_many_requests", "this credential holds too many unredeemed one-time tokens; redeem them or wait for them to expire"}},
 	{ErrClientInvalid, Failure{http.StatusUnauthorized, "invalid_token", "the key that obtained this token is no longer valid"}},
 	{errOneTimeRequired, Failure{http.StatusUnauthorized, "invalid_token", "this route accepts only a one-time token of its purpose"}},

@@ -101,7 +101,8 @@ type Config struct {
 	ClientKeys ClientKeys
 	// ClientCredentials finds the HMAC credential that obtained a
 	// one-time token; when set, the token is refused once the credential
-	// is no longer usable.
+	// is no longer usable or has cut it off (rotated without grace,
+	// disabled even if enabled again: see [hmac.Credential.CutOff]).
 	ClientCredentials ClientCredentials
 	// Access configures client IPs, IP and country rules, packages and
 	// rate limits.
@@ -130,8 +131,10 @@ type Config struct {
 	// disabled or unknown account are refused (401 invalid_token), and
 	// the Principal's Package is the account's current package, so that
 	// disabling an account or changing its package applies to every key,
-	// signed request and token of it on the next request. A lookup that
-	// fails answers 503. [*account.Manager] implements it; put an
+	// signed request and token of it on the next request. The access and
+	// one-time tokens issued at or before the account's cut-off (its last
+	// disable, see [account.Account.CutOff]) stay refused once it is
+	// enabled again. A lookup that fails answers 503. [*account.Manager] implements it; put an
 	// [account.CachedStore] in front of a slow store. Nil means no lookup:
 	// the package is the one the credential carries.
 	Accounts account.Lookup
@@ -355,17 +358,20 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 			return keygate.Principal{}, "", err
 		}
 	}
-	var o origin
+	var (
+		o      origin
+		issued time.Time // a token's issue time, for its account's cut-off
+	)
 	if len(r.Header["Signature-Input"]) > 0 || len(r.Header["Signature"]) > 0 {
 		p, o, err = a.verifySigned(r, rule)
 	} else {
-		p, o, err = a.authenticateBearer(r, rule)
+		p, o, issued, err = a.authenticateBearer(r, rule)
 	}
 	if err != nil {
 		return keygate.Principal{}, "", err
 	}
 	authenticated := p
-	if p, err = a.checkAccount(r.Context(), p); err != nil {
+	if p, err = a.checkAccount(r.Context(), p, issued); err != nil {
 		return a.refusedCaller(r, authenticated), "", err
 	}
 	if p, err = a.applyRule(r, rule, p); err != nil {
@@ -413,15 +419,17 @@ func (a *Authenticator) refusedCaller(r *http.Request, p keygate.Principal) keyg
 	return who
 }
 
-// authenticateBearer checks the Authorization: Bearer credential.
-func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, origin, error) {
+// authenticateBearer checks the Authorization: Bearer credential. For a
+// token (access or one-time) it also returns when the token was issued;
+// for an API key, the zero time.
+func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, origin, time.Time, error) {
 	token, err := bearerToken(r.Header)
 	if err != nil {
-		return keygate.Principal{}, origin{}, err
+		return keygate.Principal{}, origin{}, time.Time{}, err
 	}
 	if rule.OneTime != "" {
-		p, err := a.redeem(r, token, rule)
-		return p, origin{}, err
+		p, issued, err := a.redeem(r, token, rule)
+		return p, origin{}, issued, err
 	}
 	return a.authenticate(r.Context(), token)
 }
@@ -475,10 +483,11 @@ func (a *Authenticator) applyRule(r *http.Request, rule Rule, p keygate.Principa
 	return p, nil
 }
 
-// redeem consumes the one-time token of a one-time route.
-func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygate.Principal, error) {
+// redeem consumes the one-time token of a one-time route. It also returns
+// when the token was issued.
+func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygate.Principal, time.Time, error) {
 	if a.oneTime == nil || !strings.HasPrefix(token, jwt.OneTimeTokenPrefix) {
-		return keygate.Principal{}, errOneTimeRequired
+		return keygate.Principal{}, time.Time{}, errOneTimeRequired
 	}
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
@@ -486,10 +495,10 @@ func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygat
 		body, err = io.ReadAll(io.LimitReader(r.Body, MaxOneTimeBody+1))
 		r.Body.Close()
 		if err != nil {
-			return keygate.Principal{}, errBodyUnreadable
+			return keygate.Principal{}, time.Time{}, errBodyUnreadable
 		}
 		if len(body) > MaxOneTimeBody {
-			return keygate.Principal{}, errBodyTooLarge
+			return keygate.Principal{}, time.Time{}, errBodyTooLarge
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body)) // the handler reads it again
 	}
@@ -502,24 +511,26 @@ func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygat
 	}
 	rec, err := a.oneTime.Redeem(r.Context(), token, use)
 	if err != nil {
-		return keygate.Principal{}, err
+		return keygate.Principal{}, time.Time{}, err
 	}
 	if err := a.checkOneTimeClient(r.Context(), rec); err != nil {
-		return keygate.Principal{}, err
+		return keygate.Principal{}, time.Time{}, err
 	}
-	return keygate.Principal{Method: keygate.MethodOneTime, KeyID: rec.KeyID, Subject: rec.Subject, Account: rec.Account, Mode: rec.Mode}, nil
+	return keygate.Principal{Method: keygate.MethodOneTime, KeyID: rec.KeyID, Subject: rec.Subject, Account: rec.Account, Mode: rec.Mode}, rec.IssuedAt, nil
 }
 
 // authenticate verifies a bearer credential: an access token if it has the
 // two dots of a compact JWS and tokens are configured, else an API key.
-func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, origin, error) {
+// For an access token it also returns its issue time (iat); for an API
+// key, the zero time.
+func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, origin, time.Time, error) {
 	if strings.HasPrefix(token, jwt.OneTimeTokenPrefix) {
-		return keygate.Principal{}, origin{}, errOneTimeElsewhere
+		return keygate.Principal{}, origin{}, time.Time{}, errOneTimeElsewhere
 	}
 	if a.tokens != nil && strings.Count(token, ".") == 2 {
 		c, err := a.tokens.Verify(ctx, token)
 		if err != nil {
-			return keygate.Principal{}, origin{}, err
+			return keygate.Principal{}, origin{}, time.Time{}, err
 		}
 		p := keygate.Principal{
 			Method:  keygate.MethodJWT,
@@ -540,20 +551,20 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		if a.clientKeys != nil {
 			rec, err := CheckTokenClient(ctx, a.clientKeys, c, time.Now())
 			if err != nil {
-				return keygate.Principal{}, origin{}, err
+				return keygate.Principal{}, origin{}, time.Time{}, err
 			}
 			if err := a.narrowToClient(&p, &o, rec); err != nil {
-				return keygate.Principal{}, origin{}, err
+				return keygate.Principal{}, origin{}, time.Time{}, err
 			}
 		}
-		return p, o, nil
+		return p, o, c.IssuedAt, nil
 	}
 	if a.keys == nil {
-		return keygate.Principal{}, origin{}, ErrInvalidToken
+		return keygate.Principal{}, origin{}, time.Time{}, ErrInvalidToken
 	}
 	rec, err := a.keys.Verify(ctx, token)
 	if err != nil {
-		return keygate.Principal{}, origin{}, err
+		return keygate.Principal{}, origin{}, time.Time{}, err
 	}
 	return keygate.Principal{
 		Method:      keygate.MethodAPIKey,
@@ -564,7 +575,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		Package:     rec.Package,
 		Permissions: rec.Permissions,
 		Stores:      rec.Stores,
-	}, origin{rec.AllowedIPs, rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries}, nil
+	}, origin{rec.AllowedIPs, rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries}, time.Time{}, nil
 }
 
 // bearerToken extracts the token of an RFC 6750 "Authorization: Bearer"

@@ -90,3 +90,43 @@ func TestRevokedFamilyTakesItsAccessTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountDisableEndsRefreshFamilies: disabling the client's account
+// and enabling it again ends the refresh families and access tokens
+// obtained before the disable, as a key's disable does: the refresh grant
+// answers invalid_grant and the middleware refuses the access token. What
+// is obtained after the enable works. Before the account cut-off, both
+// worked again once the account was enabled.
+func TestAccountDisableEndsRefreshFamilies(t *testing.T) {
+	f := newFixture(t, options{accounts: true})
+	access, before := f.signIn(t)
+	code, _ := f.whoamiWith(t, access)
+	require.Equal(t, http.StatusOK, code)
+
+	f.advance(2 * time.Second)
+	_, err := f.accounts.Disable(t.Context(), testAccount)
+	require.NoError(t, err)
+	f.advance(2 * time.Second)
+	_, err = f.accounts.Enable(t.Context(), testAccount)
+	require.NoError(t, err)
+	f.advance(2 * time.Second)
+	newAccess, after := f.signIn(t)
+
+	resp := f.refreshGrant(t, f.pk.ID(), before, "")
+	assert.Equal(t, http.StatusBadRequest, resp.status, resp.body)
+	assert.Equal(t, "invalid_grant", resp.json["error"])
+	code, _ = f.whoamiWith(t, access)
+	assert.Equal(t, http.StatusUnauthorized, code, "an access token obtained before the disable")
+	requireInactive(t, f.introspect(t, access, req{basic: basicOf(f.sk)}))
+	requireInactive(t, f.introspect(t, before, req{basic: basicOf(f.sk)}))
+	resp = f.introspect(t, newAccess, req{basic: basicOf(f.sk)})
+	require.Equal(t, http.StatusOK, resp.status, resp.body)
+	assert.Equal(t, true, resp.json["active"], "a token obtained after the enable: %s", resp.body)
+
+	resp = f.refreshGrant(t, f.pk.ID(), after, "")
+	assert.Equal(t, http.StatusOK, resp.status, "a family obtained after the enable: %s", resp.body)
+	code, _ = f.whoamiWith(t, newAccess)
+	assert.Equal(t, http.StatusOK, code, "an access token obtained after the enable")
+	code, _ = f.whoamiWith(t, resp.str("access_token"))
+	assert.Equal(t, http.StatusOK, code, "a refreshed access token of that family")
+}

@@ -429,6 +429,7 @@ func safeName(name string) string {
 // client is an authenticated client.
 type client struct {
 	rec          apikey.Record
+	account      account.Account // the key's account, when Config.Accounts is set
 	confidential bool
 	anchor       []string // the client's address when tokens are anchored
 }
@@ -465,7 +466,8 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 	case err != nil:
 		return client{}, err
 	}
-	if err := s.checkAccount(r.Context(), rec.Account, fail); err != nil {
+	acct, err := s.checkAccount(r.Context(), rec.Account, fail)
+	if err != nil {
 		return client{}, err
 	}
 	switch rec.Kind {
@@ -484,7 +486,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 		if verified.ID != rec.ID {
 			return client{}, fail // a valid key, but not this client's
 		}
-		return client{rec: verified, confidential: true}, nil
+		return client{rec: verified, account: acct, confidential: true}, nil
 	case keygate.KindPublishable:
 		if secret != "" {
 			return client{}, fail // a public client has no secret to send
@@ -493,7 +495,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 			fail.cause = err
 			return client{}, fail
 		}
-		return client{rec: rec}, nil
+		return client{rec: rec, account: acct}, nil
 	}
 	return client{}, fail
 }
@@ -901,10 +903,11 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 			}
 		}
 	}
-	if !c.rec.TokensNotBefore.IsZero() {
-		// The key was rotated without grace (or disabled) since: the
-		// families it obtained before end with the old secret.
-		if prev, err := s.cfg.Refresh.Lookup(ctx, old); err == nil && prev.ClientID == c.rec.ID && c.rec.CutOff(prev.IssuedAt) {
+	if c.hasCutOff() {
+		// The key was rotated without grace (or disabled), or its
+		// account disabled, since: the families it obtained before end
+		// with the old secret or the account's suspension.
+		if prev, err := s.cfg.Refresh.Lookup(ctx, old); err == nil && prev.ClientID == c.rec.ID && c.cutOff(prev.IssuedAt) {
 			return tokenResponse{}, invalidGrant("the refresh token is invalid, expired or revoked", jwt.ErrRefreshRevoked)
 		}
 	}
@@ -1119,6 +1122,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 		// its own mode.
 		return introspection{Active: false}, nil
 	}
+	if c.account.CutOff(claims.IssuedAt) {
+		return introspection{Active: false}, nil // issued before its account was disabled
+	}
 	// What the token holds now, as the middleware would take it: narrowed
 	// to its key, with its account's current package.
 	perms, err := s.guard.NarrowToKey(claims.Permissions, key.Permissions)
@@ -1153,7 +1159,7 @@ func (s *Server) introspectRefresh(ctx context.Context, c client, token string) 
 	if err != nil {
 		return introspection{}, err
 	}
-	if rec.Account != c.rec.Account || rec.Mode != c.rec.Mode || !rec.Active(s.cfg.Now()) {
+	if rec.Account != c.rec.Account || rec.Mode != c.rec.Mode || !rec.Active(s.cfg.Now()) || c.account.CutOff(rec.IssuedAt) {
 		return introspection{Active: false}, nil
 	}
 	if _, err := middleware.CheckTokenClient(ctx, middleware.ClientKeysFunc(s.cfg.Clients.Get), jwt.Claims{ClientID: rec.ClientID, IssuedAt: rec.IssuedAt}, s.cfg.Now()); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -58,10 +59,12 @@ type options struct {
 	accessTTL time.Duration
 	noUsers   bool
 	noRefresh bool
+	accounts  bool // look accounts up (oauth.Config.Accounts and the middleware's), in fixture.accounts
 }
 
 type fixture struct {
 	keys     *apikey.Manager
+	accounts *account.Manager // with options.accounts: acct_1 and acct_2, on the fixture's clock
 	keySet   *jwt.KeySet
 	issuer   *jwt.Issuer
 	verifier *jwt.Verifier
@@ -153,10 +156,20 @@ func newFixture(t testing.TB, opts options) *fixture {
 	if !opts.noUsers {
 		cfg.Users = f.users
 	}
+	mwCfg := middleware.Config{APIKeys: f.keys, Tokens: f.verifier, ClientKeys: f.keys}
+	if opts.accounts {
+		f.accounts, err = account.NewManager(account.Config{Now: f.now})
+		require.NoError(t, err)
+		for _, id := range []string{testAccount, otherAccount} {
+			_, err = f.accounts.Create(context.Background(), account.CreateParams{ID: id, Name: id})
+			require.NoError(t, err)
+		}
+		cfg.Accounts, mwCfg.Accounts = f.accounts, f.accounts
+	}
 	f.server, err = oauth.NewServer(cfg)
 	require.NoError(t, err)
 
-	auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Tokens: f.verifier, ClientKeys: f.keys})
+	auth, err := middleware.New(mwCfg)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	// Registered without a method, so that the handlers answer GET too.

@@ -17,30 +17,30 @@ func (d *DB) Accounts() account.Store { return accountStore{d} }
 
 var _ account.Store = accountStore{}
 
-const accountColumns = "id, name, package, disabled, created, updated, version"
+const accountColumns = "id, name, package, disabled, tokens_not_before, created, updated, version"
 
 func scanAccount(sc scanner) (account.Account, error) {
 	var a account.Account
-	var created, updated int64
-	if err := sc.Scan(&a.ID, &a.Name, &a.Package, &a.Disabled, &created, &updated, &a.Version); err != nil {
+	var notBefore, created, updated int64
+	if err := sc.Scan(&a.ID, &a.Name, &a.Package, &a.Disabled, &notBefore, &created, &updated, &a.Version); err != nil {
 		return account.Account{}, err
 	}
-	a.Created, a.Updated = decTime(created), decTime(updated)
+	a.TokensNotBefore, a.Created, a.Updated = decTime(notBefore), decTime(created), decTime(updated)
 	return a, nil
 }
 
 // Create implements [account.Store].
 func (s accountStore) Create(ctx context.Context, a account.Account) (account.Account, error) {
 	var ts times
-	created, updated := ts.enc(a.Created), ts.enc(a.Updated)
+	notBefore, created, updated := ts.enc(a.TokensNotBefore), ts.enc(a.Created), ts.enc(a.Updated)
 	if ts.err != nil {
 		return account.Account{}, fmt.Errorf("%w: %w", account.ErrInvalidParams, ts.err)
 	}
 	if err := ctx.Err(); err != nil {
 		return account.Account{}, err
 	}
-	res, err := s.d.exec(ctx, "INSERT INTO accounts ("+accountColumns+") VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING",
-		a.ID, a.Name, a.Package, a.Disabled, created, updated)
+	res, err := s.d.exec(ctx, "INSERT INTO accounts ("+accountColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING",
+		a.ID, a.Name, a.Package, a.Disabled, notBefore, created, updated)
 	if err != nil {
 		return account.Account{}, s.d.fail(ctx, "create account", err)
 	}
@@ -50,7 +50,7 @@ func (s accountStore) Create(ctx context.Context, a account.Account) (account.Ac
 		return account.Account{}, fmt.Errorf("%w: %s", account.ErrDuplicate, a.ID)
 	}
 	a.Version = 1
-	a.Created, a.Updated = decTime(created), decTime(updated)
+	a.TokensNotBefore, a.Created, a.Updated = decTime(notBefore), decTime(created), decTime(updated)
 	return a, nil
 }
 
@@ -76,15 +76,15 @@ func (s accountStore) Get(ctx context.Context, id string) (account.Account, erro
 // Update implements [account.Store]: one UPDATE ... WHERE version = ?.
 func (s accountStore) Update(ctx context.Context, a account.Account) (account.Account, error) {
 	var ts times
-	created, updated := ts.enc(a.Created), ts.enc(a.Updated)
+	notBefore, created, updated := ts.enc(a.TokensNotBefore), ts.enc(a.Created), ts.enc(a.Updated)
 	if ts.err != nil {
 		return account.Account{}, fmt.Errorf("%w: %w", account.ErrInvalidParams, ts.err)
 	}
 	if err := ctx.Err(); err != nil {
 		return account.Account{}, err
 	}
-	res, err := s.d.exec(ctx, "UPDATE accounts SET name = ?, package = ?, disabled = ?, created = ?, updated = ?, version = version + 1 WHERE id = ? AND version = ?",
-		a.Name, a.Package, a.Disabled, created, updated, a.ID, a.Version)
+	res, err := s.d.exec(ctx, "UPDATE accounts SET name = ?, package = ?, disabled = ?, tokens_not_before = ?, created = ?, updated = ?, version = version + 1 WHERE id = ? AND version = ?",
+		a.Name, a.Package, a.Disabled, notBefore, created, updated, a.ID, a.Version)
 	if err != nil {
 		return account.Account{}, s.d.fail(ctx, "update account", err)
 	}
@@ -99,7 +99,7 @@ func (s accountStore) Update(ctx context.Context, a account.Account) (account.Ac
 		return account.Account{}, fmt.Errorf("%w: %s", account.ErrConflict, a.ID)
 	}
 	a.Version++
-	a.Created, a.Updated = decTime(created), decTime(updated)
+	a.TokensNotBefore, a.Created, a.Updated = decTime(notBefore), decTime(created), decTime(updated)
 	return a, nil
 }
 

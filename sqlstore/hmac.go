@@ -22,7 +22,7 @@ func (d *DB) HMACCredentials() hmac.CredentialStore { return credentialStore{d} 
 var _ hmac.CredentialStore = credentialStore{}
 
 const credentialColumns = "key_id, account, mode, name, package, permissions, stores, allowed_ips, denied_ips, " +
-	"allowed_countries, denied_countries, secrets, status, disabled, created, expires, revoked_at, rotated_at, version"
+	"allowed_countries, denied_countries, secrets, status, disabled, created, expires, revoked_at, rotated_at, tokens_not_before, version"
 
 // storedSecret is the JSON form of one hmac.StoredSecret.
 type storedSecret struct {
@@ -73,7 +73,7 @@ func credentialArgs(c *hmac.Credential) ([]any, error) {
 		c.KeyID, c.Account, string(c.Mode), c.Name, c.Package, encList(c.Permissions), encList(c.Stores),
 		encList(c.AllowedIPs), encList(c.DeniedIPs), encList(c.AllowedCountries), encList(c.DeniedCountries),
 		secrets, string(c.Status), c.Disabled,
-		ts.enc(c.Created), ts.enc(c.Expires), ts.enc(c.RevokedAt), ts.enc(c.RotatedAt),
+		ts.enc(c.Created), ts.enc(c.Expires), ts.enc(c.RevokedAt), ts.enc(c.RotatedAt), ts.enc(c.TokensNotBefore),
 	}
 	return args, ts.err
 }
@@ -83,10 +83,10 @@ func scanCredential(sc scanner) (hmac.Credential, error) {
 		c                                                 hmac.Credential
 		mode, status, secrets                             string
 		perms, stores, allowIPs, denyIPs, allowCC, denyCC string
-		created, expires, revoked, rotated                int64
+		created, expires, revoked, rotated, notBefore     int64
 	)
 	err := sc.Scan(&c.KeyID, &c.Account, &mode, &c.Name, &c.Package, &perms, &stores, &allowIPs, &denyIPs,
-		&allowCC, &denyCC, &secrets, &status, &c.Disabled, &created, &expires, &revoked, &rotated, &c.Version)
+		&allowCC, &denyCC, &secrets, &status, &c.Disabled, &created, &expires, &revoked, &rotated, &notBefore, &c.Version)
 	if err != nil {
 		return hmac.Credential{}, err
 	}
@@ -105,6 +105,7 @@ func scanCredential(sc scanner) (hmac.Credential, error) {
 		return hmac.Credential{}, ld.err
 	}
 	c.Created, c.Expires, c.RevokedAt, c.RotatedAt = decTime(created), decTime(expires), decTime(revoked), decTime(rotated)
+	c.TokensNotBefore = decTime(notBefore)
 	return c, nil
 }
 
@@ -117,7 +118,7 @@ func (s credentialStore) Create(ctx context.Context, c hmac.Credential) (hmac.Cr
 	if err := ctx.Err(); err != nil {
 		return hmac.Credential{}, err
 	}
-	res, err := s.d.exec(ctx, "INSERT INTO hmac_credentials ("+credentialColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (key_id) DO NOTHING", args...)
+	res, err := s.d.exec(ctx, "INSERT INTO hmac_credentials ("+credentialColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (key_id) DO NOTHING", args...)
 	if err != nil {
 		return hmac.Credential{}, s.d.fail(ctx, "create HMAC credential", err)
 	}
@@ -176,7 +177,8 @@ func (s credentialStore) Update(ctx context.Context, c hmac.Credential) (hmac.Cr
 	set := append(append([]any(nil), args[1:]...), c.KeyID, c.Version)
 	res, err := s.d.exec(ctx, `UPDATE hmac_credentials SET account = ?, mode = ?, name = ?, package = ?, permissions = ?,
 	stores = ?, allowed_ips = ?, denied_ips = ?, allowed_countries = ?, denied_countries = ?, secrets = ?, status = ?,
-	disabled = ?, created = ?, expires = ?, revoked_at = ?, rotated_at = ?, version = version + 1
+	disabled = ?, created = ?, expires = ?, revoked_at = ?, rotated_at = ?, tokens_not_before = ?,
+	version = version + 1
 WHERE key_id = ? AND version = ?`, set...)
 	if err != nil {
 		return hmac.Credential{}, s.d.fail(ctx, "update HMAC credential", err)

@@ -78,10 +78,15 @@ func ctx(t *testing.T) context.Context {
 // equal compares accounts field by field, times with Equal.
 func equal(t *testing.T, want, got account.Account) {
 	t.Helper()
-	if !want.Created.Equal(got.Created) || !want.Updated.Equal(got.Updated) {
-		t.Errorf("times differ: want created %v, updated %v; got %v, %v", want.Created, want.Updated, got.Created, got.Updated)
+	if !want.Created.Equal(got.Created) || !want.Updated.Equal(got.Updated) || !want.TokensNotBefore.Equal(got.TokensNotBefore) {
+		t.Errorf("times differ: want created %v, updated %v, tokens not before %v; got %v, %v, %v",
+			want.Created, want.Updated, want.TokensNotBefore, got.Created, got.Updated, got.TokensNotBefore)
+	}
+	if want.TokensNotBefore.IsZero() != got.TokensNotBefore.IsZero() {
+		t.Errorf("tokens not before: want zero %v, got %v", want.TokensNotBefore.IsZero(), got.TokensNotBefore)
 	}
 	want.Created, want.Updated, got.Created, got.Updated = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	want.TokensNotBefore, got.TokensNotBefore = time.Time{}, time.Time{}
 	if want != got {
 		t.Errorf("account differs:\nwant %+v\n got %+v", want, got)
 	}
@@ -217,11 +222,13 @@ func testUpdateCAS(t *testing.T, s account.Store) {
 	equal(t, next, mustGet(t, s, a.ID))
 }
 
-// testDisabled checks that Disabled is stored, by Create and by Update,
-// and cleared again.
+// testDisabled checks that Disabled and TokensNotBefore are stored, by
+// Create and by Update, and Disabled cleared again while the cut-off
+// stays.
 func testDisabled(t *testing.T, s account.Store) {
 	a := sample()
 	a.Disabled = true
+	a.TokensNotBefore = base.Add(30 * time.Second)
 	created := mustCreate(t, s, a)
 	a.Version = 1
 	equal(t, a, created)
@@ -231,8 +238,15 @@ func testDisabled(t *testing.T, s account.Store) {
 	if b.Disabled {
 		t.Fatal("Create of an enabled account stored it disabled")
 	}
+	if !b.TokensNotBefore.IsZero() {
+		t.Fatalf("Create of an account without a cut-off stored %v", b.TokensNotBefore)
+	}
+	if got := mustGet(t, s, b.ID); !got.TokensNotBefore.IsZero() {
+		t.Fatalf("Get of an account without a cut-off returned %v", got.TokensNotBefore)
+	}
 	next := b
 	next.Disabled = true
+	next.TokensNotBefore = base.Add(time.Hour)
 	next.Updated = base.Add(time.Hour)
 	disabled, err := s.Update(ctx(t), next)
 	if err != nil {
@@ -255,6 +269,19 @@ func testDisabled(t *testing.T, s account.Store) {
 	}
 	next.Version = 3
 	equal(t, next, enabled)
+	equal(t, next, mustGet(t, s, b.ID))
+	if got := mustGet(t, s, b.ID); !got.CutOff(base.Add(time.Hour)) || got.CutOff(base.Add(time.Hour+time.Second)) {
+		t.Errorf("the stored cut-off %v does not cut off what it should", got.TokensNotBefore)
+	}
+
+	// An update can clear the cut-off.
+	next.TokensNotBefore = time.Time{}
+	cleared, err := s.Update(ctx(t), next)
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	next.Version = 4
+	equal(t, next, cleared)
 	equal(t, next, mustGet(t, s, b.ID))
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,13 +59,16 @@ func TestCLIAccountsDisableEnable(t *testing.T) {
 // TestCLIAccountsDisableEndToEnd disables the demo account through the
 // command line against keygate serve (in memory): its key, its signed
 // requests and its tokens are refused at once, the admin cannot disable
-// its own account, and enabling restores everything.
+// its own account, and enabling restores its keys and credentials but not
+// the tokens obtained before the disable (as a key's disable does): those
+// stay refused, and a token obtained after the enable works.
 func TestCLIAccountsDisableEndToEnd(t *testing.T) {
 	b := startServe(t)
 	cli := &adminCLI{t: t, b: b}
 	r := passwordGrant(t, http.DefaultClient, b.url, b)
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	token := jsonBody(t, r)["access_token"].(string)
+	refresh := jsonBody(t, r)["refresh_token"].(string)
 	statuses := func() []int {
 		return []int{
 			whoamiStatus(t, b, b.secret),
@@ -85,6 +89,20 @@ func TestCLIAccountsDisableEndToEnd(t *testing.T) {
 	require.Error(t, err, "the admin key may not disable its own account")
 	assert.Contains(t, err.Error(), "own account")
 
+	disabled := time.Now()
 	assert.Regexp(t, `(?m)^status: +active$`, cli.ok("accounts", "enable", demoAccount))
-	assert.Equal(t, []int{200, 200, 200, 200, 200}, statuses())
+	assert.Equal(t, []int{200, 200, 401, 200, 200}, statuses(), "the access token obtained before the disable stays refused")
+	r = refreshGrant(t, http.DefaultClient, b.url, b, refresh)
+	assert.Equal(t, http.StatusBadRequest, r.status, "the refresh family obtained before the disable ends: %s", r.body)
+	assert.Equal(t, "invalid_grant", jsonBody(t, r)["error"])
+
+	// The cut-off has the resolution of iat, one second: a token issued
+	// in the second of the disable is refused too.
+	time.Sleep(time.Until(time.Unix(disabled.Unix()+1, 0)))
+	r = passwordGrant(t, http.DefaultClient, b.url, b)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	token = jsonBody(t, r)["access_token"].(string)
+	assert.Equal(t, []int{200, 200, 200, 200, 200}, statuses(), "a token obtained after the enable works")
+	r = refreshGrant(t, http.DefaultClient, b.url, b, jsonBody(t, r)["refresh_token"].(string))
+	assert.Equal(t, http.StatusOK, r.status, "and so does its refresh token: %s", r.body)
 }

@@ -15,10 +15,11 @@ import (
 // PostgreSQL database and one Redis, with account caches of a minute: an
 // account disabled through A is refused by B, for its API keys, signed
 // requests and access tokens, and works again on B once enabled (the
-// worst latency over 20 rounds is logged); a package change through A
-// applies on B to a signed request and an access token, whose records
-// never get the package. An instance without Redis sees a disable within
-// its cache TTL.
+// worst latency over 20 rounds is logged), but for the access tokens
+// obtained before the disable, which stay refused on both; a package
+// change through A applies on B to a signed request and an access token,
+// whose records never get the package. An instance without Redis sees a
+// disable within its cache TTL.
 func TestServeTwoInstancesAccounts(t *testing.T) {
 	verifyNoLeaks(t)
 	dsn := postgresDatabase(t)
@@ -102,9 +103,22 @@ func TestServeTwoInstancesAccounts(t *testing.T) {
 			"client_id": {keyID(keys.secret)}, "client_secret": {keys.secret}})
 		assert.Equal(t, http.StatusUnauthorized, r.status, "no new token for a disabled account: %s", r.body)
 		assert.Equal(t, "invalid_client", jsonBody(t, r)["error"])
+		disabled := time.Now()
 		account(a.url, "enable")
 		until(http.StatusOK, time.Now())
-		assert.Equal(t, all(http.StatusOK), status("/v1/whoami"))
+		// The access token obtained before the disable stays refused on
+		// both instances (the account's token cut-off); the keys and
+		// credentials work again, and so does a token obtained since
+		// (iat has whole seconds: one issued in the second of the
+		// disable is refused too).
+		want := all(http.StatusOK)
+		want["access token"] = http.StatusUnauthorized
+		assert.Equal(t, want, status("/v1/whoami"), "B: the keys work again, not the old token")
+		r = call(t, c, http.MethodGet, a.url+"/v1/whoami", nil, bearer(token)...)
+		assert.Equal(t, http.StatusUnauthorized, r.status, "A refuses the old token too: %s", r.body)
+		time.Sleep(time.Until(time.Unix(disabled.Unix()+1, 0)))
+		token = tokenOf(a.url)
+		assert.Equal(t, all(http.StatusOK), status("/v1/whoami"), "a token obtained after the enable works on B")
 	})
 
 	t.Run("a package changed on A applies on B to every credential", func(t *testing.T) {

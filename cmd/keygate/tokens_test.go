@@ -87,3 +87,45 @@ func TestServeTokenOfKeyTurnedStandard(t *testing.T) {
 	require.NotContains(t, jsonBody(t, r)["permissions"], "admin:write")
 	in.stop(t)
 }
+
+// TestServeOneTimeTokensFollowTheirHMACCredential: against keygate serve,
+// a one-time token that an HMAC credential obtained (a signed POST
+// /v1/checkout/start) is refused once the credential is rotated without
+// grace, and kept by a rotation with grace, as an API key's tokens are.
+// Before the HMAC credential's cut-off, the token confirmed the checkout
+// after a rotation without grace.
+func TestServeOneTimeTokensFollowTheirHMACCredential(t *testing.T) {
+	dir := t.TempDir()
+	in := startInstance(t, "--db", filepath.Join(dir, "keygate.db"), "--master-key-file", filepath.Join(dir, "keygate.key"))
+	require.True(t, in.created)
+	c := httpClient(t)
+	for _, tc := range []struct {
+		name  string
+		grace int
+		want  int
+	}{
+		{"rotate without grace", 0, http.StatusUnauthorized},
+		{"rotate with grace", 3600, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := call(t, c, http.MethodPost, in.url+"/admin/v1/hmac-keys", map[string]any{"account": primeAccount, "mode": "test", "name": "checkout"},
+				bearer(in.keys.admin)...)
+			require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+			cred := jsonBody(t, r)
+			b := in.keys
+			b.hmacID, b.hmacSecret = cred["id"].(string), cred["secret"].(string)
+			r = send(t, c, signedRequest(t, b, http.MethodPost, in.url+"/v1/checkout/start", ""))
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			oneTime := jsonBody(t, r)["one_time_token"].(string)
+
+			r = call(t, c, http.MethodPost, in.url+"/admin/v1/hmac-keys/"+b.hmacID+"/rotate", map[string]any{"grace_seconds": tc.grace}, bearer(in.keys.admin)...)
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			r = call(t, c, http.MethodPost, in.url+"/v1/checkout/confirm", nil, bearer(oneTime)...)
+			require.Equal(t, tc.want, r.status, "body: %s", r.body)
+			if tc.want == http.StatusUnauthorized {
+				require.Equal(t, "invalid_token", jsonBody(t, r)["error"])
+			}
+		})
+	}
+	in.stop(t)
+}

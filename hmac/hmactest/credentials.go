@@ -85,6 +85,8 @@ func credSample(account string, mode keygate.Mode) hmac.Credential {
 		Created:   credBase.Add(time.Duration(n) * time.Second),
 		Expires:   credBase.Add(48 * time.Hour),
 		RotatedAt: credBase.Add(time.Minute),
+		// TokensNotBefore round-trips like every other time.
+		TokensNotBefore: credBase.Add(2 * time.Minute),
 	}
 }
 
@@ -98,11 +100,11 @@ func credCtx(t *testing.T) context.Context {
 func credEqual(t *testing.T, want, got hmac.Credential) {
 	t.Helper()
 	times := func(c *hmac.Credential) []*time.Time {
-		return []*time.Time{&c.Created, &c.Expires, &c.RevokedAt, &c.RotatedAt}
+		return []*time.Time{&c.Created, &c.Expires, &c.RevokedAt, &c.RotatedAt, &c.TokensNotBefore}
 	}
 	wt, gt := times(&want), times(&got)
 	for i := range wt {
-		if !wt[i].Equal(*gt[i]) {
+		if !wt[i].Equal(*gt[i]) || wt[i].IsZero() != gt[i].IsZero() {
 			t.Errorf("time field %d: want %v, got %v", i, *wt[i], *gt[i])
 		}
 		*wt[i], *gt[i] = time.Time{}, time.Time{}
@@ -155,6 +157,7 @@ func testCredCreateGet(t *testing.T, s hmac.CredentialStore) {
 	r := credSample("acct_1", keygate.ModeTest)
 	r.Status, r.Disabled, r.RevokedAt = hmac.StatusRevoked, true, credBase.Add(2*time.Hour)
 	r.Secrets, r.Permissions, r.Stores, r.AllowedIPs, r.Package, r.Expires = nil, nil, nil, nil, "", time.Time{}
+	r.TokensNotBefore = time.Time{}
 	credCreate(t, s, r)
 	r.Version = 1
 	got := credGet(t, s, r.KeyID)
@@ -269,12 +272,14 @@ func testCredUpdateCAS(t *testing.T, s hmac.CredentialStore) {
 	next.Name = "renamed"
 	next.Status = hmac.StatusRevoked
 	next.RevokedAt = credBase.Add(time.Hour)
+	next.TokensNotBefore = next.RevokedAt
 	next.Secrets = nil
 	updated, err := s.Update(credCtx(t), next)
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	if updated.Version != 2 || updated.Name != "renamed" || updated.Status != hmac.StatusRevoked || len(updated.Secrets) != 0 {
+	if updated.Version != 2 || updated.Name != "renamed" || updated.Status != hmac.StatusRevoked || len(updated.Secrets) != 0 ||
+		!updated.TokensNotBefore.Equal(next.TokensNotBefore) {
 		t.Fatalf("Update returned %+v", updated)
 	}
 	stale := c
