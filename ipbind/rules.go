@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // ErrInvalidRule is wrapped by the errors [ParseRules] and [Anchor] return.
@@ -146,4 +147,49 @@ func (r Rules) Check(ip netip.Addr, known bool) error {
 		}
 	}
 	return ErrIPNotAllowed
+}
+
+// IntersectAllow returns an allow list that admits exactly the addresses
+// that both allow lists a and b admit, where an empty list admits every
+// address: a token's own list narrowed by its key's current one, say. Two
+// prefixes are either disjoint or one holds the other, so the result is
+// the narrower prefix of each overlapping pair. It returns false when the
+// lists admit no address in common or an entry does not parse as
+// [ParseRules] reads it: then no address must be admitted (fail closed).
+// It returns a itself when b is empty or equal to it.
+func IntersectAllow(a, b []string) ([]string, bool) {
+	switch {
+	case len(b) == 0 || slices.Equal(a, b):
+		return a, true
+	case len(a) == 0:
+		return b, true
+	}
+	var out []string
+	for _, x := range a {
+		px, err := parsePrefix(x)
+		if err != nil {
+			return nil, false
+		}
+		for _, y := range b {
+			py, err := parsePrefix(y)
+			switch {
+			case err != nil:
+				return nil, false
+			case !px.Overlaps(py):
+			case px.Bits() >= py.Bits():
+				out = appendNew(out, x)
+			default:
+				out = appendNew(out, y)
+			}
+		}
+	}
+	return out, len(out) > 0
+}
+
+// appendNew appends s to list unless it is there already.
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }

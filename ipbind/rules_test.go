@@ -3,6 +3,7 @@ package ipbind
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -244,4 +245,31 @@ func FuzzParseRules(f *testing.F) {
 			t.Fatalf("Check(%v): got %v, want %v", ip, got, want)
 		}
 	})
+}
+
+func TestIntersectAllow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a, b []string
+		want []string
+		ok   bool
+	}{
+		{"b empty: a", []string{"10.0.0.0/8"}, nil, []string{"10.0.0.0/8"}, true},
+		{"a empty: b", nil, []string{"10.0.0.0/8"}, []string{"10.0.0.0/8"}, true},
+		{"equal", []string{"192.0.2.1"}, []string{"192.0.2.1"}, []string{"192.0.2.1"}, true},
+		{"the narrower of a pair", []string{"10.0.0.0/8"}, []string{"10.1.0.0/16", "192.0.2.0/24"}, []string{"10.1.0.0/16"}, true},
+		{"an anchor inside the key's list", []string{"10.1.2.3"}, []string{"10.0.0.0/8"}, []string{"10.1.2.3"}, true},
+		{"IPv4-mapped counts as IPv4", []string{"::ffff:10.1.2.3"}, []string{"10.0.0.0/8"}, []string{"::ffff:10.1.2.3"}, true},
+		{"disjoint: nobody", []string{"10.0.0.0/8"}, []string{"192.0.2.0/24"}, nil, false},
+		{"other family: nobody", []string{"2001:db8::/32"}, []string{"10.0.0.0/8"}, nil, false},
+		{"malformed in a: nobody", []string{"not an address"}, []string{"10.0.0.0/8"}, nil, false},
+		{"host bits set in b: nobody", []string{"10.0.0.0/8"}, []string{"10.1.2.3/8"}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := IntersectAllow(tc.a, tc.b)
+			if ok != tc.ok || !slices.Equal(got, tc.want) {
+				t.Fatalf("IntersectAllow(%q, %q) = %q, %v; want %q, %v", tc.a, tc.b, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
 )
 
@@ -113,12 +113,8 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 // the token's that the key still holds ([NarrowToKey], as the refresh
 // grant narrows them), and the key's current origin rules apply as well
 // as the token's own (the allowed addresses and countries are those both
-// admit, the denied ones those either denies). Empty permissions mean a
-// standard credential, whose rights come from its package: a key without
-// permissions leaves the token's as they are, a token without permissions
-// takes its key's, and a token none of whose permissions its key still
-// holds is refused with [ErrClientInvalid] (never turned into a standard
-// one). It allocates only when something was narrowed.
+// admit, the denied ones those either denies). It allocates only when
+// something was narrowed.
 func (a *Authenticator) narrowToClient(p *keygate.Principal, o *origin, rec apikey.Record) error {
 	var err error
 	if p.Permissions, err = a.narrowToKey(p.Permissions, rec.Permissions); err != nil {
@@ -253,66 +249,11 @@ func union(a, b []string) []string {
 }
 
 // intersectAllowedIPs intersects two allow lists of addresses and CIDR
-// prefixes, where an empty list allows everything. Two prefixes are
-// either disjoint or one holds the other, so the addresses both lists
-// admit are exactly the narrower prefix of each overlapping pair. An
-// entry that does not parse makes the result admit nobody.
+// prefixes ([ipbind.IntersectAllow]); lists with no address in common, or
+// an entry that does not parse, admit nobody.
 func intersectAllowedIPs(a, b []string) []string {
-	switch {
-	case len(b) == 0 || slices.Equal(a, b):
-		return a
-	case len(a) == 0:
-		return b
+	if out, ok := ipbind.IntersectAllow(a, b); ok {
+		return out
 	}
-	var out []string
-	for _, x := range a {
-		px, okx := parsePrefix(x)
-		if !okx {
-			return []string{admitsNobody}
-		}
-		for _, y := range b {
-			py, oky := parsePrefix(y)
-			switch {
-			case !oky:
-				return []string{admitsNobody}
-			case !px.Overlaps(py):
-			case px.Bits() >= py.Bits():
-				out = appendNew(out, x)
-			default:
-				out = appendNew(out, y)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return []string{admitsNobody}
-	}
-	return out
-}
-
-func appendNew(list []string, s string) []string {
-	if slices.Contains(list, s) {
-		return list
-	}
-	return append(list, s)
-}
-
-// parsePrefix parses an address or a CIDR prefix as ipbind's rules do;
-// an IPv4-mapped IPv6 address counts as IPv4.
-func parsePrefix(s string) (netip.Prefix, bool) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, false
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		return p.Masked(), true
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), true
+	return []string{admitsNobody}
 }
