@@ -253,16 +253,13 @@ func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 			return kr
 		}
 	}
-	kr := &keyRules{perms: slices.Clone(p.Permissions), pkg: p.Package, origin: o.clone()}
+	kr := parseOrigin(o.clone())
+	kr.perms, kr.pkg = slices.Clone(p.Permissions), p.Package
 	kr.grants = s.cfg.Tiers.ForCredential(p.Package, p.Permissions, s.cfg.Roles)
 	if kr.grants.Len() > 0 {
 		kr.effective = slices.Clip(kr.grants.Permissions())
 		kr.pristine = slices.Clone(kr.effective)
 	}
-	var err1, err2 error
-	kr.ipRules, err1 = ipbind.ParseRules(o.allowIPs, o.denyIPs)
-	kr.countries, err2 = geo.ParseRules(geo.RulesConfig{Allow: o.allowCountries, Deny: o.denyCountries})
-	kr.badOrigin = err1 != nil || err2 != nil
 	s.perKey.Store(p.KeyID, kr)
 	return kr
 }

@@ -120,8 +120,9 @@ func (a *Authenticator) CheckOrigin(r *http.Request, o Origin) (country string, 
 	return a.access.checkOrigin(parseOrigin(origin{o.AllowedIPs, o.DeniedIPs, o.AllowedCountries, o.DeniedCountries}), ip, known)
 }
 
-// parseOrigin parses origin rules as rulesFor does, without the cache
-// (whose entries also hold a credential's permissions).
+// parseOrigin parses a credential's origin rules into keyRules without
+// permissions: for rulesFor, which adds them and caches the result, and
+// for CheckOrigin, which needs the origin alone.
 func parseOrigin(o origin) *keyRules {
 	kr := &keyRules{origin: o}
 	var err1, err2 error
