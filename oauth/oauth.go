@@ -530,7 +530,8 @@ func (s *Server) client(r *http.Request, form url.Values) (client, error) {
 	}
 	if err == nil {
 		// The audit event names the client, whatever happens next.
-		p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: c.rec.ID, Account: c.rec.Account, Mode: c.rec.Mode, Kind: c.rec.Kind}
+		p := c.principal()
+		p.Permissions, p.Stores = nil, nil // public identifiers only
 		p.ClientIP, _ = s.guard.ClientIP(r)
 		middleware.RecordCaller(r.Context(), p)
 	}
@@ -566,8 +567,8 @@ func (s *Server) anchor(r *http.Request, c *client) error {
 // allow counts a token request against the client's rate limit, as a
 // request of its key.
 func (s *Server) allow(w http.ResponseWriter, r *http.Request, c client) error {
-	p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: c.rec.ID, Account: c.rec.Account, Mode: c.rec.Mode,
-		Kind: c.rec.Kind, Package: c.rec.Package, Permissions: slices.Clone(c.rec.Permissions), Stores: slices.Clone(c.rec.Stores)}
+	p := c.principal()
+	p.Permissions, p.Stores = slices.Clone(p.Permissions), slices.Clone(p.Stores) // the policy may keep them
 	if ip, known := s.guard.ClientIP(r); known {
 		p.ClientIP = ip
 	}
@@ -705,8 +706,20 @@ func grantedPermissions(held access.Grants, base []string, scope string) ([]stri
 
 // held returns what the client key of c effectively holds now.
 func (s *Server) held(c client) access.Grants {
-	return s.guard.Grants(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: c.rec.ID, Account: c.rec.Account,
-		Mode: c.rec.Mode, Kind: c.rec.Kind, Package: c.rec.Package, Permissions: c.rec.Permissions, Stores: c.rec.Stores})
+	return s.guard.Grants(c.principal())
+}
+
+// principal describes the client's key as the middleware would for a
+// request of it: with its account's current package when Config.Accounts
+// looked the account up (the middleware takes it from there too), else
+// the key's own. Its slices are the key record's: read only.
+func (c client) principal() keygate.Principal {
+	pkg := c.rec.Package
+	if c.account.ID != "" {
+		pkg = c.account.Package
+	}
+	return keygate.Principal{Method: keygate.MethodAPIKey, KeyID: c.rec.ID, Account: c.rec.Account, Mode: c.rec.Mode,
+		Kind: c.rec.Kind, Package: pkg, Permissions: c.rec.Permissions, Stores: c.rec.Stores}
 }
 
 // validScopeToken checks RFC 6749 §3.3: 1*( %x21 / %x23-5B / %x5D-7E ).
@@ -833,7 +846,7 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 		Account:          c.rec.Account,
 		Mode:             c.rec.Mode,
 		ClientKind:       c.rec.Kind,
-		Package:          c.rec.Package,
+		Package:          c.principal().Package,
 		Permissions:      perms,
 		Stores:           c.rec.Stores,
 		AllowedIPs:       c.rec.AllowedIPs,
@@ -851,7 +864,7 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 	// (sid) and is revoked with it.
 	refresh, fam, err := s.cfg.Refresh.Issue(ctx, jwt.RefreshGrant{
 		ClientID: c.rec.ID, Subject: subject, Account: c.rec.Account, Mode: c.rec.Mode,
-		Scope: claims.Scope, Package: c.rec.Package, Permissions: perms, Stores: c.rec.Stores, AllowedIPs: c.rec.AllowedIPs,
+		Scope: claims.Scope, Package: c.principal().Package, Permissions: perms, Stores: c.rec.Stores, AllowedIPs: c.rec.AllowedIPs,
 	})
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("oauth: refresh token: %w", err)
@@ -923,7 +936,7 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 	// and takes its package and allowed IPs as they are now.
 	claims := rec.AccessClaims()
 	claims.ClientKind = c.rec.Kind
-	claims.Package, claims.AllowedIPs = c.rec.Package, slices.Clone(c.rec.AllowedIPs)
+	claims.Package, claims.AllowedIPs = c.principal().Package, slices.Clone(c.rec.AllowedIPs)
 	claims.DeniedIPs = slices.Clone(c.rec.DeniedIPs)
 	claims.AllowedCountries, claims.DeniedCountries = slices.Clone(c.rec.AllowedCountries), slices.Clone(c.rec.DeniedCountries)
 	if claims.Permissions, err = s.guard.NarrowToKey(claims.Permissions, c.rec.Permissions); err != nil {

@@ -12,8 +12,10 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/middleware"
+	"github.com/keygate/keygate/oauth"
 )
 
 // scopeKey creates a test secret key of acct_1 on pkg with perms (none: a
@@ -141,4 +143,29 @@ func TestIntrospectionNarrowedToKey(t *testing.T) {
 	assert.True(t, got.Active)
 	assert.Equal(t, "products:read", got.Scope)
 	assert.Equal(t, []string{"products:read"}, got.Permissions)
+}
+
+// TestScopeWithTheAccountsCurrentPackage: with Config.Accounts, a scope
+// is judged with the account's current package, as the middleware judges
+// the token, not the package the key record carries.
+func TestScopeWithTheAccountsCurrentPackage(t *testing.T) {
+	accounts, err := account.NewManager(account.Config{})
+	require.NoError(t, err)
+	_, err = accounts.Create(context.Background(), account.CreateParams{ID: testAccount, Name: "Shop", Package: access.TierGo})
+	require.NoError(t, err)
+	e := newGuardEnv(t, guardOptions{
+		access:    middleware.AccessConfig{Tiers: access.RetailTiers()},
+		oauthConf: func(c *oauth.Config) { c.Accounts = accounts },
+	})
+	standard := e.scopeKey(t, access.TierGo) // its record says GO
+	code, got := e.grantedScope(t, standard, "analytics:export")
+	require.Equal(t, http.StatusBadRequest, code, "GO does not include it")
+	require.Equal(t, "invalid_scope", got)
+
+	prime := access.TierPrime
+	_, err = accounts.Update(context.Background(), testAccount, account.Changes{Package: &prime})
+	require.NoError(t, err)
+	code, got = e.grantedScope(t, standard, "analytics:export")
+	assert.Equal(t, http.StatusOK, code, got)
+	assert.Equal(t, "analytics:export", got)
 }
