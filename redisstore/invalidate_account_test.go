@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,42 +18,16 @@ import (
 // cache entry expires, and so must a new package.
 func TestInvalidationsAccounts(t *testing.T) {
 	cfg := testConfig(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	shared := account.NewMemoryStore()
-	type instance struct {
-		accounts *account.Manager
-		cache    *account.CachedStore
-		ready    chan struct{}
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	type instance struct{ accounts *account.Manager }
 	newInstance := func() *instance {
-		inv, err := NewInvalidations(cfg)
+		cache := account.NewCachedStore(shared, account.CacheConfig{TTL: time.Minute})
+		accounts, err := account.NewManager(account.Config{Store: cache, OnChange: subscribeCache(t, cfg, cache)})
 		require.NoError(t, err)
-		in := &instance{cache: account.NewCachedStore(shared, account.CacheConfig{TTL: time.Minute}), ready: make(chan struct{})}
-		in.accounts, err = account.NewManager(account.Config{Store: in.cache, OnChange: inv.Publish})
-		require.NoError(t, err)
-		var once sync.Once
-		wg.Go(func() {
-			_ = inv.Run(ctx, func(id string) {
-				if id == "" {
-					in.cache.InvalidateAll()
-					once.Do(func() { close(in.ready) })
-					return
-				}
-				in.cache.Invalidate(id)
-			})
-		})
-		return in
+		return &instance{accounts: accounts}
 	}
 	a, b := newInstance(), newInstance()
-	for _, in := range []*instance{a, b} {
-		select {
-		case <-in.ready:
-		case <-time.After(10 * time.Second):
-			t.Fatal("no subscription within 10 s")
-		}
-	}
 	// seen waits until B's lookup of id satisfies ok.
 	seen := func(id string, ok func(account.Account) bool) bool {
 		for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(100 * time.Microsecond) {

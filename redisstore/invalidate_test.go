@@ -20,42 +20,16 @@ import (
 // the revocation on A to the first refusal on B.
 func TestInvalidationsAcrossInstances(t *testing.T) {
 	cfg := testConfig(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	shared := apikey.NewMemoryStore()
-	type instance struct {
-		keys  *apikey.Manager
-		cache *apikey.CachedStore
-		ready chan struct{}
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	type instance struct{ keys *apikey.Manager }
 	newInstance := func() *instance {
-		inv, err := NewInvalidations(cfg)
+		cache := apikey.NewCachedStore(shared, apikey.CacheConfig{TTL: time.Minute})
+		keys, err := apikey.NewManager(apikey.Config{Store: cache, OnChange: subscribeCache(t, cfg, cache)})
 		require.NoError(t, err)
-		in := &instance{cache: apikey.NewCachedStore(shared, apikey.CacheConfig{TTL: time.Minute}), ready: make(chan struct{})}
-		in.keys, err = apikey.NewManager(apikey.Config{Store: in.cache, OnChange: inv.Publish})
-		require.NoError(t, err)
-		var once sync.Once
-		wg.Go(func() {
-			_ = inv.Run(ctx, func(id string) {
-				if id == "" {
-					in.cache.InvalidateAll()
-					once.Do(func() { close(in.ready) })
-					return
-				}
-				in.cache.Invalidate(id)
-			})
-		})
-		return in
+		return &instance{keys: keys}
 	}
 	a, b := newInstance(), newInstance()
-	for _, in := range []*instance{a, b} {
-		select {
-		case <-in.ready:
-		case <-time.After(10 * time.Second):
-			t.Fatal("no subscription within 10 s")
-		}
-	}
 
 	const rounds = 20
 	var worst time.Duration
@@ -125,4 +99,41 @@ func TestInvalidationsResubscribe(t *testing.T) {
 	waitReset("on the first subscription")
 	require.NoError(t, cfg.Client.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err())
 	waitReset("after the connection was killed")
+}
+
+// invalidatedCache is what a test instance's cache offers the broadcast.
+type invalidatedCache interface {
+	Invalidate(id string)
+	InvalidateAll()
+}
+
+// subscribeCache plays one instance's side of Invalidations: it runs a
+// subscription that drops cache's copies of the IDs other instances
+// publish, waits until it is subscribed, and returns the ChangeFunc that
+// publishes this instance's changes. The subscription ends with the test.
+func subscribeCache(t *testing.T, cfg Config, cache invalidatedCache) keygate.ChangeFunc {
+	t.Helper()
+	inv, err := NewInvalidations(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	ready := make(chan struct{})
+	var once sync.Once
+	wg.Go(func() {
+		_ = inv.Run(ctx, func(id string) {
+			if id == "" {
+				cache.InvalidateAll()
+				once.Do(func() { close(ready) })
+				return
+			}
+			cache.Invalidate(id)
+		})
+	})
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no subscription within 10 s")
+	}
+	return inv.Publish
 }
