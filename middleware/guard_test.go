@@ -32,13 +32,7 @@ func guardReq(remote string) *http.Request {
 // block the address behind Require, and failures behind Require block it
 // at the guard: one budget per address.
 func TestGuardSharesFailureBudget(t *testing.T) {
-	clock := newAccessClock()
-	m := newKeyManager(t)
-	valid := mkKey(t, m, apikey.CreateParams{})
-	auth := newAccessAuth(t, m, middleware.AccessConfig{
-		Limiter:      ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
-		AuthFailures: ratelimit.Policy{Limit: 3, Window: time.Minute},
-	})
+	auth, valid, clock := threeFailuresAuth(t)
 	h := auth.Handler(bare)
 
 	const a, b = "198.51.100.1:1000", "198.51.100.2:1000"
@@ -233,13 +227,7 @@ func TestFailuresBlockAcrossInstances(t *testing.T) {
 // budget of failed authentications (one client holds the whole prefix);
 // another /64 has its own.
 func TestFailuresCountPerIPv6Prefix(t *testing.T) {
-	clock := newAccessClock()
-	m := newKeyManager(t)
-	valid := mkKey(t, m, apikey.CreateParams{})
-	auth := newAccessAuth(t, m, middleware.AccessConfig{
-		Limiter:      ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
-		AuthFailures: ratelimit.Policy{Limit: 3, Window: time.Minute},
-	})
+	auth, valid, _ := threeFailuresAuth(t)
 	h := auth.Handler(bare)
 	for i := range 3 {
 		remote := fmt.Sprintf("[2001:db8:1:2::%x]:1000", i+1) // a new address each time
@@ -249,4 +237,18 @@ func TestFailuresCountPerIPv6Prefix(t *testing.T) {
 	assertRefused(t, rec, 429, "too_many_failures", "another address of the same /64")
 	assert.Equal(t, 204, serve(h, areq{remote: "[2001:db8:1:3::1]:1000", key: valid}).Code, "another /64")
 	assert.Equal(t, 204, serve(h, areq{remote: "198.51.100.7:1000", key: valid}).Code, "IPv4 as before")
+}
+
+// threeFailuresAuth returns an Authenticator that blocks an address after
+// three failed authentications a minute (one regained every 20 s, on
+// the returned clock), and a valid key of it.
+func threeFailuresAuth(t *testing.T) (*middleware.Authenticator, string, *accessClock) {
+	t.Helper()
+	clock := newAccessClock()
+	m := newKeyManager(t)
+	valid := mkKey(t, m, apikey.CreateParams{})
+	return newAccessAuth(t, m, middleware.AccessConfig{
+		Limiter:      ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
+		AuthFailures: ratelimit.Policy{Limit: 3, Window: time.Minute},
+	}), valid, clock
 }
