@@ -17,6 +17,7 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/keygate/keygate/internal/cutoff"
@@ -36,6 +37,9 @@ var (
 	// ErrInvalidParams: a call got an invalid argument; the error says
 	// which.
 	ErrInvalidParams = errors.New("account: invalid parameters")
+	// ErrUnknownPackage: the package is not one of Config.Packages
+	// ([Manager.Packages]). It wraps [ErrInvalidParams].
+	ErrUnknownPackage = fmt.Errorf("%w: unknown package", ErrInvalidParams)
 )
 
 // The anatomy of generated account IDs.

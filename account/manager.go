@@ -293,10 +293,14 @@ func (m *Manager) checkPackage(pkg string) error {
 	case !validate.Ident(pkg):
 		return fmt.Errorf("%w: package must be %s", ErrInvalidParams, identSyntax)
 	case m.packages != nil && !slices.Contains(m.packages, pkg):
-		return fmt.Errorf("%w: package must be one of the service's packages (%s)", ErrInvalidParams, strings.Join(m.packages, ", "))
+		return fmt.Errorf("%w: package must be one of the service's packages (%s)", ErrUnknownPackage, strings.Join(m.packages, ", "))
 	}
 	return nil
 }
+
+// Packages returns the packages an account may have (Config.Packages),
+// or nil when any package of the right syntax is allowed.
+func (m *Manager) Packages() []string { return slices.Clone(m.packages) }
 
 // newID returns a fresh account ID: IDPrefix and 16 random base62
 // characters.

@@ -9,7 +9,6 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/internal/validate"
 )
 
 type accountCreateRequest struct {
@@ -30,24 +29,24 @@ func (h *Handler) createAccount(r *http.Request, body []byte) (result, error) {
 	}
 	checkName(fe, "name", req.Name)
 	checkIdent(fe, "package", req.Package, false)
-	h.checkPackage(fe, req.Package)
 	if err := fe.err(); err != nil {
 		return result{}, err
 	}
 	a, err := h.cfg.Accounts.Create(r.Context(), account.CreateParams{ID: req.ID, Name: req.Name, Package: req.Package})
+	if errors.Is(err, account.ErrUnknownPackage) {
+		return result{}, h.unknownPackage()
+	}
 	if err != nil {
 		return result{}, err
 	}
 	return result{status: http.StatusCreated, body: accountJSON(a)}, nil
 }
 
-// checkPackage refuses a package that Config.Tiers does not define, when
-// it is set; the empty package (none) is always allowed.
-func (h *Handler) checkPackage(fe fieldErrors, pkg string) {
-	if h.cfg.Tiers == nil || pkg == "" || !validate.Ident(pkg) || h.cfg.Tiers.Has(pkg) {
-		return // a bad syntax is checkIdent's
-	}
-	fe.add("package", "must be one of the service's packages: "+strings.Join(h.cfg.Tiers.Names(), ", "))
+// unknownPackage is the field error for a package the account manager
+// does not allow (account.Config.Packages), naming the ones it does: the
+// service's configuration, never request data.
+func (h *Handler) unknownPackage() *Error {
+	return fieldError("package", "must be one of the service's packages: "+strings.Join(h.cfg.Accounts.Packages(), ", "))
 }
 
 func (h *Handler) listAccounts(r *http.Request, _ []byte) (result, error) {
@@ -134,7 +133,6 @@ func (h *Handler) updateAccount(r *http.Request, body []byte) (result, error) {
 	}
 	if req.Package != nil {
 		checkIdent(fe, "package", *req.Package, false)
-		h.checkPackage(fe, *req.Package)
 	}
 	if err := fe.err(); err != nil {
 		return result{}, err
@@ -147,6 +145,9 @@ func (h *Handler) updateAccount(r *http.Request, body []byte) (result, error) {
 		}
 	}
 	a, err := h.cfg.Accounts.Update(ctx, id, account.Changes{Name: req.Name, Package: req.Package})
+	if errors.Is(err, account.ErrUnknownPackage) {
+		return result{}, h.unknownPackage()
+	}
 	if err != nil {
 		return result{}, err
 	}

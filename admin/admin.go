@@ -76,17 +76,6 @@ type Config struct {
 	// Roles defines the roles that the "roles" member of a create request
 	// may name; they are expanded into the credential's permissions.
 	Roles access.Roles
-	// Tiers are the service's packages, the middleware's
-	// AccessConfig.Tiers. When set, an account's package must be one of
-	// them (else 400 validation_failed on package), and keys and HMAC
-	// credentials show their effective_permissions with their package
-	// (see access.Tiers.Effective). A credential created without
-	// permissions (a standard key) may do what its account's package
-	// grants, so creating one, or moving an account to a package, requires
-	// the caller to hold the package's permissions. Nil: any package of
-	// the right syntax, a credential's effective permissions are its own,
-	// and a standard key grants nothing.
-	Tiers *access.Tiers
 	// SeparateReview refuses the approval of a key by the admin key (or
 	// subject) that created it or last set its permissions or package
 	// (apikey.Record's PermissionsSetBy): 403 separation_of_duties.

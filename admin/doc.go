@@ -64,7 +64,7 @@
 //     "orders:*" or "*:*" is given only by a caller holding the same
 //     wildcard or a wider one. A credential created (or PATCHed) without
 //     permissions is a standard key, which may do what its package grants
-//     (Config.Tiers): the caller must hold the package's permissions, and
+//     (the Authenticator's AccessConfig.Tiers): the caller must hold the package's permissions, and
 //     so must a caller moving an account to a package (PATCH
 //     /accounts/{id}). Otherwise 403 insufficient_scope, whose "fields"
 //     names the member ("permissions", "roles" or "package") and the
@@ -95,11 +95,13 @@
 //     the account that is not revoked, one key at a time (not atomically:
 //     on a store failure half-way it answers 503, and the same request,
 //     repeated, finishes the job). HMAC credentials keep their package:
-//     package hmac has no update call yet. With Config.Tiers, a package
-//     that is not one of the tiers is refused (400 validation_failed,
-//     field "package"), on create too.
+//     package hmac has no update call yet, and what applies to them is
+//     their account's package. A package the account manager does not
+//     allow (account.Config.Packages) is refused (400 validation_failed,
+//     field "package", naming the allowed ones), on create too.
 //   - Keys and HMAC credentials show effective_permissions: what they
-//     hold with their package (access.Tiers.Effective with Config.Tiers):
+//     hold with their package, as the Authenticator enforces it (its
+//     tiers and roles):
 //     without permissions of their own, the package's; with permissions,
 //     those bounded by the package, plus the ones no package includes.
 //   - POST /tokens/revoke by jti denies the token for Config.AccessTokenTTL

@@ -99,7 +99,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	e.sink = audit.NewMemorySink(1 << 16)
 	e.writer = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{e.sink}})
 	var err error
-	e.accounts, err = account.NewManager(account.Config{Now: e.clock.Now, OnChange: e.writer.RecordChange})
+	e.accounts, err = account.NewManager(account.Config{Now: e.clock.Now, OnChange: e.writer.RecordChange, Packages: opts.tiers.Names()})
 	require.NoError(t, err)
 	e.keys, err = apikey.NewManager(apikey.Config{Now: e.clock.Now, OnChange: e.writer.RecordChange})
 	require.NoError(t, err)
@@ -136,7 +136,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	cfg := admin.Config{
 		Prefix: prefix, Auth: auth, Accounts: e.accounts, Keys: e.keys, HMAC: e.hmac,
 		Denylist: e.deny, Refresh: e.refresh, AccessTokenTTL: 15 * time.Minute, Audit: e.sink,
-		Idempotency: opts.idempotency, Roles: testRoles, SeparateReview: opts.separateReview, Tiers: opts.tiers,
+		Idempotency: opts.idempotency, Roles: testRoles, SeparateReview: opts.separateReview,
 		OnChange: e.writer.RecordChange, Now: e.clock.Now,
 	}
 	if opts.noOptional {

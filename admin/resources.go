@@ -3,6 +3,7 @@ package admin
 import (
 	"time"
 
+	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
@@ -158,24 +159,24 @@ func keyJSON(rec apikey.Record, prefix string) *Key {
 	}
 }
 
-// effective returns what a credential of the package pkg with the stored
-// permission list perms holds, with Config.Tiers and Config.Roles: never
-// nil, so that the member is always there.
-func (h *Handler) effective(pkg string, perms []string) []string {
-	return h.cfg.Tiers.ForCredential(pkg, perms, h.cfg.Roles).Permissions()
+// effective returns what the credential id of the package pkg with the
+// stored permission list perms holds, as the Authenticator enforces it
+// (its tiers and roles): never nil, so that the member is always there.
+func (h *Handler) effective(id, pkg string, perms []string) []string {
+	return h.cfg.Auth.Grants(keygate.Principal{KeyID: id, Package: pkg, Permissions: perms}).Permissions()
 }
 
 // keyJSON is keyJSON with the key's effective permissions.
 func (h *Handler) keyJSON(rec apikey.Record, prefix string) *Key {
 	k := keyJSON(rec, prefix)
-	k.EffectivePermissions = h.effective(rec.Package, rec.Permissions)
+	k.EffectivePermissions = h.effective(rec.ID, rec.Package, rec.Permissions)
 	return k
 }
 
 // hmacJSON is hmacJSON with the credential's effective permissions.
 func (h *Handler) hmacJSON(c hmac.Credential) *HMACKey {
 	k := hmacJSON(c)
-	k.EffectivePermissions = h.effective(c.Package, c.Permissions)
+	k.EffectivePermissions = h.effective(c.KeyID, c.Package, c.Permissions)
 	return k
 }
 

@@ -68,9 +68,10 @@ func notHeld(held access.Grants, perms []string) (string, bool) {
 
 // packagePermissions returns what the package pkg grants a credential
 // without explicit permissions (a standard key), or nil when the service
-// knows no such package (Config.Tiers nil, or an unknown name).
+// knows no such package (the Authenticator's AccessConfig.Tiers nil, or
+// an unknown name).
 func (h *Handler) packagePermissions(pkg string) []string {
-	return h.cfg.Tiers.Permissions(pkg)
+	return h.cfg.Auth.Tiers().Permissions(pkg)
 }
 
 // checkGives checks that the caller holds everything a new or updated
@@ -112,7 +113,7 @@ func (h *Handler) checkHolds(ctx context.Context, p keygate.Principal) error {
 	if err != nil {
 		return err
 	}
-	if s, ok := notHeld(h.callerGrants(ctx), h.effective(pkg, p.Permissions)); ok {
+	if s, ok := notHeld(h.callerGrants(ctx), h.effective(p.KeyID, pkg, p.Permissions)); ok {
 		return insufficientScope("id", "the credential holds "+s+", which is not among the caller's own permissions")
 	}
 	return nil

@@ -26,3 +26,14 @@ func (a *Authenticator) Grants(p keygate.Principal) access.Grants {
 	}
 	return a.access.rulesFor(p, o).grants
 }
+
+// Tiers returns the service's packages, AccessConfig.Tiers (nil when none
+// were configured): what a standard credential of each package holds, for
+// code that must judge credentials as the Authenticator does, such as the
+// admin API.
+func (a *Authenticator) Tiers() *access.Tiers {
+	if a == nil || a.access == nil {
+		return nil
+	}
+	return a.access.cfg.Tiers
+}

@@ -308,7 +308,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
 		Denylist: verifier.Denylist(), Refresh: refresh, AccessTokenTTL: opts.accessTokenTTL,
 		Audit: history, Idempotency: idempotency, OnChange: onChange,
-		Tiers: demoTiers, SeparateReview: true,
+		SeparateReview: true,
 	}); err != nil {
 		return nil, err
 	}
