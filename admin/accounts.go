@@ -9,6 +9,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/hmac"
 )
 
 type accountCreateRequest struct {
@@ -214,8 +215,66 @@ func (h *Handler) disableAccount(r *http.Request, body []byte) (result, error) {
 var errOwnAccount = conflict("a caller cannot disable its own account; use a key of another account")
 
 // enableAccount undoes disableAccount.
+//
+// Enabling gives every credential of the account its rights back, so the
+// caller must hold what each of them may do (with the account's package),
+// as enabling one key requires: otherwise a disabled account's more
+// powerful keys would be restored by a weaker caller.
 func (h *Handler) enableAccount(r *http.Request, body []byte) (result, error) {
-	return h.accountAction(r, body, h.cfg.Accounts.Enable)
+	return h.accountAction(r, body, func(ctx context.Context, id string) (account.Account, error) {
+		if err := h.checkHoldsAccount(ctx, id); err != nil {
+			return account.Account{}, err
+		}
+		return h.cfg.Accounts.Enable(ctx, id)
+	})
+}
+
+// checkHoldsAccount checks that the caller holds what every credential of
+// the account id that is not revoked may do: its API keys and, when the
+// handler manages them, its HMAC credentials.
+func (h *Handler) checkHoldsAccount(ctx context.Context, id string) error {
+	a, err := h.cfg.Accounts.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	f := apikey.ListFilter{Account: id, Limit: MaxLimit}
+	for {
+		recs, err := h.cfg.Keys.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if rec.Status == apikey.StatusRevoked {
+				continue
+			}
+			if err := h.checkHoldsIn(ctx, keyPrincipal(rec), a.Package); err != nil {
+				return err
+			}
+		}
+		if len(recs) < f.Limit {
+			break
+		}
+		f.AfterCreated, f.AfterID = recs[len(recs)-1].Created, recs[len(recs)-1].ID
+	}
+	if h.cfg.HMAC == nil {
+		return nil
+	}
+	hf := hmac.ListFilter{Account: id, Status: hmac.StatusActive, Limit: MaxLimit}
+	for {
+		creds, err := h.cfg.HMAC.List(ctx, hf)
+		if err != nil {
+			return err
+		}
+		for _, c := range creds {
+			if err := h.checkHoldsIn(ctx, hmacPrincipal(c), a.Package); err != nil {
+				return err
+			}
+		}
+		if len(creds) < hf.Limit {
+			return nil
+		}
+		hf.AfterCreated, hf.AfterID = creds[len(creds)-1].Created, creds[len(creds)-1].KeyID
+	}
 }
 
 // accountAction serves the account routes that take no parameters: the

@@ -113,6 +113,11 @@ func (h *Handler) checkHolds(ctx context.Context, p keygate.Principal) error {
 	if err != nil {
 		return err
 	}
+	return h.checkHoldsIn(ctx, p, pkg)
+}
+
+// checkHoldsIn is checkHolds with the package that applies to p known.
+func (h *Handler) checkHoldsIn(ctx context.Context, p keygate.Principal, pkg string) error {
 	if s, ok := notHeld(h.callerGrants(ctx), h.effective(p.KeyID, pkg, p.Permissions)); ok {
 		return insufficientScope("id", "the credential holds "+s+", which is not among the caller's own permissions")
 	}

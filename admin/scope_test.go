@@ -268,7 +268,16 @@ func TestEscalationsRefusedAndAudited(t *testing.T) {
 	movedHMAC := e.mintHMAC("acct_up")
 	mustStatus(t, e.patch(e.adminKey, "/accounts/acct_up", `{"package":"PRIME"}`), http.StatusOK)
 
+	// A disabled account holding a powerful key.
+	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_locked", Name: "Locked", Package: access.TierGo})
+	require.NoError(t, err)
+	e.mintOn("acct_locked", keygate.ModeTest, "*:*")
+	_, err = e.accounts.Disable(ctx, "acct_locked")
+	require.NoError(t, err)
+
 	refusals := []refusal{
+		{name: "enable the account of a more powerful key", key: wKey, id: wID, method: "POST", path: "/accounts/acct_locked/enable",
+			code: "insufficient_scope", field: "id", permSeen: "*:*", otherwise: 200},
 		{name: "enable a more powerful key", key: wKey, id: wID, method: "POST", path: "/keys/" + disabledStrongID + "/enable",
 			code: "insufficient_scope", field: "id", permSeen: "*:*", otherwise: 200},
 		{name: "HMAC rotate a credential whose account moved up", key: wKey, id: wID, method: "POST", path: "/hmac-keys/" + movedHMAC + "/rotate",
