@@ -70,7 +70,7 @@ func (t *Tiers) Effective(pkg string, explicit Grants, standard bool) Grants {
 		}
 	}
 	for _, e := range explicit.perms {
-		if !t.packagedWholly(e) && !slices.Contains(g.beyond, e) {
+		if !t.Packaged(e) && !slices.Contains(g.beyond, e) {
 			g.beyond = append(g.beyond, e)
 		}
 	}
@@ -119,34 +119,9 @@ func (t *Tiers) packaged(required Permission) bool {
 	return t.Allows(t.names[len(t.names)-1], required)
 }
 
-// packagedWholly reports whether some package includes every permission
-// that the granted permission p covers. A union of permissions with
-// wildcards covers p only if one of them does (p's wildcard parts range
-// over more values than the union names), and the "*" module covers
-// [AdminModule], which no package includes.
-func (t *Tiers) packagedWholly(p Permission) bool {
-	if p.Module == AdminModule || p.Module == Wildcard {
-		return false
-	}
-	for _, q := range t.cumulative[len(t.cumulative)-1].perms {
-		if within(p, q) {
-			return true
-		}
-	}
-	return false
-}
-
 // allEntities reports whether a granted entity part covers every entity
 // (and the entity-less permission): empty or [Wildcard].
 func allEntities(e string) bool { return e == "" || e == Wildcard }
-
-// within reports whether everything the granted permission inner covers,
-// the granted permission outer covers too.
-func within(inner, outer Permission) bool {
-	return (outer.Module == Wildcard || outer.Module == inner.Module) &&
-		(outer.Action == Wildcard || outer.Action == inner.Action) &&
-		(allEntities(outer.Entity) || !allEntities(inner.Entity) && outer.Entity == inner.Entity)
-}
 
 // meet returns the granted permission that covers exactly what both a and
 // b cover, in a's form where they agree, and false when they cover nothing
@@ -187,16 +162,16 @@ func meetPart(a, b string) (string, bool) {
 // are dropped.
 func addMostGeneral(list []Permission, p Permission) []Permission {
 	for _, q := range list {
-		if within(p, q) {
+		if q.Includes(p) {
 			return list
 		}
 	}
-	i := slices.IndexFunc(list, func(q Permission) bool { return within(q, p) })
+	i := slices.IndexFunc(list, func(q Permission) bool { return p.Includes(q) })
 	if i < 0 {
 		return append(list, p)
 	}
 	list[i] = p
-	return slices.DeleteFunc(list, func(q Permission) bool { return q != p && within(q, p) })
+	return slices.DeleteFunc(list, func(q Permission) bool { return q != p && p.Includes(q) })
 }
 
 // includesLimited reports whether effective grants (from
@@ -213,7 +188,7 @@ func addMostGeneral(list []Permission, p Permission) []Permission {
 // wildcard ranges over more values than a finite union names.
 func (g Grants) includesLimited(q Permission) bool {
 	if g.tiers == nil {
-		return slices.ContainsFunc(g.perms, func(p Permission) bool { return within(q, p) })
+		return slices.ContainsFunc(g.perms, func(p Permission) bool { return p.Includes(q) })
 	}
 	// The packaged part: q's meet with each permission of the top tier,
 	// admin permissions aside (no package includes them).
@@ -223,7 +198,7 @@ func (g Grants) includesLimited(q Permission) bool {
 		if !ok || x.Module == AdminModule {
 			continue
 		}
-		if !slices.ContainsFunc(g.perms, func(p Permission) bool { return within(x, p) }) {
+		if !slices.ContainsFunc(g.perms, func(p Permission) bool { return p.Includes(x) }) {
 			return false
 		}
 	}
@@ -233,10 +208,10 @@ func (g Grants) includesLimited(q Permission) bool {
 	// cover q (a "*" module there covering q's other permissions too, as
 	// they are covered by perms only through an explicit "*" module,
 	// itself in beyond).
-	if q.Module != AdminModule && q.Module != Wildcard && slices.ContainsFunc(top, func(t Permission) bool { return within(q, t) }) {
+	if g.tiers.Packaged(q) {
 		return true // q is wholly packaged, and perms cover it
 	}
-	return slices.ContainsFunc(g.beyond, func(b Permission) bool { return within(q, b) })
+	return slices.ContainsFunc(g.beyond, func(b Permission) bool { return b.Includes(q) })
 }
 
 // Packaged reports whether some package of t includes everything the
@@ -245,10 +220,13 @@ func (g Grants) includesLimited(q Permission) bool {
 // (which covers admin permissions too), or with a nil *Tiers. A token of a
 // key that became standard keeps only its packaged permissions. It
 // allocates nothing.
+//
+// A union of permissions with wildcards includes p only if one of them
+// does (p's wildcard parts range over more values than the union names).
 func (t *Tiers) Packaged(p Permission) bool {
 	if t == nil || len(t.cumulative) == 0 || p.Module == AdminModule || p.Module == Wildcard {
 		return false
 	}
 	top := t.cumulative[len(t.cumulative)-1].perms
-	return slices.ContainsFunc(top, func(g Permission) bool { return within(p, g) })
+	return slices.ContainsFunc(top, func(g Permission) bool { return g.Includes(p) })
 }

@@ -122,15 +122,7 @@ func coversAny(perms []Permission, required Permission) bool {
 // ([Tiers.Effective]) it counts the package part and the unpackaged part
 // as Allows does. It allocates nothing.
 func (g Grants) Includes(requested Permission) bool {
-	if g.tiers != nil {
-		return g.includesLimited(requested)
-	}
-	for i := range g.perms {
-		if g.perms[i].Includes(requested) {
-			return true
-		}
-	}
-	return false
+	return g.includesLimited(requested)
 }
 
 // Permissions returns the granted permissions, roles expanded, in the order

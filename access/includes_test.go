@@ -109,6 +109,11 @@ func FuzzIncludes(f *testing.F) {
 		if grants.Includes(r) != g.Includes(r) {
 			t.Fatalf("Grants.Includes(%q, %q) disagrees with Permission.Includes", gs, rs)
 		}
+		// ListIncludes reads a stored list as NewGrants would (no roles).
+		list := []string{gs, cs}
+		if listGrants, err := access.NewGrants(list, nil, nil); err == nil && access.ListIncludes(list, rs) != listGrants.Includes(r) {
+			t.Fatalf("ListIncludes(%q, %q) = %v, Grants.Includes = %v", list, rs, access.ListIncludes(list, rs), listGrants.Includes(r))
+		}
 		c, err := access.ParsePermission(cs)
 		if err != nil {
 			return

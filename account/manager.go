@@ -54,10 +54,9 @@ const maxUpdateRetries = 16
 // NewManager returns a Manager for cfg. Every Config is valid today; the
 // error is there for settings to come.
 func NewManager(cfg Config) (*Manager, error) {
+	// An empty, non-nil list (Clone keeps it non-nil) allows no package
+	// but none.
 	m := &Manager{store: cfg.Store, now: cfg.Now, onChange: cfg.OnChange, packages: slices.Clone(cfg.Packages)}
-	if cfg.Packages != nil && m.packages == nil {
-		m.packages = []string{} // an empty list allows no package but none
-	}
 	if m.store == nil {
 		m.store = NewMemoryStore()
 	}

@@ -53,13 +53,17 @@ func isSelf(ctx context.Context, id string) bool {
 }
 
 // notHeld returns the first permission of perms that held does not
-// include, and whether there is one. A string that does not parse is not
-// held (the handler validates permissions before; a stored "@role" entry
-// is expanded by the middleware, never given here).
+// include, and whether there is one, for an error message. A string that
+// does not parse is not held, and is named by a placeholder, never echoed
+// (the handler validates permissions before; a stored "@role" entry is
+// expanded by the middleware, never given here).
 func notHeld(held access.Grants, perms []string) (string, bool) {
 	for _, s := range perms {
 		p, err := access.ParsePermission(s)
-		if err != nil || !held.Includes(p) {
+		if err != nil {
+			return "(a permission that does not parse)", true
+		}
+		if !held.Includes(p) {
 			return s, true
 		}
 	}
