@@ -43,7 +43,7 @@ func (h *Handler) createHMAC(r *http.Request, body []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return withSecret(h.hmacJSON(c), secret, http.StatusCreated), nil
+	return withSecret(h.hmacJSON(r.Context(), c), secret, http.StatusCreated), nil
 }
 
 // hmacCreateRequestJSON is the body of POST /hmac-keys: a key's, without
@@ -104,7 +104,7 @@ func (h *Handler) listHMAC(r *http.Request, _ []byte) (result, error) {
 			out.NextCursor = encodeCursor(cursor{kind: cursorHMAC, created: cs[i-1].Created, id: cs[i-1].KeyID})
 			break
 		}
-		out.Data = append(out.Data, h.hmacJSON(c))
+		out.Data = append(out.Data, h.hmacJSON(r.Context(), c))
 	}
 	return result{status: http.StatusOK, body: out}, nil
 }
@@ -134,7 +134,7 @@ func (h *Handler) getHMAC(r *http.Request, _ []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return result{status: http.StatusOK, body: h.hmacJSON(c)}, nil
+	return result{status: http.StatusOK, body: h.hmacJSON(r.Context(), c)}, nil
 }
 
 func (h *Handler) rotateHMAC(r *http.Request, body []byte) (result, error) {
@@ -169,7 +169,7 @@ func (h *Handler) rotateHMAC(r *http.Request, body []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return withSecret(h.hmacJSON(c), secret, http.StatusOK), nil
+	return withSecret(h.hmacJSON(ctx, c), secret, http.StatusOK), nil
 }
 
 func (h *Handler) revokeHMAC(r *http.Request, body []byte) (result, error) {
@@ -184,5 +184,5 @@ func (h *Handler) revokeHMAC(r *http.Request, body []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return result{status: http.StatusOK, body: h.hmacJSON(c)}, nil
+	return result{status: http.StatusOK, body: h.hmacJSON(r.Context(), c)}, nil
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -100,7 +101,7 @@ func (h *Handler) createKeys(r *http.Request, body []byte) (result, error) {
 		if err != nil {
 			return nil, err
 		}
-		j := h.keyJSON(rec, prefix)
+		j := h.keyJSON(ctx, rec, prefix)
 		j.Key = key.Reveal()
 		return j, nil
 	}
@@ -164,7 +165,7 @@ func (h *Handler) listKeys(r *http.Request, _ []byte) (result, error) {
 			out.NextCursor = encodeCursor(cursor{kind: cursorKeys, created: recs[i-1].Created, id: recs[i-1].ID})
 			break
 		}
-		out.Data = append(out.Data, h.keyJSON(rec, prefix))
+		out.Data = append(out.Data, h.keyJSON(r.Context(), rec, prefix))
 	}
 	return result{status: http.StatusOK, body: out}, nil
 }
@@ -191,11 +192,11 @@ func (h *Handler) getKey(r *http.Request, _ []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return h.key(rec, http.StatusOK), nil
+	return h.key(r.Context(), rec, http.StatusOK), nil
 }
 
-func (h *Handler) key(rec apikey.Record, status int) result {
-	return result{status: status, body: h.keyJSON(rec, h.cfg.Keys.Prefix())}
+func (h *Handler) key(ctx context.Context, rec apikey.Record, status int) result {
+	return result{status: status, body: h.keyJSON(ctx, rec, h.cfg.Keys.Prefix())}
 }
 
 type keyUpdateRequest struct {
@@ -280,7 +281,7 @@ func (h *Handler) updateKey(r *http.Request, body []byte) (result, error) {
 	} else if rec, err = h.cfg.Keys.Update(ctx, id, c); err != nil {
 		return result{}, err
 	}
-	return h.key(rec, http.StatusOK), nil
+	return h.key(r.Context(), rec, http.StatusOK), nil
 }
 
 type rotateRequest struct {
@@ -319,7 +320,7 @@ func (h *Handler) rotateKey(r *http.Request, body []byte) (result, error) {
 		return result{}, err
 	}
 	// The plaintext is in the response only, never in the replay.
-	j := h.keyJSON(rec, h.cfg.Keys.Prefix())
+	j := h.keyJSON(ctx, rec, h.cfg.Keys.Prefix())
 	shown := *j
 	shown.Key = key.Reveal()
 	return result{status: http.StatusOK, body: &shown, replay: j}, nil
@@ -341,7 +342,7 @@ func (h *Handler) keyAction(r *http.Request, body []byte, do func(*http.Request,
 	if err != nil {
 		return result{}, err
 	}
-	return h.key(rec, http.StatusOK), nil
+	return h.key(r.Context(), rec, http.StatusOK), nil
 }
 
 func (h *Handler) revokeKey(r *http.Request, body []byte) (result, error) {

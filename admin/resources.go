@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"time"
 
 	"github.com/keygate/keygate"
@@ -167,17 +168,28 @@ func (h *Handler) effective(id, pkg string, perms []string) []string {
 }
 
 // keyJSON is keyJSON with the key's effective permissions.
-func (h *Handler) keyJSON(rec apikey.Record, prefix string) *Key {
+func (h *Handler) keyJSON(ctx context.Context, rec apikey.Record, prefix string) *Key {
 	k := keyJSON(rec, prefix)
-	k.EffectivePermissions = h.effective(rec.ID, rec.Package, rec.Permissions)
+	k.EffectivePermissions = h.effective(rec.ID, h.shownPackage(ctx, rec.Account, rec.Package), rec.Permissions)
 	return k
 }
 
 // hmacJSON is hmacJSON with the credential's effective permissions.
-func (h *Handler) hmacJSON(c hmac.Credential) *HMACKey {
+func (h *Handler) hmacJSON(ctx context.Context, c hmac.Credential) *HMACKey {
 	k := hmacJSON(c)
-	k.EffectivePermissions = h.effective(c.KeyID, c.Package, c.Permissions)
+	k.EffectivePermissions = h.effective(c.KeyID, h.shownPackage(ctx, c.Account, c.Package), c.Permissions)
 	return k
+}
+
+// shownPackage is the package a credential's effective permissions are
+// shown with: its account's current one ([Handler.currentPackage]), or
+// its stored copy when the account cannot be read (a display, which
+// decides nothing).
+func (h *Handler) shownPackage(ctx context.Context, acct, stored string) string {
+	if pkg, err := h.currentPackage(ctx, acct, stored); err == nil {
+		return pkg
+	}
+	return stored
 }
 
 func hmacJSON(c hmac.Credential) *HMACKey {

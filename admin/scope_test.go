@@ -267,6 +267,9 @@ func TestEscalationsRefusedAndAudited(t *testing.T) {
 	require.NoError(t, err)
 	movedHMAC := e.mintHMAC("acct_up")
 	mustStatus(t, e.patch(e.adminKey, "/accounts/acct_up", `{"package":"PRIME"}`), http.StatusOK)
+	shown := e.get(e.adminKey, "/hmac-keys/"+movedHMAC)
+	mustStatus(t, shown, http.StatusOK)
+	assert.Contains(t, shown.json(t)["effective_permissions"], "checkout:start", "shown with its account's package, PRIME")
 
 	// A disabled account holding a powerful key.
 	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_locked", Name: "Locked", Package: access.TierGo})
