@@ -456,11 +456,11 @@ type Changes struct {
 }
 
 // Update changes a key's metadata atomically. A change that may widen
-// what the key holds (another package, a permission it did not list, or a
-// move between no permissions and some) records the context's actor as
-// PermissionsSetBy; narrowing to some of its permissions keeps the
-// previous one, so that a narrowing never hides who widened the key from
-// separation of duties. A new expiry for a key that has expired revives
+// what the key holds (another package, a permission or store it did not
+// list, a move between no permissions and some, looser origin rules, a
+// later or no expiry) records the context's actor as PermissionsSetBy; a
+// narrowing keeps the previous one, so that it never hides who widened
+// the key from separation of duties. A new expiry for a key that has expired revives
 // the key but not the tokens it obtained (TokensNotBefore).
 func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, error) {
 	setBy := actorText(keygate.ActorFromContext(ctx))
@@ -501,7 +501,7 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 		if err := m.validate(p); err != nil {
 			return err
 		}
-		if widens(r.Package, r.Permissions, p.Package, p.Permissions) {
+		if widens(r, p) || c.Expires != nil && !r.Expires.IsZero() && (c.Expires.IsZero() || c.Expires.After(r.Expires)) {
 			r.PermissionsSetBy = setBy
 		}
 		if now := m.now(); c.Expires != nil && !r.Expires.IsZero() && !now.Before(r.Expires) && now.After(r.TokensNotBefore) {
@@ -524,17 +524,33 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 	return rec, nil
 }
 
-// widens reports whether moving a key from package and permissions
-// (oldPkg, oldPerms) to (newPkg, newPerms) may give it something it did
-// not hold: another package, a permission it did not list, or a move
-// between a standard key (no permissions: its package's) and a
-// restricted one.
-func widens(oldPkg string, oldPerms []string, newPkg string, newPerms []string) bool {
-	if newPkg != oldPkg || (len(oldPerms) == 0) != (len(newPerms) == 0) {
+// widens reports whether changing the key r to the settings p may give
+// it something it did not hold: another package, a permission or store it
+// did not list, a move between a standard key (no permissions: its
+// package's) and a restricted one, an allow list (IPs, countries) that
+// was set and is cleared or gains an entry, a deny list that loses an
+// entry (Update also counts an expiry that is removed or pushed back). A
+// narrowing, or a change of name, is not a widening.
+func widens(r *Record, p CreateParams) bool {
+	switch {
+	case p.Package != r.Package, (len(r.Permissions) == 0) != (len(p.Permissions) == 0):
 		return true
+	case gains(r.Permissions, p.Permissions), gains(r.Stores, p.Stores):
+		return true
+	case len(r.AllowedIPs) > 0 && (len(p.AllowedIPs) == 0 || gains(r.AllowedIPs, p.AllowedIPs)):
+		return true
+	case len(r.AllowedCountries) > 0 && (len(p.AllowedCountries) == 0 || gains(r.AllowedCountries, p.AllowedCountries)):
+		return true
+	case gains(p.DeniedIPs, r.DeniedIPs), gains(p.DeniedCountries, r.DeniedCountries):
+		return true // an entry of the old deny list is gone
 	}
-	for _, p := range newPerms {
-		if !slices.Contains(oldPerms, p) {
+	return false
+}
+
+// gains reports whether to holds an entry that from lacks.
+func gains(from, to []string) bool {
+	for _, s := range to {
+		if !slices.Contains(from, s) {
 			return true
 		}
 	}

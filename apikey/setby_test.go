@@ -3,6 +3,7 @@ package apikey_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,4 +79,35 @@ func TestApproveSeparately(t *testing.T) {
 	got, err = m.Approve(context.Background(), rec.ID, "alice")
 	require.NoError(t, err, "Approve leaves separation to its caller")
 	assert.Equal(t, apikey.StatusActive, got.Status)
+}
+
+// TestWideningBeyondPermissions: stores, origin rules and the expiry also
+// widen a key, for separation of duties; narrowing them does not.
+func TestWideningBeyondPermissions(t *testing.T) {
+	m, c := newManager(t, apikey.Config{})
+	as := func(actor string) context.Context { return keygate.WithActor(context.Background(), actor) }
+	p := params
+	p.Stores, p.AllowedIPs, p.DeniedIPs, p.Expires = []string{"store_1"}, []string{"10.0.0.0/8"}, []string{"10.9.0.0/16"}, c.Now().Add(time.Hour)
+	_, rec, err := m.Create(as("alice"), p)
+	require.NoError(t, err)
+	list := func(s ...string) *[]string { return &s }
+	later, sooner := c.Now().Add(2*time.Hour), c.Now().Add(30*time.Minute)
+	for i, s := range []struct {
+		actor string
+		c     apikey.Changes
+		want  string
+	}{
+		{"bob", apikey.Changes{Stores: list("store_1", "store_2")}, "bob"},
+		{"carol", apikey.Changes{Stores: list("store_2")}, "bob"},
+		{"carol", apikey.Changes{AllowedIPs: list("10.1.0.0/16")}, "carol"}, // a new entry
+		{"dave", apikey.Changes{AllowedIPs: &[]string{}}, "dave"},           // cleared: any address
+		{"erin", apikey.Changes{DeniedIPs: &[]string{}}, "erin"},            // an address no longer denied
+		{"frank", apikey.Changes{Expires: &later}, "frank"},
+		{"grace", apikey.Changes{Expires: &sooner}, "frank"},
+		{"heidi", apikey.Changes{Expires: &time.Time{}}, "heidi"}, // never expires
+	} {
+		rec, err = m.Update(as(s.actor), rec.ID, s.c)
+		require.NoError(t, err, "step %d", i)
+		assert.Equal(t, s.want, rec.PermissionsSetBy, "step %d", i)
+	}
 }

@@ -92,11 +92,12 @@ type Record struct {
 	// bytes and control characters replaced by U+FFFD and is cut to 200
 	// bytes.
 	CreatedBy string
-	// PermissionsSetBy is who last set the key's Permissions or Package,
-	// which decide what it may do: [keygate.ActorFromContext] of
-	// [Manager.Create], then of the [Manager.Update] that changed either
-	// (in the same form as CreatedBy). The admin API's separation of
-	// duties refuses the approval of a key by whoever widened it.
+	// PermissionsSetBy is who last widened the key: [keygate.ActorFromContext]
+	// of [Manager.Create], then of the last [Manager.Update] that may have
+	// given it more (its package, permissions, stores, origin rules or
+	// expiry; see Update), in the same form as CreatedBy. The admin API's
+	// separation of duties refuses the approval of a key by whoever
+	// widened it.
 	PermissionsSetBy string
 	// Hint is the last four characters of the current key, for people to
 	// tell keys apart ("…4242"), set by [Manager.Create] and
