@@ -273,3 +273,50 @@ func TestIntersectAllow(t *testing.T) {
 		})
 	}
 }
+
+// FuzzIntersectAllow: the intersection admits an address exactly when
+// both allow lists admit it, and an empty intersection (false) only when
+// no address is admitted by both or a list does not parse.
+func FuzzIntersectAllow(f *testing.F) {
+	f.Add("10.0.0.0/8", "10.1.0.0/16\n192.0.2.0/24", "10.1.2.3")
+	f.Add("10.1.2.3", "10.0.0.0/8", "10.1.2.4")
+	f.Add("::ffff:10.1.2.3", "10.0.0.0/8", "10.1.2.3")
+	f.Add("2001:db8::/32", "10.0.0.0/8", "2001:db8::1")
+	f.Add("not an address", "10.0.0.0/8", "10.0.0.1")
+	f.Fuzz(func(t *testing.T, as, bs, client string) {
+		split := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, "\n")
+		}
+		a, b := split(as), split(bs)
+		out, ok := IntersectAllow(a, b)
+		ra, errA := ParseRules(a, nil)
+		rb, errB := ParseRules(b, nil)
+		if errA != nil || errB != nil {
+			if ok && (len(a) > 0 && len(b) > 0 && !slices.Equal(a, b)) {
+				t.Fatalf("IntersectAllow(%q, %q) = %q, true, but a list does not parse", a, b, out)
+			}
+			return
+		}
+		ip, err := netip.ParseAddr(client)
+		if err != nil || ip.Zone() != "" {
+			return
+		}
+		both := ra.Check(ip, true) == nil && rb.Check(ip, true) == nil
+		if !ok {
+			if both {
+				t.Fatalf("IntersectAllow(%q, %q) admits nobody, but both admit %v", a, b, ip)
+			}
+			return
+		}
+		ro, err := ParseRules(out, nil)
+		if err != nil {
+			t.Fatalf("IntersectAllow(%q, %q) = %q, which does not parse: %v", a, b, out, err)
+		}
+		if got := ro.Check(ip, true) == nil; got != both {
+			t.Fatalf("IntersectAllow(%q, %q) = %q admits %v: %v; both lists: %v", a, b, out, ip, got, both)
+		}
+	})
+}
