@@ -118,9 +118,9 @@ func (s refreshStore) sweep(ctx context.Context, issued int64) {
 }
 
 // OpenFamilies implements [jwt.RefreshStore]: one query over the
-// client's active tokens (a family has at most one). No index covers
-// client_id yet, so it reads the table: an index on refresh_tokens
-// (client_id, subject) would make it proportional to the client's tokens.
+// client's active tokens (a family has at most one). The index
+// refresh_tokens_owner (client_id, subject) makes it proportional to the
+// client's tokens for the subject, not to the table.
 func (s refreshStore) OpenFamilies(ctx context.Context, clientID, subject string, now time.Time) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
