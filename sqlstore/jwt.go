@@ -282,8 +282,8 @@ func (s refreshStore) RevokeFamily(ctx context.Context, family string, at time.T
 type denylist struct{ d *DB }
 
 // Denylist returns the DB's [jwt.Denylist]. IsRevoked is one query. Every
-// 1024th RevokeToken also deletes the entries that expired more than
-// [jwt.RevocationMargin] ago. Times after 2262 are stored as 2262: a
+// 1024th RevokeToken or RevokeSession also deletes the token and session
+// entries that expired more than [jwt.RevocationMargin] ago. Times after 2262 are stored as 2262: a
 // revocation lasts at least as long as asked.
 func (d *DB) Denylist() jwt.Denylist { return denylist{d} }
 
@@ -297,8 +297,8 @@ func (l denylist) RevokeToken(ctx context.Context, jti string, until time.Time) 
 
 // revokeUntil upserts the entry id (in column idColumn of table, both
 // constants) until until, only ever moving its end later; every 1024th
-// write also deletes the table's entries that expired more than
-// [jwt.RevocationMargin] ago. op names the call in errors.
+// write to either table also deletes the entries of both denied_tokens and
+// denied_sessions that expired more than [jwt.RevocationMargin] ago. op names the call in errors.
 func (l denylist) revokeUntil(ctx context.Context, table, idColumn, id string, until time.Time, op string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -308,8 +308,14 @@ ON CONFLICT (`+idColumn+`) DO UPDATE SET until = excluded.until WHERE excluded.u
 		return l.d.fail(ctx, op, err)
 	}
 	if l.d.denyWrites.Add(1)%sweepEvery == 0 {
-		// Best effort: a failure leaves the entries for the next sweep.
-		_, _ = l.d.exec(ctx, "DELETE FROM "+table+" WHERE until < ?", clampTime(time.Now().Add(-jwt.RevocationMargin)))
+		// One counter for both tables, so sweep both: a store that only
+		// revokes sessions (or only tokens) still forgets the other
+		// table's expired entries. Best effort: a failure leaves the
+		// entries for the next sweep.
+		cutoff := clampTime(time.Now().Add(-jwt.RevocationMargin))
+		for _, t := range [...]string{"denied_tokens", "denied_sessions"} {
+			_, _ = l.d.exec(ctx, "DELETE FROM "+t+" WHERE until < ?", cutoff)
+		}
 	}
 	return nil
 }
@@ -328,8 +334,7 @@ ON CONFLICT (subject) DO UPDATE SET cutoff = excluded.cutoff WHERE excluded.cuto
 }
 
 // RevokeSession implements [jwt.Denylist]: an upsert that only moves the
-// entry's end later. Every 1024th also deletes the sessions whose entries
-// expired more than [jwt.RevocationMargin] ago.
+// entry's end later. It shares RevokeToken's sweep (see [DB.Denylist]).
 func (l denylist) RevokeSession(ctx context.Context, session string, until time.Time) error {
 	return l.revokeUntil(ctx, "denied_sessions", "sid", session, until, "revoke session")
 }
