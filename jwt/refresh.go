@@ -613,10 +613,7 @@ func (rt *RefreshTokens) bound(ctx context.Context, rec RefreshRecord, now time.
 	}
 	open = slices.DeleteFunc(open, func(f string) bool { return f == rec.Family })
 	for _, fam := range open[:max(0, len(open)-(rt.maxFamilies-1))] {
-		if err := rt.store.RevokeFamily(ctx, fam, now); err != nil {
-			return fmt.Errorf("jwt: revoke refresh token family: %w", err)
-		}
-		if err := rt.revokeSession(ctx, fam, now); err != nil {
+		if err := rt.endFamily(ctx, fam, now); err != nil {
 			return err
 		}
 		old := rec
@@ -752,10 +749,7 @@ func (rt *RefreshTokens) Revoke(ctx context.Context, token, clientID string) err
 		return ErrRefreshClient
 	}
 	now := rt.now()
-	if err := rt.store.RevokeFamily(ctx, rec.Family, now); err != nil {
-		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
-	}
-	if err := rt.revokeSession(ctx, rec.Family, now); err != nil {
+	if err := rt.endFamily(ctx, rec.Family, now); err != nil {
 		return err
 	}
 	if rec.Status != RefreshRevoked {
@@ -813,10 +807,7 @@ func (rt *RefreshTokens) RevokeFamily(ctx context.Context, family string) error 
 		return ErrInvalidFamily
 	}
 	now := rt.now()
-	if err := rt.store.RevokeFamily(ctx, family, now); err != nil {
-		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
-	}
-	if err := rt.revokeSession(ctx, family, now); err != nil {
+	if err := rt.endFamily(ctx, family, now); err != nil {
 		return err
 	}
 	if rt.onChange != nil {
@@ -824,6 +815,15 @@ func (rt *RefreshTokens) RevokeFamily(ctx context.Context, family string) error 
 			Actor: keygate.ActorFromContext(ctx), TokenID: family})
 	}
 	return nil
+}
+
+// endFamily revokes the family in the store and then, through
+// revokeSession, its access tokens.
+func (rt *RefreshTokens) endFamily(ctx context.Context, family string, now time.Time) error {
+	if err := rt.store.RevokeFamily(ctx, family, now); err != nil {
+		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
+	}
+	return rt.revokeSession(ctx, family, now)
 }
 
 // revokeSession revokes the family's access tokens in RefreshConfig's
