@@ -29,7 +29,8 @@ import (
 // set): at most [Config.MaxNoncesPerKey] unexpired nonces per key ID, so
 // that one credential cannot fill Redis for every other (see "Bounds per
 // credential" in the package documentation). A new nonce refused a place
-// is deleted again (a third command, on the refusal's path only).
+// is deleted again (a third command, on the refusal's path only), and so
+// is a new nonce whose reservation failed (a retry is then not a replay).
 //
 // It is safe for concurrent use. Make one with [NewNonceStore].
 type NonceStore struct {
@@ -92,6 +93,13 @@ func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires tim
 	n, err := room.Int()
 	switch {
 	case err != nil:
+		if fresh {
+			// Recorded but not reserved: forget it again, or a retry of
+			// the request would be refused as a replay.
+			if derr := s.client.Del(ctx, key).Err(); derr != nil {
+				return false, fmt.Errorf("redisstore: claim nonce: %w (deleting the nonce: %v)", err, derr)
+			}
+		}
 		return false, fmt.Errorf("redisstore: claim nonce: %w", err)
 	case !fresh:
 		return false, nil // a replay
