@@ -64,7 +64,7 @@ func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires tim
 	if d <= 0 {
 		return false, fmt.Errorf("redisstore: claim nonce: expiry %v is not after now (%v)", expires, now)
 	}
-	h := nonceHash(keyID, nonce)
+	h := ownerHash(keyID, nonce)
 	key := s.key("nonce:", h)
 	if s.maxNonces <= 0 {
 		// In whole milliseconds, go-redis sends the TTL as PX unchanged
@@ -112,15 +112,10 @@ func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires tim
 	return true, nil
 }
 
-// nonceKey is the key of keyID's nonce.
+// nonceKey is the key of keyID's nonce, as Claim names it; the tests use
+// it (TestNonceKey pins its format).
 func (s *NonceStore) nonceKey(keyID, nonce string) string {
-	return s.key("nonce:", nonceHash(keyID, nonce))
-}
-
-// nonceHash is the SHA-256 of the length of keyID (a uvarint), keyID and
-// nonce, in base64url.
-func nonceHash(keyID, nonce string) string {
-	return ownerHash(keyID, nonce)
+	return s.key("nonce:", ownerHash(keyID, nonce))
 }
 
 // ownerHash is the SHA-256 of the length of first (a uvarint), first and
