@@ -383,7 +383,16 @@ const oneTimeInsert = "INSERT INTO one_time_tokens (" + oneTimeColumns + ") VALU
 // putBounded inserts the record with args unless max records of its owner
 // expire after issued, in one transaction holding the owner's lock.
 func (s oneTimeStore) putBounded(ctx context.Context, rec jwt.OneTimeRecord, issued int64, max int, args []any) error {
-	err := s.d.inTx(ctx, func(t tx) error {
+	// On PostgreSQL the count must see every Put of the owner committed
+	// before this one took the advisory lock: READ COMMITTED takes a new
+	// snapshot per statement, after the lock. Under REPEATABLE READ or
+	// SERIALIZABLE (a server's default_transaction_isolation may say so)
+	// the snapshot would date from the lock statement, before the wait.
+	var opts *sql.TxOptions
+	if s.d.dialect == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	err := s.d.inTxOpts(ctx, opts, func(t tx) error {
 		if s.d.dialect == Postgres {
 			// Length-prefixed, so that no two owners share a lock name
 			// (a collision of the hash only serialises two owners).
