@@ -380,6 +380,21 @@ const oneTimeColumns = "hash, purpose, account, key_id, subject, mode, method, p
 
 const oneTimeInsert = "INSERT INTO one_time_tokens (" + oneTimeColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING"
 
+// insertOneTime checks the result of oneTimeInsert: [jwt.ErrTokenExists]
+// when it inserted nothing (the hash is taken), the error of the statement
+// or of RowsAffected as is.
+func insertOneTime(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return jwt.ErrTokenExists
+	}
+	return nil
+}
+
 // putBounded inserts the record with args unless max records of its owner
 // expire after issued, in one transaction holding the owner's lock.
 func (s oneTimeStore) putBounded(ctx context.Context, rec jwt.OneTimeRecord, issued int64, max int, args []any) error {
@@ -409,16 +424,7 @@ func (s oneTimeStore) putBounded(ctx context.Context, rec jwt.OneTimeRecord, iss
 		if n >= max {
 			return fmt.Errorf("%w: %d outstanding", jwt.ErrOneTimeQuota, n)
 		}
-		res, err := t.exec(ctx, oneTimeInsert, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return jwt.ErrTokenExists
-		}
-		return nil
+		return insertOneTime(t.exec(ctx, oneTimeInsert, args...))
 	})
 	switch {
 	case errors.Is(err, jwt.ErrTokenExists), errors.Is(err, jwt.ErrOneTimeQuota):
@@ -441,20 +447,14 @@ func (s oneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord, max int) e
 	}
 	args := []any{rec.Hash[:], rec.Purpose, rec.Account, rec.KeyID, rec.Subject, string(rec.Mode), rec.Method, rec.Path, rec.EntityID,
 		rec.BodyHash[:], issued, expires}
+	var err error
 	if max > 0 {
-		if err := s.putBounded(ctx, rec, issued, max, args); err != nil {
-			return err
-		}
-	} else {
-		res, err := s.d.exec(ctx, oneTimeInsert, args...)
-		if err != nil {
-			return s.d.fail(ctx, "put one-time token", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return s.d.fail(ctx, "put one-time token", err)
-		} else if n == 0 {
-			return jwt.ErrTokenExists
-		}
+		err = s.putBounded(ctx, rec, issued, max, args)
+	} else if err = insertOneTime(s.d.exec(ctx, oneTimeInsert, args...)); err != nil && !errors.Is(err, jwt.ErrTokenExists) {
+		err = s.d.fail(ctx, "put one-time token", err)
+	}
+	if err != nil {
+		return err
 	}
 	if s.d.oneTimeWrites.Add(1)%sweepEvery == 0 {
 		// Best effort: a failure leaves the records for the next sweep.
