@@ -92,7 +92,10 @@ type MemoryNonceConfig struct {
 // reserved atomically before an insert). When a Claim finds the count at
 // MaxEntries it sweeps every shard of expired entries and tries again; if
 // all MaxEntries entries are still unexpired it records nothing and returns
-// an error wrapping [ErrNonceStoreFull]. The store never evicts an
+// an error wrapping [ErrNonceStoreFull]. That sweep runs at most once per
+// millisecond of the store's clock, over all Claims: a Claim refused within
+// a millisecond of the last one is refused at once, without it (each
+// shard's own expired entries still go at its next Claim). The store never evicts an
 // unexpired entry and never reports true for a nonce it did not record.
 // A replay of a recorded nonce still reports false when the store is full.
 //
@@ -123,9 +126,12 @@ type MemoryNonceStore struct {
 	max    int64
 	perKey int32        // 0: no share, key IDs are not counted
 	count  atomic.Int64 // entries recorded, expired or not, over all shards
-	seeds  [2]maphash.Seed
-	shards [nonceShards]nonceShard
-	keys   [nonceShards]nonceKeyShard
+	// lastSweepAll is when (the store's clock, Unix nanoseconds) the last
+	// sweep of every shard started; see claimSweepAll.
+	lastSweepAll atomic.Int64
+	seeds        [2]maphash.Seed
+	shards       [nonceShards]nonceShard
+	keys         [nonceShards]nonceKeyShard
 }
 
 // nonceKeyShard counts the entries, expired or not, of the key IDs whose
@@ -223,7 +229,12 @@ func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expir
 	}
 	if err := s.reserve(kid); err != nil {
 		// Full, counting entries that may have expired in other shards:
-		// sweep them all (without holding this shard) and try once more.
+		// sweep them all (without holding this shard) and try once more,
+		// unless another Claim did so less than sweepAllEvery ago.
+		if !s.claimSweepAll(t) {
+			sh.mu.Unlock()
+			return false, err
+		}
 		sh.mu.Unlock()
 		s.sweepAll(t)
 		sh.mu.Lock()
@@ -328,6 +339,25 @@ func (s *MemoryNonceStore) sweep(sh *nonceShard, now int64) {
 		sh.queue = sh.queue[:copy(sh.queue, sh.queue[sh.head:])]
 		sh.head = 0
 	}
+}
+
+// sweepAllEvery is the least time, on the store's clock, between two
+// sweeps of every shard: a burst of refusals (a key ID at its share
+// retrying) then locks all the shards at most once per sweepAllEvery
+// rather than once per request.
+const sweepAllEvery = int64(time.Millisecond)
+
+// claimSweepAll reports whether the Claim at now (Unix nanoseconds) may
+// sweep every shard: whether no sweep of every shard started within
+// sweepAllEvery before now. It then records now as the last sweep, so
+// that of concurrent callers one only sweeps. A clock that went back
+// allows a sweep.
+func (s *MemoryNonceStore) claimSweepAll(now int64) bool {
+	last := s.lastSweepAll.Load()
+	if now >= last && now-last < sweepAllEvery {
+		return false
+	}
+	return s.lastSweepAll.CompareAndSwap(last, now)
 }
 
 // sweepAll sweeps every shard, one at a time.

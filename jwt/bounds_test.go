@@ -24,7 +24,7 @@ func TestOneTimeIssueDefaultBound(t *testing.T) {
 		require.NoError(t, err, "token %d within the bound", i)
 	}
 	_, _, err := e.ot.Issue(ctx, baseParams)
-	require.Error(t, err, "a credential holding 1,000 outstanding one-time tokens got another")
+	require.ErrorIs(t, err, jwt.ErrOneTimeQuota, "a credential holding 1,000 outstanding one-time tokens got another")
 	other := baseParams
 	other.KeyID = "key0000000000002"
 	_, _, err = e.ot.Issue(ctx, other)

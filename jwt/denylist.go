@@ -57,16 +57,26 @@ func NewMemoryDenylist() *MemoryDenylist {
 
 // RevokeToken implements [Denylist].
 func (d *MemoryDenylist) RevokeToken(ctx context.Context, jti string, until time.Time) error {
+	return d.deny(ctx, d.tokens, jti, until)
+}
+
+// RevokeSession implements [Denylist].
+func (d *MemoryDenylist) RevokeSession(ctx context.Context, session string, until time.Time) error {
+	return d.deny(ctx, d.sessions, session, until)
+}
+
+// deny records id in m (tokens or sessions) until until, keeping a later
+// until already there, and on every 1024th write of either kind forgets
+// the entries of both maps whose tokens have expired, past the margin.
+func (d *MemoryDenylist) deny(ctx context.Context, m map[string]time.Time, id string, until time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if until.After(d.tokens[jti]) {
-		d.tokens[jti] = until
+	if until.After(m[id]) {
+		m[id] = until
 	}
-	// Every so often, forget entries whose tokens have expired, past the
-	// margin.
 	if d.sweeps++; d.sweeps >= 1024 {
 		d.sweeps = 0
 		now := d.now()
@@ -78,20 +88,6 @@ func (d *MemoryDenylist) RevokeToken(ctx context.Context, jti string, until time
 			}
 		}
 	}
-	return nil
-}
-
-// RevokeSession implements [Denylist].
-func (d *MemoryDenylist) RevokeSession(ctx context.Context, session string, until time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if until.After(d.sessions[session]) {
-		d.sessions[session] = until
-	}
-	d.sweeps++ // swept with the tokens
 	return nil
 }
 

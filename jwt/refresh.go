@@ -455,6 +455,13 @@ type RefreshConfig struct {
 	// [RefreshRecord.AccessClaims]). Use the verifier's denylist. Nil
 	// means access tokens outlive their family.
 	Denylist Denylist
+	// AccessTokenTTL is the longest lifetime of the access tokens minted
+	// with the family: a revoked family's Denylist entry lasts that long
+	// past the revocation, when the last of them has expired. Zero means
+	// AbsoluteLifetime, an upper bound that needs no knowledge of the
+	// access tokens (the entry then lasts as long as the family could
+	// have).
+	AccessTokenTTL time.Duration
 }
 
 // RefreshGrant is what a new family of refresh tokens carries: the client
@@ -498,19 +505,21 @@ type RefreshTokens struct {
 	now         func() time.Time
 	onChange    keygate.ChangeFunc
 	denylist    Denylist
+	accessTTL   time.Duration
 }
 
 // NewRefreshTokens returns a RefreshTokens for cfg. It fails, with an error
 // wrapping [ErrInvalidConfig], if a duration or MaxFamilies is negative.
 func NewRefreshTokens(cfg RefreshConfig) (*RefreshTokens, error) {
-	if cfg.IdleTimeout < 0 || cfg.AbsoluteLifetime < 0 {
+	if cfg.IdleTimeout < 0 || cfg.AbsoluteLifetime < 0 || cfg.AccessTokenTTL < 0 {
 		return nil, fmt.Errorf("%w: negative refresh token lifetime", ErrInvalidConfig)
 	}
 	if cfg.MaxFamilies < 0 {
 		return nil, fmt.Errorf("%w: negative MaxFamilies", ErrInvalidConfig)
 	}
 	rt := &RefreshTokens{store: cfg.Store, idle: cfg.IdleTimeout, absolute: cfg.AbsoluteLifetime,
-		maxFamilies: cfg.MaxFamilies, now: cfg.Now, onChange: cfg.OnChange, denylist: cfg.Denylist}
+		maxFamilies: cfg.MaxFamilies, now: cfg.Now, onChange: cfg.OnChange, denylist: cfg.Denylist,
+		accessTTL: cfg.AccessTokenTTL}
 	if rt.maxFamilies == 0 {
 		rt.maxFamilies = DefaultMaxRefreshFamilies
 	}
@@ -522,6 +531,9 @@ func NewRefreshTokens(cfg RefreshConfig) (*RefreshTokens, error) {
 	}
 	if rt.absolute == 0 {
 		rt.absolute = DefaultRefreshAbsoluteLifetime
+	}
+	if rt.accessTTL == 0 {
+		rt.accessTTL = rt.absolute
 	}
 	if rt.now == nil {
 		rt.now = time.Now
@@ -601,10 +613,7 @@ func (rt *RefreshTokens) bound(ctx context.Context, rec RefreshRecord, now time.
 	}
 	open = slices.DeleteFunc(open, func(f string) bool { return f == rec.Family })
 	for _, fam := range open[:max(0, len(open)-(rt.maxFamilies-1))] {
-		if err := rt.store.RevokeFamily(ctx, fam, now); err != nil {
-			return fmt.Errorf("jwt: revoke refresh token family: %w", err)
-		}
-		if err := rt.revokeSession(ctx, fam, now); err != nil {
+		if err := rt.endFamily(ctx, fam, now); err != nil {
 			return err
 		}
 		old := rec
@@ -740,10 +749,7 @@ func (rt *RefreshTokens) Revoke(ctx context.Context, token, clientID string) err
 		return ErrRefreshClient
 	}
 	now := rt.now()
-	if err := rt.store.RevokeFamily(ctx, rec.Family, now); err != nil {
-		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
-	}
-	if err := rt.revokeSession(ctx, rec.Family, now); err != nil {
+	if err := rt.endFamily(ctx, rec.Family, now); err != nil {
 		return err
 	}
 	if rec.Status != RefreshRevoked {
@@ -801,10 +807,7 @@ func (rt *RefreshTokens) RevokeFamily(ctx context.Context, family string) error 
 		return ErrInvalidFamily
 	}
 	now := rt.now()
-	if err := rt.store.RevokeFamily(ctx, family, now); err != nil {
-		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
-	}
-	if err := rt.revokeSession(ctx, family, now); err != nil {
+	if err := rt.endFamily(ctx, family, now); err != nil {
 		return err
 	}
 	if rt.onChange != nil {
@@ -814,16 +817,25 @@ func (rt *RefreshTokens) RevokeFamily(ctx context.Context, family string) error 
 	return nil
 }
 
+// endFamily revokes the family in the store and then, through
+// revokeSession, its access tokens.
+func (rt *RefreshTokens) endFamily(ctx context.Context, family string, now time.Time) error {
+	if err := rt.store.RevokeFamily(ctx, family, now); err != nil {
+		return fmt.Errorf("jwt: revoke refresh token family: %w", err)
+	}
+	return rt.revokeSession(ctx, family, now)
+}
+
 // revokeSession revokes the family's access tokens in RefreshConfig's
 // Denylist, if any. They were minted at the latest now (the family can no
-// longer mint any), and no access token lives longer than the family's
-// absolute lifetime, so the entry lasts that long past now: an upper bound
-// that needs no knowledge of the access tokens' lifetime.
+// longer mint any) and live at most RefreshConfig.AccessTokenTTL (by
+// default the family's absolute lifetime), so the entry lasts that long
+// past now.
 func (rt *RefreshTokens) revokeSession(ctx context.Context, family string, now time.Time) error {
 	if rt.denylist == nil {
 		return nil
 	}
-	if err := rt.denylist.RevokeSession(ctx, family, now.Add(rt.absolute)); err != nil {
+	if err := rt.denylist.RevokeSession(ctx, family, now.Add(rt.accessTTL)); err != nil {
 		return fmt.Errorf("jwt: revoke the family's access tokens: %w", err)
 	}
 	return nil

@@ -72,3 +72,44 @@ func TestFamilyRevocationTakesItsAccessTokens(t *testing.T) {
 		})
 	}
 }
+
+// sessionRecorder is a Denylist that records each RevokeSession's until.
+type sessionRecorder struct {
+	*jwt.MemoryDenylist
+	until map[string]time.Time
+}
+
+func (r *sessionRecorder) RevokeSession(ctx context.Context, session string, until time.Time) error {
+	r.until[session] = until
+	return r.MemoryDenylist.RevokeSession(ctx, session, until)
+}
+
+// TestRevokedSessionLastsAccessTokenTTL: a revoked family's denylist entry
+// lasts RefreshConfig.AccessTokenTTL past the revocation, when its last
+// access token expires; zero means the absolute lifetime. A negative one
+// is refused.
+func TestRevokedSessionLastsAccessTokenTTL(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration
+		want time.Duration
+	}{
+		{"set", 15 * time.Minute, 15 * time.Minute},
+		{"zero", 0, jwt.DefaultRefreshAbsoluteLifetime},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newClock()
+			rec := &sessionRecorder{MemoryDenylist: jwt.NewMemoryDenylist(), until: map[string]time.Time{}}
+			rt, err := jwt.NewRefreshTokens(jwt.RefreshConfig{Now: clock.Now, Denylist: rec, AccessTokenTTL: tc.ttl})
+			require.NoError(t, err)
+			_, fam, err := rt.Issue(ctx, testGrant)
+			require.NoError(t, err)
+			clock.Advance(time.Minute)
+			require.NoError(t, rt.RevokeFamily(ctx, fam.Family))
+			require.Equal(t, map[string]time.Time{fam.Family: clock.Now().Add(tc.want)}, rec.until)
+		})
+	}
+	_, err := jwt.NewRefreshTokens(jwt.RefreshConfig{AccessTokenTTL: -time.Second})
+	require.ErrorIs(t, err, jwt.ErrInvalidConfig)
+}

@@ -342,3 +342,61 @@ func BenchmarkAPIKeyGet(b *testing.B) {
 func BenchmarkOneTimeConsume(b *testing.B) {
 	sqlstoretest.BenchmarkOneTimeConsume(b, openSchema(b))
 }
+
+// TestOneTimeQuotaUnderRepeatableRead: the one-time quota holds when the
+// server's default isolation is REPEATABLE READ: the count-then-insert
+// runs READ COMMITTED, so the count, after the owner's advisory lock,
+// sees the Puts committed while it waited for it.
+func TestOneTimeQuotaUnderRepeatableRead(t *testing.T) {
+	// Not withParam: pgx reads no "+" as a space in a URL's query.
+	dsn := schemaDSN(t) + "&default_transaction_isolation=repeatable%20read"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store := db.OneTimeTokens()
+	now := time.Now()
+	const racers = 16
+	put := func(account string, max int) error {
+		var h [32]byte
+		_, _ = rand.Read(h[:])
+		return store.Put(ctx, jwt.OneTimeRecord{Hash: h, Purpose: "checkout:confirm", Account: account, KeyID: "key_1",
+			Mode: keygate.ModeTest, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}, max)
+	}
+	race := func(account string, max int) []error {
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = put(account, max)
+			}()
+		}
+		wg.Wait()
+		return errs
+	}
+	// Open the pool's connections first, so that the racers overlap
+	// rather than queue behind their dials.
+	for _, err := range race("acct_warm", racers) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := race("acct_1", 1)
+	stored := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			stored++
+		case !errors.Is(err, jwt.ErrOneTimeQuota):
+			t.Errorf("Put: %v; want nil or ErrOneTimeQuota", err)
+		}
+	}
+	if stored != 1 {
+		t.Fatalf("%d of %d concurrent Puts with max 1 stored; want exactly 1", stored, racers)
+	}
+}

@@ -82,15 +82,23 @@ return 1
 // until+[jwt.RevocationMargin] by [Config.Now]; when that has already
 // passed, the token cannot be accepted anyway and nothing is stored.
 func (d *Denylist) RevokeToken(ctx context.Context, jti string, until time.Time) error {
-	if err := checkCtx(ctx, "revoke token"); err != nil {
+	return d.revokeUntil(ctx, "deny:jti:", jti, until, "revoke token")
+}
+
+// revokeUntil keeps the key kind+id (kind "deny:jti:" or "deny:sid:")
+// until until+[jwt.RevocationMargin] by [Config.Now], only ever
+// lengthening it; when that has already passed, nothing is stored. op
+// names the call in errors.
+func (d *Denylist) revokeUntil(ctx context.Context, kind, id string, until time.Time, op string) error {
+	if err := checkCtx(ctx, op); err != nil {
 		return err
 	}
 	keep := until.Add(jwt.RevocationMargin).Sub(d.now())
 	if keep <= 0 {
 		return nil
 	}
-	if err := revokeTokenScript.Run(ctx, d.client, []string{d.key("deny:jti:", jti)}, ttlMillis(keep)).Err(); err != nil {
-		return fmt.Errorf("redisstore: revoke token: %w", err)
+	if err := revokeTokenScript.Run(ctx, d.client, []string{d.key(kind, id)}, ttlMillis(keep)).Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	return nil
 }
@@ -117,17 +125,7 @@ func (d *Denylist) RevokeSubject(ctx context.Context, subject string, before tim
 // until+[jwt.RevocationMargin] by [Config.Now] and only ever lengthened,
 // as RevokeToken's; when that has already passed, nothing is stored.
 func (d *Denylist) RevokeSession(ctx context.Context, session string, until time.Time) error {
-	if err := checkCtx(ctx, "revoke session"); err != nil {
-		return err
-	}
-	keep := until.Add(jwt.RevocationMargin).Sub(d.now())
-	if keep <= 0 {
-		return nil
-	}
-	if err := revokeTokenScript.Run(ctx, d.client, []string{d.key("deny:sid:", session)}, ttlMillis(keep)).Err(); err != nil {
-		return fmt.Errorf("redisstore: revoke session: %w", err)
-	}
-	return nil
+	return d.revokeUntil(ctx, "deny:sid:", session, until, "revoke session")
 }
 
 // IsRevoked implements [jwt.Denylist]: the jti's, the session's and the

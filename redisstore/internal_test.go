@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestTTL(t *testing.T) {
@@ -56,4 +57,20 @@ func TestNonceKey(t *testing.T) {
 	s := &NonceStore{store: store{prefix: "p:"}}
 	assert.Equal(t, "p:nonce:Yw0I_iGTyaDQBjwE8Lr96-6Enjj_KHkNimH-MaZOejk", s.nonceKey("key_1", "n1"))
 	assert.NotEqual(t, s.nonceKey("key_1", "n1"), s.nonceKey("key_1n", "1"))
+}
+
+// TestNonceReservationErrorForgetsTheNonce: when the reservation script
+// fails after SET NX recorded a new nonce, Claim deletes the nonce again,
+// so that a retry is not refused as a replay.
+func TestNonceReservationErrorForgetsTheNonce(t *testing.T) {
+	c := newClient(t)
+	s := must[*NonceStore](t)(NewNonceStore(Config{Client: c, Prefix: prefix(t, c)}))
+	ctx := ctxT(t)
+	q := s.key("nonceq:", ownerHash("key_1"))
+	require.NoError(t, c.Set(ctx, q, "not a sorted set", time.Minute).Err()) // the script fails: WRONGTYPE
+	_, err := s.Claim(ctx, "key_1", "n1", time.Now().Add(time.Minute))
+	require.Error(t, err)
+	assert.Equal(t, int64(0), must[int64](t)(c.Exists(ctx, s.nonceKey("key_1", "n1")).Result()), "the nonce is left recorded")
+	require.NoError(t, c.Del(ctx, q).Err())
+	assert.True(t, must[bool](t)(s.Claim(ctx, "key_1", "n1", time.Now().Add(time.Minute))), "a retry is refused as a replay")
 }

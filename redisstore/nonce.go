@@ -29,7 +29,8 @@ import (
 // set): at most [Config.MaxNoncesPerKey] unexpired nonces per key ID, so
 // that one credential cannot fill Redis for every other (see "Bounds per
 // credential" in the package documentation). A new nonce refused a place
-// is deleted again (a third command, on the refusal's path only).
+// is deleted again (a third command, on the refusal's path only), and so
+// is a new nonce whose reservation failed (a retry is then not a replay).
 //
 // It is safe for concurrent use. Make one with [NewNonceStore].
 type NonceStore struct {
@@ -63,7 +64,7 @@ func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires tim
 	if d <= 0 {
 		return false, fmt.Errorf("redisstore: claim nonce: expiry %v is not after now (%v)", expires, now)
 	}
-	h := nonceHash(keyID, nonce)
+	h := ownerHash(keyID, nonce)
 	key := s.key("nonce:", h)
 	if s.maxNonces <= 0 {
 		// In whole milliseconds, go-redis sends the TTL as PX unchanged
@@ -92,6 +93,13 @@ func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires tim
 	n, err := room.Int()
 	switch {
 	case err != nil:
+		if fresh {
+			// Recorded but not reserved: forget it again, or a retry of
+			// the request would be refused as a replay.
+			if derr := s.client.Del(ctx, key).Err(); derr != nil {
+				return false, fmt.Errorf("redisstore: claim nonce: %w (deleting the nonce: %v)", err, derr)
+			}
+		}
 		return false, fmt.Errorf("redisstore: claim nonce: %w", err)
 	case !fresh:
 		return false, nil // a replay
@@ -104,15 +112,10 @@ func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires tim
 	return true, nil
 }
 
-// nonceKey is the key of keyID's nonce.
+// nonceKey is the key of keyID's nonce, as Claim names it; the tests use
+// it (TestNonceKey pins its format).
 func (s *NonceStore) nonceKey(keyID, nonce string) string {
-	return s.key("nonce:", nonceHash(keyID, nonce))
-}
-
-// nonceHash is the SHA-256 of the length of keyID (a uvarint), keyID and
-// nonce, in base64url.
-func nonceHash(keyID, nonce string) string {
-	return ownerHash(keyID, nonce)
+	return s.key("nonce:", ownerHash(keyID, nonce))
 }
 
 // ownerHash is the SHA-256 of the length of first (a uvarint), first and

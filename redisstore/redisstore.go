@@ -9,7 +9,8 @@
 // Every store takes a [redis.UniversalClient]: a *redis.Client, a
 // *redis.ClusterClient, a Sentinel failover client, or whatever
 // redis.NewUniversalClient returns. Each command touches one key (or, for
-// [Denylist.IsRevoked], reads two keys in one pipeline), so it works
+// [Denylist.IsRevoked], reads up to three keys, the jti's, the session's
+// and the subject's, in one pipeline), so it works
 // unchanged on Redis Cluster. Redis 6.2 or newer is needed (GETDEL).
 //
 // # Atomicity
@@ -39,14 +40,17 @@
 // application, environment or test run that shares a Redis its own prefix.
 // After the prefix:
 //
-//	nonce:<h>       an HMAC nonce; h is base64url(SHA-256(len(keyID) keyID nonce))
+//	nonce:<h>       an HMAC nonce; h is base64url(SHA-256(len(keyID) keyID
+//	                nonce)), len(keyID) a uvarint
 //	nonceq:<k>      the nonces a key ID holds, a sorted set of h by expiry;
-//	                k is base64url(SHA-256(keyID))
+//	                k is base64url(SHA-256(len(keyID) keyID))
 //	onetime:<h>     a one-time token's record; h is base64url of its SHA-256
 //	onetimeq:<o>    the one-time tokens an account and key ID hold, a sorted
 //	                set of h by expiry; o is base64url(SHA-256(len(account)
 //	                account keyID))
 //	deny:jti:<jti>  a revoked access token
+//	deny:sid:<sid>  a revoked session (refresh-token family): every access
+//	                token whose sid claim names it
 //	deny:sub:<sub>  a subject's revocation cut-off
 //	rate:<key>      a rate-limit key's theoretical arrival time
 //
@@ -73,7 +77,8 @@
 // entries scored by expiry (nonceq:, onetimeq:); a Lua script on that one
 // key drops the expired members, counts the others and reserves a place
 // atomically, next to the write of the entry itself (SET NX PX; for a
-// nonce in the same pipeline, and deleted again if refused a place). So
+// nonce in the same pipeline, and deleted again if refused a place or if
+// the script fails). So
 // the bound holds across instances, and every command still touches one
 // key (Redis Cluster); the set costs about as much memory again as the
 // entries it counts. A reservation whose write then fails, or whose token
@@ -84,8 +89,8 @@
 //
 // Entries expire after a TTL (PX) measured by the caller's clock
 // ([Config.Now]): a nonce at the expiry the verifier gives, a one-time
-// token's record at its ExpiresAt, a revoked token [jwt.RevocationMargin]
-// after its expiry, a subject's cut-off [Config.SubjectTTL] after it. So
+// token's record at its ExpiresAt, a revoked token or session
+// [jwt.RevocationMargin] after its expiry, a subject's cut-off [Config.SubjectTTL] after it. So
 // the Redis server's clock never has to agree with the instances'. The
 // rate limiter is the exception: it reads the time inside its script
 // (TIME), so that every instance measures against one clock and instances

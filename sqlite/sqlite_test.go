@@ -12,6 +12,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/sqlite"
 	"github.com/keygate/keygate/sqlstore"
 	"github.com/keygate/keygate/sqlstore/sqlstoretest"
@@ -134,5 +135,34 @@ func TestPathNeedsEscaping(t *testing.T) {
 		if matches, _ := filepath.Glob(path); len(matches) != 1 {
 			t.Fatalf("%q: the database is not at %s", name, path)
 		}
+	}
+}
+
+// TestDenySweepBothTables: the denylist's one write counter sweeps both
+// tables, so session revocations alone forget an expired token entry.
+func TestDenySweepBothTables(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	dl := db.Denylist()
+	past := time.Now().Add(-jwt.RevocationMargin - time.Hour)
+	if err := dl.RevokeToken(ctx, "old-jti", past); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1022 {
+		if err := dl.RevokeSession(ctx, fmt.Sprintf("old-sid-%d", i), past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := dl.IsRevoked(ctx, "old-jti", "sub", "old-sid-0", time.Now()); err != nil || !ok {
+		t.Fatalf("before the 1024th write: IsRevoked = %v, %v; want true", ok, err)
+	}
+	if err := dl.RevokeSession(ctx, "live-sid", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := dl.IsRevoked(ctx, "old-jti", "sub", "old-sid-0", time.Now()); err != nil || ok {
+		t.Fatalf("after the 1024th write: IsRevoked = %v, %v; want the expired entries swept", ok, err)
+	}
+	if ok, err := dl.IsRevoked(ctx, "x", "sub", "live-sid", time.Now()); err != nil || !ok {
+		t.Fatalf("live session: IsRevoked = %v, %v; want true", ok, err)
 	}
 }

@@ -241,6 +241,13 @@ func (e commitErr) Unwrap() error { return e.err }
 // [ErrConflict]. fn must use only t, never d: on SQLite the pool may hold a
 // single connection, which t holds.
 func (d *DB) inTx(ctx context.Context, fn func(t tx) error) error {
+	return d.inTxOpts(ctx, nil, fn)
+}
+
+// inTxOpts is inTx with the options of the transaction on PostgreSQL (nil:
+// the server's defaults). SQLite ignores them: its transactions are BEGIN
+// IMMEDIATE, serialised by the database's write lock.
+func (d *DB) inTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(t tx) error) error {
 	var err error
 	for attempt := range txAttempts {
 		if attempt > 0 {
@@ -253,22 +260,22 @@ func (d *DB) inTx(ctx context.Context, fn func(t tx) error) error {
 			case <-timer.C:
 			}
 		}
-		if err = d.runTx(ctx, fn); d.dialect.classify(err) != errRetry {
+		if err = d.runTx(ctx, opts, fn); d.dialect.classify(err) != errRetry {
 			return err
 		}
 	}
 	return fmt.Errorf("%w after %d attempts: %w", ErrConflict, txAttempts, err)
 }
 
-// runTx runs fn once in a transaction.
-func (d *DB) runTx(ctx context.Context, fn func(t tx) error) error {
+// runTx runs fn once in a transaction with opts (see inTxOpts).
+func (d *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(t tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if d.dialect == SQLite {
 		return d.runSQLiteTx(ctx, fn)
 	}
-	sqlTx, err := d.db.BeginTx(ctx, nil)
+	sqlTx, err := d.db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}

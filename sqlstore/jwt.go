@@ -118,9 +118,9 @@ func (s refreshStore) sweep(ctx context.Context, issued int64) {
 }
 
 // OpenFamilies implements [jwt.RefreshStore]: one query over the
-// client's active tokens (a family has at most one). No index covers
-// client_id yet, so it reads the table: an index on refresh_tokens
-// (client_id, subject) would make it proportional to the client's tokens.
+// client's active tokens (a family has at most one). The index
+// refresh_tokens_owner (client_id, subject) makes it proportional to the
+// client's tokens for the subject, not to the table.
 func (s refreshStore) OpenFamilies(ctx context.Context, clientID, subject string, now time.Time) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -282,8 +282,8 @@ func (s refreshStore) RevokeFamily(ctx context.Context, family string, at time.T
 type denylist struct{ d *DB }
 
 // Denylist returns the DB's [jwt.Denylist]. IsRevoked is one query. Every
-// 1024th RevokeToken also deletes the entries that expired more than
-// [jwt.RevocationMargin] ago. Times after 2262 are stored as 2262: a
+// 1024th RevokeToken or RevokeSession also deletes the token and session
+// entries that expired more than [jwt.RevocationMargin] ago. Times after 2262 are stored as 2262: a
 // revocation lasts at least as long as asked.
 func (d *DB) Denylist() jwt.Denylist { return denylist{d} }
 
@@ -297,8 +297,8 @@ func (l denylist) RevokeToken(ctx context.Context, jti string, until time.Time) 
 
 // revokeUntil upserts the entry id (in column idColumn of table, both
 // constants) until until, only ever moving its end later; every 1024th
-// write also deletes the table's entries that expired more than
-// [jwt.RevocationMargin] ago. op names the call in errors.
+// write to either table also deletes the entries of both denied_tokens and
+// denied_sessions that expired more than [jwt.RevocationMargin] ago. op names the call in errors.
 func (l denylist) revokeUntil(ctx context.Context, table, idColumn, id string, until time.Time, op string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -308,8 +308,14 @@ ON CONFLICT (`+idColumn+`) DO UPDATE SET until = excluded.until WHERE excluded.u
 		return l.d.fail(ctx, op, err)
 	}
 	if l.d.denyWrites.Add(1)%sweepEvery == 0 {
-		// Best effort: a failure leaves the entries for the next sweep.
-		_, _ = l.d.exec(ctx, "DELETE FROM "+table+" WHERE until < ?", clampTime(time.Now().Add(-jwt.RevocationMargin)))
+		// One counter for both tables, so sweep both: a store that only
+		// revokes sessions (or only tokens) still forgets the other
+		// table's expired entries. Best effort: a failure leaves the
+		// entries for the next sweep.
+		cutoff := clampTime(time.Now().Add(-jwt.RevocationMargin))
+		for _, t := range [...]string{"denied_tokens", "denied_sessions"} {
+			_, _ = l.d.exec(ctx, "DELETE FROM "+t+" WHERE until < ?", cutoff)
+		}
 	}
 	return nil
 }
@@ -328,8 +334,7 @@ ON CONFLICT (subject) DO UPDATE SET cutoff = excluded.cutoff WHERE excluded.cuto
 }
 
 // RevokeSession implements [jwt.Denylist]: an upsert that only moves the
-// entry's end later. Every 1024th also deletes the sessions whose entries
-// expired more than [jwt.RevocationMargin] ago.
+// entry's end later. It shares RevokeToken's sweep (see [DB.Denylist]).
 func (l denylist) RevokeSession(ctx context.Context, session string, until time.Time) error {
 	return l.revokeUntil(ctx, "denied_sessions", "sid", session, until, "revoke session")
 }
@@ -375,10 +380,34 @@ const oneTimeColumns = "hash, purpose, account, key_id, subject, mode, method, p
 
 const oneTimeInsert = "INSERT INTO one_time_tokens (" + oneTimeColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING"
 
+// insertOneTime checks the result of oneTimeInsert: [jwt.ErrTokenExists]
+// when it inserted nothing (the hash is taken), the error of the statement
+// or of RowsAffected as is.
+func insertOneTime(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return jwt.ErrTokenExists
+	}
+	return nil
+}
+
 // putBounded inserts the record with args unless max records of its owner
 // expire after issued, in one transaction holding the owner's lock.
 func (s oneTimeStore) putBounded(ctx context.Context, rec jwt.OneTimeRecord, issued int64, max int, args []any) error {
-	err := s.d.inTx(ctx, func(t tx) error {
+	// On PostgreSQL the count must see every Put of the owner committed
+	// before this one took the advisory lock: READ COMMITTED takes a new
+	// snapshot per statement, after the lock. Under REPEATABLE READ or
+	// SERIALIZABLE (a server's default_transaction_isolation may say so)
+	// the snapshot would date from the lock statement, before the wait.
+	var opts *sql.TxOptions
+	if s.d.dialect == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	err := s.d.inTxOpts(ctx, opts, func(t tx) error {
 		if s.d.dialect == Postgres {
 			// Length-prefixed, so that no two owners share a lock name
 			// (a collision of the hash only serialises two owners).
@@ -395,16 +424,7 @@ func (s oneTimeStore) putBounded(ctx context.Context, rec jwt.OneTimeRecord, iss
 		if n >= max {
 			return fmt.Errorf("%w: %d outstanding", jwt.ErrOneTimeQuota, n)
 		}
-		res, err := t.exec(ctx, oneTimeInsert, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return jwt.ErrTokenExists
-		}
-		return nil
+		return insertOneTime(t.exec(ctx, oneTimeInsert, args...))
 	})
 	switch {
 	case errors.Is(err, jwt.ErrTokenExists), errors.Is(err, jwt.ErrOneTimeQuota):
@@ -427,20 +447,14 @@ func (s oneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord, max int) e
 	}
 	args := []any{rec.Hash[:], rec.Purpose, rec.Account, rec.KeyID, rec.Subject, string(rec.Mode), rec.Method, rec.Path, rec.EntityID,
 		rec.BodyHash[:], issued, expires}
+	var err error
 	if max > 0 {
-		if err := s.putBounded(ctx, rec, issued, max, args); err != nil {
-			return err
-		}
-	} else {
-		res, err := s.d.exec(ctx, oneTimeInsert, args...)
-		if err != nil {
-			return s.d.fail(ctx, "put one-time token", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return s.d.fail(ctx, "put one-time token", err)
-		} else if n == 0 {
-			return jwt.ErrTokenExists
-		}
+		err = s.putBounded(ctx, rec, issued, max, args)
+	} else if err = insertOneTime(s.d.exec(ctx, oneTimeInsert, args...)); err != nil && !errors.Is(err, jwt.ErrTokenExists) {
+		err = s.d.fail(ctx, "put one-time token", err)
+	}
+	if err != nil {
+		return err
 	}
 	if s.d.oneTimeWrites.Add(1)%sweepEvery == 0 {
 		// Best effort: a failure leaves the records for the next sweep.

@@ -240,7 +240,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 		return nil, err
 	}
 	// A revoked or reused family takes its access tokens with it.
-	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{Store: refreshStore, OnChange: onChange, Denylist: verifier.Denylist()})
+	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{Store: refreshStore, OnChange: onChange, Denylist: verifier.Denylist(), AccessTokenTTL: opts.accessTokenTTL})
 	if err != nil {
 		return nil, err
 	}

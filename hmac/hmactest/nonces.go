@@ -303,7 +303,8 @@ func testNonceShare(t *testing.T, s hmac.NonceStore) {
 	for range 5 {
 		nonceWant(t, s, b, nonceRandom(""), exp, true, "another key ID while the first is at its share")
 	}
-	// The same nonce under the key ID that has room is new there.
+	// The second key ID is at its share now too: the nonce refused under
+	// the first is new under it (not a replay), so the quota refuses it.
 	nonceWantQuota(t, s, b, refused, exp, "the second key ID at its share")
 	nonceWantQuota(t, s, a, refused, exp, "the refused nonce again: it was not recorded")
 }
