@@ -24,7 +24,8 @@ step() {
 # their addresses exported, and stopped on exit if started here. Under
 # CI=true a server that cannot be installed or started fails the run;
 # elsewhere the run goes on without them and the tests that need one skip,
-# saying so. (Later issues: Chromium for the browser tests, likewise.)
+# saying so. Chromium, for the console's browser tests, likewise
+# (scripts/chromium.sh).
 services_started=
 stop_services() {
 	if [ -n "$services_started" ]; then
@@ -46,6 +47,17 @@ else
 	else
 		echo "warning: Redis and PostgreSQL could not be started: the tests that need them will skip" >&2
 	fi
+fi
+
+step "chromium"
+if browser=$(./scripts/chromium.sh install); then
+	export KEYGATE_TEST_CHROMIUM=$browser
+	echo "$KEYGATE_TEST_CHROMIUM: $("$KEYGATE_TEST_CHROMIUM" --version 2>/dev/null || echo "version unknown")"
+elif [ "${CI:-}" = true ]; then
+	echo "tests: Chromium could not be installed, and CI=true needs it for the browser tests" >&2
+	exit 1
+else
+	echo "warning: Chromium could not be installed: the browser tests will skip" >&2
 fi
 
 # Every module: each directory with a go.mod, outside vendor/ and testdata/.
