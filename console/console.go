@@ -197,7 +197,7 @@ type signedIn struct {
 	User User
 	// Caller is who the admin API sees: the user's permissions, and for
 	// an account owner its account.
-	Caller adminCaller
+	Caller admin.Caller
 	// CSRF is the session's form token: the hidden csrf field of every
 	// POST form.
 	CSRF string
@@ -241,7 +241,7 @@ func (h *Handler) page(pattern string, need roleNeed, fn func(w http.ResponseWri
 				h.refuse(w, r, s, http.StatusBadRequest, "The form could not be read.")
 				return
 			}
-			if !checkCSRF(s, r.PostForm.Get("csrf")) {
+			if !CheckCSRF(s.sessionID, r.PostForm.Get("csrf")) {
 				h.refuse(w, r, s, http.StatusForbidden, "The form has expired or did not come from this console. Reload the page and try again.")
 				return
 			}
@@ -258,22 +258,22 @@ func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) bool {
 
 // call runs one admin API request as s: body, when not nil, is marshalled to
 // JSON. It never fails: a failure is the Response's Err.
-func (h *Handler) call(r *http.Request, s *signedIn, method, path string, body any) adminResponse {
+func (h *Handler) call(r *http.Request, s *signedIn, method, path string, body any) admin.Response {
 	return h.callKey(r, s, method, path, body, "")
 }
 
 // callKey is call with an Idempotency-Key.
-func (h *Handler) callKey(r *http.Request, s *signedIn, method, path string, body any, idemKey string) adminResponse {
-	req := adminRequest{Method: method, Path: path, IdempotencyKey: idemKey}
+func (h *Handler) callKey(r *http.Request, s *signedIn, method, path string, body any, idemKey string) admin.Response {
+	req := admin.Request{Method: method, Path: path, IdempotencyKey: idemKey}
 	if body != nil {
 		b, err := marshalJSON(body)
 		if err != nil {
-			return adminResponse{Status: http.StatusBadRequest, Err: &admin.Error{Status: http.StatusBadRequest,
+			return admin.Response{Status: http.StatusBadRequest, Err: &admin.Error{Status: http.StatusBadRequest,
 				Code: admin.CodeInvalidRequest, Description: "The form could not be encoded."}}
 		}
 		req.Body = b
 	}
-	return doAdmin(r.Context(), h.cfg.Admin, s.Caller, req)
+	return h.cfg.Admin.Do(r.Context(), s.Caller, req)
 }
 
 // validPrefix reports whether p is acceptable as Config.Prefix.

@@ -15,6 +15,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/keygate/keygate/admin"
 )
 
 // The templates: templates/layout.html is the frame of every page; each
@@ -230,7 +232,7 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, s *signedIn) 
 // formErrors maps an admin API failure to a form's errors: each field the
 // API named (by its JSON member or query parameter) to its message, and ""
 // to the sentence for the whole form. Nil when resp succeeded.
-func (h *Handler) formErrors(resp adminResponse) map[string]string {
+func (h *Handler) formErrors(resp admin.Response) map[string]string {
 	if resp.Err == nil {
 		return nil
 	}

@@ -1,8 +1,7 @@
 package console
 
 import (
-	"crypto/subtle"
-	"errors"
+		"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/keygate/keygate"
@@ -20,7 +20,7 @@ import (
 
 // Bounds of the sign-in form's fields.
 const (
-	maxUsernameLen = 128
+	maxUsernameLen = 4 * MaxUsernameLen // bytes
 	maxPasswordLen = 1024
 	maxSessionLen  = 128 // a session ID is 43 characters
 )
@@ -82,8 +82,8 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	case username == "":
 		fail(http.StatusBadRequest, "username", "Enter your username.")
 		return
-	case len(username) > maxUsernameLen || !printable(username):
-		fail(http.StatusBadRequest, "username", fmt.Sprintf("A username is at most %d printable characters.", maxUsernameLen))
+	case len(username) > maxUsernameLen || !utf8.ValidString(username) || hasControl(username):
+		fail(http.StatusBadRequest, "username", fmt.Sprintf("A username is at most %d printable characters.", MaxUsernameLen))
 		return
 	case password == "":
 		fail(http.StatusBadRequest, "password", "Enter your password.")
@@ -200,7 +200,7 @@ func (h *Handler) signedIn(r *http.Request) (*signedIn, error) {
 // grants a standard key, so that it may give its keys no more than that.
 func (h *Handler) caller(r *http.Request, s *signedIn) error {
 	u := s.User
-	s.Caller = adminCaller{Principal: keygate.Principal{Method: keygate.MethodConsole, Subject: "console:" + u.Username}}
+	s.Caller = admin.Caller{Principal: keygate.Principal{Method: keygate.MethodConsole, Subject: "console:" + u.Username}}
 	switch u.Role {
 	case RoleOperator:
 		g, err := access.NewGrants(u.Permissions, nil, nil)
@@ -215,7 +215,7 @@ func (h *Handler) caller(r *http.Request, s *signedIn) error {
 		s.Caller.Account = u.Account
 		s.Caller.Principal.Account = u.Account
 		s.Caller.Grants = access.MustNewGrants([]string{admin.PermissionRead}, nil, nil)
-		resp := doAdmin(r.Context(), h.cfg.Admin, s.Caller, adminRequest{Method: http.MethodGet, Path: "/accounts/" + url.PathEscape(u.Account)})
+		resp := h.cfg.Admin.Do(r.Context(), s.Caller, admin.Request{Method: http.MethodGet, Path: "/accounts/" + url.PathEscape(u.Account)})
 		if resp.Err != nil {
 			if resp.Status >= 500 {
 				return errors.New("console: reading the account: " + resp.Err.Description)
@@ -281,6 +281,11 @@ func printable(s string) bool {
 	return s != ""
 }
 
+// hasControl reports whether s holds a control character.
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
 // secureContext reports whether the browser keeps a Secure cookie from r:
 // r came over HTTPS (or through a proxy that terminates it,
 // Config.TLSTerminated), or the browser reached a loopback host
@@ -299,11 +304,6 @@ func (h *Handler) secureContext(r *http.Request) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
-}
-
-// checkCSRF reports whether token is s's form token, in constant time.
-func checkCSRF(s *signedIn, token string) bool {
-	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) == 1
 }
 
 // waitText is d for people, rounded up to the second or minute.
