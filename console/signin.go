@@ -1,7 +1,7 @@
 package console
 
 import (
-		"errors"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
