@@ -23,6 +23,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/auditprom"
+	"github.com/keygate/keygate/console"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/internal/seal"
 	"github.com/keygate/keygate/jwt"
@@ -63,6 +64,10 @@ type app struct {
 	hmacs    *hmac.Manager
 	users    *oauth.PasswordUsers
 	admin    *admin.Handler
+	// console is the admin console at consolePrefix, and consoleUsers
+	// the people who may sign in to it.
+	console      *console.Handler
+	consoleUsers *console.Users
 	jwks     *jwt.KeySet
 	auth     *middleware.Authenticator
 	oauth    *oauth.Server
@@ -77,13 +82,16 @@ type app struct {
 }
 
 // demo is what serve prints on its first start: the demo account's keys
-// and user.
+// and user, and the console's first operator.
 type demo struct {
 	secret, publishable apikey.Key
 	primeSecret         apikey.Key
 	admin               apikey.Key // every admin permission, for /admin/v1 and the CLI
 	user, password      string
 	hmacSecret          hmac.Secret
+	// operatorPassword is the password of the console's first operator,
+	// consoleOperator.
+	operatorPassword string
 }
 
 // demoTiers are the brief's packages, DISCOVER < ASSIST < GO < GROW < PRIME.
@@ -312,6 +320,9 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	}); err != nil {
 		return nil, err
 	}
+	if err := a.newConsole(opts, history, requestPolicy); err != nil {
+		return nil, err
+	}
 	a.handler = a.routes()
 	return a, nil
 }
@@ -418,6 +429,12 @@ func (a *app) routes() http.Handler {
 		// Outside Audit: scrapes are neither audited nor counted.
 		outer.Handle("GET /metrics", promhttp.HandlerFor(a.metricsRegistry, promhttp.HandlerOpts{}))
 	}
+	// The console: outside Audit, since its page views are no API
+	// traffic (they would count in its own charts). It audits its
+	// sign-ins, sign-outs and failed sign-ins itself, and each of its
+	// actions, made through the admin API's Do, is a management event
+	// like one made over /admin/v1.
+	outer.Handle(consolePrefix+"/", a.console)
 	mux := http.NewServeMux()
 	outer.Handle("/", a.auth.Audit(mux))
 	// The admin API: its own routes, each behind an admin permission.

@@ -11,6 +11,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/console"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/oauth"
 )
@@ -30,7 +31,8 @@ var errBootstrapIncomplete = errors.New("the demo data is incomplete")
 
 // bootstrap makes the demo data on the first start on an empty store and
 // returns it with created true: the accounts acct_demo, acct_prime and
-// acct_admin, their keys, an HMAC credential and the demo user. On a later
+// acct_admin, their keys, an HMAC credential, the demo user (also the
+// console owner of acct_demo) and the console's first operator. On a later
 // start (or when another instance starting at once made the data) it
 // creates nothing and returns created false: the keys are in the
 // database, and were printed when it was created.
@@ -105,6 +107,15 @@ func (a *app) createDemo(ctx context.Context) (demo, error) {
 	}
 	d.user, d.password = "demo", rand.Text()
 	if err := a.users.Add(ctx, d.user, d.password, oauth.User{Subject: "user_demo", Account: demoAccount}); err != nil {
+		return demo{}, err
+	}
+	// The console: its first operator, and the demo user as the owner
+	// of acct_demo, with the same password as for the password grant.
+	d.operatorPassword = newOperatorPassword()
+	if err := a.consoleUsers.Add(ctx, firstOperator(), d.operatorPassword); err != nil {
+		return demo{}, err
+	}
+	if err := a.consoleUsers.Add(ctx, console.User{Username: d.user, Role: console.RoleOwner, Account: demoAccount}, d.password); err != nil {
 		return demo{}, err
 	}
 	if d.admin, _, err = a.keys.Create(ctx, apikey.CreateParams{

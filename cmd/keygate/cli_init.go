@@ -14,13 +14,15 @@ import (
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/console"
 )
 
 // errNotEmpty is returned by initAdmin for a store that already holds
 // accounts or keys.
 var errNotEmpty = errors.New(`the store is not empty: init only creates the first admin key; create more with "keygate keys create" and an admin key`)
 
-// cliInit is "keygate init": the first admin key, in an empty store.
+// cliInit is "keygate init": the first admin key and console operator, in
+// an empty store.
 func cliInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err := runInit(ctx, args, stdout, stderr)
 	switch {
@@ -41,9 +43,11 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 want the development bootstrap of "keygate serve": the account ` + adminAccount + ` and in
 it (on the package ` + adminPackage + `) a test-mode secret key with ` + strings.Join(adminPermissions, ", ") + `:
 every permission, since a caller of the admin API gives only what it holds.
-The key is printed once; use it as --admin-key or $` + envAdminKey + ` to create the
-real keys ("keygate keys create") once "keygate serve --db" runs on the same
-database, which then creates no demo data.
+It also creates the console's first operator, ` + consoleOperator + `, with every permission
+and a random password. The key and the password are printed once; use the
+key as --admin-key or $` + envAdminKey + ` to create the real keys ("keygate keys
+create"), or sign in to the console at /console/, once "keygate serve --db"
+runs on the same database, which then creates no demo data.
 
 --db memory (the default) is a dry run: the store does not outlive the
 command.`,
@@ -55,7 +59,7 @@ command.`,
 	c.fs.Usage = func() {}
 	db := dbMemory
 	c.fs.StringVar(&db, "db", db, "the `store` to initialise: memory (a dry run), a SQLite file, or a postgres:// URL")
-	c.fs.BoolVar(&c.jsonOut, "json", false, `print {"id","account","permissions","key"} as JSON`)
+	c.fs.BoolVar(&c.jsonOut, "json", false, `print {"id","account","permissions","key","console_user","console_password"} as JSON`)
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
@@ -64,6 +68,7 @@ command.`,
 	}
 	accountCfg := account.Config{Packages: demoTiers.Names()}
 	var keyCfg apikey.Config
+	var consoleStore console.UserStore = console.NewMemoryUserStore()
 	var events *audit.Writer // the database's audit history; none for a dry run
 	where := ""
 	if db != dbMemory {
@@ -75,6 +80,9 @@ command.`,
 		}
 		defer d.Close()
 		accountCfg.Store, keyCfg.Store, where = d.Accounts(), d.APIKeys(), name
+		if cdb, ok := any(d).(consoleDB); ok { // TODO(serve)
+			consoleStore = cdb.ConsoleUsers()
+		}
 		// The account and the key start their audit history, as
 		// management events of the actor "system".
 		events = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{d.Audit()}})
@@ -89,9 +97,19 @@ command.`,
 	if err != nil {
 		return err
 	}
+	consoleUsers, err := console.NewUsers(console.UsersConfig{Store: consoleStore})
+	if err != nil {
+		return err
+	}
 	key, rec, err := initAdmin(ctx, accounts, keys)
 	if err != nil {
 		return err
+	}
+	// The console's first operator, once the store is known to have been
+	// empty.
+	operatorPassword := newOperatorPassword()
+	if err := consoleUsers.Add(ctx, firstOperator(), operatorPassword); err != nil {
+		return fmt.Errorf("the admin key was created, but not the console's first operator: %w", err)
 	}
 	var auditErr error
 	if events != nil {
@@ -107,6 +125,7 @@ command.`,
 		out, err := json.MarshalIndent(map[string]any{
 			"id": rec.ID, "account": rec.Account, "mode": rec.Mode, "kind": rec.Kind,
 			"permissions": rec.Permissions, "key": key.Reveal(),
+			"console_user": consoleOperator, "console_password": operatorPassword,
 		}, "", "  ")
 		if err != nil {
 			return err
@@ -120,8 +139,9 @@ command.`,
 		); err != nil {
 			return err
 		}
-		// The only place init prints a secret.
+		// The only place init prints secrets.
 		fmt.Fprintf(stdout, "admin key (shown once): %s\n", key.Reveal())
+		fmt.Fprintf(stdout, "console user (shown once): %s / %s\n", consoleOperator, operatorPassword)
 	}
 	if where == "" {
 		fmt.Fprintln(stderr, "keygate init: --db memory: the in-memory store does not outlive this command, so the key above works nowhere: this was a dry run. Give --db the database of \"keygate serve\" (a SQLite file or a postgres:// URL).")

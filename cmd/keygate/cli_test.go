@@ -643,6 +643,11 @@ func TestCLIInit(t *testing.T) {
 	assert.Contains(t, stdout, "*:*")
 	assert.Contains(t, stderr, "does not outlive this command")
 	assert.NotContains(t, stderr, m[1])
+	// The console's first operator, printed once too.
+	op := regexp.MustCompile(`(?m)^console user \(shown once\): (admin) / ([A-Z2-7]{26})$`).FindStringSubmatch(stdout)
+	require.NotNil(t, op, "stdout: %s", stdout)
+	assert.Equal(t, 1, strings.Count(stdout, op[2]))
+	assert.NotContains(t, stderr, op[2])
 
 	stdout, _, err = runCLI(t, "init", "--db", "memory", "--json")
 	require.NoError(t, err)
@@ -651,6 +656,8 @@ func TestCLIInit(t *testing.T) {
 	assert.Equal(t, adminAccount, out["account"])
 	assert.Regexp(t, `^bk_test_sk_`, out["key"])
 	assert.Equal(t, []any{"*:*"}, out["permissions"])
+	assert.Equal(t, consoleOperator, out["console_user"])
+	assert.Regexp(t, `^[A-Z2-7]{26}$`, out["console_password"])
 }
 
 func TestInitAdmin(t *testing.T) {

@@ -25,6 +25,8 @@ func TestInitThenServe(t *testing.T) {
 	m := regexp.MustCompile(`(?m)^admin key \(shown once\): (bk_test_sk_[0-9A-Za-z]{65})$`).FindStringSubmatch(stdout)
 	require.NotNil(t, m, "stdout: %s", stdout)
 	adminKey := m[1]
+	op := regexp.MustCompile(`(?m)^console user \(shown once\): (admin) / ([A-Z2-7]{26})$`).FindStringSubmatch(stdout)
+	require.NotNil(t, op, "stdout: %s", stdout)
 	assert.Contains(t, stderr, "the admin key is stored in "+db)
 	assert.NotContains(t, stderr, adminKey)
 
@@ -58,8 +60,10 @@ func TestInitThenServe(t *testing.T) {
 
 	_, key := createKeyIn(t, c, in.url, adminKey, adminAccount)
 	require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(key)...).status)
+	// The console's first operator, which init printed, signs in.
+	requireConsoleUser(t, in.url, op[1], op[2], "operator", "")
 	in.stop(t)
-	in.requireNoSecrets(t, adminKey, key)
+	in.requireNoSecrets(t, adminKey, key, op[2])
 }
 
 // TestInitUnreachableDatabase checks that a database that cannot be

@@ -31,10 +31,12 @@
 // password grant, and an HMAC credential (test hmac key id / test hmac
 // secret, base64) for signed requests, and an admin key ("*:*" on the
 // account acct_admin, package PRIME: every permission, admin:* included,
-// since a caller of the admin API gives only what it holds), and prints
-// them; later starts reuse them and
-// print no secret, only "using the keys in keygate.db (shown when it was
-// created)". Several instances starting at once on one empty PostgreSQL
+// since a caller of the admin API gives only what it holds), and the
+// console's first operator "admin" (every permission) with a random
+// password, and prints them; the user "demo" signs in to the console too,
+// with the same password, as the owner of acct_demo. Later starts reuse
+// them and print no secret, only "using the keys in keygate.db (shown
+// when it was created)". Several instances starting at once on one empty PostgreSQL
 // database create the data once.
 //
 // HMAC secrets and JWT signing keys are sealed under a master key: 32
@@ -65,8 +67,11 @@
 //	GET  /.well-known/jwks.json  the public keys that verify access tokens (RS256; made on the first start, kept in the database)
 //	     /admin/v1/...           the admin API (package admin), with the admin key
 //	GET  /metrics                Prometheus metrics (not audited)
+//	     /console/               the admin console (package console), for console users: operators and account owners
 //
-// Every request but /healthz and /metrics is audited: to the database,
+// Every request but /healthz, /metrics and the console's pages is audited
+// (the console records its sign-ins, sign-outs and failed sign-ins, and
+// its actions are the admin API's management events): to the database,
 // whose history the admin API queries (in memory with --db memory), and
 // with --audit-file also as JSON Lines. While the database is down, events
 // wait in a bounded queue (32768); request events beyond it are dropped,
@@ -283,6 +288,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "test hmac secret: %s\n", d.hmacSecret.Base64())
 		fmt.Fprintf(stdout, "test prime secret key: %s\n", d.primeSecret.Reveal())
 		fmt.Fprintf(stdout, "admin key: %s\n", d.admin.Reveal())
+		fmt.Fprintf(stdout, "console user: %s / %s\n", consoleOperator, d.operatorPassword)
 	} else {
 		fmt.Fprintf(stdout, "using the keys in %s (shown when it was created)\n", st.name)
 	}

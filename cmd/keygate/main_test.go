@@ -37,15 +37,18 @@ var (
 	hmacSecretLine  = regexp.MustCompile(`^test hmac secret: ([A-Za-z0-9+/]{86}==)$`)
 	primeLine       = regexp.MustCompile(`^test prime secret key: (bk_test_sk_[0-9A-Za-z]{65})$`)
 	adminLine       = regexp.MustCompile(`^admin key: (bk_test_sk_[0-9A-Za-z]{65})$`)
+	consoleUserLine = regexp.MustCompile(`^console user: (admin) / ([A-Z2-7]{26})$`)
 	listeningLine   = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[0-9]+)$`)
 )
 
 // banner is what serve prints on start.
 type banner struct {
 	secret, publishable, user, password, hmacID, hmacSecret, prime, admin, url string
+	// operator and operatorPassword are the console's first operator.
+	operator, operatorPassword string
 }
 
-// readBanner reads serve's eight start lines from r, within a time limit,
+// readBanner reads serve's nine start lines from r, within a time limit,
 // then keeps draining r in the background.
 func readBanner(t *testing.T, r io.Reader) banner {
 	t.Helper()
@@ -89,8 +92,11 @@ func readBanner(t *testing.T, r io.Reader) banner {
 	m = adminLine.FindStringSubmatch(next())
 	require.NotNil(t, m, "seventh line must be the admin key")
 	b.admin = m[1]
+	m = consoleUserLine.FindStringSubmatch(next())
+	require.NotNil(t, m, "eighth line must be the console user")
+	b.operator, b.operatorPassword = m[1], m[2]
 	m = listeningLine.FindStringSubmatch(next())
-	require.NotNil(t, m, "eighth line must be the listening address")
+	require.NotNil(t, m, "ninth line must be the listening address")
 	b.url = m[1]
 	go func() {
 		for range lines { // anything later is drained, never blocking the writer
@@ -143,7 +149,7 @@ func get(t *testing.T, url string, b banner, headers ...string) response {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 
-	for _, key := range []string{b.secret, b.publishable, b.password, b.hmacSecret, b.prime, b.admin} {
+	for _, key := range b.secrets() {
 		require.NotContains(t, string(body), key, "a key leaked into a response body")
 		for name, values := range resp.Header {
 			for _, v := range values {
@@ -381,7 +387,7 @@ func TestServe(t *testing.T) {
 		require.FailNow(t, "run did not return after the context was cancelled")
 	}
 	require.Contains(t, stderr.String(), "refresh token reuse detected")
-	for _, key := range []string{b.secret, b.publishable, b.password, b.hmacSecret, b.prime, b.admin} {
+	for _, key := range b.secrets() {
 		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
 	}
 }
@@ -541,7 +547,7 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
 	require.Contains(t, string(body), `"mode":"test"`)
-	for _, key := range []string{b.secret, b.publishable, b.password, b.hmacSecret, b.prime, b.admin} {
+	for _, key := range b.secrets() {
 		require.NotContains(t, string(body), key, "a key leaked into a response body")
 	}
 
@@ -553,7 +559,7 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 		require.FailNow(t, "keygate did not exit within 10 s of the signal", "%v; stderr: %s", sig, stderr.String())
 	}
 	require.Contains(t, stderr.String(), "shutting down")
-	for _, key := range []string{b.secret, b.publishable, b.password, b.hmacSecret, b.prime, b.admin} {
+	for _, key := range b.secrets() {
 		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
 	}
 }

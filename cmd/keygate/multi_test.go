@@ -69,6 +69,13 @@ func TestServeTwoInstances(t *testing.T) {
 	}
 	require.Equal(t, call(t, c, http.MethodGet, a.url+"/.well-known/jwks.json", nil).body,
 		call(t, c, http.MethodGet, b.url+"/.well-known/jwks.json", nil).body)
+	// The console's users and sessions are the database's: a sign-in on
+	// A is a session on B.
+	status, _, session := consoleSignIn(t, a.url, keys.operator, keys.operatorPassword)
+	require.Equal(t, http.StatusSeeOther, status)
+	status, _ = consoleGet(t, b.url, consolePrefix+"/", session)
+	require.Equal(t, http.StatusOK, status, "a console session started on A works on B")
+	requireConsoleUser(t, b.url, keys.user, keys.password, "owner", demoAccount)
 
 	t.Run("a key revoked on A is refused by B", func(t *testing.T) {
 		const rounds = 20

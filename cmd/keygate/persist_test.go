@@ -18,8 +18,8 @@ import (
 // TestServeRestartSQLite starts serve on a new SQLite file, uses the keys
 // it prints, stops it and starts it again on the same file: the second
 // start prints no secret, and the keys, the HMAC credential, the user, a
-// token issued before the restart, refresh tokens and the audit history
-// all outlive the restart. In between, starts with the wrong master key
+// token issued before the restart, refresh tokens, the audit history and
+// the console's users and sessions all outlive the restart. In between, starts with the wrong master key
 // fail and change nothing.
 func TestServeRestartSQLite(t *testing.T) {
 	verifyNoLeaks(t)
@@ -59,6 +59,9 @@ func TestServeRestartSQLite(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "the revocation reaches the audit history")
 	requestsBefore := auditEvents(t, c, first.url, b.admin, url.Values{"key_id": {keyID(b.secret)}})
 	require.NotEmpty(t, requestsBefore)
+	// A console session, held in the database.
+	status, _, session := consoleSignIn(t, first.url, b.operator, b.operatorPassword)
+	require.Equal(t, http.StatusSeeOther, status)
 	first.stop(t)
 	first.requireNoSecrets(t, b.secrets()...)
 
@@ -119,6 +122,11 @@ func TestServeRestartSQLite(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "the demo user outlives the restart: %s", r.body)
 	r = call(t, c, http.MethodGet, second.url+"/admin/v1/accounts/"+demoAccount, nil, bearer(b.admin)...)
 	require.Equal(t, http.StatusOK, r.status, "the admin key outlives the restart: %s", r.body)
+	// The console's users outlive the restart, and so does a session.
+	status, _ = consoleGet(t, second.url, consolePrefix+"/", session)
+	require.Equal(t, http.StatusOK, status, "a console session outlives the restart")
+	requireConsoleUser(t, second.url, b.operator, b.operatorPassword, "operator", "")
+	requireConsoleUser(t, second.url, b.user, b.password, "owner", demoAccount)
 
 	// The audit history of the first run is still there, and goes on.
 	events := auditEvents(t, c, second.url, b.admin, url.Values{"action": {"key.revoked"}, "key_id": {revokedID}})

@@ -130,7 +130,7 @@ func (l *launching) wait(t *testing.T) (*instance, error) {
 func (in *instance) parseStart(t *testing.T, lines []string) {
 	t.Helper()
 	switch len(lines) {
-	case 8:
+	case 9:
 		in.created = true
 		var b bytes.Buffer
 		for _, l := range lines {
@@ -184,7 +184,7 @@ func (in *instance) requireNoSecrets(t *testing.T, secrets ...string) {
 
 // secrets lists the plaintexts of b.
 func (b banner) secrets() []string {
-	return []string{b.secret, b.publishable, b.password, b.hmacSecret, b.prime, b.admin}
+	return []string{b.secret, b.publishable, b.password, b.hmacSecret, b.prime, b.admin, b.operatorPassword}
 }
 
 // httpClient is a client of its own for one test, whose idle connections

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/console"
+)
+
+// consolePrefix is where serve mounts the console: its pages are
+// /console/, /console/keys/{id} and so on.
+const consolePrefix = "/console"
+
+// consoleOperator is the console's first operator, which serve's first
+// start on a new database and "keygate init" create, with a random
+// password printed once.
+const consoleOperator = "admin"
+
+// consoleOperatorPermissions are the first operator's: every permission,
+// as the admin key's (a console user, too, may give only what it holds).
+var consoleOperatorPermissions = adminPermissions
+
+// newOperatorPassword returns a new random password for a console user:
+// 26 characters of base32, 130 bits.
+func newOperatorPassword() string { return rand.Text() }
+
+// firstOperator returns the console's first operator: consoleOperator,
+// with every permission.
+func firstOperator() console.User {
+	return console.User{Username: consoleOperator, Role: console.RoleOperator, Permissions: consoleOperatorPermissions}
+}
+
+// consoleStores returns the stores of the console's users and sessions:
+// the database's, so that instances sharing it share them too, or memory.
+func (s *storage) consoleStores() (console.UserStore, console.SessionStore) {
+	if db, ok := any(s.db).(consoleDB); ok && s.db != nil { // TODO(serve): s.db.ConsoleUsers() once h-users lands
+		return db.ConsoleUsers(), db.ConsoleSessions()
+	}
+	return console.NewMemoryUserStore(), console.NewMemorySessionStore()
+}
+
+// newConsole builds the console on the app's admin API, authenticator
+// and audit history: a.consoleUsers (which bootstrap fills on a new
+// database) and a.console, which routes mounts at consolePrefix.
+func (a *app) newConsole(opts options, history audit.History, requestPolicy audit.Policy) error {
+	userStore, sessionStore := a.store.consoleStores()
+	var err error
+	if a.consoleUsers, err = console.NewUsers(console.UsersConfig{Store: userStore, Params: opts.passwordParams}); err != nil {
+		return err
+	}
+	sessions, err := console.NewSessions(console.SessionsConfig{Store: sessionStore})
+	if err != nil {
+		return err
+	}
+	cfg := console.Config{
+		Prefix:   consolePrefix,
+		Admin:    a.admin,
+		Auth:     a.auth,
+		Users:    a.consoleUsers,
+		Sessions: sessions,
+		History:  history,
+	}
+	// TODO(serve): cfg.Summary once h-data lands.
+	if a.audit != nil {
+		cfg.Audit = a.consoleEvent(requestPolicy)
+	}
+	a.console, err = console.New(cfg)
+	return err
+}
+
+// consoleEvent returns the console's audit recorder: its sign-ins and
+// sign-outs are written like management events, never dropped; failed
+// sign-ins, which anyone can cause, like refused requests, under the
+// request events' policy (dropped and counted when the queue is full
+// while the database is down).
+func (a *app) consoleEvent(requestPolicy audit.Policy) func(ctx context.Context, e audit.Event) {
+	return func(ctx context.Context, e audit.Event) {
+		policy := audit.Block
+		if e.Action == console.ActionSignInFailed {
+			policy = requestPolicy
+		}
+		_ = a.audit.Emit(context.WithoutCancel(ctx), e, policy)
+	}
+}
+
+// consoleDB TODO(serve): temporary.
+type consoleDB interface {
+	ConsoleUsers() console.UserStore
+	ConsoleSessions() console.SessionStore
+}

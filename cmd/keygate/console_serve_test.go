@@ -1,0 +1,91 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// consoleSignIn posts the console's sign-in form to base as a plain HTTP
+// client and returns the status, where it redirects to, and the session
+// cookie it sets ("" if none).
+func consoleSignIn(t *testing.T, base, username, password string) (status int, location, cookie string) {
+	t.Helper()
+	c := &http.Client{
+		Transport:     &http.Transport{Proxy: nil},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer c.CloseIdleConnections()
+	res, err := c.PostForm(base+consolePrefix+"/signin", url.Values{"username": {username}, "password": {password}})
+	require.NoError(t, err)
+	res.Body.Close()
+	for _, ck := range res.Cookies() {
+		if ck.Name == "__Host-keygate-session" && ck.Value != "" {
+			cookie = ck.Value
+		}
+	}
+	return res.StatusCode, res.Header.Get("Location"), cookie
+}
+
+// consoleGet GETs the console page at path with the session cookie,
+// following no redirect, and returns the status and body.
+func consoleGet(t *testing.T, base, path, cookie string) (int, string) {
+	t.Helper()
+	c := &http.Client{
+		Transport:     &http.Transport{Proxy: nil},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer c.CloseIdleConnections()
+	r := newRequest(t, http.MethodGet, base+path, nil)
+	if cookie != "" {
+		r.AddCookie(&http.Cookie{Name: "__Host-keygate-session", Value: cookie})
+	}
+	res := send(t, c, r)
+	return res.status, string(res.body)
+}
+
+// requireConsoleUser requires that username signs in to the console of
+// base with password, as role (and account, for an owner), and that a
+// wrong password does not.
+func requireConsoleUser(t *testing.T, base, username, password, role, account string) {
+	t.Helper()
+	status, loc, cookie := consoleSignIn(t, base, username, password)
+	require.Equal(t, http.StatusSeeOther, status, "%s signs in to the console", username)
+	require.NotEmpty(t, cookie, "%s: a session cookie", username)
+	assert.Equal(t, consolePrefix+"/", loc)
+	status, body := consoleGet(t, base, consolePrefix+"/", cookie)
+	require.Equal(t, http.StatusOK, status, "%s: the overview", username)
+	assert.Contains(t, body, role, "%s: the page names the role", username)
+	if account != "" {
+		assert.Contains(t, body, account)
+	}
+	status, _, cookie = consoleSignIn(t, base, username, password+"x")
+	assert.Equal(t, http.StatusUnauthorized, status, "%s: a wrong password", username)
+	assert.Empty(t, cookie)
+}
+
+// TestServeConsole checks the console that serve mounts at /console/:
+// signed out it sends to the sign-in page; the printed console user is an
+// operator, and the printed demo user the owner of acct_demo, with the
+// password it has for the password grant.
+func TestServeConsole(t *testing.T) {
+	in := startInstance(t, "--db", "memory")
+	status, body := consoleGet(t, in.url, consolePrefix+"/", "")
+	require.Equal(t, http.StatusSeeOther, status, "body: %s", body)
+	status, body = consoleGet(t, in.url, consolePrefix+"/signin", "")
+	require.Equal(t, http.StatusOK, status)
+	require.True(t, strings.Contains(body, `name="username"`) && strings.Contains(body, `name="password"`), "the sign-in form: %s", body)
+
+	require.Equal(t, consoleOperator, in.keys.operator)
+	requireConsoleUser(t, in.url, in.keys.operator, in.keys.operatorPassword, "operator", "")
+	requireConsoleUser(t, in.url, in.keys.user, in.keys.password, "owner", demoAccount)
+	// The operator's password is its own: the demo user's does not open it.
+	status, _, _ = consoleSignIn(t, in.url, in.keys.operator, in.keys.password)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	in.stop(t)
+	in.requireNoSecrets(t, in.keys.secrets()...)
+}
