@@ -68,12 +68,12 @@ type app struct {
 	// the people who may sign in to it.
 	console      *console.Handler
 	consoleUsers *console.Users
-	jwks     *jwt.KeySet
-	auth     *middleware.Authenticator
-	oauth    *oauth.Server
-	handler  http.Handler
-	store    *storage
-	stderr   io.Writer // operational messages, never a secret
+	jwks         *jwt.KeySet
+	auth         *middleware.Authenticator
+	oauth        *oauth.Server
+	handler      http.Handler
+	store        *storage
+	stderr       io.Writer // operational messages, never a secret
 	// metrics and its registry serve GET /metrics; nil with --no-audit.
 	metrics         *auditprom.Metrics
 	metricsRegistry *prometheus.Registry
