@@ -45,7 +45,10 @@ type options struct {
 	demoRateLimit  ratelimit.Policy
 	auditFile      string // empty: audit events in the database (in memory with --db memory) only
 	noAudit        bool   // no audit events at all (for load comparisons)
-	store          storeOptions
+	// tlsTerminated tells the console that a proxy in front terminates
+	// HTTPS (console.Config.TLSTerminated).
+	tlsTerminated bool
+	store         storeOptions
 	// limiterNow is the clock of the in-memory limiter (without Redis);
 	// nil means time.Now. Tests freeze it.
 	limiterNow func() time.Time

@@ -60,6 +60,9 @@ func (a *app) newConsole(opts options, history audit.History, requestPolicy audi
 		Users:    a.consoleUsers,
 		Sessions: sessions,
 		History:  history,
+		// Sign-ins need HTTPS, or loopback; behind a proxy that
+		// terminates HTTPS, --tls-terminated says so.
+		TLSTerminated: opts.tlsTerminated,
 	}
 	// TODO(serve): cfg.Summary once h-data lands.
 	if a.audit != nil {

@@ -15,12 +15,23 @@ import (
 // cookie it sets ("" if none).
 func consoleSignIn(t *testing.T, base, username, password string) (status int, location, cookie string) {
 	t.Helper()
+	return consoleSignInHost(t, base, "", username, password)
+}
+
+// consoleSignInHost is consoleSignIn with the Host header host (the
+// URL's when empty).
+func consoleSignInHost(t *testing.T, base, host, username, password string) (status int, location, cookie string) {
+	t.Helper()
 	c := &http.Client{
 		Transport:     &http.Transport{Proxy: nil},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	defer c.CloseIdleConnections()
-	res, err := c.PostForm(base+consolePrefix+"/signin", url.Values{"username": {username}, "password": {password}})
+	req := newRequest(t, http.MethodPost, base+consolePrefix+"/signin", url.Values{"username": {username}, "password": {password}})
+	if host != "" {
+		req.Host = host
+	}
+	res, err := c.Do(req)
 	require.NoError(t, err)
 	res.Body.Close()
 	for _, ck := range res.Cookies() {
@@ -86,6 +97,18 @@ func TestServeConsole(t *testing.T) {
 	// The operator's password is its own: the demo user's does not open it.
 	status, _, _ = consoleSignIn(t, in.url, in.keys.operator, in.keys.password)
 	assert.Equal(t, http.StatusUnauthorized, status)
+	// Over plain HTTP, for a name that is not loopback's, the browser
+	// would not keep the Secure cookie: refused.
+	status, _, cookie := consoleSignInHost(t, in.url, "keygate.example", in.keys.operator, in.keys.operatorPassword)
+	assert.Equal(t, http.StatusForbidden, status)
+	assert.Empty(t, cookie)
 	in.stop(t)
 	in.requireNoSecrets(t, in.keys.secrets()...)
+
+	// Behind a proxy that terminates HTTPS, --tls-terminated says so.
+	in = startInstance(t, "--db", "memory", "--tls-terminated")
+	status, _, cookie = consoleSignInHost(t, in.url, "keygate.example", in.keys.operator, in.keys.operatorPassword)
+	assert.Equal(t, http.StatusSeeOther, status)
+	assert.NotEmpty(t, cookie)
+	in.stop(t)
 }

@@ -210,6 +210,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&opts.noAudit, "no-audit", false, "record no audit events at all (to measure what auditing costs)")
 	var authorities authorityList
 	fs.Var(&authorities, "authority", "another `host[:port]` that signed requests may name, such as the name of a load balancer in front of several instances (repeatable)")
+	fs.BoolVar(&opts.tlsTerminated, "tls-terminated", false, "a proxy in front terminates HTTPS: the console at /console/ takes sign-ins that reach it over plain HTTP\n(without it, only on loopback: localhost, 127.0.0.1, ::1)")
 	fs.StringVar(&opts.store.db, "db", defaultDB, "where keys are kept (`store`): memory, a SQLite file, or a postgres:// URL")
 	fs.StringVar(&opts.store.masterKeyFile, "master-key-file", "", "`file` of the master key that seals HMAC secrets and signing keys, created on first use\n(default $"+envMasterKey+" if set, else "+masterKeyFileName+" next to the SQLite file, or in the working directory for PostgreSQL)")
 	fs.StringVar(&opts.store.redisURL, "redis", "", "redis:// `URL`: nonces, one-time tokens, revoked tokens and rate limits in Redis, shared by instances, and revocations broadcast to their caches")
