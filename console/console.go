@@ -166,6 +166,7 @@ func (h *Handler) routes() {
 	h.sessionRoutes()
 	h.overviewRoutes()
 	h.auditRoutes()
+	h.routePages()
 }
 
 // ServeHTTP sets the security headers of every response, refuses
