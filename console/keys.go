@@ -271,6 +271,10 @@ type keyPage struct {
 	Key       *admin.Key
 	Events    []audit.Event
 	AuditNote string // why there is no trail
+	// Usage is the key's requests of the last 24 hours; UsageNote says
+	// why there is no chart.
+	Usage     *chart
+	UsageNote string
 	Idem      string // the rotate form's idempotency key
 	Grace     field
 	Notice    string
@@ -315,7 +319,25 @@ func (h *Handler) keyShow(w http.ResponseWriter, r *http.Request, s *signedIn) {
 func (h *Handler) showKey(w http.ResponseWriter, r *http.Request, s *signedIn, k *admin.Key, status int, p problem, grace string) {
 	data := keyPage{Key: k, Idem: newIdem(), Grace: graceField(grace, p), Notice: notice(r), Problem: p}
 	data.Events, data.AuditNote = h.recentEvents(r, s, url.Values{"key_id": {k.ID}}, keyAuditLimit)
+	data.Usage, data.UsageNote = h.keyUsage(r, k)
 	h.render(w, r, s, status, "key.html", data)
+}
+
+// keyUsage draws the requests of the key k (read through the admin API
+// first, so the caller may see it) over the last 24 hours, hourly, or says
+// why there is no chart.
+func (h *Handler) keyUsage(r *http.Request, k *admin.Key) (*chart, string) {
+	if h.cfg.Summary == nil {
+		return nil, "Usage charts are not enabled on this server."
+	}
+	now := h.cfg.Now().UTC()
+	start := now.Add(-24 * time.Hour).Truncate(time.Hour).Add(time.Hour)
+	sum, err := h.cfg.Summary.Summarize(r.Context(), audit.SummaryQuery{Since: start, Until: now, Bucket: time.Hour, KeyID: k.ID})
+	if err != nil {
+		return nil, "The usage cannot be read right now."
+	}
+	c := newChart("Requests with this key, last 24 hours", "chart-key-day", start, time.Hour, 24, k.Mode, sum.Buckets, "15h")
+	return &c, ""
 }
 
 // recentEvents reads the newest limit audit events matching filter, or

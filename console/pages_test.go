@@ -69,7 +69,7 @@ func newPgEnv(t *testing.T) *pgEnv {
 	require.NoError(t, err)
 	e.sessions, err = console.NewSessions(console.SessionsConfig{})
 	require.NoError(t, err)
-	h, err := console.New(console.Config{Prefix: "/console", Admin: ad, Auth: auth, Users: e.users, Sessions: e.sessions, History: e.sink})
+	h, err := console.New(console.Config{Prefix: "/console", Admin: ad, Auth: auth, Users: e.users, Sessions: e.sessions, History: e.sink, Summary: e.sink})
 	require.NoError(t, err)
 	e.handler = h
 
@@ -398,8 +398,19 @@ func TestPagesKeyPage(t *testing.T) {
 		{Time: time.Now().UTC(), KeyID: rec.ID, Method: "GET", Route: "GET /v1/whoami", Decision: audit.Deny, Reason: "ip_denied", IP: "192.0.2.7"},
 	}))
 
+	// Its usage: the request events of the key, in its mode.
+	now := time.Now().UTC()
+	var reqs []audit.Event
+	for i, d := range []audit.Decision{audit.Allow, audit.Allow, audit.Deny} {
+		reqs = append(reqs, audit.Event{Time: now.Add(-time.Duration(i+1) * time.Minute), KeyID: rec.ID, Mode: "test", Decision: d})
+	}
+	reqs = append(reqs, audit.Event{Time: now.Add(-time.Minute), KeyID: "key_else", Mode: "test", Decision: audit.Allow})
+	require.NoError(t, e.sink.Write(context.Background(), reqs))
+
 	r := op.get("/keys/" + rec.ID)
 	requireStatus(t, r, http.StatusOK)
+	require.Contains(t, r.Body, "Requests with this key, last 24 hours: 2 allowed, 1 denied")
+	require.Contains(t, r.Body, `<svg class="chart"`)
 	for _, want := range []string{rec.ID, "acct_demo", "secret", "test", "keygate init", "key.created", "ip_denied", "192.0.2.7",
 		">Rotate</button>", ">Revoke</button>", ">Disable</button>", `name="grace"`, "/console/audit?key_id=" + rec.ID,
 		html.EscapeString(hostileKey)} {
