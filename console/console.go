@@ -80,6 +80,10 @@ type Config struct {
 	// Admin (the admin API's own Config.Audit answers). Nil: the audit page
 	// says that the history is not enabled.
 	History audit.History
+	// Summary, when set, gives the overview its charts: the requests of
+	// the last hour and day per mode and decision, and the top deny
+	// reasons. Nil: the overview shows no charts.
+	Summary audit.Summarizer
 	// Audit records the console's own events: sign-in, sign-out and failed
 	// sign-ins ([ActionSignIn], [ActionSignOut], [ActionSignInFailed]),
 	// with the user as Actor ("console:<username>") and the client
@@ -166,6 +170,7 @@ func (h *Handler) routes() {
 	h.sessionRoutes()
 	h.overviewRoutes()
 	h.auditRoutes()
+	h.routePages()
 }
 
 // ServeHTTP sets the security headers of every response, refuses

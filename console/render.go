@@ -244,6 +244,15 @@ func (h *Handler) formErrors(resp admin.Response) map[string]string {
 	return out
 }
 
+// errorStatus is the status of a page showing resp's failure: the admin
+// API's own, 400 for a form the console refused before calling it.
+func errorStatus(resp admin.Response) int {
+	if resp.Status < 400 {
+		return http.StatusBadRequest
+	}
+	return resp.Status
+}
+
 // staticHandler serves the static assets. A request with the current
 // content hash (?v=, as the asset template function writes it) may be
 // cached for a year; any other for five minutes.

@@ -1,0 +1,1 @@
+-- placeholder: the console migration (helper users) replaces this file at merge
