@@ -275,9 +275,12 @@ func testSessionCancelled(t *testing.T, s console.SessionStore) {
 		t.Fatalf("Touch with a cancelled context: %v, want context.Canceled", err)
 	}
 	for name, del := range map[string]func() error{
-		"Delete":        func() error { return s.Delete(cancelled, idHash("a")) },
-		"DeleteUser":    func() error { return s.DeleteUser(cancelled, "alice") },
-		"DeleteExpired": func() error { _, err := s.DeleteExpired(cancelled, base.Add(time.Hour), base.Add(time.Hour)); return err },
+		"Delete":     func() error { return s.Delete(cancelled, idHash("a")) },
+		"DeleteUser": func() error { return s.DeleteUser(cancelled, "alice") },
+		"DeleteExpired": func() error {
+			_, err := s.DeleteExpired(cancelled, base.Add(time.Hour), base.Add(time.Hour))
+			return err
+		},
 	} {
 		if err := del(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("%s with a cancelled context: %v, want context.Canceled", name, err)
