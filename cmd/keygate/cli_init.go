@@ -79,10 +79,7 @@ command.`,
 			return err
 		}
 		defer d.Close()
-		accountCfg.Store, keyCfg.Store, where = d.Accounts(), d.APIKeys(), name
-		if cdb, ok := any(d).(consoleDB); ok { // TODO(serve)
-			consoleStore = cdb.ConsoleUsers()
-		}
+		accountCfg.Store, keyCfg.Store, consoleStore, where = d.Accounts(), d.APIKeys(), d.ConsoleUsers(), name
 		// The account and the key start their audit history, as
 		// management events of the actor "system".
 		events = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{d.Audit()}})

@@ -34,8 +34,8 @@ func firstOperator() console.User {
 // consoleStores returns the stores of the console's users and sessions:
 // the database's, so that instances sharing it share them too, or memory.
 func (s *storage) consoleStores() (console.UserStore, console.SessionStore) {
-	if db, ok := any(s.db).(consoleDB); ok && s.db != nil { // TODO(serve): s.db.ConsoleUsers() once h-users lands
-		return db.ConsoleUsers(), db.ConsoleSessions()
+	if s.db != nil {
+		return s.db.ConsoleUsers(), s.db.ConsoleSessions()
 	}
 	return console.NewMemoryUserStore(), console.NewMemorySessionStore()
 }
@@ -64,7 +64,11 @@ func (a *app) newConsole(opts options, history audit.History, requestPolicy audi
 		// terminates HTTPS, --tls-terminated says so.
 		TLSTerminated: opts.tlsTerminated,
 	}
-	// TODO(serve): cfg.Summary once h-data lands.
+	// The overview's charts: the history's own aggregates (the
+	// database's hourly rollup, or the memory sink's events).
+	if s, ok := history.(audit.Summarizer); ok {
+		cfg.Summary = s
+	}
 	if a.audit != nil {
 		cfg.Audit = a.consoleEvent(requestPolicy)
 	}
@@ -87,8 +91,3 @@ func (a *app) consoleEvent(requestPolicy audit.Policy) func(ctx context.Context,
 	}
 }
 
-// consoleDB TODO(serve): temporary.
-type consoleDB interface {
-	ConsoleUsers() console.UserStore
-	ConsoleSessions() console.SessionStore
-}
