@@ -90,4 +90,3 @@ func (a *app) consoleEvent(requestPolicy audit.Policy) func(ctx context.Context,
 		_ = a.audit.Emit(context.WithoutCancel(ctx), e, policy)
 	}
 }
-
