@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -26,6 +28,16 @@ import (
 const (
 	chromiumEnv    = "KEYGATE_TEST_CHROMIUM"
 	screenshotsEnv = "KEYGATE_SCREENSHOTS"
+	// readmeShotsEnv names a directory (docs/, say) to write the
+	// README's screenshots to: small PNGs of the top of a page.
+	readmeShotsEnv = "KEYGATE_README_SHOTS"
+)
+
+// The README's screenshots: a viewport readmeShotWidth CSS pixels wide,
+// drawn at readmeShotScale (so 960 pixels wide), to stay small.
+const (
+	readmeShotWidth = 1280
+	readmeShotScale = 0.75
 )
 
 // browserStep bounds each step of a browser test: a navigation, a click,
@@ -197,6 +209,29 @@ func (b *browser) screenshot(name string) string {
 	require.NoError(b.t, os.WriteFile(path, png, 0o644))
 	b.t.Logf("screenshot of %s: %s", name, path)
 	return path
+}
+
+// readmeShot writes a screenshot of the top height CSS pixels of the
+// page, scaled down, as dir/name when $KEYGATE_README_SHOTS names dir;
+// otherwise it does nothing. The README's pictures are made so:
+//
+//	KEYGATE_README_SHOTS=$PWD/../../docs go test -run TestConsoleBrowser ./
+func (b *browser) readmeShot(name string, height int64) {
+	b.t.Helper()
+	dir := os.Getenv(readmeShotsEnv)
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+	defer cancel()
+	require.NoError(b.t, chromedp.Do(ctx, chromedp.EmulateViewport(readmeShotWidth, height, chromedp.EmulateScale(readmeShotScale))))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(b.t, err)
+	_, err = chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
+	require.NoError(b.t, err)
+	path := filepath.Join(dir, name)
+	require.NoError(b.t, os.WriteFile(path, png, 0o644))
+	b.t.Logf("README screenshot: %s (%d bytes)", path, len(png))
 }
 
 // fileSafe matches what a screenshot's file name replaces.

@@ -116,12 +116,14 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// Revoke: the key gets 401 on the next request.
 	cb.open("key after rotation", "/console/keys/"+id)
+	cb.b.readmeShot("console-key.png", 1020)
 	cb.act("revoke", "Revoke", nil)
 	assert.Equal(t, http.StatusUnauthorized, whoami(sk2), "the key after Revoke")
 
 	// The Audit page filtered by the key's ID lists its history.
 	cb.nav("Audit")
 	cb.filter("audit by key", map[string]string{"key_id": id})
+	cb.b.readmeShot("console-audit.png", 600)
 	text := cb.text()
 	for _, action := range []string{"key.created", "key.rotated", "key.revoked"} {
 		assert.Contains(t, text, action, "the audit page filtered by key_id=%s lists %s", id, action)
