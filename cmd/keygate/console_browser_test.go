@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -39,6 +41,7 @@ const (
 //     account's key page, and asks for a live key, which shows up in
 //     Review and is approved there by the operator, who did not create it;
 //   - Sign out ends the session: the old cookie is refused;
+//   - a form on another site posting to the console is refused;
 //   - the hostile names render escaped, and no dialog ever opens;
 //   - every page carries the console's security headers and has no
 //     serious or critical accessibility violation (axe-core), and a
@@ -63,7 +66,8 @@ func TestConsoleBrowser(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
 	var hostile struct {
 		Secret struct {
-			ID string `json:"id"`
+			ID  string `json:"id"`
+			Key string `json:"key"`
 		} `json:"secret"`
 	}
 	require.NoError(t, json.Unmarshal(r.body, &hostile))
@@ -139,18 +143,35 @@ func TestConsoleBrowser(t *testing.T) {
 	cb.nav("Keys")
 	cb.requireText(hostileKeyName)
 
+	// A form on another site that posts to the console, in the browser
+	// of a signed-in operator, is refused, and changes nothing.
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>Win a prize</title></head><body><main><h1>Win a prize</h1>
+<form method="post" action="%s/console/keys/%s/revoke"><input type="hidden" name="confirmed" value="yes"><button>Claim</button></form>
+</main></body></html>`, base, url.PathEscape(hostile.Secret.ID))
+	}))
+	defer attacker.Close()
+	cb.b.step("another site", chromedp.Navigate(attacker.URL))
+	res := cb.click("cross-site form post", submitButton("Claim", ""))
+	assert.EqualValues(t, http.StatusForbidden, res.Status, "a cross-site form post")
+	assert.Equal(t, http.StatusOK, whoami(hostile.Secret.Key), "the cross-site post revoked nothing")
+	cb.shown = append(cb.shown, hostile.Secret.Key)
+
 	// Review is empty so far; HMAC keys and Tokens render.
-	cb.nav("Review")
+	cb.open("review", "/console/review")
 	cb.nav("HMAC keys")
 	cb.nav("Tokens")
 	cb.nav("Overview")
 
 	// Sign out ends the session: its cookie is refused afterwards.
 	cookie := cb.sessionCookie()
-	require.Equal(t, http.StatusOK, cb.withCookie(cookie, "/console/keys"), "the session cookie works while signed in")
+	status, _ := cb.withCookie(cookie, "/console/keys")
+	require.Equal(t, http.StatusOK, status, "the session cookie works while signed in")
 	cb.signOut()
-	status := cb.withCookie(cookie, "/console/keys")
-	assert.NotEqual(t, http.StatusOK, status, "the session cookie reused after Sign out is refused")
+	status, location := cb.withCookie(cookie, "/console/keys")
+	assert.Equal(t, http.StatusSeeOther, status, "the session cookie reused after Sign out is refused")
+	assert.Contains(t, location, "/console/signin", "the session cookie reused after Sign out sends to the sign-in page")
 	cb.open("after sign out", "/console/keys")
 	assert.Contains(t, cb.path(), "/console/signin", "signed out, a page sends to the sign-in page")
 
@@ -168,7 +189,7 @@ func TestConsoleBrowser(t *testing.T) {
 	for _, other := range []string{primeAccount, adminAccount, hostileAccount} {
 		assert.NotContains(t, html, other, "an account owner sees its own account only")
 	}
-	res := cb.open("another account's key", "/console/keys/"+keyID(k.prime))
+	res = cb.open("another account's key", "/console/keys/"+keyID(k.prime))
 	assert.EqualValues(t, http.StatusNotFound, res.Status, "another account's key page")
 	res = cb.open("another account", "/console/accounts/"+primeAccount)
 	assert.EqualValues(t, http.StatusNotFound, res.Status, "another account's page")
@@ -502,8 +523,8 @@ func (cb *consoleBrowser) sessionCookie() string {
 
 // withCookie GETs the console page at path with a plain HTTP client that
 // sends the session cookie, following no redirect, and returns the
-// status.
-func (cb *consoleBrowser) withCookie(cookie, path string) int {
+// status and the Location.
+func (cb *consoleBrowser) withCookie(cookie, path string) (int, string) {
 	cb.t.Helper()
 	c := &http.Client{
 		Transport:     &http.Transport{Proxy: nil},
@@ -516,5 +537,5 @@ func (cb *consoleBrowser) withCookie(cookie, path string) int {
 	res, err := c.Do(req)
 	require.NoError(cb.t, err)
 	res.Body.Close()
-	return res.StatusCode
+	return res.StatusCode, res.Header.Get("Location")
 }
