@@ -281,12 +281,6 @@ func (b *browser) html() string {
 	return eval[string](b, `document.documentElement.outerHTML`)
 }
 
-// location returns the page's URL.
-func (b *browser) location() string {
-	b.t.Helper()
-	return eval[string](b, `location.href`)
-}
-
 // seenDialogs returns the JavaScript dialogs that opened so far.
 func (b *browser) seenDialogs() []string {
 	b.mu.Lock()

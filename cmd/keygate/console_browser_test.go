@@ -166,12 +166,12 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// Sign out ends the session: its cookie is refused afterwards.
 	cookie := cb.sessionCookie()
-	status, _ := cb.withCookie(cookie, "/console/keys")
-	require.Equal(t, http.StatusOK, status, "the session cookie works while signed in")
+	r = consoleGetResponse(t, base, "/console/keys", cookie)
+	require.Equal(t, http.StatusOK, r.status, "the session cookie works while signed in")
 	cb.signOut()
-	status, location := cb.withCookie(cookie, "/console/keys")
-	assert.Equal(t, http.StatusSeeOther, status, "the session cookie reused after Sign out is refused")
-	assert.Contains(t, location, "/console/signin", "the session cookie reused after Sign out sends to the sign-in page")
+	r = consoleGetResponse(t, base, "/console/keys", cookie)
+	assert.Equal(t, http.StatusSeeOther, r.status, "the session cookie reused after Sign out is refused")
+	assert.Contains(t, r.header.Get("Location"), "/console/signin", "the session cookie reused after Sign out sends to the sign-in page")
 	cb.open("after sign out", "/console/keys")
 	assert.Contains(t, cb.path(), "/console/signin", "signed out, a page sends to the sign-in page")
 
@@ -519,23 +519,4 @@ func (cb *consoleBrowser) sessionCookie() string {
 	}
 	require.FailNow(cb.t, "no session cookie in the browser")
 	return ""
-}
-
-// withCookie GETs the console page at path with a plain HTTP client that
-// sends the session cookie, following no redirect, and returns the
-// status and the Location.
-func (cb *consoleBrowser) withCookie(cookie, path string) (int, string) {
-	cb.t.Helper()
-	c := &http.Client{
-		Transport:     &http.Transport{Proxy: nil},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	defer c.CloseIdleConnections()
-	req, err := http.NewRequest(http.MethodGet, cb.base+path, nil)
-	require.NoError(cb.t, err)
-	req.AddCookie(&http.Cookie{Name: "__Host-keygate-session", Value: cookie})
-	res, err := c.Do(req)
-	require.NoError(cb.t, err)
-	res.Body.Close()
-	return res.StatusCode, res.Header.Get("Location")
 }

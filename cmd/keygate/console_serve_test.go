@@ -22,11 +22,7 @@ func consoleSignIn(t *testing.T, base, username, password string) (status int, l
 // URL's when empty).
 func consoleSignInHost(t *testing.T, base, host, username, password string) (status int, location, cookie string) {
 	t.Helper()
-	c := &http.Client{
-		Transport:     &http.Transport{Proxy: nil},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	defer c.CloseIdleConnections()
+	c := noRedirects(t)
 	req := newRequest(t, http.MethodPost, base+consolePrefix+"/signin", url.Values{"username": {username}, "password": {password}})
 	if host != "" {
 		req.Host = host
@@ -42,21 +38,29 @@ func consoleSignInHost(t *testing.T, base, host, username, password string) (sta
 	return res.StatusCode, res.Header.Get("Location"), cookie
 }
 
-// consoleGet GETs the console page at path with the session cookie,
-// following no redirect, and returns the status and body.
+// noRedirects is a client for one test that follows no redirect.
+func noRedirects(t *testing.T) *http.Client {
+	c := httpClient(t)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+// consoleGet GETs the console page at path with the session cookie (none
+// when empty), following no redirect, and returns the status and body.
 func consoleGet(t *testing.T, base, path, cookie string) (int, string) {
 	t.Helper()
-	c := &http.Client{
-		Transport:     &http.Transport{Proxy: nil},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	defer c.CloseIdleConnections()
+	res := consoleGetResponse(t, base, path, cookie)
+	return res.status, string(res.body)
+}
+
+// consoleGetResponse is consoleGet, returning the whole response.
+func consoleGetResponse(t *testing.T, base, path, cookie string) response {
+	t.Helper()
 	r := newRequest(t, http.MethodGet, base+path, nil)
 	if cookie != "" {
 		r.AddCookie(&http.Cookie{Name: "__Host-keygate-session", Value: cookie})
 	}
-	res := send(t, c, r)
-	return res.status, string(res.body)
+	return send(t, noRedirects(t), r)
 }
 
 // requireConsoleUser requires that username signs in to the console of
