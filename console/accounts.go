@@ -113,6 +113,7 @@ func (h *Handler) accountCreate(w http.ResponseWriter, r *http.Request, s *signe
 // accountKeys are an account's keys of one mode, publishable and secret.
 type accountKeys struct {
 	Mode   string // "Test" or "Live"
+	Value  string // "test" or "live"
 	Groups [2]keyGroup
 }
 
@@ -172,7 +173,7 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request, s *signedI
 	keys, _ := result[admin.List[*admin.Key]](h.call(r, s, http.MethodGet, "/keys?"+q, nil))
 	data.MoreKeys = keys.NextCursor != ""
 	for _, m := range []struct{ mode, label string }{{"test", "Test"}, {"live", "Live"}} {
-		ak := accountKeys{Mode: m.label, Groups: [2]keyGroup{{Label: "Publishable keys"}, {Label: "Secret keys"}}}
+		ak := accountKeys{Mode: m.label, Value: m.mode, Groups: [2]keyGroup{{Label: "Publishable keys"}, {Label: "Secret keys"}}}
 		for _, k := range keys.Data {
 			switch {
 			case k.Mode != m.mode:
