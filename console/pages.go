@@ -159,11 +159,7 @@ func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] 
 // splitList splits a form's list field (one item per line, or separated
 // by commas or spaces) into its items.
 func splitList(s string) []string {
-	out := []string{}
-	for _, f := range strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' }) {
-		out = append(out, f)
-	}
-	return out
+	return append([]string{}, strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' })...)
 }
 
 // joinList is the form value of a list: one item per line.
