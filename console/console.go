@@ -170,6 +170,7 @@ func (h *Handler) routes() {
 	h.sessionRoutes()
 	h.overviewRoutes()
 	h.auditRoutes()
+	h.routePages()
 }
 
 // ServeHTTP sets the security headers of every response, refuses
