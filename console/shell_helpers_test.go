@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -280,4 +281,11 @@ func (e *testEnv) write(es ...audit.Event) {
 	if err := e.sink.Write(context.Background(), es); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// consoleUser is an operator with perms.
+func consoleUser(name string, perms ...string) console.User {
+	return console.User{Username: name, Role: console.RoleOperator, Permissions: perms}
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/keygate/keygate/apikey/apikeytest"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/audittest"
+	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consoletest"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/hmac/hmactest"
 	"github.com/keygate/keygate/jwt"
@@ -60,6 +62,12 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	})
 	t.Run("Users", func(t *testing.T) {
 		oauthtest.TestUserStore(t, func(t *testing.T) oauth.UserStore { return newDB(t).Users() })
+	})
+	t.Run("ConsoleUsers", func(t *testing.T) {
+		consoletest.TestUserStore(t, func(t *testing.T) console.UserStore { return newDB(t).ConsoleUsers() })
+	})
+	t.Run("ConsoleSessions", func(t *testing.T) {
+		consoletest.TestSessionStore(t, func(t *testing.T) console.SessionStore { return newDB(t).ConsoleSessions() })
 	})
 	t.Run("AuditSink", func(t *testing.T) {
 		audittest.TestSink(t, func(t *testing.T) audit.Sink { return newDB(t).Audit() })
