@@ -76,12 +76,7 @@ func (h *Handler) keysList(w http.ResponseWriter, r *http.Request, s *signedIn) 
 		return
 	}
 	list, _ := result[admin.List[*admin.Key]](l.Resp)
-	data.Next, data.First = l.Next(list.NextCursor), l.First
-	for _, k := range list.Data {
-		if kind, ok := l.Local["kind"]; !ok || k.Kind == kind {
-			data.Keys = append(data.Keys, k)
-		}
-	}
+	data.Keys, data.Next, data.First = list.Data, l.Next(list.NextCursor), l.First
 	h.render(w, r, s, http.StatusOK, "keys.html", data)
 }
 
@@ -91,10 +86,6 @@ type listing struct {
 	// First is the console path (with the prefix) of the first page, when
 	// this is a later one.
 	First string
-	// Local holds the filters the admin API does not know (an older
-	// server: "kind" of keys, "q" of accounts): the page applies them to
-	// the rows it got.
-	Local map[string]string
 	// Problem is why the admin API refused the list (a bad filter or
 	// cursor: 400); OK is false then.
 	Problem problem
@@ -112,13 +103,10 @@ func (l listing) Next(cursor string) string {
 	return l.console(cursor)
 }
 
-// optionalFilters are the list filters an older admin API may not know.
-var optionalFilters = []string{"kind", "q"}
-
 // listPage calls the admin list at path with the filter params and the
 // request's cursor, a page of pageSize.
 func (h *Handler) listPage(r *http.Request, s *signedIn, path string, params url.Values) listing {
-	l := listing{Local: map[string]string{}}
+	l := listing{}
 	l.console = func(cursor string) string {
 		p := h.cfg.Prefix + path
 		v := url.Values{}
@@ -142,15 +130,7 @@ func (h *Handler) listPage(r *http.Request, s *signedIn, path string, params url
 		q.Set("cursor", c)
 		l.First = l.console("")
 	}
-	for {
-		l.Resp = h.call(r, s, http.MethodGet, path+"?"+q.Encode(), nil)
-		if dropped := unknownFilter(l.Resp, q); dropped != "" {
-			l.Local[dropped] = q.Get(dropped)
-			q.Del(dropped)
-			continue
-		}
-		break
-	}
+	l.Resp = h.call(r, s, http.MethodGet, path+"?"+q.Encode(), nil)
 	if l.Resp.Err != nil {
 		l.Problem = refusal(l.Resp, nil)
 		if l.Problem.Status == http.StatusBadRequest && len(l.Problem.Fields) == 0 {
@@ -160,20 +140,6 @@ func (h *Handler) listPage(r *http.Request, s *signedIn, path string, params url
 	}
 	l.OK = true
 	return l
-}
-
-// unknownFilter returns the optional filter of q that resp refuses as an
-// unknown query parameter, or "".
-func unknownFilter(resp admin.Response, q url.Values) string {
-	if resp.Err == nil || resp.Err.Code != admin.CodeInvalidRequest {
-		return ""
-	}
-	for _, f := range optionalFilters {
-		if q.Has(f) && resp.Err.Description == "unknown query parameter "+strconv.Quote(f) {
-			return f
-		}
-	}
-	return ""
 }
 
 // keyForm is the create-key form.
