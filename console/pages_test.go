@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +46,16 @@ type pgEnv struct {
 	sink     *audit.MemorySink
 	users    *console.Users
 	sessions *console.Sessions
+
+	mu      sync.Mutex
+	changes []keygate.Change // of the API key manager
+}
+
+// keyChanges returns the changes the API key manager reported.
+func (e *pgEnv) keyChanges() []keygate.Change {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.changes)
 }
 
 func newPgEnv(t *testing.T) *pgEnv {
@@ -52,7 +64,11 @@ func newPgEnv(t *testing.T) *pgEnv {
 	var err error
 	e.accounts, err = account.NewManager(account.Config{Packages: []string{"basic", "pro"}})
 	require.NoError(t, err)
-	e.keys, err = apikey.NewManager(apikey.Config{})
+	e.keys, err = apikey.NewManager(apikey.Config{OnChange: func(_ context.Context, c keygate.Change) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.changes = append(e.changes, c)
+	}})
 	require.NoError(t, err)
 	e.hmacs, err = hmac.NewManager(hmac.Config{MasterKey: bytes.Repeat([]byte{7}, 32)})
 	require.NoError(t, err)
@@ -940,4 +956,24 @@ func TestPagesOwnerHMAC(t *testing.T) {
 	creds, err := e.hmacs.List(context.Background(), hmac.ListFilter{Account: "acct_other", Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, creds)
+}
+
+func TestPagesEditKeyPartialForm(t *testing.T) {
+	e := newPgEnv(t)
+	op := e.operator("alice", "*:*")
+	ctx := keygate.WithActor(context.Background(), "keygate init")
+	_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
+		Permissions: []string{"orders:read"}, AllowedIPs: []string{"192.0.2.0/24"}})
+	require.NoError(t, err)
+	// A post with the name only changes the name, nothing it lacks.
+	requireStatus(t, op.post("/keys/"+rec.ID+"/edit", url.Values{"name": {"renamed"}}), http.StatusSeeOther)
+	cur := e.key(rec.ID)
+	require.Equal(t, "renamed", cur.Name)
+	require.Equal(t, []string{"orders:read"}, cur.Permissions)
+	require.Equal(t, []string{"192.0.2.0/24"}, cur.AllowedIPs)
+	require.Equal(t, "keygate init", cur.PermissionsSetBy)
+	// Nothing changed: nothing sent.
+	n := len(e.keyChanges())
+	requireStatus(t, op.post("/keys/"+rec.ID+"/edit", url.Values{"name": {"renamed"}, "permissions": {"orders:read"}}), http.StatusSeeOther)
+	require.Len(t, e.keyChanges(), n)
 }
