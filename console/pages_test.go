@@ -368,13 +368,17 @@ func TestPagesOwnerKeys(t *testing.T) {
 	requireStatus(t, demo.post("/keys/"+mine.ID+"/disable", url.Values{"confirmed": {"yes"}}), http.StatusSeeOther)
 	require.True(t, e.key(mine.ID).Disabled)
 
-	// A live key is a request for live activation: pending review.
+	// A live key is a request for live activation: pending review, which
+	// the owner cannot approve.
+	require.Contains(t, demo.get("/accounts/acct_demo").Body, "Request live activation")
 	live := demo.post("/keys/new", url.Values{"account": {"acct_demo"}, "mode": {"live"}, "kind": {"sk"}})
 	requireStatus(t, live, http.StatusCreated)
 	require.Contains(t, live.Body, "review")
 	shown := secrets(live.Body)
 	require.Len(t, shown, 1)
-	require.Equal(t, apikey.StatusPendingReview, e.record(shown[0]).Status)
+	pending := e.record(shown[0])
+	require.Equal(t, apikey.StatusPendingReview, pending.Status)
+	require.NotContains(t, demo.get("/keys/"+pending.ID).Body, "/approve")
 }
 
 func TestPagesOwnerRefusedOperatorPages(t *testing.T) {
@@ -597,6 +601,10 @@ func TestPagesReview(t *testing.T) {
 	require.NotContains(t, list.Body, testKey.ID, "only keys pending review")
 	require.Contains(t, list.Body, ">Approve</button>")
 	require.NotContains(t, list.Body, hostileKey)
+
+	page := bob.get("/keys/" + rec.ID)
+	require.Contains(t, page.Body, "waits for an operator's review")
+	require.Contains(t, page.Body, `action="/console/review/`+rec.ID+`/approve"`)
 
 	// Separation of duties: its creator may not approve it.
 	r := alice.post("/review/"+rec.ID+"/approve", nil)
