@@ -300,7 +300,7 @@ func TestDisabledUserIsSignedOut(t *testing.T) {
 	p.want(t, http.StatusUnauthorized, "Wrong username or password.")
 }
 
-func TestCSRF(t *testing.T) {
+func TestForgedPostsRefused(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signedIn(opName, opPass)
 	good := c.csrf
