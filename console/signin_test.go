@@ -446,3 +446,21 @@ func TestNewValidatesConfig(t *testing.T) {
 		t.Error("a Config without Admin accepted")
 	}
 }
+
+// A session store that fails answers 503: never a sign-in page that
+// pretends the user is signed out, never a sign-out that did not happen.
+func TestSessionStoreDown(t *testing.T) {
+	store := &brokenSessions{SessionStore: console.NewMemorySessionStore()}
+	e := newEnv(t, envOptions{sessionStore: store})
+	c := e.signedIn(opName, opPass)
+	store.broken.Store(true)
+	c.get("/console/").want(t, http.StatusServiceUnavailable, "cannot reach its store")
+	c.post("/console/signout", nil).want(t, http.StatusServiceUnavailable)
+	p := e.client().do("POST", "/console/signin", url.Values{"username": {opName}, "password": {opPass}}, nil)
+	p.want(t, http.StatusServiceUnavailable, "Sign-in is unavailable right now.")
+	store.broken.Store(false)
+	c.get("/console/").want(t, http.StatusOK, ">Sign out<")
+	if n := len(e.events(console.ActionSignOut)); n != 0 {
+		t.Errorf("%d sign-out events for a sign-out that failed", n)
+	}
+}
