@@ -30,6 +30,7 @@ import (
 
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/internal/validate"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
 )
@@ -118,7 +119,7 @@ type Handler struct {
 // or a field is invalid.
 func New(cfg Config) (*Handler, error) {
 	switch {
-	case !validPrefix(cfg.Prefix):
+	case !validate.MountPrefix(cfg.Prefix):
 		return nil, errors.New(`console: Config.Prefix must start with "/", not end with "/", and hold only A-Z a-z 0-9 - . _ ~ / without empty, "." or ".." segments`)
 	case cfg.Admin == nil:
 		return nil, errors.New("console: Config.Admin is required")
@@ -279,23 +280,4 @@ func (h *Handler) callKey(r *http.Request, s *signedIn, method, path string, bod
 		req.Body = b
 	}
 	return h.cfg.Admin.Do(r.Context(), s.Caller, req)
-}
-
-// validPrefix reports whether p is acceptable as Config.Prefix.
-func validPrefix(p string) bool {
-	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/", c) >= 0) {
-			return false
-		}
-	}
-	for _, seg := range strings.Split(p[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return true
 }
