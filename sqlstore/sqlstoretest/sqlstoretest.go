@@ -75,6 +75,9 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	t.Run("AuditHistory", func(t *testing.T) {
 		audittest.TestHistory(t, func(t *testing.T) audittest.HistorySink { return newDB(t).Audit() })
 	})
+	t.Run("AuditSummarizer", func(t *testing.T) {
+		audittest.TestSummarizer(t, func(t *testing.T) audittest.SummarySink { return newDB(t).Audit() })
+	})
 	t.Run("Idempotency", func(t *testing.T) {
 		admintest.TestIdempotencyStore(t, func(t *testing.T) admin.IdempotencyStore {
 			return newDB(t).Idempotency(sqlstore.IdempotencyConfig{})
@@ -154,4 +157,5 @@ func TestMigrations(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, 
 		t.Fatalf("Create through another DB on the same database: %v, want ErrDuplicate", err)
 	}
 	testPermissionsSetByUpgrade(t, ctx, again, open)
+	testAuditRollupUpgrade(t, ctx, again, open)
 }
