@@ -3,7 +3,6 @@ package console
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
@@ -35,16 +34,6 @@ type accountsPage struct {
 	Notice      string
 	Problem     problem // of the create form
 	ListProblem problem // of the list (a bad search or cursor)
-	// LocalSearch: the admin API does not search, so the search applies
-	// to the rows of this page only.
-	LocalSearch bool
-}
-
-// matches reports whether a's ID or name holds q, ignoring case: the
-// search of an admin API that does not search itself.
-func matches(a admin.Account, q string) bool {
-	q = strings.ToLower(q)
-	return strings.Contains(strings.ToLower(a.ID), q) || strings.Contains(strings.ToLower(a.Name), q)
 }
 
 func (h *Handler) accountsList(w http.ResponseWriter, r *http.Request, s *signedIn) {
@@ -76,14 +65,7 @@ func (h *Handler) showAccounts(w http.ResponseWriter, r *http.Request, s *signed
 		}
 	} else {
 		list, _ := result[admin.List[admin.Account]](l.Resp)
-		data.Next, data.First = l.Next(list.NextCursor), l.First
-		q, local := l.Local["q"]
-		for _, a := range list.Data {
-			if !local || matches(a, q) {
-				data.Accounts = append(data.Accounts, a)
-			}
-		}
-		data.LocalSearch = local
+		data.Accounts, data.Next, data.First = list.Data, l.Next(list.NextCursor), l.First
 	}
 	h.render(w, r, s, status, "accounts.html", data)
 }

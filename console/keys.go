@@ -29,9 +29,6 @@ func (h *Handler) routeKeys() {
 	h.page("POST /keys/{id}/enable", anyone, h.keyEnable)
 }
 
-// pageSize is the number of rows of the list pages.
-const pageSize = 50
-
 // keyFilter is the key list's filter form.
 type keyFilter struct {
 	Account, Mode, Kind, Status string
@@ -76,104 +73,8 @@ func (h *Handler) keysList(w http.ResponseWriter, r *http.Request, s *signedIn) 
 		return
 	}
 	list, _ := result[admin.List[*admin.Key]](l.Resp)
-	data.Next, data.First = l.Next(list.NextCursor), l.First
-	for _, k := range list.Data {
-		if kind, ok := l.Local["kind"]; !ok || k.Kind == kind {
-			data.Keys = append(data.Keys, k)
-		}
-	}
+	data.Keys, data.Next, data.First = list.Data, l.Next(list.NextCursor), l.First
 	h.render(w, r, s, http.StatusOK, "keys.html", data)
-}
-
-// listing is one page of an admin list, as listPage reads it.
-type listing struct {
-	Resp admin.Response
-	// First is the console path (with the prefix) of the first page, when
-	// this is a later one.
-	First string
-	// Local holds the filters the admin API does not know (an older
-	// server: "kind" of keys, "q" of accounts): the page applies them to
-	// the rows it got.
-	Local map[string]string
-	// Problem is why the admin API refused the list (a bad filter or
-	// cursor: 400); OK is false then.
-	Problem problem
-	OK      bool
-
-	console func(cursor string) string
-}
-
-// Next is the console path of the page after this one, from its
-// next_cursor, or "" for the last page.
-func (l listing) Next(cursor string) string {
-	if cursor == "" {
-		return ""
-	}
-	return l.console(cursor)
-}
-
-// optionalFilters are the list filters an older admin API may not know.
-var optionalFilters = []string{"kind", "q"}
-
-// listPage calls the admin list at path with the filter params and the
-// request's cursor, a page of pageSize.
-func (h *Handler) listPage(r *http.Request, s *signedIn, path string, params url.Values) listing {
-	l := listing{Local: map[string]string{}}
-	l.console = func(cursor string) string {
-		p := h.cfg.Prefix + path
-		v := url.Values{}
-		for k, vs := range params {
-			v[k] = vs
-		}
-		if cursor != "" {
-			v.Set("cursor", cursor)
-		}
-		if len(v) == 0 {
-			return p
-		}
-		return p + "?" + v.Encode()
-	}
-	q := url.Values{}
-	for k, vs := range params {
-		q[k] = vs
-	}
-	q.Set("limit", strconv.Itoa(pageSize))
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		q.Set("cursor", c)
-		l.First = l.console("")
-	}
-	for {
-		l.Resp = h.call(r, s, http.MethodGet, path+"?"+q.Encode(), nil)
-		if dropped := unknownFilter(l.Resp, q); dropped != "" {
-			l.Local[dropped] = q.Get(dropped)
-			q.Del(dropped)
-			continue
-		}
-		break
-	}
-	if l.Resp.Err != nil {
-		l.Problem = refusal(l.Resp, nil)
-		if l.Problem.Status == http.StatusBadRequest && len(l.Problem.Fields) == 0 {
-			l.Problem.Message = "The filter is not valid: " + l.Resp.Err.Description + "."
-		}
-		return l
-	}
-	l.OK = true
-	return l
-}
-
-// unknownFilter returns the optional filter of q that resp refuses as an
-// unknown query parameter, or "".
-func unknownFilter(resp admin.Response, q url.Values) string {
-	if resp.Err == nil || resp.Err.Code != admin.CodeInvalidRequest {
-		return ""
-	}
-	for _, f := range optionalFilters {
-		if q.Has(f) && resp.Err.Description == "unknown query parameter "+strconv.Quote(f) {
-			return f
-		}
-	}
-	return ""
 }
 
 // keyForm is the create-key form.

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/keygate/keygate/admin"
@@ -159,11 +161,7 @@ func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] 
 // splitList splits a form's list field (one item per line, or separated
 // by commas or spaces) into its items.
 func splitList(s string) []string {
-	out := []string{}
-	for _, f := range strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' }) {
-		out = append(out, f)
-	}
-	return out
+	return append([]string{}, strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' })...)
 }
 
 // joinList is the form value of a list: one item per line.
@@ -263,4 +261,69 @@ var (
 // anyOf prepends the "any" choice of a filter to choices.
 func anyOf(label string, choices []string) []string {
 	return append([]string{"", label}, choices...)
+}
+
+// pageSize is the number of rows of the list pages.
+const pageSize = 50
+
+// listing is one page of an admin list, as listPage reads it.
+type listing struct {
+	Resp admin.Response
+	// First is the console path (with the prefix) of the first page, when
+	// this is a later one.
+	First string
+	// Problem is why the admin API refused the list (a bad filter or
+	// cursor: 400); OK is false then.
+	Problem problem
+	OK      bool
+
+	path   string // the console path of the list, with the prefix
+	params url.Values
+}
+
+// Next is the console path of the page after this one, from its
+// next_cursor, or "" for the last page.
+func (l listing) Next(cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	return l.page(cursor)
+}
+
+// page is the console path of the page at cursor ("": the first) with the
+// list's filters.
+func (l listing) page(cursor string) string {
+	v := maps.Clone(l.params)
+	if cursor != "" {
+		v.Set("cursor", cursor)
+	}
+	if len(v) == 0 {
+		return l.path
+	}
+	return l.path + "?" + v.Encode()
+}
+
+// listPage calls the admin list at path (the same path as the console's)
+// with the filter params and the request's cursor, a page of pageSize.
+func (h *Handler) listPage(r *http.Request, s *signedIn, path string, params url.Values) listing {
+	if params == nil {
+		params = url.Values{}
+	}
+	l := listing{path: h.cfg.Prefix + path, params: params}
+	q := maps.Clone(params)
+	q.Set("limit", strconv.Itoa(pageSize))
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		q.Set("cursor", c)
+		l.First = l.page("")
+	}
+	l.Resp = h.call(r, s, http.MethodGet, path+"?"+q.Encode(), nil)
+	if l.Resp.Err != nil {
+		l.Problem = refusal(l.Resp, nil)
+		if l.Problem.Status == http.StatusBadRequest && len(l.Problem.Fields) == 0 {
+			l.Problem.Message = "The filter is not valid: " + l.Resp.Err.Description + "."
+		}
+		return l
+	}
+	l.OK = true
+	return l
 }

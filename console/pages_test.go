@@ -909,3 +909,35 @@ func TestPagesSignedOut(t *testing.T) {
 		require.True(t, strings.HasPrefix(r.Header.Get("Location"), "/console/signin"), p)
 	}
 }
+
+func TestPagesWithoutReadPermission(t *testing.T) {
+	e := newPgEnv(t)
+	nobody := e.operator("nora", "orders:read")
+	_, rec := e.mint("x", "acct_demo", keygate.ModeTest, "k")
+	_, cred, err := e.hmacs.Create(context.Background(), hmac.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest})
+	require.NoError(t, err)
+	for _, p := range []string{"/keys", "/keys/" + rec.ID, "/keys/" + rec.ID + "/edit", "/accounts", "/accounts/acct_demo",
+		"/review", "/hmac-keys", "/hmac-keys/" + cred.KeyID} {
+		r := nobody.get(p)
+		requireStatus(t, r, http.StatusForbidden)
+		require.Contains(t, r.Body, "You are not allowed to do this.", p)
+	}
+}
+
+func TestPagesOwnerHMAC(t *testing.T) {
+	e := newPgEnv(t)
+	demo := e.owner("demo", "acct_demo")
+	list := demo.get("/hmac-keys")
+	requireStatus(t, list, http.StatusOK)
+	require.Regexp(t, `name="account" type="text" value="acct_demo" readonly`, list.Body)
+	r := demo.post("/hmac-keys", url.Values{"account": {"acct_demo"}, "mode": {"live"}, "name": {"signer"}})
+	requireStatus(t, r, http.StatusCreated)
+	require.Len(t, secrets(r.Body), 1)
+
+	r = demo.post("/hmac-keys", url.Values{"account": {"acct_other"}, "mode": {"test"}})
+	requireStatus(t, r, http.StatusBadRequest)
+	require.Contains(t, r.Body, `id="create-account-error"`)
+	creds, err := e.hmacs.List(context.Background(), hmac.ListFilter{Account: "acct_other", Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, creds)
+}
