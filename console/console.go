@@ -107,12 +107,11 @@ type Config struct {
 // Handler serves the console. Create it with [New]; it is safe for
 // concurrent use.
 type Handler struct {
-	cfg     Config
-	mux     *http.ServeMux
-	next    http.Handler // mux behind the cross-origin protection
-	views   *views
-	names   *ratelimit.FailureLimiter // failed sign-ins per username; nil: none
-	nameLim *ratelimit.MemoryLimiter
+	cfg   Config
+	mux   *http.ServeMux
+	next  http.Handler // mux behind the cross-origin protection
+	views *views
+	names *ratelimit.FailureLimiter // failed sign-ins per username; nil: none
 }
 
 // New returns a Handler for cfg. It fails if a required field is missing
@@ -141,8 +140,8 @@ func New(cfg Config) (*Handler, error) {
 		if err := cfg.SignInFailures.Validate(); err != nil {
 			return nil, errors.New("console: Config.SignInFailures: " + err.Error())
 		}
-		h.nameLim = ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: cfg.Now, MaxKeys: 100_000})
-		h.names = ratelimit.NewFailureLimiter(h.nameLim, cfg.SignInFailures)
+		lim := ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: cfg.Now, MaxKeys: 100_000})
+		h.names = ratelimit.NewFailureLimiter(lim, cfg.SignInFailures)
 	}
 	var err error
 	if h.views, err = loadViews(cfg.Prefix); err != nil {
@@ -166,7 +165,11 @@ func (h *Handler) routes() {
 		http.Redirect(w, r, p+"/", http.StatusSeeOther)
 	})
 	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
-		h.notFound(w, r, nil)
+		s, err := h.signedIn(r)
+		if err != nil {
+			s = nil // the error page without navigation
+		}
+		h.notFound(w, r, s)
 	})
 	h.sessionRoutes()
 	h.overviewRoutes()
