@@ -110,7 +110,11 @@ func TestOwnerOfAMissingAccountHoldsNothing(t *testing.T) {
 func TestNotFoundPage(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signedIn(opName, opPass)
-	for _, target := range []string{"/console/nope", "/console/keys/x/y/z/w", "/console/static/"} {
-		c.get(target).want(t, http.StatusNotFound)
+	for _, target := range []string{"/console/nope", "/console/keys/x/y/z/w"} {
+		c.get(target).want(t, http.StatusNotFound, "<h1>Not Found</h1>", ">Sign out<")
 	}
+	c.get("/console/static/").want(t, http.StatusNotFound)
+	p := e.client().get("/console/nope")
+	p.want(t, http.StatusNotFound, "<h1>Not Found</h1>", `href="/console/signin"`)
+	p.lacks(t, ">Sign out<")
 }

@@ -337,7 +337,7 @@ func TestSessionsStoreFailure(t *testing.T) {
 	}
 }
 
-func TestCSRF(t *testing.T) {
+func TestCSRFTokens(t *testing.T) {
 	sessions := newSessions(t, console.SessionsConfig{})
 	a, _, err := sessions.Start(t.Context(), "alice")
 	if err != nil {

@@ -300,7 +300,7 @@ func TestDisabledUserIsSignedOut(t *testing.T) {
 	p.want(t, http.StatusUnauthorized, "Wrong username or password.")
 }
 
-func TestCSRF(t *testing.T) {
+func TestForgedPostsRefused(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signedIn(opName, opPass)
 	good := c.csrf
@@ -444,5 +444,23 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	if _, err := console.New(console.Config{Prefix: "/console"}); err == nil {
 		t.Error("a Config without Admin accepted")
+	}
+}
+
+// A session store that fails answers 503: never a sign-in page that
+// pretends the user is signed out, never a sign-out that did not happen.
+func TestSessionStoreDown(t *testing.T) {
+	store := &brokenSessions{SessionStore: console.NewMemorySessionStore()}
+	e := newEnv(t, envOptions{sessionStore: store})
+	c := e.signedIn(opName, opPass)
+	store.broken.Store(true)
+	c.get("/console/").want(t, http.StatusServiceUnavailable, "cannot reach its store")
+	c.post("/console/signout", nil).want(t, http.StatusServiceUnavailable)
+	p := e.client().do("POST", "/console/signin", url.Values{"username": {opName}, "password": {opPass}}, nil)
+	p.want(t, http.StatusServiceUnavailable, "Sign-in is unavailable right now.")
+	store.broken.Store(false)
+	c.get("/console/").want(t, http.StatusOK, ">Sign out<")
+	if n := len(e.events(console.ActionSignOut)); n != 0 {
+		t.Errorf("%d sign-out events for a sign-out that failed", n)
 	}
 }
