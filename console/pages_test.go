@@ -503,6 +503,7 @@ func TestPagesRevokeDisableEnable(t *testing.T) {
 		requireStatus(t, c, http.StatusOK)
 		require.Contains(t, c.Body, `action="/console/keys/`+rec.ID+`/`+tc.action+`"`)
 		require.Contains(t, c.Body, `name="confirmed" value="yes"`)
+		require.Contains(t, c.Body, "data-confirm-step")
 		require.Contains(t, c.Body, ">"+tc.button+"</button>")
 		require.Contains(t, c.Body, html.EscapeString(hostileKey))
 		require.NotContains(t, c.Body, hostileKey)
