@@ -341,7 +341,11 @@ func (h *Handler) keyAction(w http.ResponseWriter, r *http.Request, s *signedIn,
 // request's {id}; it returns true once confirmed.
 func (h *Handler) confirmKey(w http.ResponseWriter, r *http.Request, s *signedIn, action, button, message string) bool {
 	if r.PostFormValue(confirmField) == "yes" {
-		return validID(r.PathValue("id")) || h.notFoundFalse(w, r, s)
+		if !validID(r.PathValue("id")) {
+			h.notFound(w, r, s)
+			return false
+		}
+		return true
 	}
 	k, ok := h.getKey(w, r, s)
 	if !ok {
@@ -351,12 +355,6 @@ func (h *Handler) confirmKey(w http.ResponseWriter, r *http.Request, s *signedIn
 		Title: button + " key", Message: message, Subject: keyLabel(k),
 		Action: "/keys/" + seg(k.ID) + "/" + action, Button: button, Cancel: "/keys/" + seg(k.ID),
 	})
-}
-
-// notFoundFalse answers the 404 page and returns false.
-func (h *Handler) notFoundFalse(w http.ResponseWriter, r *http.Request, s *signedIn) bool {
-	h.notFound(w, r, s)
-	return false
 }
 
 // keyLabel names a key on a confirmation page: its name and ID.
@@ -435,18 +433,23 @@ func (h *Handler) keyEdit(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	h.render(w, r, s, http.StatusOK, "key_edit.html", editPage(k, editForm(k), problem{}))
 }
 
-// keyUpdate sends only what the form changed, so that an edit of the name
-// does not count as setting the permissions (which separation of duties
-// remembers).
+// keyUpdate sends only what the form changed (a field the post lacks is
+// unchanged), so that an edit of the name does not count as setting the
+// permissions (which separation of duties remembers).
 func (h *Handler) keyUpdate(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	k, ok := h.getKey(w, r, s)
 	if !ok {
 		return
 	}
-	f := keyEditForm{Name: r.PostFormValue("name"), Permissions: r.PostFormValue("permissions"),
-		Stores: r.PostFormValue("stores"), AllowedIPs: r.PostFormValue("allowed_ips"), DeniedIPs: r.PostFormValue("denied_ips"),
-		AllowedCountries: r.PostFormValue("allowed_countries"), DeniedCountries: r.PostFormValue("denied_countries"),
-		Expires: strings.TrimSpace(r.PostFormValue("expires"))}
+	f := editForm(k)
+	for name, dst := range map[string]*string{"name": &f.Name, "permissions": &f.Permissions, "stores": &f.Stores,
+		"allowed_ips": &f.AllowedIPs, "denied_ips": &f.DeniedIPs, "allowed_countries": &f.AllowedCountries,
+		"denied_countries": &f.DeniedCountries, "expires": &f.Expires} {
+		if vs, ok := r.PostForm[name]; ok {
+			*dst = vs[0]
+		}
+	}
+	f.Expires = strings.TrimSpace(f.Expires)
 	body := map[string]any{}
 	if f.Name != k.Name {
 		body["name"] = f.Name
@@ -460,7 +463,7 @@ func (h *Handler) keyUpdate(w http.ResponseWriter, r *http.Request, s *signedIn)
 		{"allowed_ips", f.AllowedIPs, k.AllowedIPs}, {"denied_ips", f.DeniedIPs, k.DeniedIPs},
 		{"allowed_countries", f.AllowedCountries, k.AllowedCountries}, {"denied_countries", f.DeniedCountries, k.DeniedCountries},
 	} {
-		if v := splitList(l.form); !slices.Equal(v, l.current) && !(len(v) == 0 && len(l.current) == 0) {
+		if v := splitList(l.form); !slices.Equal(v, l.current) {
 			body[l.member] = v
 		}
 	}
