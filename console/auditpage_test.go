@@ -270,3 +270,17 @@ func TestAuditNeedsReadPermission(t *testing.T) {
 	c.get("/console/audit").want(t, http.StatusForbidden, "admin:read")
 	c.get("/console/audit/export?format=csv").want(t, http.StatusForbidden)
 }
+
+func TestAuditRequestNames(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	at := time.Now()
+	e.write(
+		audit.Event{Time: at, Method: "GET", Path: "/v1/things/42", Route: "GET /v1/things/{id}", Reason: "r1", Decision: audit.Allow},
+		audit.Event{Time: at, Method: "POST", Path: "/v1/orders", Route: "/v1/orders", Reason: "r2", Decision: audit.Allow},
+		audit.Event{Time: at, Method: "PUT", Path: "/v1/raw", Reason: "r3", Decision: audit.Deny},
+	)
+	p := e.signedIn(opName, opPass).get("/console/audit?decision=allow")
+	p.want(t, http.StatusOK, "<code>GET /v1/things/{id}</code>", "<code>POST /v1/orders</code>")
+	p.lacks(t, "GET GET")
+	e.signedIn(opName, opPass).get("/console/audit?decision=deny").want(t, http.StatusOK, "<code>PUT /v1/raw</code>")
+}
