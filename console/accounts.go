@@ -3,7 +3,6 @@ package console
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
@@ -35,16 +34,6 @@ type accountsPage struct {
 	Notice      string
 	Problem     problem // of the create form
 	ListProblem problem // of the list (a bad search or cursor)
-	// LocalSearch: the admin API does not search, so the search applies
-	// to the rows of this page only.
-	LocalSearch bool
-}
-
-// matches reports whether a's ID or name holds q, ignoring case: the
-// search of an admin API that does not search itself.
-func matches(a admin.Account, q string) bool {
-	q = strings.ToLower(q)
-	return strings.Contains(strings.ToLower(a.ID), q) || strings.Contains(strings.ToLower(a.Name), q)
 }
 
 func (h *Handler) accountsList(w http.ResponseWriter, r *http.Request, s *signedIn) {
@@ -76,14 +65,7 @@ func (h *Handler) showAccounts(w http.ResponseWriter, r *http.Request, s *signed
 		}
 	} else {
 		list, _ := result[admin.List[admin.Account]](l.Resp)
-		data.Next, data.First = l.Next(list.NextCursor), l.First
-		q, local := l.Local["q"]
-		for _, a := range list.Data {
-			if !local || matches(a, q) {
-				data.Accounts = append(data.Accounts, a)
-			}
-		}
-		data.LocalSearch = local
+		data.Accounts, data.Next, data.First = list.Data, l.Next(list.NextCursor), l.First
 	}
 	h.render(w, r, s, status, "accounts.html", data)
 }
@@ -113,6 +95,7 @@ func (h *Handler) accountCreate(w http.ResponseWriter, r *http.Request, s *signe
 // accountKeys are an account's keys of one mode, publishable and secret.
 type accountKeys struct {
 	Mode   string // "Test" or "Live"
+	Value  string // "test" or "live"
 	Groups [2]keyGroup
 }
 
@@ -148,19 +131,8 @@ func (h *Handler) accountShow(w http.ResponseWriter, r *http.Request, s *signedI
 // showAccount renders the account page of the request's {id}, with the
 // package form's value and problem.
 func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request, s *signedIn, status int, pkg string, p problem) {
-	id := r.PathValue("id")
-	if !validID(id) {
-		h.notFound(w, r, s)
-		return
-	}
-	resp := h.call(r, s, http.MethodGet, "/accounts/"+seg(id), nil)
-	a, ok := result[admin.Account](resp)
+	a, ok := fetch[admin.Account](h, w, r, s, "/accounts")
 	if !ok {
-		if isNotFound(resp) {
-			h.notFound(w, r, s)
-		} else {
-			h.refused(w, r, s, resp)
-		}
 		return
 	}
 	if p.Status == 0 {
@@ -172,7 +144,7 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request, s *signedI
 	keys, _ := result[admin.List[*admin.Key]](h.call(r, s, http.MethodGet, "/keys?"+q, nil))
 	data.MoreKeys = keys.NextCursor != ""
 	for _, m := range []struct{ mode, label string }{{"test", "Test"}, {"live", "Live"}} {
-		ak := accountKeys{Mode: m.label, Groups: [2]keyGroup{{Label: "Publishable keys"}, {Label: "Secret keys"}}}
+		ak := accountKeys{Mode: m.label, Value: m.mode, Groups: [2]keyGroup{{Label: "Publishable keys"}, {Label: "Secret keys"}}}
 		for _, k := range keys.Data {
 			switch {
 			case k.Mode != m.mode:

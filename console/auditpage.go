@@ -57,7 +57,21 @@ type auditData struct {
 // auditRow is one event of the list, with the link to its details.
 type auditRow struct {
 	audit.Event
-	Link string
+	// Request names a request event: its route (such as
+	// "GET /v1/things/{id}"), else its method and path.
+	Request string
+	Link    string
+}
+
+// requestName is what the list shows of request event e.
+func requestName(e audit.Event) string {
+	switch {
+	case e.Route == "":
+		return strings.TrimSpace(e.Method + " " + e.Path)
+	case strings.Contains(e.Route, " "):
+		return e.Route // a method pattern already
+	}
+	return strings.TrimSpace(e.Method + " " + e.Route)
 }
 
 // readAuditFilter reads the filters from r's query.
@@ -202,7 +216,7 @@ func (h *Handler) auditList(w http.ResponseWriter, r *http.Request, s *signedIn)
 		return
 	}
 	for _, e := range list.Data {
-		row := auditRow{Event: e}
+		row := auditRow{Event: e, Request: requestName(e)}
 		if e.Seq != 0 {
 			if f.Cursor != "" {
 				row.Link = link(base+"/event", "seq", strconv.FormatUint(e.Seq, 10), "cursor", f.Cursor)

@@ -30,6 +30,7 @@ import (
 
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/internal/validate"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
 )
@@ -106,19 +107,18 @@ type Config struct {
 // Handler serves the console. Create it with [New]; it is safe for
 // concurrent use.
 type Handler struct {
-	cfg     Config
-	mux     *http.ServeMux
-	next    http.Handler // mux behind the cross-origin protection
-	views   *views
-	names   *ratelimit.FailureLimiter // failed sign-ins per username; nil: none
-	nameLim *ratelimit.MemoryLimiter
+	cfg   Config
+	mux   *http.ServeMux
+	next  http.Handler // mux behind the cross-origin protection
+	views *views
+	names *ratelimit.FailureLimiter // failed sign-ins per username; nil: none
 }
 
 // New returns a Handler for cfg. It fails if a required field is missing
 // or a field is invalid.
 func New(cfg Config) (*Handler, error) {
 	switch {
-	case !validPrefix(cfg.Prefix):
+	case !validate.MountPrefix(cfg.Prefix):
 		return nil, errors.New(`console: Config.Prefix must start with "/", not end with "/", and hold only A-Z a-z 0-9 - . _ ~ / without empty, "." or ".." segments`)
 	case cfg.Admin == nil:
 		return nil, errors.New("console: Config.Admin is required")
@@ -140,8 +140,8 @@ func New(cfg Config) (*Handler, error) {
 		if err := cfg.SignInFailures.Validate(); err != nil {
 			return nil, errors.New("console: Config.SignInFailures: " + err.Error())
 		}
-		h.nameLim = ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: cfg.Now, MaxKeys: 100_000})
-		h.names = ratelimit.NewFailureLimiter(h.nameLim, cfg.SignInFailures)
+		lim := ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: cfg.Now, MaxKeys: 100_000})
+		h.names = ratelimit.NewFailureLimiter(lim, cfg.SignInFailures)
 	}
 	var err error
 	if h.views, err = loadViews(cfg.Prefix); err != nil {
@@ -165,7 +165,11 @@ func (h *Handler) routes() {
 		http.Redirect(w, r, p+"/", http.StatusSeeOther)
 	})
 	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
-		h.notFound(w, r, nil)
+		s, err := h.signedIn(r)
+		if err != nil {
+			s = nil // the error page without navigation
+		}
+		h.notFound(w, r, s)
 	})
 	h.sessionRoutes()
 	h.overviewRoutes()
@@ -279,23 +283,4 @@ func (h *Handler) callKey(r *http.Request, s *signedIn, method, path string, bod
 		req.Body = b
 	}
 	return h.cfg.Admin.Do(r.Context(), s.Caller, req)
-}
-
-// validPrefix reports whether p is acceptable as Config.Prefix.
-func validPrefix(p string) bool {
-	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/", c) >= 0) {
-			return false
-		}
-	}
-	for _, seg := range strings.Split(p[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return true
 }

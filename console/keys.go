@@ -29,9 +29,6 @@ func (h *Handler) routeKeys() {
 	h.page("POST /keys/{id}/enable", anyone, h.keyEnable)
 }
 
-// pageSize is the number of rows of the list pages.
-const pageSize = 50
-
 // keyFilter is the key list's filter form.
 type keyFilter struct {
 	Account, Mode, Kind, Status string
@@ -76,104 +73,8 @@ func (h *Handler) keysList(w http.ResponseWriter, r *http.Request, s *signedIn) 
 		return
 	}
 	list, _ := result[admin.List[*admin.Key]](l.Resp)
-	data.Next, data.First = l.Next(list.NextCursor), l.First
-	for _, k := range list.Data {
-		if kind, ok := l.Local["kind"]; !ok || k.Kind == kind {
-			data.Keys = append(data.Keys, k)
-		}
-	}
+	data.Keys, data.Next, data.First = list.Data, l.Next(list.NextCursor), l.First
 	h.render(w, r, s, http.StatusOK, "keys.html", data)
-}
-
-// listing is one page of an admin list, as listPage reads it.
-type listing struct {
-	Resp admin.Response
-	// First is the console path (with the prefix) of the first page, when
-	// this is a later one.
-	First string
-	// Local holds the filters the admin API does not know (an older
-	// server: "kind" of keys, "q" of accounts): the page applies them to
-	// the rows it got.
-	Local map[string]string
-	// Problem is why the admin API refused the list (a bad filter or
-	// cursor: 400); OK is false then.
-	Problem problem
-	OK      bool
-
-	console func(cursor string) string
-}
-
-// Next is the console path of the page after this one, from its
-// next_cursor, or "" for the last page.
-func (l listing) Next(cursor string) string {
-	if cursor == "" {
-		return ""
-	}
-	return l.console(cursor)
-}
-
-// optionalFilters are the list filters an older admin API may not know.
-var optionalFilters = []string{"kind", "q"}
-
-// listPage calls the admin list at path with the filter params and the
-// request's cursor, a page of pageSize.
-func (h *Handler) listPage(r *http.Request, s *signedIn, path string, params url.Values) listing {
-	l := listing{Local: map[string]string{}}
-	l.console = func(cursor string) string {
-		p := h.cfg.Prefix + path
-		v := url.Values{}
-		for k, vs := range params {
-			v[k] = vs
-		}
-		if cursor != "" {
-			v.Set("cursor", cursor)
-		}
-		if len(v) == 0 {
-			return p
-		}
-		return p + "?" + v.Encode()
-	}
-	q := url.Values{}
-	for k, vs := range params {
-		q[k] = vs
-	}
-	q.Set("limit", strconv.Itoa(pageSize))
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		q.Set("cursor", c)
-		l.First = l.console("")
-	}
-	for {
-		l.Resp = h.call(r, s, http.MethodGet, path+"?"+q.Encode(), nil)
-		if dropped := unknownFilter(l.Resp, q); dropped != "" {
-			l.Local[dropped] = q.Get(dropped)
-			q.Del(dropped)
-			continue
-		}
-		break
-	}
-	if l.Resp.Err != nil {
-		l.Problem = refusal(l.Resp, nil)
-		if l.Problem.Status == http.StatusBadRequest && len(l.Problem.Fields) == 0 {
-			l.Problem.Message = "The filter is not valid: " + l.Resp.Err.Description + "."
-		}
-		return l
-	}
-	l.OK = true
-	return l
-}
-
-// unknownFilter returns the optional filter of q that resp refuses as an
-// unknown query parameter, or "".
-func unknownFilter(resp admin.Response, q url.Values) string {
-	if resp.Err == nil || resp.Err.Code != admin.CodeInvalidRequest {
-		return ""
-	}
-	for _, f := range optionalFilters {
-		if q.Has(f) && resp.Err.Description == "unknown query parameter "+strconv.Quote(f) {
-			return f
-		}
-	}
-	return ""
 }
 
 // keyForm is the create-key form.
@@ -275,8 +176,8 @@ type keyPage struct {
 	// why there is no chart.
 	Usage     *chart
 	UsageNote string
-	Idem      string // the rotate form's idempotency key
-	Grace     field
+	Rotate    rotateForm
+	Actions   []button // beside Rotate and Edit
 	Notice    string
 	Problem   problem
 }
@@ -288,22 +189,7 @@ const keyAuditLimit = 20
 // such key, or another account's for an owner) or the error itself, and
 // returns false, when there is none to show.
 func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, s *signedIn) (*admin.Key, bool) {
-	id := r.PathValue("id")
-	if !validID(id) {
-		h.notFound(w, r, s)
-		return nil, false
-	}
-	resp := h.call(r, s, http.MethodGet, "/keys/"+seg(id), nil)
-	k, ok := result[*admin.Key](resp)
-	if !ok {
-		if isNotFound(resp) {
-			h.notFound(w, r, s)
-		} else {
-			h.refused(w, r, s, resp)
-		}
-		return nil, false
-	}
-	return k, true
+	return fetch[*admin.Key](h, w, r, s, "/keys")
 }
 
 func (h *Handler) keyShow(w http.ResponseWriter, r *http.Request, s *signedIn) {
@@ -317,7 +203,18 @@ func (h *Handler) keyShow(w http.ResponseWriter, r *http.Request, s *signedIn) {
 // showKey renders the key page of k, with p (a refused action) and the
 // rotate form's grace value.
 func (h *Handler) showKey(w http.ResponseWriter, r *http.Request, s *signedIn, k *admin.Key, status int, p problem, grace string) {
-	data := keyPage{Key: k, Idem: newIdem(), Grace: graceField(grace, p), Notice: notice(r), Problem: p}
+	path := "/keys/" + seg(k.ID)
+	data := keyPage{Key: k, Rotate: h.newRotateForm(s, path+"/rotate", grace, p), Notice: notice(r), Problem: p}
+	if k.Disabled {
+		data.Actions = append(data.Actions, h.newButton(s, path+"/enable", "Enable", "", ""))
+	} else {
+		data.Actions = append(data.Actions, h.newButton(s, path+"/disable", "Disable", "",
+			"Disable this key? Every request with it is refused until it is enabled again."))
+	}
+	if k.Status == "pending_review" && s.User.Role == RoleOperator {
+		data.Actions = append(data.Actions, h.newButton(s, "/review/"+seg(k.ID)+"/approve", "Approve", "primary", ""))
+	}
+	data.Actions = append(data.Actions, h.newButton(s, path+"/revoke", "Revoke", "danger", "Revoke this key? This cannot be undone."))
 	data.Events, data.AuditNote = h.recentEvents(r, s, url.Values{"key_id": {k.ID}}, keyAuditLimit)
 	data.Usage, data.UsageNote = h.keyUsage(r, k)
 	h.render(w, r, s, status, "key.html", data)
@@ -374,11 +271,21 @@ func graceSeconds(s string) (int64, bool) {
 	return int64(d / time.Second), true
 }
 
-// graceField is the rotate form's grace field.
-func graceField(value string, p problem) field {
-	f := text("rotate", "grace", "Grace period", value)
+// rotateForm is the Rotate form of a key's or HMAC credential's page, as
+// the partial "p_rotate" renders it.
+type rotateForm struct {
+	Action string // with the prefix
+	CSRF   string
+	Idem   string
+	Grace  field
+}
+
+// newRotateForm is the Rotate form posting to path (without the prefix),
+// with the grace value and p's error.
+func (h *Handler) newRotateForm(s *signedIn, path, grace string, p problem) rotateForm {
+	f := text("rotate", "grace", "Grace period", grace)
 	f.Help = "How long the old secret keeps working: a duration such as 1h or 90s, or seconds; 0 or empty ends it now."
-	return withErrors(p, f)[0]
+	return rotateForm{Action: h.cfg.Prefix + path, CSRF: s.CSRF, Idem: newIdem(), Grace: withErrors(p, f)[0]}
 }
 
 const msgGrace = "must be a duration such as 1h or 90s, or a number of seconds, from 0 to 30 days"
@@ -440,7 +347,11 @@ func (h *Handler) keyAction(w http.ResponseWriter, r *http.Request, s *signedIn,
 // request's {id}; it returns true once confirmed.
 func (h *Handler) confirmKey(w http.ResponseWriter, r *http.Request, s *signedIn, action, button, message string) bool {
 	if r.PostFormValue(confirmField) == "yes" {
-		return validID(r.PathValue("id")) || h.notFoundFalse(w, r, s)
+		if !validID(r.PathValue("id")) {
+			h.notFound(w, r, s)
+			return false
+		}
+		return true
 	}
 	k, ok := h.getKey(w, r, s)
 	if !ok {
@@ -450,12 +361,6 @@ func (h *Handler) confirmKey(w http.ResponseWriter, r *http.Request, s *signedIn
 		Title: button + " key", Message: message, Subject: keyLabel(k),
 		Action: "/keys/" + seg(k.ID) + "/" + action, Button: button, Cancel: "/keys/" + seg(k.ID),
 	})
-}
-
-// notFoundFalse answers the 404 page and returns false.
-func (h *Handler) notFoundFalse(w http.ResponseWriter, r *http.Request, s *signedIn) bool {
-	h.notFound(w, r, s)
-	return false
 }
 
 // keyLabel names a key on a confirmation page: its name and ID.
@@ -534,18 +439,23 @@ func (h *Handler) keyEdit(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	h.render(w, r, s, http.StatusOK, "key_edit.html", editPage(k, editForm(k), problem{}))
 }
 
-// keyUpdate sends only what the form changed, so that an edit of the name
-// does not count as setting the permissions (which separation of duties
-// remembers).
+// keyUpdate sends only what the form changed (a field the post lacks is
+// unchanged), so that an edit of the name does not count as setting the
+// permissions (which separation of duties remembers).
 func (h *Handler) keyUpdate(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	k, ok := h.getKey(w, r, s)
 	if !ok {
 		return
 	}
-	f := keyEditForm{Name: r.PostFormValue("name"), Permissions: r.PostFormValue("permissions"),
-		Stores: r.PostFormValue("stores"), AllowedIPs: r.PostFormValue("allowed_ips"), DeniedIPs: r.PostFormValue("denied_ips"),
-		AllowedCountries: r.PostFormValue("allowed_countries"), DeniedCountries: r.PostFormValue("denied_countries"),
-		Expires: strings.TrimSpace(r.PostFormValue("expires"))}
+	f := editForm(k)
+	for name, dst := range map[string]*string{"name": &f.Name, "permissions": &f.Permissions, "stores": &f.Stores,
+		"allowed_ips": &f.AllowedIPs, "denied_ips": &f.DeniedIPs, "allowed_countries": &f.AllowedCountries,
+		"denied_countries": &f.DeniedCountries, "expires": &f.Expires} {
+		if vs, ok := r.PostForm[name]; ok {
+			*dst = vs[0]
+		}
+	}
+	f.Expires = strings.TrimSpace(f.Expires)
 	body := map[string]any{}
 	if f.Name != k.Name {
 		body["name"] = f.Name
@@ -559,7 +469,7 @@ func (h *Handler) keyUpdate(w http.ResponseWriter, r *http.Request, s *signedIn)
 		{"allowed_ips", f.AllowedIPs, k.AllowedIPs}, {"denied_ips", f.DeniedIPs, k.DeniedIPs},
 		{"allowed_countries", f.AllowedCountries, k.AllowedCountries}, {"denied_countries", f.DeniedCountries, k.DeniedCountries},
 	} {
-		if v := splitList(l.form); !slices.Equal(v, l.current) && !(len(v) == 0 && len(l.current) == 0) {
+		if v := splitList(l.form); !slices.Equal(v, l.current) {
 			body[l.member] = v
 		}
 	}

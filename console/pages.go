@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/keygate/keygate/admin"
@@ -159,11 +161,7 @@ func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] 
 // splitList splits a form's list field (one item per line, or separated
 // by commas or spaces) into its items.
 func splitList(s string) []string {
-	out := []string{}
-	for _, f := range strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' }) {
-		out = append(out, f)
-	}
-	return out
+	return append([]string{}, strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' })...)
 }
 
 // joinList is the form value of a list: one item per line.
@@ -263,4 +261,111 @@ var (
 // anyOf prepends the "any" choice of a filter to choices.
 func anyOf(label string, choices []string) []string {
 	return append([]string{"", label}, choices...)
+}
+
+// pageSize is the number of rows of the list pages.
+const pageSize = 50
+
+// listing is one page of an admin list, as listPage reads it.
+type listing struct {
+	Resp admin.Response
+	// First is the console path (with the prefix) of the first page, when
+	// this is a later one.
+	First string
+	// Problem is why the admin API refused the list (a bad filter or
+	// cursor: 400); OK is false then.
+	Problem problem
+	OK      bool
+
+	path   string // the console path of the list, with the prefix
+	params url.Values
+}
+
+// Next is the console path of the page after this one, from its
+// next_cursor, or "" for the last page.
+func (l listing) Next(cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	return l.page(cursor)
+}
+
+// page is the console path of the page at cursor ("": the first) with the
+// list's filters.
+func (l listing) page(cursor string) string {
+	v := maps.Clone(l.params)
+	if cursor != "" {
+		v.Set("cursor", cursor)
+	}
+	if len(v) == 0 {
+		return l.path
+	}
+	return l.path + "?" + v.Encode()
+}
+
+// listPage calls the admin list at path (the same path as the console's)
+// with the filter params and the request's cursor, a page of pageSize.
+func (h *Handler) listPage(r *http.Request, s *signedIn, path string, params url.Values) listing {
+	if params == nil {
+		params = url.Values{}
+	}
+	l := listing{path: h.cfg.Prefix + path, params: params}
+	q := maps.Clone(params)
+	q.Set("limit", strconv.Itoa(pageSize))
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		q.Set("cursor", c)
+		l.First = l.page("")
+	}
+	l.Resp = h.call(r, s, http.MethodGet, path+"?"+q.Encode(), nil)
+	if l.Resp.Err != nil {
+		l.Problem = refusal(l.Resp, nil)
+		if l.Problem.Status == http.StatusBadRequest && len(l.Problem.Fields) == 0 {
+			l.Problem.Message = "The filter is not valid: " + l.Resp.Err.Description + "."
+		}
+		return l
+	}
+	l.OK = true
+	return l
+}
+
+// fetch reads the resource of the request's {id} at the admin path
+// base+"/"+id. When there is none to show, it answers the 404 page (an ID
+// no resource could have, no such resource, or another account's for an
+// owner) or the refusal, and returns false.
+func fetch[T any](h *Handler, w http.ResponseWriter, r *http.Request, s *signedIn, base string) (T, bool) {
+	var zero T
+	id := r.PathValue("id")
+	if !validID(id) {
+		h.notFound(w, r, s)
+		return zero, false
+	}
+	resp := h.call(r, s, http.MethodGet, base+"/"+seg(id), nil)
+	v, ok := result[T](resp)
+	if !ok {
+		if isNotFound(resp) {
+			h.notFound(w, r, s)
+		} else {
+			h.refused(w, r, s, resp)
+		}
+		return zero, false
+	}
+	return v, true
+}
+
+// button is a form of one button that posts an action, as the partial
+// "p_button" renders it. A destructive one (Confirm set) carries the
+// empty confirmed field: the JavaScript dialog fills it in, and without
+// JavaScript the action answers with its confirmation page.
+type button struct {
+	Action  string // the form's action, with the prefix
+	Label   string
+	Class   string // "", "primary" or "danger"
+	Confirm string // the question of the JavaScript dialog
+	CSRF    string
+}
+
+// newButton returns the button posting to the console path (without the
+// prefix) for s.
+func (h *Handler) newButton(s *signedIn, path, label, class, confirm string) button {
+	return button{Action: h.cfg.Prefix + path, Label: label, Class: class, Confirm: confirm, CSRF: s.CSRF}
 }

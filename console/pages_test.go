@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +46,16 @@ type pgEnv struct {
 	sink     *audit.MemorySink
 	users    *console.Users
 	sessions *console.Sessions
+
+	mu      sync.Mutex
+	changes []keygate.Change // of the API key manager
+}
+
+// keyChanges returns the changes the API key manager reported.
+func (e *pgEnv) keyChanges() []keygate.Change {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.changes)
 }
 
 func newPgEnv(t *testing.T) *pgEnv {
@@ -52,7 +64,11 @@ func newPgEnv(t *testing.T) *pgEnv {
 	var err error
 	e.accounts, err = account.NewManager(account.Config{Packages: []string{"basic", "pro"}})
 	require.NoError(t, err)
-	e.keys, err = apikey.NewManager(apikey.Config{})
+	e.keys, err = apikey.NewManager(apikey.Config{OnChange: func(_ context.Context, c keygate.Change) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.changes = append(e.changes, c)
+	}})
 	require.NoError(t, err)
 	e.hmacs, err = hmac.NewManager(hmac.Config{MasterKey: bytes.Repeat([]byte{7}, 32)})
 	require.NoError(t, err)
@@ -352,13 +368,17 @@ func TestPagesOwnerKeys(t *testing.T) {
 	requireStatus(t, demo.post("/keys/"+mine.ID+"/disable", url.Values{"confirmed": {"yes"}}), http.StatusSeeOther)
 	require.True(t, e.key(mine.ID).Disabled)
 
-	// A live key is a request for live activation: pending review.
+	// A live key is a request for live activation: pending review, which
+	// the owner cannot approve.
+	require.Contains(t, demo.get("/accounts/acct_demo").Body, "Request live activation")
 	live := demo.post("/keys/new", url.Values{"account": {"acct_demo"}, "mode": {"live"}, "kind": {"sk"}})
 	requireStatus(t, live, http.StatusCreated)
 	require.Contains(t, live.Body, "review")
 	shown := secrets(live.Body)
 	require.Len(t, shown, 1)
-	require.Equal(t, apikey.StatusPendingReview, e.record(shown[0]).Status)
+	pending := e.record(shown[0])
+	require.Equal(t, apikey.StatusPendingReview, pending.Status)
+	require.NotContains(t, demo.get("/keys/"+pending.ID).Body, "/approve")
 }
 
 func TestPagesOwnerRefusedOperatorPages(t *testing.T) {
@@ -483,6 +503,7 @@ func TestPagesRevokeDisableEnable(t *testing.T) {
 		requireStatus(t, c, http.StatusOK)
 		require.Contains(t, c.Body, `action="/console/keys/`+rec.ID+`/`+tc.action+`"`)
 		require.Contains(t, c.Body, `name="confirmed" value="yes"`)
+		require.Contains(t, c.Body, "data-confirm-step")
 		require.Contains(t, c.Body, ">"+tc.button+"</button>")
 		require.Contains(t, c.Body, html.EscapeString(hostileKey))
 		require.NotContains(t, c.Body, hostileKey)
@@ -581,6 +602,10 @@ func TestPagesReview(t *testing.T) {
 	require.NotContains(t, list.Body, testKey.ID, "only keys pending review")
 	require.Contains(t, list.Body, ">Approve</button>")
 	require.NotContains(t, list.Body, hostileKey)
+
+	page := bob.get("/keys/" + rec.ID)
+	require.Contains(t, page.Body, "waits for an operator's review")
+	require.Contains(t, page.Body, `action="/console/review/`+rec.ID+`/approve"`)
 
 	// Separation of duties: its creator may not approve it.
 	r := alice.post("/review/"+rec.ID+"/approve", nil)
@@ -908,4 +933,56 @@ func TestPagesSignedOut(t *testing.T) {
 		requireStatus(t, r, http.StatusSeeOther)
 		require.True(t, strings.HasPrefix(r.Header.Get("Location"), "/console/signin"), p)
 	}
+}
+
+func TestPagesWithoutReadPermission(t *testing.T) {
+	e := newPgEnv(t)
+	nobody := e.operator("nora", "orders:read")
+	_, rec := e.mint("x", "acct_demo", keygate.ModeTest, "k")
+	_, cred, err := e.hmacs.Create(context.Background(), hmac.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest})
+	require.NoError(t, err)
+	for _, p := range []string{"/keys", "/keys/" + rec.ID, "/keys/" + rec.ID + "/edit", "/accounts", "/accounts/acct_demo",
+		"/review", "/hmac-keys", "/hmac-keys/" + cred.KeyID} {
+		r := nobody.get(p)
+		requireStatus(t, r, http.StatusForbidden)
+		require.Contains(t, r.Body, "You are not allowed to do this.", p)
+	}
+}
+
+func TestPagesOwnerHMAC(t *testing.T) {
+	e := newPgEnv(t)
+	demo := e.owner("demo", "acct_demo")
+	list := demo.get("/hmac-keys")
+	requireStatus(t, list, http.StatusOK)
+	require.Regexp(t, `name="account" type="text" value="acct_demo" readonly`, list.Body)
+	r := demo.post("/hmac-keys", url.Values{"account": {"acct_demo"}, "mode": {"live"}, "name": {"signer"}})
+	requireStatus(t, r, http.StatusCreated)
+	require.Len(t, secrets(r.Body), 1)
+
+	r = demo.post("/hmac-keys", url.Values{"account": {"acct_other"}, "mode": {"test"}})
+	requireStatus(t, r, http.StatusBadRequest)
+	require.Contains(t, r.Body, `id="create-account-error"`)
+	creds, err := e.hmacs.List(context.Background(), hmac.ListFilter{Account: "acct_other", Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, creds)
+}
+
+func TestPagesEditKeyPartialForm(t *testing.T) {
+	e := newPgEnv(t)
+	op := e.operator("alice", "*:*")
+	ctx := keygate.WithActor(context.Background(), "keygate init")
+	_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
+		Permissions: []string{"orders:read"}, AllowedIPs: []string{"192.0.2.0/24"}})
+	require.NoError(t, err)
+	// A post with the name only changes the name, nothing it lacks.
+	requireStatus(t, op.post("/keys/"+rec.ID+"/edit", url.Values{"name": {"renamed"}}), http.StatusSeeOther)
+	cur := e.key(rec.ID)
+	require.Equal(t, "renamed", cur.Name)
+	require.Equal(t, []string{"orders:read"}, cur.Permissions)
+	require.Equal(t, []string{"192.0.2.0/24"}, cur.AllowedIPs)
+	require.Equal(t, "keygate init", cur.PermissionsSetBy)
+	// Nothing changed: nothing sent.
+	n := len(e.keyChanges())
+	requireStatus(t, op.post("/keys/"+rec.ID+"/edit", url.Values{"name": {"renamed"}, "permissions": {"orders:read"}}), http.StatusSeeOther)
+	require.Len(t, e.keyChanges(), n)
 }

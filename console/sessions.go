@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -97,6 +98,9 @@ type Sessions struct {
 	store                     SessionStore
 	idle, absolute, touchEach time.Duration
 	now                       func() time.Time
+
+	mu        sync.Mutex
+	lastSweep time.Time // when Start last swept ended sessions
 }
 
 // NewSessions returns Sessions for cfg.
@@ -164,7 +168,9 @@ func hashID(id string) ([]byte, bool) {
 
 // Start starts a session for the user named username and returns its ID,
 // for the session cookie: 256 random bits as base64url without padding.
-// The caller authenticates the user first.
+// The caller authenticates the user first. At most once per idle timeout,
+// Start also deletes the sessions that have ended ([Sessions.DeleteExpired],
+// best effort), so that the store does not grow without a sweeper.
 func (m *Sessions) Start(ctx context.Context, username string) (string, Session, error) {
 	if username == "" {
 		return "", Session{}, errors.New("console: a session needs a user name")
@@ -178,7 +184,22 @@ func (m *Sessions) Start(ctx context.Context, username string) (string, Session,
 	if err := m.store.Create(ctx, h[:], s); err != nil {
 		return "", Session{}, fmt.Errorf("console: store session: %w", err)
 	}
+	if m.sweepDue(now) {
+		_, _ = m.DeleteExpired(ctx) // best effort: Resume refuses ended sessions anyway
+	}
 	return id, s, nil
+}
+
+// sweepDue reports whether a sweep is due at now (none in the last idle
+// timeout), and if so counts it as done.
+func (m *Sessions) sweepDue(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.lastSweep.IsZero() && now.Sub(m.lastSweep) < m.idle {
+		return false
+	}
+	m.lastSweep = now
+	return true
 }
 
 // Resume returns the live session that id names and marks it used (its

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -337,7 +338,7 @@ func TestSessionsStoreFailure(t *testing.T) {
 	}
 }
 
-func TestCSRF(t *testing.T) {
+func TestCSRFTokens(t *testing.T) {
 	sessions := newSessions(t, console.SessionsConfig{})
 	a, _, err := sessions.Start(t.Context(), "alice")
 	if err != nil {
@@ -382,4 +383,31 @@ func TestCSRF(t *testing.T) {
 			t.Errorf("%s: CheckCSRF accepted", name)
 		}
 	}
+}
+
+func TestSessionsStartSweeps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := console.NewMemorySessionStore()
+		sessions := newSessions(t, console.SessionsConfig{Store: store, AbsoluteTimeout: 10 * time.Minute})
+		ctx := t.Context()
+		start := func(user string) {
+			t.Helper()
+			if _, _, err := sessions.Start(ctx, user); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := func(n int) {
+			t.Helper()
+			if s, w := store.String(), fmt.Sprintf("console.MemorySessionStore(%d sessions)", n); s != w {
+				t.Fatalf("at %v: %s, want %s", time.Now(), s, w)
+			}
+		}
+		start("alice") // the first Start sweeps (nothing)
+		time.Sleep(10*time.Minute + time.Nanosecond)
+		start("bob") // alice's session has ended, but no sweep is due
+		want(2)
+		time.Sleep(20*time.Minute - time.Nanosecond)
+		start("carol") // an idle timeout since the last sweep: both ended sessions go
+		want(1)
+	})
 }

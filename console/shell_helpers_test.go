@@ -3,13 +3,16 @@ package console_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,6 +57,7 @@ type envOptions struct {
 	authFailures   ratelimit.Policy
 	signInFailures ratelimit.Policy
 	tlsTerminated  bool
+	sessionStore   console.SessionStore // nil: memory
 }
 
 // cheap Argon2id costs for the tests.
@@ -92,7 +96,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions, err := console.NewSessions(console.SessionsConfig{})
+	sessions, err := console.NewSessions(console.SessionsConfig{Store: o.sessionStore})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,4 +284,40 @@ func (e *testEnv) write(es ...audit.Event) {
 	if err := e.sink.Write(context.Background(), es); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// consoleUser is an operator with perms.
+func consoleUser(name string, perms ...string) console.User {
+	return console.User{Username: name, Role: console.RoleOperator, Permissions: perms}
+}
+
+// brokenSessions is a session store that can be made to fail.
+type brokenSessions struct {
+	console.SessionStore
+	broken atomic.Bool
+}
+
+var errBroken = errors.New("store down")
+
+func (b *brokenSessions) Create(ctx context.Context, h []byte, s console.Session) error {
+	if b.broken.Load() {
+		return errBroken
+	}
+	return b.SessionStore.Create(ctx, h, s)
+}
+
+func (b *brokenSessions) Get(ctx context.Context, h []byte) (console.Session, error) {
+	if b.broken.Load() {
+		return console.Session{}, errBroken
+	}
+	return b.SessionStore.Get(ctx, h)
+}
+
+func (b *brokenSessions) Delete(ctx context.Context, h []byte) error {
+	if b.broken.Load() {
+		return errBroken
+	}
+	return b.SessionStore.Delete(ctx, h)
 }

@@ -209,24 +209,31 @@ func TestSignInNeedsHTTPS(t *testing.T) {
 
 func TestSignInNoOpenRedirect(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	for _, next := range []string{
-		"https://evil.example/", "//evil.example/console/", "/\\evil.example", "/console/../admin/v1/keys",
-		"/consolex/", "/other", "javascript:alert(1)", "/console/%0d%0aSet-Cookie:x=y", "/console/\r\nx",
-		"/console/signin", "http://localhost/console/",
+	for _, tt := range []struct{ next, want string }{
+		{"https://evil.example/", "/console/"},
+		{"//evil.example/console/", "/console/"},
+		{"/\\evil.example", "/console/"},
+		{"/console/../admin/v1/keys", "/console/"},
+		{"/console/%2e%2e/admin/v1/keys", "/console/"},
+		{"/consolex/", "/console/"},
+		{"/other", "/console/"},
+		{"javascript:alert(1)", "/console/"},
+		{"/console/\r\nx", "/console/"},
+		{"/console/signin", "/console/"},
+		{"http://localhost/console/", "/console/"},
+		{"", "/console/"},
+		// Paths of the console are kept, escaped as they came.
+		{"/console/keys/key_1?x=1", "/console/keys/key_1?x=1"},
+		{"/console/%0d%0aSet-Cookie:x=y", "/console/%0d%0aSet-Cookie:x=y"},
 	} {
 		c := e.client()
-		p := c.do("POST", "/console/signin", url.Values{"username": {opName}, "password": {opPass}, "next": {next}}, nil)
-		if loc := p.Header.Get("Location"); p.StatusCode != http.StatusSeeOther || loc != "/console/" && loc != next {
-			t.Errorf("next %q: %d Location %q", next, p.StatusCode, loc)
-		} else if loc != "/console/" && !strings.HasPrefix(loc, "/console/") {
-			t.Errorf("next %q: Location %q leaves the console", next, loc)
+		p := c.do("POST", "/console/signin", url.Values{"username": {opName}, "password": {opPass}, "next": {tt.next}}, nil)
+		if loc := p.Header.Get("Location"); p.StatusCode != http.StatusSeeOther || loc != tt.want {
+			t.Errorf("next %q: %d Location %q, want %q", tt.next, p.StatusCode, loc, tt.want)
 		}
-	}
-	// A path of the console is kept.
-	c := e.client()
-	p := c.do("POST", "/console/signin", url.Values{"username": {opName}, "password": {opPass}, "next": {"/console/keys/key_1?x=1"}}, nil)
-	if loc := p.Header.Get("Location"); loc != "/console/keys/key_1?x=1" {
-		t.Errorf("Location %q", loc)
+		if len(p.Header.Values("Set-Cookie")) != 1 {
+			t.Errorf("next %q: Set-Cookie %q", tt.next, p.Header.Values("Set-Cookie"))
+		}
 	}
 }
 
@@ -300,7 +307,7 @@ func TestDisabledUserIsSignedOut(t *testing.T) {
 	p.want(t, http.StatusUnauthorized, "Wrong username or password.")
 }
 
-func TestCSRF(t *testing.T) {
+func TestForgedPostsRefused(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signedIn(opName, opPass)
 	good := c.csrf
@@ -444,5 +451,23 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	if _, err := console.New(console.Config{Prefix: "/console"}); err == nil {
 		t.Error("a Config without Admin accepted")
+	}
+}
+
+// A session store that fails answers 503: never a sign-in page that
+// pretends the user is signed out, never a sign-out that did not happen.
+func TestSessionStoreDown(t *testing.T) {
+	store := &brokenSessions{SessionStore: console.NewMemorySessionStore()}
+	e := newEnv(t, envOptions{sessionStore: store})
+	c := e.signedIn(opName, opPass)
+	store.broken.Store(true)
+	c.get("/console/").want(t, http.StatusServiceUnavailable, "cannot reach its store")
+	c.post("/console/signout", nil).want(t, http.StatusServiceUnavailable)
+	p := e.client().do("POST", "/console/signin", url.Values{"username": {opName}, "password": {opPass}}, nil)
+	p.want(t, http.StatusServiceUnavailable, "Sign-in is unavailable right now.")
+	store.broken.Store(false)
+	c.get("/console/").want(t, http.StatusOK, ">Sign out<")
+	if n := len(e.events(console.ActionSignOut)); n != 0 {
+		t.Errorf("%d sign-out events for a sign-out that failed", n)
 	}
 }
