@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -101,6 +103,26 @@ func TestServeConsole(t *testing.T) {
 	// The operator's password is its own: the demo user's does not open it.
 	status, _, _ = consoleSignIn(t, in.url, in.keys.operator, in.keys.password)
 	assert.Equal(t, http.StatusUnauthorized, status)
+	// Sign-ins and failed sign-ins are in the audit history, with no
+	// password.
+	c := httpClient(t)
+	for _, action := range []string{"console.sign_in", "console.sign_in_failed"} {
+		var events []map[string]any
+		require.Eventually(t, func() bool {
+			events = auditEvents(t, c, in.url, in.keys.admin, url.Values{"action": {action}})
+			return len(events) >= 2
+		}, 10*time.Second, 20*time.Millisecond, "%s is audited", action)
+		actors := map[any]bool{}
+		for _, e := range events {
+			actors[e["actor"]] = true
+			raw, err := json.Marshal(e)
+			require.NoError(t, err)
+			for _, pw := range []string{in.keys.operatorPassword, in.keys.password} {
+				require.NotContains(t, string(raw), pw, "a password in an audit event")
+			}
+		}
+		assert.True(t, actors["console:"+in.keys.operator] && actors["console:"+in.keys.user], "%s: actors %v", action, actors)
+	}
 	// Over plain HTTP, for a name that is not loopback's, the browser
 	// would not keep the Secure cookie: refused.
 	status, _, cookie := consoleSignInHost(t, in.url, "keygate.example", in.keys.operator, in.keys.operatorPassword)
