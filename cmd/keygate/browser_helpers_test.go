@@ -86,8 +86,28 @@ type browser struct {
 	shots string          // where the screenshots go
 	n     int             // pages shot so far
 
+	// noScripts: the pages' JavaScript is off (scripts).
+	noScripts bool
+
 	mu      sync.Mutex
 	dialogs []string // the JavaScript dialogs that opened: "type: message"
+}
+
+// scripts turns the pages' JavaScript on or off, from the next page on.
+// The harness's own scripts (axe-core) still run.
+func (b *browser) scripts(on bool) {
+	b.t.Helper()
+	b.setScripts(on)
+	b.noScripts = !on
+}
+
+// setScripts switches script execution in the page.
+func (b *browser) setScripts(on bool) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+	defer cancel()
+	_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
+	require.NoError(b.t, err)
 }
 
 // newBrowser starts headless Chromium (a profile of its own, removed when
@@ -250,6 +270,12 @@ type axeViolation struct {
 // Content-Security-Policy does not govern.
 func (b *browser) axeViolations() []axeViolation {
 	b.t.Helper()
+	if b.noScripts {
+		// axe-core waits on timers, which need script execution: on
+		// for its run, on a page that loaded without it.
+		b.setScripts(true)
+		defer b.setScripts(false)
+	}
 	if !eval[bool](b, `typeof window.axe === "object"`) {
 		eval[chromedp.Void](b, axeSource)
 	}

@@ -42,6 +42,7 @@ const (
 //     Review and is approved there by the operator, who did not create it;
 //   - Sign out ends the session: the old cookie is refused;
 //   - a form on another site posting to the console is refused;
+//   - without JavaScript, Revoke goes through a confirmation page;
 //   - the hostile names render escaped, and no dialog ever opens;
 //   - every page carries the console's security headers and has no
 //     serious or critical accessibility violation (axe-core), and a
@@ -157,6 +158,17 @@ func TestConsoleBrowser(t *testing.T) {
 	assert.EqualValues(t, http.StatusForbidden, res.Status, "a cross-site form post")
 	assert.Equal(t, http.StatusOK, whoami(hostile.Secret.Key), "the cross-site post revoked nothing")
 	cb.shown = append(cb.shown, hostile.Secret.Key)
+
+	// Without JavaScript, Revoke asks on a confirmation page first, and
+	// revokes once confirmed there.
+	cb.b.scripts(false)
+	cb.open("hostile key, no JavaScript", "/console/keys/"+url.PathEscape(hostile.Secret.ID))
+	cb.click("revoke, no JavaScript", submitButton("Revoke", ""))
+	require.True(t, cb.exists(`//form[@data-confirm-step]`), "without JavaScript, Revoke asks on a confirmation page")
+	assert.Equal(t, http.StatusOK, whoami(hostile.Secret.Key), "not revoked before the confirmation")
+	cb.confirm("revoke confirmed, no JavaScript", "Revoke")
+	assert.Equal(t, http.StatusUnauthorized, whoami(hostile.Secret.Key), "revoked once confirmed")
+	cb.b.scripts(true)
 
 	// Review is empty so far; HMAC keys and Tokens render.
 	cb.open("review", "/console/review")
@@ -378,19 +390,21 @@ func (cb *consoleBrowser) signOut() {
 	require.False(cb.t, cb.exists(submitButton("Sign out", "")), "signed out: no Sign out button")
 }
 
-// confirm passes a confirmation step, if the page is one: a form whose
-// button says text or Confirm, on another page than the action's.
+// confirm passes a confirmation step, if the page is one (the console's
+// answer to a destructive action posted without JavaScript's
+// confirmation): its form's button says text or Confirm.
 func (cb *consoleBrowser) confirm(name, text string) {
 	cb.t.Helper()
-	if !cb.exists(`//*[@data-confirm-step]`) && !strings.Contains(cb.path(), "/confirm") {
+	if !cb.exists(`//form[@data-confirm-step]`) {
 		return
 	}
 	for _, label := range []string{"Confirm", text} {
-		if xp := submitButton(label, ""); cb.exists(xp) {
+		if xp := `//form[@data-confirm-step]//button[normalize-space(.)=` + xpString(label) + `]`; cb.exists(xp) {
 			cb.click(name, xp)
 			return
 		}
 	}
+	require.FailNow(cb.t, "a confirmation step without a "+text+" or Confirm button", "%s", name)
 }
 
 // createKey goes to the Keys page, follows Create key, fills the create
