@@ -48,6 +48,8 @@ and a random password. The key and the password are printed once; use the
 key as --admin-key or $` + envAdminKey + ` to create the real keys ("keygate keys
 create"), or sign in to the console at /console/, once "keygate serve --db"
 runs on the same database, which then creates no demo data.
+On a database that holds keys already but whose console has no user (one
+from before the console), it creates only the console's first operator.
 
 --db memory (the default) is a dry run: the store does not outlive the
 command.`,
@@ -99,6 +101,11 @@ command.`,
 		return err
 	}
 	key, rec, err := initAdmin(ctx, accounts, keys)
+	if errors.Is(err, errNotEmpty) {
+		// A database from before the console may still get its first
+		// operator.
+		return initOperator(ctx, c, consoleUsers, where, stdout, stderr)
+	}
 	if err != nil {
 		return err
 	}
@@ -146,6 +153,40 @@ command.`,
 		fmt.Fprintf(stderr, "keygate init: the admin key is stored in %s; \"keygate serve\" on it creates no demo data\n", where)
 	}
 	return auditErr
+}
+
+// errHasOperators is returned by initOperator for a store whose console
+// has users already.
+var errHasOperators = fmt.Errorf("%w; its console has users already", errNotEmpty)
+
+// initOperator is init on a store that holds accounts or keys already,
+// such as the database of a "keygate serve" from before the console: if
+// the console has no user yet, it creates the first operator (and
+// nothing else) and prints it once; otherwise it refuses.
+func initOperator(ctx context.Context, c *cliCommand, users *console.Users, where string, stdout, stderr io.Writer) error {
+	existing, err := users.List(ctx)
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		return errHasOperators
+	}
+	password := newOperatorPassword()
+	if err := users.Add(ctx, firstOperator(), password); err != nil {
+		return err
+	}
+	if c.jsonOut {
+		out, err := json.MarshalIndent(map[string]any{"console_user": consoleOperator, "console_password": password}, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", out)
+	} else {
+		// The only place this path prints a secret.
+		fmt.Fprintf(stdout, "console user (shown once): %s / %s\n", consoleOperator, password)
+	}
+	fmt.Fprintf(stderr, "keygate init: %s already holds keys, so no admin key was made; its console had no user, and now has its first operator\n", where)
+	return nil
 }
 
 // closeEvents flushes w for at most a second: the close of an early

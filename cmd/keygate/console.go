@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
+	"io"
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
@@ -89,4 +91,15 @@ func (a *app) consoleEvent(requestPolicy audit.Policy) func(ctx context.Context,
 		}
 		_ = a.audit.Emit(context.WithoutCancel(ctx), e, policy)
 	}
+}
+
+// consoleNote tells stderr, on a start that created nothing, when the
+// console has no user: a database from before the console, whose first
+// operator "keygate init" creates.
+func (a *app) consoleNote(ctx context.Context, stderr io.Writer) {
+	users, err := a.consoleUsers.List(ctx)
+	if err != nil || len(users) > 0 {
+		return
+	}
+	fmt.Fprintf(stderr, "keygate: the console at %s/ has no user yet: \"keygate init\" with this --db creates its first operator\n", consolePrefix)
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keygate/keygate/sqlite"
 )
 
 // TestInitThenServe prepares a database with "keygate init --db" and
@@ -77,4 +79,44 @@ func TestInitUnreachableDatabase(t *testing.T) {
 	assert.Equal(t, 1, exitCode(err))
 	assert.NotContains(t, err.Error()+stdout.String()+stderr.String(), "hunter2")
 	assert.NotContains(t, stdout.String(), "admin key")
+}
+
+// TestInitOperatorOnDatabaseBeforeConsole checks a database of serve's
+// from before the console (its console has no user): serve says how to
+// get one, "keygate init" creates only the first operator and prints it
+// once, a second init is refused, and the operator signs in.
+func TestInitOperatorOnDatabaseBeforeConsole(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "keygate.db")
+	first := startInstance(t, "--db", db)
+	require.True(t, first.created)
+	first.stop(t)
+	// Before the console, there were no console users.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := sqlite.Open(ctx, db)
+	require.NoError(t, err)
+	_, err = d.SQL().ExecContext(ctx, "DELETE FROM console_users")
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+
+	second := startInstance(t, "--db", db)
+	require.False(t, second.created)
+	assert.Contains(t, second.stderr.String(), `the console at /console/ has no user yet: "keygate init" with this --db creates its first operator`)
+	second.stop(t)
+
+	stdout, stderr, err := runCLI(t, "init", "--db", db)
+	require.NoError(t, err, "stderr: %s", stderr)
+	m := regexp.MustCompile(`^console user \(shown once\): (admin) / ([A-Z2-7]{26})\n$`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, "init prints the operator, and nothing else: %q", stdout)
+	assert.Contains(t, stderr, "no admin key was made")
+	assert.NotContains(t, stderr, m[2])
+	_, _, err = runCLI(t, "init", "--db", db)
+	require.ErrorIs(t, err, errNotEmpty, "a second init is refused")
+	require.ErrorIs(t, err, errHasOperators)
+
+	third := startInstance(t, "--db", db)
+	assert.NotContains(t, third.stderr.String(), "has no user yet")
+	requireConsoleUser(t, third.url, m[1], m[2], "operator", "")
+	third.stop(t)
+	third.requireNoSecrets(t, m[2])
 }

@@ -294,6 +294,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "using the keys in %s (shown when it was created)\n", st.name)
 	}
 	a.startupNotes(created, stderr)
+	if !created {
+		a.consoleNote(ctx, stderr)
+	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	keys := a.keys
 	st.startInvalidations(ctx)
