@@ -95,6 +95,7 @@ type Handler struct {
 	cfg     Config
 	idem    IdempotencyStore
 	mux     *http.ServeMux
+	direct  *http.ServeMux // the routes for Do, without authentication
 	routes  []route
 	openapi []byte
 }
@@ -105,6 +106,9 @@ type route struct {
 	path   string // relative to the prefix, such as "/keys/{id}/rotate"
 	perm   string // the permission required; "" for a public route
 	serve  func(h *Handler, r *http.Request, body []byte) (result, error)
+	// target is what the route acts on, for a caller confined to one
+	// account (see [Caller]).
+	target target
 }
 
 // result is what an endpoint answers.
@@ -118,29 +122,29 @@ type result struct {
 
 // table is the route table of the admin API.
 var table = []route{
-	{"POST", "/accounts", PermissionWrite, (*Handler).createAccount},
-	{"GET", "/accounts", PermissionRead, (*Handler).listAccounts},
-	{"GET", "/accounts/{id}", PermissionRead, (*Handler).getAccount},
-	{"PATCH", "/accounts/{id}", PermissionWrite, (*Handler).updateAccount},
-	{"POST", "/accounts/{id}/disable", PermissionWrite, (*Handler).disableAccount},
-	{"POST", "/accounts/{id}/enable", PermissionWrite, (*Handler).enableAccount},
-	{"POST", "/keys", PermissionWrite, (*Handler).createKeys},
-	{"GET", "/keys", PermissionRead, (*Handler).listKeys},
-	{"GET", "/keys/{id}", PermissionRead, (*Handler).getKey},
-	{"PATCH", "/keys/{id}", PermissionWrite, (*Handler).updateKey},
-	{"POST", "/keys/{id}/rotate", PermissionWrite, (*Handler).rotateKey},
-	{"POST", "/keys/{id}/revoke", PermissionWrite, (*Handler).revokeKey},
-	{"POST", "/keys/{id}/disable", PermissionWrite, (*Handler).disableKey},
-	{"POST", "/keys/{id}/enable", PermissionWrite, (*Handler).enableKey},
-	{"POST", "/keys/{id}/approve", PermissionReview, (*Handler).approveKey},
-	{"POST", "/hmac-keys", PermissionWrite, (*Handler).createHMAC},
-	{"GET", "/hmac-keys", PermissionRead, (*Handler).listHMAC},
-	{"GET", "/hmac-keys/{id}", PermissionRead, (*Handler).getHMAC},
-	{"POST", "/hmac-keys/{id}/rotate", PermissionWrite, (*Handler).rotateHMAC},
-	{"POST", "/hmac-keys/{id}/revoke", PermissionWrite, (*Handler).revokeHMAC},
-	{"POST", "/tokens/revoke", PermissionWrite, (*Handler).revokeToken},
-	{"GET", "/audit", PermissionRead, (*Handler).queryAudit},
-	{"GET", "/openapi.json", "", (*Handler).serveOpenAPI},
+	{"POST", "/accounts", PermissionWrite, (*Handler).createAccount, targetAccountsWrite},
+	{"GET", "/accounts", PermissionRead, (*Handler).listAccounts, targetAccountList},
+	{"GET", "/accounts/{id}", PermissionRead, (*Handler).getAccount, targetAccount},
+	{"PATCH", "/accounts/{id}", PermissionWrite, (*Handler).updateAccount, targetAccountsWrite},
+	{"POST", "/accounts/{id}/disable", PermissionWrite, (*Handler).disableAccount, targetAccountsWrite},
+	{"POST", "/accounts/{id}/enable", PermissionWrite, (*Handler).enableAccount, targetAccountsWrite},
+	{"POST", "/keys", PermissionWrite, (*Handler).createKeys, targetBody},
+	{"GET", "/keys", PermissionRead, (*Handler).listKeys, targetQuery},
+	{"GET", "/keys/{id}", PermissionRead, (*Handler).getKey, targetKey},
+	{"PATCH", "/keys/{id}", PermissionWrite, (*Handler).updateKey, targetKey},
+	{"POST", "/keys/{id}/rotate", PermissionWrite, (*Handler).rotateKey, targetKey},
+	{"POST", "/keys/{id}/revoke", PermissionWrite, (*Handler).revokeKey, targetKey},
+	{"POST", "/keys/{id}/disable", PermissionWrite, (*Handler).disableKey, targetKey},
+	{"POST", "/keys/{id}/enable", PermissionWrite, (*Handler).enableKey, targetKey},
+	{"POST", "/keys/{id}/approve", PermissionReview, (*Handler).approveKey, targetKey},
+	{"POST", "/hmac-keys", PermissionWrite, (*Handler).createHMAC, targetBody},
+	{"GET", "/hmac-keys", PermissionRead, (*Handler).listHMAC, targetQuery},
+	{"GET", "/hmac-keys/{id}", PermissionRead, (*Handler).getHMAC, targetHMAC},
+	{"POST", "/hmac-keys/{id}/rotate", PermissionWrite, (*Handler).rotateHMAC, targetHMAC},
+	{"POST", "/hmac-keys/{id}/revoke", PermissionWrite, (*Handler).revokeHMAC, targetHMAC},
+	{"POST", "/tokens/revoke", PermissionWrite, (*Handler).revokeToken, targetTokens},
+	{"GET", "/audit", PermissionRead, (*Handler).queryAudit, targetQuery},
+	{"GET", "/openapi.json", "", (*Handler).serveOpenAPI, targetNone},
 }
 
 // New returns a Handler for cfg. It fails if a required field is missing
@@ -167,7 +171,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, idem: cfg.Idempotency, mux: http.NewServeMux(), routes: table}
+	h := &Handler{cfg: cfg, idem: cfg.Idempotency, mux: http.NewServeMux(), direct: http.NewServeMux(), routes: table}
 	if h.idem == nil {
 		h.idem = NewMemoryIdempotencyStore(MemoryIdempotencyConfig{})
 	}
@@ -181,7 +185,9 @@ func New(cfg Config) (*Handler, error) {
 			next = cfg.Auth.Require(middleware.Rule{Permission: rt.perm})(next)
 		}
 		h.mux.Handle(rt.method+" "+cfg.Prefix+rt.path, next)
+		h.direct.Handle(rt.method+" "+cfg.Prefix+rt.path, h.directEndpoint(rt))
 	}
+	h.direct.HandleFunc("/", directUnrouted)
 	// Everything else: 404 or 405, as JSON.
 	h.mux.HandleFunc(cfg.Prefix+"/", h.unrouted)
 	h.mux.HandleFunc(cfg.Prefix, h.unrouted)
@@ -238,51 +244,73 @@ func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
 	writeError(w, notFound("no such route"))
 }
 
-// endpoint wraps an endpoint function: it reads the body of POST and
-// PATCH requests, applies idempotency to POST requests, and writes the
-// result or the error.
+// endpoint wraps an endpoint function for HTTP: it runs the call (see
+// [Handler.run]) and writes its outcome.
 func (h *Handler) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body []byte
-		if rt.method == http.MethodPost || rt.method == http.MethodPatch {
-			if r.URL.RawQuery != "" {
-				writeError(w, invalidRequest("this route takes no query parameters"))
-				return
-			}
-			var err error
-			if body, err = readBody(w, r); err != nil {
-				refuse(w, r, classify(err))
-				return
-			}
-		}
-		if rt.method == http.MethodPost {
-			h.serveIdempotent(w, r, rt, body)
-			return
-		}
-		res, err := rt.serve(h, r, body)
-		if err != nil {
-			refuse(w, r, classify(err))
-			return
-		}
-		writeResult(w, res.status, res.body)
+		h.write(w, r, h.run(w, r, rt))
 	})
 }
 
-// serveIdempotent runs a POST endpoint, honouring its Idempotency-Key.
-func (h *Handler) serveIdempotent(w http.ResponseWriter, r *http.Request, rt route, body []byte) {
+// outcome is what one call of an endpoint came to: a result, an error, or
+// the stored response of an idempotent replay.
+type outcome struct {
+	res      result
+	err      *Error
+	replayed bool
+	raw      []byte // the replayed response's JSON body
+}
+
+// run reads the body of POST and PATCH requests, applies idempotency to
+// POST requests, and calls the endpoint. w is used only to bound the
+// body's size.
+func (h *Handler) run(w http.ResponseWriter, r *http.Request, rt route) outcome {
+	var body []byte
+	if rt.method == http.MethodPost || rt.method == http.MethodPatch {
+		if r.URL.RawQuery != "" {
+			return outcome{err: invalidRequest("this route takes no query parameters")}
+		}
+		var err error
+		if body, err = readBody(w, r); err != nil {
+			return outcome{err: classify(err)}
+		}
+	}
+	if rt.method == http.MethodPost {
+		return h.runIdempotent(r, rt, body)
+	}
+	return serveRoute(h, r, rt, body)
+}
+
+// serveRoute calls the endpoint of rt.
+func serveRoute(h *Handler, r *http.Request, rt route, body []byte) outcome {
+	res, err := rt.serve(h, r, body)
+	if err != nil {
+		return outcome{err: classify(err)}
+	}
+	return outcome{res: res}
+}
+
+// write writes o as the response to r.
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, o outcome) {
+	switch {
+	case o.err != nil:
+		refuse(w, r, o.err)
+	case o.replayed:
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeRaw(w, o.res.status, o.raw)
+	default:
+		writeResult(w, o.res.status, o.res.body)
+	}
+}
+
+// runIdempotent runs a POST endpoint, honouring its Idempotency-Key.
+func (h *Handler) runIdempotent(r *http.Request, rt route, body []byte) outcome {
 	key, ok, err := idempotencyKey(r.Header)
 	if err != nil {
-		refuse(w, r, classify(err))
-		return
+		return outcome{err: classify(err)}
 	}
 	if !ok {
-		res, err := rt.serve(h, r, body)
-		if err != nil {
-			refuse(w, r, classify(err))
-			return
-		}
-		writeResult(w, res.status, res.body)
-		return
+		return serveRoute(h, r, rt, body)
 	}
 	ctx := r.Context()
 	skey := scopedKey(caller(ctx), key)
@@ -290,18 +318,13 @@ func (h *Handler) serveIdempotent(w http.ResponseWriter, r *http.Request, rt rou
 	prev, reserved, err := h.idem.Reserve(ctx, skey, fp)
 	switch {
 	case err != nil:
-		writeError(w, errUnavailable)
-		return
+		return outcome{err: errUnavailable}
 	case !reserved && !bytes.Equal(prev.Fingerprint, fp):
-		writeError(w, errReused)
-		return
+		return outcome{err: errReused}
 	case !reserved && !prev.Done:
-		writeError(w, errInUse)
-		return
+		return outcome{err: errInUse}
 	case !reserved:
-		w.Header().Set("Idempotent-Replayed", "true")
-		writeRaw(w, prev.Status, prev.Body)
-		return
+		return outcome{res: result{status: prev.Status}, replayed: true, raw: prev.Body}
 	}
 	// Whatever happens below, a reservation that is not completed is
 	// released, so that the call may be retried.
@@ -311,20 +334,19 @@ func (h *Handler) serveIdempotent(w http.ResponseWriter, r *http.Request, rt rou
 			_ = h.idem.Release(context.WithoutCancel(ctx), skey)
 		}
 	}()
-	res, err := rt.serve(h, r, body)
-	if err != nil {
-		refuse(w, r, classify(err))
-		return
+	o := serveRoute(h, r, rt, body)
+	if o.err != nil {
+		return o
 	}
-	replay := res.replay
+	replay := o.res.replay
 	if replay == nil {
-		replay = res.body
+		replay = o.res.body
 	}
 	stored, err := json.Marshal(replay)
-	if err == nil && res.status >= 200 && res.status < 300 {
-		completed = h.idem.Complete(context.WithoutCancel(ctx), skey, res.status, append(stored, '\n')) == nil
+	if err == nil && o.res.status >= 200 && o.res.status < 300 {
+		completed = h.idem.Complete(context.WithoutCancel(ctx), skey, o.res.status, append(stored, '\n')) == nil
 	}
-	writeResult(w, res.status, res.body)
+	return o
 }
 
 // caller names the authenticated caller: its key ID, else its subject.

@@ -173,4 +173,15 @@
 // hmac.*, account.*, refresh.family_revoked), and the handler reports
 // token.revoked and token.subject_revoked through [Config].OnChange. Wire
 // each to audit.Writer.RecordChange.
+//
+// # Calls in process
+//
+// [Handler.Do] makes a call of the admin API without HTTP, for a [Caller]
+// the service has authenticated itself (a user of package console, the
+// administration console): the same endpoint runs, with the same
+// validation, permission checks, separation of duties, idempotency and
+// change events, the caller's Grants standing in for the credential's.
+// A Caller with Account set is confined to that account, as its owner:
+// another account's resources do not exist for it, and it may not create
+// or change accounts or revoke tokens.
 package admin

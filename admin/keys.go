@@ -52,6 +52,12 @@ func (h *Handler) checkGrant(r *http.Request, fe fieldErrors, req *keyCreateRequ
 	checkCountries(fe, "allowed_countries", req.AllowedCountries)
 	checkCountries(fe, "denied_countries", req.DeniedCountries)
 	g.permissions = h.expandRoles(fe, req.Permissions, req.Roles)
+	if acct, ok := confinedTo(r.Context()); ok && req.Account != acct {
+		// Another account, for a caller confined to one, does not exist.
+		if _, bad := fe["account"]; !bad {
+			fe.add("account", "no account has this ID")
+		}
+	}
 	if _, ok := fe["account"]; !ok {
 		a, err := h.cfg.Accounts.Get(r.Context(), req.Account)
 		switch {

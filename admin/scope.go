@@ -37,6 +37,9 @@ func insufficientScope(field, msg string) *Error {
 // callerGrants returns the effective permissions of the authenticated
 // caller: what the middleware enforces for it.
 func (h *Handler) callerGrants(ctx context.Context) access.Grants {
+	if st, ok := callFrom(ctx); ok {
+		return st.caller.Grants // a caller of Do: what the service vouches for
+	}
 	p, ok := keygate.FromContext(ctx)
 	if !ok {
 		return access.Grants{}
