@@ -69,6 +69,7 @@ func testAuditRollupUpgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, 
 		{Bucket: time.Hour, Account: "acct_upgrade"},
 		{Bucket: time.Minute, Since: start.Add(90 * time.Second), Until: start.Add(3*time.Hour + 30*time.Second)},
 		{Bucket: time.Hour, Since: start.Add(30 * time.Minute), Until: start.Add(3 * time.Hour)},
+		{Bucket: 10 * time.Minute, Since: start.Add(90 * time.Second), Until: start.Add(3*time.Hour + 30*time.Second), Account: "acct_upgrade"},
 	}
 	var want []audit.Summary
 	for _, q := range queries {
@@ -113,6 +114,7 @@ func testAuditRollupUpgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, 
 	check("back-filled", downgrade(t, ctx, db, open,
 		"DROP TABLE audit_rollup",
 		"DROP TABLE audit_rollup_minute",
+		"DROP TABLE audit_rollup_account_minute",
 		"DROP TABLE audit_seq_hours",
 		"DELETE FROM schema_migrations WHERE name LIKE '%audit_rollup'"))
 }
