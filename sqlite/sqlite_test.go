@@ -197,7 +197,7 @@ var auditBenchEnd = time.Date(2026, 1, 2, 12, 17, 23, 0, time.UTC)
 func BenchmarkAudit(b *testing.B) {
 	n := auditBenchEvents(b)
 	ctx := context.Background()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("keygate-bench-audit-v2-%d.db", n))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("keygate-bench-audit-v3-%d.db", n))
 	if _, err := os.Stat(path); err != nil {
 		// Load into a new file, renamed into place once complete.
 		tmp := path + fmt.Sprintf(".%d.tmp", os.Getpid())

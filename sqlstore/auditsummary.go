@@ -29,13 +29,15 @@ func floorDiv(n, d int64) int64 {
 
 // rollups are what a batch of events adds to the tables that the summaries
 // and the time-range queries read (migration 0008): its request events
-// counted by hour and dimensions (audit_rollup) and by minute (without
-// account and key: audit_rollup_minute), and the hour of each event, for
-// the sequence numbers of each hour (audit_seq_hours).
+// counted by hour and dimensions (audit_rollup), by minute (without account
+// and key: audit_rollup_minute) and by account and minute
+// (audit_rollup_account_minute), and the hour of each event, for the
+// sequence numbers of each hour (audit_seq_hours).
 type rollups struct {
-	hourly  [][]any // bucket_hour, account, key_id, mode, decision, reason, events
-	minutes [][]any // bucket_minute, mode, decision, reason, events
-	hours   []int64 // the hour of each event of the batch, in order
+	hourly         [][]any // bucket_hour, account, key_id, mode, decision, reason, events
+	minutes        [][]any // bucket_minute, mode, decision, reason, events
+	accountMinutes [][]any // account, bucket_minute, mode, decision, reason, events
+	hours          []int64 // the hour of each event of the batch, in order
 }
 
 // newRollups counts batch, rows in the order of each table's primary key
@@ -46,10 +48,11 @@ func newRollups(batch []audit.Event) rollups {
 		account, keyID, mode, decision, reason string
 	}
 	type minuteKey struct {
+		account                string // only in accountMinutes
 		minute                 int64
 		mode, decision, reason string
 	}
-	hourly, minutes := map[hourKey]int64{}, map[minuteKey]int64{}
+	hourly, minutes, accountMinutes := map[hourKey]int64{}, map[minuteKey]int64{}, map[minuteKey]int64{}
 	r := rollups{hours: make([]int64, len(batch))}
 	for i := range batch {
 		e := &batch[i]
@@ -58,9 +61,11 @@ func newRollups(batch []audit.Event) rollups {
 		if e.Action != "" {
 			continue
 		}
-		mode, decision, reason := column(e.Mode), column(string(e.Decision)), column(e.Reason)
-		hourly[hourKey{r.hours[i], column(e.Account), column(e.KeyID), mode, decision, reason}]++
-		minutes[minuteKey{floorDiv(at, minuteNS), mode, decision, reason}]++
+		account, mode, decision, reason := column(e.Account), column(e.Mode), column(string(e.Decision)), column(e.Reason)
+		minute := floorDiv(at, minuteNS)
+		hourly[hourKey{r.hours[i], account, column(e.KeyID), mode, decision, reason}]++
+		minutes[minuteKey{"", minute, mode, decision, reason}]++
+		accountMinutes[minuteKey{account, minute, mode, decision, reason}]++
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(hourly), func(a, b hourKey) int {
 		return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.account, b.account), cmp.Compare(a.keyID, b.keyID),
@@ -68,11 +73,15 @@ func newRollups(batch []audit.Event) rollups {
 	}) {
 		r.hourly = append(r.hourly, []any{k.hour, k.account, k.keyID, k.mode, k.decision, k.reason, hourly[k]})
 	}
-	for _, k := range slices.SortedFunc(maps.Keys(minutes), func(a, b minuteKey) int {
-		return cmp.Or(cmp.Compare(a.minute, b.minute), cmp.Compare(a.mode, b.mode),
+	byMinute := func(a, b minuteKey) int {
+		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.minute, b.minute), cmp.Compare(a.mode, b.mode),
 			cmp.Compare(a.decision, b.decision), cmp.Compare(a.reason, b.reason))
-	}) {
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(minutes), byMinute) {
 		r.minutes = append(r.minutes, []any{k.minute, k.mode, k.decision, k.reason, minutes[k]})
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(accountMinutes), byMinute) {
+		r.accountMinutes = append(r.accountMinutes, []any{k.account, k.minute, k.mode, k.decision, k.reason, accountMinutes[k]})
 	}
 	return r
 }
@@ -86,6 +95,10 @@ func (r rollups) write(ctx context.Context, t tx, first int64) error {
 	}
 	if err := upsert(ctx, t, "audit_rollup_minute", "bucket_minute, mode, decision, reason", "events", r.minutes,
 		"events = audit_rollup_minute.events + excluded.events"); err != nil {
+		return err
+	}
+	if err := upsert(ctx, t, "audit_rollup_account_minute", "account, bucket_minute, mode, decision, reason", "events",
+		r.accountMinutes, "events = audit_rollup_account_minute.events + excluded.events"); err != nil {
 		return err
 	}
 	// Each hour's smallest and largest sequence number in the batch. The
@@ -133,9 +146,10 @@ func upsert(ctx context.Context, t tx, table, key, values string, rows [][]any, 
 // Summarize implements [audit.Summarizer]. It reads each part of the
 // range from the coarsest source that covers it whole: the hours of
 // audit_rollup (when q.Bucket is zero or a multiple of an hour), then,
-// for a summary of every account and key, the minutes of
-// audit_rollup_minute (when q.Bucket is zero or a multiple of a minute),
-// then the events (on the index of event_time). A summary over whole hours
+// for a summary of every key, the minutes of audit_rollup_minute or, for
+// one account, audit_rollup_account_minute (when q.Bucket is zero or a
+// multiple of a minute), then the events (on the index of event_time, or
+// of the key or account). A summary over whole hours
 // reads only the rollup; one ending now reads at most two partial
 // minutes of events.
 func (s *AuditSink) Summarize(ctx context.Context, q audit.SummaryQuery) (audit.Summary, error) {
@@ -176,7 +190,7 @@ func (s *AuditSink) Summarize(ctx context.Context, q audit.SummaryQuery) (audit.
 	if q.Bucket <= 0 || q.Bucket%time.Hour == 0 {
 		sources = append(sources, source{width: hourNS, read: sm.tallyHours})
 	}
-	if q.Account == "" && q.KeyID == "" && (q.Bucket <= 0 || q.Bucket%time.Minute == 0) {
+	if q.KeyID == "" && (q.Bucket <= 0 || q.Bucket%time.Minute == 0) {
 		sources = append(sources, source{width: minuteNS, read: sm.tallyMinutes})
 	}
 	if err := sm.cover(ctx, lo, hi, sources); err != nil {
@@ -248,9 +262,14 @@ func (sm *summarizer) tallyHours(ctx context.Context, lo, hi *int64, _ int64, _ 
 		"bucket_hour", " GROUP BY bucket_hour, mode, decision, reason", sm.filters, sm.args, lo, hi, 3600)
 }
 
-// tallyMinutes adds the counts of audit_rollup_minute's minutes in
-// [lo, hi) (a summary without account or key).
+// tallyMinutes adds the counts of the minutes in [lo, hi) of
+// audit_rollup_account_minute for a summary of one account, else of
+// audit_rollup_minute (a summary without account or key).
 func (sm *summarizer) tallyMinutes(ctx context.Context, lo, hi *int64, _ int64, _ time.Duration) error {
+	if sm.index == "audit_events_account" {
+		return sm.tallyRollup(ctx, "SELECT bucket_minute, mode, decision, reason, events FROM audit_rollup_account_minute",
+			"bucket_minute", "", sm.filters, sm.args, lo, hi, 60)
+	}
 	return sm.tallyRollup(ctx, "SELECT bucket_minute, mode, decision, reason, events FROM audit_rollup_minute",
 		"bucket_minute", "", nil, nil, lo, hi, 60)
 }

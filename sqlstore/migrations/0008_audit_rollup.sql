@@ -9,7 +9,8 @@
 -- audit_rollup_key_id and audit_rollup_account serve the summaries of one
 -- key and of one account. audit_rollup_minute counts by minute, without
 -- account or key, for the parts of hours at either end of a summary of
--- everything. audit_seq_hours holds the smallest and largest sequence
+-- everything; audit_rollup_account_minute likewise for one account's.
+-- audit_seq_hours holds the smallest and largest sequence
 -- number of each hour's events (management events too), so that a query
 -- over a time range reads from the first sequence number it can hold.
 --
@@ -35,6 +36,15 @@ CREATE TABLE audit_rollup_minute (
 	events            BIGINT NOT NULL,
 	PRIMARY KEY (bucket_minute, mode, decision, reason)
 );
+CREATE TABLE audit_rollup_account_minute (
+	account           {{TEXT}} NOT NULL,
+	bucket_minute     BIGINT NOT NULL,
+	mode              {{TEXT}} NOT NULL,
+	decision          {{TEXT}} NOT NULL,
+	reason            {{TEXT}} NOT NULL,
+	events            BIGINT NOT NULL,
+	PRIMARY KEY (account, bucket_minute, mode, decision, reason)
+);
 CREATE TABLE audit_seq_hours (
 	bucket_hour       BIGINT PRIMARY KEY,
 	min_seq           BIGINT NOT NULL,
@@ -53,6 +63,13 @@ SELECT event_time / 60000000000 - CASE WHEN event_time % 60000000000 < 0 THEN 1 
 FROM audit_events
 WHERE action = ''
 GROUP BY event_time / 60000000000 - CASE WHEN event_time % 60000000000 < 0 THEN 1 ELSE 0 END,
+	mode, decision, reason;
+INSERT INTO audit_rollup_account_minute (account, bucket_minute, mode, decision, reason, events)
+SELECT account, event_time / 60000000000 - CASE WHEN event_time % 60000000000 < 0 THEN 1 ELSE 0 END,
+	mode, decision, reason, COUNT(*)
+FROM audit_events
+WHERE action = ''
+GROUP BY account, event_time / 60000000000 - CASE WHEN event_time % 60000000000 < 0 THEN 1 ELSE 0 END,
 	mode, decision, reason;
 INSERT INTO audit_seq_hours (bucket_hour, min_seq, max_seq)
 SELECT event_time / 3600000000000 - CASE WHEN event_time % 3600000000000 < 0 THEN 1 ELSE 0 END,

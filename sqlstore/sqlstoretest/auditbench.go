@@ -107,7 +107,9 @@ func BenchmarkAudit(b *testing.B, db *sqlstore.DB, p AuditPopulation) {
 	ctx := context.Background()
 	sink := db.Audit()
 	hour := p.End.Truncate(time.Hour)
-	key := p.KeyIDs[len(p.KeyIDs)/2]
+	key, acct := p.KeyIDs[len(p.KeyIDs)/2], p.Accounts[1]
+	fiveMin := p.End.Add(-time.Hour).Truncate(5 * time.Minute).Add(5 * time.Minute)
+	dayStart := p.End.Add(-24 * time.Hour).Truncate(time.Hour).Add(time.Hour)
 	summaries := []struct {
 		name string
 		q    audit.SummaryQuery
@@ -117,7 +119,15 @@ func BenchmarkAudit(b *testing.B, db *sqlstore.DB, p AuditPopulation) {
 		{"Summarize/overview-last-hour-by-minute", audit.SummaryQuery{Since: p.End.Add(-time.Hour), Until: p.End, Bucket: time.Minute}},
 		{"Summarize/key-24h-on-the-hour", audit.SummaryQuery{Since: hour.Add(-23 * time.Hour), Until: hour.Add(time.Hour), Bucket: time.Hour, KeyID: key}},
 		{"Summarize/key-24h-to-now", audit.SummaryQuery{Since: p.End.Add(-24 * time.Hour), Until: p.End, Bucket: time.Hour, KeyID: key}},
-		{"Summarize/account-24h-to-now", audit.SummaryQuery{Since: p.End.Add(-24 * time.Hour), Until: p.End, Bucket: time.Hour, Account: p.Accounts[1]}},
+		{"Summarize/account-24h-to-now", audit.SummaryQuery{Since: p.End.Add(-24 * time.Hour), Until: p.End, Bucket: time.Hour, Account: acct}},
+		// The console's overview: the last hour by 5 minutes and the
+		// last 24 hours by hour, from the next boundary on, for an
+		// operator and for an account's owner; a key page's chart.
+		{"Summarize/console-hour", audit.SummaryQuery{Since: fiveMin, Until: p.End, Bucket: 5 * time.Minute}},
+		{"Summarize/console-day", audit.SummaryQuery{Since: dayStart, Until: p.End, Bucket: time.Hour}},
+		{"Summarize/console-hour-account", audit.SummaryQuery{Since: fiveMin, Until: p.End, Bucket: 5 * time.Minute, Account: acct}},
+		{"Summarize/console-day-account", audit.SummaryQuery{Since: dayStart, Until: p.End, Bucket: time.Hour, Account: acct}},
+		{"Summarize/console-key-day", audit.SummaryQuery{Since: dayStart, Until: p.End, Bucket: time.Hour, KeyID: key}},
 	}
 	for _, s := range summaries {
 		b.Run(s.name, func(b *testing.B) {

@@ -25,19 +25,9 @@ func testPermissionsSetByUpgrade(t *testing.T, ctx context.Context, db *sqlstore
 	if _, err := db.APIKeys().Create(ctx, rec); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	for _, stmt := range []string{
+	upgraded := downgrade(t, ctx, db, open,
 		"ALTER TABLE api_keys DROP COLUMN permissions_set_by",
-		"DELETE FROM schema_migrations WHERE name LIKE '%permissions_set_by'",
-	} {
-		if _, err := db.SQL().ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	upgraded, err := open(ctx)
-	if err != nil {
-		t.Fatalf("Open after the downgrade: %v", err)
-	}
-	defer upgraded.Close()
+		"DELETE FROM schema_migrations WHERE name LIKE '%permissions_set_by'")
 	got, err := upgraded.APIKeys().Get(ctx, rec.ID)
 	if err != nil {
 		t.Fatalf("Get: %v", err)
@@ -79,6 +69,7 @@ func testAuditRollupUpgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, 
 		{Bucket: time.Hour, Account: "acct_upgrade"},
 		{Bucket: time.Minute, Since: start.Add(90 * time.Second), Until: start.Add(3*time.Hour + 30*time.Second)},
 		{Bucket: time.Hour, Since: start.Add(30 * time.Minute), Until: start.Add(3 * time.Hour)},
+		{Bucket: 10 * time.Minute, Since: start.Add(90 * time.Second), Until: start.Add(3*time.Hour + 30*time.Second), Account: "acct_upgrade"},
 	}
 	var want []audit.Summary
 	for _, q := range queries {
@@ -120,12 +111,20 @@ func testAuditRollupUpgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, 
 		}
 	}
 	check("written", db)
-	for _, stmt := range []string{
+	check("back-filled", downgrade(t, ctx, db, open,
 		"DROP TABLE audit_rollup",
 		"DROP TABLE audit_rollup_minute",
+		"DROP TABLE audit_rollup_account_minute",
 		"DROP TABLE audit_seq_hours",
-		"DELETE FROM schema_migrations WHERE name LIKE '%audit_rollup'",
-	} {
+		"DELETE FROM schema_migrations WHERE name LIKE '%audit_rollup'"))
+}
+
+// downgrade runs stmts on db, which undo a migration and forget it, and
+// opens the database again, which migrates it anew; the DB it returns is
+// closed when the test ends.
+func downgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, open func(ctx context.Context) (*sqlstore.DB, error), stmts ...string) *sqlstore.DB {
+	t.Helper()
+	for _, stmt := range stmts {
 		if _, err := db.SQL().ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
@@ -134,6 +133,6 @@ func testAuditRollupUpgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, 
 	if err != nil {
 		t.Fatalf("Open after the downgrade: %v", err)
 	}
-	defer upgraded.Close()
-	check("back-filled", upgraded)
+	t.Cleanup(func() { _ = upgraded.Close() })
+	return upgraded
 }
