@@ -80,8 +80,10 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 
 	cb := newConsoleBrowser(t, base)
-	// Nothing printed at start may ever be in a page.
+	// Nothing printed at start, nor the hostile key, may ever be in a
+	// page.
 	cb.shown = append(cb.shown, k.secrets()...)
+	cb.shown = append(cb.shown, hostile.Secret.Key)
 
 	// Signed out, the console sends to the sign-in page.
 	cb.open("signed out", "/console/")
@@ -157,7 +159,6 @@ func TestConsoleBrowser(t *testing.T) {
 	res := cb.click("cross-site form post", submitButton("Claim", ""))
 	assert.EqualValues(t, http.StatusForbidden, res.Status, "a cross-site form post")
 	assert.Equal(t, http.StatusOK, whoami(hostile.Secret.Key), "the cross-site post revoked nothing")
-	cb.shown = append(cb.shown, hostile.Secret.Key)
 
 	// Without JavaScript, Revoke asks on a confirmation page first, and
 	// revokes once confirmed there.
@@ -205,6 +206,8 @@ func TestConsoleBrowser(t *testing.T) {
 	assert.EqualValues(t, http.StatusNotFound, res.Status, "another account's key page")
 	res = cb.open("another account", "/console/accounts/"+primeAccount)
 	assert.EqualValues(t, http.StatusNotFound, res.Status, "another account's page")
+	res = cb.open("review, owner", "/console/review")
+	assert.EqualValues(t, http.StatusNotFound, res.Status, "Review is the operators'")
 
 	// The owner asks for a live key: it waits for review, and does not
 	// work yet.
