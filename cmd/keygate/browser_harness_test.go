@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +15,9 @@ import (
 
 // TestBrowserHarness checks the browser harness itself on pages of its
 // own: a sound page passes, a page with an unlabelled field is an
-// accessibility violation, an unescaped hostile image opens a dialog
-// that the harness sees. So the console's browser test can fail.
+// accessibility violation, a page without a Content-Security-Policy
+// fails the header check, an unescaped hostile image opens a dialog that
+// the harness sees. So the console's browser test can fail.
 func TestBrowserHarness(t *testing.T) {
 	pages := map[string]string{
 		"/good": `<!doctype html><html lang="en"><head><title>Good</title></head>
@@ -56,7 +58,13 @@ func TestBrowserHarness(t *testing.T) {
 	}
 	require.Contains(t, ids, "label", "axe-core finds the unlabelled field")
 
-	b.step("hostile", chromedp.Navigate(srv.URL+"/hostile"))
+	// The hostile page has no Content-Security-Policy: the header check
+	// sees it.
+	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+	defer cancel()
+	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(srv.URL+"/hostile"))
+	require.NoError(t, err)
+	require.NotEmpty(t, securityHeaderProblems(res.Headers), "a page without a CSP")
 	deadline := time.Now().Add(browserStep)
 	for !slices.Contains(b.seenDialogs(), "alert: 1") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
