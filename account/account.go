@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/internal/cutoff"
@@ -110,6 +111,30 @@ type ListFilter struct {
 	// ones after the position. Zero means no limit; [Manager.List]
 	// refuses a negative one.
 	Limit int
+	// Search, when set, keeps only the accounts whose ID or Name contains
+	// it, ASCII letters compared without case (other characters as they
+	// are, in every store alike). [Manager.List] refuses one that is not
+	// text of at most MaxNameLen bytes.
+	Search string
+}
+
+// matches reports whether a passes f's search.
+func (f *ListFilter) matches(a *Account) bool {
+	if f.Search == "" {
+		return true
+	}
+	s := asciiLower(f.Search)
+	return strings.Contains(asciiLower(a.ID), s) || strings.Contains(asciiLower(a.Name), s)
+}
+
+// asciiLower returns s with its ASCII letters in lower case.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 // Store keeps accounts. Implementations must be safe for concurrent use,

@@ -125,10 +125,11 @@ func (m *Manager) Get(ctx context.Context, id string) (Account, error) {
 	return a, nil
 }
 
-// List returns the accounts after f's position, oldest first (by Created,
-// then ID), at most f.Limit of them when it is positive; see [ListFilter].
-// It returns an error wrapping [ErrInvalidParams] for a negative Limit or
-// an AfterID that no account could have.
+// List returns the accounts after f's position that match its search,
+// oldest first (by Created, then ID), at most f.Limit of them when it is
+// positive; see [ListFilter]. It returns an error wrapping
+// [ErrInvalidParams] for a negative Limit, an AfterID that no account could
+// have, or a Search that is not text.
 func (m *Manager) List(ctx context.Context, f ListFilter) ([]Account, error) {
 	if err := checkFilter(f); err != nil {
 		return nil, err
@@ -147,6 +148,8 @@ func checkFilter(f ListFilter) error {
 		return fmt.Errorf("%w: limit must not be negative", ErrInvalidParams)
 	case f.AfterID != "" && !validate.Ident(f.AfterID):
 		return fmt.Errorf("%w: after ID must be %s", ErrInvalidParams, identSyntax)
+	case !validate.Text(f.Search, MaxNameLen):
+		return fmt.Errorf("%w: search must be at most %d bytes of text", ErrInvalidParams, MaxNameLen)
 	}
 	return nil
 }

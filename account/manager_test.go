@@ -318,7 +318,7 @@ func TestList(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 
-	for _, f := range []account.ListFilter{{Limit: -1}, {AfterID: "bad id"}, {AfterID: strings.Repeat("a", 129)}} {
+	for _, f := range []account.ListFilter{{Limit: -1}, {AfterID: "bad id"}, {AfterID: strings.Repeat("a", 129)}, {Search: "a\x00"}, {Search: strings.Repeat("a", account.MaxNameLen+1)}, {Search: "\xff"}} {
 		_, err := e.m.List(ctx, f)
 		assert.ErrorIs(t, err, account.ErrInvalidParams, "%+v", f)
 	}

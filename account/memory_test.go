@@ -111,6 +111,19 @@ var brokenStores = map[string]struct {
 			return all
 		}}
 	}, "ListOrder"},
+	"ignores the search": {func() *brokenStore {
+		return &brokenStore{list: func(all []account.Account, f account.ListFilter) []account.Account { return all }}
+	}, "ListSearch"},
+	"searches with case": {func() *brokenStore {
+		return &brokenStore{list: func(all []account.Account, f account.ListFilter) []account.Account {
+			if f.Search == "" {
+				return all
+			}
+			return slices.DeleteFunc(all, func(a account.Account) bool {
+				return !strings.Contains(a.ID, f.Search) && !strings.Contains(a.Name, f.Search)
+			})
+		}}
+	}, "ListSearch"},
 	"updates without compare-and-swap": {func() *brokenStore {
 		return &brokenStore{update: func(s *brokenStore, ctx context.Context, a account.Account) (account.Account, error) {
 			cur, err := s.MemoryStore.Get(ctx, a.ID)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/internal/validate"
 )
 
 type accountCreateRequest struct {
@@ -51,7 +53,7 @@ func (h *Handler) unknownPackage() *Error {
 }
 
 func (h *Handler) listAccounts(r *http.Request, _ []byte) (result, error) {
-	q, err := parseQuery(r, "limit", "cursor")
+	q, err := parseQuery(r, "q", "limit", "cursor")
 	if err != nil {
 		return result{}, err
 	}
@@ -59,7 +61,11 @@ func (h *Handler) listAccounts(r *http.Request, _ []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	as, err := h.cfg.Accounts.List(r.Context(), account.ListFilter{AfterCreated: after.created, AfterID: after.id, Limit: limit + 1})
+	search := q["q"]
+	if !validate.Text(search, account.MaxNameLen) {
+		return result{}, invalidRequest("q must be at most " + strconv.Itoa(account.MaxNameLen) + " bytes of text")
+	}
+	as, err := h.cfg.Accounts.List(r.Context(), account.ListFilter{Search: search, AfterCreated: after.created, AfterID: after.id, Limit: limit + 1})
 	if err != nil {
 		return result{}, err
 	}

@@ -19,7 +19,7 @@
 // RFC 6750 answers).
 //
 //	POST  /accounts                {"id"?, "name", "package"?}                  201 Account
-//	GET   /accounts                ?limit&cursor                                200 {"data": [Account], "next_cursor"?}
+//	GET   /accounts                ?q&limit&cursor                              200 {"data": [Account], "next_cursor"?}
 //	GET   /accounts/{id}                                                        200 Account
 //	PATCH /accounts/{id}           {"name"?, "package"?}                        200 Account
 //	POST  /accounts/{id}/disable   (every credential of it is then refused)     200 Account
@@ -27,7 +27,8 @@
 //	POST  /keys                    {"account", "mode", "kind"?, "name"?, "stores"?, "permissions"?, "roles"?,
 //	                                "allowed_ips"?, "denied_ips"?, "allowed_countries"?, "denied_countries"?, "expires"?}
 //	                                                                            201 {"publishable"?: Key, "secret"?: Key}
-//	GET   /keys                    ?account&mode&status&limit&cursor            200 {"data": [Key], "next_cursor"?}
+//	GET   /keys                    ?account&mode&status&kind&expires_before&limit&cursor
+//	                                                                            200 {"data": [Key], "next_cursor"?}
 //	GET   /keys/{id}                                                            200 Key
 //	PATCH /keys/{id}               {"name"?, "stores"?, "permissions"?, "allowed_ips"?, ..., "expires"? (null removes)}
 //	                                                                            200 Key
@@ -111,7 +112,10 @@
 //   - Lists are ordered oldest first by (created, id), so a walk with
 //     next_cursor returns each item exactly once even while items are
 //     added; limit is 1 to 100 (default 20). The audit history is newest
-//     first, with the history's own cursor.
+//     first, with the history's own cursor. GET /accounts?q= keeps the
+//     accounts whose ID or name contains q (ASCII letters without case);
+//     GET /keys?kind=pk|sk keeps one kind, and ?expires_before=T the keys
+//     with an expiry before T (expired ones too; never-expiring ones not).
 //
 // # Errors
 //

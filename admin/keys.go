@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
@@ -133,7 +134,7 @@ func (h *Handler) createKeys(r *http.Request, body []byte) (result, error) {
 }
 
 func (h *Handler) listKeys(r *http.Request, _ []byte) (result, error) {
-	q, err := parseQuery(r, "account", "mode", "status", "limit", "cursor")
+	q, err := parseQuery(r, "account", "mode", "status", "kind", "expires_before", "limit", "cursor")
 	if err != nil {
 		return result{}, err
 	}
@@ -158,6 +159,16 @@ func (h *Handler) listKeys(r *http.Request, _ []byte) (result, error) {
 		case apikey.StatusActive, apikey.StatusPendingReview, apikey.StatusRevoked:
 		default:
 			return result{}, invalidRequest(`status must be "active", "pending_review" or "revoked"`)
+		}
+	}
+	if s, ok := q["kind"]; ok {
+		if f.Kind = keygate.Kind(s); !f.Kind.Valid() {
+			return result{}, invalidRequest(`kind must be "pk" or "sk"`)
+		}
+	}
+	if s, ok := q["expires_before"]; ok {
+		if f.ExpiresBefore, err = time.Parse(time.RFC3339, s); err != nil {
+			return result{}, invalidRequest("expires_before must be an RFC 3339 time")
 		}
 	}
 	recs, err := h.cfg.Keys.List(r.Context(), f)

@@ -147,6 +147,7 @@ func TestListFilter(t *testing.T) {
 		{Account: strings.Repeat("a", 129)},
 		{Mode: "prod"},
 		{Status: "disabled"},
+		{Kind: "rk"},
 		{AfterID: "a b"},
 		{Limit: -1},
 	} {
@@ -193,6 +194,23 @@ var listBugs = map[string]listBug{
 	"ignores the status": {func(s *apikey.MemoryStore, ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error) {
 		f.Status = ""
 		return s.List(ctx, f)
+	}, "ListFilters"},
+	"ignores the kind": {func(s *apikey.MemoryStore, ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error) {
+		f.Kind = ""
+		return s.List(ctx, f)
+	}, "ListFilters"},
+	"ignores the expiry": {func(s *apikey.MemoryStore, ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error) {
+		f.ExpiresBefore = time.Time{}
+		return s.List(ctx, f)
+	}, "ListFilters"},
+	"counts a key without expiry as expiring": {func(s *apikey.MemoryStore, ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error) {
+		if f.ExpiresBefore.IsZero() {
+			return s.List(ctx, f)
+		}
+		before := f.ExpiresBefore
+		f.ExpiresBefore = time.Time{}
+		recs, err := s.List(ctx, f)
+		return slices.DeleteFunc(recs, func(r apikey.Record) bool { return !r.Expires.IsZero() && !r.Expires.Before(before) }), err
 	}, "ListFilters"},
 	"ignores the limit": {func(s *apikey.MemoryStore, ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error) {
 		f.Limit = 0

@@ -261,7 +261,7 @@ func (m *Manager) Lookup(ctx context.Context, id string) (Record, error) {
 // List returns the keys that match f, oldest first (by Created, then ID),
 // at most f.Limit of them when it is positive; see [ListFilter]. It
 // returns an error wrapping [ErrInvalidParams] if f has an invalid
-// account, mode or status, an AfterID that is not 1 to 128 characters of
+// account, mode, status or kind, an AfterID that is not 1 to 128 characters of
 // A-Z a-z 0-9 and "_-.:" (as every key ID is), or a negative limit.
 func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
@@ -272,6 +272,8 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
 		return nil, fmt.Errorf("%w: mode must be %q or %q", ErrInvalidParams, keygate.ModeTest, keygate.ModeLive)
 	case f.Status != "" && !f.Status.Valid():
 		return nil, fmt.Errorf("%w: status must be %q, %q or %q", ErrInvalidParams, StatusPendingReview, StatusActive, StatusRevoked)
+	case f.Kind != "" && !f.Kind.Valid():
+		return nil, fmt.Errorf("%w: kind must be %q or %q", ErrInvalidParams, keygate.KindPublishable, keygate.KindSecret)
 	case f.AfterID != "" && !validIdent(f.AfterID):
 		return nil, bad("after ID must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
 	case f.Limit < 0:

@@ -202,6 +202,13 @@ type ListFilter struct {
 	// Status, when set, keeps only keys in that status. (Disabled keys
 	// keep their status: see [Record.Disabled].)
 	Status Status
+	// Kind, when set, keeps only keys of that kind (publishable or
+	// secret).
+	Kind keygate.Kind
+	// ExpiresBefore, when set, keeps only keys with an expiry
+	// ([Record.Expires] not zero) before it: expired keys, and keys about
+	// to expire.
+	ExpiresBefore time.Time
 	// AfterCreated and AfterID are a position in the order: only the
 	// matching records after it are returned, (Created, ID) >
 	// (AfterCreated, AfterID). To fetch the next page, pass the Created
@@ -217,13 +224,15 @@ type ListFilter struct {
 	Limit int
 }
 
-// matches reports whether r passes f's account, mode and status filters
-// and comes after its position.
+// matches reports whether r passes f's account, mode, status, kind and
+// expiry filters and comes after its position.
 func (f ListFilter) matches(r *Record) bool {
 	switch {
 	case f.Account != "" && r.Account != f.Account,
 		f.Mode != "" && r.Mode != f.Mode,
-		f.Status != "" && r.Status != f.Status:
+		f.Status != "" && r.Status != f.Status,
+		f.Kind != "" && r.Kind != f.Kind,
+		!f.ExpiresBefore.IsZero() && (r.Expires.IsZero() || !r.Expires.Before(f.ExpiresBefore)):
 		return false
 	case f.AfterCreated.IsZero() && f.AfterID == "":
 		return true

@@ -74,3 +74,7 @@ func TestMemorySinkCopies(t *testing.T) {
 		t.Fatal("the sink shares header maps with its callers")
 	}
 }
+
+func TestMemorySummarizer(t *testing.T) {
+	audittest.TestSummarizer(t, func(*testing.T) audittest.SummarySink { return audit.NewMemorySink(2000) })
+}

@@ -106,6 +106,7 @@ import (
 	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
+	"github.com/keygate/keygate/password"
 	"github.com/keygate/keygate/ratelimit"
 )
 
@@ -615,7 +616,7 @@ func (s *Server) userBlocked(ctx context.Context, key string, addr netip.Addr) e
 
 // knownKey is the limiter key marking addr as known for the user.
 func knownKey(userKey string, addr netip.Addr) string {
-	return "user-known:" + userKey + ":" + clientGroup(addr).String()
+	return "user-known:" + userKey + ":" + password.ClientGroup(addr).String()
 }
 
 // knownAddress reports whether the user signed in from addr (its /64 for

@@ -15,13 +15,13 @@ import (
 // runs at once when [PasswordUsersConfig.MaxConcurrent] is zero. Each
 // Argon2id check with the default parameters takes 64 MiB, and the password
 // grant is open to anyone holding a (public) publishable key ID.
-const DefaultMaxConcurrentChecks = 4
+const DefaultMaxConcurrentChecks = password.DefaultMaxConcurrent
 
 // DefaultMaxChecksPerClient bounds the password checks one client address
 // has under way at once when [PasswordUsersConfig.MaxPerClient] is zero:
 // one client cannot take more than one of the [DefaultMaxConcurrentChecks]
 // slots, so it cannot deny sign-ins to the others.
-const DefaultMaxChecksPerClient = 1
+const DefaultMaxChecksPerClient = password.DefaultMaxPerClient
 
 // FairUsers is a [Users] that shares its capacity fairly between client
 // addresses. The token endpoint calls AuthenticateFrom, with the address
@@ -138,14 +138,9 @@ type PasswordUsers struct {
 }
 
 type usersState struct {
-	params password.Params
-	store  UserStore
-	dummy  string        // a hash to verify against for unknown names
-	slots  chan struct{} // one per password check under way
-
-	perClient int
-	mu        sync.Mutex
-	held      map[netip.Addr]int // checks under way per client address (group)
+	params  password.Params
+	store   UserStore
+	checker *password.Checker // the bounded, fair checks
 }
 
 // PasswordUsersConfig configures a [PasswordUsers].
@@ -167,26 +162,18 @@ type PasswordUsersConfig struct {
 
 // NewPasswordUsers returns a PasswordUsers for cfg.
 func NewPasswordUsers(cfg PasswordUsersConfig) (*PasswordUsers, error) {
-	params, maxConcurrent, store := cfg.Params, cfg.MaxConcurrent, cfg.Store
+	params, store := cfg.Params, cfg.Store
 	if params == (password.Params{}) {
 		params = password.DefaultParams
-	}
-	if maxConcurrent <= 0 {
-		maxConcurrent = DefaultMaxConcurrentChecks
 	}
 	if store == nil {
 		store = NewMemoryUserStore()
 	}
-	dummy, err := password.Hash("unknown user", params)
+	checker, err := password.NewChecker(password.CheckerConfig{Params: params, MaxConcurrent: cfg.MaxConcurrent, MaxPerClient: cfg.MaxPerClient})
 	if err != nil {
 		return nil, err
 	}
-	perClient := cfg.MaxPerClient
-	if perClient <= 0 {
-		perClient = DefaultMaxChecksPerClient
-	}
-	st := &usersState{params: params, store: store, dummy: dummy, slots: make(chan struct{}, maxConcurrent),
-		perClient: perClient, held: map[netip.Addr]int{}}
+	st := &usersState{params: params, store: store, checker: checker}
 	return &PasswordUsers{state: func() *usersState { return st }}, nil
 }
 
@@ -220,74 +207,28 @@ func (m *PasswordUsers) Authenticate(ctx context.Context, username, pw string) (
 // from client, which may have at most MaxPerClient checks under way. The
 // zero Addr is subject to the overall bound only.
 func (m *PasswordUsers) AuthenticateFrom(ctx context.Context, client netip.Addr, username, pw string) (User, error) {
-	if err := ctx.Err(); err != nil {
+	st := m.state()
+	var rec UserRecord
+	err := st.checker.Check(ctx, client, pw, func(ctx context.Context) (string, bool, error) {
+		var err error
+		rec, err = st.store.Get(ctx, username)
+		switch {
+		case errors.Is(err, ErrUnknownUser):
+			return "", false, nil
+		case err != nil:
+			return "", false, fmt.Errorf("oauth: look up user: %w", err)
+		}
+		return rec.PasswordHash, true, nil
+	})
+	switch {
+	case errors.Is(err, password.ErrBusy):
+		return User{}, ErrBusy
+	case errors.Is(err, password.ErrMismatch):
+		return User{}, ErrBadCredentials
+	case err != nil:
 		return User{}, err
 	}
-	st := m.state()
-	group, ok := st.acquire(client)
-	if !ok {
-		return User{}, ErrBusy
-	}
-	defer st.release(group)
-	rec, err := st.store.Get(ctx, username)
-	known := err == nil
-	if err != nil && !errors.Is(err, ErrUnknownUser) {
-		return User{}, fmt.Errorf("oauth: look up user: %w", err)
-	}
-	hash := rec.PasswordHash
-	if !known {
-		hash = st.dummy
-	}
-	if err := password.Verify(pw, hash); err != nil || !known {
-		return User{}, ErrBadCredentials
-	}
 	return rec.User, nil
-}
-
-// clientGroup is what a client address is counted under: an IPv4
-// address (also IPv4-mapped IPv6) alone, an IPv6 address with its /64.
-func clientGroup(a netip.Addr) netip.Addr {
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.Addr()
-	}
-	return a
-}
-
-// acquire takes a slot for a check from client, if the overall bound and
-// the client's share allow. It returns the group to release.
-func (st *usersState) acquire(client netip.Addr) (netip.Addr, bool) {
-	var group netip.Addr
-	if client.IsValid() {
-		group = clientGroup(client)
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if st.held[group] >= st.perClient {
-			return group, false
-		}
-	}
-	select {
-	case st.slots <- struct{}{}:
-	default:
-		return group, false
-	}
-	if group.IsValid() {
-		st.held[group]++
-	}
-	return group, true
-}
-
-// release frees the slot acquire took.
-func (st *usersState) release(group netip.Addr) {
-	if group.IsValid() {
-		st.mu.Lock()
-		if st.held[group]--; st.held[group] <= 0 {
-			delete(st.held, group)
-		}
-		st.mu.Unlock()
-	}
-	<-st.slots
 }
 
 // String describes the users without naming any.

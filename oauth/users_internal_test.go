@@ -38,21 +38,48 @@ func TestPasswordUsersKeepsOnlyHashes(t *testing.T) {
 	}
 }
 
+// heldStore is a UserStore whose Gets of "slow" wait, inside the password
+// check, until gate closes.
+type heldStore struct {
+	UserStore
+	started chan struct{}
+	gate    chan struct{}
+}
+
+func (s heldStore) Get(ctx context.Context, username string) (UserRecord, error) {
+	if username == "slow" {
+		s.started <- struct{}{}
+		<-s.gate
+	}
+	return s.UserStore.Get(ctx, username)
+}
+
 func TestPasswordUsersBoundsConcurrentChecks(t *testing.T) {
-	users, err := NewPasswordUsers(PasswordUsersConfig{Params: cheap, MaxConcurrent: 2})
+	store := heldStore{UserStore: NewMemoryUserStore(), started: make(chan struct{}, 2), gate: make(chan struct{})}
+	users, err := NewPasswordUsers(PasswordUsersConfig{Store: store, Params: cheap, MaxConcurrent: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := users.Add(context.Background(), "dave", "pw", User{Subject: "u", Account: "a"}); err != nil {
 		t.Fatal(err)
 	}
-	st := users.state()
-	st.slots <- struct{}{} // two checks under way
-	st.slots <- struct{}{}
+	held := make(chan error, 2)
+	for range 2 { // two checks under way
+		go func() {
+			_, err := users.Authenticate(context.Background(), "slow", "pw")
+			held <- err
+		}()
+		<-store.started
+	}
 	if _, err := users.Authenticate(context.Background(), "dave", "pw"); !errors.Is(err, ErrBusy) {
 		t.Fatalf("with every slot taken: %v, want ErrBusy", err)
 	}
-	<-st.slots
+	close(store.gate)
+	for range 2 {
+		if err := <-held; !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("held check: %v, want ErrBadCredentials", err)
+		}
+	}
 	if _, err := users.Authenticate(context.Background(), "dave", "pw"); err != nil {
 		t.Fatalf("with a free slot: %v", err)
 	}

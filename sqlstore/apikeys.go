@@ -161,8 +161,8 @@ func (s apiKeyStore) Get(ctx context.Context, id string) (apikey.Record, error) 
 // List implements [apikey.Store].
 func (s apiKeyStore) List(ctx context.Context, f apikey.ListFilter) ([]apikey.Record, error) {
 	q, args, err := listQuery("api_keys", apiKeyColumns, "id", listFilter{
-		account: f.Account, mode: string(f.Mode), status: string(f.Status),
-		afterCreated: f.AfterCreated, afterID: f.AfterID, limit: f.Limit,
+		account: f.Account, mode: string(f.Mode), status: string(f.Status), kind: string(f.Kind),
+		expiresBefore: f.ExpiresBefore, afterCreated: f.AfterCreated, afterID: f.AfterID, limit: f.Limit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", apikey.ErrInvalidParams, err)

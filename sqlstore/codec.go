@@ -42,10 +42,29 @@ type scanner = interface{ Scan(dest ...any) error }
 // mode and status (each ignored when empty), a keyset position after
 // (afterCreated, afterID) and a limit (none when not positive).
 type listFilter struct {
-	account, mode, status string
-	afterCreated          time.Time
-	afterID               string
-	limit                 int
+	account, mode, status, kind string
+	// search: rows whose ID (idColumn) or name contains it, ASCII
+	// letters without case.
+	search string
+	// expiresBefore: rows whose expires is set and before it.
+	expiresBefore time.Time
+	afterCreated  time.Time
+	afterID       string
+	limit         int
+}
+
+// likeEscaper escapes the wildcards of a LIKE pattern (ESCAPE '\').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+// asciiLower returns s with its ASCII letters in lower case, as LOWER
+// folds them.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 // listQuery returns the SELECT of columns from table that lists the rows
@@ -55,11 +74,22 @@ type listFilter struct {
 func listQuery(table, columns, idColumn string, f listFilter) (string, []any, error) {
 	var conds []string
 	var args []any
-	for _, c := range [...]struct{ col, val string }{{"account", f.account}, {"mode", f.mode}, {"status", f.status}} {
+	for _, c := range [...]struct{ col, val string }{{"account", f.account}, {"mode", f.mode}, {"status", f.status}, {"kind", f.kind}} {
 		if c.val != "" {
 			conds = append(conds, c.col+" = ?")
 			args = append(args, c.val)
 		}
+	}
+	if f.search != "" {
+		// LOWER folds ASCII letters only on both databases (SQLite's
+		// built-in; PostgreSQL's under the columns' "C" collation).
+		pattern := "%" + likeEscaper.Replace(asciiLower(f.search)) + "%"
+		conds = append(conds, "(LOWER("+idColumn+`) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`)
+		args = append(args, pattern, pattern)
+	}
+	if !f.expiresBefore.IsZero() {
+		conds = append(conds, "expires <> ? AND expires < ?")
+		args = append(args, int64(zeroTime), clampTime(f.expiresBefore))
 	}
 	if !f.afterCreated.IsZero() || f.afterID != "" {
 		at, err := encTime(f.afterCreated)

@@ -39,6 +39,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) account.Store) {
 		{"ListOrder", testListOrder},
 		{"ListPagination", testListPagination},
 		{"ListAfterPosition", testListAfter},
+		{"ListSearch", testListSearch},
 		{"Isolation", testIsolation},
 		{"CancelledContext", testCancelled},
 		{"ConcurrentCreateSameID", testConcurrentCreate},
@@ -407,6 +408,50 @@ func testListAfter(t *testing.T, s account.Store) {
 	} {
 		if got := ids(mustList(t, s, tc.f)); fmt.Sprint(got) != fmt.Sprint(tc.wants) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.wants)
+		}
+	}
+}
+
+// testListSearch checks Search: a substring of the ID or the name, ASCII
+// letters without case, other characters (the LIKE wildcards % and _, and
+// non-ASCII letters) as they are; with the position and the limit.
+func testListSearch(t *testing.T, s account.Store) {
+	for i, c := range []struct{ id, name string }{
+		{"acct_shop1", "Corner Shop"},
+		{"acct_cafe", "Café Übel"},
+		{"acct_pct", "100% natural_goods"},
+		{"acct_x", "plain"},
+		{"acct_SHOPPER", "Buyer"},
+		{"acct_pc1", "100 percent"},
+	} {
+		a := sample()
+		a.ID, a.Name, a.Created = c.id, c.name, base.Add(time.Duration(i)*time.Minute)
+		mustCreate(t, s, a)
+	}
+	for _, tc := range []struct {
+		f     account.ListFilter
+		wants []string
+	}{
+		{account.ListFilter{Search: "shop"}, []string{"acct_shop1", "acct_SHOPPER"}},
+		{account.ListFilter{Search: "SHOP"}, []string{"acct_shop1", "acct_SHOPPER"}},
+		{account.ListFilter{Search: "corner s"}, []string{"acct_shop1"}},
+		{account.ListFilter{Search: "café"}, []string{"acct_cafe"}},
+		{account.ListFilter{Search: "CAFé"}, []string{"acct_cafe"}},
+		{account.ListFilter{Search: "CAFÉ"}, nil},
+		{account.ListFilter{Search: "übel"}, nil},
+		{account.ListFilter{Search: "Übel"}, []string{"acct_cafe"}},
+		{account.ListFilter{Search: "0%"}, []string{"acct_pct"}},
+		{account.ListFilter{Search: "%"}, []string{"acct_pct"}},
+		{account.ListFilter{Search: "l_g"}, []string{"acct_pct"}},
+		{account.ListFilter{Search: "_"}, []string{"acct_shop1", "acct_cafe", "acct_pct", "acct_x", "acct_SHOPPER", "acct_pc1"}},
+		{account.ListFilter{Search: "acct_p"}, []string{"acct_pct", "acct_pc1"}},
+		{account.ListFilter{Search: `\`}, nil},
+		{account.ListFilter{Search: "nothing"}, nil},
+		{account.ListFilter{Search: "shop", Limit: 1}, []string{"acct_shop1"}},
+		{account.ListFilter{Search: "shop", AfterCreated: base, AfterID: "acct_shop1"}, []string{"acct_SHOPPER"}},
+	} {
+		if got := ids(mustList(t, s, tc.f)); fmt.Sprint(got) != fmt.Sprint(tc.wants) {
+			t.Errorf("List(%+v): got %v, want %v", tc.f, got, tc.wants)
 		}
 	}
 }

@@ -489,6 +489,11 @@ func populate(t *testing.T, s apikey.Store) []apikey.Record {
 		r.Created = base.Add(time.Duration(3-i%3) * time.Hour)
 		r.ID = fmt.Sprintf("p%02d%013d", (i*7)%n, i)
 		r.Status = statuses[i%4]
+		if i%5 == 2 {
+			r.Kind = keygate.KindPublishable
+		}
+		// Expiries: none, or at one of four instants (two equal).
+		r.Expires = []time.Time{{}, base.Add(24 * time.Hour), base.Add(48 * time.Hour), {}, base.Add(72 * time.Hour), base.Add(48 * time.Hour)}[i%6]
 		mustCreate(t, s, r)
 		out = append(out, r)
 	}
@@ -510,7 +515,9 @@ func expect(recs []apikey.Record, f apikey.ListFilter) []string {
 		switch {
 		case f.Account != "" && r.Account != f.Account,
 			f.Mode != "" && r.Mode != f.Mode,
-			f.Status != "" && r.Status != f.Status:
+			f.Status != "" && r.Status != f.Status,
+			f.Kind != "" && r.Kind != f.Kind,
+			!f.ExpiresBefore.IsZero() && (r.Expires.IsZero() || r.Expires.Compare(f.ExpiresBefore) >= 0):
 			continue
 		case !f.AfterCreated.IsZero() || f.AfterID != "":
 			if o := r.Created.Compare(f.AfterCreated); o < 0 || o == 0 && r.ID <= f.AfterID {
@@ -576,8 +583,22 @@ func testListFilters(t *testing.T, s apikey.Store) {
 		{Mode: keygate.ModeLive, Status: apikey.StatusPendingReview},
 		{Account: "acct_a", Mode: keygate.ModeLive, Status: apikey.StatusActive},
 		{Account: "acct_none"},
+		{Kind: keygate.KindPublishable},
+		{Kind: keygate.KindSecret},
+		{Kind: keygate.KindPublishable, Account: "acct_c", Mode: keygate.ModeTest},
+		// Before the second instant: the first only; at an instant
+		// exclusive; far enough: every key with an expiry, never one
+		// without.
+		{ExpiresBefore: base.Add(48 * time.Hour)},
+		{ExpiresBefore: base.Add(48*time.Hour + time.Microsecond)},
+		{ExpiresBefore: base.Add(1000 * time.Hour)},
+		{ExpiresBefore: base},
+		{ExpiresBefore: base.Add(1000 * time.Hour), Status: apikey.StatusPendingReview, Kind: keygate.KindSecret},
 	} {
 		want := expect(created, f)
+		if (f.Kind != "" || !f.ExpiresBefore.IsZero()) && !f.ExpiresBefore.Equal(base) && len(want) == 0 {
+			t.Fatalf("List(%+v): the population has no key it selects; the filter goes untested", f)
+		}
 		if got := ids(list(t, s, f)); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("List(%+v): got %v, want %v", f, got, want)
 		}
@@ -595,6 +616,7 @@ func testListPagination(t *testing.T, s apikey.Store) {
 		{Mode: keygate.ModeTest},
 		{Status: apikey.StatusActive},
 		{Account: "acct_b", Mode: keygate.ModeLive, Status: apikey.StatusPendingReview},
+		{Kind: keygate.KindSecret, ExpiresBefore: base.Add(60 * time.Hour)},
 	} {
 		listtest.Pages(t, base, expect(created, base), "records",
 			func(f apikey.ListFilter) []apikey.Record { return list(t, s, f) },

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,12 +16,14 @@ import (
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/console"
 	"github.com/keygate/keygate/jwt"
+	"github.com/keygate/keygate/password"
 	"github.com/keygate/keygate/sqlstore"
 )
 
 // testEdges checks what the conformance suites leave to each backend: the
-// range of storable times, empty lists, far-future denylist entries, and
+// range of storable times (also in the console's stores), empty lists, far-future denylist entries, and
 // the lapse and retention of idempotency keys.
 func testEdges(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -82,6 +85,37 @@ func testEdges(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		}
 		if want := "[acct_edge2 acct_edge0 acct_edge3 acct_edge4 acct_edge1]"; fmt.Sprint(order) != want {
 			t.Fatalf("List order %v, want %s", order, want)
+		}
+	})
+
+	t.Run("ConsoleTimes", func(t *testing.T) {
+		db := newDB(t)
+		far := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+		u := console.UserRecord{User: console.User{Username: "far", Role: console.RoleOperator, Permissions: []string{"*:*"}, Created: far}}
+		if err := db.ConsoleUsers().Put(ctx, u); !errors.Is(err, sqlstore.ErrTimeRange) {
+			t.Fatalf("Put with Created %v: %v, want ErrTimeRange", far, err)
+		}
+		if _, err := db.ConsoleUsers().Get(ctx, "far"); !errors.Is(err, console.ErrUnknownUser) {
+			t.Fatalf("a refused Put stored something: %v", err)
+		}
+		sessions := db.ConsoleSessions()
+		h := sha256.Sum256([]byte("far"))
+		if err := sessions.Create(ctx, h[:], console.Session{Username: "far", Created: far, LastSeen: far}); !errors.Is(err, sqlstore.ErrTimeRange) {
+			t.Fatalf("Create with Created %v: %v, want ErrTimeRange", far, err)
+		}
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		if err := sessions.Create(ctx, h[:], console.Session{Username: "near", Created: now, LastSeen: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sessions.Touch(ctx, h[:], far); !errors.Is(err, sqlstore.ErrTimeRange) {
+			t.Fatalf("Touch to %v: %v, want ErrTimeRange", far, err)
+		}
+		// Sweep cut-offs beyond the storable range are clamped to it.
+		if n, err := sessions.DeleteExpired(ctx, time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil || n != 0 {
+			t.Fatalf("DeleteExpired before every session = %d, %v; want 0", n, err)
+		}
+		if n, err := sessions.DeleteExpired(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}); err != nil || n != 1 {
+			t.Fatalf("DeleteExpired after every session = %d, %v; want 1", n, err)
 		}
 	})
 
@@ -171,7 +205,9 @@ func testEdges(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 
 // TestRestart checks that what one DB wrote, another DB opened on the
 // same database after it closed finds, and that audit sequence numbers go
-// on from where they were. open opens the same database on each call.
+// on from where they were, and that console users and sessions are
+// shared by the instances on a database. open opens the same database on
+// each call.
 func TestRestart(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -195,6 +231,24 @@ func TestRestart(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, err
 	key := apikey.Record{ID: "restart000000000", Account: "acct_1", Mode: keygate.ModeLive, Kind: keygate.KindSecret,
 		Status: apikey.StatusActive, Hashes: []apikey.Hash{{Sum: sha256.Sum256([]byte("k"))}}, Created: at}
 	if _, err := first.APIKeys().Create(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	// A console user and session made through one instance serve the next.
+	cheap := password.Params{Memory: 64, Time: 1, Threads: 1}
+	users, err := console.NewUsers(console.UsersConfig{Store: first.ConsoleUsers(), Params: cheap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	operator := console.User{Username: "restart-operator", Role: console.RoleOperator, Permissions: []string{"admin:read"}}
+	if err := users.Add(ctx, operator, "restart password"); err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := console.NewSessions(console.SessionsConfig{Store: first.ConsoleSessions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessionID, _, err := sessions.Start(ctx, operator.Username)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := first.Close(); err != nil {
@@ -223,6 +277,26 @@ func TestRestart(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, err
 	}
 	if rec, err := second.APIKeys().Get(ctx, key.ID); err != nil || rec.Hashes[0].Sum != key.Hashes[0].Sum {
 		t.Fatalf("the key did not survive the restart: %v", err)
+	}
+	users, err = console.NewUsers(console.UsersConfig{Store: second.ConsoleUsers(), Params: cheap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := users.Authenticate(ctx, netip.Addr{}, operator.Username, "restart password"); err != nil || u.Role != console.RoleOperator {
+		t.Fatalf("the console user did not survive the restart: %+v, %v", u, err)
+	}
+	sessions, err = console.NewSessions(console.SessionsConfig{Store: second.ConsoleSessions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := sessions.Resume(ctx, sessionID); err != nil || s.Username != operator.Username {
+		t.Fatalf("the console session did not survive the restart: %+v, %v", s, err)
+	}
+	if err := sessions.End(ctx, sessionID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sessions.Resume(ctx, sessionID); !errors.Is(err, console.ErrNoSession) {
+		t.Fatalf("an ended console session: %v, want ErrNoSession", err)
 	}
 }
 

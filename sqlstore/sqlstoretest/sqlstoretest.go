@@ -22,6 +22,8 @@ import (
 	"github.com/keygate/keygate/apikey/apikeytest"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/audittest"
+	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consoletest"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/hmac/hmactest"
 	"github.com/keygate/keygate/jwt"
@@ -61,11 +63,20 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	t.Run("Users", func(t *testing.T) {
 		oauthtest.TestUserStore(t, func(t *testing.T) oauth.UserStore { return newDB(t).Users() })
 	})
+	t.Run("ConsoleUsers", func(t *testing.T) {
+		consoletest.TestUserStore(t, func(t *testing.T) console.UserStore { return newDB(t).ConsoleUsers() })
+	})
+	t.Run("ConsoleSessions", func(t *testing.T) {
+		consoletest.TestSessionStore(t, func(t *testing.T) console.SessionStore { return newDB(t).ConsoleSessions() })
+	})
 	t.Run("AuditSink", func(t *testing.T) {
 		audittest.TestSink(t, func(t *testing.T) audit.Sink { return newDB(t).Audit() })
 	})
 	t.Run("AuditHistory", func(t *testing.T) {
 		audittest.TestHistory(t, func(t *testing.T) audittest.HistorySink { return newDB(t).Audit() })
+	})
+	t.Run("AuditSummarizer", func(t *testing.T) {
+		audittest.TestSummarizer(t, func(t *testing.T) audittest.SummarySink { return newDB(t).Audit() })
 	})
 	t.Run("Idempotency", func(t *testing.T) {
 		admintest.TestIdempotencyStore(t, func(t *testing.T) admin.IdempotencyStore {
@@ -146,4 +157,5 @@ func TestMigrations(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, 
 		t.Fatalf("Create through another DB on the same database: %v, want ErrDuplicate", err)
 	}
 	testPermissionsSetByUpgrade(t, ctx, again, open)
+	testAuditRollupUpgrade(t, ctx, again, open)
 }
