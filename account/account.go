@@ -123,12 +123,14 @@ func (f *ListFilter) matches(a *Account) bool {
 	if f.Search == "" {
 		return true
 	}
-	s := asciiLower(f.Search)
-	return strings.Contains(asciiLower(a.ID), s) || strings.Contains(asciiLower(a.Name), s)
+	s := FoldSearch(f.Search)
+	return strings.Contains(FoldSearch(a.ID), s) || strings.Contains(FoldSearch(a.Name), s)
 }
 
-// asciiLower returns s with its ASCII letters in lower case.
-func asciiLower(s string) string {
+// FoldSearch returns s as [ListFilter].Search compares it: with its ASCII
+// letters in lower case (as SQL's LOWER does in every database), other
+// characters unchanged.
+func FoldSearch(s string) string {
 	return strings.Map(func(r rune) rune {
 		if 'A' <= r && r <= 'Z' {
 			return r + 'a' - 'A'

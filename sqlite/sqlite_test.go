@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -165,4 +167,58 @@ func TestDenySweepBothTables(t *testing.T) {
 	if ok, err := dl.IsRevoked(ctx, "x", "sub", "live-sid", time.Now()); err != nil || !ok {
 		t.Fatalf("live session: IsRevoked = %v, %v; want true", ok, err)
 	}
+}
+
+// auditBenchEvents is how many events BenchmarkAudit loads:
+// KEYGATE_BENCH_AUDIT_EVENTS, or 1,000,000.
+func auditBenchEvents(b *testing.B) int {
+	s := os.Getenv("KEYGATE_BENCH_AUDIT_EVENTS")
+	if s == "" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1000 {
+		b.Fatalf("KEYGATE_BENCH_AUDIT_EVENTS=%q: want a number of at least 1000", s)
+	}
+	return n
+}
+
+// auditBenchEnd is the "now" of the benchmark's events: fixed, so that a
+// kept database stays valid, and not on the hour.
+var auditBenchEnd = time.Date(2026, 1, 2, 12, 17, 23, 0, time.UTC)
+
+// BenchmarkAudit measures the audit reads of the admin console over
+// KEYGATE_BENCH_AUDIT_EVENTS (default 1,000,000) events of 24 hours. The
+// database is loaded on the first run (about a minute for a million
+// events) and kept in the system's temporary directory for the next:
+// delete keygate-bench-audit-*.db there to reclaim the space.
+//
+//	cd sqlite && GOWORK=off go test -run '^$' -bench BenchmarkAudit -benchtime 20x
+func BenchmarkAudit(b *testing.B) {
+	n := auditBenchEvents(b)
+	ctx := context.Background()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("keygate-bench-audit-v3-%d.db", n))
+	if _, err := os.Stat(path); err != nil {
+		// Load into a new file, renamed into place once complete.
+		tmp := path + fmt.Sprintf(".%d.tmp", os.Getpid())
+		db, err := sqlite.Open(ctx, tmp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		sqlstoretest.PopulateAudit(b, db, n, auditBenchEnd)
+		b.Logf("loaded %d audit events in %v", n, time.Since(start).Round(time.Second))
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	sqlstoretest.BenchmarkAudit(b, db, sqlstoretest.AuditPopulationOf(n, auditBenchEnd))
 }

@@ -106,7 +106,7 @@ func (s accountStore) Update(ctx context.Context, a account.Account) (account.Ac
 // List implements [account.Store].
 func (s accountStore) List(ctx context.Context, f account.ListFilter) ([]account.Account, error) {
 	q, args, err := listQuery("accounts", accountColumns, "id", listFilter{
-		search: f.Search, afterCreated: f.AfterCreated, afterID: f.AfterID, limit: f.Limit,
+		search: account.FoldSearch(f.Search), afterCreated: f.AfterCreated, afterID: f.AfterID, limit: f.Limit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", account.ErrInvalidParams, err)

@@ -1,17 +1,12 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"math"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/keygate/keygate/audit"
@@ -76,7 +71,7 @@ func (s *AuditSink) Write(ctx context.Context, batch []audit.Event) error {
 		rows[i] = []any{nil, clampTime(e.Time), column(e.KeyID), column(e.Account), column(e.Mode), column(e.Store),
 			column(e.IP), column(string(e.Decision)), column(e.Reason), column(e.Action), string(b)}
 	}
-	rollup := rollupRows(batch)
+	rollups := newRollups(batch)
 	err := s.d.inTx(ctx, func(t tx) error {
 		var last int64
 		if err := t.queryRow(ctx, "UPDATE audit_streams SET seq = seq + ? WHERE stream = ? RETURNING seq",
@@ -102,219 +97,12 @@ func (s *AuditSink) Write(ctx context.Context, batch []audit.Event) error {
 				return err
 			}
 		}
-		for chunk := range slices.Chunk(rollup, auditChunk) {
-			var q strings.Builder
-			q.WriteString("INSERT INTO audit_rollup (" + rollupColumns + ") VALUES ")
-			args := make([]any, 0, len(chunk)*7)
-			for i, r := range chunk {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-				args = append(args, r.hour, r.account, r.keyID, r.mode, r.decision, r.reason, r.events)
-			}
-			q.WriteString(" ON CONFLICT (bucket_hour, account, key_id, mode, decision, reason)" +
-				" DO UPDATE SET events = audit_rollup.events + excluded.events")
-			if _, err := t.exec(ctx, q.String(), args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return rollups.write(ctx, t, last-int64(len(batch))+1)
 	})
 	if err != nil {
 		return s.d.fail(ctx, "write audit events", err)
 	}
 	return nil
-}
-
-const rollupColumns = "bucket_hour, account, key_id, mode, decision, reason, events"
-
-// hourNS is an hour in the unit of event_time.
-const hourNS = int64(time.Hour)
-
-// rollupRow is one row of audit_rollup: the count of a batch's request
-// events of one hour (hours since the Unix epoch) and dimensions.
-type rollupRow struct {
-	hour                                   int64
-	account, keyID, mode, decision, reason string
-	events                                 int64
-}
-
-// rollupRows counts the request events of batch by row of audit_rollup,
-// in the order of the table's primary key (so that concurrent writers
-// lock its rows in one order).
-func rollupRows(batch []audit.Event) []rollupRow {
-	type key struct {
-		hour                                   int64
-		account, keyID, mode, decision, reason string
-	}
-	counts := map[key]int64{}
-	for i := range batch {
-		e := &batch[i]
-		if e.Action != "" {
-			continue
-		}
-		counts[key{floorDiv(clampTime(e.Time), hourNS), column(e.Account), column(e.KeyID), column(e.Mode),
-			column(string(e.Decision)), column(e.Reason)}]++
-	}
-	out := make([]rollupRow, 0, len(counts))
-	for _, k := range slices.SortedFunc(maps.Keys(counts), func(a, b key) int {
-		return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.account, b.account), cmp.Compare(a.keyID, b.keyID),
-			cmp.Compare(a.mode, b.mode), cmp.Compare(a.decision, b.decision), cmp.Compare(a.reason, b.reason))
-	}) {
-		out = append(out, rollupRow{k.hour, k.account, k.keyID, k.mode, k.decision, k.reason, counts[k]})
-	}
-	return out
-}
-
-// floorDiv returns n / d rounded down (d > 0).
-func floorDiv(n, d int64) int64 {
-	q := n / d
-	if n%d < 0 {
-		q--
-	}
-	return q
-}
-
-// Summarize implements [audit.Summarizer]. Whole hours come from the
-// rollup when q.Bucket is zero or a multiple of an hour: a summary over
-// hours on the hour reads only the rollup, otherwise the parts of hours at
-// either end are counted from the events. Other bucket widths count from
-// the events (on the index of event_time).
-func (s *AuditSink) Summarize(ctx context.Context, q audit.SummaryQuery) (audit.Summary, error) {
-	if err := ctx.Err(); err != nil {
-		return audit.Summary{}, err
-	}
-	if q.Bucket > math.MaxInt64/4 {
-		// Wider than the events' range (the bucket arithmetic needs
-		// 2 * Bucket to fit): one bucket holds them all.
-		q.Bucket = 0 // never reached by a sensible caller
-	}
-	t := audit.NewTally(q)
-	var lo, hi *int64 // [lo, hi) in event_time's unit; nil: open
-	if !q.Since.IsZero() {
-		v := clampTime(q.Since)
-		lo = &v
-	}
-	if !q.Until.IsZero() {
-		v := clampTime(q.Until)
-		hi = &v
-	}
-	if lo != nil && hi != nil && *lo >= *hi {
-		return t.Summary(), nil
-	}
-	var filters []string
-	var args []any
-	if q.Account != "" {
-		filters, args = append(filters, "account = ?"), append(args, column(q.Account))
-	}
-	if q.KeyID != "" {
-		filters, args = append(filters, "key_id = ?"), append(args, column(q.KeyID))
-	}
-	err := func() error {
-		width, d := int64(q.Bucket), q.Bucket
-		if width <= 0 {
-			width, d = hourNS, time.Hour // one bucket: any grouping will do
-		}
-		if q.Bucket > 0 && q.Bucket%time.Hour != 0 ||
-			lo != nil && *lo > math.MaxInt64-hourNS || hi != nil && *hi < math.MinInt64+hourNS {
-			return s.tallyEvents(ctx, t, lo, hi, width, d, filters, args)
-		}
-		var hLo, hHi *int64 // the whole hours in [lo, hi)
-		if lo != nil {
-			v := -floorDiv(-*lo, hourNS)
-			hLo = &v
-		}
-		if hi != nil {
-			v := floorDiv(*hi, hourNS)
-			hHi = &v
-		}
-		if hLo != nil && hHi != nil && *hLo >= *hHi {
-			return s.tallyEvents(ctx, t, lo, hi, hourNS, time.Hour, filters, args)
-		}
-		if err := s.tallyRollup(ctx, t, hLo, hHi, filters, args); err != nil {
-			return err
-		}
-		if lo != nil && *lo < *hLo*hourNS {
-			if err := s.tallyEvents(ctx, t, lo, ptr(*hLo*hourNS), hourNS, time.Hour, filters, args); err != nil {
-				return err
-			}
-		}
-		if hi != nil && *hHi*hourNS < *hi {
-			return s.tallyEvents(ctx, t, ptr(*hHi*hourNS), hi, hourNS, time.Hour, filters, args)
-		}
-		return nil
-	}()
-	if err != nil {
-		return audit.Summary{}, s.d.fail(ctx, "summarize audit events", err)
-	}
-	return t.Summary(), nil
-}
-
-func ptr(v int64) *int64 { return &v }
-
-// tallyRollup adds the rollup's counts of the hours in [hLo, hHi) (nil:
-// open) to t.
-func (s *AuditSink) tallyRollup(ctx context.Context, t *audit.Tally, hLo, hHi *int64, filters []string, fargs []any) error {
-	conds, args := slices.Clone(filters), slices.Clone(fargs)
-	if hLo != nil {
-		conds, args = append(conds, "bucket_hour >= ?"), append(args, *hLo)
-	}
-	if hHi != nil {
-		conds, args = append(conds, "bucket_hour < ?"), append(args, *hHi)
-	}
-	rows, err := s.d.query(ctx, "SELECT bucket_hour, mode, decision, reason, CAST(SUM(events) AS BIGINT) FROM audit_rollup"+
-		where(conds)+" GROUP BY bucket_hour, mode, decision, reason", args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var hour, n int64
-		var mode, decision, reason string
-		if err := rows.Scan(&hour, &mode, &decision, &reason, &n); err != nil {
-			return err
-		}
-		t.Add(time.Unix(hour*3600, 0).UTC(), mode, audit.Decision(decision), reason, n)
-	}
-	return rows.Err()
-}
-
-// tallyEvents adds the request events in [lo, hi) (nil: open) to t,
-// counted in the database by buckets of width (> 0, in event_time's unit;
-// the duration d) aligned as [time.Time.Truncate] aligns them.
-func (s *AuditSink) tallyEvents(ctx context.Context, t *audit.Tally, lo, hi *int64, width int64, d time.Duration, filters []string, fargs []any) error {
-	conds, args := append([]string{"action = ''"}, filters...), slices.Clone(fargs)
-	if lo != nil {
-		conds, args = append(conds, "event_time >= ?"), append(args, *lo)
-	}
-	if hi != nil {
-		conds, args = append(conds, "event_time < ?"), append(args, *hi)
-	}
-	// The bucket of event_time n is floor((n + off) / width), where
-	// off (in [0, width)) is how far the Unix epoch lies into its own
-	// bucket: computed from n's truncated quotient and remainder, so
-	// that nothing overflows.
-	epoch := time.Unix(0, 0)
-	off := int64(epoch.Sub(epoch.Truncate(d)))
-	args = append(args, width, width, off, width, off, width)
-	rows, err := s.d.query(ctx, "SELECT MIN(event_time), mode, decision, reason, COUNT(*) FROM audit_events"+
-		where(conds)+" GROUP BY event_time / ? + CASE WHEN event_time % ? + ? < 0 THEN -1 WHEN event_time % ? + ? >= ? THEN 1 ELSE 0 END,"+
-		" mode, decision, reason", args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var at, n int64
-		var mode, decision, reason string
-		if err := rows.Scan(&at, &mode, &decision, &reason, &n); err != nil {
-			return err
-		}
-		// Any event time of a bucket stands for the bucket.
-		t.Add(decTime(at), mode, audit.Decision(decision), reason, n)
-	}
-	return rows.Err()
 }
 
 // Query implements [audit.History]: newest first, Limit defaulting to
@@ -339,12 +127,35 @@ func (s *AuditSink) Query(ctx context.Context, q audit.Query) (audit.Page, error
 			args = append(args, column(f.val))
 		}
 	}
+	if !q.Since.IsZero() || !q.Until.IsZero() {
+		// A time range is a range of sequence numbers too, which the
+		// indexes of the other filters (key_id, seq), ... hold in the
+		// order of the page: the time conditions only check (+ 0 keeps
+		// SQLite's planner off the index of event_time, which would sort
+		// the whole range).
+		var lo, hi *int64
+		if !q.Since.IsZero() {
+			lo = ptr(clampTime(q.Since))
+		}
+		if !q.Until.IsZero() {
+			hi = ptr(clampTime(q.Until))
+		}
+		first, last, ok, err := s.seqRange(ctx, lo, hi)
+		if err != nil {
+			return audit.Page{}, s.d.fail(ctx, "query audit events", err)
+		}
+		if !ok {
+			return audit.Page{}, nil
+		}
+		conds = append(conds, "seq >= ?", "seq <= ?")
+		args = append(args, first, last)
+	}
 	if !q.Since.IsZero() {
-		conds = append(conds, "event_time >= ?")
+		conds = append(conds, "event_time + 0 >= ?")
 		args = append(args, clampTime(q.Since))
 	}
 	if !q.Until.IsZero() {
-		conds = append(conds, "event_time < ?")
+		conds = append(conds, "event_time + 0 < ?")
 		args = append(args, clampTime(q.Until))
 	}
 	if q.Cursor != "" {

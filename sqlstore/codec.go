@@ -43,8 +43,8 @@ type scanner = interface{ Scan(dest ...any) error }
 // (afterCreated, afterID) and a limit (none when not positive).
 type listFilter struct {
 	account, mode, status, kind string
-	// search: rows whose ID (idColumn) or name contains it, ASCII
-	// letters without case.
+	// search: rows whose ID (idColumn) or name, lower-cased by LOWER,
+	// contains it (lower-cased by account.FoldSearch alike).
 	search string
 	// expiresBefore: rows whose expires is set and before it.
 	expiresBefore time.Time
@@ -55,17 +55,6 @@ type listFilter struct {
 
 // likeEscaper escapes the wildcards of a LIKE pattern (ESCAPE '\').
 var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
-
-// asciiLower returns s with its ASCII letters in lower case, as LOWER
-// folds them.
-func asciiLower(s string) string {
-	return strings.Map(func(r rune) rune {
-		if 'A' <= r && r <= 'Z' {
-			return r + 'a' - 'A'
-		}
-		return r
-	}, s)
-}
 
 // listQuery returns the SELECT of columns from table that lists the rows
 // matching f in (created, idColumn) order, and its arguments. It fails,
@@ -83,7 +72,7 @@ func listQuery(table, columns, idColumn string, f listFilter) (string, []any, er
 	if f.search != "" {
 		// LOWER folds ASCII letters only on both databases (SQLite's
 		// built-in; PostgreSQL's under the columns' "C" collation).
-		pattern := "%" + likeEscaper.Replace(asciiLower(f.search)) + "%"
+		pattern := "%" + likeEscaper.Replace(f.search) + "%"
 		conds = append(conds, "(LOWER("+idColumn+`) LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`)
 		args = append(args, pattern, pattern)
 	}

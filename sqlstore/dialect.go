@@ -71,6 +71,16 @@ func (d Dialect) forUpdate() string {
 	return ""
 }
 
+// indexedBy is the clause that makes SQLite read a table through the named
+// index (INDEXED BY), where its planner, without statistics, would pick a
+// worse one; nothing on PostgreSQL, whose planner has statistics.
+func (d Dialect) indexedBy(index string) string {
+	if d == SQLite {
+		return " INDEXED BY " + index
+	}
+	return ""
+}
+
 // schemaTypes replaces the type placeholders of the migrations:
 // {{BLOB}} is BLOB or BYTEA, and {{TEXT}} is TEXT compared byte for byte
 // (SQLite's default BINARY collation; COLLATE "C" on PostgreSQL, whose

@@ -204,7 +204,8 @@ type HistorySink interface {
 // events.
 //
 // It checks every filter of [audit.Query] (Since inclusive, Until
-// exclusive), newest-first order, cursor pagination without gaps or
+// exclusive, also over events written out of the order of their times),
+// newest-first order, cursor pagination without gaps or
 // repeats, the Limit default (100) and maximum (1000), and that a bogus
 // cursor is an error.
 func TestHistory(t *testing.T, newSink func(t *testing.T) HistorySink) {
@@ -346,6 +347,50 @@ func TestHistory(t *testing.T, newSink func(t *testing.T) HistorySink) {
 		}
 		rest := all(t, s, audit.Query{Limit: 10, Cursor: p1.Next})
 		expect(t, audit.Query{}, append(p1.Events, rest...))
+	})
+
+	t.Run("TimesOutOfOrder", func(t *testing.T) {
+		// Events are not always written in the order of their times (a
+		// late writer, a clock step): a time range finds each wherever
+		// it was written.
+		var shuffled []audit.Event
+		for i := range 120 {
+			hour := []int{5, 1, 3, 0, 4, 2}[i/20]
+			shuffled = append(shuffled, audit.Event{
+				Time:      base.Add(time.Duration(hour)*time.Hour + time.Duration(i%20)*time.Minute),
+				RequestID: fmt.Sprintf("ooo-%03d", i),
+				KeyID:     []string{"kid_a", "kid_b"}[i%2],
+				Decision:  audit.Allow,
+			})
+		}
+		s := newSink(t)
+		for chunk := range slices.Chunk(shuffled, 7) {
+			if err := s.Write(ctx, slices.Clone(chunk)); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+		}
+		for _, q := range []audit.Query{
+			{Since: base.Add(time.Hour), Until: base.Add(2 * time.Hour)},
+			{Since: base.Add(90 * time.Minute)},
+			{Until: base.Add(65 * time.Minute)},
+			{Since: base.Add(2*time.Hour + 10*time.Minute), Until: base.Add(4*time.Hour + 5*time.Minute), KeyID: "kid_b"},
+			{Since: base.Add(10 * time.Hour)},
+			{Until: base.Add(-time.Hour)},
+		} {
+			var want []string
+			for i := len(shuffled) - 1; i >= 0; i-- {
+				if q.Match(&shuffled[i]) {
+					want = append(want, shuffled[i].RequestID)
+				}
+			}
+			var got []string
+			for _, e := range all(t, s, q) {
+				got = append(got, e.RequestID)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("query %+v:\n got %q\nwant %q", q, got, want)
+			}
+		}
 	})
 
 	t.Run("Limits", func(t *testing.T) {

@@ -196,6 +196,8 @@ func TestSummarizer(t *testing.T, newSink func(t *testing.T) SummarySink) {
 			{Since: h(4.3), Until: h(28), Bucket: time.Hour, KeyID: "kid_a"},
 			{Since: h(4), Until: h(28.8), Bucket: time.Hour, Account: "globex"},
 			{Since: h(4), Until: h(28), Bucket: 30 * time.Minute, Account: "acme", KeyID: "kid_c"},
+			{Since: h(3.37), Until: h(9.61), Bucket: 5 * time.Minute, Account: "acme"},
+			{Since: h(3.37), Until: h(29.61), Account: "globex"},
 			{Since: h(0), Until: h(40), KeyID: "kid_none"},
 			{Since: h(5), Until: h(5), Bucket: time.Hour},
 			{Since: h(6), Until: h(5), Bucket: time.Hour},

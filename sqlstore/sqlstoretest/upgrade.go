@@ -25,19 +25,9 @@ func testPermissionsSetByUpgrade(t *testing.T, ctx context.Context, db *sqlstore
 	if _, err := db.APIKeys().Create(ctx, rec); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	for _, stmt := range []string{
+	upgraded := downgrade(t, ctx, db, open,
 		"ALTER TABLE api_keys DROP COLUMN permissions_set_by",
-		"DELETE FROM schema_migrations WHERE name LIKE '%permissions_set_by'",
-	} {
-		if _, err := db.SQL().ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	upgraded, err := open(ctx)
-	if err != nil {
-		t.Fatalf("Open after the downgrade: %v", err)
-	}
-	defer upgraded.Close()
+		"DELETE FROM schema_migrations WHERE name LIKE '%permissions_set_by'")
 	got, err := upgraded.APIKeys().Get(ctx, rec.ID)
 	if err != nil {
 		t.Fatalf("Get: %v", err)
@@ -73,26 +63,68 @@ func testAuditRollupUpgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, 
 			t.Fatalf("Write: %v", err)
 		}
 	}
-	q := audit.SummaryQuery{Bucket: time.Hour, Account: "acct_upgrade"}
-	want, err := mem.Summarize(ctx, q)
-	if err != nil || len(want.Buckets) < 8 {
-		t.Fatalf("memory Summarize: %d buckets, %v", len(want.Buckets), err)
+	// Summaries from each source (hours, minutes, events) and a query
+	// over a time range (on the hours' sequence numbers).
+	queries := []audit.SummaryQuery{
+		{Bucket: time.Hour, Account: "acct_upgrade"},
+		{Bucket: time.Minute, Since: start.Add(90 * time.Second), Until: start.Add(3*time.Hour + 30*time.Second)},
+		{Bucket: time.Hour, Since: start.Add(30 * time.Minute), Until: start.Add(3 * time.Hour)},
+		{Bucket: 10 * time.Minute, Since: start.Add(90 * time.Second), Until: start.Add(3*time.Hour + 30*time.Second), Account: "acct_upgrade"},
+	}
+	var want []audit.Summary
+	for _, q := range queries {
+		w, err := mem.Summarize(ctx, q)
+		if err != nil || len(w.Buckets) < 4 {
+			t.Fatalf("memory Summarize(%+v): %d buckets, %v", q, len(w.Buckets), err)
+		}
+		want = append(want, w)
+	}
+	hq := audit.Query{Since: start.Add(40 * time.Minute), Until: start.Add(2 * time.Hour), Limit: 1000}
+	wantPage, err := mem.Query(ctx, hq)
+	if err != nil || len(wantPage.Events) < 100 {
+		t.Fatalf("memory Query: %d events, %v", len(wantPage.Events), err)
 	}
 	check := func(what string, db *sqlstore.DB) {
 		t.Helper()
-		got, err := db.Audit().Summarize(ctx, q)
-		if err != nil {
-			t.Fatalf("%s: Summarize: %v", what, err)
+		for i, q := range queries {
+			got, err := db.Audit().Summarize(ctx, q)
+			if err != nil {
+				t.Fatalf("%s: Summarize: %v", what, err)
+			}
+			if !reflect.DeepEqual(got, want[i]) {
+				t.Fatalf("%s: Summarize(%+v) = %+v\nwant %+v", what, q, got, want[i])
+			}
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s: Summarize = %+v\nwant %+v", what, got, want)
+		page, err := db.Audit().Query(ctx, hq)
+		if err != nil {
+			t.Fatalf("%s: Query: %v", what, err)
+		}
+		var got, wantIDs []string
+		for _, e := range page.Events {
+			got = append(got, e.Time.String())
+		}
+		for _, e := range wantPage.Events {
+			wantIDs = append(wantIDs, e.Time.String())
+		}
+		if !reflect.DeepEqual(got, wantIDs) {
+			t.Fatalf("%s: Query(%+v) = %d events, want %d", what, hq, len(got), len(wantIDs))
 		}
 	}
 	check("written", db)
-	for _, stmt := range []string{
+	check("back-filled", downgrade(t, ctx, db, open,
 		"DROP TABLE audit_rollup",
-		"DELETE FROM schema_migrations WHERE name LIKE '%audit_rollup'",
-	} {
+		"DROP TABLE audit_rollup_minute",
+		"DROP TABLE audit_rollup_account_minute",
+		"DROP TABLE audit_seq_hours",
+		"DELETE FROM schema_migrations WHERE name LIKE '%audit_rollup'"))
+}
+
+// downgrade runs stmts on db, which undo a migration and forget it, and
+// opens the database again, which migrates it anew; the DB it returns is
+// closed when the test ends.
+func downgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, open func(ctx context.Context) (*sqlstore.DB, error), stmts ...string) *sqlstore.DB {
+	t.Helper()
+	for _, stmt := range stmts {
 		if _, err := db.SQL().ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
@@ -101,6 +133,6 @@ func testAuditRollupUpgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, 
 	if err != nil {
 		t.Fatalf("Open after the downgrade: %v", err)
 	}
-	defer upgraded.Close()
-	check("back-filled", upgraded)
+	t.Cleanup(func() { _ = upgraded.Close() })
+	return upgraded
 }
