@@ -35,6 +35,10 @@ const (
 	// MethodOneTime is a one-time token, accepted only by the route of its
 	// purpose.
 	MethodOneTime Method = "one_time"
+	// MethodConsole is a person signed in to the admin console (package
+	// console): the caller of the admin actions it takes, never a
+	// credential of a request to the service.
+	MethodConsole Method = "console"
 )
 
 // Mode separates test traffic from live traffic. A credential belongs to

@@ -15,6 +15,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/internal/validate"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -151,7 +152,7 @@ var table = []route{
 // or a field is invalid.
 func New(cfg Config) (*Handler, error) {
 	switch {
-	case !validPrefix(cfg.Prefix):
+	case !validate.MountPrefix(cfg.Prefix):
 		return nil, errors.New(`admin: Config.Prefix must start with "/", not end with "/", and hold only A-Z a-z 0-9 - . _ ~ / without empty, "." or ".." segments`)
 	case cfg.Auth == nil:
 		return nil, errors.New("admin: Config.Auth is required")
@@ -193,25 +194,6 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc(cfg.Prefix, h.unrouted)
 	h.mux.HandleFunc("/", h.unrouted)
 	return h, nil
-}
-
-// validPrefix reports whether p is acceptable as Config.Prefix.
-func validPrefix(p string) bool {
-	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/", c) >= 0) {
-			return false
-		}
-	}
-	for _, seg := range strings.Split(p[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return true
 }
 
 // ServeHTTP serves the admin API. The routing ServeMux sets r.Pattern on

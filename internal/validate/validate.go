@@ -6,6 +6,7 @@ package validate
 
 import (
 	"net/netip"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -42,6 +43,28 @@ func Text(s string, max int) bool {
 func PrintableNoSpace(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// MountPrefix reports whether p is acceptable as the path prefix a
+// handler is mounted under (admin.Config.Prefix, console.Config.Prefix):
+// it starts with "/", does not end with "/", and holds only A-Z a-z 0-9
+// - . _ ~ / without empty, "." or ".." segments.
+func MountPrefix(p string) bool {
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/", c) >= 0) {
+			return false
+		}
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
 			return false
 		}
 	}

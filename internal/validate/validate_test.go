@@ -25,6 +25,13 @@ func TestRules(t *testing.T) {
 		{"country three letters", CountryCode("SWE"), false},
 		{"permission", PrintableNoSpace("offers:write"), true},
 		{"permission with space", PrintableNoSpace("offers write"), false},
+		{"mount prefix", MountPrefix("/admin/v1"), true},
+		{"mount prefix root", MountPrefix("/"), false},
+		{"mount prefix trailing slash", MountPrefix("/console/"), false},
+		{"mount prefix relative", MountPrefix("console"), false},
+		{"mount prefix empty segment", MountPrefix("/a//b"), false},
+		{"mount prefix dot dot", MountPrefix("/a/../b"), false},
+		{"mount prefix space", MountPrefix("/con sole"), false},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
