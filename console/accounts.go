@@ -131,19 +131,8 @@ func (h *Handler) accountShow(w http.ResponseWriter, r *http.Request, s *signedI
 // showAccount renders the account page of the request's {id}, with the
 // package form's value and problem.
 func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request, s *signedIn, status int, pkg string, p problem) {
-	id := r.PathValue("id")
-	if !validID(id) {
-		h.notFound(w, r, s)
-		return
-	}
-	resp := h.call(r, s, http.MethodGet, "/accounts/"+seg(id), nil)
-	a, ok := result[admin.Account](resp)
+	a, ok := fetch[admin.Account](h, w, r, s, "/accounts")
 	if !ok {
-		if isNotFound(resp) {
-			h.notFound(w, r, s)
-		} else {
-			h.refused(w, r, s, resp)
-		}
 		return
 	}
 	if p.Status == 0 {

@@ -117,8 +117,8 @@ func (h *Handler) hmacCreate(w http.ResponseWriter, r *http.Request, s *signedIn
 // hmacPage is the data of hmac_key.html.
 type hmacPage struct {
 	Key     *admin.HMACKey
-	Idem    string
-	Grace   field
+	Rotate  rotateForm
+	Revoke  button
 	Notice  string
 	Problem problem
 }
@@ -126,35 +126,29 @@ type hmacPage struct {
 // getHMAC reads the credential of the request's {id}, or answers the 404
 // page (or the error) and returns false.
 func (h *Handler) getHMAC(w http.ResponseWriter, r *http.Request, s *signedIn) (*admin.HMACKey, bool) {
-	id := r.PathValue("id")
-	if !validID(id) {
-		h.notFound(w, r, s)
-		return nil, false
-	}
-	resp := h.call(r, s, http.MethodGet, "/hmac-keys/"+seg(id), nil)
-	k, ok := result[*admin.HMACKey](resp)
-	if !ok {
-		if isNotFound(resp) {
-			h.notFound(w, r, s)
-		} else {
-			h.refused(w, r, s, resp)
-		}
-		return nil, false
-	}
-	return k, true
+	return fetch[*admin.HMACKey](h, w, r, s, "/hmac-keys")
 }
 
 func (h *Handler) hmacShow(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	if k, ok := h.getHMAC(w, r, s); ok {
-		h.render(w, r, s, http.StatusOK, "hmac_key.html", hmacPage{Key: k, Idem: newIdem(), Grace: graceField("", problem{}), Notice: notice(r)})
+		h.showHMACKey(w, r, s, k, http.StatusOK, "", problem{})
 	}
+}
+
+// showHMACKey renders the page of the credential k, with p (a refused
+// action) and the rotate form's grace value.
+func (h *Handler) showHMACKey(w http.ResponseWriter, r *http.Request, s *signedIn, k *admin.HMACKey, status int, grace string, p problem) {
+	path := "/hmac-keys/" + seg(k.ID)
+	h.render(w, r, s, status, "hmac_key.html", hmacPage{Key: k, Notice: notice(r), Problem: p,
+		Rotate: h.newRotateForm(s, path+"/rotate", grace, p),
+		Revoke: h.newButton(s, path+"/revoke", "Revoke", "danger", "Revoke this HMAC credential? This cannot be undone.")})
 }
 
 // hmacRefused answers a refused action on a credential: the 404 page, or
 // its page with the problem.
 func (h *Handler) hmacRefused(w http.ResponseWriter, r *http.Request, s *signedIn, p problem, grace string) {
 	if k, ok := h.getHMAC(w, r, s); ok {
-		h.render(w, r, s, p.Status, "hmac_key.html", hmacPage{Key: k, Idem: newIdem(), Grace: graceField(grace, p), Problem: p})
+		h.showHMACKey(w, r, s, k, p.Status, grace, p)
 	}
 }
 

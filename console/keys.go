@@ -176,8 +176,8 @@ type keyPage struct {
 	// why there is no chart.
 	Usage     *chart
 	UsageNote string
-	Idem      string // the rotate form's idempotency key
-	Grace     field
+	Rotate    rotateForm
+	Actions   []button // beside Rotate and Edit
 	Notice    string
 	Problem   problem
 }
@@ -189,22 +189,7 @@ const keyAuditLimit = 20
 // such key, or another account's for an owner) or the error itself, and
 // returns false, when there is none to show.
 func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, s *signedIn) (*admin.Key, bool) {
-	id := r.PathValue("id")
-	if !validID(id) {
-		h.notFound(w, r, s)
-		return nil, false
-	}
-	resp := h.call(r, s, http.MethodGet, "/keys/"+seg(id), nil)
-	k, ok := result[*admin.Key](resp)
-	if !ok {
-		if isNotFound(resp) {
-			h.notFound(w, r, s)
-		} else {
-			h.refused(w, r, s, resp)
-		}
-		return nil, false
-	}
-	return k, true
+	return fetch[*admin.Key](h, w, r, s, "/keys")
 }
 
 func (h *Handler) keyShow(w http.ResponseWriter, r *http.Request, s *signedIn) {
@@ -218,7 +203,18 @@ func (h *Handler) keyShow(w http.ResponseWriter, r *http.Request, s *signedIn) {
 // showKey renders the key page of k, with p (a refused action) and the
 // rotate form's grace value.
 func (h *Handler) showKey(w http.ResponseWriter, r *http.Request, s *signedIn, k *admin.Key, status int, p problem, grace string) {
-	data := keyPage{Key: k, Idem: newIdem(), Grace: graceField(grace, p), Notice: notice(r), Problem: p}
+	path := "/keys/" + seg(k.ID)
+	data := keyPage{Key: k, Rotate: h.newRotateForm(s, path+"/rotate", grace, p), Notice: notice(r), Problem: p}
+	if k.Disabled {
+		data.Actions = append(data.Actions, h.newButton(s, path+"/enable", "Enable", "", ""))
+	} else {
+		data.Actions = append(data.Actions, h.newButton(s, path+"/disable", "Disable", "",
+			"Disable this key? Every request with it is refused until it is enabled again."))
+	}
+	if k.Status == "pending_review" && s.User.Role == RoleOperator {
+		data.Actions = append(data.Actions, h.newButton(s, "/review/"+seg(k.ID)+"/approve", "Approve", "primary", ""))
+	}
+	data.Actions = append(data.Actions, h.newButton(s, path+"/revoke", "Revoke", "danger", "Revoke this key? This cannot be undone."))
 	data.Events, data.AuditNote = h.recentEvents(r, s, url.Values{"key_id": {k.ID}}, keyAuditLimit)
 	data.Usage, data.UsageNote = h.keyUsage(r, k)
 	h.render(w, r, s, status, "key.html", data)
@@ -275,11 +271,21 @@ func graceSeconds(s string) (int64, bool) {
 	return int64(d / time.Second), true
 }
 
-// graceField is the rotate form's grace field.
-func graceField(value string, p problem) field {
-	f := text("rotate", "grace", "Grace period", value)
+// rotateForm is the Rotate form of a key's or HMAC credential's page, as
+// the partial "p_rotate" renders it.
+type rotateForm struct {
+	Action string // with the prefix
+	CSRF   string
+	Idem   string
+	Grace  field
+}
+
+// newRotateForm is the Rotate form posting to path (without the prefix),
+// with the grace value and p's error.
+func (h *Handler) newRotateForm(s *signedIn, path, grace string, p problem) rotateForm {
+	f := text("rotate", "grace", "Grace period", grace)
 	f.Help = "How long the old secret keeps working: a duration such as 1h or 90s, or seconds; 0 or empty ends it now."
-	return withErrors(p, f)[0]
+	return rotateForm{Action: h.cfg.Prefix + path, CSRF: s.CSRF, Idem: newIdem(), Grace: withErrors(p, f)[0]}
 }
 
 const msgGrace = "must be a duration such as 1h or 90s, or a number of seconds, from 0 to 30 days"

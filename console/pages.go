@@ -327,3 +327,45 @@ func (h *Handler) listPage(r *http.Request, s *signedIn, path string, params url
 	l.OK = true
 	return l
 }
+
+// fetch reads the resource of the request's {id} at the admin path
+// base+"/"+id. When there is none to show, it answers the 404 page (an ID
+// no resource could have, no such resource, or another account's for an
+// owner) or the refusal, and returns false.
+func fetch[T any](h *Handler, w http.ResponseWriter, r *http.Request, s *signedIn, base string) (T, bool) {
+	var zero T
+	id := r.PathValue("id")
+	if !validID(id) {
+		h.notFound(w, r, s)
+		return zero, false
+	}
+	resp := h.call(r, s, http.MethodGet, base+"/"+seg(id), nil)
+	v, ok := result[T](resp)
+	if !ok {
+		if isNotFound(resp) {
+			h.notFound(w, r, s)
+		} else {
+			h.refused(w, r, s, resp)
+		}
+		return zero, false
+	}
+	return v, true
+}
+
+// button is a form of one button that posts an action, as the partial
+// "p_button" renders it. A destructive one (Confirm set) carries the
+// empty confirmed field: the JavaScript dialog fills it in, and without
+// JavaScript the action answers with its confirmation page.
+type button struct {
+	Action  string // the form's action, with the prefix
+	Label   string
+	Class   string // "", "primary" or "danger"
+	Confirm string // the question of the JavaScript dialog
+	CSRF    string
+}
+
+// newButton returns the button posting to the console path (without the
+// prefix) for s.
+func (h *Handler) newButton(s *signedIn, path, label, class, confirm string) button {
+	return button{Action: h.cfg.Prefix + path, Label: label, Class: class, Confirm: confirm, CSRF: s.CSRF}
+}

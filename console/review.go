@@ -19,11 +19,17 @@ func (h *Handler) routeReview() {
 
 // reviewPage is the data of review.html.
 type reviewPage struct {
-	Keys    []*admin.Key
+	Rows    []reviewRow
 	Next    string
 	First   string
 	Notice  string
 	Problem problem
+}
+
+// reviewRow is a key waiting for review, with its Approve and Reject.
+type reviewRow struct {
+	Key     *admin.Key
+	Actions []button
 }
 
 func (h *Handler) reviewList(w http.ResponseWriter, r *http.Request, s *signedIn) {
@@ -39,7 +45,14 @@ func (h *Handler) showReview(w http.ResponseWriter, r *http.Request, s *signedIn
 		}
 	} else {
 		list, _ := result[admin.List[*admin.Key]](l.Resp)
-		data.Keys, data.Next, data.First = list.Data, l.Next(list.NextCursor), l.First
+		data.Next, data.First = l.Next(list.NextCursor), l.First
+		for _, k := range list.Data {
+			path := "/review/" + seg(k.ID)
+			data.Rows = append(data.Rows, reviewRow{Key: k, Actions: []button{
+				h.newButton(s, path+"/approve", "Approve", "primary", ""),
+				h.newButton(s, path+"/reject", "Reject", "danger", "Reject this key? It is revoked."),
+			}})
+		}
 	}
 	h.render(w, r, s, status, "review.html", data)
 }
