@@ -7,12 +7,15 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/internal/validate"
 )
 
 // Caller is who makes a call through [Handler.Do]: a caller the service
@@ -273,17 +276,25 @@ func (h *Handler) confine(r *http.Request, rt route, acct string) (outcome, bool
 }
 
 // confinedAccountList answers GET /accounts for a caller confined to
-// acct: that account alone, whatever the query (its parameters are still
-// checked).
+// acct: that account alone, if it matches the search "q" (the paging
+// parameters are checked, and moot).
 func (h *Handler) confinedAccountList(r *http.Request, acct string) outcome {
-	if _, err := parseQuery(r, "limit", "cursor", "q"); err != nil {
+	q, err := parseQuery(r, "limit", "cursor", "q")
+	if err != nil {
 		return outcome{err: classify(err)}
+	}
+	if !validate.Text(q["q"], account.MaxNameLen) {
+		return outcome{err: invalidRequest("q must be at most " + strconv.Itoa(account.MaxNameLen) + " bytes of text")}
 	}
 	a, err := h.cfg.Accounts.Get(r.Context(), acct)
 	if err != nil {
 		return outcome{err: classify(err)}
 	}
-	return outcome{res: result{status: http.StatusOK, body: List[Account]{Data: []Account{accountJSON(a)}}}}
+	out := List[Account]{Data: []Account{}}
+	if f := (account.ListFilter{Search: q["q"]}); f.Matches(&a) {
+		out.Data = append(out.Data, accountJSON(a))
+	}
+	return outcome{res: result{status: http.StatusOK, body: out}}
 }
 
 // discard is the ResponseWriter of Do's requests: the outcome travels in
