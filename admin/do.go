@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/keygate/keygate"
@@ -15,7 +14,6 @@ import (
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
-	"github.com/keygate/keygate/internal/validate"
 )
 
 // Caller is who makes a call through [Handler.Do]: a caller the service
@@ -283,15 +281,16 @@ func (h *Handler) confinedAccountList(r *http.Request, acct string) outcome {
 	if err != nil {
 		return outcome{err: classify(err)}
 	}
-	if !validate.Text(q["q"], account.MaxNameLen) {
-		return outcome{err: invalidRequest("q must be at most " + strconv.Itoa(account.MaxNameLen) + " bytes of text")}
+	search, err := accountSearch(q)
+	if err != nil {
+		return outcome{err: classify(err)}
 	}
 	a, err := h.cfg.Accounts.Get(r.Context(), acct)
 	if err != nil {
 		return outcome{err: classify(err)}
 	}
 	out := List[Account]{Data: []Account{}}
-	if f := (account.ListFilter{Search: q["q"]}); f.Matches(&a) {
+	if f := (account.ListFilter{Search: search}); f.Matches(&a) {
 		out.Data = append(out.Data, accountJSON(a))
 	}
 	return outcome{res: result{status: http.StatusOK, body: out}}
