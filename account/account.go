@@ -118,8 +118,9 @@ type ListFilter struct {
 	Search string
 }
 
-// matches reports whether a passes f's search.
-func (f *ListFilter) matches(a *Account) bool {
+// Matches reports whether a passes f's search (its position and limit
+// aside): what every store keeps.
+func (f *ListFilter) Matches(a *Account) bool {
 	if f.Search == "" {
 		return true
 	}

@@ -92,7 +92,7 @@ func (s *MemoryStore) List(ctx context.Context, f ListFilter) ([]Account, error)
 	s.mu.RLock()
 	out := make([]Account, 0, len(s.accs))
 	for _, a := range s.accs {
-		if (!cursor || after(a, f.AfterCreated, f.AfterID)) && f.matches(&a) {
+		if (!cursor || after(a, f.AfterCreated, f.AfterID)) && f.Matches(&a) {
 			out = append(out, a)
 		}
 	}

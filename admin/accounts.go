@@ -61,9 +61,9 @@ func (h *Handler) listAccounts(r *http.Request, _ []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	search := q["q"]
-	if !validate.Text(search, account.MaxNameLen) {
-		return result{}, invalidRequest("q must be at most " + strconv.Itoa(account.MaxNameLen) + " bytes of text")
+	search, err := accountSearch(q)
+	if err != nil {
+		return result{}, err
 	}
 	as, err := h.cfg.Accounts.List(r.Context(), account.ListFilter{Search: search, AfterCreated: after.created, AfterID: after.id, Limit: limit + 1})
 	if err != nil {
@@ -298,4 +298,13 @@ func (h *Handler) accountAction(r *http.Request, body []byte, do func(context.Co
 		return result{}, err
 	}
 	return result{status: http.StatusOK, body: accountJSON(a)}, nil
+}
+
+// accountSearch returns the search "q" of an account list, checked.
+func accountSearch(q map[string]string) (string, error) {
+	search := q["q"]
+	if !validate.Text(search, account.MaxNameLen) {
+		return "", invalidRequest("q must be at most " + strconv.Itoa(account.MaxNameLen) + " bytes of text")
+	}
+	return search, nil
 }

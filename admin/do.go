@@ -11,6 +11,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
 )
@@ -273,17 +274,26 @@ func (h *Handler) confine(r *http.Request, rt route, acct string) (outcome, bool
 }
 
 // confinedAccountList answers GET /accounts for a caller confined to
-// acct: that account alone, whatever the query (its parameters are still
-// checked).
+// acct: that account alone, if it matches the search "q" (the paging
+// parameters are checked, and moot).
 func (h *Handler) confinedAccountList(r *http.Request, acct string) outcome {
-	if _, err := parseQuery(r, "limit", "cursor", "q"); err != nil {
+	q, err := parseQuery(r, "limit", "cursor", "q")
+	if err != nil {
+		return outcome{err: classify(err)}
+	}
+	search, err := accountSearch(q)
+	if err != nil {
 		return outcome{err: classify(err)}
 	}
 	a, err := h.cfg.Accounts.Get(r.Context(), acct)
 	if err != nil {
 		return outcome{err: classify(err)}
 	}
-	return outcome{res: result{status: http.StatusOK, body: List[Account]{Data: []Account{accountJSON(a)}}}}
+	out := List[Account]{Data: []Account{}}
+	if f := (account.ListFilter{Search: search}); f.Matches(&a) {
+		out.Data = append(out.Data, accountJSON(a))
+	}
+	return outcome{res: result{status: http.StatusOK, body: out}}
 }
 
 // discard is the ResponseWriter of Do's requests: the outcome travels in

@@ -204,6 +204,12 @@ func TestDoConfinedToAnAccount(t *testing.T) {
 	accts := r2.Body.(admin.List[admin.Account]).Data
 	require.Len(t, accts, 1)
 	assert.Equal(t, "acct_a", accts[0].ID)
+	r2 = do(t, e.handler, ann, "GET", "/accounts?q=ACCT_A", "")
+	require.Nil(t, r2.Err)
+	assert.Len(t, r2.Body.(admin.List[admin.Account]).Data, 1, "the search applies")
+	r2 = do(t, e.handler, ann, "GET", "/accounts?q=acct_b", "")
+	require.Nil(t, r2.Err)
+	assert.Empty(t, r2.Body.(admin.List[admin.Account]).Data, "the search applies")
 	r2 = do(t, e.handler, ann, "GET", "/hmac-keys", "")
 	require.Nil(t, r2.Err)
 	require.Len(t, r2.Body.(admin.List[*admin.HMACKey]).Data, 1)
