@@ -294,8 +294,9 @@ func BenchmarkConsolePages(b *testing.B) {
 			return c(body)
 		}
 	}
-	rangeQ := url.Values{"key_id": {key}, "since": {p.End.Add(-12 * time.Hour).Format(time.RFC3339)},
-		"until": {p.End.Add(-6 * time.Hour).Format(time.RFC3339)}}
+	since, until := p.End.Add(-12*time.Hour).Format(time.RFC3339), p.End.Add(-6*time.Hour).Format(time.RFC3339)
+	keyRange := url.Values{"key_id": {key}, "since": {since}, "until": {until}}
+	denyRange := url.Values{"decision": {"deny"}, "since": {since}, "until": {until}}
 	// The second page of denials, by the first page's link.
 	first := cb.get(cb.operator, "/console/audit?decision=deny").Body.String()
 	m := olderLink.FindStringSubmatch(first)
@@ -322,7 +323,8 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"audit/key", cb.operator, "/console/audit?key_id=" + key, both(rows(100), has(key))},
 		{"audit/deny", cb.operator, "/console/audit?decision=deny", both(rows(100), has("invalid_key"))},
 		{"audit/deny-page-2", cb.operator, page2, both(rows(100), has("invalid_key"))},
-		{"audit/key-and-range", cb.operator, "/console/audit?" + rangeQ.Encode(), both(rows(100), has(key))},
+		{"audit/key-and-range", cb.operator, "/console/audit?" + keyRange.Encode(), both(rows(100), has(key))},
+		{"audit/deny-and-range", cb.operator, "/console/audit?" + denyRange.Encode(), both(rows(100), has("invalid_key"))},
 		{"audit/account", cb.operator, "/console/audit?account=" + cb.ownerAccount, both(rows(100), has(cb.ownerAccount))},
 		{"audit/reason", cb.operator, "/console/audit?reason=revoked", both(rows(100), has("revoked"))},
 		{"audit/ip", cb.operator, "/console/audit?ip=198.51.100.7", both(rows(100), has("198.51.100.7"))},
