@@ -195,30 +195,6 @@ var auditBenchEnd = time.Date(2026, 1, 2, 12, 17, 23, 0, time.UTC)
 //
 //	cd sqlite && GOWORK=off go test -run '^$' -bench BenchmarkAudit -benchtime 20x
 func BenchmarkAudit(b *testing.B) {
-	n := auditBenchEvents(b)
-	ctx := context.Background()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("keygate-bench-audit-v3-%d.db", n))
-	if _, err := os.Stat(path); err != nil {
-		// Load into a new file, renamed into place once complete.
-		tmp := path + fmt.Sprintf(".%d.tmp", os.Getpid())
-		db, err := sqlite.Open(ctx, tmp)
-		if err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		sqlstoretest.PopulateAudit(b, db, n, auditBenchEnd)
-		b.Logf("loaded %d audit events in %v", n, time.Since(start).Round(time.Second))
-		if err := db.Close(); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			b.Fatal(err)
-		}
-	}
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	sqlstoretest.BenchmarkAudit(b, db, sqlstoretest.AuditPopulationOf(n, auditBenchEnd))
+	db, p := openAuditBench(b)
+	sqlstoretest.BenchmarkAudit(b, db, p)
 }
