@@ -236,3 +236,40 @@ func TestDoConfinedToAnAccount(t *testing.T) {
 	require.Nil(t, r2.Err)
 	assert.Equal(t, "pending_review", r2.Body.(admin.KeyPair).Secret.Status)
 }
+
+// An account owner may not give a credential a permission of the admin
+// API: an API key with admin:read or admin:write is not confined to an
+// account over HTTP, so that the owner would escape its confinement (read
+// every account, create keys for others, disable their keys).
+func TestDoConfinedCallerCannotGiveAdminPermissions(t *testing.T) {
+	e := newEnv(t, envOptions{tiers: access.RetailTiers(), separateReview: true})
+	e.createAccount("acct_a", "GO")
+	ann := owner("ann", "acct_a")
+	r := do(t, e.handler, ann, "POST", "/keys", `{"account":"acct_a","mode":"test","kind":"sk"}`)
+	require.Nil(t, r.Err)
+	mine := r.Body.(admin.KeyPair).Secret.ID
+	// An operator gives a key of acct_a an admin permission.
+	adminKey := do(t, e.handler, operator("olga"), "POST", "/keys",
+		`{"account":"acct_a","mode":"test","kind":"sk","permissions":["admin:read"]}`)
+	require.Nil(t, adminKey.Err)
+	theirs := adminKey.Body.(admin.KeyPair).Secret.ID
+
+	for _, c := range []struct{ name, method, path, body string }{
+		{"create with admin:write", "POST", "/keys", `{"account":"acct_a","mode":"test","kind":"sk","permissions":["admin:write"]}`},
+		{"create with admin:read", "POST", "/keys", `{"account":"acct_a","mode":"test","kind":"sk","permissions":["admin:read"]}`},
+		{"create with admin:*", "POST", "/keys", `{"account":"acct_a","mode":"test","kind":"sk","permissions":["admin:*"]}`},
+		{"HMAC credential with admin:write", "POST", "/hmac-keys", `{"account":"acct_a","mode":"test","permissions":["admin:write"]}`},
+		{"update to admin:write", "PATCH", "/keys/" + mine, `{"permissions":["admin:write"]}`},
+		{"rotate a key holding admin:read", "POST", "/keys/" + theirs + "/rotate", `{}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := do(t, e.handler, ann, c.method, c.path, c.body)
+			require.NotNil(t, r.Err, "status %d", r.Status)
+			assert.Equal(t, http.StatusForbidden, r.Status)
+			assert.Equal(t, admin.CodeInsufficientScope, r.Err.Code)
+		})
+	}
+	// An operator still may.
+	r = do(t, e.handler, operator("olga"), "POST", "/keys", `{"account":"acct_a","mode":"test","kind":"sk","permissions":["admin:write"]}`)
+	assert.Nil(t, r.Err)
+}

@@ -94,13 +94,52 @@ func (h *Handler) checkGives(ctx context.Context, direct, all []string, pkg stri
 	if s, ok := notHeld(held, all); ok {
 		return insufficientScope("roles", "a role grants "+s+", which is not among the caller's own permissions")
 	}
+	if s, ok := confinedOpensAdmin(ctx, all); ok {
+		return insufficientScope("permissions", s+" opens the admin API, which a caller confined to one account may not give")
+	}
 	if len(all) == 0 {
-		if s, ok := notHeld(held, h.packagePermissions(pkg)); ok {
+		pkgPerms := h.packagePermissions(pkg)
+		if s, ok := notHeld(held, pkgPerms); ok {
 			return insufficientScope("permissions", "without permissions the credential gets its package's, such as "+
 				s+", which is not among the caller's own permissions")
 		}
+		if s, ok := confinedOpensAdmin(ctx, pkgPerms); ok {
+			return insufficientScope("permissions", "without permissions the credential gets its package's, such as "+
+				s+", which opens the admin API, and a caller confined to one account may not give it")
+		}
 	}
 	return nil
+}
+
+// adminRoutePermissions are the permissions that open the admin API's
+// routes.
+var adminRoutePermissions = []access.Permission{access.MustParsePermission(PermissionRead),
+	access.MustParsePermission(PermissionWrite), access.MustParsePermission(PermissionReview)}
+
+// confinedOpensAdmin returns the first of perms that covers a permission
+// of the admin API, and whether there is one, when the caller is confined
+// to one account (a [Caller] with Account set); for any other caller it
+// returns false. Such a caller holds admin:read and admin:write to reach
+// the routes, but a credential with them would use the admin API over
+// HTTP, where no confinement applies: giving it one, or rotating or
+// updating one (which reveals or changes what it may do), would let the
+// caller out of its account.
+func confinedOpensAdmin(ctx context.Context, perms []string) (string, bool) {
+	if _, ok := confinedTo(ctx); !ok {
+		return "", false
+	}
+	for _, s := range perms {
+		p, err := access.ParsePermission(s)
+		if err != nil {
+			continue // refused as not held
+		}
+		for _, a := range adminRoutePermissions {
+			if p.Covers(a) {
+				return s, true
+			}
+		}
+	}
+	return "", false
 }
 
 // checkPackageHeld checks that the caller holds every permission of the
@@ -125,8 +164,12 @@ func (h *Handler) checkHolds(ctx context.Context, p keygate.Principal) error {
 
 // checkHoldsIn is checkHolds with the package that applies to p known.
 func (h *Handler) checkHoldsIn(ctx context.Context, p keygate.Principal, pkg string) error {
-	if s, ok := notHeld(h.callerGrants(ctx), h.effective(p.KeyID, pkg, p.Permissions)); ok {
+	eff := h.effective(p.KeyID, pkg, p.Permissions)
+	if s, ok := notHeld(h.callerGrants(ctx), eff); ok {
 		return insufficientScope("id", "the credential holds "+s+", which is not among the caller's own permissions")
+	}
+	if s, ok := confinedOpensAdmin(ctx, eff); ok {
+		return insufficientScope("id", "the credential holds "+s+", which opens the admin API, and a caller confined to one account may not change it")
 	}
 	return nil
 }

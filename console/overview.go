@@ -20,6 +20,11 @@ func (h *Handler) overviewRoutes() {
 // permReview is the permission of the Review page.
 var permReview = access.MustParsePermission(admin.PermissionReview)
 
+// permRead is the permission of the audit history, which the overview's
+// request counts and deny reasons summarize (the Summarizer is read
+// directly, not through the admin API, so the overview checks it itself).
+var permRead = access.MustParsePermission(admin.PermissionRead)
+
 // Bounds of the overview's key counts: at most countPages pages of
 // admin.MaxLimit keys are read; beyond, the count shows as "1000+".
 const countPages = 10
@@ -81,7 +86,10 @@ type modeTraffic struct {
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	now := h.cfg.Now().UTC()
 	d := overviewData{Charts: h.cfg.Summary != nil, Reviewer: s.User.Role == RoleOperator && s.Caller.Grants.Allows(permReview)}
-	if d.Charts {
+	switch {
+	case d.Charts && !s.Caller.Grants.Allows(permRead):
+		d.ChartsError = "You are not allowed to see the request history."
+	case d.Charts:
 		if err := h.traffic(r, s, now, &d); err != nil {
 			d.ChartsError = "The request counts cannot be read right now."
 		}

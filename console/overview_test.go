@@ -122,3 +122,17 @@ func TestOverviewExpiringKeys(t *testing.T) {
 		t.Errorf("expiring count is not 1:\n%s", p.body)
 	}
 }
+
+// The overview's request counts and deny reasons are audit history: a user
+// without admin:read (which the audit page and the admin API's audit route
+// require) does not see them, as it does not see the audit page.
+func TestOverviewNeedsReadPermission(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.write(requests(2, time.Now().UTC().Add(-10*time.Minute), "acct_shop", "test", audit.Deny, "secret_reason")...)
+	if err := e.users.Add(t.Context(), consoleUser("wanda", "admin:write"), "writer password"); err != nil {
+		t.Fatal(err)
+	}
+	p := e.signedIn("wanda", "writer password").get("/console/")
+	p.want(t, http.StatusOK, "<h1>Overview</h1>")
+	p.lacks(t, "secret_reason", "2 denied", `<svg class="chart"`)
+}

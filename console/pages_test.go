@@ -986,3 +986,23 @@ func TestPagesEditKeyPartialForm(t *testing.T) {
 	requireStatus(t, op.post("/keys/"+rec.ID+"/edit", url.Values{"name": {"renamed"}, "permissions": {"orders:read"}}), http.StatusSeeOther)
 	require.Len(t, e.keyChanges(), n)
 }
+
+// An account owner cannot give its keys a permission of the admin API: such
+// a key would use the admin API over HTTP, where no account confinement
+// applies (every account, every key).
+func TestPagesOwnerCannotMintAdminKey(t *testing.T) {
+	e := newPgEnv(t)
+	demo := e.owner("demo", "acct_demo")
+	_, mine := e.mint("keygate init", "acct_demo", keygate.ModeTest, "mine")
+	for _, perms := range []string{"admin:read", "admin:write", "admin:read\norders:read"} {
+		r := demo.post("/keys/new", url.Values{"account": {"acct_demo"}, "mode": {"test"}, "kind": {"sk"}, "permissions": {perms}})
+		requireStatus(t, r, http.StatusForbidden)
+		require.Empty(t, secrets(r.Body), perms)
+		r = demo.post("/keys/"+mine.ID+"/edit", url.Values{"permissions": {perms}})
+		requireStatus(t, r, http.StatusForbidden)
+	}
+	require.Empty(t, e.key(mine.ID).Permissions)
+	list, err := e.keys.List(context.Background(), apikey.ListFilter{Account: "acct_demo", Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+}

@@ -109,6 +109,13 @@ func TestConsoleBrowser(t *testing.T) {
 	require.Empty(t, cb.dataSecrets(), "a reload shows no secret")
 	cb.nav("Keys")
 	cb.back("back to the created pair")
+	// Leaving a one-time display without reloading it first, and coming
+	// back: the page the history holds is the one that showed the secret,
+	// which the back/forward cache must not bring back.
+	cb.open("keys", "/console/keys")
+	cb.createKey("create key, then leave", map[string]string{"account": demoAccount, "mode": "test", "kind": "sk", "name": "left at once"})
+	cb.nav("Keys")
+	cb.back("back to the created key, not reloaded")
 
 	// Rotate with grace 0: the old key stops at once, the new one works.
 	id := keyID(sk)
