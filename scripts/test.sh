@@ -155,7 +155,11 @@ if [ "$fuzztime" != 0 ]; then
 			if [ "$(owning_module "${dir%/.}")" != "$mod" ]; then
 				continue # a nested module's target: run from that module
 			fi
-			for target in $(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$file" | cut -d' ' -f2); do
+			targets=$(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$mod/${file#./}" | cut -d' ' -f2) || {
+				echo "tests: cannot read the fuzz targets of $mod/${file#./}" >&2
+				exit 1
+			}
+			for target in $targets; do
 				step "fuzz $target ($mod/${pkg#./}, $fuzztime)"
 				fuzz_one "$mod" "$pkg" "$target"
 			done
