@@ -47,8 +47,14 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // DefaultSignInFailures is Config.SignInFailures when it is zero: five failed
-// sign-ins for one username per 15 minutes, then one more every 3 minutes.
+// sign-ins for one username from one client address per 15 minutes, then
+// one more every 3 minutes.
 var DefaultSignInFailures = ratelimit.Policy{Name: "console-sign-in", Limit: 5, Window: 15 * time.Minute}
+
+// SignInFailuresPerUser is how many times Config.SignInFailures' limit one
+// username may fail from all client addresses together, in the same
+// window.
+const SignInFailuresPerUser = 10
 
 // The audit actions of the console.
 const (
@@ -90,9 +96,14 @@ type Config struct {
 	// with the user as Actor ("console:<username>") and the client
 	// address; never a password. Nil records nothing.
 	Audit func(ctx context.Context, e audit.Event)
-	// SignInFailures bounds failed sign-ins per username (on top of the
-	// per-address limit of Auth). Zero means [DefaultSignInFailures]; a
-	// policy with Limit < 0 disables it.
+	// SignInFailures bounds failed sign-ins for one username from one
+	// client address (an IPv6 address with its /64), on top of the
+	// per-address limit of Auth; and, SignInFailuresPerUser times that,
+	// for one username from everywhere. A guesser is slowed on the
+	// username it attacks without locking its owner out from the owner's
+	// own address, unless the guesses come from many addresses at once.
+	// Zero means [DefaultSignInFailures]; a policy with Limit < 0
+	// disables both.
 	SignInFailures ratelimit.Policy
 	// TLSTerminated tells that a proxy in front of the service terminates
 	// HTTPS, so that a request arriving over plain HTTP from a remote
@@ -107,11 +118,12 @@ type Config struct {
 // Handler serves the console. Create it with [New]; it is safe for
 // concurrent use.
 type Handler struct {
-	cfg   Config
-	mux   *http.ServeMux
-	next  http.Handler // mux behind the cross-origin protection
-	views *views
-	names *ratelimit.FailureLimiter // failed sign-ins per username; nil: none
+	cfg      Config
+	mux      *http.ServeMux
+	next     http.Handler // mux behind the cross-origin protection
+	views    *views
+	names    *ratelimit.FailureLimiter // failed sign-ins per username and client; nil: none
+	namesAll *ratelimit.FailureLimiter // failed sign-ins per username; nil when names is
 }
 
 // New returns a Handler for cfg. It fails if a required field is missing
@@ -142,6 +154,10 @@ func New(cfg Config) (*Handler, error) {
 		}
 		lim := ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: cfg.Now, MaxKeys: 100_000})
 		h.names = ratelimit.NewFailureLimiter(lim, cfg.SignInFailures)
+		all := cfg.SignInFailures
+		all.Name += "-all"
+		all.Limit *= SignInFailuresPerUser
+		h.namesAll = ratelimit.NewFailureLimiter(ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: cfg.Now, MaxKeys: 100_000}), all)
 	}
 	var err error
 	if h.views, err = loadViews(cfg.Prefix); err != nil {

@@ -157,6 +157,7 @@ type client struct {
 	csrf   string
 	host   string // the Host of the requests; "localhost" when empty
 	tls    bool
+	remote string // the client's address and port; "192.0.2.10:40000" when empty
 }
 
 func (e *testEnv) client() *client { return &client{env: e} }
@@ -177,6 +178,9 @@ func (c *client) do(method, target string, form url.Values, hdr http.Header) pag
 		r.TLS = &tls.ConnectionState{}
 	}
 	r.RemoteAddr = "192.0.2.10:40000"
+	if c.remote != "" {
+		r.RemoteAddr = c.remote
+	}
 	if form != nil {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.Header.Set("Sec-Fetch-Site", "same-origin")

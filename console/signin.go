@@ -16,6 +16,8 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/password"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // Bounds of the sign-in form's fields.
@@ -100,24 +102,28 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusTooManyRequests, "", "Too many failed sign-ins from your address. Try again in "+waitText(wait)+".")
 		return
 	}
+	ip, _ := h.cfg.Auth.ClientIP(r)
+	nameKeys := signInKeys(username, ip)
 	if h.names != nil {
-		blocked, dec, err := h.names.Blocked(r.Context(), username)
-		if err != nil {
-			fail(http.StatusServiceUnavailable, "", "Sign-in is unavailable right now. Try again in a moment.")
-			return
-		}
-		if blocked {
-			fail(http.StatusTooManyRequests, "", "Too many failed sign-ins for this username. Try again in "+waitText(dec.RetryAfter)+".")
-			return
+		for i, lim := range []*ratelimit.FailureLimiter{h.names, h.namesAll} {
+			blocked, dec, err := lim.Blocked(r.Context(), nameKeys[i])
+			if err != nil {
+				fail(http.StatusServiceUnavailable, "", "Sign-in is unavailable right now. Try again in a moment.")
+				return
+			}
+			if blocked {
+				fail(http.StatusTooManyRequests, "", "Too many failed sign-ins for this username. Try again in "+waitText(dec.RetryAfter)+".")
+				return
+			}
 		}
 	}
-	ip, _ := h.cfg.Auth.ClientIP(r)
 	u, err := h.cfg.Users.Authenticate(r.Context(), ip, username, password)
 	switch {
 	case errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrUnknownUser):
 		h.cfg.Auth.Failed(r)
 		if h.names != nil {
-			_, _ = h.names.Failed(r.Context(), username)
+			_, _ = h.names.Failed(r.Context(), nameKeys[0])
+			_, _ = h.namesAll.Failed(r.Context(), nameKeys[1])
 		}
 		h.audit(r, ip, ActionSignInFailed, username, "")
 		fail(http.StatusUnauthorized, "", "Wrong username or password.")
@@ -320,4 +326,12 @@ func waitText(d time.Duration) string {
 		}
 		return fmt.Sprintf("%d minutes", m)
 	}
+}
+
+// signInKeys returns the keys failed sign-ins of username from client are
+// counted under: the username from the client's address group (an IPv6
+// address counts with its /64; see [password.ClientGroup]), and the
+// username from everywhere (each in a limiter of its own).
+func signInKeys(username string, client netip.Addr) [2]string {
+	return [2]string{password.ClientGroup(client).String() + " " + username, username}
 }

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -146,6 +147,37 @@ func TestSignInThrottledPerUsername(t *testing.T) {
 	if c.cookie != "" {
 		t.Error("signed in while throttled")
 	}
+	// Another username is not throttled.
+	e.client().signIn(ownerName, ownerPass)
+}
+
+func TestSignInThrottleLocksNobodyOutFromElsewhere(t *testing.T) {
+	e := newEnv(t, envOptions{signInFailures: ratelimit.Policy{Name: "console", Limit: 2, Window: 15 * time.Minute}})
+	guess := func(remote string) page {
+		c := e.client()
+		c.remote = remote
+		return c.do("POST", "/console/signin", url.Values{"username": {opName}, "password": {"wrong"}}, nil)
+	}
+	guess("203.0.113.1:1").want(t, http.StatusUnauthorized)
+	guess("203.0.113.1:2").want(t, http.StatusUnauthorized)
+	guess("203.0.113.1:3").want(t, http.StatusTooManyRequests, "Too many failed sign-ins for this username.")
+	// The user, from its own address, is not locked out by the guesser.
+	e.client().signIn(opName, opPass)
+	// An IPv6 client counts with its /64.
+	guess("[2001:db8::1]:1").want(t, http.StatusUnauthorized)
+	guess("[2001:db8::2]:1").want(t, http.StatusUnauthorized)
+	guess("[2001:db8::3]:1").want(t, http.StatusTooManyRequests)
+	// Guesses from many addresses together: SignInFailuresPerUser times
+	// the limit, then the username waits everywhere (two addresses have
+	// failed twice already).
+	for i := range console.SignInFailuresPerUser - 2 {
+		for port := range 2 {
+			guess(fmt.Sprintf("198.51.100.%d:%d", i, port+1)).want(t, http.StatusUnauthorized)
+		}
+	}
+	c := e.client()
+	p := c.do("POST", "/console/signin", url.Values{"username": {opName}, "password": {opPass}}, nil)
+	p.want(t, http.StatusTooManyRequests, "Too many failed sign-ins for this username.")
 	// Another username is not throttled.
 	e.client().signIn(ownerName, ownerPass)
 }
