@@ -40,7 +40,7 @@ const (
 
 // testEnv is a console over memory stores, mounted at /console.
 type testEnv struct {
-	t        *testing.T
+	t        testing.TB
 	handler  http.Handler // the service's mux
 	console  *console.Handler
 	accounts *account.Manager
@@ -63,7 +63,7 @@ type envOptions struct {
 // cheap Argon2id costs for the tests.
 var testParams = password.Params{Memory: 64, Time: 1, Threads: 1}
 
-func newEnv(t *testing.T, o envOptions) *testEnv {
+func newEnv(t testing.TB, o envOptions) *testEnv {
 	t.Helper()
 	ctx := keygate.WithActor(context.Background(), "test")
 	sink := audit.NewMemorySink(10_000)
