@@ -63,6 +63,16 @@ const (
 	ActionSignInFailed = "console.sign_in_failed"
 )
 
+// The reasons of [ActionSignInFailed] events (ReasonTooManyFailures is
+// the middleware's reason for the same refusal of an API request).
+const (
+	// ReasonBadCredentials: an unknown username or a wrong password.
+	ReasonBadCredentials = "invalid_credentials"
+	// ReasonTooManyFailures: refused unchecked, the client address or the
+	// username having failed too often.
+	ReasonTooManyFailures = "too_many_failures"
+)
+
 // Config configures a [Handler].
 type Config struct {
 	// Prefix is where the service mounts the console, such as "/console":

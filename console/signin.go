@@ -94,15 +94,16 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "password", fmt.Sprintf("A password is at most %d bytes.", maxPasswordLen))
 		return
 	}
+	ip, _ := h.cfg.Auth.ClientIP(r)
 	if wait, blocked, err := h.cfg.Auth.Blocked(r); blocked {
 		if err != nil {
 			fail(http.StatusServiceUnavailable, "", "Sign-in is unavailable right now. Try again in a moment.")
 			return
 		}
+		h.audit(r, ip, ActionSignInFailed, username, "", ReasonTooManyFailures)
 		fail(http.StatusTooManyRequests, "", "Too many failed sign-ins from your address. Try again in "+waitText(wait)+".")
 		return
 	}
-	ip, _ := h.cfg.Auth.ClientIP(r)
 	nameKeys := signInKeys(username, ip)
 	if h.names != nil {
 		for i, lim := range []*ratelimit.FailureLimiter{h.names, h.namesAll} {
@@ -112,6 +113,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if blocked {
+				h.audit(r, ip, ActionSignInFailed, username, "", ReasonTooManyFailures)
 				fail(http.StatusTooManyRequests, "", "Too many failed sign-ins for this username. Try again in "+waitText(dec.RetryAfter)+".")
 				return
 			}
@@ -125,7 +127,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 			_, _ = h.names.Failed(r.Context(), nameKeys[0])
 			_, _ = h.namesAll.Failed(r.Context(), nameKeys[1])
 		}
-		h.audit(r, ip, ActionSignInFailed, username, "")
+		h.audit(r, ip, ActionSignInFailed, username, "", ReasonBadCredentials)
 		fail(http.StatusUnauthorized, "", "Wrong username or password.")
 		return
 	case errors.Is(err, ErrBusy):
@@ -142,7 +144,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode})
-	h.audit(r, ip, ActionSignIn, u.Username, u.Account)
+	h.audit(r, ip, ActionSignIn, u.Username, u.Account, "")
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 
@@ -155,17 +157,17 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	ip, _ := h.cfg.Auth.ClientIP(r)
-	h.audit(r, ip, ActionSignOut, s.User.Username, s.User.Account)
+	h.audit(r, ip, ActionSignOut, s.User.Username, s.User.Account, "")
 	http.Redirect(w, r, h.cfg.Prefix+"/signin", http.StatusSeeOther)
 }
 
 // audit records one event of the console.
-func (h *Handler) audit(r *http.Request, ip netip.Addr, action, username, account string) {
+func (h *Handler) audit(r *http.Request, ip netip.Addr, action, username, account, reason string) {
 	if h.cfg.Audit == nil {
 		return
 	}
 	e := audit.Event{Time: h.cfg.Now().UTC(), Action: action, Actor: "console:" + username, Account: account,
-		Method: r.Method, Path: r.URL.Path}
+		Method: r.Method, Path: r.URL.Path, Reason: reason}
 	if ip.IsValid() {
 		e.IP = ip.String()
 	}

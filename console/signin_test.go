@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -146,6 +147,14 @@ func TestSignInThrottledPerUsername(t *testing.T) {
 	p.want(t, http.StatusTooManyRequests, "Too many failed sign-ins for this username. Try again in 5 minutes.")
 	if c.cookie != "" {
 		t.Error("signed in while throttled")
+	}
+	// Every refusal is an audit event with its reason.
+	reasons := map[string]int{}
+	for _, ev := range e.events(console.ActionSignInFailed) {
+		reasons[ev.Reason]++
+	}
+	if want := map[string]int{console.ReasonBadCredentials: 3, console.ReasonTooManyFailures: 1}; !maps.Equal(reasons, want) {
+		t.Errorf("failed sign-in events by reason: %v, want %v", reasons, want)
 	}
 	// Another username is not throttled.
 	e.client().signIn(ownerName, ownerPass)
