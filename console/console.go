@@ -115,6 +115,12 @@ type Config struct {
 	// Zero means [DefaultSignInFailures]; a policy with Limit < 0
 	// disables both.
 	SignInFailures ratelimit.Policy
+	// Limiter counts the failed sign-ins per username. Nil means a new
+	// in-memory limiter, which counts for this instance alone: give the
+	// service's shared limiter (the one of its middleware.AccessConfig,
+	// such as Redis) so that its instances count together. The counts are
+	// kept under the policies' names ("console-sign-in:…").
+	Limiter ratelimit.Peeker
 	// TLSTerminated tells that a proxy in front of the service terminates
 	// HTTPS, so that a request arriving over plain HTTP from a remote
 	// address was HTTPS for the browser. False: the console accepts
@@ -157,17 +163,23 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.SignInFailures == (ratelimit.Policy{}) {
 		cfg.SignInFailures = DefaultSignInFailures
 	}
+	if cfg.SignInFailures.Name == "" {
+		cfg.SignInFailures.Name = DefaultSignInFailures.Name
+	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	if !cfg.SignInFailures.Unlimited() {
 		if err := cfg.SignInFailures.Validate(); err != nil {
 			return nil, errors.New("console: Config.SignInFailures: " + err.Error())
 		}
-		lim := ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: cfg.Now, MaxKeys: 100_000})
+		lim := cfg.Limiter
+		if lim == nil {
+			lim = ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: cfg.Now, MaxKeys: 100_000})
+		}
 		h.names = ratelimit.NewFailureLimiter(lim, cfg.SignInFailures)
 		all := cfg.SignInFailures
 		all.Name += "-all"
 		all.Limit *= SignInFailuresPerUser
-		h.namesAll = ratelimit.NewFailureLimiter(ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: cfg.Now, MaxKeys: 100_000}), all)
+		h.namesAll = ratelimit.NewFailureLimiter(lim, all) // its keys are under its own name
 	}
 	var err error
 	if h.views, err = loadViews(cfg.Prefix); err != nil {

@@ -58,6 +58,7 @@ type envOptions struct {
 	signInFailures ratelimit.Policy
 	tlsTerminated  bool
 	sessionStore   console.SessionStore // nil: memory
+	limiter        ratelimit.Peeker     // failed sign-ins per username; nil: the console's own
 }
 
 // cheap Argon2id costs for the tests.
@@ -121,7 +122,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 		}
 	}
 	cfg := console.Config{Prefix: "/console", Admin: adm, Auth: auth, Users: users, Sessions: sessions,
-		SignInFailures: o.signInFailures, TLSTerminated: o.tlsTerminated,
+		SignInFailures: o.signInFailures, TLSTerminated: o.tlsTerminated, Limiter: o.limiter,
 		Audit: func(ctx context.Context, e audit.Event) {
 			if err := sink.Write(ctx, []audit.Event{e}); err != nil {
 				t.Errorf("audit: %v", err)

@@ -191,6 +191,19 @@ func TestSignInThrottleLocksNobodyOutFromElsewhere(t *testing.T) {
 	e.client().signIn(ownerName, ownerPass)
 }
 
+func TestSignInThrottleSharedByInstances(t *testing.T) {
+	shared := ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{})
+	policy := ratelimit.Policy{Name: "console", Limit: 2, Window: 15 * time.Minute}
+	a := newEnv(t, envOptions{signInFailures: policy, limiter: shared})
+	b := newEnv(t, envOptions{signInFailures: policy, limiter: shared})
+	for range 2 {
+		a.client().do("POST", "/console/signin", url.Values{"username": {opName}, "password": {"wrong"}}, nil).want(t, http.StatusUnauthorized)
+	}
+	// The other instance counts the same failures.
+	p := b.client().do("POST", "/console/signin", url.Values{"username": {opName}, "password": {opPass}}, nil)
+	p.want(t, http.StatusTooManyRequests, "Too many failed sign-ins for this username.")
+}
+
 func TestSignInCountsAgainstTheAddressLimit(t *testing.T) {
 	e := newEnv(t, envOptions{authFailures: ratelimit.Policy{Name: "auth-failures", Limit: 2, Window: time.Minute}})
 	c := e.client()

@@ -323,7 +323,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	}); err != nil {
 		return nil, err
 	}
-	if err := a.newConsole(opts, history, requestPolicy); err != nil {
+	if err := a.newConsole(opts, history, requestPolicy, sharedLimiter); err != nil {
 		return nil, err
 	}
 	a.handler = a.routes()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // consolePrefix is where serve mounts the console: its pages are
@@ -43,9 +44,9 @@ func (s *storage) consoleStores() (console.UserStore, console.SessionStore) {
 }
 
 // newConsole builds the console on the app's admin API, authenticator
-// and audit history: a.consoleUsers (which bootstrap fills on a new
+// audit history and shared limiter: a.consoleUsers (which bootstrap fills on a new
 // database) and a.console, which routes mounts at consolePrefix.
-func (a *app) newConsole(opts options, history audit.History, requestPolicy audit.Policy) error {
+func (a *app) newConsole(opts options, history audit.History, requestPolicy audit.Policy, limiter ratelimit.Peeker) error {
 	userStore, sessionStore := a.store.consoleStores()
 	var err error
 	if a.consoleUsers, err = console.NewUsers(console.UsersConfig{Store: userStore, Params: opts.passwordParams}); err != nil {
@@ -65,6 +66,10 @@ func (a *app) newConsole(opts options, history audit.History, requestPolicy audi
 		// Sign-ins need HTTPS, or loopback; behind a proxy that
 		// terminates HTTPS, --tls-terminated says so.
 		TLSTerminated: opts.tlsTerminated,
+		// Failed sign-ins per username are counted where the failed
+		// authentications per address are: Redis when instances share
+		// it.
+		Limiter: limiter,
 	}
 	// The overview's charts: the history's own aggregates (the
 	// database's hourly rollup, or the memory sink's events).
