@@ -82,6 +82,11 @@ type WriterConfig struct {
 	// error a sink returns, before the batch is retried. sink is the
 	// index in Sinks.
 	OnError func(sink int, err error)
+	// Now is the clock that stamps the gap markers, the only times the
+	// Writer records. Nil means time.Now. (FlushInterval is a wait on the
+	// runtime's timers, not a recorded time: a frozen clock must not hold
+	// a batch back forever. Test it with testing/synctest.)
+	Now func() time.Time
 }
 
 // Stats are a [Writer]'s counters. After a successful [Writer.Close],
@@ -109,6 +114,7 @@ type Writer struct {
 	batch   int
 	flush   time.Duration
 	onError func(int, error)
+	now     func() time.Time
 
 	queue chan Event
 
@@ -140,12 +146,16 @@ func NewWriter(cfg WriterConfig) *Writer {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = DefaultFlushInterval
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
 		sinks:   append([]Sink(nil), cfg.Sinks...),
 		batch:   cfg.BatchSize,
 		flush:   cfg.FlushInterval,
 		onError: cfg.OnError,
+		now:     cfg.Now,
 		queue:   make(chan Event, cfg.QueueSize),
 		closing: make(chan struct{}),
 		abort:   cancel,
@@ -300,7 +310,7 @@ func (w *Writer) write(events []Event) bool {
 	if n := w.gap.Swap(0); n > 0 {
 		gap = n
 		out = make([]Event, 0, len(events)+1)
-		out = append(out, Event{Time: time.Now().UTC(), Gap: n})
+		out = append(out, Event{Time: w.now().UTC(), Gap: n})
 		out = append(out, events...)
 	}
 	buf := make([]Event, len(out))
