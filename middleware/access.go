@@ -55,8 +55,9 @@ type AccessConfig struct {
 	// is taken to be shared between instances (Redis): each request then
 	// asks it whether the client address is over AuthFailures, since other
 	// instances count failures in it too. (A MemoryLimiter is taken to be
-	// this Authenticator's alone.)
-	Limiter ratelimit.Limiter
+	// this Authenticator's alone.) It is a [ratelimit.Peeker] because the
+	// failure limit asks whether an address is over without counting.
+	Limiter ratelimit.Peeker
 	// RateLimit chooses the policy of an authenticated caller. Nil means
 	// no limit: set one (for example by package, with test mode unlimited
 	// or capped) to enable rate limiting.
@@ -95,7 +96,7 @@ var ErrForbidden = errors.New("middleware: forbidden from this origin")
 // accessState is what New prepares from AccessConfig.
 type accessState struct {
 	cfg      AccessConfig
-	limiter  ratelimit.Limiter
+	limiter  ratelimit.Peeker
 	failures *ratelimit.FailureLimiter
 	// failureWindow and lastFailure let a request skip the failure check
 	// when no authentication failed within a window: no address can be
@@ -109,10 +110,11 @@ type accessState struct {
 	// localFailures: the limiter is this process's, so lastFailure sees
 	// every failure it holds.
 	localFailures bool
+	now           func() time.Time
 }
 
-func newAccessState(cfg AccessConfig) (*accessState, error) {
-	s := &accessState{cfg: cfg, limiter: cfg.Limiter}
+func newAccessState(cfg AccessConfig, now func() time.Time) (*accessState, error) {
+	s := &accessState{cfg: cfg, limiter: cfg.Limiter, now: now}
 	if s.limiter == nil {
 		s.limiter = ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{})
 	}
@@ -124,14 +126,10 @@ func newAccessState(cfg AccessConfig) (*accessState, error) {
 		if policy == (ratelimit.Policy{}) {
 			policy = ratelimit.DefaultFailurePolicy
 		}
-		peeker, ok := s.limiter.(ratelimit.Peeker)
-		if !ok {
-			return nil, errors.New("middleware: AccessConfig.Limiter must implement ratelimit.Peeker to bound failed authentications")
-		}
 		if err := policy.Validate(); err != nil {
 			return nil, fmt.Errorf("middleware: AccessConfig.AuthFailures: %w", err)
 		}
-		s.failures = ratelimit.NewFailureLimiter(peeker, policy)
+		s.failures = ratelimit.NewFailureLimiter(s.limiter, policy)
 		s.failureWindow = policy.Window
 		_, s.localFailures = s.limiter.(*ratelimit.MemoryLimiter)
 	}
@@ -184,12 +182,12 @@ func (s *accessState) mayBeBlocked() bool {
 // within the last window.
 func (s *accessState) failedHere() bool {
 	last := s.lastFailure.Load()
-	return last != 0 && time.Since(time.Unix(0, last)) <= s.failureWindow
+	return last != 0 && s.now().Sub(time.Unix(0, last)) <= s.failureWindow
 }
 
 // failed counts a failed authentication under key.
 func (s *accessState) failed(ctx context.Context, key string) {
-	s.lastFailure.Store(time.Now().UnixNano())
+	s.lastFailure.Store(s.now().UnixNano())
 	s.failures.Failed(ctx, key) // best effort: a store error here changes no answer
 }
 

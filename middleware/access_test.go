@@ -339,6 +339,9 @@ type stubSignatures struct{ cred khmac.Active }
 
 func (s stubSignatures) Verify(*http.Request) (khmac.Active, error) { return s.cred, nil }
 
+// RequiresHeader claims every header is signed: the stub checks nothing.
+func (stubSignatures) RequiresHeader(string) bool { return true }
+
 func TestAccessIPBindingHMAC(t *testing.T) {
 	for _, tc := range []struct {
 		remote string

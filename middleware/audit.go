@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/audit"
@@ -132,7 +131,7 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // the outer Audit records the request
 			return
 		}
-		start := time.Now()
+		start := a.now()
 		var id string
 		if cfg.Writer != nil {
 			id = r.Header.Get("X-Request-Id")
@@ -145,7 +144,7 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 		slot, rec := &ar.slot, &ar.rec
 		r2 := r.WithContext(ar)
 		next.ServeHTTP(rec, r2)
-		latency := time.Since(start)
+		latency := a.now().Sub(start)
 
 		method, decision, reason := slot.outcome(rec.status)
 		if cfg.Metrics != nil {

@@ -97,12 +97,12 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 			return ErrClientInvalid
 		case err != nil:
 			return fmt.Errorf("middleware: look up the one-time token's credential: %w", err)
-		case c.KeyID != rec.KeyID || c.Usable(time.Now()) != nil || c.CutOff(rec.IssuedAt):
+		case c.KeyID != rec.KeyID || c.Usable(a.now()) != nil || c.CutOff(rec.IssuedAt):
 			return ErrClientInvalid
 		}
 		return nil
 	case !strings.HasPrefix(rec.KeyID, hmac.KeyIDPrefix) && a.clientKeys != nil:
-		_, err := CheckTokenClient(ctx, a.clientKeys, jwt.Claims{ClientID: rec.KeyID, IssuedAt: rec.IssuedAt}, time.Now())
+		_, err := CheckTokenClient(ctx, a.clientKeys, jwt.Claims{ClientID: rec.KeyID, IssuedAt: rec.IssuedAt}, a.now())
 		return err
 	}
 	return nil

@@ -153,6 +153,9 @@ func (accountSignatures) Verify(*http.Request) (khmac.Active, error) {
 	return khmac.Active{KeyID: "k-hmac", Account: "acct_1", Mode: keygate.ModeLive, Package: "GO"}, nil
 }
 
+// RequiresHeader claims every header is signed: the stub checks nothing.
+func (accountSignatures) RequiresHeader(string) bool { return true }
+
 // An account's API key, HMAC credential and access token draw from one
 // budget: the policy is per account.
 func TestRateLimitOneBudgetPerAccount(t *testing.T) {

@@ -30,6 +30,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -47,8 +48,7 @@ import (
 type KeyVerifier interface {
 	// Verify returns the record of a valid key, or an error that wraps one
 	// of package apikey's sentinel errors (or a store error). The record's
-	// Stores and Permissions become the Principal's, so they must not be
-	// shared with the store.
+	// slices may be shared: the Authenticator copies them.
 	Verify(ctx context.Context, key string) (apikey.Record, error)
 }
 
@@ -77,6 +77,12 @@ type RequestVerifier interface {
 	// returns the credential, or an error wrapping one of package hmac's
 	// sentinel errors (or a store error).
 	Verify(r *http.Request) (hmac.Active, error)
+	// RequiresHeader reports whether Verify refuses a request whose
+	// signature does not cover the header name (case-insensitive). [New]
+	// refuses a verifier that does not require [Config.StoreHeader]:
+	// otherwise an unsigned header could switch the store of a signed
+	// request.
+	RequiresHeader(name string) bool
 }
 
 // Config configures an [Authenticator]. At least one of APIKeys, Tokens
@@ -126,6 +132,11 @@ type Config struct {
 	// ErrorHandler writes failures. Nil means the RFC 6750 JSON response of
 	// [Failure.Write].
 	ErrorHandler ErrorHandler
+	// Now is the clock of every time the Authenticator reads: the audit
+	// event's time and latency, the failed-authentication window and the
+	// usability of the key or credential behind a token. Nil means
+	// time.Now.
+	Now func() time.Time
 	// Accounts, when set, looks up the caller's account on every request,
 	// after its credential is authenticated: the credentials of a
 	// disabled or unknown account are refused (401 invalid_token), and
@@ -192,17 +203,23 @@ type Authenticator struct {
 	// queryNeedles are the key beginnings that mark a URL query as
 	// carrying a key, such as "bk_test_sk_".
 	queryNeedles []string
+	now          func() time.Time
 }
 
 // New returns an Authenticator for cfg.
 func New(cfg Config) (*Authenticator, error) {
+	cfg = withoutTypedNils(cfg)
 	if cfg.APIKeys == nil && cfg.Tokens == nil && cfg.Signatures == nil {
 		return nil, fmt.Errorf("middleware: Config.APIKeys, Tokens or Signatures is required")
 	}
 	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, accounts: cfg.Accounts, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	a.clientKeys, a.clientCreds = cfg.ClientKeys, cfg.ClientCredentials
+	a.now = cfg.Now
+	if a.now == nil {
+		a.now = time.Now
+	}
 	var err error
-	if a.access, err = newAccessState(cfg.Access); err != nil {
+	if a.access, err = newAccessState(cfg.Access, a.now); err != nil {
 		return nil, err
 	}
 	a.auditCfg = cfg.Audit
@@ -220,7 +237,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	// A signed request's store header must be signed: otherwise an
 	// unsigned one could switch the store of a signed request.
-	if rv, ok := cfg.Signatures.(interface{ RequiresHeader(string) bool }); ok && !rv.RequiresHeader(a.storeHeader) {
+	if cfg.Signatures != nil && !cfg.Signatures.RequiresHeader(a.storeHeader) {
 		return nil, fmt.Errorf("middleware: the store header %s must be among hmac.VerifierConfig.RequiredHeaders", a.storeHeader)
 	}
 	if a.onError == nil {
@@ -448,10 +465,27 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 	if err != nil {
 		return keygate.Principal{}, origin{}, err
 	}
-	p := keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Account: c.Account, Mode: c.Mode, Kind: keygate.KindSecret, Package: c.Package}
-	p.Permissions, p.Stores = c.Permissions, c.Stores
+	p, o := verified(keygate.Principal{
+		Method:      keygate.MethodHMAC,
+		KeyID:       c.KeyID,
+		Account:     c.Account,
+		Mode:        c.Mode,
+		Kind:        keygate.KindSecret,
+		Package:     c.Package,
+		Permissions: c.Permissions,
+		Stores:      c.Stores,
+	}, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries})
+	return p, o, nil
+}
+
+// verified is the one way a verifier's result (an API key's record, an
+// access token's claims, a signed request's credential) becomes the
+// request's Principal and origin rules: the verifier's slices may be
+// shared with its store or cache, so the Principal gets its own copies of
+// the permissions and stores, whichever verifier vouched for it.
+func verified(p keygate.Principal, o origin) (keygate.Principal, origin) {
 	clone.Strings(&p.Permissions, &p.Stores)
-	return p, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries}, nil
+	return p, o
 }
 
 // applyRule checks an authenticated Principal against the route's rule and
@@ -532,24 +566,21 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		if err != nil {
 			return keygate.Principal{}, origin{}, time.Time{}, err
 		}
-		p := keygate.Principal{
-			Method:  keygate.MethodJWT,
-			KeyID:   c.ClientID,
-			TokenID: c.ID,
-			Subject: c.Subject,
-			Scope:   c.Scope,
-			Account: c.Account,
-			Mode:    c.Mode,
-			Kind:    c.ClientKind,
-			Package: c.Package,
-		}
-		// The claims may be shared with the verifier's cache; the request
-		// gets its own copies.
-		p.Permissions, p.Stores = c.Permissions, c.Stores
-		clone.Strings(&p.Permissions, &p.Stores)
-		o := origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries}
+		p, o := verified(keygate.Principal{
+			Method:      keygate.MethodJWT,
+			KeyID:       c.ClientID,
+			TokenID:     c.ID,
+			Subject:     c.Subject,
+			Scope:       c.Scope,
+			Account:     c.Account,
+			Mode:        c.Mode,
+			Kind:        c.ClientKind,
+			Package:     c.Package,
+			Permissions: c.Permissions,
+			Stores:      c.Stores,
+		}, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries})
 		if a.clientKeys != nil {
-			rec, err := CheckTokenClient(ctx, a.clientKeys, c, time.Now())
+			rec, err := CheckTokenClient(ctx, a.clientKeys, c, a.now())
 			if err != nil {
 				return keygate.Principal{}, origin{}, time.Time{}, err
 			}
@@ -566,7 +597,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 	if err != nil {
 		return keygate.Principal{}, origin{}, time.Time{}, err
 	}
-	return keygate.Principal{
+	p, o := verified(keygate.Principal{
 		Method:      keygate.MethodAPIKey,
 		KeyID:       rec.ID,
 		Account:     rec.Account,
@@ -575,7 +606,8 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 		Package:     rec.Package,
 		Permissions: rec.Permissions,
 		Stores:      rec.Stores,
-	}, origin{rec.AllowedIPs, rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries}, time.Time{}, nil
+	}, origin{rec.AllowedIPs, rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries})
+	return p, o, time.Time{}, nil
 }
 
 // bearerToken extracts the token of an RFC 6750 "Authorization: Bearer"
@@ -679,4 +711,37 @@ func (a *Authenticator) selectStore(h http.Header, stores []string) (string, err
 		return "", errStoreForbidden
 	}
 	return store, nil
+}
+
+// withoutTypedNils returns cfg with every interface field that holds a nil
+// pointer (or another nil value) set to nil, so that a nil *T passed for
+// an optional verifier, store or Metrics means "none", as nil does,
+// rather than a value whose methods panic on the first request.
+func withoutTypedNils(cfg Config) Config {
+	orNil(&cfg.APIKeys)
+	orNil(&cfg.Tokens)
+	orNil(&cfg.OneTime)
+	orNil(&cfg.ClientKeys)
+	orNil(&cfg.ClientCredentials)
+	orNil(&cfg.Signatures)
+	orNil(&cfg.Accounts)
+	orNil(&cfg.Access.Geo)
+	orNil(&cfg.Access.Limiter)
+	orNil(&cfg.Audit.Metrics)
+	return cfg
+}
+
+// orNil sets the interface value *v to nil when it holds a nil pointer,
+// map, slice, func or channel.
+func orNil[T any](v *T) {
+	if any(*v) == nil {
+		return
+	}
+	switch rv := reflect.ValueOf(*v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		if rv.IsNil() {
+			var zero T
+			*v = zero
+		}
+	}
 }
