@@ -110,7 +110,7 @@ type accessState struct {
 	// localFailures: the limiter is this process's, so lastFailure sees
 	// every failure it holds.
 	localFailures bool
-	now           func() time.Time
+	now           func() time.Time // Config.Now
 }
 
 func newAccessState(cfg AccessConfig, now func() time.Time) (*accessState, error) {

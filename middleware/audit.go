@@ -22,8 +22,8 @@ type AuditConfig struct {
 	// Writer receives one event per request. Nil records no events.
 	Writer *audit.Writer
 	// Metrics observes every request's outcome and latency, with or
-	// without a Writer. Nil observes nothing. With neither Writer nor
-	// Metrics, [Authenticator.Audit] does nothing.
+	// without a Writer. Nil (also a nil pointer) observes nothing. With
+	// neither Writer nor Metrics, [Authenticator.Audit] does nothing.
 	Metrics audit.Metrics
 	// Redactor decides which headers are recorded and redacts secrets
 	// from headers and query parameters. Nil means audit's defaults plus

@@ -75,7 +75,8 @@ type OneTimeRedeemer interface {
 type RequestVerifier interface {
 	// Verify checks r's signature, leaves the verified body in r.Body and
 	// returns the credential, or an error wrapping one of package hmac's
-	// sentinel errors (or a store error).
+	// sentinel errors (or a store error). The credential's slices may be
+	// shared: the Authenticator copies them.
 	Verify(r *http.Request) (hmac.Active, error)
 	// RequiresHeader reports whether Verify refuses a request whose
 	// signature does not cover the header name (case-insensitive). [New]
@@ -86,7 +87,9 @@ type RequestVerifier interface {
 }
 
 // Config configures an [Authenticator]. At least one of APIKeys, Tokens
-// and Signatures is required.
+// and Signatures is required. An interface field (here, in
+// [AccessConfig] or in [AuditConfig]) that holds a nil pointer counts as
+// nil.
 type Config struct {
 	// APIKeys verifies API keys presented as Authorization: Bearer <key>.
 	APIKeys KeyVerifier
