@@ -41,9 +41,9 @@ func ExampleActorFromContext() {
 	// ""
 }
 
-// Changes fans one management action out to several receivers, skipping nil
+// MultiChangeFunc fans one management action out to several receivers, skipping nil
 // ones: an audit log and a cache invalidation, say.
-func ExampleChanges() {
+func ExampleMultiChangeFunc() {
 	audit := func(_ context.Context, c keygate.Change) {
 		fmt.Println("audit:", c.Action, c.KeyID, c.Actor)
 	}
@@ -52,14 +52,14 @@ func ExampleChanges() {
 	}
 	var metrics keygate.ChangeFunc // not configured
 
-	report := keygate.Changes(audit, metrics, invalidate)
+	report := keygate.MultiChangeFunc(audit, metrics, invalidate)
 	ctx := keygate.WithActor(context.Background(), "ops@example.com")
 	report(ctx, keygate.Change{
 		Action: keygate.ActionKeyRevoked,
 		KeyID:  "key_123",
 		Actor:  keygate.ActorFromContext(ctx),
 	})
-	fmt.Println(keygate.Changes(nil, nil) == nil)
+	fmt.Println(keygate.MultiChangeFunc(nil, nil) == nil)
 	// Output:
 	// audit: key.revoked key_123 ops@example.com
 	// invalidate: key_123

@@ -187,7 +187,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	// other instances, which drop their cached copies.
 	onChange := keygate.ChangeFunc(a.recordChange)
 	if st.inv != nil {
-		onChange = keygate.Changes(a.recordChange, st.inv.Publish)
+		onChange = keygate.MultiChangeFunc(a.recordChange, st.inv.Publish)
 	}
 
 	keyConfig := apikey.Config{OnChange: onChange}
