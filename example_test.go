@@ -41,8 +41,8 @@ func ExampleActorFromContext() {
 	// ""
 }
 
-// MultiChangeFunc fans one management action out to several receivers, skipping nil
-// ones: an audit log and a cache invalidation, say.
+// MultiChangeFunc fans one management action out to several receivers,
+// skipping nil ones: an audit log and a cache invalidation, say.
 func ExampleMultiChangeFunc() {
 	audit := func(_ context.Context, c keygate.Change) {
 		fmt.Println("audit:", c.Action, c.KeyID, c.Actor)
