@@ -75,6 +75,7 @@ func Example_stores() {
 	if err != nil {
 		panic(err)
 	}
+	defer keys.Close(ctx) // before db.Close: writes the last-used times
 
 	if _, err := accounts.Create(ctx, account.CreateParams{ID: "acct_42", Name: "Corner Shop"}); err != nil {
 		panic(err)
