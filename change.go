@@ -98,11 +98,11 @@ func ActorFromContext(ctx context.Context) string {
 	return ""
 }
 
-// Changes returns a ChangeFunc that passes each change to every non-nil fn,
-// in order: to the audit log and to a broadcast that tells the other
-// instances of a service to drop their cached copies, say. It returns nil
-// when there is none.
-func Changes(fns ...ChangeFunc) ChangeFunc {
+// MultiChangeFunc returns a ChangeFunc that passes each change to every
+// non-nil fn, in order, as [io.MultiWriter] does with writes: to the audit
+// log and to a broadcast that tells the other instances of a service to
+// drop their cached copies, say. It returns nil when there is none.
+func MultiChangeFunc(fns ...ChangeFunc) ChangeFunc {
 	var live []ChangeFunc
 	for _, fn := range fns {
 		if fn != nil {

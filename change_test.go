@@ -9,15 +9,15 @@ import (
 	"github.com/keygate/keygate"
 )
 
-func TestChanges(t *testing.T) {
-	assert.Nil(t, keygate.Changes(), "none")
-	assert.Nil(t, keygate.Changes(nil, nil), "only nils")
+func TestMultiChangeFunc(t *testing.T) {
+	assert.Nil(t, keygate.MultiChangeFunc(), "none")
+	assert.Nil(t, keygate.MultiChangeFunc(nil, nil), "only nils")
 	var got []string
 	record := func(name string) keygate.ChangeFunc {
 		return func(_ context.Context, c keygate.Change) { got = append(got, name+":"+c.KeyID) }
 	}
-	keygate.Changes(nil, record("a"))(context.Background(), keygate.Change{KeyID: "k1"})
-	keygate.Changes(record("a"), nil, record("b"))(context.Background(), keygate.Change{KeyID: "k2"})
+	keygate.MultiChangeFunc(nil, record("a"))(context.Background(), keygate.Change{KeyID: "k1"})
+	keygate.MultiChangeFunc(record("a"), nil, record("b"))(context.Background(), keygate.Change{KeyID: "k2"})
 	assert.Equal(t, []string{"a:k1", "a:k2", "b:k2"}, got)
 }
 

@@ -43,8 +43,8 @@
 // [Tiers] is an ordered list of tiers, each including everything the
 // previous ones grant. A key's package (the name of a tier) decides the
 // routes it reaches ([Tiers.Reaches]) and the permissions its package
-// includes ([Tiers.Allows]). [RetailTiers] is the product brief's ready
-// example: DISCOVER < ASSIST < GO < GROW < PRIME.
+// includes ([Tiers.Allows]). [RetailTiers] is a ready example, the
+// packages of a retail product: DISCOVER < ASSIST < GO < GROW < PRIME.
 //
 // The package also bounds what a credential holds ([Tiers.Effective]): a
 // standard credential (one without permissions of its own) holds what its

@@ -56,7 +56,7 @@ func ExampleNewGrants() {
 	// true
 }
 
-// The brief's packages: each includes everything below it.
+// A retail product's packages: each includes everything below it.
 func ExampleRetailTiers() {
 	tiers := access.RetailTiers()
 	fmt.Println(tiers.Names())

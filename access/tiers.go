@@ -162,8 +162,8 @@ const (
 	TierPrime    = "PRIME"
 )
 
-// RetailTiers returns the product brief's package tiers, a ready example
-// configuration for a retail API:
+// RetailTiers returns the package tiers of a retail product, a ready
+// example configuration for a retail API:
 //
 //	DISCOVER  stores:read, products:read, products:write, catalog:read,
 //	          catalog:write, products:import (stores, products, catalog,

@@ -34,8 +34,10 @@ const (
 // DefaultAccessTokenTTL is Config.AccessTokenTTL when it is zero.
 const DefaultAccessTokenTTL = time.Hour
 
-// MaxGrace is the longest rotation grace period, in seconds: 30 days.
-const MaxGrace = 30 * 24 * 60 * 60
+// MaxGrace is the longest rotation grace period: 30 days. A rotate request
+// gives its grace period in whole seconds (grace_seconds), from 0 to
+// MaxGrace.
+const MaxGrace = 30 * 24 * time.Hour
 
 // Config configures a [Handler].
 type Config struct {

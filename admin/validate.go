@@ -139,7 +139,7 @@ func checkGrace(fe fieldErrors, secs *int64) time.Duration {
 	if secs == nil {
 		return 0
 	}
-	if *secs < 0 || *secs > MaxGrace {
+	if *secs < 0 || *secs > int64(MaxGrace/time.Second) {
 		fe.add("grace_seconds", msgGrace)
 		return 0
 	}

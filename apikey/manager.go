@@ -39,8 +39,7 @@ type Config struct {
 	Now func() time.Time
 	// LastUsedInterval is how often last-used times, collected in memory
 	// on the request path, are written to the store. Zero means one
-	// minute; at most a day. Call [Manager.FlushUsage] before shutting
-	// down.
+	// minute; at most a day. Call [Manager.Close] before shutting down.
 	LastUsedInterval time.Duration
 	// OnChange, when set, is told of every management action that changed
 	// a key (created, rotated, revoked, approved, disabled, enabled,
@@ -51,7 +50,8 @@ type Config struct {
 }
 
 // Manager mints, verifies and manages API keys on top of a [Store]. It is
-// safe for concurrent use.
+// safe for concurrent use. Verify writes last-used times to the store from
+// goroutines of its own: call [Manager.Close] when done with a Manager.
 type Manager struct {
 	store    Store
 	prefix   string
@@ -59,6 +59,12 @@ type Manager struct {
 	hmacPool *sync.Pool // nil without a pepper
 	usage    usageTracker
 	onChange keygate.ChangeFunc
+
+	bgMu     sync.Mutex // guards closed and bg.Add
+	closed   bool       // set by Close: no background flush starts afterwards
+	bg       sync.WaitGroup
+	bgCtx    context.Context // of the background flushes; cancelled when Close gives up
+	bgCancel context.CancelFunc
 }
 
 // maxPreviousHashes bounds how many replaced secrets a key keeps during
@@ -75,6 +81,7 @@ const maxUpdateRetries = 16
 // NewManager returns a Manager for cfg. It fails if cfg is invalid.
 func NewManager(cfg Config) (*Manager, error) {
 	m := &Manager{store: cfg.Store, prefix: cfg.Prefix, now: cfg.Now, onChange: cfg.OnChange}
+	m.bgCtx, m.bgCancel = context.WithCancel(context.Background())
 	if m.store == nil {
 		m.store = NewMemoryStore()
 	}
@@ -695,7 +702,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		return Record{}, err
 	}
 	if m.usage.record(rec.ID, now) {
-		go m.flushInBackground()
+		m.startFlush()
 	}
 	rec.Hashes = nil
 	clone.Strings(&rec.Stores, &rec.Permissions, &rec.AllowedIPs, &rec.DeniedIPs, &rec.AllowedCountries, &rec.DeniedCountries)
@@ -707,7 +714,7 @@ var unknownSum [32]byte
 
 // FlushUsage writes the last-used times collected since the previous flush
 // to the store. Verify triggers it in the background every
-// [Config.LastUsedInterval]; call it yourself before shutting down. It
+// [Config.LastUsedInterval]; [Manager.Close] calls it too. It
 // waits for a background flush that is under way, so that when it returns
 // every time collected before the call has been written (or, if the store
 // failed, kept for the next flush).
@@ -729,8 +736,41 @@ func (m *Manager) FlushUsage(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Close stops the Manager's background work: it waits for a background
+// flush of last-used times that is under way (cancelling its store calls
+// if ctx ends first), then writes the times still pending with
+// [Manager.FlushUsage] and returns its error. It does not close the
+// [Store], which the Manager does not own.
+//
+// After Close the Manager still mints, verifies and manages keys, but
+// starts no goroutine: the last-used times that verifications note are
+// kept in memory until FlushUsage, or Close again, writes them. Close is
+// safe to call more than once and concurrently.
+func (m *Manager) Close(ctx context.Context) error {
+	m.bgMu.Lock()
+	m.closed = true
+	m.bgMu.Unlock()
+	stop := context.AfterFunc(ctx, m.bgCancel)
+	m.bg.Wait()
+	stop()
+	return m.FlushUsage(ctx)
+}
+
+// startFlush starts a background flush, unless the Manager is closed.
+func (m *Manager) startFlush() {
+	m.bgMu.Lock()
+	defer m.bgMu.Unlock()
+	if m.closed {
+		m.usage.flushing.Store(false)
+		return
+	}
+	m.bg.Add(1)
+	go m.flushInBackground()
+}
+
 func (m *Manager) flushInBackground() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer m.bg.Done()
+	ctx, cancel := context.WithTimeout(m.bgCtx, 30*time.Second)
 	defer cancel()
 	_ = m.FlushUsage(ctx) // a failed write is kept and retried at the next flush
 	m.usage.flushing.Store(false)

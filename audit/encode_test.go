@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,4 +72,67 @@ func FuzzAppendJSON(f *testing.F) {
 		}
 		checkAppendJSON(t, &e)
 	})
+}
+
+// TestAppendJSONCoversEveryField fills every field of an Event, found by
+// reflection, so that a field added to Event but not to appendJSON fails
+// here instead of being silently dropped from the audit files.
+func TestAppendJSONCoversEveryField(t *testing.T) {
+	at := time.Date(2026, 11, 22, 12, 30, 45, 123456000, time.UTC)
+	typ := reflect.TypeFor[Event]()
+	// set gives field i of e a non-zero value of its type.
+	set := func(t *testing.T, e *Event, i int) {
+		t.Helper()
+		f, v := typ.Field(i), reflect.ValueOf(e).Elem().Field(i)
+		switch {
+		case f.Type == reflect.TypeFor[time.Time]():
+			v.Set(reflect.ValueOf(at))
+		case f.Type.Kind() == reflect.String:
+			v.SetString("v_" + f.Name)
+		case f.Type.Kind() == reflect.Int, f.Type.Kind() == reflect.Int64:
+			v.SetInt(int64(100 + i))
+		case f.Type.Kind() == reflect.Uint64:
+			v.SetUint(uint64(100 + i))
+		case f.Type.Kind() == reflect.Float64:
+			v.SetFloat(float64(100+i) + 0.25)
+		case f.Type == reflect.TypeFor[map[string]string]():
+			v.Set(reflect.ValueOf(map[string]string{"X-" + f.Name: "v_" + f.Name}))
+		default:
+			t.Fatalf("Event.%s has type %s, which this test cannot fill: extend it (and appendJSON)", f.Name, f.Type)
+		}
+		if v.IsZero() {
+			t.Fatalf("Event.%s is still zero", f.Name)
+		}
+	}
+	jsonName := func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			t.Fatalf("Event.%s has no JSON name", f.Name)
+		}
+		return name
+	}
+
+	var all Event
+	for i := range typ.NumField() {
+		set(t, &all, i)
+	}
+	got, ok := appendJSON(nil, &all)
+	if !ok {
+		t.Fatalf("appendJSON refused %+v", all)
+	}
+	for i := range typ.NumField() {
+		if name := jsonName(typ.Field(i)); !bytes.Contains(got, []byte(`"`+name+`":`)) {
+			t.Errorf("appendJSON drops Event.%s (%q): %s", typ.Field(i).Name, name, got)
+		}
+	}
+	checkAppendJSON(t, &all)
+
+	// Each field alone too, so that its omitempty handling is checked.
+	for i := range typ.NumField() {
+		t.Run(typ.Field(i).Name, func(t *testing.T) {
+			e := Event{Time: at}
+			set(t, &e, i)
+			checkAppendJSON(t, &e)
+		})
+	}
 }

@@ -242,9 +242,6 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 }
 
-// Shutdown is Close, named like [net/http.Server.Shutdown].
-func (w *Writer) Shutdown(ctx context.Context) error { return w.Close(ctx) }
-
 func (w *Writer) undelivered() uint64 { return w.abandoned.Load() }
 
 // run is the Writer's goroutine: it assembles batches and writes them.

@@ -322,7 +322,7 @@ func TestWriterCloseFlushes(t *testing.T) {
 			t.Fatalf("Emit(%v) after Close = %v, want ErrClosed", p, err)
 		}
 	}
-	if err := w.Shutdown(ctx); err != nil {
+	if err := w.Close(ctx); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 	if st := w.Stats(); st.Emitted != 300 {

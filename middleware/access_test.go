@@ -459,7 +459,7 @@ func TestAccessGeoRules(t *testing.T) {
 // 4. Tiers and permissions.
 
 // demoRoutes are the reference server's routes with the tier and
-// permission the brief's package table implies.
+// permission the retail product's package table implies.
 var demoRoutes = []struct {
 	method, path string
 	rule         middleware.Rule
@@ -515,7 +515,7 @@ func TestAccessTierMatrix(t *testing.T) {
 		}
 	}
 
-	// The brief's checks.
+	// The retail product's own cases.
 	goKey := mkKey(t, m, apikey.CreateParams{Package: access.TierGo, Permissions: all})
 	primeKey := mkKey(t, m, apikey.CreateParams{Package: access.TierPrime, Permissions: all})
 	assert.Equal(t, 200, serve(mux, areq{method: "POST", path: "/v1/offers", key: goKey}).Code)

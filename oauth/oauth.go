@@ -166,7 +166,7 @@ type Config struct {
 	// obtain tokens only from those addresses.
 	ClientIP *ipbind.Resolver
 	// AnchorToClientIP binds every access token to the address of the
-	// client that obtained it (the brief's "IP anchoring"): the token's
+	// client that obtained it ("IP anchoring"): the token's
 	// kg_allowed_ips is that one address, so the middleware refuses it
 	// from anywhere else. A refreshed token is anchored to the address
 	// that refreshed it.

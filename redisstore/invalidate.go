@@ -18,7 +18,7 @@ import (
 //	inv, _ := redisstore.NewInvalidations(cfg)
 //	keys := apikey.NewCachedStore(sqlKeys, apikey.CacheConfig{})
 //	manager, _ := apikey.NewManager(apikey.Config{Store: keys,
-//		OnChange: keygate.Changes(auditWriter.RecordChange, inv.Publish)})
+//		OnChange: keygate.MultiChangeFunc(auditWriter.RecordChange, inv.Publish)})
 //	go inv.Run(ctx, func(id string) {
 //		if id == "" {
 //			keys.InvalidateAll()

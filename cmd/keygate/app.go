@@ -97,7 +97,7 @@ type demo struct {
 	operatorPassword string
 }
 
-// demoTiers are the brief's packages, DISCOVER < ASSIST < GO < GROW < PRIME.
+// demoTiers are the retail demo's packages, DISCOVER < ASSIST < GO < GROW < PRIME.
 var demoTiers = access.RetailTiers()
 
 // demoPermissions are the demo keys' permissions (and the scope tokens a
@@ -187,7 +187,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	// other instances, which drop their cached copies.
 	onChange := keygate.ChangeFunc(a.recordChange)
 	if st.inv != nil {
-		onChange = keygate.Changes(a.recordChange, st.inv.Publish)
+		onChange = keygate.MultiChangeFunc(a.recordChange, st.inv.Publish)
 	}
 
 	keyConfig := apikey.Config{OnChange: onChange}
@@ -442,8 +442,8 @@ func (a *app) routes() http.Handler {
 	outer.Handle("/", a.auth.Audit(mux))
 	// The admin API: its own routes, each behind an admin permission.
 	mux.Handle(adminPrefix+"/", a.admin)
-	// The retail demo: every route with the package and permission the
-	// brief's table implies, in one place.
+	// The retail demo: every route with the package and permission its
+	// package table implies, in one place.
 	a.auth.Mount(mux, []middleware.Route{
 		{Pattern: "GET /v1/stores", Rule: middleware.Rule{Permission: "stores:read", Tier: access.TierDiscover}, Handler: demoRoute("stores")},
 		{Pattern: "GET /v1/products", Rule: middleware.Rule{Permission: "products:read", Tier: access.TierDiscover, Publishable: true}, Handler: demoRoute("products")},

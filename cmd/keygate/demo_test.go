@@ -14,7 +14,7 @@ import (
 )
 
 // TestRetailDemo checks the demo routes of the reference server against
-// the brief's package table, the publishable key, a spoofed
+// the retail product's package table, the publishable key, a spoofed
 // X-Forwarded-For, the one-time checkout and the PRIME key's rate limit.
 func TestRetailDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -335,7 +335,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := a.close(shutdownCtx); err != nil {
 		errs = append(errs, fmt.Errorf("audit: %w", err))
 	}
-	if err := keys.FlushUsage(shutdownCtx); err != nil {
+	if err := keys.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := st.close(); err != nil {

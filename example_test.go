@@ -1,0 +1,67 @@
+package keygate_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keygate/keygate"
+)
+
+// An authenticating middleware stores the caller with NewContext; a handler
+// behind it reads it back with FromContext.
+func ExampleFromContext() {
+	ctx := keygate.NewContext(context.Background(), keygate.Principal{
+		Method:  keygate.MethodAPIKey,
+		KeyID:   "key_123",
+		Account: "acct_42",
+		Mode:    keygate.ModeTest,
+		Kind:    keygate.KindSecret,
+	})
+
+	if p, ok := keygate.FromContext(ctx); ok {
+		fmt.Println(p.Account, p.Mode, p.Method)
+	}
+	_, ok := keygate.FromContext(context.Background())
+	fmt.Println(ok)
+	// Output:
+	// acct_42 test api_key
+	// false
+}
+
+// The actor of a management action is the one named by WithActor, else the
+// authenticated caller's key ID.
+func ExampleActorFromContext() {
+	ctx := keygate.NewContext(context.Background(), keygate.Principal{KeyID: "key_admin"})
+	fmt.Println(keygate.ActorFromContext(ctx))
+	fmt.Println(keygate.ActorFromContext(keygate.WithActor(ctx, "keygate init")))
+	fmt.Printf("%q\n", keygate.ActorFromContext(context.Background()))
+	// Output:
+	// key_admin
+	// keygate init
+	// ""
+}
+
+// MultiChangeFunc fans one management action out to several receivers,
+// skipping nil ones: an audit log and a cache invalidation, say.
+func ExampleMultiChangeFunc() {
+	audit := func(_ context.Context, c keygate.Change) {
+		fmt.Println("audit:", c.Action, c.KeyID, c.Actor)
+	}
+	invalidate := func(_ context.Context, c keygate.Change) {
+		fmt.Println("invalidate:", c.KeyID)
+	}
+	var metrics keygate.ChangeFunc // not configured
+
+	report := keygate.MultiChangeFunc(audit, metrics, invalidate)
+	ctx := keygate.WithActor(context.Background(), "ops@example.com")
+	report(ctx, keygate.Change{
+		Action: keygate.ActionKeyRevoked,
+		KeyID:  "key_123",
+		Actor:  keygate.ActorFromContext(ctx),
+	})
+	fmt.Println(keygate.MultiChangeFunc(nil, nil) == nil)
+	// Output:
+	// audit: key.revoked key_123 ops@example.com
+	// invalidate: key_123
+	// true
+}
