@@ -452,3 +452,65 @@ func TestWriterEventJSONHasNoSecrets(t *testing.T) {
 		assertNoSecrets(t, e)
 	}
 }
+
+func TestWriterFlush(t *testing.T) { synctest.Test(t, testWriterFlush) }
+
+func testWriterFlush(t *testing.T) {
+	mem := audit.NewMemorySink(1000)
+	// Batches that never fill, and an hour before one is written anyway:
+	// only Flush writes them now.
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, BatchSize: 1000, FlushInterval: time.Hour})
+	ctx := context.Background()
+	start := time.Now()
+	require := func(want int) {
+		t.Helper()
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(mem.Events()); n != want {
+			t.Fatalf("%d events written after Flush, want %d", n, want)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("Flush waited %v of the bubble's clock: it waited for the flush interval", d)
+		}
+	}
+	require(0) // nothing queued: nothing to wait for
+	seq := 0
+	for _, n := range []int{5, 1, 30} {
+		for range n {
+			if err := w.Emit(ctx, req(seq), audit.Block); err != nil {
+				t.Fatal(err)
+			}
+			seq++
+		}
+		require(seq)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	require(seq) // closed: nothing to wait for
+	if events, _ := checkLog(t, mem.Events(), true); events != seq {
+		t.Fatalf("log: %d events, want %d", events, seq)
+	}
+}
+
+func TestWriterFlushStalled(t *testing.T) { synctest.Test(t, testWriterFlushStalled) }
+
+func testWriterFlushStalled(t *testing.T) {
+	w, s := stall(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush behind a stalled sink = %v, want DeadlineExceeded", err)
+	}
+	s.Release()
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Written != 5 {
+		t.Fatalf("Stats %+v after Flush, want the 5 events written", st)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
