@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -397,34 +398,42 @@ func TestUpdateMetadata(t *testing.T) {
 	assert.ErrorIs(t, err, apikey.ErrInvalidParams)
 }
 
-func TestLastUsedIsBatched(t *testing.T) {
+func TestLastUsedIsBatched(t *testing.T) { synctest.Test(t, testLastUsedIsBatched) }
+
+func testLastUsedIsBatched(t *testing.T) {
 	store := apikey.NewMemoryStore()
 	m, c := newManager(t, apikey.Config{Store: store, LastUsedInterval: time.Hour})
 	ctx := context.Background()
 	k, _, err := m.Create(ctx, params)
 	require.NoError(t, err)
+	lastUsed := func() time.Time {
+		t.Helper()
+		rec, err := store.Get(ctx, k.ID())
+		require.NoError(t, err)
+		return rec.LastUsed
+	}
 	_, err = m.Verify(ctx, k.Reveal())
 	require.NoError(t, err)
 	used := c.Now()
-	rec, err := store.Get(ctx, k.ID())
-	require.NoError(t, err)
-	assert.True(t, rec.LastUsed.IsZero(), "the request path does not write to the store")
+	synctest.Wait()
+	assert.True(t, lastUsed().IsZero(), "the request path does not write to the store")
 	require.NoError(t, m.FlushUsage(ctx))
-	rec, err = store.Get(ctx, k.ID())
-	require.NoError(t, err)
-	assert.Equal(t, used, rec.LastUsed)
+	assert.Equal(t, used, lastUsed())
 
 	// After the interval, a verification starts a background flush.
-	c.Advance(2 * time.Hour)
+	for range 2 {
+		c.Advance(2 * time.Hour)
+		_, err = m.Verify(ctx, k.Reveal())
+		require.NoError(t, err)
+		synctest.Wait() // the background flush has run
+		assert.Equal(t, c.Now(), lastUsed(), "written by the flush the verification started")
+	}
+	// Within the interval, no flush.
+	c.Advance(30 * time.Minute)
 	_, err = m.Verify(ctx, k.Reveal())
 	require.NoError(t, err)
-	c.Advance(2 * time.Hour)
-	_, err = m.Verify(ctx, k.Reveal())
-	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		rec, err := store.Get(ctx, k.ID())
-		return err == nil && rec.LastUsed.After(used)
-	}, 5*time.Second, 5*time.Millisecond)
+	synctest.Wait()
+	assert.Equal(t, c.Now().Add(-30*time.Minute), lastUsed(), "flushed again within the interval")
 }
 
 // failingStore wraps a store and fails Get on demand: a fault a real

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +131,8 @@ type Writer struct {
 	done      chan struct{} // closed when the goroutine has exited
 	closeOnce sync.Once
 
+	flushReq chan chan struct{} // Flush's requests to the goroutine
+
 	emitted, written, dropped atomic.Uint64
 	gap                       atomic.Uint64 // drops not yet reported by a marker
 	abandoned                 atomic.Uint64 // events given up on by Close
@@ -161,6 +164,8 @@ func NewWriter(cfg WriterConfig) *Writer {
 		abort:   cancel,
 		sinkCtx: ctx,
 		done:    make(chan struct{}),
+
+		flushReq: make(chan chan struct{}),
 	}
 	go w.run()
 	return w
@@ -242,6 +247,38 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 }
 
+// Flush writes the events queued before the call to every sink at once,
+// without waiting for their batch to fill or for FlushInterval, and waits
+// until they are written (or, if Close gave up on them, counted as
+// dropped). It returns ctx.Err() if ctx ends first, as it does while a
+// sink stalls. Flush does not stop the Writer: it is for a caller that
+// must see its events in a sink now, such as a test that reads them back.
+func (w *Writer) Flush(ctx context.Context) error {
+	written := make(chan struct{})
+	select {
+	case w.flushReq <- written:
+	case <-w.done:
+		return nil // closed: every event is written or counted as dropped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-written:
+		return nil
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flushWaiter is a Flush waiting for the first target events the
+// goroutine took from the queue to be written or given up on.
+type flushWaiter struct {
+	target  uint64
+	written chan struct{}
+}
+
 func (w *Writer) undelivered() uint64 { return w.abandoned.Load() }
 
 // run is the Writer's goroutine: it assembles batches and writes them.
@@ -251,8 +288,35 @@ func (w *Writer) run() {
 	batch := make([]Event, 0, w.batch+1)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	// taken counts the events received from the queue. Only this
+	// goroutine receives, so when a Flush asks, the events queued before
+	// it are the first taken+len(queue): settled in that order, they are
+	// written once written+abandoned reaches that count.
+	var taken uint64
+	var flushes []flushWaiter
+	flushAsked := func(written chan struct{}) {
+		flushes = append(flushes, flushWaiter{taken + uint64(len(w.queue)), written})
+	}
+	flushed := func() {
+		settled := w.written.Load() + w.abandoned.Load()
+		flushes = slices.DeleteFunc(flushes, func(f flushWaiter) bool {
+			if f.target <= settled {
+				close(f.written)
+				return true
+			}
+			return false
+		})
+	}
 	for {
-		e, ok := <-w.queue
+		flushed()
+		var e Event
+		var ok bool
+		select {
+		case e, ok = <-w.queue:
+		case written := <-w.flushReq:
+			flushAsked(written)
+			continue
+		}
 		if !ok {
 			// Closed and drained: report drops that no batch carried.
 			if w.gap.Load() > 0 {
@@ -260,6 +324,7 @@ func (w *Writer) run() {
 			}
 			return
 		}
+		taken++
 		batch = append(batch[:0], e)
 		deadline := time.Now().Add(w.flush)
 		open := true
@@ -271,19 +336,25 @@ func (w *Writer) run() {
 					open = false
 					break fill
 				}
+				taken++
 				batch = append(batch, e)
 				continue
 			default:
 			}
 			// The queue is empty: let events gather for a moment, rather
 			// than be woken by each one (under load, that is most of the
-			// cost of handing an event over).
+			// cost of handing an event over), unless a Flush waits.
 			wait := time.Until(deadline)
-			if wait <= 0 {
+			if wait <= 0 || len(flushes) > 0 {
 				break
 			}
 			timer.Reset(min(wait, linger))
-			<-timer.C
+			select {
+			case <-timer.C:
+			case written := <-w.flushReq:
+				timer.Stop()
+				flushAsked(written)
+			}
 		}
 		if !w.write(batch) {
 			w.discard()

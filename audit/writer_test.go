@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/keygate/keygate/audit"
@@ -97,7 +98,9 @@ func checkInvariant(t *testing.T, st audit.Stats) {
 	}
 }
 
-func TestWriterBlockInvariant(t *testing.T) {
+func TestWriterBlockInvariant(t *testing.T) { synctest.Test(t, testWriterBlockInvariant) }
+
+func testWriterBlockInvariant(t *testing.T) {
 	mem := audit.NewMemorySink(100000)
 	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, QueueSize: 16, BatchSize: 4, FlushInterval: time.Millisecond})
 	ctx := context.Background()
@@ -132,9 +135,13 @@ func TestWriterBlockInvariant(t *testing.T) {
 	}
 }
 
-func TestWriterDropInvariant(t *testing.T) {
+func TestWriterDropInvariant(t *testing.T) { synctest.Test(t, testWriterDropInvariant) }
+
+func testWriterDropInvariant(t *testing.T) {
 	mem := audit.NewMemorySink(100000)
-	// A slow sink so that the small queue overflows.
+	// A slow sink so that the small queue overflows: in the bubble its
+	// 200µs pass only once every emitter is blocked or done, so the
+	// emitters outrun it and the drop path runs on every run.
 	slow := sinkFunc(func(ctx context.Context, b []audit.Event) error {
 		time.Sleep(200 * time.Microsecond)
 		return mem.Write(ctx, b)
@@ -166,7 +173,7 @@ func TestWriterDropInvariant(t *testing.T) {
 		t.Fatalf("Stats %+v, want 8000 emitted and %d dropped", st, refused.Load())
 	}
 	if st.Dropped == 0 {
-		t.Log("nothing was dropped; the test did not exercise the drop path")
+		t.Fatal("nothing was dropped; the test did not exercise the drop path")
 	}
 	events, gaps := checkLog(t, mem.Events(), false)
 	if uint64(events) != st.Written || gaps != st.Dropped {
@@ -197,7 +204,9 @@ func stall(t *testing.T, queue int) (*audit.Writer, *stallSink) {
 	return w, s
 }
 
-func TestWriterStalledDrop(t *testing.T) {
+func TestWriterStalledDrop(t *testing.T) { synctest.Test(t, testWriterStalledDrop) }
+
+func testWriterStalledDrop(t *testing.T) {
 	const queue = 32
 	w, s := stall(t, queue)
 	ctx := context.Background()
@@ -218,12 +227,9 @@ func TestWriterStalledDrop(t *testing.T) {
 	}
 	// After the stall, new events flow again.
 	s.Release()
-	deadline := time.Now().Add(5 * time.Second)
-	for w.Emit(ctx, req(queue+1+extra), audit.Drop) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("queue never drained")
-		}
-		time.Sleep(time.Millisecond)
+	synctest.Wait() // the Writer has drained the queue and waits for more
+	if err := w.Emit(ctx, req(queue+1+extra), audit.Drop); err != nil {
+		t.Fatalf("Emit after the stall = %v; the queue did not drain", err)
 	}
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -244,7 +250,9 @@ func TestWriterStalledDrop(t *testing.T) {
 	}
 }
 
-func TestWriterStalledBlock(t *testing.T) {
+func TestWriterStalledBlock(t *testing.T) { synctest.Test(t, testWriterStalledBlock) }
+
+func testWriterStalledBlock(t *testing.T) {
 	const queue = 8
 	w, s := stall(t, queue)
 	ctx := context.Background()
@@ -266,7 +274,7 @@ func TestWriterStalledBlock(t *testing.T) {
 			blocked.Add(-1)
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait() // every emitter has returned or is blocked for good
 	if n := blocked.Load(); n != 20 {
 		t.Fatalf("%d of 20 emitters returned while the queue was full", 20-n)
 	}
@@ -297,7 +305,9 @@ func TestWriterStalledBlock(t *testing.T) {
 	}
 }
 
-func TestWriterCloseFlushes(t *testing.T) {
+func TestWriterCloseFlushes(t *testing.T) { synctest.Test(t, testWriterCloseFlushes) }
+
+func testWriterCloseFlushes(t *testing.T) {
 	mem := audit.NewMemorySink(1000)
 	// A long flush interval: only Close makes the Writer write.
 	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, BatchSize: 1000, FlushInterval: time.Hour})
@@ -330,12 +340,19 @@ func TestWriterCloseFlushes(t *testing.T) {
 	}
 }
 
-func TestWriterCloseWakesBlocked(t *testing.T) {
+func TestWriterCloseWakesBlocked(t *testing.T) { synctest.Test(t, testWriterCloseWakesBlocked) }
+
+func testWriterCloseWakesBlocked(t *testing.T) {
 	w, s := stall(t, 4)
 	ctx := context.Background()
 	errc := make(chan error, 1)
 	go func() { errc <- w.Emit(ctx, req(100), audit.Block) }()
-	time.Sleep(10 * time.Millisecond)
+	synctest.Wait() // the Emit is blocked on the full queue
+	select {
+	case err := <-errc:
+		t.Fatalf("Emit into a full queue returned %v before Close", err)
+	default:
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- w.Close(ctx) }()
 	if err := <-errc; !errors.Is(err, audit.ErrClosed) {
@@ -352,7 +369,9 @@ func TestWriterCloseWakesBlocked(t *testing.T) {
 	}
 }
 
-func TestWriterCloseTimeout(t *testing.T) {
+func TestWriterCloseTimeout(t *testing.T) { synctest.Test(t, testWriterCloseTimeout) }
+
+func testWriterCloseTimeout(t *testing.T) {
 	w, _ := stall(t, 4) // never released
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -367,7 +386,9 @@ func TestWriterCloseTimeout(t *testing.T) {
 	}
 }
 
-func TestWriterRetriesFailingSink(t *testing.T) {
+func TestWriterRetriesFailingSink(t *testing.T) { synctest.Test(t, testWriterRetriesFailingSink) }
+
+func testWriterRetriesFailingSink(t *testing.T) {
 	flaky := &flakySink{mem: audit.NewMemorySink(1000)}
 	flaky.fails.Store(3)
 	good := audit.NewMemorySink(1000)
@@ -429,5 +450,67 @@ func TestWriterEventJSONHasNoSecrets(t *testing.T) {
 	}
 	for _, e := range mem.Events() {
 		assertNoSecrets(t, e)
+	}
+}
+
+func TestWriterFlush(t *testing.T) { synctest.Test(t, testWriterFlush) }
+
+func testWriterFlush(t *testing.T) {
+	mem := audit.NewMemorySink(1000)
+	// Batches that never fill, and an hour before one is written anyway:
+	// only Flush writes them now.
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, BatchSize: 1000, FlushInterval: time.Hour})
+	ctx := context.Background()
+	start := time.Now()
+	require := func(want int) {
+		t.Helper()
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(mem.Events()); n != want {
+			t.Fatalf("%d events written after Flush, want %d", n, want)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("Flush waited %v of the bubble's clock: it waited for the flush interval", d)
+		}
+	}
+	require(0) // nothing queued: nothing to wait for
+	seq := 0
+	for _, n := range []int{5, 1, 30} {
+		for range n {
+			if err := w.Emit(ctx, req(seq), audit.Block); err != nil {
+				t.Fatal(err)
+			}
+			seq++
+		}
+		require(seq)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	require(seq) // closed: nothing to wait for
+	if events, _ := checkLog(t, mem.Events(), true); events != seq {
+		t.Fatalf("log: %d events, want %d", events, seq)
+	}
+}
+
+func TestWriterFlushStalled(t *testing.T) { synctest.Test(t, testWriterFlushStalled) }
+
+func testWriterFlushStalled(t *testing.T) {
+	w, s := stall(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush behind a stalled sink = %v, want DeadlineExceeded", err)
+	}
+	s.Release()
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Written != 5 {
+		t.Fatalf("Stats %+v after Flush, want the 5 events written", st)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

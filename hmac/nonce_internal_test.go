@@ -46,3 +46,49 @@ func TestNonceSweepAllAtMostEveryMillisecond(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "a millisecond later the sweep frees the expired entry's room")
 }
+
+// TestNonceShrinkAfterBurst checks that memory follows the live entries
+// after a burst: 200,000 nonces, then, once they have expired, a trickle
+// of 5,000 new ones. The burst brings every shard past nonceShrinkMin;
+// the trickle's sweeps rebuild every shard (only a rebuild lowers its
+// peak, and a rebuild replaces the map, which Go never shrinks), and the
+// queues and heaps left hold room for the live entries only.
+func TestNonceShrinkAfterBurst(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := NewMemoryNonceStore(MemoryNonceConfig{MaxPerKey: 1 << 30, Now: func() time.Time { return now }})
+	room := func() (peak, slots int) {
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.Lock()
+			peak += sh.peak
+			slots += cap(sh.queue) + cap(sh.heap)
+			sh.mu.Unlock()
+		}
+		return peak, slots
+	}
+	const burst, trickle = 200_000, 5000
+	for i := range burst {
+		ok, err := s.Claim(ctx, "key_1", fmt.Sprintf("burst-%08d", i), now.Add(time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	for i := range s.shards {
+		require.GreaterOrEqual(t, s.shards[i].peak, nonceShrinkMin, "shard %d: the burst must make it eligible for a rebuild", i)
+	}
+	peak, burstSlots := room()
+	require.Equal(t, burst, peak)
+	require.GreaterOrEqual(t, burstSlots, burst)
+
+	now = now.Add(time.Hour)
+	for i := range trickle {
+		ok, err := s.Claim(ctx, "key_1", fmt.Sprintf("after-%08d", i), now.Add(time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	require.Equal(t, trickle, s.Len())
+	peak, slots := room()
+	t.Logf("queue and heap slots: %d after the burst, %d once it expired", burstSlots, slots)
+	require.Equal(t, trickle, peak, "every shard rebuilt since the burst: peaks count the live entries only")
+	require.Less(t, slots, burst/5, "queue and heap slots held once the burst expired")
+}

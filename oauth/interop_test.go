@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -26,6 +27,15 @@ import (
 // x2Context makes x/oauth2 use the fixture server's HTTP client.
 func (f *fixture) x2Context(t testing.TB) context.Context {
 	return context.WithValue(t.Context(), oauth2.HTTPClient, f.srv.Client())
+}
+
+// x2BubbleContext is x2Context for an x/oauth2 client in a synctest
+// bubble: its transport is made in the bubble and keeps no connection
+// open, so that no goroutine of the bubble waits on the network once a
+// call has returned, and time.Sleep advances the bubble's clock.
+func (f *fixture) x2BubbleContext(t testing.TB) context.Context {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return context.WithValue(t.Context(), oauth2.HTTPClient, client)
 }
 
 // whoamiVia calls the protected route through an x/oauth2 client.
@@ -71,13 +81,18 @@ func TestInteropClientCredentials(t *testing.T) {
 	})
 
 	t.Run("credentials in the body", func(t *testing.T) {
-		cfg := cfg
-		cfg.AuthStyle = oauth2.AuthStyleInParams
-		tok, err := cfg.Token(f.x2Context(t))
-		require.NoError(t, err)
-		assert.Equal(t, "Bearer", tok.TokenType)
-		assert.Empty(t, tok.RefreshToken)
-		assert.WithinDuration(t, time.Now().Add(time.Hour), tok.Expiry, 5*time.Second)
+		synctest.Test(t, func(t *testing.T) {
+			cfg := cfg
+			cfg.AuthStyle = oauth2.AuthStyleInParams
+			tok, err := cfg.Token(f.x2BubbleContext(t))
+			require.NoError(t, err)
+			assert.Equal(t, "Bearer", tok.TokenType)
+			assert.Empty(t, tok.RefreshToken)
+			// The bubble's clock stood still during the call: the expiry
+			// is expires_in from now exactly.
+			want := time.Now().Add(time.Hour)
+			assert.True(t, tok.Expiry.Equal(want), "expiry %v, want %v", tok.Expiry, want)
+		})
 	})
 
 	t.Run("wrong secret", func(t *testing.T) {
@@ -110,25 +125,29 @@ func TestInteropClientCredentials(t *testing.T) {
 
 func TestInteropClientCredentialsRenewal(t *testing.T) {
 	t.Run("renewed after expires_in", func(t *testing.T) {
-		// With an 11 s lifetime x/oauth2 keeps the token for 1 s
-		// (11 s minus its 10 s expiryDelta), then fetches a new one.
-		f := newFixture(t, options{accessTTL: 11 * time.Second})
-		cfg := clientcredentials.Config{ClientID: f.sk.ID(), ClientSecret: f.sk.Reveal(), TokenURL: f.srv.URL + "/oauth/token"}
-		client := cfg.Client(f.x2Context(t))
+		// x/oauth2 keeps a token until expires_in has passed (less an
+		// early margin of its own), then fetches a new one. In a bubble
+		// its clock is the bubble's: a token of an hour, an hour later,
+		// has expired for it whatever that margin is, and the hour takes
+		// no time.
+		f := newFixture(t, options{accessTTL: time.Hour})
+		synctest.Test(t, func(t *testing.T) {
+			cfg := clientcredentials.Config{ClientID: f.sk.ID(), ClientSecret: f.sk.Reveal(), TokenURL: f.srv.URL + "/oauth/token"}
+			client := cfg.Client(f.x2BubbleContext(t))
 
-		first := f.whoamiVia(t, client)
-		received := time.Now() // x/oauth2 computed the expiry before this
-		second := f.whoamiVia(t, client)
-		require.Equal(t, 1, f.tokenHits(), "cached while valid")
-		assert.Equal(t, first.TokenID, second.TokenID)
+			first := f.whoamiVia(t, client)
+			second := f.whoamiVia(t, client)
+			require.Equal(t, 1, f.tokenHits(), "cached while valid")
+			assert.Equal(t, first.TokenID, second.TokenID)
 
-		time.Sleep(time.Until(received.Add(time.Second + 50*time.Millisecond)))
-		third := f.whoamiVia(t, client)
-		assert.Equal(t, 2, f.tokenHits(), "renewed once expired")
-		assert.NotEqual(t, first.TokenID, third.TokenID)
-		fourth := f.whoamiVia(t, client)
-		assert.Equal(t, 2, f.tokenHits())
-		assert.Equal(t, third.TokenID, fourth.TokenID)
+			time.Sleep(time.Hour)
+			third := f.whoamiVia(t, client)
+			assert.Equal(t, 2, f.tokenHits(), "renewed once expired")
+			assert.NotEqual(t, first.TokenID, third.TokenID)
+			fourth := f.whoamiVia(t, client)
+			assert.Equal(t, 2, f.tokenHits())
+			assert.Equal(t, third.TokenID, fourth.TokenID)
+		})
 	})
 
 	t.Run("a lifetime under expiryDelta is never cached", func(t *testing.T) {

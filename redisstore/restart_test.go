@@ -1,9 +1,11 @@
 package redisstore
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -19,24 +21,40 @@ import (
 // redisServer runs a redis-server of its own on addr, in the foreground,
 // without persistence, and stops it when t ends.
 type redisServer struct {
-	t    *testing.T
-	addr string
-	cmd  *exec.Cmd
+	t       *testing.T
+	addr    string
+	cmd     *exec.Cmd
+	drained chan struct{} // closed when the server's output has ended
 }
 
+// start starts the server and returns once it reports that it accepts
+// connections.
 func (s *redisServer) start() {
 	s.t.Helper()
 	host, port, _ := strings.Cut(s.addr, ":")
 	s.cmd = exec.Command("redis-server", "--port", port, "--bind", host, "--save", "", "--appendonly", "no",
-		"--dir", s.t.TempDir(), "--loglevel", "warning")
-	require.NoError(s.t, s.cmd.Start())
-	c := redis.NewClient(&redis.Options{Addr: s.addr, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		require.True(s.t, time.Now().Before(deadline), "redis-server on %s did not answer within 10s", s.addr)
-		time.Sleep(20 * time.Millisecond)
+		"--dir", s.t.TempDir(), "--loglevel", "notice")
+	r, w, err := os.Pipe()
+	require.NoError(s.t, err)
+	s.cmd.Stdout = w
+	err = s.cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		s.t.Fatal(err)
 	}
+	lines := bufio.NewScanner(r)
+	ready := false
+	for !ready && lines.Scan() {
+		ready = strings.Contains(lines.Text(), "Ready to accept connections")
+	}
+	s.drained = make(chan struct{})
+	go func() {
+		defer close(s.drained)
+		defer r.Close()
+		_, _ = io.Copy(io.Discard, r) // until the server exits
+	}()
+	require.True(s.t, ready, "redis-server on %s exited before it accepted connections", s.addr)
 }
 
 func (s *redisServer) stop() {
@@ -46,6 +64,7 @@ func (s *redisServer) stop() {
 	}
 	require.NoError(s.t, s.cmd.Process.Signal(os.Interrupt))
 	err := s.cmd.Wait()
+	<-s.drained
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		s.t.Errorf("redis-server: %v", err)
