@@ -3,7 +3,7 @@ module github.com/keygate/keygate/redisstore
 go 1.25.0
 
 require (
-	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
+	github.com/keygate/keygate v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0

@@ -3,8 +3,8 @@ module github.com/keygate/keygate/sqlite
 go 1.25.0
 
 require (
-	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
-	github.com/keygate/keygate/sqlstore v0.0.0-00010101000000-000000000000
+	github.com/keygate/keygate v0.1.0
+	github.com/keygate/keygate/sqlstore v0.1.0
 	go.uber.org/goleak v1.3.0
 	modernc.org/sqlite v1.59.0
 )

@@ -3,7 +3,7 @@ module github.com/keygate/keygate/sqlstore
 go 1.25.0
 
 require (
-	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
+	github.com/keygate/keygate v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 
