@@ -36,4 +36,5 @@ require (
 
 // The adapter is built from this repository's library, never from a
 // published copy.
+// scripts/release.sh drops this directive from the released go.mod.
 replace github.com/keygate/keygate => ..

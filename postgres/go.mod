@@ -34,6 +34,7 @@ require (
 
 // Built from this repository's library and SQL stores, never from
 // published copies.
+// scripts/release.sh drops this directive from the released go.mod.
 replace (
 	github.com/keygate/keygate => ..
 	github.com/keygate/keygate/sqlstore => ../sqlstore

@@ -30,4 +30,5 @@ require (
 
 // The backend is built from this repository's library, never from a
 // published copy.
+// scripts/release.sh drops this directive from the released go.mod.
 replace github.com/keygate/keygate => ..

@@ -27,4 +27,5 @@ require (
 )
 
 // Built from this repository's library, never from a published copy.
+// scripts/release.sh drops this directive from the released go.mod.
 replace github.com/keygate/keygate => ..

@@ -67,6 +67,7 @@ require (
 
 // The server is built from this repository's library, never from a
 // published copy.
+// scripts/release.sh drops this directive from the released go.mod.
 replace (
 	github.com/keygate/keygate => ../..
 	github.com/keygate/keygate/auditprom => ../../auditprom

@@ -43,7 +43,7 @@ func run(args []string) error {
 	}
 	args = fs.Args()
 	if len(args) == 0 {
-		return fmt.Errorf("usage: release [-root DIR] tags|rewrite|check ...")
+		return fmt.Errorf("usage: release [-root DIR] tags|rewrite|check [ARGS]")
 	}
 	mods, err := loadModules(*root)
 	if err != nil {

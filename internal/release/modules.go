@@ -171,7 +171,8 @@ func checkVersion(version string) error {
 // ignore and `go install module@version` refuses; with dev true (in-repo
 // development) it keeps them and adds any missing one, so that each
 // module builds alone (GOWORK=off) from the repository's sources. It
-// returns the modules whose go.mod changed, formatted.
+// edits the parsed files of mods and returns the go.mod files that
+// changed (their names relative to the repository root), formatted.
 func rewrite(mods []mod, version string, dev bool) (map[string][]byte, error) {
 	if err := checkVersion(version); err != nil {
 		return nil, err
