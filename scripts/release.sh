@@ -55,10 +55,8 @@ if [ -n "$(git status --porcelain)" ]; then
 	exit 1
 fi
 current=$(release check)
-tags=()
-while IFS= read -r tag; do
-	tags+=("$tag")
-done < <(release tags "$version")
+tag_list=$(release tags "$version") # fails on an invalid version
+mapfile -t tags <<<"$tag_list"
 for tag in "${tags[@]}"; do
 	if git rev-parse -q --verify "refs/tags/$tag" >/dev/null; then
 		echo "release: tag $tag exists already" >&2
@@ -69,7 +67,8 @@ done
 echo "modules now require $current; releasing $version"
 
 if [ -n "$dry_run" ]; then
-	git archive HEAD | tar -x -C "$tmp" --one-top-level=tree
+	mkdir "$tmp/tree"
+	git archive HEAD | tar -x -C "$tmp/tree"
 	"$tmp/release" -root "$tmp/tree" rewrite "$version" >/dev/null
 	for gomod in $(git ls-files '*go.mod' 'go.mod'); do
 		git --no-pager diff --no-index -- "$gomod" "$tmp/tree/$gomod" || true
@@ -82,10 +81,11 @@ if [ -n "$dry_run" ]; then
 fi
 
 echo "==> the release test"
-(cd internal/release && go test -count=1 ./...)
+(cd internal/release && KEYGATE_RELEASE_VERSION=$version go test -count=1 ./...)
 
 base=$(git rev-parse HEAD)
-mapfile -t changed < <(release rewrite "$version")
+changed_list=$(release rewrite "$version")
+mapfile -t changed <<<"$changed_list"
 git add -- "${changed[@]}"
 git commit -q -m "release: $version" -m "Every module at $version, nested modules requiring each other at it, with no replace directive."
 for tag in "${tags[@]}"; do

@@ -124,7 +124,8 @@ func TestRepositoryModules(t *testing.T) {
 // account in a SQLite file; then it installs cmd/keygate at that version
 // as `go install` does. keygate's modules come only from the local
 // proxy; the others from the module cache (or the configured proxy),
-// checked against the repository's go.sum files.
+// checked against the repository's go.sum files. The version is the one
+// the repository's go.mod files name, or $KEYGATE_RELEASE_VERSION.
 func TestGoGetFromProxy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds modules with the go command")
@@ -145,6 +146,13 @@ func TestGoGetFromProxy(t *testing.T) {
 	version, err := devVersion(mods)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// scripts/release.sh tests the version it is about to release.
+	if v := os.Getenv("KEYGATE_RELEASE_VERSION"); v != "" {
+		if err := checkVersion(v); err != nil {
+			t.Fatal(err)
+		}
+		version = v
 	}
 
 	// A copy of the working tree (what Git would commit: tracked and
