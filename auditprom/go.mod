@@ -3,7 +3,7 @@ module github.com/keygate/keygate/auditprom
 go 1.25.0
 
 require (
-	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
+	github.com/keygate/keygate v0.1.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/prometheus/client_model v0.6.2
 	github.com/stretchr/testify v1.12.1
@@ -36,4 +36,5 @@ require (
 
 // The adapter is built from this repository's library, never from a
 // published copy.
+// scripts/release.sh drops this directive from the released go.mod.
 replace github.com/keygate/keygate => ..

@@ -4,8 +4,8 @@ go 1.25.0
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
-	github.com/keygate/keygate/sqlstore v0.0.0-00010101000000-000000000000
+	github.com/keygate/keygate v0.1.0
+	github.com/keygate/keygate/sqlstore v0.1.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -34,6 +34,7 @@ require (
 
 // Built from this repository's library and SQL stores, never from
 // published copies.
+// scripts/release.sh drops this directive from the released go.mod.
 replace (
 	github.com/keygate/keygate => ..
 	github.com/keygate/keygate/sqlstore => ../sqlstore

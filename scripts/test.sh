@@ -61,6 +61,9 @@ else
 fi
 
 # Every module: each directory with a go.mod, outside vendor/ and testdata/.
+# Among them internal/release, whose test releases the working tree into a
+# module proxy in a temporary directory and builds a module outside the
+# repository from it (see README, Releasing).
 modules=()
 while IFS= read -r gomod; do
 	modules+=("$(dirname "$gomod")")

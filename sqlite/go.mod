@@ -3,8 +3,8 @@ module github.com/keygate/keygate/sqlite
 go 1.25.0
 
 require (
-	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
-	github.com/keygate/keygate/sqlstore v0.0.0-00010101000000-000000000000
+	github.com/keygate/keygate v0.1.0
+	github.com/keygate/keygate/sqlstore v0.1.0
 	go.uber.org/goleak v1.3.0
 	modernc.org/sqlite v1.59.0
 )
@@ -37,6 +37,7 @@ require (
 
 // Built from this repository's library and SQL stores, never from
 // published copies.
+// scripts/release.sh drops this directive from the released go.mod.
 replace (
 	github.com/keygate/keygate => ..
 	github.com/keygate/keygate/sqlstore => ../sqlstore

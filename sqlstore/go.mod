@@ -3,7 +3,7 @@ module github.com/keygate/keygate/sqlstore
 go 1.25.0
 
 require (
-	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
+	github.com/keygate/keygate v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 
@@ -27,4 +27,5 @@ require (
 )
 
 // Built from this repository's library, never from a published copy.
+// scripts/release.sh drops this directive from the released go.mod.
 replace github.com/keygate/keygate => ..

@@ -6,12 +6,12 @@ require (
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.24.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/keygate/keygate v0.0.0-00010101000000-000000000000
-	github.com/keygate/keygate/auditprom v0.0.0-00010101000000-000000000000
-	github.com/keygate/keygate/postgres v0.0.0-00010101000000-000000000000
-	github.com/keygate/keygate/redisstore v0.0.0-00010101000000-000000000000
-	github.com/keygate/keygate/sqlite v0.0.0-00010101000000-000000000000
-	github.com/keygate/keygate/sqlstore v0.0.0-00010101000000-000000000000
+	github.com/keygate/keygate v0.1.0
+	github.com/keygate/keygate/auditprom v0.1.0
+	github.com/keygate/keygate/postgres v0.1.0
+	github.com/keygate/keygate/redisstore v0.1.0
+	github.com/keygate/keygate/sqlite v0.1.0
+	github.com/keygate/keygate/sqlstore v0.1.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1
@@ -67,6 +67,7 @@ require (
 
 // The server is built from this repository's library, never from a
 // published copy.
+// scripts/release.sh drops this directive from the released go.mod.
 replace (
 	github.com/keygate/keygate => ../..
 	github.com/keygate/keygate/auditprom => ../../auditprom
