@@ -654,7 +654,7 @@ func ValidStoreID(s string) bool { return validate.Ident(s) }
 // Verify checks a presented key: anatomy and checksum, prefix, then the
 // store lookup and a constant-time comparison of hashes, then state. It
 // returns the key's record or an error wrapping one of [ErrMalformed],
-// [ErrInvalidKey], [ErrRevoked], [ErrExpired], [ErrDisabled],
+// [ErrUnknownKey], [ErrRevoked], [ErrExpired], [ErrDisabled],
 // [ErrPendingReview], or the store's error.
 //
 // The returned record has no Hashes; its Stores, Permissions and AllowedIPs
@@ -676,7 +676,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		// Compare anyway, so that an unknown ID costs what a wrong secret
 		// costs.
 		subtle.ConstantTimeCompare(sum[:], unknownSum[:])
-		return Record{}, ErrInvalidKey
+		return Record{}, ErrUnknownKey
 	}
 	if err != nil {
 		return Record{}, fmt.Errorf("apikey: verify: %w", err)
@@ -689,7 +689,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		}
 	}
 	if match != 1 || rec.Mode != info.Mode || rec.Kind != info.Kind {
-		return Record{}, ErrInvalidKey
+		return Record{}, ErrUnknownKey
 	}
 	if err := rec.Usable(now); err != nil {
 		return Record{}, err

@@ -21,20 +21,28 @@ var (
 	// differs); read it again and retry.
 	ErrConflict = errors.New("apikey: record changed concurrently")
 
-	// ErrMalformed: the string is not a well-formed key (layout, alphabet,
-	// length or checksum), or it has another prefix than the manager's.
-	ErrMalformed = errors.New("apikey: malformed key")
-	// ErrInvalidKey: the key is well formed but unknown, or its secret does
-	// not match. The two are deliberately indistinguishable.
-	ErrInvalidKey = errors.New("apikey: invalid key")
-	// ErrRevoked: the key was revoked.
-	ErrRevoked = errors.New("apikey: key revoked")
-	// ErrExpired: the key's expiry time has passed.
-	ErrExpired = errors.New("apikey: key expired")
-	// ErrDisabled: the key is disabled.
-	ErrDisabled = errors.New("apikey: key disabled")
-	// ErrPendingReview: the live key has not been approved yet.
-	ErrPendingReview = errors.New("apikey: key pending review")
+	// ErrKeyInvalid is wrapped by every error that rejects a presented key:
+	// [ErrMalformed], [ErrUnknownKey], [ErrRevoked], [ErrExpired],
+	// [ErrDisabled] and [ErrPendingReview]. One errors.Is against it tells
+	// a bad key from a store failure; the specific errors tell the reason.
+	ErrKeyInvalid = errors.New("apikey: key rejected")
+	// ErrMalformed is returned for a string that is not a well-formed key
+	// (layout, alphabet, length or checksum), or that has another prefix
+	// than the manager's.
+	ErrMalformed error = &rejection{"apikey: malformed key"}
+	// ErrUnknownKey is returned for a well-formed key that is unknown, or
+	// whose secret does not match. The two are deliberately
+	// indistinguishable.
+	ErrUnknownKey error = &rejection{"apikey: invalid key"}
+	// ErrRevoked is returned for a key that was revoked.
+	ErrRevoked error = &rejection{"apikey: key revoked"}
+	// ErrExpired is returned for a key whose expiry time has passed.
+	ErrExpired error = &rejection{"apikey: key expired"}
+	// ErrDisabled is returned for a key that is disabled.
+	ErrDisabled error = &rejection{"apikey: key disabled"}
+	// ErrPendingReview is returned for a live key that has not been
+	// approved yet.
+	ErrPendingReview error = &rejection{"apikey: key pending review"}
 
 	// ErrInvalidParams: a management call got an invalid argument; the
 	// error says which.
@@ -46,6 +54,16 @@ var (
 	// by whoever created it or last set its permissions or package.
 	ErrSameActor = errors.New("apikey: the approver created the key or last set its permissions")
 )
+
+// rejection is the error type of the specific rejections: each has its own
+// message and is also [ErrKeyInvalid] for [errors.Is].
+type rejection struct{ msg string }
+
+func (e *rejection) Error() string { return e.msg }
+
+// Is reports whether target is [ErrKeyInvalid], the umbrella of every
+// rejection.
+func (e *rejection) Is(target error) bool { return target == ErrKeyInvalid }
 
 // Status is the review and revocation state of a key. Disabling is separate
 // (see [Record.Disabled]) so that enabling returns a key to where it was.

@@ -103,7 +103,7 @@ var failures = []struct {
 	{apikey.ErrDisabled, Failure{http.StatusUnauthorized, "invalid_token", "the API key is disabled"}},
 	{apikey.ErrPendingReview, Failure{http.StatusUnauthorized, "invalid_token", "the API key is awaiting review"}},
 	{apikey.ErrMalformed, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
-	{apikey.ErrInvalidKey, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
+	{apikey.ErrUnknownKey, Failure{http.StatusUnauthorized, "invalid_token", "the API key is invalid"}},
 	{errAccountDisabled, Failure{http.StatusUnauthorized, "invalid_token", "the account is disabled"}},
 	{errAccountUnknown, Failure{http.StatusUnauthorized, "invalid_token", "the credential's account does not exist"}},
 	{errAccountCutOff, Failure{http.StatusUnauthorized, "invalid_token", "the token was issued before its account was disabled"}},
@@ -148,6 +148,16 @@ func Classify(err error) Failure {
 		}
 	}
 	return unavailable
+}
+
+// auditReason is the reason code of a failure for the audit log: the
+// response's code, except that a signature from an unknown key is told
+// apart from a bad MAC (the client sees both as invalid_signature).
+func auditReason(err error) string {
+	if errors.Is(err, hmac.ErrInvalidSignature) && errors.Is(err, hmac.ErrCredentialInvalid) {
+		return "unknown_key"
+	}
+	return Classify(err).Code
 }
 
 // errorBody is the JSON body of every failure.
