@@ -335,9 +335,17 @@ func invalidGrant(desc string, cause error) *oauthError {
 }
 
 // tooManyFailures is the 429 of an address (or, with userDescription, a
-// user name) over its failure budget.
+// user name) over its failure budget. It wraps
+// [middleware.ErrTooManyFailures].
 func tooManyFailures(retryAfter time.Duration, description string) *oauthError {
-	return &oauthError{status: http.StatusTooManyRequests, code: "too_many_failures", description: description, retryAfter: max(retryAfter, time.Second)}
+	return &oauthError{status: http.StatusTooManyRequests, code: "too_many_failures", description: description,
+		retryAfter: max(retryAfter, time.Second), cause: middleware.ErrTooManyFailures}
+}
+
+// rateLimited is the 429 of a caller over its rate limit. It wraps cause,
+// which wraps [middleware.ErrRateLimited].
+func rateLimited(cause error) *oauthError {
+	return &oauthError{status: http.StatusTooManyRequests, code: "rate_limited", description: "too many requests; retry after the time in Retry-After", cause: cause}
 }
 
 const (
@@ -346,7 +354,6 @@ const (
 )
 
 var (
-	errRateLimited  = &oauthError{status: http.StatusTooManyRequests, code: "rate_limited", description: "too many requests; retry after the time in Retry-After"}
 	errUnauthorized = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: "this client may not use this grant type"}
 	errUnavailable  = &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the server cannot handle the request right now; retry later"}
 )
@@ -575,7 +582,7 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, c client) error {
 	}
 	err := s.guard.Allow(r.Context(), w, p)
 	if errors.Is(err, middleware.ErrRateLimited) {
-		return errRateLimited // Allow set Retry-After and the RateLimit headers
+		return rateLimited(err) // Allow set Retry-After and the RateLimit headers
 	}
 	return err
 }
