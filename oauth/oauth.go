@@ -327,7 +327,7 @@ func (e *oauthError) Error() string { return "oauth: " + e.code + ": " + e.descr
 func (e *oauthError) Unwrap() error { return e.cause }
 
 func invalidRequest(desc string) *oauthError {
-	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: desc}
+	return &oauthError{status: http.StatusBadRequest, code: middleware.CodeInvalidRequest, description: desc}
 }
 
 func invalidGrant(desc string, cause error) *oauthError {
@@ -338,14 +338,14 @@ func invalidGrant(desc string, cause error) *oauthError {
 // user name) over its failure budget. It wraps
 // [middleware.ErrTooManyFailures].
 func tooManyFailures(retryAfter time.Duration, description string) *oauthError {
-	return &oauthError{status: http.StatusTooManyRequests, code: "too_many_failures", description: description,
+	return &oauthError{status: http.StatusTooManyRequests, code: middleware.CodeTooManyFailures, description: description,
 		retryAfter: max(retryAfter, time.Second), cause: middleware.ErrTooManyFailures}
 }
 
 // rateLimited is the 429 of a caller over its rate limit. It wraps cause,
 // which wraps [middleware.ErrRateLimited].
 func rateLimited(cause error) *oauthError {
-	return &oauthError{status: http.StatusTooManyRequests, code: "rate_limited", description: "too many requests; retry after the time in Retry-After", cause: cause}
+	return &oauthError{status: http.StatusTooManyRequests, code: middleware.CodeRateLimited, description: "too many requests; retry after the time in Retry-After", cause: cause}
 }
 
 const (
@@ -355,7 +355,7 @@ const (
 
 var (
 	errUnauthorized = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: "this client may not use this grant type"}
-	errUnavailable  = &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the server cannot handle the request right now; retry later"}
+	errUnavailable  = &oauthError{status: http.StatusServiceUnavailable, code: middleware.CodeTemporarilyUnavailable, description: "the server cannot handle the request right now; retry later"}
 )
 
 // writeError answers with err, which must be an *oauthError; anything else
