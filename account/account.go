@@ -30,8 +30,8 @@ var (
 	// ErrNotFound: no account has that ID. Store methods return errors
 	// that wrap it.
 	ErrNotFound = errors.New("account: not found")
-	// ErrDuplicate: an account with that ID already exists.
-	ErrDuplicate = errors.New("account: duplicate account ID")
+	// ErrExists: an account with that ID already exists.
+	ErrExists = errors.New("account: duplicate account ID")
 	// ErrConflict: the account changed since it was read (its Version
 	// differs); read it again and retry.
 	ErrConflict = errors.New("account: account changed concurrently")
@@ -154,7 +154,7 @@ func FoldSearch(s string) string {
 type Store interface {
 	// Create stores a, whose Version is ignored, with Version 1 and
 	// returns the stored account. It returns an error wrapping
-	// [ErrDuplicate] if an account with a.ID exists.
+	// [ErrExists] if an account with a.ID exists.
 	Create(ctx context.Context, a Account) (Account, error)
 	// Get returns the account with that ID, or an error wrapping
 	// [ErrNotFound].

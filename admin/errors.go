@@ -159,13 +159,13 @@ func classify(err error) *Error {
 		return e
 	case errors.Is(err, apikey.ErrNotFound):
 		return notFound("no API key has this ID")
-	case errors.Is(err, hmac.ErrUnknownKey):
+	case errors.Is(err, hmac.ErrNotFound):
 		return notFound("no HMAC credential has this key ID")
 	case errors.Is(err, account.ErrNotFound):
 		return notFound("no account has this ID")
-	case errors.Is(err, jwt.ErrTokenNotFound):
+	case errors.Is(err, jwt.ErrNotFound):
 		return notFound("no refresh-token family has this ID")
-	case errors.Is(err, account.ErrDuplicate):
+	case errors.Is(err, account.ErrExists):
 		return conflict("an account with this ID already exists")
 	case errors.Is(err, apikey.ErrSameActor):
 		return errSeparation

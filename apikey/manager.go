@@ -205,7 +205,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 			Expires:          p.Expires,
 		}
 		stored, err := m.store.Create(ctx, rec)
-		if errors.Is(err, ErrDuplicate) && attempt < 3 {
+		if errors.Is(err, ErrExists) && attempt < 3 {
 			continue // a 95-bit ID collision: vanishingly rare, but handled
 		}
 		if err != nil {

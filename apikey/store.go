@@ -15,8 +15,8 @@ var (
 	// ErrNotFound: no record has that key ID. Store methods return errors
 	// that wrap it.
 	ErrNotFound = errors.New("apikey: not found")
-	// ErrDuplicate: a record with that key ID already exists.
-	ErrDuplicate = errors.New("apikey: duplicate key ID")
+	// ErrExists: a record with that key ID already exists.
+	ErrExists = errors.New("apikey: duplicate key ID")
 	// ErrConflict: the record changed since it was read (its Version
 	// differs); read it again and retry.
 	ErrConflict = errors.New("apikey: record changed concurrently")
@@ -279,7 +279,7 @@ func (f ListFilter) matches(r *Record) bool {
 type Store interface {
 	// Create stores rec, whose Version is ignored, with Version 1 and
 	// returns the stored record. It returns an error wrapping
-	// [ErrDuplicate] if a record with rec.ID exists.
+	// [ErrExists] if a record with rec.ID exists.
 	Create(ctx context.Context, rec Record) (Record, error)
 	// Get returns the record with that ID, or an error wrapping
 	// [ErrNotFound].

@@ -299,7 +299,7 @@ func TestAttackUnknownKeyIsABadMAC(t *testing.T) {
 	bad.Header.Set("Signature", "sig1=:"+b64std(make([]byte, 32))+":")
 	_, errBad := v.Verify(bad)
 	assert.ErrorIs(t, errUnknown, ErrCredentialInvalid, "the audit log tells them apart")
-	assert.ErrorIs(t, errUnknown, ErrUnknownKey)
+	assert.ErrorIs(t, errUnknown, ErrNotFound)
 	assert.NotErrorIs(t, errBad, ErrCredentialInvalid)
 	assert.ErrorIs(t, errBad, ErrInvalidSignature)
 	assert.ErrorIs(t, errUnknown, ErrInvalidSignature)

@@ -21,7 +21,7 @@ func TestRejectionsWrapUmbrellas(t *testing.T) {
 		assert.NotErrorIs(t, wrapped, hmac.ErrCredentialInvalid, err.Error())
 		assert.ErrorIs(t, wrapped, err, err.Error())
 	}
-	for _, err := range []error{hmac.ErrUnknownKey, hmac.ErrRevoked, hmac.ErrExpired, hmac.ErrDisabled} {
+	for _, err := range []error{hmac.ErrNotFound, hmac.ErrRevoked, hmac.ErrExpired, hmac.ErrDisabled} {
 		wrapped := fmt.Errorf("context: %w", err)
 		assert.ErrorIs(t, wrapped, hmac.ErrCredentialInvalid, err.Error())
 		assert.NotErrorIs(t, wrapped, hmac.ErrRequestInvalid, err.Error())

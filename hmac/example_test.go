@@ -22,7 +22,7 @@ type oneCredential hmac.Active
 
 func (c oneCredential) Lookup(_ context.Context, keyID string) (hmac.Active, error) {
 	if keyID != c.KeyID {
-		return hmac.Active{}, hmac.ErrUnknownKey
+		return hmac.Active{}, hmac.ErrNotFound
 	}
 	return hmac.Active(c), nil
 }

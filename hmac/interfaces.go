@@ -32,7 +32,7 @@ type Active struct {
 // implements it.
 type CredentialSource interface {
 	// Lookup returns the active credential with that key ID, or an error
-	// wrapping [ErrUnknownKey] (unknown), [ErrRevoked], [ErrExpired] or
+	// wrapping [ErrNotFound] (unknown), [ErrRevoked], [ErrExpired] or
 	// [ErrDisabled] — or a store error.
 	Lookup(ctx context.Context, keyID string) (Active, error)
 }
@@ -52,12 +52,12 @@ type NonceStore interface {
 // [ErrCredentialInvalid].
 var (
 	// ErrCredentialInvalid is wrapped by every error that says a key ID
-	// may not sign: [ErrUnknownKey], [ErrRevoked], [ErrExpired] and
+	// may not sign: [ErrNotFound], [ErrRevoked], [ErrExpired] and
 	// [ErrDisabled]. [Verifier.Verify] answers such a key ID with
 	// [ErrInvalidSignature], which then wraps the cause too.
 	ErrCredentialInvalid = errors.New("hmac: credential rejected")
-	// ErrUnknownKey is returned when no credential has that key ID.
-	ErrUnknownKey error = &rejection{"hmac: unknown key ID", ErrCredentialInvalid}
+	// ErrNotFound is returned when no credential has that key ID.
+	ErrNotFound error = &rejection{"hmac: unknown key ID", ErrCredentialInvalid}
 	// ErrRevoked is returned for a credential that was revoked.
 	ErrRevoked error = &rejection{"hmac: credential revoked", ErrCredentialInvalid}
 	// ErrExpired is returned for a credential whose expiry time has passed.

@@ -77,7 +77,7 @@ type staticCredentials map[string]Active
 func (s staticCredentials) Lookup(_ context.Context, keyID string) (Active, error) {
 	a, ok := s[keyID]
 	if !ok {
-		return Active{}, ErrUnknownKey
+		return Active{}, ErrNotFound
 	}
 	return a, nil
 }

@@ -14,11 +14,16 @@ import (
 // to one response (for a refresh token, RFC 6749's invalid_grant) while an
 // audit log tells them apart.
 var (
-	// ErrTokenNotFound: a store has no record with that hash. Store
-	// methods return errors that wrap it.
-	ErrTokenNotFound = errors.New("jwt: token not found")
-	// ErrTokenExists: a store already has a record with that hash.
-	ErrTokenExists = errors.New("jwt: token already exists")
+	// ErrNotFound is returned by a store that has no record with that
+	// hash. Store methods return errors that wrap it.
+	ErrNotFound = errors.New("jwt: token not found")
+	// ErrExists is returned by a store that already has a record with
+	// that hash, and by a [KeyStore] that already has a signing key with
+	// that ID.
+	ErrExists = errors.New("jwt: already exists")
+
+	// errKeyExists is the memory key store's ErrExists.
+	errKeyExists = fmt.Errorf("%w: a signing key with that ID", ErrExists)
 	// ErrInvalidParams: an issuing call got an invalid argument; the error
 	// says which.
 	ErrInvalidParams = errors.New("jwt: invalid parameters")

@@ -39,7 +39,7 @@ func (f ClientKeysFunc) Lookup(ctx context.Context, id string) (apikey.Record, e
 // token. [*hmac.Manager] implements it.
 type ClientCredentials interface {
 	// Get returns the credential, or an error wrapping
-	// [hmac.ErrUnknownKey] (or a store error).
+	// [hmac.ErrNotFound] (or a store error).
 	Get(ctx context.Context, keyID string) (hmac.Credential, error)
 }
 
@@ -93,7 +93,7 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 	case strings.HasPrefix(rec.KeyID, hmac.KeyIDPrefix) && a.clientCreds != nil:
 		c, err := a.clientCreds.Get(ctx, rec.KeyID)
 		switch {
-		case errors.Is(err, hmac.ErrUnknownKey):
+		case errors.Is(err, hmac.ErrNotFound):
 			return ErrClientInvalid
 		case err != nil:
 			return fmt.Errorf("middleware: look up the one-time token's credential: %w", err)
