@@ -12,13 +12,13 @@ import (
 // Errors returned by this package. Test for them with [errors.Is]: the
 // returned errors may wrap them with context (never with any part of a key).
 var (
-	// ErrNotFound: no record has that key ID. Store methods return errors
-	// that wrap it.
+	// ErrNotFound is returned when no record has that key ID. Store methods
+	// return errors that wrap it.
 	ErrNotFound = errors.New("apikey: not found")
-	// ErrExists: a record with that key ID already exists.
+	// ErrExists is returned when a record with that key ID already exists.
 	ErrExists = errors.New("apikey: duplicate key ID")
-	// ErrConflict: the record changed since it was read (its Version
-	// differs); read it again and retry.
+	// ErrConflict is returned when the record changed since it was read (its
+	// Version differs); read it again and retry.
 	ErrConflict = errors.New("apikey: record changed concurrently")
 
 	// ErrKeyInvalid is wrapped by every error that rejects a presented key:
@@ -44,14 +44,15 @@ var (
 	// approved yet.
 	ErrPendingReview error = &rejection{"apikey: key pending review"}
 
-	// ErrInvalidParams: a management call got an invalid argument; the
-	// error says which.
+	// ErrInvalidParams is returned when a management call got an invalid
+	// argument; the error says which.
 	ErrInvalidParams = errors.New("apikey: invalid parameters")
-	// ErrInvalidState: the operation does not apply to the key in its
-	// current state, for example approving a revoked key.
+	// ErrInvalidState is returned when the operation does not apply to the key
+	// in its current state, for example approving a revoked key.
 	ErrInvalidState = errors.New("apikey: operation not allowed in the key's state")
-	// ErrSameActor: [Manager.ApproveSeparately] was asked to approve a key
-	// by whoever created it or last set its permissions or package.
+	// ErrSameActor is returned when [Manager.ApproveSeparately] was asked to
+	// approve a key by whoever created it or last set its permissions or
+	// package.
 	ErrSameActor = errors.New("apikey: the approver created the key or last set its permissions")
 )
 

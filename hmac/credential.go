@@ -22,16 +22,16 @@ import (
 // [errors.Is]: the returned errors may wrap them with context (a key ID,
 // never a secret).
 var (
-	// ErrExists: a credential with that key ID already exists.
+	// ErrExists is returned when a credential with that key ID already exists.
 	ErrExists = errors.New("hmac: duplicate key ID")
-	// ErrConflict: the credential changed since it was read (its Version
-	// differs); read it again and retry.
+	// ErrConflict is returned when the credential changed since it was read
+	// (its Version differs); read it again and retry.
 	ErrConflict = errors.New("hmac: credential changed concurrently")
-	// ErrInvalidParams: a management call or a [Config] got an invalid
-	// argument; the error says which.
+	// ErrInvalidParams is returned when a management call or a [Config] got an
+	// invalid argument; the error says which.
 	ErrInvalidParams = errors.New("hmac: invalid parameters")
-	// ErrInvalidState: the operation does not apply to the credential in
-	// its current state, for example enabling a revoked one.
+	// ErrInvalidState is returned when the operation does not apply to the
+	// credential in its current state, for example enabling a revoked one.
 	ErrInvalidState = errors.New("hmac: operation not allowed in the credential's state")
 )
 

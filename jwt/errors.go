@@ -22,8 +22,8 @@ var (
 	// names, claim types).
 	ErrMalformed error = &rejection{"jwt: malformed token"}
 	// ErrUnsupportedHeader is returned when the header asks for something
-	// keygate never does: crit extensions, an embedded or remote key (jwk,
-	// jku, x5u, x5c), an unencoded payload (b64) or compression (zip).
+	// keygate never does: crit extensions, an embedded or remote key (jwk, jku,
+	// x5u, x5c), an unencoded payload (b64) or compression (zip).
 	ErrUnsupportedHeader error = &rejection{"jwt: unsupported header parameter"}
 	// ErrUnknownKey is returned when no key has the token's kid.
 	ErrUnknownKey error = &rejection{"jwt: unknown key ID"}
@@ -31,38 +31,40 @@ var (
 	// pinned to the key.
 	ErrAlgorithm error = &rejection{"jwt: algorithm does not match the key"}
 	// ErrSignature is returned when the signature does not verify. It is
-	// reported before any claim check, so an expired token with a bad
-	// signature is a bad signature.
+	// reported before any claim check, so an expired token with a bad signature
+	// is a bad signature.
 	ErrSignature error = &rejection{"jwt: invalid signature"}
-	// ErrType is returned when the header's typ is not the expected token
-	// type.
+	// ErrType is returned when the header's typ is not the expected token type.
 	ErrType error = &rejection{"jwt: wrong token type"}
-	// ErrMissingClaim is returned when a required claim (exp, iat, jti,
-	// iss, aud, sub) is absent.
+	// ErrMissingClaim is returned when a required claim (exp, iat, jti, iss,
+	// aud, sub) is absent.
 	ErrMissingClaim error = &rejection{"jwt: missing claim"}
 	// ErrExpired is returned when exp has passed (beyond the leeway).
 	ErrExpired error = &rejection{"jwt: token expired"}
-	// ErrNotYetValid is returned when nbf or iat is in the future (beyond
-	// the leeway).
+	// ErrNotYetValid is returned when nbf or iat is in the future (beyond the
+	// leeway).
 	ErrNotYetValid error = &rejection{"jwt: token not yet valid"}
 	// ErrIssuer is returned when iss is not the expected issuer.
 	ErrIssuer error = &rejection{"jwt: wrong issuer"}
-	// ErrAudience is returned when aud does not contain the expected
-	// audience.
+	// ErrAudience is returned when aud does not contain the expected audience.
 	ErrAudience error = &rejection{"jwt: wrong audience"}
-	// ErrRevoked is returned when the token's jti, or its subject since
-	// before it was issued, has been revoked.
+	// ErrRevoked is returned when the token's jti, or its subject since before
+	// it was issued, has been revoked.
 	ErrRevoked error = &rejection{"jwt: token revoked"}
 
-	// ErrWeakKey: a key below the minimum size or of an unsupported type.
+	// ErrWeakKey is returned for a key below the minimum size or of an
+	// unsupported type.
 	ErrWeakKey = errors.New("jwt: weak or unsupported key")
-	// ErrInvalidKeyID: a key ID that is empty, too long or not printable.
+	// ErrInvalidKeyID is returned for a key ID that is empty, too long or
+	// not printable.
 	ErrInvalidKeyID = errors.New("jwt: invalid key ID")
-	// ErrInvalidConfig: a configuration that cannot work.
+	// ErrInvalidConfig is returned for a configuration that cannot work.
 	ErrInvalidConfig = errors.New("jwt: invalid configuration")
-	// ErrNoPrivateKey: the key only verifies; it has no secret to export.
+	// ErrNoPrivateKey is returned when the key only verifies; it has no secret
+	// to export.
 	ErrNoPrivateKey = errors.New("jwt: the key has no private part")
-	// ErrInvalidKeyData: data that [ParsePrivate] cannot read as a key.
+	// ErrInvalidKeyData is returned for data that [ParsePrivate] cannot read
+	// as a key.
 	ErrInvalidKeyData = errors.New("jwt: invalid key data")
 )
 

@@ -758,8 +758,8 @@ func (rt *RefreshTokens) Revoke(ctx context.Context, token, clientID string) err
 	return nil
 }
 
-// ErrInvalidFamily: [RefreshTokens.RevokeFamily] got a string that is not
-// a refresh-token family ID. It wraps [ErrInvalidParams].
+// ErrInvalidFamily is returned when [RefreshTokens.RevokeFamily] got a string
+// that is not a refresh-token family ID. It wraps [ErrInvalidParams].
 var ErrInvalidFamily = fmt.Errorf("%w: invalid refresh-token family ID", ErrInvalidParams)
 
 // MaxFamilyLen bounds the family IDs [RefreshTokens.RevokeFamily] takes.

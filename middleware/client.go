@@ -43,13 +43,12 @@ type ClientCredentials interface {
 	Get(ctx context.Context, keyID string) (hmac.Credential, error)
 }
 
-// ErrClientInvalid: the token is well-formed and unexpired, but the
-// credential that obtained it is no longer valid: revoked, disabled,
-// expired, awaiting review, gone, rotated without grace or disabled after
-// the token was issued (see [apikey.Record.CutOff] and
-// [hmac.Credential.CutOff]), or no longer holding any of the token's
-// permissions. It wraps [ErrInvalidToken]: 401
-// invalid_token.
+// ErrClientInvalid is returned when the token is well-formed and unexpired, but
+// the credential that obtained it is no longer valid: revoked, disabled,
+// expired, awaiting review, gone, rotated without grace or disabled after the
+// token was issued (see [apikey.Record.CutOff] and [hmac.Credential.CutOff]),
+// or no longer holding any of the token's permissions. It wraps
+// [ErrInvalidToken]: 401 invalid_token.
 var ErrClientInvalid = fmt.Errorf("%w: the credential that obtained the token is no longer valid", ErrInvalidToken)
 
 // CheckTokenClient is the one rule that ties an access token to the API

@@ -14,19 +14,20 @@ import (
 // Errors the Authenticator returns from [Authenticator.Check], besides
 // those of package apikey and the store. Test for them with [errors.Is].
 var (
-	// ErrNoCredentials: the request carries no credentials the
-	// Authenticator understands (no Authorization header, or another
-	// scheme than Bearer). 401 with a bare challenge, as RFC 6750 §3.1 asks.
+	// ErrNoCredentials is returned when the request carries no credentials the
+	// Authenticator understands (no Authorization header, or another scheme
+	// than Bearer). 401 with a bare challenge, as RFC 6750 §3.1 asks.
 	ErrNoCredentials = errors.New("middleware: no credentials")
-	// ErrInvalidRequest: the request is malformed (RFC 6750
+	// ErrInvalidRequest is returned when the request is malformed (RFC 6750
 	// "invalid_request"): 400.
 	ErrInvalidRequest = errors.New("middleware: invalid request")
-	// ErrInvalidToken: the credential is malformed, unknown, revoked,
-	// expired, disabled or not yet approved (RFC 6750 "invalid_token"): 401.
-	// The errors of packages apikey and jwt map to it too.
+	// ErrInvalidToken is returned when the credential is malformed, unknown,
+	// revoked, expired, disabled or not yet approved (RFC 6750
+	// "invalid_token"): 401. The errors of packages apikey and jwt map to it
+	// too.
 	ErrInvalidToken = errors.New("middleware: invalid token")
-	// ErrInsufficientScope: the credential is valid but may not use this
-	// route (RFC 6750 "insufficient_scope"): 403.
+	// ErrInsufficientScope is returned when the credential is valid but may not
+	// use this route (RFC 6750 "insufficient_scope"): 403.
 	ErrInsufficientScope = errors.New("middleware: insufficient scope")
 )
 

@@ -15,17 +15,17 @@ import (
 // Errors returned by this package beside the stores' own (such as
 // [apikey.ErrNotFound]). Test for them with [errors.Is].
 var (
-	// ErrTimeRange: a time to store lies outside the years 1678 to 2262,
-	// which a signed 64-bit count of nanoseconds since 1970 can hold.
+	// ErrTimeRange is returned when a time to store lies outside the years 1678
+	// to 2262, which a signed 64-bit count of nanoseconds since 1970 can hold.
 	ErrTimeRange = errors.New("sqlstore: time outside the storable range (years 1678 to 2262)")
-	// ErrContention is returned when a transaction kept losing races with
-	// other ones (serialization failures, deadlocks or a busy SQLite
-	// database) and was given up after a few attempts. Nothing was
-	// changed; the call may be retried. (It is not the stores' ErrConflict,
-	// such as [apikey.ErrConflict], which says that a record changed since
-	// it was read.)
+	// ErrContention is returned when a transaction kept losing races with other
+	// ones (serialization failures, deadlocks or a busy SQLite database) and
+	// was given up after a few attempts. Nothing was changed; the call may be
+	// retried. (It is not the stores' ErrConflict, such as
+	// [apikey.ErrConflict], which says that a record changed since it was
+	// read.)
 	ErrContention = errors.New("sqlstore: transaction conflict")
-	// ErrClosed: the DB was closed.
+	// ErrClosed is returned when the DB was closed.
 	ErrClosed = errors.New("sqlstore: database closed")
 )
 
