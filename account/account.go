@@ -27,19 +27,19 @@ import (
 // Errors returned by this package. Test for them with [errors.Is]: the
 // returned errors may wrap them with context.
 var (
-	// ErrNotFound: no account has that ID. Store methods return errors
-	// that wrap it.
+	// ErrNotFound is returned when no account has that ID. Store methods return
+	// errors that wrap it.
 	ErrNotFound = errors.New("account: not found")
-	// ErrDuplicate: an account with that ID already exists.
-	ErrDuplicate = errors.New("account: duplicate account ID")
-	// ErrConflict: the account changed since it was read (its Version
-	// differs); read it again and retry.
+	// ErrExists is returned when an account with that ID already exists.
+	ErrExists = errors.New("account: duplicate account ID")
+	// ErrConflict is returned when the account changed since it was read (its
+	// Version differs); read it again and retry.
 	ErrConflict = errors.New("account: account changed concurrently")
-	// ErrInvalidParams: a call got an invalid argument; the error says
-	// which.
+	// ErrInvalidParams is returned when a call got an invalid argument; the
+	// error says which.
 	ErrInvalidParams = errors.New("account: invalid parameters")
-	// ErrUnknownPackage: the package is not one of Config.Packages
-	// ([Manager.Packages]). It wraps [ErrInvalidParams].
+	// ErrUnknownPackage is returned when the package is not one of
+	// Config.Packages ([Manager.Packages]). It wraps [ErrInvalidParams].
 	ErrUnknownPackage = fmt.Errorf("%w: unknown package", ErrInvalidParams)
 )
 
@@ -154,7 +154,7 @@ func FoldSearch(s string) string {
 type Store interface {
 	// Create stores a, whose Version is ignored, with Version 1 and
 	// returns the stored account. It returns an error wrapping
-	// [ErrDuplicate] if an account with a.ID exists.
+	// [ErrExists] if an account with a.ID exists.
 	Create(ctx context.Context, a Account) (Account, error)
 	// Get returns the account with that ID, or an error wrapping
 	// [ErrNotFound].

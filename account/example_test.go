@@ -27,7 +27,7 @@ func Example() {
 		panic(err)
 	}
 	_, err = accounts.Create(ctx, account.CreateParams{ID: "acct_42", Name: "Another"})
-	fmt.Println(errors.Is(err, account.ErrDuplicate))
+	fmt.Println(errors.Is(err, account.ErrExists))
 
 	plus := "PLUS"
 	a, err = accounts.Update(ctx, a.ID, account.Changes{Package: &plus})

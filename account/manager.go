@@ -82,7 +82,7 @@ type CreateParams struct {
 
 // Create stores a new account, created and updated now, and returns it. It
 // returns an error wrapping [ErrInvalidParams] if p is invalid, or
-// [ErrDuplicate] if p.ID is taken.
+// [ErrExists] if p.ID is taken.
 func (m *Manager) Create(ctx context.Context, p CreateParams) (Account, error) {
 	if p.ID != "" && !validate.Ident(p.ID) {
 		return Account{}, fmt.Errorf("%w: ID must be %s", ErrInvalidParams, identSyntax)
@@ -100,7 +100,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Account, error) {
 			a.ID = newID()
 		}
 		stored, err := m.store.Create(ctx, a)
-		if errors.Is(err, ErrDuplicate) && p.ID == "" && attempt < 3 {
+		if errors.Is(err, ErrExists) && p.ID == "" && attempt < 3 {
 			continue // a 95-bit collision: vanishingly rare, but handled
 		}
 		if err != nil {

@@ -101,7 +101,7 @@ func TestCreate(t *testing.T) {
 	assert.Equal(t, "crm:4711", c.ID)
 	e.log.take()
 	_, err = e.m.Create(ctx, account.CreateParams{ID: "crm:4711", Name: "Again"})
-	require.ErrorIs(t, err, account.ErrDuplicate)
+	require.ErrorIs(t, err, account.ErrExists)
 	assert.Empty(t, e.log.take())
 }
 
@@ -142,7 +142,7 @@ type collidingStore struct {
 func (s *collidingStore) Create(ctx context.Context, a account.Account) (account.Account, error) {
 	s.ids = append(s.ids, a.ID)
 	if len(s.ids) <= s.n {
-		return account.Account{}, account.ErrDuplicate
+		return account.Account{}, account.ErrExists
 	}
 	return s.Store.Create(ctx, a)
 }
@@ -159,7 +159,7 @@ func TestCreateRetriesGeneratedIDs(t *testing.T) {
 	s = &collidingStore{Store: account.NewMemoryStore(), n: 10}
 	e = newEnv(t, s)
 	_, err = e.m.Create(context.Background(), account.CreateParams{Name: "a"})
-	require.ErrorIs(t, err, account.ErrDuplicate, "gives up after a few attempts")
+	require.ErrorIs(t, err, account.ErrExists, "gives up after a few attempts")
 	assert.Len(t, s.ids, 4)
 	assert.Empty(t, e.log.take())
 }

@@ -42,7 +42,7 @@ func (s *MemoryStore) Create(ctx context.Context, a Account) (Account, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.accs[a.ID]; ok {
-		return Account{}, fmt.Errorf("%w: %s", ErrDuplicate, a.ID)
+		return Account{}, fmt.Errorf("%w: %s", ErrExists, a.ID)
 	}
 	s.accs[a.ID] = a
 	return a, nil

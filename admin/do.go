@@ -260,7 +260,7 @@ func (h *Handler) confine(r *http.Request, rt route, acct string) (outcome, bool
 		}
 		c, err := h.cfg.HMAC.Get(ctx, id)
 		switch {
-		case errors.Is(err, hmac.ErrUnknownKey):
+		case errors.Is(err, hmac.ErrNotFound):
 			return outcome{}, false
 		case err != nil:
 			return outcome{err: classify(err)}, true

@@ -10,6 +10,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/jwt"
+	"github.com/keygate/keygate/middleware"
 )
 
 // The error codes of the admin API: the "error" member of every error
@@ -19,7 +20,7 @@ const (
 	// CodeInvalidRequest (400): malformed JSON, a body that is not one JSON
 	// object, an unknown or repeated member, a bad query parameter or
 	// cursor, or a bad Idempotency-Key header.
-	CodeInvalidRequest = "invalid_request"
+	CodeInvalidRequest = middleware.CodeInvalidRequest
 	// CodeValidationFailed (400): well-formed, but some fields are not
 	// acceptable; the response's "fields" names each.
 	CodeValidationFailed = "validation_failed"
@@ -33,7 +34,7 @@ const (
 	// names the member and the permission. (The middleware's 403
 	// insufficient_scope, for a caller without the route's permission,
 	// has no "fields".)
-	CodeInsufficientScope = "insufficient_scope"
+	CodeInsufficientScope = middleware.CodeInsufficientScope
 	// CodeSelfModification (403): a credential tried to update, rotate,
 	// disable, enable or approve itself (revoking itself is allowed). An
 	// access token counts as the client key that obtained it.
@@ -67,7 +68,7 @@ const (
 	// CodeTemporarilyUnavailable (503): a store failed; nothing is known
 	// to have changed unless the description says otherwise. Retry later
 	// (with the same Idempotency-Key for a POST).
-	CodeTemporarilyUnavailable = "temporarily_unavailable"
+	CodeTemporarilyUnavailable = middleware.CodeTemporarilyUnavailable
 )
 
 // Error is an error response of the admin API. Its JSON form is the body
@@ -158,13 +159,13 @@ func classify(err error) *Error {
 		return e
 	case errors.Is(err, apikey.ErrNotFound):
 		return notFound("no API key has this ID")
-	case errors.Is(err, hmac.ErrUnknownKey):
+	case errors.Is(err, hmac.ErrNotFound):
 		return notFound("no HMAC credential has this key ID")
 	case errors.Is(err, account.ErrNotFound):
 		return notFound("no account has this ID")
-	case errors.Is(err, jwt.ErrTokenNotFound):
+	case errors.Is(err, jwt.ErrNotFound):
 		return notFound("no refresh-token family has this ID")
-	case errors.Is(err, account.ErrDuplicate):
+	case errors.Is(err, account.ErrExists):
 		return conflict("an account with this ID already exists")
 	case errors.Is(err, apikey.ErrSameActor):
 		return errSeparation

@@ -71,7 +71,7 @@ func ExampleManager_Rotate() {
 	}
 	_, errOld := keys.Verify(ctx, old.Reveal())
 	_, errNew := keys.Verify(ctx, fresh.Reveal())
-	fmt.Println(fresh.ID() == old.ID(), errors.Is(errOld, apikey.ErrInvalidKey), errNew)
+	fmt.Println(fresh.ID() == old.ID(), errors.Is(errOld, apikey.ErrUnknownKey), errNew)
 	// Output: true true <nil>
 }
 

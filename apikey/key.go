@@ -66,8 +66,10 @@ type Info struct {
 // contains any part of the string.
 type malformedError struct{ reason string }
 
-func (e *malformedError) Error() string        { return "apikey: malformed key: " + e.reason }
-func (e *malformedError) Is(target error) bool { return target == ErrMalformed }
+func (e *malformedError) Error() string { return "apikey: malformed key: " + e.reason }
+
+// Unwrap returns [ErrMalformed], so that the error is also [ErrKeyInvalid].
+func (e *malformedError) Unwrap() error { return ErrMalformed }
 
 // The reasons Parse gives; preallocated so that refusing garbage costs no
 // allocation.

@@ -220,7 +220,7 @@ func TestModeAndKindAreBoundToTheRecord(t *testing.T) {
 		_, err := Parse(forged)
 		require.NoError(t, err, "the forgery has a valid checksum")
 		_, err = m.Verify(ctx, forged)
-		assert.ErrorIs(t, err, ErrInvalidKey)
+		assert.ErrorIs(t, err, ErrUnknownKey)
 	}
 }
 

@@ -212,7 +212,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 			Expires:          p.Expires,
 		}
 		stored, err := m.store.Create(ctx, rec)
-		if errors.Is(err, ErrDuplicate) && attempt < 3 {
+		if errors.Is(err, ErrExists) && attempt < 3 {
 			continue // a 95-bit ID collision: vanishingly rare, but handled
 		}
 		if err != nil {
@@ -661,7 +661,7 @@ func ValidStoreID(s string) bool { return validate.Ident(s) }
 // Verify checks a presented key: anatomy and checksum, prefix, then the
 // store lookup and a constant-time comparison of hashes, then state. It
 // returns the key's record or an error wrapping one of [ErrMalformed],
-// [ErrInvalidKey], [ErrRevoked], [ErrExpired], [ErrDisabled],
+// [ErrUnknownKey], [ErrRevoked], [ErrExpired], [ErrDisabled],
 // [ErrPendingReview], or the store's error.
 //
 // The returned record has no Hashes; its Stores, Permissions and AllowedIPs
@@ -683,7 +683,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		// Compare anyway, so that an unknown ID costs what a wrong secret
 		// costs.
 		subtle.ConstantTimeCompare(sum[:], unknownSum[:])
-		return Record{}, ErrInvalidKey
+		return Record{}, ErrUnknownKey
 	}
 	if err != nil {
 		return Record{}, fmt.Errorf("apikey: verify: %w", err)
@@ -696,7 +696,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		}
 	}
 	if match != 1 || rec.Mode != info.Mode || rec.Kind != info.Kind {
-		return Record{}, ErrInvalidKey
+		return Record{}, ErrUnknownKey
 	}
 	if err := rec.Usable(now); err != nil {
 		return Record{}, err

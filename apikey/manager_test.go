@@ -104,7 +104,7 @@ func TestPepperChangesTheHash(t *testing.T) {
 	key, _, err := plain.Create(context.Background(), params)
 	require.NoError(t, err)
 	_, err = peppered.Verify(context.Background(), key.Reveal())
-	assert.ErrorIs(t, err, apikey.ErrInvalidKey)
+	assert.ErrorIs(t, err, apikey.ErrUnknownKey)
 }
 
 func TestNewManagerRefusesBadConfig(t *testing.T) {
@@ -174,7 +174,7 @@ func TestVerifyRejectsForeignAndAlteredKeys(t *testing.T) {
 	_, err = m.Verify(ctx, foreign.Reveal())
 	assert.ErrorIs(t, err, apikey.ErrMalformed, "another prefix")
 	_, err = m.Verify(ctx, unknown.Reveal())
-	assert.ErrorIs(t, err, apikey.ErrInvalidKey, "an unknown ID")
+	assert.ErrorIs(t, err, apikey.ErrUnknownKey, "an unknown ID")
 	s := key.Reveal()
 	last := "0"
 	if s[len(s)-1] == '0' {
@@ -311,7 +311,7 @@ func TestRotate(t *testing.T) {
 		assert.NotEqual(t, old.Reveal(), fresh.Reveal())
 		assert.Len(t, rec.Hashes, 1)
 		_, err = m.Verify(ctx, old.Reveal())
-		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
+		assert.ErrorIs(t, err, apikey.ErrUnknownKey)
 		_, err = m.Verify(ctx, fresh.Reveal())
 		assert.NoError(t, err)
 	})
@@ -329,7 +329,7 @@ func TestRotate(t *testing.T) {
 		}
 		c.Advance(time.Second)
 		_, err = m.Verify(ctx, old.Reveal())
-		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
+		assert.ErrorIs(t, err, apikey.ErrUnknownKey)
 		_, err = m.Verify(ctx, fresh.Reveal())
 		assert.NoError(t, err)
 	})
@@ -344,7 +344,7 @@ func TestRotate(t *testing.T) {
 		require.NoError(t, err)
 		c.Advance(31 * time.Minute) // k1's grace is over, k2's is not
 		_, err = m.Verify(ctx, k1.Reveal())
-		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
+		assert.ErrorIs(t, err, apikey.ErrUnknownKey)
 		for _, k := range []apikey.Key{k2, k3} {
 			_, err := m.Verify(ctx, k.Reveal())
 			assert.NoError(t, err)
@@ -353,7 +353,7 @@ func TestRotate(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, rec.Hashes, 2, "k4 and k2 (still in grace); k3 dropped without grace")
 		_, err = m.Verify(ctx, k3.Reveal())
-		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
+		assert.ErrorIs(t, err, apikey.ErrUnknownKey)
 		_, err = m.Verify(ctx, k4.Reveal())
 		assert.NoError(t, err)
 	})
@@ -460,7 +460,7 @@ func TestVerifyFailsClosedWhenTheStoreFails(t *testing.T) {
 	store.fail.Store(true)
 	_, err = m.Verify(context.Background(), k.Reveal())
 	require.ErrorIs(t, err, errStoreDown)
-	for _, sentinel := range []error{apikey.ErrInvalidKey, apikey.ErrNotFound, apikey.ErrMalformed} {
+	for _, sentinel := range []error{apikey.ErrUnknownKey, apikey.ErrNotFound, apikey.ErrMalformed} {
 		assert.NotErrorIs(t, err, sentinel)
 	}
 }

@@ -35,7 +35,7 @@ func (s *MemoryStore) Create(ctx context.Context, rec Record) (Record, error) {
 	rec.Created = rec.Created.Round(0) // see MemoryStore
 	rec.Version = 1
 	if _, loaded := s.recs.LoadOrStore(rec.ID, pack(&rec)); loaded {
-		return Record{}, fmt.Errorf("%w: %s", ErrDuplicate, rec.ID)
+		return Record{}, fmt.Errorf("%w: %s", ErrExists, rec.ID)
 	}
 	return rec, nil
 }

@@ -12,40 +12,59 @@ import (
 // Errors returned by this package. Test for them with [errors.Is]: the
 // returned errors may wrap them with context (never with any part of a key).
 var (
-	// ErrNotFound: no record has that key ID. Store methods return errors
-	// that wrap it.
+	// ErrNotFound is returned when no record has that key ID. Store methods
+	// return errors that wrap it.
 	ErrNotFound = errors.New("apikey: not found")
-	// ErrDuplicate: a record with that key ID already exists.
-	ErrDuplicate = errors.New("apikey: duplicate key ID")
-	// ErrConflict: the record changed since it was read (its Version
-	// differs); read it again and retry.
+	// ErrExists is returned when a record with that key ID already exists.
+	ErrExists = errors.New("apikey: duplicate key ID")
+	// ErrConflict is returned when the record changed since it was read (its
+	// Version differs); read it again and retry.
 	ErrConflict = errors.New("apikey: record changed concurrently")
 
-	// ErrMalformed: the string is not a well-formed key (layout, alphabet,
-	// length or checksum), or it has another prefix than the manager's.
-	ErrMalformed = errors.New("apikey: malformed key")
-	// ErrInvalidKey: the key is well formed but unknown, or its secret does
-	// not match. The two are deliberately indistinguishable.
-	ErrInvalidKey = errors.New("apikey: invalid key")
-	// ErrRevoked: the key was revoked.
-	ErrRevoked = errors.New("apikey: key revoked")
-	// ErrExpired: the key's expiry time has passed.
-	ErrExpired = errors.New("apikey: key expired")
-	// ErrDisabled: the key is disabled.
-	ErrDisabled = errors.New("apikey: key disabled")
-	// ErrPendingReview: the live key has not been approved yet.
-	ErrPendingReview = errors.New("apikey: key pending review")
+	// ErrKeyInvalid is wrapped by every error that rejects a presented key:
+	// [ErrMalformed], [ErrUnknownKey], [ErrRevoked], [ErrExpired],
+	// [ErrDisabled] and [ErrPendingReview]. One errors.Is against it tells
+	// a bad key from a store failure; the specific errors tell the reason.
+	ErrKeyInvalid = errors.New("apikey: key rejected")
+	// ErrMalformed is returned for a string that is not a well-formed key
+	// (layout, alphabet, length or checksum), or that has another prefix
+	// than the manager's.
+	ErrMalformed error = &rejection{"apikey: malformed key"}
+	// ErrUnknownKey is returned for a well-formed key that is unknown, or
+	// whose secret does not match. The two are deliberately
+	// indistinguishable.
+	ErrUnknownKey error = &rejection{"apikey: invalid key"}
+	// ErrRevoked is returned for a key that was revoked.
+	ErrRevoked error = &rejection{"apikey: key revoked"}
+	// ErrExpired is returned for a key whose expiry time has passed.
+	ErrExpired error = &rejection{"apikey: key expired"}
+	// ErrDisabled is returned for a key that is disabled.
+	ErrDisabled error = &rejection{"apikey: key disabled"}
+	// ErrPendingReview is returned for a live key that has not been
+	// approved yet.
+	ErrPendingReview error = &rejection{"apikey: key pending review"}
 
-	// ErrInvalidParams: a management call got an invalid argument; the
-	// error says which.
+	// ErrInvalidParams is returned when a management call got an invalid
+	// argument; the error says which.
 	ErrInvalidParams = errors.New("apikey: invalid parameters")
-	// ErrInvalidState: the operation does not apply to the key in its
-	// current state, for example approving a revoked key.
+	// ErrInvalidState is returned when the operation does not apply to the key
+	// in its current state, for example approving a revoked key.
 	ErrInvalidState = errors.New("apikey: operation not allowed in the key's state")
-	// ErrSameActor: [Manager.ApproveSeparately] was asked to approve a key
-	// by whoever created it or last set its permissions or package.
+	// ErrSameActor is returned when [Manager.ApproveSeparately] was asked to
+	// approve a key by whoever created it or last set its permissions or
+	// package.
 	ErrSameActor = errors.New("apikey: the approver created the key or last set its permissions")
 )
+
+// rejection is the error type of the specific rejections: each has its own
+// message and is also [ErrKeyInvalid] for [errors.Is].
+type rejection struct{ msg string }
+
+func (e *rejection) Error() string { return e.msg }
+
+// Is reports whether target is [ErrKeyInvalid], the umbrella of every
+// rejection.
+func (e *rejection) Is(target error) bool { return target == ErrKeyInvalid }
 
 // Status is the review and revocation state of a key. Disabling is separate
 // (see [Record.Disabled]) so that enabling returns a key to where it was.
@@ -261,7 +280,7 @@ func (f ListFilter) matches(r *Record) bool {
 type Store interface {
 	// Create stores rec, whose Version is ignored, with Version 1 and
 	// returns the stored record. It returns an error wrapping
-	// [ErrDuplicate] if a record with rec.ID exists.
+	// [ErrExists] if a record with rec.ID exists.
 	Create(ctx context.Context, rec Record) (Record, error)
 	// Get returns the record with that ID, or an error wrapping
 	// [ErrNotFound].

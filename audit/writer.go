@@ -40,10 +40,10 @@ func (p Policy) String() string {
 
 // Errors returned by [Writer.Emit].
 var (
-	// ErrClosed: the Writer is closed (or closing); the event was not
-	// emitted.
+	// ErrClosed is returned when the Writer is closed (or closing); the event
+	// was not emitted.
 	ErrClosed = errors.New("audit: writer closed")
-	// ErrDropped: under [Drop] the queue was full; the event was dropped
+	// ErrDropped is returned when, under [Drop], the queue was full; the event was dropped
 	// and counted.
 	ErrDropped = errors.New("audit: queue full, event dropped")
 )

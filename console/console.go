@@ -70,7 +70,7 @@ const (
 	ReasonBadCredentials = "invalid_credentials"
 	// ReasonTooManyFailures: refused unchecked, the client address or the
 	// username having failed too often.
-	ReasonTooManyFailures = "too_many_failures"
+	ReasonTooManyFailures = middleware.CodeTooManyFailures
 )
 
 // Config configures a [Handler].

@@ -15,37 +15,64 @@ import (
 // Algorithm is the only signature algorithm of the v3 profile.
 const Algorithm = "hmac-sha256"
 
-// Errors about signatures; test with errors.Is. Each has a reason code
-// (see [Reason]) for the response and the audit log.
+// Errors about signatures; test with errors.Is. Every one but
+// [ErrNoSignature] rejects the request and wraps [ErrRequestInvalid].
 var (
-	// ErrNoSignature: the request has neither Signature-Input nor Signature.
+	// ErrRequestInvalid is wrapped by every error that rejects a signed
+	// request: [ErrMalformed], [ErrMissingComponent], [ErrNonCanonical],
+	// [ErrMisdirected], [ErrStale], [ErrInvalidSignature] (which a
+	// credential that may not sign also gives), [ErrDigest], [ErrReplayed]
+	// and [ErrBodyTooLarge]. One errors.Is against it tells a bad request
+	// from a store failure; the specific errors tell the reason.
+	ErrRequestInvalid = errors.New("hmac: signed request rejected")
+	// ErrNoSignature is returned for a request that has neither
+	// Signature-Input nor Signature. It is no rejection: the request may
+	// carry another credential.
 	ErrNoSignature = errors.New("hmac: request not signed")
-	// ErrMalformed: Signature-Input, Signature or Content-Digest is not a
-	// structured field of the v3 profile's shape.
-	ErrMalformed = errors.New("hmac: malformed signature fields")
-	// ErrMissingComponent: the signature leaves out a component the
-	// profile requires, or covers one the request does not have.
-	ErrMissingComponent = errors.New("hmac: required component not covered")
-	// ErrNonCanonical: the request target is not in canonical form (dot
-	// segments, empty segments, escaped slashes, escapes that need none):
-	// the path that would be routed could differ from the path signed.
-	ErrNonCanonical = errors.New("hmac: request path not canonical")
-	// ErrMisdirected: the request's authority is not one the verifier
-	// answers to: a request signed for another host.
-	ErrMisdirected = errors.New("hmac: request signed for another authority")
-	// ErrStale: created is outside the allowed skew, or expires has
-	// passed.
-	ErrStale = errors.New("hmac: signature outside its time window")
-	// ErrInvalidSignature: the MAC does not verify (or the key ID is
-	// unknown, revoked, expired or disabled: the response is the same).
-	ErrInvalidSignature = errors.New("hmac: invalid signature")
-	// ErrDigest: Content-Digest does not match the body.
-	ErrDigest = errors.New("hmac: content digest mismatch")
-	// ErrReplayed: the nonce was already used with this key ID.
-	ErrReplayed = errors.New("hmac: replayed request")
-	// ErrBodyTooLarge: the body is over the verifier's limit (413).
-	ErrBodyTooLarge = errors.New("hmac: body too large")
+	// ErrMalformed is returned when Signature-Input, Signature or
+	// Content-Digest is not a structured field of the v3 profile's shape.
+	ErrMalformed error = &rejection{"hmac: malformed signature fields", ErrRequestInvalid}
+	// ErrMissingComponent is returned when the signature leaves out a
+	// component the profile requires, or covers one the request does not
+	// have.
+	ErrMissingComponent error = &rejection{"hmac: required component not covered", ErrRequestInvalid}
+	// ErrNonCanonical is returned when the request target is not in
+	// canonical form (dot segments, empty segments, escaped slashes,
+	// escapes that need none): the path that would be routed could differ
+	// from the path signed.
+	ErrNonCanonical error = &rejection{"hmac: request path not canonical", ErrRequestInvalid}
+	// ErrMisdirected is returned when the request's authority is not one
+	// the verifier answers to: a request signed for another host.
+	ErrMisdirected error = &rejection{"hmac: request signed for another authority", ErrRequestInvalid}
+	// ErrStale is returned when created is outside the allowed skew, or
+	// expires has passed.
+	ErrStale error = &rejection{"hmac: signature outside its time window", ErrRequestInvalid}
+	// ErrInvalidSignature is returned when the MAC does not verify, or when
+	// the key ID is unknown, revoked, expired or disabled: the response is
+	// the same, and the error then wraps [ErrCredentialInvalid] too.
+	ErrInvalidSignature error = &rejection{"hmac: invalid signature", ErrRequestInvalid}
+	// ErrDigest is returned when Content-Digest does not match the body.
+	ErrDigest error = &rejection{"hmac: content digest mismatch", ErrRequestInvalid}
+	// ErrReplayed is returned when the nonce was already used with this
+	// key ID.
+	ErrReplayed error = &rejection{"hmac: replayed request", ErrRequestInvalid}
+	// ErrBodyTooLarge is returned when the body is over the verifier's
+	// limit (413).
+	ErrBodyTooLarge error = &rejection{"hmac: body too large", ErrRequestInvalid}
 )
+
+// rejection is the error type of the specific rejections: each has its own
+// message and is also its umbrella ([ErrRequestInvalid] or
+// [ErrCredentialInvalid]) for [errors.Is].
+type rejection struct {
+	msg      string
+	umbrella error
+}
+
+func (e *rejection) Error() string { return e.msg }
+
+// Is reports whether target is the rejection's umbrella.
+func (e *rejection) Is(target error) bool { return target == e.umbrella }
 
 // malformed wraps ErrMalformed with a fixed reason.
 func malformed(reason string) error { return fmt.Errorf("%w: %s", ErrMalformed, reason) }

@@ -17,21 +17,21 @@ import (
 	"github.com/keygate/keygate/internal/validate"
 )
 
-// Errors about managing credentials, beside [ErrUnknownKey], [ErrRevoked],
+// Errors about managing credentials, beside [ErrNotFound], [ErrRevoked],
 // [ErrExpired], [ErrDisabled] and [ErrUnseal]. Test for them with
 // [errors.Is]: the returned errors may wrap them with context (a key ID,
 // never a secret).
 var (
-	// ErrKeyIDExists: a credential with that key ID already exists.
-	ErrKeyIDExists = errors.New("hmac: duplicate key ID")
-	// ErrConflict: the credential changed since it was read (its Version
-	// differs); read it again and retry.
+	// ErrExists is returned when a credential with that key ID already exists.
+	ErrExists = errors.New("hmac: duplicate key ID")
+	// ErrConflict is returned when the credential changed since it was read
+	// (its Version differs); read it again and retry.
 	ErrConflict = errors.New("hmac: credential changed concurrently")
-	// ErrInvalidParams: a management call or a [Config] got an invalid
-	// argument; the error says which.
+	// ErrInvalidParams is returned when a management call or a [Config] got an
+	// invalid argument; the error says which.
 	ErrInvalidParams = errors.New("hmac: invalid parameters")
-	// ErrInvalidState: the operation does not apply to the credential in
-	// its current state, for example enabling a revoked one.
+	// ErrInvalidState is returned when the operation does not apply to the
+	// credential in its current state, for example enabling a revoked one.
 	ErrInvalidState = errors.New("hmac: operation not allowed in the credential's state")
 )
 
@@ -246,10 +246,10 @@ func (f ListFilter) matches(c *Credential) bool {
 type CredentialStore interface {
 	// Create stores c, whose Version is ignored, with Version 1 and
 	// returns the stored credential. It returns an error wrapping
-	// [ErrKeyIDExists] if a credential with c.KeyID exists.
+	// [ErrExists] if a credential with c.KeyID exists.
 	Create(ctx context.Context, c Credential) (Credential, error)
 	// Get returns the credential with that key ID, or an error wrapping
-	// [ErrUnknownKey].
+	// [ErrNotFound].
 	Get(ctx context.Context, keyID string) (Credential, error)
 	// List returns the credentials that match f's account, mode and
 	// status and come after its position, oldest first (by Created, then
@@ -263,7 +263,7 @@ type CredentialStore interface {
 	// Update replaces the stored credential with c if the stored Version
 	// equals c.Version, stores it with Version+1 and returns it. It
 	// returns an error wrapping [ErrConflict] if the versions differ and
-	// [ErrUnknownKey] if there is no such credential.
+	// [ErrNotFound] if there is no such credential.
 	Update(ctx context.Context, c Credential) (Credential, error)
 }
 
@@ -461,7 +461,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 			Expires:          p.Expires,
 		}
 		stored, err := m.store.Create(ctx, c)
-		if errors.Is(err, ErrKeyIDExists) && attempt < 3 {
+		if errors.Is(err, ErrExists) && attempt < 3 {
 			continue // a 95-bit collision: vanishingly rare, but handled
 		}
 		if err != nil {
@@ -473,7 +473,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 }
 
 // Get returns the credential with that key ID, or an error wrapping
-// [ErrUnknownKey].
+// [ErrNotFound].
 func (m *Manager) Get(ctx context.Context, keyID string) (Credential, error) {
 	c, err := m.store.Get(ctx, keyID)
 	if err != nil {
@@ -645,7 +645,7 @@ var _ CredentialSource = (*Manager)(nil)
 
 // Lookup implements [CredentialSource]: it returns the credential's
 // identity and its plaintext secrets that verify now, current first. It
-// returns [ErrUnknownKey] for an unknown key ID (or an empty one, or one
+// returns [ErrNotFound] for an unknown key ID (or an empty one, or one
 // longer than MaxKeyIDLen, without asking the store), [ErrRevoked],
 // [ErrExpired] or [ErrDisabled] for a credential that may not sign, an
 // error wrapping [ErrUnseal] if a secret does not open under the master
@@ -657,19 +657,19 @@ var _ CredentialSource = (*Manager)(nil)
 // which it was.
 func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 	if keyID == "" || len(keyID) > MaxKeyIDLen {
-		return Active{}, ErrUnknownKey
+		return Active{}, ErrNotFound
 	}
 	c, err := m.store.Get(ctx, keyID)
 	switch {
-	case errors.Is(err, ErrUnknownKey):
+	case errors.Is(err, ErrNotFound):
 		m.openDecoy()
-		return Active{}, ErrUnknownKey
+		return Active{}, ErrNotFound
 	case err != nil:
 		return Active{}, fmt.Errorf("hmac: lookup: %w", err)
 	case c.KeyID != keyID:
 		// A store that matched another spelling of the key ID.
 		m.openDecoy()
-		return Active{}, ErrUnknownKey
+		return Active{}, ErrNotFound
 	}
 	now := m.now()
 	if err := c.Usable(now); err != nil {

@@ -35,7 +35,7 @@ func (s *MemoryCredentialStore) Create(ctx context.Context, c Credential) (Crede
 	c.Created = c.Created.Round(0) // see MemoryCredentialStore
 	c.Version = 1
 	if _, loaded := s.creds.LoadOrStore(c.KeyID, &c); loaded {
-		return Credential{}, fmt.Errorf("%w: %s", ErrKeyIDExists, c.KeyID)
+		return Credential{}, fmt.Errorf("%w: %s", ErrExists, c.KeyID)
 	}
 	return c.clone(), nil
 }
@@ -47,7 +47,7 @@ func (s *MemoryCredentialStore) Get(ctx context.Context, keyID string) (Credenti
 	}
 	v, ok := s.creds.Load(keyID)
 	if !ok {
-		return Credential{}, fmt.Errorf("%w: %s", ErrUnknownKey, keyID)
+		return Credential{}, fmt.Errorf("%w: %s", ErrNotFound, keyID)
 	}
 	return v.(*Credential).clone(), nil
 }
@@ -92,7 +92,7 @@ func (s *MemoryCredentialStore) Update(ctx context.Context, c Credential) (Crede
 	defer s.mu.Unlock()
 	v, ok := s.creds.Load(c.KeyID)
 	if !ok {
-		return Credential{}, fmt.Errorf("%w: %s", ErrUnknownKey, c.KeyID)
+		return Credential{}, fmt.Errorf("%w: %s", ErrNotFound, c.KeyID)
 	}
 	if cur := v.(*Credential); cur.Version != c.Version {
 		return Credential{}, fmt.Errorf("%w: %s", ErrConflict, c.KeyID)

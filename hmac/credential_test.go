@@ -452,7 +452,7 @@ func TestManagerUnknownKey(t *testing.T) {
 			continue // a key ID all in one case, by chance
 		}
 		active, err := e.m.Lookup(ctx, id)
-		assert.ErrorIs(t, err, hmac.ErrUnknownKey, "Lookup(%q)", id)
+		assert.ErrorIs(t, err, hmac.ErrNotFound, "Lookup(%q)", id)
 		assert.Equal(t, hmac.Active{}, active)
 	}
 	for name, call := range map[string]func(string) error{
@@ -462,7 +462,7 @@ func TestManagerUnknownKey(t *testing.T) {
 		"Disable": func(id string) error { _, err := e.m.Disable(ctx, id); return err },
 		"Enable":  func(id string) error { _, err := e.m.Enable(ctx, id); return err },
 	} {
-		assert.ErrorIs(t, call("hk_0000000000000000"), hmac.ErrUnknownKey, name)
+		assert.ErrorIs(t, call("hk_0000000000000000"), hmac.ErrNotFound, name)
 	}
 
 	// A store failure is not an unknown key: the verifier must not mistake
@@ -471,7 +471,7 @@ func TestManagerUnknownKey(t *testing.T) {
 	cancel()
 	_, err := e.m.Lookup(cctx, cred.KeyID)
 	assert.ErrorIs(t, err, context.Canceled)
-	for _, sentinel := range []error{hmac.ErrUnknownKey, hmac.ErrRevoked, hmac.ErrExpired, hmac.ErrDisabled} {
+	for _, sentinel := range []error{hmac.ErrNotFound, hmac.ErrRevoked, hmac.ErrExpired, hmac.ErrDisabled} {
 		assert.NotErrorIs(t, err, sentinel)
 	}
 }
@@ -504,7 +504,7 @@ func TestLookupRequiresTheExactKeyID(t *testing.T) {
 	_, err = folding.Lookup(context.Background(), cred.KeyID)
 	require.NoError(t, err)
 	_, err = folding.Lookup(context.Background(), "HK_"+cred.KeyID[3:])
-	assert.ErrorIs(t, err, hmac.ErrUnknownKey)
+	assert.ErrorIs(t, err, hmac.ErrNotFound)
 }
 
 // credSealed returns a credential, with its sealed secrets, straight from
@@ -566,7 +566,7 @@ func TestSealedSecretsResistTampering(t *testing.T) {
 	notRejection := func(t *testing.T, err error) {
 		t.Helper()
 		assert.ErrorIs(t, err, hmac.ErrUnseal)
-		for _, sentinel := range []error{hmac.ErrUnknownKey, hmac.ErrRevoked, hmac.ErrExpired, hmac.ErrDisabled} {
+		for _, sentinel := range []error{hmac.ErrNotFound, hmac.ErrRevoked, hmac.ErrExpired, hmac.ErrDisabled} {
 			assert.NotErrorIs(t, err, sentinel, "a sealing failure is an internal error, not a credential state")
 		}
 	}

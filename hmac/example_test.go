@@ -3,6 +3,7 @@ package hmac_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,7 +22,7 @@ type oneCredential hmac.Active
 
 func (c oneCredential) Lookup(_ context.Context, keyID string) (hmac.Active, error) {
 	if keyID != c.KeyID {
-		return hmac.Active{}, hmac.ErrUnknownKey
+		return hmac.Active{}, hmac.ErrNotFound
 	}
 	return hmac.Active(c), nil
 }
@@ -61,8 +62,15 @@ func ExampleTransport() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		last = r.Clone(r.Context())
 		a, err := v.Verify(r)
-		if err != nil {
-			http.Error(w, hmac.ResponseReason(err), http.StatusUnauthorized)
+		switch {
+		case errors.Is(err, hmac.ErrReplayed):
+			http.Error(w, "replayed", http.StatusUnauthorized)
+			return
+		case errors.Is(err, hmac.ErrRequestInvalid):
+			http.Error(w, "invalid_signature", http.StatusUnauthorized)
+			return
+		case err != nil:
+			http.Error(w, "temporarily_unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		body, _ := io.ReadAll(r.Body)
@@ -96,10 +104,12 @@ func ExampleTransport() {
 	// 401 replayed
 }
 
-// Map verification errors to reason codes: Reason for the audit log,
-// ResponseReason for the client, which cannot tell an unknown key ID from
-// a bad MAC.
-func ExampleReason() {
+// Tell verification errors apart with errors.Is: every rejection wraps
+// ErrRequestInvalid (anything else is a store failure, or no signature at
+// all); an unknown, revoked, expired or disabled key ID is an
+// ErrInvalidSignature, as a bad MAC is, that also wraps
+// ErrCredentialInvalid, for the audit log.
+func ExampleVerifier_Verify_errors() {
 	v, _ := hmac.NewVerifier(hmac.VerifierConfig{
 		Authorities: hmac.AnyAuthority,
 		Credentials: oneCredential{KeyID: "hk_test_123", Account: "acct_42", Mode: keygate.ModeTest, Secrets: [][]byte{exampleSecret}},
@@ -112,20 +122,25 @@ func ExampleReason() {
 		}
 		return r
 	}
-	for _, r := range []*http.Request{
-		sign("hk_test_123", exampleSecret, "/v1/orders"),
-		sign("hk_test_123", bytes.Repeat([]byte{1}, 64), "/v1/orders"),
-		sign("hk_test_unknown", exampleSecret, "/v1/orders"),
-		sign("hk_test_123", exampleSecret, "/v1/x/../orders"),
-		httptest.NewRequest("GET", "/v1/orders", nil),
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+	}{
+		{"valid", sign("hk_test_123", exampleSecret, "/v1/orders")},
+		{"bad MAC", sign("hk_test_123", bytes.Repeat([]byte{1}, 64), "/v1/orders")},
+		{"unknown key ID", sign("hk_test_unknown", exampleSecret, "/v1/orders")},
+		{"non-canonical", sign("hk_test_123", exampleSecret, "/v1/x/../orders")},
+		{"unsigned", httptest.NewRequest("GET", "/v1/orders", nil)},
 	} {
-		_, err := v.Verify(r)
-		fmt.Printf("%-18s %s\n", hmac.Reason(err), hmac.ResponseReason(err))
+		_, err := v.Verify(c.r)
+		fmt.Printf("%-15s rejected=%-5t credential=%-5t invalid_signature=%-5t unsigned=%t\n", c.name,
+			errors.Is(err, hmac.ErrRequestInvalid), errors.Is(err, hmac.ErrCredentialInvalid),
+			errors.Is(err, hmac.ErrInvalidSignature), errors.Is(err, hmac.ErrNoSignature))
 	}
 	// Output:
-	// ok                 ok
-	// invalid_signature  invalid_signature
-	// unknown_key        invalid_signature
-	// non_canonical      non_canonical
-	// unsigned           unsigned
+	// valid           rejected=false credential=false invalid_signature=false unsigned=false
+	// bad MAC         rejected=true  credential=false invalid_signature=true  unsigned=false
+	// unknown key ID  rejected=true  credential=true  invalid_signature=true  unsigned=false
+	// non-canonical   rejected=true  credential=false invalid_signature=false unsigned=false
+	// unsigned        rejected=false credential=false invalid_signature=false unsigned=true
 }

@@ -32,7 +32,7 @@ type Active struct {
 // implements it.
 type CredentialSource interface {
 	// Lookup returns the active credential with that key ID, or an error
-	// wrapping [ErrUnknownKey] (unknown), [ErrRevoked], [ErrExpired] or
+	// wrapping [ErrNotFound] (unknown), [ErrRevoked], [ErrExpired] or
 	// [ErrDisabled] — or a store error.
 	Lookup(ctx context.Context, keyID string) (Active, error)
 }
@@ -48,14 +48,20 @@ type NonceStore interface {
 	Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error)
 }
 
-// Errors about credentials; test with errors.Is.
+// Errors about credentials; test with errors.Is. Each wraps
+// [ErrCredentialInvalid].
 var (
-	// ErrUnknownKey: no credential has that key ID.
-	ErrUnknownKey = errors.New("hmac: unknown key ID")
-	// ErrRevoked: the credential was revoked.
-	ErrRevoked = errors.New("hmac: credential revoked")
-	// ErrExpired: the credential's expiry time has passed.
-	ErrExpired = errors.New("hmac: credential expired")
-	// ErrDisabled: the credential is disabled.
-	ErrDisabled = errors.New("hmac: credential disabled")
+	// ErrCredentialInvalid is wrapped by every error that says a key ID
+	// may not sign: [ErrNotFound], [ErrRevoked], [ErrExpired] and
+	// [ErrDisabled]. [Verifier.Verify] answers such a key ID with
+	// [ErrInvalidSignature], which then wraps the cause too.
+	ErrCredentialInvalid = errors.New("hmac: credential rejected")
+	// ErrNotFound is returned when no credential has that key ID.
+	ErrNotFound error = &rejection{"hmac: unknown key ID", ErrCredentialInvalid}
+	// ErrRevoked is returned for a credential that was revoked.
+	ErrRevoked error = &rejection{"hmac: credential revoked", ErrCredentialInvalid}
+	// ErrExpired is returned for a credential whose expiry time has passed.
+	ErrExpired error = &rejection{"hmac: credential expired", ErrCredentialInvalid}
+	// ErrDisabled is returned for a credential that is disabled.
+	ErrDisabled error = &rejection{"hmac: credential disabled", ErrCredentialInvalid}
 )

@@ -19,17 +19,17 @@ const DefaultMaxNonces = 1 << 20
 // MaxEntries/DefaultNonceShare nonces (16,384 for the default MaxEntries).
 const DefaultNonceShare = 64
 
-// ErrNonceQuota: the key ID already holds as many unexpired nonces as one
-// key ID may ([MemoryNonceConfig.MaxPerKey]), so its request cannot be
-// recorded. Only that credential is refused (429 Too Many Requests: it
-// sends signed requests faster than its share of the store allows); the
+// ErrNonceQuota is returned when the key ID already holds as many unexpired
+// nonces as one key ID may ([MemoryNonceConfig.MaxPerKey]), so its request
+// cannot be recorded. Only that credential is refused (429 Too Many Requests:
+// it sends signed requests faster than its share of the store allows); the
 // other key IDs keep their room. Test with errors.Is.
 var ErrNonceQuota = errors.New("hmac: the key ID's share of the nonce store is used up")
 
-// ErrNonceStoreFull: the nonce store holds as many unexpired nonces as it
-// may, so it cannot record another one. The request must be refused (503),
-// never accepted unrecorded: its nonce could not be checked against later
-// replays. Test with errors.Is.
+// ErrNonceStoreFull is returned when the nonce store holds as many unexpired
+// nonces as it may, so it cannot record another one. The request must be
+// refused (503), never accepted unrecorded: its nonce could not be checked
+// against later replays. Test with errors.Is.
 var ErrNonceStoreFull = errors.New("hmac: nonce store full")
 
 // MemoryNonceConfig configures [NewMemoryNonceStore]. The zero value is

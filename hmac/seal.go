@@ -11,8 +11,8 @@ import (
 // an AES-256 key.
 const MasterKeyLen = seal.KeyLen
 
-// ErrUnseal: a stored secret could not be opened. It was sealed under
-// another master key, or for another key ID, or it has been altered.
+// ErrUnseal is returned when a stored secret could not be opened. It was sealed
+// under another master key, or for another key ID, or it has been altered.
 var ErrUnseal = errors.New("hmac: cannot open sealed secret")
 
 // The sealed form of a secret, as kept in [StoredSecret.Sealed]: see

@@ -171,7 +171,7 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	cred, lookupErr := v.cfg.Credentials.Lookup(r.Context(), si.keyID)
 	secrets := cred.Secrets
 	if lookupErr != nil {
-		if !isCredentialRejection(lookupErr) {
+		if !errors.Is(lookupErr, ErrCredentialInvalid) {
 			return Active{}, fmt.Errorf("hmac: credential lookup: %w", lookupErr)
 		}
 		secrets = [][]byte{dummySecret}
@@ -291,12 +291,6 @@ func checkDigest(values []string, body []byte) error {
 	return nil
 }
 
-// isCredentialRejection reports whether err says the key ID cannot sign
-// (as opposed to a store failure).
-func isCredentialRejection(err error) bool {
-	return errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrExpired) || errors.Is(err, ErrDisabled)
-}
-
 func lower(s string) string {
 	b := []byte(s)
 	for i, c := range b {
@@ -305,49 +299,4 @@ func lower(s string) string {
 		}
 	}
 	return string(b)
-}
-
-// Reason returns the reason code of a verification error, for responses
-// and the audit log: "unsigned", "malformed_signature", "non_canonical",
-// "missing_component", "expired", "invalid_signature", "unknown_key",
-// "invalid_digest", "replayed", "body_too_large", or "unavailable" for a
-// store failure. Responses use [ResponseReason], which does not tell an
-// unknown key from a bad MAC.
-func Reason(err error) string {
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.Is(err, ErrNoSignature):
-		return "unsigned"
-	case errors.Is(err, ErrMalformed):
-		return "malformed_signature"
-	case errors.Is(err, ErrNonCanonical):
-		return "non_canonical"
-	case errors.Is(err, ErrMisdirected):
-		return "wrong_authority"
-	case errors.Is(err, ErrMissingComponent):
-		return "missing_component"
-	case errors.Is(err, ErrStale):
-		return "expired"
-	case errors.Is(err, ErrInvalidSignature) && isCredentialRejection(err):
-		return "unknown_key"
-	case errors.Is(err, ErrInvalidSignature):
-		return "invalid_signature"
-	case errors.Is(err, ErrDigest):
-		return "invalid_digest"
-	case errors.Is(err, ErrReplayed):
-		return "replayed"
-	case errors.Is(err, ErrBodyTooLarge):
-		return "body_too_large"
-	}
-	return "unavailable"
-}
-
-// ResponseReason is [Reason] as a client may see it: an unknown, revoked,
-// expired or disabled key ID reads as "invalid_signature".
-func ResponseReason(err error) string {
-	if r := Reason(err); r != "unknown_key" {
-		return r
-	}
-	return "invalid_signature"
 }

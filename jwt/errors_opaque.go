@@ -14,52 +14,58 @@ import (
 // to one response (for a refresh token, RFC 6749's invalid_grant) while an
 // audit log tells them apart.
 var (
-	// ErrTokenNotFound: a store has no record with that hash. Store
-	// methods return errors that wrap it.
-	ErrTokenNotFound = errors.New("jwt: token not found")
-	// ErrTokenExists: a store already has a record with that hash.
-	ErrTokenExists = errors.New("jwt: token already exists")
-	// ErrInvalidParams: an issuing call got an invalid argument; the error
-	// says which.
+	// ErrNotFound is returned by a store that has no record with that
+	// hash. Store methods return errors that wrap it.
+	ErrNotFound = errors.New("jwt: token not found")
+	// ErrExists is returned by a store that already has a record with
+	// that hash, and by a [KeyStore] that already has a signing key with
+	// that ID.
+	ErrExists = errors.New("jwt: already exists")
+
+	// errKeyExists is the memory key store's ErrExists.
+	errKeyExists = fmt.Errorf("%w: a signing key with that ID", ErrExists)
+	// ErrInvalidParams is returned when an issuing call got an invalid
+	// argument; the error says which.
 	ErrInvalidParams = errors.New("jwt: invalid parameters")
 
-	// ErrRefreshInvalid: the refresh token is malformed or unknown. Every
-	// other refresh error wraps it: all of them mean that the grant is
-	// invalid (RFC 6749 §5.2 invalid_grant).
+	// ErrRefreshInvalid is returned when the refresh token is malformed or
+	// unknown. Every other refresh error wraps it: all of them mean that the
+	// grant is invalid (RFC 6749 §5.2 invalid_grant).
 	ErrRefreshInvalid = errors.New("jwt: invalid refresh token")
-	// ErrRefreshExpired: the refresh token's idle timeout or its family's
-	// absolute lifetime has passed.
+	// ErrRefreshExpired is returned when the refresh token's idle timeout or
+	// its family's absolute lifetime has passed.
 	ErrRefreshExpired = fmt.Errorf("%w: expired", ErrRefreshInvalid)
-	// ErrRefreshRevoked: the refresh token's family has been revoked
-	// (by RFC 7009 revocation, or after a reuse), and this token had not
-	// been used before.
+	// ErrRefreshRevoked is returned when the refresh token's family has been
+	// revoked (by RFC 7009 revocation, or after a reuse), and this token had
+	// not been used before.
 	ErrRefreshRevoked = fmt.Errorf("%w: revoked", ErrRefreshInvalid)
-	// ErrRefreshReuse: the refresh token had already been exchanged for
-	// another one, which signals theft (RFC 9700 §4.14.2). The whole
-	// family is revoked when this error is returned.
+	// ErrRefreshReuse is returned when the refresh token had already been
+	// exchanged for another one, which signals theft (RFC 9700 §4.14.2). The
+	// whole family is revoked when this error is returned.
 	ErrRefreshReuse = fmt.Errorf("%w: reuse of a rotated token", ErrRefreshInvalid)
-	// ErrRefreshClient: the refresh token was issued to another client
-	// than the one presenting it. Nothing is changed.
+	// ErrRefreshClient is returned when the refresh token was issued to another
+	// client than the one presenting it. Nothing is changed.
 	ErrRefreshClient = fmt.Errorf("%w: issued to another client", ErrRefreshInvalid)
 
-	// ErrOneTimeInvalid: the one-time token is malformed, unknown or
-	// already used. Every other one-time error wraps it.
+	// ErrOneTimeInvalid is returned when the one-time token is malformed,
+	// unknown or already used. Every other one-time error wraps it.
 	ErrOneTimeInvalid = errors.New("jwt: invalid one-time token")
-	// ErrOneTimeExpired: the one-time token's lifetime has passed.
+	// ErrOneTimeExpired is returned when the one-time token's lifetime has
+	// passed.
 	ErrOneTimeExpired = fmt.Errorf("%w: expired", ErrOneTimeInvalid)
-	// ErrOneTimePurpose: the one-time token was issued for another
-	// purpose than the one of the route that received it.
+	// ErrOneTimePurpose is returned when the one-time token was issued for
+	// another purpose than the one of the route that received it.
 	ErrOneTimePurpose = fmt.Errorf("%w: wrong purpose", ErrOneTimeInvalid)
-	// ErrOneTimeBinding: the request does not match a binding of the
-	// one-time token (method, path, entity ID or body); the error names
+	// ErrOneTimeBinding is returned when the request does not match a binding
+	// of the one-time token (method, path, entity ID or body); the error names
 	// which, never the values.
 	ErrOneTimeBinding = fmt.Errorf("%w: binding mismatch", ErrOneTimeInvalid)
 
-	// ErrOneTimeQuota: the credential (account and key ID) already holds
-	// as many outstanding one-time tokens (issued, neither redeemed nor
-	// expired) as [OneTimeConfig.MaxPerKey] allows, so
-	// [OneTimeTokens.Issue] issues no other until one is redeemed or
-	// expires. Only that credential is refused: answer 429 Too Many
-	// Requests. It does not wrap [ErrOneTimeInvalid].
+	// ErrOneTimeQuota is returned when the credential (account and key ID)
+	// already holds as many outstanding one-time tokens (issued, neither
+	// redeemed nor expired) as [OneTimeConfig.MaxPerKey] allows, so
+	// [OneTimeTokens.Issue] issues no other until one is redeemed or expires.
+	// Only that credential is refused: answer 429 Too Many Requests. It does
+	// not wrap [ErrOneTimeInvalid].
 	ErrOneTimeQuota = errors.New("jwt: too many outstanding one-time tokens for the credential")
 )

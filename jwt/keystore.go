@@ -12,10 +12,6 @@ import (
 	"github.com/keygate/keygate/internal/seal"
 )
 
-// ErrDuplicateKey is what a [KeyStore] returns from Add when a key with
-// that ID is stored already.
-var ErrDuplicateKey = errors.New("jwt: a signing key with that ID exists")
-
 // StoredKey is a signing key as a [KeyStore] keeps it: its
 // [Key.MarshalPrivate] form, sealed by [LoadSharedKeys] under the master
 // key, so that the store never sees a private key.
@@ -29,10 +25,10 @@ type StoredKey struct {
 // and verify with the same keys and publish the same JWKS. It holds sealed
 // keys only. Implementations must be safe for concurrent use, honour ctx,
 // and make Add atomic: of two instances adding the same ID at once, one
-// gets [ErrDuplicateKey]. Run jwttest.TestKeyStore against every
+// gets [ErrExists]. Run jwttest.TestKeyStore against every
 // implementation.
 type KeyStore interface {
-	// Add stores k, or returns an error wrapping ErrDuplicateKey.
+	// Add stores k, or returns an error wrapping [ErrExists].
 	Add(ctx context.Context, k StoredKey) error
 	// List returns every stored key, oldest first (by Created, then ID).
 	List(ctx context.Context) ([]StoredKey, error)
@@ -57,7 +53,7 @@ func (s *MemoryKeyStore) Add(ctx context.Context, k StoredKey) error {
 	defer s.mu.Unlock()
 	for _, have := range s.keys {
 		if have.ID == k.ID {
-			return ErrDuplicateKey
+			return errKeyExists
 		}
 	}
 	k.Sealed = slices.Clone(k.Sealed)
@@ -146,7 +142,7 @@ func LoadSharedKeys(ctx context.Context, cfg SharedKeysConfig) (*KeySet, error) 
 		sealed := sealer.Seal(k.ID(), data)
 		clear(data) // the plaintext private key: not kept until the collector runs
 		err = cfg.Store.Add(ctx, StoredKey{ID: k.ID(), Sealed: sealed, Created: cfg.Now()})
-		if err != nil && !errors.Is(err, ErrDuplicateKey) {
+		if err != nil && !errors.Is(err, ErrExists) {
 			return nil, fmt.Errorf("jwt: add signing key: %w", err)
 		}
 		// Whoever won the race, load what is stored.

@@ -69,7 +69,7 @@ type OneTimeRecord struct {
 // in the memory store, a Lua script in Redis, a transaction holding a
 // lock on the owner in SQL).
 type OneTimeStore interface {
-	// Put stores rec. It returns an error wrapping [ErrTokenExists] if a
+	// Put stores rec. It returns an error wrapping [ErrExists] if a
 	// record with rec.Hash exists, and, if max > 0, an error wrapping
 	// [ErrOneTimeQuota] if max records of rec's Account and KeyID are
 	// stored and not expired (ExpiresAt after rec.IssuedAt, or after the
@@ -77,7 +77,7 @@ type OneTimeStore interface {
 	// rec once rec.ExpiresAt has passed.
 	Put(ctx context.Context, rec OneTimeRecord, max int) error
 	// Consume removes the record with this hash and returns it, or returns
-	// an error wrapping [ErrTokenNotFound] if there is none (never stored,
+	// an error wrapping [ErrNotFound] if there is none (never stored,
 	// already consumed, or forgotten after expiry). It may return a record
 	// that has expired: the caller checks ExpiresAt.
 	Consume(ctx context.Context, hash [32]byte) (OneTimeRecord, error)
@@ -117,7 +117,7 @@ func (s *MemoryOneTimeStore) Put(ctx context.Context, rec OneTimeRecord, max int
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.recs[rec.Hash]; ok {
-		return ErrTokenExists
+		return ErrExists
 	}
 	o := ownerOf(rec)
 	held := s.owners[o]
@@ -184,7 +184,7 @@ func (s *MemoryOneTimeStore) Consume(ctx context.Context, hash [32]byte) (OneTim
 	defer s.mu.Unlock()
 	rec, ok := s.recs[hash]
 	if !ok {
-		return OneTimeRecord{}, ErrTokenNotFound
+		return OneTimeRecord{}, ErrNotFound
 	}
 	s.forget(hash)
 	return rec, nil
@@ -348,7 +348,7 @@ func (ot *OneTimeTokens) Redeem(ctx context.Context, token string, u Use) (OneTi
 	}
 	rec, err := ot.store.Consume(ctx, hash)
 	switch {
-	case errors.Is(err, ErrTokenNotFound):
+	case errors.Is(err, ErrNotFound):
 		return OneTimeRecord{}, fmt.Errorf("%w: unknown or already used", ErrOneTimeInvalid)
 	case err != nil:
 		return OneTimeRecord{}, fmt.Errorf("jwt: consume one-time token: %w", err)

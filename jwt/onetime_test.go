@@ -357,7 +357,7 @@ func TestMemoryOneTimeStoreSweep(t *testing.T) {
 		}, 0))
 	}
 	_, err := s.Consume(ctx, expired.Hash)
-	require.ErrorIs(t, err, jwt.ErrTokenNotFound, "an expired record is forgotten")
+	require.ErrorIs(t, err, jwt.ErrNotFound, "an expired record is forgotten")
 	_, err = s.Consume(ctx, live.Hash)
 	require.NoError(t, err)
 }

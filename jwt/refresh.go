@@ -191,10 +191,10 @@ func (r RefreshRecord) clone() RefreshRecord {
 // implementation.
 type RefreshStore interface {
 	// Create stores rec, the first token of a new family. It returns an
-	// error wrapping [ErrTokenExists] if a record with rec.Hash exists.
+	// error wrapping [ErrExists] if a record with rec.Hash exists.
 	Create(ctx context.Context, rec RefreshRecord) error
 	// Get returns the record with this hash, whatever its status, or an
-	// error wrapping [ErrTokenNotFound].
+	// error wrapping [ErrNotFound].
 	Get(ctx context.Context, hash [32]byte) (RefreshRecord, error)
 	// Rotate exchanges the token with hash old for next, the next token of
 	// its family, atomically:
@@ -210,9 +210,9 @@ type RefreshStore interface {
 	//     Rotate returns old's record with an error wrapping
 	//     [ErrRefreshRevoked];
 	//   - there is no record with hash old: an error wrapping
-	//     [ErrTokenNotFound].
+	//     [ErrNotFound].
 	// If next.Hash is taken, Rotate changes nothing and returns an error
-	// wrapping [ErrTokenExists]. Rotate does not check expiry times.
+	// wrapping [ErrExists]. Rotate does not check expiry times.
 	Rotate(ctx context.Context, old [32]byte, next RefreshRecord, now time.Time) (RefreshRecord, error)
 	// RevokeFamily revokes every token of the family: each one not yet
 	// revoked gets Status revoked and RevokedAt = at; RotatedAt is kept.
@@ -266,7 +266,7 @@ func (s *MemoryRefreshStore) Create(ctx context.Context, rec RefreshRecord) erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.recs[rec.Hash]; ok {
-		return ErrTokenExists
+		return ErrExists
 	}
 	if _, ok := s.families[rec.Family]; !ok {
 		o := refreshOwner{rec.ClientID, rec.Subject}
@@ -328,7 +328,7 @@ func (s *MemoryRefreshStore) Get(ctx context.Context, hash [32]byte) (RefreshRec
 	defer s.mu.Unlock()
 	r, ok := s.recs[hash]
 	if !ok {
-		return RefreshRecord{}, ErrTokenNotFound
+		return RefreshRecord{}, ErrNotFound
 	}
 	return r.clone(), nil
 }
@@ -343,7 +343,7 @@ func (s *MemoryRefreshStore) Rotate(ctx context.Context, old [32]byte, next Refr
 	cur, ok := s.recs[old]
 	switch {
 	case !ok:
-		return RefreshRecord{}, ErrTokenNotFound
+		return RefreshRecord{}, ErrNotFound
 	case cur.Status == RefreshRotated || !cur.RotatedAt.IsZero():
 		s.revokeFamily(cur.Family, now)
 		return cur.clone(), ErrRefreshReuse
@@ -352,7 +352,7 @@ func (s *MemoryRefreshStore) Rotate(ctx context.Context, old [32]byte, next Refr
 		return cur.clone(), ErrRefreshRevoked
 	}
 	if _, taken := s.recs[next.Hash]; taken {
-		return RefreshRecord{}, ErrTokenExists
+		return RefreshRecord{}, ErrExists
 	}
 	cur.Status = RefreshRotated
 	cur.RotatedAt = now
@@ -639,7 +639,7 @@ func (rt *RefreshTokens) lookup(ctx context.Context, token string) (RefreshRecor
 	}
 	rec, err := rt.store.Get(ctx, hash)
 	switch {
-	case errors.Is(err, ErrTokenNotFound):
+	case errors.Is(err, ErrNotFound):
 		return RefreshRecord{}, fmt.Errorf("%w: unknown", ErrRefreshInvalid)
 	case err != nil:
 		return RefreshRecord{}, fmt.Errorf("jwt: read refresh token: %w", err)
@@ -713,7 +713,7 @@ func (rt *RefreshTokens) Rotate(ctx context.Context, token, clientID string) (st
 		return "", RefreshRecord{}, ErrRefreshReuse
 	case errors.Is(err, ErrRefreshRevoked):
 		return "", RefreshRecord{}, ErrRefreshRevoked
-	case errors.Is(err, ErrTokenNotFound):
+	case errors.Is(err, ErrNotFound):
 		// Forgotten between Get and Rotate.
 		return "", RefreshRecord{}, fmt.Errorf("%w: unknown", ErrRefreshInvalid)
 	case err != nil:
@@ -758,8 +758,8 @@ func (rt *RefreshTokens) Revoke(ctx context.Context, token, clientID string) err
 	return nil
 }
 
-// ErrInvalidFamily: [RefreshTokens.RevokeFamily] got a string that is not
-// a refresh-token family ID. It wraps [ErrInvalidParams].
+// ErrInvalidFamily is returned when [RefreshTokens.RevokeFamily] got a string
+// that is not a refresh-token family ID. It wraps [ErrInvalidParams].
 var ErrInvalidFamily = fmt.Errorf("%w: invalid refresh-token family ID", ErrInvalidParams)
 
 // MaxFamilyLen bounds the family IDs [RefreshTokens.RevokeFamily] takes.

@@ -709,7 +709,7 @@ func TestMemoryRefreshStoreSweep(t *testing.T) {
 		require.NoError(t, s.Create(ctx, r))
 	}
 	_, err := s.Get(ctx, dead.Hash)
-	require.ErrorIs(t, err, jwt.ErrTokenNotFound, "a family past its absolute lifetime is forgotten")
+	require.ErrorIs(t, err, jwt.ErrNotFound, "a family past its absolute lifetime is forgotten")
 	_, err = s.Get(ctx, alive.Hash)
 	require.NoError(t, err)
 }

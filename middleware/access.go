@@ -88,9 +88,9 @@ var (
 	errTierForbidden = fmt.Errorf("%w: package", ErrInsufficientScope)
 )
 
-// ErrForbidden: the credential is valid but may not be used from where the
-// request comes from (its IP binding or the country rules): 403 with the
-// reason code ip_forbidden or geo_forbidden.
+// ErrForbidden is returned when the credential is valid but may not be used
+// from where the request comes from (its IP binding or the country rules): 403
+// with the reason code ip_forbidden or geo_forbidden.
 var ErrForbidden = errors.New("middleware: forbidden from this origin")
 
 // accessState is what New prepares from AccessConfig.

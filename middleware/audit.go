@@ -12,7 +12,6 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/audit"
-	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/internal/validate"
 	"github.com/keygate/keygate/ipbind"
 )
@@ -227,16 +226,6 @@ func recordOutcome(r *http.Request, p keygate.Principal, authed bool, country st
 	if p.ClientIP.IsValid() {
 		slot.ip = p.ClientIP
 	}
-}
-
-// auditReason is the reason code of a failure for the audit log: the
-// response's code, except that a signature from an unknown key is told
-// apart from a bad MAC (the client sees both as invalid_signature).
-func auditReason(err error) string {
-	if r := hmac.Reason(err); r == "unknown_key" {
-		return r
-	}
-	return Classify(err).Code
 }
 
 // statusRecorder remembers the status and the body size of a response.

@@ -39,17 +39,16 @@ func (f ClientKeysFunc) Lookup(ctx context.Context, id string) (apikey.Record, e
 // token. [*hmac.Manager] implements it.
 type ClientCredentials interface {
 	// Get returns the credential, or an error wrapping
-	// [hmac.ErrUnknownKey] (or a store error).
+	// [hmac.ErrNotFound] (or a store error).
 	Get(ctx context.Context, keyID string) (hmac.Credential, error)
 }
 
-// ErrClientInvalid: the token is well-formed and unexpired, but the
-// credential that obtained it is no longer valid: revoked, disabled,
-// expired, awaiting review, gone, rotated without grace or disabled after
-// the token was issued (see [apikey.Record.CutOff] and
-// [hmac.Credential.CutOff]), or no longer holding any of the token's
-// permissions. It wraps [ErrInvalidToken]: 401
-// invalid_token.
+// ErrClientInvalid is returned when the token is well-formed and unexpired, but
+// the credential that obtained it is no longer valid: revoked, disabled,
+// expired, awaiting review, gone, rotated without grace or disabled after the
+// token was issued (see [apikey.Record.CutOff] and [hmac.Credential.CutOff]),
+// or no longer holding any of the token's permissions. It wraps
+// [ErrInvalidToken]: 401 invalid_token.
 var ErrClientInvalid = fmt.Errorf("%w: the credential that obtained the token is no longer valid", ErrInvalidToken)
 
 // CheckTokenClient is the one rule that ties an access token to the API
@@ -93,7 +92,7 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 	case strings.HasPrefix(rec.KeyID, hmac.KeyIDPrefix) && a.clientCreds != nil:
 		c, err := a.clientCreds.Get(ctx, rec.KeyID)
 		switch {
-		case errors.Is(err, hmac.ErrUnknownKey):
+		case errors.Is(err, hmac.ErrNotFound):
 			return ErrClientInvalid
 		case err != nil:
 			return fmt.Errorf("middleware: look up the one-time token's credential: %w", err)

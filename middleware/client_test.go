@@ -50,7 +50,7 @@ func (f fakeCreds) Get(_ context.Context, id string) (hmac.Credential, error) {
 	defer f.mu.Unlock()
 	c, ok := f.creds[id]
 	if !ok {
-		return hmac.Credential{}, hmac.ErrUnknownKey
+		return hmac.Credential{}, hmac.ErrNotFound
 	}
 	return c, nil
 }

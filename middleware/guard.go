@@ -34,12 +34,12 @@ import (
 // Errors of the guard. Test for them with [errors.Is]; [Classify] maps them
 // to their responses.
 var (
-	// ErrRateLimited: the caller is over its rate-limit policy: 429
-	// rate_limited, with Retry-After and the RateLimit headers.
+	// ErrRateLimited is returned when the caller is over its rate-limit policy:
+	// 429 rate_limited, with Retry-After and the RateLimit headers.
 	ErrRateLimited = errors.New("middleware: rate limited")
-	// ErrTooManyFailures: the client address failed to authenticate too
-	// often (AccessConfig.AuthFailures): 429 too_many_failures, with
-	// Retry-After.
+	// ErrTooManyFailures is returned when the client address failed to
+	// authenticate too often (AccessConfig.AuthFailures): 429
+	// too_many_failures, with Retry-After.
 	ErrTooManyFailures = errors.New("middleware: too many failed authentications")
 )
 

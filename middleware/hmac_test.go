@@ -57,7 +57,7 @@ func (c hmCredentials) Lookup(_ context.Context, keyID string) (khmac.Active, er
 	}
 	a, ok := c.active[keyID]
 	if !ok {
-		return khmac.Active{}, khmac.ErrUnknownKey
+		return khmac.Active{}, khmac.ErrNotFound
 	}
 	a.Secrets = append([][]byte(nil), a.Secrets...)
 	return a, nil

@@ -429,7 +429,7 @@ func TestClassifyDescriptionsAreSafeInAChallenge(t *testing.T) {
 	// error_description must be a quoted-string without '"' or '\' (RFC 6750 §3).
 	errs := []error{middleware.ErrNoCredentials, middleware.ErrInvalidRequest, middleware.ErrInvalidToken,
 		middleware.ErrInsufficientScope, apikey.ErrRevoked, apikey.ErrExpired, apikey.ErrDisabled,
-		apikey.ErrPendingReview, apikey.ErrMalformed, apikey.ErrInvalidKey, errors.New("anything else")}
+		apikey.ErrPendingReview, apikey.ErrMalformed, apikey.ErrUnknownKey, errors.New("anything else")}
 	for _, err := range errs {
 		d := middleware.Classify(err).Description
 		for _, c := range []byte(d) {

@@ -10,5 +10,5 @@ import (
 type nopVerifier struct{}
 
 func (nopVerifier) Verify(context.Context, string) (apikey.Record, error) {
-	return apikey.Record{}, apikey.ErrInvalidKey
+	return apikey.Record{}, apikey.ErrUnknownKey
 }

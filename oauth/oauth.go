@@ -327,7 +327,7 @@ func (e *oauthError) Error() string { return "oauth: " + e.code + ": " + e.descr
 func (e *oauthError) Unwrap() error { return e.cause }
 
 func invalidRequest(desc string) *oauthError {
-	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: desc}
+	return &oauthError{status: http.StatusBadRequest, code: middleware.CodeInvalidRequest, description: desc}
 }
 
 func invalidGrant(desc string, cause error) *oauthError {
@@ -335,9 +335,17 @@ func invalidGrant(desc string, cause error) *oauthError {
 }
 
 // tooManyFailures is the 429 of an address (or, with userDescription, a
-// user name) over its failure budget.
+// user name) over its failure budget. It wraps
+// [middleware.ErrTooManyFailures].
 func tooManyFailures(retryAfter time.Duration, description string) *oauthError {
-	return &oauthError{status: http.StatusTooManyRequests, code: "too_many_failures", description: description, retryAfter: max(retryAfter, time.Second)}
+	return &oauthError{status: http.StatusTooManyRequests, code: middleware.CodeTooManyFailures, description: description,
+		retryAfter: max(retryAfter, time.Second), cause: middleware.ErrTooManyFailures}
+}
+
+// rateLimited is the 429 of a caller over its rate limit. It wraps cause,
+// which wraps [middleware.ErrRateLimited].
+func rateLimited(cause error) *oauthError {
+	return &oauthError{status: http.StatusTooManyRequests, code: middleware.CodeRateLimited, description: "too many requests; retry after the time in Retry-After", cause: cause}
 }
 
 const (
@@ -346,9 +354,8 @@ const (
 )
 
 var (
-	errRateLimited  = &oauthError{status: http.StatusTooManyRequests, code: "rate_limited", description: "too many requests; retry after the time in Retry-After"}
 	errUnauthorized = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", description: "this client may not use this grant type"}
-	errUnavailable  = &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", description: "the server cannot handle the request right now; retry later"}
+	errUnavailable  = &oauthError{status: http.StatusServiceUnavailable, code: middleware.CodeTemporarilyUnavailable, description: "the server cannot handle the request right now; retry later"}
 )
 
 // writeError answers with err, which must be an *oauthError; anything else
@@ -478,7 +485,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (client, e
 		}
 		verified, err := s.cfg.Clients.Verify(r.Context(), secret)
 		if err != nil {
-			if isKeyRejection(err) {
+			if errors.Is(err, apikey.ErrKeyInvalid) {
 				fail.cause = err
 				return client{}, fail
 			}
@@ -575,7 +582,7 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, c client) error {
 	}
 	err := s.guard.Allow(r.Context(), w, p)
 	if errors.Is(err, middleware.ErrRateLimited) {
-		return errRateLimited // Allow set Retry-After and the RateLimit headers
+		return rateLimited(err) // Allow set Retry-After and the RateLimit headers
 	}
 	return err
 }
@@ -652,17 +659,6 @@ func (s *Server) authenticateUser(ctx context.Context, addr netip.Addr, username
 		return fu.AuthenticateFrom(ctx, addr, username, password)
 	}
 	return s.cfg.Users.Authenticate(ctx, username, password)
-}
-
-// isKeyRejection reports whether err says the key is bad (as opposed to a
-// store failure).
-func isKeyRejection(err error) bool {
-	for _, e := range []error{apikey.ErrMalformed, apikey.ErrInvalidKey, apikey.ErrRevoked, apikey.ErrExpired, apikey.ErrDisabled, apikey.ErrPendingReview} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // grantedPermissions applies an optional scope to base, the permissions
@@ -1024,7 +1020,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	}
 	claims, err := s.cfg.Verifier.Verify(r.Context(), token)
 	if err != nil {
-		if isTokenRejection(err) {
+		if errors.Is(err, jwt.ErrTokenInvalid) {
 			return nil // invalid, expired or already revoked: nothing to do
 		}
 		return err
@@ -1041,18 +1037,6 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 			Account: claims.Account, Mode: claims.Mode})
 	}
 	return nil
-}
-
-// isTokenRejection reports whether err says the token is bad (as opposed
-// to a store failure).
-func isTokenRejection(err error) bool {
-	for _, e := range []error{jwt.ErrMalformed, jwt.ErrUnsupportedHeader, jwt.ErrUnknownKey, jwt.ErrAlgorithm, jwt.ErrSignature,
-		jwt.ErrType, jwt.ErrMissingClaim, jwt.ErrExpired, jwt.ErrNotYetValid, jwt.ErrIssuer, jwt.ErrAudience, jwt.ErrRevoked} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // introspection is RFC 7662 §2.2.
@@ -1117,7 +1101,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (introspecti
 	}
 	claims, err := s.cfg.Verifier.Verify(r.Context(), token)
 	if err != nil {
-		if isTokenRejection(err) {
+		if errors.Is(err, jwt.ErrTokenInvalid) {
 			return introspection{Active: false}, nil
 		}
 		return introspection{}, err

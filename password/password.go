@@ -44,12 +44,12 @@ const (
 
 // Errors; test with errors.Is.
 var (
-	// ErrMismatch: the password does not match the hash.
+	// ErrMismatch is returned when the password does not match the hash.
 	ErrMismatch = errors.New("password: mismatch")
-	// ErrMalformedHash: the stored string is not an Argon2id PHC hash
-	// within bounds.
+	// ErrMalformedHash is returned when the stored string is not an Argon2id
+	// PHC hash within bounds.
 	ErrMalformedHash = errors.New("password: malformed hash")
-	// ErrTooLong: the password is longer than MaxLen bytes.
+	// ErrTooLong is returned when the password is longer than MaxLen bytes.
 	ErrTooLong = errors.New("password: too long")
 )
 

@@ -319,7 +319,7 @@ func TestServerGoneAndBack(t *testing.T) {
 			t.Errorf("%s still fails once the database is back: %v", name, err)
 		}
 	}
-	if _, err := db.OneTimeTokens().Consume(ctx, tok.Hash); !errors.Is(err, jwt.ErrTokenNotFound) {
+	if _, err := db.OneTimeTokens().Consume(ctx, tok.Hash); !errors.Is(err, jwt.ErrNotFound) {
 		t.Errorf("the token was consumed during the outage, or twice: %v", err)
 	}
 }

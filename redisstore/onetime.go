@@ -101,13 +101,13 @@ func (s *OneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord, max int) 
 	case err != nil:
 		return fmt.Errorf("redisstore: put one-time token: %w", err)
 	case !ok:
-		return fmt.Errorf("redisstore: put one-time token: %w", jwt.ErrTokenExists)
+		return fmt.Errorf("redisstore: put one-time token: %w", jwt.ErrExists)
 	}
 	return nil
 }
 
 // Consume implements [jwt.OneTimeStore]. It returns an error wrapping
-// [jwt.ErrTokenNotFound] only when Redis answers that there is no record;
+// [jwt.ErrNotFound] only when Redis answers that there is no record;
 // any failure to reach Redis, or a record that cannot be read, is another
 // error.
 func (s *OneTimeStore) Consume(ctx context.Context, hash [32]byte) (jwt.OneTimeRecord, error) {
@@ -117,7 +117,7 @@ func (s *OneTimeStore) Consume(ctx context.Context, hash [32]byte) (jwt.OneTimeR
 	b, err := s.client.GetDel(ctx, s.oneTimeKey(hash)).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return jwt.OneTimeRecord{}, fmt.Errorf("redisstore: consume one-time token: %w", jwt.ErrTokenNotFound)
+		return jwt.OneTimeRecord{}, fmt.Errorf("redisstore: consume one-time token: %w", jwt.ErrNotFound)
 	case err != nil:
 		return jwt.OneTimeRecord{}, fmt.Errorf("redisstore: consume one-time token: %w", err)
 	}

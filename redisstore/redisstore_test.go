@@ -90,7 +90,7 @@ func TestPrefixIsolation(t *testing.T) {
 	rec := sampleRecord(now)
 	require.NoError(t, a.onetime.Put(ctx, rec, 0))
 	_, err := b.onetime.Consume(ctx, rec.Hash)
-	assert.ErrorIs(t, err, jwt.ErrTokenNotFound, "a token put under prefix A is found under B")
+	assert.ErrorIs(t, err, jwt.ErrNotFound, "a token put under prefix A is found under B")
 	require.NoError(t, b.onetime.Put(ctx, rec, 0), "the same hash under another prefix is another record")
 	_, err = a.onetime.Consume(ctx, rec.Hash)
 	assert.NoError(t, err)
@@ -357,7 +357,7 @@ func TestMalformedEntries(t *testing.T) {
 	require.NoError(t, c.Set(ctx, s.onetime.oneTimeKey(rec.Hash), "{not json", time.Minute).Err())
 	_, err := s.onetime.Consume(ctx, rec.Hash)
 	assert.Error(t, err)
-	assert.NotErrorIs(t, err, jwt.ErrTokenNotFound)
+	assert.NotErrorIs(t, err, jwt.ErrNotFound)
 
 	// A record filed under another hash is refused.
 	other := sampleRecord(time.Now())
@@ -366,7 +366,7 @@ func TestMalformedEntries(t *testing.T) {
 	require.NoError(t, c.Set(ctx, s.onetime.oneTimeKey(rec.Hash), v, time.Minute).Err())
 	_, err = s.onetime.Consume(ctx, rec.Hash)
 	assert.Error(t, err)
-	assert.NotErrorIs(t, err, jwt.ErrTokenNotFound)
+	assert.NotErrorIs(t, err, jwt.ErrNotFound)
 
 	require.NoError(t, c.Set(ctx, s.deny.key("deny:sub:", "sub"), "yesterday", time.Minute).Err())
 	revoked, err := s.deny.IsRevoked(ctx, "jti", "sub", "", time.Now())
@@ -400,7 +400,7 @@ func operations(s stores) map[string]func(context.Context) (bool, error) {
 		},
 		"Consume": func(ctx context.Context) (bool, error) {
 			_, err := s.onetime.Consume(ctx, sha256.Sum256([]byte("token")))
-			if errors.Is(err, jwt.ErrTokenNotFound) {
+			if errors.Is(err, jwt.ErrNotFound) {
 				return false, nil // an answer: no such token
 			}
 			return err == nil, err
@@ -441,8 +441,8 @@ func failClosed(t *testing.T, s stores, deadline time.Duration) {
 		cancel()
 		assert.Error(t, err, op)
 		assert.False(t, granted, op)
-		assert.NotErrorIs(t, err, jwt.ErrTokenNotFound, op)
-		assert.NotErrorIs(t, err, jwt.ErrTokenExists, op)
+		assert.NotErrorIs(t, err, jwt.ErrNotFound, op)
+		assert.NotErrorIs(t, err, jwt.ErrExists, op)
 		assert.ErrorIs(t, err, context.DeadlineExceeded, op)
 	}
 }
@@ -536,7 +536,7 @@ func TestSharedAcrossClients(t *testing.T) {
 	assert.Equal(t, int64(1), race(func(s stores) bool {
 		_, err := s.onetime.Consume(ctx, rec.Hash)
 		if err != nil {
-			assert.ErrorIs(t, err, jwt.ErrTokenNotFound)
+			assert.ErrorIs(t, err, jwt.ErrNotFound)
 		}
 		return err == nil
 	}), "consumers of one token on two instances")

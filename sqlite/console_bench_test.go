@@ -103,7 +103,7 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 	for _, id := range p.Accounts {
 		_, err := db.Accounts().Create(ctx, account.Account{ID: id, Name: "Bench " + id, Package: access.TierGo,
 			Created: created, Updated: created})
-		if err != nil && !errors.Is(err, account.ErrDuplicate) {
+		if err != nil && !errors.Is(err, account.ErrExists) {
 			b.Fatal(err)
 		}
 	}
@@ -121,7 +121,7 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 		apikey.Record{ID: "kid_benchexpiring", Account: p.Accounts[1], Mode: keygate.ModeTest, Kind: keygate.KindSecret,
 			CreatedBy: "bench", Status: apikey.StatusActive, Created: created, Expires: p.End.Add(72 * time.Hour)})
 	for _, rec := range recs {
-		if _, err := db.APIKeys().Create(ctx, rec); err != nil && !errors.Is(err, apikey.ErrDuplicate) {
+		if _, err := db.APIKeys().Create(ctx, rec); err != nil && !errors.Is(err, apikey.ErrExists) {
 			b.Fatal(err)
 		}
 	}

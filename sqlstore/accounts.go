@@ -47,7 +47,7 @@ func (s accountStore) Create(ctx context.Context, a account.Account) (account.Ac
 	if n, err := res.RowsAffected(); err != nil {
 		return account.Account{}, s.d.fail(ctx, "create account", err)
 	} else if n == 0 {
-		return account.Account{}, fmt.Errorf("%w: %s", account.ErrDuplicate, a.ID)
+		return account.Account{}, fmt.Errorf("%w: %s", account.ErrExists, a.ID)
 	}
 	a.Version = 1
 	a.TokensNotBefore, a.Created, a.Updated = decTime(notBefore), decTime(created), decTime(updated)

@@ -129,7 +129,7 @@ func (s apiKeyStore) Create(ctx context.Context, rec apikey.Record) (apikey.Reco
 	if n, err := res.RowsAffected(); err != nil {
 		return apikey.Record{}, s.d.fail(ctx, "create API key", err)
 	} else if n == 0 {
-		return apikey.Record{}, fmt.Errorf("%w: %s", apikey.ErrDuplicate, rec.ID)
+		return apikey.Record{}, fmt.Errorf("%w: %s", apikey.ErrExists, rec.ID)
 	}
 	// What is stored, read back from the arguments: a copy that shares
 	// nothing with rec.

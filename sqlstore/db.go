@@ -15,15 +15,17 @@ import (
 // Errors returned by this package beside the stores' own (such as
 // [apikey.ErrNotFound]). Test for them with [errors.Is].
 var (
-	// ErrTimeRange: a time to store lies outside the years 1678 to 2262,
-	// which a signed 64-bit count of nanoseconds since 1970 can hold.
+	// ErrTimeRange is returned when a time to store lies outside the years 1678
+	// to 2262, which a signed 64-bit count of nanoseconds since 1970 can hold.
 	ErrTimeRange = errors.New("sqlstore: time outside the storable range (years 1678 to 2262)")
-	// ErrConflict: a transaction kept losing races with other ones
-	// (serialization failures, deadlocks or a busy SQLite database) and
-	// was given up after a few attempts. Nothing was changed; the call
-	// may be retried.
-	ErrConflict = errors.New("sqlstore: transaction conflict")
-	// ErrClosed: the DB was closed.
+	// ErrContention is returned when a transaction kept losing races with other
+	// ones (serialization failures, deadlocks or a busy SQLite database) and
+	// was given up after a few attempts. Nothing was changed; the call may be
+	// retried. (It is not the stores' ErrConflict, such as
+	// [apikey.ErrConflict], which says that a record changed since it was
+	// read.)
+	ErrContention = errors.New("sqlstore: transaction conflict")
+	// ErrClosed is returned when the DB was closed.
 	ErrClosed = errors.New("sqlstore: database closed")
 )
 
@@ -238,7 +240,7 @@ func (e commitErr) Unwrap() error { return e.err }
 // inTx runs fn in a write transaction and commits it, or rolls it back if
 // fn returns an error (other than a [commitErr]). A transaction that loses
 // a race (errRetry) runs again, up to txAttempts times, before failing with
-// [ErrConflict]. fn must use only t, never d: on SQLite the pool may hold a
+// [ErrContention]. fn must use only t, never d: on SQLite the pool may hold a
 // single connection, which t holds.
 func (d *DB) inTx(ctx context.Context, fn func(t tx) error) error {
 	return d.inTxOpts(ctx, nil, fn)
@@ -264,7 +266,7 @@ func (d *DB) inTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(t tx) er
 			return err
 		}
 	}
-	return fmt.Errorf("%w after %d attempts: %w", ErrConflict, txAttempts, err)
+	return fmt.Errorf("%w after %d attempts: %w", ErrContention, txAttempts, err)
 }
 
 // runTx runs fn once in a transaction with opts (see inTxOpts).

@@ -125,7 +125,7 @@ func (s credentialStore) Create(ctx context.Context, c hmac.Credential) (hmac.Cr
 	if n, err := res.RowsAffected(); err != nil {
 		return hmac.Credential{}, s.d.fail(ctx, "create HMAC credential", err)
 	} else if n == 0 {
-		return hmac.Credential{}, fmt.Errorf("%w: %s", hmac.ErrKeyIDExists, c.KeyID)
+		return hmac.Credential{}, fmt.Errorf("%w: %s", hmac.ErrExists, c.KeyID)
 	}
 	return scanCredential(argScanner(append(args, int64(1))))
 }
@@ -142,7 +142,7 @@ func (s credentialStore) Get(ctx context.Context, keyID string) (hmac.Credential
 	c, err := scanCredential(row)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return hmac.Credential{}, fmt.Errorf("%w: %s", hmac.ErrUnknownKey, keyID)
+		return hmac.Credential{}, fmt.Errorf("%w: %s", hmac.ErrNotFound, keyID)
 	case err != nil:
 		return hmac.Credential{}, s.d.fail(ctx, "get HMAC credential", err)
 	}

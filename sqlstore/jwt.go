@@ -88,12 +88,12 @@ func (s refreshStore) Create(ctx context.Context, rec jwt.RefreshRecord) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return jwt.ErrTokenExists
+			return jwt.ErrExists
 		}
 		return nil
 	})
 	switch {
-	case errors.Is(err, jwt.ErrTokenExists):
+	case errors.Is(err, jwt.ErrExists):
 		return err
 	case err != nil:
 		return s.d.fail(ctx, "create refresh token", err)
@@ -162,7 +162,7 @@ func (s refreshStore) Get(ctx context.Context, hash [32]byte) (jwt.RefreshRecord
 	r, err := scanRefresh(row)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return jwt.RefreshRecord{}, jwt.ErrTokenNotFound
+		return jwt.RefreshRecord{}, jwt.ErrNotFound
 	case err != nil:
 		return jwt.RefreshRecord{}, s.d.fail(ctx, "get refresh token", err)
 	}
@@ -233,7 +233,7 @@ func (s refreshStore) Rotate(ctx context.Context, old [32]byte, next jwt.Refresh
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return jwt.ErrTokenExists
+			return jwt.ErrExists
 		}
 		if _, err := t.exec(ctx, "UPDATE refresh_tokens SET status = ?, rotated_at = ? WHERE hash = ?",
 			string(jwt.RefreshRotated), at, old[:]); err != nil {
@@ -246,10 +246,10 @@ func (s refreshStore) Rotate(ctx context.Context, old [32]byte, next jwt.Refresh
 	case err == nil:
 		return cur, nil
 	case errors.Is(err, sql.ErrNoRows):
-		return jwt.RefreshRecord{}, jwt.ErrTokenNotFound
+		return jwt.RefreshRecord{}, jwt.ErrNotFound
 	case errors.Is(err, jwt.ErrRefreshReuse), errors.Is(err, jwt.ErrRefreshRevoked):
 		return cur, err
-	case errors.Is(err, jwt.ErrTokenExists):
+	case errors.Is(err, jwt.ErrExists):
 		return jwt.RefreshRecord{}, err
 	}
 	return jwt.RefreshRecord{}, s.d.fail(ctx, "rotate refresh token", err)
@@ -380,7 +380,7 @@ const oneTimeColumns = "hash, purpose, account, key_id, subject, mode, method, p
 
 const oneTimeInsert = "INSERT INTO one_time_tokens (" + oneTimeColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING"
 
-// insertOneTime checks the result of oneTimeInsert: [jwt.ErrTokenExists]
+// insertOneTime checks the result of oneTimeInsert: [jwt.ErrExists]
 // when it inserted nothing (the hash is taken), the error of the statement
 // or of RowsAffected as is.
 func insertOneTime(res sql.Result, err error) error {
@@ -390,7 +390,7 @@ func insertOneTime(res sql.Result, err error) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return jwt.ErrTokenExists
+		return jwt.ErrExists
 	}
 	return nil
 }
@@ -427,7 +427,7 @@ func (s oneTimeStore) putBounded(ctx context.Context, rec jwt.OneTimeRecord, iss
 		return insertOneTime(t.exec(ctx, oneTimeInsert, args...))
 	})
 	switch {
-	case errors.Is(err, jwt.ErrTokenExists), errors.Is(err, jwt.ErrOneTimeQuota):
+	case errors.Is(err, jwt.ErrExists), errors.Is(err, jwt.ErrOneTimeQuota):
 		return err
 	case err != nil:
 		return s.d.fail(ctx, "put one-time token", err)
@@ -450,7 +450,7 @@ func (s oneTimeStore) Put(ctx context.Context, rec jwt.OneTimeRecord, max int) e
 	var err error
 	if max > 0 {
 		err = s.putBounded(ctx, rec, issued, max, args)
-	} else if err = insertOneTime(s.d.exec(ctx, oneTimeInsert, args...)); err != nil && !errors.Is(err, jwt.ErrTokenExists) {
+	} else if err = insertOneTime(s.d.exec(ctx, oneTimeInsert, args...)); err != nil && !errors.Is(err, jwt.ErrExists) {
 		err = s.d.fail(ctx, "put one-time token", err)
 	}
 	if err != nil {
@@ -481,7 +481,7 @@ func (s oneTimeStore) Consume(ctx context.Context, hash [32]byte) (jwt.OneTimeRe
 	err = row.Scan(&h, &r.Purpose, &r.Account, &r.KeyID, &r.Subject, &mode, &r.Method, &r.Path, &r.EntityID, &body, &issued, &expires)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return jwt.OneTimeRecord{}, jwt.ErrTokenNotFound
+		return jwt.OneTimeRecord{}, jwt.ErrNotFound
 	case err != nil:
 		return jwt.OneTimeRecord{}, s.d.fail(ctx, "consume one-time token", err)
 	case len(h) != len(r.Hash) || len(body) != len(r.BodyHash):

@@ -20,8 +20,8 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// ErrSchemaTooNew: the database holds migrations this version of the
-// package does not know; a newer version migrated it.
+// ErrSchemaTooNew is returned when the database holds migrations this version
+// of the package does not know; a newer version migrated it.
 var ErrSchemaTooNew = errors.New("sqlstore: the database schema is newer than this program")
 
 // migrationLock is the key of the PostgreSQL advisory lock that migrating

@@ -39,7 +39,7 @@ func (s signingKeyStore) Add(ctx context.Context, k jwt.StoredKey) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return s.d.fail(ctx, "add signing key", err)
 	} else if n == 0 {
-		return fmt.Errorf("%w: %s", jwt.ErrDuplicateKey, k.ID)
+		return fmt.Errorf("%w: %s", jwt.ErrExists, k.ID)
 	}
 	return nil
 }

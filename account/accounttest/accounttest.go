@@ -153,8 +153,8 @@ func testCreateDuplicate(t *testing.T, s account.Store) {
 	other := sample()
 	other.ID = a.ID
 	other.Name = "impostor"
-	if _, err := s.Create(ctx(t), other); !errors.Is(err, account.ErrDuplicate) {
-		t.Fatalf("duplicate Create: got %v, want ErrDuplicate", err)
+	if _, err := s.Create(ctx(t), other); !errors.Is(err, account.ErrExists) {
+		t.Fatalf("duplicate Create: got %v, want ErrExists", err)
 	}
 	if got := mustGet(t, s, a.ID); got.Name != a.Name || got.Version != 1 {
 		t.Fatalf("the first account must survive a duplicate Create: name %q, version %d", got.Name, got.Version)
@@ -538,7 +538,7 @@ func testConcurrentCreate(t *testing.T, s account.Store) {
 		switch {
 		case err == nil:
 			wins.Add(1)
-		case errors.Is(err, account.ErrDuplicate):
+		case errors.Is(err, account.ErrExists):
 			dups.Add(1)
 		default:
 			t.Errorf("Create: %v", err)

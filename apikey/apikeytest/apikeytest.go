@@ -152,8 +152,8 @@ func testCreateDuplicate(t *testing.T, s apikey.Store) {
 	mustCreate(t, s, rec)
 	other := sample("acct_2", keygate.ModeLive)
 	other.ID = rec.ID
-	if _, err := s.Create(ctx(t), other); !errors.Is(err, apikey.ErrDuplicate) {
-		t.Fatalf("duplicate Create: got %v, want ErrDuplicate", err)
+	if _, err := s.Create(ctx(t), other); !errors.Is(err, apikey.ErrExists) {
+		t.Fatalf("duplicate Create: got %v, want ErrExists", err)
 	}
 	got, err := s.Get(ctx(t), rec.ID)
 	if err != nil || got.Account != "acct_1" {
@@ -422,7 +422,7 @@ func testConcurrentCreate(t *testing.T, s apikey.Store) {
 			switch {
 			case err == nil:
 				wins.Add(1)
-			case errors.Is(err, apikey.ErrDuplicate):
+			case errors.Is(err, apikey.ErrExists):
 				dups.Add(1)
 			default:
 				t.Errorf("Create: %v", err)

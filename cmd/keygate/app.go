@@ -500,8 +500,8 @@ func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		middleware.RefuseRequest(r.Context(), "temporarily_unavailable")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": "the one-time token could not be issued"})
+		middleware.RefuseRequest(r.Context(), middleware.CodeTemporarilyUnavailable)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": middleware.CodeTemporarilyUnavailable, "error_description": "the one-time token could not be issued"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"one_time_token": token, "expires_in": int(ttl / time.Second)})

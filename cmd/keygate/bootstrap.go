@@ -39,7 +39,7 @@ var errBootstrapIncomplete = errors.New("the demo data is incomplete")
 //
 // Creating acct_demo is the lock: of several instances starting at once
 // on an empty database, the one whose Create succeeds makes the rest of
-// the data, and the others, whose Create fails with ErrDuplicate, wait
+// the data, and the others, whose Create fails with ErrExists, wait
 // until acct_admin (made last) exists. A database that already holds
 // accounts but not acct_demo (one that "keygate init" prepared, say) gets
 // no demo data.
@@ -62,7 +62,7 @@ func (a *app) bootstrap(ctx context.Context) (d demo, created bool, err error) {
 		}
 	}
 	switch _, err := a.accounts.Create(ctx, account.CreateParams{ID: demoAccount, Name: "Demo retailer", Package: "GO"}); {
-	case errors.Is(err, account.ErrDuplicate):
+	case errors.Is(err, account.ErrExists):
 		// Another instance won the race: it makes the data.
 		return demo{}, false, a.awaitBootstrap(ctx)
 	case err != nil:
@@ -133,7 +133,7 @@ func (a *app) createDemo(ctx context.Context) (demo, error) {
 // createAccount creates an account of the demo, which may exist already
 // (acct_admin, when "keygate init" prepared the database).
 func (a *app) createAccount(ctx context.Context, p account.CreateParams) error {
-	if _, err := a.accounts.Create(ctx, p); err != nil && !errors.Is(err, account.ErrDuplicate) {
+	if _, err := a.accounts.Create(ctx, p); err != nil && !errors.Is(err, account.ErrExists) {
 		return err
 	}
 	return nil

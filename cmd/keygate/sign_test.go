@@ -23,6 +23,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/middleware"
 )
 
 // signServer is an httptest server that verifies keygate v3 signatures
@@ -56,7 +57,7 @@ func newSignServer(t *testing.T) *signServer {
 			if errors.Is(err, hmac.ErrBodyTooLarge) {
 				status = http.StatusRequestEntityTooLarge
 			}
-			writeJSON(w, status, map[string]string{"error": hmac.ResponseReason(err)})
+			writeJSON(w, status, map[string]string{"error": middleware.Classify(err).Code})
 			return
 		}
 		body, err := io.ReadAll(r.Body)

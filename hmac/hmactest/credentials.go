@@ -172,8 +172,8 @@ func testCredCreateDuplicate(t *testing.T, s hmac.CredentialStore) {
 	credCreate(t, s, c)
 	other := credSample("acct_2", keygate.ModeLive)
 	other.KeyID = c.KeyID
-	if _, err := s.Create(credCtx(t), other); !errors.Is(err, hmac.ErrKeyIDExists) {
-		t.Fatalf("duplicate Create: got %v, want ErrKeyIDExists", err)
+	if _, err := s.Create(credCtx(t), other); !errors.Is(err, hmac.ErrExists) {
+		t.Fatalf("duplicate Create: got %v, want ErrExists", err)
 	}
 	if got := credGet(t, s, c.KeyID); got.Account != "acct_1" || got.Version != 1 {
 		t.Fatalf("the first credential must survive a duplicate Create: account %q, version %d", got.Account, got.Version)
@@ -181,8 +181,8 @@ func testCredCreateDuplicate(t *testing.T, s hmac.CredentialStore) {
 }
 
 func testCredGetMissing(t *testing.T, s hmac.CredentialStore) {
-	if _, err := s.Get(credCtx(t), "hk_doesnotexist000"); !errors.Is(err, hmac.ErrUnknownKey) {
-		t.Fatalf("Get missing: got %v, want ErrUnknownKey", err)
+	if _, err := s.Get(credCtx(t), "hk_doesnotexist000"); !errors.Is(err, hmac.ErrNotFound) {
+		t.Fatalf("Get missing: got %v, want ErrNotFound", err)
 	}
 }
 
@@ -193,8 +193,8 @@ func testCredExactKeyID(t *testing.T, s hmac.CredentialStore) {
 	c.KeyID = "hk_MixedCase00001"
 	credCreate(t, s, c)
 	for _, id := range []string{strings.ToLower(c.KeyID), strings.ToUpper(c.KeyID), c.KeyID + " ", " " + c.KeyID, c.KeyID[:len(c.KeyID)-1]} {
-		if _, err := s.Get(credCtx(t), id); !errors.Is(err, hmac.ErrUnknownKey) {
-			t.Errorf("Get(%q) for a credential stored as %q: got %v, want ErrUnknownKey", id, c.KeyID, err)
+		if _, err := s.Get(credCtx(t), id); !errors.Is(err, hmac.ErrNotFound) {
+			t.Errorf("Get(%q) for a credential stored as %q: got %v, want ErrNotFound", id, c.KeyID, err)
 		}
 	}
 }
@@ -299,10 +299,10 @@ func testCredUpdateCAS(t *testing.T, s hmac.CredentialStore) {
 func testCredUpdateMissing(t *testing.T, s hmac.CredentialStore) {
 	c := credSample("acct_1", keygate.ModeTest)
 	c.Version = 1
-	if _, err := s.Update(credCtx(t), c); !errors.Is(err, hmac.ErrUnknownKey) {
-		t.Fatalf("Update missing: got %v, want ErrUnknownKey", err)
+	if _, err := s.Update(credCtx(t), c); !errors.Is(err, hmac.ErrNotFound) {
+		t.Fatalf("Update missing: got %v, want ErrNotFound", err)
 	}
-	if _, err := s.Get(credCtx(t), c.KeyID); !errors.Is(err, hmac.ErrUnknownKey) {
+	if _, err := s.Get(credCtx(t), c.KeyID); !errors.Is(err, hmac.ErrNotFound) {
 		t.Fatalf("Update of a missing credential must not create it: %v", err)
 	}
 }
@@ -397,7 +397,7 @@ func testCredConcurrentCreate(t *testing.T, s hmac.CredentialStore) {
 			switch {
 			case err == nil:
 				wins.Add(1)
-			case errors.Is(err, hmac.ErrKeyIDExists):
+			case errors.Is(err, hmac.ErrExists):
 				dups.Add(1)
 			default:
 				t.Errorf("Create: %v", err)

@@ -25,11 +25,11 @@ const Overhead = 1 + 12 + 16
 //	version (1 byte) || nonce (12 bytes) || ciphertext || tag (16 bytes)
 const version = 1
 
-// ErrOpen: a sealed secret did not open: another master key, another
-// purpose or owner, or altered data.
+// ErrOpen is returned when a sealed secret did not open: another master key,
+// another purpose or owner, or altered data.
 var ErrOpen = errors.New("seal: cannot open sealed secret")
 
-// ErrKey: a master key that is not KeyLen bytes.
+// ErrKey is returned for a master key that is not KeyLen bytes.
 var ErrKey = fmt.Errorf("seal: the master key must be exactly %d bytes", KeyLen)
 
 // Sealer seals and opens secrets for one purpose under one master key. The

@@ -412,8 +412,8 @@ func wantStatus(t *testing.T, s jwt.RefreshStore, what string, h [32]byte, want 
 
 func wantMissing(t *testing.T, s jwt.RefreshStore, what string, h [32]byte) {
 	t.Helper()
-	if _, err := s.Get(ctx(t), h); !errors.Is(err, jwt.ErrTokenNotFound) {
-		t.Errorf("%s: Get returned %v, want ErrTokenNotFound", what, err)
+	if _, err := s.Get(ctx(t), h); !errors.Is(err, jwt.ErrNotFound) {
+		t.Errorf("%s: Get returned %v, want ErrNotFound", what, err)
 	}
 }
 
@@ -429,8 +429,8 @@ func testRefreshDuplicate(t *testing.T, s jwt.RefreshStore) {
 	dup := refreshSample()
 	dup.Hash = r.Hash
 	dup.Subject = "someone else"
-	if err := s.Create(ctx(t), dup); !errors.Is(err, jwt.ErrTokenExists) {
-		t.Fatalf("duplicate Create: got %v, want ErrTokenExists", err)
+	if err := s.Create(ctx(t), dup); !errors.Is(err, jwt.ErrExists) {
+		t.Fatalf("duplicate Create: got %v, want ErrExists", err)
 	}
 	equalRefresh(t, r, mustGet(t, s, r.Hash))
 }
@@ -479,8 +479,8 @@ func testRefreshRotate(t *testing.T, s jwt.RefreshStore) {
 func testRefreshRotateMissing(t *testing.T, s jwt.RefreshStore) {
 	a := refreshSample()
 	next := nextOf(a, a.IssuedAt)
-	if _, err := s.Rotate(ctx(t), a.Hash, next, a.IssuedAt); !errors.Is(err, jwt.ErrTokenNotFound) {
-		t.Fatalf("Rotate of an unknown token: got %v, want ErrTokenNotFound", err)
+	if _, err := s.Rotate(ctx(t), a.Hash, next, a.IssuedAt); !errors.Is(err, jwt.ErrNotFound) {
+		t.Fatalf("Rotate of an unknown token: got %v, want ErrNotFound", err)
 	}
 	wantMissing(t, s, "next of an unknown token", next.Hash)
 }
@@ -491,8 +491,8 @@ func testRefreshRotateTaken(t *testing.T, s jwt.RefreshStore) {
 	mustCreate(t, s, other)
 	next := nextOf(a, a.IssuedAt)
 	next.Hash = other.Hash
-	if _, err := s.Rotate(ctx(t), a.Hash, next, a.IssuedAt); !errors.Is(err, jwt.ErrTokenExists) {
-		t.Fatalf("Rotate to a taken hash: got %v, want ErrTokenExists", err)
+	if _, err := s.Rotate(ctx(t), a.Hash, next, a.IssuedAt); !errors.Is(err, jwt.ErrExists) {
+		t.Fatalf("Rotate to a taken hash: got %v, want ErrExists", err)
 	}
 	equalRefresh(t, a, mustGet(t, s, a.Hash))
 	equalRefresh(t, other, mustGet(t, s, other.Hash))
@@ -674,7 +674,7 @@ func testRefreshRevokeRacingRotate(t *testing.T, s jwt.RefreshStore) {
 		for i, h := range hashes {
 			if r, err := s.Get(ctx(t), h); err == nil && r.Status == jwt.RefreshActive {
 				t.Fatalf("round %d: token %d of %d is active after RevokeFamily", round, i, len(hashes))
-			} else if err != nil && !errors.Is(err, jwt.ErrTokenNotFound) {
+			} else if err != nil && !errors.Is(err, jwt.ErrNotFound) {
 				t.Fatalf("Get: %v", err)
 			}
 		}
@@ -763,8 +763,8 @@ func testOneTimePutConsume(t *testing.T, s jwt.OneTimeStore) {
 		t.Fatalf("Consume: %v", err)
 	}
 	equalOneTime(t, r, got)
-	if _, err := s.Consume(ctx(t), r.Hash); !errors.Is(err, jwt.ErrTokenNotFound) {
-		t.Fatalf("second Consume: got %v, want ErrTokenNotFound", err)
+	if _, err := s.Consume(ctx(t), r.Hash); !errors.Is(err, jwt.ErrNotFound) {
+		t.Fatalf("second Consume: got %v, want ErrNotFound", err)
 	}
 	// A record without bindings round-trips too.
 	bare := jwt.OneTimeRecord{Hash: randomHash(), Purpose: "p", Account: "a", Mode: keygate.ModeLive,
@@ -778,8 +778,8 @@ func testOneTimePutConsume(t *testing.T, s jwt.OneTimeStore) {
 }
 
 func testOneTimeConsumeMissing(t *testing.T, s jwt.OneTimeStore) {
-	if _, err := s.Consume(ctx(t), randomHash()); !errors.Is(err, jwt.ErrTokenNotFound) {
-		t.Fatalf("Consume of an unknown hash: got %v, want ErrTokenNotFound", err)
+	if _, err := s.Consume(ctx(t), randomHash()); !errors.Is(err, jwt.ErrNotFound) {
+		t.Fatalf("Consume of an unknown hash: got %v, want ErrNotFound", err)
 	}
 }
 
@@ -788,8 +788,8 @@ func testOneTimeDuplicate(t *testing.T, s jwt.OneTimeStore) {
 	mustPut(t, s, r)
 	dup := oneTimeSample()
 	dup.Hash = r.Hash
-	if err := s.Put(ctx(t), dup, 0); !errors.Is(err, jwt.ErrTokenExists) {
-		t.Fatalf("duplicate Put: got %v, want ErrTokenExists", err)
+	if err := s.Put(ctx(t), dup, 0); !errors.Is(err, jwt.ErrExists) {
+		t.Fatalf("duplicate Put: got %v, want ErrExists", err)
 	}
 	got, err := s.Consume(ctx(t), r.Hash)
 	if err != nil {
@@ -814,7 +814,7 @@ func testOneTimeConcurrent(t *testing.T, s jwt.OneTimeStore) {
 				if got.Hash != r.Hash {
 					t.Errorf("Consume returned another record")
 				}
-			case errors.Is(err, jwt.ErrTokenNotFound):
+			case errors.Is(err, jwt.ErrNotFound):
 				misses.Add(1)
 			default:
 				t.Errorf("Consume: %v", err)
@@ -824,8 +824,8 @@ func testOneTimeConcurrent(t *testing.T, s jwt.OneTimeStore) {
 			t.Fatalf("round %d: %d concurrent Consume calls of one token: %d succeeded, %d not found; want 1 and %d",
 				round, consumers, wins.Load(), misses.Load(), consumers-1)
 		}
-		if _, err := s.Consume(ctx(t), r.Hash); !errors.Is(err, jwt.ErrTokenNotFound) {
-			t.Fatalf("Consume after the race: got %v, want ErrTokenNotFound", err)
+		if _, err := s.Consume(ctx(t), r.Hash); !errors.Is(err, jwt.ErrNotFound) {
+			t.Fatalf("Consume after the race: got %v, want ErrNotFound", err)
 		}
 	}
 }
@@ -850,7 +850,7 @@ func testOneTimeConcurrentMany(t *testing.T, s jwt.OneTimeStore) {
 			if got.Hash != r.Hash {
 				t.Errorf("Consume returned another record")
 			}
-		case !errors.Is(err, jwt.ErrTokenNotFound):
+		case !errors.Is(err, jwt.ErrNotFound):
 			t.Errorf("Consume: %v", err)
 		}
 	})
@@ -871,7 +871,7 @@ func testOneTimeCancelled(t *testing.T, s jwt.OneTimeStore) {
 	if _, err := s.Consume(c, r.Hash); !errors.Is(err, context.Canceled) {
 		t.Errorf("Consume with a cancelled context: got %v, want context.Canceled", err)
 	}
-	if _, err := s.Consume(ctx(t), fresh.Hash); !errors.Is(err, jwt.ErrTokenNotFound) {
+	if _, err := s.Consume(ctx(t), fresh.Hash); !errors.Is(err, jwt.ErrNotFound) {
 		t.Errorf("a Put with a cancelled context stored the record: Consume returned %v", err)
 	}
 	if _, err := s.Consume(ctx(t), r.Hash); err != nil {
@@ -894,7 +894,7 @@ func wantQuota(t *testing.T, s jwt.OneTimeStore, r jwt.OneTimeRecord, max int, w
 	if err := s.Put(ctx(t), r, max); !errors.Is(err, jwt.ErrOneTimeQuota) {
 		t.Fatalf("%s: Put got %v, want ErrOneTimeQuota", why, err)
 	}
-	if _, err := s.Consume(ctx(t), r.Hash); !errors.Is(err, jwt.ErrTokenNotFound) {
+	if _, err := s.Consume(ctx(t), r.Hash); !errors.Is(err, jwt.ErrNotFound) {
 		t.Fatalf("%s: the refused record was stored (Consume: %v)", why, err)
 	}
 }

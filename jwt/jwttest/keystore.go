@@ -67,8 +67,8 @@ func testKeyStoreDuplicate(t *testing.T, s jwt.KeyStore) {
 		t.Fatal(err)
 	}
 	err := s.Add(ctx, jwt.StoredKey{ID: "k", Sealed: []byte("second"), Created: keyT0.Add(time.Minute)})
-	if !errors.Is(err, jwt.ErrDuplicateKey) {
-		t.Fatalf("second Add of the same ID: %v, want ErrDuplicateKey", err)
+	if !errors.Is(err, jwt.ErrExists) {
+		t.Fatalf("second Add of the same ID: %v, want ErrExists", err)
 	}
 	got, err := s.List(ctx)
 	if err != nil || len(got) != 1 || string(got[0].Sealed) != "first" {
@@ -93,7 +93,7 @@ func testKeyStoreRace(t *testing.T, s jwt.KeyStore) {
 		switch {
 		case err == nil:
 			won++
-		case !errors.Is(err, jwt.ErrDuplicateKey):
+		case !errors.Is(err, jwt.ErrExists):
 			t.Errorf("racing Add: %v", err)
 		}
 	}

@@ -153,8 +153,8 @@ func TestMigrations(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, 
 			t.Fatalf("DB %d: %v", i, err)
 		}
 	}
-	if _, err := again.Accounts().Create(ctx, a); !errors.Is(err, account.ErrDuplicate) {
-		t.Fatalf("Create through another DB on the same database: %v, want ErrDuplicate", err)
+	if _, err := again.Accounts().Create(ctx, a); !errors.Is(err, account.ErrExists) {
+		t.Fatalf("Create through another DB on the same database: %v, want ErrExists", err)
 	}
 	testPermissionsSetByUpgrade(t, ctx, again, open)
 	testAuditRollupUpgrade(t, ctx, again, open)
