@@ -39,7 +39,7 @@ const (
 )
 
 // Change is one management action, reported through a [ChangeFunc] by the
-// packages that manage credentials (apikey, hmac, jwt's refresh tokens,
+// packages that manage credentials (apikey, httpsig, jwt's refresh tokens,
 // oauth's revocation endpoint) so that a service can record it, in its
 // audit log for instance. It holds public identifiers only, never a
 // secret.

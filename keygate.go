@@ -3,7 +3,7 @@
 // context, and the small vocabulary it is made of ([Method], [Mode], [Kind]).
 //
 // It imports only the standard library, so that the mechanism packages
-// (apikey, jwt, hmac, ipbind, audit) can all depend on it without depending on
+// (apikey, jwt, httpsig, ipbind, audit) can all depend on it without depending on
 // each other. The middleware package composes them; see its documentation for
 // wrapping an [net/http.Handler].
 //

@@ -10,7 +10,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/internal/validate"
 )
 
@@ -172,7 +172,7 @@ var errPartialPackage = newError(http.StatusServiceUnavailable, CodeTemporarilyU
 	"the account was updated, but a store failed before every key got its new package; repeat the request")
 
 // applyPackage gives every key of the account that is not revoked the
-// package pkg. HMAC credentials keep theirs: package hmac has no update
+// package pkg. HMAC credentials keep theirs: package httpsig has no update
 // call yet.
 //
 // With middleware.Config.Accounts set, requests no longer depend on it:
@@ -265,7 +265,7 @@ func (h *Handler) checkHoldsAccount(ctx context.Context, id string) error {
 	if h.cfg.HMAC == nil {
 		return nil
 	}
-	hf := hmac.ListFilter{Account: id, Status: hmac.StatusActive, Limit: MaxLimit}
+	hf := httpsig.ListFilter{Account: id, Status: httpsig.StatusActive, Limit: MaxLimit}
 	for {
 		creds, err := h.cfg.HMAC.List(ctx, hf)
 		if err != nil {

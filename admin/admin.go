@@ -14,7 +14,7 @@ import (
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/internal/validate"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -58,7 +58,7 @@ type Config struct {
 	Keys *apikey.Manager
 	// HMAC manages the HMAC credentials. Nil: the /hmac-keys routes answer
 	// 404 not_found.
-	HMAC *hmac.Manager
+	HMAC *httpsig.Manager
 	// Denylist revokes access tokens by jti and by subject. Nil: such
 	// revocations answer 404 not_found.
 	Denylist jwt.Denylist

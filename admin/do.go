@@ -13,7 +13,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // Caller is who makes a call through [Handler.Do]: a caller the service
@@ -260,7 +260,7 @@ func (h *Handler) confine(r *http.Request, rt route, acct string) (outcome, bool
 		}
 		c, err := h.cfg.HMAC.Get(ctx, id)
 		switch {
-		case errors.Is(err, hmac.ErrNotFound):
+		case errors.Is(err, httpsig.ErrNotFound):
 			return outcome{}, false
 		case err != nil:
 			return outcome{err: classify(err)}, true

@@ -1,6 +1,6 @@
 // Package admin serves keygate's key-management API: an [http.Handler]
 // for accounts, API keys, HMAC credentials, token revocation and the audit
-// history, composed from the managers of packages account, apikey, hmac,
+// history, composed from the managers of packages account, apikey, httpsig,
 // jwt and audit, behind the middleware's authentication. A service mounts
 // it under a prefix of its choice (the reference server uses "/admin/v1"):
 //
@@ -96,7 +96,7 @@
 //     the account that is not revoked, one key at a time (not atomically:
 //     on a store failure half-way it answers 503, and the same request,
 //     repeated, finishes the job). HMAC credentials keep their package:
-//     package hmac has no update call yet, and what applies to them is
+//     package httpsig has no update call yet, and what applies to them is
 //     their account's package. A package the account manager does not
 //     allow (account.Config.Packages) is refused (400 validation_failed,
 //     field "package", naming the allowed ones), on create too.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -159,7 +159,7 @@ func classify(err error) *Error {
 		return e
 	case errors.Is(err, apikey.ErrNotFound):
 		return notFound("no API key has this ID")
-	case errors.Is(err, hmac.ErrNotFound):
+	case errors.Is(err, httpsig.ErrNotFound):
 		return notFound("no HMAC credential has this key ID")
 	case errors.Is(err, account.ErrNotFound):
 		return notFound("no account has this ID")
@@ -169,13 +169,13 @@ func classify(err error) *Error {
 		return conflict("an account with this ID already exists")
 	case errors.Is(err, apikey.ErrSameActor):
 		return errSeparation
-	case errors.Is(err, apikey.ErrRevoked), errors.Is(err, hmac.ErrRevoked):
+	case errors.Is(err, apikey.ErrRevoked), errors.Is(err, httpsig.ErrRevoked):
 		return conflict("the credential is revoked")
-	case errors.Is(err, apikey.ErrInvalidState), errors.Is(err, hmac.ErrInvalidState):
+	case errors.Is(err, apikey.ErrInvalidState), errors.Is(err, httpsig.ErrInvalidState):
 		return conflict("the operation does not apply to the credential in its current state")
-	case errors.Is(err, apikey.ErrConflict), errors.Is(err, hmac.ErrConflict), errors.Is(err, account.ErrConflict):
+	case errors.Is(err, apikey.ErrConflict), errors.Is(err, httpsig.ErrConflict), errors.Is(err, account.ErrConflict):
 		return conflict("the resource was changed concurrently; read it again and retry")
-	case errors.Is(err, apikey.ErrInvalidParams), errors.Is(err, hmac.ErrInvalidParams),
+	case errors.Is(err, apikey.ErrInvalidParams), errors.Is(err, httpsig.ErrInvalidParams),
 		errors.Is(err, account.ErrInvalidParams), errors.Is(err, jwt.ErrInvalidParams):
 		return paramsError(err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -20,7 +20,7 @@ import (
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
@@ -63,7 +63,7 @@ type env struct {
 	clock    *clock
 	accounts *account.Manager
 	keys     *apikey.Manager
-	hmac     *hmac.Manager
+	hmac     *httpsig.Manager
 	deny     *jwt.MemoryDenylist
 	refresh  *jwt.RefreshTokens
 	issuer   *jwt.Issuer
@@ -103,7 +103,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	require.NoError(t, err)
 	e.keys, err = apikey.NewManager(apikey.Config{Now: e.clock.Now, OnChange: e.writer.RecordChange})
 	require.NoError(t, err)
-	e.hmac, err = hmac.NewManager(hmac.Config{MasterKey: bytes.Repeat([]byte{7}, 32), Now: e.clock.Now, OnChange: e.writer.RecordChange})
+	e.hmac, err = httpsig.NewManager(httpsig.Config{MasterKey: bytes.Repeat([]byte{7}, 32), Now: e.clock.Now, OnChange: e.writer.RecordChange})
 	require.NoError(t, err)
 	e.deny = jwt.NewMemoryDenylist()
 	e.refresh, err = jwt.NewRefreshTokens(jwt.RefreshConfig{Now: e.clock.Now, OnChange: e.writer.RecordChange})
@@ -117,7 +117,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: ks, Issuer: "https://issuer.test", Audience: "keygate", Now: e.clock.Now, Denylist: e.deny})
 	require.NoError(t, err)
 
-	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Authorities: hmac.AnyAuthority, Credentials: e.hmac, Now: e.clock.Now})
+	signatures, err := httpsig.NewVerifier(httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: e.hmac, Now: e.clock.Now})
 	require.NoError(t, err)
 	var lookup account.Lookup
 	if opts.lookupAccounts {

@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // errNoHMAC answers the /hmac-keys routes of a handler without
@@ -35,7 +35,7 @@ func (h *Handler) createHMAC(r *http.Request, body []byte) (result, error) {
 	if err := h.checkGives(r.Context(), req.Permissions, g.permissions, g.account.Package); err != nil {
 		return result{}, err
 	}
-	secret, c, err := h.cfg.HMAC.Create(r.Context(), hmac.CreateParams{
+	secret, c, err := h.cfg.HMAC.Create(r.Context(), httpsig.CreateParams{
 		Account: g.account.ID, Mode: g.mode, Name: g.name, Package: g.account.Package, Permissions: g.permissions,
 		Stores: g.stores, AllowedIPs: g.allowedIPs, DeniedIPs: g.deniedIPs,
 		AllowedCountries: g.allowedCountries, DeniedCountries: g.deniedCountries, Expires: expires,
@@ -64,7 +64,7 @@ type hmacCreateRequestJSON struct {
 
 // withSecret is the response of create and rotate: the credential with its
 // plaintext secret, and for replays without it.
-func withSecret(c *HMACKey, secret hmac.Secret, status int) result {
+func withSecret(c *HMACKey, secret httpsig.Secret, status int) result {
 	shown := *c
 	shown.Secret = secret.Base64()
 	return result{status: status, body: &shown, replay: c.withoutSecret()}
@@ -82,7 +82,7 @@ func (h *Handler) listHMAC(r *http.Request, _ []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	f := hmac.ListFilter{AfterCreated: after.created, AfterID: after.id, Limit: limit + 1}
+	f := httpsig.ListFilter{AfterCreated: after.created, AfterID: after.id, Limit: limit + 1}
 	if s, ok := q["account"]; ok {
 		if !validID(s) {
 			return result{}, invalidRequest("account " + msgIdent)
@@ -116,7 +116,7 @@ func (h *Handler) hmacID(r *http.Request) (string, error) {
 		return "", errNoHMAC
 	}
 	id := r.PathValue("id")
-	if !validID(id) || len(id) > hmac.MaxKeyIDLen {
+	if !validID(id) || len(id) > httpsig.MaxKeyIDLen {
 		return "", notFound("no HMAC credential has this key ID")
 	}
 	return id, nil

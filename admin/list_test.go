@@ -15,7 +15,7 @@ import (
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // walk pages through a list with limit, calling during after each page,
@@ -147,7 +147,7 @@ func TestPaginationAccountsAndHMAC(t *testing.T) {
 		a, err := e.accounts.Create(ctx, account.CreateParams{Name: fmt.Sprint("shop ", i)})
 		require.NoError(t, err)
 		accts = append(accts, a.ID)
-		_, c, err := e.hmac.Create(ctx, hmac.CreateParams{Account: a.ID, Mode: keygate.ModeTest})
+		_, c, err := e.hmac.Create(ctx, httpsig.CreateParams{Account: a.ID, Mode: keygate.ModeTest})
 		require.NoError(t, err)
 		creds = append(creds, c.KeyID)
 	}

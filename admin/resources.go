@@ -7,7 +7,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // The JSON resources of the admin API. Times are RFC 3339 in UTC; empty
@@ -175,7 +175,7 @@ func (h *Handler) keyJSON(ctx context.Context, rec apikey.Record, prefix string)
 }
 
 // hmacJSON is hmacJSON with the credential's effective permissions.
-func (h *Handler) hmacJSON(ctx context.Context, c hmac.Credential) *HMACKey {
+func (h *Handler) hmacJSON(ctx context.Context, c httpsig.Credential) *HMACKey {
 	k := hmacJSON(c)
 	k.EffectivePermissions = h.effective(c.KeyID, h.shownPackage(ctx, c.Account, c.Package), c.Permissions)
 	return k
@@ -192,7 +192,7 @@ func (h *Handler) shownPackage(ctx context.Context, acct, stored string) string 
 	return stored
 }
 
-func hmacJSON(c hmac.Credential) *HMACKey {
+func hmacJSON(c httpsig.Credential) *HMACKey {
 	return &HMACKey{
 		ID:               c.KeyID,
 		Account:          c.Account,

@@ -9,7 +9,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // A caller grants only what it holds: the permissions a call gives to a
@@ -197,7 +197,7 @@ func keyPrincipal(rec apikey.Record) keygate.Principal {
 }
 
 // hmacPrincipal describes the HMAC credential c as the middleware would.
-func hmacPrincipal(c hmac.Credential) keygate.Principal {
+func hmacPrincipal(c httpsig.Credential) keygate.Principal {
 	return keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Account: c.Account, Mode: c.Mode,
 		Kind: keygate.KindSecret, Package: c.Package, Permissions: c.Permissions, Stores: c.Stores}
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // mint creates a test secret key on acct_admin with perms, directly with
@@ -48,7 +48,7 @@ func (e *env) mintHMAC(acct string, perms ...string) string {
 	a, err := e.accounts.Get(context.Background(), acct)
 	require.NoError(e.t, err)
 	secret, c, err := e.hmac.Create(keygate.WithActor(context.Background(), "keygate init"),
-		hmac.CreateParams{Account: acct, Mode: keygate.ModeTest, Package: a.Package, Permissions: perms})
+		httpsig.CreateParams{Account: acct, Mode: keygate.ModeTest, Package: a.Package, Permissions: perms})
 	require.NoError(e.t, err)
 	e.mu.Lock()
 	e.secrets = append(e.secrets, secret.Base64())
@@ -406,9 +406,9 @@ func TestTokenCountsAsItsClientKey(t *testing.T) {
 func TestHMACCallerGrantsOnlyWhatItHolds(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	secret, c, err := e.hmac.Create(keygate.WithActor(context.Background(), "keygate init"),
-		hmac.CreateParams{Account: "acct_admin", Mode: keygate.ModeTest, Permissions: []string{admin.PermissionWrite, "orders:read"}})
+		httpsig.CreateParams{Account: "acct_admin", Mode: keygate.ModeTest, Permissions: []string{admin.PermissionWrite, "orders:read"}})
 	require.NoError(t, err)
-	signer := &hmac.Signer{KeyID: c.KeyID, Secret: secret.Reveal(), Now: e.clock.Now}
+	signer := &httpsig.Signer{KeyID: c.KeyID, Secret: secret.Reveal(), Now: e.clock.Now}
 	send := func(method, path, body string) response {
 		t.Helper()
 		r, err := http.NewRequest(method, e.server.URL+prefix+path, strings.NewReader(body))

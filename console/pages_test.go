@@ -22,7 +22,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/password"
@@ -41,7 +41,7 @@ type pgEnv struct {
 	handler  http.Handler
 	accounts *account.Manager
 	keys     *apikey.Manager
-	hmacs    *hmac.Manager
+	hmacs    *httpsig.Manager
 	deny     jwt.Denylist
 	sink     *audit.MemorySink
 	users    *console.Users
@@ -70,7 +70,7 @@ func newPgEnv(t *testing.T) *pgEnv {
 		e.changes = append(e.changes, c)
 	}})
 	require.NoError(t, err)
-	e.hmacs, err = hmac.NewManager(hmac.Config{MasterKey: bytes.Repeat([]byte{7}, 32)})
+	e.hmacs, err = httpsig.NewManager(httpsig.Config{MasterKey: bytes.Repeat([]byte{7}, 32)})
 	require.NoError(t, err)
 	e.deny = jwt.NewMemoryDenylist()
 	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{})
@@ -780,7 +780,7 @@ func TestPagesAccountPage(t *testing.T) {
 	_, test := e.mint("x", "acct_demo", keygate.ModeTest, "test secret")
 	_, live := e.mint("x", "acct_demo", keygate.ModeLive, "live secret")
 	_, other := e.mint("x", "acct_other", keygate.ModeTest, "other")
-	_, cred, err := e.hmacs.Create(context.Background(), hmac.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest, Name: "signer"})
+	_, cred, err := e.hmacs.Create(context.Background(), httpsig.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest, Name: "signer"})
 	require.NoError(t, err)
 	require.NoError(t, e.sink.Write(context.Background(), []audit.Event{
 		{Time: time.Now().UTC(), Action: "key.created", KeyID: test.ID, Account: "acct_demo"},
@@ -821,7 +821,7 @@ func TestPagesHMAC(t *testing.T) {
 	shown := secrets(r.Body)
 	require.Len(t, shown, 1)
 	require.NotContains(t, r.Body, hostileKey)
-	creds, err := e.hmacs.List(context.Background(), hmac.ListFilter{Account: "acct_demo", Limit: 10})
+	creds, err := e.hmacs.List(context.Background(), httpsig.ListFilter{Account: "acct_demo", Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, creds, 1)
 	id := creds[0].KeyID
@@ -858,10 +858,10 @@ func TestPagesHMAC(t *testing.T) {
 	requireStatus(t, demo.post("/hmac-keys/"+id+"/revoke", url.Values{"confirmed": {"yes"}}), http.StatusSeeOther)
 	cred, err := e.hmacs.Get(context.Background(), id)
 	require.NoError(t, err)
-	require.Equal(t, hmac.StatusRevoked, cred.Status)
+	require.Equal(t, httpsig.StatusRevoked, cred.Status)
 
 	// Another account's credential: 404 for an owner.
-	_, theirs, err := e.hmacs.Create(context.Background(), hmac.CreateParams{Account: "acct_other", Mode: keygate.ModeTest})
+	_, theirs, err := e.hmacs.Create(context.Background(), httpsig.CreateParams{Account: "acct_other", Mode: keygate.ModeTest})
 	require.NoError(t, err)
 	requireStatus(t, demo.get("/hmac-keys/"+theirs.KeyID), http.StatusNotFound)
 	requireStatus(t, demo.post("/hmac-keys/"+theirs.KeyID+"/rotate", nil), http.StatusNotFound)
@@ -939,7 +939,7 @@ func TestPagesWithoutReadPermission(t *testing.T) {
 	e := newPgEnv(t)
 	nobody := e.operator("nora", "orders:read")
 	_, rec := e.mint("x", "acct_demo", keygate.ModeTest, "k")
-	_, cred, err := e.hmacs.Create(context.Background(), hmac.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest})
+	_, cred, err := e.hmacs.Create(context.Background(), httpsig.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest})
 	require.NoError(t, err)
 	for _, p := range []string{"/keys", "/keys/" + rec.ID, "/keys/" + rec.ID + "/edit", "/accounts", "/accounts/acct_demo",
 		"/review", "/hmac-keys", "/hmac-keys/" + cred.KeyID} {
@@ -962,7 +962,7 @@ func TestPagesOwnerHMAC(t *testing.T) {
 	r = demo.post("/hmac-keys", url.Values{"account": {"acct_other"}, "mode": {"test"}})
 	requireStatus(t, r, http.StatusBadRequest)
 	require.Contains(t, r.Body, `id="create-account-error"`)
-	creds, err := e.hmacs.List(context.Background(), hmac.ListFilter{Account: "acct_other", Limit: 10})
+	creds, err := e.hmacs.List(context.Background(), httpsig.ListFilter{Account: "acct_other", Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, creds)
 }

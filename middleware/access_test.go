@@ -25,7 +25,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/geo"
-	khmac "github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -335,9 +335,9 @@ func TestAccessIPBindingAccessTokens(t *testing.T) {
 
 // stubSignatures is a RequestVerifier that accepts every signed request as
 // its credential.
-type stubSignatures struct{ cred khmac.Active }
+type stubSignatures struct{ cred httpsig.Active }
 
-func (s stubSignatures) Verify(*http.Request) (khmac.Active, error) { return s.cred, nil }
+func (s stubSignatures) Verify(*http.Request) (httpsig.Active, error) { return s.cred, nil }
 
 // RequiresHeader claims every header is signed: the stub checks nothing.
 func (stubSignatures) RequiresHeader(string) bool { return true }
@@ -352,7 +352,7 @@ func TestAccessIPBindingHMAC(t *testing.T) {
 		{"192.0.2.11:1", false},
 		{"[2001:db9::1]:1", false},
 	} {
-		cred := khmac.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, AllowedIPs: []string{"192.0.2.10/32", "2001:db8::/32"}}
+		cred := httpsig.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, AllowedIPs: []string{"192.0.2.10/32", "2001:db8::/32"}}
 		auth, err := middleware.New(middleware.Config{Signatures: stubSignatures{cred}})
 		require.NoError(t, err)
 		rec := serve(auth.Handler(principalJSON), areq{remote: tc.remote, header: http.Header{

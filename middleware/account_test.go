@@ -19,7 +19,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
-	khmac "github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -49,7 +49,7 @@ type accountFixture struct {
 	keys        *apikey.Manager
 	issuer      *jwt.Issuer
 	oneTime     *jwt.OneTimeTokens
-	signer      *khmac.Signer
+	signer      *httpsig.Signer
 	auth, plain *middleware.Authenticator
 	apiKey      string
 	token       string // claims package GO
@@ -73,13 +73,13 @@ func newAccountFixture(t *testing.T) *accountFixture {
 	require.NoError(t, err)
 	f.apiKey = key.Reveal()
 
-	creds, err := khmac.NewManager(khmac.Config{MasterKey: bytes.Repeat([]byte{7}, khmac.MasterKeyLen)})
+	creds, err := httpsig.NewManager(httpsig.Config{MasterKey: bytes.Repeat([]byte{7}, httpsig.MasterKeyLen)})
 	require.NoError(t, err)
-	secret, _, err := creds.Create(ctx, khmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest,
+	secret, _, err := creds.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest,
 		Package: access.TierGo, Stores: []string{"store_1"}, Permissions: []string{"*:*"}})
 	require.NoError(t, err)
-	f.signer = &khmac.Signer{KeyID: secret.KeyID(), Secret: secret.Reveal()}
-	signatures, err := khmac.NewVerifier(khmac.VerifierConfig{Credentials: creds, Authorities: khmac.AnyAuthority})
+	f.signer = &httpsig.Signer{KeyID: secret.KeyID(), Secret: secret.Reveal()}
+	signatures, err := httpsig.NewVerifier(httpsig.VerifierConfig{Credentials: creds, Authorities: httpsig.AnyAuthority})
 	require.NoError(t, err)
 
 	signing, err := jwt.GenerateKey("k1", jwt.HS256)

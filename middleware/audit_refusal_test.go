@@ -15,7 +15,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
-	khmac "github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
@@ -42,7 +42,7 @@ type refusalFixture struct {
 	keys    *apikey.Manager
 }
 
-func newRefusalFixture(t *testing.T, tokens stubTokens, cred khmac.Active) *refusalFixture {
+func newRefusalFixture(t *testing.T, tokens stubTokens, cred httpsig.Active) *refusalFixture {
 	t.Helper()
 	f := &refusalFixture{keys: newKeyManager(t), sink: audit.NewMemorySink(1000)}
 	f.writer = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{f.sink}, FlushInterval: time.Millisecond})
@@ -103,7 +103,7 @@ func TestAuditNamesRefusedCaller(t *testing.T) {
 		ClientID: "key_client", ID: "jti_1", Subject: "user_1", Account: "acct_tok", Mode: keygate.ModeTest,
 		ClientKind: keygate.KindSecret, Stores: []string{"store_7"}, Permissions: []string{"products:read"},
 	}}
-	cred := khmac.Active{KeyID: "hk_1", Account: "acct_hmac", Mode: keygate.ModeTest, Stores: []string{"store_h"}}
+	cred := httpsig.Active{KeyID: "hk_1", Account: "acct_hmac", Mode: keygate.ModeTest, Stores: []string{"store_h"}}
 	f := newRefusalFixture(t, tokens, cred)
 	mk := func(p apikey.CreateParams) (key, id string) {
 		key = mkKey(t, f.keys, p)
@@ -196,7 +196,7 @@ func TestAuditNamesRefusedCaller(t *testing.T) {
 // TestCheckRefusalHasNoPrincipal checks that Check keeps its contract: on
 // a refusal after authentication it returns the zero Principal.
 func TestCheckRefusalHasNoPrincipal(t *testing.T) {
-	f := newRefusalFixture(t, stubTokens{}, khmac.Active{})
+	f := newRefusalFixture(t, stubTokens{}, httpsig.Active{})
 	sk := mkKey(t, f.keys, apikey.CreateParams{Stores: []string{"store_1"}})
 	for _, rule := range []middleware.Rule{
 		{Mode: keygate.ModeLive},

@@ -30,7 +30,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -297,7 +297,7 @@ type leakFixture struct {
 	jwtOK, jwtPublic, jwtForeign     string // access tokens
 	jwtTampered                      string
 	jti                              string
-	signer, foreignSigner            *hmac.Signer
+	signer, foreignSigner            *httpsig.Signer
 	hmacKeyID                        string
 	oneTime                          func(entity string) string
 	password                         string
@@ -383,23 +383,23 @@ func newLeakFixture(t *testing.T, redactor *audit.Redactor, wrapFile func(audit.
 	f.secrets.token("tampered access token", f.jwtTampered)
 
 	// HMAC credentials: ours, and one of another manager.
-	newHMAC := func() (*hmac.Manager, *hmac.Signer) {
-		master := make([]byte, hmac.MasterKeyLen)
+	newHMAC := func() (*httpsig.Manager, *httpsig.Signer) {
+		master := make([]byte, httpsig.MasterKeyLen)
 		rand.Read(master)
-		m, err := hmac.NewManager(hmac.Config{MasterKey: master})
+		m, err := httpsig.NewManager(httpsig.Config{MasterKey: master})
 		require.NoError(t, err)
-		secret, _, err := m.Create(ctx, hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Name: "audit test", Package: "GO",
+		secret, _, err := m.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Name: "audit test", Package: "GO",
 			Stores: []string{"store_1"}, Permissions: []string{"products:read"}})
 		require.NoError(t, err)
-		return m, &hmac.Signer{KeyID: secret.KeyID(), Secret: secret.Reveal()}
+		return m, &httpsig.Signer{KeyID: secret.KeyID(), Secret: secret.Reveal()}
 	}
-	var hmacs *hmac.Manager
+	var hmacs *httpsig.Manager
 	hmacs, f.signer = newHMAC()
 	_, f.foreignSigner = newHMAC()
 	f.hmacKeyID = f.signer.KeyID
 	f.secrets.hmacSecret("HMAC secret", f.signer.Secret)
 	f.secrets.hmacSecret("foreign HMAC secret", f.foreignSigner.Secret)
-	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Credentials: hmacs, Authorities: []string{"example.com"}})
+	signatures, err := httpsig.NewVerifier(httpsig.VerifierConfig{Credentials: hmacs, Authorities: []string{"example.com"}})
 	require.NoError(t, err)
 
 	// One-time tokens, bound to the confirm route of an order.
@@ -467,7 +467,7 @@ type leakReq struct {
 	method, target string
 	body           string
 	header         http.Header
-	sign           *hmac.Signer        // signs the request after header is set
+	sign           *httpsig.Signer     // signs the request after header is set
 	edit           func(*http.Request) // applied last (after signing)
 	want           int                 // expected status; 0: any
 }

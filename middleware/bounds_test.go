@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	khmac "github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -24,8 +24,8 @@ func TestHMACNonceShareRefusesOnlyTheOffender(t *testing.T) {
 	k2 := creds.active["k1"]
 	k2.KeyID = "k2"
 	creds.active["k2"] = k2
-	nonces := khmac.NewMemoryNonceStore(khmac.MemoryNonceConfig{MaxEntries: 4})
-	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority, Credentials: creds, Nonces: nonces}, middleware.Config{})
+	nonces := httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{MaxEntries: 4})
+	s := newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: creds, Nonces: nonces}, middleware.Config{})
 	send := func(keyID string) hmResponse {
 		w := s.postWire()
 		sp := specFor(w)
@@ -48,7 +48,7 @@ func TestHMACNonceShareRefusesOnlyTheOffender(t *testing.T) {
 // TestClassifyQuotas: the per-credential quotas map to 429 with their own
 // codes, whatever wraps them.
 func TestClassifyQuotas(t *testing.T) {
-	f := middleware.Classify(wrapErr(khmac.ErrNonceQuota))
+	f := middleware.Classify(wrapErr(httpsig.ErrNonceQuota))
 	assert.Equal(t, middleware.Failure{Status: http.StatusTooManyRequests, Code: "too_many_requests",
 		Description: "this credential has too many signed requests within the replay window; retry later"}, f)
 	f = middleware.Classify(fmt.Errorf("jwt: store one-time token: %w", jwt.ErrOneTimeQuota))
@@ -56,4 +56,4 @@ func TestClassifyQuotas(t *testing.T) {
 	assert.Equal(t, "too_many_requests", f.Code)
 }
 
-func wrapErr(err error) error { return fmt.Errorf("hmac: nonce store: %w", err) }
+func wrapErr(err error) error { return fmt.Errorf("httpsig: nonce store: %w", err) }

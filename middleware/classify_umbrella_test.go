@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -28,7 +28,7 @@ func TestClassifyUmbrellas(t *testing.T) {
 		{apikey.ErrUnknownKey, middleware.CodeInvalidToken, "the API key is invalid"},
 		{jwt.ErrExpired, middleware.CodeInvalidToken, "the access token has expired"},
 		{jwt.ErrAudience, middleware.CodeInvalidToken, "the access token is invalid"},
-		{hmac.ErrReplayed, middleware.CodeReplayed, "this request was already accepted"},
+		{httpsig.ErrReplayed, middleware.CodeReplayed, "this request was already accepted"},
 	} {
 		f := middleware.Classify(c.err)
 		assert.Equal(t, http.StatusUnauthorized, f.Status, c.err.Error())

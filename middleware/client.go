@@ -11,7 +11,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
 )
@@ -36,17 +36,17 @@ func (f ClientKeysFunc) Lookup(ctx context.Context, id string) (apikey.Record, e
 }
 
 // ClientCredentials finds the HMAC credential that obtained a one-time
-// token. [*hmac.Manager] implements it.
+// token. [*httpsig.Manager] implements it.
 type ClientCredentials interface {
 	// Get returns the credential, or an error wrapping
-	// [hmac.ErrNotFound] (or a store error).
-	Get(ctx context.Context, keyID string) (hmac.Credential, error)
+	// [httpsig.ErrNotFound] (or a store error).
+	Get(ctx context.Context, keyID string) (httpsig.Credential, error)
 }
 
 // ErrClientInvalid is returned when the token is well-formed and unexpired, but
 // the credential that obtained it is no longer valid: revoked, disabled,
 // expired, awaiting review, gone, rotated without grace or disabled after the
-// token was issued (see [apikey.Record.CutOff] and [hmac.Credential.CutOff]),
+// token was issued (see [apikey.Record.CutOff] and [httpsig.Credential.CutOff]),
 // or no longer holding any of the token's permissions. It wraps
 // [ErrInvalidToken]: 401 invalid_token.
 var ErrClientInvalid = fmt.Errorf("%w: the credential that obtained the token is no longer valid", ErrInvalidToken)
@@ -79,9 +79,9 @@ func CheckTokenClient(ctx context.Context, keys ClientKeys, c jwt.Claims, now ti
 }
 
 // checkOneTimeClient refuses a one-time token whose credential is no
-// longer usable: an HMAC credential (a key ID with [hmac.KeyIDPrefix])
-// through Config.ClientCredentials ([hmac.Credential.Usable], and its
-// cut-off: [hmac.Credential.CutOff] with the token's issue time), any
+// longer usable: an HMAC credential (a key ID with [httpsig.KeyIDPrefix])
+// through Config.ClientCredentials ([httpsig.Credential.Usable], and its
+// cut-off: [httpsig.Credential.CutOff] with the token's issue time), any
 // other through Config.ClientKeys ([CheckTokenClient], the cut-off
 // included).
 // A credential kind the Authenticator cannot look up is not checked.
@@ -89,10 +89,10 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 	switch {
 	case rec.KeyID == "":
 		return nil // obtained by no credential the issuer named
-	case strings.HasPrefix(rec.KeyID, hmac.KeyIDPrefix) && a.clientCreds != nil:
+	case strings.HasPrefix(rec.KeyID, httpsig.KeyIDPrefix) && a.clientCreds != nil:
 		c, err := a.clientCreds.Get(ctx, rec.KeyID)
 		switch {
-		case errors.Is(err, hmac.ErrNotFound):
+		case errors.Is(err, httpsig.ErrNotFound):
 			return ErrClientInvalid
 		case err != nil:
 			return fmt.Errorf("middleware: look up the one-time token's credential: %w", err)
@@ -100,7 +100,7 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 			return ErrClientInvalid
 		}
 		return nil
-	case !strings.HasPrefix(rec.KeyID, hmac.KeyIDPrefix) && a.clientKeys != nil:
+	case !strings.HasPrefix(rec.KeyID, httpsig.KeyIDPrefix) && a.clientKeys != nil:
 		_, err := CheckTokenClient(ctx, a.clientKeys, jwt.Claims{ClientID: rec.KeyID, IssuedAt: rec.IssuedAt}, a.now())
 		return err
 	}

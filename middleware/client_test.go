@@ -15,7 +15,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -24,7 +24,7 @@ import (
 type fakeClients struct {
 	mu    sync.Mutex
 	keys  map[string]apikey.Record
-	creds map[string]hmac.Credential
+	creds map[string]httpsig.Credential
 	err   error
 	gets  int
 }
@@ -45,12 +45,12 @@ func (f *fakeClients) Lookup(_ context.Context, id string) (apikey.Record, error
 
 type fakeCreds struct{ *fakeClients }
 
-func (f fakeCreds) Get(_ context.Context, id string) (hmac.Credential, error) {
+func (f fakeCreds) Get(_ context.Context, id string) (httpsig.Credential, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.creds[id]
 	if !ok {
-		return hmac.Credential{}, hmac.ErrNotFound
+		return httpsig.Credential{}, httpsig.ErrNotFound
 	}
 	return c, nil
 }
@@ -301,7 +301,7 @@ func TestTokenOfARealKey(t *testing.T) {
 // the API key or HMAC credential that obtained it is no longer usable.
 func TestOneTimeTokenOfAnInvalidCredential(t *testing.T) {
 	f, ot, _, _ := newOneTimeFixture(t)
-	clients := &fakeClients{keys: map[string]apikey.Record{clientID: activeClient()}, creds: map[string]hmac.Credential{}}
+	clients := &fakeClients{keys: map[string]apikey.Record{clientID: activeClient()}, creds: map[string]httpsig.Credential{}}
 	auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Tokens: f.verifier, OneTime: ot,
 		ClientKeys: clients, ClientCredentials: fakeCreds{clients}})
 	require.NoError(t, err)
@@ -312,7 +312,7 @@ func TestOneTimeTokenOfAnInvalidCredential(t *testing.T) {
 		require.NoError(t, err)
 		return tok
 	}
-	activeCred := hmac.Credential{KeyID: credID, Account: "acct_1", Mode: keygate.ModeTest, Status: hmac.StatusActive}
+	activeCred := httpsig.Credential{KeyID: credID, Account: "acct_1", Mode: keygate.ModeTest, Status: httpsig.StatusActive}
 
 	assert.Equal(t, 200, post(h, "/v1/refunds", issue(clientID), "").Code, "usable key")
 	revoked := activeClient()
@@ -327,7 +327,7 @@ func TestOneTimeTokenOfAnInvalidCredential(t *testing.T) {
 	assert.Equal(t, 200, post(h, "/v1/refunds", issue(credID), "").Code, "usable credential")
 	tok = issue(credID)
 	gone := activeCred
-	gone.Status = hmac.StatusRevoked
+	gone.Status = httpsig.StatusRevoked
 	clients.creds[credID] = gone
 	assert.Equal(t, 401, post(h, "/v1/refunds", tok, "").Code, "revoked credential")
 	tok = issue(credID)

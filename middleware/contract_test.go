@@ -18,7 +18,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
-	khmac "github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
@@ -252,10 +252,10 @@ func TestTypedNilsInConfig(t *testing.T) {
 	t.Run("verifiers", func(t *testing.T) {
 		_, err := middleware.New(middleware.Config{APIKeys: (*apikey.Manager)(nil)})
 		assert.Error(t, err, "a nil *apikey.Manager is no verifier")
-		_, err = middleware.New(middleware.Config{Tokens: (*jwt.Verifier)(nil), Signatures: (*khmac.Verifier)(nil)})
+		_, err = middleware.New(middleware.Config{Tokens: (*jwt.Verifier)(nil), Signatures: (*httpsig.Verifier)(nil)})
 		assert.Error(t, err)
 
-		auth, err := middleware.New(middleware.Config{APIKeys: m, Tokens: (*jwt.Verifier)(nil), Signatures: (*khmac.Verifier)(nil), Accounts: nil})
+		auth, err := middleware.New(middleware.Config{APIKeys: m, Tokens: (*jwt.Verifier)(nil), Signatures: (*httpsig.Verifier)(nil), Accounts: nil})
 		require.NoError(t, err)
 		rec := serve(auth.Handler(principalJSON), areq{key: "a.b.c"})
 		assert.Equal(t, http.StatusUnauthorized, rec.Code, "no token verifier: taken for an API key, refused")
@@ -267,8 +267,8 @@ func TestTypedNilsInConfig(t *testing.T) {
 // headerVerifier is a RequestVerifier that requires the headers it lists.
 type headerVerifier []string
 
-func (headerVerifier) Verify(*http.Request) (khmac.Active, error) {
-	return khmac.Active{}, khmac.ErrInvalidSignature
+func (headerVerifier) Verify(*http.Request) (httpsig.Active, error) {
+	return httpsig.Active{}, httpsig.ErrInvalidSignature
 }
 
 func (v headerVerifier) RequiresHeader(name string) bool {
@@ -332,7 +332,7 @@ func TestVerifierResultsAreCopied(t *testing.T) {
 			return middleware.Config{Tokens: sharedTokens{jwt.Claims{ID: "tok_1", ClientID: "key_1", Account: "acct_1", Mode: keygate.ModeTest, ClientKind: keygate.KindSecret, Stores: stores}}}
 		}, "a.b.c", nil},
 		{"signed request", func(stores []string) middleware.Config {
-			return middleware.Config{Signatures: stubSignatures{khmac.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Stores: stores}}}
+			return middleware.Config{Signatures: stubSignatures{httpsig.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Stores: stores}}}
 		}, "", signed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -25,26 +25,26 @@ func TestOneTimeTokenOfARotatedHMACCredential(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name   string
-		change func(m *hmac.Manager, id string) error
+		change func(m *httpsig.Manager, id string) error
 		want   int
 	}{
-		{"untouched", func(*hmac.Manager, string) error { return nil }, 200},
-		{"rotated with grace", func(m *hmac.Manager, id string) error { _, _, err := m.Rotate(ctx, id, time.Hour); return err }, 200},
-		{"rotated without grace", func(m *hmac.Manager, id string) error { _, _, err := m.Rotate(ctx, id, 0); return err }, 401},
-		{"disabled then enabled", func(m *hmac.Manager, id string) error {
+		{"untouched", func(*httpsig.Manager, string) error { return nil }, 200},
+		{"rotated with grace", func(m *httpsig.Manager, id string) error { _, _, err := m.Rotate(ctx, id, time.Hour); return err }, 200},
+		{"rotated without grace", func(m *httpsig.Manager, id string) error { _, _, err := m.Rotate(ctx, id, 0); return err }, 401},
+		{"disabled then enabled", func(m *httpsig.Manager, id string) error {
 			if _, err := m.Disable(ctx, id); err != nil {
 				return err
 			}
 			_, err := m.Enable(ctx, id)
 			return err
 		}, 401},
-		{"revoked", func(m *hmac.Manager, id string) error { _, err := m.Revoke(ctx, id); return err }, 401},
+		{"revoked", func(m *httpsig.Manager, id string) error { _, err := m.Revoke(ctx, id); return err }, 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newAccessClock()
-			creds, err := hmac.NewManager(hmac.Config{MasterKey: bytes.Repeat([]byte{7}, hmac.MasterKeyLen), Now: clock.Now})
+			creds, err := httpsig.NewManager(httpsig.Config{MasterKey: bytes.Repeat([]byte{7}, httpsig.MasterKeyLen), Now: clock.Now})
 			require.NoError(t, err)
-			_, cred, err := creds.Create(ctx, hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+			_, cred, err := creds.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
 			require.NoError(t, err)
 			ot, err := jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: jwt.NewMemoryOneTimeStore(), Now: clock.Now})
 			require.NoError(t, err)

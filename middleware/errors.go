@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 )
 
@@ -153,16 +153,16 @@ var failures = []struct {
 	{errBodyUnreadable, Failure{http.StatusBadRequest, CodeInvalidRequest, "the body could not be read"}},
 	{errTwoCredentials, Failure{http.StatusBadRequest, CodeInvalidRequest, "send either a signature or an Authorization header, not both"}},
 	{ErrInvalidRequest, Failure{http.StatusBadRequest, CodeInvalidRequest, "the request is malformed"}},
-	{hmac.ErrBodyTooLarge, Failure{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is over the limit for signed requests"}},
-	{hmac.ErrMalformed, Failure{http.StatusUnauthorized, CodeMalformedSignature, "the signature fields are malformed"}},
-	{hmac.ErrMisdirected, Failure{http.StatusUnauthorized, CodeWrongAuthority, "the request was signed for another host"}},
-	{hmac.ErrNonCanonical, Failure{http.StatusUnauthorized, CodeNonCanonical, "the request path is not in canonical form"}},
-	{hmac.ErrMissingComponent, Failure{http.StatusUnauthorized, CodeMissingComponent, "the signature does not cover every required component"}},
-	{hmac.ErrStale, Failure{http.StatusUnauthorized, CodeExpired, "the signature is outside its time window"}},
-	{hmac.ErrInvalidSignature, Failure{http.StatusUnauthorized, CodeInvalidSignature, "the signature is invalid"}},
-	{hmac.ErrDigest, Failure{http.StatusUnauthorized, CodeInvalidDigest, "the body does not match its Content-Digest"}},
-	{hmac.ErrReplayed, Failure{http.StatusUnauthorized, CodeReplayed, "this request was already accepted"}},
-	{hmac.ErrNonceQuota, Failure{http.StatusTooManyRequests, CodeTooManyRequests, "this credential has too many signed requests within the replay window; retry later"}},
+	{httpsig.ErrBodyTooLarge, Failure{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is over the limit for signed requests"}},
+	{httpsig.ErrMalformed, Failure{http.StatusUnauthorized, CodeMalformedSignature, "the signature fields are malformed"}},
+	{httpsig.ErrMisdirected, Failure{http.StatusUnauthorized, CodeWrongAuthority, "the request was signed for another host"}},
+	{httpsig.ErrNonCanonical, Failure{http.StatusUnauthorized, CodeNonCanonical, "the request path is not in canonical form"}},
+	{httpsig.ErrMissingComponent, Failure{http.StatusUnauthorized, CodeMissingComponent, "the signature does not cover every required component"}},
+	{httpsig.ErrStale, Failure{http.StatusUnauthorized, CodeExpired, "the signature is outside its time window"}},
+	{httpsig.ErrInvalidSignature, Failure{http.StatusUnauthorized, CodeInvalidSignature, "the signature is invalid"}},
+	{httpsig.ErrDigest, Failure{http.StatusUnauthorized, CodeInvalidDigest, "the body does not match its Content-Digest"}},
+	{httpsig.ErrReplayed, Failure{http.StatusUnauthorized, CodeReplayed, "this request was already accepted"}},
+	{httpsig.ErrNonceQuota, Failure{http.StatusTooManyRequests, CodeTooManyRequests, "this credential has too many signed requests within the replay window; retry later"}},
 	{ErrRateLimited, Failure{http.StatusTooManyRequests, CodeRateLimited, "too many requests; retry after the time in Retry-After"}},
 	{ErrTooManyFailures, Failure{http.StatusTooManyRequests, CodeTooManyFailures, "too many failed authentications from this address; retry after the time in Retry-After"}},
 	{errIPForbidden, Failure{http.StatusForbidden, CodeIPForbidden, "the credential may not be used from this address"}},
@@ -216,7 +216,7 @@ func Classify(err error) Failure {
 // response's code, except that a signature from an unknown key is told
 // apart from a bad MAC (the client sees both as invalid_signature).
 func auditReason(err error) string {
-	if errors.Is(err, hmac.ErrInvalidSignature) && errors.Is(err, hmac.ErrCredentialInvalid) {
+	if errors.Is(err, httpsig.ErrInvalidSignature) && errors.Is(err, httpsig.ErrCredentialInvalid) {
 		return CodeUnknownKey
 	}
 	return Classify(err).Code

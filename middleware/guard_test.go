@@ -14,7 +14,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/geo"
-	khmac "github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
@@ -149,8 +149,8 @@ func TestGuardCheckOriginIsRequires(t *testing.T) {
 // the credential k-hmac of acct_1.
 type accountSignatures struct{}
 
-func (accountSignatures) Verify(*http.Request) (khmac.Active, error) {
-	return khmac.Active{KeyID: "k-hmac", Account: "acct_1", Mode: keygate.ModeLive, Package: "GO"}, nil
+func (accountSignatures) Verify(*http.Request) (httpsig.Active, error) {
+	return httpsig.Active{KeyID: "k-hmac", Account: "acct_1", Mode: keygate.ModeLive, Package: "GO"}, nil
 }
 
 // RequiresHeader claims every header is signed: the stub checks nothing.

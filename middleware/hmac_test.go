@@ -27,7 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	khmac "github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -37,7 +37,7 @@ import (
 // a test says, including targets that net/http clients would rewrite
 // (/a/../b, //, %2F) and headers sent twice.
 //
-// The signer here is test-only and independent of package hmac: it derives
+// The signer here is test-only and independent of package httpsig: it derives
 // the RFC 9421 components itself, can cover any components with any
 // parameters, and writes the structured fields with httpsfv.
 
@@ -47,17 +47,17 @@ var hmSecret = bytes.Repeat([]byte{0x5a, 0xc3}, 32)
 // hmCredentials is a CredentialSource: active credentials by key ID, and
 // key IDs refused with a credential error (revoked, expired, disabled).
 type hmCredentials struct {
-	active  map[string]khmac.Active
+	active  map[string]httpsig.Active
 	refused map[string]error
 }
 
-func (c hmCredentials) Lookup(_ context.Context, keyID string) (khmac.Active, error) {
+func (c hmCredentials) Lookup(_ context.Context, keyID string) (httpsig.Active, error) {
 	if err, ok := c.refused[keyID]; ok {
-		return khmac.Active{}, err
+		return httpsig.Active{}, err
 	}
 	a, ok := c.active[keyID]
 	if !ok {
-		return khmac.Active{}, khmac.ErrNotFound
+		return httpsig.Active{}, httpsig.ErrNotFound
 	}
 	a.Secrets = append([][]byte(nil), a.Secrets...)
 	return a, nil
@@ -65,15 +65,15 @@ func (c hmCredentials) Lookup(_ context.Context, keyID string) (khmac.Active, er
 
 func hmCreds() hmCredentials {
 	return hmCredentials{
-		active: map[string]khmac.Active{"k1": {
+		active: map[string]httpsig.Active{"k1": {
 			KeyID: "k1", Account: "acct_1", Mode: keygate.ModeTest, Package: "GO",
 			Permissions: []string{"orders:write"}, Stores: []string{"store_1", "store_2"},
 			Secrets: [][]byte{hmSecret},
 		}},
 		refused: map[string]error{
-			"k-revoked":  khmac.ErrRevoked,
-			"k-expired":  khmac.ErrExpired,
-			"k-disabled": khmac.ErrDisabled,
+			"k-revoked":  httpsig.ErrRevoked,
+			"k-expired":  httpsig.ErrExpired,
+			"k-disabled": httpsig.ErrDisabled,
 		},
 	}
 }
@@ -297,7 +297,7 @@ func (w *wire) macOf(t testing.TB) []byte {
 type hmServer struct {
 	srv      *httptest.Server
 	calls    atomic.Int64
-	verifier *khmac.Verifier
+	verifier *httpsig.Verifier
 }
 
 // hmReply is the handler's answer, or the middleware's error body.
@@ -310,12 +310,12 @@ type hmReply struct {
 	Description string            `json:"error_description"`
 }
 
-func newHMServer(t testing.TB, cfg khmac.VerifierConfig, mcfg middleware.Config) *hmServer {
+func newHMServer(t testing.TB, cfg httpsig.VerifierConfig, mcfg middleware.Config) *hmServer {
 	t.Helper()
 	if cfg.Credentials == nil {
 		cfg.Credentials = hmCreds()
 	}
-	v, err := khmac.NewVerifier(cfg)
+	v, err := httpsig.NewVerifier(cfg)
 	require.NoError(t, err)
 	mcfg.Signatures = v
 	if mcfg.Access.AuthFailures.Limit == 0 {
@@ -397,7 +397,7 @@ func hexSHA256(b []byte) string {
 }
 
 func TestHMACValidRequests(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
+	s := newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority}, middleware.Config{})
 	t.Run("GET without a body needs no content-digest", func(t *testing.T) {
 		w := s.getWire()
 		base := w.sign(t, specFor(w))
@@ -494,7 +494,7 @@ func TestHMACValidRequests(t *testing.T) {
 		}
 	})
 	t.Run("keygate's Transport", func(t *testing.T) {
-		client := &http.Client{Transport: &khmac.Transport{Signer: &khmac.Signer{KeyID: "k1", Secret: hmSecret}}}
+		client := &http.Client{Transport: &httpsig.Transport{Signer: &httpsig.Signer{KeyID: "k1", Secret: hmSecret}}}
 		req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/v1/echo?x=1", strings.NewReader(`{"a":1}`))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
@@ -796,7 +796,7 @@ func digestCase(value string) func(*testing.T, *hmServer) *wire {
 }
 
 func TestHMACRefusals(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
+	s := newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority}, middleware.Config{})
 	for _, tc := range hmRefusals() {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.calls.Load()
@@ -812,7 +812,7 @@ func TestHMACRefusals(t *testing.T) {
 
 // TestHMACReplays: an accepted request is accepted once.
 func TestHMACReplays(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
+	s := newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority}, middleware.Config{})
 	t.Run("the same bytes twice", func(t *testing.T) {
 		w := s.postWire()
 		w.sign(t, specFor(w))
@@ -901,7 +901,7 @@ func TestHMACReplays(t *testing.T) {
 // disabled key ID gets the same response as a bad MAC: status, body and
 // challenge.
 func TestHMACUnknownKeyLooksLikeBadMAC(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
+	s := newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority}, middleware.Config{})
 	send := func(keyID string, secret []byte) hmResponse {
 		w := s.postWire()
 		sp := specFor(w)
@@ -926,7 +926,7 @@ func TestHMACUnknownKeyLooksLikeBadMAC(t *testing.T) {
 // TestHMACBodyLimit: exactly the limit is accepted, one byte more is 413
 // (declared or chunked), before the handler.
 func TestHMACBodyLimit(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
+	s := newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority}, middleware.Config{})
 	require.EqualValues(t, 1<<20, s.verifier.MaxBody(), "the default limit is 1 MiB")
 	body := func(n int) []byte { return bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n] }
 	for _, chunked := range []bool{false, true} {
@@ -961,7 +961,7 @@ func TestHMACBodyLimit(t *testing.T) {
 		assert.Equal(t, 413, r.status, "the limit applies before any MAC work")
 	})
 	t.Run("a configured limit", func(t *testing.T) {
-		s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority, MaxBody: 100}, middleware.Config{})
+		s := newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, MaxBody: 100}, middleware.Config{})
 		for n, status := range map[int]int{100: 200, 101: 413} {
 			w := s.postWire()
 			w.body = body(n)
@@ -974,7 +974,7 @@ func TestHMACBodyLimit(t *testing.T) {
 
 // TestHMACNeverServerError: no bad input gives a 5xx.
 func TestHMACNeverServerError(t *testing.T) {
-	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{})
+	s := newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority}, middleware.Config{})
 	inputs := []string{"", " ", ",", "=", "sig1", "sig1=", "sig1=()", "sig1=();created=1", "sig1=(\"\")", "sig1=:", "sig1=?0", "a=1, a=2",
 		"sig1=(\"@method\");created=99999999999999999", "sig1=(\"@method\");created=-999999999999999", "sig1=(\"@method\");created=1;nonce=\"a\";keyid=\"\"",
 		"\"sig1\"=()", "sig1=(\"@method\" \"@method\")", "sig1=(\"@query-param\";name=\"a\")", "sig1=(\"@status\")", "sig1=((\"a\"))", "x=(\"@method\" \"@authority\" \"@path\" \"@query\");created=1;nonce=\"n\";keyid=\"k1\""}
@@ -1000,12 +1000,12 @@ func TestHMACNeverServerError(t *testing.T) {
 // settings together. Either fix passes: New refuses the configuration, or
 // the request is refused.
 func TestHMACStoreHeaderOfTheMiddleware(t *testing.T) {
-	v, err := khmac.NewVerifier(khmac.VerifierConfig{Authorities: khmac.AnyAuthority, Credentials: hmCreds()})
+	v, err := httpsig.NewVerifier(httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: hmCreds()})
 	require.NoError(t, err)
 	if _, err := middleware.New(middleware.Config{Signatures: v, StoreHeader: "X-Tenant"}); err != nil {
 		return // refused at start-up: the store header would not be signed
 	}
-	s := newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority}, middleware.Config{StoreHeader: "X-Tenant"})
+	s := newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority}, middleware.Config{StoreHeader: "X-Tenant"})
 	w := s.postWire()
 	w.sign(t, specFor(w))
 	w.set("X-Tenant", "store_2") // not signed
@@ -1015,7 +1015,7 @@ func TestHMACStoreHeaderOfTheMiddleware(t *testing.T) {
 	assert.Equal(t, before, s.calls.Load(), "the handler must not be reached")
 
 	// Covered, it selects the store.
-	s = newHMServer(t, khmac.VerifierConfig{Authorities: khmac.AnyAuthority, RequiredHeaders: []string{"X-Tenant"}}, middleware.Config{StoreHeader: "X-Tenant"})
+	s = newHMServer(t, httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, RequiredHeaders: []string{"X-Tenant"}}, middleware.Config{StoreHeader: "X-Tenant"})
 	w = s.postWire()
 	w.set("X-Tenant", "store_2")
 	sp := specFor(w)
@@ -1029,11 +1029,11 @@ func TestHMACStoreHeaderOfTheMiddleware(t *testing.T) {
 // hmResettableNonces is an in-memory nonce store that a benchmark can
 // empty between batches of pre-signed requests.
 type hmResettableNonces struct {
-	s atomic.Pointer[khmac.MemoryNonceStore]
+	s atomic.Pointer[httpsig.MemoryNonceStore]
 }
 
 func (n *hmResettableNonces) reset() {
-	n.s.Store(khmac.NewMemoryNonceStore(khmac.MemoryNonceConfig{}))
+	n.s.Store(httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{}))
 }
 
 func (n *hmResettableNonces) Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error) {
@@ -1050,7 +1050,7 @@ func (n *hmResettableNonces) Claim(ctx context.Context, keyID, nonce string, exp
 func BenchmarkHMACMiddleware(b *testing.B) {
 	nonces := &hmResettableNonces{}
 	nonces.reset()
-	v, err := khmac.NewVerifier(khmac.VerifierConfig{Authorities: khmac.AnyAuthority, Credentials: hmCreds(), Nonces: nonces})
+	v, err := httpsig.NewVerifier(httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: hmCreds(), Nonces: nonces})
 	require.NoError(b, err)
 	auth, err := middleware.New(middleware.Config{Signatures: v})
 	require.NoError(b, err)
@@ -1067,7 +1067,7 @@ func BenchmarkBarePOST1KiB(b *testing.B) {
 func benchmarkSigned(b *testing.B, h http.Handler, nonces *hmResettableNonces) {
 	const batch = 4096
 	body := bytes.Repeat([]byte("k"), 1024)
-	signer := &khmac.Signer{KeyID: "k1", Secret: hmSecret}
+	signer := &httpsig.Signer{KeyID: "k1", Secret: hmSecret}
 	reqs := make([]*http.Request, batch)
 	for i := range reqs {
 		r := httptest.NewRequest(http.MethodPost, "/v1/orders", bytes.NewReader(body))

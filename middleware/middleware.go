@@ -39,7 +39,7 @@ import (
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/jwt"
 )
@@ -71,13 +71,13 @@ type OneTimeRedeemer interface {
 }
 
 // RequestVerifier verifies signed requests (HMAC, RFC 9421 profile v3).
-// [*hmac.Verifier] implements it.
+// [*httpsig.Verifier] implements it.
 type RequestVerifier interface {
 	// Verify checks r's signature, leaves the verified body in r.Body and
-	// returns the credential, or an error wrapping one of package hmac's
+	// returns the credential, or an error wrapping one of package httpsig's
 	// sentinel errors (or a store error). The credential's slices may be
 	// shared: the Authenticator copies them.
-	Verify(r *http.Request) (hmac.Active, error)
+	Verify(r *http.Request) (httpsig.Active, error)
 	// RequiresHeader reports whether Verify refuses a request whose
 	// signature does not cover the header name (case-insensitive). [New]
 	// refuses a verifier that does not require [Config.StoreHeader]:
@@ -111,7 +111,7 @@ type Config struct {
 	// ClientCredentials finds the HMAC credential that obtained a
 	// one-time token; when set, the token is refused once the credential
 	// is no longer usable or has cut it off (rotated without grace,
-	// disabled even if enabled again: see [hmac.Credential.CutOff]).
+	// disabled even if enabled again: see [httpsig.Credential.CutOff]).
 	ClientCredentials ClientCredentials
 	// Access configures client IPs, IP and country rules, packages and
 	// rate limits.
@@ -241,7 +241,7 @@ func New(cfg Config) (*Authenticator, error) {
 	// A signed request's store header must be signed: otherwise an
 	// unsigned one could switch the store of a signed request.
 	if cfg.Signatures != nil && !cfg.Signatures.RequiresHeader(a.storeHeader) {
-		return nil, fmt.Errorf("middleware: the store header %s must be among hmac.VerifierConfig.RequiredHeaders", a.storeHeader)
+		return nil, fmt.Errorf("middleware: the store header %s must be among httpsig.VerifierConfig.RequiredHeaders", a.storeHeader)
 	}
 	if a.onError == nil {
 		a.onError = func(w http.ResponseWriter, _ *http.Request, err error) { Classify(err).Write(w, a.realm) }

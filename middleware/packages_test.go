@@ -11,7 +11,7 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
-	khmac "github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -174,7 +174,7 @@ func TestPackagesBoundHMAC(t *testing.T) {
 		{"restricted GO", "GO", []string{"analytics:export"}, 403},
 		{"restricted PRIME", "PRIME", []string{"analytics:export"}, 200},
 	} {
-		cred := khmac.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Package: tc.pkg, Permissions: tc.perms}
+		cred := httpsig.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Package: tc.pkg, Permissions: tc.perms}
 		auth, err := middleware.New(middleware.Config{Signatures: stubSignatures{cred}, Access: middleware.AccessConfig{Tiers: tiers}})
 		require.NoError(t, err)
 		h := auth.Require(middleware.Rule{Permission: "analytics:export"})(principalJSON)

@@ -3,8 +3,8 @@ package redisstore
 import (
 	"testing"
 
-	"github.com/keygate/keygate/hmac"
-	"github.com/keygate/keygate/hmac/hmactest"
+	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/httpsig/httpsigtest"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/jwt/jwttest"
 	"github.com/keygate/keygate/ratelimit"
@@ -16,14 +16,14 @@ import (
 
 func TestNonceStoreConformance(t *testing.T) {
 	c := newClient(t)
-	hmactest.TestNonceStore(t, func(t *testing.T) hmac.NonceStore {
+	httpsigtest.TestNonceStore(t, func(t *testing.T) httpsig.NonceStore {
 		return must[*NonceStore](t)(NewNonceStore(Config{Client: c, Prefix: prefix(t, c)}))
 	})
 }
 
 func TestNonceStoreShareConformance(t *testing.T) {
 	c := newClient(t)
-	hmactest.TestNonceStoreShare(t, func(t *testing.T, perKey int) hmac.NonceStore {
+	httpsigtest.TestNonceStoreShare(t, func(t *testing.T, perKey int) httpsig.NonceStore {
 		return must[*NonceStore](t)(NewNonceStore(Config{Client: c, Prefix: prefix(t, c), MaxNoncesPerKey: perKey}))
 	})
 }

@@ -3,7 +3,7 @@ package redisstore_test
 import (
 	"log"
 
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/redisstore"
@@ -40,7 +40,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	var hmacCfg hmac.VerifierConfig // with its Authorities and Credentials
+	var hmacCfg httpsig.VerifierConfig // with its Authorities and Credentials
 	hmacCfg.Nonces = nonces
 	var jwtCfg jwt.VerifierConfig // with its Keys, Issuer and Audience
 	jwtCfg.Denylist = denylist

@@ -12,7 +12,7 @@ import (
 // Invalidations broadcasts, over Redis pub/sub, the IDs of the credentials
 // and accounts that change on one instance of a service, so that every
 // instance drops its cached copy (apikey.CachedStore,
-// hmac.CachedCredentialStore, account.CachedStore) at once rather than when
+// httpsig.CachedCredentialStore, account.CachedStore) at once rather than when
 // its cache entry expires:
 //
 //	inv, _ := redisstore.NewInvalidations(cfg)

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/internal/strbytes"
 	"github.com/redis/go-redis/v9"
 )
 
-// NonceStore is the [hmac.NonceStore] in Redis: the nonces of accepted
+// NonceStore is the [httpsig.NonceStore] in Redis: the nonces of accepted
 // requests, shared by every instance that uses the same Redis and prefix,
 // so that a request accepted by one is refused as a replay by all.
 //
@@ -37,7 +37,7 @@ type NonceStore struct {
 	store
 }
 
-var _ hmac.NonceStore = (*NonceStore)(nil)
+var _ httpsig.NonceStore = (*NonceStore)(nil)
 
 // NewNonceStore returns a NonceStore for cfg. It fails, with an error
 // wrapping [ErrInvalidConfig], if cfg has no Client.
@@ -49,10 +49,10 @@ func NewNonceStore(cfg Config) (*NonceStore, error) {
 	return &NonceStore{store: s}, nil
 }
 
-// Claim implements [hmac.NonceStore]. It returns an error, and records
+// Claim implements [httpsig.NonceStore]. It returns an error, and records
 // nothing, if ctx is done (wrapping ctx.Err()) or if expires is not after
 // now, or if the nonce is new and the key ID holds MaxNoncesPerKey
-// unexpired nonces (wrapping [hmac.ErrNonceQuota]); a replay is reported as
+// unexpired nonces (wrapping [httpsig.ErrNonceQuota]); a replay is reported as
 // one (false, nil) also then. It returns an error, never true, if Redis
 // does not answer.
 func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error) {
@@ -107,7 +107,7 @@ func (s *NonceStore) Claim(ctx context.Context, keyID, nonce string, expires tim
 		if err := s.client.Del(ctx, key).Err(); err != nil {
 			return false, fmt.Errorf("redisstore: claim nonce: %w", err)
 		}
-		return false, fmt.Errorf("redisstore: claim nonce: %w: %d unexpired nonces recorded for the key ID", hmac.ErrNonceQuota, s.maxNonces)
+		return false, fmt.Errorf("redisstore: claim nonce: %w: %d unexpired nonces recorded for the key ID", httpsig.ErrNonceQuota, s.maxNonces)
 	}
 	return true, nil
 }

@@ -1,6 +1,6 @@
 // Package redisstore keeps keygate's shared, short-lived state in Redis, so
 // that several instances of a service agree on it: HMAC nonces
-// ([NonceStore], an [hmac.NonceStore]), one-time tokens ([OneTimeStore], a
+// ([NonceStore], an [httpsig.NonceStore]), one-time tokens ([OneTimeStore], a
 // [jwt.OneTimeStore]), revoked access tokens ([Denylist], a [jwt.Denylist])
 // and rate limits ([Limiter], a [ratelimit.Limiter] and [ratelimit.Peeker]).
 // It is its own Go module, so that users of keygate who keep everything in
@@ -71,7 +71,7 @@
 // and then every tenant's writes fail. So [NonceStore] and [OneTimeStore]
 // bound what one credential holds, with the semantics of the in-memory
 // stores: [NonceStore] at most [Config.MaxNoncesPerKey] unexpired nonces per
-// key ID (an error wrapping [hmac.ErrNonceQuota] beyond it), [OneTimeStore]
+// key ID (an error wrapping [httpsig.ErrNonceQuota] beyond it), [OneTimeStore]
 // at most the max its caller passes to Put per account and key ID (an error
 // wrapping [jwt.ErrOneTimeQuota]). Each credential has a sorted set of its
 // entries scored by expiry (nonceq:, onetimeq:); a Lua script on that one
@@ -145,7 +145,7 @@ type Config struct {
 
 // DefaultMaxNoncesPerKey is [Config.MaxNoncesPerKey] when zero: the share
 // of one key ID in the in-memory nonce store with its defaults
-// (hmac.DefaultMaxNonces / hmac.DefaultNonceShare), about 27 signed
+// (httpsig.DefaultMaxNonces / httpsig.DefaultNonceShare), about 27 signed
 // requests per second sustained with the verifier's default skew.
 const DefaultMaxNoncesPerKey = 1 << 14
 

@@ -23,7 +23,7 @@ import (
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/console"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/sqlite"
 	"github.com/keygate/keygate/sqlstore"
@@ -134,7 +134,7 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 	if err != nil {
 		b.Fatal(err)
 	}
-	hmacs, err := hmac.NewManager(hmac.Config{Store: db.HMACCredentials(), MasterKey: randomKey(b)})
+	hmacs, err := httpsig.NewManager(httpsig.Config{Store: db.HMACCredentials(), MasterKey: randomKey(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 
 // randomKey returns a new HMAC master key.
 func randomKey(b *testing.B) []byte {
-	k := make([]byte, hmac.MasterKeyLen)
+	k := make([]byte, httpsig.MasterKeyLen)
 	if _, err := rand.Read(k); err != nil {
 		b.Fatal(err)
 	}

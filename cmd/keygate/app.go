@@ -24,7 +24,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/auditprom"
 	"github.com/keygate/keygate/console"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/internal/seal"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -64,7 +64,7 @@ type app struct {
 	oneTime  *jwt.OneTimeTokens
 	keys     *apikey.Manager
 	accounts *account.Manager
-	hmacs    *hmac.Manager
+	hmacs    *httpsig.Manager
 	users    *oauth.PasswordUsers
 	admin    *admin.Handler
 	// console is the admin console at consolePrefix, and consoleUsers
@@ -91,7 +91,7 @@ type demo struct {
 	primeSecret         apikey.Key
 	admin               apikey.Key // every admin permission, for /admin/v1 and the CLI
 	user, password      string
-	hmacSecret          hmac.Secret
+	hmacSecret          httpsig.Secret
 	// operatorPassword is the password of the console's first operator,
 	// consoleOperator.
 	operatorPassword string
@@ -191,7 +191,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	}
 
 	keyConfig := apikey.Config{OnChange: onChange}
-	hmacConfig := hmac.Config{MasterKey: st.masterKey, OnChange: onChange}
+	hmacConfig := httpsig.Config{MasterKey: st.masterKey, OnChange: onChange}
 	var accountStore account.Store
 	var refreshStore jwt.RefreshStore = jwt.NewMemoryRefreshStore()
 	var denylist jwt.Denylist
@@ -217,7 +217,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 			return nil, err
 		}
 	}
-	var nonces hmac.NonceStore
+	var nonces httpsig.NonceStore
 	var limiter ratelimit.Limiter
 	if st.redis != nil {
 		// Redis holds what every instance must agree on at once: nonces
@@ -266,10 +266,10 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	}
 	// HMAC secrets are sealed under the master key: the key file's (or
 	// $KEYGATE_MASTER_KEY's) with a database, a fresh one in memory.
-	if a.hmacs, err = hmac.NewManager(hmacConfig); err != nil {
+	if a.hmacs, err = httpsig.NewManager(hmacConfig); err != nil {
 		return nil, err
 	}
-	signatures, err := hmac.NewVerifier(hmac.VerifierConfig{Credentials: a.hmacs, Authorities: opts.authorities, Nonces: nonces})
+	signatures, err := httpsig.NewVerifier(httpsig.VerifierConfig{Credentials: a.hmacs, Authorities: opts.authorities, Nonces: nonces})
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +467,7 @@ func (a *app) routes() http.Handler {
 // received, so that a test can see what reached the handler.
 func echo(w http.ResponseWriter, r *http.Request) {
 	p, _ := keygate.FromContext(r.Context())
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, hmac.DefaultMaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpsig.DefaultMaxBody))
 	if err != nil {
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body_too_large", "error_description": "the body is over 1 MiB"})
 		return

@@ -12,7 +12,7 @@ import (
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/console"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/oauth"
 )
 
@@ -99,7 +99,7 @@ func (a *app) createDemo(ctx context.Context) (demo, error) {
 	}); err != nil {
 		return demo{}, err
 	}
-	if d.hmacSecret, _, err = a.hmacs.Create(ctx, hmac.CreateParams{
+	if d.hmacSecret, _, err = a.hmacs.Create(ctx, httpsig.CreateParams{
 		Account: demoAccount, Mode: keygate.ModeTest, Name: "demo", Package: "GO",
 		Stores: []string{"store_1", "store_2"}, Permissions: demoPermissions,
 	}); err != nil {

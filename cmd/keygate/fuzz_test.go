@@ -10,17 +10,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // FuzzParseMasterKey checks that a master key file's content either gives
 // a key of the right length, the hex of which it was, or the fixed format
 // error, which never quotes the content.
 func FuzzParseMasterKey(f *testing.F) {
-	f.Add(strings.Repeat("ab", hmac.MasterKeyLen))
-	f.Add(" \n" + strings.Repeat("0F", hmac.MasterKeyLen) + "\r\n")
-	f.Add(strings.Repeat("ab", hmac.MasterKeyLen-1) + "zz")
-	f.Add(strings.Repeat("a", 2*hmac.MasterKeyLen+1))
+	f.Add(strings.Repeat("ab", httpsig.MasterKeyLen))
+	f.Add(" \n" + strings.Repeat("0F", httpsig.MasterKeyLen) + "\r\n")
+	f.Add(strings.Repeat("ab", httpsig.MasterKeyLen-1) + "zz")
+	f.Add(strings.Repeat("a", 2*httpsig.MasterKeyLen+1))
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
 		key, err := parseMasterKey(s)
@@ -33,8 +33,8 @@ func FuzzParseMasterKey(f *testing.F) {
 			}
 			return
 		}
-		if len(key) != hmac.MasterKeyLen {
-			t.Fatalf("parseMasterKey returned %d bytes, want %d", len(key), hmac.MasterKeyLen)
+		if len(key) != httpsig.MasterKeyLen {
+			t.Fatalf("parseMasterKey returned %d bytes, want %d", len(key), httpsig.MasterKeyLen)
 		}
 		if got := hex.EncodeToString(key); got != strings.ToLower(strings.TrimSpace(s)) {
 			t.Fatalf("parseMasterKey(%q) = %s: not the key written", s, got)

@@ -26,7 +26,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 var (
@@ -309,7 +309,7 @@ func TestServe(t *testing.T) {
 	t.Run("signed requests: echo, whoami, replay, tampering, body limit", func(t *testing.T) {
 		secret, err := base64.StdEncoding.DecodeString(b.hmacSecret)
 		require.NoError(t, err)
-		signer := &hmac.Signer{KeyID: b.hmacID, Secret: secret}
+		signer := &httpsig.Signer{KeyID: b.hmacID, Secret: secret}
 		body := []byte(`{"order":"o_1","total":42}`)
 		send := func(req *http.Request) response {
 			res, err := http.DefaultClient.Do(req)
@@ -362,7 +362,7 @@ func TestServe(t *testing.T) {
 		require.Equal(t, http.StatusOK, w.status, "body: %s", w.body)
 		require.Equal(t, "hmac", decode(t, w)["method"])
 
-		limit := bytes.Repeat([]byte("a"), hmac.DefaultMaxBody)
+		limit := bytes.Repeat([]byte("a"), httpsig.DefaultMaxBody)
 		require.Equal(t, http.StatusOK, send(signed(http.MethodPost, "/v1/echo", limit)).status, "exactly 1 MiB")
 		require.Equal(t, http.StatusRequestEntityTooLarge, send(signed(http.MethodPost, "/v1/echo", append(limit, 'a'))).status, "one byte more")
 	})

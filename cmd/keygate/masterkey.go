@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // envMasterKey holds the master key as 64 hex characters, for deployments
@@ -31,7 +31,7 @@ const masterKeyWait = 5 * time.Second
 
 // errMasterKeyFormat reports a master key that is not 64 hex characters.
 // It never quotes the value.
-var errMasterKeyFormat = fmt.Errorf("a master key must be %d hex characters (%d random bytes)", 2*hmac.MasterKeyLen, hmac.MasterKeyLen)
+var errMasterKeyFormat = fmt.Errorf("a master key must be %d hex characters (%d random bytes)", 2*httpsig.MasterKeyLen, httpsig.MasterKeyLen)
 
 // masterKeySource says where the master key comes from: a file, or the
 // value of $KEYGATE_MASTER_KEY.
@@ -68,7 +68,7 @@ func (s masterKeySource) load(ctx context.Context) (key []byte, created bool, er
 	case err == nil:
 		return key, false, nil
 	case errors.Is(err, fs.ErrNotExist):
-		key = make([]byte, hmac.MasterKeyLen)
+		key = make([]byte, httpsig.MasterKeyLen)
 		rand.Read(key)
 		switch err := writeMasterKeyFile(s.path, key); {
 		case err == nil:
@@ -113,7 +113,7 @@ func readMasterKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key %s: %w", path, err)
 	}
-	if len(strings.TrimSpace(string(data))) < 2*hmac.MasterKeyLen {
+	if len(strings.TrimSpace(string(data))) < 2*httpsig.MasterKeyLen {
 		return nil, fmt.Errorf("master key %s: %w", path, errMasterKeyIncomplete)
 	}
 	key, err := parseMasterKey(string(data))
@@ -149,7 +149,7 @@ func writeMasterKeyFile(path string, key []byte) error {
 // ignored) into a master key. Its errors never quote s.
 func parseMasterKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
-	if len(s) != 2*hmac.MasterKeyLen {
+	if len(s) != 2*httpsig.MasterKeyLen {
 		return nil, errMasterKeyFormat
 	}
 	key, err := hex.DecodeString(s)

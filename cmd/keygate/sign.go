@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // Environment variables keygate sign falls back on when --key-id or
@@ -158,8 +158,8 @@ flags:
 	if err != nil {
 		return usageError("the secret (%s) is not standard base64", source)
 	}
-	if len(key) != hmac.SecretLen {
-		return usageError("the secret (%s) decodes to %d bytes, want %d", source, len(key), hmac.SecretLen)
+	if len(key) != httpsig.SecretLen {
+		return usageError("the secret (%s) decodes to %d bytes, want %d", source, len(key), httpsig.SecretLen)
 	}
 
 	payload, err := body.read(in)
@@ -181,7 +181,7 @@ flags:
 		}
 		req.Header.Add(h.name, h.value)
 	}
-	signer := &hmac.Signer{KeyID: keyID, Secret: key}
+	signer := &httpsig.Signer{KeyID: keyID, Secret: key}
 	if err := signer.Sign(req, payload); err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}

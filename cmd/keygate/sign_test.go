@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -38,14 +38,14 @@ type signServer struct {
 
 func newSignServer(t *testing.T) *signServer {
 	t.Helper()
-	masterKey := make([]byte, hmac.MasterKeyLen)
+	masterKey := make([]byte, httpsig.MasterKeyLen)
 	_, err := rand.Read(masterKey)
 	require.NoError(t, err)
-	creds, err := hmac.NewManager(hmac.Config{MasterKey: masterKey})
+	creds, err := httpsig.NewManager(httpsig.Config{MasterKey: masterKey})
 	require.NoError(t, err)
-	secret, _, err := creds.Create(context.Background(), hmac.CreateParams{Account: "acct_sign", Mode: keygate.ModeTest})
+	secret, _, err := creds.Create(context.Background(), httpsig.CreateParams{Account: "acct_sign", Mode: keygate.ModeTest})
 	require.NoError(t, err)
-	verifier, err := hmac.NewVerifier(hmac.VerifierConfig{Authorities: hmac.AnyAuthority, Credentials: creds})
+	verifier, err := httpsig.NewVerifier(httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: creds})
 	require.NoError(t, err)
 
 	s := &signServer{keyID: secret.KeyID(), secret: secret.Base64()}
@@ -54,7 +54,7 @@ func newSignServer(t *testing.T) *signServer {
 		active, err := verifier.Verify(r)
 		if err != nil {
 			status := http.StatusUnauthorized
-			if errors.Is(err, hmac.ErrBodyTooLarge) {
+			if errors.Is(err, httpsig.ErrBodyTooLarge) {
 				status = http.StatusRequestEntityTooLarge
 			}
 			writeJSON(w, status, map[string]string{"error": middleware.Classify(err).Code})
@@ -145,7 +145,7 @@ func sha256Hex(b []byte) string {
 // randomSecret returns a well-formed secret that no server knows.
 func randomSecret(t *testing.T) string {
 	t.Helper()
-	b := make([]byte, hmac.SecretLen)
+	b := make([]byte, httpsig.SecretLen)
 	_, err := rand.Read(b)
 	require.NoError(t, err)
 	return base64.StdEncoding.EncodeToString(b)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/oauth"
 	"github.com/keygate/keygate/postgres"
 	"github.com/keygate/keygate/redisstore"
@@ -78,7 +78,7 @@ type storage struct {
 	// stores, for cacheTTL; nil in memory.
 	cacheTTL time.Duration
 	keys     *apikey.CachedStore
-	creds    *hmac.CachedCredentialStore
+	creds    *httpsig.CachedCredentialStore
 	accounts *account.CachedStore
 
 	// redis is the Redis client, nil without --redis; redisCfg configures
@@ -112,7 +112,7 @@ func openStorage(ctx context.Context, o storeOptions, stderr io.Writer) (_ *stor
 		if o.masterKeyFile != "" {
 			return nil, fmt.Errorf("--master-key-file: --db memory keeps its master key in memory")
 		}
-		s.masterKey = make([]byte, hmac.MasterKeyLen)
+		s.masterKey = make([]byte, httpsig.MasterKeyLen)
 		rand.Read(s.masterKey)
 	default:
 		if s.db, s.name, err = openDB(openCtx, o.db); err != nil {
@@ -144,7 +144,7 @@ func openStorage(ctx context.Context, o storeOptions, stderr io.Writer) (_ *stor
 		}
 		s.cacheTTL = o.cacheTTL
 		s.keys = apikey.NewCachedStore(s.db.APIKeys(), apikey.CacheConfig{TTL: o.cacheTTL})
-		s.creds = hmac.NewCachedCredentialStore(s.db.HMACCredentials(), hmac.CacheConfig{TTL: o.cacheTTL})
+		s.creds = httpsig.NewCachedCredentialStore(s.db.HMACCredentials(), httpsig.CacheConfig{TTL: o.cacheTTL})
 		s.accounts = account.NewCachedStore(s.db.Accounts(), account.CacheConfig{TTL: o.cacheTTL})
 	}
 

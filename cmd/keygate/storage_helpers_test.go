@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // verifyNoLeaks checks, once the test and its cleanups are done, that it
@@ -263,7 +263,7 @@ func signedRequest(t *testing.T, b banner, method, target, host string) *http.Re
 	if host != "" {
 		req.Host = host
 	}
-	signer := hmac.Signer{KeyID: b.hmacID, Secret: secret}
+	signer := httpsig.Signer{KeyID: b.hmacID, Secret: secret}
 	require.NoError(t, signer.Sign(req, nil))
 	return req
 }

@@ -1,5 +1,5 @@
 // Package listtest holds the List checks that the store conformance suites
-// of packages apikey/apikeytest and hmac/hmactest share: paging through a
+// of packages apikey/apikeytest and httpsig/httpsigtest share: paging through a
 // filter, and checking that a suite catches deliberately broken stores.
 package listtest
 

@@ -2,7 +2,7 @@
 // from the standard library, a fresh random nonce per seal, and additional
 // authenticated data that names the purpose and the owner of each secret,
 // so that a sealed secret copied elsewhere does not open there. The HMAC
-// credentials (package hmac) and the reference server's signing keys use
+// credentials (package httpsig) and the reference server's signing keys use
 // it.
 package seal
 

@@ -10,7 +10,7 @@ import (
 	"github.com/keygate/keygate/internal/seal"
 )
 
-// The format and tampering are tested through package hmac's tests; these
+// The format and tampering are tested through package httpsig's tests; these
 // check what the purpose label adds.
 func TestLabelsSeparatePurposes(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, seal.KeyLen)

@@ -1,7 +1,7 @@
 // Package ttlcache is a small, bounded, concurrency-safe cache of values
 // by string key, each kept for a fixed time, with invalidation that cannot
 // be undone by a slow reader: the read-through caches of the credential
-// stores (apikey.CachedStore, hmac.CachedCredentialStore) are built on it.
+// stores (apikey.CachedStore, httpsig.CachedCredentialStore) are built on it.
 package ttlcache
 
 import (

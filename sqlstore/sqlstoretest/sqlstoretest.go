@@ -24,8 +24,8 @@ import (
 	"github.com/keygate/keygate/audit/audittest"
 	"github.com/keygate/keygate/console"
 	"github.com/keygate/keygate/console/consoletest"
-	"github.com/keygate/keygate/hmac"
-	"github.com/keygate/keygate/hmac/hmactest"
+	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/httpsig/httpsigtest"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/jwt/jwttest"
 	"github.com/keygate/keygate/oauth"
@@ -46,7 +46,7 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		apikeytest.TestStore(t, func(t *testing.T) apikey.Store { return newDB(t).APIKeys() })
 	})
 	t.Run("HMACCredentials", func(t *testing.T) {
-		hmactest.TestCredentialStore(t, func(t *testing.T) hmac.CredentialStore { return newDB(t).HMACCredentials() })
+		httpsigtest.TestCredentialStore(t, func(t *testing.T) httpsig.CredentialStore { return newDB(t).HMACCredentials() })
 	})
 	t.Run("RefreshTokens", func(t *testing.T) {
 		jwttest.TestRefreshStore(t, func(t *testing.T) jwt.RefreshStore { return newDB(t).RefreshTokens() })

@@ -1,4 +1,4 @@
-package hmac_test
+package httpsig_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 func TestOnChange(t *testing.T) {
@@ -29,7 +29,7 @@ func TestOnChange(t *testing.T) {
 		return out
 	}
 	clock := newCredClock()
-	m, err := hmac.NewManager(hmac.Config{MasterKey: credMasterKey(7), Now: clock.Now,
+	m, err := httpsig.NewManager(httpsig.Config{MasterKey: credMasterKey(7), Now: clock.Now,
 		OnChange: func(_ context.Context, c keygate.Change) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -37,11 +37,11 @@ func TestOnChange(t *testing.T) {
 		}})
 	require.NoError(t, err)
 	admin := keygate.WithActor(context.Background(), "bk_admin")
-	want := func(action keygate.Action, c hmac.Credential) []keygate.Change {
+	want := func(action keygate.Action, c httpsig.Credential) []keygate.Change {
 		return []keygate.Change{{Action: action, Time: clock.Now(), Actor: "bk_admin", KeyID: c.KeyID, Account: c.Account, Mode: c.Mode}}
 	}
 
-	s1, cred, err := m.Create(admin, hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
+	s1, cred, err := m.Create(admin, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
 	require.NoError(t, err)
 	assert.Equal(t, want(keygate.ActionHMACCreated, cred), take())
 
@@ -66,14 +66,14 @@ func TestOnChange(t *testing.T) {
 	_, err = m.Revoke(admin, cred.KeyID)
 	require.NoError(t, err)
 	_, _, err = m.Rotate(admin, cred.KeyID, 0)
-	require.ErrorIs(t, err, hmac.ErrRevoked)
+	require.ErrorIs(t, err, httpsig.ErrRevoked)
 	assert.Empty(t, take(), "repeated and failed actions report nothing")
 
 	// Reports never hold a secret.
-	_, _, err = m.Create(admin, hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	_, _, err = m.Create(admin, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
 	require.NoError(t, err)
 	dump := fmt.Sprintf("%+v %#v", take(), cred)
-	for _, s := range []hmac.Secret{s1, s2} {
+	for _, s := range []httpsig.Secret{s1, s2} {
 		raw := s.Reveal()
 		for _, form := range []string{string(raw), hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw)} {
 			assert.NotContains(t, dump, form)

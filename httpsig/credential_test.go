@@ -1,4 +1,4 @@
-package hmac_test
+package httpsig_test
 
 import (
 	"bytes"
@@ -18,12 +18,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/hmac"
-	"github.com/keygate/keygate/hmac/hmactest"
+	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/httpsig/httpsigtest"
 )
 
 func TestMemoryCredentialStore(t *testing.T) {
-	hmactest.TestCredentialStore(t, func(*testing.T) hmac.CredentialStore { return hmac.NewMemoryCredentialStore() })
+	httpsigtest.TestCredentialStore(t, func(*testing.T) httpsig.CredentialStore { return httpsig.NewMemoryCredentialStore() })
 }
 
 // credClock is an injectable clock, safe for concurrent use.
@@ -41,24 +41,24 @@ func (c *credClock) Now() time.Time           { return time.Unix(0, c.ns.Load())
 func (c *credClock) Set(offset time.Duration) { c.ns.Store(credT0.Add(offset).UnixNano()) }
 
 // credMasterKey returns a master key whose bytes all equal b.
-func credMasterKey(b byte) []byte { return bytes.Repeat([]byte{b}, hmac.MasterKeyLen) }
+func credMasterKey(b byte) []byte { return bytes.Repeat([]byte{b}, httpsig.MasterKeyLen) }
 
 type credEnv struct {
-	m     *hmac.Manager
-	store *hmac.MemoryCredentialStore
+	m     *httpsig.Manager
+	store *httpsig.MemoryCredentialStore
 	clock *credClock
 }
 
 func newCredEnv(t *testing.T) credEnv {
 	t.Helper()
-	e := credEnv{store: hmac.NewMemoryCredentialStore(), clock: newCredClock()}
+	e := credEnv{store: httpsig.NewMemoryCredentialStore(), clock: newCredClock()}
 	var err error
-	e.m, err = hmac.NewManager(hmac.Config{Store: e.store, MasterKey: credMasterKey(7), Now: e.clock.Now})
+	e.m, err = httpsig.NewManager(httpsig.Config{Store: e.store, MasterKey: credMasterKey(7), Now: e.clock.Now})
 	require.NoError(t, err)
 	return e
 }
 
-func (e credEnv) create(t *testing.T, p hmac.CreateParams) (hmac.Secret, hmac.Credential) {
+func (e credEnv) create(t *testing.T, p httpsig.CreateParams) (httpsig.Secret, httpsig.Credential) {
 	t.Helper()
 	if p.Account == "" {
 		p.Account = "acct_1"
@@ -73,17 +73,17 @@ func (e credEnv) create(t *testing.T, p hmac.CreateParams) (hmac.Secret, hmac.Cr
 
 func TestNewManagerMasterKey(t *testing.T) {
 	for _, key := range [][]byte{nil, {}, make([]byte, 16), make([]byte, 31), make([]byte, 33), make([]byte, 64)} {
-		_, err := hmac.NewManager(hmac.Config{MasterKey: key})
-		assert.ErrorIs(t, err, hmac.ErrInvalidParams, "a master key of %d bytes", len(key))
+		_, err := httpsig.NewManager(httpsig.Config{MasterKey: key})
+		assert.ErrorIs(t, err, httpsig.ErrInvalidParams, "a master key of %d bytes", len(key))
 	}
 
 	// The master key is copied: changing the caller's slice later changes
 	// nothing.
 	key := credMasterKey(9)
-	store := hmac.NewMemoryCredentialStore()
-	m, err := hmac.NewManager(hmac.Config{Store: store, MasterKey: key})
+	store := httpsig.NewMemoryCredentialStore()
+	m, err := httpsig.NewManager(httpsig.Config{Store: store, MasterKey: key})
 	require.NoError(t, err)
-	secret, cred, err := m.Create(context.Background(), hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	secret, cred, err := m.Create(context.Background(), httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
 	require.NoError(t, err)
 	clear(key)
 	active, err := m.Lookup(context.Background(), cred.KeyID)
@@ -91,9 +91,9 @@ func TestNewManagerMasterKey(t *testing.T) {
 	assert.Equal(t, [][]byte{secret.Reveal()}, active.Secrets)
 
 	// A nil store means a memory store of the manager's own.
-	m2, err := hmac.NewManager(hmac.Config{MasterKey: credMasterKey(9)})
+	m2, err := httpsig.NewManager(httpsig.Config{MasterKey: credMasterKey(9)})
 	require.NoError(t, err)
-	_, cred2, err := m2.Create(context.Background(), hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
+	_, cred2, err := m2.Create(context.Background(), httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
 	require.NoError(t, err)
 	_, err = m2.Lookup(context.Background(), cred2.KeyID)
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func TestNewManagerMasterKey(t *testing.T) {
 
 func TestManagerCreate(t *testing.T) {
 	e := newCredEnv(t)
-	p := hmac.CreateParams{
+	p := httpsig.CreateParams{
 		Account:     "acct_1",
 		Mode:        keygate.ModeLive,
 		Name:        "billing worker",
@@ -114,13 +114,13 @@ func TestManagerCreate(t *testing.T) {
 	secret, cred := e.create(t, p)
 
 	// Key ID: "hk_" and 16 base62 characters.
-	assert.Len(t, cred.KeyID, hmac.KeyIDLen)
+	assert.Len(t, cred.KeyID, httpsig.KeyIDLen)
 	assert.Regexp(t, `^hk_[0-9A-Za-z]{16}$`, cred.KeyID)
 	assert.Equal(t, cred.KeyID, secret.KeyID())
 
 	// Secret: 64 bytes, standard base64 with padding.
 	plain := secret.Reveal()
-	require.Len(t, plain, hmac.SecretLen)
+	require.Len(t, plain, httpsig.SecretLen)
 	b64 := secret.Base64()
 	assert.Len(t, b64, 88)
 	assert.True(t, strings.HasSuffix(b64, "=="), "padded")
@@ -138,7 +138,7 @@ func TestManagerCreate(t *testing.T) {
 	assert.Equal(t, p.Permissions, cred.Permissions)
 	assert.Equal(t, p.Stores, cred.Stores)
 	assert.Equal(t, p.AllowedIPs, cred.AllowedIPs)
-	assert.Equal(t, hmac.StatusActive, cred.Status, "live credentials need no review")
+	assert.Equal(t, httpsig.StatusActive, cred.Status, "live credentials need no review")
 	assert.False(t, cred.Disabled)
 	assert.True(t, cred.Created.Equal(credT0))
 	assert.True(t, cred.Expires.Equal(p.Expires))
@@ -155,7 +155,7 @@ func TestManagerCreate(t *testing.T) {
 	// Lookup gives the identity and the secret.
 	active, err := e.m.Lookup(context.Background(), cred.KeyID)
 	require.NoError(t, err)
-	assert.Equal(t, hmac.Active{
+	assert.Equal(t, httpsig.Active{
 		KeyID: cred.KeyID, Account: "acct_1", Mode: keygate.ModeLive, Package: "GO",
 		Permissions: []string{"products:read"}, Stores: []string{"store_1"}, AllowedIPs: []string{"10.0.0.0/8", "192.0.2.1"},
 		Secrets: [][]byte{secret.Reveal()},
@@ -170,47 +170,47 @@ func TestManagerCreate(t *testing.T) {
 	assert.Equal(t, []string{"products:read"}, again.Permissions)
 
 	// Two credentials never share a key ID or a secret.
-	other, otherCred := e.create(t, hmac.CreateParams{})
+	other, otherCred := e.create(t, httpsig.CreateParams{})
 	assert.NotEqual(t, cred.KeyID, otherCred.KeyID)
 	assert.NotEqual(t, secret.Reveal(), other.Reveal())
 }
 
 func TestManagerCreateInvalid(t *testing.T) {
 	e := newCredEnv(t)
-	ok := hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest}
+	ok := httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest}
 	tests := []struct {
 		name   string
-		change func(*hmac.CreateParams)
+		change func(*httpsig.CreateParams)
 	}{
-		{"no account", func(p *hmac.CreateParams) { p.Account = "" }},
-		{"account with a space", func(p *hmac.CreateParams) { p.Account = "acct 1" }},
-		{"account too long", func(p *hmac.CreateParams) { p.Account = strings.Repeat("a", 129) }},
-		{"no mode", func(p *hmac.CreateParams) { p.Mode = "" }},
-		{"unknown mode", func(p *hmac.CreateParams) { p.Mode = "prod" }},
-		{"name too long", func(p *hmac.CreateParams) { p.Name = strings.Repeat("n", 201) }},
-		{"name with a newline", func(p *hmac.CreateParams) { p.Name = "a\nb" }},
-		{"name not UTF-8", func(p *hmac.CreateParams) { p.Name = "\xff" }},
-		{"bad package", func(p *hmac.CreateParams) { p.Package = "G O" }},
-		{"bad store", func(p *hmac.CreateParams) { p.Stores = []string{"ok", "not/ok"} }},
-		{"empty permission", func(p *hmac.CreateParams) { p.Permissions = []string{""} }},
-		{"permission with a space", func(p *hmac.CreateParams) { p.Permissions = []string{"a b"} }},
-		{"bad allowed IP", func(p *hmac.CreateParams) { p.AllowedIPs = []string{"10.0.0.300"} }},
-		{"expiry now", func(p *hmac.CreateParams) { p.Expires = credT0 }},
-		{"expiry past", func(p *hmac.CreateParams) { p.Expires = credT0.Add(-time.Second) }},
+		{"no account", func(p *httpsig.CreateParams) { p.Account = "" }},
+		{"account with a space", func(p *httpsig.CreateParams) { p.Account = "acct 1" }},
+		{"account too long", func(p *httpsig.CreateParams) { p.Account = strings.Repeat("a", 129) }},
+		{"no mode", func(p *httpsig.CreateParams) { p.Mode = "" }},
+		{"unknown mode", func(p *httpsig.CreateParams) { p.Mode = "prod" }},
+		{"name too long", func(p *httpsig.CreateParams) { p.Name = strings.Repeat("n", 201) }},
+		{"name with a newline", func(p *httpsig.CreateParams) { p.Name = "a\nb" }},
+		{"name not UTF-8", func(p *httpsig.CreateParams) { p.Name = "\xff" }},
+		{"bad package", func(p *httpsig.CreateParams) { p.Package = "G O" }},
+		{"bad store", func(p *httpsig.CreateParams) { p.Stores = []string{"ok", "not/ok"} }},
+		{"empty permission", func(p *httpsig.CreateParams) { p.Permissions = []string{""} }},
+		{"permission with a space", func(p *httpsig.CreateParams) { p.Permissions = []string{"a b"} }},
+		{"bad allowed IP", func(p *httpsig.CreateParams) { p.AllowedIPs = []string{"10.0.0.300"} }},
+		{"expiry now", func(p *httpsig.CreateParams) { p.Expires = credT0 }},
+		{"expiry past", func(p *httpsig.CreateParams) { p.Expires = credT0.Add(-time.Second) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := ok
 			tt.change(&p)
 			_, _, err := e.m.Create(context.Background(), p)
-			assert.ErrorIs(t, err, hmac.ErrInvalidParams)
+			assert.ErrorIs(t, err, httpsig.ErrInvalidParams)
 		})
 	}
-	cs, err := e.m.List(context.Background(), hmac.ListFilter{Account: "acct_1"})
+	cs, err := e.m.List(context.Background(), httpsig.ListFilter{Account: "acct_1"})
 	require.NoError(t, err)
 	assert.Empty(t, cs, "nothing stored")
 
-	for _, f := range []hmac.ListFilter{
+	for _, f := range []httpsig.ListFilter{
 		{Account: "acct 1"},
 		{Account: "acct_1", Mode: "prod"},
 		{Status: "disabled"},
@@ -219,10 +219,10 @@ func TestManagerCreateInvalid(t *testing.T) {
 		{Limit: -1},
 	} {
 		_, err = e.m.List(context.Background(), f)
-		assert.ErrorIs(t, err, hmac.ErrInvalidParams, "%+v", f)
+		assert.ErrorIs(t, err, httpsig.ErrInvalidParams, "%+v", f)
 	}
 	_, _, err = e.m.Rotate(context.Background(), "hk_x", -time.Second)
-	assert.ErrorIs(t, err, hmac.ErrInvalidParams)
+	assert.ErrorIs(t, err, httpsig.ErrInvalidParams)
 }
 
 func TestManagerList(t *testing.T) {
@@ -230,34 +230,34 @@ func TestManagerList(t *testing.T) {
 	var want []string
 	for i := 0; i < 3; i++ {
 		e.clock.Set(time.Duration(i) * time.Minute)
-		_, c := e.create(t, hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+		_, c := e.create(t, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
 		want = append(want, c.KeyID)
 	}
-	e.create(t, hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
-	e.create(t, hmac.CreateParams{Account: "acct_2", Mode: keygate.ModeTest})
-	cs, err := e.m.List(context.Background(), hmac.ListFilter{Account: "acct_1", Mode: keygate.ModeTest})
+	e.create(t, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
+	e.create(t, httpsig.CreateParams{Account: "acct_2", Mode: keygate.ModeTest})
+	cs, err := e.m.List(context.Background(), httpsig.ListFilter{Account: "acct_1", Mode: keygate.ModeTest})
 	require.NoError(t, err)
 	var got []string
 	for _, c := range cs {
 		got = append(got, c.KeyID)
 	}
 	assert.Equal(t, want, got)
-	all, err := e.m.List(context.Background(), hmac.ListFilter{Account: "acct_1"})
+	all, err := e.m.List(context.Background(), httpsig.ListFilter{Account: "acct_1"})
 	require.NoError(t, err)
 	assert.Len(t, all, 4)
 
 	// Every account, by status, one page at a time.
 	_, err = e.m.Revoke(context.Background(), want[1])
 	require.NoError(t, err)
-	everyone, err := e.m.List(context.Background(), hmac.ListFilter{})
+	everyone, err := e.m.List(context.Background(), httpsig.ListFilter{})
 	require.NoError(t, err)
 	assert.Len(t, everyone, 5)
-	revoked, err := e.m.List(context.Background(), hmac.ListFilter{Status: hmac.StatusRevoked})
+	revoked, err := e.m.List(context.Background(), httpsig.ListFilter{Status: httpsig.StatusRevoked})
 	require.NoError(t, err)
 	require.Len(t, revoked, 1)
 	assert.Equal(t, want[1], revoked[0].KeyID)
 	var paged []string
-	f := hmac.ListFilter{Status: hmac.StatusActive, Limit: 2}
+	f := httpsig.ListFilter{Status: httpsig.StatusActive, Limit: 2}
 	for {
 		page, err := e.m.List(context.Background(), f)
 		require.NoError(t, err)
@@ -334,41 +334,41 @@ func TestManagerLifecycle(t *testing.T) {
 		}},
 		{"revoke", 0, []step{
 			lookup(0, 0), op(time.Minute, "revoke"),
-			refused(time.Minute, hmac.ErrRevoked),
+			refused(time.Minute, httpsig.ErrRevoked),
 			op(2*time.Minute, "revoke"), // twice is fine
-			failing(3*time.Minute, "rotate", hmac.ErrRevoked),
-			failing(3*time.Minute, "disable", hmac.ErrInvalidState),
-			failing(3*time.Minute, "enable", hmac.ErrInvalidState),
-			refused(time.Hour, hmac.ErrRevoked),
+			failing(3*time.Minute, "rotate", httpsig.ErrRevoked),
+			failing(3*time.Minute, "disable", httpsig.ErrInvalidState),
+			failing(3*time.Minute, "enable", httpsig.ErrInvalidState),
+			refused(time.Hour, httpsig.ErrRevoked),
 		}},
 		{"revoke ends a grace period", 0, []step{
-			rotate(0, time.Hour), op(time.Minute, "revoke"), refused(time.Minute, hmac.ErrRevoked),
+			rotate(0, time.Hour), op(time.Minute, "revoke"), refused(time.Minute, httpsig.ErrRevoked),
 		}},
 		{"expire", time.Hour, []step{
 			lookup(time.Hour-time.Nanosecond, 0),
-			refused(time.Hour, hmac.ErrExpired),
+			refused(time.Hour, httpsig.ErrExpired),
 			rotate(2*time.Hour, 0), // rotating does not revive it
-			refused(2*time.Hour, hmac.ErrExpired),
+			refused(2*time.Hour, httpsig.ErrExpired),
 		}},
 		{"revoked before expired", time.Hour, []step{
-			op(0, "revoke"), refused(2*time.Hour, hmac.ErrRevoked),
+			op(0, "revoke"), refused(2*time.Hour, httpsig.ErrRevoked),
 		}},
 		{"disable and enable", 0, []step{
-			op(time.Minute, "disable"), refused(time.Minute, hmac.ErrDisabled),
-			op(time.Minute, "disable"), refused(time.Minute, hmac.ErrDisabled),
-			rotate(2*time.Minute, time.Hour), refused(2*time.Minute, hmac.ErrDisabled),
+			op(time.Minute, "disable"), refused(time.Minute, httpsig.ErrDisabled),
+			op(time.Minute, "disable"), refused(time.Minute, httpsig.ErrDisabled),
+			rotate(2*time.Minute, time.Hour), refused(2*time.Minute, httpsig.ErrDisabled),
 			op(3*time.Minute, "enable"), lookup(3*time.Minute, 1, 0),
 			op(4*time.Minute, "enable"), lookup(4*time.Minute, 1, 0),
 		}},
 		{"expired before disabled", time.Hour, []step{
-			op(0, "disable"), refused(time.Hour, hmac.ErrExpired),
+			op(0, "disable"), refused(time.Hour, httpsig.ErrExpired),
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newCredEnv(t)
 			ctx := context.Background()
-			p := hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest}
+			p := httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest}
 			if tt.expires != 0 {
 				p.Expires = credT0.Add(tt.expires)
 			}
@@ -380,7 +380,7 @@ func TestManagerLifecycle(t *testing.T) {
 				var err error
 				switch s.op {
 				case "lookup":
-					var active hmac.Active
+					var active httpsig.Active
 					active, err = e.m.Lookup(ctx, id)
 					if s.err == nil {
 						require.NoError(t, err, "step %d", i)
@@ -391,10 +391,10 @@ func TestManagerLifecycle(t *testing.T) {
 						assert.Equal(t, want, active.Secrets, "step %d: secrets that verify", i)
 						continue
 					}
-					assert.Equal(t, hmac.Active{}, active, "step %d: nothing returned with an error", i)
+					assert.Equal(t, httpsig.Active{}, active, "step %d: nothing returned with an error", i)
 				case "rotate":
-					var secret hmac.Secret
-					var c hmac.Credential
+					var secret httpsig.Secret
+					var c httpsig.Credential
 					secret, c, err = e.m.Rotate(ctx, id, s.grace)
 					if err == nil {
 						gens = append(gens, secret.Reveal())
@@ -402,27 +402,27 @@ func TestManagerLifecycle(t *testing.T) {
 						assert.Equal(t, id, secret.KeyID())
 					}
 				case "revoke":
-					var before, c hmac.Credential
+					var before, c httpsig.Credential
 					before, err = e.m.Get(ctx, id)
 					require.NoError(t, err)
 					c, err = e.m.Revoke(ctx, id)
 					if err == nil {
-						assert.Equal(t, hmac.StatusRevoked, c.Status)
+						assert.Equal(t, httpsig.StatusRevoked, c.Status)
 						assert.Empty(t, c.Secrets, "step %d: revocation erases the sealed secrets", i)
-						if before.Status == hmac.StatusRevoked {
+						if before.Status == httpsig.StatusRevoked {
 							assert.True(t, c.RevokedAt.Equal(before.RevokedAt), "step %d: revoking twice keeps the first time", i)
 						} else {
 							assert.True(t, c.RevokedAt.Equal(e.clock.Now()), "step %d: RevokedAt", i)
 						}
 					}
 				case "disable":
-					var c hmac.Credential
+					var c httpsig.Credential
 					c, err = e.m.Disable(ctx, id)
 					if err == nil {
 						assert.True(t, c.Disabled)
 					}
 				case "enable":
-					var c hmac.Credential
+					var c httpsig.Credential
 					c, err = e.m.Enable(ctx, id)
 					if err == nil {
 						assert.False(t, c.Disabled)
@@ -443,17 +443,17 @@ func TestManagerLifecycle(t *testing.T) {
 func TestManagerUnknownKey(t *testing.T) {
 	e := newCredEnv(t)
 	ctx := context.Background()
-	_, cred := e.create(t, hmac.CreateParams{})
+	_, cred := e.create(t, httpsig.CreateParams{})
 	for _, id := range []string{
 		"", "hk_0000000000000000", strings.ToUpper(cred.KeyID), strings.ToLower(cred.KeyID),
-		cred.KeyID + " ", cred.KeyID[:len(cred.KeyID)-1], strings.Repeat("x", hmac.MaxKeyIDLen+1), "\x00",
+		cred.KeyID + " ", cred.KeyID[:len(cred.KeyID)-1], strings.Repeat("x", httpsig.MaxKeyIDLen+1), "\x00",
 	} {
 		if id == cred.KeyID {
 			continue // a key ID all in one case, by chance
 		}
 		active, err := e.m.Lookup(ctx, id)
-		assert.ErrorIs(t, err, hmac.ErrNotFound, "Lookup(%q)", id)
-		assert.Equal(t, hmac.Active{}, active)
+		assert.ErrorIs(t, err, httpsig.ErrNotFound, "Lookup(%q)", id)
+		assert.Equal(t, httpsig.Active{}, active)
 	}
 	for name, call := range map[string]func(string) error{
 		"Get":     func(id string) error { _, err := e.m.Get(ctx, id); return err },
@@ -462,7 +462,7 @@ func TestManagerUnknownKey(t *testing.T) {
 		"Disable": func(id string) error { _, err := e.m.Disable(ctx, id); return err },
 		"Enable":  func(id string) error { _, err := e.m.Enable(ctx, id); return err },
 	} {
-		assert.ErrorIs(t, call("hk_0000000000000000"), hmac.ErrNotFound, name)
+		assert.ErrorIs(t, call("hk_0000000000000000"), httpsig.ErrNotFound, name)
 	}
 
 	// A store failure is not an unknown key: the verifier must not mistake
@@ -471,7 +471,7 @@ func TestManagerUnknownKey(t *testing.T) {
 	cancel()
 	_, err := e.m.Lookup(cctx, cred.KeyID)
 	assert.ErrorIs(t, err, context.Canceled)
-	for _, sentinel := range []error{hmac.ErrNotFound, hmac.ErrRevoked, hmac.ErrExpired, hmac.ErrDisabled} {
+	for _, sentinel := range []error{httpsig.ErrNotFound, httpsig.ErrRevoked, httpsig.ErrExpired, httpsig.ErrDisabled} {
 		assert.NotErrorIs(t, err, sentinel)
 	}
 }
@@ -479,11 +479,11 @@ func TestManagerUnknownKey(t *testing.T) {
 // credCaseFoldingStore is a MemoryCredentialStore whose Get answers for a
 // key ID in another case, as a case-insensitive database collation would.
 type credCaseFoldingStore struct {
-	*hmac.MemoryCredentialStore
+	*httpsig.MemoryCredentialStore
 	real string
 }
 
-func (s credCaseFoldingStore) Get(ctx context.Context, keyID string) (hmac.Credential, error) {
+func (s credCaseFoldingStore) Get(ctx context.Context, keyID string) (httpsig.Credential, error) {
 	if strings.EqualFold(keyID, s.real) {
 		keyID = s.real
 	}
@@ -494,22 +494,22 @@ func (s credCaseFoldingStore) Get(ctx context.Context, keyID string) (hmac.Crede
 // loosely, Lookup answers only for the exact one, so that nonces (kept per
 // key ID) cannot be sidestepped by changing the case of the keyid.
 func TestLookupRequiresTheExactKeyID(t *testing.T) {
-	mem := hmac.NewMemoryCredentialStore()
-	m, err := hmac.NewManager(hmac.Config{Store: mem, MasterKey: credMasterKey(1)})
+	mem := httpsig.NewMemoryCredentialStore()
+	m, err := httpsig.NewManager(httpsig.Config{Store: mem, MasterKey: credMasterKey(1)})
 	require.NoError(t, err)
-	_, cred, err := m.Create(context.Background(), hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	_, cred, err := m.Create(context.Background(), httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
 	require.NoError(t, err)
-	folding, err := hmac.NewManager(hmac.Config{Store: credCaseFoldingStore{mem, cred.KeyID}, MasterKey: credMasterKey(1)})
+	folding, err := httpsig.NewManager(httpsig.Config{Store: credCaseFoldingStore{mem, cred.KeyID}, MasterKey: credMasterKey(1)})
 	require.NoError(t, err)
 	_, err = folding.Lookup(context.Background(), cred.KeyID)
 	require.NoError(t, err)
 	_, err = folding.Lookup(context.Background(), "HK_"+cred.KeyID[3:])
-	assert.ErrorIs(t, err, hmac.ErrNotFound)
+	assert.ErrorIs(t, err, httpsig.ErrNotFound)
 }
 
 // credSealed returns a credential, with its sealed secrets, straight from
 // the store.
-func credSealed(t *testing.T, s hmac.CredentialStore, keyID string) hmac.Credential {
+func credSealed(t *testing.T, s httpsig.CredentialStore, keyID string) httpsig.Credential {
 	t.Helper()
 	c, err := s.Get(context.Background(), keyID)
 	require.NoError(t, err)
@@ -518,7 +518,7 @@ func credSealed(t *testing.T, s hmac.CredentialStore, keyID string) hmac.Credent
 
 // credReplaceSecrets writes secrets into the stored credential, as an
 // attacker with write access to the store could.
-func credReplaceSecrets(t *testing.T, s hmac.CredentialStore, keyID string, secrets []hmac.StoredSecret) {
+func credReplaceSecrets(t *testing.T, s httpsig.CredentialStore, keyID string, secrets []httpsig.StoredSecret) {
 	t.Helper()
 	c := credSealed(t, s, keyID)
 	c.Secrets = secrets
@@ -529,18 +529,18 @@ func credReplaceSecrets(t *testing.T, s hmac.CredentialStore, keyID string, secr
 func TestStoreHoldsOnlySealedSecrets(t *testing.T) {
 	e := newCredEnv(t)
 	ctx := context.Background()
-	first, cred := e.create(t, hmac.CreateParams{Name: "sealed"})
+	first, cred := e.create(t, httpsig.CreateParams{Name: "sealed"})
 	second, _, err := e.m.Rotate(ctx, cred.KeyID, time.Hour)
 	require.NoError(t, err)
 	stored := credSealed(t, e.store, cred.KeyID)
 	require.Len(t, stored.Secrets, 2)
 	dump := fmt.Sprintf("%#v %+v", stored, e.store)
-	for _, secret := range []hmac.Secret{first, second} {
+	for _, secret := range []httpsig.Secret{first, second} {
 		plain := secret.Reveal()
 		for _, s := range stored.Secrets {
-			assert.Len(t, s.Sealed, hmac.SecretLen+29, "version, nonce, ciphertext and tag")
+			assert.Len(t, s.Sealed, httpsig.SecretLen+29, "version, nonce, ciphertext and tag")
 			assert.False(t, bytes.Contains(s.Sealed, plain[:16]), "the store holds no part of the plaintext")
-			assert.NotEqual(t, plain, s.Sealed[13:13+hmac.SecretLen])
+			assert.NotEqual(t, plain, s.Sealed[13:13+httpsig.SecretLen])
 		}
 		for _, form := range []string{secret.Base64(), hex.EncodeToString(plain), fmt.Sprint(plain)[1:40]} {
 			assert.NotContains(t, dump, form)
@@ -554,7 +554,7 @@ func TestStoreHoldsOnlySealedSecrets(t *testing.T) {
 
 	// A second manager with the same master key reads the same store (the
 	// secrets survive a restart).
-	m2, err := hmac.NewManager(hmac.Config{Store: e.store, MasterKey: credMasterKey(7), Now: e.clock.Now})
+	m2, err := httpsig.NewManager(httpsig.Config{Store: e.store, MasterKey: credMasterKey(7), Now: e.clock.Now})
 	require.NoError(t, err)
 	active, err := m2.Lookup(ctx, cred.KeyID)
 	require.NoError(t, err)
@@ -565,16 +565,16 @@ func TestSealedSecretsResistTampering(t *testing.T) {
 	ctx := context.Background()
 	notRejection := func(t *testing.T, err error) {
 		t.Helper()
-		assert.ErrorIs(t, err, hmac.ErrUnseal)
-		for _, sentinel := range []error{hmac.ErrNotFound, hmac.ErrRevoked, hmac.ErrExpired, hmac.ErrDisabled} {
+		assert.ErrorIs(t, err, httpsig.ErrUnseal)
+		for _, sentinel := range []error{httpsig.ErrNotFound, httpsig.ErrRevoked, httpsig.ErrExpired, httpsig.ErrDisabled} {
 			assert.NotErrorIs(t, err, sentinel, "a sealing failure is an internal error, not a credential state")
 		}
 	}
 
 	t.Run("wrong master key", func(t *testing.T) {
 		e := newCredEnv(t)
-		_, cred := e.create(t, hmac.CreateParams{})
-		other, err := hmac.NewManager(hmac.Config{Store: e.store, MasterKey: credMasterKey(8)})
+		_, cred := e.create(t, httpsig.CreateParams{})
+		other, err := httpsig.NewManager(httpsig.Config{Store: e.store, MasterKey: credMasterKey(8)})
 		require.NoError(t, err)
 		active, err := other.Lookup(ctx, cred.KeyID)
 		notRejection(t, err)
@@ -586,11 +586,11 @@ func TestSealedSecretsResistTampering(t *testing.T) {
 
 	t.Run("every byte", func(t *testing.T) {
 		e := newCredEnv(t)
-		_, cred := e.create(t, hmac.CreateParams{})
+		_, cred := e.create(t, httpsig.CreateParams{})
 		orig := credSealed(t, e.store, cred.KeyID).Secrets
 		for i := range orig[0].Sealed {
 			for _, bit := range []byte{0x01, 0x80} {
-				bad := []hmac.StoredSecret{{Sealed: bytes.Clone(orig[0].Sealed)}}
+				bad := []httpsig.StoredSecret{{Sealed: bytes.Clone(orig[0].Sealed)}}
 				bad[0].Sealed[i] ^= bit
 				credReplaceSecrets(t, e.store, cred.KeyID, bad)
 				_, err := e.m.Lookup(ctx, cred.KeyID)
@@ -604,10 +604,10 @@ func TestSealedSecretsResistTampering(t *testing.T) {
 
 	t.Run("truncated or extended", func(t *testing.T) {
 		e := newCredEnv(t)
-		_, cred := e.create(t, hmac.CreateParams{})
+		_, cred := e.create(t, httpsig.CreateParams{})
 		sealed := credSealed(t, e.store, cred.KeyID).Secrets[0].Sealed
 		for _, bad := range [][]byte{nil, {}, sealed[:1], sealed[:13], sealed[:28], sealed[:29], sealed[:len(sealed)-1], append(bytes.Clone(sealed), 0)} {
-			credReplaceSecrets(t, e.store, cred.KeyID, []hmac.StoredSecret{{Sealed: bad}})
+			credReplaceSecrets(t, e.store, cred.KeyID, []httpsig.StoredSecret{{Sealed: bad}})
 			_, err := e.m.Lookup(ctx, cred.KeyID)
 			notRejection(t, err)
 		}
@@ -615,7 +615,7 @@ func TestSealedSecretsResistTampering(t *testing.T) {
 
 	t.Run("a replaced secret tampered with", func(t *testing.T) {
 		e := newCredEnv(t)
-		_, cred := e.create(t, hmac.CreateParams{})
+		_, cred := e.create(t, httpsig.CreateParams{})
 		_, _, err := e.m.Rotate(ctx, cred.KeyID, time.Hour)
 		require.NoError(t, err)
 		secrets := credSealed(t, e.store, cred.KeyID).Secrets
@@ -627,13 +627,13 @@ func TestSealedSecretsResistTampering(t *testing.T) {
 
 	t.Run("moved to another key ID", func(t *testing.T) {
 		e := newCredEnv(t)
-		_, a := e.create(t, hmac.CreateParams{})
-		_, b := e.create(t, hmac.CreateParams{})
+		_, a := e.create(t, httpsig.CreateParams{})
+		_, b := e.create(t, httpsig.CreateParams{})
 		credReplaceSecrets(t, e.store, b.KeyID, credSealed(t, e.store, a.KeyID).Secrets)
 		_, err := e.m.Lookup(ctx, b.KeyID)
 		notRejection(t, err)
 		// Appended beside b's own secret, it does not open either.
-		both := append(credSealed(t, e.store, b.KeyID).Secrets, hmac.StoredSecret{Sealed: credSealed(t, e.store, a.KeyID).Secrets[0].Sealed, NotAfter: credT0.Add(time.Hour)})
+		both := append(credSealed(t, e.store, b.KeyID).Secrets, httpsig.StoredSecret{Sealed: credSealed(t, e.store, a.KeyID).Secrets[0].Sealed, NotAfter: credT0.Add(time.Hour)})
 		credReplaceSecrets(t, e.store, b.KeyID, both)
 		_, err = e.m.Lookup(ctx, b.KeyID)
 		notRejection(t, err)
@@ -641,10 +641,10 @@ func TestSealedSecretsResistTampering(t *testing.T) {
 
 	t.Run("no valid secret", func(t *testing.T) {
 		e := newCredEnv(t)
-		_, cred := e.create(t, hmac.CreateParams{})
+		_, cred := e.create(t, httpsig.CreateParams{})
 		credReplaceSecrets(t, e.store, cred.KeyID, nil)
 		_, err := e.m.Lookup(ctx, cred.KeyID)
-		assert.ErrorIs(t, err, hmac.ErrInvalidState)
+		assert.ErrorIs(t, err, httpsig.ErrInvalidState)
 	})
 }
 
@@ -653,11 +653,11 @@ func TestSealedSecretsResistTampering(t *testing.T) {
 func TestLookupOrdersCurrentFirst(t *testing.T) {
 	e := newCredEnv(t)
 	ctx := context.Background()
-	first, cred := e.create(t, hmac.CreateParams{})
+	first, cred := e.create(t, httpsig.CreateParams{})
 	second, _, err := e.m.Rotate(ctx, cred.KeyID, time.Hour)
 	require.NoError(t, err)
 	secrets := credSealed(t, e.store, cred.KeyID).Secrets
-	credReplaceSecrets(t, e.store, cred.KeyID, []hmac.StoredSecret{secrets[1], secrets[0]})
+	credReplaceSecrets(t, e.store, cred.KeyID, []httpsig.StoredSecret{secrets[1], secrets[0]})
 	active, err := e.m.Lookup(ctx, cred.KeyID)
 	require.NoError(t, err)
 	assert.Equal(t, [][]byte{second.Reveal(), first.Reveal()}, active.Secrets)
@@ -665,12 +665,12 @@ func TestLookupOrdersCurrentFirst(t *testing.T) {
 
 func TestSecretRedactsItself(t *testing.T) {
 	e := newCredEnv(t)
-	s, _ := e.create(t, hmac.CreateParams{})
+	s, _ := e.create(t, httpsig.CreateParams{})
 	plain := s.Reveal()
 	type carrier struct {
-		Exported   hmac.Secret
-		unexported hmac.Secret
-		Ptr        *hmac.Secret
+		Exported   httpsig.Secret
+		unexported httpsig.Secret
+		Ptr        *httpsig.Secret
 	}
 	c := carrier{s, s, &s}
 	var logs bytes.Buffer
@@ -682,14 +682,14 @@ func TestSecretRedactsItself(t *testing.T) {
 	require.NoError(t, err)
 	outputs := []string{
 		fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s %q %x %X %d", s, s, s, s, s, s, s, s),
-		fmt.Sprintf("%v %+v %#v", c, c, c), fmt.Sprintf("%v %+v", &c, []hmac.Secret{s}),
-		fmt.Sprint(map[string]hmac.Secret{"s": s}), s.String(), s.GoString(),
+		fmt.Sprintf("%v %+v %#v", c, c, c), fmt.Sprintf("%v %+v", &c, []httpsig.Secret{s}),
+		fmt.Sprint(map[string]httpsig.Secret{"s": s}), s.String(), s.GoString(),
 		logs.String(), string(j), string(jp),
 	}
 	// fmt prints an unexported field by reflection, without its methods,
 	// and a wrong verb through a fallback: try them all.
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t", "%p", "%T"} {
-		for _, v := range []any{s, &s, c, &c, []carrier{c}, map[string]carrier{"c": c}, struct{ s hmac.Secret }{s}} {
+		for _, v := range []any{s, &s, c, &c, []carrier{c}, map[string]carrier{"c": c}, struct{ s httpsig.Secret }{s}} {
 			outputs = append(outputs, fmt.Sprintf(verb, v))
 		}
 	}
@@ -708,10 +708,10 @@ func TestSecretRedactsItself(t *testing.T) {
 		}
 	}
 	assert.Equal(t, s.KeyID()+"[REDACTED]", s.String())
-	assert.Equal(t, "hmac.Secret("+s.KeyID()+"[REDACTED])", fmt.Sprintf("%#v", s))
+	assert.Equal(t, "httpsig.Secret("+s.KeyID()+"[REDACTED])", fmt.Sprintf("%#v", s))
 	assert.JSONEq(t, `"`+s.KeyID()+`[REDACTED]"`, string(mustJSON(t, s)))
 
-	var zero hmac.Secret
+	var zero httpsig.Secret
 	assert.Nil(t, zero.Reveal())
 	assert.Equal(t, "", zero.Base64())
 	assert.Equal(t, "", zero.String())
@@ -729,13 +729,13 @@ func mustJSON(t *testing.T, v any) []byte {
 // material (the AEAD, whose state holds the expanded master key, sits
 // behind a function value).
 func TestManagerUnprintable(t *testing.T) {
-	key := make([]byte, hmac.MasterKeyLen)
+	key := make([]byte, httpsig.MasterKeyLen)
 	for i := range key {
 		key[i] = byte(0xa0 + i)
 	}
-	m, err := hmac.NewManager(hmac.Config{MasterKey: key})
+	m, err := httpsig.NewManager(httpsig.Config{MasterKey: key})
 	require.NoError(t, err)
-	type holder struct{ m hmac.Manager }
+	type holder struct{ m httpsig.Manager }
 	out := fmt.Sprintf("%v %+v %#v %v %+v %#v", m, m, m, holder{*m}, holder{*m}, holder{*m})
 	for _, form := range []string{hex.EncodeToString(key[:8]), strings.Trim(fmt.Sprint(key[:6]), "[]"), fmt.Sprintf("%#x", key[:6])[2:]} {
 		assert.NotContains(t, out, form)
@@ -746,7 +746,7 @@ func TestManagerUnprintable(t *testing.T) {
 // from many goroutines (run it with -race). A lookup after a revocation
 // has returned never succeeds.
 func TestManagerConcurrent(t *testing.T) {
-	m, err := hmac.NewManager(hmac.Config{MasterKey: credMasterKey(3)})
+	m, err := httpsig.NewManager(httpsig.Config{MasterKey: credMasterKey(3)})
 	require.NoError(t, err)
 	ctx := context.Background()
 	const workers, each = 8, 25
@@ -757,7 +757,7 @@ func TestManagerConcurrent(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				secret, cred, err := m.Create(ctx, hmac.CreateParams{Account: fmt.Sprintf("acct_%d", w%3), Mode: keygate.ModeTest})
+				secret, cred, err := m.Create(ctx, httpsig.CreateParams{Account: fmt.Sprintf("acct_%d", w%3), Mode: keygate.ModeTest})
 				if !assert.NoError(t, err) {
 					return
 				}
@@ -772,7 +772,7 @@ func TestManagerConcurrent(t *testing.T) {
 							active, err := m.Lookup(ctx, cred.KeyID)
 							lookups.Add(1)
 							if err != nil {
-								assert.ErrorIs(t, err, hmac.ErrRevoked)
+								assert.ErrorIs(t, err, httpsig.ErrRevoked)
 							} else {
 								assert.Equal(t, cred.KeyID, active.KeyID)
 								assert.NotEmpty(t, active.Secrets)
@@ -793,14 +793,14 @@ func TestManagerConcurrent(t *testing.T) {
 				_, err = m.Revoke(ctx, cred.KeyID)
 				assert.NoError(t, err)
 				_, err = m.Lookup(ctx, cred.KeyID)
-				assert.ErrorIs(t, err, hmac.ErrRevoked, "the very next lookup after Revoke")
+				assert.ErrorIs(t, err, httpsig.ErrRevoked, "the very next lookup after Revoke")
 				close(stop)
 				readers.Wait()
 			}
 		}(w)
 	}
 	// Concurrent management calls on one credential: every one lands.
-	_, shared, err := m.Create(ctx, hmac.CreateParams{Account: "acct_shared", Mode: keygate.ModeLive})
+	_, shared, err := m.Create(ctx, httpsig.CreateParams{Account: "acct_shared", Mode: keygate.ModeLive})
 	require.NoError(t, err)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -821,7 +821,7 @@ func TestManagerConcurrent(t *testing.T) {
 	assert.False(t, final.Disabled)
 	total := 0
 	for a := 0; a < 3; a++ {
-		cs, err := m.List(ctx, hmac.ListFilter{Account: fmt.Sprintf("acct_%d", a)})
+		cs, err := m.List(ctx, httpsig.ListFilter{Account: fmt.Sprintf("acct_%d", a)})
 		require.NoError(t, err)
 		total += len(cs)
 	}
@@ -833,34 +833,34 @@ func TestManagerConcurrent(t *testing.T) {
 // a management call fail with ErrConflict after a bounded number of
 // retries, never loop forever.
 func TestManagerConflictGivesUp(t *testing.T) {
-	mem := hmac.NewMemoryCredentialStore()
+	mem := httpsig.NewMemoryCredentialStore()
 	store := &credConflictingStore{MemoryCredentialStore: mem}
-	m, err := hmac.NewManager(hmac.Config{Store: store, MasterKey: credMasterKey(2)})
+	m, err := httpsig.NewManager(httpsig.Config{Store: store, MasterKey: credMasterKey(2)})
 	require.NoError(t, err)
-	_, cred, err := m.Create(context.Background(), hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	_, cred, err := m.Create(context.Background(), httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
 	require.NoError(t, err)
 	_, err = m.Revoke(context.Background(), cred.KeyID)
-	assert.ErrorIs(t, err, hmac.ErrConflict)
+	assert.ErrorIs(t, err, httpsig.ErrConflict)
 	assert.Greater(t, store.updates.Load(), int64(1), "it retried")
 	assert.Less(t, store.updates.Load(), int64(100), "it gave up")
 }
 
 type credConflictingStore struct {
-	*hmac.MemoryCredentialStore
+	*httpsig.MemoryCredentialStore
 	updates atomic.Int64
 }
 
-func (s *credConflictingStore) Update(context.Context, hmac.Credential) (hmac.Credential, error) {
+func (s *credConflictingStore) Update(context.Context, httpsig.Credential) (httpsig.Credential, error) {
 	s.updates.Add(1)
-	return hmac.Credential{}, fmt.Errorf("%w: always", hmac.ErrConflict)
+	return httpsig.Credential{}, fmt.Errorf("%w: always", httpsig.ErrConflict)
 }
 
 // BenchmarkManagerLookup measures what the verifier pays per request for
 // the credential: a memory-store read and one AES-256-GCM decryption.
 func BenchmarkManagerLookup(b *testing.B) {
-	m, err := hmac.NewManager(hmac.Config{MasterKey: credMasterKey(5)})
+	m, err := httpsig.NewManager(httpsig.Config{MasterKey: credMasterKey(5)})
 	require.NoError(b, err)
-	_, cred, err := m.Create(context.Background(), hmac.CreateParams{
+	_, cred, err := m.Create(context.Background(), httpsig.CreateParams{
 		Account: "acct_1", Mode: keygate.ModeTest, Package: "GO",
 		Permissions: []string{"products:read"}, Stores: []string{"store_1"},
 	})

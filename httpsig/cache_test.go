@@ -1,4 +1,4 @@
-package hmac_test
+package httpsig_test
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/hmac"
-	"github.com/keygate/keygate/hmac/hmactest"
+	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/httpsig/httpsigtest"
 )
 
 func TestCachedCredentialStoreConformance(t *testing.T) {
-	hmactest.TestCredentialStore(t, func(*testing.T) hmac.CredentialStore {
-		return hmac.NewCachedCredentialStore(hmac.NewMemoryCredentialStore(), hmac.CacheConfig{})
+	httpsigtest.TestCredentialStore(t, func(*testing.T) httpsig.CredentialStore {
+		return httpsig.NewCachedCredentialStore(httpsig.NewMemoryCredentialStore(), httpsig.CacheConfig{})
 	})
 }
 
@@ -24,17 +24,17 @@ func TestCachedCredentialStoreConformance(t *testing.T) {
 func TestCachedCredentialStoreInstances(t *testing.T) {
 	ctx := context.Background()
 	clock := newCredClock()
-	shared := hmac.NewMemoryCredentialStore()
-	newInstance := func() (*hmac.Manager, *hmac.CachedCredentialStore) {
-		cache := hmac.NewCachedCredentialStore(shared, hmac.CacheConfig{TTL: time.Second, Now: clock.Now})
-		m, err := hmac.NewManager(hmac.Config{Store: cache, MasterKey: credMasterKey(7), Now: clock.Now})
+	shared := httpsig.NewMemoryCredentialStore()
+	newInstance := func() (*httpsig.Manager, *httpsig.CachedCredentialStore) {
+		cache := httpsig.NewCachedCredentialStore(shared, httpsig.CacheConfig{TTL: time.Second, Now: clock.Now})
+		m, err := httpsig.NewManager(httpsig.Config{Store: cache, MasterKey: credMasterKey(7), Now: clock.Now})
 		require.NoError(t, err)
 		return m, cache
 	}
 	a, _ := newInstance()
 	b, cacheB := newInstance()
 
-	_, cred, err := a.Create(ctx, hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	_, cred, err := a.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
 	require.NoError(t, err)
 	_, err = b.Lookup(ctx, cred.KeyID)
 	require.NoError(t, err)
@@ -42,12 +42,12 @@ func TestCachedCredentialStoreInstances(t *testing.T) {
 	_, err = a.Disable(ctx, cred.KeyID)
 	require.NoError(t, err)
 	_, err = a.Lookup(ctx, cred.KeyID)
-	require.ErrorIs(t, err, hmac.ErrDisabled, "A sees its own change at once")
+	require.ErrorIs(t, err, httpsig.ErrDisabled, "A sees its own change at once")
 	_, err = b.Lookup(ctx, cred.KeyID)
 	require.NoError(t, err, "B's copy is still fresh")
 	cacheB.Invalidate(cred.KeyID)
 	_, err = b.Lookup(ctx, cred.KeyID)
-	require.ErrorIs(t, err, hmac.ErrDisabled, "invalidated: B reads the change")
+	require.ErrorIs(t, err, httpsig.ErrDisabled, "invalidated: B reads the change")
 
 	_, err = a.Enable(ctx, cred.KeyID) // B still caches "disabled"
 	require.NoError(t, err)
@@ -55,5 +55,5 @@ func TestCachedCredentialStoreInstances(t *testing.T) {
 	require.NoError(t, err, "the conflict forgets B's stale copy and the retry succeeds")
 	clock.Set(2 * time.Second)
 	_, err = a.Lookup(ctx, cred.KeyID)
-	require.ErrorIs(t, err, hmac.ErrRevoked)
+	require.ErrorIs(t, err, httpsig.ErrRevoked)
 }

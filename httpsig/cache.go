@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"context"
@@ -33,7 +33,7 @@ const (
 // through and forgets the local copy (a version conflict too, so that a
 // compare-and-swap retry reads afresh). The cached credentials hold sealed
 // secrets only, as the store does. Unknown key IDs and List are not
-// cached. It passes the conformance suite of package hmactest.
+// cached. It passes the conformance suite of package httpsigtest.
 type CachedCredentialStore struct {
 	inner CredentialStore
 	cache *ttlcache.Cache[Credential]

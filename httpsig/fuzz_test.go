@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"bytes"
@@ -20,8 +20,8 @@ import (
 // The fuzz targets feed arbitrary signature fields to the verification
 // path. Run them with
 //
-//	go test ./hmac -run '^$' -fuzz FuzzVerify -fuzztime 20s
-//	go test ./hmac -run '^$' -fuzz FuzzParseSignature -fuzztime 20s
+//	go test ./httpsig -run '^$' -fuzz FuzzVerify -fuzztime 20s
+//	go test ./httpsig -run '^$' -fuzz FuzzParseSignature -fuzztime 20s
 
 // fzSecret is the secret of key "k1" in FuzzVerify.
 var fzSecret = bytes.Repeat([]byte{0x42}, 64)

@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"context"
@@ -24,13 +24,13 @@ const DefaultNonceShare = 64
 // cannot be recorded. Only that credential is refused (429 Too Many Requests:
 // it sends signed requests faster than its share of the store allows); the
 // other key IDs keep their room. Test with errors.Is.
-var ErrNonceQuota = errors.New("hmac: the key ID's share of the nonce store is used up")
+var ErrNonceQuota = errors.New("httpsig: the key ID's share of the nonce store is used up")
 
 // ErrNonceStoreFull is returned when the nonce store holds as many unexpired
 // nonces as it may, so it cannot record another one. The request must be
 // refused (503), never accepted unrecorded: its nonce could not be checked
 // against later replays. Test with errors.Is.
-var ErrNonceStoreFull = errors.New("hmac: nonce store full")
+var ErrNonceStoreFull = errors.New("httpsig: nonce store full")
 
 // MemoryNonceConfig configures [NewMemoryNonceStore]. The zero value is
 // usable.
@@ -209,12 +209,12 @@ var _ NonceStore = (*MemoryNonceStore)(nil)
 // share is full.
 func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("hmac: nonce store: %w", err)
+		return false, fmt.Errorf("httpsig: nonce store: %w", err)
 	}
 	now := s.now()
 	exp, t := nonceNanos(expires), nonceNanos(now)
 	if exp <= t {
-		return false, fmt.Errorf("hmac: nonce store: expiry %v is not after now (%v)", expires, now)
+		return false, fmt.Errorf("httpsig: nonce store: expiry %v is not after now (%v)", expires, now)
 	}
 	id := nonceID{keyID, nonce}
 	k := nonceKey{maphash.Comparable(s.seeds[0], id), maphash.Comparable(s.seeds[1], id)}

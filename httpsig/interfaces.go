@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"context"
@@ -41,7 +41,7 @@ type CredentialSource interface {
 // a replay is refused. Implementations must be safe for concurrent use and
 // make Claim atomic (also across instances for a shared store: SET NX PX,
 // INSERT ... ON CONFLICT DO NOTHING). Run the conformance suite in package
-// hmactest against every implementation.
+// httpsigtest against every implementation.
 type NonceStore interface {
 	// Claim records nonce for keyID until expires and reports true, or
 	// reports false if it is already recorded and not expired (a replay).
@@ -55,13 +55,13 @@ var (
 	// may not sign: [ErrNotFound], [ErrRevoked], [ErrExpired] and
 	// [ErrDisabled]. [Verifier.Verify] answers such a key ID with
 	// [ErrInvalidSignature], which then wraps the cause too.
-	ErrCredentialInvalid = errors.New("hmac: credential rejected")
+	ErrCredentialInvalid = errors.New("httpsig: credential rejected")
 	// ErrNotFound is returned when no credential has that key ID.
-	ErrNotFound error = &rejection{"hmac: unknown key ID", ErrCredentialInvalid}
+	ErrNotFound error = &rejection{"httpsig: unknown key ID", ErrCredentialInvalid}
 	// ErrRevoked is returned for a credential that was revoked.
-	ErrRevoked error = &rejection{"hmac: credential revoked", ErrCredentialInvalid}
+	ErrRevoked error = &rejection{"httpsig: credential revoked", ErrCredentialInvalid}
 	// ErrExpired is returned for a credential whose expiry time has passed.
-	ErrExpired error = &rejection{"hmac: credential expired", ErrCredentialInvalid}
+	ErrExpired error = &rejection{"httpsig: credential expired", ErrCredentialInvalid}
 	// ErrDisabled is returned for a credential that is disabled.
-	ErrDisabled error = &rejection{"hmac: credential disabled", ErrCredentialInvalid}
+	ErrDisabled error = &rejection{"httpsig: credential disabled", ErrCredentialInvalid}
 )

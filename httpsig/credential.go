@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"context"
@@ -23,16 +23,16 @@ import (
 // never a secret).
 var (
 	// ErrExists is returned when a credential with that key ID already exists.
-	ErrExists = errors.New("hmac: duplicate key ID")
+	ErrExists = errors.New("httpsig: duplicate key ID")
 	// ErrConflict is returned when the credential changed since it was read
 	// (its Version differs); read it again and retry.
-	ErrConflict = errors.New("hmac: credential changed concurrently")
+	ErrConflict = errors.New("httpsig: credential changed concurrently")
 	// ErrInvalidParams is returned when a management call or a [Config] got an
 	// invalid argument; the error says which.
-	ErrInvalidParams = errors.New("hmac: invalid parameters")
+	ErrInvalidParams = errors.New("httpsig: invalid parameters")
 	// ErrInvalidState is returned when the operation does not apply to the
 	// credential in its current state, for example enabling a revoked one.
-	ErrInvalidState = errors.New("hmac: operation not allowed in the credential's state")
+	ErrInvalidState = errors.New("httpsig: operation not allowed in the credential's state")
 )
 
 // The anatomy of key IDs and secrets.
@@ -241,7 +241,7 @@ func (f ListFilter) matches(c *Credential) bool {
 // slices it is given, and the records it returns are the caller's own: it
 // copies slices in and out.
 //
-// Run the conformance suite hmactest.TestCredentialStore against every
+// Run the conformance suite httpsigtest.TestCredentialStore against every
 // implementation.
 type CredentialStore interface {
 	// Create stores c, whose Version is ignored, with Version 1 and
@@ -322,7 +322,7 @@ func (s Secret) String() string {
 }
 
 // GoString returns the redacted form of the secret, for %#v.
-func (s Secret) GoString() string { return "hmac.Secret(" + s.String() + ")" }
+func (s Secret) GoString() string { return "httpsig.Secret(" + s.String() + ")" }
 
 // Format writes the redacted form of the secret for every verb.
 func (s Secret) Format(f fmt.State, verb rune) {
@@ -465,7 +465,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 			continue // a 95-bit collision: vanishingly rare, but handled
 		}
 		if err != nil {
-			return Secret{}, Credential{}, fmt.Errorf("hmac: create: %w", err)
+			return Secret{}, Credential{}, fmt.Errorf("httpsig: create: %w", err)
 		}
 		m.report(ctx, keygate.ActionHMACCreated, stored)
 		return secret, stored, nil
@@ -477,7 +477,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 func (m *Manager) Get(ctx context.Context, keyID string) (Credential, error) {
 	c, err := m.store.Get(ctx, keyID)
 	if err != nil {
-		return Credential{}, fmt.Errorf("hmac: get: %w", err)
+		return Credential{}, fmt.Errorf("httpsig: get: %w", err)
 	}
 	return c, nil
 }
@@ -504,7 +504,7 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]Credential, error) 
 	}
 	cs, err := m.store.List(ctx, f)
 	if err != nil {
-		return nil, fmt.Errorf("hmac: list: %w", err)
+		return nil, fmt.Errorf("httpsig: list: %w", err)
 	}
 	return cs, nil
 }
@@ -549,7 +549,7 @@ func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration)
 		return nil
 	})
 	if err != nil {
-		return Secret{}, Credential{}, fmt.Errorf("hmac: rotate: %w", err)
+		return Secret{}, Credential{}, fmt.Errorf("httpsig: rotate: %w", err)
 	}
 	m.report(ctx, keygate.ActionHMACRotated, c)
 	return secret, c, nil
@@ -572,7 +572,7 @@ func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) 
 		return nil
 	})
 	if err != nil {
-		return Credential{}, fmt.Errorf("hmac: revoke: %w", err)
+		return Credential{}, fmt.Errorf("httpsig: revoke: %w", err)
 	}
 	if changed {
 		m.report(ctx, keygate.ActionHMACRevoked, c)
@@ -609,7 +609,7 @@ func (m *Manager) setDisabled(ctx context.Context, keyID string, disabled bool) 
 		return nil
 	})
 	if err != nil {
-		return Credential{}, fmt.Errorf("hmac: set disabled: %w", err)
+		return Credential{}, fmt.Errorf("httpsig: set disabled: %w", err)
 	}
 	if changed {
 		action := keygate.ActionHMACEnabled
@@ -665,7 +665,7 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 		m.openDecoy()
 		return Active{}, ErrNotFound
 	case err != nil:
-		return Active{}, fmt.Errorf("hmac: lookup: %w", err)
+		return Active{}, fmt.Errorf("httpsig: lookup: %w", err)
 	case c.KeyID != keyID:
 		// A store that matched another spelling of the key ID.
 		m.openDecoy()
@@ -685,7 +685,7 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 		}
 		plain, err := m.sealer.open(keyID, s.Sealed)
 		if err != nil {
-			return Active{}, fmt.Errorf("hmac: lookup %s: %w", keyID, err)
+			return Active{}, fmt.Errorf("httpsig: lookup %s: %w", keyID, err)
 		}
 		secrets = append(secrets, plain)
 		if isCurrent {
@@ -696,7 +696,7 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 		}
 	}
 	if len(secrets) == 0 {
-		return Active{}, fmt.Errorf("hmac: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
+		return Active{}, fmt.Errorf("httpsig: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
 	}
 	return Active{
 		KeyID:            c.KeyID,

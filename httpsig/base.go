@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"errors"
@@ -24,41 +24,41 @@ var (
 	// credential that may not sign also gives), [ErrDigest], [ErrReplayed]
 	// and [ErrBodyTooLarge]. One errors.Is against it tells a bad request
 	// from a store failure; the specific errors tell the reason.
-	ErrRequestInvalid = errors.New("hmac: signed request rejected")
+	ErrRequestInvalid = errors.New("httpsig: signed request rejected")
 	// ErrNoSignature is returned for a request that has neither
 	// Signature-Input nor Signature. It is no rejection: the request may
 	// carry another credential.
-	ErrNoSignature = errors.New("hmac: request not signed")
+	ErrNoSignature = errors.New("httpsig: request not signed")
 	// ErrMalformed is returned when Signature-Input, Signature or
 	// Content-Digest is not a structured field of the v3 profile's shape.
-	ErrMalformed error = &rejection{"hmac: malformed signature fields", ErrRequestInvalid}
+	ErrMalformed error = &rejection{"httpsig: malformed signature fields", ErrRequestInvalid}
 	// ErrMissingComponent is returned when the signature leaves out a
 	// component the profile requires, or covers one the request does not
 	// have.
-	ErrMissingComponent error = &rejection{"hmac: required component not covered", ErrRequestInvalid}
+	ErrMissingComponent error = &rejection{"httpsig: required component not covered", ErrRequestInvalid}
 	// ErrNonCanonical is returned when the request target is not in
 	// canonical form (dot segments, empty segments, escaped slashes,
 	// escapes that need none): the path that would be routed could differ
 	// from the path signed.
-	ErrNonCanonical error = &rejection{"hmac: request path not canonical", ErrRequestInvalid}
+	ErrNonCanonical error = &rejection{"httpsig: request path not canonical", ErrRequestInvalid}
 	// ErrMisdirected is returned when the request's authority is not one
 	// the verifier answers to: a request signed for another host.
-	ErrMisdirected error = &rejection{"hmac: request signed for another authority", ErrRequestInvalid}
+	ErrMisdirected error = &rejection{"httpsig: request signed for another authority", ErrRequestInvalid}
 	// ErrStale is returned when created is outside the allowed skew, or
 	// expires has passed.
-	ErrStale error = &rejection{"hmac: signature outside its time window", ErrRequestInvalid}
+	ErrStale error = &rejection{"httpsig: signature outside its time window", ErrRequestInvalid}
 	// ErrInvalidSignature is returned when the MAC does not verify, or when
 	// the key ID is unknown, revoked, expired or disabled: the response is
 	// the same, and the error then wraps [ErrCredentialInvalid] too.
-	ErrInvalidSignature error = &rejection{"hmac: invalid signature", ErrRequestInvalid}
+	ErrInvalidSignature error = &rejection{"httpsig: invalid signature", ErrRequestInvalid}
 	// ErrDigest is returned when Content-Digest does not match the body.
-	ErrDigest error = &rejection{"hmac: content digest mismatch", ErrRequestInvalid}
+	ErrDigest error = &rejection{"httpsig: content digest mismatch", ErrRequestInvalid}
 	// ErrReplayed is returned when the nonce was already used with this
 	// key ID.
-	ErrReplayed error = &rejection{"hmac: replayed request", ErrRequestInvalid}
+	ErrReplayed error = &rejection{"httpsig: replayed request", ErrRequestInvalid}
 	// ErrBodyTooLarge is returned when the body is over the verifier's
 	// limit (413).
-	ErrBodyTooLarge error = &rejection{"hmac: body too large", ErrRequestInvalid}
+	ErrBodyTooLarge error = &rejection{"httpsig: body too large", ErrRequestInvalid}
 )
 
 // rejection is the error type of the specific rejections: each has its own

@@ -1,4 +1,4 @@
-package hmactest
+package httpsigtest
 
 import (
 	"context"
@@ -10,27 +10,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
-// TestNonceStore runs the conformance suite for [hmac.NonceStore] against
+// TestNonceStore runs the conformance suite for [httpsig.NonceStore] against
 // stores made by newStore, which must return an empty store (or one that
 // has never seen the random key IDs and nonces the suite uses) for each
 // call:
 //
 //	func TestNonceStore(t *testing.T) {
-//		hmactest.TestNonceStore(t, func(t *testing.T) hmac.NonceStore { return newMyStore(t) })
+//		httpsigtest.TestNonceStore(t, func(t *testing.T) httpsig.NonceStore { return newMyStore(t) })
 //	}
 //
 // Expiries are set relative to the real clock (time.Now) and are short
 // (about 150 ms), so a store must follow the real clock, possibly its
 // server's (Redis PX, a database's now()), to within a few tens of
 // milliseconds. The whole suite takes well under a second.
-func TestNonceStore(t *testing.T, newStore func(t *testing.T) hmac.NonceStore) {
+func TestNonceStore(t *testing.T, newStore func(t *testing.T) httpsig.NonceStore) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, hmac.NonceStore)
+		fn   func(*testing.T, httpsig.NonceStore)
 	}{
 		{"ClaimThenReplay", testNonceReplay},
 		{"PerKeyID", testNoncePerKeyID},
@@ -76,7 +76,7 @@ func nonceRace(n int, fn func(i int)) {
 }
 
 // nonceClaim calls Claim and fails the test on an error.
-func nonceClaim(t *testing.T, s hmac.NonceStore, keyID, nonce string, expires time.Time) bool {
+func nonceClaim(t *testing.T, s httpsig.NonceStore, keyID, nonce string, expires time.Time) bool {
 	t.Helper()
 	ok, err := s.Claim(nonceCtx(t), keyID, nonce, expires)
 	if err != nil {
@@ -86,14 +86,14 @@ func nonceClaim(t *testing.T, s hmac.NonceStore, keyID, nonce string, expires ti
 }
 
 // nonceWant checks that Claim reports want.
-func nonceWant(t *testing.T, s hmac.NonceStore, keyID, nonce string, expires time.Time, want bool, why string) {
+func nonceWant(t *testing.T, s httpsig.NonceStore, keyID, nonce string, expires time.Time, want bool, why string) {
 	t.Helper()
 	if got := nonceClaim(t, s, keyID, nonce, expires); got != want {
 		t.Fatalf("%s: Claim(%q, %q) = %v, want %v", why, keyID, nonce, got, want)
 	}
 }
 
-func testNonceReplay(t *testing.T, s hmac.NonceStore) {
+func testNonceReplay(t *testing.T, s httpsig.NonceStore) {
 	key, nonce := nonceRandom("key_"), nonceRandom("")
 	exp := time.Now().Add(time.Minute)
 	nonceWant(t, s, key, nonce, exp, true, "first claim")
@@ -104,7 +104,7 @@ func testNonceReplay(t *testing.T, s hmac.NonceStore) {
 	nonceWant(t, s, key, nonceRandom(""), exp, true, "another nonce")
 }
 
-func testNoncePerKeyID(t *testing.T, s hmac.NonceStore) {
+func testNoncePerKeyID(t *testing.T, s httpsig.NonceStore) {
 	k1, k2, nonce := nonceRandom("key_"), nonceRandom("key_"), nonceRandom("")
 	exp := time.Now().Add(time.Minute)
 	nonceWant(t, s, k1, nonce, exp, true, "first key ID")
@@ -117,7 +117,7 @@ func testNoncePerKeyID(t *testing.T, s hmac.NonceStore) {
 // values: no ambiguous concatenation, no case folding, no trailing-space
 // padding (SQL collations), long values kept whole. Values stay within
 // what a nonce can be (an RFC 8941 string: printable ASCII).
-func testNonceDistinct(t *testing.T, s hmac.NonceStore) {
+func testNonceDistinct(t *testing.T, s httpsig.NonceStore) {
 	r := nonceRandom("")
 	long := strings.Repeat("n", 300) + r
 	exp := time.Now().Add(time.Minute)
@@ -144,7 +144,7 @@ func testNonceDistinct(t *testing.T, s hmac.NonceStore) {
 
 // testNonceExpiry checks that a nonce can be claimed again once its expiry
 // has passed, and not before, and that it is then recorded again.
-func testNonceExpiry(t *testing.T, s hmac.NonceStore) {
+func testNonceExpiry(t *testing.T, s httpsig.NonceStore) {
 	const ttl, margin = 150 * time.Millisecond, 100 * time.Millisecond
 	key, short, long := nonceRandom("key_"), nonceRandom("short_"), nonceRandom("long_")
 	exp := time.Now().Add(ttl)
@@ -163,7 +163,7 @@ func testNonceExpiry(t *testing.T, s hmac.NonceStore) {
 }
 
 // testNonceConcurrentSame races 200 claims of one nonce: exactly one wins.
-func testNonceConcurrentSame(t *testing.T, s hmac.NonceStore) {
+func testNonceConcurrentSame(t *testing.T, s httpsig.NonceStore) {
 	const rounds, claimers = 5, 200
 	key := nonceRandom("key_")
 	for round := range rounds {
@@ -192,7 +192,7 @@ func testNonceConcurrentSame(t *testing.T, s hmac.NonceStore) {
 // testNonceConcurrentDistinct claims many distinct nonces (and one nonce
 // under many key IDs) from many goroutines: every claim wins, and every
 // replay afterwards loses.
-func testNonceConcurrentDistinct(t *testing.T, s hmac.NonceStore) {
+func testNonceConcurrentDistinct(t *testing.T, s httpsig.NonceStore) {
 	const workers, perWorker = 50, 40
 	key, shared := nonceRandom("key_"), nonceRandom("shared_")
 	exp := time.Now().Add(time.Minute)
@@ -235,7 +235,7 @@ func testNonceConcurrentDistinct(t *testing.T, s hmac.NonceStore) {
 
 // testNonceCancelled checks that a done context gives an error wrapping
 // context.Canceled and changes nothing.
-func testNonceCancelled(t *testing.T, s hmac.NonceStore) {
+func testNonceCancelled(t *testing.T, s httpsig.NonceStore) {
 	key, fresh, old := nonceRandom("key_"), nonceRandom("fresh_"), nonceRandom("old_")
 	exp := time.Now().Add(time.Minute)
 	nonceWant(t, s, key, old, exp, true, "claim")
@@ -251,23 +251,23 @@ func testNonceCancelled(t *testing.T, s hmac.NonceStore) {
 	nonceWant(t, s, key, old, exp, false, "replay of a nonce tried again with a cancelled context")
 }
 
-// TestNonceStoreShare runs the conformance suite of a [hmac.NonceStore]
+// TestNonceStoreShare runs the conformance suite of a [httpsig.NonceStore]
 // that bounds the unexpired nonces of one key ID (a share, such as
-// [hmac.MemoryNonceConfig.MaxPerKey]): newStore must return an empty store
+// [httpsig.MemoryNonceConfig.MaxPerKey]): newStore must return an empty store
 // whose share is perKey and whose total room is far larger. A new nonce of
 // a key ID at its share is refused with an error wrapping
-// [hmac.ErrNonceQuota] and recorded nowhere; replays are still replays;
+// [httpsig.ErrNonceQuota] and recorded nowhere; replays are still replays;
 // other key IDs are not affected; expired nonces leave the share.
 //
 //	func TestNonceStoreShare(t *testing.T) {
-//		hmactest.TestNonceStoreShare(t, func(t *testing.T, perKey int) hmac.NonceStore { return newMyStore(t, perKey) })
+//		httpsigtest.TestNonceStoreShare(t, func(t *testing.T, perKey int) httpsig.NonceStore { return newMyStore(t, perKey) })
 //	}
-func TestNonceStoreShare(t *testing.T, newStore func(t *testing.T, perKey int) hmac.NonceStore) {
+func TestNonceStoreShare(t *testing.T, newStore func(t *testing.T, perKey int) httpsig.NonceStore) {
 	t.Helper()
 	const perKey = 5
 	tests := []struct {
 		name string
-		fn   func(*testing.T, hmac.NonceStore)
+		fn   func(*testing.T, httpsig.NonceStore)
 	}{
 		{"OverTheShare", testNonceShare},
 		{"ShareExpiry", testNonceShareExpiry},
@@ -281,15 +281,15 @@ func TestNonceStoreShare(t *testing.T, newStore func(t *testing.T, perKey int) h
 }
 
 // nonceWantQuota checks that a new nonce is refused with ErrNonceQuota.
-func nonceWantQuota(t *testing.T, s hmac.NonceStore, keyID, nonce string, expires time.Time, why string) {
+func nonceWantQuota(t *testing.T, s httpsig.NonceStore, keyID, nonce string, expires time.Time, why string) {
 	t.Helper()
 	ok, err := s.Claim(nonceCtx(t), keyID, nonce, expires)
-	if !errors.Is(err, hmac.ErrNonceQuota) || ok {
+	if !errors.Is(err, httpsig.ErrNonceQuota) || ok {
 		t.Fatalf("%s: Claim(%q, %q) = %v, %v; want an error wrapping ErrNonceQuota", why, keyID, nonce, ok, err)
 	}
 }
 
-func testNonceShare(t *testing.T, s hmac.NonceStore) {
+func testNonceShare(t *testing.T, s httpsig.NonceStore) {
 	a, b := nonceRandom("key_"), nonceRandom("key_")
 	exp := time.Now().Add(time.Minute)
 	held := make([]string, 5)
@@ -309,7 +309,7 @@ func testNonceShare(t *testing.T, s hmac.NonceStore) {
 	nonceWantQuota(t, s, a, refused, exp, "the refused nonce again: it was not recorded")
 }
 
-func testNonceShareExpiry(t *testing.T, s hmac.NonceStore) {
+func testNonceShareExpiry(t *testing.T, s httpsig.NonceStore) {
 	const ttl = 150 * time.Millisecond
 	key := nonceRandom("key_")
 	short := time.Now().Add(ttl)
@@ -330,7 +330,7 @@ func testNonceShareExpiry(t *testing.T, s hmac.NonceStore) {
 
 // testNonceShareConcurrent races 40 new nonces of one key ID: exactly the
 // share is recorded.
-func testNonceShareConcurrent(t *testing.T, s hmac.NonceStore) {
+func testNonceShareConcurrent(t *testing.T, s httpsig.NonceStore) {
 	const claimers = 40
 	key, other := nonceRandom("key_"), nonceRandom("key_")
 	exp := time.Now().Add(time.Minute)
@@ -338,7 +338,7 @@ func testNonceShareConcurrent(t *testing.T, s hmac.NonceStore) {
 	nonceRace(claimers, func(i int) {
 		ok, err := s.Claim(nonceCtx(t), key, nonceRandom(""), exp)
 		switch {
-		case errors.Is(err, hmac.ErrNonceQuota):
+		case errors.Is(err, httpsig.ErrNonceQuota):
 			quota.Add(1)
 		case err != nil || !ok:
 			t.Errorf("Claim of a new nonce: %v, %v", ok, err)

@@ -1,12 +1,12 @@
-// Package hmactest holds the conformance suites for the stores of package
-// hmac: [TestCredentialStore] for [hmac.CredentialStore] and
-// [TestNonceStore] for [hmac.NonceStore]. Every backend runs the suites of
+// Package httpsigtest holds the conformance suites for the stores of package
+// httpsig: [TestCredentialStore] for [httpsig.CredentialStore] and
+// [TestNonceStore] for [httpsig.NonceStore]. Every backend runs the suites of
 // the stores it implements:
 //
 //	func TestCredentialStore(t *testing.T) {
-//		hmactest.TestCredentialStore(t, func(t *testing.T) hmac.CredentialStore { return newMyStore(t) })
+//		httpsigtest.TestCredentialStore(t, func(t *testing.T) httpsig.CredentialStore { return newMyStore(t) })
 //	}
-package hmactest
+package httpsigtest
 
 import (
 	"cmp"
@@ -21,20 +21,20 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/internal/listtest"
 )
 
-// TestCredentialStore runs the conformance suite for [hmac.CredentialStore]
+// TestCredentialStore runs the conformance suite for [httpsig.CredentialStore]
 // against stores made by newStore, which must return an empty store for
 // each call. Times are whole microseconds in UTC, so that backends storing
 // microsecond timestamps compare equal; the sealed secrets are opaque
 // bytes to a store, and the suite uses arbitrary ones.
-func TestCredentialStore(t *testing.T, newStore func(t *testing.T) hmac.CredentialStore) {
+func TestCredentialStore(t *testing.T, newStore func(t *testing.T) httpsig.CredentialStore) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, hmac.CredentialStore)
+		fn   func(*testing.T, httpsig.CredentialStore)
 	}{
 		{"CreateGetRoundTrip", testCredCreateGet},
 		{"CreateDuplicate", testCredCreateDuplicate},
@@ -66,9 +66,9 @@ var credBase = time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 var credSeq atomic.Int64
 
 // credSample returns a fully populated credential with a fresh key ID.
-func credSample(account string, mode keygate.Mode) hmac.Credential {
+func credSample(account string, mode keygate.Mode) httpsig.Credential {
 	n := credSeq.Add(1)
-	return hmac.Credential{
+	return httpsig.Credential{
 		KeyID:       fmt.Sprintf("hk_%016d", n),
 		Account:     account,
 		Mode:        mode,
@@ -77,11 +77,11 @@ func credSample(account string, mode keygate.Mode) hmac.Credential {
 		Permissions: []string{"products:read", "offers:write"},
 		Stores:      []string{"store_1", "store_2"},
 		AllowedIPs:  []string{"10.0.0.0/8", "2001:db8::1"},
-		Secrets: []hmac.StoredSecret{
+		Secrets: []httpsig.StoredSecret{
 			{Sealed: []byte("\x01sealed current secret, opaque to the store")},
 			{Sealed: []byte("\x01sealed replaced secret"), NotAfter: credBase.Add(time.Hour)},
 		},
-		Status:    hmac.StatusActive,
+		Status:    httpsig.StatusActive,
 		Created:   credBase.Add(time.Duration(n) * time.Second),
 		Expires:   credBase.Add(48 * time.Hour),
 		RotatedAt: credBase.Add(time.Minute),
@@ -97,9 +97,9 @@ func credCtx(t *testing.T) context.Context {
 }
 
 // credEqual compares credentials field by field, times with Equal.
-func credEqual(t *testing.T, want, got hmac.Credential) {
+func credEqual(t *testing.T, want, got httpsig.Credential) {
 	t.Helper()
-	times := func(c *hmac.Credential) []*time.Time {
+	times := func(c *httpsig.Credential) []*time.Time {
 		return []*time.Time{&c.Created, &c.Expires, &c.RevokedAt, &c.RotatedAt, &c.TokensNotBefore}
 	}
 	wt, gt := times(&want), times(&got)
@@ -124,7 +124,7 @@ func credEqual(t *testing.T, want, got hmac.Credential) {
 	}
 }
 
-func credCreate(t *testing.T, s hmac.CredentialStore, c hmac.Credential) hmac.Credential {
+func credCreate(t *testing.T, s httpsig.CredentialStore, c httpsig.Credential) httpsig.Credential {
 	t.Helper()
 	got, err := s.Create(credCtx(t), c)
 	if err != nil {
@@ -133,7 +133,7 @@ func credCreate(t *testing.T, s hmac.CredentialStore, c hmac.Credential) hmac.Cr
 	return got
 }
 
-func credGet(t *testing.T, s hmac.CredentialStore, keyID string) hmac.Credential {
+func credGet(t *testing.T, s httpsig.CredentialStore, keyID string) httpsig.Credential {
 	t.Helper()
 	got, err := s.Get(credCtx(t), keyID)
 	if err != nil {
@@ -142,7 +142,7 @@ func credGet(t *testing.T, s hmac.CredentialStore, keyID string) hmac.Credential
 	return got
 }
 
-func testCredCreateGet(t *testing.T, s hmac.CredentialStore) {
+func testCredCreateGet(t *testing.T, s httpsig.CredentialStore) {
 	c := credSample("acct_1", keygate.ModeLive)
 	c.Version = 42 // ignored
 	created := credCreate(t, s, c)
@@ -155,7 +155,7 @@ func testCredCreateGet(t *testing.T, s hmac.CredentialStore) {
 
 	// Every field survives, the revocation fields and nil slices too.
 	r := credSample("acct_1", keygate.ModeTest)
-	r.Status, r.Disabled, r.RevokedAt = hmac.StatusRevoked, true, credBase.Add(2*time.Hour)
+	r.Status, r.Disabled, r.RevokedAt = httpsig.StatusRevoked, true, credBase.Add(2*time.Hour)
 	r.Secrets, r.Permissions, r.Stores, r.AllowedIPs, r.Package, r.Expires = nil, nil, nil, nil, "", time.Time{}
 	r.TokensNotBefore = time.Time{}
 	credCreate(t, s, r)
@@ -167,12 +167,12 @@ func testCredCreateGet(t *testing.T, s hmac.CredentialStore) {
 	}
 }
 
-func testCredCreateDuplicate(t *testing.T, s hmac.CredentialStore) {
+func testCredCreateDuplicate(t *testing.T, s httpsig.CredentialStore) {
 	c := credSample("acct_1", keygate.ModeTest)
 	credCreate(t, s, c)
 	other := credSample("acct_2", keygate.ModeLive)
 	other.KeyID = c.KeyID
-	if _, err := s.Create(credCtx(t), other); !errors.Is(err, hmac.ErrExists) {
+	if _, err := s.Create(credCtx(t), other); !errors.Is(err, httpsig.ErrExists) {
 		t.Fatalf("duplicate Create: got %v, want ErrExists", err)
 	}
 	if got := credGet(t, s, c.KeyID); got.Account != "acct_1" || got.Version != 1 {
@@ -180,26 +180,26 @@ func testCredCreateDuplicate(t *testing.T, s hmac.CredentialStore) {
 	}
 }
 
-func testCredGetMissing(t *testing.T, s hmac.CredentialStore) {
-	if _, err := s.Get(credCtx(t), "hk_doesnotexist000"); !errors.Is(err, hmac.ErrNotFound) {
+func testCredGetMissing(t *testing.T, s httpsig.CredentialStore) {
+	if _, err := s.Get(credCtx(t), "hk_doesnotexist000"); !errors.Is(err, httpsig.ErrNotFound) {
 		t.Fatalf("Get missing: got %v, want ErrNotFound", err)
 	}
 }
 
 // testCredExactKeyID checks that key IDs compare byte for byte: another
 // case, or surrounding spaces, name no credential.
-func testCredExactKeyID(t *testing.T, s hmac.CredentialStore) {
+func testCredExactKeyID(t *testing.T, s httpsig.CredentialStore) {
 	c := credSample("acct_1", keygate.ModeTest)
 	c.KeyID = "hk_MixedCase00001"
 	credCreate(t, s, c)
 	for _, id := range []string{strings.ToLower(c.KeyID), strings.ToUpper(c.KeyID), c.KeyID + " ", " " + c.KeyID, c.KeyID[:len(c.KeyID)-1]} {
-		if _, err := s.Get(credCtx(t), id); !errors.Is(err, hmac.ErrNotFound) {
+		if _, err := s.Get(credCtx(t), id); !errors.Is(err, httpsig.ErrNotFound) {
 			t.Errorf("Get(%q) for a credential stored as %q: got %v, want ErrNotFound", id, c.KeyID, err)
 		}
 	}
 }
 
-func testCredList(t *testing.T, s hmac.CredentialStore) {
+func testCredList(t *testing.T, s httpsig.CredentialStore) {
 	var want []string
 	for i := 0; i < 3; i++ {
 		c := credSample("acct_a", keygate.ModeTest)
@@ -212,7 +212,7 @@ func testCredList(t *testing.T, s hmac.CredentialStore) {
 	credCreate(t, s, live)
 	credCreate(t, s, credSample("acct_b", keygate.ModeTest))
 
-	ids := func(f hmac.ListFilter) []string {
+	ids := func(f httpsig.ListFilter) []string {
 		cs, err := s.List(credCtx(t), f)
 		if err != nil {
 			t.Fatalf("List(%+v): %v", f, err)
@@ -223,21 +223,21 @@ func testCredList(t *testing.T, s hmac.CredentialStore) {
 		}
 		return out
 	}
-	if got := ids(hmac.ListFilter{Account: "acct_a", Mode: keygate.ModeTest}); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := ids(httpsig.ListFilter{Account: "acct_a", Mode: keygate.ModeTest}); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("test credentials of acct_a: got %v, want %v (oldest first)", got, want)
 	}
-	if got := ids(hmac.ListFilter{Account: "acct_a", Mode: keygate.ModeLive}); fmt.Sprint(got) != fmt.Sprint([]string{live.KeyID}) {
+	if got := ids(httpsig.ListFilter{Account: "acct_a", Mode: keygate.ModeLive}); fmt.Sprint(got) != fmt.Sprint([]string{live.KeyID}) {
 		t.Errorf("live credentials of acct_a: got %v, want [%s]", got, live.KeyID)
 	}
-	if got := ids(hmac.ListFilter{Account: "acct_a"}); fmt.Sprint(got) != fmt.Sprint(append([]string{live.KeyID}, want...)) {
+	if got := ids(httpsig.ListFilter{Account: "acct_a"}); fmt.Sprint(got) != fmt.Sprint(append([]string{live.KeyID}, want...)) {
 		t.Errorf("all credentials of acct_a: got %v", got)
 	}
-	if got := ids(hmac.ListFilter{Account: "acct_none"}); len(got) != 0 {
+	if got := ids(httpsig.ListFilter{Account: "acct_none"}); len(got) != 0 {
 		t.Errorf("unknown account: got %v, want none", got)
 	}
 
 	// Listed credentials are complete.
-	cs, err := s.List(credCtx(t), hmac.ListFilter{Account: "acct_a", Mode: keygate.ModeLive})
+	cs, err := s.List(credCtx(t), httpsig.ListFilter{Account: "acct_a", Mode: keygate.ModeLive})
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("List: %v %v", cs, err)
 	}
@@ -245,7 +245,7 @@ func testCredList(t *testing.T, s hmac.CredentialStore) {
 	credEqual(t, live, cs[0])
 }
 
-func testCredListTieBreak(t *testing.T, s hmac.CredentialStore) {
+func testCredListTieBreak(t *testing.T, s httpsig.CredentialStore) {
 	for _, id := range []string{"hk_tieC0000000000", "hk_tieA0000000000", "hk_tieB0000000000"} {
 		c := credSample("acct_tie", keygate.ModeTest)
 		c.KeyID = id
@@ -253,7 +253,7 @@ func testCredListTieBreak(t *testing.T, s hmac.CredentialStore) {
 		credCreate(t, s, c)
 	}
 	want := []string{"hk_tieA0000000000", "hk_tieB0000000000", "hk_tieC0000000000"}
-	cs, err := s.List(credCtx(t), hmac.ListFilter{Account: "acct_tie"})
+	cs, err := s.List(credCtx(t), httpsig.ListFilter{Account: "acct_tie"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,11 +266,11 @@ func testCredListTieBreak(t *testing.T, s hmac.CredentialStore) {
 	}
 }
 
-func testCredUpdateCAS(t *testing.T, s hmac.CredentialStore) {
+func testCredUpdateCAS(t *testing.T, s httpsig.CredentialStore) {
 	c := credCreate(t, s, credSample("acct_1", keygate.ModeTest))
 	next := c
 	next.Name = "renamed"
-	next.Status = hmac.StatusRevoked
+	next.Status = httpsig.StatusRevoked
 	next.RevokedAt = credBase.Add(time.Hour)
 	next.TokensNotBefore = next.RevokedAt
 	next.Secrets = nil
@@ -278,41 +278,41 @@ func testCredUpdateCAS(t *testing.T, s hmac.CredentialStore) {
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	if updated.Version != 2 || updated.Name != "renamed" || updated.Status != hmac.StatusRevoked || len(updated.Secrets) != 0 ||
+	if updated.Version != 2 || updated.Name != "renamed" || updated.Status != httpsig.StatusRevoked || len(updated.Secrets) != 0 ||
 		!updated.TokensNotBefore.Equal(next.TokensNotBefore) {
 		t.Fatalf("Update returned %+v", updated)
 	}
 	stale := c
 	stale.Name = "stale write"
-	if _, err := s.Update(credCtx(t), stale); !errors.Is(err, hmac.ErrConflict) {
+	if _, err := s.Update(credCtx(t), stale); !errors.Is(err, httpsig.ErrConflict) {
 		t.Fatalf("stale Update: got %v, want ErrConflict", err)
 	}
 	ahead := updated
 	ahead.Version = 7
-	if _, err := s.Update(credCtx(t), ahead); !errors.Is(err, hmac.ErrConflict) {
+	if _, err := s.Update(credCtx(t), ahead); !errors.Is(err, httpsig.ErrConflict) {
 		t.Fatalf("Update with a version from the future: got %v, want ErrConflict", err)
 	}
 	next.Version = 2
 	credEqual(t, next, credGet(t, s, c.KeyID))
 }
 
-func testCredUpdateMissing(t *testing.T, s hmac.CredentialStore) {
+func testCredUpdateMissing(t *testing.T, s httpsig.CredentialStore) {
 	c := credSample("acct_1", keygate.ModeTest)
 	c.Version = 1
-	if _, err := s.Update(credCtx(t), c); !errors.Is(err, hmac.ErrNotFound) {
+	if _, err := s.Update(credCtx(t), c); !errors.Is(err, httpsig.ErrNotFound) {
 		t.Fatalf("Update missing: got %v, want ErrNotFound", err)
 	}
-	if _, err := s.Get(credCtx(t), c.KeyID); !errors.Is(err, hmac.ErrNotFound) {
+	if _, err := s.Get(credCtx(t), c.KeyID); !errors.Is(err, httpsig.ErrNotFound) {
 		t.Fatalf("Update of a missing credential must not create it: %v", err)
 	}
 }
 
 // testCredIsolation checks that a store keeps no reference to the caller's
 // slices and hands out slices of the caller's own.
-func testCredIsolation(t *testing.T, s hmac.CredentialStore) {
+func testCredIsolation(t *testing.T, s httpsig.CredentialStore) {
 	c := credSample("acct_1", keygate.ModeTest)
 	created := credCreate(t, s, c)
-	mutate := func(c *hmac.Credential) {
+	mutate := func(c *httpsig.Credential) {
 		c.Stores[0] = "mutated"
 		c.Permissions[0] = "mutated"
 		c.AllowedIPs[0] = "mutated"
@@ -334,7 +334,7 @@ func testCredIsolation(t *testing.T, s hmac.CredentialStore) {
 	got := credGet(t, s, c.KeyID)
 	mutate(&got)
 	untouched("after changing the slices Get returned")
-	cs, err := s.List(credCtx(t), hmac.ListFilter{Account: "acct_1"})
+	cs, err := s.List(credCtx(t), httpsig.ListFilter{Account: "acct_1"})
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("List: %v %v", cs, err)
 	}
@@ -357,14 +357,14 @@ func testCredIsolation(t *testing.T, s hmac.CredentialStore) {
 	untouched("after changing the slices given to and returned by Update")
 }
 
-func testCredCancelled(t *testing.T, s hmac.CredentialStore) {
+func testCredCancelled(t *testing.T, s httpsig.CredentialStore) {
 	c := credCreate(t, s, credSample("acct_1", keygate.ModeTest))
 	cctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	checks := map[string]error{}
 	_, checks["Create"] = s.Create(cctx, credSample("acct_1", keygate.ModeTest))
 	_, checks["Get"] = s.Get(cctx, c.KeyID)
-	_, checks["List"] = s.List(cctx, hmac.ListFilter{Account: "acct_1"})
+	_, checks["List"] = s.List(cctx, httpsig.ListFilter{Account: "acct_1"})
 	renamed := c
 	renamed.Name = "renamed"
 	_, checks["Update"] = s.Update(cctx, renamed)
@@ -376,13 +376,13 @@ func testCredCancelled(t *testing.T, s hmac.CredentialStore) {
 	if got := credGet(t, s, c.KeyID); got.Version != 1 || got.Name != c.Name {
 		t.Fatalf("a cancelled Update must not apply: version %d, name %q", got.Version, got.Name)
 	}
-	cs, err := s.List(credCtx(t), hmac.ListFilter{Account: "acct_1"})
+	cs, err := s.List(credCtx(t), httpsig.ListFilter{Account: "acct_1"})
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("a cancelled Create must store nothing: %d credentials, err %v", len(cs), err)
 	}
 }
 
-func testCredConcurrentCreate(t *testing.T, s hmac.CredentialStore) {
+func testCredConcurrentCreate(t *testing.T, s httpsig.CredentialStore) {
 	const n = 16
 	c := credSample("acct_1", keygate.ModeTest)
 	var wins, dups atomic.Int64
@@ -397,7 +397,7 @@ func testCredConcurrentCreate(t *testing.T, s hmac.CredentialStore) {
 			switch {
 			case err == nil:
 				wins.Add(1)
-			case errors.Is(err, hmac.ErrExists):
+			case errors.Is(err, httpsig.ErrExists):
 				dups.Add(1)
 			default:
 				t.Errorf("Create: %v", err)
@@ -412,7 +412,7 @@ func testCredConcurrentCreate(t *testing.T, s hmac.CredentialStore) {
 
 // testCredConcurrentUpdates runs read-modify-write loops from many
 // goroutines; compare-and-swap must let every change land exactly once.
-func testCredConcurrentUpdates(t *testing.T, s hmac.CredentialStore) {
+func testCredConcurrentUpdates(t *testing.T, s httpsig.CredentialStore) {
 	const workers, each = 8, 10
 	c := credCreate(t, s, credSample("acct_1", keygate.ModeTest))
 	var wg sync.WaitGroup
@@ -430,7 +430,7 @@ func testCredConcurrentUpdates(t *testing.T, s hmac.CredentialStore) {
 					cur.Permissions = append(cur.Permissions, fmt.Sprintf("p:%d:%d", w, i))
 					if _, err := s.Update(credCtx(t), cur); err == nil {
 						break
-					} else if !errors.Is(err, hmac.ErrConflict) {
+					} else if !errors.Is(err, httpsig.ErrConflict) {
 						t.Errorf("Update: %v", err)
 						return
 					}
@@ -456,10 +456,10 @@ func testCredConcurrentUpdates(t *testing.T, s hmac.CredentialStore) {
 // credPopulate creates credentials of three accounts, both modes and both
 // statuses, whose order differs from their creation order, several of them
 // created at the same instant, and returns them as created.
-func credPopulate(t *testing.T, s hmac.CredentialStore) []hmac.Credential {
+func credPopulate(t *testing.T, s httpsig.CredentialStore) []httpsig.Credential {
 	t.Helper()
 	const n = 17
-	var out []hmac.Credential
+	var out []httpsig.Credential
 	for i := range n {
 		c := credSample([]string{"acct_a", "acct_b", "acct_c"}[i%3], []keygate.Mode{keygate.ModeTest, keygate.ModeLive}[i%2])
 		// Three instants, in the opposite order of the key IDs; within
@@ -467,7 +467,7 @@ func credPopulate(t *testing.T, s hmac.CredentialStore) []hmac.Credential {
 		c.Created = credBase.Add(time.Duration(3-i%3) * time.Hour)
 		c.KeyID = fmt.Sprintf("hk_p%02d_%d", (i*7)%n, i)
 		if i%4 == 1 {
-			c.Status, c.RevokedAt, c.Secrets = hmac.StatusRevoked, credBase.Add(5*time.Hour), nil
+			c.Status, c.RevokedAt, c.Secrets = httpsig.StatusRevoked, credBase.Add(5*time.Hour), nil
 		}
 		credCreate(t, s, c)
 		out = append(out, c)
@@ -477,9 +477,9 @@ func credPopulate(t *testing.T, s hmac.CredentialStore) []hmac.Credential {
 
 // credExpect returns the key IDs of the credentials of cs that f selects,
 // in the order of List.
-func credExpect(cs []hmac.Credential, f hmac.ListFilter) []string {
+func credExpect(cs []httpsig.Credential, f httpsig.ListFilter) []string {
 	cs = slices.Clone(cs)
-	slices.SortFunc(cs, func(a, b hmac.Credential) int {
+	slices.SortFunc(cs, func(a, b httpsig.Credential) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
 			return c
 		}
@@ -505,7 +505,7 @@ func credExpect(cs []hmac.Credential, f hmac.ListFilter) []string {
 	return out
 }
 
-func credList(t *testing.T, s hmac.CredentialStore, f hmac.ListFilter) []hmac.Credential {
+func credList(t *testing.T, s httpsig.CredentialStore, f httpsig.ListFilter) []httpsig.Credential {
 	t.Helper()
 	cs, err := s.List(credCtx(t), f)
 	if err != nil {
@@ -514,7 +514,7 @@ func credList(t *testing.T, s hmac.CredentialStore, f hmac.ListFilter) []hmac.Cr
 	return cs
 }
 
-func credKeyIDs(cs []hmac.Credential) []string {
+func credKeyIDs(cs []httpsig.Credential) []string {
 	var out []string
 	for _, c := range cs {
 		out = append(out, c.KeyID)
@@ -523,13 +523,13 @@ func credKeyIDs(cs []hmac.Credential) []string {
 }
 
 // testCredListEveryAccount lists without an account: every credential.
-func testCredListEveryAccount(t *testing.T, s hmac.CredentialStore) {
-	if cs := credList(t, s, hmac.ListFilter{}); len(cs) != 0 {
+func testCredListEveryAccount(t *testing.T, s httpsig.CredentialStore) {
+	if cs := credList(t, s, httpsig.ListFilter{}); len(cs) != 0 {
 		t.Fatalf("an empty store lists %v", credKeyIDs(cs))
 	}
 	created := credPopulate(t, s)
-	got := credList(t, s, hmac.ListFilter{})
-	if want := credExpect(created, hmac.ListFilter{}); fmt.Sprint(credKeyIDs(got)) != fmt.Sprint(want) {
+	got := credList(t, s, httpsig.ListFilter{})
+	if want := credExpect(created, httpsig.ListFilter{}); fmt.Sprint(credKeyIDs(got)) != fmt.Sprint(want) {
 		t.Fatalf("List without an account: got %v, want %v (every account, by Created, then KeyID)", credKeyIDs(got), want)
 	}
 	// Listed credentials are complete.
@@ -539,17 +539,17 @@ func testCredListEveryAccount(t *testing.T, s hmac.CredentialStore) {
 }
 
 // testCredListFilters checks each filter alone and combined.
-func testCredListFilters(t *testing.T, s hmac.CredentialStore) {
+func testCredListFilters(t *testing.T, s httpsig.CredentialStore) {
 	created := credPopulate(t, s)
-	for _, f := range []hmac.ListFilter{
+	for _, f := range []httpsig.ListFilter{
 		{Account: "acct_b"},
 		{Mode: keygate.ModeLive},
-		{Status: hmac.StatusRevoked},
-		{Status: hmac.StatusActive},
+		{Status: httpsig.StatusRevoked},
+		{Status: httpsig.StatusActive},
 		{Account: "acct_a", Mode: keygate.ModeTest},
-		{Account: "acct_c", Status: hmac.StatusActive},
-		{Mode: keygate.ModeTest, Status: hmac.StatusRevoked},
-		{Account: "acct_a", Mode: keygate.ModeLive, Status: hmac.StatusActive},
+		{Account: "acct_c", Status: httpsig.StatusActive},
+		{Mode: keygate.ModeTest, Status: httpsig.StatusRevoked},
+		{Account: "acct_a", Mode: keygate.ModeLive, Status: httpsig.StatusActive},
 		{Account: "acct_none"},
 	} {
 		want := credExpect(created, f)
@@ -562,38 +562,38 @@ func testCredListFilters(t *testing.T, s hmac.CredentialStore) {
 // testCredListPagination pages through every filter with every page size
 // and checks that every matching credential comes exactly once, in order,
 // in full pages.
-func testCredListPagination(t *testing.T, s hmac.CredentialStore) {
+func testCredListPagination(t *testing.T, s httpsig.CredentialStore) {
 	created := credPopulate(t, s)
-	for _, base := range []hmac.ListFilter{
+	for _, base := range []httpsig.ListFilter{
 		{},
 		{Account: "acct_a"},
 		{Mode: keygate.ModeTest},
-		{Status: hmac.StatusActive},
-		{Account: "acct_b", Mode: keygate.ModeLive, Status: hmac.StatusActive},
+		{Status: httpsig.StatusActive},
+		{Account: "acct_b", Mode: keygate.ModeLive, Status: httpsig.StatusActive},
 	} {
 		listtest.Pages(t, base, credExpect(created, base), "credentials",
-			func(f hmac.ListFilter) []hmac.Credential { return credList(t, s, f) },
-			func(f hmac.ListFilter, n int) hmac.ListFilter { f.Limit = n; return f },
-			func(f hmac.ListFilter, last hmac.Credential) hmac.ListFilter {
+			func(f httpsig.ListFilter) []httpsig.Credential { return credList(t, s, f) },
+			func(f httpsig.ListFilter, n int) httpsig.ListFilter { f.Limit = n; return f },
+			func(f httpsig.ListFilter, last httpsig.Credential) httpsig.ListFilter {
 				f.AfterCreated, f.AfterID = last.Created, last.KeyID
 				return f
 			},
-			func(c hmac.Credential) string { return c.KeyID })
+			func(c httpsig.Credential) string { return c.KeyID })
 	}
 }
 
 // testCredListAfter checks positions that are not the last credential of a
 // page: one no credential has, one of a credential the filter leaves out,
 // and one with only a time.
-func testCredListAfter(t *testing.T, s hmac.CredentialStore) {
+func testCredListAfter(t *testing.T, s httpsig.CredentialStore) {
 	created := credPopulate(t, s)
 	at := credBase.Add(2 * time.Hour)
-	for _, f := range []hmac.ListFilter{
+	for _, f := range []httpsig.ListFilter{
 		{AfterCreated: at, AfterID: "hk_p05_x"},
 		{AfterCreated: at, AfterID: "hk_p05_x", Account: "acct_c"},
 		{AfterCreated: at, AfterID: created[1].KeyID, Account: "acct_a"},
 		{AfterCreated: at},
-		{AfterCreated: at, Status: hmac.StatusRevoked},
+		{AfterCreated: at, Status: httpsig.StatusRevoked},
 		{AfterCreated: at.Add(-time.Millisecond), AfterID: "hk_zzz"},
 		{AfterCreated: at, AfterID: "hk_zzz"},
 		{AfterCreated: at.Add(time.Hour), AfterID: "hk_zzz"},

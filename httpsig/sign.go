@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ type Signer struct {
 // Signature on r, whose body is body. It replaces any earlier signature.
 func (s *Signer) Sign(r *http.Request, body []byte) error {
 	if s.KeyID == "" || len(s.Secret) == 0 {
-		return errors.New("hmac: Signer needs a KeyID and a Secret")
+		return errors.New("httpsig: Signer needs a KeyID and a Secret")
 	}
 	now := time.Now
 	if s.Now != nil {
@@ -54,7 +54,7 @@ func (s *Signer) Sign(r *http.Request, body []byte) error {
 		d.Add("sha-256", httpsfv.NewItem(sum[:]))
 		v, err := httpsfv.Marshal(d)
 		if err != nil {
-			return fmt.Errorf("hmac: Content-Digest: %w", err)
+			return fmt.Errorf("httpsig: Content-Digest: %w", err)
 		}
 		h.Set("Content-Digest", v)
 		components = append(components, "content-digest")
@@ -81,7 +81,7 @@ func (s *Signer) Sign(r *http.Request, body []byte) error {
 	list := httpsfv.InnerList{Items: items, Params: params}
 	serialized, err := httpsfv.Marshal(httpsfv.List{list})
 	if err != nil {
-		return fmt.Errorf("hmac: Signature-Input: %w", err)
+		return fmt.Errorf("httpsig: Signature-Input: %w", err)
 	}
 	si := signatureInput{label: DefaultLabel, components: components, params: serialized}
 	base, err := signatureBase(r, si)
@@ -96,11 +96,11 @@ func (s *Signer) Sign(r *http.Request, body []byte) error {
 	sig.Add(DefaultLabel, httpsfv.NewItem(m.Sum(nil)))
 	inputValue, err := httpsfv.Marshal(input)
 	if err != nil {
-		return fmt.Errorf("hmac: Signature-Input: %w", err)
+		return fmt.Errorf("httpsig: Signature-Input: %w", err)
 	}
 	sigValue, err := httpsfv.Marshal(sig)
 	if err != nil {
-		return fmt.Errorf("hmac: Signature: %w", err)
+		return fmt.Errorf("httpsig: Signature: %w", err)
 	}
 	h.Set("Signature-Input", inputValue)
 	h.Set("Signature", sigValue)
@@ -125,7 +125,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		body, err = io.ReadAll(req.Body)
 		req.Body.Close()
 		if err != nil {
-			return nil, fmt.Errorf("hmac: read request body: %w", err)
+			return nil, fmt.Errorf("httpsig: read request body: %w", err)
 		}
 	}
 	out := req.Clone(req.Context())

@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ const MasterKeyLen = seal.KeyLen
 
 // ErrUnseal is returned when a stored secret could not be opened. It was sealed
 // under another master key, or for another key ID, or it has been altered.
-var ErrUnseal = errors.New("hmac: cannot open sealed secret")
+var ErrUnseal = errors.New("httpsig: cannot open sealed secret")
 
 // The sealed form of a secret, as kept in [StoredSecret.Sealed]: see
 // package internal/seal (AES-256-GCM under the master key, a fresh random

@@ -1,4 +1,4 @@
-// Package hmac signs and verifies HTTP requests with a shared secret:
+// Package httpsig signs and verifies HTTP requests with a shared secret:
 // keygate's scheme v3, a profile of RFC 9421 (HTTP Message Signatures)
 // with RFC 9530 Content-Digest, so that any RFC 9421 implementation can
 // sign for it. The full specification, with worked examples, is SPEC.md
@@ -33,4 +33,4 @@
 // [Verifier] checks incoming requests (the middleware package composes
 // it); [Signer] and [Transport] sign outgoing ones. Credentials ([Manager],
 // [CredentialStore]) keep the secrets sealed with AES-256-GCM under a master key.
-package hmac
+package httpsig

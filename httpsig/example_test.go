@@ -1,4 +1,4 @@
-package hmac_test
+package httpsig_test
 
 import (
 	"bytes"
@@ -13,18 +13,18 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // oneCredential is a CredentialSource with a single credential; a real
-// server uses [hmac.Manager].
-type oneCredential hmac.Active
+// server uses [httpsig.Manager].
+type oneCredential httpsig.Active
 
-func (c oneCredential) Lookup(_ context.Context, keyID string) (hmac.Active, error) {
+func (c oneCredential) Lookup(_ context.Context, keyID string) (httpsig.Active, error) {
 	if keyID != c.KeyID {
-		return hmac.Active{}, hmac.ErrNotFound
+		return httpsig.Active{}, httpsig.ErrNotFound
 	}
-	return hmac.Active(c), nil
+	return httpsig.Active(c), nil
 }
 
 var exampleSecret = bytes.Repeat([]byte{0x2a}, 64)
@@ -37,7 +37,7 @@ func ExampleSigner_Sign() {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Store-Id", "store_1")
 
-	s := &hmac.Signer{KeyID: "hk_test_123", Secret: exampleSecret, Now: func() time.Time { return time.Unix(1767225600, 0) }}
+	s := &httpsig.Signer{KeyID: "hk_test_123", Secret: exampleSecret, Now: func() time.Time { return time.Unix(1767225600, 0) }}
 	if err := s.Sign(req, body); err != nil {
 		panic(err)
 	}
@@ -54,8 +54,8 @@ func ExampleSigner_Sign() {
 // Sign every request of an http.Client with a Transport, and verify them
 // on the server with a Verifier: a replay is refused.
 func ExampleTransport() {
-	v, _ := hmac.NewVerifier(hmac.VerifierConfig{
-		Authorities: hmac.AnyAuthority,
+	v, _ := httpsig.NewVerifier(httpsig.VerifierConfig{
+		Authorities: httpsig.AnyAuthority,
 		Credentials: oneCredential{KeyID: "hk_test_123", Account: "acct_42", Mode: keygate.ModeTest, Secrets: [][]byte{exampleSecret}},
 	})
 	var last *http.Request
@@ -63,10 +63,10 @@ func ExampleTransport() {
 		last = r.Clone(r.Context())
 		a, err := v.Verify(r)
 		switch {
-		case errors.Is(err, hmac.ErrReplayed):
+		case errors.Is(err, httpsig.ErrReplayed):
 			http.Error(w, "replayed", http.StatusUnauthorized)
 			return
-		case errors.Is(err, hmac.ErrRequestInvalid):
+		case errors.Is(err, httpsig.ErrRequestInvalid):
 			http.Error(w, "invalid_signature", http.StatusUnauthorized)
 			return
 		case err != nil:
@@ -78,7 +78,7 @@ func ExampleTransport() {
 	}))
 	defer srv.Close()
 
-	client := &http.Client{Transport: &hmac.Transport{Signer: &hmac.Signer{KeyID: "hk_test_123", Secret: exampleSecret}}}
+	client := &http.Client{Transport: &httpsig.Transport{Signer: &httpsig.Signer{KeyID: "hk_test_123", Secret: exampleSecret}}}
 	res, err := client.Post(srv.URL+"/v1/echo", "application/json", strings.NewReader(`{"hello":"world"}`))
 	if err != nil {
 		panic(err)
@@ -110,13 +110,13 @@ func ExampleTransport() {
 // ErrInvalidSignature, as a bad MAC is, that also wraps
 // ErrCredentialInvalid, for the audit log.
 func ExampleVerifier_Verify_errors() {
-	v, _ := hmac.NewVerifier(hmac.VerifierConfig{
-		Authorities: hmac.AnyAuthority,
+	v, _ := httpsig.NewVerifier(httpsig.VerifierConfig{
+		Authorities: httpsig.AnyAuthority,
 		Credentials: oneCredential{KeyID: "hk_test_123", Account: "acct_42", Mode: keygate.ModeTest, Secrets: [][]byte{exampleSecret}},
 	})
 	sign := func(keyID string, secret []byte, target string) *http.Request {
 		r := httptest.NewRequest("GET", target, nil)
-		s := &hmac.Signer{KeyID: keyID, Secret: secret}
+		s := &httpsig.Signer{KeyID: keyID, Secret: secret}
 		if err := s.Sign(r, nil); err != nil {
 			panic(err)
 		}
@@ -134,8 +134,8 @@ func ExampleVerifier_Verify_errors() {
 	} {
 		_, err := v.Verify(c.r)
 		fmt.Printf("%-15s rejected=%-5t credential=%-5t invalid_signature=%-5t unsigned=%t\n", c.name,
-			errors.Is(err, hmac.ErrRequestInvalid), errors.Is(err, hmac.ErrCredentialInvalid),
-			errors.Is(err, hmac.ErrInvalidSignature), errors.Is(err, hmac.ErrNoSignature))
+			errors.Is(err, httpsig.ErrRequestInvalid), errors.Is(err, httpsig.ErrCredentialInvalid),
+			errors.Is(err, httpsig.ErrInvalidSignature), errors.Is(err, httpsig.ErrNoSignature))
 	}
 	// Output:
 	// valid           rejected=false credential=false invalid_signature=false unsigned=false

@@ -1,4 +1,4 @@
-package hmac_test
+package httpsig_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/hmac"
+	"github.com/keygate/keygate/httpsig"
 )
 
 // TestTokenCutOff: rotating without grace, disabling and revoking set the
@@ -20,7 +20,7 @@ import (
 func TestTokenCutOff(t *testing.T) {
 	e := newCredEnv(t)
 	ctx := context.Background()
-	_, c, err := e.m.Create(ctx, hmac.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
+	_, c, err := e.m.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
 	require.NoError(t, err)
 	assert.True(t, c.TokensNotBefore.IsZero(), "a new credential has no cut-off")
 	assert.False(t, c.CutOff(e.clock.Now()))

@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"bufio"
@@ -30,7 +30,7 @@ import (
 // file each, for implementations in other languages. They are generated
 // by this file with a fixed clock and fixed nonces:
 //
-//	go test ./hmac -run TestVectors -update-vectors
+//	go test ./httpsig -run TestVectors -update-vectors
 //
 // and checked on every test run: regenerated in memory (so that they
 // cannot drift from the code) and verified by the Verifier.
@@ -246,8 +246,8 @@ func TestVectorsUpToDate(t *testing.T) {
 			continue
 		}
 		got, err := os.ReadFile(path)
-		require.NoError(t, err, "run go test ./hmac -run TestVectors -update-vectors")
-		assert.Equal(t, string(want), string(got), "%s is stale: run go test ./hmac -run TestVectors -update-vectors", path)
+		require.NoError(t, err, "run go test ./httpsig -run TestVectors -update-vectors")
+		assert.Equal(t, string(want), string(got), "%s is stale: run go test ./httpsig -run TestVectors -update-vectors", path)
 	}
 }
 

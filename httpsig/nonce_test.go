@@ -1,4 +1,4 @@
-package hmac_test
+package httpsig_test
 
 import (
 	"context"
@@ -15,19 +15,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/keygate/keygate/hmac"
-	"github.com/keygate/keygate/hmac/hmactest"
+	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/httpsig/httpsigtest"
 )
 
 func TestMemoryNonceStore(t *testing.T) {
-	hmactest.TestNonceStore(t, func(*testing.T) hmac.NonceStore {
-		return hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{})
+	httpsigtest.TestNonceStore(t, func(*testing.T) httpsig.NonceStore {
+		return httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{})
 	})
 }
 
 func TestMemoryNonceStoreShare(t *testing.T) {
-	hmactest.TestNonceStoreShare(t, func(_ *testing.T, perKey int) hmac.NonceStore {
-		return hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxPerKey: perKey})
+	httpsigtest.TestNonceStoreShare(t, func(_ *testing.T, perKey int) httpsig.NonceStore {
+		return httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{MaxPerKey: perKey})
 	})
 }
 
@@ -44,11 +44,11 @@ func (c *nonceClock) Now() time.Time               { return time.Unix(0, c.ns.Lo
 func (c *nonceClock) Advance(d time.Duration)      { c.ns.Add(int64(d)) }
 func (c *nonceClock) In(d time.Duration) time.Time { return c.Now().Add(d) }
 
-func newClockedNonces(max int) (*hmac.MemoryNonceStore, *nonceClock) {
+func newClockedNonces(max int) (*httpsig.MemoryNonceStore, *nonceClock) {
 	c := newNonceClock()
 	// No share (MaxPerKey above MaxEntries): these tests fill the store
 	// from one key ID.
-	return hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: max, MaxPerKey: 1 << 30, Now: c.Now}), c
+	return httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{MaxEntries: max, MaxPerKey: 1 << 30, Now: c.Now}), c
 }
 
 // TestMemoryNonceStoreFull fills the store with unexpired nonces: the next
@@ -66,13 +66,13 @@ func TestMemoryNonceStoreFull(t *testing.T) {
 	assert.Equal(t, max, s.Len())
 	for _, key := range []string{"key_1", "key_2"} {
 		ok, err := s.Claim(ctx, key, "new", c.In(time.Hour))
-		require.ErrorIs(t, err, hmac.ErrNonceStoreFull, "a new nonce in a full store")
+		require.ErrorIs(t, err, httpsig.ErrNonceStoreFull, "a new nonce in a full store")
 		assert.False(t, ok)
 	}
 	// Time passes, but not enough for anything to expire.
 	c.Advance(59 * time.Minute)
 	_, err := s.Claim(ctx, "key_1", "new", c.In(time.Hour))
-	require.ErrorIs(t, err, hmac.ErrNonceStoreFull)
+	require.ErrorIs(t, err, httpsig.ErrNonceStoreFull)
 	for i := range max {
 		ok, err := s.Claim(ctx, "key_1", strconv.Itoa(i), c.In(time.Hour))
 		require.NoError(t, err, "a replay in a full store is a replay, not an error")
@@ -105,7 +105,7 @@ func TestMemoryNonceStoreFullPartlyExpired(t *testing.T) {
 		require.True(t, ok)
 	}
 	_, err := s.Claim(ctx, "key_1", "new", c.In(time.Hour))
-	require.ErrorIs(t, err, hmac.ErrNonceStoreFull)
+	require.ErrorIs(t, err, httpsig.ErrNonceStoreFull)
 	c.Advance(time.Second) // expiry is exclusive: at exp the nonce is gone
 	for i := range max / 2 {
 		ok, err := s.Claim(ctx, "key_2", strconv.Itoa(i), c.In(time.Hour))
@@ -113,12 +113,12 @@ func TestMemoryNonceStoreFullPartlyExpired(t *testing.T) {
 		require.True(t, ok)
 	}
 	_, err = s.Claim(ctx, "key_2", "one too many", c.In(time.Hour))
-	require.ErrorIs(t, err, hmac.ErrNonceStoreFull)
+	require.ErrorIs(t, err, httpsig.ErrNonceStoreFull)
 	for i := range max {
 		ok, err := s.Claim(ctx, "key_1", strconv.Itoa(i), c.In(time.Hour))
 		if i%2 == 0 {
 			// Expired: claimable, but the store is full again.
-			require.ErrorIs(t, err, hmac.ErrNonceStoreFull)
+			require.ErrorIs(t, err, httpsig.ErrNonceStoreFull)
 		} else {
 			require.NoError(t, err)
 			require.False(t, ok, "unexpired nonce %d evicted", i)
@@ -140,7 +140,7 @@ func TestMemoryNonceStoreFullConcurrent(t *testing.T) {
 			for i := range per {
 				ok, err := s.Claim(context.Background(), "key_"+strconv.Itoa(w), strconv.Itoa(i), c.In(time.Hour))
 				switch {
-				case errors.Is(err, hmac.ErrNonceStoreFull):
+				case errors.Is(err, httpsig.ErrNonceStoreFull):
 					full.Add(1)
 				case err != nil:
 					t.Errorf("Claim: %v", err)
@@ -360,9 +360,9 @@ func BenchmarkMemoryNonceClaim(b *testing.B) {
 	const ttl = 100 * time.Millisecond
 	nonces := benchNonces()
 	ctx := context.Background()
-	cfg := hmac.MemoryNonceConfig{MaxPerKey: hmac.DefaultMaxNonces - 1}
+	cfg := httpsig.MemoryNonceConfig{MaxPerKey: httpsig.DefaultMaxNonces - 1}
 	b.Run("serial", func(b *testing.B) {
-		s := hmac.NewMemoryNonceStore(cfg)
+		s := httpsig.NewMemoryNonceStore(cfg)
 		b.ReportAllocs()
 		replays, i := 0, 0
 		for b.Loop() {
@@ -378,7 +378,7 @@ func BenchmarkMemoryNonceClaim(b *testing.B) {
 		b.ReportMetric(float64(replays), "replays")
 	})
 	b.Run("parallel", func(b *testing.B) {
-		s := hmac.NewMemoryNonceStore(cfg)
+		s := httpsig.NewMemoryNonceStore(cfg)
 		var ids, replays atomic.Int64
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -400,7 +400,7 @@ func BenchmarkMemoryNonceClaim(b *testing.B) {
 		b.ReportMetric(float64(replays.Load()), "replays")
 	})
 	b.Run("replay", func(b *testing.B) {
-		s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{})
+		s := httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{})
 		exp := time.Now().Add(time.Hour)
 		if _, err := s.Claim(ctx, "key_1", nonces[0], exp); err != nil {
 			b.Fatal(err)
@@ -422,7 +422,7 @@ func TestMemoryNonceStoreOneKeyCannotFillIt(t *testing.T) {
 	ctx := context.Background()
 	const max = 640 // default share: 640/64 = 10
 	c := newNonceClock()
-	s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: max, Now: c.Now})
+	s := httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{MaxEntries: max, Now: c.Now})
 	accepted := 0
 	for i := range 2 * max {
 		if ok, err := s.Claim(ctx, "key_flood", strconv.Itoa(i), c.In(time.Hour)); err == nil && ok {
@@ -443,7 +443,7 @@ func TestMemoryNonceStoreOneKeyCannotFillIt(t *testing.T) {
 func TestMemoryNonceStorePerKeyShare(t *testing.T) {
 	ctx := context.Background()
 	c := newNonceClock()
-	s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: 100, MaxPerKey: 10, Now: c.Now})
+	s := httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{MaxEntries: 100, MaxPerKey: 10, Now: c.Now})
 	for i := range 10 {
 		ttl := time.Hour
 		if i < 3 {
@@ -455,8 +455,8 @@ func TestMemoryNonceStorePerKeyShare(t *testing.T) {
 	}
 	assert.Equal(t, 10, s.LenKey("key_a"))
 	ok, err := s.Claim(ctx, "key_a", "one too many", c.In(time.Hour))
-	require.ErrorIs(t, err, hmac.ErrNonceQuota)
-	assert.NotErrorIs(t, err, hmac.ErrNonceStoreFull)
+	require.ErrorIs(t, err, httpsig.ErrNonceQuota)
+	assert.NotErrorIs(t, err, httpsig.ErrNonceStoreFull)
 	assert.False(t, ok)
 	ok, err = s.Claim(ctx, "key_a", "3", c.In(time.Hour))
 	require.NoError(t, err, "a replay at the share is a replay, not an error")
@@ -478,7 +478,7 @@ func TestMemoryNonceStorePerKeyShare(t *testing.T) {
 		require.True(t, ok)
 	}
 	_, err = s.Claim(ctx, "key_a", "later3", c.In(time.Hour))
-	require.ErrorIs(t, err, hmac.ErrNonceQuota)
+	require.ErrorIs(t, err, httpsig.ErrNonceQuota)
 	assert.Equal(t, 10, s.LenKey("key_a"))
 	// Everything expires: key_a has its whole share again, and the sweep
 	// its first claim makes forgets every count.
@@ -500,7 +500,7 @@ func TestMemoryNonceStorePerKeyShare(t *testing.T) {
 func TestMemoryNonceStoreShareAndFull(t *testing.T) {
 	ctx := context.Background()
 	c := newNonceClock()
-	s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: 25, MaxPerKey: 10, Now: c.Now})
+	s := httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{MaxEntries: 25, MaxPerKey: 10, Now: c.Now})
 	claims := []struct {
 		key  string
 		n    int
@@ -509,8 +509,8 @@ func TestMemoryNonceStoreShareAndFull(t *testing.T) {
 		{"key_a", 10, nil},
 		{"key_b", 10, nil},
 		{"key_c", 5, nil},
-		{"key_c", 1, hmac.ErrNonceStoreFull},
-		{"key_a", 1, hmac.ErrNonceQuota},
+		{"key_c", 1, httpsig.ErrNonceStoreFull},
+		{"key_a", 1, httpsig.ErrNonceQuota},
 	}
 	for _, cl := range claims {
 		for i := range cl.n {
@@ -530,7 +530,7 @@ func TestMemoryNonceStoreShareAndFull(t *testing.T) {
 func TestMemoryNonceStoreShareConcurrent(t *testing.T) {
 	const share, workers, per = 50, 20, 20
 	c := newNonceClock()
-	s := hmac.NewMemoryNonceStore(hmac.MemoryNonceConfig{MaxEntries: 1000, MaxPerKey: share, Now: c.Now})
+	s := httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{MaxEntries: 1000, MaxPerKey: share, Now: c.Now})
 	var flood, quota, other atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -540,7 +540,7 @@ func TestMemoryNonceStoreShareConcurrent(t *testing.T) {
 			for i := range per {
 				ok, err := s.Claim(context.Background(), "key_flood", fmt.Sprint(w, "/", i), c.In(time.Hour))
 				switch {
-				case errors.Is(err, hmac.ErrNonceQuota):
+				case errors.Is(err, httpsig.ErrNonceQuota):
 					quota.Add(1)
 				case err != nil || !ok:
 					t.Errorf("flood Claim: %v, %v", ok, err)

@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"bytes"
@@ -69,10 +69,10 @@ type Verifier struct {
 // NewVerifier returns a Verifier for cfg.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Credentials == nil {
-		return nil, errors.New("hmac: VerifierConfig.Credentials is required")
+		return nil, errors.New("httpsig: VerifierConfig.Credentials is required")
 	}
 	if len(cfg.Authorities) == 0 {
-		return nil, errors.New("hmac: VerifierConfig.Authorities is required (hmac.AnyAuthority accepts any host)")
+		return nil, errors.New("httpsig: VerifierConfig.Authorities is required (httpsig.AnyAuthority accepts any host)")
 	}
 	if cfg.Skew <= 0 {
 		cfg.Skew = DefaultSkew
@@ -172,7 +172,7 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	secrets := cred.Secrets
 	if lookupErr != nil {
 		if !errors.Is(lookupErr, ErrCredentialInvalid) {
-			return Active{}, fmt.Errorf("hmac: credential lookup: %w", lookupErr)
+			return Active{}, fmt.Errorf("httpsig: credential lookup: %w", lookupErr)
 		}
 		secrets = [][]byte{dummySecret}
 	}
@@ -199,7 +199,7 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	// through twice.
 	fresh, err := v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, now.Add(2*v.cfg.Skew+time.Second))
 	if err != nil {
-		return Active{}, fmt.Errorf("hmac: nonce store: %w", err)
+		return Active{}, fmt.Errorf("httpsig: nonce store: %w", err)
 	}
 	if !fresh {
 		return Active{}, ErrReplayed

@@ -1,4 +1,4 @@
-package hmac
+package httpsig
 
 import (
 	"cmp"
