@@ -13,10 +13,10 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
-	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/password"
 	"github.com/keygate/keygate/sqlstore"
@@ -168,7 +168,7 @@ func testEdges(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		s := db.Idempotency(sqlstore.IdempotencyConfig{Retention: time.Hour, LockTimeout: time.Minute, Now: func() time.Time { return now }})
 		fp := []byte("fingerprint")
-		reserve := func(key string) (admin.IdempotencyEntry, bool) {
+		reserve := func(key string) (idempotency.Entry, bool) {
 			t.Helper()
 			e, ok, err := s.Reserve(ctx, key, fp)
 			if err != nil {

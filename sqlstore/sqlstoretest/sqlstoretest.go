@@ -16,8 +16,6 @@ import (
 
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/account/accounttest"
-	"github.com/keygate/keygate/admin"
-	"github.com/keygate/keygate/admin/admintest"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/apikey/apikeytest"
 	"github.com/keygate/keygate/audit"
@@ -26,6 +24,8 @@ import (
 	"github.com/keygate/keygate/console/consoletest"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/hmac/hmactest"
+	"github.com/keygate/keygate/idempotency"
+	"github.com/keygate/keygate/idempotency/idempotencytest"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/jwt/jwttest"
 	"github.com/keygate/keygate/oauth"
@@ -79,7 +79,7 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		audittest.TestSummarizer(t, func(t *testing.T) audittest.SummarySink { return newDB(t).Audit() })
 	})
 	t.Run("Idempotency", func(t *testing.T) {
-		admintest.TestIdempotencyStore(t, func(t *testing.T) admin.IdempotencyStore {
+		idempotencytest.TestStore(t, func(t *testing.T) idempotency.Store {
 			return newDB(t).Idempotency(sqlstore.IdempotencyConfig{})
 		})
 	})
