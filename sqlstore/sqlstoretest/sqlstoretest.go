@@ -28,8 +28,8 @@ import (
 	"github.com/keygate/keygate/idempotency/idempotencytest"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/jwt/jwttest"
-	"github.com/keygate/keygate/oauth"
-	"github.com/keygate/keygate/oauth/oauthtest"
+	"github.com/keygate/keygate/passworduser"
+	"github.com/keygate/keygate/passworduser/passwordusertest"
 	"github.com/keygate/keygate/sqlstore"
 )
 
@@ -61,7 +61,7 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		jwttest.TestKeyStore(t, func(t *testing.T) jwt.KeyStore { return newDB(t).SigningKeys() })
 	})
 	t.Run("Users", func(t *testing.T) {
-		oauthtest.TestUserStore(t, func(t *testing.T) oauth.UserStore { return newDB(t).Users() })
+		passwordusertest.TestStore(t, func(t *testing.T) passworduser.Store { return newDB(t).Users() })
 	})
 	t.Run("ConsoleUsers", func(t *testing.T) {
 		consoletest.TestUserStore(t, func(t *testing.T) console.UserStore { return newDB(t).ConsoleUsers() })
