@@ -20,7 +20,7 @@ import (
 	"github.com/keygate/keygate/apikey/apikeytest"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/audittest"
-	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/console/consoletest"
 	"github.com/keygate/keygate/hmac"
 	"github.com/keygate/keygate/hmac/hmactest"
@@ -64,10 +64,10 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		passwordusertest.TestStore(t, func(t *testing.T) passworduser.Store { return newDB(t).Users() })
 	})
 	t.Run("ConsoleUsers", func(t *testing.T) {
-		consoletest.TestUserStore(t, func(t *testing.T) console.UserStore { return newDB(t).ConsoleUsers() })
+		consoletest.TestUserStore(t, func(t *testing.T) consolestore.UserStore { return newDB(t).ConsoleUsers() })
 	})
 	t.Run("ConsoleSessions", func(t *testing.T) {
-		consoletest.TestSessionStore(t, func(t *testing.T) console.SessionStore { return newDB(t).ConsoleSessions() })
+		consoletest.TestSessionStore(t, func(t *testing.T) consolestore.SessionStore { return newDB(t).ConsoleSessions() })
 	})
 	t.Run("AuditSink", func(t *testing.T) {
 		audittest.TestSink(t, func(t *testing.T) audit.Sink { return newDB(t).Audit() })
