@@ -15,6 +15,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/internal/validate"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -73,9 +74,9 @@ type Config struct {
 	// Audit answers GET /audit. Nil: that route answers 404 not_found.
 	Audit audit.History
 	// Idempotency remembers responses by Idempotency-Key. Nil means a new
-	// [MemoryIdempotencyStore] with its defaults (24 hours, at most
+	// [idempotency.MemoryStore] with its defaults (24 hours, at most
 	// 10,000 entries).
-	Idempotency IdempotencyStore
+	Idempotency idempotency.Store
 	// Roles defines the roles that the "roles" member of a create request
 	// may name; they are expanded into the credential's permissions.
 	Roles access.Roles
@@ -96,7 +97,7 @@ type Config struct {
 // with [New]; it is safe for concurrent use.
 type Handler struct {
 	cfg     Config
-	idem    IdempotencyStore
+	idem    idempotency.Store
 	mux     *http.ServeMux
 	direct  *http.ServeMux // the routes for Do, without authentication
 	routes  []route
@@ -176,7 +177,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, idem: cfg.Idempotency, mux: http.NewServeMux(), direct: http.NewServeMux(), routes: table}
 	if h.idem == nil {
-		h.idem = NewMemoryIdempotencyStore(MemoryIdempotencyConfig{})
+		h.idem = idempotency.NewMemoryStore(idempotency.MemoryConfig{})
 	}
 	var err error
 	if h.openapi, err = openAPIDocument(cfg.Prefix); err != nil {

@@ -159,8 +159,8 @@
 // the replay (it is never stored). Only 2xx responses are remembered.
 // While the first call runs, a retry gets 409 idempotency_key_in_use; with
 // another method, path or body, 422 idempotency_key_reused. The responses
-// are kept by an [IdempotencyStore]: [MemoryIdempotencyStore] for a single
-// process; run admintest.TestIdempotencyStore against others.
+// are kept by an [idempotency.Store]: [idempotency.MemoryStore] for a single
+// process; run idempotencytest.TestStore against others.
 //
 // # Audit
 //

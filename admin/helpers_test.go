@@ -21,6 +21,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
@@ -50,7 +51,7 @@ func (c *clock) Advance(d time.Duration) {
 type envOptions struct {
 	separateReview bool
 	noOptional     bool // no HMAC, denylist, refresh tokens or audit history
-	idempotency    admin.IdempotencyStore
+	idempotency    idempotency.Store
 	tiers          *access.Tiers // the packages, for the middleware and the handler
 	lookupAccounts bool          // the Authenticator looks up accounts (middleware.Config.Accounts)
 }

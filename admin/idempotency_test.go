@@ -1,84 +1,18 @@
 package admin_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate/admin"
-	"github.com/keygate/keygate/admin/admintest"
 	"github.com/keygate/keygate/apikey"
 )
-
-func TestMemoryIdempotencyStore(t *testing.T) {
-	admintest.TestIdempotencyStore(t, func(*testing.T) admin.IdempotencyStore {
-		return admin.NewMemoryIdempotencyStore(admin.MemoryIdempotencyConfig{})
-	})
-}
-
-func TestMemoryIdempotencyStoreExpiry(t *testing.T) {
-	ctx := context.Background()
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := admin.NewMemoryIdempotencyStore(admin.MemoryIdempotencyConfig{Now: c.Now})
-	fp := []byte("fp")
-
-	_, ok, err := s.Reserve(ctx, "done", fp)
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.NoError(t, s.Complete(ctx, "done", 201, []byte("{}")))
-	_, ok, _ = s.Reserve(ctx, "stuck", fp) // never completed nor released
-	require.True(t, ok)
-
-	c.Advance(59 * time.Second)
-	_, ok, _ = s.Reserve(ctx, "stuck", fp)
-	assert.False(t, ok, "a reservation holds for the lock timeout")
-	c.Advance(time.Second)
-	_, ok, _ = s.Reserve(ctx, "stuck", fp)
-	assert.True(t, ok, "a reservation lapses after the lock timeout")
-
-	c.Advance(24*time.Hour - time.Minute - time.Second)
-	e, ok, _ := s.Reserve(ctx, "done", fp)
-	assert.False(t, ok)
-	assert.True(t, e.Done, "kept for 24 hours")
-	c.Advance(time.Second)
-	_, ok, _ = s.Reserve(ctx, "done", fp)
-	assert.True(t, ok, "forgotten after 24 hours")
-}
-
-func TestMemoryIdempotencyStoreBounded(t *testing.T) {
-	ctx := context.Background()
-	s := admin.NewMemoryIdempotencyStore(admin.MemoryIdempotencyConfig{MaxEntries: 10})
-	for i := range 1000 {
-		key := fmt.Sprint(i)
-		_, ok, err := s.Reserve(ctx, key, []byte("fp"))
-		require.NoError(t, err)
-		require.True(t, ok)
-		require.NoError(t, s.Complete(ctx, key, 200, []byte("{}")))
-		require.LessOrEqual(t, s.Len(), 10)
-	}
-	// The newest entries are kept.
-	e, ok, err := s.Reserve(ctx, "999", []byte("fp"))
-	require.NoError(t, err)
-	assert.False(t, ok)
-	assert.True(t, e.Done)
-
-	// Full of calls in progress: refused rather than forgetting them.
-	full := admin.NewMemoryIdempotencyStore(admin.MemoryIdempotencyConfig{MaxEntries: 3})
-	for i := range 3 {
-		_, ok, err := full.Reserve(ctx, fmt.Sprint(i), []byte("fp"))
-		require.NoError(t, err)
-		require.True(t, ok)
-	}
-	_, _, err = full.Reserve(ctx, "x", []byte("fp"))
-	assert.ErrorIs(t, err, admin.ErrIdempotencyStoreFull)
-}
 
 // TestIdempotentRetry: a retry with the same Idempotency-Key creates one
 // key pair, answers with the same IDs and status, says it is a replay, and

@@ -6,6 +6,7 @@ import (
 
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // The account pages: the list with search, pagination and the create form
@@ -43,7 +44,7 @@ func (h *Handler) accountsList(w http.ResponseWriter, r *http.Request, s *signed
 // showAccounts renders the account list (the request's search and page)
 // with the create form f and its problem.
 func (h *Handler) showAccounts(w http.ResponseWriter, r *http.Request, s *signedIn, status int, f accountForm, p problem) {
-	data := accountsPage{Query: r.URL.Query().Get("q"), Operator: s.User.Role == RoleOperator, Problem: p, Notice: notice(r), Idem: formIdem(r)}
+	data := accountsPage{Query: r.URL.Query().Get("q"), Operator: s.User.Role == consolestore.RoleOperator, Problem: p, Notice: notice(r), Idem: formIdem(r)}
 	data.Search = text("search", "q", "Search", data.Query)
 	data.Search.Help = "Part of an account's ID or name."
 	id := text("create", "id", "ID", f.ID)
@@ -138,7 +139,7 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request, s *signedI
 	if p.Status == 0 {
 		pkg = a.Package
 	}
-	data := accountPage{Account: a, Operator: s.User.Role == RoleOperator, Notice: notice(r), Problem: p,
+	data := accountPage{Account: a, Operator: s.User.Role == consolestore.RoleOperator, Notice: notice(r), Problem: p,
 		Package: withErrors(p, text("package", "package", "Package", pkg))[0]}
 	q := url.Values{"account": {a.ID}, "limit": {"100"}}.Encode()
 	keys, _ := result[admin.List[*admin.Key]](h.call(r, s, http.MethodGet, "/keys?"+q, nil))

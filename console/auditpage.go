@@ -12,6 +12,7 @@ import (
 
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // auditRoutes registers the audit pages.
@@ -154,7 +155,7 @@ func (h *Handler) auditErrors(resp admin.Response) map[string]string {
 
 // queryAudit fetches one page of events for f through the admin API.
 func (h *Handler) queryAudit(r *http.Request, s *signedIn, f auditFilter, limit int, cursor string) (admin.List[audit.Event], admin.Response, map[string]string) {
-	q, errs := f.apiQuery(s.User.Role != RoleOperator, limit, cursor)
+	q, errs := f.apiQuery(s.User.Role != consolestore.RoleOperator, limit, cursor)
 	if errs != nil {
 		return admin.List[audit.Event]{}, admin.Response{Status: http.StatusBadRequest}, errs
 	}
@@ -172,7 +173,7 @@ func (h *Handler) auditEnabled(w http.ResponseWriter, r *http.Request, s *signed
 	if h.cfg.History != nil {
 		return true
 	}
-	h.render(w, r, s, http.StatusOK, "audit.html", auditData{Owner: s.User.Role != RoleOperator})
+	h.render(w, r, s, http.StatusOK, "audit.html", auditData{Owner: s.User.Role != consolestore.RoleOperator})
 	return false
 }
 
@@ -182,7 +183,7 @@ func (h *Handler) auditList(w http.ResponseWriter, r *http.Request, s *signedIn)
 		return
 	}
 	f := readAuditFilter(r)
-	d := auditData{Enabled: true, Owner: s.User.Role != RoleOperator, Filter: f}
+	d := auditData{Enabled: true, Owner: s.User.Role != consolestore.RoleOperator, Filter: f}
 	if d.Owner {
 		d.Filter.Account = s.User.Account
 	}
@@ -267,7 +268,7 @@ func (h *Handler) auditEvent(w http.ResponseWriter, r *http.Request, s *signedIn
 			continue
 		}
 		back := f.values()
-		if s.User.Role != RoleOperator {
+		if s.User.Role != consolestore.RoleOperator {
 			back.Del("account")
 		}
 		if f.Cursor != "" {
@@ -341,7 +342,7 @@ func (h *Handler) auditExport(w http.ResponseWriter, r *http.Request, s *signedI
 	f := readAuditFilter(r)
 	list, resp, errs := h.queryAudit(r, s, f, auditPageSize, "")
 	if errs != nil {
-		d := auditData{Enabled: true, Owner: s.User.Role != RoleOperator, Filter: f, Errors: errs}
+		d := auditData{Enabled: true, Owner: s.User.Role != consolestore.RoleOperator, Filter: f, Errors: errs}
 		h.render(w, r, s, errorStatus(resp), "audit.html", d)
 		return
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/internal/validate"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
@@ -241,7 +242,7 @@ const (
 // signedIn is the person behind a request to a page.
 type signedIn struct {
 	// User is the console user.
-	User User
+	User consolestore.User
 	// Caller is who the admin API sees: the user's permissions, and for
 	// an account owner its account.
 	Caller admin.Caller
@@ -271,7 +272,7 @@ func (h *Handler) page(pattern string, need roleNeed, fn func(w http.ResponseWri
 	}
 	h.mux.HandleFunc(method+" "+h.cfg.Prefix+path, func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.signedIn(r)
-		if errors.Is(err, ErrNoSession) {
+		if errors.Is(err, consolestore.ErrNoSession) {
 			h.toSignIn(w, r)
 			return
 		}
@@ -279,7 +280,7 @@ func (h *Handler) page(pattern string, need roleNeed, fn func(w http.ResponseWri
 			h.refuse(w, r, nil, http.StatusServiceUnavailable, "The console cannot reach its store right now. Try again in a moment.")
 			return
 		}
-		if need == operators && s.User.Role != RoleOperator {
+		if need == operators && s.User.Role != consolestore.RoleOperator {
 			h.notFound(w, r, s)
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -39,7 +40,7 @@ func Example() {
 	// stores (sqlstore) when several instances share them.
 	users, _ := console.NewUsers(console.UsersConfig{})
 	sessions, _ := console.NewSessions(console.SessionsConfig{})
-	if err := users.Add(ctx, console.User{Username: "admin", Role: console.RoleOperator,
+	if err := users.Add(ctx, consolestore.User{Username: "admin", Role: consolestore.RoleOperator,
 		Permissions: []string{admin.PermissionRead, admin.PermissionWrite, admin.PermissionReview}}, "correct horse battery staple"); err != nil {
 		log.Fatal(err)
 	}

@@ -4,11 +4,12 @@ import (
 	"net/http"
 
 	"github.com/keygate/keygate/admin"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // TestSignedIn shows a page's signedIn to the external tests.
 type TestSignedIn struct {
-	User    User
+	User    consolestore.User
 	Caller  admin.Caller
 	Package string
 	CSRF    string

@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/keygate/keygate/admin"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // The HMAC credential pages: the list with the create form, the
@@ -39,7 +40,7 @@ type hmacListPage struct {
 
 func (h *Handler) hmacList(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	f := hmacForm{Mode: "test"}
-	if s.User.Role == RoleOwner {
+	if s.User.Role == consolestore.RoleOwner {
 		f.Account = s.User.Account
 	} else {
 		f.Account = r.URL.Query().Get("account")
@@ -51,7 +52,7 @@ func (h *Handler) hmacList(w http.ResponseWriter, r *http.Request, s *signedIn) 
 // f and its problem.
 func (h *Handler) showHMAC(w http.ResponseWriter, r *http.Request, s *signedIn, status int, f hmacForm, p problem) {
 	q := r.URL.Query()
-	owner := s.User.Role == RoleOwner
+	owner := s.User.Role == consolestore.RoleOwner
 	filter := hmacForm{Account: q.Get("account"), Mode: q.Get("mode")}
 	if owner {
 		filter.Account = s.User.Account
@@ -97,7 +98,7 @@ type hmacCreatedPage struct {
 
 func (h *Handler) hmacCreate(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	f := hmacForm{Account: r.PostFormValue("account"), Mode: r.PostFormValue("mode"), Name: r.PostFormValue("name")}
-	if s.User.Role == RoleOwner && f.Account == "" {
+	if s.User.Role == consolestore.RoleOwner && f.Account == "" {
 		f.Account = s.User.Account
 	}
 	resp := h.callKey(r, s, http.MethodPost, "/hmac-keys", map[string]string{"account": f.Account, "mode": f.Mode, "name": f.Name}, formIdem(r))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // The key pages: the list with its filters, the key page with its audit
@@ -48,7 +49,7 @@ type keysPage struct {
 func (h *Handler) keysList(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	q := r.URL.Query()
 	f := keyFilter{Account: q.Get("account"), Mode: q.Get("mode"), Kind: q.Get("kind"), Status: q.Get("status")}
-	owner := s.User.Role == RoleOwner
+	owner := s.User.Role == consolestore.RoleOwner
 	if owner {
 		f.Account = s.User.Account
 	}
@@ -114,7 +115,7 @@ func (h *Handler) keyNew(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	if f.Mode == "" {
 		f.Mode = "test"
 	}
-	owner := s.User.Role == RoleOwner
+	owner := s.User.Role == consolestore.RoleOwner
 	if owner {
 		f.Account = s.User.Account
 	}
@@ -134,7 +135,7 @@ type keyCreatedPage struct {
 func (h *Handler) keyCreate(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	f := keyForm{Account: r.PostFormValue("account"), Mode: r.PostFormValue("mode"), Kind: r.PostFormValue("kind"),
 		Name: r.PostFormValue("name"), Permissions: r.PostFormValue("permissions")}
-	owner := s.User.Role == RoleOwner
+	owner := s.User.Role == consolestore.RoleOwner
 	if owner && f.Account == "" {
 		f.Account = s.User.Account
 	}
@@ -211,7 +212,7 @@ func (h *Handler) showKey(w http.ResponseWriter, r *http.Request, s *signedIn, k
 		data.Actions = append(data.Actions, h.newButton(s, path+"/disable", "Disable", "",
 			"Disable this key? Every request with it is refused until it is enabled again."))
 	}
-	if k.Status == "pending_review" && s.User.Role == RoleOperator {
+	if k.Status == "pending_review" && s.User.Role == consolestore.RoleOperator {
 		data.Actions = append(data.Actions, h.newButton(s, "/review/"+seg(k.ID)+"/approve", "Approve", "primary", ""))
 	}
 	data.Actions = append(data.Actions, h.newButton(s, path+"/revoke", "Revoke", "danger", "Revoke this key? This cannot be undone."))

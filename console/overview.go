@@ -10,6 +10,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // overviewRoutes registers the overview.
@@ -85,7 +86,7 @@ type modeTraffic struct {
 // account owner sees its account's numbers only.
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	now := h.cfg.Now().UTC()
-	d := overviewData{Charts: h.cfg.Summary != nil, Reviewer: s.User.Role == RoleOperator && s.Caller.Grants.Allows(permReview)}
+	d := overviewData{Charts: h.cfg.Summary != nil, Reviewer: s.User.Role == consolestore.RoleOperator && s.Caller.Grants.Allows(permReview)}
 	switch {
 	case d.Charts && !s.Caller.Grants.Allows(permRead):
 		d.ChartsError = "You are not allowed to see the request history."
@@ -104,7 +105,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *signedIn) 
 // traffic reads the summaries of the last hour and day.
 func (h *Handler) traffic(r *http.Request, s *signedIn, now time.Time, d *overviewData) error {
 	acct := ""
-	if s.User.Role != RoleOperator {
+	if s.User.Role != consolestore.RoleOperator {
 		acct = s.User.Account
 		if acct == "" {
 			return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 func TestPageRoles(t *testing.T) {
@@ -93,7 +94,7 @@ func TestCaller(t *testing.T) {
 func TestOwnerOfAMissingAccountHoldsNothing(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ctx := context.Background()
-	if err := e.users.Add(ctx, console.User{Username: "ghost", Role: console.RoleOwner, Account: "acct_gone"}, "ghost password"); err != nil {
+	if err := e.users.Add(ctx, consolestore.User{Username: "ghost", Role: consolestore.RoleOwner, Account: "acct_gone"}, "ghost password"); err != nil {
 		t.Fatal(err)
 	}
 	var got console.TestSignedIn

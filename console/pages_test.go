@@ -22,6 +22,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -107,15 +108,15 @@ type pgClient struct {
 
 // operator signs in an operator with perms.
 func (e *pgEnv) operator(name string, perms ...string) *pgClient {
-	return e.signIn(console.User{Username: name, Role: console.RoleOperator, Permissions: perms})
+	return e.signIn(consolestore.User{Username: name, Role: consolestore.RoleOperator, Permissions: perms})
 }
 
 // owner signs in the owner of acct.
 func (e *pgEnv) owner(name, acct string) *pgClient {
-	return e.signIn(console.User{Username: name, Role: console.RoleOwner, Account: acct})
+	return e.signIn(consolestore.User{Username: name, Role: consolestore.RoleOwner, Account: acct})
 }
 
-func (e *pgEnv) signIn(u console.User) *pgClient {
+func (e *pgEnv) signIn(u consolestore.User) *pgClient {
 	e.t.Helper()
 	ctx := context.Background()
 	require.NoError(e.t, e.users.Add(ctx, u, "correct horse battery staple"))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/admin"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // The templates: templates/layout.html is the frame of every page; each
@@ -145,7 +146,7 @@ type navItem struct {
 // mount prefix and the navigation.
 type view struct {
 	Prefix string
-	User   *User
+	User   *consolestore.User
 	CSRF   string
 	Nav    []navItem
 	Data   any
@@ -157,7 +158,7 @@ func (h *Handler) nav(s *signedIn, p string) []navItem {
 		return nil
 	}
 	pre := h.cfg.Prefix
-	op := s.User.Role == RoleOperator
+	op := s.User.Role == consolestore.RoleOperator
 	items := []navItem{{Label: "Overview", Href: pre + "/"}}
 	if op {
 		items = append(items, navItem{Label: "Accounts", Href: pre + "/accounts"})

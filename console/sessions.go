@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // Session lifetimes by default.
@@ -28,49 +30,10 @@ const (
 // sessionIDLen is the length of a session ID in bytes: 256 bits.
 const sessionIDLen = 32
 
-// ErrNoSession is what [Sessions.Resume] returns for an ID that names no
-// live session (unknown, malformed, ended, idle too long or too old), and
-// what a [SessionStore] returns for an ID hash it does not hold.
-var ErrNoSession = errors.New("console: no such session")
-
-// Session is a signed-in console user's session as the server holds it.
-// It does not hold the session ID, only the store knows its hash.
-type Session struct {
-	Username string
-	// Created is when the user signed in; LastSeen when the session was
-	// last used (to within the touch interval).
-	Created, LastSeen time.Time
-}
-
-// SessionStore keeps sessions by the SHA-256 hash of their ID, never the
-// ID: in memory ([MemorySessionStore]) or in a database shared by a
-// service's instances (sqlstore). Implementations must be safe for
-// concurrent use, honour ctx and keep times to the nanosecond.
-type SessionStore interface {
-	// Create stores s under idHash. It fails, keeping the session
-	// stored, when idHash is taken.
-	Create(ctx context.Context, idHash []byte, s Session) error
-	// Get returns the session stored under idHash, or an error wrapping
-	// [ErrNoSession].
-	Get(ctx context.Context, idHash []byte) (Session, error)
-	// Touch sets the session's LastSeen to lastSeen if that is later
-	// than the stored one (else leaves it). It returns an error wrapping
-	// [ErrNoSession] when there is no such session.
-	Touch(ctx context.Context, idHash []byte, lastSeen time.Time) error
-	// Delete removes the session; removing none is no error.
-	Delete(ctx context.Context, idHash []byte) error
-	// DeleteUser removes every session of the user named username.
-	DeleteUser(ctx context.Context, username string) error
-	// DeleteExpired removes every session whose LastSeen is before
-	// idleBefore or whose Created is before createdBefore, and returns
-	// how many it removed.
-	DeleteExpired(ctx context.Context, idleBefore, createdBefore time.Time) (int, error)
-}
-
 // SessionsConfig configures [Sessions].
 type SessionsConfig struct {
-	// Store keeps the sessions. Nil means a new [MemorySessionStore].
-	Store SessionStore
+	// Store keeps the sessions. Nil means a new [consolestore.MemorySessionStore].
+	Store consolestore.SessionStore
 	// IdleTimeout ends a session unused for longer. Zero means
 	// [DefaultIdleTimeout].
 	IdleTimeout time.Duration
@@ -95,7 +58,7 @@ type SessionsConfig struct {
 // changed role or a disabled user takes effect at once. Sessions are safe
 // for concurrent use.
 type Sessions struct {
-	store                     SessionStore
+	store                     consolestore.SessionStore
 	idle, absolute, touchEach time.Duration
 	now                       func() time.Time
 
@@ -110,7 +73,7 @@ func NewSessions(cfg SessionsConfig) (*Sessions, error) {
 		return nil, errors.New("console: negative session timeout")
 	}
 	if s.store == nil {
-		s.store = NewMemorySessionStore()
+		s.store = consolestore.NewMemorySessionStore()
 	}
 	if s.idle == 0 {
 		s.idle = DefaultIdleTimeout
@@ -136,7 +99,7 @@ func (m *Sessions) AbsoluteTimeout() time.Duration { return m.absolute }
 
 // Expires is when s ends if it is not used before: its idle or its
 // absolute end, whichever comes first.
-func (m *Sessions) Expires(s Session) time.Time {
+func (m *Sessions) Expires(s consolestore.Session) time.Time {
 	idle, abs := s.LastSeen.Add(m.idle), s.Created.Add(m.absolute)
 	if idle.Before(abs) {
 		return idle
@@ -146,7 +109,7 @@ func (m *Sessions) Expires(s Session) time.Time {
 
 // expired reports whether s has ended at now: unused for longer than the
 // idle timeout, or older than the absolute one.
-func (m *Sessions) expired(s Session, now time.Time) bool {
+func (m *Sessions) expired(s consolestore.Session, now time.Time) bool {
 	return now.Sub(s.LastSeen) > m.idle || now.Sub(s.Created) > m.absolute
 }
 
@@ -171,18 +134,18 @@ func hashID(id string) ([]byte, bool) {
 // The caller authenticates the user first. At most once per idle timeout,
 // Start also deletes the sessions that have ended ([Sessions.DeleteExpired],
 // best effort), so that the store does not grow without a sweeper.
-func (m *Sessions) Start(ctx context.Context, username string) (string, Session, error) {
+func (m *Sessions) Start(ctx context.Context, username string) (string, consolestore.Session, error) {
 	if username == "" {
-		return "", Session{}, errors.New("console: a session needs a user name")
+		return "", consolestore.Session{}, errors.New("console: a session needs a user name")
 	}
 	raw := make([]byte, sessionIDLen)
 	rand.Read(raw)
 	id := sessionIDEncoding.EncodeToString(raw)
 	h := sha256.Sum256(raw)
 	now := m.now().UTC().Round(0)
-	s := Session{Username: username, Created: now, LastSeen: now}
+	s := consolestore.Session{Username: username, Created: now, LastSeen: now}
 	if err := m.store.Create(ctx, h[:], s); err != nil {
-		return "", Session{}, fmt.Errorf("console: store session: %w", err)
+		return "", consolestore.Session{}, fmt.Errorf("console: store session: %w", err)
 	}
 	if m.sweepDue(now) {
 		_, _ = m.DeleteExpired(ctx) // best effort: Resume refuses ended sessions anyway
@@ -204,35 +167,35 @@ func (m *Sessions) sweepDue(now time.Time) bool {
 
 // Resume returns the live session that id names and marks it used (its
 // LastSeen is written at most once per touch interval). It answers
-// [ErrNoSession] for a malformed or unknown ID and for a session unused
+// [consolestore.ErrNoSession] for a malformed or unknown ID and for a session unused
 // for longer than the idle timeout or older than the absolute one, which
 // it deletes. A store failure is returned wrapped, and is not
 // ErrNoSession: the caller fails closed.
-func (m *Sessions) Resume(ctx context.Context, id string) (Session, error) {
+func (m *Sessions) Resume(ctx context.Context, id string) (consolestore.Session, error) {
 	h, ok := hashID(id)
 	if !ok {
-		return Session{}, ErrNoSession
+		return consolestore.Session{}, consolestore.ErrNoSession
 	}
 	s, err := m.store.Get(ctx, h)
 	switch {
-	case errors.Is(err, ErrNoSession):
-		return Session{}, ErrNoSession
+	case errors.Is(err, consolestore.ErrNoSession):
+		return consolestore.Session{}, consolestore.ErrNoSession
 	case err != nil:
-		return Session{}, fmt.Errorf("console: look up session: %w", err)
+		return consolestore.Session{}, fmt.Errorf("console: look up session: %w", err)
 	}
 	now := m.now().UTC().Round(0)
 	if m.expired(s, now) {
 		if err := m.store.Delete(ctx, h); err != nil {
-			return Session{}, fmt.Errorf("console: delete expired session: %w", err)
+			return consolestore.Session{}, fmt.Errorf("console: delete expired session: %w", err)
 		}
-		return Session{}, ErrNoSession
+		return consolestore.Session{}, consolestore.ErrNoSession
 	}
 	if now.Sub(s.LastSeen) >= m.touchEach {
 		switch err := m.store.Touch(ctx, h, now); {
-		case errors.Is(err, ErrNoSession): // ended meanwhile
-			return Session{}, ErrNoSession
+		case errors.Is(err, consolestore.ErrNoSession): // ended meanwhile
+			return consolestore.Session{}, consolestore.ErrNoSession
 		case err != nil:
-			return Session{}, fmt.Errorf("console: touch session: %w", err)
+			return consolestore.Session{}, fmt.Errorf("console: touch session: %w", err)
 		}
 		s.LastSeen = now
 	}

@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // countingStore counts the Touches of a SessionStore.
 type countingStore struct {
-	console.SessionStore
+	consolestore.SessionStore
 	touches atomic.Int64
 }
 
@@ -37,7 +38,7 @@ func newSessions(t *testing.T, cfg console.SessionsConfig) *console.Sessions {
 
 func TestSessionsStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := console.NewMemorySessionStore()
+		store := consolestore.NewMemorySessionStore()
 		sessions := newSessions(t, console.SessionsConfig{Store: store})
 		ctx := t.Context()
 		id, s, err := sessions.Start(ctx, "alice")
@@ -57,7 +58,7 @@ func TestSessionsStart(t *testing.T) {
 			t.Fatalf("the store under the ID's hash: %+v, %v", got, err)
 		}
 		for _, key := range [][]byte{[]byte(id), raw} {
-			if _, err := store.Get(ctx, key); !errors.Is(err, console.ErrNoSession) {
+			if _, err := store.Get(ctx, key); !errors.Is(err, consolestore.ErrNoSession) {
 				t.Fatalf("the store holds the session under the ID itself: %v", err)
 			}
 		}
@@ -102,7 +103,7 @@ func TestSessionsResumeRefusesOtherIDs(t *testing.T) {
 			if other == id {
 				t.Fatal("not another ID")
 			}
-			if s, err := sessions.Resume(ctx, other); !errors.Is(err, console.ErrNoSession) || s.Username != "" {
+			if s, err := sessions.Resume(ctx, other); !errors.Is(err, consolestore.ErrNoSession) || s.Username != "" {
 				t.Fatalf("Resume(%q) = %+v, %v; want ErrNoSession", other, s, err)
 			}
 		})
@@ -111,7 +112,7 @@ func TestSessionsResumeRefusesOtherIDs(t *testing.T) {
 
 func TestSessionsIdleTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mem := console.NewMemorySessionStore()
+		mem := consolestore.NewMemorySessionStore()
 		store := &countingStore{SessionStore: mem}
 		sessions := newSessions(t, console.SessionsConfig{Store: store})
 		ctx := t.Context()
@@ -127,10 +128,10 @@ func TestSessionsIdleTimeout(t *testing.T) {
 		}
 		// Idle for longer: ended, and deleted.
 		time.Sleep(console.DefaultIdleTimeout + time.Nanosecond)
-		if _, err := sessions.Resume(ctx, id); !errors.Is(err, console.ErrNoSession) {
+		if _, err := sessions.Resume(ctx, id); !errors.Is(err, consolestore.ErrNoSession) {
 			t.Fatalf("after idling too long: %v, want ErrNoSession", err)
 		}
-		if s := mem.String(); s != "console.MemorySessionStore(0 sessions)" {
+		if s := mem.String(); s != "consolestore.MemorySessionStore(0 sessions)" {
 			t.Fatalf("the idle session was not deleted: %s", s)
 		}
 	})
@@ -138,7 +139,7 @@ func TestSessionsIdleTimeout(t *testing.T) {
 
 func TestSessionsTouchAtMostOncePerInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &countingStore{SessionStore: console.NewMemorySessionStore()}
+		store := &countingStore{SessionStore: consolestore.NewMemorySessionStore()}
 		sessions := newSessions(t, console.SessionsConfig{Store: store})
 		ctx := t.Context()
 		id, started, err := sessions.Start(ctx, "alice")
@@ -186,7 +187,7 @@ func TestSessionsAbsoluteTimeout(t *testing.T) {
 			}
 		}
 		time.Sleep(time.Nanosecond)
-		if _, err := sessions.Resume(ctx, id); !errors.Is(err, console.ErrNoSession) {
+		if _, err := sessions.Resume(ctx, id); !errors.Is(err, consolestore.ErrNoSession) {
 			t.Fatalf("after the absolute timeout: %v, want ErrNoSession", err)
 		}
 	})
@@ -222,7 +223,7 @@ func TestSessionsConfiguredTimeouts(t *testing.T) {
 			t.Fatalf("Expires near the absolute end = %v", got)
 		}
 		time.Sleep(time.Nanosecond)
-		if _, err := sessions.Resume(ctx, id); !errors.Is(err, console.ErrNoSession) {
+		if _, err := sessions.Resume(ctx, id); !errors.Is(err, consolestore.ErrNoSession) {
 			t.Fatalf("after the absolute timeout: %v", err)
 		}
 	})
@@ -247,7 +248,7 @@ func TestSessionsEndAndDeleteUser(t *testing.T) {
 	if err := sessions.End(ctx, a1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sessions.Resume(ctx, a1); !errors.Is(err, console.ErrNoSession) {
+	if _, err := sessions.Resume(ctx, a1); !errors.Is(err, consolestore.ErrNoSession) {
 		t.Fatalf("an ended session's ID: %v, want ErrNoSession", err)
 	}
 	for _, id := range []string{a1, "", "malformed"} {
@@ -263,7 +264,7 @@ func TestSessionsEndAndDeleteUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{a2, a3} {
-		if _, err := sessions.Resume(ctx, id); !errors.Is(err, console.ErrNoSession) {
+		if _, err := sessions.Resume(ctx, id); !errors.Is(err, consolestore.ErrNoSession) {
 			t.Fatalf("signed out everywhere, a session lives on: %v", err)
 		}
 	}
@@ -274,7 +275,7 @@ func TestSessionsEndAndDeleteUser(t *testing.T) {
 
 func TestSessionsDeleteExpired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := console.NewMemorySessionStore()
+		store := consolestore.NewMemorySessionStore()
 		sessions := newSessions(t, console.SessionsConfig{Store: store})
 		ctx := t.Context()
 		idle, _, _ := sessions.Start(ctx, "idle")
@@ -289,10 +290,10 @@ func TestSessionsDeleteExpired(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("DeleteExpired = %d, %v; want the idle session", n, err)
 		}
-		if s := store.String(); s != "console.MemorySessionStore(2 sessions)" {
+		if s := store.String(); s != "consolestore.MemorySessionStore(2 sessions)" {
 			t.Fatalf("after the sweep: %s", s)
 		}
-		if _, err := sessions.Resume(ctx, idle); !errors.Is(err, console.ErrNoSession) {
+		if _, err := sessions.Resume(ctx, idle); !errors.Is(err, consolestore.ErrNoSession) {
 			t.Fatalf("the idle session: %v", err)
 		}
 		for _, id := range []string{used, fresh} {
@@ -306,9 +307,11 @@ func TestSessionsDeleteExpired(t *testing.T) {
 // failingSessionStore fails every call, as a database that is down does.
 type failingSessionStore struct{}
 
-func (failingSessionStore) Create(context.Context, []byte, console.Session) error { return errDown }
-func (failingSessionStore) Get(context.Context, []byte) (console.Session, error) {
-	return console.Session{}, errDown
+func (failingSessionStore) Create(context.Context, []byte, consolestore.Session) error {
+	return errDown
+}
+func (failingSessionStore) Get(context.Context, []byte) (consolestore.Session, error) {
+	return consolestore.Session{}, errDown
 }
 func (failingSessionStore) Touch(context.Context, []byte, time.Time) error { return errDown }
 func (failingSessionStore) Delete(context.Context, []byte) error           { return errDown }
@@ -324,7 +327,7 @@ func TestSessionsStoreFailure(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
-	if _, err := sessions.Resume(ctx, id); !errors.Is(err, errDown) || errors.Is(err, console.ErrNoSession) {
+	if _, err := sessions.Resume(ctx, id); !errors.Is(err, errDown) || errors.Is(err, consolestore.ErrNoSession) {
 		t.Fatalf("Resume: %v, want the store's failure", err)
 	}
 	if err := sessions.End(ctx, id); !errors.Is(err, errDown) {
@@ -387,7 +390,7 @@ func TestCSRFTokens(t *testing.T) {
 
 func TestSessionsStartSweeps(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := console.NewMemorySessionStore()
+		store := consolestore.NewMemorySessionStore()
 		sessions := newSessions(t, console.SessionsConfig{Store: store, AbsoluteTimeout: 10 * time.Minute})
 		ctx := t.Context()
 		start := func(user string) {
@@ -398,7 +401,7 @@ func TestSessionsStartSweeps(t *testing.T) {
 		}
 		want := func(n int) {
 			t.Helper()
-			if s, w := store.String(), fmt.Sprintf("console.MemorySessionStore(%d sessions)", n); s != w {
+			if s, w := store.String(), fmt.Sprintf("consolestore.MemorySessionStore(%d sessions)", n); s != w {
 				t.Fatalf("at %v: %s, want %s", time.Now(), s, w)
 			}
 		}

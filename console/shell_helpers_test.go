@@ -23,6 +23,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/password"
 	"github.com/keygate/keygate/ratelimit"
@@ -57,8 +58,8 @@ type envOptions struct {
 	authFailures   ratelimit.Policy
 	signInFailures ratelimit.Policy
 	tlsTerminated  bool
-	sessionStore   console.SessionStore // nil: memory
-	limiter        ratelimit.Peeker     // failed sign-ins per username; nil: the console's own
+	sessionStore   consolestore.SessionStore // nil: memory
+	limiter        ratelimit.Peeker          // failed sign-ins per username; nil: the console's own
 }
 
 // cheap Argon2id costs for the tests.
@@ -110,12 +111,12 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 		}
 	}
 	for _, u := range []struct {
-		u  console.User
+		u  consolestore.User
 		pw string
 	}{
-		{console.User{Username: opName, Role: console.RoleOperator, Permissions: []string{"admin:read", "admin:write", "admin:review"}}, opPass},
-		{console.User{Username: readName, Role: console.RoleOperator, Permissions: []string{"admin:read"}}, readPass},
-		{console.User{Username: ownerName, Role: console.RoleOwner, Account: "acct_shop"}, ownerPass},
+		{consolestore.User{Username: opName, Role: consolestore.RoleOperator, Permissions: []string{"admin:read", "admin:write", "admin:review"}}, opPass},
+		{consolestore.User{Username: readName, Role: consolestore.RoleOperator, Permissions: []string{"admin:read"}}, readPass},
+		{consolestore.User{Username: ownerName, Role: consolestore.RoleOwner, Account: "acct_shop"}, ownerPass},
 	} {
 		if err := users.Add(ctx, u.u, u.pw); err != nil {
 			t.Fatal(err)
@@ -294,28 +295,28 @@ func (e *testEnv) write(es ...audit.Event) {
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 // consoleUser is an operator with perms.
-func consoleUser(name string, perms ...string) console.User {
-	return console.User{Username: name, Role: console.RoleOperator, Permissions: perms}
+func consoleUser(name string, perms ...string) consolestore.User {
+	return consolestore.User{Username: name, Role: consolestore.RoleOperator, Permissions: perms}
 }
 
 // brokenSessions is a session store that can be made to fail.
 type brokenSessions struct {
-	console.SessionStore
+	consolestore.SessionStore
 	broken atomic.Bool
 }
 
 var errBroken = errors.New("store down")
 
-func (b *brokenSessions) Create(ctx context.Context, h []byte, s console.Session) error {
+func (b *brokenSessions) Create(ctx context.Context, h []byte, s consolestore.Session) error {
 	if b.broken.Load() {
 		return errBroken
 	}
 	return b.SessionStore.Create(ctx, h, s)
 }
 
-func (b *brokenSessions) Get(ctx context.Context, h []byte) (console.Session, error) {
+func (b *brokenSessions) Get(ctx context.Context, h []byte) (consolestore.Session, error) {
 	if b.broken.Load() {
-		return console.Session{}, errBroken
+		return consolestore.Session{}, errBroken
 	}
 	return b.SessionStore.Get(ctx, h)
 }

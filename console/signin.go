@@ -16,6 +16,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/password"
 	"github.com/keygate/keygate/ratelimit"
 )
@@ -121,7 +122,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := h.cfg.Users.Authenticate(r.Context(), ip, username, password)
 	switch {
-	case errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrUnknownUser):
+	case errors.Is(err, ErrBadCredentials) || errors.Is(err, consolestore.ErrUnknownUser):
 		h.cfg.Auth.Failed(r)
 		if h.names != nil {
 			_, _ = h.names.Failed(r.Context(), nameKeys[0])
@@ -180,7 +181,7 @@ func (h *Handler) audit(r *http.Request, ip netip.Addr, action, username, accoun
 func (h *Handler) signedIn(r *http.Request) (*signedIn, error) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > maxSessionLen {
-		return nil, ErrNoSession
+		return nil, consolestore.ErrNoSession
 	}
 	ctx := r.Context()
 	sess, err := h.cfg.Sessions.Resume(ctx, c.Value)
@@ -188,9 +189,9 @@ func (h *Handler) signedIn(r *http.Request) (*signedIn, error) {
 		return nil, err
 	}
 	u, err := h.cfg.Users.Get(ctx, sess.Username)
-	if errors.Is(err, ErrUnknownUser) || err == nil && u.Disabled {
+	if errors.Is(err, consolestore.ErrUnknownUser) || err == nil && u.Disabled {
 		_ = h.cfg.Sessions.End(ctx, c.Value)
-		return nil, ErrNoSession
+		return nil, consolestore.ErrNoSession
 	}
 	if err != nil {
 		return nil, err
@@ -210,13 +211,13 @@ func (h *Handler) caller(r *http.Request, s *signedIn) error {
 	u := s.User
 	s.Caller = admin.Caller{Principal: keygate.Principal{Method: keygate.MethodConsole, Subject: "console:" + u.Username}}
 	switch u.Role {
-	case RoleOperator:
+	case consolestore.RoleOperator:
 		g, err := access.NewGrants(u.Permissions, nil, nil)
 		if err == nil {
 			s.Caller.Grants = g
 		}
 		return nil
-	case RoleOwner:
+	case consolestore.RoleOwner:
 		if u.Account == "" {
 			return nil // grants nothing
 		}

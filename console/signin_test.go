@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/ratelimit"
 )
 
@@ -351,7 +352,7 @@ func TestSessionExpires(t *testing.T) {
 func TestDisabledUserIsSignedOut(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signedIn(ownerName, ownerPass)
-	if err := e.users.Add(t.Context(), console.User{Username: ownerName, Role: console.RoleOwner, Account: "acct_shop", Disabled: true}, ownerPass); err != nil {
+	if err := e.users.Add(t.Context(), consolestore.User{Username: ownerName, Role: consolestore.RoleOwner, Account: "acct_shop", Disabled: true}, ownerPass); err != nil {
 		t.Fatal(err)
 	}
 	if p := c.get("/console/"); p.StatusCode != http.StatusSeeOther {
@@ -511,7 +512,7 @@ func TestNewValidatesConfig(t *testing.T) {
 // A session store that fails answers 503: never a sign-in page that
 // pretends the user is signed out, never a sign-out that did not happen.
 func TestSessionStoreDown(t *testing.T) {
-	store := &brokenSessions{SessionStore: console.NewMemorySessionStore()}
+	store := &brokenSessions{SessionStore: consolestore.NewMemorySessionStore()}
 	e := newEnv(t, envOptions{sessionStore: store})
 	c := e.signedIn(opName, opPass)
 	store.broken.Store(true)

@@ -11,21 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/password"
-)
-
-// Role is what a console user may reach.
-type Role string
-
-// The roles.
-const (
-	// RoleOperator reaches every account; what it may do there follows its
-	// Permissions (admin:read, admin:write, admin:review, ...), as for a
-	// caller of the admin API.
-	RoleOperator Role = "operator"
-	// RoleOwner reaches one account, its Account, and only what an owner
-	// may do there.
-	RoleOwner Role = "owner"
 )
 
 // MaxUsernameLen is the longest console user name, in characters.
@@ -33,9 +20,6 @@ const MaxUsernameLen = 64
 
 // Errors; test with errors.Is.
 var (
-	// ErrUnknownUser is what a [UserStore] and [Users.Get] return for a
-	// name they do not hold.
-	ErrUnknownUser = errors.New("console: unknown user")
 	// ErrBadCredentials is what [Users.Authenticate] returns for an
 	// unknown name, a wrong password or a disabled user.
 	ErrBadCredentials = errors.New("console: bad user name or password")
@@ -65,30 +49,13 @@ func (e *UserError) Error() string { return "console: invalid user: " + e.Field 
 // Unwrap returns [ErrInvalidUser].
 func (e *UserError) Unwrap() error { return ErrInvalidUser }
 
-// User is a console user, without its password.
-type User struct {
-	// Username signs in: 1 to 64 printable characters, no spaces.
-	// Names compare byte for byte.
-	Username string
-	Role     Role
-	// Account is an owner's one account; empty for an operator.
-	Account string
-	// Permissions are an operator's, e.g. {"admin:read"} or {"*:*"},
-	// each as access.ParsePermission reads it; nil for an owner.
-	Permissions []string
-	// Disabled users cannot sign in.
-	Disabled bool
-	// Created and Updated are when the user was added and last replaced.
-	Created, Updated time.Time
-}
-
-// Validate reports why u is not a valid user: a [*UserError], or nil.
-func (u User) Validate() error {
+// validateUser reports why u is not a valid user: a [*UserError], or nil.
+func validateUser(u consolestore.User) error {
 	if err := validUsername(u.Username); err != nil {
 		return err
 	}
 	switch u.Role {
-	case RoleOperator:
+	case consolestore.RoleOperator:
 		if u.Account != "" {
 			return &UserError{"account", "an operator has no account"}
 		}
@@ -100,7 +67,7 @@ func (u User) Validate() error {
 				return &UserError{"permissions", fmt.Sprintf("permission %q: %v", p, err)}
 			}
 		}
-	case RoleOwner:
+	case consolestore.RoleOwner:
 		if u.Account == "" {
 			return &UserError{"account", "an owner needs its account"}
 		}
@@ -108,7 +75,7 @@ func (u User) Validate() error {
 			return &UserError{"permissions", "an owner has no permissions of its own"}
 		}
 	default:
-		return &UserError{"role", fmt.Sprintf("role %q: want %q or %q", u.Role, RoleOperator, RoleOwner)}
+		return &UserError{"role", fmt.Sprintf("role %q: want %q or %q", u.Role, consolestore.RoleOperator, consolestore.RoleOwner)}
 	}
 	return nil
 }
@@ -132,32 +99,10 @@ func validUsername(name string) error {
 	return nil
 }
 
-// UserRecord is a user as a [UserStore] keeps it: the Argon2id hash of the
-// password (a PHC string, package password), never the password.
-type UserRecord struct {
-	User
-	PasswordHash string
-}
-
-// UserStore keeps console users: in memory ([MemoryUserStore]) or in a
-// database shared by a service's instances (sqlstore). Implementations
-// must be safe for concurrent use, honour ctx, store records as they are
-// given (times to the nanosecond, a nil Permissions as nil) and never
-// print or return a hash in an error.
-type UserStore interface {
-	// Put creates or replaces the user named u.Username.
-	Put(ctx context.Context, u UserRecord) error
-	// Get returns the user with that name, or an error wrapping
-	// [ErrUnknownUser].
-	Get(ctx context.Context, username string) (UserRecord, error)
-	// List returns every user, without hashes, by name.
-	List(ctx context.Context) ([]User, error)
-}
-
 // UsersConfig configures [Users].
 type UsersConfig struct {
-	// Store keeps the users. Nil means a new [MemoryUserStore].
-	Store UserStore
+	// Store keeps the users. Nil means a new [consolestore.MemoryUserStore].
+	Store consolestore.UserStore
 	// Params are the Argon2id costs of new hashes. Zero means
 	// [password.DefaultParams].
 	Params password.Params
@@ -172,7 +117,7 @@ type UsersConfig struct {
 	Now func() time.Time
 }
 
-// Users are the console's users over a [UserStore] that keeps Argon2id
+// Users are the console's users over a [consolestore.UserStore] that keeps Argon2id
 // hashes of their passwords, never the passwords. Authenticate runs at
 // most a bounded number of password checks at once, shared fairly between
 // client addresses ([password.Checker]). Users are safe for concurrent use
@@ -184,7 +129,7 @@ type Users struct {
 }
 
 type usersState struct {
-	store   UserStore
+	store   consolestore.UserStore
 	params  password.Params
 	checker *password.Checker
 	now     func() time.Time
@@ -194,7 +139,7 @@ type usersState struct {
 func NewUsers(cfg UsersConfig) (*Users, error) {
 	st := &usersState{store: cfg.Store, params: cfg.Params, now: cfg.Now}
 	if st.store == nil {
-		st.store = NewMemoryUserStore()
+		st.store = consolestore.NewMemoryUserStore()
 	}
 	if st.params == (password.Params{}) {
 		st.params = password.DefaultParams
@@ -215,8 +160,8 @@ func NewUsers(cfg UsersConfig) (*Users, error) {
 // its Created). It refuses an invalid user or an empty password with a
 // [*UserError]. It does not end the user's sessions: replacing a user's
 // password or disabling it should go with [Sessions.DeleteUser].
-func (m *Users) Add(ctx context.Context, u User, pw string) error {
-	if err := u.Validate(); err != nil {
+func (m *Users) Add(ctx context.Context, u consolestore.User, pw string) error {
+	if err := validateUser(u); err != nil {
 		return err
 	}
 	switch {
@@ -235,33 +180,33 @@ func (m *Users) Add(ctx context.Context, u User, pw string) error {
 	switch old, err := st.store.Get(ctx, u.Username); {
 	case err == nil:
 		u.Created = old.Created
-	case !errors.Is(err, ErrUnknownUser):
+	case !errors.Is(err, consolestore.ErrUnknownUser):
 		return fmt.Errorf("console: look up user: %w", err)
 	}
 	if u.Permissions != nil {
 		u.Permissions = append([]string(nil), u.Permissions...)
 	}
-	if err := st.store.Put(ctx, UserRecord{User: u, PasswordHash: hash}); err != nil {
+	if err := st.store.Put(ctx, consolestore.UserRecord{User: u, PasswordHash: hash}); err != nil {
 		return fmt.Errorf("console: store user: %w", err)
 	}
 	return nil
 }
 
 // Get returns the user named username, or an error wrapping
-// [ErrUnknownUser].
-func (m *Users) Get(ctx context.Context, username string) (User, error) {
+// [consolestore.ErrUnknownUser].
+func (m *Users) Get(ctx context.Context, username string) (consolestore.User, error) {
 	rec, err := m.state().store.Get(ctx, username)
 	if err != nil {
-		if errors.Is(err, ErrUnknownUser) {
-			return User{}, ErrUnknownUser
+		if errors.Is(err, consolestore.ErrUnknownUser) {
+			return consolestore.User{}, consolestore.ErrUnknownUser
 		}
-		return User{}, fmt.Errorf("console: look up user: %w", err)
+		return consolestore.User{}, fmt.Errorf("console: look up user: %w", err)
 	}
 	return rec.User, nil
 }
 
 // List returns every user by name.
-func (m *Users) List(ctx context.Context) ([]User, error) {
+func (m *Users) List(ctx context.Context) ([]consolestore.User, error) {
 	us, err := m.state().store.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("console: list users: %w", err)
@@ -278,14 +223,14 @@ func (m *Users) List(ctx context.Context) ([]User, error) {
 // disabled user, and [ErrBusy] beyond the bounds on password checks. A
 // store failure is returned wrapped, and is neither: fail closed. No
 // error carries the password.
-func (m *Users) Authenticate(ctx context.Context, client netip.Addr, username, pw string) (User, error) {
+func (m *Users) Authenticate(ctx context.Context, client netip.Addr, username, pw string) (consolestore.User, error) {
 	st := m.state()
-	var rec UserRecord
+	var rec consolestore.UserRecord
 	err := st.checker.Check(ctx, client, pw, func(ctx context.Context) (string, bool, error) {
 		var err error
 		rec, err = st.store.Get(ctx, username)
 		switch {
-		case errors.Is(err, ErrUnknownUser):
+		case errors.Is(err, consolestore.ErrUnknownUser):
 			return "", false, nil
 		case err != nil:
 			return "", false, fmt.Errorf("console: look up user: %w", err)
@@ -294,13 +239,13 @@ func (m *Users) Authenticate(ctx context.Context, client netip.Addr, username, p
 	})
 	switch {
 	case errors.Is(err, password.ErrBusy):
-		return User{}, ErrBusy
+		return consolestore.User{}, ErrBusy
 	case errors.Is(err, password.ErrMismatch):
-		return User{}, ErrBadCredentials
+		return consolestore.User{}, ErrBadCredentials
 	case err != nil:
-		return User{}, err
+		return consolestore.User{}, err
 	case rec.Disabled:
-		return User{}, fmt.Errorf("%w: %w", ErrBadCredentials, ErrUserDisabled)
+		return consolestore.User{}, fmt.Errorf("%w: %w", ErrBadCredentials, ErrUserDisabled)
 	}
 	return rec.User, nil
 }

@@ -3,6 +3,8 @@ package console_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/password"
 )
 
@@ -41,34 +44,34 @@ func newUsers(t *testing.T, cfg console.UsersConfig) *console.Users {
 }
 
 var (
-	opAlice  = console.User{Username: "alice", Role: console.RoleOperator, Permissions: []string{"admin:read", "admin:write"}}
-	ownerBob = console.User{Username: "bob", Role: console.RoleOwner, Account: "acct_demo"}
+	opAlice  = consolestore.User{Username: "alice", Role: consolestore.RoleOperator, Permissions: []string{"admin:read", "admin:write"}}
+	ownerBob = consolestore.User{Username: "bob", Role: consolestore.RoleOwner, Account: "acct_demo"}
 )
 
 func TestUsersAddValidates(t *testing.T) {
 	users := newUsers(t, console.UsersConfig{})
 	ctx := t.Context()
-	with := func(u console.User, f func(*console.User)) console.User { f(&u); return u }
+	with := func(u consolestore.User, f func(*consolestore.User)) consolestore.User { f(&u); return u }
 	for name, tc := range map[string]struct {
-		u     console.User
+		u     consolestore.User
 		pw    string
 		field string
 	}{
-		"empty name":           {with(opAlice, func(u *console.User) { u.Username = "" }), "pw", "username"},
-		"name with a space":    {with(opAlice, func(u *console.User) { u.Username = "al ice" }), "pw", "username"},
-		"name with a tab":      {with(opAlice, func(u *console.User) { u.Username = "alice\t" }), "pw", "username"},
-		"name with NBSP":       {with(opAlice, func(u *console.User) { u.Username = "al\u00a0ice" }), "pw", "username"},
-		"name with a control":  {with(opAlice, func(u *console.User) { u.Username = "al\x00ice" }), "pw", "username"},
-		"name not UTF-8":       {with(opAlice, func(u *console.User) { u.Username = "al\xffice" }), "pw", "username"},
-		"name of 65":           {with(opAlice, func(u *console.User) { u.Username = strings.Repeat("a", 65) }), "pw", "username"},
-		"no role":              {with(opAlice, func(u *console.User) { u.Role = "" }), "pw", "role"},
-		"unknown role":         {with(opAlice, func(u *console.User) { u.Role = "admin" }), "pw", "role"},
-		"operator account":     {with(opAlice, func(u *console.User) { u.Account = "acct_1" }), "pw", "account"},
-		"operator no perms":    {with(opAlice, func(u *console.User) { u.Permissions = nil }), "pw", "permissions"},
-		"operator bad perm":    {with(opAlice, func(u *console.User) { u.Permissions = []string{"admin:read", "nonsense"} }), "pw", "permissions"},
-		"operator empty perm":  {with(opAlice, func(u *console.User) { u.Permissions = []string{""} }), "pw", "permissions"},
-		"owner without acct":   {with(ownerBob, func(u *console.User) { u.Account = "" }), "pw", "account"},
-		"owner with perms":     {with(ownerBob, func(u *console.User) { u.Permissions = []string{"admin:read"} }), "pw", "permissions"},
+		"empty name":           {with(opAlice, func(u *consolestore.User) { u.Username = "" }), "pw", "username"},
+		"name with a space":    {with(opAlice, func(u *consolestore.User) { u.Username = "al ice" }), "pw", "username"},
+		"name with a tab":      {with(opAlice, func(u *consolestore.User) { u.Username = "alice\t" }), "pw", "username"},
+		"name with NBSP":       {with(opAlice, func(u *consolestore.User) { u.Username = "al\u00a0ice" }), "pw", "username"},
+		"name with a control":  {with(opAlice, func(u *consolestore.User) { u.Username = "al\x00ice" }), "pw", "username"},
+		"name not UTF-8":       {with(opAlice, func(u *consolestore.User) { u.Username = "al\xffice" }), "pw", "username"},
+		"name of 65":           {with(opAlice, func(u *consolestore.User) { u.Username = strings.Repeat("a", 65) }), "pw", "username"},
+		"no role":              {with(opAlice, func(u *consolestore.User) { u.Role = "" }), "pw", "role"},
+		"unknown role":         {with(opAlice, func(u *consolestore.User) { u.Role = "admin" }), "pw", "role"},
+		"operator account":     {with(opAlice, func(u *consolestore.User) { u.Account = "acct_1" }), "pw", "account"},
+		"operator no perms":    {with(opAlice, func(u *consolestore.User) { u.Permissions = nil }), "pw", "permissions"},
+		"operator bad perm":    {with(opAlice, func(u *consolestore.User) { u.Permissions = []string{"admin:read", "nonsense"} }), "pw", "permissions"},
+		"operator empty perm":  {with(opAlice, func(u *consolestore.User) { u.Permissions = []string{""} }), "pw", "permissions"},
+		"owner without acct":   {with(ownerBob, func(u *consolestore.User) { u.Account = "" }), "pw", "account"},
+		"owner with perms":     {with(ownerBob, func(u *consolestore.User) { u.Permissions = []string{"admin:read"} }), "pw", "permissions"},
 		"empty password":       {opAlice, "", "password"},
 		"password over MaxLen": {opAlice, strings.Repeat("x", password.MaxLen+1), "password"},
 	} {
@@ -81,16 +84,16 @@ func TestUsersAddValidates(t *testing.T) {
 			if ue.Field != tc.field {
 				t.Fatalf("Add refused field %q (%v), want %q", ue.Field, err, tc.field)
 			}
-			if _, err := users.Get(ctx, tc.u.Username); !errors.Is(err, console.ErrUnknownUser) {
+			if _, err := users.Get(ctx, tc.u.Username); !errors.Is(err, consolestore.ErrUnknownUser) {
 				t.Fatalf("a refused user was stored: %v", err)
 			}
 		})
 	}
 	// The valid extremes.
-	for _, u := range []console.User{
-		with(opAlice, func(u *console.User) { u.Username = strings.Repeat("é", 64) }),
-		with(opAlice, func(u *console.User) { u.Username = "a"; u.Permissions = []string{"*:*"} }),
-		with(ownerBob, func(u *console.User) { u.Username = "o'brien<script>"; u.Permissions = []string{} }),
+	for _, u := range []consolestore.User{
+		with(opAlice, func(u *consolestore.User) { u.Username = strings.Repeat("é", 64) }),
+		with(opAlice, func(u *consolestore.User) { u.Username = "a"; u.Permissions = []string{"*:*"} }),
+		with(ownerBob, func(u *consolestore.User) { u.Username = "o'brien<script>"; u.Permissions = []string{} }),
 	} {
 		if err := users.Add(ctx, u, "pw"); err != nil {
 			t.Errorf("Add(%q): %v", u.Username, err)
@@ -100,7 +103,7 @@ func TestUsersAddValidates(t *testing.T) {
 
 func TestUsersAddAndGet(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}
-	store := console.NewMemoryUserStore()
+	store := consolestore.NewMemoryUserStore()
 	users := newUsers(t, console.UsersConfig{Store: store, Now: clk.Now})
 	ctx := t.Context()
 	if err := users.Add(ctx, opAlice, "alice's password"); err != nil {
@@ -111,7 +114,7 @@ func TestUsersAddAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Username != "alice" || got.Role != console.RoleOperator || !got.Created.Equal(created) || !got.Updated.Equal(created) ||
+	if got.Username != "alice" || got.Role != consolestore.RoleOperator || !got.Created.Equal(created) || !got.Updated.Equal(created) ||
 		strings.Join(got.Permissions, ",") != "admin:read,admin:write" {
 		t.Fatalf("Get = %+v", got)
 	}
@@ -144,7 +147,7 @@ func TestUsersAddAndGet(t *testing.T) {
 		t.Fatalf("the new password: %v", err)
 	}
 
-	if _, err := users.Get(ctx, "nobody"); !errors.Is(err, console.ErrUnknownUser) {
+	if _, err := users.Get(ctx, "nobody"); !errors.Is(err, consolestore.ErrUnknownUser) {
 		t.Fatalf("Get of an unknown name: %v", err)
 	}
 	if err := users.Add(ctx, ownerBob, "pw"); err != nil {
@@ -169,7 +172,7 @@ func TestUsersAuthenticate(t *testing.T) {
 	}
 	client := netip.MustParseAddr("192.0.2.1")
 	got, err := users.Authenticate(ctx, client, "alice", "alice's password")
-	if err != nil || got.Username != "alice" || got.Role != console.RoleOperator {
+	if err != nil || got.Username != "alice" || got.Role != consolestore.RoleOperator {
 		t.Fatalf("Authenticate = %+v, %v", got, err)
 	}
 	for name, tc := range map[string][2]string{
@@ -212,11 +215,11 @@ type failingUserStore struct{}
 
 var errDown = errors.New("store down")
 
-func (failingUserStore) Put(context.Context, console.UserRecord) error { return errDown }
-func (failingUserStore) Get(context.Context, string) (console.UserRecord, error) {
-	return console.UserRecord{}, errDown
+func (failingUserStore) Put(context.Context, consolestore.UserRecord) error { return errDown }
+func (failingUserStore) Get(context.Context, string) (consolestore.UserRecord, error) {
+	return consolestore.UserRecord{}, errDown
 }
-func (failingUserStore) List(context.Context) ([]console.User, error) { return nil, errDown }
+func (failingUserStore) List(context.Context) ([]consolestore.User, error) { return nil, errDown }
 
 func TestUsersStoreFailure(t *testing.T) {
 	users := newUsers(t, console.UsersConfig{Store: failingUserStore{}})
@@ -228,7 +231,7 @@ func TestUsersStoreFailure(t *testing.T) {
 	if !errors.Is(err, errDown) || errors.Is(err, console.ErrBadCredentials) || errors.Is(err, console.ErrBusy) {
 		t.Fatalf("Authenticate: %v, want the store's failure: fail closed, not a wrong password", err)
 	}
-	if _, err := users.Get(ctx, "alice"); !errors.Is(err, errDown) || errors.Is(err, console.ErrUnknownUser) {
+	if _, err := users.Get(ctx, "alice"); !errors.Is(err, errDown) || errors.Is(err, consolestore.ErrUnknownUser) {
 		t.Fatalf("Get: %v", err)
 	}
 	if _, err := users.List(ctx); !errors.Is(err, errDown) {
@@ -238,12 +241,12 @@ func TestUsersStoreFailure(t *testing.T) {
 
 // gatedStore holds Gets of "slow" until gate closes.
 type gatedStore struct {
-	console.UserStore
+	consolestore.UserStore
 	started chan struct{}
 	gate    chan struct{}
 }
 
-func (s gatedStore) Get(ctx context.Context, username string) (console.UserRecord, error) {
+func (s gatedStore) Get(ctx context.Context, username string) (consolestore.UserRecord, error) {
 	if username == "slow" {
 		s.started <- struct{}{}
 		<-s.gate
@@ -252,7 +255,7 @@ func (s gatedStore) Get(ctx context.Context, username string) (console.UserRecor
 }
 
 func TestUsersAuthenticateBounded(t *testing.T) {
-	store := gatedStore{UserStore: console.NewMemoryUserStore(), started: make(chan struct{}, 4), gate: make(chan struct{})}
+	store := gatedStore{UserStore: consolestore.NewMemoryUserStore(), started: make(chan struct{}, 4), gate: make(chan struct{})}
 	users := newUsers(t, console.UsersConfig{Store: store, MaxConcurrent: 2})
 	ctx := t.Context()
 	if err := users.Add(ctx, opAlice, "pw"); err != nil {
@@ -303,4 +306,14 @@ func TestUsersPrintNothing(t *testing.T) {
 			t.Fatalf("printing Users shows %q:\n%s", secret, out)
 		}
 	}
+}
+
+// printed returns every way v may be printed: fmt verbs and slog.
+func printed(v any) string {
+	var b strings.Builder
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		fmt.Fprintf(&b, verb+"\n", v)
+	}
+	slog.New(slog.NewTextHandler(&b, nil)).Info("store", "v", v)
+	return b.String()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/oauth"
+	"github.com/keygate/keygate/passworduser"
 	"github.com/keygate/keygate/ratelimit"
 )
 
@@ -421,23 +422,23 @@ func TestUserFailureKnownAddressTTL(t *testing.T) {
 // gatedStore holds every lookup of the name "slow" until the gate opens,
 // as a slow password check would, and reports each one that started.
 type gatedStore struct {
-	oauth.UserStore
+	passworduser.Store
 	gate    chan struct{}
 	started chan struct{}
 }
 
-func (s *gatedStore) Get(ctx context.Context, username string) (oauth.UserRecord, error) {
+func (s *gatedStore) Get(ctx context.Context, username string) (passworduser.Record, error) {
 	if username == "slow" {
 		s.started <- struct{}{}
 		<-s.gate
 	}
-	return s.UserStore.Get(ctx, username)
+	return s.Store.Get(ctx, username)
 }
 
 // One address holding many checks in flight takes one slot, not all of
 // them: another address's sign-in still finds one.
 func TestPasswordUsersFairPerAddress(t *testing.T) {
-	store := &gatedStore{UserStore: oauth.NewMemoryUserStore(), gate: make(chan struct{}), started: make(chan struct{}, 16)}
+	store := &gatedStore{Store: passworduser.NewMemoryStore(), gate: make(chan struct{}), started: make(chan struct{}, 16)}
 	users, err := oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: store, Params: fastHash})
 	require.NoError(t, err)
 	ctx := t.Context()

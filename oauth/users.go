@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"sync"
 
 	"github.com/keygate/keygate/password"
+	"github.com/keygate/keygate/passworduser"
 )
 
 // DefaultMaxConcurrentChecks bounds the password checks a [PasswordUsers]
@@ -36,90 +36,7 @@ type FairUsers interface {
 	AuthenticateFrom(ctx context.Context, client netip.Addr, username, password string) (User, error)
 }
 
-// ErrUnknownUser is what a [UserStore] returns for a name it does not
-// hold.
-var ErrUnknownUser = errors.New("oauth: unknown user")
-
-// UserRecord is a user as a [UserStore] keeps it: the Argon2id hash of the
-// password (a PHC string, package password), never the password.
-type UserRecord struct {
-	Username     string
-	PasswordHash string
-	User         User
-}
-
-// UserStore keeps the users of a [PasswordUsers]: in memory
-// ([MemoryUserStore]) or in a database shared by a service's instances.
-// Implementations must be safe for concurrent use and honour ctx.
-type UserStore interface {
-	// Put creates or replaces the user named u.Username.
-	Put(ctx context.Context, u UserRecord) error
-	// Get returns the user with that name, or an error wrapping
-	// [ErrUnknownUser].
-	Get(ctx context.Context, username string) (UserRecord, error)
-}
-
-// MemoryUserStore is the in-memory [UserStore]. It never prints its users
-// or their hashes.
-type MemoryUserStore struct {
-	// users is behind a function value so that fmt, printing the store
-	// by reflection, shows only a code address.
-	users func() *memoryUsers
-}
-
-type memoryUsers struct {
-	mu sync.RWMutex
-	m  map[string]UserRecord
-}
-
-// NewMemoryUserStore returns an empty MemoryUserStore.
-func NewMemoryUserStore() *MemoryUserStore {
-	mu := &memoryUsers{m: map[string]UserRecord{}}
-	return &MemoryUserStore{users: func() *memoryUsers { return mu }}
-}
-
-// Put implements [UserStore].
-func (s *MemoryUserStore) Put(ctx context.Context, u UserRecord) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	mu := s.users()
-	mu.mu.Lock()
-	defer mu.mu.Unlock()
-	mu.m[u.Username] = u
-	return nil
-}
-
-// Get implements [UserStore].
-func (s *MemoryUserStore) Get(ctx context.Context, username string) (UserRecord, error) {
-	if err := ctx.Err(); err != nil {
-		return UserRecord{}, err
-	}
-	mu := s.users()
-	mu.mu.RLock()
-	defer mu.mu.RUnlock()
-	u, ok := mu.m[username]
-	if !ok {
-		return UserRecord{}, ErrUnknownUser
-	}
-	return u, nil
-}
-
-// String describes the store without its users.
-func (s *MemoryUserStore) String() string {
-	mu := s.users()
-	mu.mu.RLock()
-	defer mu.mu.RUnlock()
-	return fmt.Sprintf("oauth.MemoryUserStore(%d users)", len(mu.m))
-}
-
-// Format writes [MemoryUserStore.String] for every verb.
-func (s *MemoryUserStore) Format(f fmt.State, _ rune) { fmt.Fprint(f, s.String()) }
-
-// LogValue describes the store for log/slog.
-func (s *MemoryUserStore) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// PasswordUsers is a [Users] for the password grant over a [UserStore]
+// PasswordUsers is a [Users] for the password grant over a [passworduser.Store]
 // that keeps Argon2id hashes of the passwords (package password), never
 // the passwords. It is safe for concurrent use, runs at most a bounded
 // number of password checks at once (answering [ErrBusy] beyond), and never
@@ -139,14 +56,14 @@ type PasswordUsers struct {
 
 type usersState struct {
 	params  password.Params
-	store   UserStore
+	store   passworduser.Store
 	checker *password.Checker // the bounded, fair checks
 }
 
 // PasswordUsersConfig configures a [PasswordUsers].
 type PasswordUsersConfig struct {
-	// Store keeps the users. Nil means a new [MemoryUserStore].
-	Store UserStore
+	// Store keeps the users. Nil means a new [passworduser.MemoryStore].
+	Store passworduser.Store
 	// Params are the Argon2id costs of new hashes. Zero means
 	// [password.DefaultParams]. (A stored hash carries its own.)
 	Params password.Params
@@ -167,7 +84,7 @@ func NewPasswordUsers(cfg PasswordUsersConfig) (*PasswordUsers, error) {
 		params = password.DefaultParams
 	}
 	if store == nil {
-		store = NewMemoryUserStore()
+		store = passworduser.NewMemoryStore()
 	}
 	checker, err := password.NewChecker(password.CheckerConfig{Params: params, MaxConcurrent: cfg.MaxConcurrent, MaxPerClient: cfg.MaxPerClient})
 	if err != nil {
@@ -188,7 +105,7 @@ func (m *PasswordUsers) Add(ctx context.Context, username, pw string, u User) er
 	if err != nil {
 		return fmt.Errorf("oauth: hash password: %w", err)
 	}
-	if err := st.store.Put(ctx, UserRecord{Username: username, PasswordHash: hash, User: u}); err != nil {
+	if err := st.store.Put(ctx, passworduser.Record{Username: username, PasswordHash: hash, Subject: u.Subject, Account: u.Account}); err != nil {
 		return fmt.Errorf("oauth: store user: %w", err)
 	}
 	return nil
@@ -208,12 +125,12 @@ func (m *PasswordUsers) Authenticate(ctx context.Context, username, pw string) (
 // zero Addr is subject to the overall bound only.
 func (m *PasswordUsers) AuthenticateFrom(ctx context.Context, client netip.Addr, username, pw string) (User, error) {
 	st := m.state()
-	var rec UserRecord
+	var rec passworduser.Record
 	err := st.checker.Check(ctx, client, pw, func(ctx context.Context) (string, bool, error) {
 		var err error
 		rec, err = st.store.Get(ctx, username)
 		switch {
-		case errors.Is(err, ErrUnknownUser):
+		case errors.Is(err, passworduser.ErrUnknownUser):
 			return "", false, nil
 		case err != nil:
 			return "", false, fmt.Errorf("oauth: look up user: %w", err)
@@ -228,7 +145,7 @@ func (m *PasswordUsers) AuthenticateFrom(ctx context.Context, client netip.Addr,
 	case err != nil:
 		return User{}, err
 	}
-	return rec.User, nil
+	return User{Subject: rec.Subject, Account: rec.Account}, nil
 }
 
 // String describes the users without naming any.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/password"
+	"github.com/keygate/keygate/passworduser"
 )
 
 var cheap = password.Params{Memory: 64, Time: 1, Threads: 1}
@@ -41,21 +42,21 @@ func TestPasswordUsersKeepsOnlyHashes(t *testing.T) {
 // heldStore is a UserStore whose Gets of "slow" wait, inside the password
 // check, until gate closes.
 type heldStore struct {
-	UserStore
+	passworduser.Store
 	started chan struct{}
 	gate    chan struct{}
 }
 
-func (s heldStore) Get(ctx context.Context, username string) (UserRecord, error) {
+func (s heldStore) Get(ctx context.Context, username string) (passworduser.Record, error) {
 	if username == "slow" {
 		s.started <- struct{}{}
 		<-s.gate
 	}
-	return s.UserStore.Get(ctx, username)
+	return s.Store.Get(ctx, username)
 }
 
 func TestPasswordUsersBoundsConcurrentChecks(t *testing.T) {
-	store := heldStore{UserStore: NewMemoryUserStore(), started: make(chan struct{}, 2), gate: make(chan struct{})}
+	store := heldStore{Store: passworduser.NewMemoryStore(), started: make(chan struct{}, 2), gate: make(chan struct{})}
 	users, err := NewPasswordUsers(PasswordUsersConfig{Store: store, Params: cheap, MaxConcurrent: 2})
 	if err != nil {
 		t.Fatal(err)

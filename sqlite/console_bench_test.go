@@ -23,6 +23,7 @@ import (
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/sqlite"
@@ -163,9 +164,9 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 			cb.key = id
 		}
 	}
-	for _, u := range []console.User{
-		{Username: benchOperator, Role: console.RoleOperator, Permissions: []string{admin.PermissionRead, admin.PermissionWrite, admin.PermissionReview}},
-		{Username: benchOwner, Role: console.RoleOwner, Account: cb.ownerAccount},
+	for _, u := range []consolestore.User{
+		{Username: benchOperator, Role: consolestore.RoleOperator, Permissions: []string{admin.PermissionRead, admin.PermissionWrite, admin.PermissionReview}},
+		{Username: benchOwner, Role: consolestore.RoleOwner, Account: cb.ownerAccount},
 	} {
 		if err := users.Add(ctx, u, benchPassword); err != nil {
 			b.Fatal(err)

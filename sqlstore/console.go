@@ -6,25 +6,25 @@ import (
 	"errors"
 	"time"
 
-	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
-// consoleUserStore is the [console.UserStore] of a DB.
+// consoleUserStore is the [consolestore.UserStore] of a DB.
 type consoleUserStore struct{ d *DB }
 
-// ConsoleUsers returns the DB's [console.UserStore]: the admin console's
+// ConsoleUsers returns the DB's [consolestore.UserStore]: the admin console's
 // users, shared by every instance on the database. Put is one INSERT ...
 // ON CONFLICT DO UPDATE, so that of instances writing one name at once the
 // last one wins whole. Names compare byte for byte. No error carries a
 // password hash, nor the name looked up.
-func (d *DB) ConsoleUsers() console.UserStore { return consoleUserStore{d} }
+func (d *DB) ConsoleUsers() consolestore.UserStore { return consoleUserStore{d} }
 
-var _ console.UserStore = consoleUserStore{}
+var _ consolestore.UserStore = consoleUserStore{}
 
 const consoleUserColumns = "username, role, account, permissions, disabled, created, updated"
 
-// Put implements [console.UserStore].
-func (s consoleUserStore) Put(ctx context.Context, u console.UserRecord) error {
+// Put implements [consolestore.UserStore].
+func (s consoleUserStore) Put(ctx context.Context, u consolestore.UserRecord) error {
 	var ts times
 	created, updated := ts.enc(u.Created), ts.enc(u.Updated)
 	if ts.err != nil {
@@ -43,42 +43,42 @@ disabled = excluded.disabled, created = excluded.created, updated = excluded.upd
 }
 
 // scanConsoleUser reads consoleUserColumns.
-func scanConsoleUser(sc scanner) (console.User, error) {
+func scanConsoleUser(sc scanner) (consolestore.User, error) {
 	var (
-		u                console.User
+		u                consolestore.User
 		role, perms      string
 		created, updated int64
 	)
 	if err := sc.Scan(&u.Username, &role, &u.Account, &perms, &u.Disabled, &created, &updated); err != nil {
-		return console.User{}, err
+		return consolestore.User{}, err
 	}
 	var ld listDecoder
 	ld.dec(perms, &u.Permissions)
 	if ld.err != nil {
-		return console.User{}, ld.err
+		return consolestore.User{}, ld.err
 	}
-	u.Role, u.Created, u.Updated = console.Role(role), decTime(created), decTime(updated)
+	u.Role, u.Created, u.Updated = consolestore.Role(role), decTime(created), decTime(updated)
 	return u, nil
 }
 
-// Get implements [console.UserStore].
-func (s consoleUserStore) Get(ctx context.Context, username string) (console.UserRecord, error) {
+// Get implements [consolestore.UserStore].
+func (s consoleUserStore) Get(ctx context.Context, username string) (consolestore.UserRecord, error) {
 	if err := ctx.Err(); err != nil {
-		return console.UserRecord{}, err
+		return consolestore.UserRecord{}, err
 	}
 	row, err := s.d.readRow(ctx, "SELECT "+consoleUserColumns+", password_hash FROM console_users WHERE username = ?", username)
 	if err != nil {
-		return console.UserRecord{}, s.d.fail(ctx, "get console user", err)
+		return consolestore.UserRecord{}, s.d.fail(ctx, "get console user", err)
 	}
 	var hash string
 	u, err := scanConsoleUser(extraScanner{row, &hash})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return console.UserRecord{}, console.ErrUnknownUser
+		return consolestore.UserRecord{}, consolestore.ErrUnknownUser
 	case err != nil:
-		return console.UserRecord{}, s.d.fail(ctx, "get console user", err)
+		return consolestore.UserRecord{}, s.d.fail(ctx, "get console user", err)
 	}
-	return console.UserRecord{User: u, PasswordHash: hash}, nil
+	return consolestore.UserRecord{User: u, PasswordHash: hash}, nil
 }
 
 // extraScanner scans a row whose last columns go to extra, after those
@@ -90,30 +90,30 @@ type extraScanner struct {
 
 func (e extraScanner) Scan(dest ...any) error { return e.sc.Scan(append(dest, e.extra)...) }
 
-// List implements [console.UserStore].
-func (s consoleUserStore) List(ctx context.Context) ([]console.User, error) {
+// List implements [consolestore.UserStore].
+func (s consoleUserStore) List(ctx context.Context) ([]consolestore.User, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return collect(ctx, s.d, "list console users", "SELECT "+consoleUserColumns+" FROM console_users ORDER BY username", nil, scanConsoleUser)
 }
 
-// consoleSessionStore is the [console.SessionStore] of a DB.
+// consoleSessionStore is the [consolestore.SessionStore] of a DB.
 type consoleSessionStore struct{ d *DB }
 
-// ConsoleSessions returns the DB's [console.SessionStore]: the admin
+// ConsoleSessions returns the DB's [consolestore.SessionStore]: the admin
 // console's sessions, by the SHA-256 hash of their IDs, shared by every
 // instance on the database, so that a session started on one is resumed on
 // another and signing out on one ends it on all.
-func (d *DB) ConsoleSessions() console.SessionStore { return consoleSessionStore{d} }
+func (d *DB) ConsoleSessions() consolestore.SessionStore { return consoleSessionStore{d} }
 
-var _ console.SessionStore = consoleSessionStore{}
+var _ consolestore.SessionStore = consoleSessionStore{}
 
 // errSessionTaken is what Create returns for an ID hash that is taken.
 var errSessionTaken = errors.New("sqlstore: console session ID hash taken")
 
-// Create implements [console.SessionStore].
-func (s consoleSessionStore) Create(ctx context.Context, idHash []byte, sess console.Session) error {
+// Create implements [consolestore.SessionStore].
+func (s consoleSessionStore) Create(ctx context.Context, idHash []byte, sess consolestore.Session) error {
 	var ts times
 	created, seen := ts.enc(sess.Created), ts.enc(sess.LastSeen)
 	if ts.err != nil {
@@ -137,30 +137,30 @@ func (s consoleSessionStore) Create(ctx context.Context, idHash []byte, sess con
 	return nil
 }
 
-// Get implements [console.SessionStore].
-func (s consoleSessionStore) Get(ctx context.Context, idHash []byte) (console.Session, error) {
+// Get implements [consolestore.SessionStore].
+func (s consoleSessionStore) Get(ctx context.Context, idHash []byte) (consolestore.Session, error) {
 	if err := ctx.Err(); err != nil {
-		return console.Session{}, err
+		return consolestore.Session{}, err
 	}
 	row, err := s.d.readRow(ctx, "SELECT username, created, last_seen FROM console_sessions WHERE id_hash = ?", idHash)
 	if err != nil {
-		return console.Session{}, s.d.fail(ctx, "get console session", err)
+		return consolestore.Session{}, s.d.fail(ctx, "get console session", err)
 	}
 	var (
-		sess          console.Session
+		sess          consolestore.Session
 		created, seen int64
 	)
 	switch err := row.Scan(&sess.Username, &created, &seen); {
 	case errors.Is(err, sql.ErrNoRows):
-		return console.Session{}, console.ErrNoSession
+		return consolestore.Session{}, consolestore.ErrNoSession
 	case err != nil:
-		return console.Session{}, s.d.fail(ctx, "get console session", err)
+		return consolestore.Session{}, s.d.fail(ctx, "get console session", err)
 	}
 	sess.Created, sess.LastSeen = decTime(created), decTime(seen)
 	return sess, nil
 }
 
-// Touch implements [console.SessionStore]: one UPDATE that moves
+// Touch implements [consolestore.SessionStore]: one UPDATE that moves
 // last_seen only forward, so that racing touches leave the latest.
 func (s consoleSessionStore) Touch(ctx context.Context, idHash []byte, lastSeen time.Time) error {
 	seen, err := encTime(lastSeen)
@@ -180,12 +180,12 @@ func (s consoleSessionStore) Touch(ctx context.Context, idHash []byte, lastSeen 
 	case err != nil:
 		return s.d.fail(ctx, "touch console session", err)
 	case n == 0:
-		return console.ErrNoSession
+		return consolestore.ErrNoSession
 	}
 	return nil
 }
 
-// Delete implements [console.SessionStore].
+// Delete implements [consolestore.SessionStore].
 func (s consoleSessionStore) Delete(ctx context.Context, idHash []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -196,7 +196,7 @@ func (s consoleSessionStore) Delete(ctx context.Context, idHash []byte) error {
 	return nil
 }
 
-// DeleteUser implements [console.SessionStore].
+// DeleteUser implements [consolestore.SessionStore].
 func (s consoleSessionStore) DeleteUser(ctx context.Context, username string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -207,7 +207,7 @@ func (s consoleSessionStore) DeleteUser(ctx context.Context, username string) er
 	return nil
 }
 
-// DeleteExpired implements [console.SessionStore]. Cut-offs outside the
+// DeleteExpired implements [consolestore.SessionStore]. Cut-offs outside the
 // storable range are clamped to it.
 func (s consoleSessionStore) DeleteExpired(ctx context.Context, idleBefore, createdBefore time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"time"
 
-	"github.com/keygate/keygate/admin"
+	"github.com/keygate/keygate/idempotency"
 )
 
-// IdempotencyConfig configures the [admin.IdempotencyStore] of
+// IdempotencyConfig configures the [idempotency.Store] of
 // [DB.Idempotency]. The zero value is usable.
 type IdempotencyConfig struct {
 	// Retention is how long an entry is kept from its reservation. Zero
@@ -24,18 +24,18 @@ type IdempotencyConfig struct {
 	Now func() time.Time
 }
 
-// idempotencyStore is the [admin.IdempotencyStore] of a DB.
+// idempotencyStore is the [idempotency.Store] of a DB.
 type idempotencyStore struct {
 	d   *DB
 	cfg IdempotencyConfig
 }
 
-// Idempotency returns the DB's [admin.IdempotencyStore]. Reserve is an
+// Idempotency returns the DB's [idempotency.Store]. Reserve is an
 // INSERT ... ON CONFLICT DO NOTHING, after deleting the key's entry if it
 // expired or its reservation lapsed: of concurrent reservations of one
 // key, in any number of processes, exactly one succeeds. Every 1024th
 // reservation also deletes the expired entries.
-func (d *DB) Idempotency(cfg IdempotencyConfig) admin.IdempotencyStore {
+func (d *DB) Idempotency(cfg IdempotencyConfig) idempotency.Store {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 24 * time.Hour
 	}
@@ -48,62 +48,62 @@ func (d *DB) Idempotency(cfg IdempotencyConfig) admin.IdempotencyStore {
 	return idempotencyStore{d: d, cfg: cfg}
 }
 
-var _ admin.IdempotencyStore = idempotencyStore{}
+var _ idempotency.Store = idempotencyStore{}
 
-// Reserve implements [admin.IdempotencyStore].
-func (s idempotencyStore) Reserve(ctx context.Context, key string, fingerprint []byte) (admin.IdempotencyEntry, bool, error) {
+// Reserve implements [idempotency.Store].
+func (s idempotencyStore) Reserve(ctx context.Context, key string, fingerprint []byte) (idempotency.Entry, bool, error) {
 	now := s.cfg.Now()
 	var ts times
 	at, expired, lapsed := ts.enc(now), ts.enc(now.Add(-s.cfg.Retention)), ts.enc(now.Add(-s.cfg.LockTimeout))
 	if ts.err != nil {
-		return admin.IdempotencyEntry{}, false, ts.err
+		return idempotency.Entry{}, false, ts.err
 	}
 	if fingerprint == nil {
 		fingerprint = []byte{} // NOT NULL
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return admin.IdempotencyEntry{}, false, err
+			return idempotency.Entry{}, false, err
 		}
 		// A stale entry makes way; one that is not stays.
 		if _, err := s.d.exec(ctx, "DELETE FROM idempotency_keys WHERE idem_key = ? AND (reserved_at <= ? OR (NOT done AND reserved_at <= ?))",
 			key, expired, lapsed); err != nil {
-			return admin.IdempotencyEntry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
+			return idempotency.Entry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
 		}
 		res, err := s.d.exec(ctx, "INSERT INTO idempotency_keys (idem_key, fingerprint, done, status, body, reserved_at) VALUES (?, ?, ?, 0, NULL, ?) ON CONFLICT (idem_key) DO NOTHING",
 			key, fingerprint, false, at)
 		if err != nil {
-			return admin.IdempotencyEntry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
+			return idempotency.Entry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return admin.IdempotencyEntry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
+			return idempotency.Entry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
 		}
 		if n == 1 {
 			if s.d.idemWrites.Add(1)%sweepEvery == 0 {
 				// Best effort: a failure leaves them for the next sweep.
 				_, _ = s.d.exec(ctx, "DELETE FROM idempotency_keys WHERE reserved_at <= ?", expired)
 			}
-			return admin.IdempotencyEntry{}, true, nil
+			return idempotency.Entry{}, true, nil
 		}
 		row, err := s.d.readRow(ctx, "SELECT fingerprint, done, status, body FROM idempotency_keys WHERE idem_key = ?", key)
 		if err != nil {
-			return admin.IdempotencyEntry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
+			return idempotency.Entry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
 		}
-		var e admin.IdempotencyEntry
+		var e idempotency.Entry
 		var status int64
 		switch err := row.Scan(&e.Fingerprint, &e.Done, &status, &e.Body); {
 		case errors.Is(err, sql.ErrNoRows):
 			continue // released meanwhile: try again
 		case err != nil:
-			return admin.IdempotencyEntry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
+			return idempotency.Entry{}, false, s.d.fail(ctx, "reserve idempotency key", err)
 		}
 		e.Status = int(status) // Scan copied the bytes: they are the caller's
 		return e, false, nil
 	}
 }
 
-// Complete implements [admin.IdempotencyStore].
+// Complete implements [idempotency.Store].
 func (s idempotencyStore) Complete(ctx context.Context, key string, status int, body []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -118,7 +118,7 @@ func (s idempotencyStore) Complete(ctx context.Context, key string, status int, 
 	return nil
 }
 
-// Release implements [admin.IdempotencyStore].
+// Release implements [idempotency.Store].
 func (s idempotencyStore) Release(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"github.com/keygate/keygate/auditprom"
 	"github.com/keygate/keygate/console"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/internal/seal"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -196,7 +197,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	var refreshStore jwt.RefreshStore = jwt.NewMemoryRefreshStore()
 	var denylist jwt.Denylist
 	var oneTimeStore jwt.OneTimeStore = jwt.NewMemoryOneTimeStore()
-	var idempotency admin.IdempotencyStore
+	var idempotency idempotency.Store
 	if st.db != nil {
 		keyConfig.Store = st.keys
 		hmacConfig.Store = st.creds

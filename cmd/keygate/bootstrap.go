@@ -11,7 +11,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/oauth"
 )
@@ -115,7 +115,7 @@ func (a *app) createDemo(ctx context.Context) (demo, error) {
 	if err := a.consoleUsers.Add(ctx, firstOperator(), d.operatorPassword); err != nil {
 		return demo{}, err
 	}
-	if err := a.consoleUsers.Add(ctx, console.User{Username: d.user, Role: console.RoleOwner, Account: demoAccount}, d.password); err != nil {
+	if err := a.consoleUsers.Add(ctx, consolestore.User{Username: d.user, Role: consolestore.RoleOwner, Account: demoAccount}, d.password); err != nil {
 		return demo{}, err
 	}
 	if d.admin, _, err = a.keys.Create(ctx, apikey.CreateParams{

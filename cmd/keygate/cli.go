@@ -21,6 +21,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 )
 
@@ -491,12 +492,6 @@ func redactedHost(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// page is one page of a list response.
-type page struct {
-	Data       []json.RawMessage `json:"data"`
-	NextCursor string            `json:"next_cursor"`
-}
-
 // listOptions are the pagination flags of a list command.
 type listOptions struct {
 	limit  int
@@ -542,7 +537,7 @@ func (c *adminClient) list(ctx context.Context, path string, query url.Values, o
 		if err != nil {
 			return nil, "", err
 		}
-		var p page
+		var p admin.List[json.RawMessage]
 		if err := json.Unmarshal(r.body, &p); err != nil {
 			return nil, "", fmt.Errorf("the server's list is not valid JSON: %w", err)
 		}
@@ -706,12 +701,11 @@ func details(w io.Writer, pairs ...string) error {
 	return tw.Flush()
 }
 
-// shortTime formats an RFC 3339 time from the API to the second, in UTC;
-// anything else is returned as is.
-func shortTime(s string) string {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return s
+// timeText formats a time from the API to the second, in UTC; the zero
+// time (absent) is empty.
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
 }

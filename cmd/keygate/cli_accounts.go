@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/keygate/keygate/admin"
 )
 
 // accountsGroup is "keygate accounts": accounts through the admin API.
@@ -22,19 +24,8 @@ var accountsGroup = &cliGroup{
 	},
 }
 
-// accountView is an account as the admin API shows it.
-type accountView struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Package string `json:"package"`
-	// Disabled: every credential of the account is refused.
-	Disabled bool   `json:"disabled"`
-	Created  string `json:"created"`
-	Updated  string `json:"updated"`
-}
-
-// state is "disabled" for a disabled account, else "active".
-func (a *accountView) state() string {
+// accountState is "disabled" for a disabled account, else "active".
+func accountState(a *admin.Account) string {
 	if a.Disabled {
 		return "disabled"
 	}
@@ -43,14 +34,14 @@ func (a *accountView) state() string {
 
 // printAccountTable prints accounts as a table.
 func printAccountTable(w io.Writer, items []json.RawMessage) error {
-	accounts, err := decodeItems[accountView](items)
+	accounts, err := decodeItems[admin.Account](items)
 	if err != nil {
 		return err
 	}
 	tw := newTable(w)
 	row(tw, "ID", "NAME", "PACKAGE", "CREATED", "UPDATED")
 	for _, a := range accounts {
-		row(tw, a.ID, a.Name, a.Package, shortTime(a.Created), shortTime(a.Updated))
+		row(tw, a.ID, a.Name, a.Package, timeText(a.Created), timeText(a.Updated))
 	}
 	return tw.Flush()
 }
@@ -61,14 +52,14 @@ func (c *cliCommand) printAccount(r reply) error {
 }
 
 // printAccountDetails prints one account, a field a line.
-func printAccountDetails(w io.Writer, a *accountView) error {
+func printAccountDetails(w io.Writer, a *admin.Account) error {
 	return details(w,
 		"id", a.ID,
 		"name", a.Name,
 		"package", a.Package,
-		"status", a.state(),
-		"created", shortTime(a.Created),
-		"updated", shortTime(a.Updated),
+		"status", accountState(a),
+		"created", timeText(a.Created),
+		"updated", timeText(a.Updated),
 	)
 }
 
@@ -166,7 +157,7 @@ func accountsUpdate(ctx context.Context, args []string, stdout, stderr io.Writer
 // POST to /accounts/ID/<action>; done is what the account became.
 func accountsAction(action, done, about string) func(context.Context, []string, io.Writer, io.Writer) error {
 	return actionCommand("accounts "+action, about, "/accounts", action, func(c *cliCommand, r reply) error {
-		return printOne(c, r, func(w io.Writer, a *accountView) error {
+		return printOne(c, r, func(w io.Writer, a *admin.Account) error {
 			fmt.Fprintf(w, "Account %s %s.\n\n", oneLine(a.ID), done)
 			return printAccountDetails(w, a)
 		})

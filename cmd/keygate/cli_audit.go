@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+
+	"github.com/keygate/keygate/audit"
 )
 
 // auditGroup is "keygate audit": the audit history through the admin API.
@@ -18,29 +20,9 @@ var auditGroup = &cliGroup{
 	},
 }
 
-// auditEventView is what the audit table shows of an audit.Event.
-type auditEventView struct {
-	Seq      uint64 `json:"seq"`
-	Time     string `json:"time"`
-	IP       string `json:"ip"`
-	Method   string `json:"method"`
-	Path     string `json:"path"`
-	Status   int    `json:"status"`
-	KeyID    string `json:"key_id"`
-	Subject  string `json:"subject"`
-	Account  string `json:"account"`
-	Mode     string `json:"mode"`
-	Store    string `json:"store"`
-	Decision string `json:"decision"`
-	Reason   string `json:"reason"`
-	Action   string `json:"action"`
-	Actor    string `json:"actor"`
-	Gap      uint64 `json:"gap"`
-}
-
-// event describes what happened: the request and its status, the
+// eventText describes what happened: the request and its status, the
 // management action and its actor, or lost events.
-func (e *auditEventView) event() string {
+func eventText(e *audit.Event) string {
 	switch {
 	case e.Gap > 0:
 		return fmt.Sprintf("%d events lost", e.Gap)
@@ -60,7 +42,7 @@ func (e *auditEventView) event() string {
 
 // printAuditTable prints audit events as a table.
 func printAuditTable(w io.Writer, items []json.RawMessage) error {
-	events, err := decodeItems[auditEventView](items)
+	events, err := decodeItems[audit.Event](items)
 	if err != nil {
 		return err
 	}
@@ -71,7 +53,7 @@ func printAuditTable(w io.Writer, items []json.RawMessage) error {
 		if keyID == "" {
 			keyID = e.Subject
 		}
-		row(tw, shortTime(e.Time), e.event(), e.Decision, e.Reason, keyID, e.Account, e.Mode, e.Store, e.IP)
+		row(tw, timeText(e.Time), eventText(&e), string(e.Decision), e.Reason, keyID, e.Account, e.Mode, e.Store, e.IP)
 	}
 	return tw.Flush()
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/url"
 	"time"
+
+	"github.com/keygate/keygate/admin"
 )
 
 // hmacGroup is "keygate hmac-keys": HMAC credentials through the admin API.
@@ -22,36 +24,9 @@ var hmacGroup = &cliGroup{
 	},
 }
 
-// hmacView is an HMAC credential as the admin API shows it. Secret, the
-// base64 of the secret, is only in create and rotate responses.
-type hmacView struct {
-	ID               string   `json:"id"`
-	Account          string   `json:"account"`
-	Mode             string   `json:"mode"`
-	Name             string   `json:"name"`
-	Status           string   `json:"status"`
-	Disabled         bool     `json:"disabled"`
-	Package          string   `json:"package"`
-	Permissions      []string `json:"permissions"`
-	Stores           []string `json:"stores"`
-	AllowedIPs       []string `json:"allowed_ips"`
-	DeniedIPs        []string `json:"denied_ips"`
-	AllowedCountries []string `json:"allowed_countries"`
-	DeniedCountries  []string `json:"denied_countries"`
-	Created          string   `json:"created"`
-	Expires          string   `json:"expires"`
-	RevokedAt        string   `json:"revoked_at"`
-	RotatedAt        string   `json:"rotated_at"`
-	Secret           string   `json:"secret"`
-
-	// EffectivePermissions are what the credential holds with its
-	// package.
-	EffectivePermissions []string `json:"effective_permissions"`
-}
-
-// state is the credential's status, with "(disabled)" when it is
+// hmacState is the credential's status, with "(disabled)" when it is
 // disabled.
-func (h *hmacView) state() string {
+func hmacState(h *admin.HMACKey) string {
 	if h.Disabled {
 		return h.Status + " (disabled)"
 	}
@@ -60,26 +35,26 @@ func (h *hmacView) state() string {
 
 // printHMACTable prints HMAC credentials as a table.
 func printHMACTable(w io.Writer, items []json.RawMessage) error {
-	creds, err := decodeItems[hmacView](items)
+	creds, err := decodeItems[admin.HMACKey](items)
 	if err != nil {
 		return err
 	}
 	tw := newTable(w)
 	row(tw, "ID", "ACCOUNT", "MODE", "STATUS", "NAME", "CREATED", "EXPIRES")
 	for _, h := range creds {
-		row(tw, h.ID, h.Account, h.Mode, h.state(), h.Name, shortTime(h.Created), shortTime(h.Expires))
+		row(tw, h.ID, h.Account, h.Mode, hmacState(&h), h.Name, timeText(h.Created), timeText(h.Expires))
 	}
 	return tw.Flush()
 }
 
 // printHMACDetails prints one credential, a field a line.
-func printHMACDetails(w io.Writer, h *hmacView) error {
+func printHMACDetails(w io.Writer, h *admin.HMACKey) error {
 	return details(w,
 		"id", h.ID,
 		"account", h.Account,
 		"mode", h.Mode,
 		"name", h.Name,
-		"status", h.state(),
+		"status", hmacState(h),
 		"package", h.Package,
 		"stores", joinList(h.Stores),
 		"permissions", joinList(h.Permissions),
@@ -88,10 +63,10 @@ func printHMACDetails(w io.Writer, h *hmacView) error {
 		"denied ips", joinList(h.DeniedIPs),
 		"allowed countries", joinList(h.AllowedCountries),
 		"denied countries", joinList(h.DeniedCountries),
-		"created", shortTime(h.Created),
-		"expires", shortTime(h.Expires),
-		"rotated at", shortTime(h.RotatedAt),
-		"revoked at", shortTime(h.RevokedAt),
+		"created", timeText(h.Created),
+		"expires", timeText(h.Expires),
+		"rotated at", timeText(h.RotatedAt),
+		"revoked at", timeText(h.RevokedAt),
 	)
 }
 
@@ -103,7 +78,7 @@ func (c *cliCommand) printHMACWithSecret(r reply) error {
 			return err
 		}
 	} else {
-		h, err := decodeBody[hmacView](r.body)
+		h, err := decodeBody[admin.HMACKey](r.body)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
 // errNotEmpty is returned by initAdmin for a store that already holds
@@ -70,7 +71,7 @@ command.`,
 	}
 	accountCfg := account.Config{Packages: demoTiers.Names()}
 	var keyCfg apikey.Config
-	var consoleStore console.UserStore = console.NewMemoryUserStore()
+	var consoleStore consolestore.UserStore = consolestore.NewMemoryUserStore()
 	var events *audit.Writer // the database's audit history; none for a dry run
 	where := ""
 	if db != dbMemory {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"time"
+
+	"github.com/keygate/keygate/admin"
 )
 
 // keysGroup is "keygate keys": API keys through the admin API.
@@ -26,51 +28,17 @@ var keysGroup = &cliGroup{
 	},
 }
 
-// keyView is an API key as the admin API shows it. Key, the plaintext,
-// is only in create and rotate responses.
-type keyView struct {
-	ID               string   `json:"id"`
-	Account          string   `json:"account"`
-	Mode             string   `json:"mode"`
-	Kind             string   `json:"kind"`
-	Name             string   `json:"name"`
-	Status           string   `json:"status"`
-	Disabled         bool     `json:"disabled"`
-	Prefix           string   `json:"prefix"`
-	Last4            string   `json:"last4"`
-	Stores           []string `json:"stores"`
-	Package          string   `json:"package"`
-	Permissions      []string `json:"permissions"`
-	AllowedIPs       []string `json:"allowed_ips"`
-	DeniedIPs        []string `json:"denied_ips"`
-	AllowedCountries []string `json:"allowed_countries"`
-	DeniedCountries  []string `json:"denied_countries"`
-	Created          string   `json:"created"`
-	CreatedBy        string   `json:"created_by"`
-	PermissionsSetBy string   `json:"permissions_set_by"`
-	Expires          string   `json:"expires"`
-	LastUsed         string   `json:"last_used"`
-	ApprovedBy       string   `json:"approved_by"`
-	ApprovedAt       string   `json:"approved_at"`
-	RevokedAt        string   `json:"revoked_at"`
-	RotatedAt        string   `json:"rotated_at"`
-	Key              string   `json:"key"`
-
-	// EffectivePermissions are what the key holds with its package.
-	EffectivePermissions []string `json:"effective_permissions"`
-}
-
-// state is the key's status, with "(disabled)" when it is disabled.
-func (k *keyView) state() string {
+// keyState is the key's status, with "(disabled)" when it is disabled.
+func keyState(k *admin.Key) string {
 	if k.Disabled {
 		return k.Status + " (disabled)"
 	}
 	return k.Status
 }
 
-// masked is the key's prefix and last four characters, the most of it
+// maskedKey is the key's prefix and last four characters, the most of it
 // that is ever shown after creation.
-func (k *keyView) masked() string {
+func maskedKey(k *admin.Key) string {
 	if k.Prefix == "" && k.Last4 == "" {
 		return ""
 	}
@@ -89,15 +57,15 @@ func kindName(kind string) string {
 }
 
 // printKeyDetails prints one key, a field a line.
-func printKeyDetails(w io.Writer, k *keyView) error {
+func printKeyDetails(w io.Writer, k *admin.Key) error {
 	return details(w,
 		"id", k.ID,
 		"account", k.Account,
 		"mode", k.Mode,
 		"kind", k.Kind,
 		"name", k.Name,
-		"status", k.state(),
-		"key", k.masked(),
+		"status", keyState(k),
+		"key", maskedKey(k),
 		"package", k.Package,
 		"stores", joinList(k.Stores),
 		"permissions", joinList(k.Permissions),
@@ -106,28 +74,28 @@ func printKeyDetails(w io.Writer, k *keyView) error {
 		"denied ips", joinList(k.DeniedIPs),
 		"allowed countries", joinList(k.AllowedCountries),
 		"denied countries", joinList(k.DeniedCountries),
-		"created", shortTime(k.Created),
+		"created", timeText(k.Created),
 		"created by", k.CreatedBy,
 		"permissions set by", k.PermissionsSetBy,
-		"expires", shortTime(k.Expires),
-		"last used", shortTime(k.LastUsed),
+		"expires", timeText(k.Expires),
+		"last used", timeText(k.LastUsed),
 		"approved by", k.ApprovedBy,
-		"approved at", shortTime(k.ApprovedAt),
-		"rotated at", shortTime(k.RotatedAt),
-		"revoked at", shortTime(k.RevokedAt),
+		"approved at", timeText(k.ApprovedAt),
+		"rotated at", timeText(k.RotatedAt),
+		"revoked at", timeText(k.RevokedAt),
 	)
 }
 
 // printKeyTable prints keys as a table.
 func printKeyTable(w io.Writer, items []json.RawMessage) error {
-	keys, err := decodeItems[keyView](items)
+	keys, err := decodeItems[admin.Key](items)
 	if err != nil {
 		return err
 	}
 	tw := newTable(w)
 	row(tw, "ID", "ACCOUNT", "MODE", "KIND", "STATUS", "NAME", "KEY", "CREATED", "LAST USED")
 	for _, k := range keys {
-		row(tw, k.ID, k.Account, k.Mode, k.Kind, k.state(), k.Name, k.masked(), shortTime(k.Created), shortTime(k.LastUsed))
+		row(tw, k.ID, k.Account, k.Mode, k.Kind, keyState(&k), k.Name, maskedKey(&k), timeText(k.Created), timeText(k.LastUsed))
 	}
 	return tw.Flush()
 }
@@ -226,15 +194,12 @@ ever shown. Live keys start pending review ("keygate keys approve ID").`,
 	if err != nil {
 		return err
 	}
-	created, err := decodeBody[struct {
-		Publishable *keyView `json:"publishable"`
-		Secret      *keyView `json:"secret"`
-	}](r.body)
+	created, err := decodeBody[admin.KeyPair](r.body)
 	if err != nil {
 		return err
 	}
-	keys := make([]*keyView, 0, 2)
-	for _, k := range []*keyView{created.Publishable, created.Secret} {
+	keys := make([]*admin.Key, 0, 2)
+	for _, k := range []*admin.Key{created.Publishable, created.Secret} {
 		if k != nil {
 			keys = append(keys, k)
 		}
@@ -247,7 +212,7 @@ ever shown. Live keys start pending review ("keygate keys approve ID").`,
 		tw := newTable(stdout)
 		row(tw, "ID", "ACCOUNT", "MODE", "KIND", "STATUS", "NAME", "PACKAGE")
 		for _, k := range keys {
-			row(tw, k.ID, k.Account, k.Mode, k.Kind, k.state(), k.Name, k.Package)
+			row(tw, k.ID, k.Account, k.Mode, k.Kind, keyState(k), k.Name, k.Package)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -352,11 +317,11 @@ settings; the previous secret stops working at once, or after --grace.`,
 			return err
 		}
 	} else {
-		k, err := decodeBody[keyView](r.body)
+		k, err := decodeBody[admin.Key](r.body)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Rotated key %s (%s, %s %s, account %s).\n", oneLine(k.ID), oneLine(k.state()), oneLine(k.Mode), oneLine(kindName(k.Kind)), oneLine(k.Account))
+		fmt.Fprintf(stdout, "Rotated key %s (%s, %s %s, account %s).\n", oneLine(k.ID), oneLine(keyState(&k)), oneLine(k.Mode), oneLine(kindName(k.Kind)), oneLine(k.Account))
 		if k.Key != "" {
 			fmt.Fprintf(stdout, "new %s key (shown once): %s\n", kindName(k.Kind), oneLine(k.Key))
 		}
@@ -374,7 +339,7 @@ settings; the previous secret stops working at once, or after --grace.`,
 // /keys/{id}/<action> that answers with the key.
 func keysAction(action, done, about string) func(context.Context, []string, io.Writer, io.Writer) error {
 	return actionCommand("keys "+action, about, "/keys", action, func(c *cliCommand, r reply) error {
-		return printOne(c, r, func(w io.Writer, k *keyView) error {
+		return printOne(c, r, func(w io.Writer, k *admin.Key) error {
 			fmt.Fprintf(w, "Key %s %s.\n\n", oneLine(k.ID), done)
 			return printKeyDetails(w, k)
 		})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/ratelimit"
 )
 
@@ -30,17 +31,17 @@ func newOperatorPassword() string { return rand.Text() }
 
 // firstOperator returns the console's first operator: consoleOperator,
 // with every permission.
-func firstOperator() console.User {
-	return console.User{Username: consoleOperator, Role: console.RoleOperator, Permissions: consoleOperatorPermissions}
+func firstOperator() consolestore.User {
+	return consolestore.User{Username: consoleOperator, Role: consolestore.RoleOperator, Permissions: consoleOperatorPermissions}
 }
 
 // consoleStores returns the stores of the console's users and sessions:
 // the database's, so that instances sharing it share them too, or memory.
-func (s *storage) consoleStores() (console.UserStore, console.SessionStore) {
+func (s *storage) consoleStores() (consolestore.UserStore, consolestore.SessionStore) {
 	if s.db != nil {
 		return s.db.ConsoleUsers(), s.db.ConsoleSessions()
 	}
-	return console.NewMemoryUserStore(), console.NewMemorySessionStore()
+	return consolestore.NewMemoryUserStore(), consolestore.NewMemorySessionStore()
 }
 
 // newConsole builds the console on the app's admin API, authenticator

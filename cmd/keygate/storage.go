@@ -16,7 +16,7 @@ import (
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/httpsig"
-	"github.com/keygate/keygate/oauth"
+	"github.com/keygate/keygate/passworduser"
 	"github.com/keygate/keygate/postgres"
 	"github.com/keygate/keygate/redisstore"
 	"github.com/keygate/keygate/sqlite"
@@ -225,11 +225,11 @@ func postgresName(dsn string) string {
 
 // users returns the store of password-grant users: the database's, or
 // memory.
-func (s *storage) users() oauth.UserStore {
+func (s *storage) users() passworduser.Store {
 	if s.db != nil {
 		return s.db.Users()
 	}
-	return oauth.NewMemoryUserStore()
+	return passworduser.NewMemoryStore()
 }
 
 // startInvalidations starts receiving the invalidations other instances

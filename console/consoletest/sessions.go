@@ -9,21 +9,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
-// TestSessionStore runs the conformance suite of [console.SessionStore]
+// TestSessionStore runs the conformance suite of [consolestore.SessionStore]
 // against stores made by newStore, which must return an empty store for
 // each call: Create then Get round trips (times to the nanosecond), a
 // taken ID hash refused, unknown hashes, Touch moving LastSeen only
 // forward (also when racing), Delete, DeleteUser removing exactly one
 // user's sessions, DeleteExpired's bounds (strictly before each cut-off)
 // and count, and cancelled contexts.
-func TestSessionStore(t *testing.T, newStore func(t *testing.T) console.SessionStore) {
+func TestSessionStore(t *testing.T, newStore func(t *testing.T) consolestore.SessionStore) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, console.SessionStore)
+		fn   func(*testing.T, consolestore.SessionStore)
 	}{
 		{"create and get", testSessionCreateGet},
 		{"taken hash", testSessionTaken},
@@ -50,22 +50,22 @@ func idHash(tag string) []byte {
 
 // session returns a session of user created at base+created and last seen
 // at base+seen.
-func session(user string, created, seen time.Duration) console.Session {
-	return console.Session{Username: user, Created: base.Add(created), LastSeen: base.Add(seen)}
+func session(user string, created, seen time.Duration) consolestore.Session {
+	return consolestore.Session{Username: user, Created: base.Add(created), LastSeen: base.Add(seen)}
 }
 
-func sameSession(a, b console.Session) bool {
+func sameSession(a, b consolestore.Session) bool {
 	return a.Username == b.Username && a.Created.Equal(b.Created) && a.LastSeen.Equal(b.LastSeen)
 }
 
-func mustCreate(ctx context.Context, t *testing.T, s console.SessionStore, h []byte, sess console.Session) {
+func mustCreate(ctx context.Context, t *testing.T, s consolestore.SessionStore, h []byte, sess consolestore.Session) {
 	t.Helper()
 	if err := s.Create(ctx, h, sess); err != nil {
 		t.Fatalf("Create(%x): %v", h, err)
 	}
 }
 
-func wantSession(ctx context.Context, t *testing.T, s console.SessionStore, h []byte, want console.Session) {
+func wantSession(ctx context.Context, t *testing.T, s consolestore.SessionStore, h []byte, want consolestore.Session) {
 	t.Helper()
 	got, err := s.Get(ctx, h)
 	if err != nil {
@@ -76,20 +76,20 @@ func wantSession(ctx context.Context, t *testing.T, s console.SessionStore, h []
 	}
 }
 
-func wantNoSession(ctx context.Context, t *testing.T, s console.SessionStore, h []byte) {
+func wantNoSession(ctx context.Context, t *testing.T, s consolestore.SessionStore, h []byte) {
 	t.Helper()
 	got, err := s.Get(ctx, h)
-	if !errors.Is(err, console.ErrNoSession) {
+	if !errors.Is(err, consolestore.ErrNoSession) {
 		t.Fatalf("Get(%x) = %+v, %v; want ErrNoSession", h, got, err)
 	}
-	if !sameSession(got, console.Session{}) {
+	if !sameSession(got, consolestore.Session{}) {
 		t.Fatalf("Get(%x) failed with ErrNoSession but returned %+v", h, got)
 	}
 }
 
-func testSessionCreateGet(t *testing.T, s console.SessionStore) {
+func testSessionCreateGet(t *testing.T, s consolestore.SessionStore) {
 	ctx := testCtx(t)
-	sessions := map[string]console.Session{
+	sessions := map[string]consolestore.Session{
 		"a": session("alice", 0, 0),
 		"b": session("alice", time.Nanosecond, time.Minute+time.Nanosecond),
 		"c": session("用户", -time.Hour, 0),
@@ -108,7 +108,7 @@ func testSessionCreateGet(t *testing.T, s console.SessionStore) {
 	wantNoSession(ctx, t, s, append(append([]byte(nil), h...), 0))
 }
 
-func testSessionTaken(t *testing.T, s console.SessionStore) {
+func testSessionTaken(t *testing.T, s consolestore.SessionStore) {
 	ctx := testCtx(t)
 	mustCreate(ctx, t, s, idHash("a"), session("alice", 0, 0))
 	if err := s.Create(ctx, idHash("a"), session("mallory", time.Hour, time.Hour)); err == nil {
@@ -117,13 +117,13 @@ func testSessionTaken(t *testing.T, s console.SessionStore) {
 	wantSession(ctx, t, s, idHash("a"), session("alice", 0, 0))
 }
 
-func testSessionUnknown(t *testing.T, s console.SessionStore) {
+func testSessionUnknown(t *testing.T, s consolestore.SessionStore) {
 	ctx := testCtx(t)
 	wantNoSession(ctx, t, s, idHash("a"))
 	wantNoSession(ctx, t, s, nil)
 	mustCreate(ctx, t, s, idHash("a"), session("alice", 0, 0))
 	wantNoSession(ctx, t, s, idHash("b"))
-	if err := s.Touch(ctx, idHash("b"), base.Add(time.Hour)); !errors.Is(err, console.ErrNoSession) {
+	if err := s.Touch(ctx, idHash("b"), base.Add(time.Hour)); !errors.Is(err, consolestore.ErrNoSession) {
 		t.Fatalf("Touch of an unknown hash: %v, want ErrNoSession", err)
 	}
 	wantNoSession(ctx, t, s, idHash("b"))
@@ -136,7 +136,7 @@ func testSessionUnknown(t *testing.T, s console.SessionStore) {
 	wantSession(ctx, t, s, idHash("a"), session("alice", 0, 0))
 }
 
-func testSessionTouch(t *testing.T, s console.SessionStore) {
+func testSessionTouch(t *testing.T, s consolestore.SessionStore) {
 	ctx := testCtx(t)
 	mustCreate(ctx, t, s, idHash("a"), session("alice", 0, time.Minute))
 	mustCreate(ctx, t, s, idHash("b"), session("alice", 0, time.Minute))
@@ -158,7 +158,7 @@ func testSessionTouch(t *testing.T, s console.SessionStore) {
 	wantSession(ctx, t, s, idHash("b"), session("alice", 0, time.Minute))
 }
 
-func testSessionTouchRace(t *testing.T, s console.SessionStore) {
+func testSessionTouchRace(t *testing.T, s consolestore.SessionStore) {
 	ctx := testCtx(t)
 	mustCreate(ctx, t, s, idHash("a"), session("alice", 0, 0))
 	const touchers = 16
@@ -183,7 +183,7 @@ func testSessionTouchRace(t *testing.T, s console.SessionStore) {
 	wantSession(ctx, t, s, idHash("a"), session("alice", 0, touchers*time.Second))
 }
 
-func testSessionDelete(t *testing.T, s console.SessionStore) {
+func testSessionDelete(t *testing.T, s consolestore.SessionStore) {
 	ctx := testCtx(t)
 	mustCreate(ctx, t, s, idHash("a"), session("alice", 0, 0))
 	mustCreate(ctx, t, s, idHash("b"), session("alice", 0, 0))
@@ -192,7 +192,7 @@ func testSessionDelete(t *testing.T, s console.SessionStore) {
 	}
 	wantNoSession(ctx, t, s, idHash("a"))
 	wantSession(ctx, t, s, idHash("b"), session("alice", 0, 0))
-	if err := s.Touch(ctx, idHash("a"), base.Add(time.Hour)); !errors.Is(err, console.ErrNoSession) {
+	if err := s.Touch(ctx, idHash("a"), base.Add(time.Hour)); !errors.Is(err, consolestore.ErrNoSession) {
 		t.Fatalf("Touch of a deleted session: %v, want ErrNoSession", err)
 	}
 	wantNoSession(ctx, t, s, idHash("a"))
@@ -204,7 +204,7 @@ func testSessionDelete(t *testing.T, s console.SessionStore) {
 	wantSession(ctx, t, s, idHash("a"), session("bob", time.Hour, time.Hour))
 }
 
-func testSessionDeleteUser(t *testing.T, s console.SessionStore) {
+func testSessionDeleteUser(t *testing.T, s consolestore.SessionStore) {
 	ctx := testCtx(t)
 	users := map[string]string{"a1": "alice", "a2": "alice", "a3": "alice", "b": "bob", "A": "Alice", "s": "alice ", "p": "al"}
 	for tag, user := range users {
@@ -222,14 +222,14 @@ func testSessionDeleteUser(t *testing.T, s console.SessionStore) {
 	}
 }
 
-func testSessionDeleteExpired(t *testing.T, s console.SessionStore) {
+func testSessionDeleteExpired(t *testing.T, s consolestore.SessionStore) {
 	ctx := testCtx(t)
 	idle, created := base.Add(time.Hour), base
-	kept := map[string]console.Session{
+	kept := map[string]consolestore.Session{
 		"at both cut-offs": {Username: "u", Created: created, LastSeen: idle},
 		"after both":       {Username: "u", Created: created.Add(time.Nanosecond), LastSeen: idle.Add(time.Hour)},
 	}
-	gone := map[string]console.Session{
+	gone := map[string]consolestore.Session{
 		"idle by 1ns":    {Username: "u", Created: created, LastSeen: idle.Add(-time.Nanosecond)},
 		"old by 1ns":     {Username: "u", Created: created.Add(-time.Nanosecond), LastSeen: idle.Add(time.Hour)},
 		"both":           {Username: "v", Created: created.Add(-time.Hour), LastSeen: idle.Add(-time.Hour)},
@@ -259,7 +259,7 @@ func testSessionDeleteExpired(t *testing.T, s console.SessionStore) {
 	}
 }
 
-func testSessionCancelled(t *testing.T, s console.SessionStore) {
+func testSessionCancelled(t *testing.T, s consolestore.SessionStore) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	ctx := testCtx(t)
@@ -268,7 +268,7 @@ func testSessionCancelled(t *testing.T, s console.SessionStore) {
 	}
 	wantNoSession(ctx, t, s, idHash("a"))
 	mustCreate(ctx, t, s, idHash("a"), session("alice", 0, 0))
-	if got, err := s.Get(cancelled, idHash("a")); !errors.Is(err, context.Canceled) || !sameSession(got, console.Session{}) {
+	if got, err := s.Get(cancelled, idHash("a")); !errors.Is(err, context.Canceled) || !sameSession(got, consolestore.Session{}) {
 		t.Fatalf("Get with a cancelled context: %+v, %v; want context.Canceled", got, err)
 	}
 	if err := s.Touch(cancelled, idHash("a"), base.Add(time.Hour)); !errors.Is(err, context.Canceled) {

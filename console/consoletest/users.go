@@ -1,12 +1,12 @@
-// Package consoletest is the conformance suite for the stores of package
-// console: [console.UserStore] and [console.SessionStore]. Every backend
-// runs it:
+// Package consoletest is the conformance suite for the stores of the
+// admin console: [consolestore.UserStore] and [consolestore.SessionStore].
+// Every backend runs it:
 //
 //	func TestUserStore(t *testing.T) {
-//		consoletest.TestUserStore(t, func(t *testing.T) console.UserStore { return newMyUserStore(t) })
+//		consoletest.TestUserStore(t, func(t *testing.T) consolestore.UserStore { return newMyUserStore(t) })
 //	}
 //	func TestSessionStore(t *testing.T) {
-//		consoletest.TestSessionStore(t, func(t *testing.T) console.SessionStore { return newMySessionStore(t) })
+//		consoletest.TestSessionStore(t, func(t *testing.T) consolestore.SessionStore { return newMySessionStore(t) })
 //	}
 package consoletest
 
@@ -20,21 +20,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 )
 
-// TestUserStore runs the conformance suite of [console.UserStore] against
+// TestUserStore runs the conformance suite of [consolestore.UserStore] against
 // stores made by newStore, which must return an empty store for each call:
 // a Put then Get round trip of every field (times to the nanosecond, nil
 // and non-nil permissions), Put replacing a user, unknown names, names
 // compared exactly, List in name order, racing Puts of one name leaving
 // exactly one written record whole, records isolated from the caller's
 // slices, and cancelled contexts. No error may carry a password hash.
-func TestUserStore(t *testing.T, newStore func(t *testing.T) console.UserStore) {
+func TestUserStore(t *testing.T, newStore func(t *testing.T) consolestore.UserStore) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, console.UserStore)
+		fn   func(*testing.T, consolestore.UserStore)
 	}{
 		{"put and get", testUserPutGet},
 		{"replace", testUserReplace},
@@ -64,18 +64,18 @@ var base = time.Date(2026, 3, 14, 15, 9, 26, 535897932, time.UTC)
 
 // operator returns an operator record for name whose fields all carry
 // tag, so that a record mixed from two Puts is told apart.
-func operator(name, tag string) console.UserRecord {
-	return console.UserRecord{
-		User: console.User{Username: name, Role: console.RoleOperator, Permissions: []string{"admin:read", "admin:" + tag},
+func operator(name, tag string) consolestore.UserRecord {
+	return consolestore.UserRecord{
+		User: consolestore.User{Username: name, Role: consolestore.RoleOperator, Permissions: []string{"admin:read", "admin:" + tag},
 			Created: base, Updated: base.Add(time.Duration(len(tag)) * time.Nanosecond)},
 		PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdC0" + tag + "$aGFzaC0" + tag,
 	}
 }
 
 // owner returns an owner record for name of account acct_<tag>.
-func owner(name, tag string) console.UserRecord {
-	return console.UserRecord{
-		User: console.User{Username: name, Role: console.RoleOwner, Account: "acct_" + tag, Disabled: true,
+func owner(name, tag string) consolestore.UserRecord {
+	return consolestore.UserRecord{
+		User: consolestore.User{Username: name, Role: consolestore.RoleOwner, Account: "acct_" + tag, Disabled: true,
 			Created: base.Add(-time.Hour), Updated: base.Add(time.Second + 1)},
 		PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$b3duZXI" + tag + "$aGFzaC0" + tag,
 	}
@@ -83,18 +83,18 @@ func owner(name, tag string) console.UserRecord {
 
 // sameUser reports whether a and b are the same user: times equal as
 // instants, permissions equal and both nil or both not.
-func sameUser(a, b console.User) bool {
+func sameUser(a, b consolestore.User) bool {
 	return a.Username == b.Username && a.Role == b.Role && a.Account == b.Account && a.Disabled == b.Disabled &&
 		(a.Permissions == nil) == (b.Permissions == nil) && slices.Equal(a.Permissions, b.Permissions) &&
 		a.Created.Equal(b.Created) && a.Updated.Equal(b.Updated)
 }
 
-func sameRecord(a, b console.UserRecord) bool {
+func sameRecord(a, b consolestore.UserRecord) bool {
 	return a.PasswordHash == b.PasswordHash && sameUser(a.User, b.User)
 }
 
 // mustPut stores u or ends the test.
-func mustPut(ctx context.Context, t *testing.T, s console.UserStore, u console.UserRecord) {
+func mustPut(ctx context.Context, t *testing.T, s consolestore.UserStore, u consolestore.UserRecord) {
 	t.Helper()
 	if err := s.Put(ctx, u); err != nil {
 		t.Fatalf("Put(%q): %v", u.Username, err)
@@ -102,7 +102,7 @@ func mustPut(ctx context.Context, t *testing.T, s console.UserStore, u console.U
 }
 
 // wantUser checks that s holds want under want.Username.
-func wantUser(ctx context.Context, t *testing.T, s console.UserStore, want console.UserRecord) {
+func wantUser(ctx context.Context, t *testing.T, s consolestore.UserStore, want consolestore.UserRecord) {
 	t.Helper()
 	got, err := s.Get(ctx, want.Username)
 	if err != nil {
@@ -114,26 +114,26 @@ func wantUser(ctx context.Context, t *testing.T, s console.UserStore, want conso
 }
 
 // wantUnknown checks that s holds no user named name.
-func wantUnknown(ctx context.Context, t *testing.T, s console.UserStore, name string) {
+func wantUnknown(ctx context.Context, t *testing.T, s consolestore.UserStore, name string) {
 	t.Helper()
 	got, err := s.Get(ctx, name)
-	if !errors.Is(err, console.ErrUnknownUser) {
+	if !errors.Is(err, consolestore.ErrUnknownUser) {
 		t.Fatalf("Get(%q) = %+v, %v; want ErrUnknownUser", name, got, err)
 	}
-	if !sameRecord(got, console.UserRecord{}) {
+	if !sameRecord(got, consolestore.UserRecord{}) {
 		t.Fatalf("Get(%q) failed with ErrUnknownUser but returned %+v", name, got)
 	}
 }
 
-func testUserPutGet(t *testing.T, s console.UserStore) {
+func testUserPutGet(t *testing.T, s consolestore.UserStore) {
 	ctx := testCtx(t)
-	users := []console.UserRecord{
+	users := []consolestore.UserRecord{
 		operator("alice", "a"),
 		owner("bob@example.com", "b"),
 		operator("zoë", "z"),
 		owner("用户", "u"),
 		operator(strings.Repeat("long", 16), "l"),
-		{User: console.User{Username: "zero times", Role: console.RoleOperator, Permissions: []string{"*:*"}}, PasswordHash: "h"},
+		{User: consolestore.User{Username: "zero times", Role: consolestore.RoleOperator, Permissions: []string{"*:*"}}, PasswordHash: "h"},
 	}
 	for _, u := range users {
 		mustPut(ctx, t, s, u)
@@ -148,7 +148,7 @@ func testUserPutGet(t *testing.T, s console.UserStore) {
 	wantUser(ctx, t, s, loc)
 }
 
-func testUserReplace(t *testing.T, s console.UserStore) {
+func testUserReplace(t *testing.T, s consolestore.UserStore) {
 	ctx := testCtx(t)
 	mustPut(ctx, t, s, operator("alice", "old"))
 	mustPut(ctx, t, s, owner("bob", "bob"))
@@ -161,7 +161,7 @@ func testUserReplace(t *testing.T, s console.UserStore) {
 	wantUser(ctx, t, s, operator("alice", "old"))
 }
 
-func testUserUnknown(t *testing.T, s console.UserStore) {
+func testUserUnknown(t *testing.T, s consolestore.UserStore) {
 	ctx := testCtx(t)
 	wantUnknown(ctx, t, s, "alice")
 	wantUnknown(ctx, t, s, "")
@@ -178,7 +178,7 @@ func testUserUnknown(t *testing.T, s console.UserStore) {
 	wantUser(ctx, t, s, operator("alice", "a"))
 }
 
-func testUserExactNames(t *testing.T, s console.UserStore) {
+func testUserExactNames(t *testing.T, s consolestore.UserStore) {
 	ctx := testCtx(t)
 	mustPut(ctx, t, s, operator("alice", "a"))
 	variants := []string{"Alice", "ALICE", "alice ", " alice", "alice\u00a0", "zoë", "zoe\u0308", "straße", "strasse"}
@@ -194,19 +194,19 @@ func testUserExactNames(t *testing.T, s console.UserStore) {
 	}
 }
 
-func testUserList(t *testing.T, s console.UserStore) {
+func testUserList(t *testing.T, s consolestore.UserStore) {
 	ctx := testCtx(t)
 	got, err := s.List(ctx)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("List of an empty store = %+v, %v", got, err)
 	}
 	// Byte order: upper case before lower case, ASCII before the rest.
-	records := []console.UserRecord{operator("bob", "b"), owner("alice", "a"), operator("Zed", "z"), owner("émile", "e"), operator("al", "x")}
+	records := []consolestore.UserRecord{operator("bob", "b"), owner("alice", "a"), operator("Zed", "z"), owner("émile", "e"), operator("al", "x")}
 	for _, u := range records {
 		mustPut(ctx, t, s, u)
 	}
 	mustPut(ctx, t, s, owner("bob", "replaced"))
-	want := []console.User{operator("Zed", "z").User, operator("al", "x").User, owner("alice", "a").User, owner("bob", "replaced").User, owner("émile", "e").User}
+	want := []consolestore.User{operator("Zed", "z").User, operator("al", "x").User, owner("alice", "a").User, owner("bob", "replaced").User, owner("émile", "e").User}
 	got, err = s.List(ctx)
 	if err != nil {
 		t.Fatalf("List: %v", err)
@@ -221,17 +221,17 @@ func testUserList(t *testing.T, s console.UserStore) {
 	}
 }
 
-func testUserRace(t *testing.T, s console.UserStore) {
+func testUserRace(t *testing.T, s consolestore.UserStore) {
 	ctx := testCtx(t)
 	const writers = 8
-	record := func(i int) console.UserRecord {
+	record := func(i int) consolestore.UserRecord {
 		if i%2 == 0 {
 			return operator("alice", fmt.Sprintf("w%d", i))
 		}
 		return owner("alice", fmt.Sprintf("w%d", i))
 	}
 	mustPut(ctx, t, s, operator("alice", "initial"))
-	valid := func(u console.UserRecord) bool {
+	valid := func(u consolestore.UserRecord) bool {
 		if sameRecord(u, operator("alice", "initial")) {
 			return true
 		}
@@ -278,7 +278,7 @@ func testUserRace(t *testing.T, s console.UserStore) {
 	}
 }
 
-func testUserSlices(t *testing.T, s console.UserStore) {
+func testUserSlices(t *testing.T, s consolestore.UserStore) {
 	ctx := testCtx(t)
 	u := operator("alice", "a")
 	mustPut(ctx, t, s, u)
@@ -298,7 +298,7 @@ func testUserSlices(t *testing.T, s console.UserStore) {
 	wantUser(ctx, t, s, operator("alice", "a"))
 }
 
-func testUserCancelled(t *testing.T, s console.UserStore) {
+func testUserCancelled(t *testing.T, s consolestore.UserStore) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	u := operator("alice", "a")
@@ -317,7 +317,7 @@ func testUserCancelled(t *testing.T, s console.UserStore) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Get with a cancelled context: %+v, %v; want context.Canceled", got, err)
 	}
-	if !sameRecord(got, console.UserRecord{}) {
+	if !sameRecord(got, consolestore.UserRecord{}) {
 		t.Fatalf("Get with a cancelled context failed but returned %+v", got)
 	}
 	if list, err := s.List(cancelled); !errors.Is(err, context.Canceled) {

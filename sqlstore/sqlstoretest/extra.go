@@ -13,10 +13,11 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/account"
-	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
+	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/password"
 	"github.com/keygate/keygate/sqlstore"
@@ -91,20 +92,20 @@ func testEdges(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	t.Run("ConsoleTimes", func(t *testing.T) {
 		db := newDB(t)
 		far := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
-		u := console.UserRecord{User: console.User{Username: "far", Role: console.RoleOperator, Permissions: []string{"*:*"}, Created: far}}
+		u := consolestore.UserRecord{User: consolestore.User{Username: "far", Role: consolestore.RoleOperator, Permissions: []string{"*:*"}, Created: far}}
 		if err := db.ConsoleUsers().Put(ctx, u); !errors.Is(err, sqlstore.ErrTimeRange) {
 			t.Fatalf("Put with Created %v: %v, want ErrTimeRange", far, err)
 		}
-		if _, err := db.ConsoleUsers().Get(ctx, "far"); !errors.Is(err, console.ErrUnknownUser) {
+		if _, err := db.ConsoleUsers().Get(ctx, "far"); !errors.Is(err, consolestore.ErrUnknownUser) {
 			t.Fatalf("a refused Put stored something: %v", err)
 		}
 		sessions := db.ConsoleSessions()
 		h := sha256.Sum256([]byte("far"))
-		if err := sessions.Create(ctx, h[:], console.Session{Username: "far", Created: far, LastSeen: far}); !errors.Is(err, sqlstore.ErrTimeRange) {
+		if err := sessions.Create(ctx, h[:], consolestore.Session{Username: "far", Created: far, LastSeen: far}); !errors.Is(err, sqlstore.ErrTimeRange) {
 			t.Fatalf("Create with Created %v: %v, want ErrTimeRange", far, err)
 		}
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		if err := sessions.Create(ctx, h[:], console.Session{Username: "near", Created: now, LastSeen: now}); err != nil {
+		if err := sessions.Create(ctx, h[:], consolestore.Session{Username: "near", Created: now, LastSeen: now}); err != nil {
 			t.Fatal(err)
 		}
 		if err := sessions.Touch(ctx, h[:], far); !errors.Is(err, sqlstore.ErrTimeRange) {
@@ -168,7 +169,7 @@ func testEdges(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		s := db.Idempotency(sqlstore.IdempotencyConfig{Retention: time.Hour, LockTimeout: time.Minute, Now: func() time.Time { return now }})
 		fp := []byte("fingerprint")
-		reserve := func(key string) (admin.IdempotencyEntry, bool) {
+		reserve := func(key string) (idempotency.Entry, bool) {
 			t.Helper()
 			e, ok, err := s.Reserve(ctx, key, fp)
 			if err != nil {
@@ -239,7 +240,7 @@ func TestRestart(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, err
 	if err != nil {
 		t.Fatal(err)
 	}
-	operator := console.User{Username: "restart-operator", Role: console.RoleOperator, Permissions: []string{"admin:read"}}
+	operator := consolestore.User{Username: "restart-operator", Role: consolestore.RoleOperator, Permissions: []string{"admin:read"}}
 	if err := users.Add(ctx, operator, "restart password"); err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func TestRestart(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, err
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, err := users.Authenticate(ctx, netip.Addr{}, operator.Username, "restart password"); err != nil || u.Role != console.RoleOperator {
+	if u, err := users.Authenticate(ctx, netip.Addr{}, operator.Username, "restart password"); err != nil || u.Role != consolestore.RoleOperator {
 		t.Fatalf("the console user did not survive the restart: %+v, %v", u, err)
 	}
 	sessions, err = console.NewSessions(console.SessionsConfig{Store: second.ConsoleSessions()})
@@ -295,7 +296,7 @@ func TestRestart(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, err
 	if err := sessions.End(ctx, sessionID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sessions.Resume(ctx, sessionID); !errors.Is(err, console.ErrNoSession) {
+	if _, err := sessions.Resume(ctx, sessionID); !errors.Is(err, consolestore.ErrNoSession) {
 		t.Fatalf("an ended console session: %v, want ErrNoSession", err)
 	}
 }

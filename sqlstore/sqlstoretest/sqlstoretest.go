@@ -16,20 +16,20 @@ import (
 
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/account/accounttest"
-	"github.com/keygate/keygate/admin"
-	"github.com/keygate/keygate/admin/admintest"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/apikey/apikeytest"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/audittest"
-	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/console/consoletest"
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/httpsig/httpsigtest"
+	"github.com/keygate/keygate/idempotency"
+	"github.com/keygate/keygate/idempotency/idempotencytest"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/jwt/jwttest"
-	"github.com/keygate/keygate/oauth"
-	"github.com/keygate/keygate/oauth/oauthtest"
+	"github.com/keygate/keygate/passworduser"
+	"github.com/keygate/keygate/passworduser/passwordusertest"
 	"github.com/keygate/keygate/sqlstore"
 )
 
@@ -61,13 +61,13 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		jwttest.TestKeyStore(t, func(t *testing.T) jwt.KeyStore { return newDB(t).SigningKeys() })
 	})
 	t.Run("Users", func(t *testing.T) {
-		oauthtest.TestUserStore(t, func(t *testing.T) oauth.UserStore { return newDB(t).Users() })
+		passwordusertest.TestStore(t, func(t *testing.T) passworduser.Store { return newDB(t).Users() })
 	})
 	t.Run("ConsoleUsers", func(t *testing.T) {
-		consoletest.TestUserStore(t, func(t *testing.T) console.UserStore { return newDB(t).ConsoleUsers() })
+		consoletest.TestUserStore(t, func(t *testing.T) consolestore.UserStore { return newDB(t).ConsoleUsers() })
 	})
 	t.Run("ConsoleSessions", func(t *testing.T) {
-		consoletest.TestSessionStore(t, func(t *testing.T) console.SessionStore { return newDB(t).ConsoleSessions() })
+		consoletest.TestSessionStore(t, func(t *testing.T) consolestore.SessionStore { return newDB(t).ConsoleSessions() })
 	})
 	t.Run("AuditSink", func(t *testing.T) {
 		audittest.TestSink(t, func(t *testing.T) audit.Sink { return newDB(t).Audit() })
@@ -79,7 +79,7 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		audittest.TestSummarizer(t, func(t *testing.T) audittest.SummarySink { return newDB(t).Audit() })
 	})
 	t.Run("Idempotency", func(t *testing.T) {
-		admintest.TestIdempotencyStore(t, func(t *testing.T) admin.IdempotencyStore {
+		idempotencytest.TestStore(t, func(t *testing.T) idempotency.Store {
 			return newDB(t).Idempotency(sqlstore.IdempotencyConfig{})
 		})
 	})

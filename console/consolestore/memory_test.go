@@ -1,4 +1,4 @@
-package console_test
+package consolestore_test
 
 import (
 	"context"
@@ -7,16 +7,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/console/consoletest"
 )
 
 func TestMemoryUserStore(t *testing.T) {
-	consoletest.TestUserStore(t, func(*testing.T) console.UserStore { return console.NewMemoryUserStore() })
+	consoletest.TestUserStore(t, func(*testing.T) consolestore.UserStore { return consolestore.NewMemoryUserStore() })
 }
 
 func TestMemorySessionStore(t *testing.T) {
-	consoletest.TestSessionStore(t, func(*testing.T) console.SessionStore { return console.NewMemorySessionStore() })
+	consoletest.TestSessionStore(t, func(*testing.T) consolestore.SessionStore { return consolestore.NewMemorySessionStore() })
 }
 
 // printed returns every way v may be printed: fmt verbs and slog.
@@ -31,9 +31,9 @@ func printed(v any) string {
 
 func TestMemoryStoresPrintNoSecrets(t *testing.T) {
 	ctx := context.Background()
-	users := console.NewMemoryUserStore()
+	users := consolestore.NewMemoryUserStore()
 	const hash = "$argon2id$v=19$m=64,t=1,p=1$c2VjcmV0LXNhbHQ$c2VjcmV0LWhhc2g"
-	if err := users.Put(ctx, console.UserRecord{User: console.User{Username: "alice-the-user", Role: console.RoleOwner, Account: "acct_1"}, PasswordHash: hash}); err != nil {
+	if err := users.Put(ctx, consolestore.UserRecord{User: consolestore.User{Username: "alice-the-user", Role: consolestore.RoleOwner, Account: "acct_1"}, PasswordHash: hash}); err != nil {
 		t.Fatal(err)
 	}
 	out := printed(users)
@@ -42,13 +42,13 @@ func TestMemoryStoresPrintNoSecrets(t *testing.T) {
 			t.Fatalf("printing the user store shows %q:\n%s", secret, out)
 		}
 	}
-	if !strings.Contains(out, "console.MemoryUserStore(1 users)") {
+	if !strings.Contains(out, "consolestore.MemoryUserStore(1 users)") {
 		t.Fatalf("printing the user store:\n%s", out)
 	}
 
-	sessions := console.NewMemorySessionStore()
+	sessions := consolestore.NewMemorySessionStore()
 	idHash := []byte("0123456789abcdef0123456789abcdef")
-	if err := sessions.Create(ctx, idHash, console.Session{Username: "alice-the-user"}); err != nil {
+	if err := sessions.Create(ctx, idHash, consolestore.Session{Username: "alice-the-user"}); err != nil {
 		t.Fatal(err)
 	}
 	out = printed(sessions)
@@ -57,7 +57,7 @@ func TestMemoryStoresPrintNoSecrets(t *testing.T) {
 			t.Fatalf("printing the session store shows %q:\n%s", secret, out)
 		}
 	}
-	if !strings.Contains(out, "console.MemorySessionStore(1 sessions)") {
+	if !strings.Contains(out, "consolestore.MemorySessionStore(1 sessions)") {
 		t.Fatalf("printing the session store:\n%s", out)
 	}
 }

@@ -1,4 +1,4 @@
-package console
+package consolestore
 
 import (
 	"context"
@@ -88,7 +88,7 @@ func (s *MemoryUserStore) String() string {
 	mu := s.users()
 	mu.mu.RLock()
 	defer mu.mu.RUnlock()
-	return fmt.Sprintf("console.MemoryUserStore(%d users)", len(mu.m))
+	return fmt.Sprintf("consolestore.MemoryUserStore(%d users)", len(mu.m))
 }
 
 // Format writes [MemoryUserStore.String] for every verb.
@@ -118,7 +118,7 @@ func NewMemorySessionStore() *MemorySessionStore {
 
 // errSessionExists is what MemorySessionStore.Create returns for a taken
 // ID hash.
-var errSessionExists = errors.New("console: session ID hash taken")
+var errSessionExists = errors.New("consolestore: session ID hash taken")
 
 // lock returns the store's state, locked, after checking ctx.
 func (s *MemorySessionStore) lock(ctx context.Context) (*memorySessions, error) {
@@ -224,7 +224,7 @@ func (s *MemorySessionStore) String() string {
 	ms := s.sessions()
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
-	return fmt.Sprintf("console.MemorySessionStore(%d sessions)", len(ms.m))
+	return fmt.Sprintf("consolestore.MemorySessionStore(%d sessions)", len(ms.m))
 }
 
 // Format writes [MemorySessionStore.String] for every verb.

@@ -1,10 +1,10 @@
-// Package admintest is the conformance suite for [admin.IdempotencyStore]
-// implementations. Every backend runs it:
+// Package idempotencytest is the conformance suite for
+// [idempotency.Store] implementations. Every backend runs it:
 //
-//	func TestIdempotencyStore(t *testing.T) {
-//		admintest.TestIdempotencyStore(t, func(t *testing.T) admin.IdempotencyStore { return newMyStore(t) })
+//	func TestStore(t *testing.T) {
+//		idempotencytest.TestStore(t, func(t *testing.T) idempotency.Store { return newMyStore(t) })
 //	}
-package admintest
+package idempotencytest
 
 import (
 	"bytes"
@@ -15,18 +15,18 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/keygate/keygate/admin"
+	"github.com/keygate/keygate/idempotency"
 )
 
 // TestIdempotencyStore runs the conformance suite against stores made by
 // newStore, which must return an empty store for each call. It does not
 // test retention or the lapse of reservations, which depend on each
 // store's clock and settings.
-func TestIdempotencyStore(t *testing.T, newStore func(t *testing.T) admin.IdempotencyStore) {
+func TestStore(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, admin.IdempotencyStore)
+		fn   func(*testing.T, idempotency.Store)
 	}{
 		{"ReserveFresh", testReserveFresh},
 		{"ReservePending", testReservePending},
@@ -53,7 +53,7 @@ var (
 	fp2 = bytes.Repeat([]byte{0xb2}, 32)
 )
 
-func reserve(t *testing.T, s admin.IdempotencyStore, key string, fp []byte) (admin.IdempotencyEntry, bool) {
+func reserve(t *testing.T, s idempotency.Store, key string, fp []byte) (idempotency.Entry, bool) {
 	t.Helper()
 	e, ok, err := s.Reserve(context.Background(), key, fp)
 	if err != nil {
@@ -62,27 +62,27 @@ func reserve(t *testing.T, s admin.IdempotencyStore, key string, fp []byte) (adm
 	return e, ok
 }
 
-func complete(t *testing.T, s admin.IdempotencyStore, key string, status int, body string) {
+func complete(t *testing.T, s idempotency.Store, key string, status int, body string) {
 	t.Helper()
 	if err := s.Complete(context.Background(), key, status, []byte(body)); err != nil {
 		t.Fatalf("Complete(%q): %v", key, err)
 	}
 }
 
-func release(t *testing.T, s admin.IdempotencyStore, key string) {
+func release(t *testing.T, s idempotency.Store, key string) {
 	t.Helper()
 	if err := s.Release(context.Background(), key); err != nil {
 		t.Fatalf("Release(%q): %v", key, err)
 	}
 }
 
-func testReserveFresh(t *testing.T, s admin.IdempotencyStore) {
+func testReserveFresh(t *testing.T, s idempotency.Store) {
 	if e, ok := reserve(t, s, "k", fp1); !ok || e.Done {
 		t.Fatalf("fresh key: got (%+v, %v), want reserved", e, ok)
 	}
 }
 
-func testReservePending(t *testing.T, s admin.IdempotencyStore) {
+func testReservePending(t *testing.T, s idempotency.Store) {
 	reserve(t, s, "k", fp1)
 	for _, fp := range [][]byte{fp1, fp2} {
 		e, ok := reserve(t, s, "k", fp)
@@ -95,7 +95,7 @@ func testReservePending(t *testing.T, s admin.IdempotencyStore) {
 	}
 }
 
-func testComplete(t *testing.T, s admin.IdempotencyStore) {
+func testComplete(t *testing.T, s idempotency.Store) {
 	reserve(t, s, "k", fp1)
 	complete(t, s, "k", 201, `{"id":"x"}`)
 	for _, fp := range [][]byte{fp1, fp2} {
@@ -109,7 +109,7 @@ func testComplete(t *testing.T, s admin.IdempotencyStore) {
 	}
 }
 
-func testRelease(t *testing.T, s admin.IdempotencyStore) {
+func testRelease(t *testing.T, s idempotency.Store) {
 	reserve(t, s, "k", fp1)
 	release(t, s, "k")
 	if _, ok := reserve(t, s, "k", fp2); !ok {
@@ -120,7 +120,7 @@ func testRelease(t *testing.T, s admin.IdempotencyStore) {
 	}
 }
 
-func testReleaseCompleted(t *testing.T, s admin.IdempotencyStore) {
+func testReleaseCompleted(t *testing.T, s idempotency.Store) {
 	reserve(t, s, "k", fp1)
 	complete(t, s, "k", 200, "{}")
 	release(t, s, "k")
@@ -130,14 +130,14 @@ func testReleaseCompleted(t *testing.T, s admin.IdempotencyStore) {
 	release(t, s, "unknown") // not an error
 }
 
-func testCompleteUnknown(t *testing.T, s admin.IdempotencyStore) {
+func testCompleteUnknown(t *testing.T, s idempotency.Store) {
 	complete(t, s, "k", 200, "{}")
 	if _, ok := reserve(t, s, "k", fp1); !ok {
 		t.Fatal("Complete of an unreserved key created an entry")
 	}
 }
 
-func testCompleteTwice(t *testing.T, s admin.IdempotencyStore) {
+func testCompleteTwice(t *testing.T, s idempotency.Store) {
 	reserve(t, s, "k", fp1)
 	complete(t, s, "k", 201, "first")
 	complete(t, s, "k", 200, "second")
@@ -146,7 +146,7 @@ func testCompleteTwice(t *testing.T, s admin.IdempotencyStore) {
 	}
 }
 
-func testIndependent(t *testing.T, s admin.IdempotencyStore) {
+func testIndependent(t *testing.T, s idempotency.Store) {
 	reserve(t, s, "a", fp1)
 	complete(t, s, "a", 201, "a")
 	if _, ok := reserve(t, s, "b", fp1); !ok {
@@ -164,7 +164,7 @@ func testIndependent(t *testing.T, s admin.IdempotencyStore) {
 	}
 }
 
-func testIsolation(t *testing.T, s admin.IdempotencyStore) {
+func testIsolation(t *testing.T, s idempotency.Store) {
 	fp := bytes.Clone(fp1)
 	reserve(t, s, "k", fp)
 	fp[0] ^= 0xff // the store must have copied it
@@ -183,7 +183,7 @@ func testIsolation(t *testing.T, s admin.IdempotencyStore) {
 	}
 }
 
-func testCancelled(t *testing.T, s admin.IdempotencyStore) {
+func testCancelled(t *testing.T, s idempotency.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err := s.Reserve(ctx, "k", fp1); err == nil {
@@ -200,7 +200,7 @@ func testCancelled(t *testing.T, s admin.IdempotencyStore) {
 	}
 }
 
-func testConcurrentReserve(t *testing.T, s admin.IdempotencyStore) {
+func testConcurrentReserve(t *testing.T, s idempotency.Store) {
 	const n = 32
 	for round := range 4 {
 		key := fmt.Sprintf("race-%d", round)
@@ -229,7 +229,7 @@ func testConcurrentReserve(t *testing.T, s admin.IdempotencyStore) {
 	}
 }
 
-func testLongKeys(t *testing.T, s admin.IdempotencyStore) {
+func testLongKeys(t *testing.T, s idempotency.Store) {
 	// The handler's keys: the caller's ID, then the client's key of up to
 	// 255 printable characters.
 	long := "16:wkieipnP2E9cDwy2:" + strings.Repeat("~ !\"#$%&'()*+,-./", 15)

@@ -1,10 +1,10 @@
-// Package oauthtest is the conformance suite for the stores of package
-// oauth: [oauth.UserStore]. Every backend runs it:
+// Package passwordusertest is the conformance suite for
+// [passworduser.Store] implementations. Every backend runs it:
 //
 //	func TestUserStore(t *testing.T) {
-//		oauthtest.TestUserStore(t, func(t *testing.T) oauth.UserStore { return newMyStore(t) })
+//		passwordusertest.TestStore(t, func(t *testing.T) passworduser.Store { return newMyStore(t) })
 //	}
-package oauthtest
+package passwordusertest
 
 import (
 	"context"
@@ -15,20 +15,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/oauth"
+	"github.com/keygate/keygate/passworduser"
 )
 
-// TestUserStore runs the conformance suite of [oauth.UserStore] against
+// TestUserStore runs the conformance suite of [passworduser.Store] against
 // stores made by newStore, which must return an empty store for each call:
 // a Put then Get round trip, Put replacing a user, unknown names, names
 // compared exactly (case, spaces, Unicode forms), racing Puts of one name
 // leaving exactly one of the written records (never a mix of several),
 // users isolated from one another, and cancelled contexts.
-func TestUserStore(t *testing.T, newStore func(t *testing.T) oauth.UserStore) {
+func TestStore(t *testing.T, newStore func(t *testing.T) passworduser.Store) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, oauth.UserStore)
+		fn   func(*testing.T, passworduser.Store)
 	}{
 		{"put and get", testUserPutGet},
 		{"replace", testUserReplace},
@@ -55,16 +55,17 @@ func testCtx(t *testing.T) context.Context {
 // record returns a user record for name whose hash, subject and account
 // all carry tag, so that a record mixed from two Puts is told apart. The
 // hash has the shape of an Argon2id PHC string.
-func record(name, tag string) oauth.UserRecord {
-	return oauth.UserRecord{
+func record(name, tag string) passworduser.Record {
+	return passworduser.Record{
 		Username:     name,
 		PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdC0" + tag + "$aGFzaC0" + tag,
-		User:         oauth.User{Subject: "user-" + tag, Account: "acct_" + tag},
+		Subject:      "user-" + tag,
+		Account:      "acct_" + tag,
 	}
 }
 
 // mustPut stores u or ends the test.
-func mustPut(ctx context.Context, t *testing.T, s oauth.UserStore, u oauth.UserRecord) {
+func mustPut(ctx context.Context, t *testing.T, s passworduser.Store, u passworduser.Record) {
 	t.Helper()
 	if err := s.Put(ctx, u); err != nil {
 		t.Fatalf("Put(%q): %v", u.Username, err)
@@ -72,7 +73,7 @@ func mustPut(ctx context.Context, t *testing.T, s oauth.UserStore, u oauth.UserR
 }
 
 // wantUser checks that s holds want under want.Username.
-func wantUser(ctx context.Context, t *testing.T, s oauth.UserStore, want oauth.UserRecord) {
+func wantUser(ctx context.Context, t *testing.T, s passworduser.Store, want passworduser.Record) {
 	t.Helper()
 	got, err := s.Get(ctx, want.Username)
 	if err != nil {
@@ -84,20 +85,20 @@ func wantUser(ctx context.Context, t *testing.T, s oauth.UserStore, want oauth.U
 }
 
 // wantUnknown checks that s holds no user named name.
-func wantUnknown(ctx context.Context, t *testing.T, s oauth.UserStore, name string) {
+func wantUnknown(ctx context.Context, t *testing.T, s passworduser.Store, name string) {
 	t.Helper()
 	got, err := s.Get(ctx, name)
-	if !errors.Is(err, oauth.ErrUnknownUser) {
+	if !errors.Is(err, passworduser.ErrUnknownUser) {
 		t.Fatalf("Get(%q) = %+v, %v; want ErrUnknownUser", name, got, err)
 	}
-	if got != (oauth.UserRecord{}) {
+	if got != (passworduser.Record{}) {
 		t.Fatalf("Get(%q) failed with ErrUnknownUser but returned %+v", name, got)
 	}
 }
 
-func testUserPutGet(t *testing.T, s oauth.UserStore) {
+func testUserPutGet(t *testing.T, s passworduser.Store) {
 	ctx := testCtx(t)
-	users := []oauth.UserRecord{
+	users := []passworduser.Record{
 		record("alice", "a"),
 		record("bob@example.com", "b"),
 		record("zoë", "z"),
@@ -111,12 +112,12 @@ func testUserPutGet(t *testing.T, s oauth.UserStore) {
 		wantUser(ctx, t, s, u)
 	}
 	// A record is stored as it is given, empty fields included.
-	empty := oauth.UserRecord{Username: "empty"}
+	empty := passworduser.Record{Username: "empty"}
 	mustPut(ctx, t, s, empty)
 	wantUser(ctx, t, s, empty)
 }
 
-func testUserReplace(t *testing.T, s oauth.UserStore) {
+func testUserReplace(t *testing.T, s passworduser.Store) {
 	ctx := testCtx(t)
 	mustPut(ctx, t, s, record("alice", "old"))
 	mustPut(ctx, t, s, record("bob", "bob"))
@@ -129,7 +130,7 @@ func testUserReplace(t *testing.T, s oauth.UserStore) {
 	wantUser(ctx, t, s, record("alice", "old"))
 }
 
-func testUserUnknown(t *testing.T, s oauth.UserStore) {
+func testUserUnknown(t *testing.T, s passworduser.Store) {
 	ctx := testCtx(t)
 	wantUnknown(ctx, t, s, "alice")
 	wantUnknown(ctx, t, s, "")
@@ -140,7 +141,7 @@ func testUserUnknown(t *testing.T, s oauth.UserStore) {
 	wantUser(ctx, t, s, record("alice", "a"))
 }
 
-func testUserExactNames(t *testing.T, s oauth.UserStore) {
+func testUserExactNames(t *testing.T, s passworduser.Store) {
 	ctx := testCtx(t)
 	mustPut(ctx, t, s, record("alice", "a"))
 	// Names that a case-insensitive, space-trimming or normalizing
@@ -161,11 +162,11 @@ func testUserExactNames(t *testing.T, s oauth.UserStore) {
 	}
 }
 
-func testUserRace(t *testing.T, s oauth.UserStore) {
+func testUserRace(t *testing.T, s passworduser.Store) {
 	ctx := testCtx(t)
 	const writers, rounds = 8, 4
 	mustPut(ctx, t, s, record("alice", "initial"))
-	valid := map[oauth.UserRecord]bool{record("alice", "initial"): true}
+	valid := map[passworduser.Record]bool{record("alice", "initial"): true}
 	for r := range rounds {
 		for i := range writers {
 			valid[record("alice", fmt.Sprintf("r%dw%d", r, i))] = true
@@ -214,7 +215,7 @@ func testUserRace(t *testing.T, s oauth.UserStore) {
 	}
 }
 
-func testUserIsolation(t *testing.T, s oauth.UserStore) {
+func testUserIsolation(t *testing.T, s passworduser.Store) {
 	ctx := testCtx(t)
 	// Names that prefix or extend one another.
 	names := []string{"al", "alice", "alice2", "alice.smith", "bob"}
@@ -231,7 +232,7 @@ func testUserIsolation(t *testing.T, s oauth.UserStore) {
 	}
 }
 
-func testUserCancelled(t *testing.T, s oauth.UserStore) {
+func testUserCancelled(t *testing.T, s passworduser.Store) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	u := record("alice", "a")
@@ -250,7 +251,7 @@ func testUserCancelled(t *testing.T, s oauth.UserStore) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Get with a cancelled context: %+v, %v; want context.Canceled", got, err)
 	}
-	if got != (oauth.UserRecord{}) {
+	if got != (passworduser.Record{}) {
 		t.Fatalf("Get with a cancelled context failed but returned %+v", got)
 	}
 	wantUser(ctx, t, s, u)
