@@ -101,7 +101,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusServiceUnavailable, "", "Sign-in is unavailable right now. Try again in a moment.")
 			return
 		}
-		h.audit(r, ip, ActionSignInFailed, username, "", ReasonTooManyFailures)
+		h.failedSignIn(r, ip, username, ReasonTooManyFailures)
 		fail(http.StatusTooManyRequests, "", "Too many failed sign-ins from your address. Try again in "+waitText(wait)+".")
 		return
 	}
@@ -114,7 +114,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if blocked {
-				h.audit(r, ip, ActionSignInFailed, username, "", ReasonTooManyFailures)
+				h.failedSignIn(r, ip, username, ReasonTooManyFailures)
 				fail(http.StatusTooManyRequests, "", "Too many failed sign-ins for this username. Try again in "+waitText(dec.RetryAfter)+".")
 				return
 			}
@@ -128,7 +128,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 			_, _ = h.names.Failed(r.Context(), nameKeys[0])
 			_, _ = h.namesAll.Failed(r.Context(), nameKeys[1])
 		}
-		h.audit(r, ip, ActionSignInFailed, username, "", ReasonBadCredentials)
+		h.failedSignIn(r, ip, username, ReasonBadCredentials)
 		fail(http.StatusUnauthorized, "", "Wrong username or password.")
 		return
 	case errors.Is(err, ErrBusy):
@@ -160,6 +160,26 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, s *signedIn) {
 	ip, _ := h.cfg.Auth.ClientIP(r)
 	h.audit(r, ip, ActionSignOut, s.User.Username, s.User.Account, "")
 	http.Redirect(w, r, h.cfg.Prefix+"/signin", http.StatusSeeOther)
+}
+
+// unknownUser stands for the name of a failed sign-in that names no user
+// in its audit event: such a name is often a password typed in the wrong
+// field, which no audit record may hold. (A username has no space, so no
+// user has this name.)
+const unknownUser = "(unknown user)"
+
+// failedSignIn records a failed sign-in of username for reason. The
+// event names the user, and its account, only when username names one.
+func (h *Handler) failedSignIn(r *http.Request, ip netip.Addr, username, reason string) {
+	if h.cfg.Audit == nil {
+		return
+	}
+	u, err := h.cfg.Users.Get(r.Context(), username)
+	if err != nil {
+		h.audit(r, ip, ActionSignInFailed, unknownUser, "", reason)
+		return
+	}
+	h.audit(r, ip, ActionSignInFailed, u.Username, u.Account, reason)
 }
 
 // audit records one event of the console.

@@ -130,8 +130,24 @@ func TestSignInBadInput(t *testing.T) {
 			t.Errorf("event %+v holds the password", ev)
 		}
 	}
+	// A name that is no user's (often a password typed in the wrong
+	// field) stays out of the audit; a user's name is recorded, with its
+	// account, so that its owner sees the attempts.
+	actors := map[string]string{}
+	for _, ev := range e.events(console.ActionSignInFailed) {
+		actors[ev.Actor] = ev.Account
+	}
+	if want := map[string]string{"console:" + opName: "", "console:(unknown user)": ""}; !maps.Equal(actors, want) {
+		t.Errorf("failed sign-in actors %v, want %v", actors, want)
+	}
+	p := e.client().do("POST", "/console/signin", url.Values{"username": {ownerName}, "password": {"nope"}}, nil)
+	p.want(t, http.StatusUnauthorized)
+	evs := e.events(console.ActionSignInFailed) // newest first
+	if last := evs[0]; last.Actor != "console:"+ownerName || last.Account != "acct_shop" {
+		t.Errorf("an owner's failed sign-in: actor %q, account %q", last.Actor, last.Account)
+	}
 	// The body is bounded.
-	p := e.client().do("POST", "/console/signin", url.Values{"username": {opName}, "password": {strings.Repeat("p", 70<<10)}}, nil)
+	p = e.client().do("POST", "/console/signin", url.Values{"username": {opName}, "password": {strings.Repeat("p", 70<<10)}}, nil)
 	p.want(t, http.StatusBadRequest, "The form could not be read.")
 }
 
