@@ -1,6 +1,8 @@
 package console
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -354,7 +356,11 @@ func waitText(d time.Duration) string {
 // signInKeys returns the keys failed sign-ins of username from client are
 // counted under: the username from the client's address group (an IPv6
 // address counts with its /64; see [password.ClientGroup]), and the
-// username from everywhere (each in a limiter of its own).
+// username from everywhere (each in a limiter of its own). The username
+// is hashed: a shared limiter (Redis) must not hold a password typed in
+// the wrong field.
 func signInKeys(username string, client netip.Addr) [2]string {
-	return [2]string{password.ClientGroup(client).String() + " " + username, username}
+	sum := sha256.Sum256([]byte(username))
+	name := base64.RawURLEncoding.EncodeToString(sum[:])
+	return [2]string{password.ClientGroup(client).String() + " " + name, name}
 }
