@@ -146,7 +146,9 @@ func (h *Handler) Do(ctx context.Context, c Caller, req Request) Response {
 	if err != nil || u.Fragment != "" {
 		return response(outcome{err: invalidRequest("the path does not parse")})
 	}
-	st := &doState{caller: &c, out: outcome{err: errServer}}
+	// A request no route serves (one the mux would redirect to its clean
+	// path, say) is answered as an unknown route.
+	st := &doState{caller: &c, out: outcome{err: notFound("no such route")}}
 	ctx = keygate.NewContext(context.WithValue(ctx, doKey{}, st), c.Principal)
 	r, err := http.NewRequestWithContext(ctx, req.Method, u.String(), bytes.NewReader(req.Body))
 	if err != nil {

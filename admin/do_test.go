@@ -2,7 +2,9 @@ package admin_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -272,4 +274,50 @@ func TestDoConfinedCallerCannotGiveAdminPermissions(t *testing.T) {
 	// An operator still may.
 	r = do(t, e.handler, operator("olga"), "POST", "/keys", `{"account":"acct_a","mode":"test","kind":"sk","permissions":["admin:write"]}`)
 	assert.Nil(t, r.Err)
+}
+
+// FuzzDo makes arbitrary calls through Do for a caller confined to one
+// account: never a panic or a 5xx, and never another account's data.
+func FuzzDo(f *testing.F) {
+	e := newEnv(f, envOptions{tiers: access.RetailTiers()})
+	e.createAccount("acct_a", "GO")
+	e.createAccount("acct_b", "GO")
+	theirs := e.createKeys(`{"account":"acct_b","mode":"test","name":"theirs"}`)
+	ann := owner("ann", "acct_a")
+	for _, s := range []struct{ method, path, body string }{
+		{"GET", "/keys", ""},
+		{"GET", "/keys?account=acct_b", ""},
+		{"GET", "/keys/" + theirs.Secret.ID, ""},
+		{"POST", "/keys/" + theirs.Secret.ID + "/rotate", `{"grace_seconds":0}`},
+		{"PATCH", "/keys/" + theirs.Secret.ID, `{"name":"x"}`},
+		{"POST", "/keys", `{"account":"acct_b","mode":"test"}`},
+		{"POST", "/keys", `{"account":"acct_a","mode":"live","permissions":["admin:write"]}`},
+		{"GET", "/accounts?q=acct", ""},
+		{"GET", "/accounts/acct_b", ""},
+		{"GET", "/audit?account=acct_b&key_id=" + theirs.Secret.ID, ""},
+		{"GET", "/hmac-keys?account=acct_b", ""},
+		{"POST", "/tokens/revoke", `{"subject":"acct_b"}`},
+		{"GET", "/%2e%2e/keys", ""},
+		{"GET", "//keys", ""},
+		{"GET", "/keys?account=acct_a&account=acct_b", ""},
+	} {
+		f.Add(s.method, s.path, s.body)
+	}
+	f.Fuzz(func(t *testing.T, method, path, body string) {
+		r := e.handler.Do(context.Background(), ann, admin.Request{Method: method, Path: path, Body: []byte(body)})
+		if r.Status >= 500 {
+			t.Fatalf("%s %q %q: status %d: %+v", method, path, body, r.Status, r.Err)
+		}
+		out := string(r.Raw)
+		if r.Body != nil {
+			b, err := json.Marshal(r.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = string(b)
+		}
+		if strings.Contains(out, "acct_b") || strings.Contains(out, theirs.Secret.ID) {
+			t.Fatalf("%s %q %q: another account's data: %s", method, path, body, out)
+		}
+	})
 }
