@@ -98,11 +98,12 @@ type Principal struct {
 	// public client). Routes admit publishable credentials only when they
 	// opt in.
 	Kind Kind `json:"kind"`
-	// Package is the account's service tier, for example "GO".
+	// Package is the account's package (its commercial plan), for
+	// example "GO".
 	Package string `json:"package,omitempty"`
 	// Permissions are the rights granted to the credential. Once the
 	// middleware accepted the request, they are its effective permissions
-	// with its Package (roles expanded; see package access, Tiers.Effective):
+	// with its Package (roles expanded; see access.Packages.Effective):
 	// the package's for a credential without permissions of its own, else
 	// its own bounded by the package. That list is shared by the
 	// credential's requests: read-only.

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/internal/testpackages"
 )
 
 // benchGrants is a realistic key: a role and a few direct permissions,
@@ -33,29 +34,29 @@ func BenchmarkGrantsAllows(b *testing.B) {
 	})
 }
 
-// BenchmarkTiersAllows measures a PRIME package's cumulative permissions
-// (15, the required one last) and a tier comparison.
-func BenchmarkTiersAllows(b *testing.B) {
-	tiers := access.RetailTiers()
+// BenchmarkPackagesAllows measures a PRIME package's cumulative permissions
+// (15, the required one last) and a package comparison.
+func BenchmarkPackagesAllows(b *testing.B) {
+	packages := testpackages.Retail()
 	p := access.MustParsePermission("analytics:export")
 	b.Run("allows", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			sink = tiers.Allows("PRIME", p)
+			sink = packages.Allows("PRIME", p)
 		}
 	})
 	b.Run("reaches", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			sink = tiers.Reaches("GO", "GROW")
+			sink = packages.Reaches("GO", "GROW")
 		}
 	})
 }
 
-// BenchmarkCheck measures a route's compiled requirement: tier, then the
+// BenchmarkCheck measures a route's compiled requirement: package, then the
 // permission with the request's entity.
 func BenchmarkCheck(b *testing.B) {
-	req := access.MustParseRequirement("stores:read:{entity}", "GO", access.RetailTiers())
+	req := access.MustParseRequirement("stores:read:{entity}", "GO", testpackages.Retail())
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := req.Check("GROW", benchGrants, "store_42"); err != nil {

@@ -1,5 +1,5 @@
-// Package access is the permission model: permissions, roles, package
-// tiers and the requirements that routes declare. It is pure (no HTTP): the
+// Package access is the permission model: permissions, roles, packages
+// and the requirements that routes declare. It is pure (no HTTP): the
 // middleware turns its answers into responses.
 //
 // # Permissions
@@ -38,15 +38,19 @@
 // in the wrong case makes [NewGrants] fail, and the zero [Grants] allows
 // nothing.
 //
-// # Package tiers
+// # Packages
 //
-// [Tiers] is an ordered list of tiers, each including everything the
-// previous ones grant. A key's package (the name of a tier) decides the
-// routes it reaches ([Tiers.Reaches]) and the permissions its package
-// includes ([Tiers.Allows]). [RetailTiers] is a ready example, the
-// packages of a retail product: DISCOVER < ASSIST < GO < GROW < PRIME.
+// A package is an account's commercial plan (elsewhere called a tier or
+// a plan): keygate uses this one word throughout, for the Package of an
+// account, of a credential and of a keygate.Principal, in the admin API
+// and here. Packages are ordered, lowest first, each including everything
+// the lower ones grant: the service defines its own with [NewPackages]
+// from a list of [Package] values, into a [Packages] set. A route may
+// require a minimum package, which a credential's package (its
+// account's) must reach ([Packages.Reaches]); and a package includes
+// permissions ([Packages.Allows]).
 //
-// The package also bounds what a credential holds ([Tiers.Effective]): a
+// The package bounds what a credential holds ([Packages.Effective]): a
 // standard credential (one without permissions of its own) holds what its
 // package includes; a restricted one holds its own permissions
 // intersected with its package's, except the permissions that no package
@@ -57,10 +61,10 @@
 //
 // # Requirements
 //
-// A route declares a [Requirement]: a permission and/or a minimum tier.
-// [ParseRequirement] validates it once, at start-up, into a
-// [CompiledRequirement] whose Check does no parsing and no allocation on the
-// request path. The requirement's entity may be the placeholder
+// A route declares a [Requirement]: a permission and/or a minimum
+// package. [ParseRequirement] validates it once, at start-up, into a
+// [CompiledRequirement] whose Check does no parsing and no allocation on
+// the request path. The requirement's entity may be the placeholder
 // [EntityPlaceholder], "{entity}", replaced at check time by the request's
 // entity (a path value or the selected store). A refusal wraps
 // [ErrForbidden]; its reason for clients is always

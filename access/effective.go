@@ -11,18 +11,18 @@ import (
 //
 //   - A standard credential (standard true: the credential names no
 //     permission of its own, and explicit is ignored) holds what its
-//     package includes ([Tiers.Allows]): never a permission of
+//     package includes ([Packages.Allows]): never a permission of
 //     [AdminModule].
 //   - A restricted credential (standard false: it names permissions, in
 //     Stripe's term) holds its explicit permissions intersected with its
 //     package's, except the permissions that no package includes at all
 //     ("unpackaged": every permission of [AdminModule], and any the
-//     service placed in no tier), which its explicit grants alone decide.
+//     service placed in no package), which its explicit grants alone decide.
 //     An operator key "*:*" thus holds everything its package includes
 //     plus every unpackaged permission (admin:*), and a key holding
 //     analytics:export on a package without it holds nothing.
 //
-// An unknown package includes nothing. A nil *Tiers includes nothing
+// An unknown package includes nothing. A nil *Packages includes nothing
 // either, so that every permission is unpackaged: a restricted credential
 // holds exactly its explicit grants and a standard one nothing.
 //
@@ -30,7 +30,7 @@ import (
 // grants passed as explicit ones grant nothing (fail closed).
 //
 // [Grants.Permissions] of the result is a canonical list: for a standard
-// credential, the package's permissions ([Tiers.Permissions]; a tier entry
+// credential, the package's permissions ([Packages.Permissions]; a package entry
 // with a "*" module there never covers [AdminModule]); for a restricted
 // one, first what it holds of its package (each package permission
 // narrowed to the explicit grants, "stores:read" and explicit
@@ -42,27 +42,27 @@ import (
 // from its canonical list gives the same grants again (the same
 // permissions, perhaps in another order).
 //
-// Effective allocates; the result shares memory with t and explicit, and
+// Effective allocates; the result shares memory with ps and explicit, and
 // its Allows allocates nothing: compute it once per credential and
 // package, not per request.
-func (t *Tiers) Effective(pkg string, explicit Grants, standard bool) Grants {
+func (ps *Packages) Effective(pkg string, explicit Grants, standard bool) Grants {
 	switch {
-	case t == nil && standard:
+	case ps == nil && standard:
 		return Grants{}
-	case !standard && explicit.tiers != nil:
+	case !standard && explicit.packages != nil:
 		return Grants{}
-	case t == nil:
+	case ps == nil:
 		return explicit
 	}
-	var tier []Permission
-	if r, ok := t.rank(pkg); ok {
-		tier = t.cumulative[r].perms
+	var included []Permission
+	if r, ok := ps.rank(pkg); ok {
+		included = ps.cumulative[r].perms
 	}
 	if standard {
-		return Grants{perms: tier, tiers: t}
+		return Grants{perms: included, packages: ps}
 	}
-	g := Grants{tiers: t}
-	for _, p := range tier {
+	g := Grants{packages: ps}
+	for _, p := range included {
 		for _, e := range explicit.perms {
 			if m, ok := meet(p, e); ok && m.Module != AdminModule {
 				g.perms = addMostGeneral(g.perms, m)
@@ -70,7 +70,7 @@ func (t *Tiers) Effective(pkg string, explicit Grants, standard bool) Grants {
 		}
 	}
 	for _, e := range explicit.perms {
-		if !t.Packaged(e) && !slices.Contains(g.beyond, e) {
+		if !ps.Packaged(e) && !slices.Contains(g.beyond, e) {
 			g.beyond = append(g.beyond, e)
 		}
 	}
@@ -86,8 +86,8 @@ const RolePrefix = "@"
 // starting with [RolePrefix] name roles of defs, the others are
 // permissions. An empty list makes a standard credential; a list that
 // does not parse (a malformed permission, an unknown role) makes a
-// restricted credential that holds nothing. See [Tiers.Effective].
-func (t *Tiers) ForCredential(pkg string, permissions []string, defs Roles) Grants {
+// restricted credential that holds nothing. See [Packages.Effective].
+func (ps *Packages) ForCredential(pkg string, permissions []string, defs Roles) Grants {
 	var perms, roles []string
 	for _, e := range permissions {
 		if name, ok := strings.CutPrefix(e, RolePrefix); ok {
@@ -97,7 +97,7 @@ func (t *Tiers) ForCredential(pkg string, permissions []string, defs Roles) Gran
 		}
 	}
 	explicit, _ := NewGrants(perms, roles, defs) // on error: the zero Grants allow nothing
-	return t.Effective(pkg, explicit, len(permissions) == 0)
+	return ps.Effective(pkg, explicit, len(permissions) == 0)
 }
 
 // allowsLimited is [Grants.Allows] for effective grants: perms never cover
@@ -110,13 +110,13 @@ func (g Grants) allowsLimited(required Permission) bool {
 	if coversAny(g.perms, required) {
 		return true
 	}
-	return len(g.beyond) > 0 && coversAny(g.beyond, required) && !g.tiers.packaged(required)
+	return len(g.beyond) > 0 && coversAny(g.beyond, required) && !g.packages.packaged(required)
 }
 
 // packaged reports whether some package includes the required permission:
-// the highest tier includes everything below it.
-func (t *Tiers) packaged(required Permission) bool {
-	return t.Allows(t.names[len(t.names)-1], required)
+// the highest package includes everything below it.
+func (ps *Packages) packaged(required Permission) bool {
+	return ps.Allows(ps.names[len(ps.names)-1], required)
 }
 
 // allEntities reports whether a granted entity part covers every entity
@@ -175,7 +175,7 @@ func addMostGeneral(list []Permission, p Permission) []Permission {
 }
 
 // includesLimited reports whether effective grants (from
-// [Tiers.Effective]) allow every permission that the granted permission q
+// [Packages.Effective]) allow every permission that the granted permission q
 // covers, q possibly with wildcards: what a check that a caller grants
 // only what it holds needs when the caller's grants are effective ones.
 // For grants from [NewGrants] the answer is whether one granted
@@ -187,12 +187,12 @@ func addMostGeneral(list []Permission, p Permission) []Permission {
 // reduce to "one permission covers the whole part": a part with a
 // wildcard ranges over more values than a finite union names.
 func (g Grants) includesLimited(q Permission) bool {
-	if g.tiers == nil {
+	if g.packages == nil {
 		return slices.ContainsFunc(g.perms, func(p Permission) bool { return p.Includes(q) })
 	}
-	// The packaged part: q's meet with each permission of the top tier,
+	// The packaged part: q's meet with each permission of the top package,
 	// admin permissions aside (no package includes them).
-	top := g.tiers.cumulative[len(g.tiers.cumulative)-1].perms
+	top := g.packages.cumulative[len(g.packages.cumulative)-1].perms
 	for _, t := range top {
 		x, ok := meet(q, t) // q's permissions that t includes
 		if !ok || x.Module == AdminModule {
@@ -208,25 +208,25 @@ func (g Grants) includesLimited(q Permission) bool {
 	// cover q (a "*" module there covering q's other permissions too, as
 	// they are covered by perms only through an explicit "*" module,
 	// itself in beyond).
-	if g.tiers.Packaged(q) {
+	if g.packages.Packaged(q) {
 		return true // q is wholly packaged, and perms cover it
 	}
 	return slices.ContainsFunc(g.beyond, func(b Permission) bool { return b.Includes(q) })
 }
 
-// Packaged reports whether some package of t includes everything the
+// Packaged reports whether some package of ps includes everything the
 // permission p covers, so that a standard credential (which holds exactly
 // its package) could hold it: never for [AdminModule], for a "*" module
-// (which covers admin permissions too), or with a nil *Tiers. A token of a
+// (which covers admin permissions too), or with a nil *Packages. A token of a
 // key that became standard keeps only its packaged permissions. It
 // allocates nothing.
 //
 // A union of permissions with wildcards includes p only if one of them
 // does (p's wildcard parts range over more values than the union names).
-func (t *Tiers) Packaged(p Permission) bool {
-	if t == nil || len(t.cumulative) == 0 || p.Module == AdminModule || p.Module == Wildcard {
+func (ps *Packages) Packaged(p Permission) bool {
+	if ps == nil || len(ps.cumulative) == 0 || p.Module == AdminModule || p.Module == Wildcard {
 		return false
 	}
-	top := t.cumulative[len(t.cumulative)-1].perms
+	top := ps.cumulative[len(ps.cumulative)-1].perms
 	return slices.ContainsFunc(top, func(g Permission) bool { return g.Includes(p) })
 }

@@ -24,14 +24,14 @@ func FuzzIncludesLimited(f *testing.F) {
 		}
 		return out
 	}
-	f.Fuzz(func(t *testing.T, tierBytes, explicitBytes, qBytes []byte, pkgIndex uint8, standard bool) {
-		var tierPerms [2][]string
-		for i, s := range decode(tierBytes) {
+	f.Fuzz(func(t *testing.T, pkgBytes, explicitBytes, qBytes []byte, pkgIndex uint8, standard bool) {
+		var pkgPerms [2][]string
+		for i, s := range decode(pkgBytes) {
 			if p := MustParsePermission(s); p.Module != AdminModule {
-				tierPerms[i%2] = append(tierPerms[i%2], s)
+				pkgPerms[i%2] = append(pkgPerms[i%2], s)
 			}
 		}
-		tiers, err := NewTiers([]Tier{{Name: "low", Permissions: tierPerms[0]}, {Name: "high", Permissions: tierPerms[1]}})
+		packages, err := NewPackages([]Package{{Name: "low", Permissions: pkgPerms[0]}, {Name: "high", Permissions: pkgPerms[1]}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func FuzzIncludesLimited(f *testing.F) {
 		q := perm(qBytes[0], qBytes[1])
 		pkg := []string{"low", "high", ""}[pkgIndex%3]
 		explicit := MustNewGrants(decode(explicitBytes), nil, nil)
-		for _, g := range []Grants{tiers.Effective(pkg, explicit, standard), explicit} {
+		for _, g := range []Grants{packages.Effective(pkg, explicit, standard), explicit} {
 			want := true
 			for _, m := range []string{"admin", "stores", "products", "other"} {
 				for _, a := range []string{"read", "write", "other"} {
@@ -54,54 +54,9 @@ func FuzzIncludesLimited(f *testing.F) {
 				}
 			}
 			if got := g.includesLimited(q); got != want {
-				t.Fatalf("tiers %v, package %q, explicit %v (standard %v, limited %v): includes(%s) = %v, want %v",
-					tierPerms, pkg, explicit.Permissions(), standard, g.tiers != nil, q, got, want)
+				t.Fatalf("packages %v, package %q, explicit %v (standard %v, limited %v): includes(%s) = %v, want %v",
+					pkgPerms, pkg, explicit.Permissions(), standard, g.packages != nil, q, got, want)
 			}
 		}
 	})
-}
-
-func TestIncludesLimited(t *testing.T) {
-	retail := RetailTiers()
-	enterprise, err := NewTiers([]Tier{{Name: "free", Permissions: []string{"stores:read"}}, {Name: "enterprise", Permissions: []string{"*:*"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		tiers    *Tiers
-		pkg      string
-		explicit []string // nil: standard
-		yes, no  []string
-	}{
-		{retail, "PRIME", []string{"*:*"},
-			[]string{"*:*", "admin:*", "admin:read", "analytics:export", "stores:*", "reports:*"}, nil},
-		{retail, "GO", []string{"*:*"},
-			[]string{"admin:*", "offers:write", "reports:*", "*:read"}, []string{"*:*", "analytics:export", "analytics:*", "*:write"}},
-		{retail, "PRIME", []string{"admin:write"},
-			[]string{"admin:write"}, []string{"admin:*", "admin:read", "stores:read", "*:*"}},
-		{retail, "PRIME", nil,
-			[]string{"analytics:export", "stores:read", "stores:read:s1"}, []string{"stores:*", "admin:read", "*:*", "reports:read"}},
-		{retail, "DISCOVER", []string{"stores:*"},
-			[]string{"stores:*", "stores:read", "stores:delete"}, []string{"products:read"}},
-		{enterprise, "enterprise", nil,
-			[]string{"stores:*", "anything:read"}, []string{"*:*", "admin:read", "*:read"}},
-		{enterprise, "enterprise", []string{"*:*"},
-			[]string{"*:*", "admin:review"}, nil},
-		{enterprise, "free", []string{"*:*"},
-			[]string{"stores:read", "admin:*"}, []string{"*:*", "products:read", "stores:*"}},
-		{nil, "PRIME", []string{"stores:*", "admin:read"},
-			[]string{"stores:read", "stores:*", "admin:read"}, []string{"*:*", "admin:*"}},
-	} {
-		g := tc.tiers.Effective(tc.pkg, MustNewGrants(tc.explicit, nil, nil), tc.explicit == nil)
-		for _, s := range tc.yes {
-			if !g.includesLimited(MustParsePermission(s)) {
-				t.Errorf("%q %v: should include %s", tc.pkg, tc.explicit, s)
-			}
-		}
-		for _, s := range tc.no {
-			if g.includesLimited(MustParsePermission(s)) {
-				t.Errorf("%q %v: should not include %s", tc.pkg, tc.explicit, s)
-			}
-		}
-	}
 }

@@ -8,46 +8,47 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/internal/testpackages"
 )
 
-// enterpriseTiers has a tier with the "*" module and a tier without
+// enterprisePackages has a package with the "*" module and a package without
 // permissions.
-func enterpriseTiers(t testing.TB) *access.Tiers {
-	tiers, err := access.NewTiers([]access.Tier{
+func enterprisePackages(t testing.TB) *access.Packages {
+	packages, err := access.NewPackages([]access.Package{
 		{Name: "free", Permissions: []string{"products:read", "stores:read"}},
 		{Name: "pro", Permissions: []string{"products:*"}},
 		{Name: "pro-plus"},
 		{Name: "enterprise", Permissions: []string{"*:*"}},
 	})
 	require.NoError(t, err)
-	return tiers
+	return packages
 }
 
-func TestNewTiersRefusesAdminModule(t *testing.T) {
+func TestNewPackagesRefusesAdminModule(t *testing.T) {
 	for _, perm := range []string{"admin:read", "admin:*", "admin:write:acct_1"} {
-		tiers, err := access.NewTiers([]access.Tier{{Name: "GO", Permissions: []string{"offers:read"}}, {Name: "PRIME", Permissions: []string{perm}}})
+		packages, err := access.NewPackages([]access.Package{{Name: "GO", Permissions: []string{"offers:read"}}, {Name: "PRIME", Permissions: []string{perm}}})
 		require.ErrorIs(t, err, access.ErrInvalidConfig, perm)
-		assert.Nil(t, tiers)
+		assert.Nil(t, packages)
 	}
 }
 
-func TestTiersNeverAllowAdmin(t *testing.T) {
-	tiers := enterpriseTiers(t)
-	assert.True(t, tiers.Allows("enterprise", access.MustParsePermission("anything:else")))
+func TestPackagesNeverAllowAdmin(t *testing.T) {
+	packages := enterprisePackages(t)
+	assert.True(t, packages.Allows("enterprise", access.MustParsePermission("anything:else")))
 	for _, s := range []string{"admin:read", "admin:write", "admin:review", "admin:read:acct_1"} {
 		p := access.MustParsePermission(s)
-		assert.False(t, tiers.Allows("enterprise", p), s)
-		_, ok := tiers.MinTier(p)
+		assert.False(t, packages.Allows("enterprise", p), s)
+		_, ok := packages.MinPackage(p)
 		assert.False(t, ok, s)
 	}
 }
 
 func TestEffective(t *testing.T) {
-	retail := access.RetailTiers()
-	enterprise := enterpriseTiers(t)
-	prime := retail.Permissions(access.TierPrime)
+	retail := testpackages.Retail()
+	enterprise := enterprisePackages(t)
+	prime := retail.Permissions(testpackages.Prime)
 	for name, tc := range map[string]struct {
-		tiers    *access.Tiers
+		packages *access.Packages
 		pkg      string
 		explicit []string // nil: a standard credential
 		allow    []string
@@ -63,7 +64,7 @@ func TestEffective(t *testing.T) {
 		"standard unknown package": {retail, "PLATINUM", nil, nil,
 			[]string{"stores:read", "admin:read"}, []string{}},
 		"standard without package": {retail, "", nil, nil, []string{"stores:read"}, []string{}},
-		"standard with the * module tier": {enterprise, "enterprise", nil,
+		"standard with the * module package": {enterprise, "enterprise", nil,
 			[]string{"anything:else", "products:write"},
 			[]string{"admin:read", "admin:review:acct_1"}, []string{"products:read", "stores:read", "products:*", "*:*"}},
 		"restricted outside its package": {retail, "GO", []string{"analytics:export"}, nil,
@@ -91,24 +92,24 @@ func TestEffective(t *testing.T) {
 			[]string{"products:read", "products:write", "products:import", "products:delete"},
 			[]string{"stores:read"},
 			[]string{"products:read", "products:write", "products:import", "products:*"}},
-		"restricted with the * module tier": {enterprise, "pro", []string{"*:*"},
+		"restricted with the * module package": {enterprise, "pro", []string{"*:*"},
 			[]string{"products:write", "stores:read", "admin:read"},
 			[]string{"offers:write"}, []string{"products:*", "stores:read", "*:*"}},
-		"restricted, admin under the * module tier": {enterprise, "enterprise", []string{"admin:read", "offers:write"},
+		"restricted, admin under the * module package": {enterprise, "enterprise", []string{"admin:read", "offers:write"},
 			[]string{"admin:read", "offers:write"}, []string{"admin:write", "offers:read"},
 			[]string{"offers:write", "admin:read"}},
 		"most general kept once": {retail, "PRIME", []string{"stores:read:store_1", "stores:read", "stores:*"},
 			[]string{"stores:read", "stores:read:store_2"}, []string{"products:read"},
 			[]string{"stores:read", "stores:*"}},
-		"no tiers: explicit alone": {nil, "PRIME", []string{"analytics:export", "admin:read"},
+		"no packages: explicit alone": {nil, "PRIME", []string{"analytics:export", "admin:read"},
 			[]string{"analytics:export", "admin:read"}, []string{"stores:read"},
 			[]string{"analytics:export", "admin:read"}},
-		"no tiers: standard holds nothing": {nil, "PRIME", nil, nil,
+		"no packages: standard holds nothing": {nil, "PRIME", nil, nil,
 			[]string{"stores:read", "admin:read"}, []string{}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			explicit := access.MustNewGrants(tc.explicit, nil, nil)
-			g := tc.tiers.Effective(tc.pkg, explicit, tc.explicit == nil)
+			g := tc.packages.Effective(tc.pkg, explicit, tc.explicit == nil)
 			for _, s := range tc.allow {
 				assert.True(t, g.Allows(access.MustParsePermission(s)), "should allow %s", s)
 			}
@@ -119,7 +120,7 @@ func TestEffective(t *testing.T) {
 			assert.Equal(t, len(tc.list), g.Len())
 			if tc.explicit != nil {
 				// The canonical list gives the same grants again.
-				again := tc.tiers.Effective(tc.pkg, access.MustNewGrants(g.Permissions(), nil, nil), false)
+				again := tc.packages.Effective(tc.pkg, access.MustNewGrants(g.Permissions(), nil, nil), false)
 				assert.ElementsMatch(t, g.Permissions(), again.Permissions())
 			}
 		})
@@ -127,7 +128,7 @@ func TestEffective(t *testing.T) {
 }
 
 func TestEffectiveFailsClosed(t *testing.T) {
-	retail := access.RetailTiers()
+	retail := testpackages.Retail()
 	all := access.MustNewGrants([]string{"*:*"}, nil, nil)
 	eff := retail.Effective("PRIME", all, false)
 	require.True(t, eff.Allows(access.MustParsePermission("admin:read")))
@@ -143,7 +144,7 @@ func TestEffectiveFailsClosed(t *testing.T) {
 }
 
 func TestEffectiveCheckAllocatesNothing(t *testing.T) {
-	retail := access.RetailTiers()
+	retail := testpackages.Retail()
 	req := access.MustParseRequirement("analytics:export", "", retail)
 	admin := access.MustParseRequirement("admin:read", "", retail)
 	op := retail.Effective("PRIME", access.MustNewGrants([]string{"*:*"}, nil, nil), false)
@@ -185,16 +186,16 @@ func FuzzEffective(f *testing.F) {
 	f.Add([]byte{}, []byte{0, 0}, uint8(2), true)
 	f.Add([]byte{2, 2, 3, 0}, []byte{0x10, 1, 0x21, 3}, uint8(1), false)
 	f.Add([]byte{3, 0}, []byte{1, 2}, uint8(0), false)
-	f.Fuzz(func(t *testing.T, tierBytes, explicitBytes []byte, pkgIndex uint8, standard bool) {
-		var tierPerms [2][]string
-		for i := 0; i+1 < len(tierBytes) && i < 16; i += 2 {
-			p := fuzzPermission(tierBytes[i], tierBytes[i+1])
+	f.Fuzz(func(t *testing.T, pkgBytes, explicitBytes []byte, pkgIndex uint8, standard bool) {
+		var pkgPerms [2][]string
+		for i := 0; i+1 < len(pkgBytes) && i < 16; i += 2 {
+			p := fuzzPermission(pkgBytes[i], pkgBytes[i+1])
 			if p.Module == access.AdminModule {
 				continue
 			}
-			tierPerms[i/2%2] = append(tierPerms[i/2%2], p.String())
+			pkgPerms[i/2%2] = append(pkgPerms[i/2%2], p.String())
 		}
-		tiers, err := access.NewTiers([]access.Tier{{Name: "low", Permissions: tierPerms[0]}, {Name: "high", Permissions: tierPerms[1]}})
+		packages, err := access.NewPackages([]access.Package{{Name: "low", Permissions: pkgPerms[0]}, {Name: "high", Permissions: pkgPerms[1]}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,14 +205,14 @@ func FuzzEffective(f *testing.F) {
 			explicitPerms = append(explicitPerms, fuzzPermission(explicitBytes[i], explicitBytes[i+1]).String())
 		}
 		explicit := access.MustNewGrants(explicitPerms, nil, nil)
-		g := tiers.Effective(pkg, explicit, standard)
-		again := tiers.Effective(pkg, access.MustNewGrants(g.Permissions(), nil, nil), false)
+		g := packages.Effective(pkg, explicit, standard)
+		again := packages.Effective(pkg, access.MustNewGrants(g.Permissions(), nil, nil), false)
 		for _, m := range fuzzParts[0][1:] {
 			for _, a := range fuzzParts[1][1:] {
 				for _, e := range []string{"", "s1", "s2", "s3"} {
 					r := access.Permission{Module: m, Action: a, Entity: e}
-					inPkg := tiers.Allows(pkg, r)
-					packaged := tiers.Allows("high", r)
+					inPkg := packages.Allows(pkg, r)
+					packaged := packages.Allows("high", r)
 					var want bool
 					if standard {
 						want = inPkg
@@ -219,8 +220,8 @@ func FuzzEffective(f *testing.F) {
 						want = explicit.Allows(r) && (inPkg || !packaged)
 					}
 					if got := g.Allows(r); got != want {
-						t.Fatalf("tiers %v, package %q, explicit %v (standard %v): Allows(%s) = %v, want %v; list %v",
-							tierPerms, pkg, explicitPerms, standard, r, got, want, g.Permissions())
+						t.Fatalf("packages %v, package %q, explicit %v (standard %v): Allows(%s) = %v, want %v; list %v",
+							pkgPerms, pkg, explicitPerms, standard, r, got, want, g.Permissions())
 					}
 					if want && !explicit.Allows(r) && !inPkg {
 						t.Fatalf("%s is neither explicit nor in the package", r)
@@ -247,31 +248,31 @@ func sameSet(a, b []string) bool {
 }
 
 func TestForCredential(t *testing.T) {
-	retail := access.RetailTiers()
+	retail := testpackages.Retail()
 	defs := access.Roles{"reporter": {"analytics:export", "reports:read"}}
 	for name, tc := range map[string]struct {
-		pkg   string
-		list  []string
-		tiers *access.Tiers
-		want  []string
+		pkg      string
+		list     []string
+		packages *access.Packages
+		want     []string
 	}{
-		"standard":             {"GO", nil, retail, retail.Permissions("GO")},
-		"standard, empty list": {"GO", []string{}, retail, retail.Permissions("GO")},
-		"role expanded":        {"PRIME", []string{"@reporter", "stores:read"}, retail, []string{"stores:read", "analytics:export", "reports:read"}},
-		"role bounded":         {"GO", []string{"@reporter"}, retail, []string{"reports:read"}},
-		"unknown role":         {"PRIME", []string{"@nobody"}, retail, []string{}},
-		"malformed":            {"PRIME", []string{"stores:read", "Stores:read"}, retail, []string{}},
-		"no tiers":             {"PRIME", []string{"@reporter"}, nil, []string{"analytics:export", "reports:read"}},
-		"no tiers, standard":   {"PRIME", nil, nil, []string{}},
+		"standard":              {"GO", nil, retail, retail.Permissions("GO")},
+		"standard, empty list":  {"GO", []string{}, retail, retail.Permissions("GO")},
+		"role expanded":         {"PRIME", []string{"@reporter", "stores:read"}, retail, []string{"stores:read", "analytics:export", "reports:read"}},
+		"role bounded":          {"GO", []string{"@reporter"}, retail, []string{"reports:read"}},
+		"unknown role":          {"PRIME", []string{"@nobody"}, retail, []string{}},
+		"malformed":             {"PRIME", []string{"stores:read", "Stores:read"}, retail, []string{}},
+		"no packages":           {"PRIME", []string{"@reporter"}, nil, []string{"analytics:export", "reports:read"}},
+		"no packages, standard": {"PRIME", nil, nil, []string{}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.Equal(t, tc.want, tc.tiers.ForCredential(tc.pkg, tc.list, defs).Permissions())
+			assert.Equal(t, tc.want, tc.packages.ForCredential(tc.pkg, tc.list, defs).Permissions())
 		})
 	}
 }
 
 func TestPackaged(t *testing.T) {
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	for _, tc := range []struct {
 		perm string
 		want bool
@@ -284,12 +285,59 @@ func TestPackaged(t *testing.T) {
 		{"*:*", false},
 		{"orders:read", false}, // in no package
 	} {
-		if got := tiers.Packaged(access.MustParsePermission(tc.perm)); got != tc.want {
+		if got := packages.Packaged(access.MustParsePermission(tc.perm)); got != tc.want {
 			t.Errorf("Packaged(%s) = %v, want %v", tc.perm, got, tc.want)
 		}
 	}
-	var none *access.Tiers
+	var none *access.Packages
 	if none.Packaged(access.MustParsePermission("stores:read")) {
-		t.Error("a nil *Tiers packages nothing")
+		t.Error("a nil *Packages packages nothing")
+	}
+}
+
+// TestEffectiveIncludes checks Includes on effective grants: the package
+// part and the unpackaged part counted as Allows counts them.
+func TestEffectiveIncludes(t *testing.T) {
+	retail := testpackages.Retail()
+	enterprise, err := access.NewPackages([]access.Package{{Name: "free", Permissions: []string{"stores:read"}}, {Name: "enterprise", Permissions: []string{"*:*"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		packages *access.Packages
+		pkg      string
+		explicit []string // nil: standard
+		yes, no  []string
+	}{
+		{retail, "PRIME", []string{"*:*"},
+			[]string{"*:*", "admin:*", "admin:read", "analytics:export", "stores:*", "reports:*"}, nil},
+		{retail, "GO", []string{"*:*"},
+			[]string{"admin:*", "offers:write", "reports:*", "*:read"}, []string{"*:*", "analytics:export", "analytics:*", "*:write"}},
+		{retail, "PRIME", []string{"admin:write"},
+			[]string{"admin:write"}, []string{"admin:*", "admin:read", "stores:read", "*:*"}},
+		{retail, "PRIME", nil,
+			[]string{"analytics:export", "stores:read", "stores:read:s1"}, []string{"stores:*", "admin:read", "*:*", "reports:read"}},
+		{retail, "DISCOVER", []string{"stores:*"},
+			[]string{"stores:*", "stores:read", "stores:delete"}, []string{"products:read"}},
+		{enterprise, "enterprise", nil,
+			[]string{"stores:*", "anything:read"}, []string{"*:*", "admin:read", "*:read"}},
+		{enterprise, "enterprise", []string{"*:*"},
+			[]string{"*:*", "admin:review"}, nil},
+		{enterprise, "free", []string{"*:*"},
+			[]string{"stores:read", "admin:*"}, []string{"*:*", "products:read", "stores:*"}},
+		{nil, "PRIME", []string{"stores:*", "admin:read"},
+			[]string{"stores:read", "stores:*", "admin:read"}, []string{"*:*", "admin:*"}},
+	} {
+		g := tc.packages.Effective(tc.pkg, access.MustNewGrants(tc.explicit, nil, nil), tc.explicit == nil)
+		for _, s := range tc.yes {
+			if !g.Includes(access.MustParsePermission(s)) {
+				t.Errorf("%q %v: should include %s", tc.pkg, tc.explicit, s)
+			}
+		}
+		for _, s := range tc.no {
+			if g.Includes(access.MustParsePermission(s)) {
+				t.Errorf("%q %v: should not include %s", tc.pkg, tc.explicit, s)
+			}
+		}
 	}
 }

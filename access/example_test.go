@@ -56,42 +56,55 @@ func ExampleNewGrants() {
 	// true
 }
 
-// A retail product's packages: each includes everything below it.
-func ExampleRetailTiers() {
-	tiers := access.RetailTiers()
-	fmt.Println(tiers.Names())
-	fmt.Println(tiers.Reaches("GO", "ASSIST"), tiers.Reaches("GO", "GROW"))
-	fmt.Println(tiers.Allows("GO", access.MustParsePermission("offers:write")))
-	fmt.Println(tiers.Allows("GO", access.MustParsePermission("checkout:start")))
-	min, _ := tiers.MinTier(access.MustParsePermission("analytics:export"))
-	fmt.Println(min)
+// A service's packages, lowest first: each includes everything below it.
+func ExampleNewPackages() {
+	packages, err := access.NewPackages([]access.Package{
+		{Name: "free", Permissions: []string{"products:read", "stores:read"}},
+		{Name: "pro", Permissions: []string{"products:write", "offers:write"}},
+		{Name: "enterprise", Permissions: []string{"analytics:export"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(packages.Names())
+	fmt.Println(packages.Reaches("pro", "free"), packages.Reaches("pro", "enterprise"))
+	fmt.Println(packages.Allows("pro", access.MustParsePermission("products:read")))
+	fmt.Println(packages.Allows("pro", access.MustParsePermission("analytics:export")))
+	lowest, _ := packages.MinPackage(access.MustParsePermission("offers:write"))
+	fmt.Println(lowest)
 	// Output:
-	// [DISCOVER ASSIST GO GROW PRIME]
+	// [free pro enterprise]
 	// true false
 	// true
 	// false
-	// PRIME
+	// pro
 }
 
 // A route's requirement, compiled at start-up and checked per request with
 // the key's package, its grants and the request's entity.
 func ExampleParseRequirement() {
-	tiers := access.RetailTiers()
-	offers := access.MustParseRequirement("offers:write", access.TierGo, tiers)
-	store := access.MustParseRequirement("stores:read:{entity}", access.TierDiscover, tiers)
+	packages, err := access.NewPackages([]access.Package{
+		{Name: "free", Permissions: []string{"stores:read"}},
+		{Name: "pro", Permissions: []string{"offers:write"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	offers := access.MustParseRequirement("offers:write", "pro", packages)
+	store := access.MustParseRequirement("stores:read:{entity}", "free", packages)
 
 	key := access.MustNewGrants([]string{"offers:write", "stores:read:store_42"}, nil, nil)
-	fmt.Println(offers.Check("GO", key, ""))
-	fmt.Println(offers.Check("ASSIST", key, ""))
-	fmt.Println(store.Check("GO", key, "store_42")) // e.g. r.PathValue("store")
-	err := store.Check("GO", key, "store_7")
+	fmt.Println(offers.Check("pro", key, ""))
+	fmt.Println(offers.Check("free", key, ""))
+	fmt.Println(store.Check("pro", key, "store_42")) // e.g. r.PathValue("store")
+	err = store.Check("pro", key, "store_7")
 	var fe *access.ForbiddenError
 	if errors.As(err, &fe) {
 		fmt.Println(403, fe.Reason(), "-", fe.Detail())
 	}
 	// Output:
 	// <nil>
-	// access: forbidden (insufficient_scope): package below the required tier
+	// access: forbidden (insufficient_scope): package below the required minimum
 	// <nil>
 	// 403 insufficient_scope - permission not granted
 }
@@ -99,18 +112,25 @@ func ExampleParseRequirement() {
 // What credentials hold with their package: a standard key (no
 // permissions of its own) its package's, a restricted key its own bounded
 // by the package, and an operator key its package and admin:*.
-func ExampleTiers_Effective() {
-	tiers := access.RetailTiers()
+func ExamplePackages_Effective() {
+	packages, err := access.NewPackages([]access.Package{
+		{Name: "free", Permissions: []string{"stores:read"}},
+		{Name: "pro", Permissions: []string{"offers:write"}},
+		{Name: "enterprise", Permissions: []string{"analytics:export"}},
+	})
+	if err != nil {
+		panic(err)
+	}
 	export := access.MustParsePermission("analytics:export")
 	adminRead := access.MustParsePermission("admin:read")
 
-	standard := tiers.ForCredential("PRIME", nil, nil)
+	standard := packages.ForCredential("enterprise", nil, nil)
 	fmt.Println(standard.Allows(export), standard.Allows(adminRead))
 
-	restricted := tiers.ForCredential("GO", []string{"analytics:export", "offers:write"}, nil)
+	restricted := packages.ForCredential("pro", []string{"analytics:export", "offers:write"}, nil)
 	fmt.Println(restricted.Allows(export), restricted.Permissions())
 
-	operator := tiers.Effective("GO", access.MustNewGrants([]string{"*:*"}, nil, nil), false)
+	operator := packages.Effective("pro", access.MustNewGrants([]string{"*:*"}, nil, nil), false)
 	fmt.Println(operator.Allows(export), operator.Allows(adminRead))
 	// Output:
 	// true false

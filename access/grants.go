@@ -39,15 +39,15 @@ func (r Roles) Validate() error {
 // expanded. The zero Grants allows nothing. A Grants is immutable.
 //
 // Grants from [NewGrants] are a credential's own (explicit) grants;
-// [Tiers.Effective] limits them by a package (see there), and
+// [Packages.Effective] limits them by a package (see there), and
 // [Grants.Allows] answers for either kind.
 type Grants struct {
 	perms []Permission
-	// tiers is set on effective grants ([Tiers.Effective]): then perms
-	// never cover a permission of [AdminModule], and beyond counts only
-	// for permissions that no tier of tiers includes.
-	tiers  *Tiers
-	beyond []Permission
+	// packages is set on effective grants ([Packages.Effective]): then
+	// perms never cover a permission of [AdminModule], and beyond counts
+	// only for permissions that no package of packages includes.
+	packages *Packages
+	beyond   []Permission
 }
 
 // NewGrants expands roles through defs and parses every permission, the
@@ -97,9 +97,9 @@ func MustNewGrants(perms []string, roles []string, defs Roles) Grants {
 
 // Allows reports whether some granted permission covers required (see
 // [Permission.Covers]); for effective grants, within the limits of
-// [Tiers.Effective]. It allocates nothing.
+// [Packages.Effective]. It allocates nothing.
 func (g Grants) Allows(required Permission) bool {
-	if g.tiers != nil {
+	if g.packages != nil {
 		return g.allowsLimited(required)
 	}
 	return coversAny(g.perms, required)
@@ -119,7 +119,7 @@ func coversAny(perms []Permission, required Permission) bool {
 // which may hold wildcards (see [Permission.Includes]): whether the holder
 // of g may give requested to another credential. On a concrete requested
 // permission it agrees with [Grants.Allows]. On effective grants
-// ([Tiers.Effective]) it counts the package part and the unpackaged part
+// ([Packages.Effective]) it counts the package part and the unpackaged part
 // as Allows does. It allocates nothing.
 func (g Grants) Includes(requested Permission) bool {
 	return g.includesLimited(requested)
@@ -127,7 +127,7 @@ func (g Grants) Includes(requested Permission) bool {
 
 // Permissions returns the granted permissions, roles expanded, in the order
 // they were first seen, for audit logs and introspection. For effective
-// grants it is the canonical list of [Tiers.Effective].
+// grants it is the canonical list of [Packages.Effective].
 func (g Grants) Permissions() []string {
 	out := make([]string, 0, len(g.perms)+len(g.beyond))
 	for _, p := range g.perms {

@@ -14,11 +14,11 @@ var (
 	// ErrUnknownRole is wrapped when a key or token names a role that is
 	// not defined, including a role name in the wrong case.
 	ErrUnknownRole = errors.New("access: unknown role")
-	// ErrUnknownTier is wrapped when a requirement names a tier that the
-	// tier set does not define.
-	ErrUnknownTier = errors.New("access: unknown tier")
-	// ErrInvalidConfig is wrapped by errors about role definitions, tier
-	// sets and requirements that cannot be used.
+	// ErrUnknownPackage is wrapped when a requirement names a package that
+	// the package set does not define.
+	ErrUnknownPackage = errors.New("access: unknown package")
+	// ErrInvalidConfig is wrapped by errors about role definitions,
+	// package sets and requirements that cannot be used.
 	ErrInvalidConfig = errors.New("access: invalid configuration")
 	// ErrForbidden is wrapped by every refusal of [CompiledRequirement.Check]
 	// and [Requirement.Check]. The errors are [*ForbiddenError] values.

@@ -23,7 +23,7 @@ type ForbiddenError struct {
 
 // The refusals, preallocated so that Check allocates nothing.
 var (
-	errNoTier       = &ForbiddenError{"package below the required tier"}
+	errLowPackage   = &ForbiddenError{"package below the required minimum"}
 	errNoPermission = &ForbiddenError{"permission not granted"}
 	errBadEntity    = &ForbiddenError{"missing or malformed entity"}
 	errNoRule       = &ForbiddenError{"invalid requirement"}
@@ -40,33 +40,33 @@ func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 // Reason returns [ReasonInsufficientScope], the code to send to clients.
 func (e *ForbiddenError) Reason() string { return ReasonInsufficientScope }
 
-// Detail says which condition failed: the tier, the permission, the entity
+// Detail says which condition failed: the package, the permission, the entity
 // or the requirement itself. For logs, not for clients.
 func (e *ForbiddenError) Detail() string { return e.detail }
 
 // Requirement is what a route needs: a permission (optionally with
-// [EntityPlaceholder] as its entity) and/or a minimum tier. Either may be
+// [EntityPlaceholder] as its entity) and/or a minimum package. Either may be
 // empty, not both. Prefer compiling it once with [ParseRequirement] or
 // [Requirement.Compile]; [Requirement.Check] parses on every call.
 type Requirement struct {
 	// Permission is the required permission, concrete (no wildcard), or
 	// empty for none.
 	Permission string
-	// Tier is the lowest tier whose packages reach the route, or empty
-	// for none.
-	Tier string
+	// Package is the lowest package that reaches the route (the minimum
+	// package it requires), or empty for none.
+	Package string
 }
 
 // Compile is [ParseRequirement] for r.
-func (r Requirement) Compile(tiers *Tiers) (CompiledRequirement, error) {
-	return ParseRequirement(r.Permission, r.Tier, tiers)
+func (r Requirement) Compile(packages *Packages) (CompiledRequirement, error) {
+	return ParseRequirement(r.Permission, r.Package, packages)
 }
 
-// Check compiles r against tiers and checks it (see
+// Check compiles r against packages and checks it (see
 // [CompiledRequirement.Check]). A requirement that does not compile is a
 // refusal too: the error wraps [ErrForbidden] and the compile error.
-func (r Requirement) Check(pkg string, g Grants, tiers *Tiers, entity string) error {
-	c, err := r.Compile(tiers)
+func (r Requirement) Check(pkg string, g Grants, packages *Packages, entity string) error {
+	c, err := r.Compile(packages)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNoRule, err)
 	}
@@ -80,22 +80,22 @@ type CompiledRequirement struct {
 	perm       Permission
 	hasPerm    bool
 	fromEntity bool // perm.Entity comes from the request
-	tiers      *Tiers
-	tierRank   int
-	hasTier    bool
+	packages   *Packages
+	minRank    int  // the rank of the minimum package
+	hasMin     bool // whether a minimum package is required
 	valid      bool
 }
 
 // ParseRequirement validates a route's requirement once: perm is empty or a
 // concrete permission ("offers:write", "stores:read:store_1",
-// "stores:read:{entity}"), tier is empty or a tier of tiers. It refuses a
-// requirement of nothing, a wildcard and an unknown tier, with errors
-// wrapping [ErrInvalidConfig], [ErrMalformedPermission] or
-// [ErrUnknownTier].
-func ParseRequirement(perm, tier string, tiers *Tiers) (CompiledRequirement, error) {
-	c := CompiledRequirement{src: Requirement{Permission: perm, Tier: tier}, tiers: tiers}
-	if perm == "" && tier == "" {
-		return CompiledRequirement{}, fmt.Errorf("%w: a requirement needs a permission or a tier", ErrInvalidConfig)
+// "stores:read:{entity}"), pkg is empty or the name of a package of
+// packages, the minimum package. It refuses a requirement of nothing, a
+// wildcard and an unknown package, with errors wrapping
+// [ErrInvalidConfig], [ErrMalformedPermission] or [ErrUnknownPackage].
+func ParseRequirement(perm, pkg string, packages *Packages) (CompiledRequirement, error) {
+	c := CompiledRequirement{src: Requirement{Permission: perm, Package: pkg}, packages: packages}
+	if perm == "" && pkg == "" {
+		return CompiledRequirement{}, fmt.Errorf("%w: a requirement needs a permission or a package", ErrInvalidConfig)
 	}
 	if perm != "" {
 		s := perm
@@ -115,12 +115,12 @@ func ParseRequirement(perm, tier string, tiers *Tiers) (CompiledRequirement, err
 		}
 		c.perm, c.hasPerm = p, true
 	}
-	if tier != "" {
-		r, ok := tiers.rank(tier)
+	if pkg != "" {
+		r, ok := packages.rank(pkg)
 		if !ok {
-			return CompiledRequirement{}, fmt.Errorf("%w %q", ErrUnknownTier, clip(tier))
+			return CompiledRequirement{}, fmt.Errorf("%w %q", ErrUnknownPackage, clip(pkg))
 		}
-		c.tierRank, c.hasTier = r, true
+		c.minRank, c.hasMin = r, true
 	}
 	c.valid = true
 	return c, nil
@@ -128,8 +128,8 @@ func ParseRequirement(perm, tier string, tiers *Tiers) (CompiledRequirement, err
 
 // MustParseRequirement is [ParseRequirement] for constants: it panics on
 // an error.
-func MustParseRequirement(perm, tier string, tiers *Tiers) CompiledRequirement {
-	c, err := ParseRequirement(perm, tier, tiers)
+func MustParseRequirement(perm, pkg string, packages *Packages) CompiledRequirement {
+	c, err := ParseRequirement(perm, pkg, packages)
 	if err != nil {
 		panic(err)
 	}
@@ -144,40 +144,41 @@ func (c CompiledRequirement) Requirement() Requirement { return c.src }
 func (c CompiledRequirement) NeedsEntity() bool { return c.fromEntity }
 
 // String returns the requirement for logs, for example
-// "offers:write (tier GO)".
+// "offers:write (package GO)".
 func (c CompiledRequirement) String() string {
 	switch {
 	case !c.valid:
 		return "(invalid requirement)"
-	case c.src.Tier == "":
+	case c.src.Package == "":
 		return c.src.Permission
 	case c.src.Permission == "":
-		return "tier " + c.src.Tier
+		return "package " + c.src.Package
 	}
-	return c.src.Permission + " (tier " + c.src.Tier + ")"
+	return c.src.Permission + " (package " + c.src.Package + ")"
 }
 
 // Check returns nil when a key of package pkg holding g meets the
 // requirement, or a [*ForbiddenError] wrapping [ErrForbidden]:
 //
-//   - the tier, if any: pkg must be at or above it ([Tiers.Reaches]); an
-//     unknown package reaches nothing;
+//   - the minimum package, if any: pkg must be at or above it
+//     ([Packages.Reaches]); an unknown package reaches nothing;
 //   - the permission, if any: g must allow it ([Grants.Allows]). When its
 //     entity is [EntityPlaceholder], entity takes its place; an empty or
 //     malformed entity, or "*", is refused. Otherwise entity is ignored.
 //
-// The package's tier bounds the routes a key reaches through the tier
-// requirement; the permission is checked against the key's own grants only
-// (use [Tiers.MinTier] to derive a route's tier from its permission).
+// The package bounds the routes a key reaches through the minimum
+// package; the permission is checked against the key's own grants only
+// (use [Packages.MinPackage] to derive a route's minimum package from
+// its permission).
 // Check does no parsing and allocates nothing.
 func (c CompiledRequirement) Check(pkg string, g Grants, entity string) error {
 	if !c.valid {
 		return errNoRule
 	}
-	if c.hasTier {
-		r, ok := c.tiers.rank(pkg)
-		if !ok || r < c.tierRank {
-			return errNoTier
+	if c.hasMin {
+		r, ok := c.packages.rank(pkg)
+		if !ok || r < c.minRank {
+			return errLowPackage
 		}
 	}
 	if c.hasPerm {

@@ -8,36 +8,37 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/internal/testpackages"
 )
 
 func TestParseRequirementRefuses(t *testing.T) {
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	for name, tc := range map[string]struct {
-		perm, tier string
-		tiers      *access.Tiers
-		err        error
+		perm, pkg string
+		packages  *access.Packages
+		err       error
 	}{
-		"nothing":                {"", "", tiers, access.ErrInvalidConfig},
-		"malformed":              {"Offers:write", "", tiers, access.ErrMalformedPermission},
-		"wildcard action":        {"offers:*", "", tiers, access.ErrInvalidConfig},
-		"wildcard module":        {"*:write", "GO", tiers, access.ErrInvalidConfig},
-		"wildcard entity":        {"stores:read:*", "", tiers, access.ErrInvalidConfig},
-		"placeholder alone":      {"{entity}", "", tiers, access.ErrMalformedPermission},
-		"placeholder as action":  {"stores:{entity}", "", tiers, access.ErrMalformedPermission},
-		"placeholder in middle":  {"stores:read:{entity}:x", "", tiers, access.ErrMalformedPermission},
-		"partial placeholder":    {"stores:read:store_{entity}", "", tiers, access.ErrMalformedPermission},
-		"unknown tier":           {"offers:write", "GOLD", tiers, access.ErrUnknownTier},
-		"tier in the wrong case": {"offers:write", "go", tiers, access.ErrUnknownTier},
-		"tier without tiers":     {"offers:write", "GO", nil, access.ErrUnknownTier},
+		"nothing":                   {"", "", packages, access.ErrInvalidConfig},
+		"malformed":                 {"Offers:write", "", packages, access.ErrMalformedPermission},
+		"wildcard action":           {"offers:*", "", packages, access.ErrInvalidConfig},
+		"wildcard module":           {"*:write", "GO", packages, access.ErrInvalidConfig},
+		"wildcard entity":           {"stores:read:*", "", packages, access.ErrInvalidConfig},
+		"placeholder alone":         {"{entity}", "", packages, access.ErrMalformedPermission},
+		"placeholder as action":     {"stores:{entity}", "", packages, access.ErrMalformedPermission},
+		"placeholder in middle":     {"stores:read:{entity}:x", "", packages, access.ErrMalformedPermission},
+		"partial placeholder":       {"stores:read:store_{entity}", "", packages, access.ErrMalformedPermission},
+		"unknown package":           {"offers:write", "GOLD", packages, access.ErrUnknownPackage},
+		"package in the wrong case": {"offers:write", "go", packages, access.ErrUnknownPackage},
+		"package without packages":  {"offers:write", "GO", nil, access.ErrUnknownPackage},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, err := access.ParseRequirement(tc.perm, tc.tier, tc.tiers)
+			c, err := access.ParseRequirement(tc.perm, tc.pkg, tc.packages)
 			require.ErrorIs(t, err, tc.err)
 			assert.Zero(t, c)
-			assert.Panics(t, func() { access.MustParseRequirement(tc.perm, tc.tier, tc.tiers) })
+			assert.Panics(t, func() { access.MustParseRequirement(tc.perm, tc.pkg, tc.packages) })
 			// Checked at request time anyway, it refuses.
 			all := access.MustNewGrants([]string{"*:*"}, nil, nil)
-			err = access.Requirement{Permission: tc.perm, Tier: tc.tier}.Check("PRIME", all, tc.tiers, "store_1")
+			err = access.Requirement{Permission: tc.perm, Package: tc.pkg}.Check("PRIME", all, tc.packages, "store_1")
 			assert.ErrorIs(t, err, access.ErrForbidden)
 			assert.ErrorIs(t, err, tc.err)
 		})
@@ -52,11 +53,11 @@ func TestZeroCompiledRequirementRefuses(t *testing.T) {
 }
 
 func TestRequirementEntity(t *testing.T) {
-	tiers := access.RetailTiers()
-	req := access.MustParseRequirement("stores:read:{entity}", "DISCOVER", tiers)
+	packages := testpackages.Retail()
+	req := access.MustParseRequirement("stores:read:{entity}", "DISCOVER", packages)
 	assert.True(t, req.NeedsEntity())
-	assert.Equal(t, access.Requirement{Permission: "stores:read:{entity}", Tier: "DISCOVER"}, req.Requirement())
-	assert.Equal(t, "stores:read:{entity} (tier DISCOVER)", req.String())
+	assert.Equal(t, access.Requirement{Permission: "stores:read:{entity}", Package: "DISCOVER"}, req.Requirement())
+	assert.Equal(t, "stores:read:{entity} (package DISCOVER)", req.String())
 
 	scoped := access.MustNewGrants([]string{"stores:read:store_42"}, nil, nil)
 	every := access.MustNewGrants([]string{"stores:read"}, nil, nil)
@@ -91,11 +92,11 @@ func TestRequirementEntity(t *testing.T) {
 		assert.Equal(t, tc.want.Error(), fe.Detail(), tc.entity)
 		assert.Equal(t, "access: forbidden (insufficient_scope): "+fe.Detail(), err.Error())
 	}
-	// The tier is checked first.
+	// The package is checked first.
 	err := req.Check("PLATINUM", every, "store_42")
 	var fe *access.ForbiddenError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "package below the required tier", fe.Detail())
+	assert.Equal(t, "package below the required minimum", fe.Detail())
 
 	// Without the placeholder the entity argument is ignored.
 	fixed := access.MustParseRequirement("stores:read:store_42", "", nil)
@@ -105,12 +106,12 @@ func TestRequirementEntity(t *testing.T) {
 }
 
 func TestRequirementParts(t *testing.T) {
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	none := access.Grants{}
-	tierOnly := access.MustParseRequirement("", "GROW", tiers)
-	assert.Equal(t, "tier GROW", tierOnly.String())
-	assert.NoError(t, tierOnly.Check("PRIME", none, ""))
-	assert.ErrorIs(t, tierOnly.Check("GO", none, ""), access.ErrForbidden)
+	packageOnly := access.MustParseRequirement("", "GROW", packages)
+	assert.Equal(t, "package GROW", packageOnly.String())
+	assert.NoError(t, packageOnly.Check("PRIME", none, ""))
+	assert.ErrorIs(t, packageOnly.Check("GO", none, ""), access.ErrForbidden)
 
 	permOnly := access.MustParseRequirement("admin:keys", "", nil)
 	assert.Equal(t, "admin:keys", permOnly.String())
@@ -119,18 +120,18 @@ func TestRequirementParts(t *testing.T) {
 }
 
 func TestCheckAllocatesNothing(t *testing.T) {
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	g := access.MustNewGrants([]string{"products:read", "stores:read:store_42", "offers:*"}, []string{"viewer"}, roles)
-	ok := access.MustParseRequirement("stores:read:{entity}", "GO", tiers)
+	ok := access.MustParseRequirement("stores:read:{entity}", "GO", packages)
 	p := access.MustParsePermission("offers:write")
 	for name, f := range map[string]func(){
 		"allowed":     func() { _ = ok.Check("GROW", g, "store_42") },
-		"no tier":     func() { _ = ok.Check("DISCOVER", g, "store_42") },
+		"low package": func() { _ = ok.Check("DISCOVER", g, "store_42") },
 		"no entity":   func() { _ = ok.Check("GROW", g, "") },
 		"not granted": func() { _ = ok.Check("GROW", access.Grants{}, "store_42") },
 		"grants":      func() { _ = g.Allows(p) },
-		"tiers":       func() { _ = tiers.Allows("GO", p) },
-		"reaches":     func() { _ = tiers.Reaches("GO", "GROW") },
+		"packages":    func() { _ = packages.Allows("GO", p) },
+		"reaches":     func() { _ = packages.Reaches("GO", "GROW") },
 		"covers":      func() { _ = p.Covers(p) },
 	} {
 		assert.Zero(t, testing.AllocsPerRun(100, f), name)

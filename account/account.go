@@ -1,6 +1,7 @@
 // Package account manages accounts: the owners of API keys and HMAC
 // credentials (their Account field), each with a name for people and a
-// package, the tier that access rules grant features by.
+// package, the commercial plan that access rules grant features by (see
+// package access).
 //
 // An account holds no secret. [Manager] creates, reads, lists, renames,
 // disables and enables accounts on top of a [Store], with a
@@ -63,8 +64,8 @@ type Account struct {
 	// Name is a label for people: 1 to MaxNameLen bytes of UTF-8 text
 	// without control characters.
 	Name string
-	// Package is the account's tier, such as "GO" (same syntax as ID), or
-	// empty.
+	// Package is the account's package, such as "GO" (same syntax as ID),
+	// or empty.
 	Package string
 	// Disabled suspends the account: every credential of it (API keys,
 	// HMAC credentials, access and one-time tokens) is refused wherever

@@ -31,8 +31,8 @@ type Config struct {
 	// is not reported.
 	OnChange keygate.ChangeFunc
 	// Packages, when not nil, are the only packages an account may have
-	// (besides none, the empty package): the service's tiers, such as
-	// access.Tiers.Names. Create and Update refuse any other with an error
+	// (besides none, the empty package): the service's packages, such as
+	// access.Packages.Names. Create and Update refuse any other with an error
 	// wrapping [ErrInvalidParams] that names the package. Nil allows any
 	// package of the right syntax.
 	Packages []string
@@ -75,7 +75,7 @@ type CreateParams struct {
 	// Name is a label for people: 1 to MaxNameLen bytes of UTF-8 text
 	// without control characters. Required.
 	Name string
-	// Package is the account's tier, such as "GO" (same syntax as ID, and
+	// Package is the account's package, such as "GO" (same syntax as ID, and
 	// one of Config.Packages when set), or empty.
 	Package string
 }
@@ -160,7 +160,7 @@ type Changes struct {
 	// Name, when set, renames the account (1 to MaxNameLen bytes of
 	// text).
 	Name *string
-	// Package, when set, moves the account to that tier (one of
+	// Package, when set, moves the account to that package (one of
 	// Config.Packages when set); a pointer to "" removes it.
 	Package *string
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/internal/testpackages"
 )
 
 // operator is a Do caller with every permission, as a console operator.
@@ -28,7 +29,7 @@ func operator(name string, perms ...string) admin.Caller {
 // owner is a Do caller confined to acct, as a console account owner: it
 // may read and write, and give what a GO standard key holds.
 func owner(name, acct string) admin.Caller {
-	perms := append([]string{admin.PermissionRead, admin.PermissionWrite}, access.RetailTiers().Permissions("GO")...)
+	perms := append([]string{admin.PermissionRead, admin.PermissionWrite}, testpackages.Retail().Permissions("GO")...)
 	return admin.Caller{Principal: keygate.Principal{Subject: "console:" + name},
 		Grants: access.MustNewGrants(perms, nil, nil), Account: acct}
 }
@@ -43,7 +44,7 @@ func do(t *testing.T, h *admin.Handler, c admin.Caller, method, path, body strin
 }
 
 func TestDoRunsTheEndpoint(t *testing.T) {
-	e := newEnv(t, envOptions{separateReview: true, tiers: access.RetailTiers()})
+	e := newEnv(t, envOptions{separateReview: true, packages: testpackages.Retail()})
 	e.createAccount("acct_a", "GO")
 	alice := operator("alice")
 
@@ -107,7 +108,7 @@ func TestDoRunsTheEndpoint(t *testing.T) {
 }
 
 func TestDoSeparationOfDuties(t *testing.T) {
-	e := newEnv(t, envOptions{separateReview: true, tiers: access.RetailTiers()})
+	e := newEnv(t, envOptions{separateReview: true, packages: testpackages.Retail()})
 	e.createAccount("acct_a", "GO")
 	alice, bob := operator("alice"), operator("bob")
 	r := do(t, e.handler, alice, "POST", "/keys", `{"account":"acct_a","mode":"live","kind":"sk"}`)
@@ -124,7 +125,7 @@ func TestDoSeparationOfDuties(t *testing.T) {
 }
 
 func TestDoIdempotentReplayHasNoSecret(t *testing.T) {
-	e := newEnv(t, envOptions{tiers: access.RetailTiers()})
+	e := newEnv(t, envOptions{packages: testpackages.Retail()})
 	e.createAccount("acct_a", "GO")
 	alice := operator("alice")
 	req := admin.Request{Method: "POST", Path: "/keys", Body: []byte(`{"account":"acct_a","mode":"test"}`), IdempotencyKey: "form-1"}
@@ -144,7 +145,7 @@ func TestDoIdempotentReplayHasNoSecret(t *testing.T) {
 }
 
 func TestDoConfinedToAnAccount(t *testing.T) {
-	e := newEnv(t, envOptions{tiers: access.RetailTiers(), separateReview: true})
+	e := newEnv(t, envOptions{packages: testpackages.Retail(), separateReview: true})
 	e.createAccount("acct_a", "GO")
 	e.createAccount("acct_b", "GO")
 	theirs := e.createKeys(`{"account":"acct_b","mode":"test"}`)
@@ -244,7 +245,7 @@ func TestDoConfinedToAnAccount(t *testing.T) {
 // account over HTTP, so that the owner would escape its confinement (read
 // every account, create keys for others, disable their keys).
 func TestDoConfinedCallerCannotGiveAdminPermissions(t *testing.T) {
-	e := newEnv(t, envOptions{tiers: access.RetailTiers(), separateReview: true})
+	e := newEnv(t, envOptions{packages: testpackages.Retail(), separateReview: true})
 	e.createAccount("acct_a", "GO")
 	ann := owner("ann", "acct_a")
 	r := do(t, e.handler, ann, "POST", "/keys", `{"account":"acct_a","mode":"test","kind":"sk"}`)
@@ -279,7 +280,7 @@ func TestDoConfinedCallerCannotGiveAdminPermissions(t *testing.T) {
 // FuzzDo makes arbitrary calls through Do for a caller confined to one
 // account: never a panic or a 5xx, and never another account's data.
 func FuzzDo(f *testing.F) {
-	e := newEnv(f, envOptions{tiers: access.RetailTiers()})
+	e := newEnv(f, envOptions{packages: testpackages.Retail()})
 	e.createAccount("acct_a", "GO")
 	e.createAccount("acct_b", "GO")
 	theirs := e.createKeys(`{"account":"acct_b","mode":"test","name":"theirs"}`)

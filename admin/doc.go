@@ -65,7 +65,7 @@
 //     "orders:*" or "*:*" is given only by a caller holding the same
 //     wildcard or a wider one. A credential created (or PATCHed) without
 //     permissions is a standard key, which may do what its package grants
-//     (the Authenticator's AccessConfig.Tiers): the caller must hold the package's permissions, and
+//     (the Authenticator's AccessConfig.Packages): the caller must hold the package's permissions, and
 //     so must a caller moving an account to a package (PATCH
 //     /accounts/{id}). Otherwise 403 insufficient_scope, whose "fields"
 //     names the member ("permissions", "roles" or "package") and the
@@ -102,7 +102,7 @@
 //     field "package", naming the allowed ones), on create too.
 //   - Keys and HMAC credentials show effective_permissions: what they
 //     hold with their package, as the Authenticator enforces it (its
-//     tiers and roles):
+//     packages and roles):
 //     without permissions of their own, the package's; with permissions,
 //     those bounded by the package, plus the ones no package includes.
 //   - POST /tokens/revoke by jti denies the token for Config.AccessTokenTTL

@@ -52,8 +52,8 @@ type envOptions struct {
 	separateReview bool
 	noOptional     bool // no HMAC, denylist, refresh tokens or audit history
 	idempotency    idempotency.Store
-	tiers          *access.Tiers // the packages, for the middleware and the handler
-	lookupAccounts bool          // the Authenticator looks up accounts (middleware.Config.Accounts)
+	packages       *access.Packages // the packages, for the middleware and the handler
+	lookupAccounts bool             // the Authenticator looks up accounts (middleware.Config.Accounts)
 }
 
 // env is an admin API behind a real Authenticator, with real managers on
@@ -100,7 +100,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	e.sink = audit.NewMemorySink(1 << 16)
 	e.writer = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{e.sink}})
 	var err error
-	e.accounts, err = account.NewManager(account.Config{Now: e.clock.Now, OnChange: e.writer.RecordChange, Packages: opts.tiers.Names()})
+	e.accounts, err = account.NewManager(account.Config{Now: e.clock.Now, OnChange: e.writer.RecordChange, Packages: opts.packages.Names()})
 	require.NoError(t, err)
 	e.keys, err = apikey.NewManager(apikey.Config{Now: e.clock.Now, OnChange: e.writer.RecordChange})
 	require.NoError(t, err)
@@ -128,7 +128,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		APIKeys:    e.keys,
 		Tokens:     verifier,
 		Signatures: signatures,
-		Access:     middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles, Tiers: opts.tiers},
+		Access:     middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles, Packages: opts.packages},
 		Audit:      middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
 		Accounts:   lookup,
 	})
@@ -151,7 +151,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	// Its account is on the top package, as keygate init's is: an
 	// operator key holds what its package includes, plus admin:*.
 	var top string
-	if names := opts.tiers.Names(); len(names) > 0 {
+	if names := opts.packages.Names(); len(names) > 0 {
 		top = names[len(names)-1]
 	}
 	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_admin", Name: "Operators", Package: top})

@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/keygate/keygate/access"
+	"github.com/keygate/keygate/internal/testpackages"
 )
 
 // fieldsOf returns the "fields" member of a validation_failed body.
@@ -17,7 +17,7 @@ func fieldsOf(t testing.TB, r response) map[string]any {
 }
 
 func TestUnknownPackageRefused(t *testing.T) {
-	e := newEnv(t, envOptions{tiers: access.RetailTiers()})
+	e := newEnv(t, envOptions{packages: testpackages.Retail()})
 	r := e.post(e.adminKey, "/accounts", `{"name":"Shop","package":"PLATINUM"}`)
 	mustStatus(t, r, 400)
 	assert.Equal(t, "validation_failed", errorCode(t, r))
@@ -36,14 +36,14 @@ func TestUnknownPackageRefused(t *testing.T) {
 	mustStatus(t, e.patch(e.adminKey, "/accounts/acct_shop", `{"package":""}`), 200)
 	mustStatus(t, e.post(e.adminKey, "/accounts", `{"name":"No package"}`), 201)
 
-	// Without Tiers, any package of the right syntax, as before.
+	// Without Packages, any package of the right syntax, as before.
 	free := newEnv(t, envOptions{})
 	mustStatus(t, free.post(free.adminKey, "/accounts", `{"name":"Shop","package":"PLATINUM"}`), 201)
 }
 
 func TestEffectivePermissionsShown(t *testing.T) {
-	tiers := access.RetailTiers()
-	e := newEnv(t, envOptions{tiers: tiers})
+	packages := testpackages.Retail()
+	e := newEnv(t, envOptions{packages: packages})
 	mustStatus(t, e.post(e.adminKey, "/accounts", `{"id":"acct_go","name":"Shop","package":"GO"}`), 201)
 	effective := func(r response) []string {
 		t.Helper()
@@ -65,7 +65,7 @@ func TestEffectivePermissionsShown(t *testing.T) {
 		return e.get(e.adminKey, "/keys/"+id)
 	}
 	standard := secret(e.post(e.adminKey, "/keys", `{"account":"acct_go","mode":"test","kind":"sk"}`))
-	assert.Equal(t, tiers.Permissions("GO"), effective(standard), "standard: its package's")
+	assert.Equal(t, packages.Permissions("GO"), effective(standard), "standard: its package's")
 	restricted := secret(e.post(e.adminKey, "/keys", `{"account":"acct_go","mode":"test","kind":"sk","permissions":["offers:write","analytics:export"]}`))
 	assert.Equal(t, []string{"offers:write"}, effective(restricted), "restricted: bounded by its package")
 
@@ -75,13 +75,13 @@ func TestEffectivePermissionsShown(t *testing.T) {
 		ID string `json:"id"`
 	}
 	standard.decode(t, &id)
-	assert.Equal(t, tiers.Permissions("PRIME"), effective(e.get(e.adminKey, "/keys/"+id.ID)))
+	assert.Equal(t, packages.Permissions("PRIME"), effective(e.get(e.adminKey, "/keys/"+id.ID)))
 	restricted.decode(t, &id)
 	assert.Equal(t, []string{"offers:write", "analytics:export"}, effective(e.get(e.adminKey, "/keys/"+id.ID)))
 
 	// The admin key ("*:*" on the top package) holds everything its
 	// package includes, then "*:*" for what no package includes.
-	assert.Equal(t, append(tiers.Permissions("PRIME"), "*:*"), effective(e.get(e.adminKey, "/keys/"+e.adminID)))
+	assert.Equal(t, append(packages.Permissions("PRIME"), "*:*"), effective(e.get(e.adminKey, "/keys/"+e.adminID)))
 
 	// HMAC credentials likewise.
 	r := e.post(e.adminKey, "/hmac-keys", `{"account":"acct_go","mode":"test","permissions":["analytics:export","reports:read"]}`)
@@ -89,5 +89,5 @@ func TestEffectivePermissionsShown(t *testing.T) {
 	assert.Equal(t, []string{"analytics:export", "reports:read"}, effective(r))
 	r = e.post(e.adminKey, "/hmac-keys", `{"account":"acct_go","mode":"test"}`)
 	mustStatus(t, r, 201)
-	assert.Equal(t, tiers.Permissions("PRIME"), effective(r))
+	assert.Equal(t, packages.Permissions("PRIME"), effective(r))
 }

@@ -59,7 +59,7 @@ type Key struct {
 	Key string `json:"key,omitempty"`
 
 	// EffectivePermissions are what the key holds with its package (see
-	// access.Tiers.Effective): its package's permissions when it has no
+	// access.Packages.Effective): its package's permissions when it has no
 	// permissions of its own, else those bounded by its package.
 	EffectivePermissions []string `json:"effective_permissions"`
 }
@@ -162,7 +162,7 @@ func keyJSON(rec apikey.Record, prefix string) *Key {
 
 // effective returns what the credential id of the package pkg with the
 // stored permission list perms holds, as the Authenticator enforces it
-// (its tiers and roles): never nil, so that the member is always there.
+// (its packages and roles): never nil, so that the member is always there.
 func (h *Handler) effective(id, pkg string, perms []string) []string {
 	return h.cfg.Auth.Grants(keygate.Principal{KeyID: id, Package: pkg, Permissions: perms}).Permissions()
 }

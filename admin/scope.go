@@ -75,10 +75,10 @@ func notHeld(held access.Grants, perms []string) (string, bool) {
 
 // packagePermissions returns what the package pkg grants a credential
 // without explicit permissions (a standard key), or nil when the service
-// knows no such package (the Authenticator's AccessConfig.Tiers nil, or
+// knows no such package (the Authenticator's AccessConfig.Packages nil, or
 // an unknown name).
 func (h *Handler) packagePermissions(pkg string) []string {
-	return h.cfg.Auth.Tiers().Permissions(pkg)
+	return h.cfg.Auth.Packages().Permissions(pkg)
 }
 
 // checkGives checks that the caller holds everything a new or updated

@@ -19,6 +19,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/internal/testpackages"
 )
 
 // mint creates a test secret key on acct_admin with perms, directly with
@@ -172,7 +173,7 @@ func TestRouteMatrix(t *testing.T) {
 		{"admin:*", []string{"admin:*"}},
 		{"*:*", []string{"*:*"}},
 	}
-	e := newEnv(t, envOptions{separateReview: true, tiers: access.RetailTiers()})
+	e := newEnv(t, envOptions{separateReview: true, packages: testpackages.Retail()})
 	_, err := e.accounts.Create(context.Background(), account.CreateParams{ID: "acct_m", Name: "Matrix"})
 	require.NoError(t, err)
 	for _, c := range callers {
@@ -212,11 +213,11 @@ type refusal struct {
 // the key; each refusal is a 403 whose request event is a denial with the
 // refusal's code as reason and the caller's key ID.
 func TestEscalationsRefusedAndAudited(t *testing.T) {
-	e := newEnv(t, envOptions{separateReview: true, tiers: access.RetailTiers()})
+	e := newEnv(t, envOptions{separateReview: true, packages: testpackages.Retail()})
 	ctx := context.Background()
 	for _, a := range []account.CreateParams{
-		{ID: "acct_go", Name: "GO shop", Package: access.TierGo},
-		{ID: "acct_prime", Name: "PRIME shop", Package: access.TierPrime},
+		{ID: "acct_go", Name: "GO shop", Package: testpackages.Go},
+		{ID: "acct_prime", Name: "PRIME shop", Package: testpackages.Prime},
 		{ID: "acct_none", Name: "No package"},
 	} {
 		_, err := e.accounts.Create(ctx, a)
@@ -224,7 +225,7 @@ func TestEscalationsRefusedAndAudited(t *testing.T) {
 	}
 	// The writer holds admin:write and admin:read, and every permission
 	// of the GO package, and orders:*.
-	writerPerms := append([]string{admin.PermissionWrite, admin.PermissionRead, "orders:*"}, access.RetailTiers().Permissions(access.TierGo)...)
+	writerPerms := append([]string{admin.PermissionWrite, admin.PermissionRead, "orders:*"}, testpackages.Retail().Permissions(testpackages.Go)...)
 	wKey, wID := e.mint(writerPerms...)
 	// A reviewer that can also write; and a second, pure reviewer.
 	rKey, rID := e.mint(admin.PermissionReview, admin.PermissionWrite, "orders:*")
@@ -263,7 +264,7 @@ func TestEscalationsRefusedAndAudited(t *testing.T) {
 	_, disabledStrongID := e.mintOn("acct_go", keygate.ModeTest, "*:*")
 	_, err := e.keys.Disable(ctx, disabledStrongID)
 	require.NoError(t, err)
-	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_up", Name: "Moving up", Package: access.TierGo})
+	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_up", Name: "Moving up", Package: testpackages.Go})
 	require.NoError(t, err)
 	movedHMAC := e.mintHMAC("acct_up")
 	mustStatus(t, e.patch(e.adminKey, "/accounts/acct_up", `{"package":"PRIME"}`), http.StatusOK)
@@ -272,7 +273,7 @@ func TestEscalationsRefusedAndAudited(t *testing.T) {
 	assert.Contains(t, shown.json(t)["effective_permissions"], "checkout:start", "shown with its account's package, PRIME")
 
 	// A disabled account holding a powerful key.
-	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_locked", Name: "Locked", Package: access.TierGo})
+	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_locked", Name: "Locked", Package: testpackages.Go})
 	require.NoError(t, err)
 	e.mintOn("acct_locked", keygate.ModeTest, "*:*")
 	_, err = e.accounts.Disable(ctx, "acct_locked")
@@ -345,7 +346,7 @@ func TestEscalationsRefusedAndAudited(t *testing.T) {
 	assert.False(t, rec.Disabled)
 	a, err := e.accounts.Get(ctx, "acct_go")
 	require.NoError(t, err)
-	assert.Equal(t, access.TierGo, a.Package)
+	assert.Equal(t, testpackages.Go, a.Package)
 	for _, id := range []string{live.ID, own.Secret.ID} {
 		rec, err := e.keys.Get(ctx, id)
 		require.NoError(t, err)

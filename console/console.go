@@ -87,7 +87,7 @@ type Config struct {
 	Admin *admin.Handler
 	// Auth gives the client address (through its trusted proxies) and the
 	// per-address limit of failed authentications, which failed sign-ins
-	// count against as failed API requests do; its packages (Tiers) give
+	// count against as failed API requests do; its packages (Packages) give
 	// an account owner's permissions. Required.
 	Auth *middleware.Authenticator
 	// Users are the people who may sign in. Required.

@@ -17,13 +17,13 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/console"
 	"github.com/keygate/keygate/console/consolestore"
+	"github.com/keygate/keygate/internal/testpackages"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/password"
 	"github.com/keygate/keygate/ratelimit"
@@ -69,7 +69,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	t.Helper()
 	ctx := keygate.WithActor(context.Background(), "test")
 	sink := audit.NewMemorySink(10_000)
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	accounts, err := account.NewManager(account.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 		o.authFailures = ratelimit.Policy{Name: "auth-failures", Limit: 50, Window: time.Minute}
 	}
 	auth, err := middleware.New(middleware.Config{APIKeys: keys,
-		Access: middleware.AccessConfig{Tiers: tiers, AuthFailures: o.authFailures}})
+		Access: middleware.AccessConfig{Packages: packages, AuthFailures: o.authFailures}})
 	if err != nil {
 		t.Fatal(err)
 	}

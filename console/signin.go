@@ -258,8 +258,8 @@ func (h *Handler) caller(r *http.Request, s *signedIn) error {
 			s.Package = a.Package
 		}
 		perms := []string{admin.PermissionRead, admin.PermissionWrite}
-		if t := h.cfg.Auth.Tiers(); t != nil && s.Package != "" {
-			perms = append(perms, t.Permissions(s.Package)...)
+		if ps := h.cfg.Auth.Packages(); ps != nil && s.Package != "" {
+			perms = append(perms, ps.Permissions(s.Package)...)
 		}
 		g, err := access.NewGrants(perms, nil, nil)
 		if err != nil {

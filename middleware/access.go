@@ -31,20 +31,22 @@ type AccessConfig struct {
 	Countries geo.Rules
 	// Geo resolves client addresses to countries.
 	Geo geo.Resolver
-	// Tiers orders the service's packages; a Rule's Tier is checked
-	// against the credential's package. Required for rules with a Tier.
+	// Packages orders the service's packages, lowest first; a Rule's
+	// Package, the minimum package of the route, is checked against the
+	// credential's package. Required for rules with a Package.
 	//
-	// Tiers also decides what a credential holds ([access.Tiers.Effective]
-	// with the Principal's Package): a credential without permissions (a
-	// standard one) holds what its package includes, never an admin
-	// permission; one with permissions (a restricted one) holds them
-	// intersected with its package's, except the permissions that no
-	// package includes (admin:*), which its own list alone decides. A
-	// Rule's Permission is checked against these effective grants, and
-	// the Principal handed to the handler carries them in Permissions.
-	// Nil means no package includes anything: a credential holds exactly
-	// its own permissions, and one without any holds nothing.
-	Tiers *access.Tiers
+	// Packages also decides what a credential holds
+	// ([access.Packages.Effective] with the Principal's Package): a
+	// credential without permissions (a standard one) holds what its
+	// package includes, never an admin permission; one with permissions
+	// (a restricted one) holds them intersected with its package's,
+	// except the permissions that no package includes (admin:*), which
+	// its own list alone decides. A Rule's Permission is checked against
+	// these effective grants, and the Principal handed to the handler
+	// carries them in Permissions. Nil means no package includes
+	// anything: a credential holds exactly its own permissions, and one
+	// without any holds nothing.
+	Packages *access.Packages
 	// Roles names sets of permissions. A credential's permission entry
 	// "@name" grants role name's permissions (an unknown role makes the
 	// whole list grant nothing: default deny). The Principal's
@@ -85,7 +87,7 @@ var (
 	errTooManyFails  = fmt.Errorf("%w", ErrTooManyFailures)
 	errIPForbidden   = fmt.Errorf("%w: client IP", ErrForbidden)
 	errGeoForbidden  = fmt.Errorf("%w: country", ErrForbidden)
-	errTierForbidden = fmt.Errorf("%w: package", ErrInsufficientScope)
+	errRuleForbidden = fmt.Errorf("%w: package", ErrInsufficientScope)
 )
 
 // ErrForbidden is returned when the credential is valid but may not be used
@@ -253,7 +255,7 @@ func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
 	}
 	kr := parseOrigin(o.clone())
 	kr.perms, kr.pkg = slices.Clone(p.Permissions), p.Package
-	kr.grants = s.cfg.Tiers.ForCredential(p.Package, p.Permissions, s.cfg.Roles)
+	kr.grants = s.cfg.Packages.ForCredential(p.Package, p.Permissions, s.cfg.Roles)
 	if kr.grants.Len() > 0 {
 		kr.effective = slices.Clip(kr.grants.Permissions())
 		kr.pristine = slices.Clone(kr.effective)
@@ -313,23 +315,23 @@ func countryCode(code string) bool {
 type compiledRule struct {
 	Rule
 	req access.CompiledRequirement
-	has bool // whether the rule has a permission or tier requirement
+	has bool // whether the rule has a permission or package requirement
 }
 
 func (a *Authenticator) compile(rule Rule) (compiledRule, error) {
 	c := compiledRule{Rule: rule}
-	if rule.Permission == "" && rule.Tier == "" {
+	if rule.Permission == "" && rule.Package == "" {
 		return c, nil
 	}
-	req, err := access.ParseRequirement(rule.Permission, rule.Tier, a.access.cfg.Tiers)
+	req, err := access.ParseRequirement(rule.Permission, rule.Package, a.access.cfg.Packages)
 	if err != nil {
-		return compiledRule{}, fmt.Errorf("middleware: rule %q/%q: %w", rule.Permission, rule.Tier, err)
+		return compiledRule{}, fmt.Errorf("middleware: rule %q/%q: %w", rule.Permission, rule.Package, err)
 	}
 	c.req, c.has = req, true
 	return c, nil
 }
 
-// checkRequirement applies the rule's permission and tier to p.
+// checkRequirement applies the rule's permission and minimum package to p.
 func (c compiledRule) checkRequirement(r *http.Request, p keygate.Principal, kr *keyRules) error {
 	if !c.has {
 		return nil
@@ -339,7 +341,7 @@ func (c compiledRule) checkRequirement(r *http.Request, p keygate.Principal, kr 
 		entity = r.PathValue(c.EntityPathValue)
 	}
 	if err := c.req.Check(p.Package, kr.grants, entity); err != nil {
-		return fmt.Errorf("%w: %w", errTierForbidden, err)
+		return fmt.Errorf("%w: %w", errRuleForbidden, err)
 	}
 	return nil
 }

@@ -22,10 +22,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/geo"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/internal/testpackages"
 	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
@@ -456,22 +456,22 @@ func TestAccessGeoRules(t *testing.T) {
 	assert.Error(t, err)
 }
 
-// 4. Tiers and permissions.
+// 4. Packages and permissions.
 
-// demoRoutes are the reference server's routes with the tier and
+// demoRoutes are the reference server's routes with the package and
 // permission the retail product's package table implies.
 var demoRoutes = []struct {
 	method, path string
 	rule         middleware.Rule
 }{
-	{"GET", "/v1/stores", middleware.Rule{Permission: "stores:read", Tier: access.TierDiscover}},
-	{"GET", "/v1/products", middleware.Rule{Permission: "products:read", Tier: access.TierDiscover, Publishable: true}},
-	{"POST", "/v1/products", middleware.Rule{Permission: "products:write", Tier: access.TierDiscover}},
-	{"POST", "/v1/chat/messages", middleware.Rule{Permission: "chat:write", Tier: access.TierAssist}},
-	{"POST", "/v1/offers", middleware.Rule{Permission: "offers:write", Tier: access.TierGo}},
-	{"POST", "/v1/checkout/start", middleware.Rule{Permission: "checkout:start", Tier: access.TierGrow}},
-	{"POST", "/v1/checkout/confirm", middleware.Rule{Permission: "checkout:confirm", Tier: access.TierGrow}},
-	{"GET", "/v1/analytics/export", middleware.Rule{Permission: "analytics:export", Tier: access.TierPrime}},
+	{"GET", "/v1/stores", middleware.Rule{Permission: "stores:read", Package: testpackages.Discover}},
+	{"GET", "/v1/products", middleware.Rule{Permission: "products:read", Package: testpackages.Discover, Publishable: true}},
+	{"POST", "/v1/products", middleware.Rule{Permission: "products:write", Package: testpackages.Discover}},
+	{"POST", "/v1/chat/messages", middleware.Rule{Permission: "chat:write", Package: testpackages.Assist}},
+	{"POST", "/v1/offers", middleware.Rule{Permission: "offers:write", Package: testpackages.Go}},
+	{"POST", "/v1/checkout/start", middleware.Rule{Permission: "checkout:start", Package: testpackages.Grow}},
+	{"POST", "/v1/checkout/confirm", middleware.Rule{Permission: "checkout:confirm", Package: testpackages.Grow}},
+	{"GET", "/v1/analytics/export", middleware.Rule{Permission: "analytics:export", Package: testpackages.Prime}},
 }
 
 func demoMux(auth *middleware.Authenticator, extra ...middleware.Route) *http.ServeMux {
@@ -485,27 +485,27 @@ func demoMux(auth *middleware.Authenticator, extra ...middleware.Route) *http.Se
 	return mux
 }
 
-func TestAccessTierMatrix(t *testing.T) {
-	tiers := access.RetailTiers()
-	all := tiers.Permissions(access.TierPrime)
+func TestAccessPackageMatrix(t *testing.T) {
+	packages := testpackages.Retail()
+	all := packages.Permissions(testpackages.Prime)
 	m := newKeyManager(t)
-	auth := newAccessAuth(t, m, middleware.AccessConfig{Tiers: tiers})
+	auth := newAccessAuth(t, m, middleware.AccessConfig{Packages: packages})
 	mux := demoMux(auth)
-	tierNames := tiers.Names()
-	require.Equal(t, []string{"DISCOVER", "ASSIST", "GO", "GROW", "PRIME"}, tierNames)
-	rank := func(tier string) int {
-		for i, n := range tierNames {
-			if n == tier {
+	packageNames := packages.Names()
+	require.Equal(t, []string{"DISCOVER", "ASSIST", "GO", "GROW", "PRIME"}, packageNames)
+	rank := func(name string) int {
+		for i, n := range packageNames {
+			if n == name {
 				return i
 			}
 		}
 		return -1
 	}
-	for _, pkg := range append(append([]string{}, tierNames...), "", "ENTERPRISE", "prime") {
+	for _, pkg := range append(append([]string{}, packageNames...), "", "ENTERPRISE", "prime") {
 		key := mkKey(t, m, apikey.CreateParams{Package: pkg, Permissions: all})
 		for _, rt := range demoRoutes {
 			rec := serve(mux, areq{method: rt.method, path: rt.path, remote: "192.0.2.1:1", key: key})
-			reaches := rank(pkg) >= 0 && rank(pkg) >= rank(rt.rule.Tier)
+			reaches := rank(pkg) >= 0 && rank(pkg) >= rank(rt.rule.Package)
 			if reaches {
 				p := principalOf(t, rec)
 				assert.Equal(t, pkg, p.Package)
@@ -516,8 +516,8 @@ func TestAccessTierMatrix(t *testing.T) {
 	}
 
 	// The retail product's own cases.
-	goKey := mkKey(t, m, apikey.CreateParams{Package: access.TierGo, Permissions: all})
-	primeKey := mkKey(t, m, apikey.CreateParams{Package: access.TierPrime, Permissions: all})
+	goKey := mkKey(t, m, apikey.CreateParams{Package: testpackages.Go, Permissions: all})
+	primeKey := mkKey(t, m, apikey.CreateParams{Package: testpackages.Prime, Permissions: all})
 	assert.Equal(t, 200, serve(mux, areq{method: "POST", path: "/v1/offers", key: goKey}).Code)
 	assert.Equal(t, 403, serve(mux, areq{method: "POST", path: "/v1/checkout/start", key: goKey}).Code)
 	assert.Equal(t, 403, serve(mux, areq{method: "GET", path: "/v1/analytics/export", key: goKey}).Code)
@@ -527,7 +527,7 @@ func TestAccessTierMatrix(t *testing.T) {
 	}
 
 	// A publishable key, even of PRIME, reaches only the publishable route.
-	pk := mkKey(t, m, apikey.CreateParams{Kind: keygate.KindPublishable, Package: access.TierPrime, Permissions: all})
+	pk := mkKey(t, m, apikey.CreateParams{Kind: keygate.KindPublishable, Package: testpackages.Prime, Permissions: all})
 	for _, rt := range demoRoutes {
 		rec := serve(mux, areq{method: rt.method, path: rt.path, key: pk})
 		if rt.rule.Publishable {
@@ -539,16 +539,16 @@ func TestAccessTierMatrix(t *testing.T) {
 }
 
 func TestAccessPermissions(t *testing.T) {
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	m := newKeyManager(t)
-	auth := newAccessAuth(t, m, middleware.AccessConfig{Tiers: tiers})
+	auth := newAccessAuth(t, m, middleware.AccessConfig{Packages: packages})
 	mux := demoMux(auth,
 		middleware.Route{Pattern: "GET /v1/stores/{store}", Rule: middleware.Rule{Permission: "stores:read:{entity}", EntityPathValue: "store"}, Handler: principalJSON},
 		middleware.Route{Pattern: "GET /admin", Rule: middleware.Rule{Permission: "admin:read"}, Handler: principalJSON},
 		middleware.Route{Pattern: "GET /health", Public: true, Handler: bare},
 	)
 	prime := func(perms ...string) string {
-		return mkKey(t, m, apikey.CreateParams{Package: access.TierPrime, Permissions: perms})
+		return mkKey(t, m, apikey.CreateParams{Package: testpackages.Prime, Permissions: perms})
 	}
 	tests := []struct {
 		name   string
@@ -585,16 +585,16 @@ func TestAccessPermissions(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, serve(mux, areq{path: "/health"}).Code, "public route without credentials")
 
 	// A rule that cannot compile is a start-up panic.
-	assert.Panics(t, func() { auth.Require(middleware.Rule{Tier: "PLATINUM"}) })
+	assert.Panics(t, func() { auth.Require(middleware.Rule{Package: "PLATINUM"}) })
 	assert.Panics(t, func() { auth.Require(middleware.Rule{Permission: "Admin:read"}) })
 	// Check (for non-middleware callers) fails closed on such a rule.
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("Authorization", "Bearer "+prime("*:*"))
-	_, err := auth.Check(req, middleware.Rule{Tier: "PLATINUM"})
+	_, err := auth.Check(req, middleware.Rule{Package: "PLATINUM"})
 	assert.ErrorIs(t, err, middleware.ErrInsufficientScope)
-	p, err := auth.Check(req, middleware.Rule{Permission: "offers:write", Tier: access.TierGo})
+	p, err := auth.Check(req, middleware.Rule{Permission: "offers:write", Package: testpackages.Go})
 	require.NoError(t, err)
-	assert.Equal(t, access.TierPrime, p.Package)
+	assert.Equal(t, testpackages.Prime, p.Package)
 }
 
 // 5. Rate limits.
@@ -607,7 +607,7 @@ func retailRateLimit(p keygate.Principal) ratelimit.Policy {
 	if p.Mode == keygate.ModeTest {
 		return ratelimit.Policy{}
 	}
-	if p.Package == access.TierPrime {
+	if p.Package == testpackages.Prime {
 		return primePolicy
 	}
 	return ratelimit.Policy{Name: "live", Limit: 100, Window: time.Minute}
@@ -629,8 +629,8 @@ func TestAccessRateLimitPrime(t *testing.T) {
 
 	clock := newAccessClock()
 	m := newKeyManager(t)
-	live := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: access.TierPrime})
-	test := mkKey(t, m, apikey.CreateParams{Package: access.TierPrime})
+	live := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: testpackages.Prime})
+	test := mkKey(t, m, apikey.CreateParams{Package: testpackages.Prime})
 	auth := newAccessAuth(t, m, middleware.AccessConfig{
 		Limiter:   ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
 		RateLimit: retailRateLimit,
@@ -690,9 +690,9 @@ func TestAccessRateLimitByAccount(t *testing.T) {
 		t.Run(fmt.Sprintf("byAccount=%v", byAccount), func(t *testing.T) {
 			clock := newAccessClock()
 			m := newKeyManager(t)
-			a1 := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_a", Package: access.TierPrime})
-			a2 := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_a", Package: access.TierPrime})
-			b := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_b", Package: access.TierPrime})
+			a1 := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_a", Package: testpackages.Prime})
+			a2 := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_a", Package: testpackages.Prime})
+			b := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_b", Package: testpackages.Prime})
 			h := newAccessAuth(t, m, middleware.AccessConfig{
 				Limiter:                ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
 				RateLimit:              retailRateLimit,
@@ -721,8 +721,8 @@ func TestAccessRateLimitByAccount(t *testing.T) {
 func TestAccessRateLimitConcurrent(t *testing.T) {
 	clock := newAccessClock() // frozen: exactly one burst is available
 	m := newKeyManager(t)
-	live := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: access.TierPrime})
-	other := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: access.TierPrime, Account: "acct_2"})
+	live := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: testpackages.Prime})
+	other := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: testpackages.Prime, Account: "acct_2"})
 	var reached atomic.Int64
 	h := newAccessAuth(t, m, middleware.AccessConfig{
 		Limiter:   ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),

@@ -16,10 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/internal/testpackages"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -63,20 +63,20 @@ func newAccountFixture(t *testing.T) *accountFixture {
 	var err error
 	f.accounts, err = account.NewManager(account.Config{Store: f.store, Now: f.clock.Now})
 	require.NoError(t, err)
-	_, err = f.accounts.Create(ctx, account.CreateParams{ID: "acct_1", Name: "Shop", Package: access.TierGo})
+	_, err = f.accounts.Create(ctx, account.CreateParams{ID: "acct_1", Name: "Shop", Package: testpackages.Go})
 	require.NoError(t, err)
 
 	f.keys, err = apikey.NewManager(apikey.Config{})
 	require.NoError(t, err)
 	key, _, err := f.keys.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-		Package: access.TierGo, Stores: []string{"store_1"}, Permissions: []string{"*:*"}})
+		Package: testpackages.Go, Stores: []string{"store_1"}, Permissions: []string{"*:*"}})
 	require.NoError(t, err)
 	f.apiKey = key.Reveal()
 
 	creds, err := httpsig.NewManager(httpsig.Config{MasterKey: bytes.Repeat([]byte{7}, httpsig.MasterKeyLen)})
 	require.NoError(t, err)
 	secret, _, err := creds.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest,
-		Package: access.TierGo, Stores: []string{"store_1"}, Permissions: []string{"*:*"}})
+		Package: testpackages.Go, Stores: []string{"store_1"}, Permissions: []string{"*:*"}})
 	require.NoError(t, err)
 	f.signer = &httpsig.Signer{KeyID: secret.KeyID(), Secret: secret.Reveal()}
 	signatures, err := httpsig.NewVerifier(httpsig.VerifierConfig{Credentials: creds, Authorities: httpsig.AnyAuthority})
@@ -91,7 +91,7 @@ func newAccountFixture(t *testing.T) *accountFixture {
 	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: jwks, Issuer: "https://keygate.test", Audience: "api", Now: f.clock.Now})
 	require.NoError(t, err)
 	f.tokenClaims = jwt.Claims{Subject: "user_1", ClientID: "0jPS8MolTrPGFJph", Account: "acct_1", Mode: keygate.ModeTest,
-		ClientKind: keygate.KindSecret, Package: access.TierGo, Permissions: []string{"*:*"}, Stores: []string{"store_1"}}
+		ClientKind: keygate.KindSecret, Package: testpackages.Go, Permissions: []string{"*:*"}, Stores: []string{"store_1"}}
 	f.token, _, err = f.issuer.Issue(f.tokenClaims)
 	require.NoError(t, err)
 
@@ -99,7 +99,7 @@ func newAccountFixture(t *testing.T) *accountFixture {
 	require.NoError(t, err)
 
 	cfg := middleware.Config{APIKeys: f.keys, Tokens: verifier, Signatures: signatures, OneTime: f.oneTime,
-		Access: middleware.AccessConfig{Tiers: access.RetailTiers()}}
+		Access: middleware.AccessConfig{Packages: testpackages.Retail()}}
 	f.plain, err = middleware.New(cfg)
 	require.NoError(t, err)
 	cfg.Accounts = f.accounts
@@ -121,7 +121,7 @@ func (f *accountFixture) reissue(t *testing.T) {
 func (f *accountFixture) routes(auth *middleware.Authenticator) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /whoami", auth.Handler(principalJSON))
-	mux.Handle("GET /export", auth.Require(middleware.Rule{Tier: access.TierPrime})(principalJSON))
+	mux.Handle("GET /export", auth.Require(middleware.Rule{Package: testpackages.Prime})(principalJSON))
 	mux.Handle("POST /confirm", auth.Require(middleware.Rule{OneTime: "checkout:confirm"})(principalJSON))
 	return mux
 }
@@ -293,24 +293,24 @@ func TestAccountPackageAppliesOnNextRequest(t *testing.T) {
 	h := f.routes(f.auth)
 	ctx := context.Background()
 	for _, c := range accountCredentials {
-		assert.Equal(t, access.TierGo, acctPrincipal(t, acctServe(h, c.request(t, f, http.MethodGet, "/whoami"))).Package, c.name)
+		assert.Equal(t, testpackages.Go, acctPrincipal(t, acctServe(h, c.request(t, f, http.MethodGet, "/whoami"))).Package, c.name)
 		rec := acctServe(h, c.request(t, f, http.MethodGet, "/export"))
 		assert.Equal(t, http.StatusForbidden, rec.Code, "%s: GO does not reach a PRIME route: %s", c.name, rec.Body)
 	}
 
-	prime, none := access.TierPrime, ""
+	prime, none := testpackages.Prime, ""
 	_, err := f.accounts.Update(ctx, "acct_1", account.Changes{Package: &prime})
 	require.NoError(t, err)
 	for _, c := range accountCredentials {
 		p := acctPrincipal(t, acctServe(h, c.request(t, f, http.MethodGet, "/whoami")))
-		assert.Equal(t, access.TierPrime, p.Package, "%s: the Principal's package is the account's", c.name)
+		assert.Equal(t, testpackages.Prime, p.Package, "%s: the Principal's package is the account's", c.name)
 		p = acctPrincipal(t, acctServe(h, c.request(t, f, http.MethodGet, "/export")))
-		assert.Equal(t, access.TierPrime, p.Package, c.name)
+		assert.Equal(t, testpackages.Prime, p.Package, c.name)
 		// Without the lookup, the credential's own package stays.
-		assert.Equal(t, access.TierGo, acctPrincipal(t, acctServe(f.routes(f.plain), c.request(t, f, http.MethodGet, "/whoami"))).Package, c.name)
+		assert.Equal(t, testpackages.Go, acctPrincipal(t, acctServe(f.routes(f.plain), c.request(t, f, http.MethodGet, "/whoami"))).Package, c.name)
 	}
 	p := acctPrincipal(t, acctServe(h, f.oneTimeRequest(t)))
-	assert.Equal(t, access.TierPrime, p.Package, "a one-time token acts with its account's package")
+	assert.Equal(t, testpackages.Prime, p.Package, "a one-time token acts with its account's package")
 
 	_, err = f.accounts.Update(ctx, "acct_1", account.Changes{Package: &none})
 	require.NoError(t, err)

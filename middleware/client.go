@@ -142,9 +142,9 @@ const admitsNobody = "!none"
 //   - a token without permissions is standard if its key is, and takes
 //     its key's list otherwise;
 //   - a standard key keeps only the token's permissions that a package
-//     could include ([access.Tiers.Packaged], with AccessConfig.Tiers:
-//     never an admin permission, a "*" module or a role), which the
-//     account's package then bounds;
+//     could include ([access.Packages.Packaged], with
+//     AccessConfig.Packages: never an admin permission, a "*" module or a
+//     role), which the account's package then bounds;
 //   - otherwise each of the token's permissions stays when the key's list
 //     holds it or includes it ([access.ListIncludes]: "orders:read" stays
 //     under a key's "orders:*").
@@ -166,10 +166,10 @@ func (a *Authenticator) narrowToKey(tokenPerms, keyPerms []string) ([]string, er
 	}
 	held := func(t string) bool { return access.ListIncludes(keyPerms, t) }
 	if len(keyPerms) == 0 {
-		tiers := a.access.cfg.Tiers
+		packages := a.access.cfg.Packages
 		held = func(t string) bool {
 			p, err := access.ParsePermission(t) // a "@role" does not parse: dropped
-			return err == nil && tiers.Packaged(p)
+			return err == nil && packages.Packaged(p)
 		}
 	}
 	drop := 0

@@ -175,7 +175,7 @@ func TestTokenNarrowedToItsKey(t *testing.T) {
 	assert.Equal(t, []string{"products:read"}, p.Permissions, "what is left of the token's")
 
 	// A standard key (no permissions of its own) holds exactly its
-	// package, and without Tiers no package includes anything: the token
+	// package, and without Packages no package includes anything: the token
 	// keeps none of its permissions and is refused (TestNarrowToKey has
 	// the packaged ones kept).
 	set(func(r *apikey.Record) { r.Permissions = nil })

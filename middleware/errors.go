@@ -167,7 +167,7 @@ var failures = []struct {
 	{ErrTooManyFailures, Failure{http.StatusTooManyRequests, CodeTooManyFailures, "too many failed authentications from this address; retry after the time in Retry-After"}},
 	{errIPForbidden, Failure{http.StatusForbidden, CodeIPForbidden, "the credential may not be used from this address"}},
 	{errGeoForbidden, Failure{http.StatusForbidden, CodeGeoForbidden, "the credential may not be used from this country"}},
-	{errTierForbidden, Failure{http.StatusForbidden, CodeInsufficientScope, "the credential's package or permissions do not include this route"}},
+	{errRuleForbidden, Failure{http.StatusForbidden, CodeInsufficientScope, "the credential's package or permissions do not include this route"}},
 	{errSignaturesOff, Failure{http.StatusUnauthorized, CodeInvalidSignature, "signed requests are not accepted here"}},
 	{apikey.ErrRevoked, Failure{http.StatusUnauthorized, CodeInvalidToken, "the API key has been revoked"}},
 	{apikey.ErrExpired, Failure{http.StatusUnauthorized, CodeInvalidToken, "the API key has expired"}},

@@ -27,13 +27,13 @@ func (a *Authenticator) Grants(p keygate.Principal) access.Grants {
 	return a.access.rulesFor(p, o).grants
 }
 
-// Tiers returns the service's packages, AccessConfig.Tiers (nil when none
-// were configured): what a standard credential of each package holds, for
+// Packages returns the service's packages, AccessConfig.Packages (nil
+// when none were configured): what a standard credential of each package holds, for
 // code that must judge credentials as the Authenticator does, such as the
 // admin API.
-func (a *Authenticator) Tiers() *access.Tiers {
+func (a *Authenticator) Packages() *access.Packages {
 	if a == nil || a.access == nil {
 		return nil
 	}
-	return a.access.cfg.Tiers
+	return a.access.cfg.Packages
 }

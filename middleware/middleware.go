@@ -179,9 +179,9 @@ type Rule struct {
 	// Permission, such as "offers:write" or "stores:read:{entity}", must
 	// be granted to the credential (package access).
 	Permission string
-	// Tier, such as "GO", must be reached by the credential's package in
-	// AccessConfig.Tiers.
-	Tier string
+	// Package, such as "GO", is the minimum package the route requires:
+	// the credential's package must reach it in AccessConfig.Packages.
+	Package string
 }
 
 // MaxOneTimeBody bounds the request body read to check a one-time token's
@@ -281,7 +281,7 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 // Beside Check's work, it bounds failed authentications per client IP
 // (429 once over) and applies the caller's rate limit (429 with
 // Retry-After once over; the RateLimit headers on every limited response).
-// A rule that cannot be compiled (an unknown tier, a malformed
+// A rule that cannot be compiled (an unknown package, a malformed
 // permission) makes Require panic: it is a programming error, found at
 // start-up.
 //

@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/internal/testpackages"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -16,7 +16,7 @@ func TestNarrowToKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := middleware.New(middleware.Config{APIKeys: keys, Access: middleware.AccessConfig{Tiers: access.RetailTiers()}})
+	auth, err := middleware.New(middleware.Config{APIKeys: keys, Access: middleware.AccessConfig{Packages: testpackages.Retail()}})
 	if err != nil {
 		t.Fatal(err)
 	}

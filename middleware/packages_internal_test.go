@@ -16,7 +16,7 @@ import (
 // admin API does to learn its caller's grants), gets the grants of its
 // credential, not grants rebuilt from its effective list.
 func TestRulesForAcceptedPrincipal(t *testing.T) {
-	tiers, err := access.NewTiers([]access.Tier{{Name: "free", Permissions: []string{"stores:read"}}, {Name: "enterprise", Permissions: []string{"*:*"}}})
+	packages, err := access.NewPackages([]access.Package{{Name: "free", Permissions: []string{"stores:read"}}, {Name: "enterprise", Permissions: []string{"*:*"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestRulesForAcceptedPrincipal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{APIKeys: keys, Access: AccessConfig{Tiers: tiers}})
+	a, err := New(Config{APIKeys: keys, Access: AccessConfig{Packages: packages}})
 	if err != nil {
 		t.Fatal(err)
 	}

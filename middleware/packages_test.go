@@ -12,6 +12,7 @@ import (
 	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/internal/testpackages"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -20,7 +21,7 @@ func packagesMux(auth *middleware.Authenticator) *http.ServeMux {
 	return demoMux(auth,
 		middleware.Route{Pattern: "GET /admin", Rule: middleware.Rule{Permission: "admin:read"}, Handler: principalJSON},
 		middleware.Route{Pattern: "GET /whoami", Handler: principalJSON},
-		// A permission without a tier: only the grants bound it.
+		// A permission without a package: only the grants bound it.
 		middleware.Route{Pattern: "GET /v1/exports", Rule: middleware.Rule{Permission: "analytics:export"}, Handler: principalJSON},
 	)
 }
@@ -28,9 +29,9 @@ func packagesMux(auth *middleware.Authenticator) *http.ServeMux {
 // Section 7: the package decides what a key without permissions may call,
 // and bounds what a key with permissions may call.
 func TestPackagesBoundPermissions(t *testing.T) {
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	m := newKeyManager(t)
-	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Tiers: tiers}))
+	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Packages: packages}))
 	key := func(pkg string, perms ...string) string {
 		return mkKey(t, m, apikey.CreateParams{Package: pkg, Permissions: perms})
 	}
@@ -51,9 +52,9 @@ func TestPackagesBoundPermissions(t *testing.T) {
 		{"standard key of an unknown package", key("PLATINUM"), "/v1/stores", 403},
 		{"standard key without package", key(""), "/v1/stores", 403},
 		{"restricted: outside its GO package", key("GO", "analytics:export"), "/v1/analytics/export", 403},
-		{"restricted: outside its GO package, route without tier", key("GO", "analytics:export"), "/v1/exports", 403},
-		{"restricted: inside its PRIME package, route without tier", key("PRIME", "analytics:export"), "/v1/exports", 200},
-		{"operator on GO: route without tier", key("GO", "*:*"), "/v1/exports", 403},
+		{"restricted: outside its GO package, route without package", key("GO", "analytics:export"), "/v1/exports", 403},
+		{"restricted: inside its PRIME package, route without package", key("PRIME", "analytics:export"), "/v1/exports", 200},
+		{"operator on GO: route without package", key("GO", "*:*"), "/v1/exports", 403},
 		{"restricted: inside its PRIME package", key("PRIME", "analytics:export"), "/v1/analytics/export", 200},
 		{"restricted: only what it names", key("PRIME", "analytics:export"), "/v1/stores", 403},
 		{"operator on PRIME: analytics", key("PRIME", "*:*"), "/v1/analytics/export", 200},
@@ -71,17 +72,17 @@ func TestPackagesBoundPermissions(t *testing.T) {
 
 func TestPackageChangeRebuildsTheCache(t *testing.T) {
 	m := newKeyManager(t)
-	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Tiers: access.RetailTiers()}))
+	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Packages: testpackages.Retail()}))
 	k, rec, err := m.Create(context.Background(), apikey.CreateParams{Account: "acct_1", Mode: "test", Kind: "sk", Package: "GO"})
 	require.NoError(t, err)
 	r := areq{path: "/v1/analytics/export", key: k.Reveal()}
 	assert.Equal(t, 403, serve(mux, r).Code)
-	pkg := access.TierPrime
+	pkg := testpackages.Prime
 	_, err = m.Update(context.Background(), rec.ID, apikey.Changes{Package: &pkg})
 	require.NoError(t, err)
 	assert.Equal(t, 200, serve(mux, r).Code, "the key's new package applies on the next request")
 	p := principalOf(t, serve(mux, areq{path: "/whoami", key: k.Reveal()}))
-	assert.Equal(t, access.RetailTiers().Permissions(access.TierPrime), p.Permissions)
+	assert.Equal(t, testpackages.Retail().Permissions(testpackages.Prime), p.Permissions)
 	pkg = "GO"
 	_, err = m.Update(context.Background(), rec.ID, apikey.Changes{Package: &pkg})
 	require.NoError(t, err)
@@ -89,24 +90,24 @@ func TestPackageChangeRebuildsTheCache(t *testing.T) {
 }
 
 func TestPrincipalShowsEffectivePermissions(t *testing.T) {
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	m := newKeyManager(t)
 	roles := access.Roles{"reporter": {"analytics:export", "reports:read"}}
-	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Tiers: tiers, Roles: roles}))
+	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Packages: packages, Roles: roles}))
 	whoami := func(pkg string, perms ...string) []string {
 		return principalOf(t, serve(mux, areq{path: "/whoami", key: mkKey(t, m, apikey.CreateParams{Package: pkg, Permissions: perms})})).Permissions
 	}
-	assert.Equal(t, tiers.Permissions("GO"), whoami("GO"), "standard: the package's")
+	assert.Equal(t, packages.Permissions("GO"), whoami("GO"), "standard: the package's")
 	assert.Equal(t, []string{"offers:write"}, whoami("GO", "offers:write", "analytics:export"), "restricted: the intersection")
-	assert.Equal(t, append(tiers.Permissions("GO"), "*:*"), whoami("GO", "*:*"), "operator: the package and what no package includes")
+	assert.Equal(t, append(packages.Permissions("GO"), "*:*"), whoami("GO", "*:*"), "operator: the package and what no package includes")
 	assert.Equal(t, []string{"analytics:export", "reports:read"}, whoami("PRIME", "@reporter"), "roles expanded")
 	assert.Equal(t, []string{"reports:read"}, whoami("GO", "@reporter"))
 	assert.Nil(t, whoami("PRIME", "Bad:perm"), "a malformed list holds nothing")
 }
 
-func TestWithoutTiersExplicitGrantsOnly(t *testing.T) {
+func TestWithoutPackagesExplicitGrantsOnly(t *testing.T) {
 	m := newKeyManager(t)
-	// No Tiers: rules without a Tier.
+	// No Packages: rules without a Package.
 	auth := newAccessAuth(t, m, middleware.AccessConfig{})
 	mux := http.NewServeMux()
 	auth.Mount(mux, []middleware.Route{
@@ -121,14 +122,14 @@ func TestWithoutTiersExplicitGrantsOnly(t *testing.T) {
 	assert.Equal(t, 200, serve(mux, areq{path: "/admin", key: restricted}).Code)
 }
 
-// A tier that grants the "*" module still never gives a standard key an
+// A package that grants the "*" module still never gives a standard key an
 // admin permission.
-func TestWildcardTierNeverGrantsAdmin(t *testing.T) {
-	tiers, err := access.NewTiers([]access.Tier{{Name: "free", Permissions: []string{"stores:read"}}, {Name: "enterprise", Permissions: []string{"*:*"}}})
+func TestWildcardPackageNeverGrantsAdmin(t *testing.T) {
+	packages, err := access.NewPackages([]access.Package{{Name: "free", Permissions: []string{"stores:read"}}, {Name: "enterprise", Permissions: []string{"*:*"}}})
 	require.NoError(t, err)
 	m := newKeyManager(t)
 	mux := http.NewServeMux()
-	newAccessAuth(t, m, middleware.AccessConfig{Tiers: tiers}).Mount(mux, []middleware.Route{
+	newAccessAuth(t, m, middleware.AccessConfig{Packages: packages}).Mount(mux, []middleware.Route{
 		{Pattern: "GET /v1/anything", Rule: middleware.Rule{Permission: "anything:read"}, Handler: principalJSON},
 		{Pattern: "GET /admin", Rule: middleware.Rule{Permission: "admin:read"}, Handler: principalJSON},
 	})
@@ -143,9 +144,9 @@ func TestWildcardTierNeverGrantsAdmin(t *testing.T) {
 // that writes into its Principal's Permissions changes neither what the
 // credential holds nor what the next request shows.
 func TestEffectivePermissionsScribbled(t *testing.T) {
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	m := newKeyManager(t)
-	auth := newAccessAuth(t, m, middleware.AccessConfig{Tiers: tiers})
+	auth := newAccessAuth(t, m, middleware.AccessConfig{Packages: packages})
 	mux := packagesMux(auth)
 	mux.Handle("GET /scribble", auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := keygate.FromContext(r.Context())
@@ -153,15 +154,15 @@ func TestEffectivePermissionsScribbled(t *testing.T) {
 	})))
 	key := mkKey(t, m, apikey.CreateParams{Package: "GO"})
 	serve(mux, areq{path: "/scribble", key: key})
-	assert.Equal(t, tiers.Permissions("GO"), principalOf(t, serve(mux, areq{path: "/whoami", key: key})).Permissions)
+	assert.Equal(t, packages.Permissions("GO"), principalOf(t, serve(mux, areq{path: "/whoami", key: key})).Permissions)
 	serve(mux, areq{path: "/scribble", key: key})
 	assert.Equal(t, 403, serve(mux, areq{path: "/admin", key: key}).Code)
-	assert.Equal(t, tiers.Permissions("GO"), principalOf(t, serve(mux, areq{path: "/whoami", key: key})).Permissions)
+	assert.Equal(t, packages.Permissions("GO"), principalOf(t, serve(mux, areq{path: "/whoami", key: key})).Permissions)
 }
 
 // HMAC credentials follow the same rule.
 func TestPackagesBoundHMAC(t *testing.T) {
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	signed := http.Header{"Signature-Input": {`sig=("@method");keyid="hk_1"`}, "Signature": {"sig=:AAAA:"}}
 	for _, tc := range []struct {
 		name   string
@@ -175,7 +176,7 @@ func TestPackagesBoundHMAC(t *testing.T) {
 		{"restricted PRIME", "PRIME", []string{"analytics:export"}, 200},
 	} {
 		cred := httpsig.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Package: tc.pkg, Permissions: tc.perms}
-		auth, err := middleware.New(middleware.Config{Signatures: stubSignatures{cred}, Access: middleware.AccessConfig{Tiers: tiers}})
+		auth, err := middleware.New(middleware.Config{Signatures: stubSignatures{cred}, Access: middleware.AccessConfig{Packages: packages}})
 		require.NoError(t, err)
 		h := auth.Require(middleware.Rule{Permission: "analytics:export"})(principalJSON)
 		rec := serve(h, areq{remote: "192.0.2.1:1", header: signed})

@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/internal/testpackages"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/oauth"
 )
@@ -52,10 +52,10 @@ func (e *guardEnv) grantedScope(t *testing.T, k apikey.Key, scope string) (int, 
 // be among what its key effectively holds (its package applied, with the
 // access package's wildcard rules), and never more than its own list.
 func TestScopeWithinEffectivePermissions(t *testing.T) {
-	e := newGuardEnv(t, guardOptions{access: middleware.AccessConfig{Tiers: access.RetailTiers()}})
-	standardGO := e.scopeKey(t, access.TierGo)
-	restrictedGO := e.scopeKey(t, access.TierGo, "offers:*", "analytics:export")
-	wildcard := e.scopeKey(t, access.TierPrime, "*:*")
+	e := newGuardEnv(t, guardOptions{access: middleware.AccessConfig{Packages: testpackages.Retail()}})
+	standardGO := e.scopeKey(t, testpackages.Go)
+	restrictedGO := e.scopeKey(t, testpackages.Go, "offers:*", "analytics:export")
+	wildcard := e.scopeKey(t, testpackages.Prime, "*:*")
 
 	for _, tc := range []struct {
 		name  string
@@ -88,11 +88,11 @@ func TestScopeWithinEffectivePermissions(t *testing.T) {
 // permissions its key no longer holds is refused, never issued without
 // permissions (which would read as a standard token: the whole package).
 func TestRefreshNeverWidensToStandard(t *testing.T) {
-	e := newGuardEnv(t, guardOptions{access: middleware.AccessConfig{Tiers: access.RetailTiers()}})
+	e := newGuardEnv(t, guardOptions{access: middleware.AccessConfig{Packages: testpackages.Retail()}})
 	ctx := context.Background()
 	// A public client on a restricted key: alice signs in for orders:read.
 	pk, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: testAccount, Mode: keygate.ModeTest,
-		Kind: keygate.KindPublishable, Package: access.TierGo, Permissions: []string{"orders:read"}})
+		Kind: keygate.KindPublishable, Package: testpackages.Go, Permissions: []string{"orders:read"}})
 	require.NoError(t, err)
 	r := post(e.token, "192.0.2.11:1234", passwordForm(pk, "alice", alicePassword), "", "")
 	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
@@ -117,10 +117,10 @@ func TestRefreshNeverWidensToStandard(t *testing.T) {
 // holds now, as the middleware would take it: its permissions narrowed to
 // its key's current ones.
 func TestIntrospectionNarrowedToKey(t *testing.T) {
-	e := newGuardEnv(t, guardOptions{access: middleware.AccessConfig{Tiers: access.RetailTiers()}})
+	e := newGuardEnv(t, guardOptions{access: middleware.AccessConfig{Packages: testpackages.Retail()}})
 	ctx := context.Background()
 	k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: testAccount, Mode: keygate.ModeTest,
-		Kind: keygate.KindSecret, Package: access.TierGo, Permissions: []string{"products:read", "products:write"}})
+		Kind: keygate.KindSecret, Package: testpackages.Go, Permissions: []string{"products:read", "products:write"}})
 	require.NoError(t, err)
 	r := post(e.token, "192.0.2.12:1234", clientCredentials(), k.ID(), k.Reveal())
 	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
@@ -151,18 +151,18 @@ func TestIntrospectionNarrowedToKey(t *testing.T) {
 func TestScopeWithTheAccountsCurrentPackage(t *testing.T) {
 	accounts, err := account.NewManager(account.Config{})
 	require.NoError(t, err)
-	_, err = accounts.Create(context.Background(), account.CreateParams{ID: testAccount, Name: "Shop", Package: access.TierGo})
+	_, err = accounts.Create(context.Background(), account.CreateParams{ID: testAccount, Name: "Shop", Package: testpackages.Go})
 	require.NoError(t, err)
 	e := newGuardEnv(t, guardOptions{
-		access:    middleware.AccessConfig{Tiers: access.RetailTiers()},
+		access:    middleware.AccessConfig{Packages: testpackages.Retail()},
 		oauthConf: func(c *oauth.Config) { c.Accounts = accounts },
 	})
-	standard := e.scopeKey(t, access.TierGo) // its record says GO
+	standard := e.scopeKey(t, testpackages.Go) // its record says GO
 	code, got := e.grantedScope(t, standard, "analytics:export")
 	require.Equal(t, http.StatusBadRequest, code, "GO does not include it")
 	require.Equal(t, "invalid_scope", got)
 
-	prime := access.TierPrime
+	prime := testpackages.Prime
 	_, err = accounts.Update(context.Background(), testAccount, account.Changes{Package: &prime})
 	require.NoError(t, err)
 	code, got = e.grantedScope(t, standard, "analytics:export")

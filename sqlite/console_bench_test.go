@@ -18,13 +18,13 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/console"
 	"github.com/keygate/keygate/console/consolestore"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/internal/testpackages"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/sqlite"
 	"github.com/keygate/keygate/sqlstore"
@@ -89,7 +89,7 @@ type consoleBench struct {
 
 // newConsoleBench builds the reference server's stack over db: the
 // account, API key and HMAC managers over its SQL stores, an Authenticator
-// with the retail tiers, the admin API with db's audit history, and the
+// with the retail packages, the admin API with db's audit history, and the
 // console with the history and its summaries, console users and sessions
 // in db, its clock at the population's end. It stores the population's
 // accounts and keys (with the IDs the events name; kept for the next run),
@@ -99,10 +99,10 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 	b.Helper()
 	ctx := keygate.WithActor(context.Background(), "bench")
 	now := func() time.Time { return p.End }
-	tiers := access.RetailTiers()
+	packages := testpackages.Retail()
 	created := p.End.Add(-30 * 24 * time.Hour)
 	for _, id := range p.Accounts {
-		_, err := db.Accounts().Create(ctx, account.Account{ID: id, Name: "Bench " + id, Package: access.TierGo,
+		_, err := db.Accounts().Create(ctx, account.Account{ID: id, Name: "Bench " + id, Package: testpackages.Go,
 			Created: created, Updated: created})
 		if err != nil && !errors.Is(err, account.ErrExists) {
 			b.Fatal(err)
@@ -114,7 +114,7 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 	for k, id := range p.KeyIDs {
 		recs = append(recs, apikey.Record{ID: id, Account: p.Accounts[k%len(p.Accounts)],
 			Mode: keygate.Mode(p.Modes[(k/len(p.Accounts))%2]), Kind: keygate.KindSecret, Name: "bench key " + id,
-			CreatedBy: "bench", Status: apikey.StatusActive, Package: access.TierGo, Created: created})
+			CreatedBy: "bench", Status: apikey.StatusActive, Package: testpackages.Go, Created: created})
 	}
 	recs = append(recs,
 		apikey.Record{ID: "kid_benchpending", Account: p.Accounts[1], Mode: keygate.ModeLive, Kind: keygate.KindSecret,
@@ -127,7 +127,7 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 		}
 	}
 
-	accounts, err := account.NewManager(account.Config{Store: db.Accounts(), Packages: tiers.Names()})
+	accounts, err := account.NewManager(account.Config{Store: db.Accounts(), Packages: packages.Names()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 		b.Fatal(err)
 	}
 	auth, err := middleware.New(middleware.Config{APIKeys: keys, Accounts: accounts,
-		Access: middleware.AccessConfig{Tiers: tiers}})
+		Access: middleware.AccessConfig{Packages: packages}})
 	if err != nil {
 		b.Fatal(err)
 	}

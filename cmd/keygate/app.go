@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
@@ -98,13 +97,13 @@ type demo struct {
 	operatorPassword string
 }
 
-// demoTiers are the retail demo's packages, DISCOVER < ASSIST < GO < GROW < PRIME.
-var demoTiers = access.RetailTiers()
+// demoPackages are the retail demo's packages, DISCOVER < ASSIST < GO < GROW < PRIME.
+var demoPackages = retailPackages()
 
 // demoPermissions are the demo keys' permissions (and the scope tokens a
-// client may ask for): every permission of the retail tiers, so that the
+// client may ask for): every permission of the retail packages, so that the
 // account's package decides which routes a key reaches.
-var demoPermissions = demoTiers.Permissions(access.TierPrime)
+var demoPermissions = demoPackages.Permissions(packagePrime)
 
 // demoAccount is the demo retailer's account; creating it is the lock
 // that elects the one instance that creates the demo data.
@@ -126,7 +125,7 @@ var adminPermissions = []string{"*:*"}
 
 // adminPackage is the package of the admin account: the top one, so that
 // the admin key may give every permission of every package.
-const adminPackage = access.TierPrime
+const adminPackage = packagePrime
 
 // dbAuditQueue bounds the audit events waiting in memory for the
 // database (while it is down, say): beyond it, request events are dropped,
@@ -262,7 +261,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	// Every request and every OAuth client looks up its account (through
 	// the cache, with a database): a disabled account's credentials are
 	// refused, and the account's package is the one that applies.
-	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange, Packages: demoTiers.Names()}); err != nil {
+	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange, Packages: demoPackages.Names()}); err != nil {
 		return nil, err
 	}
 	// HMAC secrets are sealed under the master key: the key file's (or
@@ -292,8 +291,8 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 		ClientKeys: a.keys, ClientCredentials: a.hmacs,
 		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: requestPolicy},
 		Access: middleware.AccessConfig{
-			Tiers:   demoTiers,
-			Limiter: sharedLimiter,
+			Packages: demoPackages,
+			Limiter:  sharedLimiter,
 			// Test mode is unlimited, except for the PRIME demo account,
 			// which has a live-like limit to show 429s: one budget for
 			// the whole account (its keys, HMAC credentials and tokens;
@@ -446,14 +445,14 @@ func (a *app) routes() http.Handler {
 	// The retail demo: every route with the package and permission its
 	// package table implies, in one place.
 	a.auth.Mount(mux, []middleware.Route{
-		{Pattern: "GET /v1/stores", Rule: middleware.Rule{Permission: "stores:read", Tier: access.TierDiscover}, Handler: demoRoute("stores")},
-		{Pattern: "GET /v1/products", Rule: middleware.Rule{Permission: "products:read", Tier: access.TierDiscover, Publishable: true}, Handler: demoRoute("products")},
-		{Pattern: "POST /v1/products", Rule: middleware.Rule{Permission: "products:write", Tier: access.TierDiscover}, Handler: demoRoute("product created")},
-		{Pattern: "POST /v1/chat/messages", Rule: middleware.Rule{Permission: "chat:write", Tier: access.TierAssist}, Handler: demoRoute("message sent")},
-		{Pattern: "POST /v1/offers", Rule: middleware.Rule{Permission: "offers:write", Tier: access.TierGo}, Handler: demoRoute("offer created")},
-		{Pattern: "POST /v1/checkout/start", Rule: middleware.Rule{Permission: "checkout:start", Tier: access.TierGrow}, Handler: http.HandlerFunc(a.checkoutStart)},
+		{Pattern: "GET /v1/stores", Rule: middleware.Rule{Permission: "stores:read", Package: packageDiscover}, Handler: demoRoute("stores")},
+		{Pattern: "GET /v1/products", Rule: middleware.Rule{Permission: "products:read", Package: packageDiscover, Publishable: true}, Handler: demoRoute("products")},
+		{Pattern: "POST /v1/products", Rule: middleware.Rule{Permission: "products:write", Package: packageDiscover}, Handler: demoRoute("product created")},
+		{Pattern: "POST /v1/chat/messages", Rule: middleware.Rule{Permission: "chat:write", Package: packageAssist}, Handler: demoRoute("message sent")},
+		{Pattern: "POST /v1/offers", Rule: middleware.Rule{Permission: "offers:write", Package: packageGo}, Handler: demoRoute("offer created")},
+		{Pattern: "POST /v1/checkout/start", Rule: middleware.Rule{Permission: "checkout:start", Package: packageGrow}, Handler: http.HandlerFunc(a.checkoutStart)},
 		{Pattern: "POST /v1/checkout/confirm", Rule: middleware.Rule{OneTime: "checkout:confirm"}, Handler: demoRoute("checkout confirmed")},
-		{Pattern: "GET /v1/analytics/export", Rule: middleware.Rule{Permission: "analytics:export", Tier: access.TierPrime}, Handler: demoRoute("analytics export")},
+		{Pattern: "GET /v1/analytics/export", Rule: middleware.Rule{Permission: "analytics:export", Package: packagePrime}, Handler: demoRoute("analytics export")},
 	})
 	mux.Handle("GET /v1/whoami", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(whoami)))
 	mux.Handle("POST /v1/echo", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(echo)))

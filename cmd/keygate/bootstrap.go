@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/console/consolestore"
@@ -77,7 +76,7 @@ func (a *app) bootstrap(ctx context.Context) (d demo, created bool, err error) {
 // createDemo makes the demo data after acct_demo, ending with acct_admin,
 // which tells other instances that it is complete.
 func (a *app) createDemo(ctx context.Context) (demo, error) {
-	if err := a.createAccount(ctx, account.CreateParams{ID: primeAccount, Name: "Demo retailer on PRIME", Package: access.TierPrime}); err != nil {
+	if err := a.createAccount(ctx, account.CreateParams{ID: primeAccount, Name: "Demo retailer on PRIME", Package: packagePrime}); err != nil {
 		return demo{}, err
 	}
 	var d demo
@@ -94,7 +93,7 @@ func (a *app) createDemo(ctx context.Context) (demo, error) {
 		return demo{}, err
 	}
 	if d.primeSecret, _, err = a.keys.Create(ctx, apikey.CreateParams{
-		Account: primeAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "prime demo", Package: access.TierPrime,
+		Account: primeAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "prime demo", Package: packagePrime,
 		Stores: []string{"store_1"}, Permissions: demoPermissions,
 	}); err != nil {
 		return demo{}, err

@@ -69,7 +69,7 @@ func accountsCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 		"Creates an account, which API keys and HMAC credentials then belong to.", stdout, stderr)
 	var id, name, pkg string
 	c.fs.StringVar(&name, "name", "", "the account's `name` (required)")
-	c.fs.StringVar(&pkg, "package", "", "the account's `package` (tier), such as GO; it applies to all of its keys")
+	c.fs.StringVar(&pkg, "package", "", "the account's `package` (its commercial plan), such as GO; it applies to all of its keys")
 	c.fs.StringVar(&id, "id", "", "the account's `ID` (default: a generated acct_...)")
 	c.idempotencyFlag()
 	if _, err := c.parse(args); err != nil {

@@ -69,7 +69,7 @@ command.`,
 	if db == "" {
 		return c.usageError("--db must not be empty")
 	}
-	accountCfg := account.Config{Packages: demoTiers.Names()}
+	accountCfg := account.Config{Packages: demoPackages.Names()}
 	var keyCfg apikey.Config
 	var consoleStore consolestore.UserStore = consolestore.NewMemoryUserStore()
 	var events *audit.Writer // the database's audit history; none for a dry run

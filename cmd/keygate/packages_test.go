@@ -101,7 +101,7 @@ func TestPackagesDecideWhatAKeyMayCall(t *testing.T) {
 		key := packageKey(t, b, "acct_prime_shop")
 		assert.Equal(t, http.StatusOK, statusOf(t, b, key, export))
 		who := decode(t, get(t, b.url+"/v1/whoami", b, "Authorization", "Bearer "+key))
-		assert.Equal(t, toAny(demoTiers.Permissions("PRIME")), who["permissions"])
+		assert.Equal(t, toAny(demoPackages.Permissions("PRIME")), who["permissions"])
 		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, "/admin/v1/keys"), "never an admin route")
 		assert.Equal(t, http.StatusForbidden, statusOf(t, b, key, "/admin/v1/accounts"), "never an admin route")
 	})
