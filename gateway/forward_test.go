@@ -194,7 +194,7 @@ func TestForwardAuthNoRoute(t *testing.T) {
 	f := newFixture(t, nil, nil)
 	for _, tc := range []struct{ method, uri string }{
 		{"GET", "/nowhere"},
-		{"DELETE", "/orders/1"},    // the path's route is for GET: not a 405
+		{"DELETE", "/orders/1"},     // the path's route is for GET: not a 405
 		{"GET", "/orders/../admin"}, // the mux would redirect: not a 301
 		{"GET", "/orders"},
 	} {
