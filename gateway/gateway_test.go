@@ -102,7 +102,7 @@ func fixtureRoutes(up *url.URL) []gateway.Route {
 	}
 }
 
-func newFixture(t *testing.T, upstream http.Handler, mod func(*gateway.Config)) *fixture {
+func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{metrics: &metrics{}}
