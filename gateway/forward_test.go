@@ -133,38 +133,12 @@ func TestForwardAuthSignedBody(t *testing.T) {
 // Retry-After.
 func TestForwardAuthRefusalsMatchMiddleware(t *testing.T) {
 	f := newFixture(t, nil, nil)
-	revoked, _, err := f.keys.Create(t.Context(), apikeyParams("acct_1"))
-	require.NoError(t, err)
-	_, err = f.keys.Revoke(t.Context(), revoked.ID())
-	require.NoError(t, err)
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
-	for _, tc := range []struct {
-		name, method, uri string
-		rule              middleware.Rule
-		cred              http.Header
-		want              int
-	}{
-		{"no credentials", "GET", "/orders/1", middleware.Rule{Permission: "orders:read"}, nil, http.StatusUnauthorized},
-		{"unknown key", "GET", "/orders/1", middleware.Rule{Permission: "orders:read"}, bearer("bk_test_sk_nope"), http.StatusUnauthorized},
-		{"revoked key", "GET", "/orders/1", middleware.Rule{Permission: "orders:read"}, bearer(revoked.Reveal()), http.StatusUnauthorized},
-		{"publishable key", "POST", "/orders", middleware.Rule{}, bearer(f.pk), http.StatusForbidden},
-		{"test key, live route", "GET", "/payouts", middleware.Rule{Mode: "live"}, bearer(f.sk), http.StatusForbidden},
-		{"no permission", "GET", "/orders/1", middleware.Rule{Permission: "orders:read"}, bearer(f.limited), http.StatusForbidden},
-		{"two authorizations", "GET", "/orders/1", middleware.Rule{Permission: "orders:read"}, http.Header{"Authorization": {"Bearer a", "Bearer b"}}, http.StatusBadRequest},
-		{"key in query", "GET", "/orders/1?api_key=x", middleware.Rule{Permission: "orders:read"}, bearer(f.sk), http.StatusBadRequest},
-	} {
+	cases := append(f.refusalCases(t),
+		refusalCase{"test key, live route", "GET", "/payouts", middleware.Rule{Mode: "live"}, bearer(f.sk), http.StatusForbidden})
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			want := httptest.NewRecorder()
-			direct := httptest.NewRequest(tc.method, tc.uri, nil)
-			maps(direct.Header, tc.cred)
-			f.auth.Require(tc.rule)(ok).ServeHTTP(want, direct)
-			require.Equal(t, tc.want, want.Code)
-
 			got := f.verify(loopback, traefik(tc.method, tc.uri, "api.example.com", tc.cred))
-			assert.Equal(t, want.Code, got.Code)
-			assert.Equal(t, want.Body.String(), got.Body.String())
-			assert.Equal(t, want.Header().Values("WWW-Authenticate"), got.Header().Values("WWW-Authenticate"))
-			assert.Empty(t, identity(got.Header()))
+			f.assertMiddlewareAnswer(t, tc, got.Code, got.Header(), got.Body.String())
 		})
 	}
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate"
@@ -227,4 +228,47 @@ func identity(h http.Header) map[string]string {
 func apikeyParams(account string) apikey.CreateParams {
 	return apikey.CreateParams{Account: account, Mode: keygate.ModeTest, Kind: keygate.KindSecret,
 		Stores: []string{"store_1"}, Package: "GO", Permissions: []string{"orders:read"}}
+}
+
+// refusalCase is a request that the middleware refuses.
+type refusalCase struct {
+	name, method, uri string
+	rule              middleware.Rule // the rule of the route uri matches
+	cred              http.Header
+	want              int
+}
+
+// refusalCases are requests that routes with an upstream refuse.
+func (f *fixture) refusalCases(t *testing.T) []refusalCase {
+	t.Helper()
+	revoked, _, err := f.keys.Create(t.Context(), apikeyParams("acct_1"))
+	require.NoError(t, err)
+	_, err = f.keys.Revoke(t.Context(), revoked.ID())
+	require.NoError(t, err)
+	read := middleware.Rule{Permission: "orders:read"}
+	return []refusalCase{
+		{"no credentials", "GET", "/orders/1", read, nil, http.StatusUnauthorized},
+		{"unknown key", "GET", "/orders/1", read, bearer("bk_test_sk_nope"), http.StatusUnauthorized},
+		{"revoked key", "GET", "/orders/1", read, bearer(revoked.Reveal()), http.StatusUnauthorized},
+		{"publishable key", "POST", "/orders", middleware.Rule{}, bearer(f.pk), http.StatusForbidden},
+		{"no permission", "GET", "/orders/1", read, bearer(f.limited), http.StatusForbidden},
+		{"two authorizations", "GET", "/orders/1", read, http.Header{"Authorization": {"Bearer a", "Bearer b"}}, http.StatusBadRequest},
+		{"key in query", "GET", "/orders/1?api_key=x", read, bearer(f.sk), http.StatusBadRequest},
+	}
+}
+
+// assertMiddlewareAnswer checks that a gateway's answer to tc is the one
+// the middleware gives on its own: status, body and challenge, and no
+// identity.
+func (f *fixture) assertMiddlewareAnswer(t *testing.T, tc refusalCase, status int, h http.Header, body string) {
+	t.Helper()
+	r := httptest.NewRequest(tc.method, tc.uri, nil)
+	maps(r.Header, tc.cred)
+	want := httptest.NewRecorder()
+	f.auth.Require(tc.rule)(http.NotFoundHandler()).ServeHTTP(want, r)
+	require.Equal(t, tc.want, want.Code)
+	assert.Equal(t, want.Code, status)
+	assert.Equal(t, want.Body.String(), body)
+	assert.Equal(t, want.Header().Values("WWW-Authenticate"), h.Values("WWW-Authenticate"))
+	assert.Empty(t, identity(h))
 }
