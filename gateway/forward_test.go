@@ -182,6 +182,31 @@ func TestForwardAuthNoRoute(t *testing.T) {
 	}
 }
 
+// The client address is the one the trusted proxy forwarded: a key bound
+// to addresses is checked against it.
+func TestForwardAuthClientAddress(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	for _, tc := range []struct {
+		peer, xff string
+		want      int
+	}{
+		{loopback, "198.51.100.7", http.StatusOK},
+		{loopback, "203.0.113.9", http.StatusForbidden},
+		{loopback, "", http.StatusForbidden}, // the proxy itself
+	} {
+		h := traefik("GET", "/orders/1", "api.example.com", bearer(f.bound))
+		h.Del("X-Forwarded-For")
+		if tc.xff != "" {
+			h.Set("X-Forwarded-For", tc.xff)
+		}
+		rec := f.verify(tc.peer, h)
+		assert.Equal(t, tc.want, rec.Code, tc.xff)
+		if tc.want == http.StatusForbidden {
+			assert.Equal(t, middleware.CodeIPForbidden, errorCode(t, rec.Body.Bytes()))
+		}
+	}
+}
+
 // Questions from anything but a trusted proxy are refused, whatever they
 // carry; with TrustedProxies set, loopback is not trusted either.
 func TestForwardAuthUntrustedPeer(t *testing.T) {

@@ -97,9 +97,9 @@ type Route struct {
 // Config configures a [Gateway].
 type Config struct {
 	// Auth checks the requests. Required. Its AccessConfig.ClientIP
-	// should trust the same proxies as TrustedProxies, so that the
-	// client address of a forwarded request is the client's, not the
-	// proxy's. Its AuditConfig decides where the audit events go: every
+	// should trust the same proxies as TrustedProxies
+	// ([NewClientIPResolver]), so that the client address of a forwarded
+	// request is the client's, not the proxy's. Its AuditConfig decides where the audit events go: every
 	// decision (allowed, refused, no route, untrusted proxy) is one event.
 	Auth *middleware.Authenticator
 	// Routes is the route table. A request that no route matches is
@@ -108,7 +108,8 @@ type Config struct {
 	// TrustedProxies are the addresses whose forward-auth questions are
 	// answered and whose X-Forwarded-For, Forwarded, X-Forwarded-Host and
 	// X-Forwarded-Proto the reverse proxy appends to rather than
-	// replaces. Empty means the loopback addresses.
+	// replaces. Empty means the loopback addresses. Give Auth's
+	// AccessConfig.ClientIP the same list: see [NewClientIPResolver].
 	TrustedProxies []netip.Prefix
 	// EnvoyPrefix is Envoy ext_authz's path_prefix, such as
 	// "/auth/verify": a question to EnvoyPrefix + path is about a request
@@ -292,16 +293,40 @@ func validValue(v string) bool {
 	return true
 }
 
+// loopback are the proxies trusted when Config.TrustedProxies is empty.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// NewClientIPResolver returns the client-IP resolver for
+// middleware.AccessConfig.ClientIP that trusts the same proxies as a
+// Gateway whose Config.TrustedProxies is trusted (the loopback addresses
+// when it is empty), so that the client address of a forwarded request,
+// which the IP rules, the failure limit and the audit events use, is the
+// client's rather than the proxy's.
+func NewClientIPResolver(trusted []netip.Prefix) (*ipbind.Resolver, error) {
+	if len(trusted) == 0 {
+		trusted = loopback
+	}
+	list := make([]string, len(trusted))
+	for i, p := range trusted {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("%w: invalid trusted proxy prefix", ErrInvalidConfig)
+		}
+		list[i] = p.Masked().String()
+	}
+	return ipbind.NewResolver(ipbind.Config{TrustedProxies: list})
+}
+
 // fromTrustedProxy reports whether r's TCP peer is a trusted proxy.
 func (g *Gateway) fromTrustedProxy(r *http.Request) bool {
 	ip, ok := ipbind.RemoteIP(r)
 	if !ok {
 		return false
 	}
-	if len(g.trusted) == 0 {
-		return ip.IsLoopback()
+	trusted := g.trusted
+	if len(trusted) == 0 {
+		trusted = loopback
 	}
-	for _, p := range g.trusted {
+	for _, p := range trusted {
 		if p.Contains(ip) {
 			return true
 		}

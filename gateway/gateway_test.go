@@ -87,6 +87,7 @@ type fixture struct {
 	proxy    *httptest.Server // gw.Proxy(), reached from loopback
 
 	sk, skID, pk, limited string
+	bound                 string // a key that may be used from 198.51.100.0/24 only
 }
 
 // routes of the fixture; {up} is replaced by the upstream.
@@ -110,15 +111,16 @@ func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) 
 	var err error
 	f.keys, err = apikey.NewManager(apikey.Config{})
 	require.NoError(t, err)
-	create := func(account string, kind keygate.Kind, perms ...string) (string, string) {
+	create := func(account string, kind keygate.Kind, allowedIPs []string, perms ...string) (string, string) {
 		k, _, err := f.keys.Create(ctx, apikey.CreateParams{Account: account, Mode: keygate.ModeTest, Kind: kind,
-			Stores: []string{"store_1"}, Package: "GO", Permissions: perms})
+			Stores: []string{"store_1"}, Package: "GO", Permissions: perms, AllowedIPs: allowedIPs})
 		require.NoError(t, err)
 		return k.Reveal(), k.ID()
 	}
-	f.sk, f.skID = create("acct_1", keygate.KindSecret, "orders:read")
-	f.pk, _ = create("acct_1", keygate.KindPublishable)
-	f.limited, _ = create("acct_limited", keygate.KindSecret)
+	f.sk, f.skID = create("acct_1", keygate.KindSecret, nil, "orders:read")
+	f.pk, _ = create("acct_1", keygate.KindPublishable, nil)
+	f.limited, _ = create("acct_limited", keygate.KindSecret, nil)
+	f.bound, _ = create("acct_1", keygate.KindSecret, []string{"198.51.100.0/24"}, "orders:read")
 
 	jwk, err := jwt.GenerateKey("k1", jwt.HS256)
 	require.NoError(t, err)
@@ -130,9 +132,15 @@ func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) 
 	require.NoError(t, err)
 	sigs, err := httpsig.NewVerifier(httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: credentials{}})
 	require.NoError(t, err)
+	var cfg gateway.Config
+	if mod != nil {
+		mod(&cfg)
+	}
+	clientIP, err := gateway.NewClientIPResolver(cfg.TrustedProxies)
+	require.NoError(t, err)
 	f.auth, err = middleware.New(middleware.Config{
 		APIKeys: f.keys, Tokens: tokens, Signatures: sigs,
-		Access: middleware.AccessConfig{RateLimit: func(p keygate.Principal) ratelimit.Policy {
+		Access: middleware.AccessConfig{ClientIP: clientIP, RateLimit: func(p keygate.Principal) ratelimit.Policy {
 			if p.Account == "acct_limited" {
 				return ratelimit.Policy{Name: "tight", Limit: 1, Window: time.Hour}
 			}
@@ -149,10 +157,7 @@ func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) 
 	t.Cleanup(f.upstream.Close)
 	up, err := url.Parse(f.upstream.URL)
 	require.NoError(t, err)
-	cfg := gateway.Config{Auth: f.auth, Routes: fixtureRoutes(up), EnvoyPrefix: "/auth/verify"}
-	if mod != nil {
-		mod(&cfg)
-	}
+	cfg.Auth, cfg.Routes, cfg.EnvoyPrefix = f.auth, fixtureRoutes(up), "/auth/verify"
 	f.gw, err = gateway.New(cfg)
 	require.NoError(t, err)
 	f.proxy = httptest.NewServer(f.gw.Proxy())

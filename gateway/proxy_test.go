@@ -265,3 +265,13 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	_, err := gateway.New(gateway.Config{Auth: f.auth, Routes: []gateway.Route{{Pattern: "GET /a", Upstream: up}}})
 	assert.NoError(t, err)
 }
+
+// Behind a trusted proxy, a key bound to addresses is checked against the
+// client address it forwarded.
+func TestProxyClientAddress(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	h := bearer(f.bound)
+	assert.Equal(t, http.StatusForbidden, f.send(t, "GET", "/orders/1", "", h).StatusCode)
+	h.Set("X-Forwarded-For", "198.51.100.7")
+	assert.Equal(t, http.StatusOK, f.send(t, "GET", "/orders/1", "", h).StatusCode)
+}
