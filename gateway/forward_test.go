@@ -261,6 +261,14 @@ func TestForwardAuthAuditsEveryDecision(t *testing.T) {
 	f.verify(loopback, traefik("GET", "/nowhere", "api.example.com", bearer(f.sk)))
 	f.verify("192.0.2.1:1", traefik("GET", "/orders/1", "api.example.com", bearer(f.sk)))
 	f.verify(loopback, nil)
+	require.NoError(t, f.events.Flush(t.Context()))
+	events := f.sink.Events()
+	require.Len(t, events, 5)
+	for i, path := range []string{"/orders/1", "/orders/1", "/nowhere", "/auth/verify", "/auth/verify"} {
+		assert.Equal(t, path, events[i].Path, "the original request's path, once read")
+	}
+	assert.Equal(t, "acct_1", events[0].Account)
+	assert.Equal(t, "198.51.100.7", events[0].IP, "the client's address, as the trusted proxy forwarded it")
 	got := f.metrics.take()
 	require.Len(t, got, 5)
 	type ev struct {

@@ -83,6 +83,8 @@ type fixture struct {
 	auth     *middleware.Authenticator
 	gw       *gateway.Gateway
 	metrics  *metrics
+	events   *audit.Writer
+	sink     *audit.MemorySink
 	upstream *httptest.Server
 	proxy    *httptest.Server // gw.Proxy(), reached from loopback
 
@@ -107,7 +109,9 @@ func fixtureRoutes(up *url.URL) []gateway.Route {
 func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{metrics: &metrics{}}
+	f := &fixture{metrics: &metrics{}, sink: audit.NewMemorySink(1000)}
+	f.events = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{f.sink}})
+	t.Cleanup(func() { f.events.Close(context.Background()) })
 	var err error
 	f.keys, err = apikey.NewManager(apikey.Config{})
 	require.NoError(t, err)
@@ -146,7 +150,7 @@ func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) 
 			}
 			return ratelimit.Policy{}
 		}},
-		Audit: middleware.AuditConfig{Metrics: f.metrics},
+		Audit: middleware.AuditConfig{Metrics: f.metrics, Writer: f.events},
 	})
 	require.NoError(t, err)
 
