@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,26 +39,6 @@ func (credentials) Lookup(_ context.Context, keyID string) (httpsig.Active, erro
 		Stores: []string{"store_1"}, Secrets: [][]byte{bytes.Clone(hmSecret)}}, nil
 }
 
-// metrics records every request metric: one per audited decision.
-type metrics struct {
-	mu   sync.Mutex
-	seen []audit.RequestMetric
-}
-
-func (m *metrics) ObserveRequest(r audit.RequestMetric) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.seen = append(m.seen, r)
-}
-
-func (m *metrics) take() []audit.RequestMetric {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.seen
-	m.seen = nil
-	return s
-}
-
 // echo is the upstream: it answers with what it received.
 type echoed struct {
 	Method string
@@ -82,7 +61,6 @@ type fixture struct {
 	issuer   *jwt.Issuer
 	auth     *middleware.Authenticator
 	gw       *gateway.Gateway
-	metrics  *metrics
 	events   *audit.Writer
 	sink     *audit.MemorySink
 	upstream *httptest.Server
@@ -109,7 +87,7 @@ func fixtureRoutes(up *url.URL) []gateway.Route {
 func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{metrics: &metrics{}, sink: audit.NewMemorySink(1000)}
+	f := &fixture{sink: audit.NewMemorySink(1000)}
 	f.events = audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{f.sink}})
 	t.Cleanup(func() { f.events.Close(context.Background()) })
 	var err error
@@ -150,7 +128,7 @@ func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) 
 			}
 			return ratelimit.Policy{}
 		}},
-		Audit: middleware.AuditConfig{Metrics: f.metrics, Writer: f.events},
+		Audit: middleware.AuditConfig{Writer: f.events},
 	})
 	require.NoError(t, err)
 
