@@ -26,7 +26,8 @@ var (
 
 // ForwardAuth returns the forward-auth endpoint, to be served at
 // /auth/verify for any method (and, for Envoy, at the paths under
-// Config.EnvoyPrefix): it reconstructs the original request from the
+// Config.EnvoyPrefix: with a ServeMux, the pattern "/auth/verify/" too):
+// it reconstructs the original request from the
 // question of a trusted proxy and answers whether it may pass (see the
 // package documentation for the headers read and the answers).
 func (g *Gateway) ForwardAuth() http.Handler {

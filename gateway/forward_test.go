@@ -290,3 +290,28 @@ func errorCode(t *testing.T, body []byte) string {
 	require.NotEmpty(t, b.Description)
 	return b.Error
 }
+
+// Envoy asks at the prefix followed by the original path and query, with
+// the original method and headers.
+func TestForwardAuthEnvoy(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	for _, tc := range []struct {
+		method, target string
+		want           int
+	}{
+		{"GET", "/auth/verify/orders/1?page=2", http.StatusOK},
+		{"DELETE", "/auth/verify/orders/1", http.StatusForbidden}, // no route
+		{"GET", "/auth/verifyx/orders/1", http.StatusBadRequest},  // not under the prefix
+		{"GET", "/auth/verify", http.StatusBadRequest},            // nothing forwarded
+	} {
+		q := httptest.NewRequest(tc.method, tc.target, nil)
+		q.RemoteAddr = loopback
+		maps(q.Header, bearer(f.sk))
+		rec := httptest.NewRecorder()
+		f.gw.ForwardAuth().ServeHTTP(rec, q)
+		assert.Equal(t, tc.want, rec.Code, tc.method+" "+tc.target)
+		if tc.want == http.StatusOK {
+			assert.Equal(t, "acct_1", rec.Header().Get(gateway.HeaderAccount))
+		}
+	}
+}
