@@ -98,9 +98,12 @@ type Route struct {
 type Config struct {
 	// Auth checks the requests. Required. Its AccessConfig.ClientIP
 	// should trust the same proxies as TrustedProxies
-	// ([NewClientIPResolver]), so that the client address of a forwarded
-	// request is the client's, not the proxy's. Its AuditConfig decides where the audit events go: every
-	// decision (allowed, refused, no route, untrusted proxy) is one event.
+	// ([NewClientIPResolver]), so that the client address of a
+	// forwarded request is the client's, not the proxy's. Its
+	// AuditConfig decides where the audit events go: every decision
+	// (allowed, refused, no route, untrusted proxy) is one event. Do not
+	// wrap the Gateway's handlers in Auth.Audit again: the outer Audit
+	// would record a forward-auth question's own path and route.
 	Auth *middleware.Authenticator
 	// Routes is the route table. A request that no route matches is
 	// refused.
@@ -155,8 +158,7 @@ type Gateway struct {
 type route struct{ http.Handler }
 
 // New returns a Gateway for cfg. A route's invalid or conflicting pattern,
-// a rule that cannot be compiled (an unknown tier, a malformed
-// permission) and an upstream that is not an absolute http or https URL
+// a rule that cannot be compiled (a malformed permission, say) and an upstream that is not an absolute http or https URL
 // are errors wrapping [ErrInvalidConfig].
 func New(cfg Config) (*Gateway, error) {
 	if cfg.Auth == nil {

@@ -28,8 +28,9 @@ var credentialHeaders = []string{"Authorization", "Signature", "Signature-Input"
 // no X-Keygate-* header of the client's; its credential headers
 // (Authorization, Signature, Signature-Input) are removed unless the
 // route has ForwardCredentials. X-Forwarded-For and Forwarded get the
-// client's address appended to the ones a trusted proxy sent (from any
-// other peer, they start afresh), and X-Forwarded-Host and
+// address of this request's peer (the client, or the proxy in front)
+// appended to the ones a trusted proxy sent (from any other peer, they
+// start afresh), and X-Forwarded-Host and
 // X-Forwarded-Proto are a trusted proxy's, else this request's. Event
 // streams and other responses without a length are flushed as they come,
 // and WebSocket (and other Upgrade) connections pass through. An upstream
