@@ -27,6 +27,7 @@ import (
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/internal/seal"
+	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/oauth"
@@ -56,12 +57,38 @@ type serveConfig struct {
 	// HTTPS (console.Config.TLSTerminated).
 	tlsTerminated bool
 	store         storeOptions
+	// noDemo leaves out the demo data (made on a new database) and the
+	// demo's routes: with a configuration file that does not say
+	// demo: true.
+	noDemo bool
+	// tls, when set, makes serve answer TLS with these files.
+	tls *serveTLS
+	// httpsOnly and routes are the configuration file's; they are
+	// validated, but serve does not act on them yet (unsupported).
+	httpsOnly bool
+	routes    []serveRoute
+	// trustedProxies are the proxies whose forwarding headers give the
+	// client's address (ipbind.Config.TrustedProxies).
+	trustedProxies []string
+	// packages are the service's packages; nil means the retail demo's
+	// (demoTiers). rateLimits are the live-mode rate limits per package.
+	packages   *access.Tiers
+	rateLimits map[string]ratelimit.Policy
 	// limiterNow is the clock of the in-memory limiter (without Redis);
 	// nil means time.Now. Tests freeze it.
 	limiterNow func() time.Time
 	// passwordParams are the Argon2id costs of new password hashes; zero
 	// means password.DefaultParams. Tests make them cheap.
 	passwordParams password.Params
+}
+
+// tiers returns the packages the server applies: the configuration
+// file's, or the retail demo's.
+func (c *serveConfig) tiers() *access.Tiers {
+	if c.packages != nil {
+		return c.packages
+	}
+	return demoTiers
 }
 
 // app is the reference server's components, on the stores of a storage.
@@ -176,7 +203,7 @@ func newApp(ctx context.Context, cfg serveConfig, st *storage, stderr io.Writer)
 	if err := a.newConsole(cfg, aud.history, aud.requestPolicy, limiter); err != nil {
 		return nil, err
 	}
-	a.handler = a.routes()
+	a.handler = a.routes(!cfg.noDemo)
 	return a, nil
 }
 
@@ -343,7 +370,7 @@ func (a *app) buildCredentials(cfg serveConfig, ss stateStores, onChange keygate
 	// Every request and every OAuth client looks up its account (through
 	// the cache, with a database): a disabled account's credentials are
 	// refused, and the account's package is the one that applies.
-	if a.accounts, err = account.NewManager(account.Config{Store: ss.accounts, OnChange: onChange, Packages: demoTiers.Names()}); err != nil {
+	if a.accounts, err = account.NewManager(account.Config{Store: ss.accounts, OnChange: onChange, Packages: cfg.tiers().Names()}); err != nil {
 		return tk, err
 	}
 	// HMAC secrets are sealed under the master key: the key file's (or
@@ -372,6 +399,12 @@ func sharedLimiter(redis ratelimit.Limiter, now func() time.Time) ratelimit.Peek
 
 // buildAuth makes the Authenticator (a.auth) that guards every API route.
 func (a *app) buildAuth(cfg serveConfig, tk tokenPieces, aud auditSetup, limiter ratelimit.Peeker) (err error) {
+	var clientIP *ipbind.Resolver
+	if len(cfg.trustedProxies) > 0 {
+		if clientIP, err = ipbind.NewResolver(ipbind.Config{TrustedProxies: cfg.trustedProxies}); err != nil {
+			return err
+		}
+	}
 	a.auth, err = middleware.New(middleware.Config{
 		APIKeys: a.keys, Tokens: tk.verifier, Signatures: tk.signatures, OneTime: a.oneTime, Accounts: a.accounts,
 		// A token is only as good as the key (or HMAC credential) that
@@ -379,9 +412,10 @@ func (a *app) buildAuth(cfg serveConfig, tk tokenPieces, aud auditSetup, limiter
 		ClientKeys: a.keys, ClientCredentials: a.hmacs,
 		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: aud.requestPolicy},
 		Access: middleware.AccessConfig{
-			Tiers:     demoTiers,
+			Tiers:     cfg.tiers(),
 			Limiter:   limiter,
-			RateLimit: rateLimits(cfg.demoRateLimit),
+			RateLimit: rateLimits(cfg.demoRateLimit, cfg.rateLimits),
+			ClientIP:  clientIP,
 		},
 	})
 	return err
@@ -391,11 +425,14 @@ func (a *app) buildAuth(cfg serveConfig, tk tokenPieces, aud auditSetup, limiter
 // unlimited, except for the PRIME demo account, which has a live-like
 // limit (demo) to show 429s: one budget for the whole account (its keys,
 // HMAC credentials and tokens; the middleware counts per account). Live
-// mode is unlimited too.
-func rateLimits(demo ratelimit.Policy) func(keygate.Principal) ratelimit.Policy {
+// mode has its package's limit from perPackage, if any.
+func rateLimits(demo ratelimit.Policy, perPackage map[string]ratelimit.Policy) func(keygate.Principal) ratelimit.Policy {
 	return func(p keygate.Principal) ratelimit.Policy {
 		if p.Account == primeAccount {
 			return demo
+		}
+		if p.Mode == keygate.ModeLive {
+			return perPackage[p.Package]
 		}
 		return ratelimit.Policy{}
 	}
@@ -512,8 +549,9 @@ func (a *app) recordChange(ctx context.Context, c keygate.Change) {
 	}
 }
 
-// routes returns the reference server's routes.
-func (a *app) routes() http.Handler {
+// routes returns the reference server's routes; with demo, the retail
+// demo's too.
+func (a *app) routes(demo bool) http.Handler {
 	// Every request but the health check is audited.
 	outer := http.NewServeMux()
 	outer.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -535,7 +573,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle(adminPrefix+"/", a.admin)
 	// The retail demo: every route with the package and permission its
 	// package table implies, in one place.
-	a.auth.Mount(mux, []middleware.Route{
+	demoRoutes := []middleware.Route{
 		{Pattern: "GET /v1/stores", Rule: middleware.Rule{Permission: "stores:read", Tier: access.TierDiscover}, Handler: demoRoute("stores")},
 		{Pattern: "GET /v1/products", Rule: middleware.Rule{Permission: "products:read", Tier: access.TierDiscover, Publishable: true}, Handler: demoRoute("products")},
 		{Pattern: "POST /v1/products", Rule: middleware.Rule{Permission: "products:write", Tier: access.TierDiscover}, Handler: demoRoute("product created")},
@@ -544,7 +582,10 @@ func (a *app) routes() http.Handler {
 		{Pattern: "POST /v1/checkout/start", Rule: middleware.Rule{Permission: "checkout:start", Tier: access.TierGrow}, Handler: http.HandlerFunc(a.checkoutStart)},
 		{Pattern: "POST /v1/checkout/confirm", Rule: middleware.Rule{OneTime: "checkout:confirm"}, Handler: demoRoute("checkout confirmed")},
 		{Pattern: "GET /v1/analytics/export", Rule: middleware.Rule{Permission: "analytics:export", Tier: access.TierPrime}, Handler: demoRoute("analytics export")},
-	})
+	}
+	if demo {
+		a.auth.Mount(mux, demoRoutes)
+	}
 	mux.Handle("GET /v1/whoami", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(whoami)))
 	mux.Handle("POST /v1/echo", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(echo)))
 	mux.Handle("POST /oauth/token", a.oauth.TokenHandler())

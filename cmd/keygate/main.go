@@ -4,6 +4,8 @@
 // Usage:
 //
 //	keygate serve [--db keygate.db | --db postgres://... | --db memory] [--master-key-file FILE] [--redis redis://...] [--addr 127.0.0.1:8080] [flags]
+//	keygate serve --config keygate.yaml [flags]
+//	keygate config check keygate.yaml
 //	keygate sign [-X METHOD] [-H 'Name: value']... [-d BODY | -d @FILE | -d @-] [--key-id ID] [--secret SECRET] [--print] URL
 //	keygate init [--db memory | --db FILE | --db postgres://...] [--json]
 //	keygate accounts create|list|show|update ...
@@ -20,6 +22,17 @@
 // base64 secret fall back to KEYGATE_HMAC_KEY_ID and KEYGATE_HMAC_SECRET)
 // and sends it, printing the response body, or with --print only prints
 // the signature headers to add.
+//
+// serve takes its settings from its flags, or from a YAML file with
+// --config (every flag has a key, its name in snake_case; listen for
+// --addr; flags given as well override the file), which also declares the
+// service's packages, rate limits per package, trusted proxies and TLS; a
+// key the file does not know, or a bad value, stops the start with the
+// file, line and key. "keygate config check FILE" checks a file without
+// starting. With tls, serve answers HTTPS only (TLS 1.2 or newer, HTTP/2),
+// reloads the certificate on SIGHUP and when its files change, and sends
+// HSTS. Without --config, and with a file that says demo: true, it makes
+// the demo data below; otherwise neither the demo data nor its routes.
 //
 // serve keeps its keys in a database: by default the SQLite file
 // keygate.db in the working directory (--db PATH), or PostgreSQL (--db
@@ -111,6 +124,7 @@ const usage = `usage: keygate <command> [flags]
 
 commands:
   serve      run the reference server (keys in keygate.db; test keys are printed on the first start)
+  config     check a configuration file of serve: config check FILE
   sign       sign a request with an HMAC credential and send it, or print its signature headers
   init       create the first admin key in an empty store
   accounts   manage accounts through the admin API: create, list, show, update
@@ -162,6 +176,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "config":
+		return configCommand(args[1:], stdout, stderr)
 	case "sign":
 		return sign(ctx, args[1:], stdin, stdout, stderr)
 	case "init":

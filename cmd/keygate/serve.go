@@ -40,11 +40,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: keygate serve [flags]\n\nflags:\n")
+		fmt.Fprint(fs.Output(), "usage: keygate serve [--config FILE] [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	cfg := defaultServeConfig()
 	bindServeFlags(fs, &cfg)
+	configFile := fs.String("config", "", "read the settings from this YAML `file` (see the README); the flags given as well override it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return serveConfig{}, err
@@ -57,6 +58,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return serveConfig{}, errUsage
 	}
 	cfg.store.masterKeyEnv = getenv(envMasterKey)
+	if *configFile != "" {
+		fileCfg, err := loadConfigFile(*configFile, defaultServeConfig(), getenv)
+		if err != nil {
+			return serveConfig{}, err
+		}
+		fileCfg.store.masterKeyEnv = cfg.store.masterKeyEnv
+		fs.Visit(func(f *flag.Flag) { overrideFlag(&fileCfg, &cfg, f.Name) })
+		cfg = fileCfg
+	}
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintf(stderr, "keygate serve: %v\n", err)
 		return serveConfig{}, errUsage
@@ -97,6 +107,42 @@ func bindServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.DurationVar(&cfg.store.cacheTTL, "cache-ttl", cfg.store.cacheTTL, "how long a verified API key or HMAC credential, and an account, is served from memory with a database:\nwithout --redis, the bound on how long a revocation (or a disabled account) on another instance goes unseen")
 }
 
+// overrideFlag copies the setting of the flag name from src, the flags,
+// to dst, the configuration file's: a flag given on the command line
+// wins.
+func overrideFlag(dst, src *serveConfig, name string) {
+	switch name {
+	case "addr":
+		dst.addr = src.addr
+	case "access-token-ttl":
+		dst.accessTokenTTL = src.accessTokenTTL
+	case "issuer":
+		dst.issuer = src.issuer
+	case "audience":
+		dst.audience = src.audience
+	case "demo-rate-limit":
+		dst.demoRateLimit = src.demoRateLimit
+	case "audit-file":
+		dst.auditFile = src.auditFile
+	case "no-audit":
+		dst.noAudit = src.noAudit
+	case "authority":
+		dst.extraAuthorities = append(dst.extraAuthorities, src.extraAuthorities...)
+	case "tls-terminated":
+		dst.tlsTerminated = src.tlsTerminated
+	case "db":
+		dst.store.db = src.store.db
+	case "master-key-file":
+		dst.store.masterKeyFile = src.store.masterKeyFile
+	case "redis":
+		dst.store.redisURL = src.store.redisURL
+	case "redis-prefix":
+		dst.store.redisPrefix = src.store.redisPrefix
+	case "cache-ttl":
+		dst.store.cacheTTL = src.store.cacheTTL
+	}
+}
+
 // validate checks the settings that the flags' own parsers cannot: the
 // message names the flag.
 func (c *serveConfig) validate() error {
@@ -119,7 +165,7 @@ func (c *serveConfig) validate() error {
 // port, and --authority's).
 func (c serveConfig) withAddress(addr net.Addr) serveConfig {
 	if c.issuer == "" {
-		c.issuer = "http://" + addr.String()
+		c.issuer = c.scheme() + "://" + addr.String()
 	}
 	_, port, _ := net.SplitHostPort(addr.String())
 	c.authorities = []string{addr.String(), "localhost:" + port}
@@ -130,9 +176,28 @@ func (c serveConfig) withAddress(addr net.Addr) serveConfig {
 	return c
 }
 
+// scheme returns the scheme the server answers: https with tls, else
+// http.
+func (c *serveConfig) scheme() string {
+	if c.tls != nil {
+		return "https"
+	}
+	return "http"
+}
+
 // runServe listens, builds the server for cfg and serves until ctx is
 // cancelled.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	if err := cfg.unsupported(); err != nil {
+		return err
+	}
+	var certs *certReloader
+	if cfg.tls != nil {
+		var err error
+		if certs, err = newCertReloader(cfg.tls.certFile, cfg.tls.keyFile); err != nil {
+			return err
+		}
+	}
 	// Listen before printing anything, so that a busy port fails before
 	// keys are shown and ":0" reports the port actually chosen.
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -150,8 +215,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		s.close(context.WithoutCancel(ctx))
 		return err
 	}
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	return s.run(ctx, ln, stderr)
+	return s.run(ctx, ln, certs, stdout, stderr)
 }
 
 // server is the reference server built from a serveConfig: its storage
@@ -181,6 +245,12 @@ func buildServer(ctx context.Context, cfg serveConfig, stderr io.Writer) (*serve
 // what this start did; the demo's secrets are printed only when they
 // were created, on the first start on a store.
 func (s *server) start(ctx context.Context, stdout, stderr io.Writer) error {
+	if s.cfg.noDemo {
+		fmt.Fprintln(stderr, "keygate: no demo data (the configuration does not say demo: true)")
+		s.app.startupNotes(false, stderr)
+		s.app.consoleNote(ctx, stderr)
+		return nil
+	}
 	d, created, err := s.app.bootstrap(ctx)
 	if err != nil {
 		return err
@@ -211,14 +281,32 @@ func printDemo(stdout io.Writer, d demo) {
 }
 
 // run serves on ln until ctx is cancelled or serving fails, then shuts
-// down in order (shutdown).
-func (s *server) run(ctx context.Context, ln net.Listener, stderr io.Writer) error {
+// down in order (drain, close). With certs, it answers TLS (HTTP/2 and
+// HTTP/1.1) with their certificate, reloaded on SIGHUP and when the files
+// change, and adds HSTS.
+func (s *server) run(ctx context.Context, ln net.Listener, certs *certReloader, stdout, stderr io.Writer) error {
 	s.st.startInvalidations(ctx)
-	srv := newServer(s.app.handler, log.New(stderr, "keygate: http: ", log.LstdFlags))
+	handler := s.app.handler
+	if certs != nil {
+		handler = hsts(handler)
+	}
+	srv := newServer(handler, log.New(stderr, "keygate: http: ", log.LstdFlags))
 	var conns connTracker
 	srv.ConnState = conns.track
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	if certs != nil {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		startCertWatch(watchCtx, certs, stderr)
+		srv.TLSConfig = serverTLSConfig(certs)
+	}
+	// Connections wait in the listener's backlog until Serve.
+	fmt.Fprintf(stdout, "listening on %s://%s\n", s.cfg.scheme(), ln.Addr())
+	if certs != nil {
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
 
 	select {
 	case err := <-serveErr:
