@@ -181,11 +181,12 @@ func TestParseConfigNoSecretInErrors(t *testing.T) {
 func TestParseServeConfigFlag(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "keygate.yaml")
-	require.NoError(t, os.WriteFile(file, []byte("listen: 127.0.0.1:8443\ndb: memory\naudience: api\n"), 0o600))
+	require.NoError(t, os.WriteFile(file, []byte("listen: 127.0.0.1:8443\ndb: memory\naudience: api\nauthorities: [a.example]\n"), 0o600))
 
-	cfg, err := parseServe([]string{"--config", file, "--addr", "127.0.0.1:0"}, noEnv, io.Discard)
+	cfg, err := parseServe([]string{"--addr", "127.0.0.1:0", "--config", file, "--authority", "b.example"}, noEnv, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:0", cfg.addr, "a flag given overrides the file")
+	assert.Equal(t, []string{"a.example", "b.example"}, cfg.extraAuthorities)
 	assert.Equal(t, "memory", cfg.store.db)
 	assert.Equal(t, "api", cfg.audience)
 	assert.True(t, cfg.noDemo)

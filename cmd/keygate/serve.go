@@ -34,44 +34,56 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // parseServe turns serve's command line into a validated serveConfig,
 // with no side effect but messages on stderr: a usage error is explained
-// there and returned as errUsage; -h returns flag.ErrHelp. getenv reads
-// the environment ($KEYGATE_MASTER_KEY).
+// there and returned as errUsage; -h returns flag.ErrHelp. With --config,
+// the file's settings come first and the flags given as well override
+// them. getenv reads the environment ($KEYGATE_MASTER_KEY, and the
+// file's ${NAME} references).
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	cfg := defaultServeConfig()
+	configFile, err := parseServeFlags(args, &cfg, stderr)
+	if err != nil {
+		return serveConfig{}, err
+	}
+	if configFile != "" {
+		if cfg, err = loadConfigFile(configFile, defaultServeConfig(), getenv); err != nil {
+			return serveConfig{}, err
+		}
+		// The same arguments parsed once already: this cannot fail.
+		if _, err := parseServeFlags(args, &cfg, stderr); err != nil {
+			return serveConfig{}, err
+		}
+	}
+	cfg.store.masterKeyEnv = getenv(envMasterKey)
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "keygate serve: %v\n", err)
+		return serveConfig{}, errUsage
+	}
+	return cfg, nil
+}
+
+// parseServeFlags parses serve's flags in args into cfg and returns the
+// value of --config.
+func parseServeFlags(args []string, cfg *serveConfig, stderr io.Writer) (configFile string, err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: keygate serve [--config FILE] [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	cfg := defaultServeConfig()
-	bindServeFlags(fs, &cfg)
-	configFile := fs.String("config", "", "read the settings from this YAML `file` (see the README); the flags given as well override it")
+	bindServeFlags(fs, cfg)
+	fs.StringVar(&configFile, "config", "", "read the settings from this YAML `file` (see the README); the flags given as well override it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return serveConfig{}, err
+			return "", err
 		}
-		return serveConfig{}, errUsage
+		return "", errUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "keygate serve: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
-		return serveConfig{}, errUsage
+		return "", errUsage
 	}
-	cfg.store.masterKeyEnv = getenv(envMasterKey)
-	if *configFile != "" {
-		fileCfg, err := loadConfigFile(*configFile, defaultServeConfig(), getenv)
-		if err != nil {
-			return serveConfig{}, err
-		}
-		fileCfg.store.masterKeyEnv = cfg.store.masterKeyEnv
-		fs.Visit(func(f *flag.Flag) { overrideFlag(&fileCfg, &cfg, f.Name) })
-		cfg = fileCfg
-	}
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintf(stderr, "keygate serve: %v\n", err)
-		return serveConfig{}, errUsage
-	}
-	return cfg, nil
+	return configFile, nil
 }
 
 // defaultServeConfig returns serve's settings when no flag is given.
@@ -105,42 +117,6 @@ func bindServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.store.redisURL, "redis", cfg.store.redisURL, "redis:// `URL`: nonces, one-time tokens, revoked tokens and rate limits in Redis, shared by instances, and revocations broadcast to their caches")
 	fs.StringVar(&cfg.store.redisPrefix, "redis-prefix", cfg.store.redisPrefix, "`prefix` of every Redis key and of the invalidation channel")
 	fs.DurationVar(&cfg.store.cacheTTL, "cache-ttl", cfg.store.cacheTTL, "how long a verified API key or HMAC credential, and an account, is served from memory with a database:\nwithout --redis, the bound on how long a revocation (or a disabled account) on another instance goes unseen")
-}
-
-// overrideFlag copies the setting of the flag name from src, the flags,
-// to dst, the configuration file's: a flag given on the command line
-// wins.
-func overrideFlag(dst, src *serveConfig, name string) {
-	switch name {
-	case "addr":
-		dst.addr = src.addr
-	case "access-token-ttl":
-		dst.accessTokenTTL = src.accessTokenTTL
-	case "issuer":
-		dst.issuer = src.issuer
-	case "audience":
-		dst.audience = src.audience
-	case "demo-rate-limit":
-		dst.demoRateLimit = src.demoRateLimit
-	case "audit-file":
-		dst.auditFile = src.auditFile
-	case "no-audit":
-		dst.noAudit = src.noAudit
-	case "authority":
-		dst.extraAuthorities = append(dst.extraAuthorities, src.extraAuthorities...)
-	case "tls-terminated":
-		dst.tlsTerminated = src.tlsTerminated
-	case "db":
-		dst.store.db = src.store.db
-	case "master-key-file":
-		dst.store.masterKeyFile = src.store.masterKeyFile
-	case "redis":
-		dst.store.redisURL = src.store.redisURL
-	case "redis-prefix":
-		dst.store.redisPrefix = src.store.redisPrefix
-	case "cache-ttl":
-		dst.store.cacheTTL = src.store.cacheTTL
-	}
 }
 
 // validate checks the settings that the flags' own parsers cannot: the
@@ -286,27 +262,19 @@ func printDemo(stdout io.Writer, d demo) {
 // change, and adds HSTS.
 func (s *server) run(ctx context.Context, ln net.Listener, certs *certReloader, stdout, stderr io.Writer) error {
 	s.st.startInvalidations(ctx)
-	handler := s.app.handler
-	if certs != nil {
-		handler = hsts(handler)
-	}
-	srv := newServer(handler, log.New(stderr, "keygate: http: ", log.LstdFlags))
+	srv := newServer(s.app.handler, log.New(stderr, "keygate: http: ", log.LstdFlags))
 	var conns connTracker
 	srv.ConnState = conns.track
-	serveErr := make(chan error, 1)
+	serve := srv.Serve
 	if certs != nil {
 		watchCtx, stopWatch := context.WithCancel(ctx)
 		defer stopWatch()
-		startCertWatch(watchCtx, certs, stderr)
-		srv.TLSConfig = serverTLSConfig(certs)
+		serve = useTLS(watchCtx, srv, certs, stderr)
 	}
 	// Connections wait in the listener's backlog until Serve.
 	fmt.Fprintf(stdout, "listening on %s://%s\n", s.cfg.scheme(), ln.Addr())
-	if certs != nil {
-		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { serveErr <- srv.Serve(ln) }()
-	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- serve(ln) }()
 
 	select {
 	case err := <-serveErr:

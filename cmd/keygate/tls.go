@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -114,6 +115,16 @@ func startCertWatch(ctx context.Context, r *certReloader, stderr io.Writer) {
 		defer tick.Stop()
 		r.watch(ctx, hup, tick.C, stderr, nil)
 	}()
+}
+
+// useTLS makes srv answer TLS with the certificate of certs, reloaded on
+// SIGHUP and when its files change until ctx is done, and add HSTS. It
+// returns what serves srv on a listener.
+func useTLS(ctx context.Context, srv *http.Server, certs *certReloader, stderr io.Writer) func(net.Listener) error {
+	startCertWatch(ctx, certs, stderr)
+	srv.Handler = hsts(srv.Handler)
+	srv.TLSConfig = serverTLSConfig(certs)
+	return func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
 }
 
 // serverTLSConfig returns the TLS settings of serve: TLS 1.2 or newer,
