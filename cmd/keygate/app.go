@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/access"
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/apikey"
@@ -26,6 +27,7 @@ import (
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/internal/seal"
+	"github.com/keygate/keygate/ipbind"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/oauth"
@@ -35,26 +37,58 @@ import (
 	"github.com/keygate/keygate/sqlstore"
 )
 
-// options are serve's settings, from its flags.
-type options struct {
+// serveConfig is everything serve runs with, from its flags (parseServe)
+// or its configuration file: a plain value, validated, that building the
+// server turns into running pieces.
+type serveConfig struct {
 	addr           string
 	accessTokenTTL time.Duration
 	issuer         string // empty: http://<listening address>
 	audience       string
-	authorities    []string // the host[:port] forms clients sign (set from the listening address)
-	demoRateLimit  ratelimit.Policy
-	auditFile      string // empty: audit events in the database (in memory with --db memory) only
-	noAudit        bool   // no audit events at all (for load comparisons)
+	// authorities are the host[:port] forms clients sign: set from the
+	// listening address (serveConfig.withAddress), plus extraAuthorities
+	// (--authority).
+	authorities      []string
+	extraAuthorities []string
+	demoRateLimit    ratelimit.Policy
+	auditFile        string // empty: audit events in the database (in memory with --db memory) only
+	noAudit          bool   // no audit events at all (for load comparisons)
 	// tlsTerminated tells the console that a proxy in front terminates
 	// HTTPS (console.Config.TLSTerminated).
 	tlsTerminated bool
 	store         storeOptions
+	// noDemo leaves out the demo data (made on a new database) and the
+	// demo's routes: with a configuration file that does not say
+	// demo: true.
+	noDemo bool
+	// tls, when set, makes serve answer TLS with these files.
+	tls *serveTLS
+	// httpsOnly and routes are the configuration file's; they are
+	// validated, but serve does not act on them yet (unsupported).
+	httpsOnly bool
+	routes    []serveRoute
+	// trustedProxies are the proxies whose forwarding headers give the
+	// client's address (ipbind.Config.TrustedProxies).
+	trustedProxies []string
+	// packages are the service's packages; nil means the retail demo's
+	// (demoPackages). rateLimits are the live-mode rate limits per package.
+	packages   *access.Packages
+	rateLimits map[string]ratelimit.Policy
 	// limiterNow is the clock of the in-memory limiter (without Redis);
 	// nil means time.Now. Tests freeze it.
 	limiterNow func() time.Time
 	// passwordParams are the Argon2id costs of new password hashes; zero
 	// means password.DefaultParams. Tests make them cheap.
 	passwordParams password.Params
+}
+
+// tiers returns the packages the server applies: the configuration
+// file's, or the retail demo's.
+func (c *serveConfig) tiers() *access.Packages {
+	if c.packages != nil {
+		return c.packages
+	}
+	return demoPackages
 }
 
 // app is the reference server's components, on the stores of a storage.
@@ -132,202 +166,296 @@ const adminPackage = packagePrime
 // counted, and recorded as a gap marker; management events wait.
 const dbAuditQueue = 32768
 
-// newApp builds the server for opts on the stores of st. stderr receives
+// newApp builds the server for cfg on the stores of st. stderr receives
 // operational messages, never a secret. The demo data is made or found by
-// bootstrap, which must be called next.
-func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_ *app, err error) {
+// bootstrap, which must be called next. On error, what was built is
+// closed again.
+func newApp(ctx context.Context, cfg serveConfig, st *storage, stderr io.Writer) (_ *app, err error) {
 	a := &app{store: st, stderr: stderr}
 	defer func() {
 		if err != nil {
 			a.close(context.WithoutCancel(ctx))
 		}
 	}()
-	var sinks []audit.Sink
-	var history audit.History
-	requestPolicy := audit.Block
-	queue := 0
-	if !opts.noAudit {
-		if st.db != nil {
-			// The database keeps the history. While it is down, events
-			// wait in a bounded queue; request events beyond it are
-			// dropped (and counted) rather than holding requests.
-			sinks = append(sinks, st.db.Audit())
-			history = st.db.Audit()
-			requestPolicy, queue = audit.Drop, dbAuditQueue
-		}
-		switch {
-		case opts.auditFile != "":
-			if a.fileSink, err = audit.OpenFile(audit.FileConfig{Path: opts.auditFile}); err != nil {
-				return nil, err
-			}
-			sinks = append(sinks, a.fileSink)
-			if history == nil {
-				history = a.fileSink
-			}
-		case st.db == nil:
-			mem := audit.NewMemorySink(10000)
-			sinks = append(sinks, mem)
-			history = mem
-		}
+	aud, err := a.buildAudit(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if len(sinks) > 0 {
-		a.audit = audit.NewWriter(audit.WriterConfig{Sinks: sinks, QueueSize: queue, OnError: a.auditError})
-		// Request decisions and latency, and the audit writer's counters,
-		// for GET /metrics. --no-audit turns them off too, so that it
-		// measures the request path with no bookkeeping at all.
-		a.metricsRegistry = prometheus.NewRegistry()
-		if a.metrics, err = auditprom.New(auditprom.Config{Registerer: a.metricsRegistry}); err != nil {
-			return nil, err
-		}
-		if err := a.metrics.WatchWriter(a.audit); err != nil {
-			return nil, err
-		}
+	onChange := a.changeFunc()
+	ss, err := a.buildStateStores(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
-	// Management actions go to the audit log and, with Redis, to the
-	// other instances, which drop their cached copies.
-	onChange := keygate.ChangeFunc(a.recordChange)
-	if st.inv != nil {
-		onChange = keygate.MultiChangeFunc(a.recordChange, st.inv.Publish)
+	tk, err := a.buildCredentials(cfg, ss, onChange)
+	if err != nil {
+		return nil, err
 	}
+	limiter := sharedLimiter(ss.limiter, cfg.limiterNow)
+	if err := a.buildAuth(cfg, tk, aud, limiter); err != nil {
+		return nil, err
+	}
+	if err := a.buildOAuth(tk, onChange, limiter); err != nil {
+		return nil, err
+	}
+	if err := a.buildAdmin(cfg, tk, aud, ss.idempotency, onChange); err != nil {
+		return nil, err
+	}
+	if err := a.newConsole(cfg, aud.history, aud.requestPolicy, limiter); err != nil {
+		return nil, err
+	}
+	a.handler = a.routes(!cfg.noDemo)
+	return a, nil
+}
 
+// auditSetup is where the app's audit events go: history answers the
+// admin API's and the console's queries (nil without auditing), and
+// requestPolicy says what happens to request events when the queue is
+// full.
+type auditSetup struct {
+	history       audit.History
+	requestPolicy audit.Policy
+}
+
+// buildAudit makes the audit writer (a.audit, nil with --no-audit) on its
+// sinks, and the metrics served at GET /metrics.
+func (a *app) buildAudit(cfg serveConfig) (auditSetup, error) {
+	aud := auditSetup{requestPolicy: audit.Block}
+	if cfg.noAudit {
+		return aud, nil
+	}
+	st := a.store
+	var sinks []audit.Sink
+	queue := 0
+	if st.db != nil {
+		// The database keeps the history. While it is down, events wait
+		// in a bounded queue; request events beyond it are dropped (and
+		// counted) rather than holding requests.
+		sinks = append(sinks, st.db.Audit())
+		aud.history = st.db.Audit()
+		aud.requestPolicy, queue = audit.Drop, dbAuditQueue
+	}
+	switch {
+	case cfg.auditFile != "":
+		var err error
+		if a.fileSink, err = audit.OpenFile(audit.FileConfig{Path: cfg.auditFile}); err != nil {
+			return aud, err
+		}
+		sinks = append(sinks, a.fileSink)
+		if aud.history == nil {
+			aud.history = a.fileSink
+		}
+	case st.db == nil:
+		mem := audit.NewMemorySink(10000)
+		sinks = append(sinks, mem)
+		aud.history = mem
+	}
+	a.audit = audit.NewWriter(audit.WriterConfig{Sinks: sinks, QueueSize: queue, OnError: a.auditError})
+	// Request decisions and latency, and the audit writer's counters, for
+	// GET /metrics. --no-audit turns them off too, so that it measures
+	// the request path with no bookkeeping at all.
+	a.metricsRegistry = prometheus.NewRegistry()
+	var err error
+	if a.metrics, err = auditprom.New(auditprom.Config{Registerer: a.metricsRegistry}); err != nil {
+		return aud, err
+	}
+	return aud, a.metrics.WatchWriter(a.audit)
+}
+
+// changeFunc returns what management actions are reported to: the audit
+// log and, with Redis, the other instances, which drop their cached
+// copies.
+func (a *app) changeFunc() keygate.ChangeFunc {
+	if a.store.inv != nil {
+		return keygate.MultiChangeFunc(a.recordChange, a.store.inv.Publish)
+	}
+	return a.recordChange
+}
+
+// stateStores are the stores of the app's state besides the credentials:
+// the database's (or memory's), with what instances must agree on at once
+// in Redis when there is one.
+type stateStores struct {
+	accounts    account.Store // nil: in memory
+	refresh     jwt.RefreshStore
+	denylist    jwt.Denylist
+	oneTime     jwt.OneTimeStore
+	idempotency idempotency.Store
+	nonces      httpsig.NonceStore
+	limiter     ratelimit.Limiter // nil: in memory
+}
+
+// buildStateStores returns the state stores on a.store, and loads (or
+// makes) the signing keys into a.jwks.
+func (a *app) buildStateStores(ctx context.Context, cfg serveConfig) (stateStores, error) {
+	st := a.store
+	ss := stateStores{refresh: jwt.NewMemoryRefreshStore(), oneTime: jwt.NewMemoryOneTimeStore()}
+	var err error
+	if st.db != nil {
+		ss.accounts = st.accounts
+		ss.refresh = st.db.RefreshTokens()
+		ss.denylist = st.db.Denylist()
+		ss.oneTime = st.db.OneTimeTokens()
+		ss.idempotency = st.db.Idempotency(sqlstore.IdempotencyConfig{})
+		if a.jwks, err = jwt.LoadSharedKeys(ctx, jwt.SharedKeysConfig{Store: st.db.SigningKeys(), MasterKey: st.masterKey}); err != nil {
+			return ss, st.masterKeyError(err)
+		}
+	} else if a.jwks, err = memoryKeySet(); err != nil {
+		return ss, err
+	}
+	if st.redis == nil {
+		return ss, nil
+	}
+	// Redis holds what every instance must agree on at once: nonces
+	// (replays), one-time tokens, revoked access tokens and rate limits.
+	if ss.nonces, err = redisstore.NewNonceStore(st.redisCfg); err != nil {
+		return ss, err
+	}
+	if ss.oneTime, err = redisstore.NewOneTimeStore(st.redisCfg); err != nil {
+		return ss, err
+	}
+	denyCfg := st.redisCfg
+	denyCfg.SubjectTTL = max(redisstore.DefaultSubjectTTL, cfg.accessTokenTTL+jwt.RevocationMargin)
+	if ss.denylist, err = redisstore.NewDenylist(denyCfg); err != nil {
+		return ss, err
+	}
+	ss.limiter, err = redisstore.NewLimiter(st.redisCfg)
+	return ss, err
+}
+
+// memoryKeySet returns a key set with a fresh signing key, for --db
+// memory.
+func memoryKeySet() (*jwt.KeySet, error) {
+	signing, err := jwt.GenerateKey("kg-"+rand.Text()[:8], jwt.RS256)
+	if err != nil {
+		return nil, err
+	}
+	return jwt.NewKeySet(signing)
+}
+
+// tokenPieces are what issues and verifies access tokens, refresh tokens
+// and signatures.
+type tokenPieces struct {
+	issuer     *jwt.Issuer
+	verifier   *jwt.Verifier
+	refresh    *jwt.RefreshTokens
+	signatures *httpsig.Verifier
+}
+
+// buildCredentials makes the credential managers (a.keys, a.accounts,
+// a.hmacs, a.users, a.oneTime) on ss and st, and the token pieces.
+func (a *app) buildCredentials(cfg serveConfig, ss stateStores, onChange keygate.ChangeFunc) (tk tokenPieces, err error) {
+	st := a.store
 	keyConfig := apikey.Config{OnChange: onChange}
 	hmacConfig := httpsig.Config{MasterKey: st.masterKey, OnChange: onChange}
-	var accountStore account.Store
-	var refreshStore jwt.RefreshStore = jwt.NewMemoryRefreshStore()
-	var denylist jwt.Denylist
-	var oneTimeStore jwt.OneTimeStore = jwt.NewMemoryOneTimeStore()
-	var idempotency idempotency.Store
 	if st.db != nil {
 		keyConfig.Store = st.keys
 		hmacConfig.Store = st.creds
-		accountStore = st.accounts
-		refreshStore = st.db.RefreshTokens()
-		denylist = st.db.Denylist()
-		oneTimeStore = st.db.OneTimeTokens()
-		idempotency = st.db.Idempotency(sqlstore.IdempotencyConfig{})
-		if a.jwks, err = jwt.LoadSharedKeys(ctx, jwt.SharedKeysConfig{Store: st.db.SigningKeys(), MasterKey: st.masterKey}); err != nil {
-			return nil, st.masterKeyError(err)
-		}
-	} else {
-		signing, err := jwt.GenerateKey("kg-"+rand.Text()[:8], jwt.RS256)
-		if err != nil {
-			return nil, err
-		}
-		if a.jwks, err = jwt.NewKeySet(signing); err != nil {
-			return nil, err
-		}
 	}
-	var nonces httpsig.NonceStore
-	var limiter ratelimit.Limiter
-	if st.redis != nil {
-		// Redis holds what every instance must agree on at once: nonces
-		// (replays), one-time tokens, revoked access tokens and rate
-		// limits.
-		if nonces, err = redisstore.NewNonceStore(st.redisCfg); err != nil {
-			return nil, err
-		}
-		if oneTimeStore, err = redisstore.NewOneTimeStore(st.redisCfg); err != nil {
-			return nil, err
-		}
-		denyCfg := st.redisCfg
-		denyCfg.SubjectTTL = max(redisstore.DefaultSubjectTTL, opts.accessTokenTTL+jwt.RevocationMargin)
-		if denylist, err = redisstore.NewDenylist(denyCfg); err != nil {
-			return nil, err
-		}
-		if limiter, err = redisstore.NewLimiter(st.redisCfg); err != nil {
-			return nil, err
-		}
-	}
-
 	if a.keys, err = apikey.NewManager(keyConfig); err != nil {
-		return nil, err
+		return tk, err
 	}
-	issuer, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: a.jwks, Issuer: opts.issuer, Audience: opts.audience, AccessTTL: opts.accessTokenTTL})
-	if err != nil {
-		return nil, err
+	if tk.issuer, err = jwt.NewIssuer(jwt.IssuerConfig{Keys: a.jwks, Issuer: cfg.issuer, Audience: cfg.audience, AccessTTL: cfg.accessTokenTTL}); err != nil {
+		return tk, err
 	}
-	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: a.jwks, Issuer: opts.issuer, Audience: opts.audience, Denylist: denylist})
-	if err != nil {
-		return nil, err
+	if tk.verifier, err = jwt.NewVerifier(jwt.VerifierConfig{Keys: a.jwks, Issuer: cfg.issuer, Audience: cfg.audience, Denylist: ss.denylist}); err != nil {
+		return tk, err
 	}
 	// A revoked or reused family takes its access tokens with it.
-	refresh, err := jwt.NewRefreshTokens(jwt.RefreshConfig{Store: refreshStore, OnChange: onChange, Denylist: verifier.Denylist(), AccessTokenTTL: opts.accessTokenTTL})
-	if err != nil {
-		return nil, err
+	if tk.refresh, err = jwt.NewRefreshTokens(jwt.RefreshConfig{Store: ss.refresh, OnChange: onChange, Denylist: tk.verifier.Denylist(), AccessTokenTTL: cfg.accessTokenTTL}); err != nil {
+		return tk, err
 	}
-	if a.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: st.users(), Params: opts.passwordParams}); err != nil {
-		return nil, err
+	if a.users, err = oauth.NewPasswordUsers(oauth.PasswordUsersConfig{Store: st.users(), Params: cfg.passwordParams}); err != nil {
+		return tk, err
 	}
 	// Every request and every OAuth client looks up its account (through
 	// the cache, with a database): a disabled account's credentials are
 	// refused, and the account's package is the one that applies.
-	if a.accounts, err = account.NewManager(account.Config{Store: accountStore, OnChange: onChange, Packages: demoPackages.Names()}); err != nil {
-		return nil, err
+	if a.accounts, err = account.NewManager(account.Config{Store: ss.accounts, OnChange: onChange, Packages: cfg.tiers().Names()}); err != nil {
+		return tk, err
 	}
 	// HMAC secrets are sealed under the master key: the key file's (or
 	// $KEYGATE_MASTER_KEY's) with a database, a fresh one in memory.
 	if a.hmacs, err = httpsig.NewManager(hmacConfig); err != nil {
-		return nil, err
+		return tk, err
 	}
-	signatures, err := httpsig.NewVerifier(httpsig.VerifierConfig{Credentials: a.hmacs, Authorities: opts.authorities, Nonces: nonces})
-	if err != nil {
-		return nil, err
+	if tk.signatures, err = httpsig.NewVerifier(httpsig.VerifierConfig{Credentials: a.hmacs, Authorities: cfg.authorities, Nonces: ss.nonces}); err != nil {
+		return tk, err
 	}
-	if a.oneTime, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: oneTimeStore}); err != nil {
-		return nil, err
+	a.oneTime, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: ss.oneTime})
+	return tk, err
+}
+
+// sharedLimiter returns the one limiter for the rate limits, the failed
+// authentications per address (the protected routes' and the OAuth
+// endpoints') and the failed passwords per user name: Redis's when
+// instances share it, else one in memory on the clock now (nil:
+// time.Now).
+func sharedLimiter(redis ratelimit.Limiter, now func() time.Time) ratelimit.Peeker {
+	if l, ok := redis.(ratelimit.Peeker); ok {
+		return l
 	}
-	// One limiter for the rate limits, the failed authentications per
-	// address (the protected routes' and the OAuth endpoints') and the
-	// failed passwords per user name: Redis when instances share it.
-	sharedLimiter, ok := limiter.(ratelimit.Peeker)
-	if !ok {
-		sharedLimiter = ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: opts.limiterNow})
+	return ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: now})
+}
+
+// buildAuth makes the Authenticator (a.auth) that guards every API route.
+func (a *app) buildAuth(cfg serveConfig, tk tokenPieces, aud auditSetup, limiter ratelimit.Peeker) (err error) {
+	var clientIP *ipbind.Resolver
+	if len(cfg.trustedProxies) > 0 {
+		if clientIP, err = ipbind.NewResolver(ipbind.Config{TrustedProxies: cfg.trustedProxies}); err != nil {
+			return err
+		}
 	}
-	limit := opts.demoRateLimit
-	if a.auth, err = middleware.New(middleware.Config{
-		APIKeys: a.keys, Tokens: verifier, Signatures: signatures, OneTime: a.oneTime, Accounts: a.accounts,
+	a.auth, err = middleware.New(middleware.Config{
+		APIKeys: a.keys, Tokens: tk.verifier, Signatures: tk.signatures, OneTime: a.oneTime, Accounts: a.accounts,
 		// A token is only as good as the key (or HMAC credential) that
 		// obtained it: read through the same cache as the keys.
 		ClientKeys: a.keys, ClientCredentials: a.hmacs,
-		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: requestPolicy},
+		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: aud.requestPolicy},
 		Access: middleware.AccessConfig{
-			Packages: demoPackages,
-			Limiter:  sharedLimiter,
-			// Test mode is unlimited, except for the PRIME demo account,
-			// which has a live-like limit to show 429s: one budget for
-			// the whole account (its keys, HMAC credentials and tokens;
-			// the middleware counts per account).
-			RateLimit: func(p keygate.Principal) ratelimit.Policy {
-				if p.Account == primeAccount {
-					return limit
-				}
-				return ratelimit.Policy{}
-			},
+			Packages:  cfg.tiers(),
+			Limiter:   limiter,
+			RateLimit: rateLimits(cfg.demoRateLimit, cfg.rateLimits),
+			ClientIP:  clientIP,
 		},
-	}); err != nil {
-		return nil, err
-	}
-	// The OAuth endpoints are guarded by the same Authenticator: one
-	// failure budget per address, the client's rate limit, one origin
-	// check.
-	if a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: a.users,
-		Accounts: a.accounts, OnChange: onChange, Guard: a.auth, Limiter: sharedLimiter}); err != nil {
-		return nil, err
-	}
+	})
+	return err
+}
 
-	if a.admin, err = admin.New(admin.Config{
+// rateLimits returns the rate limit of a principal. Test mode is
+// unlimited, except for the PRIME demo account, which has a live-like
+// limit (demo) to show 429s: one budget for the whole account (its keys,
+// HMAC credentials and tokens; the middleware counts per account). Live
+// mode has its package's limit from perPackage, if any.
+func rateLimits(demo ratelimit.Policy, perPackage map[string]ratelimit.Policy) func(keygate.Principal) ratelimit.Policy {
+	return func(p keygate.Principal) ratelimit.Policy {
+		if p.Account == primeAccount {
+			return demo
+		}
+		if p.Mode == keygate.ModeLive {
+			return perPackage[p.Package]
+		}
+		return ratelimit.Policy{}
+	}
+}
+
+// buildOAuth makes the OAuth endpoints (a.oauth). They are guarded by the
+// same Authenticator: one failure budget per address, the client's rate
+// limit, one origin check.
+func (a *app) buildOAuth(tk tokenPieces, onChange keygate.ChangeFunc, limiter ratelimit.Peeker) (err error) {
+	a.oauth, err = oauth.NewServer(oauth.Config{Clients: a.keys, Issuer: tk.issuer, Verifier: tk.verifier, Refresh: tk.refresh, Users: a.users,
+		Accounts: a.accounts, OnChange: onChange, Guard: a.auth, Limiter: limiter})
+	return err
+}
+
+// buildAdmin makes the admin API (a.admin).
+func (a *app) buildAdmin(cfg serveConfig, tk tokenPieces, aud auditSetup, idem idempotency.Store, onChange keygate.ChangeFunc) (err error) {
+	a.admin, err = admin.New(admin.Config{
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
-		Denylist: verifier.Denylist(), Refresh: refresh, AccessTokenTTL: opts.accessTokenTTL,
-		Audit: history, Idempotency: idempotency, OnChange: onChange,
+		Denylist: tk.verifier.Denylist(), Refresh: tk.refresh, AccessTokenTTL: cfg.accessTokenTTL,
+		Audit: aud.history, Idempotency: idem, OnChange: onChange,
 		SeparateReview: true,
-	}); err != nil {
-		return nil, err
-	}
-	if err := a.newConsole(opts, history, requestPolicy, sharedLimiter); err != nil {
-		return nil, err
-	}
-	a.handler = a.routes()
-	return a, nil
+	})
+	return err
 }
 
 // masterKeyError explains a failure to load the shared signing keys: when
@@ -421,8 +549,9 @@ func (a *app) recordChange(ctx context.Context, c keygate.Change) {
 	}
 }
 
-// routes returns the reference server's routes.
-func (a *app) routes() http.Handler {
+// routes returns the reference server's routes; with demo, the retail
+// demo's too.
+func (a *app) routes(demo bool) http.Handler {
 	// Every request but the health check is audited.
 	outer := http.NewServeMux()
 	outer.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -444,7 +573,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle(adminPrefix+"/", a.admin)
 	// The retail demo: every route with the package and permission its
 	// package table implies, in one place.
-	a.auth.Mount(mux, []middleware.Route{
+	demoRoutes := []middleware.Route{
 		{Pattern: "GET /v1/stores", Rule: middleware.Rule{Permission: "stores:read", Package: packageDiscover}, Handler: demoRoute("stores")},
 		{Pattern: "GET /v1/products", Rule: middleware.Rule{Permission: "products:read", Package: packageDiscover, Publishable: true}, Handler: demoRoute("products")},
 		{Pattern: "POST /v1/products", Rule: middleware.Rule{Permission: "products:write", Package: packageDiscover}, Handler: demoRoute("product created")},
@@ -453,7 +582,10 @@ func (a *app) routes() http.Handler {
 		{Pattern: "POST /v1/checkout/start", Rule: middleware.Rule{Permission: "checkout:start", Package: packageGrow}, Handler: http.HandlerFunc(a.checkoutStart)},
 		{Pattern: "POST /v1/checkout/confirm", Rule: middleware.Rule{OneTime: "checkout:confirm"}, Handler: demoRoute("checkout confirmed")},
 		{Pattern: "GET /v1/analytics/export", Rule: middleware.Rule{Permission: "analytics:export", Package: packagePrime}, Handler: demoRoute("analytics export")},
-	})
+	}
+	if demo {
+		a.auth.Mount(mux, demoRoutes)
+	}
 	mux.Handle("GET /v1/whoami", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(whoami)))
 	mux.Handle("POST /v1/echo", a.auth.Require(middleware.Rule{Publishable: true})(http.HandlerFunc(echo)))
 	mux.Handle("POST /oauth/token", a.oauth.TokenHandler())
@@ -507,14 +639,22 @@ func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"one_time_token": token, "expires_in": int(ttl / time.Second)})
 }
 
-// close flushes the audit events and closes the audit file.
+// close tears the app down in order: the audit events are flushed and
+// the audit file closed, then the API keys' last-used times are flushed
+// (apikey.Manager.Close).
 func (a *app) close(ctx context.Context) error {
-	if a.audit == nil {
-		return nil
+	var errs []error
+	if a.audit != nil {
+		err := a.audit.Close(ctx)
+		if a.fileSink != nil {
+			err = errors.Join(err, a.fileSink.Close())
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("audit: %w", err))
+		}
 	}
-	err := a.audit.Close(ctx)
-	if a.fileSink != nil {
-		err = errors.Join(err, a.fileSink.Close())
+	if a.keys != nil {
+		errs = append(errs, a.keys.Close(ctx))
 	}
-	return err
+	return errors.Join(errs...)
 }

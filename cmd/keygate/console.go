@@ -47,7 +47,7 @@ func (s *storage) consoleStores() (consolestore.UserStore, consolestore.SessionS
 // newConsole builds the console on the app's admin API, authenticator
 // audit history and shared limiter: a.consoleUsers (which bootstrap fills on a new
 // database) and a.console, which routes mounts at consolePrefix.
-func (a *app) newConsole(opts options, history audit.History, requestPolicy audit.Policy, limiter ratelimit.Peeker) error {
+func (a *app) newConsole(opts serveConfig, history audit.History, requestPolicy audit.Policy, limiter ratelimit.Peeker) error {
 	userStore, sessionStore := a.store.consoleStores()
 	var err error
 	if a.consoleUsers, err = console.NewUsers(console.UsersConfig{Store: userStore, Params: opts.passwordParams}); err != nil {

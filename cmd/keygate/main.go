@@ -4,6 +4,8 @@
 // Usage:
 //
 //	keygate serve [--db keygate.db | --db postgres://... | --db memory] [--master-key-file FILE] [--redis redis://...] [--addr 127.0.0.1:8080] [flags]
+//	keygate serve --config keygate.yaml [flags]
+//	keygate config check keygate.yaml
 //	keygate sign [-X METHOD] [-H 'Name: value']... [-d BODY | -d @FILE | -d @-] [--key-id ID] [--secret SECRET] [--print] URL
 //	keygate init [--db memory | --db FILE | --db postgres://...] [--json]
 //	keygate accounts create|list|show|update ...
@@ -20,6 +22,17 @@
 // base64 secret fall back to KEYGATE_HMAC_KEY_ID and KEYGATE_HMAC_SECRET)
 // and sends it, printing the response body, or with --print only prints
 // the signature headers to add.
+//
+// serve takes its settings from its flags, or from a YAML file with
+// --config (every flag has a key, its name in snake_case; listen for
+// --addr; flags given as well override the file), which also declares the
+// service's packages, rate limits per package, trusted proxies and TLS; a
+// key the file does not know, or a bad value, stops the start with the
+// file, line and key. "keygate config check FILE" checks a file without
+// starting. With tls, serve answers HTTPS only (TLS 1.2 or newer, HTTP/2),
+// reloads the certificate on SIGHUP and when its files change, and sends
+// HSTS. Without --config, and with a file that says demo: true, it makes
+// the demo data below; otherwise neither the demo data nor its routes.
 //
 // serve keeps its keys in a database: by default the SQLite file
 // keygate.db in the working directory (--db PATH), or PostgreSQL (--db
@@ -86,7 +99,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -101,11 +113,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/apikey"
-	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
-	"github.com/keygate/keygate/ratelimit"
-	"github.com/keygate/keygate/redisstore"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -116,6 +124,7 @@ const usage = `usage: keygate <command> [flags]
 
 commands:
   serve      run the reference server (keys in keygate.db; test keys are printed on the first start)
+  config     check a configuration file of serve: config check FILE
   sign       sign a request with an HMAC credential and send it, or print its signature headers
   init       create the first admin key in an empty store
   accounts   manage accounts through the admin API: create, list, show, update
@@ -167,6 +176,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "config":
+		return configCommand(args[1:], stdout, stderr)
 	case "sign":
 		return sign(ctx, args[1:], stdin, stdout, stderr)
 	case "init":
@@ -188,160 +199,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "keygate: unknown command %q\n\n%s", args[0], usage)
 		return errUsage
 	}
-}
-
-// serve runs the reference server until ctx is cancelled, then shuts it
-// down gracefully.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: keygate serve [flags]\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	var opts options
-	fs.StringVar(&opts.addr, "addr", "127.0.0.1:8080", "`address` to listen on (host:port; port 0 picks a free one)")
-	fs.DurationVar(&opts.accessTokenTTL, "access-token-ttl", jwt.DefaultAccessTTL, "lifetime of access tokens")
-	fs.StringVar(&opts.issuer, "issuer", "", "the `iss` of access tokens (default http://<listening address>)")
-	fs.StringVar(&opts.audience, "audience", "keygate", "the `aud` of access tokens")
-	opts.demoRateLimit = ratelimit.Policy{Name: "demo", Limit: 20, Window: 10 * time.Second}
-	fs.Var(&opts.demoRateLimit, "demo-rate-limit", "rate `limit` of the PRIME demo account, as requests/window")
-	fs.StringVar(&opts.auditFile, "audit-file", "", "append audit events as JSON Lines to this `file` too (default: the database only; in memory with --db memory)")
-	fs.BoolVar(&opts.noAudit, "no-audit", false, "record no audit events at all (to measure what auditing costs)")
-	var authorities authorityList
-	fs.Var(&authorities, "authority", "another `host[:port]` that signed requests may name, such as the name of a load balancer in front of several instances (repeatable)")
-	fs.BoolVar(&opts.tlsTerminated, "tls-terminated", false, "a proxy in front terminates HTTPS: the console at /console/ takes sign-ins that reach it over plain HTTP\n(without it, only on loopback: localhost, 127.0.0.1, ::1)")
-	fs.StringVar(&opts.store.db, "db", defaultDB, "where keys are kept (`store`): memory, a SQLite file, or a postgres:// URL")
-	fs.StringVar(&opts.store.masterKeyFile, "master-key-file", "", "`file` of the master key that seals HMAC secrets and signing keys, created on first use\n(default $"+envMasterKey+" if set, else "+masterKeyFileName+" next to the SQLite file, or in the working directory for PostgreSQL)")
-	fs.StringVar(&opts.store.redisURL, "redis", "", "redis:// `URL`: nonces, one-time tokens, revoked tokens and rate limits in Redis, shared by instances, and revocations broadcast to their caches")
-	fs.StringVar(&opts.store.redisPrefix, "redis-prefix", redisstore.DefaultPrefix, "`prefix` of every Redis key and of the invalidation channel")
-	fs.DurationVar(&opts.store.cacheTTL, "cache-ttl", apikey.DefaultCacheTTL, "how long a verified API key or HMAC credential, and an account, is served from memory with a database:\nwithout --redis, the bound on how long a revocation (or a disabled account) on another instance goes unseen")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "keygate serve: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return errUsage
-	}
-
-	if opts.noAudit && opts.auditFile != "" {
-		fmt.Fprintln(stderr, "keygate serve: --no-audit and --audit-file exclude each other")
-		return errUsage
-	}
-	if opts.accessTokenTTL <= 0 {
-		fmt.Fprintln(stderr, "keygate serve: --access-token-ttl must be positive")
-		return errUsage
-	}
-	if opts.store.cacheTTL <= 0 {
-		fmt.Fprintln(stderr, "keygate serve: --cache-ttl must be positive")
-		return errUsage
-	}
-	if opts.store.db == "" {
-		fmt.Fprintln(stderr, "keygate serve: --db must not be empty")
-		return errUsage
-	}
-	opts.store.masterKeyEnv = os.Getenv(envMasterKey)
-
-	// Listen before printing anything, so that a busy port fails before
-	// keys are shown and ":0" reports the port actually chosen.
-	ln, err := net.Listen("tcp", opts.addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close() // after a successful Serve this is a harmless no-op
-	if opts.issuer == "" {
-		opts.issuer = "http://" + ln.Addr().String()
-	}
-	// Signed requests must name this server: its address, and localhost
-	// on the same port.
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	opts.authorities = []string{ln.Addr().String(), "localhost:" + port}
-	if host, _, err := net.SplitHostPort(opts.addr); err == nil && host != "" {
-		opts.authorities = append(opts.authorities, net.JoinHostPort(host, port))
-	}
-	opts.authorities = append(opts.authorities, authorities...)
-
-	st, err := openStorage(ctx, opts.store, stderr)
-	if err != nil {
-		return err
-	}
-	defer st.close()
-	a, err := newApp(ctx, opts, st, stderr)
-	if err != nil {
-		return err
-	}
-	d, created, err := a.bootstrap(ctx)
-	if err != nil {
-		a.close(ctx)
-		return err
-	}
-	if created {
-		// The only place secrets are ever printed: on the first start on
-		// a store.
-		fmt.Fprintf(stdout, "test secret key: %s\n", d.secret.Reveal())
-		fmt.Fprintf(stdout, "test publishable key: %s\n", d.publishable.Reveal())
-		fmt.Fprintf(stdout, "test user: %s / %s\n", d.user, d.password)
-		fmt.Fprintf(stdout, "test hmac key id: %s\n", d.hmacSecret.KeyID())
-		fmt.Fprintf(stdout, "test hmac secret: %s\n", d.hmacSecret.Base64())
-		fmt.Fprintf(stdout, "test prime secret key: %s\n", d.primeSecret.Reveal())
-		fmt.Fprintf(stdout, "admin key: %s\n", d.admin.Reveal())
-		fmt.Fprintf(stdout, "console user: %s / %s\n", consoleOperator, d.operatorPassword)
-	} else {
-		fmt.Fprintf(stdout, "using the keys in %s (shown when it was created)\n", st.name)
-	}
-	a.startupNotes(created, stderr)
-	if !created {
-		a.consoleNote(ctx, stderr)
-	}
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	keys := a.keys
-	st.startInvalidations(ctx)
-
-	srv := newServer(a.handler, log.New(stderr, "keygate: http: ", log.LstdFlags))
-	var conns connTracker
-	srv.ConnState = conns.track
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-
-	fmt.Fprintln(stderr, "keygate: shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	var errs []error
-	// Shutdown alone would drop a request whose headers are still arriving
-	// when it starts: net/http closes such a connection without answering.
-	// So first stop accepting, answer every connection that may be in the
-	// middle of a request and close it after its response, and only then
-	// shut down what is left.
-	srv.SetKeepAlivesEnabled(false) // also closes the idle connections
-	ln.Close()
-	if err := <-serveErr; !errors.Is(err, net.ErrClosed) {
-		errs = append(errs, fmt.Errorf("serve: %w", err))
-	}
-	conns.wait(shutdownCtx) // bounded by ReadHeaderTimeout for silent new connections
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		srv.Close()
-		errs = append(errs, fmt.Errorf("shutdown: %w", err))
-	}
-	if err := a.close(shutdownCtx); err != nil {
-		errs = append(errs, fmt.Errorf("audit: %w", err))
-	}
-	if err := keys.Close(shutdownCtx); err != nil {
-		errs = append(errs, err)
-	}
-	if err := st.close(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
 }
 
 // authorityList is the repeatable --authority flag: host[:port] forms,

@@ -35,7 +35,7 @@ type throttleServer struct {
 func newThrottleServer(t *testing.T, cheap bool) *throttleServer {
 	t.Helper()
 	ctx := context.Background()
-	opts := options{
+	opts := serveConfig{
 		accessTokenTTL: 15 * time.Minute, issuer: "http://keygate.test", audience: "keygate", noAudit: true, authorities: []string{"keygate.test"},
 		demoRateLimit: ratelimit.Policy{Name: "demo", Limit: 20, Window: 10 * time.Second},
 	}
