@@ -438,7 +438,14 @@ func TestReleaseScript(t *testing.T) {
 		t.Fatalf("git clone: %v\n%s", err, errOut)
 	}
 	// The release tooling under test is the working tree's, committed or
-	// not: the script, and the tool it builds from this module.
+	// not: the script, and the tool it builds from this module (whose
+	// files the clone holds are replaced, so that a deleted one goes).
+	if err := os.RemoveAll(filepath.Join(repo, "internal", "release")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(repo, "internal", "release"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tooling, err := filepath.Glob(filepath.Join(src, "internal", "release", "*"))
 	if err != nil {
 		t.Fatal(err)
