@@ -46,54 +46,42 @@ const (
 // once. List is not cached. CachedStore passes the conformance suite of
 // package accounttest.
 type CachedStore struct {
-	inner Store
-	cache *ttlcache.Cache[Account]
+	s *ttlcache.Store[Account, ListFilter]
 }
 
 var _ Store = (*CachedStore)(nil)
 
 // NewCachedStore returns a CachedStore in front of inner.
 func NewCachedStore(inner Store, cfg CacheConfig) *CachedStore {
-	if cfg.TTL <= 0 {
-		cfg.TTL = DefaultCacheTTL
-	}
-	if cfg.MaxEntries <= 0 {
-		cfg.MaxEntries = DefaultCacheEntries
-	}
-	return &CachedStore{inner: inner, cache: ttlcache.New[Account](cfg.TTL, cfg.MaxEntries, cfg.Now)}
+	// An Account holds no reference types: the cached copy is never
+	// shared, and needs no clone.
+	return &CachedStore{s: ttlcache.NewStore(inner, cfg.TTL, DefaultCacheTTL, cfg.MaxEntries, DefaultCacheEntries, cfg.Now,
+		func(a Account) string { return a.ID }, nil)}
 }
 
 // Invalidate forgets the cached copy of the account with that ID, so that
 // the next Get reads the backing store.
-func (c *CachedStore) Invalidate(id string) { c.cache.Invalidate(id) }
+func (c *CachedStore) Invalidate(id string) { c.s.Invalidate(id) }
 
 // InvalidateAll forgets every cached account (after a lost broadcast
 // connection, say).
-func (c *CachedStore) InvalidateAll() { c.cache.InvalidateAll() }
+func (c *CachedStore) InvalidateAll() { c.s.InvalidateAll() }
 
 // Create implements [Store].
 func (c *CachedStore) Create(ctx context.Context, a Account) (Account, error) {
-	return c.inner.Create(ctx, a)
+	return c.s.Create(ctx, a)
 }
 
-// Get implements [Store], from memory when a fresh copy is cached. An
-// Account holds no reference types, so the cached copy is never shared.
-func (c *CachedStore) Get(ctx context.Context, id string) (Account, error) {
-	if err := ctx.Err(); err != nil {
-		return Account{}, err
-	}
-	return c.cache.GetOrLoad(ctx, id, c.inner.Get)
-}
+// Get implements [Store], from memory when a fresh copy is cached.
+func (c *CachedStore) Get(ctx context.Context, id string) (Account, error) { return c.s.Get(ctx, id) }
 
-// Update implements [Store].
+// Update implements [Store]. The cached copy is forgotten whatever the
+// outcome: after a version conflict, it is what was stale.
 func (c *CachedStore) Update(ctx context.Context, a Account) (Account, error) {
-	// Forgotten whatever the outcome: after a version conflict, the
-	// cached copy is what was stale.
-	defer c.cache.Invalidate(a.ID)
-	return c.inner.Update(ctx, a)
+	return c.s.Update(ctx, a)
 }
 
 // List implements [Store]; it is not cached.
 func (c *CachedStore) List(ctx context.Context, f ListFilter) ([]Account, error) {
-	return c.inner.List(ctx, f)
+	return c.s.List(ctx, f)
 }

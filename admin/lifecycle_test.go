@@ -241,7 +241,7 @@ func TestTokenRevocation(t *testing.T) {
 	e.createAccount("acct_t", "GO")
 	sk := e.createKeys(`{"account":"acct_t","mode":"test","kind":"sk"}`).Secret
 	issue := func(sub string) (string, string) {
-		tok, claims, err := e.issuer.Issue(jwtClaims(sk.ID, sub, "acct_t"))
+		tok, claims, err := e.issuer.Issue(t.Context(), jwtClaims(sk.ID, sub, "acct_t"))
 		require.NoError(t, err)
 		return tok, claims.ID
 	}

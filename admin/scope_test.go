@@ -385,7 +385,7 @@ func TestTokenCountsAsItsClientKey(t *testing.T) {
 	_, id := e.mint(admin.PermissionWrite)
 	c := jwtClaims(id, "ops@example.com", "acct_admin")
 	c.Permissions = []string{admin.PermissionWrite}
-	tok, _, err := e.issuer.Issue(c)
+	tok, _, err := e.issuer.Issue(t.Context(), c)
 	require.NoError(t, err)
 	r := e.patch(tok, "/keys/"+id, `{"name":"renamed"}`)
 	mustStatus(t, r, http.StatusForbidden)

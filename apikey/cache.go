@@ -45,64 +45,48 @@ const (
 // apikeytest.
 type CachedStore struct {
 	inner Store
-	cache *ttlcache.Cache[Record]
+	s     *ttlcache.Store[Record, ListFilter]
 }
 
 var _ Store = (*CachedStore)(nil)
 
 // NewCachedStore returns a CachedStore in front of inner.
 func NewCachedStore(inner Store, cfg CacheConfig) *CachedStore {
-	if cfg.TTL <= 0 {
-		cfg.TTL = DefaultCacheTTL
-	}
-	if cfg.MaxEntries <= 0 {
-		cfg.MaxEntries = DefaultCacheEntries
-	}
-	return &CachedStore{inner: inner, cache: ttlcache.New[Record](cfg.TTL, cfg.MaxEntries, cfg.Now)}
+	// The Store contract lets callers share the returned record: the
+	// cache keeps a copy of its own.
+	return &CachedStore{inner: inner, s: ttlcache.NewStore(inner, cfg.TTL, DefaultCacheTTL, cfg.MaxEntries, DefaultCacheEntries, cfg.Now,
+		func(rec Record) string { return rec.ID }, Record.clone)}
 }
 
 // Invalidate forgets the cached copy of the record with that ID, so that
 // the next Get reads the backing store.
-func (c *CachedStore) Invalidate(id string) { c.cache.Invalidate(id) }
+func (c *CachedStore) Invalidate(id string) { c.s.Invalidate(id) }
 
 // InvalidateAll forgets every cached record (after a lost broadcast
 // connection, say).
-func (c *CachedStore) InvalidateAll() { c.cache.InvalidateAll() }
+func (c *CachedStore) InvalidateAll() { c.s.InvalidateAll() }
 
 // Create implements [Store].
 func (c *CachedStore) Create(ctx context.Context, rec Record) (Record, error) {
-	return c.inner.Create(ctx, rec)
+	return c.s.Create(ctx, rec)
 }
 
 // Get implements [Store], from memory when a fresh copy is cached.
-func (c *CachedStore) Get(ctx context.Context, id string) (Record, error) {
-	if err := ctx.Err(); err != nil {
-		return Record{}, err
-	}
-	return c.cache.GetOrLoad(ctx, id, func(ctx context.Context, id string) (Record, error) {
-		rec, err := c.inner.Get(ctx, id)
-		// The Store contract lets callers share the returned record: keep
-		// a copy of our own.
-		return rec.clone(), err
-	})
-}
+func (c *CachedStore) Get(ctx context.Context, id string) (Record, error) { return c.s.Get(ctx, id) }
 
 // List implements [Store]; it is not cached.
 func (c *CachedStore) List(ctx context.Context, f ListFilter) ([]Record, error) {
-	return c.inner.List(ctx, f)
+	return c.s.List(ctx, f)
 }
 
-// Update implements [Store].
+// Update implements [Store]. The cached copy is forgotten whatever the
+// outcome: after a version conflict, it is what was stale.
 func (c *CachedStore) Update(ctx context.Context, rec Record) (Record, error) {
-	// Forgotten whatever the outcome: after a version conflict, the
-	// cached copy is what was stale.
-	defer c.cache.Invalidate(rec.ID)
-	return c.inner.Update(ctx, rec)
+	return c.s.Update(ctx, rec)
 }
 
 // Touch implements [Store]. The cached copy is forgotten so that Get shows
 // the new last-used time.
 func (c *CachedStore) Touch(ctx context.Context, id string, t time.Time) error {
-	defer c.cache.Invalidate(id)
-	return c.inner.Touch(ctx, id, t)
+	return c.s.Forget(id, func() error { return c.inner.Touch(ctx, id, t) })
 }

@@ -150,7 +150,7 @@ func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) 
 // token issues an access token for acct_1.
 func (f *fixture) token(t *testing.T) string {
 	t.Helper()
-	tok, _, err := f.issuer.Issue(jwt.Claims{Subject: "user_7", ClientID: "client_1", Scope: "orders:read",
+	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "user_7", ClientID: "client_1", Scope: "orders:read",
 		Account: "acct_1", Mode: keygate.ModeTest, ClientKind: keygate.KindSecret, Package: "GO",
 		Permissions: []string{"orders:read"}, Stores: []string{"store_1"}})
 	require.NoError(t, err)

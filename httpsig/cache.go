@@ -35,8 +35,7 @@ const (
 // secrets only, as the store does. Unknown key IDs and List are not
 // cached. It passes the conformance suite of package httpsigtest.
 type CachedCredentialStore struct {
-	inner CredentialStore
-	cache *ttlcache.Cache[Credential]
+	s *ttlcache.Store[Credential, ListFilter]
 }
 
 var _ CredentialStore = (*CachedCredentialStore)(nil)
@@ -44,46 +43,34 @@ var _ CredentialStore = (*CachedCredentialStore)(nil)
 // NewCachedCredentialStore returns a CachedCredentialStore in front of
 // inner.
 func NewCachedCredentialStore(inner CredentialStore, cfg CacheConfig) *CachedCredentialStore {
-	if cfg.TTL <= 0 {
-		cfg.TTL = DefaultCacheTTL
-	}
-	if cfg.MaxEntries <= 0 {
-		cfg.MaxEntries = DefaultCacheEntries
-	}
-	return &CachedCredentialStore{inner: inner, cache: ttlcache.New[Credential](cfg.TTL, cfg.MaxEntries, cfg.Now)}
+	return &CachedCredentialStore{s: ttlcache.NewStore(inner, cfg.TTL, DefaultCacheTTL, cfg.MaxEntries, DefaultCacheEntries, cfg.Now,
+		func(cred Credential) string { return cred.KeyID }, Credential.clone)}
 }
 
 // Invalidate forgets the cached copy of the credential with that key ID.
-func (c *CachedCredentialStore) Invalidate(keyID string) { c.cache.Invalidate(keyID) }
+func (c *CachedCredentialStore) Invalidate(keyID string) { c.s.Invalidate(keyID) }
 
 // InvalidateAll forgets every cached credential.
-func (c *CachedCredentialStore) InvalidateAll() { c.cache.InvalidateAll() }
+func (c *CachedCredentialStore) InvalidateAll() { c.s.InvalidateAll() }
 
 // Create implements [CredentialStore].
 func (c *CachedCredentialStore) Create(ctx context.Context, cred Credential) (Credential, error) {
-	return c.inner.Create(ctx, cred)
+	return c.s.Create(ctx, cred)
 }
 
 // Get implements [CredentialStore], from memory when a fresh copy is
 // cached. It returns a copy the caller may change.
 func (c *CachedCredentialStore) Get(ctx context.Context, keyID string) (Credential, error) {
-	if err := ctx.Err(); err != nil {
-		return Credential{}, err
-	}
-	cred, err := c.cache.GetOrLoad(ctx, keyID, func(ctx context.Context, keyID string) (Credential, error) {
-		cred, err := c.inner.Get(ctx, keyID)
-		return cred.clone(), err
-	})
-	return cred.clone(), err // the caller may change its copy
+	cred, err := c.s.Get(ctx, keyID)
+	return cred.clone(), err
 }
 
 // List implements [CredentialStore]; it is not cached.
 func (c *CachedCredentialStore) List(ctx context.Context, f ListFilter) ([]Credential, error) {
-	return c.inner.List(ctx, f)
+	return c.s.List(ctx, f)
 }
 
 // Update implements [CredentialStore].
 func (c *CachedCredentialStore) Update(ctx context.Context, cred Credential) (Credential, error) {
-	defer c.cache.Invalidate(cred.KeyID)
-	return c.inner.Update(ctx, cred)
+	return c.s.Update(ctx, cred)
 }

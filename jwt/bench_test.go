@@ -28,7 +28,7 @@ func benchVerifier(b *testing.B, alg Algorithm, cacheSize int) (*Verifier, strin
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok, _, err := iss.Issue(Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read offers:write",
+	tok, _, err := iss.Issue(b.Context(), Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read offers:write",
 		Account: "acct_1", Mode: "test", Package: "GO", Permissions: []string{"products:read", "offers:write"}, Stores: []string{"store_1"}})
 	if err != nil {
 		b.Fatal(err)

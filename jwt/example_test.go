@@ -31,7 +31,7 @@ func Example_issueAndVerify() {
 	if err != nil {
 		panic(err)
 	}
-	token, _, err := issuer.Issue(jwt.Claims{Subject: "acct_42", Scope: "orders:read", Account: "acct_42", Mode: "test"})
+	token, _, err := issuer.Issue(context.Background(), jwt.Claims{Subject: "acct_42", Scope: "orders:read", Account: "acct_42", Mode: "test"})
 	if err != nil {
 		panic(err)
 	}
@@ -98,13 +98,13 @@ func ExampleKeySet_Rotate() {
 	verifier, _ := jwt.NewVerifier(jwt.VerifierConfig{Keys: keys, Issuer: "https://auth.example", Audience: "api"})
 	ctx := context.Background()
 
-	before, _, _ := issuer.Issue(jwt.Claims{Subject: "acct_42"})
+	before, _, _ := issuer.Issue(context.Background(), jwt.Claims{Subject: "acct_42"})
 
 	next, _ := jwt.NewHMACKey("2026-02", []byte("the February secret, 32 bytes..."))
 	if err := keys.Rotate(next); err != nil {
 		panic(err)
 	}
-	after, _, _ := issuer.Issue(jwt.Claims{Subject: "acct_42"})
+	after, _, _ := issuer.Issue(context.Background(), jwt.Claims{Subject: "acct_42"})
 	_, errBefore := verifier.Verify(ctx, before)
 	_, errAfter := verifier.Verify(ctx, after)
 	fmt.Println("signing with", keys.Current().ID(), "| old token:", errBefore, "| new token:", errAfter)

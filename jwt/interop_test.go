@@ -84,7 +84,7 @@ func TestInteropGolangJWT(t *testing.T) {
 			clock := newClock(testNow)
 			iss, err := NewIssuer(IssuerConfig{Keys: e.keys, Issuer: testIssuer, Audience: testAudience, Now: clock.now})
 			require.NoError(t, err)
-			tok, issued, err := iss.Issue(Claims{Subject: testSubject, Scope: "orders:read", Account: "acct_1", Permissions: []string{"p1"}})
+			tok, issued, err := iss.Issue(t.Context(), Claims{Subject: testSubject, Scope: "orders:read", Account: "acct_1", Permissions: []string{"p1"}})
 			require.NoError(t, err)
 
 			parse := func(tok string, opts ...gjwt.ParserOption) (*gjwt.Token, error) {
@@ -138,7 +138,7 @@ func TestInteropJWX(t *testing.T) {
 			e := newEnv(t, alg)
 			set := fetchJWKS(t, e.keys)
 			iss, _ := issuerFor(t, e.keys, 0)
-			tok, _, err := iss.Issue(Claims{Subject: testSubject})
+			tok, _, err := iss.Issue(t.Context(), Claims{Subject: testSubject})
 			require.NoError(t, err)
 			payload, err := jws.Verify([]byte(tok), jws.WithKeySet(set))
 			require.NoError(t, err)
@@ -153,7 +153,7 @@ func TestInteropJWX(t *testing.T) {
 	// HS256 with the shared secret.
 	e := newEnv(t, HS256)
 	iss, _ := issuerFor(t, e.keys, 0)
-	tok, _, err := iss.Issue(Claims{Subject: testSubject})
+	tok, _, err := iss.Issue(t.Context(), Claims{Subject: testSubject})
 	require.NoError(t, err)
 	_, err = jws.Verify([]byte(tok), jws.WithKey(jwa.HS256(), testHMACSecret))
 	require.NoError(t, err)

@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -64,7 +65,11 @@ func (i *Issuer) AccessTTL() time.Duration { return i.cfg.AccessTTL }
 // Issue signs an access token for c with the current key. It sets iss, iat,
 // exp and a random jti, and aud when c has none; c.Subject is required. It
 // returns the token and the claims it carries.
-func (i *Issuer) Issue(c Claims) (string, Claims, error) {
+//
+// Issue signs in memory and does not wait: ctx is taken, like the other
+// Issue methods of this package ([OneTimeTokens.Issue],
+// [RefreshTokens.Issue]) take it, so that every issuing call has one shape.
+func (i *Issuer) Issue(ctx context.Context, c Claims) (string, Claims, error) {
 	if c.Subject == "" {
 		return "", Claims{}, fmt.Errorf("%w: sub", ErrMissingClaim)
 	}

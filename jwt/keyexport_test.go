@@ -36,7 +36,7 @@ func TestMarshalPrivateRoundTrip(t *testing.T) {
 				signer, verifier := keySetOf(t, pair[0]), keySetOf(t, pair[1])
 				iss, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: signer, Issuer: "https://issuer.example", Audience: "api"})
 				require.NoError(t, err)
-				tok, _, err := iss.Issue(jwt.Claims{Subject: "s", ClientID: "c"})
+				tok, _, err := iss.Issue(t.Context(), jwt.Claims{Subject: "s", ClientID: "c"})
 				require.NoError(t, err)
 				v, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: verifier, Issuer: "https://issuer.example", Audience: "api"})
 				require.NoError(t, err)

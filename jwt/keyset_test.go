@@ -54,7 +54,7 @@ func TestKeySetRotation(t *testing.T) {
 				require.NoError(t, err)
 				iss, v := issuerFor(t, ks, cache)
 
-				oldTok, _, err := iss.Issue(Claims{Subject: testSubject})
+				oldTok, _, err := iss.Issue(t.Context(), Claims{Subject: testSubject})
 				require.NoError(t, err)
 				assert.Equal(t, "old", kidOfToken(t, oldTok))
 				_, err = v.Verify(ctx, oldTok)
@@ -62,7 +62,7 @@ func TestKeySetRotation(t *testing.T) {
 
 				require.NoError(t, ks.Rotate(newKey))
 				assert.Same(t, newKey, ks.Current())
-				newTok, _, err := iss.Issue(Claims{Subject: testSubject})
+				newTok, _, err := iss.Issue(t.Context(), Claims{Subject: testSubject})
 				require.NoError(t, err)
 				assert.Equal(t, "new", kidOfToken(t, newTok), "the new key signs at once")
 				for _, tok := range []string{oldTok, newTok} {
@@ -155,9 +155,9 @@ func TestCacheRevocation(t *testing.T) {
 		t.Run(map[int]string{0: "cache", -1: "no cache"}[cache], func(t *testing.T) {
 			e := newEnv(t, HS256)
 			iss, v := issuerFor(t, e.keys, cache)
-			tok, issued, err := iss.Issue(Claims{Subject: testSubject})
+			tok, issued, err := iss.Issue(t.Context(), Claims{Subject: testSubject})
 			require.NoError(t, err)
-			tok2, _, err := iss.Issue(Claims{Subject: testSubject})
+			tok2, _, err := iss.Issue(t.Context(), Claims{Subject: testSubject})
 			require.NoError(t, err)
 			for _, tk := range []string{tok, tok, tok2} {
 				_, err = v.Verify(ctx, tk)
@@ -185,7 +185,7 @@ func TestCacheConcurrent(t *testing.T) {
 	iss, v := issuerFor(t, e.keys, 64)
 	var toks []string
 	for range 16 {
-		tok, _, err := iss.Issue(Claims{Subject: testSubject})
+		tok, _, err := iss.Issue(t.Context(), Claims{Subject: testSubject})
 		require.NoError(t, err)
 		toks = append(toks, tok)
 	}

@@ -45,7 +45,7 @@ func TestLoadSharedKeys(t *testing.T) {
 
 	iss, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: sets[0], Issuer: "https://kg.example", Audience: "api"})
 	require.NoError(t, err)
-	tok, _, err := iss.Issue(jwt.Claims{Subject: "s", ClientID: "c"})
+	tok, _, err := iss.Issue(t.Context(), jwt.Claims{Subject: "s", ClientID: "c"})
 	require.NoError(t, err)
 	v, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: sets[n-1], Issuer: "https://kg.example", Audience: "api"})
 	require.NoError(t, err)

@@ -289,21 +289,22 @@ func NewOneTimeTokens(cfg OneTimeConfig) (*OneTimeTokens, error) {
 // Store returns the store of the one-time tokens.
 func (ot *OneTimeTokens) Store() OneTimeStore { return ot.store }
 
-// Issue stores a new one-time token for p and returns it with its lifetime,
-// for an expires_in field. The token is returned only here: it is not
-// stored. If the credential (p.Account and p.KeyID) already holds
-// MaxPerKey outstanding tokens, Issue stores nothing and returns an error
-// wrapping [ErrOneTimeQuota].
-func (ot *OneTimeTokens) Issue(ctx context.Context, p OneTimeParams) (string, time.Duration, error) {
+// Issue stores a new one-time token for p and returns it with the record
+// stored for it, whose IssuedAt and ExpiresAt give its lifetime (for an
+// expires_in field). The token is returned only here: the store keeps its
+// hash. If the credential (p.Account and p.KeyID) already holds MaxPerKey
+// outstanding tokens, Issue stores nothing and returns an error wrapping
+// [ErrOneTimeQuota].
+func (ot *OneTimeTokens) Issue(ctx context.Context, p OneTimeParams) (string, OneTimeRecord, error) {
 	switch {
 	case p.Purpose == "" || p.Account == "":
-		return "", 0, fmt.Errorf("%w: a one-time token needs a purpose and an account", ErrInvalidParams)
+		return "", OneTimeRecord{}, fmt.Errorf("%w: a one-time token needs a purpose and an account", ErrInvalidParams)
 	case !p.Mode.Valid():
-		return "", 0, fmt.Errorf("%w: a one-time token needs mode test or live", ErrInvalidParams)
+		return "", OneTimeRecord{}, fmt.Errorf("%w: a one-time token needs mode test or live", ErrInvalidParams)
 	}
 	tok, hash, err := newOpaqueToken(OneTimeTokenPrefix)
 	if err != nil {
-		return "", 0, err
+		return "", OneTimeRecord{}, err
 	}
 	now := ot.now()
 	rec := OneTimeRecord{
@@ -318,9 +319,9 @@ func (ot *OneTimeTokens) Issue(ctx context.Context, p OneTimeParams) (string, ti
 		rec.BodyHash = sha256.Sum256(p.Body)
 	}
 	if err := ot.store.Put(ctx, rec, ot.perKey); err != nil {
-		return "", 0, fmt.Errorf("jwt: store one-time token: %w", err)
+		return "", OneTimeRecord{}, fmt.Errorf("jwt: store one-time token: %w", err)
 	}
-	return tok, ot.ttl, nil
+	return tok, rec, nil
 }
 
 // Redeem consumes token for the request described by u and returns its

@@ -78,14 +78,15 @@ var oneTimeTokenRE = regexp.MustCompile(`^kgot_[A-Za-z0-9_-]{43}$`)
 func TestOneTimeIssue(t *testing.T) {
 	e := newOneTimeEnv(t)
 	ctx := context.Background()
-	tok, expiresIn, err := e.ot.Issue(ctx, baseParams)
+	tok, issued, err := e.ot.Issue(ctx, baseParams)
 	require.NoError(t, err)
 	assert.Regexp(t, oneTimeTokenRE, tok)
 	assert.Len(t, tok, jwt.OneTimeTokenLen)
-	assert.Equal(t, 60*time.Second, expiresIn, "the default lifetime is 60 s")
-	assert.Equal(t, jwt.DefaultOneTimeTTL, expiresIn)
+	assert.Equal(t, 60*time.Second, issued.ExpiresAt.Sub(issued.IssuedAt), "the default lifetime is 60 s")
+	assert.Equal(t, jwt.DefaultOneTimeTTL, issued.ExpiresAt.Sub(issued.IssuedAt))
 
-	// The store holds the SHA-256 of the whole token, never the token.
+	// The store holds the SHA-256 of the whole token, never the token;
+	// Issue returns the record it stored.
 	rec, err := e.ot.Store().Consume(ctx, sha256.Sum256([]byte(tok)))
 	require.NoError(t, err)
 	assert.Equal(t, jwt.OneTimeRecord{
@@ -93,6 +94,7 @@ func TestOneTimeIssue(t *testing.T) {
 		Subject: "acct_1", Mode: keygate.ModeLive,
 		IssuedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Minute),
 	}, rec)
+	assert.Equal(t, rec, issued)
 	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", rec, rec, rec), tok[len(jwt.OneTimeTokenPrefix):])
 
 	other, _, err := e.ot.Issue(ctx, baseParams)
@@ -129,9 +131,9 @@ func TestNewOneTimeTokensConfig(t *testing.T) {
 	clock := newClock()
 	ot, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{TTL: 5 * time.Minute, Now: clock.Now})
 	require.NoError(t, err)
-	tok, expiresIn, err := ot.Issue(context.Background(), baseParams)
+	tok, issued, err := ot.Issue(context.Background(), baseParams)
 	require.NoError(t, err)
-	assert.Equal(t, 5*time.Minute, expiresIn)
+	assert.Equal(t, clock.Now().Add(5*time.Minute), issued.ExpiresAt)
 	clock.Advance(5*time.Minute - time.Second)
 	_, err = ot.Redeem(context.Background(), tok, jwt.Use{Purpose: purpose})
 	require.NoError(t, err)

@@ -38,7 +38,7 @@ func TestFamilyRevocationTakesItsAccessTokens(t *testing.T) {
 			_, other, err := rt.Issue(ctx, testGrant)
 			require.NoError(t, err)
 			mint := func(r jwt.RefreshRecord) string {
-				tok, c, err := iss.Issue(r.AccessClaims())
+				tok, c, err := iss.Issue(t.Context(), r.AccessClaims())
 				require.NoError(t, err)
 				require.Equal(t, r.Family, c.Session)
 				return tok

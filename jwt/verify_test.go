@@ -676,7 +676,7 @@ func TestIssueVerifyClock(t *testing.T) {
 				require.NoError(t, err)
 				v, err := NewVerifier(VerifierConfig{Keys: e.keys, Issuer: testIssuer, Audience: testAudience, Leeway: tc.leeway, Now: clock.now, CacheSize: tc.cache})
 				require.NoError(t, err)
-				tok, issued, err := iss.Issue(Claims{Subject: testSubject, Scope: "s"})
+				tok, issued, err := iss.Issue(t.Context(), Claims{Subject: testSubject, Scope: "s"})
 				require.NoError(t, err)
 				assert.Equal(t, testNow, issued.IssuedAt, "iat is truncated to the second")
 				assert.Equal(t, testNow.Add(10*time.Minute), issued.ExpiresAt)
@@ -724,7 +724,7 @@ func TestIssuer(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, DefaultAccessTTL, iss.AccessTTL())
 
-			tok, c, err := iss.Issue(Claims{Subject: testSubject, Issuer: "ignored", ID: "ignored", Account: "acct_1", Mode: "live"})
+			tok, c, err := iss.Issue(t.Context(), Claims{Subject: testSubject, Issuer: "ignored", ID: "ignored", Account: "acct_1", Mode: "live"})
 			require.NoError(t, err)
 			assert.Equal(t, testIssuer, c.Issuer)
 			assert.Equal(t, []string{testAudience}, c.Audience)
@@ -744,13 +744,13 @@ func TestIssuer(t *testing.T) {
 			assert.Equal(t, c, got)
 
 			// The token's own audience is kept; jti differs every time.
-			tok2, c2, err := iss.Issue(Claims{Subject: testSubject, Audience: []string{"a", testAudience}})
+			tok2, c2, err := iss.Issue(t.Context(), Claims{Subject: testSubject, Audience: []string{"a", testAudience}})
 			require.NoError(t, err)
 			assert.Equal(t, []string{"a", testAudience}, c2.Audience)
 			assert.NotEqual(t, c.ID, c2.ID)
 			assert.NotEqual(t, tok, tok2)
 
-			_, _, err = iss.Issue(Claims{})
+			_, _, err = iss.Issue(t.Context(), Claims{})
 			assert.ErrorIs(t, err, ErrMissingClaim)
 		})
 	}
@@ -846,7 +846,7 @@ func TestRevocationOutlivesLeeway(t *testing.T) {
 			require.NoError(t, err)
 			v, err := NewVerifier(VerifierConfig{Keys: e.keys, Issuer: testIssuer, Audience: testAudience, Now: clock.now, Denylist: den, CacheSize: cache})
 			require.NoError(t, err)
-			tok, c, err := iss.Issue(Claims{Subject: testSubject})
+			tok, c, err := iss.Issue(t.Context(), Claims{Subject: testSubject})
 			require.NoError(t, err)
 			_, err = v.Verify(ctx, tok)
 			require.NoError(t, err)

@@ -303,7 +303,7 @@ func TestAccessIPBindingAccessTokens(t *testing.T) {
 	require.NoError(t, err)
 	h := auth.Handler(principalJSON)
 	issue := func(ips ...string) string {
-		tok, _, err := f.issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Account: "acct_1",
+		tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Account: "acct_1",
 			Mode: keygate.ModeTest, ClientKind: keygate.KindSecret, Package: "GO", AllowedIPs: ips})
 		require.NoError(t, err)
 		return tok

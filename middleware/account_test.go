@@ -92,7 +92,7 @@ func newAccountFixture(t *testing.T) *accountFixture {
 	require.NoError(t, err)
 	f.tokenClaims = jwt.Claims{Subject: "user_1", ClientID: "0jPS8MolTrPGFJph", Account: "acct_1", Mode: keygate.ModeTest,
 		ClientKind: keygate.KindSecret, Package: testpackages.Go, Permissions: []string{"*:*"}, Stores: []string{"store_1"}}
-	f.token, _, err = f.issuer.Issue(f.tokenClaims)
+	f.token, _, err = f.issuer.Issue(t.Context(), f.tokenClaims)
 	require.NoError(t, err)
 
 	f.oneTime, err = jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: jwt.NewMemoryOneTimeStore(), Now: f.clock.Now})
@@ -112,7 +112,7 @@ func newAccountFixture(t *testing.T) *accountFixture {
 func (f *accountFixture) reissue(t *testing.T) {
 	t.Helper()
 	var err error
-	f.token, _, err = f.issuer.Issue(f.tokenClaims)
+	f.token, _, err = f.issuer.Issue(t.Context(), f.tokenClaims)
 	require.NoError(t, err)
 }
 
@@ -276,7 +276,7 @@ func TestAccountLookupFailsClosed(t *testing.T) {
 	// An access token without an account fails closed too.
 	claims := f.tokenClaims
 	claims.Account = ""
-	tok, _, err := f.issuer.Issue(claims)
+	tok, _, err := f.issuer.Issue(t.Context(), claims)
 	require.NoError(t, err)
 	r = httptest.NewRequest(http.MethodGet, "/whoami", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)

@@ -349,7 +349,7 @@ func newLeakFixture(t *testing.T, redactor *audit.Redactor, wrapFile func(audit.
 	issue := func(kind keygate.Kind, keySet *jwt.KeySet) (string, jwt.Claims) {
 		iss, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: keySet, Issuer: "https://keygate.test", Audience: "api"})
 		require.NoError(t, err)
-		tok, c, err := iss.Issue(jwt.Claims{Subject: "acct_1", ClientID: f.skID, Scope: "products:read", Account: "acct_1",
+		tok, c, err := iss.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: f.skID, Scope: "products:read", Account: "acct_1",
 			Mode: keygate.ModeTest, ClientKind: kind, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1"}})
 		require.NoError(t, err)
 		return tok, c

@@ -184,7 +184,7 @@ func TestTokenNarrowedToItsKey(t *testing.T) {
 
 	// A standard token (issued without permissions) takes its key's
 	// restriction.
-	standard, _, err := f.issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: clientID, Account: "acct_1", Mode: keygate.ModeTest,
+	standard, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: clientID, Account: "acct_1", Mode: keygate.ModeTest,
 		ClientKind: keygate.KindSecret, Stores: []string{"store_1"}})
 	require.NoError(t, err)
 	set(func(r *apikey.Record) { r.Permissions = []string{"orders:read"} })
@@ -221,7 +221,7 @@ func TestTokenOriginIntersection(t *testing.T) {
 	clients := &fakeClients{keys: map[string]apikey.Record{}}
 	auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Tokens: f.verifier, ClientKeys: clients})
 	require.NoError(t, err)
-	tok, _, err := f.issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: clientID, Account: "acct_1", Mode: keygate.ModeTest,
+	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: clientID, Account: "acct_1", Mode: keygate.ModeTest,
 		ClientKind: keygate.KindSecret, Stores: []string{"store_1"}, AllowedIPs: []string{"10.1.2.3"}})
 	require.NoError(t, err)
 	for _, tc := range []struct {
@@ -278,7 +278,7 @@ func TestTokenOfARealKey(t *testing.T) {
 			_, krec, err := f.keys.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
 				Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1"}})
 			require.NoError(t, err)
-			tok, _, err := f.issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: krec.ID, Account: "acct_1", Mode: keygate.ModeTest,
+			tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: krec.ID, Account: "acct_1", Mode: keygate.ModeTest,
 				ClientKind: keygate.KindSecret, Permissions: []string{"products:read"}, Stores: []string{"store_1"}})
 			require.NoError(t, err)
 			h := auth.Require(middleware.Rule{Permission: "products:read"})(principalJSON)
@@ -344,7 +344,7 @@ func BenchmarkJWTMiddlewareClientCheck(b *testing.B) {
 	_, rec, err := f.keys.Create(context.Background(), apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
 		Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
 	require.NoError(b, err)
-	tok, _, err := f.issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: rec.ID, Scope: "products:read", Account: "acct_1", Mode: keygate.ModeTest,
+	tok, _, err := f.issuer.Issue(b.Context(), jwt.Claims{Subject: "acct_1", ClientID: rec.ID, Scope: "products:read", Account: "acct_1", Mode: keygate.ModeTest,
 		ClientKind: keygate.KindSecret, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
 	require.NoError(b, err)
 	auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Tokens: f.verifier, ClientKeys: f.keys})

@@ -171,7 +171,7 @@ func TestRateLimitOneBudgetPerAccount(t *testing.T) {
 	require.NoError(t, err)
 	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: set, Issuer: "https://kg.test", Audience: "api"})
 	require.NoError(t, err)
-	token, _, err := issuer.Issue(jwt.Claims{Subject: "user_1", ClientID: "k-client", Account: "acct_1", Mode: keygate.ModeLive, ClientKind: keygate.KindSecret, Package: "GO"})
+	token, _, err := issuer.Issue(t.Context(), jwt.Claims{Subject: "user_1", ClientID: "k-client", Account: "acct_1", Mode: keygate.ModeLive, ClientKind: keygate.KindSecret, Package: "GO"})
 	require.NoError(t, err)
 
 	auth, err := middleware.New(middleware.Config{APIKeys: m, Tokens: verifier, Signatures: accountSignatures{}, Access: middleware.AccessConfig{

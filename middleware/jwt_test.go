@@ -66,7 +66,7 @@ func (f *tokenFixture) token(t testing.TB, mode keygate.Mode) string {
 // tokenOf issues a token as obtained by a client key of that kind.
 func (f *tokenFixture) tokenOf(t testing.TB, mode keygate.Mode, kind keygate.Kind) string {
 	t.Helper()
-	tok, _, err := f.issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read",
+	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read",
 		Account: "acct_1", Mode: mode, ClientKind: kind, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
 	require.NoError(t, err)
 	return tok
@@ -220,7 +220,7 @@ func BenchmarkGolangJWTMiddleware(b *testing.B) {
 	require.NoError(b, err)
 	issuer, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: keys, Issuer: "https://keygate.test", Audience: "api"})
 	require.NoError(b, err)
-	tok, _, err := issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read",
+	tok, _, err := issuer.Issue(b.Context(), jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read",
 		Account: "acct_1", Mode: keygate.ModeTest, ClientKind: keygate.KindSecret, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
 	require.NoError(b, err)
 	parser := golangjwt.NewParser(golangjwt.WithValidMethods([]string{"HS256"}), golangjwt.WithIssuer("https://keygate.test"),

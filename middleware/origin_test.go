@@ -81,7 +81,7 @@ func TestOriginRulesInvalidOnCreate(t *testing.T) {
 
 func TestTokenOriginRules(t *testing.T) {
 	f := newTokenFixture(t, jwt.HS256, 0)
-	tok, _, err := f.issuer.Issue(jwt.Claims{Subject: "acct_1", ClientID: "c1", Account: "acct_1", Mode: keygate.ModeTest,
+	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: "c1", Account: "acct_1", Mode: keygate.ModeTest,
 		ClientKind: keygate.KindSecret, DeniedIPs: []string{"192.0.2.0/24"}})
 	require.NoError(t, err)
 	h := f.auth.Handler(principalJSON)

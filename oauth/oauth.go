@@ -855,7 +855,7 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 		claims.AllowedIPs = c.anchor
 	}
 	if !withRefresh || s.cfg.Refresh == nil {
-		return s.access(claims)
+		return s.access(ctx, claims)
 	}
 	// The family first, so that its first access token carries its ID
 	// (sid) and is revoked with it.
@@ -867,7 +867,7 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 		return tokenResponse{}, fmt.Errorf("oauth: refresh token: %w", err)
 	}
 	claims.Session = fam.Family
-	resp, err := s.access(claims)
+	resp, err := s.access(ctx, claims)
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -876,8 +876,8 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 }
 
 // access signs an access token for claims.
-func (s *Server) access(claims jwt.Claims) (tokenResponse, error) {
-	tok, issued, err := s.cfg.Issuer.Issue(claims)
+func (s *Server) access(ctx context.Context, claims jwt.Claims) (tokenResponse, error) {
+	tok, issued, err := s.cfg.Issuer.Issue(ctx, claims)
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("oauth: sign: %w", err)
 	}
@@ -954,7 +954,7 @@ func (s *Server) refresh(ctx context.Context, c client, form url.Values) (tokenR
 		}
 		claims.Permissions, claims.Scope = perms, strings.Join(perms, " ")
 	}
-	resp, err := s.access(claims)
+	resp, err := s.access(ctx, claims)
 	if err != nil {
 		return tokenResponse{}, err
 	}

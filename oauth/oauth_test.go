@@ -1349,7 +1349,7 @@ func foreignToken(t testing.TB) string {
 	require.NoError(t, err)
 	iss, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: ks, Issuer: testIssuer, Audience: testAudience})
 	require.NoError(t, err)
-	tok, _, err := iss.Issue(jwt.Claims{Subject: testAccount, ClientID: unknownClientID, Account: testAccount, Mode: keygate.ModeTest})
+	tok, _, err := iss.Issue(t.Context(), jwt.Claims{Subject: testAccount, ClientID: unknownClientID, Account: testAccount, Mode: keygate.ModeTest})
 	require.NoError(t, err)
 	return tok
 }

@@ -620,7 +620,7 @@ func demoRoute(what string) http.Handler {
 // takes, bound to the caller's account and to that route.
 func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
 	p, _ := keygate.FromContext(r.Context())
-	token, ttl, err := a.oneTime.Issue(r.Context(), jwt.OneTimeParams{
+	token, rec, err := a.oneTime.Issue(r.Context(), jwt.OneTimeParams{
 		Purpose: "checkout:confirm", Account: p.Account, KeyID: p.KeyID, Subject: p.Subject, Mode: p.Mode,
 		Method: http.MethodPost, Path: "/v1/checkout/confirm",
 	})
@@ -636,7 +636,7 @@ func (a *app) checkoutStart(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": middleware.CodeTemporarilyUnavailable, "error_description": "the one-time token could not be issued"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"one_time_token": token, "expires_in": int(ttl / time.Second)})
+	writeJSON(w, http.StatusOK, map[string]any{"one_time_token": token, "expires_in": int(rec.ExpiresAt.Sub(rec.IssuedAt) / time.Second)})
 }
 
 // close tears the app down in order: the audit events are flushed and

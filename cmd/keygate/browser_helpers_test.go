@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -90,7 +91,8 @@ type browser struct {
 	noScripts bool
 
 	mu      sync.Mutex
-	dialogs []string // the JavaScript dialogs that opened: "type: message"
+	dialogs []string      // the JavaScript dialogs that opened: "type: message"
+	opened  chan struct{} // closed, and replaced, when a dialog opens
 }
 
 // scripts turns the pages' JavaScript on or off, from the next page on.
@@ -132,7 +134,7 @@ func newBrowser(t *testing.T) *browser {
 		cancelAlloc()
 		cancelTotal()
 	})
-	b := &browser{t: t, ctx: tab, shots: os.Getenv(screenshotsEnv)}
+	b := &browser{t: t, ctx: tab, shots: os.Getenv(screenshotsEnv), opened: make(chan struct{})}
 	if b.shots == "" {
 		b.shots = t.TempDir()
 	} else {
@@ -152,6 +154,8 @@ func newBrowser(t *testing.T) *browser {
 			}
 			b.mu.Lock()
 			b.dialogs = append(b.dialogs, string(ev.Type)+": "+ev.Message)
+			close(b.opened)
+			b.opened = make(chan struct{})
 			b.mu.Unlock()
 			ctx, cancel := context.WithTimeout(tab, browserStep)
 			_, _ = chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: true})
@@ -305,6 +309,26 @@ func (b *browser) requireAccessible(name string) {
 func (b *browser) html() string {
 	b.t.Helper()
 	return eval[string](b, `document.documentElement.outerHTML`)
+}
+
+// waitDialog waits until the dialog want ("type: message") has opened,
+// for at most browserStep, and reports whether it did.
+func (b *browser) waitDialog(want string) bool {
+	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+	defer cancel()
+	for {
+		b.mu.Lock()
+		seen, opened := slices.Contains(b.dialogs, want), b.opened
+		b.mu.Unlock()
+		if seen {
+			return true
+		}
+		select {
+		case <-opened:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // seenDialogs returns the JavaScript dialogs that opened so far.

@@ -32,12 +32,7 @@ func startServe(t *testing.T) banner {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Error("keygate serve did not stop")
-		}
+		assert.NoError(t, <-done)
 		stdoutR.Close()
 	})
 	return readBanner(t, stdoutR)

@@ -380,12 +380,7 @@ func TestServe(t *testing.T) {
 	})
 
 	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(15 * time.Second):
-		require.FailNow(t, "run did not return after the context was cancelled")
-	}
+	require.NoError(t, <-done)
 	require.Contains(t, stderr.String(), "refresh token reuse detected")
 	for _, key := range b.secrets() {
 		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")
@@ -520,7 +515,6 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 	require.Equal(t, "test", decode(t, r)["mode"])
 
 	require.NoError(t, cmd.Process.Signal(sig))
-	exitDeadline := time.After(10 * time.Second)
 
 	// Wait until the shutdown has begun: the server has said so and no
 	// longer accepts connections.
@@ -535,6 +529,9 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 		c.Close()
 		return false
 	}, 10*time.Second, 10*time.Millisecond, "shutdown did not begin after %v; stderr: %s", sig, stderr.String())
+	// Not synchronisation: the draining server gets time in which it
+	// could wrongly cut the request in flight; no event marks "it would
+	// have by now".
 	time.Sleep(200 * time.Millisecond)
 
 	// Finish the request and read its response.
@@ -551,13 +548,11 @@ func testSignal(t *testing.T, bin string, sig os.Signal) {
 		require.NotContains(t, string(body), key, "a key leaked into a response body")
 	}
 
-	select {
-	case <-exited:
-		require.NoError(t, waitErr, "stderr: %s", stderr.String())
-		require.Equal(t, 0, cmd.ProcessState.ExitCode())
-	case <-exitDeadline:
-		require.FailNow(t, "keygate did not exit within 10 s of the signal", "%v; stderr: %s", sig, stderr.String())
-	}
+	// A server that does not exit is killed when runCtx ends, and fails
+	// here with its exit status.
+	<-exited
+	require.NoError(t, waitErr, "after %v; stderr: %s", sig, stderr.String())
+	require.Equal(t, 0, cmd.ProcessState.ExitCode())
 	require.Contains(t, stderr.String(), "shutting down")
 	for _, key := range b.secrets() {
 		require.NotContains(t, stderr.String(), key, "a key leaked into stderr")

@@ -171,17 +171,10 @@ func (p *proxy) cut() {
 // restore accepts connections again, on the same port.
 func (p *proxy) restore() {
 	p.t.Helper()
-	var ln net.Listener
-	var err error
-	// The port was just released: retry a few times in case the
-	// system is slow to let it go.
-	for range 50 {
-		ln, err = net.Listen("tcp", p.addr)
-		if err == nil || !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// cut closed the listener: its port is free again at once (Go
+	// listens with SO_REUSEADDR, so the cut connections' TIME_WAIT does
+	// not hold it).
+	ln, err := net.Listen("tcp", p.addr)
 	require.NoError(p.t, err)
 	p.serve(ln)
 }

@@ -155,12 +155,7 @@ func (in *instance) stop(t *testing.T) {
 	}
 	in.stopped = true
 	in.cancel()
-	select {
-	case err := <-in.done:
-		assert.NoError(t, err, "stderr: %s", in.stderr)
-	case <-time.After(20 * time.Second):
-		t.Errorf("keygate serve did not stop; stderr: %s", in.stderr)
-	}
+	assert.NoError(t, <-in.done, "stderr: %s", in.stderr)
 }
 
 // requireNoSecrets checks that none of the secrets appears in the

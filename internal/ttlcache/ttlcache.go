@@ -1,7 +1,8 @@
 // Package ttlcache is a small, bounded, concurrency-safe cache of values
 // by string key, each kept for a fixed time, with invalidation that cannot
-// be undone by a slow reader: the read-through caches of the credential
-// stores (apikey.CachedStore, httpsig.CachedCredentialStore) are built on it.
+// be undone by a slow reader, and [Store], the read-through cache that the
+// cached record stores (apikey.CachedStore, account.CachedStore,
+// httpsig.CachedCredentialStore) wrap.
 package ttlcache
 
 import (

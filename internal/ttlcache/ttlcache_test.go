@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate/internal/ttlcache"
 )
@@ -116,4 +117,99 @@ func TestGetOrLoad(t *testing.T) {
 	assert.NoError(t, err)
 	_, ok = c.Get("x")
 	assert.False(t, ok)
+}
+
+type rec struct {
+	ID   string
+	Tags []string
+}
+
+var errConflict = errors.New("conflict")
+
+// backing is a Backing that counts its reads and can fail its writes.
+type backing struct {
+	recs     map[string]rec
+	gets     int
+	failNext bool
+}
+
+func (b *backing) Create(_ context.Context, r rec) (rec, error) { b.recs[r.ID] = r; return r, nil }
+func (b *backing) Get(_ context.Context, id string) (rec, error) {
+	b.gets++
+	r, ok := b.recs[id]
+	if !ok {
+		return rec{}, errors.New("not found")
+	}
+	return r, nil
+}
+func (b *backing) Update(_ context.Context, r rec) (rec, error) {
+	if b.failNext {
+		b.failNext = false
+		return rec{}, errConflict
+	}
+	b.recs[r.ID] = r
+	return r, nil
+}
+func (b *backing) List(context.Context, string) ([]rec, error) { b.gets++; return nil, nil }
+
+func TestStore(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
+	b := &backing{recs: map[string]rec{"a": {ID: "a", Tags: []string{"x"}}}}
+	s := ttlcache.NewStore(b, 0, time.Second, 0, 10, clk.now,
+		func(r rec) string { return r.ID },
+		func(r rec) rec { r.Tags = append([]string(nil), r.Tags...); return r })
+
+	got, err := s.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"x"}, got.Tags)
+	b.recs["a"].Tags[0] = "changed in the backing store's shared slice"
+	got, err = s.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"x"}, got.Tags, "the cache keeps a clone of what it read")
+	assert.Equal(t, 1, b.gets, "served from memory within the TTL")
+
+	clk.advance(time.Second)
+	_, err = s.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, 2, b.gets, "read again once the default TTL has passed")
+
+	_, err = s.Get(ctx, "unknown")
+	require.Error(t, err)
+	_, err = s.Get(ctx, "unknown")
+	require.Error(t, err)
+	assert.Equal(t, 4, b.gets, "an unknown ID is not cached")
+
+	_, err = s.List(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, 5, b.gets, "List goes to the backing store")
+
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = s.Get(done, "a")
+	require.ErrorIs(t, err, context.Canceled, "a done ctx fails Get even when the record is cached")
+
+	// Writes forget the cached copy, also when they fail.
+	b.failNext = true
+	_, err = s.Update(ctx, rec{ID: "a"})
+	require.ErrorIs(t, err, errConflict)
+	_, err = s.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, 6, b.gets, "a failed Update forgets the copy")
+
+	err = s.Forget("a", func() error { return errConflict })
+	require.ErrorIs(t, err, errConflict)
+	_, err = s.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, 7, b.gets, "a failed Forget write forgets the copy")
+
+	_, err = s.Get(ctx, "a")
+	require.NoError(t, err)
+	s.Invalidate("a")
+	_, err = s.Get(ctx, "a")
+	require.NoError(t, err)
+	s.InvalidateAll()
+	_, err = s.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, 9, b.gets, "Invalidate and InvalidateAll forget")
 }
