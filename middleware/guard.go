@@ -50,6 +50,10 @@ var (
 type Origin struct {
 	AllowedIPs, DeniedIPs             []string
 	AllowedCountries, DeniedCountries []string
+	// Account is the credential's account, whose IP rules
+	// (AccessConfig.IPRules) apply with the service-wide ones; empty
+	// for a credential without an account.
+	Account string
 }
 
 // ClientIP returns the client address the Authenticator uses for r (read
@@ -117,6 +121,9 @@ func (a *Authenticator) CheckOrigin(r *http.Request, o Origin) (country string, 
 		return "", errNotConfigured
 	}
 	ip, known := a.access.clientIP(r)
+	if err := a.access.checkIPRules(r.Context(), o.Account, ip, known); err != nil {
+		return "", err
+	}
 	return a.access.checkOrigin(parseOrigin(origin{o.AllowedIPs, o.DeniedIPs, o.AllowedCountries, o.DeniedCountries}), ip, known)
 }
 
