@@ -90,7 +90,7 @@ func TestDoRunsTheEndpoint(t *testing.T) {
 
 	// Unknown routes and methods.
 	assert.Equal(t, http.StatusNotFound, do(t, e.handler, alice, "GET", "/nope", ``).Status)
-	assert.Equal(t, http.StatusMethodNotAllowed, do(t, e.handler, alice, "DELETE", "/keys", ``).Status)
+	assert.Equal(t, http.StatusMethodNotAllowed, do(t, e.handler, alice, "PUT", "/keys", ``).Status)
 	assert.Equal(t, http.StatusNotFound, do(t, e.handler, alice, "GET", "keys", ``).Status)
 	assert.Equal(t, http.StatusBadRequest, do(t, e.handler, admin.Caller{Grants: alice.Grants}, "GET", "/keys", ``).Status,
 		"a caller without a name cannot be recorded")
