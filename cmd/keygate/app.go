@@ -292,6 +292,7 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 		ClientKeys: a.keys, ClientCredentials: a.hmacs,
 		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: requestPolicy},
 		Access: middleware.AccessConfig{
+			IPRules: st.ipCheck, // the service-wide and account IP rules (/admin/v1/ip-rules)
 			Tiers:   demoTiers,
 			Limiter: sharedLimiter,
 			// Test mode is unlimited, except for the PRIME demo account,
@@ -319,8 +320,11 @@ func newApp(ctx context.Context, opts options, st *storage, stderr io.Writer) (_
 	if a.admin, err = admin.New(admin.Config{
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
 		Denylist: verifier.Denylist(), Refresh: refresh, AccessTokenTTL: opts.accessTokenTTL,
-		Audit: history, Idempotency: idempotency, OnChange: onChange,
+		Audit: history, Idempotency: idempotency,
 		SeparateReview: true,
+		// IP rules: this instance reloads them at once, the others when
+		// the broadcast (onChange) reaches them.
+		IPRules: st.ipRules, OnChange: keygate.MultiChangeFunc(onChange, st.ipCheck.OnChange),
 	}); err != nil {
 		return nil, err
 	}
