@@ -9,6 +9,7 @@ package ipruletest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -149,7 +150,7 @@ func testList(t *testing.T, s iprule.Store) {
 		if err != nil {
 			t.Fatalf("List(%+v): %v", tt.f, err)
 		}
-		if g := ids(got); !equal(g, tt.want) {
+		if g := ids(got); !slices.Equal(g, tt.want) {
 			t.Errorf("List(%+v) = %v, want %v", tt.f, g, tt.want)
 		}
 		for _, r := range got {
@@ -158,18 +159,6 @@ func testList(t *testing.T, s iprule.Store) {
 			}
 		}
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func testDelete(t *testing.T, s iprule.Store) {
@@ -188,7 +177,7 @@ func testDelete(t *testing.T, s iprule.Store) {
 		t.Errorf("second Delete: %v, want ErrNotFound", err)
 	}
 	rest, err := s.List(ctx, iprule.Filter{})
-	if err != nil || !equal(ids(rest), []string{"ipr_2"}) {
+	if err != nil || !slices.Equal(ids(rest), []string{"ipr_2"}) {
 		t.Errorf("List after Delete = %v, %v; want [ipr_2]", ids(rest), err)
 	}
 	// The deleted rule may be added again.
