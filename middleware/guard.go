@@ -25,8 +25,9 @@ import (
 //     address blocked on one endpoint is blocked on all of them.
 //   - [Authenticator.Allow]: the caller's rate limit (AccessConfig.RateLimit),
 //     under the same key as its requests through Require.
-//   - [Authenticator.CheckOrigin]: a credential's IP and country rules and
-//     the service's country rules (AccessConfig.Countries).
+//   - [Authenticator.CheckOrigin]: a credential's IP and country rules, the
+//     service's and its account's IP rules (AccessConfig.IPRules) and the
+//     service's country rules (AccessConfig.Countries).
 //   - [Authenticator.ClientIP]: the client address all of them use.
 //
 // Require itself is built on them.
@@ -108,14 +109,15 @@ func (a *Authenticator) Allow(ctx context.Context, w http.ResponseWriter, p keyg
 	return a.access.rateLimit(ctx, w, p)
 }
 
-// CheckOrigin applies a credential's origin rules o and the service's
+// CheckOrigin applies a credential's origin rules o, the service-wide IP
+// rules and those of o.Account (AccessConfig.IPRules), and the service's
 // country rules (AccessConfig.Countries, through AccessConfig.Geo) to r's
 // client address: the very check behind Require. It returns the client's
 // country when a rule looked it up (for an audit event), and an error
 // wrapping [ErrForbidden] when the credential may not be used from there:
 // a list that does not parse admits nobody, and a country rule without a
-// known address or a Geo resolver refuses. A failing country lookup is
-// another error (503).
+// known address or a Geo resolver refuses. A failing country lookup, or
+// IP rules that cannot be read, is another error (503).
 func (a *Authenticator) CheckOrigin(r *http.Request, o Origin) (country string, err error) {
 	if a.access == nil {
 		return "", errNotConfigured
