@@ -107,18 +107,24 @@ func Canonical(s string) (string, error) {
 	}
 	r, err := ipbind.ParseRules([]string{s}, nil)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s", ErrInvalidPrefix, reason(err))
+		if why := reason(err); why != "" {
+			return "", fmt.Errorf("%w: %s", ErrInvalidPrefix, why)
+		}
+		return "", ErrInvalidPrefix
 	}
 	return r.Allow()[0].String(), nil
 }
 
-// reason is the end of an ipbind error, after the entry it quotes.
+// reason is the end of an ipbind error, after the entry it quotes (such
+// as "host bits set" or "zones are not allowed"), or "" when it says no
+// more than ErrInvalidPrefix.
 func reason(err error) string {
 	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		return msg[i+2:]
+	i := strings.LastIndex(msg, ": ")
+	if i < 0 || strings.HasSuffix(ErrInvalidPrefix.Error(), msg[i:]) {
+		return ""
 	}
-	return "invalid"
+	return msg[i+2:]
 }
 
 // Filter selects the rules [Store.List] returns. The zero Filter selects
