@@ -36,6 +36,9 @@ const (
 	// ActionRefreshReuse is a security event: a rotated refresh token was
 	// presented again, and its family was revoked.
 	ActionRefreshReuse Action = "refresh.reuse_detected"
+
+	ActionIPRuleCreated Action = "ip_rule.created" // a service-wide or account IP rule was added
+	ActionIPRuleDeleted Action = "ip_rule.deleted" // an IP rule was removed
 )
 
 // Change is one management action, reported through a [ChangeFunc] by the

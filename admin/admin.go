@@ -17,6 +17,7 @@ import (
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/internal/validate"
+	"github.com/keygate/keygate/iprule"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -85,10 +86,16 @@ type Config struct {
 	// (apikey.Record's PermissionsSetBy): 403 separation_of_duties.
 	SeparateReview bool
 	// OnChange is told of the management actions the handler does
-	// itself: [keygate.ActionTokenRevoked] and
-	// [keygate.ActionSubjectRevoked], with the caller as actor. The
+	// itself: [keygate.ActionTokenRevoked],
+	// [keygate.ActionSubjectRevoked], [keygate.ActionIPRuleCreated] and
+	// [keygate.ActionIPRuleDeleted], with the caller as actor. The
 	// managers report their own actions through their own OnChange.
 	OnChange keygate.ChangeFunc
+	// IPRules keeps the service-wide and account IP rules of the
+	// /ip-rules routes (give the middleware an [iprule.Checker] of the
+	// same store, and tell it of the changes through OnChange). Nil: those
+	// routes answer 404 not_found.
+	IPRules iprule.Store
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
@@ -106,7 +113,7 @@ type Handler struct {
 
 // route is one line of the route table.
 type route struct {
-	method string // GET, POST or PATCH
+	method string // GET, POST, PATCH or DELETE
 	path   string // relative to the prefix, such as "/keys/{id}/rotate"
 	perm   string // the permission required; "" for a public route
 	serve  func(h *Handler, r *http.Request, body []byte) (result, error)
@@ -148,6 +155,9 @@ var table = []route{
 	{"POST", "/hmac-keys/{id}/revoke", PermissionWrite, (*Handler).revokeHMAC, targetHMAC},
 	{"POST", "/tokens/revoke", PermissionWrite, (*Handler).revokeToken, targetTokens},
 	{"GET", "/audit", PermissionRead, (*Handler).queryAudit, targetQuery},
+	{"POST", "/ip-rules", PermissionWrite, (*Handler).createIPRule, targetBody},
+	{"GET", "/ip-rules", PermissionRead, (*Handler).listIPRules, targetQuery},
+	{"DELETE", "/ip-rules/{id}", PermissionWrite, (*Handler).deleteIPRule, targetIPRule},
 	{"GET", "/openapi.json", "", (*Handler).serveOpenAPI, targetNone},
 }
 
@@ -211,7 +221,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
 	self := r.Pattern
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		probe := r.WithContext(r.Context())
 		probe.Method = m
 		if _, pattern := h.mux.Handler(probe); pattern != self && strings.HasPrefix(pattern, m+" ") {

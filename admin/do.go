@@ -44,7 +44,7 @@ type Caller struct {
 
 // Request is one call of the admin API through [Handler.Do].
 type Request struct {
-	// Method is GET, POST or PATCH.
+	// Method is GET, POST, PATCH or DELETE.
 	Method string
 	// Path is the route relative to Config.Prefix, with its query, such
 	// as "/keys?account=acct_1&limit=20" or "/keys/key_1/rotate".
@@ -63,8 +63,8 @@ type Response struct {
 	// Body is the result on success, of the type the route's JSON
 	// response is encoded from: [KeyPair] for POST /keys, [*Key],
 	// [List][*Key], [Account], [List][Account], [*HMACKey],
-	// [List][*HMACKey], [TokenRevocation], [List][audit.Event]. Nil on an
-	// error and on a replay.
+	// [List][*HMACKey], [TokenRevocation], [List][audit.Event], [IPRule],
+	// [List][IPRule]. Nil on an error and on a replay.
 	Body any
 	// Replayed reports an idempotent replay: the response of an earlier
 	// call with the same IdempotencyKey, whose JSON body is Raw.
@@ -90,6 +90,7 @@ const (
 	targetKey                         // an API key named by {id}
 	targetHMAC                        // an HMAC credential named by {id}
 	targetTokens                      // token revocation: refused
+	targetIPRule                      // an IP rule named by {id}
 )
 
 // doState is what a call through Do carries in its context: the caller,
@@ -135,9 +136,9 @@ func (h *Handler) Do(ctx context.Context, c Caller, req Request) Response {
 		return response(outcome{err: invalidRequest("the caller has neither a key ID nor a subject")})
 	}
 	switch req.Method {
-	case http.MethodGet, http.MethodPost, http.MethodPatch:
+	case http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete:
 	default:
-		return response(outcome{err: newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "the admin API accepts GET, POST and PATCH")})
+		return response(outcome{err: newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "the admin API accepts GET, POST, PATCH and DELETE")})
 	}
 	if !strings.HasPrefix(req.Path, "/") || strings.HasPrefix(req.Path, "//") {
 		return response(outcome{err: notFound("no such route")})
@@ -269,6 +270,8 @@ func (h *Handler) confine(r *http.Request, rt route, acct string) (outcome, bool
 		case c.Account != acct:
 			return outcome{err: notFound("no HMAC credential has this key ID")}, true
 		}
+	case targetIPRule:
+		return h.confineIPRule(r, acct)
 	default:
 		return outcome{err: errServer}, true // a route without a target: fail closed
 	}

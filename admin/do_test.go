@@ -15,6 +15,7 @@ import (
 	"github.com/keygate/keygate/admin"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/internal/testpackages"
+	"github.com/keygate/keygate/iprule"
 )
 
 // operator is a Do caller with every permission, as a console operator.
@@ -91,7 +92,7 @@ func TestDoRunsTheEndpoint(t *testing.T) {
 
 	// Unknown routes and methods.
 	assert.Equal(t, http.StatusNotFound, do(t, e.handler, alice, "GET", "/nope", ``).Status)
-	assert.Equal(t, http.StatusMethodNotAllowed, do(t, e.handler, alice, "DELETE", "/keys", ``).Status)
+	assert.Equal(t, http.StatusMethodNotAllowed, do(t, e.handler, alice, "PUT", "/keys", ``).Status)
 	assert.Equal(t, http.StatusNotFound, do(t, e.handler, alice, "GET", "keys", ``).Status)
 	assert.Equal(t, http.StatusBadRequest, do(t, e.handler, admin.Caller{Grants: alice.Grants}, "GET", "/keys", ``).Status,
 		"a caller without a name cannot be recorded")
@@ -285,7 +286,12 @@ func FuzzDo(f *testing.F) {
 	e.createAccount("acct_b", "GO")
 	theirs := e.createKeys(`{"account":"acct_b","mode":"test","name":"theirs"}`)
 	ann := owner("ann", "acct_a")
+	theirRule, err := e.ipRules.Create(context.Background(), iprule.Rule{ID: iprule.NewID(), Account: "acct_b", Action: iprule.Deny, CIDR: "192.0.2.0/24"})
+	require.NoError(f, err)
 	for _, s := range []struct{ method, path, body string }{
+		{"GET", "/ip-rules?account=acct_b", ""},
+		{"DELETE", "/ip-rules/" + theirRule.ID, ""},
+		{"POST", "/ip-rules", `{"account":"acct_b","action":"allow","cidr":"10.0.0.0/8"}`},
 		{"GET", "/keys", ""},
 		{"GET", "/keys?account=acct_b", ""},
 		{"GET", "/keys/" + theirs.Secret.ID, ""},
@@ -317,7 +323,7 @@ func FuzzDo(f *testing.F) {
 			}
 			out = string(b)
 		}
-		if strings.Contains(out, "acct_b") || strings.Contains(out, theirs.Secret.ID) {
+		if strings.Contains(out, "acct_b") || strings.Contains(out, theirs.Secret.ID) || strings.Contains(out, theirRule.ID) {
 			t.Fatalf("%s %q %q: another account's data: %s", method, path, body, out)
 		}
 	})

@@ -45,6 +45,9 @@
 //	POST  /tokens/revoke           exactly one of {"jti"}, {"subject"}, {"family"}  200 {"revoked", "id"}
 //	GET   /audit                   ?key_id&account&mode&store&ip&decision&reason&action&since&until&limit&cursor
 //	                                                                            200 {"data": [audit.Event], "next_cursor"?}
+//	POST  /ip-rules                {"account"?, "action", "cidr", "note"?}      201 IPRule
+//	GET   /ip-rules                ?account | ?scope=service                    200 {"data": [IPRule]}
+//	DELETE /ip-rules/{id}                                                       200 IPRule (as it was)
 //	GET   /openapi.json            (no authentication)                          200 the OpenAPI 3.1 document
 //
 // The document served at /openapi.json, kept in this package as
@@ -109,6 +112,15 @@
 //     (it cannot be valid longer); by subject, every access token of the
 //     subject issued until now; by family, the refresh-token family (and,
 //     through rotation, every token issued from it).
+//   - /ip-rules keep the gateway's IP allow and deny lists (package
+//     iprule): service-wide rules (no "account") and rules of one
+//     account, addresses and CIDR prefixes, IPv4 and IPv6, stored in
+//     canonical form. A deny rule wins; a non-empty allow list (the
+//     service's, or the account's) admits only the addresses it matches;
+//     a credential's own rules apply on top. Each change is reported
+//     through Config.OnChange (ip_rule.created, ip_rule.deleted), so that
+//     every instance applies it on the next request. A caller confined
+//     to one account sees and manages its account's rules alone.
 //   - Lists are ordered oldest first by (created, id), so a walk with
 //     next_cursor returns each item exactly once even while items are
 //     added; limit is 1 to 100 (default 20). The audit history is newest

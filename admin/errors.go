@@ -9,6 +9,7 @@ import (
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/iprule"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 )
@@ -165,6 +166,10 @@ func classify(err error) *Error {
 		return notFound("no account has this ID")
 	case errors.Is(err, jwt.ErrNotFound):
 		return notFound("no refresh-token family has this ID")
+	case errors.Is(err, iprule.ErrNotFound):
+		return notFound("no IP rule has this ID")
+	case errors.Is(err, iprule.ErrExists):
+		return conflict("an IP rule with this account, action and prefix already exists")
 	case errors.Is(err, account.ErrExists):
 		return conflict("an account with this ID already exists")
 	case errors.Is(err, apikey.ErrSameActor):

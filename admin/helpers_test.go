@@ -22,6 +22,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/idempotency"
+	"github.com/keygate/keygate/iprule"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
@@ -50,7 +51,7 @@ func (c *clock) Advance(d time.Duration) {
 // envOptions vary the handler's configuration.
 type envOptions struct {
 	separateReview bool
-	noOptional     bool // no HMAC, denylist, refresh tokens or audit history
+	noOptional     bool // no HMAC, denylist, refresh tokens, audit history or IP rules
 	idempotency    idempotency.Store
 	packages       *access.Packages // the packages, for the middleware and the handler
 	lookupAccounts bool             // the Authenticator looks up accounts (middleware.Config.Accounts)
@@ -71,6 +72,7 @@ type env struct {
 	writer   *audit.Writer
 	sink     *audit.MemorySink
 	handler  *admin.Handler
+	ipRules  *iprule.MemoryStore // the IP rules, applied by the Authenticator
 	server   *httptest.Server
 	outer    http.Handler // what the server serves
 
@@ -120,6 +122,8 @@ func newEnv(t testing.TB, opts envOptions) *env {
 
 	signatures, err := httpsig.NewVerifier(httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: e.hmac, Now: e.clock.Now})
 	require.NoError(t, err)
+	e.ipRules = iprule.NewMemoryStore()
+	ipChecker := iprule.NewChecker(e.ipRules, iprule.CheckerConfig{TTL: time.Hour, Now: e.clock.Now}) // changes are seen through OnChange
 	var lookup account.Lookup
 	if opts.lookupAccounts {
 		lookup = e.accounts
@@ -128,7 +132,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		APIKeys:    e.keys,
 		Tokens:     verifier,
 		Signatures: signatures,
-		Access:     middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles, Packages: opts.packages},
+		Access:     middleware.AccessConfig{AuthFailures: ratelimitOff, Roles: testRoles, Packages: opts.packages, IPRules: ipChecker},
 		Audit:      middleware.AuditConfig{Writer: e.writer, TrustRequestID: true},
 		Accounts:   lookup,
 	})
@@ -138,10 +142,11 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		Prefix: prefix, Auth: auth, Accounts: e.accounts, Keys: e.keys, HMAC: e.hmac,
 		Denylist: e.deny, Refresh: e.refresh, AccessTokenTTL: 15 * time.Minute, Audit: e.sink,
 		Idempotency: opts.idempotency, Roles: testRoles, SeparateReview: opts.separateReview,
-		OnChange: e.writer.RecordChange, Now: e.clock.Now,
+		OnChange: keygate.MultiChangeFunc(e.writer.RecordChange, ipChecker.OnChange), Now: e.clock.Now,
+		IPRules: e.ipRules,
 	}
 	if opts.noOptional {
-		cfg.HMAC, cfg.Denylist, cfg.Refresh, cfg.Audit = nil, nil, nil, nil
+		cfg.HMAC, cfg.Denylist, cfg.Refresh, cfg.Audit, cfg.IPRules = nil, nil, nil, nil, nil
 	}
 	e.handler, err = admin.New(cfg)
 	require.NoError(t, err)

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,6 +22,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/internal/testpackages"
+	"github.com/keygate/keygate/iprule"
 )
 
 // mint creates a test secret key on acct_admin with perms, directly with
@@ -121,7 +124,25 @@ var adminRoutes = []matrixCall{
 	{"POST", "/hmac-keys/{id}/revoke", func(e *env) (string, string) { return "/hmac-keys/" + e.mintHMAC("acct_m") + "/revoke", "" }, 200},
 	{"POST", "/tokens/revoke", func(*env) (string, string) { return "/tokens/revoke", `{"subject":"user_1"}` }, 200},
 	{"GET", "/audit", func(*env) (string, string) { return "/audit", "" }, 200},
+	{"POST", "/ip-rules", func(e *env) (string, string) {
+		return "/ip-rules", `{"account":"acct_m","action":"deny","cidr":"` + e.freshCIDR() + `"}`
+	}, 201},
+	{"GET", "/ip-rules", func(*env) (string, string) { return "/ip-rules", "" }, 200},
+	{"DELETE", "/ip-rules/{id}", func(e *env) (string, string) {
+		r, err := e.ipRules.Create(context.Background(), iprule.Rule{ID: iprule.NewID(), Account: "acct_m", Action: iprule.Deny, CIDR: e.freshCIDR()})
+		require.NoError(e.t, err)
+		return "/ip-rules/" + r.ID, ""
+	}, 200},
 	{"GET", "/openapi.json", func(*env) (string, string) { return "/openapi.json", "" }, 200},
+}
+
+// cidrs counts the prefixes freshCIDR hands out.
+var cidrs atomic.Int64
+
+// freshCIDR returns an IPv6 prefix that no rule has yet, in canonical
+// form.
+func (e *env) freshCIDR() string {
+	return "2001:db8:" + strconv.FormatInt(cidrs.Add(1), 16) + "::/48"
 }
 
 // routePermission is the permission a route requires, "" for none.

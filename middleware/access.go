@@ -79,6 +79,12 @@ type AccessConfig struct {
 	// AuthFailures bounds failed authentications per client IP. The zero
 	// Policy means 100 per minute; a negative Limit disables it.
 	AuthFailures ratelimit.Policy
+	// IPRules, when set, applies the service-wide IP rules and those of
+	// the caller's account ([IPRules]) to every authenticated request and
+	// in [Authenticator.CheckOrigin], on top of the credential's own: a
+	// refusal is 403 ip_forbidden, and rules that cannot be read answer
+	// 503. [*iprule.Checker] implements it.
+	IPRules IPRules
 }
 
 // errors of the access checks; each wraps a public sentinel.

@@ -25,8 +25,9 @@ import (
 //     address blocked on one endpoint is blocked on all of them.
 //   - [Authenticator.Allow]: the caller's rate limit (AccessConfig.RateLimit),
 //     under the same key as its requests through Require.
-//   - [Authenticator.CheckOrigin]: a credential's IP and country rules and
-//     the service's country rules (AccessConfig.Countries).
+//   - [Authenticator.CheckOrigin]: a credential's IP and country rules, the
+//     service's and its account's IP rules (AccessConfig.IPRules) and the
+//     service's country rules (AccessConfig.Countries).
 //   - [Authenticator.ClientIP]: the client address all of them use.
 //
 // Require itself is built on them.
@@ -50,6 +51,10 @@ var (
 type Origin struct {
 	AllowedIPs, DeniedIPs             []string
 	AllowedCountries, DeniedCountries []string
+	// Account is the credential's account, whose IP rules
+	// (AccessConfig.IPRules) apply with the service-wide ones; empty
+	// for a credential without an account.
+	Account string
 }
 
 // ClientIP returns the client address the Authenticator uses for r (read
@@ -104,19 +109,23 @@ func (a *Authenticator) Allow(ctx context.Context, w http.ResponseWriter, p keyg
 	return a.access.rateLimit(ctx, w, p)
 }
 
-// CheckOrigin applies a credential's origin rules o and the service's
+// CheckOrigin applies a credential's origin rules o, the service-wide IP
+// rules and those of o.Account (AccessConfig.IPRules), and the service's
 // country rules (AccessConfig.Countries, through AccessConfig.Geo) to r's
 // client address: the very check behind Require. It returns the client's
 // country when a rule looked it up (for an audit event), and an error
 // wrapping [ErrForbidden] when the credential may not be used from there:
 // a list that does not parse admits nobody, and a country rule without a
-// known address or a Geo resolver refuses. A failing country lookup is
-// another error (503).
+// known address or a Geo resolver refuses. A failing country lookup, or
+// IP rules that cannot be read, is another error (503).
 func (a *Authenticator) CheckOrigin(r *http.Request, o Origin) (country string, err error) {
 	if a.access == nil {
 		return "", errNotConfigured
 	}
 	ip, known := a.access.clientIP(r)
+	if err := a.access.checkIPRules(r.Context(), o.Account, ip, known); err != nil {
+		return "", err
+	}
 	return a.access.checkOrigin(parseOrigin(origin{o.AllowedIPs, o.DeniedIPs, o.AllowedCountries, o.DeniedCountries}), ip, known)
 }
 

@@ -400,6 +400,9 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 	if known {
 		p.ClientIP = ip
 	}
+	if err := a.access.checkIPRules(r.Context(), p.Account, ip, known); err != nil {
+		return a.refusedCaller(r, p), "", err
+	}
 	kr := a.access.rulesFor(p, o)
 	p.Permissions = kr.effective // what the credential holds with its package
 	if country, err = a.access.checkOrigin(kr, ip, known); err != nil {
@@ -730,6 +733,7 @@ func withoutTypedNils(cfg Config) Config {
 	orNil(&cfg.Accounts)
 	orNil(&cfg.Access.Geo)
 	orNil(&cfg.Access.Limiter)
+	orNil(&cfg.Access.IPRules)
 	orNil(&cfg.Audit.Metrics)
 	return cfg
 }

@@ -551,6 +551,7 @@ func (s *Server) client(r *http.Request, form url.Values) (client, error) {
 // used from here is invalid_client, as a wrong secret is.
 func (s *Server) checkOrigin(r *http.Request, c *client) error {
 	o := middleware.Origin{AllowedIPs: c.rec.AllowedIPs, DeniedIPs: c.rec.DeniedIPs, AllowedCountries: c.rec.AllowedCountries, DeniedCountries: c.rec.DeniedCountries}
+	o.Account = c.rec.Account // the account's IP rules apply too
 	if _, err := s.guard.CheckOrigin(r, o); err != nil {
 		if errors.Is(err, middleware.ErrForbidden) {
 			return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", cause: err}

@@ -50,9 +50,14 @@ func NewInvalidations(cfg Config) (*Invalidations, error) {
 // management call that reported the change.
 const publishTimeout = time.Second
 
+// IPRulesChanged is the ID Publish sends for a change of the IP rules
+// (keygate.ActionIPRuleCreated and ActionIPRuleDeleted): receivers reload
+// their rules (iprule.Checker.Invalidate) when Run reports it, or "".
+const IPRulesChanged = "ip-rules"
+
 // Publish tells every instance that the credential c.KeyID changed, or,
 // for an account's change (its package, disabled or enabled), the account
-// c.Account. Its signature is keygate.ChangeFunc's, for the managers'
+// c.Account, or, for a change of the IP rules, [IPRulesChanged]. Its signature is keygate.ChangeFunc's, for the managers'
 // OnChange. Any other change without a key ID is not published. Receivers
 // get one ID without its kind: they drop it from every cache (credential
 // and account IDs that collided would only cost a read). If Redis cannot
@@ -64,6 +69,8 @@ func (i *Invalidations) Publish(ctx context.Context, c keygate.Change) {
 	switch c.Action {
 	case keygate.ActionAccountUpdated, keygate.ActionAccountDisabled, keygate.ActionAccountEnabled:
 		id = c.Account
+	case keygate.ActionIPRuleCreated, keygate.ActionIPRuleDeleted:
+		id = IPRulesChanged
 	}
 	if id == "" {
 		return

@@ -412,6 +412,7 @@ func (a *app) buildAuth(cfg serveConfig, tk tokenPieces, aud auditSetup, limiter
 		ClientKeys: a.keys, ClientCredentials: a.hmacs,
 		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: aud.requestPolicy},
 		Access: middleware.AccessConfig{
+			IPRules:   a.store.ipCheck, // the service-wide and account IP rules (/admin/v1/ip-rules)
 			Packages:  cfg.tiers(),
 			Limiter:   limiter,
 			RateLimit: rateLimits(cfg.demoRateLimit, cfg.rateLimits),
@@ -452,7 +453,10 @@ func (a *app) buildAdmin(cfg serveConfig, tk tokenPieces, aud auditSetup, idem i
 	a.admin, err = admin.New(admin.Config{
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
 		Denylist: tk.verifier.Denylist(), Refresh: tk.refresh, AccessTokenTTL: cfg.accessTokenTTL,
-		Audit: aud.history, Idempotency: idem, OnChange: onChange,
+		Audit: aud.history, Idempotency: idem, 
+		// IP rules: this instance reloads them at once, the others when
+		// the broadcast (onChange) reaches them.
+		IPRules: a.store.ipRules, OnChange: keygate.MultiChangeFunc(onChange, a.store.ipCheck.OnChange),
 		SeparateReview: true,
 	})
 	return err

@@ -13,6 +13,7 @@
 //	keygate hmac-keys create|list|show|rotate|revoke ...
 //	keygate tokens revoke (--jti J | --subject S | --family F)
 //	keygate audit query [filters]
+//	keygate ip-rules list|add|delete ...
 //
 // The admin commands talk to the admin API (--server or KEYGATE_URL,
 // --admin-key or KEYGATE_ADMIN_KEY; --json for scripts); "keygate keys -h"
@@ -132,6 +133,7 @@ commands:
   hmac-keys  manage HMAC credentials through the admin API: create, list, show, rotate, revoke
   tokens     revoke access and refresh tokens through the admin API
   audit      query the audit history through the admin API
+  ip-rules   manage the service-wide and account IP allow and deny lists through the admin API: list, add, delete
 
 The admin API commands take --server URL (default $KEYGATE_URL, else http://127.0.0.1:8080),
 --admin-key KEY (default $KEYGATE_ADMIN_KEY) and --json, before or after their arguments.
@@ -192,6 +194,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tokensGroup.run(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return auditGroup.run(ctx, args[1:], stdout, stderr)
+	case "ip-rules":
+		return ipRulesGroup.run(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

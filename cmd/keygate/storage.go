@@ -16,6 +16,7 @@ import (
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/httpsig"
+	"github.com/keygate/keygate/iprule"
 	"github.com/keygate/keygate/passworduser"
 	"github.com/keygate/keygate/postgres"
 	"github.com/keygate/keygate/redisstore"
@@ -89,6 +90,12 @@ type storage struct {
 	// caches and Redis.
 	inv *redisstore.Invalidations
 
+	// ipRules are the service-wide and account IP rules (the database's,
+	// or memory), and ipCheck applies them to every request, reloading
+	// them on a change (drop) or after cacheTTL.
+	ipRules iprule.Store
+	ipCheck *iprule.Checker
+
 	stopInv context.CancelFunc // stops the invalidation receiver
 	invDone chan struct{}      // closed when it has stopped
 }
@@ -147,6 +154,12 @@ func openStorage(ctx context.Context, o storeOptions, stderr io.Writer) (_ *stor
 		s.creds = httpsig.NewCachedCredentialStore(s.db.HMACCredentials(), httpsig.CacheConfig{TTL: o.cacheTTL})
 		s.accounts = account.NewCachedStore(s.db.Accounts(), account.CacheConfig{TTL: o.cacheTTL})
 	}
+
+	s.ipRules = iprule.Store(iprule.NewMemoryStore())
+	if s.db != nil {
+		s.ipRules = s.db.IPRules()
+	}
+	s.ipCheck = iprule.NewChecker(s.ipRules, iprule.CheckerConfig{TTL: o.cacheTTL})
 
 	if o.redisURL != "" {
 		if s.redis, err = openRedis(openCtx, o.redisURL); err != nil {
@@ -248,10 +261,14 @@ func (s *storage) startInvalidations(ctx context.Context) {
 }
 
 // drop forgets the cached copy of the API key, HMAC credential or account
-// id, or every cached copy when id is "". The broadcast does not say which
+// id, or every cached copy when id is "", and reloads the IP rules for ""
+// and redisstore.IPRulesChanged. The broadcast does not say which
 // kind id is, so it drops id from every cache: an account ID that equals
 // a key ID would only cost one read.
 func (s *storage) drop(id string) {
+	if id == "" || id == redisstore.IPRulesChanged {
+		s.ipCheck.Invalidate()
+	}
 	if id == "" {
 		s.keys.InvalidateAll()
 		s.creds.InvalidateAll()

@@ -26,6 +26,8 @@ import (
 	"github.com/keygate/keygate/httpsig/httpsigtest"
 	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/idempotency/idempotencytest"
+	"github.com/keygate/keygate/iprule"
+	"github.com/keygate/keygate/iprule/ipruletest"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/jwt/jwttest"
 	"github.com/keygate/keygate/passworduser"
@@ -82,6 +84,9 @@ func TestStores(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		idempotencytest.TestStore(t, func(t *testing.T) idempotency.Store {
 			return newDB(t).Idempotency(sqlstore.IdempotencyConfig{})
 		})
+	})
+	t.Run("IPRules", func(t *testing.T) {
+		ipruletest.TestStore(t, func(t *testing.T) iprule.Store { return newDB(t).IPRules() })
 	})
 	t.Run("Edges", func(t *testing.T) { testEdges(t, newDB) })
 }
