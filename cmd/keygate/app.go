@@ -453,7 +453,7 @@ func (a *app) buildAdmin(cfg serveConfig, tk tokenPieces, aud auditSetup, idem i
 	a.admin, err = admin.New(admin.Config{
 		Prefix: adminPrefix, Auth: a.auth, Accounts: a.accounts, Keys: a.keys, HMAC: a.hmacs,
 		Denylist: tk.verifier.Denylist(), Refresh: tk.refresh, AccessTokenTTL: cfg.accessTokenTTL,
-		Audit: aud.history, Idempotency: idem, 
+		Audit: aud.history, Idempotency: idem,
 		// IP rules: this instance reloads them at once, the others when
 		// the broadcast (onChange) reaches them.
 		IPRules: a.store.ipRules, OnChange: keygate.MultiChangeFunc(onChange, a.store.ipCheck.OnChange),
