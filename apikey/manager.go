@@ -17,7 +17,6 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/cas"
-	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/internal/strbytes"
 	"github.com/keygate/keygate/internal/validate"
 )
@@ -144,29 +143,16 @@ func (m *Manager) hash(key string) [32]byte {
 
 // CreateParams describes a new key.
 type CreateParams struct {
-	// Account owns the key: 1 to 128 characters of A-Z a-z 0-9 and
-	// "_-.:". Required.
-	Account string
-	// Mode is test or live. Live keys start in [StatusPendingReview].
-	Mode keygate.Mode
+	// Grant is what the key is allowed. Its Account is required: 1 to
+	// 128 characters of A-Z a-z 0-9 and "_-.:", as are its Stores and
+	// Package. Its Mode is test or live; live keys start in
+	// [StatusPendingReview]. Its countries are upper-case ISO 3166-1
+	// alpha-2 codes, its IPs addresses or CIDR prefixes.
+	keygate.Grant
 	// Kind is publishable or secret. [Manager.CreatePair] ignores it.
 	Kind keygate.Kind
 	// Name is a label for people: at most 200 bytes of UTF-8 text.
 	Name string
-	// Stores the key may act for (same syntax as Account).
-	Stores []string
-	// Package is the account's tier, such as "GO".
-	Package string
-	// Permissions granted to the key, such as "products:read".
-	Permissions []string
-	// AllowedIPs are addresses or CIDR prefixes the key may be used from.
-	AllowedIPs []string
-	// DeniedIPs are addresses or CIDR prefixes it may never be used from.
-	DeniedIPs []string
-	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes
-	// (upper case) of the countries it may, or may never, be used from.
-	AllowedCountries []string
-	DeniedCountries  []string
 	// Expires, when set, must be in the future.
 	Expires time.Time
 }
@@ -192,8 +178,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 		key := mint(m.prefix, p.Mode, p.Kind, newKeyID())
 		rec := Record{
 			ID:               key.ID(),
-			Account:          p.Account,
-			Mode:             p.Mode,
+			Grant:            p.Grant.Clone(),
 			Kind:             p.Kind,
 			Name:             p.Name,
 			CreatedBy:        createdBy,
@@ -201,13 +186,6 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 			Hint:             hint(key),
 			Status:           status,
 			Hashes:           []Hash{{Sum: m.hash(key.Reveal())}},
-			Stores:           cloneSlice(p.Stores),
-			Package:          p.Package,
-			Permissions:      cloneSlice(p.Permissions),
-			AllowedIPs:       cloneSlice(p.AllowedIPs),
-			DeniedIPs:        cloneSlice(p.DeniedIPs),
-			AllowedCountries: cloneSlice(p.AllowedCountries),
-			DeniedCountries:  cloneSlice(p.DeniedCountries),
 			Created:          now,
 			Expires:          p.Expires,
 		}
@@ -477,9 +455,7 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 		if r.Status == StatusRevoked {
 			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
 		}
-		p := CreateParams{Account: r.Account, Mode: r.Mode, Name: r.Name, Stores: r.Stores,
-			Package: r.Package, Permissions: r.Permissions, AllowedIPs: r.AllowedIPs, DeniedIPs: r.DeniedIPs,
-			AllowedCountries: r.AllowedCountries, DeniedCountries: r.DeniedCountries}
+		p := CreateParams{Grant: r.Grant, Name: r.Name}
 		if c.Name != nil {
 			p.Name = *c.Name
 		}
@@ -599,19 +575,8 @@ func (m *Manager) update(ctx context.Context, id string, change func(*Record) er
 
 // validate checks everything in p but Kind.
 func (m *Manager) validate(p CreateParams) error {
-	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
-	switch {
-	case !p.Mode.Valid():
-		return bad("mode must be test or live")
-	case !p.Expires.IsZero() && !p.Expires.After(m.now()):
-		return bad("expiry time must be in the future")
-	}
-	why := validate.Grant{
-		Account: p.Account, Name: p.Name, Package: p.Package, Stores: p.Stores, Permissions: p.Permissions,
-		AllowedIPs: p.AllowedIPs, DeniedIPs: p.DeniedIPs, AllowedCountries: p.AllowedCountries, DeniedCountries: p.DeniedCountries,
-	}.Problem()
-	if why != "" {
-		return bad(why)
+	if why := validate.Credential(p.Grant, p.Name, p.Expires, m.now()); why != "" {
+		return fmt.Errorf("%w: %s", ErrInvalidParams, why)
 	}
 	return nil
 }
@@ -705,7 +670,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		m.startFlush()
 	}
 	rec.Hashes = nil
-	clone.Strings(&rec.Stores, &rec.Permissions, &rec.AllowedIPs, &rec.DeniedIPs, &rec.AllowedCountries, &rec.DeniedCountries)
+	rec.Grant = rec.Grant.Clone()
 	return rec, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/base62"
 	"github.com/keygate/keygate/internal/cas"
-	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/internal/cutoff"
 	"github.com/keygate/keygate/internal/validate"
 )
@@ -95,22 +94,12 @@ type StoredSecret struct {
 // its sealed secrets and metadata.
 type Credential struct {
 	// KeyID is the public identifier, the keyid of the signatures.
-	KeyID   string
-	Account string
-	Mode    keygate.Mode
-	Name    string
-
-	// Package, Permissions, Stores and AllowedIPs are carried into the
-	// Principal; their enforcement belongs to the access-control layer.
-	Package     string
-	Permissions []string
-	Stores      []string
-	AllowedIPs  []string
-	// DeniedIPs, AllowedCountries and DeniedCountries complete the origin
-	// rules, as on API keys.
-	DeniedIPs        []string
-	AllowedCountries []string
-	DeniedCountries  []string
+	KeyID string
+	// Grant is what the credential is allowed, as on API keys: carried
+	// into the Principal, enforced by the access-control layer (package
+	// middleware).
+	keygate.Grant
+	Name string
 
 	// Secrets are the sealed secrets, current first.
 	Secrets []StoredSecret
@@ -163,7 +152,7 @@ func (c Credential) CutOff(issuedAt time.Time) bool {
 // clone returns a copy of c that shares no memory with it: the string
 // slices in one allocation, the sealed bytes in another.
 func (c Credential) clone() Credential {
-	clone.Strings(&c.Permissions, &c.Stores, &c.AllowedIPs, &c.DeniedIPs, &c.AllowedCountries, &c.DeniedCountries)
+	c.Grant = c.Grant.Clone()
 	if c.Secrets != nil {
 		size := 0
 		for _, s := range c.Secrets {
@@ -405,28 +394,14 @@ func NewManager(cfg Config) (*Manager, error) {
 
 // CreateParams describes a new credential.
 type CreateParams struct {
-	// Account owns the credential: 1 to 128 characters of A-Z a-z 0-9 and
-	// "_-.:". Required.
-	Account string
-	// Mode is test or live. Required.
-	Mode keygate.Mode
+	// Grant is what the credential is allowed. Its Account is required: 1
+	// to 128 characters of A-Z a-z 0-9 and "_-.:", as are its Stores and
+	// Package. Its Mode is test or live, and required. Its countries are
+	// upper-case ISO 3166-1 alpha-2 codes, its IPs addresses or CIDR
+	// prefixes.
+	keygate.Grant
 	// Name is a label for people: at most 200 bytes of UTF-8 text.
 	Name string
-	// Package is the account's tier, such as "GO" (same syntax as
-	// Account).
-	Package string
-	// Permissions granted to the credential, such as "products:read".
-	Permissions []string
-	// Stores the credential may act for (same syntax as Account).
-	Stores []string
-	// AllowedIPs are addresses or CIDR prefixes the credential may be used
-	// from.
-	AllowedIPs []string
-	// DeniedIPs are addresses or CIDR prefixes it may never be used from.
-	DeniedIPs []string
-	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes.
-	AllowedCountries []string
-	DeniedCountries  []string
 	// Expires, when set, must be in the future.
 	Expires time.Time
 }
@@ -444,21 +419,13 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 		keyID := randomKeyID()
 		secret := newSecret(keyID)
 		c := Credential{
-			KeyID:            keyID,
-			Account:          p.Account,
-			Mode:             p.Mode,
-			Name:             p.Name,
-			Package:          p.Package,
-			Permissions:      p.Permissions,
-			Stores:           p.Stores,
-			AllowedIPs:       p.AllowedIPs,
-			DeniedIPs:        p.DeniedIPs,
-			AllowedCountries: p.AllowedCountries,
-			DeniedCountries:  p.DeniedCountries,
-			Secrets:          []StoredSecret{{Sealed: m.sealer.seal(keyID, secret.plaintext())}},
-			Status:           StatusActive,
-			Created:          now,
-			Expires:          p.Expires,
+			KeyID:   keyID,
+			Grant:   p.Grant,
+			Name:    p.Name,
+			Secrets: []StoredSecret{{Sealed: m.sealer.seal(keyID, secret.plaintext())}},
+			Status:  StatusActive,
+			Created: now,
+			Expires: p.Expires,
 		}
 		stored, err := m.store.Create(ctx, c)
 		if errors.Is(err, ErrExists) && attempt < 3 {
@@ -699,17 +666,9 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 		return Active{}, fmt.Errorf("httpsig: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
 	}
 	return Active{
-		KeyID:            c.KeyID,
-		Account:          c.Account,
-		Mode:             c.Mode,
-		Package:          c.Package,
-		Permissions:      c.Permissions,
-		Stores:           c.Stores,
-		AllowedIPs:       c.AllowedIPs,
-		DeniedIPs:        c.DeniedIPs,
-		AllowedCountries: c.AllowedCountries,
-		DeniedCountries:  c.DeniedCountries,
-		Secrets:          secrets,
+		KeyID:   c.KeyID,
+		Grant:   c.Grant,
+		Secrets: secrets,
 	}, nil
 }
 
@@ -720,19 +679,8 @@ func (m *Manager) openDecoy() {
 
 // validate checks p against the clock reading now.
 func (p CreateParams) validate(now time.Time) error {
-	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
-	switch {
-	case !p.Mode.Valid():
-		return bad("mode must be test or live")
-	case !p.Expires.IsZero() && !p.Expires.After(now):
-		return bad("expiry time must be in the future")
-	}
-	why := validate.Grant{
-		Account: p.Account, Name: p.Name, Package: p.Package, Stores: p.Stores, Permissions: p.Permissions,
-		AllowedIPs: p.AllowedIPs, DeniedIPs: p.DeniedIPs, AllowedCountries: p.AllowedCountries, DeniedCountries: p.DeniedCountries,
-	}.Problem()
-	if why != "" {
-		return bad(why)
+	if why := validate.Credential(p.Grant, p.Name, p.Expires, now); why != "" {
+		return fmt.Errorf("%w: %s", ErrInvalidParams, why)
 	}
 	return nil
 }

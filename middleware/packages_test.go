@@ -32,7 +32,7 @@ func TestPackagesBoundPermissions(t *testing.T) {
 	m := newKeyManager(t)
 	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Tiers: tiers}))
 	key := func(pkg string, perms ...string) string {
-		return mkKey(t, m, apikey.CreateParams{Package: pkg, Permissions: perms})
+		return mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: pkg, Permissions: perms}})
 	}
 	code := func(key, method, path string) int {
 		return serve(mux, areq{method: method, path: path, key: key}).Code
@@ -72,7 +72,7 @@ func TestPackagesBoundPermissions(t *testing.T) {
 func TestPackageChangeRebuildsTheCache(t *testing.T) {
 	m := newKeyManager(t)
 	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Tiers: access.RetailTiers()}))
-	k, rec, err := m.Create(context.Background(), apikey.CreateParams{Account: "acct_1", Mode: "test", Kind: "sk", Package: "GO"})
+	k, rec, err := m.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: "test", Package: "GO"}, Kind: "sk"})
 	require.NoError(t, err)
 	r := areq{path: "/v1/analytics/export", key: k.Reveal()}
 	assert.Equal(t, 403, serve(mux, r).Code)
@@ -94,7 +94,7 @@ func TestPrincipalShowsEffectivePermissions(t *testing.T) {
 	roles := access.Roles{"reporter": {"analytics:export", "reports:read"}}
 	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Tiers: tiers, Roles: roles}))
 	whoami := func(pkg string, perms ...string) []string {
-		return principalOf(t, serve(mux, areq{path: "/whoami", key: mkKey(t, m, apikey.CreateParams{Package: pkg, Permissions: perms})})).Permissions
+		return principalOf(t, serve(mux, areq{path: "/whoami", key: mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: pkg, Permissions: perms}})})).Permissions
 	}
 	assert.Equal(t, tiers.Permissions("GO"), whoami("GO"), "standard: the package's")
 	assert.Equal(t, []string{"offers:write"}, whoami("GO", "offers:write", "analytics:export"), "restricted: the intersection")
@@ -113,10 +113,10 @@ func TestWithoutTiersExplicitGrantsOnly(t *testing.T) {
 		{Pattern: "GET /v1/analytics/export", Rule: middleware.Rule{Permission: "analytics:export"}, Handler: principalJSON},
 		{Pattern: "GET /admin", Rule: middleware.Rule{Permission: "admin:read"}, Handler: principalJSON},
 	})
-	standard := mkKey(t, m, apikey.CreateParams{Package: "PRIME"})
+	standard := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "PRIME"}})
 	assert.Equal(t, 403, serve(mux, areq{path: "/v1/analytics/export", key: standard}).Code)
 	assert.Equal(t, 403, serve(mux, areq{path: "/admin", key: standard}).Code)
-	restricted := mkKey(t, m, apikey.CreateParams{Package: "GO", Permissions: []string{"analytics:export", "admin:read"}})
+	restricted := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "GO", Permissions: []string{"analytics:export", "admin:read"}}})
 	assert.Equal(t, 200, serve(mux, areq{path: "/v1/analytics/export", key: restricted}).Code)
 	assert.Equal(t, 200, serve(mux, areq{path: "/admin", key: restricted}).Code)
 }
@@ -132,10 +132,10 @@ func TestWildcardTierNeverGrantsAdmin(t *testing.T) {
 		{Pattern: "GET /v1/anything", Rule: middleware.Rule{Permission: "anything:read"}, Handler: principalJSON},
 		{Pattern: "GET /admin", Rule: middleware.Rule{Permission: "admin:read"}, Handler: principalJSON},
 	})
-	standard := mkKey(t, m, apikey.CreateParams{Package: "enterprise"})
+	standard := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "enterprise"}})
 	assert.Equal(t, 200, serve(mux, areq{path: "/v1/anything", key: standard}).Code)
 	assert.Equal(t, 403, serve(mux, areq{path: "/admin", key: standard}).Code)
-	operator := mkKey(t, m, apikey.CreateParams{Package: "enterprise", Permissions: []string{"*:*"}})
+	operator := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "enterprise", Permissions: []string{"*:*"}}})
 	assert.Equal(t, 200, serve(mux, areq{path: "/admin", key: operator}).Code)
 }
 
@@ -151,7 +151,7 @@ func TestEffectivePermissionsScribbled(t *testing.T) {
 		p, _ := keygate.FromContext(r.Context())
 		p.Permissions[0] = "admin:read"
 	})))
-	key := mkKey(t, m, apikey.CreateParams{Package: "GO"})
+	key := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "GO"}})
 	serve(mux, areq{path: "/scribble", key: key})
 	assert.Equal(t, tiers.Permissions("GO"), principalOf(t, serve(mux, areq{path: "/whoami", key: key})).Permissions)
 	serve(mux, areq{path: "/scribble", key: key})
@@ -174,7 +174,7 @@ func TestPackagesBoundHMAC(t *testing.T) {
 		{"restricted GO", "GO", []string{"analytics:export"}, 403},
 		{"restricted PRIME", "PRIME", []string{"analytics:export"}, 200},
 	} {
-		cred := httpsig.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Package: tc.pkg, Permissions: tc.perms}
+		cred := httpsig.Active{KeyID: "hk_1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Package: tc.pkg, Permissions: tc.perms}}
 		auth, err := middleware.New(middleware.Config{Signatures: stubSignatures{cred}, Access: middleware.AccessConfig{Tiers: tiers}})
 		require.NoError(t, err)
 		h := auth.Require(middleware.Rule{Permission: "analytics:export"})(principalJSON)
