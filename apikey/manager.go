@@ -16,7 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/internal/cas"
+	"github.com/keygate/keygate/internal/lifecycle"
 	"github.com/keygate/keygate/internal/strbytes"
 	"github.com/keygate/keygate/internal/validate"
 )
@@ -58,6 +58,9 @@ type Manager struct {
 	hmacPool *sync.Pool // nil without a pepper
 	usage    usageTracker
 	onChange keygate.ChangeFunc
+	// life runs what keys share with HMAC credentials: create, rotate,
+	// revoke, disable, the compare-and-swap update and change events.
+	life lifecycle.Manager[Record, Status]
 
 	bgMu     sync.Mutex // guards closed and bg.Add
 	closed   bool       // set by Close: no background flush starts afterwards
@@ -105,6 +108,20 @@ func NewManager(cfg Config) (*Manager, error) {
 		m.usage.interval = time.Minute
 	}
 	m.usage.interval = min(m.usage.interval, maxLastUsedInterval)
+	m.life = lifecycle.Manager[Record, Status]{
+		Name: "apikey", Noun: "key", Revoked: StatusRevoked,
+		Fields: func(r *Record) lifecycle.Fields[Status] {
+			return lifecycle.Fields[Status]{ID: &r.ID, Grant: &r.Grant, Status: &r.Status, Disabled: &r.Disabled,
+				RevokedAt: &r.RevokedAt, RotatedAt: &r.RotatedAt, TokensNotBefore: &r.TokensNotBefore}
+		},
+		Store:   lifecycle.Store[Record]{Get: m.store.Get, Create: m.store.Create, Update: m.store.Update},
+		Clone:   Record.clone,
+		Retries: maxUpdateRetries, Now: m.now, OnChange: m.onChange,
+		Errors: lifecycle.Errors{Exists: ErrExists, Conflict: ErrConflict,
+			InvalidParams: ErrInvalidParams, InvalidState: ErrInvalidState, Revoked: ErrRevoked},
+		Actions: lifecycle.Actions{Created: keygate.ActionKeyCreated, Rotated: keygate.ActionKeyRotated,
+			Revoked: keygate.ActionKeyRevoked, Disabled: keygate.ActionKeyDisabled, Enabled: keygate.ActionKeyEnabled},
+	}
 	return m, nil
 }
 
@@ -174,9 +191,10 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 		status = StatusPendingReview
 	}
 	createdBy := actorText(keygate.ActorFromContext(ctx))
-	for attempt := 0; ; attempt++ {
-		key := mint(m.prefix, p.Mode, p.Kind, newKeyID())
-		rec := Record{
+	var key Key
+	rec, err := m.life.Create(ctx, func() Record {
+		key = mint(m.prefix, p.Mode, p.Kind, newKeyID())
+		return Record{
 			ID:               key.ID(),
 			Grant:            p.Grant.Clone(),
 			Kind:             p.Kind,
@@ -189,16 +207,11 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 			Created:          now,
 			Expires:          p.Expires,
 		}
-		stored, err := m.store.Create(ctx, rec)
-		if errors.Is(err, ErrExists) && attempt < 3 {
-			continue // a 95-bit ID collision: vanishingly rare, but handled
-		}
-		if err != nil {
-			return Key{}, Record{}, fmt.Errorf("apikey: create: %w", err)
-		}
-		m.report(ctx, keygate.ActionKeyCreated, stored, "")
-		return key, stored.clone(), nil
+	})
+	if err != nil {
+		return Key{}, Record{}, err
 	}
+	return key, rec, nil
 }
 
 // CreatePair creates an account's publishable and secret keys for one mode,
@@ -223,11 +236,7 @@ func (m *Manager) CreatePair(ctx context.Context, p CreateParams) (publishable, 
 
 // Get returns the record of the key with that ID.
 func (m *Manager) Get(ctx context.Context, id string) (Record, error) {
-	rec, err := m.store.Get(ctx, id)
-	if err != nil {
-		return Record{}, fmt.Errorf("apikey: get: %w", err)
-	}
-	return rec.clone(), nil
+	return m.life.Get(ctx, id)
 }
 
 // Lookup returns the record of the key with that ID as the store holds it,
@@ -282,44 +291,20 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
 // [Record.TokensNotBefore] to now: the tokens the key obtained so far
 // stop working with the old secret.
 func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (Key, Record, error) {
-	if grace < 0 {
-		return Key{}, Record{}, fmt.Errorf("%w: negative grace period", ErrInvalidParams)
-	}
 	var key Key
-	rec, err := m.update(ctx, id, func(r *Record) error {
-		if r.Status == StatusRevoked {
-			return ErrRevoked
-		}
+	rec, err := m.life.Rotate(ctx, id, grace, func(r *Record, now time.Time) error {
 		if len(r.ID) != IDLen || !isBase62(r.ID) || !r.Mode.Valid() || !r.Kind.Valid() {
 			return fmt.Errorf("%w: the stored record is not a key minted by this package", ErrInvalidState)
 		}
-		now := m.now()
 		key = mint(m.prefix, r.Mode, r.Kind, r.ID)
-		hashes := []Hash{{Sum: m.hash(key.Reveal())}}
-		for _, h := range r.Hashes {
-			if h.NotAfter.IsZero() {
-				if grace == 0 {
-					continue
-				}
-				h.NotAfter = now.Add(grace)
-			}
-			if now.Before(h.NotAfter) && len(hashes) <= maxPreviousHashes {
-				hashes = append(hashes, h)
-			}
-		}
-		r.Hashes = hashes
+		r.Hashes = lifecycle.Keep(Hash{Sum: m.hash(key.Reveal())}, r.Hashes,
+			func(h *Hash) *time.Time { return &h.NotAfter }, now, grace, maxPreviousHashes)
 		r.Hint = hint(key)
-		r.RotatedAt = now
-		if grace == 0 {
-			// No grace: whatever the replaced secret obtained goes with it.
-			r.TokensNotBefore = now
-		}
 		return nil
 	})
 	if err != nil {
-		return Key{}, Record{}, fmt.Errorf("apikey: rotate: %w", err)
+		return Key{}, Record{}, err
 	}
-	m.report(ctx, keygate.ActionKeyRotated, rec, "")
 	return key, rec, nil
 }
 
@@ -327,63 +312,19 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (K
 // process (and, with a shared store, in every process that reads it; see the
 // store's documentation for caching bounds). Revoking twice is not an error.
 func (m *Manager) Revoke(ctx context.Context, id string) (Record, error) {
-	changed := false
-	rec, err := m.update(ctx, id, func(r *Record) error {
-		changed = r.Status != StatusRevoked
-		if changed {
-			r.Status = StatusRevoked
-			r.RevokedAt = m.now()
-			r.TokensNotBefore = r.RevokedAt
-		}
-		return nil
-	})
-	if err != nil {
-		return Record{}, fmt.Errorf("apikey: revoke: %w", err)
-	}
-	if changed {
-		m.report(ctx, keygate.ActionKeyRevoked, rec, "")
-	}
-	return rec, nil
+	return m.life.Revoke(ctx, id, nil)
 }
 
 // Disable stops the key from authenticating until [Manager.Enable]. It
 // sets [Record.TokensNotBefore] to now: the tokens the key obtained so far
 // stay refused after Enable.
 func (m *Manager) Disable(ctx context.Context, id string) (Record, error) {
-	return m.setDisabled(ctx, id, true)
+	return m.life.SetDisabled(ctx, id, true)
 }
 
 // Enable undoes [Manager.Disable]. It does not approve a pending key.
 func (m *Manager) Enable(ctx context.Context, id string) (Record, error) {
-	return m.setDisabled(ctx, id, false)
-}
-
-func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Record, error) {
-	changed := false
-	rec, err := m.update(ctx, id, func(r *Record) error {
-		if r.Status == StatusRevoked {
-			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
-		}
-		changed = r.Disabled != disabled
-		r.Disabled = disabled
-		if changed && disabled {
-			// Enabling the key again does not bring back the tokens
-			// it obtained before.
-			r.TokensNotBefore = m.now()
-		}
-		return nil
-	})
-	if err != nil {
-		return Record{}, fmt.Errorf("apikey: set disabled: %w", err)
-	}
-	if changed {
-		action := keygate.ActionKeyEnabled
-		if disabled {
-			action = keygate.ActionKeyDisabled
-		}
-		m.report(ctx, action, rec, "")
-	}
-	return rec, nil
+	return m.life.SetDisabled(ctx, id, false)
 }
 
 // Approve activates a live key pending review and records who approved it
@@ -545,32 +486,13 @@ func gains(from, to []string) bool {
 // report tells Config.OnChange about a stored change to rec. An empty
 // actor means the context's.
 func (m *Manager) report(ctx context.Context, action keygate.Action, rec Record, actor string) {
-	if m.onChange == nil {
-		return
-	}
-	if actor == "" {
-		actor = keygate.ActorFromContext(ctx)
-	}
-	m.onChange(ctx, keygate.Change{Action: action, Time: m.now(), Actor: actor,
-		KeyID: rec.ID, Account: rec.Account, Mode: rec.Mode})
+	m.life.Report(ctx, action, rec, actor)
 }
 
 // update applies change to a fresh copy of the record and stores it with a
 // compare-and-swap, retrying when another writer got there first.
 func (m *Manager) update(ctx context.Context, id string, change func(*Record) error) (Record, error) {
-	stored, err := cas.Update(
-		func() (Record, error) {
-			cur, err := m.store.Get(ctx, id)
-			return cur.clone(), err // the store's record may share memory: change a copy
-		},
-		change,
-		func(r Record) (Record, error) { return m.store.Update(ctx, r) },
-		func(err error) bool { return errors.Is(err, ErrConflict) },
-		maxUpdateRetries)
-	if err != nil {
-		return Record{}, err
-	}
-	return stored.clone(), nil
+	return m.life.Update(ctx, id, change)
 }
 
 // validate checks everything in p but Kind.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/base62"
-	"github.com/keygate/keygate/internal/cas"
 	"github.com/keygate/keygate/internal/cutoff"
+	"github.com/keygate/keygate/internal/lifecycle"
 	"github.com/keygate/keygate/internal/validate"
 )
 
@@ -367,6 +367,9 @@ type Manager struct {
 	sealer   sealer
 	now      func() time.Time
 	onChange keygate.ChangeFunc
+	// life runs what credentials share with API keys: create, rotate,
+	// revoke, disable, the compare-and-swap update and change events.
+	life lifecycle.Manager[Credential, Status]
 	// decoy is a sealed secret that Lookup opens when it has no secret to
 	// open, so that an unknown or unusable credential costs what a usable
 	// one costs.
@@ -389,6 +392,19 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	decoy := newSecret("")
 	m.decoy = s.seal("", decoy.plaintext())
+	m.life = lifecycle.Manager[Credential, Status]{
+		Name: "httpsig", Noun: "credential", Revoked: StatusRevoked,
+		Fields: func(c *Credential) lifecycle.Fields[Status] {
+			return lifecycle.Fields[Status]{ID: &c.KeyID, Grant: &c.Grant, Status: &c.Status, Disabled: &c.Disabled,
+				RevokedAt: &c.RevokedAt, RotatedAt: &c.RotatedAt, TokensNotBefore: &c.TokensNotBefore}
+		},
+		Store:   lifecycle.Store[Credential]{Get: m.store.Get, Create: m.store.Create, Update: m.store.Update},
+		Retries: credentialUpdateRetries, Now: m.now, OnChange: m.onChange,
+		Errors: lifecycle.Errors{Exists: ErrExists, Conflict: ErrConflict,
+			InvalidParams: ErrInvalidParams, InvalidState: ErrInvalidState, Revoked: ErrRevoked},
+		Actions: lifecycle.Actions{Created: keygate.ActionHMACCreated, Rotated: keygate.ActionHMACRotated,
+			Revoked: keygate.ActionHMACRevoked, Disabled: keygate.ActionHMACDisabled, Enabled: keygate.ActionHMACEnabled},
+	}
 	return m, nil
 }
 
@@ -415,10 +431,11 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 	if err := p.validate(now); err != nil {
 		return Secret{}, Credential{}, err
 	}
-	for attempt := 0; ; attempt++ {
+	var secret Secret
+	c, err := m.life.Create(ctx, func() Credential {
 		keyID := randomKeyID()
-		secret := newSecret(keyID)
-		c := Credential{
+		secret = newSecret(keyID)
+		return Credential{
 			KeyID:   keyID,
 			Grant:   p.Grant,
 			Name:    p.Name,
@@ -427,26 +444,17 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 			Created: now,
 			Expires: p.Expires,
 		}
-		stored, err := m.store.Create(ctx, c)
-		if errors.Is(err, ErrExists) && attempt < 3 {
-			continue // a 95-bit collision: vanishingly rare, but handled
-		}
-		if err != nil {
-			return Secret{}, Credential{}, fmt.Errorf("httpsig: create: %w", err)
-		}
-		m.report(ctx, keygate.ActionHMACCreated, stored)
-		return secret, stored, nil
+	})
+	if err != nil {
+		return Secret{}, Credential{}, err
 	}
+	return secret, c, nil
 }
 
 // Get returns the credential with that key ID, or an error wrapping
 // [ErrNotFound].
 func (m *Manager) Get(ctx context.Context, keyID string) (Credential, error) {
-	c, err := m.store.Get(ctx, keyID)
-	if err != nil {
-		return Credential{}, fmt.Errorf("httpsig: get: %w", err)
-	}
-	return c, nil
+	return m.life.Get(ctx, keyID)
 }
 
 // List returns the credentials that match f, oldest first (by Created,
@@ -485,40 +493,16 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]Credential, error) 
 // credential obtained so far go with the old secret. A revoked credential
 // cannot be rotated ([ErrRevoked]).
 func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration) (Secret, Credential, error) {
-	if grace < 0 {
-		return Secret{}, Credential{}, fmt.Errorf("%w: negative grace period", ErrInvalidParams)
-	}
 	var secret Secret
-	c, err := m.update(ctx, keyID, func(c *Credential) error {
-		if c.Status == StatusRevoked {
-			return ErrRevoked
-		}
-		now := m.now()
+	c, err := m.life.Rotate(ctx, keyID, grace, func(c *Credential, now time.Time) error {
 		secret = newSecret(c.KeyID)
-		secrets := []StoredSecret{{Sealed: m.sealer.seal(c.KeyID, secret.plaintext())}}
-		for _, s := range c.Secrets {
-			if s.NotAfter.IsZero() {
-				if grace == 0 {
-					continue
-				}
-				s.NotAfter = now.Add(grace)
-			}
-			if now.Before(s.NotAfter) && len(secrets) <= maxReplacedSecrets {
-				secrets = append(secrets, s)
-			}
-		}
-		c.Secrets = secrets
-		c.RotatedAt = now
-		if grace == 0 {
-			// No grace: whatever the replaced secret obtained goes with it.
-			c.TokensNotBefore = now
-		}
+		c.Secrets = lifecycle.Keep(StoredSecret{Sealed: m.sealer.seal(c.KeyID, secret.plaintext())}, c.Secrets,
+			func(s *StoredSecret) *time.Time { return &s.NotAfter }, now, grace, maxReplacedSecrets)
 		return nil
 	})
 	if err != nil {
-		return Secret{}, Credential{}, fmt.Errorf("httpsig: rotate: %w", err)
+		return Secret{}, Credential{}, err
 	}
-	m.report(ctx, keygate.ActionHMACRotated, c)
 	return secret, c, nil
 }
 
@@ -527,24 +511,8 @@ func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration)
 // Revocation is final, so it also erases the sealed secrets. Revoking twice
 // is not an error.
 func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) {
-	changed := false
-	c, err := m.update(ctx, keyID, func(c *Credential) error {
-		changed = c.Status != StatusRevoked
-		if changed {
-			c.Status = StatusRevoked
-			c.RevokedAt = m.now()
-			c.TokensNotBefore = c.RevokedAt
-		}
-		c.Secrets = nil
-		return nil
-	})
-	if err != nil {
-		return Credential{}, fmt.Errorf("httpsig: revoke: %w", err)
-	}
-	if changed {
-		m.report(ctx, keygate.ActionHMACRevoked, c)
-	}
-	return c, nil
+	// Revocation is final: the sealed secrets go, revoked before or not.
+	return m.life.Revoke(ctx, keyID, func(c *Credential) { c.Secrets = nil })
 }
 
 // Disable stops the credential from verifying until [Manager.Enable]. It
@@ -552,60 +520,12 @@ func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) 
 // credential obtained so far stay refused after Enable. A revoked
 // credential cannot be disabled or enabled ([ErrInvalidState]).
 func (m *Manager) Disable(ctx context.Context, keyID string) (Credential, error) {
-	return m.setDisabled(ctx, keyID, true)
+	return m.life.SetDisabled(ctx, keyID, true)
 }
 
 // Enable undoes [Manager.Disable].
 func (m *Manager) Enable(ctx context.Context, keyID string) (Credential, error) {
-	return m.setDisabled(ctx, keyID, false)
-}
-
-func (m *Manager) setDisabled(ctx context.Context, keyID string, disabled bool) (Credential, error) {
-	changed := false
-	c, err := m.update(ctx, keyID, func(c *Credential) error {
-		if c.Status == StatusRevoked {
-			return fmt.Errorf("%w: the credential is revoked", ErrInvalidState)
-		}
-		changed = c.Disabled != disabled
-		c.Disabled = disabled
-		if changed && disabled {
-			// Enabling the credential again does not bring back the
-			// tokens it obtained before.
-			c.TokensNotBefore = m.now()
-		}
-		return nil
-	})
-	if err != nil {
-		return Credential{}, fmt.Errorf("httpsig: set disabled: %w", err)
-	}
-	if changed {
-		action := keygate.ActionHMACEnabled
-		if disabled {
-			action = keygate.ActionHMACDisabled
-		}
-		m.report(ctx, action, c)
-	}
-	return c, nil
-}
-
-// report tells Config.OnChange about a stored change to c.
-func (m *Manager) report(ctx context.Context, action keygate.Action, c Credential) {
-	if m.onChange == nil {
-		return
-	}
-	m.onChange(ctx, keygate.Change{Action: action, Time: m.now(), Actor: keygate.ActorFromContext(ctx),
-		KeyID: c.KeyID, Account: c.Account, Mode: c.Mode})
-}
-
-// update applies change to a fresh copy of the credential and stores it
-// with a compare-and-swap, retrying when another writer got there first.
-func (m *Manager) update(ctx context.Context, keyID string, change func(*Credential) error) (Credential, error) {
-	return cas.Update(
-		func() (Credential, error) { return m.store.Get(ctx, keyID) },
-		change,
-		func(c Credential) (Credential, error) { return m.store.Update(ctx, c) },
-		func(err error) bool { return errors.Is(err, ErrConflict) },
-		credentialUpdateRetries)
+	return m.life.SetDisabled(ctx, keyID, false)
 }
 
 var _ CredentialSource = (*Manager)(nil)
