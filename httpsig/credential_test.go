@@ -157,16 +157,7 @@ func TestManagerCreate(t *testing.T) {
 	// Lookup gives the identity and the secret.
 	active, err := e.m.Lookup(context.Background(), cred.KeyID)
 	require.NoError(t, err)
-	assert.Equal(t, httpsig.Active{
-		KeyID: cred.KeyID, Grant: keygate.Grant{
-			Account:     "acct_1",
-			Mode:        keygate.ModeLive,
-			Package:     "GO",
-			Permissions: []string{"products:read"},
-			Stores:      []string{"store_1"},
-			AllowedIPs:  []string{"10.0.0.0/8", "192.0.2.1"},
-		}, Secrets: [][]byte{secret.Reveal()},
-	}, active)
+	assert.Equal(t, httpsig.Active{KeyID: cred.KeyID, Grant: cred.Grant, Secrets: [][]byte{secret.Reveal()}}, active)
 
 	// Lookup hands out memory of the caller's own.
 	active.Secrets[0][0] ^= 0xff
