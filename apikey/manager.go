@@ -258,29 +258,15 @@ func (m *Manager) Lookup(ctx context.Context, id string) (Record, error) {
 // account, mode, status or kind, an AfterID that is not 1 to 128 characters of
 // A-Z a-z 0-9 and "_-.:" (as every key ID is), or a negative limit.
 func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
-	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
+	own := ""
 	switch {
-	case f.Account != "" && !validIdent(f.Account):
-		return nil, bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-	case f.Mode != "" && !f.Mode.Valid():
-		return nil, fmt.Errorf("%w: mode must be %q or %q", ErrInvalidParams, keygate.ModeTest, keygate.ModeLive)
 	case f.Status != "" && !f.Status.Valid():
-		return nil, fmt.Errorf("%w: status must be %q, %q or %q", ErrInvalidParams, StatusPendingReview, StatusActive, StatusRevoked)
+		own = fmt.Sprintf("status must be %q, %q or %q", StatusPendingReview, StatusActive, StatusRevoked)
 	case f.Kind != "" && !f.Kind.Valid():
-		return nil, fmt.Errorf("%w: kind must be %q or %q", ErrInvalidParams, keygate.KindPublishable, keygate.KindSecret)
-	case f.AfterID != "" && !validIdent(f.AfterID):
-		return nil, bad("after ID must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-	case f.Limit < 0:
-		return nil, bad("limit must not be negative")
+		own = fmt.Sprintf("kind must be %q or %q", keygate.KindPublishable, keygate.KindSecret)
 	}
-	recs, err := m.store.List(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("apikey: list: %w", err)
-	}
-	for i := range recs {
-		recs[i] = recs[i].clone()
-	}
-	return recs, nil
+	return m.life.List(lifecycle.Filter{Account: f.Account, Mode: f.Mode, AfterID: f.AfterID, Limit: f.Limit}, own,
+		func() ([]Record, error) { return m.store.List(ctx, f) })
 }
 
 // Rotate gives the key a new secret and returns it, like Stripe's "roll
@@ -536,10 +522,6 @@ func actorText(actor string) string {
 	}
 	return b.String()
 }
-
-// validIdent reports whether s is an identifier as accounts, stores and
-// packages use them: 1 to 128 characters of A-Z a-z 0-9 and "_-.:".
-func validIdent(s string) bool { return validate.Ident(s) }
 
 // ValidStoreID reports whether s is acceptable as a store ID (and as an
 // account or package name).

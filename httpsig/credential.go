@@ -464,24 +464,12 @@ func (m *Manager) Get(ctx context.Context, keyID string) (Credential, error) {
 // characters of A-Z a-z 0-9 and "_-.:" (as every minted key ID is), or a
 // negative limit.
 func (m *Manager) List(ctx context.Context, f ListFilter) ([]Credential, error) {
-	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
-	switch {
-	case f.Account != "" && !validate.Ident(f.Account):
-		return nil, bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-	case f.Mode != "" && !f.Mode.Valid():
-		return nil, fmt.Errorf("%w: mode must be %q or %q", ErrInvalidParams, keygate.ModeTest, keygate.ModeLive)
-	case f.Status != "" && !f.Status.Valid():
-		return nil, fmt.Errorf("%w: status must be %q or %q", ErrInvalidParams, StatusActive, StatusRevoked)
-	case f.AfterID != "" && !validate.Ident(f.AfterID):
-		return nil, bad("after ID must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-	case f.Limit < 0:
-		return nil, bad("limit must not be negative")
+	own := ""
+	if f.Status != "" && !f.Status.Valid() {
+		own = fmt.Sprintf("status must be %q or %q", StatusActive, StatusRevoked)
 	}
-	cs, err := m.store.List(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("httpsig: list: %w", err)
-	}
-	return cs, nil
+	return m.life.List(lifecycle.Filter{Account: f.Account, Mode: f.Mode, AfterID: f.AfterID, Limit: f.Limit}, own,
+		func() ([]Credential, error) { return m.store.List(ctx, f) })
 }
 
 // Rotate gives the credential a new secret and returns it. The credential

@@ -15,6 +15,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/cas"
+	"github.com/keygate/keygate/internal/validate"
 )
 
 // createRetries is how many times Create tries again under a fresh ID
@@ -114,6 +115,46 @@ func (m *Manager[R, S]) Get(ctx context.Context, id string) (R, error) {
 		return zero, fmt.Errorf("%s: get: %w", m.Name, err)
 	}
 	return m.clone(r), nil
+}
+
+// Filter is what list filters of every kind of record hold: the account
+// and mode they keep, the ID they start after, and their page size.
+type Filter struct {
+	Account string
+	Mode    keygate.Mode
+	AfterID string
+	Limit   int
+}
+
+// List checks f and returns the records list finds, copies with Clone. A
+// bad filter is an error wrapping Errors.InvalidParams that says why: its
+// account, its mode, own (the package's own first problem with the
+// filter, such as its status; "" when none), its after ID or its limit,
+// the first of those that is wrong.
+func (m *Manager[R, S]) List(f Filter, own string, list func() ([]R, error)) ([]R, error) {
+	why := own
+	switch {
+	case f.Account != "" && !validate.Ident(f.Account):
+		why = "account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :"
+	case f.Mode != "" && !f.Mode.Valid():
+		why = fmt.Sprintf("mode must be %q or %q", keygate.ModeTest, keygate.ModeLive)
+	case own != "":
+	case f.AfterID != "" && !validate.Ident(f.AfterID):
+		why = "after ID must be 1 to 128 characters of A-Z a-z 0-9 _ - . :"
+	case f.Limit < 0:
+		why = "limit must not be negative"
+	}
+	if why != "" {
+		return nil, fmt.Errorf("%w: %s", m.Errors.InvalidParams, why)
+	}
+	rs, err := list()
+	if err != nil {
+		return nil, fmt.Errorf("%s: list: %w", m.Name, err)
+	}
+	for i := range rs {
+		rs[i] = m.clone(rs[i])
+	}
+	return rs, nil
 }
 
 // Update applies change to a fresh copy of the record with that ID and

@@ -277,3 +277,38 @@ func TestRevokeAndDisable(t *testing.T) {
 		t.Errorf("get: %v", err)
 	}
 }
+
+func TestList(t *testing.T) {
+	m, _, _ := newManager()
+	cloned := 0
+	m.Clone = func(r record) record { cloned++; return r }
+	listed := []record{{ID: "a"}, {ID: "b"}}
+	for _, tc := range []struct {
+		name string
+		f    Filter
+		own  string
+		want string // the error's reason; "" for none
+	}{
+		{"fine", Filter{Account: "acct_1", Mode: keygate.ModeLive, AfterID: "a", Limit: 2}, "", ""},
+		{"account first", Filter{Account: "acct 1", Mode: "x", Limit: -1}, "own", "account must be"},
+		{"mode before own", Filter{Mode: "x", Limit: -1}, "own", "mode must be \"test\" or \"live\""},
+		{"own before after ID", Filter{AfterID: "a b", Limit: -1}, "status must be", "status must be"},
+		{"after ID", Filter{AfterID: "a b", Limit: -1}, "", "after ID must be"},
+		{"limit", Filter{Limit: -1}, "", "limit must not be negative"},
+	} {
+		cloned = 0
+		rs, err := m.List(tc.f, tc.own, func() ([]record, error) { return slices.Clone(listed), nil })
+		if tc.want == "" {
+			if err != nil || len(rs) != 2 || cloned != 2 {
+				t.Errorf("%s: %v, %v, %d cloned", tc.name, rs, err, cloned)
+			}
+			continue
+		}
+		if !errors.Is(err, errInvalidParams) || !strings.HasPrefix(err.Error(), "invalid params: "+tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := m.List(Filter{}, "", func() ([]record, error) { return nil, errNotFound }); !errors.Is(err, errNotFound) || !strings.HasPrefix(err.Error(), "test: list: ") {
+		t.Errorf("store error: %v", err)
+	}
+}
