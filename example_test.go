@@ -65,3 +65,28 @@ func ExampleMultiChangeFunc() {
 	// invalidate: key_123
 	// true
 }
+
+// A Grant is what a credential may do and where from. Credentials embed
+// it, and Clone gives a copy to change without touching the original,
+// whose slices a store may share.
+func ExampleGrant() {
+	g := keygate.Grant{
+		Account:          "acct_42",
+		Mode:             keygate.ModeLive,
+		Package:          "GO",
+		Permissions:      []string{"products:read"},
+		Stores:           []string{"store_1"},
+		AllowedIPs:       []string{"192.0.2.0/24"},
+		DeniedCountries:  []string{"KP"},
+		AllowedCountries: nil, // any country not denied
+	}
+	narrower := g.Clone()
+	narrower.Permissions[0] = "orders:read"
+	narrower.AllowedIPs = append(narrower.AllowedIPs, "198.51.100.7")
+
+	fmt.Println(g.Account, g.Mode, g.Package, g.Permissions, g.AllowedIPs)
+	fmt.Println(narrower.Permissions, narrower.AllowedIPs, narrower.AllowedCountries == nil)
+	// Output:
+	// acct_42 live GO [products:read] [192.0.2.0/24]
+	// [orders:read] [192.0.2.0/24 198.51.100.7] true
+}

@@ -1,6 +1,8 @@
 // Package keygate holds the caller identity that every keygate package shares:
 // the [Principal] that an authenticating middleware puts in a request's
-// context, and the small vocabulary it is made of ([Method], [Mode], [Kind]).
+// context, and the small vocabulary it is made of ([Method], [Mode], [Kind]),
+// and the [Grant] every credential carries: what it is allowed, and where
+// from.
 //
 // It imports only the standard library, so that the mechanism packages
 // (apikey, jwt, httpsig, ipbind, audit) can all depend on it without depending on

@@ -2,6 +2,8 @@ package keygate_test
 
 import (
 	"context"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,4 +64,38 @@ func TestModeAndKindValid(t *testing.T) {
 	assert.True(t, keygate.KindPublishable.Valid())
 	assert.True(t, keygate.KindSecret.Valid())
 	assert.False(t, keygate.Kind("rk").Valid())
+}
+
+func TestGrantClone(t *testing.T) {
+	grant := func() keygate.Grant {
+		return keygate.Grant{
+			Account: "acct_1", Mode: keygate.ModeTest, Package: "GO",
+			Permissions: []string{"a:read", "b:write"}, Stores: []string{"s1"},
+			AllowedIPs: []string{"10.0.0.0/8"}, DeniedIPs: []string{"10.1.0.0/16"},
+			AllowedCountries: []string{"SE"}, DeniedCountries: []string{},
+		}
+	}
+	g := grant()
+	c := g.Clone()
+	require.Equal(t, g, c)
+	// Appending to each of the clone's slices overwrites none of the
+	// others (they share one backing array), and writing into them leaves
+	// the original alone.
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Slice {
+			f.Set(reflect.Append(f, reflect.ValueOf("appended")))
+		}
+	}
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Slice {
+			orig := reflect.ValueOf(g).Field(i).Interface().([]string)
+			assert.Equal(t, append(slices.Clone(orig), "appended"), f.Interface(), v.Type().Field(i).Name)
+			f.Index(0).SetString("changed")
+		}
+	}
+	assert.Equal(t, grant(), g, "the original changed")
+	n := keygate.Grant{Account: "a"}.Clone()
+	assert.Nil(t, n.Permissions)
+	assert.Nil(t, n.AllowedCountries)
 }

@@ -19,7 +19,7 @@ import (
 )
 
 func jwtClaims(clientID, sub, acct string) jwt.Claims {
-	return jwt.Claims{Subject: sub, ClientID: clientID, Account: acct, Mode: keygate.ModeTest, ClientKind: keygate.KindSecret}
+	return jwt.Claims{Subject: sub, ClientID: clientID, Grant: keygate.Grant{Account: acct, Mode: keygate.ModeTest}, ClientKind: keygate.KindSecret}
 }
 
 func refreshGrant(clientID, sub, acct string) jwt.RefreshGrant {

@@ -42,8 +42,7 @@ func Example() {
 	if _, err := accounts.Create(ctx, account.CreateParams{ID: "acct_ops", Name: "Operators"}); err != nil {
 		log.Fatal(err)
 	}
-	adminKey, _, err := keys.Create(ctx, apikey.CreateParams{Account: "acct_ops", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-		Permissions: []string{admin.PermissionRead, admin.PermissionWrite, admin.PermissionReview}})
+	adminKey, _, err := keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_ops", Mode: keygate.ModeTest, Permissions: []string{admin.PermissionRead, admin.PermissionWrite, admin.PermissionReview}}, Kind: keygate.KindSecret})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestListFilters(t *testing.T) {
 		{&never, keygate.KindSecret, time.Time{}},
 		{&pk, keygate.KindPublishable, now.Add(2 * 24 * time.Hour)},
 	} {
-		k, _, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_corner", Mode: keygate.ModeTest, Kind: c.kind, Expires: c.expires})
+		k, _, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_corner", Mode: keygate.ModeTest}, Kind: c.kind, Expires: c.expires})
 		require.NoError(t, err)
 		*c.id = k.ID()
 	}

@@ -162,7 +162,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	_, err = e.accounts.Create(ctx, account.CreateParams{ID: "acct_admin", Name: "Operators", Package: top})
 	require.NoError(t, err)
 	mint := func(perms ...string) (string, string) {
-		k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_admin", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Package: top, Permissions: perms})
+		k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_admin", Mode: keygate.ModeTest, Package: top, Permissions: perms}, Kind: keygate.KindSecret})
 		require.NoError(t, err)
 		e.secrets = append(e.secrets, k.Reveal())
 		return k.Reveal(), rec.ID

@@ -32,13 +32,11 @@ func (h *Handler) createHMAC(r *http.Request, body []byte) (result, error) {
 	if err := fe.err(); err != nil {
 		return result{}, err
 	}
-	if err := h.checkGives(r.Context(), req.Permissions, g.permissions, g.account.Package); err != nil {
+	if err := h.checkGives(r.Context(), req.Permissions, g.grant.Permissions, g.account.Package); err != nil {
 		return result{}, err
 	}
 	secret, c, err := h.cfg.HMAC.Create(r.Context(), httpsig.CreateParams{
-		Account: g.account.ID, Mode: g.mode, Name: g.name, Package: g.account.Package, Permissions: g.permissions,
-		Stores: g.stores, AllowedIPs: g.allowedIPs, DeniedIPs: g.deniedIPs,
-		AllowedCountries: g.allowedCountries, DeniedCountries: g.deniedCountries, Expires: expires,
+		Grant: g.grant, Name: g.name, Expires: expires,
 	})
 	if err != nil {
 		return result{}, err

@@ -27,23 +27,22 @@ type keyCreateRequest struct {
 	Expires          json.RawMessage `json:"expires"`
 }
 
-// grant is what create requests of keys and HMAC credentials share,
-// validated.
-type grant struct {
-	account                                                  account.Account
-	mode                                                     keygate.Mode
-	name                                                     string
-	stores, permissions                                      []string
-	allowedIPs, deniedIPs, allowedCountries, deniedCountries []string
+// checkedGrant is what create requests of keys and HMAC credentials
+// share, validated: the new credential's grant (with the account's ID and
+// package), its name, and its account.
+type checkedGrant struct {
+	grant   keygate.Grant
+	name    string
+	account account.Account
 }
 
 // checkGrant validates the members of a create request that keys and HMAC
 // credentials share, and looks the account up: an unknown account is a
 // field error (the request names it; the route exists).
-func (h *Handler) checkGrant(r *http.Request, fe fieldErrors, req *keyCreateRequest) (grant, error) {
+func (h *Handler) checkGrant(r *http.Request, fe fieldErrors, req *keyCreateRequest) (checkedGrant, error) {
 	checkIdent(fe, "account", req.Account, true)
-	g := grant{mode: checkMode(fe, req.Mode), name: req.Name, stores: req.Stores,
-		allowedIPs: req.AllowedIPs, deniedIPs: req.DeniedIPs, allowedCountries: req.AllowedCountries, deniedCountries: req.DeniedCountries}
+	g := checkedGrant{name: req.Name, grant: keygate.Grant{Mode: checkMode(fe, req.Mode), Stores: req.Stores,
+		AllowedIPs: req.AllowedIPs, DeniedIPs: req.DeniedIPs, AllowedCountries: req.AllowedCountries, DeniedCountries: req.DeniedCountries}}
 	checkName(fe, "name", req.Name)
 	checkIdents(fe, "stores", req.Stores)
 	checkPermissions(fe, req.Permissions)
@@ -51,7 +50,7 @@ func (h *Handler) checkGrant(r *http.Request, fe fieldErrors, req *keyCreateRequ
 	checkIPs(fe, "denied_ips", req.DeniedIPs)
 	checkCountries(fe, "allowed_countries", req.AllowedCountries)
 	checkCountries(fe, "denied_countries", req.DeniedCountries)
-	g.permissions = h.expandRoles(fe, req.Permissions, req.Roles)
+	g.grant.Permissions = h.expandRoles(fe, req.Permissions, req.Roles)
 	if acct, ok := confinedTo(r.Context()); ok && req.Account != acct {
 		// Another account, for a caller confined to one, does not exist.
 		if _, bad := fe["account"]; !bad {
@@ -64,9 +63,10 @@ func (h *Handler) checkGrant(r *http.Request, fe fieldErrors, req *keyCreateRequ
 		case errors.Is(err, account.ErrNotFound):
 			fe.add("account", "no account has this ID")
 		case err != nil:
-			return grant{}, err
+			return checkedGrant{}, err
 		}
 		g.account = a
+		g.grant.Account, g.grant.Package = a.ID, a.Package
 	}
 	return g, nil
 }
@@ -91,13 +91,11 @@ func (h *Handler) createKeys(r *http.Request, body []byte) (result, error) {
 	if err := fe.err(); err != nil {
 		return result{}, err
 	}
-	if err := h.checkGives(r.Context(), req.Permissions, g.permissions, g.account.Package); err != nil {
+	if err := h.checkGives(r.Context(), req.Permissions, g.grant.Permissions, g.account.Package); err != nil {
 		return result{}, err
 	}
 	p := apikey.CreateParams{
-		Account: g.account.ID, Mode: g.mode, Name: g.name, Stores: g.stores, Package: g.account.Package,
-		Permissions: g.permissions, AllowedIPs: g.allowedIPs, DeniedIPs: g.deniedIPs,
-		AllowedCountries: g.allowedCountries, DeniedCountries: g.deniedCountries, Expires: expires,
+		Grant: g.grant, Name: g.name, Expires: expires,
 	}
 	ctx := r.Context()
 	prefix := h.cfg.Keys.Prefix()

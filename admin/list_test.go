@@ -68,11 +68,11 @@ func TestPagination(t *testing.T) {
 		if i%2 == 0 {
 			e.clock.Advance(time.Millisecond) // the other half share their instant
 		}
-		_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_p", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+		_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_p", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 		require.NoError(t, err)
 		want[rec.ID] = true
 		if i%100 == 0 {
-			_, _, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_other", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+			_, _, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_other", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 			require.NoError(t, err)
 		}
 	}
@@ -82,7 +82,7 @@ func TestPagination(t *testing.T) {
 		ids := walk(t, e, "/keys?account=acct_p", limit, func(k admin.Key) string { return k.ID }, func(page int) {
 			if page%3 == 0 { // new keys arrive during the walk
 				e.clock.Advance(time.Millisecond)
-				_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_p", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+				_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_p", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 				require.NoError(t, err)
 				added[rec.ID] = true
 			}
@@ -129,7 +129,7 @@ func TestPagination(t *testing.T) {
 	assert.JSONEq(t, `{"data":[]}`, string(r.body))
 
 	// Filters.
-	_, _, err = e.keys.Create(ctx, apikey.CreateParams{Account: "acct_other", Mode: keygate.ModeLive, Kind: keygate.KindSecret})
+	_, _, err = e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_other", Mode: keygate.ModeLive}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	live := walk(t, e, "/keys?mode=live&status=pending_review", 5, func(k admin.Key) string { return k.Status + " " + k.Mode }, nil)
 	assert.Equal(t, []string{"pending_review live"}, live)
@@ -147,7 +147,7 @@ func TestPaginationAccountsAndHMAC(t *testing.T) {
 		a, err := e.accounts.Create(ctx, account.CreateParams{Name: fmt.Sprint("shop ", i)})
 		require.NoError(t, err)
 		accts = append(accts, a.ID)
-		_, c, err := e.hmac.Create(ctx, httpsig.CreateParams{Account: a.ID, Mode: keygate.ModeTest})
+		_, c, err := e.hmac.Create(ctx, httpsig.CreateParams{Grant: keygate.Grant{Account: a.ID, Mode: keygate.ModeTest}})
 		require.NoError(t, err)
 		creds = append(creds, c.KeyID)
 	}

@@ -37,7 +37,7 @@ func (e *env) mintOn(acct string, mode keygate.Mode, perms ...string) (string, s
 	ctx := keygate.WithActor(context.Background(), "keygate init")
 	a, err := e.accounts.Get(ctx, acct)
 	require.NoError(e.t, err)
-	k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: acct, Mode: mode, Kind: keygate.KindSecret, Package: a.Package, Permissions: perms})
+	k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: acct, Mode: mode, Package: a.Package, Permissions: perms}, Kind: keygate.KindSecret})
 	require.NoError(e.t, err)
 	e.mu.Lock()
 	e.secrets = append(e.secrets, k.Reveal())
@@ -52,7 +52,7 @@ func (e *env) mintHMAC(acct string, perms ...string) string {
 	a, err := e.accounts.Get(context.Background(), acct)
 	require.NoError(e.t, err)
 	secret, c, err := e.hmac.Create(keygate.WithActor(context.Background(), "keygate init"),
-		httpsig.CreateParams{Account: acct, Mode: keygate.ModeTest, Package: a.Package, Permissions: perms})
+		httpsig.CreateParams{Grant: keygate.Grant{Account: acct, Mode: keygate.ModeTest, Package: a.Package, Permissions: perms}})
 	require.NoError(e.t, err)
 	e.mu.Lock()
 	e.secrets = append(e.secrets, secret.Base64())
@@ -428,7 +428,7 @@ func TestTokenCountsAsItsClientKey(t *testing.T) {
 func TestHMACCallerGrantsOnlyWhatItHolds(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	secret, c, err := e.hmac.Create(keygate.WithActor(context.Background(), "keygate init"),
-		httpsig.CreateParams{Account: "acct_admin", Mode: keygate.ModeTest, Permissions: []string{admin.PermissionWrite, "orders:read"}})
+		httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_admin", Mode: keygate.ModeTest, Permissions: []string{admin.PermissionWrite, "orders:read"}}})
 	require.NoError(t, err)
 	signer := &httpsig.Signer{KeyID: c.KeyID, Secret: secret.Reveal(), Now: e.clock.Now}
 	send := func(method, path, body string) response {

@@ -46,7 +46,7 @@ func TestCachedStoreInstances(t *testing.T) {
 	a, _ := newInstance()
 	b, cacheB := newInstance()
 
-	key, rec, err := a.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	key, rec, err := a.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	_, err = b.Verify(ctx, key.Reveal())
 	require.NoError(t, err, "a key created elsewhere works at once: unknown IDs are not cached")
@@ -69,7 +69,7 @@ func TestCachedStoreInstances(t *testing.T) {
 	require.ErrorIs(t, err, apikey.ErrRevoked, "after the TTL, B reads the revocation")
 
 	// With an invalidation (what a broadcast does), B sees a change at once.
-	key2, rec2, err := a.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	key2, rec2, err := a.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	_, err = b.Verify(ctx, key2.Reveal())
 	require.NoError(t, err)

@@ -18,11 +18,9 @@ func ExampleManager_Create() {
 		panic(err)
 	}
 	key, rec, err := keys.Create(context.Background(), apikey.CreateParams{
-		Account: "acct_42",
-		Mode:    keygate.ModeTest,
-		Kind:    keygate.KindSecret,
-		Name:    "POS terminal 7",
-		Stores:  []string{"store_1"},
+		Grant: keygate.Grant{Account: "acct_42", Mode: keygate.ModeTest, Stores: []string{"store_1"}},
+		Kind:  keygate.KindSecret,
+		Name:  "POS terminal 7",
 	})
 	if err != nil {
 		panic(err)
@@ -41,7 +39,7 @@ func ExampleManager_Create() {
 func ExampleManager_Verify() {
 	keys, _ := apikey.NewManager(apikey.Config{})
 	ctx := context.Background()
-	key, _, _ := keys.Create(ctx, apikey.CreateParams{Account: "acct_42", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	key, _, _ := keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_42", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 
 	rec, err := keys.Verify(ctx, key.Reveal())
 	fmt.Println(rec.Account, rec.Mode, err)
@@ -63,7 +61,7 @@ func ExampleManager_Verify() {
 func ExampleManager_Rotate() {
 	keys, _ := apikey.NewManager(apikey.Config{})
 	ctx := context.Background()
-	old, _, _ := keys.Create(ctx, apikey.CreateParams{Account: "acct_42", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	old, _, _ := keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_42", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 
 	fresh, _, err := keys.Rotate(ctx, old.ID(), 0) // no grace: the old secret stops now
 	if err != nil {

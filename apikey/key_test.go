@@ -205,7 +205,7 @@ func TestModeAndKindAreBoundToTheRecord(t *testing.T) {
 	m, err := NewManager(Config{})
 	require.NoError(t, err)
 	ctx := context.Background()
-	key, _, err := m.Create(ctx, CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	key, _, err := m.Create(ctx, CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	reseal := func(s string) string {
 		signed := s[:len(s)-ChecksumLen]

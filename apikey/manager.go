@@ -16,8 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keygate/keygate"
-	"github.com/keygate/keygate/internal/cas"
-	"github.com/keygate/keygate/internal/clone"
+	"github.com/keygate/keygate/internal/lifecycle"
 	"github.com/keygate/keygate/internal/strbytes"
 	"github.com/keygate/keygate/internal/validate"
 )
@@ -59,6 +58,9 @@ type Manager struct {
 	hmacPool *sync.Pool // nil without a pepper
 	usage    usageTracker
 	onChange keygate.ChangeFunc
+	// life runs what keys share with HMAC credentials: create, rotate,
+	// revoke, disable, the compare-and-swap update and change events.
+	life lifecycle.Manager[Record, Status]
 
 	bgMu     sync.Mutex // guards closed and bg.Add
 	closed   bool       // set by Close: no background flush starts afterwards
@@ -106,6 +108,20 @@ func NewManager(cfg Config) (*Manager, error) {
 		m.usage.interval = time.Minute
 	}
 	m.usage.interval = min(m.usage.interval, maxLastUsedInterval)
+	m.life = lifecycle.Manager[Record, Status]{
+		Name: "apikey", Noun: "key", Revoked: StatusRevoked,
+		Fields: func(r *Record) lifecycle.Fields[Status] {
+			return lifecycle.Fields[Status]{ID: &r.ID, Grant: &r.Grant, Status: &r.Status, Disabled: &r.Disabled,
+				RevokedAt: &r.RevokedAt, RotatedAt: &r.RotatedAt, TokensNotBefore: &r.TokensNotBefore}
+		},
+		Store:   lifecycle.Store[Record]{Get: m.store.Get, Create: m.store.Create, Update: m.store.Update},
+		Clone:   Record.clone,
+		Retries: maxUpdateRetries, Now: m.now, OnChange: m.onChange,
+		Errors: lifecycle.Errors{Exists: ErrExists, Conflict: ErrConflict,
+			InvalidParams: ErrInvalidParams, InvalidState: ErrInvalidState, Revoked: ErrRevoked},
+		Actions: lifecycle.Actions{Created: keygate.ActionKeyCreated, Rotated: keygate.ActionKeyRotated,
+			Revoked: keygate.ActionKeyRevoked, Disabled: keygate.ActionKeyDisabled, Enabled: keygate.ActionKeyEnabled},
+	}
 	return m, nil
 }
 
@@ -144,29 +160,16 @@ func (m *Manager) hash(key string) [32]byte {
 
 // CreateParams describes a new key.
 type CreateParams struct {
-	// Account owns the key: 1 to 128 characters of A-Z a-z 0-9 and
-	// "_-.:". Required.
-	Account string
-	// Mode is test or live. Live keys start in [StatusPendingReview].
-	Mode keygate.Mode
+	// Grant is what the key is allowed. Its Account is required: 1 to
+	// 128 characters of A-Z a-z 0-9 and "_-.:", as are its Stores and
+	// Package. Its Mode is test or live; live keys start in
+	// [StatusPendingReview]. Its countries are upper-case ISO 3166-1
+	// alpha-2 codes, its IPs addresses or CIDR prefixes.
+	keygate.Grant
 	// Kind is publishable or secret. [Manager.CreatePair] ignores it.
 	Kind keygate.Kind
 	// Name is a label for people: at most 200 bytes of UTF-8 text.
 	Name string
-	// Stores the key may act for (same syntax as Account).
-	Stores []string
-	// Package is the account's tier, such as "GO".
-	Package string
-	// Permissions granted to the key, such as "products:read".
-	Permissions []string
-	// AllowedIPs are addresses or CIDR prefixes the key may be used from.
-	AllowedIPs []string
-	// DeniedIPs are addresses or CIDR prefixes it may never be used from.
-	DeniedIPs []string
-	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes
-	// (upper case) of the countries it may, or may never, be used from.
-	AllowedCountries []string
-	DeniedCountries  []string
 	// Expires, when set, must be in the future.
 	Expires time.Time
 }
@@ -188,12 +191,12 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 		status = StatusPendingReview
 	}
 	createdBy := actorText(keygate.ActorFromContext(ctx))
-	for attempt := 0; ; attempt++ {
-		key := mint(m.prefix, p.Mode, p.Kind, newKeyID())
-		rec := Record{
+	var key Key
+	rec, err := m.life.Create(ctx, func() Record {
+		key = mint(m.prefix, p.Mode, p.Kind, newKeyID())
+		return Record{
 			ID:               key.ID(),
-			Account:          p.Account,
-			Mode:             p.Mode,
+			Grant:            p.Grant.Clone(),
 			Kind:             p.Kind,
 			Name:             p.Name,
 			CreatedBy:        createdBy,
@@ -201,26 +204,14 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 			Hint:             hint(key),
 			Status:           status,
 			Hashes:           []Hash{{Sum: m.hash(key.Reveal())}},
-			Stores:           cloneSlice(p.Stores),
-			Package:          p.Package,
-			Permissions:      cloneSlice(p.Permissions),
-			AllowedIPs:       cloneSlice(p.AllowedIPs),
-			DeniedIPs:        cloneSlice(p.DeniedIPs),
-			AllowedCountries: cloneSlice(p.AllowedCountries),
-			DeniedCountries:  cloneSlice(p.DeniedCountries),
 			Created:          now,
 			Expires:          p.Expires,
 		}
-		stored, err := m.store.Create(ctx, rec)
-		if errors.Is(err, ErrExists) && attempt < 3 {
-			continue // a 95-bit ID collision: vanishingly rare, but handled
-		}
-		if err != nil {
-			return Key{}, Record{}, fmt.Errorf("apikey: create: %w", err)
-		}
-		m.report(ctx, keygate.ActionKeyCreated, stored, "")
-		return key, stored.clone(), nil
+	})
+	if err != nil {
+		return Key{}, Record{}, err
 	}
+	return key, rec, nil
 }
 
 // CreatePair creates an account's publishable and secret keys for one mode,
@@ -245,11 +236,7 @@ func (m *Manager) CreatePair(ctx context.Context, p CreateParams) (publishable, 
 
 // Get returns the record of the key with that ID.
 func (m *Manager) Get(ctx context.Context, id string) (Record, error) {
-	rec, err := m.store.Get(ctx, id)
-	if err != nil {
-		return Record{}, fmt.Errorf("apikey: get: %w", err)
-	}
-	return rec.clone(), nil
+	return m.life.Get(ctx, id)
 }
 
 // Lookup returns the record of the key with that ID as the store holds it,
@@ -271,29 +258,15 @@ func (m *Manager) Lookup(ctx context.Context, id string) (Record, error) {
 // account, mode, status or kind, an AfterID that is not 1 to 128 characters of
 // A-Z a-z 0-9 and "_-.:" (as every key ID is), or a negative limit.
 func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
-	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
+	own := ""
 	switch {
-	case f.Account != "" && !validIdent(f.Account):
-		return nil, bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-	case f.Mode != "" && !f.Mode.Valid():
-		return nil, fmt.Errorf("%w: mode must be %q or %q", ErrInvalidParams, keygate.ModeTest, keygate.ModeLive)
 	case f.Status != "" && !f.Status.Valid():
-		return nil, fmt.Errorf("%w: status must be %q, %q or %q", ErrInvalidParams, StatusPendingReview, StatusActive, StatusRevoked)
+		own = fmt.Sprintf("status must be %q, %q or %q", StatusPendingReview, StatusActive, StatusRevoked)
 	case f.Kind != "" && !f.Kind.Valid():
-		return nil, fmt.Errorf("%w: kind must be %q or %q", ErrInvalidParams, keygate.KindPublishable, keygate.KindSecret)
-	case f.AfterID != "" && !validIdent(f.AfterID):
-		return nil, bad("after ID must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-	case f.Limit < 0:
-		return nil, bad("limit must not be negative")
+		own = fmt.Sprintf("kind must be %q or %q", keygate.KindPublishable, keygate.KindSecret)
 	}
-	recs, err := m.store.List(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("apikey: list: %w", err)
-	}
-	for i := range recs {
-		recs[i] = recs[i].clone()
-	}
-	return recs, nil
+	return m.life.List(lifecycle.Filter{Account: f.Account, Mode: f.Mode, AfterID: f.AfterID, Limit: f.Limit}, own,
+		func() ([]Record, error) { return m.store.List(ctx, f) })
 }
 
 // Rotate gives the key a new secret and returns it, like Stripe's "roll
@@ -304,44 +277,20 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]Record, error) {
 // [Record.TokensNotBefore] to now: the tokens the key obtained so far
 // stop working with the old secret.
 func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (Key, Record, error) {
-	if grace < 0 {
-		return Key{}, Record{}, fmt.Errorf("%w: negative grace period", ErrInvalidParams)
-	}
 	var key Key
-	rec, err := m.update(ctx, id, func(r *Record) error {
-		if r.Status == StatusRevoked {
-			return ErrRevoked
-		}
+	rec, err := m.life.Rotate(ctx, id, grace, func(r *Record, now time.Time) error {
 		if len(r.ID) != IDLen || !isBase62(r.ID) || !r.Mode.Valid() || !r.Kind.Valid() {
 			return fmt.Errorf("%w: the stored record is not a key minted by this package", ErrInvalidState)
 		}
-		now := m.now()
 		key = mint(m.prefix, r.Mode, r.Kind, r.ID)
-		hashes := []Hash{{Sum: m.hash(key.Reveal())}}
-		for _, h := range r.Hashes {
-			if h.NotAfter.IsZero() {
-				if grace == 0 {
-					continue
-				}
-				h.NotAfter = now.Add(grace)
-			}
-			if now.Before(h.NotAfter) && len(hashes) <= maxPreviousHashes {
-				hashes = append(hashes, h)
-			}
-		}
-		r.Hashes = hashes
+		r.Hashes = lifecycle.Keep(Hash{Sum: m.hash(key.Reveal())}, r.Hashes,
+			func(h *Hash) *time.Time { return &h.NotAfter }, now, grace, maxPreviousHashes)
 		r.Hint = hint(key)
-		r.RotatedAt = now
-		if grace == 0 {
-			// No grace: whatever the replaced secret obtained goes with it.
-			r.TokensNotBefore = now
-		}
 		return nil
 	})
 	if err != nil {
-		return Key{}, Record{}, fmt.Errorf("apikey: rotate: %w", err)
+		return Key{}, Record{}, err
 	}
-	m.report(ctx, keygate.ActionKeyRotated, rec, "")
 	return key, rec, nil
 }
 
@@ -349,63 +298,19 @@ func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (K
 // process (and, with a shared store, in every process that reads it; see the
 // store's documentation for caching bounds). Revoking twice is not an error.
 func (m *Manager) Revoke(ctx context.Context, id string) (Record, error) {
-	changed := false
-	rec, err := m.update(ctx, id, func(r *Record) error {
-		changed = r.Status != StatusRevoked
-		if changed {
-			r.Status = StatusRevoked
-			r.RevokedAt = m.now()
-			r.TokensNotBefore = r.RevokedAt
-		}
-		return nil
-	})
-	if err != nil {
-		return Record{}, fmt.Errorf("apikey: revoke: %w", err)
-	}
-	if changed {
-		m.report(ctx, keygate.ActionKeyRevoked, rec, "")
-	}
-	return rec, nil
+	return m.life.Revoke(ctx, id, nil)
 }
 
 // Disable stops the key from authenticating until [Manager.Enable]. It
 // sets [Record.TokensNotBefore] to now: the tokens the key obtained so far
 // stay refused after Enable.
 func (m *Manager) Disable(ctx context.Context, id string) (Record, error) {
-	return m.setDisabled(ctx, id, true)
+	return m.life.SetDisabled(ctx, id, true)
 }
 
 // Enable undoes [Manager.Disable]. It does not approve a pending key.
 func (m *Manager) Enable(ctx context.Context, id string) (Record, error) {
-	return m.setDisabled(ctx, id, false)
-}
-
-func (m *Manager) setDisabled(ctx context.Context, id string, disabled bool) (Record, error) {
-	changed := false
-	rec, err := m.update(ctx, id, func(r *Record) error {
-		if r.Status == StatusRevoked {
-			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
-		}
-		changed = r.Disabled != disabled
-		r.Disabled = disabled
-		if changed && disabled {
-			// Enabling the key again does not bring back the tokens
-			// it obtained before.
-			r.TokensNotBefore = m.now()
-		}
-		return nil
-	})
-	if err != nil {
-		return Record{}, fmt.Errorf("apikey: set disabled: %w", err)
-	}
-	if changed {
-		action := keygate.ActionKeyEnabled
-		if disabled {
-			action = keygate.ActionKeyDisabled
-		}
-		m.report(ctx, action, rec, "")
-	}
-	return rec, nil
+	return m.life.SetDisabled(ctx, id, false)
 }
 
 // Approve activates a live key pending review and records who approved it
@@ -477,9 +382,7 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 		if r.Status == StatusRevoked {
 			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
 		}
-		p := CreateParams{Account: r.Account, Mode: r.Mode, Name: r.Name, Stores: r.Stores,
-			Package: r.Package, Permissions: r.Permissions, AllowedIPs: r.AllowedIPs, DeniedIPs: r.DeniedIPs,
-			AllowedCountries: r.AllowedCountries, DeniedCountries: r.DeniedCountries}
+		p := CreateParams{Grant: r.Grant, Name: r.Name}
 		if c.Name != nil {
 			p.Name = *c.Name
 		}
@@ -569,49 +472,19 @@ func gains(from, to []string) bool {
 // report tells Config.OnChange about a stored change to rec. An empty
 // actor means the context's.
 func (m *Manager) report(ctx context.Context, action keygate.Action, rec Record, actor string) {
-	if m.onChange == nil {
-		return
-	}
-	if actor == "" {
-		actor = keygate.ActorFromContext(ctx)
-	}
-	m.onChange(ctx, keygate.Change{Action: action, Time: m.now(), Actor: actor,
-		KeyID: rec.ID, Account: rec.Account, Mode: rec.Mode})
+	m.life.Report(ctx, action, rec, actor)
 }
 
 // update applies change to a fresh copy of the record and stores it with a
 // compare-and-swap, retrying when another writer got there first.
 func (m *Manager) update(ctx context.Context, id string, change func(*Record) error) (Record, error) {
-	stored, err := cas.Update(
-		func() (Record, error) {
-			cur, err := m.store.Get(ctx, id)
-			return cur.clone(), err // the store's record may share memory: change a copy
-		},
-		change,
-		func(r Record) (Record, error) { return m.store.Update(ctx, r) },
-		func(err error) bool { return errors.Is(err, ErrConflict) },
-		maxUpdateRetries)
-	if err != nil {
-		return Record{}, err
-	}
-	return stored.clone(), nil
+	return m.life.Update(ctx, id, change)
 }
 
 // validate checks everything in p but Kind.
 func (m *Manager) validate(p CreateParams) error {
-	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
-	switch {
-	case !p.Mode.Valid():
-		return bad("mode must be test or live")
-	case !p.Expires.IsZero() && !p.Expires.After(m.now()):
-		return bad("expiry time must be in the future")
-	}
-	why := validate.Grant{
-		Account: p.Account, Name: p.Name, Package: p.Package, Stores: p.Stores, Permissions: p.Permissions,
-		AllowedIPs: p.AllowedIPs, DeniedIPs: p.DeniedIPs, AllowedCountries: p.AllowedCountries, DeniedCountries: p.DeniedCountries,
-	}.Problem()
-	if why != "" {
-		return bad(why)
+	if why := validate.Credential(p.Grant, p.Name, p.Expires, m.now()); why != "" {
+		return fmt.Errorf("%w: %s", ErrInvalidParams, why)
 	}
 	return nil
 }
@@ -649,10 +522,6 @@ func actorText(actor string) string {
 	}
 	return b.String()
 }
-
-// validIdent reports whether s is an identifier as accounts, stores and
-// packages use them: 1 to 128 characters of A-Z a-z 0-9 and "_-.:".
-func validIdent(s string) bool { return validate.Ident(s) }
 
 // ValidStoreID reports whether s is acceptable as a store ID (and as an
 // account or package name).
@@ -705,7 +574,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		m.startFlush()
 	}
 	rec.Hashes = nil
-	clone.Strings(&rec.Stores, &rec.Permissions, &rec.AllowedIPs, &rec.DeniedIPs, &rec.AllowedCountries, &rec.DeniedCountries)
+	rec.Grant = rec.Grant.Clone()
 	return rec, nil
 }
 

@@ -58,14 +58,16 @@ func newManager(t *testing.T, cfg apikey.Config) (*apikey.Manager, *clock) {
 }
 
 var params = apikey.CreateParams{
-	Account:     "acct_1",
-	Mode:        keygate.ModeTest,
-	Kind:        keygate.KindSecret,
-	Name:        "till 4",
-	Stores:      []string{"store_1"},
-	Package:     "GO",
-	Permissions: []string{"products:read"},
-	AllowedIPs:  []string{"192.0.2.0/24"},
+	Grant: keygate.Grant{
+		Account:     "acct_1",
+		Mode:        keygate.ModeTest,
+		Stores:      []string{"store_1"},
+		Package:     "GO",
+		Permissions: []string{"products:read"},
+		AllowedIPs:  []string{"192.0.2.0/24"},
+	},
+	Kind: keygate.KindSecret,
+	Name: "till 4",
 }
 
 func TestCreateAndVerify(t *testing.T) {

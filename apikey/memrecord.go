@@ -136,10 +136,15 @@ func pack(r *Record) *memRecord {
 // record rebuilds the Record, sharing m's slices.
 func (m *memRecord) record() Record {
 	r := Record{
-		ID: m.id, Account: m.account, Name: m.name, Package: m.pkg,
-		ApprovedBy: m.approvedBy, CreatedBy: m.createdBy, PermissionsSetBy: m.createdBy, Hint: m.hint,
-		Mode: modes[m.mode], Kind: kinds[m.kind], Status: statuses[m.status], Disabled: m.disabled,
-		Hashes: m.hashes, Stores: m.stores, Permissions: m.permissions, Version: m.version,
+		ID: m.id, Grant: keygate.Grant{
+			Account:     m.account,
+			Package:     m.pkg,
+			Mode:        modes[m.mode],
+			Stores:      m.stores,
+			Permissions: m.permissions,
+		}, Name: m.name, ApprovedBy: m.approvedBy, CreatedBy: m.createdBy, PermissionsSetBy: m.createdBy, Hint: m.hint,
+		Kind: kinds[m.kind], Status: statuses[m.status], Disabled: m.disabled,
+		Hashes: m.hashes, Version: m.version,
 	}
 	if x := m.extra; x != nil {
 		r.AllowedIPs, r.DeniedIPs = x.allowedIPs, x.deniedIPs

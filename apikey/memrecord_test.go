@@ -16,10 +16,9 @@ import (
 func TestMemRecordRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 22, 12, 0, 0, 123456789, time.FixedZone("X", 3600))
 	base := Record{
-		ID: "id", Account: "acct", Name: "n", Package: "GO", ApprovedBy: "a", CreatedBy: "c", PermissionsSetBy: "c", Hint: "abcd",
-		Mode: keygate.ModeLive, Kind: keygate.KindSecret, Status: StatusActive, Disabled: true,
-		Hashes: []Hash{{Sum: [32]byte{1}, NotAfter: at}}, Stores: []string{"s"}, Permissions: []string{"p"},
-		Created: at, Expires: at.Add(time.Hour), LastUsed: at.Add(time.Minute), ApprovedAt: at, RotatedAt: at, Version: 7,
+		ID: "id", Grant: keygate.Grant{Account: "acct", Package: "GO", Mode: keygate.ModeLive, Stores: []string{"s"}, Permissions: []string{"p"}}, Name: "n", ApprovedBy: "a", CreatedBy: "c", PermissionsSetBy: "c", Hint: "abcd",
+		Kind: keygate.KindSecret, Status: StatusActive, Disabled: true,
+		Hashes: []Hash{{Sum: [32]byte{1}, NotAfter: at}}, Created: at, Expires: at.Add(time.Hour), LastUsed: at.Add(time.Minute), ApprovedAt: at, RotatedAt: at, Version: 7,
 	}
 	variants := map[string]func(r *Record){
 		"common":             func(*Record) {},

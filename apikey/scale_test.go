@@ -29,8 +29,7 @@ func BenchmarkVerifyScale(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			p := apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-				Stores: []string{"store_1"}, Permissions: []string{"products:read"}}
+			p := apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: []string{"store_1"}, Permissions: []string{"products:read"}}, Kind: keygate.KindSecret}
 			keys := make([]string, 0, 1024)
 			before := liveHeap()
 			for i := range n {

@@ -100,11 +100,13 @@ type Hash struct {
 // Record is what a [Store] keeps about a key: its hashes and metadata, never
 // the plaintext (its Hint is the public tail of the checksum).
 type Record struct {
-	ID      string
-	Account string
-	Mode    keygate.Mode
-	Kind    keygate.Kind
-	Name    string
+	ID string
+	// Grant is what the key is allowed: its account, mode, package,
+	// permissions, stores and origin rules, enforced by the
+	// access-control layer (package middleware).
+	keygate.Grant
+	Kind keygate.Kind
+	Name string
 	// CreatedBy is who created the key: [keygate.ActorFromContext] of
 	// [Manager.Create]'s context, or empty when nobody was known. It is
 	// at most 200 bytes of text: an actor that is not has its invalid
@@ -128,20 +130,6 @@ type Record struct {
 	Status   Status
 	Disabled bool
 	Hashes   []Hash
-
-	// Stores, Package, Permissions and the origin rules (AllowedIPs,
-	// DeniedIPs, AllowedCountries, DeniedCountries) are enforced by the
-	// access-control layer (package middleware).
-	Stores      []string
-	Package     string
-	Permissions []string
-	AllowedIPs  []string
-	// DeniedIPs are addresses or CIDR prefixes the key may never be used
-	// from; they win over AllowedIPs.
-	DeniedIPs []string
-	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes.
-	AllowedCountries []string
-	DeniedCountries  []string
 
 	Created    time.Time
 	Expires    time.Time // zero: never
@@ -194,12 +182,7 @@ func (r Record) CutOff(issuedAt time.Time) bool {
 // clone returns a copy of r that shares no memory with it.
 func (r Record) clone() Record {
 	r.Hashes = cloneSlice(r.Hashes)
-	r.Stores = cloneSlice(r.Stores)
-	r.Permissions = cloneSlice(r.Permissions)
-	r.AllowedIPs = cloneSlice(r.AllowedIPs)
-	r.DeniedIPs = cloneSlice(r.DeniedIPs)
-	r.AllowedCountries = cloneSlice(r.AllowedCountries)
-	r.DeniedCountries = cloneSlice(r.DeniedCountries)
+	r.Grant = r.Grant.Clone()
 	return r
 }
 

@@ -27,7 +27,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	key, _, err := keys.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	key, _, err := keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -29,7 +29,7 @@ var fuzzRoutes = []string{
 func FuzzPages(f *testing.F) {
 	e := newEnv(f, envOptions{})
 	ctx := keygate.WithActor(context.Background(), "test")
-	_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_shop", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Package: "GO"})
+	_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_shop", Mode: keygate.ModeTest, Package: "GO"}, Kind: keygate.KindSecret})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -43,11 +43,11 @@ func TestOverview(t *testing.T) {
 	e.write(requests(7, now.Add(-30*time.Hour), "acct_shop", "test", audit.Allow, "")...) // too old
 	ctx := keygate.WithActor(context.Background(), "test")
 	for _, acct := range []string{"acct_shop", "acct_other"} {
-		if _, _, err := e.keys.Create(ctx, apikey.CreateParams{Account: acct, Mode: keygate.ModeLive, Kind: keygate.KindSecret}); err != nil {
+		if _, _, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: acct, Mode: keygate.ModeLive}, Kind: keygate.KindSecret}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_other", Mode: keygate.ModeLive, Kind: keygate.KindSecret}); err != nil {
+	if _, _, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_other", Mode: keygate.ModeLive}, Kind: keygate.KindSecret}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -82,7 +82,7 @@ func TestOverviewOwnerConfined(t *testing.T) {
 	e.write(requests(1, now.Add(-10*time.Minute), "", "", audit.Deny, "invalid_token")...)
 	ctx := keygate.WithActor(context.Background(), "test")
 	for _, acct := range []string{"acct_shop", "acct_other", "acct_other"} {
-		if _, _, err := e.keys.Create(ctx, apikey.CreateParams{Account: acct, Mode: keygate.ModeLive, Kind: keygate.KindSecret}); err != nil {
+		if _, _, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: acct, Mode: keygate.ModeLive}, Kind: keygate.KindSecret}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,12 +105,12 @@ func TestOverviewExpiringKeys(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ctx := keygate.WithActor(context.Background(), "test")
 	now := time.Now()
-	soon, _, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_shop", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
+	soon, _, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_shop", Mode: keygate.ModeTest}, Kind: keygate.KindSecret,
 		Name: `soon <b>"x"</b>`, Expires: now.Add(48 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_shop", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
+	if _, _, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_shop", Mode: keygate.ModeTest}, Kind: keygate.KindSecret,
 		Expires: now.Add(30 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}

@@ -198,7 +198,7 @@ func (e *pgEnv) record(plain string) apikey.Record {
 func (e *pgEnv) mint(actor, acct string, mode keygate.Mode, name string) (string, apikey.Record) {
 	e.t.Helper()
 	ctx := keygate.WithActor(context.Background(), actor)
-	k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: acct, Mode: mode, Kind: keygate.KindSecret, Name: name})
+	k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: acct, Mode: mode}, Kind: keygate.KindSecret, Name: name})
 	require.NoError(e.t, err)
 	return k.Reveal(), rec
 }
@@ -781,7 +781,7 @@ func TestPagesAccountPage(t *testing.T) {
 	_, test := e.mint("x", "acct_demo", keygate.ModeTest, "test secret")
 	_, live := e.mint("x", "acct_demo", keygate.ModeLive, "live secret")
 	_, other := e.mint("x", "acct_other", keygate.ModeTest, "other")
-	_, cred, err := e.hmacs.Create(context.Background(), httpsig.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest, Name: "signer"})
+	_, cred, err := e.hmacs.Create(context.Background(), httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_demo", Mode: keygate.ModeTest}, Name: "signer"})
 	require.NoError(t, err)
 	require.NoError(t, e.sink.Write(context.Background(), []audit.Event{
 		{Time: time.Now().UTC(), Action: "key.created", KeyID: test.ID, Account: "acct_demo"},
@@ -862,7 +862,7 @@ func TestPagesHMAC(t *testing.T) {
 	require.Equal(t, httpsig.StatusRevoked, cred.Status)
 
 	// Another account's credential: 404 for an owner.
-	_, theirs, err := e.hmacs.Create(context.Background(), httpsig.CreateParams{Account: "acct_other", Mode: keygate.ModeTest})
+	_, theirs, err := e.hmacs.Create(context.Background(), httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_other", Mode: keygate.ModeTest}})
 	require.NoError(t, err)
 	requireStatus(t, demo.get("/hmac-keys/"+theirs.KeyID), http.StatusNotFound)
 	requireStatus(t, demo.post("/hmac-keys/"+theirs.KeyID+"/rotate", nil), http.StatusNotFound)
@@ -940,7 +940,7 @@ func TestPagesWithoutReadPermission(t *testing.T) {
 	e := newPgEnv(t)
 	nobody := e.operator("nora", "orders:read")
 	_, rec := e.mint("x", "acct_demo", keygate.ModeTest, "k")
-	_, cred, err := e.hmacs.Create(context.Background(), httpsig.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest})
+	_, cred, err := e.hmacs.Create(context.Background(), httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_demo", Mode: keygate.ModeTest}})
 	require.NoError(t, err)
 	for _, p := range []string{"/keys", "/keys/" + rec.ID, "/keys/" + rec.ID + "/edit", "/accounts", "/accounts/acct_demo",
 		"/review", "/hmac-keys", "/hmac-keys/" + cred.KeyID} {
@@ -972,8 +972,7 @@ func TestPagesEditKeyPartialForm(t *testing.T) {
 	e := newPgEnv(t)
 	op := e.operator("alice", "*:*")
 	ctx := keygate.WithActor(context.Background(), "keygate init")
-	_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: "acct_demo", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-		Permissions: []string{"orders:read"}, AllowedIPs: []string{"192.0.2.0/24"}})
+	_, rec, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_demo", Mode: keygate.ModeTest, Permissions: []string{"orders:read"}, AllowedIPs: []string{"192.0.2.0/24"}}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	// A post with the name only changes the name, nothing it lacks.
 	requireStatus(t, op.post("/keys/"+rec.ID+"/edit", url.Values{"name": {"renamed"}}), http.StatusSeeOther)

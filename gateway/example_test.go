@@ -19,8 +19,11 @@ import (
 func ExampleGateway_ForwardAuth() {
 	keys, _ := apikey.NewManager(apikey.Config{})
 	key, _, _ := keys.Create(context.Background(), apikey.CreateParams{
-		Account: "acct_42", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Stores: []string{"store_1"},
-	})
+		Grant: keygate.Grant{
+			Account: "acct_42",
+			Mode:    keygate.ModeTest,
+			Stores:  []string{"store_1"},
+		}, Kind: keygate.KindSecret})
 	auth, _ := middleware.New(middleware.Config{APIKeys: keys})
 	orders, _ := url.Parse("http://127.0.0.1:9000")
 	gw, err := gateway.New(gateway.Config{

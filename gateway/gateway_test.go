@@ -35,8 +35,12 @@ func (credentials) Lookup(_ context.Context, keyID string) (httpsig.Active, erro
 	if keyID != "hk_1" {
 		return httpsig.Active{}, httpsig.ErrNotFound
 	}
-	return httpsig.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Package: "GO",
-		Stores: []string{"store_1"}, Secrets: [][]byte{bytes.Clone(hmSecret)}}, nil
+	return httpsig.Active{KeyID: "hk_1", Grant: keygate.Grant{
+		Account: "acct_1",
+		Mode:    keygate.ModeTest,
+		Package: "GO",
+		Stores:  []string{"store_1"},
+	}, Secrets: [][]byte{bytes.Clone(hmSecret)}}, nil
 }
 
 // echo is the upstream: it answers with what it received.
@@ -94,8 +98,15 @@ func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) 
 	f.keys, err = apikey.NewManager(apikey.Config{})
 	require.NoError(t, err)
 	create := func(account string, kind keygate.Kind, allowedIPs []string, perms ...string) (string, string) {
-		k, _, err := f.keys.Create(ctx, apikey.CreateParams{Account: account, Mode: keygate.ModeTest, Kind: kind,
-			Stores: []string{"store_1"}, Package: "GO", Permissions: perms, AllowedIPs: allowedIPs})
+		k, _, err := f.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{
+			Account:     account,
+			Mode:        keygate.ModeTest,
+			Stores:      []string{"store_1"},
+			Package:     "GO",
+			Permissions: perms,
+			AllowedIPs:  allowedIPs,
+		}, Kind: kind,
+		})
 		require.NoError(t, err)
 		return k.Reveal(), k.ID()
 	}
@@ -151,8 +162,13 @@ func newFixture(t testing.TB, upstream http.Handler, mod func(*gateway.Config)) 
 func (f *fixture) token(t *testing.T) string {
 	t.Helper()
 	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "user_7", ClientID: "client_1", Scope: "orders:read",
-		Account: "acct_1", Mode: keygate.ModeTest, ClientKind: keygate.KindSecret, Package: "GO",
-		Permissions: []string{"orders:read"}, Stores: []string{"store_1"}})
+		Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        keygate.ModeTest,
+			Package:     "GO",
+			Permissions: []string{"orders:read"},
+			Stores:      []string{"store_1"},
+		}, ClientKind: keygate.KindSecret})
 	require.NoError(t, err)
 	return tok
 }
@@ -213,8 +229,14 @@ func identity(h http.Header) map[string]string {
 
 // apikeyParams is a secret test key of account with orders:read.
 func apikeyParams(account string) apikey.CreateParams {
-	return apikey.CreateParams{Account: account, Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-		Stores: []string{"store_1"}, Package: "GO", Permissions: []string{"orders:read"}}
+	return apikey.CreateParams{Grant: keygate.Grant{
+		Account:     account,
+		Mode:        keygate.ModeTest,
+		Stores:      []string{"store_1"},
+		Package:     "GO",
+		Permissions: []string{"orders:read"},
+	}, Kind: keygate.KindSecret,
+	}
 }
 
 // refusalCase is a request that the middleware refuses.

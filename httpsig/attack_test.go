@@ -33,7 +33,7 @@ const atkNow = tvCreated
 func atkClock() time.Time { return time.Unix(atkNow, 0) }
 
 func atkCreds() staticCredentials {
-	return staticCredentials{"k1": {KeyID: "k1", Account: "acct_atk", Mode: keygate.ModeTest, Secrets: [][]byte{atkSecret}}}
+	return staticCredentials{"k1": {KeyID: "k1", Grant: keygate.Grant{Account: "acct_atk", Mode: keygate.ModeTest}, Secrets: [][]byte{atkSecret}}}
 }
 
 func atkVerifier(t testing.TB, cfg VerifierConfig) *Verifier {
@@ -198,7 +198,7 @@ func TestAttackStoresDown(t *testing.T) {
 // TestAttackRotation: any of the credential's secrets verifies, no other.
 func TestAttackRotation(t *testing.T) {
 	old, cur := bytes.Repeat([]byte{1}, 64), atkSecret
-	creds := staticCredentials{"k1": {KeyID: "k1", Account: "a", Mode: keygate.ModeTest, Secrets: [][]byte{cur, old}}}
+	creds := staticCredentials{"k1": {KeyID: "k1", Grant: keygate.Grant{Account: "a", Mode: keygate.ModeTest}, Secrets: [][]byte{cur, old}}}
 	v := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority, Credentials: creds})
 	for i, secret := range [][]byte{cur, old, bytes.Repeat([]byte{2}, 64)} {
 		r := atkRequest(t, `{}`, "n", func(e *fieldEdit) {

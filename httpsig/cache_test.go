@@ -34,7 +34,7 @@ func TestCachedCredentialStoreInstances(t *testing.T) {
 	a, _ := newInstance()
 	b, cacheB := newInstance()
 
-	_, cred, err := a.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	_, cred, err := a.Create(ctx, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}})
 	require.NoError(t, err)
 	_, err = b.Lookup(ctx, cred.KeyID)
 	require.NoError(t, err)

@@ -41,7 +41,7 @@ func TestOnChange(t *testing.T) {
 		return []keygate.Change{{Action: action, Time: clock.Now(), Actor: "bk_admin", KeyID: c.KeyID, Account: c.Account, Mode: c.Mode}}
 	}
 
-	s1, cred, err := m.Create(admin, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
+	s1, cred, err := m.Create(admin, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeLive}})
 	require.NoError(t, err)
 	assert.Equal(t, want(keygate.ActionHMACCreated, cred), take())
 
@@ -70,7 +70,7 @@ func TestOnChange(t *testing.T) {
 	assert.Empty(t, take(), "repeated and failed actions report nothing")
 
 	// Reports never hold a secret.
-	_, _, err = m.Create(admin, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	_, _, err = m.Create(admin, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}})
 	require.NoError(t, err)
 	dump := fmt.Sprintf("%+v %#v", take(), cred)
 	for _, s := range []httpsig.Secret{s1, s2} {

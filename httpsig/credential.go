@@ -11,9 +11,8 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/base62"
-	"github.com/keygate/keygate/internal/cas"
-	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/internal/cutoff"
+	"github.com/keygate/keygate/internal/lifecycle"
 	"github.com/keygate/keygate/internal/validate"
 )
 
@@ -95,22 +94,12 @@ type StoredSecret struct {
 // its sealed secrets and metadata.
 type Credential struct {
 	// KeyID is the public identifier, the keyid of the signatures.
-	KeyID   string
-	Account string
-	Mode    keygate.Mode
-	Name    string
-
-	// Package, Permissions, Stores and AllowedIPs are carried into the
-	// Principal; their enforcement belongs to the access-control layer.
-	Package     string
-	Permissions []string
-	Stores      []string
-	AllowedIPs  []string
-	// DeniedIPs, AllowedCountries and DeniedCountries complete the origin
-	// rules, as on API keys.
-	DeniedIPs        []string
-	AllowedCountries []string
-	DeniedCountries  []string
+	KeyID string
+	// Grant is what the credential is allowed, as on API keys: carried
+	// into the Principal, enforced by the access-control layer (package
+	// middleware).
+	keygate.Grant
+	Name string
 
 	// Secrets are the sealed secrets, current first.
 	Secrets []StoredSecret
@@ -163,7 +152,7 @@ func (c Credential) CutOff(issuedAt time.Time) bool {
 // clone returns a copy of c that shares no memory with it: the string
 // slices in one allocation, the sealed bytes in another.
 func (c Credential) clone() Credential {
-	clone.Strings(&c.Permissions, &c.Stores, &c.AllowedIPs, &c.DeniedIPs, &c.AllowedCountries, &c.DeniedCountries)
+	c.Grant = c.Grant.Clone()
 	if c.Secrets != nil {
 		size := 0
 		for _, s := range c.Secrets {
@@ -378,6 +367,9 @@ type Manager struct {
 	sealer   sealer
 	now      func() time.Time
 	onChange keygate.ChangeFunc
+	// life runs what credentials share with API keys: create, rotate,
+	// revoke, disable, the compare-and-swap update and change events.
+	life lifecycle.Manager[Credential, Status]
 	// decoy is a sealed secret that Lookup opens when it has no secret to
 	// open, so that an unknown or unusable credential costs what a usable
 	// one costs.
@@ -400,33 +392,32 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	decoy := newSecret("")
 	m.decoy = s.seal("", decoy.plaintext())
+	m.life = lifecycle.Manager[Credential, Status]{
+		Name: "httpsig", Noun: "credential", Revoked: StatusRevoked,
+		Fields: func(c *Credential) lifecycle.Fields[Status] {
+			return lifecycle.Fields[Status]{ID: &c.KeyID, Grant: &c.Grant, Status: &c.Status, Disabled: &c.Disabled,
+				RevokedAt: &c.RevokedAt, RotatedAt: &c.RotatedAt, TokensNotBefore: &c.TokensNotBefore}
+		},
+		Store:   lifecycle.Store[Credential]{Get: m.store.Get, Create: m.store.Create, Update: m.store.Update},
+		Retries: credentialUpdateRetries, Now: m.now, OnChange: m.onChange,
+		Errors: lifecycle.Errors{Exists: ErrExists, Conflict: ErrConflict,
+			InvalidParams: ErrInvalidParams, InvalidState: ErrInvalidState, Revoked: ErrRevoked},
+		Actions: lifecycle.Actions{Created: keygate.ActionHMACCreated, Rotated: keygate.ActionHMACRotated,
+			Revoked: keygate.ActionHMACRevoked, Disabled: keygate.ActionHMACDisabled, Enabled: keygate.ActionHMACEnabled},
+	}
 	return m, nil
 }
 
 // CreateParams describes a new credential.
 type CreateParams struct {
-	// Account owns the credential: 1 to 128 characters of A-Z a-z 0-9 and
-	// "_-.:". Required.
-	Account string
-	// Mode is test or live. Required.
-	Mode keygate.Mode
+	// Grant is what the credential is allowed. Its Account is required: 1
+	// to 128 characters of A-Z a-z 0-9 and "_-.:", as are its Stores and
+	// Package. Its Mode is test or live, and required. Its countries are
+	// upper-case ISO 3166-1 alpha-2 codes, its IPs addresses or CIDR
+	// prefixes.
+	keygate.Grant
 	// Name is a label for people: at most 200 bytes of UTF-8 text.
 	Name string
-	// Package is the account's tier, such as "GO" (same syntax as
-	// Account).
-	Package string
-	// Permissions granted to the credential, such as "products:read".
-	Permissions []string
-	// Stores the credential may act for (same syntax as Account).
-	Stores []string
-	// AllowedIPs are addresses or CIDR prefixes the credential may be used
-	// from.
-	AllowedIPs []string
-	// DeniedIPs are addresses or CIDR prefixes it may never be used from.
-	DeniedIPs []string
-	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes.
-	AllowedCountries []string
-	DeniedCountries  []string
 	// Expires, when set, must be in the future.
 	Expires time.Time
 }
@@ -440,46 +431,30 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Secret, Credentia
 	if err := p.validate(now); err != nil {
 		return Secret{}, Credential{}, err
 	}
-	for attempt := 0; ; attempt++ {
+	var secret Secret
+	c, err := m.life.Create(ctx, func() Credential {
 		keyID := randomKeyID()
-		secret := newSecret(keyID)
-		c := Credential{
-			KeyID:            keyID,
-			Account:          p.Account,
-			Mode:             p.Mode,
-			Name:             p.Name,
-			Package:          p.Package,
-			Permissions:      p.Permissions,
-			Stores:           p.Stores,
-			AllowedIPs:       p.AllowedIPs,
-			DeniedIPs:        p.DeniedIPs,
-			AllowedCountries: p.AllowedCountries,
-			DeniedCountries:  p.DeniedCountries,
-			Secrets:          []StoredSecret{{Sealed: m.sealer.seal(keyID, secret.plaintext())}},
-			Status:           StatusActive,
-			Created:          now,
-			Expires:          p.Expires,
+		secret = newSecret(keyID)
+		return Credential{
+			KeyID:   keyID,
+			Grant:   p.Grant,
+			Name:    p.Name,
+			Secrets: []StoredSecret{{Sealed: m.sealer.seal(keyID, secret.plaintext())}},
+			Status:  StatusActive,
+			Created: now,
+			Expires: p.Expires,
 		}
-		stored, err := m.store.Create(ctx, c)
-		if errors.Is(err, ErrExists) && attempt < 3 {
-			continue // a 95-bit collision: vanishingly rare, but handled
-		}
-		if err != nil {
-			return Secret{}, Credential{}, fmt.Errorf("httpsig: create: %w", err)
-		}
-		m.report(ctx, keygate.ActionHMACCreated, stored)
-		return secret, stored, nil
+	})
+	if err != nil {
+		return Secret{}, Credential{}, err
 	}
+	return secret, c, nil
 }
 
 // Get returns the credential with that key ID, or an error wrapping
 // [ErrNotFound].
 func (m *Manager) Get(ctx context.Context, keyID string) (Credential, error) {
-	c, err := m.store.Get(ctx, keyID)
-	if err != nil {
-		return Credential{}, fmt.Errorf("httpsig: get: %w", err)
-	}
-	return c, nil
+	return m.life.Get(ctx, keyID)
 }
 
 // List returns the credentials that match f, oldest first (by Created,
@@ -489,24 +464,12 @@ func (m *Manager) Get(ctx context.Context, keyID string) (Credential, error) {
 // characters of A-Z a-z 0-9 and "_-.:" (as every minted key ID is), or a
 // negative limit.
 func (m *Manager) List(ctx context.Context, f ListFilter) ([]Credential, error) {
-	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
-	switch {
-	case f.Account != "" && !validate.Ident(f.Account):
-		return nil, bad("account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-	case f.Mode != "" && !f.Mode.Valid():
-		return nil, fmt.Errorf("%w: mode must be %q or %q", ErrInvalidParams, keygate.ModeTest, keygate.ModeLive)
-	case f.Status != "" && !f.Status.Valid():
-		return nil, fmt.Errorf("%w: status must be %q or %q", ErrInvalidParams, StatusActive, StatusRevoked)
-	case f.AfterID != "" && !validate.Ident(f.AfterID):
-		return nil, bad("after ID must be 1 to 128 characters of A-Z a-z 0-9 _ - . :")
-	case f.Limit < 0:
-		return nil, bad("limit must not be negative")
+	own := ""
+	if f.Status != "" && !f.Status.Valid() {
+		own = fmt.Sprintf("status must be %q or %q", StatusActive, StatusRevoked)
 	}
-	cs, err := m.store.List(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("httpsig: list: %w", err)
-	}
-	return cs, nil
+	return m.life.List(lifecycle.Filter{Account: f.Account, Mode: f.Mode, AfterID: f.AfterID, Limit: f.Limit}, own,
+		func() ([]Credential, error) { return m.store.List(ctx, f) })
 }
 
 // Rotate gives the credential a new secret and returns it. The credential
@@ -518,40 +481,16 @@ func (m *Manager) List(ctx context.Context, f ListFilter) ([]Credential, error) 
 // credential obtained so far go with the old secret. A revoked credential
 // cannot be rotated ([ErrRevoked]).
 func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration) (Secret, Credential, error) {
-	if grace < 0 {
-		return Secret{}, Credential{}, fmt.Errorf("%w: negative grace period", ErrInvalidParams)
-	}
 	var secret Secret
-	c, err := m.update(ctx, keyID, func(c *Credential) error {
-		if c.Status == StatusRevoked {
-			return ErrRevoked
-		}
-		now := m.now()
+	c, err := m.life.Rotate(ctx, keyID, grace, func(c *Credential, now time.Time) error {
 		secret = newSecret(c.KeyID)
-		secrets := []StoredSecret{{Sealed: m.sealer.seal(c.KeyID, secret.plaintext())}}
-		for _, s := range c.Secrets {
-			if s.NotAfter.IsZero() {
-				if grace == 0 {
-					continue
-				}
-				s.NotAfter = now.Add(grace)
-			}
-			if now.Before(s.NotAfter) && len(secrets) <= maxReplacedSecrets {
-				secrets = append(secrets, s)
-			}
-		}
-		c.Secrets = secrets
-		c.RotatedAt = now
-		if grace == 0 {
-			// No grace: whatever the replaced secret obtained goes with it.
-			c.TokensNotBefore = now
-		}
+		c.Secrets = lifecycle.Keep(StoredSecret{Sealed: m.sealer.seal(c.KeyID, secret.plaintext())}, c.Secrets,
+			func(s *StoredSecret) *time.Time { return &s.NotAfter }, now, grace, maxReplacedSecrets)
 		return nil
 	})
 	if err != nil {
-		return Secret{}, Credential{}, fmt.Errorf("httpsig: rotate: %w", err)
+		return Secret{}, Credential{}, err
 	}
-	m.report(ctx, keygate.ActionHMACRotated, c)
 	return secret, c, nil
 }
 
@@ -560,24 +499,8 @@ func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration)
 // Revocation is final, so it also erases the sealed secrets. Revoking twice
 // is not an error.
 func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) {
-	changed := false
-	c, err := m.update(ctx, keyID, func(c *Credential) error {
-		changed = c.Status != StatusRevoked
-		if changed {
-			c.Status = StatusRevoked
-			c.RevokedAt = m.now()
-			c.TokensNotBefore = c.RevokedAt
-		}
-		c.Secrets = nil
-		return nil
-	})
-	if err != nil {
-		return Credential{}, fmt.Errorf("httpsig: revoke: %w", err)
-	}
-	if changed {
-		m.report(ctx, keygate.ActionHMACRevoked, c)
-	}
-	return c, nil
+	// Revocation is final: the sealed secrets go, revoked before or not.
+	return m.life.Revoke(ctx, keyID, func(c *Credential) { c.Secrets = nil })
 }
 
 // Disable stops the credential from verifying until [Manager.Enable]. It
@@ -585,60 +508,12 @@ func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) 
 // credential obtained so far stay refused after Enable. A revoked
 // credential cannot be disabled or enabled ([ErrInvalidState]).
 func (m *Manager) Disable(ctx context.Context, keyID string) (Credential, error) {
-	return m.setDisabled(ctx, keyID, true)
+	return m.life.SetDisabled(ctx, keyID, true)
 }
 
 // Enable undoes [Manager.Disable].
 func (m *Manager) Enable(ctx context.Context, keyID string) (Credential, error) {
-	return m.setDisabled(ctx, keyID, false)
-}
-
-func (m *Manager) setDisabled(ctx context.Context, keyID string, disabled bool) (Credential, error) {
-	changed := false
-	c, err := m.update(ctx, keyID, func(c *Credential) error {
-		if c.Status == StatusRevoked {
-			return fmt.Errorf("%w: the credential is revoked", ErrInvalidState)
-		}
-		changed = c.Disabled != disabled
-		c.Disabled = disabled
-		if changed && disabled {
-			// Enabling the credential again does not bring back the
-			// tokens it obtained before.
-			c.TokensNotBefore = m.now()
-		}
-		return nil
-	})
-	if err != nil {
-		return Credential{}, fmt.Errorf("httpsig: set disabled: %w", err)
-	}
-	if changed {
-		action := keygate.ActionHMACEnabled
-		if disabled {
-			action = keygate.ActionHMACDisabled
-		}
-		m.report(ctx, action, c)
-	}
-	return c, nil
-}
-
-// report tells Config.OnChange about a stored change to c.
-func (m *Manager) report(ctx context.Context, action keygate.Action, c Credential) {
-	if m.onChange == nil {
-		return
-	}
-	m.onChange(ctx, keygate.Change{Action: action, Time: m.now(), Actor: keygate.ActorFromContext(ctx),
-		KeyID: c.KeyID, Account: c.Account, Mode: c.Mode})
-}
-
-// update applies change to a fresh copy of the credential and stores it
-// with a compare-and-swap, retrying when another writer got there first.
-func (m *Manager) update(ctx context.Context, keyID string, change func(*Credential) error) (Credential, error) {
-	return cas.Update(
-		func() (Credential, error) { return m.store.Get(ctx, keyID) },
-		change,
-		func(c Credential) (Credential, error) { return m.store.Update(ctx, c) },
-		func(err error) bool { return errors.Is(err, ErrConflict) },
-		credentialUpdateRetries)
+	return m.life.SetDisabled(ctx, keyID, false)
 }
 
 var _ CredentialSource = (*Manager)(nil)
@@ -699,17 +574,9 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 		return Active{}, fmt.Errorf("httpsig: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
 	}
 	return Active{
-		KeyID:            c.KeyID,
-		Account:          c.Account,
-		Mode:             c.Mode,
-		Package:          c.Package,
-		Permissions:      c.Permissions,
-		Stores:           c.Stores,
-		AllowedIPs:       c.AllowedIPs,
-		DeniedIPs:        c.DeniedIPs,
-		AllowedCountries: c.AllowedCountries,
-		DeniedCountries:  c.DeniedCountries,
-		Secrets:          secrets,
+		KeyID:   c.KeyID,
+		Grant:   c.Grant,
+		Secrets: secrets,
 	}, nil
 }
 
@@ -720,19 +587,8 @@ func (m *Manager) openDecoy() {
 
 // validate checks p against the clock reading now.
 func (p CreateParams) validate(now time.Time) error {
-	bad := func(what string) error { return fmt.Errorf("%w: %s", ErrInvalidParams, what) }
-	switch {
-	case !p.Mode.Valid():
-		return bad("mode must be test or live")
-	case !p.Expires.IsZero() && !p.Expires.After(now):
-		return bad("expiry time must be in the future")
-	}
-	why := validate.Grant{
-		Account: p.Account, Name: p.Name, Package: p.Package, Stores: p.Stores, Permissions: p.Permissions,
-		AllowedIPs: p.AllowedIPs, DeniedIPs: p.DeniedIPs, AllowedCountries: p.AllowedCountries, DeniedCountries: p.DeniedCountries,
-	}.Problem()
-	if why != "" {
-		return bad(why)
+	if why := validate.Credential(p.Grant, p.Name, p.Expires, now); why != "" {
+		return fmt.Errorf("%w: %s", ErrInvalidParams, why)
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ func TestNewManagerMasterKey(t *testing.T) {
 	store := httpsig.NewMemoryCredentialStore()
 	m, err := httpsig.NewManager(httpsig.Config{Store: store, MasterKey: key})
 	require.NoError(t, err)
-	secret, cred, err := m.Create(context.Background(), httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	secret, cred, err := m.Create(context.Background(), httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}})
 	require.NoError(t, err)
 	clear(key)
 	active, err := m.Lookup(context.Background(), cred.KeyID)
@@ -93,7 +93,7 @@ func TestNewManagerMasterKey(t *testing.T) {
 	// A nil store means a memory store of the manager's own.
 	m2, err := httpsig.NewManager(httpsig.Config{MasterKey: credMasterKey(9)})
 	require.NoError(t, err)
-	_, cred2, err := m2.Create(context.Background(), httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
+	_, cred2, err := m2.Create(context.Background(), httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeLive}})
 	require.NoError(t, err)
 	_, err = m2.Lookup(context.Background(), cred2.KeyID)
 	require.NoError(t, err)
@@ -102,14 +102,16 @@ func TestNewManagerMasterKey(t *testing.T) {
 func TestManagerCreate(t *testing.T) {
 	e := newCredEnv(t)
 	p := httpsig.CreateParams{
-		Account:     "acct_1",
-		Mode:        keygate.ModeLive,
-		Name:        "billing worker",
-		Package:     "GO",
-		Permissions: []string{"products:read"},
-		Stores:      []string{"store_1"},
-		AllowedIPs:  []string{"10.0.0.0/8", "192.0.2.1"},
-		Expires:     credT0.Add(24 * time.Hour),
+		Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        keygate.ModeLive,
+			Package:     "GO",
+			Permissions: []string{"products:read"},
+			Stores:      []string{"store_1"},
+			AllowedIPs:  []string{"10.0.0.0/8", "192.0.2.1"},
+		},
+		Name:    "billing worker",
+		Expires: credT0.Add(24 * time.Hour),
 	}
 	secret, cred := e.create(t, p)
 
@@ -155,11 +157,7 @@ func TestManagerCreate(t *testing.T) {
 	// Lookup gives the identity and the secret.
 	active, err := e.m.Lookup(context.Background(), cred.KeyID)
 	require.NoError(t, err)
-	assert.Equal(t, httpsig.Active{
-		KeyID: cred.KeyID, Account: "acct_1", Mode: keygate.ModeLive, Package: "GO",
-		Permissions: []string{"products:read"}, Stores: []string{"store_1"}, AllowedIPs: []string{"10.0.0.0/8", "192.0.2.1"},
-		Secrets: [][]byte{secret.Reveal()},
-	}, active)
+	assert.Equal(t, httpsig.Active{KeyID: cred.KeyID, Grant: cred.Grant, Secrets: [][]byte{secret.Reveal()}}, active)
 
 	// Lookup hands out memory of the caller's own.
 	active.Secrets[0][0] ^= 0xff
@@ -177,7 +175,7 @@ func TestManagerCreate(t *testing.T) {
 
 func TestManagerCreateInvalid(t *testing.T) {
 	e := newCredEnv(t)
-	ok := httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest}
+	ok := httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}}
 	tests := []struct {
 		name   string
 		change func(*httpsig.CreateParams)
@@ -230,11 +228,11 @@ func TestManagerList(t *testing.T) {
 	var want []string
 	for i := 0; i < 3; i++ {
 		e.clock.Set(time.Duration(i) * time.Minute)
-		_, c := e.create(t, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+		_, c := e.create(t, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}})
 		want = append(want, c.KeyID)
 	}
-	e.create(t, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
-	e.create(t, httpsig.CreateParams{Account: "acct_2", Mode: keygate.ModeTest})
+	e.create(t, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeLive}})
+	e.create(t, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_2", Mode: keygate.ModeTest}})
 	cs, err := e.m.List(context.Background(), httpsig.ListFilter{Account: "acct_1", Mode: keygate.ModeTest})
 	require.NoError(t, err)
 	var got []string
@@ -368,7 +366,7 @@ func TestManagerLifecycle(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newCredEnv(t)
 			ctx := context.Background()
-			p := httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest}
+			p := httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}}
 			if tt.expires != 0 {
 				p.Expires = credT0.Add(tt.expires)
 			}
@@ -497,7 +495,7 @@ func TestLookupRequiresTheExactKeyID(t *testing.T) {
 	mem := httpsig.NewMemoryCredentialStore()
 	m, err := httpsig.NewManager(httpsig.Config{Store: mem, MasterKey: credMasterKey(1)})
 	require.NoError(t, err)
-	_, cred, err := m.Create(context.Background(), httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	_, cred, err := m.Create(context.Background(), httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}})
 	require.NoError(t, err)
 	folding, err := httpsig.NewManager(httpsig.Config{Store: credCaseFoldingStore{mem, cred.KeyID}, MasterKey: credMasterKey(1)})
 	require.NoError(t, err)
@@ -757,7 +755,7 @@ func TestManagerConcurrent(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				secret, cred, err := m.Create(ctx, httpsig.CreateParams{Account: fmt.Sprintf("acct_%d", w%3), Mode: keygate.ModeTest})
+				secret, cred, err := m.Create(ctx, httpsig.CreateParams{Grant: keygate.Grant{Account: fmt.Sprintf("acct_%d", w%3), Mode: keygate.ModeTest}})
 				if !assert.NoError(t, err) {
 					return
 				}
@@ -800,7 +798,7 @@ func TestManagerConcurrent(t *testing.T) {
 		}(w)
 	}
 	// Concurrent management calls on one credential: every one lands.
-	_, shared, err := m.Create(ctx, httpsig.CreateParams{Account: "acct_shared", Mode: keygate.ModeLive})
+	_, shared, err := m.Create(ctx, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_shared", Mode: keygate.ModeLive}})
 	require.NoError(t, err)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -837,7 +835,7 @@ func TestManagerConflictGivesUp(t *testing.T) {
 	store := &credConflictingStore{MemoryCredentialStore: mem}
 	m, err := httpsig.NewManager(httpsig.Config{Store: store, MasterKey: credMasterKey(2)})
 	require.NoError(t, err)
-	_, cred, err := m.Create(context.Background(), httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+	_, cred, err := m.Create(context.Background(), httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}})
 	require.NoError(t, err)
 	_, err = m.Revoke(context.Background(), cred.KeyID)
 	assert.ErrorIs(t, err, httpsig.ErrConflict)
@@ -861,9 +859,7 @@ func BenchmarkManagerLookup(b *testing.B) {
 	m, err := httpsig.NewManager(httpsig.Config{MasterKey: credMasterKey(5)})
 	require.NoError(b, err)
 	_, cred, err := m.Create(context.Background(), httpsig.CreateParams{
-		Account: "acct_1", Mode: keygate.ModeTest, Package: "GO",
-		Permissions: []string{"products:read"}, Stores: []string{"store_1"},
-	})
+		Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1"}}})
 	require.NoError(b, err)
 	ctx := context.Background()
 	b.ReportAllocs()

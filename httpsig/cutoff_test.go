@@ -20,7 +20,7 @@ import (
 func TestTokenCutOff(t *testing.T) {
 	e := newCredEnv(t)
 	ctx := context.Background()
-	_, c, err := e.m.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeLive})
+	_, c, err := e.m.Create(ctx, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeLive}})
 	require.NoError(t, err)
 	assert.True(t, c.TokensNotBefore.IsZero(), "a new credential has no cut-off")
 	assert.False(t, c.CutOff(e.clock.Now()))

@@ -56,7 +56,7 @@ func ExampleSigner_Sign() {
 func ExampleTransport() {
 	v, _ := httpsig.NewVerifier(httpsig.VerifierConfig{
 		Authorities: httpsig.AnyAuthority,
-		Credentials: oneCredential{KeyID: "hk_test_123", Account: "acct_42", Mode: keygate.ModeTest, Secrets: [][]byte{exampleSecret}},
+		Credentials: oneCredential{KeyID: "hk_test_123", Grant: keygate.Grant{Account: "acct_42", Mode: keygate.ModeTest}, Secrets: [][]byte{exampleSecret}},
 	})
 	var last *http.Request
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +112,7 @@ func ExampleTransport() {
 func ExampleVerifier_Verify_errors() {
 	v, _ := httpsig.NewVerifier(httpsig.VerifierConfig{
 		Authorities: httpsig.AnyAuthority,
-		Credentials: oneCredential{KeyID: "hk_test_123", Account: "acct_42", Mode: keygate.ModeTest, Secrets: [][]byte{exampleSecret}},
+		Credentials: oneCredential{KeyID: "hk_test_123", Grant: keygate.Grant{Account: "acct_42", Mode: keygate.ModeTest}, Secrets: [][]byte{exampleSecret}},
 	})
 	sign := func(keyID string, secret []byte, target string) *http.Request {
 		r := httptest.NewRequest("GET", target, nil)

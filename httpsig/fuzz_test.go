@@ -97,7 +97,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("", "", "", []byte{})
 	f.Add("%%%", "sig1=:", "sha-256=:", []byte("x"))
 
-	creds := staticCredentials{"k1": {KeyID: "k1", Account: "acct_fuzz", Mode: keygate.ModeTest, Secrets: [][]byte{fzSecret}}}
+	creds := staticCredentials{"k1": {KeyID: "k1", Grant: keygate.Grant{Account: "acct_fuzz", Mode: keygate.ModeTest}, Secrets: [][]byte{fzSecret}}}
 	clock := func() time.Time { return time.Unix(now, 0) }
 	f.Fuzz(func(t *testing.T, input, sig, digest string, body []byte) {
 		v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: creds, Now: clock, Nonces: NewMemoryNonceStore(MemoryNonceConfig{Now: clock}), MaxBody: 4 << 10})

@@ -13,17 +13,9 @@ import (
 // a rotation, the ones it replaces). Secrets are plaintext: keep an Active
 // in memory only, never log it.
 type Active struct {
-	KeyID       string
-	Account     string
-	Mode        keygate.Mode
-	Package     string
-	Permissions []string
-	Stores      []string
-	AllowedIPs  []string
-	DeniedIPs   []string
-	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes.
-	AllowedCountries []string
-	DeniedCountries  []string
+	KeyID string
+	// Grant is the credential's, for the middleware to enforce.
+	keygate.Grant
 	// Secrets are the 64-byte shared secrets that verify, current first.
 	Secrets [][]byte
 }

@@ -32,7 +32,7 @@ var ioSecret = bytes.Repeat([]byte("interop!"), 8)
 // answers 200 "<account> <hex sha-256 of the body>", or 401 and the reason.
 func ioKeygateServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: staticCredentials{"k1": {KeyID: "k1", Account: "acct_io", Mode: keygate.ModeTest, Secrets: [][]byte{ioSecret}}}})
+	v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: staticCredentials{"k1": {KeyID: "k1", Grant: keygate.Grant{Account: "acct_io", Mode: keygate.ModeTest}, Secrets: [][]byte{ioSecret}}}})
 	require.NoError(t, err)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, err := v.Verify(r)
@@ -296,7 +296,7 @@ func TestInteropDerivationDifferences(t *testing.T) {
 		r.Header.Set("Signature", sig)
 	}
 	verifyBoth := func(t *testing.T, r *http.Request, components ...string) (keygateErr, httpsignErr error) {
-		v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: staticCredentials{"k1": {KeyID: "k1", Account: "a", Mode: keygate.ModeTest, Secrets: [][]byte{ioSecret}}}})
+		v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: staticCredentials{"k1": {KeyID: "k1", Grant: keygate.Grant{Account: "a", Mode: keygate.ModeTest}, Secrets: [][]byte{ioSecret}}}})
 		require.NoError(t, err)
 		_, keygateErr = v.Verify(r)
 		hv, err := httpsign.NewHMACSHA256Verifier(ioSecret, httpsign.NewVerifyConfig().SetKeyID("k1"), httpsign.Headers(components...))

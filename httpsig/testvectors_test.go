@@ -297,7 +297,7 @@ func tvVerifier(t testing.TB, v tvVector, offset time.Duration) *Verifier {
 	require.NoError(t, err)
 	now := func() time.Time { return time.Unix(v.Created, 0).Add(offset) }
 	ver, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority,
-		Credentials: staticCredentials{v.KeyID: {KeyID: v.KeyID, Account: "acct_vectors", Mode: keygate.ModeTest, Secrets: [][]byte{secret}}},
+		Credentials: staticCredentials{v.KeyID: {KeyID: v.KeyID, Grant: keygate.Grant{Account: "acct_vectors", Mode: keygate.ModeTest}, Secrets: [][]byte{secret}}},
 		Nonces:      NewMemoryNonceStore(MemoryNonceConfig{Now: now}),
 		Now:         now,
 	})

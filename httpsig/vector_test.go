@@ -84,7 +84,7 @@ func (s staticCredentials) Lookup(_ context.Context, keyID string) (Active, erro
 
 func TestSignVerifyRoundTrip(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 64))
-	creds := staticCredentials{"k1": {KeyID: "k1", Account: "acct_1", Mode: keygate.ModeTest, Secrets: [][]byte{secret}}}
+	creds := staticCredentials{"k1": {KeyID: "k1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Secrets: [][]byte{secret}}}
 	v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: creds})
 	require.NoError(t, err)
 	var got []byte
@@ -142,7 +142,7 @@ func TestCanonicalTarget(t *testing.T) {
 
 func TestAuthoritiesAreEnforced(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 64))
-	creds := staticCredentials{"k1": {KeyID: "k1", Account: "acct_1", Mode: keygate.ModeTest, Secrets: [][]byte{secret}}}
+	creds := staticCredentials{"k1": {KeyID: "k1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Secrets: [][]byte{secret}}}
 	_, err := NewVerifier(VerifierConfig{Credentials: creds})
 	require.Error(t, err, "Authorities is required")
 	v, err := NewVerifier(VerifierConfig{Credentials: creds, Authorities: []string{"api.example", "api.example:8443"}})

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
+	"github.com/keygate/keygate"
 	"testing"
 )
 
@@ -29,7 +30,13 @@ func benchVerifier(b *testing.B, alg Algorithm, cacheSize int) (*Verifier, strin
 		b.Fatal(err)
 	}
 	tok, _, err := iss.Issue(b.Context(), Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read offers:write",
-		Account: "acct_1", Mode: "test", Package: "GO", Permissions: []string{"products:read", "offers:write"}, Stores: []string{"store_1"}})
+		Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        "test",
+			Package:     "GO",
+			Permissions: []string{"products:read", "offers:write"},
+			Stores:      []string{"store_1"},
+		}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,21 +30,17 @@ type Claims struct {
 	// and with it the family's access tokens.
 	Session string // sid
 
-	Account string       // kg_account
-	Mode    keygate.Mode // kg_mode
+	// Grant is the client key's, as the token carries it, in the claims
+	// kg_account, kg_mode, kg_package, kg_permissions, kg_stores,
+	// kg_allowed_ips, kg_denied_ips, kg_allowed_countries and
+	// kg_denied_countries. The middleware enforces it as it would the
+	// key's.
+	keygate.Grant
 	// ClientKind is the kind of the client's key: secret for a
 	// confidential client, publishable for a public one. A token of a
 	// public client reaches only routes that accept publishable
 	// credentials, as the key itself would.
-	ClientKind  keygate.Kind // kg_client_kind
-	Package     string       // kg_package
-	Permissions []string     // kg_permissions
-	Stores      []string     // kg_stores
-	AllowedIPs  []string     // kg_allowed_ips
-	DeniedIPs   []string     // kg_denied_ips
-	// AllowedCountries and DeniedCountries are ISO 3166-1 alpha-2 codes.
-	AllowedCountries []string // kg_allowed_countries
-	DeniedCountries  []string // kg_denied_countries
+	ClientKind keygate.Kind // kg_client_kind
 }
 
 // wireClaims is the JSON form of Claims.
@@ -92,10 +88,18 @@ func (w wireClaims) claims() Claims {
 	return Claims{
 		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud,
 		ExpiresAt: w.Exp.time(), IssuedAt: w.Iat.time(), NotBefore: w.Nbf.time(),
-		ID: w.Jti, ClientID: w.ClientID, Scope: w.Scope, Session: w.Sid,
-		Account: w.Account, Mode: w.Mode, ClientKind: w.ClientKind, Package: w.Package,
-		Permissions: w.Permissions, Stores: w.Stores, AllowedIPs: w.AllowedIPs,
-		DeniedIPs: w.DeniedIPs, AllowedCountries: w.AllowedCountries, DeniedCountries: w.DeniedCountries,
+		ID: w.Jti, ClientID: w.ClientID, Scope: w.Scope, Session: w.Sid, ClientKind: w.ClientKind,
+		Grant: keygate.Grant{
+			Account:          w.Account,
+			Mode:             w.Mode,
+			Package:          w.Package,
+			Permissions:      w.Permissions,
+			Stores:           w.Stores,
+			AllowedIPs:       w.AllowedIPs,
+			DeniedIPs:        w.DeniedIPs,
+			AllowedCountries: w.AllowedCountries,
+			DeniedCountries:  w.DeniedCountries,
+		},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/keygate/keygate"
 	"net/http/httptest"
 	"time"
 
@@ -31,7 +32,7 @@ func Example_issueAndVerify() {
 	if err != nil {
 		panic(err)
 	}
-	token, _, err := issuer.Issue(context.Background(), jwt.Claims{Subject: "acct_42", Scope: "orders:read", Account: "acct_42", Mode: "test"})
+	token, _, err := issuer.Issue(context.Background(), jwt.Claims{Subject: "acct_42", Scope: "orders:read", Grant: keygate.Grant{Account: "acct_42", Mode: "test"}})
 	if err != nil {
 		panic(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/base64"
 	"fmt"
+	"github.com/keygate/keygate"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -84,7 +85,7 @@ func TestInteropGolangJWT(t *testing.T) {
 			clock := newClock(testNow)
 			iss, err := NewIssuer(IssuerConfig{Keys: e.keys, Issuer: testIssuer, Audience: testAudience, Now: clock.now})
 			require.NoError(t, err)
-			tok, issued, err := iss.Issue(t.Context(), Claims{Subject: testSubject, Scope: "orders:read", Account: "acct_1", Permissions: []string{"p1"}})
+			tok, issued, err := iss.Issue(t.Context(), Claims{Subject: testSubject, Scope: "orders:read", Grant: keygate.Grant{Account: "acct_1", Permissions: []string{"p1"}}})
 			require.NoError(t, err)
 
 			parse := func(tok string, opts ...gjwt.ParserOption) (*gjwt.Token, error) {

@@ -153,16 +153,18 @@ func (r RefreshRecord) Active(now time.Time) bool {
 // slices are copies.
 func (r RefreshRecord) AccessClaims() Claims {
 	return Claims{
-		Subject:     r.Subject,
-		ClientID:    r.ClientID,
-		Scope:       r.Scope,
-		Session:     r.Family,
-		Account:     r.Account,
-		Mode:        r.Mode,
-		Package:     r.Package,
-		Permissions: slices.Clone(r.Permissions),
-		Stores:      slices.Clone(r.Stores),
-		AllowedIPs:  slices.Clone(r.AllowedIPs),
+		Subject:  r.Subject,
+		ClientID: r.ClientID,
+		Scope:    r.Scope,
+		Session:  r.Family,
+		Grant: keygate.Grant{
+			Account:     r.Account,
+			Mode:        r.Mode,
+			Package:     r.Package,
+			Permissions: slices.Clone(r.Permissions),
+			Stores:      slices.Clone(r.Stores),
+			AllowedIPs:  slices.Clone(r.AllowedIPs),
+		},
 	}
 }
 

@@ -679,9 +679,14 @@ func TestRefreshAccessClaims(t *testing.T) {
 	_, rec := e.issue(t)
 	c := rec.AccessClaims()
 	assert.Equal(t, jwt.Claims{
-		Subject: "user_1", ClientID: clientA, Scope: testGrant.Scope, Session: rec.Family, Account: "acct_1", Mode: keygate.ModeTest,
-		Package: "GO", Permissions: testGrant.Permissions, Stores: testGrant.Stores, AllowedIPs: testGrant.AllowedIPs,
-	}, c)
+		Subject: "user_1", ClientID: clientA, Scope: testGrant.Scope, Session: rec.Family, Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        keygate.ModeTest,
+			Package:     "GO",
+			Permissions: testGrant.Permissions,
+			Stores:      testGrant.Stores,
+			AllowedIPs:  testGrant.AllowedIPs,
+		}}, c)
 	c.Permissions[0] = "mutated"
 	assert.Equal(t, "products:read", rec.Permissions[0], "AccessClaims copies the slices")
 }

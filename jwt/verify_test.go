@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"github.com/keygate/keygate"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -601,21 +602,23 @@ func TestVerifyClaims(t *testing.T) {
 	c, err := e.v.Verify(context.Background(), tok)
 	require.NoError(t, err)
 	assert.Equal(t, Claims{
-		Issuer:      testIssuer,
-		Subject:     testSubject,
-		Audience:    []string{"other", "api"},
-		ExpiresAt:   testNow.Add(10 * time.Minute),
-		IssuedAt:    testNow.Add(-time.Minute),
-		NotBefore:   testNow.Add(-2 * time.Minute),
-		ID:          testJTI,
-		ClientID:    "ck_1",
-		Scope:       "orders:read orders:write",
-		Account:     "acct_1",
-		Mode:        "test",
-		Package:     "pro",
-		Permissions: []string{"orders:read"},
-		Stores:      []string{"store_1", "store_2"},
-		AllowedIPs:  []string{"10.0.0.0/8"},
+		Issuer:    testIssuer,
+		Subject:   testSubject,
+		Audience:  []string{"other", "api"},
+		ExpiresAt: testNow.Add(10 * time.Minute),
+		IssuedAt:  testNow.Add(-time.Minute),
+		NotBefore: testNow.Add(-2 * time.Minute),
+		ID:        testJTI,
+		ClientID:  "ck_1",
+		Scope:     "orders:read orders:write",
+		Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        "test",
+			Package:     "pro",
+			Permissions: []string{"orders:read"},
+			Stores:      []string{"store_1", "store_2"},
+			AllowedIPs:  []string{"10.0.0.0/8"},
+		},
 	}, c)
 }
 
@@ -724,7 +727,7 @@ func TestIssuer(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, DefaultAccessTTL, iss.AccessTTL())
 
-			tok, c, err := iss.Issue(t.Context(), Claims{Subject: testSubject, Issuer: "ignored", ID: "ignored", Account: "acct_1", Mode: "live"})
+			tok, c, err := iss.Issue(t.Context(), Claims{Subject: testSubject, Issuer: "ignored", ID: "ignored", Grant: keygate.Grant{Account: "acct_1", Mode: "live"}})
 			require.NoError(t, err)
 			assert.Equal(t, testIssuer, c.Issuer)
 			assert.Equal(t, []string{testAudience}, c.Audience)

@@ -205,27 +205,28 @@ func countsAsFailure(err error) bool {
 	return Classify(err).Status == http.StatusUnauthorized && !errors.Is(err, ErrNoCredentials)
 }
 
-// origin is a credential's origin rules: IP and country allow and deny
-// lists.
-type origin struct {
-	allowIPs, denyIPs, allowCountries, denyCountries []string
+// sameOrigin reports whether grants g and h have the same origin rules (IP
+// and country allow and deny lists); their other fields play no part.
+func sameOrigin(g, h keygate.Grant) bool {
+	return slices.Equal(g.AllowedIPs, h.AllowedIPs) && slices.Equal(g.DeniedIPs, h.DeniedIPs) &&
+		slices.Equal(g.AllowedCountries, h.AllowedCountries) && slices.Equal(g.DeniedCountries, h.DeniedCountries)
 }
 
-func (o origin) equal(p origin) bool {
-	return slices.Equal(o.allowIPs, p.allowIPs) && slices.Equal(o.denyIPs, p.denyIPs) &&
-		slices.Equal(o.allowCountries, p.allowCountries) && slices.Equal(o.denyCountries, p.denyCountries)
-}
-
-func (o origin) clone() origin {
-	return origin{slices.Clone(o.allowIPs), slices.Clone(o.denyIPs), slices.Clone(o.allowCountries), slices.Clone(o.denyCountries)}
+// originOf returns a copy of g's origin rules alone, sharing no memory with
+// g.
+func originOf(g keygate.Grant) keygate.Grant {
+	return keygate.Grant{AllowedIPs: slices.Clone(g.AllowedIPs), DeniedIPs: slices.Clone(g.DeniedIPs),
+		AllowedCountries: slices.Clone(g.AllowedCountries), DeniedCountries: slices.Clone(g.DeniedCountries)}
 }
 
 // keyRules are a credential's effective grants and parsed origin rules,
 // cached by key ID and rebuilt when the credential's lists or its package
 // change.
 type keyRules struct {
-	perms     []string
-	origin    origin
+	perms []string
+	// origin holds the credential's origin rules (its grant's IP and
+	// country lists; its other fields are empty).
+	origin    keygate.Grant
 	grants    access.Grants
 	ipRules   ipbind.Rules
 	countries geo.Rules
@@ -245,21 +246,21 @@ type keyRules struct {
 }
 
 // rulesFor returns the effective grants and the origin rules of p (its
-// credential's permissions and package, and the origin lists o). A
+// credential's permissions and package, and the origin lists of g). A
 // malformed permission list grants nothing (the credential is still a
 // restricted one), and a malformed origin list admits no IP. A Principal
 // that this middleware accepted, whose Permissions are the very effective
 // list of the cached entry, gets that entry (its list is not taken for
 // the credential's own).
-func (s *accessState) rulesFor(p keygate.Principal, o origin) *keyRules {
+func (s *accessState) rulesFor(p keygate.Principal, g keygate.Grant) *keyRules {
 	if v, ok := s.perKey.Load(p.KeyID); ok {
 		kr := v.(*keyRules)
-		if kr.pkg == p.Package && kr.origin.equal(o) && slices.Equal(kr.effective, kr.pristine) &&
+		if kr.pkg == p.Package && sameOrigin(kr.origin, g) && slices.Equal(kr.effective, kr.pristine) &&
 			(slices.Equal(kr.perms, p.Permissions) || sameSlice(p.Permissions, kr.effective)) {
 			return kr
 		}
 	}
-	kr := parseOrigin(o.clone())
+	kr := parseOrigin(originOf(g))
 	kr.perms, kr.pkg = slices.Clone(p.Permissions), p.Package
 	kr.grants = s.cfg.Packages.ForCredential(p.Package, p.Permissions, s.cfg.Roles)
 	if kr.grants.Len() > 0 {

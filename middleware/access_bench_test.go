@@ -19,10 +19,12 @@ import (
 func BenchmarkFullChain(b *testing.B) {
 	m := newKeyManager(b)
 	key := mkKey(b, m, apikey.CreateParams{
-		Package:     testpackages.Go,
-		Permissions: []string{"products:read", "offers:write"},
-		AllowedIPs:  []string{"192.0.2.0/24", "2001:db8::/32"},
-		Stores:      []string{"store_1"},
+		Grant: keygate.Grant{
+			Package:     testpackages.Go,
+			Permissions: []string{"products:read", "offers:write"},
+			AllowedIPs:  []string{"192.0.2.0/24", "2001:db8::/32"},
+			Stores:      []string{"store_1"},
+		},
 	})
 	policy := ratelimit.Policy{Name: "live", Limit: 1 << 30, Window: time.Hour}
 	auth := newAccessAuth(b, m, middleware.AccessConfig{

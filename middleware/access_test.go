@@ -158,7 +158,7 @@ func spoofHeaders(ip string) http.Header {
 func TestAccessClientIPIgnoresForwardingHeadersWithoutTrustedProxies(t *testing.T) {
 	m := newKeyManager(t)
 	open := mkKey(t, m, apikey.CreateParams{})
-	bound := mkKey(t, m, apikey.CreateParams{AllowedIPs: []string{"203.0.113.0/24"}})
+	bound := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedIPs: []string{"203.0.113.0/24"}}})
 	noProxies, err := ipbind.NewResolver(ipbind.Config{})
 	require.NoError(t, err)
 	for name, resolver := range map[string]*ipbind.Resolver{"nil resolver": nil, "resolver without proxies": noProxies} {
@@ -189,7 +189,7 @@ func TestAccessClientIPIgnoresForwardingHeadersWithoutTrustedProxies(t *testing.
 func TestAccessClientIPThroughTrustedProxies(t *testing.T) {
 	m := newKeyManager(t)
 	open := mkKey(t, m, apikey.CreateParams{})
-	bound := mkKey(t, m, apikey.CreateParams{AllowedIPs: []string{"203.0.113.0/24"}})
+	bound := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedIPs: []string{"203.0.113.0/24"}}})
 	resolver, err := ipbind.NewResolver(ipbind.Config{TrustedProxies: []string{"10.0.0.0/8", "fd00::/8"}})
 	require.NoError(t, err)
 	h := newAccessAuth(t, m, middleware.AccessConfig{ClientIP: resolver}).Handler(principalJSON)
@@ -234,9 +234,9 @@ func TestAccessClientIPThroughTrustedProxies(t *testing.T) {
 
 func TestAccessIPBindingAPIKeys(t *testing.T) {
 	m := newKeyManager(t)
-	both := mkKey(t, m, apikey.CreateParams{AllowedIPs: []string{"192.0.2.0/24", "2001:db8:1::/48"}})
-	single := mkKey(t, m, apikey.CreateParams{AllowedIPs: []string{"203.0.113.9"}})
-	mapped := mkKey(t, m, apikey.CreateParams{AllowedIPs: []string{"::ffff:198.51.100.0/120"}})
+	both := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedIPs: []string{"192.0.2.0/24", "2001:db8:1::/48"}}})
+	single := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedIPs: []string{"203.0.113.9"}}})
+	mapped := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedIPs: []string{"::ffff:198.51.100.0/120"}}})
 	open := mkKey(t, m, apikey.CreateParams{})
 	h := newAccessAuth(t, m, middleware.AccessConfig{}).Handler(principalJSON)
 
@@ -288,7 +288,7 @@ func TestAccessIPBindingAcceptedListsAreUsable(t *testing.T) {
 		{"2001:db8::5/64", "[2001:db8::5]:1"},
 		{"fe80::1%eth0", "[fe80::1%eth0]:1"},
 	} {
-		k, _, err := m.Create(context.Background(), apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret, AllowedIPs: []string{tc.entry}})
+		k, _, err := m.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, AllowedIPs: []string{tc.entry}}, Kind: keygate.KindSecret})
 		if err != nil {
 			continue // refused at creation: consistent
 		}
@@ -303,8 +303,13 @@ func TestAccessIPBindingAccessTokens(t *testing.T) {
 	require.NoError(t, err)
 	h := auth.Handler(principalJSON)
 	issue := func(ips ...string) string {
-		tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Account: "acct_1",
-			Mode: keygate.ModeTest, ClientKind: keygate.KindSecret, Package: "GO", AllowedIPs: ips})
+		tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Grant: keygate.Grant{
+			Account:    "acct_1",
+			Mode:       keygate.ModeTest,
+			Package:    "GO",
+			AllowedIPs: ips,
+		},
+			ClientKind: keygate.KindSecret})
 		require.NoError(t, err)
 		return tok
 	}
@@ -352,7 +357,7 @@ func TestAccessIPBindingHMAC(t *testing.T) {
 		{"192.0.2.11:1", false},
 		{"[2001:db9::1]:1", false},
 	} {
-		cred := httpsig.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, AllowedIPs: []string{"192.0.2.10/32", "2001:db8::/32"}}
+		cred := httpsig.Active{KeyID: "hk_1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, AllowedIPs: []string{"192.0.2.10/32", "2001:db8::/32"}}}
 		auth, err := middleware.New(middleware.Config{Signatures: stubSignatures{cred}})
 		require.NoError(t, err)
 		rec := serve(auth.Handler(principalJSON), areq{remote: tc.remote, header: http.Header{
@@ -502,7 +507,7 @@ func TestAccessPackageMatrix(t *testing.T) {
 		return -1
 	}
 	for _, pkg := range append(append([]string{}, packageNames...), "", "ENTERPRISE", "prime") {
-		key := mkKey(t, m, apikey.CreateParams{Package: pkg, Permissions: all})
+		key := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: pkg, Permissions: all}})
 		for _, rt := range demoRoutes {
 			rec := serve(mux, areq{method: rt.method, path: rt.path, remote: "192.0.2.1:1", key: key})
 			reaches := rank(pkg) >= 0 && rank(pkg) >= rank(rt.rule.Package)
@@ -516,8 +521,8 @@ func TestAccessPackageMatrix(t *testing.T) {
 	}
 
 	// The retail product's own cases.
-	goKey := mkKey(t, m, apikey.CreateParams{Package: testpackages.Go, Permissions: all})
-	primeKey := mkKey(t, m, apikey.CreateParams{Package: testpackages.Prime, Permissions: all})
+	goKey := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: testpackages.Go, Permissions: all}})
+	primeKey := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: testpackages.Prime, Permissions: all}})
 	assert.Equal(t, 200, serve(mux, areq{method: "POST", path: "/v1/offers", key: goKey}).Code)
 	assert.Equal(t, 403, serve(mux, areq{method: "POST", path: "/v1/checkout/start", key: goKey}).Code)
 	assert.Equal(t, 403, serve(mux, areq{method: "GET", path: "/v1/analytics/export", key: goKey}).Code)
@@ -527,7 +532,7 @@ func TestAccessPackageMatrix(t *testing.T) {
 	}
 
 	// A publishable key, even of PRIME, reaches only the publishable route.
-	pk := mkKey(t, m, apikey.CreateParams{Kind: keygate.KindPublishable, Package: testpackages.Prime, Permissions: all})
+	pk := mkKey(t, m, apikey.CreateParams{Kind: keygate.KindPublishable, Grant: keygate.Grant{Package: testpackages.Prime, Permissions: all}})
 	for _, rt := range demoRoutes {
 		rec := serve(mux, areq{method: rt.method, path: rt.path, key: pk})
 		if rt.rule.Publishable {
@@ -548,7 +553,7 @@ func TestAccessPermissions(t *testing.T) {
 		middleware.Route{Pattern: "GET /health", Public: true, Handler: bare},
 	)
 	prime := func(perms ...string) string {
-		return mkKey(t, m, apikey.CreateParams{Package: testpackages.Prime, Permissions: perms})
+		return mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: testpackages.Prime, Permissions: perms}})
 	}
 	tests := []struct {
 		name   string
@@ -629,8 +634,8 @@ func TestAccessRateLimitPrime(t *testing.T) {
 
 	clock := newAccessClock()
 	m := newKeyManager(t)
-	live := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: testpackages.Prime})
-	test := mkKey(t, m, apikey.CreateParams{Package: testpackages.Prime})
+	live := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Mode: keygate.ModeLive, Package: testpackages.Prime}})
+	test := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: testpackages.Prime}})
 	auth := newAccessAuth(t, m, middleware.AccessConfig{
 		Limiter:   ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
 		RateLimit: retailRateLimit,
@@ -690,9 +695,9 @@ func TestAccessRateLimitByAccount(t *testing.T) {
 		t.Run(fmt.Sprintf("byAccount=%v", byAccount), func(t *testing.T) {
 			clock := newAccessClock()
 			m := newKeyManager(t)
-			a1 := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_a", Package: testpackages.Prime})
-			a2 := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_a", Package: testpackages.Prime})
-			b := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_b", Package: testpackages.Prime})
+			a1 := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Mode: keygate.ModeLive, Account: "acct_a", Package: testpackages.Prime}})
+			a2 := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Mode: keygate.ModeLive, Account: "acct_a", Package: testpackages.Prime}})
+			b := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Mode: keygate.ModeLive, Account: "acct_b", Package: testpackages.Prime}})
 			h := newAccessAuth(t, m, middleware.AccessConfig{
 				Limiter:                ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
 				RateLimit:              retailRateLimit,
@@ -721,8 +726,8 @@ func TestAccessRateLimitByAccount(t *testing.T) {
 func TestAccessRateLimitConcurrent(t *testing.T) {
 	clock := newAccessClock() // frozen: exactly one burst is available
 	m := newKeyManager(t)
-	live := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: testpackages.Prime})
-	other := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Package: testpackages.Prime, Account: "acct_2"})
+	live := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Mode: keygate.ModeLive, Package: testpackages.Prime}})
+	other := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Mode: keygate.ModeLive, Package: testpackages.Prime, Account: "acct_2"}})
 	var reached atomic.Int64
 	h := newAccessAuth(t, m, middleware.AccessConfig{
 		Limiter:   ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: clock.Now}),
@@ -842,7 +847,7 @@ func TestAccessAuthFailureLimitConfigured(t *testing.T) {
 		assert.Equal(t, http.StatusNoContent, serve(h, areq{remote: "198.51.100.1:1", key: valid}).Code)
 	})
 	t.Run("forbidden is no failure", func(t *testing.T) {
-		bound := mkKey(t, m, apikey.CreateParams{AllowedIPs: []string{"192.0.2.1"}})
+		bound := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedIPs: []string{"192.0.2.1"}}})
 		h := newAccessAuth(t, m, middleware.AccessConfig{AuthFailures: ratelimit.Policy{Limit: 3, Window: time.Minute}}).Handler(bare)
 		for range 10 {
 			assert.Equal(t, 403, serve(h, areq{remote: "198.51.100.1:1", key: bound}).Code)

@@ -68,15 +68,26 @@ func newAccountFixture(t *testing.T) *accountFixture {
 
 	f.keys, err = apikey.NewManager(apikey.Config{})
 	require.NoError(t, err)
-	key, _, err := f.keys.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-		Package: testpackages.Go, Stores: []string{"store_1"}, Permissions: []string{"*:*"}})
+	key, _, err := f.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{
+		Account:     "acct_1",
+		Mode:        keygate.ModeTest,
+		Package:     testpackages.Go,
+		Stores:      []string{"store_1"},
+		Permissions: []string{"*:*"},
+	}, Kind: keygate.KindSecret,
+	})
 	require.NoError(t, err)
 	f.apiKey = key.Reveal()
 
 	creds, err := httpsig.NewManager(httpsig.Config{MasterKey: bytes.Repeat([]byte{7}, httpsig.MasterKeyLen)})
 	require.NoError(t, err)
-	secret, _, err := creds.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest,
-		Package: testpackages.Go, Stores: []string{"store_1"}, Permissions: []string{"*:*"}})
+	secret, _, err := creds.Create(ctx, httpsig.CreateParams{Grant: keygate.Grant{
+		Account:     "acct_1",
+		Mode:        keygate.ModeTest,
+		Package:     testpackages.Go,
+		Stores:      []string{"store_1"},
+		Permissions: []string{"*:*"},
+	}})
 	require.NoError(t, err)
 	f.signer = &httpsig.Signer{KeyID: secret.KeyID(), Secret: secret.Reveal()}
 	signatures, err := httpsig.NewVerifier(httpsig.VerifierConfig{Credentials: creds, Authorities: httpsig.AnyAuthority})
@@ -90,8 +101,13 @@ func newAccountFixture(t *testing.T) *accountFixture {
 	require.NoError(t, err)
 	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: jwks, Issuer: "https://keygate.test", Audience: "api", Now: f.clock.Now})
 	require.NoError(t, err)
-	f.tokenClaims = jwt.Claims{Subject: "user_1", ClientID: "0jPS8MolTrPGFJph", Account: "acct_1", Mode: keygate.ModeTest,
-		ClientKind: keygate.KindSecret, Package: testpackages.Go, Permissions: []string{"*:*"}, Stores: []string{"store_1"}}
+	f.tokenClaims = jwt.Claims{Subject: "user_1", ClientID: "0jPS8MolTrPGFJph", Grant: keygate.Grant{
+		Account:     "acct_1",
+		Mode:        keygate.ModeTest,
+		Package:     testpackages.Go,
+		Permissions: []string{"*:*"},
+		Stores:      []string{"store_1"},
+	}, ClientKind: keygate.KindSecret}
 	f.token, _, err = f.issuer.Issue(t.Context(), f.tokenClaims)
 	require.NoError(t, err)
 
@@ -261,7 +277,7 @@ func TestAccountLookupFailsClosed(t *testing.T) {
 	f.store.down.Store(false)
 
 	// A key of an account that was never created.
-	key, _, err := f.keys.Create(context.Background(), apikey.CreateParams{Account: "acct_ghost", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	key, _, err := f.keys.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{Account: "acct_ghost", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	r := httptest.NewRequest(http.MethodGet, "/whoami", nil)
 	r.Header.Set("Authorization", "Bearer "+key.Reveal())

@@ -75,10 +75,10 @@ func newMetricsFixture(t *testing.T, w *audit.Writer) *metricsFixture {
 	t.Helper()
 	m := newKeyManager(t)
 	f := &metricsFixture{
-		ok:          mkKey(t, m, apikey.CreateParams{Stores: []string{"store_1"}}),
+		ok:          mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Stores: []string{"store_1"}}}),
 		publishable: mkKey(t, m, apikey.CreateParams{Kind: keygate.KindPublishable}),
-		boundIP:     mkKey(t, m, apikey.CreateParams{AllowedIPs: []string{"203.0.113.0/24"}}),
-		rl:          mkKey(t, m, apikey.CreateParams{Account: "acct_limited"}),
+		boundIP:     mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedIPs: []string{"203.0.113.0/24"}}}),
+		rl:          mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_limited"}}),
 		metrics:     &recordedMetrics{},
 	}
 	f.bad = corrupt(f.ok)
@@ -220,8 +220,8 @@ func TestAuditMetricsAllocs(t *testing.T) {
 
 func TestAuditCountry(t *testing.T) {
 	m := newKeyManager(t)
-	onlySE := mkKey(t, m, apikey.CreateParams{AllowedCountries: []string{"SE"}})
-	notUS := mkKey(t, m, apikey.CreateParams{DeniedCountries: []string{"US"}})
+	onlySE := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedCountries: []string{"SE"}}})
+	notUS := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{DeniedCountries: []string{"US"}}})
 	anywhere := mkKey(t, m, apikey.CreateParams{})
 	res := &countingResolver{Resolver: geoDB(t)}
 	sink := audit.NewMemorySink(100)
@@ -268,7 +268,7 @@ func TestAuditCountry(t *testing.T) {
 // share one lookup.
 func TestAuditCountryOneLookup(t *testing.T) {
 	m := newKeyManager(t)
-	notUS := mkKey(t, m, apikey.CreateParams{DeniedCountries: []string{"US"}})
+	notUS := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{DeniedCountries: []string{"US"}}})
 	europe, err := geo.ParseRules(geo.RulesConfig{Allow: []string{"SE", "DE"}})
 	require.NoError(t, err)
 	res := &countingResolver{Resolver: geoDB(t)}

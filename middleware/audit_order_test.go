@@ -26,9 +26,9 @@ import (
 // event in each.
 func TestAuditWhicheverOrder(t *testing.T) {
 	m := newKeyManager(t)
-	sk := mkKey(t, m, apikey.CreateParams{Stores: []string{"store_1"}})
+	sk := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Stores: []string{"store_1"}}})
 	pk := mkKey(t, m, apikey.CreateParams{Kind: keygate.KindPublishable})
-	limited := mkKey(t, m, apikey.CreateParams{Account: "acct_limited"})
+	limited := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_limited"}})
 	rule := middleware.Rule{}
 	build := map[string]func(auth *middleware.Authenticator, h http.Handler) http.Handler{
 		"Audit(mux with Require)": func(auth *middleware.Authenticator, h http.Handler) http.Handler {

@@ -100,22 +100,20 @@ func (f *refusalFixture) events(t *testing.T) []audit.Event {
 // reaches no handler.
 func TestAuditNamesRefusedCaller(t *testing.T) {
 	tokens := stubTokens{"h.p.s": {
-		ClientID: "key_client", ID: "jti_1", Subject: "user_1", Account: "acct_tok", Mode: keygate.ModeTest,
-		ClientKind: keygate.KindSecret, Stores: []string{"store_7"}, Permissions: []string{"products:read"},
-	}}
-	cred := httpsig.Active{KeyID: "hk_1", Account: "acct_hmac", Mode: keygate.ModeTest, Stores: []string{"store_h"}}
+		ClientID: "key_client", ID: "jti_1", Subject: "user_1", Grant: keygate.Grant{Account: "acct_tok", Mode: keygate.ModeTest, Stores: []string{"store_7"}, Permissions: []string{"products:read"}}, ClientKind: keygate.KindSecret}}
+	cred := httpsig.Active{KeyID: "hk_1", Grant: keygate.Grant{Account: "acct_hmac", Mode: keygate.ModeTest, Stores: []string{"store_h"}}}
 	f := newRefusalFixture(t, tokens, cred)
 	mk := func(p apikey.CreateParams) (key, id string) {
 		key = mkKey(t, f.keys, p)
 		return key, f.keyID(t, key)
 	}
-	pk, pkID := mk(apikey.CreateParams{Kind: keygate.KindPublishable, Stores: []string{"store_1"}})
-	sk, skID := mk(apikey.CreateParams{Stores: []string{"store_1", "store_2"}})
-	live, liveID := mk(apikey.CreateParams{Account: "acct_live", Mode: keygate.ModeLive, Stores: []string{"store_l"}})
-	bound, boundID := mk(apikey.CreateParams{Account: "acct_ip", AllowedIPs: []string{"203.0.113.0/24"}})
-	sweden, swedenID := mk(apikey.CreateParams{Account: "acct_se", AllowedCountries: []string{"SE"}})
-	narrow, narrowID := mk(apikey.CreateParams{Account: "acct_narrow", Permissions: []string{"products:read"}, Stores: []string{"store_n"}})
-	limited, limitedID := mk(apikey.CreateParams{Account: "acct_limited"})
+	pk, pkID := mk(apikey.CreateParams{Kind: keygate.KindPublishable, Grant: keygate.Grant{Stores: []string{"store_1"}}})
+	sk, skID := mk(apikey.CreateParams{Grant: keygate.Grant{Stores: []string{"store_1", "store_2"}}})
+	live, liveID := mk(apikey.CreateParams{Grant: keygate.Grant{Account: "acct_live", Mode: keygate.ModeLive, Stores: []string{"store_l"}}})
+	bound, boundID := mk(apikey.CreateParams{Grant: keygate.Grant{Account: "acct_ip", AllowedIPs: []string{"203.0.113.0/24"}}})
+	sweden, swedenID := mk(apikey.CreateParams{Grant: keygate.Grant{Account: "acct_se", AllowedCountries: []string{"SE"}}})
+	narrow, narrowID := mk(apikey.CreateParams{Grant: keygate.Grant{Account: "acct_narrow", Permissions: []string{"products:read"}, Stores: []string{"store_n"}}})
+	limited, limitedID := mk(apikey.CreateParams{Grant: keygate.Grant{Account: "acct_limited"}})
 	signed := http.Header{"Signature-Input": {`sig=("@method");keyid="hk_1"`}, "Signature": {"sig=:AAAA:"}}
 
 	type want struct {
@@ -197,7 +195,7 @@ func TestAuditNamesRefusedCaller(t *testing.T) {
 // a refusal after authentication it returns the zero Principal.
 func TestCheckRefusalHasNoPrincipal(t *testing.T) {
 	f := newRefusalFixture(t, stubTokens{}, httpsig.Active{})
-	sk := mkKey(t, f.keys, apikey.CreateParams{Stores: []string{"store_1"}})
+	sk := mkKey(t, f.keys, apikey.CreateParams{Grant: keygate.Grant{Stores: []string{"store_1"}}})
 	for _, rule := range []middleware.Rule{
 		{Mode: keygate.ModeLive},
 		{Permission: "offers:write"},

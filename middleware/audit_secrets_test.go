@@ -316,8 +316,13 @@ func newLeakFixture(t *testing.T, redactor *audit.Redactor, wrapFile func(audit.
 	keys, err := apikey.NewManager(apikey.Config{Store: apikey.NewMemoryStore()})
 	require.NoError(t, err)
 	mk := func(m *apikey.Manager, kind keygate.Kind) (string, string) {
-		k, _, err := m.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: kind, Package: "GO",
-			Stores: []string{"store_1"}, Permissions: []string{"products:read"}})
+		k, _, err := m.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        keygate.ModeTest,
+			Package:     "GO",
+			Stores:      []string{"store_1"},
+			Permissions: []string{"products:read"},
+		}, Kind: kind})
 		require.NoError(t, err)
 		return k.Reveal(), k.ID()
 	}
@@ -349,8 +354,14 @@ func newLeakFixture(t *testing.T, redactor *audit.Redactor, wrapFile func(audit.
 	issue := func(kind keygate.Kind, keySet *jwt.KeySet) (string, jwt.Claims) {
 		iss, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: keySet, Issuer: "https://keygate.test", Audience: "api"})
 		require.NoError(t, err)
-		tok, c, err := iss.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: f.skID, Scope: "products:read", Account: "acct_1",
-			Mode: keygate.ModeTest, ClientKind: kind, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1"}})
+		tok, c, err := iss.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: f.skID, Scope: "products:read", Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        keygate.ModeTest,
+			Package:     "GO",
+			Permissions: []string{"products:read"},
+			Stores:      []string{"store_1"},
+		},
+			ClientKind: kind})
 		require.NoError(t, err)
 		return tok, c
 	}
@@ -388,8 +399,13 @@ func newLeakFixture(t *testing.T, redactor *audit.Redactor, wrapFile func(audit.
 		rand.Read(master)
 		m, err := httpsig.NewManager(httpsig.Config{MasterKey: master})
 		require.NoError(t, err)
-		secret, _, err := m.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Name: "audit test", Package: "GO",
-			Stores: []string{"store_1"}, Permissions: []string{"products:read"}})
+		secret, _, err := m.Create(ctx, httpsig.CreateParams{Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        keygate.ModeTest,
+			Package:     "GO",
+			Stores:      []string{"store_1"},
+			Permissions: []string{"products:read"},
+		}, Name: "audit test"})
 		require.NoError(t, err)
 		return m, &httpsig.Signer{KeyID: secret.KeyID(), Secret: secret.Reveal()}
 	}

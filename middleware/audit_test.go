@@ -21,7 +21,7 @@ import (
 
 func TestAuditRecordsEveryRequest(t *testing.T) {
 	m := newKeyManager(t)
-	sk := mkKey(t, m, apikey.CreateParams{Stores: []string{"store_1"}})
+	sk := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Stores: []string{"store_1"}}})
 	pk := mkKey(t, m, apikey.CreateParams{Kind: keygate.KindPublishable})
 	sink := audit.NewMemorySink(1000)
 	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{sink}, FlushInterval: time.Millisecond})

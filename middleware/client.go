@@ -108,22 +108,22 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 }
 
 // narrowToClient applies the client key's current state to the Principal
-// and origin of one of its access tokens: its permissions and stores are
+// and grant g of one of its access tokens: its permissions and stores are
 // the token's that the key still holds ([NarrowToKey], as the refresh
 // grant narrows them), and the key's current origin rules apply as well
 // as the token's own (the allowed addresses and countries are those both
 // admit, the denied ones those either denies). It allocates only when
 // something was narrowed.
-func (a *Authenticator) narrowToClient(p *keygate.Principal, o *origin, rec apikey.Record) error {
+func (a *Authenticator) narrowToClient(p *keygate.Principal, g *keygate.Grant, rec apikey.Record) error {
 	var err error
 	if p.Permissions, err = a.narrowToKey(p.Permissions, rec.Permissions); err != nil {
 		return err
 	}
 	p.Stores = intersectStrings(p.Stores, rec.Stores)
-	o.allowIPs = intersectAllowedIPs(o.allowIPs, rec.AllowedIPs)
-	o.denyIPs = union(o.denyIPs, rec.DeniedIPs)
-	o.allowCountries = intersectAllowed(o.allowCountries, rec.AllowedCountries)
-	o.denyCountries = union(o.denyCountries, rec.DeniedCountries)
+	g.AllowedIPs = intersectAllowedIPs(g.AllowedIPs, rec.AllowedIPs)
+	g.DeniedIPs = union(g.DeniedIPs, rec.DeniedIPs)
+	g.AllowedCountries = intersectAllowed(g.AllowedCountries, rec.AllowedCountries)
+	g.DeniedCountries = union(g.DeniedCountries, rec.DeniedCountries)
 	return nil
 }
 

@@ -60,8 +60,14 @@ const clientID = "0jPS8MolTrPGFJph"
 // activeClient is the client key of the tokens tokenOf issues, as it was
 // when they were issued.
 func activeClient() apikey.Record {
-	return apikey.Record{ID: clientID, Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-		Status: apikey.StatusActive, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}}
+	return apikey.Record{ID: clientID, Grant: keygate.Grant{
+		Account:     "acct_1",
+		Mode:        keygate.ModeTest,
+		Package:     "GO",
+		Permissions: []string{"products:read"},
+		Stores:      []string{"store_1", "store_2"},
+	}, Kind: keygate.KindSecret,
+		Status: apikey.StatusActive}
 }
 
 // TestTokenOfAnInvalidKeyIsRefused: with ClientKeys, an access token is
@@ -184,8 +190,11 @@ func TestTokenNarrowedToItsKey(t *testing.T) {
 
 	// A standard token (issued without permissions) takes its key's
 	// restriction.
-	standard, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: clientID, Account: "acct_1", Mode: keygate.ModeTest,
-		ClientKind: keygate.KindSecret, Stores: []string{"store_1"}})
+	standard, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: clientID, Grant: keygate.Grant{
+		Account: "acct_1",
+		Mode:    keygate.ModeTest,
+		Stores:  []string{"store_1"},
+	}, ClientKind: keygate.KindSecret})
 	require.NoError(t, err)
 	set(func(r *apikey.Record) { r.Permissions = []string{"orders:read"} })
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -221,8 +230,12 @@ func TestTokenOriginIntersection(t *testing.T) {
 	clients := &fakeClients{keys: map[string]apikey.Record{}}
 	auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Tokens: f.verifier, ClientKeys: clients})
 	require.NoError(t, err)
-	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: clientID, Account: "acct_1", Mode: keygate.ModeTest,
-		ClientKind: keygate.KindSecret, Stores: []string{"store_1"}, AllowedIPs: []string{"10.1.2.3"}})
+	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: clientID, Grant: keygate.Grant{
+		Account:    "acct_1",
+		Mode:       keygate.ModeTest,
+		Stores:     []string{"store_1"},
+		AllowedIPs: []string{"10.1.2.3"},
+	}, ClientKind: keygate.KindSecret})
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		keyIPs []string
@@ -275,11 +288,21 @@ func TestTokenOfARealKey(t *testing.T) {
 			f := newTokenFixture(t, jwt.HS256, 0)
 			auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Tokens: f.verifier, ClientKeys: f.keys})
 			require.NoError(t, err)
-			_, krec, err := f.keys.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-				Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1"}})
+			_, krec, err := f.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{
+				Account:     "acct_1",
+				Mode:        keygate.ModeTest,
+				Package:     "GO",
+				Permissions: []string{"products:read"},
+				Stores:      []string{"store_1"},
+			}, Kind: keygate.KindSecret,
+			})
 			require.NoError(t, err)
-			tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: krec.ID, Account: "acct_1", Mode: keygate.ModeTest,
-				ClientKind: keygate.KindSecret, Permissions: []string{"products:read"}, Stores: []string{"store_1"}})
+			tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: krec.ID, Grant: keygate.Grant{
+				Account:     "acct_1",
+				Mode:        keygate.ModeTest,
+				Permissions: []string{"products:read"},
+				Stores:      []string{"store_1"},
+			}, ClientKind: keygate.KindSecret})
 			require.NoError(t, err)
 			h := auth.Require(middleware.Rule{Permission: "products:read"})(principalJSON)
 			call := func() *httptest.ResponseRecorder {
@@ -312,7 +335,7 @@ func TestOneTimeTokenOfAnInvalidCredential(t *testing.T) {
 		require.NoError(t, err)
 		return tok
 	}
-	activeCred := httpsig.Credential{KeyID: credID, Account: "acct_1", Mode: keygate.ModeTest, Status: httpsig.StatusActive}
+	activeCred := httpsig.Credential{KeyID: credID, Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Status: httpsig.StatusActive}
 
 	assert.Equal(t, 200, post(h, "/v1/refunds", issue(clientID), "").Code, "usable key")
 	revoked := activeClient()
@@ -341,11 +364,22 @@ func TestOneTimeTokenOfAnInvalidCredential(t *testing.T) {
 // is narrowed.
 func BenchmarkJWTMiddlewareClientCheck(b *testing.B) {
 	f := newTokenFixture(b, jwt.HS256, 0)
-	_, rec, err := f.keys.Create(context.Background(), apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-		Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
+	_, rec, err := f.keys.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{
+		Account:     "acct_1",
+		Mode:        keygate.ModeTest,
+		Package:     "GO",
+		Permissions: []string{"products:read"},
+		Stores:      []string{"store_1", "store_2"},
+	}, Kind: keygate.KindSecret,
+	})
 	require.NoError(b, err)
-	tok, _, err := f.issuer.Issue(b.Context(), jwt.Claims{Subject: "acct_1", ClientID: rec.ID, Scope: "products:read", Account: "acct_1", Mode: keygate.ModeTest,
-		ClientKind: keygate.KindSecret, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
+	tok, _, err := f.issuer.Issue(b.Context(), jwt.Claims{Subject: "acct_1", ClientID: rec.ID, Scope: "products:read", Grant: keygate.Grant{
+		Account:     "acct_1",
+		Mode:        keygate.ModeTest,
+		Package:     "GO",
+		Permissions: []string{"products:read"},
+		Stores:      []string{"store_1", "store_2"},
+	}, ClientKind: keygate.KindSecret})
 	require.NoError(b, err)
 	auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Tokens: f.verifier, ClientKeys: f.keys})
 	require.NoError(b, err)

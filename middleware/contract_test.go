@@ -58,9 +58,9 @@ var auditOrders = []struct {
 // decision, reason, caller, status and route.
 func TestAuditOutcomeInEveryOrder(t *testing.T) {
 	m := newKeyManager(t)
-	writer := mkKey(t, m, apikey.CreateParams{Permissions: []string{"orders:write"}})
-	reader := mkKey(t, m, apikey.CreateParams{Permissions: []string{"orders:read"}})
-	limited := mkKey(t, m, apikey.CreateParams{Account: "acct_limited", Permissions: []string{"orders:write"}})
+	writer := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Permissions: []string{"orders:write"}}})
+	reader := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Permissions: []string{"orders:read"}}})
+	limited := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_limited", Permissions: []string{"orders:write"}}})
 	rule := middleware.Rule{Permission: "orders:write"}
 	type want struct {
 		status          int
@@ -326,13 +326,13 @@ func TestVerifierResultsAreCopied(t *testing.T) {
 		header http.Header
 	}{
 		{"API key", func(stores []string) middleware.Config {
-			return middleware.Config{APIKeys: sharedKeys{apikey.Record{ID: "key_1", Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Stores: stores}}}
+			return middleware.Config{APIKeys: sharedKeys{apikey.Record{ID: "key_1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: stores}, Kind: keygate.KindSecret}}}
 		}, "bk_test_sk_x", nil},
 		{"access token", func(stores []string) middleware.Config {
-			return middleware.Config{Tokens: sharedTokens{jwt.Claims{ID: "tok_1", ClientID: "key_1", Account: "acct_1", Mode: keygate.ModeTest, ClientKind: keygate.KindSecret, Stores: stores}}}
+			return middleware.Config{Tokens: sharedTokens{jwt.Claims{ID: "tok_1", ClientID: "key_1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: stores}, ClientKind: keygate.KindSecret}}}
 		}, "a.b.c", nil},
 		{"signed request", func(stores []string) middleware.Config {
-			return middleware.Config{Signatures: stubSignatures{httpsig.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Stores: stores}}}
+			return middleware.Config{Signatures: stubSignatures{httpsig.Active{KeyID: "hk_1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: stores}}}}
 		}, "", signed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

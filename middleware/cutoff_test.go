@@ -44,7 +44,7 @@ func TestOneTimeTokenOfARotatedHMACCredential(t *testing.T) {
 			clock := newAccessClock()
 			creds, err := httpsig.NewManager(httpsig.Config{MasterKey: bytes.Repeat([]byte{7}, httpsig.MasterKeyLen), Now: clock.Now})
 			require.NoError(t, err)
-			_, cred, err := creds.Create(ctx, httpsig.CreateParams{Account: "acct_1", Mode: keygate.ModeTest})
+			_, cred, err := creds.Create(ctx, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}})
 			require.NoError(t, err)
 			ot, err := jwt.NewOneTimeTokens(jwt.OneTimeConfig{Store: jwt.NewMemoryOneTimeStore(), Now: clock.Now})
 			require.NoError(t, err)

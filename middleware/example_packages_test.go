@@ -33,7 +33,7 @@ func ExampleRule_package() {
 		if _, err := accounts.Create(ctx, account.CreateParams{ID: id, Name: id, Package: pkg}); err != nil {
 			panic(err)
 		}
-		key, _, err := keys.Create(ctx, apikey.CreateParams{Account: id, Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+		key, _, err := keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: id, Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 		if err != nil {
 			panic(err)
 		}

@@ -17,7 +17,7 @@ import (
 func ExampleAuthenticator_Require() {
 	keys, _ := apikey.NewManager(apikey.Config{})
 	ctx := context.Background()
-	pk, sk, _ := keys.CreatePair(ctx, apikey.CreateParams{Account: "acct_42", Mode: keygate.ModeTest, Stores: []string{"store_1"}})
+	pk, sk, _ := keys.CreatePair(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_42", Mode: keygate.ModeTest, Stores: []string{"store_1"}}})
 
 	auth, err := middleware.New(middleware.Config{APIKeys: keys})
 	if err != nil {
@@ -63,7 +63,7 @@ func ExampleAuthenticator_Require() {
 // Check serves callers that are not middleware chains.
 func ExampleAuthenticator_Check() {
 	keys, _ := apikey.NewManager(apikey.Config{})
-	key, _, _ := keys.Create(context.Background(), apikey.CreateParams{Account: "acct_42", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	key, _, _ := keys.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{Account: "acct_42", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	auth, _ := middleware.New(middleware.Config{APIKeys: keys})
 
 	req := httptest.NewRequest("GET", "/", nil)

@@ -20,11 +20,11 @@ func (a *Authenticator) Grants(p keygate.Principal) access.Grants {
 	}
 	// The origin rules play no part in the grants: reuse the cached ones,
 	// so that asking does not evict what requests use.
-	var o origin
+	var g keygate.Grant
 	if v, ok := a.access.perKey.Load(p.KeyID); ok {
-		o = v.(*keyRules).origin
+		g = v.(*keyRules).origin
 	}
-	return a.access.rulesFor(p, o).grants
+	return a.access.rulesFor(p, g).grants
 }
 
 // Packages returns the service's packages, AccessConfig.Packages (nil

@@ -35,7 +35,7 @@ func TestGrantsAreWhatRequireEnforces(t *testing.T) {
 		"admin only": {"admin:*"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			key := mkKey(t, m, apikey.CreateParams{Permissions: granted})
+			key := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Permissions: granted}})
 			rec, err := m.Verify(context.Background(), key)
 			require.NoError(t, err)
 			p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Account: rec.Account, Mode: rec.Mode,

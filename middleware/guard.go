@@ -44,19 +44,6 @@ var (
 	ErrTooManyFailures = errors.New("middleware: too many failed authentications")
 )
 
-// Origin is a credential's origin rules, as its record holds them: IP
-// addresses and prefixes it may be used from and may not be used from,
-// and ISO 3166-1 alpha-2 country codes likewise. Empty lists restrict
-// nothing.
-type Origin struct {
-	AllowedIPs, DeniedIPs             []string
-	AllowedCountries, DeniedCountries []string
-	// Account is the credential's account, whose IP rules
-	// (AccessConfig.IPRules) apply with the service-wide ones; empty
-	// for a credential without an account.
-	Account string
-}
-
 // ClientIP returns the client address the Authenticator uses for r (read
 // through AccessConfig.ClientIP's trusted proxies), and whether it is
 // known.
@@ -109,34 +96,36 @@ func (a *Authenticator) Allow(ctx context.Context, w http.ResponseWriter, p keyg
 	return a.access.rateLimit(ctx, w, p)
 }
 
-// CheckOrigin applies a credential's origin rules o, the service-wide IP
-// rules and those of o.Account (AccessConfig.IPRules), and the service's
-// country rules (AccessConfig.Countries, through AccessConfig.Geo) to r's
-// client address: the very check behind Require. It returns the client's
+// CheckOrigin applies the origin rules of a credential's grant g (its
+// AllowedIPs, DeniedIPs, AllowedCountries and DeniedCountries; empty
+// lists restrict nothing), the service-wide IP rules and those of
+// g.Account (AccessConfig.IPRules), and the service's country rules
+// (AccessConfig.Countries, through AccessConfig.Geo) to r's client
+// address: the very check behind Require. It returns the client's
 // country when a rule looked it up (for an audit event), and an error
 // wrapping [ErrForbidden] when the credential may not be used from there:
 // a list that does not parse admits nobody, and a country rule without a
 // known address or a Geo resolver refuses. A failing country lookup, or
 // IP rules that cannot be read, is another error (503).
-func (a *Authenticator) CheckOrigin(r *http.Request, o Origin) (country string, err error) {
+func (a *Authenticator) CheckOrigin(r *http.Request, g keygate.Grant) (country string, err error) {
 	if a.access == nil {
 		return "", errNotConfigured
 	}
 	ip, known := a.access.clientIP(r)
-	if err := a.access.checkIPRules(r.Context(), o.Account, ip, known); err != nil {
+	if err := a.access.checkIPRules(r.Context(), g.Account, ip, known); err != nil {
 		return "", err
 	}
-	return a.access.checkOrigin(parseOrigin(origin{o.AllowedIPs, o.DeniedIPs, o.AllowedCountries, o.DeniedCountries}), ip, known)
+	return a.access.checkOrigin(parseOrigin(g), ip, known)
 }
 
-// parseOrigin parses a credential's origin rules into keyRules without
-// permissions: for rulesFor, which adds them and caches the result, and
-// for CheckOrigin, which needs the origin alone.
-func parseOrigin(o origin) *keyRules {
-	kr := &keyRules{origin: o}
+// parseOrigin parses the origin rules of a credential's grant g into
+// keyRules without permissions: for rulesFor, which adds them and caches
+// the result, and for CheckOrigin, which needs the origin alone.
+func parseOrigin(g keygate.Grant) *keyRules {
+	kr := &keyRules{origin: g}
 	var err1, err2 error
-	kr.ipRules, err1 = ipbind.ParseRules(o.allowIPs, o.denyIPs)
-	kr.countries, err2 = geo.ParseRules(geo.RulesConfig{Allow: o.allowCountries, Deny: o.denyCountries})
+	kr.ipRules, err1 = ipbind.ParseRules(g.AllowedIPs, g.DeniedIPs)
+	kr.countries, err2 = geo.ParseRules(geo.RulesConfig{Allow: g.AllowedCountries, Deny: g.DeniedCountries})
 	kr.badOrigin = err1 != nil || err2 != nil
 	return kr
 }

@@ -114,7 +114,7 @@ func TestGuardCheckOriginIsRequires(t *testing.T) {
 	require.NoError(t, err)
 	auth := newAccessAuth(t, m, middleware.AccessConfig{Geo: geoDB(t), Countries: countries, AuthFailures: ratelimit.Policy{Limit: -1}})
 	h := auth.Handler(bare)
-	origins := []middleware.Origin{
+	origins := []keygate.Grant{
 		{},
 		{AllowedIPs: []string{"203.0.113.0/24"}, DeniedIPs: []string{"203.0.113.66"}},
 		{DeniedIPs: []string{"198.51.100.0/24"}},
@@ -123,7 +123,7 @@ func TestGuardCheckOriginIsRequires(t *testing.T) {
 	}
 	remotes := []string{"[2a02:ec0::5]:1", "203.0.113.9:1", "203.0.113.66:1", "198.51.100.7:1", "89.160.20.112:1", "216.160.83.57:1", "1.2.3.4:1", "@"}
 	for _, o := range origins {
-		key := mkKey(t, m, apikey.CreateParams{AllowedIPs: o.AllowedIPs, DeniedIPs: o.DeniedIPs, AllowedCountries: o.AllowedCountries, DeniedCountries: o.DeniedCountries})
+		key := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedIPs: o.AllowedIPs, DeniedIPs: o.DeniedIPs, AllowedCountries: o.AllowedCountries, DeniedCountries: o.DeniedCountries}})
 		for _, remote := range remotes {
 			rec := serve(h, areq{remote: remote, key: key})
 			_, err := auth.CheckOrigin(guardReq(remote), o)
@@ -137,11 +137,11 @@ func TestGuardCheckOriginIsRequires(t *testing.T) {
 		}
 	}
 	// The service's country rule applies to a credential without rules.
-	country, err := auth.CheckOrigin(guardReq("[2a02:ec0::1]:1"), middleware.Origin{})
+	country, err := auth.CheckOrigin(guardReq("[2a02:ec0::1]:1"), keygate.Grant{})
 	assert.ErrorIs(t, err, middleware.ErrForbidden)
 	assert.Equal(t, "DE", country)
 	// A list that does not parse admits nobody.
-	_, err = auth.CheckOrigin(guardReq("192.0.2.1:1"), middleware.Origin{AllowedIPs: []string{"not an address"}})
+	_, err = auth.CheckOrigin(guardReq("192.0.2.1:1"), keygate.Grant{AllowedIPs: []string{"not an address"}})
 	assert.ErrorIs(t, err, middleware.ErrForbidden)
 }
 
@@ -150,7 +150,7 @@ func TestGuardCheckOriginIsRequires(t *testing.T) {
 type accountSignatures struct{}
 
 func (accountSignatures) Verify(*http.Request) (httpsig.Active, error) {
-	return httpsig.Active{KeyID: "k-hmac", Account: "acct_1", Mode: keygate.ModeLive, Package: "GO"}, nil
+	return httpsig.Active{KeyID: "k-hmac", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeLive, Package: "GO"}}, nil
 }
 
 // RequiresHeader claims every header is signed: the stub checks nothing.
@@ -161,8 +161,8 @@ func (accountSignatures) RequiresHeader(string) bool { return true }
 func TestRateLimitOneBudgetPerAccount(t *testing.T) {
 	clock := newAccessClock()
 	m := newKeyManager(t)
-	apiKey := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_1"})
-	other := mkKey(t, m, apikey.CreateParams{Mode: keygate.ModeLive, Account: "acct_2"})
+	apiKey := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Mode: keygate.ModeLive, Account: "acct_1"}})
+	other := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Mode: keygate.ModeLive, Account: "acct_2"}})
 	signing, err := jwt.GenerateKey("k1", jwt.HS256)
 	require.NoError(t, err)
 	set, err := jwt.NewKeySet(signing)
@@ -171,7 +171,7 @@ func TestRateLimitOneBudgetPerAccount(t *testing.T) {
 	require.NoError(t, err)
 	verifier, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: set, Issuer: "https://kg.test", Audience: "api"})
 	require.NoError(t, err)
-	token, _, err := issuer.Issue(t.Context(), jwt.Claims{Subject: "user_1", ClientID: "k-client", Account: "acct_1", Mode: keygate.ModeLive, ClientKind: keygate.KindSecret, Package: "GO"})
+	token, _, err := issuer.Issue(t.Context(), jwt.Claims{Subject: "user_1", ClientID: "k-client", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeLive, Package: "GO"}, ClientKind: keygate.KindSecret})
 	require.NoError(t, err)
 
 	auth, err := middleware.New(middleware.Config{APIKeys: m, Tokens: verifier, Signatures: accountSignatures{}, Access: middleware.AccessConfig{

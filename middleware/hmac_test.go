@@ -66,9 +66,7 @@ func (c hmCredentials) Lookup(_ context.Context, keyID string) (httpsig.Active, 
 func hmCreds() hmCredentials {
 	return hmCredentials{
 		active: map[string]httpsig.Active{"k1": {
-			KeyID: "k1", Account: "acct_1", Mode: keygate.ModeTest, Package: "GO",
-			Permissions: []string{"orders:write"}, Stores: []string{"store_1", "store_2"},
-			Secrets: [][]byte{hmSecret},
+			KeyID: "k1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Package: "GO", Permissions: []string{"orders:write"}, Stores: []string{"store_1", "store_2"}}, Secrets: [][]byte{hmSecret},
 		}},
 		refused: map[string]error{
 			"k-revoked":  httpsig.ErrRevoked,

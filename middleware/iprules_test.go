@@ -38,8 +38,8 @@ func addIPRule(t *testing.T, s iprule.Store, onChange keygate.ChangeFunc, acct s
 // rule stops refusing on the next request.
 func TestIPRulesNextRequest(t *testing.T) {
 	keys := newKeyManager(t)
-	key := mkKey(t, keys, apikey.CreateParams{Account: "acct_1"})
-	other := mkKey(t, keys, apikey.CreateParams{Account: "acct_2"})
+	key := mkKey(t, keys, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1"}})
+	other := mkKey(t, keys, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_2"}})
 	store := iprule.NewMemoryStore()
 	sink := audit.NewMemorySink(100)
 	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{sink}, FlushInterval: time.Millisecond})
@@ -103,7 +103,7 @@ func TestIPRulesNextRequest(t *testing.T) {
 // denies an address the service allows is refused there.
 func TestIPRulesOnTopOfKeyRules(t *testing.T) {
 	keys := newKeyManager(t)
-	key := mkKey(t, keys, apikey.CreateParams{DeniedIPs: []string{"10.1.0.0/16"}})
+	key := mkKey(t, keys, apikey.CreateParams{Grant: keygate.Grant{DeniedIPs: []string{"10.1.0.0/16"}}})
 	store := iprule.NewMemoryStore()
 	c := iprule.NewChecker(store, iprule.CheckerConfig{})
 	addIPRule(t, store, c.OnChange, "", iprule.Allow, "10.0.0.0/8")
@@ -141,12 +141,12 @@ func TestIPRulesCheckOrigin(t *testing.T) {
 	a := newAccessAuth(t, keys, middleware.AccessConfig{IPRules: c})
 	req := httptest.NewRequest(http.MethodPost, "/oauth/token", nil)
 	req.RemoteAddr = "192.0.2.1:1"
-	_, err := a.CheckOrigin(req, middleware.Origin{Account: "acct_1"})
+	_, err := a.CheckOrigin(req, keygate.Grant{Account: "acct_1"})
 	assert.ErrorIs(t, err, middleware.ErrForbidden)
 	assert.Equal(t, "ip_forbidden", middleware.Classify(err).Code)
-	_, err = a.CheckOrigin(req, middleware.Origin{Account: "acct_2"})
+	_, err = a.CheckOrigin(req, keygate.Grant{Account: "acct_2"})
 	assert.NoError(t, err)
 	addIPRule(t, store, c.OnChange, "", iprule.Deny, "192.0.2.0/24")
-	_, err = a.CheckOrigin(req, middleware.Origin{Account: "acct_2"})
+	_, err = a.CheckOrigin(req, keygate.Grant{Account: "acct_2"})
 	assert.ErrorIs(t, err, middleware.ErrForbidden)
 }

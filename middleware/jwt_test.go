@@ -67,7 +67,13 @@ func (f *tokenFixture) token(t testing.TB, mode keygate.Mode) string {
 func (f *tokenFixture) tokenOf(t testing.TB, mode keygate.Mode, kind keygate.Kind) string {
 	t.Helper()
 	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read",
-		Account: "acct_1", Mode: mode, ClientKind: kind, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
+		Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        mode,
+			Package:     "GO",
+			Permissions: []string{"products:read"},
+			Stores:      []string{"store_1", "store_2"},
+		}, ClientKind: kind})
 	require.NoError(t, err)
 	return tok
 }
@@ -221,7 +227,13 @@ func BenchmarkGolangJWTMiddleware(b *testing.B) {
 	issuer, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: keys, Issuer: "https://keygate.test", Audience: "api"})
 	require.NoError(b, err)
 	tok, _, err := issuer.Issue(b.Context(), jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read",
-		Account: "acct_1", Mode: keygate.ModeTest, ClientKind: keygate.KindSecret, Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1", "store_2"}})
+		Grant: keygate.Grant{
+			Account:     "acct_1",
+			Mode:        keygate.ModeTest,
+			Package:     "GO",
+			Permissions: []string{"products:read"},
+			Stores:      []string{"store_1", "store_2"},
+		}, ClientKind: keygate.KindSecret})
 	require.NoError(b, err)
 	parser := golangjwt.NewParser(golangjwt.WithValidMethods([]string{"HS256"}), golangjwt.WithIssuer("https://keygate.test"),
 		golangjwt.WithAudience("api"), golangjwt.WithExpirationRequired())

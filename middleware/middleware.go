@@ -40,7 +40,6 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/httpsig"
-	"github.com/keygate/keygate/internal/clone"
 	"github.com/keygate/keygate/jwt"
 )
 
@@ -379,13 +378,13 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 		}
 	}
 	var (
-		o      origin
-		issued time.Time // a token's issue time, for its account's cut-off
+		g      keygate.Grant // the credential's, for its origin rules
+		issued time.Time     // a token's issue time, for its account's cut-off
 	)
 	if len(r.Header["Signature-Input"]) > 0 || len(r.Header["Signature"]) > 0 {
-		p, o, err = a.verifySigned(r, rule)
+		p, g, err = a.verifySigned(r, rule)
 	} else {
-		p, o, issued, err = a.authenticateBearer(r, rule)
+		p, g, issued, err = a.authenticateBearer(r, rule)
 	}
 	if err != nil {
 		return keygate.Principal{}, "", err
@@ -403,7 +402,7 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 	if err := a.access.checkIPRules(r.Context(), p.Account, ip, known); err != nil {
 		return a.refusedCaller(r, p), "", err
 	}
-	kr := a.access.rulesFor(p, o)
+	kr := a.access.rulesFor(p, g)
 	p.Permissions = kr.effective // what the credential holds with its package
 	if country, err = a.access.checkOrigin(kr, ip, known); err != nil {
 		return a.refusedCaller(r, p), country, err
@@ -445,53 +444,50 @@ func (a *Authenticator) refusedCaller(r *http.Request, p keygate.Principal) keyg
 // authenticateBearer checks the Authorization: Bearer credential. For a
 // token (access or one-time) it also returns when the token was issued;
 // for an API key, the zero time.
-func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, origin, time.Time, error) {
+func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, keygate.Grant, time.Time, error) {
 	token, err := bearerToken(r.Header)
 	if err != nil {
-		return keygate.Principal{}, origin{}, time.Time{}, err
+		return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
 	}
 	if rule.OneTime != "" {
 		p, issued, err := a.redeem(r, token, rule)
-		return p, origin{}, issued, err
+		return p, keygate.Grant{}, issued, err
 	}
 	return a.authenticate(r.Context(), token)
 }
 
 // verifySigned checks an HMAC-signed request.
-func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Principal, origin, error) {
+func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Principal, keygate.Grant, error) {
 	switch {
 	case a.signatures == nil:
-		return keygate.Principal{}, origin{}, errSignaturesOff
+		return keygate.Principal{}, keygate.Grant{}, errSignaturesOff
 	case len(r.Header["Authorization"]) > 0:
-		return keygate.Principal{}, origin{}, errTwoCredentials
+		return keygate.Principal{}, keygate.Grant{}, errTwoCredentials
 	case rule.OneTime != "":
-		return keygate.Principal{}, origin{}, errOneTimeRequired
+		return keygate.Principal{}, keygate.Grant{}, errOneTimeRequired
 	}
 	c, err := a.signatures.Verify(r)
 	if err != nil {
-		return keygate.Principal{}, origin{}, err
+		return keygate.Principal{}, keygate.Grant{}, err
 	}
-	p, o := verified(keygate.Principal{
-		Method:      keygate.MethodHMAC,
-		KeyID:       c.KeyID,
-		Account:     c.Account,
-		Mode:        c.Mode,
-		Kind:        keygate.KindSecret,
-		Package:     c.Package,
-		Permissions: c.Permissions,
-		Stores:      c.Stores,
-	}, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries})
-	return p, o, nil
+	p := verified(keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}, c.Grant)
+	return p, c.Grant, nil
 }
 
 // verified is the one way a verifier's result (an API key's record, an
 // access token's claims, a signed request's credential) becomes the
-// request's Principal and origin rules: the verifier's slices may be
-// shared with its store or cache, so the Principal gets its own copies of
-// the permissions and stores, whichever verifier vouched for it.
-func verified(p keygate.Principal, o origin) (keygate.Principal, origin) {
-	clone.Strings(&p.Permissions, &p.Stores)
-	return p, o
+// request's Principal: who identifies the caller (its method, key ID,
+// kind and, for a token, the token's ID, subject and scope), and the
+// credential's grant g gives its account, mode, package, permissions and
+// stores. The verifier's slices may be shared with its store or cache, so
+// the Principal gets its own copies of the permissions and stores,
+// whichever verifier vouched for it. The grant's origin rules are for
+// [Authenticator.CheckOrigin]'s check (rulesFor, parseOrigin).
+func verified(who keygate.Principal, g keygate.Grant) keygate.Principal {
+	own := keygate.Grant{Permissions: g.Permissions, Stores: g.Stores}.Clone()
+	who.Account, who.Mode, who.Package = g.Account, g.Mode, g.Package
+	who.Permissions, who.Stores = own.Permissions, own.Stores
+	return who
 }
 
 // applyRule checks an authenticated Principal against the route's rule and
@@ -563,57 +559,44 @@ func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygat
 // two dots of a compact JWS and tokens are configured, else an API key.
 // For an access token it also returns its issue time (iat); for an API
 // key, the zero time.
-func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, origin, time.Time, error) {
+func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, keygate.Grant, time.Time, error) {
 	if strings.HasPrefix(token, jwt.OneTimeTokenPrefix) {
-		return keygate.Principal{}, origin{}, time.Time{}, errOneTimeElsewhere
+		return keygate.Principal{}, keygate.Grant{}, time.Time{}, errOneTimeElsewhere
 	}
 	if a.tokens != nil && strings.Count(token, ".") == 2 {
 		c, err := a.tokens.Verify(ctx, token)
 		if err != nil {
-			return keygate.Principal{}, origin{}, time.Time{}, err
+			return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
 		}
-		p, o := verified(keygate.Principal{
-			Method:      keygate.MethodJWT,
-			KeyID:       c.ClientID,
-			TokenID:     c.ID,
-			Subject:     c.Subject,
-			Scope:       c.Scope,
-			Account:     c.Account,
-			Mode:        c.Mode,
-			Kind:        c.ClientKind,
-			Package:     c.Package,
-			Permissions: c.Permissions,
-			Stores:      c.Stores,
-		}, origin{c.AllowedIPs, c.DeniedIPs, c.AllowedCountries, c.DeniedCountries})
+		p := verified(keygate.Principal{
+			Method:  keygate.MethodJWT,
+			KeyID:   c.ClientID,
+			TokenID: c.ID,
+			Subject: c.Subject,
+			Scope:   c.Scope,
+			Kind:    c.ClientKind,
+		}, c.Grant)
+		g := c.Grant
 		if a.clientKeys != nil {
 			rec, err := CheckTokenClient(ctx, a.clientKeys, c, a.now())
 			if err != nil {
-				return keygate.Principal{}, origin{}, time.Time{}, err
+				return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
 			}
-			if err := a.narrowToClient(&p, &o, rec); err != nil {
-				return keygate.Principal{}, origin{}, time.Time{}, err
+			if err := a.narrowToClient(&p, &g, rec); err != nil {
+				return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
 			}
 		}
-		return p, o, c.IssuedAt, nil
+		return p, g, c.IssuedAt, nil
 	}
 	if a.keys == nil {
-		return keygate.Principal{}, origin{}, time.Time{}, ErrInvalidToken
+		return keygate.Principal{}, keygate.Grant{}, time.Time{}, ErrInvalidToken
 	}
 	rec, err := a.keys.Verify(ctx, token)
 	if err != nil {
-		return keygate.Principal{}, origin{}, time.Time{}, err
+		return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
 	}
-	p, o := verified(keygate.Principal{
-		Method:      keygate.MethodAPIKey,
-		KeyID:       rec.ID,
-		Account:     rec.Account,
-		Mode:        rec.Mode,
-		Kind:        rec.Kind,
-		Package:     rec.Package,
-		Permissions: rec.Permissions,
-		Stores:      rec.Stores,
-	}, origin{rec.AllowedIPs, rec.DeniedIPs, rec.AllowedCountries, rec.DeniedCountries})
-	return p, o, time.Time{}, nil
+	p := verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant)
+	return p, rec.Grant, time.Time{}, nil
 }
 
 // bearerToken extracts the token of an RFC 6750 "Authorization: Bearer"

@@ -65,9 +65,7 @@ func (f *fixture) populate(t testing.TB, store apikey.Store) *fixture {
 	require.NoError(t, err)
 	create := func(mode keygate.Mode, kind keygate.Kind, stores ...string) (string, string) {
 		k, _, err := f.keys.Create(ctx, apikey.CreateParams{
-			Account: "acct_1", Mode: mode, Kind: kind, Stores: stores, Package: "GO",
-			Permissions: []string{"products:read"},
-		})
+			Grant: keygate.Grant{Account: "acct_1", Mode: mode, Stores: stores, Package: "GO", Permissions: []string{"products:read"}}, Kind: kind})
 		require.NoError(t, err)
 		f.allKeys = append(f.allKeys, k.Reveal())
 		return k.Reveal(), k.ID()
@@ -248,7 +246,7 @@ func TestUnknownAndRevokedLookAlikeToStrangers(t *testing.T) {
 	f := newFixture(t)
 	stranger, err := apikey.NewManager(apikey.Config{})
 	require.NoError(t, err)
-	unknown, _, err := stranger.Create(context.Background(), apikey.CreateParams{Account: "acct_x", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	unknown, _, err := stranger.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{Account: "acct_x", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	// The revoked key's ID with another secret and a valid checksum.
 	idEnd := len("bk_test_sk_") + apikey.IDLen
@@ -311,9 +309,9 @@ func (f verifierFunc) Verify(ctx context.Context, key string) (apikey.Record, er
 
 func TestUninterpretableRecordsFailClosed(t *testing.T) {
 	for _, rec := range []apikey.Record{
-		{ID: "k", Account: "a", Mode: keygate.ModeTest, Kind: ""},
-		{ID: "k", Account: "a", Mode: keygate.ModeTest, Kind: "rk"},
-		{ID: "k", Account: "a", Mode: "", Kind: keygate.KindSecret},
+		{ID: "k", Grant: keygate.Grant{Account: "a", Mode: keygate.ModeTest}, Kind: ""},
+		{ID: "k", Grant: keygate.Grant{Account: "a", Mode: keygate.ModeTest}, Kind: "rk"},
+		{ID: "k", Grant: keygate.Grant{Account: "a", Mode: ""}, Kind: keygate.KindSecret},
 	} {
 		auth, err := middleware.New(middleware.Config{APIKeys: verifierFunc(func(context.Context, string) (apikey.Record, error) { return rec, nil })})
 		require.NoError(t, err)
@@ -410,7 +408,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 func TestCustomStoreHeaderAndPrefix(t *testing.T) {
 	keys, err := apikey.NewManager(apikey.Config{Prefix: "acme"})
 	require.NoError(t, err)
-	k, _, err := keys.Create(context.Background(), apikey.CreateParams{Account: "a", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Stores: []string{"s1", "s2"}})
+	k, _, err := keys.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{Account: "a", Mode: keygate.ModeTest, Stores: []string{"s1", "s2"}}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	auth, err := middleware.New(middleware.Config{APIKeys: keys, StoreHeader: "x-shop"}) // prefix from the manager
 	require.NoError(t, err)

@@ -16,8 +16,8 @@ import (
 
 func TestPerCredentialDenyLists(t *testing.T) {
 	m := newKeyManager(t)
-	key := mkKey(t, m, apikey.CreateParams{AllowedIPs: []string{"203.0.113.0/24"}, DeniedIPs: []string{"203.0.113.66"}})
-	open := mkKey(t, m, apikey.CreateParams{DeniedIPs: []string{"198.51.100.0/24", "2001:db8::/32"}})
+	key := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedIPs: []string{"203.0.113.0/24"}, DeniedIPs: []string{"203.0.113.66"}}})
+	open := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{DeniedIPs: []string{"198.51.100.0/24", "2001:db8::/32"}}})
 	h := newAccessAuth(t, m, middleware.AccessConfig{}).Handler(principalJSON)
 	for _, tc := range []struct {
 		key, remote string
@@ -40,8 +40,8 @@ func TestPerCredentialDenyLists(t *testing.T) {
 
 func TestPerCredentialCountries(t *testing.T) {
 	m := newKeyManager(t)
-	onlySE := mkKey(t, m, apikey.CreateParams{AllowedCountries: []string{"SE"}})
-	notUS := mkKey(t, m, apikey.CreateParams{DeniedCountries: []string{"US"}})
+	onlySE := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{AllowedCountries: []string{"SE"}}})
+	notUS := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{DeniedCountries: []string{"US"}}})
 	anywhere := mkKey(t, m, apikey.CreateParams{})
 	h := newAccessAuth(t, m, middleware.AccessConfig{Geo: geoDB(t)}).Handler(principalJSON)
 	for _, tc := range []struct {
@@ -70,9 +70,9 @@ func TestPerCredentialCountries(t *testing.T) {
 func TestOriginRulesInvalidOnCreate(t *testing.T) {
 	m := newKeyManager(t)
 	for _, p := range []apikey.CreateParams{
-		{Account: "a", Mode: keygate.ModeTest, Kind: keygate.KindSecret, DeniedIPs: []string{"10.0.0.1/8"}},
-		{Account: "a", Mode: keygate.ModeTest, Kind: keygate.KindSecret, AllowedCountries: []string{"se"}},
-		{Account: "a", Mode: keygate.ModeTest, Kind: keygate.KindSecret, DeniedCountries: []string{"SWE"}},
+		{Grant: keygate.Grant{Account: "a", Mode: keygate.ModeTest, DeniedIPs: []string{"10.0.0.1/8"}}, Kind: keygate.KindSecret},
+		{Grant: keygate.Grant{Account: "a", Mode: keygate.ModeTest, AllowedCountries: []string{"se"}}, Kind: keygate.KindSecret},
+		{Grant: keygate.Grant{Account: "a", Mode: keygate.ModeTest, DeniedCountries: []string{"SWE"}}, Kind: keygate.KindSecret},
 	} {
 		_, _, err := m.Create(context.Background(), p)
 		assert.ErrorIs(t, err, apikey.ErrInvalidParams)
@@ -81,8 +81,11 @@ func TestOriginRulesInvalidOnCreate(t *testing.T) {
 
 func TestTokenOriginRules(t *testing.T) {
 	f := newTokenFixture(t, jwt.HS256, 0)
-	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: "c1", Account: "acct_1", Mode: keygate.ModeTest,
-		ClientKind: keygate.KindSecret, DeniedIPs: []string{"192.0.2.0/24"}})
+	tok, _, err := f.issuer.Issue(t.Context(), jwt.Claims{Subject: "acct_1", ClientID: "c1", Grant: keygate.Grant{
+		Account:   "acct_1",
+		Mode:      keygate.ModeTest,
+		DeniedIPs: []string{"192.0.2.0/24"},
+	}, ClientKind: keygate.KindSecret})
 	require.NoError(t, err)
 	h := f.auth.Handler(principalJSON)
 	assert.Equal(t, http.StatusForbidden, serve(h, areq{remote: "192.0.2.1:1", key: tok}).Code)
@@ -91,8 +94,8 @@ func TestTokenOriginRules(t *testing.T) {
 
 func TestRolesOnCredentials(t *testing.T) {
 	m := newKeyManager(t)
-	cashier := mkKey(t, m, apikey.CreateParams{Permissions: []string{"@cashier"}})
-	unknownRole := mkKey(t, m, apikey.CreateParams{Permissions: []string{"@cashier", "@ghost"}})
+	cashier := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Permissions: []string{"@cashier"}}})
+	unknownRole := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Permissions: []string{"@cashier", "@ghost"}}})
 	auth := newAccessAuth(t, m, middleware.AccessConfig{Roles: map[string][]string{"cashier": {"checkout:start", "products:read"}}})
 	mux := http.NewServeMux()
 	auth.Mount(mux, []middleware.Route{

@@ -37,7 +37,7 @@ func TestRulesForAcceptedPrincipal(t *testing.T) {
 		{[]string{"*:*"}, true}, // operator
 		{[]string{"stores:read"}, false},
 	} {
-		k, _, err := keys.Create(context.Background(), apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Package: "enterprise", Permissions: tc.perms})
+		k, _, err := keys.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Package: "enterprise", Permissions: tc.perms}, Kind: keygate.KindSecret})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func TestRulesForAcceptedPrincipal(t *testing.T) {
 		if len(got.Permissions) == 0 {
 			t.Fatalf("%v: no effective permissions", tc.perms)
 		}
-		kr := a.access.rulesFor(got, origin{})
+		kr := a.access.rulesFor(got, keygate.Grant{})
 		if kr.grants.Allows(adminRead) != tc.admin {
 			t.Errorf("%v (effective %v): Allows(admin:read) = %v", tc.perms, got.Permissions, !tc.admin)
 		}

@@ -33,7 +33,7 @@ func TestPackagesBoundPermissions(t *testing.T) {
 	m := newKeyManager(t)
 	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Packages: packages}))
 	key := func(pkg string, perms ...string) string {
-		return mkKey(t, m, apikey.CreateParams{Package: pkg, Permissions: perms})
+		return mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: pkg, Permissions: perms}})
 	}
 	code := func(key, method, path string) int {
 		return serve(mux, areq{method: method, path: path, key: key}).Code
@@ -73,7 +73,7 @@ func TestPackagesBoundPermissions(t *testing.T) {
 func TestPackageChangeRebuildsTheCache(t *testing.T) {
 	m := newKeyManager(t)
 	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Packages: testpackages.Retail()}))
-	k, rec, err := m.Create(context.Background(), apikey.CreateParams{Account: "acct_1", Mode: "test", Kind: "sk", Package: "GO"})
+	k, rec, err := m.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: "test", Package: "GO"}, Kind: "sk"})
 	require.NoError(t, err)
 	r := areq{path: "/v1/analytics/export", key: k.Reveal()}
 	assert.Equal(t, 403, serve(mux, r).Code)
@@ -95,7 +95,7 @@ func TestPrincipalShowsEffectivePermissions(t *testing.T) {
 	roles := access.Roles{"reporter": {"analytics:export", "reports:read"}}
 	mux := packagesMux(newAccessAuth(t, m, middleware.AccessConfig{Packages: packages, Roles: roles}))
 	whoami := func(pkg string, perms ...string) []string {
-		return principalOf(t, serve(mux, areq{path: "/whoami", key: mkKey(t, m, apikey.CreateParams{Package: pkg, Permissions: perms})})).Permissions
+		return principalOf(t, serve(mux, areq{path: "/whoami", key: mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: pkg, Permissions: perms}})})).Permissions
 	}
 	assert.Equal(t, packages.Permissions("GO"), whoami("GO"), "standard: the package's")
 	assert.Equal(t, []string{"offers:write"}, whoami("GO", "offers:write", "analytics:export"), "restricted: the intersection")
@@ -114,10 +114,10 @@ func TestWithoutPackagesExplicitGrantsOnly(t *testing.T) {
 		{Pattern: "GET /v1/analytics/export", Rule: middleware.Rule{Permission: "analytics:export"}, Handler: principalJSON},
 		{Pattern: "GET /admin", Rule: middleware.Rule{Permission: "admin:read"}, Handler: principalJSON},
 	})
-	standard := mkKey(t, m, apikey.CreateParams{Package: "PRIME"})
+	standard := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "PRIME"}})
 	assert.Equal(t, 403, serve(mux, areq{path: "/v1/analytics/export", key: standard}).Code)
 	assert.Equal(t, 403, serve(mux, areq{path: "/admin", key: standard}).Code)
-	restricted := mkKey(t, m, apikey.CreateParams{Package: "GO", Permissions: []string{"analytics:export", "admin:read"}})
+	restricted := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "GO", Permissions: []string{"analytics:export", "admin:read"}}})
 	assert.Equal(t, 200, serve(mux, areq{path: "/v1/analytics/export", key: restricted}).Code)
 	assert.Equal(t, 200, serve(mux, areq{path: "/admin", key: restricted}).Code)
 }
@@ -133,10 +133,10 @@ func TestWildcardPackageNeverGrantsAdmin(t *testing.T) {
 		{Pattern: "GET /v1/anything", Rule: middleware.Rule{Permission: "anything:read"}, Handler: principalJSON},
 		{Pattern: "GET /admin", Rule: middleware.Rule{Permission: "admin:read"}, Handler: principalJSON},
 	})
-	standard := mkKey(t, m, apikey.CreateParams{Package: "enterprise"})
+	standard := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "enterprise"}})
 	assert.Equal(t, 200, serve(mux, areq{path: "/v1/anything", key: standard}).Code)
 	assert.Equal(t, 403, serve(mux, areq{path: "/admin", key: standard}).Code)
-	operator := mkKey(t, m, apikey.CreateParams{Package: "enterprise", Permissions: []string{"*:*"}})
+	operator := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "enterprise", Permissions: []string{"*:*"}}})
 	assert.Equal(t, 200, serve(mux, areq{path: "/admin", key: operator}).Code)
 }
 
@@ -152,7 +152,7 @@ func TestEffectivePermissionsScribbled(t *testing.T) {
 		p, _ := keygate.FromContext(r.Context())
 		p.Permissions[0] = "admin:read"
 	})))
-	key := mkKey(t, m, apikey.CreateParams{Package: "GO"})
+	key := mkKey(t, m, apikey.CreateParams{Grant: keygate.Grant{Package: "GO"}})
 	serve(mux, areq{path: "/scribble", key: key})
 	assert.Equal(t, packages.Permissions("GO"), principalOf(t, serve(mux, areq{path: "/whoami", key: key})).Permissions)
 	serve(mux, areq{path: "/scribble", key: key})
@@ -175,7 +175,7 @@ func TestPackagesBoundHMAC(t *testing.T) {
 		{"restricted GO", "GO", []string{"analytics:export"}, 403},
 		{"restricted PRIME", "PRIME", []string{"analytics:export"}, 200},
 	} {
-		cred := httpsig.Active{KeyID: "hk_1", Account: "acct_1", Mode: keygate.ModeTest, Package: tc.pkg, Permissions: tc.perms}
+		cred := httpsig.Active{KeyID: "hk_1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Package: tc.pkg, Permissions: tc.perms}}
 		auth, err := middleware.New(middleware.Config{Signatures: stubSignatures{cred}, Access: middleware.AccessConfig{Packages: packages}})
 		require.NoError(t, err)
 		h := auth.Require(middleware.Rule{Permission: "analytics:export"})(principalJSON)

@@ -56,9 +56,9 @@ func TestDisabledAccountClients(t *testing.T) {
 	require.NoError(t, err)
 	keys, err := apikey.NewManager(apikey.Config{})
 	require.NoError(t, err)
-	pk, sk, err := keys.CreatePair(ctx, apikey.CreateParams{Account: testAccount, Mode: keygate.ModeTest, Permissions: testPerms})
+	pk, sk, err := keys.CreatePair(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: testAccount, Mode: keygate.ModeTest, Permissions: testPerms}})
 	require.NoError(t, err)
-	ghost, _, err := keys.Create(ctx, apikey.CreateParams{Account: "acct_ghost", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	ghost, _, err := keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_ghost", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 
 	signing, err := jwt.GenerateKey("k1", jwt.HS256)

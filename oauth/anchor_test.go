@@ -25,7 +25,7 @@ func anchorSetup(t *testing.T, anchor bool, allowedIPs []string) (token, protect
 	ctx := context.Background()
 	keys, err := apikey.NewManager(apikey.Config{})
 	require.NoError(t, err)
-	key, _, err = keys.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret, AllowedIPs: allowedIPs})
+	key, _, err = keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, AllowedIPs: allowedIPs}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	sk, err := jwt.GenerateKey("k1", jwt.HS256)
 	require.NoError(t, err)

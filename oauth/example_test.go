@@ -32,9 +32,7 @@ func ExampleNewServer() {
 		log.Fatal(err)
 	}
 	pk, sk, err := keys.CreatePair(ctx, apikey.CreateParams{
-		Account: "acct_example", Mode: keygate.ModeTest, Package: "GO",
-		Permissions: []string{"products:read", "products:write"},
-	})
+		Grant: keygate.Grant{Account: "acct_example", Mode: keygate.ModeTest, Package: "GO", Permissions: []string{"products:read", "products:write"}}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -137,8 +135,7 @@ func Example_clientCredentials() {
 		log.Fatal(err)
 	}
 	_, sk, err := keys.CreatePair(ctx, apikey.CreateParams{
-		Account: "acct_example", Mode: keygate.ModeTest, Permissions: []string{"products:read", "products:write"},
-	})
+		Grant: keygate.Grant{Account: "acct_example", Mode: keygate.ModeTest, Permissions: []string{"products:read", "products:write"}}})
 	if err != nil {
 		log.Fatal(err)
 	}

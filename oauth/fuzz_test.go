@@ -24,7 +24,7 @@ func FuzzEndpoints(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	pk, sk, err := keys.CreatePair(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Permissions: []string{"products:read"}})
+	pk, sk, err := keys.CreatePair(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Permissions: []string{"products:read"}}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -304,9 +304,9 @@ func TestGuardOriginAtTokenEndpoint(t *testing.T) {
 		Geo:       fakeGeo{"192.0.2.1": "SE", "192.0.2.2": "US", "192.0.2.3": "KP"},
 		Countries: countries,
 	}})
-	deniedIP := e.key(t, apikey.CreateParams{DeniedIPs: []string{"192.0.2.66"}})
-	notUS := e.key(t, apikey.CreateParams{DeniedCountries: []string{"US"}})
-	onlySE := e.key(t, apikey.CreateParams{AllowedCountries: []string{"SE"}})
+	deniedIP := e.key(t, apikey.CreateParams{Grant: keygate.Grant{DeniedIPs: []string{"192.0.2.66"}}})
+	notUS := e.key(t, apikey.CreateParams{Grant: keygate.Grant{DeniedCountries: []string{"US"}}})
+	onlySE := e.key(t, apikey.CreateParams{Grant: keygate.Grant{AllowedCountries: []string{"SE"}}})
 	for _, tc := range []struct {
 		name   string
 		key    apikey.Key
@@ -343,8 +343,8 @@ func TestGuardOriginAtTokenEndpoint(t *testing.T) {
 // and so is a key with country rules (no country database: fail closed).
 func TestNoGuardOrigin(t *testing.T) {
 	e := newGuardEnv(t, guardOptions{noGuard: true})
-	deniedIP := e.key(t, apikey.CreateParams{DeniedIPs: []string{"192.0.2.66"}})
-	onlySE := e.key(t, apikey.CreateParams{AllowedCountries: []string{"SE"}})
+	deniedIP := e.key(t, apikey.CreateParams{Grant: keygate.Grant{DeniedIPs: []string{"192.0.2.66"}}})
+	onlySE := e.key(t, apikey.CreateParams{Grant: keygate.Grant{AllowedCountries: []string{"SE"}}})
 	assert.Equal(t, http.StatusUnauthorized, post(e.token, "192.0.2.66:1", clientCredentials(), deniedIP.ID(), deniedIP.Reveal()).Code)
 	assert.Equal(t, http.StatusOK, post(e.token, "192.0.2.1:1", clientCredentials(), deniedIP.ID(), deniedIP.Reveal()).Code)
 	assert.Equal(t, http.StatusUnauthorized, post(e.token, "192.0.2.1:1", clientCredentials(), onlySE.ID(), onlySE.Reveal()).Code)

@@ -41,7 +41,7 @@ func TestIntrospectionOfRefreshTokens(t *testing.T) {
 func TestIntrospectionIsLimitedToTheCallersMode(t *testing.T) {
 	f := newFixture(t, options{})
 	tok := f.accessToken(t, f.sk) // a test-mode token
-	live, _, err := f.keys.Create(t.Context(), apikey.CreateParams{Account: testAccount, Mode: keygate.ModeLive, Kind: keygate.KindSecret})
+	live, _, err := f.keys.Create(t.Context(), apikey.CreateParams{Grant: keygate.Grant{Account: testAccount, Mode: keygate.ModeLive}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	_, err = f.keys.Approve(t.Context(), live.ID(), "reviewer")
 	require.NoError(t, err)

@@ -231,9 +231,9 @@ type Guard interface {
 	// Allow counts a request of p against its rate limit and sets the
 	// RateLimit headers on w.
 	Allow(ctx context.Context, w http.ResponseWriter, p keygate.Principal) error
-	// CheckOrigin applies a credential's origin rules, and the service's
-	// country rules, to r's client address.
-	CheckOrigin(r *http.Request, o middleware.Origin) (country string, err error)
+	// CheckOrigin applies the origin rules of a credential's grant g, and
+	// the service's country rules, to r's client address.
+	CheckOrigin(r *http.Request, g keygate.Grant) (country string, err error)
 	// Grants returns what the credential p effectively holds, as the
 	// middleware enforces it (its package and roles applied): the scope
 	// a client asks for must be among it.
@@ -550,9 +550,8 @@ func (s *Server) client(r *http.Request, form url.Values) (client, error) {
 // check, through the Guard) to the caller's address. A key that may not be
 // used from here is invalid_client, as a wrong secret is.
 func (s *Server) checkOrigin(r *http.Request, c *client) error {
-	o := middleware.Origin{AllowedIPs: c.rec.AllowedIPs, DeniedIPs: c.rec.DeniedIPs, AllowedCountries: c.rec.AllowedCountries, DeniedCountries: c.rec.DeniedCountries}
-	o.Account = c.rec.Account // the account's IP rules apply too
-	if _, err := s.guard.CheckOrigin(r, o); err != nil {
+	// The grant carries the account, whose IP rules apply too.
+	if _, err := s.guard.CheckOrigin(r, c.rec.Grant); err != nil {
 		if errors.Is(err, middleware.ErrForbidden) {
 			return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed", cause: err}
 		}
@@ -837,20 +836,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (tokenResponse, e
 // issue mints an access token (and a refresh token family when asked and
 // enabled) for the client c on behalf of subject.
 func (s *Server) issue(ctx context.Context, c client, subject string, perms []string, withRefresh bool) (tokenResponse, error) {
+	grant := c.rec.Grant
+	grant.Package, grant.Permissions = c.principal().Package, perms
 	claims := jwt.Claims{
-		Subject:          subject,
-		ClientID:         c.rec.ID,
-		Scope:            strings.Join(perms, " "),
-		Account:          c.rec.Account,
-		Mode:             c.rec.Mode,
-		ClientKind:       c.rec.Kind,
-		Package:          c.principal().Package,
-		Permissions:      perms,
-		Stores:           c.rec.Stores,
-		AllowedIPs:       c.rec.AllowedIPs,
-		DeniedIPs:        c.rec.DeniedIPs,
-		AllowedCountries: c.rec.AllowedCountries,
-		DeniedCountries:  c.rec.DeniedCountries,
+		Subject:    subject,
+		ClientID:   c.rec.ID,
+		Scope:      strings.Join(perms, " "),
+		Grant:      grant,
+		ClientKind: c.rec.Kind,
 	}
 	if c.anchor != nil {
 		claims.AllowedIPs = c.anchor

@@ -100,9 +100,13 @@ func newFixture(t testing.TB, opts options) *fixture {
 
 	create := func(label, account string, mode keygate.Mode, kind keygate.Kind) apikey.Key {
 		k, _, err := f.keys.Create(ctx, apikey.CreateParams{
-			Account: account, Mode: mode, Kind: kind, Name: label, Stores: []string{"store_1"},
-			Package: "GO", Permissions: testPerms,
-		})
+			Grant: keygate.Grant{
+				Account:     account,
+				Mode:        mode,
+				Stores:      []string{"store_1"},
+				Package:     "GO",
+				Permissions: testPerms,
+			}, Kind: kind, Name: label})
 		require.NoError(t, err)
 		f.secrets["key "+label] = k.Reveal()
 		return k
@@ -1349,7 +1353,7 @@ func foreignToken(t testing.TB) string {
 	require.NoError(t, err)
 	iss, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: ks, Issuer: testIssuer, Audience: testAudience})
 	require.NoError(t, err)
-	tok, _, err := iss.Issue(t.Context(), jwt.Claims{Subject: testAccount, ClientID: unknownClientID, Account: testAccount, Mode: keygate.ModeTest})
+	tok, _, err := iss.Issue(t.Context(), jwt.Claims{Subject: testAccount, ClientID: unknownClientID, Grant: keygate.Grant{Account: testAccount, Mode: keygate.ModeTest}})
 	require.NoError(t, err)
 	return tok
 }

@@ -22,8 +22,12 @@ import (
 // standard key).
 func (e *guardEnv) scopeKey(t *testing.T, pkg string, perms ...string) apikey.Key {
 	t.Helper()
-	k, _, err := e.keys.Create(context.Background(), apikey.CreateParams{Account: testAccount, Mode: keygate.ModeTest,
-		Kind: keygate.KindSecret, Package: pkg, Permissions: perms})
+	k, _, err := e.keys.Create(context.Background(), apikey.CreateParams{Grant: keygate.Grant{
+		Account:     testAccount,
+		Mode:        keygate.ModeTest,
+		Package:     pkg,
+		Permissions: perms,
+	}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	return k
 }
@@ -91,8 +95,12 @@ func TestRefreshNeverWidensToStandard(t *testing.T) {
 	e := newGuardEnv(t, guardOptions{access: middleware.AccessConfig{Packages: testpackages.Retail()}})
 	ctx := context.Background()
 	// A public client on a restricted key: alice signs in for orders:read.
-	pk, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: testAccount, Mode: keygate.ModeTest,
-		Kind: keygate.KindPublishable, Package: testpackages.Go, Permissions: []string{"orders:read"}})
+	pk, rec, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{
+		Account:     testAccount,
+		Mode:        keygate.ModeTest,
+		Package:     testpackages.Go,
+		Permissions: []string{"orders:read"},
+	}, Kind: keygate.KindPublishable})
 	require.NoError(t, err)
 	r := post(e.token, "192.0.2.11:1234", passwordForm(pk, "alice", alicePassword), "", "")
 	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
@@ -119,8 +127,12 @@ func TestRefreshNeverWidensToStandard(t *testing.T) {
 func TestIntrospectionNarrowedToKey(t *testing.T) {
 	e := newGuardEnv(t, guardOptions{access: middleware.AccessConfig{Packages: testpackages.Retail()}})
 	ctx := context.Background()
-	k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Account: testAccount, Mode: keygate.ModeTest,
-		Kind: keygate.KindSecret, Package: testpackages.Go, Permissions: []string{"products:read", "products:write"}})
+	k, rec, err := e.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{
+		Account:     testAccount,
+		Mode:        keygate.ModeTest,
+		Package:     testpackages.Go,
+		Permissions: []string{"products:read", "products:write"},
+	}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	r := post(e.token, "192.0.2.12:1234", clientCredentials(), k.ID(), k.Reveal())
 	require.Equal(t, http.StatusOK, r.Code, r.Body.String())

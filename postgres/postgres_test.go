@@ -337,7 +337,7 @@ func TestServerGoneAndBack(t *testing.T) {
 	defer db.Close()
 
 	now := time.Now().UTC()
-	key := apikey.Record{ID: "outage0000000000", Account: "acct_1", Mode: keygate.ModeLive, Kind: keygate.KindSecret,
+	key := apikey.Record{ID: "outage0000000000", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeLive}, Kind: keygate.KindSecret,
 		Status: apikey.StatusActive, Created: now}
 	if _, err := db.APIKeys().Create(ctx, key); err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func TestInvalidationsAcrossInstances(t *testing.T) {
 
 	const rounds = 20
 	for range rounds {
-		key, rec, err := a.keys.Create(ctx, apikey.CreateParams{Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+		key, rec, err := a.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 		require.NoError(t, err)
 		_, err = b.keys.Verify(ctx, key.Reveal()) // now cached on B for a minute
 		require.NoError(t, err)

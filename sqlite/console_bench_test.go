@@ -112,14 +112,24 @@ func newConsoleBench(b *testing.B, db *sqlstore.DB, p sqlstoretest.AuditPopulati
 	// modes, and two more for the overview's lists.
 	recs := make([]apikey.Record, 0, len(p.KeyIDs)+2)
 	for k, id := range p.KeyIDs {
-		recs = append(recs, apikey.Record{ID: id, Account: p.Accounts[k%len(p.Accounts)],
-			Mode: keygate.Mode(p.Modes[(k/len(p.Accounts))%2]), Kind: keygate.KindSecret, Name: "bench key " + id,
-			CreatedBy: "bench", Status: apikey.StatusActive, Package: testpackages.Go, Created: created})
+		recs = append(recs, apikey.Record{ID: id, Grant: keygate.Grant{
+			Account: p.Accounts[k%len(p.Accounts)],
+			Mode:    keygate.Mode(p.Modes[(k/len(p.Accounts))%2]),
+			Package: testpackages.Go,
+		},
+			Kind: keygate.KindSecret, Name: "bench key " + id,
+			CreatedBy: "bench", Status: apikey.StatusActive, Created: created})
 	}
 	recs = append(recs,
-		apikey.Record{ID: "kid_benchpending", Account: p.Accounts[1], Mode: keygate.ModeLive, Kind: keygate.KindSecret,
+		apikey.Record{ID: "kid_benchpending", Grant: keygate.Grant{
+			Account: p.Accounts[1],
+			Mode:    keygate.ModeLive,
+		}, Kind: keygate.KindSecret,
 			CreatedBy: "bench", Status: apikey.StatusPendingReview, Created: created},
-		apikey.Record{ID: "kid_benchexpiring", Account: p.Accounts[1], Mode: keygate.ModeTest, Kind: keygate.KindSecret,
+		apikey.Record{ID: "kid_benchexpiring", Grant: keygate.Grant{
+			Account: p.Accounts[1],
+			Mode:    keygate.ModeTest,
+		}, Kind: keygate.KindSecret,
 			CreatedBy: "bench", Status: apikey.StatusActive, Created: created, Expires: p.End.Add(72 * time.Hour)})
 	for _, rec := range recs {
 		if _, err := db.APIKeys().Create(ctx, rec); err != nil && !errors.Is(err, apikey.ErrExists) {

@@ -31,7 +31,7 @@ func ExampleOpen() {
 	if err != nil {
 		panic(err)
 	}
-	key, _, err := keys.Create(ctx, apikey.CreateParams{Account: "acct_42", Mode: keygate.ModeTest, Kind: keygate.KindSecret})
+	key, _, err := keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_42", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	if err != nil {
 		panic(err)
 	}
@@ -80,7 +80,7 @@ func Example_stores() {
 	if _, err := accounts.Create(ctx, account.CreateParams{ID: "acct_42", Name: "Corner Shop"}); err != nil {
 		panic(err)
 	}
-	if _, _, err := keys.Create(ctx, apikey.CreateParams{Account: "acct_42", Mode: keygate.ModeTest, Kind: keygate.KindSecret}); err != nil {
+	if _, _, err := keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_42", Mode: keygate.ModeTest}, Kind: keygate.KindSecret}); err != nil {
 		panic(err)
 	}
 	if err := log.Close(ctx); err != nil { // writes the queued events

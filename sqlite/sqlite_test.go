@@ -89,7 +89,7 @@ func TestReadsBesideAWriter(t *testing.T) {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	rec := apikey.Record{ID: "locked0000000000", Account: "acct_1", Mode: keygate.ModeLive, Kind: keygate.KindSecret,
+	rec := apikey.Record{ID: "locked0000000000", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeLive}, Kind: keygate.KindSecret,
 		Status: apikey.StatusActive, Created: time.Now()}
 	if _, err := db.APIKeys().Create(ctx, rec); err != nil {
 		t.Fatal(err)

@@ -66,9 +66,15 @@ var seq atomic.Int64
 func sample(account string, mode keygate.Mode) apikey.Record {
 	n := seq.Add(1)
 	return apikey.Record{
-		ID:               fmt.Sprintf("id%014d", n),
-		Account:          account,
-		Mode:             mode,
+		ID: fmt.Sprintf("id%014d", n),
+		Grant: keygate.Grant{
+			Account:     account,
+			Mode:        mode,
+			Stores:      []string{"store_1", "store_2"},
+			Package:     "GO",
+			Permissions: []string{"products:read", "offers:write"},
+			AllowedIPs:  []string{"10.0.0.0/8", "2001:db8::1"},
+		},
 		Kind:             keygate.KindSecret,
 		Name:             "sample key",
 		CreatedBy:        "admin@example.com – café",
@@ -76,10 +82,6 @@ func sample(account string, mode keygate.Mode) apikey.Record {
 		Hint:             "Zz42",
 		Status:           apikey.StatusActive,
 		Hashes:           []apikey.Hash{{Sum: [32]byte{1, 2, 3}}, {Sum: [32]byte{4, 5, 6}, NotAfter: base.Add(time.Hour)}},
-		Stores:           []string{"store_1", "store_2"},
-		Package:          "GO",
-		Permissions:      []string{"products:read", "offers:write"},
-		AllowedIPs:       []string{"10.0.0.0/8", "2001:db8::1"},
 		Created:          base.Add(time.Duration(n) * time.Second),
 		Expires:          base.Add(48 * time.Hour),
 		ApprovedBy:       "reviewer",

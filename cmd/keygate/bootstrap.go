@@ -81,27 +81,32 @@ func (a *app) createDemo(ctx context.Context) (demo, error) {
 	}
 	var d demo
 	var err error
-	d.publishable, d.secret, err = a.keys.CreatePair(ctx, apikey.CreateParams{
+	// The demo key pair and HMAC credential share one grant.
+	demoGrant := keygate.Grant{
 		Account:     demoAccount,
 		Mode:        keygate.ModeTest,
-		Name:        "demo",
 		Package:     "GO",
 		Stores:      []string{"store_1", "store_2"},
 		Permissions: demoPermissions,
-	})
+	}
+	d.publishable, d.secret, err = a.keys.CreatePair(ctx, apikey.CreateParams{Grant: demoGrant, Name: "demo"})
 	if err != nil {
 		return demo{}, err
 	}
 	if d.primeSecret, _, err = a.keys.Create(ctx, apikey.CreateParams{
-		Account: primeAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "prime demo", Package: packagePrime,
-		Stores: []string{"store_1"}, Permissions: demoPermissions,
+		Grant: keygate.Grant{
+			Account:     primeAccount,
+			Mode:        keygate.ModeTest,
+			Package:     packagePrime,
+			Stores:      []string{"store_1"},
+			Permissions: demoPermissions,
+		},
+		Kind: keygate.KindSecret,
+		Name: "prime demo",
 	}); err != nil {
 		return demo{}, err
 	}
-	if d.hmacSecret, _, err = a.hmacs.Create(ctx, httpsig.CreateParams{
-		Account: demoAccount, Mode: keygate.ModeTest, Name: "demo", Package: "GO",
-		Stores: []string{"store_1", "store_2"}, Permissions: demoPermissions,
-	}); err != nil {
+	if d.hmacSecret, _, err = a.hmacs.Create(ctx, httpsig.CreateParams{Grant: demoGrant, Name: "demo"}); err != nil {
 		return demo{}, err
 	}
 	d.user, d.password = "demo", rand.Text()
@@ -118,8 +123,12 @@ func (a *app) createDemo(ctx context.Context) (demo, error) {
 		return demo{}, err
 	}
 	if d.admin, _, err = a.keys.Create(ctx, apikey.CreateParams{
-		Account: adminAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "admin (keygate serve)",
-		Package: adminPackage, Permissions: adminPermissions,
+		Grant: keygate.Grant{
+			Account:     adminAccount,
+			Mode:        keygate.ModeTest,
+			Package:     adminPackage,
+			Permissions: adminPermissions,
+		}, Kind: keygate.KindSecret, Name: "admin (keygate serve)",
 	}); err != nil {
 		return demo{}, err
 	}

@@ -223,7 +223,13 @@ func initAdmin(ctx context.Context, accounts *account.Manager, keys *apikey.Mana
 		return apikey.Key{}, apikey.Record{}, err
 	}
 	return keys.Create(ctx, apikey.CreateParams{
-		Account: adminAccount, Mode: keygate.ModeTest, Kind: keygate.KindSecret,
-		Name: "admin (keygate init)", Package: adminPackage, Permissions: adminPermissions,
+		Grant: keygate.Grant{
+			Account:     adminAccount,
+			Mode:        keygate.ModeTest,
+			Package:     adminPackage,
+			Permissions: adminPermissions,
+		},
+		Kind: keygate.KindSecret,
+		Name: "admin (keygate init)",
 	})
 }

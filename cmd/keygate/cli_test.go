@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/keygate/keygate"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -697,7 +698,7 @@ func TestInitAdmin(t *testing.T) {
 		require.NoError(t, err)
 		keys, err := apikey.NewManager(apikey.Config{})
 		require.NoError(t, err)
-		_, _, err = keys.Create(ctx, apikey.CreateParams{Account: "acct_other", Mode: "test", Kind: "sk"})
+		_, _, err = keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_other", Mode: "test"}, Kind: "sk"})
 		require.NoError(t, err)
 		_, _, err = initAdmin(ctx, accounts, keys)
 		require.ErrorIs(t, err, errNotEmpty)

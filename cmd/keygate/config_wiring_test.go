@@ -49,7 +49,7 @@ rate_limits: {BASIC: 2/1m}
 		id := "acct_" + pkg + "_" + string(mode)
 		_, err := a.accounts.Create(ctx, account.CreateParams{ID: id, Name: id, Package: pkg})
 		require.NoError(t, err)
-		k, rec, err := a.keys.Create(ctx, apikey.CreateParams{Account: id, Mode: mode, Kind: keygate.KindSecret, Name: "k", Package: pkg, Permissions: []string{"orders:read"}})
+		k, rec, err := a.keys.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: id, Mode: mode, Package: pkg, Permissions: []string{"orders:read"}}, Kind: keygate.KindSecret, Name: "k"})
 		require.NoError(t, err)
 		if mode == keygate.ModeLive {
 			_, err = a.keys.Approve(ctx, rec.ID, "reviewer")

@@ -43,7 +43,7 @@ func newSignServer(t *testing.T) *signServer {
 	require.NoError(t, err)
 	creds, err := httpsig.NewManager(httpsig.Config{MasterKey: masterKey})
 	require.NoError(t, err)
-	secret, _, err := creds.Create(context.Background(), httpsig.CreateParams{Account: "acct_sign", Mode: keygate.ModeTest})
+	secret, _, err := creds.Create(context.Background(), httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_sign", Mode: keygate.ModeTest}})
 	require.NoError(t, err)
 	verifier, err := httpsig.NewVerifier(httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: creds})
 	require.NoError(t, err)

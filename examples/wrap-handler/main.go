@@ -41,7 +41,7 @@ func demo(ctx context.Context) (string, error) {
 	}
 	defer keys.Close(ctx) // writes the last-used times and stops its goroutines
 	secret, _, err := keys.Create(ctx, apikey.CreateParams{
-		Account: "acct_demo", Mode: keygate.ModeTest, Kind: keygate.KindSecret, Name: "example",
+		Grant: keygate.Grant{Account: "acct_demo", Mode: keygate.ModeTest}, Kind: keygate.KindSecret, Name: "example",
 	})
 	if err != nil {
 		return "", err

@@ -69,14 +69,16 @@ var credSeq atomic.Int64
 func credSample(account string, mode keygate.Mode) httpsig.Credential {
 	n := credSeq.Add(1)
 	return httpsig.Credential{
-		KeyID:       fmt.Sprintf("hk_%016d", n),
-		Account:     account,
-		Mode:        mode,
-		Name:        "sample credential",
-		Package:     "GO",
-		Permissions: []string{"products:read", "offers:write"},
-		Stores:      []string{"store_1", "store_2"},
-		AllowedIPs:  []string{"10.0.0.0/8", "2001:db8::1"},
+		KeyID: fmt.Sprintf("hk_%016d", n),
+		Grant: keygate.Grant{
+			Account:     account,
+			Mode:        mode,
+			Package:     "GO",
+			Permissions: []string{"products:read", "offers:write"},
+			Stores:      []string{"store_1", "store_2"},
+			AllowedIPs:  []string{"10.0.0.0/8", "2001:db8::1"},
+		},
+		Name: "sample credential",
 		Secrets: []httpsig.StoredSecret{
 			{Sealed: []byte("\x01sealed current secret, opaque to the store")},
 			{Sealed: []byte("\x01sealed replaced secret"), NotAfter: credBase.Add(time.Hour)},

@@ -7,7 +7,10 @@ package validate
 import (
 	"net/netip"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/keygate/keygate"
 )
 
 // Ident reports whether s is an identifier as accounts, stores and
@@ -87,20 +90,19 @@ func CountryCode(s string) bool {
 	return len(s) == 2 && 'A' <= s[0] && s[0] <= 'Z' && 'A' <= s[1] && s[1] <= 'Z'
 }
 
-// Grant is what a credential grants and where it may be used from.
-type Grant struct {
-	Account, Name, Package                                   string
-	Stores, Permissions                                      []string
-	AllowedIPs, DeniedIPs, AllowedCountries, DeniedCountries []string
-}
-
-// Problem returns why g is not acceptable, as a sentence for an error, or
-// "" when it is.
-func (g Grant) Problem() string {
+// Credential returns why a new or updated credential (an API key, an HMAC
+// credential) with grant g, name and expiry time expires is not
+// acceptable at now, as a sentence for an error, or "" when it is. A zero
+// expires means never.
+func Credential(g keygate.Grant, name string, expires, now time.Time) string {
 	switch {
+	case !g.Mode.Valid():
+		return "mode must be test or live"
+	case !expires.IsZero() && !expires.After(now):
+		return "expiry time must be in the future"
 	case !Ident(g.Account):
 		return "account must be 1 to 128 characters of A-Z a-z 0-9 _ - . :"
-	case !Text(g.Name, 200):
+	case !Text(name, 200):
 		return "name must be at most 200 bytes of text without control characters"
 	case g.Package != "" && !Ident(g.Package):
 		return "package must be 1 to 128 characters of A-Z a-z 0-9 _ - . :"

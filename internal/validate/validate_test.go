@@ -1,6 +1,11 @@
 package validate
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate"
+)
 
 func TestRules(t *testing.T) {
 	for _, tc := range []struct {
@@ -37,10 +42,21 @@ func TestRules(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
-	if p := (Grant{Account: "a", DeniedCountries: []string{"se"}}).Problem(); p == "" {
-		t.Error("a lower-case country passed")
-	}
-	if p := (Grant{Account: "a", AllowedIPs: []string{"10.0.0.0/8"}, DeniedIPs: []string{"10.1.0.0/16"}}).Problem(); p != "" {
-		t.Errorf("a valid grant refused: %s", p)
+	now := time.Unix(1767225600, 0)
+	for _, tc := range []struct {
+		name    string
+		g       keygate.Grant
+		expires time.Time
+		bad     bool
+	}{
+		{"valid", keygate.Grant{Account: "a", Mode: keygate.ModeTest, AllowedIPs: []string{"10.0.0.0/8"}, DeniedIPs: []string{"10.1.0.0/16"}}, now.Add(time.Second), false},
+		{"lower-case country", keygate.Grant{Account: "a", Mode: keygate.ModeTest, DeniedCountries: []string{"se"}}, time.Time{}, true},
+		{"no mode", keygate.Grant{Account: "a"}, time.Time{}, true},
+		{"expired", keygate.Grant{Account: "a", Mode: keygate.ModeLive}, now, true},
+		{"no account", keygate.Grant{Mode: keygate.ModeLive}, time.Time{}, true},
+	} {
+		if p := Credential(tc.g, "name", tc.expires, now); (p != "") != tc.bad {
+			t.Errorf("%s: got %q, want a problem: %v", tc.name, p, tc.bad)
+		}
 	}
 }

@@ -122,7 +122,7 @@ func testEdges(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 
 	t.Run("APIKeyWithoutLists", func(t *testing.T) {
 		db := newDB(t)
-		rec := apikey.Record{ID: "bare0000000000000", Account: "acct_1", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
+		rec := apikey.Record{ID: "bare0000000000000", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Kind: keygate.KindSecret,
 			Status: apikey.StatusActive, Created: time.Unix(100, 0).UTC()}
 		if _, err := db.APIKeys().Create(ctx, rec); err != nil {
 			t.Fatal(err)
@@ -229,7 +229,7 @@ func TestRestart(t *testing.T, open func(ctx context.Context) (*sqlstore.DB, err
 		t.Fatal(err)
 	}
 	write(first, "a", "b", "c")
-	key := apikey.Record{ID: "restart000000000", Account: "acct_1", Mode: keygate.ModeLive, Kind: keygate.KindSecret,
+	key := apikey.Record{ID: "restart000000000", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeLive}, Kind: keygate.KindSecret,
 		Status: apikey.StatusActive, Hashes: []apikey.Hash{{Sum: sha256.Sum256([]byte("k"))}}, Created: at}
 	if _, err := first.APIKeys().Create(ctx, key); err != nil {
 		t.Fatal(err)
@@ -313,9 +313,13 @@ func PopulateAPIKeys(tb testing.TB, db *sqlstore.DB, n int) []string {
 		go func() {
 			for i := w; i < n; i += workers {
 				ids[i] = "bench" + rand.Text()[:11]
-				rec := apikey.Record{ID: ids[i], Account: "acct_bench", Mode: keygate.ModeLive, Kind: keygate.KindSecret,
+				rec := apikey.Record{ID: ids[i], Grant: keygate.Grant{
+					Account:     "acct_bench",
+					Mode:        keygate.ModeLive,
+					Permissions: []string{"products:read", "offers:write"},
+					Stores:      []string{"store_1"},
+				}, Kind: keygate.KindSecret,
 					Name: "bench", Status: apikey.StatusActive, Hashes: []apikey.Hash{{Sum: sha256.Sum256([]byte(ids[i]))}},
-					Permissions: []string{"products:read", "offers:write"}, Stores: []string{"store_1"},
 					Created: time.Now().UTC()}
 				if _, err := db.APIKeys().Create(ctx, rec); err != nil {
 					errs <- err

@@ -19,9 +19,9 @@ import (
 // dropping the column and forgetting its migration.
 func testPermissionsSetByUpgrade(t *testing.T, ctx context.Context, db *sqlstore.DB, open func(ctx context.Context) (*sqlstore.DB, error)) {
 	t.Helper()
-	rec := apikey.Record{ID: "upgrade000000001", Account: "acct_upgrade", Mode: keygate.ModeTest, Kind: keygate.KindSecret,
+	rec := apikey.Record{ID: "upgrade000000001", Grant: keygate.Grant{Account: "acct_upgrade", Mode: keygate.ModeTest, Permissions: []string{"orders:read"}}, Kind: keygate.KindSecret,
 		CreatedBy: "alice", PermissionsSetBy: "bob", Status: apikey.StatusActive, Hashes: []apikey.Hash{{Sum: [32]byte{1}}},
-		Permissions: []string{"orders:read"}, Created: time.Unix(1, 0)}
+		Created: time.Unix(1, 0)}
 	if _, err := db.APIKeys().Create(ctx, rec); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
