@@ -22,9 +22,9 @@ type Grant struct {
 	// Mode is test or live: the credential reaches only routes of its
 	// mode.
 	Mode Mode
-	// Package is the account's commercial package (its service tier), for
-	// example "GO": the middleware's tiers (package access) say what it
-	// includes.
+	// Package is the account's commercial plan, for example "GO": the
+	// middleware's packages (AccessConfig.Packages, see package access)
+	// say what it includes.
 	Package string
 	// Permissions are the rights granted to the credential, such as
 	// "products:read", or roles ("@name"). The middleware bounds them by
