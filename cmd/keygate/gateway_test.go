@@ -84,12 +84,20 @@ func startConfigServe(t *testing.T, file string) banner {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "keygate.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(file), 0o600))
+	return readAnyBanner(t, runInProcess(t, "serve", "--config", path))
+}
+
+// runInProcess runs keygate with args in process until the test ends
+// (when it must stop within 15 s, without error), and returns its
+// stdout.
+func runInProcess(t *testing.T, args ...string) io.Reader {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := io.Pipe()
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "--config", path}, stdoutW, &stderr)
+		err := run(ctx, args, stdoutW, &stderr)
 		stdoutW.CloseWithError(err)
 		done <- err
 	}()
@@ -99,17 +107,16 @@ func startConfigServe(t *testing.T, file string) banner {
 		case err := <-done:
 			assert.NoError(t, err, "stderr: %s", stderr.String())
 		case <-time.After(15 * time.Second):
-			t.Error("keygate serve did not stop")
+			t.Error("keygate did not stop")
 		}
 		stdoutR.Close()
 	})
-	return readAnyBanner(t, stdoutR)
+	return stdoutR
 }
 
-// readAnyBanner reads serve's start lines up to "listening on URL", over
-// http or https, within a time limit, then drains r in the background.
-func readAnyBanner(t *testing.T, r io.Reader) banner {
-	t.Helper()
+// scanLines sends the lines of r on the channel it returns, which is
+// closed at the end of r.
+func scanLines(r io.Reader) <-chan string {
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -118,6 +125,14 @@ func readAnyBanner(t *testing.T, r io.Reader) banner {
 			lines <- sc.Text()
 		}
 	}()
+	return lines
+}
+
+// readAnyBanner reads serve's start lines up to "listening on URL", over
+// http or https, within a time limit, then drains r in the background.
+func readAnyBanner(t *testing.T, r io.Reader) banner {
+	t.Helper()
+	lines := scanLines(r)
 	var b banner
 	fields := []struct {
 		pattern interface{ FindStringSubmatch(string) []string }
@@ -298,26 +313,28 @@ func checkGateway(t *testing.T, b banner, base string, up *echoUpstream, withBod
 	})
 }
 
-// TestGatewayNginx puts nginx (auth_request, the README's configuration)
-// in front of keygate and the upstream. nginx passes keygate's 401 and
-// 403 with their WWW-Authenticate, but with a body of its own.
-func TestGatewayNginx(t *testing.T) {
-	up := newEchoUpstream(t)
-	port := freeLoopbackPort(t)
-	b := startConfigServe(t, gatewayConfig(up.host(), "127.0.0.1:"+strconv.Itoa(port), ""))
-	base := startNginx(t, port, b.url, up.host())
-	checkGateway(t, b, base, up, false, false)
-}
-
-// TestGatewayCaddy puts Caddy (forward_auth, the README's configuration)
-// in front of keygate and the upstream; it passes keygate's refusals on
-// as they are.
-func TestGatewayCaddy(t *testing.T) {
-	up := newEchoUpstream(t)
-	port := freeLoopbackPort(t)
-	b := startConfigServe(t, gatewayConfig(up.host(), "127.0.0.1:"+strconv.Itoa(port), ""))
-	base := startCaddy(t, port, b.url, up.host())
-	checkGateway(t, b, base, up, true, true)
+// TestGatewayFrontProxies puts each real front proxy, in the README's
+// configuration, in front of keygate and the upstream: nginx
+// (auth_request), which passes keygate's 401 and 403 with their
+// WWW-Authenticate but with a body of its own, and Caddy (forward_auth),
+// which passes keygate's refusals on as they are.
+func TestGatewayFrontProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		start                  func(t *testing.T, port int, keygate, upstream string) string
+		withBody, placeholders bool
+	}{
+		{"nginx", startNginx, false, false},
+		{"caddy", startCaddy, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newEchoUpstream(t)
+			port := freeLoopbackPort(t)
+			b := startConfigServe(t, gatewayConfig(up.host(), "127.0.0.1:"+strconv.Itoa(port), ""))
+			base := tc.start(t, port, b.url, up.host())
+			checkGateway(t, b, base, up, tc.withBody, tc.placeholders)
+		})
+	}
 }
 
 // TestGatewayReverseProxy sends the same requests through keygate's own

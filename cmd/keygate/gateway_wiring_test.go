@@ -132,12 +132,18 @@ routes:
 // testApp is an app built from a configuration file, in memory.
 type testApp struct{ *app }
 
-func newTestApp(t *testing.T, file string) testApp {
+// newTestApp builds the app of the configuration file's text, as if it
+// listened on 127.0.0.1:8443, with what mods change in its settings; it
+// is closed when the test ends.
+func newTestApp(t *testing.T, file string, mods ...func(*serveConfig)) testApp {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := parseConfig("k.yaml", []byte(file), defaultServeConfig(), noEnv)
 	require.NoError(t, err)
 	cfg = cfg.withAddress(&net127{})
+	for _, mod := range mods {
+		mod(&cfg)
+	}
 	st, err := openStorage(ctx, cfg.store, io.Discard)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.close() })
