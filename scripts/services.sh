@@ -115,8 +115,17 @@ install() {
 	say "installing ${missing[*]} (apt-get)"
 	local log
 	log=$(mktemp)
-	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1 9>&- ||
-		! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1 9>&-; then
+	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1 9>&-; then
+		tail -n 20 "$log" >&2
+		rm -f "$log"
+		die "apt-get update failed"
+	fi
+	# Debian 12 has nginx-light; later releases only nginx (which has
+	# auth_request too).
+	if [[ " ${missing[*]} " == *" nginx-light "* ]] && ! apt-cache show nginx-light >/dev/null 2>&1; then
+		missing=("${missing[@]/#nginx-light/nginx}")
+	fi
+	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1 9>&-; then
 		tail -n 20 "$log" >&2
 		rm -f "$log"
 		die "apt-get could not install ${missing[*]}"
