@@ -115,19 +115,20 @@ type app struct {
 	jwks         *jwt.KeySet
 	auth         *middleware.Authenticator
 	oauth        *oauth.Server
-	// gateway answers forward-auth questions and proxies the routes of
-	// the configuration file; nil without routes. proxying: some route
-	// has an upstream.
-	gateway  *gateway.Gateway
-	proxying bool
-	handler  http.Handler
-	store    *storage
-	stderr   io.Writer // operational messages, never a secret
+	handler      http.Handler
+	store        *storage
+	stderr       io.Writer // operational messages, never a secret
 	// metrics and its registry serve GET /metrics; nil with --no-audit.
 	metrics         *auditprom.Metrics
 	metricsRegistry *prometheus.Registry
 	// auditErrors rate-limits the messages about a failing audit sink.
 	auditErrors rateLimitedLog
+
+	// gateway answers forward-auth questions and proxies the routes of
+	// the configuration file; nil without routes. proxying: some route
+	// has an upstream.
+	gateway  *gateway.Gateway
+	proxying bool
 }
 
 // demo is what serve prints on its first start: the demo account's keys
