@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -35,7 +37,7 @@ const proxyStart = 20 * time.Second
 // proxyBinary returns the path of the front proxy name (env, else name
 // on PATH, else /usr/sbin/name), or, when there is none, skips t (fails
 // it under CI=true, where scripts/services.sh installed it).
-func proxyBinary(t *testing.T, env, name string) string {
+func proxyBinary(t testing.TB, env, name string) string {
 	t.Helper()
 	if p := os.Getenv(env); p != "" {
 		return p
@@ -234,4 +236,68 @@ func startProxy(t *testing.T, name string, cmd *exec.Cmd, port int, logFile stri
 			t.Logf("%s output:\n%s", name, report())
 		}
 	})
+}
+
+// skipRecorder is a testing.TB that records Skip and Fatal, and ends the
+// goroutine that calls them as they would.
+type skipRecorder struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *skipRecorder) Helper() {}
+
+func (r *skipRecorder) Skip(args ...any) {
+	r.skipped = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func (r *skipRecorder) Fatal(args ...any) {
+	r.failed = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+// TestProxyBinary checks how a test finds a front proxy: the variable's
+// path, else the binary on PATH; without either it skips, saying how to
+// install it, or under CI=true fails.
+func TestProxyBinary(t *testing.T) {
+	const env, name = "KEYGATE_TEST_NO_SUCH_PROXY", "keygate-no-such-proxy"
+	bin := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755))
+	for _, tc := range []struct {
+		name, env, path, ci string
+		want                string
+		skip, fatal         bool
+	}{
+		{name: "variable", env: "/opt/proxy", want: "/opt/proxy"},
+		{name: "on PATH", path: filepath.Dir(bin), want: bin},
+		{name: "missing", skip: true},
+		{name: "missing under CI", ci: "true", fatal: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(env, tc.env)
+			t.Setenv("PATH", tc.path)
+			t.Setenv("CI", tc.ci)
+			r := &skipRecorder{TB: t}
+			var got string
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				got = proxyBinary(r, env, name)
+			}()
+			<-done
+			assert.Equal(t, tc.want, got)
+			msg := env + " unset and no " + name + " on PATH: run ./scripts/services.sh start"
+			if tc.skip {
+				assert.Contains(t, r.skipped, msg)
+			} else {
+				assert.Empty(t, r.skipped)
+			}
+			if tc.fatal {
+				assert.Contains(t, r.failed, msg)
+			} else {
+				assert.Empty(t, r.failed)
+			}
+		})
+	}
 }
