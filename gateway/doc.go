@@ -57,7 +57,7 @@
 //		proxy_set_header Content-Length "";
 //		proxy_set_header X-Original-Method $request_method;
 //		proxy_set_header X-Original-URI $request_uri;
-//		proxy_set_header X-Forwarded-Host $host;
+//		proxy_set_header X-Forwarded-Host $http_host;
 //		proxy_set_header X-Forwarded-Proto $scheme;
 //		proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
 //	}
@@ -69,10 +69,14 @@
 //		proxy_pass http://upstream;
 //	}
 //
-// With Traefik, use authResponseHeadersRegex: ^X-Keygate- (Traefik then
-// removes the matching request headers before copying the answer's); with
-// Caddy, forward_auth's copy_headers X-Keygate-Account X-Keygate-Key-Id
-// ... (Caddy removes a listed header that the answer does not have); with
+// ($http_host keeps the port, which a signed request's authority has;
+// $host drops it.) With Traefik, use authResponseHeadersRegex: ^X-Keygate-
+// (Traefik then removes the matching request headers before copying the
+// answer's); with Caddy, forward_auth's copy_headers X-Keygate-Account
+// X-Keygate-Key-Id ..., inside a route that first removes each of them
+// with request_header -X-Keygate-Account and so on (depending on its
+// version, Caddy sets a listed header that the answer does not have to
+// its literal placeholder, or leaves the client's); with
 // Envoy, remove x-keygate-* from the request before ext_authz, list them
 // in allowed_upstream_headers, and list authorization, signature,
 // signature-input, content-digest, content-type and the store header in

@@ -111,6 +111,12 @@ func (g *Gateway) original(r *http.Request) (*http.Request, error) {
 	orig := r.Clone(r.Context())
 	orig.Method, orig.URL, orig.Host, orig.RequestURI = method, u, host, uri
 	orig.Pattern = ""
+	if proto == "http" {
+		// The original request came over plain HTTP, whatever the
+		// question's own connection to keygate: for
+		// middleware.Config.HTTPSOnly and a signature's @scheme.
+		orig.TLS = nil
+	}
 	// The question's body, if the proxy sent one (Envoy's
 	// with_request_body), is the original's: Clone kept it.
 	return orig, nil

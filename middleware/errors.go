@@ -113,6 +113,10 @@ const (
 	// signature whose key ID is unknown, revoked, expired or disabled: the
 	// client sees [CodeInvalidSignature].
 	CodeUnknownKey = "unknown_key"
+	// CodeInsecureTransport is the audit reason (never a response code)
+	// for a credential sent over plain HTTP under Config.HTTPSOnly
+	// ([ErrInsecureTransport]): the client sees [CodeInvalidRequest].
+	CodeInsecureTransport = "insecure_transport"
 	// CodeInvalidDigest (401) is the code for a body that does not match
 	// its Content-Digest.
 	CodeInvalidDigest = "invalid_digest"
@@ -151,6 +155,7 @@ var failures = []struct {
 	{errStoreHeader, Failure{http.StatusBadRequest, CodeInvalidRequest, "the store header must appear once and hold a valid store ID"}},
 	{errBodyTooLarge, Failure{http.StatusBadRequest, CodeInvalidRequest, "the body is too large for a one-time token route"}},
 	{errBodyUnreadable, Failure{http.StatusBadRequest, CodeInvalidRequest, "the body could not be read"}},
+	{ErrInsecureTransport, Failure{http.StatusBadRequest, CodeInvalidRequest, "HTTPS is required"}},
 	{errTwoCredentials, Failure{http.StatusBadRequest, CodeInvalidRequest, "send either a signature or an Authorization header, not both"}},
 	{ErrInvalidRequest, Failure{http.StatusBadRequest, CodeInvalidRequest, "the request is malformed"}},
 	{httpsig.ErrBodyTooLarge, Failure{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body is over the limit for signed requests"}},
@@ -214,8 +219,12 @@ func Classify(err error) Failure {
 
 // auditReason is the reason code of a failure for the audit log: the
 // response's code, except that a signature from an unknown key is told
-// apart from a bad MAC (the client sees both as invalid_signature).
+// apart from a bad MAC (the client sees both as invalid_signature), and a
+// credential over plain HTTP from other malformed requests.
 func auditReason(err error) string {
+	if errors.Is(err, ErrInsecureTransport) {
+		return CodeInsecureTransport
+	}
 	if errors.Is(err, httpsig.ErrInvalidSignature) && errors.Is(err, httpsig.ErrCredentialInvalid) {
 		return CodeUnknownKey
 	}

@@ -151,6 +151,12 @@ type Config struct {
 	// [account.CachedStore] in front of a slow store. Nil means no lookup:
 	// the package is the one the credential carries.
 	Accounts account.Lookup
+	// HTTPSOnly refuses every request that carries a credential over
+	// plain HTTP (see [Authenticator.CheckTransport]: not TLS, and not
+	// from a trusted proxy of Access.ClientIP that says https) with 400
+	// invalid_request, "HTTPS is required" ([ErrInsecureTransport]),
+	// before the credential is looked at.
+	HTTPSOnly bool
 }
 
 // MaxAuthorizationLen is the longest Authorization header the
@@ -198,6 +204,7 @@ type Authenticator struct {
 	clientKeys  ClientKeys
 	clientCreds ClientCredentials
 	access      *accessState
+	transport   transportCheck
 	auditCfg    AuditConfig
 	realm       string
 	storeHeader string // canonical form
@@ -224,6 +231,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.access, err = newAccessState(cfg.Access, a.now); err != nil {
 		return nil, err
 	}
+	a.transport = newTransportCheck(cfg)
 	a.auditCfg = cfg.Audit
 	if a.realm == "" {
 		a.realm = "keygate"
@@ -296,6 +304,13 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return a.auditOutside(func(w http.ResponseWriter, r *http.Request) {
 			ip, known := a.access.clientIP(r)
+			if err := a.checkTransport(r); err != nil {
+				if a.auditing() {
+					recordOutcome(r, keygate.Principal{ClientIP: ip}, false, "", err)
+				}
+				a.onError(w, r, err)
+				return
+			}
 			if wait, blocked, err := a.access.blocked(r, ip, known); blocked {
 				if err == nil {
 					w.Header().Set("Retry-After", retryAfterSeconds(wait))
@@ -337,12 +352,15 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 // anything: for callers that are not middleware chains. It returns the
 // Principal, or an error to map with [Classify].
 //
-// Check resolves the client IP and applies the IP, country, package and
-// permission rules, but neither counts failures nor applies rate limits
-// (see [Authenticator.Require]).
+// Check resolves the client IP and applies Config.HTTPSOnly and the IP,
+// country, package and permission rules, but neither counts failures nor
+// applies rate limits (see [Authenticator.Require]).
 func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, error) {
 	if a.access == nil {
 		return keygate.Principal{}, errNotConfigured // a zero Authenticator fails closed
+	}
+	if err := a.checkTransport(r); err != nil {
+		return keygate.Principal{}, err
 	}
 	c, err := a.compile(rule)
 	if err != nil {

@@ -92,6 +92,7 @@ type guardOptions struct {
 	access    middleware.AccessConfig
 	audit     middleware.AuditConfig
 	noGuard   bool
+	httpsOnly bool
 	oauthConf func(*oauth.Config)
 }
 
@@ -122,7 +123,7 @@ func newGuardEnv(t *testing.T, o guardOptions) *guardEnv {
 	limiter := ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: e.clock.Now})
 	ac := o.access
 	ac.Limiter = limiter
-	e.auth, err = middleware.New(middleware.Config{APIKeys: e.keys, Tokens: verifier, Access: ac, Audit: o.audit})
+	e.auth, err = middleware.New(middleware.Config{APIKeys: e.keys, Tokens: verifier, Access: ac, Audit: o.audit, HTTPSOnly: o.httpsOnly})
 	require.NoError(t, err)
 	cfg := oauth.Config{Clients: e.clients, Issuer: issuer, Verifier: verifier, Refresh: refresh, Users: e.users, Limiter: limiter}
 	if !o.noGuard {

@@ -242,6 +242,13 @@ type Guard interface {
 	// holding keyPerms now, still grants, or an error when it grants none
 	// of them.
 	NarrowToKey(tokenPerms, keyPerms []string) ([]string, error)
+	// CheckTransport returns an error wrapping
+	// [middleware.ErrInsecureTransport] when r, which carries a
+	// credential, must not be served over the transport it came on
+	// (middleware.Config.HTTPSOnly). The endpoints ask it first, since
+	// every request to them carries a client credential, a password or a
+	// token, and answer 400 invalid_request "HTTPS is required".
+	CheckTransport(r *http.Request) error
 }
 
 // DefaultUserFailurePolicy bounds failed passwords per user name when
@@ -321,6 +328,7 @@ type oauthError struct {
 	description string
 	cause       error
 	retryAfter  time.Duration // for a 429 without its own Retry-After
+	reason      string        // the audit reason when it is not code
 }
 
 func (e *oauthError) Error() string { return "oauth: " + e.code + ": " + e.description }
@@ -366,7 +374,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = errUnavailable
 	}
 	// The audit event says why (and, once the client authenticated, who).
-	middleware.RefuseRequest(r.Context(), e.code)
+	reason := e.code
+	if e.reason != "" {
+		reason = e.reason
+	}
+	middleware.RefuseRequest(r.Context(), reason)
 	h := w.Header()
 	if e.status == http.StatusUnauthorized {
 		// The scheme the endpoints accept for client authentication.
@@ -515,9 +527,21 @@ func usesBasic(r *http.Request) bool {
 	return strings.EqualFold(scheme, "Basic")
 }
 
-// guarded refuses a request from an address over its failure budget,
-// before any credential is looked at.
+// errInsecureTransport answers a request over plain HTTP under
+// middleware.Config.HTTPSOnly.
+var errInsecureTransport = &oauthError{status: http.StatusBadRequest, code: middleware.CodeInvalidRequest,
+	description: "HTTPS is required", reason: middleware.CodeInsecureTransport}
+
+// guarded refuses a request over plain HTTP when HTTPS is required, and
+// one from an address over its failure budget, before any credential is
+// looked at.
 func (s *Server) guarded(r *http.Request) error {
+	if err := s.guard.CheckTransport(r); err != nil {
+		if errors.Is(err, middleware.ErrInsecureTransport) {
+			return errInsecureTransport
+		}
+		return err // 503: fail closed
+	}
 	wait, blocked, err := s.guard.Blocked(r)
 	switch {
 	case err != nil:

@@ -4,7 +4,7 @@
 #
 #   ./scripts/services.sh start     # install if missing, start (idempotent)
 #   eval "$(./scripts/services.sh env)"
-#   ./scripts/services.sh status    # exit 0 if both answer
+#   ./scripts/services.sh status    # exit 0 if both answer and the proxies are installed
 #   ./scripts/services.sh stop      # stop both and remove their data
 #
 # env prints the variables the tests read (internal/servicetest):
@@ -13,7 +13,10 @@
 #   export KEYGATE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:15432/keygate_test?sslmode=disable
 #
 # start installs redis-server and postgresql through apt-get when they are
-# missing (as root, or through sudo), starts Redis with no persistence and
+# missing (as root, or through sudo), and the front proxies the gateway's
+# tests put in front of keygate, nginx-light and caddy (the tests start
+# those themselves, since their configuration names keygate's port; start
+# checks that each runs and that nginx has auth_request). It starts Redis with no persistence and
 # a PostgreSQL cluster (initdb on first start) with trust authentication on
 # 127.0.0.1 only, creates the database keygate_test, and waits until both
 # answer. A server already answering on its port is left as it is. Every
@@ -102,6 +105,8 @@ install() {
 	if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
 		missing+=(postgresql)
 	fi
+	nginx_bin >/dev/null || missing+=(nginx-light)
+	command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 	if [ "${#missing[@]}" -eq 0 ]; then
 		return
 	fi
@@ -110,8 +115,17 @@ install() {
 	say "installing ${missing[*]} (apt-get)"
 	local log
 	log=$(mktemp)
-	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1 9>&- ||
-		! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1 9>&-; then
+	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1 9>&-; then
+		tail -n 20 "$log" >&2
+		rm -f "$log"
+		die "apt-get update failed"
+	fi
+	# Debian 12 has nginx-light; later releases only nginx (which has
+	# auth_request too).
+	if [[ " ${missing[*]} " == *" nginx-light "* ]] && ! apt-cache show nginx-light >/dev/null 2>&1; then
+		missing=("${missing[@]/#nginx-light/nginx}")
+	fi
+	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1 9>&-; then
 		tail -n 20 "$log" >&2
 		rm -f "$log"
 		die "apt-get could not install ${missing[*]}"
@@ -119,6 +133,28 @@ install() {
 	rm -f "$log"
 	bin=$(pg_bin)
 	[ -n "$bin" ] && [ -x "$bin/initdb" ] || die "postgresql installed, but no /usr/lib/postgresql/*/bin/initdb"
+}
+
+# nginx_bin prints nginx's path: on PATH, or /usr/sbin/nginx (Debian's,
+# outside a user's PATH).
+nginx_bin() {
+	if command -v nginx 2>/dev/null; then
+		return
+	fi
+	[ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx
+}
+
+# check_proxies checks, within TIMEOUT seconds each, that the installed
+# nginx runs and has the auth_request module (nginx-light does), and that
+# caddy runs. The package's own nginx service, if apt-get started one, is
+# left alone: the tests run their own on other ports.
+check_proxies() {
+	local nginx
+	nginx=$(nginx_bin) || die "nginx is not installed"
+	timeout "$TIMEOUT" "$nginx" -V 2>&1 | grep -q -- --with-http_auth_request_module ||
+		die "$nginx has no auth_request module (install nginx-light, or nginx)"
+	timeout "$TIMEOUT" caddy version >/dev/null 2>&1 || die "caddy does not run"
+	say "nginx ($nginx) and caddy ($(command -v caddy)) ready for the gateway tests"
 }
 
 # wait_for runs a command until it succeeds, for at most TIMEOUT seconds.
@@ -266,6 +302,7 @@ case ${1:-} in
 start)
 	lock
 	install
+	check_proxies
 	start_redis
 	start_postgres
 	;;
@@ -283,6 +320,7 @@ status)
 	up=0
 	if redis_up; then say "Redis running on 127.0.0.1:$REDIS_PORT"; else say "Redis not running"; up=1; fi
 	if pg_up; then say "PostgreSQL running on 127.0.0.1:$PG_PORT"; else say "PostgreSQL not running"; up=1; fi
+	if nginx_bin >/dev/null && command -v caddy >/dev/null 2>&1; then say "nginx and caddy installed"; else say "nginx or caddy not installed"; up=1; fi
 	exit "$up"
 	;;
 env)

@@ -24,6 +24,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/auditprom"
 	"github.com/keygate/keygate/console"
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/idempotency"
 	"github.com/keygate/keygate/internal/seal"
@@ -63,12 +64,18 @@ type serveConfig struct {
 	noDemo bool
 	// tls, when set, makes serve answer TLS with these files.
 	tls *serveTLS
-	// httpsOnly and routes are the configuration file's; they are
-	// validated, but serve does not act on them yet (unsupported).
+	// httpsOnly refuses credentials over plain HTTP
+	// (middleware.Config.HTTPSOnly): the API routes, the gateway's and
+	// the OAuth endpoints.
 	httpsOnly bool
-	routes    []serveRoute
+	// routes are the gateway's (see gatewayRoutes): answered at
+	// /auth/verify, and proxied when they have an upstream.
+	routes []serveRoute
 	// trustedProxies are the proxies whose forwarding headers give the
-	// client's address (ipbind.Config.TrustedProxies).
+	// client's address and scheme (ipbind.Config.TrustedProxies), and
+	// whose forward-auth questions the gateway answers. Empty means none,
+	// or the loopback addresses when there are routes (see
+	// clientIPResolver).
 	trustedProxies []string
 	// packages are the service's packages; nil means the retail demo's
 	// (demoPackages). rateLimits are the live-mode rate limits per package.
@@ -116,6 +123,12 @@ type app struct {
 	metricsRegistry *prometheus.Registry
 	// auditErrors rate-limits the messages about a failing audit sink.
 	auditErrors rateLimitedLog
+
+	// gateway answers forward-auth questions and proxies the routes of
+	// the configuration file; nil without routes. proxying: some route
+	// has an upstream.
+	gateway  *gateway.Gateway
+	proxying bool
 }
 
 // demo is what serve prints on its first start: the demo account's keys
@@ -191,7 +204,14 @@ func newApp(ctx context.Context, cfg serveConfig, st *storage, stderr io.Writer)
 		return nil, err
 	}
 	limiter := sharedLimiter(ss.limiter, cfg.limiterNow)
-	if err := a.buildAuth(cfg, tk, aud, limiter); err != nil {
+	trusted, err := clientIPResolver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.buildAuth(cfg, tk, aud, limiter, trusted); err != nil {
+		return nil, err
+	}
+	if err := a.buildGateway(cfg, trusted); err != nil {
 		return nil, err
 	}
 	if err := a.buildOAuth(tk, onChange, limiter); err != nil {
@@ -397,14 +417,9 @@ func sharedLimiter(redis ratelimit.Limiter, now func() time.Time) ratelimit.Peek
 	return ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{Now: now})
 }
 
-// buildAuth makes the Authenticator (a.auth) that guards every API route.
-func (a *app) buildAuth(cfg serveConfig, tk tokenPieces, aud auditSetup, limiter ratelimit.Peeker) (err error) {
-	var clientIP *ipbind.Resolver
-	if len(cfg.trustedProxies) > 0 {
-		if clientIP, err = ipbind.NewResolver(ipbind.Config{TrustedProxies: cfg.trustedProxies}); err != nil {
-			return err
-		}
-	}
+// buildAuth makes the Authenticator (a.auth) that guards every API route,
+// reading client addresses with clientIP.
+func (a *app) buildAuth(cfg serveConfig, tk tokenPieces, aud auditSetup, limiter ratelimit.Peeker, clientIP *ipbind.Resolver) (err error) {
 	a.auth, err = middleware.New(middleware.Config{
 		APIKeys: a.keys, Tokens: tk.verifier, Signatures: tk.signatures, OneTime: a.oneTime, Accounts: a.accounts,
 		// A token is only as good as the key (or HMAC credential) that
@@ -418,6 +433,7 @@ func (a *app) buildAuth(cfg serveConfig, tk tokenPieces, aud auditSetup, limiter
 			RateLimit: rateLimits(cfg.demoRateLimit, cfg.rateLimits),
 			ClientIP:  clientIP,
 		},
+		HTTPSOnly: cfg.httpsOnly,
 	})
 	return err
 }
@@ -572,7 +588,18 @@ func (a *app) routes(demo bool) http.Handler {
 	// like one made over /admin/v1.
 	outer.Handle(consolePrefix+"/", a.console)
 	mux := http.NewServeMux()
-	outer.Handle("/", a.auth.Audit(mux))
+	api := a.auth.Audit(mux)
+	if a.gateway != nil {
+		// The gateway's handlers audit each decision themselves: they
+		// stay outside api's Audit.
+		outer.Handle(envoyPrefix, a.gateway.ForwardAuth())
+		outer.Handle(envoyPrefix+"/", a.gateway.ForwardAuth())
+	}
+	if a.proxying {
+		outer.Handle("/", serverOrProxy(mux, api, a.gateway.Proxy()))
+	} else {
+		outer.Handle("/", api)
+	}
 	// The admin API: its own routes, each behind an admin permission.
 	mux.Handle(adminPrefix+"/", a.admin)
 	// The retail demo: every route with the package and permission its

@@ -21,21 +21,7 @@ import (
 // ends, and returns its banner.
 func startServe(t *testing.T) banner {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	stdoutR, stdoutW := io.Pipe()
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"serve", "--db", "memory", "--addr", "127.0.0.1:0"}, stdoutW, &stderr)
-		stdoutW.CloseWithError(err)
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-		stdoutR.Close()
-	})
-	return readBanner(t, stdoutR)
+	return readBanner(t, runInProcess(t, "serve", "--db", "memory", "--addr", "127.0.0.1:0"))
 }
 
 // adminCLI runs admin commands against a server with its admin key.

@@ -44,10 +44,6 @@ func configFileError(format string, args ...any) error {
 	return &fileError{msg: fmt.Sprintf(format, args...)}
 }
 
-// errNotYetSupported reports a configuration key that is parsed and
-// validated but that serve does not act on yet.
-var errNotYetSupported = errors.New("not yet supported")
-
 // fileConfig is the YAML configuration file of "keygate serve --config".
 // Every serve flag has a key, the flag's name in snake_case (listen for
 // --addr, authorities for the repeatable --authority).
@@ -566,19 +562,6 @@ func registerPattern(mux *http.ServeMux, pattern string) (err error) {
 		}
 	}()
 	mux.Handle(pattern, http.NotFoundHandler())
-	return nil
-}
-
-// unsupported returns an error wrapping errNotYetSupported when cfg uses
-// what serve does not act on yet: routes and https_only, which the
-// gateway will serve.
-func (c *serveConfig) unsupported() error {
-	switch {
-	case len(c.routes) > 0:
-		return fmt.Errorf("routes: %w (they are checked, but serve does not route or proxy yet)", errNotYetSupported)
-	case c.httpsOnly:
-		return fmt.Errorf("https_only: %w", errNotYetSupported)
-	}
 	return nil
 }
 

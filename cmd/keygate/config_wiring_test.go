@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -31,19 +30,10 @@ packages:
 rate_limits: {BASIC: 2/1m}
 `
 	ctx := context.Background()
-	cfg, err := parseConfig("k.yaml", []byte(file), defaultServeConfig(), noEnv)
-	require.NoError(t, err)
-	cfg = cfg.withAddress(&net127{})
 	frozen := time.Now()
-	cfg.limiterNow = func() time.Time { return frozen }
-	st, err := openStorage(ctx, cfg.store, io.Discard)
-	require.NoError(t, err)
-	t.Cleanup(func() { st.close() })
-	a, err := newApp(ctx, cfg, st, io.Discard)
-	require.NoError(t, err)
-	t.Cleanup(func() { a.close(ctx) })
+	a := newTestApp(t, file, func(cfg *serveConfig) { cfg.limiterNow = func() time.Time { return frozen } })
 
-	_, err = a.accounts.Create(ctx, account.CreateParams{ID: "acct_go", Name: "demo package", Package: "GO"})
+	_, err := a.accounts.Create(ctx, account.CreateParams{ID: "acct_go", Name: "demo package", Package: "GO"})
 	require.ErrorIs(t, err, account.ErrUnknownPackage, "the file's packages replace the demo's")
 	key := func(pkg string, mode keygate.Mode) string {
 		id := "acct_" + pkg + "_" + string(mode)

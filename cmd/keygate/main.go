@@ -32,7 +32,12 @@
 // file, line and key. "keygate config check FILE" checks a file without
 // starting. With tls, serve answers HTTPS only (TLS 1.2 or newer, HTTP/2),
 // reloads the certificate on SIGHUP and when its files change, and sends
-// HSTS. Without --config, and with a file that says demo: true, it makes
+// HSTS. The file's routes put keygate in front of other services (package
+// gateway): /auth/verify answers forward-auth questions (nginx
+// auth_request, Traefik, Caddy, and Envoy's ext_authz under
+// /auth/verify/), and the routes with an upstream are proxied to it; the
+// server's own routes stay more specific. https_only refuses a credential
+// over plain HTTP (400), unless a trusted proxy says https. Without --config, and with a file that says demo: true, it makes
 // the demo data below; otherwise neither the demo data nor its routes.
 //
 // serve keeps its keys in a database: by default the SQLite file

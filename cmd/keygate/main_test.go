@@ -52,14 +52,7 @@ type banner struct {
 // then keeps draining r in the background.
 func readBanner(t *testing.T, r io.Reader) banner {
 	t.Helper()
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
+	lines := scanLines(r)
 	next := func() string {
 		select {
 		case line, ok := <-lines:

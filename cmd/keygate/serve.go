@@ -164,9 +164,6 @@ func (c *serveConfig) scheme() string {
 // runServe listens, builds the server for cfg and serves until ctx is
 // cancelled.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
-	if err := cfg.unsupported(); err != nil {
-		return err
-	}
 	var certs *certReloader
 	if cfg.tls != nil {
 		var err error
