@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -47,6 +48,11 @@ const (
 	// Content-Digest cannot be checked because the front proxy did not
 	// send its body; the client sees 401 invalid_digest.
 	CodeBodyNotForwarded = "body_not_forwarded"
+	// CodeAmbiguousPath is the audit reason of a request whose path
+	// matches another route (or none) once its percent-encoding is
+	// decoded, as front proxies and upstreams may do: /a/%2e%2e/b is /b.
+	// The client sees 400 invalid_request.
+	CodeAmbiguousPath = "ambiguous_path"
 	// CodeForwardedRequest is the audit reason of a forward-auth question
 	// whose original request cannot be read; the client sees 400
 	// invalid_request.
@@ -65,6 +71,8 @@ var (
 		Description: "forward-auth questions are answered only for trusted proxies"}
 	failNoRoute = middleware.Failure{Status: http.StatusForbidden, Code: middleware.CodeInsufficientScope,
 		Description: "no route matches this request"}
+	failAmbiguousPath = middleware.Failure{Status: http.StatusBadRequest, Code: middleware.CodeInvalidRequest,
+		Description: "the request path has percent-encoded dot segments or slashes that would change the route it matches once decoded"}
 	failBodyNotForwarded = middleware.Failure{Status: http.StatusUnauthorized, Code: middleware.CodeInvalidDigest,
 		Description: "the signature covers the request body (content-digest), which the proxy did not send to the forward-auth endpoint; send the request through the reverse proxy or forward the body"}
 	failBadGateway = middleware.Failure{Status: http.StatusBadGateway, Code: CodeBadGateway,
@@ -227,12 +235,52 @@ func (g *Gateway) add(forwardMux, proxyMux *http.ServeMux, rt Route, transport h
 // redirects never answer.
 func (g *Gateway) dispatch(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h, _ := mux.Handler(r); !isRoute(h) {
+		h, pattern := mux.Handler(r)
+		if !isRoute(h) {
 			g.fail(w, r, failNoRoute, CodeNoRoute)
+			return
+		}
+		if !unambiguous(mux, r, pattern) {
+			g.fail(w, r, failAmbiguousPath, CodeAmbiguousPath)
 			return
 		}
 		mux.ServeHTTP(w, r) // sets the pattern and path values
 	})
+}
+
+// unambiguous reports whether r's path means the same route decoded as
+// encoded. The mux matches the escaped path, in which %2e%2e is a segment
+// and %2F part of one; nginx (for its locations, and for proxy_pass with
+// a URI) and most upstream routers decode first, so that
+// /public/%2e%2e/admin is /admin and /files/a%2Fb has three segments.
+// The decoded path must be clean (no dot segment; CONNECT's is not
+// cleaned by the mux) and match the same pattern.
+func unambiguous(mux *http.ServeMux, r *http.Request, pattern string) bool {
+	if !cleanURLPath(r.URL.Path) {
+		return false
+	}
+	if r.URL.RawPath == "" {
+		return true // the escaped path is the decoded one's default encoding
+	}
+	u := *r.URL
+	u.RawPath = ""
+	d := *r
+	d.URL = &u
+	h, p := mux.Handler(&d)
+	return isRoute(h) && p == pattern
+}
+
+// cleanURLPath reports whether p is as net/http's ServeMux cleans it:
+// path.Clean's form, keeping a trailing slash.
+func cleanURLPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 func isRoute(h http.Handler) bool {
