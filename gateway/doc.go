@@ -33,7 +33,10 @@
 //     Host header) and X-Forwarded-Proto;
 //   - for Envoy's ext_authz, which sends the original method, headers and
 //     (with with_request_body) body to its path_prefix followed by the
-//     original path, the path after Config.EnvoyPrefix.
+//     original path, the path after Config.EnvoyPrefix, with the
+//     question's own method and Host: a question under the prefix is
+//     always read this way, and the X-Forwarded-Method, -Uri, -Host and
+//     X-Original-* headers Envoy passes on from the client are ignored.
 //
 // A missing method header means the method of the question itself. Any
 // other credential-bearing header (Authorization, Signature,

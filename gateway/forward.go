@@ -60,7 +60,17 @@ func (g *Gateway) original(r *http.Request) (*http.Request, error) {
 		return nil, errRepeatedHeader
 	}
 	var method, uri string
+	envoy := g.envoy != "" && strings.HasPrefix(r.URL.EscapedPath(), g.envoy+"/")
 	switch {
+	case envoy:
+		// Envoy asks with the original method, host and path: the
+		// X-Forwarded-* and X-Original-* headers it passes on are the
+		// client's, and must not replace them.
+		uri = strings.TrimPrefix(r.URL.EscapedPath(), g.envoy)
+		if r.URL.RawQuery != "" || r.URL.ForceQuery {
+			uri += "?" + r.URL.RawQuery
+		}
+		fh = false
 	case fu && ou:
 		if fURI != oURI || fm && om && fMethod != oMethod {
 			return nil, errConflict
@@ -72,11 +82,6 @@ func (g *Gateway) original(r *http.Request) (*http.Request, error) {
 		method, uri = firstOf(oMethod, om, "", false), oURI
 	case fm || om:
 		return nil, errNoForwarded // a method without a target
-	case g.envoy != "" && strings.HasPrefix(r.URL.EscapedPath(), g.envoy+"/"):
-		uri = strings.TrimPrefix(r.URL.EscapedPath(), g.envoy)
-		if r.URL.RawQuery != "" || r.URL.ForceQuery {
-			uri += "?" + r.URL.RawQuery
-		}
 	default:
 		return nil, errNoForwarded
 	}
