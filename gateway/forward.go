@@ -119,8 +119,13 @@ func (g *Gateway) original(r *http.Request) (*http.Request, error) {
 	if proto == "http" {
 		// The original request came over plain HTTP, whatever the
 		// question's own connection to keygate: for
-		// middleware.Config.HTTPSOnly and a signature's @scheme.
+		// middleware.Config.HTTPSOnly and a signature's @scheme. Say so
+		// in X-Forwarded-Proto too: HTTPSOnly believes a trusted peer's
+		// forwarding headers, and without it a Forwarded: proto=https
+		// that the proxy passed on from the client would be the only
+		// one.
 		orig.TLS = nil
+		orig.Header.Set("X-Forwarded-Proto", "http")
 	}
 	// The question's body, if the proxy sent one (Envoy's
 	// with_request_body), is the original's: Clone kept it.
