@@ -323,13 +323,33 @@ func setIdentity(h http.Header, p keygate.Principal) {
 }
 
 // stripIdentity removes every header that starts with X-Keygate-, in any
-// case.
+// case and with "_" for any "-": CGI, PHP, WSGI and the frameworks that
+// map header names to HTTP_* variables read X-Keygate_Subject as
+// X-Keygate-Subject.
 func stripIdentity(h http.Header) {
 	for name := range h {
-		if len(name) >= len(identityPrefix) && strings.EqualFold(name[:len(identityPrefix)], identityPrefix) {
+		if identityName(name) {
 			delete(h, name)
 		}
 	}
+}
+
+// identityName reports whether name is an identity header's, as any
+// upstream may read it.
+func identityName(name string) bool {
+	if len(name) < len(identityPrefix) {
+		return false
+	}
+	for i := 0; i < len(identityPrefix); i++ {
+		c, p := name[i], identityPrefix[i]
+		if c == '_' {
+			c = '-'
+		}
+		if c|0x20 != p|0x20 { // ASCII letters in any case; '-' is 0x2d either way
+			return false
+		}
+	}
+	return true
 }
 
 // validValue reports whether v is printable ASCII (spaces allowed): what

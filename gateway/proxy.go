@@ -47,6 +47,7 @@ func (g *Gateway) reverseProxy(rt Route, transport http.RoundTripper, errorLog *
 			pr.SetURL(upstream)
 			g.setForwarded(pr)
 			stripIdentity(pr.Out.Header)
+			stripIdentity(pr.Out.Trailer) // a client's request trailers too
 			p, _ := keygate.FromContext(pr.In.Context())
 			setIdentity(pr.Out.Header, p)
 			if !rt.ForwardCredentials {
