@@ -33,7 +33,8 @@ var credentialHeaders = []string{"Authorization", "Signature", "Signature-Input"
 // start afresh), and X-Forwarded-Host and
 // X-Forwarded-Proto are a trusted proxy's, else this request's. Event
 // streams and other responses without a length are flushed as they come,
-// and WebSocket (and other Upgrade) connections pass through. An upstream
+// and WebSocket connections pass through (any other Upgrade, such as h2c,
+// is removed: the request is proxied as a plain one). An upstream
 // that cannot be reached gives 502 bad_gateway, one that does not answer
 // within Config.ResponseHeaderTimeout 504 gateway_timeout, both as JSON
 // {"error", "error_description"}.
@@ -42,7 +43,7 @@ func (g *Gateway) Proxy() http.Handler { return g.proxy }
 // reverseProxy returns the proxy to rt's upstream.
 func (g *Gateway) reverseProxy(rt Route, transport http.RoundTripper, errorLog *log.Logger) http.Handler {
 	upstream := rt.Upstream
-	return &httputil.ReverseProxy{
+	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
 			g.setForwarded(pr)
@@ -60,6 +61,24 @@ func (g *Gateway) reverseProxy(rt Route, transport http.RoundTripper, errorLog *
 		ErrorLog:     errorLog,
 		ErrorHandler: g.upstreamError,
 	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rp.ServeHTTP(w, webSocketOnly(r))
+	})
+}
+
+// webSocketOnly returns r without its Upgrade header unless it asks for
+// WebSocket alone. ReverseProxy tunnels any protocol the upstream
+// switches to, and a tunnel is no longer checked: after "Upgrade: h2c"
+// the client could send HTTP/2 requests for any path (h2c smuggling).
+func webSocketOnly(r *http.Request) *http.Request {
+	up := r.Header["Upgrade"]
+	if len(up) == 0 || len(up) == 1 && strings.EqualFold(strings.TrimSpace(up[0]), "websocket") {
+		return r
+	}
+	r2 := *r
+	r2.Header = r.Header.Clone()
+	r2.Header.Del("Upgrade")
+	return &r2
 }
 
 // setForwarded sets X-Forwarded-For, -Host and -Proto and Forwarded on the
