@@ -248,26 +248,48 @@ func (g *Gateway) dispatch(mux *http.ServeMux) http.Handler {
 	})
 }
 
-// unambiguous reports whether r's path means the same route decoded as
-// encoded. The mux matches the escaped path, in which %2e%2e is a segment
-// and %2F part of one; nginx (for its locations, and for proxy_pass with
-// a URI) and most upstream routers decode first, so that
-// /public/%2e%2e/admin is /admin and /files/a%2Fb has three segments.
-// The decoded path must be clean (no dot segment; CONNECT's is not
-// cleaned by the mux) and match the same pattern.
+// unambiguous reports whether r's path means the same route however the
+// front proxy or the upstream reads it. The mux matches the escaped path,
+// in which %2e%2e is a segment and %2F part of one; nginx (for its
+// locations, and for proxy_pass with a URI) and most upstream routers
+// decode first, so that /public/%2e%2e/admin is /admin and /files/a%2Fb
+// has three segments; Tomcat and Spring drop ";" parameters from each
+// segment (/public/..;/admin is /admin, /admin;x/users is /admin/users),
+// and IIS and some others take "\" for "/". Each reading must be clean
+// (no dot segment; CONNECT's path is not cleaned by the mux) and match the
+// same pattern.
 func unambiguous(mux *http.ServeMux, r *http.Request, pattern string) bool {
-	if !cleanURLPath(r.URL.Path) {
-		return false
+	decoded := r.URL.Path
+	lenient := lenientPath(decoded)
+	for i, p := range [...]string{decoded, lenient} {
+		if !cleanURLPath(p) {
+			return false
+		}
+		if i == 0 && r.URL.RawPath == "" || i == 1 && p == decoded {
+			continue // the reading the mux made, or the previous one
+		}
+		u := *r.URL
+		u.Path, u.RawPath = p, ""
+		d := *r
+		d.URL = &u
+		if h, pat := mux.Handler(&d); !isRoute(h) || pat != pattern {
+			return false
+		}
 	}
-	if r.URL.RawPath == "" {
-		return true // the escaped path is the decoded one's default encoding
+	return true
+}
+
+// lenientPath is the decoded path p as the most lenient servers read it:
+// "\" for "/", and each segment without its ";" parameters.
+func lenientPath(p string) string {
+	if !strings.ContainsAny(p, ";\\") {
+		return p
 	}
-	u := *r.URL
-	u.RawPath = ""
-	d := *r
-	d.URL = &u
-	h, p := mux.Handler(&d)
-	return isRoute(h) && p == pattern
+	segs := strings.Split(strings.ReplaceAll(p, "\\", "/"), "/")
+	for i, s := range segs {
+		segs[i], _, _ = strings.Cut(s, ";")
+	}
+	return strings.Join(segs, "/")
 }
 
 // cleanURLPath reports whether p is as net/http's ServeMux cleans it:

@@ -39,6 +39,7 @@ func TestEncodedPathRouteConfusion(t *testing.T) {
 	}{
 		{"/public/a", http.StatusOK},
 		{"/files/a%20b", http.StatusOK},
+		{"/files/a;b", http.StatusOK}, // a parameter that changes nothing
 		{"/admin/users", http.StatusForbidden},
 	} {
 		q := httptest.NewRequest("GET", "/auth/verify", nil)
@@ -55,7 +56,12 @@ func TestEncodedPathRouteConfusion(t *testing.T) {
 		"/public/.%2e/admin/users",
 		"/public/%2e/../admin/users",
 		"/public/x/%2e%2e/%2e%2e/admin/users",
-		"/files/secret%2Fkey", // decoded: /files/secret/key
+		"/files/secret%2Fkey",       // decoded: /files/secret/key
+		"/public/..;/admin/users",   // Tomcat, Spring: /admin/users
+		"/public/..%3B/admin/users", // the same, encoded
+		"/files/secret;x/key",       // Tomcat, Spring: /files/secret/key
+		"/public/..%5Cadmin/users",  // IIS: /admin/users
+		"/public/%2e%2e%5Cadmin/users",
 	} {
 		t.Run(uri, func(t *testing.T) {
 			q := httptest.NewRequest("GET", "/auth/verify", nil)
