@@ -72,7 +72,11 @@ func (g *Gateway) original(r *http.Request) (*http.Request, error) {
 		}
 		fh = false
 	case fu && ou:
-		if fURI != oURI || fm && om && fMethod != oMethod {
+		// Both descriptions, each complete (a missing method is the
+		// question's), must agree: one of them is the client's, passed
+		// on by the proxy, and must not supply what the proxy's leaves
+		// out.
+		if fURI != oURI || firstOf(fMethod, fm, r.Method, true) != firstOf(oMethod, om, r.Method, true) {
 			return nil, errConflict
 		}
 		method, uri = firstOf(fMethod, fm, oMethod, om), fURI
