@@ -53,6 +53,11 @@ const (
 	// decoded, as front proxies and upstreams may do: /a/%2e%2e/b is /b.
 	// The client sees 400 invalid_request.
 	CodeAmbiguousPath = "ambiguous_path"
+	// CodeMethodOverride is the audit reason of a request with a method
+	// override header naming another method than the one checked, which
+	// many upstream frameworks would serve instead. The client sees 400
+	// invalid_request.
+	CodeMethodOverride = "method_override"
 	// CodeForwardedRequest is the audit reason of a forward-auth question
 	// whose original request cannot be read; the client sees 400
 	// invalid_request.
@@ -71,6 +76,8 @@ var (
 		Description: "forward-auth questions are answered only for trusted proxies"}
 	failNoRoute = middleware.Failure{Status: http.StatusForbidden, Code: middleware.CodeInsufficientScope,
 		Description: "no route matches this request"}
+	failMethodOverride = middleware.Failure{Status: http.StatusBadRequest, Code: middleware.CodeInvalidRequest,
+		Description: "a method override header (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) names another method than the request's"}
 	failAmbiguousPath = middleware.Failure{Status: http.StatusBadRequest, Code: middleware.CodeInvalidRequest,
 		Description: "the request path has percent-encoded dot segments or slashes that would change the route it matches once decoded"}
 	failBodyNotForwarded = middleware.Failure{Status: http.StatusUnauthorized, Code: middleware.CodeInvalidDigest,
@@ -244,6 +251,10 @@ func (g *Gateway) dispatch(mux *http.ServeMux) http.Handler {
 			g.fail(w, r, failAmbiguousPath, CodeAmbiguousPath)
 			return
 		}
+		if overridden(r) {
+			g.fail(w, r, failMethodOverride, CodeMethodOverride)
+			return
+		}
 		mux.ServeHTTP(w, r) // sets the pattern and path values
 	})
 }
@@ -277,6 +288,24 @@ func unambiguous(mux *http.ServeMux, r *http.Request, pattern string) bool {
 		}
 	}
 	return true
+}
+
+// overrideHeaders are the method override headers that upstream
+// frameworks honour.
+var overrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// overridden reports whether r has a method override header that names
+// another method than r's: the route was checked for r.Method, and the
+// upstream would serve the override.
+func overridden(r *http.Request) bool {
+	for _, name := range overrideHeaders {
+		for _, v := range r.Header[name] {
+			if !strings.EqualFold(strings.TrimSpace(v), r.Method) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // lenientPath is the decoded path p as the most lenient servers read it:
