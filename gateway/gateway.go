@@ -54,9 +54,9 @@ const (
 	// The client sees 400 invalid_request.
 	CodeAmbiguousPath = "ambiguous_path"
 	// CodeMethodOverride is the audit reason of a request with a method
-	// override header naming another method than the one checked, which
-	// many upstream frameworks would serve instead. The client sees 400
-	// invalid_request.
+	// or URL override header naming another method or target than the
+	// one checked, which many upstream frameworks would serve instead.
+	// The client sees 400 invalid_request.
 	CodeMethodOverride = "method_override"
 	// CodeForwardedRequest is the audit reason of a forward-auth question
 	// whose original request cannot be read; the client sees 400
@@ -77,7 +77,7 @@ var (
 	failNoRoute = middleware.Failure{Status: http.StatusForbidden, Code: middleware.CodeInsufficientScope,
 		Description: "no route matches this request"}
 	failMethodOverride = middleware.Failure{Status: http.StatusBadRequest, Code: middleware.CodeInvalidRequest,
-		Description: "a method override header (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) names another method than the request's"}
+		Description: "a method or URL override header (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, X-Original-URL, X-Rewrite-URL) names another method or target than the request's"}
 	failAmbiguousPath = middleware.Failure{Status: http.StatusBadRequest, Code: middleware.CodeInvalidRequest,
 		Description: "the request path has percent-encoded dot segments or slashes that would change the route it matches once decoded"}
 	failBodyNotForwarded = middleware.Failure{Status: http.StatusUnauthorized, Code: middleware.CodeInvalidDigest,
@@ -294,13 +294,25 @@ func unambiguous(mux *http.ServeMux, r *http.Request, pattern string) bool {
 // frameworks honour.
 var overrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
+// rewriteHeaders are the target override headers of IIS URL Rewrite,
+// Zend and older Symfony.
+var rewriteHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
+
 // overridden reports whether r has a method override header that names
-// another method than r's: the route was checked for r.Method, and the
-// upstream would serve the override.
+// another method than r's, or a target override header another target
+// than r's: the route was checked for r's, and the upstream would serve
+// the override.
 func overridden(r *http.Request) bool {
 	for _, name := range overrideHeaders {
 		for _, v := range r.Header[name] {
 			if !strings.EqualFold(strings.TrimSpace(v), r.Method) {
+				return true
+			}
+		}
+	}
+	for _, name := range rewriteHeaders {
+		for _, v := range r.Header[name] {
+			if v != r.URL.RequestURI() && v != r.URL.EscapedPath() {
 				return true
 			}
 		}

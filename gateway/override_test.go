@@ -31,3 +31,25 @@ func TestMethodOverrideHeaders(t *testing.T) {
 		})
 	}
 }
+
+// IIS URL Rewrite, Zend and older Symfony take X-Original-URL and
+// X-Rewrite-URL for the request target: GET /products (publishable) with
+// "X-Original-URL: /orders/42" is checked as /products and routed as
+// /orders/42.
+func TestRewriteURLHeaders(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	for _, name := range []string{"X-Original-Url", "X-Rewrite-Url"} {
+		t.Run(name, func(t *testing.T) {
+			h := bearer(f.pk)
+			h.Set(name, "/orders/42")
+			rec := f.verify(loopback, traefik("GET", "/products", "api.example.com", h))
+			assert.NotEqual(t, http.StatusOK, rec.Code, "forward-auth")
+			resp := f.send(t, "GET", "/products", "", h)
+			assert.NotEqual(t, http.StatusOK, resp.StatusCode, "reverse proxy")
+
+			h.Set(name, "/products") // the request's own target
+			rec = f.verify(loopback, traefik("GET", "/products", "api.example.com", h))
+			assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		})
+	}
+}
