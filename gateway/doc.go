@@ -73,13 +73,17 @@
 //	}
 //
 // ($http_host keeps the port, which a signed request's authority has;
-// $host drops it.) With Traefik, use authResponseHeadersRegex: ^X-Keygate-
+// $host drops it.) Nginx drops headers with "_" in their names; Caddy
+// and Traefik pass them on, and CGI, PHP and WSGI upstreams read
+// X-Keygate_Subject as X-Keygate-Subject, so remove those forms too.
+// With Traefik, use authResponseHeadersRegex: (?i)^X[-_]Keygate[-_]
 // (Traefik then removes the matching request headers before copying the
 // answer's); with Caddy, forward_auth's copy_headers X-Keygate-Account
 // X-Keygate-Key-Id ..., inside a route that first removes each of them
-// with request_header -X-Keygate-Account and so on (depending on its
-// version, Caddy sets a listed header that the answer does not have to
-// its literal placeholder, or leaves the client's); with
+// with request_header -X-Keygate-Account and so on, and
+// request_header -X-Keygate_*, -X_keygate-* and -X_keygate_* (depending
+// on its version, Caddy sets a listed header that the answer does not
+// have to its literal placeholder, or leaves the client's); with
 // Envoy, remove x-keygate-* from the request before ext_authz, list them
 // in allowed_upstream_headers, and list authorization, signature,
 // signature-input, content-digest, content-type and the store header in

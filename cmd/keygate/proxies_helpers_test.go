@@ -153,6 +153,12 @@ func caddyConfig(port int, keygate, upstream string) string {
 	for _, h := range identityHeaders {
 		fmt.Fprintf(&strip, "\t\trequest_header -%s\n", h)
 	}
+	// With underscores for dashes, which CGI, PHP and WSGI upstreams read
+	// as the same headers (Caddy, unlike nginx, passes them on), in the
+	// forms Go's header canonicalization gives them.
+	for _, h := range []string{"X-Keygate_*", "X_keygate-*", "X_keygate_*"} {
+		fmt.Fprintf(&strip, "\t\trequest_header -%s\n", h)
+	}
 	return fmt.Sprintf(`{
 	admin off
 	auto_https off
