@@ -47,7 +47,12 @@
 // the middleware's refusal (401, 403, 429, 400 or 503) otherwise; 403
 // "untrusted_proxy" when the question does not come from a trusted proxy
 // (its forwarded headers are never read); 400 invalid_request when the
-// original request cannot be read from them.
+// original request cannot be read from them, when its path would match
+// another route once decoded or read as Tomcat or IIS read it
+// (%2e%2e, %2F, ;parameters, backslashes: audit reason ambiguous_path),
+// or when it has a method or URL override header (X-HTTP-Method-Override,
+// X-Original-URL …) naming another method or target (method_override).
+// The reverse proxy refuses the same requests.
 //
 // The front proxy must not let a client's own X-Keygate-* headers through
 // when keygate leaves one out (an empty one is omitted). With nginx, set
