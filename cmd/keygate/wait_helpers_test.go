@@ -94,3 +94,22 @@ func until(t *testing.T, msg string, do func() bool) {
 		require.NoError(t, ctx.Err(), msg)
 	}
 }
+
+// eventually calls cond every interval until it returns true, for a
+// condition the server reaches on its own, with no event a test can wait
+// for: the asynchronous audit writer's next write, a reconnection to a
+// store that is back. It is bounded by the test's -timeout, never by an
+// asserted duration; interval only paces the calls.
+func eventually(t *testing.T, interval time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	ctx := deadlineContext(t)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			require.FailNow(t, msg)
+		}
+	}
+}
