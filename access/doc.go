@@ -43,8 +43,10 @@
 // A package is an account's commercial plan (elsewhere called a tier or
 // a plan): keygate uses this one word throughout, for the Package of an
 // account, of a credential and of a keygate.Principal, in the admin API
-// and here. Packages are ordered, lowest first, each including everything
-// the lower ones grant: the service defines its own with [NewPackages]
+// and here (one exception: keygate serve's configuration file accepts
+// tier, the file format's first name, as a route's package key).
+// Packages are ordered, lowest first, each including everything the lower
+// ones grant: the service defines its own with [NewPackages]
 // from a list of [Package] values, into a [Packages] set. A route may
 // require a minimum package, which a credential's package (its
 // account's) must reach ([Packages.Reaches]); and a package includes

@@ -89,9 +89,9 @@ type serveConfig struct {
 	passwordParams password.Params
 }
 
-// tiers returns the packages the server applies: the configuration
-// file's, or the retail demo's.
-func (c *serveConfig) tiers() *access.Packages {
+// servicePackages returns the packages the server applies: the
+// configuration file's, or the retail demo's.
+func (c *serveConfig) servicePackages() *access.Packages {
 	if c.packages != nil {
 		return c.packages
 	}
@@ -390,7 +390,7 @@ func (a *app) buildCredentials(cfg serveConfig, ss stateStores, onChange keygate
 	// Every request and every OAuth client looks up its account (through
 	// the cache, with a database): a disabled account's credentials are
 	// refused, and the account's package is the one that applies.
-	if a.accounts, err = account.NewManager(account.Config{Store: ss.accounts, OnChange: onChange, Packages: cfg.tiers().Names()}); err != nil {
+	if a.accounts, err = account.NewManager(account.Config{Store: ss.accounts, OnChange: onChange, Packages: cfg.servicePackages().Names()}); err != nil {
 		return tk, err
 	}
 	// HMAC secrets are sealed under the master key: the key file's (or
@@ -428,7 +428,7 @@ func (a *app) buildAuth(cfg serveConfig, tk tokenPieces, aud auditSetup, limiter
 		Audit: middleware.AuditConfig{Writer: a.audit, Metrics: a.metricsOrNil(), Policy: aud.requestPolicy},
 		Access: middleware.AccessConfig{
 			IPRules:   a.store.ipCheck, // the service-wide and account IP rules (/admin/v1/ip-rules)
-			Packages:  cfg.tiers(),
+			Packages:  cfg.servicePackages(),
 			Limiter:   limiter,
 			RateLimit: rateLimits(cfg.demoRateLimit, cfg.rateLimits),
 			ClientIP:  clientIP,

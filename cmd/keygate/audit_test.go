@@ -226,9 +226,9 @@ func TestServeAuditsStartupCreations(t *testing.T) {
 	b := in.keys
 	c := httpClient(t)
 	// The writer is asynchronous: wait for the last creation, acct_admin's.
-	require.Eventually(t, func() bool {
+	eventually(t, 20*time.Millisecond, "the demo data's creation reaches the audit history", func() bool {
 		return len(auditEvents(t, c, in.url, b.admin, url.Values{"account": {adminAccount}, "action": {"account.created"}})) == 1
-	}, 10*time.Second, 20*time.Millisecond, "the demo data's creation reaches the audit history")
+	})
 	r := call(t, c, http.MethodGet, in.url+"/admin/v1/audit?limit=100", nil, bearer(b.admin)...)
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	for _, secret := range b.secrets() {

@@ -321,14 +321,10 @@ type reply struct {
 	replayed bool
 }
 
-// apiError is an admin API error response, or a non-2xx response that is
-// not one.
-type apiError struct {
-	Status      int               `json:"-"`
-	Code        string            `json:"error"`
-	Description string            `json:"error_description"`
-	Fields      map[string]string `json:"fields"`
-}
+// apiError is an admin API error response (the admin package's wire
+// type, [admin.Error], with the command line's message), or a non-2xx
+// response that is not one.
+type apiError admin.Error
 
 // Error returns a one-line message: the code, the description, the HTTP
 // status and the field errors, in field order.

@@ -245,11 +245,11 @@ func testCLIEndToEnd(t *testing.T, b banner) {
 	// The audit history names the admin key as the actor (once the
 	// asynchronous audit writer has written the event).
 	var events []map[string]any
-	require.Eventually(t, func() bool {
+	eventually(t, 20*time.Millisecond, "no key.revoked event", func() bool {
 		stdout := cli.ok("audit", "query", "--action", "key.revoked", "--json")
 		require.NoError(t, json.Unmarshal([]byte(stdout), &events))
 		return len(events) > 0
-	}, 10*time.Second, 20*time.Millisecond, "no key.revoked event")
+	})
 	assert.Equal(t, keyID(b.admin), events[0]["actor"])
 	assert.Equal(t, pair.Secret.ID, events[0]["key_id"])
 	assert.Contains(t, cli.ok("audit", "query", "--key-id", pair.Secret.ID), "key.revoked by "+keyID(b.admin))

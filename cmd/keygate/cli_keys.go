@@ -128,7 +128,11 @@ func (f *credentialFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.expires, "expires", "when it stops working, an RFC 3339 `time` such as 2030-01-02T15:04:05Z")
 }
 
-// credentialBody is the JSON of the settings of a new credential.
+// credentialBody is the JSON of the settings of a new credential, for
+// POST /keys (with kind) and POST /hmac-keys. It is not the admin
+// package's request type, which is unexported and made for decoding:
+// expires is raw JSON there (to tell a malformed time from a missing
+// one), and it has kind, a member /hmac-keys refuses as unknown.
 type credentialBody struct {
 	Account          string   `json:"account"`
 	Mode             string   `json:"mode"`

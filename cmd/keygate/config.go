@@ -90,7 +90,8 @@ type packageConfig struct {
 type routeConfig struct {
 	Match              string `yaml:"match"`
 	Permission         string `yaml:"permission"`
-	Tier               string `yaml:"tier"`
+	Package            string `yaml:"package"`
+	Tier               string `yaml:"tier"` // the same setting as Package, under its first name
 	Publishable        bool   `yaml:"publishable"`
 	Upstream           string `yaml:"upstream"`
 	ForwardCredentials bool   `yaml:"forward_credentials"`
@@ -100,7 +101,7 @@ type routeConfig struct {
 type serveRoute struct {
 	pattern            string
 	permission         string
-	tier               string
+	minPackage         string // the minimum package; "" for none
 	publishable        bool
 	upstream           *url.URL // nil: forward-auth only
 	forwardCredentials bool
@@ -189,7 +190,7 @@ func yamlError(name string, root *yaml.Node, err error) error {
 	return configFileError("%s", strings.Join(out, "\n"))
 }
 
-// pathAt returns the path (such as routes[0].tier) of the key on line
+// pathAt returns the path (such as routes[0].package) of the key on line
 // whose name is key, or of any key on that line when key is empty; ""
 // when there is none.
 func pathAt(n *yaml.Node, line int, key string) string {
@@ -449,7 +450,7 @@ func (fc *fileConfig) applyPackages(cfg *serveConfig, _ func(string) string) err
 	if fc.Demo {
 		return configError{"packages", "demo: true needs the retail demo's packages (DISCOVER < ASSIST < GO < GROW < PRIME): leave packages out"}
 	}
-	tiers := make([]access.Package, len(fc.Packages))
+	list := make([]access.Package, len(fc.Packages))
 	for i, p := range fc.Packages {
 		at := fmt.Sprintf("packages[%d]", i)
 		if _, err := access.NewPackages([]access.Package{{Name: p.Name}}); err != nil {
@@ -465,9 +466,9 @@ func (fc *fileConfig) applyPackages(cfg *serveConfig, _ func(string) string) err
 				return configError{fmt.Sprintf("%s.permissions[%d]", at, j), permissionProblem(s, err)}
 			}
 		}
-		tiers[i] = access.Package{Name: p.Name, Permissions: p.Permissions}
+		list[i] = access.Package{Name: p.Name, Permissions: p.Permissions}
 	}
-	t, err := access.NewPackages(tiers)
+	t, err := access.NewPackages(list)
 	if err != nil {
 		return configError{"packages", err.Error()}
 	}
@@ -496,8 +497,8 @@ func (fc *fileConfig) applyRateLimits(cfg *serveConfig, _ func(string) string) e
 	slices.Sort(names)
 	for _, name := range names {
 		at := "rate_limits." + name
-		if !cfg.tiers().Has(name) {
-			return configError{at, fmt.Sprintf("%q is not a package (the packages: %s)", name, strings.Join(cfg.tiers().Names(), ", "))}
+		if !cfg.servicePackages().Has(name) {
+			return configError{at, fmt.Sprintf("%q is not a package (the packages: %s)", name, strings.Join(cfg.servicePackages().Names(), ", "))}
 		}
 		p, err := ratelimit.ParsePolicy(fc.RateLimits[name])
 		if err != nil {
@@ -513,8 +514,9 @@ func (fc *fileConfig) applyRateLimits(cfg *serveConfig, _ func(string) string) e
 }
 
 // applyRoutes reads routes: each a valid ServeMux pattern that conflicts
-// with no other, a concrete permission, a tier among the packages, and an
-// http(s) upstream.
+// with no other, a concrete permission, a minimum package among the
+// packages (key package, or tier: the same setting, one of the two), and
+// an http(s) upstream.
 func (fc *fileConfig) applyRoutes(cfg *serveConfig, _ func(string) string) error {
 	mux := http.NewServeMux()
 	for i, r := range fc.Routes {
@@ -525,14 +527,21 @@ func (fc *fileConfig) applyRoutes(cfg *serveConfig, _ func(string) string) error
 		if err := registerPattern(mux, r.Match); err != nil {
 			return configError{at + ".match", err.Error()}
 		}
-		route := serveRoute{pattern: r.Match, permission: r.Permission, tier: r.Tier, publishable: r.Publishable, forwardCredentials: r.ForwardCredentials}
+		pkg, pkgKey := r.Package, at+".package"
+		if r.Tier != "" {
+			if r.Package != "" {
+				return configError{at + ".tier", "package and tier are the same setting: give one"}
+			}
+			pkg, pkgKey = r.Tier, at+".tier"
+		}
+		route := serveRoute{pattern: r.Match, permission: r.Permission, minPackage: pkg, publishable: r.Publishable, forwardCredentials: r.ForwardCredentials}
 		if r.Permission != "" {
 			if _, err := access.ParseRequirement(r.Permission, "", nil); err != nil {
 				return configError{at + ".permission", err.Error()}
 			}
 		}
-		if r.Tier != "" && !cfg.tiers().Has(r.Tier) {
-			return configError{at + ".tier", fmt.Sprintf("%q is not a package (the packages: %s)", r.Tier, strings.Join(cfg.tiers().Names(), ", "))}
+		if pkg != "" && !cfg.servicePackages().Has(pkg) {
+			return configError{pkgKey, fmt.Sprintf("%q is not a package (the packages: %s)", pkg, strings.Join(cfg.servicePackages().Names(), ", "))}
 		}
 		if r.Upstream != "" {
 			u, err := url.Parse(r.Upstream)

@@ -17,8 +17,9 @@ import (
 	"github.com/keygate/keygate/ratelimit"
 )
 
-// exampleConfig is the README's example configuration file (the issue's,
-// without tls, which needs files).
+// exampleConfig is the issue's example configuration file (the README's,
+// with tier: where the README writes package:, and without tls, which
+// needs files).
 const exampleConfig = `listen: 127.0.0.1:8443
 db: keygate.db                 # or postgres://…, memory
 redis: redis://127.0.0.1:6379/0
@@ -53,14 +54,14 @@ func TestParseConfigExample(t *testing.T) {
 	assert.True(t, cfg.httpsOnly)
 	assert.True(t, cfg.noDemo, "with a file, no demo data unless demo: true")
 	assert.Equal(t, []string{"10.0.0.0/8"}, cfg.trustedProxies)
-	assert.Equal(t, []string{"DISCOVER", "PRIME"}, cfg.tiers().Names())
-	assert.True(t, cfg.tiers().Reaches("PRIME", "DISCOVER"))
+	assert.Equal(t, []string{"DISCOVER", "PRIME"}, cfg.servicePackages().Names())
+	assert.True(t, cfg.servicePackages().Reaches("PRIME", "DISCOVER"))
 	assert.Equal(t, ratelimit.Policy{Name: "PRIME", Limit: 1000, Window: time.Minute}, cfg.rateLimits["PRIME"])
 	require.Len(t, cfg.routes, 2)
 	r := cfg.routes[0]
 	assert.Equal(t, "GET /orders/{id}", r.pattern)
 	assert.Equal(t, "orders:read", r.permission)
-	assert.Equal(t, "DISCOVER", r.tier)
+	assert.Equal(t, "DISCOVER", r.minPackage)
 	require.NotNil(t, r.upstream)
 	assert.Equal(t, "127.0.0.1:9000", r.upstream.Host)
 	assert.Nil(t, cfg.routes[1].upstream, "a route without upstream is forward-auth only")
@@ -153,6 +154,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"route wildcard permission", "routes:\n  - match: GET /a\n    permission: 'orders:*'\n", `k.yaml:3: routes[0].permission: access: invalid configuration: required permission "orders:*" has a wildcard`},
 		{"route tier", "packages: [{name: DISCOVER}]\nroutes:\n  - match: GET /a\n    tier: PRIME\n", `k.yaml:4: routes[0].tier: "PRIME" is not a package (the packages: DISCOVER)`},
 		{"route demo tier", "routes:\n  - match: GET /a\n    tier: GOLD\n", `k.yaml:3: routes[0].tier: "GOLD" is not a package (the packages: DISCOVER, ASSIST, GO, GROW, PRIME)`},
+		{"route package", "packages: [{name: DISCOVER}]\nroutes:\n  - match: GET /a\n    package: PRIME\n", `k.yaml:4: routes[0].package: "PRIME" is not a package (the packages: DISCOVER)`},
+		{"route package and tier", "routes:\n  - match: GET /a\n    package: GO\n    tier: GO\n", "k.yaml:4: routes[0].tier: package and tier are the same setting: give one"},
+		{"route tier and package", "routes:\n  - match: GET /a\n    tier: GO\n    package: PRIME\n", "k.yaml:3: routes[0].tier: package and tier are the same setting: give one"},
 		{"route upstream", "routes:\n  - match: GET /a\n    upstream: 127.0.0.1:9000\n", "k.yaml:3: routes[0].upstream: want an http:// or https:// URL"},
 		{"route upstream user", "routes:\n  - match: GET /a\n    upstream: http://u:p@h\n", "k.yaml:3: routes[0].upstream: want"},
 		{"forward_credentials", "routes:\n  - match: GET /a\n    forward_credentials: true\n", "k.yaml:3: routes[0].forward_credentials: only a route with an upstream"},
@@ -163,6 +167,28 @@ func TestParseConfigErrors(t *testing.T) {
 			require.Error(t, err)
 			require.ErrorIs(t, err, errConfig)
 			assert.True(t, strings.HasPrefix(err.Error(), tt.want), "got  %q\nwant %q...", err.Error(), tt.want)
+		})
+	}
+}
+
+// TestParseConfigRoutePackage: a route's minimum package is given by the
+// key package or, under the name the file format first had, tier.
+func TestParseConfigRoutePackage(t *testing.T) {
+	tests := []struct {
+		name, key, want string
+	}{
+		{"package", "package: GROW", "GROW"},
+		{"tier", "tier: GROW", "GROW"},
+		{"neither", "permission: stores:read", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := "routes:\n  - match: GET /a\n    " + tt.key + "\n"
+			cfg, err := parseConfig("k.yaml", []byte(file), defaultServeConfig(), noEnv)
+			require.NoError(t, err)
+			require.Len(t, cfg.routes, 1)
+			assert.Equal(t, tt.want, cfg.routes[0].minPackage)
+			assert.Equal(t, tt.want, gatewayRoutes(cfg.routes)[0].Rule.Package)
 		})
 	}
 }

@@ -108,10 +108,10 @@ func TestServeConsole(t *testing.T) {
 	c := httpClient(t)
 	for _, action := range []string{"console.sign_in", "console.sign_in_failed"} {
 		var events []map[string]any
-		require.Eventually(t, func() bool {
+		eventually(t, 20*time.Millisecond, action+" is audited", func() bool {
 			events = auditEvents(t, c, in.url, in.keys.admin, url.Values{"action": {action}})
 			return len(events) >= 2
-		}, 10*time.Second, 20*time.Millisecond, "%s is audited", action)
+		})
 		actors := map[any]bool{}
 		for _, e := range events {
 			actors[e["actor"]] = true

@@ -32,13 +32,13 @@ func clientIPResolver(cfg serveConfig) (*ipbind.Resolver, error) {
 }
 
 // gatewayRoutes turns the configuration file's routes into the
-// gateway's: a route's tier is the minimum package of its rule.
+// gateway's: a route's minimum package is its rule's Package.
 func gatewayRoutes(routes []serveRoute) []gateway.Route {
 	out := make([]gateway.Route, len(routes))
 	for i, r := range routes {
 		out[i] = gateway.Route{
 			Pattern:            r.pattern,
-			Rule:               middleware.Rule{Permission: r.permission, Package: r.tier, Publishable: r.publishable},
+			Rule:               middleware.Rule{Permission: r.permission, Package: r.minPackage, Publishable: r.publishable},
 			Upstream:           r.upstream,
 			ForwardCredentials: r.forwardCredentials,
 		}

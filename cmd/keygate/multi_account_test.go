@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -12,10 +13,10 @@ import (
 )
 
 // TestServeTwoInstancesAccounts runs two instances of keygate serve on one
-// PostgreSQL database and one Redis, with account caches of a minute: an
-// account disabled through A is refused by B, for its API keys, signed
-// requests and access tokens, and works again on B once enabled (the
-// worst latency over 20 rounds is logged), but for the access tokens
+// PostgreSQL database and one Redis, with account caches of a day: an
+// account disabled through A is refused by B once A's broadcast reaches it
+// (the test waits for the message), for its API keys, signed requests and
+// access tokens, and works again on B once enabled, but for the access tokens
 // obtained before the disable, which stay refused on both; a package
 // change through A applies on B to a signed request and an access token,
 // whose records never get the package. An instance without Redis sees a
@@ -28,9 +29,9 @@ func TestServeTwoInstancesAccounts(t *testing.T) {
 	args := []string{
 		"--db", dsn, "--redis", redisURL, "--redis-prefix", prefix,
 		"--master-key-file", filepath.Join(dir, "keygate.key"),
-		// Far beyond the latencies measured: only the broadcast can make
-		// B see a change that fast.
-		"--cache-ttl", "1m",
+		// Beyond any test run's -timeout: only the broadcast can make B
+		// see a change, however long the test waits for it.
+		"--cache-ttl", "24h",
 		"--issuer", "http://" + lbAuthority, "--authority", lbAuthority,
 	}
 	a := startInstance(t, args...)
@@ -60,44 +61,40 @@ func TestServeTwoInstancesAccounts(t *testing.T) {
 	all := func(code int) map[string]int {
 		return map[string]int{"API key": code, "access token": code, "HMAC": code}
 	}
+	bc := watchBroadcasts(t, redisURL, prefix)
+	// account disables or enables the account through base; a later
+	// onB waits for this change's broadcast, not an earlier one.
 	account := func(base, action string) {
 		t.Helper()
+		bc.skipPast(t)
 		r := call(t, c, http.MethodPost, base+"/admin/v1/accounts/"+demoAccount+"/"+action, nil, bearer(keys.admin)...)
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	}
-	// until polls B with the API key until it answers code.
-	until := func(code int, since time.Time) time.Duration {
+	// onB waits for A's broadcast of the account's change, then for B to
+	// answer code to the API key: B applies the message in a goroutine of
+	// its own, which may run a moment after the test sees it.
+	onB := func(code int) {
 		t.Helper()
-		for {
-			r := call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(keys.secret)...)
-			if r.status == code {
-				return time.Since(since)
-			}
-			require.Less(t, time.Since(since), 5*time.Second, "B still answers %d, not %d: %s", r.status, code, r.body)
-		}
+		bc.wait(t, demoAccount)
+		until(t, fmt.Sprintf("B does not answer %d to the API key", code), func() bool {
+			return call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(keys.secret)...).status == code
+		})
 	}
 
 	t.Run("an account disabled on A is refused by B", func(t *testing.T) {
 		require.Equal(t, all(http.StatusOK), status("/v1/whoami"), "B caches the account, enabled")
-		const rounds = 20
-		var worstOff, worstOn, total time.Duration
-		for range rounds {
+		for range 20 {
 			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(keys.secret)...).status)
 			account(a.url, "disable")
-			disabled := time.Now()
 			require.Equal(t, http.StatusUnauthorized, call(t, c, http.MethodGet, a.url+"/v1/whoami", nil, bearer(keys.secret)...).status,
 				"A refuses at once")
-			d := until(http.StatusUnauthorized, disabled)
-			worstOff, total = max(worstOff, d), total+d
+			onB(http.StatusUnauthorized)
 			account(a.url, "enable")
-			worstOn = max(worstOn, until(http.StatusOK, time.Now()))
+			onB(http.StatusOK)
 		}
-		t.Logf("account disabled on A refused by B (cache TTL 1m, Redis pub/sub): worst %v after A's response, mean %v, over %d rounds; enabled again: worst %v",
-			worstOff, total/rounds, rounds, worstOn)
-		assert.Less(t, worstOff, 2*time.Second, "the bound with Redis is well under a second; this one is generous, for loaded machines")
 
 		account(a.url, "disable")
-		until(http.StatusUnauthorized, time.Now())
+		onB(http.StatusUnauthorized)
 		assert.Equal(t, all(http.StatusUnauthorized), status("/v1/whoami"), "every credential of the account is refused on B")
 		r := call(t, c, http.MethodPost, b.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
 			"client_id": {keyID(keys.secret)}, "client_secret": {keys.secret}})
@@ -105,7 +102,7 @@ func TestServeTwoInstancesAccounts(t *testing.T) {
 		assert.Equal(t, "invalid_client", jsonBody(t, r)["error"])
 		disabled := time.Now()
 		account(a.url, "enable")
-		until(http.StatusOK, time.Now())
+		onB(http.StatusOK)
 		// The access token obtained before the disable stays refused on
 		// both instances (the account's token cut-off); the keys and
 		// credentials work again, and so does a token obtained since
@@ -116,6 +113,8 @@ func TestServeTwoInstancesAccounts(t *testing.T) {
 		assert.Equal(t, want, status("/v1/whoami"), "B: the keys work again, not the old token")
 		r = call(t, c, http.MethodGet, a.url+"/v1/whoami", nil, bearer(token)...)
 		assert.Equal(t, http.StatusUnauthorized, r.status, "A refuses the old token too: %s", r.body)
+		// Wait for the next second of the wall clock, which iat counts
+		// in: the passing of time is what is waited for, not an event.
 		time.Sleep(time.Until(time.Unix(disabled.Unix()+1, 0)))
 		token = tokenOf(a.url)
 		assert.Equal(t, all(http.StatusOK), status("/v1/whoami"), "a token obtained after the enable works on B")
@@ -123,13 +122,13 @@ func TestServeTwoInstancesAccounts(t *testing.T) {
 
 	t.Run("a package changed on A applies on B to every credential", func(t *testing.T) {
 		require.Equal(t, all(http.StatusForbidden), status("/v1/analytics/export"), "GO does not reach the PRIME route")
+		bc.skipPast(t)
 		r := call(t, c, http.MethodPatch, a.url+"/admin/v1/accounts/"+demoAccount, map[string]any{"package": "PRIME"}, bearer(keys.admin)...)
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
-		changed := time.Now()
-		require.Eventually(t, func() bool {
+		bc.wait(t, demoAccount)
+		until(t, "the HMAC credential, which keeps GO in its record, reaches PRIME routes on B", func() bool {
 			return send(t, c, signedRequest(t, keys, http.MethodGet, b.url+"/v1/analytics/export", lbAuthority)).status == http.StatusOK
-		}, 2*time.Second, time.Millisecond, "the HMAC credential, which keeps GO in its record, reaches PRIME routes on B")
-		t.Logf("package change on A applied on B after %v", time.Since(changed))
+		})
 		assert.Equal(t, all(http.StatusOK), status("/v1/analytics/export"), "the token still says GO; the account's package applies")
 		for name, cred := range map[string][]string{"API key": bearer(keys.secret), "access token": bearer(token)} {
 			r := call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, cred...)
@@ -150,12 +149,14 @@ func TestServeTwoInstancesAccounts(t *testing.T) {
 		d := startInstance(t, append(noRedis, "--cache-ttl", ttl.String())...)
 		require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, d.url+"/v1/whoami", nil, bearer(keys.secret)...).status)
 		account(a.url, "disable")
-		disabled := time.Now()
-		for call(t, c, http.MethodGet, d.url+"/v1/whoami", nil, bearer(keys.secret)...).status != http.StatusUnauthorized {
-			require.Less(t, time.Since(disabled), 10*ttl, "the cache TTL bounds how long a disabled account works")
-			time.Sleep(5 * time.Millisecond)
-		}
-		t.Logf("account disabled on A refused by an instance without Redis after %v (cache TTL %v)", time.Since(disabled), ttl)
+		// What is checked is the passing of the cache TTL, on the wall
+		// clock D's cache reads: D cached the account before the disable
+		// began, so once a TTL has passed since, D reads it again and
+		// refuses it on the next request. (Waiting for time to pass, not
+		// a synchronisation.)
+		time.Sleep(ttl)
+		require.Equal(t, http.StatusUnauthorized, call(t, c, http.MethodGet, d.url+"/v1/whoami", nil, bearer(keys.secret)...).status,
+			"the cache TTL bounds how long a disabled account works")
 		account(a.url, "enable")
 		d.stop(t)
 	})

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,10 +22,10 @@ const lbAuthority = "keygate.test"
 // TestServeTwoInstances runs two instances of keygate serve in this
 // process, each with caches of its own, on one PostgreSQL database and
 // one Redis: started at once on the empty database, only one creates the
-// demo data; a key revoked through A is refused by B (the worst latency
-// over 20 rounds is logged), and so are the access tokens it obtained on B
-// once A revokes, disables or rotates it without grace (likewise
-// measured); a signed request accepted by one is a replay
+// demo data; a key revoked through A is refused by B once A's broadcast
+// reaches it (the test waits for the message), and so are the access
+// tokens it obtained on B once A revokes, disables or rotates it without
+// grace; a signed request accepted by one is a replay
 // on the other; of 200 concurrent redemptions of a one-time token spread
 // over both, exactly one succeeds; a refresh token reused on B after its
 // rotation on A revokes the family on both; and a rate limit holds across
@@ -41,9 +40,10 @@ func TestServeTwoInstances(t *testing.T) {
 	args := []string{
 		"--db", dsn, "--redis", redisURL, "--redis-prefix", prefix,
 		"--master-key-file", filepath.Join(dir, "keygate.key"),
-		// A cache TTL far beyond the latencies measured: only the
-		// broadcast can make B see a revocation that fast.
-		"--cache-ttl", "1m",
+		// A cache TTL beyond any test run's -timeout: only the
+		// broadcast can make B see a revocation, however long the test
+		// waits for it.
+		"--cache-ttl", "24h",
 		"--issuer", "http://" + lbAuthority, "--authority", lbAuthority,
 		"--demo-rate-limit", "10/1m",
 	}
@@ -77,39 +77,35 @@ func TestServeTwoInstances(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "a console session started on A works on B")
 	requireConsoleUser(t, b.url, keys.user, keys.password, "owner", demoAccount)
 
+	bc := watchBroadcasts(t, redisURL, prefix)
+
 	t.Run("a key revoked on A is refused by B", func(t *testing.T) {
-		const rounds = 20
-		var worst, worstFromCall time.Duration
-		var total time.Duration
-		for range rounds {
+		for range 20 {
 			id, key := createKey(t, c, a.url, keys.admin)
 			// B caches the key.
 			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(key)...).status)
 			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(key)...).status)
-			start := time.Now()
+			bc.skipPast(t)
 			revokeKey(t, c, a.url, keys.admin, id)
-			revoked := time.Now()
 			require.Equal(t, http.StatusUnauthorized, call(t, c, http.MethodGet, a.url+"/v1/whoami", nil, bearer(key)...).status,
 				"A refuses the key it revoked at once")
-			for {
+			// B hears of it through A's broadcast (its cache TTL is a
+			// day): wait for the message, then for B to apply it.
+			bc.wait(t, id)
+			until(t, "B still accepts the key revoked on A", func() bool {
 				r := call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(key)...)
-				if r.status == http.StatusUnauthorized {
-					break
+				if r.status != http.StatusUnauthorized {
+					require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+					return false
 				}
-				require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
-				require.Less(t, time.Since(revoked), 5*time.Second, "B still accepts the key revoked on A")
-			}
-			d := time.Since(revoked)
-			worst, worstFromCall, total = max(worst, d), max(worstFromCall, time.Since(start)), total+d
+				return true
+			})
 		}
-		t.Logf("revocation on A refused by B (cache TTL 1m, Redis pub/sub): worst %v after A's response (%v after the call began), mean %v, over %d rounds",
-			worst, worstFromCall, total/rounds, rounds)
-		assert.Less(t, worst, 2*time.Second, "the documented bound with Redis is well under a second; this one is generous, for loaded machines")
 	})
 
 	// The tokens a key obtained go with it: a token obtained on B from a
 	// key that A revokes, disables or rotates without grace is refused by
-	// B as soon as B hears of the change (Redis pub/sub, cache TTL 1m).
+	// B as soon as B hears of the change (Redis pub/sub, cache TTL 24h).
 	t.Run("the access tokens of a key revoked, disabled or rotated on A are refused by B", func(t *testing.T) {
 		const rounds = 20
 		for i, action := range []struct {
@@ -130,7 +126,6 @@ func TestServeTwoInstances(t *testing.T) {
 			// (127.0.0.0/8 is all loopback), so that they stay under the
 			// failed-authentication limit, 100 a minute per address.
 			from := clientFrom(t, fmt.Sprintf("127.0.0.%d", 11+i))
-			var worst, total time.Duration
 			for range rounds {
 				id, key := createKey(t, c, a.url, keys.admin)
 				r := postForm(t, b.url+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id, key)
@@ -141,25 +136,21 @@ func TestServeTwoInstances(t *testing.T) {
 					r := call(t, from, http.MethodGet, b.url+"/v1/whoami", nil, bearer(token)...)
 					require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 				}
+				bc.skipPast(t)
 				action.do(id)
-				changed := time.Now()
 				r = call(t, from, http.MethodGet, a.url+"/v1/whoami", nil, bearer(token)...)
 				require.Equal(t, http.StatusUnauthorized, r.status, "A refuses the token at once: %s", r.body)
-				for {
+				bc.wait(t, id)
+				until(t, fmt.Sprintf("B still accepts the token of a key changed on A (%s)", action.name), func() bool {
 					r := call(t, from, http.MethodGet, b.url+"/v1/whoami", nil, bearer(token)...)
 					if r.status == http.StatusUnauthorized {
 						require.Equal(t, "invalid_token", jsonBody(t, r)["error"])
-						break
+						return true
 					}
 					require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
-					require.Less(t, time.Since(changed), 5*time.Second, "B still accepts the token of a key changed on A (%s)", action.name)
-				}
-				d := time.Since(changed)
-				worst, total = max(worst, d), total+d
+					return false
+				})
 			}
-			t.Logf("access token refused by B after its key was changed on A (%s; cache TTL 1m, Redis pub/sub): worst %v, mean %v, over %d rounds",
-				action.name, worst, total/rounds, rounds)
-			assert.Less(t, worst, 2*time.Second, "the bound with Redis is well under a second; this one is generous, for loaded machines")
 		}
 		// A rotation with grace keeps the tokens.
 		id, key := createKey(t, c, a.url, keys.admin)
@@ -197,13 +188,13 @@ func TestServeTwoInstances(t *testing.T) {
 		cred := banner{hmacID: created["id"].(string), hmacSecret: created["secret"].(string)}
 		r = send(t, c, signedRequest(t, cred, http.MethodGet, b.url+"/v1/whoami", lbAuthority))
 		require.Equal(t, http.StatusOK, r.status, "B caches the credential: %s", r.body)
+		bc.skipPast(t)
 		r = call(t, c, http.MethodPost, a.url+"/admin/v1/hmac-keys/"+cred.hmacID+"/revoke", nil, bearer(keys.admin)...)
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
-		revoked := time.Now()
-		require.Eventually(t, func() bool {
+		bc.wait(t, cred.hmacID)
+		until(t, "B refuses the credential revoked on A (cache TTL 24h)", func() bool {
 			return send(t, c, signedRequest(t, cred, http.MethodGet, b.url+"/v1/whoami", lbAuthority)).status == http.StatusUnauthorized
-		}, time.Second, time.Millisecond, "B refuses the credential revoked on A (cache TTL 1m)")
-		t.Logf("HMAC revocation on A refused by B after %v", time.Since(revoked))
+		})
 	})
 
 	t.Run("a refresh token rotated on A and reused on B revokes the family on both", func(t *testing.T) {
@@ -282,19 +273,19 @@ func TestServeTwoInstances(t *testing.T) {
 		}
 		d := startInstance(t, append(noRedis, "--cache-ttl", ttl.String())...)
 		require.False(t, d.created)
-		var worst time.Duration
 		for range 3 {
 			id, key := createKey(t, c, a.url, keys.admin)
 			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, d.url+"/v1/whoami", nil, bearer(key)...).status)
 			revokeKey(t, c, a.url, keys.admin, id)
-			revoked := time.Now()
-			for call(t, c, http.MethodGet, d.url+"/v1/whoami", nil, bearer(key)...).status != http.StatusUnauthorized {
-				require.Less(t, time.Since(revoked), 10*ttl, "the cache TTL bounds how long a revoked key works")
-				time.Sleep(5 * time.Millisecond)
-			}
-			worst = max(worst, time.Since(revoked))
+			// What is checked is the passing of the cache TTL, on the
+			// wall clock D's cache reads: D cached the key before the
+			// revocation began, so once a TTL has passed since, D reads
+			// it again and refuses it on the next request. (Waiting for
+			// time to pass, not a synchronisation.)
+			time.Sleep(ttl)
+			require.Equal(t, http.StatusUnauthorized, call(t, c, http.MethodGet, d.url+"/v1/whoami", nil, bearer(key)...).status,
+				"the cache TTL bounds how long a revoked key works")
 		}
-		t.Logf("revocation on A refused by an instance without Redis: worst %v (cache TTL %v)", worst, ttl)
 		d.stop(t)
 	})
 

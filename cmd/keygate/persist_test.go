@@ -54,9 +54,9 @@ func TestServeRestartSQLite(t *testing.T) {
 	revokedID, revoked := createKey(t, c, first.url, b.admin)
 	require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, first.url+"/v1/whoami", nil, bearer(revoked)...).status)
 	revokeKey(t, c, first.url, b.admin, revokedID)
-	require.Eventually(t, func() bool {
+	eventually(t, 20*time.Millisecond, "the revocation reaches the audit history", func() bool {
 		return len(auditEvents(t, c, first.url, b.admin, url.Values{"action": {"key.revoked"}, "key_id": {revokedID}})) == 1
-	}, 10*time.Second, 20*time.Millisecond, "the revocation reaches the audit history")
+	})
 	requestsBefore := auditEvents(t, c, first.url, b.admin, url.Values{"key_id": {keyID(b.secret)}})
 	require.NotEmpty(t, requestsBefore)
 	// A console session, held in the database.
