@@ -196,7 +196,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 		key = mint(m.prefix, p.Mode, p.Kind, newKeyID())
 		return Record{
 			ID:               key.ID(),
-			Grant:            p.Grant.Clone(),
+			Grant:            keygate.CloneGrant(p.Grant),
 			Kind:             p.Kind,
 			Name:             p.Name,
 			CreatedBy:        createdBy,
@@ -574,7 +574,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		m.startFlush()
 	}
 	rec.Hashes = nil
-	rec.Grant = rec.Grant.Clone()
+	rec.Grant = keygate.CloneGrant(rec.Grant)
 	return rec, nil
 }
 

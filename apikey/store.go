@@ -182,7 +182,7 @@ func (r Record) CutOff(issuedAt time.Time) bool {
 // clone returns a copy of r that shares no memory with it.
 func (r Record) clone() Record {
 	r.Hashes = cloneSlice(r.Hashes)
-	r.Grant = r.Grant.Clone()
+	r.Grant = keygate.CloneGrant(r.Grant)
 	return r
 }
 

@@ -152,7 +152,7 @@ func (c Credential) CutOff(issuedAt time.Time) bool {
 // clone returns a copy of c that shares no memory with it: the string
 // slices in one allocation, the sealed bytes in another.
 func (c Credential) clone() Credential {
-	c.Grant = c.Grant.Clone()
+	c.Grant = keygate.CloneGrant(c.Grant)
 	if c.Secrets != nil {
 		size := 0
 		for _, s := range c.Secrets {

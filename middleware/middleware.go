@@ -502,7 +502,7 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 // whichever verifier vouched for it. The grant's origin rules are for
 // [Authenticator.CheckOrigin]'s check (rulesFor, parseOrigin).
 func verified(who keygate.Principal, g keygate.Grant) keygate.Principal {
-	own := keygate.Grant{Permissions: g.Permissions, Stores: g.Stores}.Clone()
+	own := keygate.CloneGrant(keygate.Grant{Permissions: g.Permissions, Stores: g.Stores})
 	who.Account, who.Mode, who.Package = g.Account, g.Mode, g.Package
 	who.Permissions, who.Stores = own.Permissions, own.Stores
 	return who
