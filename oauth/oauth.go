@@ -231,8 +231,11 @@ type Guard interface {
 	// Allow counts a request of p against its rate limit and sets the
 	// RateLimit headers on w.
 	Allow(ctx context.Context, w http.ResponseWriter, p keygate.Principal) error
-	// CheckOrigin applies the origin rules of a credential's grant g, and
-	// the service's country rules, to r's client address.
+	// CheckOrigin applies to r's client address the service-wide IP
+	// rules and those of g.Account, the origin rules of the credential's
+	// grant g, and the service's country rules: the check the middleware
+	// applies to every request. It returns the client's country when a
+	// country rule looked it up.
 	CheckOrigin(r *http.Request, g keygate.Grant) (country string, err error)
 	// Grants returns what the credential p effectively holds, as the
 	// middleware enforces it (its package and roles applied): the scope
