@@ -881,8 +881,11 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 	// The family first, so that its first access token carries its ID
 	// (sid) and is revoked with it.
 	refresh, fam, err := s.cfg.Refresh.Issue(ctx, jwt.RefreshGrant{
-		ClientID: c.rec.ID, Subject: subject, Account: c.rec.Account, Mode: c.rec.Mode,
-		Scope: claims.Scope, Package: c.principal().Package, Permissions: perms, Stores: c.rec.Stores, AllowedIPs: c.rec.AllowedIPs,
+		ClientID: c.rec.ID, Subject: subject, Scope: claims.Scope,
+		Grant: keygate.Grant{
+			Account: c.rec.Account, Mode: c.rec.Mode, Package: c.principal().Package,
+			Permissions: perms, Stores: c.rec.Stores, AllowedIPs: c.rec.AllowedIPs,
+		},
 	})
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("oauth: refresh token: %w", err)
