@@ -363,10 +363,9 @@ type Config struct {
 // period work as for API keys; there is no review state (a live credential
 // is active from creation), and no last-used time.
 type Manager struct {
-	store    CredentialStore
-	sealer   sealer
-	now      func() time.Time
-	onChange keygate.ChangeFunc
+	store  CredentialStore
+	sealer sealer
+	now    func() time.Time
 	// life runs what credentials share with API keys: create, rotate,
 	// revoke, disable, the compare-and-swap update and change events.
 	life lifecycle.Manager[Credential, Status]
@@ -383,7 +382,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{store: cfg.Store, sealer: s, now: cfg.Now, onChange: cfg.OnChange}
+	m := &Manager{store: cfg.Store, sealer: s, now: cfg.Now}
 	if m.store == nil {
 		m.store = NewMemoryCredentialStore()
 	}
@@ -399,7 +398,7 @@ func NewManager(cfg Config) (*Manager, error) {
 				RevokedAt: &c.RevokedAt, RotatedAt: &c.RotatedAt, TokensNotBefore: &c.TokensNotBefore}
 		},
 		Store:   lifecycle.Store[Credential]{Get: m.store.Get, Create: m.store.Create, Update: m.store.Update},
-		Retries: credentialUpdateRetries, Now: m.now, OnChange: m.onChange,
+		Retries: credentialUpdateRetries, Now: m.now, OnChange: cfg.OnChange,
 		Errors: lifecycle.Errors{Exists: ErrExists, Conflict: ErrConflict,
 			InvalidParams: ErrInvalidParams, InvalidState: ErrInvalidState, Revoked: ErrRevoked},
 		Actions: lifecycle.Actions{Created: keygate.ActionHMACCreated, Rotated: keygate.ActionHMACRotated,
