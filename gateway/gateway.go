@@ -33,9 +33,10 @@ const (
 // are removed.
 const identityPrefix = "X-Keygate-"
 
-// The codes of the gateway's own failures, beside the middleware's (see
-// [middleware.Classify]): the "error" member of the JSON body and the
-// reason of the audit event.
+// The codes of the gateway's own failures: the "error" member of the JSON
+// body and the reason of the audit event. The gateway adds them to the
+// middleware's table of codes (its Code constants, see
+// [middleware.Classify]), which answers every other failure.
 const (
 	// CodeUntrustedProxy (403) refuses a forward-auth question from an
 	// address that is not a trusted proxy.
@@ -47,10 +48,10 @@ const (
 	// Content-Digest cannot be checked because the front proxy did not
 	// send its body; the client sees 401 invalid_digest.
 	CodeBodyNotForwarded = "body_not_forwarded"
-	// CodeForwardedRequest is the audit reason of a forward-auth question
-	// whose original request cannot be read; the client sees 400
+	// CodeBadForwardedRequest is the audit reason of a forward-auth
+	// question whose original request cannot be read; the client sees 400
 	// invalid_request.
-	CodeForwardedRequest = "bad_forwarded_request"
+	CodeBadForwardedRequest = "bad_forwarded_request"
 	// CodeBadGateway (502) is the code when the upstream service cannot
 	// be reached or answers with something that is not HTTP.
 	CodeBadGateway = "bad_gateway"
