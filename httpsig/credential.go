@@ -67,10 +67,11 @@ type Status string
 
 // The statuses.
 const (
-	// StatusActive: the credential verifies (unless disabled or expired).
+	// StatusActive is the status of a credential that verifies (unless
+	// it is disabled or expired).
 	StatusActive Status = "active"
-	// StatusRevoked: the credential never verifies again. Revocation is
-	// final.
+	// StatusRevoked is the status of a credential that never verifies
+	// again. Revocation is final.
 	StatusRevoked Status = "revoked"
 )
 

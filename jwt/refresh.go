@@ -85,13 +85,14 @@ type RefreshStatus string
 
 // The refresh token statuses.
 const (
-	// RefreshActive: the token can be exchanged, once.
+	// RefreshActive is the status of a token that can be exchanged,
+	// once.
 	RefreshActive RefreshStatus = "active"
-	// RefreshRotated: the token has been exchanged for the next one of
-	// its family. Presenting it again is reuse.
+	// RefreshRotated is the status of a token that has been exchanged
+	// for the next one of its family. Presenting it again is reuse.
 	RefreshRotated RefreshStatus = "rotated"
-	// RefreshRevoked: the token's family has been revoked. Revocation
-	// is final.
+	// RefreshRevoked is the status of a token whose family has been
+	// revoked. Revocation is final.
 	RefreshRevoked RefreshStatus = "revoked"
 )
 
