@@ -67,7 +67,7 @@ func ExampleMultiChangeFunc() {
 }
 
 // A Grant is what a credential may do and where from. Credentials embed
-// it, and Clone gives a copy to change without touching the original,
+// it, and CloneGrant gives a copy to change without touching the original,
 // whose slices a store may share.
 func ExampleGrant() {
 	g := keygate.Grant{
@@ -80,7 +80,7 @@ func ExampleGrant() {
 		DeniedCountries:  []string{"KP"},
 		AllowedCountries: nil, // any country not denied
 	}
-	narrower := g.Clone()
+	narrower := keygate.CloneGrant(g)
 	narrower.Permissions[0] = "orders:read"
 	narrower.AllowedIPs = append(narrower.AllowedIPs, "198.51.100.7")
 

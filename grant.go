@@ -15,7 +15,7 @@ package keygate
 // account or a valid mode, or with a list that does not parse.
 //
 // Its slices may be shared with a store's records: treat them as
-// read-only, and use [Grant.Clone] for a copy to modify.
+// read-only, and use [CloneGrant] for a copy to modify.
 type Grant struct {
 	// Account owns the credential: its requests act for this account.
 	Account string
@@ -50,17 +50,20 @@ type Grant struct {
 	DeniedCountries []string
 }
 
-// Clone returns a copy of g that shares no memory with it. The copies of
-// its slices share one new backing array, each capped so that appending to
-// one cannot overwrite the next; nil slices stay nil.
-func (g Grant) Clone() Grant {
+// CloneGrant returns a copy of g that shares no memory with it, not even
+// spare capacity: appending to a slice of the copy never writes into g's
+// arrays. The copies of its slices share one new backing array, each
+// capped so that appending to one cannot overwrite the next; nil slices
+// stay nil, and empty ones stay empty (and non-nil).
+//
+// It is a function rather than a method so that the types embedding a
+// Grant (apikey.Record, httpsig.Credential, jwt.Claims, ...) do not gain a
+// Clone that would copy only their Grant.
+func CloneGrant(g Grant) Grant {
 	ps := [...]*[]string{&g.Permissions, &g.Stores, &g.AllowedIPs, &g.DeniedIPs, &g.AllowedCountries, &g.DeniedCountries}
 	n := 0
 	for _, p := range ps {
 		n += len(*p)
-	}
-	if n == 0 {
-		return g
 	}
 	buf := make([]string, 0, n)
 	for _, p := range ps {

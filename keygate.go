@@ -1,13 +1,13 @@
-// Package keygate holds the caller identity that every keygate package shares:
-// the [Principal] that an authenticating middleware puts in a request's
-// context, and the small vocabulary it is made of ([Method], [Mode], [Kind]),
-// and the [Grant] every credential carries: what it is allowed, and where
-// from.
+// Package keygate holds what every keygate package shares about a caller.
+// The [Principal] is the caller identity that an authenticating middleware
+// puts in a request's context; [Method], [Mode] and [Kind] are the small
+// vocabulary it is made of. The [Grant] is what every credential carries:
+// what it is allowed, and where from.
 //
 // It imports only the standard library, so that the mechanism packages
 // (apikey, jwt, httpsig, ipbind, audit) can all depend on it without depending on
 // each other. The middleware package composes them; see its documentation for
-// wrapping an [net/http.Handler].
+// wrapping a [net/http.Handler].
 //
 // A handler behind the middleware reads the caller like this:
 //

@@ -66,7 +66,7 @@ func TestModeAndKindValid(t *testing.T) {
 	assert.False(t, keygate.Kind("rk").Valid())
 }
 
-func TestGrantClone(t *testing.T) {
+func TestCloneGrant(t *testing.T) {
 	grant := func() keygate.Grant {
 		return keygate.Grant{
 			Account: "acct_1", Mode: keygate.ModeTest, Package: "GO",
@@ -76,7 +76,7 @@ func TestGrantClone(t *testing.T) {
 		}
 	}
 	g := grant()
-	c := g.Clone()
+	c := keygate.CloneGrant(g)
 	require.Equal(t, g, c)
 	// Appending to each of the clone's slices overwrites none of the
 	// others (they share one backing array), and writing into them leaves
@@ -95,7 +95,22 @@ func TestGrantClone(t *testing.T) {
 		}
 	}
 	assert.Equal(t, grant(), g, "the original changed")
-	n := keygate.Grant{Account: "a"}.Clone()
+	n := keygate.CloneGrant(keygate.Grant{Account: "a"})
 	assert.Nil(t, n.Permissions)
 	assert.Nil(t, n.AllowedCountries)
+}
+
+// TestCloneGrantEmptySpareCapacity checks that a copy shares no memory
+// with the original even when every slice is empty: appending to an empty
+// slice of the copy must not write into the original's spare capacity.
+func TestCloneGrantEmptySpareCapacity(t *testing.T) {
+	backing := make([]string, 0, 4)
+	g := keygate.Grant{Account: "a", Permissions: backing, Stores: backing[:0:2]}
+	c := keygate.CloneGrant(g)
+	assert.NotNil(t, c.Permissions, "a non-nil empty slice stays non-nil")
+	assert.Empty(t, c.Permissions)
+	assert.Nil(t, c.AllowedIPs, "a nil slice stays nil")
+	c.Permissions = append(c.Permissions, "perm")
+	c.Stores = append(c.Stores, "store")
+	assert.Equal(t, []string{"", ""}, backing[:2], "appending to the copy wrote into the original's array")
 }

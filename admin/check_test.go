@@ -23,7 +23,7 @@ func jwtClaims(clientID, sub, acct string) jwt.Claims {
 }
 
 func refreshGrant(clientID, sub, acct string) jwt.RefreshGrant {
-	return jwt.RefreshGrant{ClientID: clientID, Subject: sub, Account: acct, Mode: keygate.ModeTest}
+	return jwt.RefreshGrant{ClientID: clientID, Subject: sub, Grant: keygate.Grant{Account: acct, Mode: keygate.ModeTest}}
 }
 
 // checkNoSecrets checks that no response body but those of create and

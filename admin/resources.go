@@ -20,7 +20,7 @@ type Account struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
 	Package string `json:"package,omitempty"`
-	// Disabled: every credential of the account is refused.
+	// Disabled says that every credential of the account is refused.
 	Disabled bool      `json:"disabled"`
 	Created  time.Time `json:"created,omitzero"`
 	Updated  time.Time `json:"updated,omitzero"`

@@ -57,7 +57,6 @@ type Manager struct {
 	now      func() time.Time
 	hmacPool *sync.Pool // nil without a pepper
 	usage    usageTracker
-	onChange keygate.ChangeFunc
 	// life runs what keys share with HMAC credentials: create, rotate,
 	// revoke, disable, the compare-and-swap update and change events.
 	life lifecycle.Manager[Record, Status]
@@ -82,7 +81,7 @@ const maxUpdateRetries = 16
 
 // NewManager returns a Manager for cfg. It fails if cfg is invalid.
 func NewManager(cfg Config) (*Manager, error) {
-	m := &Manager{store: cfg.Store, prefix: cfg.Prefix, now: cfg.Now, onChange: cfg.OnChange}
+	m := &Manager{store: cfg.Store, prefix: cfg.Prefix, now: cfg.Now}
 	m.bgCtx, m.bgCancel = context.WithCancel(context.Background())
 	if m.store == nil {
 		m.store = NewMemoryStore()
@@ -116,7 +115,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		},
 		Store:   lifecycle.Store[Record]{Get: m.store.Get, Create: m.store.Create, Update: m.store.Update},
 		Clone:   Record.clone,
-		Retries: maxUpdateRetries, Now: m.now, OnChange: m.onChange,
+		Retries: maxUpdateRetries, Now: m.now, OnChange: cfg.OnChange,
 		Errors: lifecycle.Errors{Exists: ErrExists, Conflict: ErrConflict,
 			InvalidParams: ErrInvalidParams, InvalidState: ErrInvalidState, Revoked: ErrRevoked},
 		Actions: lifecycle.Actions{Created: keygate.ActionKeyCreated, Rotated: keygate.ActionKeyRotated,
@@ -196,7 +195,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Record, erro
 		key = mint(m.prefix, p.Mode, p.Kind, newKeyID())
 		return Record{
 			ID:               key.ID(),
-			Grant:            p.Grant.Clone(),
+			Grant:            keygate.CloneGrant(p.Grant),
 			Kind:             p.Kind,
 			Name:             p.Name,
 			CreatedBy:        createdBy,
@@ -334,7 +333,7 @@ func (m *Manager) approve(ctx context.Context, id, approver string, separate boo
 	if approver == "" || !validate.Text(approver, 200) {
 		return Record{}, fmt.Errorf("%w: approver must be 1 to 200 bytes of text", ErrInvalidParams)
 	}
-	rec, err := m.update(ctx, id, func(r *Record) error {
+	rec, err := m.life.Update(ctx, id, func(r *Record) error {
 		if r.Status != StatusPendingReview {
 			return fmt.Errorf("%w: only a key pending review can be approved", ErrInvalidState)
 		}
@@ -349,7 +348,7 @@ func (m *Manager) approve(ctx context.Context, id, approver string, separate boo
 	if err != nil {
 		return Record{}, fmt.Errorf("apikey: approve: %w", err)
 	}
-	m.report(ctx, keygate.ActionKeyApproved, rec, approver)
+	m.life.Report(ctx, keygate.ActionKeyApproved, rec, approver)
 	return rec, nil
 }
 
@@ -378,7 +377,7 @@ type Changes struct {
 // the key but not the tokens it obtained (TokensNotBefore).
 func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, error) {
 	setBy := actorText(keygate.ActorFromContext(ctx))
-	rec, err := m.update(ctx, id, func(r *Record) error {
+	rec, err := m.life.Update(ctx, id, func(r *Record) error {
 		if r.Status == StatusRevoked {
 			return fmt.Errorf("%w: the key is revoked", ErrInvalidState)
 		}
@@ -432,7 +431,7 @@ func (m *Manager) Update(ctx context.Context, id string, c Changes) (Record, err
 	if err != nil {
 		return Record{}, fmt.Errorf("apikey: update: %w", err)
 	}
-	m.report(ctx, keygate.ActionKeyUpdated, rec, "")
+	m.life.Report(ctx, keygate.ActionKeyUpdated, rec, "")
 	return rec, nil
 }
 
@@ -467,18 +466,6 @@ func gains(from, to []string) bool {
 		}
 	}
 	return false
-}
-
-// report tells Config.OnChange about a stored change to rec. An empty
-// actor means the context's.
-func (m *Manager) report(ctx context.Context, action keygate.Action, rec Record, actor string) {
-	m.life.Report(ctx, action, rec, actor)
-}
-
-// update applies change to a fresh copy of the record and stores it with a
-// compare-and-swap, retrying when another writer got there first.
-func (m *Manager) update(ctx context.Context, id string, change func(*Record) error) (Record, error) {
-	return m.life.Update(ctx, id, change)
 }
 
 // validate checks everything in p but Kind.
@@ -574,7 +561,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 		m.startFlush()
 	}
 	rec.Hashes = nil
-	rec.Grant = rec.Grant.Clone()
+	rec.Grant = keygate.CloneGrant(rec.Grant)
 	return rec, nil
 }
 

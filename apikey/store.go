@@ -72,13 +72,14 @@ type Status string
 
 // The statuses.
 const (
-	// StatusPendingReview: a new live key, which authenticates only after
-	// [Manager.Approve].
+	// StatusPendingReview is the status of a new live key, which
+	// authenticates only after [Manager.Approve].
 	StatusPendingReview Status = "pending_review"
-	// StatusActive: the key authenticates (unless disabled or expired).
+	// StatusActive is the status of a key that authenticates (unless it
+	// is disabled or expired).
 	StatusActive Status = "active"
-	// StatusRevoked: the key never authenticates again. Revocation is
-	// final.
+	// StatusRevoked is the status of a key that never authenticates
+	// again. Revocation is final.
 	StatusRevoked Status = "revoked"
 )
 
@@ -182,7 +183,7 @@ func (r Record) CutOff(issuedAt time.Time) bool {
 // clone returns a copy of r that shares no memory with it.
 func (r Record) clone() Record {
 	r.Hashes = cloneSlice(r.Hashes)
-	r.Grant = r.Grant.Clone()
+	r.Grant = keygate.CloneGrant(r.Grant)
 	return r
 }
 

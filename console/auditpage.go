@@ -41,7 +41,7 @@ type auditFilter struct {
 // auditData is the Data of the audit page.
 type auditData struct {
 	Enabled bool
-	// Owner: the account filter is the owner's account, fixed.
+	// Owner says that the account filter is the owner's account, fixed.
 	Owner  bool
 	Filter auditFilter
 	Events []auditRow

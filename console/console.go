@@ -67,10 +67,12 @@ const (
 // The reasons of [ActionSignInFailed] events (ReasonTooManyFailures is
 // the middleware's reason for the same refusal of an API request).
 const (
-	// ReasonBadCredentials: an unknown username or a wrong password.
+	// ReasonBadCredentials is the reason of a sign-in with an unknown
+	// username or a wrong password.
 	ReasonBadCredentials = "invalid_credentials"
-	// ReasonTooManyFailures: refused unchecked, the client address or the
-	// username having failed too often.
+	// ReasonTooManyFailures is the reason of a sign-in refused
+	// unchecked, because the client address or the username failed too
+	// often.
 	ReasonTooManyFailures = middleware.CodeTooManyFailures
 )
 

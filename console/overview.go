@@ -49,14 +49,15 @@ type overviewData struct {
 	// with their number.
 	Expiring      []*admin.Key
 	ExpiringCount count
-	// Reviewer: the user may approve keys (a link to the Review page).
+	// Reviewer says that the user may approve keys (a link to the Review
+	// page).
 	Reviewer bool
 }
 
 // count is a number of keys as the overview shows it.
 type count struct {
 	N int
-	// More: there are more than N (the count stopped).
+	// More says that there are more than N (the count stopped).
 	More bool
 	// Unavailable says why there is no count ("" when there is one).
 	Unavailable string

@@ -42,8 +42,8 @@ func (h *Handler) sessionRoutes() {
 type signInData struct {
 	Username string
 	Next     string
-	// Insecure: the request came over plain HTTP from outside loopback,
-	// where the browser would not keep the Secure cookie.
+	// Insecure says that the request came over plain HTTP from outside
+	// loopback, where the browser would not keep the Secure cookie.
 	Insecure bool
 	Errors   map[string]string
 }

@@ -39,7 +39,7 @@ func (g *Gateway) ForwardAuth() http.Handler {
 		orig, err := g.original(r)
 		if err != nil {
 			f := middleware.Failure{Status: http.StatusBadRequest, Code: middleware.CodeInvalidRequest, Description: err.Error()}
-			g.refuse.ServeHTTP(w, r.WithContext(withRefusal(r.Context(), refusal{f, CodeForwardedRequest})))
+			g.refuse.ServeHTTP(w, r.WithContext(withRefusal(r.Context(), refusal{f, CodeBadForwardedRequest})))
 			return
 		}
 		g.forward.ServeHTTP(w, orig)

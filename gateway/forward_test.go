@@ -275,7 +275,7 @@ func TestForwardAuthAuditsEveryDecision(t *testing.T) {
 		{audit.Deny, middleware.CodeUnauthorized, "GET /orders/{id}", "/orders/1", ""},
 		{audit.Deny, gateway.CodeNoRoute, "", "/nowhere", ""},
 		{audit.Deny, gateway.CodeUntrustedProxy, "", "/auth/verify", ""},
-		{audit.Deny, gateway.CodeForwardedRequest, "", "/auth/verify", ""},
+		{audit.Deny, gateway.CodeBadForwardedRequest, "", "/auth/verify", ""},
 	}, got)
 	assert.Equal(t, "198.51.100.7", f.sink.Events()[0].IP, "the client's address, as the trusted proxy forwarded it")
 }

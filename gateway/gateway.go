@@ -34,9 +34,10 @@ const (
 // are removed.
 const identityPrefix = "X-Keygate-"
 
-// The codes of the gateway's own failures, beside the middleware's (see
-// [middleware.Classify]): the "error" member of the JSON body and the
-// reason of the audit event.
+// The codes of the gateway's own failures: the "error" member of the JSON
+// body and the reason of the audit event. The gateway adds them to the
+// middleware's table of codes (its Code constants, see
+// [middleware.Classify]), which answers every other failure.
 const (
 	// CodeUntrustedProxy (403) refuses a forward-auth question from an
 	// address that is not a trusted proxy.
@@ -58,10 +59,10 @@ const (
 	// one checked, which many upstream frameworks would serve instead.
 	// The client sees 400 invalid_request.
 	CodeMethodOverride = "method_override"
-	// CodeForwardedRequest is the audit reason of a forward-auth question
-	// whose original request cannot be read; the client sees 400
+	// CodeBadForwardedRequest is the audit reason of a forward-auth
+	// question whose original request cannot be read; the client sees 400
 	// invalid_request.
-	CodeForwardedRequest = "bad_forwarded_request"
+	CodeBadForwardedRequest = "bad_forwarded_request"
 	// CodeBadGateway (502) is the code when the upstream service cannot
 	// be reached or answers with something that is not HTTP.
 	CodeBadGateway = "bad_gateway"

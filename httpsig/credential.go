@@ -67,10 +67,11 @@ type Status string
 
 // The statuses.
 const (
-	// StatusActive: the credential verifies (unless disabled or expired).
+	// StatusActive is the status of a credential that verifies (unless
+	// it is disabled or expired).
 	StatusActive Status = "active"
-	// StatusRevoked: the credential never verifies again. Revocation is
-	// final.
+	// StatusRevoked is the status of a credential that never verifies
+	// again. Revocation is final.
 	StatusRevoked Status = "revoked"
 )
 
@@ -152,7 +153,7 @@ func (c Credential) CutOff(issuedAt time.Time) bool {
 // clone returns a copy of c that shares no memory with it: the string
 // slices in one allocation, the sealed bytes in another.
 func (c Credential) clone() Credential {
-	c.Grant = c.Grant.Clone()
+	c.Grant = keygate.CloneGrant(c.Grant)
 	if c.Secrets != nil {
 		size := 0
 		for _, s := range c.Secrets {
@@ -363,10 +364,9 @@ type Config struct {
 // period work as for API keys; there is no review state (a live credential
 // is active from creation), and no last-used time.
 type Manager struct {
-	store    CredentialStore
-	sealer   sealer
-	now      func() time.Time
-	onChange keygate.ChangeFunc
+	store  CredentialStore
+	sealer sealer
+	now    func() time.Time
 	// life runs what credentials share with API keys: create, rotate,
 	// revoke, disable, the compare-and-swap update and change events.
 	life lifecycle.Manager[Credential, Status]
@@ -383,7 +383,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{store: cfg.Store, sealer: s, now: cfg.Now, onChange: cfg.OnChange}
+	m := &Manager{store: cfg.Store, sealer: s, now: cfg.Now}
 	if m.store == nil {
 		m.store = NewMemoryCredentialStore()
 	}
@@ -399,7 +399,7 @@ func NewManager(cfg Config) (*Manager, error) {
 				RevokedAt: &c.RevokedAt, RotatedAt: &c.RotatedAt, TokensNotBefore: &c.TokensNotBefore}
 		},
 		Store:   lifecycle.Store[Credential]{Get: m.store.Get, Create: m.store.Create, Update: m.store.Update},
-		Retries: credentialUpdateRetries, Now: m.now, OnChange: m.onChange,
+		Retries: credentialUpdateRetries, Now: m.now, OnChange: cfg.OnChange,
 		Errors: lifecycle.Errors{Exists: ErrExists, Conflict: ErrConflict,
 			InvalidParams: ErrInvalidParams, InvalidState: ErrInvalidState, Revoked: ErrRevoked},
 		Actions: lifecycle.Actions{Created: keygate.ActionHMACCreated, Rotated: keygate.ActionHMACRotated,

@@ -16,12 +16,13 @@ var ErrIPForbidden = errors.New("ipbind: client IP forbidden")
 
 // Reason codes of a [ForbiddenError], for the 403 response body.
 const (
-	// ReasonIPUnknown: rules are in place and the client IP is unknown.
+	// ReasonIPUnknown means that rules are in place and the client IP is
+	// unknown.
 	ReasonIPUnknown = "ip_unknown"
-	// ReasonIPDenied: the client IP matches a deny entry.
+	// ReasonIPDenied means that the client IP matches a deny entry.
 	ReasonIPDenied = "ip_denied"
-	// ReasonIPNotAllowed: the allow list is not empty and the client IP
-	// matches none of its entries.
+	// ReasonIPNotAllowed means that the allow list is not empty and the
+	// client IP matches none of its entries.
 	ReasonIPNotAllowed = "ip_not_allowed"
 )
 

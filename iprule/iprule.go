@@ -1,7 +1,8 @@
-// Package iprule keeps a service's IP allow and deny lists, the gateway
-// white-listing of keygate: rules that apply to every request of the
-// service (service-wide) or to every credential of one account, on top of
-// the rules each key or credential carries itself.
+// Package iprule keeps a service's own IP allow and deny lists, which
+// decide from which addresses the service (and its gateway) may be called
+// at all: rules that apply to every request of the service (service-wide)
+// or to every credential of one account, on top of the rules each key or
+// credential carries itself.
 //
 // A [Rule] allows or denies one address or CIDR prefix, IPv4 or IPv6. The
 // rules of one scope (the service, or one account) are matched as

@@ -85,13 +85,14 @@ type RefreshStatus string
 
 // The refresh token statuses.
 const (
-	// RefreshActive: the token can be exchanged, once.
+	// RefreshActive is the status of a token that can be exchanged,
+	// once.
 	RefreshActive RefreshStatus = "active"
-	// RefreshRotated: the token has been exchanged for the next one of
-	// its family. Presenting it again is reuse.
+	// RefreshRotated is the status of a token that has been exchanged
+	// for the next one of its family. Presenting it again is reuse.
 	RefreshRotated RefreshStatus = "rotated"
-	// RefreshRevoked: the token's family has been revoked. Revocation
-	// is final.
+	// RefreshRevoked is the status of a token whose family has been
+	// revoked. Revocation is final.
 	RefreshRevoked RefreshStatus = "revoked"
 )
 
@@ -111,16 +112,16 @@ type RefreshRecord struct {
 	// Subject is the sub of the access tokens: the account, or the user
 	// of a password grant.
 	Subject string
-	// Account, Mode, Scope, Package, Permissions, Stores and AllowedIPs
-	// are the grant, copied into every access token minted from the
-	// family (see [RefreshRecord.AccessClaims]).
-	Account     string
-	Mode        keygate.Mode
-	Scope       string
-	Package     string
-	Permissions []string
-	Stores      []string
-	AllowedIPs  []string
+	// Scope is the scope of the access tokens minted from the family.
+	Scope string
+	// Grant is what the family's access tokens grant, copied into each
+	// of them (see [RefreshRecord.AccessClaims]). A family carries only
+	// its Account, Mode, Package, Permissions, Stores and AllowedIPs: a
+	// store keeps only those, and [RefreshTokens] never sets DeniedIPs,
+	// AllowedCountries or DeniedCountries. The token endpoint (package
+	// oauth) takes the origin rules and the package from the client key
+	// as it is at each refresh instead.
+	keygate.Grant
 
 	// IssuedAt is when this token was issued.
 	IssuedAt time.Time
@@ -157,23 +158,27 @@ func (r RefreshRecord) AccessClaims() Claims {
 		ClientID: r.ClientID,
 		Scope:    r.Scope,
 		Session:  r.Family,
-		Grant: keygate.Grant{
-			Account:     r.Account,
-			Mode:        r.Mode,
-			Package:     r.Package,
-			Permissions: slices.Clone(r.Permissions),
-			Stores:      slices.Clone(r.Stores),
-			AllowedIPs:  slices.Clone(r.AllowedIPs),
-		},
+		Grant:    carried(r.Grant),
 	}
 }
 
 // clone returns a copy of r that shares no memory with it.
 func (r RefreshRecord) clone() RefreshRecord {
-	r.Permissions = slices.Clone(r.Permissions)
-	r.Stores = slices.Clone(r.Stores)
-	r.AllowedIPs = slices.Clone(r.AllowedIPs)
+	r.Grant = keygate.CloneGrant(r.Grant)
 	return r
+}
+
+// carried returns a copy of the part of g a refresh family carries: its
+// Account, Mode, Package, Permissions, Stores and AllowedIPs.
+func carried(g keygate.Grant) keygate.Grant {
+	return keygate.Grant{
+		Account:     g.Account,
+		Mode:        g.Mode,
+		Package:     g.Package,
+		Permissions: slices.Clone(g.Permissions),
+		Stores:      slices.Clone(g.Stores),
+		AllowedIPs:  slices.Clone(g.AllowedIPs),
+	}
 }
 
 // RefreshStore keeps refresh token records. Implementations must be safe for
@@ -473,17 +478,14 @@ type RefreshGrant struct {
 	ClientID string
 	// Subject is the sub of the access tokens. Required.
 	Subject string
-	// Account owns the grant. Required.
-	Account string
-	// Mode is test or live. Required.
-	Mode keygate.Mode
-	// Scope, Package, Permissions, Stores and AllowedIPs are copied into
-	// each access token.
-	Scope       string
-	Package     string
-	Permissions []string
-	Stores      []string
-	AllowedIPs  []string
+	// Scope is copied into each access token.
+	Scope string
+	// Grant is what the access tokens grant: its Account (required),
+	// Mode (required, test or live), Package, Permissions, Stores and
+	// AllowedIPs are copied into each of them. A family does not carry
+	// DeniedIPs, AllowedCountries or DeniedCountries (see
+	// [RefreshRecord]): Issue refuses a grant that sets them.
+	keygate.Grant
 }
 
 // RefreshTokens issues, rotates and revokes refresh tokens (RFC 6749 §6)
@@ -547,7 +549,10 @@ func NewRefreshTokens(cfg RefreshConfig) (*RefreshTokens, error) {
 func (rt *RefreshTokens) Store() RefreshStore { return rt.store }
 
 // Issue starts a new family for g and returns its first token and record.
-// The token is returned only here: it is not stored.
+// The token is returned only here: it is not stored. A grant without a
+// client ID, a subject, an account or a valid mode, or with denied IPs or
+// country rules (which a family does not carry), is refused with an error
+// wrapping [ErrInvalidParams].
 //
 // Bound. One client and subject hold at most MaxFamilies open families.
 // Once the new family is stored, Issue asks the store for the open
@@ -574,6 +579,8 @@ func (rt *RefreshTokens) Issue(ctx context.Context, g RefreshGrant) (string, Ref
 		return "", RefreshRecord{}, fmt.Errorf("%w: a refresh grant needs a client ID, a subject and an account", ErrInvalidParams)
 	case !g.Mode.Valid():
 		return "", RefreshRecord{}, fmt.Errorf("%w: a refresh grant needs mode test or live", ErrInvalidParams)
+	case len(g.DeniedIPs) > 0 || len(g.AllowedCountries) > 0 || len(g.DeniedCountries) > 0:
+		return "", RefreshRecord{}, fmt.Errorf("%w: a refresh family carries no denied IPs and no country rules", ErrInvalidParams)
 	}
 	tok, hash, err := newOpaqueToken(RefreshTokenPrefix)
 	if err != nil {
@@ -585,13 +592,8 @@ func (rt *RefreshTokens) Issue(ctx context.Context, g RefreshGrant) (string, Ref
 		Family:            rand.Text(),
 		ClientID:          g.ClientID,
 		Subject:           g.Subject,
-		Account:           g.Account,
-		Mode:              g.Mode,
 		Scope:             g.Scope,
-		Package:           g.Package,
-		Permissions:       slices.Clone(g.Permissions),
-		Stores:            slices.Clone(g.Stores),
-		AllowedIPs:        slices.Clone(g.AllowedIPs),
+		Grant:             carried(g.Grant),
 		IssuedAt:          now,
 		AbsoluteExpiresAt: now.Add(rt.absolute),
 		Status:            RefreshActive,

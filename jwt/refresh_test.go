@@ -84,15 +84,17 @@ const (
 )
 
 var testGrant = jwt.RefreshGrant{
-	ClientID:    clientA,
-	Subject:     "user_1",
-	Account:     "acct_1",
-	Mode:        keygate.ModeTest,
-	Scope:       "products:read offers:write",
-	Package:     "GO",
-	Permissions: []string{"products:read", "offers:write"},
-	Stores:      []string{"store_1"},
-	AllowedIPs:  []string{"10.0.0.0/8"},
+	ClientID: clientA,
+	Subject:  "user_1",
+	Scope:    "products:read offers:write",
+	Grant: keygate.Grant{
+		Account:     "acct_1",
+		Mode:        keygate.ModeTest,
+		Package:     "GO",
+		Permissions: []string{"products:read", "offers:write"},
+		Stores:      []string{"store_1"},
+		AllowedIPs:  []string{"10.0.0.0/8"},
+	},
 }
 
 type refreshEnv struct {
@@ -163,10 +165,7 @@ func TestRefreshIssue(t *testing.T) {
 	assert.Equal(t, now.Add(testIdle), rec.IdleExpiresAt)
 	assert.Equal(t, now.Add(testAbsolute), rec.AbsoluteExpiresAt)
 	assert.True(t, rec.RotatedAt.IsZero() && rec.RevokedAt.IsZero())
-	assert.Equal(t, testGrant, jwt.RefreshGrant{
-		ClientID: rec.ClientID, Subject: rec.Subject, Account: rec.Account, Mode: rec.Mode, Scope: rec.Scope,
-		Package: rec.Package, Permissions: rec.Permissions, Stores: rec.Stores, AllowedIPs: rec.AllowedIPs,
-	})
+	assert.Equal(t, testGrant, jwt.RefreshGrant{ClientID: rec.ClientID, Subject: rec.Subject, Scope: rec.Scope, Grant: rec.Grant})
 	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", rec, rec, rec), tok[len(jwt.RefreshTokenPrefix):], "the record never holds the token")
 
 	stored, err := e.rt.Store().Get(context.Background(), rec.Hash)
@@ -200,6 +199,11 @@ func TestRefreshIssueInvalid(t *testing.T) {
 		"no account":   func(g *jwt.RefreshGrant) { g.Account = "" },
 		"no mode":      func(g *jwt.RefreshGrant) { g.Mode = "" },
 		"bad mode":     func(g *jwt.RefreshGrant) { g.Mode = "prod" },
+		// A family carries no denied IPs and no country rules: a grant
+		// with them is refused rather than silently narrowed.
+		"denied IPs":        func(g *jwt.RefreshGrant) { g.DeniedIPs = []string{"10.1.0.0/16"} },
+		"allowed countries": func(g *jwt.RefreshGrant) { g.AllowedCountries = []string{"SE"} },
+		"denied countries":  func(g *jwt.RefreshGrant) { g.DeniedCountries = []string{"KP"} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := testGrant

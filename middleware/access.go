@@ -277,6 +277,18 @@ func sameSlice(a, b []string) bool {
 	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
+// checkOriginAndIPRules is the one origin check of every boundary
+// (Require and Authenticator.CheckOrigin): first the service-wide IP rules
+// and those of account (AccessConfig.IPRules), then the credential's own
+// origin rules kr and the country rules (checkOrigin). It returns the
+// client's country when a country rule looked it up.
+func (s *accessState) checkOriginAndIPRules(ctx context.Context, account string, kr *keyRules, ip netip.Addr, known bool) (country string, err error) {
+	if err := s.checkIPRules(ctx, account, ip, known); err != nil {
+		return "", err
+	}
+	return s.checkOrigin(kr, ip, known)
+}
+
 // checkOrigin applies the credential's IP binding and the country rules.
 // When a rule needed the client's country, it is looked up once and
 // returned (empty if unknown), whatever the outcome, for the audit event.

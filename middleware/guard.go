@@ -112,10 +112,7 @@ func (a *Authenticator) CheckOrigin(r *http.Request, g keygate.Grant) (country s
 		return "", errNotConfigured
 	}
 	ip, known := a.access.clientIP(r)
-	if err := a.access.checkIPRules(r.Context(), g.Account, ip, known); err != nil {
-		return "", err
-	}
-	return a.access.checkOrigin(parseOrigin(g), ip, known)
+	return a.access.checkOriginAndIPRules(r.Context(), g.Account, parseOrigin(g), ip, known)
 }
 
 // parseOrigin parses the origin rules of a credential's grant g into

@@ -10,7 +10,7 @@ import (
 )
 
 // IPRules applies the service's own IP allow and deny lists: service-wide
-// ones and those of each account (the gateway white-listing), on top of
+// ones and those of each account, on top of
 // the rules each credential carries. [*iprule.Checker] implements it.
 type IPRules interface {
 	// Check returns nil when a client at ip (known false: unresolved)

@@ -417,14 +417,11 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 	if known {
 		p.ClientIP = ip
 	}
-	if err := a.access.checkIPRules(r.Context(), p.Account, ip, known); err != nil {
-		return a.refusedCaller(r, p), "", err
-	}
 	kr := a.access.rulesFor(p, g)
-	p.Permissions = kr.effective // what the credential holds with its package
-	if country, err = a.access.checkOrigin(kr, ip, known); err != nil {
+	if country, err = a.access.checkOriginAndIPRules(r.Context(), p.Account, kr, ip, known); err != nil {
 		return a.refusedCaller(r, p), country, err
 	}
+	p.Permissions = kr.effective // what the credential holds with its package
 	if err := c.checkRequirement(r, p, kr); err != nil {
 		return a.refusedCaller(r, p), country, err
 	}
@@ -502,7 +499,7 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 // whichever verifier vouched for it. The grant's origin rules are for
 // [Authenticator.CheckOrigin]'s check (rulesFor, parseOrigin).
 func verified(who keygate.Principal, g keygate.Grant) keygate.Principal {
-	own := keygate.Grant{Permissions: g.Permissions, Stores: g.Stores}.Clone()
+	own := keygate.CloneGrant(keygate.Grant{Permissions: g.Permissions, Stores: g.Stores})
 	who.Account, who.Mode, who.Package = g.Account, g.Mode, g.Package
 	who.Permissions, who.Stores = own.Permissions, own.Stores
 	return who

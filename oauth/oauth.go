@@ -231,8 +231,11 @@ type Guard interface {
 	// Allow counts a request of p against its rate limit and sets the
 	// RateLimit headers on w.
 	Allow(ctx context.Context, w http.ResponseWriter, p keygate.Principal) error
-	// CheckOrigin applies the origin rules of a credential's grant g, and
-	// the service's country rules, to r's client address.
+	// CheckOrigin applies to r's client address the service-wide IP
+	// rules and those of g.Account, the origin rules of the credential's
+	// grant g, and the service's country rules: the check the middleware
+	// applies to every request. It returns the client's country when a
+	// country rule looked it up.
 	CheckOrigin(r *http.Request, g keygate.Grant) (country string, err error)
 	// Grants returns what the credential p effectively holds, as the
 	// middleware enforces it (its package and roles applied): the scope
@@ -878,8 +881,11 @@ func (s *Server) issue(ctx context.Context, c client, subject string, perms []st
 	// The family first, so that its first access token carries its ID
 	// (sid) and is revoked with it.
 	refresh, fam, err := s.cfg.Refresh.Issue(ctx, jwt.RefreshGrant{
-		ClientID: c.rec.ID, Subject: subject, Account: c.rec.Account, Mode: c.rec.Mode,
-		Scope: claims.Scope, Package: c.principal().Package, Permissions: perms, Stores: c.rec.Stores, AllowedIPs: c.rec.AllowedIPs,
+		ClientID: c.rec.ID, Subject: subject, Scope: claims.Scope,
+		Grant: keygate.Grant{
+			Account: c.rec.Account, Mode: c.rec.Mode, Package: c.principal().Package,
+			Permissions: perms, Stores: c.rec.Stores, AllowedIPs: c.rec.AllowedIPs,
+		},
 	})
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("oauth: refresh token: %w", err)

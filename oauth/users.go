@@ -130,7 +130,7 @@ func (m *PasswordUsers) AuthenticateFrom(ctx context.Context, client netip.Addr,
 		var err error
 		rec, err = st.store.Get(ctx, username)
 		switch {
-		case errors.Is(err, passworduser.ErrUnknownUser):
+		case errors.Is(err, passworduser.ErrNotFound):
 			return "", false, nil
 		case err != nil:
 			return "", false, fmt.Errorf("oauth: look up user: %w", err)

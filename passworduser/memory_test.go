@@ -18,7 +18,7 @@ func TestMemoryStoreConformance(t *testing.T) {
 func TestMemoryStore(t *testing.T) {
 	s := passworduser.NewMemoryStore()
 	_, err := s.Get(t.Context(), "nobody")
-	require.ErrorIs(t, err, passworduser.ErrUnknownUser)
+	require.ErrorIs(t, err, passworduser.ErrNotFound)
 	rec := passworduser.Record{Username: "u", PasswordHash: "$argon2id$secret-hash", Subject: "s", Account: "a"}
 	require.NoError(t, s.Put(t.Context(), rec))
 	got, err := s.Get(t.Context(), "u")

@@ -12,9 +12,8 @@ import (
 	"sync"
 )
 
-// ErrUnknownUser is what a [Store] returns for a name it does not
-// hold.
-var ErrUnknownUser = errors.New("passworduser: unknown user")
+// ErrNotFound is what a [Store] returns for a name it does not hold.
+var ErrNotFound = errors.New("passworduser: user not found")
 
 // Record is a user as a [Store] keeps it: the Argon2id hash of the
 // password (a PHC string, package password), never the password.
@@ -38,7 +37,7 @@ type Store interface {
 	// Put creates or replaces the user named u.Username.
 	Put(ctx context.Context, u Record) error
 	// Get returns the user with that name, or an error wrapping
-	// [ErrUnknownUser].
+	// [ErrNotFound].
 	Get(ctx context.Context, username string) (Record, error)
 }
 
@@ -83,7 +82,7 @@ func (s *MemoryStore) Get(ctx context.Context, username string) (Record, error) 
 	defer mu.mu.RUnlock()
 	u, ok := mu.m[username]
 	if !ok {
-		return Record{}, ErrUnknownUser
+		return Record{}, ErrNotFound
 	}
 	return u, nil
 }

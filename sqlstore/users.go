@@ -53,7 +53,7 @@ func (s userStore) Get(ctx context.Context, username string) (passworduser.Recor
 	err = row.Scan(&u.PasswordHash, &u.Subject, &u.Account)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return passworduser.Record{}, passworduser.ErrUnknownUser
+		return passworduser.Record{}, passworduser.ErrNotFound
 	case err != nil:
 		return passworduser.Record{}, s.d.fail(ctx, "get user", err)
 	}

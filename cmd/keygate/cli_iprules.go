@@ -14,7 +14,7 @@ import (
 // allow and deny lists through the admin API.
 var ipRulesGroup = &cliGroup{
 	name: "ip-rules",
-	summary: "Manage the IP allow and deny lists (the gateway white-listing) through the admin API: service-wide, or of one account. " +
+	summary: "Manage the IP allow and deny lists through the admin API: service-wide, or of one account. " +
 		"A deny rule wins; a non-empty allow list admits only its addresses; a key's own rules apply on top. Every instance applies a change on the next request.",
 	commands: []cliSub{
 		{"list", "[--account A | --service]", ipRulesList},

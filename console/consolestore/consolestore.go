@@ -2,6 +2,12 @@
 // and sessions, [UserStore] and [SessionStore], their records and their
 // in-memory implementations. It imports nothing of keygate, so that
 // storage backends implement it without depending on package console.
+//
+// Its two not-found errors keep names of their own rather than one
+// ErrNotFound, because they mean different things to the console: an
+// unknown user ([ErrUnknownUser]) is a failed sign-in, answered like a
+// wrong password, while a missing session ([ErrNoSession]) is not an
+// attempt at all and only sends the browser to the sign-in page.
 package consolestore
 
 import (

@@ -25,10 +25,19 @@ const createRetries = 3
 // Fields points at the fields of one record that its lifecycle reads and
 // sets. S is the package's status type.
 type Fields[S ~string] struct {
-	ID                                    *string
-	Grant                                 *keygate.Grant
-	Status                                *S
-	Disabled                              *bool
+	// ID points at the record's ID, the key of its store.
+	ID *string
+	// Grant points at the record's grant, whose account and mode the
+	// change events (Report) name.
+	Grant *keygate.Grant
+	// Status points at the record's status, which Revoke sets to
+	// Manager.Revoked.
+	Status *S
+	// Disabled points at whether the record is disabled (SetDisabled).
+	Disabled *bool
+	// RevokedAt, RotatedAt and TokensNotBefore point at when the record
+	// was revoked and last rotated, and at its cut-off: the tokens it
+	// obtained before then are refused.
 	RevokedAt, RotatedAt, TokensNotBefore *time.Time
 }
 
@@ -45,6 +54,8 @@ type Errors struct {
 
 // Actions are the change events a [Manager] reports.
 type Actions struct {
+	// Created, Rotated, Revoked, Disabled and Enabled are the actions
+	// that Create, Rotate, Revoke and SetDisabled report.
 	Created, Rotated, Revoked, Disabled, Enabled keygate.Action
 }
 
@@ -70,16 +81,23 @@ type Manager[R any, S ~string] struct {
 	Revoked S
 	// Fields points at r's lifecycle fields.
 	Fields func(r *R) Fields[S]
-	Store  Store[R]
+	// Store is the compare-and-swap store that keeps the records.
+	Store Store[R]
 	// Clone, when set, copies a record that may share memory with the
 	// store: the record read for a change, and the record returned.
 	Clone func(R) R
 	// Retries bounds the compare-and-swap retries of one update.
-	Retries  int
-	Now      func() time.Time
+	Retries int
+	// Now is the clock that dates rotations, revocations and disablings.
+	Now func() time.Time
+	// OnChange, when set, is told about every stored change (see
+	// Report).
 	OnChange keygate.ChangeFunc
-	Errors   Errors
-	Actions  Actions
+	// Errors are the package's sentinel errors, which the lifecycle's
+	// errors wrap.
+	Errors Errors
+	// Actions are the change events the lifecycle reports.
+	Actions Actions
 }
 
 func (m *Manager[R, S]) clone(r R) R {
@@ -120,10 +138,15 @@ func (m *Manager[R, S]) Get(ctx context.Context, id string) (R, error) {
 // Filter is what list filters of every kind of record hold: the account
 // and mode they keep, the ID they start after, and their page size.
 type Filter struct {
+	// Account, when not empty, selects the records of that account.
 	Account string
-	Mode    keygate.Mode
+	// Mode, when not empty, selects the records of that mode.
+	Mode keygate.Mode
+	// AfterID, when not empty, starts the page after the record with
+	// that ID.
 	AfterID string
-	Limit   int
+	// Limit is the page size; List refuses a negative one.
+	Limit int
 }
 
 // List checks f and returns the records list finds, copies with Clone. A

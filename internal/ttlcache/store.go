@@ -10,9 +10,15 @@ import (
 // httpsig.CredentialStore) have in common, for records V listed with a
 // filter F.
 type Backing[V, F any] interface {
+	// Create stores a new record v and returns it as stored.
 	Create(ctx context.Context, v V) (V, error)
+	// Get returns the stored record with that ID, or the package's
+	// not-found error.
 	Get(ctx context.Context, id string) (V, error)
+	// Update stores v if its version is still the stored one (a
+	// compare-and-swap) and returns it as stored.
 	Update(ctx context.Context, v V) (V, error)
+	// List returns the stored records that f selects.
 	List(ctx context.Context, f F) ([]V, error)
 }
 

@@ -88,11 +88,11 @@ func wantUser(ctx context.Context, t *testing.T, s passworduser.Store, want pass
 func wantUnknown(ctx context.Context, t *testing.T, s passworduser.Store, name string) {
 	t.Helper()
 	got, err := s.Get(ctx, name)
-	if !errors.Is(err, passworduser.ErrUnknownUser) {
-		t.Fatalf("Get(%q) = %+v, %v; want ErrUnknownUser", name, got, err)
+	if !errors.Is(err, passworduser.ErrNotFound) {
+		t.Fatalf("Get(%q) = %+v, %v; want ErrNotFound", name, got, err)
 	}
 	if got != (passworduser.Record{}) {
-		t.Fatalf("Get(%q) failed with ErrUnknownUser but returned %+v", name, got)
+		t.Fatalf("Get(%q) failed with ErrNotFound but returned %+v", name, got)
 	}
 }
 
