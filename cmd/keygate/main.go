@@ -37,7 +37,8 @@
 // auth_request, Traefik, Caddy, and Envoy's ext_authz under
 // /auth/verify/), and the routes with an upstream are proxied to it; the
 // server's own routes stay more specific. https_only refuses a credential
-// over plain HTTP (400), unless a trusted proxy says https. Without --config, and with a file that says demo: true, it makes
+// over plain HTTP (400; with tls, plain HTTP is answered on the TLS port
+// too), unless a trusted proxy says https. Without --config, and with a file that says demo: true, it makes
 // the demo data below; otherwise neither the demo data nor its routes.
 //
 // serve keeps its keys in a database: by default the SQLite file

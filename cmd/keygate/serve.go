@@ -256,7 +256,8 @@ func printDemo(stdout io.Writer, d demo) {
 // run serves on ln until ctx is cancelled or serving fails, then shuts
 // down in order (drain, close). With certs, it answers TLS (HTTP/2 and
 // HTTP/1.1) with their certificate, reloaded on SIGHUP and when the files
-// change, and adds HSTS.
+// change, and adds HSTS; with https_only too, it answers plain HTTP on
+// the same listener as well, where credentials are refused.
 func (s *server) run(ctx context.Context, ln net.Listener, certs *certReloader, stdout, stderr io.Writer) error {
 	s.st.startInvalidations(ctx)
 	srv := newServer(s.app.handler, log.New(stderr, "keygate: http: ", log.LstdFlags))
@@ -266,7 +267,7 @@ func (s *server) run(ctx context.Context, ln net.Listener, certs *certReloader, 
 	if certs != nil {
 		watchCtx, stopWatch := context.WithCancel(ctx)
 		defer stopWatch()
-		serve = useTLS(watchCtx, srv, certs, stderr)
+		serve = useTLS(watchCtx, srv, certs, s.cfg.httpsOnly, stderr)
 	}
 	// Connections wait in the listener's backlog until Serve.
 	fmt.Fprintf(stdout, "listening on %s://%s\n", s.cfg.scheme(), ln.Addr())

@@ -119,11 +119,22 @@ func startCertWatch(ctx context.Context, r *certReloader, stderr io.Writer) {
 
 // useTLS makes srv answer TLS with the certificate of certs, reloaded on
 // SIGHUP and when its files change until ctx is done, and add HSTS. It
-// returns what serves srv on a listener.
-func useTLS(ctx context.Context, srv *http.Server, certs *certReloader, stderr io.Writer) func(net.Listener) error {
+// returns what serves srv on a listener: TLS only, or with plainToo TLS
+// and plain HTTP on the same listener (mixedListener), so that with
+// https_only a credential sent over plain HTTP gets keygate's refusal.
+// A plain connection's first byte is awaited for at most
+// srv.ReadHeaderTimeout.
+func useTLS(ctx context.Context, srv *http.Server, certs *certReloader, plainToo bool, stderr io.Writer) func(net.Listener) error {
 	startCertWatch(ctx, certs, stderr)
 	srv.Handler = hsts(srv.Handler)
 	srv.TLSConfig = serverTLSConfig(certs)
+	if plainToo {
+		// Serve sets HTTP/2 up, since TLSConfig offers h2, before
+		// its first Accept.
+		return func(ln net.Listener) error {
+			return srv.Serve(newMixedListener(ln, srv.TLSConfig, srv.ReadHeaderTimeout))
+		}
+	}
 	return func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
 }
 
