@@ -2,7 +2,7 @@ package main
 
 import (
 	"bufio"
-	"context"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -22,39 +22,16 @@ import (
 )
 
 // startTLSServe runs serve from a configuration file with tls (and the
-// file's extra keys) and the demo data, in process, until stop is
-// called or the test ends. It returns the banner, whose url is https://,
-// and the pool that trusts the server's certificate.
-func startTLSServe(t *testing.T, extra string) (b banner, pool *x509.CertPool, stop func()) {
+// file's extra keys) and the demo data, in process, until the test ends.
+// It returns the banner, whose url is https://, and the pool that trusts
+// the server's certificate.
+func startTLSServe(t *testing.T, extra string) (banner, *x509.CertPool) {
 	t.Helper()
-	dir := t.TempDir()
-	certFile, keyFile := writeTestCert(t, dir, "mixed")
-	file := filepath.Join(dir, "keygate.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf("listen: 127.0.0.1:0\ndb: memory\ndemo: true\ntls: {cert: %q, key: %q}\n%s",
-		certFile, keyFile, extra)), 0o600))
-	cfg, err := parseServe([]string{"--config", file}, noEnv, io.Discard)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	stdoutR, stdoutW := io.Pipe()
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		err := runServe(ctx, cfg, stdoutW, &stderr)
-		stdoutW.CloseWithError(err)
-		done <- err
-	}()
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			require.NoError(t, <-done, "stderr: %s", stderr.String())
-		}
-	}
-	t.Cleanup(stop)
-	b = readAnyBanner(t, stdoutR)
+	certFile, keyFile := writeTestCert(t, t.TempDir(), "mixed")
+	b := startConfigServe(t, fmt.Sprintf("listen: 127.0.0.1:0\ndb: memory\ndemo: true\ntls: {cert: %q, key: %q}\n%s",
+		certFile, keyFile, extra))
 	require.True(t, strings.HasPrefix(b.url, "https://"), b.url)
-	return b, trustFile(t, x509.NewCertPool(), certFile), stop
+	return b, trustFile(t, x509.NewCertPool(), certFile)
 }
 
 // TestServeHTTPSOnlyPlainHTTP: with tls and https_only, keygate answers
@@ -65,7 +42,7 @@ func startTLSServe(t *testing.T, extra string) (b banner, pool *x509.CertPool, s
 // (without HSTS); over TLS the same key is let in, over HTTP/2.
 func TestServeHTTPSOnlyPlainHTTP(t *testing.T) {
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
-	b, pool, stop := startTLSServe(t, fmt.Sprintf("https_only: true\naudit_file: %q\n", audit))
+	b, pool := startTLSServe(t, fmt.Sprintf("https_only: true\naudit_file: %q\n", audit))
 	plainURL := "http://" + strings.TrimPrefix(b.url, "https://")
 
 	secure := gatewayClient{t: t, b: b, client: h2Client(pool)}
@@ -82,7 +59,7 @@ func TestServeHTTPSOnlyPlainHTTP(t *testing.T) {
 	const refusal = `{"error":"invalid_request","error_description":"HTTPS is required"}`
 	r = plain.get(plainURL+"/v1/whoami", b.secret)
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
-	assert.JSONEq(t, refusal, string(r.body))
+	require.JSONEq(t, refusal, string(r.body), "keygate's refusal, not Go's answer to plain HTTP on a TLS port")
 	assert.Empty(t, r.header.Get("Strict-Transport-Security"), "no HSTS over plain HTTP")
 	r = plain.signedGet(plainURL + "/v1/whoami")
 	require.Equal(t, http.StatusBadRequest, r.status, "a signed request: %s", r.body)
@@ -96,32 +73,39 @@ func TestServeHTTPSOnlyPlainHTTP(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Empty(t, r.header.Get("Strict-Transport-Security"))
 
-	stop() // flushes the audit file
-	raw, err := os.ReadFile(audit)
-	require.NoError(t, err)
+	// The audit file, as its writer flushes it.
+	var raw []byte
+	var insecure map[string]int // by path
+	want := map[string]int{"/v1/whoami": 2, "/oauth/token": 1}
+	eventually(t, 20*time.Millisecond, "one insecure_transport event per refusal", func() bool {
+		var err error
+		raw, err = os.ReadFile(audit)
+		require.NoError(t, err)
+		insecure = map[string]int{}
+		sc := bufio.NewScanner(bytes.NewReader(raw))
+		for sc.Scan() {
+			var e map[string]any
+			require.NoError(t, json.Unmarshal(sc.Bytes(), &e), sc.Text())
+			if e["reason"] == "insecure_transport" {
+				assert.Equal(t, float64(http.StatusBadRequest), e["status"], sc.Text())
+				assert.Equal(t, "deny", e["decision"], sc.Text())
+				insecure[e["path"].(string)]++
+			}
+		}
+		return len(insecure) == len(want) && insecure["/v1/whoami"] >= 2
+	})
+	assert.Equal(t, want, insecure)
 	for _, secret := range b.secrets() {
 		if secret != "" {
 			assert.NotContains(t, string(raw), secret)
 		}
 	}
-	insecure := map[string]int{} // by path
-	sc := bufio.NewScanner(strings.NewReader(string(raw)))
-	for sc.Scan() {
-		var e map[string]any
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &e), sc.Text())
-		if e["reason"] == "insecure_transport" {
-			assert.Equal(t, float64(http.StatusBadRequest), e["status"], sc.Text())
-			assert.Equal(t, "deny", e["decision"], sc.Text())
-			insecure[e["path"].(string)]++
-		}
-	}
-	assert.Equal(t, map[string]int{"/v1/whoami": 2, "/oauth/token": 1}, insecure, "one insecure_transport event per refusal")
 }
 
 // TestServeTLSOnlyWithoutHTTPSOnly: with tls and without https_only, the
 // port stays TLS only: plain HTTP gets Go's own 400, not keygate's.
 func TestServeTLSOnlyWithoutHTTPSOnly(t *testing.T) {
-	b, pool, _ := startTLSServe(t, "")
+	b, pool := startTLSServe(t, "")
 	plain := gatewayClient{t: t, b: b, client: httpClient(t)}
 	r := plain.get("http://"+strings.TrimPrefix(b.url, "https://")+"/healthz", "")
 	assert.Equal(t, http.StatusBadRequest, r.status)
@@ -158,32 +142,31 @@ func TestMixedListener(t *testing.T) {
 		require.Error(t, err, "the server closes the connection")
 	}
 
-	t.Run("plain", func(t *testing.T) {
-		l := newListener(t, time.Minute)
-		c := dial(t, l)
-		_, err := io.WriteString(c, "GET / HTTP/1.1\r\n")
-		require.NoError(t, err)
-		s, err := l.Accept()
-		require.NoError(t, err)
-		defer s.Close()
-		_, isTLS := s.(*tls.Conn)
-		assert.False(t, isTLS)
-		got := make([]byte, len("GET / HTTP/1.1\r\n"))
-		_, err = io.ReadFull(s, got)
-		require.NoError(t, err)
-		assert.Equal(t, "GET / HTTP/1.1\r\n", string(got), "the first byte is read again")
-	})
-	t.Run("tls", func(t *testing.T) {
-		l := newListener(t, time.Minute)
-		c := dial(t, l)
-		_, err := c.Write([]byte{tlsHandshakeRecord, 3, 1})
-		require.NoError(t, err)
-		s, err := l.Accept()
-		require.NoError(t, err)
-		defer s.Close()
-		_, isTLS := s.(*tls.Conn)
-		assert.True(t, isTLS)
-	})
+	for _, tc := range []struct {
+		name  string
+		sent  string
+		isTLS bool
+	}{
+		{"plain", "GET / HTTP/1.1\r\n", false},
+		{"tls", string([]byte{tlsHandshakeRecord, 3, 1}), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newListener(t, time.Minute)
+			_, err := io.WriteString(dial(t, l), tc.sent)
+			require.NoError(t, err)
+			s, err := l.Accept()
+			require.NoError(t, err)
+			defer s.Close()
+			_, isTLS := s.(*tls.Conn)
+			require.Equal(t, tc.isTLS, isTLS)
+			if !isTLS {
+				got := make([]byte, len(tc.sent))
+				_, err = io.ReadFull(s, got)
+				require.NoError(t, err)
+				assert.Equal(t, tc.sent, string(got), "the first byte is read again")
+			}
+		})
+	}
 	t.Run("silent client closed after the timeout", func(t *testing.T) {
 		l := newListener(t, 50*time.Millisecond)
 		go l.Accept() // starts accepting; never returns a connection here
