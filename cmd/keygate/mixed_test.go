@@ -117,11 +117,11 @@ func TestServeTLSOnlyWithoutHTTPSOnly(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
 }
 
-// TestMixedListener: a connection is handed over as TLS when it starts a
+// TestTLSMixedListener: a connection is handed over as TLS when it starts a
 // TLS handshake, else as it is with its first byte read again; one that
 // sends nothing is closed after the timeout, and one still awaited when
 // the listener closes is closed with it.
-func TestMixedListener(t *testing.T) {
+func TestTLSMixedListener(t *testing.T) {
 	newListener := func(t *testing.T, timeout time.Duration) *mixedListener {
 		inner, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
