@@ -345,9 +345,10 @@ func TestGatewayReverseProxy(t *testing.T) {
 	assert.NotContains(t, h, "Signature")
 }
 
-// TestGatewayHTTPSOnly runs keygate with tls and https_only. It listens
-// TLS only, so a key sent to it over plain HTTP never reaches a handler
-// (Go answers 400); over TLS its reverse proxy lets the key through.
+// TestGatewayHTTPSOnly runs keygate with tls and https_only. A key sent
+// to its port over plain HTTP is refused with 400 (TestServeHTTPSOnly-
+// PlainHTTP checks the body and the audit event); over TLS its reverse
+// proxy lets the key through.
 // Through Caddy on plain HTTP, which says so in X-Forwarded-Proto, the
 // key is refused with keygate's 400 "HTTPS is required", and a request
 // without a credential is not.
@@ -373,6 +374,7 @@ func TestGatewayHTTPSOnly(t *testing.T) {
 	plain := gatewayClient{t: t, b: b, client: httpClient(t)}
 	r = plain.get("http://"+strings.TrimPrefix(b.url, "https://")+"/orders/7", b.secret)
 	assert.Equal(t, http.StatusBadRequest, r.status, "plain HTTP to the TLS port: %s", r.body)
+	assert.Contains(t, string(r.body), "HTTPS is required")
 
 	base := startCaddy(t, port, b.url, up.host())
 	r = plain.get(base+"/orders/7", b.secret)
