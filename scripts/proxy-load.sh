@@ -160,6 +160,31 @@ done
 KEY=$(sed -n 's/^test secret key: //p' "$DIR/keygate.out")
 [ -n "$KEY" ] || die "keygate printed no test secret key"
 
+# floor_server prints the nginx server on 127.0.0.1:$1 whose auth_request
+# asks upstream $2, which does no checking, before proxying to the
+# service.
+floor_server() {
+	cat <<EOF
+	server {
+		listen 127.0.0.1:$1;
+		location = /auth/verify {
+			internal;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_pass http://$2;
+			proxy_pass_request_body off;
+			proxy_set_header Content-Length "";
+		}
+		location / {
+			auth_request /auth/verify;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_pass http://service;
+		}
+	}
+EOF
+}
+
 echo "starting nginx (upstream :$UP, direct :$DIRECT, auth_request :$AUTH) and the bare proxy (:$BARE)"
 mkdir -p "$DIR/nginx"
 cat >"$DIR/nginx/nginx.conf" <<EOF
@@ -191,40 +216,8 @@ http {
 			proxy_pass http://service;
 		}
 	}
-	server {
-		listen 127.0.0.1:$FLOOR;
-		location = /auth/verify {
-			internal;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_pass http://service;
-			proxy_pass_request_body off;
-			proxy_set_header Content-Length "";
-		}
-		location / {
-			auth_request /auth/verify;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_pass http://service;
-		}
-	}
-	server {
-		listen 127.0.0.1:$GOFLOOR;
-		location = /auth/verify {
-			internal;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_pass http://goauth;
-			proxy_pass_request_body off;
-			proxy_set_header Content-Length "";
-		}
-		location / {
-			auth_request /auth/verify;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_pass http://service;
-		}
-	}
+$(floor_server "$FLOOR" service)
+$(floor_server "$GOFLOOR" goauth)
 	server {
 		listen 127.0.0.1:$AUTH;
 		location = /auth/verify {
