@@ -16,6 +16,7 @@ func BenchmarkForwardAuth(b *testing.B) {
 	q := httptest.NewRequest("GET", "/auth/verify", nil)
 	q.RemoteAddr = "127.0.0.1:5000"
 	maps(q.Header, nginx("GET", "/orders/1", "api.example.com", bearer(f.sk)))
+	q.Header.Set("X-Forwarded-Proto", "http") // as the README's nginx configuration sends it
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, q)
 	if rec.Code != http.StatusOK {

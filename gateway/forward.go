@@ -117,7 +117,11 @@ func (g *Gateway) original(r *http.Request) (*http.Request, error) {
 	}
 	u.Scheme, u.Host = proto, host
 
-	orig := r.Clone(r.Context())
+	// A shallow copy: nothing below the forward-auth handler changes the
+	// request's headers, so they are shared with the question unless
+	// X-Forwarded-Proto must change (a copy then). Cloning them on every
+	// question cost a quarter of its allocations.
+	orig := r.WithContext(r.Context())
 	orig.Method, orig.URL, orig.Host, orig.RequestURI = method, u, host, uri
 	orig.Pattern = ""
 	if proto == "http" {
@@ -129,10 +133,13 @@ func (g *Gateway) original(r *http.Request) (*http.Request, error) {
 		// that the proxy passed on from the client would be the only
 		// one.
 		orig.TLS = nil
-		orig.Header.Set("X-Forwarded-Proto", "http")
+		if v := r.Header["X-Forwarded-Proto"]; len(v) != 1 || v[0] != "http" {
+			orig.Header = r.Header.Clone()
+			orig.Header.Set("X-Forwarded-Proto", "http")
+		}
 	}
 	// The question's body, if the proxy sent one (Envoy's
-	// with_request_body), is the original's: Clone kept it.
+	// with_request_body), is the original's: the copy kept it.
 	return orig, nil
 }
 

@@ -315,3 +315,25 @@ func TestForwardAuthEnvoy(t *testing.T) {
 		}
 	}
 }
+
+// The original request shares the question's headers: setting its
+// X-Forwarded-Proto must not change the question's, whatever the proxy
+// sent.
+func TestForwardAuthLeavesQuestionHeaders(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	for _, proto := range []string{"", "http", "HTTP", "https"} {
+		t.Run("proto "+proto, func(t *testing.T) {
+			q := httptest.NewRequest("GET", "/auth/verify", nil)
+			q.RemoteAddr = loopback
+			maps(q.Header, nginx("GET", "/orders/42", "api.example.com", bearer(f.sk)))
+			if proto != "" {
+				q.Header.Set("X-Forwarded-Proto", proto)
+			}
+			before := q.Header.Clone()
+			rec := httptest.NewRecorder()
+			f.gw.ForwardAuth().ServeHTTP(rec, q)
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			assert.Equal(t, before, q.Header)
+		})
+	}
+}

@@ -363,15 +363,18 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, f middleware.Fail
 func allow(w http.ResponseWriter, r *http.Request) {
 	p, _ := keygate.FromContext(r.Context())
 	h := w.Header()
-	setIdentity(h, p)
-	h.Set("Cache-Control", "no-store")
+	vals := setIdentity(h, p, 1)
+	vals[0] = "no-store"
+	h["Cache-Control"] = vals[0:1:1]
 	w.WriteHeader(http.StatusOK)
 }
 
 // setIdentity sets the identity headers of p on h, leaving out the empty
-// ones and any value that is not a valid header value.
-func setIdentity(h http.Header, p keygate.Principal) {
-	for _, kv := range [...][2]string{
+// ones and any value that is not a valid header value. The values share
+// one array (one allocation, not one per header), whose first spare
+// elements it returns for the caller's own headers.
+func setIdentity(h http.Header, p keygate.Principal, spare int) []string {
+	ids := [...][2]string{
 		{HeaderAccount, p.Account},
 		{HeaderKeyID, p.KeyID},
 		{HeaderMode, string(p.Mode)},
@@ -379,11 +382,16 @@ func setIdentity(h http.Header, p keygate.Principal) {
 		{HeaderSubject, p.Subject},
 		{HeaderStore, p.Store},
 		{HeaderScope, p.Scope},
-	} {
+	}
+	vals := make([]string, spare+len(ids))
+	for i, kv := range ids {
 		if kv[1] != "" && validValue(kv[1]) {
-			h[kv[0]] = []string{kv[1]}
+			j := spare + i
+			vals[j] = kv[1]
+			h[kv[0]] = vals[j : j+1 : j+1] // capacity 1: an Add copies
 		}
 	}
+	return vals[:spare:spare]
 }
 
 // stripIdentity removes every header that starts with X-Keygate-, in any

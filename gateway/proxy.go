@@ -50,7 +50,7 @@ func (g *Gateway) reverseProxy(rt Route, transport http.RoundTripper, errorLog *
 			stripIdentity(pr.Out.Header)
 			stripIdentity(pr.Out.Trailer) // a client's request trailers too
 			p, _ := keygate.FromContext(pr.In.Context())
-			setIdentity(pr.Out.Header, p)
+			setIdentity(pr.Out.Header, p, 0)
 			if !rt.ForwardCredentials {
 				for _, h := range credentialHeaders {
 					pr.Out.Header.Del(h)

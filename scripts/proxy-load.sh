@@ -8,7 +8,10 @@
 #    auth_request to keygate's /auth/verify, minus that through nginx
 #    proxying straight to the same upstream. Target: at most 150 µs. For
 #    scale, the same with auth_request to the upstream itself (a
-#    subrequest that does no work): what nginx's subrequest alone adds.
+#    subrequest that does no work): what nginx's subrequest alone adds;
+#    and with auth_request to a bare Go net/http server answering 200
+#    (the Go floor): what any Go forward-auth server adds, before
+#    keygate's own work.
 # 2. keygate's reverse proxy against a bare httputil.ReverseProxy to the
 #    same upstream: requests per second at KEYGATE_LOAD_CONNECTIONS
 #    connections, and their ratio. Target: at least 0.8.
@@ -16,7 +19,7 @@
 # Each request carries the demo's test secret key (an API key: verified,
 # account looked up, route's permission and package checked, audited in
 # memory). The upstream is nginx answering 200 "ok". Everything listens
-# on 127.0.0.1 only, on KEYGATE_LOAD_PORT .. KEYGATE_LOAD_PORT+5; each
+# on 127.0.0.1 only, on KEYGATE_LOAD_PORT .. KEYGATE_LOAD_PORT+7; each
 # wrk run lasts KEYGATE_LOAD_SECONDS, each start waits at most 30 s, and
 # everything started here is stopped on exit. Figures on a shared or busy
 # machine are noisy: compare the runs of one invocation only.
@@ -41,6 +44,7 @@ THREADS=${KEYGATE_LOAD_THREADS:-2}
 NO_AUDIT=false
 [ "${KEYGATE_LOAD_NO_AUDIT:-}" = 1 ] && NO_AUDIT=true
 UP=$PORT DIRECT=$((PORT + 1)) AUTH=$((PORT + 2)) BARE=$((PORT + 3)) KG=$((PORT + 4)) FLOOR=$((PORT + 5))
+GOAUTH=$((PORT + 6)) GOFLOOR=$((PORT + 7))
 
 die() {
 	echo "proxy-load: $*" >&2
@@ -107,6 +111,35 @@ func main() {
 }
 EOF
 (cd "$DIR/bare" && GO111MODULE=off go build -o "$DIR/bare-proxy" main.go)
+mkdir -p "$DIR/bareauth"
+cat >"$DIR/bareauth/main.go" <<'EOF'
+// The bare forward-auth server: net/http with keygate's server timeouts,
+// answering 200 with an identity header, nothing else.
+package main
+
+import (
+	"log"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	srv := &http.Server{
+		Addr: os.Args[1],
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Keygate-Account", "acct_floor")
+			w.WriteHeader(http.StatusOK)
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+	log.Fatal(srv.ListenAndServe())
+}
+EOF
+(cd "$DIR/bareauth" && GO111MODULE=off go build -o "$DIR/bare-auth" main.go)
 
 echo "starting keygate on 127.0.0.1:$KG"
 cat >"$DIR/keygate.yaml" <<EOF
@@ -127,6 +160,31 @@ done
 KEY=$(sed -n 's/^test secret key: //p' "$DIR/keygate.out")
 [ -n "$KEY" ] || die "keygate printed no test secret key"
 
+# floor_server prints the nginx server on 127.0.0.1:$1 whose auth_request
+# asks upstream $2, which does no checking, before proxying to the
+# service.
+floor_server() {
+	cat <<EOF
+	server {
+		listen 127.0.0.1:$1;
+		location = /auth/verify {
+			internal;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_pass http://$2;
+			proxy_pass_request_body off;
+			proxy_set_header Content-Length "";
+		}
+		location / {
+			auth_request /auth/verify;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_pass http://service;
+		}
+	}
+EOF
+}
+
 echo "starting nginx (upstream :$UP, direct :$DIRECT, auth_request :$AUTH) and the bare proxy (:$BARE)"
 mkdir -p "$DIR/nginx"
 cat >"$DIR/nginx/nginx.conf" <<EOF
@@ -145,6 +203,7 @@ http {
 	scgi_temp_path $DIR/nginx/scgi;
 	upstream service { server 127.0.0.1:$UP; keepalive 64; }
 	upstream keygate { server 127.0.0.1:$KG; keepalive 64; }
+	upstream goauth { server 127.0.0.1:$GOAUTH; keepalive 64; }
 	server {
 		listen 127.0.0.1:$UP;
 		location / { return 200 "ok\n"; }
@@ -157,23 +216,8 @@ http {
 			proxy_pass http://service;
 		}
 	}
-	server {
-		listen 127.0.0.1:$FLOOR;
-		location = /auth/verify {
-			internal;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_pass http://service;
-			proxy_pass_request_body off;
-			proxy_set_header Content-Length "";
-		}
-		location / {
-			auth_request /auth/verify;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_pass http://service;
-		}
-	}
+$(floor_server "$FLOOR" service)
+$(floor_server "$GOFLOOR" goauth)
 	server {
 		listen 127.0.0.1:$AUTH;
 		location = /auth/verify {
@@ -206,11 +250,15 @@ EOF
 PIDS+=($!)
 "$DIR/bare-proxy" "127.0.0.1:$BARE" "http://127.0.0.1:$UP" 2>"$DIR/bare.err" &
 PIDS+=($!)
+"$DIR/bare-auth" "127.0.0.1:$GOAUTH" 2>"$DIR/bare-auth.err" &
+PIDS+=($!)
 wait_port "$UP"
 wait_port "$DIRECT"
 wait_port "$AUTH"
 wait_port "$BARE"
 wait_port "$FLOOR"
+wait_port "$GOAUTH"
+wait_port "$GOFLOOR"
 
 # check: each path answers 200 with the key (and forward-auth 401 without).
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
@@ -241,13 +289,16 @@ echo
 echo "== latency, 1 connection, ${SECONDS_EACH}s each"
 direct=$(run_wrk 1 1 "http://127.0.0.1:$DIRECT/orders/1")
 floor=$(run_wrk 1 1 "http://127.0.0.1:$FLOOR/orders/1")
+gofloor=$(run_wrk 1 1 "http://127.0.0.1:$GOFLOOR/orders/1")
 auth=$(run_wrk 1 1 "http://127.0.0.1:$AUTH/orders/1")
 d50=$(median_us <<<"$direct")
 f50=$(median_us <<<"$floor")
+g50=$(median_us <<<"$gofloor")
 a50=$(median_us <<<"$auth")
 echo "nginx -> upstream:                          median ${d50} µs"
 echo "nginx auth_request (no work) -> upstream:   median ${f50} µs (the subrequest alone: $((f50 - d50)) µs)"
-echo "nginx auth_request keygate -> upstream:     median ${a50} µs"
+echo "nginx auth_request bare Go -> upstream:     median ${g50} µs (a Go server's floor: $((g50 - f50)) µs more)"
+echo "nginx auth_request keygate -> upstream:     median ${a50} µs (keygate's work: $((a50 - g50)) µs more)"
 echo "forward-auth adds:                          $((a50 - d50)) µs at the median (target ≤ 150 µs)"
 
 echo
