@@ -196,7 +196,11 @@ const MaxOneTimeBody = 1 << 20
 // Authenticator checks credentials and route rules. Create it with [New];
 // it is safe for concurrent use.
 type Authenticator struct {
-	keys        KeyVerifier
+	keys KeyVerifier
+	// keysOwned says that keys returns records whose slices are the
+	// caller's own (an [*apikey.Manager] copies them), so that the
+	// Principal needs no second copy.
+	keysOwned   bool
 	tokens      TokenVerifier
 	oneTime     OneTimeRedeemer
 	signatures  RequestVerifier
@@ -223,6 +227,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, accounts: cfg.Accounts, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	a.clientKeys, a.clientCreds = cfg.ClientKeys, cfg.ClientCredentials
+	_, a.keysOwned = cfg.APIKeys.(*apikey.Manager)
 	a.now = cfg.Now
 	if a.now == nil {
 		a.now = time.Now
@@ -485,7 +490,7 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 	if err != nil {
 		return keygate.Principal{}, keygate.Grant{}, err
 	}
-	p := verified(keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}, c.Grant)
+	p := verified(keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}, c.Grant, false)
 	return p, c.Grant, nil
 }
 
@@ -494,14 +499,21 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 // request's Principal: who identifies the caller (its method, key ID,
 // kind and, for a token, the token's ID, subject and scope), and the
 // credential's grant g gives its account, mode, package, permissions and
-// stores. The verifier's slices may be shared with its store or cache, so
-// the Principal gets its own copies of the permissions and stores,
-// whichever verifier vouched for it. The grant's origin rules are for
-// [Authenticator.CheckOrigin]'s check (rulesFor, parseOrigin).
-func verified(who keygate.Principal, g keygate.Grant) keygate.Principal {
-	own := keygate.CloneGrant(keygate.Grant{Permissions: g.Permissions, Stores: g.Stores})
+// stores. The grant's origin rules are for [Authenticator.CheckOrigin]'s
+// check (rulesFor, parseOrigin).
+//
+// The verifier's slices may be shared with its store or cache, so the
+// Principal gets its own copy of the stores unless owned says that the
+// verifier handed over a copy of its own. The permissions are not copied:
+// they are read (never written) until [Authenticator.check] replaces them
+// with the effective list of the access layer, so that no Principal
+// handed to a handler, nor any refused caller, holds the verifier's list.
+func verified(who keygate.Principal, g keygate.Grant, owned bool) keygate.Principal {
 	who.Account, who.Mode, who.Package = g.Account, g.Mode, g.Package
-	who.Permissions, who.Stores = own.Permissions, own.Stores
+	who.Permissions, who.Stores = g.Permissions, g.Stores
+	if !owned {
+		who.Stores = slices.Clone(g.Stores)
+	}
 	return who
 }
 
@@ -590,7 +602,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 			Subject: c.Subject,
 			Scope:   c.Scope,
 			Kind:    c.ClientKind,
-		}, c.Grant)
+		}, c.Grant, false)
 		g := c.Grant
 		if a.clientKeys != nil {
 			rec, err := CheckTokenClient(ctx, a.clientKeys, c, a.now())
@@ -610,7 +622,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate
 	if err != nil {
 		return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
 	}
-	p := verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant)
+	p := verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant, a.keysOwned)
 	return p, rec.Grant, time.Time{}, nil
 }
 

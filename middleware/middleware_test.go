@@ -299,6 +299,26 @@ func TestPrincipalIsTheRequestsOwn(t *testing.T) {
 	assert.Equal(t, []string{"products:read"}, p.Permissions)
 }
 
+func TestPrincipalIsTheRequestsOwnWithASharingVerifier(t *testing.T) {
+	// A KeyVerifier other than apikey.Manager may hand out the slices of
+	// its store: a handler that scribbles on its Principal changes nothing
+	// stored there either.
+	stored := apikey.Record{ID: "k", Kind: keygate.KindSecret, Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest,
+		Package: "GO", Permissions: []string{"products:read"}, Stores: []string{"store_1"}}}
+	auth, err := middleware.New(middleware.Config{APIKeys: verifierFunc(func(context.Context, string) (apikey.Record, error) { return stored, nil })})
+	require.NoError(t, err)
+	h := auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := keygate.FromContext(r.Context())
+		p.Stores[0] = "victim_store"
+		p.Permissions[0] = "admin"
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer anything")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	assert.Equal(t, []string{"store_1"}, stored.Stores)
+	assert.Equal(t, []string{"products:read"}, stored.Permissions)
+}
+
 // verifierFunc adapts a function to middleware.KeyVerifier: for records
 // that apikey.Manager never returns.
 type verifierFunc func(context.Context, string) (apikey.Record, error)
