@@ -17,6 +17,10 @@ import (
 // invalid UTF-8, null) is handed to encoding/json itself, so the fast path
 // only ever copies plain strings and parses numbers. FuzzDecodeClaims
 // checks it against json.Unmarshal.
+//
+// The plain strings it decodes share one copy of the document (text), so
+// that a token's claims cost one allocation for all their strings rather
+// than one each.
 func decodeClaims(data []byte) (wireClaims, error) {
 	var w wireClaims
 	d := claimsDecoder{data: data}
@@ -24,6 +28,7 @@ func decodeClaims(data []byte) (wireClaims, error) {
 	if d.i >= len(data) || data[d.i] != '{' || !json.Valid(data) {
 		return wireClaims{}, errJSON
 	}
+	text := string(data)
 	var seenBuf [24][]byte
 	seen := seenBuf[:0] // top-level names so far, unescaped
 	d.i++
@@ -42,7 +47,7 @@ func decodeClaims(data []byte) (wireClaims, error) {
 		d.skipSpace()
 		start := d.i
 		d.skipValue()
-		value := data[start:d.i]
+		value, valueText := data[start:d.i], text[start:d.i]
 		if hasEscape(name) {
 			// A name with escapes: encoding/json decodes it.
 			var s string
@@ -57,7 +62,7 @@ func decodeClaims(data []byte) (wireClaims, error) {
 			}
 		}
 		seen = append(seen, name)
-		if known, err := w.set(name, value); err != nil {
+		if known, err := w.set(name, value, valueText); err != nil {
 			return wireClaims{}, err
 		} else if !known {
 			// The checks json.Unmarshal skips: a name that clashes in
@@ -74,35 +79,45 @@ func decodeClaims(data []byte) (wireClaims, error) {
 }
 
 // set decodes one member into w, as json.Unmarshal would, and reports
-// whether the name is a known claim.
-func (w *wireClaims) set(rawName, value []byte) (known bool, err error) {
+// whether the name is a known claim. text holds the same bytes as value:
+// the decoded plain strings are substrings of it.
+func (w *wireClaims) set(rawName, value []byte, text string) (known bool, err error) {
 	name := string(rawName)
 	switch name {
 	case "iss":
-		w.Iss, err = decodeString(value, w.Iss)
+		w.Iss, err = decodeString(value, text, w.Iss)
 	case "sub":
-		w.Sub, err = decodeString(value, w.Sub)
+		w.Sub, err = decodeString(value, text, w.Sub)
 	case "jti":
-		w.Jti, err = decodeString(value, w.Jti)
+		w.Jti, err = decodeString(value, text, w.Jti)
 	case "client_id":
-		w.ClientID, err = decodeString(value, w.ClientID)
+		w.ClientID, err = decodeString(value, text, w.ClientID)
 	case "scope":
-		w.Scope, err = decodeString(value, w.Scope)
+		w.Scope, err = decodeString(value, text, w.Scope)
 	case "sid":
-		w.Sid, err = decodeString(value, w.Sid)
+		w.Sid, err = decodeString(value, text, w.Sid)
 	case "kg_account":
-		w.Account, err = decodeString(value, w.Account)
+		w.Account, err = decodeString(value, text, w.Account)
 	case "kg_package":
-		w.Package, err = decodeString(value, w.Package)
+		w.Package, err = decodeString(value, text, w.Package)
 	case "kg_mode":
 		var m string
-		m, err = decodeString(value, string(w.Mode))
+		m, err = decodeString(value, text, string(w.Mode))
 		w.Mode = keygate.Mode(m)
 	case "kg_client_kind":
 		var k string
-		k, err = decodeString(value, string(w.ClientKind))
+		k, err = decodeString(value, text, string(w.ClientKind))
 		w.ClientKind = keygate.Kind(k)
 	case "aud":
+		if value[0] == '"' {
+			// One audience, the usual case: a string, decoded as
+			// audience.UnmarshalJSON decodes it.
+			var s string
+			if s, err = decodeString(value, text, ""); err == nil {
+				w.Aud = audience{s}
+			}
+			break
+		}
 		err = w.Aud.UnmarshalJSON(value)
 	case "exp":
 		err = w.Exp.UnmarshalJSON(value)
@@ -111,17 +126,17 @@ func (w *wireClaims) set(rawName, value []byte) (known bool, err error) {
 	case "nbf":
 		err = w.Nbf.UnmarshalJSON(value)
 	case "kg_permissions":
-		w.Permissions, err = decodeStrings(value, w.Permissions)
+		w.Permissions, err = decodeStrings(value, text, w.Permissions)
 	case "kg_stores":
-		w.Stores, err = decodeStrings(value, w.Stores)
+		w.Stores, err = decodeStrings(value, text, w.Stores)
 	case "kg_allowed_ips":
-		w.AllowedIPs, err = decodeStrings(value, w.AllowedIPs)
+		w.AllowedIPs, err = decodeStrings(value, text, w.AllowedIPs)
 	case "kg_denied_ips":
-		w.DeniedIPs, err = decodeStrings(value, w.DeniedIPs)
+		w.DeniedIPs, err = decodeStrings(value, text, w.DeniedIPs)
 	case "kg_allowed_countries":
-		w.AllowedCountries, err = decodeStrings(value, w.AllowedCountries)
+		w.AllowedCountries, err = decodeStrings(value, text, w.AllowedCountries)
 	case "kg_denied_countries":
-		w.DeniedCountries, err = decodeStrings(value, w.DeniedCountries)
+		w.DeniedCountries, err = decodeStrings(value, text, w.DeniedCountries)
 	default:
 		// An unknown member is ignored, as json.Unmarshal ignores it.
 		return false, nil
@@ -129,13 +144,13 @@ func (w *wireClaims) set(rawName, value []byte) (known bool, err error) {
 	return true, err
 }
 
-// decodeString decodes a JSON string value; null keeps prev, as
-// json.Unmarshal does.
-func decodeString(value []byte, prev string) (string, error) {
+// decodeString decodes a JSON string value, whose bytes text holds too;
+// null keeps prev, as json.Unmarshal does.
+func decodeString(value []byte, text string, prev string) (string, error) {
 	if len(value) >= 2 && value[0] == '"' {
 		inner := value[1 : len(value)-1]
 		if !hasEscape(inner) && utf8.Valid(inner) {
-			return string(inner), nil
+			return text[1 : len(text)-1], nil
 		}
 	}
 	s := prev
@@ -145,9 +160,10 @@ func decodeString(value []byte, prev string) (string, error) {
 	return s, nil
 }
 
-// decodeStrings decodes a JSON array of strings; anything else goes to
-// json.Unmarshal, which also decides null (nil) and null elements.
-func decodeStrings(value []byte, prev []string) ([]string, error) {
+// decodeStrings decodes a JSON array of strings, whose bytes text holds
+// too; anything else goes to json.Unmarshal, which also decides null (nil)
+// and null elements.
+func decodeStrings(value []byte, text string, prev []string) ([]string, error) {
 	d := claimsDecoder{data: value}
 	if value[0] == '[' {
 		d.i++
@@ -175,7 +191,7 @@ func decodeStrings(value []byte, prev []string) ([]string, error) {
 				out = append(out, s)
 				continue
 			}
-			out = append(out, string(raw))
+			out = append(out, text[start+1:d.i-1])
 		}
 	}
 	out := prev
