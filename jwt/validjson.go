@@ -1,0 +1,205 @@
+package jwt
+
+// maxJSONDepth is encoding/json's nesting limit: a document nested deeper
+// is not valid to it.
+const maxJSONDepth = 10000
+
+// validJSON reports whether data is exactly one JSON value (RFC 8259),
+// with optional whitespace around it: json.Valid's answer (which does not
+// check UTF-8 either), in one pass without a per-byte function call, for
+// the first verification of a token. FuzzValidJSON checks it against
+// json.Valid.
+func validJSON(data []byte) bool {
+	var stackBuf [16]byte
+	stack := stackBuf[:0] // the open containers, '{' or '['
+	i := skipJSONSpace(data, 0)
+	for {
+		// A value starts at i.
+		if i >= len(data) {
+			return false
+		}
+		switch c := data[i]; {
+		case c == '{' || c == '[':
+			if len(stack) >= maxJSONDepth {
+				return false
+			}
+			i = skipJSONSpace(data, i+1)
+			if i < len(data) && data[i] == c+2 { // '}' or ']'
+				i++
+				break
+			}
+			stack = append(stack, c)
+			if c == '{' {
+				var ok bool
+				if i, ok = jsonMemberName(data, i); !ok {
+					return false
+				}
+			}
+			continue
+		case c == '"':
+			var ok bool
+			if i, ok = jsonString(data, i); !ok {
+				return false
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			var ok bool
+			if i, ok = jsonNumber(data, i); !ok {
+				return false
+			}
+		case c == 't':
+			if !hasLiteral(data, i, "true") {
+				return false
+			}
+			i += len("true")
+		case c == 'f':
+			if !hasLiteral(data, i, "false") {
+				return false
+			}
+			i += len("false")
+		case c == 'n':
+			if !hasLiteral(data, i, "null") {
+				return false
+			}
+			i += len("null")
+		default:
+			return false
+		}
+		// A value ended at i: close containers until a comma starts the
+		// next value, or the document ends.
+		for {
+			i = skipJSONSpace(data, i)
+			if len(stack) == 0 {
+				return i == len(data)
+			}
+			if i >= len(data) {
+				return false
+			}
+			top := stack[len(stack)-1]
+			if data[i] == top+2 { // '}' or ']'
+				stack = stack[:len(stack)-1]
+				i++
+				continue
+			}
+			if data[i] != ',' {
+				return false
+			}
+			i = skipJSONSpace(data, i+1)
+			if top == '{' {
+				var ok bool
+				if i, ok = jsonMemberName(data, i); !ok {
+					return false
+				}
+			}
+			break
+		}
+	}
+}
+
+// jsonMemberName reads a member name, the colon and the whitespace after
+// it, and returns where the member's value starts.
+func jsonMemberName(data []byte, i int) (int, bool) {
+	if i >= len(data) || data[i] != '"' {
+		return i, false
+	}
+	i, ok := jsonString(data, i)
+	if !ok {
+		return i, false
+	}
+	i = skipJSONSpace(data, i)
+	if i >= len(data) || data[i] != ':' {
+		return i, false
+	}
+	return skipJSONSpace(data, i+1), true
+}
+
+// jsonString reads the string that starts at data[i] == '"' and returns
+// where it ends.
+func jsonString(data []byte, i int) (int, bool) {
+	for i++; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return i, false
+		case c == '\\':
+			i++
+			if i >= len(data) {
+				return i, false
+			}
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(data) {
+					return i, false
+				}
+				for _, h := range data[i+1 : i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return i, false
+					}
+				}
+				i += 4
+			default:
+				return i, false
+			}
+		}
+	}
+	return i, false
+}
+
+// jsonNumber reads the number that starts at data[i] and returns where it
+// ends: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(data []byte, i int) (int, bool) {
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		i = skipDigits(data, i+1)
+	default:
+		return i, false
+	}
+	if i < len(data) && data[i] == '.' {
+		j := skipDigits(data, i+1)
+		if j == i+1 {
+			return i, false
+		}
+		i = j
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		j := skipDigits(data, i)
+		if j == i {
+			return i, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func skipDigits(data []byte, i int) int {
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+func skipJSONSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\r', '\n':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+func hasLiteral(data []byte, i int, lit string) bool {
+	return len(data)-i >= len(lit) && string(data[i:i+len(lit)]) == lit
+}
