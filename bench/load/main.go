@@ -17,7 +17,12 @@
 // (or plain GET /bare requests with -bare), then sends them from -c
 // connections for at most -d and prints one RESULT line: requests,
 // duration, p50 and p99 latencies and errors. It exists because wrk
-// cannot sign requests.
+// cannot sign requests. The verifier refuses a nonce it has seen for
+// the key ID and a created time more than 300 s from its clock, and bounds
+// the nonces one key ID may hold (1<<14 by default, memory and Redis):
+// serve raises that bound to maxNonces, so that a bounded run of unique
+// nonces is never refused, and -n bounds a run's requests (all signed
+// before the first is sent, so within the 300 s for any sensible -n).
 //
 // This module is a tool of the repository, never released, and it is not
 // part of the library's dependency graph.

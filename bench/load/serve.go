@@ -43,7 +43,7 @@ type creds struct {
 // serverConfig configures a load server.
 type serverConfig struct {
 	DB    string // a SQLite file, or a postgres:// URL
-	Redis string // a redis:// URL for the nonces and the denylist; empty: in memory
+	Redis string // a redis:// URL for the nonces and the denylist; empty: nonces in memory, the denylist in DB
 	Audit string // "off", "memory" or the audit file's path
 }
 
@@ -88,7 +88,9 @@ func newServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 	masterKey := make([]byte, httpsig.MasterKeyLen)
 	rand.Read(masterKey)
 	nonces := httpsig.NonceStore(httpsig.NewMemoryNonceStore(httpsig.MemoryNonceConfig{MaxEntries: maxNonces, MaxPerKey: maxNonces}))
-	denylist := jwt.Denylist(jwt.NewMemoryDenylist())
+	// As in keygate serve: revocations in the database, or in Redis
+	// when there is one.
+	denylist := db.Denylist()
 	if cfg.Redis != "" {
 		opts, err := redis.ParseURL(cfg.Redis)
 		if err != nil {
