@@ -202,11 +202,13 @@ start_server() {
 	off | memory) flags+=(-audit "$2") ;;
 	file) flags+=(-audit "$DIR/audit.jsonl") ;;
 	esac
-	rm -f "$DIR/keygate.db" "$DIR/audit.jsonl" "$DIR/creds.json"
+	# The last server's files go first: its "listening on" must not be
+	# read for this one's.
+	rm -f "$DIR/keygate.db" "$DIR/audit.jsonl" "$DIR/creds.json" "$DIR/serve.out" "$DIR/serve.err"
 	"$DIR/load" serve -listen 127.0.0.1:0 -creds "$DIR/creds.json" "${flags[@]}" >"$DIR/serve.out" 2>"$DIR/serve.err" &
 	server_pid=$!
 	local deadline=$((SECONDS + START_TIMEOUT))
-	until grep -qs '^listening on ' "$DIR/serve.out"; do
+	until [ -s "$DIR/creds.json" ] && grep -qs '^listening on ' "$DIR/serve.out"; do
 		kill -0 "$server_pid" 2>/dev/null || die "the server exited: $(tail -3 "$DIR/serve.err")"
 		[ "$SECONDS" -lt "$deadline" ] || die "the server did not start within ${START_TIMEOUT}s"
 		sleep 0.1
