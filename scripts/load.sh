@@ -204,7 +204,7 @@ start_server() {
 	esac
 	# The last server's files go first: its "listening on" must not be
 	# read for this one's.
-	rm -f "$DIR/keygate.db" "$DIR/audit.jsonl" "$DIR/creds.json" "$DIR/serve.out" "$DIR/serve.err"
+	rm -f "$DIR"/keygate.db* "$DIR/audit.jsonl" "$DIR/creds.json" "$DIR/serve.out" "$DIR/serve.err"
 	"$DIR/load" serve -listen 127.0.0.1:0 -creds "$DIR/creds.json" "${flags[@]}" >"$DIR/serve.out" 2>"$DIR/serve.err" &
 	server_pid=$!
 	local deadline=$((SECONDS + START_TIMEOUT))
