@@ -89,27 +89,9 @@ for a in "${AUDITS[@]}"; do
 	case $a in off | memory | file) ;; *) die "unknown audit mode $a: want off, memory or file" ;; esac
 done
 
-# as_root runs a command as root: directly, or through sudo.
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		die "$1 needs root, and there is no sudo: install the missing package yourself"
-	fi
-}
-
-# need installs the Debian package $2 if command $1 is missing.
-need() {
-	command -v "$1" >/dev/null 2>&1 && return
-	echo "load: installing $2" >&2
-	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null; then
-		as_root apt-get update -q >/dev/null
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
-	fi
-	command -v "$1" >/dev/null 2>&1 || die "could not install $2"
-}
+NEED_NAME=load
+# shellcheck source=scripts/need.sh
+. "$ROOT/scripts/need.sh"
 command -v go >/dev/null 2>&1 || die "go is missing"
 need wrk wrk
 need timeout coreutils
