@@ -79,8 +79,9 @@ die() {
 case $SECONDS_EACH$MAX_REQUESTS$CONNS$THREADS in
 *[!0-9]* | '') die "KEYGATE_LOAD_SECONDS, _MAX_REQUESTS, _CONNECTIONS and _THREADS must be numbers" ;;
 esac
-[ "$SECONDS_EACH" -gt 0 ] && [ "$MAX_REQUESTS" -gt 0 ] && [ "$CONNS" -gt 0 ] && [ "$THREADS" -gt 0 ] ||
+if [ "$SECONDS_EACH" -eq 0 ] || [ "$MAX_REQUESTS" -eq 0 ] || [ "$CONNS" -eq 0 ] || [ "$THREADS" -eq 0 ]; then
 	die "KEYGATE_LOAD_SECONDS, _MAX_REQUESTS, _CONNECTIONS and _THREADS must be positive"
+fi
 [ "$CONNS" -ge "$THREADS" ] || die "KEYGATE_LOAD_CONNECTIONS must be at least KEYGATE_LOAD_THREADS"
 for s in "${STORAGES[@]}"; do
 	case $s in sqlite | postgres) ;; *) die "unknown storage $s: want sqlite or postgres" ;; esac
@@ -98,7 +99,7 @@ need timeout coreutils
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/keygate-load.XXXXXX")
 server_pid=
-pg_admin= pg_db=
+pg_admin='' pg_db=''
 cleanup() {
 	if [ -n "$server_pid" ]; then
 		kill -KILL "$server_pid" 2>/dev/null || true
@@ -167,7 +168,9 @@ measure() {
 	local n errs
 	n=$(field requests "$out")
 	errs=$(field errors "$out")
-	[ -n "$n" ] && [ "$n" -gt 0 ] || die "$name: no result: $(tail -3 "$out")"
+	if [ -z "$n" ] || [ "$n" -eq 0 ]; then
+		die "$name: no result: $(tail -3 "$out")"
+	fi
 	[ "$errs" -eq 0 ] || fail "$name: $errs requests failed or were not answered 200"
 	completed=$((completed + n))
 }
@@ -309,7 +312,9 @@ for storage in "${STORAGES[@]}"; do
 		done
 	done
 	for audit in memory file; do
-		[ -n "${RPS[$storage.$audit.apikey]:-}" ] && [ -n "${RPS[$storage.off.apikey]:-}" ] || continue
+		if [ -z "${RPS[$storage.$audit.apikey]:-}" ] || [ -z "${RPS[$storage.off.apikey]:-}" ]; then
+			continue
+		fi
 		target=5
 		[ "$audit" = file ] && target=10
 		for r in apikey token signed; do
