@@ -28,7 +28,7 @@
 # reached keygate's middleware (the server counts them and prints the
 # count once SIGTERM has stopped it and flushed the audit writer), that
 # this count covers every request the load generators completed, and that
-# no line holds the API key, the token or the HMAC secret.
+# no line holds the API key or the token.
 #
 # Targets (reported, not enforced: shared machines are too noisy for a
 # gate): a protected route keeps at least 0.9x the bare route's requests
