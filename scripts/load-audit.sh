@@ -61,27 +61,9 @@ duration_s=$(seconds "$DURATION")
 case $ROUNDS in '' | *[!0-9]* | 0) die "ROUNDS must be a positive integer" ;; esac
 [ "$duration_s" -gt 0 ] || die "DURATION must be positive"
 
-# as_root runs a command as root: directly, or through sudo when there is one.
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		die "$1 needs root, and there is no sudo: install the missing package yourself"
-	fi
-}
-
-# need installs the Debian package $2 if command $1 is missing.
-need() {
-	command -v "$1" >/dev/null 2>&1 && return
-	echo "load-audit: installing $2" >&2
-	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null; then
-		as_root apt-get update -q >/dev/null
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
-	fi
-	command -v "$1" >/dev/null 2>&1 || die "could not install $2"
-}
+NEED_NAME=load-audit
+# shellcheck source=scripts/need.sh
+. scripts/need.sh
 need wrk wrk
 need curl curl
 need timeout coreutils

@@ -43,9 +43,14 @@ func (m mod) Tag(version string) string {
 
 // released reports whether the module in directory dir (relative, with
 // forward slashes) is released: every module except the repository's
-// tooling under internal/.
+// tooling under internal/ and its benchmarks under bench/.
 func released(dir string) bool {
-	return dir != "internal" && !strings.HasPrefix(dir, "internal/")
+	for _, tool := range []string{"internal", "bench"} {
+		if dir == tool || strings.HasPrefix(dir, tool+"/") {
+			return false
+		}
+	}
+	return true
 }
 
 // loadModules returns the released modules of the repository at root,

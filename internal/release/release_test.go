@@ -604,3 +604,21 @@ func TestReleaseScript(t *testing.T) {
 	}
 	refuse("an untracked file", "exit status 1", "the working tree is not clean", "v0.9.10")
 }
+
+func TestReleased(t *testing.T) {
+	for dir, want := range map[string]bool{
+		".":                true,
+		"sqlite":           true,
+		"cmd/keygate":      true,
+		"internal":         false,
+		"internal/release": false,
+		"bench":            false,
+		"bench/load":       false,
+		"benchmarks":       true,
+		"internalx":        true,
+	} {
+		if got := released(dir); got != want {
+			t.Errorf("released(%q) = %v, want %v", dir, got, want)
+		}
+	}
+}
