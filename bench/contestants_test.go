@@ -525,8 +525,8 @@ func keygateSigned(tb testing.TB, f *signedFixture) contestant {
 }
 
 // yaronfHTTPSign is a hand-written middleware on yaronf/httpsign checking
-// the same components, the algorithm, created, a nonce once and
-// Content-Digest.
+// the same components, the algorithm, created (within 300 seconds, as
+// keygate), a nonce once and Content-Digest.
 func yaronfHTTPSign(tb testing.TB, f *signedFixture) contestant {
 	var mu sync.Mutex
 	seen := map[string]bool{}
@@ -539,7 +539,9 @@ func yaronfHTTPSign(tb testing.TB, f *signedFixture) contestant {
 		seen[n] = true
 		return nil
 	}
-	cfg := httpsign.NewVerifyConfig().SetKeyID(f.keyID).SetNonceValidator(nonceOnce).SetAllowedAlgs([]string{"hmac-sha256"})
+	// created within keygate's default skew, either way.
+	cfg := httpsign.NewVerifyConfig().SetKeyID(f.keyID).SetNonceValidator(nonceOnce).SetAllowedAlgs([]string{"hmac-sha256"}).
+		SetNotOlderThan(httpsig.DefaultSkew).SetNotNewerThan(httpsig.DefaultSkew)
 	verifier, err := httpsign.NewHMACSHA256Verifier(f.secret, cfg,
 		httpsign.Headers("@method", "@authority", "@path", "@query", "content-digest", "content-type"))
 	if err != nil {

@@ -35,7 +35,11 @@ export GOWORK=off
 out=${BENCH_OUT:-$(mktemp)}
 [ -n "${BENCH_OUT:-}" ] || trap 'rm -f "$out"' EXIT
 
-go test -run '^$' -bench "$bench" -benchmem -count "$count" -benchtime "$benchtime" -timeout 30m . >"$out"
+if ! go test -run '^$' -bench "$bench" -benchmem -count "$count" -benchtime "$benchtime" -timeout 30m . >"$out" 2>&1; then
+	cat "$out" >&2
+	echo "bench: go test failed" >&2
+	exit 1
+fi
 
 echo "go test -bench '$bench' -benchmem -count $count -benchtime $benchtime (github.com/keygate/keygate/bench)"
 echo "$(go version | cut -d' ' -f3-), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
