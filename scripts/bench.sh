@@ -7,9 +7,10 @@
 #
 #   ./scripts/bench.sh [-count N] [-benchtime D] [-bench REGEXP]
 #
-# Defaults: -count 5, -benchtime 1s, every path; the run is bounded by
-# about count × contestants × (benchtime + setup), some 2 to 3 minutes
-# with the defaults. The raw `go test -bench` output is kept in
+# Defaults: -count 5 rounds, -benchtime 1s, every path; each round runs
+# every contestant once, so the run is bounded by about count ×
+# contestants × (benchtime + setup), some 3 to 4 minutes with the
+# defaults. The raw `go test -bench` output is kept in
 # $BENCH_OUT when set. Run it on a quiet machine: the medians of a shared
 # one move by several percent from run to run.
 set -euo pipefail
@@ -32,16 +33,24 @@ while [ $# -gt 0 ]; do
 done
 
 export GOWORK=off
-out=${BENCH_OUT:-$(mktemp)}
-[ -n "${BENCH_OUT:-}" ] || trap 'rm -f "$out"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=${BENCH_OUT:-$tmp/out.txt}
+: >"$out"
 
-if ! go test -run '^$' -bench "$bench" -benchmem -count "$count" -benchtime "$benchtime" -timeout 30m . >"$out" 2>&1; then
-	cat "$out" >&2
-	echo "bench: go test failed" >&2
-	exit 1
-fi
+# The test binary runs count times, every contestant once per round, so
+# that a change in the machine's load falls on all of them alike (go test
+# -count N would run each contestant N times in a row).
+go test -c -o "$tmp/bench.test" .
+for ((round = 1; round <= count; round++)); do
+	if ! "$tmp/bench.test" -test.run '^$' -test.bench "$bench" -test.benchmem -test.benchtime "$benchtime" -test.timeout 30m >>"$out" 2>&1; then
+		cat "$out" >&2
+		echo "bench: the benchmarks failed in round $round" >&2
+		exit 1
+	fi
+done
 
-echo "go test -bench '$bench' -benchmem -count $count -benchtime $benchtime (github.com/keygate/keygate/bench)"
+echo "scripts/bench.sh -count $count -benchtime $benchtime -bench '$bench': $count rounds of go test -bench (github.com/keygate/keygate/bench)"
 echo "$(go version | cut -d' ' -f3-), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo
 go run ./benchtable <"$out"
