@@ -45,6 +45,9 @@ func floorHandler(check func(token string) (*floorIdentity, bool)) http.Handler 
 	})
 }
 
+// usesClaims is the handler behind a floor: it answers 204.
+var usesClaims = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+
 // BenchmarkAPIKeyFloor is the floor of BenchmarkAPIKeyMiddleware: parse
 // Bearer, SHA-256 of the secret, map lookup of the key ID, constant-time
 // compare, context.

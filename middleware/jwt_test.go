@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	golangjwt "github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -214,73 +213,3 @@ func BenchmarkJWTMiddleware(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkGolangJWTMiddleware is a hand-rolled middleware on
-// github.com/golang-jwt/jwt/v5 verifying the same HS256 token, with map
-// claims and with typed claims, for comparison with
-// BenchmarkJWTMiddleware/HS256/first.
-func BenchmarkGolangJWTMiddleware(b *testing.B) {
-	b.Run("map", func(b *testing.B) {
-		benchmarkGolangJWT(b, func() golangjwt.Claims { return golangjwt.MapClaims{} })
-	})
-	b.Run("typed", func(b *testing.B) {
-		benchmarkGolangJWT(b, func() golangjwt.Claims { return new(typedClaims) })
-	})
-}
-
-// typedClaims are the token's claims as a golang-jwt user would declare
-// them.
-type typedClaims struct {
-	golangjwt.RegisteredClaims
-	ClientID    string   `json:"client_id"`
-	Scope       string   `json:"scope"`
-	Account     string   `json:"kg_account"`
-	Mode        string   `json:"kg_mode"`
-	ClientKind  string   `json:"kg_client_kind"`
-	Package     string   `json:"kg_package"`
-	Permissions []string `json:"kg_permissions"`
-	Stores      []string `json:"kg_stores"`
-}
-
-func benchmarkGolangJWT(b *testing.B, newClaims func() golangjwt.Claims) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	key, err := jwt.NewHMACKey("k1", secret)
-	require.NoError(b, err)
-	keys, err := jwt.NewKeySet(key)
-	require.NoError(b, err)
-	issuer, err := jwt.NewIssuer(jwt.IssuerConfig{Keys: keys, Issuer: "https://keygate.test", Audience: "api"})
-	require.NoError(b, err)
-	tok, _, err := issuer.Issue(b.Context(), jwt.Claims{Subject: "acct_1", ClientID: "0jPS8MolTrPGFJph", Scope: "products:read",
-		Grant: keygate.Grant{
-			Account:     "acct_1",
-			Mode:        keygate.ModeTest,
-			Package:     "GO",
-			Permissions: []string{"products:read"},
-			Stores:      []string{"store_1", "store_2"},
-		}, ClientKind: keygate.KindSecret})
-	require.NoError(b, err)
-	parser := golangjwt.NewParser(golangjwt.WithValidMethods([]string{"HS256"}), golangjwt.WithIssuer("https://keygate.test"),
-		golangjwt.WithAudience("api"), golangjwt.WithExpirationRequired())
-	type ctxKey struct{}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		claims := newClaims()
-		if _, err := parser.ParseWithClaims(raw, claims, func(*golangjwt.Token) (any, error) { return secret, nil }); err != nil {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		usesClaims.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, claims)))
-	})
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	require.Equal(b, http.StatusNoContent, rec.Code, "the contestant accepts the token")
-	benchmarkHandler(b, h, tok)
-}
-
-var usesClaims = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })

@@ -41,16 +41,19 @@ func (m mod) Tag(version string) string {
 	return m.Dir + "/" + version
 }
 
+// unreleased are the directories (relative, with forward slashes) whose
+// modules, and those under them, are not released: the repository's
+// tooling under internal/, and bench/, whose benchmarks compare keygate
+// with other libraries (it builds from the repository's sources only).
+var unreleased = []string{"internal", "bench"}
+
 // released reports whether the module in directory dir (relative, with
-// forward slashes) is released: every module except the repository's
-// tooling under internal/ and its benchmarks under bench/.
+// forward slashes) is released: every module outside the unreleased
+// directories.
 func released(dir string) bool {
-	for _, tool := range []string{"internal", "bench"} {
-		if dir == tool || strings.HasPrefix(dir, tool+"/") {
-			return false
-		}
-	}
-	return true
+	return !slices.ContainsFunc(unreleased, func(u string) bool {
+		return dir == u || strings.HasPrefix(dir, u+"/")
+	})
 }
 
 // loadModules returns the released modules of the repository at root,

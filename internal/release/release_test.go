@@ -73,6 +73,31 @@ func TestSortModules(t *testing.T) {
 	}
 }
 
+// TestReleased: the tooling under internal/ and the benchmark module under
+// bench/ are not released; every other module is.
+func TestReleased(t *testing.T) {
+	for dir, want := range map[string]bool{
+		".": true, "sqlite": true, "cmd/keygate": true, "benchmarks": true, "cmd/bench": true,
+		"internal": false, "internal/release": false, "bench": false, "bench/x": false, "bench/load": false, "internalx": true,
+	} {
+		if got := released(dir); got != want {
+			t.Errorf("released(%q) = %v, want %v", dir, got, want)
+		}
+	}
+	mods, err := loadModules(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mods {
+		if !released(m.Dir) {
+			t.Errorf("loadModules returned %s, which is not released", m.Dir)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot, "bench", "go.mod")); err != nil {
+		t.Errorf("no bench module: %v", err)
+	}
+}
+
 // TestRepositoryModules checks the repository's go.mod files: every
 // nested module requires the others at one release version, replaced by
 // their directories; the root module is tagged first; the released
@@ -603,22 +628,4 @@ func TestReleaseScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	refuse("an untracked file", "exit status 1", "the working tree is not clean", "v0.9.10")
-}
-
-func TestReleased(t *testing.T) {
-	for dir, want := range map[string]bool{
-		".":                true,
-		"sqlite":           true,
-		"cmd/keygate":      true,
-		"internal":         false,
-		"internal/release": false,
-		"bench":            false,
-		"bench/load":       false,
-		"benchmarks":       true,
-		"internalx":        true,
-	} {
-		if got := released(dir); got != want {
-			t.Errorf("released(%q) = %v, want %v", dir, got, want)
-		}
-	}
 }

@@ -1,0 +1,256 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// discard is a ResponseWriter that keeps nothing, so that the benchmarks
+// measure the middleware rather than a recorder.
+type discard struct {
+	h    http.Header
+	code int
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(code int)        { d.code = code }
+
+// bearerRequest is a GET carrying credential in Authorization: Bearer.
+func bearerRequest(credential string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/v1/orders", nil)
+	r.Header.Set("Authorization", "Bearer "+credential)
+	return r
+}
+
+// status is the status code c answers r with.
+func status(c contestant, r *http.Request) int {
+	w := httptest.NewRecorder()
+	c.h.ServeHTTP(w, r)
+	return w.Code
+}
+
+// checkContestants requires every contestant to accept valid (204, the
+// handler found the account in the context) and refuse each tampered
+// request (401).
+func checkContestants(t *testing.T, cs []contestant, valid func() *http.Request, tampered map[string]func() *http.Request) {
+	t.Helper()
+	for _, c := range cs {
+		t.Run(c.name, func(t *testing.T) {
+			if got := status(c, valid()); got != http.StatusNoContent {
+				t.Errorf("valid: %d, want 204", got)
+			}
+			for name, req := range tampered {
+				if got := status(c, req()); got != http.StatusUnauthorized {
+					t.Errorf("%s: %d, want 401", name, got)
+				}
+			}
+		})
+	}
+}
+
+// tamperClaims returns tok with its kg_account and sub claims changed and
+// the signature kept.
+func tamperClaims(t *testing.T, tok string) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.ReplaceAll(string(payload), `"`+account+`"`, `"acct_2"`)
+	if forged == string(payload) {
+		t.Fatalf("no %s in %s", account, payload)
+	}
+	parts[1] = base64.RawURLEncoding.EncodeToString([]byte(forged))
+	return strings.Join(parts, ".")
+}
+
+// tamperSignature returns tok with the first character of its signature
+// changed.
+func tamperSignature(tok string) string {
+	dot := strings.LastIndexByte(tok, '.')
+	c := byte('A')
+	if tok[dot+1] == 'A' {
+		c = 'B'
+	}
+	return tok[:dot+1] + string(c) + tok[dot+2:]
+}
+
+func TestAPIKey(t *testing.T) {
+	f := newAPIKeyFixture(t)
+	// A changed character in the secret part, with the checksum kept, and
+	// a key whose checksum no longer matches.
+	i := len(f.key) - 20
+	c := byte('a')
+	if f.key[i] == 'a' {
+		c = 'b'
+	}
+	checkContestants(t, apiKeyContestants(t, f), func() *http.Request { return bearerRequest(f.key) }, map[string]func() *http.Request{
+		"secret changed": func() *http.Request { return bearerRequest(f.key[:i] + string(c) + f.key[i+1:]) },
+		"no credential":  func() *http.Request { return httptest.NewRequest(http.MethodGet, "/v1/orders", nil) },
+	})
+}
+
+func testTokens(t *testing.T, f *tokenFixture, cs []contestant) {
+	t.Helper()
+	checkContestants(t, cs, func() *http.Request { return bearerRequest(f.token) }, map[string]func() *http.Request{
+		"claims changed":    func() *http.Request { return bearerRequest(tamperClaims(t, f.token)) },
+		"signature changed": func() *http.Request { return bearerRequest(tamperSignature(f.token)) },
+	})
+}
+
+func TestHS256First(t *testing.T) {
+	f := newTokenFixture(t, "HS256")
+	testTokens(t, f, tokenContestants(t, f))
+}
+
+func TestHS256Cached(t *testing.T) {
+	f := newTokenFixture(t, "HS256")
+	cs := []contestant{keygateTokens(t, f, 0), cachedFloor(f)}
+	// The token is seen once, then again: the tampered ones are new.
+	for _, c := range cs {
+		if got := status(c, bearerRequest(f.token)); got != http.StatusNoContent {
+			t.Fatalf("%s: %d on first sight", c.name, got)
+		}
+	}
+	testTokens(t, f, cs)
+}
+
+func TestRS256(t *testing.T) {
+	f := newTokenFixture(t, "RS256")
+	testTokens(t, f, tokenContestants(t, f))
+}
+
+func TestHMACPOST(t *testing.T) {
+	f := newSignedFixture(t)
+	checkContestants(t, signedContestants(t, f), func() *http.Request { return f.request(t) }, map[string]func() *http.Request{
+		"body changed": func() *http.Request {
+			r := f.request(t)
+			body := bytes.Clone(f.body)
+			body[0] ^= 1
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			return r
+		},
+		"path changed": func() *http.Request {
+			r := f.request(t)
+			r.URL.Path = "/v1/refunds"
+			return r
+		},
+		"signature changed": func() *http.Request {
+			r := f.request(t)
+			sig := r.Header.Get("Signature")
+			i := strings.IndexByte(sig, ':') + 1
+			c := byte('A')
+			if sig[i] == 'A' {
+				c = 'B'
+			}
+			r.Header.Set("Signature", sig[:i]+string(c)+sig[i+1:])
+			return r
+		},
+	})
+	t.Run("replayed", func(t *testing.T) {
+		// The floor keeps no nonces: only keygate and httpsign refuse a
+		// replay.
+		for _, c := range signedContestants(t, f)[:2] {
+			r := f.request(t)
+			first, second := r.Clone(t.Context()), r.Clone(t.Context())
+			first.Body = io.NopCloser(bytes.NewReader(f.body))
+			second.Body = io.NopCloser(bytes.NewReader(f.body))
+			if got := status(c, first); got != http.StatusNoContent {
+				t.Errorf("%s: first: %d, want 204", c.name, got)
+			}
+			if got := status(c, second); got != http.StatusUnauthorized {
+				t.Errorf("%s: replay: %d, want 401", c.name, got)
+			}
+		}
+	})
+}
+
+// benchmarkBearer runs each contestant on the same bearer request.
+func benchmarkBearer(b *testing.B, cs []contestant, credential string) {
+	for _, c := range cs {
+		b.Run(c.name, func(b *testing.B) {
+			req := bearerRequest(credential)
+			w := &discard{h: http.Header{}}
+			c.h.ServeHTTP(w, req)
+			if w.code != http.StatusNoContent {
+				b.Fatalf("%d, want 204", w.code)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				c.h.ServeHTTP(w, req)
+			}
+			if w.code != http.StatusNoContent {
+				b.Fatalf("%d, want 204", w.code)
+			}
+		})
+	}
+}
+
+func BenchmarkAPIKey(b *testing.B) {
+	f := newAPIKeyFixture(b)
+	benchmarkBearer(b, apiKeyContestants(b, f), f.key)
+}
+
+func BenchmarkHS256First(b *testing.B) {
+	f := newTokenFixture(b, "HS256")
+	benchmarkBearer(b, tokenContestants(b, f), f.token)
+}
+
+func BenchmarkHS256Cached(b *testing.B) {
+	f := newTokenFixture(b, "HS256")
+	benchmarkBearer(b, []contestant{keygateTokens(b, f, 0), cachedFloor(f)}, f.token)
+}
+
+func BenchmarkRS256(b *testing.B) {
+	f := newTokenFixture(b, "RS256")
+	benchmarkBearer(b, tokenContestants(b, f), f.token)
+}
+
+// BenchmarkHMACPOST sends signed POSTs of 1 KiB, each with a fresh nonce.
+// Requests are signed outside the timer, in batches (so that they are
+// never older than a batch); the nonce stores are emptied between batches,
+// outside the timer too. Resetting the body of a pre-signed request is
+// inside the timer, the same for every contestant.
+func BenchmarkHMACPOST(b *testing.B) {
+	f := newSignedFixture(b)
+	const batch = 4096
+	reqs := make([]*http.Request, batch)
+	for _, c := range signedContestants(b, f) {
+		b.Run(c.name, func(b *testing.B) {
+			w := &discard{h: http.Header{}}
+			reset := func() {
+				for i := range reqs {
+					reqs[i] = f.request(b)
+				}
+				if c.reset != nil {
+					c.reset()
+				}
+			}
+			reset()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if i == batch {
+					b.StopTimer()
+					i = 0
+					reset()
+					b.StartTimer()
+				}
+				r := reqs[i]
+				r.Body = io.NopCloser(bytes.NewReader(f.body))
+				c.h.ServeHTTP(w, r)
+				if w.code != http.StatusNoContent {
+					b.Fatalf("%d, want 204", w.code)
+				}
+				i++
+			}
+		})
+	}
+}
