@@ -103,11 +103,24 @@ func parseSignature(h http.Header) (signatureInput, []byte, error) {
 	if len(inputs) == 0 || len(sigs) == 0 {
 		return signatureInput{}, nil, malformed("Signature-Input and Signature go together")
 	}
-	for _, v := range append(slices.Clone(inputs), sigs...) {
-		if len(v) > maxFieldLen {
-			return signatureInput{}, nil, malformed("signature field too long")
+	for _, vs := range [2][]string{inputs, sigs} {
+		for _, v := range vs {
+			if len(v) > maxFieldLen {
+				return signatureInput{}, nil, malformed("signature field too long")
+			}
 		}
 	}
+	if len(inputs) == 1 && len(sigs) == 1 {
+		if si, mac, ok := parseCanonical(inputs[0], sigs[0]); ok {
+			return si, mac, nil
+		}
+	}
+	return parseSignatureSFV(inputs, sigs)
+}
+
+// parseSignatureSFV is parseSignature's general path: the fields parsed
+// with httpsfv, whatever their form.
+func parseSignatureSFV(inputs, sigs []string) (signatureInput, []byte, error) {
 	in, err := httpsfv.UnmarshalDictionary(inputs)
 	if err != nil {
 		return signatureInput{}, nil, malformed("Signature-Input is not a dictionary")

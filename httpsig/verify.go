@@ -257,6 +257,16 @@ func checkDigest(values []string, body []byte) error {
 	if len(values) == 0 {
 		return fmt.Errorf("%w: content-digest", ErrMissingComponent)
 	}
+	if len(values) == 1 {
+		// The canonical form Signer writes: sha-256=:base64:.
+		if alg, got, ok := canonicalByteMember(values[0]); ok && alg == "sha-256" {
+			sum := sha256.Sum256(body)
+			if !hmac.Equal(got, sum[:]) {
+				return ErrDigest
+			}
+			return nil
+		}
+	}
 	d, err := httpsfv.UnmarshalDictionary(values)
 	if err != nil {
 		return malformed("Content-Digest is not a dictionary")
