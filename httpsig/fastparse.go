@@ -77,7 +77,7 @@ func parseCanonical(input, sig string) (signatureInput, []byte, bool) {
 	if s != "" {
 		return signatureInput{}, nil, false
 	}
-	label, mac, ok := canonicalByteMember(sig)
+	label, mac, ok := canonicalByteMember(sig, nil)
 	if !ok || label != si.label {
 		return signatureInput{}, nil, false
 	}
@@ -86,8 +86,9 @@ func parseCanonical(input, sig string) (signatureInput, []byte, bool) {
 
 // canonicalByteMember parses a dictionary of one member whose value is a
 // byte sequence without parameters, as Signature and Content-Digest are
-// written: key=:base64:. It reports false for any other form.
-func canonicalByteMember(v string) (string, []byte, bool) {
+// written: key=:base64:. It reports false for any other form. The bytes
+// are decoded into dst when it has the room.
+func canonicalByteMember(v string, dst []byte) (string, []byte, bool) {
 	n := keyLen(v)
 	if n == 0 || len(v) < n+3 || v[n] != '=' || v[n+1] != ':' || v[len(v)-1] != ':' {
 		return "", nil, false
@@ -104,12 +105,23 @@ func canonicalByteMember(v string) (string, []byte, bool) {
 	}
 	// The decoder httpsfv uses, so that padding and trailing bits are
 	// judged alike.
-	b := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
-	m, err := base64.StdEncoding.Decode(b, []byte(b64))
+	b := dst[:0]
+	if n := base64.StdEncoding.DecodedLen(len(b64)); cap(b) < n {
+		b = make([]byte, n)
+	}
+	b = b[:cap(b)]
+	// Decode from a copy on the stack when it fits (a MAC, a digest).
+	var stack [128]byte
+	src := stack[:0]
+	if len(b64) > len(stack) {
+		src = make([]byte, 0, len(b64))
+	}
+	src = append(src, b64...)
+	m, err := base64.StdEncoding.Decode(b, src)
 	if err != nil {
 		return "", nil, false
 	}
-	return v[:n], b[:m], true
+	return v[:n], b[:m:m], true
 }
 
 // keyLen returns the length of the sf-key at the start of s (RFC 8941

@@ -88,7 +88,7 @@ func TestCanonicalParseTakesSignerOutput(t *testing.T) {
 				t.Fatalf("fast %+v %x, httpsfv %+v %x %v", fast, fastMAC, slow, slowMAC, err)
 			}
 			if digest != "" {
-				if alg, _, ok := canonicalByteMember(digest); !ok || alg != "sha-256" {
+				if alg, _, ok := canonicalByteMember(digest, nil); !ok || alg != "sha-256" {
 					t.Fatalf("the fast path refused Signer's Content-Digest %q", digest)
 				}
 			}
@@ -140,7 +140,7 @@ func FuzzCanonicalParse(f *testing.F) {
 			t.Fatalf("parseSignature %+v %x %v, httpsfv %+v %x %v", got, gotMAC, err, slow, slowMAC, slowErr)
 		}
 
-		alg, value, ok := canonicalByteMember(digest)
+		alg, value, ok := canonicalByteMember(digest, nil)
 		if !ok || strings.ContainsAny(digest, "\r\n") {
 			return
 		}
