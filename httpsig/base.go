@@ -227,12 +227,6 @@ func appendSignatureBase(dst []byte, r *http.Request, si signatureInput) ([]byte
 	return append(dst, si.params...), nil
 }
 
-// componentValue derives one component's value (RFC 9421 §2.1, §2.2).
-func componentValue(r *http.Request, name string) (string, error) {
-	b, err := appendComponentValue(nil, r, name)
-	return string(b), err
-}
-
 // appendComponentValue appends one component's value (RFC 9421 §2.1,
 // §2.2) to dst.
 func appendComponentValue(dst []byte, r *http.Request, name string) ([]byte, error) {
