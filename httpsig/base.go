@@ -103,11 +103,24 @@ func parseSignature(h http.Header) (signatureInput, []byte, error) {
 	if len(inputs) == 0 || len(sigs) == 0 {
 		return signatureInput{}, nil, malformed("Signature-Input and Signature go together")
 	}
-	for _, v := range append(slices.Clone(inputs), sigs...) {
-		if len(v) > maxFieldLen {
-			return signatureInput{}, nil, malformed("signature field too long")
+	for _, vs := range [2][]string{inputs, sigs} {
+		for _, v := range vs {
+			if len(v) > maxFieldLen {
+				return signatureInput{}, nil, malformed("signature field too long")
+			}
 		}
 	}
+	if len(inputs) == 1 && len(sigs) == 1 {
+		if si, mac, ok := parseCanonical(inputs[0], sigs[0]); ok {
+			return si, mac, nil
+		}
+	}
+	return parseSignatureSFV(inputs, sigs)
+}
+
+// parseSignatureSFV is parseSignature's general path: the fields parsed
+// with httpsfv, whatever their form.
+func parseSignatureSFV(inputs, sigs []string) (signatureInput, []byte, error) {
 	in, err := httpsfv.UnmarshalDictionary(inputs)
 	if err != nil {
 		return signatureInput{}, nil, malformed("Signature-Input is not a dictionary")
@@ -194,60 +207,78 @@ func checkProfile(si signatureInput) error {
 // signatureBase builds the RFC 9421 §2.5 signature base of r for si: one
 // line per covered component, then @signature-params, joined by LF.
 func signatureBase(r *http.Request, si signatureInput) (string, error) {
-	var b strings.Builder
-	for _, name := range si.components {
-		value, err := componentValue(r, name)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(`"`)
-		b.WriteString(name)
-		b.WriteString(`": `)
-		b.WriteString(value)
-		b.WriteString("\n")
-	}
-	b.WriteString(`"@signature-params": `)
-	b.WriteString(si.params)
-	return b.String(), nil
+	b, err := appendSignatureBase(nil, r, si)
+	return string(b), err
 }
 
-// componentValue derives one component's value (RFC 9421 §2.1, §2.2).
-func componentValue(r *http.Request, name string) (string, error) {
+// appendSignatureBase appends the signature base of r for si to dst.
+func appendSignatureBase(dst []byte, r *http.Request, si signatureInput) ([]byte, error) {
+	for _, name := range si.components {
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, `": `...)
+		var err error
+		if dst, err = appendComponentValue(dst, r, name); err != nil {
+			return nil, err
+		}
+		dst = append(dst, '\n')
+	}
+	dst = append(dst, `"@signature-params": `...)
+	return append(dst, si.params...), nil
+}
+
+// appendComponentValue appends one component's value (RFC 9421 §2.1,
+// §2.2) to dst.
+func appendComponentValue(dst []byte, r *http.Request, name string) ([]byte, error) {
 	switch name {
 	case "@method":
-		return r.Method, nil
+		return append(dst, r.Method...), nil
 	case "@authority":
-		return authority(r), nil
+		return appendAuthority(dst, r), nil
 	case "@path":
-		return escapedPath(r.URL), nil
+		return append(dst, escapedPath(r.URL)...), nil
 	case "@query":
-		return "?" + r.URL.RawQuery, nil
+		return append(append(dst, '?'), r.URL.RawQuery...), nil
 	case "@scheme":
 		if r.TLS != nil || r.URL.Scheme == "https" {
-			return "https", nil
+			return append(dst, "https"...), nil
 		}
-		return "http", nil
+		return append(dst, "http"...), nil
 	}
 	if strings.HasPrefix(name, "@") {
-		return "", malformed("unsupported derived component")
+		return nil, malformed("unsupported derived component")
 	}
 	if name != strings.ToLower(name) || strings.ContainsAny(name, " \t\r\n:\"") {
-		return "", malformed("field names are lower case tokens")
+		return nil, malformed("field names are lower case tokens")
 	}
 	if name == "host" {
-		return authority(r), nil
+		return appendAuthority(dst, r), nil
 	}
-	values := r.Header.Values(name)
+	values := r.Header[headerKey(name)]
 	switch len(values) {
 	case 0:
-		return "", fmt.Errorf("%w: a covered header is absent", ErrMissingComponent)
+		return nil, fmt.Errorf("%w: a covered header is absent", ErrMissingComponent)
 	case 1:
-		return strings.TrimSpace(values[0]), nil
+		return append(dst, strings.TrimSpace(values[0])...), nil
 	default:
 		// RFC 9421 would join them; a header sent twice is how an unsigned
 		// value gets next to a signed one, so v3 refuses it.
-		return "", malformed("a covered header is sent more than once")
+		return nil, malformed("a covered header is sent more than once")
 	}
+}
+
+// headerKey returns the http.Header key of a lower-case field name, without
+// allocating for the fields signatures usually cover.
+func headerKey(name string) string {
+	switch name {
+	case "content-digest":
+		return "Content-Digest"
+	case "content-type":
+		return "Content-Type"
+	case "x-store-id":
+		return "X-Store-Id"
+	}
+	return http.CanonicalHeaderKey(name)
 }
 
 // authority is the request's host, lower case, without a default port.
@@ -265,6 +296,9 @@ func authority(r *http.Request) string {
 	}
 	return host
 }
+
+// appendAuthority appends authority(r) to dst.
+func appendAuthority(dst []byte, r *http.Request) []byte { return append(dst, authority(r)...) }
 
 // escapedPath is the path as sent, "/" when empty.
 func escapedPath(u *url.URL) string {

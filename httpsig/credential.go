@@ -351,6 +351,14 @@ type Config struct {
 	// [keygate.WithActor]). Actions that change nothing, such as revoking
 	// a revoked credential, are not reported.
 	OnChange keygate.ChangeFunc
+	// SecretCacheEntries bounds the credentials whose opened secrets
+	// Lookup keeps in memory, so that it does not unseal them on every
+	// request: a cached secret is used only while the store holds the very
+	// sealed bytes it was opened from, and only after the credential read
+	// from the store on that call was found usable (see [Manager.Lookup]).
+	// Zero means [DefaultSecretCacheEntries]; negative opens every secret
+	// on every call.
+	SecretCacheEntries int
 }
 
 // Manager mints, looks up and manages HMAC credentials on top of a
@@ -370,10 +378,12 @@ type Manager struct {
 	// life runs what credentials share with API keys: create, rotate,
 	// revoke, disable, the compare-and-swap update and change events.
 	life lifecycle.Manager[Credential, Status]
-	// decoy is a sealed secret that Lookup opens when it has no secret to
-	// open, so that an unknown or unusable credential costs what a usable
-	// one costs.
-	decoy []byte
+	// decoy is a sealed secret that Lookup opens (through the cache) when
+	// it has no secret to open, so that an unknown or unusable credential
+	// costs what a usable one costs.
+	decoy [][]byte
+	// secrets caches opened secrets; nil when SecretCacheEntries < 0.
+	secrets *secretCache
 }
 
 // NewManager returns a Manager for cfg. It fails, with an error wrapping
@@ -383,7 +393,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{store: cfg.Store, sealer: s, now: cfg.Now}
+	m := &Manager{store: cfg.Store, sealer: s, now: cfg.Now, secrets: newSecretCache(cfg.SecretCacheEntries)}
 	if m.store == nil {
 		m.store = NewMemoryCredentialStore()
 	}
@@ -391,7 +401,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		m.now = time.Now
 	}
 	decoy := newSecret("")
-	m.decoy = s.seal("", decoy.plaintext())
+	m.decoy = [][]byte{s.seal("", decoy.plaintext())}
 	m.life = lifecycle.Manager[Credential, Status]{
 		Name: "httpsig", Noun: "credential", Revoked: StatusRevoked,
 		Fields: func(c *Credential) lifecycle.Fields[Status] {
@@ -488,6 +498,7 @@ func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration)
 			func(s *StoredSecret) *time.Time { return &s.NotAfter }, now, grace, maxReplacedSecrets)
 		return nil
 	})
+	m.secrets.forget(keyID)
 	if err != nil {
 		return Secret{}, Credential{}, err
 	}
@@ -500,6 +511,7 @@ func (m *Manager) Rotate(ctx context.Context, keyID string, grace time.Duration)
 // is not an error.
 func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) {
 	// Revocation is final: the sealed secrets go, revoked before or not.
+	defer m.secrets.forget(keyID)
 	return m.life.Revoke(ctx, keyID, func(c *Credential) { c.Secrets = nil })
 }
 
@@ -508,6 +520,7 @@ func (m *Manager) Revoke(ctx context.Context, keyID string) (Credential, error) 
 // credential obtained so far stay refused after Enable. A revoked
 // credential cannot be disabled or enabled ([ErrInvalidState]).
 func (m *Manager) Disable(ctx context.Context, keyID string) (Credential, error) {
+	defer m.secrets.forget(keyID)
 	return m.life.SetDisabled(ctx, keyID, true)
 }
 
@@ -526,10 +539,17 @@ var _ CredentialSource = (*Manager)(nil)
 // error wrapping [ErrUnseal] if a secret does not open under the master
 // key, or the store's error.
 //
-// Each call opens the secrets afresh; nothing plaintext is cached. An
-// unknown or unusable credential costs one decryption too, like a usable
-// one with one secret, so that the time Lookup takes says little about
-// which it was.
+// Each call reads the credential from the store and checks it (status,
+// expiry, disabling, the grace period of each replaced secret) before it
+// uses any secret. The opened secrets are cached in memory, per key ID and
+// sealed secret (see [Config.SecretCacheEntries]): a credential version
+// opens its secrets once, and a rotation, which stores new sealed bytes,
+// opens afresh. A revocation, expiry or disabling is therefore seen exactly
+// when the store shows it, cache or not; the returned secrets may be shared
+// with the cache and must not be modified. An unknown or unusable
+// credential goes through the cache too, with a decoy secret, so that it
+// costs what a usable one costs and the time Lookup takes says little
+// about which it was.
 func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 	if keyID == "" || len(keyID) > MaxKeyIDLen {
 		return Active{}, ErrNotFound
@@ -537,6 +557,7 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 	c, err := m.store.Get(ctx, keyID)
 	switch {
 	case errors.Is(err, ErrNotFound):
+		m.secrets.forget(keyID)
 		m.openDecoy()
 		return Active{}, ErrNotFound
 	case err != nil:
@@ -548,30 +569,29 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 	}
 	now := m.now()
 	if err := c.Usable(now); err != nil {
+		m.secrets.forget(keyID)
 		m.openDecoy()
 		return Active{}, err
 	}
-	secrets := make([][]byte, 0, len(c.Secrets))
-	current := 0
+	// The secrets that verify now, current first (a stable partition).
+	var buf [2 * (maxReplacedSecrets + 1)][]byte
+	sealed := buf[:0]
 	for _, s := range c.Secrets {
-		isCurrent := s.NotAfter.IsZero()
-		if !isCurrent && !now.Before(s.NotAfter) {
-			continue
-		}
-		plain, err := m.sealer.open(keyID, s.Sealed)
-		if err != nil {
-			return Active{}, fmt.Errorf("httpsig: lookup %s: %w", keyID, err)
-		}
-		secrets = append(secrets, plain)
-		if isCurrent {
-			// Keep current secrets first, whatever the stored order.
-			copy(secrets[current+1:], secrets[current:len(secrets)-1])
-			secrets[current] = plain
-			current++
+		if s.NotAfter.IsZero() {
+			sealed = append(sealed, s.Sealed)
 		}
 	}
-	if len(secrets) == 0 {
+	for _, s := range c.Secrets {
+		if !s.NotAfter.IsZero() && now.Before(s.NotAfter) {
+			sealed = append(sealed, s.Sealed)
+		}
+	}
+	if len(sealed) == 0 {
 		return Active{}, fmt.Errorf("httpsig: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
+	}
+	secrets, err := m.secrets.open(m.sealer, keyID, sealed, make([][]byte, 0, len(sealed)))
+	if err != nil {
+		return Active{}, fmt.Errorf("httpsig: lookup %s: %w", keyID, err)
 	}
 	return Active{
 		KeyID:   c.KeyID,
@@ -580,9 +600,12 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 	}, nil
 }
 
-// openDecoy spends the time of one Lookup decryption.
+// openDecoy spends the time of opening one secret, as Lookup does for a
+// usable credential: through the cache (a hit, once the decoy is cached),
+// or a decryption when there is none.
 func (m *Manager) openDecoy() {
-	_, _ = m.sealer.open("", m.decoy)
+	var buf [1][]byte
+	_, _ = m.secrets.open(m.sealer, "", m.decoy, buf[:0])
 }
 
 // validate checks p against the clock reading now.

@@ -62,6 +62,7 @@ type VerifierConfig struct {
 type Verifier struct {
 	cfg         VerifierConfig
 	required    []string // lower-case header names
+	requiredKey []string // the same, canonical (http.Header keys)
 	authorities map[string]bool
 	anyHost     bool
 }
@@ -98,6 +99,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	for _, h := range cfg.RequiredHeaders {
 		v.required = append(v.required, lower(h))
+	}
+	for _, h := range v.required {
+		v.requiredKey = append(v.requiredKey, http.CanonicalHeaderKey(h))
 	}
 	return v, nil
 }
@@ -163,7 +167,8 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	if len(body) > 0 && !slices.Contains(si.components, "content-digest") {
 		return Active{}, fmt.Errorf("%w: content-digest", ErrMissingComponent)
 	}
-	base, err := signatureBase(r, si)
+	var baseBuf [512]byte
+	base, err := appendSignatureBase(baseBuf[:0], r, si)
 	if err != nil {
 		return Active{}, err
 	}
@@ -177,10 +182,11 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 		secrets = [][]byte{dummySecret}
 	}
 	ok := false
+	var sum [sha256.Size]byte
 	for _, secret := range secrets {
 		m := hmac.New(sha256.New, secret)
-		m.Write([]byte(base))
-		ok = hmac.Equal(m.Sum(nil), mac) || ok
+		m.Write(base)
+		ok = hmac.Equal(m.Sum(sum[:0]), mac) || ok
 	}
 	if lookupErr != nil {
 		return Active{}, errors.Join(ErrInvalidSignature, lookupErr)
@@ -209,18 +215,17 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 
 // checkCoverage applies the profile's required components.
 func (v *Verifier) checkCoverage(r *http.Request, si signatureInput, hasBody bool) error {
-	required := []string{"@method", "@authority", "@path", "@query"}
-	if hasBody {
-		required = append(required, "content-digest")
-	}
-	for _, h := range v.required {
-		if len(r.Header.Values(h)) > 0 {
-			required = append(required, h)
-		}
-	}
-	for _, c := range required {
+	for _, c := range [...]string{"@method", "@authority", "@path", "@query"} {
 		if !slices.Contains(si.components, c) {
 			return fmt.Errorf("%w: %s", ErrMissingComponent, c)
+		}
+	}
+	if hasBody && !slices.Contains(si.components, "content-digest") {
+		return fmt.Errorf("%w: %s", ErrMissingComponent, "content-digest")
+	}
+	for i, h := range v.required {
+		if len(r.Header[v.requiredKey[i]]) > 0 && !slices.Contains(si.components, h) {
+			return fmt.Errorf("%w: %s", ErrMissingComponent, h)
 		}
 	}
 	return nil
@@ -237,25 +242,56 @@ func (v *Verifier) readBody(r *http.Request) ([]byte, error) {
 	// Size the buffer from Content-Length when it is known, up to 64 KiB:
 	// reading then rarely grows it, and a client that announces a large
 	// body it does not send cannot make the server reserve it.
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), 64<<10)+1))
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, v.cfg.MaxBody+1))
+	body := make([]byte, 0, min(max(r.ContentLength, 0), 64<<10)+1)
+	for {
+		if len(body) == cap(body) {
+			body = slices.Grow(body, 1)
+		}
+		// Never ask for more than one byte over the limit.
+		end := min(int64(cap(body)), v.cfg.MaxBody+1)
+		n, err := r.Body.Read(body[len(body):end])
+		body = body[:len(body)+n]
+		if int64(len(body)) > v.cfg.MaxBody {
+			r.Body.Close()
+			return nil, ErrBodyTooLarge
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			r.Body.Close()
+			return nil, malformed("the body cannot be read")
+		}
+	}
 	r.Body.Close()
-	if err != nil {
-		return nil, malformed("the body cannot be read")
-	}
-	body := buf.Bytes()
-	if int64(len(body)) > v.cfg.MaxBody {
-		return nil, ErrBodyTooLarge
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	vb := &verifiedBody{}
+	vb.Reset(body)
+	r.Body = vb
 	return body, nil
 }
+
+// verifiedBody is the body Verify puts back: the verified bytes.
+type verifiedBody struct{ bytes.Reader }
+
+// Close implements io.Closer.
+func (*verifiedBody) Close() error { return nil }
 
 // checkDigest checks an RFC 9530 Content-Digest against body: sha-256 is
 // required, sha-512 is checked when present, others are ignored.
 func checkDigest(values []string, body []byte) error {
 	if len(values) == 0 {
 		return fmt.Errorf("%w: content-digest", ErrMissingComponent)
+	}
+	if len(values) == 1 {
+		// The canonical form Signer writes: sha-256=:base64:.
+		var buf [sha256.Size + 8]byte
+		if alg, got, ok := canonicalByteMember(values[0], buf[:0]); ok && alg == "sha-256" {
+			sum := sha256.Sum256(body)
+			if !hmac.Equal(got, sum[:]) {
+				return ErrDigest
+			}
+			return nil
+		}
 	}
 	d, err := httpsfv.UnmarshalDictionary(values)
 	if err != nil {

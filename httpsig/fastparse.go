@@ -1,0 +1,176 @@
+package httpsig
+
+import (
+	"encoding/base64"
+	"slices"
+	"strings"
+)
+
+// The fast path of the signature fields. Almost every signed request
+// carries Signature-Input, Signature and Content-Digest exactly as
+// [Signer] writes them: one field line each, one member, no optional
+// whitespace, strings without escapes, integers without leading zeros.
+// parseCanonical reads that form without building httpsfv's generic
+// values; anything else, valid or not, falls back to the httpsfv parser,
+// which alone decides. A differential fuzz target (FuzzCanonicalParse)
+// checks that whatever the fast path accepts, httpsfv accepts too, with the
+// same values.
+
+// parseCanonical parses the canonical Signature-Input and Signature field
+// values. It reports false, with nothing parsed, when they are not in
+// canonical form; a true result equals what the httpsfv path returns.
+// Profile checks (checkProfile) are not its business, but the parameters
+// it returns pass the type and length checks of parseSignature.
+func parseCanonical(input, sig string) (signatureInput, []byte, bool) {
+	// label=("c1" "c2" ...);created=N;nonce="...";keyid="...";alg="..."
+	n := keyLen(input)
+	if n == 0 || n >= len(input) || input[n] != '=' {
+		return signatureInput{}, nil, false
+	}
+	si := signatureInput{label: input[:n], params: input[n+1:]}
+	s := si.params
+	if len(s) == 0 || s[0] != '(' {
+		return signatureInput{}, nil, false
+	}
+	s = s[1:]
+	// Count the components first, so that one allocation holds them.
+	count := 0
+	for i := 0; i < len(s) && s[i] != ')'; i++ {
+		if s[i] == ' ' {
+			count++
+		}
+	}
+	si.components = make([]string, 0, count+1)
+	for {
+		v, rest, ok := canonicalString(s)
+		if !ok || v == "" || slices.Contains(si.components, v) {
+			return signatureInput{}, nil, false
+		}
+		si.components = append(si.components, v)
+		if len(rest) > 0 && rest[0] == ')' {
+			s = rest[1:]
+			break
+		}
+		if len(rest) < 2 || rest[0] != ' ' || rest[1] != '"' {
+			return signatureInput{}, nil, false
+		}
+		s = rest[1:]
+	}
+	var ok bool
+	if s, ok = strings.CutPrefix(s, ";created="); !ok {
+		return signatureInput{}, nil, false
+	}
+	if si.created, s, ok = canonicalInteger(s); !ok {
+		return signatureInput{}, nil, false
+	}
+	for _, p := range [...]struct {
+		name string
+		v    *string
+	}{{";nonce=", &si.nonce}, {";keyid=", &si.keyID}, {";alg=", &si.alg}} {
+		if s, ok = strings.CutPrefix(s, p.name); !ok {
+			return signatureInput{}, nil, false
+		}
+		if *p.v, s, ok = canonicalString(s); !ok || *p.v == "" || len(*p.v) > 128 {
+			return signatureInput{}, nil, false
+		}
+	}
+	if s != "" {
+		return signatureInput{}, nil, false
+	}
+	label, mac, ok := canonicalByteMember(sig, nil)
+	if !ok || label != si.label {
+		return signatureInput{}, nil, false
+	}
+	return si, mac, true
+}
+
+// canonicalByteMember parses a dictionary of one member whose value is a
+// byte sequence without parameters, as Signature and Content-Digest are
+// written: key=:base64:. It reports false for any other form. The bytes
+// are decoded into dst when it has the room.
+func canonicalByteMember(v string, dst []byte) (string, []byte, bool) {
+	n := keyLen(v)
+	if n == 0 || len(v) < n+3 || v[n] != '=' || v[n+1] != ':' || v[len(v)-1] != ':' {
+		return "", nil, false
+	}
+	b64 := v[n+2 : len(v)-1]
+	if b64 == "" {
+		return "", nil, false
+	}
+	for i := 0; i < len(b64); i++ {
+		c := b64[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return "", nil, false
+		}
+	}
+	// The decoder httpsfv uses, so that padding and trailing bits are
+	// judged alike.
+	b := dst[:0]
+	if n := base64.StdEncoding.DecodedLen(len(b64)); cap(b) < n {
+		b = make([]byte, n)
+	}
+	b = b[:cap(b)]
+	// Decode from a copy on the stack when it fits (a MAC, a digest).
+	var stack [128]byte
+	src := stack[:0]
+	if len(b64) > len(stack) {
+		src = make([]byte, 0, len(b64))
+	}
+	src = append(src, b64...)
+	m, err := base64.StdEncoding.Decode(b, src)
+	if err != nil {
+		return "", nil, false
+	}
+	return v[:n], b[:m:m], true
+}
+
+// keyLen returns the length of the sf-key at the start of s (RFC 8941
+// §3.1.2): lcalpha or "*", then lcalpha, DIGIT, "_", "-", "." or "*".
+func keyLen(s string) int {
+	if len(s) == 0 || !('a' <= s[0] && s[0] <= 'z' || s[0] == '*') {
+		return 0
+	}
+	i := 1
+	for i < len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == '*') {
+			break
+		}
+		i++
+	}
+	return i
+}
+
+// canonicalString parses a quoted sf-string without escapes at the start
+// of s and returns its value and the rest of s.
+func canonicalString(s string) (string, string, bool) {
+	if len(s) == 0 || s[0] != '"' {
+		return "", "", false
+	}
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return s[1:i], s[i+1:], true
+		case c == '\\' || c < 0x20 || c > 0x7e:
+			return "", "", false
+		}
+	}
+	return "", "", false
+}
+
+// canonicalInteger parses a positive sf-integer without leading zeros (at
+// most 15 digits) at the start of s and returns it and the rest of s.
+func canonicalInteger(s string) (int64, string, bool) {
+	if len(s) == 0 || s[0] < '1' || s[0] > '9' {
+		return 0, "", false
+	}
+	var v int64
+	i := 0
+	for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+		if i == 15 {
+			return 0, "", false
+		}
+		v = v*10 + int64(s[i]-'0')
+	}
+	return v, s[i:], true
+}

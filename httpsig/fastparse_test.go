@@ -1,0 +1,158 @@
+package httpsig
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dunglas/httpsfv"
+)
+
+// The differential fuzz target of the fast path. Run it with
+//
+//	go test ./httpsig -run '^$' -fuzz FuzzCanonicalParse -fuzztime 2m
+
+// fpNearMisses are signature fields one step away from the canonical form
+// (input, signature): valid or not, the fast path must leave each to
+// httpsfv.
+var fpNearMisses = [][2]string{
+	{`sig1=("@method" "@path");created=0123;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=0;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=-5;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1234567890123456;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1.5;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method"  "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=( "@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path" );created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path"); created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{` sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256" `, `sig1=:AAAA: `},
+	{`sig1=("@method" "@path");created=1;nonce="n\"";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@pa\\th");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@method");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=();created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method";req "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" @path);created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="` + strings.Repeat("k", 129) + `";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid=k1;alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");nonce="n";created=1;keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256";tag="t"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;expires=2;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256";alg="x"`, `sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256", sig2=("@method")`, `sig1=:AAAA:`},
+	{`Sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `Sig1=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig2=:AAAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=::`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AA AA:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:;p=1`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:, sig1=:BBBB:`},
+	{`sig1=("@method" "@path");created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1="AAAA"`},
+	{"sig1=(\"@method\" \"@path\");created=1;nonce=\"n\tx\";keyid=\"k1\";alg=\"hmac-sha256\"", `sig1=:AAAA:`},
+}
+
+// fpCanonical returns the fields Signer writes for a request with body
+// (and X-Store-Id when store is set).
+func fpCanonical(t testing.TB, body []byte, store bool) (input, sig, digest string) {
+	r := httptest.NewRequest(fzMethod, fzURL, bytes.NewReader(body))
+	r.Header.Set("Content-Type", fzContentType)
+	if store {
+		r.Header.Set("X-Store-Id", "store_1")
+	}
+	s := &Signer{KeyID: "hk_4fT9kQ2mZx7LbN3w", Secret: fzSecret}
+	if err := s.Sign(r, body); err != nil {
+		t.Fatal(err)
+	}
+	return r.Header.Get("Signature-Input"), r.Header.Get("Signature"), r.Header.Get("Content-Digest")
+}
+
+func TestCanonicalParseTakesSignerOutput(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		body  []byte
+		store bool
+	}{{"no body", nil, false}, {"body", []byte(`{"a":1}`), false}, {"body and store", []byte("x"), true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			input, sig, digest := fpCanonical(t, tc.body, tc.store)
+			fast, fastMAC, ok := parseCanonical(input, sig)
+			if !ok {
+				t.Fatalf("the fast path refused Signer's fields %q %q", input, sig)
+			}
+			slow, slowMAC, err := parseSignatureSFV([]string{input}, []string{sig})
+			if err != nil || !reflect.DeepEqual(fast, slow) || !bytes.Equal(fastMAC, slowMAC) {
+				t.Fatalf("fast %+v %x, httpsfv %+v %x %v", fast, fastMAC, slow, slowMAC, err)
+			}
+			if digest != "" {
+				if alg, _, ok := canonicalByteMember(digest, nil); !ok || alg != "sha-256" {
+					t.Fatalf("the fast path refused Signer's Content-Digest %q", digest)
+				}
+			}
+		})
+	}
+}
+
+func TestCanonicalParseLeavesNearMissesToHTTPSFV(t *testing.T) {
+	for _, tc := range fpNearMisses {
+		if _, _, ok := parseCanonical(tc[0], tc[1]); ok {
+			t.Errorf("the fast path took %q %q", tc[0], tc[1])
+		}
+	}
+}
+
+// FuzzCanonicalParse checks the fast path against httpsfv: whatever
+// parseCanonical accepts, httpsfv accepts with the same values, and
+// parseSignature (fast path first) decides exactly as the httpsfv path
+// alone. Likewise for the Content-Digest form.
+func FuzzCanonicalParse(f *testing.F) {
+	for _, c := range []struct {
+		body  []byte
+		store bool
+	}{{nil, false}, {[]byte("x"), false}, {bytes.Repeat([]byte("k"), 1024), true}} {
+		input, sig, digest := fpCanonical(f, c.body, c.store)
+		f.Add(input, sig, digest)
+	}
+	for _, tc := range fpNearMisses {
+		f.Add(tc[0], tc[1], "sha-256=:"+tc[1][len("sig1=:"):])
+	}
+	f.Add(rfcInput, rfcSignature, "sha-512=:AAAA:")
+	// Non-zero trailing bits: both decoders take them alike.
+	f.Add(`sig1=("@method");created=1;nonce="n";keyid="k1";alg="a"`, `sig1=:AAB=:`, "sha-256=:AAB=:")
+	f.Fuzz(func(t *testing.T, input, sig, digest string) {
+		// One field line each: the fast path's only case.
+		if strings.ContainsAny(input+sig, "\r\n") || len(input) > maxFieldLen || len(sig) > maxFieldLen {
+			return
+		}
+		slow, slowMAC, slowErr := parseSignatureSFV([]string{input}, []string{sig})
+		fast, fastMAC, ok := parseCanonical(input, sig)
+		if ok && (slowErr != nil || !reflect.DeepEqual(fast, slow) || !bytes.Equal(fastMAC, slowMAC)) {
+			t.Fatalf("fast %+v %x, httpsfv %+v %x %v", fast, fastMAC, slow, slowMAC, slowErr)
+		}
+		h := httptest.NewRequest(fzMethod, fzURL, nil).Header
+		h.Set("Signature-Input", input)
+		h.Set("Signature", sig)
+		got, gotMAC, err := parseSignature(h)
+		if (err == nil) != (slowErr == nil) || !reflect.DeepEqual(got, slow) || !bytes.Equal(gotMAC, slowMAC) {
+			t.Fatalf("parseSignature %+v %x %v, httpsfv %+v %x %v", got, gotMAC, err, slow, slowMAC, slowErr)
+		}
+
+		alg, value, ok := canonicalByteMember(digest, nil)
+		if !ok || strings.ContainsAny(digest, "\r\n") {
+			return
+		}
+		d, err := httpsfv.UnmarshalDictionary([]string{digest})
+		if err != nil || len(d.Names()) != 1 || d.Names()[0] != alg {
+			t.Fatalf("fast path took %q, httpsfv: %v", digest, err)
+		}
+		m, _ := d.Get(alg)
+		item, isItem := m.(httpsfv.Item)
+		b, isBytes := item.Value.([]byte)
+		if !isItem || !isBytes || len(item.Params.Names()) != 0 || !bytes.Equal(b, value) {
+			t.Fatalf("fast path read %q as %s %x, httpsfv as %#v", digest, alg, value, m)
+		}
+	})
+}
