@@ -37,7 +37,11 @@
 #
 # Everything listens on 127.0.0.1 only. Each load run lasts at most
 # KEYGATE_LOAD_SECONDS and sends at most KEYGATE_LOAD_MAX_REQUESTS
-# requests (wrk is also killed 30 s after its time), each server start and
+# requests (KEYGATE_LOAD_MAX_SIGNED for the signing generator, which signs
+# them all before it starts; wrk is also killed 60 s after its time). A
+# run that reaches its bound before its time is over measured the bound,
+# not the server: the script says so and fails, and the bound must be
+# raised. Each server start and
 # stop waits at most 60 s, and everything started here (servers, the
 # PostgreSQL database made for the run) is stopped or dropped on exit.
 # Figures on a shared or busy machine are noisy: compare the runs of one
@@ -51,7 +55,9 @@
 # Settings (environment):
 #
 #   KEYGATE_LOAD_SECONDS       duration of each load run (5)
-#   KEYGATE_LOAD_MAX_REQUESTS  most requests of each load run (200000)
+#   KEYGATE_LOAD_MAX_REQUESTS  most requests of each wrk run (5000000)
+#   KEYGATE_LOAD_MAX_SIGNED    most requests of each generator run, signed
+#                              in advance (300000)
 #   KEYGATE_LOAD_CONNECTIONS   connections (16)
 #   KEYGATE_LOAD_THREADS       wrk threads (1: steadier on 2 CPUs)
 #   KEYGATE_LOAD_STORAGES      storages to run ("sqlite postgres")
@@ -63,7 +69,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_EACH=${KEYGATE_LOAD_SECONDS:-5}
-MAX_REQUESTS=${KEYGATE_LOAD_MAX_REQUESTS:-200000}
+MAX_REQUESTS=${KEYGATE_LOAD_MAX_REQUESTS:-5000000}
+MAX_SIGNED=${KEYGATE_LOAD_MAX_SIGNED:-300000}
 CONNS=${KEYGATE_LOAD_CONNECTIONS:-16}
 THREADS=${KEYGATE_LOAD_THREADS:-1}
 read -r -a STORAGES <<<"${KEYGATE_LOAD_STORAGES:-sqlite postgres}"
@@ -76,11 +83,11 @@ die() {
 	exit 1
 }
 
-case $SECONDS_EACH$MAX_REQUESTS$CONNS$THREADS in
-*[!0-9]* | '') die "KEYGATE_LOAD_SECONDS, _MAX_REQUESTS, _CONNECTIONS and _THREADS must be numbers" ;;
+case $SECONDS_EACH$MAX_REQUESTS$MAX_SIGNED$CONNS$THREADS in
+*[!0-9]* | '') die "KEYGATE_LOAD_SECONDS, _MAX_REQUESTS, _MAX_SIGNED, _CONNECTIONS and _THREADS must be numbers" ;;
 esac
-if [ "$SECONDS_EACH" -eq 0 ] || [ "$MAX_REQUESTS" -eq 0 ] || [ "$CONNS" -eq 0 ] || [ "$THREADS" -eq 0 ]; then
-	die "KEYGATE_LOAD_SECONDS, _MAX_REQUESTS, _CONNECTIONS and _THREADS must be positive"
+if [ "$SECONDS_EACH" -eq 0 ] || [ "$MAX_REQUESTS" -eq 0 ] || [ "$MAX_SIGNED" -eq 0 ] || [ "$CONNS" -eq 0 ] || [ "$THREADS" -eq 0 ]; then
+	die "KEYGATE_LOAD_SECONDS, _MAX_REQUESTS, _MAX_SIGNED, _CONNECTIONS and _THREADS must be positive"
 fi
 [ "$CONNS" -ge "$THREADS" ] || die "KEYGATE_LOAD_CONNECTIONS must be at least KEYGATE_LOAD_THREADS"
 for s in "${STORAGES[@]}"; do
@@ -158,11 +165,15 @@ fail() {
 measure() {
 	local name=$1 out=$DIR/$1.txt
 	local -a cmd
+	local bound=$(((MAX_REQUESTS / THREADS) * THREADS))
+	case $name in
+	gobare | signed) bound=$MAX_SIGNED ;;
+	esac
 	case $name in
 	bare) cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" -s "$DIR/report.lua" "$url/bare") ;;
 	apikey | token) cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" -s "$DIR/wrk-$name.lua" "$url/protected") ;;
-	gobare) cmd=("$DIR/load" sign -bare -url "$url" -n "$MAX_REQUESTS" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
-	signed) cmd=("$DIR/load" sign -url "$url" -creds "$DIR/creds.json" -n "$MAX_REQUESTS" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
+	gobare) cmd=("$DIR/load" sign -bare -url "$url" -n "$MAX_SIGNED" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
+	signed) cmd=("$DIR/load" sign -url "$url" -creds "$DIR/creds.json" -n "$MAX_SIGNED" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
 	esac
 	timeout --kill-after=5 $((SECONDS_EACH + 60)) "${cmd[@]}" >"$out" 2>&1 || die "$name: the load run failed: $(tail -3 "$out")"
 	local n errs
@@ -172,6 +183,7 @@ measure() {
 		die "$name: no result: $(tail -3 "$out")"
 	fi
 	[ "$errs" -eq 0 ] || fail "$name: $errs requests failed or were not answered 200"
+	[ "$n" -lt "$bound" ] || fail "$name: the run reached its bound of $bound requests before its ${SECONDS_EACH}s were over: its rate is the bound's, not the server's (raise KEYGATE_LOAD_MAX_REQUESTS or _MAX_SIGNED)"
 	completed=$((completed + n))
 }
 
