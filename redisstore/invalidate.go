@@ -55,10 +55,18 @@ const publishTimeout = time.Second
 // their rules (iprule.Checker.Invalidate) when Run reports it, or "".
 const IPRulesChanged = "ip-rules"
 
+// TokensRevoked is the ID Publish sends for a revocation of access tokens
+// (keygate.ActionTokenRevoked, ActionSubjectRevoked, ActionRefreshRevoked
+// and ActionRefreshReuse, whose family takes its access tokens with it):
+// receivers forget their cached denylist answers
+// (jwt.CachedDenylist.Invalidate) when Run reports it, or "".
+const TokensRevoked = "tokens-revoked"
+
 // Publish tells every instance that the credential c.KeyID changed, or,
 // for an account's change (its package, disabled or enabled), the account
-// c.Account, or, for a change of the IP rules, [IPRulesChanged]. Its signature is keygate.ChangeFunc's, for the managers'
-// OnChange. Any other change without a key ID is not published. Receivers
+// c.Account, or, for a change of the IP rules, [IPRulesChanged], or, for
+// a revocation of access tokens, [TokensRevoked]. Its signature is
+// keygate.ChangeFunc's, for the managers' OnChange. Any other change without a key ID is not published. Receivers
 // get one ID without its kind: they drop it from every cache (credential
 // and account IDs that collided would only cost a read). If Redis cannot
 // be reached, the other instances see the change when their cache entries
@@ -71,6 +79,9 @@ func (i *Invalidations) Publish(ctx context.Context, c keygate.Change) {
 		id = c.Account
 	case keygate.ActionIPRuleCreated, keygate.ActionIPRuleDeleted:
 		id = IPRulesChanged
+	case keygate.ActionTokenRevoked, keygate.ActionSubjectRevoked, keygate.ActionRefreshRevoked, keygate.ActionRefreshReuse:
+		// The credential that obtained the tokens did not change.
+		id = TokensRevoked
 	}
 	if id == "" {
 		return

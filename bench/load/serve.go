@@ -111,6 +111,10 @@ func newServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 		}
 	}
 
+	// As in keygate serve, the verifier reads the denylist through a
+	// cache, which a revocation made here forgets at once.
+	cachedDenylist := jwt.NewCachedDenylist(denylist, jwt.DenylistCacheConfig{})
+
 	// The stores read through the caches keygate serve puts in front of
 	// its database.
 	keyStore := apikey.NewCachedStore(db.APIKeys(), apikey.CacheConfig{})
@@ -141,7 +145,7 @@ func newServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: keySet, Issuer: issuer, Audience: audience, Denylist: denylist})
+	tokens, err := jwt.NewVerifier(jwt.VerifierConfig{Keys: keySet, Issuer: issuer, Audience: audience, Denylist: cachedDenylist})
 	if err != nil {
 		return nil, err
 	}

@@ -322,24 +322,39 @@ func (a *app) buildStateStores(ctx context.Context, cfg serveConfig) (stateStore
 	} else if a.jwks, err = memoryKeySet(); err != nil {
 		return ss, err
 	}
-	if st.redis == nil {
-		return ss, nil
+	if st.redis != nil {
+		if err := ss.useRedis(st.redisCfg, cfg.accessTokenTTL); err != nil {
+			return ss, err
+		}
 	}
+	if st.db != nil {
+		// A token seen again is not a round trip to the denylist on
+		// every request: its answer is kept for the cache TTL, and
+		// forgotten at once on a revocation here or, through the
+		// broadcast, on another instance (drop).
+		st.denylist = jwt.NewCachedDenylist(ss.denylist, jwt.DenylistCacheConfig{TTL: st.cacheTTL})
+		ss.denylist = st.denylist
+	}
+	return ss, nil
+}
+
+// useRedis moves to Redis what every instance must agree on at once.
+func (ss *stateStores) useRedis(redisCfg redisstore.Config, accessTokenTTL time.Duration) (err error) {
 	// Redis holds what every instance must agree on at once: nonces
 	// (replays), one-time tokens, revoked access tokens and rate limits.
-	if ss.nonces, err = redisstore.NewNonceStore(st.redisCfg); err != nil {
-		return ss, err
+	if ss.nonces, err = redisstore.NewNonceStore(redisCfg); err != nil {
+		return err
 	}
-	if ss.oneTime, err = redisstore.NewOneTimeStore(st.redisCfg); err != nil {
-		return ss, err
+	if ss.oneTime, err = redisstore.NewOneTimeStore(redisCfg); err != nil {
+		return err
 	}
-	denyCfg := st.redisCfg
-	denyCfg.SubjectTTL = max(redisstore.DefaultSubjectTTL, cfg.accessTokenTTL+jwt.RevocationMargin)
+	denyCfg := redisCfg
+	denyCfg.SubjectTTL = max(redisstore.DefaultSubjectTTL, accessTokenTTL+jwt.RevocationMargin)
 	if ss.denylist, err = redisstore.NewDenylist(denyCfg); err != nil {
-		return ss, err
+		return err
 	}
-	ss.limiter, err = redisstore.NewLimiter(st.redisCfg)
-	return ss, err
+	ss.limiter, err = redisstore.NewLimiter(redisCfg)
+	return err
 }
 
 // memoryKeySet returns a key set with a fresh signing key, for --db
@@ -513,9 +528,9 @@ func (a *app) startupNotes(created bool, stderr io.Writer) {
 	}
 	switch {
 	case st.inv != nil:
-		fmt.Fprintf(stderr, "keygate: keys, credentials and accounts cached for %v; revocations reach other instances through Redis pub/sub\n", st.cacheTTL)
+		fmt.Fprintf(stderr, "keygate: keys, credentials, accounts and token revocations cached for %v; revocations reach other instances through Redis pub/sub\n", st.cacheTTL)
 	default:
-		fmt.Fprintf(stderr, "keygate: keys, credentials and accounts cached for %v: a revocation on another instance takes effect here within that time (--redis broadcasts it at once)\n", st.cacheTTL)
+		fmt.Fprintf(stderr, "keygate: keys, credentials, accounts and token revocations cached for %v: a revocation on another instance takes effect here within that time (--redis broadcasts it at once)\n", st.cacheTTL)
 	}
 }
 

@@ -1,18 +1,23 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/keygate/keygate/redisstore"
 )
 
 // lbAuthority is the host that the multi-instance tests' clients sign, as
@@ -209,6 +214,7 @@ func TestServeTwoInstances(t *testing.T) {
 		for _, in := range []*instance{a, b} {
 			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(secondAccess)...).status)
 		}
+		bc.skipPast(t)
 		r = refreshGrant(t, c, b.url, keys, first)
 		require.Equal(t, http.StatusBadRequest, r.status, "the reuse is refused: %s", r.body)
 		require.Equal(t, "invalid_grant", jsonBody(t, r)["error"])
@@ -217,14 +223,57 @@ func TestServeTwoInstances(t *testing.T) {
 			require.Equal(t, http.StatusBadRequest, r.status, "the family is revoked: %s", r.body)
 			require.Equal(t, "invalid_grant", jsonBody(t, r)["error"])
 		}
-		// The family's access tokens go with it, on both (RFC 9700 §4.14.2).
-		for _, in := range []*instance{a, b} {
-			for _, tok := range []string{firstAccess, secondAccess} {
-				r := call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(tok)...)
-				require.Equal(t, http.StatusUnauthorized, r.status, "an access token of the reused family: %s", r.body)
-			}
+		// The family's access tokens go with it, on both (RFC 9700 §4.14.2):
+		// at once on B, which revoked the family; on A, which answered
+		// for secondAccess from its cached denylist answer (TTL a day),
+		// once B's broadcast has reached it.
+		for _, tok := range []string{firstAccess, secondAccess} {
+			r := call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(tok)...)
+			require.Equal(t, http.StatusUnauthorized, r.status, "an access token of the family B revoked: %s", r.body)
+		}
+		bc.wait(t, redisstore.TokensRevoked)
+		for _, tok := range []string{firstAccess, secondAccess} {
+			until(t, "A still accepts an access token of the family revoked on B", func() bool {
+				r := call(t, c, http.MethodGet, a.url+"/v1/whoami", nil, bearer(tok)...)
+				if r.status != http.StatusUnauthorized {
+					require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+					return false
+				}
+				return true
+			})
 		}
 		require.Contains(t, b.stderr.String(), "refresh token reuse detected")
+	})
+
+	t.Run("an access token revoked on A is refused by B", func(t *testing.T) {
+		r := passwordGrant(t, c, a.url, keys)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		access := jsonBody(t, r)["access_token"].(string)
+		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(access, ".")[1])
+		require.NoError(t, err)
+		var claims struct {
+			JTI string `json:"jti"`
+		}
+		require.NoError(t, json.Unmarshal(payload, &claims))
+		require.NotEmpty(t, claims.JTI)
+		// Both verify it and keep the denylist's answer for a day.
+		for _, in := range []*instance{a, b, a, b} {
+			require.Equal(t, http.StatusOK, call(t, c, http.MethodGet, in.url+"/v1/whoami", nil, bearer(access)...).status)
+		}
+		bc.skipPast(t)
+		r = call(t, c, http.MethodPost, a.url+"/admin/v1/tokens/revoke", map[string]string{"jti": claims.JTI}, bearer(keys.admin)...)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		require.Equal(t, http.StatusUnauthorized, call(t, c, http.MethodGet, a.url+"/v1/whoami", nil, bearer(access)...).status,
+			"A refuses the token it revoked at once")
+		bc.wait(t, redisstore.TokensRevoked)
+		until(t, "B still accepts the token revoked on A", func() bool {
+			r := call(t, c, http.MethodGet, b.url+"/v1/whoami", nil, bearer(access)...)
+			if r.status != http.StatusUnauthorized {
+				require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+				return false
+			}
+			return true
+		})
 	})
 
 	t.Run("a rate limit holds across both instances", func(t *testing.T) {

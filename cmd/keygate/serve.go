@@ -116,7 +116,7 @@ func bindServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.store.masterKeyFile, "master-key-file", cfg.store.masterKeyFile, "`file` of the master key that seals HMAC secrets and signing keys, created on first use\n(default $"+envMasterKey+" if set, else "+masterKeyFileName+" next to the SQLite file, or in the working directory for PostgreSQL)")
 	fs.StringVar(&cfg.store.redisURL, "redis", cfg.store.redisURL, "redis:// `URL`: nonces, one-time tokens, revoked tokens and rate limits in Redis, shared by instances, and revocations broadcast to their caches")
 	fs.StringVar(&cfg.store.redisPrefix, "redis-prefix", cfg.store.redisPrefix, "`prefix` of every Redis key and of the invalidation channel")
-	fs.DurationVar(&cfg.store.cacheTTL, "cache-ttl", cfg.store.cacheTTL, "how long a verified API key or HMAC credential, and an account, is served from memory with a database:\nwithout --redis, the bound on how long a revocation (or a disabled account) on another instance goes unseen")
+	fs.DurationVar(&cfg.store.cacheTTL, "cache-ttl", cfg.store.cacheTTL, "how long a verified API key or HMAC credential, an account, and whether an access token is revoked, is served from memory with a database:\nwithout --redis, the bound on how long a revocation (or a disabled account) on another instance goes unseen")
 }
 
 // validate checks the settings that the flags' own parsers cannot: the

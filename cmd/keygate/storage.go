@@ -17,6 +17,7 @@ import (
 	"github.com/keygate/keygate/apikey"
 	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/iprule"
+	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/passworduser"
 	"github.com/keygate/keygate/postgres"
 	"github.com/keygate/keygate/redisstore"
@@ -81,6 +82,10 @@ type storage struct {
 	keys     *apikey.CachedStore
 	creds    *httpsig.CachedCredentialStore
 	accounts *account.CachedStore
+	// denylist is the cache in front of the shared denylist of revoked
+	// access tokens (the database's, or Redis's), for cacheTTL; nil in
+	// memory. buildStateStores makes it.
+	denylist *jwt.CachedDenylist
 
 	// redis is the Redis client, nil without --redis; redisCfg configures
 	// the stores on it.
@@ -261,13 +266,17 @@ func (s *storage) startInvalidations(ctx context.Context) {
 }
 
 // drop forgets the cached copy of the API key, HMAC credential or account
-// id, or every cached copy when id is "", and reloads the IP rules for ""
-// and redisstore.IPRulesChanged. The broadcast does not say which
+// id, or every cached copy when id is "", reloads the IP rules for ""
+// and redisstore.IPRulesChanged, and forgets the cached denylist answers
+// for "" and redisstore.TokensRevoked. The broadcast does not say which
 // kind id is, so it drops id from every cache: an account ID that equals
 // a key ID would only cost one read.
 func (s *storage) drop(id string) {
 	if id == "" || id == redisstore.IPRulesChanged {
 		s.ipCheck.Invalidate()
+	}
+	if (id == "" || id == redisstore.TokensRevoked) && s.denylist != nil {
+		s.denylist.Invalidate()
 	}
 	if id == "" {
 		s.keys.InvalidateAll()

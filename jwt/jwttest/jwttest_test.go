@@ -12,3 +12,11 @@ import (
 func TestMemoryDenylist(t *testing.T) {
 	jwttest.TestDenylist(t, func(*testing.T) jwt.Denylist { return jwt.NewMemoryDenylist() })
 }
+
+// A CachedDenylist in front of a MemoryDenylist is a Denylist too: what
+// it is told, it answers at once.
+func TestCachedDenylist(t *testing.T) {
+	jwttest.TestDenylist(t, func(*testing.T) jwt.Denylist {
+		return jwt.NewCachedDenylist(jwt.NewMemoryDenylist(), jwt.DenylistCacheConfig{})
+	})
+}
