@@ -8,18 +8,28 @@ package ttlcache
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Cache holds values for a TTL. The zero value is not usable: call [New].
+//
+// Reads take no lock and write no shared memory (a [sync.Map] load), so
+// that the request path of both cores does not contend on one cache line;
+// writes are serialised by a mutex, which also orders them with the
+// invalidation generation.
 type Cache[V any] struct {
 	ttl time.Duration
 	max int
 	now func() time.Time
 
-	mu      sync.RWMutex
-	entries map[string]entry[V]
-	gen     uint64 // counts invalidations: see Gen and Put
+	entries sync.Map // string → *entry[V]
+
+	mu  sync.Mutex // held by writers
+	n   int        // entries stored, expired ones included; under mu
+	gen uint64     // counts invalidations, see Gen and Put; written under mu
+	// genSeen is gen, readable without mu by Gen.
+	genSeen atomic.Uint64
 }
 
 type entry[V any] struct {
@@ -33,30 +43,29 @@ func New[V any](ttl time.Duration, max int, now func() time.Time) *Cache[V] {
 	if now == nil {
 		now = time.Now
 	}
-	return &Cache[V]{ttl: ttl, max: max, now: now, entries: make(map[string]entry[V])}
+	return &Cache[V]{ttl: ttl, max: max, now: now}
 }
 
 // Get returns the value cached for key, if it has not expired.
 func (c *Cache[V]) Get(key string) (V, bool) {
-	c.mu.RLock()
-	e, ok := c.entries[key]
-	c.mu.RUnlock()
-	if !ok || !c.now().Before(e.expires) {
+	e, ok := c.entries.Load(key)
+	if !ok {
 		var zero V
 		return zero, false
 	}
-	return e.v, true
+	ent := e.(*entry[V])
+	if !c.now().Before(ent.expires) {
+		var zero V
+		return zero, false
+	}
+	return ent.v, true
 }
 
 // Gen returns the invalidation generation. A reader that misses takes it
 // before it reads the backing store and passes it to Put, which drops the
 // value if anything was invalidated in between: an invalidation is never
 // undone by a read that started before it.
-func (c *Cache[V]) Gen() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.gen
-}
+func (c *Cache[V]) Gen() uint64 { return c.genSeen.Load() }
 
 // Put caches v for key, unless an invalidation happened since gen (see
 // [Cache.Gen]). When the cache is full, an arbitrary entry makes room.
@@ -66,13 +75,17 @@ func (c *Cache[V]) Put(key string, v V, gen uint64) {
 	if gen != c.gen {
 		return
 	}
-	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
-		for k := range c.entries { // map order is random: a random victim
-			delete(c.entries, k)
-			break
+	if _, ok := c.entries.Load(key); !ok {
+		if c.n >= c.max {
+			c.entries.Range(func(k, _ any) bool { // an arbitrary victim
+				c.entries.Delete(k)
+				c.n--
+				return false
+			})
 		}
+		c.n++
 	}
-	c.entries[key] = entry[V]{v: v, expires: c.now().Add(c.ttl)}
+	c.entries.Store(key, &entry[V]{v: v, expires: c.now().Add(c.ttl)})
 }
 
 // GetOrLoad returns the value cached for key, or else load's, which it
@@ -96,21 +109,32 @@ func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load func(context.
 func (c *Cache[V]) Invalidate(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
-	delete(c.entries, key)
+	c.bump()
+	if _, loaded := c.entries.LoadAndDelete(key); loaded {
+		c.n--
+	}
 }
 
 // InvalidateAll forgets every entry.
 func (c *Cache[V]) InvalidateAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.bump()
+	c.entries.Clear()
+	c.n = 0
+}
+
+// bump starts a new invalidation generation; c.mu is held. It is
+// published before the entries are forgotten, so that a reader that
+// misses after the forgetting takes the new generation.
+func (c *Cache[V]) bump() {
 	c.gen++
-	clear(c.entries)
+	c.genSeen.Store(c.gen)
 }
 
 // Len returns the number of entries, expired ones included.
 func (c *Cache[V]) Len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }

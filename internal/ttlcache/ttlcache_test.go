@@ -213,3 +213,21 @@ func TestStore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 9, b.gets, "Invalidate and InvalidateAll forget")
 }
+
+// BenchmarkGetParallel reads one cached entry from every core: the read
+// path of every request that finds its key, account or denylist answer in
+// memory.
+func BenchmarkGetParallel(b *testing.B) {
+	c := ttlcache.New[[64]byte](time.Hour, 1000, nil)
+	for i := range 100 {
+		c.Put("key_"+strconv.Itoa(i), [64]byte{}, c.Gen())
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok := c.Get("key_42"); !ok {
+				b.Fatal("not cached")
+			}
+		}
+	})
+}
