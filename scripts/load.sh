@@ -60,6 +60,12 @@
 #                              in advance (300000)
 #   KEYGATE_LOAD_CONNECTIONS   connections (16)
 #   KEYGATE_LOAD_THREADS       wrk threads (1: steadier on 2 CPUs)
+#   KEYGATE_LOAD_PIN           1: the server on the last CPU, the load
+#                              generators on the others (taskset), so
+#                              that the ratios compare the server's work
+#                              rather than how the scheduler mixes the two
+#                              on shared cores; 0: no pinning (auto: 1 with
+#                              two CPUs or more)
 #   KEYGATE_LOAD_STORAGES      storages to run ("sqlite postgres")
 #   KEYGATE_LOAD_AUDITS        audit modes to run ("off memory file")
 #   KEYGATE_TEST_POSTGRES_URL, KEYGATE_TEST_REDIS_URL
@@ -73,6 +79,7 @@ MAX_REQUESTS=${KEYGATE_LOAD_MAX_REQUESTS:-5000000}
 MAX_SIGNED=${KEYGATE_LOAD_MAX_SIGNED:-300000}
 CONNS=${KEYGATE_LOAD_CONNECTIONS:-16}
 THREADS=${KEYGATE_LOAD_THREADS:-1}
+PIN=${KEYGATE_LOAD_PIN:-auto}
 read -r -a STORAGES <<<"${KEYGATE_LOAD_STORAGES:-sqlite postgres}"
 read -r -a AUDITS <<<"${KEYGATE_LOAD_AUDITS:-off memory file}"
 START_TIMEOUT=60
@@ -103,6 +110,22 @@ NEED_NAME=load
 command -v go >/dev/null 2>&1 || die "go is missing"
 need wrk wrk
 need timeout coreutils
+
+# Pinning: the server alone on the last CPU, the load generators on the
+# others.
+cpus=$(nproc)
+case $PIN in
+auto) if [ "$cpus" -ge 2 ]; then PIN=1; else PIN=0; fi ;;
+0 | 1) ;;
+*) die "KEYGATE_LOAD_PIN must be 0, 1 or auto" ;;
+esac
+server_on=() load_on=()
+if [ "$PIN" = 1 ]; then
+	[ "$cpus" -ge 2 ] || die "KEYGATE_LOAD_PIN=1 needs two CPUs or more"
+	need taskset util-linux
+	server_on=(taskset -c $((cpus - 1)))
+	load_on=(taskset -c 0-$((cpus - 2)))
+fi
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/keygate-load.XXXXXX")
 server_pid=
@@ -175,7 +198,7 @@ measure() {
 	gobare) cmd=("$DIR/load" sign -bare -url "$url" -n "$MAX_SIGNED" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
 	signed) cmd=("$DIR/load" sign -url "$url" -creds "$DIR/creds.json" -n "$MAX_SIGNED" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
 	esac
-	timeout --kill-after=5 $((SECONDS_EACH + 60)) "${cmd[@]}" >"$out" 2>&1 || die "$name: the load run failed: $(tail -3 "$out")"
+	timeout --kill-after=5 $((SECONDS_EACH + 60)) "${load_on[@]}" "${cmd[@]}" >"$out" 2>&1 || die "$name: the load run failed: $(tail -3 "$out")"
 	local n errs
 	n=$(field requests "$out")
 	errs=$(field errors "$out")
@@ -202,7 +225,7 @@ start_server() {
 	# The last server's files go first: its "listening on" must not be
 	# read for this one's.
 	rm -f "$DIR"/keygate.db* "$DIR/audit.jsonl" "$DIR/creds.json" "$DIR/serve.out" "$DIR/serve.err"
-	"$DIR/load" serve -listen 127.0.0.1:0 -creds "$DIR/creds.json" "${flags[@]}" >"$DIR/serve.out" 2>"$DIR/serve.err" &
+	"${server_on[@]}" "$DIR/load" serve -listen 127.0.0.1:0 -creds "$DIR/creds.json" "${flags[@]}" >"$DIR/serve.out" 2>"$DIR/serve.err" &
 	server_pid=$!
 	local deadline=$((SECONDS + START_TIMEOUT))
 	until [ -s "$DIR/creds.json" ] && grep -qs '^listening on ' "$DIR/serve.out"; do
@@ -294,7 +317,12 @@ label() {
 }
 
 echo
-echo "==> results: ${SECONDS_EACH}s runs, $CONNS connections, wrk -t$THREADS, $(nproc) CPUs shared by the load generator and the server"
+if [ "$PIN" = 1 ]; then
+	placement="the server pinned to CPU $((cpus - 1)), the load generator to CPU 0-$((cpus - 2)) (the databases float)"
+else
+	placement="$cpus CPUs shared by the load generator and the server"
+fi
+echo "==> results: ${SECONDS_EACH}s runs, $CONNS connections, wrk -t$THREADS, $placement"
 echo
 echo "| storage | audit | credential | req/s | p50 | p99 | ratio to bare |"
 echo "| --- | --- | --- | ---: | ---: | ---: | ---: |"
