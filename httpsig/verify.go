@@ -140,7 +140,8 @@ var dummySecret = make([]byte, 64)
 //     recorded only now, after the MAC verified, so bad requests cannot
 //     fill the store.
 func (v *Verifier) Verify(r *http.Request) (Active, error) {
-	si, mac, err := parseSignature(r.Header)
+	var macBuf [64]byte
+	si, mac, err := parseSignatureInto(r.Header, macBuf[:0])
 	if err != nil {
 		return Active{}, err
 	}
