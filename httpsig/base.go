@@ -102,7 +102,9 @@ func parseSignature(h http.Header) (signatureInput, []byte, error) {
 // parseSignatureInto is parseSignature with the MAC buffer of
 // parseCanonicalInto for the fast path.
 func parseSignatureInto(h http.Header, mac []byte) (signatureInput, []byte, error) {
-	inputs, sigs := h.Values("Signature-Input"), h.Values("Signature")
+	// Canonical keys, indexed directly: Values would canonicalize them
+	// again on every request.
+	inputs, sigs := h["Signature-Input"], h["Signature"]
 	if len(inputs) == 0 && len(sigs) == 0 {
 		return signatureInput{}, nil, ErrNoSignature
 	}

@@ -117,8 +117,7 @@ func canonicalByteMember(v string, dst []byte) (string, []byte, bool) {
 		return "", nil, false
 	}
 	for i := 0; i < len(b64); i++ {
-		c := b64[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+		if !base64Alphabet[b64[i]] {
 			return "", nil, false
 		}
 	}
@@ -142,6 +141,15 @@ func canonicalByteMember(v string, dst []byte) (string, []byte, bool) {
 	}
 	return v[:n], b[:m:m], true
 }
+
+// base64Alphabet holds the bytes of a canonical sf-binary's content: the
+// standard base64 alphabet and its padding.
+var base64Alphabet = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=" {
+		t[c] = true
+	}
+	return t
+}()
 
 // keyLen returns the length of the sf-key at the start of s (RFC 8941
 // §3.1.2): lcalpha or "*", then lcalpha, DIGIT, "_", "-", "." or "*".

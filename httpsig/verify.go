@@ -214,7 +214,8 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	cred.Secrets = nil
 
 	if slices.Contains(si.components, "content-digest") {
-		if err := checkDigest(r.Header.Values("Content-Digest"), body); err != nil {
+		// A canonical key, indexed directly (Values canonicalizes again).
+		if err := checkDigest(r.Header["Content-Digest"], body); err != nil {
 			return Active{}, err
 		}
 	}
