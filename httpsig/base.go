@@ -96,7 +96,15 @@ const maxFieldLen = 4 << 10
 // parseSignature reads the request's one signature: its Signature-Input
 // member and the MAC of the same label in Signature.
 func parseSignature(h http.Header) (signatureInput, []byte, error) {
-	inputs, sigs := h.Values("Signature-Input"), h.Values("Signature")
+	return parseSignatureInto(h, nil)
+}
+
+// parseSignatureInto is parseSignature with the MAC buffer of
+// parseCanonicalInto for the fast path.
+func parseSignatureInto(h http.Header, mac []byte) (signatureInput, []byte, error) {
+	// Canonical keys, indexed directly: Values would canonicalize them
+	// again on every request.
+	inputs, sigs := h["Signature-Input"], h["Signature"]
 	if len(inputs) == 0 && len(sigs) == 0 {
 		return signatureInput{}, nil, ErrNoSignature
 	}
@@ -111,7 +119,7 @@ func parseSignature(h http.Header) (signatureInput, []byte, error) {
 		}
 	}
 	if len(inputs) == 1 && len(sigs) == 1 {
-		if si, mac, ok := parseCanonical(inputs[0], sigs[0]); ok {
+		if si, mac, ok := parseCanonicalInto(inputs[0], sigs[0], mac); ok {
 			return si, mac, nil
 		}
 	}

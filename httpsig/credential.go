@@ -551,27 +551,68 @@ var _ CredentialSource = (*Manager)(nil)
 // costs what a usable one costs and the time Lookup takes says little
 // about which it was.
 func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
-	if keyID == "" || len(keyID) > MaxKeyIDLen {
-		return Active{}, ErrNotFound
+	c, entry, err := m.lookup(ctx, keyID, false)
+	if err != nil {
+		return Active{}, err
 	}
-	c, err := m.store.Get(ctx, keyID)
+	// The caller gets copies of its own, in one allocation.
+	size := 0
+	for _, o := range entry {
+		size += len(o.plain)
+	}
+	own := make([]byte, 0, size)
+	secrets := make([][]byte, len(entry))
+	for i, o := range entry {
+		start := len(own)
+		own = append(own, o.plain...)
+		secrets[i] = own[start:len(own):len(own)]
+	}
+	return Active{KeyID: c.KeyID, Grant: c.Grant, Secrets: secrets}, nil
+}
+
+// lookupShared is Lookup for the [Verifier] of this package: the same
+// checks, in the same order, but the secrets come as the cache's entry,
+// with its MAC pools, and the grant's slices may be the store's (read
+// them, never modify them). For a key ID that may not sign, it returns the
+// decoy's entry with the error, so that the verifier's MAC work costs what
+// it costs for a usable credential.
+func (m *Manager) lookupShared(ctx context.Context, keyID string) (Active, []openedSecret, error) {
+	c, entry, err := m.lookup(ctx, keyID, true)
+	if err != nil {
+		return Active{}, entry, err
+	}
+	return Active{KeyID: c.KeyID, Grant: c.Grant}, entry, nil
+}
+
+// lookup is Lookup's work: the credential read from the store (a record
+// the store shares when shared is true and the store can) and checked,
+// and the opened secrets that verify now. For a key ID that may not sign,
+// the entry returned with the error is the decoy's.
+func (m *Manager) lookup(ctx context.Context, keyID string, shared bool) (Credential, []openedSecret, error) {
+	if keyID == "" || len(keyID) > MaxKeyIDLen {
+		return Credential{}, nil, ErrNotFound
+	}
+	var c Credential
+	var err error
+	if ms, ok := m.store.(*MemoryCredentialStore); ok && shared {
+		c, err = ms.getShared(ctx, keyID)
+	} else {
+		c, err = m.store.Get(ctx, keyID)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		m.secrets.forget(keyID)
-		m.openDecoy()
-		return Active{}, ErrNotFound
+		return Credential{}, m.openDecoy(), ErrNotFound
 	case err != nil:
-		return Active{}, fmt.Errorf("httpsig: lookup: %w", err)
+		return Credential{}, nil, fmt.Errorf("httpsig: lookup: %w", err)
 	case c.KeyID != keyID:
 		// A store that matched another spelling of the key ID.
-		m.openDecoy()
-		return Active{}, ErrNotFound
+		return Credential{}, m.openDecoy(), ErrNotFound
 	}
 	now := m.now()
 	if err := c.Usable(now); err != nil {
 		m.secrets.forget(keyID)
-		m.openDecoy()
-		return Active{}, err
+		return Credential{}, m.openDecoy(), err
 	}
 	// The secrets that verify now, current first (a stable partition).
 	var buf [2 * (maxReplacedSecrets + 1)][]byte
@@ -587,25 +628,22 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 		}
 	}
 	if len(sealed) == 0 {
-		return Active{}, fmt.Errorf("httpsig: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
+		return Credential{}, nil, fmt.Errorf("httpsig: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
 	}
-	secrets, err := m.secrets.open(m.sealer, keyID, sealed, make([][]byte, 0, len(sealed)))
+	entry, err := m.secrets.open(m.sealer, keyID, sealed)
 	if err != nil {
-		return Active{}, fmt.Errorf("httpsig: lookup %s: %w", keyID, err)
+		return Credential{}, nil, fmt.Errorf("httpsig: lookup %s: %w", keyID, err)
 	}
-	return Active{
-		KeyID:   c.KeyID,
-		Grant:   c.Grant,
-		Secrets: secrets,
-	}, nil
+	return c, entry, nil
 }
 
 // openDecoy spends the time of opening one secret, as Lookup does for a
 // usable credential: through the cache (a hit, once the decoy is cached),
-// or a decryption when there is none.
-func (m *Manager) openDecoy() {
-	var buf [1][]byte
-	_, _ = m.secrets.open(m.sealer, "", m.decoy, buf[:0])
+// or a decryption when there is none. It returns the decoy's entry, or
+// nil if it does not open.
+func (m *Manager) openDecoy() []openedSecret {
+	entry, _ := m.secrets.open(m.sealer, "", m.decoy)
+	return entry
 }
 
 // validate checks p against the clock reading now.

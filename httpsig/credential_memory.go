@@ -52,6 +52,20 @@ func (s *MemoryCredentialStore) Get(ctx context.Context, keyID string) (Credenti
 	return v.(*Credential).clone(), nil
 }
 
+// getShared is Get without the copy, for the Manager's verifier path:
+// the stored record is never modified (Update replaces it), so its
+// slices may be read, never written.
+func (s *MemoryCredentialStore) getShared(ctx context.Context, keyID string) (Credential, error) {
+	if err := ctx.Err(); err != nil {
+		return Credential{}, err
+	}
+	v, ok := s.creds.Load(keyID)
+	if !ok {
+		return Credential{}, fmt.Errorf("%w: %s", ErrNotFound, keyID)
+	}
+	return *v.(*Credential), nil
+}
+
 // List implements [CredentialStore]. It sorts the matching credentials on
 // each call: fine for the numbers an in-memory store holds.
 func (s *MemoryCredentialStore) List(ctx context.Context, f ListFilter) ([]Credential, error) {

@@ -22,13 +22,20 @@ import (
 // Profile checks (checkProfile) are not its business, but the parameters
 // it returns pass the type and length checks of parseSignature.
 func parseCanonical(input, sig string) (signatureInput, []byte, bool) {
+	return parseCanonicalInto(input, sig, nil)
+}
+
+// parseCanonicalInto is parseCanonical with the MAC decoded into mac[:0]
+// when it has the room, so that a caller's buffer on its stack spares the
+// allocation.
+func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, bool) {
 	// label=("c1" "c2" ...);created=N;nonce="...";keyid="...";alg="..."
 	n := keyLen(input)
 	if n == 0 || n >= len(input) || input[n] != '=' {
 		return signatureInput{}, nil, false
 	}
-	si := signatureInput{label: input[:n], params: input[n+1:]}
-	s := si.params
+	label, params := input[:n], input[n+1:]
+	s := params
 	if len(s) == 0 || s[0] != '(' {
 		return signatureInput{}, nil, false
 	}
@@ -40,13 +47,13 @@ func parseCanonical(input, sig string) (signatureInput, []byte, bool) {
 			count++
 		}
 	}
-	si.components = make([]string, 0, count+1)
+	components := make([]string, 0, count+1)
 	for {
 		v, rest, ok := canonicalString(s)
-		if !ok || v == "" || slices.Contains(si.components, v) {
+		if !ok || v == "" || slices.Contains(components, v) {
 			return signatureInput{}, nil, false
 		}
-		si.components = append(si.components, v)
+		components = append(components, v)
 		if len(rest) > 0 && rest[0] == ')' {
 			s = rest[1:]
 			break
@@ -60,28 +67,40 @@ func parseCanonical(input, sig string) (signatureInput, []byte, bool) {
 	if s, ok = strings.CutPrefix(s, ";created="); !ok {
 		return signatureInput{}, nil, false
 	}
-	if si.created, s, ok = canonicalInteger(s); !ok {
+	var created int64
+	if created, s, ok = canonicalInteger(s); !ok {
 		return signatureInput{}, nil, false
 	}
-	for _, p := range [...]struct {
-		name string
-		v    *string
-	}{{";nonce=", &si.nonce}, {";keyid=", &si.keyID}, {";alg=", &si.alg}} {
-		if s, ok = strings.CutPrefix(s, p.name); !ok {
-			return signatureInput{}, nil, false
-		}
-		if *p.v, s, ok = canonicalString(s); !ok || *p.v == "" || len(*p.v) > 128 {
-			return signatureInput{}, nil, false
-		}
-	}
-	if s != "" {
+	var nonce, keyID, alg string
+	if nonce, s, ok = canonicalParam(s, ";nonce="); !ok {
 		return signatureInput{}, nil, false
 	}
-	label, mac, ok := canonicalByteMember(sig, nil)
-	if !ok || label != si.label {
+	if keyID, s, ok = canonicalParam(s, ";keyid="); !ok {
 		return signatureInput{}, nil, false
 	}
-	return si, mac, true
+	if alg, s, ok = canonicalParam(s, ";alg="); !ok || s != "" {
+		return signatureInput{}, nil, false
+	}
+	sigLabel, mac, ok := canonicalByteMember(sig, mac)
+	if !ok || sigLabel != label {
+		return signatureInput{}, nil, false
+	}
+	return signatureInput{label: label, components: components, created: created,
+		nonce: nonce, keyID: keyID, alg: alg, params: params}, mac, true
+}
+
+// canonicalParam parses the string parameter name (";nonce=" and the like)
+// at the start of s: a non-empty canonical string of at most 128 bytes.
+func canonicalParam(s, name string) (string, string, bool) {
+	s, ok := strings.CutPrefix(s, name)
+	if !ok {
+		return "", "", false
+	}
+	v, rest, ok := canonicalString(s)
+	if !ok || v == "" || len(v) > 128 {
+		return "", "", false
+	}
+	return v, rest, true
 }
 
 // canonicalByteMember parses a dictionary of one member whose value is a
@@ -98,8 +117,7 @@ func canonicalByteMember(v string, dst []byte) (string, []byte, bool) {
 		return "", nil, false
 	}
 	for i := 0; i < len(b64); i++ {
-		c := b64[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+		if !base64Alphabet[b64[i]] {
 			return "", nil, false
 		}
 	}
@@ -123,6 +141,15 @@ func canonicalByteMember(v string, dst []byte) (string, []byte, bool) {
 	}
 	return v[:n], b[:m:m], true
 }
+
+// base64Alphabet holds the bytes of a canonical sf-binary's content: the
+// standard base64 alphabet and its padding.
+var base64Alphabet = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=" {
+		t[c] = true
+	}
+	return t
+}()
 
 // keyLen returns the length of the sf-key at the start of s (RFC 8941
 // §3.1.2): lcalpha or "*", then lcalpha, DIGIT, "_", "-", "." or "*".

@@ -17,18 +17,33 @@ const DefaultSecretCacheEntries = 10_000
 // decides whether a credential may sign: Lookup reads the credential from
 // the store and checks it on every call, before it looks here.
 //
-// The plaintext stays in memory only; entries are dropped when Lookup
-// finds the credential unknown or unusable, when this Manager rotates,
-// revokes or disables it, and when the cache is full (an arbitrary entry
-// goes).
+// Each cached secret comes with a pool of HMAC states keyed with it, for
+// the [Verifier]: they live and go with the entry. The plaintext stays in
+// memory only; entries are dropped when Lookup finds the credential
+// unknown or unusable, when this Manager rotates, revokes or disables it,
+// and when the cache is full (an arbitrary entry goes).
 type secretCache struct {
 	mu  sync.Mutex
 	max int
 	m   map[string][]openedSecret
 }
 
-// openedSecret is a sealed secret and its plaintext.
-type openedSecret struct{ sealed, plain []byte }
+// openedSecret is a sealed secret, its plaintext and, when cached, a pool
+// of HMAC states keyed with it. Cached entries are never modified: a
+// change replaces the whole entry.
+type openedSecret struct {
+	sealed, plain []byte
+	macs          *macPool // nil when not cached
+}
+
+// check reports whether mac is the HMAC of msg under the secret, comparing
+// in constant time: with a pooled state when the secret is cached.
+func (o openedSecret) check(msg, mac []byte) bool {
+	if o.macs != nil {
+		return o.macs.check(msg, mac)
+	}
+	return newMACState(o.plain).check(msg, mac)
+}
 
 // newSecretCache returns a cache of at most max credentials, or nil (no
 // caching) when max is negative.
@@ -42,64 +57,53 @@ func newSecretCache(max int) *secretCache {
 	return &secretCache{max: max, m: map[string][]openedSecret{}}
 }
 
-// open returns the plaintexts of sealed, the stored secrets of keyID that
-// verify now, in order: the cached ones when their sealed bytes match,
-// the others opened with s, copied into memory of the caller's own. The
-// cached entry then holds exactly these secrets. A nil cache opens every
-// secret.
-func (c *secretCache) open(s sealer, keyID string, sealed [][]byte, plain [][]byte) ([][]byte, error) {
+// open returns the opened form of sealed, the stored secrets of keyID
+// that verify now, in order: the cached entry when it holds exactly these
+// sealed bytes, else a new entry opened with s, which replaces it. The
+// returned entry may be the cache's: read it, never modify it. A nil
+// cache opens every secret, into an entry of the caller's own without MAC
+// pools.
+func (c *secretCache) open(s sealer, keyID string, sealed [][]byte) ([]openedSecret, error) {
 	if c == nil {
-		for _, b := range sealed {
+		entry := make([]openedSecret, len(sealed))
+		for i, b := range sealed {
 			p, err := s.open(keyID, b)
 			if err != nil {
 				return nil, err
 			}
-			plain = append(plain, p)
+			entry[i] = openedSecret{plain: p}
 		}
-		return plain, nil
+		return entry, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cached := c.m[keyID]
-	hit := len(cached) == len(sealed)
-	for i, b := range sealed {
-		if hit && bytes.Equal(cached[i].sealed, b) {
-			plain = append(plain, cached[i].plain)
-			continue
+	if cached := c.m[keyID]; len(cached) == len(sealed) {
+		hit := true
+		for i, b := range sealed {
+			hit = hit && bytes.Equal(cached[i].sealed, b)
 		}
-		hit = false
+		if hit {
+			return cached, nil
+		}
+	}
+	entry := make([]openedSecret, len(sealed))
+	for i, b := range sealed {
 		p, err := s.open(keyID, b)
 		if err != nil {
 			delete(c.m, keyID)
 			return nil, err
 		}
-		plain = append(plain, p[:len(p):len(p)])
+		p = p[:len(p):len(p)]
+		entry[i] = openedSecret{sealed: bytes.Clone(b), plain: p, macs: newMACPool(p)}
 	}
-	if !hit {
-		entry := make([]openedSecret, len(sealed))
-		for i, b := range sealed {
-			entry[i] = openedSecret{sealed: bytes.Clone(b), plain: plain[i]}
+	if _, ok := c.m[keyID]; !ok && len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			break
 		}
-		if _, ok := c.m[keyID]; !ok && len(c.m) >= c.max {
-			for k := range c.m {
-				delete(c.m, k)
-				break
-			}
-		}
-		c.m[keyID] = entry
 	}
-	// The caller gets copies of its own, in one allocation.
-	size := 0
-	for _, p := range plain {
-		size += len(p)
-	}
-	own := make([]byte, 0, size)
-	for i, p := range plain {
-		start := len(own)
-		own = append(own, p...)
-		plain[i] = own[start:len(own):len(own)]
-	}
-	return plain, nil
+	c.m[keyID] = entry
+	return entry, nil
 }
 
 // forget drops the secrets of keyID.

@@ -129,3 +129,42 @@ func TestSecretCacheAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifierWithManager checks the verifier's MAC over a Manager's
+// secrets, with the cache (pooled MAC states) and without: both secrets
+// of a rotation with grace verify, a wrong MAC and an unknown key ID do
+// not, and the verified credential carries its grant but no secret.
+func TestVerifierWithManager(t *testing.T) {
+	ctx := context.Background()
+	for _, entries := range []int{0, -1} {
+		t.Run(fmt.Sprintf("SecretCacheEntries %d", entries), func(t *testing.T) {
+			clock := newCredClock()
+			m, err := httpsig.NewManager(httpsig.Config{MasterKey: credMasterKey(7), Now: clock.Now, SecretCacheEntries: entries})
+			require.NoError(t, err)
+			v, err := httpsig.NewVerifier(httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: m, Now: clock.Now})
+			require.NoError(t, err)
+			old, cred, err := m.Create(ctx, httpsig.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: []string{"s1"}}})
+			require.NoError(t, err)
+			for range 2 {
+				a, err := v.Verify(scRequest(t, clock, cred.KeyID, old.Reveal()))
+				require.NoError(t, err)
+				assert.Equal(t, httpsig.Active{KeyID: cred.KeyID, Grant: cred.Grant}, a)
+			}
+			current, _, err := m.Rotate(ctx, cred.KeyID, time.Hour)
+			require.NoError(t, err)
+			for range 2 {
+				for _, s := range [][]byte{current.Reveal(), old.Reveal()} {
+					_, err := v.Verify(scRequest(t, clock, cred.KeyID, s))
+					assert.NoError(t, err)
+				}
+				wrong := bytes.Clone(current.Reveal())
+				wrong[0] ^= 1
+				_, err := v.Verify(scRequest(t, clock, cred.KeyID, wrong))
+				assert.ErrorIs(t, err, httpsig.ErrInvalidSignature)
+				_, err = v.Verify(scRequest(t, clock, "hk_0000000000000000", current.Reveal()))
+				assert.ErrorIs(t, err, httpsig.ErrInvalidSignature)
+				assert.ErrorIs(t, err, httpsig.ErrNotFound)
+			}
+		})
+	}
+}

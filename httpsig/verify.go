@@ -65,6 +65,7 @@ type Verifier struct {
 	requiredKey []string // the same, canonical (http.Header keys)
 	authorities map[string]bool
 	anyHost     bool
+	manager     *Manager // Credentials, when it is a Manager
 }
 
 // NewVerifier returns a Verifier for cfg.
@@ -91,6 +92,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.RequiredHeaders = []string{DefaultStoreHeader}
 	}
 	v := &Verifier{cfg: cfg, required: []string{"content-type"}, authorities: map[string]bool{}}
+	v.manager, _ = cfg.Credentials.(*Manager)
 	for _, a := range cfg.Authorities {
 		if a == "*" {
 			v.anyHost = true
@@ -118,7 +120,9 @@ func (v *Verifier) MaxBody() int64 { return v.cfg.MaxBody }
 var dummySecret = make([]byte, 64)
 
 // Verify checks the v3 signature of r and returns the credential that
-// signed it. On success r.Body holds exactly the verified bytes, for the
+// signed it: its key ID and grant, without its secrets. The grant's slices
+// may be shared with the credential store or its cache: read them, never
+// modify them. On success r.Body holds exactly the verified bytes, for the
 // handler. In order it refuses:
 //   - a request without signature fields ([ErrNoSignature]), or with fields
 //     that are not of the profile's shape ([ErrMalformed]);
@@ -136,7 +140,8 @@ var dummySecret = make([]byte, 64)
 //     recorded only now, after the MAC verified, so bad requests cannot
 //     fill the store.
 func (v *Verifier) Verify(r *http.Request) (Active, error) {
-	si, mac, err := parseSignature(r.Header)
+	var macBuf [64]byte
+	si, mac, err := parseSignatureInto(r.Header, macBuf[:0])
 	if err != nil {
 		return Active{}, err
 	}
@@ -173,20 +178,32 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 		return Active{}, err
 	}
 
-	cred, lookupErr := v.cfg.Credentials.Lookup(r.Context(), si.keyID)
-	secrets := cred.Secrets
-	if lookupErr != nil {
-		if !errors.Is(lookupErr, ErrCredentialInvalid) {
-			return Active{}, fmt.Errorf("httpsig: credential lookup: %w", lookupErr)
-		}
-		secrets = [][]byte{dummySecret}
+	// A Manager hands its cached secrets over with their MAC pools (the
+	// decoy's for a key ID that may not sign); another source, its
+	// plaintexts.
+	var cred Active
+	var keyed []openedSecret
+	var lookupErr error
+	if v.manager != nil {
+		cred, keyed, lookupErr = v.manager.lookupShared(r.Context(), si.keyID)
+	} else {
+		cred, lookupErr = v.cfg.Credentials.Lookup(r.Context(), si.keyID)
+	}
+	if lookupErr != nil && !errors.Is(lookupErr, ErrCredentialInvalid) {
+		return Active{}, fmt.Errorf("httpsig: credential lookup: %w", lookupErr)
 	}
 	ok := false
-	var sum [sha256.Size]byte
-	for _, secret := range secrets {
-		m := hmac.New(sha256.New, secret)
-		m.Write(base)
-		ok = hmac.Equal(m.Sum(sum[:0]), mac) || ok
+	switch {
+	case keyed != nil:
+		for _, o := range keyed {
+			ok = o.check(base, mac) || ok
+		}
+	case lookupErr != nil:
+		newMACState(dummySecret).check(base, mac)
+	default:
+		for _, secret := range cred.Secrets {
+			ok = newMACState(secret).check(base, mac) || ok
+		}
 	}
 	if lookupErr != nil {
 		return Active{}, errors.Join(ErrInvalidSignature, lookupErr)
@@ -194,9 +211,11 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	if !ok {
 		return Active{}, ErrInvalidSignature
 	}
+	cred.Secrets = nil
 
 	if slices.Contains(si.components, "content-digest") {
-		if err := checkDigest(r.Header.Values("Content-Digest"), body); err != nil {
+		// A canonical key, indexed directly (Values canonicalizes again).
+		if err := checkDigest(r.Header["Content-Digest"], body); err != nil {
 			return Active{}, err
 		}
 	}
