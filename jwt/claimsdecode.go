@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/strbytes"
 )
 
 // decodeClaims decodes the claims of an access token: exactly what
@@ -18,17 +19,20 @@ import (
 // only ever copies plain strings and parses numbers. FuzzDecodeClaims
 // checks it against json.Unmarshal.
 //
-// The plain strings it decodes share one copy of the document (text), so
-// that a token's claims cost one allocation for all their strings rather
-// than one each.
-func decodeClaims(data []byte) (wireClaims, error) {
+// The plain strings it decodes are substrings of text, which the caller
+// must never change (a string is immutable, but the verifier builds text
+// over its own freshly decoded bytes without a copy), and the lists of
+// strings (aud, kg_permissions, ...) share one backing array, so that a
+// token's claims cost one allocation rather than one per string and list.
+func decodeClaims(text string) (wireClaims, error) {
 	var w wireClaims
+	data := strbytes.View(text)
 	d := claimsDecoder{data: data}
 	d.skipSpace()
 	if d.i >= len(data) || data[d.i] != '{' || !validJSON(data) {
 		return wireClaims{}, errJSON
 	}
-	text := string(data)
+	var arena []string // the backing array of the lists
 	var seenBuf [24][]byte
 	seen := seenBuf[:0] // top-level names so far, unescaped
 	d.i++
@@ -62,7 +66,7 @@ func decodeClaims(data []byte) (wireClaims, error) {
 			}
 		}
 		seen = append(seen, name)
-		if known, err := w.set(name, value, valueText); err != nil {
+		if known, err := w.set(name, value, valueText, &arena); err != nil {
 			return wireClaims{}, err
 		} else if !known {
 			// The checks json.Unmarshal skips: a name that clashes in
@@ -80,8 +84,9 @@ func decodeClaims(data []byte) (wireClaims, error) {
 
 // set decodes one member into w, as json.Unmarshal would, and reports
 // whether the name is a known claim. text holds the same bytes as value:
-// the decoded plain strings are substrings of it.
-func (w *wireClaims) set(rawName, value []byte, text string) (known bool, err error) {
+// the decoded plain strings are substrings of it. The lists it decodes on
+// the fast path are carved out of *arena.
+func (w *wireClaims) set(rawName, value []byte, text string, arena *[]string) (known bool, err error) {
 	name := string(rawName)
 	switch name {
 	case "iss":
@@ -114,7 +119,7 @@ func (w *wireClaims) set(rawName, value []byte, text string) (known bool, err er
 			// audience.UnmarshalJSON decodes it.
 			var s string
 			if s, err = decodeString(value, text, ""); err == nil {
-				w.Aud = audience{s}
+				w.Aud = audience(carve(arena, s))
 			}
 			break
 		}
@@ -126,17 +131,17 @@ func (w *wireClaims) set(rawName, value []byte, text string) (known bool, err er
 	case "nbf":
 		err = w.Nbf.UnmarshalJSON(value)
 	case "kg_permissions":
-		w.Permissions, err = decodeStrings(value, text, w.Permissions)
+		w.Permissions, err = decodeStrings(value, text, w.Permissions, arena)
 	case "kg_stores":
-		w.Stores, err = decodeStrings(value, text, w.Stores)
+		w.Stores, err = decodeStrings(value, text, w.Stores, arena)
 	case "kg_allowed_ips":
-		w.AllowedIPs, err = decodeStrings(value, text, w.AllowedIPs)
+		w.AllowedIPs, err = decodeStrings(value, text, w.AllowedIPs, arena)
 	case "kg_denied_ips":
-		w.DeniedIPs, err = decodeStrings(value, text, w.DeniedIPs)
+		w.DeniedIPs, err = decodeStrings(value, text, w.DeniedIPs, arena)
 	case "kg_allowed_countries":
-		w.AllowedCountries, err = decodeStrings(value, text, w.AllowedCountries)
+		w.AllowedCountries, err = decodeStrings(value, text, w.AllowedCountries, arena)
 	case "kg_denied_countries":
-		w.DeniedCountries, err = decodeStrings(value, text, w.DeniedCountries)
+		w.DeniedCountries, err = decodeStrings(value, text, w.DeniedCountries, arena)
 	default:
 		// An unknown member is ignored, as json.Unmarshal ignores it.
 		return false, nil
@@ -160,24 +165,45 @@ func decodeString(value []byte, text string, prev string) (string, error) {
 	return s, nil
 }
 
+// arenaSize is the initial capacity of a token's shared backing array of
+// lists: enough for keygate's usual aud, permissions and stores.
+const arenaSize = 8
+
+// carve appends s to *arena and returns it as a list of its own, with no
+// capacity beyond it (an append to it never reaches the next list). When
+// *arena grows, the lists carved before keep the old array.
+func carve(arena *[]string, s string) []string {
+	if *arena == nil {
+		*arena = make([]string, 0, arenaSize)
+	}
+	*arena = append(*arena, s)
+	n := len(*arena)
+	return (*arena)[n-1 : n : n]
+}
+
 // decodeStrings decodes a JSON array of strings, whose bytes text holds
-// too; anything else goes to json.Unmarshal, which also decides null (nil)
-// and null elements.
-func decodeStrings(value []byte, text string, prev []string) ([]string, error) {
+// too, into *arena; anything else goes to json.Unmarshal, which also
+// decides null (nil) and null elements.
+func decodeStrings(value []byte, text string, prev []string, arena *[]string) ([]string, error) {
 	d := claimsDecoder{data: value}
 	if value[0] == '[' {
 		d.i++
-		out := make([]string, 0, 4)
+		if *arena == nil {
+			*arena = make([]string, 0, arenaSize)
+		}
+		first := len(*arena)
 		for {
 			d.skipSpace()
 			switch value[d.i] {
 			case ']':
-				return out, nil
+				end := len(*arena)
+				return (*arena)[first:end:end], nil
 			case ',':
 				d.i++
 				d.skipSpace()
 			}
 			if value[d.i] != '"' {
+				*arena = (*arena)[:first]
 				break // not a plain string: the slow path
 			}
 			start := d.i
@@ -188,10 +214,10 @@ func decodeStrings(value []byte, text string, prev []string) ([]string, error) {
 				if err := json.Unmarshal(value[start:d.i], &s); err != nil {
 					return nil, errJSON
 				}
-				out = append(out, s)
+				*arena = append(*arena, s)
 				continue
 			}
-			out = append(out, text[start+1:d.i-1])
+			*arena = append(*arena, text[start+1:d.i-1])
 		}
 	}
 	out := prev

@@ -35,7 +35,7 @@ func TestDecodeClaimsMatchesEncodingJSON(t *testing.T) {
 
 func checkDecodeClaims(t *testing.T, data []byte) {
 	t.Helper()
-	got, gotErr := decodeClaims(data)
+	got, gotErr := decodeClaims(string(data))
 	want, wantErr := reference(data)
 	if (gotErr == nil) != (wantErr == nil) {
 		t.Fatalf("decodeClaims(%q): error %v, encoding/json: %v", data, gotErr, wantErr)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/keygate/keygate/internal/strbytes"
 )
@@ -54,35 +55,51 @@ type parsed struct {
 // jwk, jku, x5u, x5c, b64 or zip. Errors wrap [ErrMalformed] or
 // [ErrUnsupportedHeader] and never contain the token.
 func parse(token string) (parsed, error) {
+	p, sig, err := parseInto(token, nil)
+	p.signature = sig
+	return p, err
+}
+
+// sigBufLen is the size of the signature buffer a verifier keeps on its
+// stack: an RSA-4096 signature, or any smaller one.
+const sigBufLen = 512
+
+// parseInto is parse, decoding the signature into sigBuf when it is large
+// enough (so that a caller can keep it on its stack), else into a new
+// slice, and returning it apart from the parsed token (whose signature is
+// nil): escape analysis does not tell a struct's fields apart, and the
+// signing input, in the same struct, goes to the heap.
+func parseInto(token string, sigBuf []byte) (parsed, []byte, error) {
 	if len(token) > MaxTokenLen {
-		return parsed{}, errTooLarge
+		return parsed{}, nil, errTooLarge
 	}
 	// Only the base64url alphabet and the two dots. (encoding/base64 skips
 	// CR and LF even in strict mode; a token must not.)
 	for i := 0; i < len(token); i++ {
 		if !tokenByte[token[i]] {
-			return parsed{}, errBase64
+			return parsed{}, nil, errBase64
 		}
 	}
 	h, rest, ok := strings.Cut(token, ".")
 	if !ok {
-		return parsed{}, errSegments
+		return parsed{}, nil, errSegments
 	}
 	payload, sig, ok := strings.Cut(rest, ".")
 	if !ok || strings.IndexByte(sig, '.') >= 0 || h == "" || payload == "" || sig == "" {
-		return parsed{}, errSegments
+		return parsed{}, nil, errSegments
 	}
 	var p parsed
 	var err error
 	if p.header, err = decodeHeader(h); err != nil {
-		return parsed{}, err
+		return parsed{}, nil, err
 	}
-	if p.signature, err = decodeSegment(sig); err != nil {
-		return parsed{}, err
+	signature, err := decodeSegmentInto(sig, sigBuf)
+	if err != nil {
+		return parsed{}, nil, err
 	}
 	p.signingInput = token[:len(h)+1+len(payload)]
 	p.payload = payload
-	return p, nil
+	return p, signature, nil
 }
 
 // decodeHeader decodes and checks a header segment. Every token signed by
@@ -137,13 +154,33 @@ var tokenByte = func() (t [256]bool) {
 }()
 
 // decodeSegment decodes one strict base64url segment.
-func decodeSegment(s string) ([]byte, error) {
-	out := make([]byte, b64.DecodedLen(len(s)))
+func decodeSegment(s string) ([]byte, error) { return decodeSegmentInto(s, nil) }
+
+// decodeSegmentInto decodes one strict base64url segment into buf when it
+// is large enough, else into a new slice.
+func decodeSegmentInto(s string, buf []byte) ([]byte, error) {
+	out := buf
+	if n := b64.DecodedLen(len(s)); n <= cap(buf) {
+		out = buf[:n]
+	} else {
+		out = make([]byte, n)
+	}
 	n, err := b64.Decode(out, strbytes.View(s))
 	if err != nil {
 		return nil, errBase64
 	}
 	return out[:n], nil
+}
+
+// decodeSegmentString decodes one strict base64url segment into a new
+// string, without the copy that string(decoded) would make: the bytes are
+// written once, here, and never again.
+func decodeSegmentString(s string) (string, error) {
+	out, err := decodeSegment(s)
+	if err != nil || len(out) == 0 {
+		return "", err
+	}
+	return unsafe.String(&out[0], len(out)), nil
 }
 
 // decodeJSONObject decodes data, which must be one JSON object with no

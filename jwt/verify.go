@@ -143,32 +143,39 @@ func (v *Verifier) checkRevoked(ctx context.Context, c Claims) error {
 
 // verifySignature runs every check up to the signature and the type, and
 // returns the decoded payload and the key that verified it.
-func (v *Verifier) verifySignature(token, typ string) ([]byte, *Key, error) {
-	p, err := parse(token)
+func (v *Verifier) verifySignature(token, typ string) (string, *Key, error) {
+	var sigBuf [sigBufLen]byte
+	p, sig, err := parseInto(token, sigBuf[:])
 	if err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
 	key, ok := v.cfg.Keys.Lookup(p.header.Kid)
 	if !ok {
-		return nil, nil, ErrUnknownKey
+		return "", nil, ErrUnknownKey
 	}
-	if err := checkSignature(p, key); err != nil {
-		return nil, nil, err
+	if err := checkSignatureOf(p.header.Alg, p.signingInput, sig, key); err != nil {
+		return "", nil, err
 	}
 	if !typeIs(p.header.Typ, typ) {
-		return nil, nil, ErrType
+		return "", nil, ErrType
 	}
-	payload, err := decodeSegment(p.payload)
+	payload, err := decodeSegmentString(p.payload)
 	return payload, key, err
 }
 
 // checkSignature checks the header's alg against the key's pinned one, then
 // the signature.
 func checkSignature(p parsed, key *Key) error {
-	if p.header.Alg != string(key.alg) {
+	return checkSignatureOf(p.header.Alg, p.signingInput, p.signature, key)
+}
+
+// checkSignatureOf checks alg, a header's, against the key's pinned one,
+// then the signature sig over input.
+func checkSignatureOf(alg, input string, sig []byte, key *Key) error {
+	if alg != string(key.alg) {
 		return ErrAlgorithm // "none", "NONE", HS256 against an RSA key, ...
 	}
-	if !key.verify(p.signingInput, p.signature) {
+	if !key.verify(input, sig) {
 		return ErrSignature
 	}
 	return nil
