@@ -159,6 +159,9 @@ func (v *Verifier) verifySignature(token, typ string) (string, *Key, error) {
 	if !typeIs(p.header.Typ, typ) {
 		return "", nil, ErrType
 	}
+	if p.isDecoded {
+		return p.decoded, key, nil
+	}
 	payload, err := decodeSegmentString(p.payload)
 	return payload, key, err
 }
