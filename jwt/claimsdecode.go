@@ -11,13 +11,15 @@ import (
 // decodeClaims decodes the claims of an access token: exactly what
 // json.Unmarshal into wireClaims gives, plus keygate's refusals
 // (duplicate member names, names that clash in case with a known claim),
-// about three times faster, which the first verification of a token needs.
+// several times faster, which the first verification of a token needs.
 //
-// The document is validated first (validJSON, which answers as json.Valid
-// does); the decoder then walks valid JSON only. Anything unusual in a value (escapes,
-// invalid UTF-8, null) is handed to encoding/json itself, so the fast path
-// only ever copies plain strings and parses numbers. FuzzDecodeClaims
-// checks it against json.Unmarshal.
+// It walks the document once, validating as it goes with the scanners of
+// validJSON (which answers as json.Valid does): each member's value is
+// validated whole before it is decoded, so the decoding only ever sees
+// valid JSON. Anything unusual in a value (escapes, non-ASCII, null) is
+// handed to encoding/json itself, so the fast path only ever takes plain
+// ASCII strings as they are and parses numbers. FuzzDecodeClaims checks
+// it against json.Unmarshal.
 //
 // The plain strings it decodes are substrings of text, which the caller
 // must never change (a string is immutable, but the verifier builds text
@@ -25,34 +27,60 @@ import (
 // strings (aud, kg_permissions, ...) share one backing array, so that a
 // token's claims cost one allocation rather than one per string and list.
 func decodeClaims(text string) (wireClaims, error) {
-	var w wireClaims
 	data := strbytes.View(text)
-	d := claimsDecoder{data: data}
-	d.skipSpace()
-	if d.i >= len(data) || data[d.i] != '{' || !validJSON(data) {
+	w, err := decodeClaimsOnce(data, text)
+	if err != nil && err != errJSON && !validJSON(data) {
+		// encoding/json refuses a document that is not valid JSON before
+		// it decodes anything: so does keygate, whatever a member before
+		// the fault said.
 		return wireClaims{}, errJSON
+	}
+	return w, err
+}
+
+// decodeClaimsOnce is decodeClaims in one pass: an error that it returns
+// for a member may hide a syntax error further on.
+func decodeClaimsOnce(data []byte, text string) (wireClaims, error) {
+	var w wireClaims
+	i := skipJSONSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return wireClaims{}, errJSON
+	}
+	i = skipJSONSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		if skipJSONSpace(data, i+1) != len(data) {
+			return wireClaims{}, errJSON
+		}
+		return w, nil
 	}
 	var arena []string // the backing array of the lists
 	var seenBuf [24][]byte
 	seen := seenBuf[:0] // top-level names so far, unescaped
-	d.i++
 	for {
-		d.skipSpace()
-		if data[d.i] == '}' {
-			return w, nil
+		// A member starts at i.
+		if i >= len(data) || data[i] != '"' {
+			return wireClaims{}, errJSON
 		}
-		if data[d.i] == ',' {
-			d.i++
-			d.skipSpace()
+		end, plainName, ok := jsonString(data, i)
+		if !ok {
+			return wireClaims{}, errJSON
 		}
-		name := d.rawString()
-		d.skipSpace()
-		d.i++ // ':'
-		d.skipSpace()
-		start := d.i
-		d.skipValue()
-		value, valueText := data[start:d.i], text[start:d.i]
-		if hasEscape(name) {
+		name := data[i+1 : end-1]
+		if i = skipJSONSpace(data, end); i >= len(data) || data[i] != ':' {
+			return wireClaims{}, errJSON
+		}
+		start := skipJSONSpace(data, i+1)
+		plain := false
+		if start < len(data) && data[start] == '"' {
+			i, plain, ok = jsonString(data, start)
+		} else {
+			i, ok = validValue(data, start, 1)
+		}
+		if !ok {
+			return wireClaims{}, errJSON
+		}
+		value, valueText := data[start:i], text[start:i]
+		if !plainName && hasEscape(name) {
 			// A name with escapes: encoding/json decodes it.
 			var s string
 			if err := json.Unmarshal(append(append([]byte{'"'}, name...), '"'), &s); err != nil {
@@ -66,7 +94,7 @@ func decodeClaims(text string) (wireClaims, error) {
 			}
 		}
 		seen = append(seen, name)
-		if known, err := w.set(name, value, valueText, &arena); err != nil {
+		if known, err := w.set(name, value, valueText, plain, &arena); err != nil {
 			return wireClaims{}, err
 		} else if !known {
 			// The checks json.Unmarshal skips: a name that clashes in
@@ -79,46 +107,62 @@ func decodeClaims(text string) (wireClaims, error) {
 				return wireClaims{}, errDuplicateName
 			}
 		}
+		// After the member: a comma and the next one, or the end.
+		if i = skipJSONSpace(data, i); i >= len(data) {
+			return wireClaims{}, errJSON
+		}
+		switch data[i] {
+		case ',':
+			i = skipJSONSpace(data, i+1)
+		case '}':
+			if skipJSONSpace(data, i+1) != len(data) {
+				return wireClaims{}, errJSON
+			}
+			return w, nil
+		default:
+			return wireClaims{}, errJSON
+		}
 	}
 }
 
 // set decodes one member into w, as json.Unmarshal would, and reports
-// whether the name is a known claim. text holds the same bytes as value:
-// the decoded plain strings are substrings of it. The lists it decodes on
-// the fast path are carved out of *arena.
-func (w *wireClaims) set(rawName, value []byte, text string, arena *[]string) (known bool, err error) {
+// whether the name is a known claim. value is valid JSON, and plain says
+// whether it is a string of ASCII without escapes. text holds the same
+// bytes as value: the decoded plain strings are substrings of it. The
+// lists it decodes on the fast path are carved out of *arena.
+func (w *wireClaims) set(rawName, value []byte, text string, plain bool, arena *[]string) (known bool, err error) {
 	name := string(rawName)
 	switch name {
 	case "iss":
-		w.Iss, err = decodeString(value, text, w.Iss)
+		w.Iss, err = decodeString(value, text, w.Iss, plain)
 	case "sub":
-		w.Sub, err = decodeString(value, text, w.Sub)
+		w.Sub, err = decodeString(value, text, w.Sub, plain)
 	case "jti":
-		w.Jti, err = decodeString(value, text, w.Jti)
+		w.Jti, err = decodeString(value, text, w.Jti, plain)
 	case "client_id":
-		w.ClientID, err = decodeString(value, text, w.ClientID)
+		w.ClientID, err = decodeString(value, text, w.ClientID, plain)
 	case "scope":
-		w.Scope, err = decodeString(value, text, w.Scope)
+		w.Scope, err = decodeString(value, text, w.Scope, plain)
 	case "sid":
-		w.Sid, err = decodeString(value, text, w.Sid)
+		w.Sid, err = decodeString(value, text, w.Sid, plain)
 	case "kg_account":
-		w.Account, err = decodeString(value, text, w.Account)
+		w.Account, err = decodeString(value, text, w.Account, plain)
 	case "kg_package":
-		w.Package, err = decodeString(value, text, w.Package)
+		w.Package, err = decodeString(value, text, w.Package, plain)
 	case "kg_mode":
 		var m string
-		m, err = decodeString(value, text, string(w.Mode))
+		m, err = decodeString(value, text, string(w.Mode), plain)
 		w.Mode = keygate.Mode(m)
 	case "kg_client_kind":
 		var k string
-		k, err = decodeString(value, text, string(w.ClientKind))
+		k, err = decodeString(value, text, string(w.ClientKind), plain)
 		w.ClientKind = keygate.Kind(k)
 	case "aud":
 		if value[0] == '"' {
 			// One audience, the usual case: a string, decoded as
 			// audience.UnmarshalJSON decodes it.
 			var s string
-			if s, err = decodeString(value, text, ""); err == nil {
+			if s, err = decodeString(value, text, "", plain); err == nil {
 				w.Aud = audience(carve(arena, s))
 			}
 			break
@@ -149,9 +193,13 @@ func (w *wireClaims) set(rawName, value []byte, text string, arena *[]string) (k
 	return true, err
 }
 
-// decodeString decodes a JSON string value, whose bytes text holds too;
-// null keeps prev, as json.Unmarshal does.
-func decodeString(value []byte, text string, prev string) (string, error) {
+// decodeString decodes a JSON value, whose bytes text holds too, that
+// should be a string (plain: of ASCII without escapes); null keeps prev,
+// as json.Unmarshal does.
+func decodeString(value []byte, text string, prev string, plain bool) (string, error) {
+	if plain {
+		return text[1 : len(text)-1], nil
+	}
 	if len(value) >= 2 && value[0] == '"' {
 		inner := value[1 : len(value)-1]
 		if !hasEscape(inner) && utf8.Valid(inner) {
@@ -207,17 +255,17 @@ func decodeStrings(value []byte, text string, prev []string, arena *[]string) ([
 				break // not a plain string: the slow path
 			}
 			start := d.i
-			d.i++
-			raw := d.rawStringBody()
-			if hasEscape(raw) || !utf8.Valid(raw) {
+			end, plain, _ := jsonString(value, start) // valid JSON: ok
+			d.i = end
+			if raw := value[start+1 : end-1]; !plain && (hasEscape(raw) || !utf8.Valid(raw)) {
 				var s string
-				if err := json.Unmarshal(value[start:d.i], &s); err != nil {
+				if err := json.Unmarshal(value[start:end], &s); err != nil {
 					return nil, errJSON
 				}
 				*arena = append(*arena, s)
 				continue
 			}
-			*arena = append(*arena, text[start+1:d.i-1])
+			*arena = append(*arena, text[start+1:end-1])
 		}
 	}
 	out := prev
@@ -240,61 +288,6 @@ func (d *claimsDecoder) skipSpace() {
 			d.i++
 		default:
 			return
-		}
-	}
-}
-
-// rawString reads a string at d.i and returns its bytes between the
-// quotes, escapes undecoded.
-func (d *claimsDecoder) rawString() []byte {
-	d.i++ // the opening quote
-	return d.rawStringBody()
-}
-
-// rawStringBody reads up to and past the closing quote.
-func (d *claimsDecoder) rawStringBody() []byte {
-	start := d.i
-	for d.data[d.i] != '"' {
-		if d.data[d.i] == '\\' {
-			d.i++
-		}
-		d.i++
-	}
-	d.i++
-	return d.data[start : d.i-1]
-}
-
-// skipValue moves past one value.
-func (d *claimsDecoder) skipValue() {
-	switch d.data[d.i] {
-	case '"':
-		d.i++
-		d.rawStringBody()
-	case '{', '[':
-		depth := 0
-		for {
-			switch d.data[d.i] {
-			case '"':
-				d.i++
-				d.rawStringBody()
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-			}
-			d.i++
-			if depth == 0 {
-				return
-			}
-		}
-	default: // a number, true, false or null
-		for d.i < len(d.data) {
-			switch d.data[d.i] {
-			case ',', '}', ']', ' ', '\t', '\r', '\n':
-				return
-			}
-			d.i++
 		}
 	}
 }

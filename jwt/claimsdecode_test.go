@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,18 @@ var claimsSeeds = []string{
 	`{"kg_stores":[1]}`, `{"sub":"a","sub":"b"}`, `{"SUB":"a"}`, `{"a":{"b":1,"b":2}}`, `{}`, `[]`, `{"sub":"a"`, `{"sub":"a"}x`,
 	`{"kg_denied_ips":["10.0.0.0/8"],"kg_allowed_countries":["SE","NO"],"kg_denied_countries":null}`, `{"kg_denied_countries":"SE"}`,
 	`{"iat":1e400}`, `{"nbf":0}`, `{"exp":253402300800}`, `{"kg_permissions":[]}`, `{"unknown":[[[]]],"sub":"s"}`,
+	// Faults after a member that decodes, or that is refused for another
+	// reason: the syntax error decides.
+	`{"sub":"a","sub":"b",}`, `{"sub":5,"x":}`, `{"SUB":1,"a":[}`, `{"sub":"a"} {}`, `{"sub":"a",}`, `{"sub" "a"}`, `{"sub":"a" "b":1}`,
+	`{"sub":"é","kg_stores":["é","a\u00e9",""],"aud":"\u0061pi","ünknown":1}`, ` {} `, `{} x`, `{"a":1}]`, `{"a":[1,2,]}`,
+	`{"exp":1700000000,"iat":1699999999.999,"nbf":1e3,"kg_permissions":[ "a" , "b" ]}`,
+}
+
+func init() {
+	// Nesting at encoding/json's limit, in an unknown claim.
+	for _, n := range []int{maxJSONDepth - 2, maxJSONDepth - 1, maxJSONDepth} {
+		claimsSeeds = append(claimsSeeds, `{"sub":"s","deep":`+strings.Repeat("[", n)+strings.Repeat("]", n)+`}`)
+	}
 }
 
 // reference decodes claims the slow way: encoding/json plus keygate's
