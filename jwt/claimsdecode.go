@@ -53,9 +53,10 @@ func decodeClaimsOnce(data []byte, text string) (wireClaims, error) {
 		}
 		return w, nil
 	}
-	var arena []string // the backing array of the lists
-	var seenBuf [24][]byte
-	seen := seenBuf[:0] // top-level names so far, unescaped
+	var arena []string    // the backing array of the lists
+	var seenClaims uint32 // the known claims so far, by index
+	var seenBuf [8][]byte
+	seen := seenBuf[:0] // the unknown names so far, unescaped
 	for {
 		// A member starts at i.
 		if i >= len(data) || data[i] != '"' {
@@ -88,18 +89,25 @@ func decodeClaimsOnce(data []byte, text string) (wireClaims, error) {
 			}
 			name = []byte(s)
 		}
-		for _, n := range seen {
-			if string(n) == string(name) {
+		if claim := claimIndex(name); claim >= 0 {
+			if seenClaims&(1<<claim) != 0 {
 				return wireClaims{}, errDuplicateName
 			}
-		}
-		seen = append(seen, name)
-		if known, err := w.set(name, value, valueText, plain, &arena); err != nil {
-			return wireClaims{}, err
-		} else if !known {
-			// The checks json.Unmarshal skips: a name that clashes in
-			// case with a known claim, and duplicates inside an unknown
-			// member's value.
+			seenClaims |= 1 << claim
+			if err := w.set(claim, value, valueText, plain, &arena); err != nil {
+				return wireClaims{}, err
+			}
+		} else {
+			// An unknown member is ignored, as json.Unmarshal ignores it,
+			// after the checks json.Unmarshal skips: a name seen before,
+			// a name that clashes in case with a known claim, and
+			// duplicates inside its value.
+			for _, n := range seen {
+				if string(n) == string(name) {
+					return wireClaims{}, errDuplicateName
+				}
+			}
+			seen = append(seen, name)
 			if known := memberNamesOf(&w); known.clashes(name) {
 				return wireClaims{}, errDuplicateName
 			}
@@ -125,39 +133,110 @@ func decodeClaimsOnce(data []byte, text string) (wireClaims, error) {
 	}
 }
 
-// set decodes one member into w, as json.Unmarshal would, and reports
-// whether the name is a known claim. value is valid JSON, and plain says
+// The known claims, by index (see claimIndex).
+const (
+	claimIss = iota
+	claimSub
+	claimJti
+	claimClientID
+	claimScope
+	claimSid
+	claimKgAccount
+	claimKgPackage
+	claimKgMode
+	claimKgClientKind
+	claimAud
+	claimExp
+	claimIat
+	claimNbf
+	claimKgPermissions
+	claimKgStores
+	claimKgAllowedIPs
+	claimKgDeniedIPs
+	claimKgAllowedCountries
+	claimKgDeniedCountries
+	numClaims
+)
+
+// claimIndex returns the index of a known claim's name, or -1.
+func claimIndex(name []byte) int {
+	switch string(name) {
+	case "iss":
+		return claimIss
+	case "sub":
+		return claimSub
+	case "jti":
+		return claimJti
+	case "client_id":
+		return claimClientID
+	case "scope":
+		return claimScope
+	case "sid":
+		return claimSid
+	case "kg_account":
+		return claimKgAccount
+	case "kg_package":
+		return claimKgPackage
+	case "kg_mode":
+		return claimKgMode
+	case "kg_client_kind":
+		return claimKgClientKind
+	case "aud":
+		return claimAud
+	case "exp":
+		return claimExp
+	case "iat":
+		return claimIat
+	case "nbf":
+		return claimNbf
+	case "kg_permissions":
+		return claimKgPermissions
+	case "kg_stores":
+		return claimKgStores
+	case "kg_allowed_ips":
+		return claimKgAllowedIPs
+	case "kg_denied_ips":
+		return claimKgDeniedIPs
+	case "kg_allowed_countries":
+		return claimKgAllowedCountries
+	case "kg_denied_countries":
+		return claimKgDeniedCountries
+	}
+	return -1
+}
+
+// set decodes the member of a known claim into w, as json.Unmarshal
+// would. value is valid JSON, and plain says
 // whether it is a string of ASCII without escapes. text holds the same
 // bytes as value: the decoded plain strings are substrings of it. The
 // lists it decodes on the fast path are carved out of *arena.
-func (w *wireClaims) set(rawName, value []byte, text string, plain bool, arena *[]string) (known bool, err error) {
-	name := string(rawName)
-	switch name {
-	case "iss":
+func (w *wireClaims) set(claim int, value []byte, text string, plain bool, arena *[]string) (err error) {
+	switch claim {
+	case claimIss:
 		w.Iss, err = decodeString(value, text, w.Iss, plain)
-	case "sub":
+	case claimSub:
 		w.Sub, err = decodeString(value, text, w.Sub, plain)
-	case "jti":
+	case claimJti:
 		w.Jti, err = decodeString(value, text, w.Jti, plain)
-	case "client_id":
+	case claimClientID:
 		w.ClientID, err = decodeString(value, text, w.ClientID, plain)
-	case "scope":
+	case claimScope:
 		w.Scope, err = decodeString(value, text, w.Scope, plain)
-	case "sid":
+	case claimSid:
 		w.Sid, err = decodeString(value, text, w.Sid, plain)
-	case "kg_account":
+	case claimKgAccount:
 		w.Account, err = decodeString(value, text, w.Account, plain)
-	case "kg_package":
+	case claimKgPackage:
 		w.Package, err = decodeString(value, text, w.Package, plain)
-	case "kg_mode":
+	case claimKgMode:
 		var m string
 		m, err = decodeString(value, text, string(w.Mode), plain)
 		w.Mode = keygate.Mode(m)
-	case "kg_client_kind":
+	case claimKgClientKind:
 		var k string
 		k, err = decodeString(value, text, string(w.ClientKind), plain)
 		w.ClientKind = keygate.Kind(k)
-	case "aud":
+	case claimAud:
 		if value[0] == '"' {
 			// One audience, the usual case: a string, decoded as
 			// audience.UnmarshalJSON decodes it.
@@ -168,29 +247,26 @@ func (w *wireClaims) set(rawName, value []byte, text string, plain bool, arena *
 			break
 		}
 		err = w.Aud.UnmarshalJSON(value)
-	case "exp":
+	case claimExp:
 		err = w.Exp.UnmarshalJSON(value)
-	case "iat":
+	case claimIat:
 		err = w.Iat.UnmarshalJSON(value)
-	case "nbf":
+	case claimNbf:
 		err = w.Nbf.UnmarshalJSON(value)
-	case "kg_permissions":
+	case claimKgPermissions:
 		w.Permissions, err = decodeStrings(value, text, w.Permissions, arena)
-	case "kg_stores":
+	case claimKgStores:
 		w.Stores, err = decodeStrings(value, text, w.Stores, arena)
-	case "kg_allowed_ips":
+	case claimKgAllowedIPs:
 		w.AllowedIPs, err = decodeStrings(value, text, w.AllowedIPs, arena)
-	case "kg_denied_ips":
+	case claimKgDeniedIPs:
 		w.DeniedIPs, err = decodeStrings(value, text, w.DeniedIPs, arena)
-	case "kg_allowed_countries":
+	case claimKgAllowedCountries:
 		w.AllowedCountries, err = decodeStrings(value, text, w.AllowedCountries, arena)
-	case "kg_denied_countries":
+	case claimKgDeniedCountries:
 		w.DeniedCountries, err = decodeStrings(value, text, w.DeniedCountries, arena)
-	default:
-		// An unknown member is ignored, as json.Unmarshal ignores it.
-		return false, nil
 	}
-	return true, err
+	return err
 }
 
 // decodeString decodes a JSON value, whose bytes text holds too, that

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -72,5 +73,44 @@ func FuzzDecodeClaims(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecodeClaims(t, data)
+	})
+}
+
+// Every claim of wireClaims has its own index, so that set can decode it.
+func TestClaimIndexCoversWireClaims(t *testing.T) {
+	seen := map[int]string{}
+	for _, name := range memberNamesOf(&wireClaims{}).known {
+		i := claimIndex([]byte(name))
+		if i < 0 || i >= numClaims {
+			t.Errorf("claimIndex(%q) = %d", name, i)
+		} else if other, dup := seen[i]; dup {
+			t.Errorf("claimIndex(%q) = claimIndex(%q) = %d", name, other, i)
+		}
+		seen[i] = name
+	}
+	if len(seen) != numClaims {
+		t.Errorf("%d claims in wireClaims, %d indexes", len(seen), numClaims)
+	}
+	if claimIndex([]byte("unknown")) != -1 || claimIndex([]byte("SUB")) != -1 {
+		t.Error("claimIndex knows a name that wireClaims does not")
+	}
+}
+
+// FuzzNumericDate holds numericDate's integer fast path to what
+// strconv.ParseFloat gives.
+func FuzzNumericDate(f *testing.F) {
+	for _, s := range []string{"0", "1", "1700000000", "253402300799", "253402300800", "999999999999999", "1000000000000000",
+		"9007199254740993", "1.5", "1e3", "01", "", "-1", "1x", "123456789012345"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sec, ok := smallInteger([]byte(s))
+		if !ok {
+			return
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || int64(v) != sec || float64(sec) != v {
+			t.Fatalf("smallInteger(%q) = %d; ParseFloat: %v, %v", s, sec, v, err)
+		}
 	})
 }
