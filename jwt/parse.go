@@ -39,10 +39,15 @@ type header struct {
 	Zip  json.RawMessage `json:"zip"`
 }
 
+// joseHeader is what a verifier reads of an accepted header.
+type joseHeader struct {
+	Alg, Typ, Kid string
+}
+
 // parsed is a compact JWS split and checked for form, with its signature not
 // yet verified and its payload not yet decoded.
 type parsed struct {
-	header       header
+	header       joseHeader
 	signingInput string // base64url(header) "." base64url(payload)
 	payload      string // still base64url
 	// decoded is the payload decoded, when parsing decoded it (see
@@ -157,29 +162,30 @@ func parseChecked(token string, sigBuf []byte) (parsed, []byte, error) {
 // small direct-mapped cache keyed by the exact segment: a hit skips the
 // base64 and JSON work, and a miss (or junk pushing entries out) costs only
 // that work.
-func decodeHeader(segment string) (header, error) {
+func decodeHeader(segment string) (joseHeader, error) {
 	slot := &headerCache.slots[maphash.String(headerCache.seed, segment)%uint64(len(headerCache.slots))]
 	if e := slot.Load(); e != nil && e.segment == segment {
 		return e.header, nil
 	}
 	headerJSON, err := decodeSegment(segment)
 	if err != nil {
-		return header{}, err
+		return joseHeader{}, err
 	}
 	var h header
 	if err := decodeJSONObject(headerJSON, &h); err != nil {
-		return header{}, err
+		return joseHeader{}, err
 	}
 	switch {
 	case h.Crit != nil:
-		return header{}, errCrit
+		return joseHeader{}, errCrit
 	case h.JWK != nil, h.JKU != nil, h.X5U != nil, h.X5C != nil:
-		return header{}, errEmbeddedKey
+		return joseHeader{}, errEmbeddedKey
 	case h.B64 != nil, h.Zip != nil:
-		return header{}, errUnsupportedParam
+		return joseHeader{}, errUnsupportedParam
 	}
-	slot.Store(&headerCacheEntry{segment: segment, header: h})
-	return h, nil
+	jh := joseHeader{Alg: h.Alg, Typ: h.Typ, Kid: h.Kid}
+	slot.Store(&headerCacheEntry{segment: segment, header: jh})
+	return jh, nil
 }
 
 // headerCache holds recently decoded, accepted headers.
@@ -192,7 +198,7 @@ func init() { headerCache.seed = maphash.MakeSeed() }
 
 type headerCacheEntry struct {
 	segment string
-	header  header
+	header  joseHeader
 }
 
 // tokenByte marks the bytes a compact JWS may contain.

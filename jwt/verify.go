@@ -117,7 +117,7 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (Claims, er
 		return Claims{}, err
 	}
 	c := w.claims()
-	if err := v.checkClaims(w, c); err != nil {
+	if err := v.checkClaims(&w, &c); err != nil {
 		return Claims{}, err
 	}
 	if err := v.checkRevoked(ctx, c); err != nil {
@@ -195,7 +195,7 @@ func typeIs(got, want string) bool {
 }
 
 // checkClaims checks the registered claims of an access token.
-func (v *Verifier) checkClaims(w wireClaims, c Claims) error {
+func (v *Verifier) checkClaims(w *wireClaims, c *Claims) error {
 	now := v.cfg.Now()
 	leeway := v.cfg.Leeway
 	switch {
