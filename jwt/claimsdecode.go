@@ -27,31 +27,38 @@ import (
 // strings (aud, kg_permissions, ...) share one backing array, so that a
 // token's claims cost one allocation rather than one per string and list.
 func decodeClaims(text string) (wireClaims, error) {
+	var w wireClaims
+	err := decodeClaimsInto(text, &w)
+	return w, err
+}
+
+// decodeClaimsInto is decodeClaims into *w, which must be zero; on an
+// error, *w is left in an unspecified state.
+func decodeClaimsInto(text string, w *wireClaims) error {
 	data := strbytes.View(text)
-	w, err := decodeClaimsOnce(data, text)
+	err := decodeClaimsOnce(data, text, w)
 	if err != nil && err != errJSON && !validJSON(data) {
 		// encoding/json refuses a document that is not valid JSON before
 		// it decodes anything: so does keygate, whatever a member before
 		// the fault said.
-		return wireClaims{}, errJSON
+		return errJSON
 	}
-	return w, err
+	return err
 }
 
-// decodeClaimsOnce is decodeClaims in one pass: an error that it returns
-// for a member may hide a syntax error further on.
-func decodeClaimsOnce(data []byte, text string) (wireClaims, error) {
-	var w wireClaims
+// decodeClaimsOnce is decodeClaimsInto in one pass: an error that it
+// returns for a member may hide a syntax error further on.
+func decodeClaimsOnce(data []byte, text string, w *wireClaims) error {
 	i := skipJSONSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return wireClaims{}, errJSON
+		return errJSON
 	}
 	i = skipJSONSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		if skipJSONSpace(data, i+1) != len(data) {
-			return wireClaims{}, errJSON
+			return errJSON
 		}
-		return w, nil
+		return nil
 	}
 	var arena []string    // the backing array of the lists
 	var seenClaims uint32 // the known claims so far, by index
@@ -60,15 +67,15 @@ func decodeClaimsOnce(data []byte, text string) (wireClaims, error) {
 	for {
 		// A member starts at i.
 		if i >= len(data) || data[i] != '"' {
-			return wireClaims{}, errJSON
+			return errJSON
 		}
 		end, plainName, ok := jsonString(data, i)
 		if !ok {
-			return wireClaims{}, errJSON
+			return errJSON
 		}
 		name := data[i+1 : end-1]
 		if i = skipJSONSpace(data, end); i >= len(data) || data[i] != ':' {
-			return wireClaims{}, errJSON
+			return errJSON
 		}
 		start := skipJSONSpace(data, i+1)
 		plain := false
@@ -78,24 +85,24 @@ func decodeClaimsOnce(data []byte, text string) (wireClaims, error) {
 			i, ok = validValue(data, start, 1)
 		}
 		if !ok {
-			return wireClaims{}, errJSON
+			return errJSON
 		}
 		value, valueText := data[start:i], text[start:i]
 		if !plainName && hasEscape(name) {
 			// A name with escapes: encoding/json decodes it.
 			var s string
 			if err := json.Unmarshal(append(append([]byte{'"'}, name...), '"'), &s); err != nil {
-				return wireClaims{}, errJSON
+				return errJSON
 			}
 			name = []byte(s)
 		}
 		if claim := claimIndex(name); claim >= 0 {
 			if seenClaims&(1<<claim) != 0 {
-				return wireClaims{}, errDuplicateName
+				return errDuplicateName
 			}
 			seenClaims |= 1 << claim
 			if err := w.set(claim, value, valueText, plain, &arena); err != nil {
-				return wireClaims{}, err
+				return err
 			}
 		} else {
 			// An unknown member is ignored, as json.Unmarshal ignores it,
@@ -104,31 +111,31 @@ func decodeClaimsOnce(data []byte, text string) (wireClaims, error) {
 			// duplicates inside its value.
 			for _, n := range seen {
 				if string(n) == string(name) {
-					return wireClaims{}, errDuplicateName
+					return errDuplicateName
 				}
 			}
 			seen = append(seen, name)
-			if known := memberNamesOf(&w); known.clashes(name) {
-				return wireClaims{}, errDuplicateName
+			if known := memberNamesOf(w); known.clashes(name) {
+				return errDuplicateName
 			}
 			if (value[0] == '{' || value[0] == '[') && hasDuplicateNames(value, nil) {
-				return wireClaims{}, errDuplicateName
+				return errDuplicateName
 			}
 		}
 		// After the member: a comma and the next one, or the end.
 		if i = skipJSONSpace(data, i); i >= len(data) {
-			return wireClaims{}, errJSON
+			return errJSON
 		}
 		switch data[i] {
 		case ',':
 			i = skipJSONSpace(data, i+1)
 		case '}':
 			if skipJSONSpace(data, i+1) != len(data) {
-				return wireClaims{}, errJSON
+				return errJSON
 			}
-			return w, nil
+			return nil
 		default:
-			return wireClaims{}, errJSON
+			return errJSON
 		}
 	}
 }

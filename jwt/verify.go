@@ -112,8 +112,8 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (Claims, er
 	if err != nil {
 		return Claims{}, err
 	}
-	w, err := decodeClaims(payload)
-	if err != nil {
+	var w wireClaims
+	if err := decodeClaimsInto(payload, &w); err != nil {
 		return Claims{}, err
 	}
 	c := w.claims()
