@@ -74,20 +74,6 @@ func decodeClaimsOnce(data []byte, text string, w *wireClaims) error {
 			return errJSON
 		}
 		name := data[i+1 : end-1]
-		if i = skipJSONSpace(data, end); i >= len(data) || data[i] != ':' {
-			return errJSON
-		}
-		start := skipJSONSpace(data, i+1)
-		plain := false
-		if start < len(data) && data[start] == '"' {
-			i, plain, ok = jsonString(data, start)
-		} else {
-			i, ok = validValue(data, start, 1)
-		}
-		if !ok {
-			return errJSON
-		}
-		value, valueText := data[start:i], text[start:i]
 		if !plainName && hasEscape(name) {
 			// A name with escapes: encoding/json decodes it.
 			var s string
@@ -96,12 +82,37 @@ func decodeClaimsOnce(data []byte, text string, w *wireClaims) error {
 			}
 			name = []byte(s)
 		}
-		if claim := claimIndex(name); claim >= 0 {
+		claim := claimIndex(name)
+		if i = skipJSONSpace(data, end); i >= len(data) || data[i] != ':' {
+			return errJSON
+		}
+		start := skipJSONSpace(data, i+1)
+		plain := false // a string value of ASCII without escapes
+		var list []string
+		listed := false // list holds the value, a list of plain strings
+		switch {
+		case start < len(data) && data[start] == '"':
+			i, plain, ok = jsonString(data, start)
+		case start < len(data) && data[start] == '[' && claim >= claimKgPermissions:
+			if i, list, listed = plainList(data, text, start, &arena); listed {
+				break
+			}
+			fallthrough
+		default:
+			i, ok = validValue(data, start, 1)
+		}
+		if !ok {
+			return errJSON
+		}
+		value, valueText := data[start:i], text[start:i]
+		if claim >= 0 {
 			if seenClaims&(1<<claim) != 0 {
 				return errDuplicateName
 			}
 			seenClaims |= 1 << claim
-			if err := w.set(claim, value, valueText, plain, &arena); err != nil {
+			if listed {
+				*w.list(claim) = list
+			} else if err := w.set(claim, value, valueText, plain, &arena); err != nil {
 				return err
 			}
 		} else {
@@ -140,7 +151,8 @@ func decodeClaimsOnce(data []byte, text string, w *wireClaims) error {
 	}
 }
 
-// The known claims, by index (see claimIndex).
+// The known claims, by index (see claimIndex); the lists of strings come
+// last, from claimKgPermissions on.
 const (
 	claimIss = iota
 	claimSub
@@ -294,6 +306,62 @@ func decodeString(value []byte, text string, prev string, plain bool) (string, e
 		return "", errJSON
 	}
 	return s, nil
+}
+
+// list returns the field of a list claim: kg_permissions and the claims
+// after it.
+func (w *wireClaims) list(claim int) *[]string {
+	switch claim {
+	case claimKgPermissions:
+		return &w.Permissions
+	case claimKgStores:
+		return &w.Stores
+	case claimKgAllowedIPs:
+		return &w.AllowedIPs
+	case claimKgDeniedIPs:
+		return &w.DeniedIPs
+	case claimKgAllowedCountries:
+		return &w.AllowedCountries
+	case claimKgDeniedCountries:
+		return &w.DeniedCountries
+	}
+	panic("jwt: not a list claim")
+}
+
+// plainList reads the array at data[i] == '[' when it holds only plain
+// strings (ASCII without escapes, see jsonString), validating it as it
+// goes, and returns where it ends and its strings (substrings of text, as
+// decodeStrings would give them), carved out of *arena. For any other
+// value, valid or not, ok is false and *arena is as it was.
+func plainList(data []byte, text string, i int, arena *[]string) (end int, list []string, ok bool) {
+	if *arena == nil {
+		*arena = make([]string, 0, arenaSize)
+	}
+	first := len(*arena)
+	i = skipJSONSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return i + 1, (*arena)[first:first:first], true
+	}
+	for i < len(data) && data[i] == '"' {
+		e, plain, ok := jsonString(data, i)
+		if !ok || !plain {
+			break
+		}
+		*arena = append(*arena, text[i+1:e-1])
+		if i = skipJSONSpace(data, e); i >= len(data) {
+			break
+		}
+		if data[i] == ']' {
+			n := len(*arena)
+			return i + 1, (*arena)[first:n:n], true
+		}
+		if data[i] != ',' {
+			break
+		}
+		i = skipJSONSpace(data, i+1)
+	}
+	*arena = (*arena)[:first]
+	return 0, nil, false
 }
 
 // arenaSize is the initial capacity of a token's shared backing array of

@@ -24,6 +24,11 @@ var claimsSeeds = []string{
 	`{"sub":"a","sub":"b",}`, `{"sub":5,"x":}`, `{"SUB":1,"a":[}`, `{"sub":"a"} {}`, `{"sub":"a",}`, `{"sub" "a"}`, `{"sub":"a" "b":1}`,
 	`{"sub":"é","kg_stores":["é","a\u00e9",""],"aud":"\u0061pi","ünknown":1}`, ` {} `, `{} x`, `{"a":1}]`, `{"a":[1,2,]}`,
 	`{"exp":1700000000,"iat":1699999999.999,"nbf":1e3,"kg_permissions":[ "a" , "b" ]}`,
+	// Lists: the plain ones in one pass, the others through decodeStrings.
+	`{"kg_stores":[ ]}`, `{"kg_stores":["a" , "b"]}`, `{"kg_stores":["a",]}`, `{"kg_stores":["a" "b"]}`, `{"kg_stores":["a\u0062"]}`,
+	`{"kg_stores":["é"]}`, `{"kg_stores":["a",1]}`, `{"kg_stores":["a"`, `{"kg_stores":["a"}`, `{"kg_stores":["a",null]}`,
+	`{"kg_allowed_countries":["SE"],"kg_denied_ips":[],"kg_allowed_ips":["a"],"kg_denied_countries":["NO","DK"]}`,
+	`{"unknown":["a"],"aud":["x","y"],"kg_permissions":["p"],"x":["a","a"]}`, `{"kg_stores":["a"],"kg_stores":["a"]}`,
 }
 
 func init() {
