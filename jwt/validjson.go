@@ -1,5 +1,10 @@
 package jwt
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // maxJSONDepth is encoding/json's nesting limit: a document nested deeper
 // is not valid to it.
 const maxJSONDepth = 10000
@@ -125,6 +130,16 @@ func jsonMemberName(data []byte, i int) (int, bool) {
 func jsonString(data []byte, i int) (end int, plain, ok bool) {
 	var or byte // every byte of the string, ORed: 0x80 set for non-ASCII
 	for i++; i < len(data); i++ {
+		// Eight bytes at a time: past them if none needs a look, else to
+		// the first that may.
+		if i+8 <= len(data) {
+			m := specialBytes(binary.LittleEndian.Uint64(data[i:]))
+			if m == 0 {
+				i += 7 // and the loop's i++
+				continue
+			}
+			i += bits.TrailingZeros64(m) / 8
+		}
 		c := data[i]
 		or |= c
 		switch {
@@ -156,6 +171,18 @@ func jsonString(data []byte, i int) (end int, plain, ok bool) {
 		}
 	}
 	return i, false, false
+}
+
+// specialBytes flags, with its high bit, each of the eight bytes of x
+// (little-endian) that may be a quote, a backslash, a control character
+// (below 0x20) or not ASCII: the classic word-at-a-time tests for a zero
+// byte (of x XOR the byte sought) and for a byte below a bound. They never
+// miss one, and a false alarm is only ever above a true one, so the lowest
+// flag is the first such byte, and no flag means none.
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash | x) & highs
 }
 
 // jsonNumber reads the number that starts at data[i] and returns where it
@@ -201,6 +228,9 @@ func skipDigits(data []byte, i int) int {
 }
 
 func skipJSONSpace(data []byte, i int) int {
+	if i < len(data) && data[i] > ' ' {
+		return i // the usual case, no space at all
+	}
 	for i < len(data) {
 		switch data[i] {
 		case ' ', '\t', '\r', '\n':
