@@ -45,7 +45,8 @@ type joseHeader struct {
 }
 
 // parsed is a compact JWS split and checked for form, with its signature not
-// yet verified and its payload not yet decoded.
+// yet verified and its payload not yet read (though decoded, when it is
+// canonical base64url: see parseInto).
 type parsed struct {
 	header       joseHeader
 	signingInput string // base64url(header) "." base64url(payload)
@@ -57,7 +58,9 @@ type parsed struct {
 	signature []byte
 }
 
-// parse splits a compact JWS and decodes its header and signature,
+// parse splits a compact JWS and decodes its header and signature (and
+// its payload, when that decodes, for the verifier to read after the
+// signature),
 // refusing every form a strict verifier must refuse: over MaxTokenLen,
 // other than three segments, non-canonical base64url or padding, a header
 // that is not a JSON object, has duplicate member names, or carries crit,
@@ -215,7 +218,7 @@ func decodeSegment(s string) ([]byte, error) { return decodeSegmentInto(s, nil) 
 // decodeSegmentInto decodes one strict base64url segment into buf when it
 // is large enough, else into a new slice.
 func decodeSegmentInto(s string, buf []byte) ([]byte, error) {
-	out := buf
+	var out []byte
 	if n := b64.DecodedLen(len(s)); n <= cap(buf) {
 		out = buf[:n]
 	} else {
