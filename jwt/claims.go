@@ -121,12 +121,38 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || !(b[0] >= '0' && b[0] <= '9') {
 		return errJSON // a string, null, a boolean, a negative number
 	}
+	if sec, ok := smallInteger(b); ok {
+		// What ParseFloat gives, exactly: such an integer is a float64.
+		if sec > maxNumericDate {
+			return errJSON
+		}
+		*d = numericDate{set: true, sec: sec}
+		return nil
+	}
 	v, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || math.IsInf(v, 0) || v > maxNumericDate {
 		return errJSON
 	}
 	*d = numericDate{set: true, sec: int64(v)}
 	return nil
+}
+
+// smallInteger parses b when it is only decimal digits, 1 to 15 of
+// them (below 2^53, so that ParseFloat would give the same integer
+// exactly), the usual form of a NumericDate. FuzzNumericDate checks it
+// against ParseFloat.
+func smallInteger(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // MarshalJSON writes the date as an integer.

@@ -191,6 +191,26 @@ func FuzzParseToken(f *testing.F) {
 			}
 		}
 
+		// The fast path of parseInto accepts exactly what parseChecked
+		// accepts with a payload of canonical base64url, with the same
+		// values.
+		fast, fastSig, fastOK := parseFast(s, nil)
+		checked, checkedSig, checkedErr := parseChecked(s, nil)
+		var payloadErr error
+		if checkedErr == nil {
+			_, payloadErr = strict.DecodeString(checked.payload)
+		}
+		if fastOK != (checkedErr == nil && payloadErr == nil) {
+			t.Fatalf("parseFast(%q) ok %v; parseChecked: %v, payload: %v", s, fastOK, checkedErr, payloadErr)
+		}
+		if fastOK {
+			want, _ := strict.DecodeString(checked.payload)
+			if fast.header != checked.header || fast.signingInput != checked.signingInput || fast.payload != checked.payload ||
+				!bytes.Equal(fastSig, checkedSig) || !fast.isDecoded || fast.decoded != string(want) {
+				t.Fatalf("parseFast(%q) = %+v, parseChecked %+v", s, fast, checked)
+			}
+		}
+
 		p, err := parse(s)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupportedHeader) {
@@ -256,7 +276,7 @@ func FuzzParseToken(f *testing.F) {
 	})
 }
 
-func headerEqual(a, b header) bool {
+func headerEqual(a header, b joseHeader) bool {
 	return a.Alg == b.Alg && a.Typ == b.Typ && a.Kid == b.Kid
 }
 

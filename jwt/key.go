@@ -56,7 +56,15 @@ type Key struct {
 type privateKey struct {
 	secret []byte        // HS256
 	signer crypto.Signer // RS256, ES256, EdDSA; nil for a verifying key
-	macs   *sync.Pool    // HS256: reusable HMAC states
+	macs   *sync.Pool    // HS256: reusable *macState
+}
+
+// macState is a reusable HMAC-SHA256 state with the buffer its sum is
+// written to: a buffer on the stack would escape through the hash.Hash
+// interface and cost an allocation per verification.
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // material returns the key's secret material (empty for a verifying key).
@@ -77,7 +85,7 @@ func NewHMACKey(id string, secret []byte) (*Key, error) {
 		return nil, fmt.Errorf("%w: HMAC secret of %d bytes; at least %d required", ErrWeakKey, len(secret), MinHMACSecretLen)
 	}
 	s := append([]byte(nil), secret...)
-	priv := &privateKey{secret: s, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, s) }}}
+	priv := &privateKey{secret: s, macs: &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, s)} }}}
 	return &Key{id: id, alg: HS256, private: func() *privateKey { return priv }}, nil
 }
 
@@ -210,12 +218,11 @@ func (k *Key) verify(input string, sig []byte) bool {
 	switch k.alg {
 	case HS256:
 		macs := k.private().macs
-		h := macs.Get().(hash.Hash)
-		h.Reset()
-		h.Write(strbytes.View(input))
-		var buf [sha256.Size]byte
-		ok := hmac.Equal(h.Sum(buf[:0]), sig)
-		macs.Put(h)
+		m := macs.Get().(*macState)
+		m.h.Reset()
+		m.h.Write(strbytes.View(input))
+		ok := hmac.Equal(m.h.Sum(m.sum[:0]), sig)
+		macs.Put(m)
 		return ok
 	case RS256:
 		digest := sha256.Sum256(strbytes.View(input))

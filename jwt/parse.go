@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/keygate/keygate/internal/strbytes"
 )
@@ -38,51 +39,125 @@ type header struct {
 	Zip  json.RawMessage `json:"zip"`
 }
 
-// parsed is a compact JWS split and checked for form, with its signature not
-// yet verified and its payload not yet decoded.
-type parsed struct {
-	header       header
-	signingInput string // base64url(header) "." base64url(payload)
-	payload      string // still base64url
-	signature    []byte
+// joseHeader is what a verifier reads of an accepted header.
+type joseHeader struct {
+	Alg, Typ, Kid string
 }
 
-// parse splits a compact JWS and decodes its header and signature,
+// parsed is a compact JWS split and checked for form, with its signature not
+// yet verified and its payload not yet read (though decoded, when it is
+// canonical base64url: see parseInto).
+type parsed struct {
+	header       joseHeader
+	signingInput string // base64url(header) "." base64url(payload)
+	payload      string // still base64url
+	// decoded is the payload decoded, when parsing decoded it (see
+	// parseInto); else the verifier decodes it after the signature.
+	decoded   string
+	isDecoded bool
+	signature []byte
+}
+
+// parse splits a compact JWS and decodes its header and signature (and
+// its payload, when that decodes, for the verifier to read after the
+// signature),
 // refusing every form a strict verifier must refuse: over MaxTokenLen,
 // other than three segments, non-canonical base64url or padding, a header
 // that is not a JSON object, has duplicate member names, or carries crit,
 // jwk, jku, x5u, x5c, b64 or zip. Errors wrap [ErrMalformed] or
 // [ErrUnsupportedHeader] and never contain the token.
 func parse(token string) (parsed, error) {
+	p, sig, err := parseInto(token, nil)
+	p.signature = sig
+	return p, err
+}
+
+// sigBufLen is the size of the signature buffer a verifier keeps on its
+// stack: an RSA-4096 signature, or any smaller one.
+const sigBufLen = 512
+
+// parseInto is parse, decoding the signature into sigBuf when it is large
+// enough (so that a caller can keep it on its stack), else into a new
+// slice, and returning it apart from the parsed token (whose signature is
+// nil): escape analysis does not tell a struct's fields apart, and the
+// signing input, in the same struct, goes to the heap.
+//
+// A token that decodes whole (header, payload and signature, as strict
+// base64url) takes a fast path: strict decoding already refuses every
+// byte outside the alphabet but CR and LF, so a search for those two
+// replaces the byte-by-byte check of parseChecked, and the payload is
+// decoded here, once, for the verifier. Anything else goes through
+// parseChecked, which picks the error in its fixed order (and, for a
+// payload that is not canonical base64url, leaves the refusal to the
+// verifier, after the signature, as always). FuzzParseToken checks that
+// both paths agree.
+func parseInto(token string, sigBuf []byte) (parsed, []byte, error) {
+	if p, sig, ok := parseFast(token, sigBuf); ok {
+		return p, sig, nil
+	}
+	return parseChecked(token, sigBuf)
+}
+
+// parseFast is parseInto's fast path; ok is false for anything it does
+// not accept, whatever the reason.
+func parseFast(token string, sigBuf []byte) (p parsed, signature []byte, ok bool) {
+	if len(token) > MaxTokenLen || strings.IndexByte(token, '\r') >= 0 || strings.IndexByte(token, '\n') >= 0 {
+		return parsed{}, nil, false
+	}
+	h, rest, ok1 := strings.Cut(token, ".")
+	payload, sig, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.IndexByte(sig, '.') >= 0 || h == "" || payload == "" || sig == "" {
+		return parsed{}, nil, false
+	}
+	var err error
+	if p.header, err = decodeHeader(h); err != nil {
+		return parsed{}, nil, false
+	}
+	if p.decoded, err = decodeSegmentString(payload); err != nil {
+		return parsed{}, nil, false
+	}
+	if signature, err = decodeSegmentInto(sig, sigBuf); err != nil {
+		return parsed{}, nil, false
+	}
+	p.isDecoded = true
+	p.signingInput = token[:len(h)+1+len(payload)]
+	p.payload = payload
+	return p, signature, true
+}
+
+// parseChecked is parseInto checking each rule in turn, for the error of
+// the first rule that a token breaks.
+func parseChecked(token string, sigBuf []byte) (parsed, []byte, error) {
 	if len(token) > MaxTokenLen {
-		return parsed{}, errTooLarge
+		return parsed{}, nil, errTooLarge
 	}
 	// Only the base64url alphabet and the two dots. (encoding/base64 skips
 	// CR and LF even in strict mode; a token must not.)
 	for i := 0; i < len(token); i++ {
 		if !tokenByte[token[i]] {
-			return parsed{}, errBase64
+			return parsed{}, nil, errBase64
 		}
 	}
 	h, rest, ok := strings.Cut(token, ".")
 	if !ok {
-		return parsed{}, errSegments
+		return parsed{}, nil, errSegments
 	}
 	payload, sig, ok := strings.Cut(rest, ".")
 	if !ok || strings.IndexByte(sig, '.') >= 0 || h == "" || payload == "" || sig == "" {
-		return parsed{}, errSegments
+		return parsed{}, nil, errSegments
 	}
 	var p parsed
 	var err error
 	if p.header, err = decodeHeader(h); err != nil {
-		return parsed{}, err
+		return parsed{}, nil, err
 	}
-	if p.signature, err = decodeSegment(sig); err != nil {
-		return parsed{}, err
+	signature, err := decodeSegmentInto(sig, sigBuf)
+	if err != nil {
+		return parsed{}, nil, err
 	}
 	p.signingInput = token[:len(h)+1+len(payload)]
 	p.payload = payload
-	return p, nil
+	return p, signature, nil
 }
 
 // decodeHeader decodes and checks a header segment. Every token signed by
@@ -90,29 +165,30 @@ func parse(token string) (parsed, error) {
 // small direct-mapped cache keyed by the exact segment: a hit skips the
 // base64 and JSON work, and a miss (or junk pushing entries out) costs only
 // that work.
-func decodeHeader(segment string) (header, error) {
+func decodeHeader(segment string) (joseHeader, error) {
 	slot := &headerCache.slots[maphash.String(headerCache.seed, segment)%uint64(len(headerCache.slots))]
 	if e := slot.Load(); e != nil && e.segment == segment {
 		return e.header, nil
 	}
 	headerJSON, err := decodeSegment(segment)
 	if err != nil {
-		return header{}, err
+		return joseHeader{}, err
 	}
 	var h header
 	if err := decodeJSONObject(headerJSON, &h); err != nil {
-		return header{}, err
+		return joseHeader{}, err
 	}
 	switch {
 	case h.Crit != nil:
-		return header{}, errCrit
+		return joseHeader{}, errCrit
 	case h.JWK != nil, h.JKU != nil, h.X5U != nil, h.X5C != nil:
-		return header{}, errEmbeddedKey
+		return joseHeader{}, errEmbeddedKey
 	case h.B64 != nil, h.Zip != nil:
-		return header{}, errUnsupportedParam
+		return joseHeader{}, errUnsupportedParam
 	}
-	slot.Store(&headerCacheEntry{segment: segment, header: h})
-	return h, nil
+	jh := joseHeader{Alg: h.Alg, Typ: h.Typ, Kid: h.Kid}
+	slot.Store(&headerCacheEntry{segment: segment, header: jh})
+	return jh, nil
 }
 
 // headerCache holds recently decoded, accepted headers.
@@ -125,7 +201,7 @@ func init() { headerCache.seed = maphash.MakeSeed() }
 
 type headerCacheEntry struct {
 	segment string
-	header  header
+	header  joseHeader
 }
 
 // tokenByte marks the bytes a compact JWS may contain.
@@ -137,13 +213,33 @@ var tokenByte = func() (t [256]bool) {
 }()
 
 // decodeSegment decodes one strict base64url segment.
-func decodeSegment(s string) ([]byte, error) {
-	out := make([]byte, b64.DecodedLen(len(s)))
+func decodeSegment(s string) ([]byte, error) { return decodeSegmentInto(s, nil) }
+
+// decodeSegmentInto decodes one strict base64url segment into buf when it
+// is large enough, else into a new slice.
+func decodeSegmentInto(s string, buf []byte) ([]byte, error) {
+	var out []byte
+	if n := b64.DecodedLen(len(s)); n <= cap(buf) {
+		out = buf[:n]
+	} else {
+		out = make([]byte, n)
+	}
 	n, err := b64.Decode(out, strbytes.View(s))
 	if err != nil {
 		return nil, errBase64
 	}
 	return out[:n], nil
+}
+
+// decodeSegmentString decodes one strict base64url segment into a new
+// string, without the copy that string(decoded) would make: the bytes are
+// written once, here, and never again.
+func decodeSegmentString(s string) (string, error) {
+	out, err := decodeSegment(s)
+	if err != nil || len(out) == 0 {
+		return "", err
+	}
+	return unsafe.String(&out[0], len(out)), nil
 }
 
 // decodeJSONObject decodes data, which must be one JSON object with no

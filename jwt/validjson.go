@@ -1,5 +1,10 @@
 package jwt
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // maxJSONDepth is encoding/json's nesting limit: a document nested deeper
 // is not valid to it.
 const maxJSONDepth = 10000
@@ -10,18 +15,25 @@ const maxJSONDepth = 10000
 // the first verification of a token. FuzzValidJSON checks it against
 // json.Valid.
 func validJSON(data []byte) bool {
+	end, ok := validValue(data, skipJSONSpace(data, 0), 0)
+	return ok && skipJSONSpace(data, end) == len(data)
+}
+
+// validValue reads the JSON value that starts at data[i] and returns where
+// it ends. depth is the number of containers already open around it, for
+// encoding/json's nesting limit.
+func validValue(data []byte, i, depth int) (int, bool) {
 	var stackBuf [16]byte
 	stack := stackBuf[:0] // the open containers, '{' or '['
-	i := skipJSONSpace(data, 0)
 	for {
 		// A value starts at i.
 		if i >= len(data) {
-			return false
+			return i, false
 		}
 		switch c := data[i]; {
 		case c == '{' || c == '[':
-			if len(stack) >= maxJSONDepth {
-				return false
+			if depth+len(stack) >= maxJSONDepth {
+				return i, false
 			}
 			i = skipJSONSpace(data, i+1)
 			if i < len(data) && data[i] == c+2 { // '}' or ']'
@@ -32,47 +44,47 @@ func validJSON(data []byte) bool {
 			if c == '{' {
 				var ok bool
 				if i, ok = jsonMemberName(data, i); !ok {
-					return false
+					return i, false
 				}
 			}
 			continue
 		case c == '"':
 			var ok bool
-			if i, ok = jsonString(data, i); !ok {
-				return false
+			if i, _, ok = jsonString(data, i); !ok {
+				return i, false
 			}
 		case c == '-' || c >= '0' && c <= '9':
 			var ok bool
 			if i, ok = jsonNumber(data, i); !ok {
-				return false
+				return i, false
 			}
 		case c == 't':
 			if !hasLiteral(data, i, "true") {
-				return false
+				return i, false
 			}
 			i += len("true")
 		case c == 'f':
 			if !hasLiteral(data, i, "false") {
-				return false
+				return i, false
 			}
 			i += len("false")
 		case c == 'n':
 			if !hasLiteral(data, i, "null") {
-				return false
+				return i, false
 			}
 			i += len("null")
 		default:
-			return false
+			return i, false
 		}
 		// A value ended at i: close containers until a comma starts the
-		// next value, or the document ends.
+		// next value, or the outermost one closes.
 		for {
-			i = skipJSONSpace(data, i)
 			if len(stack) == 0 {
-				return i == len(data)
+				return i, true
 			}
+			i = skipJSONSpace(data, i)
 			if i >= len(data) {
-				return false
+				return i, false
 			}
 			top := stack[len(stack)-1]
 			if data[i] == top+2 { // '}' or ']'
@@ -81,13 +93,13 @@ func validJSON(data []byte) bool {
 				continue
 			}
 			if data[i] != ',' {
-				return false
+				return i, false
 			}
 			i = skipJSONSpace(data, i+1)
 			if top == '{' {
 				var ok bool
 				if i, ok = jsonMemberName(data, i); !ok {
-					return false
+					return i, false
 				}
 			}
 			break
@@ -101,7 +113,7 @@ func jsonMemberName(data []byte, i int) (int, bool) {
 	if i >= len(data) || data[i] != '"' {
 		return i, false
 	}
-	i, ok := jsonString(data, i)
+	i, _, ok := jsonString(data, i)
 	if !ok {
 		return i, false
 	}
@@ -113,37 +125,64 @@ func jsonMemberName(data []byte, i int) (int, bool) {
 }
 
 // jsonString reads the string that starts at data[i] == '"' and returns
-// where it ends.
-func jsonString(data []byte, i int) (int, bool) {
+// where it ends, and whether it is plain: only ASCII, without escapes, so
+// that its bytes between the quotes are its value.
+func jsonString(data []byte, i int) (end int, plain, ok bool) {
+	var or byte // every byte of the string, ORed: 0x80 set for non-ASCII
 	for i++; i < len(data); i++ {
-		switch c := data[i]; {
+		// Eight bytes at a time: past them if none needs a look, else to
+		// the first that may.
+		if i+8 <= len(data) {
+			m := specialBytes(binary.LittleEndian.Uint64(data[i:]))
+			if m == 0 {
+				i += 7 // and the loop's i++
+				continue
+			}
+			i += bits.TrailingZeros64(m) / 8
+		}
+		c := data[i]
+		or |= c
+		switch {
 		case c == '"':
-			return i + 1, true
+			return i + 1, or < 0x80, true
 		case c < 0x20:
-			return i, false
+			return i, false, false
 		case c == '\\':
+			or |= 0x80 // not plain
 			i++
 			if i >= len(data) {
-				return i, false
+				return i, false, false
 			}
 			switch data[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if i+4 >= len(data) {
-					return i, false
+					return i, false, false
 				}
 				for _, h := range data[i+1 : i+5] {
 					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return i, false
+						return i, false, false
 					}
 				}
 				i += 4
 			default:
-				return i, false
+				return i, false, false
 			}
 		}
 	}
-	return i, false
+	return i, false, false
+}
+
+// specialBytes flags, with its high bit, each of the eight bytes of x
+// (little-endian) that may be a quote, a backslash, a control character
+// (below 0x20) or not ASCII: the classic word-at-a-time tests for a zero
+// byte (of x XOR the byte sought) and for a byte below a bound. They never
+// miss one, and a false alarm is only ever above a true one, so the lowest
+// flag is the first such byte, and no flag means none.
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash | x) & highs
 }
 
 // jsonNumber reads the number that starts at data[i] and returns where it
@@ -189,6 +228,9 @@ func skipDigits(data []byte, i int) int {
 }
 
 func skipJSONSpace(data []byte, i int) int {
+	if i < len(data) && data[i] > ' ' {
+		return i // the usual case, no space at all
+	}
 	for i < len(data) {
 		switch data[i] {
 		case ' ', '\t', '\r', '\n':

@@ -112,12 +112,12 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (Claims, er
 	if err != nil {
 		return Claims{}, err
 	}
-	w, err := decodeClaims(payload)
-	if err != nil {
+	var w wireClaims
+	if err := decodeClaimsInto(payload, &w); err != nil {
 		return Claims{}, err
 	}
 	c := w.claims()
-	if err := v.checkClaims(w, c); err != nil {
+	if err := v.checkClaims(&w, &c); err != nil {
 		return Claims{}, err
 	}
 	if err := v.checkRevoked(ctx, c); err != nil {
@@ -143,32 +143,42 @@ func (v *Verifier) checkRevoked(ctx context.Context, c Claims) error {
 
 // verifySignature runs every check up to the signature and the type, and
 // returns the decoded payload and the key that verified it.
-func (v *Verifier) verifySignature(token, typ string) ([]byte, *Key, error) {
-	p, err := parse(token)
+func (v *Verifier) verifySignature(token, typ string) (string, *Key, error) {
+	var sigBuf [sigBufLen]byte
+	p, sig, err := parseInto(token, sigBuf[:])
 	if err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
 	key, ok := v.cfg.Keys.Lookup(p.header.Kid)
 	if !ok {
-		return nil, nil, ErrUnknownKey
+		return "", nil, ErrUnknownKey
 	}
-	if err := checkSignature(p, key); err != nil {
-		return nil, nil, err
+	if err := checkSignatureOf(p.header.Alg, p.signingInput, sig, key); err != nil {
+		return "", nil, err
 	}
 	if !typeIs(p.header.Typ, typ) {
-		return nil, nil, ErrType
+		return "", nil, ErrType
 	}
-	payload, err := decodeSegment(p.payload)
+	if p.isDecoded {
+		return p.decoded, key, nil
+	}
+	payload, err := decodeSegmentString(p.payload)
 	return payload, key, err
 }
 
 // checkSignature checks the header's alg against the key's pinned one, then
 // the signature.
 func checkSignature(p parsed, key *Key) error {
-	if p.header.Alg != string(key.alg) {
+	return checkSignatureOf(p.header.Alg, p.signingInput, p.signature, key)
+}
+
+// checkSignatureOf checks alg, a header's, against the key's pinned one,
+// then the signature sig over input.
+func checkSignatureOf(alg, input string, sig []byte, key *Key) error {
+	if alg != string(key.alg) {
 		return ErrAlgorithm // "none", "NONE", HS256 against an RSA key, ...
 	}
-	if !key.verify(p.signingInput, p.signature) {
+	if !key.verify(input, sig) {
 		return ErrSignature
 	}
 	return nil
@@ -185,7 +195,7 @@ func typeIs(got, want string) bool {
 }
 
 // checkClaims checks the registered claims of an access token.
-func (v *Verifier) checkClaims(w wireClaims, c Claims) error {
+func (v *Verifier) checkClaims(w *wireClaims, c *Claims) error {
 	now := v.cfg.Now()
 	leeway := v.cfg.Leeway
 	switch {

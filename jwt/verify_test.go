@@ -737,7 +737,7 @@ func TestIssuer(t *testing.T) {
 
 			p, err := parse(tok)
 			require.NoError(t, err)
-			assert.Equal(t, header{Alg: string(alg), Typ: TypeAccessToken, Kid: e.kid}, p.header)
+			assert.Equal(t, joseHeader{Alg: string(alg), Typ: TypeAccessToken, Kid: e.kid}, p.header)
 			hdr, err := base64.RawURLEncoding.DecodeString(tok[:strings.IndexByte(tok, '.')])
 			require.NoError(t, err)
 			assert.JSONEq(t, `{"alg":"`+string(alg)+`","kid":"`+e.kid+`","typ":"at+jwt"}`, string(hdr), "no other header member")
