@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -222,8 +223,20 @@ func serveMain(args []string) error {
 	fs.StringVar(&cfg.DB, "db", "", "a SQLite file or a postgres:// URL (required)")
 	fs.StringVar(&cfg.Redis, "redis", "", "a redis:// URL for nonces and the denylist")
 	fs.StringVar(&cfg.Audit, "audit", "off", "off, memory or the audit file's path")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *credsPath == "" || cfg.DB == "" {
 		return errors.New("serve: -creds and -db are required")
