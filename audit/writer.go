@@ -429,7 +429,6 @@ func (w *Writer) write(events []Event) bool {
 		w.sinkBuf = make([]Event, len(out), max(len(out), w.batch+1))
 	}
 	buf := w.sinkBuf[:len(out)]
-	defer clear(buf) // keep no strings or maps alive until the next batch
 	for i, s := range w.sinks {
 		backoff := retryMin
 		for {
