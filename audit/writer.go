@@ -51,7 +51,7 @@ var (
 // Defaults for [WriterConfig].
 const (
 	DefaultQueueSize     = 4096
-	DefaultBatchSize     = 1024
+	DefaultBatchSize     = 4096
 	DefaultFlushInterval = 200 * time.Millisecond
 )
 
@@ -70,9 +70,11 @@ type WriterConfig struct {
 	Sinks []Sink
 	// QueueSize bounds the events waiting to be written (default 4096).
 	QueueSize int
-	// BatchSize caps a batch (default 1024). Under load the Writer
-	// writes full batches: each costs a sink call (a write and an fsync
-	// for a [FileSink]), so fewer, larger batches cost less per event.
+	// BatchSize caps a batch (default 4096). Under load the Writer
+	// writes full batches, and each costs a sink call (a write and an
+	// fsync for a [FileSink]): fewer, larger batches cost less per event.
+	// A goroutine in a long system call also makes the Go runtime hand its
+	// processor to another thread and poll it every 20µs for a while after.
 	BatchSize int
 	// FlushInterval is the longest an event waits in the queue for its
 	// batch to fill before the batch is written anyway (default 200ms).
@@ -107,7 +109,8 @@ type Stats struct {
 // events to every sink, in order.
 //
 // Memory is bounded: at most QueueSize events are queued, plus the one
-// batch (at most BatchSize events and a gap marker) being written.
+// batch (at most BatchSize events and a gap marker) being written, and
+// the copy of it the sinks get.
 type Writer struct {
 	sinks   []Sink
 	batch   int
@@ -315,7 +318,7 @@ func (w *Writer) undelivered() uint64 { return w.abandoned.Load() }
 func (w *Writer) run() {
 	defer close(w.done)
 	defer w.abort()
-	batch := make([]Event, 0, w.batch+1)
+	var batch []Event // grows to what the load needs, at most w.batch+1
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	// taken counts the events received from the queue. Only this
@@ -425,9 +428,7 @@ func (w *Writer) write(events []Event) bool {
 	}
 	// The sinks get a copy each (a sink numbers its own), in a buffer the
 	// Writer keeps from batch to batch: a Sink must not retain it.
-	if cap(w.sinkBuf) < len(out) {
-		w.sinkBuf = make([]Event, len(out), max(len(out), w.batch+1))
-	}
+	w.sinkBuf = slices.Grow(w.sinkBuf[:0], len(out))
 	buf := w.sinkBuf[:len(out)]
 	for i, s := range w.sinks {
 		backoff := retryMin
