@@ -430,6 +430,10 @@ func (w *Writer) write(events []Event) bool {
 	// Writer keeps from batch to batch: a Sink must not retain it.
 	w.sinkBuf = slices.Grow(w.sinkBuf[:0], len(out))
 	buf := w.sinkBuf[:len(out)]
+	// Cleared after use, with the batch: the garbage collector then
+	// neither scans nor keeps alive what they held.
+	defer clear(events)
+	defer clear(buf)
 	for i, s := range w.sinks {
 		backoff := retryMin
 		for {
