@@ -581,3 +581,35 @@ func testWriterSmallQueue(t *testing.T) {
 		t.Fatalf("%d events written, want 50", events)
 	}
 }
+
+func TestWriterNoLostWakeUp(t *testing.T) { synctest.Test(t, testWriterNoLostWakeUp) }
+
+// testWriterNoLostWakeUp has concurrent Emits fill a small queue over and
+// over: had a wake-up of the Writer been lost, Emits would wait for room
+// until FlushInterval, and the bubble's clock would move.
+func testWriterNoLostWakeUp(t *testing.T) {
+	mem := audit.NewMemorySink(10000)
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, QueueSize: 8, BatchSize: 6, FlushInterval: time.Hour})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				if err := w.Emit(context.Background(), req(g*500+i), audit.Block); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if d := time.Since(start); d != 0 {
+		t.Fatalf("Emits waited %v for the Writer", d)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if events, _ := checkLog(t, mem.Events(), false); events != 4000 {
+		t.Fatalf("%d events written, want 4000", events)
+	}
+}
