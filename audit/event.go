@@ -73,7 +73,9 @@ type Event struct {
 // Sink stores events. Write receives a batch, in order, and either stores
 // all of it or returns an error (the Writer retries the batch).
 // Implementations must be safe for concurrent use, assign Seq, and honour
-// ctx.
+// ctx. Write may modify the events of batch but must not retain the slice
+// once it returns (it may keep copies of the events): a [Writer] reuses it
+// for the next batch.
 type Sink interface {
 	Write(ctx context.Context, batch []Event) error
 }

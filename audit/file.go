@@ -78,6 +78,7 @@ type FileSink struct {
 	closed bool
 	buf    bytes.Buffer
 	ends   []int // end offset in buf of each encoded line
+	event  Event // the event being encoded
 }
 
 var (
@@ -190,11 +191,16 @@ func (s *FileSink) Write(ctx context.Context, batch []Event) error {
 	s.buf.Reset()
 	s.ends = s.ends[:0]
 	var enc *json.Encoder // only for what appendJSON leaves to it
+	// e is the sink's own copy of each event in turn (the caller's slice
+	// is not modified), kept in the sink so that it does not escape to a
+	// fresh allocation per event.
+	e := &s.event
+	defer func() { *e = Event{} }() // keep no strings or maps alive
 	for i := range batch {
-		e := batch[i]
+		*e = batch[i]
 		e.Seq = s.seq + uint64(i) + 1
 		e.Time = e.Time.UTC()
-		line, ok := appendJSON(s.buf.AvailableBuffer(), &e)
+		line, ok := appendJSON(s.buf.AvailableBuffer(), e)
 		if ok {
 			s.buf.Write(line)
 		} else {
@@ -202,7 +208,7 @@ func (s *FileSink) Write(ctx context.Context, batch []Event) error {
 				enc = json.NewEncoder(&s.buf)
 				enc.SetEscapeHTML(false)
 			}
-			if err := enc.Encode(&e); err != nil { // Encode appends '\n'
+			if err := enc.Encode(e); err != nil { // Encode appends '\n'
 				return fmt.Errorf("audit: encoding event: %w", err)
 			}
 		}

@@ -51,13 +51,9 @@ var (
 // Defaults for [WriterConfig].
 const (
 	DefaultQueueSize     = 4096
-	DefaultBatchSize     = 256
+	DefaultBatchSize     = 4096
 	DefaultFlushInterval = 200 * time.Millisecond
 )
-
-// linger is how long the Writer waits for more events when its queue is
-// empty and its batch is not full (within FlushInterval).
-const linger = 2 * time.Millisecond
 
 // Bounds of the retry backoff for a failing sink.
 const (
@@ -74,7 +70,11 @@ type WriterConfig struct {
 	Sinks []Sink
 	// QueueSize bounds the events waiting to be written (default 4096).
 	QueueSize int
-	// BatchSize caps a batch (default 256).
+	// BatchSize caps a batch (default 4096). Under load the Writer
+	// writes full batches, and each costs a sink call (a write and an
+	// fsync for a [FileSink]): fewer, larger batches cost less per event.
+	// A goroutine in a long system call also makes the Go runtime hand its
+	// processor to another thread and poll it every 20µs for a while after.
 	BatchSize int
 	// FlushInterval is the longest an event waits in the queue for its
 	// batch to fill before the batch is written anyway (default 200ms).
@@ -109,7 +109,8 @@ type Stats struct {
 // events to every sink, in order.
 //
 // Memory is bounded: at most QueueSize events are queued, plus the one
-// batch (at most BatchSize events and a gap marker) being written.
+// batch (at most BatchSize events and a gap marker) being written, and
+// the copy of it the sinks get.
 type Writer struct {
 	sinks   []Sink
 	batch   int
@@ -118,6 +119,12 @@ type Writer struct {
 	now     func() time.Time
 
 	queue chan Event
+	// need is how many queued events would fill the batch the goroutine
+	// waits on (at most half the queue): Emit wakes the goroutine
+	// through wake once the queue holds that many, so that it waits for
+	// its batch to fill without being woken by every event, nor polling.
+	need atomic.Int64
+	wake chan struct{} // capacity 1: a pending wake-up
 
 	// mu guards closed; Emit holds it shared while it sends, so that Close,
 	// holding it exclusively, knows no Emit is in flight before it closes
@@ -132,6 +139,8 @@ type Writer struct {
 	closeOnce sync.Once
 
 	flushReq chan chan struct{} // Flush's requests to the goroutine
+
+	sinkBuf []Event // the copy of a batch handed to a sink; the goroutine's own
 
 	emitted, written, dropped atomic.Uint64
 	gap                       atomic.Uint64 // drops not yet reported by a marker
@@ -160,6 +169,7 @@ func NewWriter(cfg WriterConfig) *Writer {
 		onError: cfg.OnError,
 		now:     cfg.Now,
 		queue:   make(chan Event, cfg.QueueSize),
+		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		abort:   cancel,
 		sinkCtx: ctx,
@@ -167,6 +177,7 @@ func NewWriter(cfg WriterConfig) *Writer {
 
 		flushReq: make(chan chan struct{}),
 	}
+	w.need.Store(int64(w.needed(0)))
 	go w.run()
 	return w
 }
@@ -187,6 +198,7 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 		w.emitted.Add(1)
 		select {
 		case w.queue <- e:
+			w.woken()
 			return nil
 		default:
 			w.dropped.Add(1)
@@ -201,11 +213,14 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	w.emitted.Add(1)
 	select {
 	case w.queue <- e: // the common case, without a full select
+		w.woken()
 		return nil
 	default:
 	}
+	w.woken() // the queue is full: the goroutine must empty it
 	select {
 	case w.queue <- e:
+		w.woken()
 		return nil
 	case <-ctx.Done():
 		w.emitted.Add(^uint64(0))
@@ -213,6 +228,24 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	case <-w.closing:
 		w.emitted.Add(^uint64(0))
 		return ErrClosed
+	}
+}
+
+// needed is how many queued events make Emit wake the goroutine that holds
+// a batch of n events: those that fill it, but at most half the queue, so
+// that the goroutine empties it before an Emit must wait for room.
+func (w *Writer) needed(n int) int {
+	return max(min(w.batch-n, cap(w.queue)/2), 1)
+}
+
+// woken wakes the goroutine if the queue holds enough events to fill its
+// batch (or is full) and no wake-up is pending already.
+func (w *Writer) woken() {
+	if int64(len(w.queue)) >= w.need.Load() && len(w.wake) == 0 {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -285,7 +318,7 @@ func (w *Writer) undelivered() uint64 { return w.abandoned.Load() }
 func (w *Writer) run() {
 	defer close(w.done)
 	defer w.abort()
-	batch := make([]Event, 0, w.batch+1)
+	var batch []Event // grows to what the load needs, at most w.batch+1
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	// taken counts the events received from the queue. Only this
@@ -341,19 +374,31 @@ func (w *Writer) run() {
 				continue
 			default:
 			}
-			// The queue is empty: let events gather for a moment, rather
-			// than be woken by each one (under load, that is most of the
-			// cost of handing an event over), unless a Flush waits.
+			// The queue is empty: let events gather until Emit says a
+			// batch's worth is queued, rather than be woken by each one
+			// (under load, that is most of the cost of handing an event
+			// over), unless a Flush waits, FlushInterval is over or Close
+			// has started (it wants the queue written now).
 			wait := time.Until(deadline)
 			if wait <= 0 || len(flushes) > 0 {
 				break
 			}
-			timer.Reset(min(wait, linger))
+			need := w.needed(len(batch))
+			w.need.Store(int64(need))
+			if len(w.queue) >= need {
+				continue // filled before Emit could see need
+			}
+			timer.Reset(wait)
 			select {
 			case <-timer.C:
+			case <-w.wake:
+				timer.Stop()
 			case written := <-w.flushReq:
 				timer.Stop()
 				flushAsked(written)
+			case <-w.closing:
+				timer.Stop()
+				break fill
 			}
 		}
 		if !w.write(batch) {
@@ -381,7 +426,14 @@ func (w *Writer) write(events []Event) bool {
 		out = append(out, Event{Time: w.now().UTC(), Gap: n})
 		out = append(out, events...)
 	}
-	buf := make([]Event, len(out))
+	// The sinks get a copy each (a sink numbers its own), in a buffer the
+	// Writer keeps from batch to batch: a Sink must not retain it.
+	w.sinkBuf = slices.Grow(w.sinkBuf[:0], len(out))
+	buf := w.sinkBuf[:len(out)]
+	// Cleared after use, with the batch: the garbage collector then
+	// neither scans nor keeps alive what they held.
+	defer clear(events)
+	defer clear(buf)
 	for i, s := range w.sinks {
 		backoff := retryMin
 		for {

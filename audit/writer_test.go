@@ -312,6 +312,7 @@ func testWriterCloseFlushes(t *testing.T) {
 	// A long flush interval: only Close makes the Writer write.
 	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, BatchSize: 1000, FlushInterval: time.Hour})
 	ctx := context.Background()
+	start := time.Now()
 	for i := range 300 {
 		if err := w.Emit(ctx, req(i), audit.Block); err != nil {
 			t.Fatal(err)
@@ -319,6 +320,9 @@ func testWriterCloseFlushes(t *testing.T) {
 	}
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if d := time.Since(start); d != 0 {
+		t.Fatalf("Close took %v, want no wait for FlushInterval", d)
 	}
 	if n := len(mem.Events()); n != 300 {
 		t.Fatalf("%d events written by Close, want 300", n)
@@ -512,5 +516,100 @@ func testWriterFlushStalled(t *testing.T) {
 	}
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWriterWritesFullBatches(t *testing.T) { synctest.Test(t, testWriterWritesFullBatches) }
+
+// testWriterWritesFullBatches checks that a batch is written as soon as it
+// is full: not after FlushInterval, nor after any other wait.
+func testWriterWritesFullBatches(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	mem := audit.NewMemorySink(100)
+	sink := sinkFunc(func(ctx context.Context, b []audit.Event) error {
+		mu.Lock()
+		sizes = append(sizes, len(b))
+		mu.Unlock()
+		return mem.Write(ctx, b)
+	})
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{sink}, BatchSize: 4, FlushInterval: time.Hour})
+	defer w.Close(context.Background())
+	start := time.Now()
+	for i := range 8 {
+		if err := w.Emit(context.Background(), req(i), audit.Block); err != nil {
+			t.Fatal(err)
+		}
+		if i%4 == 0 {
+			synctest.Wait() // the Writer holds a batch of 1 and waits for more
+		}
+	}
+	synctest.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(sizes) != "[4 4]" || time.Since(start) != 0 {
+		t.Fatalf("batches of %v after %v, want [4 4] at once", sizes, time.Since(start))
+	}
+	if events, _ := checkLog(t, mem.Events(), true); events != 8 {
+		t.Fatalf("%d events written, want 8", events)
+	}
+}
+
+func TestWriterSmallQueue(t *testing.T) { synctest.Test(t, testWriterSmallQueue) }
+
+// testWriterSmallQueue checks that Emit does not wait for room for long in
+// a queue smaller than a batch: the Writer empties it as it fills.
+func testWriterSmallQueue(t *testing.T) {
+	mem := audit.NewMemorySink(100)
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, QueueSize: 2, BatchSize: 100, FlushInterval: time.Hour})
+	start := time.Now()
+	for i := range 50 {
+		if err := w.Emit(context.Background(), req(i), audit.Block); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d != 0 {
+		t.Fatalf("50 Emits into a queue of 2 took %v, want no wait", d)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d != 0 {
+		t.Fatalf("Close took %v, want no wait for FlushInterval", d)
+	}
+	if events, _ := checkLog(t, mem.Events(), true); events != 50 {
+		t.Fatalf("%d events written, want 50", events)
+	}
+}
+
+func TestWriterNoLostWakeUp(t *testing.T) { synctest.Test(t, testWriterNoLostWakeUp) }
+
+// testWriterNoLostWakeUp has concurrent Emits fill a small queue over and
+// over: had a wake-up of the Writer been lost, Emits would wait for room
+// until FlushInterval, and the bubble's clock would move.
+func testWriterNoLostWakeUp(t *testing.T) {
+	mem := audit.NewMemorySink(10000)
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, QueueSize: 8, BatchSize: 6, FlushInterval: time.Hour})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				if err := w.Emit(context.Background(), req(g*500+i), audit.Block); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if d := time.Since(start); d != 0 {
+		t.Fatalf("Emits waited %v for the Writer", d)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if events, _ := checkLog(t, mem.Events(), false); events != 4000 {
+		t.Fatalf("%d events written, want 4000", events)
 	}
 }

@@ -57,6 +57,9 @@ type auditedRequest struct {
 	context.Context
 	rec  statusRecorder
 	slot auditSlot
+	// idHeader is the X-Request-Id response header's value slice, held
+	// here rather than in an allocation of its own.
+	idHeader [1]string
 }
 
 // Value returns the slot for auditSlotKey, else the parent's value.
@@ -131,15 +134,20 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 			return
 		}
 		start := a.now()
+		ar := &auditedRequest{Context: r.Context(), rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
 		var id string
 		if cfg.Writer != nil {
-			id = r.Header.Get("X-Request-Id")
+			if cfg.TrustRequestID {
+				id = r.Header.Get("X-Request-Id")
+			}
 			if !cfg.TrustRequestID || !validRequestID(id) || cfg.Redactor.Field(id) != id { // never a credential as the ID
 				id = newRequestID()
 			}
-			w.Header().Set("X-Request-Id", id)
+			// As Header.Set does, without its allocation ("X-Request-Id" is
+			// in canonical form).
+			ar.idHeader[0] = id
+			w.Header()["X-Request-Id"] = ar.idHeader[:]
 		}
-		ar := &auditedRequest{Context: r.Context(), rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
 		slot, rec := &ar.slot, &ar.rec
 		r2 := r.WithContext(ar)
 		next.ServeHTTP(rec, r2)
@@ -188,8 +196,9 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 			e.Account, e.Mode, e.Store = p.Account, string(p.Mode), p.Store
 		}
 		// Drop counts its loss. Block waits for room even when the client
-		// has gone: the request happened and is recorded.
-		_ = cfg.Writer.Emit(context.WithoutCancel(r.Context()), e, cfg.Policy)
+		// has gone: the request happened and is recorded (Emit uses its
+		// context for cancellation only).
+		_ = cfg.Writer.Emit(context.Background(), e, cfg.Policy)
 	})
 }
 
