@@ -7,6 +7,7 @@ package ttlcache
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,9 +26,16 @@ type Cache[V any] struct {
 
 	entries sync.Map // string → *entry[V]
 
-	mu  sync.Mutex // held by writers
-	n   int        // entries stored, expired ones included; under mu
-	gen uint64     // counts invalidations, see Gen and Put; written under mu
+	mu sync.Mutex // held by writers
+	// keys are the stored keys, expired ones included, and index each
+	// one's place in keys, both under mu: an eviction picks its victim
+	// at random from them. (A sync.Map's Range always starts in the same
+	// region of its hash trie, so that "the first entry Range yields"
+	// would always be the entry of lowest hash: a full cache would keep
+	// the highest hashes it ever saw and drop each new entry next.)
+	keys  []string
+	index map[string]int
+	gen   uint64 // counts invalidations, see Gen and Put; written under mu
 	// genSeen is gen, readable without mu by Gen.
 	genSeen atomic.Uint64
 }
@@ -43,7 +51,7 @@ func New[V any](ttl time.Duration, max int, now func() time.Time) *Cache[V] {
 	if now == nil {
 		now = time.Now
 	}
-	return &Cache[V]{ttl: ttl, max: max, now: now}
+	return &Cache[V]{ttl: ttl, max: max, now: now, index: map[string]int{}}
 }
 
 // Get returns the value cached for key, if it has not expired.
@@ -75,15 +83,12 @@ func (c *Cache[V]) Put(key string, v V, gen uint64) {
 	if gen != c.gen {
 		return
 	}
-	if _, ok := c.entries.Load(key); !ok {
-		if c.n >= c.max {
-			c.entries.Range(func(k, _ any) bool { // an arbitrary victim
-				c.entries.Delete(k)
-				c.n--
-				return false
-			})
+	if _, ok := c.index[key]; !ok {
+		if len(c.keys) >= c.max {
+			c.forget(c.keys[rand.IntN(len(c.keys))]) // a random victim
 		}
-		c.n++
+		c.index[key] = len(c.keys)
+		c.keys = append(c.keys, key)
 	}
 	c.entries.Store(key, &entry[V]{v: v, expires: c.now().Add(c.ttl)})
 }
@@ -110,9 +115,22 @@ func (c *Cache[V]) Invalidate(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.bump()
-	if _, loaded := c.entries.LoadAndDelete(key); loaded {
-		c.n--
+	c.forget(key)
+}
+
+// forget deletes key, if stored; c.mu is held.
+func (c *Cache[V]) forget(key string) {
+	i, ok := c.index[key]
+	if !ok {
+		return
 	}
+	c.entries.Delete(key)
+	last := len(c.keys) - 1
+	c.keys[i] = c.keys[last]
+	c.index[c.keys[i]] = i
+	c.keys[last] = ""
+	c.keys = c.keys[:last]
+	delete(c.index, key)
 }
 
 // InvalidateAll forgets every entry.
@@ -121,7 +139,9 @@ func (c *Cache[V]) InvalidateAll() {
 	defer c.mu.Unlock()
 	c.bump()
 	c.entries.Clear()
-	c.n = 0
+	clear(c.keys)
+	c.keys = c.keys[:0]
+	clear(c.index)
 }
 
 // bump starts a new invalidation generation; c.mu is held. It is
@@ -136,5 +156,5 @@ func (c *Cache[V]) bump() {
 func (c *Cache[V]) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.n
+	return len(c.keys)
 }
