@@ -61,7 +61,7 @@ func (s *MemoryCredentialStore) getShared(ctx context.Context, keyID string) (Cr
 	}
 	v, ok := s.creds.Load(keyID)
 	if !ok {
-		return Credential{}, fmt.Errorf("%w: %s", ErrNotFound, keyID)
+		return Credential{}, ErrNotFound // its only caller needs no key ID in it
 	}
 	return *v.(*Credential), nil
 }

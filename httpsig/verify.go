@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"github.com/keygate/keygate"
 	"io"
 	"net/http"
 	"slices"
@@ -120,9 +121,8 @@ func (v *Verifier) MaxBody() int64 { return v.cfg.MaxBody }
 var dummySecret = make([]byte, 64)
 
 // Verify checks the v3 signature of r and returns the credential that
-// signed it: its key ID and grant, without its secrets. The grant's slices
-// may be shared with the credential store or its cache: read them, never
-// modify them. On success r.Body holds exactly the verified bytes, for the
+// signed it: its key ID and grant, without its secrets. The grant is the
+// caller's own: its slices are shared with nothing else. On success r.Body holds exactly the verified bytes, for the
 // handler. In order it refuses:
 //   - a request without signature fields ([ErrNoSignature]), or with fields
 //     that are not of the profile's shape ([ErrMalformed]);
@@ -206,6 +206,11 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 		}
 	}
 	if lookupErr != nil {
+		if lookupErr == ErrNotFound {
+			// Made once: an unknown key ID allocates no more than a
+			// wrong MAC does.
+			return Active{}, errUnknownKeyID
+		}
 		return Active{}, errors.Join(ErrInvalidSignature, lookupErr)
 	}
 	if !ok {
@@ -229,8 +234,15 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	if !fresh {
 		return Active{}, ErrReplayed
 	}
+	if v.manager != nil {
+		// The Manager lent its stored grant: the caller gets a copy.
+		cred.Grant = keygate.CloneGrant(cred.Grant)
+	}
 	return cred, nil
 }
+
+// errUnknownKeyID is Verify's error for a key ID that no credential has.
+var errUnknownKeyID = errors.Join(ErrInvalidSignature, ErrNotFound)
 
 // checkCoverage applies the profile's required components.
 func (v *Verifier) checkCoverage(r *http.Request, si signatureInput, hasBody bool) error {

@@ -200,19 +200,22 @@ type Authenticator struct {
 	// keysOwned says that keys returns records whose slices are the
 	// caller's own (an [*apikey.Manager] copies them), so that the
 	// Principal needs no second copy.
-	keysOwned   bool
-	tokens      TokenVerifier
-	oneTime     OneTimeRedeemer
-	signatures  RequestVerifier
-	accounts    account.Lookup
-	clientKeys  ClientKeys
-	clientCreds ClientCredentials
-	access      *accessState
-	transport   transportCheck
-	auditCfg    AuditConfig
-	realm       string
-	storeHeader string // canonical form
-	onError     ErrorHandler
+	keysOwned bool
+	// signaturesOwned says the same of signatures (an [*httpsig.Verifier]
+	// copies the grant it returns).
+	signaturesOwned bool
+	tokens          TokenVerifier
+	oneTime         OneTimeRedeemer
+	signatures      RequestVerifier
+	accounts        account.Lookup
+	clientKeys      ClientKeys
+	clientCreds     ClientCredentials
+	access          *accessState
+	transport       transportCheck
+	auditCfg        AuditConfig
+	realm           string
+	storeHeader     string // canonical form
+	onError         ErrorHandler
 	// queryNeedles are the key beginnings that mark a URL query as
 	// carrying a key, such as "bk_test_sk_".
 	queryNeedles []string
@@ -228,6 +231,7 @@ func New(cfg Config) (*Authenticator, error) {
 	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, accounts: cfg.Accounts, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	a.clientKeys, a.clientCreds = cfg.ClientKeys, cfg.ClientCredentials
 	_, a.keysOwned = cfg.APIKeys.(*apikey.Manager)
+	_, a.signaturesOwned = cfg.Signatures.(*httpsig.Verifier)
 	a.now = cfg.Now
 	if a.now == nil {
 		a.now = time.Now
@@ -490,7 +494,7 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 	if err != nil {
 		return keygate.Principal{}, keygate.Grant{}, err
 	}
-	p := verified(keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}, c.Grant, false)
+	p := verified(keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}, c.Grant, a.signaturesOwned)
 	return p, c.Grant, nil
 }
 

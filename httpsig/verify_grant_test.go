@@ -11,9 +11,9 @@ import (
 )
 
 // TestVerifyGrantIsTheCallersOwn: a caller that writes to the grant Verify
-// returned (as main's Verify allowed: it was a copy) must not change the
-// stored credential, nor what the next request is granted. Fails on integ:
-// Verify hands out the MemoryCredentialStore record's slices.
+// returned must not change the stored credential, nor what the next
+// request is granted, although Verify reads the Manager's stored record
+// without copying it.
 func TestVerifyGrantIsTheCallersOwn(t *testing.T) {
 	ctx := context.Background()
 	clock := newCredClock()
