@@ -14,7 +14,9 @@
 // that reached the middleware, each of which has exactly one audit event.
 //
 // sign pre-signs at most -n requests (unique nonces) to GET /protected
-// (or plain GET /bare requests with -bare), then sends them from -c
+// (or to GET /bare with -bare: signed the same way when -creds is given,
+// so that the unprotected route gets requests of the same size and
+// fields, plain otherwise), then sends them from -c
 // connections for at most -d and prints one RESULT line: requests,
 // duration, p50 and p99 latencies and errors. It exists because wrk
 // cannot sign requests. The verifier refuses a nonce it has seen for

@@ -113,20 +113,22 @@ func run(ctx context.Context, url string, headers []http.Header, conns int, d ti
 func signMain(args []string) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
 	url := fs.String("url", "", "the server's base URL, http://127.0.0.1:PORT (required)")
-	credsPath := fs.String("creds", "", "the credentials file serve wrote (required without -bare)")
+	credsPath := fs.String("creds", "", "the credentials file serve wrote (required without -bare; with -bare, the requests carry the same signature fields, unchecked)")
 	n := fs.Int("n", 50000, "the most requests to send (all pre-signed)")
 	d := fs.Duration("d", 5*time.Second, "the longest the run lasts")
 	conns := fs.Int("c", 16, "connections")
-	bare := fs.Bool("bare", false, "send unsigned requests to /bare instead")
+	bare := fs.Bool("bare", false, "send the requests to /bare instead (unsigned without -creds)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *url == "" || *n <= 0 || *conns <= 0 || *d <= 0 {
 		return errors.New("sign: -url is required; -n, -c and -d must be positive")
 	}
+	if !*bare && *credsPath == "" {
+		return errors.New("sign: -creds is required without -bare")
+	}
 	var signer *httpsig.Signer
-	target := *url + "/bare"
-	if !*bare {
+	if *credsPath != "" {
 		data, err := os.ReadFile(*credsPath)
 		if err != nil {
 			return err
@@ -136,7 +138,13 @@ func signMain(args []string) error {
 			return fmt.Errorf("%s: %w", *credsPath, err)
 		}
 		signer = &httpsig.Signer{KeyID: c.HMACKeyID, Secret: c.HMACSecret}
-		target = *url + "/protected"
+	}
+	// With -bare and -creds, the unprotected route gets requests of the
+	// same size and fields as the protected one (signed for /bare), so
+	// that the ratio of the two compares keygate's work only.
+	target := *url + "/protected"
+	if *bare {
+		target = *url + "/bare"
 	}
 	headers, err := presign(target, *n, signer)
 	if err != nil {
