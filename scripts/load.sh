@@ -59,7 +59,12 @@
 #
 # Settings (environment):
 #
-#   KEYGATE_LOAD_SECONDS       duration of each load run (5)
+#   KEYGATE_LOAD_SECONDS       duration of each load run (3)
+#   KEYGATE_LOAD_ROUNDS        rounds of every run against one server (3):
+#                              the table shows the median of the rounds,
+#                              and each ratio is the median of the ratios
+#                              of the rounds (each compares two runs made
+#                              one after the other)
 #   KEYGATE_LOAD_MAX_REQUESTS  most requests of each wrk run (5000000)
 #   KEYGATE_LOAD_MAX_SIGNED    most requests of each generator run, signed
 #                              in advance (300000)
@@ -79,7 +84,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SECONDS_EACH=${KEYGATE_LOAD_SECONDS:-5}
+SECONDS_EACH=${KEYGATE_LOAD_SECONDS:-3}
+ROUNDS=${KEYGATE_LOAD_ROUNDS:-3}
 MAX_REQUESTS=${KEYGATE_LOAD_MAX_REQUESTS:-5000000}
 MAX_SIGNED=${KEYGATE_LOAD_MAX_SIGNED:-300000}
 CONNS=${KEYGATE_LOAD_CONNECTIONS:-16}
@@ -95,11 +101,11 @@ die() {
 	exit 1
 }
 
-case $SECONDS_EACH$MAX_REQUESTS$MAX_SIGNED$CONNS$THREADS in
-*[!0-9]* | '') die "KEYGATE_LOAD_SECONDS, _MAX_REQUESTS, _MAX_SIGNED, _CONNECTIONS and _THREADS must be numbers" ;;
+case $SECONDS_EACH$ROUNDS$MAX_REQUESTS$MAX_SIGNED$CONNS$THREADS in
+*[!0-9]* | '') die "KEYGATE_LOAD_SECONDS, _ROUNDS, _MAX_REQUESTS, _MAX_SIGNED, _CONNECTIONS and _THREADS must be numbers" ;;
 esac
-if [ "$SECONDS_EACH" -eq 0 ] || [ "$MAX_REQUESTS" -eq 0 ] || [ "$MAX_SIGNED" -eq 0 ] || [ "$CONNS" -eq 0 ] || [ "$THREADS" -eq 0 ]; then
-	die "KEYGATE_LOAD_SECONDS, _MAX_REQUESTS, _MAX_SIGNED, _CONNECTIONS and _THREADS must be positive"
+if [ "$SECONDS_EACH" -eq 0 ] || [ "$ROUNDS" -eq 0 ] || [ "$MAX_REQUESTS" -eq 0 ] || [ "$MAX_SIGNED" -eq 0 ] || [ "$CONNS" -eq 0 ] || [ "$THREADS" -eq 0 ]; then
+	die "KEYGATE_LOAD_SECONDS, _ROUNDS, _MAX_REQUESTS, _MAX_SIGNED, _CONNECTIONS and _THREADS must be positive"
 fi
 [ "$CONNS" -ge "$THREADS" ] || die "KEYGATE_LOAD_CONNECTIONS must be at least KEYGATE_LOAD_THREADS"
 for s in "${STORAGES[@]}"; do
@@ -187,11 +193,11 @@ fail() {
 	failures=$((failures + 1))
 }
 
-# measure NAME: the load run NAME against the running server at $url,
-# its RESULT line in $DIR/NAME.txt; it adds the run's requests to
-# $completed.
+# measure NAME ROUND: the load run NAME against the running server at
+# $url, its RESULT line in $DIR/NAME.ROUND.txt; it adds the run's requests
+# to $completed.
 measure() {
-	local name=$1 out=$DIR/$1.txt
+	local name=$1 out=$DIR/$1.$2.txt
 	local -a cmd
 	local bound=$(((MAX_REQUESTS / THREADS) * THREADS))
 	case $name in
@@ -276,30 +282,66 @@ if [[ " ${STORAGES[*]} " == *" postgres "* ]]; then
 	fi
 fi
 
-declare -A RPS P50 P99
+# baseline prints the run that run $1 is compared with: the bare route
+# sent the same request (for the bare routes with a credential's header,
+# the bare route without it: what the header costs the server).
+baseline() {
+	case $1 in
+	apikey | token) echo "bare$1" ;;
+	bareapikey | baretoken) echo bare ;;
+	signed) echo gobare ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# median prints the median of its arguments.
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# RPS, P50 and P99 are the medians over the rounds of each run, RATIO the
+# median over the rounds of its ratio to its baseline (see baseline).
+declare -A RPS P50 P99 RATIO
 runs=(bare bareapikey apikey baretoken token gobare signed)
 for storage in "${STORAGES[@]}"; do
 	for audit in "${AUDITS[@]}"; do
 		echo "==> $storage, audit $audit"
 		start_server "$storage" "$audit"
 		completed=0
-		for r in "${runs[@]}"; do
-			measure "$r"
-			k=$storage.$audit.$r
-			RPS[$k]=$(awk -v n="$(field requests "$DIR/$r.txt")" -v us="$(field duration_us "$DIR/$r.txt")" 'BEGIN { printf "%.0f", n / (us / 1e6) }')
-			P50[$k]=$(field latency_p50_us "$DIR/$r.txt")
-			P99[$k]=$(field latency_p99_us "$DIR/$r.txt")
+		declare -A round_rps=()
+		for ((round = 1; round <= ROUNDS; round++)); do
+			for r in "${runs[@]}"; do
+				measure "$r" "$round"
+				round_rps[$r.$round]=$(awk -v n="$(field requests "$DIR/$r.$round.txt")" -v us="$(field duration_us "$DIR/$r.$round.txt")" 'BEGIN { printf "%.0f", n / (us / 1e6) }')
+			done
 		done
+		for r in "${runs[@]}"; do
+			k=$storage.$audit.$r
+			rates=() p50s=() p99s=() ratios=()
+			for ((round = 1; round <= ROUNDS; round++)); do
+				rates+=("${round_rps[$r.$round]}")
+				p50s+=("$(field latency_p50_us "$DIR/$r.$round.txt")")
+				p99s+=("$(field latency_p99_us "$DIR/$r.$round.txt")")
+				ratios+=("$(awk -v a="${round_rps[$r.$round]}" -v b="${round_rps[$(baseline "$r").$round]}" 'BEGIN { printf "%.4f", a / b }')")
+			done
+			RPS[$k]=$(median "${rates[@]}" | awk '{ printf "%.0f", $1 }')
+			P50[$k]=$(median "${p50s[@]}" | awk '{ printf "%.0f", $1 }')
+			P99[$k]=$(median "${p99s[@]}" | awk '{ printf "%.0f", $1 }')
+			RATIO[$k]=$(median "${ratios[@]}")
+		done
+		unset round_rps
 		stop_server
 		[ -n "$served" ] || die "the server did not print its request count"
 		# Every request sent to /protected reaches the middleware: those the
 		# generators completed, plus at most one in flight per connection of
 		# each run when it stopped.
 		protected_completed=$completed
-		for r in bare bareapikey baretoken gobare; do
-			protected_completed=$((protected_completed - $(field requests "$DIR/$r.txt")))
+		for ((round = 1; round <= ROUNDS; round++)); do
+			for r in bare bareapikey baretoken gobare; do
+				protected_completed=$((protected_completed - $(field requests "$DIR/$r.$round.txt")))
+			done
 		done
-		if [ "$served" -lt "$protected_completed" ] || [ "$served" -gt $((protected_completed + 3 * CONNS)) ]; then
+		if [ "$served" -lt "$protected_completed" ] || [ "$served" -gt $((protected_completed + 3 * ROUNDS * CONNS)) ]; then
 			fail "$storage/$audit: the server counted $served protected requests; the load runs completed $protected_completed"
 		fi
 		if [ "$audit" = file ]; then
@@ -314,18 +356,6 @@ for storage in "${STORAGES[@]}"; do
 		fi
 	done
 done
-
-# baseline prints the run that run $1 is compared with: the bare route
-# sent the same request (for the bare routes with a credential's header,
-# the bare route without it: what the header costs the server).
-baseline() {
-	case $1 in
-	apikey | token) echo "bare$1" ;;
-	bareapikey | baretoken) echo bare ;;
-	signed) echo gobare ;;
-	*) echo "$1" ;;
-	esac
-}
 
 label() {
 	case $1 in
@@ -345,7 +375,7 @@ if [ "$PIN" = 1 ]; then
 else
 	placement="$cpus CPUs shared by the load generator and the server"
 fi
-echo "==> results: ${SECONDS_EACH}s runs, $CONNS connections, wrk -t$THREADS, $placement"
+echo "==> results: the median of $ROUNDS rounds of ${SECONDS_EACH}s runs, $CONNS connections, wrk -t$THREADS, $placement"
 echo
 echo "| storage | audit | credential | req/s | p50 | p99 | ratio to bare, same request |"
 echo "| --- | --- | --- | ---: | ---: | ---: | ---: |"
@@ -353,7 +383,7 @@ for storage in "${STORAGES[@]}"; do
 	for audit in "${AUDITS[@]}"; do
 		for r in "${runs[@]}"; do
 			k=$storage.$audit.$r
-			ratio=$(awk -v a="${RPS[$k]}" -v b="${RPS[$storage.$audit.$(baseline "$r")]}" 'BEGIN { printf "%.2f", a / b }')
+			ratio=$(awk -v x="${RATIO[$k]}" 'BEGIN { printf "%.2f", x }')
 			db=SQLite
 			[ "$storage" = postgres ] && db="PostgreSQL + Redis"
 			printf '| %s | %s | %s | %s | %s µs | %s µs | %s |\n' "$db" "$audit" "$(label "$r")" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "$ratio"
@@ -366,8 +396,8 @@ echo "==> targets (reported, not enforced)"
 for storage in "${STORAGES[@]}"; do
 	for audit in "${AUDITS[@]}"; do
 		for r in apikey token; do
-			awk -v s="$storage" -v a="$audit" -v n="$(label "$r")" -v x="${RPS[$storage.$audit.$r]}" -v b="${RPS[$storage.$audit.bare$r]}" \
-				'BEGIN { printf "%s, audit %s, %s: %.3fx bare, target >= 0.90: %s\n", s, a, n, x / b, (x / b >= 0.9 ? "met" : "NOT met") }'
+			awk -v s="$storage" -v a="$audit" -v n="$(label "$r")" -v x="${RATIO[$storage.$audit.$r]}" \
+				'BEGIN { printf "%s, audit %s, %s: %.3fx bare, target >= 0.90: %s\n", s, a, n, x, (x >= 0.9 ? "met" : "NOT met") }'
 		done
 	done
 	for audit in memory file; do
