@@ -75,6 +75,12 @@ type Redactor struct {
 	record   []recordedHeader // in order
 	max      int
 	prefixes []string // credential prefixes scrubbed from free text
+	// starts marks the first two bytes of each prefix (pairs[a] has bit
+	// b set for a prefix that starts with a, b), and single marks the
+	// prefixes of one byte: text holding none of them holds no prefix,
+	// which one pass over it tells.
+	starts [256][4]uint64
+	single [256]bool
 }
 
 // recordedHeader is a header a Redactor records, and whether its values
@@ -111,6 +117,11 @@ func NewRedactor(cfg RedactorConfig) *Redactor {
 	for _, p := range append(append([]string(nil), DefaultSecretPrefixes...), cfg.SecretPrefixes...) {
 		if p != "" && !slices.Contains(r.prefixes, p) {
 			r.prefixes = append(r.prefixes, p)
+			if len(p) == 1 {
+				r.single[p[0]] = true
+			} else {
+				r.starts[p[0]][p[1]>>6] |= 1 << (p[1] & 63)
+			}
 		}
 	}
 	return r
@@ -119,6 +130,9 @@ func NewRedactor(cfg RedactorConfig) *Redactor {
 // scrub replaces every credential that starts with one of r's prefixes by
 // [Redacted].
 func (r *Redactor) scrub(s string) string {
+	if !r.mayHold(s) {
+		return s
+	}
 	for _, p := range r.prefixes {
 		if !strings.Contains(s, p) {
 			continue
@@ -143,8 +157,26 @@ func (r *Redactor) scrub(s string) string {
 	return s
 }
 
+// mayHold reports whether s holds the first two bytes of one of r's
+// prefixes (or a prefix of one byte): when it does not, it holds no
+// prefix, and the search for each prefix is spared.
+func (r *Redactor) mayHold(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if r.single[s[i]] {
+			return true
+		}
+		if i+1 < len(s) && r.starts[s[i]][s[i+1]>>6]&(1<<(s[i+1]&63)) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // hasSecret reports whether s holds a credential with one of r's prefixes.
 func (r *Redactor) hasSecret(s string) bool {
+	if !r.mayHold(s) {
+		return false
+	}
 	for _, p := range r.prefixes {
 		if strings.Contains(s, p) {
 			return true
