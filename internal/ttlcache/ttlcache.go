@@ -35,9 +35,9 @@ type Cache[V any] struct {
 	// the highest hashes it ever saw and drop each new entry next.)
 	keys  []string
 	index map[string]int
-	gen   uint64 // counts invalidations, see Gen and Put; written under mu
-	// genSeen is gen, readable without mu by Gen.
-	genSeen atomic.Uint64
+	// gen counts invalidations (see Gen and Put): changed under mu, read
+	// without it by Gen.
+	gen atomic.Uint64
 }
 
 type entry[V any] struct {
@@ -73,14 +73,14 @@ func (c *Cache[V]) Get(key string) (V, bool) {
 // before it reads the backing store and passes it to Put, which drops the
 // value if anything was invalidated in between: an invalidation is never
 // undone by a read that started before it.
-func (c *Cache[V]) Gen() uint64 { return c.genSeen.Load() }
+func (c *Cache[V]) Gen() uint64 { return c.gen.Load() }
 
 // Put caches v for key, unless an invalidation happened since gen (see
 // [Cache.Gen]). When the cache is full, an arbitrary entry makes room.
 func (c *Cache[V]) Put(key string, v V, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen != c.gen.Load() {
 		return
 	}
 	if _, ok := c.index[key]; !ok {
@@ -147,10 +147,7 @@ func (c *Cache[V]) InvalidateAll() {
 // bump starts a new invalidation generation; c.mu is held. It is
 // published before the entries are forgotten, so that a reader that
 // misses after the forgetting takes the new generation.
-func (c *Cache[V]) bump() {
-	c.gen++
-	c.genSeen.Store(c.gen)
-}
+func (c *Cache[V]) bump() { c.gen.Add(1) }
 
 // Len returns the number of entries, expired ones included.
 func (c *Cache[V]) Len() int {
