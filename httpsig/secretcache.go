@@ -3,6 +3,8 @@ package httpsig
 import (
 	"bytes"
 	"sync"
+
+	"github.com/keygate/keygate/internal/hmacpool"
 )
 
 // DefaultSecretCacheEntries is the number of credentials whose opened
@@ -33,16 +35,16 @@ type secretCache struct {
 // change replaces the whole entry.
 type openedSecret struct {
 	sealed, plain []byte
-	macs          *macPool // nil when not cached
+	macs          *hmacpool.Pool // nil when not cached
 }
 
 // check reports whether mac is the HMAC of msg under the secret, comparing
 // in constant time: with a pooled state when the secret is cached.
 func (o openedSecret) check(msg, mac []byte) bool {
 	if o.macs != nil {
-		return o.macs.check(msg, mac)
+		return o.macs.Check(msg, mac)
 	}
-	return newMACState(o.plain).check(msg, mac)
+	return hmacpool.New(o.plain).Check(msg, mac)
 }
 
 // newSecretCache returns a cache of at most max credentials, or nil (no
@@ -94,7 +96,7 @@ func (c *secretCache) open(s sealer, keyID string, sealed [][]byte) ([]openedSec
 			return nil, err
 		}
 		p = p[:len(p):len(p)]
-		entry[i] = openedSecret{sealed: bytes.Clone(b), plain: p, macs: newMACPool(p)}
+		entry[i] = openedSecret{sealed: bytes.Clone(b), plain: p, macs: hmacpool.NewPool(p)}
 	}
 	if _, ok := c.m[keyID]; !ok && len(c.m) >= c.max {
 		for k := range c.m {

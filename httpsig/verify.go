@@ -7,7 +7,6 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
-	"github.com/keygate/keygate"
 	"io"
 	"net/http"
 	"slices"
@@ -15,6 +14,9 @@ import (
 	"time"
 
 	"github.com/dunglas/httpsfv"
+
+	"github.com/keygate/keygate"
+	"github.com/keygate/keygate/internal/hmacpool"
 )
 
 // Defaults of [VerifierConfig].
@@ -122,8 +124,8 @@ var dummySecret = make([]byte, 64)
 
 // Verify checks the v3 signature of r and returns the credential that
 // signed it: its key ID and grant, without its secrets. The grant is the
-// caller's own: its slices are shared with nothing else. On success r.Body holds exactly the verified bytes, for the
-// handler. In order it refuses:
+// caller's own: its slices are shared with nothing else. On success r.Body
+// holds exactly the verified bytes, for the handler. In order it refuses:
 //   - a request without signature fields ([ErrNoSignature]), or with fields
 //     that are not of the profile's shape ([ErrMalformed]);
 //   - a non-canonical path ([ErrNonCanonical]);
@@ -199,10 +201,10 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 			ok = o.check(base, mac) || ok
 		}
 	case lookupErr != nil:
-		newMACState(dummySecret).check(base, mac)
+		hmacpool.New(dummySecret).Check(base, mac)
 	default:
 		for _, secret := range cred.Secrets {
-			ok = newMACState(secret).check(base, mac) || ok
+			ok = hmacpool.New(secret).Check(base, mac) || ok
 		}
 	}
 	if lookupErr != nil {

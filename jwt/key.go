@@ -5,17 +5,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"log/slog"
 	"math/big"
-	"sync"
 
+	"github.com/keygate/keygate/internal/hmacpool"
 	"github.com/keygate/keygate/internal/strbytes"
 )
 
@@ -54,17 +52,9 @@ type Key struct {
 
 // privateKey is a key's secret material.
 type privateKey struct {
-	secret []byte        // HS256
-	signer crypto.Signer // RS256, ES256, EdDSA; nil for a verifying key
-	macs   *sync.Pool    // HS256: reusable *macState
-}
-
-// macState is a reusable HMAC-SHA256 state with the buffer its sum is
-// written to: a buffer on the stack would escape through the hash.Hash
-// interface and cost an allocation per verification.
-type macState struct {
-	h   hash.Hash
-	sum [sha256.Size]byte
+	secret []byte         // HS256
+	signer crypto.Signer  // RS256, ES256, EdDSA; nil for a verifying key
+	macs   *hmacpool.Pool // HS256: reusable HMAC states
 }
 
 // material returns the key's secret material (empty for a verifying key).
@@ -85,7 +75,7 @@ func NewHMACKey(id string, secret []byte) (*Key, error) {
 		return nil, fmt.Errorf("%w: HMAC secret of %d bytes; at least %d required", ErrWeakKey, len(secret), MinHMACSecretLen)
 	}
 	s := append([]byte(nil), secret...)
-	priv := &privateKey{secret: s, macs: &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, s)} }}}
+	priv := &privateKey{secret: s, macs: hmacpool.NewPool(s)}
 	return &Key{id: id, alg: HS256, private: func() *privateKey { return priv }}, nil
 }
 
@@ -217,13 +207,7 @@ func (k *Key) signingKey() any {
 func (k *Key) verify(input string, sig []byte) bool {
 	switch k.alg {
 	case HS256:
-		macs := k.private().macs
-		m := macs.Get().(*macState)
-		m.h.Reset()
-		m.h.Write(strbytes.View(input))
-		ok := hmac.Equal(m.h.Sum(m.sum[:0]), sig)
-		macs.Put(m)
-		return ok
+		return k.private().macs.Check(strbytes.View(input), sig)
 	case RS256:
 		digest := sha256.Sum256(strbytes.View(input))
 		return rsa.VerifyPKCS1v15(k.public.(*rsa.PublicKey), crypto.SHA256, digest[:], sig) == nil
