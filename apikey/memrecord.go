@@ -135,7 +135,14 @@ func pack(r *Record) *memRecord {
 
 // record rebuilds the Record, sharing m's slices.
 func (m *memRecord) record() Record {
-	r := Record{
+	var r Record
+	m.fill(&r)
+	return r
+}
+
+// fill writes the Record into *r (all of it), sharing m's slices.
+func (m *memRecord) fill(r *Record) {
+	*r = Record{
 		ID: m.id, Grant: keygate.Grant{
 			Account:     m.account,
 			Package:     m.pkg,
@@ -158,12 +165,11 @@ func (m *memRecord) record() Record {
 		r.TokensNotBefore = x.tokensNotBefore
 		if x.times != nil {
 			r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt = x.times[0], x.times[1], x.times[2], x.times[3], x.times[4], x.times[5]
-			return r
+			return
 		}
 	}
 	r.Created, r.Expires, r.LastUsed = fromNanos(m.times[0]), fromNanos(m.times[1]), fromNanos(m.times[2])
 	r.ApprovedAt, r.RevokedAt, r.RotatedAt = fromNanos(m.times[3]), fromNanos(m.times[4]), fromNanos(m.times[5])
-	return r
 }
 
 // lastUsed returns the record's LastUsed.
