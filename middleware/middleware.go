@@ -361,7 +361,8 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 
 // Check authenticates r and checks it against rule, without writing
 // anything: for callers that are not middleware chains. It returns the
-// Principal, or an error to map with [Classify].
+// Principal, with a copy of its stores of its own, or an error to map
+// with [Classify].
 //
 // Check resolves the client IP and applies Config.HTTPSOnly and the IP,
 // country, package and permission rules, but neither counts failures nor
@@ -382,6 +383,7 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 	if _, err := a.check(r, &c, ip, known, &p); err != nil {
 		return keygate.Principal{}, err // the refused caller is only for Require's audit event
 	}
+	p.Stores = slices.Clone(p.Stores) // the caller's own (see verified)
 	return p, nil
 }
 
@@ -521,7 +523,11 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 //
 // The verifier's slices may be shared with its store or cache, so the
 // Principal gets its own copy of the stores unless owned says that the
-// verifier handed over a copy of its own. The permissions are not copied:
+// verifier handed over a copy of its own, or that the stores are copied
+// where the Principal leaves the middleware ([keygate.NewContext] copies
+// them into the request's context, [Authenticator.Check] clones them),
+// which is enough since nothing in between writes them. The permissions
+// are not copied:
 // they are read (never written) until [Authenticator.check] replaces them
 // with the effective list of the access layer, so that no Principal
 // handed to a handler, nor any refused caller, holds the verifier's list.
@@ -648,7 +654,9 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 			return time.Time{}, err
 		}
 		p.Method, p.KeyID, p.Kind = keygate.MethodAPIKey, id, kind
-		setGrant(p, g, false)
+		// The stores stay the store's until the Principal leaves the
+		// middleware: keygate.NewContext and Check copy them.
+		setGrant(p, g, true)
 	case a.keys != nil:
 		rec, err := a.keys.Verify(ctx, token)
 		if err != nil {
