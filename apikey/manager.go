@@ -527,7 +527,7 @@ func ValidStoreID(s string) bool { return validate.Ident(s) }
 // key cannot learn whether its ID exists or what state it is in.
 func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 	var rec Record
-	if err := m.verify(ctx, key, &rec); err != nil {
+	if err := m.verify(ctx, key, &rec, true); err != nil {
 		return Record{}, err
 	}
 	rec.Hashes = nil
@@ -546,7 +546,7 @@ func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
 // it hands to a handler; use Verify for a record of your own.
 func (m *Manager) VerifyGrant(ctx context.Context, key string, g *keygate.Grant) (id string, kind keygate.Kind, err error) {
 	var rec Record
-	if err := m.verify(ctx, key, &rec); err != nil {
+	if err := m.verify(ctx, key, &rec, false); err != nil {
 		return "", "", err
 	}
 	*g = rec.Grant
@@ -555,8 +555,10 @@ func (m *Manager) VerifyGrant(ctx context.Context, key string, g *keygate.Grant)
 
 // verify is the one check of [Manager.Verify] and [Manager.VerifyGrant]:
 // on success rec is the key's record as the store returned it (sharing
-// its memory), and the key's use is noted for its last-used time.
-func (m *Manager) verify(ctx context.Context, key string, rec *Record) error {
+// its memory), and the key's use is noted for its last-used time. Without
+// whole, rec may hold only what the check reads and VerifyGrant hands
+// over (see memRecord.fill).
+func (m *Manager) verify(ctx context.Context, key string, rec *Record, whole bool) error {
 	info, err := Parse(key)
 	if err != nil {
 		return err
@@ -565,7 +567,7 @@ func (m *Manager) verify(ctx context.Context, key string, rec *Record) error {
 		return errWrongPrefix
 	}
 	sum := m.hash(key)
-	err = m.get(ctx, info.ID, rec)
+	err = m.get(ctx, info.ID, rec, whole)
 	if errors.Is(err, ErrNotFound) {
 		// Compare anyway, so that an unknown ID costs what a wrong secret
 		// costs.
@@ -595,12 +597,13 @@ func (m *Manager) verify(ctx context.Context, key string, rec *Record) error {
 }
 
 // get reads the record with that ID into rec: in place from a
-// [MemoryStore], sparing the verification path the copies of a record
-// returned by value. (A concrete type rather than an optional interface,
-// so that rec stays on the caller's stack.)
-func (m *Manager) get(ctx context.Context, id string, rec *Record) error {
+// [MemoryStore] (only what verify needs, without whole), sparing the
+// verification path the copies of a record returned by value. (A
+// concrete type rather than an optional interface, so that rec stays on
+// the caller's stack.)
+func (m *Manager) get(ctx context.Context, id string, rec *Record, whole bool) error {
 	if s, ok := m.store.(*MemoryStore); ok {
-		return s.readRecord(ctx, id, rec)
+		return s.readRecord(ctx, id, rec, whole)
 	}
 	var err error
 	*rec, err = m.store.Get(ctx, id)

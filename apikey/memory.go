@@ -44,15 +44,16 @@ func (s *MemoryStore) Create(ctx context.Context, rec Record) (Record, error) {
 // the store never modifies in place.
 func (s *MemoryStore) Get(ctx context.Context, id string) (Record, error) {
 	var rec Record
-	if err := s.readRecord(ctx, id, &rec); err != nil {
+	if err := s.readRecord(ctx, id, &rec, true); err != nil {
 		return Record{}, err
 	}
 	return rec, nil
 }
 
-// readRecord is Get writing the record into rec (see Manager.get). On an
-// error rec is left as it was.
-func (s *MemoryStore) readRecord(ctx context.Context, id string, rec *Record) error {
+// readRecord is Get writing the record into rec (see Manager.get): all of
+// it with whole, else what verifying the key needs (see memRecord.fill).
+// On an error rec is left as it was.
+func (s *MemoryStore) readRecord(ctx context.Context, id string, rec *Record, whole bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func (s *MemoryStore) readRecord(ctx context.Context, id string, rec *Record) er
 	if !ok {
 		return ErrNotFound
 	}
-	r.(*memRecord).fill(rec)
+	r.(*memRecord).fill(rec, whole)
 	return nil
 }
 
