@@ -627,6 +627,8 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 		if err != nil {
 			return time.Time{}, err
 		}
+		// As for API keys below, the stores are copied where the
+		// Principal leaves the middleware.
 		*p = verified(keygate.Principal{
 			Method:  keygate.MethodJWT,
 			KeyID:   c.ClientID,
@@ -634,7 +636,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 			Subject: c.Subject,
 			Scope:   c.Scope,
 			Kind:    c.ClientKind,
-		}, c.Grant, false)
+		}, c.Grant, true)
 		*g = c.Grant
 		if a.clientKeys != nil {
 			rec, err := CheckTokenClient(ctx, a.clientKeys, c, a.now())
@@ -655,14 +657,15 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 		}
 		p.Method, p.KeyID, p.Kind = keygate.MethodAPIKey, id, kind
 		// The stores stay the store's until the Principal leaves the
-		// middleware: keygate.NewContext and Check copy them.
+		// middleware: keygate.NewContext and Check copy them (see
+		// verified).
 		setGrant(p, g, true)
 	case a.keys != nil:
 		rec, err := a.keys.Verify(ctx, token)
 		if err != nil {
 			return time.Time{}, err
 		}
-		*p = verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant, false)
+		*p = verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant, true)
 		*g = rec.Grant
 	default:
 		return time.Time{}, ErrInvalidToken
