@@ -24,6 +24,7 @@ package keygate
 import (
 	"context"
 	"net/netip"
+	"slices"
 )
 
 // Method names the mechanism that authenticated a request.
@@ -126,11 +127,14 @@ type contextKey struct{}
 
 // principalContext carries a Principal. It does what context.WithValue
 // does, in one allocation instead of two (WithValue would also box the
-// Principal), because it is made on every authenticated request.
-// Cancellation and deadlines come from the embedded parent.
+// Principal), because it is made on every authenticated request; that
+// allocation also holds the Principal's own copy of its stores when
+// there are at most two of them, as most credentials have. Cancellation
+// and deadlines come from the embedded parent.
 type principalContext struct {
 	context.Context
-	p Principal
+	p      Principal
+	stores [2]string
 }
 
 // Value returns a pointer to the Principal for contextKey, and asks the
@@ -142,9 +146,20 @@ func (c *principalContext) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// NewContext returns a copy of ctx that carries p.
+// NewContext returns a copy of ctx that carries p, with a copy of
+// p.Stores of its own: the Principal a handler reads never shares its
+// stores with a credential store's records, whatever p shared.
 func NewContext(ctx context.Context, p Principal) context.Context {
-	return &principalContext{Context: ctx, p: p}
+	c := &principalContext{Context: ctx, p: p}
+	switch n := len(p.Stores); {
+	case p.Stores == nil:
+	case n <= len(c.stores):
+		c.p.Stores = c.stores[:n:n]
+		copy(c.p.Stores, p.Stores)
+	default:
+		c.p.Stores = slices.Clone(p.Stores)
+	}
+	return c
 }
 
 // FromContext returns the Principal stored in ctx by [NewContext], and

@@ -114,3 +114,26 @@ func TestCloneGrantEmptySpareCapacity(t *testing.T) {
 	c.Stores = append(c.Stores, "store")
 	assert.Equal(t, []string{"", ""}, backing[:2], "appending to the copy wrote into the original's array")
 }
+
+func TestContextOwnsItsStores(t *testing.T) {
+	// NewContext keeps a copy of the stores of its own (in its own
+	// allocation for up to two): writing into the caller's slice changes
+	// nothing in the context, and nil and empty stay as they were.
+	for _, stores := range [][]string{nil, {}, {"s1"}, {"s1", "s2"}, {"s1", "s2", "s3"}} {
+		given := slices.Clone(stores)
+		ctx := keygate.NewContext(context.Background(), keygate.Principal{Account: "acct_1", Stores: given})
+		for i := range given {
+			given[i] = "changed"
+		}
+		p, ok := keygate.FromContext(ctx)
+		if !ok {
+			t.Fatal("no Principal")
+		}
+		if !slices.Equal(p.Stores, stores) || (p.Stores == nil) != (stores == nil) {
+			t.Errorf("stores %q: got %#v", stores, p.Stores)
+		}
+		if cap(p.Stores) != len(p.Stores) {
+			t.Errorf("stores %q: spare capacity %d", stores, cap(p.Stores)-len(p.Stores))
+		}
+	}
+}

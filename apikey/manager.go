@@ -526,43 +526,88 @@ func ValidStoreID(s string) bool { return validate.Ident(s) }
 // State is reported only after the secret matched, so a caller without the
 // key cannot learn whether its ID exists or what state it is in.
 func (m *Manager) Verify(ctx context.Context, key string) (Record, error) {
-	info, err := Parse(key)
-	if err != nil {
+	var rec Record
+	if err := m.verify(ctx, key, &rec, true); err != nil {
 		return Record{}, err
-	}
-	if info.Prefix != m.prefix {
-		return Record{}, errWrongPrefix
-	}
-	sum := m.hash(key)
-	rec, err := m.store.Get(ctx, info.ID)
-	if errors.Is(err, ErrNotFound) {
-		// Compare anyway, so that an unknown ID costs what a wrong secret
-		// costs.
-		subtle.ConstantTimeCompare(sum[:], unknownSum[:])
-		return Record{}, ErrUnknownKey
-	}
-	if err != nil {
-		return Record{}, fmt.Errorf("apikey: verify: %w", err)
-	}
-	now := m.now()
-	match := 0
-	for _, h := range rec.Hashes {
-		if h.NotAfter.IsZero() || now.Before(h.NotAfter) {
-			match |= subtle.ConstantTimeCompare(h.Sum[:], sum[:])
-		}
-	}
-	if match != 1 || rec.Mode != info.Mode || rec.Kind != info.Kind {
-		return Record{}, ErrUnknownKey
-	}
-	if err := rec.Usable(now); err != nil {
-		return Record{}, err
-	}
-	if m.usage.record(rec.ID, now) {
-		m.startFlush()
 	}
 	rec.Hashes = nil
 	rec.Grant = keygate.CloneGrant(rec.Grant)
 	return rec, nil
+}
+
+// VerifyGrant checks a presented key exactly as [Manager.Verify] does, and
+// errs as it does, but hands over only what an authenticating middleware
+// needs, without copying the record: the key's ID and kind, and its grant
+// in g. The grant's slices may share memory with the store (as
+// [Manager.Lookup]'s record does): treat them as read-only and copy them
+// before modifying. On an error g is left as it was.
+//
+// It is the request path of package middleware, which copies the stores
+// it hands to a handler; use Verify for a record of your own.
+func (m *Manager) VerifyGrant(ctx context.Context, key string, g *keygate.Grant) (id string, kind keygate.Kind, err error) {
+	var rec Record
+	if err := m.verify(ctx, key, &rec, false); err != nil {
+		return "", "", err
+	}
+	*g = rec.Grant
+	return rec.ID, rec.Kind, nil
+}
+
+// verify is the one check of [Manager.Verify] and [Manager.VerifyGrant]:
+// on success rec is the key's record as the store returned it (sharing
+// its memory), and the key's use is noted for its last-used time. Without
+// whole, rec may hold only what the check reads and VerifyGrant hands
+// over (see memRecord.fill).
+func (m *Manager) verify(ctx context.Context, key string, rec *Record, whole bool) error {
+	info, err := Parse(key)
+	if err != nil {
+		return err
+	}
+	if info.Prefix != m.prefix {
+		return errWrongPrefix
+	}
+	sum := m.hash(key)
+	err = m.get(ctx, info.ID, rec, whole)
+	if errors.Is(err, ErrNotFound) {
+		// Compare anyway, so that an unknown ID costs what a wrong secret
+		// costs.
+		subtle.ConstantTimeCompare(sum[:], unknownSum[:])
+		return ErrUnknownKey
+	}
+	if err != nil {
+		return fmt.Errorf("apikey: verify: %w", err)
+	}
+	now := m.now()
+	match := 0
+	for i := range rec.Hashes {
+		if h := &rec.Hashes[i]; h.NotAfter.IsZero() || now.Before(h.NotAfter) {
+			match |= subtle.ConstantTimeCompare(h.Sum[:], sum[:])
+		}
+	}
+	if match != 1 || rec.Mode != info.Mode || rec.Kind != info.Kind {
+		return ErrUnknownKey
+	}
+	if err := rec.usable(now); err != nil {
+		return err
+	}
+	if m.usage.record(rec.ID, now) {
+		m.startFlush()
+	}
+	return nil
+}
+
+// get reads the record with that ID into rec: in place from a
+// [MemoryStore] (only what verify needs, without whole), sparing the
+// verification path the copies of a record returned by value. (A
+// concrete type rather than an optional interface, so that rec stays on
+// the caller's stack.)
+func (m *Manager) get(ctx context.Context, id string, rec *Record, whole bool) error {
+	if s, ok := m.store.(*MemoryStore); ok {
+		return s.readRecord(ctx, id, rec, whole)
+	}
+	var err error
+	*rec, err = m.store.Get(ctx, id)
+	return err
 }
 
 // unknownSum stands in for a stored hash when the key ID is unknown.

@@ -43,14 +43,26 @@ func (s *MemoryStore) Create(ctx context.Context, rec Record) (Record, error) {
 // Get implements [Store]. It copies the record but shares its slices, which
 // the store never modifies in place.
 func (s *MemoryStore) Get(ctx context.Context, id string) (Record, error) {
-	if err := ctx.Err(); err != nil {
+	var rec Record
+	if err := s.readRecord(ctx, id, &rec, true); err != nil {
 		return Record{}, err
+	}
+	return rec, nil
+}
+
+// readRecord is Get writing the record into rec (see Manager.get): all of
+// it with whole, else what verifying the key needs (see memRecord.fill).
+// On an error rec is left as it was.
+func (s *MemoryStore) readRecord(ctx context.Context, id string, rec *Record, whole bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	r, ok := s.recs.Load(id)
 	if !ok {
-		return Record{}, ErrNotFound
+		return ErrNotFound
 	}
-	return r.(*memRecord).record(), nil
+	r.(*memRecord).fill(rec, whole)
+	return nil
 }
 
 // List implements [Store]. It sorts the matching records on each call: fine

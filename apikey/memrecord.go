@@ -135,35 +135,52 @@ func pack(r *Record) *memRecord {
 
 // record rebuilds the Record, sharing m's slices.
 func (m *memRecord) record() Record {
-	r := Record{
-		ID: m.id, Grant: keygate.Grant{
-			Account:     m.account,
-			Package:     m.pkg,
-			Mode:        modes[m.mode],
-			Stores:      m.stores,
-			Permissions: m.permissions,
-		}, Name: m.name, ApprovedBy: m.approvedBy, CreatedBy: m.createdBy, PermissionsSetBy: m.createdBy, Hint: m.hint,
-		Kind: kinds[m.kind], Status: statuses[m.status], Disabled: m.disabled,
-		Hashes: m.hashes, Version: m.version,
-	}
-	if x := m.extra; x != nil {
+	var r Record
+	m.fill(&r, true)
+	return r
+}
+
+// fill writes the Record into *r, sharing m's slices: with whole, every
+// field; without, only what verifying the key reads and
+// [Manager.VerifyGrant] hands over (ID, grant, kind, status, disabled,
+// hashes and expiry), leaving the other fields as they were. It writes
+// field by field rather than a whole Record at once, which would build
+// the Record aside and then copy it.
+func (m *memRecord) fill(r *Record, whole bool) {
+	x := m.extra
+	r.ID, r.Kind, r.Status, r.Disabled, r.Hashes = m.id, kinds[m.kind], statuses[m.status], m.disabled, m.hashes
+	r.Account, r.Package, r.Mode, r.Stores, r.Permissions = m.account, m.pkg, modes[m.mode], m.stores, m.permissions
+	r.AllowedIPs, r.DeniedIPs, r.AllowedCountries, r.DeniedCountries = nil, nil, nil, nil
+	if x != nil {
 		r.AllowedIPs, r.DeniedIPs = x.allowedIPs, x.deniedIPs
 		r.AllowedCountries, r.DeniedCountries = x.allowedCountries, x.deniedCountries
-		if x.ownSetBy {
-			r.PermissionsSetBy = x.permissionsSetBy
-		}
 		if m.mode == 0 || m.kind == 0 || m.status == 0 {
 			r.Mode, r.Kind, r.Status = x.mode, x.kind, x.status
 		}
-		r.TokensNotBefore = x.tokensNotBefore
-		if x.times != nil {
-			r.Created, r.Expires, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt = x.times[0], x.times[1], x.times[2], x.times[3], x.times[4], x.times[5]
-			return r
-		}
 	}
-	r.Created, r.Expires, r.LastUsed = fromNanos(m.times[0]), fromNanos(m.times[1]), fromNanos(m.times[2])
+	times := x != nil && x.times != nil // the times are in x.times, not m.times
+	if times {
+		r.Expires = x.times[1]
+	} else {
+		r.Expires = fromNanos(m.times[1])
+	}
+	if !whole {
+		return
+	}
+	r.Name, r.ApprovedBy, r.CreatedBy, r.PermissionsSetBy, r.Hint = m.name, m.approvedBy, m.createdBy, m.createdBy, m.hint
+	r.Version, r.TokensNotBefore = m.version, time.Time{}
+	if x != nil {
+		if x.ownSetBy {
+			r.PermissionsSetBy = x.permissionsSetBy
+		}
+		r.TokensNotBefore = x.tokensNotBefore
+	}
+	if times {
+		r.Created, r.LastUsed, r.ApprovedAt, r.RevokedAt, r.RotatedAt = x.times[0], x.times[2], x.times[3], x.times[4], x.times[5]
+		return
+	}
+	r.Created, r.LastUsed = fromNanos(m.times[0]), fromNanos(m.times[2])
 	r.ApprovedAt, r.RevokedAt, r.RotatedAt = fromNanos(m.times[3]), fromNanos(m.times[4]), fromNanos(m.times[5])
-	return r
 }
 
 // lastUsed returns the record's LastUsed.

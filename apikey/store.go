@@ -155,7 +155,10 @@ type Record struct {
 // [ErrRevoked], [ErrExpired], [ErrDisabled] or [ErrPendingReview], in that
 // order. It says nothing about the secret: [Manager.Verify] checks that
 // first. OAuth uses it for public clients, which present only a key ID.
-func (r Record) Usable(now time.Time) error {
+func (r Record) Usable(now time.Time) error { return r.usable(now) }
+
+// usable is Usable without copying the record.
+func (r *Record) usable(now time.Time) error {
 	switch {
 	case r.Status == StatusRevoked:
 		return ErrRevoked

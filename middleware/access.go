@@ -118,11 +118,13 @@ type accessState struct {
 	// localFailures: the limiter is this process's, so lastFailure sees
 	// every failure it holds.
 	localFailures bool
-	now           func() time.Time // Config.Now
+	// anyCountry says that cfg.Countries is empty.
+	anyCountry bool
+	now        func() time.Time // Config.Now
 }
 
 func newAccessState(cfg AccessConfig, now func() time.Time) (*accessState, error) {
-	s := &accessState{cfg: cfg, limiter: cfg.Limiter, now: now}
+	s := &accessState{cfg: cfg, limiter: cfg.Limiter, now: now, anyCountry: cfg.Countries.Empty()}
 	if s.limiter == nil {
 		s.limiter = ratelimit.NewMemoryLimiter(ratelimit.MemoryConfig{})
 	}
@@ -207,14 +209,14 @@ func countsAsFailure(err error) bool {
 
 // sameOrigin reports whether grants g and h have the same origin rules (IP
 // and country allow and deny lists); their other fields play no part.
-func sameOrigin(g, h keygate.Grant) bool {
+func sameOrigin(g, h *keygate.Grant) bool {
 	return slices.Equal(g.AllowedIPs, h.AllowedIPs) && slices.Equal(g.DeniedIPs, h.DeniedIPs) &&
 		slices.Equal(g.AllowedCountries, h.AllowedCountries) && slices.Equal(g.DeniedCountries, h.DeniedCountries)
 }
 
 // originOf returns a copy of g's origin rules alone, sharing no memory with
 // g.
-func originOf(g keygate.Grant) keygate.Grant {
+func originOf(g *keygate.Grant) keygate.Grant {
 	return keygate.Grant{AllowedIPs: slices.Clone(g.AllowedIPs), DeniedIPs: slices.Clone(g.DeniedIPs),
 		AllowedCountries: slices.Clone(g.AllowedCountries), DeniedCountries: slices.Clone(g.DeniedCountries)}
 }
@@ -231,6 +233,10 @@ type keyRules struct {
 	ipRules   ipbind.Rules
 	countries geo.Rules
 	badOrigin bool // a list did not parse: admit nobody
+	// anyOrigin says that the credential has no origin rule at all
+	// (ipRules and countries empty, none malformed): its own rules
+	// admit every address, known or not, without a country lookup.
+	anyOrigin bool
 
 	// perms is the credential's own list, as the Principal had it, and
 	// pkg the package the grants were computed for; grants are the
@@ -252,15 +258,16 @@ type keyRules struct {
 // that this middleware accepted, whose Permissions are the very effective
 // list of the cached entry, gets that entry (its list is not taken for
 // the credential's own).
-func (s *accessState) rulesFor(p keygate.Principal, g keygate.Grant) *keyRules {
+func (s *accessState) rulesFor(p *keygate.Principal, g *keygate.Grant) *keyRules {
 	if v, ok := s.perKey.Load(p.KeyID); ok {
 		kr := v.(*keyRules)
-		if kr.pkg == p.Package && sameOrigin(kr.origin, g) && slices.Equal(kr.effective, kr.pristine) &&
+		if kr.pkg == p.Package && sameOrigin(&kr.origin, g) && slices.Equal(kr.effective, kr.pristine) &&
 			(slices.Equal(kr.perms, p.Permissions) || sameSlice(p.Permissions, kr.effective)) {
 			return kr
 		}
 	}
 	kr := parseOrigin(originOf(g))
+	kr.anyOrigin = !kr.badOrigin && kr.ipRules.Empty() && kr.countries.Empty()
 	kr.perms, kr.pkg = slices.Clone(p.Permissions), p.Package
 	kr.grants = s.cfg.Packages.ForCredential(p.Package, p.Permissions, s.cfg.Roles)
 	if kr.grants.Len() > 0 {
@@ -293,6 +300,9 @@ func (s *accessState) checkOriginAndIPRules(ctx context.Context, account string,
 // When a rule needed the client's country, it is looked up once and
 // returned (empty if unknown), whatever the outcome, for the audit event.
 func (s *accessState) checkOrigin(kr *keyRules, ip netip.Addr, known bool) (country string, err error) {
+	if kr.anyOrigin && s.anyCountry {
+		return "", nil // no rule: nothing below could refuse or look up
+	}
 	if kr.badOrigin {
 		return "", errIPForbidden // a list that cannot be enforced admits nobody
 	}
@@ -300,7 +310,7 @@ func (s *accessState) checkOrigin(kr *keyRules, ip netip.Addr, known bool) (coun
 		return "", fmt.Errorf("%w: %w", errIPForbidden, err)
 	}
 	var found, looked bool
-	for _, rules := range []geo.Rules{s.cfg.Countries, kr.countries} {
+	for _, rules := range [...]*geo.Rules{&s.cfg.Countries, &kr.countries} {
 		if rules.Empty() {
 			continue
 		}
@@ -351,7 +361,7 @@ func (a *Authenticator) compile(rule Rule) (compiledRule, error) {
 }
 
 // checkRequirement applies the rule's permission and minimum package to p.
-func (c compiledRule) checkRequirement(r *http.Request, p keygate.Principal, kr *keyRules) error {
+func (c *compiledRule) checkRequirement(r *http.Request, p *keygate.Principal, kr *keyRules) error {
 	if !c.has {
 		return nil
 	}
@@ -368,11 +378,11 @@ func (c compiledRule) checkRequirement(r *http.Request, p keygate.Principal, kr 
 // rateLimit counts an authenticated request, under its account (see
 // AccessConfig.RateLimit), and sets the RateLimit headers. It returns
 // errRateLimited (429) when over the policy.
-func (s *accessState) rateLimit(ctx context.Context, w http.ResponseWriter, p keygate.Principal) error {
+func (s *accessState) rateLimit(ctx context.Context, w http.ResponseWriter, p *keygate.Principal) error {
 	if s.cfg.RateLimit == nil {
 		return nil
 	}
-	policy := s.cfg.RateLimit(p)
+	policy := s.cfg.RateLimit(*p)
 	if policy.Unlimited() {
 		return nil
 	}

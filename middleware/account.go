@@ -27,22 +27,22 @@ var (
 // disabled stay refused once it is enabled again. The Principal's package
 // is the account's current one, whatever the credential recorded when it
 // was made. A store failure fails closed (503). Without Config.Accounts,
-// p is returned as it is.
-func (a *Authenticator) checkAccount(ctx context.Context, p keygate.Principal, issued time.Time) (keygate.Principal, error) {
+// p is left as it is; on an error too.
+func (a *Authenticator) checkAccount(ctx context.Context, p *keygate.Principal, issued time.Time) error {
 	if a.accounts == nil {
-		return p, nil
+		return nil
 	}
 	acct, err := a.accounts.Get(ctx, p.Account)
 	switch {
 	case errors.Is(err, account.ErrNotFound):
-		return keygate.Principal{}, errAccountUnknown
+		return errAccountUnknown
 	case err != nil:
-		return keygate.Principal{}, err // not in the failure table: 503
+		return err // not in the failure table: 503
 	case acct.Disabled:
-		return keygate.Principal{}, errAccountDisabled
+		return errAccountDisabled
 	case (p.Method == keygate.MethodJWT || p.Method == keygate.MethodOneTime) && acct.CutOff(issued):
-		return keygate.Principal{}, errAccountCutOff
+		return errAccountCutOff
 	}
 	p.Package = acct.Package
-	return p, nil
+	return nil
 }

@@ -24,7 +24,7 @@ func (a *Authenticator) Grants(p keygate.Principal) access.Grants {
 	if v, ok := a.access.perKey.Load(p.KeyID); ok {
 		g = v.(*keyRules).origin
 	}
-	return a.access.rulesFor(p, g).grants
+	return a.access.rulesFor(&p, &g).grants
 }
 
 // Packages returns the service's packages, AccessConfig.Packages (nil

@@ -93,7 +93,7 @@ func (a *Authenticator) Allow(ctx context.Context, w http.ResponseWriter, p keyg
 	if a.access == nil {
 		return errNotConfigured
 	}
-	return a.access.rateLimit(ctx, w, p)
+	return a.access.rateLimit(ctx, w, &p)
 }
 
 // CheckOrigin applies the origin rules of a credential's grant g (its

@@ -197,10 +197,11 @@ const MaxOneTimeBody = 1 << 20
 // it is safe for concurrent use.
 type Authenticator struct {
 	keys KeyVerifier
-	// keysOwned says that keys returns records whose slices are the
-	// caller's own (an [*apikey.Manager] copies them), so that the
-	// Principal needs no second copy.
-	keysOwned bool
+	// keyManager is keys when it is an [*apikey.Manager], whose
+	// VerifyGrant does not copy the record: the request path then copies
+	// only the stores the Principal keeps. (A concrete type, so that the
+	// grant it fills stays on the stack.)
+	keyManager *apikey.Manager
 	// signaturesOwned says the same of signatures (an [*httpsig.Verifier]
 	// copies the grant it returns).
 	signaturesOwned bool
@@ -230,7 +231,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, accounts: cfg.Accounts, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	a.clientKeys, a.clientCreds = cfg.ClientKeys, cfg.ClientCredentials
-	_, a.keysOwned = cfg.APIKeys.(*apikey.Manager)
+	a.keyManager, _ = cfg.APIKeys.(*apikey.Manager)
 	_, a.signaturesOwned = cfg.Signatures.(*httpsig.Verifier)
 	a.now = cfg.Now
 	if a.now == nil {
@@ -331,13 +332,14 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 				a.onError(w, r, err)
 				return
 			}
-			p, country, err := a.check(r, c, ip, known)
+			var p keygate.Principal
+			country, err := a.check(r, &c, ip, known, &p)
 			// check names the caller once its credential verified, also
 			// when a later step refused it: for the audit event only, as
 			// next is never called on an error.
 			authed := p.Method != ""
 			if err == nil {
-				err = a.access.rateLimit(r.Context(), w, p)
+				err = a.access.rateLimit(r.Context(), w, &p)
 			}
 			if err != nil && known {
 				p.ClientIP = ip
@@ -359,7 +361,8 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 
 // Check authenticates r and checks it against rule, without writing
 // anything: for callers that are not middleware chains. It returns the
-// Principal, or an error to map with [Classify].
+// Principal, with a copy of its stores of its own, or an error to map
+// with [Classify].
 //
 // Check resolves the client IP and applies Config.HTTPSOnly and the IP,
 // country, package and permission rules, but neither counts failures nor
@@ -376,32 +379,33 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 		return keygate.Principal{}, fmt.Errorf("%w: %w", ErrInsufficientScope, err) // a misconfigured rule admits nobody
 	}
 	ip, known := a.access.clientIP(r)
-	p, _, err := a.check(r, c, ip, known)
-	if err != nil {
+	var p keygate.Principal
+	if _, err := a.check(r, &c, ip, known, &p); err != nil {
 		return keygate.Principal{}, err // the refused caller is only for Require's audit event
 	}
+	p.Stores = slices.Clone(p.Stores) // the caller's own (see verified)
 	return p, nil
 }
 
-// check is Check with the rule compiled and the client IP resolved. It
-// also returns the client's country when a country rule looked it up (for
-// the audit event), whatever the outcome.
+// check is Check with the rule compiled and the client IP resolved: it
+// writes the caller into p. It also returns the client's country when a
+// country rule looked it up (for the audit event), whatever the outcome.
 //
 // When the credential verified but a later step refused the request (the
 // route's kind, mode or store, the IP, country, package or permission
-// rules), check returns the error with the caller's public identifiers
-// (see [refusedCaller]), so that the refusal's audit event names who was
-// refused; before the credential verified, it returns the zero Principal.
-// On an error the Principal is for the audit event only, never for a
-// handler.
-func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, known bool) (p keygate.Principal, country string, err error) {
-	rule := c.Rule
+// rules), check leaves in p the caller's public identifiers (see
+// [refusedCaller]), so that the refusal's audit event names who was
+// refused; before the credential verified, it leaves the zero Principal.
+// On an error p is for the audit event only, never for a handler.
+func (a *Authenticator) check(r *http.Request, c *compiledRule, ip netip.Addr, known bool, p *keygate.Principal) (country string, err error) {
 	if a.keys == nil && a.tokens == nil && a.signatures == nil {
-		return keygate.Principal{}, "", errNotConfigured // a zero Authenticator fails closed
+		*p = keygate.Principal{}
+		return "", errNotConfigured // a zero Authenticator fails closed
 	}
 	if r.URL != nil {
 		if err := a.refuseQueryCredentials(r.URL.RawQuery); err != nil {
-			return keygate.Principal{}, "", err
+			*p = keygate.Principal{}
+			return "", err
 		}
 	}
 	var (
@@ -409,32 +413,40 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 		issued time.Time     // a token's issue time, for its account's cut-off
 	)
 	if len(r.Header["Signature-Input"]) > 0 || len(r.Header["Signature"]) > 0 {
-		p, g, err = a.verifySigned(r, rule)
+		*p, g, err = a.verifySigned(r, c.Rule)
 	} else {
-		p, g, issued, err = a.authenticateBearer(r, rule)
+		issued, err = a.authenticateBearer(r, &c.Rule, p, &g)
 	}
 	if err != nil {
-		return keygate.Principal{}, "", err
+		*p = keygate.Principal{}
+		return "", err
 	}
-	authenticated := p
-	if p, err = a.checkAccount(r.Context(), p, issued); err != nil {
-		return a.refusedCaller(r, authenticated), "", err
+	// Until the rule is applied, a refusal names the caller as its
+	// credential does: with the credential's package, not its account's.
+	credentialPackage := p.Package
+	if err = a.checkAccount(r.Context(), p, issued); err != nil {
+		*p = a.refusedCaller(r, p)
+		return "", err
 	}
-	if p, err = a.applyRule(r, rule, p); err != nil {
-		return a.refusedCaller(r, authenticated), "", err
+	if err = a.applyRule(r, &c.Rule, p); err != nil {
+		p.Package = credentialPackage
+		*p = a.refusedCaller(r, p)
+		return "", err
 	}
 	if known {
 		p.ClientIP = ip
 	}
-	kr := a.access.rulesFor(p, g)
+	kr := a.access.rulesFor(p, &g)
 	if country, err = a.access.checkOriginAndIPRules(r.Context(), p.Account, kr, ip, known); err != nil {
-		return a.refusedCaller(r, p), country, err
+		*p = a.refusedCaller(r, p)
+		return country, err
 	}
 	p.Permissions = kr.effective // what the credential holds with its package
 	if err := c.checkRequirement(r, p, kr); err != nil {
-		return a.refusedCaller(r, p), country, err
+		*p = a.refusedCaller(r, p)
+		return country, err
 	}
-	return p, country, nil
+	return country, nil
 }
 
 // refusedCaller is who was refused, for the audit event of a request whose
@@ -444,7 +456,7 @@ func (a *Authenticator) check(r *http.Request, c compiledRule, ip netip.Addr, kn
 // asked for), without the permissions or stores the credential holds. A
 // credential keygate cannot interpret (an invalid mode or key kind) is no
 // caller: the zero Principal.
-func (a *Authenticator) refusedCaller(r *http.Request, p keygate.Principal) keygate.Principal {
+func (a *Authenticator) refusedCaller(r *http.Request, p *keygate.Principal) keygate.Principal {
 	if p.Method == "" || !p.Mode.Valid() || p.Method == keygate.MethodAPIKey && !p.Kind.Valid() {
 		return keygate.Principal{}
 	}
@@ -465,19 +477,22 @@ func (a *Authenticator) refusedCaller(r *http.Request, p keygate.Principal) keyg
 	return who
 }
 
-// authenticateBearer checks the Authorization: Bearer credential. For a
-// token (access or one-time) it also returns when the token was issued;
-// for an API key, the zero time.
-func (a *Authenticator) authenticateBearer(r *http.Request, rule Rule) (keygate.Principal, keygate.Grant, time.Time, error) {
+// authenticateBearer checks the Authorization: Bearer credential and
+// writes the caller into p and its credential's grant into g (which it
+// expects zero). For a token (access or one-time) it also returns when
+// the token was issued; for an API key, the zero time. On an error p and
+// g may hold anything.
+func (a *Authenticator) authenticateBearer(r *http.Request, rule *Rule, p *keygate.Principal, g *keygate.Grant) (time.Time, error) {
 	token, err := bearerToken(r.Header)
 	if err != nil {
-		return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
+		return time.Time{}, err
 	}
 	if rule.OneTime != "" {
-		p, issued, err := a.redeem(r, token, rule)
-		return p, keygate.Grant{}, issued, err
+		var issued time.Time
+		*p, issued, err = a.redeem(r, token, *rule)
+		return issued, err
 	}
-	return a.authenticate(r.Context(), token)
+	return a.authenticate(r.Context(), token, p, g)
 }
 
 // verifySigned checks an HMAC-signed request.
@@ -508,46 +523,57 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 //
 // The verifier's slices may be shared with its store or cache, so the
 // Principal gets its own copy of the stores unless owned says that the
-// verifier handed over a copy of its own. The permissions are not copied:
+// verifier handed over a copy of its own, or that the stores are copied
+// where the Principal leaves the middleware ([keygate.NewContext] copies
+// them into the request's context, [Authenticator.Check] clones them),
+// which is enough since nothing in between writes them. The permissions
+// are not copied:
 // they are read (never written) until [Authenticator.check] replaces them
 // with the effective list of the access layer, so that no Principal
 // handed to a handler, nor any refused caller, holds the verifier's list.
 func verified(who keygate.Principal, g keygate.Grant, owned bool) keygate.Principal {
-	who.Account, who.Mode, who.Package = g.Account, g.Mode, g.Package
-	who.Permissions, who.Stores = g.Permissions, g.Stores
-	if !owned {
-		who.Stores = slices.Clone(g.Stores)
-	}
+	setGrant(&who, &g, owned)
 	return who
+}
+
+// setGrant is verified in place: it sets p's grant fields from g.
+func setGrant(p *keygate.Principal, g *keygate.Grant, owned bool) {
+	p.Account, p.Mode, p.Package = g.Account, g.Mode, g.Package
+	p.Permissions, p.Stores = g.Permissions, g.Stores
+	if !owned {
+		p.Stores = slices.Clone(g.Stores)
+	}
 }
 
 // applyRule checks an authenticated Principal against the route's rule and
 // selects its store.
-func (a *Authenticator) applyRule(r *http.Request, rule Rule, p keygate.Principal) (keygate.Principal, error) {
-	var err error
+// On an error p is unchanged.
+func (a *Authenticator) applyRule(r *http.Request, rule *Rule, p *keygate.Principal) error {
 	switch {
 	case !p.Mode.Valid():
-		return keygate.Principal{}, ErrInvalidToken // a credential keygate cannot interpret
+		return ErrInvalidToken // a credential keygate cannot interpret
 	case p.Method == keygate.MethodAPIKey && !p.Kind.Valid():
-		return keygate.Principal{}, ErrInvalidToken
+		return ErrInvalidToken
 	case p.Method != keygate.MethodOneTime && p.Kind != keygate.KindSecret && !rule.Publishable:
 		// A publishable key, or a token obtained through a public client
 		// (or one that does not say), reaches only routes that opt in.
-		return keygate.Principal{}, errPublishable
+		return errPublishable
 	case rule.Mode == keygate.ModeLive && p.Mode != keygate.ModeLive:
-		return keygate.Principal{}, errLiveRequired
+		return errLiveRequired
 	case rule.Mode == keygate.ModeTest && p.Mode != keygate.ModeTest:
-		return keygate.Principal{}, errTestRequired
+		return errTestRequired
 	case rule.Mode != "" && !rule.Mode.Valid():
-		return keygate.Principal{}, ErrInsufficientScope // a misconfigured rule admits nobody
+		return ErrInsufficientScope // a misconfigured rule admits nobody
 	}
 	if p.Method == keygate.MethodOneTime {
-		return p, nil // a one-time token acts for its account, without stores
+		return nil // a one-time token acts for its account, without stores
 	}
-	if p.Store, err = a.selectStore(r.Header, p.Stores); err != nil {
-		return keygate.Principal{}, err
+	store, err := a.selectStore(r.Header, p.Stores)
+	if err != nil {
+		return err
 	}
-	return p, nil
+	p.Store = store
+	return nil
 }
 
 // redeem consumes the one-time token of a one-time route. It also returns
@@ -588,46 +614,63 @@ func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygat
 
 // authenticate verifies a bearer credential: an access token if it has the
 // two dots of a compact JWS and tokens are configured, else an API key.
-// For an access token it also returns its issue time (iat); for an API
-// key, the zero time.
-func (a *Authenticator) authenticate(ctx context.Context, token string) (keygate.Principal, keygate.Grant, time.Time, error) {
+// It writes the caller into p and its credential's grant into g (which
+// it expects zero). For an access token it also returns its issue time
+// (iat); for an API key, the zero time. On an error p and g may hold
+// anything.
+func (a *Authenticator) authenticate(ctx context.Context, token string, p *keygate.Principal, g *keygate.Grant) (time.Time, error) {
 	if strings.HasPrefix(token, jwt.OneTimeTokenPrefix) {
-		return keygate.Principal{}, keygate.Grant{}, time.Time{}, errOneTimeElsewhere
+		return time.Time{}, errOneTimeElsewhere
 	}
 	if a.tokens != nil && strings.Count(token, ".") == 2 {
 		c, err := a.tokens.Verify(ctx, token)
 		if err != nil {
-			return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
+			return time.Time{}, err
 		}
-		p := verified(keygate.Principal{
+		// As for API keys below, the stores are copied where the
+		// Principal leaves the middleware.
+		*p = verified(keygate.Principal{
 			Method:  keygate.MethodJWT,
 			KeyID:   c.ClientID,
 			TokenID: c.ID,
 			Subject: c.Subject,
 			Scope:   c.Scope,
 			Kind:    c.ClientKind,
-		}, c.Grant, false)
-		g := c.Grant
+		}, c.Grant, true)
+		*g = c.Grant
 		if a.clientKeys != nil {
 			rec, err := CheckTokenClient(ctx, a.clientKeys, c, a.now())
 			if err != nil {
-				return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
+				return time.Time{}, err
 			}
-			if err := a.narrowToClient(&p, &g, rec); err != nil {
-				return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
+			if err := a.narrowToClient(p, g, rec); err != nil {
+				return time.Time{}, err
 			}
 		}
-		return p, g, c.IssuedAt, nil
+		return c.IssuedAt, nil
 	}
-	if a.keys == nil {
-		return keygate.Principal{}, keygate.Grant{}, time.Time{}, ErrInvalidToken
+	switch {
+	case a.keyManager != nil:
+		id, kind, err := a.keyManager.VerifyGrant(ctx, token, g)
+		if err != nil {
+			return time.Time{}, err
+		}
+		p.Method, p.KeyID, p.Kind = keygate.MethodAPIKey, id, kind
+		// The stores stay the store's until the Principal leaves the
+		// middleware: keygate.NewContext and Check copy them (see
+		// verified).
+		setGrant(p, g, true)
+	case a.keys != nil:
+		rec, err := a.keys.Verify(ctx, token)
+		if err != nil {
+			return time.Time{}, err
+		}
+		*p = verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant, true)
+		*g = rec.Grant
+	default:
+		return time.Time{}, ErrInvalidToken
 	}
-	rec, err := a.keys.Verify(ctx, token)
-	if err != nil {
-		return keygate.Principal{}, keygate.Grant{}, time.Time{}, err
-	}
-	p := verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant, a.keysOwned)
-	return p, rec.Grant, time.Time{}, nil
+	return time.Time{}, nil
 }
 
 // bearerToken extracts the token of an RFC 6750 "Authorization: Bearer"

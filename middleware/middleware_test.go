@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -317,6 +318,44 @@ func TestPrincipalIsTheRequestsOwnWithASharingVerifier(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	assert.Equal(t, []string{"store_1"}, stored.Stores)
 	assert.Equal(t, []string{"products:read"}, stored.Permissions)
+}
+
+func TestPrincipalIsTheRequestsOwnOnTheMemoryStore(t *testing.T) {
+	// The Manager's request path (VerifyGrant) hands over the memory
+	// store's own slices: the Principal in the context and the one Check
+	// returns still have stores of their own, however many there are
+	// (keygate.NewContext keeps up to two in its own allocation).
+	for _, stores := range [][]string{{"store_1"}, {"store_1", "store_2"}, {"store_1", "store_2", "store_3"}} {
+		keys, err := apikey.NewManager(apikey.Config{Store: apikey.NewMemoryStore()})
+		require.NoError(t, err)
+		t.Cleanup(func() { keys.Close(context.Background()) })
+		k, _, err := keys.Create(t.Context(), apikey.CreateParams{Kind: keygate.KindSecret,
+			Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: slices.Clone(stores), Permissions: []string{"products:read"}}})
+		require.NoError(t, err)
+		auth, err := middleware.New(middleware.Config{APIKeys: keys})
+		require.NoError(t, err)
+		h := auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, _ := keygate.FromContext(r.Context())
+			require.Equal(t, stores, p.Stores)
+			p.Stores[0] = "victim_store"
+			_ = append(p.Stores[:1], "appended")
+		}))
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Authorization", "Bearer "+k.Reveal())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code)
+		p, err := auth.Check(req, middleware.Rule{})
+		require.NoError(t, err)
+		require.Equal(t, stores, p.Stores)
+		p.Stores[0] = "victim_store"
+		got, err := keys.Get(t.Context(), k.ID())
+		require.NoError(t, err)
+		assert.Equal(t, stores, got.Stores, "the stored record is unchanged")
+		p, err = auth.Check(req, middleware.Rule{})
+		require.NoError(t, err)
+		assert.Equal(t, stores, p.Stores)
+	}
 }
 
 // verifierFunc adapts a function to middleware.KeyVerifier: for records

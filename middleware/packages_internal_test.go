@@ -49,7 +49,7 @@ func TestRulesForAcceptedPrincipal(t *testing.T) {
 		if len(got.Permissions) == 0 {
 			t.Fatalf("%v: no effective permissions", tc.perms)
 		}
-		kr := a.access.rulesFor(got, keygate.Grant{})
+		kr := a.access.rulesFor(&got, &keygate.Grant{})
 		if kr.grants.Allows(adminRead) != tc.admin {
 			t.Errorf("%v (effective %v): Allows(admin:read) = %v", tc.perms, got.Permissions, !tc.admin)
 		}
