@@ -40,20 +40,17 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 		return signatureInput{}, nil, false
 	}
 	s = s[1:]
-	// Count the components first, so that one allocation holds them.
-	count := 0
-	for i := 0; i < len(s) && s[i] != ')'; i++ {
-		if s[i] == ' ' {
-			count++
-		}
-	}
-	components := make([]string, 0, count+1)
+	// The components are read into a buffer on the stack, then handed
+	// over as the shared list a Signer writes when they are one (no
+	// allocation), or else copied.
+	var stack [8]string
+	read := stack[:0]
 	for {
 		v, rest, ok := canonicalString(s)
-		if !ok || v == "" || slices.Contains(components, v) {
+		if !ok || v == "" || slices.Contains(read, v) {
 			return signatureInput{}, nil, false
 		}
-		components = append(components, v)
+		read = append(read, v)
 		if len(rest) > 0 && rest[0] == ')' {
 			s = rest[1:]
 			break
@@ -85,8 +82,41 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 	if !ok || sigLabel != label {
 		return signatureInput{}, nil, false
 	}
+	components := sharedComponents(read)
+	if components == nil {
+		components = slices.Clone(read)
+	}
 	return signatureInput{label: label, components: components, created: created,
 		nonce: nonce, keyID: keyID, alg: alg, params: params}, mac, true
+}
+
+// signerComponents are the component lists a [Signer] writes with the
+// default store header: @method, @authority, @path and @query, then
+// content-digest, content-type and x-store-id when the request has them,
+// in that order. Indexed by a bit mask of the last three.
+var signerComponents = func() (lists [8][]string) {
+	for mask := range lists {
+		l := []string{"@method", "@authority", "@path", "@query"}
+		for i, c := range [...]string{"content-digest", "content-type", "x-store-id"} {
+			if mask&(1<<i) != 0 {
+				l = append(l, c)
+			}
+		}
+		lists[mask] = l[:len(l):len(l)] // an append copies
+	}
+	return lists
+}()
+
+// sharedComponents returns the list of signerComponents equal to comps,
+// or nil. The lists are shared by every request that covers them: their
+// readers (Verify, the signature base) never modify them.
+func sharedComponents(comps []string) []string {
+	for _, l := range signerComponents {
+		if slices.Equal(l, comps) {
+			return l
+		}
+	}
+	return nil
 }
 
 // canonicalParam parses the string parameter name (";nonce=" and the like)
@@ -174,16 +204,27 @@ func canonicalString(s string) (string, string, bool) {
 	if len(s) == 0 || s[0] != '"' {
 		return "", "", false
 	}
-	for i := 1; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"':
-			return s[1:i], s[i+1:], true
-		case c == '\\' || c < 0x20 || c > 0x7e:
+	n := strings.IndexByte(s[1:], '"')
+	if n < 0 {
+		return "", "", false
+	}
+	v := s[1 : 1+n]
+	for i := 0; i < len(v); i++ {
+		if !plainStringByte[v[i]] {
 			return "", "", false
 		}
 	}
-	return "", "", false
+	return v, s[2+n:], true
 }
+
+// plainStringByte holds the bytes an sf-string may hold unescaped, but
+// for the quote itself: printable ASCII other than the backslash.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '\\'
+	}
+	return t
+}()
 
 // canonicalInteger parses a positive sf-integer without leading zeros (at
 // most 15 digits) at the start of s and returns it and the rest of s.
