@@ -96,8 +96,8 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 // in that order. Indexed by a bit mask of the last three.
 var signerComponents = func() (lists [8][]string) {
 	for mask := range lists {
-		l := []string{"@method", "@authority", "@path", "@query"}
-		for i, c := range [...]string{"content-digest", "content-type", "x-store-id"} {
+		l := slices.Clone(signerAlways[:])
+		for i, c := range signerOptional {
 			if mask&(1<<i) != 0 {
 				l = append(l, c)
 			}
@@ -107,16 +107,30 @@ var signerComponents = func() (lists [8][]string) {
 	return lists
 }()
 
+// The components of signerComponents: always, then optionally.
+var (
+	signerAlways   = [...]string{"@method", "@authority", "@path", "@query"}
+	signerOptional = [...]string{"content-digest", "content-type", "x-store-id"}
+)
+
 // sharedComponents returns the list of signerComponents equal to comps,
 // or nil. The lists are shared by every request that covers them: their
 // readers (Verify, the signature base) never modify them.
 func sharedComponents(comps []string) []string {
-	for _, l := range signerComponents {
-		if slices.Equal(l, comps) {
-			return l
+	if len(comps) < len(signerAlways) || !slices.Equal(comps[:len(signerAlways)], signerAlways[:]) {
+		return nil
+	}
+	rest, mask := comps[len(signerAlways):], 0
+	for i, c := range signerOptional {
+		if len(rest) > 0 && rest[0] == c {
+			mask |= 1 << i
+			rest = rest[1:]
 		}
 	}
-	return nil
+	if len(rest) > 0 {
+		return nil
+	}
+	return signerComponents[mask]
 }
 
 // canonicalParam parses the string parameter name (";nonce=" and the like)
@@ -204,17 +218,18 @@ func canonicalString(s string) (string, string, bool) {
 	if len(s) == 0 || s[0] != '"' {
 		return "", "", false
 	}
-	n := strings.IndexByte(s[1:], '"')
-	if n < 0 {
-		return "", "", false
-	}
-	v := s[1 : 1+n]
-	for i := 0; i < len(v); i++ {
-		if !plainStringByte[v[i]] {
+	// One pass with a table: the strings are short, shorter than what
+	// strings.IndexByte's vector loop pays off for.
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if c == '"' {
+			return s[1:i], s[i+1:], true
+		}
+		if !plainStringByte[c] {
 			return "", "", false
 		}
 	}
-	return v, s[2+n:], true
+	return "", "", false
 }
 
 // plainStringByte holds the bytes an sf-string may hold unescaped, but

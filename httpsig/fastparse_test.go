@@ -193,7 +193,13 @@ func TestSignerComponentsShared(t *testing.T) {
 			t.Errorf("mask %d: %v allocations", mask, n)
 		}
 	}
-	for _, list := range []string{`("@authority" "@method" "@path" "@query")`, `("@method" "@authority" "@path" "@query" "x-other")`} {
+	for _, list := range []string{
+		`("@authority" "@method" "@path" "@query")`,
+		`("@method" "@authority" "@path" "@query" "x-other")`,
+		`("@method" "@authority" "@path" "@query" "content-type" "content-digest")`,
+		`("@method" "@authority" "@path" "@query" "content-digest" "x-store-id" "x-other")`,
+		`("@method" "@authority" "@path")`,
+	} {
 		si, _, ok := parseCanonical(`sig1=`+list+`;created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`)
 		if !ok || sharedComponents(si.components) != nil || len(si.components) != strings.Count(list, `"`)/2 {
 			t.Errorf("%s: %q, %v", list, si.components, ok)
