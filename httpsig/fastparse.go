@@ -35,32 +35,33 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 		return signatureInput{}, nil, false
 	}
 	label, params := input[:n], input[n+1:]
-	s := params
-	if len(s) == 0 || s[0] != '(' {
-		return signatureInput{}, nil, false
-	}
-	s = s[1:]
-	// The components are read into a buffer on the stack, then handed
-	// over as the shared list a Signer writes when they are one (no
-	// allocation), or else copied.
-	var stack [8]string
-	read := stack[:0]
-	for {
-		v, rest, ok := canonicalString(s)
-		if !ok || v == "" || slices.Contains(read, v) {
+	// A list exactly as a Signer writes it is its shared list at once.
+	components, s, ok := signerList(params)
+	if !ok {
+		if len(params) == 0 || params[0] != '(' {
 			return signatureInput{}, nil, false
 		}
-		read = append(read, v)
-		if len(rest) > 0 && rest[0] == ')' {
+		s = params[1:]
+		// Any other list is read into a buffer on the stack, then copied.
+		var stack [8]string
+		read := stack[:0]
+		for {
+			v, rest, ok := canonicalString(s)
+			if !ok || v == "" || slices.Contains(read, v) {
+				return signatureInput{}, nil, false
+			}
+			read = append(read, v)
+			if len(rest) > 0 && rest[0] == ')' {
+				s = rest[1:]
+				break
+			}
+			if len(rest) < 2 || rest[0] != ' ' || rest[1] != '"' {
+				return signatureInput{}, nil, false
+			}
 			s = rest[1:]
-			break
 		}
-		if len(rest) < 2 || rest[0] != ' ' || rest[1] != '"' {
-			return signatureInput{}, nil, false
-		}
-		s = rest[1:]
+		components = slices.Clone(read)
 	}
-	var ok bool
 	if s, ok = strings.CutPrefix(s, ";created="); !ok {
 		return signatureInput{}, nil, false
 	}
@@ -81,10 +82,6 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 	sigLabel, mac, ok := canonicalByteMember(sig, mac)
 	if !ok || sigLabel != label {
 		return signatureInput{}, nil, false
-	}
-	components := sharedComponents(read)
-	if components == nil {
-		components = slices.Clone(read)
 	}
 	return signatureInput{label: label, components: components, created: created,
 		nonce: nonce, keyID: keyID, alg: alg, params: params}, mac, true
@@ -113,25 +110,39 @@ var (
 	signerOptional = [...]string{"content-digest", "content-type", "x-store-id"}
 )
 
-// sharedComponents returns the list of signerComponents equal to comps,
-// or nil. The lists are shared by every request that covers them: their
-// readers (Verify, the signature base) never modify them.
-func sharedComponents(comps []string) []string {
-	if len(comps) < len(signerAlways) || !slices.Equal(comps[:len(signerAlways)], signerAlways[:]) {
-		return nil
+// signerList parses the inner list of components at the start of s when
+// it is, byte for byte, one a Signer writes (signerComponents: each
+// component once, in order, as a canonical string), and returns the shared
+// list and the rest of s.
+func signerList(s string) ([]string, string, bool) {
+	rest, ok := strings.CutPrefix(s, signerAlwaysText)
+	if !ok {
+		return nil, s, false
 	}
-	rest, mask := comps[len(signerAlways):], 0
-	for i, c := range signerOptional {
-		if len(rest) > 0 && rest[0] == c {
+	mask := 0
+	for i, c := range signerOptionalText {
+		if r, ok := strings.CutPrefix(rest, c); ok {
 			mask |= 1 << i
-			rest = rest[1:]
+			rest = r
 		}
 	}
-	if len(rest) > 0 {
-		return nil
+	if rest, ok = strings.CutPrefix(rest, ")"); !ok {
+		return nil, s, false
 	}
-	return signerComponents[mask]
+	return signerComponents[mask], rest, true
 }
+
+// The serialized forms of signerAlways (with the list's opening
+// parenthesis) and of each of signerOptional (with the space before it).
+var (
+	signerAlwaysText   = `("` + strings.Join(signerAlways[:], `" "`) + `"`
+	signerOptionalText = func() (texts [len(signerOptional)]string) {
+		for i, c := range signerOptional {
+			texts[i] = ` "` + c + `"`
+		}
+		return texts
+	}()
+)
 
 // canonicalParam parses the string parameter name (";nonce=" and the like)
 // at the start of s: a non-empty canonical string of at most 128 bytes.
