@@ -256,7 +256,7 @@ func appendComponentValue(dst []byte, r *http.Request, name string) ([]byte, err
 	if strings.HasPrefix(name, "@") {
 		return nil, malformed("unsupported derived component")
 	}
-	if name != strings.ToLower(name) || strings.ContainsAny(name, " \t\r\n:\"") {
+	if !lowerFieldName(name) {
 		return nil, malformed("field names are lower case tokens")
 	}
 	if name == "host" {
@@ -273,6 +273,21 @@ func appendComponentValue(dst []byte, r *http.Request, name string) ([]byte, err
 		// value gets next to a signed one, so v3 refuses it.
 		return nil, malformed("a covered header is sent more than once")
 	}
+}
+
+// lowerFieldName reports whether name is its own lower case and holds
+// none of the bytes space, tab, CR, LF, colon and quote: in one pass over
+// an ASCII name, by strings.ToLower otherwise.
+func lowerFieldName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 0x80:
+			return name == strings.ToLower(name) && !strings.ContainsAny(name, " \t\r\n:\"")
+		case 'A' <= c && c <= 'Z', c == ' ', c == '\t', c == '\r', c == '\n', c == ':', c == '"':
+			return false
+		}
+	}
+	return true
 }
 
 // headerKey returns the http.Header key of a lower-case field name, without

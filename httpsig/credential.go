@@ -551,7 +551,8 @@ var _ CredentialSource = (*Manager)(nil)
 // costs what a usable one costs and the time Lookup takes says little
 // about which it was.
 func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
-	c, entry, err := m.lookup(ctx, keyID, false)
+	var read Credential
+	c, entry, err := m.lookup(ctx, keyID, false, &read)
 	if err != nil {
 		return Active{}, err
 	}
@@ -577,42 +578,44 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 // decoy's entry with the error, so that the verifier's MAC work costs what
 // it costs for a usable credential.
 func (m *Manager) lookupShared(ctx context.Context, keyID string) (Active, []openedSecret, error) {
-	c, entry, err := m.lookup(ctx, keyID, true)
+	var read Credential
+	c, entry, err := m.lookup(ctx, keyID, true, &read)
 	if err != nil {
 		return Active{}, entry, err
 	}
 	return Active{KeyID: c.KeyID, Grant: c.Grant}, entry, nil
 }
 
-// lookup is Lookup's work: the credential read from the store (a record
-// the store shares when shared is true and the store can) and checked,
-// and the opened secrets that verify now. For a key ID that may not sign,
-// the entry returned with the error is the decoy's.
-func (m *Manager) lookup(ctx context.Context, keyID string, shared bool) (Credential, []openedSecret, error) {
+// lookup is Lookup's work: the credential read from the store (the
+// store's own record when shared is true and the store can share it, read
+// it only; else read into own) and checked, and the opened secrets that
+// verify now. For a key ID that may not sign, the entry returned with the
+// error is the decoy's.
+func (m *Manager) lookup(ctx context.Context, keyID string, shared bool, own *Credential) (*Credential, []openedSecret, error) {
 	if keyID == "" || len(keyID) > MaxKeyIDLen {
-		return Credential{}, nil, ErrNotFound
+		return nil, nil, ErrNotFound
 	}
-	var c Credential
+	c := own
 	var err error
 	if ms, ok := m.store.(*MemoryCredentialStore); ok && shared {
 		c, err = ms.getShared(ctx, keyID)
 	} else {
-		c, err = m.store.Get(ctx, keyID)
+		*own, err = m.store.Get(ctx, keyID)
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		m.secrets.forget(keyID)
-		return Credential{}, m.openDecoy(), ErrNotFound
+		return nil, m.openDecoy(), ErrNotFound
 	case err != nil:
-		return Credential{}, nil, fmt.Errorf("httpsig: lookup: %w", err)
+		return nil, nil, fmt.Errorf("httpsig: lookup: %w", err)
 	case c.KeyID != keyID:
 		// A store that matched another spelling of the key ID.
-		return Credential{}, m.openDecoy(), ErrNotFound
+		return nil, m.openDecoy(), ErrNotFound
 	}
 	now := m.now()
 	if err := c.Usable(now); err != nil {
 		m.secrets.forget(keyID)
-		return Credential{}, m.openDecoy(), err
+		return nil, m.openDecoy(), err
 	}
 	// The secrets that verify now, current first (a stable partition).
 	var buf [2 * (maxReplacedSecrets + 1)][]byte
@@ -628,11 +631,11 @@ func (m *Manager) lookup(ctx context.Context, keyID string, shared bool) (Creden
 		}
 	}
 	if len(sealed) == 0 {
-		return Credential{}, nil, fmt.Errorf("httpsig: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
+		return nil, nil, fmt.Errorf("httpsig: lookup %s: %w: no valid secret", keyID, ErrInvalidState)
 	}
 	entry, err := m.secrets.open(m.sealer, keyID, sealed)
 	if err != nil {
-		return Credential{}, nil, fmt.Errorf("httpsig: lookup %s: %w", keyID, err)
+		return nil, nil, fmt.Errorf("httpsig: lookup %s: %w", keyID, err)
 	}
 	return c, entry, nil
 }

@@ -55,15 +55,15 @@ func (s *MemoryCredentialStore) Get(ctx context.Context, keyID string) (Credenti
 // getShared is Get without the copy, for the Manager's verifier path:
 // the stored record is never modified (Update replaces it), so its
 // slices may be read, never written.
-func (s *MemoryCredentialStore) getShared(ctx context.Context, keyID string) (Credential, error) {
+func (s *MemoryCredentialStore) getShared(ctx context.Context, keyID string) (*Credential, error) {
 	if err := ctx.Err(); err != nil {
-		return Credential{}, err
+		return nil, err
 	}
 	v, ok := s.creds.Load(keyID)
 	if !ok {
-		return Credential{}, ErrNotFound // its only caller needs no key ID in it
+		return nil, ErrNotFound // its only caller needs no key ID in it
 	}
-	return *v.(*Credential), nil
+	return v.(*Credential), nil
 }
 
 // List implements [CredentialStore]. It sorts the matching credentials on

@@ -35,35 +35,33 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 		return signatureInput{}, nil, false
 	}
 	label, params := input[:n], input[n+1:]
-	s := params
-	if len(s) == 0 || s[0] != '(' {
-		return signatureInput{}, nil, false
-	}
-	s = s[1:]
-	// Count the components first, so that one allocation holds them.
-	count := 0
-	for i := 0; i < len(s) && s[i] != ')'; i++ {
-		if s[i] == ' ' {
-			count++
-		}
-	}
-	components := make([]string, 0, count+1)
-	for {
-		v, rest, ok := canonicalString(s)
-		if !ok || v == "" || slices.Contains(components, v) {
+	// A list exactly as a Signer writes it is its shared list at once.
+	components, s, ok := signerList(params)
+	if !ok {
+		if len(params) == 0 || params[0] != '(' {
 			return signatureInput{}, nil, false
 		}
-		components = append(components, v)
-		if len(rest) > 0 && rest[0] == ')' {
+		s = params[1:]
+		// Any other list is read into a buffer on the stack, then copied.
+		var stack [8]string
+		read := stack[:0]
+		for {
+			v, rest, ok := canonicalString(s)
+			if !ok || v == "" || slices.Contains(read, v) {
+				return signatureInput{}, nil, false
+			}
+			read = append(read, v)
+			if len(rest) > 0 && rest[0] == ')' {
+				s = rest[1:]
+				break
+			}
+			if len(rest) < 2 || rest[0] != ' ' || rest[1] != '"' {
+				return signatureInput{}, nil, false
+			}
 			s = rest[1:]
-			break
 		}
-		if len(rest) < 2 || rest[0] != ' ' || rest[1] != '"' {
-			return signatureInput{}, nil, false
-		}
-		s = rest[1:]
+		components = slices.Clone(read)
 	}
-	var ok bool
 	if s, ok = strings.CutPrefix(s, ";created="); !ok {
 		return signatureInput{}, nil, false
 	}
@@ -88,6 +86,63 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 	return signatureInput{label: label, components: components, created: created,
 		nonce: nonce, keyID: keyID, alg: alg, params: params}, mac, true
 }
+
+// signerComponents are the component lists a [Signer] writes with the
+// default store header: @method, @authority, @path and @query, then
+// content-digest, content-type and x-store-id when the request has them,
+// in that order. Indexed by a bit mask of the last three.
+var signerComponents = func() (lists [8][]string) {
+	for mask := range lists {
+		l := slices.Clone(signerAlways[:])
+		for i, c := range signerOptional {
+			if mask&(1<<i) != 0 {
+				l = append(l, c)
+			}
+		}
+		lists[mask] = l[:len(l):len(l)] // an append copies
+	}
+	return lists
+}()
+
+// The components of signerComponents: always, then optionally.
+var (
+	signerAlways   = [...]string{"@method", "@authority", "@path", "@query"}
+	signerOptional = [...]string{"content-digest", "content-type", "x-store-id"}
+)
+
+// signerList parses the inner list of components at the start of s when
+// it is, byte for byte, one a Signer writes (signerComponents: each
+// component once, in order, as a canonical string), and returns the shared
+// list and the rest of s.
+func signerList(s string) ([]string, string, bool) {
+	rest, ok := strings.CutPrefix(s, signerAlwaysText)
+	if !ok {
+		return nil, s, false
+	}
+	mask := 0
+	for i, c := range signerOptionalText {
+		if r, ok := strings.CutPrefix(rest, c); ok {
+			mask |= 1 << i
+			rest = r
+		}
+	}
+	if rest, ok = strings.CutPrefix(rest, ")"); !ok {
+		return nil, s, false
+	}
+	return signerComponents[mask], rest, true
+}
+
+// The serialized forms of signerAlways (with the list's opening
+// parenthesis) and of each of signerOptional (with the space before it).
+var (
+	signerAlwaysText   = `("` + strings.Join(signerAlways[:], `" "`) + `"`
+	signerOptionalText = func() (texts [len(signerOptional)]string) {
+		for i, c := range signerOptional {
+			texts[i] = ` "` + c + `"`
+		}
+		return texts
+	}()
+)
 
 // canonicalParam parses the string parameter name (";nonce=" and the like)
 // at the start of s: a non-empty canonical string of at most 128 bytes.
@@ -174,16 +229,28 @@ func canonicalString(s string) (string, string, bool) {
 	if len(s) == 0 || s[0] != '"' {
 		return "", "", false
 	}
+	// One pass with a table: the strings are short, shorter than what
+	// strings.IndexByte's vector loop pays off for.
 	for i := 1; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"':
+		c := s[i]
+		if c == '"' {
 			return s[1:i], s[i+1:], true
-		case c == '\\' || c < 0x20 || c > 0x7e:
+		}
+		if !plainStringByte[c] {
 			return "", "", false
 		}
 	}
 	return "", "", false
 }
+
+// plainStringByte holds the bytes an sf-string may hold unescaped, but
+// for the quote itself: printable ASCII other than the backslash.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '\\'
+	}
+	return t
+}()
 
 // canonicalInteger parses a positive sf-integer without leading zeros (at
 // most 15 digits) at the start of s and returns it and the rest of s.

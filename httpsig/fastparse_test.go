@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,6 +155,74 @@ func FuzzCanonicalParse(f *testing.F) {
 		b, isBytes := item.Value.([]byte)
 		if !isItem || !isBytes || len(item.Params.Names()) != 0 || !bytes.Equal(b, value) {
 			t.Fatalf("fast path read %q as %s %x, httpsfv as %#v", digest, alg, value, m)
+		}
+	})
+}
+
+// TestSignerComponentsShared checks that the component lists a Signer
+// writes, with and without a body, Content-Type and X-Store-Id, are read
+// as the shared lists, in the Signer's order, and that the fast path then
+// allocates nothing with Verify's MAC buffer; a list of another order or
+// with another header is read into a list of its own.
+func TestSignerComponentsShared(t *testing.T) {
+	for mask := range 8 {
+		var body []byte
+		r := httptest.NewRequest(fzMethod, fzURL, nil)
+		if mask&1 != 0 {
+			body = []byte(`{"a":1}`)
+			r = httptest.NewRequest(fzMethod, fzURL, bytes.NewReader(body))
+		}
+		if mask&2 != 0 {
+			r.Header.Set("Content-Type", fzContentType)
+		}
+		if mask&4 != 0 {
+			r.Header.Set("X-Store-Id", "store_1")
+		}
+		if err := (&Signer{KeyID: "k1", Secret: fzSecret}).Sign(r, body); err != nil {
+			t.Fatal(err)
+		}
+		si, _, err := parseSignatureInto(r.Header, make([]byte, 0, 64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &si.components[0] != &signerComponents[mask][0] || !slices.Equal(si.components, signerComponents[mask]) {
+			t.Errorf("mask %d: %q is not the shared %q", mask, si.components, signerComponents[mask])
+		}
+		var mac [64]byte
+		if n := testing.AllocsPerRun(100, func() { parseSignatureInto(r.Header, mac[:0]) }); n != 0 {
+			t.Errorf("mask %d: %v allocations", mask, n)
+		}
+	}
+	for _, list := range []string{
+		`("@authority" "@method" "@path" "@query")`,
+		`("@method" "@authority" "@path" "@query" "x-other")`,
+		`("@method" "@authority" "@path" "@query" "content-type" "content-digest")`,
+		`("@method" "@authority" "@path" "@query" "content-digest" "x-store-id" "x-other")`,
+		`("@method" "@authority" "@path")`,
+	} {
+		si, _, ok := parseCanonical(`sig1=`+list+`;created=1;nonce="n";keyid="k1";alg="hmac-sha256"`, `sig1=:AAAA:`)
+		if !ok || len(si.components) != strings.Count(list, `"`)/2 {
+			t.Errorf("%s: %q, %v", list, si.components, ok)
+			continue
+		}
+		for _, shared := range signerComponents {
+			if &si.components[0] == &shared[0] {
+				t.Errorf("%s: read as the shared %q", list, shared)
+			}
+		}
+	}
+}
+
+// FuzzLowerFieldName checks lowerFieldName's pass over the bytes against
+// the strings.ToLower test it stands for.
+func FuzzLowerFieldName(f *testing.F) {
+	for _, s := range []string{"content-type", "Content-Type", "x-store-id", "a b", "a:b", `a"b`, "a\tb", "é", "É", "a\xffb", "", "\u212a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		want := name == strings.ToLower(name) && !strings.ContainsAny(name, " \t\r\n:\"")
+		if got := lowerFieldName(name); got != want {
+			t.Fatalf("lowerFieldName(%q) = %v, want %v", name, got, want)
 		}
 	})
 }
