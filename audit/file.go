@@ -88,6 +88,10 @@ var (
 
 var errFileCursor = errors.New("audit: invalid cursor")
 
+// readsBatchOnly marks FileSink as a readOnlySink: Write encodes a copy
+// of each event.
+func (*FileSink) readsBatchOnly() {}
+
 // OpenFile opens (creating it if needed) the JSON Lines file cfg.Path.
 func OpenFile(cfg FileConfig) (*FileSink, error) {
 	if cfg.Path == "" {

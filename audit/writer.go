@@ -90,6 +90,13 @@ type WriterConfig struct {
 	Now func() time.Time
 }
 
+// readOnlySink is a Sink of this package that never modifies the events of
+// a batch, so that a [Writer] may hand it the batch itself, not a copy.
+type readOnlySink interface {
+	Sink
+	readsBatchOnly()
+}
+
 // Stats are a [Writer]'s counters. After a successful [Writer.Close],
 // Emitted == Written + Dropped, and Dropped is 0 if every event was emitted
 // under [Block].
@@ -140,6 +147,7 @@ type Writer struct {
 
 	flushReq chan chan struct{} // Flush's requests to the goroutine
 
+	copies  bool    // whether a sink is not a readOnlySink
 	sinkBuf []Event // the copy of a batch handed to a sink; the goroutine's own
 
 	emitted, written, dropped atomic.Uint64
@@ -176,6 +184,11 @@ func NewWriter(cfg WriterConfig) *Writer {
 		done:    make(chan struct{}),
 
 		flushReq: make(chan chan struct{}),
+	}
+	for _, s := range w.sinks {
+		if _, ok := s.(readOnlySink); !ok {
+			w.copies = true
+		}
 	}
 	w.need.Store(int64(w.needed(0)))
 	go w.run()
@@ -426,10 +439,15 @@ func (w *Writer) write(events []Event) bool {
 		out = append(out, Event{Time: w.now().UTC(), Gap: n})
 		out = append(out, events...)
 	}
-	// The sinks get a copy each (a sink numbers its own), in a buffer the
-	// Writer keeps from batch to batch: a Sink must not retain it.
-	w.sinkBuf = slices.Grow(w.sinkBuf[:0], len(out))
-	buf := w.sinkBuf[:len(out)]
+	// The sinks get a copy each (a sink may modify the events of its
+	// batch), in a buffer the Writer keeps from batch to batch: a Sink
+	// must not retain it. This package's sinks, which only read the batch,
+	// get out itself.
+	var buf []Event
+	if w.copies {
+		w.sinkBuf = slices.Grow(w.sinkBuf[:0], len(out))
+		buf = w.sinkBuf[:len(out)]
+	}
 	// Cleared after use, with the batch: the garbage collector then
 	// neither scans nor keeps alive what they held.
 	defer clear(events)
@@ -437,8 +455,12 @@ func (w *Writer) write(events []Event) bool {
 	for i, s := range w.sinks {
 		backoff := retryMin
 		for {
-			copy(buf, out) // each sink numbers its own copy
-			err := s.Write(w.sinkCtx, buf)
+			batch := out
+			if _, ok := s.(readOnlySink); !ok {
+				batch = buf
+				copy(batch, out) // each sink numbers its own copy
+			}
+			err := s.Write(w.sinkCtx, batch)
 			if err == nil {
 				break
 			}
