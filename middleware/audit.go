@@ -3,12 +3,16 @@ package middleware
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/audit"
@@ -146,16 +150,25 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 	if a.auditCfg.Writer == nil && a.auditCfg.Metrics == nil {
 		return next
 	}
-	return &auditHandler{a: a, cfg: a.auditCfg, next: next}
+	return &auditHandler{a: a, cfg: a.auditCfg, next: next, monotonic: isTimeNow(a.now)}
+}
+
+// isTimeNow reports whether now is time.Now itself, whose readings carry
+// the monotonic clock: a latency is then measured by time.Since, which
+// reads only that clock, not the wall clock too.
+func isTimeNow(now func() time.Time) bool {
+	return reflect.ValueOf(now).Pointer() == reflect.ValueOf(time.Now).Pointer()
 }
 
 // auditHandler is [Authenticator.Audit]'s handler. (A method rather than
 // a closure, so that it is compiled here, where the request's copy for
 // next stays in auditedRequest, whatever inlines Audit.)
 type auditHandler struct {
-	a    *Authenticator
-	cfg  AuditConfig
-	next http.Handler
+	a         *Authenticator
+	cfg       AuditConfig
+	next      http.Handler
+	monotonic bool        // whether a.now is time.Now (see isTimeNow)
+	ipNames   ipNameCache // the client addresses of recent events, formatted
 }
 
 // ServeHTTP serves r through next and records it.
@@ -183,7 +196,12 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ar.req = *r.WithContext(ar) // a copy on the stack, not on the heap
 	r2 := &ar.req
 	h.next.ServeHTTP(rec, r2)
-	latency := h.a.now().Sub(start)
+	var latency time.Duration
+	if h.monotonic {
+		latency = time.Since(start)
+	} else {
+		latency = h.a.now().Sub(start)
+	}
 
 	method, decision, reason := slot.outcome(rec.status)
 	if h.cfg.Metrics != nil {
@@ -216,11 +234,11 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Reason:    reason,
 	}
 	if slot.ip.IsValid() {
-		e.IP = slot.ip.String()
+		e.IP = h.ipNames.String(slot.ip)
 	} else if ip, ok := h.a.access.clientIP(r); ok {
-		e.IP = ip.String()
+		e.IP = h.ipNames.String(ip)
 	} else if peer, ok := ipbind.RemoteIP(r); ok {
-		e.IP = peer.String()
+		e.IP = h.ipNames.String(peer)
 	}
 	if slot.authed {
 		c := &slot.caller
@@ -326,18 +344,78 @@ func validRequestID(id string) bool {
 	return id != "" && len(id) <= 128 && validate.PrintableNoSpace(id)
 }
 
-// newRequestID returns 26 characters of base32 (the shape of rand.Text)
-// from 128 random bits. A request ID only has to be unique, not
-// unpredictable, so it comes from the runtime's fast generator rather than
-// crypto/rand.
+// Request IDs: 26 characters of base32 (the shape of rand.Text) from 128
+// random bits each. A request ID only has to be unique, not unpredictable,
+// so the bits come from the runtime's fast generator rather than
+// crypto/rand. The IDs are made requestIDChunk at a time, in one string
+// that each is a part of: one allocation, not one per request (an ID
+// held, in a response header or an event, keeps its chunk's 832 bytes).
+const (
+	requestIDLen   = 26
+	requestIDChunk = 32
+)
+
+// requestIDs is the chunk that newRequestID hands out IDs from.
+var requestIDs atomic.Pointer[idChunk]
+
+// idChunk is requestIDChunk request IDs, of which the first next are
+// handed out (next may run past the end, when the chunk is spent).
+type idChunk struct {
+	ids  string
+	next atomic.Uint32
+}
+
+// newRequestID returns a request ID never returned before.
 func newRequestID() string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	var b [26]byte
-	hi, lo := rand.Uint64(), rand.Uint64()
-	for i := range b {
-		b[i] = alphabet[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
+	for {
+		c := requestIDs.Load()
+		if c != nil {
+			if i := c.next.Add(1) - 1; i < requestIDChunk {
+				return c.ids[i*requestIDLen : (i+1)*requestIDLen]
+			}
+		}
+		// Spent (or none yet): replace it, unless another request has.
+		requestIDs.CompareAndSwap(c, newIDChunk())
 	}
-	return string(b[:])
+}
+
+// newIDChunk returns a chunk of fresh request IDs.
+func newIDChunk() *idChunk {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	var b [requestIDChunk * requestIDLen]byte
+	for id := range requestIDChunk {
+		hi, lo := rand.Uint64(), rand.Uint64()
+		for i := range requestIDLen {
+			b[id*requestIDLen+i] = alphabet[lo&31]
+			lo = lo>>5 | hi<<59
+			hi >>= 5
+		}
+	}
+	return &idChunk{ids: string(b[:])}
+}
+
+// ipNameCache holds the formatted form of recently seen client addresses,
+// so that an event for a client seen shortly before reuses it rather than
+// formatting (and allocating) it again: one slot per hash of the address,
+// the newest address of that hash in it. Safe for concurrent use.
+type ipNameCache struct {
+	slots [64]atomic.Pointer[ipName]
+}
+
+type ipName struct {
+	ip   netip.Addr
+	name string
+}
+
+// String returns ip.String().
+func (c *ipNameCache) String(ip netip.Addr) string {
+	a := ip.As16()
+	h := binary.LittleEndian.Uint64(a[:8]) ^ binary.LittleEndian.Uint64(a[8:])
+	slot := &c.slots[(h*0x9e3779b97f4a7c15)>>58]
+	if n := slot.Load(); n != nil && n.ip == ip {
+		return n.name
+	}
+	n := &ipName{ip: ip, name: ip.String()}
+	slot.Store(n)
+	return n.name
 }
