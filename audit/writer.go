@@ -116,8 +116,9 @@ type Stats struct {
 // events to every sink, in order.
 //
 // Memory is bounded: at most QueueSize events are queued, plus the one
-// batch (at most BatchSize events and a gap marker) being written, and
-// the copy of it the sinks get.
+// batch (at most BatchSize events and a gap marker) being written, and,
+// for sinks outside this package, the copy of it they get. (The queue and
+// the batch swap their buffers, so each may hold QueueSize events.)
 type Writer struct {
 	sinks   []Sink
 	batch   int
