@@ -65,3 +65,19 @@ func TestIsTimeNow(t *testing.T) {
 		t.Error("a test clock is taken for time.Now")
 	}
 }
+
+// BenchmarkNewRequestID is one request ID, of a chunk's share.
+func BenchmarkNewRequestID(b *testing.B) {
+	for b.Loop() {
+		_ = newRequestID()
+	}
+}
+
+// BenchmarkIPNameCache is a client address seen before, formatted.
+func BenchmarkIPNameCache(b *testing.B) {
+	var c ipNameCache
+	ip := netip.MustParseAddr("192.0.2.1")
+	for b.Loop() {
+		_ = c.String(ip)
+	}
+}
