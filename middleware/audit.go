@@ -344,7 +344,7 @@ func validRequestID(id string) bool {
 	return id != "" && len(id) <= 128 && validate.PrintableNoSpace(id)
 }
 
-// Request IDs: 26 characters of base32 (the shape of rand.Text) from 128
+// Request IDs: 26 characters of base32 (the shape of rand.Text), 130
 // random bits each. A request ID only has to be unique, not unpredictable,
 // so the bits come from the runtime's fast generator rather than
 // crypto/rand. The IDs are made requestIDChunk at a time, in one string
@@ -383,13 +383,16 @@ func newRequestID() string {
 func newIDChunk() *idChunk {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 	var b [requestIDChunk * requestIDLen]byte
-	for id := range requestIDChunk {
-		hi, lo := rand.Uint64(), rand.Uint64()
-		for i := range requestIDLen {
-			b[id*requestIDLen+i] = alphabet[lo&31]
-			lo = lo>>5 | hi<<59
-			hi >>= 5
+	// Each character takes 5 bits of a random word, 12 from each (60 of
+	// its 64 bits), so that each is any of the 32 with equal chance.
+	x, left := uint64(0), 0
+	for i := range b {
+		if left == 0 {
+			x, left = rand.Uint64(), 12
 		}
+		b[i] = alphabet[x&31]
+		x >>= 5
+		left--
 	}
 	return &idChunk{ids: string(b[:])}
 }
