@@ -8,26 +8,32 @@ import (
 	"unicode/utf8"
 )
 
-// appendJSON appends e's JSON form and a newline to b: byte for byte what
-// encoding/json's Encoder with SetEscapeHTML(false) writes for e, without
-// reflection (FuzzAppendJSON compares the two). It reports false for what
-// encoding/json refuses (a NaN or infinite latency, a time outside years
-// 0–9999), which the caller then encodes with encoding/json for its error.
-func appendJSON(b []byte, e *Event) ([]byte, bool) {
+// appendJSON appends the JSON form of e with Seq seq and a newline to b:
+// byte for byte what encoding/json's Encoder with SetEscapeHTML(false)
+// writes for that event, without reflection (FuzzAppendJSON compares the
+// two). It reports false for what encoding/json refuses (a NaN or
+// infinite latency, a time outside years 0–9999), which the caller then
+// encodes with encoding/json for its error.
+func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 	if math.IsNaN(e.LatencyMS) || math.IsInf(e.LatencyMS, 0) {
 		return b, false
 	}
-	if y := e.Time.Year(); y < 0 || y > 9999 {
+	year, month, day := e.Time.Date()
+	if year < 0 || year > 9999 {
 		return b, false
 	}
 	b = append(b, '{')
-	if e.Seq != 0 {
+	if seq != 0 {
 		b = append(b, `"seq":`...)
-		b = strconv.AppendUint(b, e.Seq, 10)
+		b = strconv.AppendUint(b, seq, 10)
 		b = append(b, ',')
 	}
 	b = append(b, `"time":"`...)
-	b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	if e.Time.Location() == time.UTC {
+		b = appendTimeUTC(b, e.Time, year, int(month), day)
+	} else {
+		b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	}
 	b = append(b, '"')
 	b = appendField(b, "request_id", e.RequestID)
 	b = appendField(b, "ip", e.IP)
@@ -81,6 +87,30 @@ func appendJSON(b []byte, e *Event) ([]byte, bool) {
 		b = strconv.AppendUint(b, e.Gap, 10)
 	}
 	return append(b, '}', '\n'), true
+}
+
+// appendTimeUTC appends t, in UTC, in year, month and day, as
+// t.AppendFormat(b, time.RFC3339Nano) does.
+func appendTimeUTC(b []byte, t time.Time, year, month, day int) []byte {
+	hour, minute, sec := t.Clock()
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
 }
 
 // appendField appends ,"name":"value" unless value is empty (omitempty).

@@ -22,7 +22,7 @@ func encodingJSON(e *Event) ([]byte, error) {
 func checkAppendJSON(t *testing.T, e *Event) {
 	t.Helper()
 	want, err := encodingJSON(e)
-	got, ok := appendJSON(nil, e)
+	got, ok := appendJSON(nil, e, e.Seq)
 	if err != nil {
 		if ok {
 			t.Fatalf("encoding/json refuses %+v (%v), appendJSON wrote %s", e, err, got)
@@ -55,6 +55,11 @@ func TestAppendJSON(t *testing.T) {
 		{Time: at, LatencyMS: math.Inf(1)},
 		{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{Time: at.In(time.FixedZone("X", 3600))},
+		{Time: time.Date(5, 2, 3, 4, 5, 6, 0, time.UTC)},
+		{Time: time.Date(1999, 12, 31, 23, 59, 59, 1, time.UTC)},
+		{Time: time.Date(2026, 1, 1, 0, 0, 0, 100000000, time.UTC)},
+		{Time: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)},
+		{Time: time.Date(2026, 1, 1, 0, 0, 0, 5, time.Local)},
 	} {
 		checkAppendJSON(t, &e)
 	}
@@ -116,7 +121,7 @@ func TestAppendJSONCoversEveryField(t *testing.T) {
 	for i := range typ.NumField() {
 		set(t, &all, i)
 	}
-	got, ok := appendJSON(nil, &all)
+	got, ok := appendJSON(nil, &all, all.Seq)
 	if !ok {
 		t.Fatalf("appendJSON refused %+v", all)
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // SyncPolicy says when a [FileSink] calls fsync.
@@ -87,6 +88,10 @@ var (
 )
 
 var errFileCursor = errors.New("audit: invalid cursor")
+
+// readsBatchOnly marks FileSink as a readOnlySink: Write encodes a copy
+// of each event.
+func (*FileSink) readsBatchOnly() {}
 
 // OpenFile opens (creating it if needed) the JSON Lines file cfg.Path.
 func OpenFile(cfg FileConfig) (*FileSink, error) {
@@ -197,10 +202,18 @@ func (s *FileSink) Write(ctx context.Context, batch []Event) error {
 	e := &s.event
 	defer func() { *e = Event{} }() // keep no strings or maps alive
 	for i := range batch {
-		*e = batch[i]
-		e.Seq = s.seq + uint64(i) + 1
-		e.Time = e.Time.UTC()
-		line, ok := appendJSON(s.buf.AvailableBuffer(), e)
+		seq := s.seq + uint64(i) + 1
+		var line []byte
+		ok := false
+		if batch[i].Time.Location() == time.UTC { // as the Writer's events are: no copy needed
+			line, ok = appendJSON(s.buf.AvailableBuffer(), &batch[i], seq)
+		}
+		if !ok {
+			*e = batch[i]
+			e.Seq = seq
+			e.Time = e.Time.UTC()
+			line, ok = appendJSON(s.buf.AvailableBuffer(), e, seq)
+		}
 		if ok {
 			s.buf.Write(line)
 		} else {

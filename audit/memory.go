@@ -28,6 +28,9 @@ type MemorySink struct {
 	seq  uint64  // Seq of the newest event
 }
 
+// readsBatchOnly marks MemorySink as a readOnlySink: Write copies events.
+func (*MemorySink) readsBatchOnly() {}
+
 // NewMemorySink returns a MemorySink keeping the newest capacity events
 // (at least 1).
 func NewMemorySink(capacity int) *MemorySink {
@@ -41,14 +44,19 @@ func (m *MemorySink) Write(ctx context.Context, batch []Event) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, e := range batch {
+	for i := range batch {
 		m.seq++
+		e := &m.ring[m.next]
+		*e = batch[i]
 		e.Seq = m.seq
-		e.Headers = maps.Clone(e.Headers)
-		m.ring[m.next] = e
-		m.next = (m.next + 1) % len(m.ring)
-		m.n = min(m.n+1, len(m.ring))
+		if e.Headers != nil {
+			e.Headers = maps.Clone(e.Headers)
+		}
+		if m.next++; m.next == len(m.ring) {
+			m.next = 0
+		}
 	}
+	m.n = min(m.n+len(batch), len(m.ring))
 	return nil
 }
 

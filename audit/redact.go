@@ -72,9 +72,12 @@ var DefaultSecretPrefixes = []string{"eyJ"}
 // free text. Its methods are safe for concurrent use; a nil *Redactor
 // uses the defaults.
 type Redactor struct {
-	record   []recordedHeader // in order
-	max      int
-	prefixes []string // credential prefixes scrubbed from free text
+	record []recordedHeader // in order
+	// recordIndex is the index in record of each recorded header's
+	// canonical name.
+	recordIndex map[string]int
+	max         int
+	prefixes    []string // credential prefixes scrubbed from free text
 	// starts marks the first two bytes of each prefix (pairs[a] has bit
 	// b set for a prefix that starts with a, b), and single marks the
 	// prefixes of one byte: text holding none of them holds no prefix,
@@ -106,11 +109,11 @@ func NewRedactor(cfg RedactorConfig) *Redactor {
 	if rec == nil {
 		rec = DefaultRecordHeaders
 	}
-	seen := map[string]bool{}
+	r.recordIndex = map[string]int{}
 	for _, h := range rec {
 		h = textproto.CanonicalMIMEHeaderKey(h)
-		if !seen[h] {
-			seen[h] = true
+		if _, seen := r.recordIndex[h]; !seen {
+			r.recordIndex[h] = len(r.record)
 			r.record = append(r.record, recordedHeader{name: h, secret: secretHeader(redact, h)})
 		}
 	}
@@ -253,19 +256,47 @@ func (r *Redactor) Headers(h http.Header) map[string]string {
 	if r == nil {
 		r = defaultRedactor
 	}
+	if len(h) <= 2 && len(h) < len(r.record) {
+		return r.headersOfRequest(h)
+	}
+	return r.headersOfRecord(h)
+}
+
+// headersOfRecord is Headers looking each recorded header up in h.
+func (r *Redactor) headersOfRecord(h http.Header) map[string]string {
 	var out map[string]string
-	for _, rh := range r.record {
-		vs := h[rh.name] // the name is canonical, like the keys net/http stores
-		if len(vs) == 0 {
-			continue
+	for i := range r.record {
+		out = r.recordHeader(out, &r.record[i], h[r.record[i].name]) // the name is canonical, like the keys net/http stores
+	}
+	return out
+}
+
+// headersOfRequest is Headers looking each header of h up among the
+// recorded ones: faster when h holds one or two headers (an API client's
+// credential, say), slower from three on (iterating over a map costs more
+// per entry than looking one up).
+func (r *Redactor) headersOfRequest(h http.Header) map[string]string {
+	var out map[string]string
+	for name, vs := range h {
+		if i, ok := r.recordIndex[name]; ok {
+			out = r.recordHeader(out, &r.record[i], vs)
 		}
-		if out == nil {
-			out = make(map[string]string)
-		}
-		if rh.secret {
-			out[rh.name] = Redacted
-			continue
-		}
+	}
+	return out
+}
+
+// recordHeader records the values vs of the recorded header rh in out,
+// made when nil, and returns out.
+func (r *Redactor) recordHeader(out map[string]string, rh *recordedHeader, vs []string) map[string]string {
+	if len(vs) == 0 {
+		return out
+	}
+	if out == nil {
+		out = make(map[string]string)
+	}
+	if rh.secret {
+		out[rh.name] = Redacted
+	} else {
 		out[rh.name] = r.Field(strings.Join(vs, ", "))
 	}
 	return out

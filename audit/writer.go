@@ -90,6 +90,13 @@ type WriterConfig struct {
 	Now func() time.Time
 }
 
+// readOnlySink is a Sink of this package that never modifies the events of
+// a batch, so that a [Writer] may hand it the batch itself, not a copy.
+type readOnlySink interface {
+	Sink
+	readsBatchOnly()
+}
+
 // Stats are a [Writer]'s counters. After a successful [Writer.Close],
 // Emitted == Written + Dropped, and Dropped is 0 if every event was emitted
 // under [Block].
@@ -109,8 +116,9 @@ type Stats struct {
 // events to every sink, in order.
 //
 // Memory is bounded: at most QueueSize events are queued, plus the one
-// batch (at most BatchSize events and a gap marker) being written, and
-// the copy of it the sinks get.
+// batch (at most BatchSize events and a gap marker) being written, and,
+// for sinks outside this package, the copy of it they get. (The queue and
+// the batch swap their buffers, so each may hold QueueSize events.)
 type Writer struct {
 	sinks   []Sink
 	batch   int
@@ -118,20 +126,25 @@ type Writer struct {
 	onError func(int, error)
 	now     func() time.Time
 
-	queue chan Event
+	// qmu guards queue, closed and room. Emit appends to queue under it
+	// and the goroutine takes the queued events under it, all at once
+	// when they fit in its batch: it swaps queue with its empty batch, so
+	// that an event is copied once, into the queue, on its way to the
+	// sinks, and the lock is taken once per batch on that side.
+	qmu    sync.Mutex
+	queue  []Event // oldest first; at most size events
+	size   int     // QueueSize
+	closed bool
+	// room, when not nil, is closed by the goroutine when it takes
+	// events from a full queue: Emits waiting for room wait on it.
+	room chan struct{}
 	// need is how many queued events would fill the batch the goroutine
 	// waits on (at most half the queue): Emit wakes the goroutine
 	// through wake once the queue holds that many, so that it waits for
 	// its batch to fill without being woken by every event, nor polling.
-	need atomic.Int64
-	wake chan struct{} // capacity 1: a pending wake-up
-
-	// mu guards closed; Emit holds it shared while it sends, so that Close,
-	// holding it exclusively, knows no Emit is in flight before it closes
-	// the queue.
-	mu      sync.RWMutex
-	closed  bool
-	closing chan struct{} // closed when Close starts: wakes blocked Emits
+	need    atomic.Int64
+	wake    chan struct{} // capacity 1: a pending wake-up
+	closing chan struct{} // closed once Close has set closed: wakes blocked Emits
 
 	abort     context.CancelFunc // cancels sink writes when Close's ctx ends
 	sinkCtx   context.Context
@@ -140,6 +153,7 @@ type Writer struct {
 
 	flushReq chan chan struct{} // Flush's requests to the goroutine
 
+	copies  bool    // whether a sink is not a readOnlySink
 	sinkBuf []Event // the copy of a batch handed to a sink; the goroutine's own
 
 	emitted, written, dropped atomic.Uint64
@@ -168,7 +182,8 @@ func NewWriter(cfg WriterConfig) *Writer {
 		flush:   cfg.FlushInterval,
 		onError: cfg.OnError,
 		now:     cfg.Now,
-		queue:   make(chan Event, cfg.QueueSize),
+		queue:   make([]Event, 0, cfg.QueueSize),
+		size:    cfg.QueueSize,
 		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		abort:   cancel,
@@ -177,7 +192,12 @@ func NewWriter(cfg WriterConfig) *Writer {
 
 		flushReq: make(chan chan struct{}),
 	}
-	w.need.Store(int64(w.needed(0)))
+	for _, s := range w.sinks {
+		if _, ok := s.(readOnlySink); !ok {
+			w.copies = true
+		}
+	}
+	w.need.Store(1)
 	go w.run()
 	return w
 }
@@ -187,47 +207,63 @@ func NewWriter(cfg WriterConfig) *Writer {
 // waits and returns [ErrDropped] if the queue is full. After Close it
 // returns ErrClosed. Emit is safe for concurrent use.
 func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
-		return ErrClosed
-	}
 	e.Seq = 0 // the sinks number events
 	e.Gap = 0 // only the Writer writes gap markers
+	w.qmu.Lock()
+	if w.closed {
+		w.qmu.Unlock()
+		return ErrClosed
+	}
 	if p == Drop {
 		w.emitted.Add(1)
-		select {
-		case w.queue <- e:
-			w.woken()
+		if len(w.queue) < w.size {
+			w.queue = append(w.queue, e)
+			n := len(w.queue)
+			w.qmu.Unlock()
+			w.woken(n)
 			return nil
-		default:
-			w.dropped.Add(1)
-			w.gap.Add(1)
-			return ErrDropped
 		}
+		w.qmu.Unlock()
+		w.dropped.Add(1)
+		w.gap.Add(1)
+		return ErrDropped
 	}
 	if err := ctx.Err(); err != nil {
+		w.qmu.Unlock()
 		return err
 	}
 	// Count first so that Written never runs ahead of Emitted.
 	w.emitted.Add(1)
-	select {
-	case w.queue <- e: // the common case, without a full select
-		w.woken()
-		return nil
-	default:
-	}
-	w.woken() // the queue is full: the goroutine must empty it
-	select {
-	case w.queue <- e:
-		w.woken()
-		return nil
-	case <-ctx.Done():
-		w.emitted.Add(^uint64(0))
-		return ctx.Err()
-	case <-w.closing:
-		w.emitted.Add(^uint64(0))
-		return ErrClosed
+	for {
+		if len(w.queue) < w.size { // the common case
+			w.queue = append(w.queue, e)
+			n := len(w.queue)
+			w.qmu.Unlock()
+			w.woken(n)
+			return nil
+		}
+		// The queue is full: the goroutine must empty it.
+		if w.room == nil {
+			w.room = make(chan struct{})
+		}
+		room := w.room
+		w.qmu.Unlock()
+		w.wakeUp()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			w.emitted.Add(^uint64(0))
+			return ctx.Err()
+		case <-w.closing:
+			w.emitted.Add(^uint64(0))
+			return ErrClosed
+		}
+		w.qmu.Lock()
+		if w.closed {
+			w.qmu.Unlock()
+			w.emitted.Add(^uint64(0))
+			return ErrClosed
+		}
 	}
 }
 
@@ -235,18 +271,60 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 // a batch of n events: those that fill it, but at most half the queue, so
 // that the goroutine empties it before an Emit must wait for room.
 func (w *Writer) needed(n int) int {
-	return max(min(w.batch-n, cap(w.queue)/2), 1)
+	return max(min(w.batch-n, w.size/2), 1)
 }
 
-// woken wakes the goroutine if the queue holds enough events to fill its
-// batch (or is full) and no wake-up is pending already.
-func (w *Writer) woken() {
-	if int64(len(w.queue)) >= w.need.Load() && len(w.wake) == 0 {
-		select {
-		case w.wake <- struct{}{}:
-		default:
+// woken wakes the goroutine if the queue, holding n events, holds enough
+// to fill its batch (or is full) and no wake-up is pending already.
+func (w *Writer) woken(n int) {
+	if int64(n) >= w.need.Load() && len(w.wake) == 0 {
+		w.wakeUp()
+	}
+}
+
+// wakeUp wakes the goroutine, unless a wake-up is pending already.
+func (w *Writer) wakeUp() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// queued returns the number of queued events.
+func (w *Writer) queued() int {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	return len(w.queue)
+}
+
+// take moves queued events to batch, as many as fit in a batch of
+// BatchSize, and returns batch, how many it took, and whether the Writer
+// is closed with nothing left queued. When they all fit in an empty
+// batch, the queue and batch swap their buffers instead.
+func (w *Writer) take(batch []Event) (_ []Event, n int, drained bool) {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	q := w.queue
+	n = min(len(q), w.batch-len(batch))
+	if n > 0 {
+		if len(q) == w.size && w.room != nil {
+			close(w.room) // there is room now
+			w.room = nil
+		}
+		if n == len(q) && len(batch) == 0 {
+			spare := batch[:0]
+			if cap(spare) < w.size {
+				spare = make([]Event, 0, w.size)
+			}
+			batch, w.queue = q, spare
+		} else {
+			batch = append(batch, q[:n]...)
+			rest := copy(q, q[n:])
+			clear(q[rest:])
+			w.queue = q[:rest]
 		}
 	}
+	return batch, n, w.closed && len(w.queue) == 0
 }
 
 // Stats returns the counters.
@@ -264,11 +342,11 @@ func (w *Writer) Stats() Stats {
 // for the same shutdown.
 func (w *Writer) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
+		w.qmu.Lock()
+		w.closed = true // no Emit queues an event after this
+		w.qmu.Unlock()
 		close(w.closing) // wake Emits blocked on a full queue
-		w.mu.Lock()
-		w.closed = true
-		close(w.queue) // no Emit is in flight: safe
-		w.mu.Unlock()
+		w.wakeUp()       // and the goroutine, to write what is queued
 	})
 	select {
 	case <-w.done:
@@ -321,14 +399,14 @@ func (w *Writer) run() {
 	var batch []Event // grows to what the load needs, at most w.batch+1
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	// taken counts the events received from the queue. Only this
-	// goroutine receives, so when a Flush asks, the events queued before
-	// it are the first taken+len(queue): settled in that order, they are
-	// written once written+abandoned reaches that count.
+	// taken counts the events taken from the queue. Only this goroutine
+	// takes, so when a Flush asks, the events queued before it are the
+	// first taken+queued(): settled in that order, they are written once
+	// written+abandoned reaches that count.
 	var taken uint64
 	var flushes []flushWaiter
 	flushAsked := func(written chan struct{}) {
-		flushes = append(flushes, flushWaiter{taken + uint64(len(w.queue)), written})
+		flushes = append(flushes, flushWaiter{taken + uint64(w.queued()), written})
 	}
 	flushed := func() {
 		settled := w.written.Load() + w.abandoned.Load()
@@ -342,38 +420,34 @@ func (w *Writer) run() {
 	}
 	for {
 		flushed()
-		var e Event
-		var ok bool
-		select {
-		case e, ok = <-w.queue:
-		case written := <-w.flushReq:
-			flushAsked(written)
+		var n int
+		var drained bool
+		batch, n, drained = w.take(batch[:0])
+		taken += uint64(n)
+		if n == 0 {
+			if drained {
+				// Closed and drained: report drops that no batch carried.
+				if w.gap.Load() > 0 {
+					w.write(batch[:0])
+				}
+				return
+			}
+			// Wait for the first event, which Emit reports once need is 1.
+			w.need.Store(1)
+			if w.queued() > 0 {
+				continue // queued before Emit could see need
+			}
+			select {
+			case <-w.wake:
+			case <-w.closing:
+			case written := <-w.flushReq:
+				flushAsked(written)
+			}
 			continue
 		}
-		if !ok {
-			// Closed and drained: report drops that no batch carried.
-			if w.gap.Load() > 0 {
-				w.write(batch[:0])
-			}
-			return
-		}
-		taken++
-		batch = append(batch[:0], e)
 		deadline := time.Now().Add(w.flush)
-		open := true
 	fill:
-		for len(batch) < w.batch {
-			select {
-			case e, ok := <-w.queue:
-				if !ok {
-					open = false
-					break fill
-				}
-				taken++
-				batch = append(batch, e)
-				continue
-			default:
-			}
+		for len(batch) < w.batch && !drained {
 			// The queue is empty: let events gather until Emit says a
 			// batch's worth is queued, rather than be woken by each one
 			// (under load, that is most of the cost of handing an event
@@ -385,27 +459,30 @@ func (w *Writer) run() {
 			}
 			need := w.needed(len(batch))
 			w.need.Store(int64(need))
-			if len(w.queue) >= need {
-				continue // filled before Emit could see need
+			if w.queued() < need { // else filled before Emit could see need
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-w.wake:
+					timer.Stop()
+				case written := <-w.flushReq:
+					timer.Stop()
+					flushAsked(written)
+				case <-w.closing:
+					timer.Stop()
+					batch, n, drained = w.take(batch)
+					taken += uint64(n)
+					break fill
+				}
 			}
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-w.wake:
-				timer.Stop()
-			case written := <-w.flushReq:
-				timer.Stop()
-				flushAsked(written)
-			case <-w.closing:
-				timer.Stop()
-				break fill
-			}
+			batch, n, drained = w.take(batch)
+			taken += uint64(n)
 		}
 		if !w.write(batch) {
 			w.discard()
 			return
 		}
-		if !open {
+		if drained {
 			if w.gap.Load() > 0 {
 				w.write(batch[:0])
 			}
@@ -426,10 +503,15 @@ func (w *Writer) write(events []Event) bool {
 		out = append(out, Event{Time: w.now().UTC(), Gap: n})
 		out = append(out, events...)
 	}
-	// The sinks get a copy each (a sink numbers its own), in a buffer the
-	// Writer keeps from batch to batch: a Sink must not retain it.
-	w.sinkBuf = slices.Grow(w.sinkBuf[:0], len(out))
-	buf := w.sinkBuf[:len(out)]
+	// The sinks get a copy each (a sink may modify the events of its
+	// batch), in a buffer the Writer keeps from batch to batch: a Sink
+	// must not retain it. This package's sinks, which only read the batch,
+	// get out itself.
+	var buf []Event
+	if w.copies {
+		w.sinkBuf = slices.Grow(w.sinkBuf[:0], len(out))
+		buf = w.sinkBuf[:len(out)]
+	}
 	// Cleared after use, with the batch: the garbage collector then
 	// neither scans nor keeps alive what they held.
 	defer clear(events)
@@ -437,8 +519,12 @@ func (w *Writer) write(events []Event) bool {
 	for i, s := range w.sinks {
 		backoff := retryMin
 		for {
-			copy(buf, out) // each sink numbers its own copy
-			err := s.Write(w.sinkCtx, buf)
+			batch := out
+			if _, ok := s.(readOnlySink); !ok {
+				batch = buf
+				copy(batch, out) // each sink numbers its own copy
+			}
+			err := s.Write(w.sinkCtx, batch)
 			if err == nil {
 				break
 			}
@@ -463,13 +549,15 @@ func (w *Writer) write(events []Event) bool {
 	return true
 }
 
-// discard counts what remains in the (closed) queue as dropped.
+// discard counts what remains in the queue (closed: no Emit adds to it)
+// as dropped.
 func (w *Writer) discard() {
-	var n uint64
-	for range w.queue {
-		n++
-	}
-	w.lost(n)
+	w.qmu.Lock()
+	n := len(w.queue)
+	clear(w.queue)
+	w.queue = w.queue[:0]
+	w.qmu.Unlock()
+	w.lost(uint64(n))
 }
 
 func (w *Writer) lost(n uint64) {

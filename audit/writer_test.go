@@ -613,3 +613,48 @@ func testWriterNoLostWakeUp(t *testing.T) {
 		t.Fatalf("%d events written, want 4000", events)
 	}
 }
+
+// TestWriterConcurrentStress has Emits under both policies, Flushes and
+// Close race in real time through a small queue: every event emitted is
+// written or counted as dropped, and every drop is reported by a gap
+// marker.
+func TestWriterConcurrentStress(t *testing.T) {
+	mem := audit.NewMemorySink(1 << 20)
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, QueueSize: 16, BatchSize: 8, FlushInterval: time.Millisecond})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				p := audit.Block
+				if i%3 == 0 {
+					p = audit.Drop
+				}
+				if err := w.Emit(context.Background(), req(g*2000+i), p); err != nil && !errors.Is(err, audit.ErrDropped) {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	flushing := make(chan struct{})
+	go func() {
+		defer close(flushing)
+		for range 200 {
+			if err := w.Flush(context.Background()); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	<-flushing
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := w.Stats()
+	checkInvariant(t, st)
+	events, gaps := checkLog(t, mem.Events(), false)
+	if st.Emitted != 16000 || uint64(events) != st.Written || gaps != st.Dropped {
+		t.Fatalf("Stats %+v; the log holds %d events and gap markers for %d", st, events, gaps)
+	}
+}

@@ -3,12 +3,16 @@ package middleware
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/audit"
@@ -41,11 +45,27 @@ type AuditConfig struct {
 
 // auditSlot is where Require leaves its outcome for Audit to record.
 type auditSlot struct {
-	principal keygate.Principal
-	authed    bool
-	reason    string
-	ip        netip.Addr // formatted only for an event, not for metrics alone
-	country   string     // the client's country, when a country rule looked it up
+	caller  auditCaller // when authed
+	authed  bool
+	reason  string
+	ip      netip.Addr // formatted only for an event, not for metrics alone
+	country string     // the client's country, when a country rule looked it up
+}
+
+// auditCaller is what a request event records of its caller: the
+// Principal's public identifiers, without the rest of it (its lists, its
+// scope) that the event does not hold.
+type auditCaller struct {
+	method, keyID, tokenID, account, mode, store string
+}
+
+// setCaller records p as the request's authenticated caller.
+func (s *auditSlot) setCaller(p *keygate.Principal) {
+	s.authed = true
+	s.caller = auditCaller{
+		method: string(p.Method), keyID: p.KeyID, tokenID: p.TokenID,
+		account: p.Account, mode: string(p.Mode), store: p.Store,
+	}
 }
 
 type auditSlotKey struct{}
@@ -55,6 +75,9 @@ type auditedRequest struct {
 	// Context is the request's: auditedRequest is the audited request's
 	// context too, holding the slot without another allocation.
 	context.Context
+	// req is the request next serves: the audited one with this context,
+	// held here rather than in an allocation of its own.
+	req  http.Request
 	rec  statusRecorder
 	slot auditSlot
 	// idHeader is the X-Request-Id response header's value slice, held
@@ -124,89 +147,115 @@ func alreadyAudited(r *http.Request) bool {
 // (no Writer) no event is built and no request ID is set. With neither,
 // Audit returns next unchanged.
 func (a *Authenticator) Audit(next http.Handler) http.Handler {
-	cfg := a.auditCfg
-	if cfg.Writer == nil && cfg.Metrics == nil {
+	if a.auditCfg.Writer == nil && a.auditCfg.Metrics == nil {
 		return next
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if alreadyAudited(r) {
-			next.ServeHTTP(w, r) // the outer Audit records the request
-			return
-		}
-		start := a.now()
-		ar := &auditedRequest{Context: r.Context(), rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
-		var id string
-		if cfg.Writer != nil {
-			if cfg.TrustRequestID {
-				id = r.Header.Get("X-Request-Id")
-			}
-			if !cfg.TrustRequestID || !validRequestID(id) || cfg.Redactor.Field(id) != id { // never a credential as the ID
-				id = newRequestID()
-			}
-			// As Header.Set does, without its allocation ("X-Request-Id" is
-			// in canonical form).
-			ar.idHeader[0] = id
-			w.Header()["X-Request-Id"] = ar.idHeader[:]
-		}
-		slot, rec := &ar.slot, &ar.rec
-		r2 := r.WithContext(ar)
-		next.ServeHTTP(rec, r2)
-		latency := a.now().Sub(start)
+	return &auditHandler{a: a, cfg: a.auditCfg, next: next, monotonic: isTimeNow(a.now)}
+}
 
-		method, decision, reason := slot.outcome(rec.status)
-		if cfg.Metrics != nil {
-			cfg.Metrics.ObserveRequest(audit.RequestMetric{
-				AuthMethod: method,
-				Decision:   decision,
-				Reason:     reason,
-				Route:      r2.Pattern,
-				Status:     rec.status,
-				Latency:    latency,
-			})
-		}
-		if cfg.Writer == nil {
-			return
-		}
+// isTimeNow reports whether now is time.Now itself, whose readings carry
+// the monotonic clock: a latency is then measured by time.Since, which
+// reads only that clock, not the wall clock too.
+func isTimeNow(now func() time.Time) bool {
+	return reflect.ValueOf(now).Pointer() == reflect.ValueOf(time.Now).Pointer()
+}
 
-		e := audit.Event{
-			Time:      start.UTC(),
-			RequestID: id,
-			Method:    cfg.Redactor.Field(r.Method),
-			Path:      cfg.Redactor.Path(r.URL),
-			Route:     cfg.Redactor.Field(r2.Pattern),
-			Status:    rec.status,
-			LatencyMS: float64(latency.Microseconds()) / 1000,
-			Bytes:     rec.bytes,
-			UserAgent: cfg.Redactor.Field(r.UserAgent()),
-			Headers:   cfg.Redactor.Headers(r.Header),
-			Country:   slot.country,
-			Decision:  decision,
-			Reason:    reason,
+// auditHandler is [Authenticator.Audit]'s handler. (A method rather than
+// a closure, so that it is compiled here, where the request's copy for
+// next stays in auditedRequest, whatever inlines Audit.)
+type auditHandler struct {
+	a         *Authenticator
+	cfg       AuditConfig
+	next      http.Handler
+	monotonic bool        // whether a.now is time.Now (see isTimeNow)
+	ipNames   ipNameCache // the client addresses of recent events, formatted
+}
+
+// ServeHTTP serves r through next and records it.
+func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if alreadyAudited(r) {
+		h.next.ServeHTTP(w, r) // the outer Audit records the request
+		return
+	}
+	start := h.a.now()
+	ar := &auditedRequest{Context: r.Context(), rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
+	var id string
+	if h.cfg.Writer != nil {
+		if h.cfg.TrustRequestID {
+			id = r.Header.Get("X-Request-Id")
 		}
-		if slot.ip.IsValid() {
-			e.IP = slot.ip.String()
-		} else if ip, ok := a.access.clientIP(r); ok {
-			e.IP = ip.String()
-		} else if peer, ok := ipbind.RemoteIP(r); ok {
-			e.IP = peer.String()
+		if !h.cfg.TrustRequestID || !validRequestID(id) || h.cfg.Redactor.Field(id) != id { // never a credential as the ID
+			id = newRequestID()
 		}
-		if slot.authed {
-			p := slot.principal
-			e.AuthMethod, e.KeyID, e.TokenID = method, p.KeyID, p.TokenID
-			e.Account, e.Mode, e.Store = p.Account, string(p.Mode), p.Store
-		}
-		// Drop counts its loss. Block waits for room even when the client
-		// has gone: the request happened and is recorded (Emit uses its
-		// context for cancellation only).
-		_ = cfg.Writer.Emit(context.Background(), e, cfg.Policy)
-	})
+		// As Header.Set does, without its allocation ("X-Request-Id" is
+		// in canonical form).
+		ar.idHeader[0] = id
+		w.Header()["X-Request-Id"] = ar.idHeader[:]
+	}
+	slot, rec := &ar.slot, &ar.rec
+	ar.req = *r.WithContext(ar) // a copy on the stack, not on the heap
+	r2 := &ar.req
+	h.next.ServeHTTP(rec, r2)
+	var latency time.Duration
+	if h.monotonic {
+		latency = time.Since(start)
+	} else {
+		latency = h.a.now().Sub(start)
+	}
+
+	method, decision, reason := slot.outcome(rec.status)
+	if h.cfg.Metrics != nil {
+		h.cfg.Metrics.ObserveRequest(audit.RequestMetric{
+			AuthMethod: method,
+			Decision:   decision,
+			Reason:     reason,
+			Route:      r2.Pattern,
+			Status:     rec.status,
+			Latency:    latency,
+		})
+	}
+	if h.cfg.Writer == nil {
+		return
+	}
+
+	e := audit.Event{
+		Time:      start.UTC(),
+		RequestID: id,
+		Method:    h.cfg.Redactor.Field(r.Method),
+		Path:      h.cfg.Redactor.Path(r.URL),
+		Route:     h.cfg.Redactor.Field(r2.Pattern),
+		Status:    rec.status,
+		LatencyMS: float64(latency.Microseconds()) / 1000,
+		Bytes:     rec.bytes,
+		UserAgent: h.cfg.Redactor.Field(r.UserAgent()),
+		Headers:   h.cfg.Redactor.Headers(r.Header),
+		Country:   slot.country,
+		Decision:  decision,
+		Reason:    reason,
+	}
+	if slot.ip.IsValid() {
+		e.IP = h.ipNames.String(slot.ip)
+	} else if ip, ok := h.a.access.clientIP(r); ok {
+		e.IP = h.ipNames.String(ip)
+	} else if peer, ok := ipbind.RemoteIP(r); ok {
+		e.IP = h.ipNames.String(peer)
+	}
+	if slot.authed {
+		c := &slot.caller
+		e.AuthMethod, e.KeyID, e.TokenID = method, c.keyID, c.tokenID
+		e.Account, e.Mode, e.Store = c.account, c.mode, c.store
+	}
+	// Drop counts its loss. Block waits for room even when the client
+	// has gone: the request happened and is recorded (Emit uses its
+	// context for cancellation only).
+	_ = h.cfg.Writer.Emit(context.Background(), e, h.cfg.Policy)
 }
 
 // outcome is the auth method, decision and reason of a request that got
 // status, after Require (if it ran) left its outcome in s.
 func (s *auditSlot) outcome(status int) (method string, d audit.Decision, reason string) {
 	if s.authed {
-		method = string(s.principal.Method)
+		method = s.caller.method
 	}
 	switch {
 	case s.reason != "": // refused, or authenticated then rate limited
@@ -228,7 +277,12 @@ func recordOutcome(r *http.Request, p keygate.Principal, authed bool, country st
 	if !ok {
 		return
 	}
-	slot.principal, slot.authed, slot.country = p, authed, country
+	if authed {
+		slot.setCaller(&p)
+	} else {
+		slot.caller, slot.authed = auditCaller{}, false
+	}
+	slot.country = country
 	if err != nil {
 		slot.reason = auditReason(err)
 	}
@@ -290,18 +344,81 @@ func validRequestID(id string) bool {
 	return id != "" && len(id) <= 128 && validate.PrintableNoSpace(id)
 }
 
-// newRequestID returns 26 characters of base32 (the shape of rand.Text)
-// from 128 random bits. A request ID only has to be unique, not
-// unpredictable, so it comes from the runtime's fast generator rather than
-// crypto/rand.
+// Request IDs: 26 characters of base32 (the shape of rand.Text), 130
+// random bits each. A request ID only has to be unique, not unpredictable,
+// so the bits come from the runtime's fast generator rather than
+// crypto/rand. The IDs are made requestIDChunk at a time, in one string
+// that each is a part of: one allocation, not one per request (an ID
+// held, in a response header or an event, keeps its chunk's 832 bytes).
+const (
+	requestIDLen   = 26
+	requestIDChunk = 32
+)
+
+// requestIDs is the chunk that newRequestID hands out IDs from.
+var requestIDs atomic.Pointer[idChunk]
+
+// idChunk is requestIDChunk request IDs, of which the first next are
+// handed out (next may run past the end, when the chunk is spent).
+type idChunk struct {
+	ids  string
+	next atomic.Uint32
+}
+
+// newRequestID returns a request ID never returned before.
 func newRequestID() string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	var b [26]byte
-	hi, lo := rand.Uint64(), rand.Uint64()
-	for i := range b {
-		b[i] = alphabet[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
+	for {
+		c := requestIDs.Load()
+		if c != nil {
+			if i := c.next.Add(1) - 1; i < requestIDChunk {
+				return c.ids[i*requestIDLen : (i+1)*requestIDLen]
+			}
+		}
+		// Spent (or none yet): replace it, unless another request has.
+		requestIDs.CompareAndSwap(c, newIDChunk())
 	}
-	return string(b[:])
+}
+
+// newIDChunk returns a chunk of fresh request IDs.
+func newIDChunk() *idChunk {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	var b [requestIDChunk * requestIDLen]byte
+	// Each character takes 5 bits of a random word, 12 from each (60 of
+	// its 64 bits), so that each is any of the 32 with equal chance.
+	x, left := uint64(0), 0
+	for i := range b {
+		if left == 0 {
+			x, left = rand.Uint64(), 12
+		}
+		b[i] = alphabet[x&31]
+		x >>= 5
+		left--
+	}
+	return &idChunk{ids: string(b[:])}
+}
+
+// ipNameCache holds the formatted form of recently seen client addresses,
+// so that an event for a client seen shortly before reuses it rather than
+// formatting (and allocating) it again: one slot per hash of the address,
+// the newest address of that hash in it. Safe for concurrent use.
+type ipNameCache struct {
+	slots [64]atomic.Pointer[ipName]
+}
+
+type ipName struct {
+	ip   netip.Addr
+	name string
+}
+
+// String returns ip.String().
+func (c *ipNameCache) String(ip netip.Addr) string {
+	a := ip.As16()
+	h := binary.LittleEndian.Uint64(a[:8]) ^ binary.LittleEndian.Uint64(a[8:])
+	slot := &c.slots[(h*0x9e3779b97f4a7c15)>>58]
+	if n := slot.Load(); n != nil && n.ip == ip {
+		return n.name
+	}
+	n := &ipName{ip: ip, name: ip.String()}
+	slot.Store(n)
+	return n.name
 }

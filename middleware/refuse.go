@@ -49,7 +49,7 @@ func RecordCaller(ctx context.Context, p keygate.Principal) {
 	if !ok {
 		return
 	}
-	slot.principal, slot.authed = p, true
+	slot.setCaller(&p)
 	if p.ClientIP.IsValid() {
 		slot.ip = p.ClientIP
 	}
