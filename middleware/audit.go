@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -150,25 +149,17 @@ func (a *Authenticator) Audit(next http.Handler) http.Handler {
 	if a.auditCfg.Writer == nil && a.auditCfg.Metrics == nil {
 		return next
 	}
-	return &auditHandler{a: a, cfg: a.auditCfg, next: next, monotonic: isTimeNow(a.now)}
-}
-
-// isTimeNow reports whether now is time.Now itself, whose readings carry
-// the monotonic clock: a latency is then measured by time.Since, which
-// reads only that clock, not the wall clock too.
-func isTimeNow(now func() time.Time) bool {
-	return reflect.ValueOf(now).Pointer() == reflect.ValueOf(time.Now).Pointer()
+	return &auditHandler{a: a, cfg: a.auditCfg, next: next}
 }
 
 // auditHandler is [Authenticator.Audit]'s handler. (A method rather than
 // a closure, so that it is compiled here, where the request's copy for
 // next stays in auditedRequest, whatever inlines Audit.)
 type auditHandler struct {
-	a         *Authenticator
-	cfg       AuditConfig
-	next      http.Handler
-	monotonic bool        // whether a.now is time.Now (see isTimeNow)
-	ipNames   ipNameCache // the client addresses of recent events, formatted
+	a       *Authenticator
+	cfg     AuditConfig
+	next    http.Handler
+	ipNames ipNameCache // the client addresses of recent events, formatted
 }
 
 // ServeHTTP serves r through next and records it.
@@ -197,7 +188,7 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := &ar.req
 	h.next.ServeHTTP(rec, r2)
 	var latency time.Duration
-	if h.monotonic {
+	if h.a.systemClock { // time.Since reads the monotonic clock alone
 		latency = time.Since(start)
 	} else {
 		latency = h.a.now().Sub(start)

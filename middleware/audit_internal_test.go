@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // TestNewRequestID checks that request IDs, handed out from shared chunks
@@ -52,17 +51,6 @@ func TestIPNameCache(t *testing.T) {
 				t.Fatalf("String(%v) = %q", ip, got)
 			}
 		}
-	}
-}
-
-// TestIsTimeNow checks that only time.Now counts as the monotonic clock.
-func TestIsTimeNow(t *testing.T) {
-	if !isTimeNow(time.Now) {
-		t.Error("time.Now is not recognized")
-	}
-	frozen := time.Now()
-	if isTimeNow(func() time.Time { return frozen }) {
-		t.Error("a test clock is taken for time.Now")
 	}
 }
 

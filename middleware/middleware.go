@@ -221,6 +221,7 @@ type Authenticator struct {
 	// carrying a key, such as "bk_test_sk_".
 	queryNeedles []string
 	now          func() time.Time
+	systemClock  bool // Config.Now was nil: now is time.Now, whose readings carry the monotonic clock
 }
 
 // New returns an Authenticator for cfg.
@@ -235,7 +236,7 @@ func New(cfg Config) (*Authenticator, error) {
 	_, a.signaturesOwned = cfg.Signatures.(*httpsig.Verifier)
 	a.now = cfg.Now
 	if a.now == nil {
-		a.now = time.Now
+		a.now, a.systemClock = time.Now, true
 	}
 	var err error
 	if a.access, err = newAccessState(cfg.Access, a.now); err != nil {
