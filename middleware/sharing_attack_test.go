@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,16 +21,25 @@ import (
 )
 
 // scribble writes into every element of p's stores and permissions and
-// appends into their spare capacity: what a careless callback or handler
-// might do to the Principal it was handed.
+// appends into the stores' spare capacity: what a careless callback or
+// handler might do to the Principal it was handed (the permissions are
+// documented read-only, the list the credential's requests share, which
+// the middleware notices as changed: see scribbleStores).
 func scribble(p keygate.Principal) {
+	scribbleStores(p)
+	for i := range p.Permissions {
+		p.Permissions[i] = "admin:*"
+	}
+}
+
+// scribbleStores is scribble on the stores alone, which are the request's
+// own once out of the middleware, so that writing them concurrently is no
+// data race.
+func scribbleStores(p keygate.Principal) {
 	for i := range p.Stores {
 		p.Stores[i] = "victim_store"
 	}
 	_ = append(p.Stores, "appended")
-	for i := range p.Permissions {
-		p.Permissions[i] = "admin:*"
-	}
 }
 
 // TestRateLimitCallbackCannotCorruptStoredGrant: the Principal that
@@ -115,4 +127,87 @@ func TestRateLimitCallbackCannotCorruptStoredGrant(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestConcurrentVerifyWhileKeyChanges runs requests, with a RateLimit
+// callback and a handler that scribble on their Principal's stores, while the key's
+// stores are updated, it is rotated with grace, disabled and enabled (run
+// with -race): every admitted request sees one of the store lists the key
+// had, the stored record is never written through a Principal, and once
+// revoked the key is refused.
+func TestConcurrentVerifyWhileKeyChanges(t *testing.T) {
+	keys, err := apikey.NewManager(apikey.Config{Store: apikey.NewMemoryStore()})
+	require.NoError(t, err)
+	t.Cleanup(func() { keys.Close(context.Background()) })
+	lists := [][]string{{"store_1", "store_2"}, {"store_3"}, {"store_4", "store_5", "store_6"}}
+	k, _, err := keys.Create(t.Context(), apikey.CreateParams{Kind: keygate.KindSecret,
+		Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: slices.Clone(lists[0]), Permissions: []string{"products:read"}}})
+	require.NoError(t, err)
+	legit := func(s []string) bool {
+		return slices.ContainsFunc(lists, func(l []string) bool { return slices.Equal(l, s) })
+	}
+	var bad, admitted atomic.Int64
+	auth, err := middleware.New(middleware.Config{APIKeys: keys, Access: middleware.AccessConfig{RateLimit: func(p keygate.Principal) ratelimit.Policy {
+		if !legit(p.Stores) {
+			bad.Add(1)
+		}
+		scribbleStores(p)
+		return ratelimit.Policy{}
+	}}})
+	require.NoError(t, err)
+	h := auth.Require(middleware.Rule{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := keygate.FromContext(r.Context())
+		scribbleStores(p)
+	}))
+	secret := k.Reveal()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				req.Header.Set("Authorization", "Bearer "+secret)
+				h.ServeHTTP(httptest.NewRecorder(), req)
+				if p, err := auth.Check(req, middleware.Rule{}); err == nil {
+					admitted.Add(1)
+					if !legit(p.Stores) {
+						bad.Add(1)
+					}
+					scribbleStores(p)
+				}
+			}
+		})
+	}
+	for i := range 2000 {
+		l := slices.Clone(lists[i%len(lists)])
+		_, err := keys.Update(t.Context(), k.ID(), apikey.Changes{Stores: &l})
+		require.NoError(t, err)
+		switch {
+		case i == 3 || i == 1003: // twice: the first secret stays among the four kept
+			_, _, err = keys.Rotate(t.Context(), k.ID(), time.Hour) // the old secret stays valid
+		case i%10 == 5:
+			_, err = keys.Disable(t.Context(), k.ID())
+		case i%10 == 6:
+			_, err = keys.Enable(t.Context(), k.ID())
+		}
+		require.NoError(t, err)
+		rec, err := keys.Get(t.Context(), k.ID())
+		require.NoError(t, err)
+		require.True(t, legit(rec.Stores), "stored %q", rec.Stores)
+	}
+	_, err = keys.Revoke(t.Context(), k.ID())
+	require.NoError(t, err)
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, bad.Load(), "requests with stores the key never had")
+	assert.NotZero(t, admitted.Load(), "no request was admitted while the key changed")
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	_, err = auth.Check(req, middleware.Rule{})
+	assert.ErrorIs(t, err, apikey.ErrRevoked)
 }
