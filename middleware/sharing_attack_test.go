@@ -43,7 +43,8 @@ func scribbleStores(p keygate.Principal) {
 }
 
 // TestRateLimitCallbackCannotCorruptStoredGrant: the Principal that
-// AccessConfig.RateLimit gets is the caller's to scribble on, whatever
+// AccessConfig.RateLimit gets (as the handler's and Check's) is the
+// caller's to scribble on, whatever
 // verified the credential (the Manager on the memory store or behind a
 // cache, another KeyVerifier sharing its record, an access token from the
 // verifier's cache): the next request, and what is stored, are unchanged.
@@ -108,7 +109,10 @@ func TestRateLimitCallbackCannotCorruptStoredGrant(t *testing.T) {
 			t.Run(name+"/"+stores[len(stores)-1], func(t *testing.T) {
 				s := build(t)
 				seen = nil
-				h := s.auth.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+				h := s.auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					p, _ := keygate.FromContext(r.Context())
+					scribbleStores(p)
+				}))
 				for range 2 {
 					req := httptest.NewRequest(http.MethodGet, "/", nil)
 					req.Header.Set("Authorization", "Bearer "+s.token)
@@ -124,6 +128,11 @@ func TestRateLimitCallbackCannotCorruptStoredGrant(t *testing.T) {
 				p, err := s.auth.Check(req, middleware.Rule{})
 				require.NoError(t, err)
 				assert.Equal(t, stores, p.Stores, "Check's stores")
+				scribble(p)
+				p, err = s.auth.Check(req, middleware.Rule{})
+				require.NoError(t, err)
+				assert.Equal(t, stores, p.Stores, "Check's stores after a caller wrote the last")
+				assert.Equal(t, stores, s.stored(), "the stored record after Check")
 			})
 		}
 	}
