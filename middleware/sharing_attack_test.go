@@ -42,12 +42,12 @@ func scribbleStores(p keygate.Principal) {
 	_ = append(p.Stores, "appended")
 }
 
-// TestRateLimitCallbackCannotCorruptStoredGrant: the Principal that
-// AccessConfig.RateLimit gets (as the handler's and Check's) is the
-// caller's to scribble on, whatever
-// verified the credential (the Manager on the memory store or behind a
-// cache, another KeyVerifier sharing its record, an access token from the
-// verifier's cache): the next request, and what is stored, are unchanged.
+// TestRateLimitCallbackCannotCorruptStoredGrant: the stores of the
+// Principal that AccessConfig.RateLimit gets (as those of the handler's and
+// of Check's) are the caller's to scribble on, whatever verified the
+// credential (the Manager on the memory store or behind a cache, another
+// KeyVerifier sharing its record, an access token from the verifier's
+// cache): the next request, and what is stored, are unchanged.
 func TestRateLimitCallbackCannotCorruptStoredGrant(t *testing.T) {
 	policy := ratelimit.Policy{Name: "p", Limit: 1000, Window: 60e9}
 	var seen [][]string // the stores each call was handed
