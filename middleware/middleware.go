@@ -339,7 +339,13 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			// when a later step refused it: for the audit event only, as
 			// next is never called on an error.
 			authed := p.Method != ""
+			var ctx context.Context
 			if err == nil {
+				// The Principal's stores may still be the verifier's
+				// (see verified): AccessConfig.RateLimit gets, as the
+				// handler does, the context's copy.
+				ctx = keygate.NewContext(r.Context(), p)
+				p, _ = keygate.FromContext(ctx)
 				err = a.access.rateLimit(r.Context(), w, &p)
 			}
 			if err != nil && known {
@@ -355,7 +361,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 				a.onError(w, r, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(keygate.NewContext(r.Context(), p)))
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }
@@ -526,8 +532,9 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 // Principal gets its own copy of the stores unless owned says that the
 // verifier handed over a copy of its own, or that the stores are copied
 // where the Principal leaves the middleware ([keygate.NewContext] copies
-// them into the request's context, [Authenticator.Check] clones them),
-// which is enough since nothing in between writes them. The permissions
+// them into the request's context, whose copy AccessConfig.RateLimit and
+// the handler get; [Authenticator.Check] clones them), which is enough
+// since nothing of keygate's in between writes them. The permissions
 // are not copied:
 // they are read (never written) until [Authenticator.check] replaces them
 // with the effective list of the access layer, so that no Principal
