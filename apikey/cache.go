@@ -74,6 +74,18 @@ func (c *CachedStore) Create(ctx context.Context, rec Record) (Record, error) {
 // Get implements [Store], from memory when a fresh copy is cached.
 func (c *CachedStore) Get(ctx context.Context, id string) (Record, error) { return c.s.Get(ctx, id) }
 
+// readRecord reads the record with that ID into rec as [CachedStore.Get]
+// returns it, with one copy out of the cache rather than one per layer
+// (see Manager.get).
+func (c *CachedStore) readRecord(ctx context.Context, id string, rec *Record) error {
+	p, err := c.s.GetRef(ctx, id)
+	if err != nil {
+		return err
+	}
+	*rec = *p
+	return nil
+}
+
 // List implements [Store]; it is not cached.
 func (c *CachedStore) List(ctx context.Context, f ListFilter) ([]Record, error) {
 	return c.s.List(ctx, f)

@@ -244,8 +244,8 @@ func (m *Manager) Get(ctx context.Context, id string) (Record, error) {
 // record may share memory with the store: treat it as read-only. Use
 // [Manager.Get] for a record of your own.
 func (m *Manager) Lookup(ctx context.Context, id string) (Record, error) {
-	rec, err := m.store.Get(ctx, id)
-	if err != nil {
+	var rec Record
+	if err := m.get(ctx, id, &rec, true); err != nil {
 		return Record{}, fmt.Errorf("apikey: lookup: %w", err)
 	}
 	return rec, nil
@@ -597,13 +597,17 @@ func (m *Manager) verify(ctx context.Context, key string, rec *Record, whole boo
 }
 
 // get reads the record with that ID into rec: in place from a
-// [MemoryStore] (only what verify needs, without whole), sparing the
-// verification path the copies of a record returned by value. (A
-// concrete type rather than an optional interface, so that rec stays on
-// the caller's stack.)
+// [MemoryStore] (only what verify needs, without whole), with one copy
+// from a [CachedStore]'s memory, sparing the verification path the copies
+// of a record returned by value through each layer. (Concrete types
+// rather than an optional interface, so that rec stays on the caller's
+// stack.)
 func (m *Manager) get(ctx context.Context, id string, rec *Record, whole bool) error {
-	if s, ok := m.store.(*MemoryStore); ok {
+	switch s := m.store.(type) {
+	case *MemoryStore:
 		return s.readRecord(ctx, id, rec, whole)
+	case *CachedStore:
+		return s.readRecord(ctx, id, rec)
 	}
 	var err error
 	*rec, err = m.store.Get(ctx, id)

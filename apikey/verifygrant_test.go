@@ -14,7 +14,7 @@ import (
 
 // wrappedStore hides the MemoryStore from Manager.get, so that the
 // Manager reads records through Store.Get, as it does every store but the
-// memory one (and as Verify did before the memory store's in-place read).
+// memory and cached ones (and as Verify did before their in-place reads).
 type wrappedStore struct{ Store }
 
 // TestVerifyGrantMatchesVerify is a differential test of the verification
@@ -22,8 +22,8 @@ type wrappedStore struct{ Store }
 // a replaced secret past its NotAfter, mode and kind mismatches, revoked,
 // expired, disabled, pending and odd records, rare records whose times or
 // codes sit aside), Verify and VerifyGrant on the memory store (read in
-// place, only what verification needs) and through Store.Get give the
-// same error, or the same ID, kind and grant; and the key's use is noted
+// place, only what verification needs), through Store.Get and through a
+// CachedStore (one copy out of its memory) give the same error, or the same ID, kind and grant; and the key's use is noted
 // only on success.
 func TestVerifyGrantMatchesVerify(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
@@ -117,7 +117,9 @@ func TestVerifyGrantMatchesVerify(t *testing.T) {
 			used bool
 		}
 		var outs []outcome
-		for _, s := range []Store{store, wrappedStore{store}} {
+		// A CachedStore of its own per case, so that no case reads
+		// another's cached record.
+		for _, s := range []Store{store, wrappedStore{store}, NewCachedStore(store, CacheConfig{})} {
 			for _, grant := range []bool{false, true} {
 				m, err := NewManager(Config{Store: s, Now: clock})
 				require.NoError(t, err)
@@ -159,7 +161,7 @@ func TestVerifyGrantMatchesVerify(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var errs []string
-	for _, s := range []Store{store, wrappedStore{store}} {
+	for _, s := range []Store{store, wrappedStore{store}, NewCachedStore(store, CacheConfig{})} {
 		m, err := NewManager(Config{Store: s, Now: clock})
 		require.NoError(t, err)
 		_, err = m.Verify(ctx, good)
@@ -171,7 +173,7 @@ func TestVerifyGrantMatchesVerify(t *testing.T) {
 		errs = append(errs, err.Error())
 		m.Close(context.Background())
 	}
-	assert.Equal(t, []string{errs[0], errs[0], errs[0], errs[0]}, errs)
+	assert.Equal(t, []string{errs[0], errs[0], errs[0], errs[0], errs[0], errs[0]}, errs)
 	assert.Equal(t, "apikey: verify: context canceled", errs[0])
 }
 

@@ -78,6 +78,23 @@ func (s *Store[V, F]) Get(ctx context.Context, id string) (V, error) {
 	})
 }
 
+// GetRef is [Store.Get] without copying a cached record out of the cache:
+// a pointer to the cache's own copy (see [Cache.Ref]), or on a miss to the
+// record just read. Never write through it.
+func (s *Store[V, F]) GetRef(ctx context.Context, id string) (*V, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if p, ok := s.cache.Ref(id); ok {
+		return p, nil
+	}
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // Update updates v in the backing store and forgets its cached copy.
 func (s *Store[V, F]) Update(ctx context.Context, v V) (V, error) {
 	defer s.cache.Invalidate(s.id(v))

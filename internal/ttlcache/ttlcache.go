@@ -53,17 +53,28 @@ func New[V any](ttl time.Duration, max int, now func() time.Time) *Cache[V] {
 
 // Get returns the value cached for key, if it has not expired.
 func (c *Cache[V]) Get(key string) (V, bool) {
+	if p, ok := c.Ref(key); ok {
+		return *p, true
+	}
+	var zero V
+	return zero, false
+}
+
+// Ref is [Cache.Get] without the copy: a pointer to the cached value
+// itself, for callers that read a large value in place. The value is the
+// cache's: never write through the pointer. It stays as it is after an
+// invalidation or a newer Put (which store new entries), so that a reader
+// holding it reads a consistent, if stale, value.
+func (c *Cache[V]) Ref(key string) (*V, bool) {
 	e, ok := c.entries.Load(key)
 	if !ok {
-		var zero V
-		return zero, false
+		return nil, false
 	}
 	ent := e.(*entry[V])
 	if !c.fresh(ent.expires) {
-		var zero V
-		return zero, false
+		return nil, false
 	}
-	return ent.v, true
+	return &ent.v, true
 }
 
 // Gen returns the invalidation generation. A reader that misses takes it

@@ -231,3 +231,63 @@ func BenchmarkGetParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestRef checks that Ref hands out the cached value itself, that it
+// expires and is forgotten as Get's, and that a reader holding it keeps
+// reading the value it got after an invalidation or a newer Put.
+func TestRef(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
+	c := ttlcache.New[[2]string](time.Second, 3, clk.now)
+	_, ok := c.Ref("a")
+	assert.False(t, ok)
+
+	c.Put("a", [2]string{"x", "y"}, c.Gen())
+	p, ok := c.Ref("a")
+	require.True(t, ok)
+	assert.Equal(t, [2]string{"x", "y"}, *p)
+	q, _ := c.Ref("a")
+	assert.Same(t, p, q, "the cached value, not a copy")
+
+	c.Put("a", [2]string{"z"}, c.Gen())
+	assert.Equal(t, [2]string{"x", "y"}, *p, "a newer Put stores a new entry")
+	c.Invalidate("a")
+	assert.Equal(t, [2]string{"x", "y"}, *p, "an invalidation leaves the held value as it was")
+	_, ok = c.Ref("a")
+	assert.False(t, ok)
+
+	c.Put("b", [2]string{"b"}, c.Gen())
+	clk.advance(time.Second)
+	_, ok = c.Ref("b")
+	assert.False(t, ok, "expired at the TTL")
+}
+
+// TestStoreGetRef checks that GetRef reads as Get does (through the cache,
+// the clone on a miss, errors, a done ctx) and hands out the cached record
+// itself on a hit.
+func TestStoreGetRef(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
+	b := &backing{recs: map[string]rec{"a": {ID: "a", Tags: []string{"x"}}}}
+	s := ttlcache.NewStore(b, 0, time.Second, 0, 10, clk.now,
+		func(r rec) string { return r.ID },
+		func(r rec) rec { r.Tags = append([]string(nil), r.Tags...); return r })
+
+	first, err := s.GetRef(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, rec{ID: "a", Tags: []string{"x"}}, *first)
+	b.recs["a"].Tags[0] = "changed in the backing store's shared slice"
+	hit, err := s.GetRef(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"x"}, hit.Tags, "the cache keeps a clone of what it read")
+	again, err := s.GetRef(ctx, "a")
+	require.NoError(t, err)
+	assert.Same(t, hit, again, "a hit is the cached record itself")
+	assert.Equal(t, 1, b.gets, "served from memory within the TTL")
+
+	_, err = s.GetRef(ctx, "unknown")
+	require.Error(t, err)
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = s.GetRef(done, "a")
+	require.ErrorIs(t, err, context.Canceled, "a done ctx fails GetRef even when the record is cached")
+}
