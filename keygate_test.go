@@ -2,6 +2,8 @@ package keygate_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"testing"
@@ -135,5 +137,39 @@ func TestContextOwnsItsStores(t *testing.T) {
 		if cap(p.Stores) != len(p.Stores) {
 			t.Errorf("stores %q: spare capacity %d", stores, cap(p.Stores)-len(p.Stores))
 		}
+	}
+}
+
+// TestWithPrincipal checks that WithPrincipal is r.WithContext(NewContext(...))
+// in one allocation: the copy carries p (with stores of its own) and r's
+// context as parent, and r is unchanged.
+func TestWithPrincipal(t *testing.T) {
+	type key struct{}
+	parent := context.WithValue(context.Background(), key{}, "parent value")
+	r := httptest.NewRequestWithContext(parent, http.MethodGet, "/v1/orders?x=1", nil)
+	r.Header.Set("X-Store-Id", "s1")
+	stores := []string{"s1", "s2"}
+	p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: "key_1", Account: "acct_1", Stores: stores}
+
+	r2 := keygate.WithPrincipal(r, p)
+	if r2 == r {
+		t.Fatal("not a copy")
+	}
+	got, ok := keygate.FromContext(r2.Context())
+	if !ok || got.KeyID != "key_1" || got.Account != "acct_1" || !slices.Equal(got.Stores, stores) {
+		t.Fatalf("FromContext = %+v, %v", got, ok)
+	}
+	got.Stores[0] = "written by the handler"
+	if stores[0] != "s1" {
+		t.Error("the request's Principal shares its stores with the caller's")
+	}
+	if r2.Context().Value(key{}) != "parent value" || r2.URL.RawQuery != "x=1" || r2.Header.Get("X-Store-Id") != "s1" {
+		t.Error("the copy lost the request's context, URL or header")
+	}
+	if _, ok := keygate.FromContext(r.Context()); ok {
+		t.Error("the original request carries the Principal")
+	}
+	if n := testing.AllocsPerRun(100, func() { keygate.WithPrincipal(r, p) }); n != 1 {
+		t.Errorf("%v allocations, want 1", n)
 	}
 }

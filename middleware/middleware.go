@@ -339,13 +339,13 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			// when a later step refused it: for the audit event only, as
 			// next is never called on an error.
 			authed := p.Method != ""
-			var ctx context.Context
+			var authedReq *http.Request
 			if err == nil {
 				// The Principal's stores may still be the verifier's
 				// (see verified): AccessConfig.RateLimit gets, as the
 				// handler does, the context's copy.
-				ctx = keygate.NewContext(r.Context(), p)
-				p, _ = keygate.FromContext(ctx)
+				authedReq = keygate.WithPrincipal(r, p)
+				p, _ = keygate.FromContext(authedReq.Context())
 				err = a.access.rateLimit(r.Context(), w, &p)
 			}
 			if err != nil && known {
@@ -361,7 +361,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 				a.onError(w, r, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(ctx))
+			next.ServeHTTP(w, authedReq)
 		})
 	}
 }
@@ -531,14 +531,14 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 // The verifier's slices may be shared with its store or cache, so the
 // Principal gets its own copy of the stores unless owned says that the
 // verifier handed over a copy of its own, or that the stores are copied
-// where the Principal leaves the middleware ([keygate.NewContext] copies
-// them into the request's context, whose copy AccessConfig.RateLimit and
-// the handler get; [Authenticator.Check] clones them), which is enough
-// since nothing of keygate's in between writes them. The permissions
-// are not copied:
-// they are read (never written) until [Authenticator.check] replaces them
-// with the effective list of the access layer, so that no Principal
-// handed to a handler, nor any refused caller, holds the verifier's list.
+// where the Principal leaves the middleware ([keygate.WithPrincipal]
+// copies them into the request's context, whose copy AccessConfig.RateLimit
+// and the handler get; [Authenticator.Check] clones them), which is enough
+// since nothing of keygate's in between writes them. The permissions are
+// not copied: they are read (never written) until [Authenticator.check]
+// replaces them with the effective list of the access layer, so that no
+// Principal handed to a handler, nor any refused caller, holds the
+// verifier's list.
 func verified(who keygate.Principal, g keygate.Grant, owned bool) keygate.Principal {
 	setGrant(&who, &g, owned)
 	return who
@@ -665,7 +665,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 		}
 		p.Method, p.KeyID, p.Kind = keygate.MethodAPIKey, id, kind
 		// The stores stay the store's until the Principal leaves the
-		// middleware: keygate.NewContext and Check copy them (see
+		// middleware: keygate.WithPrincipal and Check copy them (see
 		// verified).
 		setGrant(p, g, true)
 	case a.keys != nil:
