@@ -3,6 +3,8 @@ package keygate_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 
 	"github.com/keygate/keygate"
 )
@@ -30,6 +32,16 @@ func ExampleFromContext() {
 
 // The actor of a management action is the one named by WithActor, else the
 // authenticated caller's key ID.
+// A middleware hands the next handler a request that carries the caller;
+// a test can build one the same way.
+func ExampleWithPrincipal() {
+	r := httptest.NewRequest(http.MethodGet, "/v1/orders", nil)
+	r = keygate.WithPrincipal(r, keygate.Principal{Method: keygate.MethodAPIKey, Account: "acct_42", Stores: []string{"store_1"}})
+	p, ok := keygate.FromContext(r.Context())
+	fmt.Println(ok, p.Account, p.Stores)
+	// Output: true acct_42 [store_1]
+}
+
 func ExampleActorFromContext() {
 	ctx := keygate.NewContext(context.Background(), keygate.Principal{KeyID: "key_admin"})
 	fmt.Println(keygate.ActorFromContext(ctx))
