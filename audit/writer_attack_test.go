@@ -1,0 +1,61 @@
+package audit_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/keygate/keygate/audit"
+)
+
+// TestWriterFlushUnderLoad: a Flush while Emits keep the queue full (a
+// sink slower than the emitters) returns once the events emitted before
+// it are written, rather than waiting for the load to stop.
+func TestWriterFlushUnderLoad(t *testing.T) { synctest.Test(t, testWriterFlushUnderLoad) }
+
+func testWriterFlushUnderLoad(t *testing.T) {
+	mem := audit.NewMemorySink(1 << 16)
+	slow := sinkFunc(func(ctx context.Context, b []audit.Event) error {
+		time.Sleep(time.Millisecond)
+		return mem.Write(ctx, b)
+	})
+	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{slow}, QueueSize: 64, BatchSize: 64})
+	stop := make(chan struct{})
+	var accepted atomic.Uint64 // Emits returned nil
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := w.Emit(context.Background(), req(g*1_000_000+i), audit.Block); err != nil {
+					return
+				}
+				accepted.Add(1)
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond) // the queue is full and stays so
+	before := accepted.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	err := w.Flush(ctx)
+	cancel()
+	written := w.Stats().Written
+	close(stop)
+	if cerr := w.Close(context.Background()); cerr != nil {
+		t.Fatal(cerr)
+	}
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("Flush under load: %v (%d events emitted before it, %d written when it returned)", err, before, written)
+	}
+	if written < before {
+		t.Fatalf("Flush returned with %d events written, %d emitted before it", written, before)
+	}
+}
