@@ -419,6 +419,13 @@ func (w *Writer) run() {
 		})
 	}
 	for {
+		// A Flush asks between batches too, not only while the goroutine
+		// waits: under a load that fills every batch it never waits.
+		select {
+		case written := <-w.flushReq:
+			flushAsked(written)
+		default:
+		}
 		flushed()
 		var n int
 		var drained bool
