@@ -59,3 +59,40 @@ func testWriterFlushUnderLoad(t *testing.T) {
 		t.Fatalf("Flush returned with %d events written, %d emitted before it", written, before)
 	}
 }
+
+// rewritingSink is a third-party sink built on a MemorySink that rewrites
+// the events of its batch before storing them, as Sink allows.
+type rewritingSink struct{ *audit.MemorySink }
+
+func (s rewritingSink) Write(ctx context.Context, batch []audit.Event) error {
+	for i := range batch {
+		batch[i].RequestID = "rewritten"
+		batch[i].Headers = nil
+	}
+	return s.MemorySink.Write(ctx, batch)
+}
+
+// TestWriterSinkEmbeddingMemorySinkGetsACopy: a sink of another package
+// that embeds a MemorySink (and so has its methods) but writes a batch of
+// its own way gets a copy of the batch, so that what it does to it
+// reaches neither the other sinks nor the Writer.
+func TestWriterSinkEmbeddingMemorySinkGetsACopy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mine, other := rewritingSink{audit.NewMemorySink(10)}, audit.NewMemorySink(10)
+		w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mine, other}})
+		e := req(1)
+		e.Headers = map[string]string{"User-Agent": "x"}
+		if err := w.Emit(context.Background(), e, audit.Block); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := mine.Events(); len(got) != 1 || got[0].RequestID != "rewritten" {
+			t.Fatalf("the rewriting sink holds %+v", got)
+		}
+		if got := other.Events(); len(got) != 1 || got[0].RequestID != e.RequestID || got[0].Headers["User-Agent"] != "x" {
+			t.Fatalf("the sink after it holds %+v, want the event emitted", got)
+		}
+	})
+}
