@@ -90,11 +90,17 @@ type WriterConfig struct {
 	Now func() time.Time
 }
 
-// readOnlySink is a Sink of this package that never modifies the events of
-// a batch, so that a [Writer] may hand it the batch itself, not a copy.
-type readOnlySink interface {
-	Sink
-	readsBatchOnly()
+// readsBatchOnly reports whether s is a sink of this package that never
+// modifies the events of a batch, so that a [Writer] may hand it the batch
+// itself, not a copy. It names the types themselves: a type of another
+// package that embeds one of them has its methods but may write a batch
+// its own way (and modify it, as a Sink may).
+func readsBatchOnly(s Sink) bool {
+	switch s.(type) {
+	case *MemorySink, *FileSink:
+		return true
+	}
+	return false
 }
 
 // Stats are a [Writer]'s counters. After a successful [Writer.Close],
@@ -153,7 +159,7 @@ type Writer struct {
 
 	flushReq chan chan struct{} // Flush's requests to the goroutine
 
-	copies  bool    // whether a sink is not a readOnlySink
+	copies  bool    // whether a sink does not read its batch only (readsBatchOnly)
 	sinkBuf []Event // the copy of a batch handed to a sink; the goroutine's own
 
 	emitted, written, dropped atomic.Uint64
@@ -193,7 +199,7 @@ func NewWriter(cfg WriterConfig) *Writer {
 		flushReq: make(chan chan struct{}),
 	}
 	for _, s := range w.sinks {
-		if _, ok := s.(readOnlySink); !ok {
+		if !readsBatchOnly(s) {
 			w.copies = true
 		}
 	}
@@ -527,7 +533,7 @@ func (w *Writer) write(events []Event) bool {
 		backoff := retryMin
 		for {
 			batch := out
-			if _, ok := s.(readOnlySink); !ok {
+			if !readsBatchOnly(s) {
 				batch = buf
 				copy(batch, out) // each sink numbers its own copy
 			}
