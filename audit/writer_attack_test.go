@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,5 +117,63 @@ func TestWriterBatchBelowQueue(t *testing.T) {
 	}
 	if st := w.Stats(); st.Written != 1<<16 {
 		t.Fatalf("Stats %+v", st)
+	}
+}
+
+// TestWriterRingOrder: through a queue that wraps around (batches smaller
+// than the queue, of varying sizes, with Emits from several goroutines and
+// Flushes between), each goroutine's events are written in the order it
+// emitted them, once each, and none is lost.
+func TestWriterRingOrder(t *testing.T) {
+	for _, c := range []struct{ queue, batch int }{{7, 3}, {8, 8}, {5, 16}, {64, 5}} {
+		synctest.Test(t, func(t *testing.T) {
+			mem := audit.NewMemorySink(1 << 16)
+			var calls atomic.Int64
+			sink := sinkFunc(func(ctx context.Context, b []audit.Event) error {
+				time.Sleep(time.Duration(calls.Add(1)%5) * time.Microsecond)
+				return mem.Write(ctx, b)
+			})
+			w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{sink}, QueueSize: c.queue, BatchSize: c.batch, FlushInterval: 3 * time.Microsecond})
+			const perG, gs = 3000, 3
+			var wg sync.WaitGroup
+			for g := range gs {
+				wg.Go(func() {
+					for i := range perG {
+						if err := w.Emit(context.Background(), req(g*perG+i), audit.Block); err != nil {
+							t.Error(err)
+							return
+						}
+						if i%97 == 0 {
+							time.Sleep(time.Duration(i%7) * time.Microsecond)
+						}
+						if i%501 == 0 {
+							if err := w.Flush(context.Background()); err != nil {
+								t.Error(err)
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if err := w.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			log := mem.Events()
+			if len(log) != perG*gs {
+				t.Fatalf("queue %d, batch %d: %d events written, want %d", c.queue, c.batch, len(log), perG*gs)
+			}
+			last := [gs]int{-1, -1, -1}
+			for i, e := range log {
+				var n int
+				if _, err := fmt.Sscanf(e.RequestID, "r%d", &n); err != nil || e.Seq != uint64(i+1) {
+					t.Fatalf("event %d: %+v", i, e)
+				}
+				if g := n / perG; n <= last[g] {
+					t.Fatalf("queue %d, batch %d: r%06d after r%06d", c.queue, c.batch, n, last[g])
+				} else {
+					last[g] = n
+				}
+			}
+		})
 	}
 }
