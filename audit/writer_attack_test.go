@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -175,5 +176,78 @@ func TestWriterRingOrder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWriterCloseRace: Emits under both policies until they see ErrClosed,
+// Flushes, and two Closes at once: both Closes return nil; once they have,
+// the counters are final, with Emitted == Written + Dropped; every event
+// an Emit accepted is written, every drop is reported by a gap marker, and
+// after Close, Emit fails with ErrClosed and Flush returns at once.
+func TestWriterCloseRace(t *testing.T) {
+	for range 20 {
+		mem := audit.NewMemorySink(1 << 16)
+		w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, QueueSize: 8, BatchSize: 3, FlushInterval: 50 * time.Microsecond})
+		var accepted atomic.Uint64
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					p := audit.Block
+					if g%2 == 1 {
+						p = audit.Drop
+					}
+					err := w.Emit(context.Background(), req(g*1_000_000+i), p)
+					switch {
+					case err == nil:
+						accepted.Add(1)
+					case errors.Is(err, audit.ErrClosed):
+						return
+					case !errors.Is(err, audit.ErrDropped):
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			for range 50 {
+				if err := w.Flush(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		time.Sleep(time.Millisecond)
+		closed := make(chan error, 2)
+		for range 2 {
+			go func() { closed <- w.Close(context.Background()) }()
+		}
+		for range 2 {
+			if err := <-closed; err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Closed: the counters are final, although Emits may still be on
+		// their way out.
+		st0 := w.Stats()
+		checkInvariant(t, st0)
+		wg.Wait()
+		if st := w.Stats(); st != st0 {
+			t.Fatalf("Stats %+v after Close returned, then %+v", st0, st)
+		}
+		if err := w.Emit(context.Background(), req(0), audit.Drop); !errors.Is(err, audit.ErrClosed) {
+			t.Fatalf("Emit after Close: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := w.Flush(ctx); err != nil {
+			t.Fatalf("Flush after Close: %v", err)
+		}
+		cancel()
+		st := w.Stats()
+		checkInvariant(t, st)
+		events, gaps := checkLog(t, mem.Events(), false)
+		if uint64(events) != accepted.Load() || st.Written != accepted.Load() || gaps != st.Dropped {
+			t.Fatalf("Stats %+v, %d accepted; the log holds %d events and gap markers for %d", st, accepted.Load(), events, gaps)
+		}
 	}
 }
