@@ -225,6 +225,10 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 		w.qmu.Unlock()
 		return ErrClosed
 	}
+	// The counters change under w.qmu, as the queue does: Written never
+	// runs ahead of Emitted, and once Close has set closed (under w.qmu),
+	// no Emit changes them, nor the drops the goroutine's last gap marker
+	// reports.
 	if p == Drop {
 		w.emitted.Add(1)
 		if w.count < w.size {
@@ -233,19 +237,18 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 			w.woken(n)
 			return nil
 		}
-		w.qmu.Unlock()
 		w.dropped.Add(1)
 		w.gap.Add(1)
+		w.qmu.Unlock()
 		return ErrDropped
 	}
 	if err := ctx.Err(); err != nil {
 		w.qmu.Unlock()
 		return err
 	}
-	// Count first so that Written never runs ahead of Emitted.
-	w.emitted.Add(1)
 	for {
 		if w.count < w.size { // the common case
+			w.emitted.Add(1)
 			n := w.push(e)
 			w.qmu.Unlock()
 			w.woken(n)
@@ -261,16 +264,13 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 		select {
 		case <-room:
 		case <-ctx.Done():
-			w.emitted.Add(^uint64(0))
 			return ctx.Err()
 		case <-w.closing:
-			w.emitted.Add(^uint64(0))
 			return ErrClosed
 		}
 		w.qmu.Lock()
 		if w.closed {
 			w.qmu.Unlock()
-			w.emitted.Add(^uint64(0))
 			return ErrClosed
 		}
 	}
