@@ -89,10 +89,6 @@ var (
 
 var errFileCursor = errors.New("audit: invalid cursor")
 
-// readsBatchOnly marks FileSink as a readOnlySink: Write encodes a copy
-// of each event.
-func (*FileSink) readsBatchOnly() {}
-
 // OpenFile opens (creating it if needed) the JSON Lines file cfg.Path.
 func OpenFile(cfg FileConfig) (*FileSink, error) {
 	if cfg.Path == "" {
@@ -171,7 +167,8 @@ func (s *FileSink) open() error {
 func (s *FileSink) backup(i int) string { return s.cfg.Path + "." + strconv.Itoa(i) }
 
 // Write appends batch, giving the events consecutive Seq numbers. The
-// caller's slice is not modified.
+// caller's slice is not modified (a Writer hands it its batch itself:
+// see readsBatchOnly).
 func (s *FileSink) Write(ctx context.Context, batch []Event) error {
 	if err := ctx.Err(); err != nil {
 		return err

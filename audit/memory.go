@@ -28,9 +28,6 @@ type MemorySink struct {
 	seq  uint64  // Seq of the newest event
 }
 
-// readsBatchOnly marks MemorySink as a readOnlySink: Write copies events.
-func (*MemorySink) readsBatchOnly() {}
-
 // NewMemorySink returns a MemorySink keeping the newest capacity events
 // (at least 1).
 func NewMemorySink(capacity int) *MemorySink {
@@ -38,6 +35,8 @@ func NewMemorySink(capacity int) *MemorySink {
 }
 
 // Write stores batch, numbering it after the events already written.
+// It stores copies and does not modify batch (a Writer hands it its batch
+// itself: see readsBatchOnly).
 func (m *MemorySink) Write(ctx context.Context, batch []Event) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -90,11 +90,17 @@ type WriterConfig struct {
 	Now func() time.Time
 }
 
-// readOnlySink is a Sink of this package that never modifies the events of
-// a batch, so that a [Writer] may hand it the batch itself, not a copy.
-type readOnlySink interface {
-	Sink
-	readsBatchOnly()
+// readsBatchOnly reports whether s is a sink of this package that never
+// modifies the events of a batch, so that a [Writer] may hand it the batch
+// itself, not a copy. It names the types themselves: a type of another
+// package that embeds one of them has its methods but may write a batch
+// its own way (and modify it, as a Sink may).
+func readsBatchOnly(s Sink) bool {
+	switch s.(type) {
+	case *MemorySink, *FileSink:
+		return true
+	}
+	return false
 }
 
 // Stats are a [Writer]'s counters. After a successful [Writer.Close],
@@ -126,15 +132,20 @@ type Writer struct {
 	onError func(int, error)
 	now     func() time.Time
 
-	// qmu guards queue, closed and room. Emit appends to queue under it
-	// and the goroutine takes the queued events under it, all at once
-	// when they fit in its batch: it swaps queue with its empty batch, so
-	// that an event is copied once, into the queue, on its way to the
-	// sinks, and the lock is taken once per batch on that side.
-	qmu    sync.Mutex
-	queue  []Event // oldest first; at most size events
-	size   int     // QueueSize
-	closed bool
+	// qmu guards queue, head, count, closed and room. Emit adds to queue
+	// under it and the goroutine takes the queued events under it, all
+	// at once when they fit in its batch: it then swaps queue with its
+	// empty batch, so that an event is copied once, into the queue, on
+	// its way to the sinks, and the lock is taken once per batch on that
+	// side.
+	qmu sync.Mutex
+	// queue is a ring of size slots: the queued events, oldest first, are
+	// the count from slot head on (head is 0 when count is), so that
+	// taking some of them costs what they do, not what the queue holds.
+	queue       []Event
+	head, count int
+	size        int // QueueSize
+	closed      bool
 	// room, when not nil, is closed by the goroutine when it takes
 	// events from a full queue: Emits waiting for room wait on it.
 	room chan struct{}
@@ -153,7 +164,7 @@ type Writer struct {
 
 	flushReq chan chan struct{} // Flush's requests to the goroutine
 
-	copies  bool    // whether a sink is not a readOnlySink
+	copies  bool    // whether a sink does not read its batch only (readsBatchOnly)
 	sinkBuf []Event // the copy of a batch handed to a sink; the goroutine's own
 
 	emitted, written, dropped atomic.Uint64
@@ -182,7 +193,7 @@ func NewWriter(cfg WriterConfig) *Writer {
 		flush:   cfg.FlushInterval,
 		onError: cfg.OnError,
 		now:     cfg.Now,
-		queue:   make([]Event, 0, cfg.QueueSize),
+		queue:   make([]Event, cfg.QueueSize),
 		size:    cfg.QueueSize,
 		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
@@ -193,7 +204,7 @@ func NewWriter(cfg WriterConfig) *Writer {
 		flushReq: make(chan chan struct{}),
 	}
 	for _, s := range w.sinks {
-		if _, ok := s.(readOnlySink); !ok {
+		if !readsBatchOnly(s) {
 			w.copies = true
 		}
 	}
@@ -214,30 +225,31 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 		w.qmu.Unlock()
 		return ErrClosed
 	}
+	// The counters change under w.qmu, as the queue does: Written never
+	// runs ahead of Emitted, and once Close has set closed (under w.qmu),
+	// no Emit changes them, nor the drops the goroutine's last gap marker
+	// reports.
 	if p == Drop {
 		w.emitted.Add(1)
-		if len(w.queue) < w.size {
-			w.queue = append(w.queue, e)
-			n := len(w.queue)
+		if w.count < w.size {
+			n := w.push(e)
 			w.qmu.Unlock()
 			w.woken(n)
 			return nil
 		}
-		w.qmu.Unlock()
 		w.dropped.Add(1)
 		w.gap.Add(1)
+		w.qmu.Unlock()
 		return ErrDropped
 	}
 	if err := ctx.Err(); err != nil {
 		w.qmu.Unlock()
 		return err
 	}
-	// Count first so that Written never runs ahead of Emitted.
-	w.emitted.Add(1)
 	for {
-		if len(w.queue) < w.size { // the common case
-			w.queue = append(w.queue, e)
-			n := len(w.queue)
+		if w.count < w.size { // the common case
+			w.emitted.Add(1)
+			n := w.push(e)
 			w.qmu.Unlock()
 			w.woken(n)
 			return nil
@@ -252,19 +264,28 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 		select {
 		case <-room:
 		case <-ctx.Done():
-			w.emitted.Add(^uint64(0))
 			return ctx.Err()
 		case <-w.closing:
-			w.emitted.Add(^uint64(0))
 			return ErrClosed
 		}
 		w.qmu.Lock()
 		if w.closed {
 			w.qmu.Unlock()
-			w.emitted.Add(^uint64(0))
 			return ErrClosed
 		}
 	}
+}
+
+// push queues e, in a queue with room, and returns the number of events
+// queued. w.qmu is held.
+func (w *Writer) push(e Event) int {
+	i := w.head + w.count
+	if i >= w.size {
+		i -= w.size
+	}
+	w.queue[i] = e
+	w.count++
+	return w.count
 }
 
 // needed is how many queued events make Emit wake the goroutine that holds
@@ -294,7 +315,7 @@ func (w *Writer) wakeUp() {
 func (w *Writer) queued() int {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
-	return len(w.queue)
+	return w.count
 }
 
 // take moves queued events to batch, as many as fit in a batch of
@@ -305,26 +326,35 @@ func (w *Writer) take(batch []Event) (_ []Event, n int, drained bool) {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
 	q := w.queue
-	n = min(len(q), w.batch-len(batch))
+	n = min(w.count, w.batch-len(batch))
 	if n > 0 {
-		if len(q) == w.size && w.room != nil {
+		if w.count == w.size && w.room != nil {
 			close(w.room) // there is room now
 			w.room = nil
 		}
-		if n == len(q) && len(batch) == 0 {
-			spare := batch[:0]
-			if cap(spare) < w.size {
-				spare = make([]Event, 0, w.size)
+		if n == w.count && len(batch) == 0 && w.head == 0 {
+			// batch's buffer is cleared (write clears what it held), as
+			// the queue's slots must be.
+			spare := batch[:cap(batch)]
+			if len(spare) < w.size {
+				spare = make([]Event, w.size)
 			}
-			batch, w.queue = q, spare
+			batch, w.queue = q[:n], spare[:w.size]
 		} else {
-			batch = append(batch, q[:n]...)
-			rest := copy(q, q[n:])
-			clear(q[rest:])
-			w.queue = q[:rest]
+			first := min(n, w.size-w.head) // up to the end of the ring
+			batch = append(batch, q[w.head:w.head+first]...)
+			clear(q[w.head : w.head+first])
+			batch = append(batch, q[:n-first]...)
+			clear(q[:n-first])
+			if w.head += n; w.head >= w.size {
+				w.head -= w.size
+			}
+		}
+		if w.count -= n; w.count == 0 {
+			w.head = 0
 		}
 	}
-	return batch, n, w.closed && len(w.queue) == 0
+	return batch, n, w.closed && w.count == 0
 }
 
 // Stats returns the counters.
@@ -419,6 +449,13 @@ func (w *Writer) run() {
 		})
 	}
 	for {
+		// A Flush asks between batches too, not only while the goroutine
+		// waits: under a load that fills every batch it never waits.
+		select {
+		case written := <-w.flushReq:
+			flushAsked(written)
+		default:
+		}
 		flushed()
 		var n int
 		var drained bool
@@ -520,7 +557,7 @@ func (w *Writer) write(events []Event) bool {
 		backoff := retryMin
 		for {
 			batch := out
-			if _, ok := s.(readOnlySink); !ok {
+			if !readsBatchOnly(s) {
 				batch = buf
 				copy(batch, out) // each sink numbers its own copy
 			}
@@ -553,9 +590,9 @@ func (w *Writer) write(events []Event) bool {
 // as dropped.
 func (w *Writer) discard() {
 	w.qmu.Lock()
-	n := len(w.queue)
+	n := w.count
 	clear(w.queue)
-	w.queue = w.queue[:0]
+	w.head, w.count = 0, 0
 	w.qmu.Unlock()
 	w.lost(uint64(n))
 }

@@ -15,11 +15,16 @@ import (
 // (on unix): Emit, the Writer's goroutine, the sink and the garbage
 // collector; events/s/core is its inverse.
 func BenchmarkWriter(b *testing.B) {
+	memory := func(*testing.B) audit.Sink { return audit.NewMemorySink(10000) }
 	for _, tc := range []struct {
-		name string
-		sink func(b *testing.B) audit.Sink
+		name  string
+		sink  func(b *testing.B) audit.Sink
+		batch int // BatchSize; 0 for the default
 	}{
-		{"memory", func(*testing.B) audit.Sink { return audit.NewMemorySink(10000) }},
+		{"memory", memory, 0},
+		// Batches far smaller than the queue: a batch is taken from a
+		// queue that stays full.
+		{"memory-batch16", memory, 16},
 		{"file", func(b *testing.B) audit.Sink {
 			s, err := audit.OpenFile(audit.FileConfig{Path: filepath.Join(b.TempDir(), "audit.jsonl")})
 			if err != nil {
@@ -27,10 +32,10 @@ func BenchmarkWriter(b *testing.B) {
 			}
 			b.Cleanup(func() { s.Close() })
 			return s
-		}},
+		}, 0},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{tc.sink(b)}})
+			w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{tc.sink(b)}, BatchSize: tc.batch})
 			e := audit.Event{Time: time.Now().UTC(), RequestID: "K7GQ2XHRTLNM3WZPA5BCDEFJUV", IP: "192.0.2.1",
 				Method: "GET", Path: "/v1/orders", Route: "GET /v1/orders", Status: 200, LatencyMS: 0.012,
 				AuthMethod: "api_key", KeyID: "bk_test_pk_0123456789", Account: "acct_1", Mode: "test",
