@@ -99,28 +99,6 @@ func TestWriterSinkEmbeddingMemorySinkGetsACopy(t *testing.T) {
 	})
 }
 
-// TestWriterBatchBelowQueue: with a batch much smaller than the queue, and
-// the queue full, taking a batch costs the batch, not the queue (each of
-// 2^16 events through a queue of 2^15 and batches of 1 would otherwise
-// move the 2^15 events behind it, about 2^31 event copies: minutes).
-func TestWriterBatchBelowQueue(t *testing.T) {
-	mem := audit.NewMemorySink(1)
-	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, QueueSize: 1 << 15, BatchSize: 1})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for i := range 1 << 16 {
-		if err := w.Emit(ctx, req(i), audit.Block); err != nil {
-			t.Fatalf("Emit %d: %v", i, err)
-		}
-	}
-	if err := w.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := w.Stats(); st.Written != 1<<16 {
-		t.Fatalf("Stats %+v", st)
-	}
-}
-
 // TestWriterRingOrder: through a queue that wraps around (batches smaller
 // than the queue, of varying sizes, with Emits from several goroutines and
 // Flushes between), each goroutine's events are written in the order it
