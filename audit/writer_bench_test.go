@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/internal/cputime"
 )
 
 // BenchmarkWriter emits a typical request event (an API key's allowed
@@ -41,7 +42,7 @@ func BenchmarkWriter(b *testing.B) {
 				AuthMethod: "api_key", KeyID: "bk_test_pk_0123456789", Account: "acct_1", Mode: "test",
 				Store: "store_1", Decision: audit.Allow, Reason: "ok"}
 			ctx := context.Background()
-			cpu0, measured := processCPU()
+			cpu0, measured := cputime.Process()
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := w.Emit(ctx, e, audit.Block); err != nil {
@@ -55,7 +56,7 @@ func BenchmarkWriter(b *testing.B) {
 			if st := w.Stats(); st.Written != st.Emitted {
 				b.Fatalf("Stats %+v: not every event written", st)
 			}
-			if cpu1, ok := processCPU(); ok && measured {
+			if cpu1, ok := cputime.Process(); ok && measured {
 				perEvent := float64(cpu1-cpu0) / float64(b.N)
 				b.ReportMetric(perEvent, "cpu-ns/op")
 				b.ReportMetric(1e9/perEvent, "events/s/core")

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/internal/cputime"
 	"github.com/keygate/keygate/middleware"
 )
 
@@ -45,7 +46,7 @@ func BenchmarkAuditedAPIKeyMiddleware(b *testing.B) {
 			auth, err := middleware.New(middleware.Config{APIKeys: f.keys, Audit: middleware.AuditConfig{Writer: w}})
 			require.NoError(b, err)
 			gc0 := gcCPU()
-			cpu0, measured := processCPU()
+			cpu0, measured := cputime.Process()
 			benchmarkHandler(b, auth.Audit(auth.Handler(usesPrincipal)), f.testSK)
 			b.StopTimer()
 			if w != nil {
@@ -53,7 +54,7 @@ func BenchmarkAuditedAPIKeyMiddleware(b *testing.B) {
 				st := w.Stats()
 				require.Equal(b, st.Emitted, st.Written, "every event written")
 			}
-			if cpu1, ok := processCPU(); ok && measured {
+			if cpu1, ok := cputime.Process(); ok && measured {
 				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 			}
 			b.ReportMetric(float64(gcCPU()-gc0)/float64(b.N), "gc-ns/op")
