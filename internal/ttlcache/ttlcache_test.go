@@ -152,13 +152,20 @@ func (b *backing) Update(_ context.Context, r rec) (rec, error) {
 }
 func (b *backing) List(context.Context, string) ([]rec, error) { b.gets++; return nil, nil }
 
-func TestStore(t *testing.T) {
-	ctx := context.Background()
+// newTestStore is a Store over a backing store holding record "a", with
+// the default TTL of a second on a test clock, cloning what it reads.
+func newTestStore() (*clock, *backing, *ttlcache.Store[rec, string]) {
 	clk := &clock{t: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
 	b := &backing{recs: map[string]rec{"a": {ID: "a", Tags: []string{"x"}}}}
 	s := ttlcache.NewStore(b, 0, time.Second, 0, 10, clk.now,
 		func(r rec) string { return r.ID },
 		func(r rec) rec { r.Tags = append([]string(nil), r.Tags...); return r })
+	return clk, b, s
+}
+
+func TestStore(t *testing.T) {
+	ctx := context.Background()
+	clk, b, s := newTestStore()
 
 	got, err := s.Get(ctx, "a")
 	require.NoError(t, err)
@@ -266,11 +273,7 @@ func TestRef(t *testing.T) {
 // itself on a hit.
 func TestStoreGetRef(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
-	b := &backing{recs: map[string]rec{"a": {ID: "a", Tags: []string{"x"}}}}
-	s := ttlcache.NewStore(b, 0, time.Second, 0, 10, clk.now,
-		func(r rec) string { return r.ID },
-		func(r rec) rec { r.Tags = append([]string(nil), r.Tags...); return r })
+	clk, b, s := newTestStore()
 
 	first, err := s.GetRef(ctx, "a")
 	require.NoError(t, err)
@@ -283,6 +286,12 @@ func TestStoreGetRef(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, hit, again, "a hit is the cached record itself")
 	assert.Equal(t, 1, b.gets, "served from memory within the TTL")
+	clk.advance(time.Second)
+	fresh, err := s.GetRef(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, 2, b.gets, "read again once the TTL has passed")
+	assert.Equal(t, "changed in the backing store's shared slice", fresh.Tags[0])
+	assert.Equal(t, []string{"x"}, hit.Tags, "the record held before is as it was")
 
 	_, err = s.GetRef(ctx, "unknown")
 	require.Error(t, err)
