@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -195,7 +196,9 @@ func TestWriterCloseRace(t *testing.T) {
 				}
 			}
 		})
-		time.Sleep(time.Millisecond)
+		for accepted.Load() < 64 {
+			runtime.Gosched() // until the emitters are under way
+		}
 		closed := make(chan error, 2)
 		for range 2 {
 			go func() { closed <- w.Close(context.Background()) }()
