@@ -202,9 +202,6 @@ type Authenticator struct {
 	// only the stores the Principal keeps. (A concrete type, so that the
 	// grant it fills stays on the stack.)
 	keyManager *apikey.Manager
-	// signaturesOwned says the same of signatures (an [*httpsig.Verifier]
-	// copies the grant it returns).
-	signaturesOwned bool
 	tokens          TokenVerifier
 	oneTime         OneTimeRedeemer
 	signatures      RequestVerifier
@@ -233,7 +230,6 @@ func New(cfg Config) (*Authenticator, error) {
 	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, accounts: cfg.Accounts, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	a.clientKeys, a.clientCreds = cfg.ClientKeys, cfg.ClientCredentials
 	a.keyManager, _ = cfg.APIKeys.(*apikey.Manager)
-	_, a.signaturesOwned = cfg.Signatures.(*httpsig.Verifier)
 	a.now = cfg.Now
 	if a.now == nil {
 		a.now, a.systemClock = time.Now, true
@@ -516,7 +512,7 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 	if err != nil {
 		return keygate.Principal{}, keygate.Grant{}, err
 	}
-	p := verified(keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}, c.Grant, a.signaturesOwned)
+	p := verified(keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}, c.Grant)
 	return p, c.Grant, nil
 }
 
@@ -528,29 +524,24 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Princi
 // stores. The grant's origin rules are for [Authenticator.CheckOrigin]'s
 // check (rulesFor, parseOrigin).
 //
-// The verifier's slices may be shared with its store or cache, so the
-// Principal gets its own copy of the stores unless owned says that the
-// verifier handed over a copy of its own, or that the stores are copied
-// where the Principal leaves the middleware ([keygate.WithPrincipal]
-// copies them into the request's context, whose copy AccessConfig.RateLimit
-// and the handler get; [Authenticator.Check] clones them), which is enough
-// since nothing of keygate's in between writes them. The permissions are
-// not copied: they are read (never written) until [Authenticator.check]
-// replaces them with the effective list of the access layer, so that no
-// Principal handed to a handler, nor any refused caller, holds the
-// verifier's list.
-func verified(who keygate.Principal, g keygate.Grant, owned bool) keygate.Principal {
-	setGrant(&who, &g, owned)
+// The verifier's slices may be shared with its store or cache. The
+// Principal's stores are copied where it leaves the middleware
+// ([keygate.WithPrincipal] copies them into the request's context, whose
+// copy AccessConfig.RateLimit and the handler get; [Authenticator.Check]
+// clones them), which is enough since nothing of keygate's in between
+// writes them. The permissions are not copied: they are read (never
+// written) until [Authenticator.check] replaces them with the effective
+// list of the access layer, so that no Principal handed to a handler, nor
+// any refused caller, holds the verifier's list.
+func verified(who keygate.Principal, g keygate.Grant) keygate.Principal {
+	setGrant(&who, &g)
 	return who
 }
 
 // setGrant is verified in place: it sets p's grant fields from g.
-func setGrant(p *keygate.Principal, g *keygate.Grant, owned bool) {
+func setGrant(p *keygate.Principal, g *keygate.Grant) {
 	p.Account, p.Mode, p.Package = g.Account, g.Mode, g.Package
 	p.Permissions, p.Stores = g.Permissions, g.Stores
-	if !owned {
-		p.Stores = slices.Clone(g.Stores)
-	}
 }
 
 // applyRule checks an authenticated Principal against the route's rule and
@@ -644,7 +635,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 			Subject: c.Subject,
 			Scope:   c.Scope,
 			Kind:    c.ClientKind,
-		}, c.Grant, true)
+		}, c.Grant)
 		*g = c.Grant
 		if a.clientKeys != nil {
 			rec, err := CheckTokenClient(ctx, a.clientKeys, c, a.now())
@@ -667,13 +658,13 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 		// The stores stay the store's until the Principal leaves the
 		// middleware: keygate.WithPrincipal and Check copy them (see
 		// verified).
-		setGrant(p, g, true)
+		setGrant(p, g)
 	case a.keys != nil:
 		rec, err := a.keys.Verify(ctx, token)
 		if err != nil {
 			return time.Time{}, err
 		}
-		*p = verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant, true)
+		*p = verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant)
 		*g = rec.Grant
 	default:
 		return time.Time{}, ErrInvalidToken

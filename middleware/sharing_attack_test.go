@@ -15,6 +15,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
+	"github.com/keygate/keygate/httpsig"
 	"github.com/keygate/keygate/jwt"
 	"github.com/keygate/keygate/middleware"
 	"github.com/keygate/keygate/ratelimit"
@@ -46,8 +47,9 @@ func scribbleStores(p keygate.Principal) {
 // Principal that AccessConfig.RateLimit gets (as those of the handler's and
 // of Check's) are the caller's to scribble on, whatever verified the
 // credential (the Manager on the memory store or behind a cache, another
-// KeyVerifier sharing its record, an access token from the verifier's
-// cache): the next request, and what is stored, are unchanged.
+// KeyVerifier sharing its record, a RequestVerifier sharing its
+// credential, an access token from the verifier's cache): the next
+// request, and what is stored, are unchanged.
 func TestRateLimitCallbackCannotCorruptStoredGrant(t *testing.T) {
 	policy := ratelimit.Policy{Name: "p", Limit: 1000, Window: 60e9}
 	var seen [][]string // the stores each call was handed
@@ -61,6 +63,9 @@ func TestRateLimitCallbackCannotCorruptStoredGrant(t *testing.T) {
 		token string
 		// stored returns the credential's stores as its store keeps them.
 		stored func() []string
+		// request, when set, makes the request (else a bearer one with
+		// token).
+		request func() *http.Request
 	}
 	for _, stores := range [][]string{{"store_1"}, {"store_1", "store_2"}, {"store_1", "store_2", "store_3"}} {
 		grant := keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Package: "GO", Stores: slices.Clone(stores), Permissions: []string{"products:read"}}
@@ -76,7 +81,7 @@ func TestRateLimitCallbackCannotCorruptStoredGrant(t *testing.T) {
 				rec, err := store.Get(t.Context(), k.ID())
 				require.NoError(t, err)
 				return rec.Stores
-			}}
+			}, nil}
 		}
 		for name, build := range map[string]func(t *testing.T) setup{
 			"memory": func(t *testing.T) setup { return manager(t, apikey.NewMemoryStore()) },
@@ -89,7 +94,20 @@ func TestRateLimitCallbackCannotCorruptStoredGrant(t *testing.T) {
 					APIKeys: verifierFunc(func(context.Context, string) (apikey.Record, error) { return rec, nil }),
 					Access:  middleware.AccessConfig{RateLimit: limit}})
 				require.NoError(t, err)
-				return setup{auth, "anything", func() []string { return rec.Stores }}
+				return setup{auth, "anything", func() []string { return rec.Stores }, nil}
+			},
+			"sharing signature verifier": func(t *testing.T) setup {
+				act := httpsig.Active{KeyID: "hk_1", Grant: keygate.CloneGrant(grant)}
+				auth, err := middleware.New(middleware.Config{
+					Signatures: sharingSignatures{&act},
+					Access:     middleware.AccessConfig{RateLimit: limit}})
+				require.NoError(t, err)
+				return setup{auth, "", func() []string { return act.Stores }, func() *http.Request {
+					r := httptest.NewRequest(http.MethodGet, "/", nil)
+					r.Header.Set("Signature-Input", `sig1=("@method");keyid="hk_1"`)
+					r.Header.Set("Signature", "sig1=:AAAA:")
+					return r
+				}}
 			},
 			"access token": func(t *testing.T) setup {
 				f := newTokenFixture(t, jwt.HS256, 16)
@@ -103,28 +121,33 @@ func TestRateLimitCallbackCannotCorruptStoredGrant(t *testing.T) {
 					c, err := f.verifier.Verify(t.Context(), tok)
 					require.NoError(t, err)
 					return c.Stores
-				}}
+				}, nil}
 			},
 		} {
 			t.Run(name+"/"+stores[len(stores)-1], func(t *testing.T) {
 				s := build(t)
+				newRequest := s.request
+				if newRequest == nil {
+					newRequest = func() *http.Request {
+						req := httptest.NewRequest(http.MethodGet, "/", nil)
+						req.Header.Set("Authorization", "Bearer "+s.token)
+						return req
+					}
+				}
 				seen = nil
 				h := s.auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					p, _ := keygate.FromContext(r.Context())
 					scribbleStores(p)
 				}))
 				for range 2 {
-					req := httptest.NewRequest(http.MethodGet, "/", nil)
-					req.Header.Set("Authorization", "Bearer "+s.token)
 					rec := httptest.NewRecorder()
-					h.ServeHTTP(rec, req)
+					h.ServeHTTP(rec, newRequest())
 					require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 				}
 				assert.Equal(t, stores, s.stored(), "the stored record")
 				require.Len(t, seen, 2)
 				assert.Equal(t, stores, seen[1], "the next request's stores")
-				req := httptest.NewRequest(http.MethodGet, "/", nil)
-				req.Header.Set("Authorization", "Bearer "+s.token)
+				req := newRequest()
 				p, err := s.auth.Check(req, middleware.Rule{})
 				require.NoError(t, err)
 				assert.Equal(t, stores, p.Stores, "Check's stores")
@@ -220,3 +243,11 @@ func TestConcurrentVerifyWhileKeyChanges(t *testing.T) {
 	_, err = auth.Check(req, middleware.Rule{})
 	assert.ErrorIs(t, err, apikey.ErrRevoked)
 }
+
+// sharingSignatures is a RequestVerifier that accepts every signed request
+// as its one credential and hands out that credential's own grant, as a
+// verifier reading a shared record may (RequestVerifier allows it).
+type sharingSignatures struct{ act *httpsig.Active }
+
+func (s sharingSignatures) Verify(*http.Request) (httpsig.Active, error) { return *s.act, nil }
+func (sharingSignatures) RequiresHeader(string) bool                     { return true }
