@@ -201,19 +201,19 @@ type Authenticator struct {
 	// VerifyGrant does not copy the record: the request path then copies
 	// only the stores the Principal keeps. (A concrete type, so that the
 	// grant it fills stays on the stack.)
-	keyManager *apikey.Manager
-	tokens          TokenVerifier
-	oneTime         OneTimeRedeemer
-	signatures      RequestVerifier
-	accounts        account.Lookup
-	clientKeys      ClientKeys
-	clientCreds     ClientCredentials
-	access          *accessState
-	transport       transportCheck
-	auditCfg        AuditConfig
-	realm           string
-	storeHeader     string // canonical form
-	onError         ErrorHandler
+	keyManager  *apikey.Manager
+	tokens      TokenVerifier
+	oneTime     OneTimeRedeemer
+	signatures  RequestVerifier
+	accounts    account.Lookup
+	clientKeys  ClientKeys
+	clientCreds ClientCredentials
+	access      *accessState
+	transport   transportCheck
+	auditCfg    AuditConfig
+	realm       string
+	storeHeader string // canonical form
+	onError     ErrorHandler
 	// queryNeedles are the key beginnings that mark a URL query as
 	// carrying a key, such as "bk_test_sk_".
 	queryNeedles []string
