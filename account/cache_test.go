@@ -139,3 +139,42 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+// TestManagerGetCached holds the Manager's in-place read of a CachedStore
+// (Manager.Get copies the cached account once) to what Get promises: the
+// caller's own copy, this instance's changes seen at once, a done context
+// refused even on a cache hit, unknown IDs not found.
+func TestManagerGetCached(t *testing.T) {
+	ctx := context.Background()
+	m, err := account.NewManager(account.Config{Store: account.NewCachedStore(account.NewMemoryStore(), account.CacheConfig{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.Create(ctx, account.CreateParams{Name: "shop", Package: "GO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Get(ctx, a.ID) // a miss: read through, then cached
+	if err != nil || got != a {
+		t.Fatalf("first Get = %+v, %v; want %+v", got, err, a)
+	}
+	got.Name, got.Disabled = "changed by the caller", true
+	if again, err := m.Get(ctx, a.ID); err != nil || again != a { // a hit
+		t.Fatalf("Get after the caller changed its copy = %+v, %v; want %+v", again, err, a)
+	}
+	disabled, err := m.Disable(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.Get(ctx, a.ID); err != nil || !got.Disabled || got != disabled {
+		t.Fatalf("Get after Disable = %+v, %v; want %+v", got, err, disabled)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := m.Get(done, a.ID); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Get with a done context = %v; want context.Canceled", err)
+	}
+	if _, err := m.Get(ctx, "acct_unknown"); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("Get of an unknown ID = %v; want ErrNotFound", err)
+	}
+}

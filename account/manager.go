@@ -118,7 +118,19 @@ func (m *Manager) Get(ctx context.Context, id string) (Account, error) {
 	if !validate.Ident(id) {
 		return Account{}, fmt.Errorf("account: get: %w", ErrNotFound)
 	}
-	a, err := m.store.Get(ctx, id)
+	var a Account
+	var err error
+	if c, ok := m.store.(*CachedStore); ok {
+		// The per-request lookup of the middleware: read the cached
+		// account in place and copy it once, not once per layer. (An
+		// Account holds no reference types: the copy shares nothing.)
+		var p *Account
+		if p, err = c.s.GetRef(ctx, id); err == nil {
+			a = *p
+		}
+	} else {
+		a, err = m.store.Get(ctx, id)
+	}
 	if err != nil {
 		return Account{}, fmt.Errorf("account: get: %w", err)
 	}
