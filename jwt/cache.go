@@ -29,7 +29,7 @@ type tokenCache struct {
 
 type cacheShard struct {
 	mu      sync.RWMutex
-	entries map[uint64]cacheEntry
+	entries map[uint64]*cacheEntry // entries are never written once stored
 }
 
 type cacheEntry struct {
@@ -41,20 +41,21 @@ type cacheEntry struct {
 func newTokenCache(size int) *tokenCache {
 	c := &tokenCache{seed: maphash.MakeSeed(), check: maphash.MakeSeed(), perShard: max(1, size/cacheShards)}
 	for i := range c.shards {
-		c.shards[i].entries = make(map[uint64]cacheEntry)
+		c.shards[i].entries = make(map[uint64]*cacheEntry)
 	}
 	return c
 }
 
-// get returns the cached entry for token.
-func (c *tokenCache) get(token string) (cacheEntry, bool) {
+// get returns the cached entry for token: the cache's own, read-only (a
+// pointer, so that a hit copies none of its claims).
+func (c *tokenCache) get(token string) (*cacheEntry, bool) {
 	h := maphash.String(c.seed, token)
 	s := &c.shards[h%cacheShards]
 	s.mu.RLock()
 	e, ok := s.entries[h]
 	s.mu.RUnlock()
 	if !ok || e.check != maphash.String(c.check, token) {
-		return cacheEntry{}, false
+		return nil, false
 	}
 	return e, true
 }
@@ -72,7 +73,7 @@ func (c *tokenCache) put(token string, key *Key, claims Claims) {
 			break
 		}
 	}
-	s.entries[h] = cacheEntry{check: maphash.String(c.check, token), key: key, claims: claims}
+	s.entries[h] = &cacheEntry{check: maphash.String(c.check, token), key: key, claims: claims}
 }
 
 // expired reports whether claims have expired at now, with leeway, as

@@ -97,7 +97,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 			if expired(e.claims, v.cfg.Now(), v.cfg.Leeway) {
 				return Claims{}, ErrExpired
 			}
-			if err := v.checkRevoked(ctx, e.claims); err != nil {
+			if err := v.checkRevoked(ctx, &e.claims); err != nil {
 				return Claims{}, err
 			}
 			return e.claims, nil
@@ -120,7 +120,7 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (Claims, er
 	if err := v.checkClaims(&w, &c); err != nil {
 		return Claims{}, err
 	}
-	if err := v.checkRevoked(ctx, c); err != nil {
+	if err := v.checkRevoked(ctx, &c); err != nil {
 		return Claims{}, err
 	}
 	if v.cache != nil {
@@ -130,7 +130,7 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (Claims, er
 }
 
 // checkRevoked asks the denylist about c.
-func (v *Verifier) checkRevoked(ctx context.Context, c Claims) error {
+func (v *Verifier) checkRevoked(ctx context.Context, c *Claims) error {
 	revoked, err := v.cfg.Denylist.IsRevoked(ctx, c.ID, c.Subject, c.Session, c.IssuedAt)
 	if err != nil {
 		return fmt.Errorf("jwt: revocation check: %w", err)
