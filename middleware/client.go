@@ -63,19 +63,31 @@ var ErrClientInvalid = fmt.Errorf("%w: the credential that obtained the token is
 //
 // A token without client_id is refused.
 func CheckTokenClient(ctx context.Context, keys ClientKeys, c jwt.Claims, now time.Time) (apikey.Record, error) {
-	if c.ClientID == "" {
-		return apikey.Record{}, ErrClientInvalid
-	}
-	rec, err := keys.Lookup(ctx, c.ClientID)
-	switch {
-	case errors.Is(err, apikey.ErrNotFound):
-		return apikey.Record{}, ErrClientInvalid
-	case err != nil:
-		return apikey.Record{}, fmt.Errorf("middleware: look up the token's client key: %w", err)
-	case rec.ID != c.ClientID || rec.Usable(now) != nil || rec.CutOff(c.IssuedAt):
-		return apikey.Record{}, ErrClientInvalid
+	var rec apikey.Record
+	if err := checkTokenClient(ctx, keys, &c, now, &rec); err != nil {
+		return apikey.Record{}, err
 	}
 	return rec, nil
+}
+
+// checkTokenClient is [CheckTokenClient], reading the claims in place and
+// leaving the key's record in rec (the middleware's request path: no
+// copies of either through the calls).
+func checkTokenClient(ctx context.Context, keys ClientKeys, c *jwt.Claims, now time.Time, rec *apikey.Record) error {
+	if c.ClientID == "" {
+		return ErrClientInvalid
+	}
+	var err error
+	*rec, err = keys.Lookup(ctx, c.ClientID)
+	switch {
+	case errors.Is(err, apikey.ErrNotFound):
+		return ErrClientInvalid
+	case err != nil:
+		return fmt.Errorf("middleware: look up the token's client key: %w", err)
+	case rec.ID != c.ClientID || rec.Usable(now) != nil || rec.CutOff(c.IssuedAt):
+		return ErrClientInvalid
+	}
+	return nil
 }
 
 // checkOneTimeClient refuses a one-time token whose credential is no
@@ -114,7 +126,7 @@ func (a *Authenticator) checkOneTimeClient(ctx context.Context, rec jwt.OneTimeR
 // as the token's own (the allowed addresses and countries are those both
 // admit, the denied ones those either denies). It allocates only when
 // something was narrowed.
-func (a *Authenticator) narrowToClient(p *keygate.Principal, g *keygate.Grant, rec apikey.Record) error {
+func (a *Authenticator) narrowToClient(p *keygate.Principal, g *keygate.Grant, rec *apikey.Record) error {
 	var err error
 	if p.Permissions, err = a.narrowToKey(p.Permissions, rec.Permissions); err != nil {
 		return err

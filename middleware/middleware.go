@@ -638,11 +638,11 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 		}, c.Grant)
 		*g = c.Grant
 		if a.clientKeys != nil {
-			rec, err := CheckTokenClient(ctx, a.clientKeys, c, a.now())
-			if err != nil {
+			var rec apikey.Record
+			if err := checkTokenClient(ctx, a.clientKeys, &c, a.now(), &rec); err != nil {
 				return time.Time{}, err
 			}
-			if err := a.narrowToClient(p, g, rec); err != nil {
+			if err := a.narrowToClient(p, g, &rec); err != nil {
 				return time.Time{}, err
 			}
 		}
