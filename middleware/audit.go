@@ -69,14 +69,13 @@ func (s *auditSlot) setCaller(p *keygate.Principal) {
 
 type auditSlotKey struct{}
 
-// auditedRequest is Audit's per-request state, in one allocation.
-type auditedRequest struct {
-	// Context is the request's: auditedRequest is the audited request's
-	// context too, holding the slot without another allocation.
+// auditState is Audit's per-request state, in one allocation: the
+// response's recorder, the slot Require leaves its outcome in, and the
+// context that lets Require (and RefuseRequest, RecordCaller) find the
+// slot, holding it without another allocation.
+type auditState struct {
+	// Context is the request's.
 	context.Context
-	// req is the request next serves: the audited one with this context,
-	// held here rather than in an allocation of its own.
-	req  http.Request
 	rec  statusRecorder
 	slot auditSlot
 	// idHeader is the X-Request-Id response header's value slice, held
@@ -85,11 +84,19 @@ type auditedRequest struct {
 }
 
 // Value returns the slot for auditSlotKey, else the parent's value.
-func (ar *auditedRequest) Value(key any) any {
+func (st *auditState) Value(key any) any {
 	if key == (auditSlotKey{}) {
-		return &ar.slot
+		return &st.slot
 	}
-	return ar.Context.Value(key)
+	return st.Context.Value(key)
+}
+
+// auditedRequest is the state of [Authenticator.Audit] around any
+// handler, which gets a copy of the request whose context is the state:
+// both in one allocation.
+type auditedRequest struct {
+	auditState
+	req http.Request
 }
 
 // auditing reports whether Audit records anything (events, metrics or
@@ -98,22 +105,35 @@ func (a *Authenticator) auditing() bool {
 	return a.auditCfg.Writer != nil || a.auditCfg.Metrics != nil
 }
 
+// checkedFunc is Require's handler: st is the request's audit state when
+// Require audits the request itself (see auditOutside), else nil.
+type checkedFunc func(w http.ResponseWriter, r *http.Request, st *auditState)
+
 // auditOutside returns checked as a handler that, when auditing is on and
 // the request is not audited yet (Require outside Audit, or without it),
-// runs inside Audit, so that Require's outcome reaches an audit slot
+// audits it itself, so that Require's outcome reaches an audit slot
 // whichever order a service wraps them in: an inner Audit finds the slot
-// and records nothing more.
-func (a *Authenticator) auditOutside(checked http.HandlerFunc) http.Handler {
+// and records nothing more. checked gets the audit state it fills (and
+// the request as it came: it hands next a request whose context is the
+// state's, so that what next runs finds the slot too); a request already
+// audited, or every request when auditing is off, gets nil and finds the
+// slot, if any, in its context.
+func (a *Authenticator) auditOutside(checked checkedFunc) http.Handler {
 	if !a.auditing() {
-		return checked
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { checked(w, r, nil) })
 	}
-	audited := a.Audit(checked)
+	h := &auditHandler{a: a, cfg: a.auditCfg}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if alreadyAudited(r) {
-			checked(w, r)
+			checked(w, r, nil)
 			return
 		}
-		audited.ServeHTTP(w, r)
+		st := &auditState{}
+		start, id := h.begin(st, w, r)
+		checked(&st.rec, r, st)
+		// Require runs after the mux that routed the request: r has
+		// its pattern.
+		h.end(st, r, r.Pattern, start, id)
 	})
 }
 
@@ -168,9 +188,21 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r) // the outer Audit records the request
 		return
 	}
-	start := h.a.now()
-	ar := &auditedRequest{Context: r.Context(), rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
-	var id string
+	ar := &auditedRequest{}
+	start, id := h.begin(&ar.auditState, w, r)
+	ar.req = *r.WithContext(&ar.auditState) // a copy on the stack, not on the heap
+	h.next.ServeHTTP(&ar.rec, &ar.req)
+	// A mux inside next routed the copy: its pattern is the route.
+	h.end(&ar.auditState, r, ar.req.Pattern, start, id)
+}
+
+// begin starts auditing r, answered through w, in st: it returns the
+// request's start time and ID (the ID also set as the X-Request-Id
+// response header), the ID empty without a Writer.
+func (h *auditHandler) begin(st *auditState, w http.ResponseWriter, r *http.Request) (start time.Time, id string) {
+	start = h.a.now()
+	st.Context = r.Context()
+	st.rec = statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	if h.cfg.Writer != nil {
 		if h.cfg.TrustRequestID {
 			id = r.Header.Get("X-Request-Id")
@@ -180,13 +212,15 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// As Header.Set does, without its allocation ("X-Request-Id" is
 		// in canonical form).
-		ar.idHeader[0] = id
-		w.Header()["X-Request-Id"] = ar.idHeader[:]
+		st.idHeader[0] = id
+		w.Header()["X-Request-Id"] = st.idHeader[:]
 	}
-	slot, rec := &ar.slot, &ar.rec
-	ar.req = *r.WithContext(ar) // a copy on the stack, not on the heap
-	r2 := &ar.req
-	h.next.ServeHTTP(rec, r2)
+	return start, id
+}
+
+// end records the request r audited in st, served under route, once its
+// response is written: the metrics, then the event.
+func (h *auditHandler) end(st *auditState, r *http.Request, route string, start time.Time, id string) {
 	var latency time.Duration
 	if h.a.systemClock { // time.Since reads the monotonic clock alone
 		latency = time.Since(start)
@@ -194,13 +228,14 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		latency = h.a.now().Sub(start)
 	}
 
+	slot, rec := &st.slot, &st.rec
 	method, decision, reason := slot.outcome(rec.status)
 	if h.cfg.Metrics != nil {
 		h.cfg.Metrics.ObserveRequest(audit.RequestMetric{
 			AuthMethod: method,
 			Decision:   decision,
 			Reason:     reason,
-			Route:      r2.Pattern,
+			Route:      route,
 			Status:     rec.status,
 			Latency:    latency,
 		})
@@ -214,7 +249,7 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RequestID: id,
 		Method:    h.cfg.Redactor.Field(r.Method),
 		Path:      h.cfg.Redactor.Path(r.URL),
-		Route:     h.cfg.Redactor.Field(r2.Pattern),
+		Route:     h.cfg.Redactor.Field(route),
 		Status:    rec.status,
 		LatencyMS: float64(latency.Microseconds()) / 1000,
 		Bytes:     rec.bytes,
@@ -261,15 +296,20 @@ func (s *auditSlot) outcome(status int) (method string, d audit.Decision, reason
 }
 
 // recordOutcome leaves Require's outcome for Audit, when the request is
-// audited. country is the client's country if a country rule looked it
-// up, else empty.
-func recordOutcome(r *http.Request, p keygate.Principal, authed bool, country string, err error) {
-	slot, ok := r.Context().Value(auditSlotKey{}).(*auditSlot)
-	if !ok {
+// audited: in st when Require audits it itself, else in the slot of r's
+// context, if any. country is the client's country if a country rule
+// looked it up, else empty.
+func recordOutcome(st *auditState, r *http.Request, p *keygate.Principal, authed bool, country string, err error) {
+	var slot *auditSlot
+	if st != nil {
+		slot = &st.slot
+	} else if s, ok := r.Context().Value(auditSlotKey{}).(*auditSlot); ok {
+		slot = s
+	} else {
 		return
 	}
 	if authed {
-		slot.setCaller(&p)
+		slot.setCaller(p)
 	} else {
 		slot.caller, slot.authed = auditCaller{}, false
 	}

@@ -64,21 +64,28 @@ func TestRefuseRequest(t *testing.T) {
 	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{sink}, FlushInterval: time.Millisecond})
 	auth, err := middleware.New(middleware.Config{APIKeys: m, Audit: middleware.AuditConfig{Writer: w}})
 	require.NoError(t, err)
-	for _, reason := range []string{"insufficient_scope", "Not A Code", ""} {
-		h := auth.Audit(auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			middleware.RefuseRequest(r.Context(), reason)
-			w.WriteHeader(http.StatusForbidden)
-		})))
-		req := httptest.NewRequest(http.MethodPost, "/x", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		h.ServeHTTP(httptest.NewRecorder(), req)
+	// Inside Audit, and inside Require alone (which audits the request
+	// itself).
+	for _, wrap := range []func(http.Handler) http.Handler{
+		func(h http.Handler) http.Handler { return auth.Audit(auth.Handler(h)) },
+		auth.Handler,
+	} {
+		for _, reason := range []string{"insufficient_scope", "Not A Code", ""} {
+			h := wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				middleware.RefuseRequest(r.Context(), reason)
+				w.WriteHeader(http.StatusForbidden)
+			}))
+			req := httptest.NewRequest(http.MethodPost, "/x", nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			h.ServeHTTP(httptest.NewRecorder(), req)
+		}
 	}
 	// Without Audit, nothing happens.
 	middleware.RefuseRequest(context.Background(), "insufficient_scope")
 	require.NoError(t, w.Close(context.Background()))
 	ev := sink.Events()
-	require.Len(t, ev, 3)
-	for i, want := range []string{"insufficient_scope", "refused", "refused"} {
+	require.Len(t, ev, 6)
+	for i, want := range []string{"insufficient_scope", "refused", "refused", "insufficient_scope", "refused", "refused"} {
 		assert.Equal(t, audit.Deny, ev[i].Decision)
 		assert.Equal(t, want, ev[i].Reason)
 		assert.Equal(t, http.StatusForbidden, ev[i].Status)

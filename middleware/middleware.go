@@ -309,11 +309,11 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 		panic(err)
 	}
 	return func(next http.Handler) http.Handler {
-		return a.auditOutside(func(w http.ResponseWriter, r *http.Request) {
+		return a.auditOutside(func(w http.ResponseWriter, r *http.Request, st *auditState) {
 			ip, known := a.access.clientIP(r)
 			if err := a.checkTransport(r); err != nil {
 				if a.auditing() {
-					recordOutcome(r, keygate.Principal{ClientIP: ip}, false, "", err)
+					recordOutcome(st, r, &keygate.Principal{ClientIP: ip}, false, "", err)
 				}
 				a.onError(w, r, err)
 				return
@@ -324,7 +324,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 					err = errTooManyFails
 				}
 				if a.auditing() {
-					recordOutcome(r, keygate.Principal{ClientIP: ip}, false, "", err)
+					recordOutcome(st, r, &keygate.Principal{ClientIP: ip}, false, "", err)
 				}
 				a.onError(w, r, err)
 				return
@@ -340,7 +340,14 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 				// The Principal's stores may still be the verifier's
 				// (see verified): AccessConfig.RateLimit gets, as the
 				// handler does, the context's copy.
-				authedReq = keygate.WithPrincipal(r, p)
+				if st == nil {
+					authedReq = keygate.WithPrincipal(r, p)
+				} else {
+					// next's request has the audit state's context,
+					// which an Audit or RefuseRequest inside finds.
+					audited := *r.WithContext(st) // on the stack
+					authedReq = keygate.WithPrincipal(&audited, p)
+				}
 				p, _ = keygate.FromContext(authedReq.Context())
 				err = a.access.rateLimit(r.Context(), w, &p)
 			}
@@ -348,7 +355,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 				p.ClientIP = ip
 			}
 			if a.auditing() {
-				recordOutcome(r, p, authed, country, err)
+				recordOutcome(st, r, &p, authed, country, err)
 			}
 			if err != nil {
 				if a.access.failures != nil && countsAsFailure(err) {
