@@ -1,12 +1,15 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
-	"maps"
 	"strconv"
 	"sync"
+	"time"
+
+	"github.com/keygate/keygate/internal/strbytes"
 )
 
 // Query limits.
@@ -20,19 +23,35 @@ var ErrBadCursor = errors.New("audit: invalid cursor")
 
 // MemorySink keeps the most recent events in a bounded ring: a [Sink] and
 // [History] for tests and the admin console. It numbers events from 1.
+//
+// It holds each event encoded, in a buffer without pointers that it reuses
+// for the event that evicts it: the garbage collector never scans what a
+// full sink holds, and a full sink's writes allocate nothing once its
+// buffers fit the events. The events it returns are decoded copies, each
+// with its own Headers map; their times are in the location they were
+// written in (see memcodec.go for the limits), without a monotonic clock
+// reading.
 type MemorySink struct {
-	mu   sync.Mutex
-	ring []Event // capacity slots; ring[(start+i)%cap] is the i-th oldest
-	n    int     // events held
-	next int     // slot of the next write
-	seq  uint64  // Seq of the newest event
+	mu sync.Mutex
+	// ring has capacity slots, each the memory form of an event
+	// (memcodec.go); ring[(next-1-i) mod capacity] is the i-th newest.
+	ring [][]byte
+	locs []*time.Location // the times' locations, but UTC and Local (memcodec.go)
+	n    int              // events held
+	next int              // slot of the next write
+	seq  uint64           // Seq of the newest event
 }
 
 // NewMemorySink returns a MemorySink keeping the newest capacity events
 // (at least 1).
 func NewMemorySink(capacity int) *MemorySink {
-	return &MemorySink{ring: make([]Event, max(capacity, 1))}
+	return &MemorySink{ring: make([][]byte, max(capacity, 1))}
 }
+
+// maxSpareSlot is the size above which a slot's buffer is let go of when
+// it is more than 4 times what its new event needs, so that a burst of
+// large events does not keep the sink's memory high.
+const maxSpareSlot = 1024
 
 // Write stores batch, numbering it after the events already written.
 // It stores copies and does not modify batch (a Writer hands it its batch
@@ -45,12 +64,11 @@ func (m *MemorySink) Write(ctx context.Context, batch []Event) error {
 	defer m.mu.Unlock()
 	for i := range batch {
 		m.seq++
-		e := &m.ring[m.next]
-		*e = batch[i]
-		e.Seq = m.seq
-		if e.Headers != nil {
-			e.Headers = maps.Clone(e.Headers)
+		b := appendMemEvent(m.ring[m.next][:0], &batch[i], &m.locs)
+		if cap(b) > maxSpareSlot && cap(b) > 4*len(b) {
+			b = bytes.Clone(b)
 		}
+		m.ring[m.next] = b
 		if m.next++; m.next == len(m.ring) {
 			m.next = 0
 		}
@@ -59,9 +77,35 @@ func (m *MemorySink) Write(ctx context.Context, batch []Event) error {
 	return nil
 }
 
-// at returns the i-th newest event held (0 is the newest). m.mu is held.
-func (m *MemorySink) at(i int) *Event {
-	return &m.ring[(m.next-1-i+2*len(m.ring))%len(m.ring)]
+// at returns the memory form and the Seq of the i-th newest event held (0
+// is the newest). m.mu is held.
+func (m *MemorySink) at(i int) ([]byte, uint64) {
+	return m.ring[(m.next-1-i+2*len(m.ring))%len(m.ring)], m.seq - uint64(i)
+}
+
+// view sets e to the i-th newest event held, Headers aside, its strings
+// aliasing the sink's buffer: e is for reading under m.mu, and must not
+// outlive it. m.mu is held.
+func (m *MemorySink) view(i int, e *Event) {
+	b, seq := m.at(i)
+	if !decodeMemEvent(b, e, m.locs, false) {
+		panic("audit: MemorySink holds a malformed event")
+	}
+	e.Seq = seq
+}
+
+// event returns a copy of the i-th newest event held, which owns its
+// strings and Headers. m.mu is held.
+func (m *MemorySink) event(i int) Event {
+	b, seq := m.at(i)
+	// One copy, which the strings of the event alias.
+	s := string(b)
+	var e Event
+	if !decodeMemEvent(strbytes.View(s), &e, m.locs, true) {
+		panic("audit: MemorySink holds a malformed event")
+	}
+	e.Seq = seq
+	return e
 }
 
 // Events returns the events held, oldest first.
@@ -70,9 +114,7 @@ func (m *MemorySink) Events() []Event {
 	defer m.mu.Unlock()
 	out := make([]Event, m.n)
 	for i := range m.n {
-		e := *m.at(m.n - 1 - i)
-		e.Headers = maps.Clone(e.Headers)
-		out[i] = e
+		out[i] = m.event(m.n - 1 - i)
 	}
 	return out
 }
@@ -97,21 +139,20 @@ func (m *MemorySink) Query(ctx context.Context, q Query) (Page, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var p Page
+	var e Event
 	for i := range m.n {
-		e := m.at(i)
-		if before != 0 && e.Seq >= before {
+		if _, seq := m.at(i); before != 0 && seq >= before {
 			continue
 		}
-		if !q.Match(e) {
+		m.view(i, &e)
+		if !q.Match(&e) {
 			continue
 		}
 		if len(p.Events) == limit {
 			p.Next = encodeCursor(p.Events[limit-1].Seq)
 			break
 		}
-		c := *e
-		c.Headers = maps.Clone(e.Headers)
-		p.Events = append(p.Events, c)
+		p.Events = append(p.Events, m.event(i))
 	}
 	return p, nil
 }
