@@ -10,11 +10,11 @@ import (
 	"github.com/keygate/keygate/internal/strbytes"
 )
 
-// The memory form of an [Event] is how a [MemorySink] holds it: a []byte,
-// which holds no pointers, so that the garbage collector marks a slot's
-// buffer but never scans it, nor the strings an event would pin, however
-// many events the sink keeps. It holds every field but Seq (the sink knows
-// it from the slot), in the order of the struct:
+// The memory form of an [Event] is how a [MemorySink] holds it: bytes,
+// which hold no pointers, so that the garbage collector neither scans the
+// events a sink keeps nor marks the strings they would pin, however many
+// it keeps. It holds every field but Seq (the sink knows it from the
+// slot), in the order of the struct:
 //
 //	Time            varint Unix seconds, uvarint nanoseconds, then a
 //	                location byte: memUTC, memLocal, memTable+i (the i-th

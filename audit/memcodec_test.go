@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -341,4 +342,73 @@ func FuzzMemoryDecode(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestMemorySinkLayout writes events of very different sizes, in batches,
+// to a small sink: it always returns the newest events exactly, and a
+// burst of large events does not keep its buffer large.
+func TestMemorySinkLayout(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 8))
+	const capacity = 7
+	m := NewMemorySink(capacity)
+	var written []Event
+	for round := range 600 {
+		batch := make([]Event, 1+r.IntN(2*capacity)*r.IntN(2)) // often 1
+		for i := range batch {
+			fillEvent(t, &batch[i], r.Uint64, false)
+			switch {
+			case round >= 200 && round < 220: // a burst of large events
+				batch[i].UserAgent = string(make([]byte, 10_000+r.IntN(50_000)))
+			case round < 200 && r.IntN(3) == 0:
+				batch[i].Path = string(make([]byte, r.IntN(3_000)))
+			}
+		}
+		if err := m.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		written = append(written, batch...)
+		checkLayout(t, m)
+		got := m.Events()
+		want := written[max(len(written)-capacity, 0):]
+		if len(got) != len(want) {
+			t.Fatalf("round %d: %d events held, want %d", round, len(got), len(want))
+		}
+		for i := range got {
+			w := want[i]
+			w.Seq = uint64(len(written) - len(want) + i + 1)
+			if err := sameEvent(&got[i], &w); err != nil {
+				t.Fatalf("round %d: event %d: %v", round, i, err)
+			}
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.data) > max(minMemData, 16*m.used) {
+		t.Fatalf("%d bytes of buffer for %d bytes of events", len(m.data), m.used)
+	}
+}
+
+// checkLayout checks that the events m holds lie in its buffer without
+// overlapping, and that it counts their bytes.
+func checkLayout(t *testing.T, m *MemorySink) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	held := make([]memSlot, 0, m.n)
+	used := 0
+	for i := range m.n {
+		s := m.slots[(m.next-1-i+len(m.slots))%len(m.slots)]
+		held = append(held, s)
+		used += s.len
+	}
+	slices.SortFunc(held, func(a, b memSlot) int { return a.off - b.off })
+	for i, s := range held {
+		if s.off < 0 || s.len <= 0 || s.off+s.len > len(m.data) || i > 0 && held[i-1].off+held[i-1].len > s.off {
+			t.Fatalf("slots %v overlap or leave a buffer of %d bytes", held, len(m.data))
+		}
+	}
+	if used != m.used {
+		t.Fatalf("%d bytes held, counted %d", used, m.used)
+	}
 }

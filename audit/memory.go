@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -24,34 +23,42 @@ var ErrBadCursor = errors.New("audit: invalid cursor")
 // MemorySink keeps the most recent events in a bounded ring: a [Sink] and
 // [History] for tests and the admin console. It numbers events from 1.
 //
-// It holds each event encoded, in a buffer without pointers that it reuses
-// for the event that evicts it: the garbage collector never scans what a
-// full sink holds, and a full sink's writes allocate nothing once its
-// buffers fit the events. The events it returns are decoded copies, each
-// with its own Headers map; their times are in the location they were
-// written in (see memcodec.go for the limits), without a monotonic clock
-// reading.
+// It holds the events encoded, one after the other in a buffer without
+// pointers that it writes around: the garbage collector neither scans what
+// a full sink holds nor marks an object per event, and a full sink's
+// writes allocate nothing once the buffer fits the events. The events it
+// returns are decoded copies, each with its own Headers map; their times
+// are in the location they were written in (see memcodec.go for the
+// limits), without a monotonic clock reading.
 type MemorySink struct {
 	mu sync.Mutex
-	// ring has capacity slots, each the memory form of an event
-	// (memcodec.go); ring[(next-1-i) mod capacity] is the i-th newest.
-	ring [][]byte
-	locs []*time.Location // the times' locations, but UTC and Local (memcodec.go)
-	n    int              // events held
-	next int              // slot of the next write
-	seq  uint64           // Seq of the newest event
+	// data holds the memory forms (memcodec.go) of the events held, oldest
+	// to newest around it: from the oldest's offset, up to end, wrapping
+	// to offset 0 where an event did not fit before the end of data.
+	data []byte
+	end  int // offset just past the newest event
+	used int // the sum of the lengths of the events held
+	// slots has capacity entries: slots[(next-1-i) mod capacity] locates
+	// in data the i-th newest event.
+	slots   []memSlot
+	n       int              // events held
+	next    int              // slot of the next write
+	seq     uint64           // Seq of the newest event
+	locs    []*time.Location // the times' locations, but UTC and Local (memcodec.go)
+	scratch []byte           // where Write encodes an event
 }
+
+// memSlot locates an event in MemorySink.data.
+type memSlot struct{ off, len int }
 
 // NewMemorySink returns a MemorySink keeping the newest capacity events
 // (at least 1).
 func NewMemorySink(capacity int) *MemorySink {
-	return &MemorySink{ring: make([][]byte, max(capacity, 1))}
+	return &MemorySink{slots: make([]memSlot, max(capacity, 1))}
 }
 
-// maxSpareSlot is the size above which a slot's buffer is let go of when
-// it is more than 4 times what its new event needs, so that a burst of
-// large events does not keep the sink's memory high.
-const maxSpareSlot = 1024
+// minMemData is the size below which MemorySink.data never shrinks.
+const minMemData = 64 << 10
 
 // Write stores batch, numbering it after the events already written.
 // It stores copies and does not modify batch (a Writer hands it its batch
@@ -63,24 +70,84 @@ func (m *MemorySink) Write(ctx context.Context, batch []Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range batch {
-		m.seq++
-		b := appendMemEvent(m.ring[m.next][:0], &batch[i], &m.locs)
-		if cap(b) > maxSpareSlot && cap(b) > 4*len(b) {
-			b = bytes.Clone(b)
+		m.scratch = appendMemEvent(m.scratch[:0], &batch[i], &m.locs)
+		m.push(m.scratch)
+	}
+	if cap(m.scratch) > minMemData {
+		m.scratch = nil // a large event's
+	}
+	return nil
+}
+
+// push stores the memory form b as the newest event, evicting the oldest
+// if the sink is full. m.mu is held.
+func (m *MemorySink) push(b []byte) {
+	if m.n == len(m.slots) {
+		m.used -= m.slots[m.next].len // the oldest's slot
+		m.n--
+	}
+	off, ok := m.room(len(b))
+	if !ok || off == 0 && m.used+len(b) < len(m.data)/8 && len(m.data) > minMemData {
+		// Too small, or wrapping around a buffer that a burst of large
+		// events left far too large: lay the events out anew.
+		m.relayout(2 * (m.used + len(b)))
+		off = m.end
+	}
+	copy(m.data[off:], b)
+	m.slots[m.next] = memSlot{off, len(b)}
+	m.end = off + len(b)
+	m.used += len(b)
+	m.n++
+	m.seq++
+	if m.next++; m.next == len(m.slots) {
+		m.next = 0
+	}
+}
+
+// room returns where in data an event of size bytes fits after the events
+// held, if it does. m.mu is held.
+func (m *MemorySink) room(size int) (int, bool) {
+	if m.n == 0 {
+		return 0, size <= len(m.data)
+	}
+	start := m.slots[m.oldest()].off
+	if m.end > start { // data[start:end] is held
+		if m.end+size <= len(m.data) {
+			return m.end, true
 		}
-		m.ring[m.next] = b
-		if m.next++; m.next == len(m.ring) {
-			m.next = 0
+		return 0, size <= start
+	}
+	// data[start:] and data[:end] are held.
+	return m.end, m.end+size <= start
+}
+
+// oldest returns the slot of the oldest event held. m.mu is held.
+func (m *MemorySink) oldest() int {
+	return (m.next - m.n + len(m.slots)) % len(m.slots)
+}
+
+// relayout moves the events held, oldest first, to the start of a new
+// data of size bytes. m.mu is held.
+func (m *MemorySink) relayout(size int) {
+	data := make([]byte, size)
+	off := 0
+	for i, j := 0, m.oldest(); i < m.n; i++ {
+		s := &m.slots[j]
+		copy(data[off:], m.data[s.off:s.off+s.len])
+		s.off = off
+		off += s.len
+		if j++; j == len(m.slots) {
+			j = 0
 		}
 	}
-	m.n = min(m.n+len(batch), len(m.ring))
-	return nil
+	m.data, m.end = data, off
 }
 
 // at returns the memory form and the Seq of the i-th newest event held (0
 // is the newest). m.mu is held.
 func (m *MemorySink) at(i int) ([]byte, uint64) {
-	return m.ring[(m.next-1-i+2*len(m.ring))%len(m.ring)], m.seq - uint64(i)
+	s := m.slots[(m.next-1-i+2*len(m.slots))%len(m.slots)]
+	return m.data[s.off : s.off+s.len : s.off+s.len], m.seq - uint64(i)
 }
 
 // view sets e to the i-th newest event held, Headers aside, its strings
