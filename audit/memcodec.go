@@ -14,18 +14,19 @@ import (
 // which hold no pointers, so that the garbage collector neither scans the
 // events a sink keeps nor marks the strings they would pin, however many
 // it keeps. It holds every field but Seq (the sink knows it from the
-// slot), in the order of the struct:
+// slot):
 //
 //	Time            varint Unix seconds, uvarint nanoseconds, then a
 //	                location byte: memUTC, memLocal, memTable+i (the i-th
 //	                of the sink's locations), or memFixed followed by the
 //	                zone's name (a string) and its offset (a varint)
-//	a string        uvarint length, then the bytes
 //	Status, Bytes   varint
 //	LatencyMS       the 8 bytes of its IEEE 754 bits, little endian
+//	Gap             uvarint
+//	the strings     those of memStrings, in its order, each a uvarint
+//	                length then the bytes
 //	Headers         uvarint 0 for a nil map, else its length + 1, then
 //	                each name and value (strings), in no particular order
-//	Gap             uvarint
 //
 // A Time keeps its instant, without a monotonic clock reading (a stored
 // event needs none), and its location when it is UTC (as request and
@@ -72,37 +73,30 @@ func appendMemEvent(b []byte, e *Event, locs *[]*time.Location) []byte {
 		b = appendMemString(b, name)
 		b = binary.AppendVarint(b, int64(offset))
 	}
-	b = appendMemString(b, e.RequestID)
-	b = appendMemString(b, e.IP)
-	b = appendMemString(b, e.Country)
-	b = appendMemString(b, e.Method)
-	b = appendMemString(b, e.Path)
-	b = appendMemString(b, e.Route)
 	b = binary.AppendVarint(b, int64(e.Status))
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.LatencyMS))
 	b = binary.AppendVarint(b, e.Bytes)
-	b = appendMemString(b, e.UserAgent)
-	if e.Headers == nil {
-		b = append(b, 0)
-	} else {
-		b = binary.AppendUvarint(b, uint64(len(e.Headers))+1)
-		for name, value := range e.Headers {
-			b = appendMemString(b, name)
-			b = appendMemString(b, value)
-		}
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.LatencyMS))
+	b = binary.AppendUvarint(b, e.Gap)
+	for _, p := range memStrings(e) {
+		b = appendMemString(b, *p)
 	}
-	b = appendMemString(b, e.AuthMethod)
-	b = appendMemString(b, e.KeyID)
-	b = appendMemString(b, e.TokenID)
-	b = appendMemString(b, e.Subject)
-	b = appendMemString(b, e.Account)
-	b = appendMemString(b, e.Mode)
-	b = appendMemString(b, e.Store)
-	b = appendMemString(b, string(e.Decision))
-	b = appendMemString(b, e.Reason)
-	b = appendMemString(b, e.Action)
-	b = appendMemString(b, e.Actor)
-	return binary.AppendUvarint(b, e.Gap)
+	if e.Headers == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.Headers))+1)
+	for name, value := range e.Headers {
+		b = appendMemString(b, name)
+		b = appendMemString(b, value)
+	}
+	return b
+}
+
+// memStrings returns the string fields of e, in their order in the
+// memory form.
+func memStrings(e *Event) [18]*string {
+	return [...]*string{&e.RequestID, &e.IP, &e.Country, &e.Method, &e.Path, &e.Route, &e.UserAgent,
+		&e.AuthMethod, &e.KeyID, &e.TokenID, &e.Subject, &e.Account, &e.Mode, &e.Store,
+		(*string)(&e.Decision), &e.Reason, &e.Action, &e.Actor}
 }
 
 func appendMemString(b []byte, s string) []byte {
@@ -139,20 +133,26 @@ func decodeMemEvent(b []byte, e *Event, locs []*time.Location, headers bool) boo
 		return false
 	}
 	*e = Event{Time: t}
-	e.RequestID = r.str()
-	e.IP = r.str()
-	e.Country = r.str()
-	e.Method = r.str()
-	e.Path = r.str()
-	e.Route = r.str()
 	status := r.varint()
 	if status != int64(int(status)) {
 		return false
 	}
 	e.Status = int(status)
-	e.LatencyMS = math.Float64frombits(r.uint64())
 	e.Bytes = r.varint()
-	e.UserAgent = r.str()
+	e.LatencyMS = math.Float64frombits(r.uint64())
+	e.Gap = r.uvarint()
+	for _, p := range memStrings(e) {
+		// Most strings are shorter than 128 bytes, their length one
+		// byte: read them here, inline.
+		if b := r.b; len(b) > 0 {
+			if n := int(b[0]); n < 0x80 && n < len(b) {
+				r.b = b[n+1:]
+				*p = strbytes.String(b[1 : n+1])
+				continue
+			}
+		}
+		*p = r.str()
+	}
 	if n := r.uvarint(); n > 0 {
 		n--
 		if n > uint64(len(r.b)/2) { // each header takes 2 bytes at least
@@ -168,18 +168,6 @@ func decodeMemEvent(b []byte, e *Event, locs []*time.Location, headers bool) boo
 			}
 		}
 	}
-	e.AuthMethod = r.str()
-	e.KeyID = r.str()
-	e.TokenID = r.str()
-	e.Subject = r.str()
-	e.Account = r.str()
-	e.Mode = r.str()
-	e.Store = r.str()
-	e.Decision = Decision(r.str())
-	e.Reason = r.str()
-	e.Action = r.str()
-	e.Actor = r.str()
-	e.Gap = r.uvarint()
 	return r.ok && len(r.b) == 0
 }
 
