@@ -70,8 +70,7 @@ func (m *MemorySink) Write(ctx context.Context, batch []Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range batch {
-		m.scratch = appendMemEvent(m.scratch[:0], &batch[i], &m.locs)
-		m.push(m.scratch)
+		m.write(&batch[i])
 	}
 	if cap(m.scratch) > minMemData {
 		m.scratch = nil // a large event's
@@ -79,12 +78,26 @@ func (m *MemorySink) Write(ctx context.Context, batch []Event) error {
 	return nil
 }
 
-// push stores the memory form b as the newest event, evicting the oldest
-// if the sink is full. m.mu is held.
-func (m *MemorySink) push(b []byte) {
+// write stores e as the newest event, evicting the oldest if the sink is
+// full. m.mu is held.
+func (m *MemorySink) write(e *Event) {
 	if m.n == len(m.slots) {
 		m.used -= m.slots[m.next].len // the oldest's slot
 		m.n--
+	}
+	// Where the room after the newest event would hold the largest event
+	// encoded in the scratch buffer, encode it there, without a copy.
+	var b []byte
+	if off, free := m.free(); free >= cap(m.scratch) && cap(m.scratch) > 0 {
+		b = appendMemEvent(m.data[off:off:off+free], e, &m.locs)
+		if cap(b) == free { // it fit
+			m.place(off, len(b))
+			return
+		}
+		m.scratch = b // the largest yet, in a buffer of its own
+	} else {
+		m.scratch = appendMemEvent(m.scratch[:0], e, &m.locs)
+		b = m.scratch
 	}
 	off, ok := m.room(len(b))
 	if !ok || off == 0 && m.used+len(b) < len(m.data)/8 && len(m.data) > minMemData {
@@ -94,9 +107,15 @@ func (m *MemorySink) push(b []byte) {
 		off = m.end
 	}
 	copy(m.data[off:], b)
-	m.slots[m.next] = memSlot{off, len(b)}
-	m.end = off + len(b)
-	m.used += len(b)
+	m.place(off, len(b))
+}
+
+// place records the size bytes at off in data as the newest event. m.mu
+// is held.
+func (m *MemorySink) place(off, size int) {
+	m.slots[m.next] = memSlot{off, size}
+	m.end = off + size
+	m.used += size
 	m.n++
 	m.seq++
 	if m.next++; m.next == len(m.slots) {
@@ -104,21 +123,33 @@ func (m *MemorySink) push(b []byte) {
 	}
 }
 
-// room returns where in data an event of size bytes fits after the events
-// held, if it does. m.mu is held.
-func (m *MemorySink) room(size int) (int, bool) {
+// free returns the offset just past the newest event and how many bytes
+// are free from there on, up to the oldest event or the end of data.
+// m.mu is held.
+func (m *MemorySink) free() (off, n int) {
 	if m.n == 0 {
-		return 0, size <= len(m.data)
+		return 0, len(m.data)
 	}
-	start := m.slots[m.oldest()].off
-	if m.end > start { // data[start:end] is held
-		if m.end+size <= len(m.data) {
-			return m.end, true
+	if start := m.slots[m.oldest()].off; m.end <= start {
+		return m.end, start - m.end // data[start:] and data[:end] are held
+	}
+	return m.end, len(m.data) - m.end // data[start:end] is held
+}
+
+// room returns where in data an event of size bytes fits after the events
+// held, if it does: after the newest, or at the start of data. m.mu is
+// held.
+func (m *MemorySink) room(size int) (int, bool) {
+	off, free := m.free()
+	if size <= free {
+		return off, true
+	}
+	if m.n > 0 {
+		if start := m.slots[m.oldest()].off; m.end > start { // not wrapped yet
+			return 0, size <= start
 		}
-		return 0, size <= start
 	}
-	// data[start:] and data[:end] are held.
-	return m.end, m.end+size <= start
+	return 0, false
 }
 
 // oldest returns the slot of the oldest event held. m.mu is held.
