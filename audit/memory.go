@@ -85,8 +85,8 @@ func (m *MemorySink) write(e *Event) {
 		m.used -= m.slots[m.next].len // the oldest's slot
 		m.n--
 	}
-	// Where the room after the newest event would hold the largest event
-	// encoded in the scratch buffer, encode it there, without a copy.
+	// Where the room after the newest event holds as much as the scratch
+	// buffer (the largest event it encoded), encode there, without a copy.
 	var b []byte
 	if off, free := m.free(); free >= cap(m.scratch) && cap(m.scratch) > 0 {
 		b = appendMemEvent(m.data[off:off:off+free], e, &m.locs)
