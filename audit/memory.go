@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"maps"
 	"strconv"
 	"sync"
+	"time"
+
+	"github.com/keygate/keygate/internal/strbytes"
 )
 
 // Query limits.
@@ -20,19 +22,43 @@ var ErrBadCursor = errors.New("audit: invalid cursor")
 
 // MemorySink keeps the most recent events in a bounded ring: a [Sink] and
 // [History] for tests and the admin console. It numbers events from 1.
+//
+// It holds the events encoded, one after the other in a buffer without
+// pointers that it writes around: the garbage collector neither scans what
+// a full sink holds nor marks an object per event, and a full sink's
+// writes allocate nothing once the buffer fits the events. The events it
+// returns are decoded copies, each with its own Headers map; their times
+// are in the location they were written in (see memcodec.go for the
+// limits), without a monotonic clock reading.
 type MemorySink struct {
-	mu   sync.Mutex
-	ring []Event // capacity slots; ring[(start+i)%cap] is the i-th oldest
-	n    int     // events held
-	next int     // slot of the next write
-	seq  uint64  // Seq of the newest event
+	mu sync.Mutex
+	// data holds the memory forms (memcodec.go) of the events held, oldest
+	// to newest around it: from the oldest's offset, up to end, wrapping
+	// to offset 0 where an event did not fit before the end of data.
+	data []byte
+	end  int // offset just past the newest event
+	used int // the sum of the lengths of the events held
+	// slots has capacity entries: slots[(next-1-i) mod capacity] locates
+	// in data the i-th newest event.
+	slots   []memSlot
+	n       int              // events held
+	next    int              // slot of the next write
+	seq     uint64           // Seq of the newest event
+	locs    []*time.Location // the times' locations, but UTC and Local (memcodec.go)
+	scratch []byte           // where Write encodes an event
 }
+
+// memSlot locates an event in MemorySink.data.
+type memSlot struct{ off, len int }
 
 // NewMemorySink returns a MemorySink keeping the newest capacity events
 // (at least 1).
 func NewMemorySink(capacity int) *MemorySink {
-	return &MemorySink{ring: make([]Event, max(capacity, 1))}
+	return &MemorySink{slots: make([]memSlot, max(capacity, 1))}
 }
+
+// minMemData is the size below which MemorySink.data never shrinks.
+const minMemData = 64 << 10
 
 // Write stores batch, numbering it after the events already written.
 // It stores copies and does not modify batch (a Writer hands it its batch
@@ -44,24 +70,140 @@ func (m *MemorySink) Write(ctx context.Context, batch []Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range batch {
-		m.seq++
-		e := &m.ring[m.next]
-		*e = batch[i]
-		e.Seq = m.seq
-		if e.Headers != nil {
-			e.Headers = maps.Clone(e.Headers)
-		}
-		if m.next++; m.next == len(m.ring) {
-			m.next = 0
-		}
+		m.write(&batch[i])
 	}
-	m.n = min(m.n+len(batch), len(m.ring))
+	if cap(m.scratch) > minMemData {
+		m.scratch = nil // a large event's
+	}
 	return nil
 }
 
-// at returns the i-th newest event held (0 is the newest). m.mu is held.
-func (m *MemorySink) at(i int) *Event {
-	return &m.ring[(m.next-1-i+2*len(m.ring))%len(m.ring)]
+// write stores e as the newest event, evicting the oldest if the sink is
+// full. m.mu is held.
+func (m *MemorySink) write(e *Event) {
+	if m.n == len(m.slots) {
+		m.used -= m.slots[m.next].len // the oldest's slot
+		m.n--
+	}
+	// Where the room after the newest event holds as much as the scratch
+	// buffer (the largest event it encoded), encode there, without a copy.
+	var b []byte
+	if off, free := m.free(); free >= cap(m.scratch) && cap(m.scratch) > 0 {
+		b = appendMemEvent(m.data[off:off:off+free], e, &m.locs)
+		if cap(b) == free { // it fit
+			m.place(off, len(b))
+			return
+		}
+		m.scratch = b // the largest yet, in a buffer of its own
+	} else {
+		m.scratch = appendMemEvent(m.scratch[:0], e, &m.locs)
+		b = m.scratch
+	}
+	off, ok := m.room(len(b))
+	if !ok || off == 0 && m.used+len(b) < len(m.data)/8 && len(m.data) > minMemData {
+		// Too small, or wrapping around a buffer that a burst of large
+		// events left far too large: lay the events out anew.
+		m.relayout(2 * (m.used + len(b)))
+		off = m.end
+	}
+	copy(m.data[off:], b)
+	m.place(off, len(b))
+}
+
+// place records the size bytes at off in data as the newest event. m.mu
+// is held.
+func (m *MemorySink) place(off, size int) {
+	m.slots[m.next] = memSlot{off, size}
+	m.end = off + size
+	m.used += size
+	m.n++
+	m.seq++
+	if m.next++; m.next == len(m.slots) {
+		m.next = 0
+	}
+}
+
+// free returns the offset just past the newest event and how many bytes
+// are free from there on, up to the oldest event or the end of data.
+// m.mu is held.
+func (m *MemorySink) free() (off, n int) {
+	if m.n == 0 {
+		return 0, len(m.data)
+	}
+	if start := m.slots[m.oldest()].off; m.end <= start {
+		return m.end, start - m.end // data[start:] and data[:end] are held
+	}
+	return m.end, len(m.data) - m.end // data[start:end] is held
+}
+
+// room returns where in data an event of size bytes fits after the events
+// held, if it does: after the newest, or at the start of data. m.mu is
+// held.
+func (m *MemorySink) room(size int) (int, bool) {
+	off, free := m.free()
+	if size <= free {
+		return off, true
+	}
+	if m.n > 0 {
+		if start := m.slots[m.oldest()].off; m.end > start { // not wrapped yet
+			return 0, size <= start
+		}
+	}
+	return 0, false
+}
+
+// oldest returns the slot of the oldest event held. m.mu is held.
+func (m *MemorySink) oldest() int {
+	return (m.next - m.n + len(m.slots)) % len(m.slots)
+}
+
+// relayout moves the events held, oldest first, to the start of a new
+// data of size bytes. m.mu is held.
+func (m *MemorySink) relayout(size int) {
+	data := make([]byte, size)
+	off := 0
+	for i, j := 0, m.oldest(); i < m.n; i++ {
+		s := &m.slots[j]
+		copy(data[off:], m.data[s.off:s.off+s.len])
+		s.off = off
+		off += s.len
+		if j++; j == len(m.slots) {
+			j = 0
+		}
+	}
+	m.data, m.end = data, off
+}
+
+// at returns the memory form and the Seq of the i-th newest event held (0
+// is the newest). m.mu is held.
+func (m *MemorySink) at(i int) ([]byte, uint64) {
+	s := m.slots[(m.next-1-i+2*len(m.slots))%len(m.slots)]
+	return m.data[s.off : s.off+s.len : s.off+s.len], m.seq - uint64(i)
+}
+
+// view sets e to the i-th newest event held, Headers aside, its strings
+// aliasing the sink's buffer: e is for reading under m.mu, and must not
+// outlive it. m.mu is held.
+func (m *MemorySink) view(i int, e *Event) {
+	b, seq := m.at(i)
+	if !decodeMemEvent(b, e, m.locs, false) {
+		panic("audit: MemorySink holds a malformed event")
+	}
+	e.Seq = seq
+}
+
+// event returns a copy of the i-th newest event held, which owns its
+// strings and Headers. m.mu is held.
+func (m *MemorySink) event(i int) Event {
+	b, seq := m.at(i)
+	// One copy, which the strings of the event alias.
+	s := string(b)
+	var e Event
+	if !decodeMemEvent(strbytes.View(s), &e, m.locs, true) {
+		panic("audit: MemorySink holds a malformed event")
+	}
+	e.Seq = seq
+	return e
 }
 
 // Events returns the events held, oldest first.
@@ -70,9 +212,7 @@ func (m *MemorySink) Events() []Event {
 	defer m.mu.Unlock()
 	out := make([]Event, m.n)
 	for i := range m.n {
-		e := *m.at(m.n - 1 - i)
-		e.Headers = maps.Clone(e.Headers)
-		out[i] = e
+		out[i] = m.event(m.n - 1 - i)
 	}
 	return out
 }
@@ -97,21 +237,20 @@ func (m *MemorySink) Query(ctx context.Context, q Query) (Page, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var p Page
+	var e Event
 	for i := range m.n {
-		e := m.at(i)
-		if before != 0 && e.Seq >= before {
+		if _, seq := m.at(i); before != 0 && seq >= before {
 			continue
 		}
-		if !q.Match(e) {
+		m.view(i, &e)
+		if !q.Match(&e) {
 			continue
 		}
 		if len(p.Events) == limit {
 			p.Next = encodeCursor(p.Events[limit-1].Seq)
 			break
 		}
-		c := *e
-		c.Headers = maps.Clone(e.Headers)
-		p.Events = append(p.Events, c)
+		p.Events = append(p.Events, m.event(i))
 	}
 	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -149,11 +150,23 @@ func (m *MemorySink) Summarize(ctx context.Context, q SummaryQuery) (Summary, er
 		return Summary{}, err
 	}
 	t := NewTally(q)
+	// The tally keeps modes and reasons, which the events read alias
+	// (MemorySink.view): it gets copies, one of each.
+	names := map[string]string{}
+	own := func(s string) string {
+		c, ok := names[s]
+		if !ok {
+			c = strings.Clone(s)
+			names[c] = c
+		}
+		return c
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var e Event
 	for i := range m.n {
-		if e := m.at(i); q.Match(e) {
-			t.Add(e.Time, e.Mode, e.Decision, e.Reason, 1)
+		if m.view(i, &e); q.Match(&e) {
+			t.Add(e.Time, own(e.Mode), e.Decision, own(e.Reason), 1)
 		}
 	}
 	return t.Summary(), nil

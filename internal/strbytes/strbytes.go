@@ -10,3 +10,12 @@ import "unsafe"
 func View(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
+
+// String returns b as a string without copying it. b must never be written
+// to while the result, or a string sliced from it, is in use.
+func String(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
