@@ -130,17 +130,32 @@ type contextKey struct{}
 // does, in one allocation instead of two (WithValue would also box the
 // Principal), because it is made on every authenticated request; that
 // allocation also holds the Principal's own copy of its stores when
-// there are at most two of them, as most credentials have. Cancellation
-// and deadlines come from the embedded parent.
+// there are at most two of them, as most credentials have (see
+// principalContext1 for one store or none). Cancellation and deadlines
+// come from the embedded parent.
 type principalContext struct {
-	context.Context
-	p      Principal
+	principalValue
 	stores [2]string
+}
+
+// principalContext1 is principalContext for a Principal with at most one
+// store: 16 bytes smaller, which puts [WithPrincipal]'s allocation in a
+// smaller size class (576 bytes rather than 640).
+type principalContext1 struct {
+	principalValue
+	stores [1]string
+}
+
+// principalValue is the context of principalContext and
+// principalContext1, without the room for the stores.
+type principalValue struct {
+	context.Context
+	p Principal
 }
 
 // Value returns a pointer to the Principal for contextKey, and asks the
 // parent for every other key.
-func (c *principalContext) Value(key any) any {
+func (c *principalValue) Value(key any) any {
 	if key == (contextKey{}) {
 		return &c.p
 	}
@@ -151,18 +166,24 @@ func (c *principalContext) Value(key any) any {
 // p.Stores of its own: the Principal a handler reads never shares its
 // stores with a credential store's records, whatever p shared.
 func NewContext(ctx context.Context, p Principal) context.Context {
+	if len(p.Stores) <= 1 {
+		c := &principalContext1{}
+		c.init(ctx, p, c.stores[:])
+		return c
+	}
 	c := &principalContext{}
-	c.init(ctx, p)
+	c.init(ctx, p, c.stores[:])
 	return c
 }
 
-// init makes c carry p over ctx, with a copy of p.Stores of its own.
-func (c *principalContext) init(ctx context.Context, p Principal) {
+// init makes c carry p over ctx, with a copy of p.Stores of its own: in
+// room when it fits, else in an allocation of its own.
+func (c *principalValue) init(ctx context.Context, p Principal, room []string) {
 	c.Context, c.p = ctx, p
 	switch n := len(p.Stores); {
 	case p.Stores == nil:
-	case n <= len(c.stores):
-		c.p.Stores = c.stores[:n:n]
+	case n <= len(room):
+		c.p.Stores = room[:n:n]
 		copy(c.p.Stores, p.Stores)
 	default:
 		c.p.Stores = slices.Clone(p.Stores)
@@ -170,20 +191,33 @@ func (c *principalContext) init(ctx context.Context, p Principal) {
 }
 
 // principalRequest is [WithPrincipal]'s request and its context, made
-// together.
-type principalRequest struct {
-	r http.Request
-	c principalContext
-}
+// together; principalRequest1 is the same for a Principal with at most
+// one store, in a smaller size class.
+type (
+	principalRequest struct {
+		r http.Request
+		c principalContext
+	}
+	principalRequest1 struct {
+		r http.Request
+		c principalContext1
+	}
+)
 
 // WithPrincipal returns a shallow copy of r whose context carries p, as
 // r.WithContext(NewContext(r.Context(), p)) does, in one allocation
 // instead of two: the request of every authenticated request that a
 // middleware hands to the next handler.
 func WithPrincipal(r *http.Request, p Principal) *http.Request {
+	if len(p.Stores) <= 1 {
+		pr := &principalRequest1{}
+		pr.c.init(r.Context(), p, pr.c.stores[:])
+		pr.r = *r.WithContext(&pr.c) // WithContext's copy is inlined, on the stack
+		return &pr.r
+	}
 	pr := &principalRequest{}
-	pr.c.init(r.Context(), p)
-	pr.r = *r.WithContext(&pr.c) // WithContext's copy is inlined, on the stack
+	pr.c.init(r.Context(), p, pr.c.stores[:])
+	pr.r = *r.WithContext(&pr.c)
 	return &pr.r
 }
 

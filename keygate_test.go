@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -141,35 +142,64 @@ func TestContextOwnsItsStores(t *testing.T) {
 }
 
 // TestWithPrincipal checks that WithPrincipal is r.WithContext(NewContext(...))
-// in one allocation: the copy carries p (with stores of its own) and r's
-// context as parent, and r is unchanged.
+// in one allocation (two for more than two stores): the copy carries p
+// (with stores of its own) and r's context as parent, and r is
+// unchanged. With at most one store the allocation fits in 576 bytes.
 func TestWithPrincipal(t *testing.T) {
 	type key struct{}
 	parent := context.WithValue(context.Background(), key{}, "parent value")
 	r := httptest.NewRequestWithContext(parent, http.MethodGet, "/v1/orders?x=1", nil)
 	r.Header.Set("X-Store-Id", "s1")
-	stores := []string{"s1", "s2"}
-	p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: "key_1", Account: "acct_1", Stores: stores}
+	for _, stores := range [][]string{nil, {}, {"s1"}, {"s1", "s2"}, {"s1", "s2", "s3"}} {
+		given := slices.Clone(stores)
+		p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: "key_1", Account: "acct_1", Stores: given}
 
-	r2 := keygate.WithPrincipal(r, p)
-	if r2 == r {
-		t.Fatal("not a copy")
+		r2 := keygate.WithPrincipal(r, p)
+		if r2 == r {
+			t.Fatal("not a copy")
+		}
+		got, ok := keygate.FromContext(r2.Context())
+		if !ok || got.KeyID != "key_1" || got.Account != "acct_1" || !slices.Equal(got.Stores, stores) ||
+			(got.Stores == nil) != (stores == nil) || cap(got.Stores) != len(got.Stores) {
+			t.Fatalf("stores %q: FromContext = %+v, %v", stores, got, ok)
+		}
+		if len(got.Stores) > 0 {
+			got.Stores[0] = "written by the handler"
+			if given[0] != "s1" {
+				t.Errorf("stores %q: the request's Principal shares its stores with the caller's", stores)
+			}
+		}
+		if r2.Context().Value(key{}) != "parent value" || r2.URL.RawQuery != "x=1" || r2.Header.Get("X-Store-Id") != "s1" {
+			t.Errorf("stores %q: the copy lost the request's context, URL or header", stores)
+		}
+		if _, ok := keygate.FromContext(r.Context()); ok {
+			t.Errorf("stores %q: the original request carries the Principal", stores)
+		}
+		want := 1.0
+		if len(stores) > 2 {
+			want = 2
+		}
+		if n := testing.AllocsPerRun(100, func() { keygate.WithPrincipal(r, p) }); n != want {
+			t.Errorf("stores %q: %v allocations, want %v", stores, n, want)
+		}
+		if len(stores) <= 1 {
+			if n := bytesPerCall(func() { keygate.WithPrincipal(r, p) }); n > 576 {
+				t.Errorf("stores %q: %d bytes allocated per call, want at most 576", stores, n)
+			}
+		}
 	}
-	got, ok := keygate.FromContext(r2.Context())
-	if !ok || got.KeyID != "key_1" || got.Account != "acct_1" || !slices.Equal(got.Stores, stores) {
-		t.Fatalf("FromContext = %+v, %v", got, ok)
+}
+
+// bytesPerCall returns the bytes that f allocates per call, on average
+// over many calls.
+func bytesPerCall(f func()) uint64 {
+	const calls = 1000
+	f() // warm up
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range calls {
+		f()
 	}
-	got.Stores[0] = "written by the handler"
-	if stores[0] != "s1" {
-		t.Error("the request's Principal shares its stores with the caller's")
-	}
-	if r2.Context().Value(key{}) != "parent value" || r2.URL.RawQuery != "x=1" || r2.Header.Get("X-Store-Id") != "s1" {
-		t.Error("the copy lost the request's context, URL or header")
-	}
-	if _, ok := keygate.FromContext(r.Context()); ok {
-		t.Error("the original request carries the Principal")
-	}
-	if n := testing.AllocsPerRun(100, func() { keygate.WithPrincipal(r, p) }); n != 1 {
-		t.Errorf("%v allocations, want 1", n)
-	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / calls
 }

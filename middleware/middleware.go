@@ -337,12 +337,17 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			authed := p.Method != ""
 			var authedReq *http.Request
 			if err == nil {
-				// The Principal's stores may still be the verifier's
-				// (see verified): AccessConfig.RateLimit gets, as the
-				// handler does, the context's copy.
 				authedReq = keygate.WithPrincipal(r, p)
-				p, _ = keygate.FromContext(authedReq.Context())
-				err = a.access.rateLimit(r.Context(), w, &p)
+				if a.access.cfg.RateLimit != nil {
+					// The Principal's stores may still be the
+					// verifier's (see verified): AccessConfig.RateLimit
+					// gets, as the handler does, the context's copy.
+					// Nothing else after this point reads the stores
+					// (the audit event names only the selected store),
+					// so without a RateLimit the copy is not read back.
+					p, _ = keygate.FromContext(authedReq.Context())
+					err = a.access.rateLimit(r.Context(), w, &p)
+				}
 			}
 			if err != nil && known {
 				p.ClientIP = ip
