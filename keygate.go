@@ -264,7 +264,8 @@ type compactContext struct {
 }
 
 // principalCodes are a Principal's method, mode and kind as indexes in
-// methodCodes, modeCodes and kindCodes.
+// methodCodes, modeCodes and kindCodes (see compactCodes, which must
+// agree with them: TestCompactCodes).
 type principalCodes struct{ method, mode, kind uint8 }
 
 // The values of principalCodes.
@@ -281,21 +282,40 @@ func compactCodes(p *Principal) (principalCodes, bool) {
 	if p.TokenID != "" || p.Subject != "" || p.Scope != "" || len(p.Stores) > 2 {
 		return c, false
 	}
-	var okMethod, okMode, okKind bool
-	c.method, okMethod = codeOf(methodCodes[:], p.Method)
-	c.mode, okMode = codeOf(modeCodes[:], p.Mode)
-	c.kind, okKind = codeOf(kindCodes[:], p.Kind)
-	return c, okMethod && okMode && okKind
-}
-
-// codeOf returns v's index in table, and whether it is there.
-func codeOf[T comparable](table []T, v T) (uint8, bool) {
-	for i, t := range table {
-		if t == v {
-			return uint8(i), true
-		}
+	switch p.Method {
+	case "":
+	case MethodAPIKey:
+		c.method = 1
+	case MethodJWT:
+		c.method = 2
+	case MethodHMAC:
+		c.method = 3
+	case MethodOneTime:
+		c.method = 4
+	case MethodConsole:
+		c.method = 5
+	default:
+		return c, false
 	}
-	return 0, false
+	switch p.Mode {
+	case "":
+	case ModeTest:
+		c.mode = 1
+	case ModeLive:
+		c.mode = 2
+	default:
+		return c, false
+	}
+	switch p.Kind {
+	case "":
+	case KindPublishable:
+		c.kind = 1
+	case KindSecret:
+		c.kind = 2
+	default:
+		return c, false
+	}
+	return c, true
 }
 
 // init makes c carry p, whose codes are codes, over ctx, with a copy of
