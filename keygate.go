@@ -130,9 +130,11 @@ type contextKey struct{}
 // does, in one allocation instead of two (WithValue would also box the
 // Principal), because it is made on every authenticated request; that
 // allocation also holds the Principal's own copy of its stores when
-// there are at most two of them, as most credentials have (see
-// principalContext1 for one store or none). Cancellation and deadlines
-// come from the embedded parent.
+// there are at most two of them, as most credentials have. It is the
+// full form, for any Principal; an API key's or a signed request's takes
+// the smaller compactContext, and another with one store or none
+// principalContext1. Cancellation and deadlines come from the embedded
+// parent.
 type principalContext struct {
 	principalValue
 	stores [2]string
