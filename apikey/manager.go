@@ -597,8 +597,9 @@ func (m *Manager) verify(ctx context.Context, key string, rec *Record, whole boo
 }
 
 // get reads the record with that ID into rec: in place from a
-// [MemoryStore] (only what verify needs, without whole), with one copy
-// from a [CachedStore]'s memory, sparing the verification path the copies
+// [MemoryStore], with one copy from a [CachedStore]'s memory (from
+// either, only what verify needs without whole: see
+// Record.copyVerified), sparing the verification path the copies
 // of a record returned by value through each layer. (Concrete types
 // rather than an optional interface, so that rec stays on the caller's
 // stack.) From a MemoryStore it also returns the record's cached usage
@@ -608,7 +609,7 @@ func (m *Manager) get(ctx context.Context, id string, rec *Record, whole bool) (
 	case *MemoryStore:
 		return s.readRecord(ctx, id, rec, whole)
 	case *CachedStore:
-		return nil, s.readRecord(ctx, id, rec)
+		return nil, s.readRecord(ctx, id, rec, whole)
 	}
 	var err error
 	*rec, err = m.store.Get(ctx, id)

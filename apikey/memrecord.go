@@ -165,7 +165,8 @@ func (m *memRecord) record() Record {
 // fill writes the Record into *r, sharing m's slices: with whole, every
 // field; without, only what verifying the key reads and
 // [Manager.VerifyGrant] hands over (ID, grant, kind, status, disabled,
-// hashes and expiry), leaving the other fields as they were. It writes
+// hashes and expiry, as Record.copyVerified copies), leaving the other
+// fields as they were. It writes
 // field by field rather than a whole Record at once, which would build
 // the Record aside and then copy it.
 func (m *memRecord) fill(r *Record, whole bool) {
