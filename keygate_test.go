@@ -2,9 +2,12 @@ package keygate_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -141,35 +144,146 @@ func TestContextOwnsItsStores(t *testing.T) {
 }
 
 // TestWithPrincipal checks that WithPrincipal is r.WithContext(NewContext(...))
-// in one allocation: the copy carries p (with stores of its own) and r's
-// context as parent, and r is unchanged.
+// in one allocation (two for more than two stores): the copy carries p
+// (with stores of its own) and r's context as parent, and r is
+// unchanged. With at most one store the allocation fits in 576 bytes.
 func TestWithPrincipal(t *testing.T) {
 	type key struct{}
 	parent := context.WithValue(context.Background(), key{}, "parent value")
 	r := httptest.NewRequestWithContext(parent, http.MethodGet, "/v1/orders?x=1", nil)
 	r.Header.Set("X-Store-Id", "s1")
-	stores := []string{"s1", "s2"}
-	p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: "key_1", Account: "acct_1", Stores: stores}
+	for _, stores := range [][]string{nil, {}, {"s1"}, {"s1", "s2"}, {"s1", "s2", "s3"}} {
+		given := slices.Clone(stores)
+		p := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: "key_1", Account: "acct_1", Stores: given}
 
-	r2 := keygate.WithPrincipal(r, p)
-	if r2 == r {
-		t.Fatal("not a copy")
+		r2 := keygate.WithPrincipal(r, p)
+		if r2 == r {
+			t.Fatal("not a copy")
+		}
+		got, ok := keygate.FromContext(r2.Context())
+		if !ok || got.KeyID != "key_1" || got.Account != "acct_1" || !slices.Equal(got.Stores, stores) ||
+			(got.Stores == nil) != (stores == nil) || cap(got.Stores) != len(got.Stores) {
+			t.Fatalf("stores %q: FromContext = %+v, %v", stores, got, ok)
+		}
+		if len(got.Stores) > 0 {
+			got.Stores[0] = "written by the handler"
+			if given[0] != "s1" {
+				t.Errorf("stores %q: the request's Principal shares its stores with the caller's", stores)
+			}
+		}
+		if r2.Context().Value(key{}) != "parent value" || r2.URL.RawQuery != "x=1" || r2.Header.Get("X-Store-Id") != "s1" {
+			t.Errorf("stores %q: the copy lost the request's context, URL or header", stores)
+		}
+		if _, ok := keygate.FromContext(r.Context()); ok {
+			t.Errorf("stores %q: the original request carries the Principal", stores)
+		}
+		want := 1.0
+		if len(stores) > 2 {
+			want = 2
+		}
+		if n := testing.AllocsPerRun(100, func() { keygate.WithPrincipal(r, p) }); n != want {
+			t.Errorf("stores %q: %v allocations, want %v", stores, n, want)
+		}
+		// An API key's Principal with at most two stores takes the
+		// compact form; a token's, 576 bytes with at most one store.
+		if len(stores) <= 2 {
+			if n := bytesPerCall(func() { keygate.WithPrincipal(r, p) }); n > 480 {
+				t.Errorf("stores %q: %d bytes allocated per call, want at most 480", stores, n)
+			}
+		}
+		token := p
+		token.Method, token.TokenID = keygate.MethodJWT, "jti_1"
+		if len(stores) <= 1 {
+			if n := bytesPerCall(func() { keygate.WithPrincipal(r, token) }); n > 576 {
+				t.Errorf("token, stores %q: %d bytes allocated per call, want at most 576", stores, n)
+			}
+		}
 	}
-	got, ok := keygate.FromContext(r2.Context())
-	if !ok || got.KeyID != "key_1" || got.Account != "acct_1" || !slices.Equal(got.Stores, stores) {
-		t.Fatalf("FromContext = %+v, %v", got, ok)
+}
+
+// bytesPerCall returns the bytes that f allocates per call: the least
+// average over a few runs of many calls, so that what the runtime or
+// another goroutine allocates meanwhile does not count.
+func bytesPerCall(f func()) uint64 {
+	const calls = 10000
+	f() // warm up
+	least := uint64(1 << 62)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range calls {
+			f()
+		}
+		runtime.ReadMemStats(&after)
+		least = min(least, (after.TotalAlloc-before.TotalAlloc)/calls)
 	}
-	got.Stores[0] = "written by the handler"
-	if stores[0] != "s1" {
-		t.Error("the request's Principal shares its stores with the caller's")
+	return least
+}
+
+// TestContextEveryField: every field of the Principal survives NewContext
+// and WithPrincipal, alone or with the others, in each of their forms
+// (the compact one of an API key or signed request, the full one of a
+// token or of a method, mode or kind outside the vocabulary, or of more
+// than two stores). A field added to Principal is covered without
+// changing the test: it is set by reflection.
+func TestContextEveryField(t *testing.T) {
+	typ := reflect.TypeFor[keygate.Principal]()
+	// sample returns the values a field of type ft is tried with.
+	sample := func(name string, ft reflect.Type) []any {
+		switch name {
+		case "Method":
+			return []any{keygate.MethodAPIKey, keygate.MethodHMAC, keygate.MethodJWT, keygate.Method("custom")}
+		case "Mode":
+			return []any{keygate.ModeTest, keygate.ModeLive, keygate.Mode("staging")}
+		case "Kind":
+			return []any{keygate.KindSecret, keygate.KindPublishable, keygate.Kind("xx")}
+		}
+		switch ft {
+		case reflect.TypeFor[string]():
+			return []any{name + "_value"}
+		case reflect.TypeFor[[]string]():
+			return []any{[]string{}, []string{name + "_1"}, []string{name + "_1", name + "_2"}, []string{"a", "b", "c"}}
+		case reflect.TypeFor[netip.Addr]():
+			return []any{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")}
+		}
+		t.Fatalf("no sample for field %s of type %v", name, ft)
+		return nil
 	}
-	if r2.Context().Value(key{}) != "parent value" || r2.URL.RawQuery != "x=1" || r2.Header.Get("X-Store-Id") != "s1" {
-		t.Error("the copy lost the request's context, URL or header")
+	set := func(p *keygate.Principal, i int, v any) {
+		reflect.ValueOf(p).Elem().Field(i).Set(reflect.ValueOf(v).Convert(typ.Field(i).Type))
 	}
-	if _, ok := keygate.FromContext(r.Context()); ok {
-		t.Error("the original request carries the Principal")
+	check := func(name string, p keygate.Principal) {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		for how, ctx := range map[string]context.Context{
+			"NewContext":    keygate.NewContext(context.Background(), p),
+			"WithPrincipal": keygate.WithPrincipal(r, p).Context(),
+		} {
+			got, ok := keygate.FromContext(ctx)
+			if !ok || !reflect.DeepEqual(got, p) {
+				t.Errorf("%s, %s: got %#v, want %#v", name, how, got, p)
+			}
+			if len(p.Stores) > 0 && &got.Stores[0] == &p.Stores[0] {
+				t.Errorf("%s, %s: the stores are shared", name, how)
+			}
+		}
 	}
-	if n := testing.AllocsPerRun(100, func() { keygate.WithPrincipal(r, p) }); n != 1 {
-		t.Errorf("%v allocations, want 1", n)
+	full := keygate.Principal{}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		values := sample(f.Name, f.Type)
+		for _, v := range values {
+			var alone keygate.Principal
+			set(&alone, i, v)
+			check(fmt.Sprintf("%s=%v alone", f.Name, v), alone)
+			// And with an API key's other fields set.
+			key := keygate.Principal{Method: keygate.MethodAPIKey, KeyID: "k", Account: "a", Mode: keygate.ModeLive,
+				Kind: keygate.KindSecret, Package: "GO", Permissions: []string{"p"}, Stores: []string{"s1", "s2"},
+				ClientIP: netip.MustParseAddr("192.0.2.1"), Store: "s1"}
+			set(&key, i, v)
+			check(fmt.Sprintf("%s=%v in a key's Principal", f.Name, v), key)
+		}
+		set(&full, i, values[0])
 	}
+	check("every field", full)
 }

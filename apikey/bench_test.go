@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/apikey"
 )
 
@@ -116,6 +117,28 @@ func BenchmarkVerifyCachedStore(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := m.Verify(ctx, k.Reveal()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyGrantCachedStore is VerifyGrant (the middleware's request
+// path) through a CachedStore, every read served from memory.
+func BenchmarkVerifyGrantCachedStore(b *testing.B) {
+	m, err := apikey.NewManager(apikey.Config{Store: apikey.NewCachedStore(apikey.NewMemoryStore(), apikey.CacheConfig{TTL: time.Hour})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, _, err := m.Create(context.Background(), params)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	key := k.Reveal()
+	var g keygate.Grant
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := m.VerifyGrant(ctx, key, &g); err != nil {
 			b.Fatal(err)
 		}
 	}

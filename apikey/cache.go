@@ -76,13 +76,18 @@ func (c *CachedStore) Get(ctx context.Context, id string) (Record, error) { retu
 
 // readRecord reads the record with that ID into rec as [CachedStore.Get]
 // returns it, with one copy out of the cache rather than one per layer
-// (see Manager.get).
-func (c *CachedStore) readRecord(ctx context.Context, id string, rec *Record) error {
+// (see Manager.get): the whole record with whole, else only what
+// verifying the key needs (see Record.copyVerified).
+func (c *CachedStore) readRecord(ctx context.Context, id string, rec *Record, whole bool) error {
 	p, err := c.s.GetRef(ctx, id)
 	if err != nil {
 		return err
 	}
-	*rec = *p
+	if whole {
+		*rec = *p
+	} else {
+		p.copyVerified(rec)
+	}
 	return nil
 }
 

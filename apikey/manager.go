@@ -245,7 +245,7 @@ func (m *Manager) Get(ctx context.Context, id string) (Record, error) {
 // [Manager.Get] for a record of your own.
 func (m *Manager) Lookup(ctx context.Context, id string) (Record, error) {
 	var rec Record
-	if err := m.get(ctx, id, &rec, true); err != nil {
+	if _, err := m.get(ctx, id, &rec, true); err != nil {
 		return Record{}, fmt.Errorf("apikey: lookup: %w", err)
 	}
 	return rec, nil
@@ -567,7 +567,7 @@ func (m *Manager) verify(ctx context.Context, key string, rec *Record, whole boo
 		return errWrongPrefix
 	}
 	sum := m.hash(key)
-	err = m.get(ctx, info.ID, rec, whole)
+	slot, err := m.get(ctx, info.ID, rec, whole)
 	if errors.Is(err, ErrNotFound) {
 		// Compare anyway, so that an unknown ID costs what a wrong secret
 		// costs.
@@ -590,28 +590,30 @@ func (m *Manager) verify(ctx context.Context, key string, rec *Record, whole boo
 	if err := rec.usable(now); err != nil {
 		return err
 	}
-	if m.usage.record(rec.ID, now) {
+	if m.usage.record(rec.ID, now, slot) {
 		m.startFlush()
 	}
 	return nil
 }
 
 // get reads the record with that ID into rec: in place from a
-// [MemoryStore] (only what verify needs, without whole), with one copy
-// from a [CachedStore]'s memory, sparing the verification path the copies
+// [MemoryStore], with one copy from a [CachedStore]'s memory (from
+// either, only what verify needs without whole: see
+// Record.copyVerified), sparing the verification path the copies
 // of a record returned by value through each layer. (Concrete types
 // rather than an optional interface, so that rec stays on the caller's
-// stack.)
-func (m *Manager) get(ctx context.Context, id string, rec *Record, whole bool) error {
+// stack.) From a MemoryStore it also returns the record's cached usage
+// slot (see usageTracker.record); from other stores, nil.
+func (m *Manager) get(ctx context.Context, id string, rec *Record, whole bool) (*atomic.Pointer[usageSlot], error) {
 	switch s := m.store.(type) {
 	case *MemoryStore:
 		return s.readRecord(ctx, id, rec, whole)
 	case *CachedStore:
-		return s.readRecord(ctx, id, rec)
+		return nil, s.readRecord(ctx, id, rec, whole)
 	}
 	var err error
 	*rec, err = m.store.Get(ctx, id)
-	return err
+	return nil, err
 }
 
 // unknownSum stands in for a stored hash when the key ID is unknown.
@@ -687,20 +689,48 @@ func (m *Manager) flushInBackground() {
 type usageTracker struct {
 	interval  time.Duration
 	flushMu   sync.Mutex // held by a flush
-	seen      sync.Map   // key ID → *atomic.Int64: Unix nanoseconds, 0 once flushed
+	seen      sync.Map   // key ID → *usageSlot
 	nextFlush atomic.Int64
 	flushing  atomic.Bool
 }
 
+// usageSlot is one key's entry in a usageTracker.
+type usageSlot struct {
+	tracker *usageTracker // whose slot it is
+	last    atomic.Int64  // Unix nanoseconds, 0 once flushed
+	// forgotten is set once the tracker dropped the slot (forget): a
+	// record that cached it finds the key's slot in seen again.
+	forgotten atomic.Bool
+}
+
 // record notes that id was used at now, and reports whether the caller
 // should start a background flush.
-func (u *usageTracker) record(id string, now time.Time) (flush bool) {
+//
+// cached, when not nil, is where the key's record in a [MemoryStore]
+// caches its slot (memRecord.usage), so that a verification finds the
+// slot without hashing id into seen. It holds only a slot of the key id
+// (a memRecord is the record of one ID for good), and a slot is used from
+// it only while it is this tracker's and not forgotten, so that the time
+// goes where a lookup in seen would have put it. A record shared by the
+// Managers of one store caches the slot of the first that verified it;
+// the others look theirs up, as without a cache.
+func (u *usageTracker) record(id string, now time.Time, cached *atomic.Pointer[usageSlot]) (flush bool) {
 	n := now.UnixNano()
-	v, ok := u.seen.Load(id)
-	if !ok {
-		v, _ = u.seen.LoadOrStore(id, new(atomic.Int64))
+	var slot *usageSlot
+	if cached != nil {
+		if c := cached.Load(); c != nil && c.tracker == u && !c.forgotten.Load() {
+			slot = c
+		}
 	}
-	last := v.(*atomic.Int64)
+	if slot == nil {
+		slot = u.slot(id)
+		if cached != nil {
+			if c := cached.Load(); c == nil || c.tracker == u {
+				cached.CompareAndSwap(c, slot)
+			}
+		}
+	}
+	last := &slot.last
 	for {
 		old := last.Load()
 		if n-old < int64(time.Second) || last.CompareAndSwap(old, n) {
@@ -719,11 +749,20 @@ func (u *usageTracker) record(id string, now time.Time) (flush bool) {
 	return false
 }
 
+// slot returns id's slot in seen, adding it when there is none.
+func (u *usageTracker) slot(id string) *usageSlot {
+	v, ok := u.seen.Load(id)
+	if !ok {
+		v, _ = u.seen.LoadOrStore(id, &usageSlot{tracker: u})
+	}
+	return v.(*usageSlot)
+}
+
 // take returns the times noted since the previous take.
 func (u *usageTracker) take() map[string]time.Time {
 	pending := make(map[string]time.Time)
 	u.seen.Range(func(k, v any) bool {
-		if n := v.(*atomic.Int64).Swap(0); n != 0 {
+		if n := v.(*usageSlot).last.Swap(0); n != 0 {
 			pending[k.(string)] = time.Unix(0, n).UTC()
 		}
 		return true
@@ -733,8 +772,7 @@ func (u *usageTracker) take() map[string]time.Time {
 
 // restore puts back a time whose write failed, unless a later one arrived.
 func (u *usageTracker) restore(id string, t time.Time) {
-	v, _ := u.seen.LoadOrStore(id, new(atomic.Int64))
-	last := v.(*atomic.Int64)
+	last := &u.slot(id).last
 	n := t.UnixNano()
 	for {
 		old := last.Load()
@@ -744,5 +782,10 @@ func (u *usageTracker) restore(id string, t time.Time) {
 	}
 }
 
-// forget drops a key that no longer exists.
-func (u *usageTracker) forget(id string) { u.seen.Delete(id) }
+// forget drops a key that no longer exists, and its slot wherever a record
+// cached it.
+func (u *usageTracker) forget(id string) {
+	if v, ok := u.seen.LoadAndDelete(id); ok {
+		v.(*usageSlot).forgotten.Store(true)
+	}
+}

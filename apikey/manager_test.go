@@ -438,6 +438,42 @@ func testLastUsedIsBatched(t *testing.T) {
 	assert.Equal(t, c.Now().Add(-30*time.Minute), lastUsed(), "flushed again within the interval")
 }
 
+// TestLastUsedSharedStore: two Managers over one MemoryStore each write
+// the last-used times of their own verifications (the record caches the
+// usage slot of one of them only), also after the record was replaced by
+// an update and by a last-used write.
+func TestLastUsedSharedStore(t *testing.T) {
+	store := apikey.NewMemoryStore()
+	m1, c1 := newManager(t, apikey.Config{Store: store, LastUsedInterval: time.Hour})
+	m2, c2 := newManager(t, apikey.Config{Store: store, LastUsedInterval: time.Hour})
+	ctx := context.Background()
+	k, _, err := m1.Create(ctx, params)
+	require.NoError(t, err)
+	lastUsed := func() time.Time {
+		t.Helper()
+		rec, err := store.Get(ctx, k.ID())
+		require.NoError(t, err)
+		return rec.LastUsed
+	}
+	name := "renamed"
+	c2.Advance(time.Hour) // the second Manager's times come after the first's
+	for i := range 3 {
+		c1.Advance(3 * time.Hour)
+		c2.Advance(3 * time.Hour)
+		_, err = m1.Verify(ctx, k.Reveal())
+		require.NoError(t, err)
+		_, err = m2.Verify(ctx, k.Reveal())
+		require.NoError(t, err)
+		require.NoError(t, m1.FlushUsage(ctx))
+		assert.Equal(t, c1.Now(), lastUsed(), "round %d: the first Manager's time", i)
+		require.NoError(t, m2.FlushUsage(ctx))
+		assert.Equal(t, c2.Now(), lastUsed(), "round %d: the second Manager's time", i)
+		// The record is replaced: by the flushes above and by an update.
+		_, err = m1.Update(ctx, k.ID(), apikey.Changes{Name: &name})
+		require.NoError(t, err)
+	}
+}
+
 // failingStore wraps a store and fails Get on demand: a fault a real
 // memory store cannot produce.
 type failingStore struct {

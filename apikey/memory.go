@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,7 +45,7 @@ func (s *MemoryStore) Create(ctx context.Context, rec Record) (Record, error) {
 // the store never modifies in place.
 func (s *MemoryStore) Get(ctx context.Context, id string) (Record, error) {
 	var rec Record
-	if err := s.readRecord(ctx, id, &rec, true); err != nil {
+	if _, err := s.readRecord(ctx, id, &rec, true); err != nil {
 		return Record{}, err
 	}
 	return rec, nil
@@ -52,17 +53,19 @@ func (s *MemoryStore) Get(ctx context.Context, id string) (Record, error) {
 
 // readRecord is Get writing the record into rec (see Manager.get): all of
 // it with whole, else what verifying the key needs (see memRecord.fill).
-// On an error rec is left as it was.
-func (s *MemoryStore) readRecord(ctx context.Context, id string, rec *Record, whole bool) error {
+// It also returns the record's cached usage slot (see memRecord). On an
+// error rec is left as it was.
+func (s *MemoryStore) readRecord(ctx context.Context, id string, rec *Record, whole bool) (*atomic.Pointer[usageSlot], error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	r, ok := s.recs.Load(id)
 	if !ok {
-		return ErrNotFound
+		return nil, ErrNotFound
 	}
-	r.(*memRecord).fill(rec, whole)
-	return nil
+	m := r.(*memRecord)
+	m.fill(rec, whole)
+	return &m.usage, nil
 }
 
 // List implements [Store]. It sorts the matching records on each call: fine
@@ -104,13 +107,13 @@ func (s *MemoryStore) Update(ctx context.Context, rec Record) (Record, error) {
 		return Record{}, fmt.Errorf("%w: %s", ErrNotFound, rec.ID)
 	}
 	cur := v.(*memRecord)
-	if cur.version != rec.Version {
+	if cur.recordVersion() != rec.Version {
 		return Record{}, fmt.Errorf("%w: %s", ErrConflict, rec.ID)
 	}
 	rec.Version++
 	rec.LastUsed = cur.lastUsed()
 	// Replace, never modify: readers may hold the old record.
-	s.recs.Store(rec.ID, pack(&rec))
+	s.recs.Store(rec.ID, repack(cur, &rec))
 	return rec, nil
 }
 
@@ -128,7 +131,16 @@ func (s *MemoryStore) Touch(ctx context.Context, id string, t time.Time) error {
 	if cur := v.(*memRecord); t.After(cur.lastUsed()) {
 		next := cur.record()
 		next.LastUsed = t
-		s.recs.Store(id, pack(&next))
+		s.recs.Store(id, repack(cur, &next))
 	}
 	return nil
+}
+
+// repack is pack for the record that replaces cur (of the same ID): it
+// inherits cur's usage slot, so that an update or a last-used write does
+// not cost the key's next verification a lookup of its slot.
+func repack(cur *memRecord, r *Record) *memRecord {
+	m := pack(r)
+	m.usage.Store(cur.usage.Load())
+	return m
 }

@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/keygate/keygate"
@@ -12,20 +13,33 @@ import (
 // small. Times are Unix nanoseconds, mode, kind and status one byte each,
 // and what is rare (IP and country rules, values outside those the
 // package mints, times outside the years 1678 to 2262, a PermissionsSetBy
-// other than CreatedBy) sits behind one pointer. The Record form is rebuilt on every read, sharing the slices,
-// which the store never modifies in place.
+// other than CreatedBy, a version beyond 32 bits) sits behind one pointer.
+// The Record form is rebuilt on every read, sharing the slices, which the
+// store never modifies in place.
+//
+// A memRecord is never modified once stored, but for usage: the cached
+// slot of the record's key in the last-used times of the Manager that
+// verifies it (see usageTracker.record), which a Manager sets once, and
+// which the record that replaces it on an update inherits. It keeps the
+// whole memRecord in 256 bytes, as before it was added, by holding the
+// version in 32 bits.
 type memRecord struct {
 	id, account, name, pkg string
 	approvedBy, createdBy  string
 	hint                   string
 	mode, kind, status     uint8 // codes in modes, kinds and statuses; 0: in extra
 	disabled               bool
+	version                uint32 // bigVersion: in extra
 	hashes                 []Hash
 	stores, permissions    []string
 	extra                  *memExtra // nil when there is nothing rare
 	times                  [6]int64  // Created, Expires, LastUsed, ApprovedAt, RevokedAt, RotatedAt
-	version                int64
+	usage                  atomic.Pointer[usageSlot]
 }
+
+// bigVersion is memRecord.version for a version that 32 bits do not hold
+// (negative, or at least bigVersion): it is then in memExtra.
+const bigVersion = math.MaxUint32
 
 // memExtra is the rare part of a memRecord.
 type memExtra struct {
@@ -42,6 +56,8 @@ type memExtra struct {
 	// tokensNotBefore is Record.TokensNotBefore: set only once a key was
 	// rotated without grace, disabled or revoked, so it is rare.
 	tokensNotBefore time.Time
+	// version is Record.Version when memRecord.version is bigVersion.
+	version int64
 }
 
 // The values the one-byte codes stand for; code 0 means "in memExtra".
@@ -96,10 +112,16 @@ func pack(r *Record) *memRecord {
 		id: r.ID, account: r.Account, name: r.Name, pkg: r.Package,
 		approvedBy: r.ApprovedBy, createdBy: r.CreatedBy, hint: r.Hint,
 		mode: code(modes[:], r.Mode), kind: code(kinds[:], r.Kind), status: code(statuses[:], r.Status),
-		disabled: r.Disabled, hashes: r.Hashes, stores: r.Stores, permissions: r.Permissions, version: r.Version,
+		disabled: r.Disabled, hashes: r.Hashes, stores: r.Stores, permissions: r.Permissions,
 	}
 	var x memExtra
 	rare := false
+	if 0 <= r.Version && r.Version < bigVersion {
+		m.version = uint32(r.Version)
+	} else {
+		m.version, x.version = bigVersion, r.Version
+		rare = true
+	}
 	if r.AllowedIPs != nil || r.DeniedIPs != nil || r.AllowedCountries != nil || r.DeniedCountries != nil {
 		x.allowedIPs, x.deniedIPs, x.allowedCountries, x.deniedCountries = r.AllowedIPs, r.DeniedIPs, r.AllowedCountries, r.DeniedCountries
 		rare = true
@@ -143,7 +165,8 @@ func (m *memRecord) record() Record {
 // fill writes the Record into *r, sharing m's slices: with whole, every
 // field; without, only what verifying the key reads and
 // [Manager.VerifyGrant] hands over (ID, grant, kind, status, disabled,
-// hashes and expiry), leaving the other fields as they were. It writes
+// hashes and expiry, as Record.copyVerified copies), leaving the other
+// fields as they were. It writes
 // field by field rather than a whole Record at once, which would build
 // the Record aside and then copy it.
 func (m *memRecord) fill(r *Record, whole bool) {
@@ -168,7 +191,7 @@ func (m *memRecord) fill(r *Record, whole bool) {
 		return
 	}
 	r.Name, r.ApprovedBy, r.CreatedBy, r.PermissionsSetBy, r.Hint = m.name, m.approvedBy, m.createdBy, m.createdBy, m.hint
-	r.Version, r.TokensNotBefore = m.version, time.Time{}
+	r.Version, r.TokensNotBefore = m.recordVersion(), time.Time{}
 	if x != nil {
 		if x.ownSetBy {
 			r.PermissionsSetBy = x.permissionsSetBy
@@ -181,6 +204,14 @@ func (m *memRecord) fill(r *Record, whole bool) {
 	}
 	r.Created, r.LastUsed = fromNanos(m.times[0]), fromNanos(m.times[2])
 	r.ApprovedAt, r.RevokedAt, r.RotatedAt = fromNanos(m.times[3]), fromNanos(m.times[4]), fromNanos(m.times[5])
+}
+
+// recordVersion returns the record's Version.
+func (m *memRecord) recordVersion() int64 {
+	if m.version == bigVersion {
+		return m.extra.version
+	}
+	return int64(m.version)
 }
 
 // lastUsed returns the record's LastUsed.

@@ -2,8 +2,10 @@ package apikey
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 
@@ -37,6 +39,11 @@ func TestMemRecordRoundTrip(t *testing.T) {
 		},
 		"token cut-off":  func(r *Record) { r.TokensNotBefore = at },
 		"the Unix epoch": func(r *Record) { r.Created = time.Unix(0, 0) },
+		"version 0":      func(r *Record) { r.Version = 0 },
+		"version 2^32-2": func(r *Record) { r.Version = 1<<32 - 2 },
+		"version 2^32-1": func(r *Record) { r.Version = 1<<32 - 1 },
+		"version 2^40":   func(r *Record) { r.Version = 1 << 40 },
+		"version -1":     func(r *Record) { r.Version = -1 },
 		"every rare at once": func(r *Record) {
 			r.Status, r.AllowedIPs, r.Expires = "x", []string{"::1"}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 		},
@@ -69,5 +76,50 @@ func TestMemRecordRoundTrip(t *testing.T) {
 			got.Created, got.Expires, got.LastUsed, got.ApprovedAt, got.RevokedAt, got.RotatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 			assert.Equal(t, fmt.Sprintf("%#v", want), fmt.Sprintf("%#v", got))
 		})
+	}
+}
+
+// TestMemRecordSize: a memRecord stays in the 256-byte size class, the
+// usage slot included (see memRecord).
+func TestMemRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(memRecord{}); n > 256 {
+		t.Errorf("memRecord is %d bytes, want at most 256", n)
+	}
+}
+
+// TestUsageSlotForgotten: once the tracker forgets a key, a record that
+// cached the key's slot no longer uses it: the next time goes to a new
+// slot, which the next take finds.
+func TestUsageSlotForgotten(t *testing.T) {
+	u := &usageTracker{interval: time.Hour}
+	var cached atomic.Pointer[usageSlot]
+	at := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	u.record("id", at, &cached)
+	first := cached.Load()
+	if first == nil || first.tracker != u {
+		t.Fatalf("cached slot %v", first)
+	}
+	if got := u.take(); !got["id"].Equal(at) {
+		t.Fatalf("take = %v", got)
+	}
+	u.forget("id")
+	u.record("id", at.Add(time.Minute), &cached)
+	if got := u.take(); !got["id"].Equal(at.Add(time.Minute)) {
+		t.Fatalf("after forget: take = %v", got)
+	}
+	if cached.Load() == first {
+		t.Error("the record still caches the forgotten slot")
+	}
+	// Another tracker's slot is neither used nor replaced.
+	other := &usageTracker{interval: time.Hour}
+	other.record("id", at.Add(2*time.Minute), &cached)
+	if got := other.take(); !got["id"].Equal(at.Add(2 * time.Minute)) {
+		t.Fatalf("other tracker: take = %v", got)
+	}
+	if got := u.take(); len(got) != 0 {
+		t.Errorf("the other tracker's time went to the first: %v", got)
+	}
+	if cached.Load().tracker != u {
+		t.Error("the other tracker replaced the cached slot")
 	}
 }

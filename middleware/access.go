@@ -121,6 +121,8 @@ type accessState struct {
 	// anyCountry says that cfg.Countries is empty.
 	anyCountry bool
 	now        func() time.Time // Config.Now
+	// peers caches the peer addresses of clientIP without a Resolver.
+	peers peerCache
 }
 
 func newAccessState(cfg AccessConfig, now func() time.Time) (*accessState, error) {
@@ -151,7 +153,7 @@ func (s *accessState) clientIP(r *http.Request) (netip.Addr, bool) {
 	if s.cfg.ClientIP != nil {
 		return s.cfg.ClientIP.ClientIP(r)
 	}
-	return ipbind.RemoteIP(r)
+	return s.peers.remoteIP(r)
 }
 
 // failureKey is what failed authentications are counted under: the client

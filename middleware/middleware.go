@@ -337,9 +337,6 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			authed := p.Method != ""
 			var authedReq *http.Request
 			if err == nil {
-				// The Principal's stores may still be the verifier's
-				// (see verified): AccessConfig.RateLimit gets, as the
-				// handler does, the context's copy.
 				if st == nil {
 					authedReq = keygate.WithPrincipal(r, p)
 				} else {
@@ -348,8 +345,16 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 					audited := *r.WithContext(st) // on the stack
 					authedReq = keygate.WithPrincipal(&audited, p)
 				}
-				p, _ = keygate.FromContext(authedReq.Context())
-				err = a.access.rateLimit(r.Context(), w, &p)
+				if a.access.cfg.RateLimit != nil {
+					// The Principal's stores may still be the
+					// verifier's (see verified): AccessConfig.RateLimit
+					// gets, as the handler does, the context's copy.
+					// Nothing else after this point reads the stores
+					// (the audit event names only the selected store),
+					// so without a RateLimit the copy is not read back.
+					p, _ = keygate.FromContext(authedReq.Context())
+					err = a.access.rateLimit(r.Context(), w, &p)
+				}
 			}
 			if err != nil && known {
 				p.ClientIP = ip

@@ -1,0 +1,62 @@
+package middleware
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/keygate/keygate/ipbind"
+)
+
+// peerSlots is the size of a peerCache; peerReplace makes one miss in
+// peerReplace replace a slot's entry.
+const (
+	peerSlots   = 16
+	peerReplace = 16
+)
+
+// peerCache remembers [ipbind.RemoteIP] for recent RemoteAddr strings:
+// the requests of one keep-alive connection all carry the same one, and
+// behind a proxy a few connections carry all requests. It is direct
+// mapped by a cheap hash of the string, and an entry counts only for the
+// very string it was parsed from (compared by value, not by pointer).
+//
+// A miss parses as before; it fills an empty slot, but replaces a full
+// one only at random, one miss in peerReplace, so that many clients that
+// each send few requests cost a parse (and rarely the allocation of an
+// entry) rather than an allocation on every request, and a busy
+// connection keeps its slot.
+type peerCache [peerSlots]atomic.Pointer[peerEntry]
+
+// peerEntry is RemoteIP's answer for one RemoteAddr.
+type peerEntry struct {
+	remoteAddr string
+	ip         netip.Addr
+	ok         bool
+}
+
+// remoteIP returns ipbind.RemoteIP(r).
+func (c *peerCache) remoteIP(r *http.Request) (netip.Addr, bool) {
+	a := r.RemoteAddr
+	if a == "" {
+		return ipbind.RemoteIP(r)
+	}
+	slot := &c[peerSlot(a)]
+	e := slot.Load()
+	if e != nil && e.remoteAddr == a {
+		return e.ip, e.ok
+	}
+	ip, ok := ipbind.RemoteIP(r)
+	if e == nil || rand.Uint32()%peerReplace == 0 {
+		slot.Store(&peerEntry{remoteAddr: a, ip: ip, ok: ok})
+	}
+	return ip, ok
+}
+
+// peerSlot is the slot of a non-empty RemoteAddr: the port's last digit,
+// a middle character and the length tell the connections of one client
+// apart; a collision only costs a parse.
+func peerSlot(a string) int {
+	return int((uint(a[len(a)-1]) + 7*uint(a[len(a)/2]) + 31*uint(len(a))) % peerSlots)
+}
