@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -166,4 +167,37 @@ func TestCopyVerifiedMatchesFill(t *testing.T) {
 	pack(&src).fill(&viaMemory, false)
 	assert.Equal(t, viaMemory, viaCache)
 	assert.NotEqual(t, filled("other"), viaCache, "nothing copied")
+}
+
+// TestMemoryStoreBigVersions: Update's compare-and-swap holds across the
+// versions the 32 bits of memRecord.version do not hold: a version equal
+// to another modulo 2^32 is a conflict, and the version counts on past
+// 2^32 (and past math.MaxInt64, into the negative, as an int64 does).
+func TestMemoryStoreBigVersions(t *testing.T) {
+	ctx := t.Context()
+	for _, v := range []int64{1<<32 - 3, 1<<32 + 5, 1<<40 - 1, math.MaxInt64 - 1, -7} {
+		s := NewMemoryStore()
+		rec := Record{ID: "id", Status: StatusActive, Version: v}
+		s.recs.Store(rec.ID, pack(&rec))
+		for _, stale := range []int64{v - 1, v + 1, int64(uint32(v)), v + 1<<32, v - 1<<32} {
+			if stale == v {
+				continue
+			}
+			r := rec
+			r.Version = stale
+			_, err := s.Update(ctx, r)
+			assert.ErrorIs(t, err, ErrConflict, "version %d, stale %d", v, stale)
+		}
+		for i := range int64(3) {
+			got, err := s.Update(ctx, rec)
+			if !assert.NoError(t, err, "version %d", rec.Version) {
+				break
+			}
+			assert.Equal(t, v+i+1, got.Version)
+			stored, err := s.Get(ctx, rec.ID)
+			assert.NoError(t, err)
+			assert.Equal(t, got.Version, stored.Version)
+			rec = got
+		}
+	}
 }
