@@ -657,6 +657,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.bgMu.Lock()
 	m.closed = true
 	m.bgMu.Unlock()
+	m.usage.closed.Store(true)
 	stop := context.AfterFunc(ctx, m.bgCancel)
 	m.bg.Wait()
 	stop()
@@ -692,6 +693,11 @@ type usageTracker struct {
 	seen      sync.Map   // key ID → *usageSlot
 	nextFlush atomic.Int64
 	flushing  atomic.Bool
+	// closed is set by Manager.Close: a record that cached one of this
+	// tracker's slots gives it up to the next tracker that verifies it,
+	// so that a Manager closed and dropped is not kept alive by the
+	// records of a store it shared.
+	closed atomic.Bool
 }
 
 // usageSlot is one key's entry in a usageTracker.
@@ -712,8 +718,9 @@ type usageSlot struct {
 // (a memRecord is the record of one ID for good), and a slot is used from
 // it only while it is this tracker's and not forgotten, so that the time
 // goes where a lookup in seen would have put it. A record shared by the
-// Managers of one store caches the slot of the first that verified it;
-// the others look theirs up, as without a cache.
+// Managers of one store caches the slot of the first that verified it
+// (or, once that one is closed, of the next); the others look theirs up,
+// as without a cache.
 func (u *usageTracker) record(id string, now time.Time, cached *atomic.Pointer[usageSlot]) (flush bool) {
 	n := now.UnixNano()
 	var slot *usageSlot
@@ -725,7 +732,7 @@ func (u *usageTracker) record(id string, now time.Time, cached *atomic.Pointer[u
 	if slot == nil {
 		slot = u.slot(id)
 		if cached != nil {
-			if c := cached.Load(); c == nil || c.tracker == u {
+			if c := cached.Load(); c == nil || c.tracker == u || c.tracker.closed.Load() {
 				cached.CompareAndSwap(c, slot)
 			}
 		}

@@ -2,6 +2,8 @@ package apikey
 
 import (
 	"fmt"
+	"math"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,5 +123,81 @@ func TestUsageSlotForgotten(t *testing.T) {
 	}
 	if cached.Load().tracker != u {
 		t.Error("the other tracker replaced the cached slot")
+	}
+}
+
+// TestCopyVerifiedMatchesFill: Record.copyVerified (VerifyGrant through a
+// CachedStore) and memRecord.fill without whole (through a MemoryStore)
+// write the same fields, and leave the others as they were: one list of
+// what verifying a key reads, kept in two places. Every field is set by
+// reflection, so that a field added to Record (or Grant) is covered.
+func TestCopyVerifiedMatchesFill(t *testing.T) {
+	// filled returns a Record with every field set from seed.
+	filled := func(seed string) Record {
+		var r Record
+		var set func(v reflect.Value, name string)
+		set = func(v reflect.Value, name string) {
+			switch {
+			case v.Type() == reflect.TypeFor[time.Time]():
+				v.Set(reflect.ValueOf(time.Date(2026, 1, 1+len(name), 0, 0, len(seed), 0, time.UTC)))
+			case v.Type() == reflect.TypeFor[[]Hash]():
+				v.Set(reflect.ValueOf([]Hash{{Sum: [32]byte{seed[0]}}}))
+			case v.Kind() == reflect.String:
+				v.SetString(seed + name)
+			case v.Kind() == reflect.Bool:
+				v.SetBool(seed == "record")
+			case v.Kind() == reflect.Int64:
+				v.SetInt(int64(len(seed + name)))
+			case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+				v.Set(reflect.ValueOf([]string{seed + name}))
+			case v.Kind() == reflect.Struct:
+				for i := range v.NumField() {
+					set(v.Field(i), v.Type().Field(i).Name)
+				}
+			default:
+				t.Fatalf("no value for field %s of type %v", name, v.Type())
+			}
+		}
+		set(reflect.ValueOf(&r).Elem(), "")
+		return r
+	}
+	src := filled("record")
+	viaCache, viaMemory := filled("other"), filled("other")
+	src.copyVerified(&viaCache)
+	pack(&src).fill(&viaMemory, false)
+	assert.Equal(t, viaMemory, viaCache)
+	assert.NotEqual(t, filled("other"), viaCache, "nothing copied")
+}
+
+// TestMemoryStoreBigVersions: Update's compare-and-swap holds across the
+// versions the 32 bits of memRecord.version do not hold: a version equal
+// to another modulo 2^32 is a conflict, and the version counts on past
+// 2^32 (and past math.MaxInt64, into the negative, as an int64 does).
+func TestMemoryStoreBigVersions(t *testing.T) {
+	ctx := t.Context()
+	for _, v := range []int64{1<<32 - 3, 1<<32 + 5, 1<<40 - 1, math.MaxInt64 - 1, -7} {
+		s := NewMemoryStore()
+		rec := Record{ID: "id", Status: StatusActive, Version: v}
+		s.recs.Store(rec.ID, pack(&rec))
+		for _, stale := range []int64{v - 1, v + 1, int64(uint32(v)), v + 1<<32, v - 1<<32} {
+			if stale == v {
+				continue
+			}
+			r := rec
+			r.Version = stale
+			_, err := s.Update(ctx, r)
+			assert.ErrorIs(t, err, ErrConflict, "version %d, stale %d", v, stale)
+		}
+		for i := range int64(3) {
+			got, err := s.Update(ctx, rec)
+			if !assert.NoError(t, err, "version %d", rec.Version) {
+				break
+			}
+			assert.Equal(t, v+i+1, got.Version)
+			stored, err := s.Get(ctx, rec.ID)
+			assert.NoError(t, err)
+			assert.Equal(t, got.Version, stored.Version)
+			rec = got
+		}
 	}
 }

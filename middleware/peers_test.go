@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/keygate/keygate/ipbind"
@@ -59,4 +60,29 @@ func TestPeerCacheHits(t *testing.T) {
 	if misses < 100 || replaced > misses*3/peerReplace {
 		t.Errorf("%d of %d misses replaced the entry", replaced, misses)
 	}
+}
+
+// TestPeerCacheConcurrent: requests of many peers resolved at once, so
+// that slots are filled and replaced under one another, each get their
+// own peer's address (run with -race).
+func TestPeerCacheConcurrent(t *testing.T) {
+	var c peerCache
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5000 {
+				n := (i*7 + g) % 97
+				a := "198.51.100." + strconv.Itoa(n) + ":" + strconv.Itoa(40000+n%5)
+				r := &http.Request{RemoteAddr: a}
+				ip, ok := c.remoteIP(r)
+				if want, _ := ipbind.RemoteIP(r); !ok || ip != want {
+					t.Errorf("%s: %v, %v", a, ip, ok)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
