@@ -92,6 +92,9 @@ func (m *MemorySink) write(e *Event) {
 		b = appendMemEvent(m.data[off:off:off+free], e, &m.locs)
 		if cap(b) == free { // it fit
 			m.place(off, len(b))
+			if len(m.data) > minMemData && m.used < len(m.data)/8 {
+				m.relayout(2 * m.used) // see below
+			}
 			return
 		}
 		m.scratch = b // the largest yet, in a buffer of its own
@@ -100,9 +103,12 @@ func (m *MemorySink) write(e *Event) {
 		b = m.scratch
 	}
 	off, ok := m.room(len(b))
-	if !ok || off == 0 && m.used+len(b) < len(m.data)/8 && len(m.data) > minMemData {
-		// Too small, or wrapping around a buffer that a burst of large
-		// events left far too large: lay the events out anew.
+	if !ok || m.used+len(b) < len(m.data)/8 && len(m.data) > minMemData {
+		// Too small, or far too large, as a burst of large events leaves
+		// it once they are evicted: lay the events out anew. (Shrunk to
+		// twice their size, it shrinks again once they fill less than a
+		// quarter of that: a copy of the events held per 3/4 of them
+		// evicted, at most.)
 		m.relayout(2 * (m.used + len(b)))
 		off = m.end
 	}

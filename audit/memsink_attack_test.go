@@ -336,3 +336,37 @@ func TestMemorySinkAttackCursorAcrossWrap(t *testing.T) {
 		t.Fatalf("all evicted: %+v %v", p3, err)
 	}
 }
+
+// TestMemorySinkAttackBurstReleased: once the events of a burst of large
+// ones are all evicted, the sink's buffer is back to the size of what it
+// holds, as main's ring of events let the collector free the large ones:
+// not after as many bytes of small events as the burst's buffer holds.
+func TestMemorySinkAttackBurstReleased(t *testing.T) {
+	ctx := context.Background()
+	small := Event{Path: strings.Repeat("s", 300)}
+	for _, capacity := range []int{1, 2, 10, 1000} {
+		m := NewMemorySink(capacity)
+		for range capacity {
+			if err := m.Write(ctx, []Event{small}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		large := Event{Path: strings.Repeat("L", 1<<20)}
+		for range 1 + capacity/100 {
+			if err := m.Write(ctx, []Event{large}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range capacity { // evicts the large ones
+			if err := m.Write(ctx, []Event{small}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.mu.Lock()
+		size, used := len(m.data), m.used
+		m.mu.Unlock()
+		if size > max(minMemData, 8*used) {
+			t.Errorf("capacity %d: %d bytes of buffer for %d bytes of events, after the large ones left", capacity, size, used)
+		}
+	}
+}
