@@ -390,7 +390,8 @@ func TestMemorySinkLayout(t *testing.T) {
 }
 
 // checkLayout checks that the events m holds lie in its buffer without
-// overlapping, and that it counts their bytes.
+// overlapping, that it counts their bytes, and that they fill an eighth of
+// it at least, past minMemData.
 func checkLayout(t *testing.T, m *MemorySink) {
 	t.Helper()
 	m.mu.Lock()
@@ -410,5 +411,8 @@ func checkLayout(t *testing.T, m *MemorySink) {
 	}
 	if used != m.used {
 		t.Fatalf("%d bytes held, counted %d", used, m.used)
+	}
+	if len(m.data) > minMemData && used < len(m.data)/8 {
+		t.Fatalf("%d bytes of buffer for %d bytes of events", len(m.data), used)
 	}
 }

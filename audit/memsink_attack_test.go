@@ -370,3 +370,63 @@ func TestMemorySinkAttackBurstReleased(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMemorySinkRing: any sequence of batches of events of any sizes,
+// written to a sink of any small capacity, leaves its events laid out
+// without overlap and returns the newest ones, numbered, in order, through
+// Events and Query, against a model.
+func FuzzMemorySinkRing(f *testing.F) {
+	f.Add([]byte{0, 1, 10, 1, 20, 1, 30})
+	f.Add([]byte{2, 3, 200, 0, 255, 1, 7, 2, 250, 0, 1})
+	f.Add([]byte{6, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 255, 254, 1, 0, 128, 129})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		ctx := context.Background()
+		capacity := 1 + int(data[0]%9)
+		data = data[1:]
+		m := NewMemorySink(capacity)
+		var written []Event
+		for len(data) > 0 && len(written) < 500 {
+			n := int(data[0] % 16) // batch length
+			data = data[1:]
+			batch := make([]Event, n)
+			for i := range batch {
+				var c byte
+				if len(data) > 0 {
+					c, data = data[0], data[1:]
+				}
+				// Sizes 0 to 2,000 by tens, or, for c past 200, large:
+				// up to 3 times minMemData.
+				size := int(c) * 10
+				if c > 200 {
+					size = (int(c) - 200) * 3 * minMemData / 55
+				}
+				batch[i] = Event{Path: strings.Repeat(string('a'+rune(c%26)), size), Status: len(written) + i}
+			}
+			if err := m.Write(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			written = append(written, batch...)
+			checkLayout(t, m)
+			want := written[max(len(written)-capacity, 0):]
+			got := m.Events()
+			p, err := m.Query(ctx, Query{Limit: capacity})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) || len(p.Events) != len(want) {
+				t.Fatalf("%d and %d events, want %d", len(got), len(p.Events), len(want))
+			}
+			for i := range want {
+				seq := uint64(len(written) - len(want) + i + 1)
+				g, q := &got[i], &p.Events[len(want)-1-i]
+				if g.Seq != seq || q.Seq != seq || g.Status != want[i].Status || g.Path != want[i].Path || q.Path != want[i].Path {
+					t.Fatalf("event %d: Seq %d/%d, Status %d, %d bytes, want Seq %d, Status %d, %d bytes",
+						i, g.Seq, q.Seq, g.Status, len(g.Path), seq, want[i].Status, len(want[i].Path))
+				}
+			}
+		}
+	})
+}
