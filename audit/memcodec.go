@@ -45,7 +45,8 @@ const (
 
 // maxMemLocations bounds the locations a MemorySink keeps by identity, so
 // that an emitter that makes a new Location for each event (as parsing an
-// RFC 3339 offset does) cannot grow it without bound.
+// RFC 3339 offset does) cannot grow it without bound. MemorySink's doc
+// comment names it.
 const maxMemLocations = 8
 
 // appendMemEvent appends the memory form of e to b. locs is the sink's

@@ -28,8 +28,10 @@ var ErrBadCursor = errors.New("audit: invalid cursor")
 // a full sink holds nor marks an object per event, and a full sink's
 // writes allocate nothing once the buffer fits the events. The events it
 // returns are decoded copies, each with its own Headers map; their times
-// are in the location they were written in (see memcodec.go for the
-// limits), without a monotonic clock reading.
+// are the instants written, without a monotonic clock reading, in the
+// location they were written in when it is UTC, Local or one of the first
+// 8 other locations the sink saw, else in a fixed zone of the same name
+// and offset (as a [FileSink]'s come back from JSON).
 type MemorySink struct {
 	mu sync.Mutex
 	// data holds the memory forms (memcodec.go) of the events held, oldest
