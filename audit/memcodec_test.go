@@ -322,15 +322,29 @@ func FuzzMemoryDecode(f *testing.F) {
 	locs := []*time.Location{time.FixedZone("A", 3600)}
 	var seeds []Event
 	seeds = append(seeds, Event{}, Event{Time: time.Unix(1_700_000_000, 5).In(locs[0]), Path: "/x",
-		Headers: map[string]string{"a": "b"}, Decision: Allow, Gap: 3})
+		Headers: map[string]string{"a": "b"}, Decision: Allow, Gap: 3},
+		Event{Time: time.Unix(1_700_000_000, 5).In(time.FixedZone("B", 5*3600+1800)), Reason: "r"}) // memFixed: not in locs
 	for _, e := range seeds {
-		l := locs
+		l := append(slices.Clone(locs), make([]*time.Location, maxMemLocations-len(locs))...) // full: other locations are memFixed
 		f.Add(appendMemEvent(nil, &e, &l))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var e Event
-		if !decodeMemEvent(b, &e, locs, true) {
+		var e, v Event
+		ok := decodeMemEvent(b, &e, locs, true)
+		// A view (no headers) accepts the same bytes, and reads the same
+		// event but its Headers, and its time but maybe its location.
+		if vok := decodeMemEvent(b, &v, locs, false); vok != ok {
+			t.Fatalf("decoded: %v, as a view: %v", ok, vok)
+		}
+		if !ok {
 			return
+		}
+		if v.Headers != nil || !v.Time.Equal(e.Time) {
+			t.Fatalf("view: Headers %v, time %v, want nil, %v", v.Headers, v.Time, e.Time)
+		}
+		v.Headers, v.Time = e.Headers, e.Time
+		if err := sameEvent(&v, &e); err != nil {
+			t.Fatalf("view: %v", err)
 		}
 		l := locs
 		again := appendMemEvent(nil, &e, &l)

@@ -190,8 +190,8 @@ func (m *MemorySink) at(i int) ([]byte, uint64) {
 }
 
 // view sets e to the i-th newest event held, Headers aside, its strings
-// aliasing the sink's buffer: e is for reading under m.mu, and must not
-// outlive it. m.mu is held.
+// aliasing the sink's buffer, its time maybe in UTC (decodeMemEvent): e is
+// for filtering under m.mu, and must not outlive it. m.mu is held.
 func (m *MemorySink) view(i int, e *Event) {
 	b, seq := m.at(i)
 	if !decodeMemEvent(b, e, m.locs, false) {

@@ -430,3 +430,38 @@ func FuzzMemorySinkRing(f *testing.F) {
 		}
 	})
 }
+
+// TestMemorySinkAttackZonedReadAllocs: filtering and summarizing a sink
+// whose times are in more locations than it keeps (times parsed from RFC
+// 3339 offsets off the hour, say) allocates nothing per event scanned,
+// under the lock that blocks the Writer: the filters compare instants.
+func TestMemorySinkAttackZonedReadAllocs(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemorySink(1000)
+	for i := range 1000 {
+		at, err := time.Parse(time.RFC3339, fmt.Sprintf("2026-12-07T10:%02d:00+05:30", i%60))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Write(ctx, []Event{{Time: at, KeyID: fmt.Sprint("k", i%100), Decision: Allow}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := m.Events()[999].Time.String(); got != "2026-12-07 10:39:00 +0530 +0530" {
+		t.Fatalf("time %s", got)
+	}
+	if n := testing.AllocsPerRun(10, func() {
+		if p, err := m.Query(ctx, Query{KeyID: "k7"}); err != nil || len(p.Events) != 10 {
+			t.Fatal(len(p.Events), err)
+		}
+	}); n > 100 {
+		t.Errorf("Query: %v allocations for 10 events of 1000", n)
+	}
+	if n := testing.AllocsPerRun(10, func() {
+		if _, err := m.Summarize(ctx, SummaryQuery{Bucket: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 100 {
+		t.Errorf("Summarize: %v allocations", n)
+	}
+}
