@@ -45,7 +45,8 @@ const (
 
 // maxMemLocations bounds the locations a MemorySink keeps by identity, so
 // that an emitter that makes a new Location for each event (as parsing an
-// RFC 3339 offset does) cannot grow it without bound.
+// RFC 3339 offset does) cannot grow it without bound. MemorySink's doc
+// comment names it.
 const maxMemLocations = 8
 
 // appendMemEvent appends the memory form of e to b. locs is the sink's
@@ -107,7 +108,10 @@ func appendMemString(b []byte, s string) []byte {
 // decodeMemEvent sets e (but Seq) to the event of memory form b, with
 // locs the table of the sink that encoded it, and reports whether b was
 // well formed. The strings of e alias b, which must not change while they
-// are in use. Headers are decoded if headers is set, else left nil.
+// are in use. Headers are decoded if headers is set, else left nil, and
+// then a time in a fixed zone (memFixed) is left in UTC, the same instant,
+// without the Location each decoding would allocate: a view for filters,
+// which compare instants.
 func decodeMemEvent(b []byte, e *Event, locs []*time.Location, headers bool) bool {
 	r := memReader{b: b, ok: true}
 	sec := r.varint()
@@ -121,12 +125,14 @@ func decodeMemEvent(b []byte, e *Event, locs []*time.Location, headers bool) boo
 	case tag == memLocal:
 		t = t.In(time.Local)
 	case tag == memFixed:
-		name := strings.Clone(r.str()) // the Location keeps it
+		name := r.str()
 		offset := r.varint()
 		if offset != int64(int(offset)) {
 			return false
 		}
-		t = t.In(time.FixedZone(name, int(offset)))
+		if headers {
+			t = t.In(time.FixedZone(strings.Clone(name), int(offset))) // the Location keeps name
+		}
 	case int(tag-memTable) < len(locs):
 		t = t.In(locs[tag-memTable])
 	default:

@@ -322,15 +322,29 @@ func FuzzMemoryDecode(f *testing.F) {
 	locs := []*time.Location{time.FixedZone("A", 3600)}
 	var seeds []Event
 	seeds = append(seeds, Event{}, Event{Time: time.Unix(1_700_000_000, 5).In(locs[0]), Path: "/x",
-		Headers: map[string]string{"a": "b"}, Decision: Allow, Gap: 3})
+		Headers: map[string]string{"a": "b"}, Decision: Allow, Gap: 3},
+		Event{Time: time.Unix(1_700_000_000, 5).In(time.FixedZone("B", 5*3600+1800)), Reason: "r"}) // memFixed: not in locs
 	for _, e := range seeds {
-		l := locs
+		l := append(slices.Clone(locs), make([]*time.Location, maxMemLocations-len(locs))...) // full: other locations are memFixed
 		f.Add(appendMemEvent(nil, &e, &l))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var e Event
-		if !decodeMemEvent(b, &e, locs, true) {
+		var e, v Event
+		ok := decodeMemEvent(b, &e, locs, true)
+		// A view (no headers) accepts the same bytes, and reads the same
+		// event but its Headers, and its time but maybe its location.
+		if vok := decodeMemEvent(b, &v, locs, false); vok != ok {
+			t.Fatalf("decoded: %v, as a view: %v", ok, vok)
+		}
+		if !ok {
 			return
+		}
+		if v.Headers != nil || !v.Time.Equal(e.Time) {
+			t.Fatalf("view: Headers %v, time %v, want nil, %v", v.Headers, v.Time, e.Time)
+		}
+		v.Headers, v.Time = e.Headers, e.Time
+		if err := sameEvent(&v, &e); err != nil {
+			t.Fatalf("view: %v", err)
 		}
 		l := locs
 		again := appendMemEvent(nil, &e, &l)
@@ -390,7 +404,8 @@ func TestMemorySinkLayout(t *testing.T) {
 }
 
 // checkLayout checks that the events m holds lie in its buffer without
-// overlapping, and that it counts their bytes.
+// overlapping, that it counts their bytes, and that they fill an eighth of
+// it at least, past minMemData.
 func checkLayout(t *testing.T, m *MemorySink) {
 	t.Helper()
 	m.mu.Lock()
@@ -410,5 +425,8 @@ func checkLayout(t *testing.T, m *MemorySink) {
 	}
 	if used != m.used {
 		t.Fatalf("%d bytes held, counted %d", used, m.used)
+	}
+	if len(m.data) > minMemData && used < len(m.data)/8 {
+		t.Fatalf("%d bytes of buffer for %d bytes of events", len(m.data), used)
 	}
 }

@@ -28,8 +28,10 @@ var ErrBadCursor = errors.New("audit: invalid cursor")
 // a full sink holds nor marks an object per event, and a full sink's
 // writes allocate nothing once the buffer fits the events. The events it
 // returns are decoded copies, each with its own Headers map; their times
-// are in the location they were written in (see memcodec.go for the
-// limits), without a monotonic clock reading.
+// are the instants written, without a monotonic clock reading, in the
+// location they were written in when it is UTC, Local or one of the first
+// 8 other locations the sink saw, else in a fixed zone of the same name
+// and offset (as a [FileSink]'s come back from JSON).
 type MemorySink struct {
 	mu sync.Mutex
 	// data holds the memory forms (memcodec.go) of the events held, oldest
@@ -92,6 +94,9 @@ func (m *MemorySink) write(e *Event) {
 		b = appendMemEvent(m.data[off:off:off+free], e, &m.locs)
 		if cap(b) == free { // it fit
 			m.place(off, len(b))
+			if len(m.data) > minMemData && m.used < len(m.data)/8 {
+				m.relayout(2 * m.used) // see below
+			}
 			return
 		}
 		m.scratch = b // the largest yet, in a buffer of its own
@@ -100,9 +105,12 @@ func (m *MemorySink) write(e *Event) {
 		b = m.scratch
 	}
 	off, ok := m.room(len(b))
-	if !ok || off == 0 && m.used+len(b) < len(m.data)/8 && len(m.data) > minMemData {
-		// Too small, or wrapping around a buffer that a burst of large
-		// events left far too large: lay the events out anew.
+	if !ok || m.used+len(b) < len(m.data)/8 && len(m.data) > minMemData {
+		// Too small, or far too large, as a burst of large events leaves
+		// it once they are evicted: lay the events out anew. (Shrunk to
+		// twice their size, it shrinks again once they fill less than a
+		// quarter of that: a copy of the events held per 3/4 of them
+		// evicted, at most.)
 		m.relayout(2 * (m.used + len(b)))
 		off = m.end
 	}
@@ -182,8 +190,8 @@ func (m *MemorySink) at(i int) ([]byte, uint64) {
 }
 
 // view sets e to the i-th newest event held, Headers aside, its strings
-// aliasing the sink's buffer: e is for reading under m.mu, and must not
-// outlive it. m.mu is held.
+// aliasing the sink's buffer, its time maybe in UTC (decodeMemEvent): e is
+// for filtering under m.mu, and must not outlive it. m.mu is held.
 func (m *MemorySink) view(i int, e *Event) {
 	b, seq := m.at(i)
 	if !decodeMemEvent(b, e, m.locs, false) {
