@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -252,6 +253,9 @@ func (m *MemorySink) Query(ctx context.Context, q Query) (Page, error) {
 			continue
 		}
 		if !all {
+			if b, _ := m.at(i); !q.mayMatch(b) {
+				continue
+			}
 			m.view(i, &e)
 			if !q.Match(&e) {
 				continue
@@ -278,6 +282,20 @@ func (q *Query) Match(e *Event) bool {
 }
 
 func eq(want, got string) bool { return want == "" || want == got }
+
+// mayMatch reports whether the memory form b may hold an event that q
+// matches: false when a string that q filters on appears nowhere in b
+// (an event's memory form holds its strings as they are), so that a
+// filtered Query decodes only the events that may match. A filter left
+// out here only costs a decoding.
+func (q *Query) mayMatch(b []byte) bool {
+	for _, s := range [...]string{q.KeyID, q.Account, q.Mode, q.Store, q.IP, q.Reason, string(q.Decision), q.Action} {
+		if s != "" && !bytes.Contains(b, strbytes.View(s)) {
+			return false
+		}
+	}
+	return true
+}
 
 // matchesAll reports whether q has no filter, so that Match holds for
 // every event (TestQueryMatchesAll keeps it to Match's filters).

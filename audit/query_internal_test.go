@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -32,5 +33,39 @@ func TestQueryMatchesAll(t *testing.T) {
 		if q.matchesAll() {
 			t.Errorf("Query with %s set matches everything: matchesAll misses the filter", f.Name)
 		}
+	}
+}
+
+// TestQueryMayMatch: mayMatch never refuses the memory form of an event
+// that Match accepts. For events of random fields (fillEvent: every
+// field), each query filters on one of the event's own string fields
+// (which Match accepts); and a query on a string absent from the form is
+// refused, so that the pre-filter is not vacuous.
+func TestQueryMayMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for range 2000 {
+		var e Event
+		fillEvent(t, &e, rng.Uint64, rng.IntN(2) == 0)
+		var locs []*time.Location
+		b := appendMemEvent(nil, &e, &locs)
+		queries := []Query{
+			{KeyID: e.KeyID}, {Account: e.Account}, {Mode: e.Mode}, {Store: e.Store}, {IP: e.IP},
+			{Reason: e.Reason}, {Decision: e.Decision}, {Action: e.Action},
+			{KeyID: e.KeyID, Account: e.Account, Mode: e.Mode, Store: e.Store, IP: e.IP,
+				Reason: e.Reason, Decision: e.Decision, Action: e.Action},
+		}
+		for _, q := range queries {
+			if q.Match(&e) && !q.mayMatch(b) {
+				t.Fatalf("mayMatch refuses an event that Match accepts: %#v for %#v", q, e)
+			}
+		}
+	}
+	var e Event
+	fillEvent(t, &e, rng.Uint64, true)
+	var locs []*time.Location
+	b := appendMemEvent(nil, &e, &locs)
+	absent := string(make([]byte, len(b)+1)) // longer than the form: in it nowhere
+	if (&Query{KeyID: absent}).mayMatch(b) {
+		t.Fatal("mayMatch accepts a KeyID absent from the memory form")
 	}
 }
