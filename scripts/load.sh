@@ -13,6 +13,10 @@
 #
 #   bare            wrk, GET /bare
 #   bare + key      wrk, GET /bare with the API key's header (not checked)
+#   floor           wrk, GET /floor with the API key: the bench module's
+#                   floor of an API key check in the server (SHA-256 of
+#                   the secret, a map lookup, a constant-time comparison,
+#                   the context), what the least check keeps
 #   api key         wrk, GET /protected with a secret API key
 #   bare + token    wrk, GET /bare with the token's header (not checked)
 #   cached token    wrk, GET /protected with an HS256 access token (after
@@ -207,6 +211,7 @@ measure() {
 	bare) cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" -s "$DIR/report.lua" "$url/bare") ;;
 	bareapikey | baretoken) cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" -s "$DIR/wrk-${name#bare}.lua" "$url/bare") ;;
 	apikey | token) cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" -s "$DIR/wrk-$name.lua" "$url/protected") ;;
+	floor) cmd=(wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" -s "$DIR/wrk-apikey.lua" "$url/floor") ;;
 	gobare) cmd=("$DIR/load" sign -bare -url "$url" -creds "$DIR/creds.json" -n "$MAX_SIGNED" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
 	signed) cmd=("$DIR/load" sign -url "$url" -creds "$DIR/creds.json" -n "$MAX_SIGNED" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
 	esac
@@ -288,6 +293,7 @@ fi
 baseline() {
 	case $1 in
 	apikey | token) echo "bare$1" ;;
+	floor) echo bareapikey ;;
 	bareapikey | baretoken) echo bare ;;
 	signed) echo gobare ;;
 	*) echo "$1" ;;
@@ -302,7 +308,7 @@ median() {
 # RPS, P50 and P99 are the medians over the rounds of each run, RATIO the
 # median over the rounds of its ratio to its baseline (see baseline).
 declare -A RPS P50 P99 RATIO
-runs=(bare bareapikey apikey baretoken token gobare signed)
+runs=(bare bareapikey floor apikey baretoken token gobare signed)
 for storage in "${STORAGES[@]}"; do
 	for audit in "${AUDITS[@]}"; do
 		echo "==> $storage, audit $audit"
@@ -337,7 +343,7 @@ for storage in "${STORAGES[@]}"; do
 		# each run when it stopped.
 		protected_completed=$completed
 		for ((round = 1; round <= ROUNDS; round++)); do
-			for r in bare bareapikey baretoken gobare; do
+			for r in bare bareapikey floor baretoken gobare; do
 				protected_completed=$((protected_completed - $(field requests "$DIR/$r.$round.txt")))
 			done
 		done
@@ -361,6 +367,7 @@ label() {
 	case $1 in
 	bare) echo "bare, no credential (wrk)" ;;
 	bareapikey) echo "bare, API key header (wrk)" ;;
+	floor) echo "floor: SHA-256, map, context (wrk)" ;;
 	apikey) echo "API key (wrk)" ;;
 	baretoken) echo "bare, token header (wrk)" ;;
 	token) echo "cached token (wrk)" ;;

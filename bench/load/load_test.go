@@ -44,6 +44,9 @@ func TestServer(t *testing.T) {
 		want   int
 	}{
 		{"bare", "/bare", nil, http.StatusOK},
+		{"floor", "/floor", bearer(s.creds.APIKey), http.StatusOK},
+		{"floor, bad key", "/floor", bearer(secretChanged(s.creds.APIKey)), http.StatusUnauthorized},
+		{"floor, no credential", "/floor", nil, http.StatusUnauthorized},
 		{"api key", "/protected", bearer(s.creds.APIKey), http.StatusOK},
 		{"access token", "/protected", bearer(s.creds.Token), http.StatusOK},
 		{"signed", "/protected", replayed, http.StatusOK},
@@ -105,4 +108,15 @@ func TestRun(t *testing.T) {
 	if _, err := run(context.Background(), srv.URL+"/", nil, 1, time.Minute); err == nil {
 		t.Error("a run without requests did not fail")
 	}
+}
+
+// secretChanged returns key with the last character of its secret (before
+// the 6-character checksum) changed.
+func secretChanged(key string) string {
+	i := len(key) - 7
+	c := byte('x')
+	if key[i] == c {
+		c = 'y'
+	}
+	return key[:i] + string(c) + key[i+1:]
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +16,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -201,12 +204,48 @@ func newServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 	protected := auth.Require(middleware.Rule{Permission: "load:read"})(http.HandlerFunc(ok))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /bare", ok)
+	mux.Handle("GET /floor", floor(s.creds.APIKey, acct.ID))
 	mux.Handle("GET /protected", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.protected.Add(1)
 		protected.ServeHTTP(w, r)
 	}))
 	s.handler = mux
 	return s, nil
+}
+
+// floor is the API key's floor of the bench module, in the server: the
+// least a standard-library check of key does (the key ID and secret at the
+// end of the Bearer token, SHA-256 of the secret, a map lookup, a
+// constant-time comparison, the caller's account in the context) before
+// ok, so that scripts/load.sh shows what such a check keeps of the bare
+// route's rate beside what keygate keeps.
+func floor(key, account string) http.Handler {
+	const idLen, secretLen, checksumLen = 16, 43, 6
+	type record struct {
+		hash    [sha256.Size]byte
+		account string
+	}
+	type accountKey struct{}
+	body := key[len(key)-idLen-secretLen-checksumLen:]
+	records := map[string]record{body[:idLen]: {hash: sha256.Sum256([]byte(body[idLen : idLen+secretLen])), account: account}}
+	var mu sync.RWMutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !found || len(raw) < idLen+secretLen+checksumLen {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		body := raw[len(raw)-idLen-secretLen-checksumLen:]
+		sum := sha256.Sum256([]byte(body[idLen : idLen+secretLen]))
+		mu.RLock()
+		rec, known := records[body[:idLen]]
+		mu.RUnlock()
+		if !known || subtle.ConstantTimeCompare(rec.hash[:], sum[:]) != 1 {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		ok(w, r.WithContext(context.WithValue(r.Context(), accountKey{}, rec.account)))
+	})
 }
 
 // close closes what newServer opened, the last opened first.
