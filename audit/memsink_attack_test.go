@@ -150,8 +150,9 @@ func TestMemorySinkAttackConcurrent(t *testing.T) {
 	}
 	var kept []Event // results of reads, checked again at the end
 	var keptMu sync.Mutex
+	var readers sync.WaitGroup // the writers write until the readers are done
 	for g := range 3 {
-		wg.Go(func() {
+		readers.Go(func() {
 			for range 300 {
 				var got []Event
 				switch g {
@@ -197,7 +198,7 @@ func TestMemorySinkAttackConcurrent(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(500 * time.Millisecond)
+	readers.Wait()
 	close(stop)
 	wg.Wait()
 	close(errs)

@@ -1,6 +1,8 @@
 // Package strbytes gives read-only byte views of strings, for the hash,
 // checksum and signature functions of the standard library, which only read
-// their input: a []byte(s) conversion would cost an allocation per request.
+// their input (a []byte(s) conversion would cost an allocation per
+// request), and string views of bytes that no one writes to any more (the
+// events an audit.MemorySink decodes).
 package strbytes
 
 import "unsafe"
