@@ -190,7 +190,7 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ar := &auditedRequest{}
 	start, id := h.begin(&ar.auditState, w, r)
-	ar.req = *r.WithContext(&ar.auditState) // a copy on the stack, not on the heap
+	ar.req = *r.WithContext(&ar.auditState) // WithContext's copy is inlined, on the stack: the request is copied once, into ar
 	h.next.ServeHTTP(&ar.rec, &ar.req)
 	// A mux inside next routed the copy: its pattern is the route.
 	h.end(&ar.auditState, r, ar.req.Pattern, start, id)
