@@ -12,7 +12,7 @@ import (
 // peerSlots is the size of a peerCache; peerReplace makes one miss in
 // peerReplace replace a slot's entry.
 const (
-	peerSlots   = 16
+	peerSlots   = 64
 	peerReplace = 16
 )
 
@@ -54,9 +54,26 @@ func (c *peerCache) remoteIP(r *http.Request) (netip.Addr, bool) {
 	return ip, ok
 }
 
-// peerSlot is the slot of a non-empty RemoteAddr: the port's last digit,
-// a middle character and the length tell the connections of one client
-// apart; a collision only costs a parse.
+// peerSlot is the slot of a non-empty RemoteAddr: its port (the value of
+// up to five trailing digits) plus its host's last character and length,
+// so that the connections of one client, whose ports an operating system
+// hands out in turn, take distinct slots (up to peerSlots consecutive
+// ports), and other clients spread over them; a collision only costs a
+// parse.
 func peerSlot(a string) int {
-	return int((uint(a[len(a)-1]) + 7*uint(a[len(a)/2]) + 31*uint(len(a))) % peerSlots)
+	i, port := len(a), uint(0)
+	for unit := uint(1); i > 0 && i > len(a)-5; unit *= 10 {
+		d := uint(a[i-1]) - '0'
+		if d > 9 {
+			break
+		}
+		port += d * unit
+		i--
+	}
+	// a[:i] is the host and its colon (empty if a is all digits).
+	host := uint(i)
+	if i >= 2 {
+		host += 7 * uint(a[i-2])
+	}
+	return int((port + 31*host) % peerSlots)
 }

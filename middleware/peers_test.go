@@ -62,6 +62,29 @@ func TestPeerCacheHits(t *testing.T) {
 	}
 }
 
+// TestPeerSlotConsecutivePorts: the connections of one client, on
+// consecutive ports, each have a slot of their own, so that a client's
+// keep-alive connections (a load balancer's, a load test's) never evict one
+// another.
+func TestPeerSlotConsecutivePorts(t *testing.T) {
+	for _, host := range []string{"127.0.0.1", "10.1.2.3", "[2001:db8::1]"} {
+		for _, first := range []int{1, 9990, 32768, 60999, 65536 - peerSlots} {
+			seen := map[int]string{}
+			for port := first; port < first+peerSlots; port++ {
+				a := host + ":" + strconv.Itoa(port)
+				s := peerSlot(a)
+				if s < 0 || s >= peerSlots {
+					t.Fatalf("peerSlot(%q) = %d", a, s)
+				}
+				if other, ok := seen[s]; ok {
+					t.Errorf("%s and %s share slot %d", other, a, s)
+				}
+				seen[s] = a
+			}
+		}
+	}
+}
+
 // TestPeerCacheConcurrent: requests of many peers resolved at once, so
 // that slots are filled and replaced under one another, each get their
 // own peer's address (run with -race).
