@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -60,5 +62,87 @@ func BenchmarkServer(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkServerCold is BenchmarkServer with audit off, each request
+// after a round trip of a request's and a response's bytes over a loopback
+// TCP connection: the kernel's work that separates two requests in a
+// server, which leaves the caches and predictors cold for the next. It is
+// a proxy for scripts/load.sh that runs in one process: what a route
+// costs over bare here is close to what it costs the server under wrk
+// (where the pinned server spends most of each request in the kernel),
+// several times what it costs in BenchmarkServer, and it is much less
+// noisy than a load run. Compare routes with the same credential header:
+// apikey and floor with bare, token with baretoken.
+func BenchmarkServerCold(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	server, accept := <-accepted
+	if !accept {
+		b.Fatal("accept failed")
+	}
+	defer server.Close()
+	request, response, buf := make([]byte, 300), make([]byte, 120), make([]byte, 512)
+	roundTrip := func() {
+		if _, err := client.Write(request); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(server, buf[:len(request)]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := server.Write(response); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(client, buf[:len(response)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s, err := newServer(b.Context(), serverConfig{DB: filepath.Join(b.TempDir(), "keygate.db"), Audit: "off"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.close(b.Context()) })
+	for _, tc := range []struct{ name, path, credential string }{
+		{"bare", "/bare", s.creds.APIKey},
+		{"floor", "/floor", s.creds.APIKey},
+		{"apikey", "/protected", s.creds.APIKey},
+		{"baretoken", "/bare", s.creds.Token},
+		{"token", "/protected", s.creds.Token},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			r.Header.Set("Authorization", "Bearer "+tc.credential)
+			w := &discard{h: http.Header{}}
+			s.handler.ServeHTTP(w, r)
+			if w.code != http.StatusOK && w.code != 0 {
+				b.Fatalf("status %d", w.code)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				roundTrip()
+				s.handler.ServeHTTP(w, r)
+			}
+			if w.code != http.StatusOK && w.code != 0 {
+				b.Fatalf("status %d", w.code)
+			}
+		})
 	}
 }
