@@ -53,10 +53,13 @@ type serverConfig struct {
 
 // server is a load server's handler and what it must close.
 type server struct {
-	handler   http.Handler
-	creds     creds
-	protected atomic.Int64 // requests that reached the middleware
-	closers   []func(context.Context) error
+	handler http.Handler
+	creds   creds
+	// Requests that reached each route. Every route counts, so that the
+	// routes compared differ only by their check: the bare and floor
+	// routes' counts are not printed.
+	bareServed, floorServed, protected atomic.Int64
+	closers                            []func(context.Context) error
 }
 
 // ok is the trivial handler served bare and protected.
@@ -203,14 +206,19 @@ func newServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 	}
 	protected := auth.Require(middleware.Rule{Permission: "load:read"})(http.HandlerFunc(ok))
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /bare", ok)
-	mux.Handle("GET /floor", floor(s.creds.APIKey, acct.ID, http.HandlerFunc(ok)))
-	mux.Handle("GET /protected", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.protected.Add(1)
-		protected.ServeHTTP(w, r)
-	}))
+	mux.Handle("GET /bare", counted(&s.bareServed, http.HandlerFunc(ok)))
+	mux.Handle("GET /floor", counted(&s.floorServed, floor(s.creds.APIKey, acct.ID, http.HandlerFunc(ok))))
+	mux.Handle("GET /protected", counted(&s.protected, protected))
 	s.handler = mux
 	return s, nil
+}
+
+// counted is h counting its requests in n.
+func counted(n *atomic.Int64, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // floor is the API key's floor of the bench module, in the server: the
