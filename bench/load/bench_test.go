@@ -65,7 +65,7 @@ func BenchmarkServer(b *testing.B) {
 	}
 }
 
-// BenchmarkServerCold is BenchmarkServer with audit off, each request
+// BenchmarkServerCold is BenchmarkServer with each request
 // after a round trip of a request's and a response's bytes over a loopback
 // TCP connection: the kernel's work that separates two requests in a
 // server, which leaves the caches and predictors cold for the next. It is
@@ -74,7 +74,10 @@ func BenchmarkServer(b *testing.B) {
 // (where the pinned server spends most of each request in the kernel),
 // several times what it costs in BenchmarkServer, and it is much less
 // noisy than a load run. Compare routes with the same credential header:
-// apikey and floor with bare, token with baretoken.
+// apikey and floor with bare, token with baretoken, each with the bare
+// route of the same server (audit off, to memory, to a file). Pin the
+// process to one CPU (taskset -c 1), as load.sh pins the server, so that
+// the audit writer's goroutine shares the request's CPU there too.
 func BenchmarkServerCold(b *testing.B) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,34 +118,43 @@ func BenchmarkServerCold(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	s, err := newServer(b.Context(), serverConfig{DB: filepath.Join(b.TempDir(), "keygate.db"), Audit: "off"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.close(b.Context()) })
-	for _, tc := range []struct{ name, path, credential string }{
-		{"bare", "/bare", s.creds.APIKey},
-		{"floor", "/floor", s.creds.APIKey},
-		{"apikey", "/protected", s.creds.APIKey},
-		{"baretoken", "/bare", s.creds.Token},
-		{"token", "/protected", s.creds.Token},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			r := httptest.NewRequest(http.MethodGet, tc.path, nil)
-			r.Header.Set("Authorization", "Bearer "+tc.credential)
-			w := &discard{h: http.Header{}}
-			s.handler.ServeHTTP(w, r)
-			if w.code != http.StatusOK && w.code != 0 {
-				b.Fatalf("status %d", w.code)
+	for _, audit := range []string{"off", "memory", "file"} {
+		cfg := serverConfig{DB: filepath.Join(b.TempDir(), "keygate.db"), Audit: audit}
+		if audit == "file" {
+			cfg.Audit = filepath.Join(b.TempDir(), "audit.jsonl")
+		}
+		s, err := newServer(b.Context(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.close(b.Context()) })
+		for _, tc := range []struct{ name, path, credential string }{
+			{"bare", "/bare", s.creds.APIKey},
+			{"floor", "/floor", s.creds.APIKey},
+			{"apikey", "/protected", s.creds.APIKey},
+			{"baretoken", "/bare", s.creds.Token},
+			{"token", "/protected", s.creds.Token},
+		} {
+			if audit != "off" && tc.name != "bare" && tc.name != "apikey" {
+				continue
 			}
-			b.ReportAllocs()
-			for b.Loop() {
-				roundTrip()
+			b.Run("audit="+audit+"/"+tc.name, func(b *testing.B) {
+				r := httptest.NewRequest(http.MethodGet, tc.path, nil)
+				r.Header.Set("Authorization", "Bearer "+tc.credential)
+				w := &discard{h: http.Header{}}
 				s.handler.ServeHTTP(w, r)
-			}
-			if w.code != http.StatusOK && w.code != 0 {
-				b.Fatalf("status %d", w.code)
-			}
-		})
+				if w.code != http.StatusOK && w.code != 0 {
+					b.Fatalf("status %d", w.code)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					roundTrip()
+					s.handler.ServeHTTP(w, r)
+				}
+				if w.code != http.StatusOK && w.code != 0 {
+					b.Fatalf("status %d", w.code)
+				}
+			})
+		}
 	}
 }
