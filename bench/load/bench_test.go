@@ -65,9 +65,9 @@ func BenchmarkServer(b *testing.B) {
 	}
 }
 
-// BenchmarkServerCold is BenchmarkServer with each request
-// after a round trip of a request's and a response's bytes over a loopback
-// TCP connection: the kernel's work that separates two requests in a
+// BenchmarkServerCold is BenchmarkServer with each request after a round
+// trip of a request's and a response's bytes over a loopback TCP
+// connection: the kernel's work that separates two requests in a
 // server, which leaves the caches and predictors cold for the next. It is
 // a proxy for scripts/load.sh that runs in one process: what a route
 // costs over bare here is close to what it costs the server under wrk
