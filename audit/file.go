@@ -205,6 +205,16 @@ func (s *FileSink) Write(ctx context.Context, batch []Event) error {
 // memSink): each event is encoded from a view of its memory form, whose
 // strings alias recs.
 func (s *FileSink) writeRecords(ctx context.Context, recs []byte, locs []*time.Location) error {
+	return s.writeRecs(ctx, recs, locs, false)
+}
+
+// writeLines is Write for the records of a Writer whose records hold
+// JSON lines (Writer.lines): it writes each line with its Seq.
+func (s *FileSink) writeLines(ctx context.Context, recs []byte) error {
+	return s.writeRecs(ctx, recs, nil, true)
+}
+
+func (s *FileSink) writeRecs(ctx context.Context, recs []byte, locs []*time.Location, lines bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -222,12 +232,26 @@ func (s *FileSink) writeRecords(ctx context.Context, recs []byte, locs []*time.L
 	for len(recs) > 0 {
 		var form []byte
 		form, recs = nextRecord(recs)
+		n++
+		seq := s.seq + uint64(n)
+		if lines {
+			if form[0] == '{' {
+				// The event's line with Seq 0, {"time":...: as
+				// appendJSON writes it with seq.
+				b := append(s.buf.AvailableBuffer(), `{"seq":`...)
+				b = strconv.AppendUint(b, seq, 10)
+				b = append(b, ',')
+				s.buf.Write(append(b, form[1:]...))
+				s.ends = append(s.ends, s.buf.Len())
+				continue
+			}
+			form = form[1:] // recMemForm
+		}
 		if !decodeMemForm(form, e, locs, true, false) {
 			panic("audit: a Writer handed a malformed event")
 		}
 		e.Time = e.Time.UTC()
-		n++
-		if err := s.appendEvent(e, s.seq+uint64(n)); err != nil {
+		if err := s.appendEvent(e, seq); err != nil {
 			return err
 		}
 	}

@@ -181,7 +181,14 @@ type Writer struct {
 	// locs is the table of the forms' locations: it only grows (under
 	// w.qmu), so that a batch reads the entries its records name from a
 	// copy of its slice header.
+	//
+	// lines is set when every sink is a FileSink (and there is one): the
+	// records then hold JSON lines instead of memory forms, each the line
+	// of the event with Seq 0, which a FileSink writes with its Seq, or,
+	// for an event whose line encoding/json must refuse (appendJSON), the
+	// byte recMemForm then the event's memory form, in UTC.
 	encoded bool
+	lines   bool
 	recs    []byte
 	rhead   int
 	locs    []*time.Location
@@ -230,6 +237,12 @@ func NewWriter(cfg WriterConfig) *Writer {
 	if w.encoded = !w.copies; !w.encoded {
 		w.queue = make([]Event, cfg.QueueSize)
 	}
+	w.lines = w.encoded && len(w.sinks) > 0
+	for _, s := range w.sinks {
+		if _, ok := s.(*FileSink); !ok {
+			w.lines = false
+		}
+	}
 	w.need.Store(1)
 	go w.run()
 	return w
@@ -243,15 +256,12 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	e.Seq = 0 // the sinks number events
 	e.Gap = 0 // only the Writer writes gap markers
 	// An encoding Writer encodes the event before it takes the lock, in
-	// a buffer on the stack that holds a typical request event, when the
-	// event's location needs no entry in the table (as request and
-	// management events, in UTC, need none); push encodes the others.
+	// a buffer on the stack that holds a typical request event, unless
+	// its location needs an entry in the table (encode).
 	var buf [memInline]byte
 	var form []byte
 	if w.encoded {
-		if loc := e.Time.Location(); loc == time.UTC || loc == time.Local {
-			form = appendMemEvent(buf[:0], &e, nil)
-		}
+		form = w.encode(buf[:0], &e)
 	}
 	w.qmu.Lock()
 	if w.closed {
@@ -340,6 +350,27 @@ func (w *Writer) push(e *Event, form []byte) int {
 	return w.count
 }
 
+// recMemForm starts a record of a lines Writer that holds a memory form
+// rather than a JSON line (which starts with '{').
+const recMemForm = 0
+
+// encode appends to b and returns the form of e that an encoding Writer
+// queues (see Writer.encoded), or returns nil if its location needs an
+// entry in w.locs: push then encodes it under w.qmu. It may change e.
+func (w *Writer) encode(b []byte, e *Event) []byte {
+	if w.lines {
+		e.Time = e.Time.UTC() // as FileSink.Write writes it
+		if line, ok := appendJSON(b, e, 0); ok {
+			return line
+		}
+		return appendMemEvent(append(b, recMemForm), e, nil) // for FileSink.Write's error
+	}
+	if loc := e.Time.Location(); loc == time.UTC || loc == time.Local {
+		return appendMemEvent(b, e, nil)
+	}
+	return nil
+}
+
 // memInline is the size of the buffer on Emit's stack that an event is
 // encoded in: room for a typical request event's memory form.
 const memInline = 512
@@ -356,20 +387,31 @@ type writerBatch struct {
 	n      int
 }
 
-// reset empties b, keeping its buffers unless recs grew past keep bytes
-// (a burst of large events), which it lets go.
+// reset empties b, keeping its buffers, unless recs is a large buffer
+// that the batch used little of (spare), which it lets go.
 func (b *writerBatch) reset(keep int) {
 	b.events = b.events[:0]
-	if cap(b.recs) > keep {
+	if spare(b.recs, keep) {
 		b.recs = nil
 	}
 	b.recs, b.skip, b.locs, b.n = b.recs[:0], 0, nil, 0
 }
 
 // keepRecs is the size up to which an encoding Writer keeps a records
-// buffer from batch to batch: what a full queue of typical request events
-// takes, about as much as the queue of Events a Writer otherwise keeps.
+// buffer from batch to batch in any case: what a full queue of typical
+// request events takes, about as much as the queue of Events a Writer
+// otherwise keeps.
 func (w *Writer) keepRecs() int { return w.size * memInline }
+
+// spare reports whether the records buffer b, holding what a batch or the
+// queue used of it, is larger than keep bytes and used less than a
+// quarter of: then it is let go, so that a burst of large events does not
+// leave the Writer holding their room. (A buffer filled by as many events
+// is kept, however large: buffers let go after every batch would cost an
+// allocation and its clearing each.)
+func spare(b []byte, keep int) bool {
+	return cap(b) > keep && len(b) < cap(b)/4
+}
 
 // needed is how many queued events make Emit wake the goroutine that holds
 // a batch of n events: those that fill it, but at most half the queue, so
@@ -441,10 +483,7 @@ func (w *Writer) takeRecs(b *writerBatch, n int) {
 		end := len(w.recs) - len(rest)
 		b.recs = append(b.recs, w.recs[w.rhead:end]...)
 		if w.rhead = end; n == w.count {
-			w.recs, w.rhead = w.recs[:0], 0
-			if cap(w.recs) > w.keepRecs() {
-				w.recs = nil
-			}
+			w.recs, w.rhead = w.recs[:0], 0 // (let go, if spare, as the batch's: the buffers swap)
 		}
 	}
 	b.locs = w.locs // the entries its records name, which never change
@@ -659,7 +698,10 @@ func (w *Writer) write(b *writerBatch) bool {
 		gap = n
 		marker := Event{Time: w.now().UTC(), Gap: n}
 		if w.encoded {
-			recs = appendRecord(make([]byte, 0, 64+len(recs)), &marker)
+			var buf [memInline]byte
+			form := w.encode(buf[:0], &marker) // in UTC: not nil
+			recs = binary.AppendUvarint(make([]byte, 0, 64+len(recs)), uint64(len(form)))
+			recs = append(recs, form...)
 			recs = append(recs, b.recs[b.skip:]...)
 		} else {
 			events = make([]Event, 0, len(b.events)+1)
@@ -684,7 +726,9 @@ func (w *Writer) write(b *writerBatch) bool {
 		backoff := retryMin
 		for {
 			var err error
-			if w.encoded {
+			if w.lines {
+				err = s.(*FileSink).writeLines(w.sinkCtx, recs)
+			} else if w.encoded {
 				err = s.(memSink).writeRecords(w.sinkCtx, recs, b.locs)
 			} else {
 				batch := events
@@ -732,15 +776,6 @@ var (
 	_ memSink = (*MemorySink)(nil)
 	_ memSink = (*FileSink)(nil)
 )
-
-// appendRecord appends to b the record of e, in UTC or Local: the
-// uvarint length of its memory form, then the form.
-func appendRecord(b []byte, e *Event) []byte {
-	var buf [memInline]byte
-	form := appendMemEvent(buf[:0], e, nil)
-	b = binary.AppendUvarint(b, uint64(len(form)))
-	return append(b, form...)
-}
 
 // nextRecord splits the first record off recs: it returns its memory form
 // and the records after it. recs holds a record at least.

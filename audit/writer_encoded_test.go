@@ -3,7 +3,9 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -47,9 +49,16 @@ func encodedEvents() []audit.Event {
 }
 
 // TestWriterEncodedSinks checks that this package's sinks behind a
-// Writer, which hands them events in memory form, store what they store
-// when they are written to directly: the same events, the same file.
+// Writer, which hands them events in memory form (or, to FileSinks alone,
+// as JSON lines), store what they store when they are written to
+// directly: the same events, the same file.
 func TestWriterEncodedSinks(t *testing.T) {
+	for _, withMemory := range []bool{true, false} {
+		t.Run(fmt.Sprintf("memory=%v", withMemory), func(t *testing.T) { testWriterEncodedSinks(t, withMemory) })
+	}
+}
+
+func testWriterEncodedSinks(t *testing.T, withMemory bool) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	open := func(name string) *audit.FileSink {
@@ -62,7 +71,11 @@ func TestWriterEncodedSinks(t *testing.T) {
 	}
 	events := encodedEvents()
 	viaMem, viaFile := audit.NewMemorySink(1000), open("via.jsonl")
-	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{viaMem, viaFile}, BatchSize: 7})
+	sinks := []audit.Sink{viaFile}
+	if withMemory {
+		sinks = append(sinks, viaMem)
+	}
+	w := audit.NewWriter(audit.WriterConfig{Sinks: sinks, BatchSize: 7})
 	for i, e := range events {
 		if err := w.Emit(ctx, e, audit.Block); err != nil {
 			t.Fatal(err)
@@ -87,20 +100,22 @@ func TestWriterEncodedSinks(t *testing.T) {
 		}
 	}
 
-	got, want := viaMem.Events(), directMem.Events()
-	if len(got) != len(events) || len(want) != len(events) {
-		t.Fatalf("%d and %d events, want %d", len(got), len(want), len(events))
-	}
-	for i := range got {
-		g, w := got[i], want[i]
-		gn, go_ := g.Time.Zone()
-		wn, wo := w.Time.Zone()
-		if !g.Time.Equal(w.Time) || gn != wn || go_ != wo || g.Time.Location().String() != w.Time.Location().String() {
-			t.Fatalf("event %d: time %v via a Writer, %v written directly", i, g.Time, w.Time)
+	if withMemory {
+		got, want := viaMem.Events(), directMem.Events()
+		if len(got) != len(events) || len(want) != len(events) {
+			t.Fatalf("%d and %d events, want %d", len(got), len(want), len(events))
 		}
-		g.Time, w.Time = time.Time{}, time.Time{}
-		if !reflect.DeepEqual(g, w) {
-			t.Fatalf("event %d:\n%+v via a Writer,\n%+v written directly", i, g, w)
+		for i := range got {
+			g, w := got[i], want[i]
+			gn, go_ := g.Time.Zone()
+			wn, wo := w.Time.Zone()
+			if !g.Time.Equal(w.Time) || gn != wn || go_ != wo || g.Time.Location().String() != w.Time.Location().String() {
+				t.Fatalf("event %d: time %v via a Writer, %v written directly", i, g.Time, w.Time)
+			}
+			g.Time, w.Time = time.Time{}, time.Time{}
+			if !reflect.DeepEqual(g, w) {
+				t.Fatalf("event %d:\n%+v via a Writer,\n%+v written directly", i, g, w)
+			}
 		}
 	}
 	via, err := os.ReadFile(filepath.Join(dir, "via.jsonl"))
@@ -116,10 +131,64 @@ func TestWriterEncodedSinks(t *testing.T) {
 	}
 }
 
+// TestWriterEncodedUnencodable checks that an event that encoding/json
+// refuses (a NaN latency) fails a FileSink's batch behind a Writer with
+// the error it fails Write with, with or without a MemorySink beside it.
+func TestWriterEncodedUnencodable(t *testing.T) {
+	for _, withMemory := range []bool{true, false} {
+		t.Run(fmt.Sprintf("memory=%v", withMemory), func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			file, err := audit.OpenFile(audit.FileConfig{Path: path, Sync: audit.SyncNever})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = file.Close() })
+			bad := audit.Event{Time: time.Now().UTC(), RequestID: "r1", LatencyMS: math.NaN()}
+			want := file.Write(ctx, []audit.Event{bad})
+			if want == nil {
+				t.Fatal("Write took a NaN latency")
+			}
+			sinks := []audit.Sink{file}
+			if withMemory {
+				sinks = append(sinks, audit.NewMemorySink(10))
+			}
+			failed := make(chan error, 1)
+			w := audit.NewWriter(audit.WriterConfig{Sinks: sinks, OnError: func(_ int, err error) {
+				select {
+				case failed <- err:
+				default:
+				}
+			}})
+			if err := w.Emit(ctx, bad, audit.Block); err != nil {
+				t.Fatal(err)
+			}
+			got := <-failed // within FlushInterval
+			closeCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			if err := w.Close(closeCtx); err == nil {
+				t.Fatal("Close wrote the event")
+			}
+			if got.Error() != want.Error() {
+				t.Fatalf("the Writer's sink failed with %q, Write with %q", got, want)
+			}
+			if st := w.Stats(); st.Written != 0 || st.Dropped != 1 {
+				t.Fatalf("Stats %+v", st)
+			}
+		})
+	}
+}
+
 // TestWriterEncodedDrop drops events under Drop before a FileSink that
-// syncs every batch, and checks that both sinks record every event kept
-// and gap markers for the rest.
+// syncs every batch (with or without a MemorySink beside it), and checks
+// that the sinks record every event kept and gap markers for the rest.
 func TestWriterEncodedDrop(t *testing.T) {
+	for _, withMemory := range []bool{true, false} {
+		t.Run(fmt.Sprintf("memory=%v", withMemory), func(t *testing.T) { testWriterEncodedDrop(t, withMemory) })
+	}
+}
+
+func testWriterEncodedDrop(t *testing.T, withMemory bool) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	file, err := audit.OpenFile(audit.FileConfig{Path: path})
@@ -128,7 +197,11 @@ func TestWriterEncodedDrop(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = file.Close() })
 	mem := audit.NewMemorySink(1 << 20)
-	w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem, file}, QueueSize: 4, BatchSize: 2})
+	sinks := []audit.Sink{file}
+	if withMemory {
+		sinks = append(sinks, mem)
+	}
+	w := audit.NewWriter(audit.WriterConfig{Sinks: sinks, QueueSize: 4, BatchSize: 2})
 	for i := 0; i < 100000 && (i < 1000 || w.Stats().Dropped == 0); i++ {
 		_ = w.Emit(ctx, req(i), audit.Drop)
 	}
@@ -140,19 +213,28 @@ func TestWriterEncodedDrop(t *testing.T) {
 	if st.Dropped == 0 {
 		t.Fatal("no event dropped")
 	}
-	log := mem.Events()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []audit.Event
+	for line := range bytes.Lines(data) {
+		var e audit.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatal(err)
+		}
+		log = append(log, e)
+	}
 	events, gaps := checkLog(t, log, true)
 	if uint64(events) != st.Written || gaps != st.Dropped {
 		t.Fatalf("%d events and gaps for %d, Stats %+v", events, gaps, st)
 	}
-	p, err := file.Query(ctx, audit.Query{Limit: audit.MaxQueryLimit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range p.Events { // newest first
-		want := log[len(log)-1-i]
-		if e.Seq != want.Seq || e.RequestID != want.RequestID || e.Gap != want.Gap || !e.Time.Equal(want.Time) {
-			t.Fatalf("file holds %+v, memory %+v", e, want)
+	if withMemory {
+		for i, e := range mem.Events() {
+			want := log[i]
+			if e.Seq != want.Seq || e.RequestID != want.RequestID || e.Gap != want.Gap || !e.Time.Equal(want.Time) {
+				t.Fatalf("memory holds %+v, the file %+v", e, want)
+			}
 		}
 	}
 }
