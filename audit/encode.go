@@ -143,6 +143,22 @@ func appendFloat(b []byte, f float64) []byte {
 	return b
 }
 
+// jsonPlain8 reports whether the 8 bytes of s are all printable ASCII
+// other than '"' and '\\', which appendString copies as they are. Each
+// term, in a word of the 8 bytes, is exact for "some byte is" (and may
+// mark other bytes too): below 0x20 (when none is from 0x80 on), zero
+// once xored with '"' or '\\', from 0x80 on.
+func jsonPlain8(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	control := (x - ones*0x20) &^ x
+	quotes := (quote - ones) &^ quote
+	backslashes := (backslash - ones) &^ backslash
+	return (control|quotes|backslashes|x)&highs == 0
+}
+
 // appendString appends s as a JSON string, escaped as encoding/json does
 // without HTML escaping: quotes, backslashes and control characters,
 // invalid UTF-8 as \ufffd, and U+2028 and U+2029.
@@ -151,6 +167,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Most of a field is printable ASCII without quotes or
+		// backslashes: skip it 8 bytes at a time.
+		for i+8 <= len(s) && jsonPlain8(s[i:i+8]) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
 				i++

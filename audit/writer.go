@@ -476,11 +476,14 @@ func (w *Writer) takeRecs(b *writerBatch, n int) {
 		b.recs, b.skip = w.recs, w.rhead
 		w.recs, w.rhead = spare, 0
 	} else {
-		rest := w.recs[w.rhead:]
-		for range n {
-			_, rest = nextRecord(rest)
+		end := len(w.recs) // all of them, the common case
+		if n < w.count {
+			rest := w.recs[w.rhead:]
+			for range n {
+				_, rest = nextRecord(rest)
+			}
+			end -= len(rest)
 		}
-		end := len(w.recs) - len(rest)
 		b.recs = append(b.recs, w.recs[w.rhead:end]...)
 		if w.rhead = end; n == w.count {
 			w.recs, w.rhead = w.recs[:0], 0 // (let go, if spare, as the batch's: the buffers swap)

@@ -253,7 +253,7 @@ func (h *auditHandler) end(st *auditState, r *http.Request, route string, start 
 		Status:    rec.status,
 		LatencyMS: float64(latency.Microseconds()) / 1000,
 		Bytes:     rec.bytes,
-		UserAgent: h.cfg.Redactor.Field(r.UserAgent()),
+		UserAgent: h.cfg.Redactor.Field(userAgent(r)),
 		Headers:   h.cfg.Redactor.Headers(r.Header),
 		Country:   slot.country,
 		Decision:  decision,
@@ -452,4 +452,13 @@ func (c *ipNameCache) String(ip netip.Addr) string {
 	n := &ipName{ip: ip, name: ip.String()}
 	slot.Store(n)
 	return n.name
+}
+
+// userAgent returns r.UserAgent(), looking the header up by its canonical
+// name without Header.Get's check of the name.
+func userAgent(r *http.Request) string {
+	if v := r.Header["User-Agent"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
