@@ -35,12 +35,12 @@ func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 		b = e.Time.AppendFormat(b, time.RFC3339Nano)
 	}
 	b = append(b, '"')
-	b = appendField(b, "request_id", e.RequestID)
-	b = appendField(b, "ip", e.IP)
-	b = appendField(b, "country", e.Country)
-	b = appendField(b, "method", e.Method)
-	b = appendField(b, "path", e.Path)
-	b = appendField(b, "route", e.Route)
+	b = appendField(b, `,"request_id":"`, e.RequestID)
+	b = appendField(b, `,"ip":"`, e.IP)
+	b = appendField(b, `,"country":"`, e.Country)
+	b = appendField(b, `,"method":"`, e.Method)
+	b = appendField(b, `,"path":"`, e.Path)
+	b = appendField(b, `,"route":"`, e.Route)
 	if e.Status != 0 {
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(e.Status), 10)
@@ -53,7 +53,7 @@ func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 		b = append(b, `,"bytes":`...)
 		b = strconv.AppendInt(b, e.Bytes, 10)
 	}
-	b = appendField(b, "user_agent", e.UserAgent)
+	b = appendField(b, `,"user_agent":"`, e.UserAgent)
 	if len(e.Headers) > 0 {
 		b = append(b, `,"headers":{`...)
 		names := make([]string, 0, len(e.Headers))
@@ -71,17 +71,17 @@ func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 		}
 		b = append(b, '}')
 	}
-	b = appendField(b, "auth_method", e.AuthMethod)
-	b = appendField(b, "key_id", e.KeyID)
-	b = appendField(b, "token_id", e.TokenID)
-	b = appendField(b, "subject", e.Subject)
-	b = appendField(b, "account", e.Account)
-	b = appendField(b, "mode", e.Mode)
-	b = appendField(b, "store", e.Store)
-	b = appendField(b, "decision", string(e.Decision))
-	b = appendField(b, "reason", e.Reason)
-	b = appendField(b, "action", e.Action)
-	b = appendField(b, "actor", e.Actor)
+	b = appendField(b, `,"auth_method":"`, e.AuthMethod)
+	b = appendField(b, `,"key_id":"`, e.KeyID)
+	b = appendField(b, `,"token_id":"`, e.TokenID)
+	b = appendField(b, `,"subject":"`, e.Subject)
+	b = appendField(b, `,"account":"`, e.Account)
+	b = appendField(b, `,"mode":"`, e.Mode)
+	b = appendField(b, `,"store":"`, e.Store)
+	b = appendField(b, `,"decision":"`, string(e.Decision))
+	b = appendField(b, `,"reason":"`, e.Reason)
+	b = appendField(b, `,"action":"`, e.Action)
+	b = appendField(b, `,"actor":"`, e.Actor)
 	if e.Gap != 0 {
 		b = append(b, `,"gap":`...)
 		b = strconv.AppendUint(b, e.Gap, 10)
@@ -113,15 +113,14 @@ func appendTimeUTC(b []byte, t time.Time, year, month, day int) []byte {
 	return append(b, 'Z')
 }
 
-// appendField appends ,"name":"value" unless value is empty (omitempty).
-func appendField(b []byte, name, value string) []byte {
+// appendField appends key, the field's ,"name":" (with the value's
+// opening quote), and then the rest of value as a JSON string, unless
+// value is empty (omitempty).
+func appendField(b []byte, key, value string) []byte {
 	if value == "" {
 		return b
 	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return appendString(b, value)
+	return appendStringRest(append(b, key...), value)
 }
 
 // appendFloat formats f as encoding/json does.
@@ -163,8 +162,13 @@ func jsonPlain8(s string) bool {
 // without HTML escaping: quotes, backslashes and control characters,
 // invalid UTF-8 as \ufffd, and U+2028 and U+2029.
 func appendString(b []byte, s string) []byte {
+	return appendStringRest(append(b, '"'), s)
+}
+
+// appendStringRest is appendString after the opening quote: s, escaped,
+// and the closing quote.
+func appendStringRest(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		// Most of a field is printable ASCII without quotes or
