@@ -127,9 +127,10 @@ type Stats struct {
 // for sinks outside this package, the copy of it they get. (The queue and
 // the batch swap their buffers, so each may hold QueueSize events.) When
 // every sink is a [MemorySink] or a [FileSink], the Writer holds the
-// events encoded, in buffers without pointers (the form a MemorySink
-// keeps them in), that the garbage collector does not scan, however
-// large they are, and that keep no strings of the emitters' alive.
+// events encoded, in buffers without pointers (in the form a MemorySink
+// keeps them in, or, when every sink is a FileSink, as the JSON lines it
+// writes), that the garbage collector does not scan, however large they
+// are, and that keep no strings of the emitters' alive.
 type Writer struct {
 	sinks   []Sink
 	batch   int
@@ -192,7 +193,7 @@ type Writer struct {
 	recs    []byte
 	rhead   int
 	locs    []*time.Location
-	scratch []byte // where Emit encodes an event of another location than UTC or Local
+	scratch []byte // where push encodes an event whose location needs an entry in locs
 
 	emitted, written, dropped atomic.Uint64
 	gap                       atomic.Uint64 // drops not yet reported by a marker
@@ -472,9 +473,9 @@ func (w *Writer) take(b *writerBatch) (n int, drained bool) {
 // takeRecs moves the first n queued records to b. w.qmu is held.
 func (w *Writer) takeRecs(b *writerBatch, n int) {
 	if n == w.count && b.n == 0 {
-		spare := b.recs[:0]
+		empty := b.recs[:0]
 		b.recs, b.skip = w.recs, w.rhead
-		w.recs, w.rhead = spare, 0
+		w.recs, w.rhead = empty, 0
 	} else {
 		end := len(w.recs) // all of them, the common case
 		if n < w.count {
