@@ -106,6 +106,11 @@ func (m *MemorySink) writeRecords(ctx context.Context, recs []byte, locs []*time
 // writeForm stores the memory form b, whose location byte names an entry
 // of locs, as the newest event. m.mu is held.
 func (m *MemorySink) writeForm(b []byte, locs []*time.Location) {
+	if len(locs) == 0 { // no form names a location of the table: copy it
+		m.evict()
+		m.store(b)
+		return
+	}
 	at := memLocAt(b)
 	if at < 0 {
 		panic("audit: a Writer handed a malformed event")
