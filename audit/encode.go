@@ -35,12 +35,12 @@ func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 		b = e.Time.AppendFormat(b, time.RFC3339Nano)
 	}
 	b = append(b, '"')
-	b = appendField(b, "request_id", e.RequestID)
-	b = appendField(b, "ip", e.IP)
-	b = appendField(b, "country", e.Country)
-	b = appendField(b, "method", e.Method)
-	b = appendField(b, "path", e.Path)
-	b = appendField(b, "route", e.Route)
+	b = appendField(b, `,"request_id":"`, e.RequestID)
+	b = appendField(b, `,"ip":"`, e.IP)
+	b = appendField(b, `,"country":"`, e.Country)
+	b = appendField(b, `,"method":"`, e.Method)
+	b = appendField(b, `,"path":"`, e.Path)
+	b = appendField(b, `,"route":"`, e.Route)
 	if e.Status != 0 {
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(e.Status), 10)
@@ -53,7 +53,7 @@ func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 		b = append(b, `,"bytes":`...)
 		b = strconv.AppendInt(b, e.Bytes, 10)
 	}
-	b = appendField(b, "user_agent", e.UserAgent)
+	b = appendField(b, `,"user_agent":"`, e.UserAgent)
 	if len(e.Headers) > 0 {
 		b = append(b, `,"headers":{`...)
 		names := make([]string, 0, len(e.Headers))
@@ -71,17 +71,17 @@ func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 		}
 		b = append(b, '}')
 	}
-	b = appendField(b, "auth_method", e.AuthMethod)
-	b = appendField(b, "key_id", e.KeyID)
-	b = appendField(b, "token_id", e.TokenID)
-	b = appendField(b, "subject", e.Subject)
-	b = appendField(b, "account", e.Account)
-	b = appendField(b, "mode", e.Mode)
-	b = appendField(b, "store", e.Store)
-	b = appendField(b, "decision", string(e.Decision))
-	b = appendField(b, "reason", e.Reason)
-	b = appendField(b, "action", e.Action)
-	b = appendField(b, "actor", e.Actor)
+	b = appendField(b, `,"auth_method":"`, e.AuthMethod)
+	b = appendField(b, `,"key_id":"`, e.KeyID)
+	b = appendField(b, `,"token_id":"`, e.TokenID)
+	b = appendField(b, `,"subject":"`, e.Subject)
+	b = appendField(b, `,"account":"`, e.Account)
+	b = appendField(b, `,"mode":"`, e.Mode)
+	b = appendField(b, `,"store":"`, e.Store)
+	b = appendField(b, `,"decision":"`, string(e.Decision))
+	b = appendField(b, `,"reason":"`, e.Reason)
+	b = appendField(b, `,"action":"`, e.Action)
+	b = appendField(b, `,"actor":"`, e.Actor)
 	if e.Gap != 0 {
 		b = append(b, `,"gap":`...)
 		b = strconv.AppendUint(b, e.Gap, 10)
@@ -113,15 +113,14 @@ func appendTimeUTC(b []byte, t time.Time, year, month, day int) []byte {
 	return append(b, 'Z')
 }
 
-// appendField appends ,"name":"value" unless value is empty (omitempty).
-func appendField(b []byte, name, value string) []byte {
+// appendField appends key, the field's ,"name":" (with the value's
+// opening quote), and then the rest of value as a JSON string, unless
+// value is empty (omitempty).
+func appendField(b []byte, key, value string) []byte {
 	if value == "" {
 		return b
 	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return appendString(b, value)
+	return appendStringRest(append(b, key...), value)
 }
 
 // appendFloat formats f as encoding/json does.
@@ -143,14 +142,43 @@ func appendFloat(b []byte, f float64) []byte {
 	return b
 }
 
+// jsonPlain8 reports whether the 8 bytes of s are all printable ASCII
+// other than '"' and '\\', which appendString copies as they are. Each
+// term, in a word of the 8 bytes, is exact for "some byte is" (and may
+// mark other bytes too): below 0x20 (when none is from 0x80 on), zero
+// once xored with '"' or '\\', from 0x80 on.
+func jsonPlain8(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	control := (x - ones*0x20) &^ x
+	quotes := (quote - ones) &^ quote
+	backslashes := (backslash - ones) &^ backslash
+	return (control|quotes|backslashes|x)&highs == 0
+}
+
 // appendString appends s as a JSON string, escaped as encoding/json does
 // without HTML escaping: quotes, backslashes and control characters,
 // invalid UTF-8 as \ufffd, and U+2028 and U+2029.
 func appendString(b []byte, s string) []byte {
+	return appendStringRest(append(b, '"'), s)
+}
+
+// appendStringRest is appendString after the opening quote: s, escaped,
+// and the closing quote.
+func appendStringRest(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Most of a field is printable ASCII without quotes or
+		// backslashes: skip it 8 bytes at a time.
+		for i+8 <= len(s) && jsonPlain8(s[i:i+8]) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
 				i++

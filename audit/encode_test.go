@@ -141,3 +141,44 @@ func TestAppendJSONCoversEveryField(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONPlain8 checks jsonPlain8 against a byte-by-byte test: every
+// byte value at every position among plain bytes, and many mixed words.
+func TestJSONPlain8(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	check := func(w []byte) {
+		t.Helper()
+		want := true
+		for _, c := range w {
+			want = want && plain(c)
+		}
+		if got := jsonPlain8(string(w)); got != want {
+			t.Fatalf("jsonPlain8(%q) = %v", w, got)
+		}
+	}
+	var w [8]byte
+	for c := range 256 {
+		for p := range w {
+			for _, fill := range []byte{'a', ' ', '~', '!', '#', '[', ']', 0x7f} {
+				for j := range w {
+					w[j] = fill
+				}
+				w[p] = byte(c)
+				check(w[:])
+			}
+		}
+	}
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := range 1 << 20 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		for j := range w {
+			w[j] = byte(x >> (8 * j))
+			if i%2 == 0 {
+				w[j] = 0x20 + w[j]%0x60 // mostly plain, with every neighbour of a special byte
+			}
+		}
+		check(w[:])
+	}
+}

@@ -178,6 +178,89 @@ func (s *FileSink) Write(ctx context.Context, batch []Event) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	// e is the sink's own copy of an event when it needs one (the
+	// caller's slice is not modified), kept in the sink so that it does
+	// not escape to a fresh allocation per event.
+	e := &s.event
+	defer func() { *e = Event{} }() // keep no strings or maps alive
+	for i := range batch {
+		seq := s.seq + uint64(i) + 1
+		ev := &batch[i]
+		if ev.Time.Location() != time.UTC { // as the Writer's events are: no copy needed
+			*e = *ev
+			e.Time = e.Time.UTC()
+			ev = e
+		}
+		if err := s.appendEvent(ev, seq); err != nil {
+			return err
+		}
+	}
+	return s.commit(len(batch))
+}
+
+// writeRecords is Write for the records of an encoding Writer (see
+// memSink): each event is encoded from a view of its memory form, whose
+// strings alias recs.
+func (s *FileSink) writeRecords(ctx context.Context, recs []byte, locs []*time.Location) error {
+	return s.writeRecs(ctx, recs, locs, false)
+}
+
+// writeLines is Write for the records of a Writer whose records hold
+// JSON lines (Writer.lines): it writes each line with its Seq.
+func (s *FileSink) writeLines(ctx context.Context, recs []byte) error {
+	return s.writeRecs(ctx, recs, nil, true)
+}
+
+func (s *FileSink) writeRecs(ctx context.Context, recs []byte, locs []*time.Location, lines bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	e := &s.event
+	defer func() { *e = Event{} }() // keep no view of recs
+	n := 0
+	for len(recs) > 0 {
+		var form []byte
+		form, recs = nextRecord(recs)
+		n++
+		seq := s.seq + uint64(n)
+		if lines {
+			if form[0] == '{' {
+				// The event's line with Seq 0, {"time":...: as
+				// appendJSON writes it with seq.
+				b := append(s.buf.AvailableBuffer(), `{"seq":`...)
+				b = strconv.AppendUint(b, seq, 10)
+				b = append(b, ',')
+				s.buf.Write(append(b, form[1:]...))
+				s.ends = append(s.ends, s.buf.Len())
+				continue
+			}
+			form = form[1:] // recMemForm
+		}
+		if !decodeMemForm(form, e, locs, true, false) {
+			panic("audit: a Writer handed a malformed event")
+		}
+		e.Time = e.Time.UTC()
+		if err := s.appendEvent(e, seq); err != nil {
+			return err
+		}
+	}
+	return s.commit(n)
+}
+
+// begin readies the sink for a batch: open, with its file open and its
+// buffer empty. s.mu is held.
+func (s *FileSink) begin(ctx context.Context) error {
 	if s.closed {
 		return fmt.Errorf("audit: file sink: %w", fs.ErrClosed)
 	}
@@ -189,41 +272,33 @@ func (s *FileSink) Write(ctx context.Context, batch []Event) error {
 			return err
 		}
 	}
-
 	s.buf.Reset()
 	s.ends = s.ends[:0]
-	var enc *json.Encoder // only for what appendJSON leaves to it
-	// e is the sink's own copy of each event in turn (the caller's slice
-	// is not modified), kept in the sink so that it does not escape to a
-	// fresh allocation per event.
-	e := &s.event
-	defer func() { *e = Event{} }() // keep no strings or maps alive
-	for i := range batch {
-		seq := s.seq + uint64(i) + 1
-		var line []byte
-		ok := false
-		if batch[i].Time.Location() == time.UTC { // as the Writer's events are: no copy needed
-			line, ok = appendJSON(s.buf.AvailableBuffer(), &batch[i], seq)
+	return nil
+}
+
+// appendEvent appends the line of e, in UTC, with Seq seq to the batch's
+// buffer. s.mu is held.
+func (s *FileSink) appendEvent(e *Event, seq uint64) error {
+	if line, ok := appendJSON(s.buf.AvailableBuffer(), e, seq); ok {
+		s.buf.Write(line)
+	} else {
+		// What appendJSON leaves to encoding/json: its error.
+		c := *e
+		c.Seq = seq
+		enc := json.NewEncoder(&s.buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(&c); err != nil { // Encode appends '\n'
+			return fmt.Errorf("audit: encoding event: %w", err)
 		}
-		if !ok {
-			*e = batch[i]
-			e.Seq = seq
-			e.Time = e.Time.UTC()
-			line, ok = appendJSON(s.buf.AvailableBuffer(), e, seq)
-		}
-		if ok {
-			s.buf.Write(line)
-		} else {
-			if enc == nil {
-				enc = json.NewEncoder(&s.buf)
-				enc.SetEscapeHTML(false)
-			}
-			if err := enc.Encode(e); err != nil { // Encode appends '\n'
-				return fmt.Errorf("audit: encoding event: %w", err)
-			}
-		}
-		s.ends = append(s.ends, s.buf.Len())
 	}
+	s.ends = append(s.ends, s.buf.Len())
+	return nil
+}
+
+// commit writes the batch's buffer, of events events, to the file,
+// rotating it first if it must. s.mu is held.
+func (s *FileSink) commit(events int) error {
 	data := s.buf.Bytes()
 
 	if s.cfg.MaxBytes > 0 && s.size > 0 && s.size+int64(len(data)) > s.cfg.MaxBytes {
@@ -262,7 +337,7 @@ func (s *FileSink) Write(ctx context.Context, batch []Event) error {
 		}
 		return fmt.Errorf("audit: writing %s: %w", s.cfg.Path, err)
 	}
-	s.seq += uint64(len(batch))
+	s.seq += uint64(events)
 	return nil
 }
 

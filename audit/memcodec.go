@@ -105,6 +105,20 @@ func appendMemString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// memLocAt returns the offset in the memory form b of its location byte,
+// after Time's seconds and nanoseconds, or -1 if b is malformed there.
+func memLocAt(b []byte) int {
+	_, n := binary.Varint(b)
+	if n <= 0 {
+		return -1
+	}
+	_, k := binary.Uvarint(b[n:])
+	if k <= 0 || n+k >= len(b) {
+		return -1
+	}
+	return n + k
+}
+
 // decodeMemEvent sets e (but Seq) to the event of memory form b, with
 // locs the table of the sink that encoded it, and reports whether b was
 // well formed. The strings of e alias b, which must not change while they
@@ -113,6 +127,13 @@ func appendMemString(b []byte, s string) []byte {
 // without the Location each decoding would allocate: a view for filters,
 // which compare instants.
 func decodeMemEvent(b []byte, e *Event, locs []*time.Location, headers bool) bool {
+	return decodeMemForm(b, e, locs, headers, headers)
+}
+
+// decodeMemForm is decodeMemEvent, with a time in a fixed zone left in
+// UTC unless zones is set, also when headers is: for a reader that
+// wants the instant only, as a FileSink encoding the event does.
+func decodeMemForm(b []byte, e *Event, locs []*time.Location, headers, zones bool) bool {
 	r := memReader{b: b, ok: true}
 	sec := r.varint()
 	nsec := r.uvarint()
@@ -130,7 +151,7 @@ func decodeMemEvent(b []byte, e *Event, locs []*time.Location, headers bool) boo
 		if offset != int64(int(offset)) {
 			return false
 		}
-		if headers {
+		if zones {
 			t = t.In(time.FixedZone(strings.Clone(name), int(offset))) // the Location keeps name
 		}
 	case int(tag-memTable) < len(locs):

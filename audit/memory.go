@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -81,13 +82,78 @@ func (m *MemorySink) Write(ctx context.Context, batch []Event) error {
 	return nil
 }
 
-// write stores e as the newest event, evicting the oldest if the sink is
+// writeRecords is Write for the records of an encoding Writer (see
+// memSink): it copies each event's memory form, numbering them, and
+// encodes only those whose location the sink's own table must name
+// otherwise than the Writer's locs does.
+func (m *MemorySink) writeRecords(ctx context.Context, recs []byte, locs []*time.Location) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for len(recs) > 0 {
+		var form []byte
+		form, recs = nextRecord(recs)
+		m.writeForm(form, locs)
+	}
+	if cap(m.scratch) > minMemData {
+		m.scratch = nil // a large event's
+	}
+	return nil
+}
+
+// writeForm stores the memory form b, whose location byte names an entry
+// of locs, as the newest event. m.mu is held.
+func (m *MemorySink) writeForm(b []byte, locs []*time.Location) {
+	if len(locs) == 0 { // no form names a location of the table: copy it
+		m.evict()
+		m.store(b)
+		return
+	}
+	at := memLocAt(b)
+	if at < 0 {
+		panic("audit: a Writer handed a malformed event")
+	}
+	tag := b[at]
+	if tag >= memTable {
+		// The Writer's table is not the sink's: name the location in the
+		// sink's table, if it has room for it, else store the event in
+		// a fixed zone, as write would.
+		loc := locs[tag-memTable]
+		i := slices.Index(m.locs, loc)
+		if i < 0 && len(m.locs) < maxMemLocations {
+			m.locs = append(m.locs, loc)
+			i = len(m.locs) - 1
+		}
+		if i < 0 {
+			var e Event
+			if !decodeMemEvent(b, &e, locs, true) {
+				panic("audit: a Writer handed a malformed event")
+			}
+			m.write(&e)
+			return
+		}
+		tag = memTable + byte(i)
+	}
+	m.evict()
+	off := m.store(b)
+	m.data[off+at] = tag
+}
+
+// evict makes room for one more event, evicting the oldest if the sink is
 // full. m.mu is held.
-func (m *MemorySink) write(e *Event) {
+func (m *MemorySink) evict() {
 	if m.n == len(m.slots) {
 		m.used -= m.slots[m.next].len // the oldest's slot
 		m.n--
 	}
+}
+
+// write stores e as the newest event, evicting the oldest if the sink is
+// full. m.mu is held.
+func (m *MemorySink) write(e *Event) {
+	m.evict()
 	// Where the room after the newest event holds as much as the scratch
 	// buffer (the largest event it encoded), encode there, without a copy.
 	var b []byte
@@ -96,7 +162,7 @@ func (m *MemorySink) write(e *Event) {
 		if cap(b) == free { // it fit
 			m.place(off, len(b))
 			if len(m.data) > minMemData && m.used < len(m.data)/8 {
-				m.relayout(2 * m.used) // see below
+				m.relayout(2 * m.used) // see store
 			}
 			return
 		}
@@ -105,6 +171,12 @@ func (m *MemorySink) write(e *Event) {
 		m.scratch = appendMemEvent(m.scratch[:0], e, &m.locs)
 		b = m.scratch
 	}
+	m.store(b)
+}
+
+// store copies the memory form b into data as the newest event, in a
+// sink with room for one more, and returns its offset. m.mu is held.
+func (m *MemorySink) store(b []byte) int {
 	off, ok := m.room(len(b))
 	if !ok || m.used+len(b) < len(m.data)/8 && len(m.data) > minMemData {
 		// Too small, or far too large, as a burst of large events leaves
@@ -117,6 +189,7 @@ func (m *MemorySink) write(e *Event) {
 	}
 	copy(m.data[off:], b)
 	m.place(off, len(b))
+	return off
 }
 
 // place records the size bytes at off in data as the newest event. m.mu

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -124,7 +125,12 @@ type Stats struct {
 // Memory is bounded: at most QueueSize events are queued, plus the one
 // batch (at most BatchSize events and a gap marker) being written, and,
 // for sinks outside this package, the copy of it they get. (The queue and
-// the batch swap their buffers, so each may hold QueueSize events.)
+// the batch swap their buffers, so each may hold QueueSize events.) When
+// every sink is a [MemorySink] or a [FileSink], the Writer holds the
+// events encoded, in buffers without pointers (in the form a MemorySink
+// keeps them in, or, when every sink is a FileSink, as the JSON lines it
+// writes), that the garbage collector does not scan, however large they
+// are, and that keep no strings of the emitters' alive.
 type Writer struct {
 	sinks   []Sink
 	batch   int
@@ -167,6 +173,28 @@ type Writer struct {
 	copies  bool    // whether a sink does not read its batch only (readsBatchOnly)
 	sinkBuf []Event // the copy of a batch handed to a sink; the goroutine's own
 
+	// encoded is set when every sink is one of this package's (see
+	// readsBatchOnly): the queue then holds the events in memory form
+	// (memcodec.go), in recs, a buffer without pointers that the garbage
+	// collector does not scan, and the sinks get them so (memSink), not
+	// as Events. queue is then nil. recs holds count records from offset
+	// rhead on, each the uvarint length of a memory form and the form.
+	// locs is the table of the forms' locations: it only grows (under
+	// w.qmu), so that a batch reads the entries its records name from a
+	// copy of its slice header.
+	//
+	// lines is set when every sink is a FileSink (and there is one): the
+	// records then hold JSON lines instead of memory forms, each the line
+	// of the event with Seq 0, which a FileSink writes with its Seq, or,
+	// for an event whose line encoding/json must refuse (appendJSON), the
+	// byte recMemForm then the event's memory form, in UTC.
+	encoded bool
+	lines   bool
+	recs    []byte
+	rhead   int
+	locs    []*time.Location
+	scratch []byte // where push encodes an event whose location needs an entry in locs
+
 	emitted, written, dropped atomic.Uint64
 	gap                       atomic.Uint64 // drops not yet reported by a marker
 	abandoned                 atomic.Uint64 // events given up on by Close
@@ -193,7 +221,6 @@ func NewWriter(cfg WriterConfig) *Writer {
 		flush:   cfg.FlushInterval,
 		onError: cfg.OnError,
 		now:     cfg.Now,
-		queue:   make([]Event, cfg.QueueSize),
 		size:    cfg.QueueSize,
 		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
@@ -208,6 +235,15 @@ func NewWriter(cfg WriterConfig) *Writer {
 			w.copies = true
 		}
 	}
+	if w.encoded = !w.copies; !w.encoded {
+		w.queue = make([]Event, cfg.QueueSize)
+	}
+	w.lines = w.encoded && len(w.sinks) > 0
+	for _, s := range w.sinks {
+		if _, ok := s.(*FileSink); !ok {
+			w.lines = false
+		}
+	}
 	w.need.Store(1)
 	go w.run()
 	return w
@@ -220,6 +256,14 @@ func NewWriter(cfg WriterConfig) *Writer {
 func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	e.Seq = 0 // the sinks number events
 	e.Gap = 0 // only the Writer writes gap markers
+	// An encoding Writer encodes the event before it takes the lock, in
+	// a buffer on the stack that holds a typical request event, unless
+	// its location needs an entry in the table (encode).
+	var buf [memInline]byte
+	var form []byte
+	if w.encoded {
+		form = w.encode(buf[:0], &e)
+	}
 	w.qmu.Lock()
 	if w.closed {
 		w.qmu.Unlock()
@@ -232,7 +276,7 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	if p == Drop {
 		w.emitted.Add(1)
 		if w.count < w.size {
-			n := w.push(e)
+			n := w.push(&e, form)
 			w.qmu.Unlock()
 			w.woken(n)
 			return nil
@@ -249,7 +293,7 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	for {
 		if w.count < w.size { // the common case
 			w.emitted.Add(1)
-			n := w.push(e)
+			n := w.push(&e, form)
 			w.qmu.Unlock()
 			w.woken(n)
 			return nil
@@ -277,15 +321,97 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 }
 
 // push queues e, in a queue with room, and returns the number of events
-// queued. w.qmu is held.
-func (w *Writer) push(e Event) int {
-	i := w.head + w.count
-	if i >= w.size {
-		i -= w.size
+// queued. form, if not nil, is e's memory form (w.encoded). w.qmu is held.
+func (w *Writer) push(e *Event, form []byte) int {
+	if w.encoded {
+		if form == nil {
+			w.scratch = appendMemEvent(w.scratch[:0], e, &w.locs)
+			form = w.scratch
+			if cap(w.scratch) > minMemData {
+				w.scratch = nil // a large event's
+			}
+		}
+		if len(w.recs)+binary.MaxVarintLen64+len(form) > cap(w.recs) && 2*w.rhead >= len(w.recs) {
+			// Most of recs lies before the queued records: move them to
+			// its start rather than grow it (at most a copy of what is
+			// queued per as much taken).
+			w.recs = w.recs[:copy(w.recs, w.recs[w.rhead:])]
+			w.rhead = 0
+		}
+		w.recs = binary.AppendUvarint(w.recs, uint64(len(form)))
+		w.recs = append(w.recs, form...)
+	} else {
+		i := w.head + w.count
+		if i >= w.size {
+			i -= w.size
+		}
+		w.queue[i] = *e
 	}
-	w.queue[i] = e
 	w.count++
 	return w.count
+}
+
+// recMemForm starts a record of a lines Writer that holds a memory form
+// rather than a JSON line (which starts with '{').
+const recMemForm = 0
+
+// encode appends to b and returns the form of e that an encoding Writer
+// queues (see Writer.encoded), or returns nil if its location needs an
+// entry in w.locs: push then encodes it under w.qmu. It may change e.
+func (w *Writer) encode(b []byte, e *Event) []byte {
+	if w.lines {
+		e.Time = e.Time.UTC() // as FileSink.Write writes it
+		if line, ok := appendJSON(b, e, 0); ok {
+			return line
+		}
+		return appendMemEvent(append(b, recMemForm), e, nil) // for FileSink.Write's error
+	}
+	if loc := e.Time.Location(); loc == time.UTC || loc == time.Local {
+		return appendMemEvent(b, e, nil)
+	}
+	return nil
+}
+
+// memInline is the size of the buffer on Emit's stack that an event is
+// encoded in: room for a typical request event's memory form.
+const memInline = 512
+
+// writerBatch is a batch the Writer's goroutine assembles and writes: n
+// events, in events, or, for an encoding Writer, as records in
+// recs[skip:] (as Writer.recs holds them) with locs their table of
+// locations.
+type writerBatch struct {
+	events []Event
+	recs   []byte
+	skip   int // the bytes before the records, kept with the buffer for the next batch
+	locs   []*time.Location
+	n      int
+}
+
+// reset empties b, keeping its buffers, unless recs is a large buffer
+// that the batch used little of (spare), which it lets go.
+func (b *writerBatch) reset(keep int) {
+	b.events = b.events[:0]
+	if spare(b.recs, keep) {
+		b.recs = nil
+	}
+	b.recs, b.skip, b.locs, b.n = b.recs[:0], 0, nil, 0
+}
+
+// keepRecs is the size up to which an encoding Writer keeps a records
+// buffer from batch to batch in any case: what a full queue of typical
+// request events takes, about as much as the queue of Events a Writer
+// otherwise keeps.
+func (w *Writer) keepRecs() int { return w.size * memInline }
+
+// spare reports whether the records buffer b, holding what a batch or the
+// queue used of it, is larger than keep bytes and used less than a
+// quarter of: then it is let go, so that a burst of large events does not
+// leave the Writer holding their room. (A buffer filled by as many events
+// is kept, however large: buffers let go after every batch would cost an
+// allocation and its clearing each.)
+func spare(b []byte, keep int) bool {
+	return cap(b) > keep && len(b) < cap(b)/4
 }
 
 // needed is how many queued events make Emit wake the goroutine that holds
@@ -318,43 +444,78 @@ func (w *Writer) queued() int {
 	return w.count
 }
 
-// take moves queued events to batch, as many as fit in a batch of
-// BatchSize, and returns batch, how many it took, and whether the Writer
-// is closed with nothing left queued. When they all fit in an empty
-// batch, the queue and batch swap their buffers instead.
-func (w *Writer) take(batch []Event) (_ []Event, n int, drained bool) {
+// take moves queued events to b, as many as fit in a batch of
+// BatchSize, and returns how many it took and whether the Writer is
+// closed with nothing left queued. When they all fit in an empty batch,
+// the queue and batch swap their buffers instead.
+func (w *Writer) take(b *writerBatch) (n int, drained bool) {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
-	q := w.queue
-	n = min(w.count, w.batch-len(batch))
+	n = min(w.count, w.batch-b.n)
 	if n > 0 {
 		if w.count == w.size && w.room != nil {
 			close(w.room) // there is room now
 			w.room = nil
 		}
-		if n == w.count && len(batch) == 0 && w.head == 0 {
-			// batch's buffer is cleared (write clears what it held), as
-			// the queue's slots must be.
-			spare := batch[:cap(batch)]
-			if len(spare) < w.size {
-				spare = make([]Event, w.size)
-			}
-			batch, w.queue = q[:n], spare[:w.size]
+		if w.encoded {
+			w.takeRecs(b, n)
 		} else {
-			first := min(n, w.size-w.head) // up to the end of the ring
-			batch = append(batch, q[w.head:w.head+first]...)
-			clear(q[w.head : w.head+first])
-			batch = append(batch, q[:n-first]...)
-			clear(q[:n-first])
-			if w.head += n; w.head >= w.size {
-				w.head -= w.size
-			}
+			b.events = w.takeEvents(b.events, n)
 		}
+		b.n += n
 		if w.count -= n; w.count == 0 {
 			w.head = 0
 		}
 	}
-	return batch, n, w.closed && w.count == 0
+	return n, w.closed && w.count == 0
+}
+
+// takeRecs moves the first n queued records to b. w.qmu is held.
+func (w *Writer) takeRecs(b *writerBatch, n int) {
+	if n == w.count && b.n == 0 {
+		empty := b.recs[:0]
+		b.recs, b.skip = w.recs, w.rhead
+		w.recs, w.rhead = empty, 0
+	} else {
+		end := len(w.recs) // all of them, the common case
+		if n < w.count {
+			rest := w.recs[w.rhead:]
+			for range n {
+				_, rest = nextRecord(rest)
+			}
+			end -= len(rest)
+		}
+		b.recs = append(b.recs, w.recs[w.rhead:end]...)
+		if w.rhead = end; n == w.count {
+			w.recs, w.rhead = w.recs[:0], 0 // (let go, if spare, as the batch's: the buffers swap)
+		}
+	}
+	b.locs = w.locs // the entries its records name, which never change
+}
+
+// takeEvents appends the first n queued events to batch and returns it.
+// w.qmu is held.
+func (w *Writer) takeEvents(batch []Event, n int) []Event {
+	q := w.queue
+	if n == w.count && len(batch) == 0 && w.head == 0 {
+		// batch's buffer is cleared (write clears what it held), as the
+		// queue's slots must be.
+		spare := batch[:cap(batch)]
+		if len(spare) < w.size {
+			spare = make([]Event, w.size)
+		}
+		batch, w.queue = q[:n], spare[:w.size]
+		return batch
+	}
+	first := min(n, w.size-w.head) // up to the end of the ring
+	batch = append(batch, q[w.head:w.head+first]...)
+	clear(q[w.head : w.head+first])
+	batch = append(batch, q[:n-first]...)
+	clear(q[:n-first])
+	if w.head += n; w.head >= w.size {
+		w.head -= w.size
+	}
+	return batch
 }
 
 // Stats returns the counters.
@@ -426,7 +587,8 @@ func (w *Writer) undelivered() uint64 { return w.abandoned.Load() }
 func (w *Writer) run() {
 	defer close(w.done)
 	defer w.abort()
-	var batch []Event // grows to what the load needs, at most w.batch+1
+	var batch writerBatch // grows to what the load needs, at most w.batch+1 events
+	keep := w.keepRecs()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	// taken counts the events taken from the queue. Only this goroutine
@@ -459,13 +621,14 @@ func (w *Writer) run() {
 		flushed()
 		var n int
 		var drained bool
-		batch, n, drained = w.take(batch[:0])
+		batch.reset(keep)
+		n, drained = w.take(&batch)
 		taken += uint64(n)
 		if n == 0 {
 			if drained {
 				// Closed and drained: report drops that no batch carried.
 				if w.gap.Load() > 0 {
-					w.write(batch[:0])
+					w.write(&batch)
 				}
 				return
 			}
@@ -484,7 +647,7 @@ func (w *Writer) run() {
 		}
 		deadline := time.Now().Add(w.flush)
 	fill:
-		for len(batch) < w.batch && !drained {
+		for batch.n < w.batch && !drained {
 			// The queue is empty: let events gather until Emit says a
 			// batch's worth is queued, rather than be woken by each one
 			// (under load, that is most of the cost of handing an event
@@ -494,7 +657,7 @@ func (w *Writer) run() {
 			if wait <= 0 || len(flushes) > 0 {
 				break
 			}
-			need := w.needed(len(batch))
+			need := w.needed(batch.n)
 			w.need.Store(int64(need))
 			if w.queued() < need { // else filled before Emit could see need
 				timer.Reset(wait)
@@ -507,61 +670,78 @@ func (w *Writer) run() {
 					flushAsked(written)
 				case <-w.closing:
 					timer.Stop()
-					batch, n, drained = w.take(batch)
+					n, drained = w.take(&batch)
 					taken += uint64(n)
 					break fill
 				}
 			}
-			batch, n, drained = w.take(batch)
+			n, drained = w.take(&batch)
 			taken += uint64(n)
 		}
-		if !w.write(batch) {
+		if !w.write(&batch) {
 			w.discard()
 			return
 		}
 		if drained {
 			if w.gap.Load() > 0 {
-				w.write(batch[:0])
+				batch.reset(keep)
+				w.write(&batch)
 			}
 			return
 		}
 	}
 }
 
-// write delivers events, preceded by a gap marker if events were dropped,
-// to every sink. It reports false if it gave up because Close's ctx ended;
-// the events are then counted as dropped.
-func (w *Writer) write(events []Event) bool {
-	out := events
+// write delivers the events of b, preceded by a gap marker if events
+// were dropped, to every sink. It reports false if it gave up because
+// Close's ctx ended; the events are then counted as dropped.
+func (w *Writer) write(b *writerBatch) bool {
+	events, recs := b.events, b.recs[b.skip:]
 	var gap uint64
 	if n := w.gap.Swap(0); n > 0 {
 		gap = n
-		out = make([]Event, 0, len(events)+1)
-		out = append(out, Event{Time: w.now().UTC(), Gap: n})
-		out = append(out, events...)
+		marker := Event{Time: w.now().UTC(), Gap: n}
+		if w.encoded {
+			var buf [memInline]byte
+			form := w.encode(buf[:0], &marker) // in UTC: not nil
+			recs = binary.AppendUvarint(make([]byte, 0, 64+len(recs)), uint64(len(form)))
+			recs = append(recs, form...)
+			recs = append(recs, b.recs[b.skip:]...)
+		} else {
+			events = make([]Event, 0, len(b.events)+1)
+			events = append(events, marker)
+			events = append(events, b.events...)
+		}
 	}
 	// The sinks get a copy each (a sink may modify the events of its
 	// batch), in a buffer the Writer keeps from batch to batch: a Sink
 	// must not retain it. This package's sinks, which only read the batch,
-	// get out itself.
+	// get events itself.
 	var buf []Event
 	if w.copies {
-		w.sinkBuf = slices.Grow(w.sinkBuf[:0], len(out))
-		buf = w.sinkBuf[:len(out)]
+		w.sinkBuf = slices.Grow(w.sinkBuf[:0], len(events))
+		buf = w.sinkBuf[:len(events)]
 	}
 	// Cleared after use, with the batch: the garbage collector then
 	// neither scans nor keeps alive what they held.
-	defer clear(events)
+	defer clear(b.events)
 	defer clear(buf)
 	for i, s := range w.sinks {
 		backoff := retryMin
 		for {
-			batch := out
-			if !readsBatchOnly(s) {
-				batch = buf
-				copy(batch, out) // each sink numbers its own copy
+			var err error
+			if w.lines {
+				err = s.(*FileSink).writeLines(w.sinkCtx, recs)
+			} else if w.encoded {
+				err = s.(memSink).writeRecords(w.sinkCtx, recs, b.locs)
+			} else {
+				batch := events
+				if !readsBatchOnly(s) {
+					batch = buf
+					copy(batch, events) // each sink numbers its own copy
+				}
+				err = s.Write(w.sinkCtx, batch)
 			}
-			err := s.Write(w.sinkCtx, batch)
 			if err == nil {
 				break
 			}
@@ -573,7 +753,7 @@ func (w *Writer) write(events []Event) bool {
 			case <-t.C:
 			case <-w.sinkCtx.Done():
 				t.Stop()
-				w.lost(uint64(len(events)))
+				w.lost(uint64(b.n))
 				if gap > 0 {
 					w.gap.Add(gap) // never written: still unreported
 				}
@@ -582,8 +762,31 @@ func (w *Writer) write(events []Event) bool {
 			backoff = min(2*backoff, retryMax)
 		}
 	}
-	w.written.Add(uint64(len(events)))
+	w.written.Add(uint64(b.n))
 	return true
+}
+
+// memSink is a sink of this package (readsBatchOnly) that an encoding
+// Writer hands its batches to as records.
+type memSink interface {
+	Sink
+	// writeRecords is Write for the events of recs, records as
+	// Writer.recs holds them, whose memory forms name the locations of
+	// locs.
+	writeRecords(ctx context.Context, recs []byte, locs []*time.Location) error
+}
+
+var (
+	_ memSink = (*MemorySink)(nil)
+	_ memSink = (*FileSink)(nil)
+)
+
+// nextRecord splits the first record off recs: it returns its memory form
+// and the records after it. recs holds a record at least.
+func nextRecord(recs []byte) (form, rest []byte) {
+	size, k := binary.Uvarint(recs)
+	end := k + int(size)
+	return recs[k:end:end], recs[end:]
 }
 
 // discard counts what remains in the queue (closed: no Emit adds to it)
@@ -593,6 +796,7 @@ func (w *Writer) discard() {
 	n := w.count
 	clear(w.queue)
 	w.head, w.count = 0, 0
+	w.recs, w.rhead = w.recs[:0], 0
 	w.qmu.Unlock()
 	w.lost(uint64(n))
 }

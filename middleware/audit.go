@@ -15,6 +15,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/internal/strbytes"
 	"github.com/keygate/keygate/internal/validate"
 	"github.com/keygate/keygate/ipbind"
 )
@@ -253,7 +254,7 @@ func (h *auditHandler) end(st *auditState, r *http.Request, route string, start 
 		Status:    rec.status,
 		LatencyMS: float64(latency.Microseconds()) / 1000,
 		Bytes:     rec.bytes,
-		UserAgent: h.cfg.Redactor.Field(r.UserAgent()),
+		UserAgent: h.cfg.Redactor.Field(userAgent(r)),
 		Headers:   h.cfg.Redactor.Headers(r.Header),
 		Country:   slot.country,
 		Decision:  decision,
@@ -378,8 +379,8 @@ func validRequestID(id string) bool {
 // Request IDs: 26 characters of base32 (the shape of rand.Text), 130
 // random bits each. A request ID only has to be unique, not unpredictable,
 // so the bits come from the runtime's fast generator rather than
-// crypto/rand. The IDs are made requestIDChunk at a time, in one string
-// that each is a part of: one allocation, not one per request (an ID
+// crypto/rand. The IDs are made requestIDChunk at a time, in one array
+// that each is a view of: one allocation, not one per request (an ID
 // held, in a response header or an event, keeps its chunk's 832 bytes).
 const (
 	requestIDLen   = 26
@@ -390,9 +391,12 @@ const (
 var requestIDs atomic.Pointer[idChunk]
 
 // idChunk is requestIDChunk request IDs, of which the first next are
-// handed out (next may run past the end, when the chunk is spent).
+// handed out (next may run past the end, when the chunk is spent). ids
+// is never written once the chunk is published: the IDs are string views
+// of it (strbytes.String), and the chunk, one allocation without
+// pointers, is all they keep alive.
 type idChunk struct {
-	ids  string
+	ids  [requestIDChunk * requestIDLen]byte
 	next atomic.Uint32
 }
 
@@ -402,7 +406,7 @@ func newRequestID() string {
 		c := requestIDs.Load()
 		if c != nil {
 			if i := c.next.Add(1) - 1; i < requestIDChunk {
-				return c.ids[i*requestIDLen : (i+1)*requestIDLen]
+				return strbytes.String(c.ids[i*requestIDLen : (i+1)*requestIDLen])
 			}
 		}
 		// Spent (or none yet): replace it, unless another request has.
@@ -412,20 +416,30 @@ func newRequestID() string {
 
 // newIDChunk returns a chunk of fresh request IDs.
 func newIDChunk() *idChunk {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	var b [requestIDChunk * requestIDLen]byte
+	c := &idChunk{}
 	// Each character takes 5 bits of a random word, 12 from each (60 of
 	// its 64 bits), so that each is any of the 32 with equal chance.
-	x, left := uint64(0), 0
-	for i := range b {
-		if left == 0 {
-			x, left = rand.Uint64(), 12
-		}
-		b[i] = alphabet[x&31]
-		x >>= 5
-		left--
+	b := c.ids[:]
+	for len(b) >= 12 {
+		x := rand.Uint64()
+		b = b[:len(b):len(b)]
+		_ = b[11]
+		b[0], b[1], b[2], b[3] = idChar(x), idChar(x>>5), idChar(x>>10), idChar(x>>15)
+		b[4], b[5], b[6], b[7] = idChar(x>>20), idChar(x>>25), idChar(x>>30), idChar(x>>35)
+		b[8], b[9], b[10], b[11] = idChar(x>>40), idChar(x>>45), idChar(x>>50), idChar(x>>55)
+		b = b[12:]
 	}
-	return &idChunk{ids: string(b[:])}
+	x := rand.Uint64()
+	for i := range b {
+		b[i] = idChar(x)
+		x >>= 5
+	}
+	return c
+}
+
+// idChar is the request ID character of the low 5 bits of x: base32.
+func idChar(x uint64) byte {
+	return "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[x&31]
 }
 
 // ipNameCache holds the formatted form of recently seen client addresses,
@@ -452,4 +466,13 @@ func (c *ipNameCache) String(ip netip.Addr) string {
 	n := &ipName{ip: ip, name: ip.String()}
 	slot.Store(n)
 	return n.name
+}
+
+// userAgent returns r.UserAgent(), looking the header up by its canonical
+// name without Header.Get's check of the name.
+func userAgent(r *http.Request) string {
+	if v := r.Header["User-Agent"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -35,6 +35,43 @@ func TestNewRequestID(t *testing.T) {
 	}
 }
 
+// TestRequestIDBits checks that the characters of request IDs are
+// independent and uniform: every character equally likely at every
+// position, and any two positions of an ID equal as often as chance has
+// them (a character made from bits another one uses would be equal to
+// it, or tied to it, far more often).
+func TestRequestIDBits(t *testing.T) {
+	const n = 256 * requestIDChunk
+	var ids []string
+	for range n {
+		ids = append(ids, newRequestID())
+	}
+	var counts [requestIDLen][32]int
+	var equal [requestIDLen][requestIDLen]int
+	for _, id := range ids {
+		for p := range requestIDLen {
+			counts[p][strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", id[p])]++
+			for q := p + 1; q < requestIDLen; q++ {
+				if id[p] == id[q] {
+					equal[p][q]++
+				}
+			}
+		}
+	}
+	for p := range requestIDLen {
+		for c, k := range counts[p] { // n/32 = 256 expected, give or take 16
+			if k < 150 || k > 362 {
+				t.Errorf("position %d: character %d %d times in %d IDs", p, c, k, n)
+			}
+		}
+		for q := p + 1; q < requestIDLen; q++ {
+			if k := equal[p][q]; k > 362 { // n/32 = 256 expected, give or take 16
+				t.Errorf("positions %d and %d equal in %d of %d IDs", p, q, k, n)
+			}
+		}
+	}
+}
+
 // TestIPNameCache checks that the cache returns each address's String,
 // also for addresses that share a slot and for zones.
 func TestIPNameCache(t *testing.T) {
