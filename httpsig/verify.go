@@ -141,7 +141,35 @@ var dummySecret = make([]byte, 64)
 //   - a nonce already used with that key ID ([ErrReplayed]). The nonce is
 //     recorded only now, after the MAC verified, so bad requests cannot
 //     fill the store.
-func (v *Verifier) Verify(r *http.Request) (Active, error) {
+func (v *Verifier) Verify(r *http.Request) (Active, error) { return v.verify(r, nil) }
+
+// VerifyLent checks r exactly as [Verifier.Verify] does, and errs as it
+// does, but hands over what an authenticating middleware needs without
+// copying it:
+//   - the grant's slices may share memory with the [Manager]'s cache:
+//     treat them as read-only and copy them before modifying;
+//   - once it has read the body (also when a later check refused the
+//     request), r.Body holds the verified bytes in a buffer lent from a
+//     pool, and body is that r.Body (else nil). Call [ReleaseBody] with
+//     body once nothing may read it any more, after which its reads fail;
+//     without the call the buffer is left to the garbage collector, as
+//     Verify's is.
+//
+// It is the request path of package middleware, which copies the stores
+// it hands to a handler and releases the body when the handler has
+// returned; use Verify for a grant and a body of your own.
+func (v *Verifier) VerifyLent(r *http.Request) (c Active, body io.ReadCloser, err error) {
+	var lent *lentBody
+	c, err = v.verify(r, &lent)
+	if lent != nil {
+		body = lent
+	}
+	return c, body, err
+}
+
+// verify is Verify, or VerifyLent when lent is not nil: it then sets *lent
+// to the body it lends.
+func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	var macBuf [64]byte
 	si, mac, err := parseSignatureInto(r.Header, macBuf[:0])
 	if err != nil {
@@ -167,7 +195,12 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	if si.expires != 0 && now.Unix() >= si.expires {
 		return Active{}, fmt.Errorf("%w: expires", ErrStale)
 	}
-	body, err := v.readBody(r)
+	var body []byte
+	if lent != nil {
+		body, err = v.readLent(r, lent)
+	} else {
+		body, err = v.readBody(r)
+	}
 	if err != nil {
 		return Active{}, err
 	}
@@ -236,7 +269,7 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	if !fresh {
 		return Active{}, ErrReplayed
 	}
-	if v.manager != nil {
+	if v.manager != nil && lent == nil {
 		// The Manager lent its stored grant: the caller gets a copy.
 		cred.Grant = keygate.CloneGrant(cred.Grant)
 	}
@@ -269,13 +302,45 @@ func (v *Verifier) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
+	body, err := v.readAll(r, nil)
+	if err != nil {
+		return nil, err
+	}
+	vb := &verifiedBody{}
+	vb.Reset(body)
+	r.Body = vb
+	return body, nil
+}
+
+// readLent is readBody into a buffer of bodyBuffers, put back as a
+// lentBody, which it also sets *lent to.
+func (v *Verifier) readLent(r *http.Request, lent **lentBody) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	buf := bodyBuffers.Get().(*[]byte)
+	body, err := v.readAll(r, (*buf)[:0])
+	if err != nil {
+		bodyBuffers.Put(buf) // never lent: no reader holds it
+		return nil, err
+	}
+	*buf = body
+	*lent = &lentBody{buf: buf}
+	r.Body = *lent
+	return body, nil
+}
+
+// readAll reads and closes r's body up to the limit, appending to body.
+func (v *Verifier) readAll(r *http.Request, body []byte) ([]byte, error) {
 	if r.ContentLength > v.cfg.MaxBody {
 		return nil, ErrBodyTooLarge
 	}
 	// Size the buffer from Content-Length when it is known, up to 64 KiB:
 	// reading then rarely grows it, and a client that announces a large
 	// body it does not send cannot make the server reserve it.
-	body := make([]byte, 0, min(max(r.ContentLength, 0), 64<<10)+1)
+	if want := min(max(r.ContentLength, 0), 64<<10) + 1; int64(cap(body)) < want {
+		body = make([]byte, 0, want)
+	}
 	for {
 		if len(body) == cap(body) {
 			body = slices.Grow(body, 1)
@@ -297,9 +362,6 @@ func (v *Verifier) readBody(r *http.Request) ([]byte, error) {
 		}
 	}
 	r.Body.Close()
-	vb := &verifiedBody{}
-	vb.Reset(body)
-	r.Body = vb
 	return body, nil
 }
 
