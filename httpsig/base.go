@@ -253,16 +253,20 @@ func appendComponentValue(dst []byte, r *http.Request, name string) ([]byte, err
 		}
 		return append(dst, "http"...), nil
 	}
-	if strings.HasPrefix(name, "@") {
-		return nil, malformed("unsupported derived component")
+	key, ok := commonHeaderKey(name)
+	if !ok {
+		if strings.HasPrefix(name, "@") {
+			return nil, malformed("unsupported derived component")
+		}
+		if !lowerFieldName(name) {
+			return nil, malformed("field names are lower case tokens")
+		}
+		if name == "host" {
+			return appendAuthority(dst, r), nil
+		}
+		key = http.CanonicalHeaderKey(name)
 	}
-	if !lowerFieldName(name) {
-		return nil, malformed("field names are lower case tokens")
-	}
-	if name == "host" {
-		return appendAuthority(dst, r), nil
-	}
-	values := r.Header[headerKey(name)]
+	values := r.Header[key]
 	switch len(values) {
 	case 0:
 		return nil, fmt.Errorf("%w: a covered header is absent", ErrMissingComponent)
@@ -290,18 +294,19 @@ func lowerFieldName(name string) bool {
 	return true
 }
 
-// headerKey returns the http.Header key of a lower-case field name, without
-// allocating for the fields signatures usually cover.
-func headerKey(name string) string {
+// commonHeaderKey returns the http.Header key of the lower-case field
+// names signatures usually cover, without allocating (and without
+// checking the names, which are valid), and false for any other name.
+func commonHeaderKey(name string) (string, bool) {
 	switch name {
 	case "content-digest":
-		return "Content-Digest"
+		return "Content-Digest", true
 	case "content-type":
-		return "Content-Type"
+		return "Content-Type", true
 	case "x-store-id":
-		return "X-Store-Id"
+		return "X-Store-Id", true
 	}
-	return http.CanonicalHeaderKey(name)
+	return "", false
 }
 
 // authority is the request's host, lower case, without a default port.
