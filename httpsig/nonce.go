@@ -122,10 +122,11 @@ type MemoryNonceConfig struct {
 //
 // The zero value is not usable; call [NewMemoryNonceStore].
 type MemoryNonceStore struct {
-	now    func() time.Time
-	max    int64
-	perKey int32        // 0: no share, key IDs are not counted
-	count  atomic.Int64 // entries recorded, expired or not, over all shards
+	now         func() time.Time
+	systemClock bool // now is time.Now: a Verifier on it may hand its reading over (claimAt)
+	max         int64
+	perKey      int32        // 0: no share, key IDs are not counted
+	count       atomic.Int64 // entries recorded, expired or not, over all shards
 	// lastSweepAll is when (the store's clock, Unix nanoseconds) the last
 	// sweep of every shard started; see claimSweepAll.
 	lastSweepAll atomic.Int64
@@ -177,7 +178,7 @@ func NewMemoryNonceStore(cfg MemoryNonceConfig) *MemoryNonceStore {
 	s := &MemoryNonceStore{now: cfg.Now, max: int64(cfg.MaxEntries),
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	if s.now == nil {
-		s.now = time.Now
+		s.now, s.systemClock = time.Now, true
 	}
 	if s.max <= 0 {
 		s.max = DefaultMaxNonces
@@ -208,10 +209,19 @@ var _ NonceStore = (*MemoryNonceStore)(nil)
 // reported as a replay (false, nil), also when the store or the key ID's
 // share is full.
 func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error) {
+	return s.claimAt(ctx, keyID, nonce, expires, time.Time{})
+}
+
+// claimAt is Claim at now, a reading of the store's own clock that the
+// caller made (a Verifier whose clock is also time.Now), or at a reading
+// of its own when now is zero.
+func (s *MemoryNonceStore) claimAt(ctx context.Context, keyID, nonce string, expires, now time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("httpsig: nonce store: %w", err)
 	}
-	now := s.now()
+	if now.IsZero() {
+		now = s.now()
+	}
 	exp, t := nonceNanos(expires), nonceNanos(now)
 	if exp <= t {
 		return false, fmt.Errorf("httpsig: nonce store: expiry %v is not after now (%v)", expires, now)

@@ -69,6 +69,13 @@ type Verifier struct {
 	authorities map[string]bool
 	anyHost     bool
 	manager     *Manager // Credentials, when it is a Manager
+	// sharedClock: the verifier's clock is time.Now, as the Manager's is,
+	// so that one reading serves both.
+	sharedClock bool
+	// nonces is Nonces when it is a MemoryNonceStore on the verifier's
+	// clock (the one it made, or one on time.Now when the verifier's is
+	// too): it gets the verifier's reading.
+	nonces *MemoryNonceStore
 }
 
 // NewVerifier returns a Verifier for cfg.
@@ -85,17 +92,25 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	if cfg.Now == nil {
+	systemClock := cfg.Now == nil
+	if systemClock {
 		cfg.Now = time.Now
 	}
+	var ownNonces *MemoryNonceStore // on the verifier's clock
 	if cfg.Nonces == nil {
-		cfg.Nonces = NewMemoryNonceStore(MemoryNonceConfig{Now: cfg.Now})
+		ownNonces = NewMemoryNonceStore(MemoryNonceConfig{Now: cfg.Now})
+		cfg.Nonces = ownNonces
 	}
 	if cfg.RequiredHeaders == nil {
 		cfg.RequiredHeaders = []string{DefaultStoreHeader}
 	}
 	v := &Verifier{cfg: cfg, required: []string{"content-type"}, authorities: map[string]bool{}}
 	v.manager, _ = cfg.Credentials.(*Manager)
+	v.sharedClock = systemClock && v.manager != nil && v.manager.systemClock
+	v.nonces = ownNonces
+	if ns, ok := cfg.Nonces.(*MemoryNonceStore); ok && systemClock && ns.systemClock {
+		v.nonces = ns
+	}
 	for _, a := range cfg.Authorities {
 		if a == "*" {
 			v.anyHost = true
@@ -220,7 +235,11 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	var keyed []openedSecret
 	var lookupErr error
 	if v.manager != nil {
-		cred, keyed, lookupErr = v.manager.lookupShared(r.Context(), si.keyID)
+		var shared time.Time
+		if v.sharedClock {
+			shared = now
+		}
+		cred, keyed, lookupErr = v.manager.lookupShared(r.Context(), si.keyID, shared)
 	} else {
 		cred, lookupErr = v.cfg.Credentials.Lookup(r.Context(), si.keyID)
 	}
@@ -262,7 +281,13 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	// A signature stays acceptable until created+skew, at most now+2*skew;
 	// the nonce is kept a second longer, so no boundary instant lets it
 	// through twice.
-	fresh, err := v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, now.Add(2*v.cfg.Skew+time.Second))
+	expires := now.Add(2*v.cfg.Skew + time.Second)
+	var fresh bool
+	if v.nonces != nil {
+		fresh, err = v.nonces.claimAt(r.Context(), cred.KeyID, si.nonce, expires, now)
+	} else {
+		fresh, err = v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, expires)
+	}
 	if err != nil {
 		return Active{}, fmt.Errorf("httpsig: nonce store: %w", err)
 	}
