@@ -440,7 +440,7 @@ func (a *Authenticator) check(r *http.Request, c *compiledRule, ip netip.Addr, k
 		issued time.Time     // a token's issue time, for its account's cut-off
 	)
 	if len(r.Header["Signature-Input"]) > 0 || len(r.Header["Signature"]) > 0 {
-		*p, g, err = a.verifySigned(r, c.Rule, lent)
+		err = a.verifySigned(r, c.Rule, p, &g, lent)
 	} else {
 		issued, err = a.authenticateBearer(r, &c.Rule, p, &g)
 	}
@@ -522,16 +522,18 @@ func (a *Authenticator) authenticateBearer(r *http.Request, rule *Rule, p *keyga
 	return a.authenticate(r.Context(), token, p, g)
 }
 
-// verifySigned checks an HMAC-signed request. With lent not nil, it may
-// lend the body, as check does.
-func (a *Authenticator) verifySigned(r *http.Request, rule Rule, lent *io.ReadCloser) (keygate.Principal, keygate.Grant, error) {
+// verifySigned checks an HMAC-signed request and writes the caller into
+// p and its credential's grant into g (in place: both are large), as
+// authenticateBearer does. With lent not nil, it may lend the body, as
+// check does.
+func (a *Authenticator) verifySigned(r *http.Request, rule Rule, p *keygate.Principal, g *keygate.Grant, lent *io.ReadCloser) error {
 	switch {
 	case a.signatures == nil:
-		return keygate.Principal{}, keygate.Grant{}, errSignaturesOff
+		return errSignaturesOff
 	case len(r.Header["Authorization"]) > 0:
-		return keygate.Principal{}, keygate.Grant{}, errTwoCredentials
+		return errTwoCredentials
 	case rule.OneTime != "":
-		return keygate.Principal{}, keygate.Grant{}, errOneTimeRequired
+		return errOneTimeRequired
 	}
 	var c httpsig.Active
 	var err error
@@ -543,10 +545,12 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule, lent *io.ReadCl
 		c, err = a.signatures.Verify(r)
 	}
 	if err != nil {
-		return keygate.Principal{}, keygate.Grant{}, err
+		return err
 	}
-	p := verified(keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}, c.Grant)
-	return p, c.Grant, nil
+	*p = keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}
+	*g = c.Grant
+	setGrant(p, g)
+	return nil
 }
 
 // verified is the one way a verifier's result (an API key's record, an
