@@ -193,14 +193,16 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	if err := checkProfile(si); err != nil {
 		return Active{}, err
 	}
-	if !canonicalTarget(r.URL) {
+	t := targetOf(r)
+	if !canonicalPath(r.URL.Path, t.path) {
 		return Active{}, ErrNonCanonical
 	}
-	if a := authority(r); a == "" || !v.anyHost && !v.authorities[a] {
+	if a := t.authority; a == "" || !v.anyHost && !v.authorities[a] {
 		return Active{}, ErrMisdirected
 	}
 	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
-	if err := v.checkCoverage(r, si, hasBody); err != nil {
+	covered, err := v.checkCoverage(r, si, hasBody)
+	if err != nil {
 		return Active{}, err
 	}
 	now := v.cfg.Now()
@@ -219,11 +221,11 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	if err != nil {
 		return Active{}, err
 	}
-	if len(body) > 0 && !slices.Contains(si.components, "content-digest") {
+	if len(body) > 0 && covered&coversDigest == 0 {
 		return Active{}, fmt.Errorf("%w: content-digest", ErrMissingComponent)
 	}
 	var baseBuf [512]byte
-	base, err := appendSignatureBase(baseBuf[:0], r, si)
+	base, err := appendSignatureBase(baseBuf[:0], r, si, t)
 	if err != nil {
 		return Active{}, err
 	}
@@ -272,7 +274,7 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	}
 	cred.Secrets = nil
 
-	if slices.Contains(si.components, "content-digest") {
+	if covered&coversDigest != 0 {
 		// A canonical key, indexed directly (Values canonicalizes again).
 		if err := checkDigest(r.Header["Content-Digest"], body); err != nil {
 			return Active{}, err
@@ -304,22 +306,76 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 // errUnknownKeyID is Verify's error for a key ID that no credential has.
 var errUnknownKeyID = errors.Join(ErrInvalidSignature, ErrNotFound)
 
-// checkCoverage applies the profile's required components.
-func (v *Verifier) checkCoverage(r *http.Request, si signatureInput, hasBody bool) error {
-	for _, c := range [...]string{"@method", "@authority", "@path", "@query"} {
-		if !slices.Contains(si.components, c) {
-			return fmt.Errorf("%w: %s", ErrMissingComponent, c)
+// Bits of a componentSet: the components the profile requires or
+// verify looks for.
+const (
+	coversMethod componentSet = 1 << iota
+	coversAuthority
+	coversPath
+	coversQuery
+	coversDigest
+	coversContentType
+	coversStoreID
+)
+
+// componentSet is a set of the components of the covers bits.
+type componentSet uint8
+
+// coverage returns the set of the usual components among components.
+func coverage(components []string) componentSet {
+	var set componentSet
+	for _, c := range components {
+		switch c {
+		case "@method":
+			set |= coversMethod
+		case "@authority":
+			set |= coversAuthority
+		case "@path":
+			set |= coversPath
+		case "@query":
+			set |= coversQuery
+		case "content-digest":
+			set |= coversDigest
+		case "content-type":
+			set |= coversContentType
+		case "x-store-id":
+			set |= coversStoreID
 		}
 	}
-	if hasBody && !slices.Contains(si.components, "content-digest") {
-		return fmt.Errorf("%w: %s", ErrMissingComponent, "content-digest")
+	return set
+}
+
+// covers reports whether the component name is among components, whose
+// coverage is set.
+func (set componentSet) covers(components []string, name string) bool {
+	switch name {
+	case "content-type":
+		return set&coversContentType != 0
+	case "x-store-id":
+		return set&coversStoreID != 0
+	}
+	return slices.Contains(components, name)
+}
+
+// checkCoverage applies the profile's required components, and returns
+// the coverage of si's.
+func (v *Verifier) checkCoverage(r *http.Request, si signatureInput, hasBody bool) (componentSet, error) {
+	set := coverage(si.components)
+	for i, c := range [...]string{"@method", "@authority", "@path", "@query"} {
+		if set&(1<<i) == 0 {
+			return 0, fmt.Errorf("%w: %s", ErrMissingComponent, c)
+		}
+	}
+	if hasBody && set&coversDigest == 0 {
+		return 0, fmt.Errorf("%w: %s", ErrMissingComponent, "content-digest")
 	}
 	for i, h := range v.required {
-		if len(r.Header[v.requiredKey[i]]) > 0 && !slices.Contains(si.components, h) {
-			return fmt.Errorf("%w: %s", ErrMissingComponent, h)
+		// The header is looked up only when the signature leaves it out.
+		if !set.covers(si.components, h) && len(r.Header[v.requiredKey[i]]) > 0 {
+			return 0, fmt.Errorf("%w: %s", ErrMissingComponent, h)
 		}
 	}
-	return nil
+	return set, nil
 }
 
 // readBody reads r's body up to the limit and puts the bytes back.
