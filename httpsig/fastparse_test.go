@@ -250,3 +250,20 @@ func FuzzDecodeBase64(f *testing.F) {
 		}
 	})
 }
+
+// TestSignerCoverage: the coverage known for the lists a Signer writes is
+// the one worked out from their components, and a list equal to one of
+// them but not shared is worked out alike.
+func TestSignerCoverage(t *testing.T) {
+	for mask, l := range signerComponents {
+		if got, want := coverage(l), coverageOf(l); got != want || want&(coversMethod|coversAuthority|coversPath|coversQuery) != 0xf {
+			t.Fatalf("list %d: coverage %b, worked out %b", mask, got, want)
+		}
+		if got, want := coverage(slices.Clone(l)), coverageOf(l); got != want {
+			t.Fatalf("list %d, copied: coverage %b, want %b", mask, got, want)
+		}
+		if got := coverage(l[:4]); got != coverageOf(l[:4]) {
+			t.Fatalf("list %d, a prefix: coverage %b", mask, got)
+		}
+	}
+}

@@ -323,6 +323,27 @@ type componentSet uint8
 
 // coverage returns the set of the usual components among components.
 func coverage(components []string) componentSet {
+	if len(components) > 0 {
+		// A list a Signer writes, as the fast path shares it: known.
+		for mask, l := range signerComponents {
+			if &l[0] == &components[0] && len(l) == len(components) {
+				return signerCoverage[mask]
+			}
+		}
+	}
+	return coverageOf(components)
+}
+
+// signerCoverage is the coverage of each of signerComponents.
+var signerCoverage = func() (sets [len(signerComponents)]componentSet) {
+	for mask, l := range signerComponents {
+		sets[mask] = coverageOf(l)
+	}
+	return sets
+}()
+
+// coverageOf is coverage, worked out.
+func coverageOf(components []string) componentSet {
 	var set componentSet
 	for _, c := range components {
 		switch c {
