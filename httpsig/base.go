@@ -200,7 +200,7 @@ func parseSignatureSFV(inputs, sigs []string) (signatureInput, []byte, error) {
 
 // checkProfile applies the v3 profile's parameter rules to a parsed
 // signature (parseSignature itself reads any RFC 9421 signature).
-func checkProfile(si signatureInput) error {
+func checkProfile(si *signatureInput) error {
 	switch {
 	case si.created == 0 || si.nonce == "" || si.keyID == "":
 		return malformed("created, nonce and keyid are required")
@@ -215,7 +215,7 @@ func checkProfile(si signatureInput) error {
 // signatureBase builds the RFC 9421 §2.5 signature base of r for si: one
 // line per covered component, then @signature-params, joined by LF.
 func signatureBase(r *http.Request, si signatureInput) (string, error) {
-	b, err := appendSignatureBase(nil, r, si, targetOf(r))
+	b, err := appendSignatureBase(nil, r, &si, targetOf(r))
 	return string(b), err
 }
 
@@ -233,7 +233,7 @@ func targetOf(r *http.Request) target {
 
 // appendSignatureBase appends the signature base of r, whose target is t,
 // for si to dst.
-func appendSignatureBase(dst []byte, r *http.Request, si signatureInput, t target) ([]byte, error) {
+func appendSignatureBase(dst []byte, r *http.Request, si *signatureInput, t target) ([]byte, error) {
 	for _, name := range si.components {
 		dst = append(dst, '"')
 		dst = append(dst, name...)

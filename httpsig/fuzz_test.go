@@ -255,7 +255,7 @@ func FuzzParseSignature(f *testing.F) {
 		if err != nil || len(d.Names()) != 1 {
 			t.Fatalf("label %q with %q: %v", si.label, si.params, err)
 		}
-		_ = checkProfile(si)
+		_ = checkProfile(&si)
 		_, _ = signatureBase(target, si)
 	})
 }

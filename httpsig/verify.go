@@ -190,7 +190,7 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	if err != nil {
 		return Active{}, err
 	}
-	if err := checkProfile(si); err != nil {
+	if err := checkProfile(&si); err != nil {
 		return Active{}, err
 	}
 	t := targetOf(r)
@@ -201,7 +201,7 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 		return Active{}, ErrMisdirected
 	}
 	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
-	covered, err := v.checkCoverage(r, si, hasBody)
+	covered, err := v.checkCoverage(r, &si, hasBody)
 	if err != nil {
 		return Active{}, err
 	}
@@ -225,7 +225,7 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 		return Active{}, fmt.Errorf("%w: content-digest", ErrMissingComponent)
 	}
 	var baseBuf [512]byte
-	base, err := appendSignatureBase(baseBuf[:0], r, si, t)
+	base, err := appendSignatureBase(baseBuf[:0], r, &si, t)
 	if err != nil {
 		return Active{}, err
 	}
@@ -380,7 +380,7 @@ func (set componentSet) covers(components []string, name string) bool {
 
 // checkCoverage applies the profile's required components, and returns
 // the coverage of si's.
-func (v *Verifier) checkCoverage(r *http.Request, si signatureInput, hasBody bool) (componentSet, error) {
+func (v *Verifier) checkCoverage(r *http.Request, si *signatureInput, hasBody bool) (componentSet, error) {
 	set := coverage(si.components)
 	for i, c := range [...]string{"@method", "@authority", "@path", "@query"} {
 		if set&(1<<i) == 0 {
