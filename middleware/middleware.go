@@ -308,6 +308,13 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 // already inside [Authenticator.Audit], Require audits it itself, so that
 // Audit(Require(rule)(h)) and Require(rule)(Audit(h)) record the same
 // single event, and a route behind Require alone is audited too.
+//
+// With an [*httpsig.Verifier] as Config.Signatures, a signed request's body
+// is the verified bytes in a buffer lent for the request
+// ([httpsig.Verifier.VerifyLent]): next and the error handler read it as
+// usual, and once they have returned the buffer goes back to a pool and
+// the body's reads fail, as net/http's Handler contract has it (a reader
+// left behind never gets another request's bytes).
 func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	c, err := a.compile(rule)
 	if err != nil {
