@@ -200,7 +200,7 @@ func parseSignatureSFV(inputs, sigs []string) (signatureInput, []byte, error) {
 
 // checkProfile applies the v3 profile's parameter rules to a parsed
 // signature (parseSignature itself reads any RFC 9421 signature).
-func checkProfile(si signatureInput) error {
+func checkProfile(si *signatureInput) error {
 	switch {
 	case si.created == 0 || si.nonce == "" || si.keyID == "":
 		return malformed("created, nonce and keyid are required")
@@ -215,18 +215,31 @@ func checkProfile(si signatureInput) error {
 // signatureBase builds the RFC 9421 §2.5 signature base of r for si: one
 // line per covered component, then @signature-params, joined by LF.
 func signatureBase(r *http.Request, si signatureInput) (string, error) {
-	b, err := appendSignatureBase(nil, r, si)
+	b, err := appendSignatureBase(nil, r, &si, targetOf(r))
 	return string(b), err
 }
 
-// appendSignatureBase appends the signature base of r for si to dst.
-func appendSignatureBase(dst []byte, r *http.Request, si signatureInput) ([]byte, error) {
+// target is what the @authority and @path components of a request are
+// derived from, worked out once per request.
+type target struct {
+	authority string // authority(r)
+	path      string // escapedPath(r.URL)
+}
+
+// targetOf returns r's target.
+func targetOf(r *http.Request) target {
+	return target{authority: authority(r), path: escapedPath(r.URL)}
+}
+
+// appendSignatureBase appends the signature base of r, whose target is t,
+// for si to dst.
+func appendSignatureBase(dst []byte, r *http.Request, si *signatureInput, t target) ([]byte, error) {
 	for _, name := range si.components {
 		dst = append(dst, '"')
 		dst = append(dst, name...)
 		dst = append(dst, `": `...)
 		var err error
-		if dst, err = appendComponentValue(dst, r, name); err != nil {
+		if dst, err = appendComponentValue(dst, r, name, &t); err != nil {
 			return nil, err
 		}
 		dst = append(dst, '\n')
@@ -237,14 +250,14 @@ func appendSignatureBase(dst []byte, r *http.Request, si signatureInput) ([]byte
 
 // appendComponentValue appends one component's value (RFC 9421 §2.1,
 // §2.2) to dst.
-func appendComponentValue(dst []byte, r *http.Request, name string) ([]byte, error) {
+func appendComponentValue(dst []byte, r *http.Request, name string, t *target) ([]byte, error) {
 	switch name {
 	case "@method":
 		return append(dst, r.Method...), nil
 	case "@authority":
-		return appendAuthority(dst, r), nil
+		return append(dst, t.authority...), nil
 	case "@path":
-		return append(dst, escapedPath(r.URL)...), nil
+		return append(dst, t.path...), nil
 	case "@query":
 		return append(append(dst, '?'), r.URL.RawQuery...), nil
 	case "@scheme":
@@ -253,16 +266,20 @@ func appendComponentValue(dst []byte, r *http.Request, name string) ([]byte, err
 		}
 		return append(dst, "http"...), nil
 	}
-	if strings.HasPrefix(name, "@") {
-		return nil, malformed("unsupported derived component")
+	key, ok := commonHeaderKey(name)
+	if !ok {
+		if strings.HasPrefix(name, "@") {
+			return nil, malformed("unsupported derived component")
+		}
+		if !lowerFieldName(name) {
+			return nil, malformed("field names are lower case tokens")
+		}
+		if name == "host" {
+			return append(dst, t.authority...), nil
+		}
+		key = http.CanonicalHeaderKey(name)
 	}
-	if !lowerFieldName(name) {
-		return nil, malformed("field names are lower case tokens")
-	}
-	if name == "host" {
-		return appendAuthority(dst, r), nil
-	}
-	values := r.Header[headerKey(name)]
+	values := r.Header[key]
 	switch len(values) {
 	case 0:
 		return nil, fmt.Errorf("%w: a covered header is absent", ErrMissingComponent)
@@ -290,18 +307,19 @@ func lowerFieldName(name string) bool {
 	return true
 }
 
-// headerKey returns the http.Header key of a lower-case field name, without
-// allocating for the fields signatures usually cover.
-func headerKey(name string) string {
+// commonHeaderKey returns the http.Header key of the lower-case field
+// names signatures usually cover, without allocating (and without
+// checking the names, which are valid), and false for any other name.
+func commonHeaderKey(name string) (string, bool) {
 	switch name {
 	case "content-digest":
-		return "Content-Digest"
+		return "Content-Digest", true
 	case "content-type":
-		return "Content-Type"
+		return "Content-Type", true
 	case "x-store-id":
-		return "X-Store-Id"
+		return "X-Store-Id", true
 	}
-	return http.CanonicalHeaderKey(name)
+	return "", false
 }
 
 // authority is the request's host, lower case, without a default port.
@@ -320,9 +338,6 @@ func authority(r *http.Request) string {
 	return host
 }
 
-// appendAuthority appends authority(r) to dst.
-func appendAuthority(dst []byte, r *http.Request) []byte { return append(dst, authority(r)...) }
-
 // escapedPath is the path as sent, "/" when empty.
 func escapedPath(u *url.URL) string {
 	p := u.EscapedPath()
@@ -339,8 +354,12 @@ func escapedPath(u *url.URL) string {
 // into a different path or segment structure than the bytes signed).
 // Escapes of other characters, and unescaped sub-delimiters such as "!",
 // are fine: the signature covers the path exactly as sent.
-func canonicalTarget(u *url.URL) bool {
-	p := u.Path
+func canonicalTarget(u *url.URL) bool { return canonicalPath(u.Path, u.EscapedPath()) }
+
+// canonicalPath is canonicalTarget of a URL whose Path is p and whose
+// EscapedPath is raw (or escapedPath: "/" for an empty one changes
+// nothing).
+func canonicalPath(p, raw string) bool {
 	if p != "" {
 		clean := path.Clean(p)
 		if strings.HasSuffix(p, "/") && p != "/" {
@@ -350,7 +369,6 @@ func canonicalTarget(u *url.URL) bool {
 			return false
 		}
 	}
-	raw := u.EscapedPath()
 	for i := 0; i < len(raw); i++ {
 		if raw[i] != '%' {
 			continue

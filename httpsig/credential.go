@@ -375,6 +375,9 @@ type Manager struct {
 	store  CredentialStore
 	sealer sealer
 	now    func() time.Time
+	// systemClock: Config.Now was nil, now is time.Now (a Verifier with
+	// the same clock may hand its reading over; see lookupShared).
+	systemClock bool
 	// life runs what credentials share with API keys: create, rotate,
 	// revoke, disable, the compare-and-swap update and change events.
 	life lifecycle.Manager[Credential, Status]
@@ -398,7 +401,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		m.store = NewMemoryCredentialStore()
 	}
 	if m.now == nil {
-		m.now = time.Now
+		m.now, m.systemClock = time.Now, true
 	}
 	decoy := newSecret("")
 	m.decoy = [][]byte{s.seal("", decoy.plaintext())}
@@ -552,7 +555,7 @@ var _ CredentialSource = (*Manager)(nil)
 // about which it was.
 func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 	var read Credential
-	c, entry, err := m.lookup(ctx, keyID, false, &read)
+	c, entry, err := m.lookup(ctx, keyID, false, &read, time.Time{})
 	if err != nil {
 		return Active{}, err
 	}
@@ -577,9 +580,13 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 // them, never modify them). For a key ID that may not sign, it returns the
 // decoy's entry with the error, so that the verifier's MAC work costs what
 // it costs for a usable credential.
-func (m *Manager) lookupShared(ctx context.Context, keyID string) (Active, []openedSecret, error) {
+//
+// now, when not zero, is a reading of the Manager's own clock that the
+// caller made (a Verifier whose clock is also time.Now): lookup then
+// checks the credential against it rather than reading the clock again.
+func (m *Manager) lookupShared(ctx context.Context, keyID string, now time.Time) (Active, []openedSecret, error) {
 	var read Credential
-	c, entry, err := m.lookup(ctx, keyID, true, &read)
+	c, entry, err := m.lookup(ctx, keyID, true, &read, now)
 	if err != nil {
 		return Active{}, entry, err
 	}
@@ -589,9 +596,9 @@ func (m *Manager) lookupShared(ctx context.Context, keyID string) (Active, []ope
 // lookup is Lookup's work: the credential read from the store (the
 // store's own record when shared is true and the store can share it, read
 // it only; else read into own) and checked, and the opened secrets that
-// verify now. For a key ID that may not sign, the entry returned with the
-// error is the decoy's.
-func (m *Manager) lookup(ctx context.Context, keyID string, shared bool, own *Credential) (*Credential, []openedSecret, error) {
+// verify now (the clock's reading, or now when not zero). For a key ID
+// that may not sign, the entry returned with the error is the decoy's.
+func (m *Manager) lookup(ctx context.Context, keyID string, shared bool, own *Credential, now time.Time) (*Credential, []openedSecret, error) {
 	if keyID == "" || len(keyID) > MaxKeyIDLen {
 		return nil, nil, ErrNotFound
 	}
@@ -612,7 +619,9 @@ func (m *Manager) lookup(ctx context.Context, keyID string, shared bool, own *Cr
 		// A store that matched another spelling of the key ID.
 		return nil, m.openDecoy(), ErrNotFound
 	}
-	now := m.now()
+	if now.IsZero() {
+		now = m.now()
+	}
 	if err := c.Usable(now); err != nil {
 		m.secrets.forget(keyID)
 		return nil, m.openDecoy(), err

@@ -1,7 +1,6 @@
 package httpsig
 
 import (
-	"encoding/base64"
 	"slices"
 	"strings"
 )
@@ -171,40 +170,60 @@ func canonicalByteMember(v string, dst []byte) (string, []byte, bool) {
 	if b64 == "" {
 		return "", nil, false
 	}
-	for i := 0; i < len(b64); i++ {
-		if !base64Alphabet[b64[i]] {
-			return "", nil, false
-		}
-	}
-	// The decoder httpsfv uses, so that padding and trailing bits are
-	// judged alike.
-	b := dst[:0]
-	if n := base64.StdEncoding.DecodedLen(len(b64)); cap(b) < n {
-		b = make([]byte, n)
-	}
-	b = b[:cap(b)]
-	// Decode from a copy on the stack when it fits (a MAC, a digest).
-	var stack [128]byte
-	src := stack[:0]
-	if len(b64) > len(stack) {
-		src = make([]byte, 0, len(b64))
-	}
-	src = append(src, b64...)
-	m, err := base64.StdEncoding.Decode(b, src)
-	if err != nil {
+	b, ok := decodeBase64(dst[:0], b64)
+	if !ok {
 		return "", nil, false
 	}
-	return v[:n], b[:m:m], true
+	return v[:n], b[:len(b):len(b)], true
 }
 
-// base64Alphabet holds the bytes of a canonical sf-binary's content: the
-// standard base64 alphabet and its padding.
-var base64Alphabet = func() (t [256]bool) {
-	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=" {
-		t[c] = true
+// decodeBase64 appends to dst the bytes of s, padded standard base64, and
+// reports whether s is that: it accepts and refuses exactly what
+// base64.StdEncoding.Decode, the decoder httpsfv uses, does for a string
+// of the base64 alphabet and "=" (whole quanta of four; "=" only as the
+// padding of the last, "xx==" or "xxx="; the trailing bits of a padded
+// quantum ignored), and refuses any other byte, where that decoder would
+// skip CR and LF.
+func decodeBase64(dst []byte, s string) ([]byte, bool) {
+	if len(s)%4 != 0 {
+		return nil, false
 	}
+	for i := 0; i < len(s); i += 4 {
+		a, b, c, d := base64Values[s[i]], base64Values[s[i+1]], base64Values[s[i+2]], base64Values[s[i+3]]
+		if a|b|c|d < 64 {
+			dst = append(dst, a<<2|b>>4, b<<4|c>>2, c<<6|d)
+			continue
+		}
+		if i+4 != len(s) || a|b >= 64 || d != base64Pad {
+			return nil, false
+		}
+		switch {
+		case c == base64Pad:
+			dst = append(dst, a<<2|b>>4)
+		case c < 64:
+			dst = append(dst, a<<2|b>>4, b<<4|c>>2)
+		default:
+			return nil, false
+		}
+	}
+	return dst, true
+}
+
+// base64Values maps each byte of the standard base64 alphabet to its
+// value, "=" to base64Pad and any other byte to 0xff.
+var base64Values = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" {
+		t[c] = byte(i)
+	}
+	t['='] = base64Pad
 	return t
 }()
+
+// base64Pad is the value of "=" in base64Values.
+const base64Pad = 0xfe
 
 // keyLen returns the length of the sf-key at the start of s (RFC 8941
 // §3.1.2): lcalpha or "*", then lcalpha, DIGIT, "_", "-", "." or "*".

@@ -2,6 +2,7 @@ package httpsig
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/http/httptest"
 	"reflect"
 	"slices"
@@ -225,4 +226,44 @@ func FuzzLowerFieldName(f *testing.F) {
 			t.Fatalf("lowerFieldName(%q) = %v, want %v", name, got, want)
 		}
 	})
+}
+
+// FuzzDecodeBase64: the fast path's decoder accepts exactly what
+// base64.StdEncoding (httpsfv's decoder) accepts among strings without CR
+// and LF (which that decoder skips and the fast path refuses), with the
+// same bytes.
+func FuzzDecodeBase64(f *testing.F) {
+	for _, s := range []string{"", "AAAA", "AA==", "AAA=", "AB==", "AAB=", "A===", "====", "AA=A", "AA==AAAA", "AAAA====", "AAA", "+/+/", "-_-_", "AA\n==", "YWJj ZA==", "9Z8tVEQ6ZE6E6EqKyrkXKi8cnRYIJEAgu2sgvQM/zWM="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := base64.StdEncoding.DecodeString(s)
+		got, ok := decodeBase64(nil, s)
+		if strings.ContainsAny(s, "\r\n") {
+			if ok {
+				t.Fatalf("decodeBase64(%q) took CR or LF", s)
+			}
+			return
+		}
+		if ok != (err == nil) || ok && !bytes.Equal(got, want) {
+			t.Fatalf("decodeBase64(%q) = %x, %v; base64: %x, %v", s, got, ok, want, err)
+		}
+	})
+}
+
+// TestSignerCoverage: the coverage known for the lists a Signer writes is
+// the one worked out from their components, and a list equal to one of
+// them but not shared is worked out alike.
+func TestSignerCoverage(t *testing.T) {
+	for mask, l := range signerComponents {
+		if got, want := coverage(l), coverageOf(l); got != want || want&(coversMethod|coversAuthority|coversPath|coversQuery) != 0xf {
+			t.Fatalf("list %d: coverage %b, worked out %b", mask, got, want)
+		}
+		if got, want := coverage(slices.Clone(l)), coverageOf(l); got != want {
+			t.Fatalf("list %d, copied: coverage %b, want %b", mask, got, want)
+		}
+		if got := coverage(l[:4]); got != coverageOf(l[:4]) {
+			t.Fatalf("list %d, a prefix: coverage %b", mask, got)
+		}
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -106,6 +108,29 @@ func FuzzVerify(f *testing.F) {
 		}
 		r := fzRequest(input, sig, digest, body)
 		a, err := v.Verify(r)
+		// VerifyLent, on a verifier of its own, decides alike and lends
+		// the same bytes, until they are released.
+		lv, lerr := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: creds, Now: clock, Nonces: NewMemoryNonceStore(MemoryNonceConfig{Now: clock}), MaxBody: 4 << 10})
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		lr := fzRequest(input, sig, digest, body)
+		la, lent, lerr := lv.VerifyLent(lr)
+		if (err == nil) != (lerr == nil) || err != nil && err.Error() != lerr.Error() || !reflect.DeepEqual(a, la) {
+			t.Fatalf("Verify %+v, %v; VerifyLent %+v, %v", a, err, la, lerr)
+		}
+		if lent != nil {
+			if lr.Body != lent {
+				t.Fatal("VerifyLent returned a body other than the request's")
+			}
+			if got, _ := io.ReadAll(lr.Body); !bytes.Equal(got, body) {
+				t.Fatalf("VerifyLent lent %q, not %q", got, body)
+			}
+			ReleaseBody(lent)
+			if n, rerr := lr.Body.Read(make([]byte, 1)); n != 0 || !errors.Is(rerr, errBodyReleased) {
+				t.Fatalf("a released body read %d, %v", n, rerr)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrRequestInvalid) && !errors.Is(err, ErrNoSignature) {
 				t.Fatalf("a bad request must be a rejection, got %v", err)
@@ -230,7 +255,7 @@ func FuzzParseSignature(f *testing.F) {
 		if err != nil || len(d.Names()) != 1 {
 			t.Fatalf("label %q with %q: %v", si.label, si.params, err)
 		}
-		_ = checkProfile(si)
+		_ = checkProfile(&si)
 		_, _ = signatureBase(target, si)
 	})
 }

@@ -113,7 +113,10 @@ type MemoryNonceConfig struct {
 //
 // Memory is therefore at most about MaxEntries × 110 bytes (110 MiB for
 // the default), plus the room left by the largest burst until it is
-// evicted. The bounds also cap the rate of accepted requests: with the
+// evicted. A shard takes room for MaxEntries/16,384 entries at its first
+// nonce (64, about 5 KiB, with the default: 340 KiB once every shard has
+// had one), so that a new store's first nonces do not regrow its maps
+// and queues from nothing. The bounds also cap the rate of accepted requests: with the
 // verifier's default skew (nonces kept 601 s), 1<<20 entries allow about
 // 1,700 requests per second sustained over all key IDs, and the default
 // share of 16,384 about 27 per second for one key ID; size MaxEntries for
@@ -122,10 +125,12 @@ type MemoryNonceConfig struct {
 //
 // The zero value is not usable; call [NewMemoryNonceStore].
 type MemoryNonceStore struct {
-	now    func() time.Time
-	max    int64
-	perKey int32        // 0: no share, key IDs are not counted
-	count  atomic.Int64 // entries recorded, expired or not, over all shards
+	now         func() time.Time
+	systemClock bool // now is time.Now: a Verifier on it may hand its reading over (claimAt)
+	max         int64
+	perKey      int32        // 0: no share, key IDs are not counted
+	initial     int          // the entries a shard has room for at its first
+	count       atomic.Int64 // entries recorded, expired or not, over all shards
 	// lastSweepAll is when (the store's clock, Unix nanoseconds) the last
 	// sweep of every shard started; see claimSweepAll.
 	lastSweepAll atomic.Int64
@@ -145,12 +150,19 @@ type nonceKeyShard struct {
 // nonceShards is the number of shards of a MemoryNonceStore, a power of two.
 const nonceShards = 64
 
+// nonceInitialShare is the divisor of a shard's share of MaxEntries that
+// gives the room it takes at its first entry (64 entries for the default
+// MaxEntries): a new store's first nonces, a few seconds of traffic at the
+// rates the default bounds allow, fill its maps and queues without
+// regrowing them from nothing.
+const nonceInitialShare = 256
+
 // nonceShrinkMin is the peak size below which a shard is never rebuilt.
 const nonceShrinkMin = 1024
 
 type nonceShard struct {
 	mu sync.Mutex
-	m  map[nonceKey]int64 // entry → expiry, Unix nanoseconds
+	m  map[nonceKey]int64 // entry → expiry, Unix nanoseconds; nil until the first
 	// The entries of m are those of queue[head:] and heap.
 	queue []nonceEntry // exp never decreasing
 	head  int
@@ -177,11 +189,12 @@ func NewMemoryNonceStore(cfg MemoryNonceConfig) *MemoryNonceStore {
 	s := &MemoryNonceStore{now: cfg.Now, max: int64(cfg.MaxEntries),
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	if s.now == nil {
-		s.now = time.Now
+		s.now, s.systemClock = time.Now, true
 	}
 	if s.max <= 0 {
 		s.max = DefaultMaxNonces
 	}
+	s.initial = int(s.max / nonceShards / nonceInitialShare)
 	switch per := int64(cfg.MaxPerKey); {
 	case per <= 0:
 		s.perKey = int32(max(1, s.max/DefaultNonceShare))
@@ -191,7 +204,6 @@ func NewMemoryNonceStore(cfg MemoryNonceConfig) *MemoryNonceStore {
 		s.perKey = int32(per)
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[nonceKey]int64)
 		s.keys[i].n = make(map[uint64]int32)
 	}
 	return s
@@ -208,10 +220,19 @@ var _ NonceStore = (*MemoryNonceStore)(nil)
 // reported as a replay (false, nil), also when the store or the key ID's
 // share is full.
 func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expires time.Time) (bool, error) {
+	return s.claimAt(ctx, keyID, nonce, expires, time.Time{})
+}
+
+// claimAt is Claim at now, a reading of the store's own clock that the
+// caller made (a Verifier whose clock is also time.Now), or at a reading
+// of its own when now is zero.
+func (s *MemoryNonceStore) claimAt(ctx context.Context, keyID, nonce string, expires, now time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("httpsig: nonce store: %w", err)
 	}
-	now := s.now()
+	if now.IsZero() {
+		now = s.now()
+	}
 	exp, t := nonceNanos(expires), nonceNanos(now)
 	if exp <= t {
 		return false, fmt.Errorf("httpsig: nonce store: expiry %v is not after now (%v)", expires, now)
@@ -247,6 +268,11 @@ func (s *MemoryNonceStore) Claim(ctx context.Context, keyID, nonce string, expir
 			sh.mu.Unlock()
 			return false, err
 		}
+	}
+	if sh.m == nil {
+		// The shard's first entry: room for its first nonces at once.
+		sh.m = make(map[nonceKey]int64, s.initial)
+		sh.queue = make([]nonceEntry, 0, s.initial)
 	}
 	sh.m[k] = exp
 	if e := (nonceEntry{exp: exp, key: k, kid: kid}); sh.head == len(sh.queue) || exp >= sh.queue[len(sh.queue)-1].exp {

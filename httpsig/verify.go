@@ -69,6 +69,13 @@ type Verifier struct {
 	authorities map[string]bool
 	anyHost     bool
 	manager     *Manager // Credentials, when it is a Manager
+	// sharedClock: the verifier's clock is time.Now, as the Manager's is,
+	// so that one reading serves both.
+	sharedClock bool
+	// nonces is Nonces when it is a MemoryNonceStore on the verifier's
+	// clock (the one it made, or one on time.Now when the verifier's is
+	// too): it gets the verifier's reading.
+	nonces *MemoryNonceStore
 }
 
 // NewVerifier returns a Verifier for cfg.
@@ -85,17 +92,25 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	if cfg.Now == nil {
+	systemClock := cfg.Now == nil
+	if systemClock {
 		cfg.Now = time.Now
 	}
+	var ownNonces *MemoryNonceStore // on the verifier's clock
 	if cfg.Nonces == nil {
-		cfg.Nonces = NewMemoryNonceStore(MemoryNonceConfig{Now: cfg.Now})
+		ownNonces = NewMemoryNonceStore(MemoryNonceConfig{Now: cfg.Now})
+		cfg.Nonces = ownNonces
 	}
 	if cfg.RequiredHeaders == nil {
 		cfg.RequiredHeaders = []string{DefaultStoreHeader}
 	}
 	v := &Verifier{cfg: cfg, required: []string{"content-type"}, authorities: map[string]bool{}}
 	v.manager, _ = cfg.Credentials.(*Manager)
+	v.sharedClock = systemClock && v.manager != nil && v.manager.systemClock
+	v.nonces = ownNonces
+	if ns, ok := cfg.Nonces.(*MemoryNonceStore); ok && systemClock && ns.systemClock {
+		v.nonces = ns
+	}
 	for _, a := range cfg.Authorities {
 		if a == "*" {
 			v.anyHost = true
@@ -141,23 +156,53 @@ var dummySecret = make([]byte, 64)
 //   - a nonce already used with that key ID ([ErrReplayed]). The nonce is
 //     recorded only now, after the MAC verified, so bad requests cannot
 //     fill the store.
-func (v *Verifier) Verify(r *http.Request) (Active, error) {
+func (v *Verifier) Verify(r *http.Request) (Active, error) { return v.verify(r, nil) }
+
+// VerifyLent checks r exactly as [Verifier.Verify] does, and errs as it
+// does, but hands over what an authenticating middleware needs without
+// copying it:
+//   - the grant's slices may share memory with the [Manager]'s cache:
+//     treat them as read-only and copy them before modifying;
+//   - once it has read the body (also when a later check refused the
+//     request), r.Body holds the verified bytes in a buffer lent from a
+//     pool, and body is that r.Body (else nil). Call [ReleaseBody] with
+//     body once nothing may read it any more, after which its reads fail;
+//     without the call the buffer is left to the garbage collector, as
+//     Verify's is.
+//
+// It is the request path of package middleware, which copies the stores
+// it hands to a handler and releases the body when the handler has
+// returned; use Verify for a grant and a body of your own.
+func (v *Verifier) VerifyLent(r *http.Request) (c Active, body io.ReadCloser, err error) {
+	var lent *lentBody
+	c, err = v.verify(r, &lent)
+	if lent != nil {
+		body = lent
+	}
+	return c, body, err
+}
+
+// verify is Verify, or VerifyLent when lent is not nil: it then sets *lent
+// to the body it lends.
+func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	var macBuf [64]byte
 	si, mac, err := parseSignatureInto(r.Header, macBuf[:0])
 	if err != nil {
 		return Active{}, err
 	}
-	if err := checkProfile(si); err != nil {
+	if err := checkProfile(&si); err != nil {
 		return Active{}, err
 	}
-	if !canonicalTarget(r.URL) {
+	t := targetOf(r)
+	if !canonicalPath(r.URL.Path, t.path) {
 		return Active{}, ErrNonCanonical
 	}
-	if a := authority(r); a == "" || !v.anyHost && !v.authorities[a] {
+	if a := t.authority; a == "" || !v.anyHost && !v.authorities[a] {
 		return Active{}, ErrMisdirected
 	}
 	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
-	if err := v.checkCoverage(r, si, hasBody); err != nil {
+	covered, err := v.checkCoverage(r, &si, hasBody)
+	if err != nil {
 		return Active{}, err
 	}
 	now := v.cfg.Now()
@@ -167,15 +212,20 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	if si.expires != 0 && now.Unix() >= si.expires {
 		return Active{}, fmt.Errorf("%w: expires", ErrStale)
 	}
-	body, err := v.readBody(r)
+	var body []byte
+	if lent != nil {
+		body, err = v.readLent(r, lent)
+	} else {
+		body, err = v.readBody(r)
+	}
 	if err != nil {
 		return Active{}, err
 	}
-	if len(body) > 0 && !slices.Contains(si.components, "content-digest") {
+	if len(body) > 0 && covered&coversDigest == 0 {
 		return Active{}, fmt.Errorf("%w: content-digest", ErrMissingComponent)
 	}
 	var baseBuf [512]byte
-	base, err := appendSignatureBase(baseBuf[:0], r, si)
+	base, err := appendSignatureBase(baseBuf[:0], r, &si, t)
 	if err != nil {
 		return Active{}, err
 	}
@@ -187,7 +237,11 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	var keyed []openedSecret
 	var lookupErr error
 	if v.manager != nil {
-		cred, keyed, lookupErr = v.manager.lookupShared(r.Context(), si.keyID)
+		var shared time.Time
+		if v.sharedClock {
+			shared = now
+		}
+		cred, keyed, lookupErr = v.manager.lookupShared(r.Context(), si.keyID, shared)
 	} else {
 		cred, lookupErr = v.cfg.Credentials.Lookup(r.Context(), si.keyID)
 	}
@@ -220,7 +274,7 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	}
 	cred.Secrets = nil
 
-	if slices.Contains(si.components, "content-digest") {
+	if covered&coversDigest != 0 {
 		// A canonical key, indexed directly (Values canonicalizes again).
 		if err := checkDigest(r.Header["Content-Digest"], body); err != nil {
 			return Active{}, err
@@ -229,14 +283,20 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	// A signature stays acceptable until created+skew, at most now+2*skew;
 	// the nonce is kept a second longer, so no boundary instant lets it
 	// through twice.
-	fresh, err := v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, now.Add(2*v.cfg.Skew+time.Second))
+	expires := now.Add(2*v.cfg.Skew + time.Second)
+	var fresh bool
+	if v.nonces != nil {
+		fresh, err = v.nonces.claimAt(r.Context(), cred.KeyID, si.nonce, expires, now)
+	} else {
+		fresh, err = v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, expires)
+	}
 	if err != nil {
 		return Active{}, fmt.Errorf("httpsig: nonce store: %w", err)
 	}
 	if !fresh {
 		return Active{}, ErrReplayed
 	}
-	if v.manager != nil {
+	if v.manager != nil && lent == nil {
 		// The Manager lent its stored grant: the caller gets a copy.
 		cred.Grant = keygate.CloneGrant(cred.Grant)
 	}
@@ -246,22 +306,97 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 // errUnknownKeyID is Verify's error for a key ID that no credential has.
 var errUnknownKeyID = errors.Join(ErrInvalidSignature, ErrNotFound)
 
-// checkCoverage applies the profile's required components.
-func (v *Verifier) checkCoverage(r *http.Request, si signatureInput, hasBody bool) error {
-	for _, c := range [...]string{"@method", "@authority", "@path", "@query"} {
-		if !slices.Contains(si.components, c) {
-			return fmt.Errorf("%w: %s", ErrMissingComponent, c)
+// Bits of a componentSet: the components the profile requires or
+// verify looks for.
+const (
+	coversMethod componentSet = 1 << iota
+	coversAuthority
+	coversPath
+	coversQuery
+	coversDigest
+	coversContentType
+	coversStoreID
+)
+
+// componentSet is a set of the components of the covers bits.
+type componentSet uint8
+
+// coverage returns the set of the usual components among components.
+func coverage(components []string) componentSet {
+	if len(components) > 0 {
+		// A list a Signer writes, as the fast path shares it: known.
+		for mask, l := range signerComponents {
+			if &l[0] == &components[0] && len(l) == len(components) {
+				return signerCoverage[mask]
+			}
 		}
 	}
-	if hasBody && !slices.Contains(si.components, "content-digest") {
-		return fmt.Errorf("%w: %s", ErrMissingComponent, "content-digest")
+	return coverageOf(components)
+}
+
+// signerCoverage is the coverage of each of signerComponents.
+var signerCoverage = func() (sets [len(signerComponents)]componentSet) {
+	for mask, l := range signerComponents {
+		sets[mask] = coverageOf(l)
+	}
+	return sets
+}()
+
+// coverageOf is coverage, worked out.
+func coverageOf(components []string) componentSet {
+	var set componentSet
+	for _, c := range components {
+		switch c {
+		case "@method":
+			set |= coversMethod
+		case "@authority":
+			set |= coversAuthority
+		case "@path":
+			set |= coversPath
+		case "@query":
+			set |= coversQuery
+		case "content-digest":
+			set |= coversDigest
+		case "content-type":
+			set |= coversContentType
+		case "x-store-id":
+			set |= coversStoreID
+		}
+	}
+	return set
+}
+
+// covers reports whether the component name is among components, whose
+// coverage is set.
+func (set componentSet) covers(components []string, name string) bool {
+	switch name {
+	case "content-type":
+		return set&coversContentType != 0
+	case "x-store-id":
+		return set&coversStoreID != 0
+	}
+	return slices.Contains(components, name)
+}
+
+// checkCoverage applies the profile's required components, and returns
+// the coverage of si's.
+func (v *Verifier) checkCoverage(r *http.Request, si *signatureInput, hasBody bool) (componentSet, error) {
+	set := coverage(si.components)
+	for i, c := range [...]string{"@method", "@authority", "@path", "@query"} {
+		if set&(1<<i) == 0 {
+			return 0, fmt.Errorf("%w: %s", ErrMissingComponent, c)
+		}
+	}
+	if hasBody && set&coversDigest == 0 {
+		return 0, fmt.Errorf("%w: %s", ErrMissingComponent, "content-digest")
 	}
 	for i, h := range v.required {
-		if len(r.Header[v.requiredKey[i]]) > 0 && !slices.Contains(si.components, h) {
-			return fmt.Errorf("%w: %s", ErrMissingComponent, h)
+		// The header is looked up only when the signature leaves it out.
+		if !set.covers(si.components, h) && len(r.Header[v.requiredKey[i]]) > 0 {
+			return 0, fmt.Errorf("%w: %s", ErrMissingComponent, h)
 		}
 	}
-	return nil
+	return set, nil
 }
 
 // readBody reads r's body up to the limit and puts the bytes back.
@@ -269,13 +404,45 @@ func (v *Verifier) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
+	body, err := v.readAll(r, nil)
+	if err != nil {
+		return nil, err
+	}
+	vb := &verifiedBody{}
+	vb.Reset(body)
+	r.Body = vb
+	return body, nil
+}
+
+// readLent is readBody into a buffer of bodyBuffers, put back as a
+// lentBody, which it also sets *lent to.
+func (v *Verifier) readLent(r *http.Request, lent **lentBody) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	buf := bodyBuffers.Get().(*[]byte)
+	body, err := v.readAll(r, (*buf)[:0])
+	if err != nil {
+		bodyBuffers.Put(buf) // never lent: no reader holds it
+		return nil, err
+	}
+	*buf = body
+	*lent = &lentBody{buf: buf}
+	r.Body = *lent
+	return body, nil
+}
+
+// readAll reads and closes r's body up to the limit, appending to body.
+func (v *Verifier) readAll(r *http.Request, body []byte) ([]byte, error) {
 	if r.ContentLength > v.cfg.MaxBody {
 		return nil, ErrBodyTooLarge
 	}
 	// Size the buffer from Content-Length when it is known, up to 64 KiB:
 	// reading then rarely grows it, and a client that announces a large
 	// body it does not send cannot make the server reserve it.
-	body := make([]byte, 0, min(max(r.ContentLength, 0), 64<<10)+1)
+	if want := min(max(r.ContentLength, 0), 64<<10) + 1; int64(cap(body)) < want {
+		body = make([]byte, 0, want)
+	}
 	for {
 		if len(body) == cap(body) {
 			body = slices.Grow(body, 1)
@@ -297,9 +464,6 @@ func (v *Verifier) readBody(r *http.Request) ([]byte, error) {
 		}
 	}
 	r.Body.Close()
-	vb := &verifiedBody{}
-	vb.Reset(body)
-	r.Body = vb
 	return body, nil
 }
 

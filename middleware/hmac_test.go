@@ -1091,3 +1091,76 @@ func benchmarkSigned(b *testing.B, h http.Handler, nonces *hmResettableNonces) {
 		i++
 	}
 }
+
+// TestHMACBodyEndsWithTheHandler: behind Require, the handler reads the
+// verified body; once it has returned, the body's buffer goes back to a
+// pool for later requests, and a reader it left behind (a goroutine, a
+// kept request) gets an error, never the bytes of a later request.
+// Authenticator.Check lends nothing: its caller's body stays readable.
+func TestHMACBodyEndsWithTheHandler(t *testing.T) {
+	v, err := httpsig.NewVerifier(httpsig.VerifierConfig{Authorities: httpsig.AnyAuthority, Credentials: hmCreds()})
+	require.NoError(t, err)
+	auth, err := middleware.New(middleware.Config{Signatures: v})
+	require.NoError(t, err)
+	signer := &httpsig.Signer{KeyID: "k1", Secret: hmSecret}
+	signed := func(body string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/v1/orders", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		require.NoError(t, signer.Sign(r, []byte(body)))
+		return r
+	}
+	var kept []*http.Request
+	h := auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		w.Header().Set("X-Got", string(got))
+		kept = append(kept, r)
+	}))
+	first := strings.Repeat("1", 700)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, signed(first))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, first, rec.Header().Get("X-Got"))
+
+	// The first handler's request, read after it returned: refused.
+	n, err := kept[0].Body.Read(make([]byte, 64))
+	assert.Zero(t, n)
+	assert.Error(t, err)
+
+	// A later request (which may get the first one's buffer) reads its
+	// own bytes; the first request's body still reads nothing.
+	second := strings.Repeat("2", 600)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, signed(second))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, second, rec.Header().Get("X-Got"))
+	got, err := io.ReadAll(kept[0].Body)
+	assert.Empty(t, got)
+	assert.Error(t, err)
+
+	// Refused after the body was read (a replay): the error handler may
+	// still read it, and it is released afterwards.
+	r := signed(first)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	replay := r.Clone(t.Context())
+	replay.Body = io.NopCloser(strings.NewReader(first))
+	var seen string
+	authErr, err := middleware.New(middleware.Config{Signatures: v, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		b, _ := io.ReadAll(r.Body)
+		seen = string(b)
+		w.WriteHeader(http.StatusUnauthorized)
+	}})
+	require.NoError(t, err)
+	authErr.Handler(bare).ServeHTTP(httptest.NewRecorder(), replay)
+	assert.Equal(t, first, seen)
+	_, err = replay.Body.Read(make([]byte, 1))
+	assert.Error(t, err)
+
+	// Check: the body stays the caller's.
+	r = signed(first)
+	_, err = auth.Check(r, middleware.Rule{})
+	require.NoError(t, err)
+	got, err = io.ReadAll(r.Body)
+	require.NoError(t, err)
+	assert.Equal(t, first, string(got))
+}

@@ -201,10 +201,14 @@ type Authenticator struct {
 	// VerifyGrant does not copy the record: the request path then copies
 	// only the stores the Principal keeps. (A concrete type, so that the
 	// grant it fills stays on the stack.)
-	keyManager  *apikey.Manager
-	tokens      TokenVerifier
-	oneTime     OneTimeRedeemer
-	signatures  RequestVerifier
+	keyManager *apikey.Manager
+	tokens     TokenVerifier
+	oneTime    OneTimeRedeemer
+	signatures RequestVerifier
+	// sigVerifier is signatures when it is an [*httpsig.Verifier], whose
+	// VerifyLent neither copies the grant nor allocates the body's buffer:
+	// Require then releases the body when its handler has returned.
+	sigVerifier *httpsig.Verifier
 	accounts    account.Lookup
 	clientKeys  ClientKeys
 	clientCreds ClientCredentials
@@ -230,6 +234,7 @@ func New(cfg Config) (*Authenticator, error) {
 	a := &Authenticator{keys: cfg.APIKeys, tokens: cfg.Tokens, oneTime: cfg.OneTime, signatures: cfg.Signatures, accounts: cfg.Accounts, realm: cfg.Realm, onError: cfg.ErrorHandler}
 	a.clientKeys, a.clientCreds = cfg.ClientKeys, cfg.ClientCredentials
 	a.keyManager, _ = cfg.APIKeys.(*apikey.Manager)
+	a.sigVerifier, _ = cfg.Signatures.(*httpsig.Verifier)
 	a.now = cfg.Now
 	if a.now == nil {
 		a.now, a.systemClock = time.Now, true
@@ -303,6 +308,13 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 // already inside [Authenticator.Audit], Require audits it itself, so that
 // Audit(Require(rule)(h)) and Require(rule)(Audit(h)) record the same
 // single event, and a route behind Require alone is audited too.
+//
+// With an [*httpsig.Verifier] as Config.Signatures, a signed request's body
+// is the verified bytes in a buffer lent for the request
+// ([httpsig.Verifier.VerifyLent]): next and the error handler read it as
+// usual, and once they have returned the buffer goes back to a pool and
+// the body's reads fail, as net/http's Handler contract has it (a reader
+// left behind never gets another request's bytes).
 func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	c, err := a.compile(rule)
 	if err != nil {
@@ -330,7 +342,8 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 				return
 			}
 			var p keygate.Principal
-			country, err := a.check(r, &c, ip, known, &p)
+			var lent io.ReadCloser // a signed request's body, lent until next returns
+			country, err := a.check(r, &c, ip, known, &p, &lent)
 			// check names the caller once its credential verified, also
 			// when a later step refused it: for the audit event only, as
 			// next is never called on an error.
@@ -367,9 +380,11 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 					a.access.failed(r.Context(), a.access.failureKey(r, ip, known))
 				}
 				a.onError(w, r, err)
+				httpsig.ReleaseBody(lent)
 				return
 			}
 			next.ServeHTTP(w, authedReq)
+			httpsig.ReleaseBody(lent)
 		})
 	}
 }
@@ -395,7 +410,7 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 	}
 	ip, known := a.access.clientIP(r)
 	var p keygate.Principal
-	if _, err := a.check(r, &c, ip, known, &p); err != nil {
+	if _, err := a.check(r, &c, ip, known, &p, nil); err != nil {
 		return keygate.Principal{}, err // the refused caller is only for Require's audit event
 	}
 	p.Stores = slices.Clone(p.Stores) // the caller's own (see verified)
@@ -412,7 +427,11 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 // [refusedCaller]), so that the refusal's audit event names who was
 // refused; before the credential verified, it leaves the zero Principal.
 // On an error p is for the audit event only, never for a handler.
-func (a *Authenticator) check(r *http.Request, c *compiledRule, ip netip.Addr, known bool, p *keygate.Principal) (country string, err error) {
+//
+// With lent not nil, a signed request's body may be lent (see
+// [httpsig.Verifier.VerifyLent]): check then sets *lent to the body, for
+// the caller to release, also on an error.
+func (a *Authenticator) check(r *http.Request, c *compiledRule, ip netip.Addr, known bool, p *keygate.Principal, lent *io.ReadCloser) (country string, err error) {
 	if a.keys == nil && a.tokens == nil && a.signatures == nil {
 		*p = keygate.Principal{}
 		return "", errNotConfigured // a zero Authenticator fails closed
@@ -428,7 +447,7 @@ func (a *Authenticator) check(r *http.Request, c *compiledRule, ip netip.Addr, k
 		issued time.Time     // a token's issue time, for its account's cut-off
 	)
 	if len(r.Header["Signature-Input"]) > 0 || len(r.Header["Signature"]) > 0 {
-		*p, g, err = a.verifySigned(r, c.Rule)
+		err = a.verifySigned(r, c.Rule, p, &g, lent)
 	} else {
 		issued, err = a.authenticateBearer(r, &c.Rule, p, &g)
 	}
@@ -510,22 +529,35 @@ func (a *Authenticator) authenticateBearer(r *http.Request, rule *Rule, p *keyga
 	return a.authenticate(r.Context(), token, p, g)
 }
 
-// verifySigned checks an HMAC-signed request.
-func (a *Authenticator) verifySigned(r *http.Request, rule Rule) (keygate.Principal, keygate.Grant, error) {
+// verifySigned checks an HMAC-signed request and writes the caller into
+// p and its credential's grant into g (in place: both are large), as
+// authenticateBearer does. With lent not nil, it may lend the body, as
+// check does.
+func (a *Authenticator) verifySigned(r *http.Request, rule Rule, p *keygate.Principal, g *keygate.Grant, lent *io.ReadCloser) error {
 	switch {
 	case a.signatures == nil:
-		return keygate.Principal{}, keygate.Grant{}, errSignaturesOff
+		return errSignaturesOff
 	case len(r.Header["Authorization"]) > 0:
-		return keygate.Principal{}, keygate.Grant{}, errTwoCredentials
+		return errTwoCredentials
 	case rule.OneTime != "":
-		return keygate.Principal{}, keygate.Grant{}, errOneTimeRequired
+		return errOneTimeRequired
 	}
-	c, err := a.signatures.Verify(r)
+	var c httpsig.Active
+	var err error
+	if lent != nil && a.sigVerifier != nil {
+		// The grant's slices stay the Manager's until the Principal
+		// leaves the middleware, as an API key's (see verified).
+		c, *lent, err = a.sigVerifier.VerifyLent(r)
+	} else {
+		c, err = a.signatures.Verify(r)
+	}
 	if err != nil {
-		return keygate.Principal{}, keygate.Grant{}, err
+		return err
 	}
-	p := verified(keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}, c.Grant)
-	return p, c.Grant, nil
+	*p = keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}
+	*g = c.Grant
+	setGrant(p, g)
+	return nil
 }
 
 // verified is the one way a verifier's result (an API key's record, an

@@ -64,7 +64,7 @@ func TestRefusedCallerPackage(t *testing.T) {
 			r.Header.Set("X-Store-Id", tc.store)
 		}
 		var p keygate.Principal
-		if _, err := a.check(r, &c, netip.MustParseAddr("192.0.2.1"), true, &p); err == nil {
+		if _, err := a.check(r, &c, netip.MustParseAddr("192.0.2.1"), true, &p, nil); err == nil {
 			t.Fatalf("%s: admitted", tc.name)
 		}
 		if p.Method != keygate.MethodAPIKey || p.Account != "acct_1" || p.Package != tc.pkg || p.Store != tc.wantStore ||
