@@ -157,6 +157,12 @@ const nonceShards = 64
 // regrowing them from nothing.
 const nonceInitialShare = 256
 
+// nonceInitialMax bounds the room a shard takes at its first entry (what
+// the default MaxEntries gives it), so that a MaxEntries meant as "no
+// practical bound" does not make a first nonce reserve room in
+// proportion to it.
+const nonceInitialMax = 64
+
 // nonceShrinkMin is the peak size below which a shard is never rebuilt.
 const nonceShrinkMin = 1024
 
@@ -194,7 +200,7 @@ func NewMemoryNonceStore(cfg MemoryNonceConfig) *MemoryNonceStore {
 	if s.max <= 0 {
 		s.max = DefaultMaxNonces
 	}
-	s.initial = int(s.max / nonceShards / nonceInitialShare)
+	s.initial = int(min(s.max/nonceShards/nonceInitialShare, nonceInitialMax))
 	switch per := int64(cfg.MaxPerKey); {
 	case per <= 0:
 		s.perKey = int32(max(1, s.max/DefaultNonceShare))

@@ -221,6 +221,20 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	if err != nil {
 		return Active{}, err
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// Reading the body took a while, as long as the client likes: the
+		// request must still be fresh once it is whole, so that every
+		// nonce is claimed within its signature's window (a replay whose
+		// body dripped past the first claim's expiry would otherwise be
+		// fresh), and the credential is judged, and the nonce kept, from
+		// now on.
+		if now = v.cfg.Now(); now.Sub(time.Unix(si.created, 0)) > v.cfg.Skew {
+			return Active{}, fmt.Errorf("%w: created, once the body was read", ErrStale)
+		}
+		if si.expires != 0 && now.Unix() >= si.expires {
+			return Active{}, fmt.Errorf("%w: expires, once the body was read", ErrStale)
+		}
+	}
 	if len(body) > 0 && covered&coversDigest == 0 {
 		return Active{}, fmt.Errorf("%w: content-digest", ErrMissingComponent)
 	}
