@@ -632,6 +632,17 @@ func (w *Writer) run() {
 				}
 				return
 			}
+			// Idle: keep no records buffer larger than keep, as a
+			// burst of large events leaves them (spare lets go only of
+			// buffers a batch used little of).
+			if cap(batch.recs) > keep {
+				batch.recs = nil
+			}
+			w.qmu.Lock()
+			if w.count == 0 && cap(w.recs) > keep {
+				w.recs, w.rhead = nil, 0
+			}
+			w.qmu.Unlock()
 			// Wait for the first event, which Emit reports once need is 1.
 			w.need.Store(1)
 			if w.queued() > 0 {
