@@ -11,8 +11,11 @@ import (
 var errBodyReleased = errors.New("httpsig: request body read after its request ended")
 
 // maxLentBuffer bounds the buffers that go back to the pool: the buffer of
-// an unusually large body is left to the garbage collector instead.
-const maxLentBuffer = 64 << 10
+// a larger body is left to the garbage collector instead, so that a small
+// request never holds a large body's room (the pool's buffers are not
+// sized by request) and the memory of the signed requests in flight stays
+// about 16 KiB each at most.
+const maxLentBuffer = 16 << 10
 
 // bodyBuffers holds the buffers of released lent bodies (*[]byte, so that
 // putting one back allocates nothing).

@@ -314,7 +314,9 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 // ([httpsig.Verifier.VerifyLent]): next and the error handler read it as
 // usual, and once they have returned the buffer goes back to a pool and
 // the body's reads fail, as net/http's Handler contract has it (a reader
-// left behind never gets another request's bytes).
+// left behind never gets another request's bytes). That includes a
+// middleware outside Require that reads the request's body after Require
+// has returned: read it before, or use [Authenticator.Check].
 func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 	c, err := a.compile(rule)
 	if err != nil {
