@@ -130,7 +130,13 @@ type Stats struct {
 // events encoded, in buffers without pointers (in the form a MemorySink
 // keeps them in, or, when every sink is a FileSink, as the JSON lines it
 // writes), that the garbage collector does not scan, however large they
-// are, and that keep no strings of the emitters' alive.
+// are, and that keep no strings of the emitters' alive. Each queued event
+// then holds a copy of its strings, so that events sharing one large
+// string take its size each; the buffers may grow to about twice the
+// bytes of what they hold before the queue is compacted, and an idle
+// Writer lets go of buffers larger than QueueSize typical request events
+// need. (Under [Drop], an event is encoded before Emit finds the queue
+// full: a dropped event costs what a queued one does.)
 type Writer struct {
 	sinks   []Sink
 	batch   int
