@@ -242,18 +242,7 @@ func testWriterEncodedDrop(t *testing.T, withMemory bool) {
 	if st.Dropped == 0 {
 		t.Fatal("no event dropped")
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log []audit.Event
-	for line := range bytes.Lines(data) {
-		var e audit.Event
-		if err := json.Unmarshal(line, &e); err != nil {
-			t.Fatal(err)
-		}
-		log = append(log, e)
-	}
+	log := readLog(t, path)
 	events, gaps := checkLog(t, log, true)
 	if uint64(events) != st.Written || gaps != st.Dropped {
 		t.Fatalf("%d events and gaps for %d, Stats %+v", events, gaps, st)
@@ -266,4 +255,22 @@ func testWriterEncodedDrop(t *testing.T, withMemory bool) {
 			}
 		}
 	}
+}
+
+// readLog returns the events of the JSON lines file at path.
+func readLog(t *testing.T, path string) []audit.Event {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []audit.Event
+	for line := range bytes.Lines(data) {
+		var e audit.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatal(err)
+		}
+		log = append(log, e)
+	}
+	return log
 }

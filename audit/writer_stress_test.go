@@ -1,11 +1,8 @@
 package audit_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -69,18 +66,7 @@ func TestWriterEncodedStress(t *testing.T) {
 				}
 				st := w.Stats()
 				checkInvariant(t, st)
-				data, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var log []audit.Event
-				for line := range bytes.Lines(data) {
-					var e audit.Event
-					if err := json.Unmarshal(line, &e); err != nil {
-						t.Fatal(err)
-					}
-					log = append(log, e)
-				}
+				log := readLog(t, path)
 				events, gaps := checkLog(t, log, false)
 				if uint64(events) != st.Written || gaps != st.Dropped {
 					t.Fatalf("%d events, gaps for %d; Stats %+v", events, gaps, st)
