@@ -217,19 +217,40 @@ type (
 // middleware hands to the next handler.
 func WithPrincipal(r *http.Request, p Principal) *http.Request {
 	if codes, ok := compactCodes(&p); ok {
-		pr := &compactRequest{}
-		pr.c.init(r.Context(), &p, codes)
-		pr.r = *r.WithContext(&pr.c) // WithContext's copy is inlined, on the stack
-		return &pr.r
+		return withCompact(r, &p, codes)
 	}
 	if len(p.Stores) <= 1 {
-		pr := &principalRequest1{}
-		pr.c.init(r.Context(), p, pr.c.stores[:])
-		pr.r = *r.WithContext(&pr.c) // WithContext's copy is inlined, on the stack
-		return &pr.r
+		return withPrincipal1(r, &p)
 	}
+	return withPrincipalN(r, &p)
+}
+
+// withCompact, withPrincipal1 and withPrincipalN are WithPrincipal's
+// three layouts. Each is a function of its own, not inlined, so that
+// WithPrincipal's stack frame holds one copy of the request (the one
+// WithContext makes), not three: a handler's stack that grows past its
+// size after a garbage collection shrank it is copied whole.
+//
+//go:noinline
+func withCompact(r *http.Request, p *Principal, codes principalCodes) *http.Request {
+	pr := &compactRequest{}
+	pr.c.init(r.Context(), p, codes)
+	pr.r = *r.WithContext(&pr.c) // WithContext's copy is inlined, on the stack
+	return &pr.r
+}
+
+//go:noinline
+func withPrincipal1(r *http.Request, p *Principal) *http.Request {
+	pr := &principalRequest1{}
+	pr.c.init(r.Context(), *p, pr.c.stores[:])
+	pr.r = *r.WithContext(&pr.c) // WithContext's copy is inlined, on the stack
+	return &pr.r
+}
+
+//go:noinline
+func withPrincipalN(r *http.Request, p *Principal) *http.Request {
 	pr := &principalRequest{}
-	pr.c.init(r.Context(), p, pr.c.stores[:])
+	pr.c.init(r.Context(), *p, pr.c.stores[:])
 	pr.r = *r.WithContext(&pr.c)
 	return &pr.r
 }

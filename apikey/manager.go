@@ -611,9 +611,20 @@ func (m *Manager) get(ctx context.Context, id string, rec *Record, whole bool) (
 	case *CachedStore:
 		return nil, s.readRecord(ctx, id, rec, whole)
 	}
+	return nil, m.getFromStore(ctx, id, rec)
+}
+
+// getFromStore is get from any other Store: its Get returns a whole
+// record by value. Not inlined, so that the record it returns is not on
+// the stack frame of get (on every request's path) for stores that read
+// in place: a request's goroutine whose stack outgrows its size after a
+// garbage collection shrank it copies the whole stack.
+//
+//go:noinline
+func (m *Manager) getFromStore(ctx context.Context, id string, rec *Record) error {
 	var err error
 	*rec, err = m.store.Get(ctx, id)
-	return nil, err
+	return err
 }
 
 // unknownSum stands in for a stored hash when the key ID is unknown.

@@ -84,10 +84,22 @@ func checkTokenClient(ctx context.Context, keys ClientKeys, c *jwt.Claims, now t
 		return ErrClientInvalid
 	case err != nil:
 		return fmt.Errorf("middleware: look up the token's client key: %w", err)
-	case rec.ID != c.ClientID || rec.Usable(now) != nil || rec.CutOff(c.IssuedAt):
+	case clientKeyRefuses(rec, c, now):
 		return ErrClientInvalid
 	}
 	return nil
+}
+
+// clientKeyRefuses reports whether rec, the record of the key c names,
+// refuses the token c at now: another key's, not usable, or cut off. Not
+// inlined: Record's Usable and CutOff take the record by value, and their
+// two copies of it belong in this frame, not in checkTokenClient's, which
+// is on the stack beneath the key's lookup (see
+// Authenticator.authenticateToken).
+//
+//go:noinline
+func clientKeyRefuses(rec *apikey.Record, c *jwt.Claims, now time.Time) bool {
+	return rec.ID != c.ClientID || rec.Usable(now) != nil || rec.CutOff(c.IssuedAt)
 }
 
 // checkOneTimeClient refuses a one-time token whose credential is no

@@ -326,10 +326,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 		return a.auditOutside(func(w http.ResponseWriter, r *http.Request, st *auditState) {
 			ip, known := a.access.clientIP(r)
 			if err := a.checkTransport(r); err != nil {
-				if a.auditing() {
-					recordOutcome(st, r, &keygate.Principal{ClientIP: ip}, false, "", err)
-				}
-				a.onError(w, r, err)
+				a.refuseEarly(w, r, st, ip, err)
 				return
 			}
 			if wait, blocked, err := a.access.blocked(r, ip, known); blocked {
@@ -337,10 +334,7 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 					w.Header().Set("Retry-After", retryAfterSeconds(wait))
 					err = errTooManyFails
 				}
-				if a.auditing() {
-					recordOutcome(st, r, &keygate.Principal{ClientIP: ip}, false, "", err)
-				}
-				a.onError(w, r, err)
+				a.refuseEarly(w, r, st, ip, err)
 				return
 			}
 			var p keygate.Principal
@@ -352,23 +346,9 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			authed := p.Method != ""
 			var authedReq *http.Request
 			if err == nil {
-				if st == nil {
-					authedReq = keygate.WithPrincipal(r, p)
-				} else {
-					// next's request has the audit state's context,
-					// which an Audit or RefuseRequest inside finds.
-					audited := *r.WithContext(st) // on the stack
-					authedReq = keygate.WithPrincipal(&audited, p)
-				}
+				authedReq = withPrincipal(r, st, &p)
 				if a.access.cfg.RateLimit != nil {
-					// The Principal's stores may still be the
-					// verifier's (see verified): AccessConfig.RateLimit
-					// gets, as the handler does, the context's copy.
-					// Nothing else after this point reads the stores
-					// (the audit event names only the selected store),
-					// so without a RateLimit the copy is not read back.
-					p, _ = keygate.FromContext(authedReq.Context())
-					err = a.access.rateLimit(r.Context(), w, &p)
+					err = a.rateLimitAuthed(w, r, authedReq, &p)
 				}
 			}
 			if err != nil && known {
@@ -389,6 +369,48 @@ func (a *Authenticator) Require(rule Rule) func(http.Handler) http.Handler {
 			httpsig.ReleaseBody(lent)
 		})
 	}
+}
+
+// refuseEarly refuses r, from a client at ip, before its credential is
+// checked (its transport, or its client's failures): it records the
+// outcome for the audit and answers with err. Not inlined, so that its
+// Principal stays out of the stack frame of Require's handler (see
+// authenticateToken).
+//
+//go:noinline
+func (a *Authenticator) refuseEarly(w http.ResponseWriter, r *http.Request, st *auditState, ip netip.Addr, err error) {
+	if a.auditing() {
+		recordOutcome(st, r, &keygate.Principal{ClientIP: ip}, false, "", err)
+	}
+	a.onError(w, r, err)
+}
+
+// withPrincipal returns the request that Require hands next: r with p in
+// its context and, when Require audits r itself (st not nil), the audit
+// state's context beneath, which an Audit or RefuseRequest inside finds.
+// Not inlined, so that the copy of r on its stack stays out of the stack
+// frame of Require's handler (see authenticateToken).
+//
+//go:noinline
+func withPrincipal(r *http.Request, st *auditState, p *keygate.Principal) *http.Request {
+	if st == nil {
+		return keygate.WithPrincipal(r, *p)
+	}
+	return keygate.WithPrincipal(r.WithContext(st), *p) // WithContext's copy on the stack
+}
+
+// rateLimitAuthed applies AccessConfig.RateLimit to the caller of
+// authedReq, next's request, and leaves in p the Principal it got. The
+// Principal's stores may still be the verifier's (see setGrant): the
+// rate limit gets, as the handler does, the context's copy. Nothing else
+// after this point reads the stores (the audit event names only the
+// selected store), so without a RateLimit the copy is not read back. Not
+// inlined, for the reason withPrincipal is not.
+//
+//go:noinline
+func (a *Authenticator) rateLimitAuthed(w http.ResponseWriter, r, authedReq *http.Request, p *keygate.Principal) error {
+	*p, _ = keygate.FromContext(authedReq.Context())
+	return a.access.rateLimit(r.Context(), w, p)
 }
 
 // Check authenticates r and checks it against rule, without writing
@@ -415,7 +437,7 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 	if _, err := a.check(r, &c, ip, known, &p, nil); err != nil {
 		return keygate.Principal{}, err // the refused caller is only for Require's audit event
 	}
-	p.Stores = slices.Clone(p.Stores) // the caller's own (see verified)
+	p.Stores = slices.Clone(p.Stores) // the caller's own (see setGrant)
 	return p, nil
 }
 
@@ -426,7 +448,7 @@ func (a *Authenticator) Check(r *http.Request, rule Rule) (keygate.Principal, er
 // When the credential verified but a later step refused the request (the
 // route's kind, mode or store, the IP, country, package or permission
 // rules), check leaves in p the caller's public identifiers (see
-// [refusedCaller]), so that the refusal's audit event names who was
+// setRefusedCaller), so that the refusal's audit event names who was
 // refused; before the credential verified, it leaves the zero Principal.
 // On an error p is for the audit event only, never for a handler.
 //
@@ -461,12 +483,12 @@ func (a *Authenticator) check(r *http.Request, c *compiledRule, ip netip.Addr, k
 	// credential does: with the credential's package, not its account's.
 	credentialPackage := p.Package
 	if err = a.checkAccount(r.Context(), p, issued); err != nil {
-		*p = a.refusedCaller(r, p)
+		a.setRefusedCaller(r, p)
 		return "", err
 	}
 	if err = a.applyRule(r, &c.Rule, p); err != nil {
 		p.Package = credentialPackage
-		*p = a.refusedCaller(r, p)
+		a.setRefusedCaller(r, p)
 		return "", err
 	}
 	if known {
@@ -474,27 +496,32 @@ func (a *Authenticator) check(r *http.Request, c *compiledRule, ip netip.Addr, k
 	}
 	kr := a.access.rulesFor(p, &g)
 	if country, err = a.access.checkOriginAndIPRules(r.Context(), p.Account, kr, ip, known); err != nil {
-		*p = a.refusedCaller(r, p)
+		a.setRefusedCaller(r, p)
 		return country, err
 	}
 	p.Permissions = kr.effective // what the credential holds with its package
 	if err := c.checkRequirement(r, p, kr); err != nil {
-		*p = a.refusedCaller(r, p)
+		a.setRefusedCaller(r, p)
 		return country, err
 	}
 	return country, nil
 }
 
-// refusedCaller is who was refused, for the audit event of a request whose
-// credential verified (p) but that a later step refused: the method, key,
+// setRefusedCaller sets p to who was refused, for the audit event of a
+// request whose credential verified (p) but that a later step refused:
+// the method, key,
 // token, subject, account, mode, kind and package, and the store the
 // request selected (when the credential may not use it, the store it
 // asked for), without the permissions or stores the credential holds. A
 // credential keygate cannot interpret (an invalid mode or key kind) is no
-// caller: the zero Principal.
-func (a *Authenticator) refusedCaller(r *http.Request, p *keygate.Principal) keygate.Principal {
+// caller: the zero Principal. Not inlined, so that its Principal stays out of check's stack frame on the
+// path of every request (see authenticateToken).
+//
+//go:noinline
+func (a *Authenticator) setRefusedCaller(r *http.Request, p *keygate.Principal) {
 	if p.Method == "" || !p.Mode.Valid() || p.Method == keygate.MethodAPIKey && !p.Kind.Valid() {
-		return keygate.Principal{}
+		*p = keygate.Principal{}
+		return
 	}
 	who := keygate.Principal{
 		Method: p.Method, KeyID: p.KeyID, TokenID: p.TokenID, Subject: p.Subject,
@@ -510,7 +537,7 @@ func (a *Authenticator) refusedCaller(r *http.Request, p *keygate.Principal) key
 			who.Store = r.Header.Get(a.storeHeader) // a valid store ID, not one of the credential's
 		}
 	}
-	return who
+	*p = who
 }
 
 // authenticateBearer checks the Authorization: Bearer credential and
@@ -524,9 +551,7 @@ func (a *Authenticator) authenticateBearer(r *http.Request, rule *Rule, p *keyga
 		return time.Time{}, err
 	}
 	if rule.OneTime != "" {
-		var issued time.Time
-		*p, issued, err = a.redeem(r, token, *rule)
-		return issued, err
+		return a.redeem(r, token, rule, p)
 	}
 	return a.authenticate(r.Context(), token, p, g)
 }
@@ -548,7 +573,7 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule, p *keygate.Prin
 	var err error
 	if lent != nil && a.sigVerifier != nil {
 		// The grant's slices stay the Manager's until the Principal
-		// leaves the middleware, as an API key's (see verified).
+		// leaves the middleware, as an API key's (see setGrant).
 		c, *lent, err = a.sigVerifier.VerifyLent(r)
 	} else {
 		c, err = a.signatures.Verify(r)
@@ -562,12 +587,12 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule, p *keygate.Prin
 	return nil
 }
 
-// verified is the one way a verifier's result (an API key's record, an
+// setGrant is the one way a verifier's result (an API key's record, an
 // access token's claims, a signed request's credential) becomes the
-// request's Principal: who identifies the caller (its method, key ID,
-// kind and, for a token, the token's ID, subject and scope), and the
-// credential's grant g gives its account, mode, package, permissions and
-// stores. The grant's origin rules are for [Authenticator.CheckOrigin]'s
+// request's Principal: p identifies the caller (its method, key ID,
+// kind and, for a token, the token's ID, subject and scope), and setGrant
+// sets its account, mode, package, permissions and stores from the
+// credential's grant g. The grant's origin rules are for [Authenticator.CheckOrigin]'s
 // check (rulesFor, parseOrigin).
 //
 // The verifier's slices may be shared with its store or cache. The
@@ -579,12 +604,6 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule, p *keygate.Prin
 // written) until [Authenticator.check] replaces them with the effective
 // list of the access layer, so that no Principal handed to a handler, nor
 // any refused caller, holds the verifier's list.
-func verified(who keygate.Principal, g keygate.Grant) keygate.Principal {
-	setGrant(&who, &g)
-	return who
-}
-
-// setGrant is verified in place: it sets p's grant fields from g.
 func setGrant(p *keygate.Principal, g *keygate.Grant) {
 	p.Account, p.Mode, p.Package = g.Account, g.Mode, g.Package
 	p.Permissions, p.Stores = g.Permissions, g.Stores
@@ -621,11 +640,15 @@ func (a *Authenticator) applyRule(r *http.Request, rule *Rule, p *keygate.Princi
 	return nil
 }
 
-// redeem consumes the one-time token of a one-time route. It also returns
-// when the token was issued.
-func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygate.Principal, time.Time, error) {
+// redeem consumes the one-time token of a one-time route and writes its
+// caller into p. It returns when the token was issued. Not inlined, so
+// that its locals stay out of the stack frame of every bearer request
+// (see authenticateToken).
+//
+//go:noinline
+func (a *Authenticator) redeem(r *http.Request, token string, rule *Rule, p *keygate.Principal) (time.Time, error) {
 	if a.oneTime == nil || !strings.HasPrefix(token, jwt.OneTimeTokenPrefix) {
-		return keygate.Principal{}, time.Time{}, errOneTimeRequired
+		return time.Time{}, errOneTimeRequired
 	}
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
@@ -633,10 +656,10 @@ func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygat
 		body, err = io.ReadAll(io.LimitReader(r.Body, MaxOneTimeBody+1))
 		r.Body.Close()
 		if err != nil {
-			return keygate.Principal{}, time.Time{}, errBodyUnreadable
+			return time.Time{}, errBodyUnreadable
 		}
 		if len(body) > MaxOneTimeBody {
-			return keygate.Principal{}, time.Time{}, errBodyTooLarge
+			return time.Time{}, errBodyTooLarge
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body)) // the handler reads it again
 	}
@@ -649,12 +672,13 @@ func (a *Authenticator) redeem(r *http.Request, token string, rule Rule) (keygat
 	}
 	rec, err := a.oneTime.Redeem(r.Context(), token, use)
 	if err != nil {
-		return keygate.Principal{}, time.Time{}, err
+		return time.Time{}, err
 	}
 	if err := a.checkOneTimeClient(r.Context(), rec); err != nil {
-		return keygate.Principal{}, time.Time{}, err
+		return time.Time{}, err
 	}
-	return keygate.Principal{Method: keygate.MethodOneTime, KeyID: rec.KeyID, Subject: rec.Subject, Account: rec.Account, Mode: rec.Mode}, rec.IssuedAt, nil
+	*p = keygate.Principal{Method: keygate.MethodOneTime, KeyID: rec.KeyID, Subject: rec.Subject, Account: rec.Account, Mode: rec.Mode}
+	return rec.IssuedAt, nil
 }
 
 // authenticate verifies a bearer credential: an access token if it has the
@@ -668,31 +692,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 		return time.Time{}, errOneTimeElsewhere
 	}
 	if a.tokens != nil && strings.Count(token, ".") == 2 {
-		c, err := a.tokens.Verify(ctx, token)
-		if err != nil {
-			return time.Time{}, err
-		}
-		// As for API keys below, the stores are copied where the
-		// Principal leaves the middleware.
-		*p = verified(keygate.Principal{
-			Method:  keygate.MethodJWT,
-			KeyID:   c.ClientID,
-			TokenID: c.ID,
-			Subject: c.Subject,
-			Scope:   c.Scope,
-			Kind:    c.ClientKind,
-		}, c.Grant)
-		*g = c.Grant
-		if a.clientKeys != nil {
-			var rec apikey.Record
-			if err := checkTokenClient(ctx, a.clientKeys, &c, a.now(), &rec); err != nil {
-				return time.Time{}, err
-			}
-			if err := a.narrowToClient(p, g, &rec); err != nil {
-				return time.Time{}, err
-			}
-		}
-		return c.IssuedAt, nil
+		return a.authenticateToken(ctx, token, p, g)
 	}
 	switch {
 	case a.keyManager != nil:
@@ -703,19 +703,72 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 		p.Method, p.KeyID, p.Kind = keygate.MethodAPIKey, id, kind
 		// The stores stay the store's until the Principal leaves the
 		// middleware: keygate.WithPrincipal and Check copy them (see
-		// verified).
+		// setGrant).
 		setGrant(p, g)
+		return time.Time{}, nil
 	case a.keys != nil:
-		rec, err := a.keys.Verify(ctx, token)
-		if err != nil {
+		return time.Time{}, a.authenticateKey(ctx, token, p, g)
+	}
+	return time.Time{}, ErrInvalidToken
+}
+
+// authenticateToken is authenticate for an access token. It is a function
+// of its own, never inlined, and so is authenticateKey, so that their
+// large locals (the claims, the client key's record, a Record returned by
+// value) are not in authenticate's stack frame, which the API key path of
+// every request would then take: a server's goroutines would outgrow
+// their stacks on each request after a garbage collection had shrunk them
+// (copying the whole stack each time).
+//
+//go:noinline
+func (a *Authenticator) authenticateToken(ctx context.Context, token string, p *keygate.Principal, g *keygate.Grant) (time.Time, error) {
+	c, err := a.tokens.Verify(ctx, token)
+	if err != nil {
+		return time.Time{}, err
+	}
+	// As for API keys, the stores are copied where the Principal leaves
+	// the middleware.
+	*p = keygate.Principal{} // field by field below: no Principal on this frame
+	p.Method, p.KeyID, p.TokenID = keygate.MethodJWT, c.ClientID, c.ID
+	p.Subject, p.Scope, p.Kind = c.Subject, c.Scope, c.ClientKind
+	setGrant(p, &c.Grant)
+	*g = c.Grant
+	if a.clientKeys != nil {
+		if err := a.checkClientKey(ctx, &c, p, g); err != nil {
 			return time.Time{}, err
 		}
-		*p = verified(keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}, rec.Grant)
-		*g = rec.Grant
-	default:
-		return time.Time{}, ErrInvalidToken
 	}
-	return time.Time{}, nil
+	return c.IssuedAt, nil
+}
+
+// checkClientKey checks that the API key that obtained the access token
+// c is still usable and narrows p and g to what it holds now (see
+// checkTokenClient and narrowToClient). Not inlined, for the reason
+// authenticateToken is not: the key's record is large.
+//
+//go:noinline
+func (a *Authenticator) checkClientKey(ctx context.Context, c *jwt.Claims, p *keygate.Principal, g *keygate.Grant) error {
+	var rec apikey.Record
+	if err := checkTokenClient(ctx, a.clientKeys, c, a.now(), &rec); err != nil {
+		return err
+	}
+	return a.narrowToClient(p, g, &rec)
+}
+
+// authenticateKey is authenticate for an API key verified through a
+// KeyVerifier other than an *apikey.Manager (see authenticateToken for
+// why it is a function of its own).
+//
+//go:noinline
+func (a *Authenticator) authenticateKey(ctx context.Context, token string, p *keygate.Principal, g *keygate.Grant) error {
+	rec, err := a.keys.Verify(ctx, token)
+	if err != nil {
+		return err
+	}
+	*p = keygate.Principal{Method: keygate.MethodAPIKey, KeyID: rec.ID, Kind: rec.Kind}
+	setGrant(p, &rec.Grant)
+	*g = rec.Grant
+	return nil
 }
 
 // bearerToken extracts the token of an RFC 6750 "Authorization: Bearer"
