@@ -64,42 +64,44 @@ var ErrClientInvalid = fmt.Errorf("%w: the credential that obtained the token is
 // A token without client_id is refused.
 func CheckTokenClient(ctx context.Context, keys ClientKeys, c jwt.Claims, now time.Time) (apikey.Record, error) {
 	var rec apikey.Record
-	if err := checkTokenClient(ctx, keys, &c, now, &rec); err != nil {
+	if err := checkTokenClient(ctx, keys, c.ClientID, c.IssuedAt, now, &rec); err != nil {
 		return apikey.Record{}, err
 	}
 	return rec, nil
 }
 
-// checkTokenClient is [CheckTokenClient], reading the claims in place and
-// leaving the key's record in rec (the middleware's request path: no
-// copies of either through the calls).
-func checkTokenClient(ctx context.Context, keys ClientKeys, c *jwt.Claims, now time.Time, rec *apikey.Record) error {
-	if c.ClientID == "" {
+// checkTokenClient is [CheckTokenClient] for a token of that client ID
+// issued at issuedAt, leaving the key's record in rec (the middleware's
+// request path: no copies of the claims or the record through the
+// calls).
+func checkTokenClient(ctx context.Context, keys ClientKeys, clientID string, issuedAt, now time.Time, rec *apikey.Record) error {
+	if clientID == "" {
 		return ErrClientInvalid
 	}
 	var err error
-	*rec, err = keys.Lookup(ctx, c.ClientID)
+	*rec, err = keys.Lookup(ctx, clientID)
 	switch {
 	case errors.Is(err, apikey.ErrNotFound):
 		return ErrClientInvalid
 	case err != nil:
 		return fmt.Errorf("middleware: look up the token's client key: %w", err)
-	case clientKeyRefuses(rec, c, now):
+	case clientKeyRefuses(rec, clientID, issuedAt, now):
 		return ErrClientInvalid
 	}
 	return nil
 }
 
-// clientKeyRefuses reports whether rec, the record of the key c names,
-// refuses the token c at now: another key's, not usable, or cut off. Not
+// clientKeyRefuses reports whether rec, the record of the key clientID
+// names, refuses at now its token issued at issuedAt: another key's, not
+// usable, or cut off. Not
 // inlined: Record's Usable and CutOff take the record by value, and their
 // two copies of it belong in this frame, not in checkTokenClient's, which
 // is on the stack beneath the key's lookup (see
 // Authenticator.authenticateToken).
 //
 //go:noinline
-func clientKeyRefuses(rec *apikey.Record, c *jwt.Claims, now time.Time) bool {
-	return rec.ID != c.ClientID || rec.Usable(now) != nil || rec.CutOff(c.IssuedAt)
+func clientKeyRefuses(rec *apikey.Record, clientID string, issuedAt, now time.Time) bool {
+	return rec.ID != clientID || rec.Usable(now) != nil || rec.CutOff(issuedAt)
 }
 
 // checkOneTimeClient refuses a one-time token whose credential is no

@@ -713,18 +713,36 @@ func (a *Authenticator) authenticate(ctx context.Context, token string, p *keyga
 }
 
 // authenticateToken is authenticate for an access token. It is a function
-// of its own, never inlined, and so is authenticateKey, so that their
-// large locals (the claims, the client key's record, a Record returned by
-// value) are not in authenticate's stack frame, which the API key path of
-// every request would then take: a server's goroutines would outgrow
-// their stacks on each request after a garbage collection had shrunk them
+// of its own, never inlined, and so are the functions it calls and
+// authenticateKey, so that their large locals (the claims, the client
+// key's record, a Record returned by value) are not in authenticate's
+// stack frame, which the API key path of every request would then take,
+// nor on the stack all at once: a server's goroutines would outgrow their
+// stacks on each request after a garbage collection had shrunk them
 // (copying the whole stack each time).
 //
 //go:noinline
 func (a *Authenticator) authenticateToken(ctx context.Context, token string, p *keygate.Principal, g *keygate.Grant) (time.Time, error) {
-	c, err := a.tokens.Verify(ctx, token)
+	clientID, issued, err := a.verifyToken(ctx, token, p, g)
 	if err != nil {
 		return time.Time{}, err
+	}
+	if a.clientKeys != nil {
+		if err := a.checkClientKey(ctx, clientID, issued, p, g); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return issued, nil
+}
+
+// verifyToken verifies an access token and writes its caller into p and
+// its grant into g. It returns the token's client ID and issue time.
+//
+//go:noinline
+func (a *Authenticator) verifyToken(ctx context.Context, token string, p *keygate.Principal, g *keygate.Grant) (clientID string, issued time.Time, err error) {
+	c, err := a.tokens.Verify(ctx, token)
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	// As for API keys, the stores are copied where the Principal leaves
 	// the middleware.
@@ -733,23 +751,17 @@ func (a *Authenticator) authenticateToken(ctx context.Context, token string, p *
 	p.Subject, p.Scope, p.Kind = c.Subject, c.Scope, c.ClientKind
 	setGrant(p, &c.Grant)
 	*g = c.Grant
-	if a.clientKeys != nil {
-		if err := a.checkClientKey(ctx, &c, p, g); err != nil {
-			return time.Time{}, err
-		}
-	}
-	return c.IssuedAt, nil
+	return c.ClientID, c.IssuedAt, nil
 }
 
-// checkClientKey checks that the API key that obtained the access token
-// c is still usable and narrows p and g to what it holds now (see
-// checkTokenClient and narrowToClient). Not inlined, for the reason
-// authenticateToken is not: the key's record is large.
+// checkClientKey checks that the API key clientID that obtained an access
+// token issued at issued is still usable and narrows p and g to what it
+// holds now (see checkTokenClient and narrowToClient).
 //
 //go:noinline
-func (a *Authenticator) checkClientKey(ctx context.Context, c *jwt.Claims, p *keygate.Principal, g *keygate.Grant) error {
+func (a *Authenticator) checkClientKey(ctx context.Context, clientID string, issued time.Time, p *keygate.Principal, g *keygate.Grant) error {
 	var rec apikey.Record
-	if err := checkTokenClient(ctx, a.clientKeys, c, a.now(), &rec); err != nil {
+	if err := checkTokenClient(ctx, a.clientKeys, clientID, issued, a.now(), &rec); err != nil {
 		return err
 	}
 	return a.narrowToClient(p, g, &rec)
