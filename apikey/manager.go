@@ -245,10 +245,22 @@ func (m *Manager) Get(ctx context.Context, id string) (Record, error) {
 // [Manager.Get] for a record of your own.
 func (m *Manager) Lookup(ctx context.Context, id string) (Record, error) {
 	var rec Record
-	if _, err := m.get(ctx, id, &rec, true); err != nil {
-		return Record{}, fmt.Errorf("apikey: lookup: %w", err)
+	if err := m.LookupInto(ctx, id, &rec); err != nil {
+		return Record{}, err
 	}
 	return rec, nil
+}
+
+// LookupInto is [Manager.Lookup] writing the record into rec rather than
+// returning it, so that a caller that already has room for it (the
+// middleware, for the key of every access token it checks) spares a copy
+// of the record and the room for it on its stack. On an error rec holds
+// anything.
+func (m *Manager) LookupInto(ctx context.Context, id string, rec *Record) error {
+	if _, err := m.get(ctx, id, rec, true); err != nil {
+		return fmt.Errorf("apikey: lookup: %w", err)
+	}
+	return nil
 }
 
 // List returns the keys that match f, oldest first (by Created, then ID),

@@ -597,6 +597,10 @@ func TestTokenCutOff(t *testing.T) {
 	assert.True(t, looked.TokensNotBefore.Equal(revoked), "Lookup reads the same record")
 	_, err = m.Lookup(ctx, "unknown")
 	assert.ErrorIs(t, err, apikey.ErrNotFound)
+	var into apikey.Record
+	require.NoError(t, m.LookupInto(ctx, rec.ID, &into))
+	assert.Equal(t, looked, into, "LookupInto reads what Lookup returns")
+	assert.ErrorIs(t, m.LookupInto(ctx, "unknown", &into), apikey.ErrNotFound)
 }
 
 // TestExpiredKeyRevivedWithoutItsTokens: a new expiry for a key that has
