@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -252,5 +253,60 @@ func TestAttackTokenPrincipalOwnsItsStores(t *testing.T) {
 	for range len(f.got) {
 		p := <-f.got
 		assert.Equal(t, []string{"store_1", "store_2", "store_3"}, p.Stores)
+	}
+}
+
+// TestAttackRevokedClientKeySeenAtOnce: the in-place lookup of a token's
+// client key never serves a stale record: once Revoke (or Disable)
+// returns, the next request with a token of that key is refused, from a
+// Manager over a MemoryStore as over a CachedStore, while other requests
+// with the same token run concurrently (-race).
+func TestAttackRevokedClientKeySeenAtOnce(t *testing.T) {
+	ctx := context.Background()
+	for name, store := range map[string]apikey.Store{
+		"memory": apikey.NewMemoryStore(),
+		"cached": apikey.NewCachedStore(apikey.NewMemoryStore(), apikey.CacheConfig{TTL: time.Hour}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, err := apikey.NewManager(apikey.Config{Store: store})
+			require.NoError(t, err)
+			tokens := stubTokens{}
+			auth, err := middleware.New(middleware.Config{APIKeys: keys, Tokens: tokens, ClientKeys: keys})
+			require.NoError(t, err)
+			h := auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+			ids := make([]string, 20)
+			for i := range ids {
+				_, rec, err := keys.Create(ctx, apikey.CreateParams{Kind: keygate.KindSecret,
+					Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: []string{"store_1"}}})
+				require.NoError(t, err)
+				ids[i] = rec.ID
+				tokens["h.p."+rec.ID] = jwt.Claims{ID: "jti", ClientID: rec.ID, ClientKind: keygate.KindSecret, IssuedAt: time.Now().Add(-time.Minute),
+					Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: []string{"store_1"}}}
+			}
+			for i, id := range ids {
+				tok := "h.p." + id
+				// Each client its own address: the concurrent requests'
+				// failures block theirs, not the checked ones.
+				checked := areq{key: tok, remote: fmt.Sprintf("198.51.100.%d:1", i)}
+				require.Equal(t, http.StatusOK, serve(h, checked).Code)
+				var wg sync.WaitGroup
+				for g := range 2 {
+					wg.Go(func() {
+						for range 20 {
+							serve(h, areq{key: tok, remote: fmt.Sprintf("203.0.113.%d:1", 2*i+g)})
+						}
+					})
+				}
+				if i%2 == 0 {
+					_, err = keys.Revoke(ctx, id)
+				} else {
+					_, err = keys.Disable(ctx, id)
+				}
+				require.NoError(t, err)
+				assertRefused(t, serve(h, checked), http.StatusUnauthorized, "invalid_token", id)
+				wg.Wait()
+				assertRefused(t, serve(h, checked), http.StatusUnauthorized, "invalid_token", id)
+			}
+		})
 	}
 }
