@@ -310,3 +310,42 @@ func TestAttackRevokedClientKeySeenAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackNarrowedTokenRefusalNamesCaller: a token narrowed to its
+// client key (looked up in place) and then refused by the route names
+// its caller in the audit event, with the store the request selected
+// among the narrowed stores, or the store it asked for when the key no
+// longer grants it, and never the permissions or stores it holds.
+func TestAttackNarrowedTokenRefusalNamesCaller(t *testing.T) {
+	keys := newKeyManager(t)
+	_, key, err := keys.Create(context.Background(), apikey.CreateParams{Kind: keygate.KindSecret,
+		Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: []string{"store_2"}, Permissions: []string{"products:read"}}})
+	require.NoError(t, err)
+	tokens := stubTokens{"h.p.s": {ID: "jti_n", Subject: "user_1", ClientID: key.ID, ClientKind: keygate.KindSecret,
+		Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest, Stores: []string{"store_1", "store_2"}, Permissions: []string{"products:read"}}}}
+	f := newAuditedAuth(t, middleware.Config{APIKeys: keys, Tokens: tokens, ClientKeys: keys}, middleware.Rule{Permission: "offers:write"})
+	g := newAuditedAuth(t, middleware.Config{APIKeys: keys, Tokens: tokens, ClientKeys: keys}, middleware.Rule{Permission: "products:read"})
+	// The key narrowed the token to store_2, the only one: selected.
+	assertRefused(t, serve(f.h, areq{key: "h.p.s", remote: "192.0.2.1:1"}), http.StatusForbidden, "insufficient_scope")
+	// store_1 is the token's but no longer the key's.
+	assertRefused(t, serve(g.h, areq{key: "h.p.s", remote: "192.0.2.1:1", header: http.Header{"X-Store-Id": {"store_1"}}}),
+		http.StatusForbidden, "insufficient_scope")
+	require.Equal(t, http.StatusOK, serve(g.h, areq{key: "h.p.s", remote: "192.0.2.1:1"}).Code, "the control")
+	p := <-g.got
+	assert.Equal(t, []string{"store_2"}, p.Stores)
+	assert.Equal(t, "store_2", p.Store)
+	assert.Zero(t, f.reached.Load())
+
+	type who struct{ method, keyID, tokenID, account, mode, store string }
+	fe, ge := f.events(t), g.events(t)
+	require.Len(t, fe, 1)
+	require.Len(t, ge, 2)
+	for i, c := range []struct {
+		e     audit.Event
+		store string
+	}{{fe[0], "store_2"}, {ge[0], "store_1"}} {
+		assert.Equal(t, audit.Deny, c.e.Decision, i)
+		assert.Equal(t, who{"jwt", key.ID, "jti_n", "acct_1", "test", c.store},
+			who{c.e.AuthMethod, c.e.KeyID, c.e.TokenID, c.e.Account, c.e.Mode, c.e.Store}, i)
+	}
+}
