@@ -444,8 +444,11 @@ func testLastUsedIsBatched(t *testing.T) {
 // an update and by a last-used write.
 func TestLastUsedSharedStore(t *testing.T) {
 	store := apikey.NewMemoryStore()
-	m1, c1 := newManager(t, apikey.Config{Store: store, LastUsedInterval: time.Hour})
-	m2, c2 := newManager(t, apikey.Config{Store: store, LastUsedInterval: time.Hour})
+	// An interval longer than the whole test's clock moves: only the
+	// explicit flushes below write (with an hour, the rounds' advances
+	// started background flushes, which raced them).
+	m1, c1 := newManager(t, apikey.Config{Store: store, LastUsedInterval: 100 * time.Hour})
+	m2, c2 := newManager(t, apikey.Config{Store: store, LastUsedInterval: 100 * time.Hour})
 	ctx := context.Background()
 	k, _, err := m1.Create(ctx, params)
 	require.NoError(t, err)
