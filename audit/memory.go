@@ -103,6 +103,22 @@ func (m *MemorySink) writeRecords(ctx context.Context, recs []byte, locs []*time
 	return nil
 }
 
+// tryWrite stores e as the newest event, as Write would (encoded in
+// place when there is room), unless another holds the sink's lock (a
+// reader, say): it reports whether it did. It is a Writer's Emit writing
+// an event itself (Writer.mem), which must not wait for a reader.
+func (m *MemorySink) tryWrite(e *Event) bool {
+	if !m.mu.TryLock() {
+		return false
+	}
+	m.write(e)
+	if cap(m.scratch) > minMemData {
+		m.scratch = nil // a large event's
+	}
+	m.mu.Unlock()
+	return true
+}
+
 // writeForm stores the memory form b, whose location byte names an entry
 // of locs, as the newest event. m.mu is held.
 func (m *MemorySink) writeForm(b []byte, locs []*time.Location) {

@@ -378,6 +378,30 @@ func (r *Redactor) Field(s string) string {
 	if r == nil {
 		r = defaultRedactor
 	}
+	if len(s) <= r.max && r.plain(s) {
+		return s // what most fields are: nothing to scrub, nor to escape
+	}
+	return r.field(s)
+}
+
+// plain reports whether s is printable ASCII without a backslash (clean)
+// and holds no prefix's first two bytes nor a prefix of one byte (not
+// mayHold): one pass over s that tells Field it returns s as it is.
+func (r *Redactor) plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '\\' || r.single[c] {
+			return false
+		}
+		if i+1 < len(s) && r.starts[c][s[i+1]>>6]&(1<<(s[i+1]&63)) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// field is Field for s of any kind: scrubbed, then escaped and capped.
+func (r *Redactor) field(s string) string {
 	s = r.scrub(s)
 	if len(s) <= r.max && clean(s) {
 		return s

@@ -46,3 +46,24 @@ func BenchmarkRedactorClean(b *testing.B) {
 		_ = r.Field("Mozilla/5.0 (X11; Linux x86_64) PointOfSale/4.2")
 	}
 }
+
+// FuzzRedactorFieldPlain checks Field's fast path for plain text against
+// field, the whole of its work (scrub, then escape and cap): the same
+// result for any text, with prefixes of one, two and more bytes and a
+// small cap.
+func FuzzRedactorFieldPlain(f *testing.F) {
+	for _, s := range []string{"", "GET", "/v1/orders/42", "curl/8.5.0", "eyJhbGci", "x~y", "bk_live_sk_abc", "a\\b", "tab\there", "\xff", "é", strings.Repeat("z", 40)} {
+		f.Add(s)
+	}
+	redactors := []*Redactor{
+		NewRedactor(RedactorConfig{}),
+		NewRedactor(RedactorConfig{SecretPrefixes: []string{"bk_live_sk_", "kgrt_", "~"}, MaxField: 32}),
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i, r := range redactors {
+			if got, want := r.Field(s), r.field(s); got != want {
+				t.Fatalf("redactor %d: Field(%q) = %q, field %q", i, s, got, want)
+			}
+		}
+	})
+}

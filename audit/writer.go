@@ -137,6 +137,13 @@ type Stats struct {
 // Writer lets go of buffers larger than QueueSize typical request events
 // need. (Under [Drop], an event is encoded before Emit finds the queue
 // full: a dropped event costs what a queued one does.)
+//
+// When the only sink is a [MemorySink], Emit writes an event to it
+// itself, without queueing it, whenever nothing is queued or being
+// written and no reader holds the sink: in order, as the goroutine would,
+// encoded in the sink's buffer rather than encoded, copied twice and
+// handed over. Otherwise (a Query in progress, say) it is queued, and so
+// are the events after it until the queue is empty again.
 type Writer struct {
 	sinks   []Sink
 	batch   int
@@ -196,6 +203,16 @@ type Writer struct {
 	// byte recMemForm then the event's memory form, in UTC.
 	encoded bool
 	lines   bool
+	// mem is the only sink when it is a MemorySink (and so encoded): Emit
+	// then writes an event to it itself, under w.qmu, when nothing is
+	// queued (count 0) nor taken and not yet written (busy), no drop
+	// awaits its gap marker (it cannot then: a drop needs a full queue,
+	// whose batch carries the marker), and the sink's lock is free.
+	// direct counts those events (under w.qmu), for Flush. Emit leaves
+	// the encoding of its events to push.
+	mem     *MemorySink
+	busy    bool
+	direct  uint64
 	recs    []byte
 	rhead   int
 	locs    []*time.Location
@@ -250,6 +267,9 @@ func NewWriter(cfg WriterConfig) *Writer {
 			w.lines = false
 		}
 	}
+	if len(w.sinks) == 1 {
+		w.mem, _ = w.sinks[0].(*MemorySink)
+	}
 	w.need.Store(1)
 	go w.run()
 	return w
@@ -264,10 +284,12 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	e.Gap = 0 // only the Writer writes gap markers
 	// An encoding Writer encodes the event before it takes the lock, in
 	// a buffer on the stack that holds a typical request event, unless
-	// its location needs an entry in the table (encode).
+	// its location needs an entry in the table (encode), or its only
+	// sink is a MemorySink, which mostly encodes it itself (see
+	// Writer.mem).
 	var buf [memInline]byte
 	var form []byte
-	if w.encoded {
+	if w.encoded && w.mem == nil {
 		form = w.encode(buf[:0], &e)
 	}
 	w.qmu.Lock()
@@ -327,8 +349,15 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 }
 
 // push queues e, in a queue with room, and returns the number of events
-// queued. form, if not nil, is e's memory form (w.encoded). w.qmu is held.
+// queued, or writes it to w.mem itself (see Writer.mem) and returns 0.
+// form, if not nil, is e's memory form (w.encoded), else push encodes it
+// if it must. w.qmu is held, and Emitted counts e already.
 func (w *Writer) push(e *Event, form []byte) int {
+	if w.mem != nil && w.count == 0 && !w.busy && w.gap.Load() == 0 && w.mem.tryWrite(e) {
+		w.direct++
+		w.written.Add(1)
+		return 0
+	}
 	if w.encoded {
 		if form == nil {
 			w.scratch = appendMemEvent(w.scratch[:0], e, &w.locs)
@@ -450,6 +479,14 @@ func (w *Writer) queued() int {
 	return w.count
 }
 
+// pending returns the number of queued events and of those Emit wrote to
+// w.mem itself so far, read together.
+func (w *Writer) pending() (queued int, direct uint64) {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	return w.count, w.direct
+}
+
 // take moves queued events to b, as many as fit in a batch of
 // BatchSize, and returns how many it took and whether the Writer is
 // closed with nothing left queued. When they all fit in an empty batch,
@@ -459,6 +496,7 @@ func (w *Writer) take(b *writerBatch) (n int, drained bool) {
 	defer w.qmu.Unlock()
 	n = min(w.count, w.batch-b.n)
 	if n > 0 {
+		w.busy = true // until the batch is written
 		if w.count == w.size && w.room != nil {
 			close(w.room) // there is room now
 			w.room = nil
@@ -598,13 +636,15 @@ func (w *Writer) run() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	// taken counts the events taken from the queue. Only this goroutine
-	// takes, so when a Flush asks, the events queued before it are the
-	// first taken+queued(): settled in that order, they are written once
-	// written+abandoned reaches that count.
+	// takes, so when a Flush asks, the events emitted before it are the
+	// first taken+queued, with those Emit wrote itself (direct, which it
+	// writes only once every event before is written): settled in that
+	// order, they are written once written+abandoned reaches that count.
 	var taken uint64
 	var flushes []flushWaiter
 	flushAsked := func(written chan struct{}) {
-		flushes = append(flushes, flushWaiter{taken + uint64(w.queued()), written})
+		queued, direct := w.pending()
+		flushes = append(flushes, flushWaiter{taken + uint64(queued) + direct, written})
 	}
 	flushed := func() {
 		settled := w.written.Load() + w.abandoned.Load()
@@ -699,6 +739,9 @@ func (w *Writer) run() {
 			w.discard()
 			return
 		}
+		w.qmu.Lock()
+		w.busy = false
+		w.qmu.Unlock()
 		if drained {
 			if w.gap.Load() > 0 {
 				batch.reset(keep)

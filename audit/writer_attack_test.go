@@ -165,7 +165,9 @@ func TestWriterRingOrder(t *testing.T) {
 // after Close, Emit fails with ErrClosed and Flush returns at once.
 func TestWriterCloseRace(t *testing.T) {
 	for range 20 {
-		mem := audit.NewMemorySink(1 << 16)
+		// Room for every event the emitters get in before Close: Emit
+		// writes to a MemorySink itself, as fast as they call it.
+		mem := audit.NewMemorySink(1 << 20)
 		w := audit.NewWriter(audit.WriterConfig{Sinks: []audit.Sink{mem}, QueueSize: 8, BatchSize: 3, FlushInterval: 50 * time.Microsecond})
 		var accepted atomic.Uint64
 		var wg sync.WaitGroup

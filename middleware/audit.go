@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -73,15 +74,16 @@ type auditSlotKey struct{}
 // auditState is Audit's per-request state, in one allocation: the
 // response's recorder, the slot Require leaves its outcome in, and the
 // context that lets Require (and RefuseRequest, RecordCaller) find the
-// slot, holding it without another allocation.
+// slot, holding it without another allocation. (With the request's copy,
+// in auditedRequest, it fits in 512 bytes, the largest size class whose
+// objects carry no malloc header: TestAuditedRequestSize. The
+// X-Request-Id response header's value slice is a slot of the request
+// ID's chunk, not a field here: see newRequestID.)
 type auditState struct {
 	// Context is the request's.
 	context.Context
 	rec  statusRecorder
 	slot auditSlot
-	// idHeader is the X-Request-Id response header's value slice, held
-	// here rather than in an allocation of its own.
-	idHeader [1]string
 }
 
 // Value returns the slot for auditSlotKey, else the parent's value.
@@ -203,18 +205,18 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *auditHandler) begin(st *auditState, w http.ResponseWriter, r *http.Request) (start time.Time, id string) {
 	start = h.a.now()
 	st.Context = r.Context()
-	st.rec = statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	st.rec = statusRecorder{ResponseWriter: w, status: unwritten}
 	if h.cfg.Writer != nil {
+		idHeader := newRequestID()
 		if h.cfg.TrustRequestID {
-			id = r.Header.Get("X-Request-Id")
-		}
-		if !h.cfg.TrustRequestID || !validRequestID(id) || h.cfg.Redactor.Field(id) != id { // never a credential as the ID
-			id = newRequestID()
+			if in := r.Header.Get("X-Request-Id"); validRequestID(in) && h.cfg.Redactor.Field(in) == in { // never a credential as the ID
+				idHeader[0] = in
+			}
 		}
 		// As Header.Set does, without its allocation ("X-Request-Id" is
 		// in canonical form).
-		st.idHeader[0] = id
-		w.Header()["X-Request-Id"] = st.idHeader[:]
+		w.Header()["X-Request-Id"] = idHeader
+		id = idHeader[0]
 	}
 	return start, id
 }
@@ -230,14 +232,15 @@ func (h *auditHandler) end(st *auditState, r *http.Request, route string, start 
 	}
 
 	slot, rec := &st.slot, &st.rec
-	method, decision, reason := slot.outcome(rec.status)
+	status := rec.code()
+	method, decision, reason := slot.outcome(status)
 	if h.cfg.Metrics != nil {
 		h.cfg.Metrics.ObserveRequest(audit.RequestMetric{
 			AuthMethod: method,
 			Decision:   decision,
 			Reason:     reason,
 			Route:      route,
-			Status:     rec.status,
+			Status:     status,
 			Latency:    latency,
 		})
 	}
@@ -251,7 +254,7 @@ func (h *auditHandler) end(st *auditState, r *http.Request, route string, start 
 		Method:    h.cfg.Redactor.Field(r.Method),
 		Path:      h.cfg.Redactor.Path(r.URL),
 		Route:     h.cfg.Redactor.Field(route),
-		Status:    rec.status,
+		Status:    status,
 		LatencyMS: float64(latency.Microseconds()) / 1000,
 		Bytes:     rec.bytes,
 		UserAgent: h.cfg.Redactor.Field(userAgent(r)),
@@ -326,20 +329,45 @@ func recordOutcome(st *auditState, r *http.Request, p *keygate.Principal, authed
 // statusRecorder remembers the status and the body size of a response.
 type statusRecorder struct {
 	http.ResponseWriter
-	status      int
-	bytes       int64
-	wroteHeader bool
+	// status is the code of the first WriteHeader, 200 if the header
+	// went out without one (a Write, a Flush first), or unwritten before
+	// either: one word, where a flag beside it would take another (see
+	// auditState).
+	status int
+	bytes  int64
+}
+
+// unwritten is statusRecorder.status before the header is written: no
+// status code (net/http's writers panic on a code outside 100 to 999);
+// only a WriteHeader(math.MinInt) would be taken for it.
+const unwritten = math.MinInt
+
+// code returns the response's status: the recorded one, or 200 if the
+// header has not been written (as net/http will then send it).
+func (s *statusRecorder) code() int {
+	if s.status == unwritten {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// wrote records that the header went out, with status 200 unless
+// WriteHeader gave another.
+func (s *statusRecorder) wrote() {
+	if s.status == unwritten {
+		s.status = http.StatusOK
+	}
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wroteHeader {
-		s.status, s.wroteHeader = code, true
+	if s.status == unwritten {
+		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
-	s.wroteHeader = true
+	s.wrote()
 	n, err := s.ResponseWriter.Write(b)
 	s.bytes += int64(n)
 	return n, err
@@ -351,7 +379,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // Flush implements http.Flusher for handlers that assert it (streaming
 // responses): it flushes the underlying writer, when that can.
 func (s *statusRecorder) Flush() {
-	s.wroteHeader = true // a flush sends the header, with the status so far
+	s.wrote() // a flush sends the header, with the status so far
 	_ = http.NewResponseController(s.ResponseWriter).Flush()
 }
 
@@ -364,7 +392,7 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // ReadFrom implements io.ReaderFrom, so that io.Copy to the response keeps
 // the underlying writer's fast path, and counts the bytes.
 func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
-	s.wroteHeader = true
+	s.wrote()
 	n, err := io.Copy(s.ResponseWriter, src)
 	s.bytes += n
 	return n, err
@@ -380,8 +408,9 @@ func validRequestID(id string) bool {
 // random bits each. A request ID only has to be unique, not unpredictable,
 // so the bits come from the runtime's fast generator rather than
 // crypto/rand. The IDs are made requestIDChunk at a time, in one array
-// that each is a view of: one allocation, not one per request (an ID
-// held, in a response header or an event, keeps its chunk's 832 bytes).
+// that each is a view of, with the X-Request-Id header's value slice of
+// each: one allocation, not one or two per request (an ID held, in a
+// response header or an event, keeps its chunk's 1.3 KB).
 const (
 	requestIDLen   = 26
 	requestIDChunk = 32
@@ -393,20 +422,26 @@ var requestIDs atomic.Pointer[idChunk]
 // idChunk is requestIDChunk request IDs, of which the first next are
 // handed out (next may run past the end, when the chunk is spent). ids
 // is never written once the chunk is published: the IDs are string views
-// of it (strbytes.String), and the chunk, one allocation without
-// pointers, is all they keep alive.
+// of it (strbytes.String), and the chunk is all they keep alive.
+// values[i] is the i-th ID's header value slice's element, set when it is
+// handed out, and from then on the i-th request's alone.
 type idChunk struct {
-	ids  [requestIDChunk * requestIDLen]byte
-	next atomic.Uint32
+	ids    [requestIDChunk * requestIDLen]byte
+	values [requestIDChunk]string
+	next   atomic.Uint32
 }
 
-// newRequestID returns a request ID never returned before.
-func newRequestID() string {
+// newRequestID returns a request ID never returned before, as the value
+// slice of an X-Request-Id header (one element, at full capacity): a
+// slot of the ID's chunk that the caller alone holds, which it may set to
+// another ID (an incoming one it trusts).
+func newRequestID() []string {
 	for {
 		c := requestIDs.Load()
 		if c != nil {
 			if i := c.next.Add(1) - 1; i < requestIDChunk {
-				return strbytes.String(c.ids[i*requestIDLen : (i+1)*requestIDLen])
+				c.values[i] = strbytes.String(c.ids[i*requestIDLen : (i+1)*requestIDLen])
+				return c.values[i : i+1 : i+1]
 			}
 		}
 		// Spent (or none yet): replace it, unless another request has.

@@ -1,10 +1,13 @@
 package middleware
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // TestNewRequestID checks that request IDs, handed out from shared chunks
@@ -16,7 +19,7 @@ func TestNewRequestID(t *testing.T) {
 	for g := range ids {
 		wg.Go(func() {
 			for range each {
-				ids[g] = append(ids[g], newRequestID())
+				ids[g] = append(ids[g], newRequestID()[0])
 			}
 		})
 	}
@@ -44,7 +47,7 @@ func TestRequestIDBits(t *testing.T) {
 	const n = 256 * requestIDChunk
 	var ids []string
 	for range n {
-		ids = append(ids, newRequestID())
+		ids = append(ids, newRequestID()[0])
 	}
 	var counts [requestIDLen][32]int
 	var equal [requestIDLen][requestIDLen]int
@@ -105,4 +108,83 @@ func BenchmarkIPNameCache(b *testing.B) {
 	for b.Loop() {
 		_ = c.String(ip)
 	}
+}
+
+// TestAuditedRequestSize checks that Audit's per-request allocation
+// stays in the 512-byte size class, the largest whose objects carry no
+// malloc header.
+func TestAuditedRequestSize(t *testing.T) {
+	if n := unsafe.Sizeof(auditedRequest{}); n > 512 {
+		t.Errorf("auditedRequest is %d bytes, want at most 512", n)
+	}
+}
+
+// TestRequestIDHeaderSlots checks that the header value slices of
+// request IDs are each their request's alone: setting one (to a trusted
+// incoming ID) or appending to it changes no other ID.
+func TestRequestIDHeaderSlots(t *testing.T) {
+	var headers [][]string
+	for range 3 * requestIDChunk {
+		headers = append(headers, newRequestID())
+	}
+	want := make([]string, len(headers))
+	for i, h := range headers {
+		if len(h) != 1 || cap(h) != 1 {
+			t.Fatalf("header %d: len %d cap %d, want 1 and 1", i, len(h), cap(h))
+		}
+		want[i] = h[0]
+	}
+	for i := 0; i < len(headers); i += 2 {
+		headers[i][0] = "trusted"
+		want[i] = "trusted"
+		_ = append(headers[i], "appended")
+	}
+	for i, h := range headers {
+		if h[0] != want[i] {
+			t.Fatalf("header %d is %q, want %q", i, h[0], want[i])
+		}
+	}
+}
+
+// TestStatusRecorder checks the status the recorder records against a
+// model with a flag for the written header, for every sequence of up to
+// three calls of WriteHeader (of two codes), Write, Flush and ReadFrom.
+func TestStatusRecorder(t *testing.T) {
+	type call struct {
+		name string
+		do   func(*statusRecorder)
+		code int // WriteHeader's, else 0
+	}
+	calls := []call{
+		{"WriteHeader(404)", func(s *statusRecorder) { s.WriteHeader(404) }, 404},
+		{"WriteHeader(103)", func(s *statusRecorder) { s.WriteHeader(103) }, 103},
+		{"Write", func(s *statusRecorder) { s.Write([]byte("x")) }, 0},
+		{"Flush", func(s *statusRecorder) { s.Flush() }, 0},
+		{"ReadFrom", func(s *statusRecorder) { s.ReadFrom(strings.NewReader("x")) }, 0},
+	}
+	var run func(seq []call)
+	run = func(seq []call) {
+		s := &statusRecorder{ResponseWriter: httptest.NewRecorder(), status: unwritten}
+		status, written := http.StatusOK, false // the model
+		var names []string
+		for _, c := range seq {
+			c.do(s)
+			if !written {
+				if c.code != 0 {
+					status = c.code
+				}
+				written = true
+			}
+			names = append(names, c.name)
+		}
+		if got := s.code(); got != status {
+			t.Errorf("%v: status %d, want %d", names, got, status)
+		}
+		if len(seq) < 3 {
+			for _, c := range calls {
+				run(append(seq[:len(seq):len(seq)], c))
+			}
+		}
+	}
+	run(nil)
 }
