@@ -69,6 +69,9 @@ type Verifier struct {
 	authorities map[string]bool
 	anyHost     bool
 	manager     *Manager // Credentials, when it is a Manager
+	// systemClock: the verifier's clock is time.Now, whose readings carry
+	// the monotonic clock (see verify's reading once the body is read).
+	systemClock bool
 	// sharedClock: the verifier's clock is time.Now, as the Manager's is,
 	// so that one reading serves both.
 	sharedClock bool
@@ -106,6 +109,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	v := &Verifier{cfg: cfg, required: []string{"content-type"}, authorities: map[string]bool{}}
 	v.manager, _ = cfg.Credentials.(*Manager)
+	v.systemClock = systemClock
 	v.sharedClock = systemClock && v.manager != nil && v.manager.systemClock
 	v.nonces = ownNonces
 	if ns, ok := cfg.Nonces.(*MemoryNonceStore); ok && systemClock && ns.systemClock {
@@ -228,7 +232,7 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 		// body dripped past the first claim's expiry would otherwise be
 		// fresh), and the credential is judged, and the nonce kept, from
 		// now on.
-		if now = v.cfg.Now(); now.Sub(time.Unix(si.created, 0)) > v.cfg.Skew {
+		if now = v.later(now); now.Sub(time.Unix(si.created, 0)) > v.cfg.Skew {
 			return Active{}, fmt.Errorf("%w: created, once the body was read", ErrStale)
 		}
 		if si.expires != 0 && now.Unix() >= si.expires {
@@ -317,6 +321,20 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	return cred, nil
 }
 
+// later returns a reading of the verifier's clock taken after now, an
+// earlier one. On time.Now it is now plus the time elapsed since, on the
+// monotonic clock (one read of it, where time.Now reads the wall clock as
+// well): the time the body took to arrive, whatever the wall clock did
+// meanwhile (a step of it is seen by the next request's first reading).
+// A reading without a monotonic clock (inside a synctest bubble) makes
+// time.Since read time.Now, so that later is time.Now there too.
+func (v *Verifier) later(now time.Time) time.Time {
+	if v.systemClock {
+		return now.Add(time.Since(now))
+	}
+	return v.cfg.Now()
+}
+
 // errUnknownKeyID is Verify's error for a key ID that no credential has.
 var errUnknownKeyID = errors.Join(ErrInvalidSignature, ErrNotFound)
 
@@ -337,15 +355,24 @@ type componentSet uint8
 
 // coverage returns the set of the usual components among components.
 func coverage(components []string) componentSet {
-	if len(components) > 0 {
+	if mask := signerMask(components); mask >= 0 {
 		// A list a Signer writes, as the fast path shares it: known.
+		return signerCoverage[mask]
+	}
+	return coverageOf(components)
+}
+
+// signerMask returns the index in signerComponents of components when it
+// is one of those lists itself (as the fast path shares them), else -1.
+func signerMask(components []string) int {
+	if len(components) > 0 {
 		for mask, l := range signerComponents {
 			if &l[0] == &components[0] && len(l) == len(components) {
-				return signerCoverage[mask]
+				return mask
 			}
 		}
 	}
-	return coverageOf(components)
+	return -1
 }
 
 // signerCoverage is the coverage of each of signerComponents.
