@@ -17,6 +17,7 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/hmacpool"
+	"github.com/keygate/keygate/internal/wallclock"
 )
 
 // Defaults of [VerifierConfig].
@@ -56,7 +57,9 @@ type VerifierConfig struct {
 	// beside Content-Type: headers a handler trusts, such as the store
 	// header. Nil means {"X-Store-Id"}.
 	RequiredHeaders []string
-	// Now is the clock. Nil means time.Now.
+	// Now is the clock. Nil means the system clock: time.Now, read as
+	// the monotonic time since a time.Now reading at most a second old (a
+	// step of the wall clock shows within a second).
 	Now func() time.Time
 }
 
@@ -69,10 +72,12 @@ type Verifier struct {
 	authorities map[string]bool
 	anyHost     bool
 	manager     *Manager // Credentials, when it is a Manager
-	// systemClock: the verifier's clock is time.Now, whose readings carry
-	// the monotonic clock (see verify's reading once the body is read).
+	// systemClock: the verifier's clock is the system clock
+	// (wallclock.Now), whose readings carry the monotonic clock (see
+	// later).
 	systemClock bool
-	// sharedClock: the verifier's clock is time.Now, as the Manager's is,
+	// sharedClock: the verifier's clock is the system clock, as the
+	// Manager's is,
 	// so that one reading serves both.
 	sharedClock bool
 	// nonces is Nonces when it is a MemoryNonceStore on the verifier's
@@ -97,7 +102,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	systemClock := cfg.Now == nil
 	if systemClock {
-		cfg.Now = time.Now
+		cfg.Now = wallclock.Now
 	}
 	var ownNonces *MemoryNonceStore // on the verifier's clock
 	if cfg.Nonces == nil {
@@ -322,12 +327,12 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 }
 
 // later returns a reading of the verifier's clock taken after now, an
-// earlier one. On time.Now it is now plus the time elapsed since, on the
-// monotonic clock (one read of it, where time.Now reads the wall clock as
-// well): the time the body took to arrive, whatever the wall clock did
-// meanwhile (a step of it is seen by the next request's first reading).
-// A reading without a monotonic clock (inside a synctest bubble) makes
-// time.Since read time.Now, so that later is time.Now there too.
+// earlier one. On the system clock it is now plus the time elapsed since,
+// on the monotonic clock: the time the body took to arrive, whatever the
+// wall clock did meanwhile (a step of it is seen by a later request's
+// first reading). A reading without a monotonic clock (inside a synctest
+// bubble) makes time.Since read time.Now, so that later is time.Now
+// there.
 func (v *Verifier) later(now time.Time) time.Time {
 	if v.systemClock {
 		return now.Add(time.Since(now))
