@@ -417,7 +417,7 @@ func canonicalTarget(u *url.URL) bool { return canonicalPath(u.Path, u.EscapedPa
 // EscapedPath is raw (or escapedPath: "/" for an empty one changes
 // nothing).
 func canonicalPath(p, raw string) bool {
-	if p != "" {
+	if !cleanRooted(p) && p != "" {
 		clean := path.Clean(p)
 		if strings.HasSuffix(p, "/") && p != "/" {
 			clean += "/"
@@ -439,6 +439,35 @@ func canonicalPath(p, raw string) bool {
 			return false
 		}
 		i += 2
+	}
+	return true
+}
+
+// cleanRooted reports whether p is a rooted path without an empty, "."
+// or ".." segment: then path.Clean(p) is p, but for a trailing slash,
+// which Clean drops (canonicalPath puts it back), in one pass without
+// allocating. For any other p it reports false, and Clean decides.
+func cleanRooted(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		// The segment after this slash: not empty (but at the end), "."
+		// or "..".
+		seg := p[i+1:]
+		if j := strings.IndexByte(seg, '/'); j >= 0 {
+			seg = seg[:j]
+			if j == 0 {
+				return false
+			}
+		}
+		if seg == "." || seg == ".." {
+			return false
+		}
+		i += len(seg)
 	}
 	return true
 }

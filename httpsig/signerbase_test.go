@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -51,4 +53,42 @@ func FuzzSignerBase(f *testing.F) {
 			t.Fatalf("errors differ: %v, %v", fastErr, slowErr)
 		}
 	})
+}
+
+// FuzzCleanRooted checks cleanRooted against path.Clean: whenever it
+// reports a path clean, Clean gives that path back (with its trailing
+// slash put back), so that canonicalPath, which asks Clean otherwise,
+// decides as with Clean alone.
+func FuzzCleanRooted(f *testing.F) {
+	for _, p := range []string{"/", "/v1/orders", "/v1/orders/", "//", "/a//b", "/./a", "/a/.", "/a/..", "/a/../b",
+		"/.a", "/a./b", "/..a/", "/a/.../b", "a/b", "", ".", "/%2e/", "/a/b/c/"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && p != "/" {
+			clean += "/"
+		}
+		if cleanRooted(p) && clean != p {
+			t.Fatalf("cleanRooted(%q) is true, path.Clean gives %q", p, clean)
+		}
+		if want := p == "" || clean == p; canonicalPath(p, "") != want {
+			t.Fatalf("canonicalPath(%q) is %v, path.Clean gives %q", p, !want, clean)
+		}
+	})
+}
+
+// TestCleanRootedTakesCleanPaths: the usual clean paths take the fast
+// path, the others are left to path.Clean.
+func TestCleanRootedTakesCleanPaths(t *testing.T) {
+	for _, p := range []string{"/", "/v1/orders", "/v1/orders/", "/.well-known/x", "/a..b/c."} {
+		if !cleanRooted(p) {
+			t.Errorf("cleanRooted(%q) is false", p)
+		}
+	}
+	for _, p := range []string{"", "a", "//", "/a//b", "/./a", "/a/..", "/a/../"} {
+		if cleanRooted(p) {
+			t.Errorf("cleanRooted(%q) is true", p)
+		}
+	}
 }
