@@ -309,9 +309,9 @@ func le64(s string) uint64 {
 // exact in whether any byte is one).
 func plainWord(w uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(x uint64) uint64 { return (x - ones) &^ x & highs }
-	bad := w&highs | (w-0x20*ones)&^w&highs | zero(w^0x7f*ones) | zero(w^'"'*ones) | zero(w^'\\'*ones)
-	return bad == 0
+	del, quote, backslash := w^0x7f*ones, w^'"'*ones, w^'\\'*ones
+	bad := w | (w-0x20*ones)&^w | (del-ones)&^del | (quote-ones)&^quote | (backslash-ones)&^backslash
+	return bad&highs == 0
 }
 
 // plainStringByte holds the bytes an sf-string may hold unescaped, but
