@@ -207,10 +207,18 @@ func decodeBase64(dst []byte, s string) ([]byte, bool) {
 	if len(s) == 0 {
 		return dst, true
 	}
-	// Every quantum but the last gives three bytes, written in place.
+	// Room for the bytes a well-formed s gives (one allocation at most);
+	// every quantum but the last gives three, written in place.
+	size := len(s) / 4 * 3
+	if s[len(s)-1] == '=' {
+		size--
+		if s[len(s)-2] == '=' {
+			size--
+		}
+	}
 	full := len(s) - 4
 	n := len(dst)
-	dst = slices.Grow(dst, full/4*3+3)[:n+full/4*3]
+	dst = slices.Grow(dst, size)[:n+full/4*3]
 	out := dst[n:]
 	for i, o := 0, 0; i < full; i, o = i+4, o+3 {
 		q, w := s[i:i+4], out[o:o+3]
