@@ -234,6 +234,58 @@ func targetOf(r *http.Request) target {
 // appendSignatureBase appends the signature base of r, whose target is t,
 // for si to dst.
 func appendSignatureBase(dst []byte, r *http.Request, si *signatureInput, t target) ([]byte, error) {
+	if mask := signerMask(si.components); mask >= 0 {
+		return appendSignerBase(dst, r, si, &t, mask)
+	}
+	return appendAnyBase(dst, r, si, t)
+}
+
+// appendSignerBase is appendSignatureBase for a list of signerComponents,
+// mask its index: the same bytes, each line's fixed text appended at
+// once.
+func appendSignerBase(dst []byte, r *http.Request, si *signatureInput, t *target, mask int) ([]byte, error) {
+	dst = append(dst, `"@method": `...)
+	dst = append(dst, r.Method...)
+	dst = append(dst, "\n\"@authority\": "...)
+	dst = append(dst, t.authority...)
+	dst = append(dst, "\n\"@path\": "...)
+	dst = append(dst, t.path...)
+	dst = append(dst, "\n\"@query\": ?"...)
+	dst = append(dst, r.URL.RawQuery...)
+	for i, key := range signerOptionalKeys {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		dst = append(dst, signerOptionalLines[i]...)
+		var err error
+		if dst, err = appendFieldValue(dst, r.Header[key]); err != nil {
+			return nil, err
+		}
+	}
+	dst = append(dst, "\n\"@signature-params\": "...)
+	return append(dst, si.params...), nil
+}
+
+// The http.Header keys of signerOptional, and the text before each one's
+// value in a signature base: the previous line's LF, the quoted name and
+// ": ".
+var (
+	signerOptionalKeys = func() (keys [len(signerOptional)]string) {
+		for i, c := range signerOptional {
+			keys[i] = http.CanonicalHeaderKey(c)
+		}
+		return keys
+	}()
+	signerOptionalLines = func() (lines [len(signerOptional)]string) {
+		for i, c := range signerOptional {
+			lines[i] = "\n\"" + c + "\": "
+		}
+		return lines
+	}()
+)
+
+// appendAnyBase is appendSignatureBase for any list of components.
+func appendAnyBase(dst []byte, r *http.Request, si *signatureInput, t target) ([]byte, error) {
 	for _, name := range si.components {
 		dst = append(dst, '"')
 		dst = append(dst, name...)
@@ -279,7 +331,12 @@ func appendComponentValue(dst []byte, r *http.Request, name string, t *target) (
 		}
 		key = http.CanonicalHeaderKey(name)
 	}
-	values := r.Header[key]
+	return appendFieldValue(dst, r.Header[key])
+}
+
+// appendFieldValue appends the value of a covered header whose field
+// lines are values (RFC 9421 §2.1, for the one line v3 accepts) to dst.
+func appendFieldValue(dst []byte, values []string) ([]byte, error) {
 	switch len(values) {
 	case 0:
 		return nil, fmt.Errorf("%w: a covered header is absent", ErrMissingComponent)
@@ -360,7 +417,7 @@ func canonicalTarget(u *url.URL) bool { return canonicalPath(u.Path, u.EscapedPa
 // EscapedPath is raw (or escapedPath: "/" for an empty one changes
 // nothing).
 func canonicalPath(p, raw string) bool {
-	if p != "" {
+	if !cleanRooted(p) && p != "" {
 		clean := path.Clean(p)
 		if strings.HasSuffix(p, "/") && p != "/" {
 			clean += "/"
@@ -382,6 +439,35 @@ func canonicalPath(p, raw string) bool {
 			return false
 		}
 		i += 2
+	}
+	return true
+}
+
+// cleanRooted reports whether p is a rooted path without an empty, "."
+// or ".." segment: then path.Clean(p) is p, but for a trailing slash,
+// which Clean drops (canonicalPath puts it back), in one pass without
+// allocating. For any other p it reports false, and Clean decides.
+func cleanRooted(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		// The segment after this slash: not empty (but at the end), "."
+		// or "..".
+		seg := p[i+1:]
+		if j := strings.IndexByte(seg, '/'); j >= 0 {
+			seg = seg[:j]
+			if j == 0 {
+				return false
+			}
+		}
+		if seg == "." || seg == ".." {
+			return false
+		}
+		i += len(seg)
 	}
 	return true
 }

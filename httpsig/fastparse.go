@@ -68,14 +68,24 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 	if created, s, ok = canonicalInteger(s); !ok {
 		return signatureInput{}, nil, false
 	}
+	// Each parameter's name is compared with a constant, in place (a
+	// call of canonicalParam would compare it with memequal).
 	var nonce, keyID, alg string
-	if nonce, s, ok = canonicalParam(s, ";nonce="); !ok {
+	if !strings.HasPrefix(s, ";nonce=") {
 		return signatureInput{}, nil, false
 	}
-	if keyID, s, ok = canonicalParam(s, ";keyid="); !ok {
+	if nonce, s, ok = paramValue(s[len(";nonce="):]); !ok {
 		return signatureInput{}, nil, false
 	}
-	if alg, s, ok = canonicalParam(s, ";alg="); !ok || s != "" {
+	if !strings.HasPrefix(s, ";keyid=") {
+		return signatureInput{}, nil, false
+	}
+	if keyID, s, ok = paramValue(s[len(";keyid="):]); !ok {
+		return signatureInput{}, nil, false
+	}
+	if s == `;alg="`+Algorithm+`"` {
+		alg = Algorithm
+	} else if alg, s, ok = canonicalParam(s, ";alg="); !ok || s != "" {
 		return signatureInput{}, nil, false
 	}
 	sigLabel, mac, ok := canonicalByteMember(sig, mac)
@@ -150,6 +160,12 @@ func canonicalParam(s, name string) (string, string, bool) {
 	if !ok {
 		return "", "", false
 	}
+	return paramValue(s)
+}
+
+// paramValue parses the value of a string parameter at the start of s,
+// after its name: a non-empty canonical string of at most 128 bytes.
+func paramValue(s string) (string, string, bool) {
 	v, rest, ok := canonicalString(s)
 	if !ok || v == "" || len(v) > 128 {
 		return "", "", false
@@ -188,25 +204,44 @@ func decodeBase64(dst []byte, s string) ([]byte, bool) {
 	if len(s)%4 != 0 {
 		return nil, false
 	}
-	for i := 0; i < len(s); i += 4 {
-		a, b, c, d := base64Values[s[i]], base64Values[s[i+1]], base64Values[s[i+2]], base64Values[s[i+3]]
-		if a|b|c|d < 64 {
-			dst = append(dst, a<<2|b>>4, b<<4|c>>2, c<<6|d)
-			continue
-		}
-		if i+4 != len(s) || a|b >= 64 || d != base64Pad {
-			return nil, false
-		}
-		switch {
-		case c == base64Pad:
-			dst = append(dst, a<<2|b>>4)
-		case c < 64:
-			dst = append(dst, a<<2|b>>4, b<<4|c>>2)
-		default:
-			return nil, false
+	if len(s) == 0 {
+		return dst, true
+	}
+	// Room for the bytes a well-formed s gives (one allocation at most);
+	// every quantum but the last gives three, written in place.
+	size := len(s) / 4 * 3
+	if s[len(s)-1] == '=' {
+		size--
+		if s[len(s)-2] == '=' {
+			size--
 		}
 	}
-	return dst, true
+	full := len(s) - 4
+	n := len(dst)
+	dst = slices.Grow(dst, size)[:n+full/4*3]
+	out := dst[n:]
+	for i, o := 0, 0; i < full; i, o = i+4, o+3 {
+		q, w := s[i:i+4], out[o:o+3]
+		a, b, c, d := base64Values[q[0]], base64Values[q[1]], base64Values[q[2]], base64Values[q[3]]
+		if a|b|c|d >= 64 {
+			return nil, false
+		}
+		w[0], w[1], w[2] = a<<2|b>>4, b<<4|c>>2, c<<6|d
+	}
+	// The last, which may be padded.
+	q := s[full:]
+	a, b, c, d := base64Values[q[0]], base64Values[q[1]], base64Values[q[2]], base64Values[q[3]]
+	switch {
+	case a|b|c|d < 64:
+		return append(dst, a<<2|b>>4, b<<4|c>>2, c<<6|d), true
+	case a|b >= 64 || d != base64Pad:
+		return nil, false
+	case c == base64Pad:
+		return append(dst, a<<2|b>>4), true
+	case c < 64:
+		return append(dst, a<<2|b>>4, b<<4|c>>2), true
+	}
+	return nil, false
 }
 
 // base64Values maps each byte of the standard base64 alphabet to its
@@ -248,9 +283,15 @@ func canonicalString(s string) (string, string, bool) {
 	if len(s) == 0 || s[0] != '"' {
 		return "", "", false
 	}
-	// One pass with a table: the strings are short, shorter than what
-	// strings.IndexByte's vector loop pays off for.
-	for i := 1; i < len(s); i++ {
+	// Eight bytes at a time while none is special (the quote or a byte
+	// an sf-string may not hold unescaped), then one pass with a table:
+	// the strings are short, shorter than what strings.IndexByte's vector
+	// loop pays off for.
+	i := 1
+	for i+8 <= len(s) && plainWord(le64(s[i:])) {
+		i += 8
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c == '"' {
 			return s[1:i], s[i+1:], true
@@ -260,6 +301,25 @@ func canonicalString(s string) (string, string, bool) {
 		}
 	}
 	return "", "", false
+}
+
+// le64 returns the first eight bytes of s, little-endian (one load).
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plainWord reports whether each of the eight bytes of w is printable
+// ASCII other than the quote and the backslash, as plainStringByte has
+// it: none has its high bit set, none is below 0x20 and none is 0x7f, '"'
+// or '\\' (the classic tests for "a byte below n" and "a zero byte",
+// exact in whether any byte is one).
+func plainWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	del, quote, backslash := w^0x7f*ones, w^'"'*ones, w^'\\'*ones
+	bad := w | (w-0x20*ones)&^w | (del-ones)&^del | (quote-ones)&^quote | (backslash-ones)&^backslash
+	return bad&highs == 0
 }
 
 // plainStringByte holds the bytes an sf-string may hold unescaped, but

@@ -267,3 +267,29 @@ func TestSignerCoverage(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPlainWord checks plainWord, eight bytes at a time, against
+// plainStringByte, byte by byte: a word is plain exactly when each of its
+// bytes may stand in an sf-string unescaped and none is the quote. Every
+// byte value at every position of a plain word is tried first.
+func FuzzPlainWord(f *testing.F) {
+	f.Add(uint64(0x4141414141414141))
+	f.Fuzz(func(t *testing.T, w uint64) {
+		check := func(w uint64) {
+			want := true
+			for i := range 8 {
+				c := byte(w >> (8 * i))
+				want = want && plainStringByte[c] && c != '"'
+			}
+			if got := plainWord(w); got != want {
+				t.Fatalf("plainWord(%#016x) = %v, want %v", w, got, want)
+			}
+		}
+		check(w)
+		for i := range 8 {
+			for c := range 256 {
+				check(0x4141414141414141&^(0xff<<(8*i)) | uint64(c)<<(8*i))
+			}
+		}
+	})
+}
