@@ -2,6 +2,7 @@ package httpsig
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -154,6 +155,69 @@ func FuzzCanonicalPathMain(f *testing.F) {
 		// And directly: any Path beside any escaped form.
 		if got, want := canonicalPath(target, raw), canonicalPathMain(target, raw); got != want {
 			t.Fatalf("canonicalPath(%q, %q) %v, main %v", target, raw, got, want)
+		}
+	})
+}
+
+// canonicalStringMain is canonicalString as main has it: one pass with
+// the byte table.
+func canonicalStringMain(s string) (string, string, bool) {
+	if len(s) == 0 || s[0] != '"' {
+		return "", "", false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if c == '"' {
+			return s[1:i], s[i+1:], true
+		}
+		if !plainStringByte[c] {
+			return "", "", false
+		}
+	}
+	return "", "", false
+}
+
+// FuzzCanonicalString checks canonicalString, eight bytes at a time,
+// against main's byte-by-byte pass: the same value, rest and verdict for
+// any string (FuzzPlainWord checks the word test alone, FuzzCanonicalParse
+// only through whole fields).
+func FuzzCanonicalString(f *testing.F) {
+	for _, s := range []string{`"abcdefgh"`, `"abcdefg"x`, `"abcdefghi"`, `"abcdefgh"ij"`, `"abcdefg\"`, "\"abcdefg\x7f\"",
+		"\"abcdefghijklmno\x80\"", `"hk_4fT9kQ2mZx7LbN3w";alg="hmac-sha256"`, `""`, `"`, `"abcdefghijklmnopqrstuvwxyz`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, rest, ok := canonicalString(s)
+		wv, wrest, wok := canonicalStringMain(s)
+		if v != wv || rest != wrest || ok != wok {
+			t.Fatalf("canonicalString(%q) = %q, %q, %v; main %q, %q, %v", s, v, rest, ok, wv, wrest, wok)
+		}
+	})
+}
+
+// FuzzDecodeBase64Into checks decodeBase64 appending to a buffer that
+// already holds bytes, with and without the room (FuzzDecodeBase64 passes
+// nil only): the held bytes kept, then base64.StdEncoding's bytes.
+func FuzzDecodeBase64Into(f *testing.F) {
+	for _, s := range []string{"AAAA", "AA==", "AAB=", "A===", "AA=A", "9Z8tVEQ6ZE6E6EqKyrkXKi8cnRYIJEAgu2sgvQM/zWM="} {
+		f.Add(s, uint8(3), true)
+	}
+	f.Fuzz(func(t *testing.T, s string, held uint8, room bool) {
+		if strings.ContainsAny(s, "\r\n") {
+			return
+		}
+		want, err := base64.StdEncoding.DecodeString(s)
+		prefix := bytes.Repeat([]byte{0xa5}, int(held%16))
+		dst := prefix
+		if room {
+			dst = append(make([]byte, 0, len(prefix)+len(s)), prefix...)
+		}
+		got, ok := decodeBase64(dst, s)
+		if ok != (err == nil) {
+			t.Fatalf("decodeBase64(%q) ok %v, base64: %v", s, ok, err)
+		}
+		if ok && (!bytes.Equal(got[:len(prefix)], prefix) || !bytes.Equal(got[len(prefix):], want)) {
+			t.Fatalf("decodeBase64(%x, %q) = %x, want %x then %x", prefix, s, got, prefix, want)
 		}
 	})
 }
