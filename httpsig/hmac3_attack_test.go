@@ -16,16 +16,15 @@ import (
 )
 
 // Attack tests of the h-hmac3 round: the system clock's reading once the
-// body is read (Verifier.later) outside a synctest bubble, and
-// canonicalPath's fast path against the Clean-only check it replaced, on
-// the escaped paths a server sees.
+// body is read, outside a synctest bubble, and canonicalPath's fast path
+// against the Clean-only check it replaced, on the escaped paths a server
+// sees.
 
 // TestSystemClockDripOutsideBubble: with the system clock (Now nil), a
 // request fresh when its headers arrive but stale once its dripping body
-// is whole is refused, on the real monotonic clock. Every other
-// dripping-body test runs in a synctest bubble, where the verifier's
-// later reading is time.Now and the monotonic path production takes
-// (first reading plus monotonic time elapsed) is never run.
+// is whole is refused, on the real clock. Every other dripping-body test
+// runs in a synctest bubble, on its fake clock; this one takes the
+// production clock's path.
 func TestSystemClockDripOutsideBubble(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sleeps about two seconds")

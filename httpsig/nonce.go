@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/keygate/keygate/internal/wallclock"
 )
 
 // DefaultMaxNonces is [MemoryNonceConfig.MaxEntries] when zero.
@@ -48,9 +46,7 @@ type MemoryNonceConfig struct {
 	// fill the store).
 	MaxPerKey int
 	// Now is the clock that decides which nonces have expired. Nil means
-	// the system clock: time.Now, read as the monotonic time since a
-	// time.Now reading at most a second old (a step of the wall clock
-	// shows within a second).
+	// time.Now.
 	Now func() time.Time
 }
 
@@ -130,7 +126,7 @@ type MemoryNonceConfig struct {
 // The zero value is not usable; call [NewMemoryNonceStore].
 type MemoryNonceStore struct {
 	now         func() time.Time
-	systemClock bool // now is the system clock: a Verifier on it may hand its reading over (claimAt)
+	systemClock bool // now is time.Now: a Verifier on it may hand its reading over (claimAt)
 	max         int64
 	perKey      int32        // 0: no share, key IDs are not counted
 	initial     int          // the entries a shard has room for at its first
@@ -199,7 +195,7 @@ func NewMemoryNonceStore(cfg MemoryNonceConfig) *MemoryNonceStore {
 	s := &MemoryNonceStore{now: cfg.Now, max: int64(cfg.MaxEntries),
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	if s.now == nil {
-		s.now, s.systemClock = wallclock.Now, true
+		s.now, s.systemClock = time.Now, true
 	}
 	if s.max <= 0 {
 		s.max = DefaultMaxNonces

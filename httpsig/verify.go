@@ -17,7 +17,6 @@ import (
 
 	"github.com/keygate/keygate"
 	"github.com/keygate/keygate/internal/hmacpool"
-	"github.com/keygate/keygate/internal/wallclock"
 )
 
 // Defaults of [VerifierConfig].
@@ -57,9 +56,7 @@ type VerifierConfig struct {
 	// beside Content-Type: headers a handler trusts, such as the store
 	// header. Nil means {"X-Store-Id"}.
 	RequiredHeaders []string
-	// Now is the clock. Nil means the system clock: time.Now, read as
-	// the monotonic time since a time.Now reading at most a second old (a
-	// step of the wall clock shows within a second).
+	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
 
@@ -72,12 +69,7 @@ type Verifier struct {
 	authorities map[string]bool
 	anyHost     bool
 	manager     *Manager // Credentials, when it is a Manager
-	// systemClock: the verifier's clock is the system clock
-	// (wallclock.Now), whose readings carry the monotonic clock (see
-	// later).
-	systemClock bool
-	// sharedClock: the verifier's clock is the system clock, as the
-	// Manager's is,
+	// sharedClock: the verifier's clock is time.Now, as the Manager's is,
 	// so that one reading serves both.
 	sharedClock bool
 	// nonces is Nonces when it is a MemoryNonceStore on the verifier's
@@ -102,7 +94,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	systemClock := cfg.Now == nil
 	if systemClock {
-		cfg.Now = wallclock.Now
+		cfg.Now = time.Now
 	}
 	var ownNonces *MemoryNonceStore // on the verifier's clock
 	if cfg.Nonces == nil {
@@ -114,7 +106,6 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	v := &Verifier{cfg: cfg, required: []string{"content-type"}, authorities: map[string]bool{}}
 	v.manager, _ = cfg.Credentials.(*Manager)
-	v.systemClock = systemClock
 	v.sharedClock = systemClock && v.manager != nil && v.manager.systemClock
 	v.nonces = ownNonces
 	if ns, ok := cfg.Nonces.(*MemoryNonceStore); ok && systemClock && ns.systemClock {
@@ -237,7 +228,7 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 		// body dripped past the first claim's expiry would otherwise be
 		// fresh), and the credential is judged, and the nonce kept, from
 		// now on.
-		if now = v.later(now); now.Sub(time.Unix(si.created, 0)) > v.cfg.Skew {
+		if now = v.cfg.Now(); now.Sub(time.Unix(si.created, 0)) > v.cfg.Skew {
 			return Active{}, fmt.Errorf("%w: created, once the body was read", ErrStale)
 		}
 		if si.expires != 0 && now.Unix() >= si.expires {
@@ -324,20 +315,6 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 		cred.Grant = keygate.CloneGrant(cred.Grant)
 	}
 	return cred, nil
-}
-
-// later returns a reading of the verifier's clock taken after now, an
-// earlier one. On the system clock it is now plus the time elapsed since,
-// on the monotonic clock: the time the body took to arrive, whatever the
-// wall clock did meanwhile (a step of it is seen by a later request's
-// first reading). A reading without a monotonic clock (inside a synctest
-// bubble) makes time.Since read time.Now, so that later is time.Now
-// there.
-func (v *Verifier) later(now time.Time) time.Time {
-	if v.systemClock {
-		return now.Add(time.Since(now))
-	}
-	return v.cfg.Now()
 }
 
 // errUnknownKeyID is Verify's error for a key ID that no credential has.
