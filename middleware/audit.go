@@ -329,10 +329,10 @@ func recordOutcome(st *auditState, r *http.Request, p *keygate.Principal, authed
 // statusRecorder remembers the status and the body size of a response.
 type statusRecorder struct {
 	http.ResponseWriter
-	// status is the code of the first WriteHeader, 200 if the header
-	// went out without one (a Write, a Flush first), or unwritten before
-	// either: one word, where a flag beside it would take another (see
-	// auditState).
+	// status is the code of the first WriteHeader but an informational
+	// one, 200 if the header went out without one (a Write, a Flush
+	// first), or unwritten before either: one word, where a flag beside
+	// it would take another (see auditState).
 	status int
 	bytes  int64
 }
@@ -359,8 +359,11 @@ func (s *statusRecorder) wrote() {
 	}
 }
 
+// WriteHeader records code, unless the header went out already or code
+// is informational (1xx but 101 Switching Protocols): net/http sends
+// those at once and lets the handler write its final header after.
 func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == unwritten {
+	if s.status == unwritten && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
