@@ -376,6 +376,16 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// WriteString implements io.StringWriter, so that io.WriteString to the
+// response keeps the underlying writer's own (net/http's writes the
+// string without converting it to a new []byte), and counts the bytes.
+func (s *statusRecorder) WriteString(str string) (int, error) {
+	s.wrote()
+	n, err := io.WriteString(s.ResponseWriter, str)
+	s.bytes += int64(n)
+	return n, err
+}
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 

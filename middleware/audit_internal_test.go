@@ -1,6 +1,8 @@
 package middleware
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -148,7 +150,8 @@ func TestRequestIDHeaderSlots(t *testing.T) {
 
 // TestStatusRecorder checks the status the recorder records against a
 // model with a flag for the written header, for every sequence of up to
-// three calls of WriteHeader (of two codes), Write, Flush and ReadFrom.
+// three calls of WriteHeader (of two codes), Write, WriteString, Flush
+// and ReadFrom.
 func TestStatusRecorder(t *testing.T) {
 	type call struct {
 		name string
@@ -159,6 +162,7 @@ func TestStatusRecorder(t *testing.T) {
 		{"WriteHeader(404)", func(s *statusRecorder) { s.WriteHeader(404) }, 404},
 		{"WriteHeader(103)", func(s *statusRecorder) { s.WriteHeader(103) }, 103},
 		{"Write", func(s *statusRecorder) { s.Write([]byte("x")) }, 0},
+		{"WriteString", func(s *statusRecorder) { s.WriteString("x") }, 0},
 		{"Flush", func(s *statusRecorder) { s.Flush() }, 0},
 		{"ReadFrom", func(s *statusRecorder) { s.ReadFrom(strings.NewReader("x")) }, 0},
 	}
@@ -187,4 +191,27 @@ func TestStatusRecorder(t *testing.T) {
 		}
 	}
 	run(nil)
+}
+
+// stringOnlyWriter is a ResponseWriter whose Write fails, so that a
+// string that reaches it must have come through WriteString.
+type stringOnlyWriter struct {
+	*httptest.ResponseRecorder
+}
+
+func (stringOnlyWriter) Write([]byte) (int, error) { return 0, errors.New("Write, not WriteString") }
+
+// TestStatusRecorderWriteString: io.WriteString through the recorder
+// reaches the underlying writer's WriteString (net/http's writes the
+// string without a []byte copy) and counts the bytes as Write does.
+func TestStatusRecorderWriteString(t *testing.T) {
+	under := stringOnlyWriter{httptest.NewRecorder()}
+	s := &statusRecorder{ResponseWriter: under, status: unwritten}
+	n, err := io.WriteString(s, "hello")
+	if err != nil || n != 5 {
+		t.Fatalf("WriteString: %d, %v", n, err)
+	}
+	if s.bytes != 5 || s.code() != http.StatusOK || under.Body.String() != "hello" {
+		t.Fatalf("bytes %d, status %d, body %q", s.bytes, s.code(), under.Body.String())
+	}
 }
