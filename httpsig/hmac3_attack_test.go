@@ -3,69 +3,14 @@ package httpsig
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/keygate/keygate"
 )
 
-// Attack tests of the h-hmac3 round: the system clock's reading once the
-// body is read, outside a synctest bubble, and canonicalPath's fast path
-// against the Clean-only check it replaced, on the escaped paths a server
-// sees.
-
-// TestSystemClockDripOutsideBubble: with the system clock (Now nil), a
-// request fresh when its headers arrive but stale once its dripping body
-// is whole is refused, on the real clock. Every other dripping-body test
-// runs in a synctest bubble, on its fake clock; this one takes the
-// production clock's path.
-func TestSystemClockDripOutsideBubble(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sleeps about two seconds")
-	}
-	const skew = 3 * time.Second
-	creds := staticCredentials{"k1": {KeyID: "k1", Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Secrets: [][]byte{fzSecret}}}
-	const body = `{"amount":100}`
-	for _, tc := range []struct {
-		name  string
-		delay time.Duration
-		stale bool
-	}{{"prompt body", 0, false}, {"body dripped past the skew", 1500 * time.Millisecond, true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			v, err := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: creds, Skew: skew})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Sign early in a second: created is two whole seconds ago,
-			// so the request is 2.02-2.2 s old when its headers arrive
-			// (fresh within 3 s) and over 3.5 s once the body is whole.
-			for ns := time.Now().Nanosecond(); ns < 20e6 || ns > 200e6; ns = time.Now().Nanosecond() {
-				time.Sleep(10 * time.Millisecond)
-			}
-			signed := func() time.Time { return time.Unix(time.Now().Unix()-2, 0) }
-			r := httptest.NewRequest(http.MethodPost, "https://api.example.com/v1/orders?x=1", nil)
-			r.Header.Set("Content-Type", "application/json")
-			if err := (&Signer{KeyID: "k1", Secret: fzSecret, Now: signed}).Sign(r, []byte(body)); err != nil {
-				t.Fatal(err)
-			}
-			r.Body = &slowBody{r: bytes.NewReader([]byte(body)), delay: tc.delay}
-			r.ContentLength = int64(len(body))
-			_, err = v.Verify(r)
-			switch {
-			case !tc.stale && err != nil:
-				t.Fatalf("a fresh request was refused: %v", err)
-			case tc.stale && (!errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "once the body was read")):
-				t.Fatalf("a request stale once its body was read gave %v, want ErrStale once the body was read", err)
-			}
-		})
-	}
-}
+// Attack tests of the h-hmac3 round: canonicalPath's fast path against
+// the Clean-only check it replaced, on the escaped paths a server sees.
 
 // canonicalPathMain is canonicalPath as main has it: path.Clean decides
 // for every non-empty path.
