@@ -143,7 +143,11 @@ type Stats struct {
 // written and no reader holds the sink: in order, as the goroutine would,
 // encoded in the sink's buffer rather than encoded, copied twice and
 // handed over. Otherwise (a Query in progress, say) it is queued, and so
-// are the events after it until the queue is empty again.
+// are the events after it until the queue is empty again. Emit encodes
+// such a Writer's events under its lock: concurrent emitters take turns
+// for about the time of an encoding, and, when a direct write grows the
+// sink's buffer (which doubles, so rarely), for the copy of what the
+// sink holds, under [Drop] too.
 type Writer struct {
 	sinks   []Sink
 	batch   int
