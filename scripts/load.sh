@@ -29,7 +29,9 @@
 #                   own nonce (the verifier refuses a replayed nonce, and a
 #                   created time more than 300 s off), then sends them.
 #
-# For each: requests per second, p50 and p99 latencies, and the ratio to
+# For each: requests per second, p50 and p99 latencies, the server's CPU
+# time per request (user and system, from /proc: the steadiest figure
+# when the server is pinned), and the ratio to
 # the bare route sent the same request (the same headers, from the same
 # load generator): what the server does with the request's bytes is the
 # same with or without keygate, so the ratio is keygate's work alone. With the audit
@@ -197,9 +199,20 @@ fail() {
 	failures=$((failures + 1))
 }
 
+# server_ticks prints the CPU time (user + system, in clock ticks) the
+# running server has used so far, or nothing without /proc.
+server_ticks() {
+	[ -r "/proc/$server_pid/stat" ] || return 0
+	# The fields after the command's name, which ends with ")": utime and
+	# stime are the 12th and 13th of them.
+	sed 's/^.*) //' "/proc/$server_pid/stat" | awk '{ print $12 + $13 }'
+}
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
 # measure NAME ROUND: the load run NAME against the running server at
-# $url, its RESULT line in $DIR/NAME.ROUND.txt; it adds the run's requests
-# to $completed.
+# $url, its RESULT line in $DIR/NAME.ROUND.txt and the server's CPU ticks
+# during it in $DIR/NAME.ROUND.cpu; it adds the run's requests to
+# $completed.
 measure() {
 	local name=$1 out=$DIR/$1.$2.txt
 	local -a cmd
@@ -215,7 +228,15 @@ measure() {
 	gobare) cmd=("$DIR/load" sign -bare -url "$url" -creds "$DIR/creds.json" -n "$MAX_SIGNED" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
 	signed) cmd=("$DIR/load" sign -url "$url" -creds "$DIR/creds.json" -n "$MAX_SIGNED" -c "$CONNS" -d "${SECONDS_EACH}s") ;;
 	esac
+	local t0 t1
+	t0=$(server_ticks)
 	timeout --kill-after=5 $((SECONDS_EACH + 60)) "${load_on[@]}" "${cmd[@]}" >"$out" 2>&1 || die "$name: the load run failed: $(tail -3 "$out")"
+	t1=$(server_ticks)
+	if [ -n "$t0" ] && [ -n "$t1" ]; then
+		echo $((t1 - t0)) >"$DIR/$1.$2.cpu"
+	else
+		rm -f "$DIR/$1.$2.cpu"
+	fi
 	local n errs
 	n=$(field requests "$out")
 	errs=$(field errors "$out")
@@ -305,9 +326,10 @@ median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# RPS, P50 and P99 are the medians over the rounds of each run, RATIO the
+# RPS, P50, P99 and CPU (the server's CPU microseconds per request, empty
+# without /proc) are the medians over the rounds of each run, RATIO the
 # median over the rounds of its ratio to its baseline (see baseline).
-declare -A RPS P50 P99 RATIO
+declare -A RPS P50 P99 RATIO CPU
 runs=(bare bareapikey floor apikey baretoken token gobare signed)
 for storage in "${STORAGES[@]}"; do
 	for audit in "${AUDITS[@]}"; do
@@ -323,9 +345,12 @@ for storage in "${STORAGES[@]}"; do
 		done
 		for r in "${runs[@]}"; do
 			k=$storage.$audit.$r
-			rates=() p50s=() p99s=() ratios=()
+			rates=() p50s=() p99s=() ratios=() cpu_us=()
 			for ((round = 1; round <= ROUNDS; round++)); do
 				rates+=("${round_rps[$r.$round]}")
+				if [ -s "$DIR/$r.$round.cpu" ]; then
+					cpu_us+=("$(awk -v t="$(cat "$DIR/$r.$round.cpu")" -v hz="$CLK_TCK" -v n="$(field requests "$DIR/$r.$round.txt")" 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')")
+				fi
 				p50s+=("$(field latency_p50_us "$DIR/$r.$round.txt")")
 				p99s+=("$(field latency_p99_us "$DIR/$r.$round.txt")")
 				ratios+=("$(awk -v a="${round_rps[$r.$round]}" -v b="${round_rps[$(baseline "$r").$round]}" 'BEGIN { printf "%.4f", a / b }')")
@@ -334,6 +359,10 @@ for storage in "${STORAGES[@]}"; do
 			P50[$k]=$(median "${p50s[@]}" | awk '{ printf "%.0f", $1 }')
 			P99[$k]=$(median "${p99s[@]}" | awk '{ printf "%.0f", $1 }')
 			RATIO[$k]=$(median "${ratios[@]}")
+			CPU[$k]=
+			if [ "${#cpu_us[@]}" -eq "$ROUNDS" ]; then
+				CPU[$k]=$(median "${cpu_us[@]}" | awk '{ printf "%.2f", $1 }')
+			fi
 		done
 		unset round_rps
 		stop_server
@@ -384,8 +413,8 @@ else
 fi
 echo "==> results: the median of $ROUNDS rounds of ${SECONDS_EACH}s runs, $CONNS connections, wrk -t$THREADS, $placement"
 echo
-echo "| storage | audit | credential | req/s | p50 | p99 | ratio to bare, same request |"
-echo "| --- | --- | --- | ---: | ---: | ---: | ---: |"
+echo "| storage | audit | credential | req/s | p50 | p99 | server CPU per request | ratio to bare, same request |"
+echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
 for storage in "${STORAGES[@]}"; do
 	for audit in "${AUDITS[@]}"; do
 		for r in "${runs[@]}"; do
@@ -393,7 +422,9 @@ for storage in "${STORAGES[@]}"; do
 			ratio=$(awk -v x="${RATIO[$k]}" 'BEGIN { printf "%.2f", x }')
 			db=SQLite
 			[ "$storage" = postgres ] && db="PostgreSQL + Redis"
-			printf '| %s | %s | %s | %s | %s µs | %s µs | %s |\n' "$db" "$audit" "$(label "$r")" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "$ratio"
+			cpu="${CPU[$k]:-n/a}"
+			[ "$cpu" = n/a ] || cpu="$cpu µs"
+			printf '| %s | %s | %s | %s | %s µs | %s µs | %s | %s |\n' "$db" "$audit" "$(label "$r")" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "$cpu" "$ratio"
 		done
 	done
 done
@@ -404,7 +435,8 @@ for storage in "${STORAGES[@]}"; do
 	for audit in "${AUDITS[@]}"; do
 		for r in apikey token; do
 			awk -v s="$storage" -v a="$audit" -v n="$(label "$r")" -v x="${RATIO[$storage.$audit.$r]}" \
-				'BEGIN { printf "%s, audit %s, %s: %.3fx bare, target >= 0.90: %s\n", s, a, n, x, (x >= 0.9 ? "met" : "NOT met") }'
+				-v c="${CPU[$storage.$audit.$r]:-}" -v b="${CPU[$storage.$audit.$(baseline "$r")]:-}" \
+				'BEGIN { extra = (c != "" && b != "") ? sprintf(" (server CPU %.2f us a request, %.2f us over bare)", c, c - b) : ""; printf "%s, audit %s, %s: %.3fx bare%s, target >= 0.90: %s\n", s, a, n, x, extra, (x >= 0.9 ? "met" : "NOT met") }'
 		done
 	done
 	for audit in memory file; do
@@ -421,7 +453,11 @@ for storage in "${STORAGES[@]}"; do
 		for r in apikey token signed; do
 			awk -v s="$storage" -v a="$audit" -v n="$(label "$r")" -v x="${RATIO[$storage.$audit.$r]}" -v o="${RATIO[$storage.off.$r]}" \
 				-v xrps="${RPS[$storage.$audit.$r]}" -v orps="${RPS[$storage.off.$r]}" -v t="$target" \
-				'BEGIN { c = (1 - x / o) * 100; raw = (orps - xrps) / orps * 100; printf "%s, audit %s costs %.1f%% of %s throughput (%.3fx bare against %.3fx with audit off; raw rates: %.1f%%): target <= %d%%: %s\n", s, a, c, n, x, o, raw, t, (c <= t ? "met" : "NOT met") }'
+				-v xc="${CPU[$storage.$audit.$r]:-}" -v xb="${CPU[$storage.$audit.$(baseline "$r")]:-}" \
+				-v oc="${CPU[$storage.off.$r]:-}" -v ob="${CPU[$storage.off.$(baseline "$r")]:-}" \
+				'BEGIN { c = (1 - x / o) * 100; raw = (orps - xrps) / orps * 100
+					cpu = (xc != "" && xb != "" && oc != "" && ob != "") ? sprintf("; server CPU: %+.2f us a request over the same request unaudited", (xc - xb) - (oc - ob)) : ""
+					printf "%s, audit %s costs %.1f%% of %s throughput (%.3fx bare against %.3fx with audit off; raw rates: %.1f%%%s): target <= %d%%: %s\n", s, a, c, n, x, o, raw, cpu, t, (c <= t ? "met" : "NOT met") }'
 		done
 	done
 done
