@@ -426,6 +426,13 @@ func canonicalPath(p, raw string) bool {
 			return false
 		}
 	}
+	return canonicalEscapes(raw)
+}
+
+// canonicalEscapes reports whether the escaped path raw escapes neither a
+// slash, a dot, a percent sign nor an unreserved character, and has no
+// malformed escape (see canonicalTarget).
+func canonicalEscapes(raw string) bool {
 	for i := 0; i < len(raw); i++ {
 		if raw[i] != '%' {
 			continue

@@ -12,8 +12,9 @@ import (
 // Attack tests of the h-hmac3 round: canonicalPath's fast path against
 // the Clean-only check it replaced, on the escaped paths a server sees.
 
-// canonicalPathMain is canonicalPath as main has it: path.Clean decides
-// for every non-empty path.
+// canonicalPathMain is canonicalPath as it was before cleanRooted:
+// path.Clean decides for every non-empty path (the escapes' check,
+// canonicalEscapes, is unchanged).
 func canonicalPathMain(p, raw string) bool {
 	if p != "" {
 		clean := path.Clean(p)
@@ -24,21 +25,7 @@ func canonicalPathMain(p, raw string) bool {
 			return false
 		}
 	}
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '%' {
-			continue
-		}
-		if i+2 >= len(raw) {
-			return false
-		}
-		c, ok := unhex(raw[i+1], raw[i+2])
-		if !ok || c == '/' || c == '.' || c == '%' || c == '-' || c == '_' || c == '~' ||
-			'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-			return false
-		}
-		i += 2
-	}
-	return true
+	return canonicalEscapes(raw)
 }
 
 // pathAttacks are request targets that decode into another path than
