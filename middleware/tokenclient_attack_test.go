@@ -209,9 +209,10 @@ func TestAttackTokenPrincipalOwnsItsStores(t *testing.T) {
 	require.NoError(t, err)
 	direct := auth.Require(middleware.Rule{})(h)
 
-	var wg sync.WaitGroup
+	// The key's record is replaced for as long as the requests run.
+	var updater, requests sync.WaitGroup
 	stop := make(chan struct{})
-	wg.Go(func() {
+	updater.Go(func() {
 		for {
 			select {
 			case <-stop:
@@ -226,7 +227,7 @@ func TestAttackTokenPrincipalOwnsItsStores(t *testing.T) {
 	})
 	var failed atomic.Int64
 	for range 4 {
-		wg.Go(func() {
+		requests.Go(func() {
 			for range 200 {
 				if c := serve(direct, areq{key: "h.p.s", remote: "192.0.2.1:1", header: http.Header{"X-Store-Id": {"store_1"}}}).Code; c != http.StatusOK {
 					failed.Add(1)
@@ -237,9 +238,9 @@ func TestAttackTokenPrincipalOwnsItsStores(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(10 * time.Millisecond)
+	requests.Wait()
 	close(stop)
-	wg.Wait()
+	updater.Wait()
 	assert.Zero(t, failed.Load())
 	assert.Positive(t, limited.Load())
 
