@@ -136,7 +136,8 @@ type Stats struct {
 // bytes of what they hold before the queue is compacted, and an idle
 // Writer lets go of buffers larger than QueueSize typical request events
 // need. (Under [Drop], an event is encoded before Emit finds the queue
-// full: a dropped event costs what a queued one does.)
+// full, a dropped event costing what a queued one does, but with a
+// MemorySink alone, whose events push encodes once it has found room.)
 //
 // When the only sink is a [MemorySink], Emit writes an event to it
 // itself, without queueing it, whenever nothing is queued or being

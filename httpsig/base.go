@@ -417,16 +417,24 @@ func canonicalTarget(u *url.URL) bool { return canonicalPath(u.Path, u.EscapedPa
 // EscapedPath is raw (or escapedPath: "/" for an empty one changes
 // nothing).
 func canonicalPath(p, raw string) bool {
-	if !cleanRooted(p) && p != "" {
-		clean := path.Clean(p)
-		if strings.HasSuffix(p, "/") && p != "/" {
-			clean += "/"
-		}
-		if clean != p {
-			return false
-		}
+	if !cleanRooted(p) && !cleanByPath(p) {
+		return false
 	}
 	return canonicalEscapes(raw)
+}
+
+// cleanByPath reports whether path.Clean leaves p as it is, but for a
+// trailing slash, which it drops and which a path may keep; an empty p is
+// clean (the empty path stands for "/").
+func cleanByPath(p string) bool {
+	if p == "" {
+		return true
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && p != "/" {
+		clean += "/"
+	}
+	return clean == p
 }
 
 // canonicalEscapes reports whether the escaped path raw escapes neither a

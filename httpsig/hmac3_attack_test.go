@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"net/url"
-	"path"
 	"strings"
 	"testing"
 )
@@ -13,19 +12,10 @@ import (
 // the Clean-only check it replaced, on the escaped paths a server sees.
 
 // canonicalPathMain is canonicalPath as it was before cleanRooted:
-// path.Clean decides for every non-empty path (the escapes' check,
+// path.Clean decides for every path (cleanByPath; the escapes' check,
 // canonicalEscapes, is unchanged).
 func canonicalPathMain(p, raw string) bool {
-	if p != "" {
-		clean := path.Clean(p)
-		if strings.HasSuffix(p, "/") && p != "/" {
-			clean += "/"
-		}
-		if clean != p {
-			return false
-		}
-	}
-	return canonicalEscapes(raw)
+	return cleanByPath(p) && canonicalEscapes(raw)
 }
 
 // pathAttacks are request targets that decode into another path than
