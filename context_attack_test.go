@@ -162,10 +162,11 @@ func TestContextAttackTwoContexts(t *testing.T) {
 // uncomparable type: no panic, as WithValue does not panic).
 func TestContextAttackValue(t *testing.T) {
 	type ownKey struct{}
+	type strKey string
 	var ptrKey = new(int)
 	parent := context.WithValue(context.WithValue(context.WithValue(context.Background(),
-		contextKey{}, "same name"), ptrKey, "pointer"), "string", "string value")
-	keys := []any{contextKey{}, ownKey{}, ptrKey, new(int), "string", "", nil, 0, []int{1}, map[string]int{}, func() {}}
+		contextKey{}, "same name"), ptrKey, "pointer"), strKey("string"), "string value")
+	keys := []any{contextKey{}, ownKey{}, ptrKey, new(int), strKey("string"), "string", "", nil, 0, []int{1}, map[string]int{}, func() {}}
 	ref := context.WithValue(parent, ownKey{}, "own") // the reference: WithValue over the same parent
 	for _, p := range attackPrincipals()[:200] {
 		r := httptest.NewRequestWithContext(parent, http.MethodGet, "/", nil)
