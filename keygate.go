@@ -302,7 +302,7 @@ type compactContext struct {
 // compactTokenContext is compactContext for the Principal of an access
 // token: with the token fields, and room for one store rather than two,
 // so that [WithPrincipal]'s allocation is 512 bytes, without a malloc
-// header, rather than 640 with one (principalContext1).
+// header, rather than 576 with one (principalContext1).
 type compactTokenContext struct {
 	compactFields
 	tokenID, subject, scope string
