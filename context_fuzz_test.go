@@ -46,12 +46,14 @@ func FuzzContextRoundTrip(f *testing.F) {
 		}
 		switch token := []rune(token); {
 		case len(token) == 0:
-		case token[0]%3 == 0:
+		case token[0]%4 == 0:
 			p.TokenID = string(token)
-		case token[0]%3 == 1:
+		case token[0]%4 == 1:
 			p.Subject = string(token)
-		default:
+		case token[0]%4 == 2:
 			p.Scope = string(token)
+		default: // all three, as an access token's Principal has them
+			p.TokenID, p.Subject, p.Scope = string(token), "sub_"+string(token), "scope "+string(token)
 		}
 		if a, ok := netip.AddrFromSlice(ip); ok {
 			if a.Is6() && zone != "" {
