@@ -14,7 +14,7 @@ import (
 )
 
 // FuzzContextRoundTrip: whatever the Principal (a method, mode or kind in
-// the vocabulary or not, token fields or none, nil, empty or up to four
+// the vocabulary or not, one or all token fields or none, nil, empty or up to four
 // stores and permissions, any address with or without a zone), NewContext
 // and WithPrincipal give it back exactly, in whichever of their forms:
 // the stores a copy of the context's own, which neither the caller's
