@@ -306,3 +306,16 @@ func TestFreshnessOnceBodyRead(t *testing.T) {
 		})
 	}
 }
+
+// TestBodyLimitBeforeFreshness: the body limit is checked before the
+// signature's window (SPEC.md §7, checks 4 and 5): a stale request whose
+// body is over the limit is refused as too large, without its body read
+// past the limit.
+func TestBodyLimitBeforeFreshness(t *testing.T) {
+	now := time.Unix(atkNow, 0).Add(DefaultSkew + time.Hour)
+	v := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority, MaxBody: 4, Now: func() time.Time { return now }})
+	_, err := v.Verify(atkRequest(t, `{"amount":100}`, "n", nil))
+	require.ErrorIs(t, err, ErrBodyTooLarge)
+	_, err = v.Verify(atkRequest(t, `{}`, "n", nil))
+	require.ErrorIs(t, err, ErrStale, "within the limit: refused as stale")
+}
