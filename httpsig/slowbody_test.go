@@ -9,6 +9,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -232,4 +234,88 @@ func TestSlowBodyReplay(t *testing.T) {
 		err = <-done
 		require.ErrorIs(t, err, ErrRequestInvalid, "a replay was accepted")
 	})
+}
+
+// clockBody is a request body whose read moves a test clock on by drip,
+// as a client dripping its body lets the server's clock run.
+type clockBody struct {
+	r     io.Reader
+	clock *time.Time
+	drip  time.Duration
+	moved bool
+}
+
+func (b *clockBody) Read(p []byte) (int, error) {
+	if !b.moved {
+		*b.clock = b.clock.Add(b.drip)
+		b.moved = true
+	}
+	return b.r.Read(p)
+}
+
+func (*clockBody) Close() error { return nil }
+
+// TestFreshnessOnceBodyRead: the Verifier reads its clock once per
+// request, when the body is whole, and judges created (both ways) and
+// expires at that reading: a signature that goes stale or expires while
+// its body drips is refused, and one whose created was ahead of the
+// server's clock by more than the skew when its headers arrived is judged
+// when its body is whole (as the same request sent then would be).
+func TestFreshnessOnceBodyRead(t *testing.T) {
+	const body = `{"amount":100}`
+	created := time.Unix(atkNow, 0)
+	for _, tc := range []struct {
+		name    string
+		start   time.Time // the server's clock when the headers arrive
+		drip    time.Duration
+		expires int64 // 0: none
+		want    error // nil: accepted
+	}{
+		{"fresh", created, 0, 0, nil},
+		{"fresh, dripped within the skew", created.Add(270 * time.Second), 20 * time.Second, 0, nil},
+		{"stale while the body drips", created.Add(290 * time.Second), 20 * time.Second, 0, ErrStale},
+		{"stale before the body", created.Add(DefaultSkew + time.Second), 0, 0, ErrStale},
+		{"ahead of the clock", created.Add(-DefaultSkew - time.Second), 0, 0, ErrStale},
+		{"ahead of the clock until the body is whole", created.Add(-310 * time.Second), 20 * time.Second, 0, nil},
+		{"expires after the body", created, 4 * time.Second, atkNow + 5, nil},
+		{"expires while the body drips", created, 10 * time.Second, atkNow + 5, ErrStale},
+		{"expired before the body", created.Add(5 * time.Second), 0, atkNow + 5, ErrStale},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := tc.start
+			reads := 0
+			v := atkVerifier(t, VerifierConfig{
+				Authorities: AnyAuthority,
+				Now:         func() time.Time { reads++; return now },
+				Nonces:      NewMemoryNonceStore(MemoryNonceConfig{Now: func() time.Time { return now }}),
+			})
+			r := atkRequest(t, body, "n-"+tc.name, func(e *fieldEdit) {
+				if tc.expires != 0 {
+					e.resign(t, `("@method" "@authority" "@path" "@query" "content-digest" "content-type");created=`+
+						strconv.FormatInt(atkNow, 10)+`;expires=`+strconv.FormatInt(tc.expires, 10)+`;nonce="n";keyid="k1";alg="hmac-sha256"`, atkSecret)
+				}
+			})
+			r.Body = &clockBody{r: strings.NewReader(body), clock: &now, drip: tc.drip}
+			_, err := v.Verify(r)
+			if tc.want == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.want)
+			}
+			require.Equal(t, 1, reads, "the Verifier's clock readings")
+		})
+	}
+}
+
+// TestBodyLimitBeforeFreshness: the body limit is checked before the
+// signature's window (SPEC.md §7, checks 4 and 5): a stale request whose
+// body is over the limit is refused as too large, without its body read
+// past the limit.
+func TestBodyLimitBeforeFreshness(t *testing.T) {
+	now := time.Unix(atkNow, 0).Add(DefaultSkew + time.Hour)
+	v := atkVerifier(t, VerifierConfig{Authorities: AnyAuthority, MaxBody: 4, Now: func() time.Time { return now }})
+	_, err := v.Verify(atkRequest(t, `{"amount":100}`, "n", nil))
+	require.ErrorIs(t, err, ErrBodyTooLarge)
+	_, err = v.Verify(atkRequest(t, `{}`, "n", nil))
+	require.ErrorIs(t, err, ErrStale, "within the limit: refused as stale")
 }

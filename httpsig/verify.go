@@ -147,8 +147,9 @@ var dummySecret = make([]byte, 64)
 //   - a signature that does not cover @method, @authority, @path, @query,
 //     content-digest (with a body), content-type and the required headers
 //     (when present) ([ErrMissingComponent]);
-//   - created outside the skew, or expires passed ([ErrStale]);
 //   - a body over the limit ([ErrBodyTooLarge]), before any MAC work;
+//   - created outside the skew, or expires passed ([ErrStale]), judged
+//     once the body is read (the clock is read then, once);
 //   - a bad MAC, or an unknown, revoked, expired or disabled key ID, at
 //     the same cost and with the same error ([ErrInvalidSignature]; the
 //     cause is wrapped for the audit log);
@@ -205,13 +206,6 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	if err != nil {
 		return Active{}, err
 	}
-	now := v.cfg.Now()
-	if d := now.Sub(time.Unix(si.created, 0)); d > v.cfg.Skew || d < -v.cfg.Skew {
-		return Active{}, fmt.Errorf("%w: created", ErrStale)
-	}
-	if si.expires != 0 && now.Unix() >= si.expires {
-		return Active{}, fmt.Errorf("%w: expires", ErrStale)
-	}
 	var body []byte
 	if lent != nil {
 		body, err = v.readLent(r, lent)
@@ -221,19 +215,20 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	if err != nil {
 		return Active{}, err
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		// Reading the body took a while, as long as the client likes: the
-		// request must still be fresh once it is whole, so that every
-		// nonce is claimed within its signature's window (a replay whose
-		// body dripped past the first claim's expiry would otherwise be
-		// fresh), and the credential is judged, and the nonce kept, from
-		// now on.
-		if now = v.cfg.Now(); now.Sub(time.Unix(si.created, 0)) > v.cfg.Skew {
-			return Active{}, fmt.Errorf("%w: created, once the body was read", ErrStale)
-		}
-		if si.expires != 0 && now.Unix() >= si.expires {
-			return Active{}, fmt.Errorf("%w: expires, once the body was read", ErrStale)
-		}
+	// The clock is read once, when the body is whole: reading the body
+	// takes as long as the client likes, and the request must still be
+	// fresh then, so that every nonce is claimed within its signature's
+	// window (a replay whose body dripped past the first claim's expiry
+	// would otherwise be fresh), and the credential is judged, and the
+	// nonce kept, from then on. A reading before the body would refuse
+	// nothing more: the MAC is checked only once the body is read, so a
+	// sender who wants the body read signs with a fresh created.
+	now := v.cfg.Now()
+	if d := now.Sub(time.Unix(si.created, 0)); d > v.cfg.Skew || d < -v.cfg.Skew {
+		return Active{}, fmt.Errorf("%w: created", ErrStale)
+	}
+	if si.expires != 0 && now.Unix() >= si.expires {
+		return Active{}, fmt.Errorf("%w: expires", ErrStale)
 	}
 	if len(body) > 0 && covered&coversDigest == 0 {
 		return Active{}, fmt.Errorf("%w: content-digest", ErrMissingComponent)
