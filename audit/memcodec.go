@@ -79,6 +79,10 @@ func appendMemEvent(b []byte, e *Event, locs *[]*time.Location) []byte {
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.LatencyMS))
 	b = binary.AppendUvarint(b, e.Gap)
 	for _, p := range memStrings(e) {
+		if *p == "" { // most of them
+			b = append(b, 0)
+			continue
+		}
 		b = appendMemString(b, *p)
 	}
 	if e.Headers == nil {
