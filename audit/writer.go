@@ -287,16 +287,26 @@ func NewWriter(cfg WriterConfig) *Writer {
 func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	e.Seq = 0 // the sinks number events
 	e.Gap = 0 // only the Writer writes gap markers
-	// An encoding Writer encodes the event before it takes the lock, in
-	// a buffer on the stack that holds a typical request event, unless
-	// its location needs an entry in the table (encode), or its only
-	// sink is a MemorySink, which mostly encodes it itself (see
-	// Writer.mem).
-	var buf [memInline]byte
-	var form []byte
 	if w.encoded && w.mem == nil {
-		form = w.encode(buf[:0], &e)
+		return w.emitEncoded(ctx, &e, p)
 	}
+	// A Writer whose only sink is a MemorySink mostly has the sink
+	// encode the event itself (see Writer.mem).
+	return w.emit(ctx, &e, nil, p)
+}
+
+// emitEncoded is Emit for an encoding Writer but one whose only sink is a
+// MemorySink: it encodes e before it takes the lock, in a buffer on its
+// stack that holds a typical request event (which Emit's own stack then
+// neither holds nor clears), unless its location needs an entry in the
+// table (encode).
+func (w *Writer) emitEncoded(ctx context.Context, e *Event, p Policy) error {
+	var buf [memInline]byte
+	return w.emit(ctx, e, w.encode(buf[:0], e), p)
+}
+
+// emit is Emit for e, with form its encoded form if not nil (see push).
+func (w *Writer) emit(ctx context.Context, e *Event, form []byte, p Policy) error {
 	w.qmu.Lock()
 	if w.closed {
 		w.qmu.Unlock()
@@ -309,7 +319,7 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	if p == Drop {
 		w.emitted.Add(1)
 		if w.count < w.size {
-			n := w.push(&e, form)
+			n := w.push(e, form)
 			w.qmu.Unlock()
 			w.woken(n)
 			return nil
@@ -326,7 +336,7 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	for {
 		if w.count < w.size { // the common case
 			w.emitted.Add(1)
-			n := w.push(&e, form)
+			n := w.push(e, form)
 			w.qmu.Unlock()
 			w.woken(n)
 			return nil
