@@ -181,11 +181,12 @@ func appendFloat(b []byte, f float64) []byte {
 
 // appendMilli appends milli/1000 in decimal, without trailing zeros in
 // its fraction: for a nonzero milli of at most 12 digits, what
-// strconv.AppendFloat(b, float64(milli)/1000, 'f', -1, 64) appends (the
-// shortest decimal that reads back as that float, which no other decimal
-// with three fractional digits at most can be, its floats being more
-// than a thousandth apart: FuzzAppendFloat), as LatencyMS (whole
-// microseconds) most often is, in a tenth of the time.
+// strconv.AppendFloat(b, float64(milli)/1000, 'f', -1, 64) appends, the
+// shortest decimal that reads back as that float (below 10^9 a float's
+// neighbours are less than 10^-6 away, so that no decimal shorter than
+// milli/1000, a thousandth or more away, reads back as it:
+// FuzzAppendFloat), without strconv's search for the shortest digits.
+// LatencyMS, a number of whole microseconds, most often is such a float.
 func appendMilli(b []byte, milli int64) []byte {
 	if milli < 0 {
 		b = append(b, '-')
