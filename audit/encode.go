@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -18,8 +19,12 @@ func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 	if math.IsNaN(e.LatencyMS) || math.IsInf(e.LatencyMS, 0) {
 		return b, false
 	}
-	year, month, day := e.Time.Date()
-	if year < 0 || year > 9999 {
+	var second *utcSecond
+	if e.Time.Location() == time.UTC {
+		if second = utcSecondOf(e.Time); second == nil {
+			return b, false
+		}
+	} else if year := e.Time.Year(); year < 0 || year > 9999 {
 		return b, false
 	}
 	b = append(b, '{')
@@ -29,8 +34,8 @@ func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 		b = append(b, ',')
 	}
 	b = append(b, `"time":"`...)
-	if e.Time.Location() == time.UTC {
-		b = appendTimeUTC(b, e.Time, year, int(month), day)
+	if second != nil {
+		b = appendTimeUTC(b, e.Time, second)
 	} else {
 		b = e.Time.AppendFormat(b, time.RFC3339Nano)
 	}
@@ -89,14 +94,43 @@ func appendJSON(b []byte, e *Event, seq uint64) ([]byte, bool) {
 	return append(b, '}', '\n'), true
 }
 
-// appendTimeUTC appends t, in UTC, in year, month and day, as
-// t.AppendFormat(b, time.RFC3339Nano) does.
-func appendTimeUTC(b []byte, t time.Time, year, month, day int) []byte {
+// utcSecond is a second of UTC time, in its Unix seconds and as
+// t.AppendFormat(b, time.RFC3339Nano) writes it up to the fraction.
+type utcSecond struct {
+	unix int64
+	text [len("2006-01-02T15:04:05")]byte
+}
+
+// lastSecond is the second of the last UTC time utcSecondOf formatted:
+// most events of a Writer fall in the same second as the one before, so
+// that their times' second is copied rather than worked out again.
+var lastSecond atomic.Pointer[utcSecond]
+
+// utcSecondOf returns the second of t, in UTC, or nil if its year is
+// outside 0 to 9999 (encoding/json refuses it).
+func utcSecondOf(t time.Time) *utcSecond {
+	unix := t.Unix()
+	if s := lastSecond.Load(); s != nil && s.unix == unix {
+		return s
+	}
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return nil
+	}
 	hour, minute, sec := t.Clock()
-	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
-		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
-		byte('0'+sec/10), byte('0'+sec%10))
+	s := &utcSecond{unix: unix}
+	s.text = [...]byte{byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
+		byte('0' + month/10), byte('0' + month%10), '-', byte('0' + day/10), byte('0' + day%10), 'T',
+		byte('0' + hour/10), byte('0' + hour%10), ':', byte('0' + minute/10), byte('0' + minute%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10)}
+	lastSecond.Store(s)
+	return s
+}
+
+// appendTimeUTC appends t, in UTC, whose second is second, as
+// t.AppendFormat(b, time.RFC3339Nano) does.
+func appendTimeUTC(b []byte, t time.Time, second *utcSecond) []byte {
+	b = append(b, second.text[:]...)
 	if ns := t.Nanosecond(); ns != 0 {
 		var frac [10]byte
 		frac[0] = '.'
@@ -125,6 +159,9 @@ func appendField(b []byte, key, value string) []byte {
 
 // appendFloat formats f as encoding/json does.
 func appendFloat(b []byte, f float64) []byte {
+	if milli := math.Round(f * 1000); milli != 0 && math.Abs(milli) < 1e12 && milli/1000 == f {
+		return appendMilli(b, int64(milli))
+	}
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
@@ -137,6 +174,29 @@ func appendFloat(b []byte, f float64) []byte {
 		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
 			b[n-2] = b[n-1]
 			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendMilli appends milli/1000 in decimal, without trailing zeros in
+// its fraction: for a nonzero milli of at most 12 digits, what
+// strconv.AppendFloat(b, float64(milli)/1000, 'f', -1, 64) appends, the
+// shortest decimal that reads back as that float (below 10^9 a float's
+// neighbours are less than 10^-6 away, so that no decimal shorter than
+// milli/1000, a thousandth or more away, reads back as it:
+// FuzzAppendFloat), without strconv's search for the shortest digits.
+// LatencyMS, a number of whole microseconds, most often is such a float.
+func appendMilli(b []byte, milli int64) []byte {
+	if milli < 0 {
+		b = append(b, '-')
+		milli = -milli
+	}
+	b = strconv.AppendInt(b, milli/1000, 10)
+	if frac := milli % 1000; frac != 0 {
+		b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+		for b[len(b)-1] == '0' {
+			b = b[:len(b)-1]
 		}
 	}
 	return b
@@ -168,6 +228,36 @@ func appendString(b []byte, s string) []byte {
 // appendStringRest is appendString after the opening quote: s, escaped,
 // and the closing quote.
 func appendStringRest(b []byte, s string) []byte {
+	if jsonPlain(s) { // what most fields are
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return appendStringEscaped(b, s)
+}
+
+// jsonPlain reports whether every byte of s is printable ASCII other than
+// '"' and '\\', which appendString copies as they are: 8 bytes at a time,
+// the last 8 (overlapping the others) for the rest, and a string shorter
+// than 8 bytes byte by byte.
+func jsonPlain(s string) bool {
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i+8 <= len(s); i += 8 {
+		if !jsonPlain8(s[i : i+8]) {
+			return false
+		}
+	}
+	return jsonPlain8(s[len(s)-8:])
+}
+
+// appendStringEscaped is appendStringRest for s of any kind.
+func appendStringEscaped(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {

@@ -182,3 +182,28 @@ func TestJSONPlain8(t *testing.T) {
 		check(w[:])
 	}
 }
+
+// FuzzAppendFloat checks appendFloat, its fast path for thousandths
+// (appendMilli) included, against encoding/json: for any float, and for
+// milli/1000 for any integer milli, as a latency in whole microseconds
+// is.
+func FuzzAppendFloat(f *testing.F) {
+	for _, m := range []int64{1, -1, 12, 999, 1000, 1001, 1234567, -120, 999999999999, 1000000000000, 1 << 53} {
+		f.Add(float64(m)/1000+0.5, m)
+	}
+	f.Add(1e-7, int64(0))
+	f.Fuzz(func(t *testing.T, x float64, milli int64) {
+		for _, v := range []float64{x, float64(milli) / 1000, float64(milli%1e12) / 1000} {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			want, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendFloat(nil, v); string(got) != string(want) {
+				t.Fatalf("appendFloat(%v) = %s, encoding/json %s", v, got, want)
+			}
+		}
+	})
+}

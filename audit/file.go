@@ -238,10 +238,14 @@ func (s *FileSink) writeRecs(ctx context.Context, recs []byte, locs []*time.Loca
 			if form[0] == '{' {
 				// The event's line with Seq 0, {"time":...: as
 				// appendJSON writes it with seq.
-				b := append(s.buf.AvailableBuffer(), `{"seq":`...)
+				// The line is copied once, after its Seq (appended
+				// to the buffer's free room and written there, the line
+				// would be copied onto itself).
+				var prefix [len(`{"seq":18446744073709551615,`)]byte
+				b := append(prefix[:0], `{"seq":`...)
 				b = strconv.AppendUint(b, seq, 10)
-				b = append(b, ',')
-				s.buf.Write(append(b, form[1:]...))
+				s.buf.Write(append(b, ','))
+				s.buf.Write(form[1:])
 				s.ends = append(s.ends, s.buf.Len())
 				continue
 			}

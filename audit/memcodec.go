@@ -78,9 +78,12 @@ func appendMemEvent(b []byte, e *Event, locs *[]*time.Location) []byte {
 	b = binary.AppendVarint(b, e.Bytes)
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.LatencyMS))
 	b = binary.AppendUvarint(b, e.Gap)
-	for _, p := range memStrings(e) {
-		b = appendMemString(b, *p)
-	}
+	// The strings of memStrings, in its order, one call each.
+	b = appendMemString(appendMemString(appendMemString(appendMemString(b, e.RequestID), e.IP), e.Country), e.Method)
+	b = appendMemString(appendMemString(appendMemString(b, e.Path), e.Route), e.UserAgent)
+	b = appendMemString(appendMemString(appendMemString(appendMemString(b, e.AuthMethod), e.KeyID), e.TokenID), e.Subject)
+	b = appendMemString(appendMemString(appendMemString(b, e.Account), e.Mode), e.Store)
+	b = appendMemString(appendMemString(appendMemString(appendMemString(b, string(e.Decision)), e.Reason), e.Action), e.Actor)
 	if e.Headers == nil {
 		return append(b, 0)
 	}
@@ -93,7 +96,8 @@ func appendMemEvent(b []byte, e *Event, locs *[]*time.Location) []byte {
 }
 
 // memStrings returns the string fields of e, in their order in the
-// memory form.
+// memory form (which appendMemEvent writes them in, one call each:
+// FuzzMemoryCodec decodes what it writes).
 func memStrings(e *Event) [18]*string {
 	return [...]*string{&e.RequestID, &e.IP, &e.Country, &e.Method, &e.Path, &e.Route, &e.UserAgent,
 		&e.AuthMethod, &e.KeyID, &e.TokenID, &e.Subject, &e.Account, &e.Mode, &e.Store,
@@ -101,6 +105,13 @@ func memStrings(e *Event) [18]*string {
 }
 
 func appendMemString(b []byte, s string) []byte {
+	if len(s) < 0x80 {
+		b = append(b, byte(len(s)))
+		if len(s) == 0 {
+			return b
+		}
+		return append(b, s...)
+	}
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }

@@ -78,10 +78,14 @@ type Redactor struct {
 	recordIndex map[string]int
 	max         int
 	prefixes    []string // credential prefixes scrubbed from free text
-	// starts marks the first two bytes of each prefix (pairs[a] has bit
+	// starts marks the first two bytes of each prefix (starts[a] has bit
 	// b set for a prefix that starts with a, b), and single marks the
 	// prefixes of one byte: text holding none of them holds no prefix,
-	// which one pass over it tells.
+	// which one pass over it tells. firsts has bit a set for the first
+	// byte a of any prefix: the pass reads starts[a] and single[a] only
+	// there, so that it touches one cache line for most text, not a row
+	// of starts per distinct byte.
+	firsts [4]uint64
 	starts [256][4]uint64
 	single [256]bool
 }
@@ -120,6 +124,7 @@ func NewRedactor(cfg RedactorConfig) *Redactor {
 	for _, p := range append(append([]string(nil), DefaultSecretPrefixes...), cfg.SecretPrefixes...) {
 		if p != "" && !slices.Contains(r.prefixes, p) {
 			r.prefixes = append(r.prefixes, p)
+			r.firsts[p[0]>>6] |= 1 << (p[0] & 63)
 			if len(p) == 1 {
 				r.single[p[0]] = true
 			} else {
@@ -165,14 +170,21 @@ func (r *Redactor) scrub(s string) string {
 // prefix, and the search for each prefix is spared.
 func (r *Redactor) mayHold(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if r.single[s[i]] {
-			return true
-		}
-		if i+1 < len(s) && r.starts[s[i]][s[i+1]>>6]&(1<<(s[i+1]&63)) != 0 {
+		if r.startsAt(s, i) {
 			return true
 		}
 	}
 	return false
+}
+
+// startsAt reports whether s[i] is a prefix of one byte or s[i:i+2] the
+// first two bytes of a prefix.
+func (r *Redactor) startsAt(s string, i int) bool {
+	c := s[i]
+	if r.firsts[c>>6]&(1<<(c&63)) == 0 {
+		return false // what most bytes are: only firsts is read
+	}
+	return r.single[c] || i+1 < len(s) && r.starts[c][s[i+1]>>6]&(1<<(s[i+1]&63)) != 0
 }
 
 // hasSecret reports whether s holds a credential with one of r's prefixes.
@@ -256,6 +268,17 @@ func (r *Redactor) Headers(h http.Header) map[string]string {
 	if r == nil {
 		r = defaultRedactor
 	}
+	if len(h) == 1 {
+		// Most often the credential alone, as an API client sends it:
+		// one lookup finds it the only header, without iterating over
+		// the map.
+		if vs, ok := h["Authorization"]; ok {
+			if i := r.recordedIndex("Authorization"); i >= 0 {
+				return r.recordHeader(nil, &r.record[i], vs)
+			}
+			return nil
+		}
+	}
 	if len(h) <= 2 && len(h) < len(r.record) {
 		return r.headersOfRequest(h)
 	}
@@ -278,11 +301,30 @@ func (r *Redactor) headersOfRecord(h http.Header) map[string]string {
 func (r *Redactor) headersOfRequest(h http.Header) map[string]string {
 	var out map[string]string
 	for name, vs := range h {
-		if i, ok := r.recordIndex[name]; ok {
+		if i := r.recordedIndex(name); i >= 0 {
 			out = r.recordHeader(out, &r.record[i], vs)
 		}
 	}
 	return out
+}
+
+// recordedIndex returns the index in r.record of the header called name
+// (canonical), or -1 if r does not record it. A few names are compared
+// in turn, most by their length alone, rather than the name hashed for a
+// lookup in recordIndex.
+func (r *Redactor) recordedIndex(name string) int {
+	if len(r.record) > 8 {
+		if i, ok := r.recordIndex[name]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range r.record {
+		if r.record[i].name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // recordHeader records the values vs of the recorded header rh in out,
@@ -331,6 +373,39 @@ func (r *Redactor) Path(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
+	if u.RawQuery == "" && !u.ForceQuery && u.RawPath == "" && len(u.Path) <= r.max && r.plainPath(u.Path) {
+		return u.Path // what most paths are: nothing to escape, scrub nor cap
+	}
+	return r.path(u)
+}
+
+// pathPlainSet has bit c set for the bytes that [url.URL.EscapedPath]
+// keeps as they are in a path, and that Field keeps too: the unreserved
+// characters of RFC 3986 and "/", "$", "&", "+", ",", ":", ";", "=", "@".
+var pathPlainSet = func() (set [4]uint64) {
+	for c := range 256 {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~/$&+,:;=@", byte(c)) >= 0 {
+			set[c>>6] |= 1 << (c & 63)
+		}
+	}
+	return set
+}()
+
+// plainPath reports whether the path s is escaped as it is and holds no
+// prefix's first two bytes nor a prefix of one byte: one pass over s that
+// tells Path it returns s, for a URL without a query or a RawPath.
+func (r *Redactor) plainPath(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; pathPlainSet[c>>6]&(1<<(c&63)) == 0 || r.startsAt(s, i) {
+			return false
+		}
+	}
+	return true
+}
+
+// path is Path for u of any kind (not nil): escaped, scrubbed, its
+// secret query values replaced, then escaped and capped as a Field.
+func (r *Redactor) path(u *url.URL) string {
 	p := u.EscapedPath()
 	if r.hasSecret(u.Path) {
 		// Percent-encoding must not hide a credential from the scrubbing.
@@ -389,11 +464,7 @@ func (r *Redactor) Field(s string) string {
 // mayHold): one pass over s that tells Field it returns s as it is.
 func (r *Redactor) plain(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '\\' || r.single[c] {
-			return false
-		}
-		if i+1 < len(s) && r.starts[c][s[i+1]>>6]&(1<<(s[i+1]&63)) != 0 {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '\\' || r.startsAt(s, i) {
 			return false
 		}
 	}

@@ -67,3 +67,31 @@ func FuzzRedactorFieldPlain(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRedactorPathPlain checks Path's fast path for a plain path (no
+// query, no RawPath, nothing url.URL.EscapedPath escapes, nothing to
+// scrub) against path, the whole of its work: the same result for any
+// path, as a URL holds it or as url.ParseRequestURI parses it, with
+// prefixes of one, two and more bytes and a small cap.
+func FuzzRedactorPathPlain(f *testing.F) {
+	for _, s := range []string{"", "/", "*", "/v1/orders/42", "/a b", "/a%2Fb", "/x?y=1", "/eyJhbGci", "/x~y", "/bk_live_sk_abc", "/a\\b", "/é", "/$&+,:;=@!'()*", strings.Repeat("/z", 20)} {
+		f.Add(s)
+	}
+	redactors := []*Redactor{
+		NewRedactor(RedactorConfig{}),
+		NewRedactor(RedactorConfig{SecretPrefixes: []string{"bk_live_sk_", "kgrt_", "~"}, MaxField: 32}),
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		urls := []*url.URL{{Path: s}}
+		if u, err := url.ParseRequestURI(s); err == nil {
+			urls = append(urls, u)
+		}
+		for _, u := range urls {
+			for i, r := range redactors {
+				if got, want := r.Path(u), r.path(u); got != want {
+					t.Fatalf("redactor %d: Path(%#v) = %q, path %q", i, u, got, want)
+				}
+			}
+		}
+	})
+}

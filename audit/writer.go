@@ -213,11 +213,13 @@ type Writer struct {
 	// queued (count 0) nor taken and not yet written (busy), no drop
 	// awaits its gap marker (it cannot then: a drop needs a full queue,
 	// whose batch carries the marker), and the sink's lock is free.
-	// direct counts those events (under w.qmu), for Flush. Emit leaves
-	// the encoding of its events to push.
+	// direct counts those events (added to under w.qmu), for Flush and
+	// Stats, which count them as emitted and written: not in emitted and
+	// written too, so that such an event costs one atomic add, not two.
+	// Emit leaves the encoding of its events to push.
 	mem     *MemorySink
 	busy    bool
-	direct  uint64
+	direct  atomic.Uint64
 	recs    []byte
 	rhead   int
 	locs    []*time.Location
@@ -287,16 +289,26 @@ func NewWriter(cfg WriterConfig) *Writer {
 func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	e.Seq = 0 // the sinks number events
 	e.Gap = 0 // only the Writer writes gap markers
-	// An encoding Writer encodes the event before it takes the lock, in
-	// a buffer on the stack that holds a typical request event, unless
-	// its location needs an entry in the table (encode), or its only
-	// sink is a MemorySink, which mostly encodes it itself (see
-	// Writer.mem).
-	var buf [memInline]byte
-	var form []byte
 	if w.encoded && w.mem == nil {
-		form = w.encode(buf[:0], &e)
+		return w.emitEncoded(ctx, &e, p)
 	}
+	// A Writer whose only sink is a MemorySink mostly has the sink
+	// encode the event itself (see Writer.mem).
+	return w.emit(ctx, &e, nil, p)
+}
+
+// emitEncoded is Emit for an encoding Writer but one whose only sink is a
+// MemorySink: it encodes e before it takes the lock, in a buffer on its
+// stack that holds a typical request event (which Emit's own stack then
+// neither holds nor clears), unless its location needs an entry in the
+// table (encode).
+func (w *Writer) emitEncoded(ctx context.Context, e *Event, p Policy) error {
+	var buf [memInline]byte
+	return w.emit(ctx, e, w.encode(buf[:0], e), p)
+}
+
+// emit is Emit for e, with form its encoded form if not nil (see push).
+func (w *Writer) emit(ctx context.Context, e *Event, form []byte, p Policy) error {
 	w.qmu.Lock()
 	if w.closed {
 		w.qmu.Unlock()
@@ -307,13 +319,13 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	// no Emit changes them, nor the drops the goroutine's last gap marker
 	// reports.
 	if p == Drop {
-		w.emitted.Add(1)
 		if w.count < w.size {
-			n := w.push(&e, form)
+			n := w.push(e, form)
 			w.qmu.Unlock()
 			w.woken(n)
 			return nil
 		}
+		w.emitted.Add(1)
 		w.dropped.Add(1)
 		w.gap.Add(1)
 		w.qmu.Unlock()
@@ -325,8 +337,7 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 	}
 	for {
 		if w.count < w.size { // the common case
-			w.emitted.Add(1)
-			n := w.push(&e, form)
+			n := w.push(e, form)
 			w.qmu.Unlock()
 			w.woken(n)
 			return nil
@@ -356,13 +367,14 @@ func (w *Writer) Emit(ctx context.Context, e Event, p Policy) error {
 // push queues e, in a queue with room, and returns the number of events
 // queued, or writes it to w.mem itself (see Writer.mem) and returns 0.
 // form, if not nil, is e's memory form (w.encoded), else push encodes it
-// if it must. w.qmu is held, and Emitted counts e already.
+// if it must. w.qmu is held; push counts e as emitted (and, if it wrote
+// it, as written: see Writer.direct).
 func (w *Writer) push(e *Event, form []byte) int {
 	if w.mem != nil && w.count == 0 && !w.busy && w.gap.Load() == 0 && w.mem.tryWrite(e) {
-		w.direct++
-		w.written.Add(1)
+		w.direct.Add(1)
 		return 0
 	}
+	w.emitted.Add(1)
 	if w.encoded {
 		if form == nil {
 			w.scratch = appendMemEvent(w.scratch[:0], e, &w.locs)
@@ -489,7 +501,7 @@ func (w *Writer) queued() int {
 func (w *Writer) pending() (queued int, direct uint64) {
 	w.qmu.Lock()
 	defer w.qmu.Unlock()
-	return w.count, w.direct
+	return w.count, w.direct.Load()
 }
 
 // take moves queued events to b, as many as fit in a batch of
@@ -571,8 +583,10 @@ func (w *Writer) takeEvents(batch []Event, n int) []Event {
 func (w *Writer) Stats() Stats {
 	// Load Written and Dropped before Emitted so that a snapshot taken
 	// while events flow never shows more written than emitted.
+	// The events Emit wrote itself count as both, read once.
+	d := w.direct.Load()
 	wr, dr := w.written.Load(), w.dropped.Load()
-	return Stats{Emitted: w.emitted.Load(), Written: wr, Dropped: dr}
+	return Stats{Emitted: w.emitted.Load() + d, Written: wr + d, Dropped: dr}
 }
 
 // Close stops accepting events, writes everything queued to every sink and
@@ -644,7 +658,7 @@ func (w *Writer) run() {
 	// takes, so when a Flush asks, the events emitted before it are the
 	// first taken+queued, with those Emit wrote itself (direct, which it
 	// writes only once every event before is written): settled in that
-	// order, they are written once written+abandoned reaches that count.
+	// order, they are written once written+abandoned+direct reaches that count.
 	var taken uint64
 	var flushes []flushWaiter
 	flushAsked := func(written chan struct{}) {
@@ -652,7 +666,7 @@ func (w *Writer) run() {
 		flushes = append(flushes, flushWaiter{taken + uint64(queued) + direct, written})
 	}
 	flushed := func() {
-		settled := w.written.Load() + w.abandoned.Load()
+		settled := w.written.Load() + w.abandoned.Load() + w.direct.Load()
 		flushes = slices.DeleteFunc(flushes, func(f flushWaiter) bool {
 			if f.target <= settled {
 				close(f.written)
