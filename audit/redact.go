@@ -268,17 +268,6 @@ func (r *Redactor) Headers(h http.Header) map[string]string {
 	if r == nil {
 		r = defaultRedactor
 	}
-	if len(h) == 1 {
-		// Most often the credential alone, as an API client sends it:
-		// one lookup finds it the only header, without iterating over
-		// the map.
-		if vs, ok := h["Authorization"]; ok {
-			if i := r.recordedIndex("Authorization"); i >= 0 {
-				return r.recordHeader(nil, &r.record[i], vs)
-			}
-			return nil
-		}
-	}
 	if len(h) <= 2 && len(h) < len(r.record) {
 		return r.headersOfRequest(h)
 	}
