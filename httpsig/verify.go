@@ -46,7 +46,8 @@ type VerifierConfig struct {
 	// [ErrNonceQuota]).
 	Nonces NonceStore
 	// Skew is how far created may be from the server clock, either way.
-	// Zero means 300 seconds. Nonces are kept for twice as long.
+	// Zero means 300 seconds. Nonces are kept for twice as long (plus a
+	// second), from created when it is ahead of the server clock.
 	Skew time.Duration
 	// MaxBody bounds the body read to check Content-Digest; a larger body
 	// is refused with [ErrBodyTooLarge] before any MAC work. Zero means
@@ -289,10 +290,20 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 			return Active{}, err
 		}
 	}
-	// A signature stays acceptable until created+skew, at most now+2*skew;
-	// the nonce is kept a second longer, so no boundary instant lets it
-	// through twice.
-	expires := now.Add(2*v.cfg.Skew + time.Second)
+	// A signature stays acceptable at any reading up to created+skew (at
+	// most now+2*skew), but a replay's claim follows its reading by its
+	// credential lookup, while other claims sweep the store on later
+	// readings: the nonce is kept 2*skew+1 s from the later of now and
+	// created, so that it outlives the window by at least skew+1 s, also
+	// for a signature made ahead of the server's clock (kept from now
+	// alone, such a nonce outlived its window by one second, and a
+	// replay judged fresh at its last second whose lookup took longer was
+	// accepted: TestReplayAcrossSlowLookup).
+	from := now
+	if c := time.Unix(si.created, 0); c.After(from) {
+		from = c
+	}
+	expires := from.Add(2*v.cfg.Skew + time.Second)
 	var fresh bool
 	if v.nonces != nil {
 		fresh, err = v.nonces.claimAt(r.Context(), cred.KeyID, si.nonce, expires, now)
