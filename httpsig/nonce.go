@@ -117,7 +117,8 @@ type MemoryNonceConfig struct {
 // nonce (64, about 5 KiB, with the default: 340 KiB once every shard has
 // had one), so that a new store's first nonces do not regrow its maps
 // and queues from nothing. The bounds also cap the rate of accepted requests: with the
-// verifier's default skew (nonces kept 601 s), 1<<20 entries allow about
+// verifier's default skew (nonces kept 601 s; up to 901 s for a signature
+// made ahead of the server's clock), 1<<20 entries allow about
 // 1,700 requests per second sustained over all key IDs, and the default
 // share of 16,384 about 27 per second for one key ID; size MaxEntries for
 // the peak rate times the time nonces are kept, and MaxPerKey for the
