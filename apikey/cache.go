@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/keygate/keygate/internal/ttlcache"
@@ -45,7 +46,50 @@ const (
 // apikeytest.
 type CachedStore struct {
 	inner Store
-	s     *ttlcache.Store[Record, ListFilter]
+	s     *ttlcache.Store[cachedRecord, ListFilter]
+}
+
+// cachedRecord is a record as a CachedStore holds it, with the cached
+// slot of its key in the last-used times of the Manager that verifies
+// it (see usageTracker.record), as a MemoryStore's memRecord has: each
+// copy read from the backing store gets a cell of its own, which the
+// cache's copy and every pointer to it share, and which a Manager sets
+// once, so that a verification finds the slot without hashing the key
+// ID into the tracker's map.
+type cachedRecord struct {
+	rec   Record
+	usage *atomic.Pointer[usageSlot]
+}
+
+// cachedBacking is the backing Store as the CachedStore's cache reads
+// and writes it: its records as cachedRecords, without a usage cell
+// until the cache's clone gives them one.
+type cachedBacking struct{ inner Store }
+
+func (b cachedBacking) Create(ctx context.Context, v cachedRecord) (cachedRecord, error) {
+	rec, err := b.inner.Create(ctx, v.rec)
+	return cachedRecord{rec: rec}, err
+}
+
+func (b cachedBacking) Get(ctx context.Context, id string) (cachedRecord, error) {
+	rec, err := b.inner.Get(ctx, id)
+	return cachedRecord{rec: rec}, err
+}
+
+func (b cachedBacking) Update(ctx context.Context, v cachedRecord) (cachedRecord, error) {
+	rec, err := b.inner.Update(ctx, v.rec)
+	return cachedRecord{rec: rec}, err
+}
+
+// List is never called: [CachedStore.List] lists the backing store
+// itself.
+func (b cachedBacking) List(ctx context.Context, f ListFilter) ([]cachedRecord, error) {
+	recs, err := b.inner.List(ctx, f)
+	out := make([]cachedRecord, len(recs))
+	for i := range recs {
+		out[i].rec = recs[i]
+	}
+	return out, err
 }
 
 var _ Store = (*CachedStore)(nil)
@@ -54,8 +98,14 @@ var _ Store = (*CachedStore)(nil)
 func NewCachedStore(inner Store, cfg CacheConfig) *CachedStore {
 	// The Store contract lets callers share the returned record: the
 	// cache keeps a copy of its own.
-	return &CachedStore{inner: inner, s: ttlcache.NewStore(inner, cfg.TTL, DefaultCacheTTL, cfg.MaxEntries, DefaultCacheEntries, cfg.Now,
-		func(rec Record) string { return rec.ID }, Record.clone)}
+	return &CachedStore{inner: inner, s: ttlcache.NewStore(cachedBacking{inner}, cfg.TTL, DefaultCacheTTL, cfg.MaxEntries, DefaultCacheEntries, cfg.Now,
+		func(c cachedRecord) string { return c.rec.ID },
+		func(c cachedRecord) cachedRecord {
+			if c.rec.ID == "" {
+				return c // the zero record of a failed read: never cached
+			}
+			return cachedRecord{rec: c.rec.clone(), usage: new(atomic.Pointer[usageSlot])}
+		})}
 }
 
 // Invalidate forgets the cached copy of the record with that ID, so that
@@ -68,38 +118,44 @@ func (c *CachedStore) InvalidateAll() { c.s.InvalidateAll() }
 
 // Create implements [Store].
 func (c *CachedStore) Create(ctx context.Context, rec Record) (Record, error) {
-	return c.s.Create(ctx, rec)
+	v, err := c.s.Create(ctx, cachedRecord{rec: rec})
+	return v.rec, err
 }
 
 // Get implements [Store], from memory when a fresh copy is cached.
-func (c *CachedStore) Get(ctx context.Context, id string) (Record, error) { return c.s.Get(ctx, id) }
+func (c *CachedStore) Get(ctx context.Context, id string) (Record, error) {
+	v, err := c.s.Get(ctx, id)
+	return v.rec, err
+}
 
 // readRecord reads the record with that ID into rec as [CachedStore.Get]
 // returns it, with one copy out of the cache rather than one per layer
 // (see Manager.get): the whole record with whole, else only what
-// verifying the key needs (see Record.copyVerified).
-func (c *CachedStore) readRecord(ctx context.Context, id string, rec *Record, whole bool) error {
+// verifying the key needs (see Record.copyVerified). It also returns the
+// record's cached usage slot (see cachedRecord).
+func (c *CachedStore) readRecord(ctx context.Context, id string, rec *Record, whole bool) (*atomic.Pointer[usageSlot], error) {
 	p, err := c.s.GetRef(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if whole {
-		*rec = *p
+		*rec = p.rec
 	} else {
-		p.copyVerified(rec)
+		p.rec.copyVerified(rec)
 	}
-	return nil
+	return p.usage, nil
 }
 
 // List implements [Store]; it is not cached.
 func (c *CachedStore) List(ctx context.Context, f ListFilter) ([]Record, error) {
-	return c.s.List(ctx, f)
+	return c.inner.List(ctx, f)
 }
 
 // Update implements [Store]. The cached copy is forgotten whatever the
 // outcome: after a version conflict, it is what was stale.
 func (c *CachedStore) Update(ctx context.Context, rec Record) (Record, error) {
-	return c.s.Update(ctx, rec)
+	v, err := c.s.Update(ctx, cachedRecord{rec: rec})
+	return v.rec, err
 }
 
 // Touch implements [Store]. The cached copy is forgotten so that Get shows

@@ -614,14 +614,14 @@ func (m *Manager) verify(ctx context.Context, key string, rec *Record, whole boo
 // Record.copyVerified), sparing the verification path the copies
 // of a record returned by value through each layer. (Concrete types
 // rather than an optional interface, so that rec stays on the caller's
-// stack.) From a MemoryStore it also returns the record's cached usage
-// slot (see usageTracker.record); from other stores, nil.
+// stack.) From either it also returns the record's cached usage slot
+// (see usageTracker.record); from other stores, nil.
 func (m *Manager) get(ctx context.Context, id string, rec *Record, whole bool) (*atomic.Pointer[usageSlot], error) {
 	switch s := m.store.(type) {
 	case *MemoryStore:
 		return s.readRecord(ctx, id, rec, whole)
 	case *CachedStore:
-		return nil, s.readRecord(ctx, id, rec, whole)
+		return s.readRecord(ctx, id, rec, whole)
 	}
 	return nil, m.getFromStore(ctx, id, rec)
 }
@@ -735,10 +735,11 @@ type usageSlot struct {
 // record notes that id was used at now, and reports whether the caller
 // should start a background flush.
 //
-// cached, when not nil, is where the key's record in a [MemoryStore]
-// caches its slot (memRecord.usage), so that a verification finds the
-// slot without hashing id into seen. It holds only a slot of the key id
-// (a memRecord is the record of one ID for good), and a slot is used from
+// cached, when not nil, is where the key's record in a [MemoryStore] or
+// a [CachedStore] caches its slot (memRecord.usage, cachedRecord.usage),
+// so that a verification finds the slot without hashing id into seen. It
+// holds only a slot of the key id (a memRecord, or a cached copy, is the
+// record of one ID for good), and a slot is used from
 // it only while it is this tracker's and not forgotten, so that the time
 // goes where a lookup in seen would have put it. A record shared by the
 // Managers of one store caches the slot of the first that verified it
