@@ -101,10 +101,11 @@ func NewCachedStore(inner Store, cfg CacheConfig) *CachedStore {
 	return &CachedStore{inner: inner, s: ttlcache.NewStore(cachedBacking{inner}, cfg.TTL, DefaultCacheTTL, cfg.MaxEntries, DefaultCacheEntries, cfg.Now,
 		func(c cachedRecord) string { return c.rec.ID },
 		func(c cachedRecord) cachedRecord {
-			if c.rec.ID == "" {
-				return c // the zero record of a failed read: never cached
+			c.rec = c.rec.clone() // every record read, whatever its ID (a zero record's clone does not allocate)
+			if c.rec.ID != "" {   // not the zero record of a failed read, never cached
+				c.usage = new(atomic.Pointer[usageSlot])
 			}
-			return cachedRecord{rec: c.rec.clone(), usage: new(atomic.Pointer[usageSlot])}
+			return c
 		})}
 }
 
