@@ -107,3 +107,47 @@ func TestCachedStoreUsageStress_attack(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rec.LastUsed.Equal(last), "last used %v, want %v", rec.LastUsed, last)
 }
+
+// TestCachedStoreUsageSlotOfAnother_attack: a record cached by a
+// CachedStore that two Managers share caches the slot of the first that
+// verified it; the second's times still reach the store, before and after
+// the first is closed, never into the first's slot.
+func TestCachedStoreUsageSlotOfAnother_attack(t *testing.T) {
+	ctx := context.Background()
+	var clk atomic.Int64
+	clk.Store(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clk.Load()).UTC() }
+	inner := apikey.NewMemoryStore()
+	cs := apikey.NewCachedStore(inner, apikey.CacheConfig{TTL: time.Hour, Now: now})
+	a, err := apikey.NewManager(apikey.Config{Store: cs, Now: now, LastUsedInterval: time.Hour})
+	require.NoError(t, err)
+	b, err := apikey.NewManager(apikey.Config{Store: cs, Now: now, LastUsedInterval: time.Hour})
+	require.NoError(t, err)
+	defer b.Close(ctx)
+	k, _, err := a.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
+	require.NoError(t, err)
+	var g keygate.Grant
+	verify := func(m *apikey.Manager) {
+		t.Helper()
+		clk.Add(int64(2 * time.Second))
+		_, _, err := m.VerifyGrant(ctx, k.Reveal(), &g)
+		require.NoError(t, err)
+	}
+	lastUsed := func() time.Time {
+		t.Helper()
+		rec, err := inner.Get(ctx, k.ID())
+		require.NoError(t, err)
+		return rec.LastUsed
+	}
+	verify(a) // the cached copy caches a's slot
+	verify(b)
+	require.NoError(t, a.FlushUsage(ctx)) // a Touch: the cache forgets the copy
+	verify(a)
+	verify(b)
+	require.NoError(t, b.FlushUsage(ctx))
+	require.True(t, lastUsed().Equal(now()), "b's time: %v, want %v", lastUsed(), now())
+	require.NoError(t, a.Close(ctx))
+	verify(b) // a is closed: b takes the cached cell over
+	require.NoError(t, b.FlushUsage(ctx))
+	require.True(t, lastUsed().Equal(now()), "after a's close, b's time: %v, want %v", lastUsed(), now())
+}
