@@ -61,14 +61,23 @@ func TestAttackWriterStatsDirect(t *testing.T) {
 					prev = st
 				}
 			})
+			// Close comes once the emitters have emitted a round's share
+			// of events (or one of them has stopped early, on an error).
+			midway := make(chan struct{})
+			reached := sync.OnceFunc(func() { close(midway) })
+			threshold := uint64(500 + round*300)
 			var wg sync.WaitGroup
 			for g := range 4 {
 				wg.Go(func() {
+					defer reached()
 					p := audit.Block
 					if g%2 == 1 {
 						p = audit.Drop
 					}
 					for i := 0; ; i++ {
+						if accepted.Load()+dropped.Load() >= threshold {
+							reached()
+						}
 						id := fmt.Sprintf("g%d-%d", g, i)
 						err := w.Emit(ctx, audit.Event{Time: time.Now().UTC(), RequestID: id, KeyID: id}, p)
 						switch {
@@ -103,7 +112,7 @@ func TestAttackWriterStatsDirect(t *testing.T) {
 					}
 				})
 			}
-			time.Sleep(time.Duration(20+round*15) * time.Millisecond)
+			<-midway
 			cctx := ctx
 			if round%3 == 2 {
 				// Close gives up at once now and then: its abandoned
