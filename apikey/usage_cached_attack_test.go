@@ -46,15 +46,8 @@ func TestCachedStoreClonesEveryReadRecord_attack(t *testing.T) {
 // lost to a slot cached in a copy the cache dropped.
 func TestCachedStoreUsageStress_attack(t *testing.T) {
 	ctx := context.Background()
-	var clk atomic.Int64
-	clk.Store(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).UnixNano())
-	now := func() time.Time { return time.Unix(0, clk.Load()).UTC() }
-	inner := apikey.NewMemoryStore()
-	cs := apikey.NewCachedStore(inner, apikey.CacheConfig{TTL: time.Hour, Now: now})
-	a, err := apikey.NewManager(apikey.Config{Store: cs, Now: now, LastUsedInterval: time.Hour})
-	require.NoError(t, err)
-	b, err := apikey.NewManager(apikey.Config{Store: cs, Now: now, LastUsedInterval: time.Hour})
-	require.NoError(t, err)
+	f := newSharedCachedStore(t)
+	clk, now, inner, cs, a, b := f.clk, f.now, f.inner, f.cs, f.a, f.b
 	k, _, err := a.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
 	key := k.Reveal()
@@ -114,15 +107,8 @@ func TestCachedStoreUsageStress_attack(t *testing.T) {
 // the first is closed, never into the first's slot.
 func TestCachedStoreUsageSlotOfAnother_attack(t *testing.T) {
 	ctx := context.Background()
-	var clk atomic.Int64
-	clk.Store(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).UnixNano())
-	now := func() time.Time { return time.Unix(0, clk.Load()).UTC() }
-	inner := apikey.NewMemoryStore()
-	cs := apikey.NewCachedStore(inner, apikey.CacheConfig{TTL: time.Hour, Now: now})
-	a, err := apikey.NewManager(apikey.Config{Store: cs, Now: now, LastUsedInterval: time.Hour})
-	require.NoError(t, err)
-	b, err := apikey.NewManager(apikey.Config{Store: cs, Now: now, LastUsedInterval: time.Hour})
-	require.NoError(t, err)
+	f := newSharedCachedStore(t)
+	clk, now, inner, a, b := f.clk, f.now, f.inner, f.a, f.b
 	defer b.Close(ctx)
 	k, _, err := a.Create(ctx, apikey.CreateParams{Grant: keygate.Grant{Account: "acct_1", Mode: keygate.ModeTest}, Kind: keygate.KindSecret})
 	require.NoError(t, err)
@@ -150,4 +136,28 @@ func TestCachedStoreUsageSlotOfAnother_attack(t *testing.T) {
 	verify(b) // a is closed: b takes the cached cell over
 	require.NoError(t, b.FlushUsage(ctx))
 	require.True(t, lastUsed().Equal(now()), "after a's close, b's time: %v, want %v", lastUsed(), now())
+}
+
+// sharedCachedStore is two Managers, a and b, sharing one CachedStore in
+// front of inner, on the clock now that clk sets.
+type sharedCachedStore struct {
+	clk   *atomic.Int64
+	now   func() time.Time
+	inner *apikey.MemoryStore
+	cs    *apikey.CachedStore
+	a, b  *apikey.Manager
+}
+
+func newSharedCachedStore(t *testing.T) sharedCachedStore {
+	t.Helper()
+	f := sharedCachedStore{clk: new(atomic.Int64), inner: apikey.NewMemoryStore()}
+	f.clk.Store(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).UnixNano())
+	f.now = func() time.Time { return time.Unix(0, f.clk.Load()).UTC() }
+	f.cs = apikey.NewCachedStore(f.inner, apikey.CacheConfig{TTL: time.Hour, Now: f.now})
+	var err error
+	f.a, err = apikey.NewManager(apikey.Config{Store: f.cs, Now: f.now, LastUsedInterval: time.Hour})
+	require.NoError(t, err)
+	f.b, err = apikey.NewManager(apikey.Config{Store: f.cs, Now: f.now, LastUsedInterval: time.Hour})
+	require.NoError(t, err)
+	return f
 }
