@@ -61,17 +61,21 @@ type MemoryNonceConfig struct {
 // Layout. An entry is identified by a 128-bit keyed hash of the key ID and
 // the nonce (two [maphash.Comparable] hashes of the pair, under two random
 // seeds made when the store is), not by the strings: an entry takes the
-// same room, 70 to 110 bytes, whatever the length of the nonce, holds no
-// pointer for the garbage collector to follow, and Claim allocates nothing
-// but the amortised growth of a map, queue or heap. Two pairs share an entry only
+// same room, 64 to 128 bytes (16 in its shard's table, a quarter to half
+// full, and 32 in a queue or heap that may have as much again spare),
+// whatever the length of the nonce, holds no pointer for the garbage
+// collector to follow, and Claim allocates nothing but the amortised
+// growth of a table, queue or heap. Two pairs share an entry only
 // by a collision of the hash, about n²/2¹²⁹ likely among n entries, and
 // could not be aimed at without the seeds; a collision could only make a
 // new nonce look like a replay and be refused, never let a replay through.
 // Entries are spread over 64 shards by the hash; each shard has its own
-// mutex, a map from the entry to its expiry, and the same entries ordered
-// by expiry (below). Claim locks one shard only.
+// mutex, the set of its entries (an open-addressing table of their
+// hashes, in which Claim finds a nonce, or the slot for a new one, in one
+// probe) and the same entries ordered by expiry (below). Claim locks one
+// shard only.
 //
-// Eviction. Every Claim first removes from its shard, map included, every
+// Eviction. Every Claim first removes from its shard, table included, every
 // entry whose expiry is not after now, so a shard never holds an expired
 // entry past its next Claim; because shards are chosen by hash, steady
 // traffic reaches every shard. The order by expiry is kept in two parts: a
@@ -84,9 +88,9 @@ type MemoryNonceConfig struct {
 // exactly, in O(log n) for those in the heap. Checking costs two
 // comparisons when nothing has expired. The queue is compacted when its
 // head passes the middle, and when a shard's entries fall to a quarter of
-// its peak, its map, queue and heap are rebuilt at the smaller size (Go
-// maps never shrink), so memory follows the live entries rather than the
-// largest burst; both are amortised O(1) per entry.
+// its peak, its table, queue and heap are rebuilt at the smaller size,
+// so memory follows the live entries rather than the largest burst; both
+// are amortised O(1) per entry.
 //
 // Bound. At most MaxEntries nonces are recorded at once (a global count,
 // reserved atomically before an insert). When a Claim finds the count at
@@ -111,11 +115,11 @@ type MemoryNonceConfig struct {
 // (about k²/2⁶⁵ likely among k key IDs, and not to be aimed at without the
 // seed), which could only refuse them sooner, never accept a replay.
 //
-// Memory is therefore at most about MaxEntries × 110 bytes (110 MiB for
+// Memory is therefore at most about MaxEntries × 128 bytes (128 MiB for
 // the default), plus the room left by the largest burst until it is
 // evicted. A shard takes room for MaxEntries/16,384 entries at its first
-// nonce (64, about 5 KiB, with the default: 340 KiB once every shard has
-// had one), so that a new store's first nonces do not regrow its maps
+// nonce (64, 4 KiB, with the default: 256 KiB once every shard has had
+// one), so that a new store's first nonces do not regrow its tables
 // and queues from nothing. The bounds also cap the rate of accepted requests: with the
 // verifier's default skew (nonces kept 601 s; up to 901 s for a signature
 // made ahead of the server's clock), 1<<20 entries allow about
@@ -154,7 +158,7 @@ const nonceShards = 64
 // nonceInitialShare is the divisor of a shard's share of MaxEntries that
 // gives the room it takes at its first entry (64 entries for the default
 // MaxEntries): a new store's first nonces, a few seconds of traffic at the
-// rates the default bounds allow, fill its maps and queues without
+// rates the default bounds allow, fill its tables and queues without
 // regrowing them from nothing.
 const nonceInitialShare = 256
 
@@ -169,13 +173,13 @@ const nonceShrinkMin = 1024
 
 type nonceShard struct {
 	mu sync.Mutex
-	m  map[nonceKey]int64 // entry → expiry, Unix nanoseconds; nil until the first
-	// The entries of m are those of queue[head:] and heap.
+	t  nonceTable // the entries; no room until the first
+	// The entries of t are those of queue[head:] and heap.
 	queue []nonceEntry // exp never decreasing
 	head  int
 	heap  []nonceEntry // min-heap by exp
-	peak  int          // largest len(m) since the last rebuild
-	_     [48]byte     // pad to 128 bytes: shards on distinct cache lines
+	peak  int          // largest t.n since the last rebuild
+	_     [24]byte     // pad to 128 bytes: shards on distinct cache lines
 }
 
 // nonceKey is the 128-bit keyed hash of a key ID and nonce.
@@ -245,13 +249,19 @@ func (s *MemoryNonceStore) claimAt(ctx context.Context, keyID, nonce string, exp
 		return false, fmt.Errorf("httpsig: nonce store: expiry %v is not after now (%v)", expires, now)
 	}
 	id := nonceID{keyID, nonce}
-	k := nonceKey{maphash.Comparable(s.seeds[0], id), maphash.Comparable(s.seeds[1], id)}
+	k := nonceKeyOf(maphash.Comparable(s.seeds[0], id), maphash.Comparable(s.seeds[1], id))
 	kid := maphash.String(s.seeds[0], keyID)
 	sh := &s.shards[k[0]%nonceShards]
 
 	sh.mu.Lock()
 	s.sweep(sh, t)
-	if _, ok := sh.m[k]; ok {
+	// The slot of k, or where it goes: one probe for both (a table with
+	// no room yet holds nothing).
+	i, found := 0, false
+	if len(sh.t.slots) > 0 {
+		i, found = sh.t.find(k)
+	}
+	if found {
 		sh.mu.Unlock()
 		return false, nil
 	}
@@ -267,7 +277,10 @@ func (s *MemoryNonceStore) claimAt(ctx context.Context, keyID, nonce string, exp
 		s.sweepAll(t)
 		sh.mu.Lock()
 		s.sweep(sh, t)
-		if _, ok := sh.m[k]; ok {
+		if len(sh.t.slots) > 0 {
+			i, found = sh.t.find(k)
+		}
+		if found {
 			sh.mu.Unlock()
 			return false, nil
 		}
@@ -276,18 +289,19 @@ func (s *MemoryNonceStore) claimAt(ctx context.Context, keyID, nonce string, exp
 			return false, err
 		}
 	}
-	if sh.m == nil {
+	if len(sh.t.slots) == 0 {
 		// The shard's first entry: room for its first nonces at once.
-		sh.m = make(map[nonceKey]int64, s.initial)
+		sh.t.slots = make([]nonceKey, nonceTableSize(s.initial))
 		sh.queue = make([]nonceEntry, 0, s.initial)
+		i, _ = sh.t.find(k)
 	}
-	sh.m[k] = exp
+	sh.t.insertAt(i, k)
 	if e := (nonceEntry{exp: exp, key: k, kid: kid}); sh.head == len(sh.queue) || exp >= sh.queue[len(sh.queue)-1].exp {
 		sh.queue = append(sh.queue, e)
 	} else {
 		sh.push(e)
 	}
-	if n := len(sh.m); n > sh.peak {
+	if n := sh.t.n; n > sh.peak {
 		sh.peak = n
 	}
 	sh.mu.Unlock()
@@ -343,7 +357,7 @@ func (s *MemoryNonceStore) sweep(sh *nonceShard, now int64) {
 	var run uint64
 	var runN int32
 	evict := func(e nonceEntry) {
-		delete(sh.m, e.key)
+		sh.t.delete(e.key)
 		n++
 		if runN > 0 && e.kid != run {
 			s.release(run, runN)
@@ -364,7 +378,7 @@ func (s *MemoryNonceStore) sweep(sh *nonceShard, now int64) {
 	}
 	s.release(run, runN)
 	s.count.Add(-int64(n))
-	if sh.peak >= nonceShrinkMin && len(sh.m) < sh.peak/4 {
+	if sh.peak >= nonceShrinkMin && sh.t.n < sh.peak/4 {
 		sh.rebuild()
 	} else if sh.head >= len(sh.queue)/2 {
 		// Compact: the copy moves fewer entries than were popped since
@@ -403,18 +417,16 @@ func (s *MemoryNonceStore) sweepAll(now int64) {
 	}
 }
 
-// rebuild copies sh's entries into a map, queue and heap sized for them,
-// letting the oversized ones go. The order of the queue and heap is kept.
+// rebuild copies sh's entries into a table, queue and heap sized for
+// them, letting the oversized ones go. The order of the queue and heap is
+// kept.
 func (sh *nonceShard) rebuild() {
-	m := make(map[nonceKey]int64, 2*len(sh.m))
-	for k, v := range sh.m {
-		m[k] = v
-	}
+	sh.t.resize(nonceTableSize(2 * sh.t.n))
 	q := sh.queue[sh.head:]
 	sh.queue = append(make([]nonceEntry, 0, 2*len(q)), q...)
 	sh.head = 0
 	sh.heap = append(make([]nonceEntry, 0, 2*len(sh.heap)), sh.heap...)
-	sh.m, sh.peak = m, len(m)
+	sh.peak = sh.t.n
 }
 
 func (sh *nonceShard) push(e nonceEntry) {
