@@ -584,13 +584,17 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 // now, when not zero, is a reading of the Manager's own clock that the
 // caller made (a Verifier whose clock is also time.Now): lookup then
 // checks the credential against it rather than reading the clock again.
-func (m *Manager) lookupShared(ctx context.Context, keyID string, now time.Time) (Active, []openedSecret, error) {
+//
+// It writes the credential's key ID and grant into *out (in place: the
+// grant is large), and leaves *out alone on an error.
+func (m *Manager) lookupShared(ctx context.Context, keyID string, now time.Time, out *Active) ([]openedSecret, error) {
 	var read Credential
 	c, entry, err := m.lookup(ctx, keyID, true, &read, now)
 	if err != nil {
-		return Active{}, entry, err
+		return entry, err
 	}
-	return Active{KeyID: c.KeyID, Grant: c.Grant}, entry, nil
+	out.KeyID, out.Grant = c.KeyID, c.Grant
+	return entry, nil
 }
 
 // lookup is Lookup's work: the credential read from the store (the

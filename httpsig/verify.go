@@ -158,7 +158,13 @@ var dummySecret = make([]byte, 64)
 //   - a nonce already used with that key ID ([ErrReplayed]). The nonce is
 //     recorded only now, after the MAC verified, so bad requests cannot
 //     fill the store.
-func (v *Verifier) Verify(r *http.Request) (Active, error) { return v.verify(r, nil) }
+func (v *Verifier) Verify(r *http.Request) (Active, error) {
+	var c Active
+	if err := v.verify(r, nil, &c); err != nil {
+		return Active{}, err
+	}
+	return c, nil
+}
 
 // VerifyLent checks r exactly as [Verifier.Verify] does, and errs as it
 // does, but hands over what an authenticating middleware needs without
@@ -177,35 +183,39 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) { return v.verify(r, 
 // returned; use Verify for a grant and a body of your own.
 func (v *Verifier) VerifyLent(r *http.Request) (c Active, body io.ReadCloser, err error) {
 	var lent *lentBody
-	c, err = v.verify(r, &lent)
+	err = v.verify(r, &lent, &c)
 	if lent != nil {
 		body = lent
 	}
-	return c, body, err
+	if err != nil {
+		return Active{}, body, err
+	}
+	return c, body, nil
 }
 
 // verify is Verify, or VerifyLent when lent is not nil: it then sets *lent
-// to the body it lends.
-func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
+// to the body it lends. It writes the credential into *cred (in place: its
+// grant is large), which holds anything on an error.
+func (v *Verifier) verify(r *http.Request, lent **lentBody, cred *Active) error {
 	var macBuf [64]byte
 	si, mac, err := parseSignatureInto(r.Header, macBuf[:0])
 	if err != nil {
-		return Active{}, err
+		return err
 	}
 	if err := checkProfile(&si); err != nil {
-		return Active{}, err
+		return err
 	}
 	t := targetOf(r)
 	if !canonicalPath(r.URL.Path, t.path) {
-		return Active{}, ErrNonCanonical
+		return ErrNonCanonical
 	}
 	if a := t.authority; a == "" || !v.anyHost && !v.authorities[a] {
-		return Active{}, ErrMisdirected
+		return ErrMisdirected
 	}
 	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 	covered, err := v.checkCoverage(r, &si, hasBody)
 	if err != nil {
-		return Active{}, err
+		return err
 	}
 	var body []byte
 	if lent != nil {
@@ -214,7 +224,7 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 		body, err = v.readBody(r)
 	}
 	if err != nil {
-		return Active{}, err
+		return err
 	}
 	// The clock is read once, when the body is whole: reading the body
 	// takes as long as the client likes, and the request must still be
@@ -226,24 +236,24 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 	// sender who wants the body read signs with a fresh created.
 	now := v.cfg.Now()
 	if d := now.Sub(time.Unix(si.created, 0)); d > v.cfg.Skew || d < -v.cfg.Skew {
-		return Active{}, fmt.Errorf("%w: created", ErrStale)
+		return fmt.Errorf("%w: created", ErrStale)
 	}
 	if si.expires != 0 && now.Unix() >= si.expires {
-		return Active{}, fmt.Errorf("%w: expires", ErrStale)
+		return fmt.Errorf("%w: expires", ErrStale)
 	}
 	if len(body) > 0 && covered&coversDigest == 0 {
-		return Active{}, fmt.Errorf("%w: content-digest", ErrMissingComponent)
+		return fmt.Errorf("%w: content-digest", ErrMissingComponent)
 	}
 	var baseBuf [512]byte
-	base, err := appendSignatureBase(baseBuf[:0], r, &si, t)
+	var digest []string // Content-Digest's values, once the base has them
+	base, err := appendSignatureBase(baseBuf[:0], r, &si, t, &digest)
 	if err != nil {
-		return Active{}, err
+		return err
 	}
 
 	// A Manager hands its cached secrets over with their MAC pools (the
 	// decoy's for a key ID that may not sign); another source, its
 	// plaintexts.
-	var cred Active
 	var keyed []openedSecret
 	var lookupErr error
 	if v.manager != nil {
@@ -251,12 +261,12 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 		if v.sharedClock {
 			shared = now
 		}
-		cred, keyed, lookupErr = v.manager.lookupShared(r.Context(), si.keyID, shared)
+		keyed, lookupErr = v.manager.lookupShared(r.Context(), si.keyID, shared, cred)
 	} else {
-		cred, lookupErr = v.cfg.Credentials.Lookup(r.Context(), si.keyID)
+		*cred, lookupErr = v.cfg.Credentials.Lookup(r.Context(), si.keyID)
 	}
 	if lookupErr != nil && !errors.Is(lookupErr, ErrCredentialInvalid) {
-		return Active{}, fmt.Errorf("httpsig: credential lookup: %w", lookupErr)
+		return fmt.Errorf("httpsig: credential lookup: %w", lookupErr)
 	}
 	ok := false
 	switch {
@@ -275,19 +285,23 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 		if lookupErr == ErrNotFound {
 			// Made once: an unknown key ID allocates no more than a
 			// wrong MAC does.
-			return Active{}, errUnknownKeyID
+			return errUnknownKeyID
 		}
-		return Active{}, errors.Join(ErrInvalidSignature, lookupErr)
+		return errors.Join(ErrInvalidSignature, lookupErr)
 	}
 	if !ok {
-		return Active{}, ErrInvalidSignature
+		return ErrInvalidSignature
 	}
 	cred.Secrets = nil
 
 	if covered&coversDigest != 0 {
-		// A canonical key, indexed directly (Values canonicalizes again).
-		if err := checkDigest(r.Header["Content-Digest"], body); err != nil {
-			return Active{}, err
+		if digest == nil {
+			// A canonical key, indexed directly (Values canonicalizes
+			// again).
+			digest = r.Header["Content-Digest"]
+		}
+		if err := checkDigest(digest, body); err != nil {
+			return err
 		}
 	}
 	// A signature stays acceptable at any reading up to created+skew (at
@@ -311,16 +325,16 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody) (Active, error) {
 		fresh, err = v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, expires)
 	}
 	if err != nil {
-		return Active{}, fmt.Errorf("httpsig: nonce store: %w", err)
+		return fmt.Errorf("httpsig: nonce store: %w", err)
 	}
 	if !fresh {
-		return Active{}, ErrReplayed
+		return ErrReplayed
 	}
 	if v.manager != nil && lent == nil {
 		// The Manager lent its stored grant: the caller gets a copy.
 		cred.Grant = keygate.CloneGrant(cred.Grant)
 	}
-	return cred, nil
+	return nil
 }
 
 // errUnknownKeyID is Verify's error for a key ID that no credential has.
