@@ -215,7 +215,7 @@ func checkProfile(si *signatureInput) error {
 // signatureBase builds the RFC 9421 §2.5 signature base of r for si: one
 // line per covered component, then @signature-params, joined by LF.
 func signatureBase(r *http.Request, si signatureInput) (string, error) {
-	b, err := appendSignatureBase(nil, r, &si, targetOf(r))
+	b, err := appendSignatureBase(nil, r, &si, targetOf(r), nil)
 	return string(b), err
 }
 
@@ -232,10 +232,12 @@ func targetOf(r *http.Request) target {
 }
 
 // appendSignatureBase appends the signature base of r, whose target is t,
-// for si to dst.
-func appendSignatureBase(dst []byte, r *http.Request, si *signatureInput, t target) ([]byte, error) {
+// for si to dst. When digest is not nil and the base's Content-Digest
+// value is looked up on the way (a Signer's list), *digest is set to its
+// field values, so that the digest's check need not look them up again.
+func appendSignatureBase(dst []byte, r *http.Request, si *signatureInput, t target, digest *[]string) ([]byte, error) {
 	if mask := signerMask(si.components); mask >= 0 {
-		return appendSignerBase(dst, r, si, &t, mask)
+		return appendSignerBase(dst, r, si, &t, mask, digest)
 	}
 	return appendAnyBase(dst, r, si, t)
 }
@@ -243,7 +245,7 @@ func appendSignatureBase(dst []byte, r *http.Request, si *signatureInput, t targ
 // appendSignerBase is appendSignatureBase for a list of signerComponents,
 // mask its index: the same bytes, each line's fixed text appended at
 // once.
-func appendSignerBase(dst []byte, r *http.Request, si *signatureInput, t *target, mask int) ([]byte, error) {
+func appendSignerBase(dst []byte, r *http.Request, si *signatureInput, t *target, mask int, digest *[]string) ([]byte, error) {
 	dst = append(dst, `"@method": `...)
 	dst = append(dst, r.Method...)
 	dst = append(dst, "\n\"@authority\": "...)
@@ -257,8 +259,12 @@ func appendSignerBase(dst []byte, r *http.Request, si *signatureInput, t *target
 			continue
 		}
 		dst = append(dst, signerOptionalLines[i]...)
+		values := r.Header[key]
+		if i == 0 && digest != nil { // content-digest
+			*digest = values
+		}
 		var err error
-		if dst, err = appendFieldValue(dst, r.Header[key]); err != nil {
+		if dst, err = appendFieldValue(dst, values); err != nil {
 			return nil, err
 		}
 	}

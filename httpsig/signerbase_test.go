@@ -13,7 +13,9 @@ import (
 // FuzzSignerBase checks appendSignerBase, the signature base of a list a
 // Signer writes, against appendAnyBase, the base of any list: for every
 // list of signerComponents and any request (each optional header absent,
-// once, or twice, with any value), the same bytes, or an error from both.
+// once, or twice, with any value), the same bytes, or an error from both;
+// and the Content-Digest values it hands over for the digest's check are
+// the request's.
 // Run it with
 //
 //	go test ./httpsig -run '^$' -fuzz FuzzSignerBase -fuzztime 1m
@@ -38,14 +40,24 @@ func FuzzSignerBase(f *testing.F) {
 			t.Fatalf("signerMask does not know list %d", mask)
 		}
 		tg := targetOf(r)
-		fast, fastErr := appendSignerBase([]byte("x"), r, &si, &tg, int(mask))
+		var digestSeen []string
+		fast, fastErr := appendSignerBase([]byte("x"), r, &si, &tg, int(mask), &digestSeen)
+		// The Content-Digest values it hands over are the request's, when
+		// it covers them and its base was made.
+		want := r.Header["Content-Digest"]
+		if mask&1 == 0 {
+			want = nil
+		}
+		if fastErr == nil && (len(digestSeen) != len(want) || len(want) > 0 && &digestSeen[0] != &want[0]) {
+			t.Fatalf("list %v: Content-Digest handed over %q, want %q", si.components, digestSeen, want)
+		}
 		// The same list, not shared: the general path.
 		own := si
 		own.components = slices.Clone(si.components)
 		if signerMask(own.components) != -1 {
 			t.Fatal("signerMask takes a list of its own for a Signer's")
 		}
-		slow, slowErr := appendSignatureBase([]byte("x"), r, &own, tg)
+		slow, slowErr := appendSignatureBase([]byte("x"), r, &own, tg, nil)
 		if (fastErr == nil) != (slowErr == nil) || fastErr == nil && !bytes.Equal(fast, slow) {
 			t.Fatalf("list %v:\nfast %q %v\nany  %q %v", si.components, fast, fastErr, slow, slowErr)
 		}
