@@ -96,34 +96,42 @@ const maxFieldLen = 4 << 10
 // parseSignature reads the request's one signature: its Signature-Input
 // member and the MAC of the same label in Signature.
 func parseSignature(h http.Header) (signatureInput, []byte, error) {
-	return parseSignatureInto(h, nil)
+	var si signatureInput
+	mac, err := parseSignatureInto(h, nil, &si)
+	if err != nil {
+		return signatureInput{}, nil, err
+	}
+	return si, mac, nil
 }
 
 // parseSignatureInto is parseSignature with the MAC buffer of
-// parseCanonicalInto for the fast path.
-func parseSignatureInto(h http.Header, mac []byte) (signatureInput, []byte, error) {
+// parseCanonicalInto for the fast path, writing the signature into *si
+// (which holds anything on an error).
+func parseSignatureInto(h http.Header, mac []byte, si *signatureInput) ([]byte, error) {
 	// Canonical keys, indexed directly: Values would canonicalize them
 	// again on every request.
 	inputs, sigs := h["Signature-Input"], h["Signature"]
 	if len(inputs) == 0 && len(sigs) == 0 {
-		return signatureInput{}, nil, ErrNoSignature
+		return nil, ErrNoSignature
 	}
 	if len(inputs) == 0 || len(sigs) == 0 {
-		return signatureInput{}, nil, malformed("Signature-Input and Signature go together")
+		return nil, malformed("Signature-Input and Signature go together")
 	}
 	for _, vs := range [2][]string{inputs, sigs} {
 		for _, v := range vs {
 			if len(v) > maxFieldLen {
-				return signatureInput{}, nil, malformed("signature field too long")
+				return nil, malformed("signature field too long")
 			}
 		}
 	}
 	if len(inputs) == 1 && len(sigs) == 1 {
-		if si, mac, ok := parseCanonicalInto(inputs[0], sigs[0], mac); ok {
-			return si, mac, nil
+		if mac, ok := parseCanonicalInto(inputs[0], sigs[0], mac, si); ok {
+			return mac, nil
 		}
 	}
-	return parseSignatureSFV(inputs, sigs)
+	var err error
+	*si, mac, err = parseSignatureSFV(inputs, sigs)
+	return mac, err
 }
 
 // parseSignatureSFV is parseSignature's general path: the fields parsed

@@ -21,24 +21,30 @@ import (
 // Profile checks (checkProfile) are not its business, but the parameters
 // it returns pass the type and length checks of parseSignature.
 func parseCanonical(input, sig string) (signatureInput, []byte, bool) {
-	return parseCanonicalInto(input, sig, nil)
+	var si signatureInput
+	mac, ok := parseCanonicalInto(input, sig, nil, &si)
+	if !ok {
+		return signatureInput{}, nil, false
+	}
+	return si, mac, true
 }
 
 // parseCanonicalInto is parseCanonical with the MAC decoded into mac[:0]
 // when it has the room, so that a caller's buffer on its stack spares the
-// allocation.
-func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, bool) {
+// allocation, and the signature written into *si (in place, rather than
+// returned by value), which holds anything when it reports false.
+func parseCanonicalInto(input, sig string, mac []byte, si *signatureInput) ([]byte, bool) {
 	// label=("c1" "c2" ...);created=N;nonce="...";keyid="...";alg="..."
 	n := keyLen(input)
 	if n == 0 || n >= len(input) || input[n] != '=' {
-		return signatureInput{}, nil, false
+		return nil, false
 	}
 	label, params := input[:n], input[n+1:]
 	// A list exactly as a Signer writes it is its shared list at once.
 	components, s, ok := signerList(params)
 	if !ok {
 		if len(params) == 0 || params[0] != '(' {
-			return signatureInput{}, nil, false
+			return nil, false
 		}
 		s = params[1:]
 		// Any other list is read into a buffer on the stack, then copied.
@@ -47,7 +53,7 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 		for {
 			v, rest, ok := canonicalString(s)
 			if !ok || v == "" || slices.Contains(read, v) {
-				return signatureInput{}, nil, false
+				return nil, false
 			}
 			read = append(read, v)
 			if len(rest) > 0 && rest[0] == ')' {
@@ -55,45 +61,46 @@ func parseCanonicalInto(input, sig string, mac []byte) (signatureInput, []byte, 
 				break
 			}
 			if len(rest) < 2 || rest[0] != ' ' || rest[1] != '"' {
-				return signatureInput{}, nil, false
+				return nil, false
 			}
 			s = rest[1:]
 		}
 		components = slices.Clone(read)
 	}
 	if s, ok = strings.CutPrefix(s, ";created="); !ok {
-		return signatureInput{}, nil, false
+		return nil, false
 	}
 	var created int64
 	if created, s, ok = canonicalInteger(s); !ok {
-		return signatureInput{}, nil, false
+		return nil, false
 	}
 	// Each parameter's name is compared with a constant, in place (a
 	// call of canonicalParam would compare it with memequal).
 	var nonce, keyID, alg string
 	if !strings.HasPrefix(s, ";nonce=") {
-		return signatureInput{}, nil, false
+		return nil, false
 	}
 	if nonce, s, ok = paramValue(s[len(";nonce="):]); !ok {
-		return signatureInput{}, nil, false
+		return nil, false
 	}
 	if !strings.HasPrefix(s, ";keyid=") {
-		return signatureInput{}, nil, false
+		return nil, false
 	}
 	if keyID, s, ok = paramValue(s[len(";keyid="):]); !ok {
-		return signatureInput{}, nil, false
+		return nil, false
 	}
 	if s == `;alg="`+Algorithm+`"` {
 		alg = Algorithm
 	} else if alg, s, ok = canonicalParam(s, ";alg="); !ok || s != "" {
-		return signatureInput{}, nil, false
+		return nil, false
 	}
 	sigLabel, mac, ok := canonicalByteMember(sig, mac)
 	if !ok || sigLabel != label {
-		return signatureInput{}, nil, false
+		return nil, false
 	}
-	return signatureInput{label: label, components: components, created: created,
-		nonce: nonce, keyID: keyID, alg: alg, params: params}, mac, true
+	*si = signatureInput{label: label, components: components, created: created,
+		nonce: nonce, keyID: keyID, alg: alg, params: params}
+	return mac, true
 }
 
 // signerComponents are the component lists a [Signer] writes with the
