@@ -585,15 +585,15 @@ func (m *Manager) Lookup(ctx context.Context, keyID string) (Active, error) {
 // caller made (a Verifier whose clock is also time.Now): lookup then
 // checks the credential against it rather than reading the clock again.
 //
-// It writes the credential's key ID and grant into *out (in place: the
-// grant is large), and leaves *out alone on an error.
-func (m *Manager) lookupShared(ctx context.Context, keyID string, now time.Time, out *Active) ([]openedSecret, error) {
+// It writes the credential's key ID and grant into *outID and *out (in
+// place: the grant is large), and leaves them alone on an error.
+func (m *Manager) lookupShared(ctx context.Context, keyID string, now time.Time, outID *string, out *keygate.Grant) ([]openedSecret, error) {
 	var read Credential
 	c, entry, err := m.lookup(ctx, keyID, true, &read, now)
 	if err != nil {
 		return entry, err
 	}
-	out.KeyID, out.Grant = c.KeyID, c.Grant
+	*outID, *out = c.KeyID, c.Grant
 	return entry, nil
 }
 

@@ -119,6 +119,19 @@ func FuzzVerify(f *testing.F) {
 		if (err == nil) != (lerr == nil) || err != nil && err.Error() != lerr.Error() || !reflect.DeepEqual(a, la) {
 			t.Fatalf("Verify %+v, %v; VerifyLent %+v, %v", a, err, la, lerr)
 		}
+		// VerifyLentGrant too, with the grant written in place (over a
+		// grant that held something else).
+		gv, gerr := NewVerifier(VerifierConfig{Authorities: AnyAuthority, Credentials: creds, Now: clock, Nonces: NewMemoryNonceStore(MemoryNonceConfig{Now: clock}), MaxBody: 4 << 10})
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		g := keygate.Grant{Account: "acct_other", Stores: []string{"store_other"}}
+		gid, glent, gerr := gv.VerifyLentGrant(fzRequest(input, sig, digest, body), &g)
+		if (err == nil) != (gerr == nil) || err != nil && err.Error() != gerr.Error() || (lent == nil) != (glent == nil) ||
+			err == nil && (gid != la.KeyID || !reflect.DeepEqual(g, la.Grant)) || err != nil && gid != "" {
+			t.Fatalf("VerifyLent %+v, %v; VerifyLentGrant %q %+v, %v", la, lerr, gid, g, gerr)
+		}
+		ReleaseBody(glent)
 		if lent != nil {
 			if lr.Body != lent {
 				t.Fatal("VerifyLent returned a body other than the request's")

@@ -160,7 +160,7 @@ var dummySecret = make([]byte, 64)
 //     fill the store.
 func (v *Verifier) Verify(r *http.Request) (Active, error) {
 	var c Active
-	if err := v.verify(r, nil, &c); err != nil {
+	if err := v.verify(r, nil, &c.KeyID, &c.Grant); err != nil {
 		return Active{}, err
 	}
 	return c, nil
@@ -178,12 +178,13 @@ func (v *Verifier) Verify(r *http.Request) (Active, error) {
 //     without the call the buffer is left to the garbage collector, as
 //     Verify's is.
 //
-// It is the request path of package middleware, which copies the stores
-// it hands to a handler and releases the body when the handler has
-// returned; use Verify for a grant and a body of your own.
+// It is the request path of an authenticating middleware, which copies
+// the stores it hands to a handler and releases the body when the handler
+// has returned (package middleware's, through [Verifier.VerifyLentGrant]);
+// use Verify for a grant and a body of your own.
 func (v *Verifier) VerifyLent(r *http.Request) (c Active, body io.ReadCloser, err error) {
 	var lent *lentBody
-	err = v.verify(r, &lent, &c)
+	err = v.verify(r, &lent, &c.KeyID, &c.Grant)
 	if lent != nil {
 		body = lent
 	}
@@ -193,12 +194,32 @@ func (v *Verifier) VerifyLent(r *http.Request) (c Active, body io.ReadCloser, er
 	return c, body, nil
 }
 
+// VerifyLentGrant is [Verifier.VerifyLent] for a caller that keeps the
+// grant in place: it checks r exactly as VerifyLent does, lends the body
+// and the grant's slices as it does, but writes the credential's grant
+// into *g and returns its key ID, rather than returning an [Active] by
+// value for the caller to copy the grant out of. On an error *g holds
+// anything. It is the request path of package middleware.
+func (v *Verifier) VerifyLentGrant(r *http.Request, g *keygate.Grant) (keyID string, body io.ReadCloser, err error) {
+	var lent *lentBody
+	err = v.verify(r, &lent, &keyID, g)
+	if lent != nil {
+		body = lent
+	}
+	if err != nil {
+		return "", body, err
+	}
+	return keyID, body, nil
+}
+
 // verify is Verify, or VerifyLent when lent is not nil: it then sets *lent
-// to the body it lends. It writes the credential into *cred (in place: its
-// grant is large), which holds anything on an error.
-func (v *Verifier) verify(r *http.Request, lent **lentBody, cred *Active) error {
+// to the body it lends. It writes the credential's key ID and grant into
+// *keyID and *g (in place: the grant is large), which hold anything on an
+// error.
+func (v *Verifier) verify(r *http.Request, lent **lentBody, keyID *string, g *keygate.Grant) error {
 	var macBuf [64]byte
-	si, mac, err := parseSignatureInto(r.Header, macBuf[:0])
+	var si signatureInput
+	mac, err := parseSignatureInto(r.Header, macBuf[:0], &si)
 	if err != nil {
 		return err
 	}
@@ -255,15 +276,18 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody, cred *Active) error 
 	// decoy's for a key ID that may not sign); another source, its
 	// plaintexts.
 	var keyed []openedSecret
+	var secrets [][]byte // another source's
 	var lookupErr error
 	if v.manager != nil {
 		var shared time.Time
 		if v.sharedClock {
 			shared = now
 		}
-		keyed, lookupErr = v.manager.lookupShared(r.Context(), si.keyID, shared, cred)
+		keyed, lookupErr = v.manager.lookupShared(r.Context(), si.keyID, shared, keyID, g)
 	} else {
-		*cred, lookupErr = v.cfg.Credentials.Lookup(r.Context(), si.keyID)
+		var cred Active
+		cred, lookupErr = v.cfg.Credentials.Lookup(r.Context(), si.keyID)
+		*keyID, *g, secrets = cred.KeyID, cred.Grant, cred.Secrets
 	}
 	if lookupErr != nil && !errors.Is(lookupErr, ErrCredentialInvalid) {
 		return fmt.Errorf("httpsig: credential lookup: %w", lookupErr)
@@ -277,7 +301,7 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody, cred *Active) error 
 	case lookupErr != nil:
 		hmacpool.New(dummySecret).Check(base, mac)
 	default:
-		for _, secret := range cred.Secrets {
+		for _, secret := range secrets {
 			ok = hmacpool.New(secret).Check(base, mac) || ok
 		}
 	}
@@ -292,7 +316,6 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody, cred *Active) error 
 	if !ok {
 		return ErrInvalidSignature
 	}
-	cred.Secrets = nil
 
 	if covered&coversDigest != 0 {
 		if digest == nil {
@@ -320,9 +343,9 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody, cred *Active) error 
 	expires := from.Add(2*v.cfg.Skew + time.Second)
 	var fresh bool
 	if v.nonces != nil {
-		fresh, err = v.nonces.claimAt(r.Context(), cred.KeyID, si.nonce, expires, now)
+		fresh, err = v.nonces.claimAt(r.Context(), *keyID, si.nonce, expires, now)
 	} else {
-		fresh, err = v.cfg.Nonces.Claim(r.Context(), cred.KeyID, si.nonce, expires)
+		fresh, err = v.cfg.Nonces.Claim(r.Context(), *keyID, si.nonce, expires)
 	}
 	if err != nil {
 		return fmt.Errorf("httpsig: nonce store: %w", err)
@@ -332,7 +355,7 @@ func (v *Verifier) verify(r *http.Request, lent **lentBody, cred *Active) error 
 	}
 	if v.manager != nil && lent == nil {
 		// The Manager lent its stored grant: the caller gets a copy.
-		cred.Grant = keygate.CloneGrant(cred.Grant)
+		*g = keygate.CloneGrant(*g)
 	}
 	return nil
 }

@@ -569,20 +569,22 @@ func (a *Authenticator) verifySigned(r *http.Request, rule Rule, p *keygate.Prin
 	case rule.OneTime != "":
 		return errOneTimeRequired
 	}
-	var c httpsig.Active
+	var keyID string
 	var err error
 	if lent != nil && a.sigVerifier != nil {
 		// The grant's slices stay the Manager's until the Principal
-		// leaves the middleware, as an API key's (see setGrant).
-		c, *lent, err = a.sigVerifier.VerifyLent(r)
+		// leaves the middleware, as an API key's (see setGrant); the
+		// verifier writes the grant into g itself.
+		keyID, *lent, err = a.sigVerifier.VerifyLentGrant(r, g)
 	} else {
+		var c httpsig.Active
 		c, err = a.signatures.Verify(r)
+		keyID, *g = c.KeyID, c.Grant
 	}
 	if err != nil {
 		return err
 	}
-	*p = keygate.Principal{Method: keygate.MethodHMAC, KeyID: c.KeyID, Kind: keygate.KindSecret}
-	*g = c.Grant
+	*p = keygate.Principal{Method: keygate.MethodHMAC, KeyID: keyID, Kind: keygate.KindSecret}
 	setGrant(p, g)
 	return nil
 }
