@@ -40,15 +40,6 @@ func (t *nonceTable) find(k nonceKey) (int, bool) {
 	}
 }
 
-// has reports whether k is in the table.
-func (t *nonceTable) has(k nonceKey) bool {
-	if t.n == 0 {
-		return false
-	}
-	_, ok := t.find(k)
-	return ok
-}
-
 // insertAt puts k, which is not in the table, in slot i, the one find
 // returned for it, growing the table when it is then over half used.
 func (t *nonceTable) insertAt(i int, k nonceKey) {

@@ -102,3 +102,12 @@ func TestNonceKeyOfZero(t *testing.T) {
 		t.Fatal("a key not inserted is found")
 	}
 }
+
+// has reports (for the tests) whether k is in the table.
+func (t *nonceTable) has(k nonceKey) bool {
+	if t.n == 0 {
+		return false
+	}
+	_, ok := t.find(k)
+	return ok
+}
