@@ -112,11 +112,11 @@ func (d *CachedDenylist) IsRevoked(ctx context.Context, jti, subject, session st
 	if a, ok := d.cache.Get(jti); ok && a.subject == subject && a.session == session && a.issuedAt == iat {
 		return a.revoked, nil
 	}
-	gen := d.cache.Gen()
+	read := d.cache.Begin()
 	revoked, err := d.inner.IsRevoked(ctx, jti, subject, session, issuedAt)
 	if err != nil {
 		return false, err
 	}
-	d.cache.Put(jti, revocationAnswer{subject: subject, session: session, issuedAt: iat, revoked: revoked}, gen)
+	d.cache.Put(jti, revocationAnswer{subject: subject, session: session, issuedAt: iat, revoked: revoked}, read)
 	return revoked, nil
 }

@@ -18,13 +18,13 @@ import (
 func TestSystemClock(t *testing.T) {
 	t.Run("monotonic", func(t *testing.T) {
 		c := ttlcache.New[int](time.Hour, 3, nil)
-		c.Put("a", 1, c.Gen())
+		c.Put("a", 1, c.Begin())
 		v, ok := c.Get("a")
 		assert.True(t, ok, "fresh within the TTL")
 		assert.Equal(t, 1, v)
 
 		short := ttlcache.New[int](time.Nanosecond, 3, nil)
-		short.Put("a", 1, short.Gen())
+		short.Put("a", 1, short.Begin())
 		for put := time.Now(); time.Since(put) < time.Nanosecond; {
 			runtime.Gosched() // until the monotonic clock has moved past the TTL
 		}
@@ -34,7 +34,7 @@ func TestSystemClock(t *testing.T) {
 	t.Run("bubble", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			c := ttlcache.New[int](time.Second, 3, nil)
-			c.Put("a", 1, c.Gen())
+			c.Put("a", 1, c.Begin())
 			time.Sleep(999 * time.Millisecond)
 			_, ok := c.Get("a")
 			assert.True(t, ok, "fresh until the TTL ends")

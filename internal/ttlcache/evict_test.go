@@ -14,7 +14,7 @@ func TestEvictionDoesNotStarveNewEntries(t *testing.T) {
 	const max = 100
 	c := ttlcache.New[int](time.Hour, max, nil)
 	for i := 0; i < 20000; i++ {
-		c.Put("k"+strconv.Itoa(i), i, c.Gen())
+		c.Put("k"+strconv.Itoa(i), i, c.Begin())
 	}
 	kept := 0
 	for i := 20000 - 50; i < 20000; i++ {

@@ -35,8 +35,8 @@ type Cache[V any] struct {
 	// the highest hashes it ever saw and drop each new entry next.)
 	keys  []string
 	index map[string]int
-	// gen counts invalidations (see Gen and Put): changed under mu, read
-	// without it by Gen.
+	// gen counts invalidations (see Begin and Put): changed under mu, read
+	// without it by Begin.
 	gen atomic.Uint64
 }
 
@@ -77,34 +77,60 @@ func (c *Cache[V]) Ref(key string) (*V, bool) {
 	return &ent.v, true
 }
 
-// Gen returns the invalidation generation. A reader that misses takes it
-// before it reads the backing store and passes it to Put, which drops the
-// value if anything was invalidated in between: an invalidation is never
-// undone by a read that started before it.
-func (c *Cache[V]) Gen() uint64 { return c.gen.Load() }
+// Read is a read of the backing store begun by [Cache.Begin], for [Cache.Put].
+type Read struct {
+	gen   uint64    // the invalidation generation when it began
+	start time.Time // the cache's clock when it began
+}
 
-// Put caches v for key, unless an invalidation happened since gen (see
-// [Cache.Gen]). When the cache is full, an arbitrary entry makes room.
-func (c *Cache[V]) Put(key string, v V, gen uint64) {
+// Begin begins a read of the backing store: a reader that missed calls it
+// before it reads and passes its Read to Put, which drops the value if
+// anything was invalidated in between (an invalidation is never undone by
+// a read that started before it) and keeps it until the TTL has passed
+// since the read began, not since it ended.
+func (c *Cache[V]) Begin() Read {
+	// The generation first: an invalidation between the two readings
+	// drops the value, as it should.
+	r := Read{gen: c.gen.Load()}
+	if c.now != nil {
+		r.start = c.now()
+	} else {
+		r.start = time.Now()
+	}
+	return r
+}
+
+// Put caches v, which a read begun as r (see [Cache.Begin]) returned for
+// key, until the TTL has passed since r began, so that no value is
+// served longer than the TTL after the backing store was read, however
+// long the read took: a change made elsewhere (on another instance,
+// without an invalidation here) shows within the TTL. It caches nothing
+// when an invalidation happened since r began, when the value has expired
+// already, or when the cache holds a value for key from a read begun
+// after r (reads that end out of order never put an older value back).
+// When the cache is full, an arbitrary entry makes room.
+func (c *Cache[V]) Put(key string, v V, r Read) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen.Load() {
+	if r.gen != c.gen.Load() {
 		return
 	}
-	if _, ok := c.index[key]; !ok {
+	expires := r.start.Add(c.ttl)
+	if !c.fresh(expires) {
+		return // the read took the whole TTL
+	}
+	if _, ok := c.index[key]; ok {
+		if e, ok := c.entries.Load(key); ok && e.(*entry[V]).expires.After(expires) {
+			return // a later read's value
+		}
+	} else {
 		if len(c.keys) >= c.max {
 			c.forget(c.keys[rand.IntN(len(c.keys))]) // a random victim
 		}
 		c.index[key] = len(c.keys)
 		c.keys = append(c.keys, key)
 	}
-	var now time.Time
-	if c.now != nil {
-		now = c.now()
-	} else {
-		now = time.Now()
-	}
-	c.entries.Store(key, &entry[V]{v: v, expires: now.Add(c.ttl)})
+	c.entries.Store(key, &entry[V]{v: v, expires: expires})
 }
 
 // fresh reports whether an entry that expires at expires has not expired
@@ -120,19 +146,19 @@ func (c *Cache[V]) fresh(expires time.Time) bool {
 }
 
 // GetOrLoad returns the value cached for key, or else load's, which it
-// caches unless an invalidation happened while load ran (see [Cache.Gen]).
+// caches as [Cache.Put] does (see [Cache.Begin]).
 // A load error is returned and nothing is cached.
 func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load func(context.Context, string) (V, error)) (V, error) {
 	if v, ok := c.Get(key); ok {
 		return v, nil
 	}
-	gen := c.Gen()
+	read := c.Begin()
 	v, err := load(ctx, key)
 	if err != nil {
 		var zero V
 		return zero, err
 	}
-	c.Put(key, v, gen)
+	c.Put(key, v, read)
 	return v, nil
 }
 

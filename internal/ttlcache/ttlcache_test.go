@@ -32,7 +32,7 @@ func TestCache(t *testing.T) {
 
 	_, ok := c.Get("a")
 	assert.False(t, ok)
-	c.Put("a", 1, c.Gen())
+	c.Put("a", 1, c.Begin())
 	v, ok := c.Get("a")
 	assert.True(t, ok)
 	assert.Equal(t, 1, v)
@@ -45,20 +45,20 @@ func TestCache(t *testing.T) {
 	assert.False(t, ok, "expired at the TTL")
 
 	// A read that began before an invalidation does not undo it.
-	gen := c.Gen()
+	read := c.Begin()
 	c.Invalidate("b")
-	c.Put("b", 2, gen)
+	c.Put("b", 2, read)
 	_, ok = c.Get("b")
 	assert.False(t, ok, "stale read dropped")
 
-	c.Put("b", 2, c.Gen())
+	c.Put("b", 2, c.Begin())
 	c.Invalidate("b")
 	_, ok = c.Get("b")
 	assert.False(t, ok)
 
 	// Bounded.
 	for i := range 10 {
-		c.Put(strconv.Itoa(i), i, c.Gen())
+		c.Put(strconv.Itoa(i), i, c.Begin())
 	}
 	assert.Equal(t, 3, c.Len())
 
@@ -76,7 +76,7 @@ func TestCacheConcurrent(t *testing.T) {
 			for i := range 1000 {
 				k := strconv.Itoa((g*i + i) % 150)
 				if _, ok := c.Get(k); !ok {
-					c.Put(k, i, c.Gen())
+					c.Put(k, i, c.Begin())
 				}
 				if i%97 == 0 {
 					c.Invalidate(k)
@@ -227,7 +227,7 @@ func TestStore(t *testing.T) {
 func BenchmarkGetParallel(b *testing.B) {
 	c := ttlcache.New[[64]byte](time.Hour, 1000, nil)
 	for i := range 100 {
-		c.Put("key_"+strconv.Itoa(i), [64]byte{}, c.Gen())
+		c.Put("key_"+strconv.Itoa(i), [64]byte{}, c.Begin())
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -248,21 +248,21 @@ func TestRef(t *testing.T) {
 	_, ok := c.Ref("a")
 	assert.False(t, ok)
 
-	c.Put("a", [2]string{"x", "y"}, c.Gen())
+	c.Put("a", [2]string{"x", "y"}, c.Begin())
 	p, ok := c.Ref("a")
 	require.True(t, ok)
 	assert.Equal(t, [2]string{"x", "y"}, *p)
 	q, _ := c.Ref("a")
 	assert.Same(t, p, q, "the cached value, not a copy")
 
-	c.Put("a", [2]string{"z"}, c.Gen())
+	c.Put("a", [2]string{"z"}, c.Begin())
 	assert.Equal(t, [2]string{"x", "y"}, *p, "a newer Put stores a new entry")
 	c.Invalidate("a")
 	assert.Equal(t, [2]string{"x", "y"}, *p, "an invalidation leaves the held value as it was")
 	_, ok = c.Ref("a")
 	assert.False(t, ok)
 
-	c.Put("b", [2]string{"b"}, c.Gen())
+	c.Put("b", [2]string{"b"}, c.Begin())
 	clk.advance(time.Second)
 	_, ok = c.Ref("b")
 	assert.False(t, ok, "expired at the TTL")
