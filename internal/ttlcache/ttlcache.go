@@ -101,7 +101,8 @@ func (c *Cache[V]) Begin() Read {
 }
 
 // Put caches v, which a read begun as r (see [Cache.Begin]) returned for
-// key, until the TTL has passed since r began, so that no value is
+// key, until the TTL has passed since r began (or since now, on a clock
+// that stepped back since), so that no value is
 // served longer than the TTL after the backing store was read, however
 // long the read took: a change made elsewhere (on another instance,
 // without an invalidation here) shows within the TTL. It caches nothing
@@ -115,8 +116,22 @@ func (c *Cache[V]) Put(key string, v V, r Read) {
 	if r.gen != c.gen.Load() {
 		return
 	}
-	expires := r.start.Add(c.ttl)
-	if !c.fresh(expires) {
+	var now time.Time
+	if c.now != nil {
+		now = c.now()
+	} else {
+		now = time.Now()
+	}
+	// A start after now is a clock (an injected wall clock) that stepped
+	// back during the read: count from now, as if the read had begun
+	// there, so that the value is never kept longer than the TTL after
+	// it was put.
+	start := r.start
+	if now.Before(start) {
+		start = now
+	}
+	expires := start.Add(c.ttl)
+	if !now.Before(expires) {
 		return // the read took the whole TTL
 	}
 	if _, ok := c.index[key]; ok {
