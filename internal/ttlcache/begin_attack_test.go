@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -186,4 +187,75 @@ func TestPutClockBackAttack(t *testing.T) {
 	if _, ok := c.Get("a"); ok {
 		t.Error("served more than the TTL after it was put (the clock stepped back during its read)")
 	}
+}
+
+// gatedRecs is a backing store of one record per ID whose reads a test
+// orders: read i waits on before[i], reads, then waits on after[i].
+type gatedRecs struct {
+	mu            sync.Mutex
+	recs          map[string]string
+	calls         chan int
+	before, after [2]chan struct{}
+}
+
+func (b *gatedRecs) get(_ context.Context, id string) (string, error) {
+	i := <-b.calls
+	<-b.before[i]
+	b.mu.Lock()
+	v := b.recs[id]
+	b.mu.Unlock()
+	<-b.after[i]
+	return v, nil
+}
+
+// TestPutKeepsOlderRecordAttack: Put's "keep the value of the read begun
+// later" orders reads by when they began, which does not order what they
+// read: the read begun first can read the backing store last. Here it
+// reads a key's revocation made on another instance, and its caller is
+// refused; the read begun second read the record before the revocation
+// and ended first. The cache then keeps the older, active record and
+// serves it for up to the TTL to the requests that follow: a key this
+// instance already refused is accepted again. (Before Begin the last
+// Put won, which here was the newer record.)
+func TestPutKeepsOlderRecordAttack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		b := &gatedRecs{recs: map[string]string{"k": "active"}, calls: make(chan int, 2)}
+		for i := range 2 {
+			b.before[i], b.after[i] = make(chan struct{}), make(chan struct{})
+		}
+		c := New[string](time.Minute, 10, nil)
+		get := func(i int, out chan<- string) {
+			b.calls <- i
+			v, err := c.GetOrLoad(ctx, "k", b.get)
+			if err != nil {
+				t.Error(err)
+			}
+			out <- v
+		}
+		first, second := make(chan string, 1), make(chan string, 1)
+		go get(0, first) // begins at 0 s
+		time.Sleep(time.Second)
+		synctest.Wait()
+		go get(1, second) // begins at 1 s
+		synctest.Wait()
+		b.before[1] <- struct{}{} // the second read reads "active"
+		time.Sleep(time.Second)
+		b.mu.Lock()
+		b.recs["k"] = "revoked" // on another instance
+		b.mu.Unlock()
+		b.after[1] <- struct{}{} // and ends first
+		if v := <-second; v != "active" {
+			t.Fatalf("second read: %q", v)
+		}
+		b.before[0] <- struct{}{} // the first read reads "revoked"
+		b.after[0] <- struct{}{}
+		if v := <-first; v != "revoked" {
+			t.Fatalf("first read: %q", v)
+		}
+		time.Sleep(time.Second)
+		if v, ok := c.Get("k"); ok && v != "revoked" {
+			t.Errorf("cached %q after this instance read and served %q", v, "revoked")
+		}
+	})
 }
