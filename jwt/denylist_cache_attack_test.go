@@ -32,9 +32,10 @@ func (d *gatedDenylist) IsRevoked(ctx context.Context, jti, subject, session str
 // was slower to start) and refuses the token; the read that began second
 // read it before the revocation, and ends first. Once this instance has
 // refused the token, it must not accept it again from its cache: a
-// "revoked" answer is never taken back (see CachedDenylist). Put's rule
-// "keep the value of the read begun later" kept the older "not revoked"
-// answer over the newer "revoked" one, for up to the TTL.
+// "revoked" answer is never taken back (see CachedDenylist). A cache
+// rule "keep the value of the read begun later", tried and dropped, kept
+// the older "not revoked" answer over the newer "revoked" one, for up to
+// the TTL.
 func TestCachedDenylistRevokedAnswerKeptAttack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()

@@ -208,15 +208,15 @@ func (b *gatedRecs) get(_ context.Context, id string) (string, error) {
 	return v, nil
 }
 
-// TestPutKeepsOlderRecordAttack: Put's "keep the value of the read begun
-// later" orders reads by when they began, which does not order what they
-// read: the read begun first can read the backing store last. Here it
-// reads a key's revocation made on another instance, and its caller is
-// refused; the read begun second read the record before the revocation
-// and ended first. The cache then keeps the older, active record and
-// serves it for up to the TTL to the requests that follow: a key this
-// instance already refused is accepted again. (Before Begin the last
-// Put won, which here was the newer record.)
+// TestPutKeepsOlderRecordAttack: reads are not ordered by when they
+// began, which does not order what they read: the read begun first can
+// read the backing store last. Here it reads a key's revocation made on
+// another instance, and its caller is refused; the read begun second read
+// the record before the revocation and ended first. The cache must then
+// hold the revocation, not the older, active record (which a rule "keep
+// the value of the read begun later", tried and dropped, served for up to
+// the TTL: a key this instance already refused was accepted again). The
+// last Put wins.
 func TestPutKeepsOlderRecordAttack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()

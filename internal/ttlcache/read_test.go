@@ -54,25 +54,28 @@ func TestPutReadPastTTL(t *testing.T) {
 	}
 }
 
-// TestPutKeepsLaterRead: reads that end out of order never put an older
-// value back over a newer one (nor restart its TTL).
-func TestPutKeepsLaterRead(t *testing.T) {
+// TestPutReadsOutOfOrder: of two reads of one key, the last to put wins
+// (when a read began says nothing of what it read), and its value expires
+// a TTL after its own read began: an older read that ends last does not
+// restart the TTL.
+func TestPutReadsOutOfOrder(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)}
 	c := ttlcache.New[string](time.Second, 3, clk.now)
 	older := c.Begin()
 	clk.advance(100 * time.Millisecond)
 	newer := c.Begin()
-	c.Put("a", "new", newer)
-	c.Put("a", "old", older)
+	c.Put("a", "newer", newer)
+	clk.advance(100 * time.Millisecond)
+	c.Put("a", "older", older)
 	v, ok := c.Get("a")
 	require.True(t, ok)
-	assert.Equal(t, "new", v, "the later read's value stays")
-
-	// A later read replaces an earlier one's value.
-	clk.advance(100 * time.Millisecond)
-	c.Put("a", "newest", c.Begin())
-	v, _ = c.Get("a")
-	assert.Equal(t, "newest", v)
+	assert.Equal(t, "older", v, "the last put")
+	clk.advance(799 * time.Millisecond)
+	_, ok = c.Get("a")
+	assert.True(t, ok, "fresh until a TTL after its read began")
+	clk.advance(time.Millisecond)
+	_, ok = c.Get("a")
+	assert.False(t, ok, "expired a TTL after the older read began, not after its put")
 }
 
 // slowBacking is a backing store whose reads see the record as it is when

@@ -102,14 +102,15 @@ func (c *Cache[V]) Begin() Read {
 
 // Put caches v, which a read begun as r (see [Cache.Begin]) returned for
 // key, until the TTL has passed since r began (or since now, on a clock
-// that stepped back since), so that no value is
-// served longer than the TTL after the backing store was read, however
-// long the read took: a change made elsewhere (on another instance,
-// without an invalidation here) shows within the TTL. It caches nothing
-// when an invalidation happened since r began, when the value has expired
-// already, or when the cache holds a value for key from a read begun
-// after r (reads that end out of order never put an older value back).
-// When the cache is full, an arbitrary entry makes room.
+// that stepped back since), so that no value is served longer than the
+// TTL after the backing store was read, however long the read took: a
+// change made elsewhere (on another instance, without an invalidation
+// here) shows within the TTL. It caches nothing when an invalidation
+// happened since r began or when the value has expired already. Of two
+// reads of one key, the last to put wins: when they began says nothing of
+// which one read the newer value (a read may begin later and read
+// sooner), and either value expires within the TTL of its own read. When
+// the cache is full, an arbitrary entry makes room.
 func (c *Cache[V]) Put(key string, v V, r Read) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -134,11 +135,7 @@ func (c *Cache[V]) Put(key string, v V, r Read) {
 	if !now.Before(expires) {
 		return // the read took the whole TTL
 	}
-	if _, ok := c.index[key]; ok {
-		if e, ok := c.entries.Load(key); ok && e.(*entry[V]).expires.After(expires) {
-			return // a later read's value
-		}
-	} else {
+	if _, ok := c.index[key]; !ok {
 		if len(c.keys) >= c.max {
 			c.forget(c.keys[rand.IntN(len(c.keys))]) // a random victim
 		}
